@@ -1,0 +1,613 @@
+//! [`MmapArray`]: a typed n-d array backed by a memory-mapped `.npy` file.
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+
+use ndarray::{ArrayD, ArrayView, ArrayViewD, ArrayViewMutD, Dimension, IxDyn, ShapeBuilder};
+
+use crate::dtype::{DType, Element};
+use crate::error::{Error, Result};
+use crate::mmap::{self, Access, Lock, Mapping};
+use crate::npy::Header;
+use crate::select::Selection;
+
+/// How an array's file is opened; numpy's `mmap_mode` letters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// `r`: read-only.
+    ReadOnly,
+    /// `r+`: read and write in place; writes reach the file.
+    ReadWrite,
+    /// `w+`: a new zero-filled file of a given shape, read-write.
+    Create,
+    /// `c`: copy-on-write; writes stay in memory and the file never changes.
+    CopyOnWrite,
+}
+
+impl Mode {
+    /// numpy's letter for the mode: `r`, `r+`, `w+` or `c`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Mode::ReadOnly => "r",
+            Mode::ReadWrite => "r+",
+            Mode::Create => "w+",
+            Mode::CopyOnWrite => "c",
+        }
+    }
+
+    /// True when the array's elements may be written.
+    pub const fn is_writable(self) -> bool {
+        !matches!(self, Mode::ReadOnly)
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Memory order of the elements, as numpy's `order=`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Order {
+    /// Row-major, last index fastest (`C`).
+    #[default]
+    C,
+    /// Column-major, first index fastest (`F`, Fortran).
+    F,
+}
+
+impl Order {
+    /// `"C"` or `"F"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Order::C => "C",
+            Order::F => "F",
+        }
+    }
+}
+
+/// A typed n-d array backed by a memory-mapped `.npy` file.
+///
+/// Opening validates the whole header and the file's length and maps the file; no data is read
+/// until it is touched. [`view`](MmapArray::view) hands out a zero-copy [`ArrayViewD`] (slice it
+/// with `ndarray::s!`), [`view_mut`](MmapArray::view_mut) a mutable one in the writable modes.
+///
+/// # Example
+/// ```
+/// use larder::MmapArray;
+/// use ndarray::s;
+/// # let dir = tempfile::tempdir()?;
+/// # let path = dir.path().join("a.npy");
+/// let mut a = MmapArray::<f64>::create(&path, &[1000, 3])?; // zero-filled, sparse on disk
+/// a.view_mut()?.slice_mut(s![10, ..]).fill(1.5);
+/// a.close()?;
+///
+/// let a = MmapArray::<f64>::open(&path)?;
+/// assert_eq!(a.shape(), &[1000, 3]);
+/// assert_eq!(a.view()?.slice(s![10, 1]).into_scalar(), &1.5);
+/// # Ok::<(), larder::Error>(())
+/// ```
+pub struct MmapArray<T: Element> {
+    path: PathBuf,
+    // Kept open for the advisory lock, released when it is closed.
+    _file: File,
+    map: Mapping,
+    header: Header,
+    mode: Mode,
+    _element: PhantomData<T>,
+}
+
+impl<T: Element> fmt::Debug for MmapArray<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MmapArray")
+            .field("path", &self.path)
+            .field("dtype", &self.header.dtype.typestr())
+            .field("shape", &self.header.shape)
+            .field("order", &self.order())
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Element> MmapArray<T> {
+    /// Opens `path` read-only (numpy's `mmap_mode="r"`).
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the file cannot be opened or is locked for writing by another larder
+    /// process; [`Error::Format`] and [`Error::UnsupportedDType`] for a bad header;
+    /// [`Error::Truncated`] if the file is shorter than its shape needs;
+    /// [`Error::DTypeMismatch`] if the file does not hold `T`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_mode(path.as_ref(), Mode::ReadOnly)
+    }
+
+    /// Opens `path` for reading and writing in place (numpy's `mmap_mode="r+"`).
+    ///
+    /// # Errors
+    /// As [`open`](MmapArray::open); the file must also be writable and not in use by another
+    /// larder process.
+    pub fn open_mut(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_mode(path.as_ref(), Mode::ReadWrite)
+    }
+
+    /// Opens `path` copy-on-write (numpy's `mmap_mode="c"`): a private clone that costs nothing
+    /// up front; writes stay in this process's memory and the file never changes.
+    ///
+    /// # Errors
+    /// As [`open`](MmapArray::open).
+    pub fn open_cow(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_mode(path.as_ref(), Mode::CopyOnWrite)
+    }
+
+    /// Creates (or overwrites, as numpy's `mode="w+"`) a zero-filled C-order array of `shape` at
+    /// `path`. The data is a sparse hole until written, so creating a huge array is instant.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the file cannot be created or sized, or another larder process has it
+    /// open; [`Error::Invalid`] if the shape's byte size overflows.
+    pub fn create(path: impl AsRef<Path>, shape: &[usize]) -> Result<Self> {
+        Self::create_with_order(path, shape, Order::C)
+    }
+
+    /// As [`create`](MmapArray::create), in the given memory order.
+    ///
+    /// # Errors
+    /// As [`create`](MmapArray::create).
+    pub fn create_with_order(
+        path: impl AsRef<Path>,
+        shape: &[usize],
+        order: Order,
+    ) -> Result<Self> {
+        let path = path.as_ref();
+        let header = Header::new(DType::of::<T>(), shape, order == Order::F);
+        let data_len = header
+            .data_len()
+            .ok_or_else(|| Error::invalid(format!("shape {shape:?} is too large to store")))?;
+        let bytes = header.to_bytes();
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| Error::io(path, e))?;
+        // Lock before truncating: another larder process mapping this file would fault.
+        mmap::lock(&file, path, Lock::Exclusive)?;
+        let io = |e| Error::io(path, e);
+        file.set_len(0).map_err(io)?;
+        (&file).write_all(&bytes).map_err(io)?;
+        file.set_len(bytes.len() as u64 + data_len).map_err(io)?;
+        Self::from_file(path, file, Mode::Create)
+    }
+
+    fn open_mode(path: &Path, mode: Mode) -> Result<Self> {
+        let file = match mode {
+            Mode::ReadWrite | Mode::Create => OpenOptions::new().read(true).write(true).open(path),
+            Mode::ReadOnly | Mode::CopyOnWrite => File::open(path),
+        }
+        .map_err(|e| Error::io(path, e))?;
+        let kind = if matches!(mode, Mode::ReadWrite | Mode::Create) {
+            Lock::Exclusive
+        } else {
+            Lock::Shared
+        };
+        mmap::lock(&file, path, kind)?;
+        Self::from_file(path, file, mode)
+    }
+
+    fn from_file(path: &Path, file: File, mode: Mode) -> Result<Self> {
+        let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        if len == 0 {
+            return Err(Error::format(path, 0, "empty file, not a .npy file"));
+        }
+        let map = match mode {
+            Mode::ReadOnly => Mapping::read_only(&file, path)?,
+            Mode::ReadWrite | Mode::Create => Mapping::read_write(&file, path)?,
+            Mode::CopyOnWrite => Mapping::copy_on_write(&file, path)?,
+        };
+        let header = validate(path, map.bytes())?;
+        if header.dtype.element() != T::TYPE {
+            return Err(Error::DTypeMismatch {
+                path: path.to_path_buf(),
+                expected: DType::of::<T>().typestr(),
+                found: header.dtype.typestr(),
+            });
+        }
+        Ok(MmapArray {
+            path: path.to_path_buf(),
+            _file: file,
+            map,
+            header,
+            mode,
+            _element: PhantomData,
+        })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The mode it was opened with.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The parsed header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The stored dtype (its byte order may differ from the machine's).
+    pub fn dtype(&self) -> DType {
+        self.header.dtype
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> &[usize] {
+        &self.header.shape
+    }
+
+    /// Number of dimensions.
+    pub fn ndim(&self) -> usize {
+        self.header.shape.len()
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.header.shape.iter().product()
+    }
+
+    /// True when the array has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Memory order of the stored data.
+    pub fn order(&self) -> Order {
+        if self.header.fortran_order { Order::F } else { Order::C }
+    }
+
+    /// The data bytes as stored (header excluded).
+    pub fn data_bytes(&self) -> &[u8] {
+        let start = self.header.data_offset;
+        &self.map.bytes()[start..start + self.data_len()]
+    }
+
+    fn data_len(&self) -> usize {
+        self.len() * self.header.dtype.itemsize()
+    }
+
+    fn shape_ix(&self) -> ndarray::StrideShape<IxDyn> {
+        IxDyn(&self.header.shape).set_f(self.header.fortran_order).into()
+    }
+
+    fn check_native(&self) -> Result<()> {
+        if self.header.dtype.is_native() {
+            return Ok(());
+        }
+        Err(Error::NotViewable {
+            path: self.path.clone(),
+            reason: format!(
+                "data is stored as {} but this machine is {}; use read() or read_slice() for a \
+                 converted copy, or `larder copy` to rewrite the file",
+                self.header.dtype.typestr(),
+                self.header.dtype.to_native().typestr(),
+            ),
+        })
+    }
+
+    /// The elements in storage order, as stored (values are byte-swapped if the file's byte
+    /// order is not native). Checks alignment, and for `bool` that every byte is 0 or 1.
+    fn raw(&self) -> Result<&[T]> {
+        let bytes = self.data_bytes();
+        if bytes.is_empty() {
+            return Ok(&[]);
+        }
+        bytemuck::checked::try_cast_slice(bytes).map_err(|e| self.cast_error(bytes, e))
+    }
+
+    fn cast_error(&self, bytes: &[u8], e: bytemuck::checked::CheckedCastError) -> Error {
+        use bytemuck::checked::CheckedCastError;
+        let reason = match e {
+            CheckedCastError::InvalidBitPattern => {
+                let at = bytes.iter().position(|&b| b > 1).unwrap_or(0);
+                format!(
+                    "bool element {at} (byte {}) is {}, not 0 or 1",
+                    self.header.data_offset + at,
+                    bytes[at]
+                )
+            }
+            CheckedCastError::PodCastError(_) => format!(
+                "data at byte offset {} is not aligned for {} ({}-byte alignment); read() copies it",
+                self.header.data_offset,
+                T::TYPE.name(),
+                std::mem::align_of::<T>()
+            ),
+        };
+        Error::NotViewable { path: self.path.clone(), reason }
+    }
+
+    /// A zero-copy view of the whole array, in its logical shape (Fortran-order files get
+    /// Fortran strides).
+    ///
+    /// # Errors
+    /// [`Error::NotViewable`] if the data is not in native byte order, not aligned for `T`, or
+    /// (for `bool`) holds a byte other than 0 or 1. [`read`](MmapArray::read) handles the first
+    /// two by copying.
+    pub fn view(&self) -> Result<ArrayViewD<'_, T>> {
+        self.check_native()?;
+        let raw = self.raw()?;
+        ArrayView::from_shape(self.shape_ix(), raw).map_err(|e| Error::invalid(e.to_string()))
+    }
+
+    /// A zero-copy view with a fixed number of dimensions, e.g. `view_as::<Ix2>()`.
+    ///
+    /// # Errors
+    /// As [`view`](MmapArray::view), and [`Error::Invalid`] if the rank differs.
+    pub fn view_as<D: Dimension>(&self) -> Result<ArrayView<'_, T, D>> {
+        let ndim = self.ndim();
+        self.view()?.into_dimensionality::<D>().map_err(|_| {
+            Error::invalid(format!("{}: array has {ndim} dimensions", self.path.display()))
+        })
+    }
+
+    /// A mutable zero-copy view. In mode `r+`/`w+` writes reach the file (after
+    /// [`flush`](MmapArray::flush) or [`close`](MmapArray::close), or whenever the kernel writes
+    /// them back); in mode `c` they stay private.
+    ///
+    /// # Errors
+    /// [`Error::ReadOnly`] in mode `r`; otherwise as [`view`](MmapArray::view).
+    pub fn view_mut(&mut self) -> Result<ArrayViewMutD<'_, T>> {
+        if !self.mode.is_writable() {
+            return Err(Error::ReadOnly { path: self.path.clone(), mode: self.mode.as_str() });
+        }
+        self.check_native()?;
+        let shape = self.shape_ix();
+        let start = self.header.data_offset;
+        let len = self.data_len();
+        let path = self.path.clone();
+        let bytes = match self.map.bytes_mut() {
+            Some(b) => &mut b[start..start + len],
+            None => return Err(Error::ReadOnly { path, mode: self.mode.as_str() }),
+        };
+        if bytes.is_empty() {
+            return ArrayViewMutD::from_shape(shape, &mut [])
+                .map_err(|e| Error::invalid(e.to_string()));
+        }
+        // Validate through a shared cast first so the error can point at the bad byte.
+        if let Err(e) = bytemuck::checked::try_cast_slice::<u8, T>(bytes) {
+            let err = self.cast_error(self.data_bytes(), e);
+            return Err(err);
+        }
+        let bytes = match self.map.bytes_mut() {
+            Some(b) => &mut b[start..start + len],
+            None => unreachable!("checked writable above"),
+        };
+        let raw: &mut [T] = bytemuck::checked::try_cast_slice_mut(bytes)
+            .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
+        ArrayViewMutD::from_shape(shape, raw).map_err(|e| Error::invalid(e.to_string()))
+    }
+
+    /// The elements in storage order as one slice (C or F order, as the file says).
+    ///
+    /// # Errors
+    /// As [`view`](MmapArray::view).
+    pub fn as_slice(&self) -> Result<&[T]> {
+        self.check_native()?;
+        self.raw()
+    }
+
+    /// A view of the stored elements without the byte-order check: `(view, swapped)` where
+    /// `swapped` says every value must go through [`Element::swap_bytes`] to be correct.
+    pub(crate) fn raw_view(&self) -> Result<(ArrayViewD<'_, T>, bool)> {
+        let raw = self.raw()?;
+        let view = ArrayView::from_shape(self.shape_ix(), raw)
+            .map_err(|e| Error::invalid(e.to_string()))?;
+        Ok((view, !self.header.dtype.is_native()))
+    }
+
+    /// An owned copy of the whole array in native byte order, whatever the file's byte order or
+    /// alignment.
+    ///
+    /// # Errors
+    /// [`Error::NotViewable`] for a `bool` byte other than 0 or 1.
+    pub fn read(&self) -> Result<ArrayD<T>> {
+        self.read_slice(&Selection::all())
+    }
+
+    /// An owned, native-order copy of the selected elements only (the rest is never touched).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] if the selection does not fit the shape; otherwise as
+    /// [`read`](MmapArray::read).
+    pub fn read_slice(&self, selection: &Selection) -> Result<ArrayD<T>> {
+        let elems = selection.resolve(self.shape())?;
+        match self.raw_view() {
+            Ok((view, swapped)) => {
+                let mut out = view.slice(elems.as_slice()).to_owned();
+                if swapped {
+                    out.mapv_inplace(Element::swap_bytes);
+                }
+                Ok(out)
+            }
+            Err(Error::NotViewable { .. }) if T::TYPE != crate::ElementType::Bool => {
+                // Misaligned: decode element by element into aligned memory.
+                let all = decode_unaligned::<T>(self.data_bytes(), self.header.dtype);
+                let arr = ArrayD::from_shape_vec(self.shape_ix(), all)
+                    .map_err(|e| Error::invalid(e.to_string()))?;
+                Ok(arr.slice(elems.as_slice()).to_owned())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Hints the kernel how the data will be read (`madvise`).
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the kernel refuses the hint.
+    pub fn advise(&self, access: Access) -> Result<()> {
+        self.map
+            .advise(access, self.header.data_offset, self.data_len())
+            .map_err(|e| Error::io(&self.path, e))
+    }
+
+    /// Bytes of the file that are in RAM right now (`mincore` over the mapping).
+    ///
+    /// # Errors
+    /// [`Error::Io`] if `mincore` fails.
+    pub fn resident_bytes(&self) -> Result<u64> {
+        self.map.resident_bytes().map_err(|e| Error::io(&self.path, e))
+    }
+
+    /// Drops this process's mapping of the data bytes `[offset, offset + len)` from its resident
+    /// set (`MADV_DONTNEED`) after they have been read, so a streaming pass over a file larger
+    /// than RAM keeps a small footprint. The data stays valid: it is read again if touched. A
+    /// no-op for copy-on-write arrays, whose modified pages must not be discarded.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the kernel refuses.
+    pub fn release(&self, offset: usize, len: usize) -> Result<()> {
+        let start = self.header.data_offset + offset.min(self.data_len());
+        let len = len.min(self.data_len() - offset.min(self.data_len()));
+        self.map.release(start, len).map_err(|e| Error::io(&self.path, e))
+    }
+
+    /// Writes modified pages back to the file and waits for it (`msync`). A no-op in modes
+    /// `r` and `c`.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the write-back fails (e.g. the disk is full for a sparse file).
+    pub fn flush(&self) -> Result<()> {
+        self.map.flush().map_err(|e| Error::io(&self.path, e))
+    }
+
+    /// Flushes, unmaps and releases the file's lock, reporting any write-back error (dropping
+    /// the array does the same but cannot report errors).
+    ///
+    /// # Errors
+    /// As [`flush`](MmapArray::flush).
+    pub fn close(self) -> Result<()> {
+        self.flush()
+    }
+}
+
+/// Validates the header and the data length of a whole `.npy` file in `bytes`.
+pub(crate) fn validate(path: &Path, bytes: &[u8]) -> Result<Header> {
+    let header = Header::parse(bytes).map_err(|e| e.at(path))?;
+    check_length(path, header, bytes.len() as u64)
+}
+
+/// Checks that a file of `file_len` bytes holds all the data `header` promises.
+fn check_length(path: &Path, header: Header, file_len: u64) -> Result<Header> {
+    let needed = header.data_len().unwrap_or(u64::MAX);
+    let available = file_len - header.data_offset as u64;
+    if available < needed {
+        return Err(Error::Truncated {
+            path: path.to_path_buf(),
+            shape: header.shape,
+            dtype: header.dtype.typestr(),
+            needed,
+            available,
+        });
+    }
+    Ok(header)
+}
+
+/// Decodes `bytes` of `dtype` into native values one element at a time, for data that is not
+/// aligned for `T`. `T` must not be `bool` (single bytes are always aligned).
+fn decode_unaligned<T: Element>(bytes: &[u8], dtype: DType) -> Vec<T> {
+    let size = dtype.itemsize();
+    bytes
+        .chunks_exact(size)
+        .map(|c| {
+            let v: T = bytemuck::checked::try_pod_read_unaligned(c).unwrap_or_default();
+            if dtype.is_native() { v } else { v.swap_bytes() }
+        })
+        .collect()
+}
+
+/// Reads and validates the header of the `.npy` file at `path` without mapping it.
+///
+/// # Errors
+/// As [`MmapArray::open`], except that the element type is not checked.
+pub fn read_header(path: impl AsRef<Path>) -> Result<Header> {
+    use std::io::Read;
+    let path = path.as_ref();
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    let mut head = vec![0u8; usize::try_from(len.min(12)).unwrap_or(12)];
+    file.read_exact(&mut head).map_err(|e| Error::io(path, e))?;
+    // The header's own length field tells how much more to read; parse reports short reads.
+    let total = match (head.get(6), head.len()) {
+        (Some(1), 12) => 10 + usize::from(u16::from_le_bytes([head[8], head[9]])),
+        (Some(2 | 3), 12) => {
+            12 + u32::from_le_bytes([head[8], head[9], head[10], head[11]]) as usize
+        }
+        _ => head.len(),
+    };
+    let total = total.min(usize::try_from(len).unwrap_or(usize::MAX));
+    if total > head.len() {
+        head.resize(total, 0);
+        file.read_exact(&mut head[12..]).map_err(|e| Error::io(path, e))?;
+    }
+    let header = Header::parse(&head).map_err(|e| e.at(path))?;
+    check_length(path, header, len)
+}
+
+/// Reads a whole `.npy` file into an owned array in native byte order.
+///
+/// # Errors
+/// As [`MmapArray::open`] and [`MmapArray::read`].
+pub fn read_npy<T: Element>(path: impl AsRef<Path>) -> Result<ArrayD<T>> {
+    MmapArray::<T>::open(path)?.read()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{Ix2, s};
+
+    #[test]
+    fn create_write_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.npy");
+        let mut a = MmapArray::<i32>::create(&p, &[4, 5]).unwrap();
+        a.view_mut().unwrap().slice_mut(s![1, ..]).assign(&ndarray::arr1(&[1, 2, 3, 4, 5]));
+        a.close().unwrap();
+        let a = MmapArray::<i32>::open(&p).unwrap();
+        let v = a.view_as::<Ix2>().unwrap();
+        assert_eq!(v.row(1).to_vec(), vec![1, 2, 3, 4, 5]);
+        assert_eq!(v.row(0).sum(), 0);
+        assert!(matches!(MmapArray::<f32>::open(&p), Err(Error::DTypeMismatch { .. })));
+    }
+
+    #[test]
+    fn read_only_refuses_writes_and_writers_exclude_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.npy");
+        MmapArray::<u8>::create(&p, &[3]).unwrap().close().unwrap();
+        let mut r = MmapArray::<u8>::open(&p).unwrap();
+        assert!(matches!(r.view_mut(), Err(Error::ReadOnly { .. })));
+        assert!(MmapArray::<u8>::open_mut(&p).is_err());
+        drop(r);
+        let _w = MmapArray::<u8>::open_mut(&p).unwrap();
+        assert!(MmapArray::<u8>::open(&p).is_err());
+    }
+
+    #[test]
+    fn cow_writes_do_not_reach_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.npy");
+        MmapArray::<f64>::create(&p, &[10]).unwrap().close().unwrap();
+        let mut c = MmapArray::<f64>::open_cow(&p).unwrap();
+        c.view_mut().unwrap()[[3]] = 9.0;
+        assert_eq!(c.view().unwrap()[[3]], 9.0);
+        c.close().unwrap();
+        assert_eq!(read_npy::<f64>(&p).unwrap()[[3]], 0.0);
+    }
+}

@@ -1,0 +1,119 @@
+//! The one error type of the crate.
+//!
+//! Every variant carries what a user needs to act on it: the file, the byte offset or line, and
+//! what was expected against what was found. Messages are lowercase with no final period so they
+//! compose into `anyhow` chains and one-line CLI errors.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// `Result` with this crate's [`Error`] as the default error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in larder.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An operating-system error on a file.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The bytes of a file do not follow its format.
+    #[error("{path}: at byte {offset}: {reason}")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// Byte offset in the file where the problem was found.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// The file holds fewer bytes than its header promises.
+    #[error(
+        "{path}: shape {shape:?} of {dtype} needs {needed} bytes of data, file has {available}"
+    )]
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// The shape the header declares.
+        shape: Vec<usize>,
+        /// The dtype's typestr.
+        dtype: String,
+        /// Data bytes the shape needs.
+        needed: u64,
+        /// Data bytes present after the header.
+        available: u64,
+    },
+
+    /// A dtype that larder does not handle (object, structured, strings, datetimes, …).
+    #[error("{path}: unsupported dtype {descr}: {reason}")]
+    UnsupportedDType {
+        /// The file.
+        path: PathBuf,
+        /// The dtype description as found in the file.
+        descr: String,
+        /// Why it is not supported.
+        reason: String,
+    },
+
+    /// The file's dtype is not the element type the caller asked for.
+    #[error("{path}: file holds {found}, expected {expected}")]
+    DTypeMismatch {
+        /// The file.
+        path: PathBuf,
+        /// The typestr the caller asked for.
+        expected: String,
+        /// The typestr in the file.
+        found: String,
+    },
+
+    /// A zero-copy view was asked of data that cannot be viewed in place.
+    #[error("{path}: cannot view in place: {reason}")]
+    NotViewable {
+        /// The file.
+        path: PathBuf,
+        /// Why (byte order, alignment, invalid bool bytes).
+        reason: String,
+    },
+
+    /// A write was attempted through a read-only array.
+    #[error("{path}: array was opened read-only (mode {mode})")]
+    ReadOnly {
+        /// The file.
+        path: PathBuf,
+        /// The mode it was opened with.
+        mode: &'static str,
+    },
+
+    /// A shape, slice or argument does not fit the array.
+    #[error("{0}")]
+    Invalid(String),
+
+    /// The operation needs a platform feature this system lacks.
+    #[error("{0}: not supported on this platform")]
+    Unsupported(&'static str),
+}
+
+impl Error {
+    /// An [`Error::Io`] on `path`.
+    pub fn io(path: impl AsRef<Path>, source: io::Error) -> Self {
+        Error::Io { path: path.as_ref().to_path_buf(), source }
+    }
+
+    /// An [`Error::Format`] on `path` at byte `offset`.
+    pub fn format(path: impl AsRef<Path>, offset: u64, reason: impl Into<String>) -> Self {
+        Error::Format { path: path.as_ref().to_path_buf(), offset, reason: reason.into() }
+    }
+
+    /// An [`Error::Invalid`] with the given message.
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        Error::Invalid(msg.into())
+    }
+}

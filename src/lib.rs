@@ -1,0 +1,64 @@
+//! # larder
+//!
+//! Numeric arrays kept on disk; only the slices a program touches come into memory.
+//!
+//! An [`MmapArray`] is a typed n-d array backed by a memory-mapped `.npy` file — numpy's own
+//! format, so `np.load(path, mmap_mode="r")` opens what larder writes and larder opens what numpy
+//! writes. Opening validates the header and the file's length and maps the file; nothing is read
+//! until it is used, and [`MmapArray::view`] hands out a zero-copy [`ndarray::ArrayViewD`].
+//!
+//! ```
+//! use larder::{MmapArray, NpyWriter};
+//! use ndarray::s;
+//! # let dir = tempfile::tempdir()?;
+//! # let path = dir.path().join("prices.npy");
+//!
+//! // Stream rows into a file with bounded memory.
+//! let mut w = NpyWriter::<f64>::create(&path, &[2])?;
+//! for day in 0..10_000 {
+//!     w.append(&[day as f64, 100.0 + day as f64 * 0.01])?;
+//! }
+//! w.finish()?;
+//!
+//! // Map it and look at one slice; only the pages under that slice are read.
+//! let prices = MmapArray::<f64>::open(&path)?;
+//! assert_eq!(prices.shape(), &[10_000, 2]);
+//! let week = prices.view()?.slice(s![7..14, 1]).to_owned();
+//! assert!((week.sum() - 700.7).abs() < 1e-9);
+//! # Ok::<(), larder::Error>(())
+//! ```
+//!
+//! The modes follow numpy's `mmap_mode`: [`MmapArray::open`] (`r`), [`MmapArray::open_mut`]
+//! (`r+`), [`MmapArray::create`] (`w+`) and [`MmapArray::open_cow`] (`c`). Files in the other
+//! byte order, or misaligned, are read with [`MmapArray::read`], which converts. See the
+//! [`format`] module for the on-disk layout and `docs/safety.md` for what mapping a file means
+//! for memory safety.
+#![deny(unsafe_code)]
+#![doc(test(attr(deny(warnings))))]
+
+mod any;
+mod array;
+mod copy;
+pub mod dtype;
+mod error;
+mod mmap;
+pub mod npy;
+pub mod select;
+pub mod text;
+mod writer;
+
+pub use any::{AnyArray, Info, info};
+pub use array::{MmapArray, Mode, Order, read_header, read_npy};
+pub use copy::{CopyReport, copy};
+pub use dtype::{ByteOrder, DType, Element, ElementType, Scalar};
+pub use error::{Error, Result};
+pub use mmap::{Access, page_size};
+pub use select::Selection;
+pub use writer::{NpyWriter, write_npy};
+
+/// Re-exported so users name the same `f16` and `Complex` types larder stores.
+pub use half::f16;
+pub use num_complex::Complex;
+
+#[doc = include_str!("../docs/format.md")]
+pub mod format {}

@@ -1,0 +1,113 @@
+//! The `larder` command: a thin layer over the library. It parses arguments, calls the library
+//! and prints; all format logic lives in the library.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use larder::Selection;
+use larder::text::TextFormat;
+
+/// Numeric arrays kept on disk; only the slices you touch come into memory.
+#[derive(Parser)]
+#[command(name = "larder", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Describe an array file: format, dtype, shape, order, size, and how much is in RAM now.
+    Info {
+        /// The array file.
+        path: PathBuf,
+        /// Print JSON (keys: format, dtype, shape, order, bytes, resident_bytes, version,
+        /// data_offset).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the values of an array, or of a numpy-style selection of it.
+    Cat {
+        /// The array file.
+        path: PathBuf,
+        /// numpy slice syntax without brackets, e.g. `10:20,::2`, `-1`, `...,0`.
+        #[arg(long, allow_hyphen_values = true)]
+        slice: Option<String>,
+        /// Print nested JSON arrays (NaN and infinities as the strings "NaN", "Infinity").
+        #[arg(long, conflicts_with = "all")]
+        json: bool,
+        /// Print every element; by default more than 1000 are summarized with `...` as numpy does.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Copy an array to a new file, streaming; writes native byte order, C order.
+    Copy {
+        /// Source array file.
+        src: PathBuf,
+        /// Destination; replaced only once the copy is complete.
+        dst: PathBuf,
+    },
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    match cli.command {
+        Command::Info { path, json } => {
+            let info = larder::info(&path)?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string(&info)?)?;
+            } else {
+                writeln!(out, "path:      {}", path.display())?;
+                writeln!(out, "format:    {} (version {})", info.format, info.version)?;
+                writeln!(out, "dtype:     {}", info.dtype)?;
+                writeln!(out, "shape:     {:?}", info.shape)?;
+                writeln!(out, "order:     {}", info.order)?;
+                writeln!(out, "bytes:     {}", info.bytes)?;
+                writeln!(out, "resident:  {}", info.resident_bytes)?;
+            }
+        }
+        Command::Cat { path, slice, json, all } => {
+            let selection = match &slice {
+                Some(s) => Selection::parse(s)?,
+                None => Selection::all(),
+            };
+            let format = match (json, all) {
+                (true, _) => TextFormat::Json,
+                (false, true) => TextFormat::TextAll,
+                (false, false) => TextFormat::Text,
+            };
+            larder::text::cat(&path, &selection, format, &mut out)?;
+        }
+        Command::Copy { src, dst } => {
+            let report = larder::copy(&src, &dst)
+                .with_context(|| format!("copying {} to {}", src.display(), dst.display()))?;
+            eprintln!("copied {} elements, {} bytes written", report.elements, report.bytes);
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // A closed pipe (`larder cat big.npy | head`) is not an error worth a message.
+            if e.chain().any(|c| {
+                c.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+                    || c.downcast_ref::<larder::Error>().is_some_and(|l| {
+                        matches!(l, larder::Error::Io { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
+                    })
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("larder: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

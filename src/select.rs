@@ -1,0 +1,342 @@
+//! numpy-style selections (`10:20,::2`, `-1`, `...,0`), parsed from text and resolved against a
+//! shape into in-bounds `ndarray` slices.
+//!
+//! Resolution follows Python's `slice.indices` exactly, including negative steps, so
+//! `arr[5:1:-2]` in numpy and `--slice 5:1:-2` here select the same elements. Everything is
+//! checked before `ndarray` sees it, so slicing with a resolved selection never panics.
+
+use std::fmt;
+use std::str::FromStr;
+
+use ndarray::{Slice, SliceInfoElem};
+
+use crate::error::{Error, Result};
+
+/// One comma-separated item of a selection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Item {
+    /// A single index (the axis is removed), negative from the end.
+    Index(i64),
+    /// `start:stop:step`, each optional.
+    Slice {
+        /// First index; default depends on the sign of `step`.
+        start: Option<i64>,
+        /// One past the last index; default depends on the sign of `step`.
+        stop: Option<i64>,
+        /// Stride; default 1, never 0.
+        step: Option<i64>,
+    },
+    /// `...`: as many full slices as needed.
+    Ellipsis,
+    /// `None` or `newaxis`: insert an axis of length 1.
+    NewAxis,
+}
+
+/// A parsed selection such as `10:20,::2`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Selection {
+    items: Vec<Item>,
+}
+
+impl Selection {
+    /// The selection of everything (`...`).
+    pub fn all() -> Selection {
+        Selection { items: Vec::new() }
+    }
+
+    /// The selection from its items.
+    pub fn new(items: Vec<Item>) -> Selection {
+        Selection { items }
+    }
+
+    /// Parses numpy's bracket syntax without the brackets: `10:20,::2`, `-1`, `...,0`,
+    /// `None,:`. Whitespace is ignored.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the item that does not parse.
+    pub fn parse(text: &str) -> Result<Selection> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(Selection::all());
+        }
+        let items = text.split(',').map(parse_item).collect::<Result<Vec<_>>>()?;
+        if items.iter().filter(|i| **i == Item::Ellipsis).count() > 1 {
+            return Err(Error::invalid(format!("selection {text:?}: more than one '...'")));
+        }
+        Ok(Selection { items })
+    }
+
+    /// The items.
+    pub fn items(&self) -> &[Item] {
+        &self.items
+    }
+
+    /// Resolves against `shape` into slice elements that are all in bounds.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for too many indices, an index out of bounds or a zero step.
+    pub fn resolve(&self, shape: &[usize]) -> Result<Vec<SliceInfoElem>> {
+        let addressing =
+            self.items.iter().filter(|i| matches!(i, Item::Index(_) | Item::Slice { .. })).count();
+        if addressing > shape.len() {
+            return Err(Error::invalid(format!(
+                "selection {self}: too many indices, {addressing} given for an array of {} \
+                 dimensions",
+                shape.len()
+            )));
+        }
+        let fill = shape.len() - addressing;
+        let mut out = Vec::with_capacity(shape.len() + self.items.len());
+        let mut axis = 0;
+        let full = Item::Slice { start: None, stop: None, step: None };
+        let mut saw_ellipsis = false;
+        for item in &self.items {
+            match *item {
+                Item::NewAxis => out.push(SliceInfoElem::NewAxis),
+                Item::Ellipsis => {
+                    saw_ellipsis = true;
+                    for _ in 0..fill {
+                        out.push(resolve_one(full, shape[axis], axis)?);
+                        axis += 1;
+                    }
+                }
+                other => {
+                    out.push(resolve_one(other, shape[axis], axis)?);
+                    axis += 1;
+                }
+            }
+        }
+        if !saw_ellipsis {
+            while axis < shape.len() {
+                out.push(resolve_one(full, shape[axis], axis)?);
+                axis += 1;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The shape the selection produces from an array of `shape`.
+    ///
+    /// # Errors
+    /// As [`resolve`](Selection::resolve).
+    pub fn result_shape(&self, shape: &[usize]) -> Result<Vec<usize>> {
+        Ok(self
+            .resolve(shape)?
+            .into_iter()
+            .filter_map(|e| match e {
+                SliceInfoElem::Index(_) => None,
+                SliceInfoElem::NewAxis => Some(1),
+                SliceInfoElem::Slice { start, end, step } => {
+                    let (start, end) = (start.unsigned_abs(), end.unwrap_or(0).unsigned_abs());
+                    Some((end - start).div_ceil(step.unsigned_abs()))
+                }
+            })
+            .collect())
+    }
+}
+
+fn parse_item(raw: &str) -> Result<Item> {
+    let s = raw.trim();
+    let bad = |why: &str| Error::invalid(format!("selection item {s:?}: {why}"));
+    let num = |p: &str| -> Result<Option<i64>> {
+        let p = p.trim();
+        if p.is_empty() {
+            Ok(None)
+        } else {
+            p.parse::<i64>().map(Some).map_err(|_| bad("not an integer"))
+        }
+    };
+    match s {
+        "" => Err(bad("empty item")),
+        "..." => Ok(Item::Ellipsis),
+        "None" | "newaxis" | "np.newaxis" => Ok(Item::NewAxis),
+        _ if s.contains(':') => {
+            let parts: Vec<&str> = s.split(':').collect();
+            if parts.len() > 3 {
+                return Err(bad("too many ':'"));
+            }
+            let step = match parts.get(2) {
+                Some(p) => num(p)?,
+                None => None,
+            };
+            if step == Some(0) {
+                return Err(bad("slice step cannot be zero"));
+            }
+            Ok(Item::Slice { start: num(parts[0])?, stop: num(parts[1])?, step })
+        }
+        _ => Ok(Item::Index(num(s)?.ok_or_else(|| bad("empty item"))?)),
+    }
+}
+
+fn resolve_one(item: Item, len: usize, axis: usize) -> Result<SliceInfoElem> {
+    let n = i64::try_from(len).map_err(|_| Error::invalid("axis too long"))?;
+    match item {
+        Item::Index(i) => {
+            let j = if i < 0 { i + n } else { i };
+            if j < 0 || j >= n {
+                return Err(Error::invalid(format!(
+                    "index {i} is out of bounds for axis {axis} with size {len}"
+                )));
+            }
+            Ok(SliceInfoElem::Index(to_isize(j)))
+        }
+        Item::Slice { start, stop, step } => {
+            let step = step.unwrap_or(1);
+            if step == 0 {
+                return Err(Error::invalid("slice step cannot be zero"));
+            }
+            // Python's slice.indices(len).
+            let clamp = |v: Option<i64>, default: i64, lo: i64, hi: i64| match v {
+                None => default,
+                Some(v) if v < 0 => (v + n).max(lo),
+                Some(v) => v.min(hi),
+            };
+            let empty = SliceInfoElem::Slice { start: 0, end: Some(0), step: 1 };
+            if step > 0 {
+                let s = clamp(start, 0, 0, n);
+                let e = clamp(stop, n, 0, n);
+                if s >= e {
+                    return Ok(empty);
+                }
+                Ok(SliceInfoElem::Slice {
+                    start: to_isize(s),
+                    end: Some(to_isize(e)),
+                    step: to_isize(step),
+                })
+            } else {
+                let s = clamp(start, n - 1, -1, n - 1);
+                let e = clamp(stop, -1, -1, n - 1);
+                if s <= e {
+                    return Ok(empty);
+                }
+                // ndarray walks [lo, hi) backwards from hi-1 for a negative step.
+                Ok(SliceInfoElem::Slice {
+                    start: to_isize(e + 1),
+                    end: Some(to_isize(s + 1)),
+                    step: to_isize(step),
+                })
+            }
+        }
+        Item::Ellipsis | Item::NewAxis => unreachable!("handled by the caller"),
+    }
+}
+
+fn to_isize(v: i64) -> isize {
+    // Every value here is within [-1, len] of an axis whose length fits a mapping, so it fits.
+    isize::try_from(v).unwrap_or(isize::MAX)
+}
+
+impl FromStr for Selection {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Selection> {
+        Selection::parse(s)
+    }
+}
+
+impl fmt::Display for Selection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let opt = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_default();
+        for (k, item) in self.items.iter().enumerate() {
+            if k > 0 {
+                f.write_str(",")?;
+            }
+            match *item {
+                Item::Index(i) => write!(f, "{i}")?,
+                Item::Ellipsis => f.write_str("...")?,
+                Item::NewAxis => f.write_str("None")?,
+                Item::Slice { start, stop, step } => {
+                    write!(f, "{}:{}", opt(start), opt(stop))?;
+                    if let Some(s) = step {
+                        write!(f, ":{s}")?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Converts an `ndarray` slice element back, for callers that build selections in code.
+impl From<Slice> for Item {
+    fn from(s: Slice) -> Item {
+        Item::Slice {
+            start: Some(s.start as i64),
+            stop: s.end.map(|e| e as i64),
+            step: Some(s.step as i64),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{ArrayD, IxDyn};
+    use proptest::prelude::*;
+
+    /// Python's semantics, element by element, as the reference.
+    fn python_indices(len: i64, start: Option<i64>, stop: Option<i64>, step: i64) -> Vec<i64> {
+        let adj = |v: i64| if v < 0 { v + len } else { v };
+        let (lo, hi) = if step > 0 { (0, len) } else { (-1, len - 1) };
+        let s = start.map_or(if step > 0 { 0 } else { len - 1 }, |v| adj(v).clamp(lo, hi));
+        let e = stop.map_or(if step > 0 { len } else { -1 }, |v| adj(v).clamp(lo, hi));
+        let mut out = Vec::new();
+        let mut i = s;
+        while (step > 0 && i < e) || (step < 0 && i > e) {
+            out.push(i);
+            i += step;
+        }
+        out
+    }
+
+    #[test]
+    fn parses_and_prints() {
+        for s in ["10:20,::2", "-1", "...,0", "None,:", "5:1:-2", ":"] {
+            let sel = Selection::parse(s).unwrap();
+            assert_eq!(Selection::parse(&sel.to_string()).unwrap(), sel);
+        }
+        assert!(Selection::parse("1:2:3:4").is_err());
+        assert!(Selection::parse("a").is_err());
+        assert!(Selection::parse("::0").is_err());
+        assert!(Selection::parse("...,...").is_err());
+        assert!(Selection::parse("1,,2").is_err());
+    }
+
+    #[test]
+    fn out_of_bounds_and_too_many_indices_are_errors() {
+        let e = Selection::parse("5").unwrap().resolve(&[5]).unwrap_err().to_string();
+        assert!(e.contains("index 5 is out of bounds for axis 0 with size 5"), "{e}");
+        assert!(Selection::parse("-6").unwrap().resolve(&[5]).is_err());
+        assert!(Selection::parse("0,0").unwrap().resolve(&[5]).is_err());
+        assert!(Selection::parse("0").unwrap().resolve(&[]).is_err());
+        assert_eq!(
+            Selection::parse("-5").unwrap().resolve(&[5]).unwrap(),
+            vec![SliceInfoElem::Index(0)]
+        );
+    }
+
+    #[test]
+    fn ellipsis_and_newaxis() {
+        let a = ArrayD::from_shape_fn(IxDyn(&[2, 3, 4]), |i| i[0] * 100 + i[1] * 10 + i[2]);
+        let sel = Selection::parse("...,1").unwrap().resolve(a.shape()).unwrap();
+        let v = a.slice(sel.as_slice());
+        assert_eq!(v.shape(), &[2, 3]);
+        assert_eq!(v[[1, 2]], 121);
+        let sel = Selection::parse("None,1").unwrap();
+        assert_eq!(sel.result_shape(a.shape()).unwrap(), vec![1, 3, 4]);
+        assert_eq!(a.slice(sel.resolve(a.shape()).unwrap().as_slice()).shape(), &[1, 3, 4]);
+    }
+
+    proptest! {
+        #[test]
+        fn slices_match_python(len in 0i64..20, start in proptest::option::of(-25i64..25),
+                               stop in proptest::option::of(-25i64..25),
+                               step in prop_oneof![-7i64..0, 1i64..8]) {
+            let a = ArrayD::from_shape_fn(IxDyn(&[len as usize]), |i| i[0] as i64);
+            let sel = Selection::new(vec![Item::Slice { start, stop, step: Some(step) }]);
+            let r = sel.resolve(a.shape()).unwrap();
+            let got: Vec<i64> = a.slice(r.as_slice()).iter().copied().collect();
+            prop_assert_eq!(&got, &python_indices(len, start, stop, step));
+            prop_assert_eq!(sel.result_shape(a.shape()).unwrap(), vec![got.len()]);
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! Printing arrays as text (numpy's `print(a)` layout) or JSON, streamed straight from a view so
+//! that printing a large selection needs no copy of it.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use ndarray::{ArrayViewD, Axis};
+
+use crate::any::{AnyArray, any_dispatch};
+use crate::array::MmapArray;
+use crate::dtype::Element;
+use crate::error::{Error, Result};
+use crate::select::Selection;
+
+/// Above this many elements, text output is summarized as numpy does (`threshold=1000`).
+pub const SUMMARY_THRESHOLD: usize = 1000;
+/// Elements shown at each end of a summarized axis (numpy's `edgeitems=3`).
+const EDGE_ITEMS: usize = 3;
+
+/// How `cat` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TextFormat {
+    /// numpy's `print(a)` layout; summarized with `...` above [`SUMMARY_THRESHOLD`] elements.
+    Text,
+    /// numpy's layout with every element, however many.
+    TextAll,
+    /// Nested JSON arrays with every element; NaN and infinities as strings.
+    Json,
+}
+
+/// Prints the `selection` of the `.npy` file at `path` to `out`.
+///
+/// # Errors
+/// As [`AnyArray::open`] and [`Selection::resolve`]; [`Error::Io`] if `out` fails (a closed pipe
+/// included).
+pub fn cat(
+    path: &Path,
+    selection: &Selection,
+    format: TextFormat,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let any = AnyArray::open(path)?;
+    any_dispatch!(&any, a => cat_typed(a, selection, format, out))
+}
+
+fn cat_typed<T: Element>(
+    a: &MmapArray<T>,
+    selection: &Selection,
+    format: TextFormat,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let elems = selection.resolve(a.shape())?;
+    let io = |e| Error::io("<stdout>", e);
+    match a.raw_view() {
+        Ok((view, swapped)) => {
+            write(out, view.slice(elems.as_slice()), swapped, format).map_err(io)
+        }
+        Err(Error::NotViewable { .. }) => {
+            // Misaligned data: fall back to a converted copy of the selection.
+            let owned = a.read_slice(selection)?;
+            write(out, owned.view(), false, format).map_err(io)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes `view` in `format`; `swapped` says each stored value must be byte-swapped first.
+///
+/// # Errors
+/// Whatever `out` returns.
+pub fn write<T: Element>(
+    out: &mut dyn Write,
+    view: ArrayViewD<'_, T>,
+    swapped: bool,
+    format: TextFormat,
+) -> io::Result<()> {
+    let mut w = io::BufWriter::new(out);
+    let get = |v: T| if swapped { v.swap_bytes() } else { v };
+    match format {
+        TextFormat::Json => json(&mut w, &view, &get)?,
+        TextFormat::Text | TextFormat::TextAll => {
+            let summarize = format == TextFormat::Text && view.len() > SUMMARY_THRESHOLD;
+            text(&mut w, &view, &get, 0, summarize)?;
+        }
+    }
+    writeln!(w)?;
+    w.flush()
+}
+
+fn json<T: Element>(
+    w: &mut dyn Write,
+    v: &ArrayViewD<'_, T>,
+    get: &dyn Fn(T) -> T,
+) -> io::Result<()> {
+    if v.ndim() == 0 {
+        let x = v.iter().next().copied().unwrap_or_default();
+        return write!(w, "{}", get(x).to_scalar().to_json());
+    }
+    w.write_all(b"[")?;
+    for (i, sub) in v.axis_iter(Axis(0)).enumerate() {
+        if i > 0 {
+            w.write_all(b",")?;
+        }
+        json(w, &sub, get)?;
+    }
+    w.write_all(b"]")
+}
+
+fn text<T: Element>(
+    w: &mut dyn Write,
+    v: &ArrayViewD<'_, T>,
+    get: &dyn Fn(T) -> T,
+    depth: usize,
+    summarize: bool,
+) -> io::Result<()> {
+    if v.ndim() == 0 {
+        let x = v.iter().next().copied().unwrap_or_default();
+        return write!(w, "{}", get(x).to_scalar());
+    }
+    let n = v.len_of(Axis(0));
+    let gap = if v.ndim() == 1 {
+        " ".to_string()
+    } else {
+        format!("{}{}", "\n".repeat(v.ndim() - 1), " ".repeat(depth + 1))
+    };
+    w.write_all(b"[")?;
+    let cut = summarize && n > 2 * EDGE_ITEMS;
+    let mut first = true;
+    for i in 0..n {
+        if cut && i == EDGE_ITEMS {
+            w.write_all(gap.as_bytes())?;
+            w.write_all(b"...")?;
+        }
+        if cut && (EDGE_ITEMS..n - EDGE_ITEMS).contains(&i) {
+            continue;
+        }
+        if !first {
+            w.write_all(gap.as_bytes())?;
+        }
+        first = false;
+        text(w, &v.index_axis(Axis(0), i), get, depth + 1, summarize)?;
+    }
+    w.write_all(b"]")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{ArrayD, IxDyn, arr2};
+
+    fn render<T: Element>(a: &ArrayD<T>, format: TextFormat) -> String {
+        let mut out = Vec::new();
+        write(&mut out, a.view(), false, format).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn text_layout_matches_numpy() {
+        let a = arr2(&[[1i32, 2, 3], [4, 5, 6]]).into_dyn();
+        assert_eq!(render(&a, TextFormat::Text), "[[1 2 3]\n [4 5 6]]\n");
+        let b = ArrayD::from_shape_fn(IxDyn(&[2, 1, 2]), |i| i[0] * 10 + i[2]);
+        let b = b.mapv(|x| x as u8);
+        assert_eq!(render(&b, TextFormat::Text), "[[[0 1]]\n\n [[10 11]]]\n");
+        let c = ArrayD::from_elem(IxDyn(&[]), true);
+        assert_eq!(render(&c, TextFormat::Text), "True\n");
+    }
+
+    #[test]
+    fn large_arrays_are_summarized_unless_all() {
+        let a = ArrayD::from_shape_fn(IxDyn(&[2000]), |i| i[0] as u16);
+        assert_eq!(render(&a, TextFormat::Text), "[0 1 2 ... 1997 1998 1999]\n");
+        assert_eq!(render(&a, TextFormat::TextAll).split(' ').count(), 2000);
+    }
+
+    #[test]
+    fn json_is_nested_and_spells_non_finite() {
+        let a = arr2(&[[1.5f64, f64::NAN], [f64::INFINITY, -0.0]]).into_dyn();
+        let s = render(&a, TextFormat::Json);
+        assert_eq!(s, "[[1.5,\"NaN\"],[\"Infinity\",-0.0]]\n");
+        let v: serde_json::Value = serde_json::from_str(&s).unwrap();
+        assert_eq!(v[0][0], 1.5);
+    }
+}

@@ -1,0 +1,338 @@
+//! [`NpyWriter`]: streams rows into a `.npy` file with bounded memory.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+
+use ndarray::{ArrayBase, Data, Dimension};
+
+use crate::dtype::{DType, Element};
+use crate::error::{Error, Result};
+use crate::mmap::{self, Lock};
+use crate::npy::Header;
+
+/// Bytes buffered before they are handed to the operating system.
+const BUFFER: usize = 1 << 20;
+
+/// Appends rows along axis 0 to a `.npy` file, holding only a small buffer in memory.
+///
+/// The header is written with room for axis 0 to grow to any length, and is rewritten in place
+/// by [`sync`](NpyWriter::sync) and [`finish`](NpyWriter::finish). numpy's own `.npy` files
+/// cannot be appended to; these can, and stay ordinary `.npy` files that numpy opens. After a
+/// `sync` the file on disk is a valid `.npy` of the rows written so far, so a crash loses at most
+/// the rows since; [`resume`](NpyWriter::resume) continues such a file.
+///
+/// Data is written in native byte order, C order.
+///
+/// # Example
+/// ```
+/// use larder::{NpyWriter, read_npy};
+/// # let dir = tempfile::tempdir()?;
+/// # let path = dir.path().join("rows.npy");
+/// let mut w = NpyWriter::<f32>::create(&path, &[3])?; // rows of 3
+/// for i in 0..1000 {
+///     w.append(&[i as f32, 0.5, -1.0])?;
+/// }
+/// assert_eq!(w.finish()?, 1000);
+/// assert_eq!(read_npy::<f32>(&path)?.shape(), &[1000, 3]);
+/// # Ok::<(), larder::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct NpyWriter<T: Element> {
+    path: PathBuf,
+    out: BufWriter<File>,
+    header: Header,
+    header_len: usize,
+    /// Elements per row (product of the row shape).
+    row_len: usize,
+    /// Elements written, whole rows and the start of the next.
+    elements: u64,
+    /// Rows whose count is on disk in the header.
+    synced_rows: u64,
+    finished: bool,
+    _element: PhantomData<T>,
+}
+
+impl<T: Element> NpyWriter<T> {
+    /// Creates (or replaces) `path` for an array of shape `(rows, *row_shape)`, rows to come.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the file cannot be created, or is in use by another larder process.
+    pub fn create(path: impl AsRef<Path>, row_shape: &[usize]) -> Result<Self> {
+        let path = path.as_ref();
+        let mut shape = vec![0];
+        shape.extend_from_slice(row_shape);
+        let header = Header::new(DType::of::<T>(), &shape, false);
+        let bytes = header.to_bytes();
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| Error::io(path, e))?;
+        mmap::lock(&file, path, Lock::Exclusive)?;
+        file.set_len(0).map_err(|e| Error::io(path, e))?;
+        let mut out = BufWriter::with_capacity(BUFFER, file);
+        out.write_all(&bytes).map_err(|e| Error::io(path, e))?;
+        Ok(NpyWriter {
+            path: path.to_path_buf(),
+            out,
+            header_len: bytes.len(),
+            header,
+            row_len: row_shape.iter().product(),
+            elements: 0,
+            synced_rows: 0,
+            finished: false,
+            _element: PhantomData,
+        })
+    }
+
+    /// Reopens a file this writer made, keeps its first `rows` rows, drops anything after them
+    /// (rows written after the last checkpoint of a crashed run) and continues appending.
+    ///
+    /// # Errors
+    /// [`Error::Format`] if the file's header is bad or has no room to grow, is Fortran order,
+    /// or holds fewer than `rows` rows of data; [`Error::DTypeMismatch`] if it does not hold `T`
+    /// in native order.
+    pub fn resume(path: impl AsRef<Path>, rows: u64) -> Result<Self> {
+        let path = path.as_ref();
+        let mut file =
+            OpenOptions::new().read(true).write(true).open(path).map_err(|e| Error::io(path, e))?;
+        mmap::lock(&file, path, Lock::Exclusive)?;
+        let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        // Headers larder writes are small; read enough for any of them.
+        let mut head = vec![0u8; usize::try_from(len.min(1 << 20)).unwrap_or(1 << 20)];
+        std::io::Read::read_exact(&mut file, &mut head).map_err(|e| Error::io(path, e))?;
+        let mut header = Header::parse(&head).map_err(|e| e.at(path))?;
+        if header.dtype != DType::of::<T>() {
+            return Err(Error::DTypeMismatch {
+                path: path.to_path_buf(),
+                expected: DType::of::<T>().typestr(),
+                found: header.dtype.typestr(),
+            });
+        }
+        if header.fortran_order || header.shape.is_empty() {
+            return Err(Error::format(path, 0, "only C-order arrays of rank ≥ 1 can be appended"));
+        }
+        let row_len: usize = header.shape[1..].iter().product();
+        let row_bytes = (row_len * header.dtype.itemsize()) as u64;
+        let data_offset = header.data_offset as u64;
+        let have = (len - data_offset).checked_div(row_bytes).unwrap_or(u64::MAX);
+        if have < rows {
+            return Err(Error::format(
+                path,
+                len,
+                format!("file holds {have} whole rows, fewer than the {rows} to resume from"),
+            ));
+        }
+        header.shape[0] = usize::try_from(rows).map_err(|_| Error::invalid("too many rows"))?;
+        let bytes = header.to_bytes_in(header.version, header.data_offset).ok_or_else(|| {
+            Error::format(path, 8, "header has no room to grow; it was not written by larder")
+        })?;
+        file.set_len(data_offset + rows * row_bytes).map_err(|e| Error::io(path, e))?;
+        file.seek(SeekFrom::Start(0)).map_err(|e| Error::io(path, e))?;
+        file.write_all(&bytes).map_err(|e| Error::io(path, e))?;
+        file.seek(SeekFrom::End(0)).map_err(|e| Error::io(path, e))?;
+        Ok(NpyWriter {
+            path: path.to_path_buf(),
+            out: BufWriter::with_capacity(BUFFER, file),
+            header_len: header.data_offset,
+            header,
+            row_len,
+            elements: rows * row_len as u64,
+            synced_rows: rows,
+            finished: false,
+            _element: PhantomData,
+        })
+    }
+
+    /// The file being written.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whole rows appended so far.
+    pub fn rows(&self) -> u64 {
+        if self.row_len == 0 { self.synced_rows } else { self.elements / self.row_len as u64 }
+    }
+
+    /// Appends elements in C order. They need not be whole rows; rows are completed by later
+    /// calls, and [`finish`](NpyWriter::finish) checks that none is left half-written.
+    ///
+    /// # Errors
+    /// [`Error::Io`] on a write error (e.g. a full disk).
+    pub fn append(&mut self, values: &[T]) -> Result<()> {
+        self.out.write_all(bytemuck::cast_slice(values)).map_err(|e| Error::io(&self.path, e))?;
+        self.elements += values.len() as u64;
+        Ok(())
+    }
+
+    /// Appends the rows of `rows`, an array of shape `(n, *row_shape)`, in logical order whatever
+    /// its memory layout.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] if the row shape differs; [`Error::Io`] on a write error.
+    pub fn append_rows<S, D>(&mut self, rows: &ArrayBase<S, D>) -> Result<()>
+    where
+        S: Data<Elem = T>,
+        D: Dimension,
+    {
+        if rows.ndim() == 0 || rows.shape()[1..] != self.header.shape[1..] {
+            return Err(Error::invalid(format!(
+                "{}: rows of shape {:?} do not fit an array of shape (n, {:?})",
+                self.path.display(),
+                rows.shape().get(1..).unwrap_or(&[]),
+                &self.header.shape[1..]
+            )));
+        }
+        if let Some(s) = rows.as_slice() {
+            self.append(s)?;
+        } else {
+            let mut buf = Vec::with_capacity((BUFFER / std::mem::size_of::<T>()).max(1));
+            // `iter` walks in logical (C) order whatever the layout.
+            for &v in rows {
+                buf.push(v);
+                if buf.len() == buf.capacity() {
+                    self.append(&buf)?;
+                    buf.clear();
+                }
+            }
+            self.append(&buf)?;
+        }
+        if self.row_len == 0 {
+            self.synced_rows += rows.shape()[0] as u64;
+        }
+        Ok(())
+    }
+
+    /// A checkpoint: writes out buffered data, rewrites the header's row count, and waits until
+    /// both are on disk (`fsync`). Returns the rows now durable.
+    ///
+    /// # Errors
+    /// [`Error::Io`] on a write or sync error.
+    pub fn sync(&mut self) -> Result<u64> {
+        let rows = self.rows();
+        self.write_header(rows)?;
+        self.out.get_ref().sync_data().map_err(|e| Error::io(&self.path, e))?;
+        self.synced_rows = rows;
+        Ok(rows)
+    }
+
+    fn write_header(&mut self, rows: u64) -> Result<()> {
+        let io = |e| Error::io(&self.path, e);
+        self.out.flush().map_err(io)?;
+        self.header.shape[0] =
+            usize::try_from(rows).map_err(|_| Error::invalid("too many rows"))?;
+        let bytes = self
+            .header
+            .to_bytes_in(self.header.version, self.header_len)
+            .ok_or_else(|| Error::invalid("header cannot hold the row count"))?;
+        let file = self.out.get_mut();
+        file.seek(SeekFrom::Start(0)).map_err(io)?;
+        file.write_all(&bytes).map_err(io)?;
+        file.seek(SeekFrom::End(0)).map_err(io)?;
+        Ok(())
+    }
+
+    /// Finishes the file: checks that the last row is complete, writes the final header and
+    /// syncs. Returns the number of rows.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] if a row was left half-written; [`Error::Io`] on a write error.
+    pub fn finish(mut self) -> Result<u64> {
+        self.finished = true;
+        if self.row_len > 0 && self.elements % self.row_len as u64 != 0 {
+            return Err(Error::invalid(format!(
+                "{}: {} elements left over, not a whole row of {}",
+                self.path.display(),
+                self.elements % self.row_len as u64,
+                self.row_len
+            )));
+        }
+        self.sync()
+    }
+}
+
+impl<T: Element> Drop for NpyWriter<T> {
+    /// Leaves a valid file of the whole rows written, as far as that is possible without
+    /// reporting errors; call [`finish`](NpyWriter::finish) to see them.
+    fn drop(&mut self) {
+        if !self.finished {
+            let rows = self.rows();
+            let _ = self.write_header(rows);
+        }
+    }
+}
+
+/// Writes `array` to a new `.npy` file at `path` (native byte order, C order).
+///
+/// # Errors
+/// [`Error::Io`] on a write error.
+pub fn write_npy<S, D, T>(path: impl AsRef<Path>, array: &ArrayBase<S, D>) -> Result<()>
+where
+    S: Data<Elem = T>,
+    D: Dimension,
+    T: Element,
+{
+    let path = path.as_ref();
+    if array.ndim() > 0 {
+        let mut w = NpyWriter::<T>::create(path, &array.shape()[1..])?;
+        w.append_rows(array)?;
+        w.finish()?;
+        return Ok(());
+    }
+    let header = Header::new(DType::of::<T>(), &[], false);
+    let mut bytes = header.to_bytes();
+    bytes.extend(array.iter().flat_map(|v| bytemuck::bytes_of(v).to_vec()));
+    std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::array::read_npy;
+    use ndarray::{Array, Array3, ArrayD, IxDyn, ShapeBuilder, arr0};
+
+    #[test]
+    fn resume_drops_rows_after_the_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.npy");
+        let mut w = NpyWriter::<u16>::create(&p, &[2]).unwrap();
+        w.append(&[1, 2, 3, 4]).unwrap();
+        assert_eq!(w.sync().unwrap(), 2);
+        w.append(&[5, 6, 7]).unwrap();
+        drop(w); // unfinished: the header says 3 rows, half a row trails
+        assert_eq!(read_npy::<u16>(&p).unwrap().shape(), &[3, 2]);
+        let mut w = NpyWriter::<u16>::resume(&p, 2).unwrap();
+        w.append(&[8, 9]).unwrap();
+        assert_eq!(w.finish().unwrap(), 3);
+        let a = read_npy::<u16>(&p).unwrap();
+        assert_eq!(a.into_raw_vec_and_offset().0, vec![1, 2, 3, 4, 8, 9]);
+        assert!(NpyWriter::<u16>::resume(&p, 4).is_err());
+        assert!(NpyWriter::<u32>::resume(&p, 1).is_err());
+    }
+
+    #[test]
+    fn half_rows_are_refused_at_finish() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = NpyWriter::<f64>::create(dir.path().join("a.npy"), &[3]).unwrap();
+        w.append(&[1.0, 2.0]).unwrap();
+        assert!(w.finish().unwrap_err().to_string().contains("left over"));
+    }
+
+    #[test]
+    fn write_npy_handles_any_layout_and_rank() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.npy");
+        let f = Array3::from_shape_fn((2, 3, 4).f(), |(i, j, k)| (i * 100 + j * 10 + k) as i64);
+        write_npy(&p, &f).unwrap();
+        assert_eq!(read_npy::<i64>(&p).unwrap(), f.into_dyn());
+        write_npy(&p, &arr0(7.5f32)).unwrap();
+        assert_eq!(read_npy::<f32>(&p).unwrap(), arr0(7.5f32).into_dyn());
+        let e: ArrayD<u8> = Array::zeros(IxDyn(&[3, 0]));
+        write_npy(&p, &e).unwrap();
+        assert_eq!(read_npy::<u8>(&p).unwrap().shape(), &[3, 0]);
+    }
+}
