@@ -3,6 +3,7 @@
 //! This module knows nothing of files or mappings; [`Header::parse`] takes the first bytes of a
 //! file and validates everything a header can get wrong. See `docs/format.md` for the layout.
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::dtype::DType;
@@ -97,6 +98,9 @@ impl Header {
     /// running past the end of `buf`, a header that is not the expected dict, missing or
     /// unknown keys, negative or overflowing shapes, and unsupported dtypes (named).
     pub fn parse(buf: &[u8]) -> Result<Header, HeaderError> {
+        if buf.is_empty() {
+            return Err(HeaderError::new(0, "empty file, not a .npy file"));
+        }
         if buf.len() < MAGIC.len() || &buf[..MAGIC.len()] != MAGIC {
             return Err(HeaderError::new(0, "not a .npy file (bad magic string)"));
         }
@@ -140,6 +144,16 @@ impl Header {
         }
         let mut p = Parser { text, pos: 0, base: start };
         let dict = p.dict()?;
+        Header::from_dict(dict, start, version, end)
+    }
+
+    /// Builds a header from the parsed dict entries, checking keys and values.
+    fn from_dict(
+        dict: Vec<Entry>,
+        start: usize,
+        version: (u8, u8),
+        end: usize,
+    ) -> Result<Header, HeaderError> {
         let mut descr = None;
         let mut fortran = None;
         let mut shape = None;
@@ -211,8 +225,12 @@ impl Header {
                 shape.push_str(", ");
             }
             match (i, axis0) {
-                (0, Some(width)) => shape.push_str(&format!("{d:<width$}")),
-                _ => shape.push_str(&d.to_string()),
+                (0, Some(width)) => {
+                    let _ = write!(shape, "{d:<width$}");
+                }
+                _ => {
+                    let _ = write!(shape, "{d}");
+                }
             }
         }
         if self.shape.len() == 1 {
@@ -234,9 +252,12 @@ impl Header {
     pub fn to_bytes(&self) -> Vec<u8> {
         // Size the header as if axis 0 had the widest possible value; rewrites then fit.
         let widest = self.dict_text(Some(GROWTH_DIGITS)).len() + 1; // + '\n'
-        let (version, prefix) =
-            if 10 + widest <= usize::from(u16::MAX) { (1, 10) } else { (2, 12) };
-        let total = (prefix + widest).div_ceil(ALIGN) * ALIGN;
+        let v1_total = (10 + widest).div_ceil(ALIGN) * ALIGN;
+        let (version, total) = if u16::try_from(v1_total - 10).is_ok() {
+            (1, v1_total)
+        } else {
+            (2, (12 + widest).div_ceil(ALIGN) * ALIGN)
+        };
         self.encode(version, total).expect("sized to fit")
     }
 

@@ -53,12 +53,12 @@ fn cat_typed<T: Element>(
     let io = |e| Error::io("<stdout>", e);
     match a.raw_view() {
         Ok((view, swapped)) => {
-            write(out, view.slice(elems.as_slice()), swapped, format).map_err(io)
+            write(out, &view.slice(elems.as_slice()), swapped, format).map_err(io)
         }
         Err(Error::NotViewable { .. }) => {
             // Misaligned data: fall back to a converted copy of the selection.
             let owned = a.read_slice(selection)?;
-            write(out, owned.view(), false, format).map_err(io)
+            write(out, &owned.view(), false, format).map_err(io)
         }
         Err(e) => Err(e),
     }
@@ -70,17 +70,17 @@ fn cat_typed<T: Element>(
 /// Whatever `out` returns.
 pub fn write<T: Element>(
     out: &mut dyn Write,
-    view: ArrayViewD<'_, T>,
+    view: &ArrayViewD<'_, T>,
     swapped: bool,
     format: TextFormat,
 ) -> io::Result<()> {
     let mut w = io::BufWriter::new(out);
     let get = |v: T| if swapped { v.swap_bytes() } else { v };
     match format {
-        TextFormat::Json => json(&mut w, &view, &get)?,
+        TextFormat::Json => json(&mut w, view, &get)?,
         TextFormat::Text | TextFormat::TextAll => {
             let summarize = format == TextFormat::Text && view.len() > SUMMARY_THRESHOLD;
-            text(&mut w, &view, &get, 0, summarize)?;
+            text(&mut w, view, &get, 0, summarize)?;
         }
     }
     writeln!(w)?;
@@ -150,7 +150,7 @@ mod tests {
 
     fn render<T: Element>(a: &ArrayD<T>, format: TextFormat) -> String {
         let mut out = Vec::new();
-        write(&mut out, a.view(), false, format).unwrap();
+        write(&mut out, &a.view(), false, format).unwrap();
         String::from_utf8(out).unwrap()
     }
 
