@@ -80,7 +80,13 @@ pub fn write<T: Element>(
         TextFormat::Json => json(&mut w, view, &get)?,
         TextFormat::Text | TextFormat::TextAll => {
             let summarize = format == TextFormat::Text && view.len() > SUMMARY_THRESHOLD;
-            text(&mut w, view, &get, 0, summarize)?;
+            // numpy right-aligns every printed element to the widest one: a first pass finds it.
+            let mut width = 0;
+            visit(view, summarize, &mut |x| {
+                width = width.max(get(x).to_scalar().to_string().chars().count());
+            });
+            let layout = Layout { summarize, width };
+            text(&mut w, view, &get, 0, layout)?;
         }
     }
     writeln!(w)?;
@@ -106,16 +112,39 @@ fn json<T: Element>(
     w.write_all(b"]")
 }
 
+#[derive(Clone, Copy)]
+struct Layout {
+    summarize: bool,
+    width: usize,
+}
+
+/// The indices of axis 0 that are printed: all, or the edges around `...`.
+fn shown(n: usize, summarize: bool) -> impl Iterator<Item = usize> {
+    let cut = summarize && n > 2 * EDGE_ITEMS;
+    (0..n).filter(move |&i| !cut || !(EDGE_ITEMS..n - EDGE_ITEMS).contains(&i))
+}
+
+/// Calls `f` on every element that is printed, in order.
+fn visit<T: Element>(v: &ArrayViewD<'_, T>, summarize: bool, f: &mut dyn FnMut(T)) {
+    if v.ndim() == 0 {
+        v.iter().for_each(|&x| f(x));
+        return;
+    }
+    for i in shown(v.len_of(Axis(0)), summarize) {
+        visit(&v.index_axis(Axis(0), i), summarize, f);
+    }
+}
+
 fn text<T: Element>(
     w: &mut dyn Write,
     v: &ArrayViewD<'_, T>,
     get: &dyn Fn(T) -> T,
     depth: usize,
-    summarize: bool,
+    layout: Layout,
 ) -> io::Result<()> {
     if v.ndim() == 0 {
         let x = v.iter().next().copied().unwrap_or_default();
-        return write!(w, "{}", get(x).to_scalar());
+        return write!(w, "{:>width$}", get(x).to_scalar().to_string(), width = layout.width);
     }
     let n = v.len_of(Axis(0));
     let gap = if v.ndim() == 1 {
@@ -124,21 +153,17 @@ fn text<T: Element>(
         format!("{}{}", "\n".repeat(v.ndim() - 1), " ".repeat(depth + 1))
     };
     w.write_all(b"[")?;
-    let cut = summarize && n > 2 * EDGE_ITEMS;
-    let mut first = true;
-    for i in 0..n {
-        if cut && i == EDGE_ITEMS {
+    let mut previous = None;
+    for i in shown(n, layout.summarize) {
+        if let Some(p) = previous {
             w.write_all(gap.as_bytes())?;
-            w.write_all(b"...")?;
+            if i != p + 1 {
+                w.write_all(b"...")?;
+                w.write_all(gap.as_bytes())?;
+            }
         }
-        if cut && (EDGE_ITEMS..n - EDGE_ITEMS).contains(&i) {
-            continue;
-        }
-        if !first {
-            w.write_all(gap.as_bytes())?;
-        }
-        first = false;
-        text(w, &v.index_axis(Axis(0), i), get, depth + 1, summarize)?;
+        previous = Some(i);
+        text(w, &v.index_axis(Axis(0), i), get, depth + 1, layout)?;
     }
     w.write_all(b"]")
 }
@@ -158,9 +183,11 @@ mod tests {
     fn text_layout_matches_numpy() {
         let a = arr2(&[[1i32, 2, 3], [4, 5, 6]]).into_dyn();
         assert_eq!(render(&a, TextFormat::Text), "[[1 2 3]\n [4 5 6]]\n");
+        let d = arr2(&[[-12981i16, 285], [4255, 17521]]).into_dyn();
+        assert_eq!(render(&d, TextFormat::Text), "[[-12981    285]\n [  4255  17521]]\n");
         let b = ArrayD::from_shape_fn(IxDyn(&[2, 1, 2]), |i| i[0] * 10 + i[2]);
         let b = b.mapv(|x| x as u8);
-        assert_eq!(render(&b, TextFormat::Text), "[[[0 1]]\n\n [[10 11]]]\n");
+        assert_eq!(render(&b, TextFormat::Text), "[[[ 0  1]]\n\n [[10 11]]]\n");
         let c = ArrayD::from_elem(IxDyn(&[]), true);
         assert_eq!(render(&c, TextFormat::Text), "True\n");
     }
@@ -168,8 +195,18 @@ mod tests {
     #[test]
     fn large_arrays_are_summarized_unless_all() {
         let a = ArrayD::from_shape_fn(IxDyn(&[2000]), |i| i[0] as u16);
-        assert_eq!(render(&a, TextFormat::Text), "[0 1 2 ... 1997 1998 1999]\n");
-        assert_eq!(render(&a, TextFormat::TextAll).split(' ').count(), 2000);
+        assert_eq!(render(&a, TextFormat::Text), "[   0    1    2 ... 1997 1998 1999]\n");
+        assert_eq!(
+            render(&a, TextFormat::TextAll)
+                .split(|c: char| !c.is_ascii_digit())
+                .filter(|t| !t.is_empty())
+                .count(),
+            2000
+        );
+        let m = ArrayD::from_shape_fn(IxDyn(&[40, 40]), |i| (i[0] * 40 + i[1]) as u16);
+        let text = render(&m, TextFormat::Text);
+        assert!(text.starts_with("[[   0    1    2 ...   37   38   39]\n"), "{text}");
+        assert!(text.ends_with("\n ...\n [1480 1481 1482 ... 1517 1518 1519]\n [1520 1521 1522 ... 1557 1558 1559]\n [1560 1561 1562 ... 1597 1598 1599]]\n"), "{text}");
     }
 
     #[test]
