@@ -367,29 +367,20 @@ impl<T: Element> MmapArray<T> {
             return Err(Error::ReadOnly { path: self.path.clone(), mode: self.mode.as_str() });
         }
         self.check_native()?;
+        // Alignment and bool validity, with an error that points at the bad byte.
+        self.raw()?;
         let shape = self.shape_ix();
-        let start = self.header.data_offset;
-        let len = self.data_len();
-        let path = self.path.clone();
-        let bytes = match self.map.bytes_mut() {
-            Some(b) => &mut b[start..start + len],
-            None => return Err(Error::ReadOnly { path, mode: self.mode.as_str() }),
+        let (start, len) = (self.header.data_offset, self.data_len());
+        let Some(bytes) = self.map.bytes_mut() else {
+            return Err(Error::ReadOnly { path: self.path.clone(), mode: self.mode.as_str() });
         };
-        if bytes.is_empty() {
-            return ArrayViewMutD::from_shape(shape, &mut [])
-                .map_err(|e| Error::invalid(e.to_string()));
-        }
-        // Validate through a shared cast first so the error can point at the bad byte.
-        if let Err(e) = bytemuck::checked::try_cast_slice::<u8, T>(bytes) {
-            let err = self.cast_error(self.data_bytes(), e);
-            return Err(err);
-        }
-        let bytes = match self.map.bytes_mut() {
-            Some(b) => &mut b[start..start + len],
-            None => unreachable!("checked writable above"),
+        let bytes = &mut bytes[start..start + len];
+        let raw: &mut [T] = if bytes.is_empty() {
+            &mut []
+        } else {
+            bytemuck::checked::try_cast_slice_mut(bytes)
+                .map_err(|e| Error::invalid(format!("{}: {e}", self.path.display())))?
         };
-        let raw: &mut [T] = bytemuck::checked::try_cast_slice_mut(bytes)
-            .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
         ArrayViewMutD::from_shape(shape, raw).map_err(|e| Error::invalid(e.to_string()))
     }
 

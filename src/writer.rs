@@ -61,6 +61,10 @@ impl<T: Element> NpyWriter<T> {
     /// [`Error::Io`] if the file cannot be created, or is in use by another larder process.
     pub fn create(path: impl AsRef<Path>, row_shape: &[usize]) -> Result<Self> {
         let path = path.as_ref();
+        let row_len =
+            row_shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(|| {
+                Error::invalid(format!("{}: row shape {row_shape:?} is too large", path.display()))
+            })?;
         let mut shape = vec![0];
         shape.extend_from_slice(row_shape);
         let header = Header::new(DType::of::<T>(), &shape, false);
@@ -81,7 +85,7 @@ impl<T: Element> NpyWriter<T> {
             out,
             header_len: bytes.len(),
             header,
-            row_len: row_shape.iter().product(),
+            row_len,
             elements: 0,
             synced_rows: 0,
             finished: false,
