@@ -6,6 +6,8 @@ use larder::{ByteOrder, DType, Element, MmapArray, NpyWriter, Order, Selection, 
 use ndarray::{ArrayD, Axis, IxDyn, ShapeBuilder, concatenate};
 use proptest::prelude::*;
 
+use crate::support::bits_of;
+
 fn shape_strategy() -> impl Strategy<Value = Vec<usize>> {
     proptest::collection::vec(0usize..5, 0..5)
 }
@@ -50,11 +52,15 @@ fn check_selection<T: Element>(a: &ArrayD<T>, order: Order, bo: ByteOrder, items
         assert!(m.read_slice(&sel).is_err());
         return;
     };
-    let expected = a.slice(elems.as_slice());
-    assert_eq!(m.read_slice(&sel).unwrap(), expected);
+    // Compare bit patterns, not values: NaN != NaN, and -0.0 == 0.0 would hide a bad swap.
+    let bits = |v: ndarray::ArrayViewD<'_, T>| -> (Vec<usize>, Vec<Vec<u64>>) {
+        (v.shape().to_vec(), v.iter().map(|&x| bits_of(x)).collect())
+    };
+    let expected = bits(a.slice(elems.as_slice()));
+    assert_eq!(bits(m.read_slice(&sel).unwrap().view()), expected);
     if DType::with_order(T::TYPE, bo).is_native() {
         let v = m.view().unwrap();
-        assert_eq!(v.slice(elems.as_slice()), expected);
+        assert_eq!(bits(v.slice(elems.as_slice())), expected);
     }
 }
 
