@@ -70,6 +70,9 @@ pub(crate) struct Layer {
     path: PathBuf,
     /// Kept open, with a shared lock, while pages of it are mapped.
     file: File,
+    /// The whole delta file, read-only: checksummed and copied from without a system call per
+    /// page.
+    map: Mapping,
     header: DeltaHeader,
     /// The file's length and mtime when it was opened: what a delta over it records.
     len: u64,
@@ -81,6 +84,7 @@ impl Layer {
         Ok(Layer {
             path: self.path.clone(),
             file: self.file.try_clone().map_err(|e| Error::io(&self.path, e))?,
+            map: Mapping::read_only(&self.file, &self.path)?,
             header: self.header.clone(),
             len: self.len,
             mtime: self.mtime,
@@ -243,10 +247,13 @@ impl<T: Element> MmapArray<T> {
                 )));
             }
             check_parent(d, &header.parent, &below.0, &below.1)?;
-            verify_data(d, &file, &header)?;
+            // The length was checked against the header, and the file is locked (shared).
+            let map = Mapping::read_only(&file, d)?;
+            verify_data(d, map.bytes(), &header)?;
             let layer = Layer {
                 path: absolute(d),
                 file,
+                map,
                 header,
                 len: meta.len(),
                 mtime: mtime(&meta),
@@ -303,11 +310,12 @@ impl<T: Element> MmapArray<T> {
             for (first, page, count) in runs(&layer.header.pages) {
                 let lo = usize::try_from(page).unwrap_or(usize::MAX).saturating_mul(ps).min(len);
                 let hi = lo.saturating_add(count * ps).min(len);
-                let offset = layer.header.data_offset + (first * ps) as u64;
-                layer
-                    .file
-                    .read_exact_at(&mut bytes[lo..hi], offset)
-                    .map_err(|e| Error::io(&layer.path, e))?;
+                let from = usize::try_from(layer.header.data_offset).unwrap_or(usize::MAX)
+                    + first * ps;
+                let src = layer.map.bytes().get(from..from + (hi - lo)).ok_or_else(|| {
+                    Error::format(&layer.path, from as u64, "delta shorter than its index says")
+                })?;
+                bytes[lo..hi].copy_from_slice(src);
             }
         }
         Ok(())
@@ -657,20 +665,10 @@ fn check_parent(delta: &Path, recorded: &Identity, below: &Path, actual: &Identi
     Ok(())
 }
 
-/// Reads a delta's data once and compares its checksum.
-fn verify_data(path: &Path, file: &File, header: &DeltaHeader) -> Result<()> {
-    let len = header.pages.len() as u64 * u64::from(header.page_size);
-    let mut buf = vec![0u8; usize::try_from(len.min(4 << 20)).unwrap_or(4 << 20)];
-    let mut h = XxHash3_64::new();
-    let mut done = 0u64;
-    while done < len {
-        let n = usize::try_from((len - done).min(buf.len() as u64)).unwrap_or(buf.len());
-        file.read_exact_at(&mut buf[..n], header.data_offset + done)
-            .map_err(|e| Error::io(path, e))?;
-        h.write(&buf[..n]);
-        done += n as u64;
-    }
-    let computed = h.finish();
+/// Compares the checksum of a delta's data (`bytes` is the whole delta file).
+fn verify_data(path: &Path, bytes: &[u8], header: &DeltaHeader) -> Result<()> {
+    let start = usize::try_from(header.data_offset).unwrap_or(usize::MAX).min(bytes.len());
+    let computed = XxHash3_64::oneshot(&bytes[start..]);
     if computed != header.data_checksum {
         return Err(Error::format(
             path,
