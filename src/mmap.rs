@@ -239,8 +239,10 @@ impl Mapping {
                 page.saturating_add(pages)
             )));
         }
-        if file_offset % ps as u64 != 0 {
-            return Err(Error::invalid(format!("overlay offset {file_offset} is not page-aligned")));
+        if !file_offset.is_multiple_of(ps as u64) {
+            return Err(Error::invalid(format!(
+                "overlay offset {file_offset} is not page-aligned"
+            )));
         }
         let offset = libc::off_t::try_from(file_offset)
             .map_err(|_| Error::invalid(format!("overlay offset {file_offset} is too large")))?;

@@ -173,6 +173,7 @@ pub struct CowBenchReport {
 
 /// The pages a run with `pattern` modifies: `ceil(fraction * pages)` of `0..pages`, sorted.
 /// `benches/peers/cow_numpy.py` computes the same list.
+#[allow(clippy::cast_precision_loss)] // page counts are far below 2^52
 pub fn select_pages(pages: usize, fraction: f64, pattern: Pattern, seed: u64) -> Vec<usize> {
     let want = (fraction.clamp(0.0, 1.0) * pages as f64).ceil();
     let n = if want >= pages as f64 {
@@ -184,7 +185,9 @@ pub fn select_pages(pages: usize, fraction: f64, pattern: Pattern, seed: u64) ->
         n
     };
     match pattern {
-        Pattern::Strided => (0..n).map(|i| (i as u128 * pages as u128 / n as u128) as usize).collect(),
+        Pattern::Strided => {
+            (0..n).map(|i| (i as u128 * pages as u128 / n as u128) as usize).collect()
+        }
         Pattern::Contiguous => {
             let start = (pages - n) / 2;
             (start..start + n).collect()
@@ -221,6 +224,7 @@ pub fn element_in_page(page: usize, offset: usize, page_size: usize) -> usize {
 
 /// The value a run writes into `page`: never an integer, so it always differs from the base
 /// (whose element `i` holds `i`).
+#[allow(clippy::cast_precision_loss)] // page numbers are far below 2^52
 pub fn value_for_page(page: usize) -> f64 {
     page as f64 + 0.5
 }
@@ -241,15 +245,12 @@ pub fn run(opts: &CowBenchOptions) -> Result<CowBenchReport> {
     let elements = usize::try_from(opts.size / 8)
         .map_err(|_| Error::invalid(format!("size {} is too large", opts.size)))?;
     let temp;
-    let dir = match &opts.keep {
-        Some(d) => {
-            fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
-            d.clone()
-        }
-        None => {
-            temp = TempDir::new()?;
-            temp.0.clone()
-        }
+    let dir = if let Some(d) = &opts.keep {
+        fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+        d.clone()
+    } else {
+        temp = TempDir::new()?;
+        temp.0.clone()
     };
     let base = dir.join("base.npy");
     let t = Instant::now();
@@ -303,6 +304,7 @@ impl Drop for TempDir {
     }
 }
 
+#[allow(clippy::cast_precision_loss)] // element i holds i, exact below 2^53
 fn write_base(path: &Path, elements: usize) -> Result<()> {
     let mut w = NpyWriter::<f64>::create(path, &[])?;
     let mut block = Vec::with_capacity(1 << 17);
@@ -356,9 +358,8 @@ fn one_fraction(
     let t = Instant::now();
     {
         let mut view = clone.view_mut()?;
-        let data = view
-            .as_slice_mut()
-            .ok_or_else(|| Error::invalid("bench array is not contiguous"))?;
+        let data =
+            view.as_slice_mut().ok_or_else(|| Error::invalid("bench array is not contiguous"))?;
         for &p in chosen {
             data[element_in_page(p, offset, ps)] = value_for_page(p);
         }
@@ -387,7 +388,7 @@ fn one_fraction(
         None => None,
     };
     let reopen_seconds = t.elapsed().as_secs_f64();
-    verified &= read == probe.map(value_for_page);
+    verified &= read.map(f64::to_bits) == probe.map(|p| value_for_page(p).to_bits());
 
     let out = dir.join(format!("materialized-{tag}.npy"));
     let t = Instant::now();
@@ -396,7 +397,9 @@ fn one_fraction(
     drop(again);
     let check = MmapArray::<f64>::open(&out)?;
     let data = check.as_slice()?;
-    verified &= chosen.iter().all(|&p| data[element_in_page(p, offset, ps)] == value_for_page(p));
+    verified &= chosen
+        .iter()
+        .all(|&p| data[element_in_page(p, offset, ps)].to_bits() == value_for_page(p).to_bits());
     drop(check);
     if !keep {
         let _ = fs::remove_file(&out);
@@ -434,6 +437,7 @@ impl CowBenchReport {
     ///
     /// # Errors
     /// Errors of `w`.
+    #[allow(clippy::cast_precision_loss)] // ratios for display
     pub fn write_table(&self, w: &mut impl Write) -> io::Result<()> {
         let fc = &self.full_copy;
         writeln!(

@@ -220,8 +220,11 @@ impl DeltaHeader {
         let array_len = u64_at(bytes, 16);
         let n = u64_at(bytes, 24);
         let data_offset = u64_at(bytes, 32);
-        if data_offset % u64::from(page_size) != 0 || data_offset < need as u64 {
-            return Err(bad(32, format!("data offset {data_offset} is not a page boundary after the header")));
+        if !data_offset.is_multiple_of(u64::from(page_size)) || data_offset < need as u64 {
+            return Err(bad(
+                32,
+                format!("data offset {data_offset} is not a page boundary after the header"),
+            ));
         }
         let expected = n
             .checked_mul(u64::from(page_size))

@@ -1,0 +1,12 @@
+//! Integration tests: one binary, one module per area.
+
+// Tests build arrays from loop counters and compare exact values on purpose.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_possible_wrap,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss,
+    clippy::float_cmp
+)]
+
+mod cow;
