@@ -55,9 +55,11 @@ use crate::mmap::{self, CloneHow, Lock, Mapping, page_size};
 use delta::{DeltaHeader, FIXED, Identity};
 
 /// Most runs of consecutive pages one array maps from its delta files. Each run splits the
-/// clone's mapping (two more kernel mapping areas), and a process may hold only so many
-/// (`vm.max_map_count`, 65530 by default); beyond this the pages are copied instead.
-pub const MAX_OVERLAY_RUNS: usize = 8192;
+/// clone's mapping (up to two more kernel mapping areas), and a process may hold only so many
+/// (`vm.max_map_count`, 65530 by default). An array maps at most this many runs, and at most a
+/// quarter of the mappings the process has left (or 8192 where that cannot be read); beyond
+/// that the delta's pages are copied in instead.
+pub const MAX_OVERLAY_RUNS: usize = 16384;
 
 /// Pages of a base `.npy` sampled into its fingerprint (evenly spaced, first and last
 /// included).
@@ -278,8 +280,9 @@ impl<T: Element> MmapArray<T> {
             return Ok(());
         }
         let total: usize = self.layers.iter().map(|l| runs(&l.header.pages).count()).sum();
+        let left = mmap::mappings_left().map_or(MAX_OVERLAY_RUNS / 2, |n| n / 4);
         // Unit tests lower the limit to reach the copying path with small files.
-        let limit = if cfg!(test) { 4 } else { MAX_OVERLAY_RUNS };
+        let limit = if cfg!(test) { 4 } else { MAX_OVERLAY_RUNS.min(left) };
         if total <= limit {
             match self.overlay_layers() {
                 Ok(()) => return Ok(()),

@@ -253,7 +253,8 @@ impl Mapping {
         // alive while they change. The new pages are a private mapping of `file`, which the
         // caller keeps open and locked and has checked to be long enough, so touching them
         // cannot fault past its end. When `m` is dropped, its `munmap` of the whole range also
-        // removes these pages.
+        // removes these pages. If the call fails, the range may be left unmapped; the caller
+        // then drops this mapping without handing out any reference into it.
         let r = unsafe {
             libc::mmap(
                 addr.cast(),
@@ -370,6 +371,15 @@ mod pagemap {
     pub(super) fn written_pages(_bytes: &[u8]) -> io::Result<Option<Vec<usize>>> {
         Ok(None)
     }
+}
+
+/// How many more mappings this process may make before reaching the kernel's limit
+/// (`vm.max_map_count` less the lines of `/proc/self/maps`); `None` where that cannot be read.
+pub(crate) fn mappings_left() -> Option<usize> {
+    let max: usize =
+        std::fs::read_to_string("/proc/sys/vm/max_map_count").ok()?.trim().parse().ok()?;
+    let used = std::fs::read("/proc/self/maps").ok()?.iter().filter(|&&b| b == b'\n').count();
+    Some(max.saturating_sub(used))
 }
 
 /// How [`clone_file`] made its copy.

@@ -137,6 +137,9 @@ pub struct CowRow {
     pub delta_bytes: u64,
     /// Time to open base + delta and read one changed element.
     pub reopen_seconds: f64,
+    /// `private_bytes()` of the reopened array: 0 when the delta's pages were mapped, the
+    /// delta's data when there were too many runs of pages and they were copied in.
+    pub reopen_private_bytes: u64,
     /// Time to write a standalone `.npy` from base + delta.
     pub materialize_seconds: f64,
     /// How the base was copied for it.
@@ -388,6 +391,7 @@ fn one_fraction(
         None => None,
     };
     let reopen_seconds = t.elapsed().as_secs_f64();
+    let reopen_private_bytes = again.private_bytes()?;
     verified &= read.map(f64::to_bits) == probe.map(|p| value_for_page(p).to_bits());
 
     let out = dir.join(format!("materialized-{tag}.npy"));
@@ -418,6 +422,7 @@ fn one_fraction(
         save_seconds,
         delta_bytes: report.bytes,
         reopen_seconds,
+        reopen_private_bytes,
         materialize_seconds,
         materialize_method: m.method,
         verified,
