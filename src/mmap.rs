@@ -378,7 +378,7 @@ mod pagemap {
 pub(crate) fn mappings_left() -> Option<usize> {
     let max: usize =
         std::fs::read_to_string("/proc/sys/vm/max_map_count").ok()?.trim().parse().ok()?;
-    let used = std::fs::read("/proc/self/maps").ok()?.iter().filter(|&&b| b == b'\n').count();
+    let used = std::fs::read_to_string("/proc/self/maps").ok()?.lines().count();
     Some(max.saturating_sub(used))
 }
 
