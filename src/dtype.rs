@@ -220,6 +220,7 @@ impl DType {
     }
 
     /// The same element type in this machine's byte order.
+    #[must_use]
     pub const fn to_native(self) -> DType {
         DType::native(self.element)
     }
@@ -232,7 +233,7 @@ impl DType {
     /// [`Error::Invalid`] if `bytes` is not a whole number of elements.
     pub fn swap_bytes(&self, bytes: &mut [u8]) -> Result<()> {
         let unit = self.element.swap_unit();
-        if bytes.len() % self.itemsize() != 0 {
+        if !bytes.len().is_multiple_of(self.itemsize()) {
             return Err(Error::invalid(format!(
                 "{} bytes is not a whole number of {}-byte elements",
                 bytes.len(),
@@ -271,7 +272,7 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// A Rust type that larder can store: `bool`, `u8`…`u64`, `i8`…`i64`, [`f16`], `f32`, `f64`,
+/// A Rust type that larder can store: `bool`, `u8`…`u64`, `i8`…`i64`, [`struct@f16`], `f32`, `f64`,
 /// `Complex<f32>` and `Complex<f64>`.
 ///
 /// Sealed: the set matches numpy's numeric dtypes and cannot be extended. Every type but `bool`

@@ -88,7 +88,7 @@ impl Selection {
         let fill = shape.len() - addressing;
         let mut out = Vec::with_capacity(shape.len() + self.items.len());
         let mut axis = 0;
-        let full = Item::Slice { start: None, stop: None, step: None };
+        let whole = Item::Slice { start: None, stop: None, step: None };
         let mut saw_ellipsis = false;
         for item in &self.items {
             match *item {
@@ -96,7 +96,7 @@ impl Selection {
                 Item::Ellipsis => {
                     saw_ellipsis = true;
                     for _ in 0..fill {
-                        out.push(resolve_one(full, shape[axis], axis)?);
+                        out.push(resolve_one(whole, shape[axis], axis)?);
                         axis += 1;
                     }
                 }
@@ -108,7 +108,7 @@ impl Selection {
         }
         if !saw_ellipsis {
             while axis < shape.len() {
-                out.push(resolve_one(full, shape[axis], axis)?);
+                out.push(resolve_one(whole, shape[axis], axis)?);
                 axis += 1;
             }
         }
@@ -274,16 +274,16 @@ mod tests {
     use proptest::prelude::*;
 
     /// Python's semantics, element by element, as the reference.
-    fn python_indices(len: i64, start: Option<i64>, stop: Option<i64>, step: i64) -> Vec<i64> {
+    fn python_indices(len: i64, start: Option<i64>, stop: Option<i64>, stride: i64) -> Vec<i64> {
         let adj = |v: i64| if v < 0 { v + len } else { v };
-        let (lo, hi) = if step > 0 { (0, len) } else { (-1, len - 1) };
-        let s = start.map_or(if step > 0 { 0 } else { len - 1 }, |v| adj(v).clamp(lo, hi));
-        let e = stop.map_or(if step > 0 { len } else { -1 }, |v| adj(v).clamp(lo, hi));
+        let (lo, hi) = if stride > 0 { (0, len) } else { (-1, len - 1) };
+        let s = start.map_or(if stride > 0 { 0 } else { len - 1 }, |v| adj(v).clamp(lo, hi));
+        let e = stop.map_or(if stride > 0 { len } else { -1 }, |v| adj(v).clamp(lo, hi));
         let mut out = Vec::new();
         let mut i = s;
-        while (step > 0 && i < e) || (step < 0 && i > e) {
+        while (stride > 0 && i < e) || (stride < 0 && i > e) {
             out.push(i);
-            i += step;
+            i += stride;
         }
         out
     }

@@ -243,7 +243,7 @@ impl<T: Element> NpyWriter<T> {
     /// [`Error::Invalid`] if a row was left half-written; [`Error::Io`] on a write error.
     pub fn finish(mut self) -> Result<u64> {
         self.finished = true;
-        if self.row_len > 0 && self.elements % self.row_len as u64 != 0 {
+        if self.row_len > 0 && !self.elements.is_multiple_of(self.row_len as u64) {
             return Err(Error::invalid(format!(
                 "{}: {} elements left over, not a whole row of {}",
                 self.path.display(),
