@@ -185,14 +185,25 @@ impl<T: Element> MmapArray<T> {
     /// As [`open_with_deltas`](MmapArray::open_with_deltas).
     pub fn open_with_delta(base: impl AsRef<Path>, delta: impl AsRef<Path>) -> Result<Self> {
         let mut chain = vec![delta.as_ref().to_path_buf()];
+        let mut top = None;
         loop {
             let last = &chain[chain.len() - 1];
             let (_, header, _) = read_delta(last)?;
+            // Each parent is one level lower than its child, down to depth 1.
+            let expected = *top.get_or_insert(header.depth) as usize + 1 - chain.len();
+            if header.depth as usize != expected {
+                return Err(Error::format(
+                    last,
+                    48,
+                    format!(
+                        "delta has depth {}, expected {expected} below {}",
+                        header.depth,
+                        delta.as_ref().display()
+                    ),
+                ));
+            }
             if header.depth <= 1 {
                 break;
-            }
-            if chain.len() >= header.depth as usize || chain.len() > 1 << 16 {
-                return Err(Error::format(last, 48, "delta chain loops or its depths disagree"));
             }
             chain.push(header.parent.path.clone());
         }

@@ -307,6 +307,15 @@ mod pagemap {
     /// Bit 61: a file page or a shared anonymous page.
     const FILE: u64 = 1 << 61;
 
+    /// A pagemap entry: the kernel writes them in the machine's byte order.
+    #[cfg(target_os = "linux")]
+    #[allow(clippy::host_endian_bytes)] // a kernel interface, not a file format
+    fn host_u64(e: &[u8]) -> u64 {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&e[..8]);
+        u64::from_ne_bytes(b)
+    }
+
     /// True if the pagemap entry `e` of a private file mapping is a page this process wrote.
     pub(super) fn is_written(e: u64) -> bool {
         (e & PRESENT != 0 && e & FILE == 0) || e & SWAPPED != 0
@@ -334,8 +343,7 @@ mod pagemap {
             let offset = ((first + done) as u64) * 8;
             file.read_exact_at(&mut buf[..8 * n], offset)?;
             for (i, e) in buf[..8 * n].chunks_exact(8).enumerate() {
-                let e = u64::from_le_bytes([e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]]);
-                if is_written(e) {
+                if is_written(host_u64(e)) {
                     out.push(done + i);
                 }
             }
@@ -362,7 +370,7 @@ mod pagemap {
         if file.read_exact_at(&mut e, (inside / ps) as u64 * 8).is_err() {
             return false;
         }
-        let ok = is_written(u64::from_le_bytes(e));
+        let ok = is_written(host_u64(&e));
         drop(block);
         ok
     }

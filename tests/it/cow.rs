@@ -255,6 +255,36 @@ fn deltas_given_out_of_order_are_refused() {
 }
 
 #[test]
+fn three_stacked_deltas_reopen_by_following_their_parents() {
+    let dir = tempfile::tempdir().unwrap();
+    let (base, d1) = base_and_delta(dir.path());
+    let mut expected = read_npy::<u32>(&base).unwrap();
+    expected[[100]] = 7;
+    let mut chain = vec![d1];
+    for level in 2..=3u32 {
+        let mut c = MmapArray::<u32>::open_with_delta(&base, chain.last().unwrap()).unwrap();
+        let at = 1000 * level as usize;
+        c.view_mut().unwrap()[[at]] = level;
+        expected[[at]] = level;
+        let d = dir.path().join(format!("d{level}.delta"));
+        assert_eq!(c.save_delta(&d).unwrap().depth, level);
+        chain.push(d);
+    }
+    let top = MmapArray::<u32>::open_with_delta(&base, &chain[2]).unwrap();
+    assert_eq!(top.read().unwrap(), expected);
+    assert_eq!(top.deltas().len(), 3);
+    // Replacing a middle delta breaks the chain above it.
+    let mut c = MmapArray::<u32>::open_with_delta(&base, &chain[0]).unwrap();
+    c.view_mut().unwrap()[[5]] = 5;
+    c.save_delta(&chain[1]).unwrap();
+    drop(c);
+    assert!(matches!(
+        MmapArray::<u32>::open_with_delta(&base, &chain[2]),
+        Err(Error::StaleBase { .. })
+    ));
+}
+
+#[test]
 fn a_truncated_delta_is_refused_with_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let (base, d) = base_and_delta(dir.path());
@@ -393,4 +423,40 @@ fn bench_cow_cli_reports_verified_rows_and_keeps_files() {
         .unwrap();
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("not between 0 and 1"));
+}
+
+#[test]
+fn numpy_peer_script_edits_the_same_pages_as_larder() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let keep = dir.path().join("keep");
+    let fractions = "0.01,0.2";
+    let o = Command::new(env!("CARGO_BIN_EXE_larder"))
+        .args(["bench", "cow", "--size", "2M", "--fractions", fractions, "--pattern", "random"])
+        .arg("--keep")
+        .arg(&keep)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/peers/cow_numpy.py");
+    let np_dir = dir.path().join("numpy");
+    let o = Command::new(py)
+        .arg(script)
+        .arg("--base")
+        .arg(keep.join("base.npy"))
+        .args(["--fractions", fractions, "--pattern", "random", "--dir"])
+        .arg(&np_dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    for (row, f) in v["rows"].as_array().unwrap().iter().zip(["0.01", "0.2"]) {
+        assert_eq!(row["verified"], true, "{row}");
+        let ours = read_npy::<f64>(keep.join(format!("materialized-{f}.npy"))).unwrap();
+        let theirs = read_npy::<f64>(np_dir.join(format!("numpy-{f}.npy"))).unwrap();
+        assert!(
+            ours.iter().zip(theirs.iter()).all(|(a, b)| a.to_bits() == b.to_bits()),
+            "numpy and larder edited different elements at fraction {f}"
+        );
+    }
 }
