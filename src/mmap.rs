@@ -65,15 +65,28 @@ pub(crate) enum Lock {
     Exclusive,
 }
 
-/// Takes an advisory lock on `file` without blocking.
+/// Takes an advisory lock on `file`, waiting at most about a quarter of a second.
+///
+/// The short wait is for locks that outlive their owner for a moment: a lock belongs to the
+/// open file description, and a child process spawned by another thread holds a duplicate of
+/// every descriptor from `fork` until its `exec` closes them, so a file just closed by this
+/// process can still be locked for a few milliseconds. A lock held for real is reported.
 ///
 /// # Errors
 /// [`Error::Io`] with `WouldBlock` when another larder process holds a conflicting lock.
 pub(crate) fn lock(file: &File, path: &Path, kind: Lock) -> Result<()> {
-    let r = match kind {
+    let attempt = || match kind {
         Lock::Shared => file.try_lock_shared(),
         Lock::Exclusive => file.try_lock(),
     };
+    let mut r = attempt();
+    let mut waited = 0;
+    while matches!(r, Err(std::fs::TryLockError::WouldBlock)) && waited < 250 {
+        let pause = (1u64 << (waited / 16).min(5)).min(32);
+        std::thread::sleep(std::time::Duration::from_millis(pause));
+        waited += pause;
+        r = attempt();
+    }
     r.map_err(|e| match e {
         std::fs::TryLockError::WouldBlock => Error::io(
             path,
