@@ -92,12 +92,14 @@ impl Order {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct MmapArray<T: Element> {
-    path: PathBuf,
+    pub(crate) path: PathBuf,
     // Kept open for the advisory lock, released when it is closed.
-    _file: File,
-    map: Mapping,
-    header: Header,
-    mode: Mode,
+    pub(crate) file: File,
+    pub(crate) map: Mapping,
+    pub(crate) header: Header,
+    pub(crate) mode: Mode,
+    // Delta files mapped over a copy-on-write array, bottom first (see `cow`).
+    pub(crate) layers: Vec<crate::cow::Layer>,
     _element: PhantomData<T>,
 }
 
@@ -199,7 +201,7 @@ impl<T: Element> MmapArray<T> {
         Self::from_file(path, file, mode)
     }
 
-    fn from_file(path: &Path, file: File, mode: Mode) -> Result<Self> {
+    pub(crate) fn from_file(path: &Path, file: File, mode: Mode) -> Result<Self> {
         let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
         if len == 0 {
             return Err(Error::format(path, 0, "empty file, not a .npy file"));
@@ -219,10 +221,11 @@ impl<T: Element> MmapArray<T> {
         }
         Ok(MmapArray {
             path: path.to_path_buf(),
-            _file: file,
+            file,
             map,
             header,
             mode,
+            layers: Vec::new(),
             _element: PhantomData,
         })
     }

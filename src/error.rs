@@ -92,6 +92,18 @@ pub enum Error {
         mode: &'static str,
     },
 
+    /// A delta file does not belong to the base (or base and deltas) it was opened over: the
+    /// base changed since the delta was saved, or it is another file.
+    #[error("{delta}: does not apply to {base}: {reason}")]
+    StaleBase {
+        /// The delta file.
+        delta: PathBuf,
+        /// The file it was opened over (the `.npy`, or the delta below it).
+        base: PathBuf,
+        /// What differs, with the values recorded in the delta.
+        reason: String,
+    },
+
     /// A shape, slice or argument does not fit the array.
     #[error("{0}")]
     Invalid(String),

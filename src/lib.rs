@@ -51,6 +51,7 @@
 mod any;
 mod array;
 mod copy;
+pub mod cow;
 pub mod dtype;
 mod error;
 mod mmap;
@@ -62,6 +63,7 @@ mod writer;
 pub use any::{AnyArray, Info, info};
 pub use array::{MmapArray, Mode, Order, read_header, read_npy};
 pub use copy::{CopyReport, copy};
+pub use cow::{CopyMethod, DeltaReport, MaterializeReport};
 pub use dtype::{ByteOrder, DType, Element, ElementType, Scalar};
 pub use error::{Error, Result};
 pub use mmap::{Access, page_size};

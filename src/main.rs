@@ -50,6 +50,54 @@ enum Command {
         /// Destination; replaced only once the copy is complete.
         dst: PathBuf,
     },
+    /// Run an experiment and print its measurements.
+    Bench {
+        #[command(subcommand)]
+        bench: Bench,
+    },
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// Copy-on-write clones: for each fraction of pages modified, the time to clone, write,
+    /// save a delta, reopen and materialize, the clone's private memory and the delta's size,
+    /// next to a full in-memory copy saved whole (the numpy way).
+    Cow {
+        /// Bytes of array data (`<f8`); accepts suffixes K, M, G (powers of 1024), e.g. 512M.
+        #[arg(long, default_value = "256M", value_parser = parse_size)]
+        size: u64,
+        /// Fractions of the pages to modify, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "0.001,0.01,0.1,0.5,1")]
+        fractions: Vec<f64>,
+        /// Which pages: evenly spaced, random (fixed seed) or one contiguous block.
+        #[arg(long, default_value = "strided", value_parser = ["strided", "random", "contiguous"])]
+        pattern: String,
+        /// Seed of the random pattern.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Leave the files (base, deltas, materialized copies) in this directory.
+        #[arg(long)]
+        keep: Option<PathBuf>,
+    },
+}
+
+/// Parses `123`, `64K`, `512M`, `2G` (also `KiB`, `MiB`, `GiB`) into bytes.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().map_err(|_| format!("{s:?} is not a size in bytes"))?;
+    let shift = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kib" => 10,
+        "m" | "mib" => 20,
+        "g" | "gib" => 30,
+        _ => return Err(format!("{s:?}: unknown unit {unit:?} (use K, M or G)")),
+    };
+    n.checked_mul(1 << shift).ok_or_else(|| format!("{s:?} is too large"))
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -86,6 +134,21 @@ fn run(cli: Cli) -> Result<()> {
             let report = larder::copy(&src, &dst)
                 .with_context(|| format!("copying {} to {}", src.display(), dst.display()))?;
             eprintln!("copied {} elements, {} bytes written", report.elements, report.bytes);
+        }
+        Command::Bench { bench: Bench::Cow { size, fractions, pattern, seed, json, keep } } => {
+            let opts = larder::cow::bench::CowBenchOptions {
+                size,
+                fractions,
+                pattern: pattern.parse()?,
+                seed,
+                keep,
+            };
+            let report = larder::cow::bench::run(&opts)?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+            } else {
+                report.write_table(&mut out)?;
+            }
         }
     }
     out.flush()?;

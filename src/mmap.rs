@@ -65,15 +65,28 @@ pub(crate) enum Lock {
     Exclusive,
 }
 
-/// Takes an advisory lock on `file` without blocking.
+/// Takes an advisory lock on `file`, waiting at most about a quarter of a second.
+///
+/// The short wait is for locks that outlive their owner for a moment: a lock belongs to the
+/// open file description, and a child process spawned by another thread holds a duplicate of
+/// every descriptor from `fork` until its `exec` closes them, so a file just closed by this
+/// process can still be locked for a few milliseconds. A lock held for real is reported.
 ///
 /// # Errors
 /// [`Error::Io`] with `WouldBlock` when another larder process holds a conflicting lock.
 pub(crate) fn lock(file: &File, path: &Path, kind: Lock) -> Result<()> {
-    let r = match kind {
+    let attempt = || match kind {
         Lock::Shared => file.try_lock_shared(),
         Lock::Exclusive => file.try_lock(),
     };
+    let mut r = attempt();
+    let mut waited = 0;
+    while matches!(r, Err(std::fs::TryLockError::WouldBlock)) && waited < 250 {
+        let pause = (1u64 << (waited / 16).min(5)).min(32);
+        std::thread::sleep(std::time::Duration::from_millis(pause));
+        waited += pause;
+        r = attempt();
+    }
     r.map_err(|e| match e {
         std::fs::TryLockError::WouldBlock => Error::io(
             path,
@@ -194,6 +207,295 @@ impl Mapping {
         let resident = vec.iter().filter(|&&b| b & 1 == 1).count() as u64;
         Ok((resident * page as u64).min(bytes.len() as u64))
     }
+}
+
+impl Mapping {
+    /// True for a copy-on-write (`MAP_PRIVATE`) mapping.
+    pub(crate) fn is_private(&self) -> bool {
+        matches!(self.inner, Inner::Private(_))
+    }
+
+    /// Replaces pages `[page, page + pages)` of this copy-on-write mapping by a private mapping
+    /// of `file` from byte `file_offset` (`mmap` with `MAP_FIXED`): afterwards those pages show
+    /// the bytes of `file`, are loaded from it on first touch, and stay evictable until written.
+    ///
+    /// The caller keeps `file` open and locked (shared) for the life of the mapping, and has
+    /// checked that `file` holds `pages` whole pages from `file_offset`.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] if the mapping is not copy-on-write, the range does not lie inside it
+    /// or `file_offset` is not page-aligned; [`Error::Io`] if the kernel refuses (for example
+    /// when the process has too many mappings).
+    #[cfg(unix)]
+    pub(crate) fn overlay(
+        &mut self,
+        file: &File,
+        path: &Path,
+        file_offset: u64,
+        page: usize,
+        pages: usize,
+    ) -> Result<()> {
+        use std::os::fd::AsRawFd;
+        let ps = page_size();
+        let Inner::Private(m) = &mut self.inner else {
+            return Err(Error::invalid("overlay needs a copy-on-write mapping"));
+        };
+        let mapped = m.len().div_ceil(ps) * ps;
+        let start = page.checked_mul(ps);
+        let len = pages.checked_mul(ps);
+        let (Some(start), Some(len)) = (start, len) else {
+            return Err(Error::invalid("overlay range overflows"));
+        };
+        if pages == 0 || start.checked_add(len).is_none_or(|end| end > mapped) {
+            return Err(Error::invalid(format!(
+                "overlay of pages {page}..{} does not fit a mapping of {mapped} bytes",
+                page.saturating_add(pages)
+            )));
+        }
+        if !file_offset.is_multiple_of(ps as u64) {
+            return Err(Error::invalid(format!(
+                "overlay offset {file_offset} is not page-aligned"
+            )));
+        }
+        let offset = libc::off_t::try_from(file_offset)
+            .map_err(|_| Error::invalid(format!("overlay offset {file_offset} is too large")))?;
+        let addr = m.as_mut_ptr().wrapping_add(start);
+        // SAFETY: `[addr, addr + len)` lies inside the mapping `m` owns (checked above against
+        // its page-rounded length), so MAP_FIXED replaces only our own pages and nothing else
+        // of the address space. `&mut self` guarantees that no reference into those bytes is
+        // alive while they change. The new pages are a private mapping of `file`, which the
+        // caller keeps open and locked and has checked to be long enough, so touching them
+        // cannot fault past its end. When `m` is dropped, its `munmap` of the whole range also
+        // removes these pages. If the call fails, the range may be left unmapped; the caller
+        // then drops this mapping without handing out any reference into it.
+        let r = unsafe {
+            libc::mmap(
+                addr.cast(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_FIXED,
+                file.as_raw_fd(),
+                offset,
+            )
+        };
+        if r == libc::MAP_FAILED {
+            return Err(Error::io(path, io::Error::last_os_error()));
+        }
+        if r.cast::<u8>() != addr {
+            return Err(Error::invalid("the kernel placed an overlay at another address"));
+        }
+        Ok(())
+    }
+
+    /// Pages of a copy-on-write mapping that this process has written, as page numbers from the
+    /// start of the mapping, read from `/proc/self/pagemap`. `Ok(None)` where that interface is
+    /// missing or does not work (non-Linux systems, some sandboxes). Always empty for shared
+    /// and read-only mappings, whose pages all belong to the file.
+    ///
+    /// # Errors
+    /// An I/O error while reading `/proc/self/pagemap`.
+    pub(crate) fn written_pages(&self) -> io::Result<Option<Vec<usize>>> {
+        if !self.is_private() {
+            return Ok(Some(Vec::new()));
+        }
+        pagemap::written_pages(self.bytes())
+    }
+}
+
+/// Reading `/proc/self/pagemap` (Linux): one little-endian `u64` per virtual page.
+///
+/// A page of a private file mapping that has only been read maps the file's page-cache page:
+/// pagemap reports it present with bit 61 ("file page or shared anonymous") set. The first
+/// write replaces it with an anonymous copy owned by this process: present, bit 61 clear; and
+/// if that copy is later swapped out, bit 62 ("swapped") is set. So a page is written exactly
+/// when it is (present and not a file page) or swapped. Bit 56 ("exclusively mapped") is no
+/// help: a page-cache page read by one process only is exclusively mapped too.
+mod pagemap {
+    use std::io;
+
+    /// Bit 63: the page is in RAM.
+    const PRESENT: u64 = 1 << 63;
+    /// Bit 62: the page is swapped out (only anonymous pages are).
+    const SWAPPED: u64 = 1 << 62;
+    /// Bit 61: a file page or a shared anonymous page.
+    const FILE: u64 = 1 << 61;
+
+    /// A pagemap entry: the kernel writes them in the machine's byte order.
+    #[cfg(target_os = "linux")]
+    #[allow(clippy::host_endian_bytes)] // a kernel interface, not a file format
+    fn host_u64(e: &[u8]) -> u64 {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&e[..8]);
+        u64::from_ne_bytes(b)
+    }
+
+    /// True if the pagemap entry `e` of a private file mapping is a page this process wrote.
+    pub(super) fn is_written(e: u64) -> bool {
+        (e & PRESENT != 0 && e & FILE == 0) || e & SWAPPED != 0
+    }
+
+    #[cfg(target_os = "linux")]
+    pub(super) fn written_pages(bytes: &[u8]) -> io::Result<Option<Vec<usize>>> {
+        use std::fs::File;
+        use std::os::unix::fs::FileExt;
+        use std::sync::OnceLock;
+
+        static WORKS: OnceLock<bool> = OnceLock::new();
+        if !*WORKS.get_or_init(probe) {
+            return Ok(None);
+        }
+        let ps = super::page_size();
+        let pages = bytes.len().div_ceil(ps);
+        let first = bytes.as_ptr() as usize / ps;
+        let Ok(file) = File::open("/proc/self/pagemap") else { return Ok(None) };
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 8 * 8192];
+        let mut done = 0;
+        while done < pages {
+            let n = (pages - done).min(8192);
+            let offset = ((first + done) as u64) * 8;
+            file.read_exact_at(&mut buf[..8 * n], offset)?;
+            for (i, e) in buf[..8 * n].chunks_exact(8).enumerate() {
+                if is_written(host_u64(e)) {
+                    out.push(done + i);
+                }
+            }
+            done += n;
+        }
+        Ok(Some(out))
+    }
+
+    /// Checks once that pagemap reports a freshly written heap page as present and anonymous;
+    /// where it does not (an emulated `/proc`), the callers fall back to comparing bytes.
+    #[cfg(target_os = "linux")]
+    fn probe() -> bool {
+        use std::fs::File;
+        use std::os::unix::fs::FileExt;
+        let ps = super::page_size();
+        let mut block = vec![0u8; 2 * ps];
+        let addr = block.as_mut_ptr() as usize;
+        let inside = addr.div_ceil(ps) * ps;
+        let i = inside - addr;
+        block[i] = 1;
+        std::hint::black_box(&mut block);
+        let Ok(file) = File::open("/proc/self/pagemap") else { return false };
+        let mut e = [0u8; 8];
+        if file.read_exact_at(&mut e, (inside / ps) as u64 * 8).is_err() {
+            return false;
+        }
+        let ok = is_written(host_u64(&e));
+        drop(block);
+        ok
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub(super) fn written_pages(_bytes: &[u8]) -> io::Result<Option<Vec<usize>>> {
+        Ok(None)
+    }
+}
+
+/// How many more mappings this process may make before reaching the kernel's limit
+/// (`vm.max_map_count` less the lines of `/proc/self/maps`); `None` where that cannot be read.
+pub(crate) fn mappings_left() -> Option<usize> {
+    let max: usize =
+        std::fs::read_to_string("/proc/sys/vm/max_map_count").ok()?.trim().parse().ok()?;
+    let used = std::fs::read_to_string("/proc/self/maps").ok()?.lines().count();
+    Some(max.saturating_sub(used))
+}
+
+/// How [`clone_file`] made its copy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CloneHow {
+    /// The destination shares the source's blocks (`FICLONE`).
+    Reflink,
+    /// The kernel copied the bytes (`copy_file_range`).
+    CopyFileRange,
+    /// Read and written through a buffer.
+    Stream,
+}
+
+/// Makes `dst` (empty, open for writing) a copy of the first `len` bytes of `src`: a reflink
+/// where the filesystem supports one, else `copy_file_range`, else a streamed copy.
+///
+/// # Errors
+/// The I/O error of the last method tried.
+pub(crate) fn clone_file(src: &File, dst: &File, len: u64) -> io::Result<CloneHow> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let src_len = src.metadata()?.len();
+        if src_len == len {
+            // SAFETY: FICLONE takes the source descriptor as its argument and reads nothing
+            // from our memory; both descriptors are open for the duration of the call.
+            let rc = unsafe { libc::ioctl(dst.as_raw_fd(), libc::FICLONE, src.as_raw_fd()) };
+            if rc == 0 {
+                return Ok(CloneHow::Reflink);
+            }
+        }
+        match copy_range(src, dst, len) {
+            Ok(()) => return Ok(CloneHow::CopyFileRange),
+            Err(e) if is_unsupported(&e) => dst.set_len(0)?,
+            Err(e) => return Err(e),
+        }
+    }
+    stream_copy(src, dst, len)?;
+    Ok(CloneHow::Stream)
+}
+
+#[cfg(target_os = "linux")]
+fn is_unsupported(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENOSYS | libc::EXDEV | libc::EOPNOTSUPP | libc::EINVAL | libc::EPERM)
+    )
+}
+
+/// `copy_file_range` of `len` bytes from offset 0 to offset 0.
+#[cfg(target_os = "linux")]
+fn copy_range(src: &File, dst: &File, len: u64) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let mut done: u64 = 0;
+    while done < len {
+        let mut off_in = libc::loff_t::try_from(done).map_err(io::Error::other)?;
+        let mut off_out = off_in;
+        let chunk = usize::try_from((len - done).min(1 << 30)).unwrap_or(1 << 30);
+        // SAFETY: the two offsets are local variables the kernel reads and updates; the
+        // descriptors are open for the duration of the call; no user memory is passed.
+        let n = unsafe {
+            libc::copy_file_range(
+                src.as_raw_fd(),
+                &raw mut off_in,
+                dst.as_raw_fd(),
+                &raw mut off_out,
+                chunk,
+                0,
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("source ended at byte {done}, expected {len}"),
+            ));
+        }
+        done += n.unsigned_abs() as u64;
+    }
+    Ok(())
+}
+
+fn stream_copy(src: &File, dst: &File, len: u64) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut done: u64 = 0;
+    while done < len {
+        let n = usize::try_from((len - done).min(buf.len() as u64)).unwrap_or(buf.len());
+        src.read_exact_at(&mut buf[..n], done)?;
+        dst.write_all_at(&buf[..n], done)?;
+        done += n as u64;
+    }
+    Ok(())
 }
 
 /// Widens `[offset, offset+len)` to whole pages inside a mapping of `total` bytes.

@@ -10,6 +10,7 @@
 )]
 
 mod cli;
+mod cow;
 mod interop;
 mod npy;
 mod props;

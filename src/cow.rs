@@ -1,0 +1,848 @@
+//! Copy-on-write clones that cost only the pages they change, in memory and on disk.
+//!
+//! A clone ([`MmapArray::open_cow`], [`MmapArray::cow`]) is a private mapping of the `.npy`
+//! file: making one costs a system call whatever the array's size, reads of untouched pages
+//! come from the page cache, and the first write to a page gives the process its own copy of
+//! that page only. [`MmapArray::dirty_pages`] lists those pages and
+//! [`MmapArray::private_bytes`] says what they cost.
+//!
+//! [`MmapArray::save_delta`] writes just those pages to a *delta file*, with an index and the
+//! identity of the file below it; [`MmapArray::open_with_delta`] maps the delta's pages over a
+//! fresh clone of the base, so reopening costs nothing for the untouched pages. Deltas stack:
+//! a clone opened with a delta saves a delta over that delta. [`MmapArray::materialize`] writes
+//! a standalone `.npy` (a reflink of the base plus the changed pages where the filesystem can).
+//! `docs/cow.md` explains the guarantees and limits; `docs/format.md` the delta format.
+//!
+//! ```
+//! use larder::MmapArray;
+//! # let dir = tempfile::tempdir()?;
+//! # let base = dir.path().join("base.npy");
+//! # let delta = dir.path().join("edit.delta");
+//! # let full = dir.path().join("edited.npy");
+//! let mut a = MmapArray::<f64>::create(&base, &[1_000_000])?;
+//! a.view_mut()?.fill(1.0);
+//! a.close()?;
+//!
+//! let mut clone = MmapArray::<f64>::open_cow(&base)?;
+//! clone.view_mut()?[[500_000]] = 42.0; // one page becomes private
+//! assert_eq!(clone.dirty_pages()?.len(), 1);
+//! clone.save_delta(&delta)?; // one page of data plus a small header
+//!
+//! let again = MmapArray::<f64>::open_with_delta(&base, &delta)?;
+//! assert_eq!(again.view()?[[500_000]], 42.0);
+//! again.materialize(&full)?; // a plain .npy numpy can load
+//! assert_eq!(MmapArray::<f64>::open(&base)?.view()?[[500_000]], 1.0); // base untouched
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod bench;
+mod delta;
+
+use std::fs::{self, File, OpenOptions};
+use std::hash::Hasher;
+use std::io::{BufWriter, Write};
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use twox_hash::XxHash3_64;
+
+use crate::array::{MmapArray, Mode};
+use crate::copy::{same_file, temp_sibling};
+use crate::dtype::Element;
+use crate::error::{Error, Result};
+use crate::mmap::{self, CloneHow, Lock, Mapping, page_size};
+use delta::{DeltaHeader, FIXED, Identity};
+
+/// Most runs of consecutive pages one array maps from its delta files. Each run splits the
+/// clone's mapping (up to two more kernel mapping areas), and a process may hold only so many
+/// (`vm.max_map_count`, 65530 by default). An array maps at most this many runs, and at most a
+/// quarter of the mappings the process has left (or 8192 where that cannot be read); beyond
+/// that the delta's pages are copied in instead.
+pub const MAX_OVERLAY_RUNS: usize = 16384;
+
+/// Pages of a base `.npy` sampled into its fingerprint (evenly spaced, first and last
+/// included).
+const FINGERPRINT_PAGES: u64 = 64;
+
+/// A delta file mapped (or copied) over a clone.
+#[derive(Debug)]
+pub(crate) struct Layer {
+    /// As given when opened, made absolute where possible.
+    path: PathBuf,
+    /// Kept open, with a shared lock, while pages of it are mapped.
+    file: File,
+    /// The whole delta file, read-only: checksummed and copied from without a system call per
+    /// page.
+    map: Mapping,
+    header: DeltaHeader,
+    /// The file's length and mtime when it was opened: what a delta over it records.
+    len: u64,
+    mtime: (i64, u32),
+}
+
+impl Layer {
+    fn try_clone(&self) -> Result<Layer> {
+        Ok(Layer {
+            path: self.path.clone(),
+            file: self.file.try_clone().map_err(|e| Error::io(&self.path, e))?,
+            map: Mapping::read_only(&self.file, &self.path)?,
+            header: self.header.clone(),
+            len: self.len,
+            mtime: self.mtime,
+        })
+    }
+
+    fn identity(&self) -> Identity {
+        Identity {
+            path: self.path.clone(),
+            len: self.len,
+            mtime_sec: self.mtime.0,
+            mtime_nsec: self.mtime.1,
+            fingerprint: self.header.header_checksum,
+        }
+    }
+}
+
+/// What [`MmapArray::save_delta`] wrote.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DeltaReport {
+    /// Pages stored.
+    pub pages: u64,
+    /// Size of the delta file in bytes.
+    pub bytes: u64,
+    /// 1 for a delta over the `.npy` itself, k for a delta over a delta of depth k - 1.
+    pub depth: u32,
+}
+
+/// How [`MmapArray::materialize`] copied the base file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CopyMethod {
+    /// A reflink (`FICLONE`): the new file shares the base's blocks until they are written.
+    Reflink,
+    /// An in-kernel copy (`copy_file_range`).
+    CopyFileRange,
+    /// Read and written through a buffer.
+    Stream,
+}
+
+impl CopyMethod {
+    /// `reflink`, `copy_file_range` or `stream`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CopyMethod::Reflink => "reflink",
+            CopyMethod::CopyFileRange => "copy_file_range",
+            CopyMethod::Stream => "stream",
+        }
+    }
+}
+
+/// What [`MmapArray::materialize`] did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MaterializeReport {
+    /// How the base was copied.
+    pub method: CopyMethod,
+    /// Size of the file written.
+    pub bytes: u64,
+    /// Pages written over the copy (the pages that differ from the base).
+    pub patched_pages: u64,
+}
+
+impl<T: Element> MmapArray<T> {
+    /// A new copy-on-write clone of this array as it is stored: the same file (and the same
+    /// delta files, if it was opened with some), privately mapped. Costs one mapping whatever
+    /// the size (plus one per run of delta pages); writes made through `self` and not saved
+    /// are not part of the clone.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for an array opened `r+` or `w+` (a clone would see its later
+    /// writes through the page cache; flush it and use [`open_cow`](MmapArray::open_cow));
+    /// [`Error::Io`] if the mapping fails.
+    pub fn cow(&self) -> Result<Self> {
+        if matches!(self.mode, Mode::ReadWrite | Mode::Create) {
+            return Err(Error::invalid(format!(
+                "{}: cannot clone an array opened {}: later writes to it would show through \
+                 the clone; close it and use open_cow",
+                self.path.display(),
+                self.mode
+            )));
+        }
+        // The duplicate shares the open file description, and with it the shared lock.
+        let file = self.file.try_clone().map_err(|e| Error::io(&self.path, e))?;
+        let mut clone = Self::from_file(&self.path, file, Mode::CopyOnWrite)?;
+        clone.layers = self.layers.iter().map(Layer::try_clone).collect::<Result<_>>()?;
+        clone.apply_layers()?;
+        Ok(clone)
+    }
+
+    /// Opens the copy-on-write clone of `base` that `delta` saved (see
+    /// [`save_delta`](MmapArray::save_delta)). A delta saved over another delta names that
+    /// one's path, which is followed down to `base`; use
+    /// [`open_with_deltas`](MmapArray::open_with_deltas) when the files have moved.
+    ///
+    /// # Errors
+    /// As [`open_with_deltas`](MmapArray::open_with_deltas).
+    pub fn open_with_delta(base: impl AsRef<Path>, delta: impl AsRef<Path>) -> Result<Self> {
+        let mut chain = vec![delta.as_ref().to_path_buf()];
+        let mut top = None;
+        loop {
+            let last = &chain[chain.len() - 1];
+            let (_, header, _) = read_delta(last)?;
+            // Each parent is one level lower than its child, down to depth 1.
+            let expected = *top.get_or_insert(header.depth) as usize + 1 - chain.len();
+            if header.depth as usize != expected {
+                return Err(Error::format(
+                    last,
+                    48,
+                    format!(
+                        "delta has depth {}, expected {expected} below {}",
+                        header.depth,
+                        delta.as_ref().display()
+                    ),
+                ));
+            }
+            if header.depth <= 1 {
+                break;
+            }
+            chain.push(header.parent.path.clone());
+        }
+        chain.reverse();
+        Self::open_with_deltas(base, &chain)
+    }
+
+    /// Opens `base` copy-on-write with `deltas` applied in order (the first saved over `base`,
+    /// each next one over the one before). The deltas' pages are mapped from their files, not
+    /// read: they load when touched, as the untouched pages of `base` do.
+    ///
+    /// Every delta is checked before use: its header and index checksum, its length, its data
+    /// checksum (this reads the delta's pages once), and that the file below it is the one it
+    /// was saved over (length, modification time, and a fingerprint: sampled pages of the
+    /// `.npy`, or the header checksum of a delta).
+    ///
+    /// # Errors
+    /// As [`open_cow`](MmapArray::open_cow) for `base`; [`Error::Format`] for a delta that is
+    /// truncated, corrupt or not a delta file, or written on a system with another page size;
+    /// [`Error::StaleBase`] if the file below a delta is not the one it was saved over;
+    /// [`Error::Invalid`] if the deltas are given out of order.
+    pub fn open_with_deltas<P: AsRef<Path>>(base: impl AsRef<Path>, deltas: &[P]) -> Result<Self> {
+        let base = base.as_ref();
+        let mut arr = Self::open_cow(base)?;
+        if deltas.is_empty() {
+            return Ok(arr);
+        }
+        let array_len = arr.map.bytes().len() as u64;
+        let mut below = (base.to_path_buf(), base_identity(base, &arr.file, array_len)?);
+        let mut layers = Vec::with_capacity(deltas.len());
+        for (i, d) in deltas.iter().enumerate() {
+            let d = d.as_ref();
+            let (file, header, meta) = read_delta(d)?;
+            check_page_size(d, &header)?;
+            if header.array_len != array_len {
+                return Err(Error::StaleBase {
+                    delta: d.to_path_buf(),
+                    base: base.to_path_buf(),
+                    reason: format!(
+                        "the delta is for an array file of {} bytes, {} has {array_len}",
+                        header.array_len,
+                        base.display()
+                    ),
+                });
+            }
+            if header.depth as usize != i + 1 {
+                return Err(Error::invalid(format!(
+                    "{}: delta of depth {} (saved over {}) given as layer {} over {}",
+                    d.display(),
+                    header.depth,
+                    header.parent.path.display(),
+                    i + 1,
+                    base.display()
+                )));
+            }
+            check_parent(d, &header.parent, &below.0, &below.1)?;
+            // The length was checked against the header, and the file is locked (shared).
+            let map = Mapping::read_only(&file, d)?;
+            verify_data(d, map.bytes(), &header)?;
+            let layer = Layer {
+                path: absolute(d),
+                file,
+                map,
+                header,
+                len: meta.len(),
+                mtime: mtime(&meta),
+            };
+            below = (d.to_path_buf(), layer.identity());
+            layers.push(layer);
+        }
+        arr.layers = layers;
+        arr.apply_layers()?;
+        Ok(arr)
+    }
+
+    /// The delta files this array was opened with, bottom first.
+    pub fn deltas(&self) -> Vec<&Path> {
+        self.layers.iter().map(|l| l.path.as_path()).collect()
+    }
+
+    /// Maps the layers' pages over the private mapping, or copies them in when there are too
+    /// many runs of pages for separate mappings (or the kernel refuses one).
+    fn apply_layers(&mut self) -> Result<()> {
+        if self.layers.is_empty() {
+            return Ok(());
+        }
+        let total: usize = self.layers.iter().map(|l| runs(&l.header.pages).count()).sum();
+        let left = mmap::mappings_left().map_or(MAX_OVERLAY_RUNS / 2, |n| n / 4);
+        // Unit tests lower the limit to reach the copying path with small files.
+        let limit = if cfg!(test) { 4 } else { MAX_OVERLAY_RUNS.min(left) };
+        if total <= limit {
+            match self.overlay_layers() {
+                Ok(()) => return Ok(()),
+                // Start again from a clean mapping, and copy.
+                Err(_) => self.map = Mapping::copy_on_write(&self.file, &self.path)?,
+            }
+        }
+        self.copy_layers()
+    }
+
+    fn overlay_layers(&mut self) -> Result<()> {
+        let ps = page_size() as u64;
+        for layer in &self.layers {
+            for (first, page, count) in runs(&layer.header.pages) {
+                let offset = layer.header.data_offset + first as u64 * ps;
+                let page = usize::try_from(page).map_err(|_| Error::invalid("page overflow"))?;
+                self.map.overlay(&layer.file, &layer.path, offset, page, count)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn copy_layers(&mut self) -> Result<()> {
+        let ps = page_size();
+        let Some(bytes) = self.map.bytes_mut() else {
+            return Err(Error::invalid("copy-on-write mapping is not writable"));
+        };
+        let len = bytes.len();
+        for layer in &self.layers {
+            for (first, page, count) in runs(&layer.header.pages) {
+                let lo = usize::try_from(page).unwrap_or(usize::MAX).saturating_mul(ps).min(len);
+                let hi = lo.saturating_add(count * ps).min(len);
+                let from =
+                    usize::try_from(layer.header.data_offset).unwrap_or(usize::MAX) + first * ps;
+                let src = layer.map.bytes().get(from..from + (hi - lo)).ok_or_else(|| {
+                    Error::format(&layer.path, from as u64, "delta shorter than its index says")
+                })?;
+                bytes[lo..hi].copy_from_slice(src);
+            }
+        }
+        Ok(())
+    }
+
+    /// The pages (numbered from the start of the file, [`page_size`] bytes each) written
+    /// through this clone since it was opened, sorted. Exact on Linux, where the kernel says
+    /// which pages of the mapping are private copies (`/proc/self/pagemap`). Elsewhere, or
+    /// when that interface does not work, the pages whose bytes differ from the stored ones
+    /// (this reads the whole file; a page written with the bytes it already had is not
+    /// counted). Empty for a read-only array. Pages a delta brought in are not listed unless
+    /// written again, except when they had to be copied rather than mapped (see
+    /// [`MAX_OVERLAY_RUNS`]).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for an array opened `r+` or `w+`, whose writes go to the file;
+    /// [`Error::Io`] if `/proc/self/pagemap` or the file cannot be read.
+    pub fn dirty_pages(&self) -> Result<Vec<usize>> {
+        match self.mode {
+            Mode::ReadOnly => Ok(Vec::new()),
+            Mode::ReadWrite | Mode::Create => Err(Error::invalid(format!(
+                "{}: dirty_pages() tracks copy-on-write clones; this array is mode {} and \
+                 writes to its file",
+                self.path.display(),
+                self.mode
+            ))),
+            Mode::CopyOnWrite => {
+                match self.map.written_pages().map_err(|e| Error::io("/proc/self/pagemap", e))? {
+                    Some(pages) => Ok(pages),
+                    None => self.compare_pages(),
+                }
+            }
+        }
+    }
+
+    /// The pages that differ from the base `.npy`: those of the deltas the array was opened
+    /// with and those written since, sorted.
+    ///
+    /// # Errors
+    /// As [`dirty_pages`](MmapArray::dirty_pages).
+    pub fn changed_pages(&self) -> Result<Vec<usize>> {
+        let mut pages = self.dirty_pages()?;
+        for layer in &self.layers {
+            pages.extend(layer.header.pages.iter().map(|&p| usize::try_from(p).unwrap_or(0)));
+        }
+        pages.sort_unstable();
+        pages.dedup();
+        Ok(pages)
+    }
+
+    /// Memory this clone owns: its written pages times the page size. Everything else it
+    /// shows is page cache, shared with other readers and evictable.
+    ///
+    /// # Errors
+    /// As [`dirty_pages`](MmapArray::dirty_pages).
+    pub fn private_bytes(&self) -> Result<u64> {
+        Ok(self.dirty_pages()?.len() as u64 * page_size() as u64)
+    }
+
+    /// The fallback of [`dirty_pages`](MmapArray::dirty_pages): pages whose bytes differ from
+    /// what the file and the layers hold.
+    pub(crate) fn compare_pages(&self) -> Result<Vec<usize>> {
+        const CHUNK: usize = 256;
+        let ps = page_size();
+        let bytes = self.map.bytes();
+        let n = bytes.len().div_ceil(ps);
+        let mut buf = vec![0u8; CHUNK * ps];
+        let mut out = Vec::new();
+        for start in (0..n).step_by(CHUNK) {
+            let end = (start + CHUNK).min(n);
+            let (lo, hi) = (start * ps, (end * ps).min(bytes.len()));
+            self.file.read_exact_at(&mut buf[..hi - lo], lo as u64).map_err(|e| self.io(e))?;
+            for layer in &self.layers {
+                let pages = &layer.header.pages;
+                let from = pages.partition_point(|&p| p < start as u64);
+                let to = pages.partition_point(|&p| p < end as u64);
+                for (i, &p) in pages.iter().enumerate().take(to).skip(from) {
+                    let p = usize::try_from(p).unwrap_or(0);
+                    let a = p * ps - lo;
+                    let b = (a + ps).min(hi - lo);
+                    let offset = layer.header.data_offset + (i * ps) as u64;
+                    layer
+                        .file
+                        .read_exact_at(&mut buf[a..b], offset)
+                        .map_err(|e| Error::io(&layer.path, e))?;
+                }
+            }
+            for p in start..end {
+                let a = p * ps;
+                let b = (a + ps).min(bytes.len());
+                if bytes[a..b] != buf[a - lo..b - lo] {
+                    out.push(p);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn io(&self, e: std::io::Error) -> Error {
+        Error::io(&self.path, e)
+    }
+
+    /// Writes the pages written through this clone since it was opened to a delta file at
+    /// `path`: a header with the identity of the file below (the `.npy`, or the last delta the
+    /// array was opened with), an index of page numbers, and the pages themselves, page-aligned
+    /// so they can be mapped back. Its size is the written pages plus a header of
+    /// `96 + 8 × pages + path` bytes rounded up to a page. The file is written beside `path`
+    /// under a temporary name, synced, and renamed over `path`.
+    ///
+    /// Saving twice from the same clone writes every page written since it was opened both
+    /// times; to keep cheap snapshots, reopen with the delta and save the next one over it.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for an array opened `r+` or `w+`, or if `path` is the array's own
+    /// file or one of its deltas; as [`dirty_pages`](MmapArray::dirty_pages); [`Error::Io`]
+    /// if writing fails (nothing is left at `path` then).
+    pub fn save_delta(&self, path: impl AsRef<Path>) -> Result<DeltaReport> {
+        let path = path.as_ref();
+        self.refuse_own_files(path, "save a delta")?;
+        let ps = page_size();
+        let bytes = self.map.bytes();
+        let pages = self.dirty_pages()?;
+        let mut hasher = XxHash3_64::new();
+        let zeros = vec![0u8; ps];
+        for (_, page, count) in runs_usize(&pages) {
+            let (run, pad) = page_run(bytes, page, count, ps);
+            hasher.write(run);
+            hasher.write(&zeros[..pad]);
+        }
+        let (depth, parent) = match self.layers.last() {
+            Some(top) => (top.header.depth + 1, top.identity()),
+            None => (1, base_identity(&self.path, &self.file, bytes.len() as u64)?),
+        };
+        let header = DeltaHeader::new(
+            u32::try_from(ps).map_err(|_| Error::invalid("page size too large"))?,
+            bytes.len() as u64,
+            depth,
+            parent,
+            pages.iter().map(|&p| p as u64).collect(),
+            hasher.finish(),
+        );
+        let written = write_atomically(path, |file| {
+            let mut w = BufWriter::with_capacity(1 << 20, file);
+            w.write_all(&header.to_bytes())?;
+            for (_, page, count) in runs_usize(&pages) {
+                let (run, pad) = page_run(bytes, page, count, ps);
+                w.write_all(run)?;
+                w.write_all(&zeros[..pad])?;
+            }
+            w.flush()
+        })?;
+        Ok(DeltaReport { pages: pages.len() as u64, bytes: written, depth })
+    }
+
+    /// Writes the array as it is now (base, deltas and unsaved writes) to a standalone `.npy`
+    /// at `dst` that numpy and larder open without the base. The base is copied with a reflink
+    /// where the filesystem supports it (btrfs, XFS, …: no data is copied), else with
+    /// `copy_file_range`, else through a buffer; then the changed pages are written over the
+    /// copy. The file is written beside `dst` under a temporary name, synced, and renamed.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] if `dst` is the array's own file or one of its deltas; as
+    /// [`changed_pages`](MmapArray::changed_pages); [`Error::Io`] if copying or writing fails
+    /// (nothing is left at `dst` then).
+    pub fn materialize(&self, dst: impl AsRef<Path>) -> Result<MaterializeReport> {
+        let dst = dst.as_ref();
+        self.refuse_own_files(dst, "materialize")?;
+        let ps = page_size();
+        let bytes = self.map.bytes();
+        let changed = if self.map.is_private() { self.changed_pages()? } else { Vec::new() };
+        let mut method = CopyMethod::Stream;
+        let written = write_atomically(dst, |out| {
+            method = match mmap::clone_file(&self.file, out, bytes.len() as u64)? {
+                CloneHow::Reflink => CopyMethod::Reflink,
+                CloneHow::CopyFileRange => CopyMethod::CopyFileRange,
+                CloneHow::Stream => CopyMethod::Stream,
+            };
+            for (_, page, count) in runs_usize(&changed) {
+                let (run, _) = page_run(bytes, page, count, ps);
+                out.write_all_at(run, (page * ps) as u64)?;
+            }
+            Ok(())
+        })?;
+        Ok(MaterializeReport { method, bytes: written, patched_pages: changed.len() as u64 })
+    }
+
+    fn refuse_own_files(&self, target: &Path, what: &str) -> Result<()> {
+        if matches!(self.mode, Mode::ReadWrite | Mode::Create) && what == "save a delta" {
+            return Err(Error::invalid(format!(
+                "{}: cannot save a delta of an array opened {}: its writes go to the file",
+                self.path.display(),
+                self.mode
+            )));
+        }
+        let own = std::iter::once(self.path.as_path()).chain(self.layers.iter().map(|l| &*l.path));
+        for p in own {
+            if same_file(p, target) {
+                return Err(Error::invalid(format!(
+                    "cannot {what} to {}: it is {}, which this array is made of",
+                    target.display(),
+                    p.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The whole pages `[page, page + count)` of `bytes` as far as they exist, and how many zero
+/// bytes complete the last page.
+fn page_run(bytes: &[u8], page: usize, count: usize, ps: usize) -> (&[u8], usize) {
+    let lo = (page * ps).min(bytes.len());
+    let hi = ((page + count) * ps).min(bytes.len());
+    (&bytes[lo..hi], count * ps - (hi - lo))
+}
+
+/// Runs of consecutive page numbers: `(index of the first, first page, length)`.
+fn runs(pages: &[u64]) -> impl Iterator<Item = (usize, u64, usize)> + '_ {
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        let first = i;
+        let start = *pages.get(i)?;
+        i += 1;
+        while pages.get(i).is_some_and(|&p| p == start + (i - first) as u64) {
+            i += 1;
+        }
+        Some((first, start, i - first))
+    })
+}
+
+fn runs_usize(pages: &[usize]) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        let first = i;
+        let start = *pages.get(i)?;
+        i += 1;
+        while pages.get(i).is_some_and(|&p| p == start + (i - first)) {
+            i += 1;
+        }
+        Some((first, start, i - first))
+    })
+}
+
+fn mtime(meta: &fs::Metadata) -> (i64, u32) {
+    (meta.mtime(), u32::try_from(meta.mtime_nsec()).unwrap_or(0))
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// The identity of a base `.npy` of `len` bytes open as `file`.
+fn base_identity(path: &Path, file: &File, len: u64) -> Result<Identity> {
+    let meta = file.metadata().map_err(|e| Error::io(path, e))?;
+    let (sec, nsec) = mtime(&meta);
+    Ok(Identity {
+        path: absolute(path),
+        len: meta.len(),
+        mtime_sec: sec,
+        mtime_nsec: nsec,
+        fingerprint: fingerprint(file, len).map_err(|e| Error::io(path, e))?,
+    })
+}
+
+/// xxh3-64 of the file length and of [`FINGERPRINT_PAGES`] evenly spaced pages (numbers and
+/// bytes), always including the first page (the `.npy` header) and the last.
+fn fingerprint(file: &File, len: u64) -> std::io::Result<u64> {
+    let ps = page_size() as u64;
+    let n = len.div_ceil(ps);
+    let mut h = XxHash3_64::new();
+    h.write(&len.to_le_bytes());
+    let mut buf = vec![0u8; page_size()];
+    let mut last = None;
+    for i in 0..FINGERPRINT_PAGES.min(n) {
+        let page = if n <= FINGERPRINT_PAGES { i } else { i * (n - 1) / (FINGERPRINT_PAGES - 1) };
+        if last == Some(page) {
+            continue;
+        }
+        last = Some(page);
+        let lo = page * ps;
+        let m = usize::try_from((len - lo).min(ps)).unwrap_or(0);
+        file.read_exact_at(&mut buf[..m], lo)?;
+        h.write(&page.to_le_bytes());
+        h.write(&buf[..m]);
+    }
+    Ok(h.finish())
+}
+
+/// Opens, locks (shared) and validates the header of the delta file at `path`.
+fn read_delta(path: &Path) -> Result<(File, DeltaHeader, fs::Metadata)> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    mmap::lock(&file, path, Lock::Shared)?;
+    let meta = file.metadata().map_err(|e| Error::io(path, e))?;
+    let len = meta.len();
+    let mut head = vec![0u8; usize::try_from(len.min(FIXED as u64)).unwrap_or(FIXED)];
+    file.read_exact_at(&mut head, 0).map_err(|e| Error::io(path, e))?;
+    let need = DeltaHeader::needed_len(path, &head, len)?;
+    head.resize(need, 0);
+    file.read_exact_at(&mut head, 0).map_err(|e| Error::io(path, e))?;
+    let header = DeltaHeader::parse(path, &head, len)?;
+    Ok((file, header, meta))
+}
+
+fn check_page_size(path: &Path, header: &DeltaHeader) -> Result<()> {
+    let ps = page_size();
+    if header.page_size as usize == ps {
+        return Ok(());
+    }
+    Err(Error::format(
+        path,
+        12,
+        format!(
+            "delta made with {}-byte pages, this system uses {ps}-byte pages; materialize it \
+             on a system like the one that saved it",
+            header.page_size
+        ),
+    ))
+}
+
+/// Checks that the file below a delta (`actual`, at `below`) is the one it was saved over.
+fn check_parent(delta: &Path, recorded: &Identity, below: &Path, actual: &Identity) -> Result<()> {
+    let stale = |reason: String| Error::StaleBase {
+        delta: delta.to_path_buf(),
+        base: below.to_path_buf(),
+        reason,
+    };
+    let was = recorded.path.display();
+    if recorded.len != actual.len {
+        return Err(stale(format!(
+            "it has {} bytes, the delta was saved over {was} of {} bytes",
+            actual.len, recorded.len
+        )));
+    }
+    if (recorded.mtime_sec, recorded.mtime_nsec) != (actual.mtime_sec, actual.mtime_nsec) {
+        return Err(stale(format!(
+            "it was modified at {}.{:09} (seconds since the epoch), the delta was saved over \
+             {was} modified at {}.{:09}; if only the time changed (a copy without -p), restore it",
+            actual.mtime_sec, actual.mtime_nsec, recorded.mtime_sec, recorded.mtime_nsec
+        )));
+    }
+    if recorded.fingerprint != actual.fingerprint {
+        return Err(stale(format!(
+            "its content fingerprint is {:016x}, the delta was saved over {was} with {:016x}",
+            actual.fingerprint, recorded.fingerprint
+        )));
+    }
+    Ok(())
+}
+
+/// Compares the checksum of a delta's data (`bytes` is the whole delta file).
+fn verify_data(path: &Path, bytes: &[u8], header: &DeltaHeader) -> Result<()> {
+    let start = usize::try_from(header.data_offset).unwrap_or(usize::MAX).min(bytes.len());
+    let computed = XxHash3_64::oneshot(&bytes[start..]);
+    if computed != header.data_checksum {
+        return Err(Error::format(
+            path,
+            header.data_offset,
+            format!(
+                "delta data checksum mismatch (stored {:016x}, computed {computed:016x}): the \
+                 page data is corrupt",
+                header.data_checksum
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Writes a file through `fill` under a temporary name beside `path`, syncs it and renames it
+/// over `path`; removes the temporary file on failure. Returns the file's size.
+fn write_atomically(path: &Path, fill: impl FnOnce(&File) -> std::io::Result<()>) -> Result<u64> {
+    let tmp = temp_sibling(path);
+    let result = (|| {
+        let out =
+            OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&tmp)?;
+        fill(&out)?;
+        out.sync_all()?;
+        let len = out.metadata()?.len();
+        fs::rename(&tmp, path)?;
+        Ok(len)
+    })();
+    match result {
+        Ok(len) => {
+            sync_dir(path);
+            Ok(len)
+        }
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(Error::io(path, e))
+        }
+    }
+}
+
+/// Syncs the directory holding `path` so a rename into it survives a crash; best effort (not
+/// every filesystem lets a directory be opened and synced).
+fn sync_dir(path: &Path) {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_group_consecutive_pages() {
+        let pages = [1u64, 2, 3, 7, 9, 10];
+        let r: Vec<_> = runs(&pages).collect();
+        assert_eq!(r, vec![(0, 1, 3), (3, 7, 1), (4, 9, 2)]);
+        assert_eq!(runs(&[]).count(), 0);
+        let r: Vec<_> = runs_usize(&[0, 1, 5]).collect();
+        assert_eq!(r, vec![(0, 0, 2), (2, 5, 1)]);
+    }
+
+    #[test]
+    fn page_run_pads_the_last_partial_page() {
+        let bytes = vec![1u8; 10_000];
+        let (run, pad) = page_run(&bytes, 1, 2, 4096);
+        assert_eq!((run.len(), pad), (10_000 - 4096, 2 * 4096 - (10_000 - 4096)));
+    }
+
+    fn base(dir: &Path, n: usize) -> PathBuf {
+        let p = dir.join("base.npy");
+        let mut a = MmapArray::<u64>::create(&p, &[n]).unwrap();
+        for (i, v) in a.view_mut().unwrap().iter_mut().enumerate() {
+            *v = i as u64;
+        }
+        a.close().unwrap();
+        p
+    }
+
+    #[test]
+    fn pagemap_and_byte_comparison_agree_on_written_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let ps = page_size();
+        let n = 40 * ps / 8;
+        let p = base(dir.path(), n);
+        let mut c = MmapArray::<u64>::open_cow(&p).unwrap();
+        // Read everything first, so read-faulted pages are present too.
+        assert_eq!(c.view().unwrap().sum(), (n as u64 - 1) * n as u64 / 2);
+        let per_page = ps / 8;
+        {
+            let mut v = c.view_mut().unwrap();
+            for page in [3usize, 4, 17, 39] {
+                // The .npy header takes the first 128 bytes of page 0.
+                let elem = (page * ps - 128) / 8 + 5;
+                v[[elem]] += 1;
+            }
+            // A write of the same value still copies the page; only pagemap sees it.
+            let elem = 20 * per_page;
+            let same = v[[elem]];
+            v[[elem]] = std::hint::black_box(same);
+        }
+        let exact = c.dirty_pages().unwrap();
+        let compared = c.compare_pages().unwrap();
+        assert_eq!(compared, vec![3, 4, 17, 39]);
+        if cfg!(target_os = "linux") {
+            assert_eq!(exact, vec![3, 4, 17, 20, 39]);
+            assert_eq!(c.private_bytes().unwrap(), 5 * ps as u64);
+        }
+    }
+
+    #[test]
+    fn deltas_with_many_runs_are_copied_in_and_read_back_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let ps = page_size();
+        let path = base(dir.path(), 30 * ps / 8);
+        let d = dir.path().join("d");
+        let mut c = MmapArray::<u64>::open_cow(&path).unwrap();
+        let elems: Vec<usize> = (1..30).step_by(3).map(|page| (page * ps - 128) / 8).collect();
+        for &e in &elems {
+            c.view_mut().unwrap()[[e]] = 7;
+        }
+        let mut expected = c.read().unwrap();
+        assert_eq!(c.save_delta(&d).unwrap().pages, elems.len() as u64);
+        drop(c);
+        // 10 runs is over the test limit of 4: the pages are copied, so they count as dirty.
+        let mut r = MmapArray::<u64>::open_with_delta(&path, &d).unwrap();
+        assert_eq!(r.read().unwrap(), expected);
+        assert_eq!(r.dirty_pages().unwrap().len(), elems.len());
+        assert_eq!(r.changed_pages().unwrap().len(), elems.len());
+        r.view_mut().unwrap()[[0]] = 1;
+        expected[[0]] = 1;
+        let d2 = dir.path().join("d2");
+        r.save_delta(&d2).unwrap();
+        let m = dir.path().join("m.npy");
+        r.materialize(&m).unwrap();
+        assert_eq!(crate::read_npy::<u64>(&m).unwrap(), expected);
+        drop(r);
+        let r2 = MmapArray::<u64>::open_with_delta(&path, &d2).unwrap();
+        assert_eq!(r2.read().unwrap(), expected);
+        assert_eq!(r2.deltas().len(), 2);
+    }
+
+    #[test]
+    fn fingerprint_covers_sampled_pages_and_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        let ps = page_size();
+        fs::write(&p, vec![0u8; 1000 * ps + 3]).unwrap();
+        let f = File::open(&p).unwrap();
+        let len = f.metadata().unwrap().len();
+        let a = fingerprint(&f, len).unwrap();
+        assert_eq!(a, fingerprint(&f, len).unwrap());
+        // The last (partial) page is always sampled.
+        let w = OpenOptions::new().write(true).open(&p).unwrap();
+        w.write_all_at(&[1], len - 1).unwrap();
+        assert_ne!(a, fingerprint(&f, len).unwrap());
+    }
+}
