@@ -104,6 +104,8 @@ def args_parser() -> argparse.ArgumentParser:
                     help="thread count given to every contender (default: all cores)")
     ap.add_argument("--larder", default=str(REPO / "target/release/larder"),
                     help="the larder binary")
+    ap.add_argument("--peers-dir", type=Path, default=HERE,
+                    help="where the peer scripts are (default: benches/peers)")
     ap.add_argument("--command-line", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--list", action="store_true", help="list the scenarios and exit")
     return ap
@@ -139,6 +141,12 @@ class Harness:
             except OSError as e:
                 self.help_cache[key] = (False, str(e))
         return self.help_cache[key]
+
+    def has_larder(self, words: list[str]) -> bool:
+        """`["copy", "--chunks"]`: `larder copy --help` works and mentions `--chunks`."""
+        sub = [w for w in words if not w.startswith("--")]
+        ok, text = self.larder_help(sub)
+        return ok and all(w in text for w in words if w.startswith("--"))
 
     def skip_reason(self, c) -> str | None:
         if c.peer_script and not (self.ctx.peers_dir / c.peer_script).exists():
@@ -214,7 +222,7 @@ class Harness:
         timeout = ctx.p("timeout_s")
         for rep in range(self.opts.repeat):
             for c, rec in active:
-                if rec["status"] not in ("ok", "killed"):
+                if rec["status"] not in ("ok", "killed", "completed"):
                     continue
                 env = contender_env(self.base_env, ctx.threads, c)
                 for o in c.outputs:
@@ -305,7 +313,7 @@ class Harness:
         cold_reason = measure.drop_caches_support()
         cgroup_reason = measure.cgroup_support()
         self.ctx = Context(scale=scale, params=params, data_dir=opts.data_dir, work_dir=work,
-                           peers_dir=HERE, larder=str(Path(opts.larder).resolve()),
+                           peers_dir=opts.peers_dir.resolve(), larder=str(Path(opts.larder).resolve()),
                            python=sys.executable, threads=opts.threads,
                            cold_reason=cold_reason, cgroup_reason=cgroup_reason,
                            datagen=DataGen(opts.data_dir, log))
@@ -376,6 +384,14 @@ class Harness:
         # Appended first, so that targets can read earlier cases of this scenario.
         self.results["scenarios"].append(rec)
         log(f"scenario {name}")
+        # A scenario none of whose larder subcommands exist is skipped before its (possibly
+        # large) data is generated.
+        subs = getattr(mod, "LARDER_SUBS", None)
+        if subs and not any(self.has_larder(sub) for sub in subs):
+            rec.update(status="skipped", reason="; ".join(
+                f"`larder {' '.join(sub)}` not available" for sub in subs))
+            log(f"  skipped: {rec['reason']}")
+            return rec
         try:
             cases = mod.cases(self.ctx)
         except Exception as e:  # noqa: BLE001 - reported, and the run fails loudly

@@ -81,3 +81,12 @@ def rss_at_most(limit: int, name: str = "larder", text: str | None = None) -> Ta
         return f"{m / MiB:.1f} MiB", m <= limit
 
     return Target(text or f"{name} peak RSS ≤ {limit / MiB:g} MiB", ev)
+
+
+def size_text(n: int) -> str:
+    """`4 GiB`, `256 MiB`, `64 KiB`, `1.5 GiB`."""
+    for unit, div in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= div:
+            v = n / div
+            return f"{v:.0f} {unit}" if v == int(v) else f"{v:.3g} {unit}"
+    return f"{n} B"

@@ -75,7 +75,7 @@ class DataGen:
         key = {"kind": kind, "version": GENERATOR_VERSION, **params}
         digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
         ext = {"array_f64": ".npy", "offsets": ".npy", "csv2": ".csv", "csv6": ".csv",
-               "dataset6": ""}[kind]
+               "dataset6": "", "zarr_f64": ".zarr", "h5_f64": ".h5"}[kind]
         path = self.root / f"{kind}-{digest}{ext}"
         meta_path = path.with_name(path.name + ".meta.json")
         if meta_path.exists() and path.exists():
@@ -113,6 +113,34 @@ class DataGen:
         del arr
         return {"count": n, "bytes": n * 8, "sum": math.fsum(sums),
                 "data_sha1": npy_data_sha1(tmp)}
+
+    def _gen_zarr_f64(self, tmp: Path, nbytes: int, seed: int, chunks: int, codec: str) -> dict:
+        """The array_f64 data as a Zarr v3 array written by zarr-python (`codec`: zstd|none)."""
+        import zarr
+        from zarr.codecs import ZstdCodec
+
+        src = self.get("array_f64", nbytes=nbytes, seed=seed)
+        a = np.load(src.path, mmap_mode="r")
+        compressors = [ZstdCodec()] if codec == "zstd" else None
+        z = zarr.create_array(store=str(tmp), shape=a.shape, chunks=(chunks,), dtype="<f8",
+                              compressors=compressors, zarr_format=3)
+        step = max(chunks, (64 << 20) // 8 // chunks * chunks)
+        for i in range(0, a.shape[0], step):
+            z[i:i + step] = a[i:i + step]
+        return {**src.meta, "chunks": chunks, "codec": codec}
+
+    def _gen_h5_f64(self, tmp: Path, nbytes: int, seed: int, chunks: int) -> dict:
+        """The array_f64 data as HDF5 dataset `/data` (chunked, no filter), written by h5py."""
+        import h5py
+
+        src = self.get("array_f64", nbytes=nbytes, seed=seed)
+        a = np.load(src.path, mmap_mode="r")
+        with h5py.File(tmp, "w") as f:
+            d = f.create_dataset("data", shape=a.shape, dtype="<f8", chunks=(chunks,))
+            step = max(chunks, (64 << 20) // 8 // chunks * chunks)
+            for i in range(0, a.shape[0], step):
+                d[i:i + step] = a[i:i + step]
+        return {**src.meta, "chunks": chunks, "dataset": "/data"}
 
     @staticmethod
     def _gen_offsets(tmp: Path, n_elements: int, count: int, length: int, seed: int) -> dict:
@@ -247,6 +275,41 @@ class DataGen:
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
         ref = self._reference(self._table6_chunks(rows, seed))
         return {**ref, "columns": list(dtypes)}
+
+
+def blocks_sha1(arr, step: int = 8 << 20) -> str:
+    """sha1 of the little-endian float64 bytes of a 1-D array-like (zarr, h5py, numpy),
+    read `step` elements at a time."""
+    h = hashlib.sha1()
+    for i in range(0, arr.shape[0], step):
+        h.update(np.ascontiguousarray(arr[i:i + step], dtype="<f8").tobytes())
+    return h.hexdigest()
+
+
+def zarr_sha1(path: Path) -> dict:
+    import zarr
+
+    z = zarr.open_array(str(path), mode="r")
+    return {"shape": list(z.shape), "data_sha1": blocks_sha1(z)}
+
+
+def h5_sha1(path: Path) -> dict:
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        found = []
+        f.visititems(lambda name, obj: found.append(name) if isinstance(obj, h5py.Dataset)
+                     else None)
+        if len(found) != 1:
+            raise ValueError(f"{path}: expected one dataset, found {found}")
+        d = f[found[0]]
+        return {"shape": list(d.shape), "data_sha1": blocks_sha1(d)}
+
+
+def random_reads_sum(npy: Path, offsets: Path, length: int) -> float:
+    a = np.load(npy, mmap_mode="r")
+    starts = np.load(offsets)
+    return math.fsum(math.fsum(a[s:s + length]) for s in starts)
 
 
 def read_dataset(path: Path) -> dict:

@@ -31,6 +31,12 @@ def fmt_b(x: float | None) -> str:
     return f"{x / 1024:.0f} KiB"
 
 
+def fmt_rate(bytes_per_s: float) -> str:
+    if bytes_per_s >= 1e9:
+        return f"{bytes_per_s / 1e9:.2f} GB/s"
+    return f"{bytes_per_s / 1e6:.1f} MB/s"
+
+
 def fmt_metric(key: str, v) -> str:
     if not isinstance(v, (int, float)):
         return str(v)
@@ -245,7 +251,7 @@ def render_case(c: dict) -> list[str]:
             spread += f" (IQR {fmt_s(s['wall_q1_s'])}–{fmt_s(s['wall_q3_s'])})"
         spread += f", n={s['n']}"
         bp = c.get("bytes_processed")
-        thr = f"{bp / s['wall_median_s'] / 1e9:.2f} GB/s" if bp and x["status"] == "ok" else "—"
+        thr = fmt_rate(bp / s["wall_median_s"]) if bp and x["status"] == "ok" else "—"
         ratio = f"{s['wall_median_s'] / lt:.2f}" if lt and x["status"] == "ok" else "—"
         status = x["status"] if not x["reason"] else f"{x['status']}: {esc(x['reason'])}"
         row = [name, fmt_s(s["wall_median_s"]), spread, thr, fmt_b(s["maxrss_max_bytes"]),
@@ -304,35 +310,38 @@ def plot_scenario(s: dict, plot_dir: Path) -> Path | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels, med, lo, hi, rss, colors = [], [], [], [], [], []
     peer_color: dict[str, str] = {}
-    for c in cases:
-        for x in c["contenders"]:
-            sm = x.get("summary")
-            if not sm:
-                continue
-            labels.append(f"{c['name']}\n{x['name']}" if len(cases) > 1 else x["name"])
-            med.append(sm["wall_median_s"])
-            lo.append(sm["wall_median_s"] - sm["wall_min_s"])
-            hi.append(sm["wall_max_s"] - sm["wall_median_s"])
-            rss.append(sm["maxrss_max_bytes"] / MiB)
-            if x["role"] == "peer":
-                col = peer_color.setdefault(x["name"],
-                                            PEER_COLORS[len(peer_color) % len(PEER_COLORS)])
-            else:
-                col = ROLE_COLORS[x["role"]]
-            colors.append(col)
-    n = len(labels)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 1.2 + 0.42 * n), sharey=True)
-    y = list(range(n))[::-1]
-    ax1.barh(y, med, xerr=[lo, hi], color=colors, capsize=3)
-    ax1.set_xlabel("wall time, s (median; bars: min–max)")
-    ax1.set_yticks(y)
-    ax1.set_yticklabels(labels, fontsize=8)
-    ax2.barh(y, rss, color=colors)
-    ax2.set_xlabel("peak RSS, MiB")
-    for ax in (ax1, ax2):
-        ax.grid(axis="x", alpha=0.3)
+
+    def color(x):
+        if x["role"] == "peer":
+            return peer_color.setdefault(x["name"], PEER_COLORS[len(peer_color) % len(PEER_COLORS)])
+        return ROLE_COLORS[x["role"]]
+
+    rows = [[x for x in c["contenders"] if x.get("summary")] for c in cases]
+    heights = [0.6 + 0.38 * len(r) for r in rows]
+    fig, axes = plt.subplots(len(cases), 2, figsize=(11, 0.8 + sum(heights)), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    for (ax1, ax2), c, xs in zip(axes, cases, rows):
+        sm = [x["summary"] for x in xs]
+        y = list(range(len(xs)))[::-1]
+        med = [m["wall_median_s"] for m in sm]
+        err = [[m["wall_median_s"] - m["wall_min_s"] for m in sm],
+               [m["wall_max_s"] - m["wall_median_s"] for m in sm]]
+        colors = [color(x) for x in xs]
+        labels = [x["name"] + (" ✗" if x["status"] not in ("ok", "completed") else "")
+                  for x in xs]
+        ax1.barh(y, med, xerr=err, color=colors, capsize=3)
+        ax1.set_yticks(y)
+        ax1.set_yticklabels(labels, fontsize=8)
+        ax1.set_title(c["title"], fontsize=9, loc="left")
+        ax2.barh(y, [m["maxrss_max_bytes"] / MiB for m in sm], color=colors)
+        ax2.set_yticks(y)
+        ax2.set_yticklabels([])
+        for ax in (ax1, ax2):
+            ax.grid(axis="x", alpha=0.3)
+            ax.tick_params(axis="x", labelsize=8)
+    axes[-1][0].set_xlabel("wall time, s (median; bars: min–max)")
+    axes[-1][1].set_xlabel("peak RSS, MiB")
     fig.suptitle(s["title"], fontsize=11)
     fig.tight_layout()
     path = plot_dir / f"{s['name']}.png"

@@ -1,11 +1,13 @@
 """`larder copy` of a large .npy (npy → npy, native order) vs numpy, with `dd` as the disk limit."""
 
+from harnesslib.common import size_text
 from harnesslib.common import npy_verify, rss_at_most
 from harnesslib.model import Case, Contender, check_equal, last_json
 
 NAME = "copy_npy"
 TITLE = "Copy a .npy file (npy → npy, native byte order)"
 ISSUE = 5
+LARDER_SUBS = [["copy"]]  # none available: skipped before data generation
 DESCRIPTION = """
 A float64 array of random values (`copy_bytes`) is copied to a new `.npy`. numpy's way is
 `np.save(dst, np.load(src, mmap_mode="r"))`; `dd bs=16M` copies the bytes and shows what the
@@ -31,7 +33,7 @@ def cases(ctx):
 
     return [Case(
         name="npy_to_npy",
-        title=f"copy {src.meta['bytes'] / 2**30:.3g} GiB float64 .npy, warm",
+        title=f"copy {size_text(src.meta['bytes'])} float64 .npy, warm",
         inputs=[src.path],
         bytes_processed=src.meta["bytes"],
         check=check,
