@@ -227,6 +227,8 @@ class Harness:
                 env = contender_env(self.base_env, ctx.threads, c)
                 for o in c.outputs:
                     remove(o)
+                # No writeback of an earlier run's output may overlap this run.
+                os.sync()
                 if case.cold:
                     measure.drop_caches()
                     self.warm_program(c, env)

@@ -82,6 +82,14 @@ class DataGen:
             meta = json.loads(meta_path.read_text())
             if meta.get("key") == key:
                 return Data(path, meta)
+        need = {"array_f64": 1.0, "zarr_f64": 1.0, "h5_f64": 1.0}.get(kind, 0) * params.get(
+            "nbytes", 0) + {"csv2": 12, "csv6": 50, "dataset6": 42}.get(kind, 0) * params.get(
+            "rows", 0)
+        st = os.statvfs(self.root)
+        free = st.f_bavail * st.f_frsize
+        if need + (1 << 30) > free:
+            raise RuntimeError(f"{self.root}: {kind} {params} needs about {need / 2**30:.1f} GiB, "
+                               f"only {free / 2**30:.1f} GiB free (keep 1 GiB spare)")
         self.log(f"generating {kind} {params} -> {path}")
         tmp = path.with_name(path.name + ".partial")
         if tmp.is_dir():

@@ -342,8 +342,16 @@ def plot_scenario(s: dict, plot_dir: Path) -> Path | None:
             ax.tick_params(axis="x", labelsize=8)
     axes[-1][0].set_xlabel("wall time, s (median; bars: min–max)")
     axes[-1][1].set_xlabel("peak RSS, MiB")
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=ROLE_COLORS["larder"], label="larder")]
+    handles += [Patch(color=col, label=name) for name, col in peer_color.items()]
+    if any(x["role"] == "reference" for xs in rows for x in xs):
+        handles.append(Patch(color=ROLE_COLORS["reference"], label="reference"))
     fig.suptitle(s["title"], fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.3 / (0.8 + sum(heights)), 1, 1))
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8,
+               frameon=False)
     path = plot_dir / f"{s['name']}.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)

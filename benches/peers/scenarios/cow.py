@@ -60,7 +60,7 @@ def metric(case_out, name, key):
 
 
 def cases(ctx):
-    base = ctx.data("array_f64", nbytes=ctx.p("cow_bytes"), seed=4)
+    base = ctx.data("array_f64", nbytes=ctx.p("cow_bytes"), seed=2)
     size = base.meta["bytes"]
     out = []
     for f in FRACTIONS:

@@ -18,7 +18,7 @@ with the right answer.
 
 
 def cases(ctx):
-    arr = ctx.data("array_f64", nbytes=ctx.p("ltr_bytes"), seed=3)
+    arr = ctx.data("array_f64", nbytes=ctx.p("ltr_bytes"), seed=2)
     cap = ctx.p("cap_bytes")
     path = str(arr.path)
     ref = {"count": arr.meta["count"], "sum": arr.meta["sum"]}
