@@ -248,8 +248,10 @@ class Harness:
                                      f"oom kills: {r.cgroup_oom_kills})")
                     continue
                 if r.returncode != 0:
-                    rec.update(status="failed", reason=(
-                        f"exit {r.killed_by or r.returncode}: {tail(r.stderr)}"))
+                    why = f"exit {r.killed_by or r.returncode}"
+                    if "timed_out_after_s" in r.extra:
+                        why = f"timed out after {r.extra['timed_out_after_s']} s"
+                    rec.update(status="failed", reason=f"{why}: {tail(r.stderr)}")
                     log(f"  FAILED {c.name}: {rec['reason']}")
                     continue
                 try:

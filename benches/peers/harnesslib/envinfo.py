@@ -72,6 +72,8 @@ def versions(repo: Path, larder: str, python: str) -> dict:
     dirty = _cmd(["git", "status", "--porcelain", "--untracked-files=no"], cwd=str(repo))
     v["larder_git"] = (rev or "unknown") + (" (uncommitted changes)" if dirty else "")
     v["larder"] = _cmd([larder, "--version"])
+    profile = Path(larder).parent.name
+    v["larder_build"] = profile + ("" if profile == "release" else " (not for timing)")
     v["rustc"] = _cmd(["rustc", "-V"])
     v["cargo"] = _cmd(["cargo", "-V"])
     v["python"] = platform.python_version()

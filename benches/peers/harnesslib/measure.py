@@ -228,12 +228,31 @@ def run(
             sampler = _Sampler(p.pid)
             sampler.start()
             timer = None
+            timed_out = threading.Event()
+
+            def kill_contender():
+                # Kill the contender, not spawn, so that spawn still reports its rusage.
+                timed_out.set()
+                child = _child_of(p.pid)
+                try:
+                    if child is not None:
+                        os.kill(child, signal.SIGKILL)
+                    else:
+                        os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
             if timeout_s is not None:
-                timer = threading.Timer(timeout_s, lambda: os.killpg(p.pid, signal.SIGKILL))
+                timer = threading.Timer(timeout_s, kill_contender)
                 timer.start()
             p.wait()
             if timer:
                 timer.cancel()
+            if timed_out.is_set():
+                try:  # whatever the contender started
+                    os.killpg(p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             sampler.stop.set()
             sampler.join()
             out.seek(0)
@@ -254,6 +273,8 @@ def run(
                 stdout=stdout,
                 stderr=stderr,
             )
+            if timed_out.is_set():
+                result.extra["timed_out_after_s"] = timeout_s
             if group:
                 result.cgroup_peak_bytes = group.peak()
                 result.cgroup_oom_kills = group.oom_kills()

@@ -114,7 +114,10 @@ def render(r: dict, plots: dict, json_rel: str) -> str:
         f"- numpy processes run with {unset} unset"
         + (f" (set here to {was})" if was else " (neither was set here)")
         + "; threadpoolctl then reports: " + threadpool_text(
-            r["env"]["threadpoolctl_numpy_contenders"]) + ".")
+            r["env"]["threadpoolctl_numpy_contenders"])
+        + ("; with them set it reports: " + threadpool_text(
+            r["env"]["threadpoolctl_default_env"]) if "threadpoolctl_default_env" in r["env"]
+           else "") + ".")
     L.append(f"- Warm cases read their inputs once before the runs. Cold cases: {r['cold']}; "
              "after dropping the cache the contender's program files are loaded again, so "
              "a cold run measures cold data, not a cold interpreter.")
@@ -295,8 +298,9 @@ def render_case(c: dict) -> list[str]:
 def shorten(argv: list[str]) -> str:
     import shlex
 
+    repo = str(Path(__file__).resolve().parents[3]) + "/"
     home = os.environ.get("HOME", "")
-    text = shlex.join(argv)
+    text = shlex.join(argv).replace(repo, "")
     return text.replace(home, "~") if home else text
 
 
