@@ -314,6 +314,12 @@ class Harness:
         opts.data_dir.mkdir(parents=True, exist_ok=True)
         work = opts.data_dir / f"work-{os.getpid()}"
         work.mkdir(parents=True, exist_ok=True)
+        try:
+            subprocess.run([opts.larder, "--version"], check=True, capture_output=True,
+                           timeout=30)
+        except (OSError, subprocess.SubprocessError) as e:
+            # Without this, every scenario would be "skipped" and a broken build would pass.
+            sys.exit(f"harness: cannot run the larder binary {opts.larder}: {e}")
         cold_reason = measure.drop_caches_support()
         cgroup_reason = measure.cgroup_support()
         self.ctx = Context(scale=scale, params=params, data_dir=opts.data_dir, work_dir=work,

@@ -337,7 +337,10 @@ def plot_scenario(s: dict, plot_dir: Path) -> Path | None:
         ax1.barh(y, med, xerr=err, color=colors, capsize=3)
         ax1.set_yticks(y)
         ax1.set_yticklabels(labels, fontsize=8)
-        ax1.set_title(c["title"], fontsize=9, loc="left")
+        ax1.set_title(c["title"] + ("  — FAILED, times do not count"
+                                    if c["status"] == "failed" else ""),
+                      fontsize=9, loc="left", color="#b00000" if c["status"] == "failed"
+                      else "black")
         ax2.barh(y, [m["maxrss_max_bytes"] / MiB for m in sm], color=colors)
         ax2.set_yticks(y)
         ax2.set_yticklabels([])
