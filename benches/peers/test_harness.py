@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import parse_size, summarize  # noqa: E402
+from harness import parse_size, runs_differ, summarize  # noqa: E402
 from harnesslib import measure  # noqa: E402
 from harnesslib.data import DataGen, npy_data_sha1, read_dataset  # noqa: E402
 from harnesslib.model import Mismatch, check_equal, last_json  # noqa: E402
@@ -76,6 +76,11 @@ class Checks(unittest.TestCase):
     def test_check_equal_refuses_to_compare_nothing(self):
         with self.assertRaises(Mismatch):
             check_equal({"a": {}, "b": {}}, {"sum": 0})
+
+    def test_runs_of_one_contender_must_agree_on_shared_keys(self):
+        self.assertIsNone(runs_differ({"sum": 1.0, "n": 2}, {"sum": 1.0 + 1e-13}))
+        self.assertIsNone(runs_differ({}, {}))
+        self.assertIn("n", runs_differ({"n": 2}, {"n": 3}))
 
     def test_parse_size(self):
         self.assertEqual(parse_size("4GiB"), 4 << 30)

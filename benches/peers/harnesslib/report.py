@@ -155,6 +155,9 @@ def render(r: dict, plots: dict, json_rel: str) -> str:
     L.append("|---|---|---|---|---|")
     any_target = False
     for s in r["scenarios"]:
+        if not s["cases"] and s["status"] != "ok":
+            L.append(f"| {s['name']} | — | — | {s['status']}: {esc(s['reason'])} | "
+                     f"{s['status']} |")
         for c in s["cases"]:
             for t in c["targets"]:
                 any_target = True
