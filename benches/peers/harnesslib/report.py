@@ -104,7 +104,8 @@ def render(r: dict, plots: dict, json_rel: str) -> str:
     L.append(
         "- Results are checked equal (sums, row counts, checksums of the outputs) before any "
         "time is reported; a mismatch fails the case and the run. Outputs are written under "
-        "the data directory and removed after each run.")
+        "the data directory and removed after each run; the harness runs `sync` before each "
+        "run so that no earlier writeback overlaps it. No contender is asked to fsync.")
     L.append(
         f"- Threads: every contender gets {r['threads']} (`{', '.join(r['env']['thread_vars'])}`"
         " all set to that; the DuckDB peer reads `DUCKDB_THREADS`).")
