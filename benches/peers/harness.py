@@ -217,8 +217,6 @@ class Harness:
         if not active:
             out.update(status="skipped", reason="no contender available")
             return out
-        if not case.cold:
-            measure.prewarm(case.inputs)
         timeout = ctx.p("timeout_s")
         for rep in range(self.opts.repeat):
             for c, rec in active:
@@ -233,6 +231,9 @@ class Harness:
                     measure.drop_caches()
                     self.warm_program(c, env)
                     measure.evict(case.inputs)
+                else:
+                    # Before every run: an earlier contender may have evicted its input.
+                    measure.prewarm(case.inputs)
                 log(f"  {case.name} / {c.name} run {rep + 1}/{self.opts.repeat}")
                 r = measure.run(self.argv(c), env, cap_bytes=case.cap_bytes, timeout_s=timeout)
                 run_rec = {"wall_s": r.wall_s, "maxrss_bytes": r.maxrss_bytes,

@@ -286,7 +286,10 @@ def run(
 
 def evict(paths: list[Path]) -> None:
     """Asks the kernel to drop the clean cached pages of `paths` (used before cold runs too)."""
+    files = []
     for p in paths:
+        files += [p] if not p.is_dir() else sorted(x for x in p.rglob("*") if x.is_file())
+    for p in files:
         try:
             fd = os.open(p, os.O_RDONLY)
         except OSError:

@@ -119,7 +119,7 @@ def render(r: dict, plots: dict, json_rel: str) -> str:
         + ("; with them set it reports: " + threadpool_text(
             r["env"]["threadpoolctl_default_env"]) if "threadpoolctl_default_env" in r["env"]
            else "") + ".")
-    L.append(f"- Warm cases read their inputs once before the runs. Cold cases: {r['cold']}; "
+    L.append(f"- Warm cases read their inputs before every run. Cold cases: {r['cold']}; "
              "after dropping the cache the contender's program files are loaded again, so "
              "a cold run measures cold data, not a cold interpreter.")
     L.append(f"- Memory caps: {r['cgroup']} (a fresh group per run with "
