@@ -63,9 +63,14 @@ def write(results: dict, out_md: Path, log) -> None:
         old.unlink()
     plots = {}
     for s in results["scenarios"]:
-        png = plot_scenario(s, plot_dir)
-        if png:
-            plots[s["name"]] = png.relative_to(out_md.parent).as_posix()
+        pngs = [plot_scenario(s, plot_dir)]
+        extra = getattr(_scenario_module(s["name"]), "extra_plot", None)
+        if extra and any(c["status"] == "ok" for c in s["cases"]):
+            try:
+                pngs.append(extra(s, plot_dir / f"{s['name']}-extra.png"))
+            except Exception as e:  # noqa: BLE001 - a missing extra plot is not a failure
+                log(f"extra plot for {s['name']} failed: {type(e).__name__}: {e}")
+        plots[s["name"]] = [p.relative_to(out_md.parent).as_posix() for p in pngs if p]
     json_path = stem.with_suffix(".json")
     tmp = json_path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(results, indent=1, sort_keys=False, default=str) + "\n")
@@ -74,6 +79,15 @@ def write(results: dict, out_md: Path, log) -> None:
     tmp = out_md.with_suffix(".md.tmp")
     tmp.write_text(md)
     os.replace(tmp, out_md)
+
+
+def _scenario_module(name: str):
+    import importlib
+
+    try:
+        return importlib.import_module(f"scenarios.{name}")
+    except ImportError:
+        return None
 
 
 def render(r: dict, plots: dict, json_rel: str) -> str:
@@ -206,7 +220,7 @@ def render_scenario(s: dict, plot: str | None) -> list[str]:
     else:
         L.append(f"Scenario `{s['name']}`.")
     L.append("")
-    L.append(s["description"])
+    L.append(" ".join(s["description"].split()))
     L.append("")
     if s["status"] == "skipped" and s["reason"]:
         L.append(f"**Skipped:** {esc(s['reason'])}.")
@@ -216,8 +230,8 @@ def render_scenario(s: dict, plot: str | None) -> list[str]:
         L.append("")
     for c in s["cases"]:
         L.extend(render_case(c))
-    if plot:
-        L.append(f"![{s['name']}]({plot})")
+    for i, p in enumerate(plot or []):
+        L.append(f"![{s['name']}{' ' + str(i + 1) if i else ''}]({p})")
         L.append("")
     return L
 
