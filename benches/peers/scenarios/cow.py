@@ -73,7 +73,7 @@ def cases(ctx):
             return None if v is None else (f"{v * 1e3:.3f} ms", v < 1e-3)
 
         def private_small(c, r, f=f):
-            v, ps = metric(c, "larder", "private_bytes"), metric(c, "larder", "page_size")
+            v = metric(c, "larder", "private_bytes")
             if v is None:
                 return None
             limit = f * size + (1 << 20)
