@@ -112,7 +112,8 @@ def render(r: dict, plots: dict, json_rel: str) -> str:
         f"- Every contender is a separate process. Contenders of a case run alternately "
         f"(A B C A B C …), {r['repeat']} time(s) each. Times are wall-clock from spawn to "
         "exit (median, with the min–max spread; the interquartile range where there are at "
-        "least 4 runs). Peak RSS is the kernel's `ru_maxrss` from `wait4` (exact); the private "
+        "least 4 runs). \"time ÷ larder's\" above 1 means larder was faster by that factor. "
+        "Peak RSS is the kernel's `ru_maxrss` from `wait4` (exact); the private "
         "(anonymous) and file-backed (page cache mapped into the process) parts are sampled "
         "from `/proc/PID/status` every 5 ms, so they are lower bounds.")
     L.append(
