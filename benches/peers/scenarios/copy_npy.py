@@ -10,8 +10,8 @@ ISSUE = 5
 LARDER_SUBS = [["copy"]]  # none available: skipped before data generation
 DESCRIPTION = """
 A float64 array of random values (`copy_bytes`) is copied to a new `.npy`. numpy's way is
-`np.save(dst, np.load(src, mmap_mode="r"))`; `dd bs=16M` is a plain byte copy (read and write
-in 16 MiB blocks) for reference. The source is in the page cache (warm); outputs are not
+`np.save(dst, np.load(src, mmap_mode="r"))`; `dd bs=1M` is a plain byte copy (read and write
+in 1 MiB blocks, small enough to stay in the CPU cache) for reference. The source is in the page cache (warm); outputs are not
 fsynced by any contender, and the harness syncs between runs so that no earlier writeback
 overlaps a run. Every output is checked: same
 dtype, shape and sha1 of the data bytes as the source.
@@ -45,9 +45,9 @@ def cases(ctx):
             Contender("numpy", ["{python}", ctx.peer("copy_numpy.py"), str(src.path), str(dst)],
                       numpy=True, peer_script="copy_numpy.py", parse=parse_numpy, verify=verify,
                       outputs=[dst], python_modules=["numpy"]),
-            Contender("dd", ["dd", f"if={src.path}", f"of={dst}", "bs=16M", "status=none"],
+            Contender("dd", ["dd", f"if={src.path}", f"of={dst}", "bs=1M", "status=none"],
                       role="reference", verify=verify, outputs=[dst],
-                      note="plain byte copy with read/write in 16 MiB blocks"),
+                      note="plain byte copy with read/write in 1 MiB blocks"),
         ],
         targets=[rss_at_most(256 << 20, text="`larder copy` peak RSS ≤ 256 MiB (issue 5)")],
     )]

@@ -11,7 +11,7 @@ LARDER_SUBS = [["stats"]]  # none available: skipped before data generation
 DESCRIPTION = """
 One pass over a float64 array of random values (`array_bytes`). `larder stats --json` computes
 count, sum, mean, std, min, max and the NaN count in that pass. References: a warm numpy
-`np.load(mmap_mode="r").sum()` is the memory-bandwidth limit, and `dd bs=16M of=/dev/null` the
+`np.load(mmap_mode="r").sum()` is the memory-bandwidth limit, and `dd bs=1M of=/dev/null` the
 disk limit of a cold read. The numpy "all stats" contender computes the same statistics as
 larder the numpy way (one call per statistic). Counts and sums are checked against the
 generator's exact sum (relative tolerance 1e-9, since summation orders differ).
@@ -60,7 +60,7 @@ def cases(ctx):
                       ["{python}", ctx.peer("stats_numpy.py"), path, "--ops",
                        "count,sum,mean,std,min,max,nan_count"],
                       numpy=True, peer_script="stats_numpy.py", parse=parse_stats),
-            Contender("dd", ["dd", f"if={path}", "of=/dev/null", "bs=16M", "status=none"],
+            Contender("dd", ["dd", f"if={path}", "of=/dev/null", "bs=1M", "status=none"],
                       role="reference", note="sequential read, the disk limit when cold"),
         ]
 
