@@ -56,7 +56,6 @@ SCALES: dict[str, dict] = {
              "read_len": 1000, "cow_bytes": 4 * GiB, "cap_bytes": 256 * MiB,
              "ltr_bytes": 4 * GiB, "timeout_s": 3600},
 }
-SEED = 20240607
 
 THREAD_VARS = ["RAYON_NUM_THREADS", "POLARS_MAX_THREADS", "OMP_NUM_THREADS",
                "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_MAX_THREADS",
@@ -339,7 +338,9 @@ class Harness:
             "schema": 1,
             "command": opts.command_line or shlex.join(sys.argv),
             "scale": scale, "params": params, "repeat": opts.repeat, "threads": opts.threads,
-            "seed": SEED, "started": started.isoformat(timespec="seconds"),
+            "full_size": scale == "full" and params == SCALES["full"],
+            "overrides": opts.set,
+            "started": started.isoformat(timespec="seconds"),
             "cold": "measured (sync; echo 1 > /proc/sys/vm/drop_caches before each run)"
                     if not cold_reason else f"cold not measured: {cold_reason}",
             "cgroup": "cgroup v1 memory controller" if not cgroup_reason

@@ -94,10 +94,11 @@ def render(r: dict, plots: dict, json_rel: str) -> str:
     L: list[str] = []
     L.append("# Benchmarks: larder side by side with its peers")
     L.append("")
-    if r["scale"] != "full":
-        L.append(f"> **Small-scale run (scale `{r['scale']}`)**: sizes are below those the "
-                 "targets are stated for, so the pass/fail column is indicative only. The "
-                 "full-size tables come from `benches/peers/run` without `--scale`.")
+    if not r.get("full_size"):
+        over = f", overrides {', '.join(r['overrides'])}" if r.get("overrides") else ""
+        L.append(f"> **Small-scale run, not the full size** (scale `{r["scale"]}`{over}): sizes differ from those "
+                 "the targets are stated for, so the pass/fail column is indicative only. The "
+                 "full-size tables come from `benches/peers/run` without `--scale` or `--set`.")
         L.append("")
     L.append(f"Generated from scratch by the command below on {r['started']} "
              f"(finished {r.get('finished', '?')}). Raw results: [`{json_rel}`]({json_rel}).")
@@ -139,7 +140,7 @@ def render(r: dict, plots: dict, json_rel: str) -> str:
              "a cold run measures cold data, not a cold interpreter.")
     L.append(f"- Memory caps: {r['cgroup']} (a fresh group per run with "
              "`memory.limit_in_bytes`; the process moves itself into it, then execs).")
-    L.append(f"- Inputs are generated with fixed seeds (base seed {r['seed']}) and cached; "
+    L.append("- Inputs are generated with fixed seeds (`benches/peers/scenarios/`) and cached; "
              "sizes: " + ", ".join(f"`{k}={v}`" for k, v in r["params"].items()) + ".")
     L.append("")
     L.append("## Machine")
