@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 sys.path.insert(0, str(HERE))
 
-from harnesslib import envinfo, measure  # noqa: E402
+from harnesslib import envinfo, measure, report  # noqa: E402
 from harnesslib.data import DataGen  # noqa: E402
 from harnesslib.model import Context, ContractError, Mismatch, close  # noqa: E402
 
@@ -363,8 +363,6 @@ class Harness:
         finally:
             shutil.rmtree(work, ignore_errors=True)
         self.results["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        from harnesslib import report
-
         out_md = opts.out
         if opts.quick:
             out_md = opts.data_dir / "quick-report" / "benchmarks.md"

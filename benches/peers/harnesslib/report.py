@@ -96,8 +96,8 @@ def render(r: dict, plots: dict, json_rel: str) -> str:
     L.append("")
     if not r.get("full_size"):
         over = f", overrides {', '.join(r['overrides'])}" if r.get("overrides") else ""
-        L.append(f"> **Small-scale run, not the full size** (scale `{r["scale"]}`{over}): sizes differ from those "
-                 "the targets are stated for, so the pass/fail column is indicative only. The "
+        L.append(f"> **Small-scale run, not the full size** (scale `{r['scale']}`{over}): "
+                 "sizes differ from those the targets are stated for, so the pass/fail column is indicative only. The "
                  "full-size tables come from `benches/peers/run` without `--scale` or `--set`.")
         L.append("")
     L.append(f"Generated from scratch by the command below on {r['started']} "
