@@ -331,6 +331,8 @@ class Harness:
         unknown = [n for n in names if n not in SCENARIOS]
         if unknown:
             sys.exit(f"--only: unknown scenario(s) {unknown} (known: {', '.join(SCENARIOS)})")
+        for name in names:  # a broken scenario module stops the run before anything runs
+            importlib.import_module(f"scenarios.{name}")
         started = datetime.now(timezone.utc)
         numpy_env = contender_env(self.base_env, opts.threads, type("C", (), {
             "numpy": True, "env": {}})())
