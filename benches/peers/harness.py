@@ -218,7 +218,10 @@ class Harness:
             return out
         timeout = ctx.p("timeout_s")
         for rep in range(self.opts.repeat):
-            for c, rec in active:
+            # Alternate (A B C, B C A, C A B, ...): no contender always runs right after the
+            # same other one.
+            k = rep % len(active)
+            for c, rec in active[k:] + active[:k]:
                 if rec["status"] not in ("ok", "killed", "completed"):
                     continue
                 env = contender_env(self.base_env, ctx.threads, c)

@@ -110,8 +110,9 @@ def render(r: dict, plots: dict, json_rel: str) -> str:
     L.append("## Method")
     L.append("")
     L.append(
-        f"- Every contender is a separate process. Contenders of a case run alternately "
-        f"(A B C A B C …), {r['repeat']} time(s) each. Times are wall-clock from spawn to "
+        f"- Every contender is a separate process. Contenders of a case run alternately, "
+        f"the first one rotating each round (A B C, B C A, C A B, …), {r['repeat']} time(s) "
+        "each. Times are wall-clock from spawn to "
         "exit (median, with the min–max spread; the interquartile range where there are at "
         "least 4 runs). \"time ÷ larder's\" above 1 means larder was faster by that factor. "
         "Peak RSS is the kernel's `ru_maxrss` from `wait4` (exact); the private "

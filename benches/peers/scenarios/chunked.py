@@ -104,6 +104,12 @@ def cases(ctx):
                 Contender(peer_name, ["{python}", ctx.peer(peer), "read", peer_path],
                           numpy=True, peer_script=peer, parse=parse_stats,
                           python_modules=[mod]),
+                *([Contender("dask", ["{python}", ctx.peer("chunked_dask.py"), "read",
+                                      peer_path],
+                             numpy=True, peer_script="chunked_dask.py", parse=parse_stats,
+                             python_modules=["dask", "zarr"],
+                             note="dask.array.from_zarr(PATH).sum().compute()")]
+                  if fmt == "zarr" else []),
             ],
             targets=[faster_than(peer_name, factor["read"])]))
 
