@@ -1,0 +1,1 @@
+"""Support code for the peer benchmark harness (benches/peers/harness.py)."""

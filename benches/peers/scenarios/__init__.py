@@ -1,0 +1,1 @@
+"""One module per scenario; see harnesslib/model.py for the interface."""

@@ -1,0 +1,178 @@
+"""Copy-on-write clones (`larder bench cow`, issue 3) vs numpy `mmap_mode="c"` and `.copy()`."""
+
+from harnesslib.common import size_text
+from harnesslib.model import Case, Contender, ContractError, Target, check_equal, last_json, \
+    require
+
+NAME = "cow"
+TITLE = "Copy-on-write: modify a fraction of the pages, keep the result"
+ISSUE = 3
+LARDER_SUBS = [["bench", "cow"]]  # none available: skipped before data generation
+DESCRIPTION = """
+A float64 array of `cow_bytes`; a fraction of its pages (0.1 %, 1 %, 10 %, chosen at random with
+a fixed seed) is modified and the result kept. `larder bench cow` clones the array (private
+mapping), writes, and saves a delta of the changed pages; it reports each step's time, the
+clone's private memory and the delta's size. numpy's only way to keep changes is
+`np.load(mmap_mode="c")`, edit, `np.save` of the whole array; the other way is an in-memory
+`.copy()`. Checked equal: the number of pages written. The targets use the times and sizes the
+contenders report.
+"""
+
+FRACTIONS = [0.001, 0.01, 0.1]
+LARDER_KEYS = ["clone_s", "write_s", "private_bytes", "delta_bytes", "save_s", "reopen_s",
+               "full_copy_s"]
+NUMPY_KEYS = ["open_s", "write_s", "save_s", "copy_s", "saved_bytes", "private_bytes"]
+
+
+def parse_larder(fraction):
+    def parse(run, ctx):
+        d = last_json(run.stdout)
+        rows = d.get("results", d) if isinstance(d, dict) else d
+        if not isinstance(rows, list):
+            raise ContractError("bench cow JSON has no list of results")
+        row = next((r for r in rows if abs(float(r.get("fraction", -1)) - fraction) < 1e-12),
+                   None)
+        if row is None:
+            raise ContractError(f"bench cow JSON has no result for fraction {fraction}")
+        require(row, "pages_written", *LARDER_KEYS[:6], what="bench cow result")
+        metrics = {k: row[k] for k in LARDER_KEYS if isinstance(row.get(k), (int, float))}
+        if isinstance(d, dict):
+            for k in ("page_size", "size_bytes"):
+                if isinstance(d.get(k), (int, float)):
+                    metrics[k] = d[k]
+        return {"values": {"pages_written": row["pages_written"]}, "metrics": metrics}
+
+    return parse
+
+
+def parse_numpy(run, ctx):
+    d = last_json(run.stdout)
+    require(d, "pages_written", what="cow_numpy.py JSON")
+    return {"values": {"pages_written": d["pages_written"]},
+            "metrics": {k: d[k] for k in NUMPY_KEYS if isinstance(d.get(k), (int, float))}}
+
+
+def metric(case_out, name, key):
+    for c in case_out["contenders"]:
+        if c["name"] == name and c.get("summary") and c["status"] == "ok":
+            return c["summary"]["metrics"].get(key)
+    return None
+
+
+def cases(ctx):
+    base = ctx.data("array_f64", nbytes=ctx.p("cow_bytes"), seed=2)
+    size = base.meta["bytes"]
+    out = []
+    for f in FRACTIONS:
+        keep = ctx.scratch("cow", f"keep-{f}")
+        dst = ctx.scratch("cow", f"numpy-{f}.npy")
+        pct = f"{f * 100:g} %"
+
+        def clone_fast(c, r):
+            v = metric(c, "larder", "clone_s")
+            return None if v is None else (f"{v * 1e3:.3f} ms", v < 1e-3)
+
+        def private_small(c, r, f=f):
+            v = metric(c, "larder", "private_bytes")
+            if v is None:
+                return None
+            limit = f * size + (1 << 20)
+            return f"{v / 2**20:.2f} MiB (limit {limit / 2**20:.2f} MiB)", v <= limit
+
+        def delta_small(c, r):
+            v, ps = metric(c, "larder", "delta_bytes"), metric(c, "larder", "page_size")
+            pages = next((x["values"]["pages_written"] for x in c["contenders"]
+                          if x["name"] == "larder" and x.get("values")), None)
+            if v is None or ps is None or pages is None:
+                return None
+            limit = 1.01 * pages * ps + 64 * 1024
+            return f"{v / 2**20:.2f} MiB (limit {limit / 2**20:.2f} MiB)", v <= limit
+
+        def reopen_fast(c, r):
+            v = metric(c, "larder", "reopen_s")
+            return None if v is None else (f"{v * 1e3:.2f} ms", v < 0.010)
+
+        def save_faster(c, r):
+            a, b = metric(c, "larder", "save_s"), metric(c, "numpy mmap_mode=c + np.save",
+                                                         "save_s")
+            return None if a is None or b is None else (f"{b / a:.1f}×", b / a >= 20)
+
+        def disk_smaller(c, r):
+            a = metric(c, "larder", "delta_bytes")
+            b = metric(c, "numpy mmap_mode=c + np.save", "saved_bytes")
+            return None if a is None or b is None else (f"{b / a:.1f}×", b / a >= 50)
+
+        targets = [Target("clone < 1 ms", clone_fast),
+                   Target(f"private memory ≤ {pct} of size + 1 MiB", private_small),
+                   Target("delta ≤ 1.01 × changed pages + 64 KiB", delta_small)]
+        if f == 0.01:
+            targets += [Target("reopen base + delta and read one element < 10 ms", reopen_fast),
+                        Target("save ≥ 20× faster than numpy's np.save", save_faster),
+                        Target("on-disk cost ≥ 50× smaller than numpy's", disk_smaller)]
+
+        def check(values):
+            return check_equal(values, {"pages_written": 0})
+
+        np_argv = ["{python}", ctx.peer("cow_numpy.py"), str(base.path), "--fraction", str(f),
+                   "--pattern", "random", "--seed", "7"]
+        out.append(Case(
+            name=f"fraction_{f:g}",
+            title=f"{size_text(size)}, {pct} of the pages modified",
+            inputs=[base.path], bytes_processed=None, check=check, targets=targets,
+            contenders=[
+                Contender("larder",
+                          ["{larder}", "bench", "cow", "--size", str(size), "--fractions", str(f),
+                           "--pattern", "random", "--json", "--keep", str(keep)],
+                          role="larder", larder_sub=["bench", "cow"],
+                          larder_flags=["--json", "--keep"], parse=parse_larder(f),
+                          outputs=[keep], note="generates its own base array of the same size"),
+                Contender("numpy mmap_mode=c + np.save",
+                          [*np_argv, "--mode", "save", "--out", str(dst)], numpy=True,
+                          peer_script="cow_numpy.py", parse=parse_numpy, outputs=[dst]),
+                Contender("numpy .copy()", [*np_argv, "--mode", "copy"], numpy=True,
+                          peer_script="cow_numpy.py", parse=parse_numpy),
+            ],
+        ))
+    return out
+
+
+def extra_plot(s, path):
+    """Private memory and delta size of larder vs what numpy writes, by fraction modified."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    pts = []
+    for c in s["cases"]:
+        if c["status"] != "ok":
+            continue
+        frac = float(c["name"].split("_", 1)[1])
+        lm = metric(c, "larder", "private_bytes"), metric(c, "larder", "delta_bytes")
+        nm = metric(c, "numpy mmap_mode=c + np.save", "saved_bytes")
+        size = metric(c, "larder", "size_bytes")
+        pts.append((frac, *lm, nm, size))
+    if not pts:
+        return None
+    pts.sort()
+    xs = [p[0] * 100 for p in pts]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for idx, label, color, style in ((4, "full copy (array size)", "#8c8c8c", "--"),
+                                     (3, "numpy np.save file", "#e07b39", "-"),
+                                     (1, "larder clone: private memory", "#1b6ca8", "-"),
+                                     (2, "larder delta file", "#55a868", "-")):
+        ys = [p[idx] / 2**20 if p[idx] is not None else None for p in pts]
+        if any(y is not None for y in ys):
+            ax.plot(xs, ys, linestyle=style, marker="o" if style == "-" else None,
+                    label=label, color=color)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("pages modified, %")
+    ax.set_ylabel("MiB")
+    ax.set_title("Cost of keeping a modified copy", fontsize=11)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,75 @@
+"""Group-by over a converted dataset (`larder groupby`, issue 6) vs polars and DuckDB."""
+
+from harnesslib.common import faster_than
+from harnesslib.model import Case, Contender, ContractError, Mismatch, close, last_json
+
+NAME = "groupby"
+TITLE = "Group-by: 12 groups, 3 aggregates"
+ISSUE = 6
+LARDER_SUBS = [["groupby"]]  # none available: skipped before data generation
+DESCRIPTION = """
+A dataset in larder's converted layout (one `.npy` per column plus `manifest.json`;
+`groupby_rows` rows, written directly by the generator so this scenario does not depend on
+`larder convert`): per `region` (categorical, 12 values) the row count, sum and mean of
+`duration` and max of `bytes`. polars and DuckDB read the same `.npy` columns (memory-mapped)
+and use their own group-by. Every group's values are checked against the generator's.
+"""
+
+AGG = "count,sum:duration,mean:duration,max:bytes"
+KEYS = AGG.split(",")
+
+
+def parse_groups(run, ctx):
+    d = last_json(run.stdout)
+    groups = d.get("groups") if isinstance(d, dict) else None
+    if isinstance(groups, list):
+        try:
+            groups = {str(g["key"]): g for g in groups}
+        except (KeyError, TypeError):
+            raise ContractError("groups list entries need a \"key\"") from None
+    if not isinstance(groups, dict):
+        raise ContractError(f"no \"groups\" in group-by JSON: {str(d)[:200]}")
+    out = {}
+    for key, g in groups.items():
+        missing = [k for k in KEYS if k not in g]
+        if missing:
+            raise ContractError(f"group {key!r} lacks {missing}")
+        out[key] = {k: g[k] for k in KEYS}
+    return {"values": {"groups": out}, "metrics": {}}
+
+
+def cases(ctx):
+    ds = ctx.data("dataset6", rows=ctx.p("groupby_rows"), seed=13)
+    ref = ds.meta["groupby_region"]
+
+    def check(values):
+        for name, v in values.items():
+            got = v["groups"]
+            if set(got) != set(ref):
+                raise Mismatch(f"{name}: groups {sorted(got)} != expected {sorted(ref)}")
+            for key, exp in ref.items():
+                for k in KEYS:
+                    tol = 1e-9 if k.startswith(("sum", "mean")) else 0
+                    if not close(float(got[key][k]), float(exp[k]), tol):
+                        raise Mismatch(f"{name}: group {key} {k} = {got[key][k]}, "
+                                       f"expected {exp[k]}")
+        return (f"{len(ref)} groups × {len(KEYS)} aggregates match the generator "
+                f"({len(values)} contenders; sums/means rel. tol. 1e-9)")
+
+    args = [str(ds.path), "--by", "region", "--agg", AGG]
+    return [Case(
+        name="region",
+        title=f"{ds.meta['rows']:,} rows by region",
+        inputs=[ds.path], check=check,
+        contenders=[
+            Contender("larder", ["{larder}", "groupby", *args, "--json"], role="larder",
+                      larder_sub=["groupby"], larder_flags=["--json"], parse=parse_groups),
+            Contender("polars", ["{python}", ctx.peer("groupby_polars.py"), *args], numpy=True,
+                      peer_script="groupby_polars.py", parse=parse_groups,
+                      python_modules=["polars"]),
+            Contender("duckdb", ["{python}", ctx.peer("groupby_duckdb.py"), *args], numpy=True,
+                      peer_script="groupby_duckdb.py", parse=parse_groups,
+                      python_modules=["duckdb"]),
+        ],
+        targets=[faster_than("polars", 2.0), faster_than("duckdb", 2.0)],
+    )]

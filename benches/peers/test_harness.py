@@ -1,0 +1,124 @@
+"""Self-tests of the benchmark harness: `python -m unittest discover -s benches/peers`.
+
+They check the parts whose mistakes would silently corrupt every table: the peak-RSS
+measurement, exit/signal reporting, the memory cap, the equality checks and the data cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import parse_size, runs_differ, summarize  # noqa: E402
+from harnesslib import measure  # noqa: E402
+from harnesslib.data import DataGen, npy_data_sha1, read_dataset  # noqa: E402
+from harnesslib.model import Mismatch, check_equal, last_json  # noqa: E402
+
+MiB = 1 << 20
+PY = sys.executable
+ENV = dict(os.environ)
+
+
+class Measure(unittest.TestCase):
+    def test_peak_rss_is_the_contenders_own(self):
+        small = measure.run(["/bin/true"], ENV)
+        self.assertEqual(small.returncode, 0)
+        # The harness process itself is much larger; none of it may show up here.
+        self.assertLess(small.maxrss_bytes, 16 * MiB)
+
+    def test_peak_rss_counts_touched_memory(self):
+        code = "b = bytearray(96 * 1024 * 1024); print('{\"n\": %d}' % len(b))"
+        r = measure.run([PY, "-c", code], ENV)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertGreaterEqual(r.maxrss_bytes, 96 * MiB)
+        self.assertLess(r.maxrss_bytes, 96 * MiB + 64 * MiB)
+        self.assertEqual(last_json(r.stdout), {"n": 96 * MiB})
+        self.assertGreater(r.wall_s, 0)
+
+    def test_exit_code_and_signal_are_reported(self):
+        self.assertEqual(measure.run([PY, "-c", "raise SystemExit(3)"], ENV).returncode, 3)
+        r = measure.run([PY, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"],
+                        ENV)
+        self.assertEqual(r.killed_by, "SIGKILL")
+
+    def test_timeout_kills_the_contender(self):
+        r = measure.run(["sleep", "30"], ENV, timeout_s=0.5)
+        self.assertLess(r.wall_s, 10)
+        self.assertEqual(r.killed_by, "SIGKILL")
+        self.assertEqual(r.extra["timed_out_after_s"], 0.5)
+
+    def test_memory_cap_kills_a_process_that_exceeds_it(self):
+        reason = measure.cgroup_support()
+        if reason:
+            self.skipTest(f"memory cgroup not available: {reason}")
+        code = "b = bytearray(256 * 1024 * 1024)"
+        r = measure.run([PY, "-c", code], ENV, cap_bytes=64 * MiB)
+        self.assertEqual(r.killed_by, "SIGKILL")
+        ok = measure.run([PY, "-c", "b = bytearray(8 * 1024 * 1024)"], ENV, cap_bytes=64 * MiB)
+        self.assertEqual(ok.returncode, 0, ok.stderr)
+        self.assertLessEqual(ok.cgroup_peak_bytes, 64 * MiB)
+
+
+class Checks(unittest.TestCase):
+    def test_check_equal_accepts_within_tolerance_and_rejects_beyond(self):
+        v = {"a": {"sum": 1.0, "n": 3}, "b": {"sum": 1.0 + 1e-12, "n": 3}}
+        self.assertIn("sum", check_equal(v, {"sum": 1e-9, "n": 0}))
+        v["b"]["n"] = 4
+        with self.assertRaises(Mismatch):
+            check_equal(v, {"sum": 1e-9, "n": 0})
+
+    def test_check_equal_refuses_to_compare_nothing(self):
+        with self.assertRaises(Mismatch):
+            check_equal({"a": {}, "b": {}}, {"sum": 0})
+
+    def test_runs_of_one_contender_must_agree_on_shared_keys(self):
+        self.assertIsNone(runs_differ({"sum": 1.0, "n": 2}, {"sum": 1.0 + 1e-13}))
+        self.assertIsNone(runs_differ({}, {}))
+        self.assertIn("n", runs_differ({"n": 2}, {"n": 3}))
+
+    def test_parse_size(self):
+        self.assertEqual(parse_size("4GiB"), 4 << 30)
+        self.assertEqual(parse_size("512MiB"), 512 << 20)
+        self.assertEqual(parse_size("10M"), 10_000_000)
+        self.assertEqual(parse_size("0.5"), 0.5)
+
+    def test_summary_median_and_spread(self):
+        runs = [{"wall_s": w, "returncode": 0, "maxrss_bytes": 1, "rss_anon_peak_bytes": 0,
+                 "rss_file_peak_bytes": 0, "user_s": 0, "sys_s": 0, "metrics": {"x_s": w}}
+                for w in (3.0, 1.0, 2.0)]
+        s = summarize(runs)
+        self.assertEqual((s["wall_median_s"], s["wall_min_s"], s["wall_max_s"]), (2.0, 1.0, 3.0))
+        self.assertEqual(s["metrics"]["x_s"], 2.0)
+
+
+class Data(unittest.TestCase):
+    def test_generation_is_deterministic_and_cached(self):
+        with tempfile.TemporaryDirectory() as d1, tempfile.TemporaryDirectory() as d2:
+            a = DataGen(Path(d1), lambda m: None).get("array_f64", nbytes=1 << 16, seed=1)
+            b = DataGen(Path(d2), lambda m: None).get("array_f64", nbytes=1 << 16, seed=1)
+            self.assertEqual(a.meta["data_sha1"], b.meta["data_sha1"])
+            self.assertEqual(npy_data_sha1(a.path), a.meta["data_sha1"])
+            mtime = a.path.stat().st_mtime_ns
+            again = DataGen(Path(d1), lambda m: None).get("array_f64", nbytes=1 << 16, seed=1)
+            self.assertEqual(again.path.stat().st_mtime_ns, mtime)
+
+    def test_dataset_reads_back_as_its_reference(self):
+        with tempfile.TemporaryDirectory() as d:
+            ds = DataGen(Path(d), lambda m: None).get("dataset6", rows=5000, seed=3)
+            back = read_dataset(ds.path)
+            self.assertEqual(back["rows"], ds.meta["rows"])
+            self.assertEqual(back["category_counts"], ds.meta["category_counts"])
+            for k, v in ds.meta["sums"].items():
+                self.assertAlmostEqual(back["sums"][k], v, delta=abs(v) * 1e-12)
+            manifest = json.loads((ds.path / "manifest.json").read_text())
+            self.assertEqual(len(manifest["columns"]), 6)
+
+
+if __name__ == "__main__":
+    unittest.main()
