@@ -119,6 +119,26 @@ class Data(unittest.TestCase):
             manifest = json.loads((ds.path / "manifest.json").read_text())
             self.assertEqual(len(manifest["columns"]), 6)
 
+    def test_dataset_without_manifest_compares_category_sizes(self):
+        import numpy as np
+
+        with tempfile.TemporaryDirectory() as d:
+            ds = DataGen(Path(d), lambda m: None).get("dataset6", rows=5000, seed=3)
+            bare = Path(d) / "bare"
+            bare.mkdir()
+            for f in ds.path.glob("*.npy"):
+                arr = np.load(f)
+                if f.stem == "region":  # other codes, as a peer might number them
+                    arr = (11 - arr).astype(np.uint32)
+                np.save(bare / f.name, arr)
+            back = read_dataset(bare, categorical=("region",))
+            self.assertEqual(back["rows"], 5000)
+            self.assertEqual(back["category_counts"], {})
+            self.assertEqual(back["category_sizes"]["region"],
+                             sorted(ds.meta["category_counts"]["region"].values()))
+            self.assertEqual(back["sums"]["bytes"], ds.meta["sums"]["bytes"])
+            self.assertNotIn("region", back["sums"])
+
 
 if __name__ == "__main__":
     unittest.main()
