@@ -38,6 +38,7 @@
 
 mod any;
 mod array;
+pub mod convert;
 mod copy;
 pub mod dtype;
 mod error;
@@ -52,7 +53,7 @@ pub use array::{MmapArray, Mode, Order, read_header, read_npy};
 pub use copy::{CopyReport, copy};
 pub use dtype::{ByteOrder, DType, Element, ElementType, Scalar};
 pub use error::{Error, Result};
-pub use mmap::{Access, page_size};
+pub use mmap::{Access, page_size, peak_rss};
 pub use select::Selection;
 pub use writer::{NpyWriter, write_npy};
 

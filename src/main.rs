@@ -50,6 +50,168 @@ enum Command {
         /// Destination; replaced only once the copy is complete.
         dst: PathBuf,
     },
+    /// Convert a CSV file into a dataset directory: one memory-mapped .npy per column and a
+    /// manifest.json (see docs/cli.md).
+    Convert(ConvertArgs),
+}
+
+#[derive(clap::Args)]
+#[allow(clippy::struct_excessive_bools)] // each flag is a separate user choice
+struct ConvertArgs {
+    /// The CSV file, or `-` for standard input.
+    input: PathBuf,
+    /// The dataset directory to create; it appears only once the conversion is complete.
+    out_dir: PathBuf,
+    /// Field delimiter: one character, or `tab`.
+    #[arg(long, short = 'd', default_value = ",")]
+    delimiter: String,
+    /// The first line is data, not column names; columns are named column_1, column_2, ...
+    #[arg(long)]
+    no_header: bool,
+    /// Rows read to infer the types of columns that no schema or --type names.
+    #[arg(long, default_value_t = larder::convert::DEFAULT_INFER_ROWS)]
+    infer_rows: usize,
+    /// JSON file mapping column names to types, e.g. {"duration": "f32", "region": "cat"}.
+    #[arg(long)]
+    schema: Option<PathBuf>,
+    /// Type of one column, NAME=TYPE (bool, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64,
+    /// cat); repeatable; overrides --schema.
+    #[arg(long = "type", value_name = "NAME=TYPE")]
+    types: Vec<String>,
+    /// Convert only these columns, in this order (comma-separated or repeated).
+    #[arg(long, value_delimiter = ',')]
+    columns: Option<Vec<String>>,
+    /// Value stored for empty fields of an integer or bool column, NAME=VALUE; repeatable.
+    /// Without it such records are rejected.
+    #[arg(long, value_name = "NAME=VALUE")]
+    fill: Vec<String>,
+    /// Store integer columns in the narrowest type that holds their values.
+    #[arg(long)]
+    shrink: bool,
+    /// Abort when more than N records are rejected.
+    #[arg(long, value_name = "N")]
+    max_rejects: Option<u64>,
+    /// Abort on the first rejected record (same as --max-rejects 0).
+    #[arg(long, conflicts_with = "max_rejects")]
+    strict: bool,
+    /// Continue an interrupted conversion into OUT_DIR (after a crash, kill or full disk).
+    #[arg(long)]
+    resume: bool,
+    /// No progress bar and no summary.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+    /// Print the summary as JSON on standard output.
+    #[arg(long)]
+    json: bool,
+    /// Bytes per block (advanced; memory use grows with it).
+    #[arg(long, hide = true, default_value_t = larder::convert::DEFAULT_BLOCK_SIZE)]
+    block_size: usize,
+}
+
+fn split_pair<'a>(s: &'a str, what: &str) -> Result<(&'a str, &'a str)> {
+    s.rsplit_once('=').with_context(|| format!("{what} {s:?}: expected NAME=VALUE"))
+}
+
+fn convert(args: ConvertArgs, out: &mut impl Write) -> Result<()> {
+    use larder::convert::{ColumnType, ConvertOptions, Progress};
+    use std::io::IsTerminal;
+    use std::time::{Duration, Instant};
+
+    let delimiter = match args.delimiter.as_str() {
+        "tab" | "\\t" | "\t" => b'\t',
+        d if d.len() == 1 => d.as_bytes()[0],
+        d => anyhow::bail!("--delimiter {d:?}: expected one ASCII character or `tab`"),
+    };
+    let mut opts = ConvertOptions::new();
+    opts.delimiter(delimiter)
+        .header(!args.no_header)
+        .infer_rows(args.infer_rows)
+        .shrink(args.shrink)
+        .max_rejects(if args.strict { Some(0) } else { args.max_rejects })
+        .resume(args.resume)
+        .block_size(args.block_size);
+    if let Some(s) = &args.schema {
+        opts.schema_file(s);
+    }
+    for t in &args.types {
+        let (name, ty) = split_pair(t, "--type")?;
+        opts.column_type(name, ty.parse::<ColumnType>().with_context(|| format!("--type {t}"))?);
+    }
+    for f in &args.fill {
+        let (name, value) = split_pair(f, "--fill")?;
+        opts.fill(name, value);
+    }
+    if let Some(c) = args.columns {
+        opts.columns(c);
+    }
+    let show = !args.quiet && io::stderr().is_terminal();
+    let start = Instant::now();
+    let mut last = start;
+    let mut drew = false;
+    let mut bar = |p: &Progress| {
+        if !show || last.elapsed() < Duration::from_millis(100) {
+            return;
+        }
+        last = Instant::now();
+        let secs = start.elapsed().as_secs_f64().max(1e-9);
+        let rate = p.bytes_this_run as f64 / secs;
+        let mut line = format!("{} rows, {:.1} MB/s", p.rows_read, rate / 1e6);
+        if let Some(total) = p.total_bytes.filter(|&t| t > 0) {
+            let frac = (p.bytes_read as f64 / total as f64).clamp(0.0, 1.0);
+            let filled = (frac * 30.0) as usize;
+            let eta = total.saturating_sub(p.bytes_read) as f64 / rate.max(1.0);
+            line = format!(
+                "[{}{}] {:5.1}%  {line}, ETA {:.0} s",
+                "#".repeat(filled),
+                "-".repeat(30 - filled),
+                frac * 100.0,
+                eta
+            );
+        }
+        eprint!("\r{line}\x1b[K");
+        drew = true;
+    };
+    let report = opts
+        .convert(&args.input, &args.out_dir, &mut bar)
+        .with_context(|| format!("converting {}", args.input.display()))?;
+    if drew {
+        eprint!("\r\x1b[K");
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let m = &report.manifest;
+    let peak = larder::peak_rss();
+    let mbps = report.bytes_this_run as f64 / secs.max(1e-9) / 1e6;
+    if args.json {
+        let j = serde_json::json!({
+            "out_dir": report.out_dir,
+            "rows": m.rows,
+            "rejected": m.rejected,
+            "rows_read": m.rows_read,
+            "bytes": report.bytes_this_run,
+            "seconds": secs,
+            "mb_per_s": mbps,
+            "peak_rss_bytes": peak,
+            "resumed": report.resumed,
+        });
+        writeln!(out, "{j}")?;
+    }
+    if !args.quiet {
+        let peak =
+            peak.map_or("unknown".to_string(), |b| format!("{:.1} MiB", b as f64 / 1048576.0));
+        eprintln!(
+            "{}: {} rows written, {} rejected{}; {:.1} MB in {:.2} s ({:.1} MB/s){}; peak memory {}",
+            report.out_dir.display(),
+            m.rows,
+            m.rejected,
+            if m.rejected > 0 { " (see rejects.csv)" } else { "" },
+            report.bytes_this_run as f64 / 1e6,
+            secs,
+            mbps,
+            if report.resumed { ", resumed" } else { "" },
+            peak
+        );
+    }
+    Ok(())
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -87,6 +249,7 @@ fn run(cli: Cli) -> Result<()> {
                 .with_context(|| format!("copying {} to {}", src.display(), dst.display()))?;
             eprintln!("copied {} elements, {} bytes written", report.elements, report.bytes);
         }
+        Command::Convert(args) => convert(args, &mut out)?,
     }
     out.flush()?;
     Ok(())
