@@ -33,7 +33,7 @@ mod split;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use rayon::prelude::*;
 
@@ -49,6 +49,9 @@ use split::{Block, BlockReader};
 
 /// Default bytes per block.
 pub const DEFAULT_BLOCK_SIZE: usize = 2 << 20;
+
+/// Default time between checkpoints.
+pub const DEFAULT_CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Default number of rows read to infer column types.
 pub const DEFAULT_INFER_ROWS: usize = 10_000;
@@ -68,6 +71,7 @@ pub struct ConvertOptions {
     max_rejects: Option<u64>,
     resume: bool,
     block_size: usize,
+    checkpoint_interval: Duration,
 }
 
 impl Default for ConvertOptions {
@@ -120,6 +124,7 @@ impl ConvertOptions {
             max_rejects: None,
             resume: false,
             block_size: DEFAULT_BLOCK_SIZE,
+            checkpoint_interval: DEFAULT_CHECKPOINT_INTERVAL,
         }
     }
 
@@ -189,6 +194,15 @@ impl ConvertOptions {
     /// Bytes per block (memory use grows with it; the output does not depend on it).
     pub fn block_size(&mut self, bytes: usize) -> &mut Self {
         self.block_size = bytes.max(1);
+        self
+    }
+
+    /// Time between checkpoints: one is written after the first block that ends at least this
+    /// long after the previous one (zero: after every block). A checkpoint makes every file
+    /// durable (`fsync`), so very short intervals cost throughput; an interruption loses at most
+    /// the work since the last one.
+    pub fn checkpoint_interval(&mut self, every: Duration) -> &mut Self {
+        self.checkpoint_interval = every;
         self
     }
 
@@ -350,6 +364,7 @@ impl ConvertOptions {
             done: false,
         };
         let mut run = Writer::create(tmp, input, &ck, self.max_rejects)?;
+        run.interval = self.checkpoint_interval;
         ck.write(tmp)?;
         let first = if first.data.is_empty() { None } else { Some(first) };
         let bytes = run.pump(first, &mut reader, progress)?;
@@ -365,6 +380,7 @@ impl ConvertOptions {
         progress: &mut (dyn FnMut(&Progress) + Send),
     ) -> Result<(Manifest, bool, u64)> {
         let mut run = Writer::resume(tmp, input, ck, self.max_rejects)?;
+        run.interval = self.checkpoint_interval;
         let mut bytes = 0;
         if !run.ck.done {
             let offset = run.ck.offset;
@@ -567,6 +583,8 @@ struct Writer {
     rejects: BufWriter<File>,
     max_rejects: Option<u64>,
     codes: Vec<u32>,
+    interval: Duration,
+    last_checkpoint: Instant,
 }
 
 fn part(dir: &Path, c: &PlanColumn) -> PathBuf {
@@ -628,6 +646,8 @@ impl Writer {
             rejects,
             max_rejects,
             codes: Vec::new(),
+            interval: DEFAULT_CHECKPOINT_INTERVAL,
+            last_checkpoint: Instant::now(),
         })
     }
 
@@ -665,6 +685,8 @@ impl Writer {
             rejects: BufWriter::new(f),
             max_rejects,
             codes: Vec::new(),
+            interval: DEFAULT_CHECKPOINT_INTERVAL,
+            last_checkpoint: Instant::now(),
         })
     }
 
@@ -805,7 +827,10 @@ impl Writer {
         self.ck.rows_written += p.rows_read - rejected;
         self.ck.line += p.newlines;
         self.ck.offset += p.bytes;
-        self.checkpoint()
+        if self.last_checkpoint.elapsed() >= self.interval {
+            self.checkpoint()?;
+        }
+        Ok(())
     }
 
     /// Puts every file's data on disk, then records the checkpoint.
@@ -828,7 +853,9 @@ impl Writer {
             checkpoint::put_range(s, *r);
         }
         crash_point("block");
-        self.ck.write(&self.dir)
+        self.ck.write(&self.dir)?;
+        self.last_checkpoint = Instant::now();
+        Ok(())
     }
 
     /// Turns the staged column files into the final ones, writes the manifest and removes

@@ -103,6 +103,9 @@ struct ConvertArgs {
     /// Print the summary as JSON on standard output.
     #[arg(long)]
     json: bool,
+    /// Seconds between checkpoints (0: after every block); see --resume.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
+    checkpoint_interval: f64,
     /// Bytes per block (advanced; memory use grows with it).
     #[arg(long, hide = true, default_value_t = larder::convert::DEFAULT_BLOCK_SIZE)]
     block_size: usize,
@@ -129,7 +132,11 @@ fn convert(args: ConvertArgs, out: &mut impl Write) -> Result<()> {
         .shrink(args.shrink)
         .max_rejects(if args.strict { Some(0) } else { args.max_rejects })
         .resume(args.resume)
-        .block_size(args.block_size);
+        .block_size(args.block_size)
+        .checkpoint_interval(
+            Duration::try_from_secs_f64(args.checkpoint_interval)
+                .context("--checkpoint-interval: expected a number of seconds")?,
+        );
     if let Some(s) = &args.schema {
         opts.schema_file(s);
     }

@@ -117,19 +117,79 @@ pub(crate) fn parse_int_i64(v: &[u8]) -> Result<i64, Reason> {
 }
 
 /// A float type values can be parsed into.
-pub(crate) trait Float: Copy + Send + std::str::FromStr + 'static {
+pub(crate) trait Float:
+    Copy + Send + std::str::FromStr + std::ops::Neg<Output = Self> + 'static
+{
     const NAN: Self;
-}
-impl Float for f32 {
-    const NAN: f32 = f32::NAN;
-}
-impl Float for f64 {
-    const NAN: f64 = f64::NAN;
+    /// `m / 10^frac` when that is exactly the correctly rounded value (both operands exact,
+    /// one IEEE division), else `None`.
+    fn exact_quotient(m: u64, frac: usize) -> Option<Self>;
 }
 
-/// Parses a float exactly (correctly rounded, by the standard library): decimal or exponent
-/// form, `NaN`, `inf`, `-inf`, `infinity` (any case), a leading `+`; empty is NaN.
+/// Powers of ten that are exact in an `f64`.
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// Powers of ten that are exact in an `f32`.
+const POW10_F32: [f32; 11] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10];
+
+impl Float for f32 {
+    const NAN: f32 = f32::NAN;
+    #[allow(clippy::cast_precision_loss)] // m < 2^24: exact
+    fn exact_quotient(m: u64, frac: usize) -> Option<f32> {
+        (m <= 1 << 24).then_some(())?;
+        Some(m as f32 / *POW10_F32.get(frac)?)
+    }
+}
+
+impl Float for f64 {
+    const NAN: f64 = f64::NAN;
+    #[allow(clippy::cast_precision_loss)] // m < 2^53: exact
+    fn exact_quotient(m: u64, frac: usize) -> Option<f64> {
+        (m <= 1 << 53).then_some(())?;
+        Some(m as f64 / *POW10.get(frac)?)
+    }
+}
+
+/// The fast path for plain decimals (`-12.345`): exact when it answers (Clinger's fast path).
+#[inline]
+fn parse_simple_decimal<T: Float>(v: &[u8]) -> Option<T> {
+    let (neg, rest) = match v.first()? {
+        b'-' => (true, &v[1..]),
+        b'+' => (false, &v[1..]),
+        _ => (false, v),
+    };
+    let (mut m, mut digits, mut frac, mut dot) = (0u64, 0usize, 0usize, false);
+    for &b in rest {
+        if b.is_ascii_digit() {
+            m = m * 10 + u64::from(b - b'0');
+            digits += 1;
+            frac += usize::from(dot);
+            if digits > 18 {
+                return None;
+            }
+        } else if b == b'.' && !dot {
+            dot = true;
+        } else {
+            return None;
+        }
+    }
+    if digits == 0 {
+        return None;
+    }
+    let x = T::exact_quotient(m, frac)?;
+    Some(if neg { -x } else { x })
+}
+
+/// Parses a float exactly (correctly rounded): decimal or exponent form, `NaN`, `inf`, `-inf`,
+/// `infinity` (any case), a leading `+`; empty is NaN. Plain decimals with few digits take an
+/// exact fast path; everything else goes to the standard library's parser.
 pub(crate) fn parse_float<T: Float>(v: &[u8]) -> Result<T, Reason> {
+    if let Some(x) = parse_simple_decimal(v) {
+        return Ok(x);
+    }
     let v = trim(v);
     if v.is_empty() {
         return Ok(T::NAN);
@@ -678,6 +738,18 @@ mod tests {
             let s = format!("{x:e}");
             let y: f64 = parse_float(s.as_bytes()).unwrap();
             prop_assert!(y == x || (x.is_nan() && y.is_nan()));
+        }
+
+        #[test]
+        fn decimal_fast_path_matches_the_standard_library(s in "[+-]?[0-9]{0,12}\\.?[0-9]{0,12}") {
+            let std64 = s.parse::<f64>().ok();
+            let std32 = s.parse::<f32>().ok();
+            if let Some(x) = std64 {
+                prop_assert_eq!(parse_float::<f64>(s.as_bytes()).unwrap().to_bits(), x.to_bits());
+            }
+            if let Some(x) = std32 {
+                prop_assert_eq!(parse_float::<f32>(s.as_bytes()).unwrap().to_bits(), x.to_bits());
+            }
         }
 
         #[test]
