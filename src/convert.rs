@@ -341,7 +341,7 @@ impl ConvertOptions {
         let mut line = 1;
         let names: Vec<String> = if self.header {
             let taken = (header_end + 1).min(first.data.len());
-            line += first.data[..taken].iter().filter(|&&b| b == b'\n').count() as u64;
+            line += memchr::memchr_iter(b'\n', &first.data[..taken]).count() as u64;
             first.data.drain(..taken);
             first.offset += taken as u64;
             header_fields.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect()
@@ -365,7 +365,7 @@ impl ConvertOptions {
         };
         let mut run = Writer::create(tmp, input, &ck, self.max_rejects)?;
         run.interval = self.checkpoint_interval;
-        ck.write(tmp)?;
+        run.ck.write(tmp)?;
         let first = if first.data.is_empty() { None } else { Some(first) };
         let bytes = run.pump(first, &mut reader, progress)?;
         let manifest = run.finish()?;
@@ -379,6 +379,12 @@ impl ConvertOptions {
         input: &Path,
         progress: &mut (dyn FnMut(&Progress) + Send),
     ) -> Result<(Manifest, bool, u64)> {
+        if ck.done && tmp.join(MANIFEST).exists() {
+            // Interrupted while cleaning up: the dataset is complete.
+            let manifest = Manifest::read(tmp)?;
+            cleanup(tmp, &ck.plan)?;
+            return Ok((manifest, true, 0));
+        }
         let mut run = Writer::resume(tmp, input, ck, self.max_rejects)?;
         run.interval = self.checkpoint_interval;
         let mut bytes = 0;
@@ -563,9 +569,12 @@ fn open_input(input: &Path) -> Result<(Box<dyn Read + Send>, SourceId)> {
     Ok((Box::new(f), id))
 }
 
+/// Category bytes to code.
+type Dict = FxMap<Box<[u8]>, u32>;
+
 /// A categorical column's dictionary and its append-only file (one JSON string per line).
 struct Dictionary {
-    map: FxMap<Box<[u8]>, u32>,
+    map: Dict,
     file: BufWriter<File>,
     path: PathBuf,
     bytes: u64,
@@ -720,7 +729,7 @@ impl Writer {
                 || batch.par_iter().map(|b| parse::parse_block(&layout, &b.data)).collect(),
                 || -> Result<()> {
                     for p in pending.drain(..) {
-                        self.write_block(p)?;
+                        self.write_block(&p)?;
                         progress(&self.progress(start));
                     }
                     Ok(())
@@ -745,7 +754,7 @@ impl Writer {
         }
     }
 
-    fn write_block(&mut self, p: Parsed) -> Result<()> {
+    fn write_block(&mut self, p: &Parsed) -> Result<()> {
         let io = |path: &Path| {
             let path = path.to_path_buf();
             move |e| Error::io(path, e)
@@ -773,25 +782,24 @@ impl Writer {
                 let mut trans = Vec::with_capacity(keys.len());
                 for k in keys {
                     let next = d.map.len();
-                    let code = match d.map.get(k) {
-                        Some(&c) => c,
-                        None => {
-                            let c = u32::try_from(next).map_err(|_| {
-                                Error::invalid(format!(
-                                    "column {:?}: more than 2^32 categories",
-                                    self.ck.plan.columns[i].name
-                                ))
-                            })?;
-                            d.map.insert(k.clone(), c);
-                            // The bytes were checked to be UTF-8 when parsed.
-                            let s = String::from_utf8_lossy(k);
-                            let mut line = serde_json::to_vec(&s)
-                                .map_err(|e| Error::invalid(e.to_string()))?;
-                            line.push(b'\n');
-                            d.file.write_all(&line).map_err(io(&d.path))?;
-                            d.bytes += line.len() as u64;
-                            c
-                        }
+                    let code = if let Some(&c) = d.map.get(k) {
+                        c
+                    } else {
+                        let c = u32::try_from(next).map_err(|_| {
+                            Error::invalid(format!(
+                                "column {:?}: more than 2^32 categories",
+                                self.ck.plan.columns[i].name
+                            ))
+                        })?;
+                        d.map.insert(k.clone(), c);
+                        // The bytes were checked to be UTF-8 when parsed.
+                        let s = String::from_utf8_lossy(k);
+                        let mut line =
+                            serde_json::to_vec(&s).map_err(|e| Error::invalid(e.to_string()))?;
+                        line.push(b'\n');
+                        d.file.write_all(&line).map_err(io(&d.path))?;
+                        d.bytes += line.len() as u64;
+                        c
                     };
                     trans.push(code);
                 }
@@ -920,19 +928,26 @@ impl Writer {
         fs::write(&mtmp, &text).map_err(|e| Error::io(&mtmp, e))?;
         File::open(&mtmp).and_then(|f| f.sync_all()).map_err(|e| Error::io(&mtmp, e))?;
         fs::rename(&mtmp, &mpath).map_err(|e| Error::io(&mpath, e))?;
-        for c in &ck.plan.columns {
-            if c.ty == ColumnType::Cat {
-                let p = dict_path(&dir, c);
-                fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
-            }
-        }
         crash_point("rename");
-        let cp = dir.join(CHECKPOINT);
-        fs::remove_file(&cp).map_err(|e| Error::io(&cp, e))?;
-        let lp = dir.join("lock");
-        let _ = fs::remove_file(&lp);
+        cleanup(&dir, &ck.plan)?;
         Ok(manifest)
     }
+}
+
+/// Removes the working files of a finished conversion (any may already be gone); the
+/// checkpoint goes last, so until then a resume sees a finished run and redoes this.
+fn cleanup(dir: &Path, plan: &Plan) -> Result<()> {
+    let remove = |p: PathBuf| match fs::remove_file(&p) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Error::io(&p, e)),
+        _ => Ok(()),
+    };
+    for c in &plan.columns {
+        if c.ty == ColumnType::Cat {
+            remove(dict_path(dir, c))?;
+        }
+    }
+    remove(dir.join("lock"))?;
+    remove(dir.join(CHECKPOINT))
 }
 
 /// Test hook: `LARDER_CONVERT_CRASH=<point>:<n>` aborts the process the `n`-th time `point`
@@ -948,10 +963,7 @@ fn crash_point(point: &str) {
 }
 
 /// Reopens a dictionary file, keeping its first `s.categories` entries.
-fn reopen_dictionary(
-    path: &Path,
-    s: &ColumnState,
-) -> Result<(FxMap<Box<[u8]>, u32>, BufWriter<File>)> {
+fn reopen_dictionary(path: &Path, s: &ColumnState) -> Result<(Dict, BufWriter<File>)> {
     let cats = read_categories(path, s.categories)?;
     let map = cats
         .into_iter()

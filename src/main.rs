@@ -65,7 +65,7 @@ struct ConvertArgs {
     /// Field delimiter: one character, or `tab`.
     #[arg(long, short = 'd', default_value = ",")]
     delimiter: String,
-    /// The first line is data, not column names; columns are named column_1, column_2, ...
+    /// The first line is data, not column names; columns are named `column_1`, `column_2`, …
     #[arg(long)]
     no_header: bool,
     /// Rows read to infer the types of columns that no schema or --type names.
@@ -94,7 +94,7 @@ struct ConvertArgs {
     /// Abort on the first rejected record (same as --max-rejects 0).
     #[arg(long, conflicts_with = "max_rejects")]
     strict: bool,
-    /// Continue an interrupted conversion into OUT_DIR (after a crash, kill or full disk).
+    /// Continue an interrupted conversion into `OUT_DIR` (after a crash, kill or full disk).
     #[arg(long)]
     resume: bool,
     /// No progress bar and no summary.
@@ -115,6 +115,8 @@ fn split_pair<'a>(s: &'a str, what: &str) -> Result<(&'a str, &'a str)> {
     s.rsplit_once('=').with_context(|| format!("{what} {s:?}: expected NAME=VALUE"))
 }
 
+// Rates, fractions and sizes for display only: float rounding does not matter.
+#[allow(clippy::cast_precision_loss, clippy::cast_sign_loss, clippy::cast_possible_truncation)]
 fn convert(args: ConvertArgs, out: &mut impl Write) -> Result<()> {
     use larder::convert::{ColumnType, ConvertOptions, Progress};
     use std::io::IsTerminal;
@@ -204,7 +206,7 @@ fn convert(args: ConvertArgs, out: &mut impl Write) -> Result<()> {
     }
     if !args.quiet {
         let peak =
-            peak.map_or("unknown".to_string(), |b| format!("{:.1} MiB", b as f64 / 1048576.0));
+            peak.map_or("unknown".to_string(), |b| format!("{:.1} MiB", b as f64 / 1_048_576.0));
         eprintln!(
             "{}: {} rows written, {} rejected{}; {:.1} MB in {:.2} s ({:.1} MB/s){}; peak memory {}",
             report.out_dir.display(),

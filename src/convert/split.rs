@@ -99,10 +99,10 @@ pub(crate) fn last_boundary(buf: &[u8]) -> Option<usize> {
     if memchr(b'"', buf).is_none() {
         return memrchr(b'\n', buf).map(|p| p + 1);
     }
-    let mut quotes_before = buf.iter().filter(|&&b| b == b'"').count();
+    let mut quotes_before = memchr::memchr_iter(b'"', buf).count();
     let mut end = buf.len();
     while let Some(p) = memrchr(b'\n', &buf[..end]) {
-        quotes_before -= buf[p..end].iter().filter(|&&b| b == b'"').count();
+        quotes_before -= memchr::memchr_iter(b'"', &buf[p..end]).count();
         if quotes_before % 2 == 0 {
             return Some(p + 1);
         }
