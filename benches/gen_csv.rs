@@ -27,6 +27,10 @@ impl Rng {
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
+
+    fn index(&mut self, n: usize) -> usize {
+        usize::try_from(self.below(n as u64)).unwrap_or(0)
+    }
 }
 
 fn int(out: &mut Vec<u8>, v: u64) {
@@ -69,13 +73,11 @@ const STATUS: [u64; 6] = [200, 200, 200, 201, 404, 500];
 
 fn main() -> io::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (kind, rows) = match args.as_slice() {
-        [k, n] => (k.as_str(), n.parse::<u64>().map_err(io::Error::other)?),
-        _ => {
-            eprintln!("usage: gen_csv (narrow|wide) ROWS > out.csv");
-            std::process::exit(2);
-        }
+    let [kind, rows] = args.as_slice() else {
+        eprintln!("usage: gen_csv (narrow|wide) ROWS > out.csv");
+        std::process::exit(2);
     };
+    let (kind, rows) = (kind.as_str(), rows.parse::<u64>().map_err(io::Error::other)?);
     let mut rng = Rng(0x1a2d_e2c5_0f00_d5ee);
     let stdout = io::stdout();
     let mut w = BufWriter::with_capacity(1 << 20, stdout.lock());
@@ -98,9 +100,9 @@ fn main() -> io::Result<()> {
         int(&mut line, rng.below(100));
         line.push(b',');
         if kind == "wide" {
-            line.extend_from_slice(REGIONS[rng.below(8) as usize].as_bytes());
+            line.extend_from_slice(REGIONS[rng.index(REGIONS.len())].as_bytes());
             line.push(b',');
-            int(&mut line, STATUS[rng.below(6) as usize]);
+            int(&mut line, STATUS[rng.index(STATUS.len())]);
             line.push(b',');
             fixed(&mut line, rng.below(10), rng.below(10_000), 4);
             line.push(b',');

@@ -115,12 +115,9 @@ fn split_pair<'a>(s: &'a str, what: &str) -> Result<(&'a str, &'a str)> {
     s.rsplit_once('=').with_context(|| format!("{what} {s:?}: expected NAME=VALUE"))
 }
 
-// Rates, fractions and sizes for display only: float rounding does not matter.
-#[allow(clippy::cast_precision_loss, clippy::cast_sign_loss, clippy::cast_possible_truncation)]
-fn convert(args: ConvertArgs, out: &mut impl Write) -> Result<()> {
-    use larder::convert::{ColumnType, ConvertOptions, Progress};
-    use std::io::IsTerminal;
-    use std::time::{Duration, Instant};
+fn convert_options(args: &ConvertArgs) -> Result<larder::convert::ConvertOptions> {
+    use larder::convert::{ColumnType, ConvertOptions};
+    use std::time::Duration;
 
     let delimiter = match args.delimiter.as_str() {
         "tab" | "\\t" | "\t" => b'\t',
@@ -150,9 +147,20 @@ fn convert(args: ConvertArgs, out: &mut impl Write) -> Result<()> {
         let (name, value) = split_pair(f, "--fill")?;
         opts.fill(name, value);
     }
-    if let Some(c) = args.columns {
-        opts.columns(c);
+    if let Some(c) = &args.columns {
+        opts.columns(c.clone());
     }
+    Ok(opts)
+}
+
+// Rates, fractions and sizes for display only: float rounding does not matter.
+#[allow(clippy::cast_precision_loss, clippy::cast_sign_loss, clippy::cast_possible_truncation)]
+fn convert(args: &ConvertArgs, out: &mut impl Write) -> Result<()> {
+    use larder::convert::Progress;
+    use std::io::IsTerminal;
+    use std::time::{Duration, Instant};
+
+    let opts = convert_options(args)?;
     let show = !args.quiet && io::stderr().is_terminal();
     let start = Instant::now();
     let mut last = start;
@@ -258,7 +266,7 @@ fn run(cli: Cli) -> Result<()> {
                 .with_context(|| format!("copying {} to {}", src.display(), dst.display()))?;
             eprintln!("copied {} elements, {} bytes written", report.elements, report.bytes);
         }
-        Command::Convert(args) => convert(args, &mut out)?,
+        Command::Convert(args) => convert(&args, &mut out)?,
     }
     out.flush()?;
     Ok(())

@@ -117,14 +117,13 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
                 field.push('"');
             }
             (true, '"') => quoted = false,
-            (true, c) => field.push(c),
             (false, '"') => quoted = true,
             (false, ',') => row.push(std::mem::take(&mut field)),
             (false, '\n') => {
                 row.push(std::mem::take(&mut field));
                 rows.push(std::mem::take(&mut row));
             }
-            (false, c) => field.push(c),
+            (_, c) => field.push(c),
         }
     }
     rows
@@ -339,6 +338,12 @@ fn summary_reports_rows_rejects_throughput_and_peak_memory() {
 /// Full disk: needs a small tmpfs, which only root in a permissive environment can mount.
 #[test]
 fn full_disk_is_a_clear_error_and_the_run_resumes_once_space_is_free() {
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("in.csv");
     fs::write(&csv, sample_csv(60_000)).unwrap();
@@ -354,12 +359,6 @@ fn full_disk_is_a_clear_error_and_the_run_resumes_once_space_is_free() {
     if !mounted {
         eprintln!("skipped: cannot mount a tmpfs here (needs root and mount permission)");
         return;
-    }
-    struct Unmount(PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = Command::new("umount").arg(&self.0).status();
-        }
     }
     let _guard = Unmount(mnt.clone());
     let out = mnt.join("out");
@@ -378,7 +377,7 @@ fn full_disk_is_a_clear_error_and_the_run_resumes_once_space_is_free() {
     assert_same(&out, &reference, "full disk");
 }
 
-/// numpy opens every column with mmap_mode="r" and sees the manifest's dtype, rows and values.
+/// numpy opens every column with `mmap_mode="r"` and sees the manifest's dtype, rows and values.
 #[test]
 fn numpy_reads_the_converted_dataset() {
     let Some(python) = std::env::var_os("LARDER_PYTHON") else {
