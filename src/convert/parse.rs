@@ -52,10 +52,15 @@ impl fmt::Display for Reason {
     }
 }
 
-fn trim(v: &[u8]) -> &[u8] {
-    let start = v.iter().position(|b| !matches!(b, b' ' | b'\t')).unwrap_or(v.len());
-    let end = v.iter().rposition(|b| !matches!(b, b' ' | b'\t')).map_or(start, |p| p + 1);
-    &v[start..end]
+#[inline]
+fn trim(mut v: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = v {
+        v = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = v {
+        v = rest;
+    }
+    v
 }
 
 /// Parses a bool: `true`/`false`, `True`/`False`, `TRUE`/`FALSE`, `1`/`0`, `t`/`f`, `T`/`F`.
@@ -77,10 +82,24 @@ fn parse_magnitude(v: &[u8]) -> Result<(bool, u64), Reason> {
         Some(b'+') => (false, &v[1..]),
         Some(_) => (false, v),
     };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+    if digits.is_empty() {
         return Err(Reason::NotInt);
     }
     let mut m: u64 = 0;
+    if digits.len() <= 19 {
+        // 19 digits cannot overflow a u64.
+        for &b in digits {
+            let d = b.wrapping_sub(b'0');
+            if d > 9 {
+                return Err(Reason::NotInt);
+            }
+            m = m * 10 + u64::from(d);
+        }
+        return Ok((neg, m));
+    }
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return Err(Reason::NotInt);
+    }
     for &b in digits {
         m = match m.checked_mul(10).and_then(|m| m.checked_add(u64::from(b - b'0'))) {
             Some(m) => m,
@@ -262,20 +281,20 @@ macro_rules! each_values {
 }
 
 impl Values {
-    fn new(t: ColumnType) -> Values {
+    fn new(t: ColumnType, n: usize) -> Values {
         match t {
-            ColumnType::Bool => Values::Bool(Vec::new()),
-            ColumnType::I8 => Values::I8(Vec::new()),
-            ColumnType::I16 => Values::I16(Vec::new()),
-            ColumnType::I32 => Values::I32(Vec::new()),
-            ColumnType::I64 => Values::I64(Vec::new()),
-            ColumnType::U8 => Values::U8(Vec::new()),
-            ColumnType::U16 => Values::U16(Vec::new()),
-            ColumnType::U32 => Values::U32(Vec::new()),
-            ColumnType::U64 => Values::U64(Vec::new()),
-            ColumnType::F32 => Values::F32(Vec::new()),
-            ColumnType::F64 => Values::F64(Vec::new()),
-            ColumnType::Cat => Values::CatRefs(Vec::new()),
+            ColumnType::Bool => Values::Bool(Vec::with_capacity(n)),
+            ColumnType::I8 => Values::I8(Vec::with_capacity(n)),
+            ColumnType::I16 => Values::I16(Vec::with_capacity(n)),
+            ColumnType::I32 => Values::I32(Vec::with_capacity(n)),
+            ColumnType::I64 => Values::I64(Vec::with_capacity(n)),
+            ColumnType::U8 => Values::U8(Vec::with_capacity(n)),
+            ColumnType::U16 => Values::U16(Vec::with_capacity(n)),
+            ColumnType::U32 => Values::U32(Vec::with_capacity(n)),
+            ColumnType::U64 => Values::U64(Vec::with_capacity(n)),
+            ColumnType::F32 => Values::F32(Vec::with_capacity(n)),
+            ColumnType::F64 => Values::F64(Vec::with_capacity(n)),
+            ColumnType::Cat => Values::CatRefs(Vec::with_capacity(n)),
         }
     }
 
@@ -415,11 +434,12 @@ impl Builder<'_> {
 
     #[inline]
     fn push(&mut self, slot: usize, v: &[u8], in_block: bool) -> Result<(), Reason> {
-        let fill = self.layout.columns[slot].fill;
+        let layout = self.layout;
+        let fill = || layout.columns[slot].fill;
         macro_rules! int {
             ($vec:expr, $t:ty) => {{
                 let x = match parse_int::<$t>(v) {
-                    Err(Reason::Missing) => match fill {
+                    Err(Reason::Missing) => match fill() {
                         Some(Fill::Int(f)) => <$t>::try_from(f).map_err(|_| Reason::Missing)?,
                         _ => return Err(Reason::Missing),
                     },
@@ -440,14 +460,16 @@ impl Builder<'_> {
             Values::U16(c) => int!(c, u16),
             Values::U8(c) => int!(c, u8),
             Values::Bool(c) => c.push(match parse_bool(v) {
-                Err(Reason::Missing) => match fill {
+                Err(Reason::Missing) => match fill() {
                     Some(Fill::Bool(b)) => b,
                     _ => return Err(Reason::Missing),
                 },
                 r => r?,
             }),
             Values::CatRefs(c) => {
-                std::str::from_utf8(v).map_err(|_| Reason::BadUtf8)?;
+                if !v.is_ascii() {
+                    std::str::from_utf8(v).map_err(|_| Reason::BadUtf8)?;
+                }
                 let len = u32::try_from(v.len()).map_err(|_| Reason::Quote("value too long"))?;
                 if in_block {
                     let start = v.as_ptr() as usize - self.block.as_ptr() as usize;
@@ -614,10 +636,12 @@ pub(crate) fn fields_of(rec: &[u8], delimiter: u8) -> Result<Vec<Vec<u8>>, Reaso
 
 /// Parses the records of `block`.
 pub(crate) fn parse_block(layout: &Layout, block: &[u8]) -> Parsed {
+    // Lines bound the records, so one count sizes every column without regrowing.
+    let lines = memchr_iter(b'\n', block).count() + 1;
     let mut b = Builder {
         layout,
         block,
-        columns: layout.columns.iter().map(|c| Values::new(c.ty)).collect(),
+        columns: layout.columns.iter().map(|c| Values::new(c.ty, lines)).collect(),
         arena: Vec::new(),
         field: 0,
         error: None,
@@ -626,6 +650,10 @@ pub(crate) fn parse_block(layout: &Layout, block: &[u8]) -> Parsed {
         rejects: Vec::new(),
     };
     let quoted_block = memchr(b'"', block).is_some();
+    if !quoted_block {
+        let newlines = plain_block(&mut b, block);
+        return b.into_parsed(block, newlines);
+    }
     let mut scratch = Vec::new();
     let mut line = 0u64;
     let mut pos = 0;
@@ -660,14 +688,81 @@ pub(crate) fn parse_block(layout: &Layout, block: &[u8]) -> Parsed {
         }
         pos = next;
     }
-    let Builder { mut columns, arena, rejects, rows_read, .. } = b;
-    for c in &mut columns {
-        if let Values::CatRefs(refs) = c {
-            *c = code(block, &arena, refs);
-        }
+    b.into_parsed(block, line)
+}
+
+/// Bit `i` set where `chunk[i]` is `a` or `b` (the compiler turns this into vector compares).
+#[inline]
+fn mask2(chunk: &[u8; 64], a: u8, b: u8) -> u64 {
+    let mut m = 0u64;
+    for (i, &c) in chunk.iter().enumerate() {
+        m |= u64::from((c == a) | (c == b)) << i;
     }
-    let ranges = columns.iter().map(|c| if layout.ranges { c.int_range() } else { None }).collect();
-    Parsed { columns, ranges, rejects, rows_read, newlines: line, bytes: block.len() as u64 }
+    m
+}
+
+/// Parses a block that holds no quote in one pass over its delimiters and line ends, found 64
+/// bytes at a time as bit masks; returns the number of line ends.
+fn plain_block(b: &mut Builder<'_>, block: &[u8]) -> u64 {
+    let d = b.layout.delimiter;
+    let (mut rec_start, mut field_start, mut line) = (0, 0, 0u64);
+    let mut at = |p: usize, b: &mut Builder<'_>| {
+        if block[p] == d {
+            b.field(&block[field_start..p], true);
+            field_start = p + 1;
+            return;
+        }
+        let mut end = p;
+        if end > field_start && block[end - 1] == b'\r' {
+            end -= 1;
+        }
+        if end > rec_start {
+            b.field(&block[field_start..end], true);
+            b.end(&block[rec_start..end], line);
+        }
+        line += 1;
+        rec_start = p + 1;
+        field_start = p + 1;
+    };
+    let chunks = block.chunks_exact(64);
+    let tail = chunks.remainder();
+    let mut base = 0;
+    for chunk in chunks {
+        let chunk: &[u8; 64] = chunk.try_into().unwrap_or(&[0; 64]);
+        let mut m = mask2(chunk, d, b'\n');
+        while m != 0 {
+            at(base + m.trailing_zeros() as usize, b);
+            m &= m - 1;
+        }
+        base += 64;
+    }
+    for p in memchr2_iter(d, b'\n', tail) {
+        at(base + p, b);
+    }
+    drop(at);
+    let mut end = block.len();
+    if end > field_start && block[end - 1] == b'\r' {
+        end -= 1;
+    }
+    if end > rec_start {
+        b.field(&block[field_start..end], true);
+        b.end(&block[rec_start..end], line);
+    }
+    line
+}
+
+impl Builder<'_> {
+    fn into_parsed(self, block: &[u8], newlines: u64) -> Parsed {
+        let Builder { mut columns, arena, rejects, rows_read, layout, .. } = self;
+        for c in &mut columns {
+            if let Values::CatRefs(refs) = c {
+                *c = code(block, &arena, refs);
+            }
+        }
+        let ranges =
+            columns.iter().map(|c| if layout.ranges { c.int_range() } else { None }).collect();
+        Parsed { columns, ranges, rejects, rows_read, newlines, bytes: block.len() as u64 }
+    }
 }
 
 /// Turns categorical values into block-local codes, in order of first appearance.
