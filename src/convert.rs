@@ -8,12 +8,14 @@
 //! `docs/format.md`.
 //!
 //! ```
-//! use larder::convert::{ConvertOptions, Manifest};
+//! use larder::convert::{ColumnType, ConvertOptions, Manifest};
 //! # let dir = tempfile::tempdir()?;
 //! # let csv = dir.path().join("log.csv");
 //! std::fs::write(&csv, "machine,duration\nm1,0.5\nm2,1.25\nm1,x\n")?;
 //! let out = dir.path().join("log");
-//! let report = ConvertOptions::new().convert(&csv, &out, &mut |_| {})?;
+//! let report = ConvertOptions::new()
+//!     .column_type("duration", ColumnType::F64) // "x" is then a bad value, not a category
+//!     .convert(&csv, &out, &mut |_| {})?;
 //! assert_eq!((report.manifest.rows, report.manifest.rejected), (2, 1));
 //! let m = Manifest::read(&out)?;
 //! assert_eq!(m.columns[0].categories.as_deref(), Some(&["m1".to_string(), "m2".to_string()][..]));
@@ -48,7 +50,7 @@ use sink::Sink;
 use split::{Block, BlockReader};
 
 /// Default bytes per block.
-pub const DEFAULT_BLOCK_SIZE: usize = 2 << 20;
+pub const DEFAULT_BLOCK_SIZE: usize = 1 << 20;
 
 /// Default time between checkpoints.
 pub const DEFAULT_CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
@@ -700,43 +702,45 @@ impl Writer {
     }
 
     /// Reads, parses (in parallel) and writes every block; returns the bytes converted.
-    fn pump<R: Read>(
+    fn pump<R: Read + Send>(
         &mut self,
         first: Option<Block>,
         reader: &mut BlockReader<R>,
         progress: &mut (dyn FnMut(&Progress) + Send),
     ) -> Result<u64> {
         let start = self.ck.offset;
-        let batch_len = rayon::current_num_threads() + 1;
-        let mut first = first;
+        // Several small blocks per thread keep every core busy to the end of each batch.
+        let batch_len = 2 * rayon::current_num_threads() + 2;
+        let read_batch =
+            |reader: &mut BlockReader<R>, first: Option<Block>| -> Result<Vec<Block>> {
+                let mut batch = Vec::with_capacity(batch_len);
+                batch.extend(first);
+                while batch.len() < batch_len {
+                    match reader.next_block()? {
+                        Some(b) => batch.push(b),
+                        None => break,
+                    }
+                }
+                Ok(batch)
+            };
+        let mut batch = read_batch(reader, first)?;
         let mut pending: Vec<Parsed> = Vec::new();
         let layout = self.layout.clone();
-        loop {
-            let mut batch = Vec::with_capacity(batch_len);
-            if let Some(b) = first.take() {
-                batch.push(b);
-            }
-            while batch.len() < batch_len {
-                match reader.next_block()? {
-                    Some(b) => batch.push(b),
-                    None => break,
-                }
-            }
-            if batch.is_empty() && pending.is_empty() {
-                break;
-            }
-            let (parsed, wrote) = rayon::join(
+        while !(batch.is_empty() && pending.is_empty()) {
+            // Parse this batch while the previous one is written and the next one read.
+            let (parsed, next) = rayon::join(
                 || batch.par_iter().map(|b| parse::parse_block(&layout, &b.data)).collect(),
-                || -> Result<()> {
+                || -> Result<Vec<Block>> {
                     for p in pending.drain(..) {
                         self.write_block(&p)?;
                         progress(&self.progress(start));
                     }
-                    Ok(())
+                    read_batch(reader, None)
                 },
             );
-            wrote?;
-            drop(batch);
+            let next = next?;
+            reader.recycle(batch.drain(..).map(|b| b.data));
+            batch = next;
             pending = parsed;
         }
         self.ck.done = true;

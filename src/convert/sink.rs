@@ -150,7 +150,7 @@ impl Sink {
 /// Rewrites the integer column at `src` (element type `from`) as `dst` with element type `to`,
 /// streaming; every value must fit `to`.
 pub(crate) fn narrow(src: &Path, from: ElementType, dst: &Path, to: ElementType) -> Result<()> {
-    const CHUNK: usize = 1 << 20;
+    const CHUNK: usize = 256 << 10;
     let header = read_header(src)?;
     let rows = header.shape.first().copied().unwrap_or(0) as u64;
     let mut file = File::open(src).map_err(|e| Error::io(src, e))?;
@@ -159,7 +159,7 @@ pub(crate) fn narrow(src: &Path, from: ElementType, dst: &Path, to: ElementType)
     // u64 words keep the buffer aligned for every integer type.
     let mut words = vec![0u64; CHUNK / 8];
     let mut left = rows * from.size() as u64;
-    let mut ints = Vec::with_capacity(CHUNK);
+    let mut ints = Vec::with_capacity(CHUNK / from.size());
     while left > 0 {
         let n = usize::try_from(left.min(CHUNK as u64)).unwrap_or(CHUNK);
         let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut words);

@@ -31,6 +31,8 @@ pub(crate) struct BlockReader<R> {
     offset: u64,
     block_size: usize,
     eof: bool,
+    /// Buffers of parsed blocks, reused to spare allocations and page faults.
+    spare: Vec<Vec<u8>>,
 }
 
 impl<R: Read> BlockReader<R> {
@@ -43,6 +45,16 @@ impl<R: Read> BlockReader<R> {
             offset,
             block_size: block_size.max(1),
             eof: false,
+            spare: Vec::new(),
+        }
+    }
+
+    /// Gives back block buffers for reuse (a few are kept).
+    pub(crate) fn recycle(&mut self, bufs: impl IntoIterator<Item = Vec<u8>>) {
+        for b in bufs {
+            if self.spare.len() < 16 && b.capacity() <= 2 * self.block_size {
+                self.spare.push(b);
+            }
         }
     }
 
@@ -51,7 +63,10 @@ impl<R: Read> BlockReader<R> {
         if self.eof && self.carry.is_empty() {
             return Ok(None);
         }
-        let mut buf = std::mem::take(&mut self.carry);
+        let mut buf = self.spare.pop().unwrap_or_default();
+        buf.clear();
+        buf.extend_from_slice(&self.carry);
+        self.carry.clear();
         let mut target = self.block_size.max(buf.len());
         loop {
             buf.reserve_exact(target.saturating_sub(buf.len()));
@@ -72,7 +87,7 @@ impl<R: Read> BlockReader<R> {
                 break;
             }
             if let Some(cut) = last_boundary(&buf) {
-                self.carry = buf[cut..].to_vec();
+                self.carry.extend_from_slice(&buf[cut..]);
                 buf.truncate(cut);
                 break;
             }
