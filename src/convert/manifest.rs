@@ -78,3 +78,35 @@ impl Manifest {
         Ok(m)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_refuses_column_files_that_are_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut m = Manifest {
+            columns: vec![ManifestColumn {
+                name: "x".into(),
+                file: "x.npy".into(),
+                dtype: "<f8".into(),
+                categories: None,
+            }],
+            rows: 0,
+            rejected: 0,
+            rows_read: 0,
+            source: Source { path: "in.csv".into(), bytes: 0 },
+            version: 1,
+        };
+        let path = dir.path().join(MANIFEST);
+        std::fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
+        assert_eq!(Manifest::read(dir.path()).unwrap(), m);
+        for bad in ["../x.npy", "/etc/passwd", ".hidden.npy", "a\\b.npy", ""] {
+            m.columns[0].file = bad.into();
+            std::fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
+            let e = Manifest::read(dir.path()).unwrap_err().to_string();
+            assert!(e.contains("not a plain file name"), "{bad}: {e}");
+        }
+    }
+}
