@@ -34,7 +34,7 @@ fn convert(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let mut group = c.benchmark_group("convert_wide");
     group.sample_size(10);
-    for rows in [100_000usize] {
+    for rows in [20_000usize, 100_000] {
         let csv = dir.path().join(format!("wide-{rows}.csv"));
         let text = wide_csv(rows);
         std::fs::write(&csv, &text).unwrap();
