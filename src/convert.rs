@@ -193,9 +193,10 @@ impl ConvertOptions {
         self
     }
 
-    /// Bytes per block (memory use grows with it; the output does not depend on it).
+    /// Bytes per block, from 1 byte to 256 MiB (memory use grows with it; the output does not
+    /// depend on it).
     pub fn block_size(&mut self, bytes: usize) -> &mut Self {
-        self.block_size = bytes.max(1);
+        self.block_size = bytes.clamp(1, split::MAX_RECORD);
         self
     }
 
