@@ -188,9 +188,24 @@ fn convert(args: &ConvertArgs, out: &mut impl Write) -> Result<()> {
         eprint!("\r{line}\x1b[K");
         drew = true;
     };
-    let report = opts
-        .convert(&args.input, &args.out_dir, &mut bar)
-        .with_context(|| format!("converting {}", args.input.display()))?;
+    let report = match opts.convert(&args.input, &args.out_dir, &mut bar) {
+        Ok(r) => r,
+        Err(e) => {
+            if drew {
+                eprint!("\r\x1b[K");
+            }
+            let full = matches!(&e, larder::Error::Io { source, .. }
+                if source.kind() == io::ErrorKind::StorageFull);
+            let e = anyhow::Error::new(e).context(format!("converting {}", args.input.display()));
+            return Err(if full {
+                e.context(
+                    "the disk is full: free some space, then run the same command with --resume",
+                )
+            } else {
+                e
+            });
+        }
+    };
     if drew {
         eprint!("\r\x1b[K");
     }

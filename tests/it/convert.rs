@@ -366,6 +366,7 @@ fn full_disk_is_a_clear_error_and_the_run_resumes_once_space_is_free() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success(), "the small disk should fill up");
     assert!(err.contains("No space left on device"), "{err}");
+    assert!(err.contains("--resume"), "{err}");
     assert!(!out.exists());
     let grown = Command::new("mount")
         .args(["-o", "remount,size=64m", mnt.to_str().unwrap()])
