@@ -350,6 +350,23 @@ fn run(cli: Cli) -> Result<()> {
     Ok(())
 }
 
+/// The error and its causes on one line, leaving out a cause whose text the message before it
+/// already includes (larder's I/O errors name their OS error in their own message).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line.replace('\n', " ")
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -364,7 +381,7 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("larder: {e:#}");
+            eprintln!("larder: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
