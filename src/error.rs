@@ -108,6 +108,19 @@ pub enum Error {
     #[error("{0}")]
     Invalid(String),
 
+    /// A CSV record was rejected after the allowed number of rejections was reached.
+    #[error("{path}:{line}: {reason} (more than {limit} rejected records; see --max-rejects)")]
+    Rejected {
+        /// The input file.
+        path: PathBuf,
+        /// Line of the record's first byte (1-based).
+        line: u64,
+        /// Why it was rejected, with the column.
+        reason: String,
+        /// The number of rejected records that was allowed.
+        limit: u64,
+    },
+
     /// The operation needs a platform feature this system lacks.
     #[error("{0}: not supported on this platform")]
     Unsupported(&'static str),

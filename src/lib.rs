@@ -50,6 +50,7 @@
 
 mod any;
 mod array;
+pub mod convert;
 mod copy;
 pub mod cow;
 pub mod dtype;
@@ -66,7 +67,7 @@ pub use copy::{CopyReport, copy};
 pub use cow::{CopyMethod, DeltaReport, MaterializeReport};
 pub use dtype::{ByteOrder, DType, Element, ElementType, Scalar};
 pub use error::{Error, Result};
-pub use mmap::{Access, page_size};
+pub use mmap::{Access, page_size, peak_rss};
 pub use select::Selection;
 pub use writer::{NpyWriter, write_npy};
 

@@ -50,6 +50,9 @@ enum Command {
         /// Destination; replaced only once the copy is complete.
         dst: PathBuf,
     },
+    /// Convert a CSV file into a dataset directory: one memory-mapped .npy per column and a
+    /// manifest.json (see docs/cli.md).
+    Convert(ConvertArgs),
     /// Run an experiment and print its measurements.
     Bench {
         #[command(subcommand)]
@@ -108,6 +111,197 @@ fn parse_size(s: &str) -> Result<u64, String> {
         _ => return Err(format!("{s:?}: unknown unit {unit:?} (use K, M or G)")),
     };
     n.checked_mul(1 << shift).ok_or_else(|| format!("{s:?} is too large"))
+}
+
+#[derive(clap::Args)]
+#[allow(clippy::struct_excessive_bools)] // each flag is a separate user choice
+struct ConvertArgs {
+    /// The CSV file, or `-` for standard input.
+    input: PathBuf,
+    /// The dataset directory to create; it appears only once the conversion is complete.
+    out_dir: PathBuf,
+    /// Field delimiter: one character, or `tab`.
+    #[arg(long, short = 'd', default_value = ",")]
+    delimiter: String,
+    /// The first line is data, not column names; columns are named `column_1`, `column_2`, …
+    #[arg(long)]
+    no_header: bool,
+    /// Rows read to infer the types of columns that no schema or --type names.
+    #[arg(long, default_value_t = larder::convert::DEFAULT_INFER_ROWS)]
+    infer_rows: usize,
+    /// JSON file mapping column names to types, e.g. {"duration": "f32", "region": "cat"}.
+    #[arg(long)]
+    schema: Option<PathBuf>,
+    /// Type of one column, NAME=TYPE (bool, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64,
+    /// cat); repeatable; overrides --schema.
+    #[arg(long = "type", value_name = "NAME=TYPE")]
+    types: Vec<String>,
+    /// Convert only these columns, in this order (comma-separated or repeated).
+    #[arg(long, value_delimiter = ',')]
+    columns: Option<Vec<String>>,
+    /// Value stored for empty fields of an integer or bool column, NAME=VALUE; repeatable.
+    /// Without it such records are rejected.
+    #[arg(long, value_name = "NAME=VALUE")]
+    fill: Vec<String>,
+    /// Store integer columns in the narrowest type that holds their values.
+    #[arg(long)]
+    shrink: bool,
+    /// Abort when more than N records are rejected.
+    #[arg(long, value_name = "N")]
+    max_rejects: Option<u64>,
+    /// Abort on the first rejected record (same as --max-rejects 0).
+    #[arg(long, conflicts_with = "max_rejects")]
+    strict: bool,
+    /// Continue an interrupted conversion into `OUT_DIR` (after a crash, kill or full disk).
+    #[arg(long)]
+    resume: bool,
+    /// No progress bar and no summary.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+    /// Print the summary as JSON on standard output.
+    #[arg(long)]
+    json: bool,
+    /// Seconds between checkpoints (0: after every block); see --resume.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
+    checkpoint_interval: f64,
+    /// Bytes per block (advanced; memory use grows with it).
+    #[arg(long, hide = true, default_value_t = larder::convert::DEFAULT_BLOCK_SIZE)]
+    block_size: usize,
+}
+
+fn split_pair<'a>(s: &'a str, what: &str) -> Result<(&'a str, &'a str)> {
+    s.rsplit_once('=').with_context(|| format!("{what} {s:?}: expected NAME=VALUE"))
+}
+
+fn convert_options(args: &ConvertArgs) -> Result<larder::convert::ConvertOptions> {
+    use larder::convert::{ColumnType, ConvertOptions};
+    use std::time::Duration;
+
+    let delimiter = match args.delimiter.as_str() {
+        "tab" | "\\t" | "\t" => b'\t',
+        d if d.len() == 1 => d.as_bytes()[0],
+        d => anyhow::bail!("--delimiter {d:?}: expected one ASCII character or `tab`"),
+    };
+    let mut opts = ConvertOptions::new();
+    opts.delimiter(delimiter)
+        .header(!args.no_header)
+        .infer_rows(args.infer_rows)
+        .shrink(args.shrink)
+        .max_rejects(if args.strict { Some(0) } else { args.max_rejects })
+        .resume(args.resume)
+        .block_size(args.block_size)
+        .checkpoint_interval(
+            Duration::try_from_secs_f64(args.checkpoint_interval)
+                .context("--checkpoint-interval: expected a number of seconds")?,
+        );
+    if let Some(s) = &args.schema {
+        opts.schema_file(s);
+    }
+    for t in &args.types {
+        let (name, ty) = split_pair(t, "--type")?;
+        opts.column_type(name, ty.parse::<ColumnType>().with_context(|| format!("--type {t}"))?);
+    }
+    for f in &args.fill {
+        let (name, value) = split_pair(f, "--fill")?;
+        opts.fill(name, value);
+    }
+    if let Some(c) = &args.columns {
+        opts.columns(c.clone());
+    }
+    Ok(opts)
+}
+
+// Rates, fractions and sizes for display only: float rounding does not matter.
+#[allow(clippy::cast_precision_loss, clippy::cast_sign_loss, clippy::cast_possible_truncation)]
+fn convert(args: &ConvertArgs, out: &mut impl Write) -> Result<()> {
+    use larder::convert::Progress;
+    use std::io::IsTerminal;
+    use std::time::{Duration, Instant};
+
+    let opts = convert_options(args)?;
+    let show = !args.quiet && io::stderr().is_terminal();
+    let start = Instant::now();
+    let mut last = start;
+    let mut drew = false;
+    let mut bar = |p: &Progress| {
+        if !show || last.elapsed() < Duration::from_millis(100) {
+            return;
+        }
+        last = Instant::now();
+        let secs = start.elapsed().as_secs_f64().max(1e-9);
+        let rate = p.bytes_this_run as f64 / secs;
+        let mut line = format!("{} rows, {:.1} MB/s", p.rows_read, rate / 1e6);
+        if let Some(total) = p.total_bytes.filter(|&t| t > 0) {
+            let frac = (p.bytes_read as f64 / total as f64).clamp(0.0, 1.0);
+            let filled = (frac * 30.0) as usize;
+            let eta = total.saturating_sub(p.bytes_read) as f64 / rate.max(1.0);
+            line = format!(
+                "[{}{}] {:5.1}%  {line}, ETA {:.0} s",
+                "#".repeat(filled),
+                "-".repeat(30 - filled),
+                frac * 100.0,
+                eta
+            );
+        }
+        eprint!("\r{line}\x1b[K");
+        drew = true;
+    };
+    let report = match opts.convert(&args.input, &args.out_dir, &mut bar) {
+        Ok(r) => r,
+        Err(e) => {
+            if drew {
+                eprint!("\r\x1b[K");
+            }
+            let full = matches!(&e, larder::Error::Io { source, .. }
+                if source.kind() == io::ErrorKind::StorageFull);
+            let e = anyhow::Error::new(e).context(format!("converting {}", args.input.display()));
+            return Err(if full {
+                e.context(
+                    "the disk is full: free some space, then run the same command with --resume",
+                )
+            } else {
+                e
+            });
+        }
+    };
+    if drew {
+        eprint!("\r\x1b[K");
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let m = &report.manifest;
+    let peak = larder::peak_rss();
+    let mbps = report.bytes_this_run as f64 / secs.max(1e-9) / 1e6;
+    if args.json {
+        let j = serde_json::json!({
+            "out_dir": report.out_dir,
+            "rows": m.rows,
+            "rejected": m.rejected,
+            "rows_read": m.rows_read,
+            "bytes": report.bytes_this_run,
+            "seconds": secs,
+            "mb_per_s": mbps,
+            "peak_rss_bytes": peak,
+            "resumed": report.resumed,
+        });
+        writeln!(out, "{j}")?;
+    }
+    if !args.quiet {
+        let peak =
+            peak.map_or("unknown".to_string(), |b| format!("{:.1} MiB", b as f64 / 1_048_576.0));
+        eprintln!(
+            "{}: {} rows written, {} rejected{}; {:.1} MB in {:.2} s ({:.1} MB/s){}; peak memory {}",
+            report.out_dir.display(),
+            m.rows,
+            m.rejected,
+            if m.rejected > 0 { " (see rejects.csv)" } else { "" },
+            report.bytes_this_run as f64 / 1e6,
+            secs,
+            mbps,
+            if report.resumed { ", resumed" } else { "" },
+            peak
+        );
+    }
+    Ok(())
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -176,9 +370,27 @@ fn run(cli: Cli) -> Result<()> {
                 report.write_table(&mut out)?;
             }
         }
+        Command::Convert(args) => convert(&args, &mut out)?,
     }
     out.flush()?;
     Ok(())
+}
+
+/// The error and its causes on one line, leaving out a cause whose text the message before it
+/// already includes (larder's I/O errors name their OS error in their own message).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line.replace('\n', " ")
 }
 
 fn main() -> ExitCode {
@@ -195,7 +407,7 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("larder: {e:#}");
+            eprintln!("larder: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }

@@ -513,6 +513,23 @@ pub fn page_size() -> usize {
     usize::try_from(n).ok().filter(|&n| n > 0).unwrap_or(4096)
 }
 
+/// The peak resident memory of this process so far, in bytes (`getrusage`'s `ru_maxrss`), or
+/// `None` where the system does not report it.
+pub fn peak_rss() -> Option<u64> {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes a `rusage` into the pointer it is given, which points to memory
+    // of that type and size that we own; RUSAGE_SELF is always a valid `who`.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: the memory was zeroed (a valid `rusage`: plain integers) and getrusage filled it.
+    let usage = unsafe { usage.assume_init() };
+    let max = u64::try_from(usage.ru_maxrss).ok().filter(|&m| m > 0)?;
+    // Linux and the BSDs report KiB; macOS reports bytes.
+    Some(if cfg!(target_os = "macos") { max } else { max * 1024 })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@
 )]
 
 mod cli;
+mod convert;
 mod cow;
 mod interop;
 mod npy;

@@ -1,0 +1,59 @@
+//! `larder convert` throughput on generated CSV (fixed seed), whole conversions into a
+//! temporary directory. Whole-process comparisons with other tools: `benches/convert.sh`.
+
+use std::fmt::Write as _;
+use std::hint::black_box;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use larder::convert::{ColumnType, ConvertOptions};
+
+/// `timestamp,machine,region,status,duration,bytes` rows from a small LCG.
+fn wide_csv(rows: usize) -> String {
+    const REGIONS: [&str; 4] = ["eu-west", "us-east", "ap-south", "sa-east"];
+    let mut s = String::from("timestamp,machine,region,status,duration,bytes\n");
+    let mut x: u64 = 42;
+    for i in 0..rows {
+        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        let r = x >> 33;
+        let region = REGIONS[usize::try_from(r % 4).unwrap_or(0)];
+        let _ = writeln!(
+            s,
+            "{},m{},{region},{},{}.{:04},{}",
+            1_700_000_000 + i / 16,
+            r % 100,
+            [200, 404, 500][usize::try_from(r % 3).unwrap_or(0)],
+            r % 10,
+            r % 10_000,
+            r % 100_000_000
+        );
+    }
+    s
+}
+
+fn convert(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut group = c.benchmark_group("convert_wide");
+    group.sample_size(10);
+    for rows in [20_000usize, 100_000] {
+        let csv = dir.path().join(format!("wide-{rows}.csv"));
+        let text = wide_csv(rows);
+        std::fs::write(&csv, &text).unwrap();
+        group.throughput(Throughput::Bytes(text.len() as u64));
+        let mut n = 0;
+        group.bench_with_input(BenchmarkId::from_parameter(rows), &csv, |b, csv| {
+            b.iter(|| {
+                n += 1;
+                let out = dir.path().join(format!("out-{n}"));
+                let mut o = ConvertOptions::new();
+                o.column_type("machine", ColumnType::Cat).column_type("region", ColumnType::Cat);
+                let r = o.convert(csv, &out, &mut |_| {}).unwrap();
+                std::fs::remove_dir_all(&out).unwrap();
+                black_box(r.manifest.rows)
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, convert);
+criterion_main!(benches);

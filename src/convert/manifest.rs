@@ -1,0 +1,112 @@
+//! `manifest.json`: what a dataset directory holds.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The manifest file's name inside a dataset directory.
+pub const MANIFEST: &str = "manifest.json";
+
+/// The rejected-records file's name inside a dataset directory.
+pub const REJECTS: &str = "rejects.csv";
+
+/// The contents of a dataset directory's `manifest.json` (see `docs/format.md`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// The columns, in output order.
+    pub columns: Vec<ManifestColumn>,
+    /// Rows in every column file.
+    pub rows: u64,
+    /// Records written to `rejects.csv` instead.
+    pub rejected: u64,
+    /// Records read: always `rows + rejected`.
+    pub rows_read: u64,
+    /// The CSV the dataset was made from.
+    pub source: Source,
+    /// Layout version of the dataset directory (currently 1).
+    pub version: u32,
+}
+
+/// One column of a dataset.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestColumn {
+    /// The column's name as in the CSV header (`column_1`, … without a header).
+    pub name: String,
+    /// The `.npy` file in the dataset directory (a plain file name, never a path).
+    pub file: String,
+    /// numpy typestr of the stored values, e.g. `<f8`, `|u1`.
+    pub dtype: String,
+    /// For categorical columns: the strings, in code order (code `i` means `categories[i]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub categories: Option<Vec<String>>,
+}
+
+/// Where a dataset came from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    /// The input path as given (`-` for standard input).
+    pub path: String,
+    /// Bytes of input read.
+    pub bytes: u64,
+}
+
+impl Manifest {
+    /// Reads `dir/manifest.json`, checking that every column file is a plain file name.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if it cannot be read; [`Error::Format`] if it is not a valid manifest.
+    pub fn read(dir: impl AsRef<Path>) -> Result<Manifest> {
+        let path = dir.as_ref().join(MANIFEST);
+        let text = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let m: Manifest = serde_json::from_slice(&text).map_err(|e| {
+            Error::format(&path, 0, format!("not a dataset manifest: {e} (line {})", e.line()))
+        })?;
+        for c in &m.columns {
+            let plain = !c.file.is_empty()
+                && !c.file.starts_with('.')
+                && !c.file.contains(['/', '\\', ':', '\0']);
+            if !plain {
+                return Err(Error::format(
+                    &path,
+                    0,
+                    format!("column {:?}: file {:?} is not a plain file name", c.name, c.file),
+                ));
+            }
+        }
+        Ok(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_refuses_column_files_that_are_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut m = Manifest {
+            columns: vec![ManifestColumn {
+                name: "x".into(),
+                file: "x.npy".into(),
+                dtype: "<f8".into(),
+                categories: None,
+            }],
+            rows: 0,
+            rejected: 0,
+            rows_read: 0,
+            source: Source { path: "in.csv".into(), bytes: 0 },
+            version: 1,
+        };
+        let path = dir.path().join(MANIFEST);
+        std::fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
+        assert_eq!(Manifest::read(dir.path()).unwrap(), m);
+        for bad in ["../x.npy", "/etc/passwd", ".hidden.npy", "a\\b.npy", ""] {
+            m.columns[0].file = bad.into();
+            std::fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
+            let e = Manifest::read(dir.path()).unwrap_err().to_string();
+            assert!(e.contains("not a plain file name"), "{bad}: {e}");
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! Column types, their names on the command line, and inference from sample values.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::dtype::{DType, ElementType};
+use crate::error::{Error, Result};
+
+use super::parse::{parse_bool, parse_float, parse_int_i64};
+
+/// The type a CSV column is converted to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[allow(missing_docs)] // the names are the documentation
+pub enum ColumnType {
+    Bool,
+    I8,
+    I16,
+    I32,
+    I64,
+    U8,
+    U16,
+    U32,
+    U64,
+    F32,
+    F64,
+    /// Categorical: each distinct string gets an unsigned integer code, in order of first
+    /// appearance; the strings are listed in the manifest.
+    Cat,
+}
+
+impl ColumnType {
+    /// Every type, in the order they are listed in help texts.
+    pub const ALL: [ColumnType; 12] = [
+        ColumnType::Bool,
+        ColumnType::I8,
+        ColumnType::I16,
+        ColumnType::I32,
+        ColumnType::I64,
+        ColumnType::U8,
+        ColumnType::U16,
+        ColumnType::U32,
+        ColumnType::U64,
+        ColumnType::F32,
+        ColumnType::F64,
+        ColumnType::Cat,
+    ];
+
+    /// The name used on the command line and in schema files: `bool`, `i8` … `u64`, `f32`,
+    /// `f64`, `cat`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ColumnType::Bool => "bool",
+            ColumnType::I8 => "i8",
+            ColumnType::I16 => "i16",
+            ColumnType::I32 => "i32",
+            ColumnType::I64 => "i64",
+            ColumnType::U8 => "u8",
+            ColumnType::U16 => "u16",
+            ColumnType::U32 => "u32",
+            ColumnType::U64 => "u64",
+            ColumnType::F32 => "f32",
+            ColumnType::F64 => "f64",
+            ColumnType::Cat => "cat",
+        }
+    }
+
+    /// The element type values are parsed into (`u32` codes for categoricals; the stored code
+    /// type is narrowed when the dictionary is known).
+    pub const fn element(self) -> ElementType {
+        match self {
+            ColumnType::Bool => ElementType::Bool,
+            ColumnType::I8 => ElementType::I8,
+            ColumnType::I16 => ElementType::I16,
+            ColumnType::I32 => ElementType::I32,
+            ColumnType::I64 => ElementType::I64,
+            ColumnType::U8 => ElementType::U8,
+            ColumnType::U16 => ElementType::U16,
+            ColumnType::U32 | ColumnType::Cat => ElementType::U32,
+            ColumnType::U64 => ElementType::U64,
+            ColumnType::F32 => ElementType::F32,
+            ColumnType::F64 => ElementType::F64,
+        }
+    }
+
+    /// True for the integer types.
+    pub const fn is_int(self) -> bool {
+        matches!(
+            self,
+            ColumnType::I8
+                | ColumnType::I16
+                | ColumnType::I32
+                | ColumnType::I64
+                | ColumnType::U8
+                | ColumnType::U16
+                | ColumnType::U32
+                | ColumnType::U64
+        )
+    }
+}
+
+impl fmt::Display for ColumnType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for ColumnType {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<ColumnType> {
+        let t = s.trim().to_ascii_lowercase();
+        let alias = match t.as_str() {
+            "int8" => "i8",
+            "int16" => "i16",
+            "int32" => "i32",
+            "int64" | "int" => "i64",
+            "uint8" => "u8",
+            "uint16" => "u16",
+            "uint32" => "u32",
+            "uint64" => "u64",
+            "float32" => "f32",
+            "float64" | "float" => "f64",
+            "category" | "categorical" => "cat",
+            other => other,
+        };
+        ColumnType::ALL.into_iter().find(|c| c.name() == alias).ok_or_else(|| {
+            Error::invalid(format!(
+                "unknown column type {s:?}; expected one of bool, i8, i16, i32, i64, u8, u16, \
+                 u32, u64, f32, f64, cat"
+            ))
+        })
+    }
+}
+
+/// The narrowest unsigned code type for a dictionary of `n` categories.
+pub(crate) fn code_element(n: usize) -> ElementType {
+    match n {
+        0..=0x100 => ElementType::U8,
+        0x101..=0x1_0000 => ElementType::U16,
+        _ => ElementType::U32,
+    }
+}
+
+/// The narrowest integer type holding `min..=max`: unsigned when `min >= 0`, signed otherwise.
+pub(crate) fn shrink_element(min: i128, max: i128) -> ElementType {
+    let fits = |lo: i128, hi: i128| min >= lo && max <= hi;
+    if min >= 0 {
+        if fits(0, i128::from(u8::MAX)) {
+            ElementType::U8
+        } else if fits(0, i128::from(u16::MAX)) {
+            ElementType::U16
+        } else if fits(0, i128::from(u32::MAX)) {
+            ElementType::U32
+        } else {
+            ElementType::U64
+        }
+    } else if fits(i128::from(i8::MIN), i128::from(i8::MAX)) {
+        ElementType::I8
+    } else if fits(i128::from(i16::MIN), i128::from(i16::MAX)) {
+        ElementType::I16
+    } else if fits(i128::from(i32::MIN), i128::from(i32::MAX)) {
+        ElementType::I32
+    } else {
+        ElementType::I64
+    }
+}
+
+/// The numpy typestr for an element type in native order.
+pub(crate) fn typestr(e: ElementType) -> String {
+    DType::native(e).typestr()
+}
+
+/// Infers a column's type from sample values (field contents, unquoted).
+///
+/// Integers (all non-empty, all fit `i64`) give `i64`; `true`/`false`-style values give `bool`;
+/// numbers, possibly with empty fields, give `f64`; anything else gives `cat`. A column with no
+/// non-empty sample value is `f64`.
+pub(crate) fn infer<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> ColumnType {
+    let (mut ints, mut bools, mut floats, mut empty, mut any) = (true, true, true, false, false);
+    for v in values {
+        if v.iter().all(|b| matches!(b, b' ' | b'\t')) {
+            empty = true;
+            continue;
+        }
+        any = true;
+        ints = ints && parse_int_i64(v).is_ok();
+        bools = bools && parse_bool(v).is_ok();
+        floats = floats && parse_float::<f64>(v).is_ok();
+        if !(ints || bools || floats) {
+            return ColumnType::Cat;
+        }
+    }
+    if !any {
+        ColumnType::F64
+    } else if ints && !empty {
+        ColumnType::I64
+    } else if bools && !empty {
+        ColumnType::Bool
+    } else if floats {
+        ColumnType::F64
+    } else {
+        ColumnType::Cat
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inference_picks_the_narrowest_kind_that_fits_every_sample() {
+        let t = |v: &[&str]| infer(v.iter().map(|s| s.as_bytes()));
+        assert_eq!(t(&["1", "-2", "+3"]), ColumnType::I64);
+        assert_eq!(t(&["1", "", "3"]), ColumnType::F64);
+        assert_eq!(t(&["1", "2.5", "nan"]), ColumnType::F64);
+        assert_eq!(t(&["true", "False"]), ColumnType::Bool);
+        assert_eq!(t(&["true", ""]), ColumnType::Cat);
+        assert_eq!(t(&["eu", "us"]), ColumnType::Cat);
+        assert_eq!(t(&["", ""]), ColumnType::F64);
+        assert_eq!(t(&["99999999999999999999"]), ColumnType::F64);
+    }
+
+    #[test]
+    fn type_names_parse_with_numpy_aliases() {
+        for t in ColumnType::ALL {
+            assert_eq!(t.name().parse::<ColumnType>().unwrap(), t);
+        }
+        assert_eq!("float32".parse::<ColumnType>().unwrap(), ColumnType::F32);
+        assert!("f16".parse::<ColumnType>().unwrap_err().to_string().contains("expected one of"));
+    }
+
+    #[test]
+    fn shrink_and_code_types_are_the_narrowest_that_fit() {
+        assert_eq!(shrink_element(0, 255), ElementType::U8);
+        assert_eq!(shrink_element(0, 256), ElementType::U16);
+        assert_eq!(shrink_element(-1, 127), ElementType::I8);
+        assert_eq!(shrink_element(-129, 0), ElementType::I16);
+        assert_eq!(shrink_element(i128::from(i64::MIN), 0), ElementType::I64);
+        assert_eq!(shrink_element(0, i128::from(u64::MAX)), ElementType::U64);
+        assert_eq!(code_element(0), ElementType::U8);
+        assert_eq!(code_element(256), ElementType::U8);
+        assert_eq!(code_element(257), ElementType::U16);
+        assert_eq!(code_element(70_000), ElementType::U32);
+    }
+}

@@ -1,0 +1,192 @@
+//! Column files: an [`NpyWriter`] of whichever element type a column is stored as.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+use crate::array::read_header;
+use crate::dtype::ElementType;
+use crate::error::{Error, Result};
+use crate::writer::NpyWriter;
+
+use super::parse::Values;
+
+/// A `.npy` column being written.
+#[derive(Debug)]
+pub(crate) enum Sink {
+    Bool(NpyWriter<bool>),
+    I8(NpyWriter<i8>),
+    I16(NpyWriter<i16>),
+    I32(NpyWriter<i32>),
+    I64(NpyWriter<i64>),
+    U8(NpyWriter<u8>),
+    U16(NpyWriter<u16>),
+    U32(NpyWriter<u32>),
+    U64(NpyWriter<u64>),
+    F32(NpyWriter<f32>),
+    F64(NpyWriter<f64>),
+}
+
+macro_rules! each_sink {
+    ($s:expr, $w:ident => $body:expr) => {
+        match $s {
+            Sink::Bool($w) => $body,
+            Sink::I8($w) => $body,
+            Sink::I16($w) => $body,
+            Sink::I32($w) => $body,
+            Sink::I64($w) => $body,
+            Sink::U8($w) => $body,
+            Sink::U16($w) => $body,
+            Sink::U32($w) => $body,
+            Sink::U64($w) => $body,
+            Sink::F32($w) => $body,
+            Sink::F64($w) => $body,
+        }
+    };
+}
+
+macro_rules! by_element {
+    ($e:expr, $f:ident($($arg:expr),*)) => {
+        match $e {
+            ElementType::Bool => Sink::Bool(NpyWriter::$f($($arg),*)?),
+            ElementType::I8 => Sink::I8(NpyWriter::$f($($arg),*)?),
+            ElementType::I16 => Sink::I16(NpyWriter::$f($($arg),*)?),
+            ElementType::I32 => Sink::I32(NpyWriter::$f($($arg),*)?),
+            ElementType::I64 => Sink::I64(NpyWriter::$f($($arg),*)?),
+            ElementType::U8 => Sink::U8(NpyWriter::$f($($arg),*)?),
+            ElementType::U16 => Sink::U16(NpyWriter::$f($($arg),*)?),
+            ElementType::U32 => Sink::U32(NpyWriter::$f($($arg),*)?),
+            ElementType::U64 => Sink::U64(NpyWriter::$f($($arg),*)?),
+            ElementType::F32 => Sink::F32(NpyWriter::$f($($arg),*)?),
+            ElementType::F64 => Sink::F64(NpyWriter::$f($($arg),*)?),
+            other => {
+                return Err(Error::invalid(format!("columns cannot be stored as {}", other.name())))
+            }
+        }
+    };
+}
+
+impl Sink {
+    /// A new, empty column file of element type `e`.
+    pub(crate) fn create(path: &Path, e: ElementType) -> Result<Sink> {
+        Ok(by_element!(e, create(path, &[])))
+    }
+
+    /// Continues a column file after its first `rows` rows.
+    pub(crate) fn resume(path: &Path, e: ElementType, rows: u64) -> Result<Sink> {
+        Ok(by_element!(e, resume(path, rows)))
+    }
+
+    /// Appends one block's values (categorical codes go through [`Sink::append_codes`]).
+    pub(crate) fn append(&mut self, v: &Values) -> Result<()> {
+        match (self, v) {
+            (Sink::Bool(w), Values::Bool(v)) => w.append(v),
+            (Sink::I8(w), Values::I8(v)) => w.append(v),
+            (Sink::I16(w), Values::I16(v)) => w.append(v),
+            (Sink::I32(w), Values::I32(v)) => w.append(v),
+            (Sink::I64(w), Values::I64(v)) => w.append(v),
+            (Sink::U8(w), Values::U8(v)) => w.append(v),
+            (Sink::U16(w), Values::U16(v)) => w.append(v),
+            (Sink::U32(w), Values::U32(v)) => w.append(v),
+            (Sink::U64(w), Values::U64(v)) => w.append(v),
+            (Sink::F32(w), Values::F32(v)) => w.append(v),
+            (Sink::F64(w), Values::F64(v)) => w.append(v),
+            (s, _) => Err(Error::invalid(format!(
+                "{}: values do not match the column type",
+                each_sink!(s, w => w.path().display())
+            ))),
+        }
+    }
+
+    /// Appends categorical codes.
+    pub(crate) fn append_codes(&mut self, codes: &[u32]) -> Result<()> {
+        match self {
+            Sink::U32(w) => w.append(codes),
+            s => Err(Error::invalid(format!(
+                "{}: codes go to a u32 column",
+                each_sink!(s, w => w.path().display())
+            ))),
+        }
+    }
+
+    /// Appends integers that are known to fit (used when narrowing).
+    fn append_ints(&mut self, v: &[i128]) -> Result<()> {
+        macro_rules! conv {
+            ($w:expr, $t:ty) => {{
+                let out: Option<Vec<$t>> = v.iter().map(|&x| <$t>::try_from(x).ok()).collect();
+                let out = out.ok_or_else(|| {
+                    Error::invalid(format!("{}: value out of range", $w.path().display()))
+                })?;
+                $w.append(&out)
+            }};
+        }
+        match self {
+            Sink::I8(w) => conv!(w, i8),
+            Sink::I16(w) => conv!(w, i16),
+            Sink::I32(w) => conv!(w, i32),
+            Sink::I64(w) => conv!(w, i64),
+            Sink::U8(w) => conv!(w, u8),
+            Sink::U16(w) => conv!(w, u16),
+            Sink::U32(w) => conv!(w, u32),
+            Sink::U64(w) => conv!(w, u64),
+            s => Err(Error::invalid(format!(
+                "{}: not an integer column",
+                each_sink!(s, w => w.path().display())
+            ))),
+        }
+    }
+
+    /// Checkpoints the file (data and header on disk).
+    pub(crate) fn sync(&mut self) -> Result<u64> {
+        each_sink!(self, w => w.sync())
+    }
+
+    /// Finishes the file.
+    pub(crate) fn finish(self) -> Result<u64> {
+        each_sink!(self, w => w.finish())
+    }
+}
+
+/// Rewrites the integer column at `src` (element type `from`) as `dst` with element type `to`,
+/// streaming; every value must fit `to`.
+pub(crate) fn narrow(src: &Path, from: ElementType, dst: &Path, to: ElementType) -> Result<()> {
+    const CHUNK: usize = 256 << 10;
+    let header = read_header(src)?;
+    let rows = header.shape.first().copied().unwrap_or(0) as u64;
+    let mut file = File::open(src).map_err(|e| Error::io(src, e))?;
+    file.seek(SeekFrom::Start(header.data_offset as u64)).map_err(|e| Error::io(src, e))?;
+    let mut out = Sink::create(dst, to)?;
+    // u64 words keep the buffer aligned for every integer type.
+    let mut words = vec![0u64; CHUNK / 8];
+    let mut left = rows * from.size() as u64;
+    let mut ints = Vec::with_capacity(CHUNK / from.size());
+    while left > 0 {
+        let n = usize::try_from(left.min(CHUNK as u64)).unwrap_or(CHUNK);
+        let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut words);
+        file.read_exact(&mut bytes[..n]).map_err(|e| Error::io(src, e))?;
+        let bytes = &bytes[..n];
+        ints.clear();
+        macro_rules! widen {
+            ($t:ty) => {
+                ints.extend(bytemuck::cast_slice::<u8, $t>(bytes).iter().map(|&x| i128::from(x)))
+            };
+        }
+        match from {
+            ElementType::I8 => widen!(i8),
+            ElementType::I16 => widen!(i16),
+            ElementType::I32 => widen!(i32),
+            ElementType::I64 => widen!(i64),
+            ElementType::U8 => widen!(u8),
+            ElementType::U16 => widen!(u16),
+            ElementType::U32 => widen!(u32),
+            ElementType::U64 => widen!(u64),
+            other => {
+                return Err(Error::invalid(format!("cannot narrow a {} column", other.name())));
+            }
+        }
+        out.append_ints(&ints)?;
+        left -= n as u64;
+    }
+    out.finish()?;
+    Ok(())
+}

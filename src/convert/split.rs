@@ -1,0 +1,162 @@
+//! Reading the input in blocks of whole records.
+//!
+//! A block ends just after a `\n` that is outside quotes, i.e. one with an even number of `"`
+//! before it since the block's start. Every block therefore starts at a record boundary, and the
+//! parser (`parse.rs`) applies the same rule inside a block.
+
+use std::io::{ErrorKind, Read};
+use std::path::{Path, PathBuf};
+
+use memchr::{memchr, memrchr};
+
+use crate::error::{Error, Result};
+
+/// The longest record accepted. Longer ones are almost always an unbalanced quote that swallows
+/// the rest of the file; refusing them keeps memory bounded.
+pub(crate) const MAX_RECORD: usize = 256 << 20;
+
+/// A run of whole records and where it starts in the input.
+#[derive(Debug)]
+pub(crate) struct Block {
+    pub(crate) data: Vec<u8>,
+    /// Byte offset of `data[0]` in the input.
+    pub(crate) offset: u64,
+}
+
+/// Cuts an input stream into [`Block`]s of about `block_size` bytes.
+pub(crate) struct BlockReader<R> {
+    input: R,
+    path: PathBuf,
+    carry: Vec<u8>,
+    offset: u64,
+    block_size: usize,
+    eof: bool,
+    /// Buffers of parsed blocks, reused to spare allocations and page faults.
+    spare: Vec<Vec<u8>>,
+}
+
+impl<R: Read> BlockReader<R> {
+    /// Reads `input` (named `path` in errors), whose first byte is at `offset`.
+    pub(crate) fn new(input: R, path: &Path, offset: u64, block_size: usize) -> Self {
+        BlockReader {
+            input,
+            path: path.to_path_buf(),
+            carry: Vec::new(),
+            offset,
+            block_size: block_size.max(1),
+            eof: false,
+            spare: Vec::new(),
+        }
+    }
+
+    /// Gives back block buffers for reuse (a few are kept).
+    pub(crate) fn recycle(&mut self, bufs: impl IntoIterator<Item = Vec<u8>>) {
+        for b in bufs {
+            if self.spare.len() < 16 && b.capacity() <= 2 * self.block_size {
+                self.spare.push(b);
+            }
+        }
+    }
+
+    /// The next block, or `None` at the end of the input.
+    pub(crate) fn next_block(&mut self) -> Result<Option<Block>> {
+        if self.eof && self.carry.is_empty() {
+            return Ok(None);
+        }
+        let mut buf = self.spare.pop().unwrap_or_default();
+        buf.clear();
+        buf.extend_from_slice(&self.carry);
+        self.carry.clear();
+        let mut target = self.block_size.max(buf.len());
+        loop {
+            buf.reserve_exact(target.saturating_sub(buf.len()));
+            while buf.len() < target && !self.eof {
+                let have = buf.len();
+                buf.resize(target, 0);
+                match self.input.read(&mut buf[have..]) {
+                    Ok(0) => {
+                        buf.truncate(have);
+                        self.eof = true;
+                    }
+                    Ok(n) => buf.truncate(have + n),
+                    Err(e) if e.kind() == ErrorKind::Interrupted => buf.truncate(have),
+                    Err(e) => return Err(Error::io(&self.path, e)),
+                }
+            }
+            if self.eof {
+                break;
+            }
+            if let Some(cut) = last_boundary(&buf) {
+                self.carry.extend_from_slice(&buf[cut..]);
+                buf.truncate(cut);
+                break;
+            }
+            if target >= MAX_RECORD {
+                return Err(Error::format(
+                    &self.path,
+                    self.offset,
+                    format!(
+                        "a record longer than {} MiB starts here (an unbalanced quote?)",
+                        MAX_RECORD >> 20
+                    ),
+                ));
+            }
+            target = (target * 2).min(MAX_RECORD);
+        }
+        let block = Block { offset: self.offset, data: buf };
+        self.offset += block.data.len() as u64;
+        if block.data.is_empty() { Ok(None) } else { Ok(Some(block)) }
+    }
+}
+
+/// The index just after the last record boundary in `buf`, if any.
+pub(crate) fn last_boundary(buf: &[u8]) -> Option<usize> {
+    if memchr(b'"', buf).is_none() {
+        return memrchr(b'\n', buf).map(|p| p + 1);
+    }
+    let mut quotes_before = memchr::memchr_iter(b'"', buf).count();
+    let mut end = buf.len();
+    while let Some(p) = memrchr(b'\n', &buf[..end]) {
+        quotes_before -= memchr::memchr_iter(b'"', &buf[p..end]).count();
+        if quotes_before.is_multiple_of(2) {
+            return Some(p + 1);
+        }
+        end = p;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::convert::parse::record_end;
+    use proptest::prelude::*;
+
+    #[test]
+    fn boundaries_skip_newlines_inside_quotes() {
+        assert_eq!(last_boundary(b"a\nb\nc"), Some(4));
+        assert_eq!(last_boundary(b"a\n\"b\nc"), Some(2));
+        assert_eq!(last_boundary(b"\"a\nb"), None);
+        assert_eq!(last_boundary(b"\"a\"\"\nb\"\nc"), Some(8));
+    }
+
+    proptest! {
+        /// Whatever the block size, blocks concatenate to the input and each ends where the
+        /// parser's record rule says a record ends.
+        #[test]
+        fn blocks_are_whole_records(data in "[a\",\n]{0,200}", size in 1usize..40) {
+            let mut r = BlockReader::new(data.as_bytes(), Path::new("x"), 0, size);
+            let mut all = Vec::new();
+            while let Some(b) = r.next_block().unwrap() {
+                prop_assert_eq!(b.offset, all.len() as u64);
+                let mut pos = 0;
+                while pos < b.data.len() {
+                    pos = record_end(&b.data, pos) + 1;
+                }
+                prop_assert!(pos == b.data.len() || pos == b.data.len() + 1);
+                all.extend_from_slice(&b.data);
+            }
+            prop_assert_eq!(all, data.as_bytes());
+        }
+    }
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""Check a dataset directory written by `larder convert` against its CSV, using numpy.
+
+Usage:  check_dataset.py DATASET_DIR SOURCE.csv
+
+* every column file opens with np.load(mmap_mode="r"), is 1-d, has the manifest's dtype
+  (np.dtype.str) and `rows` elements;
+* rows == rows_read - rejected, and rejects.csv has `rejected` records with line numbers;
+* reading SOURCE.csv with Python's csv module, skipping blank lines and the records whose
+  first line is listed in rejects.csv, gives exactly the stored values: categoricals through
+  the manifest's categories, bools from true/false, integers and floats parsed by Python.
+
+Prints "N passed, M failed" and exits 1 on any failure.
+"""
+import csv
+import json
+import math
+import os
+import sys
+
+import numpy as np
+
+
+def main() -> int:
+    out, src = sys.argv[1], sys.argv[2]
+    m = json.load(open(os.path.join(out, "manifest.json")))
+    passed = failed = 0
+
+    def check(ok, what):
+        nonlocal passed, failed
+        if ok:
+            passed += 1
+        else:
+            failed += 1
+            print("FAIL", what)
+
+    check(m["rows"] + m["rejected"] == m["rows_read"], "rows + rejected == rows_read")
+    arrays = {}
+    for c in m["columns"]:
+        a = np.load(os.path.join(out, c["file"]), mmap_mode="r")
+        check(a.dtype.str == c["dtype"], f"{c['name']}: dtype {a.dtype.str} != {c['dtype']}")
+        check(a.shape == (m["rows"],), f"{c['name']}: shape {a.shape}")
+        arrays[c["name"]] = a
+    with open(os.path.join(out, "rejects.csv"), newline="", encoding="utf-8",
+              errors="replace") as f:
+        rej = list(csv.reader(f))
+    check(rej[0] == ["line", "column", "reason", "record"], "rejects.csv header")
+    check(len(rej) - 1 == m["rejected"], "one rejects.csv record per rejected row")
+    bad_lines = {int(r[0]) for r in rej[1:]}
+
+    with open(src, newline="", encoding="utf-8") as f:
+        reader = csv.reader(f)
+        header = next(reader)
+        idx = {name: header.index(name) for name in arrays}
+        line = reader.line_num + 1
+        i = 0
+        mismatches = 0
+        for rec in reader:
+            start, line = line, reader.line_num + 1
+            if not rec or start in bad_lines:
+                continue
+            for c in m["columns"]:
+                raw = rec[idx[c["name"]]]
+                got = arrays[c["name"]][i]
+                if "categories" in c:
+                    ok = c["categories"][int(got)] == raw
+                elif c["dtype"].endswith("b1"):
+                    ok = bool(got) == (raw.strip().lower() in ("true", "1", "t"))
+                elif c["dtype"][1] == "f":
+                    want = float(raw) if raw.strip() else math.nan
+                    ok = (math.isnan(want) and math.isnan(got)) or float(got) == np.dtype(
+                        c["dtype"]).type(want)
+                else:
+                    ok = int(got) == int(raw)
+                if not ok:
+                    mismatches += 1
+                    if mismatches < 5:
+                        print(f"row {i} (line {start}) {c['name']}: {got!r} vs {raw!r}")
+            i += 1
+        check(mismatches == 0, f"{mismatches} values differ from the CSV")
+        check(i == m["rows"], f"{i} good records in the CSV, manifest says {m['rows']}")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

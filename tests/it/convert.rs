@@ -1,0 +1,406 @@
+//! `larder convert`: fixtures with expected values and rejects, crash/resume, full disk,
+//! standard input, and numpy reading the result.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use larder::Selection;
+use larder::convert::{ConvertOptions, Manifest};
+use larder::text::{TextFormat, cat};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_larder");
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/csv")
+}
+
+fn larder(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+fn values(path: &Path) -> Value {
+    let mut out = Vec::new();
+    cat(path, &Selection::all(), TextFormat::Json, &mut out).unwrap();
+    serde_json::from_slice(&out).unwrap()
+}
+
+/// Asserts two dataset directories hold the same files with the same bytes.
+fn assert_same(a: &Path, b: &Path, what: &str) {
+    let (ta, tb) = (tree(a), tree(b));
+    assert_eq!(ta.keys().collect::<Vec<_>>(), tb.keys().collect::<Vec<_>>(), "{what}: files");
+    for (name, bytes) in &ta {
+        assert!(*bytes == tb[name], "{what}: {name} differs");
+    }
+}
+
+/// Every file of a dataset directory, by name.
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (e.file_name().to_string_lossy().into_owned(), fs::read(e.path()).unwrap())
+        })
+        .collect()
+}
+
+fn check_case(name: &str, spec: &Value) {
+    let csv = fixtures().join(format!("{name}.csv"));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut args = vec!["convert", csv.to_str().unwrap(), out.to_str().unwrap(), "-q"];
+    let extra: Vec<String> =
+        spec["args"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect();
+    args.extend(extra.iter().map(String::as_str));
+    let o = larder(&args);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    if let Some(err) = spec.get("error") {
+        assert!(!o.status.success(), "{name}: expected failure");
+        assert!(stderr.contains(err.as_str().unwrap()), "{name}: {stderr}");
+        assert!(!out.exists(), "{name}: no output after an error");
+        let leftovers: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert!(leftovers.is_empty(), "{name}: temporary directory left behind");
+        return;
+    }
+    assert!(o.status.success(), "{name}: {stderr}");
+    let m = Manifest::read(&out).unwrap();
+    assert_eq!(m.rows, spec["rows"].as_u64().unwrap(), "{name}: rows");
+    assert_eq!(m.rejected, spec["rejected"].as_u64().unwrap(), "{name}: rejected");
+    assert_eq!(m.rows_read, m.rows + m.rejected, "{name}: rows read = written + rejected");
+    let cols = spec["columns"].as_array().unwrap();
+    assert_eq!(m.columns.len(), cols.len(), "{name}: column count");
+    for (c, want) in m.columns.iter().zip(cols) {
+        assert_eq!(c.name, want["name"].as_str().unwrap(), "{name}");
+        assert_eq!(c.file, want["file"].as_str().unwrap(), "{name}: {}", c.name);
+        assert_eq!(c.dtype, want["dtype"].as_str().unwrap(), "{name}: {}", c.name);
+        let cats = want.get("categories").map(|v| {
+            v.as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect()
+        });
+        assert_eq!(c.categories, cats, "{name}: {} categories", c.name);
+        assert_eq!(values(&out.join(&c.file)), want["values"], "{name}: {} values", c.name);
+    }
+    // rejects.csv: header + one record per rejected row.
+    let text = String::from_utf8_lossy(&fs::read(out.join("rejects.csv")).unwrap()).into_owned();
+    let rows = parse_csv(&text);
+    assert_eq!(rows[0], ["line", "column", "reason", "record"], "{name}");
+    let want: Vec<Vec<String>> = spec["rejects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let r = r.as_array().unwrap();
+            vec![
+                r[0].as_u64().unwrap().to_string(),
+                r[1].as_str().unwrap().to_string(),
+                r[2].as_str().unwrap().to_string(),
+                r[3].as_str().unwrap().to_string(),
+            ]
+        })
+        .collect();
+    assert_eq!(rows[1..], want[..], "{name}: rejects");
+}
+
+/// A small RFC 4180 reader for checking rejects.csv (independent of the converter's parser).
+fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let (mut rows, mut row, mut field) = (Vec::new(), Vec::new(), String::new());
+    let mut chars = text.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (false, '"') => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut field)),
+            (false, '\n') => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+            }
+            (_, c) => field.push(c),
+        }
+    }
+    rows
+}
+
+#[test]
+fn fixtures_convert_to_the_expected_columns_and_rejects() {
+    let mut n = 0;
+    let mut names: Vec<_> = fs::read_dir(fixtures())
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.unwrap().path();
+            (p.extension()? == "json")
+                .then(|| p.file_stem().unwrap().to_string_lossy().into_owned())
+        })
+        .collect();
+    names.sort();
+    for name in names {
+        let spec: Value =
+            serde_json::from_slice(&fs::read(fixtures().join(format!("{name}.json"))).unwrap())
+                .unwrap();
+        check_case(&name, &spec);
+        n += 1;
+    }
+    assert!(n >= 25, "only {n} fixtures found");
+}
+
+/// A CSV of `rows` rows with quotes, newlines in quotes, bad rows and a categorical column.
+fn sample_csv(rows: usize) -> Vec<u8> {
+    let mut s = b"id,name,score,flag\n".to_vec();
+    let mut x: u64 = 7;
+    for i in 0..rows {
+        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        let r = (x >> 33) % 1000;
+        let name = match r % 7 {
+            0 => "\"a,\"\"quoted\"\"\nname\"".to_string(),
+            1 => format!("n{}", r % 50),
+            _ => format!("m{}", r % 300),
+        };
+        let score =
+            if r.is_multiple_of(97) { "oops".to_string() } else { format!("{}.{}", r, i % 10) };
+        let line = if r.is_multiple_of(211) {
+            format!("{i},{name}\r\n")
+        } else {
+            format!("{i},{name},{score},{}\r\n", r.is_multiple_of(2))
+        };
+        s.extend_from_slice(line.as_bytes());
+    }
+    s
+}
+
+fn opts(block: usize) -> ConvertOptions {
+    let mut o = ConvertOptions::new();
+    o.block_size(block)
+        .column_type("id", larder::convert::ColumnType::U32)
+        .column_type("name", larder::convert::ColumnType::Cat)
+        .column_type("score", larder::convert::ColumnType::F64)
+        .column_type("flag", larder::convert::ColumnType::Bool);
+    o
+}
+
+#[test]
+fn output_does_not_depend_on_block_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("in.csv");
+    fs::write(&csv, sample_csv(3000)).unwrap();
+    let reference = dir.path().join("ref");
+    opts(1 << 20).convert(&csv, &reference, &mut |_| {}).unwrap();
+    let m = Manifest::read(&reference).unwrap();
+    assert!(m.rejected > 0 && m.rows > 2000, "{m:?}");
+    assert_eq!(m.columns[1].dtype, "<u2", "more than 256 names need u16 codes");
+    for block in [1, 7, 64, 1000, 4096] {
+        let out = dir.path().join(format!("b{block}"));
+        opts(block).convert(&csv, &out, &mut |_| {}).unwrap();
+        assert_same(&out, &reference, &format!("block size {block}"));
+    }
+}
+
+fn cli_convert(csv: &Path, out: &Path, extra: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(["convert", csv.to_str().unwrap(), out.to_str().unwrap(), "-q"])
+        .args(["--type", "id=u32", "--type", "name=cat", "--type", "score=f64"])
+        .args(["--type", "flag=bool", "--block-size", "4096", "--checkpoint-interval", "0"])
+        .args(extra);
+    c
+}
+
+#[test]
+fn resume_after_a_crash_at_each_kind_of_point_is_byte_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("in.csv");
+    fs::write(&csv, sample_csv(2000)).unwrap();
+    let reference = dir.path().join("ref");
+    assert!(cli_convert(&csv, &reference, &[]).status().unwrap().success());
+    for point in ["block:1", "block:3", "block:9", "finish:1", "finish:3", "rename:1"] {
+        let out = dir.path().join(point.replace(':', "_"));
+        let o = cli_convert(&csv, &out, &[]).env("LARDER_CONVERT_CRASH", point).output().unwrap();
+        assert!(!o.status.success(), "{point}: the crash hook did not fire");
+        assert!(!out.exists(), "{point}: output must not appear before it is complete");
+        let again = cli_convert(&csv, &out, &[]).output().unwrap();
+        assert!(!again.status.success(), "{point}: an interrupted run needs --resume");
+        assert!(String::from_utf8_lossy(&again.stderr).contains("--resume"), "{point}");
+        let o = cli_convert(&csv, &out, &["--resume"]).output().unwrap();
+        assert!(o.status.success(), "{point}: {}", String::from_utf8_lossy(&o.stderr));
+        assert_same(&out, &reference, point);
+    }
+}
+
+#[test]
+fn resume_after_kill_9_at_several_points_is_byte_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("in.csv");
+    fs::write(&csv, sample_csv(10_000)).unwrap();
+    let reference = dir.path().join("ref");
+    assert!(cli_convert(&csv, &reference, &[]).status().unwrap().success());
+    let len = fs::metadata(&csv).unwrap().len();
+    for (k, fraction) in [0.0, 0.2, 0.5, 0.8].into_iter().enumerate() {
+        let out = dir.path().join(format!("k{k}"));
+        let tmp = dir.path().join(format!(".k{k}.larder-tmp"));
+        let mut child = cli_convert(&csv, &out, &[]).stdout(Stdio::null()).spawn().unwrap();
+        // Kill once the checkpoint shows the run is past `fraction` of the input.
+        let start = Instant::now();
+        loop {
+            let offset = fs::read(tmp.join("checkpoint.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                .and_then(|v| v["offset"].as_u64())
+                .unwrap_or(0);
+            #[allow(clippy::cast_precision_loss)]
+            let past = offset as f64 >= fraction * len as f64;
+            if past || child.try_wait().unwrap().is_some() || start.elapsed().as_secs() > 60 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let o = cli_convert(&csv, &out, &["--resume"]).output().unwrap();
+        assert!(o.status.success(), "kill at {fraction}: {}", String::from_utf8_lossy(&o.stderr));
+        assert_same(&out, &reference, &format!("kill at {fraction}"));
+    }
+}
+
+#[test]
+fn resume_refuses_other_options_and_changed_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("in.csv");
+    fs::write(&csv, sample_csv(2000)).unwrap();
+    let out = dir.path().join("out");
+    let o = cli_convert(&csv, &out, &[]).env("LARDER_CONVERT_CRASH", "block:2").output().unwrap();
+    assert!(!o.status.success());
+    let o = cli_convert(&csv, &out, &["--resume", "--shrink"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&o.stderr).contains("other options"), "{o:?}");
+    fs::OpenOptions::new().append(true).open(&csv).unwrap().write_all(b"1,x,1,true\n").unwrap();
+    let o = cli_convert(&csv, &out, &["--resume"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&o.stderr).contains("changed"), "{o:?}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn existing_output_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("in.csv");
+    fs::write(&csv, "a\n1\n").unwrap();
+    fs::create_dir(dir.path().join("out")).unwrap();
+    let o = larder(&["convert", csv.to_str().unwrap(), dir.path().join("out").to_str().unwrap()]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already exists"));
+}
+
+#[test]
+fn standard_input_converts_and_cannot_be_resumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut child = Command::new(BIN)
+        .args(["convert", "-", out.to_str().unwrap(), "-q", "--json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"a,b\n1,x\n2,y\n").unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success());
+    let j: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["rows"], 2);
+    let m = Manifest::read(&out).unwrap();
+    assert_eq!((m.source.path.as_str(), m.source.bytes), ("-", 12));
+    let o = larder(&["convert", "-", dir.path().join("o2").to_str().unwrap(), "--resume"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot resume from standard input"));
+}
+
+#[test]
+fn summary_reports_rows_rejects_throughput_and_peak_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("in.csv");
+    fs::write(&csv, "a\n1\nx\n").unwrap();
+    let o = larder(&[
+        "convert",
+        csv.to_str().unwrap(),
+        dir.path().join("o").to_str().unwrap(),
+        "--type",
+        "a=i64",
+    ]);
+    let s = String::from_utf8_lossy(&o.stderr);
+    for part in ["1 rows written", "1 rejected", "MB/s", "peak memory", " MiB"] {
+        assert!(s.contains(part), "{part}: {s}");
+    }
+    let o =
+        larder(&["convert", csv.to_str().unwrap(), dir.path().join("q").to_str().unwrap(), "-q"]);
+    assert!(o.stderr.is_empty() && o.stdout.is_empty());
+}
+
+/// Full disk: needs a small tmpfs, which only root in a permissive environment can mount.
+#[test]
+fn full_disk_is_a_clear_error_and_the_run_resumes_once_space_is_free() {
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("in.csv");
+    fs::write(&csv, sample_csv(60_000)).unwrap();
+    let reference = dir.path().join("ref");
+    assert!(cli_convert(&csv, &reference, &[]).status().unwrap().success());
+    let mnt = dir.path().join("mnt");
+    fs::create_dir(&mnt).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs", mnt.to_str().unwrap()])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipped: cannot mount a tmpfs here (needs root and mount permission)");
+        return;
+    }
+    let _guard = Unmount(mnt.clone());
+    let out = mnt.join("out");
+    let o = cli_convert(&csv, &out, &[]).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "the small disk should fill up");
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(err.contains("--resume"), "{err}");
+    assert!(!out.exists());
+    let grown = Command::new("mount")
+        .args(["-o", "remount,size=64m", mnt.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(grown.success());
+    let o = cli_convert(&csv, &out, &["--resume"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_same(&out, &reference, "full disk");
+}
+
+/// numpy opens every column with `mmap_mode="r"` and sees the manifest's dtype, rows and values.
+#[test]
+fn numpy_reads_the_converted_dataset() {
+    let Some(python) = std::env::var_os("LARDER_PYTHON") else {
+        assert!(
+            std::env::var("LARDER_REQUIRE_PYTHON").as_deref() != Ok("1"),
+            "LARDER_REQUIRE_PYTHON=1 but LARDER_PYTHON is not set"
+        );
+        eprintln!("skipped: LARDER_PYTHON not set");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("in.csv");
+    fs::write(&csv, sample_csv(3000)).unwrap();
+    let out = dir.path().join("out");
+    assert!(cli_convert(&csv, &out, &["--shrink"]).status().unwrap().success());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/check_dataset.py");
+    let o = Command::new(python).arg(script).arg(&out).arg(&csv).output().unwrap();
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
