@@ -98,6 +98,8 @@ pub struct MmapArray<T: Element> {
     map: Mapping,
     header: Header,
     mode: Mode,
+    // Rows (columns for Fortran order) per block of `ArrayStore::chunks`.
+    blocks: Vec<usize>,
     _element: PhantomData<T>,
 }
 
@@ -217,12 +219,18 @@ impl<T: Element> MmapArray<T> {
                 found: header.dtype.typestr(),
             });
         }
+        let blocks = crate::store::contiguous_chunks(
+            &header.shape,
+            header.dtype.itemsize(),
+            header.fortran_order,
+        );
         Ok(MmapArray {
             path: path.to_path_buf(),
             _file: file,
             map,
             header,
             mode,
+            blocks,
             _element: PhantomData,
         })
     }
@@ -270,6 +278,12 @@ impl<T: Element> MmapArray<T> {
     /// Memory order of the stored data.
     pub fn order(&self) -> Order {
         if self.header.fortran_order { Order::F } else { Order::C }
+    }
+
+    /// The block shape [`ArrayStore::chunks`](crate::ArrayStore::chunks) walks the file in:
+    /// whole rows (whole columns for Fortran order), about 4 MiB per block.
+    pub fn block_shape(&self) -> &[usize] {
+        &self.blocks
     }
 
     /// The data bytes as stored (header excluded).
