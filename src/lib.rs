@@ -38,6 +38,7 @@
 
 mod any;
 mod array;
+pub mod bench;
 mod copy;
 pub mod dtype;
 mod error;
@@ -53,7 +54,7 @@ pub mod zarr;
 
 pub use any::{AnyArray, Info, info};
 pub use array::{MmapArray, Mode, Order, read_header, read_npy};
-pub use copy::{CopyReport, copy};
+pub use copy::{CopyOptions, CopyReport, copy, copy_with};
 pub use dtype::{ByteOrder, DType, Element, ElementType, Scalar};
 pub use error::{Error, Result};
 #[cfg(feature = "hdf5")]

@@ -196,6 +196,36 @@ impl Mapping {
     }
 }
 
+/// Total size of the file at `path`, or of every file under the directory at `path`.
+pub(crate) fn disk_usage(path: &Path) -> u64 {
+    let Ok(meta) = std::fs::metadata(path) else { return 0 };
+    if meta.is_file() {
+        return meta.len();
+    }
+    std::fs::read_dir(path).map(|rd| rd.flatten().map(|e| disk_usage(&e.path())).sum()).unwrap_or(0)
+}
+
+/// Page-cache bytes of the file at `path`, or of every file under the directory at `path`, in
+/// RAM now. Files that cannot be opened or mapped count as 0: this is a report, not a check.
+pub(crate) fn resident_under(path: &Path) -> u64 {
+    let Ok(meta) = std::fs::metadata(path) else { return 0 };
+    if meta.is_dir() {
+        return std::fs::read_dir(path)
+            .map(|rd| rd.flatten().map(|e| resident_under(&e.path())).sum())
+            .unwrap_or(0);
+    }
+    if meta.len() == 0 {
+        return 0;
+    }
+    // Only `mincore` looks at the mapping; no byte of it is ever read, so a file that shrinks
+    // meanwhile cannot fault.
+    File::open(path)
+        .ok()
+        .and_then(|f| Mapping::read_only(&f, path).ok())
+        .and_then(|m| m.resident_bytes().ok())
+        .unwrap_or(0)
+}
+
 /// Widens `[offset, offset+len)` to whole pages inside a mapping of `total` bytes.
 fn page_align(offset: usize, len: usize, total: usize) -> (usize, usize) {
     let page = page_size();

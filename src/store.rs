@@ -104,6 +104,15 @@ pub trait ArrayStore<T: Element> {
         Ok(())
     }
 
+    /// Lets go of memory that holds data already read or written (page-cache pages a mapping
+    /// keeps resident), so a streaming pass keeps a small footprint. Data stays valid.
+    ///
+    /// # Errors
+    /// Backend errors.
+    fn release(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// The elements a numpy-style selection picks, in native byte order. Only the bounding box
     /// of the selection is read from storage.
     ///
@@ -513,6 +522,13 @@ impl<T: Element> ArrayStore<T> for MmapArray<T> {
 
     fn flush(&mut self) -> Result<()> {
         MmapArray::flush(self)
+    }
+
+    fn release(&self) -> Result<()> {
+        if self.mode() == Mode::CopyOnWrite {
+            return Ok(());
+        }
+        MmapArray::release(self, 0, usize::MAX)
     }
 }
 

@@ -322,6 +322,17 @@ pub(crate) fn element_of(root: &Path, inner: Option<&str>) -> Result<ElementType
     Ok(describe(root, &array)?.dtype.element())
 }
 
+/// The Zarr format version and, for a sharded array, the inner chunk shape.
+pub(crate) fn version_and_inner(
+    root: &Path,
+    inner: Option<&str>,
+) -> Result<(u8, Option<Vec<usize>>)> {
+    let node = resolve_inner(root, inner)?;
+    let array = Array::open(store_at(root)?, &node).map_err(|e| zerr(root, e))?;
+    let d = describe(root, &array)?;
+    Ok((d.version, d.inner_chunks))
+}
+
 fn data_type_of(element: ElementType) -> zarrs::array::DataType {
     use zarrs::array::data_type as dt;
     match element {
@@ -514,7 +525,9 @@ impl<T: Element> ZarrArray<T> {
         builder.bytes_to_bytes_codecs(codec);
         builder.attributes(options.attributes.clone());
         let array = builder.build(store, &node).map_err(|e| zerr(root, e))?;
-        array.store_metadata().map_err(|e| zerr(root, e))?;
+        let meta_options =
+            zarrs::array::ArrayMetadataOptions::default().with_include_zarrs_metadata(false);
+        array.store_metadata_opt(&meta_options).map_err(|e| zerr(root, e))?;
         Self::from_array(root, array, true)
     }
 
@@ -563,7 +576,10 @@ impl<T: Element> ArrayStore<T> for ZarrArray<T> {
         &self.chunks
     }
     fn attributes(&self) -> Result<Attributes> {
-        Ok(self.array.attributes().clone())
+        let mut attrs = self.array.attributes().clone();
+        // Provenance zarrs adds on its own; not the user's.
+        attrs.remove("_zarrs");
+        Ok(attrs)
     }
 
     fn read_region(&self, start: &[usize], shape: &[usize]) -> Result<CowArray<'_, T, IxDyn>> {
