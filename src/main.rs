@@ -24,8 +24,7 @@ enum Command {
     Info {
         /// The array: FILE.npy, DIR.zarr[:/group/name] or FILE.h5[:/group/name].
         path: PathBuf,
-        /// Print JSON (keys: format, dtype, shape, order, bytes, resident_bytes, and where they
-        /// apply version, data_offset, chunks, shards, attributes).
+        /// Print one JSON object; docs/cli.md lists its keys.
         #[arg(long)]
         json: bool,
     },

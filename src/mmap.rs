@@ -202,7 +202,7 @@ pub(crate) fn disk_usage(path: &Path) -> u64 {
     if meta.is_file() {
         return meta.len();
     }
-    std::fs::read_dir(path).map(|rd| rd.flatten().map(|e| disk_usage(&e.path())).sum()).unwrap_or(0)
+    std::fs::read_dir(path).map_or(0, |rd| rd.flatten().map(|e| disk_usage(&e.path())).sum())
 }
 
 /// Page-cache bytes of the file at `path`, or of every file under the directory at `path`, in
@@ -211,8 +211,7 @@ pub(crate) fn resident_under(path: &Path) -> u64 {
     let Ok(meta) = std::fs::metadata(path) else { return 0 };
     if meta.is_dir() {
         return std::fs::read_dir(path)
-            .map(|rd| rd.flatten().map(|e| resident_under(&e.path())).sum())
-            .unwrap_or(0);
+            .map_or(0, |rd| rd.flatten().map(|e| resident_under(&e.path())).sum());
     }
     if meta.len() == 0 {
         return 0;
