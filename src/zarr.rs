@@ -466,6 +466,13 @@ impl<T: Element> ZarrArray<T> {
                 root.display()
             )));
         }
+        let node_dir = root.join(node.trim_start_matches('/'));
+        if node != "/" && [".zarray", "zarr.json"].iter().any(|m| node_dir.join(m).exists()) {
+            return Err(Error::invalid(format!(
+                "{}:{node} already exists; choose another path",
+                root.display()
+            )));
+        }
         let chunks = options
             .chunks
             .clone()

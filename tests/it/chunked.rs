@@ -429,3 +429,21 @@ fn python_reads_what_larder_writes_in_zarr_and_hdf5() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn copy_into_an_existing_zarr_store_adds_an_array_but_never_replaces_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("h.zarr");
+    let src = root().join("fixtures/npy/f8_le_2d_3x4_c.npy");
+    let at = |p: &str| PathBuf::from(format!("{}:{p}", store.display()));
+    copy_ok(&src, &at("/a/x"), &CopyOptions::new());
+    copy_ok(&src, &at("/a/y"), &CopyOptions::new());
+    let err = larder::copy_with(&src, at("/a/x"), &CopyOptions::new()).unwrap_err();
+    assert!(err.to_string().contains("already exists"), "{err}");
+    assert_eq!(
+        larder::zarr::list_arrays(&store).unwrap(),
+        vec!["/a/x".to_string(), "/a/y".to_string()]
+    );
+    let want = values(&larder::open(&src).unwrap());
+    assert_eq!(values(&larder::open(at("/a/y")).unwrap()), want);
+}
