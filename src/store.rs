@@ -968,4 +968,78 @@ mod tests {
         assert!(g.touching(&[3, 3], &[0, 1]).is_empty());
         assert_eq!(ChunkGrid::new(&[], &[]).count(), 1);
     }
+
+    #[allow(clippy::cast_possible_truncation)]
+    mod props {
+        use super::*;
+        use crate::select::Item;
+        use proptest::prelude::*;
+
+        fn shape_and_chunks() -> impl Strategy<Value = (Vec<usize>, Vec<usize>)> {
+            proptest::collection::vec((0usize..7, 1usize..4), 0..4)
+                .prop_map(|v| v.into_iter().unzip())
+        }
+
+        proptest! {
+            #[test]
+            fn chunks_tile_the_array_exactly((shape, chunks) in shape_and_chunks()) {
+                let n: usize = shape.iter().product();
+                let data = ArrayD::from_shape_vec(IxDyn(&shape), (0..n as u32).collect()).unwrap();
+                let m = MemStore::new(data, &chunks).unwrap();
+                let mut seen = vec![0u8; n];
+                for c in m.chunks() {
+                    for &v in &c.unwrap().data {
+                        seen[v as usize] += 1;
+                    }
+                }
+                prop_assert!(seen.iter().all(|&k| k == 1));
+            }
+
+            #[test]
+            fn touching_matches_brute_force(
+                (shape, chunks) in shape_and_chunks(),
+                picks in proptest::collection::vec((0usize..7, 0usize..7), 4),
+            ) {
+                let grid = ChunkGrid::new(&shape, &chunks);
+                let (start, extent): (Vec<usize>, Vec<usize>) = shape
+                    .iter()
+                    .zip(&picks)
+                    .map(|(&n, &(a, b))| if n == 0 { (0, 0) } else { (a % n, b % (n - a % n + 1)) })
+                    .unzip();
+                let mut brute = Vec::new();
+                let mut idx = grid.first();
+                while let Some(i) = idx {
+                    let (o, s) = grid.region(&i);
+                    let hit = (0..shape.len()).all(|ax| {
+                        o[ax] < start[ax] + extent[ax] && start[ax] < o[ax] + s[ax]
+                    });
+                    if hit && !extent.contains(&0) {
+                        brute.push(i.clone());
+                    }
+                    idx = grid.after(&i);
+                }
+                prop_assert_eq!(grid.touching(&start, &extent), brute);
+            }
+
+            #[test]
+            fn read_matches_ndarray_slicing(
+                (shape, chunks) in shape_and_chunks(),
+                items in proptest::collection::vec((-8i64..8, -8i64..8, prop_oneof![Just(1i64), Just(2), Just(-1), Just(-3)]), 0..4),
+            ) {
+                let n: usize = shape.iter().product();
+                let data = ArrayD::from_shape_vec(IxDyn(&shape), (0..n as u32).collect()).unwrap();
+                let m = MemStore::new(data.clone(), &chunks).unwrap();
+                let sel = Selection::new(
+                    items
+                        .iter()
+                        .take(shape.len())
+                        .map(|&(a, b, step)| Item::Slice { start: Some(a), stop: Some(b), step: Some(step) })
+                        .collect(),
+                );
+                let want = data.slice(sel.resolve(&shape).unwrap().as_slice()).to_owned();
+                let got = m.read(&sel).unwrap().into_owned();
+                prop_assert_eq!(got, want);
+            }
+        }
+    }
 }
