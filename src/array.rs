@@ -89,7 +89,7 @@ impl Order {
 /// let a = MmapArray::<f64>::open(&path)?;
 /// assert_eq!(a.shape(), &[1000, 3]);
 /// assert_eq!(a.view()?.slice(s![10, 1]).into_scalar(), &1.5);
-/// # Ok::<(), larder::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct MmapArray<T: Element> {
     path: PathBuf,

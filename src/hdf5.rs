@@ -212,7 +212,9 @@ fn read_as<X: H5Type + Element, T: Element>(
     start: &[usize],
     shape: &[usize],
 ) -> hdf5::Result<ArrayD<T>> {
-    let arr: ArrayD<X> = if shape.is_empty() {
+    let whole = start.iter().all(|&s| s == 0) && shape == ds.shape().as_slice();
+    let arr: ArrayD<X> = if shape.is_empty() || whole {
+        // The whole dataset: libhdf5's H5S_ALL path, cheaper than an equal hyperslab.
         ds.read_dyn::<X>()?
     } else {
         ds.read_slice::<X, _, IxDyn>(hyperslab(start, shape))?

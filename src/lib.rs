@@ -25,7 +25,7 @@
 //! assert_eq!(prices.shape(), &[10_000, 2]);
 //! let week = prices.view()?.slice(s![7..14, 1]).to_owned();
 //! assert!((week.sum() - 700.7).abs() < 1e-9);
-//! # Ok::<(), larder::Error>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! The modes follow numpy's `mmap_mode`: [`MmapArray::open`] (`r`), [`MmapArray::open_mut`]

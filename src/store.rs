@@ -9,6 +9,33 @@
 //!
 //! [`ArrayStore::chunks`] walks the array in chunk-aligned blocks in storage order, so an
 //! out-of-core algorithm touches each stored chunk once and holds one block at a time.
+//!
+//! ```
+//! use larder::{ArrayStore, Selection, ZarrArray, ZarrOptions};
+//! use ndarray::{ArrayD, IxDyn};
+//! # let dir = tempfile::tempdir()?;
+//! # let path = dir.path().join("t.zarr");
+//! // A Zarr v3 array of 1000 x 10 float32 in chunks of 100 x 10 (zstd by default).
+//! let mut options = ZarrOptions::new();
+//! options.chunks(&[100, 10]);
+//! let mut z = ZarrArray::<f32>::create(&path, None, &[1000, 10], &options)?;
+//! z.write_region(&[200, 0], &ArrayD::from_elem(IxDyn(&[100, 10]), 1.5f32).view())?;
+//!
+//! // Open whatever is at a path; the format and element type come from the files.
+//! let any = larder::open(&path)?;
+//! assert_eq!((any.format().as_str(), any.shape()), ("zarr", &[1000, 10][..]));
+//!
+//! // Typed access: a numpy-style selection, and an out-of-core pass over the chunks.
+//! let z = larder::open_as::<f32>(&path)?;
+//! let row = z.read(&Selection::parse("250,::3")?)?;
+//! assert_eq!(row.iter().copied().collect::<Vec<_>>(), vec![1.5; 4]);
+//! let mut total = 0.0;
+//! for chunk in z.chunks() {
+//!     total += chunk?.data.sum();
+//! }
+//! assert_eq!(total, 1500.0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -155,6 +182,43 @@ pub trait ArrayStore<T: Element> {
         Self: Sized,
     {
         Chunks::new(self, self.chunk_shape())
+    }
+}
+
+/// A boxed store is a store, so `larder::open_as` results have every provided method.
+impl<T: Element, S: ArrayStore<T> + ?Sized> ArrayStore<T> for Box<S> {
+    fn format(&self) -> Format {
+        (**self).format()
+    }
+    fn shape(&self) -> &[usize] {
+        (**self).shape()
+    }
+    fn dtype(&self) -> DType {
+        (**self).dtype()
+    }
+    fn chunk_shape(&self) -> &[usize] {
+        (**self).chunk_shape()
+    }
+    fn attributes(&self) -> Result<Attributes> {
+        (**self).attributes()
+    }
+    fn read_region(&self, start: &[usize], shape: &[usize]) -> Result<CowArray<'_, T, IxDyn>> {
+        (**self).read_region(start, shape)
+    }
+    fn write_region(&mut self, start: &[usize], data: &ArrayViewD<'_, T>) -> Result<()> {
+        (**self).write_region(start, data)
+    }
+    fn flush(&mut self) -> Result<()> {
+        (**self).flush()
+    }
+    fn release(&self) -> Result<()> {
+        (**self).release()
+    }
+    fn read(&self, selection: &Selection) -> Result<CowArray<'_, T, IxDyn>> {
+        (**self).read(selection)
+    }
+    fn write(&mut self, selection: &Selection, data: &ArrayViewD<'_, T>) -> Result<()> {
+        (**self).write(selection, data)
     }
 }
 

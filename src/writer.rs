@@ -36,7 +36,7 @@ const BUFFER: usize = 1 << 20;
 /// }
 /// assert_eq!(w.finish()?, 1000);
 /// assert_eq!(read_npy::<f32>(&path)?.shape(), &[1000, 3]);
-/// # Ok::<(), larder::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
 pub struct NpyWriter<T: Element> {

@@ -420,6 +420,7 @@ impl<T: Element> ZarrArray<T> {
     }
 
     fn from_array(root: &Path, array: Array<FilesystemStore>, writable: bool) -> Result<Self> {
+        crate::mmap::keep_freed_chunk_buffers();
         let d = describe(root, &array)?;
         if d.dtype.element() != T::TYPE {
             return Err(Error::DTypeMismatch {
