@@ -21,6 +21,7 @@ pub struct ChunkedBench {
     codec: Option<Codec>,
     reads: usize,
     read_len: usize,
+    inner: Option<usize>,
     seed: u64,
 }
 
@@ -37,6 +38,9 @@ pub struct ChunkedBenchResult {
     pub chunk: usize,
     /// Compression used.
     pub codec: String,
+    /// Zarr only: elements per inner chunk when each chunk is a shard.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inner_chunk: Option<usize>,
     /// Bytes on disk after writing.
     pub bytes: u64,
     /// Seconds to write the whole array from memory, flushed.
@@ -75,13 +79,28 @@ impl Rng {
 impl ChunkedBench {
     /// An array of `elements` values in chunks of `chunk` elements; 1000 reads of 1000 elements.
     pub fn new(elements: usize, chunk: usize) -> Self {
-        ChunkedBench { elements, chunk, codec: None, reads: 1000, read_len: 1000, seed: 42 }
+        ChunkedBench {
+            elements,
+            chunk,
+            codec: None,
+            reads: 1000,
+            read_len: 1000,
+            inner: None,
+            seed: 42,
+        }
     }
 
     /// The number and length of the random reads.
     pub fn reads(&mut self, reads: usize, read_len: usize) -> &mut Self {
         self.reads = reads;
         self.read_len = read_len;
+        self
+    }
+
+    /// Zarr only: store each chunk as a shard of inner chunks of `inner` elements, so a short
+    /// read decodes only the inner chunks it touches.
+    pub fn shard_inner(&mut self, inner: usize) -> &mut Self {
+        self.inner = Some(inner);
         self
     }
 
@@ -118,6 +137,9 @@ impl ChunkedBench {
             Format::Zarr => {
                 let mut o = ZarrOptions::new();
                 o.chunks(&[chunk]).codec(codec);
+                if let Some(inner) = self.inner {
+                    o.chunks(&[inner.clamp(1, chunk)]).shard(&[chunk]);
+                }
                 Box::new(ZarrArray::<f64>::create(path, None, &[n], &o)?)
             }
             Format::Npy => Box::new(MmapArray::<f64>::create(path, &[n])?),
@@ -151,6 +173,7 @@ impl ChunkedBench {
             elements: n,
             chunk,
             codec: codec.to_string(),
+            inner_chunk: self.inner.filter(|_| format == Format::Zarr),
             bytes: crate::mmap::disk_usage(path),
             write_s,
             read_s,

@@ -95,6 +95,9 @@ enum BenchCommand {
         /// Elements per random read.
         #[arg(long, default_value_t = 1000)]
         read_len: usize,
+        /// Zarr only: make each chunk a shard of inner chunks of this many elements.
+        #[arg(long)]
+        shard_inner: Option<usize>,
     },
 }
 
@@ -169,12 +172,16 @@ fn run(cli: Cli) -> Result<()> {
             eprintln!("copied {} elements, {} bytes written", report.elements, report.bytes);
         }
         Command::Bench {
-            which: BenchCommand::Chunked { path, elements, chunk, codec, reads, read_len },
+            which:
+                BenchCommand::Chunked { path, elements, chunk, codec, reads, read_len, shard_inner },
         } => {
             let mut spec = larder::bench::ChunkedBench::new(elements, chunk);
             spec.reads(reads, read_len);
             if let Some(c) = codec {
                 spec.codec(c);
+            }
+            if let Some(inner) = shard_inner {
+                spec.shard_inner(inner);
             }
             let result =
                 spec.run(&path).with_context(|| format!("benchmarking {}", path.display()))?;
