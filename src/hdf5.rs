@@ -340,12 +340,14 @@ impl<T: Element> Hdf5Array<T> {
             };
         }
         let leaf = parts[parts.len() - 1];
-        let chunks: Vec<usize> = chunks.iter().map(|&c| c.max(1)).collect();
         if chunks.len() != shape.len() {
             return Err(Error::invalid(format!(
                 "chunk shape {chunks:?} does not fit an array of shape {shape:?}"
             )));
         }
+        // HDF5 wants chunks no larger than a fixed dimension.
+        let chunks: Vec<usize> =
+            chunks.iter().zip(shape).map(|(&c, &n)| c.min(n.max(1)).max(1)).collect();
         h5_typed!(T, create_as(&group, leaf, shape, &chunks, gzip)).map_err(|e| herr(path, e))?;
         drop(group);
         Self::from_file(path, file, Some(&format!("/{name}")), true)
