@@ -12,6 +12,15 @@ use larder::{
 use ndarray::{ArrayD, IxDyn};
 use serde_json::Value;
 
+/// Held by tests that spawn processes and by tests that open `.npy` files they just wrote: a
+/// child forked while this process holds a file's exclusive lock keeps a copy of the locked
+/// descriptor until it execs, and a shared open of that file in that instant is refused.
+static SPAWN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SPAWN.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -171,6 +180,7 @@ fn copy_ok(src: &Path, dst: &Path, options: &CopyOptions) {
 
 #[test]
 fn copies_between_all_formats_keep_every_value() {
+    let _serial = serial();
     let manifest = manifest();
     let dir = tempfile::tempdir().unwrap();
     for (i, entry) in manifest["arrays"].as_array().unwrap().iter().enumerate() {
@@ -198,6 +208,7 @@ fn copies_between_all_formats_keep_every_value() {
 
 #[test]
 fn copy_writes_requested_chunks_codec_and_shards() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let src = root().join("fixtures/zarr/v3_f8_zstd.zarr");
     let dst = dir.path().join("s.zarr");
@@ -309,6 +320,7 @@ fn memory_backend_plugs_into_copy_machinery() {
 
 #[test]
 fn cli_info_and_copy_understand_every_format() {
+    let _serial = serial();
     let bin = env!("CARGO_BIN_EXE_larder");
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(bin)
@@ -355,6 +367,7 @@ fn cli_info_and_copy_understand_every_format() {
 
 #[test]
 fn bench_chunked_prints_json_timings() {
+    let _serial = serial();
     let bin = env!("CARGO_BIN_EXE_larder");
     let dir = tempfile::tempdir().unwrap();
     let out = Command::new(bin)
@@ -385,6 +398,7 @@ fn python() -> Option<String> {
 
 #[test]
 fn python_reads_what_larder_writes_in_zarr_and_hdf5() {
+    let _serial = serial();
     let Some(py) = python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let mut outputs = Vec::new();
@@ -432,6 +446,7 @@ fn python_reads_what_larder_writes_in_zarr_and_hdf5() {
 
 #[test]
 fn copy_into_an_existing_zarr_store_adds_an_array_but_never_replaces_one() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("h.zarr");
     let src = root().join("fixtures/npy/f8_le_2d_3x4_c.npy");
