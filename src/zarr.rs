@@ -369,7 +369,7 @@ pub(crate) fn bytes_to_vec<T: Element>(path: &Path, bytes: &[u8]) -> Result<Vec<
         Err(CheckedCastError::InvalidBitPattern) => Err(bad_bool()),
         Err(CheckedCastError::PodCastError(_)) => {
             let size = std::mem::size_of::<T>();
-            if bytes.len() % size != 0 {
+            if !bytes.len().is_multiple_of(size) {
                 return Err(Error::Storage {
                     path: path.to_path_buf(),
                     reason: format!("{} bytes is not a whole number of elements", bytes.len()),
@@ -482,7 +482,7 @@ impl<T: Element> ZarrArray<T> {
         let grid = match &options.shard {
             Some(shard) => {
                 check_chunks(shape, shard, "shard")?;
-                if shard.iter().zip(&chunks).any(|(&s, &c)| s % c != 0) {
+                if shard.iter().zip(&chunks).any(|(&s, &c)| !s.is_multiple_of(c)) {
                     return Err(Error::invalid(format!(
                         "shard shape {shard:?} is not a multiple of chunk shape {chunks:?}"
                     )));
