@@ -716,7 +716,7 @@ impl<T: Element, S: ArrayStore<T>> ArrayStore<T> for Overlay<T, S> {
 }
 
 /// The intersection of box A and box B as slices relative to A and to B.
-fn intersect(
+pub(crate) fn intersect(
     a_start: &[usize],
     a_shape: &[usize],
     b_start: &[usize],

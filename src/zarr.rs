@@ -11,14 +11,14 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
-use ndarray::{ArrayD, ArrayViewD, CowArray, IxDyn};
+use ndarray::{ArrayD, ArrayView, ArrayViewD, CowArray, IxDyn};
 use serde_json::Value;
 use zarrs::array::{Array, ArrayBuilder, ArrayBytes, ArraySubset};
 use zarrs::filesystem::FilesystemStore;
 
 use crate::dtype::{ByteOrder, DType, Element, ElementType};
 use crate::error::{Error, Result};
-use crate::store::{ArrayStore, Attributes, Format, check_box};
+use crate::store::{ArrayStore, Attributes, ChunkGrid, Format, check_box, intersect};
 
 /// The compression of chunks larder writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -560,6 +560,81 @@ impl<T: Element> ZarrArray<T> {
     }
 }
 
+impl<T: Element> ZarrArray<T> {
+    /// Reads a region that spans several chunks one whole chunk at a time, copying each
+    /// decoded chunk straight into the output. The decode buffers are chunk-sized and reused, so
+    /// only the output's pages are fresh (zarrs' own multi-chunk read fills a region-sized byte
+    /// buffer that would then be copied again).
+    fn read_chunkwise(
+        &self,
+        grid: &ChunkGrid,
+        touched: &[Vec<usize>],
+        start: &[usize],
+        shape: &[usize],
+    ) -> Result<ArrayD<T>> {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let mut out = ArrayD::<T>::from_elem(IxDyn(shape), T::default());
+        // Decoding dominates: worker threads decode chunks in any order while this thread
+        // copies each into place. The bounded channel keeps a few chunks in flight at most.
+        let workers = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .clamp(1, 4)
+            .min(touched.len());
+        let next = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel(workers);
+            for _ in 0..workers {
+                let (tx, next) = (tx.clone(), &next);
+                scope.spawn(move || {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(index) = touched.get(i) else { break };
+                        if tx.send((i, self.decode_chunk(index))).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(tx);
+            for (i, decoded) in rx {
+                let (stored, raw) = decoded?;
+                let index = &touched[i];
+                let (origin, clipped) = grid.region(index);
+                let (in_chunk, in_out) = intersect(&origin, &clipped, start, shape);
+                let bad = |e: ndarray::ShapeError| {
+                    zerr(&self.path, format!("chunk {index:?} has the wrong size: {e}"))
+                };
+                if let Ok(values) = bytemuck::checked::try_cast_slice::<u8, T>(&raw) {
+                    let chunk = ArrayView::from_shape(IxDyn(&stored), values).map_err(bad)?;
+                    out.slice_mut(in_out.as_slice()).assign(&chunk.slice(in_chunk.as_slice()));
+                } else {
+                    let values = bytes_to_vec::<T>(&self.path, &raw)?;
+                    let chunk = ArrayD::from_shape_vec(IxDyn(&stored), values).map_err(bad)?;
+                    out.slice_mut(in_out.as_slice()).assign(&chunk.slice(in_chunk.as_slice()));
+                }
+            }
+            Ok::<(), Error>(())
+        })?;
+        Ok(out)
+    }
+
+    /// The stored shape and decoded native-order bytes of the whole chunk at `index`.
+    fn decode_chunk(&self, index: &[usize]) -> Result<(Vec<usize>, Cow<'static, [u8]>)> {
+        let index64 = u64s(index);
+        let stored: Vec<usize> = self
+            .array
+            .chunk_shape(&index64)
+            .map_err(|e| zerr(&self.path, e))?
+            .iter()
+            .map(|n| usize::try_from(n.get()).unwrap_or(usize::MAX))
+            .collect();
+        let bytes: ArrayBytes<'static> =
+            self.array.retrieve_chunk(&index64).map_err(|e| zerr(&self.path, e))?;
+        let raw = bytes.into_fixed().map_err(|e| zerr(&self.path, e))?;
+        Ok((stored, raw))
+    }
+}
+
 fn check_chunks(shape: &[usize], chunks: &[usize], what: &str) -> Result<()> {
     if chunks.len() != shape.len() || chunks.contains(&0) {
         return Err(Error::invalid(format!(
@@ -597,6 +672,11 @@ impl<T: Element> ArrayStore<T> for ZarrArray<T> {
                 ArrayD::from_shape_vec(IxDyn(shape), Vec::new())
                     .map_err(|e| Error::invalid(e.to_string()))?,
             ));
+        }
+        let grid = ChunkGrid::new(&self.shape, &self.chunks);
+        let touched = grid.touching(start, shape);
+        if touched.len() > 1 {
+            return self.read_chunkwise(&grid, &touched, start, shape).map(CowArray::from);
         }
         let ranges: Vec<std::ops::Range<u64>> =
             start.iter().zip(shape).map(|(&s, &n)| s as u64..(s + n) as u64).collect();

@@ -462,3 +462,20 @@ fn copy_into_an_existing_zarr_store_adds_an_array_but_never_replaces_one() {
     let want = values(&larder::open(&src).unwrap());
     assert_eq!(values(&larder::open(at("/a/y")).unwrap()), want);
 }
+
+#[test]
+fn corrupt_chunk_is_an_error_naming_the_store_not_a_panic_or_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.zarr");
+    let mut opts = ZarrOptions::new();
+    opts.chunks(&[10]);
+    let mut z = ZarrArray::<f64>::create(&p, None, &[50], &opts).unwrap();
+    z.write_region(&[0], &ArrayD::from_elem(IxDyn(&[50]), 2.0).view()).unwrap();
+    std::fs::write(p.join("c/3"), b"not zstd at all").unwrap();
+    let z = ZarrArray::<f64>::open(&p).unwrap();
+    let err = z.read(&Selection::all()).unwrap_err().to_string();
+    assert!(err.contains("bad.zarr"), "{err}");
+    let err = z.read_region(&[31], &[2]).unwrap_err().to_string();
+    assert!(err.contains("bad.zarr"), "{err}");
+    assert_eq!(z.read_region(&[0], &[30]).unwrap().sum(), 60.0);
+}
