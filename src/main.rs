@@ -20,12 +20,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Describe an array file: format, dtype, shape, order, size, and how much is in RAM now.
+    /// Describe an array: format, dtype, shape, order, chunks, size, and how much is in RAM now.
     Info {
-        /// The array file.
+        /// The array: FILE.npy, DIR.zarr[:/group/name] or FILE.h5[:/group/name].
         path: PathBuf,
-        /// Print JSON (keys `format`, `dtype`, `shape`, `order`, `bytes`, `resident_bytes`,
-        /// `version`, `data_offset`).
+        /// Print one JSON object; docs/cli.md lists its keys.
         #[arg(long)]
         json: bool,
     },
@@ -43,12 +42,16 @@ enum Command {
         #[arg(long)]
         all: bool,
     },
-    /// Copy an array to a new file, streaming; writes native byte order, C order.
+    /// Copy an array between .npy, Zarr and HDF5, streaming chunk by chunk; writes native byte
+    /// order, C order.
     Copy {
-        /// Source array file.
+        /// Source array: FILE.npy, DIR.zarr[:/path] or FILE.h5[:/path].
         src: PathBuf,
-        /// Destination; replaced only once the copy is complete.
+        /// Destination; its extension (.npy, .zarr, .h5/.hdf5) picks the format. An .npy is
+        /// replaced only once the copy is complete; a Zarr directory must not exist yet.
         dst: PathBuf,
+        #[command(flatten)]
+        layout: Layout,
     },
     /// Convert a CSV file into a dataset directory: one memory-mapped .npy per column and a
     /// manifest.json (see docs/cli.md).
@@ -84,6 +87,29 @@ enum Bench {
         /// Leave the files (base, deltas, materialized copies) in this directory.
         #[arg(long)]
         keep: Option<PathBuf>,
+    },
+    /// Write, read whole and read 1000 random 1000-element slices of a 1-d float64 array.
+    Chunked {
+        /// Where to write the array: DIR.zarr or FILE.h5 (or FILE.npy); must not exist.
+        path: PathBuf,
+        /// Elements in the array.
+        #[arg(long, default_value_t = 16 << 20)]
+        elements: usize,
+        /// Elements per chunk.
+        #[arg(long, default_value_t = 1 << 20)]
+        chunk: usize,
+        #[arg(long)]
+        /// Compression (default zstd for Zarr, none for HDF5).
+        codec: Option<larder::Codec>,
+        /// Random reads to time.
+        #[arg(long, default_value_t = 1000)]
+        reads: usize,
+        /// Elements per random read.
+        #[arg(long, default_value_t = 1000)]
+        read_len: usize,
+        /// Zarr only: make each chunk a shard of inner chunks of this many elements.
+        #[arg(long)]
+        shard_inner: Option<usize>,
     },
 }
 
@@ -294,6 +320,33 @@ fn convert(args: &ConvertArgs, out: &mut impl Write) -> Result<()> {
     Ok(())
 }
 
+/// Layout of a chunked destination.
+#[derive(clap::Args)]
+struct Layout {
+    /// Chunk shape, e.g. `1000,1000` (with --shard: the chunks inside each shard).
+    #[arg(long, value_parser = parse_shape)]
+    chunks: Option<Shape>,
+    /// Compression: zstd[:LEVEL], gzip[:0-9] or none (default zstd for Zarr, none for HDF5).
+    #[arg(long)]
+    codec: Option<larder::Codec>,
+    /// Zarr shard shape, a multiple of the chunk shape on every axis.
+    #[arg(long, value_parser = parse_shape)]
+    shard: Option<Shape>,
+}
+
+/// A shape given on the command line as `100,200`.
+#[derive(Clone)]
+struct Shape(Vec<usize>);
+
+fn parse_shape(s: &str) -> std::result::Result<Shape, String> {
+    s.split(',')
+        .map(|p| {
+            p.trim().parse::<usize>().map_err(|_| format!("{s:?}: expected sizes like 100,200"))
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map(Shape)
+}
+
 fn run(cli: Cli) -> Result<()> {
     let stdout = io::stdout();
     let mut out = stdout.lock();
@@ -304,10 +357,22 @@ fn run(cli: Cli) -> Result<()> {
                 writeln!(out, "{}", serde_json::to_string(&info)?)?;
             } else {
                 writeln!(out, "path:      {}", path.display())?;
-                writeln!(out, "format:    {} (version {})", info.format, info.version)?;
+                match &info.version {
+                    Some(v) => writeln!(out, "format:    {} (version {v})", info.format)?,
+                    None => writeln!(out, "format:    {}", info.format)?,
+                }
                 writeln!(out, "dtype:     {}", info.dtype)?;
                 writeln!(out, "shape:     {:?}", info.shape)?;
                 writeln!(out, "order:     {}", info.order)?;
+                if let Some(c) = &info.chunks {
+                    writeln!(out, "chunks:    {c:?}")?;
+                }
+                if let Some(c) = &info.shards {
+                    writeln!(out, "shards:    {c:?}")?;
+                }
+                if let Some(a) = &info.attributes {
+                    writeln!(out, "attrs:     {a}")?;
+                }
                 writeln!(out, "bytes:     {}", info.bytes)?;
                 writeln!(out, "resident:  {}", info.resident_bytes)?;
             }
@@ -324,8 +389,18 @@ fn run(cli: Cli) -> Result<()> {
             };
             larder::text::cat(&path, &selection, format, &mut out)?;
         }
-        Command::Copy { src, dst } => {
-            let report = larder::copy(&src, &dst)
+        Command::Copy { src, dst, layout } => {
+            let mut options = larder::CopyOptions::new();
+            if let Some(c) = &layout.chunks {
+                options.chunks(&c.0);
+            }
+            if let Some(c) = layout.codec {
+                options.codec(c);
+            }
+            if let Some(s) = &layout.shard {
+                options.shard(&s.0);
+            }
+            let report = larder::copy_with(&src, &dst, &options)
                 .with_context(|| format!("copying {} to {}", src.display(), dst.display()))?;
             eprintln!("copied {} elements, {} bytes written", report.elements, report.bytes);
         }
@@ -345,6 +420,21 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Convert(args) => convert(&args, &mut out)?,
+        Command::Bench {
+            bench: Bench::Chunked { path, elements, chunk, codec, reads, read_len, shard_inner },
+        } => {
+            let mut spec = larder::bench::ChunkedBench::new(elements, chunk);
+            spec.reads(reads, read_len);
+            if let Some(c) = codec {
+                spec.codec(c);
+            }
+            if let Some(inner) = shard_inner {
+                spec.shard_inner(inner);
+            }
+            let result =
+                spec.run(&path).with_context(|| format!("benchmarking {}", path.display()))?;
+            writeln!(out, "{}", serde_json::to_string(&result)?)?;
+        }
     }
     out.flush()?;
     Ok(())

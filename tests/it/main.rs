@@ -9,6 +9,7 @@
     clippy::float_cmp
 )]
 
+mod chunked;
 mod cli;
 mod convert;
 mod cow;
