@@ -38,6 +38,7 @@
 
 mod any;
 mod array;
+pub mod compute;
 mod copy;
 pub mod dtype;
 mod error;
