@@ -12,7 +12,7 @@
 //! ```
 //! use larder::{MmapArray, NpyWriter};
 //! use larder::compute::{self, MmapChunks};
-//! # let dir = tempfile::tempdir()?;
+//! # let dir = tempfile::tempdir().map_err(|e| larder::Error::io("tmp", e))?;
 //! # let path = dir.path().join("x.npy");
 //! let mut w = NpyWriter::<f64>::create(&path, &[])?;
 //! w.append(&[1.0, 2.0, f64::NAN, 4.0])?;
@@ -34,7 +34,7 @@ mod kernel;
 mod source;
 mod stats;
 
-pub use axis::{AxisSummary, summary_axis, summary_axis_any};
+pub use axis::{AxisSummary, MAX_POSITIONS, summary_axis, summary_axis_any};
 pub use groupby::{Agg, AggKind, GroupBy, GroupKey, MAX_GROUPS, Manifest, ManifestColumn, groupby};
 pub use histogram::{Bins, Histogram, Quantile, Stats, histogram, quantiles, stats};
 pub use kernel::Reduce;

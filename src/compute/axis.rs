@@ -15,6 +15,9 @@ use crate::any::AnyArray;
 use crate::array::{MmapArray, Order};
 use crate::error::{Error, Result};
 
+/// Most output positions [`summary_axis`] computes (each holds a ~100-byte accumulator).
+pub const MAX_POSITIONS: usize = 1 << 24;
+
 /// Statistics along one axis: `positions` holds one [`Summary`] per element of the reduced
 /// shape, in C order.
 #[derive(Clone, Debug, PartialEq)]
@@ -109,7 +112,8 @@ impl<V: Serialize> Serialize for Nested<'_, V> {
 /// chunks plus the result (one small accumulator per output position).
 ///
 /// # Errors
-/// [`Error::Invalid`] if `axis` is not an axis of `a`; as [`MmapChunks::with_range`].
+/// [`Error::Invalid`] if `axis` is not an axis of `a`, or the result would have more than
+/// [`MAX_POSITIONS`] positions; as [`MmapChunks::with_range`].
 pub fn summary_axis<T: Reduce>(a: &MmapArray<T>, axis: usize) -> Result<AxisSummary> {
     let shape = a.shape().to_vec();
     let ndim = shape.len();
@@ -129,6 +133,14 @@ pub fn summary_axis<T: Reduce>(a: &MmapArray<T>, axis: usize) -> Result<AxisSumm
     let outer: usize = stored[..sax].iter().product();
     let n = stored[sax];
     let inner: usize = stored[sax + 1..].iter().product();
+    let positions = outer.saturating_mul(inner);
+    if positions > MAX_POSITIONS {
+        return Err(Error::invalid(format!(
+            "{}: reducing axis {axis} of shape {shape:?} gives {positions} positions, more than \
+             the {MAX_POSITIONS} this keeps in memory",
+            a.path().display()
+        )));
+    }
     let src = MmapChunks::new(a)?;
     let chunk = src.chunk_len();
     let mut out: Vec<Partial<T::Bound>> = Vec::with_capacity(outer * inner);

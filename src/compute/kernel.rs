@@ -517,7 +517,7 @@ mod tests {
         x[999] = 3.0;
         let p = f64::tile::<true>(&x);
         assert_eq!((p.n, p.nan), (999, 1));
-        assert_eq!(p.sum.value(), 1000.0);
+        assert_eq!(p.sum.value(), 1001.0);
         assert_eq!((p.min, p.max), (1.0, 3.0));
     }
 
