@@ -142,8 +142,20 @@ fn run(cli: Cli) -> Result<()> {
                     writeln!(out, "{}", serde_json::to_string(&r)?)?;
                 } else {
                     let v = serde_json::to_value(&r)?;
-                    if let Some(map) = v.as_object() {
-                        for (key, value) in map {
+                    for key in [
+                        "dtype",
+                        "count",
+                        "nan_count",
+                        "sum",
+                        "mean",
+                        "std",
+                        "var",
+                        "min",
+                        "max",
+                        "histogram",
+                        "quantiles",
+                    ] {
+                        if let Some(value) = v.get(key) {
                             writeln!(out, "{key:<10} {value}")?;
                         }
                     }
