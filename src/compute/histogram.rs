@@ -87,7 +87,14 @@ fn stats_typed<T: Reduce, S: ChunkSource<T> + ?Sized>(
     let summary = super::summary(src)?;
     let histogram = match (bins, summary.min, summary.max) {
         (Some(count), Some(lo), Some(hi)) => {
-            let b = Bins::Uniform { lo: lo.as_f64(), hi: hi.as_f64(), count };
+            let (lo, hi) = (lo.as_f64(), hi.as_f64());
+            if !(lo.is_finite() && hi.is_finite()) {
+                return Err(Error::invalid(format!(
+                    "histogram between min {lo} and max {hi}: the range must be finite \
+                     (the data holds infinities)"
+                )));
+            }
+            let b = Bins::Uniform { lo, hi, count };
             Some(Histogram { counts: histogram(src, &b)?, edges: b.edges()? })
         }
         (Some(_), _, _) => Some(Histogram { edges: Vec::new(), counts: Vec::new() }),

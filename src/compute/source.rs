@@ -1,7 +1,7 @@
 //! Where reductions get their data: a sequence of contiguous chunks in storage order.
 
 use crate::array::MmapArray;
-use crate::dtype::{Element, ElementType};
+use crate::dtype::Element;
 use crate::error::{Error, Result};
 use crate::mmap::Access;
 
@@ -62,8 +62,8 @@ impl<T: Element> ChunkSource<T> for SliceChunks<'_, T> {
 #[derive(Debug)]
 pub struct MmapChunks<'a, T: Element> {
     array: &'a MmapArray<T>,
-    /// The stored elements, when they can be used in place.
-    direct: Option<&'a [T]>,
+    /// The stored data bytes, when they are aligned for `T` and can be cast in place.
+    aligned: bool,
     swapped: bool,
     chunk: usize,
     len: usize,
@@ -75,15 +75,13 @@ impl<'a, T: Element> MmapChunks<'a, T> {
     /// # Errors
     /// [`Error::Io`] if the kernel refuses the access hint.
     pub fn new(array: &'a MmapArray<T>) -> Result<Self> {
-        let (direct, swapped) = match array.raw_view() {
-            Ok((view, swapped)) => (view.to_slice_memory_order(), swapped),
-            Err(Error::NotViewable { .. }) if T::TYPE != ElementType::Bool => (None, false),
-            Err(e) => return Err(e),
-        };
-        let swapped = swapped || !array.dtype().is_native();
+        // Chunks are cast (and, for `bool`, validated) one at a time as they are used, so that
+        // opening does not read the whole file.
+        let aligned = array.data_bytes().as_ptr().align_offset(std::mem::align_of::<T>()) == 0;
+        let swapped = !array.dtype().is_native();
         array.advise(Access::Sequential)?;
         let chunk = (CHUNK_BYTES / std::mem::size_of::<T>().max(1)).max(1);
-        Ok(MmapChunks { array, direct, swapped, chunk, len: array.len() })
+        Ok(MmapChunks { array, aligned, swapped, chunk, len: array.len() })
     }
 
     /// The array.
@@ -116,20 +114,28 @@ impl<'a, T: Element> MmapChunks<'a, T> {
         let start = start.min(self.len);
         let end = start.saturating_add(len).min(self.len);
         let size = std::mem::size_of::<T>();
-        let out = match self.direct {
-            Some(all) if !self.swapped => f(&all[start..end]),
-            Some(all) => {
-                let v: Vec<T> = all[start..end].iter().map(|x| x.swap_bytes()).collect();
+        let bytes = &self.array.data_bytes()[start * size..end * size];
+        let invalid = || Error::NotViewable {
+            path: self.array.path().to_path_buf(),
+            reason: format!(
+                "invalid {} value in elements {start}..{end} (a bool byte other than 0 or 1)",
+                T::TYPE.name()
+            ),
+        };
+        let out = if self.aligned {
+            let values: &[T] = if bytes.is_empty() {
+                &[]
+            } else {
+                bytemuck::checked::try_cast_slice(bytes).map_err(|_| invalid())?
+            };
+            if self.swapped {
+                let v: Vec<T> = values.iter().map(|x| x.swap_bytes()).collect();
                 f(&v)
+            } else {
+                f(values)
             }
-            None => {
-                let bytes = &self.array.data_bytes()[start * size..end * size];
-                let values = decode(bytes, self.swapped).ok_or_else(|| Error::NotViewable {
-                    path: self.array.path().to_path_buf(),
-                    reason: format!("invalid {} value in elements {start}..{end}", T::TYPE.name()),
-                })?;
-                f(&values)
-            }
+        } else {
+            f(&decode(bytes, self.swapped).ok_or_else(invalid)?)
         };
         self.array.release(start * size, (end - start) * size)?;
         Ok(out)

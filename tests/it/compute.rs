@@ -647,3 +647,44 @@ fn byte_swapped_files_give_the_same_bits_as_their_native_values() {
     }
     assert!(seen > 0);
 }
+
+#[test]
+fn an_invalid_bool_byte_is_an_error_naming_the_elements_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("b.npy");
+    write(&path, &[true, false, true, true]);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let n = bytes.len();
+    bytes[n - 2] = 7;
+    std::fs::write(&path, bytes).unwrap();
+    let e = compute::summary_any(&path).unwrap_err().to_string();
+    assert!(e.contains("b.npy") && e.contains("elements 0..4"), "{e}");
+}
+
+/// Compares `larder stats --json` with numpy on generated arrays of several dtypes, NaN, both
+/// byte orders and both memory orders (tests/interop/check_stats.py).
+#[test]
+fn stats_agree_with_numpy() {
+    let Some(py) = std::env::var_os("LARDER_PYTHON") else {
+        assert!(
+            std::env::var_os("LARDER_REQUIRE_PYTHON").is_none_or(|v| v != "1"),
+            "LARDER_REQUIRE_PYTHON=1 but LARDER_PYTHON is not set"
+        );
+        eprintln!("skipped: LARDER_PYTHON not set");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/check_stats.py");
+    let out = Command::new(py)
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_larder"))
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
