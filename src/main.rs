@@ -115,74 +115,10 @@ fn run(cli: Cli) -> Result<()> {
             larder::text::cat(&path, &selection, format, &mut out)?;
         }
         Command::Stats { path, axis, json, bins, quantile } => {
-            if let Some(axis) = axis {
-                let r = larder::compute::summary_axis_any(&path, axis)?;
-                if json {
-                    writeln!(out, "{}", serde_json::to_string(&r)?)?;
-                } else {
-                    let v = serde_json::to_value(&r)?;
-                    for key in [
-                        "dtype",
-                        "axis",
-                        "shape",
-                        "count",
-                        "sum",
-                        "mean",
-                        "std",
-                        "min",
-                        "max",
-                        "nan_count",
-                    ] {
-                        writeln!(out, "{key:<10} {}", v[key])?;
-                    }
-                }
-            } else {
-                let r = larder::compute::stats(&path, bins, &quantile)?;
-                if json {
-                    writeln!(out, "{}", serde_json::to_string(&r)?)?;
-                } else {
-                    let v = serde_json::to_value(&r)?;
-                    for key in [
-                        "dtype",
-                        "count",
-                        "nan_count",
-                        "sum",
-                        "mean",
-                        "std",
-                        "var",
-                        "min",
-                        "max",
-                        "histogram",
-                        "quantiles",
-                    ] {
-                        if let Some(value) = v.get(key) {
-                            writeln!(out, "{key:<10} {value}")?;
-                        }
-                    }
-                }
-            }
+            stats(&mut out, &path, axis, json, bins, &quantile)?;
         }
         Command::Groupby { dataset, by, agg, json } => {
-            let aggs = agg
-                .iter()
-                .map(|a| a.parse::<larder::compute::Agg>())
-                .collect::<Result<Vec<_>, _>>()?;
-            let r = larder::compute::groupby(&dataset, &by, &aggs)
-                .with_context(|| format!("grouping {} by {by}", dataset.display()))?;
-            if json {
-                writeln!(out, "{}", serde_json::to_string(&r)?)?;
-            } else {
-                let mut header = vec![by.clone()];
-                header.extend(r.columns.iter().map(|c| c.0.clone()));
-                writeln!(out, "{}", header.join("\t"))?;
-                for (i, key) in r.keys.iter().enumerate() {
-                    let mut row = vec![serde_json::to_string(key)?];
-                    for (_, values) in &r.columns {
-                        row.push(serde_json::to_string(&values[i])?);
-                    }
-                    writeln!(out, "{}", row.join("\t"))?;
-                }
-            }
+            groupby(&mut out, &dataset, &by, &agg, json)?;
         }
         Command::Copy { src, dst } => {
             let report = larder::copy(&src, &dst)
@@ -191,6 +127,84 @@ fn run(cli: Cli) -> Result<()> {
         }
     }
     out.flush()?;
+    Ok(())
+}
+
+/// `larder stats`: whole-array or per-axis statistics, as text or JSON.
+fn stats(
+    out: &mut impl Write,
+    path: &std::path::Path,
+    axis: Option<usize>,
+    json: bool,
+    bins: Option<usize>,
+    quantile: &[f64],
+) -> Result<()> {
+    if let Some(axis) = axis {
+        let r = larder::compute::summary_axis_any(path, axis)?;
+        if json {
+            writeln!(out, "{}", serde_json::to_string(&r)?)?;
+        } else {
+            let v = serde_json::to_value(&r)?;
+            for key in
+                ["dtype", "axis", "shape", "count", "sum", "mean", "std", "min", "max", "nan_count"]
+            {
+                writeln!(out, "{key:<10} {}", v[key])?;
+            }
+        }
+    } else {
+        let r = larder::compute::stats(path, bins, quantile)?;
+        if json {
+            writeln!(out, "{}", serde_json::to_string(&r)?)?;
+        } else {
+            let v = serde_json::to_value(&r)?;
+            for key in [
+                "dtype",
+                "count",
+                "nan_count",
+                "sum",
+                "mean",
+                "std",
+                "var",
+                "min",
+                "max",
+                "histogram",
+                "quantiles",
+            ] {
+                if let Some(value) = v.get(key) {
+                    writeln!(out, "{key:<10} {value}")?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `larder groupby`: one row per group, as a table or JSON.
+fn groupby(
+    out: &mut impl Write,
+    dataset: &std::path::Path,
+    by: &str,
+    agg: &[String],
+    json: bool,
+) -> Result<()> {
+    let aggs =
+        agg.iter().map(|a| a.parse::<larder::compute::Agg>()).collect::<Result<Vec<_>, _>>()?;
+    let r = larder::compute::groupby(dataset, by, &aggs)
+        .with_context(|| format!("grouping {} by {by}", dataset.display()))?;
+    if json {
+        writeln!(out, "{}", serde_json::to_string(&r)?)?;
+    } else {
+        let mut header = vec![by.to_string()];
+        header.extend(r.columns.iter().map(|c| c.0.clone()));
+        writeln!(out, "{}", header.join("\t"))?;
+        for (i, key) in r.keys.iter().enumerate() {
+            let mut row = vec![serde_json::to_string(key)?];
+            for (_, values) in &r.columns {
+                row.push(serde_json::to_string(&values[i])?);
+            }
+            writeln!(out, "{}", row.join("\t"))?;
+        }
+    }
     Ok(())
 }
 

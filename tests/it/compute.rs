@@ -662,7 +662,7 @@ fn an_invalid_bool_byte_is_an_error_naming_the_elements_not_a_panic() {
 }
 
 /// Compares `larder stats --json` with numpy on generated arrays of several dtypes, NaN, both
-/// byte orders and both memory orders (tests/interop/check_stats.py).
+/// byte orders and both memory orders (`tests/interop/check_stats.py`).
 #[test]
 fn stats_agree_with_numpy() {
     let Some(py) = std::env::var_os("LARDER_PYTHON") else {
