@@ -30,9 +30,10 @@ macro_rules! real_dispatch {
             AnyArray::F16($a) => $body,
             AnyArray::F32($a) => $body,
             AnyArray::F64($a) => $body,
-            AnyArray::C64(_) | AnyArray::C128(_) => Err($crate::error::Error::invalid(
-                "this operation is not defined for complex arrays",
-            )),
+            AnyArray::C64(_) | AnyArray::C128(_) => Err($crate::error::Error::invalid(format!(
+                "{}: holds complex numbers; this is only defined for real arrays",
+                $any.path().display()
+            ))),
         }
     };
 }
