@@ -24,8 +24,8 @@ enum Command {
     Info {
         /// The array file.
         path: PathBuf,
-        /// Print JSON (keys: format, dtype, shape, order, bytes, resident_bytes, version,
-        /// data_offset).
+        /// Print JSON (keys `format`, `dtype`, `shape`, `order`, `bytes`, `resident_bytes`,
+        /// `version`, `data_offset`).
         #[arg(long)]
         json: bool,
     },
