@@ -688,3 +688,23 @@ fn stats_agree_with_numpy() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Runs `tests/larger_than_ram.sh` (a 512 MiB array under a 128 MiB cgroup) when
+/// `LARDER_CGROUP_TEST=1`; it needs root, cgroup v1 and `LARDER_PYTHON`, and takes a few
+/// seconds, so it is opt-in. The script itself skips where cgroups are unavailable.
+#[test]
+fn stats_finish_under_a_memory_cap_smaller_than_the_array() {
+    if std::env::var_os("LARDER_CGROUP_TEST").is_none_or(|v| v != "1") {
+        eprintln!("skipped: LARDER_CGROUP_TEST=1 not set");
+        return;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/larger_than_ram.sh");
+    let out = Command::new("bash")
+        .arg(script)
+        .args(["--larder", env!("CARGO_BIN_EXE_larder"), "--size-mib", "512", "--cap-mib", "128"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("\"passed\": true") || stdout.starts_with("skipped:"), "{stdout}");
+}
