@@ -4,6 +4,8 @@ use serde::Serialize;
 
 use std::path::Path;
 
+use wide::{CmpGe, CmpGt, CmpLe, CmpLt, f64x4};
+
 use super::kernel::Reduce;
 use super::source::{ChunkSource, MmapChunks};
 use super::stats::{F, Summary, any_dispatch_summary, real_dispatch};
@@ -180,6 +182,9 @@ impl Binner {
     }
 }
 
+/// 2^52: adding it to a float in `[0, 2^52)` rounds that float to an integer.
+const MAGIC: f64 = 4_503_599_627_370_496.0;
+
 /// Counts the bins of `x` into `counts`: four tables of `bins + 1` slots, one after the other,
 /// used in turn so that runs of equal bins do not wait on each other; the last slot of each
 /// collects values outside the edges and is discarded.
@@ -188,7 +193,8 @@ impl Binner {
     clippy::cast_sign_loss,
     clippy::cast_precision_loss,
     clippy::many_single_char_names,
-    clippy::needless_bitwise_bool // `&` keeps the loop branch-free
+    clippy::needless_bitwise_bool, // `&` keeps the loop branch-free
+    clippy::cast_possible_wrap
 )]
 fn count_into<T: Reduce>(b: &Binner, x: &[T], counts: &mut [u64]) {
     let n = b.bins();
@@ -208,22 +214,49 @@ fn count_into<T: Reduce>(b: &Binner, x: &[T], counts: &mut [u64]) {
     let big = b.lo.abs().max(b.hi.abs());
     let margin = 16.0 * f64::EPSILON * (big * scale + n as f64);
     let (lo, hi, out) = (b.lo, b.hi, n as u32);
-    let stride = n + 1;
+    let (c0, rest) = counts.split_at_mut(n + 1);
+    let (c1, rest) = rest.split_at_mut(n + 1);
+    let (c2, c3) = rest.split_at_mut(n + 1);
     let mut idx = [0u32; 64];
+    // Vector constants for the guess below.
+    // Clamped to the middle of the last bin, not its left edge: values at the top would
+    // otherwise all look like boundary cases.
+    let (lo4, hi4, scale4, last4) =
+        (f64x4::splat(lo), f64x4::splat(hi), f64x4::splat(scale), f64x4::splat(last + 0.5));
+    let (magic4, sure_lo, sure_hi) =
+        (f64x4::splat(MAGIC), f64x4::splat(margin), f64x4::splat(1.0 - margin));
+    let magic_bits = MAGIC.to_bits() as i64; // 0x4330_0000_0000_0000, positive
     for block in x.chunks(64) {
-        // Branch-free and vectorizable: a guess per value, and whether any guess was close
-        // enough to a bin boundary to need checking against the edges.
-        let mut unsure = false;
-        for (slot, &v) in idx.iter_mut().zip(block) {
-            let v = v.to_f64();
-            // NaN survives `max`/`min` as the other operand: `f` is always in 0..=last.
-            let f = ((v - lo) * scale).max(0.0).min(last);
-            let i = f as u32;
-            let frac = f - f64::from(i);
-            let inside = v >= lo && v <= hi;
-            unsure |= inside & !(frac > margin && frac < 1.0 - margin);
-            *slot = if inside { i } else { out };
+        // Four values at a time, without branches or float-to-integer instructions: adding
+        // 2^52 to f in [0, 2^52) leaves round(f) in the low mantissa bits; one less where that
+        // rounded up is floor(f). NaN goes to 0 through `fast_max` (which returns its
+        // argument when either operand is NaN) and is then out of range.
+        let mut unsure = 0i32;
+        let mut quads = block.chunks_exact(4);
+        for (q, c) in (&mut quads).enumerate() {
+            let v = f64x4::new([c[0].to_f64(), c[1].to_f64(), c[2].to_f64(), c[3].to_f64()]);
+            let f = ((v - lo4) * scale4).fast_max(f64x4::ZERO).fast_min(last4);
+            let t = f + magic4;
+            let r = t - magic4;
+            let up = r.cmp_gt(f);
+            let frac = f - up.blend(r - f64x4::ONE, r);
+            let inside = v.cmp_ge(lo4) & v.cmp_le(hi4);
+            let sure = frac.cmp_gt(sure_lo) & frac.cmp_lt(sure_hi);
+            unsure |= (inside & !sure).move_mask();
+            let tb: [i64; 4] = bytemuck::cast(t);
+            let ub: [i64; 4] = bytemuck::cast(up);
+            let ib: [i64; 4] = bytemuck::cast(inside);
+            for k in 0..4 {
+                // `ub[k]` is -1 where rounding went up, 0 otherwise; likewise `ib[k]`.
+                let i = (tb[k] - magic_bits + ub[k]) as u32;
+                idx[4 * q + k] = if ib[k] != 0 { i } else { out };
+            }
         }
+        let done = block.len() - quads.remainder().len();
+        for (slot, &v) in idx[done..].iter_mut().zip(quads.remainder()) {
+            *slot = b.bin(v.to_f64()).map_or(out, |i| i as u32);
+        }
+        let unsure = unsure != 0;
         if unsure {
             for (slot, &v) in idx.iter_mut().zip(block) {
                 if *slot != out {
@@ -239,8 +272,15 @@ fn count_into<T: Reduce>(b: &Binner, x: &[T], counts: &mut [u64]) {
                 }
             }
         }
-        for (k, &i) in idx[..block.len()].iter().enumerate() {
-            counts[(k & 3) * stride + i as usize] += 1;
+        let mut quads = idx[..block.len()].chunks_exact(4);
+        for q in &mut quads {
+            c0[q[0] as usize] += 1;
+            c1[q[1] as usize] += 1;
+            c2[q[2] as usize] += 1;
+            c3[q[3] as usize] += 1;
+        }
+        for &i in quads.remainder() {
+            c0[i as usize] += 1;
         }
     }
 }
