@@ -51,6 +51,7 @@
 mod any;
 mod array;
 pub mod bench;
+pub mod compute;
 pub mod convert;
 mod copy;
 pub mod cow;

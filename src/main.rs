@@ -42,6 +42,38 @@ enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Statistics of an array in one streaming pass: count, sum, mean, std, min, max, NaN count.
+    Stats {
+        /// The array file.
+        path: PathBuf,
+        /// Reduce along this axis only: one value per position of the other axes.
+        #[arg(long)]
+        axis: Option<usize>,
+        /// Print JSON (keys: dtype, count, sum, mean, std, var, min, max, `nan_count`; with
+        /// `--axis`, each a nested array, plus axis and shape).
+        #[arg(long)]
+        json: bool,
+        /// Also count values in this many equal bins between min and max (a second pass).
+        #[arg(long, conflicts_with = "axis")]
+        bins: Option<usize>,
+        /// Also compute these quantiles (comma-separated, in [0, 1]), as `np.nanquantile`.
+        #[arg(long, value_delimiter = ',', conflicts_with = "axis")]
+        quantile: Vec<f64>,
+    },
+    /// Group the rows of a converted dataset by a categorical or small-range integer column.
+    Groupby {
+        /// The dataset directory (with manifest.json).
+        dataset: PathBuf,
+        /// The column to group by.
+        #[arg(long)]
+        by: String,
+        /// Aggregates, comma-separated: count, count:COL, sum:COL, mean:COL, min:COL, max:COL.
+        #[arg(long, value_delimiter = ',', required = true)]
+        agg: Vec<String>,
+        /// Print JSON: {"by", "keys", "aggregates": {NAME: [one value per group]}}.
+        #[arg(long)]
+        json: bool,
+    },
     /// Copy an array between .npy, Zarr and HDF5, streaming chunk by chunk; writes native byte
     /// order, C order.
     Copy {
@@ -389,6 +421,12 @@ fn run(cli: Cli) -> Result<()> {
             };
             larder::text::cat(&path, &selection, format, &mut out)?;
         }
+        Command::Stats { path, axis, json, bins, quantile } => {
+            stats(&mut out, &path, axis, json, bins, &quantile)?;
+        }
+        Command::Groupby { dataset, by, agg, json } => {
+            groupby(&mut out, &dataset, &by, &agg, json)?;
+        }
         Command::Copy { src, dst, layout } => {
             let mut options = larder::CopyOptions::new();
             if let Some(c) = &layout.chunks {
@@ -455,6 +493,84 @@ fn one_line(e: &anyhow::Error) -> String {
         line.push_str(&text);
     }
     line.replace('\n', " ")
+}
+
+/// `larder stats`: whole-array or per-axis statistics, as text or JSON.
+fn stats(
+    out: &mut impl Write,
+    path: &std::path::Path,
+    axis: Option<usize>,
+    json: bool,
+    bins: Option<usize>,
+    quantile: &[f64],
+) -> Result<()> {
+    if let Some(axis) = axis {
+        let r = larder::compute::summary_axis_any(path, axis)?;
+        if json {
+            writeln!(out, "{}", serde_json::to_string(&r)?)?;
+        } else {
+            let v = serde_json::to_value(&r)?;
+            for key in
+                ["dtype", "axis", "shape", "count", "sum", "mean", "std", "min", "max", "nan_count"]
+            {
+                writeln!(out, "{key:<10} {}", v[key])?;
+            }
+        }
+    } else {
+        let r = larder::compute::stats(path, bins, quantile)?;
+        if json {
+            writeln!(out, "{}", serde_json::to_string(&r)?)?;
+        } else {
+            let v = serde_json::to_value(&r)?;
+            for key in [
+                "dtype",
+                "count",
+                "nan_count",
+                "sum",
+                "mean",
+                "std",
+                "var",
+                "min",
+                "max",
+                "histogram",
+                "quantiles",
+            ] {
+                if let Some(value) = v.get(key) {
+                    writeln!(out, "{key:<10} {value}")?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `larder groupby`: one row per group, as a table or JSON.
+fn groupby(
+    out: &mut impl Write,
+    dataset: &std::path::Path,
+    by: &str,
+    agg: &[String],
+    json: bool,
+) -> Result<()> {
+    let aggs =
+        agg.iter().map(|a| a.parse::<larder::compute::Agg>()).collect::<Result<Vec<_>, _>>()?;
+    let r = larder::compute::groupby(dataset, by, &aggs)
+        .with_context(|| format!("grouping {} by {by}", dataset.display()))?;
+    if json {
+        writeln!(out, "{}", serde_json::to_string(&r)?)?;
+    } else {
+        let mut header = vec![by.to_string()];
+        header.extend(r.columns.iter().map(|c| c.0.clone()));
+        writeln!(out, "{}", header.join("\t"))?;
+        for (i, key) in r.keys.iter().enumerate() {
+            let mut row = vec![serde_json::to_string(key)?];
+            for (_, values) in &r.columns {
+                row.push(serde_json::to_string(&values[i])?);
+            }
+            writeln!(out, "{}", row.join("\t"))?;
+        }
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {

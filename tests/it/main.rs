@@ -11,6 +11,7 @@
 
 mod chunked;
 mod cli;
+mod compute;
 mod convert;
 mod cow;
 mod interop;
