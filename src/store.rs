@@ -738,7 +738,7 @@ pub(crate) fn intersect(
 }
 
 /// A boxed store of element type `T`, as [`open`] hands out per element type.
-pub type DynStore<T> = Box<dyn ArrayStore<T>>;
+pub type DynStore<T> = Box<dyn ArrayStore<T> + Send + Sync>;
 
 /// Any [`ArrayStore`] whose element type is learnt from the file at run time. Match on it (or
 /// use [`store_dispatch!`](crate::store_dispatch)) to get the typed store.

@@ -73,12 +73,51 @@ pub struct Stats {
 /// As [`MmapArray::open`](crate::MmapArray::open) and [`summary`](super::summary);
 /// [`Error::Invalid`] for a histogram or quantiles of a complex array.
 pub fn stats(path: impl AsRef<Path>, bins: Option<usize>, qs: &[f64]) -> Result<Stats> {
+    let path = path.as_ref();
+    let store = crate::store::open(path)?;
+    if store.format() != crate::store::Format::Npy {
+        return store_stats(path, &store, bins, qs);
+    }
+    // The mapped path: zero-copy chunks, sequential hints, pages released as it goes.
     let any = AnyArray::open(path)?;
     if bins.is_none() && qs.is_empty() {
         let summary = any_dispatch_summary(&any)?;
         return Ok(Stats { summary, histogram: None, quantiles: Vec::new() });
     }
     real_dispatch!(&any, a => stats_typed(&MmapChunks::new(a)?, bins, qs))
+}
+
+/// [`stats`] over the decoded chunks of a Zarr or HDF5 store.
+fn store_stats(
+    path: &Path,
+    store: &crate::AnyStore,
+    bins: Option<usize>,
+    qs: &[f64],
+) -> Result<Stats> {
+    use super::source::StoreChunks;
+    use crate::AnyStore;
+    if bins.is_none() && qs.is_empty() {
+        let summary = super::stats::store_summary(store)?;
+        return Ok(Stats { summary, histogram: None, quantiles: Vec::new() });
+    }
+    match store {
+        AnyStore::Bool(s) => stats_typed(&StoreChunks::new(s.as_ref()), bins, qs),
+        AnyStore::U8(s) => stats_typed(&StoreChunks::new(s.as_ref()), bins, qs),
+        AnyStore::U16(s) => stats_typed(&StoreChunks::new(s.as_ref()), bins, qs),
+        AnyStore::U32(s) => stats_typed(&StoreChunks::new(s.as_ref()), bins, qs),
+        AnyStore::U64(s) => stats_typed(&StoreChunks::new(s.as_ref()), bins, qs),
+        AnyStore::I8(s) => stats_typed(&StoreChunks::new(s.as_ref()), bins, qs),
+        AnyStore::I16(s) => stats_typed(&StoreChunks::new(s.as_ref()), bins, qs),
+        AnyStore::I32(s) => stats_typed(&StoreChunks::new(s.as_ref()), bins, qs),
+        AnyStore::I64(s) => stats_typed(&StoreChunks::new(s.as_ref()), bins, qs),
+        AnyStore::F16(s) => stats_typed(&StoreChunks::new(s.as_ref()), bins, qs),
+        AnyStore::F32(s) => stats_typed(&StoreChunks::new(s.as_ref()), bins, qs),
+        AnyStore::F64(s) => stats_typed(&StoreChunks::new(s.as_ref()), bins, qs),
+        AnyStore::C64(_) | AnyStore::C128(_) => Err(Error::invalid(format!(
+            "{}: holds complex numbers; histograms and quantiles are only defined for real arrays",
+            path.display()
+        ))),
+    }
 }
 
 fn stats_typed<T: Reduce, S: ChunkSource<T> + ?Sized>(

@@ -4,6 +4,7 @@ use crate::array::MmapArray;
 use crate::dtype::Element;
 use crate::error::{Error, Result};
 use crate::mmap::Access;
+use crate::store::{ArrayStore, ChunkGrid};
 
 /// Bytes of data per chunk of a memory-mapped array. Chunk boundaries, and so the order in which
 /// partial results are merged, follow from this constant and the array's length alone.
@@ -161,5 +162,57 @@ impl<T: Element> ChunkSource<T> for MmapChunks<'_, T> {
 
     fn with_chunk(&self, index: usize, f: &mut dyn FnMut(&[T])) -> Result<()> {
         self.with_range(index.saturating_mul(self.chunk), self.chunk, f)
+    }
+}
+
+/// The storage chunks of any [`ArrayStore`] (Zarr, HDF5, …), each decoded when it is asked for.
+///
+/// Chunk `i` is the `i`-th chunk of the store's chunk grid in C order, edge chunks clipped to
+/// the array. Its elements are handed out in the chunk's own C order, which the order-free
+/// reductions (sums, extremes, histograms, quantiles) do not mind. Chunks are decoded on the
+/// threads that ask for them, so decoding runs on all cores.
+pub struct StoreChunks<'a, T: Element> {
+    store: &'a (dyn ArrayStore<T> + Send + Sync),
+    grid: ChunkGrid,
+    grid_shape: Vec<usize>,
+}
+
+impl<'a, T: Element> StoreChunks<'a, T> {
+    /// The chunks of `store`.
+    pub fn new(store: &'a (dyn ArrayStore<T> + Send + Sync)) -> Self {
+        let grid = ChunkGrid::new(store.shape(), store.chunk_shape());
+        let grid_shape = grid.grid_shape();
+        StoreChunks { store, grid, grid_shape }
+    }
+}
+
+impl<T: Element> std::fmt::Debug for StoreChunks<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreChunks").field("grid", &self.grid_shape).finish_non_exhaustive()
+    }
+}
+
+impl<T: Element> ChunkSource<T> for StoreChunks<'_, T> {
+    fn num_chunks(&self) -> usize {
+        self.grid.count()
+    }
+
+    fn with_chunk(&self, index: usize, f: &mut dyn FnMut(&[T])) -> Result<()> {
+        // Linear index to grid coordinates, last axis fastest.
+        let mut rest = index;
+        let mut at = vec![0; self.grid_shape.len()];
+        for (axis, &n) in self.grid_shape.iter().enumerate().rev() {
+            at[axis] = rest % n.max(1);
+            rest /= n.max(1);
+        }
+        let (start, shape) = self.grid.region(&at);
+        let data = self.store.read_region(&start, &shape)?;
+        if let Some(values) = data.as_slice_memory_order() {
+            f(values);
+        } else {
+            let values: Vec<T> = data.iter().copied().collect();
+            f(&values);
+        }
+        Ok(())
     }
 }

@@ -312,13 +312,40 @@ fn complex_tile<T: ComplexParts>(x: &[T]) -> CPartial {
     p
 }
 
-/// Statistics of the `.npy` array at `path`, whatever its element type.
+/// Statistics of the array at `path` (`.npy`, Zarr or HDF5), whatever its element type.
 ///
 /// # Errors
-/// As [`MmapArray::open`](crate::MmapArray::open) and [`summary`].
+/// As [`crate::open`] and [`summary`].
 pub fn summary_any(path: impl AsRef<Path>) -> Result<Summary> {
-    let any = AnyArray::open(path)?;
-    any_dispatch_summary(&any)
+    let path = path.as_ref();
+    let store = crate::store::open(path)?;
+    if store.format() == crate::store::Format::Npy {
+        // The mapped path: zero-copy chunks, sequential hints, pages released as it goes.
+        return any_dispatch_summary(&AnyArray::open(path)?);
+    }
+    store_summary(&store)
+}
+
+/// [`summary`] over the decoded chunks of a chunked store.
+pub(crate) fn store_summary(store: &crate::AnyStore) -> Result<Summary> {
+    use super::source::StoreChunks;
+    use crate::AnyStore;
+    match store {
+        AnyStore::C64(s) => summary_complex(&StoreChunks::new(s.as_ref())),
+        AnyStore::C128(s) => summary_complex(&StoreChunks::new(s.as_ref())),
+        AnyStore::Bool(s) => summary(&StoreChunks::new(s.as_ref())),
+        AnyStore::U8(s) => summary(&StoreChunks::new(s.as_ref())),
+        AnyStore::U16(s) => summary(&StoreChunks::new(s.as_ref())),
+        AnyStore::U32(s) => summary(&StoreChunks::new(s.as_ref())),
+        AnyStore::U64(s) => summary(&StoreChunks::new(s.as_ref())),
+        AnyStore::I8(s) => summary(&StoreChunks::new(s.as_ref())),
+        AnyStore::I16(s) => summary(&StoreChunks::new(s.as_ref())),
+        AnyStore::I32(s) => summary(&StoreChunks::new(s.as_ref())),
+        AnyStore::I64(s) => summary(&StoreChunks::new(s.as_ref())),
+        AnyStore::F16(s) => summary(&StoreChunks::new(s.as_ref())),
+        AnyStore::F32(s) => summary(&StoreChunks::new(s.as_ref())),
+        AnyStore::F64(s) => summary(&StoreChunks::new(s.as_ref())),
+    }
 }
 
 pub(crate) fn any_dispatch_summary(any: &AnyArray) -> Result<Summary> {
