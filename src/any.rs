@@ -115,33 +115,50 @@ impl AnyArray {
     }
 }
 
-/// What `larder info` reports about an array file.
+/// What `larder info` reports about an array.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Info {
-    /// The storage format: `npy`.
+    /// The storage format: `npy`, `zarr` or `hdf5`.
     pub format: &'static str,
     /// numpy typestr of the stored elements.
     pub dtype: String,
     /// The shape.
     pub shape: Vec<usize>,
-    /// `C` or `F`.
+    /// `C` or `F` (chunked formats are always reported as `C`, their logical order).
     pub order: &'static str,
-    /// Size of the file in bytes.
+    /// Size on disk in bytes (all files of a Zarr array).
     pub bytes: u64,
-    /// Bytes of the file in RAM now (page cache pages, counted by `mincore`).
+    /// Bytes of the file(s) in RAM now (page cache pages, counted by `mincore`).
     pub resident_bytes: u64,
-    /// Format version, e.g. `1.0`.
-    pub version: String,
-    /// Offset of the first data byte.
-    pub data_offset: usize,
+    /// Format version: `1.0`/`2.0`/`3.0` for npy, `2` or `3` for Zarr; absent for HDF5.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Offset of the first data byte (npy only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_offset: Option<usize>,
+    /// Chunk shape of a chunked array (with sharding: the chunks inside a shard).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chunks: Option<Vec<usize>>,
+    /// Shard shape of a sharded Zarr array.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shards: Option<Vec<usize>>,
+    /// The array's attributes, when it has any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<serde_json::Value>,
 }
 
-/// Describes the array file at `path` without reading its data.
+/// Describes the array at `path` (an `.npy` file, a Zarr directory, or `FILE.h5[:/name]`)
+/// without reading its data.
 ///
 /// # Errors
-/// As [`MmapArray::open`].
+/// As [`MmapArray::open`] and the other backends' `open`.
 pub fn info(path: impl AsRef<Path>) -> Result<Info> {
     let path = path.as_ref();
+    let loc = crate::store::Location::parse(path);
+    let format = crate::store::detect_format(&loc.file)?;
+    if format != crate::store::Format::Npy {
+        return chunked_info(&loc);
+    }
     let a = AnyArray::open(path)?;
     let bytes = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
     let h = a.header();
@@ -152,7 +169,46 @@ pub fn info(path: impl AsRef<Path>) -> Result<Info> {
         order: a.order().as_str(),
         bytes,
         resident_bytes: a.resident_bytes()?,
-        version: format!("{}.{}", h.version.0, h.version.1),
-        data_offset: h.data_offset,
+        version: Some(format!("{}.{}", h.version.0, h.version.1)),
+        data_offset: Some(h.data_offset),
+        chunks: None,
+        shards: None,
+        attributes: None,
     })
+}
+
+fn chunked_info(loc: &crate::store::Location) -> Result<Info> {
+    let store = crate::store::open(location_text(loc))?;
+    let (version, inner) = if store.format() == crate::store::Format::Zarr {
+        let (v, inner) = crate::zarr::version_and_inner(&loc.file, loc.inner.as_deref())?;
+        (Some(v.to_string()), inner)
+    } else {
+        (None, None)
+    };
+    let grid = store.chunk_shape().to_vec();
+    let (chunks, shards) = match inner {
+        Some(inner) => (Some(inner), Some(grid)),
+        None => (Some(grid), None),
+    };
+    let attrs = store.attributes()?;
+    Ok(Info {
+        format: store.format().as_str(),
+        dtype: store.dtype().typestr(),
+        shape: store.shape().to_vec(),
+        order: "C",
+        bytes: crate::mmap::disk_usage(&loc.file),
+        resident_bytes: crate::mmap::resident_under(&loc.file),
+        version,
+        data_offset: None,
+        chunks,
+        shards,
+        attributes: (!attrs.is_empty()).then(|| serde_json::Value::Object(attrs)),
+    })
+}
+
+fn location_text(loc: &crate::store::Location) -> std::path::PathBuf {
+    match &loc.inner {
+        Some(inner) => std::path::PathBuf::from(format!("{}:{inner}", loc.file.display())),
+        None => loc.file.clone(),
+    }
 }

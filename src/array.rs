@@ -100,6 +100,8 @@ pub struct MmapArray<T: Element> {
     pub(crate) mode: Mode,
     // Delta files mapped over a copy-on-write array, bottom first (see `cow`).
     pub(crate) layers: Vec<crate::cow::Layer>,
+    // Rows (columns for Fortran order) per block of `ArrayStore::chunks`.
+    blocks: Vec<usize>,
     _element: PhantomData<T>,
 }
 
@@ -219,6 +221,11 @@ impl<T: Element> MmapArray<T> {
                 found: header.dtype.typestr(),
             });
         }
+        let blocks = crate::store::contiguous_chunks(
+            &header.shape,
+            header.dtype.itemsize(),
+            header.fortran_order,
+        );
         Ok(MmapArray {
             path: path.to_path_buf(),
             file,
@@ -226,6 +233,7 @@ impl<T: Element> MmapArray<T> {
             header,
             mode,
             layers: Vec::new(),
+            blocks,
             _element: PhantomData,
         })
     }
@@ -273,6 +281,12 @@ impl<T: Element> MmapArray<T> {
     /// Memory order of the stored data.
     pub fn order(&self) -> Order {
         if self.header.fortran_order { Order::F } else { Order::C }
+    }
+
+    /// The block shape [`ArrayStore::chunks`](crate::ArrayStore::chunks) walks the file in:
+    /// whole rows (whole columns for Fortran order), about 4 MiB per block.
+    pub fn block_shape(&self) -> &[usize] {
+        &self.blocks
     }
 
     /// The data bytes as stored (header excluded).

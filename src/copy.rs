@@ -1,4 +1,4 @@
-//! `larder copy`: streaming copies between array files.
+//! `larder copy`: streaming copies between array files of any format (npy, Zarr, HDF5).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -10,7 +10,9 @@ use crate::array::MmapArray;
 use crate::dtype::Element;
 use crate::error::{Error, Result};
 use crate::mmap::Access;
+use crate::store::{ArrayStore, Chunks, Format, Location, detect_format, guess_format};
 use crate::writer::{NpyWriter, write_npy};
+use crate::zarr::{Codec, ZarrArray, ZarrOptions, default_chunks};
 
 /// Data read per step of a copy; memory use stays near this whatever the array's size.
 const BLOCK: usize = 8 << 20;
@@ -56,6 +58,239 @@ pub fn copy(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<CopyReport> 
             Err(e)
         }
     }
+}
+
+/// How `larder copy` lays out a chunked destination.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CopyOptions {
+    chunks: Option<Vec<usize>>,
+    codec: Option<Codec>,
+    shard: Option<Vec<usize>>,
+}
+
+impl CopyOptions {
+    /// Defaults: the source's chunk shape when it has one (about 2 MiB chunks otherwise), zstd
+    /// for Zarr, no compression for HDF5, no sharding.
+    pub fn new() -> Self {
+        CopyOptions::default()
+    }
+    /// The destination's chunk shape (with sharding: the chunks inside each shard).
+    pub fn chunks(&mut self, chunks: &[usize]) -> &mut Self {
+        self.chunks = Some(chunks.to_vec());
+        self
+    }
+    /// The destination's compression.
+    pub fn codec(&mut self, codec: Codec) -> &mut Self {
+        self.codec = Some(codec);
+        self
+    }
+    /// Shard shape for a Zarr destination.
+    pub fn shard(&mut self, shard: &[usize]) -> &mut Self {
+        self.shard = Some(shard.to_vec());
+        self
+    }
+    fn is_default(&self) -> bool {
+        *self == CopyOptions::default()
+    }
+}
+
+/// Copies the array at `src` to `dst`, each of which may be an `.npy` file, a Zarr directory
+/// (`.zarr`) or an HDF5 dataset (`FILE.h5[:/group/name]`), streaming one chunk at a time: peak
+/// memory is a few chunks whatever the array's size.
+///
+/// The destination's format comes from its extension (or its contents, for an existing HDF5
+/// file that receives a new dataset). A `.npy` or new-file destination is written under a
+/// temporary name and renamed into place when complete; a Zarr destination must not exist yet.
+///
+/// # Errors
+/// [`Error::Invalid`] for an unknown destination format or options that do not fit it; as the
+/// backends' `open`/`create`, reads and writes.
+pub fn copy_with(
+    src: impl AsRef<Path>,
+    dst: impl AsRef<Path>,
+    options: &CopyOptions,
+) -> Result<CopyReport> {
+    let (src, dst) = (src.as_ref(), dst.as_ref());
+    let sloc = Location::parse(src);
+    let dloc = Location::parse(dst);
+    let sfmt = detect_format(&sloc.file)?;
+    let dfmt = match guess_format(&dloc.file) {
+        Some(f) => f,
+        None if dloc.file.is_file() => detect_format(&dloc.file)?,
+        None => {
+            return Err(Error::invalid(format!(
+                "{}: cannot tell the destination format; name it .npy, .zarr or .h5",
+                dst.display()
+            )));
+        }
+    };
+    if sfmt == Format::Npy && dfmt == Format::Npy && options.is_default() {
+        return copy(src, dst);
+    }
+    if same_file(&sloc.file, &dloc.file) {
+        return Err(Error::invalid(format!(
+            "{} and {} are the same file; copy to a new path",
+            src.display(),
+            dst.display()
+        )));
+    }
+    let store = crate::store::open(src)?;
+    let elements =
+        crate::store_dispatch!(&store, s => copy_store(s.as_ref(), &dloc, dfmt, options))?;
+    let bytes = crate::mmap::disk_usage(&dloc.file);
+    Ok(CopyReport { elements, bytes })
+}
+
+fn copy_store<T: Element>(
+    src: &dyn ArrayStore<T>,
+    dst: &Location,
+    format: Format,
+    options: &CopyOptions,
+) -> Result<u64> {
+    let shape = src.shape().to_vec();
+    let elements = shape.iter().map(|&n| n as u64).product();
+    let itemsize = std::mem::size_of::<T>();
+    let chunks = match (&options.chunks, src.format()) {
+        (Some(c), _) => c.clone(),
+        (None, Format::Zarr | Format::Hdf5) => src.chunk_shape().to_vec(),
+        (None, _) => default_chunks(&shape, itemsize),
+    };
+    if chunks.len() != shape.len() || chunks.contains(&0) {
+        return Err(Error::invalid(format!(
+            "chunk shape {chunks:?} does not fit an array of shape {shape:?}"
+        )));
+    }
+    if options.shard.is_some() && format != Format::Zarr {
+        return Err(Error::invalid("--shard applies to Zarr destinations only"));
+    }
+    match format {
+        Format::Npy => {
+            if options.chunks.is_some() || options.codec.is_some() {
+                return Err(Error::invalid(".npy files are not chunked or compressed"));
+            }
+            let tmp = temp_sibling(&dst.file);
+            let r = copy_to_npy(src, &tmp);
+            finish(r, &tmp, &dst.file)?;
+        }
+        Format::Zarr => {
+            let mut o = ZarrOptions::new();
+            o.chunks(&chunks).codec(options.codec.unwrap_or_default());
+            if let Some(shard) = &options.shard {
+                o.shard(shard);
+            }
+            o.attributes(src.attributes()?);
+            if dst.file.exists() && dst.inner.is_none() {
+                return Err(Error::invalid(format!(
+                    "{} already exists; remove it or choose another path",
+                    dst.file.display()
+                )));
+            }
+            let new_dir = !dst.file.exists();
+            let target = if new_dir { temp_sibling(&dst.file) } else { dst.file.clone() };
+            let r = (|| {
+                let mut z = ZarrArray::<T>::create(&target, dst.inner.as_deref(), &shape, &o)?;
+                let unit = options.shard.clone().unwrap_or(chunks);
+                pump(src, &mut z, &unit)
+            })();
+            if new_dir {
+                if let Err(e) = r {
+                    let _ = fs::remove_dir_all(&target);
+                    return Err(e);
+                }
+                fs::rename(&target, &dst.file).map_err(|e| Error::io(&dst.file, e))?;
+            } else {
+                r?;
+            }
+        }
+        Format::Hdf5 => copy_to_hdf5(src, dst, &shape, &chunks, options.codec)?,
+        Format::Memory => return Err(Error::invalid("cannot copy to memory")),
+    }
+    Ok(elements)
+}
+
+#[cfg(feature = "hdf5")]
+fn copy_to_hdf5<T: Element>(
+    src: &dyn ArrayStore<T>,
+    dst: &Location,
+    shape: &[usize],
+    chunks: &[usize],
+    codec: Option<Codec>,
+) -> Result<()> {
+    let gzip = match codec {
+        None | Some(Codec::None) => None,
+        Some(Codec::Gzip(level)) => Some(u8::try_from(level).unwrap_or(9)),
+        Some(Codec::Zstd(_)) => {
+            return Err(Error::invalid("HDF5 datasets are written with gzip or no compression"));
+        }
+    };
+    let new_file = !dst.file.exists();
+    let target = if new_file { temp_sibling(&dst.file) } else { dst.file.clone() };
+    let r = (|| {
+        let mut h = crate::hdf5::Hdf5Array::<T>::create(
+            &target,
+            dst.inner.as_deref(),
+            shape,
+            chunks,
+            gzip,
+        )?;
+        pump(src, &mut h, chunks)?;
+        h.flush()
+    })();
+    if new_file { finish(r, &target, &dst.file) } else { r }
+}
+
+#[cfg(not(feature = "hdf5"))]
+fn copy_to_hdf5<T: Element>(
+    _src: &dyn ArrayStore<T>,
+    _dst: &Location,
+    _shape: &[usize],
+    _chunks: &[usize],
+    _codec: Option<Codec>,
+) -> Result<()> {
+    Err(Error::Unsupported("HDF5 (larder was built without the `hdf5` feature)"))
+}
+
+/// Renames `tmp` over `dst` on success, removes it on failure.
+fn finish(r: Result<()>, tmp: &Path, dst: &Path) -> Result<()> {
+    match r {
+        Ok(()) => fs::rename(tmp, dst).map_err(|e| Error::io(dst, e)),
+        Err(e) => {
+            let _ = fs::remove_file(tmp);
+            Err(e)
+        }
+    }
+}
+
+/// Bytes written between flushes of a mapped destination, to keep dirty pages bounded.
+const FLUSH_EVERY: usize = 64 << 20;
+
+/// Moves `src` into `dst` one `unit`-shaped block at a time.
+fn pump<T: Element>(
+    src: &dyn ArrayStore<T>,
+    dst: &mut dyn ArrayStore<T>,
+    unit: &[usize],
+) -> Result<()> {
+    let mut since = 0usize;
+    for chunk in Chunks::new(src, unit) {
+        let chunk = chunk?;
+        dst.write_region(&chunk.origin, &chunk.data.view())?;
+        since += chunk.data.len() * std::mem::size_of::<T>();
+        if since >= FLUSH_EVERY {
+            dst.flush()?;
+            dst.release()?;
+            src.release()?;
+            since = 0;
+        }
+    }
+    dst.flush()
+}
+
+fn copy_to_npy<T: Element>(src: &dyn ArrayStore<T>, tmp: &Path) -> Result<()> {
+    let mut out = MmapArray::<T>::create(tmp, src.shape())?;
+    // Walk the source in its own storage order: each stored chunk is decoded once.
+    let unit = src.chunk_shape().to_vec();
+    pump(src, &mut out, &unit)?;
+    out.close()
 }
 
 fn copy_typed<T: Element>(a: &MmapArray<T>, dst: &Path) -> Result<u64> {

@@ -104,6 +104,16 @@ pub enum Error {
         reason: String,
     },
 
+    /// A chunked-storage backend (Zarr, HDF5) reported an error: missing or invalid metadata, an
+    /// unsupported codec or filter, a chunk that does not decode.
+    #[error("{path}: {reason}")]
+    Storage {
+        /// The file or directory.
+        path: PathBuf,
+        /// What the backend said, naming the codec or filter where one is at fault.
+        reason: String,
+    },
+
     /// A shape, slice or argument does not fit the array.
     #[error("{0}")]
     Invalid(String),

@@ -50,26 +50,39 @@
 
 mod any;
 mod array;
+pub mod bench;
+pub mod compute;
 pub mod convert;
 mod copy;
 pub mod cow;
 pub mod dtype;
 mod error;
+#[cfg(feature = "hdf5")]
+pub mod hdf5;
 mod mmap;
 pub mod npy;
 pub mod select;
+pub mod store;
 pub mod text;
 mod writer;
+pub mod zarr;
 
 pub use any::{AnyArray, Info, info};
 pub use array::{MmapArray, Mode, Order, read_header, read_npy};
-pub use copy::{CopyReport, copy};
+pub use copy::{CopyOptions, CopyReport, copy, copy_with};
 pub use cow::{CopyMethod, DeltaReport, MaterializeReport};
 pub use dtype::{ByteOrder, DType, Element, ElementType, Scalar};
 pub use error::{Error, Result};
+#[cfg(feature = "hdf5")]
+pub use hdf5::Hdf5Array;
 pub use mmap::{Access, page_size, peak_rss};
 pub use select::Selection;
+pub use store::{
+    AnyStore, ArrayStore, Attributes, Chunk, ChunkGrid, Chunks, DynStore, Format, Location,
+    MemStore, Overlay, detect_format, open, open_as,
+};
 pub use writer::{NpyWriter, write_npy};
+pub use zarr::{Codec, ZarrArray, ZarrOptions};
 
 /// Re-exported so users name the same `f16` and `Complex` types larder stores.
 pub use half::f16;

@@ -20,12 +20,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Describe an array file: format, dtype, shape, order, size, and how much is in RAM now.
+    /// Describe an array: format, dtype, shape, order, chunks, size, and how much is in RAM now.
     Info {
-        /// The array file.
+        /// The array: FILE.npy, DIR.zarr[:/group/name] or FILE.h5[:/group/name].
         path: PathBuf,
-        /// Print JSON (keys `format`, `dtype`, `shape`, `order`, `bytes`, `resident_bytes`,
-        /// `version`, `data_offset`).
+        /// Print one JSON object; docs/cli.md lists its keys.
         #[arg(long)]
         json: bool,
     },
@@ -43,12 +42,48 @@ enum Command {
         #[arg(long)]
         all: bool,
     },
-    /// Copy an array to a new file, streaming; writes native byte order, C order.
+    /// Statistics of an array in one streaming pass: count, sum, mean, std, min, max, NaN count.
+    Stats {
+        /// The array file.
+        path: PathBuf,
+        /// Reduce along this axis only: one value per position of the other axes.
+        #[arg(long)]
+        axis: Option<usize>,
+        /// Print JSON (keys: dtype, count, sum, mean, std, var, min, max, `nan_count`; with
+        /// `--axis`, each a nested array, plus axis and shape).
+        #[arg(long)]
+        json: bool,
+        /// Also count values in this many equal bins between min and max (a second pass).
+        #[arg(long, conflicts_with = "axis")]
+        bins: Option<usize>,
+        /// Also compute these quantiles (comma-separated, in [0, 1]), as `np.nanquantile`.
+        #[arg(long, value_delimiter = ',', conflicts_with = "axis")]
+        quantile: Vec<f64>,
+    },
+    /// Group the rows of a converted dataset by a categorical or small-range integer column.
+    Groupby {
+        /// The dataset directory (with manifest.json).
+        dataset: PathBuf,
+        /// The column to group by.
+        #[arg(long)]
+        by: String,
+        /// Aggregates, comma-separated: count, count:COL, sum:COL, mean:COL, min:COL, max:COL.
+        #[arg(long, value_delimiter = ',', required = true)]
+        agg: Vec<String>,
+        /// Print JSON: {"by", "keys", "aggregates": {NAME: [one value per group]}}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Copy an array between .npy, Zarr and HDF5, streaming chunk by chunk; writes native byte
+    /// order, C order.
     Copy {
-        /// Source array file.
+        /// Source array: FILE.npy, DIR.zarr[:/path] or FILE.h5[:/path].
         src: PathBuf,
-        /// Destination; replaced only once the copy is complete.
+        /// Destination; its extension (.npy, .zarr, .h5/.hdf5) picks the format. An .npy is
+        /// replaced only once the copy is complete; a Zarr directory must not exist yet.
         dst: PathBuf,
+        #[command(flatten)]
+        layout: Layout,
     },
     /// Convert a CSV file into a dataset directory: one memory-mapped .npy per column and a
     /// manifest.json (see docs/cli.md).
@@ -94,6 +129,29 @@ enum Bench {
         /// Skip materializing a standalone `.npy` for each fraction.
         #[arg(long)]
         no_materialize: bool,
+    },
+    /// Write, read whole and read 1000 random 1000-element slices of a 1-d float64 array.
+    Chunked {
+        /// Where to write the array: DIR.zarr or FILE.h5 (or FILE.npy); must not exist.
+        path: PathBuf,
+        /// Elements in the array.
+        #[arg(long, default_value_t = 16 << 20)]
+        elements: usize,
+        /// Elements per chunk.
+        #[arg(long, default_value_t = 1 << 20)]
+        chunk: usize,
+        #[arg(long)]
+        /// Compression (default zstd for Zarr, none for HDF5).
+        codec: Option<larder::Codec>,
+        /// Random reads to time.
+        #[arg(long, default_value_t = 1000)]
+        reads: usize,
+        /// Elements per random read.
+        #[arg(long, default_value_t = 1000)]
+        read_len: usize,
+        /// Zarr only: make each chunk a shard of inner chunks of this many elements.
+        #[arg(long)]
+        shard_inner: Option<usize>,
     },
 }
 
@@ -304,6 +362,33 @@ fn convert(args: &ConvertArgs, out: &mut impl Write) -> Result<()> {
     Ok(())
 }
 
+/// Layout of a chunked destination.
+#[derive(clap::Args)]
+struct Layout {
+    /// Chunk shape, e.g. `1000,1000` (with --shard: the chunks inside each shard).
+    #[arg(long, value_parser = parse_shape)]
+    chunks: Option<Shape>,
+    /// Compression: zstd[:LEVEL], gzip[:0-9] or none (default zstd for Zarr, none for HDF5).
+    #[arg(long)]
+    codec: Option<larder::Codec>,
+    /// Zarr shard shape, a multiple of the chunk shape on every axis.
+    #[arg(long, value_parser = parse_shape)]
+    shard: Option<Shape>,
+}
+
+/// A shape given on the command line as `100,200`.
+#[derive(Clone)]
+struct Shape(Vec<usize>);
+
+fn parse_shape(s: &str) -> std::result::Result<Shape, String> {
+    s.split(',')
+        .map(|p| {
+            p.trim().parse::<usize>().map_err(|_| format!("{s:?}: expected sizes like 100,200"))
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map(Shape)
+}
+
 fn run(cli: Cli) -> Result<()> {
     let stdout = io::stdout();
     let mut out = stdout.lock();
@@ -314,10 +399,22 @@ fn run(cli: Cli) -> Result<()> {
                 writeln!(out, "{}", serde_json::to_string(&info)?)?;
             } else {
                 writeln!(out, "path:      {}", path.display())?;
-                writeln!(out, "format:    {} (version {})", info.format, info.version)?;
+                match &info.version {
+                    Some(v) => writeln!(out, "format:    {} (version {v})", info.format)?,
+                    None => writeln!(out, "format:    {}", info.format)?,
+                }
                 writeln!(out, "dtype:     {}", info.dtype)?;
                 writeln!(out, "shape:     {:?}", info.shape)?;
                 writeln!(out, "order:     {}", info.order)?;
+                if let Some(c) = &info.chunks {
+                    writeln!(out, "chunks:    {c:?}")?;
+                }
+                if let Some(c) = &info.shards {
+                    writeln!(out, "shards:    {c:?}")?;
+                }
+                if let Some(a) = &info.attributes {
+                    writeln!(out, "attrs:     {a}")?;
+                }
                 writeln!(out, "bytes:     {}", info.bytes)?;
                 writeln!(out, "resident:  {}", info.resident_bytes)?;
             }
@@ -334,8 +431,24 @@ fn run(cli: Cli) -> Result<()> {
             };
             larder::text::cat(&path, &selection, format, &mut out)?;
         }
-        Command::Copy { src, dst } => {
-            let report = larder::copy(&src, &dst)
+        Command::Stats { path, axis, json, bins, quantile } => {
+            stats(&mut out, &path, axis, json, bins, &quantile)?;
+        }
+        Command::Groupby { dataset, by, agg, json } => {
+            groupby(&mut out, &dataset, &by, &agg, json)?;
+        }
+        Command::Copy { src, dst, layout } => {
+            let mut options = larder::CopyOptions::new();
+            if let Some(c) = &layout.chunks {
+                options.chunks(&c.0);
+            }
+            if let Some(c) = layout.codec {
+                options.codec(c);
+            }
+            if let Some(s) = &layout.shard {
+                options.shard(&s.0);
+            }
+            let report = larder::copy_with(&src, &dst, &options)
                 .with_context(|| format!("copying {} to {}", src.display(), dst.display()))?;
             eprintln!("copied {} elements, {} bytes written", report.elements, report.bytes);
         }
@@ -371,6 +484,21 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Convert(args) => convert(&args, &mut out)?,
+        Command::Bench {
+            bench: Bench::Chunked { path, elements, chunk, codec, reads, read_len, shard_inner },
+        } => {
+            let mut spec = larder::bench::ChunkedBench::new(elements, chunk);
+            spec.reads(reads, read_len);
+            if let Some(c) = codec {
+                spec.codec(c);
+            }
+            if let Some(inner) = shard_inner {
+                spec.shard_inner(inner);
+            }
+            let result =
+                spec.run(&path).with_context(|| format!("benchmarking {}", path.display()))?;
+            writeln!(out, "{}", serde_json::to_string(&result)?)?;
+        }
     }
     out.flush()?;
     Ok(())
@@ -391,6 +519,84 @@ fn one_line(e: &anyhow::Error) -> String {
         line.push_str(&text);
     }
     line.replace('\n', " ")
+}
+
+/// `larder stats`: whole-array or per-axis statistics, as text or JSON.
+fn stats(
+    out: &mut impl Write,
+    path: &std::path::Path,
+    axis: Option<usize>,
+    json: bool,
+    bins: Option<usize>,
+    quantile: &[f64],
+) -> Result<()> {
+    if let Some(axis) = axis {
+        let r = larder::compute::summary_axis_any(path, axis)?;
+        if json {
+            writeln!(out, "{}", serde_json::to_string(&r)?)?;
+        } else {
+            let v = serde_json::to_value(&r)?;
+            for key in
+                ["dtype", "axis", "shape", "count", "sum", "mean", "std", "min", "max", "nan_count"]
+            {
+                writeln!(out, "{key:<10} {}", v[key])?;
+            }
+        }
+    } else {
+        let r = larder::compute::stats(path, bins, quantile)?;
+        if json {
+            writeln!(out, "{}", serde_json::to_string(&r)?)?;
+        } else {
+            let v = serde_json::to_value(&r)?;
+            for key in [
+                "dtype",
+                "count",
+                "nan_count",
+                "sum",
+                "mean",
+                "std",
+                "var",
+                "min",
+                "max",
+                "histogram",
+                "quantiles",
+            ] {
+                if let Some(value) = v.get(key) {
+                    writeln!(out, "{key:<10} {value}")?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `larder groupby`: one row per group, as a table or JSON.
+fn groupby(
+    out: &mut impl Write,
+    dataset: &std::path::Path,
+    by: &str,
+    agg: &[String],
+    json: bool,
+) -> Result<()> {
+    let aggs =
+        agg.iter().map(|a| a.parse::<larder::compute::Agg>()).collect::<Result<Vec<_>, _>>()?;
+    let r = larder::compute::groupby(dataset, by, &aggs)
+        .with_context(|| format!("grouping {} by {by}", dataset.display()))?;
+    if json {
+        writeln!(out, "{}", serde_json::to_string(&r)?)?;
+    } else {
+        let mut header = vec![by.to_string()];
+        header.extend(r.columns.iter().map(|c| c.0.clone()));
+        writeln!(out, "{}", header.join("\t"))?;
+        for (i, key) in r.keys.iter().enumerate() {
+            let mut row = vec![serde_json::to_string(key)?];
+            for (_, values) in &r.columns {
+                row.push(serde_json::to_string(&values[i])?);
+            }
+            writeln!(out, "{}", row.join("\t"))?;
+        }
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {

@@ -28,7 +28,7 @@ pub enum TextFormat {
     Json,
 }
 
-/// Prints the `selection` of the `.npy` file at `path` to `out`.
+/// Prints the `selection` of the array at `path` (`.npy`, Zarr or HDF5) to `out`.
 ///
 /// # Errors
 /// As [`AnyArray::open`] and [`Selection::resolve`]; [`Error::Io`] if `out` fails (a closed pipe
@@ -39,6 +39,16 @@ pub fn cat(
     format: TextFormat,
     out: &mut dyn Write,
 ) -> Result<()> {
+    if crate::store::detect_format(&crate::store::Location::parse(path).file)?
+        != crate::store::Format::Npy
+    {
+        let store = crate::store::open(path)?;
+        let io = |e| Error::io("<stdout>", e);
+        return crate::store_dispatch!(&store, a => {
+            let values = a.read(selection)?;
+            write(out, &values.view(), false, format).map_err(io)
+        });
+    }
     let any = AnyArray::open(path)?;
     any_dispatch!(&any, a => cat_typed(a, selection, format, out))
 }

@@ -9,7 +9,9 @@
     clippy::float_cmp
 )]
 
+mod chunked;
 mod cli;
+mod compute;
 mod convert;
 mod cow;
 mod interop;

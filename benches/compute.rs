@@ -1,0 +1,66 @@
+//! Streaming reductions over a memory-mapped `f64` array: sum, full summary (count, sum, mean,
+//! std, min, max, NaN count) and a 100-bin histogram; the same kernels over an in-memory slice
+//! show what is kernel time and what is page-fault time.
+//!
+//! `LARDER_BENCH_MB` sets the array size in MiB (default 64).
+#![allow(missing_docs, clippy::many_single_char_names)]
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use larder::compute::{self, Bins, MmapChunks, SliceChunks};
+use larder::{MmapArray, NpyWriter};
+
+fn data(n: usize) -> Vec<f64> {
+    // A fixed-seed xorshift: values in [-1, 1) plus an offset, no NaN.
+    let mut s = 0x9E37_79B9_7F4A_7C15u64;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            #[allow(clippy::cast_precision_loss)]
+            let u = (s >> 11) as f64 / (1u64 << 53) as f64;
+            2.0 * u - 1.0 + 3.0
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let mb: usize =
+        std::env::var("LARDER_BENCH_MB").ok().and_then(|v| v.parse().ok()).unwrap_or(64);
+    let n = mb * (1 << 20) / 8;
+    let values = data(n);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("x.npy");
+    let mut w = NpyWriter::<f64>::create(&path, &[]).expect("create");
+    w.append(&values).expect("write");
+    w.finish().expect("finish");
+    let a = MmapArray::<f64>::open(&path).expect("open");
+    let bins = Bins::Uniform { lo: 2.0, hi: 4.0, count: 100 };
+
+    let mut g = c.benchmark_group("compute");
+    g.throughput(Throughput::Bytes((n * 8) as u64));
+    g.sample_size(10);
+    g.bench_function(BenchmarkId::new("sum_mmap", mb), |b| {
+        b.iter(|| compute::sum(&MmapChunks::new(&a).expect("chunks")).expect("sum"));
+    });
+    g.bench_function(BenchmarkId::new("summary_mmap", mb), |b| {
+        b.iter(|| compute::summary(&MmapChunks::new(&a).expect("chunks")).expect("summary"));
+    });
+    g.bench_function(BenchmarkId::new("histogram_mmap", mb), |b| {
+        b.iter(|| compute::histogram(&MmapChunks::new(&a).expect("chunks"), &bins).expect("hist"));
+    });
+    let chunk = compute::CHUNK_BYTES / 8;
+    g.bench_function(BenchmarkId::new("sum_memory", mb), |b| {
+        b.iter(|| compute::sum(&SliceChunks::new(&values, chunk)).expect("sum"));
+    });
+    g.bench_function(BenchmarkId::new("summary_memory", mb), |b| {
+        b.iter(|| compute::summary(&SliceChunks::new(&values, chunk)).expect("summary"));
+    });
+    g.bench_function(BenchmarkId::new("histogram_memory", mb), |b| {
+        b.iter(|| compute::histogram(&SliceChunks::new(&values, chunk), &bins).expect("hist"));
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,539 @@
+//! Group-by over a column dataset: direct-indexed tables, no hashing.
+//!
+//! A dataset is a directory of one-dimensional `.npy` columns of equal length described by a
+//! `manifest.json`, as `larder convert` writes it:
+//!
+//! ```text
+//! {"columns": [{"name": "product", "file": "product.npy", "dtype": "|u1",
+//!               "categories": ["apple", "pear"]},
+//!              {"name": "bytes", "file": "bytes.npy", "dtype": "<i8"}],
+//!  "rows": 2, "rejected": 0, "source": {...}}
+//! ```
+//!
+//! The grouping column is either categorical (integer codes into `categories`) or a small-range
+//! integer column; either way a row's group is an index into flat tables, one slot per group.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde::ser::{SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
+
+use super::kernel::{Reduce, Sum};
+use super::source::MmapChunks;
+use super::stats::{Number, real_dispatch, summary};
+use super::tree_reduce;
+use crate::any::AnyArray;
+use crate::array::MmapArray;
+use crate::dtype::ElementType;
+use crate::error::{Error, Result};
+
+/// Rows per parallel work item.
+const ROWS: usize = 1 << 18;
+/// Most groups a grouping column may have (the size of the direct-indexed tables).
+pub const MAX_GROUPS: usize = 1 << 20;
+
+/// `manifest.json` of a column dataset.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub struct Manifest {
+    /// The columns.
+    pub columns: Vec<ManifestColumn>,
+    /// Rows in every column.
+    pub rows: u64,
+    /// Input rows that were rejected during conversion.
+    #[serde(default)]
+    pub rejected: u64,
+    /// Where the data came from.
+    #[serde(default)]
+    pub source: serde_json::Value,
+}
+
+/// One column of a [`Manifest`].
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+pub struct ManifestColumn {
+    /// Column name.
+    pub name: String,
+    /// File name of its `.npy` in the dataset directory.
+    pub file: String,
+    /// numpy typestr of its elements.
+    pub dtype: String,
+    /// For a categorical column: the labels its integer codes index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub categories: Option<Vec<String>>,
+}
+
+impl Manifest {
+    /// Reads `DIR/manifest.json`.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if it cannot be read; [`Error::Format`] if it is not a valid manifest.
+    pub fn read(dir: impl AsRef<Path>) -> Result<Manifest> {
+        let path = dir.as_ref().join("manifest.json");
+        let text = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        serde_json::from_slice(&text)
+            .map_err(|e| Error::format(&path, e.column() as u64, format!("line {}: {e}", e.line())))
+    }
+
+    /// The column called `name`.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the columns there are, if there is none.
+    pub fn column(&self, name: &str) -> Result<&ManifestColumn> {
+        self.columns.iter().find(|c| c.name == name).ok_or_else(|| {
+            let names: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).collect();
+            Error::invalid(format!("no column {name:?}; the dataset has {names:?}"))
+        })
+    }
+}
+
+/// What an aggregate computes per group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AggKind {
+    /// Rows in the group (`count`), or non-NaN values of a column (`count:COL`).
+    Count,
+    /// Sum of the non-NaN values; exact for integer columns.
+    Sum,
+    /// Mean of the non-NaN values.
+    Mean,
+    /// Smallest non-NaN value.
+    Min,
+    /// Largest non-NaN value.
+    Max,
+}
+
+/// One aggregate: `count`, or `KIND:COLUMN` with KIND one of count, sum, mean, min, max.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Agg {
+    /// What is computed.
+    pub kind: AggKind,
+    /// Over which column; `None` only for the group size `count`.
+    pub column: Option<String>,
+}
+
+impl FromStr for Agg {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Agg> {
+        let (kind, column) = match s.split_once(':') {
+            Some((k, c)) if !c.is_empty() => (k, Some(c.to_string())),
+            Some(_) => return Err(Error::invalid(format!("aggregate {s:?}: no column after ':'"))),
+            None => (s, None),
+        };
+        let kind = match kind {
+            "count" => AggKind::Count,
+            "sum" => AggKind::Sum,
+            "mean" => AggKind::Mean,
+            "min" => AggKind::Min,
+            "max" => AggKind::Max,
+            _ => {
+                return Err(Error::invalid(format!(
+                    "aggregate {s:?}: unknown kind {kind:?} (count, sum, mean, min, max)"
+                )));
+            }
+        };
+        if column.is_none() && kind != AggKind::Count {
+            return Err(Error::invalid(format!("aggregate {s:?} needs a column: {s}:COLUMN")));
+        }
+        Ok(Agg { kind, column })
+    }
+}
+
+impl fmt::Display for Agg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let k = match self.kind {
+            AggKind::Count => "count",
+            AggKind::Sum => "sum",
+            AggKind::Mean => "mean",
+            AggKind::Min => "min",
+            AggKind::Max => "max",
+        };
+        match &self.column {
+            Some(c) => write!(f, "{k}:{c}"),
+            None => f.write_str(k),
+        }
+    }
+}
+
+/// A group's key: a category label, or an integer value of the grouping column.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum GroupKey {
+    /// A categorical column's label.
+    Label(String),
+    /// An integer column's value.
+    Int(i128),
+}
+
+/// The result of [`groupby`]: one row per non-empty group, in order of code (categorical) or
+/// value (integer column).
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupBy {
+    /// The grouping column.
+    pub by: String,
+    /// The group keys.
+    pub keys: Vec<GroupKey>,
+    /// For each aggregate, in the order asked, its name (`sum:duration`) and one value per group.
+    pub columns: Vec<(String, Vec<Number>)>,
+}
+
+impl Serialize for GroupBy {
+    /// `{"by": ..., "keys": [...], "aggregates": {"count": [...], "sum:duration": [...]}}`.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct Cols<'a>(&'a [(String, Vec<Number>)]);
+        impl Serialize for Cols<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut m = s.serialize_map(Some(self.0.len()))?;
+                for (k, v) in self.0 {
+                    m.serialize_entry(k, v)?;
+                }
+                m.end()
+            }
+        }
+        let mut m = s.serialize_map(Some(3))?;
+        m.serialize_entry("by", &self.by)?;
+        m.serialize_entry("keys", &self.keys)?;
+        m.serialize_entry("aggregates", &Cols(&self.columns))?;
+        m.end()
+    }
+}
+
+/// Group sizes and one table per value column.
+type Tables = (Vec<u64>, Vec<Table>);
+
+/// Per-group accumulators of one value column.
+#[derive(Clone, Debug)]
+struct Table {
+    n: Vec<u64>,
+    sum: Vec<Sum>,
+    fmin: Vec<f64>,
+    fmax: Vec<f64>,
+    imin: Vec<i128>,
+    imax: Vec<i128>,
+}
+
+impl Table {
+    fn new(groups: usize, float: bool) -> Table {
+        let (f, i) = if float { (groups, 0) } else { (0, groups) };
+        Table {
+            n: vec![0; groups],
+            sum: vec![Sum::default(); groups],
+            fmin: vec![f64::INFINITY; f],
+            fmax: vec![f64::NEG_INFINITY; f],
+            imin: vec![i128::MAX; i],
+            imax: vec![i128::MIN; i],
+        }
+    }
+
+    /// Merges `o` (rows after these) in place.
+    fn merge(&mut self, o: &Table) {
+        for g in 0..self.n.len() {
+            self.n[g] += o.n[g];
+            self.sum[g].merge(&o.sum[g]);
+        }
+        for (a, &b) in self.fmin.iter_mut().zip(&o.fmin) {
+            *a = if b < *a { b } else { *a };
+        }
+        for (a, &b) in self.fmax.iter_mut().zip(&o.fmax) {
+            *a = if b > *a { b } else { *a };
+        }
+        for (a, &b) in self.imin.iter_mut().zip(&o.imin) {
+            *a = (*a).min(b);
+        }
+        for (a, &b) in self.imax.iter_mut().zip(&o.imax) {
+            *a = (*a).max(b);
+        }
+    }
+}
+
+/// A value column, its type erased.
+trait ValueCol: Sync {
+    fn is_float(&self) -> bool;
+    fn fold(&self, r0: usize, codes: &[u32], t: &mut Table, extremes: bool) -> Result<()>;
+}
+
+struct Typed<'a, T: Reduce> {
+    array: &'a MmapArray<T>,
+    data: &'a [T],
+}
+
+fn typed<T: Reduce>(a: &MmapArray<T>, rows: usize) -> Result<Typed<'_, T>> {
+    if a.ndim() != 1 || a.len() != rows {
+        return Err(Error::invalid(format!(
+            "{}: column has shape {:?}, the manifest says {rows} rows",
+            a.path().display(),
+            a.shape()
+        )));
+    }
+    let data = a.as_slice()?;
+    a.advise(crate::mmap::Access::Sequential)?;
+    Ok(Typed { array: a, data })
+}
+
+impl<T: Reduce> Typed<'_, T> {
+    fn release(&self, r0: usize, len: usize) -> Result<()> {
+        let size = std::mem::size_of::<T>();
+        self.array.release(r0 * size, len * size)
+    }
+}
+
+impl<T: Reduce> ValueCol for Typed<'_, T> {
+    fn is_float(&self) -> bool {
+        T::IS_FLOAT
+    }
+
+    fn fold(&self, r0: usize, codes: &[u32], t: &mut Table, extremes: bool) -> Result<()> {
+        let x = &self.data[r0..r0 + codes.len()];
+        if T::IS_FLOAT {
+            for (&g, &v) in codes.iter().zip(x) {
+                let (g, v) = (g as usize, v.to_f64());
+                if !v.is_nan() {
+                    t.n[g] += 1;
+                    t.sum[g].add_f64(v);
+                    if extremes {
+                        t.fmin[g] = if v < t.fmin[g] { v } else { t.fmin[g] };
+                        t.fmax[g] = if v > t.fmax[g] { v } else { t.fmax[g] };
+                    }
+                }
+            }
+        } else {
+            for (&g, &v) in codes.iter().zip(x) {
+                let (g, v) = (g as usize, v.to_i128());
+                t.n[g] += 1;
+                t.sum[g].int += v;
+                if extremes {
+                    t.imin[g] = t.imin[g].min(v);
+                    t.imax[g] = t.imax[g].max(v);
+                }
+            }
+        }
+        self.release(r0, codes.len())
+    }
+}
+
+/// The grouping column, its type erased.
+trait KeyCol: Sync {
+    /// Writes the group index of rows `r0..r0 + out.len()`.
+    fn codes(&self, r0: usize, out: &mut [u32]) -> Result<()>;
+}
+
+struct KeyTyped<'a, T: Reduce> {
+    col: Typed<'a, T>,
+    offset: i128,
+    groups: usize,
+}
+
+impl<T: Reduce> KeyCol for KeyTyped<'_, T> {
+    fn codes(&self, r0: usize, out: &mut [u32]) -> Result<()> {
+        let x = &self.col.data[r0..r0 + out.len()];
+        for (i, (o, &v)) in out.iter_mut().zip(x).enumerate() {
+            let c = v.to_i128() - self.offset;
+            match u32::try_from(c) {
+                Ok(c) if (c as usize) < self.groups => *o = c,
+                _ => {
+                    return Err(Error::invalid(format!(
+                        "{}: row {}: code {} is not one of the {} categories",
+                        self.col.array.path().display(),
+                        r0 + i,
+                        c + self.offset,
+                        self.groups
+                    )));
+                }
+            }
+        }
+        self.col.release(r0, out.len())
+    }
+}
+
+fn key_col<'a, T: Reduce>(
+    a: &'a MmapArray<T>,
+    rows: usize,
+    categories: Option<usize>,
+) -> Result<(Box<dyn KeyCol + 'a>, i128, usize)> {
+    if T::IS_FLOAT {
+        return Err(Error::invalid(format!(
+            "{}: cannot group by a float column; use a categorical or integer column",
+            a.path().display()
+        )));
+    }
+    let col = typed(a, rows)?;
+    let (offset, groups) = if let Some(n) = categories {
+        (0, n)
+    } else {
+        {
+            let s = summary(&MmapChunks::new(a)?)?;
+            match (s.min, s.max) {
+                (Some(Number::Int(lo)), Some(Number::Int(hi))) => {
+                    let span = usize::try_from(hi - lo + 1).unwrap_or(usize::MAX);
+                    if span > MAX_GROUPS {
+                        return Err(Error::invalid(format!(
+                            "{}: values span {lo}..={hi}, more than {MAX_GROUPS} groups; \
+                             group by a categorical column instead",
+                            a.path().display()
+                        )));
+                    }
+                    (lo, span)
+                }
+                _ => (0, 0),
+            }
+        }
+    };
+    Ok((Box::new(KeyTyped { col, offset, groups }), offset, groups))
+}
+
+/// Groups the rows of the dataset in `dir` by column `by` and computes `aggs` per group.
+///
+/// Rows are processed in parallel in fixed blocks, each into its own direct-indexed tables
+/// (one slot per group); the tables merge along a fixed tree, so the result is deterministic.
+/// Float sums are compensated (Kahan–Neumaier), integer sums exact; NaN values are skipped, as
+/// pandas and polars skip them. Memory: a block of rows per thread plus a few tables.
+///
+/// # Errors
+/// [`Error::Io`]/[`Error::Format`] for a missing or bad manifest; [`Error::Invalid`] for an
+/// unknown column, a float or complex column as key or value, a key column whose values span
+/// more than [`MAX_GROUPS`], a categorical code outside its categories (naming the row), or a
+/// column whose length differs from the manifest's row count; as [`MmapArray::open`].
+#[allow(clippy::too_many_lines)]
+pub fn groupby(dir: impl AsRef<Path>, by: &str, aggs: &[Agg]) -> Result<GroupBy> {
+    let dir = dir.as_ref();
+    let manifest = Manifest::read(dir)?;
+    let rows = usize::try_from(manifest.rows)
+        .map_err(|_| Error::invalid(format!("{}: too many rows", dir.display())))?;
+    let file = |c: &ManifestColumn| -> Result<PathBuf> {
+        if c.file.contains('/') || c.file.contains('\\') || c.file == ".." {
+            return Err(Error::invalid(format!(
+                "{}: column {:?} names file {:?} outside the dataset",
+                dir.display(),
+                c.name,
+                c.file
+            )));
+        }
+        Ok(dir.join(&c.file))
+    };
+
+    // Key column.
+    let kc = manifest.column(by)?;
+    let key_any = AnyArray::open(file(kc)?)?;
+    let cats = kc.categories.as_ref().map(Vec::len);
+    if cats.is_some()
+        && !matches!(
+            key_any.dtype().element(),
+            ElementType::U8 | ElementType::U16 | ElementType::U32
+        )
+    {
+        return Err(Error::invalid(format!(
+            "{}: categorical column {by:?} holds {}, expected uint8/16/32 codes",
+            key_any.path().display(),
+            key_any.dtype().element().name()
+        )));
+    }
+    let (key, offset, groups) = real_dispatch!(&key_any, a => key_col(a, rows, cats))?;
+
+    // Value columns, each opened once.
+    let mut names: Vec<&str> = Vec::new();
+    for a in aggs {
+        if let Some(c) = &a.column
+            && !names.contains(&c.as_str())
+        {
+            names.push(c);
+        }
+    }
+    let anys: Vec<AnyArray> =
+        names.iter().map(|n| AnyArray::open(file(manifest.column(n)?)?)).collect::<Result<_>>()?;
+    let cols: Vec<Box<dyn ValueCol + '_>> = anys
+        .iter()
+        .map(|any| {
+            real_dispatch!(any, a => typed(a, rows).map(|t| Box::new(t) as Box<dyn ValueCol>))
+        })
+        .collect::<Result<_>>()?;
+    let extremes: Vec<bool> = names
+        .iter()
+        .map(|n| {
+            aggs.iter().any(|a| {
+                a.column.as_deref() == Some(*n) && matches!(a.kind, AggKind::Min | AggKind::Max)
+            })
+        })
+        .collect();
+
+    // Leaves: fixed blocks of rows.
+    let leaf = |b: usize| -> Result<Tables> {
+        let r0 = b * ROWS;
+        let mut codes = vec![0u32; ROWS.min(rows - r0)];
+        key.codes(r0, &mut codes)?;
+        let mut size = vec![0u64; groups];
+        for &c in &codes {
+            size[c as usize] += 1;
+        }
+        let mut tables = Vec::with_capacity(cols.len());
+        for (c, &ext) in cols.iter().zip(&extremes) {
+            let mut t = Table::new(groups, c.is_float());
+            c.fold(r0, &codes, &mut t, ext)?;
+            tables.push(t);
+        }
+        Ok((size, tables))
+    };
+    let merge = |mut a: Tables, b: Tables| {
+        a.0.iter_mut().zip(&b.0).for_each(|(x, y)| *x += y);
+        a.1.iter_mut().zip(&b.1).for_each(|(x, y)| x.merge(y));
+        a
+    };
+    let (size, tables) = tree_reduce(0, rows.div_ceil(ROWS), &leaf, &merge)?.unwrap_or_else(|| {
+        (vec![0; groups], cols.iter().map(|c| Table::new(groups, c.is_float())).collect())
+    });
+
+    // Non-empty groups, in code order.
+    let present: Vec<usize> = (0..groups).filter(|&g| size[g] > 0).collect();
+    let keys = present
+        .iter()
+        .map(|&g| match &kc.categories {
+            Some(labels) => GroupKey::Label(labels[g].clone()),
+            None => GroupKey::Int(offset + g as i128),
+        })
+        .collect();
+    let columns = aggs
+        .iter()
+        .map(|a| {
+            let values = match &a.column {
+                None => present.iter().map(|&g| Number::Int(i128::from(size[g]))).collect(),
+                Some(name) => {
+                    let i = names.iter().position(|n| n == name).unwrap_or(0);
+                    let (t, float) = (&tables[i], cols[i].is_float());
+                    present.iter().map(|&g| value(a.kind, t, g, float)).collect()
+                }
+            };
+            (a.to_string(), values)
+        })
+        .collect();
+    Ok(GroupBy { by: by.to_string(), keys, columns })
+}
+
+#[allow(clippy::cast_precision_loss)]
+fn value(kind: AggKind, t: &Table, g: usize, float: bool) -> Number {
+    let n = t.n[g];
+    let none = || Number::Float(f64::NAN);
+    match kind {
+        AggKind::Count => Number::Int(i128::from(n)),
+        AggKind::Sum if float => Number::Float(t.sum[g].value()),
+        AggKind::Sum => Number::Int(t.sum[g].int),
+        AggKind::Mean => Number::Float(t.sum[g].value() / n as f64),
+        AggKind::Min | AggKind::Max if n == 0 => none(),
+        AggKind::Min if float => Number::Float(t.fmin[g]),
+        AggKind::Max if float => Number::Float(t.fmax[g]),
+        AggKind::Min => Number::Int(t.imin[g]),
+        AggKind::Max => Number::Int(t.imax[g]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aggregates_parse_and_print_back() {
+        for s in ["count", "sum:duration", "mean:x", "min:a:b", "max:bytes", "count:x"] {
+            assert_eq!(s.parse::<Agg>().unwrap().to_string(), s);
+        }
+        for bad in ["sum", "median:x", "sum:", ""] {
+            assert!(bad.parse::<Agg>().is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,539 @@
+//! Histograms with given bins, and quantiles found by narrowing histograms.
+
+use serde::Serialize;
+
+use std::path::Path;
+
+use wide::{CmpGe, CmpGt, CmpLe, CmpLt, f64x4};
+
+use super::kernel::Reduce;
+use super::source::{ChunkSource, MmapChunks};
+use super::stats::{F, Summary, any_dispatch_summary, real_dispatch};
+use super::tree_reduce;
+use crate::any::AnyArray;
+use crate::error::{Error, Result};
+
+/// Bin edges of a histogram, with numpy's conventions: bin `i` holds `edges[i] <= x <
+/// edges[i + 1]`, the last bin also holds its right edge, and values outside the edges and NaN
+/// are not counted.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Bins {
+    /// `count` equal bins from `lo` to `hi`, as `np.histogram(a, bins=count, range=(lo, hi))`:
+    /// the same edges (`np.linspace`) and the same assignment of values near an edge.
+    Uniform {
+        /// Left edge of the first bin.
+        lo: f64,
+        /// Right edge of the last bin.
+        hi: f64,
+        /// Number of bins.
+        count: usize,
+    },
+    /// Explicit edges, increasing; `n + 1` edges make `n` bins.
+    Edges(Vec<f64>),
+}
+
+impl Bins {
+    /// The bin edges, as numpy computes them (`np.linspace` for uniform bins).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for bins that are not finite, not increasing, or zero in number.
+    pub fn edges(&self) -> Result<Vec<f64>> {
+        Ok(Binner::new(self)?.edges)
+    }
+}
+
+/// A histogram: `counts[i]` values fell in `edges[i]..edges[i + 1]`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Histogram {
+    /// The `n + 1` bin edges.
+    pub edges: Vec<f64>,
+    /// The `n` counts.
+    pub counts: Vec<u64>,
+}
+
+/// What `larder stats` reports: the [`Summary`], and optionally a histogram and quantiles.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Stats {
+    /// Count, sum, mean, std, min, max, NaN count.
+    #[serde(flatten)]
+    pub summary: Summary,
+    /// Equal bins between min and max, if asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub histogram: Option<Histogram>,
+    /// Quantiles, if asked for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub quantiles: Vec<Quantile>,
+}
+
+/// Statistics of the `.npy` file at `path` (any element type): the [`Summary`] in one pass,
+/// then, if asked, a histogram of `bins` equal bins between min and max (one more pass) and
+/// the quantiles `qs` (two more passes; see [`quantiles`]).
+///
+/// # Errors
+/// As [`MmapArray::open`](crate::MmapArray::open) and [`summary`](super::summary);
+/// [`Error::Invalid`] for a histogram or quantiles of a complex array.
+pub fn stats(path: impl AsRef<Path>, bins: Option<usize>, qs: &[f64]) -> Result<Stats> {
+    let path = path.as_ref();
+    let store = crate::store::open(path)?;
+    if store.format() != crate::store::Format::Npy {
+        return store_stats(path, &store, bins, qs);
+    }
+    // The mapped path: zero-copy chunks, sequential hints, pages released as it goes.
+    let any = AnyArray::open(path)?;
+    if bins.is_none() && qs.is_empty() {
+        let summary = any_dispatch_summary(&any)?;
+        return Ok(Stats { summary, histogram: None, quantiles: Vec::new() });
+    }
+    real_dispatch!(&any, a => stats_typed(&MmapChunks::new(a)?, bins, qs))
+}
+
+/// [`stats`] over the decoded chunks of a Zarr or HDF5 store.
+fn store_stats(
+    path: &Path,
+    store: &crate::AnyStore,
+    bins: Option<usize>,
+    qs: &[f64],
+) -> Result<Stats> {
+    use super::source::StoreChunks;
+    use crate::AnyStore;
+    if bins.is_none() && qs.is_empty() {
+        let summary = super::stats::store_summary(store)?;
+        return Ok(Stats { summary, histogram: None, quantiles: Vec::new() });
+    }
+    match store {
+        AnyStore::Bool(s) => stats_typed(&StoreChunks::new(s.as_ref()), bins, qs),
+        AnyStore::U8(s) => stats_typed(&StoreChunks::new(s.as_ref()), bins, qs),
+        AnyStore::U16(s) => stats_typed(&StoreChunks::new(s.as_ref()), bins, qs),
+        AnyStore::U32(s) => stats_typed(&StoreChunks::new(s.as_ref()), bins, qs),
+        AnyStore::U64(s) => stats_typed(&StoreChunks::new(s.as_ref()), bins, qs),
+        AnyStore::I8(s) => stats_typed(&StoreChunks::new(s.as_ref()), bins, qs),
+        AnyStore::I16(s) => stats_typed(&StoreChunks::new(s.as_ref()), bins, qs),
+        AnyStore::I32(s) => stats_typed(&StoreChunks::new(s.as_ref()), bins, qs),
+        AnyStore::I64(s) => stats_typed(&StoreChunks::new(s.as_ref()), bins, qs),
+        AnyStore::F16(s) => stats_typed(&StoreChunks::new(s.as_ref()), bins, qs),
+        AnyStore::F32(s) => stats_typed(&StoreChunks::new(s.as_ref()), bins, qs),
+        AnyStore::F64(s) => stats_typed(&StoreChunks::new(s.as_ref()), bins, qs),
+        AnyStore::C64(_) | AnyStore::C128(_) => Err(Error::invalid(format!(
+            "{}: holds complex numbers; histograms and quantiles are only defined for real arrays",
+            path.display()
+        ))),
+    }
+}
+
+fn stats_typed<T: Reduce, S: ChunkSource<T> + ?Sized>(
+    src: &S,
+    bins: Option<usize>,
+    qs: &[f64],
+) -> Result<Stats> {
+    let summary = super::summary(src)?;
+    let histogram = match (bins, summary.min, summary.max) {
+        (Some(count), Some(lo), Some(hi)) => {
+            let (lo, hi) = (lo.as_f64(), hi.as_f64());
+            if !(lo.is_finite() && hi.is_finite()) {
+                return Err(Error::invalid(format!(
+                    "histogram between min {lo} and max {hi}: the range must be finite \
+                     (the data holds infinities)"
+                )));
+            }
+            let b = Bins::Uniform { lo, hi, count };
+            Some(Histogram { counts: histogram(src, &b)?, edges: b.edges()? })
+        }
+        (Some(_), _, _) => Some(Histogram { edges: Vec::new(), counts: Vec::new() }),
+        (None, _, _) => None,
+    };
+    let quantiles = if qs.is_empty() { Vec::new() } else { quantiles(src, &summary, qs)? };
+    Ok(Stats { summary, histogram, quantiles })
+}
+
+/// Bins checked and ready for use on every element.
+#[derive(Clone, Debug)]
+struct Binner {
+    edges: Vec<f64>,
+    uniform: bool,
+    lo: f64,
+    hi: f64,
+}
+
+impl Binner {
+    #[allow(clippy::float_cmp)]
+    fn new(bins: &Bins) -> Result<Binner> {
+        match *bins {
+            Bins::Uniform { lo, hi, count } => {
+                if count == 0
+                    || count >= u32::MAX as usize
+                    || !(lo.is_finite() && hi.is_finite())
+                    || lo > hi
+                {
+                    return Err(Error::invalid(format!(
+                        "histogram range {lo}..{hi} with {count} bins: need finite lo <= hi and \
+                         at least one bin"
+                    )));
+                }
+                // As numpy: a zero-width range is widened by 0.5 each side.
+                let (lo, hi) = if lo == hi { (lo - 0.5, hi + 0.5) } else { (lo, hi) };
+                #[allow(clippy::cast_precision_loss)]
+                let step = (hi - lo) / count as f64;
+                #[allow(clippy::cast_precision_loss)]
+                let mut edges: Vec<f64> = (0..=count).map(|i| i as f64 * step + lo).collect();
+                edges[count] = hi;
+                Ok(Binner { edges, uniform: true, lo, hi })
+            }
+            Bins::Edges(ref e) => {
+                if e.len() < 2
+                    || e.iter().any(|v| !v.is_finite())
+                    || e.windows(2).any(|w| w[0] > w[1])
+                {
+                    return Err(Error::invalid(
+                        "histogram edges must be at least two finite, non-decreasing values",
+                    ));
+                }
+                Ok(Binner { edges: e.clone(), uniform: false, lo: e[0], hi: e[e.len() - 1] })
+            }
+        }
+    }
+
+    fn bins(&self) -> usize {
+        self.edges.len() - 1
+    }
+
+    /// The bin of `x`, or `None` outside the edges (NaN included).
+    #[inline]
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+    fn bin(&self, x: f64) -> Option<usize> {
+        if !(x >= self.lo && x <= self.hi) {
+            return None;
+        }
+        let n = self.bins();
+        if self.uniform {
+            // numpy's `_histogram` fast path, step for step.
+            let f = ((x - self.lo) / (self.hi - self.lo)) * n as f64;
+            let mut i = (f as usize).min(n - 1);
+            if x < self.edges[i] {
+                i = i.saturating_sub(1);
+            } else if i != n - 1 && x >= self.edges[i + 1] {
+                i += 1;
+            }
+            Some(i)
+        } else {
+            let i = self.edges.partition_point(|&e| e <= x);
+            Some(i.saturating_sub(1).min(n - 1))
+        }
+    }
+}
+
+/// 2^52: adding it to a float in `[0, 2^52)` rounds that float to an integer.
+const MAGIC: f64 = 4_503_599_627_370_496.0;
+
+/// Counts the bins of `x` into `counts`: four tables of `bins + 1` slots, one after the other,
+/// used in turn so that runs of equal bins do not wait on each other; the last slot of each
+/// collects values outside the edges and is discarded.
+#[allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::cast_precision_loss,
+    clippy::many_single_char_names,
+    clippy::needless_bitwise_bool, // `&` keeps the loop branch-free
+    clippy::cast_possible_wrap
+)]
+fn count_into<T: Reduce>(b: &Binner, x: &[T], counts: &mut [u64]) {
+    let n = b.bins();
+    if !b.uniform {
+        for &v in x {
+            counts[b.bin(v.to_f64()).unwrap_or(n)] += 1;
+        }
+        return;
+    }
+    // A first guess by multiplication, then numpy's correction against the edges: the result is
+    // the bin whose edges hold the value, as numpy's.
+    let scale = n as f64 / (b.hi - b.lo);
+    let last = (n - 1) as f64;
+    let edges = &b.edges[..];
+    // How far (in bins) rounding can move `f` or an edge: a guess farther than this from a bin
+    // boundary is that bin for certain, and needs no look at the edges.
+    let big = b.lo.abs().max(b.hi.abs());
+    let margin = 16.0 * f64::EPSILON * (big * scale + n as f64);
+    let (lo, hi, out) = (b.lo, b.hi, n as u32);
+    let (c0, rest) = counts.split_at_mut(n + 1);
+    let (c1, rest) = rest.split_at_mut(n + 1);
+    let (c2, c3) = rest.split_at_mut(n + 1);
+    let mut idx = [0u32; 64];
+    // Vector constants for the guess below.
+    // Clamped to the middle of the last bin, not its left edge: values at the top would
+    // otherwise all look like boundary cases.
+    let (lo4, hi4, scale4, last4) =
+        (f64x4::splat(lo), f64x4::splat(hi), f64x4::splat(scale), f64x4::splat(last + 0.5));
+    let (magic4, sure_lo, sure_hi) =
+        (f64x4::splat(MAGIC), f64x4::splat(margin), f64x4::splat(1.0 - margin));
+    let magic_bits = MAGIC.to_bits() as i64; // 0x4330_0000_0000_0000, positive
+    for block in x.chunks(64) {
+        // Four values at a time, without branches or float-to-integer instructions: adding
+        // 2^52 to f in [0, 2^52) leaves round(f) in the low mantissa bits; one less where that
+        // rounded up is floor(f). NaN goes to 0 through `fast_max` (which returns its
+        // argument when either operand is NaN) and is then out of range.
+        let mut unsure = 0i32;
+        let mut quads = block.chunks_exact(4);
+        for (q, c) in (&mut quads).enumerate() {
+            let v = f64x4::new([c[0].to_f64(), c[1].to_f64(), c[2].to_f64(), c[3].to_f64()]);
+            let f = ((v - lo4) * scale4).fast_max(f64x4::ZERO).fast_min(last4);
+            let t = f + magic4;
+            let r = t - magic4;
+            let up = r.cmp_gt(f);
+            let frac = f - up.blend(r - f64x4::ONE, r);
+            let inside = v.cmp_ge(lo4) & v.cmp_le(hi4);
+            let sure = frac.cmp_gt(sure_lo) & frac.cmp_lt(sure_hi);
+            unsure |= (inside & !sure).move_mask();
+            let tb: [i64; 4] = bytemuck::cast(t);
+            let ub: [i64; 4] = bytemuck::cast(up);
+            let ib: [i64; 4] = bytemuck::cast(inside);
+            for k in 0..4 {
+                // `ub[k]` is -1 where rounding went up, 0 otherwise; likewise `ib[k]`.
+                let i = (tb[k] - magic_bits + ub[k]) as u32;
+                idx[4 * q + k] = if ib[k] != 0 { i } else { out };
+            }
+        }
+        let done = block.len() - quads.remainder().len();
+        for (slot, &v) in idx[done..].iter_mut().zip(quads.remainder()) {
+            *slot = b.bin(v.to_f64()).map_or(out, |i| i as u32);
+        }
+        let unsure = unsure != 0;
+        if unsure {
+            for (slot, &v) in idx.iter_mut().zip(block) {
+                if *slot != out {
+                    let v = v.to_f64();
+                    let mut i = *slot as usize;
+                    // numpy's corrections against the edges themselves.
+                    if v < edges[i] {
+                        i = i.saturating_sub(1);
+                    } else if v >= edges[i + 1] && i + 1 < n {
+                        i += 1;
+                    }
+                    *slot = i as u32;
+                }
+            }
+        }
+        let mut quads = idx[..block.len()].chunks_exact(4);
+        for q in &mut quads {
+            c0[q[0] as usize] += 1;
+            c1[q[1] as usize] += 1;
+            c2[q[2] as usize] += 1;
+            c3[q[3] as usize] += 1;
+        }
+        for &i in quads.remainder() {
+            c0[i as usize] += 1;
+        }
+    }
+}
+
+/// Counts of the elements in each bin (NaN and values outside the edges not counted).
+///
+/// Integer data is binned by its `f64` value.
+///
+/// # Errors
+/// [`Error::Invalid`] for bad bins; whatever the source fails with while reading a chunk.
+pub fn histogram<T: Reduce, S: ChunkSource<T> + ?Sized>(src: &S, bins: &Bins) -> Result<Vec<u64>> {
+    let binner = Binner::new(bins)?;
+    let n = binner.bins();
+    let leaf = |i: usize| {
+        let mut counts = vec![0u64; 4 * (n + 1)];
+        src.with_chunk(i, &mut |x: &[T]| count_into(&binner, x, &mut counts))?;
+        let s = n + 1;
+        Ok((0..n)
+            .map(|j| counts[j] + counts[s + j] + counts[2 * s + j] + counts[3 * s + j])
+            .collect())
+    };
+    let merge = |mut a: Vec<u64>, b: Vec<u64>| {
+        a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+        a
+    };
+    Ok(tree_reduce(0, src.num_chunks(), &leaf, &merge)?.unwrap_or_else(|| vec![0; n]))
+}
+
+/// A quantile of the non-NaN elements.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Quantile {
+    /// The quantile asked for, in `[0, 1]`.
+    #[serde(serialize_with = "ser")]
+    pub q: f64,
+    /// The value.
+    #[serde(serialize_with = "ser")]
+    pub value: f64,
+    /// True when `value` is exactly `np.nanquantile(a, q)` (numpy's default `linear` method);
+    /// false when it is an estimate within `error` of it.
+    pub exact: bool,
+    /// Bound on `|value - exact quantile|` (0 when exact).
+    #[serde(serialize_with = "ser")]
+    pub error: f64,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn ser<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    F(*v).serialize(s)
+}
+
+/// Bins of the first, narrowing histogram.
+const QBINS: usize = 1 << 16;
+/// Values a quantile pass may collect in memory to finish exactly (8 MiB of `f64`).
+const COLLECT_LIMIT: u64 = 1 << 20;
+
+/// Quantiles of the non-NaN elements, as `np.nanquantile(a, qs)` with the default `linear`
+/// method, in two more passes over the data given its [`Summary`]:
+///
+/// 1. a histogram of 65 536 equal bins between min and max locates, for each `q`, the bins that
+///    hold the two order statistics the answer interpolates between;
+/// 2. the values in those bins are collected and sorted, and the answer is exact.
+///
+/// If those bins hold more than 2^20 values (data piled on few distinct values over a huge
+/// range), step 2 is skipped and the result is an estimate, interpolated within the bin, with
+/// `exact: false` and an error bound of one bin width.
+///
+/// # Errors
+/// [`Error::Invalid`] for `q` outside `[0, 1]`; whatever the source fails with.
+#[allow(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::float_cmp
+)]
+pub fn quantiles<T: Reduce, S: ChunkSource<T> + ?Sized>(
+    src: &S,
+    summary: &Summary,
+    qs: &[f64],
+) -> Result<Vec<Quantile>> {
+    if let Some(q) = qs.iter().find(|q| !(0.0..=1.0).contains(*q)) {
+        return Err(Error::invalid(format!("quantile {q} is not between 0 and 1")));
+    }
+    let n = summary.count;
+    let (Some(min), Some(max)) = (summary.min, summary.max) else {
+        let nan = |q| Quantile { q, value: f64::NAN, exact: true, error: 0.0 };
+        return Ok(qs.iter().map(|&q| nan(q)).collect());
+    };
+    let (min, max) = (min.as_f64(), max.as_f64());
+    if !(min.is_finite() && max.is_finite()) || min == max {
+        // Infinite ends: numpy's interpolation gives the extremes or NaN; equal ends: all equal.
+        return Ok(qs
+            .iter()
+            .map(|&q| {
+                let value = if min == max { min } else { lerp(min, max, q) };
+                Quantile {
+                    q,
+                    value,
+                    exact: min == max,
+                    error: if min == max { 0.0 } else { f64::INFINITY },
+                }
+            })
+            .collect());
+    }
+    let bins = Bins::Uniform { lo: min, hi: max, count: QBINS };
+    let binner = Binner::new(&bins)?;
+    let counts = histogram(src, &bins)?;
+    let mut cum = Vec::with_capacity(QBINS + 1);
+    cum.push(0u64);
+    for c in &counts {
+        cum.push(cum.last().copied().unwrap_or(0) + c);
+    }
+    // For each q: ranks k0 <= k1 and the bins holding them.
+    let bin_of_rank = |k: u64| cum.partition_point(|&c| c <= k) - 1;
+    let plans: Vec<(f64, u64, u64, usize, usize)> = qs
+        .iter()
+        .map(|&q| {
+            let h = q * (n - 1) as f64;
+            let k0 = (h.floor() as u64).min(n - 1);
+            let k1 = (k0 + 1).min(n - 1);
+            (h - k0 as f64, k0, k1, bin_of_rank(k0), bin_of_rank(k1))
+        })
+        .collect();
+    let mut wanted = vec![false; QBINS];
+    for p in &plans {
+        wanted[p.3..=p.4].iter_mut().for_each(|w| *w = true);
+    }
+    let to_collect: u64 = (0..QBINS).filter(|&i| wanted[i]).map(|i| counts[i]).sum();
+    if to_collect > COLLECT_LIMIT {
+        let width = binner.edges[1] - binner.edges[0];
+        return Ok(plans
+            .iter()
+            .zip(qs)
+            .map(|(&(t, k0, _, b0, _), &q)| {
+                let within = (k0 - cum[b0]) as f64 + t;
+                let frac = within / counts[b0].max(1) as f64;
+                let value = binner.edges[b0] + frac * (binner.edges[b0 + 1] - binner.edges[b0]);
+                Quantile { q, value, exact: false, error: 2.0 * width }
+            })
+            .collect());
+    }
+    // Collect the values of the wanted bins, per bin, in a fixed order.
+    let leaf = |i: usize| {
+        let mut got: Vec<(usize, f64)> = Vec::new();
+        src.with_chunk(i, &mut |x: &[T]| {
+            for &v in x {
+                let v = v.to_f64();
+                if let Some(b) = binner.bin(v)
+                    && wanted[b]
+                {
+                    got.push((b, v));
+                }
+            }
+        })?;
+        Ok(got)
+    };
+    let merge = |mut a: Vec<(usize, f64)>, b: Vec<(usize, f64)>| {
+        a.extend(b);
+        a
+    };
+    let mut got = tree_reduce(0, src.num_chunks(), &leaf, &merge)?.unwrap_or_default();
+    got.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    // Position in `got` of the first value of each wanted bin.
+    let mut start = vec![0usize; QBINS];
+    let mut at = 0usize;
+    for b in 0..QBINS {
+        start[b] = at;
+        if wanted[b] {
+            at += counts[b] as usize;
+        }
+    }
+    let value_at = |k: u64, b: usize| got.get(start[b] + (k - cum[b]) as usize).map(|g| g.1);
+    plans
+        .iter()
+        .zip(qs)
+        .map(|(&(t, k0, k1, b0, b1), &q)| {
+            let (Some(a), Some(b)) = (value_at(k0, b0), value_at(k1, b1)) else {
+                return Err(Error::invalid("the data changed while quantiles were computed"));
+            };
+            Ok(Quantile { q, value: lerp(a, b, t), exact: true, error: 0.0 })
+        })
+        .collect()
+}
+
+/// numpy's `_lerp`: `a + (b - a) * t`, computed from the nearer end for `t >= 0.5`.
+fn lerp(a: f64, b: f64, t: f64) -> f64 {
+    let d = b - a;
+    if t >= 0.5 { b - d * (1.0 - t) } else { a + d * t }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uniform_bins_put_edges_where_numpy_does() {
+        let b = Binner::new(&Bins::Uniform { lo: 0.0, hi: 1.0, count: 10 }).unwrap();
+        assert_eq!(b.bin(0.0), Some(0));
+        assert_eq!(b.bin(0.1), Some(1));
+        // The edge is 3 * 0.1 = 0.30000000000000004, so 0.3 falls in bin 2, as in numpy.
+        assert_eq!(b.bin(0.3), Some(2));
+        assert_eq!(b.bin(1.0), Some(9));
+        assert_eq!(b.bin(1.000_000_1), None);
+        assert_eq!(b.bin(f64::NAN), None);
+        let e = Binner::new(&Bins::Edges(vec![0.0, 1.0, 10.0])).unwrap();
+        assert_eq!(
+            (e.bin(0.5), e.bin(1.0), e.bin(10.0), e.bin(-1.0)),
+            (Some(0), Some(1), Some(1), None)
+        );
+    }
+
+    #[test]
+    fn bad_bins_are_refused() {
+        assert!(Binner::new(&Bins::Uniform { lo: 0.0, hi: f64::NAN, count: 3 }).is_err());
+        assert!(Binner::new(&Bins::Uniform { lo: 0.0, hi: 1.0, count: 0 }).is_err());
+        assert!(Binner::new(&Bins::Edges(vec![1.0, 0.0])).is_err());
+    }
+}

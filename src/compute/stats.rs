@@ -1,0 +1,357 @@
+//! Whole-array statistics: count, NaN count, sum, mean, variance, min and max.
+
+use std::path::Path;
+
+use num_complex::Complex;
+use serde::Serialize;
+use serde::ser::{SerializeSeq, Serializer};
+
+use super::kernel::{Partial, Reduce, Sum, TILE, chunk_partial};
+use super::source::{ChunkSource, MmapChunks};
+use super::tree_reduce;
+use crate::any::AnyArray;
+use crate::dtype::Element;
+use crate::error::Result;
+
+/// Applies `$body` to the typed array inside a real (non-complex) [`AnyArray`]; complex arms
+/// return [`Error::Invalid`](crate::Error::Invalid).
+macro_rules! real_dispatch {
+    ($any:expr, $a:ident => $body:expr) => {
+        match $any {
+            AnyArray::Bool($a) => $body,
+            AnyArray::U8($a) => $body,
+            AnyArray::U16($a) => $body,
+            AnyArray::U32($a) => $body,
+            AnyArray::U64($a) => $body,
+            AnyArray::I8($a) => $body,
+            AnyArray::I16($a) => $body,
+            AnyArray::I32($a) => $body,
+            AnyArray::I64($a) => $body,
+            AnyArray::F16($a) => $body,
+            AnyArray::F32($a) => $body,
+            AnyArray::F64($a) => $body,
+            AnyArray::C64(_) | AnyArray::C128(_) => Err($crate::error::Error::invalid(format!(
+                "{}: holds complex numbers; this is only defined for real arrays",
+                $any.path().display()
+            ))),
+        }
+    };
+}
+pub(crate) use real_dispatch;
+
+/// A statistic's value, typed as the statistic is: exact integers for sums and extremes of
+/// integer data, floats for float data and for every mean, complex numbers for complex data.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Number {
+    /// An exact integer (sums of integer arrays never overflow or round).
+    Int(i128),
+    /// A float; NaN and infinities included.
+    Float(f64),
+    /// A complex number.
+    Complex(Complex<f64>),
+}
+
+impl Number {
+    /// The value as `f64` (the real part for a complex number; rounded for a huge integer).
+    #[allow(clippy::cast_precision_loss)]
+    pub fn as_f64(&self) -> f64 {
+        match *self {
+            Number::Int(i) => i as f64,
+            Number::Float(f) => f,
+            Number::Complex(c) => c.re,
+        }
+    }
+}
+
+fn ser_f64<S: Serializer>(v: f64, s: S) -> Result<S::Ok, S::Error> {
+    if v.is_nan() {
+        s.serialize_str("NaN")
+    } else if v.is_infinite() {
+        s.serialize_str(if v > 0.0 { "Infinity" } else { "-Infinity" })
+    } else {
+        s.serialize_f64(v)
+    }
+}
+
+impl Serialize for Number {
+    /// JSON numbers; NaN and infinities as the strings `"NaN"`, `"Infinity"`, `"-Infinity"`
+    /// (as `larder cat --json` prints them); complex numbers as `[re, im]`.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            Number::Int(i) => s.serialize_i128(i),
+            Number::Float(f) => ser_f64(f, s),
+            Number::Complex(c) => {
+                let mut seq = s.serialize_seq(Some(2))?;
+                seq.serialize_element(&F(c.re))?;
+                seq.serialize_element(&F(c.im))?;
+                seq.end()
+            }
+        }
+    }
+}
+
+/// An `f64` serialized with NaN and infinities as strings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct F(pub(crate) f64);
+
+impl Serialize for F {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        ser_f64(self.0, s)
+    }
+}
+
+/// Statistics of a whole array, NaN skipped as pandas and polars skip it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Summary {
+    /// numpy's name for the element type.
+    pub dtype: &'static str,
+    /// Elements that are not NaN.
+    pub count: u64,
+    /// Sum of the non-NaN elements: exact for integers and `bool`; for floats, accumulated in
+    /// `f64` with compensation. `+inf` and `-inf` together give NaN.
+    pub sum: Number,
+    /// `sum / count` (NaN when `count` is 0).
+    pub mean: Number,
+    /// Population standard deviation (numpy's default `ddof=0`) of the non-NaN elements; for
+    /// complex data, the square root of the mean of `|x - mean|²`, as numpy.
+    #[serde(serialize_with = "ser_f64_field")]
+    pub std: f64,
+    /// Population variance, `std²`.
+    #[serde(serialize_with = "ser_f64_field")]
+    pub var: f64,
+    /// Smallest non-NaN element; `None` with no elements, and for complex data.
+    pub min: Option<Number>,
+    /// Largest non-NaN element; `None` with no elements, and for complex data.
+    pub max: Option<Number>,
+    /// NaN elements (for complex data: elements with a NaN part).
+    pub nan_count: u64,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn ser_f64_field<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    ser_f64(*v, s)
+}
+
+impl Summary {
+    #[allow(clippy::cast_precision_loss)]
+    pub(crate) fn from_partial<T: Reduce>(p: &Partial<T::Bound>) -> Summary {
+        let bound = |b: T::Bound| {
+            if T::IS_FLOAT {
+                Number::Float(T::bound_to_f64(b))
+            } else {
+                Number::Int(T::bound_to_i128(b))
+            }
+        };
+        let sum = if T::IS_FLOAT { Number::Float(p.sum.value()) } else { Number::Int(p.sum.int) };
+        let var = if p.n == 0 { f64::NAN } else { p.m2 / p.n as f64 };
+        let some = |b| (p.n > 0).then(|| bound(b));
+        Summary {
+            dtype: T::TYPE.name(),
+            count: p.n,
+            sum,
+            mean: Number::Float(p.mean()),
+            std: var.sqrt(),
+            var,
+            min: some(p.min),
+            max: some(p.max),
+            nan_count: p.nan,
+        }
+    }
+}
+
+fn reduce<T: Reduce, S: ChunkSource<T> + ?Sized, const FULL: bool>(
+    src: &S,
+) -> Result<Partial<T::Bound>> {
+    let leaf = |i: usize| {
+        let mut p = Partial::empty();
+        src.with_chunk(i, &mut |x: &[T]| p = chunk_partial::<T, FULL>(x))?;
+        Ok(p)
+    };
+    let merge = |mut a: Partial<T::Bound>, b: Partial<T::Bound>| {
+        a.merge(&b);
+        a
+    };
+    Ok(tree_reduce(0, src.num_chunks(), &leaf, &merge)?.unwrap_or_else(Partial::empty))
+}
+
+/// Count, NaN count, sum, mean, standard deviation, min and max of all elements, in one pass.
+///
+/// # Errors
+/// Whatever the source fails with while reading a chunk.
+pub fn summary<T: Reduce, S: ChunkSource<T> + ?Sized>(src: &S) -> Result<Summary> {
+    Ok(Summary::from_partial::<T>(&reduce::<T, S, true>(src)?))
+}
+
+/// Only the sum, the count and the NaN count (the other fields of the result are NaN or `None`):
+/// the cheapest pass over the data.
+///
+/// # Errors
+/// Whatever the source fails with while reading a chunk.
+pub fn sum<T: Reduce, S: ChunkSource<T> + ?Sized>(src: &S) -> Result<Summary> {
+    let p = reduce::<T, S, false>(src)?;
+    let mut s = Summary::from_partial::<T>(&p);
+    s.std = f64::NAN;
+    s.var = f64::NAN;
+    s.min = None;
+    s.max = None;
+    Ok(s)
+}
+
+/// Statistics of a complex array: count, NaN count, sum, mean and standard deviation (min and
+/// max are not defined for complex numbers and are `None`). An element with a NaN real or
+/// imaginary part counts as NaN and is skipped.
+///
+/// # Errors
+/// Whatever the source fails with while reading a chunk.
+pub fn summary_complex<T, S>(src: &S) -> Result<Summary>
+where
+    T: Element + ComplexParts,
+    S: ChunkSource<T> + ?Sized,
+{
+    let leaf = |i: usize| {
+        let mut p = CPartial::default();
+        src.with_chunk(i, &mut |x: &[T]| {
+            for tile in x.chunks(TILE) {
+                p.merge(&complex_tile(tile));
+            }
+        })?;
+        Ok(p)
+    };
+    let merge = |mut a: CPartial, b: CPartial| {
+        a.merge(&b);
+        a
+    };
+    let p = tree_reduce(0, src.num_chunks(), &leaf, &merge)?.unwrap_or_default();
+    #[allow(clippy::cast_precision_loss)]
+    let var = if p.n == 0 { f64::NAN } else { p.m2 / p.n as f64 };
+    Ok(Summary {
+        dtype: T::TYPE.name(),
+        count: p.n,
+        sum: Number::Complex(Complex::new(p.re.value(), p.im.value())),
+        mean: Number::Complex(p.mean()),
+        std: var.sqrt(),
+        var,
+        min: None,
+        max: None,
+        nan_count: p.nan,
+    })
+}
+
+/// The parts of a complex element, as `f64`.
+pub trait ComplexParts: Copy {
+    /// `(re, im)`.
+    fn parts(self) -> (f64, f64);
+}
+
+impl ComplexParts for Complex<f32> {
+    fn parts(self) -> (f64, f64) {
+        (f64::from(self.re), f64::from(self.im))
+    }
+}
+
+impl ComplexParts for Complex<f64> {
+    fn parts(self) -> (f64, f64) {
+        (self.re, self.im)
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct CPartial {
+    n: u64,
+    nan: u64,
+    re: Sum,
+    im: Sum,
+    m2: f64,
+}
+
+impl CPartial {
+    #[allow(clippy::cast_precision_loss)]
+    fn mean(&self) -> Complex<f64> {
+        Complex::new(self.re.value(), self.im.value()) / self.n as f64
+    }
+
+    #[allow(clippy::cast_precision_loss)]
+    fn merge(&mut self, o: &CPartial) {
+        if o.n > 0 {
+            if self.n == 0 {
+                self.m2 = o.m2;
+            } else {
+                let (na, nb) = (self.n as f64, o.n as f64);
+                let d = o.mean() - self.mean();
+                self.m2 += o.m2 + d.norm_sqr() * (na * nb / (na + nb));
+            }
+        }
+        self.n += o.n;
+        self.nan += o.nan;
+        self.re.merge(&o.re);
+        self.im.merge(&o.im);
+    }
+}
+
+fn complex_tile<T: ComplexParts>(x: &[T]) -> CPartial {
+    let mut p = CPartial::default();
+    for &v in x {
+        let (re, im) = v.parts();
+        if re.is_nan() || im.is_nan() {
+            p.nan += 1;
+        } else {
+            p.n += 1;
+            p.re.add_f64(re);
+            p.im.add_f64(im);
+        }
+    }
+    if p.n > 0 {
+        let m = p.mean();
+        for &v in x {
+            let (re, im) = v.parts();
+            if !(re.is_nan() || im.is_nan()) {
+                p.m2 += (Complex::new(re, im) - m).norm_sqr();
+            }
+        }
+    }
+    p
+}
+
+/// Statistics of the array at `path` (`.npy`, Zarr or HDF5), whatever its element type.
+///
+/// # Errors
+/// As [`crate::open`] and [`summary`].
+pub fn summary_any(path: impl AsRef<Path>) -> Result<Summary> {
+    let path = path.as_ref();
+    let store = crate::store::open(path)?;
+    if store.format() == crate::store::Format::Npy {
+        // The mapped path: zero-copy chunks, sequential hints, pages released as it goes.
+        return any_dispatch_summary(&AnyArray::open(path)?);
+    }
+    store_summary(&store)
+}
+
+/// [`summary`] over the decoded chunks of a chunked store.
+pub(crate) fn store_summary(store: &crate::AnyStore) -> Result<Summary> {
+    use super::source::StoreChunks;
+    use crate::AnyStore;
+    match store {
+        AnyStore::C64(s) => summary_complex(&StoreChunks::new(s.as_ref())),
+        AnyStore::C128(s) => summary_complex(&StoreChunks::new(s.as_ref())),
+        AnyStore::Bool(s) => summary(&StoreChunks::new(s.as_ref())),
+        AnyStore::U8(s) => summary(&StoreChunks::new(s.as_ref())),
+        AnyStore::U16(s) => summary(&StoreChunks::new(s.as_ref())),
+        AnyStore::U32(s) => summary(&StoreChunks::new(s.as_ref())),
+        AnyStore::U64(s) => summary(&StoreChunks::new(s.as_ref())),
+        AnyStore::I8(s) => summary(&StoreChunks::new(s.as_ref())),
+        AnyStore::I16(s) => summary(&StoreChunks::new(s.as_ref())),
+        AnyStore::I32(s) => summary(&StoreChunks::new(s.as_ref())),
+        AnyStore::I64(s) => summary(&StoreChunks::new(s.as_ref())),
+        AnyStore::F16(s) => summary(&StoreChunks::new(s.as_ref())),
+        AnyStore::F32(s) => summary(&StoreChunks::new(s.as_ref())),
+        AnyStore::F64(s) => summary(&StoreChunks::new(s.as_ref())),
+    }
+}
+
+pub(crate) fn any_dispatch_summary(any: &AnyArray) -> Result<Summary> {
+    match any {
+        AnyArray::C64(a) => summary_complex(&MmapChunks::new(a)?),
+        AnyArray::C128(a) => summary_complex(&MmapChunks::new(a)?),
+        other => real_dispatch!(other, a => summary(&MmapChunks::new(a)?)),
+    }
+}

@@ -1,0 +1,484 @@
+//! [`Hdf5Array`]: a dataset in an HDF5 file, through the system libhdf5 (cargo feature `hdf5`).
+//!
+//! Contiguous, compact and chunked datasets are read, with the filters libhdf5 itself provides
+//! (gzip, shuffle, fletcher32, …); unwritten chunks read as the dataset's fill value. A filter
+//! that needs a plugin (LZF, blosc, bitshuffle, …) is refused by name before any data is read.
+//! New datasets are chunked, optionally gzip-compressed.
+
+use std::any::Any;
+use std::fmt;
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+
+use hdf5::H5Type;
+use hdf5::types::{FloatSize, IntSize, TypeDescriptor, VarLenAscii, VarLenUnicode};
+use ndarray::{ArrayD, ArrayViewD, CowArray, IxDyn};
+use serde_json::Value;
+
+use crate::dtype::{ByteOrder, DType, Element, ElementType};
+use crate::error::{Error, Result};
+use crate::store::{ArrayStore, Attributes, Format, check_box, contiguous_chunks};
+
+fn herr(path: &Path, e: impl fmt::Display) -> Error {
+    Error::Storage { path: path.to_path_buf(), reason: format!("hdf5: {e}") }
+}
+
+/// Calls `$f::<X, T>(args)` with `X` the HDF5-capable Rust type of the element type of `T`.
+macro_rules! h5_typed {
+    ($t:ty, $f:ident ( $($a:expr),* )) => {
+        match <$t as Element>::TYPE {
+            ElementType::Bool => $f::<bool, $t>($($a),*),
+            ElementType::U8 => $f::<u8, $t>($($a),*),
+            ElementType::U16 => $f::<u16, $t>($($a),*),
+            ElementType::U32 => $f::<u32, $t>($($a),*),
+            ElementType::U64 => $f::<u64, $t>($($a),*),
+            ElementType::I8 => $f::<i8, $t>($($a),*),
+            ElementType::I16 => $f::<i16, $t>($($a),*),
+            ElementType::I32 => $f::<i32, $t>($($a),*),
+            ElementType::I64 => $f::<i64, $t>($($a),*),
+            ElementType::F16 => $f::<half::f16, $t>($($a),*),
+            ElementType::F32 => $f::<f32, $t>($($a),*),
+            ElementType::F64 => $f::<f64, $t>($($a),*),
+            ElementType::C64 => $f::<num_complex::Complex<f32>, $t>($($a),*),
+            ElementType::C128 => $f::<num_complex::Complex<f64>, $t>($($a),*),
+        }
+    };
+}
+
+/// A typed n-d array stored as a dataset in an HDF5 file.
+pub struct Hdf5Array<T: Element> {
+    path: PathBuf,
+    file: hdf5::File,
+    ds: hdf5::Dataset,
+    name: String,
+    shape: Vec<usize>,
+    chunks: Vec<usize>,
+    dtype: DType,
+    writable: bool,
+    _t: PhantomData<T>,
+}
+
+impl<T: Element> fmt::Debug for Hdf5Array<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Hdf5Array")
+            .field("path", &self.path)
+            .field("name", &self.name)
+            .field("dtype", &self.dtype.typestr())
+            .field("shape", &self.shape)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Paths of every dataset in the HDF5 file at `path`, sorted.
+///
+/// # Errors
+/// [`Error::Storage`] if the file cannot be read.
+pub fn list_datasets(path: &Path) -> Result<Vec<String>> {
+    let file = hdf5::File::open(path).map_err(|e| herr(path, e))?;
+    let mut out = Vec::new();
+    walk(path, &file, &mut out)?;
+    out.sort();
+    Ok(out)
+}
+
+fn walk(path: &Path, group: &hdf5::Group, out: &mut Vec<String>) -> Result<()> {
+    for ds in group.datasets().map_err(|e| herr(path, e))? {
+        out.push(ds.name());
+    }
+    for g in group.groups().map_err(|e| herr(path, e))? {
+        walk(path, &g, out)?;
+    }
+    Ok(())
+}
+
+fn resolve(path: &Path, file: &hdf5::File, inner: Option<&str>) -> Result<hdf5::Dataset> {
+    #[allow(clippy::single_match_else)]
+    let name = match inner {
+        Some(n) => n.to_string(),
+        None => {
+            let mut all = Vec::new();
+            walk(path, file, &mut all)?;
+            all.sort();
+            match all.as_slice() {
+                [one] => one.clone(),
+                [] => return Err(herr(path, "the file holds no dataset")),
+                many => {
+                    return Err(Error::invalid(format!(
+                        "{}: holds {} datasets; name one as {}:{}",
+                        path.display(),
+                        many.len(),
+                        path.display(),
+                        many[0]
+                    )));
+                }
+            }
+        }
+    };
+    file.dataset(&name).map_err(|e| herr(path, format!("no dataset {name}: {e}")))
+}
+
+/// The element type and byte order a dataset stores.
+fn dataset_dtype(path: &Path, ds: &hdf5::Dataset) -> Result<DType> {
+    let dt = ds.dtype().map_err(|e| herr(path, e))?;
+    let desc = dt.to_descriptor().map_err(|e| herr(path, e))?;
+    let order = match dt.byte_order() {
+        hdf5::datatype::ByteOrder::BigEndian => ByteOrder::Big,
+        _ => ByteOrder::Little,
+    };
+    let bad = |reason: &str| Error::UnsupportedDType {
+        path: path.to_path_buf(),
+        descr: desc.to_string(),
+        reason: reason.to_string(),
+    };
+    let int = |s: IntSize, signed: bool| match (s, signed) {
+        (IntSize::U1, true) => ElementType::I8,
+        (IntSize::U2, true) => ElementType::I16,
+        (IntSize::U4, true) => ElementType::I32,
+        (IntSize::U8, true) => ElementType::I64,
+        (IntSize::U1, false) => ElementType::U8,
+        (IntSize::U2, false) => ElementType::U16,
+        (IntSize::U4, false) => ElementType::U32,
+        (IntSize::U8, false) => ElementType::U64,
+    };
+    let element = match &desc {
+        TypeDescriptor::Integer(s) => int(*s, true),
+        TypeDescriptor::Unsigned(s) => int(*s, false),
+        TypeDescriptor::Float(FloatSize::U4) => ElementType::F32,
+        TypeDescriptor::Float(FloatSize::U8) => ElementType::F64,
+        TypeDescriptor::Float(FloatSize::U2) => ElementType::F16,
+        TypeDescriptor::Boolean => ElementType::Bool,
+        TypeDescriptor::Compound(c)
+            if c.fields.len() == 2 && c.fields[0].name == "r" && c.fields[1].name == "i" =>
+        {
+            match (&c.fields[0].ty, &c.fields[1].ty) {
+                (TypeDescriptor::Float(FloatSize::U4), TypeDescriptor::Float(FloatSize::U4)) => {
+                    ElementType::C64
+                }
+                (TypeDescriptor::Float(FloatSize::U8), TypeDescriptor::Float(FloatSize::U8)) => {
+                    ElementType::C128
+                }
+                _ => return Err(bad("complex parts must both be float32 or float64")),
+            }
+        }
+        _ => return Err(bad("not a numeric type larder stores")),
+    };
+    Ok(DType::with_order(element, order))
+}
+
+/// Refuses filters libhdf5 cannot apply without a plugin, naming them.
+fn check_filters(path: &Path, ds: &hdf5::Dataset) -> Result<()> {
+    for f in ds.filters() {
+        if let hdf5::filters::Filter::User(id, _) = f {
+            let name = match id {
+                32000 => "LZF",
+                32001 => "blosc",
+                32004 => "LZ4",
+                32008 => "bitshuffle",
+                32013 => "zfp",
+                32015 => "zstd",
+                _ => "unknown",
+            };
+            return Err(herr(
+                path,
+                format!(
+                    "dataset {} uses the {name} filter (id {id}), which larder does not support; \
+                     rewrite it with gzip or no compression",
+                    ds.name()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The element type of the dataset at `inner` in the HDF5 file at `path`.
+pub(crate) fn element_of(path: &Path, inner: Option<&str>) -> Result<ElementType> {
+    let file = hdf5::File::open(path).map_err(|e| herr(path, e))?;
+    let ds = resolve(path, &file, inner)?;
+    Ok(dataset_dtype(path, &ds)?.element())
+}
+
+fn hyperslab(start: &[usize], shape: &[usize]) -> hdf5::Selection {
+    let items: Vec<hdf5::SliceOrIndex> = start
+        .iter()
+        .zip(shape)
+        .map(|(&s, &n)| hdf5::SliceOrIndex::SliceCount { start: s, step: 1, count: n, block: 1 })
+        .collect();
+    hdf5::Selection::from(hdf5::Hyperslab::from(items))
+}
+
+fn read_as<X: H5Type + Element, T: Element>(
+    ds: &hdf5::Dataset,
+    start: &[usize],
+    shape: &[usize],
+) -> hdf5::Result<ArrayD<T>> {
+    let whole = start.iter().all(|&s| s == 0) && shape == ds.shape().as_slice();
+    let arr: ArrayD<X> = if shape.is_empty() || whole {
+        // The whole dataset: libhdf5's H5S_ALL path, cheaper than an equal hyperslab.
+        ds.read_dyn::<X>()?
+    } else {
+        ds.read_slice::<X, _, IxDyn>(hyperslab(start, shape))?
+    };
+    // X and T are the same type (both picked from T::TYPE); `Any` proves it without a copy.
+    let boxed: Box<dyn Any> = Box::new(arr);
+    boxed.downcast::<ArrayD<T>>().map(|b| *b).map_err(|_| "element type mismatch".into())
+}
+
+fn write_as<X: H5Type + Element, T: Element>(
+    ds: &hdf5::Dataset,
+    start: &[usize],
+    data: &ArrayViewD<'_, T>,
+) -> hdf5::Result<()> {
+    let data = data.as_standard_layout();
+    let values = data.as_slice().ok_or("data is not contiguous")?;
+    let bytes: &[u8] = bytemuck::cast_slice(values);
+    let same: &[X] =
+        bytemuck::checked::try_cast_slice(bytes).map_err(|_| "element type mismatch")?;
+    let view = ndarray::ArrayView::from_shape(IxDyn(data.shape()), same)
+        .map_err(|e| hdf5::Error::from(e.to_string().as_str()))?;
+    if data.ndim() == 0 {
+        return ds.write(&view);
+    }
+    ds.write_slice(&view, hyperslab(start, data.shape()))
+}
+
+#[allow(clippy::extra_unused_type_parameters)] // T picks X in `h5_typed!`
+fn create_as<X: H5Type + Element, T: Element>(
+    group: &hdf5::Group,
+    name: &str,
+    shape: &[usize],
+    chunks: &[usize],
+    gzip: Option<u8>,
+) -> hdf5::Result<hdf5::Dataset> {
+    let mut b = group.new_dataset::<X>();
+    if !shape.is_empty() {
+        b = b.chunk(chunks.to_vec());
+        if let Some(level) = gzip {
+            b = b.deflate(level);
+        }
+    }
+    b.shape(shape.to_vec()).create(name)
+}
+
+impl<T: Element> Hdf5Array<T> {
+    /// Opens the dataset `inner` (e.g. `/group/name`) of the HDF5 file at `path` read-only; a
+    /// file with one dataset may omit `inner`.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] if the file or dataset cannot be opened or uses an unsupported filter;
+    /// [`Error::UnsupportedDType`]; [`Error::DTypeMismatch`] if it does not hold `T`.
+    pub fn open_at(path: &Path, inner: Option<&str>) -> Result<Self> {
+        let file = hdf5::File::open(path).map_err(|e| herr(path, e))?;
+        Self::from_file(path, file, inner, false)
+    }
+
+    /// Opens the dataset for reading and writing.
+    ///
+    /// # Errors
+    /// As [`open_at`](Hdf5Array::open_at).
+    pub fn open_mut(path: &Path, inner: Option<&str>) -> Result<Self> {
+        let file = hdf5::File::open_rw(path).map_err(|e| herr(path, e))?;
+        Self::from_file(path, file, inner, true)
+    }
+
+    fn from_file(
+        path: &Path,
+        file: hdf5::File,
+        inner: Option<&str>,
+        writable: bool,
+    ) -> Result<Self> {
+        let ds = resolve(path, &file, inner)?;
+        check_filters(path, &ds)?;
+        let dtype = dataset_dtype(path, &ds)?;
+        if dtype.element() != T::TYPE {
+            return Err(Error::DTypeMismatch {
+                path: path.to_path_buf(),
+                expected: DType::of::<T>().typestr(),
+                found: dtype.typestr(),
+            });
+        }
+        let shape = ds.shape();
+        let chunks = ds
+            .chunk()
+            .filter(|c| c.len() == shape.len())
+            .unwrap_or_else(|| contiguous_chunks(&shape, dtype.itemsize(), false));
+        Ok(Hdf5Array {
+            path: path.to_path_buf(),
+            name: ds.name(),
+            file,
+            ds,
+            shape,
+            chunks,
+            dtype,
+            writable,
+            _t: PhantomData,
+        })
+    }
+
+    /// Creates dataset `inner` (default `/data`) of `shape` in the HDF5 file at `path` (created
+    /// if missing), chunked by `chunks` and gzip-compressed at `gzip` if given. Missing parent
+    /// groups are created.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] if the dataset exists or cannot be created.
+    pub fn create(
+        path: &Path,
+        inner: Option<&str>,
+        shape: &[usize],
+        chunks: &[usize],
+        gzip: Option<u8>,
+    ) -> Result<Self> {
+        let file = if path.exists() { hdf5::File::append(path) } else { hdf5::File::create(path) }
+            .map_err(|e| herr(path, e))?;
+        let name = inner.unwrap_or("/data").trim_matches('/').to_string();
+        let mut group = file.as_group().map_err(|e| herr(path, e))?;
+        let parts: Vec<&str> = name.split('/').collect();
+        for part in &parts[..parts.len() - 1] {
+            group = match group.group(part) {
+                Ok(g) => g,
+                Err(_) => group.create_group(part).map_err(|e| herr(path, e))?,
+            };
+        }
+        let leaf = parts[parts.len() - 1];
+        if chunks.len() != shape.len() {
+            return Err(Error::invalid(format!(
+                "chunk shape {chunks:?} does not fit an array of shape {shape:?}"
+            )));
+        }
+        // HDF5 wants chunks no larger than a fixed dimension.
+        let chunks: Vec<usize> =
+            chunks.iter().zip(shape).map(|(&c, &n)| c.min(n.max(1)).max(1)).collect();
+        h5_typed!(T, create_as(&group, leaf, shape, &chunks, gzip)).map_err(|e| herr(path, e))?;
+        drop(group);
+        Self::from_file(path, file, Some(&format!("/{name}")), true)
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The dataset's full name in the file, e.g. `/group/name`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The filters of the dataset, as libhdf5 names them.
+    pub fn filters(&self) -> Vec<String> {
+        self.ds.filters().iter().map(|f| format!("{f:?}")).collect()
+    }
+}
+
+fn attr_json(path: &Path, a: &hdf5::Attribute) -> Result<Value> {
+    let desc = a.dtype().and_then(|d| d.to_descriptor()).map_err(|e| herr(path, e))?;
+    let scalar = a.is_scalar();
+    let nums = |v: Vec<Value>| if scalar && v.len() == 1 { v[0].clone() } else { Value::from(v) };
+    let r = |e: hdf5::Error| herr(path, e);
+    Ok(match desc {
+        TypeDescriptor::Integer(_) => {
+            nums(a.read_raw::<i64>().map_err(r)?.into_iter().map(Value::from).collect())
+        }
+        TypeDescriptor::Unsigned(_) => {
+            nums(a.read_raw::<u64>().map_err(r)?.into_iter().map(Value::from).collect())
+        }
+        TypeDescriptor::Float(_) => nums(
+            a.read_raw::<f64>()
+                .map_err(r)?
+                .into_iter()
+                .map(|x| crate::dtype::Scalar::F64(x).to_json())
+                .collect(),
+        ),
+        TypeDescriptor::Boolean => {
+            nums(a.read_raw::<bool>().map_err(r)?.into_iter().map(Value::from).collect())
+        }
+        TypeDescriptor::VarLenUnicode => nums(
+            a.read_raw::<VarLenUnicode>()
+                .map_err(r)?
+                .iter()
+                .map(|s| Value::from(s.as_str()))
+                .collect(),
+        ),
+        TypeDescriptor::VarLenAscii => nums(
+            a.read_raw::<VarLenAscii>()
+                .map_err(r)?
+                .iter()
+                .map(|s| Value::from(s.as_str()))
+                .collect(),
+        ),
+        other => Value::from(format!("<unsupported attribute type {other}>")),
+    })
+}
+
+impl<T: Element> ArrayStore<T> for Hdf5Array<T> {
+    fn format(&self) -> Format {
+        Format::Hdf5
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn dtype(&self) -> DType {
+        self.dtype
+    }
+    fn chunk_shape(&self) -> &[usize] {
+        &self.chunks
+    }
+    fn attributes(&self) -> Result<Attributes> {
+        let mut out = Attributes::new();
+        for name in self.ds.attr_names().map_err(|e| herr(&self.path, e))? {
+            let a = self.ds.attr(&name).map_err(|e| herr(&self.path, e))?;
+            out.insert(name, attr_json(&self.path, &a)?);
+        }
+        Ok(out)
+    }
+
+    fn read_region(&self, start: &[usize], shape: &[usize]) -> Result<CowArray<'_, T, IxDyn>> {
+        check_box(&self.shape, start, shape)?;
+        if shape.contains(&0) {
+            return ArrayD::from_shape_vec(IxDyn(shape), Vec::new())
+                .map(CowArray::from)
+                .map_err(|e| Error::invalid(e.to_string()));
+        }
+        let arr = h5_typed!(T, read_as(&self.ds, start, shape)).map_err(|e| herr(&self.path, e))?;
+        Ok(CowArray::from(arr))
+    }
+
+    fn write_region(&mut self, start: &[usize], data: &ArrayViewD<'_, T>) -> Result<()> {
+        if !self.writable {
+            return Err(Error::ReadOnly { path: self.path.clone(), mode: "r" });
+        }
+        check_box(&self.shape, start, data.shape())?;
+        if data.is_empty() {
+            return Ok(());
+        }
+        h5_typed!(T, write_as(&self.ds, start, data)).map_err(|e| herr(&self.path, e))
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.file.flush().map_err(|e| herr(&self.path, e))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::float_cmp)]
+mod tests {
+    use super::*;
+    use crate::select::Selection;
+
+    #[test]
+    fn create_write_read_round_trip_in_a_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.h5");
+        let mut h = Hdf5Array::<i32>::create(&p, Some("/g/x"), &[5, 7], &[2, 3], Some(4)).unwrap();
+        let data =
+            ArrayD::from_shape_fn(IxDyn(&[2, 2]), |i| i32::try_from(i[0] * 2 + i[1]).unwrap());
+        h.write_region(&[3, 5], &data.view()).unwrap();
+        h.flush().unwrap();
+        drop(h);
+        let h = Hdf5Array::<i32>::open_at(&p, None).unwrap();
+        assert_eq!(h.name(), "/g/x");
+        assert_eq!(h.chunk_shape(), &[2, 3]);
+        let got = h.read(&Selection::parse("3:,5:").unwrap()).unwrap();
+        assert_eq!(got.to_owned(), data);
+        assert_eq!(h.read(&Selection::all()).unwrap()[[0, 0]], 0);
+    }
+}
