@@ -153,6 +153,22 @@ enum Bench {
         #[arg(long)]
         shard_inner: Option<usize>,
     },
+    /// Time reading an existing 1-d float64 array: all of it into memory, or short slices at
+    /// given offsets; prints the count, the sum of what was read and the seconds it took.
+    Read {
+        /// The array: FILE.npy, DIR.zarr or FILE.h5:/dataset.
+        path: PathBuf,
+        /// A 1-d int64 `.npy` of start offsets: read `--len` elements at each, one after the
+        /// other, instead of the whole array.
+        #[arg(long, requires = "len")]
+        offsets: Option<PathBuf>,
+        /// Elements per read with `--offsets`.
+        #[arg(long, requires = "offsets")]
+        len: Option<usize>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Parses `123`, `64K`, `512M`, `2G` (also `KiB`, `MiB`, `GiB`) into bytes.
@@ -484,6 +500,21 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Command::Convert(args) => convert(&args, &mut out)?,
+        Command::Bench { bench: Bench::Read { path, offsets, len, json } } => {
+            let report = match (offsets, len) {
+                (Some(offsets), Some(len)) => {
+                    serde_json::to_value(larder::bench::read::read_slices(&path, &offsets, len)?)?
+                }
+                _ => serde_json::to_value(larder::bench::read::read_all(&path)?)?,
+            };
+            if json {
+                writeln!(out, "{report}")?;
+            } else if let Some(map) = report.as_object() {
+                for (key, value) in map {
+                    writeln!(out, "{key:<9} {value}")?;
+                }
+            }
+        }
         Command::Bench {
             bench: Bench::Chunked { path, elements, chunk, codec, reads, read_len, shard_inner },
         } => {
