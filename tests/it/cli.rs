@@ -140,12 +140,11 @@ fn errors_exit_nonzero_with_one_line_naming_the_file() {
 
 #[test]
 fn bench_read_sums_the_whole_array_and_the_slices_at_the_offsets_of_a_zarr_copy() {
-    let d = tempfile::tempdir().unwrap();
-    let src = d.path().join("a.npy");
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("a.npy");
     let a = ndarray::Array1::from_shape_fn(10_000, |i| i as f64 * 0.5).into_dyn();
     larder::write_npy(&src, &a).unwrap();
-    let z = d.path().join("a.zarr");
-    let zs = z.to_string_lossy().into_owned();
+    let zs = dir.path().join("a.zarr").to_string_lossy().into_owned();
     stdout(&run(&["copy", &src.to_string_lossy(), &zs, "--chunks", "1000"]));
 
     let v: Value = serde_json::from_str(&stdout(&run(&["bench", "read", &zs, "--json"]))).unwrap();
@@ -153,7 +152,7 @@ fn bench_read_sums_the_whole_array_and_the_slices_at_the_offsets_of_a_zarr_copy(
     assert_eq!(v["sum"].as_f64(), Some(a.sum()));
     assert!(v["seconds"].as_f64().unwrap() >= 0.0);
 
-    let offs = d.path().join("offs.npy");
+    let offs = dir.path().join("offs.npy");
     larder::write_npy(&offs, &ndarray::arr1(&[0i64, 999, 9990]).into_dyn()).unwrap();
     let o = run(&["bench", "read", &zs, "--offsets", &offs.to_string_lossy(), "--len", "10"]);
     let text = stdout(&o);
