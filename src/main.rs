@@ -102,8 +102,12 @@ enum Bench {
     /// next to a full in-memory copy saved whole (the numpy way).
     Cow {
         /// Bytes of array data (`<f8`); accepts suffixes K, M, G (powers of 1024), e.g. 512M.
-        #[arg(long, default_value = "256M", value_parser = parse_size)]
+        #[arg(long, default_value = "256M", value_parser = parse_size, conflicts_with = "base")]
         size: u64,
+        /// Use this existing 1-d `<f8` `.npy` as the base instead of writing one (it is only
+        /// read), e.g. the file another tool is measured on.
+        #[arg(long)]
+        base: Option<PathBuf>,
         /// Fractions of the pages to modify, comma-separated.
         #[arg(long, value_delimiter = ',', default_value = "0.001,0.01,0.1,0.5,1")]
         fractions: Vec<f64>,
@@ -119,6 +123,12 @@ enum Bench {
         /// Leave the files (base, deltas, materialized copies) in this directory.
         #[arg(long)]
         keep: Option<PathBuf>,
+        /// Skip the in-process numpy `.copy()` way (it holds the whole array in memory).
+        #[arg(long)]
+        no_full_copy: bool,
+        /// Skip materializing a standalone `.npy` for each fraction.
+        #[arg(long)]
+        no_materialize: bool,
     },
     /// Write, read whole and read 1000 random 1000-element slices of a 1-d float64 array.
     Chunked {
@@ -442,13 +452,29 @@ fn run(cli: Cli) -> Result<()> {
                 .with_context(|| format!("copying {} to {}", src.display(), dst.display()))?;
             eprintln!("copied {} elements, {} bytes written", report.elements, report.bytes);
         }
-        Command::Bench { bench: Bench::Cow { size, fractions, pattern, seed, json, keep } } => {
+        Command::Bench {
+            bench:
+                Bench::Cow {
+                    size,
+                    base,
+                    fractions,
+                    pattern,
+                    seed,
+                    json,
+                    keep,
+                    no_full_copy,
+                    no_materialize,
+                },
+        } => {
             let opts = larder::cow::bench::CowBenchOptions {
                 size,
+                base,
                 fractions,
                 pattern: pattern.parse()?,
                 seed,
                 keep,
+                full_copy: !no_full_copy,
+                materialize: !no_materialize,
             };
             let report = larder::cow::bench::run(&opts)?;
             if json {

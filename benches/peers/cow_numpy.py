@@ -4,6 +4,7 @@
 Usage:
     cow_numpy.py --base BASE.npy [--fractions 0.001,0.01,0.1,0.5,1]
                  [--pattern strided|random|contiguous] [--seed 42] [--dir DIR]
+                 [--mode both|save|copy]
     cow_numpy.py --size BYTES ... (writes its own base: arange as <f8)
 
 BASE.npy must be a 1-d <f8 array; `larder bench cow --keep DIR` leaves one at
@@ -13,7 +14,10 @@ For each fraction this does the only thing numpy offers to keep changes to a
 memory-mapped array: np.load(mmap_mode="c"), edit one element in each selected
 page (the very pages larder edits: the selection below mirrors
 larder::cow::bench::select_pages), then np.save of the whole array. It also
-measures arr.copy(), the in-memory alternative. Prints one JSON object:
+measures arr.copy(), the in-memory alternative. `--mode save` does only the
+former (copy_seconds and copy_bytes are then null), `--mode copy` only the
+latter (rows is then empty), so that a benchmark can time each way as a
+process of its own. Prints one JSON object:
 
     {"tool": "numpy", "numpy": VERSION, "file_bytes", "page_size", "pages",
      "pattern", "seed", "copy_seconds", "copy_bytes",
@@ -95,6 +99,9 @@ def main():
                     choices=["strided", "random", "contiguous"])
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--dir")
+    ap.add_argument("--mode", default="both", choices=["both", "save", "copy"],
+                    help="measure both ways (default), only mmap_mode='c' + np.save, or only "
+                         ".copy()")
     args = ap.parse_args()
     if (args.base is None) == (args.size is None):
         ap.error("give exactly one of --base and --size")
@@ -121,14 +128,17 @@ def main():
     offset = probe.offset
     del probe
 
-    t = time.perf_counter()
-    owned = np.load(base, mmap_mode="r").copy()
-    copy_seconds = time.perf_counter() - t
-    copy_bytes = owned.nbytes
-    del owned
+    copy_seconds = copy_bytes = None
+    if args.mode in ("both", "copy"):
+        t = time.perf_counter()
+        owned = np.load(base, mmap_mode="r").copy()
+        copy_seconds = time.perf_counter() - t
+        copy_bytes = owned.nbytes
+        del owned
 
     rows = []
-    for f in [float(x) for x in args.fractions.split(",") if x]:
+    fractions = [float(x) for x in args.fractions.split(",") if x]
+    for f in fractions if args.mode in ("both", "save") else []:
         chosen = select_pages(pages, f, args.pattern, args.seed)
         t = time.perf_counter()
         arr = np.load(base, mmap_mode="c")

@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 sys.path.insert(0, str(HERE))
 
-from harnesslib import envinfo, measure, report  # noqa: E402
+from harnesslib import criterion, envinfo, measure, report  # noqa: E402
 from harnesslib.data import DataGen  # noqa: E402
 from harnesslib.model import Context, ContractError, Mismatch, close  # noqa: E402
 
@@ -105,6 +105,10 @@ def args_parser() -> argparse.ArgumentParser:
                     help="the larder binary")
     ap.add_argument("--peers-dir", type=Path, default=HERE,
                     help="where the peer scripts are (default: benches/peers)")
+    ap.add_argument("--criterion", default=None, metavar="BENCH[,..]|none",
+                    help="criterion benches (benches/NAME.rs) to run first and report "
+                         "(default: npy,cow for a run of every scenario; none with --quick "
+                         "or --only)")
     ap.add_argument("--command-line", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--list", action="store_true", help="list the scenarios and exit")
     return ap
@@ -363,6 +367,10 @@ class Harness:
             self.results["env"]["threadpoolctl_default_env"] = envinfo.threadpools(
                 sys.executable, dict(self.base_env))
         try:
+            if opts.criterion:
+                # First: its compile and its runs must not overlap a peer measurement.
+                self.results["criterion"] = criterion.run(
+                    REPO, opts.criterion, opts.data_dir / "criterion", log)
             for name in names:
                 self.run_scenario(name)
         finally:
@@ -386,6 +394,12 @@ class Harness:
                 log(f"{s['name']}: {s['status']} ({s['reason']})")
                 if s["status"] == "failed":
                     bad.append(s["name"])
+        for b, rec in self.results.get("criterion", {}).get("benches", {}).items():
+            if rec.get("error"):
+                bad.append(f"criterion bench {b}")
+                log(f"criterion bench {b}: FAILED ({rec['error'][-300:]})")
+            else:
+                log(f"criterion bench {b}: {len(rec['rows'])} benchmark(s)")
         if bad:
             log(f"{len(bad)} case(s) FAILED")
             return 1
@@ -505,6 +519,13 @@ def main() -> int:
         sys.exit("--repeat must be at least 1")
     if opts.quick and opts.scale not in (None, "quick"):
         sys.exit("--quick runs the quick scale only")
+    if opts.criterion is None:
+        opts.criterion = "" if opts.quick or opts.only else "npy,cow"
+    opts.criterion = [b.strip() for b in opts.criterion.split(",")
+                      if b.strip() and b.strip() != "none"]
+    missing = [b for b in opts.criterion if not (REPO / "benches" / f"{b}.rs").exists()]
+    if missing:
+        sys.exit(f"--criterion: no benches/{missing[0]}.rs")
     return Harness(opts).main()
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harness import parse_size, runs_differ, summarize  # noqa: E402
-from harnesslib import measure  # noqa: E402
+from harnesslib import criterion, measure  # noqa: E402
 from harnesslib.data import DataGen, npy_data_sha1, read_dataset  # noqa: E402
 from harnesslib.model import Mismatch, check_equal, last_json  # noqa: E402
 
@@ -119,6 +119,69 @@ class Data(unittest.TestCase):
             manifest = json.loads((ds.path / "manifest.json").read_text())
             self.assertEqual(len(manifest["columns"]), 6)
 
+    def test_dataset_without_manifest_compares_category_sizes(self):
+        import numpy as np
+
+        with tempfile.TemporaryDirectory() as d:
+            ds = DataGen(Path(d), lambda m: None).get("dataset6", rows=5000, seed=3)
+            bare = Path(d) / "bare"
+            bare.mkdir()
+            for f in ds.path.glob("*.npy"):
+                arr = np.load(f)
+                if f.stem == "region":  # other codes, as a peer might number them
+                    arr = (11 - arr).astype(np.uint32)
+                np.save(bare / f.name, arr)
+            back = read_dataset(bare, categorical=("region",))
+            self.assertEqual(back["rows"], 5000)
+            self.assertEqual(back["category_counts"], {})
+            self.assertEqual(back["category_sizes"]["region"],
+                             sorted(ds.meta["category_counts"]["region"].values()))
+            self.assertEqual(back["sums"]["bytes"], ds.meta["sums"]["bytes"])
+            self.assertNotIn("region", back["sums"])
+
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Criterion(unittest.TestCase):
+    def write(self, root, directory, meta, est):
+        d = Path(root) / directory / "new"
+        d.mkdir(parents=True)
+        (d / "benchmark.json").write_text(json.dumps(meta))
+        (d / "estimates.json").write_text(json.dumps(est))
+
+    @staticmethod
+    def est(point, lo, hi, slope=True):
+        e = {"confidence_interval": {"confidence_level": 0.95, "lower_bound": lo,
+                                     "upper_bound": hi},
+             "point_estimate": point, "standard_error": 1.0}
+        out = {"mean": dict(e, point_estimate=point * 2), "median": e}
+        if slope:
+            out["slope"] = e
+        return out
+
+    def test_reads_the_headline_estimate_and_throughput_in_size_order(self):
+        with tempfile.TemporaryDirectory() as root:
+            for v, ns in (("512MiB", 3000.0), ("64MiB", 2000.0), ("1MiB", 1000.0)):
+                self.write(root, f"open_view/{v}", {
+                    "group_id": "open_view", "function_id": None, "value_str": v,
+                    "throughput": None, "full_id": f"open_view/{v}"},
+                    self.est(ns, ns - 10, ns + 10))
+            self.write(root, "sum/mmap/256MiB", {
+                "group_id": "sum", "function_id": "mmap", "value_str": "256MiB",
+                "throughput": {"Bytes": 256 * MiB}, "full_id": "sum/mmap/256MiB"},
+                self.est(1e8, 0.9e8, 1.1e8, slope=False))
+            rows = criterion.read_results(Path(root))
+        self.assertEqual([r["id"] for r in rows],
+                         ["open_view/1MiB", "open_view/64MiB", "open_view/512MiB",
+                          "sum/mmap/256MiB"])
+        self.assertEqual(rows[0]["estimator"], "slope")
+        self.assertAlmostEqual(rows[0]["estimate_s"], 1e-6)
+        self.assertAlmostEqual(rows[0]["upper_s"], 1.01e-6)
+        # Without a slope the mean is the headline (here twice the median, to tell them apart).
+        self.assertEqual(rows[3]["estimator"], "mean")
+        self.assertAlmostEqual(rows[3]["estimate_s"], 0.2)
+        self.assertAlmostEqual(rows[3]["bytes_per_s"], 256 * MiB / 0.2)
+        self.assertEqual(criterion.size_of("64MiB"), 64 * MiB)
+        self.assertIsNone(criterion.size_of("64MiB-1%"))

@@ -9,6 +9,12 @@
 //!
 //! The pages are chosen by [`select_pages`], which `benches/peers/cow_numpy.py` mirrors
 //! exactly so numpy edits the same pages.
+//!
+//! The peer benchmark harness (`benches/peers/`) runs numpy in a process of its own on the very
+//! same file: it passes that file as [`CowBenchOptions::base`] and turns off the in-process
+//! numpy-way measurement ([`CowBenchOptions::full_copy`]) and the materialization
+//! ([`CowBenchOptions::materialize`]), so that larder's process does what numpy's does: clone,
+//! edit and keep the changes.
 
 use std::fmt;
 use std::fs;
@@ -72,8 +78,11 @@ impl FromStr for Pattern {
 /// What to run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CowBenchOptions {
-    /// Bytes of array data (rounded down to whole `f64`s).
+    /// Bytes of array data (rounded down to whole `f64`s); ignored when `base` is given.
     pub size: u64,
+    /// An existing 1-d `<f8` `.npy` to use as the base instead of writing one. It is only
+    /// read: clones are private, deltas and copies go to the run's directory.
+    pub base: Option<PathBuf>,
     /// Fractions of the pages to modify, each in `[0, 1]`.
     pub fractions: Vec<f64>,
     /// Which pages.
@@ -82,16 +91,24 @@ pub struct CowBenchOptions {
     pub seed: u64,
     /// Directory to leave the files in; a temporary one, removed afterwards, if `None`.
     pub keep: Option<PathBuf>,
+    /// Also measure the numpy `.copy()` way in this process (an owned copy of the whole array,
+    /// written out whole). It holds the whole array in memory.
+    pub full_copy: bool,
+    /// Also materialize a standalone `.npy` for each fraction (a copy of the whole file).
+    pub materialize: bool,
 }
 
 impl Default for CowBenchOptions {
     fn default() -> Self {
         CowBenchOptions {
             size: 256 << 20,
+            base: None,
             fractions: vec![0.001, 0.01, 0.1, 0.5, 1.0],
             pattern: Pattern::Strided,
             seed: 42,
             keep: None,
+            full_copy: true,
+            materialize: true,
         }
     }
 }
@@ -140,12 +157,12 @@ pub struct CowRow {
     /// `private_bytes()` of the reopened array: 0 when the delta's pages were mapped, the
     /// delta's data when there were too many runs of pages and they were copied in.
     pub reopen_private_bytes: u64,
-    /// Time to write a standalone `.npy` from base + delta.
-    pub materialize_seconds: f64,
-    /// How the base was copied for it.
-    pub materialize_method: CopyMethod,
+    /// Time to write a standalone `.npy` from base + delta; `None` when not asked for.
+    pub materialize_seconds: Option<f64>,
+    /// How the base was copied for it; `None` when not asked for.
+    pub materialize_method: Option<CopyMethod>,
     /// True when every check of the run passed: the dirty pages are exactly the written
-    /// ones, and the reopened and materialized arrays hold the written values.
+    /// ones, and the reopened (and materialized, if asked for) arrays hold the written values.
     pub verified: bool,
 }
 
@@ -164,12 +181,14 @@ pub struct CowBenchReport {
     pub pattern: Pattern,
     /// Seed of the random pattern.
     pub seed: u64,
+    /// The base file given in the options; `None` when the run wrote its own.
+    pub base: Option<PathBuf>,
     /// Where the files are, if kept.
     pub dir: Option<PathBuf>,
-    /// Time to write the base file.
-    pub create_seconds: f64,
-    /// The numpy way, measured once.
-    pub full_copy: FullCopy,
+    /// Time to write the base file; `None` for a given base.
+    pub create_seconds: Option<f64>,
+    /// The numpy way, measured once; `None` when not asked for.
+    pub full_copy: Option<FullCopy>,
     /// One row per fraction.
     pub rows: Vec<CowRow>,
 }
@@ -235,18 +254,17 @@ pub fn value_for_page(page: usize) -> f64 {
 /// Runs the experiment.
 ///
 /// # Errors
-/// [`Error::Invalid`] for a size under one page or a fraction outside `[0, 1]`;
-/// [`Error::Io`] and the errors of the operations measured.
+/// [`Error::Invalid`] for a size under one page, a fraction outside `[0, 1]` or a given base
+/// that is not 1-d or holds less than a page; the errors of [`MmapArray::open`] for a given
+/// base that is not a `<f8` `.npy`; [`Error::Io`] and the errors of the operations measured.
 pub fn run(opts: &CowBenchOptions) -> Result<CowBenchReport> {
     let ps = page_size();
-    if opts.size < ps as u64 {
+    if opts.base.is_none() && opts.size < ps as u64 {
         return Err(Error::invalid(format!("size {} is under one page ({ps} bytes)", opts.size)));
     }
     if let Some(f) = opts.fractions.iter().find(|f| !(0.0..=1.0).contains(*f)) {
         return Err(Error::invalid(format!("fraction {f} is not between 0 and 1")));
     }
-    let elements = usize::try_from(opts.size / 8)
-        .map_err(|_| Error::invalid(format!("size {} is too large", opts.size)))?;
     let temp;
     let dir = if let Some(d) = &opts.keep {
         fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
@@ -255,19 +273,45 @@ pub fn run(opts: &CowBenchOptions) -> Result<CowBenchReport> {
         temp = TempDir::new()?;
         temp.0.clone()
     };
-    let base = dir.join("base.npy");
-    let t = Instant::now();
-    write_base(&base, elements)?;
-    let create_seconds = t.elapsed().as_secs_f64();
+    let (base, create_seconds) = if let Some(b) = &opts.base {
+        (b.clone(), None)
+    } else {
+        let elements = usize::try_from(opts.size / 8)
+            .map_err(|_| Error::invalid(format!("size {} is too large", opts.size)))?;
+        let base = dir.join("base.npy");
+        let t = Instant::now();
+        write_base(&base, elements)?;
+        (base, Some(t.elapsed().as_secs_f64()))
+    };
+    let (offset, elements) = {
+        let a = MmapArray::<f64>::open(&base)?;
+        if a.ndim() != 1 {
+            return Err(Error::invalid(format!(
+                "{}: bench cow needs a 1-d array, found shape {:?}",
+                base.display(),
+                a.shape()
+            )));
+        }
+        if a.header().data_len().unwrap_or(0) < ps as u64 {
+            return Err(Error::invalid(format!(
+                "{}: bench cow needs at least one page ({ps} bytes) of data",
+                base.display()
+            )));
+        }
+        (a.header().data_offset, a.len())
+    };
     let file_bytes = fs::metadata(&base).map_err(|e| Error::io(&base, e))?.len();
     let pages = usize::try_from(file_bytes.div_ceil(ps as u64)).unwrap_or(usize::MAX);
-    let offset = MmapArray::<f64>::open(&base)?.header().data_offset;
 
-    let full_copy = full_copy(&base, &dir.join("full.npy"), opts.keep.is_some())?;
+    let full_copy = if opts.full_copy {
+        Some(full_copy(&base, &dir.join("full.npy"), opts.keep.is_some())?)
+    } else {
+        None
+    };
     let mut rows = Vec::new();
     for &fraction in &opts.fractions {
         let chosen = select_pages(pages, fraction, opts.pattern, opts.seed);
-        rows.push(one_fraction(&base, &dir, fraction, &chosen, offset, opts.keep.is_some())?);
+        rows.push(one_fraction(&base, &dir, fraction, &chosen, offset, opts)?);
     }
     Ok(CowBenchReport {
         file_bytes,
@@ -276,6 +320,7 @@ pub fn run(opts: &CowBenchOptions) -> Result<CowBenchReport> {
         pages: pages as u64,
         pattern: opts.pattern,
         seed: opts.seed,
+        base: opts.base.clone(),
         dir: opts.keep.clone(),
         create_seconds,
         full_copy,
@@ -345,9 +390,10 @@ fn one_fraction(
     fraction: f64,
     chosen: &[usize],
     offset: usize,
-    keep: bool,
+    opts: &CowBenchOptions,
 ) -> Result<CowRow> {
     let ps = page_size();
+    let keep = opts.keep.is_some();
     let t = Instant::now();
     let mut clone = MmapArray::<f64>::open_cow(base)?;
     let clone_seconds = t.elapsed().as_secs_f64();
@@ -394,19 +440,26 @@ fn one_fraction(
     let reopen_private_bytes = again.private_bytes()?;
     verified &= read.map(f64::to_bits) == probe.map(|p| value_for_page(p).to_bits());
 
-    let out = dir.join(format!("materialized-{tag}.npy"));
-    let t = Instant::now();
-    let m = again.materialize(&out)?;
-    let materialize_seconds = t.elapsed().as_secs_f64();
-    drop(again);
-    let check = MmapArray::<f64>::open(&out)?;
-    let data = check.as_slice()?;
-    verified &= chosen
-        .iter()
-        .all(|&p| data[element_in_page(p, offset, ps)].to_bits() == value_for_page(p).to_bits());
-    drop(check);
+    let (materialize_seconds, materialize_method) = if opts.materialize {
+        let out = dir.join(format!("materialized-{tag}.npy"));
+        let t = Instant::now();
+        let m = again.materialize(&out)?;
+        let seconds = t.elapsed().as_secs_f64();
+        drop(again);
+        let check = MmapArray::<f64>::open(&out)?;
+        let data = check.as_slice()?;
+        verified &= chosen.iter().all(|&p| {
+            data[element_in_page(p, offset, ps)].to_bits() == value_for_page(p).to_bits()
+        });
+        drop(check);
+        if !keep {
+            let _ = fs::remove_file(&out);
+        }
+        (Some(seconds), Some(m.method))
+    } else {
+        (None, None)
+    };
     if !keep {
-        let _ = fs::remove_file(&out);
         let _ = fs::remove_file(&delta);
     }
     Ok(CowRow {
@@ -424,7 +477,7 @@ fn one_fraction(
         reopen_seconds,
         reopen_private_bytes,
         materialize_seconds,
-        materialize_method: m.method,
+        materialize_method,
         verified,
     })
 }
@@ -444,7 +497,7 @@ impl CowBenchReport {
     /// Errors of `w`.
     #[allow(clippy::cast_precision_loss)] // ratios for display
     pub fn write_table(&self, w: &mut impl Write) -> io::Result<()> {
-        let fc = &self.full_copy;
+        let fc = self.full_copy.as_ref();
         writeln!(
             w,
             "base: {} ({} elements <f8, {} pages of {} bytes), pattern {}",
@@ -454,14 +507,16 @@ impl CowBenchReport {
             self.page_size,
             self.pattern
         )?;
-        writeln!(
-            w,
-            "full copy (numpy .copy()): {} in {}; saved whole (np.save way): {} in {}",
-            bytes(fc.copy_bytes),
-            secs(fc.copy_seconds),
-            bytes(fc.save_bytes),
-            secs(fc.save_seconds)
-        )?;
+        if let Some(fc) = fc {
+            writeln!(
+                w,
+                "full copy (numpy .copy()): {} in {}; saved whole (np.save way): {} in {}",
+                bytes(fc.copy_bytes),
+                secs(fc.copy_seconds),
+                bytes(fc.save_bytes),
+                secs(fc.save_seconds)
+            )?;
+        }
         writeln!(
             w,
             "{:>8} {:>8} {:>9} {:>9} {:>10} {:>10} {:>9} {:>9} {:>9} {:>8} {:>8} {:>3}",
@@ -479,11 +534,12 @@ impl CowBenchReport {
             "ok"
         )?;
         for r in &self.rows {
-            let speedup = fc.save_seconds / r.save_seconds.max(1e-9);
-            let smaller = fc.save_bytes as f64 / (r.delta_bytes.max(1)) as f64;
+            let ratio = |x: Option<f64>| x.map_or_else(|| "-".to_owned(), |x| format!("{x:.1}"));
+            let speedup = ratio(fc.map(|fc| fc.save_seconds / r.save_seconds.max(1e-9)));
+            let smaller = ratio(fc.map(|fc| fc.save_bytes as f64 / (r.delta_bytes.max(1)) as f64));
             writeln!(
                 w,
-                "{:>8} {:>8} {:>9} {:>9} {:>10} {:>10} {:>9} {:>9} {:>9} {:>8.1} {:>8.1} {:>3}",
+                "{:>8} {:>8} {:>9} {:>9} {:>10} {:>10} {:>9} {:>9} {:>9} {:>8} {:>8} {:>3}",
                 r.fraction,
                 r.pages_written,
                 secs(r.clone_seconds),
@@ -492,7 +548,7 @@ impl CowBenchReport {
                 bytes(r.delta_bytes),
                 secs(r.save_seconds),
                 secs(r.reopen_seconds),
-                secs(r.materialize_seconds),
+                r.materialize_seconds.map_or_else(|| "-".to_owned(), secs),
                 speedup,
                 smaller,
                 if r.verified { "yes" } else { "NO" }

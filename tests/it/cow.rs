@@ -460,3 +460,57 @@ fn numpy_peer_script_edits_the_same_pages_as_larder() {
         );
     }
 }
+
+#[test]
+fn bench_cow_on_a_given_base_leaves_it_unchanged_and_skips_what_is_turned_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("given.npy");
+    let mut a = MmapArray::<f64>::create(&base, &[300_000]).unwrap();
+    for (i, v) in a.view_mut().unwrap().iter_mut().enumerate() {
+        *v = (i as f64) * 0.25;
+    }
+    a.close().unwrap();
+    let before = fs::read(&base).unwrap();
+    let keep = dir.path().join("keep");
+    let o = Command::new(env!("CARGO_BIN_EXE_larder"))
+        .args(["bench", "cow", "--fractions", "0.01,0.1", "--pattern", "random", "--json"])
+        .args(["--no-full-copy", "--no-materialize", "--base"])
+        .arg(&base)
+        .arg("--keep")
+        .arg(&keep)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["base"].as_str(), base.to_str());
+    assert!(v["full_copy"].is_null() && v["create_seconds"].is_null(), "{v}");
+    assert_eq!(v["elements"], 300_000);
+    let pages = (fs::metadata(&base).unwrap().len()).div_ceil(page_size() as u64);
+    assert_eq!(v["pages"].as_u64(), Some(pages));
+    for r in v["rows"].as_array().unwrap() {
+        assert_eq!(r["verified"], true, "{r}");
+        assert!(r["materialize_seconds"].is_null() && r["materialize_method"].is_null(), "{r}");
+    }
+    assert_eq!(fs::read(&base).unwrap(), before, "the given base changed");
+    assert!(keep.join("clone-0.01.delta").is_file());
+    assert!(!keep.join("base.npy").exists() && !keep.join("full.npy").exists());
+    assert!(!keep.join("materialized-0.01.npy").exists());
+}
+
+#[test]
+fn bench_cow_refuses_a_base_that_is_not_1d_f8() {
+    let dir = tempfile::tempdir().unwrap();
+    let two_d = dir.path().join("two_d.npy");
+    MmapArray::<f64>::create(&two_d, &[1024, 4]).unwrap().close().unwrap();
+    let ints = make_base(dir.path(), 4096);
+    for (path, expect) in [(&two_d, "needs a 1-d array"), (&ints, "expected <f8")] {
+        let o = Command::new(env!("CARGO_BIN_EXE_larder"))
+            .args(["bench", "cow", "--fractions", "0.1", "--base"])
+            .arg(path)
+            .output()
+            .unwrap();
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(expect) && err.contains(&*path.to_string_lossy()), "{err}");
+    }
+}

@@ -320,22 +320,42 @@ def random_reads_sum(npy: Path, offsets: Path, length: int) -> float:
     return math.fsum(math.fsum(a[s:s + length]) for s in starts)
 
 
-def read_dataset(path: Path) -> dict:
+def read_dataset(path: Path, categorical: tuple[str, ...] = ()) -> dict:
     """Reads a converted dataset directory: rows, per-column sums and category counts, in the
-    same form as DataGen._reference, so that outputs of every contender compare alike."""
-    manifest = json.loads((path / "manifest.json").read_text())
+    same form as DataGen._reference, so that outputs of every contender compare alike.
+
+    With a `manifest.json` (larder's layout) its columns, files and categories are used. Without
+    one, every `NAME.npy` in the directory is column NAME, and the columns named in
+    `categorical` hold integer codes whose labels are unknown: only their sizes can be compared
+    (`category_sizes`, the sorted counts per code, which every output reports)."""
+    mpath = path / "manifest.json"
+    if mpath.exists():
+        manifest = json.loads(mpath.read_text())
+        columns = manifest["columns"]
+    else:
+        manifest = {"rows": None}
+        columns = [{"name": p.stem, "file": p.name,
+                    "categories": None if p.stem not in categorical else []}
+                   for p in sorted(path.glob("*.npy"))]
     out: dict[str, Any] = {"rows": manifest.get("rows"), "sums": {}, "category_counts": {},
-                           "dtypes": {}}
+                           "category_sizes": {}, "dtypes": {}}
     lengths = set()
-    for col in manifest["columns"]:
+    for col in columns:
         arr = np.load(path / col["file"], mmap_mode="r")
         lengths.add(arr.shape[0])
         out["dtypes"][col["name"]] = arr.dtype.str
         if "categories" in col and col["categories"] is not None:
+            if arr.dtype.kind not in "iu":
+                raise ValueError(f"{path / col['file']}: categorical codes of dtype {arr.dtype}")
             counts = np.bincount(np.asarray(arr, dtype=np.int64),
                                  minlength=len(col["categories"]))
-            out["category_counts"][col["name"]] = {
-                str(c): int(n) for c, n in zip(col["categories"], counts) if n}
+            out["category_sizes"][col["name"]] = sorted(int(n) for n in counts if n)
+            if col["categories"]:
+                if len(counts) > len(col["categories"]):
+                    raise ValueError(f"{path / col['file']}: code {len(counts) - 1} has no "
+                                     f"category ({len(col['categories'])} listed)")
+                out["category_counts"][col["name"]] = {
+                    str(c): int(n) for c, n in zip(col["categories"], counts) if n}
         elif arr.dtype.kind == "f":
             out["sums"][col["name"]] = math.fsum(
                 math.fsum(arr[i:i + CHUNK]) for i in range(0, arr.shape[0], CHUNK))

@@ -71,6 +71,10 @@ def write(results: dict, out_md: Path, log) -> None:
             except Exception as e:  # noqa: BLE001 - a missing extra plot is not a failure
                 log(f"extra plot for {s['name']} failed: {type(e).__name__}: {e}")
         plots[s["name"]] = [p.relative_to(out_md.parent).as_posix() for p in pngs if p]
+    for b, rec in results.get("criterion", {}).get("benches", {}).items():
+        png = plot_criterion(b, rec, plot_dir)
+        if png:
+            plots[f"criterion:{b}"] = [png.relative_to(out_md.parent).as_posix()]
     json_path = stem.with_suffix(".json")
     tmp = json_path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(results, indent=1, sort_keys=False, default=str) + "\n")
@@ -190,7 +194,93 @@ def render(r: dict, plots: dict, json_rel: str) -> str:
     L.append("")
     for s in r["scenarios"]:
         L.extend(render_scenario(s, plots.get(s["name"])))
+    if r.get("criterion"):
+        L.extend(render_criterion(r["criterion"], plots))
     return "\n".join(L) + "\n"
+
+
+def render_criterion(cr: dict, plots: dict) -> list[str]:
+    L = ["## In-process micro-benchmarks (criterion)", ""]
+    L.append(
+        "The criterion benches in `benches/*.rs`, run by the same command before the peer "
+        "scenarios with `cargo bench --bench NAME -- " + " ".join(cr["args"]) + "` and read "
+        "from criterion's `estimates.json`. Time is per iteration: criterion's slope estimate "
+        "(or its mean where it fitted no slope), with the 95 % confidence interval; throughput "
+        "is the bench's declared bytes over that time. They run inside one process, on files "
+        "made by the bench (fixed seed), warm.")
+    L.append("")
+    for b, rec in cr["benches"].items():
+        L.append(f"### `benches/{b}.rs`")
+        L.append("")
+        if rec.get("error"):
+            L.append(f"**FAILED:** {esc(rec['error'][-400:])}")
+            L.append("")
+            continue
+        L.append("| benchmark | time per iteration | 95 % interval | throughput |")
+        L.append("|---|---|---|---|")
+        for x in rec["rows"]:
+            thr = fmt_rate(x["bytes_per_s"]) if x.get("bytes_per_s") else "—"
+            L.append(f"| `{x['id']}` | {fmt_s(x['estimate_s'])} | "
+                     f"{fmt_s(x['lower_s'])}–{fmt_s(x['upper_s'])} | {thr} |")
+        L.append("")
+        for p in plots.get(f"criterion:{b}", []):
+            L.append(f"![criterion {b}]({p})")
+            L.append("")
+    return L
+
+
+def plot_criterion(bench: str, rec: dict, plot_dir: Path) -> Path | None:
+    """One panel per criterion group: time against size where every value is a size (e.g.
+    open + view latency against file size), bars otherwise."""
+    from harnesslib.criterion import size_of
+
+    rows = rec.get("rows") or []
+    if not rows:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups: dict[str, list[dict]] = {}
+    for x in rows:
+        groups.setdefault(x["group"], []).append(x)
+    fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups) + 0.6, 3.6),
+                             squeeze=False)
+    for ax, (g, xs) in zip(axes[0], groups.items()):
+        sizes = [size_of(x["value"]) for x in xs]
+        if len(xs) > 1 and all(sz is not None for sz in sizes) and not any(
+                x["function"] for x in xs):
+            pts = sorted(zip(sizes, xs), key=lambda t: t[0])
+            ax.errorbar([p[0] / MiB for p in pts], [p[1]["estimate_s"] * 1e6 for p in pts],
+                        yerr=[[(p[1]["estimate_s"] - p[1]["lower_s"]) * 1e6 for p in pts],
+                              [(p[1]["upper_s"] - p[1]["estimate_s"]) * 1e6 for p in pts]],
+                        marker="o", color=ROLE_COLORS["larder"], capsize=3)
+            ax.set_xscale("log")
+            ax.set_xlabel("file size, MiB")
+            ax.set_ylim(bottom=0)
+            ax.set_ylabel("µs per iteration")
+        else:
+            labels = [x["id"][len(g) + 1:] if x["id"].startswith(g + "/") else x["id"]
+                      for x in xs]
+            y = list(range(len(xs)))[::-1]
+            unit, scale = ("ms", 1e3) if max(x["estimate_s"] for x in xs) >= 1e-3 else ("µs", 1e6)
+            ax.barh(y, [x["estimate_s"] * scale for x in xs],
+                    xerr=[[(x["estimate_s"] - x["lower_s"]) * scale for x in xs],
+                          [(x["upper_s"] - x["estimate_s"]) * scale for x in xs]],
+                    color=ROLE_COLORS["larder"], capsize=3)
+            ax.set_yticks(y)
+            ax.set_yticklabels(labels or [g], fontsize=8)
+            ax.set_xlabel(f"{unit} per iteration")
+        ax.set_title(g, fontsize=9, loc="left")
+        ax.grid(alpha=0.3)
+        ax.tick_params(labelsize=8)
+    fig.suptitle(f"criterion: benches/{bench}.rs (95 % intervals)", fontsize=10)
+    fig.tight_layout()
+    path = plot_dir / f"criterion-{bench}.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def threadpool_text(tp) -> str:

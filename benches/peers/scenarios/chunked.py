@@ -6,29 +6,48 @@ from harnesslib.common import size_text
 from harnesslib.common import faster_than, rss_at_most
 from harnesslib.data import h5_sha1, random_reads_sum, zarr_sha1
 from harnesslib.model import Case, Contender, check_equal, last_json, require
-from scenarios.scan_sum import parse_stats
 
 NAME = "chunked"
 TITLE = "Chunked arrays: Zarr v3 and HDF5"
 ISSUE = 5
-LARDER_SUBS = [["stats"], ["bench", "read"], ["copy", "--chunks"]]  # none available: skipped before data generation
+# None available: skipped before data generation.
+LARDER_SUBS = [["bench", "read"], ["copy", "--chunks"]]
+PEER = "chunked_peers.py"
 DESCRIPTION = """
 A float64 array of random values (`array_bytes`, the same data as the full-scan scenario) in
 chunks of `chunk_elems` elements, warm page cache. Inputs for the read cases are written by
 zarr-python (Zarr v3, zstd) and h5py (chunked, no filter), so every contender reads the same
-files. Full read: read everything and sum it (`larder stats`); random reads: `random_reads`
-reads of `read_len` contiguous elements at offsets from a fixed seed (the same offsets file for
-every contender); write: from the `.npy` (`larder copy --chunks --codec`). Sums are checked
-against the generator's values, written arrays by reading them back with zarr-python / h5py and
-comparing a sha1 of their data with the source's.
+files. Full read: read the whole array into memory and sum it (`larder bench read PATH`;
+`chunked_peers.py`: zarr-python `z[:]`, h5py `d[()]`, then `.sum()`; dask `from_zarr().sum()`
+out of core); random reads: `random_reads` reads of `read_len` contiguous elements at offsets
+from a fixed seed, the same offsets file for every contender (`larder bench read --offsets`;
+the peers `a[s:s + len].sum()` in a loop); write: from the `.npy` (`larder copy --chunks
+--codec`; the peers assign the memory-mapped `.npy` to a new chunked array). Sums are checked
+against the generator's values, written arrays by reading them back with zarr-python / h5py
+and comparing a sha1 of their data with the source's. Each contender also reports the time of
+the operation alone (`op_s`: without start-up, imports and opening).
 """
+
+
+def op_metrics(d):
+    return {"op_s": d["seconds"]} if isinstance(d.get("seconds"), (int, float)) else {}
+
+
+def parse_full(run, ctx):
+    d = last_json(run.stdout)
+    require(d, "count", "sum", what="full-read JSON")
+    return {"values": {"count": d["count"], "sum": float(d["sum"])}, "metrics": op_metrics(d)}
 
 
 def parse_reads(run, ctx):
     d = last_json(run.stdout)
     require(d, "reads", "sum", what="random-read JSON")
-    metrics = {"read_loop_s": d["seconds"]} if isinstance(d.get("seconds"), (int, float)) else {}
-    return {"values": {"reads": d["reads"], "sum": d["sum"]}, "metrics": metrics}
+    return {"values": {"reads": d["reads"], "sum": float(d["sum"])}, "metrics": op_metrics(d)}
+
+
+def parse_write(run, ctx):
+    d = last_json(run.stdout)
+    return {"values": {}, "metrics": op_metrics(d)}
 
 
 def probe_copy(ctx, tiny, ext, codec, magic_check):
@@ -46,10 +65,12 @@ def probe_copy(ctx, tiny, ext, codec, magic_check):
         subprocess.run(["rm", "-rf", str(dst)])
 
 
-def probe_stats(ctx, path):
-    r = subprocess.run([ctx.larder, "stats", path, "--json"], capture_output=True, text=True)
+def probe_read(ctx, path):
+    r = subprocess.run([ctx.larder, "bench", "read", path, "--json"], capture_output=True,
+                       text=True)
     if r.returncode != 0:
-        return f"`larder stats` cannot read {path.split('.')[-1]}: {r.stderr.strip()[-200:]}"
+        return (f"`larder bench read` cannot read {path.split('.')[-1]}: "
+                f"{r.stderr.strip()[-200:]}")
     return None
 
 
@@ -81,17 +102,17 @@ def cases(ctx):
     h5_path = f"{h5_in.path}:/data"
     out = []
 
-    for fmt, inp, larder_path, peer, peer_path, tiny_path, sha, ext, codec, magic, mod in (
-            ("zarr", zarr_in, str(zarr_in.path), "chunked_zarr.py", str(zarr_in.path),
+    for fmt, inp, larder_path, tool, peer_path, tiny_path, sha, ext, codec, magic, mod in (
+            ("zarr", zarr_in, str(zarr_in.path), "zarr", str(zarr_in.path),
              str(tiny_zarr.path), zarr_sha1, ".zarr", "zstd", is_zarr, "zarr"),
-            ("hdf5", h5_in, h5_path, "chunked_h5py.py", h5_path, f"{tiny_h5.path}:/data",
+            ("hdf5", h5_in, h5_path, "h5py", h5_path, f"{tiny_h5.path}:/data",
              h5_sha1, ".h5", "none", is_h5, "h5py")):
         peer_name = "zarr-python" if fmt == "zarr" else "h5py"
         factor = {"read": 2.0, "random": 5.0, "write": 2.0} if fmt == "zarr" else \
             {"read": 1.0, "random": 1.0, "write": 1.0}
 
-        def stats_probe(ctx, p=tiny_path):
-            return probe_stats(ctx, p)
+        def read_probe(ctx, p=tiny_path):
+            return probe_read(ctx, p)
 
         out.append(Case(
             name=f"{fmt}_full_read",
@@ -99,16 +120,16 @@ def cases(ctx):
             inputs=[inp.path], bytes_processed=src.meta["bytes"],
             check=lambda v: check_equal({"generator": sum_ref, **v}, {"count": 0, "sum": 1e-9}),
             contenders=[
-                Contender("larder", ["{larder}", "stats", larder_path, "--json"], role="larder",
-                          larder_sub=["stats"], parse=parse_stats, probe=stats_probe),
-                Contender(peer_name, ["{python}", ctx.peer(peer), "read", peer_path],
-                          numpy=True, peer_script=peer, parse=parse_stats,
+                Contender("larder", ["{larder}", "bench", "read", larder_path, "--json"],
+                          role="larder", larder_sub=["bench", "read"], larder_flags=["--json"],
+                          parse=parse_full, probe=read_probe),
+                Contender(peer_name, ["{python}", ctx.peer(PEER), tool, "read", peer_path],
+                          numpy=True, peer_script=PEER, parse=parse_full,
                           python_modules=[mod]),
-                *([Contender("dask", ["{python}", ctx.peer("chunked_dask.py"), "read",
-                                      peer_path],
-                             numpy=True, peer_script="chunked_dask.py", parse=parse_stats,
+                *([Contender("dask", ["{python}", ctx.peer(PEER), "dask", "read", peer_path],
+                             numpy=True, peer_script=PEER, parse=parse_full,
                              python_modules=["dask", "zarr"],
-                             note="dask.array.from_zarr(PATH).sum().compute()")]
+                             note="dask.array.from_zarr(PATH).sum(), threaded scheduler")]
                   if fmt == "zarr" else []),
             ],
             targets=[faster_than(peer_name, factor["read"])]))
@@ -121,11 +142,12 @@ def cases(ctx):
             contenders=[
                 Contender("larder", ["{larder}", "bench", "read", larder_path, "--offsets",
                                      str(offs.path), "--len", str(length), "--json"],
-                          role="larder", larder_sub=["bench", "read"], parse=parse_reads,
-                          probe=stats_probe),
-                Contender(peer_name, ["{python}", ctx.peer(peer), "random", peer_path,
+                          role="larder", larder_sub=["bench", "read"],
+                          larder_flags=["--offsets", "--len", "--json"], parse=parse_reads,
+                          probe=read_probe),
+                Contender(peer_name, ["{python}", ctx.peer(PEER), tool, "random", peer_path,
                                       "--offsets", str(offs.path), "--len", str(length)],
-                          numpy=True, peer_script=peer, parse=parse_reads,
+                          numpy=True, peer_script=PEER, parse=parse_reads,
                           python_modules=[mod]),
             ],
             targets=[faster_than(peer_name, factor["random"])]))
@@ -151,10 +173,11 @@ def cases(ctx):
                                      str(chunks), "--codec", codec], role="larder",
                           larder_sub=["copy"], larder_flags=["--chunks", "--codec"],
                           probe=write_probe, verify=verify(dst_l), outputs=[dst_l]),
-                Contender(peer_name, ["{python}", ctx.peer(peer), "write", str(src.path),
-                                      str(dst_p), "--chunks", str(chunks), "--codec", codec],
-                          numpy=True, peer_script=peer, verify=verify(dst_p), outputs=[dst_p],
-                          python_modules=[mod]),
+                Contender(peer_name, ["{python}", ctx.peer(PEER), tool, "write",
+                                      str(src.path), str(dst_p), "--chunks", str(chunks),
+                                      "--codec", codec],
+                          numpy=True, peer_script=PEER, parse=parse_write, verify=verify(dst_p),
+                          outputs=[dst_p], python_modules=[mod]),
             ],
             targets=[faster_than(peer_name, factor["write"]),
                      rss_at_most(256 << 20, text="`larder copy` peak RSS ≤ 256 MiB")]))

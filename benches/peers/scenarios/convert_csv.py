@@ -2,7 +2,8 @@
 
 from harnesslib.common import faster_than, rss_at_most, size_text
 from harnesslib.data import read_dataset
-from harnesslib.model import Case, Contender, Mismatch, Target, check_equal, last_json
+from harnesslib.model import Case, Contender, Mismatch, Target, check_equal, last_json, \
+    require
 
 NAME = "convert_csv"
 TITLE = "CSV → per-column arrays"
@@ -11,19 +12,24 @@ LARDER_SUBS = [["convert"]]  # none available: skipped before data generation
 DESCRIPTION = """
 Generated request logs (fixed seed): `machine,duration` (2 columns) and
 `timestamp,machine,region,status,duration,bytes` (6 columns, `region` has 12 categories),
-`csv_rows` rows each. Every contender writes the same output: a directory with one `.npy` per
-column and a `manifest.json` in larder's dataset format (categorical columns as integer codes
-plus their categories). The harness reads every output directory and checks row counts, the
-sum of every numeric column and the count of every category against the generator's values.
-polars uses its streaming `scan_csv`, pandas `read_csv` (whole file, and chunked).
+`csv_rows` rows each. Every contender writes one `.npy` per column into an output directory,
+string columns as integer codes: larder its dataset layout (`manifest.json` with the
+categories), the peers `NAME.npy` per column (`convert_polars.py`: `scan_csv` streaming, then
+`np.save` per column; `convert_pandas.py`: `read_csv` of the whole file, or with `--chunksize`).
+`region` is named categorical to the peers (`--cat region`); larder infers it. The harness
+reads every output directory and checks the row count and the sum of every numeric column
+against the generator's values, the count of every category for larder (whose manifest names
+them), and the sizes of the categories (sorted counts per code) for every contender. larder
+makes its output durable (fsync) before renaming it into place; the peers do not sync.
 """
 
 MiB = 1 << 20
+CHUNKSIZE = 1_000_000  # rows per pandas chunk, as in benches/convert.sh
 
 
-def dataset_verify(out_dir):
+def dataset_verify(out_dir, categorical):
     def verify(ctx, values):
-        d = read_dataset(out_dir)
+        d = read_dataset(out_dir, categorical=categorical)
         if "column_lengths_differ" in d:
             raise Mismatch(f"{out_dir}: columns of different lengths {d['column_lengths_differ']}")
         flat = {"rows": d["rows"]}
@@ -31,14 +37,23 @@ def dataset_verify(out_dir):
             flat[f"sum:{k}"] = v
         for k, v in d["category_counts"].items():
             flat[f"categories:{k}"] = v
+        for k, v in d["category_sizes"].items():
+            flat[f"category_sizes:{k}"] = v
         return flat
 
     return verify
 
 
-def parse_rows(run, ctx):
+def parse_json_summary(run, ctx):
+    """`{"rows", "seconds", "peak_rss_bytes", ...}`: the tool's own time and peak memory."""
     d = last_json(run.stdout)
-    return {"values": {}, "metrics": {"rows": d.get("rows")}}
+    require(d, "rows", what="convert JSON")
+    metrics = {"rows": d["rows"]}
+    if isinstance(d.get("seconds"), (int, float)):
+        metrics["inner_s"] = d["seconds"]
+    if isinstance(d.get("peak_rss_bytes"), (int, float)):
+        metrics["self_reported_peak_bytes"] = d["peak_rss_bytes"]
+    return {"values": {"rows_reported": d["rows"]}, "metrics": metrics}
 
 
 def cases(ctx):
@@ -46,12 +61,14 @@ def cases(ctx):
     for kind, label in (("csv2", "2 columns"), ("csv6", "6 columns")):
         csv = ctx.data(kind, rows=ctx.p("csv_rows"), seed=11 if kind == "csv2" else 12)
         meta = csv.meta
-        ref = {"rows": meta["rows"]}
+        ref = {"rows": meta["rows"], "rows_reported": meta["rows"]}
         for k, v in meta["sums"].items():
             ref[f"sum:{k}"] = v
         for k, v in meta.get("category_counts", {}).items():
             ref[f"categories:{k}"] = v
+            ref[f"category_sizes:{k}"] = sorted(v.values())
         tol = {k: (1e-9 if isinstance(v, float) else 0) for k, v in ref.items()}
+        cat = tuple(meta.get("category_counts", {}))
 
         def check(values, ref=ref, tol=tol):
             for name, v in values.items():
@@ -63,9 +80,11 @@ def cases(ctx):
         def contender(name, argv, **kw):
             d = ctx.scratch("convert", kind, name.replace(" ", "_"))
             argv = [str(d) if a == "OUT" else a for a in argv]
-            return Contender(name, argv, outputs=[d], verify=dataset_verify(d), **kw)
+            return Contender(name, argv, outputs=[d], verify=dataset_verify(d, cat),
+                             parse=parse_json_summary, **kw)
 
         src = str(csv.path)
+        cats = [w for c in cat for w in ("--cat", c)]
         out.append(Case(
             name=kind,
             title=f"{label}, {meta['rows']:,} rows, {size_text(meta['bytes'])} CSV",
@@ -73,17 +92,21 @@ def cases(ctx):
             bytes_processed=meta["bytes"],
             check=check,
             contenders=[
-                contender("larder", ["{larder}", "convert", src, "OUT", "--quiet"],
-                          role="larder", larder_sub=["convert"], larder_flags=["--quiet"]),
-                contender("polars", ["{python}", ctx.peer("convert_polars.py"), src, "OUT"],
-                          peer_script="convert_polars.py", numpy=True, parse=parse_rows,
+                contender("larder", ["{larder}", "convert", src, "OUT", "--quiet", "--json"],
+                          role="larder", larder_sub=["convert"],
+                          larder_flags=["--quiet", "--json"]),
+                contender("polars", ["{python}", ctx.peer("convert_polars.py"), src, "OUT",
+                                     *cats],
+                          peer_script="convert_polars.py", numpy=True,
                           python_modules=["polars"]),
-                contender("pandas", ["{python}", ctx.peer("convert_pandas.py"), src, "OUT"],
-                          peer_script="convert_pandas.py", numpy=True, parse=parse_rows,
+                contender("pandas", ["{python}", ctx.peer("convert_pandas.py"), src, "OUT",
+                                     *cats],
+                          peer_script="convert_pandas.py", numpy=True,
                           python_modules=["pandas"]),
                 contender("pandas chunked",
-                          ["{python}", ctx.peer("convert_pandas.py"), src, "OUT", "--chunked"],
-                          peer_script="convert_pandas.py", numpy=True, parse=parse_rows,
+                          ["{python}", ctx.peer("convert_pandas.py"), src, "OUT", *cats,
+                           "--chunksize", str(CHUNKSIZE)],
+                          peer_script="convert_pandas.py", numpy=True,
                           python_modules=["pandas"]),
             ],
             targets=[

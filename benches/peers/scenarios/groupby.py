@@ -12,7 +12,10 @@ A dataset in larder's converted layout (one `.npy` per column plus `manifest.jso
 `groupby_rows` rows, written directly by the generator so this scenario does not depend on
 `larder convert`): per `region` (categorical, 12 values) the row count, sum and mean of
 `duration` and max of `bytes`. polars and DuckDB read the same `.npy` columns (memory-mapped)
-and use their own group-by. Every group's values are checked against the generator's.
+and use their own group-by (`groupby_polars.py`: `DataFrame.group_by().agg()`;
+`groupby_duckdb.py`: SQL `GROUP BY` over the arrays). Every group's values are checked against
+the generator's. The peers also report the time of loading + grouping inside their process
+(`inner_s`).
 """
 
 AGG = "count,sum:duration,mean:duration,max:bytes"
@@ -20,22 +23,25 @@ KEYS = AGG.split(",")
 
 
 def parse_groups(run, ctx):
+    """`{"by", "keys": [...], "aggregates": {"count": [...], ...}, "seconds"?}` (the shape of
+    `larder groupby --json`; the peers print the same)."""
     d = last_json(run.stdout)
-    groups = d.get("groups") if isinstance(d, dict) else None
-    if isinstance(groups, list):
-        try:
-            groups = {str(g["key"]): g for g in groups}
-        except (KeyError, TypeError):
-            raise ContractError("groups list entries need a \"key\"") from None
-    if not isinstance(groups, dict):
-        raise ContractError(f"no \"groups\" in group-by JSON: {str(d)[:200]}")
-    out = {}
-    for key, g in groups.items():
-        missing = [k for k in KEYS if k not in g]
-        if missing:
-            raise ContractError(f"group {key!r} lacks {missing}")
-        out[key] = {k: g[k] for k in KEYS}
-    return {"values": {"groups": out}, "metrics": {}}
+    if not isinstance(d, dict):
+        raise ContractError(f"group-by output is not a JSON object: {str(d)[:200]}")
+    keys, aggs = d.get("keys"), d.get("aggregates")
+    if not isinstance(keys, list) or not isinstance(aggs, dict):
+        raise ContractError(f"group-by JSON needs \"keys\" and \"aggregates\": {str(d)[:200]}")
+    missing = [k for k in KEYS if k not in aggs]
+    if missing:
+        raise ContractError(f"group-by JSON lacks aggregates {missing}")
+    for k in KEYS:
+        if not isinstance(aggs[k], list) or len(aggs[k]) != len(keys):
+            raise ContractError(f"aggregate {k!r} has not one value per key")
+    out = {str(key): {k: aggs[k][i] for k in KEYS} for i, key in enumerate(keys)}
+    metrics = {}
+    if isinstance(d.get("seconds"), (int, float)):
+        metrics["inner_s"] = d["seconds"]
+    return {"values": {"groups": out}, "metrics": metrics}
 
 
 def cases(ctx):
