@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use serde::ser::{SerializeMap, Serializer};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::kernel::{Reduce, Sum};
 use super::source::MmapChunks;
@@ -34,58 +34,7 @@ const ROWS: usize = 1 << 18;
 /// Most groups a grouping column may have (the size of the direct-indexed tables).
 pub const MAX_GROUPS: usize = 1 << 20;
 
-/// `manifest.json` of a column dataset.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
-pub struct Manifest {
-    /// The columns.
-    pub columns: Vec<ManifestColumn>,
-    /// Rows in every column.
-    pub rows: u64,
-    /// Input rows that were rejected during conversion.
-    #[serde(default)]
-    pub rejected: u64,
-    /// Where the data came from.
-    #[serde(default)]
-    pub source: serde_json::Value,
-}
-
-/// One column of a [`Manifest`].
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
-pub struct ManifestColumn {
-    /// Column name.
-    pub name: String,
-    /// File name of its `.npy` in the dataset directory.
-    pub file: String,
-    /// numpy typestr of its elements.
-    pub dtype: String,
-    /// For a categorical column: the labels its integer codes index.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub categories: Option<Vec<String>>,
-}
-
-impl Manifest {
-    /// Reads `DIR/manifest.json`.
-    ///
-    /// # Errors
-    /// [`Error::Io`] if it cannot be read; [`Error::Format`] if it is not a valid manifest.
-    pub fn read(dir: impl AsRef<Path>) -> Result<Manifest> {
-        let path = dir.as_ref().join("manifest.json");
-        let text = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        serde_json::from_slice(&text)
-            .map_err(|e| Error::format(&path, e.column() as u64, format!("line {}: {e}", e.line())))
-    }
-
-    /// The column called `name`.
-    ///
-    /// # Errors
-    /// [`Error::Invalid`] naming the columns there are, if there is none.
-    pub fn column(&self, name: &str) -> Result<&ManifestColumn> {
-        self.columns.iter().find(|c| c.name == name).ok_or_else(|| {
-            let names: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).collect();
-            Error::invalid(format!("no column {name:?}; the dataset has {names:?}"))
-        })
-    }
-}
+pub use crate::convert::{Manifest, ManifestColumn};
 
 /// What an aggregate computes per group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -20,12 +20,16 @@ pub struct Manifest {
     /// Rows in every column file.
     pub rows: u64,
     /// Records written to `rejects.csv` instead.
+    #[serde(default)]
     pub rejected: u64,
     /// Records read: always `rows + rejected`.
+    #[serde(default)]
     pub rows_read: u64,
     /// The CSV the dataset was made from.
+    #[serde(default)]
     pub source: Source,
     /// Layout version of the dataset directory (currently 1).
+    #[serde(default)]
     pub version: u32,
 }
 
@@ -44,7 +48,8 @@ pub struct ManifestColumn {
 }
 
 /// Where a dataset came from.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Source {
     /// The input path as given (`-` for standard input).
     pub path: String,
@@ -76,6 +81,17 @@ impl Manifest {
             }
         }
         Ok(m)
+    }
+
+    /// The column called `name`.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the columns there are, if there is none.
+    pub fn column(&self, name: &str) -> Result<&ManifestColumn> {
+        self.columns.iter().find(|c| c.name == name).ok_or_else(|| {
+            let names: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).collect();
+            Error::invalid(format!("no column {name:?}; the dataset has {names:?}"))
+        })
     }
 }
 
