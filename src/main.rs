@@ -393,32 +393,7 @@ fn run(cli: Cli) -> Result<()> {
     let stdout = io::stdout();
     let mut out = stdout.lock();
     match cli.command {
-        Command::Info { path, json } => {
-            let info = larder::info(&path)?;
-            if json {
-                writeln!(out, "{}", serde_json::to_string(&info)?)?;
-            } else {
-                writeln!(out, "path:      {}", path.display())?;
-                match &info.version {
-                    Some(v) => writeln!(out, "format:    {} (version {v})", info.format)?,
-                    None => writeln!(out, "format:    {}", info.format)?,
-                }
-                writeln!(out, "dtype:     {}", info.dtype)?;
-                writeln!(out, "shape:     {:?}", info.shape)?;
-                writeln!(out, "order:     {}", info.order)?;
-                if let Some(c) = &info.chunks {
-                    writeln!(out, "chunks:    {c:?}")?;
-                }
-                if let Some(c) = &info.shards {
-                    writeln!(out, "shards:    {c:?}")?;
-                }
-                if let Some(a) = &info.attributes {
-                    writeln!(out, "attrs:     {a}")?;
-                }
-                writeln!(out, "bytes:     {}", info.bytes)?;
-                writeln!(out, "resident:  {}", info.resident_bytes)?;
-            }
-        }
+        Command::Info { path, json } => info(&mut out, &path, json)?,
         Command::Cat { path, slice, json, all } => {
             let selection = match &slice {
                 Some(s) => Selection::parse(s)?,
@@ -452,19 +427,55 @@ fn run(cli: Cli) -> Result<()> {
                 .with_context(|| format!("copying {} to {}", src.display(), dst.display()))?;
             eprintln!("copied {} elements, {} bytes written", report.elements, report.bytes);
         }
-        Command::Bench {
-            bench:
-                Bench::Cow {
-                    size,
-                    base,
-                    fractions,
-                    pattern,
-                    seed,
-                    json,
-                    keep,
-                    no_full_copy,
-                    no_materialize,
-                },
+        Command::Bench { bench } => run_bench(&mut out, bench)?,
+        Command::Convert(args) => convert(&args, &mut out)?,
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// `larder info`: one JSON object, or one `key: value` line per property.
+fn info(out: &mut impl Write, path: &std::path::Path, json: bool) -> Result<()> {
+    let info = larder::info(path)?;
+    if json {
+        writeln!(out, "{}", serde_json::to_string(&info)?)?;
+    } else {
+        writeln!(out, "path:      {}", path.display())?;
+        match &info.version {
+            Some(v) => writeln!(out, "format:    {} (version {v})", info.format)?,
+            None => writeln!(out, "format:    {}", info.format)?,
+        }
+        writeln!(out, "dtype:     {}", info.dtype)?;
+        writeln!(out, "shape:     {:?}", info.shape)?;
+        writeln!(out, "order:     {}", info.order)?;
+        if let Some(c) = &info.chunks {
+            writeln!(out, "chunks:    {c:?}")?;
+        }
+        if let Some(c) = &info.shards {
+            writeln!(out, "shards:    {c:?}")?;
+        }
+        if let Some(a) = &info.attributes {
+            writeln!(out, "attrs:     {a}")?;
+        }
+        writeln!(out, "bytes:     {}", info.bytes)?;
+        writeln!(out, "resident:  {}", info.resident_bytes)?;
+    }
+    Ok(())
+}
+
+/// `larder bench …`: run one experiment and print its measurements.
+fn run_bench(out: &mut impl Write, bench: Bench) -> Result<()> {
+    match bench {
+        Bench::Cow {
+            size,
+            base,
+            fractions,
+            pattern,
+            seed,
+            json,
+            keep,
+            no_full_copy,
+            no_materialize,
         } => {
             let opts = larder::cow::bench::CowBenchOptions {
                 size,
@@ -480,13 +491,10 @@ fn run(cli: Cli) -> Result<()> {
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
             } else {
-                report.write_table(&mut out)?;
+                report.write_table(out)?;
             }
         }
-        Command::Convert(args) => convert(&args, &mut out)?,
-        Command::Bench {
-            bench: Bench::Chunked { path, elements, chunk, codec, reads, read_len, shard_inner },
-        } => {
+        Bench::Chunked { path, elements, chunk, codec, reads, read_len, shard_inner } => {
             let mut spec = larder::bench::ChunkedBench::new(elements, chunk);
             spec.reads(reads, read_len);
             if let Some(c) = codec {
@@ -500,7 +508,6 @@ fn run(cli: Cli) -> Result<()> {
             writeln!(out, "{}", serde_json::to_string(&result)?)?;
         }
     }
-    out.flush()?;
     Ok(())
 }
 
