@@ -1,5 +1,8 @@
 //! `larder bench chunked`: times larder on the operations the peer scripts in `benches/peers/`
-//! time for zarr-python and h5py, and reports JSON.
+//! time for zarr-python and h5py, and reports JSON. [`read`] times reads of an array that
+//! already exists (`larder bench read`).
+
+pub mod read;
 
 use std::path::Path;
 use std::time::Instant;

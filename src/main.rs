@@ -153,6 +153,22 @@ enum Bench {
         #[arg(long)]
         shard_inner: Option<usize>,
     },
+    /// Time reading an existing 1-d float64 array: all of it into memory, or short slices at
+    /// given offsets; prints the count, the sum of what was read and the seconds it took.
+    Read {
+        /// The array: `FILE.npy`, `DIR.zarr` or `FILE.h5:/dataset`.
+        path: PathBuf,
+        /// A 1-d int64 `.npy` of start offsets: read `--len` elements at each, one after the
+        /// other, instead of the whole array.
+        #[arg(long, requires = "len")]
+        offsets: Option<PathBuf>,
+        /// Elements per read with `--offsets`.
+        #[arg(long, requires = "offsets")]
+        len: Option<usize>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Parses `123`, `64K`, `512M`, `2G` (also `KiB`, `MiB`, `GiB`) into bytes.
@@ -389,6 +405,80 @@ fn parse_shape(s: &str) -> std::result::Result<Shape, String> {
         .map(Shape)
 }
 
+/// `larder bench read`: the whole array, or `len` elements at each offset in a file.
+fn bench_read(
+    path: &std::path::Path,
+    slices: Option<(&std::path::Path, usize)>,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<()> {
+    let report = match slices {
+        Some((offsets, len)) => {
+            serde_json::to_value(larder::bench::read::read_slices(path, offsets, len)?)?
+        }
+        None => serde_json::to_value(larder::bench::read::read_all(path)?)?,
+    };
+    if json {
+        writeln!(out, "{report}")?;
+    } else if let Some(map) = report.as_object() {
+        for (key, value) in map {
+            writeln!(out, "{key:<9} {value}")?;
+        }
+    }
+    Ok(())
+}
+
+/// `larder bench ...`.
+fn run_bench(bench: Bench, out: &mut impl Write) -> Result<()> {
+    match bench {
+        Bench::Cow {
+            size,
+            base,
+            fractions,
+            pattern,
+            seed,
+            json,
+            keep,
+            no_full_copy,
+            no_materialize,
+        } => {
+            let opts = larder::cow::bench::CowBenchOptions {
+                size,
+                base,
+                fractions,
+                pattern: pattern.parse()?,
+                seed,
+                keep,
+                full_copy: !no_full_copy,
+                materialize: !no_materialize,
+            };
+            let report = larder::cow::bench::run(&opts)?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+            } else {
+                report.write_table(out)?;
+            }
+        }
+        Bench::Read { path, offsets, len, json } => {
+            bench_read(&path, offsets.as_deref().zip(len), json, out)?;
+        }
+        Bench::Chunked { path, elements, chunk, codec, reads, read_len, shard_inner } => {
+            let mut spec = larder::bench::ChunkedBench::new(elements, chunk);
+            spec.reads(reads, read_len);
+            if let Some(c) = codec {
+                spec.codec(c);
+            }
+            if let Some(inner) = shard_inner {
+                spec.shard_inner(inner);
+            }
+            let result =
+                spec.run(&path).with_context(|| format!("benchmarking {}", path.display()))?;
+            writeln!(out, "{}", serde_json::to_string(&result)?)?;
+        }
+    }
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<()> {
     let stdout = io::stdout();
     let mut out = stdout.lock();
@@ -427,7 +517,7 @@ fn run(cli: Cli) -> Result<()> {
                 .with_context(|| format!("copying {} to {}", src.display(), dst.display()))?;
             eprintln!("copied {} elements, {} bytes written", report.elements, report.bytes);
         }
-        Command::Bench { bench } => run_bench(&mut out, bench)?,
+        Command::Bench { bench } => run_bench(bench, &mut out)?,
         Command::Convert(args) => convert(&args, &mut out)?,
     }
     out.flush()?;
@@ -459,54 +549,6 @@ fn info(out: &mut impl Write, path: &std::path::Path, json: bool) -> Result<()> 
         }
         writeln!(out, "bytes:     {}", info.bytes)?;
         writeln!(out, "resident:  {}", info.resident_bytes)?;
-    }
-    Ok(())
-}
-
-/// `larder bench …`: run one experiment and print its measurements.
-fn run_bench(out: &mut impl Write, bench: Bench) -> Result<()> {
-    match bench {
-        Bench::Cow {
-            size,
-            base,
-            fractions,
-            pattern,
-            seed,
-            json,
-            keep,
-            no_full_copy,
-            no_materialize,
-        } => {
-            let opts = larder::cow::bench::CowBenchOptions {
-                size,
-                base,
-                fractions,
-                pattern: pattern.parse()?,
-                seed,
-                keep,
-                full_copy: !no_full_copy,
-                materialize: !no_materialize,
-            };
-            let report = larder::cow::bench::run(&opts)?;
-            if json {
-                writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
-            } else {
-                report.write_table(out)?;
-            }
-        }
-        Bench::Chunked { path, elements, chunk, codec, reads, read_len, shard_inner } => {
-            let mut spec = larder::bench::ChunkedBench::new(elements, chunk);
-            spec.reads(reads, read_len);
-            if let Some(c) = codec {
-                spec.codec(c);
-            }
-            if let Some(inner) = shard_inner {
-                spec.shard_inner(inner);
-            }
-            let result =
-                spec.run(&path).with_context(|| format!("benchmarking {}", path.display()))?;
-            writeln!(out, "{}", serde_json::to_string(&result)?)?;
-        }
     }
     Ok(())
 }

@@ -212,10 +212,12 @@ class Harness:
             else:
                 active.append((c, rec))
             out["contenders"].append(rec)
-        larder_missing = [r for r in out["contenders"]
-                          if r["role"] == "larder" and r["status"] == "skipped"]
-        if larder_missing:
-            out.update(status="skipped", reason=larder_missing[0]["reason"])
+        # The first larder contender is the case's subject: without it the case is skipped.
+        # Further larder variants (e.g. `larder stats` beside `larder bench read`) are skipped
+        # on their own.
+        primary = next((r for r in out["contenders"] if r["role"] == "larder"), None)
+        if primary is not None and primary["status"] == "skipped":
+            out.update(status="skipped", reason=primary["reason"])
             return out
         if not active:
             out.update(status="skipped", reason="no contender available")
@@ -449,16 +451,38 @@ class Harness:
 
 
 def runs_differ(first: dict, later: dict) -> str | None:
-    """Keys both runs of one contender report must agree (floats to 1e-9 relative)."""
+    """Keys both runs of one contender report must agree (floats to 1e-9 relative, also inside
+    nested dicts and lists: a multi-threaded peer may sum in another order each run)."""
     for k in first.keys() & later.keys():
-        a, b = first[k], later[k]
-        if isinstance(a, float) or isinstance(b, float):
-            ok = close(float(a), float(b), 1e-9)
-        else:
-            ok = a == b
-        if not ok:
-            return f"{k}: {a!r} then {b!r}"
+        why = values_differ(first[k], later[k])
+        if why is not None:
+            return f"{k}{why}"
     return None
+
+
+def values_differ(a, b) -> str | None:
+    if isinstance(a, dict) and isinstance(b, dict):
+        if a.keys() != b.keys():
+            return f": keys {sorted(a)} then {sorted(b)}"
+        for k in a:
+            why = values_differ(a[k], b[k])
+            if why is not None:
+                return f"[{k!r}]{why}"
+        return None
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return f": {len(a)} items then {len(b)}"
+        for i, (x, y) in enumerate(zip(a, b)):
+            why = values_differ(x, y)
+            if why is not None:
+                return f"[{i}]{why}"
+        return None
+    if isinstance(a, float) or isinstance(b, float):
+        ok = isinstance(a, (int, float)) and isinstance(b, (int, float)) and close(
+            float(a), float(b), 1e-9)
+    else:
+        ok = a == b
+    return None if ok else f": {a!r} then {b!r}"
 
 
 def remove(p: Path) -> None:

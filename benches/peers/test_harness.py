@@ -77,6 +77,14 @@ class Checks(unittest.TestCase):
         with self.assertRaises(Mismatch):
             check_equal({"a": {}, "b": {}}, {"sum": 0})
 
+    def test_runs_agree_within_tolerance_inside_nested_values(self):
+        a = {"groups": {"x": {"count": 3, "sum": 0.1 + 0.2}}, "n": [1.0, 2]}
+        b = {"groups": {"x": {"count": 3, "sum": 0.3}}, "n": [1.0, 2]}
+        self.assertIsNone(runs_differ(a, b))
+        c = {"groups": {"x": {"count": 4, "sum": 0.3}}}
+        self.assertIn("count", runs_differ(a, c))
+        self.assertIsNotNone(runs_differ({"n": [1.0]}, {"n": [1.1]}))
+
     def test_runs_of_one_contender_must_agree_on_shared_keys(self):
         self.assertIsNone(runs_differ({"sum": 1.0, "n": 2}, {"sum": 1.0 + 1e-13}))
         self.assertIsNone(runs_differ({}, {}))

@@ -137,3 +137,36 @@ fn errors_exit_nonzero_with_one_line_naming_the_file() {
         assert!(err.starts_with("larder: ") && err.contains(args[1]), "{err}");
     }
 }
+
+#[test]
+fn bench_read_sums_the_whole_array_and_the_slices_at_the_offsets_of_a_zarr_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("a.npy");
+    let a = ndarray::Array1::from_shape_fn(10_000, |i| i as f64 * 0.5).into_dyn();
+    larder::write_npy(&src, &a).unwrap();
+    let zs = dir.path().join("a.zarr").to_string_lossy().into_owned();
+    stdout(&run(&["copy", &src.to_string_lossy(), &zs, "--chunks", "1000"]));
+
+    let v: Value = serde_json::from_str(&stdout(&run(&["bench", "read", &zs, "--json"]))).unwrap();
+    assert_eq!(v["count"], 10_000);
+    assert_eq!(v["sum"].as_f64(), Some(a.sum()));
+    assert!(v["seconds"].as_f64().unwrap() >= 0.0);
+
+    let offs = dir.path().join("offs.npy");
+    larder::write_npy(&offs, &ndarray::arr1(&[0i64, 999, 9990]).into_dyn()).unwrap();
+    let o = run(&["bench", "read", &zs, "--offsets", &offs.to_string_lossy(), "--len", "10"]);
+    let text = stdout(&o);
+    assert!(text.contains("reads") && text.contains("elements"), "{text}");
+    let json =
+        run(&["bench", "read", &zs, "--offsets", &offs.to_string_lossy(), "--len", "10", "--json"]);
+    let v: Value = serde_json::from_str(&stdout(&json)).unwrap();
+    let want: f64 = [0usize, 999, 9990].iter().flat_map(|&s| s..s + 10).map(|i| a[[i]]).sum();
+    assert_eq!((v["reads"].as_u64(), v["elements"].as_u64()), (Some(3), Some(30)));
+    assert_eq!(v["sum"].as_f64(), Some(want));
+
+    // --offsets without --len is a usage error; an offset past the end names itself.
+    assert!(!run(&["bench", "read", &zs, "--offsets", &offs.to_string_lossy()]).status.success());
+    let o = run(&["bench", "read", &zs, "--offsets", &offs.to_string_lossy(), "--len", "11"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("offset 9990 (index 2)"));
+}

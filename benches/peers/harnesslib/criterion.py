@@ -22,13 +22,21 @@ from pathlib import Path
 CRITERION_ARGS = ["--warm-up-time", "1", "--measurement-time", "3"]
 
 
+def features() -> list[str]:
+    """The features `run` built larder with (LARDER_BENCH_FEATURES). `cargo bench` builds the
+    `larder` binary too, into the same directory as the release build: with other features it
+    would replace the binary the peer scenarios then run."""
+    f = os.environ.get("LARDER_BENCH_FEATURES", "").strip()
+    return ["--features", f] if f else []
+
+
 def command(bench: str) -> list[str]:
-    return ["cargo", "bench", "--quiet", "--bench", bench, "--", *CRITERION_ARGS]
+    return ["cargo", "bench", "--quiet", *features(), "--bench", bench, "--", *CRITERION_ARGS]
 
 
 def build(repo: Path, benches: list[str], log) -> None:
     """Compiles every bench first, so no compile overlaps a measurement."""
-    argv = ["cargo", "bench", "--quiet", "--no-run"]
+    argv = ["cargo", "bench", "--quiet", *features(), "--no-run"]
     for b in benches:
         argv += ["--bench", b]
     log("criterion: " + " ".join(argv))

@@ -6,6 +6,7 @@ from harnesslib.common import size_text
 from harnesslib.common import faster_than, rss_at_most
 from harnesslib.data import h5_sha1, random_reads_sum, zarr_sha1
 from harnesslib.model import Case, Contender, check_equal, last_json, require
+from scenarios.scan_sum import parse_stats
 
 NAME = "chunked"
 TITLE = "Chunked arrays: Zarr v3 and HDF5"
@@ -19,7 +20,8 @@ chunks of `chunk_elems` elements, warm page cache. Inputs for the read cases are
 zarr-python (Zarr v3, zstd) and h5py (chunked, no filter), so every contender reads the same
 files. Full read: read the whole array into memory and sum it (`larder bench read PATH`;
 `chunked_peers.py`: zarr-python `z[:]`, h5py `d[()]`, then `.sum()`; dask `from_zarr().sum()`
-out of core); random reads: `random_reads` reads of `read_len` contiguous elements at offsets
+out of core; also `larder stats PATH`, larder's streaming reduction over the chunks, which
+keeps memory to a few chunks); random reads: `random_reads` reads of `read_len` contiguous elements at offsets
 from a fixed seed, the same offsets file for every contender (`larder bench read --offsets`;
 the peers `a[s:s + len].sum()` in a loop); write: from the `.npy` (`larder copy --chunks
 --codec`; the peers assign the memory-mapped `.npy` to a new chunked array). Sums are checked
@@ -63,6 +65,13 @@ def probe_copy(ctx, tiny, ext, codec, magic_check):
         return None
     finally:
         subprocess.run(["rm", "-rf", str(dst)])
+
+
+def probe_stats(ctx, path):
+    r = subprocess.run([ctx.larder, "stats", path, "--json"], capture_output=True, text=True)
+    if r.returncode != 0:
+        return f"`larder stats` cannot read {path.split('.')[-1]}: {r.stderr.strip()[-200:]}"
+    return None
 
 
 def probe_read(ctx, path):
@@ -114,6 +123,9 @@ def cases(ctx):
         def read_probe(ctx, p=tiny_path):
             return probe_read(ctx, p)
 
+        def stats_probe(ctx, p=tiny_path):
+            return probe_stats(ctx, p)
+
         out.append(Case(
             name=f"{fmt}_full_read",
             title=f"{fmt}: full read + sum, {size}",
@@ -123,6 +135,10 @@ def cases(ctx):
                 Contender("larder", ["{larder}", "bench", "read", larder_path, "--json"],
                           role="larder", larder_sub=["bench", "read"], larder_flags=["--json"],
                           parse=parse_full, probe=read_probe),
+                Contender("larder stats", ["{larder}", "stats", larder_path, "--json"],
+                          role="larder", larder_sub=["stats"], larder_flags=["--json"],
+                          parse=parse_stats, probe=stats_probe,
+                          note="streaming count, sum, mean, std, min, max over the chunks"),
                 Contender(peer_name, ["{python}", ctx.peer(PEER), tool, "read", peer_path],
                           numpy=True, peer_script=PEER, parse=parse_full,
                           python_modules=[mod]),
