@@ -172,17 +172,8 @@ impl<T: Element> MmapArray<T> {
             .data_len()
             .ok_or_else(|| Error::invalid(format!("shape {shape:?} is too large to store")))?;
         let bytes = header.to_bytes();
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(|e| Error::io(path, e))?;
-        // Lock before truncating: another larder process mapping this file would fault.
-        mmap::lock(&file, path, Lock::Exclusive)?;
+        let file = mmap::create_locked(path)?;
         let io = |e| Error::io(path, e);
-        file.set_len(0).map_err(io)?;
         (&file).write_all(&bytes).map_err(io)?;
         file.set_len(bytes.len() as u64 + data_len).map_err(io)?;
         Self::from_file(path, file, Mode::Create)

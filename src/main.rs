@@ -483,32 +483,7 @@ fn run(cli: Cli) -> Result<()> {
     let stdout = io::stdout();
     let mut out = stdout.lock();
     match cli.command {
-        Command::Info { path, json } => {
-            let info = larder::info(&path)?;
-            if json {
-                writeln!(out, "{}", serde_json::to_string(&info)?)?;
-            } else {
-                writeln!(out, "path:      {}", path.display())?;
-                match &info.version {
-                    Some(v) => writeln!(out, "format:    {} (version {v})", info.format)?,
-                    None => writeln!(out, "format:    {}", info.format)?,
-                }
-                writeln!(out, "dtype:     {}", info.dtype)?;
-                writeln!(out, "shape:     {:?}", info.shape)?;
-                writeln!(out, "order:     {}", info.order)?;
-                if let Some(c) = &info.chunks {
-                    writeln!(out, "chunks:    {c:?}")?;
-                }
-                if let Some(c) = &info.shards {
-                    writeln!(out, "shards:    {c:?}")?;
-                }
-                if let Some(a) = &info.attributes {
-                    writeln!(out, "attrs:     {a}")?;
-                }
-                writeln!(out, "bytes:     {}", info.bytes)?;
-                writeln!(out, "resident:  {}", info.resident_bytes)?;
-            }
-        }
+        Command::Info { path, json } => info(&mut out, &path, json)?,
         Command::Cat { path, slice, json, all } => {
             let selection = match &slice {
                 Some(s) => Selection::parse(s)?,
@@ -546,6 +521,35 @@ fn run(cli: Cli) -> Result<()> {
         Command::Convert(args) => convert(&args, &mut out)?,
     }
     out.flush()?;
+    Ok(())
+}
+
+/// `larder info`: one JSON object, or one `key: value` line per property.
+fn info(out: &mut impl Write, path: &std::path::Path, json: bool) -> Result<()> {
+    let info = larder::info(path)?;
+    if json {
+        writeln!(out, "{}", serde_json::to_string(&info)?)?;
+    } else {
+        writeln!(out, "path:      {}", path.display())?;
+        match &info.version {
+            Some(v) => writeln!(out, "format:    {} (version {v})", info.format)?,
+            None => writeln!(out, "format:    {}", info.format)?,
+        }
+        writeln!(out, "dtype:     {}", info.dtype)?;
+        writeln!(out, "shape:     {:?}", info.shape)?;
+        writeln!(out, "order:     {}", info.order)?;
+        if let Some(c) = &info.chunks {
+            writeln!(out, "chunks:    {c:?}")?;
+        }
+        if let Some(c) = &info.shards {
+            writeln!(out, "shards:    {c:?}")?;
+        }
+        if let Some(a) = &info.attributes {
+            writeln!(out, "attrs:     {a}")?;
+        }
+        writeln!(out, "bytes:     {}", info.bytes)?;
+        writeln!(out, "resident:  {}", info.resident_bytes)?;
+    }
     Ok(())
 }
 

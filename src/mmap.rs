@@ -100,6 +100,53 @@ pub(crate) fn lock(file: &File, path: &Path, kind: Lock) -> Result<()> {
     })
 }
 
+/// Bytes of memory this process can use without pushing other data out: the smaller of the
+/// system's `MemAvailable` and the limit of its cgroup (v1 or v2), where they can be read.
+pub(crate) fn memory_budget() -> Option<u64> {
+    let available = std::fs::read_to_string("/proc/meminfo").ok().and_then(|t| {
+        let line = t.lines().find(|l| l.starts_with("MemAvailable:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        kib.checked_mul(1024)
+    });
+    let cgroup = std::fs::read_to_string("/proc/self/cgroup").ok().and_then(|t| {
+        t.lines().find_map(|l| {
+            let mut parts = l.splitn(3, ':');
+            let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+            let file = if controllers.split(',').any(|c| c == "memory") {
+                format!("/sys/fs/cgroup/memory{path}/memory.limit_in_bytes")
+            } else if controllers.is_empty() {
+                format!("/sys/fs/cgroup{path}/memory.max")
+            } else {
+                return None;
+            };
+            std::fs::read_to_string(file).ok()?.trim().parse::<u64>().ok()
+        })
+    });
+    match (available, cgroup) {
+        (Some(a), Some(c)) => Some(a.min(c)),
+        (a, c) => a.or(c),
+    }
+}
+
+/// Opens `path` for writing, creating it if needed, takes the exclusive lock and only then
+/// empties it: truncating a file that another larder process has mapped would make that
+/// process fault, and the lock is what keeps them apart.
+///
+/// # Errors
+/// [`Error::Io`] if the file cannot be opened or emptied, or another larder process uses it.
+pub(crate) fn create_locked(path: &Path) -> Result<File> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
+    lock(&file, path, Lock::Exclusive)?;
+    file.set_len(0).map_err(|e| Error::io(path, e))?;
+    Ok(file)
+}
+
 impl Mapping {
     /// Maps all of `file` read-only.
     pub(crate) fn read_only(file: &File, path: &Path) -> Result<Mapping> {

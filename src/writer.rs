@@ -69,15 +69,7 @@ impl<T: Element> NpyWriter<T> {
         shape.extend_from_slice(row_shape);
         let header = Header::new(DType::of::<T>(), &shape, false);
         let bytes = header.to_bytes();
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .map_err(|e| Error::io(path, e))?;
-        mmap::lock(&file, path, Lock::Exclusive)?;
-        file.set_len(0).map_err(|e| Error::io(path, e))?;
+        let file = mmap::create_locked(path)?;
         let mut out = BufWriter::with_capacity(BUFFER, file);
         out.write_all(&bytes).map_err(|e| Error::io(path, e))?;
         Ok(NpyWriter {

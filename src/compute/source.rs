@@ -56,9 +56,12 @@ impl<T: Element> ChunkSource<T> for SliceChunks<'_, T> {
 
 /// The data of a memory-mapped array as [`CHUNK_BYTES`] chunks in storage order.
 ///
-/// Creating it tells the kernel the file will be read sequentially. After each chunk is used its
-/// pages are released from the process's resident set ([`MmapArray::release`]), so a pass over
-/// a file larger than RAM keeps a footprint of a few chunks per thread. Data in the other byte
+/// Creating it tells the kernel the file will be read sequentially. When the array is larger
+/// than a quarter of the memory the process may use (`MemAvailable`, or its cgroup's limit if
+/// lower), each chunk's pages are released from the resident set once used
+/// ([`MmapArray::release`]), so a pass over a file larger than RAM keeps a footprint of a few
+/// chunks per thread. A smaller array's pages stay mapped: they are page cache, reclaimable at
+/// any time, and releasing them would cost a TLB shootdown on every thread per chunk. Data in the other byte
 /// order, or not aligned for `T`, is converted chunk by chunk into a per-thread buffer.
 #[derive(Debug)]
 pub struct MmapChunks<'a, T: Element> {
@@ -68,6 +71,8 @@ pub struct MmapChunks<'a, T: Element> {
     swapped: bool,
     chunk: usize,
     len: usize,
+    /// Whether chunks drop their pages from the resident set once reduced (see `new`).
+    release: bool,
 }
 
 impl<'a, T: Element> MmapChunks<'a, T> {
@@ -82,7 +87,12 @@ impl<'a, T: Element> MmapChunks<'a, T> {
         let swapped = !array.dtype().is_native();
         array.advise(Access::Sequential)?;
         let chunk = (CHUNK_BYTES / std::mem::size_of::<T>().max(1)).max(1);
-        Ok(MmapChunks { array, aligned, swapped, chunk, len: array.len() })
+        // Dropping pages after use keeps the resident set small when the data could crowd out
+        // memory, but each drop is a TLB shootdown across every thread of the process: where
+        // the whole array fits comfortably, the pages are left to the page cache instead.
+        let bytes = array.data_bytes().len() as u64;
+        let release = crate::mmap::memory_budget().is_none_or(|budget| bytes > budget / 4);
+        Ok(MmapChunks { array, aligned, swapped, chunk, len: array.len(), release })
     }
 
     /// The array.
@@ -138,7 +148,9 @@ impl<'a, T: Element> MmapChunks<'a, T> {
         } else {
             f(&decode(bytes, self.swapped).ok_or_else(invalid)?)
         };
-        self.array.release(start * size, (end - start) * size)?;
+        if self.release {
+            self.array.release(start * size, (end - start) * size)?;
+        }
         Ok(out)
     }
 }

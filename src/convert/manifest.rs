@@ -52,9 +52,20 @@ pub struct ManifestColumn {
 #[serde(default)]
 pub struct Source {
     /// The input path as given (`-` for standard input).
+    #[serde(deserialize_with = "null_as_default")]
     pub path: String,
     /// Bytes of input read.
+    #[serde(deserialize_with = "null_as_default")]
     pub bytes: u64,
+}
+
+/// Reads `null` as the type's default: datasets made by other tools may not know their source.
+fn null_as_default<'de, D, T>(d: D) -> std::result::Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 impl Manifest {
@@ -98,6 +109,18 @@ impl Manifest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn read_accepts_manifests_other_tools_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = r#"{"columns": [{"name": "x", "file": "x.npy", "dtype": "<f8"}],
+                       "rows": 3, "source": {"path": null, "bytes": null, "tool": "y"}}"#;
+        std::fs::write(dir.path().join(MANIFEST), text).unwrap();
+        let m = Manifest::read(dir.path()).unwrap();
+        assert_eq!((m.rows, m.rejected, m.source.bytes), (3, 0, 0));
+        assert_eq!(m.column("x").unwrap().dtype, "<f8");
+        assert!(m.column("y").unwrap_err().to_string().contains("[\"x\"]"));
+    }
 
     #[test]
     fn read_refuses_column_files_that_are_paths() {
