@@ -2,6 +2,7 @@
 //! values, copies between every pair of formats, the chunk overlay, and interop the other way.
 #![allow(clippy::float_cmp, clippy::cast_possible_truncation)]
 
+use crate::support::python;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -380,20 +381,6 @@ fn bench_chunked_prints_json_timings() {
     assert_eq!(v["format"], "zarr");
     assert_eq!(v["elements"], 20000);
     assert!(v["write_s"].is_number() && v["read_s"].is_number() && v["random_reads_s"].is_number());
-}
-
-fn python() -> Option<String> {
-    match std::env::var("LARDER_PYTHON") {
-        Ok(p) if !p.is_empty() => Some(p),
-        _ => {
-            assert!(
-                std::env::var("LARDER_REQUIRE_PYTHON").as_deref() != Ok("1"),
-                "LARDER_REQUIRE_PYTHON=1 but LARDER_PYTHON is not set"
-            );
-            eprintln!("skipped: LARDER_PYTHON not set");
-            None
-        }
-    }
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Copy-on-write clones, delta files and materialization, through the public API and the CLI.
 
+use crate::support::python;
 use std::collections::BTreeSet;
 use std::fs::{self, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -330,18 +331,6 @@ fn materialize_without_changes_copies_the_base_exactly() {
     let r = c.materialize(&m).unwrap();
     assert_eq!(r.patched_pages, 0);
     assert_eq!(fs::read(&m).unwrap(), fs::read(&base).unwrap());
-}
-
-fn python() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("LARDER_PYTHON") {
-        return Some(PathBuf::from(p));
-    }
-    assert!(
-        std::env::var("LARDER_REQUIRE_PYTHON").as_deref() != Ok("1"),
-        "LARDER_REQUIRE_PYTHON=1 but LARDER_PYTHON is not set"
-    );
-    eprintln!("skipped: LARDER_PYTHON not set");
-    None
 }
 
 #[test]
