@@ -464,6 +464,9 @@ impl<T: Element> MmapArray<T> {
     }
 
     /// An owned, native-order copy of the selected elements only (the rest is never touched).
+    /// For an array opened with deltas that are not applied yet, a selection of up to 65,536
+    /// elements is read element by element through the deltas' indexes, without applying them
+    /// (see [`open_with_deltas`](MmapArray::open_with_deltas)).
     ///
     /// # Errors
     /// [`Error::Invalid`] if the selection does not fit the shape; otherwise as

@@ -241,10 +241,12 @@ impl<T: Element> MmapArray<T> {
     /// As [`open_with_deltas`](MmapArray::open_with_deltas).
     pub fn open_with_delta(base: impl AsRef<Path>, delta: impl AsRef<Path>) -> Result<Self> {
         let mut chain = vec![delta.as_ref().to_path_buf()];
+        // Each file is read (and locked) once; the layers are built from these.
+        let mut opened = Vec::new();
         let mut top = None;
         loop {
             let last = &chain[chain.len() - 1];
-            let (_, header, _) = read_delta(last)?;
+            let (file, header, meta) = read_delta(last)?;
             // Each parent is one level lower than its child, down to depth 1.
             let expected = *top.get_or_insert(header.depth) as usize + 1 - chain.len();
             if header.depth as usize != expected {
@@ -258,13 +260,16 @@ impl<T: Element> MmapArray<T> {
                     ),
                 ));
             }
-            if header.depth <= 1 {
-                break;
+            let parent = (header.depth > 1).then(|| header.parent.path.clone());
+            opened.push((file, header, meta));
+            match parent {
+                Some(p) => chain.push(p),
+                None => break,
             }
-            chain.push(header.parent.path.clone());
         }
         chain.reverse();
-        Self::open_with_deltas(base, &chain)
+        opened.reverse();
+        Self::open_layers(base.as_ref(), &chain, opened)
     }
 
     /// Opens `base` copy-on-write with `deltas` applied in order (the first saved over `base`,
@@ -297,7 +302,18 @@ impl<T: Element> MmapArray<T> {
     /// page whose data does not match its checksum is reported as [`Error::Format`] (naming
     /// the delta file, the page and its byte offset) by the first read that needs it.
     pub fn open_with_deltas<P: AsRef<Path>>(base: impl AsRef<Path>, deltas: &[P]) -> Result<Self> {
-        let base = base.as_ref();
+        let paths: Vec<PathBuf> = deltas.iter().map(|d| d.as_ref().to_path_buf()).collect();
+        let opened = paths.iter().map(|d| read_delta(d)).collect::<Result<Vec<_>>>()?;
+        Self::open_layers(base.as_ref(), &paths, opened)
+    }
+
+    /// [`open_with_deltas`](MmapArray::open_with_deltas) with the delta files at `deltas`
+    /// already opened, locked and their headers parsed (`opened`, in the same order).
+    fn open_layers(
+        base: &Path,
+        deltas: &[PathBuf],
+        opened: Vec<(File, DeltaHeader, fs::Metadata)>,
+    ) -> Result<Self> {
         let mut arr = Self::open_cow(base)?;
         if deltas.is_empty() {
             return Ok(arr);
@@ -305,9 +321,8 @@ impl<T: Element> MmapArray<T> {
         let array_len = arr.map.bytes().len() as u64;
         let mut below = (base.to_path_buf(), base_identity(base, &arr.file, array_len)?);
         let mut layers = Vec::with_capacity(deltas.len());
-        for (i, d) in deltas.iter().enumerate() {
-            let d = d.as_ref();
-            let (file, header, meta) = read_delta(d)?;
+        for (i, (d, (file, header, meta))) in deltas.iter().zip(opened).enumerate() {
+            let d = d.as_path();
             check_page_size(d, &header)?;
             if header.array_len != array_len {
                 return Err(Error::StaleBase {

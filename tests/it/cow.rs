@@ -83,7 +83,8 @@ proptest! {
         drop(clone);
 
         let mut again = MmapArray::<u32>::open_with_delta(&base, &d1).unwrap();
-        prop_assert_eq!(again.read().unwrap(), owned.clone());
+        prop_assert_eq!(again.read().unwrap(), owned.clone()); // through the delta index
+        prop_assert_eq!(again.view().unwrap(), owned.view()); // the delta applied
         prop_assert_eq!(again.private_bytes().unwrap(), 0, "delta pages are mapped, not copied");
         let pages2 = apply(&mut again, &mut owned, &second);
         let d2 = dir.path().join("two.delta");
