@@ -61,6 +61,14 @@ fn save_and_reopen(c: &mut Criterion) {
         b.iter(|| black_box(clone.save_delta(&d).unwrap()));
     });
     drop(clone);
+    // Reading one element looks its page up in the delta's index; a whole view applies the
+    // delta (checks every page, maps each run of pages).
+    c.bench_function("cow/open_with_delta_get/64MiB-1%", |b| {
+        b.iter(|| {
+            let a = MmapArray::<f64>::open_with_delta(&p, &d).unwrap();
+            black_box(a.get(&[0]).unwrap())
+        });
+    });
     c.bench_function("cow/open_with_delta/64MiB-1%", |b| {
         b.iter(|| {
             let a = MmapArray::<f64>::open_with_delta(&p, &d).unwrap();

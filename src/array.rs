@@ -5,6 +5,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use ndarray::{ArrayD, ArrayView, ArrayViewD, ArrayViewMutD, Dimension, IxDyn, ShapeBuilder};
 
@@ -98,8 +99,13 @@ pub struct MmapArray<T: Element> {
     pub(crate) map: Mapping,
     pub(crate) header: Header,
     pub(crate) mode: Mode,
-    // Delta files mapped over a copy-on-write array, bottom first (see `cow`).
+    // Delta files over a copy-on-write array, bottom first (see `cow`). While they are not
+    // applied, `map` shows the base alone and is never written or handed out whole.
     pub(crate) layers: Vec<crate::cow::Layer>,
+    // The private clone with the layers applied, made the first time the array's bytes are
+    // needed in one piece (see `mapping`). Built whole before it is stored here, so no
+    // reference into it exists while its pages are being replaced.
+    pub(crate) applied: OnceLock<Mapping>,
     // Rows (columns for Fortran order) per block of `ArrayStore::chunks`.
     blocks: Vec<usize>,
     _element: PhantomData<T>,
@@ -224,6 +230,7 @@ impl<T: Element> MmapArray<T> {
             header,
             mode,
             layers: Vec::new(),
+            applied: OnceLock::new(),
             blocks,
             _element: PhantomData,
         })
@@ -280,10 +287,45 @@ impl<T: Element> MmapArray<T> {
         &self.blocks
     }
 
-    /// The data bytes as stored (header excluded).
-    pub fn data_bytes(&self) -> &[u8] {
+    /// The data bytes as stored (header excluded), with the deltas the array was opened with
+    /// applied.
+    ///
+    /// # Errors
+    /// For an array opened with deltas, the errors of applying them (see
+    /// [`open_with_deltas`](MmapArray::open_with_deltas)): [`Error::Format`] for a corrupt
+    /// delta page, [`Error::Io`] if a mapping fails.
+    pub fn data_bytes(&self) -> Result<&[u8]> {
         let start = self.header.data_offset;
-        &self.map.bytes()[start..start + self.data_len()]
+        Ok(&self.mapping()?.bytes()[start..start + self.data_len()])
+    }
+
+    /// The mapping that shows the array: the file's own, or for an array opened with deltas
+    /// the clone with them applied, made (every delta page checked first) on first use.
+    pub(crate) fn mapping(&self) -> Result<&Mapping> {
+        if self.layers.is_empty() {
+            return Ok(&self.map);
+        }
+        if let Some(m) = self.applied.get() {
+            return Ok(m);
+        }
+        let m = crate::cow::apply_layers(&self.path, &self.file, &self.layers)?;
+        // If another thread stored one first, that one is kept and `m` is dropped unseen.
+        let _ = self.applied.set(m);
+        self.applied.get().ok_or_else(|| Error::invalid("applied mapping missing"))
+    }
+
+    /// The mapping that shows the array if it exists already: `None` for an array whose
+    /// deltas are not applied yet.
+    pub(crate) fn current_mapping(&self) -> Option<&Mapping> {
+        if self.layers.is_empty() { Some(&self.map) } else { self.applied.get() }
+    }
+
+    fn mapping_mut(&mut self) -> Result<&mut Mapping> {
+        self.mapping()?;
+        if self.layers.is_empty() {
+            return Ok(&mut self.map);
+        }
+        self.applied.get_mut().ok_or_else(|| Error::invalid("applied mapping missing"))
     }
 
     fn data_len(&self) -> usize {
@@ -312,7 +354,7 @@ impl<T: Element> MmapArray<T> {
     /// The elements in storage order, as stored (values are byte-swapped if the file's byte
     /// order is not native). Checks alignment, and for `bool` that every byte is 0 or 1.
     fn raw(&self) -> Result<&[T]> {
-        let bytes = self.data_bytes();
+        let bytes = self.data_bytes()?;
         if bytes.is_empty() {
             return Ok(&[]);
         }
@@ -379,15 +421,17 @@ impl<T: Element> MmapArray<T> {
         self.raw()?;
         let shape = self.shape_ix();
         let (start, len) = (self.header.data_offset, self.data_len());
-        let Some(bytes) = self.map.bytes_mut() else {
-            return Err(Error::ReadOnly { path: self.path.clone(), mode: self.mode.as_str() });
+        let mode = self.mode.as_str();
+        let path = self.path.clone();
+        let Some(bytes) = self.mapping_mut()?.bytes_mut() else {
+            return Err(Error::ReadOnly { path, mode });
         };
         let bytes = &mut bytes[start..start + len];
         let raw: &mut [T] = if bytes.is_empty() {
             &mut []
         } else {
             bytemuck::checked::try_cast_slice_mut(bytes)
-                .map_err(|e| Error::invalid(format!("{}: {e}", self.path.display())))?
+                .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?
         };
         ArrayViewMutD::from_shape(shape, raw).map_err(|e| Error::invalid(e.to_string()))
     }
@@ -420,12 +464,18 @@ impl<T: Element> MmapArray<T> {
     }
 
     /// An owned, native-order copy of the selected elements only (the rest is never touched).
+    /// For an array opened with deltas that are not applied yet, a selection of up to 65,536
+    /// elements is read element by element through the deltas' indexes, without applying them
+    /// (see [`open_with_deltas`](MmapArray::open_with_deltas)).
     ///
     /// # Errors
     /// [`Error::Invalid`] if the selection does not fit the shape; otherwise as
     /// [`read`](MmapArray::read).
     pub fn read_slice(&self, selection: &Selection) -> Result<ArrayD<T>> {
         let elems = selection.resolve(self.shape())?;
+        if let Some(out) = self.read_lazily(&elems)? {
+            return Ok(out);
+        }
         match self.raw_view() {
             Ok((view, swapped)) => {
                 let mut out = view.slice(elems.as_slice()).to_owned();
@@ -436,7 +486,7 @@ impl<T: Element> MmapArray<T> {
             }
             Err(Error::NotViewable { .. }) if T::TYPE != crate::ElementType::Bool => {
                 // Misaligned: decode element by element into aligned memory.
-                let all = decode_unaligned::<T>(self.data_bytes(), self.header.dtype);
+                let all = decode_unaligned::<T>(self.data_bytes()?, self.header.dtype);
                 let arr = ArrayD::from_shape_vec(self.shape_ix(), all)
                     .map_err(|e| Error::invalid(e.to_string()))?;
                 Ok(arr.slice(elems.as_slice()).to_owned())
@@ -445,14 +495,58 @@ impl<T: Element> MmapArray<T> {
         }
     }
 
+    /// One element, in native byte order. It is read on its own: only its page is touched,
+    /// and for an array opened with deltas that are not applied yet the page is looked up in
+    /// their indexes rather than applying them (see
+    /// [`open_with_deltas`](MmapArray::open_with_deltas)).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] if `index` does not have one in-bounds entry per dimension;
+    /// [`Error::NotViewable`] for a `bool` byte other than 0 or 1; [`Error::Format`] if the
+    /// element's page comes from a delta and does not match its checksum.
+    pub fn get(&self, index: &[usize]) -> Result<T> {
+        let shape = self.shape();
+        if index.len() != shape.len() || index.iter().zip(shape).any(|(&i, &n)| i >= n) {
+            return Err(Error::invalid(format!(
+                "{}: index {index:?} is out of bounds for shape {shape:?}",
+                self.path.display()
+            )));
+        }
+        // Linear position in storage order: last axis fastest for C, first for Fortran.
+        let mut linear = 0usize;
+        let mut fold = |(&i, &n): (&usize, &usize)| linear = linear * n + i;
+        if self.header.fortran_order {
+            index.iter().zip(shape).rev().for_each(&mut fold);
+        } else {
+            index.iter().zip(shape).for_each(&mut fold);
+        }
+        let size = self.header.dtype.itemsize();
+        let mut buf = [0u8; 32];
+        let buf = buf.get_mut(..size).ok_or_else(|| Error::invalid("element too large"))?;
+        self.stored_bytes(self.header.data_offset + linear * size, buf)?;
+        let v: T =
+            bytemuck::checked::try_pod_read_unaligned(buf).map_err(|_| Error::NotViewable {
+                path: self.path.clone(),
+                reason: format!(
+                    "element {index:?} (byte {}) is {}, not a valid {}",
+                    self.header.data_offset + linear * size,
+                    buf[0],
+                    T::TYPE.name()
+                ),
+            })?;
+        Ok(if self.header.dtype.is_native() { v } else { v.swap_bytes() })
+    }
+
     /// Hints the kernel how the data will be read (`madvise`).
     ///
     /// # Errors
     /// [`Error::Io`] if the kernel refuses the hint.
     pub fn advise(&self, access: Access) -> Result<()> {
-        self.map
-            .advise(access, self.header.data_offset, self.data_len())
-            .map_err(|e| Error::io(&self.path, e))
+        let (start, len) = (self.header.data_offset, self.data_len());
+        for m in std::iter::once(&self.map).chain(self.applied.get()) {
+            m.advise(access, start, len).map_err(|e| Error::io(&self.path, e))?;
+        }
+        Ok(())
     }
 
     /// Bytes of the file that are in RAM right now (`mincore` over the mapping).
@@ -460,7 +554,8 @@ impl<T: Element> MmapArray<T> {
     /// # Errors
     /// [`Error::Io`] if `mincore` fails.
     pub fn resident_bytes(&self) -> Result<u64> {
-        self.map.resident_bytes().map_err(|e| Error::io(&self.path, e))
+        let map = self.current_mapping().unwrap_or(&self.map);
+        map.resident_bytes().map_err(|e| Error::io(&self.path, e))
     }
 
     /// Drops this process's mapping of the data bytes `[offset, offset + len)` from its resident

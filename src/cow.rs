@@ -7,8 +7,10 @@
 //! [`MmapArray::private_bytes`] says what they cost.
 //!
 //! [`MmapArray::save_delta`] writes just those pages to a *delta file*, with an index and the
-//! identity of the file below it; [`MmapArray::open_with_delta`] maps the delta's pages over a
-//! fresh clone of the base, so reopening costs nothing for the untouched pages. Deltas stack:
+//! identity of the file below it and a checksum per page; [`MmapArray::open_with_delta`]
+//! reopens base + delta after checking only the header and index: element reads look their
+//! page up in the delta, and the first whole view maps the delta's pages over a fresh clone of
+//! the base, so reopening costs nothing for the untouched pages. Deltas stack:
 //! a clone opened with a delta saves a delta over that delta. [`MmapArray::materialize`] writes
 //! a standalone `.npy` (a reflink of the base plus the changed pages where the filesystem can).
 //! `docs/cow.md` explains the guarantees and limits; `docs/format.md` the delta format.
@@ -43,7 +45,9 @@ use std::hash::Hasher;
 use std::io::{BufWriter, Write};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use ndarray::{ArrayD, IxDyn, SliceInfoElem};
 use serde::Serialize;
 use twox_hash::XxHash3_64;
 
@@ -52,7 +56,7 @@ use crate::copy::{same_file, temp_sibling};
 use crate::dtype::Element;
 use crate::error::{Error, Result};
 use crate::mmap::{self, CloneHow, Lock, Mapping, page_size};
-use delta::{DeltaHeader, FIXED, Identity};
+use delta::{DeltaHeader, FIXED, Identity, page_checksum};
 
 /// Most runs of consecutive pages one array maps from its delta files. Each run splits the
 /// clone's mapping (up to two more kernel mapping areas), and a process may hold only so many
@@ -64,6 +68,11 @@ pub const MAX_OVERLAY_RUNS: usize = 16384;
 /// Pages of a base `.npy` sampled into its fingerprint (evenly spaced, first and last
 /// included).
 const FINGERPRINT_PAGES: u64 = 64;
+
+/// Most elements [`MmapArray::read_slice`] reads through the delta index of an array whose
+/// deltas are not applied yet; a larger selection applies them first (see
+/// [`MmapArray::open_with_deltas`]).
+const LAZY_ELEMENTS: usize = 1 << 16;
 
 /// A delta file mapped (or copied) over a clone.
 #[derive(Debug)]
@@ -79,6 +88,12 @@ pub(crate) struct Layer {
     /// The file's length and mtime when it was opened: what a delta over it records.
     len: u64,
     mtime: (i64, u32),
+    /// One bit per page of the index: set once that page's data has matched its checksum.
+    verified: Box<[AtomicU64]>,
+}
+
+fn no_pages_verified(n: usize) -> Box<[AtomicU64]> {
+    (0..n.div_ceil(64)).map(|_| AtomicU64::new(0)).collect()
 }
 
 impl Layer {
@@ -90,7 +105,48 @@ impl Layer {
             header: self.header.clone(),
             len: self.len,
             mtime: self.mtime,
+            verified: no_pages_verified(self.header.pages.len()),
         })
+    }
+
+    /// The data of the `i`-th page of the index, checked against its checksum the first time
+    /// it is asked for.
+    fn page(&self, i: usize) -> Result<&[u8]> {
+        let ps = self.header.page_size as usize;
+        let from = usize::try_from(self.header.data_offset)
+            .unwrap_or(usize::MAX)
+            .saturating_add(i.saturating_mul(ps));
+        let data = self.map.bytes().get(from..from.saturating_add(ps)).ok_or_else(|| {
+            Error::format(&self.path, from as u64, "delta shorter than its index says")
+        })?;
+        let (word, bit) = (&self.verified[i / 64], 1u64 << (i % 64));
+        if word.load(Ordering::Relaxed) & bit == 0 {
+            let stored = self.header.checksums[i];
+            let computed = page_checksum(data);
+            if computed != stored {
+                let page = self.header.pages[i];
+                return Err(Error::format(
+                    &self.path,
+                    from as u64,
+                    format!(
+                        "delta data checksum mismatch in page {i} of the delta (page {page} of \
+                         the array file, its bytes from {}): stored {stored:016x}, computed \
+                         {computed:016x}; the page data is corrupt",
+                        page * ps as u64
+                    ),
+                ));
+            }
+            word.fetch_or(bit, Ordering::Relaxed);
+        }
+        Ok(data)
+    }
+
+    /// Checks every page of the delta against its checksum.
+    fn verify_all(&self) -> Result<()> {
+        for i in 0..self.header.pages.len() {
+            self.page(i)?;
+        }
+        Ok(())
     }
 
     fn identity(&self) -> Identity {
@@ -152,8 +208,9 @@ pub struct MaterializeReport {
 impl<T: Element> MmapArray<T> {
     /// A new copy-on-write clone of this array as it is stored: the same file (and the same
     /// delta files, if it was opened with some), privately mapped. Costs one mapping whatever
-    /// the size (plus one per run of delta pages); writes made through `self` and not saved
-    /// are not part of the clone.
+    /// the size (the deltas are applied to the clone when it first needs them, as for
+    /// [`open_with_deltas`](MmapArray::open_with_deltas)); writes made through `self` and not
+    /// saved are not part of the clone.
     ///
     /// # Errors
     /// [`Error::Invalid`] for an array opened `r+` or `w+` (a clone would see its later
@@ -172,7 +229,6 @@ impl<T: Element> MmapArray<T> {
         let file = self.file.try_clone().map_err(|e| Error::io(&self.path, e))?;
         let mut clone = Self::from_file(&self.path, file, Mode::CopyOnWrite)?;
         clone.layers = self.layers.iter().map(Layer::try_clone).collect::<Result<_>>()?;
-        clone.apply_layers()?;
         Ok(clone)
     }
 
@@ -185,10 +241,12 @@ impl<T: Element> MmapArray<T> {
     /// As [`open_with_deltas`](MmapArray::open_with_deltas).
     pub fn open_with_delta(base: impl AsRef<Path>, delta: impl AsRef<Path>) -> Result<Self> {
         let mut chain = vec![delta.as_ref().to_path_buf()];
+        // Each file is read (and locked) once; the layers are built from these.
+        let mut opened = Vec::new();
         let mut top = None;
         loop {
             let last = &chain[chain.len() - 1];
-            let (_, header, _) = read_delta(last)?;
+            let (file, header, meta) = read_delta(last)?;
             // Each parent is one level lower than its child, down to depth 1.
             let expected = *top.get_or_insert(header.depth) as usize + 1 - chain.len();
             if header.depth as usize != expected {
@@ -202,31 +260,60 @@ impl<T: Element> MmapArray<T> {
                     ),
                 ));
             }
-            if header.depth <= 1 {
-                break;
+            let parent = (header.depth > 1).then(|| header.parent.path.clone());
+            opened.push((file, header, meta));
+            match parent {
+                Some(p) => chain.push(p),
+                None => break,
             }
-            chain.push(header.parent.path.clone());
         }
         chain.reverse();
-        Self::open_with_deltas(base, &chain)
+        opened.reverse();
+        Self::open_layers(base.as_ref(), &chain, opened)
     }
 
     /// Opens `base` copy-on-write with `deltas` applied in order (the first saved over `base`,
-    /// each next one over the one before). The deltas' pages are mapped from their files, not
-    /// read: they load when touched, as the untouched pages of `base` do.
+    /// each next one over the one before).
     ///
-    /// Every delta is checked before use: its header and index checksum, its length, its data
-    /// checksum (this reads the delta's pages once), and that the file below it is the one it
-    /// was saved over (length, modification time, and a fingerprint: sampled pages of the
-    /// `.npy`, or the header checksum of a delta).
+    /// Opening checks what costs no reading of data: each delta's header and index checksum,
+    /// its length, and that the file below it is the one it was saved over (length,
+    /// modification time, and a fingerprint: sampled pages of the `.npy`, or the header
+    /// checksum of a delta). The pages themselves are used lazily:
+    ///
+    /// - [`get`](MmapArray::get) and small [`read_slice`](MmapArray::read_slice) selections
+    ///   (up to 65,536 elements) look each element's page up in the deltas' indexes and read
+    ///   it from the top delta that holds it, or from `base`; each delta page is checked
+    ///   against its checksum the first time it is read.
+    /// - Everything that needs the array's bytes in one piece ([`view`](MmapArray::view),
+    ///   [`view_mut`](MmapArray::view_mut), [`as_slice`](MmapArray::as_slice),
+    ///   [`data_bytes`](MmapArray::data_bytes), larger reads, [`materialize`](MmapArray::materialize))
+    ///   first checks every page of every delta, then maps the deltas' pages over a private
+    ///   clone of `base` (or copies them in, see [`MAX_OVERLAY_RUNS`]), once. Mapped pages load
+    ///   when touched, as the untouched pages of `base` do.
+    ///
+    /// Either way an untouched page of `base` is never read, and no byte of a delta page is
+    /// used before that page has matched its checksum.
     ///
     /// # Errors
     /// As [`open_cow`](MmapArray::open_cow) for `base`; [`Error::Format`] for a delta that is
-    /// truncated, corrupt or not a delta file, or written on a system with another page size;
-    /// [`Error::StaleBase`] if the file below a delta is not the one it was saved over;
-    /// [`Error::Invalid`] if the deltas are given out of order.
+    /// truncated, has a corrupt header or index, is not a delta file, or was written on a
+    /// system with another page size; [`Error::StaleBase`] if the file below a delta is not
+    /// the one it was saved over; [`Error::Invalid`] if the deltas are given out of order. A
+    /// page whose data does not match its checksum is reported as [`Error::Format`] (naming
+    /// the delta file, the page and its byte offset) by the first read that needs it.
     pub fn open_with_deltas<P: AsRef<Path>>(base: impl AsRef<Path>, deltas: &[P]) -> Result<Self> {
-        let base = base.as_ref();
+        let paths: Vec<PathBuf> = deltas.iter().map(|d| d.as_ref().to_path_buf()).collect();
+        let opened = paths.iter().map(|d| read_delta(d)).collect::<Result<Vec<_>>>()?;
+        Self::open_layers(base.as_ref(), &paths, opened)
+    }
+
+    /// [`open_with_deltas`](MmapArray::open_with_deltas) with the delta files at `deltas`
+    /// already opened, locked and their headers parsed (`opened`, in the same order).
+    fn open_layers(
+        base: &Path,
+        deltas: &[PathBuf],
+        opened: Vec<(File, DeltaHeader, fs::Metadata)>,
+    ) -> Result<Self> {
         let mut arr = Self::open_cow(base)?;
         if deltas.is_empty() {
             return Ok(arr);
@@ -234,9 +321,8 @@ impl<T: Element> MmapArray<T> {
         let array_len = arr.map.bytes().len() as u64;
         let mut below = (base.to_path_buf(), base_identity(base, &arr.file, array_len)?);
         let mut layers = Vec::with_capacity(deltas.len());
-        for (i, d) in deltas.iter().enumerate() {
-            let d = d.as_ref();
-            let (file, header, meta) = read_delta(d)?;
+        for (i, (d, (file, header, meta))) in deltas.iter().zip(opened).enumerate() {
+            let d = d.as_path();
             check_page_size(d, &header)?;
             if header.array_len != array_len {
                 return Err(Error::StaleBase {
@@ -262,11 +348,11 @@ impl<T: Element> MmapArray<T> {
             check_parent(d, &header.parent, &below.0, &below.1)?;
             // The length was checked against the header, and the file is locked (shared).
             let map = Mapping::read_only(&file, d)?;
-            verify_data(d, map.bytes(), &header)?;
             let layer = Layer {
                 path: absolute(d),
                 file,
                 map,
+                verified: no_pages_verified(header.pages.len()),
                 header,
                 len: meta.len(),
                 mtime: mtime(&meta),
@@ -275,7 +361,6 @@ impl<T: Element> MmapArray<T> {
             layers.push(layer);
         }
         arr.layers = layers;
-        arr.apply_layers()?;
         Ok(arr)
     }
 
@@ -284,57 +369,122 @@ impl<T: Element> MmapArray<T> {
         self.layers.iter().map(|l| l.path.as_path()).collect()
     }
 
-    /// Maps the layers' pages over the private mapping, or copies them in when there are too
-    /// many runs of pages for separate mappings (or the kernel refuses one).
-    fn apply_layers(&mut self) -> Result<()> {
-        if self.layers.is_empty() {
+    /// Copies the stored bytes `[offset, offset + out.len())` of the array file, as the
+    /// deltas make them, into `out`, without applying the deltas: each page comes from the top
+    /// delta that holds it (checked against its checksum on first use) or from the base.
+    /// Reads through the applied mapping when there is one.
+    pub(crate) fn stored_bytes(&self, offset: usize, out: &mut [u8]) -> Result<()> {
+        let Some(end) = offset.checked_add(out.len()).filter(|&e| e <= self.map.bytes().len())
+        else {
+            return Err(Error::invalid(format!(
+                "{}: bytes {offset}..+{} lie outside the file",
+                self.path.display(),
+                out.len()
+            )));
+        };
+        if let Some(m) = self.current_mapping() {
+            out.copy_from_slice(&m.bytes()[offset..end]);
             return Ok(());
         }
-        let total: usize = self.layers.iter().map(|l| runs(&l.header.pages).count()).sum();
-        let left = mmap::mappings_left().map_or(MAX_OVERLAY_RUNS / 2, |n| n / 4);
-        // Unit tests lower the limit to reach the copying path with small files.
-        let limit = if cfg!(test) { 4 } else { MAX_OVERLAY_RUNS.min(left) };
-        if total <= limit {
-            match self.overlay_layers() {
-                Ok(()) => return Ok(()),
-                // Start again from a clean mapping, and copy.
-                Err(_) => self.map = Mapping::copy_on_write(&self.file, &self.path)?,
-            }
-        }
-        self.copy_layers()
-    }
-
-    fn overlay_layers(&mut self) -> Result<()> {
-        let ps = page_size() as u64;
-        for layer in &self.layers {
-            for (first, page, count) in runs(&layer.header.pages) {
-                let offset = layer.header.data_offset + first as u64 * ps;
-                let page = usize::try_from(page).map_err(|_| Error::invalid("page overflow"))?;
-                self.map.overlay(&layer.file, &layer.path, offset, page, count)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn copy_layers(&mut self) -> Result<()> {
         let ps = page_size();
-        let Some(bytes) = self.map.bytes_mut() else {
-            return Err(Error::invalid("copy-on-write mapping is not writable"));
-        };
-        let len = bytes.len();
-        for layer in &self.layers {
-            for (first, page, count) in runs(&layer.header.pages) {
-                let lo = usize::try_from(page).unwrap_or(usize::MAX).saturating_mul(ps).min(len);
-                let hi = lo.saturating_add(count * ps).min(len);
-                let from =
-                    usize::try_from(layer.header.data_offset).unwrap_or(usize::MAX) + first * ps;
-                let src = layer.map.bytes().get(from..from + (hi - lo)).ok_or_else(|| {
-                    Error::format(&layer.path, from as u64, "delta shorter than its index says")
-                })?;
-                bytes[lo..hi].copy_from_slice(src);
+        let mut at = offset;
+        while at < end {
+            let page = at / ps;
+            let upto = ((page + 1) * ps).min(end);
+            let dst = &mut out[at - offset..upto - offset];
+            let from_delta =
+                self.layers.iter().rev().find_map(|l| {
+                    l.header.pages.binary_search(&(page as u64)).ok().map(|i| (l, i))
+                });
+            match from_delta {
+                Some((layer, i)) => {
+                    let data = layer.page(i)?;
+                    dst.copy_from_slice(&data[at - page * ps..upto - page * ps]);
+                }
+                None => dst.copy_from_slice(&self.map.bytes()[at..upto]),
             }
+            at = upto;
         }
         Ok(())
+    }
+
+    /// The selection `elems` read element by element through the deltas' indexes, for an
+    /// array whose deltas are not applied yet; `None` when they are (or there are none), or
+    /// when the selection holds more than [`LAZY_ELEMENTS`] elements.
+    pub(crate) fn read_lazily(&self, elems: &[SliceInfoElem]) -> Result<Option<ArrayD<T>>> {
+        if self.current_mapping().is_some() {
+            return Ok(None);
+        }
+        // The indexes taken along each axis of the array, and the shape of the result.
+        let mut axes: Vec<Vec<usize>> = Vec::with_capacity(self.ndim());
+        let mut shape = Vec::with_capacity(elems.len());
+        let mut count: usize = 1;
+        for e in elems {
+            let taken = match *e {
+                SliceInfoElem::NewAxis => {
+                    shape.push(1);
+                    continue;
+                }
+                SliceInfoElem::Index(i) => match usize::try_from(i) {
+                    Ok(i) => vec![i],
+                    Err(_) => return Ok(None),
+                },
+                SliceInfoElem::Slice { start, end, step } => {
+                    let (Ok(lo), Some(Ok(hi))) = (usize::try_from(start), end.map(usize::try_from))
+                    else {
+                        return Ok(None);
+                    };
+                    let by = step.unsigned_abs().max(1);
+                    let n = hi.saturating_sub(lo).div_ceil(by);
+                    count = count.saturating_mul(n);
+                    if count > LAZY_ELEMENTS {
+                        return Ok(None);
+                    }
+                    // ndarray takes a negative step from the end of [lo, hi) backwards.
+                    let taken: Vec<usize> = if step < 0 {
+                        (0..n).map(|k| hi - 1 - k * by).collect()
+                    } else {
+                        (0..n).map(|k| lo + k * by).collect()
+                    };
+                    shape.push(n);
+                    taken
+                }
+            };
+            axes.push(taken);
+        }
+        if axes.len() != self.ndim() {
+            return Ok(None);
+        }
+        let mut values = Vec::with_capacity(count);
+        if count > 0 {
+            let mut at = vec![0usize; axes.len()];
+            let mut index = vec![0usize; axes.len()];
+            loop {
+                for (k, ax) in axes.iter().enumerate() {
+                    index[k] = ax[at[k]];
+                }
+                values.push(self.get(&index)?);
+                // The next index, last axis fastest (C order of the result).
+                let mut k = axes.len();
+                loop {
+                    if k == 0 {
+                        break;
+                    }
+                    k -= 1;
+                    at[k] += 1;
+                    if at[k] < axes[k].len() {
+                        break;
+                    }
+                    at[k] = 0;
+                }
+                if at.iter().all(|&a| a == 0) {
+                    break;
+                }
+            }
+        }
+        ArrayD::from_shape_vec(IxDyn(&shape), values)
+            .map(Some)
+            .map_err(|e| Error::invalid(e.to_string()))
     }
 
     /// The pages (numbered from the start of the file, [`page_size`] bytes each) written
@@ -344,7 +494,8 @@ impl<T: Element> MmapArray<T> {
     /// (this reads the whole file; a page written with the bytes it already had is not
     /// counted). Empty for a read-only array. Pages a delta brought in are not listed unless
     /// written again, except when they had to be copied rather than mapped (see
-    /// [`MAX_OVERLAY_RUNS`]).
+    /// [`MAX_OVERLAY_RUNS`]). Empty for an array opened with deltas until a view of it applies
+    /// them (nothing can be written before).
     ///
     /// # Errors
     /// [`Error::Invalid`] for an array opened `r+` or `w+`, whose writes go to the file;
@@ -359,7 +510,9 @@ impl<T: Element> MmapArray<T> {
                 self.mode
             ))),
             Mode::CopyOnWrite => {
-                match self.map.written_pages().map_err(|e| Error::io("/proc/self/pagemap", e))? {
+                // Deltas not applied yet: nothing can have been written.
+                let Some(map) = self.current_mapping() else { return Ok(Vec::new()) };
+                match map.written_pages().map_err(|e| Error::io("/proc/self/pagemap", e))? {
                     Some(pages) => Ok(pages),
                     None => self.compare_pages(),
                 }
@@ -396,7 +549,8 @@ impl<T: Element> MmapArray<T> {
     pub(crate) fn compare_pages(&self) -> Result<Vec<usize>> {
         const CHUNK: usize = 256;
         let ps = page_size();
-        let bytes = self.map.bytes();
+        let Some(map) = self.current_mapping() else { return Ok(Vec::new()) };
+        let bytes = map.bytes();
         let n = bytes.len().div_ceil(ps);
         let mut buf = vec![0u8; CHUNK * ps];
         let mut out = Vec::new();
@@ -438,7 +592,7 @@ impl<T: Element> MmapArray<T> {
     /// `path`: a header with the identity of the file below (the `.npy`, or the last delta the
     /// array was opened with), an index of page numbers, and the pages themselves, page-aligned
     /// so they can be mapped back. Its size is the written pages plus a header of
-    /// `96 + 8 × pages + path` bytes rounded up to a page. The file is written beside `path`
+    /// `96 + 16 × pages + path` bytes rounded up to a page. The file is written beside `path`
     /// under a temporary name, synced, and renamed over `path`.
     ///
     /// Saving twice from the same clone writes every page written since it was opened both
@@ -452,15 +606,23 @@ impl<T: Element> MmapArray<T> {
         let path = path.as_ref();
         self.refuse_own_files(path, "save a delta")?;
         let ps = page_size();
-        let bytes = self.map.bytes();
         let pages = self.dirty_pages()?;
-        let mut hasher = XxHash3_64::new();
+        // Without an applied mapping nothing was written, and `pages` is empty.
+        let bytes = self.current_mapping().unwrap_or(&self.map).bytes();
+        let mut page_buf = vec![0u8; ps];
+        let checksums = pages
+            .iter()
+            .map(|&p| {
+                let (data, pad) = page_run(bytes, p, 1, ps);
+                if pad == 0 {
+                    return page_checksum(data);
+                }
+                page_buf[..data.len()].copy_from_slice(data);
+                page_buf[data.len()..].fill(0);
+                page_checksum(&page_buf)
+            })
+            .collect();
         let zeros = vec![0u8; ps];
-        for (_, page, count) in runs_usize(&pages) {
-            let (run, pad) = page_run(bytes, page, count, ps);
-            hasher.write(run);
-            hasher.write(&zeros[..pad]);
-        }
         let (depth, parent) = match self.layers.last() {
             Some(top) => (top.header.depth + 1, top.identity()),
             None => (1, base_identity(&self.path, &self.file, bytes.len() as u64)?),
@@ -471,7 +633,7 @@ impl<T: Element> MmapArray<T> {
             depth,
             parent,
             pages.iter().map(|&p| p as u64).collect(),
-            hasher.finish(),
+            checksums,
         );
         let written = write_atomically(path, |file| {
             let mut w = BufWriter::with_capacity(1 << 20, file);
@@ -500,8 +662,9 @@ impl<T: Element> MmapArray<T> {
         let dst = dst.as_ref();
         self.refuse_own_files(dst, "materialize")?;
         let ps = page_size();
-        let bytes = self.map.bytes();
-        let changed = if self.map.is_private() { self.changed_pages()? } else { Vec::new() };
+        let map = self.mapping()?;
+        let bytes = map.bytes();
+        let changed = if map.is_private() { self.changed_pages()? } else { Vec::new() };
         let mut method = CopyMethod::Stream;
         let written = write_atomically(dst, |out| {
             method = match mmap::clone_file(&self.file, out, bytes.len() as u64)? {
@@ -681,20 +844,56 @@ fn check_parent(delta: &Path, recorded: &Identity, below: &Path, actual: &Identi
     Ok(())
 }
 
-/// Compares the checksum of a delta's data (`bytes` is the whole delta file).
-fn verify_data(path: &Path, bytes: &[u8], header: &DeltaHeader) -> Result<()> {
-    let start = usize::try_from(header.data_offset).unwrap_or(usize::MAX).min(bytes.len());
-    let computed = XxHash3_64::oneshot(&bytes[start..]);
-    if computed != header.data_checksum {
-        return Err(Error::format(
-            path,
-            header.data_offset,
-            format!(
-                "delta data checksum mismatch (stored {:016x}, computed {computed:016x}): the \
-                 page data is corrupt",
-                header.data_checksum
-            ),
-        ));
+/// A private clone of `file` with the pages of `layers` (bottom first) mapped over it, or
+/// copied in when there are too many runs of pages for separate mappings (or the kernel
+/// refuses one). Every delta page is checked against its checksum first; on any error the
+/// clone is dropped, so a delta is never partly applied.
+pub(crate) fn apply_layers(path: &Path, file: &File, layers: &[Layer]) -> Result<Mapping> {
+    let mut map = Mapping::copy_on_write(file, path)?;
+    let total: usize = layers.iter().map(|l| runs(&l.header.pages).count()).sum();
+    let left = mmap::mappings_left().map_or(MAX_OVERLAY_RUNS / 2, |n| n / 4);
+    // Unit tests lower the limit to reach the copying path with small files.
+    let limit = if cfg!(test) { 4 } else { MAX_OVERLAY_RUNS.min(left) };
+    if total <= limit {
+        for layer in layers {
+            layer.verify_all()?;
+        }
+        match overlay_layers(&mut map, layers) {
+            Ok(()) => return Ok(map),
+            // Start again from a clean mapping, and copy.
+            Err(_) => map = Mapping::copy_on_write(file, path)?,
+        }
+    }
+    copy_layers(&mut map, layers)?;
+    Ok(map)
+}
+
+fn overlay_layers(map: &mut Mapping, layers: &[Layer]) -> Result<()> {
+    let ps = page_size() as u64;
+    for layer in layers {
+        for (first, page, count) in runs(&layer.header.pages) {
+            let offset = layer.header.data_offset + first as u64 * ps;
+            let page = usize::try_from(page).map_err(|_| Error::invalid("page overflow"))?;
+            map.overlay(&layer.file, &layer.path, offset, page, count)?;
+        }
+    }
+    Ok(())
+}
+
+/// Copies the layers' pages into `map`, checking each against its checksum on the way.
+fn copy_layers(map: &mut Mapping, layers: &[Layer]) -> Result<()> {
+    let ps = page_size();
+    let Some(bytes) = map.bytes_mut() else {
+        return Err(Error::invalid("copy-on-write mapping is not writable"));
+    };
+    let len = bytes.len();
+    for layer in layers {
+        for (i, &page) in layer.header.pages.iter().enumerate() {
+            let lo = usize::try_from(page).unwrap_or(usize::MAX).saturating_mul(ps).min(len);
+            let hi = lo.saturating_add(ps).min(len);
+            let src = layer.page(i)?;
+            bytes[lo..hi].copy_from_slice(&src[..hi - lo]);
+        }
     }
     Ok(())
 }
@@ -812,9 +1011,12 @@ mod tests {
         let mut expected = c.read().unwrap();
         assert_eq!(c.save_delta(&d).unwrap().pages, elems.len() as u64);
         drop(c);
-        // 10 runs is over the test limit of 4: the pages are copied, so they count as dirty.
+        // 10 runs is over the test limit of 4: once a view applies the delta, the pages are
+        // copied, so they count as dirty.
         let mut r = MmapArray::<u64>::open_with_delta(&path, &d).unwrap();
         assert_eq!(r.read().unwrap(), expected);
+        assert!(r.dirty_pages().unwrap().is_empty(), "a small read does not apply the delta");
+        assert_eq!(r.view().unwrap(), expected.view());
         assert_eq!(r.dirty_pages().unwrap().len(), elems.len());
         assert_eq!(r.changed_pages().unwrap().len(), elems.len());
         r.view_mut().unwrap()[[0]] = 1;

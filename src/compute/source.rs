@@ -83,14 +83,14 @@ impl<'a, T: Element> MmapChunks<'a, T> {
     pub fn new(array: &'a MmapArray<T>) -> Result<Self> {
         // Chunks are cast (and, for `bool`, validated) one at a time as they are used, so that
         // opening does not read the whole file.
-        let aligned = array.data_bytes().as_ptr().align_offset(std::mem::align_of::<T>()) == 0;
+        let aligned = array.data_bytes()?.as_ptr().align_offset(std::mem::align_of::<T>()) == 0;
         let swapped = !array.dtype().is_native();
         array.advise(Access::Sequential)?;
         let chunk = (CHUNK_BYTES / std::mem::size_of::<T>().max(1)).max(1);
         // Dropping pages after use keeps the resident set small when the data could crowd out
         // memory, but each drop is a TLB shootdown across every thread of the process: where
         // the whole array fits comfortably, the pages are left to the page cache instead.
-        let bytes = array.data_bytes().len() as u64;
+        let bytes = array.data_bytes()?.len() as u64;
         let release = crate::mmap::memory_budget().is_none_or(|budget| bytes > budget / 4);
         Ok(MmapChunks { array, aligned, swapped, chunk, len: array.len(), release })
     }
@@ -125,7 +125,7 @@ impl<'a, T: Element> MmapChunks<'a, T> {
         let start = start.min(self.len);
         let end = start.saturating_add(len).min(self.len);
         let size = std::mem::size_of::<T>();
-        let bytes = &self.array.data_bytes()[start * size..end * size];
+        let bytes = &self.array.data_bytes()?[start * size..end * size];
         let invalid = || Error::NotViewable {
             path: self.array.path().to_path_buf(),
             reason: format!(

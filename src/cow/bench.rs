@@ -152,10 +152,14 @@ pub struct CowRow {
     pub save_seconds: f64,
     /// Size of the delta file.
     pub delta_bytes: u64,
-    /// Time to open base + delta and read one changed element.
+    /// Time to open base + delta and read one changed element (`get`, which looks the element's
+    /// page up in the delta's index without applying the delta).
     pub reopen_seconds: f64,
-    /// `private_bytes()` of the reopened array: 0 when the delta's pages were mapped, the
-    /// delta's data when there were too many runs of pages and they were copied in.
+    /// Time for the first whole view of the reopened array afterwards: checking every delta
+    /// page and mapping (or copying) them over the clone.
+    pub reopen_view_seconds: f64,
+    /// `private_bytes()` of the reopened array after that view: 0 when the delta's pages were
+    /// mapped, the delta's data when there were too many runs of pages and they were copied in.
     pub reopen_private_bytes: u64,
     /// Time to write a standalone `.npy` from base + delta; `None` when not asked for.
     pub materialize_seconds: Option<f64>,
@@ -433,12 +437,19 @@ fn one_fraction(
     let t = Instant::now();
     let again = MmapArray::<f64>::open_with_delta(base, &delta)?;
     let read = match probe {
-        Some(p) => Some(again.view()?[[element_in_page(p, offset, ps)]]),
+        Some(p) => Some(again.get(&[element_in_page(p, offset, ps)])?),
         None => None,
     };
     let reopen_seconds = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let viewed = match probe {
+        Some(p) => Some(again.view()?[[element_in_page(p, offset, ps)]]),
+        None => None,
+    };
+    let reopen_view_seconds = t.elapsed().as_secs_f64();
     let reopen_private_bytes = again.private_bytes()?;
-    verified &= read.map(f64::to_bits) == probe.map(|p| value_for_page(p).to_bits());
+    let want = probe.map(|p| value_for_page(p).to_bits());
+    verified &= read.map(f64::to_bits) == want && viewed.map(f64::to_bits) == want;
 
     let (materialize_seconds, materialize_method) = if opts.materialize {
         let out = dir.join(format!("materialized-{tag}.npy"));
@@ -475,6 +486,7 @@ fn one_fraction(
         save_seconds,
         delta_bytes: report.bytes,
         reopen_seconds,
+        reopen_view_seconds,
         reopen_private_bytes,
         materialize_seconds,
         materialize_method,

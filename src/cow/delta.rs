@@ -4,12 +4,12 @@
 //! ```text
 //! offset  size  field
 //!      0     8  magic b"LARDELTA"
-//!      8     4  format version (1)
+//!      8     4  format version (2)
 //!     12     4  page size P
 //!     16     8  length of the array file (the .npy) in bytes
 //!     24     8  number of pages n
 //!     32     8  data offset D (a multiple of P)
-//!     40     8  data checksum: xxh3-64 of the n * P data bytes
+//!     40     8  reserved, zero (version 1: a checksum of all the data)
 //!     48     4  depth: 1 over a .npy, k over a delta of depth k - 1
 //!     52     4  length L of the parent's path
 //!     56     8  parent length in bytes
@@ -18,12 +18,14 @@
 //!     76     4  reserved, zero
 //!     80     8  parent fingerprint
 //!     88     L  parent path (bytes)
-//!   88+L    8n  page numbers, strictly increasing
-//! 88+L+8n    8  header checksum: xxh3-64 of bytes [0, 88 + L + 8n)
+//!   88+L   16n  index: for each page, its number (strictly increasing) and the xxh3-64
+//!               of its P data bytes
+//! 88+L+16n   8  header checksum: xxh3-64 of bytes [0, 88 + L + 16n)
 //!         zero padding up to D
 //!      D  n*P  the pages, in index order
 //! ```
-//! All integers are little-endian.
+//! All integers are little-endian. The per-page checksums let a reader check only the pages it
+//! uses, when it first uses them.
 
 use std::path::{Path, PathBuf};
 
@@ -34,7 +36,9 @@ use crate::error::{Error, Result};
 /// The first eight bytes of every delta file.
 pub(crate) const MAGIC: &[u8; 8] = b"LARDELTA";
 /// The format version this code writes and reads.
-pub(crate) const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 2;
+/// Bytes of one index entry: a page number and the checksum of its data.
+pub(crate) const ENTRY: usize = 16;
 /// Bytes before the parent's path.
 pub(crate) const FIXED: usize = 88;
 
@@ -61,9 +65,15 @@ pub(crate) struct DeltaHeader {
     pub(crate) depth: u32,
     pub(crate) parent: Identity,
     pub(crate) pages: Vec<u64>,
+    /// xxh3-64 of each page's data, in index order.
+    pub(crate) checksums: Vec<u64>,
     pub(crate) data_offset: u64,
-    pub(crate) data_checksum: u64,
     pub(crate) header_checksum: u64,
+}
+
+/// The checksum a delta stores for one page of data (xxh3-64, seed 0).
+pub(crate) fn page_checksum(page: &[u8]) -> u64 {
+    XxHash3_64::oneshot(page)
 }
 
 fn path_bytes(p: &Path) -> &[u8] {
@@ -87,25 +97,26 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 }
 
 impl DeltaHeader {
-    /// A header for `pages` (sorted, distinct) of an array file of `array_len` bytes; the
-    /// data offset is the first page boundary after the header and the header checksum is
-    /// filled in.
+    /// A header for `pages` (sorted, distinct) of an array file of `array_len` bytes whose
+    /// data have the given `checksums` (one per page); the data offset is the first page
+    /// boundary after the header and the header checksum is filled in.
     pub(crate) fn new(
         page_size: u32,
         array_len: u64,
         depth: u32,
         parent: Identity,
         pages: Vec<u64>,
-        data_checksum: u64,
+        checksums: Vec<u64>,
     ) -> DeltaHeader {
+        debug_assert_eq!(pages.len(), checksums.len());
         let mut h = DeltaHeader {
             page_size,
             array_len,
             depth,
             parent,
             pages,
+            checksums,
             data_offset: 0,
-            data_checksum,
             header_checksum: 0,
         };
         let head = h.checked_len() as u64;
@@ -116,7 +127,7 @@ impl DeltaHeader {
 
     /// Bytes of the header up to and including the header checksum.
     fn checked_len(&self) -> usize {
-        FIXED + path_bytes(&self.parent.path).len() + 8 * self.pages.len() + 8
+        FIXED + path_bytes(&self.parent.path).len() + ENTRY * self.pages.len() + 8
     }
 
     /// The bytes the header checksum covers.
@@ -129,7 +140,7 @@ impl DeltaHeader {
         b.extend_from_slice(&self.array_len.to_le_bytes());
         b.extend_from_slice(&(self.pages.len() as u64).to_le_bytes());
         b.extend_from_slice(&self.data_offset.to_le_bytes());
-        b.extend_from_slice(&self.data_checksum.to_le_bytes());
+        b.extend_from_slice(&0u64.to_le_bytes());
         b.extend_from_slice(&self.depth.to_le_bytes());
         b.extend_from_slice(&u32::try_from(path.len()).unwrap_or(u32::MAX).to_le_bytes());
         b.extend_from_slice(&self.parent.len.to_le_bytes());
@@ -138,8 +149,9 @@ impl DeltaHeader {
         b.extend_from_slice(&0u32.to_le_bytes());
         b.extend_from_slice(&self.parent.fingerprint.to_le_bytes());
         b.extend_from_slice(path);
-        for p in &self.pages {
+        for (p, c) in self.pages.iter().zip(&self.checksums) {
             b.extend_from_slice(&p.to_le_bytes());
+            b.extend_from_slice(&c.to_le_bytes());
         }
         b
     }
@@ -167,16 +179,23 @@ impl DeltaHeader {
         }
         let version = u32_at(prefix, 8);
         if version != VERSION {
+            let hint = if version < VERSION {
+                "; open it with the larder that saved it and save or materialize it again"
+            } else {
+                ""
+            };
             return Err(Error::format(
                 path,
                 8,
-                format!("delta format version {version}, this larder reads version {VERSION}"),
+                format!(
+                    "delta format version {version}, this larder reads version {VERSION}{hint}"
+                ),
             ));
         }
         let n = u64_at(prefix, 24);
         let path_len = u64::from(u32_at(prefix, 52));
         let need = n
-            .checked_mul(8)
+            .checked_mul(ENTRY as u64)
             .and_then(|x| x.checked_add(FIXED as u64 + 8 + path_len))
             .filter(|&x| x <= file_len)
             .ok_or_else(|| {
@@ -240,6 +259,9 @@ impl DeltaHeader {
                 ),
             ));
         }
+        if u64_at(bytes, 40) != 0 {
+            return Err(bad(40, "reserved field is not zero".into()));
+        }
         let depth = u32_at(bytes, 48);
         if depth == 0 {
             return Err(bad(48, "depth 0".into()));
@@ -254,12 +276,15 @@ impl DeltaHeader {
         };
         let array_pages = array_len.div_ceil(u64::from(page_size));
         let index = FIXED + path_len;
-        let mut pages = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
-        for i in 0..usize::try_from(n).unwrap_or(0) {
-            let p = u64_at(bytes, index + 8 * i);
+        let n = usize::try_from(n).unwrap_or(0);
+        let mut pages = Vec::with_capacity(n);
+        let mut checksums = Vec::with_capacity(n);
+        for i in 0..n {
+            let p = u64_at(bytes, index + ENTRY * i);
+            checksums.push(u64_at(bytes, index + ENTRY * i + 8));
             if p >= array_pages || pages.last().is_some_and(|&last| p <= last) {
                 return Err(bad(
-                    index + 8 * i,
+                    index + ENTRY * i,
                     format!(
                         "page number {p} at index {i} is out of order or beyond the array's \
                          {array_pages} pages"
@@ -274,8 +299,8 @@ impl DeltaHeader {
             depth,
             parent,
             pages,
+            checksums,
             data_offset,
-            data_checksum: u64_at(bytes, 40),
             header_checksum: stored,
         })
     }
@@ -294,7 +319,8 @@ mod tests {
             mtime_nsec: 999,
             fingerprint: 0xdead_beef,
         };
-        DeltaHeader::new(4096, 100_000, 1, parent, pages, 42)
+        let checksums = pages.iter().map(|p| p * 3 + 1).collect();
+        DeltaHeader::new(4096, 100_000, 1, parent, pages, checksums)
     }
 
     fn file(h: &DeltaHeader) -> Vec<u8> {
@@ -336,7 +362,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn any_flipped_header_byte_is_refused(at in 0usize..(FIXED + 14 + 24 + 8), bit in 0u8..8) {
+        fn any_flipped_header_byte_is_refused(at in 0usize..(FIXED + 14 + 3 * ENTRY + 8), bit in 0u8..8) {
             let h = sample(vec![0, 5, 9]);
             let mut b = file(&h);
             b[at] ^= 1 << bit;

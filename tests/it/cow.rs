@@ -83,7 +83,8 @@ proptest! {
         drop(clone);
 
         let mut again = MmapArray::<u32>::open_with_delta(&base, &d1).unwrap();
-        prop_assert_eq!(again.read().unwrap(), owned.clone());
+        prop_assert_eq!(again.read().unwrap(), owned.clone()); // through the delta index
+        prop_assert_eq!(again.view().unwrap(), owned.view()); // the delta applied
         prop_assert_eq!(again.private_bytes().unwrap(), 0, "delta pages are mapped, not copied");
         let pages2 = apply(&mut again, &mut owned, &second);
         let d2 = dir.path().join("two.delta");
@@ -314,12 +315,143 @@ fn a_corrupted_delta_is_refused_with_a_clear_error() {
         let mut b = full.clone();
         b[at] ^= 0x40;
         fs::write(&d, &b).unwrap();
-        let e = MmapArray::<u32>::open_with_delta(&base, &d).unwrap_err().to_string();
+        // Header and index are checked at open; page data when a view first needs it.
+        let e = MmapArray::<u32>::open_with_delta(&base, &d)
+            .and_then(|a| a.view().map(drop))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains(want), "byte {at}: {e}");
+        assert!(e.contains("x.delta"), "{e}");
     }
     fs::write(&d, b"not a delta, but long enough to hold a header of eighty-eight bytes......")
         .unwrap();
     assert!(MmapArray::<u32>::open_with_delta(&base, &d).is_err());
+}
+
+/// A base of `n` `u32` and a delta that writes `value` into element `e` of each of `elems`.
+fn delta_writing(dir: &Path, n: usize, elems: &[usize], value: u32) -> (PathBuf, PathBuf) {
+    let base = make_base(dir, n);
+    let mut c = MmapArray::<u32>::open_cow(&base).unwrap();
+    {
+        let mut v = c.view_mut().unwrap();
+        for &e in elems {
+            v[[e]] = value;
+        }
+    }
+    let d = dir.join("lazy.delta");
+    c.save_delta(&d).unwrap();
+    (base, d)
+}
+
+#[test]
+fn single_elements_and_small_slices_read_through_the_delta_index_match_the_applied_view() {
+    let dir = tempfile::tempdir().unwrap();
+    let per_page = page_size() / 4;
+    let n = 40 * per_page;
+    let elems: Vec<usize> = (1..40).step_by(3).map(|p| p * per_page).collect();
+    let (base, d) = delta_writing(dir.path(), n, &elems, 0xfeed);
+    let lazy = MmapArray::<u32>::open_with_delta(&base, &d).unwrap();
+    let applied = MmapArray::<u32>::open_with_delta(&base, &d).unwrap();
+    let whole = applied.view().unwrap().to_owned();
+    for &e in &elems {
+        assert_eq!(lazy.get(&[e]).unwrap(), 0xfeed);
+        assert_eq!(lazy.get(&[e + 1]).unwrap(), whole[[e + 1]]);
+        assert_eq!(applied.get(&[e]).unwrap(), 0xfeed);
+    }
+    for text in ["5:9000:7", "::-97", "-3:", "None, 100:5000", "..., 7", "0:0"] {
+        let sel: larder::Selection = text.parse().unwrap();
+        let want = whole.slice(sel.resolve(whole.shape()).unwrap().as_slice()).to_owned();
+        assert_eq!(lazy.read_slice(&sel).unwrap(), want, "{text}");
+    }
+    // Nothing above applied the delta: no page of the clone is private yet.
+    assert!(lazy.dirty_pages().unwrap().is_empty());
+    assert!(lazy.get(&[n]).is_err());
+    assert!(lazy.get(&[0, 0]).is_err());
+}
+
+#[test]
+fn lazy_reads_follow_c_and_fortran_order_and_stacked_deltas() {
+    let dir = tempfile::tempdir().unwrap();
+    let per_page = page_size() / 4;
+    for order in [larder::Order::C, larder::Order::F] {
+        let base = dir.path().join(format!("{}.npy", order.as_str()));
+        let (rows, cols) = (3 * per_page / 8, 8);
+        let mut a = MmapArray::<u32>::create_with_order(&base, &[rows, cols], order).unwrap();
+        for ((i, j), v) in
+            a.view_mut().unwrap().into_dimensionality::<ndarray::Ix2>().unwrap().indexed_iter_mut()
+        {
+            *v = (i * 100 + j) as u32;
+        }
+        a.close().unwrap();
+        let mut c = MmapArray::<u32>::open_cow(&base).unwrap();
+        c.view_mut().unwrap()[[rows - 1, 2]] = 1;
+        let d1 = dir.path().join(format!("{}-1.delta", order.as_str()));
+        c.save_delta(&d1).unwrap();
+        drop(c);
+        let mut c = MmapArray::<u32>::open_with_delta(&base, &d1).unwrap();
+        c.view_mut().unwrap()[[0, 5]] = 2;
+        let d2 = dir.path().join(format!("{}-2.delta", order.as_str()));
+        c.save_delta(&d2).unwrap();
+        drop(c);
+        let lazy = MmapArray::<u32>::open_with_delta(&base, &d2).unwrap();
+        assert_eq!(lazy.get(&[rows - 1, 2]).unwrap(), 1, "{order:?}");
+        assert_eq!(lazy.get(&[0, 5]).unwrap(), 2, "{order:?}");
+        assert_eq!(lazy.get(&[1, 5]).unwrap(), 105, "{order:?}");
+        let sel: larder::Selection = "::-5, 1::2".parse().unwrap();
+        let got = lazy.read_slice(&sel).unwrap();
+        let applied = MmapArray::<u32>::open_with_delta(&base, &d2).unwrap();
+        let want = applied.read_slice(&sel).unwrap();
+        assert_eq!(
+            got,
+            applied.view().unwrap().slice(ndarray::s![..;-5, 1..;2]).into_dyn(),
+            "{order:?}"
+        );
+        assert_eq!(got, want, "{order:?}");
+    }
+}
+
+#[test]
+fn a_corrupted_delta_page_is_refused_when_first_needed_naming_file_page_and_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    let per_page = page_size() / 4;
+    let elems = [2 * per_page, 9 * per_page];
+    let (base, d) = delta_writing(dir.path(), 12 * per_page, &elems, 9);
+    // Corrupt the second page of the delta's data (array page 9).
+    let len = fs::metadata(&d).unwrap().len();
+    let at = len - page_size() as u64 + 17;
+    let file = OpenOptions::new().read(true).write(true).open(&d).unwrap();
+    let mut byte = [0u8; 1];
+    file.read_exact_at(&mut byte, at).unwrap();
+    file.write_all_at(&[byte[0] ^ 1], at).unwrap();
+    drop(file);
+
+    let a = MmapArray::<u32>::open_with_delta(&base, &d).unwrap();
+    assert_eq!(a.get(&[elems[0]]).unwrap(), 9, "an intact page reads");
+    assert_eq!(a.get(&[1]).unwrap(), read_npy::<u32>(&base).unwrap()[[1]]);
+    let page_start = (len - page_size() as u64).to_string();
+    for attempt in 0..2 {
+        let e = a.get(&[elems[1]]).unwrap_err();
+        assert!(matches!(e, Error::Format { .. }), "{e}");
+        let e = e.to_string();
+        for want in [
+            "lazy.delta",
+            "data checksum mismatch",
+            "page 1 of the delta",
+            "page 9 of the array",
+            &page_start,
+        ] {
+            assert!(e.contains(want), "attempt {attempt}: {want:?} not in {e}");
+        }
+    }
+    let sel: larder::Selection = format!("{}:{}", elems[1] - 2, elems[1] + 2).parse().unwrap();
+    assert!(a.read_slice(&sel).unwrap_err().to_string().contains("checksum"));
+    // Whole views check every page first: the corrupt delta is never partly applied.
+    assert!(a.view().unwrap_err().to_string().contains("checksum"));
+    assert!(a.read().unwrap_err().to_string().contains("checksum"));
+    assert!(a.materialize(dir.path().join("m.npy")).is_err());
+    assert!(!dir.path().join("m.npy").exists());
+    let mut w = MmapArray::<u32>::open_with_delta(&base, &d).unwrap();
+    assert!(w.view_mut().is_err());
 }
 
 #[test]

@@ -93,7 +93,7 @@ fn fortran_order_is_viewed_with_fortran_strides() {
     assert_eq!(v.shape(), &[3, 4]);
     assert_eq!(v.strides(), &[1, 3]);
     // Zero-copy: the view points into the mapping, not a copy.
-    assert_eq!(v.as_ptr().cast::<u8>(), a.data_bytes().as_ptr());
+    assert_eq!(v.as_ptr().cast::<u8>(), a.data_bytes().unwrap().as_ptr());
 }
 
 #[test]

@@ -30,6 +30,7 @@ LARDER_KEYS = {"clone_seconds": "clone_s", "cow_seconds": "cow_s", "write_second
                "dirty_scan_seconds": "dirty_scan_s", "private_bytes": "private_bytes",
                "rss_anon_growth_bytes": "rss_anon_growth_bytes", "save_seconds": "save_s",
                "delta_bytes": "delta_bytes", "reopen_seconds": "reopen_s",
+               "reopen_view_seconds": "reopen_view_s",
                "reopen_private_bytes": "reopen_private_bytes",
                "materialize_seconds": "materialize_s"}
 # `cow_numpy.py` row keys -> metric names (np.load(mmap_mode="c") is numpy's clone).
