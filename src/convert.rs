@@ -55,6 +55,10 @@ pub const DEFAULT_BLOCK_SIZE: usize = 1 << 20;
 /// Default time between checkpoints.
 pub const DEFAULT_CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 
+/// Bytes appended to a column file after which the kernel is asked to start writing them to
+/// disk, so that the syncs of checkpoints and of the end find little left to do.
+const WRITEBACK_STEP: u64 = 4 << 20;
+
 /// Default number of rows read to infer column types.
 pub const DEFAULT_INFER_ROWS: usize = 10_000;
 
@@ -833,6 +837,9 @@ impl Writer {
             line.push(b'\n');
             self.rejects.write_all(&line).map_err(io(&rpath))?;
             self.ck.rejects_bytes += line.len() as u64;
+        }
+        for s in &mut self.sinks {
+            s.start_writeback(WRITEBACK_STEP)?;
         }
         let rejected = p.rejects.len() as u64;
         self.ck.rows_read += p.rows_read;

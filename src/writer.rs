@@ -50,6 +50,9 @@ pub struct NpyWriter<T: Element> {
     elements: u64,
     /// Rows whose count is on disk in the header.
     synced_rows: u64,
+    /// File offset up to which writeback was started by
+    /// [`start_writeback`](NpyWriter::start_writeback).
+    written_back: u64,
     finished: bool,
     _element: PhantomData<T>,
 }
@@ -80,6 +83,7 @@ impl<T: Element> NpyWriter<T> {
             row_len,
             elements: 0,
             synced_rows: 0,
+            written_back: 0,
             finished: false,
             _element: PhantomData,
         })
@@ -139,6 +143,7 @@ impl<T: Element> NpyWriter<T> {
             row_len,
             elements: rows * row_len as u64,
             synced_rows: rows,
+            written_back: 0,
             finished: false,
             _element: PhantomData,
         })
@@ -214,6 +219,34 @@ impl<T: Element> NpyWriter<T> {
         self.out.get_ref().sync_data().map_err(|e| Error::io(&self.path, e))?;
         self.synced_rows = rows;
         Ok(rows)
+    }
+
+    /// Hands buffered data to the operating system and asks it to start writing the whole
+    /// pages of data not yet started to disk, without waiting. Durability still needs
+    /// [`sync`](NpyWriter::sync); this makes that `sync` (or the operating system's own
+    /// writeback) find less to do, so writing overlaps the caller's work. A no-op where the
+    /// system has no such call (outside Linux).
+    ///
+    /// # Errors
+    /// [`Error::Io`] on a write error.
+    pub fn start_writeback(&mut self) -> Result<()> {
+        self.out.flush().map_err(|e| Error::io(&self.path, e))?;
+        let end = self.header_len as u64 + self.elements * std::mem::size_of::<T>() as u64;
+        // Whole pages only: a page still being appended to would be written twice.
+        let page = 4096;
+        let end = end / page * page;
+        if end > self.written_back {
+            mmap::start_writeback(self.out.get_ref(), self.written_back, end - self.written_back)
+                .map_err(|e| Error::io(&self.path, e))?;
+            self.written_back = end;
+        }
+        Ok(())
+    }
+
+    /// Bytes appended (buffered or not) since writeback was last started.
+    pub fn unsubmitted_bytes(&self) -> u64 {
+        let end = self.header_len as u64 + self.elements * std::mem::size_of::<T>() as u64;
+        end.saturating_sub(self.written_back)
     }
 
     fn write_header(&mut self, rows: u64) -> Result<()> {
