@@ -12,7 +12,11 @@ use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use memchr::{memchr, memchr_iter, memchr2_iter};
+use memchr::{memchr, memchr_iter, memchr2, memchr2_iter};
+
+mod regular;
+
+use wide::u8x16;
 
 use crate::dtype::ElementType;
 
@@ -110,7 +114,7 @@ fn parse_magnitude(v: &[u8]) -> Result<(bool, u64), Reason> {
 }
 
 /// An integer type values can be parsed into.
-pub(crate) trait Int: Copy + Send + TryFrom<i128> + Into<i128> + 'static {
+pub(crate) trait Int: Copy + Send + TryFrom<i128> + TryFrom<i64> + Into<i128> + 'static {
     const ELEMENT: ElementType;
 }
 
@@ -174,7 +178,7 @@ impl Float for f64 {
 
 /// The fast path for plain decimals (`-12.345`): exact when it answers (Clinger's fast path).
 #[inline]
-fn parse_simple_decimal<T: Float>(v: &[u8]) -> Option<T> {
+pub(crate) fn parse_simple_decimal<T: Float>(v: &[u8]) -> Option<T> {
     let (neg, rest) = match v.first()? {
         b'-' => (true, &v[1..]),
         b'+' => (false, &v[1..]),
@@ -636,6 +640,16 @@ pub(crate) fn fields_of(rec: &[u8], delimiter: u8) -> Result<Vec<Vec<u8>>, Reaso
 
 /// Parses the records of `block`.
 pub(crate) fn parse_block(layout: &Layout, block: &[u8]) -> Parsed {
+    if memchr2(b'"', b'\r', block).is_none()
+        && let Some(p) = regular::parse(layout, block)
+    {
+        return p;
+    }
+    parse_block_general(layout, block)
+}
+
+/// Parses the records of `block`, whatever they hold, record by record.
+pub(crate) fn parse_block_general(layout: &Layout, block: &[u8]) -> Parsed {
     // Lines bound the records, so one count sizes every column without regrowing.
     let lines = memchr_iter(b'\n', block).count() + 1;
     let mut b = Builder {
@@ -691,13 +705,18 @@ pub(crate) fn parse_block(layout: &Layout, block: &[u8]) -> Parsed {
     b.into_parsed(block, line)
 }
 
-/// Bit `i` set where `chunk[i]` is `a` or `b` (the compiler turns this into vector compares).
+/// Bit `i` set where `chunk[i]` is `a` or `b`: 16-byte vector compares and byte masks (SSE2
+/// `pcmpeqb`/`pmovmskb` on x86-64).
 #[inline]
-#[allow(clippy::needless_bitwise_bool)] // branch-free, so it vectorizes
-fn mask2(chunk: &[u8; 64], a: u8, b: u8) -> u64 {
+pub(crate) fn mask2(chunk: &[u8; 64], a: u8, b: u8) -> u64 {
+    let (va, vb) = (u8x16::splat(a), u8x16::splat(b));
     let mut m = 0u64;
-    for (i, &c) in chunk.iter().enumerate() {
-        m |= u64::from((c == a) | (c == b)) << i;
+    for (i, part) in chunk.chunks_exact(16).enumerate() {
+        let mut w = [0u8; 16];
+        w.copy_from_slice(part);
+        let v = u8x16::new(w);
+        let hits = (v.cmp_eq(va) | v.cmp_eq(vb)).move_mask();
+        m |= u64::from(hits as u16) << (16 * i);
     }
     m
 }
