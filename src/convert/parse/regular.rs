@@ -102,27 +102,35 @@ fn field_ends(
     Some((rows, newlines as u64))
 }
 
+/// Where field `k` (counted over the whole block) starts and ends.
+#[inline]
+fn span(ends: &[u32], k: usize) -> (usize, usize) {
+    let start = if k == 0 { 0 } else { ends[k - 1] as usize + 1 };
+    (start, ends[k] as usize)
+}
+
 /// The bytes of field `k` (counted over the whole block).
 #[inline]
 fn field<'a>(block: &'a [u8], ends: &[u32], k: usize) -> &'a [u8] {
-    let start = if k == 0 { 0 } else { ends[k - 1] as usize + 1 };
-    &block[start..ends[k] as usize]
+    let (start, end) = span(ends, k);
+    &block[start..end]
 }
 
-/// Runs `parse` on field `field` of every record; `None` at the first value it refuses.
+/// Runs `parse` on the span of field `field_index` of every record; `None` at the first value
+/// it refuses.
 #[inline]
 fn values<T>(
-    block: &[u8],
     ends: &[u32],
     fields: usize,
     field_index: usize,
     rows: usize,
-    parse: impl Fn(&[u8]) -> Option<T>,
+    parse: impl Fn(usize, usize) -> Option<T>,
 ) -> Option<Vec<T>> {
     let mut out = Vec::with_capacity(rows);
     let mut k = field_index;
     for _ in 0..rows {
-        out.push(parse(field(block, ends, k))?);
+        let (start, end) = span(ends, k);
+        out.push(parse(start, end)?);
         k += fields;
     }
     Some(out)
@@ -136,24 +144,29 @@ fn column(
     field: usize,
     rows: usize,
 ) -> Option<Values> {
+    let fill = spec.fill;
     macro_rules! run {
         ($f:expr) => {
-            values(block, ends, fields, field, rows, $f)?
+            values(ends, fields, field, rows, $f)?
         };
     }
-    let fill = spec.fill;
+    macro_rules! int {
+        ($t:ty) => {
+            run!(|s, e| int::<$t>(block, s, e, fill))
+        };
+    }
     Some(match spec.ty {
-        ColumnType::F64 => Values::F64(run!(float::<f64>)),
-        ColumnType::F32 => Values::F32(run!(float::<f32>)),
-        ColumnType::I64 => Values::I64(run!(|v| int::<i64>(v, fill))),
-        ColumnType::I32 => Values::I32(run!(|v| int::<i32>(v, fill))),
-        ColumnType::I16 => Values::I16(run!(|v| int::<i16>(v, fill))),
-        ColumnType::I8 => Values::I8(run!(|v| int::<i8>(v, fill))),
-        ColumnType::U64 => Values::U64(run!(|v| int::<u64>(v, fill))),
-        ColumnType::U32 => Values::U32(run!(|v| int::<u32>(v, fill))),
-        ColumnType::U16 => Values::U16(run!(|v| int::<u16>(v, fill))),
-        ColumnType::U8 => Values::U8(run!(|v| int::<u8>(v, fill))),
-        ColumnType::Bool => Values::Bool(run!(|v| match parse_bool(v) {
+        ColumnType::F64 => Values::F64(run!(|s, e| float::<f64>(&block[s..e]))),
+        ColumnType::F32 => Values::F32(run!(|s, e| float::<f32>(&block[s..e]))),
+        ColumnType::I64 => Values::I64(int!(i64)),
+        ColumnType::I32 => Values::I32(int!(i32)),
+        ColumnType::I16 => Values::I16(int!(i16)),
+        ColumnType::I8 => Values::I8(int!(i8)),
+        ColumnType::U64 => Values::U64(int!(u64)),
+        ColumnType::U32 => Values::U32(int!(u32)),
+        ColumnType::U16 => Values::U16(int!(u16)),
+        ColumnType::U8 => Values::U8(int!(u8)),
+        ColumnType::Bool => Values::Bool(run!(|s, e| match parse_bool(&block[s..e]) {
             Ok(b) => Some(b),
             Err(Reason::Missing) => match fill {
                 Some(Fill::Bool(b)) => Some(b),
@@ -173,29 +186,60 @@ fn float<T: Float>(v: &[u8]) -> Option<T> {
     }
 }
 
-/// An integer, the way [`parse_int`] reads it (which it falls back to for anything but plain
-/// digits after an optional `-`); an empty field takes the fill value.
+/// The value of 8 ASCII digits, the first in the lowest byte; `None` unless all are digits.
 #[inline]
-fn int<T: Int>(v: &[u8], fill: Option<Fill>) -> Option<T> {
-    let (neg, digits) = match v {
-        [b'-', rest @ ..] => (true, rest),
-        _ => (false, v),
-    };
-    // Up to 18 digits cannot overflow an i64.
-    if !digits.is_empty() && digits.len() <= 18 {
-        let mut m: u64 = 0;
-        let mut bad = 0u8;
-        for &b in digits {
-            let d = b.wrapping_sub(b'0');
-            bad |= u8::from(d > 9);
-            m = m.wrapping_mul(10).wrapping_add(u64::from(d));
-        }
-        if bad == 0 {
-            let m = i64::try_from(m).ok()?;
-            return T::try_from(if neg { -m } else { m }).ok();
-        }
+fn eight_digits(w: u64) -> Option<u64> {
+    const LOW: u64 = 0x0F0F_0F0F_0F0F_0F0F;
+    const HIGH: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    // Each byte's high nibble must be 3 and, after adding 6, still 3: '0'..='9'. A carry out of
+    // a byte that is not a digit only reaches a byte whose own test then fails or still holds.
+    if (w & HIGH) | ((w.wrapping_add(0x0606_0606_0606_0606) & HIGH) >> 4) != 0x3333_3333_3333_3333
+    {
+        return None;
     }
-    match parse_int::<T>(v) {
+    let v = (w & LOW).wrapping_mul(10 * 256 + 1) >> 8;
+    let v = ((v & 0x00FF_00FF_00FF_00FF).wrapping_mul(100 * 65536 + 1)) >> 16;
+    Some(((v & 0x0000_FFFF_0000_FFFF).wrapping_mul(10000 * (1 << 32) + 1)) >> 32)
+}
+
+/// The value of the `n` (1 to 8) ASCII digits that end at `end` in `block`, read as one
+/// little-endian word of the 8 bytes before `end` (`end >= 8`).
+#[inline]
+fn digits_before(block: &[u8], end: usize, n: usize) -> Option<u64> {
+    let bytes: [u8; 8] = block.get(end - 8..end)?.try_into().ok()?;
+    let w = u64::from_le_bytes(bytes);
+    if n >= 8 {
+        return eight_digits(w);
+    }
+    // Replace the bytes before the digits with '0's.
+    let pad = (1u64 << (8 * (8 - n))) - 1;
+    eight_digits((w & !pad) | (0x3030_3030_3030_3030 & pad))
+}
+
+/// Plain decimal digits (1 to 16 of them) from `start` to `end` in `block`, as a number.
+#[inline]
+fn plain_digits(block: &[u8], start: usize, end: usize) -> Option<u64> {
+    let n = end.checked_sub(start)?;
+    match n {
+        1..=8 if end >= 8 => digits_before(block, end, n),
+        9..=16 if end >= 16 => {
+            Some(digits_before(block, end - 8, n - 8)? * 100_000_000 + digits_before(block, end, 8)?)
+        }
+        _ => None,
+    }
+}
+
+/// An integer, the way [`parse_int`] reads it (which it falls back to for anything but up to
+/// 16 plain digits after an optional `-`); an empty field takes the fill value.
+#[inline]
+fn int<T: Int>(block: &[u8], start: usize, end: usize, fill: Option<Fill>) -> Option<T> {
+    let neg = block.get(start) == Some(&b'-');
+    if let Some(m) = plain_digits(block, start + usize::from(neg), end) {
+        // At most 16 digits: fits an i64.
+        let m = i64::try_from(m).ok()?;
+        return T::try_from(if neg { -m } else { m }).ok();
+    }
+    match parse_int::<T>(&block[start..end]) {
         Ok(x) => Some(x),
         Err(Reason::Missing) => match fill {
             Some(Fill::Int(f)) => T::try_from(f).ok(),
@@ -380,11 +424,21 @@ mod tests {
             }
         }
 
+        /// Whatever precedes the field in the block (the word reads look back up to 16 bytes).
         #[test]
-        fn integer_fast_path_matches_parse_int(s in "-?[0-9]{1,20}") {
-            prop_assert_eq!(int::<i64>(s.as_bytes(), None), parse_int::<i64>(s.as_bytes()).ok());
-            prop_assert_eq!(int::<u32>(s.as_bytes(), None), parse_int::<u32>(s.as_bytes()).ok());
-            prop_assert_eq!(int::<i8>(s.as_bytes(), None), parse_int::<i8>(s.as_bytes()).ok());
+        fn integer_fast_path_matches_parse_int(pre in "[0-9,:/]{0,20}", s in "-?[0-9/:]{1,20}") {
+            let block = format!("{pre}{s}");
+            let (b, start, end) = (block.as_bytes(), pre.len(), block.len());
+            prop_assert_eq!(int::<i64>(b, start, end, None), parse_int::<i64>(s.as_bytes()).ok());
+            prop_assert_eq!(int::<u32>(b, start, end, None), parse_int::<u32>(s.as_bytes()).ok());
+            prop_assert_eq!(int::<i8>(b, start, end, None), parse_int::<i8>(s.as_bytes()).ok());
+        }
+
+        #[test]
+        fn eight_digit_words_read_like_the_digits(x in 0u64..100_000_000, n in 1usize..=8) {
+            let s = format!("{:08}", x % 10u64.pow(n as u32));
+            let block = format!("12345678{}", &s[8 - n..]);
+            prop_assert_eq!(digits_before(block.as_bytes(), block.len(), n), Some(x % 10u64.pow(n as u32)));
         }
     }
 }
