@@ -156,8 +156,8 @@ fn column(
         };
     }
     Some(match spec.ty {
-        ColumnType::F64 => Values::F64(run!(|s, e| float::<f64>(&block[s..e]))),
-        ColumnType::F32 => Values::F32(run!(|s, e| float::<f32>(&block[s..e]))),
+        ColumnType::F64 => Values::F64(run!(|s, e| float::<f64>(block, s, e))),
+        ColumnType::F32 => Values::F32(run!(|s, e| float::<f32>(block, s, e))),
         ColumnType::I64 => Values::I64(int!(i64)),
         ColumnType::I32 => Values::I32(int!(i32)),
         ColumnType::I16 => Values::I16(int!(i16)),
@@ -178,8 +178,28 @@ fn column(
     })
 }
 
+/// A float, the way [`parse_float`] reads it. Plain decimals (optional sign, up to 16 digits
+/// on each side of an optional `.`) are read as digit words and go through the same exact
+/// quotient as [`parse_simple_decimal`], so the result is the same correctly rounded value;
+/// everything else goes to [`parse_float`].
 #[inline]
-fn float<T: Float>(v: &[u8]) -> Option<T> {
+fn float<T: Float>(block: &[u8], start: usize, end: usize) -> Option<T> {
+    let v = &block[start..end];
+    let neg = matches!(v.first(), Some(b'-'));
+    let body = start + usize::from(matches!(v.first(), Some(b'-' | b'+')));
+    let dot = block[body..end].iter().position(|&b| b == b'.').map_or(end, |p| body + p);
+    let frac_start = (dot + 1).min(end);
+    let (int_len, frac_len) = (dot - body, end - frac_start);
+    if int_len + frac_len > 0 && int_len + frac_len <= 18 {
+        let int_part = if int_len == 0 { Some(0) } else { plain_digits(block, body, dot) };
+        let frac_part =
+            if frac_len == 0 { Some(0) } else { plain_digits(block, frac_start, end) };
+        if let (Some(i), Some(f)) = (int_part, frac_part)
+            && let Some(x) = T::exact_quotient(i * 10u64.pow(frac_len as u32) + f, frac_len)
+        {
+            return Some(if neg { -x } else { x });
+        }
+    }
     match parse_simple_decimal(v) {
         Some(x) => Some(x),
         None => parse_float(v).ok(),
@@ -217,7 +237,7 @@ fn digits_before(block: &[u8], end: usize, n: usize) -> Option<u64> {
 }
 
 /// Plain decimal digits (1 to 16 of them) from `start` to `end` in `block`, as a number.
-#[inline]
+#[inline(always)]
 fn plain_digits(block: &[u8], start: usize, end: usize) -> Option<u64> {
     let n = end.checked_sub(start)?;
     match n {
@@ -421,6 +441,23 @@ mod tests {
                     let l = layout(types, fields, fill);
                     same(&l, block.as_bytes());
                 }
+            }
+        }
+
+        /// Whatever precedes the field, the fast path gives the standard library's value.
+        #[test]
+        fn float_fast_path_matches_the_standard_library(
+            pre in "[0-9,.]{0,20}",
+            s in "[+-]?[0-9]{0,17}\\.?[0-9]{0,17}",
+        ) {
+            let block = format!("{pre}{s}");
+            let (b, start, end) = (block.as_bytes(), pre.len(), block.len());
+            let want64 = parse_float::<f64>(s.as_bytes()).ok().map(f64::to_bits);
+            let want32 = parse_float::<f32>(s.as_bytes()).ok().map(f32::to_bits);
+            prop_assert_eq!(float::<f64>(b, start, end).map(f64::to_bits), want64);
+            prop_assert_eq!(float::<f32>(b, start, end).map(f32::to_bits), want32);
+            if let Ok(x) = s.parse::<f64>() {
+                prop_assert_eq!(float::<f64>(b, start, end).map(f64::to_bits), Some(x.to_bits()));
             }
         }
 
