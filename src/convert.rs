@@ -858,9 +858,8 @@ impl Writer {
         let rpath = self.dir.join(REJECTS);
         self.rejects.flush().map_err(|e| Error::io(&rpath, e))?;
         self.rejects.get_ref().sync_data().map_err(|e| Error::io(&rpath, e))?;
-        for s in &mut self.sinks {
-            s.sync()?;
-        }
+        // In parallel: each sync mostly waits for the disk, and waits overlap.
+        self.sinks.par_iter_mut().try_for_each(|s| s.sync().map(drop))?;
         for (i, d) in self.dicts.iter_mut().enumerate() {
             if let Some(d) = d {
                 d.file.flush().map_err(|e| Error::io(&d.path, e))?;

@@ -475,9 +475,8 @@ pub(crate) fn start_writeback(file: &File, offset: u64, len: u64) -> io::Result<
         let n = libc::off64_t::try_from(len).map_err(io::Error::other)?;
         // SAFETY: sync_file_range takes a descriptor, open for the duration of the call, and
         // plain integers; it reads or writes no memory of ours.
-        let rc = unsafe {
-            libc::sync_file_range(file.as_raw_fd(), off, n, libc::SYNC_FILE_RANGE_WRITE)
-        };
+        let rc =
+            unsafe { libc::sync_file_range(file.as_raw_fd(), off, n, libc::SYNC_FILE_RANGE_WRITE) };
         if rc != 0 {
             let e = io::Error::last_os_error();
             // Filesystems without support for it: the later fsync does all the work.

@@ -50,6 +50,9 @@ pub struct NpyWriter<T: Element> {
     elements: u64,
     /// Rows whose count is on disk in the header.
     synced_rows: u64,
+    /// `elements` when the last [`sync`](NpyWriter::sync) succeeded: a sync with nothing new
+    /// since has nothing to do.
+    synced_elements: Option<u64>,
     /// File offset up to which writeback was started by
     /// [`start_writeback`](NpyWriter::start_writeback).
     written_back: u64,
@@ -83,6 +86,7 @@ impl<T: Element> NpyWriter<T> {
             row_len,
             elements: 0,
             synced_rows: 0,
+            synced_elements: None,
             written_back: 0,
             finished: false,
             _element: PhantomData,
@@ -143,6 +147,7 @@ impl<T: Element> NpyWriter<T> {
             row_len,
             elements: rows * row_len as u64,
             synced_rows: rows,
+            synced_elements: None,
             written_back: 0,
             finished: false,
             _element: PhantomData,
@@ -215,9 +220,14 @@ impl<T: Element> NpyWriter<T> {
     /// [`Error::Io`] on a write or sync error.
     pub fn sync(&mut self) -> Result<u64> {
         let rows = self.rows();
+        if self.row_len > 0 && self.synced_elements == Some(self.elements) {
+            // Data and header are on disk as they are now.
+            return Ok(rows);
+        }
         self.write_header(rows)?;
         self.out.get_ref().sync_data().map_err(|e| Error::io(&self.path, e))?;
         self.synced_rows = rows;
+        self.synced_elements = Some(self.elements);
         Ok(rows)
     }
 
@@ -323,6 +333,22 @@ mod tests {
     use super::*;
     use crate::array::read_npy;
     use ndarray::{Array, Array3, ArrayD, IxDyn, ShapeBuilder, arr0};
+
+    #[test]
+    fn start_writeback_leaves_the_data_and_the_row_count_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.npy");
+        let mut w = NpyWriter::<u32>::create(&p, &[]).unwrap();
+        let v: Vec<u32> = (0..5000).collect();
+        w.append(&v[..3001]).unwrap();
+        assert!(w.unsubmitted_bytes() > 12_000);
+        w.start_writeback().unwrap();
+        assert!(w.unsubmitted_bytes() < 4096, "whole pages are submitted");
+        w.append(&v[3001..]).unwrap();
+        w.start_writeback().unwrap();
+        assert_eq!(w.finish().unwrap(), 5000);
+        assert_eq!(read_npy::<u32>(&p).unwrap().as_slice(), Some(&v[..]));
+    }
 
     #[test]
     fn resume_drops_rows_after_the_checkpoint() {

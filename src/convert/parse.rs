@@ -114,7 +114,9 @@ fn parse_magnitude(v: &[u8]) -> Result<(bool, u64), Reason> {
 }
 
 /// An integer type values can be parsed into.
-pub(crate) trait Int: Copy + Send + TryFrom<i128> + TryFrom<i64> + Into<i128> + 'static {
+pub(crate) trait Int:
+    Copy + Send + TryFrom<i128> + TryFrom<i64> + Into<i128> + 'static
+{
     const ELEMENT: ElementType;
 }
 
@@ -709,16 +711,16 @@ pub(crate) fn parse_block_general(layout: &Layout, block: &[u8]) -> Parsed {
 /// `pcmpeqb`/`pmovmskb` on x86-64).
 #[inline]
 pub(crate) fn mask2(chunk: &[u8; 64], a: u8, b: u8) -> u64 {
-    let (va, vb) = (u8x16::splat(a), u8x16::splat(b));
-    let mut m = 0u64;
+    let (want_a, want_b) = (u8x16::splat(a), u8x16::splat(b));
+    let mut mask = 0u64;
     for (i, part) in chunk.chunks_exact(16).enumerate() {
-        let mut w = [0u8; 16];
-        w.copy_from_slice(part);
-        let v = u8x16::new(w);
-        let hits = (v.cmp_eq(va) | v.cmp_eq(vb)).move_mask();
-        m |= u64::from(hits as u16) << (16 * i);
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(part);
+        let lanes = u8x16::new(bytes);
+        let hits = (lanes.cmp_eq(want_a) | lanes.cmp_eq(want_b)).move_mask();
+        mask |= u64::from(hits.cast_unsigned() & 0xFFFF) << (16 * i);
     }
-    m
+    mask
 }
 
 /// Parses a block that holds no quote in one pass over its delimiters and line ends, found 64

@@ -29,7 +29,10 @@ pub(super) fn parse(layout: &Layout, block: &[u8]) -> Option<Parsed> {
         let mut columns = Vec::with_capacity(layout.columns.len());
         for (field, slot) in layout.slots.iter().enumerate() {
             if let Some(slot) = *slot {
-                columns.push((slot, column(&layout.columns[slot], block, &ends, layout.fields, field, rows)?));
+                columns.push((
+                    slot,
+                    column(&layout.columns[slot], block, &ends, layout.fields, field, rows)?,
+                ));
             }
         }
         columns.sort_by_key(|(slot, _)| *slot);
@@ -73,7 +76,7 @@ fn field_ends(
         }
         base += 64;
     }
-    ends.extend(memchr2_iter(delimiter, b'\n', tail).map(|p| base + p as u32));
+    ends.extend(memchr2_iter(delimiter, b'\n', tail).map(|p| base + u32::try_from(p).unwrap_or(0)));
     let terminated = block.last() == Some(&b'\n');
     if !terminated {
         ends.push(u32::try_from(block.len()).ok()?);
@@ -192,10 +195,9 @@ fn float<T: Float>(block: &[u8], start: usize, end: usize) -> Option<T> {
     let (int_len, frac_len) = (dot - body, end - frac_start);
     if int_len + frac_len > 0 && int_len + frac_len <= 18 {
         let int_part = if int_len == 0 { Some(0) } else { plain_digits(block, body, dot) };
-        let frac_part =
-            if frac_len == 0 { Some(0) } else { plain_digits(block, frac_start, end) };
+        let frac_part = if frac_len == 0 { Some(0) } else { plain_digits(block, frac_start, end) };
         if let (Some(i), Some(f)) = (int_part, frac_part)
-            && let Some(x) = T::exact_quotient(i * 10u64.pow(frac_len as u32) + f, frac_len)
+            && let Some(x) = T::exact_quotient(i * POW10[frac_len] + f, frac_len)
         {
             return Some(if neg { -x } else { x });
         }
@@ -206,6 +208,17 @@ fn float<T: Float>(block: &[u8], start: usize, end: usize) -> Option<T> {
     }
 }
 
+/// Powers of ten that fit a `u64`, up to the 18 digits the fast paths accept.
+const POW10: [u64; 19] = {
+    let mut p = [1u64; 19];
+    let mut i = 1;
+    while i < 19 {
+        p[i] = p[i - 1] * 10;
+        i += 1;
+    }
+    p
+};
+
 /// The value of 8 ASCII digits, the first in the lowest byte; `None` unless all are digits.
 #[inline]
 fn eight_digits(w: u64) -> Option<u64> {
@@ -213,8 +226,7 @@ fn eight_digits(w: u64) -> Option<u64> {
     const HIGH: u64 = 0xF0F0_F0F0_F0F0_F0F0;
     // Each byte's high nibble must be 3 and, after adding 6, still 3: '0'..='9'. A carry out of
     // a byte that is not a digit only reaches a byte whose own test then fails or still holds.
-    if (w & HIGH) | ((w.wrapping_add(0x0606_0606_0606_0606) & HIGH) >> 4) != 0x3333_3333_3333_3333
-    {
+    if (w & HIGH) | ((w.wrapping_add(0x0606_0606_0606_0606) & HIGH) >> 4) != 0x3333_3333_3333_3333 {
         return None;
     }
     let v = (w & LOW).wrapping_mul(10 * 256 + 1) >> 8;
@@ -237,14 +249,14 @@ fn digits_before(block: &[u8], end: usize, n: usize) -> Option<u64> {
 }
 
 /// Plain decimal digits (1 to 16 of them) from `start` to `end` in `block`, as a number.
-#[inline(always)]
+#[inline]
 fn plain_digits(block: &[u8], start: usize, end: usize) -> Option<u64> {
     let n = end.checked_sub(start)?;
     match n {
         1..=8 if end >= 8 => digits_before(block, end, n),
-        9..=16 if end >= 16 => {
-            Some(digits_before(block, end - 8, n - 8)? * 100_000_000 + digits_before(block, end, 8)?)
-        }
+        9..=16 if end >= 16 => Some(
+            digits_before(block, end - 8, n - 8)? * 100_000_000 + digits_before(block, end, 8)?,
+        ),
         _ => None,
     }
 }
@@ -287,11 +299,7 @@ impl Key {
             u64::from_le_bytes(w)
         };
         let len = v.len();
-        let (a, b) = if len >= 8 {
-            (word(&v[..8]), word(&v[len - 8..]))
-        } else {
-            (word(v), 0)
-        };
+        let (a, b) = if len >= 8 { (word(&v[..8]), word(&v[len - 8..])) } else { (word(v), 0) };
         Key { len, a, b }
     }
 
@@ -322,22 +330,22 @@ fn categorical(
         k += fields;
         let key = Key::of(v);
         let mask = (1usize << bits) - 1;
-        let mut i = (key.hash() >> (64 - bits)) as usize;
+        let mut at = usize::try_from(key.hash() >> (64 - bits)).unwrap_or(0);
         let code = loop {
-            let c = table[i];
+            let c = table[at];
             if c == EMPTY {
                 if !v.is_ascii() {
                     std::str::from_utf8(v).ok()?;
                 }
                 let c = u32::try_from(keys.len()).ok()?;
                 keys.push((key, v));
-                table[i] = c;
+                table[at] = c;
                 if keys.len() * 2 > table.len() {
                     bits += 1;
                     table = vec![EMPTY; 1 << bits];
                     for (n, (key, _)) in keys.iter().enumerate() {
                         let mask = (1usize << bits) - 1;
-                        let mut j = (key.hash() >> (64 - bits)) as usize;
+                        let mut j = usize::try_from(key.hash() >> (64 - bits)).unwrap_or(0);
                         while table[j] != EMPTY {
                             j = (j + 1) & mask;
                         }
@@ -350,7 +358,7 @@ fn categorical(
             if kk == key && (key.len <= 16 || bytes == v) {
                 break c;
             }
-            i = (i + 1) & mask;
+            at = (at + 1) & mask;
         };
         codes.push(code);
     }
@@ -377,7 +385,12 @@ mod tests {
     fn same(l: &Layout, block: &[u8]) -> bool {
         let Some(fast) = parse(l, block) else { return false };
         let slow = parse_block_general(l, block);
-        assert_eq!(format!("{fast:?}"), format!("{slow:?}"), "{:?}", String::from_utf8_lossy(block));
+        assert_eq!(
+            format!("{fast:?}"),
+            format!("{slow:?}"),
+            "{:?}",
+            String::from_utf8_lossy(block)
+        );
         true
     }
 
@@ -442,6 +455,27 @@ mod tests {
                     same(&l, block.as_bytes());
                 }
             }
+        }
+
+        /// Generated regular blocks take the fast path, and it agrees with the general parser.
+        #[test]
+        fn generated_regular_blocks_take_the_fast_path(
+            rows in proptest::collection::vec(
+                ("-?[0-9]{1,18}", "[a-d]{0,3}|[a-z]{9,20}|é", "-?[0-9]{1,9}\\.[0-9]{0,9}|-?[0-9]{1,19}"),
+                1..60,
+            ),
+            terminated in any::<bool>(),
+        ) {
+            let mut block = String::new();
+            for (i, c, f) in &rows {
+                block.extend([i.as_str(), ",", c, ",", f, "\n"]);
+            }
+            if !terminated {
+                block.pop();
+            }
+            let l = layout(&[ColumnType::I64, ColumnType::Cat, ColumnType::F64], 3, None);
+            let fits = rows.iter().all(|(i, _, _)| i.parse::<i64>().is_ok());
+            prop_assert_eq!(same(&l, block.as_bytes()), fits);
         }
 
         /// Whatever precedes the field, the fast path gives the standard library's value.
