@@ -55,6 +55,10 @@ pub const DEFAULT_BLOCK_SIZE: usize = 1 << 20;
 /// Default time between checkpoints.
 pub const DEFAULT_CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 
+/// Bytes appended to a column file after which the kernel is asked to start writing them to
+/// disk, so that the syncs of checkpoints and of the end find little left to do.
+const WRITEBACK_STEP: u64 = 4 << 20;
+
 /// Default number of rows read to infer column types.
 pub const DEFAULT_INFER_ROWS: usize = 10_000;
 
@@ -834,6 +838,9 @@ impl Writer {
             self.rejects.write_all(&line).map_err(io(&rpath))?;
             self.ck.rejects_bytes += line.len() as u64;
         }
+        for s in &mut self.sinks {
+            s.start_writeback(WRITEBACK_STEP)?;
+        }
         let rejected = p.rejects.len() as u64;
         self.ck.rows_read += p.rows_read;
         self.ck.rejected += rejected;
@@ -851,9 +858,8 @@ impl Writer {
         let rpath = self.dir.join(REJECTS);
         self.rejects.flush().map_err(|e| Error::io(&rpath, e))?;
         self.rejects.get_ref().sync_data().map_err(|e| Error::io(&rpath, e))?;
-        for s in &mut self.sinks {
-            s.sync()?;
-        }
+        // In parallel: each sync mostly waits for the disk, and waits overlap.
+        self.sinks.par_iter_mut().try_for_each(|s| s.sync().map(drop))?;
         for (i, d) in self.dicts.iter_mut().enumerate() {
             if let Some(d) = d {
                 d.file.flush().map_err(|e| Error::io(&d.path, e))?;

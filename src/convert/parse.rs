@@ -12,7 +12,11 @@ use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use memchr::{memchr, memchr_iter, memchr2_iter};
+use memchr::{memchr, memchr_iter, memchr2, memchr2_iter};
+
+mod regular;
+
+use wide::u8x16;
 
 use crate::dtype::ElementType;
 
@@ -110,7 +114,9 @@ fn parse_magnitude(v: &[u8]) -> Result<(bool, u64), Reason> {
 }
 
 /// An integer type values can be parsed into.
-pub(crate) trait Int: Copy + Send + TryFrom<i128> + Into<i128> + 'static {
+pub(crate) trait Int:
+    Copy + Send + TryFrom<i128> + TryFrom<i64> + Into<i128> + 'static
+{
     const ELEMENT: ElementType;
 }
 
@@ -174,7 +180,7 @@ impl Float for f64 {
 
 /// The fast path for plain decimals (`-12.345`): exact when it answers (Clinger's fast path).
 #[inline]
-fn parse_simple_decimal<T: Float>(v: &[u8]) -> Option<T> {
+pub(crate) fn parse_simple_decimal<T: Float>(v: &[u8]) -> Option<T> {
     let (neg, rest) = match v.first()? {
         b'-' => (true, &v[1..]),
         b'+' => (false, &v[1..]),
@@ -636,6 +642,16 @@ pub(crate) fn fields_of(rec: &[u8], delimiter: u8) -> Result<Vec<Vec<u8>>, Reaso
 
 /// Parses the records of `block`.
 pub(crate) fn parse_block(layout: &Layout, block: &[u8]) -> Parsed {
+    if memchr2(b'"', b'\r', block).is_none()
+        && let Some(p) = regular::parse(layout, block)
+    {
+        return p;
+    }
+    parse_block_general(layout, block)
+}
+
+/// Parses the records of `block`, whatever they hold, record by record.
+pub(crate) fn parse_block_general(layout: &Layout, block: &[u8]) -> Parsed {
     // Lines bound the records, so one count sizes every column without regrowing.
     let lines = memchr_iter(b'\n', block).count() + 1;
     let mut b = Builder {
@@ -691,15 +707,20 @@ pub(crate) fn parse_block(layout: &Layout, block: &[u8]) -> Parsed {
     b.into_parsed(block, line)
 }
 
-/// Bit `i` set where `chunk[i]` is `a` or `b` (the compiler turns this into vector compares).
+/// Bit `i` set where `chunk[i]` is `a` or `b`: 16-byte vector compares and byte masks (SSE2
+/// `pcmpeqb`/`pmovmskb` on x86-64).
 #[inline]
-#[allow(clippy::needless_bitwise_bool)] // branch-free, so it vectorizes
-fn mask2(chunk: &[u8; 64], a: u8, b: u8) -> u64 {
-    let mut m = 0u64;
-    for (i, &c) in chunk.iter().enumerate() {
-        m |= u64::from((c == a) | (c == b)) << i;
+pub(crate) fn mask2(chunk: &[u8; 64], a: u8, b: u8) -> u64 {
+    let (want_a, want_b) = (u8x16::splat(a), u8x16::splat(b));
+    let mut mask = 0u64;
+    for (i, part) in chunk.chunks_exact(16).enumerate() {
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(part);
+        let lanes = u8x16::new(bytes);
+        let hits = (lanes.cmp_eq(want_a) | lanes.cmp_eq(want_b)).move_mask();
+        mask |= u64::from(hits.cast_unsigned() & 0xFFFF) << (16 * i);
     }
-    m
+    mask
 }
 
 /// Parses a block that holds no quote in one pass over its delimiters and line ends, found 64

@@ -136,6 +136,12 @@ impl Sink {
         }
     }
 
+    /// Starts writing appended data to disk once enough has piled up since the last time (see
+    /// [`NpyWriter::start_writeback`]), so checkpoints and the final sync wait for little.
+    pub(crate) fn start_writeback(&mut self, at_least: u64) -> Result<()> {
+        each_sink!(self, w => if w.unsubmitted_bytes() >= at_least { w.start_writeback() } else { Ok(()) })
+    }
+
     /// Checkpoints the file (data and header on disk).
     pub(crate) fn sync(&mut self) -> Result<u64> {
         each_sink!(self, w => w.sync())

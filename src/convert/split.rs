@@ -4,7 +4,7 @@
 //! before it since the block's start. Every block therefore starts at a record boundary, and the
 //! parser (`parse.rs`) applies the same rule inside a block.
 
-use std::io::{ErrorKind, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use memchr::{memchr, memrchr};
@@ -70,17 +70,16 @@ impl<R: Read> BlockReader<R> {
         let mut target = self.block_size.max(buf.len());
         loop {
             buf.reserve_exact(target.saturating_sub(buf.len()));
-            while buf.len() < target && !self.eof {
-                let have = buf.len();
-                buf.resize(target, 0);
-                match self.input.read(&mut buf[have..]) {
-                    Ok(0) => {
-                        buf.truncate(have);
-                        self.eof = true;
-                    }
-                    Ok(n) => buf.truncate(have + n),
-                    Err(e) if e.kind() == ErrorKind::Interrupted => buf.truncate(have),
-                    Err(e) => return Err(Error::io(&self.path, e)),
+            if buf.len() < target && !self.eof {
+                // `read_to_end` fills the spare capacity without zeroing it first, and retries
+                // interrupted reads; it stops short of the limit only at the end of the input.
+                let want = (target - buf.len()) as u64;
+                let n = (&mut self.input)
+                    .take(want)
+                    .read_to_end(&mut buf)
+                    .map_err(|e| Error::io(&self.path, e))?;
+                if (n as u64) < want {
+                    self.eof = true;
                 }
             }
             if self.eof {

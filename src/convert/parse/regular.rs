@@ -1,0 +1,515 @@
+//! The fast path for regular blocks: no quote, no `\r`, no blank line, every record with the
+//! expected number of fields, every value good.
+//!
+//! Such a block is split once into the positions of its field ends, then parsed a column at a
+//! time with a loop specialised for the column's type. Anything irregular makes [`parse`]
+//! answer `None`, and the block goes through the general parser, which gives every reject its
+//! line, column and reason; so both paths produce exactly the same [`Parsed`].
+
+use std::cell::RefCell;
+
+use memchr::{memchr_iter, memchr2_iter};
+
+use super::{
+    ColumnSpec, Fill, Float, Int, Layout, Parsed, Reason, Values, mask2, parse_bool, parse_float,
+    parse_int, parse_simple_decimal,
+};
+use crate::convert::schema::ColumnType;
+
+thread_local! {
+    /// Field ends of the block being parsed, kept per thread to spare an allocation per block.
+    static ENDS: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Parses `block` (which holds no `"` and no `\r`) if it is regular; `None` otherwise.
+pub(super) fn parse(layout: &Layout, block: &[u8]) -> Option<Parsed> {
+    ENDS.with(|ends| {
+        let mut ends = ends.try_borrow_mut().ok()?;
+        let (rows, newlines) = field_ends(block, layout.delimiter, layout.fields, &mut ends)?;
+        let mut columns = Vec::with_capacity(layout.columns.len());
+        for (field, slot) in layout.slots.iter().enumerate() {
+            if let Some(slot) = *slot {
+                columns.push((
+                    slot,
+                    column(&layout.columns[slot], block, &ends, layout.fields, field, rows)?,
+                ));
+            }
+        }
+        columns.sort_by_key(|(slot, _)| *slot);
+        let columns: Vec<Values> = columns.into_iter().map(|(_, v)| v).collect();
+        let ranges =
+            columns.iter().map(|c| if layout.ranges { c.int_range() } else { None }).collect();
+        Some(Parsed {
+            columns,
+            ranges,
+            rejects: Vec::new(),
+            rows_read: rows as u64,
+            newlines,
+            bytes: block.len() as u64,
+        })
+    })
+}
+
+/// Fills `ends` with the index of the byte that ends each field (a delimiter, a `\n`, or
+/// `block.len()` after a last record without terminator), and returns the number of records
+/// and of `\n`; `None` unless every line is a record of exactly `fields` fields.
+fn field_ends(
+    block: &[u8],
+    delimiter: u8,
+    fields: usize,
+    ends: &mut Vec<u32>,
+) -> Option<(usize, u64)> {
+    if block.is_empty() || fields == 0 || u32::try_from(block.len()).is_err() {
+        return None;
+    }
+    ends.clear();
+    let chunks = block.chunks_exact(64);
+    let tail = chunks.remainder();
+    let mut base = 0u32;
+    for chunk in chunks {
+        let chunk: &[u8; 64] = chunk.try_into().ok()?;
+        let mut m = mask2(chunk, delimiter, b'\n');
+        ends.reserve(m.count_ones() as usize);
+        while m != 0 {
+            ends.push(base + m.trailing_zeros());
+            m &= m - 1;
+        }
+        base += 64;
+    }
+    ends.extend(memchr2_iter(delimiter, b'\n', tail).map(|p| base + u32::try_from(p).unwrap_or(0)));
+    let terminated = block.last() == Some(&b'\n');
+    if !terminated {
+        ends.push(u32::try_from(block.len()).ok()?);
+    }
+    if !ends.len().is_multiple_of(fields) {
+        return None;
+    }
+    let rows = ends.len() / fields;
+    // Every record's last field must end at a line end; with exactly as many line ends as
+    // records, no other field can end at one, so all other ends are delimiters.
+    let newlines = memchr_iter(b'\n', block).count();
+    if newlines != rows - usize::from(!terminated) {
+        return None;
+    }
+    let last_ok = |k: usize| {
+        let e = ends[k] as usize;
+        e == block.len() || block[e] == b'\n'
+    };
+    if !(fields - 1..ends.len()).step_by(fields).all(last_ok) {
+        return None;
+    }
+    // A line end right after another (or at the start) is a blank line: not regular.
+    if fields == 1 && (0..ends.len()).any(|k| field(block, ends, k).is_empty() && last_ok(k)) {
+        return None;
+    }
+    Some((rows, newlines as u64))
+}
+
+/// Where field `k` (counted over the whole block) starts and ends.
+#[inline]
+fn span(ends: &[u32], k: usize) -> (usize, usize) {
+    let start = if k == 0 { 0 } else { ends[k - 1] as usize + 1 };
+    (start, ends[k] as usize)
+}
+
+/// The bytes of field `k` (counted over the whole block).
+#[inline]
+fn field<'a>(block: &'a [u8], ends: &[u32], k: usize) -> &'a [u8] {
+    let (start, end) = span(ends, k);
+    &block[start..end]
+}
+
+/// Runs `parse` on the span of field `field_index` of every record; `None` at the first value
+/// it refuses.
+#[inline]
+fn values<T>(
+    ends: &[u32],
+    fields: usize,
+    field_index: usize,
+    rows: usize,
+    parse: impl Fn(usize, usize) -> Option<T>,
+) -> Option<Vec<T>> {
+    let mut out = Vec::with_capacity(rows);
+    let mut k = field_index;
+    for _ in 0..rows {
+        let (start, end) = span(ends, k);
+        out.push(parse(start, end)?);
+        k += fields;
+    }
+    Some(out)
+}
+
+fn column(
+    spec: &ColumnSpec,
+    block: &[u8],
+    ends: &[u32],
+    fields: usize,
+    field: usize,
+    rows: usize,
+) -> Option<Values> {
+    let fill = spec.fill;
+    macro_rules! run {
+        ($f:expr) => {
+            values(ends, fields, field, rows, $f)?
+        };
+    }
+    macro_rules! int {
+        ($t:ty) => {
+            run!(|s, e| int::<$t>(block, s, e, fill))
+        };
+    }
+    Some(match spec.ty {
+        ColumnType::F64 => Values::F64(run!(|s, e| float::<f64>(block, s, e))),
+        ColumnType::F32 => Values::F32(run!(|s, e| float::<f32>(block, s, e))),
+        ColumnType::I64 => Values::I64(int!(i64)),
+        ColumnType::I32 => Values::I32(int!(i32)),
+        ColumnType::I16 => Values::I16(int!(i16)),
+        ColumnType::I8 => Values::I8(int!(i8)),
+        ColumnType::U64 => Values::U64(int!(u64)),
+        ColumnType::U32 => Values::U32(int!(u32)),
+        ColumnType::U16 => Values::U16(int!(u16)),
+        ColumnType::U8 => Values::U8(int!(u8)),
+        ColumnType::Bool => Values::Bool(run!(|s, e| match parse_bool(&block[s..e]) {
+            Ok(b) => Some(b),
+            Err(Reason::Missing) => match fill {
+                Some(Fill::Bool(b)) => Some(b),
+                _ => None,
+            },
+            Err(_) => None,
+        })),
+        ColumnType::Cat => categorical(block, ends, fields, field, rows)?,
+    })
+}
+
+/// A float, the way [`parse_float`] reads it. Plain decimals (optional sign, up to 16 digits
+/// on each side of an optional `.`) are read as digit words and go through the same exact
+/// quotient as [`parse_simple_decimal`], so the result is the same correctly rounded value;
+/// everything else goes to [`parse_float`].
+#[inline]
+fn float<T: Float>(block: &[u8], start: usize, end: usize) -> Option<T> {
+    let v = &block[start..end];
+    let neg = matches!(v.first(), Some(b'-'));
+    let body = start + usize::from(matches!(v.first(), Some(b'-' | b'+')));
+    let dot = block[body..end].iter().position(|&b| b == b'.').map_or(end, |p| body + p);
+    let frac_start = (dot + 1).min(end);
+    let (int_len, frac_len) = (dot - body, end - frac_start);
+    if int_len + frac_len > 0 && int_len + frac_len <= 18 {
+        let int_part = if int_len == 0 { Some(0) } else { plain_digits(block, body, dot) };
+        let frac_part = if frac_len == 0 { Some(0) } else { plain_digits(block, frac_start, end) };
+        if let (Some(i), Some(f)) = (int_part, frac_part)
+            && let Some(x) = T::exact_quotient(i * POW10[frac_len] + f, frac_len)
+        {
+            return Some(if neg { -x } else { x });
+        }
+    }
+    match parse_simple_decimal(v) {
+        Some(x) => Some(x),
+        None => parse_float(v).ok(),
+    }
+}
+
+/// Powers of ten that fit a `u64`, up to the 18 digits the fast paths accept.
+const POW10: [u64; 19] = {
+    let mut p = [1u64; 19];
+    let mut i = 1;
+    while i < 19 {
+        p[i] = p[i - 1] * 10;
+        i += 1;
+    }
+    p
+};
+
+/// The value of 8 ASCII digits, the first in the lowest byte; `None` unless all are digits.
+#[inline]
+fn eight_digits(w: u64) -> Option<u64> {
+    const LOW: u64 = 0x0F0F_0F0F_0F0F_0F0F;
+    const HIGH: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    // Each byte's high nibble must be 3 and, after adding 6, still 3: '0'..='9'. A carry out of
+    // a byte that is not a digit only reaches a byte whose own test then fails or still holds.
+    if (w & HIGH) | ((w.wrapping_add(0x0606_0606_0606_0606) & HIGH) >> 4) != 0x3333_3333_3333_3333 {
+        return None;
+    }
+    let v = (w & LOW).wrapping_mul(10 * 256 + 1) >> 8;
+    let v = ((v & 0x00FF_00FF_00FF_00FF).wrapping_mul(100 * 65536 + 1)) >> 16;
+    Some(((v & 0x0000_FFFF_0000_FFFF).wrapping_mul(10000 * (1 << 32) + 1)) >> 32)
+}
+
+/// The value of the `n` (1 to 8) ASCII digits that end at `end` in `block`, read as one
+/// little-endian word of the 8 bytes before `end` (`end >= 8`).
+#[inline]
+fn digits_before(block: &[u8], end: usize, n: usize) -> Option<u64> {
+    let bytes: [u8; 8] = block.get(end - 8..end)?.try_into().ok()?;
+    let w = u64::from_le_bytes(bytes);
+    if n >= 8 {
+        return eight_digits(w);
+    }
+    // Replace the bytes before the digits with '0's.
+    let pad = (1u64 << (8 * (8 - n))) - 1;
+    eight_digits((w & !pad) | (0x3030_3030_3030_3030 & pad))
+}
+
+/// Plain decimal digits (1 to 16 of them) from `start` to `end` in `block`, as a number.
+#[inline]
+fn plain_digits(block: &[u8], start: usize, end: usize) -> Option<u64> {
+    let n = end.checked_sub(start)?;
+    match n {
+        1..=8 if end >= 8 => digits_before(block, end, n),
+        9..=16 if end >= 16 => Some(
+            digits_before(block, end - 8, n - 8)? * 100_000_000 + digits_before(block, end, 8)?,
+        ),
+        _ => None,
+    }
+}
+
+/// An integer, the way [`parse_int`] reads it (which it falls back to for anything but up to
+/// 16 plain digits after an optional `-`); an empty field takes the fill value.
+#[inline]
+fn int<T: Int>(block: &[u8], start: usize, end: usize, fill: Option<Fill>) -> Option<T> {
+    let neg = block.get(start) == Some(&b'-');
+    if let Some(m) = plain_digits(block, start + usize::from(neg), end) {
+        // At most 16 digits: fits an i64.
+        let m = i64::try_from(m).ok()?;
+        return T::try_from(if neg { -m } else { m }).ok();
+    }
+    match parse_int::<T>(&block[start..end]) {
+        Ok(x) => Some(x),
+        Err(Reason::Missing) => match fill {
+            Some(Fill::Int(f)) => T::try_from(f).ok(),
+            _ => None,
+        },
+        Err(_) => None,
+    }
+}
+
+/// A key of the categorical table: up to 16 bytes are held as two words, so most comparisons
+/// touch no memory but the table.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Key {
+    len: usize,
+    a: u64,
+    b: u64,
+}
+
+impl Key {
+    #[inline]
+    fn of(v: &[u8]) -> Key {
+        let word = |s: &[u8]| {
+            let mut w = [0u8; 8];
+            w[..s.len()].copy_from_slice(s);
+            u64::from_le_bytes(w)
+        };
+        let len = v.len();
+        let (a, b) = if len >= 8 { (word(&v[..8]), word(&v[len - 8..])) } else { (word(v), 0) };
+        Key { len, a, b }
+    }
+
+    #[inline]
+    fn hash(self) -> u64 {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        (self.a ^ self.b.rotate_left(29) ^ self.len as u64).wrapping_mul(K)
+    }
+}
+
+/// Codes a categorical column in order of first appearance, through an open-addressing table
+/// that hashes each value once; new values are checked to be UTF-8 once each.
+fn categorical(
+    block: &[u8],
+    ends: &[u32],
+    fields: usize,
+    field_index: usize,
+    rows: usize,
+) -> Option<Values> {
+    const EMPTY: u32 = u32::MAX;
+    let mut bits = 6u32;
+    let mut table: Vec<u32> = vec![EMPTY; 1 << bits];
+    let mut keys: Vec<(Key, &[u8])> = Vec::new();
+    let mut codes = Vec::with_capacity(rows);
+    let mut k = field_index;
+    for _ in 0..rows {
+        let v = field(block, ends, k);
+        k += fields;
+        let key = Key::of(v);
+        let mask = (1usize << bits) - 1;
+        let mut at = usize::try_from(key.hash() >> (64 - bits)).unwrap_or(0);
+        let code = loop {
+            let c = table[at];
+            if c == EMPTY {
+                if !v.is_ascii() {
+                    std::str::from_utf8(v).ok()?;
+                }
+                let c = u32::try_from(keys.len()).ok()?;
+                keys.push((key, v));
+                table[at] = c;
+                if keys.len() * 2 > table.len() {
+                    bits += 1;
+                    table = vec![EMPTY; 1 << bits];
+                    for (n, (key, _)) in keys.iter().enumerate() {
+                        let mask = (1usize << bits) - 1;
+                        let mut j = usize::try_from(key.hash() >> (64 - bits)).unwrap_or(0);
+                        while table[j] != EMPTY {
+                            j = (j + 1) & mask;
+                        }
+                        table[j] = u32::try_from(n).ok()?;
+                    }
+                }
+                break c;
+            }
+            let (kk, bytes) = keys[c as usize];
+            if kk == key && (key.len <= 16 || bytes == v) {
+                break c;
+            }
+            at = (at + 1) & mask;
+        };
+        codes.push(code);
+    }
+    Some(Values::Cat { codes, keys: keys.into_iter().map(|(_, v)| Box::from(v)).collect() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{ColumnSpec, parse_block_general};
+    use super::*;
+    use proptest::prelude::*;
+
+    fn layout(types: &[ColumnType], fields: usize, fill: Option<Fill>) -> Layout {
+        Layout {
+            delimiter: b',',
+            fields,
+            slots: (0..fields).map(|i| (i < types.len()).then(|| types.len() - 1 - i)).collect(),
+            columns: types.iter().rev().map(|&ty| ColumnSpec { ty, fill }).collect(),
+            ranges: true,
+        }
+    }
+
+    /// Both paths agree whenever the fast path answers.
+    fn same(l: &Layout, block: &[u8]) -> bool {
+        let Some(fast) = parse(l, block) else { return false };
+        let slow = parse_block_general(l, block);
+        assert_eq!(
+            format!("{fast:?}"),
+            format!("{slow:?}"),
+            "{:?}",
+            String::from_utf8_lossy(block)
+        );
+        true
+    }
+
+    #[test]
+    fn regular_blocks_parse_like_the_general_parser() {
+        let l = layout(&[ColumnType::I64, ColumnType::Cat, ColumnType::F64], 3, None);
+        assert!(same(&l, b"1,a,0.5\n-2,bb,1e3\n+3,a,\n"));
+        assert!(same(&l, b"1,a,0.5\n-2,\xc3\xa9,inf"));
+        assert!(same(&l, b" 7 ,a, 2.5 \n"));
+        let l = layout(&[ColumnType::U8, ColumnType::Bool], 3, Some(Fill::Int(9)));
+        assert!(same(&l, b"1,true,x\n,1,y\n"));
+    }
+
+    #[test]
+    fn irregular_blocks_go_to_the_general_parser() {
+        let l = layout(&[ColumnType::I64, ColumnType::Cat], 2, None);
+        for block in [
+            &b"1,a\n\n2,b\n"[..],
+            b"1,a\n2\n",
+            b"1,a,3\n",
+            b"1,a\n2,b,c\n3\n",
+            b"x,a\n",
+            b"1,\xff\n",
+            b"99999999999999999999,a\n",
+        ] {
+            assert!(parse(&l, block).is_none(), "{:?}", String::from_utf8_lossy(block));
+        }
+        let l = layout(&[ColumnType::I8], 1, None);
+        assert!(parse(&l, b"1\n\n2\n").is_none());
+        assert!(parse(&l, b"\n").is_none());
+        assert!(parse(&l, b"128\n").is_none());
+        assert!(same(&l, b"-128\n127"));
+    }
+
+    #[test]
+    fn categorical_table_grows_and_keeps_first_appearance_order() {
+        let l = layout(&[ColumnType::Cat], 1, None);
+        let mut block = Vec::new();
+        for i in 0..1000 {
+            block.extend_from_slice(format!("value-number-{}\n{}\n", i % 300, i % 7).as_bytes());
+        }
+        assert!(same(&l, &block));
+    }
+
+    proptest! {
+        /// On any quote-free input, the fast path either declines or agrees with the general
+        /// parser exactly (values, codes, keys, ranges, counts).
+        #[test]
+        fn fast_path_agrees_with_the_general_parser(
+            block in "([-+ 0-9.e,a-c\\n]|é){0,120}",
+            fill in proptest::option::of(-3i128..300),
+        ) {
+            let fill = fill.map(Fill::Int);
+            for types in [
+                &[ColumnType::I64, ColumnType::F64][..],
+                &[ColumnType::U8, ColumnType::Cat, ColumnType::F32],
+                &[ColumnType::Cat],
+                &[ColumnType::I16, ColumnType::Cat],
+            ] {
+                for fields in [types.len(), types.len() + 1] {
+                    let l = layout(types, fields, fill);
+                    same(&l, block.as_bytes());
+                }
+            }
+        }
+
+        /// Generated regular blocks take the fast path, and it agrees with the general parser.
+        #[test]
+        fn generated_regular_blocks_take_the_fast_path(
+            rows in proptest::collection::vec(
+                ("-?[0-9]{1,18}", "[a-d]{0,3}|[a-z]{9,20}|é", "-?[0-9]{1,9}\\.[0-9]{0,9}|-?[0-9]{1,19}"),
+                1..60,
+            ),
+            terminated in any::<bool>(),
+        ) {
+            let mut block = String::new();
+            for (i, c, f) in &rows {
+                block.extend([i.as_str(), ",", c, ",", f, "\n"]);
+            }
+            if !terminated {
+                block.pop();
+            }
+            let l = layout(&[ColumnType::I64, ColumnType::Cat, ColumnType::F64], 3, None);
+            let fits = rows.iter().all(|(i, _, _)| i.parse::<i64>().is_ok());
+            prop_assert_eq!(same(&l, block.as_bytes()), fits);
+        }
+
+        /// Whatever precedes the field, the fast path gives the standard library's value.
+        #[test]
+        fn float_fast_path_matches_the_standard_library(
+            pre in "[0-9,.]{0,20}",
+            s in "[+-]?[0-9]{0,17}\\.?[0-9]{0,17}",
+        ) {
+            let block = format!("{pre}{s}");
+            let (b, start, end) = (block.as_bytes(), pre.len(), block.len());
+            let want64 = parse_float::<f64>(s.as_bytes()).ok().map(f64::to_bits);
+            let want32 = parse_float::<f32>(s.as_bytes()).ok().map(f32::to_bits);
+            prop_assert_eq!(float::<f64>(b, start, end).map(f64::to_bits), want64);
+            prop_assert_eq!(float::<f32>(b, start, end).map(f32::to_bits), want32);
+            if let Ok(x) = s.parse::<f64>() {
+                prop_assert_eq!(float::<f64>(b, start, end).map(f64::to_bits), Some(x.to_bits()));
+            }
+        }
+
+        /// Whatever precedes the field in the block (the word reads look back up to 16 bytes).
+        #[test]
+        fn integer_fast_path_matches_parse_int(pre in "[0-9,:/]{0,20}", s in "-?[0-9/:]{1,20}") {
+            let block = format!("{pre}{s}");
+            let (b, start, end) = (block.as_bytes(), pre.len(), block.len());
+            prop_assert_eq!(int::<i64>(b, start, end, None), parse_int::<i64>(s.as_bytes()).ok());
+            prop_assert_eq!(int::<u32>(b, start, end, None), parse_int::<u32>(s.as_bytes()).ok());
+            prop_assert_eq!(int::<i8>(b, start, end, None), parse_int::<i8>(s.as_bytes()).ok());
+        }
+
+        #[test]
+        fn eight_digit_words_read_like_the_digits(x in 0u64..100_000_000, n in 1usize..=8) {
+            let s = format!("{:08}", x % 10u64.pow(n as u32));
+            let block = format!("12345678{}", &s[8 - n..]);
+            prop_assert_eq!(digits_before(block.as_bytes(), block.len(), n), Some(x % 10u64.pow(n as u32)));
+        }
+    }
+}
