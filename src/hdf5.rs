@@ -356,7 +356,7 @@ impl<T: Element> Hdf5Array<T> {
         shape: &[usize],
         chunks: &[usize],
         gzip: Option<u8>,
-        fill: bool,
+        fill_chunks: bool,
     ) -> Result<Self> {
         let file = if path.exists() { hdf5::File::append(path) } else { hdf5::File::create(path) }
             .map_err(|e| herr(path, e))?;
@@ -378,7 +378,7 @@ impl<T: Element> Hdf5Array<T> {
         // HDF5 wants chunks no larger than a fixed dimension.
         let chunks: Vec<usize> =
             chunks.iter().zip(shape).map(|(&c, &n)| c.min(n.max(1)).max(1)).collect();
-        h5_typed!(T, create_as(&group, leaf, shape, &chunks, gzip, fill))
+        h5_typed!(T, create_as(&group, leaf, shape, &chunks, gzip, fill_chunks))
             .map_err(|e| herr(path, e))?;
         drop(group);
         Self::from_file(path, file, Some(&format!("/{name}")), true)

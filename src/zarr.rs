@@ -678,6 +678,7 @@ fn plain_layout<T: Element>(meta: &Value) -> Option<bool> {
 }
 
 /// The bytes of `values`, for every element type but `bool` (whose bytes must stay 0 or 1).
+#[allow(clippy::ptr_arg)] // a `Vec`: `Any` downcasts only sized types
 fn bytes_mut<T: Element>(values: &mut Vec<T>) -> Option<&mut [u8]> {
     use std::any::{Any, TypeId};
     macro_rules! pod {

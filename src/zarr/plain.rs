@@ -108,10 +108,10 @@ pub(super) fn decode_range(
                 format!("frame holds {:?} bytes, expected {total}", map.total),
             ));
         }
-        if let Some(plan) = map.plan(lo, hi) {
-            if decode_blocks(&file, &map, &plan, lo, out).is_ok() {
-                return Ok(true);
-            }
+        if let Some(plan) = map.plan(lo, hi)
+            && decode_blocks(&file, &map, &plan, lo, out).is_ok()
+        {
+            return Ok(true);
         }
     }
     decode_prefix(path, file, lo, out)?;
