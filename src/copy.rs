@@ -188,9 +188,9 @@ fn copy_store<T: Element>(
             let new_dir = !dst.file.exists();
             let target = if new_dir { temp_sibling(&dst.file) } else { dst.file.clone() };
             let r = (|| {
-                let mut z = ZarrArray::<T>::create(&target, dst.inner.as_deref(), &shape, &o)?;
+                let z = ZarrArray::<T>::create(&target, dst.inner.as_deref(), &shape, &o)?;
                 let unit = options.shard.clone().unwrap_or(chunks);
-                pump(src, &mut z, &unit)
+                pump_parallel(src, &z, &unit)
             })();
             if new_dir {
                 if let Err(e) = r {
@@ -226,13 +226,16 @@ fn copy_to_hdf5<T: Element>(
     let new_file = !dst.file.exists();
     let target = if new_file { temp_sibling(&dst.file) } else { dst.file.clone() };
     let r = (|| {
-        let mut h = crate::hdf5::Hdf5Array::<T>::create(
-            &target,
-            dst.inner.as_deref(),
-            shape,
-            chunks,
-            gzip,
-        )?;
+        // Every chunk is written in full below. In a new file (removed if the copy fails) no
+        // chunk can be left unwritten, so chunks need no fill value first; a dataset added to
+        // an existing file keeps it, so that an interrupted copy reads as zeros, not as
+        // whatever the disk held.
+        let create = if new_file {
+            crate::hdf5::Hdf5Array::<T>::create_for_overwrite
+        } else {
+            crate::hdf5::Hdf5Array::<T>::create
+        };
+        let mut h = create(&target, dst.inner.as_deref(), shape, chunks, gzip)?;
         pump(src, &mut h, chunks)?;
         h.flush()
     })();
@@ -283,6 +286,38 @@ fn pump<T: Element>(
         }
     }
     dst.flush()
+}
+
+/// Moves `src` into the Zarr array `dst` one `unit`-shaped block (a whole chunk or shard) at a
+/// time, encoding on every core: blocks are taken from `src` in order on this thread, about
+/// [`FLUSH_EVERY`] bytes of them at a time, then encoded and stored in parallel. Memory stays at
+/// one such batch plus one encoded block per thread.
+fn pump_parallel<T: Element>(
+    src: &dyn ArrayStore<T>,
+    dst: &ZarrArray<T>,
+    unit: &[usize],
+) -> Result<()> {
+    use rayon::prelude::*;
+    let mut chunks = Chunks::new(src, unit);
+    let mut batch = Vec::new();
+    let mut bytes = 0usize;
+    loop {
+        let next = chunks.next().transpose()?;
+        let done = next.is_none();
+        if let Some(chunk) = next {
+            bytes += chunk.data.len() * std::mem::size_of::<T>();
+            batch.push(chunk);
+        }
+        if bytes >= FLUSH_EVERY || (done && !batch.is_empty()) {
+            batch.par_iter().try_for_each(|c| dst.store_block(&c.origin, &c.data.view()))?;
+            batch.clear();
+            bytes = 0;
+            src.release()?;
+        }
+        if done {
+            return Ok(());
+        }
+    }
 }
 
 fn copy_to_npy<T: Element>(src: &dyn ArrayStore<T>, tmp: &Path) -> Result<()> {

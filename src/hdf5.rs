@@ -249,12 +249,16 @@ fn create_as<X: H5Type + Element, T: Element>(
     shape: &[usize],
     chunks: &[usize],
     gzip: Option<u8>,
+    fill: bool,
 ) -> hdf5::Result<hdf5::Dataset> {
     let mut b = group.new_dataset::<X>();
     if !shape.is_empty() {
         b = b.chunk(chunks.to_vec());
         if let Some(level) = gzip {
             b = b.deflate(level);
+        }
+        if !fill {
+            b = b.fill_time(hdf5::dataset::FillTime::Never);
         }
     }
     b.shape(shape.to_vec()).create(name)
@@ -328,6 +332,32 @@ impl<T: Element> Hdf5Array<T> {
         chunks: &[usize],
         gzip: Option<u8>,
     ) -> Result<Self> {
+        Self::create_filled(path, inner, shape, chunks, gzip, true)
+    }
+
+    /// As [`create`](Hdf5Array::create), for a caller that will write every chunk in full: an
+    /// unfiltered dataset is then created without fill-on-allocation, so that libhdf5 writes
+    /// each chunk straight from the caller's buffer instead of first filling a chunk buffer
+    /// with the fill value and copying the data into it. (A filtered dataset goes through a
+    /// chunk buffer anyway and keeps its fill, so that no stray bytes get compressed.)
+    pub(crate) fn create_for_overwrite(
+        path: &Path,
+        inner: Option<&str>,
+        shape: &[usize],
+        chunks: &[usize],
+        gzip: Option<u8>,
+    ) -> Result<Self> {
+        Self::create_filled(path, inner, shape, chunks, gzip, gzip.is_some())
+    }
+
+    fn create_filled(
+        path: &Path,
+        inner: Option<&str>,
+        shape: &[usize],
+        chunks: &[usize],
+        gzip: Option<u8>,
+        fill_chunks: bool,
+    ) -> Result<Self> {
         let file = if path.exists() { hdf5::File::append(path) } else { hdf5::File::create(path) }
             .map_err(|e| herr(path, e))?;
         let name = inner.unwrap_or("/data").trim_matches('/').to_string();
@@ -348,7 +378,8 @@ impl<T: Element> Hdf5Array<T> {
         // HDF5 wants chunks no larger than a fixed dimension.
         let chunks: Vec<usize> =
             chunks.iter().zip(shape).map(|(&c, &n)| c.min(n.max(1)).max(1)).collect();
-        h5_typed!(T, create_as(&group, leaf, shape, &chunks, gzip)).map_err(|e| herr(path, e))?;
+        h5_typed!(T, create_as(&group, leaf, shape, &chunks, gzip, fill_chunks))
+            .map_err(|e| herr(path, e))?;
         drop(group);
         Self::from_file(path, file, Some(&format!("/{name}")), true)
     }

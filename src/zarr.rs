@@ -20,6 +20,8 @@ use crate::dtype::{ByteOrder, DType, Element, ElementType};
 use crate::error::{Error, Result};
 use crate::store::{ArrayStore, Attributes, ChunkGrid, Format, check_box, intersect};
 
+mod plain;
+
 /// The compression of chunks larder writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Codec {
@@ -151,6 +153,9 @@ pub struct ZarrArray<T: Element> {
     dtype: DType,
     version: u8,
     writable: bool,
+    /// Chunks stored as plain element bytes, zstd-compressed (`Some(true)`) or not
+    /// (`Some(false)`), which larder reads from the chunk files itself (see `plain`).
+    plain: Option<bool>,
     _t: PhantomData<T>,
 }
 
@@ -435,6 +440,7 @@ impl<T: Element> ZarrArray<T> {
             .map(|&n| usize::try_from(n).map_err(|_| zerr(root, "shape does not fit in memory")))
             .collect::<Result<Vec<_>>>()?;
         let chunks = if d.chunks.len() == shape.len() { d.chunks } else { shape.clone() };
+        let plain = plain_layout::<T>(&serde_json::to_value(array.metadata()).unwrap_or_default());
         Ok(ZarrArray {
             path: root.to_path_buf(),
             array,
@@ -444,6 +450,7 @@ impl<T: Element> ZarrArray<T> {
             dtype: d.dtype,
             version: d.version,
             writable,
+            plain,
             _t: PhantomData,
         })
     }
@@ -635,6 +642,217 @@ impl<T: Element> ZarrArray<T> {
     }
 }
 
+/// `Some(zstd)` when the array's chunks are files of plain little-endian element bytes (on a
+/// little-endian machine), raw or in zstd frames without checksums, on a regular grid and with
+/// no storage transformer: the layout [`plain`] reads without zarrs' codec pipeline.
+fn plain_layout<T: Element>(meta: &Value) -> Option<bool> {
+    if !cfg!(target_endian = "little") || T::TYPE == ElementType::Bool {
+        return None;
+    }
+    if meta.get("zarr_format").and_then(Value::as_u64) != Some(3)
+        || meta.get("storage_transformers").and_then(Value::as_array).is_some_and(|a| !a.is_empty())
+        || meta.get("chunk_grid")?.get("name")?.as_str()? != "regular"
+    {
+        return None;
+    }
+    let name = |c: &Value| c.get("name").and_then(Value::as_str).map(str::to_string);
+    let config = |c: &'_ Value, key: &str| c.get("configuration").and_then(|k| k.get(key)).cloned();
+    let (bytes, rest) = meta.get("codecs")?.as_array()?.split_first()?;
+    let endian = config(bytes, "endian");
+    let native = match endian.as_ref().and_then(Value::as_str) {
+        Some("little") => true,
+        None => std::mem::size_of::<T>() == 1,
+        Some(_) => false,
+    };
+    if name(bytes).as_deref() != Some("bytes") || !native {
+        return None;
+    }
+    match rest {
+        [] => Some(false),
+        [z] if name(z).as_deref() == Some("zstd") => {
+            let checksum = config(z, "checksum").and_then(|v| v.as_bool()).unwrap_or(false);
+            (!checksum).then_some(true)
+        }
+        _ => None,
+    }
+}
+
+/// The bytes of `values`, for every element type but `bool` (whose bytes must stay 0 or 1).
+#[allow(clippy::ptr_arg)] // a `Vec`: `Any` downcasts only sized types
+fn bytes_mut<T: Element>(values: &mut Vec<T>) -> Option<&mut [u8]> {
+    use std::any::{Any, TypeId};
+    macro_rules! pod {
+        ($($t:ty),*) => {$(
+            if TypeId::of::<T>() == TypeId::of::<$t>() {
+                return (values as &mut dyn Any)
+                    .downcast_mut::<Vec<$t>>()
+                    .map(|v| bytemuck::cast_slice_mut(v.as_mut_slice()));
+            }
+        )*};
+    }
+    pod!(u8, u16, u32, u64, i8, i16, i32, i64, half::f16, f32, f64);
+    pod!(num_complex::Complex<f32>, num_complex::Complex<f64>);
+    None
+}
+
+/// Element strides of a C-order block of `shape`.
+fn c_strides(shape: &[usize]) -> Vec<usize> {
+    let mut strides = vec![1usize; shape.len()];
+    for k in (0..shape.len().saturating_sub(1)).rev() {
+        strides[k] = strides[k + 1] * shape[k + 1];
+    }
+    strides
+}
+
+impl<T: Element> ZarrArray<T> {
+    /// The file of the chunk at `index`.
+    fn chunk_file(&self, index: &[usize]) -> PathBuf {
+        let key = self.array.chunk_key(&u64s(index));
+        self.path.join(key.as_str().trim_start_matches('/'))
+    }
+
+    /// Decodes the whole chunk at `index` of a plain-layout array into `out`.
+    fn decode_plain_into(&self, index: &[usize], zstd: bool, out: &mut [u8]) -> Result<()> {
+        if plain::decode_into(&self.chunk_file(index), zstd, out)? {
+            return Ok(());
+        }
+        // Never written: zarrs supplies the fill value.
+        let (_, raw) = self.decode_chunk(index)?;
+        if raw.len() != out.len() {
+            return Err(zerr(&self.path, format!("chunk {index:?} has the wrong size")));
+        }
+        out.copy_from_slice(&raw);
+        Ok(())
+    }
+
+    /// A region inside the one chunk at `index` of a plain-layout array: only the bytes from
+    /// the region's first element to its last are decoded.
+    fn read_in_chunk(
+        &self,
+        grid: &ChunkGrid,
+        index: &[usize],
+        zstd: bool,
+        start: &[usize],
+        shape: &[usize],
+    ) -> Result<ArrayD<T>> {
+        let (origin, _) = grid.region(index);
+        let stored = &self.chunks;
+        let strides = c_strides(stored);
+        let at = |k: usize, i: usize| (i - origin[k]) * strides[k];
+        let first: usize = (0..shape.len()).map(|k| at(k, start[k])).sum();
+        let last: usize = (0..shape.len()).map(|k| at(k, start[k] + shape[k] - 1)).sum();
+        let chunk_elems: usize = stored.iter().product();
+        let size = std::mem::size_of::<T>();
+        let mut part = vec![T::default(); last - first + 1];
+        let whole = part.len() == chunk_elems;
+        let bytes = bytes_mut(&mut part).ok_or_else(|| zerr(&self.path, "not a plain type"))?;
+        let found = if whole {
+            self.decode_plain_into(index, zstd, bytes)?;
+            true
+        } else {
+            let total = (chunk_elems * size) as u64;
+            plain::decode_range(&self.chunk_file(index), zstd, total, (first * size) as u64, bytes)?
+        };
+        if !found {
+            // Never written: the fill value.
+            let (stored, raw) = self.decode_chunk(index)?;
+            let values = bytes_to_vec::<T>(&self.path, &raw)?;
+            let chunk = ArrayD::from_shape_vec(IxDyn(&stored), values)
+                .map_err(|e| zerr(&self.path, format!("chunk {index:?}: {e}")))?;
+            let (in_chunk, _) = intersect(&origin, &stored, start, shape);
+            return Ok(chunk.slice(in_chunk.as_slice()).to_owned());
+        }
+        let count: usize = shape.iter().product();
+        let bad = |e: ndarray::ShapeError| zerr(&self.path, format!("chunk {index:?}: {e}"));
+        if part.len() == count {
+            return ArrayD::from_shape_vec(IxDyn(shape), part).map_err(bad);
+        }
+        let view = ArrayView::from_shape(
+            ndarray::ShapeBuilder::strides(IxDyn(shape), IxDyn(&strides)),
+            &part,
+        )
+        .map_err(bad)?;
+        Ok(view.to_owned())
+    }
+
+    /// A region over several chunks of a plain-layout array, decoded in parallel. Chunks that
+    /// lie wholly inside the region and span its trailing axes are contiguous in the output and
+    /// are decoded straight into it; the others (at the region's edges) go through a
+    /// chunk-sized buffer.
+    fn read_plain_chunks(
+        &self,
+        grid: &ChunkGrid,
+        touched: &[Vec<usize>],
+        zstd: bool,
+        start: &[usize],
+        shape: &[usize],
+    ) -> Result<ArrayD<T>> {
+        use rayon::prelude::*;
+        let size = std::mem::size_of::<T>();
+        let stored = &self.chunks;
+        let chunk_elems: usize = stored.iter().product();
+        let row: usize = shape[1..].iter().product();
+        let rows_whole = (1..shape.len()).all(|k| stored[k] == shape[k]);
+        let mut direct = Vec::new();
+        let mut edges = Vec::new();
+        for index in touched {
+            let (origin, clipped) = grid.region(index);
+            let inside = clipped == *stored
+                && (0..shape.len())
+                    .all(|k| origin[k] >= start[k] && origin[k] + stored[k] <= start[k] + shape[k]);
+            if inside && rows_whole {
+                direct.push((index, (origin[0] - start[0]) * row));
+            } else {
+                edges.push(index);
+            }
+        }
+        direct.sort_by_key(|d| d.1);
+        let mut values = vec![T::default(); shape.iter().product()];
+        crate::mmap::advise_huge_pages(&mut values);
+        let bytes = bytes_mut(&mut values).ok_or_else(|| zerr(&self.path, "not a plain type"))?;
+        let mut pieces = Vec::with_capacity(direct.len());
+        let mut rest = bytes;
+        let mut at = 0;
+        for &(index, offset) in &direct {
+            let skip = offset
+                .checked_sub(at)
+                .ok_or_else(|| zerr(&self.path, format!("chunk {index:?} overlaps another")))?;
+            let tail = std::mem::take(&mut rest).split_at_mut(skip * size).1;
+            let (piece, tail) = tail.split_at_mut(chunk_elems * size);
+            pieces.push((index, piece));
+            rest = tail;
+            at = offset + chunk_elems;
+        }
+        pieces
+            .into_par_iter()
+            .try_for_each(|(index, piece)| self.decode_plain_into(index, zstd, piece))?;
+        let mut out = ArrayD::from_shape_vec(IxDyn(shape), values)
+            .map_err(|e| zerr(&self.path, format!("region: {e}")))?;
+        for batch in edges.chunks(2 * rayon::current_num_threads()) {
+            let decoded: Vec<Result<Vec<T>>> = batch
+                .par_iter()
+                .map(|index| {
+                    let mut v = vec![T::default(); chunk_elems];
+                    let b =
+                        bytes_mut(&mut v).ok_or_else(|| zerr(&self.path, "not a plain type"))?;
+                    self.decode_plain_into(index, zstd, b)?;
+                    Ok(v)
+                })
+                .collect();
+            for (index, values) in batch.iter().zip(decoded) {
+                let (origin, clipped) = grid.region(index);
+                let (in_chunk, in_out) = intersect(&origin, &clipped, start, shape);
+                let chunk = ArrayView::from_shape(IxDyn(stored), &values?)
+                    .map_err(|e| zerr(&self.path, format!("chunk {index:?}: {e}")))?
+                    .slice(in_chunk.as_slice())
+                    .to_owned();
+                out.slice_mut(in_out.as_slice()).assign(&chunk);
+            }
+        }
+        Ok(out)
+    }
+}
+
 fn check_chunks(shape: &[usize], chunks: &[usize], what: &str) -> Result<()> {
     if chunks.len() != shape.len() || chunks.contains(&0) {
         return Err(Error::invalid(format!(
@@ -675,6 +893,13 @@ impl<T: Element> ArrayStore<T> for ZarrArray<T> {
         }
         let grid = ChunkGrid::new(&self.shape, &self.chunks);
         let touched = grid.touching(start, shape);
+        if let Some(zstd) = self.plain {
+            return match touched.as_slice() {
+                [index] => self.read_in_chunk(&grid, index, zstd, start, shape),
+                _ => self.read_plain_chunks(&grid, &touched, zstd, start, shape),
+            }
+            .map(CowArray::from);
+        }
         if touched.len() > 1 {
             return self.read_chunkwise(&grid, &touched, start, shape).map(CowArray::from);
         }
@@ -691,6 +916,19 @@ impl<T: Element> ArrayStore<T> for ZarrArray<T> {
     }
 
     fn write_region(&mut self, start: &[usize], data: &ArrayViewD<'_, T>) -> Result<()> {
+        self.store_block(start, data)
+    }
+}
+
+impl<T: Element> ZarrArray<T> {
+    /// Writes `data` at `start` through a shared reference, so that several threads can store
+    /// disjoint chunks at once (`larder copy` encodes chunks in parallel). Blocks that do not
+    /// cover whole chunks must not overlap a chunk another thread writes.
+    ///
+    /// # Errors
+    /// [`Error::ReadOnly`]; [`Error::Invalid`] for a box outside the array; [`Error::Storage`]
+    /// for encoding or write errors.
+    pub fn store_block(&self, start: &[usize], data: &ArrayViewD<'_, T>) -> Result<()> {
         if !self.writable {
             return Err(Error::ReadOnly { path: self.path.clone(), mode: "r" });
         }

@@ -466,3 +466,92 @@ fn corrupt_chunk_is_an_error_naming_the_store_not_a_panic_or_hang() {
     assert!(err.contains("bad.zarr"), "{err}");
     assert_eq!(z.read_region(&[0], &[30]).unwrap().sum(), 60.0);
 }
+
+/// Noisy values (few repeats, so zstd stores literal-only blocks) from a fixed seed.
+fn noisy(n: usize, seed: u64) -> Vec<f64> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            #[allow(clippy::cast_precision_loss)]
+            let v = (x >> 11) as f64 / (1u64 << 53) as f64;
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn zarr_regions_match_the_source_for_every_codec_and_box() {
+    let dir = tempfile::tempdir().unwrap();
+    // 2-d, partial edge chunks on both axes; a zstd chunk holds several zstd blocks.
+    let shape = [301usize, 257];
+    let source = ArrayD::from_shape_vec(IxDyn(&shape), noisy(301 * 257, 11)).unwrap();
+    let mut seed = 5u64;
+    let mut next = |n: usize| {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) as usize % n
+    };
+    for (name, codec, chunks) in [
+        ("zstd", Codec::Zstd(3), [128usize, 200]),
+        ("zstd_rows", Codec::Zstd(3), [64, 257]),
+        ("none", Codec::None, [100, 100]),
+        ("gzip", Codec::Gzip(1), [128, 200]),
+    ] {
+        let p = dir.path().join(format!("{name}.zarr"));
+        let mut opts = ZarrOptions::new();
+        opts.chunks(&chunks).codec(codec);
+        let mut z = ZarrArray::<f64>::create(&p, None, &shape, &opts).unwrap();
+        z.write_region(&[0, 0], &source.view()).unwrap();
+        let z = ZarrArray::<f64>::open(&p).unwrap();
+        let all = z.read_region(&[0, 0], &shape).unwrap();
+        assert_eq!(all, source, "{name}: whole array");
+        for _ in 0..60 {
+            let start = [next(shape[0]), next(shape[1])];
+            let size = [1 + next(shape[0] - start[0]), 1 + next(shape[1] - start[1])];
+            let got = z.read_region(&start, &size).unwrap();
+            let want = source
+                .slice(ndarray::s![start[0]..start[0] + size[0], start[1]..start[1] + size[1]]);
+            assert_eq!(got, want.into_dyn(), "{name}: box at {start:?} of {size:?}");
+        }
+    }
+}
+
+#[test]
+fn zarr_chunks_never_written_read_as_the_fill_value_in_whole_and_partial_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("sparse.zarr");
+    let mut opts = ZarrOptions::new();
+    opts.chunks(&[1000]).codec(Codec::Zstd(3));
+    let mut z = ZarrArray::<f64>::create(&p, None, &[5000], &opts).unwrap();
+    let part = ArrayD::from_shape_vec(IxDyn(&[1000]), noisy(1000, 3)).unwrap();
+    z.write_region(&[2000], &part.view()).unwrap();
+    let z = ZarrArray::<f64>::open(&p).unwrap();
+    let all = z.read_region(&[0], &[5000]).unwrap();
+    assert!(all.iter().take(2000).chain(all.iter().skip(3000)).all(|&v| v == 0.0));
+    assert_eq!(all.slice(ndarray::s![2000..3000]).into_dyn(), part);
+    let inside = z.read_region(&[4100], &[50]).unwrap();
+    assert!(inside.iter().all(|&v| v == 0.0));
+    assert_eq!(z.read_region(&[2990], &[5]).unwrap(), part.slice(ndarray::s![990..995]).into_dyn());
+}
+
+#[test]
+fn a_truncated_zstd_chunk_fails_partial_and_whole_reads_with_the_chunk_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("cut.zarr");
+    let mut opts = ZarrOptions::new();
+    opts.chunks(&[100_000]).codec(Codec::Zstd(3));
+    let mut z = ZarrArray::<f64>::create(&p, None, &[200_000], &opts).unwrap();
+    let data = ArrayD::from_shape_vec(IxDyn(&[200_000]), noisy(200_000, 9)).unwrap();
+    z.write_region(&[0], &data.view()).unwrap();
+    let chunk = p.join("c").join("1");
+    let bytes = std::fs::read(&chunk).unwrap();
+    std::fs::write(&chunk, &bytes[..bytes.len() / 2]).unwrap();
+    let z = ZarrArray::<f64>::open(&p).unwrap();
+    assert_eq!(z.read_region(&[10], &[100]).unwrap(), data.slice(ndarray::s![10..110]).into_dyn());
+    for (start, len) in [(190_000, 100), (100_000, 100_000), (0, 200_000)] {
+        let e = z.read_region(&[start], &[len]).unwrap_err().to_string();
+        assert!(e.contains("cut.zarr"), "{e}");
+    }
+}
