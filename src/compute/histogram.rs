@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use std::path::Path;
 
-use wide::{CmpGe, CmpLe, CmpLt, f64x4};
+use wide::{CmpLt, f64x4};
 
 use super::kernel::{Partial, Reduce, chunk_partial_with};
 use super::source::{ChunkSource, MmapChunks};
@@ -330,10 +330,10 @@ impl Binner {
 /// Counter tables [`count_into`] spreads increments over.
 const TABLES: usize = 4;
 
-/// Slots per counter table for `n` bins: `n` bins and one slot for values outside them,
-/// rounded up to a power of two so that an index can be masked into range without a check.
+/// Slots per counter table for `n` bins: slot 0 for values below the bins (and NaN), slots
+/// `1..=n` for the bins, slot `n + 1` for values above them, rounded up to a power of two.
 fn table_len(n: usize) -> usize {
-    (n + 1).next_power_of_two()
+    (n + 2).next_power_of_two()
 }
 
 /// Zeroed counter tables for [`count_into`].
@@ -345,7 +345,7 @@ fn new_tables(n: usize) -> Vec<u64> {
 fn fold_tables(counts: &[u64], n: usize) -> Vec<u64> {
     let mut out = vec![0u64; n];
     for table in counts.chunks_exact(table_len(n)) {
-        out.iter_mut().zip(table).for_each(|(o, c)| *o += c);
+        out.iter_mut().zip(&table[1..=n]).for_each(|(o, c)| *o += c);
     }
     out
 }
@@ -354,8 +354,8 @@ fn fold_tables(counts: &[u64], n: usize) -> Vec<u64> {
 const MAGIC: f64 = 4_503_599_627_370_496.0;
 
 /// Counts the bins of `x` into `counts` (from [`new_tables`]): [`TABLES`] tables used in turn,
-/// so that runs of equal bins do not wait on each other; slot `n` of each collects values
-/// outside the edges and is discarded.
+/// so that runs of equal bins do not wait on each other. Bin `i` is slot `i + 1` of a table;
+/// slots 0 and `n + 1` collect values outside the edges, and NaN, and are discarded.
 #[allow(
     clippy::cast_possible_truncation,
     clippy::cast_sign_loss,
@@ -365,65 +365,53 @@ const MAGIC: f64 = 4_503_599_627_370_496.0;
 fn count_into<T: Reduce>(b: &Binner, x: &[T], counts: &mut [u64]) {
     let n = b.bins();
     let len = table_len(n);
+    let slot = |v: f64| b.bin(v).map_or(0, |i| i as u32 + 1);
     if !b.uniform {
         for &v in x {
-            counts[b.bin(v.to_f64()).unwrap_or(n)] += 1;
+            counts[slot(v.to_f64()) as usize] += 1;
         }
         return;
     }
-    // A guess by multiplication, then, where the guess could be off, numpy's correction against
-    // the edges: the result is the bin whose edges hold the value, as numpy's.
+    // A guess by multiplication; where it could be off, the exact rule (numpy's comparison
+    // with the edges) instead.
     //
-    // With `f = (v - lo) * scale` the exact position in bins, `a = v * scale - c` is `f - 0.5`
-    // up to rounding, and `round(a)` (clamped to the bins) is `floor(f)` unless `f` is within
-    // rounding of an integer, a bin edge. `|round(a) - a| < 0.5 - margin` rules that out.
+    // With `f = (v - lo) * scale` the exact position in bins, `a = v * scale - c` is
+    // `f + 0.5` up to rounding. Clamped to `[0, n + 1]` and rounded (adding 2^52 leaves the
+    // rounded value in the low mantissa bits, no float-to-integer instruction needed), it is
+    // the slot: `floor(f) + 1` inside the bins, 0 below, `n + 1` above. The guess is certain
+    // unless the clamped `a` is within rounding of a half-integer, that is unless `v` is
+    // within rounding of an edge: `|round(a) - a| < 0.5 - margin` rules that out. NaN clamps
+    // to slot 0 where the hardware max returns its second operand (x86); elsewhere it fails
+    // the certainty test and takes the exact path.
     let scale = n as f64 / (b.hi - b.lo);
-    let c = b.lo * scale + 0.5;
-    let edges = &b.edges[..];
+    let c = b.lo * scale - 0.5;
     // How far (in bins) rounding can move `a` or an edge.
     let big = b.lo.abs().max(b.hi.abs());
-    let margin = 16.0 * f64::EPSILON * (2.0 * big * scale + n as f64 + 1.0);
-    let (lo, hi, out) = (f64x4::splat(b.lo), f64x4::splat(b.hi), n as u32);
-    let (scale4, c4, last4) = (f64x4::splat(scale), f64x4::splat(c), f64x4::splat((n - 1) as f64));
+    let margin = 16.0 * f64::EPSILON * (2.0 * big * scale + n as f64 + 2.0);
+    let (scale4, c4, top4) = (f64x4::splat(scale), f64x4::splat(c), f64x4::splat((n + 1) as f64));
     let (magic4, sure4) = (f64x4::splat(MAGIC), f64x4::splat(0.5 - margin));
-    // Out-of-range values are selected to `MAGIC + n`, which decodes to slot `n`.
-    let out4 = f64x4::splat(MAGIC + n as f64);
-    let magic_bits = MAGIC.to_bits();
     let mut idx = [0u32; 64];
     for block in x.chunks(64) {
-        // Four values at a time, without branches or float-to-integer instructions: adding
-        // 2^52 to a float in [0, 2^52) leaves its rounded value in the low mantissa bits.
-        let mut unsure = f64x4::ZERO;
+        let mut sure = f64x4::from(f64::from_bits(u64::MAX));
         let mut quads = block.chunks_exact(4);
         for (q, e) in (&mut quads).enumerate() {
             let v = f64x4::new([e[0].to_f64(), e[1].to_f64(), e[2].to_f64(), e[3].to_f64()]);
-            let a = v * scale4 - c4;
-            let t = a.fast_max(f64x4::ZERO).fast_min(last4) + magic4;
-            let sure = ((t - magic4) - a).abs().cmp_lt(sure4);
-            let inside = v.cmp_ge(lo) & v.cmp_le(hi);
-            unsure |= inside & !sure;
-            let bits: [u64; 4] = bytemuck::cast(inside.blend(t, out4));
+            let a = (v * scale4 - c4).fast_max(f64x4::ZERO).fast_min(top4);
+            let t = a + magic4;
+            sure &= ((t - magic4) - a).abs().cmp_lt(sure4);
+            // The low 32 bits of 2^52 are zero: those of `t` are the slot.
+            let bits: [u64; 4] = bytemuck::cast(t);
             for k in 0..4 {
-                idx[4 * q + k] = bits[k].wrapping_sub(magic_bits) as u32;
+                idx[4 * q + k] = bits[k] as u32;
             }
         }
         let done = block.len() - quads.remainder().len();
-        for (slot, &v) in idx[done..].iter_mut().zip(quads.remainder()) {
-            *slot = b.bin(v.to_f64()).map_or(out, |i| i as u32);
+        for (i, &v) in idx[done..].iter_mut().zip(quads.remainder()) {
+            *i = slot(v.to_f64());
         }
-        if unsure.move_mask() != 0 {
-            for (slot, &v) in idx.iter_mut().zip(&block[..done]) {
-                if *slot != out {
-                    let v = v.to_f64();
-                    let mut i = *slot as usize;
-                    // numpy's corrections against the edges themselves.
-                    if v < edges[i] {
-                        i = i.saturating_sub(1);
-                    } else if v >= edges[i + 1] && i + 1 < n {
-                        i += 1;
-                    }
-                    *slot = i as u32;
-                }
+        if sure.move_mask() != 0b1111 {
+            for (i, &v) in idx.iter_mut().zip(&block[..done]) {
+                *i = slot(v.to_f64());
             }
         }
         let (c0, rest) = counts.split_at_mut(len);
