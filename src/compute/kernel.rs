@@ -170,21 +170,17 @@ pub(crate) fn chunk_partial<T: Reduce, const FULL: bool>(x: &[T]) -> Partial<T::
     acc
 }
 
-/// Tiles per group in [`chunk_partial_with`]: 256 KiB of `f64`, which stays in the L2 cache.
-const GROUP_TILES: usize = 8;
-
-/// [`chunk_partial`] (the same result, bit for bit), also handing each group of a few tiles to
-/// `also` while the group is still in cache: two reductions for the memory traffic of one.
+/// [`chunk_partial`] (the same result, bit for bit), also handing each tile to `also` right
+/// after the statistics kernel has read it, while it is still in the L1 cache: two reductions
+/// for the memory traffic of one.
 pub(crate) fn chunk_partial_with<T: Reduce, const FULL: bool>(
     x: &[T],
     also: &mut impl FnMut(&[T]),
 ) -> Partial<T::Bound> {
     let mut acc = Partial::empty();
-    for group in x.chunks(TILE * GROUP_TILES) {
-        for tile in group.chunks(TILE) {
-            acc.merge(&T::tile::<FULL>(tile));
-        }
-        also(group);
+    for tile in x.chunks(TILE) {
+        acc.merge(&T::tile::<FULL>(tile));
+        also(tile);
     }
     acc
 }
