@@ -192,8 +192,6 @@ fn stats_typed<T: Reduce, S: ChunkSource<T> + ?Sized>(src: &S, o: &StatsOptions)
         (Some(count), Some((lo, hi))) => Some(Bins::Uniform { lo, hi, count }),
         _ => None,
     };
-    let more_passes = !qs.is_empty() || (o.bins.is_some() && fused.is_none());
-    src.another_pass_follows(more_passes);
     let (summary, fused_counts) = match &fused {
         Some(b) => {
             let (s, counts) = summary_and_histogram(src, b)?;
@@ -212,7 +210,6 @@ fn stats_typed<T: Reduce, S: ChunkSource<T> + ?Sized>(src: &S, o: &StatsOptions)
                 )));
             }
             let b = Bins::Uniform { lo, hi, count };
-            src.another_pass_follows(!qs.is_empty());
             Some(Histogram { counts: histogram(src, &b)?, edges: b.edges()? })
         }
         (_, _, Some(_), _, _) => Some(Histogram { edges: Vec::new(), counts: Vec::new() }),
@@ -563,8 +560,7 @@ pub fn quantiles<T: Reduce, S: ChunkSource<T> + ?Sized>(
             })
             .collect());
     }
-    // Collect the values of the wanted bins, per bin, in a fixed order: the last pass.
-    src.another_pass_follows(false);
+    // Collect the values of the wanted bins, per bin, in a fixed order.
     let leaf = |i: usize| {
         let mut got: Vec<(usize, f64)> = Vec::new();
         src.with_chunk(i, &mut |x: &[T]| {

@@ -177,9 +177,11 @@ pub(crate) fn chunk_partial_with<T: Reduce, const FULL: bool>(
     x: &[T],
     also: &mut impl FnMut(&[T]),
 ) -> Partial<T::Bound> {
+    // Through `chunk_partial` (one tile, merged into an empty partial: the tile's own partial),
+    // so that `T::tile` keeps a single caller and stays inlined in the plain scan.
     let mut acc = Partial::empty();
     for tile in x.chunks(TILE) {
-        acc.merge(&T::tile::<FULL>(tile));
+        acc.merge(&chunk_partial::<T, FULL>(tile));
         also(tile);
     }
     acc

@@ -1,7 +1,5 @@
 //! Where reductions get their data: a sequence of contiguous chunks in storage order.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use crate::array::MmapArray;
 use crate::dtype::Element;
 use crate::error::{Error, Result};
@@ -27,11 +25,6 @@ pub trait ChunkSource<T: Element>: Sync {
     /// # Errors
     /// Whatever reading or decoding the chunk can fail with.
     fn with_chunk(&self, index: usize, f: &mut dyn FnMut(&[T])) -> Result<()>;
-
-    /// Tells the source, before a pass over its chunks, whether another pass will follow. A
-    /// memory-mapped source then keeps the pages it maps for the next pass instead of dropping
-    /// them (when the array fits comfortably in memory). The default does nothing.
-    fn another_pass_follows(&self, _follows: bool) {}
 }
 
 /// An in-memory slice cut into chunks of a fixed number of elements.
@@ -63,15 +56,13 @@ impl<T: Element> ChunkSource<T> for SliceChunks<'_, T> {
 
 /// The data of a memory-mapped array as [`CHUNK_BYTES`] chunks in storage order.
 ///
-/// Creating it tells the kernel the file will be read sequentially. Each chunk's pages are
-/// released from the resident set once used ([`MmapArray::release`]), so a pass over a file
-/// larger than RAM keeps a footprint of a few chunks per thread, and the page tables are torn
-/// down by all worker threads during the pass rather than by one thread when the mapping is
-/// dropped. Before a pass that another pass will follow
-/// ([`ChunkSource::another_pass_follows`]), pages stay mapped instead, if the array is at most a
-/// quarter of the memory the process may use (`MemAvailable`, or its cgroup's limit if lower),
-/// so the next pass does not fault them in again. Data in the other byte order, or not aligned
-/// for `T`, is converted chunk by chunk into a per-thread buffer.
+/// Creating it tells the kernel the file will be read sequentially. When the array is larger
+/// than a quarter of the memory the process may use (`MemAvailable`, or its cgroup's limit if
+/// lower), each chunk's pages are released from the resident set once used
+/// ([`MmapArray::release`]), so a pass over a file larger than RAM keeps a footprint of a few
+/// chunks per thread. A smaller array's pages stay mapped: they are page cache, reclaimable at
+/// any time, and releasing them would cost a TLB shootdown on every thread per chunk. Data in the other byte
+/// order, or not aligned for `T`, is converted chunk by chunk into a per-thread buffer.
 #[derive(Debug)]
 pub struct MmapChunks<'a, T: Element> {
     array: &'a MmapArray<T>,
@@ -80,10 +71,8 @@ pub struct MmapChunks<'a, T: Element> {
     swapped: bool,
     chunk: usize,
     len: usize,
-    /// Whether the array fits in memory comfortably enough to keep its pages between passes.
-    fits: bool,
-    /// Whether chunks keep their pages mapped once reduced (see `new`).
-    keep: AtomicBool,
+    /// Whether chunks drop their pages from the resident set once reduced (see `new`).
+    release: bool,
 }
 
 impl<'a, T: Element> MmapChunks<'a, T> {
@@ -98,13 +87,12 @@ impl<'a, T: Element> MmapChunks<'a, T> {
         let swapped = !array.dtype().is_native();
         array.advise(Access::Sequential)?;
         let chunk = (CHUNK_BYTES / std::mem::size_of::<T>().max(1)).max(1);
-        // Dropping pages after use keeps the resident set small, and spreads the cost of tearing
-        // down the page tables over the worker threads (one `munmap` at the end would be a long
-        // serial step). Between two passes, pages of an array that fits comfortably are kept.
+        // Dropping pages after use keeps the resident set small when the data could crowd out
+        // memory, but each drop is a TLB shootdown across every thread of the process: where
+        // the whole array fits comfortably, the pages are left to the page cache instead.
         let bytes = array.data_bytes().len() as u64;
-        let fits = crate::mmap::memory_budget().is_some_and(|budget| bytes <= budget / 4);
-        let keep = AtomicBool::new(false);
-        Ok(MmapChunks { array, aligned, swapped, chunk, len: array.len(), fits, keep })
+        let release = crate::mmap::memory_budget().is_none_or(|budget| bytes > budget / 4);
+        Ok(MmapChunks { array, aligned, swapped, chunk, len: array.len(), release })
     }
 
     /// The array.
@@ -128,8 +116,7 @@ impl<'a, T: Element> MmapChunks<'a, T> {
     }
 
     /// Calls `f` with the elements `start..start + len` in storage order (clipped to the array),
-    /// converted to native order if needed, then releases their pages (unless they are kept
-    /// for another pass: [`ChunkSource::another_pass_follows`]).
+    /// converted to native order if needed, then releases their pages.
     ///
     /// # Errors
     /// [`Error::NotViewable`] for a `bool` byte other than 0 or 1 in a misaligned file;
@@ -161,7 +148,7 @@ impl<'a, T: Element> MmapChunks<'a, T> {
         } else {
             f(&decode(bytes, self.swapped).ok_or_else(invalid)?)
         };
-        if !self.keep.load(Ordering::Relaxed) {
+        if self.release {
             self.array.release(start * size, (end - start) * size)?;
         }
         Ok(out)
@@ -187,10 +174,6 @@ impl<T: Element> ChunkSource<T> for MmapChunks<'_, T> {
 
     fn with_chunk(&self, index: usize, f: &mut dyn FnMut(&[T])) -> Result<()> {
         self.with_range(index.saturating_mul(self.chunk), self.chunk, f)
-    }
-
-    fn another_pass_follows(&self, follows: bool) {
-        self.keep.store(follows && self.fits, Ordering::Relaxed);
     }
 }
 
