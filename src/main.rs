@@ -56,6 +56,11 @@ enum Command {
         /// Also count values in this many equal bins between min and max (a second pass).
         #[arg(long, conflicts_with = "axis")]
         bins: Option<usize>,
+        /// The histogram's range instead of min and max, as numpy's `range=(LO, HI)`: values
+        /// outside it are not counted, and the histogram is made in the same pass.
+        #[arg(long, value_name = "LO,HI", requires = "bins", allow_hyphen_values = true,
+              value_parser = parse_range)]
+        range: Option<(f64, f64)>,
         /// Also compute these quantiles (comma-separated, in [0, 1]), as `np.nanquantile`.
         #[arg(long, value_delimiter = ',', conflicts_with = "axis")]
         quantile: Vec<f64>,
@@ -496,8 +501,16 @@ fn run(cli: Cli) -> Result<()> {
             };
             larder::text::cat(&path, &selection, format, &mut out)?;
         }
-        Command::Stats { path, axis, json, bins, quantile } => {
-            stats(&mut out, &path, axis, json, bins, &quantile)?;
+        Command::Stats { path, axis, json, bins, range, quantile } => {
+            let mut options = larder::compute::StatsOptions::new();
+            if let Some(n) = bins {
+                options.bins(n);
+            }
+            if let Some((lo, hi)) = range {
+                options.range(lo, hi);
+            }
+            options.quantiles(&quantile);
+            stats(&mut out, &path, axis, json, &options)?;
         }
         Command::Groupby { dataset, by, agg, json } => {
             groupby(&mut out, &dataset, &by, &agg, json)?;
@@ -570,14 +583,20 @@ fn one_line(e: &anyhow::Error) -> String {
     line.replace('\n', " ")
 }
 
+/// `--range LO,HI`: two numbers.
+fn parse_range(s: &str) -> std::result::Result<(f64, f64), String> {
+    let bad = || format!("expected LO,HI (two numbers), got {s:?}");
+    let (lo, hi) = s.split_once(',').ok_or_else(bad)?;
+    Ok((lo.trim().parse().map_err(|_| bad())?, hi.trim().parse().map_err(|_| bad())?))
+}
+
 /// `larder stats`: whole-array or per-axis statistics, as text or JSON.
 fn stats(
     out: &mut impl Write,
     path: &std::path::Path,
     axis: Option<usize>,
     json: bool,
-    bins: Option<usize>,
-    quantile: &[f64],
+    options: &larder::compute::StatsOptions,
 ) -> Result<()> {
     if let Some(axis) = axis {
         let r = larder::compute::summary_axis_any(path, axis)?;
@@ -592,7 +611,7 @@ fn stats(
             }
         }
     } else {
-        let r = larder::compute::stats(path, bins, quantile)?;
+        let r = options.compute(path)?;
         if json {
             writeln!(out, "{}", serde_json::to_string(&r)?)?;
         } else {

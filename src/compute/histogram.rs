@@ -4,9 +4,9 @@ use serde::Serialize;
 
 use std::path::Path;
 
-use wide::{CmpGe, CmpGt, CmpLe, CmpLt, f64x4};
+use wide::{CmpLt, f64x4};
 
-use super::kernel::Reduce;
+use super::kernel::{Partial, Reduce, chunk_partial_with};
 use super::source::{ChunkSource, MmapChunks};
 use super::stats::{F, Summary, any_dispatch_summary, real_dispatch};
 use super::tree_reduce;
@@ -65,54 +65,119 @@ pub struct Stats {
     pub quantiles: Vec<Quantile>,
 }
 
-/// Statistics of the `.npy` file at `path` (any element type): the [`Summary`] in one pass,
-/// then, if asked, a histogram of `bins` equal bins between min and max (one more pass) and
-/// the quantiles `qs` (two more passes; see [`quantiles`]).
+/// What [`StatsOptions::compute`] adds to the [`Summary`]: a histogram and quantiles.
 ///
-/// # Errors
-/// As [`MmapArray::open`](crate::MmapArray::open) and [`summary`](super::summary);
-/// [`Error::Invalid`] for a histogram or quantiles of a complex array.
-pub fn stats(path: impl AsRef<Path>, bins: Option<usize>, qs: &[f64]) -> Result<Stats> {
-    let path = path.as_ref();
-    let store = crate::store::open(path)?;
-    if store.format() != crate::store::Format::Npy {
-        return store_stats(path, &store, bins, qs);
-    }
-    // The mapped path: zero-copy chunks, sequential hints, pages released as it goes.
-    let any = AnyArray::open(path)?;
-    if bins.is_none() && qs.is_empty() {
-        let summary = any_dispatch_summary(&any)?;
-        return Ok(Stats { summary, histogram: None, quantiles: Vec::new() });
-    }
-    real_dispatch!(&any, a => stats_typed(&MmapChunks::new(a)?, bins, qs))
+/// ```
+/// # use larder::NpyWriter;
+/// # let dir = tempfile::tempdir().map_err(|e| larder::Error::io("tmp", e))?;
+/// # let path = dir.path().join("x.npy");
+/// # let mut w = NpyWriter::<f64>::create(&path, &[])?;
+/// # w.append(&[0.5, 1.0, 2.5, 9.0, f64::NAN])?;
+/// # w.finish()?;
+/// use larder::compute::StatsOptions;
+///
+/// // As np.histogram(a, bins=2, range=(0, 4)), in the same pass as the summary.
+/// let s = StatsOptions::new().bins(2).range(0.0, 4.0).compute(&path)?;
+/// let h = s.histogram.unwrap();
+/// assert_eq!((h.edges, h.counts), (vec![0.0, 2.0, 4.0], vec![2, 1]));
+/// assert_eq!(s.summary.count, 4);
+/// # Ok::<(), larder::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StatsOptions {
+    bins: Option<usize>,
+    range: Option<(f64, f64)>,
+    quantiles: Vec<f64>,
 }
 
-/// [`stats`] over the decoded chunks of a Zarr or HDF5 store.
-fn store_stats(
-    path: &Path,
-    store: &crate::AnyStore,
-    bins: Option<usize>,
-    qs: &[f64],
-) -> Result<Stats> {
+impl StatsOptions {
+    /// The summary only.
+    pub fn new() -> Self {
+        StatsOptions::default()
+    }
+
+    /// Also a histogram of `count` equal bins: between min and max (one more pass over the
+    /// data), or over [`range`](StatsOptions::range) if given (in the summary's pass).
+    pub fn bins(&mut self, count: usize) -> &mut Self {
+        self.bins = Some(count);
+        self
+    }
+
+    /// The histogram's range, as numpy's `np.histogram(a, bins, range=(lo, hi))`: values
+    /// outside it are not counted. With a given range the histogram is computed in the same
+    /// pass as the summary. Needs [`bins`](StatsOptions::bins).
+    pub fn range(&mut self, lo: f64, hi: f64) -> &mut Self {
+        self.range = Some((lo, hi));
+        self
+    }
+
+    /// Also these quantiles (each in `[0, 1]`), as `np.nanquantile`; see [`quantiles`].
+    pub fn quantiles(&mut self, qs: &[f64]) -> &mut Self {
+        self.quantiles = qs.to_vec();
+        self
+    }
+
+    /// Statistics of the array at `path` (`.npy`, Zarr or HDF5; any element type).
+    ///
+    /// # Errors
+    /// As [`crate::open`] and [`summary`](super::summary); [`Error::Invalid`] for a histogram or
+    /// quantiles of a complex array, a range without bins, bad bins or range, or an automatic
+    /// range that is not finite.
+    pub fn compute(&self, path: impl AsRef<Path>) -> Result<Stats> {
+        let path = path.as_ref();
+        if self.range.is_some() && self.bins.is_none() {
+            return Err(Error::invalid("a histogram range needs a number of bins"));
+        }
+        let store = crate::store::open(path)?;
+        if store.format() != crate::store::Format::Npy {
+            return store_stats(path, &store, self);
+        }
+        // The mapped path: zero-copy chunks, sequential hints, pages released as it goes.
+        let any = AnyArray::open(path)?;
+        if self.bins.is_none() && self.quantiles.is_empty() {
+            let summary = any_dispatch_summary(&any)?;
+            return Ok(Stats { summary, histogram: None, quantiles: Vec::new() });
+        }
+        real_dispatch!(&any, a => stats_typed(&MmapChunks::new(a)?, self))
+    }
+}
+
+/// Statistics of the array at `path` (`.npy`, Zarr or HDF5; any element type): the
+/// [`Summary`] in one pass, then, if asked, a histogram of `bins` equal bins between min and max
+/// (one more pass) and the quantiles `qs` (two more passes; see [`quantiles`]).
+/// [`StatsOptions`] also takes a histogram range.
+///
+/// # Errors
+/// As [`StatsOptions::compute`].
+pub fn stats(path: impl AsRef<Path>, bins: Option<usize>, qs: &[f64]) -> Result<Stats> {
+    let mut options = StatsOptions::new();
+    if let Some(n) = bins {
+        options.bins(n);
+    }
+    options.quantiles(qs).compute(path)
+}
+
+/// [`StatsOptions::compute`] over the decoded chunks of a Zarr or HDF5 store.
+fn store_stats(path: &Path, store: &crate::AnyStore, o: &StatsOptions) -> Result<Stats> {
     use super::source::StoreChunks;
     use crate::AnyStore;
-    if bins.is_none() && qs.is_empty() {
+    if o.bins.is_none() && o.quantiles.is_empty() {
         let summary = super::stats::store_summary(store)?;
         return Ok(Stats { summary, histogram: None, quantiles: Vec::new() });
     }
     match store {
-        AnyStore::Bool(s) => stats_typed(&StoreChunks::new(s.as_ref()), bins, qs),
-        AnyStore::U8(s) => stats_typed(&StoreChunks::new(s.as_ref()), bins, qs),
-        AnyStore::U16(s) => stats_typed(&StoreChunks::new(s.as_ref()), bins, qs),
-        AnyStore::U32(s) => stats_typed(&StoreChunks::new(s.as_ref()), bins, qs),
-        AnyStore::U64(s) => stats_typed(&StoreChunks::new(s.as_ref()), bins, qs),
-        AnyStore::I8(s) => stats_typed(&StoreChunks::new(s.as_ref()), bins, qs),
-        AnyStore::I16(s) => stats_typed(&StoreChunks::new(s.as_ref()), bins, qs),
-        AnyStore::I32(s) => stats_typed(&StoreChunks::new(s.as_ref()), bins, qs),
-        AnyStore::I64(s) => stats_typed(&StoreChunks::new(s.as_ref()), bins, qs),
-        AnyStore::F16(s) => stats_typed(&StoreChunks::new(s.as_ref()), bins, qs),
-        AnyStore::F32(s) => stats_typed(&StoreChunks::new(s.as_ref()), bins, qs),
-        AnyStore::F64(s) => stats_typed(&StoreChunks::new(s.as_ref()), bins, qs),
+        AnyStore::Bool(s) => stats_typed(&StoreChunks::new(s.as_ref()), o),
+        AnyStore::U8(s) => stats_typed(&StoreChunks::new(s.as_ref()), o),
+        AnyStore::U16(s) => stats_typed(&StoreChunks::new(s.as_ref()), o),
+        AnyStore::U32(s) => stats_typed(&StoreChunks::new(s.as_ref()), o),
+        AnyStore::U64(s) => stats_typed(&StoreChunks::new(s.as_ref()), o),
+        AnyStore::I8(s) => stats_typed(&StoreChunks::new(s.as_ref()), o),
+        AnyStore::I16(s) => stats_typed(&StoreChunks::new(s.as_ref()), o),
+        AnyStore::I32(s) => stats_typed(&StoreChunks::new(s.as_ref()), o),
+        AnyStore::I64(s) => stats_typed(&StoreChunks::new(s.as_ref()), o),
+        AnyStore::F16(s) => stats_typed(&StoreChunks::new(s.as_ref()), o),
+        AnyStore::F32(s) => stats_typed(&StoreChunks::new(s.as_ref()), o),
+        AnyStore::F64(s) => stats_typed(&StoreChunks::new(s.as_ref()), o),
         AnyStore::C64(_) | AnyStore::C128(_) => Err(Error::invalid(format!(
             "{}: holds complex numbers; histograms and quantiles are only defined for real arrays",
             path.display()
@@ -120,29 +185,67 @@ fn store_stats(
     }
 }
 
-fn stats_typed<T: Reduce, S: ChunkSource<T> + ?Sized>(
-    src: &S,
-    bins: Option<usize>,
-    qs: &[f64],
-) -> Result<Stats> {
-    let summary = super::summary(src)?;
-    let histogram = match (bins, summary.min, summary.max) {
-        (Some(count), Some(lo), Some(hi)) => {
+fn stats_typed<T: Reduce, S: ChunkSource<T> + ?Sized>(src: &S, o: &StatsOptions) -> Result<Stats> {
+    let qs = &o.quantiles[..];
+    // With a given range the histogram rides along the summary's pass.
+    let fused = match (o.bins, o.range) {
+        (Some(count), Some((lo, hi))) => Some(Bins::Uniform { lo, hi, count }),
+        _ => None,
+    };
+    let (summary, fused_counts) = match &fused {
+        Some(b) => {
+            let (s, counts) = summary_and_histogram(src, b)?;
+            (s, Some(counts))
+        }
+        None => (super::summary(src)?, None),
+    };
+    let histogram = match (fused, fused_counts, o.bins, summary.min, summary.max) {
+        (Some(b), Some(counts), _, _, _) => Some(Histogram { counts, edges: b.edges()? }),
+        (_, _, Some(count), Some(lo), Some(hi)) => {
             let (lo, hi) = (lo.as_f64(), hi.as_f64());
             if !(lo.is_finite() && hi.is_finite()) {
                 return Err(Error::invalid(format!(
                     "histogram between min {lo} and max {hi}: the range must be finite \
-                     (the data holds infinities)"
+                     (the data holds infinities; give a range)"
                 )));
             }
             let b = Bins::Uniform { lo, hi, count };
             Some(Histogram { counts: histogram(src, &b)?, edges: b.edges()? })
         }
-        (Some(_), _, _) => Some(Histogram { edges: Vec::new(), counts: Vec::new() }),
-        (None, _, _) => None,
+        (_, _, Some(_), _, _) => Some(Histogram { edges: Vec::new(), counts: Vec::new() }),
+        (_, _, None, _, _) => None,
     };
     let quantiles = if qs.is_empty() { Vec::new() } else { quantiles(src, &summary, qs)? };
     Ok(Stats { summary, histogram, quantiles })
+}
+
+/// The [`Summary`] and a histogram, in one pass: each group of tiles is binned while it is
+/// still in cache after the summary kernel has read it.
+fn summary_and_histogram<T: Reduce, S: ChunkSource<T> + ?Sized>(
+    src: &S,
+    bins: &Bins,
+) -> Result<(Summary, Vec<u64>)> {
+    let binner = Binner::new(bins)?;
+    let n = binner.bins();
+    let leaf = |i: usize| {
+        let mut p = Partial::empty();
+        let mut counts = new_tables(n);
+        src.with_chunk(i, &mut |x: &[T]| {
+            p = chunk_partial_with::<T, true>(x, &mut |g: &[T]| {
+                count_into(&binner, g, &mut counts);
+            });
+        })?;
+        Ok((p, fold_tables(&counts, n)))
+    };
+    let merge = |(mut a, mut ca): (Partial<T::Bound>, Vec<u64>),
+                 (b, cb): (Partial<T::Bound>, Vec<u64>)| {
+        a.merge(&b);
+        ca.iter_mut().zip(&cb).for_each(|(x, y)| *x += y);
+        (a, ca)
+    };
+    let (p, counts) = tree_reduce(0, src.num_chunks(), &leaf, &merge)?
+        .unwrap_or_else(|| (Partial::empty(), vec![0; n]));
+    Ok((Summary::from_partial::<T>(&p), counts))
 }
 
 /// Bins checked and ready for use on every element.
@@ -221,96 +324,96 @@ impl Binner {
     }
 }
 
+/// Counter tables [`count_into`] spreads increments over.
+const TABLES: usize = 4;
+
+/// Slots per counter table for `n` bins: slot 0 for values below the bins (and NaN), slots
+/// `1..=n` for the bins, slot `n + 1` for values above them, rounded up to a power of two.
+fn table_len(n: usize) -> usize {
+    (n + 2).next_power_of_two()
+}
+
+/// Zeroed counter tables for [`count_into`].
+fn new_tables(n: usize) -> Vec<u64> {
+    vec![0u64; TABLES * table_len(n)]
+}
+
+/// The `n` bin counts from [`count_into`]'s tables.
+fn fold_tables(counts: &[u64], n: usize) -> Vec<u64> {
+    let mut out = vec![0u64; n];
+    for table in counts.chunks_exact(table_len(n)) {
+        out.iter_mut().zip(&table[1..=n]).for_each(|(o, c)| *o += c);
+    }
+    out
+}
+
 /// 2^52: adding it to a float in `[0, 2^52)` rounds that float to an integer.
 const MAGIC: f64 = 4_503_599_627_370_496.0;
 
-/// Counts the bins of `x` into `counts`: four tables of `bins + 1` slots, one after the other,
-/// used in turn so that runs of equal bins do not wait on each other; the last slot of each
-/// collects values outside the edges and is discarded.
+/// Counts the bins of `x` into `counts` (from [`new_tables`]): [`TABLES`] tables used in turn,
+/// so that runs of equal bins do not wait on each other. Bin `i` is slot `i + 1` of a table;
+/// slots 0 and `n + 1` collect values outside the edges, and NaN, and are discarded.
 #[allow(
     clippy::cast_possible_truncation,
     clippy::cast_sign_loss,
     clippy::cast_precision_loss,
-    clippy::many_single_char_names,
-    clippy::needless_bitwise_bool, // `&` keeps the loop branch-free
-    clippy::cast_possible_wrap
+    clippy::many_single_char_names
 )]
 fn count_into<T: Reduce>(b: &Binner, x: &[T], counts: &mut [u64]) {
     let n = b.bins();
+    let len = table_len(n);
+    let slot = |v: f64| b.bin(v).map_or(0, |i| i as u32 + 1);
     if !b.uniform {
         for &v in x {
-            counts[b.bin(v.to_f64()).unwrap_or(n)] += 1;
+            counts[slot(v.to_f64()) as usize] += 1;
         }
         return;
     }
-    // A first guess by multiplication, then numpy's correction against the edges: the result is
-    // the bin whose edges hold the value, as numpy's.
+    // A guess by multiplication; where it could be off, the exact rule (numpy's comparison
+    // with the edges) instead.
+    //
+    // With `f = (v - lo) * scale` the exact position in bins, `a = v * scale - c` is
+    // `f + 0.5` up to rounding. Clamped to `[0, n + 1]` and rounded (adding 2^52 leaves the
+    // rounded value in the low mantissa bits, no float-to-integer instruction needed), it is
+    // the slot: `floor(f) + 1` inside the bins, 0 below, `n + 1` above. The guess is certain
+    // unless the clamped `a` is within rounding of a half-integer, that is unless `v` is
+    // within rounding of an edge: `|round(a) - a| < 0.5 - margin` rules that out. NaN clamps
+    // to slot 0 where the hardware max returns its second operand (x86); elsewhere it fails
+    // the certainty test and takes the exact path.
     let scale = n as f64 / (b.hi - b.lo);
-    let last = (n - 1) as f64;
-    let edges = &b.edges[..];
-    // How far (in bins) rounding can move `f` or an edge: a guess farther than this from a bin
-    // boundary is that bin for certain, and needs no look at the edges.
+    let c = b.lo * scale - 0.5;
+    // How far (in bins) rounding can move `a` or an edge.
     let big = b.lo.abs().max(b.hi.abs());
-    let margin = 16.0 * f64::EPSILON * (big * scale + n as f64);
-    let (lo, hi, out) = (b.lo, b.hi, n as u32);
-    let (c0, rest) = counts.split_at_mut(n + 1);
-    let (c1, rest) = rest.split_at_mut(n + 1);
-    let (c2, c3) = rest.split_at_mut(n + 1);
+    let margin = 16.0 * f64::EPSILON * (2.0 * big * scale + n as f64 + 2.0);
+    let (scale4, c4, top4) = (f64x4::splat(scale), f64x4::splat(c), f64x4::splat((n + 1) as f64));
+    let (magic4, sure4) = (f64x4::splat(MAGIC), f64x4::splat(0.5 - margin));
     let mut idx = [0u32; 64];
-    // Vector constants for the guess below.
-    // Clamped to the middle of the last bin, not its left edge: values at the top would
-    // otherwise all look like boundary cases.
-    let (lo4, hi4, scale4, last4) =
-        (f64x4::splat(lo), f64x4::splat(hi), f64x4::splat(scale), f64x4::splat(last + 0.5));
-    let (magic4, sure_lo, sure_hi) =
-        (f64x4::splat(MAGIC), f64x4::splat(margin), f64x4::splat(1.0 - margin));
-    let magic_bits = MAGIC.to_bits() as i64; // 0x4330_0000_0000_0000, positive
     for block in x.chunks(64) {
-        // Four values at a time, without branches or float-to-integer instructions: adding
-        // 2^52 to f in [0, 2^52) leaves round(f) in the low mantissa bits; one less where that
-        // rounded up is floor(f). NaN goes to 0 through `fast_max` (which returns its
-        // argument when either operand is NaN) and is then out of range.
-        let mut unsure = 0i32;
+        let mut sure = f64x4::from(f64::from_bits(u64::MAX));
         let mut quads = block.chunks_exact(4);
-        for (q, c) in (&mut quads).enumerate() {
-            let v = f64x4::new([c[0].to_f64(), c[1].to_f64(), c[2].to_f64(), c[3].to_f64()]);
-            let f = ((v - lo4) * scale4).fast_max(f64x4::ZERO).fast_min(last4);
-            let t = f + magic4;
-            let r = t - magic4;
-            let up = r.cmp_gt(f);
-            let frac = f - up.blend(r - f64x4::ONE, r);
-            let inside = v.cmp_ge(lo4) & v.cmp_le(hi4);
-            let sure = frac.cmp_gt(sure_lo) & frac.cmp_lt(sure_hi);
-            unsure |= (inside & !sure).move_mask();
-            let tb: [i64; 4] = bytemuck::cast(t);
-            let ub: [i64; 4] = bytemuck::cast(up);
-            let ib: [i64; 4] = bytemuck::cast(inside);
+        for (q, e) in (&mut quads).enumerate() {
+            let v = f64x4::new([e[0].to_f64(), e[1].to_f64(), e[2].to_f64(), e[3].to_f64()]);
+            let a = (v * scale4 - c4).fast_max(f64x4::ZERO).fast_min(top4);
+            let t = a + magic4;
+            sure &= ((t - magic4) - a).abs().cmp_lt(sure4);
+            // The low 32 bits of 2^52 are zero: those of `t` are the slot.
+            let bits: [u64; 4] = bytemuck::cast(t);
             for k in 0..4 {
-                // `ub[k]` is -1 where rounding went up, 0 otherwise; likewise `ib[k]`.
-                let i = (tb[k] - magic_bits + ub[k]) as u32;
-                idx[4 * q + k] = if ib[k] != 0 { i } else { out };
+                idx[4 * q + k] = bits[k] as u32;
             }
         }
         let done = block.len() - quads.remainder().len();
-        for (slot, &v) in idx[done..].iter_mut().zip(quads.remainder()) {
-            *slot = b.bin(v.to_f64()).map_or(out, |i| i as u32);
+        for (i, &v) in idx[done..].iter_mut().zip(quads.remainder()) {
+            *i = slot(v.to_f64());
         }
-        let unsure = unsure != 0;
-        if unsure {
-            for (slot, &v) in idx.iter_mut().zip(block) {
-                if *slot != out {
-                    let v = v.to_f64();
-                    let mut i = *slot as usize;
-                    // numpy's corrections against the edges themselves.
-                    if v < edges[i] {
-                        i = i.saturating_sub(1);
-                    } else if v >= edges[i + 1] && i + 1 < n {
-                        i += 1;
-                    }
-                    *slot = i as u32;
-                }
+        if sure.move_mask() != 0b1111 {
+            for (i, &v) in idx.iter_mut().zip(&block[..done]) {
+                *i = slot(v.to_f64());
             }
         }
+        let (c0, rest) = counts.split_at_mut(len);
+        let (c1, rest) = rest.split_at_mut(len);
+        let (c2, c3) = rest.split_at_mut(len);
         let mut quads = idx[..block.len()].chunks_exact(4);
         for q in &mut quads {
             c0[q[0] as usize] += 1;
@@ -334,12 +437,9 @@ pub fn histogram<T: Reduce, S: ChunkSource<T> + ?Sized>(src: &S, bins: &Bins) ->
     let binner = Binner::new(bins)?;
     let n = binner.bins();
     let leaf = |i: usize| {
-        let mut counts = vec![0u64; 4 * (n + 1)];
+        let mut counts = new_tables(n);
         src.with_chunk(i, &mut |x: &[T]| count_into(&binner, x, &mut counts))?;
-        let s = n + 1;
-        Ok((0..n)
-            .map(|j| counts[j] + counts[s + j] + counts[2 * s + j] + counts[3 * s + j])
-            .collect())
+        Ok(fold_tables(&counts, n))
     };
     let merge = |mut a: Vec<u64>, b: Vec<u64>| {
         a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
@@ -528,6 +628,66 @@ mod tests {
             (e.bin(0.5), e.bin(1.0), e.bin(10.0), e.bin(-1.0)),
             (Some(0), Some(1), Some(1), None)
         );
+    }
+
+    /// Values on, next to and between the edges of `b`, outside them, and NaN/infinities.
+    fn tricky_values(b: &Binner, seed: u64) -> Vec<f64> {
+        let mut x = vec![f64::NAN, f64::INFINITY, f64::NEG_INFINITY, b.lo, b.hi];
+        for &e in &b.edges {
+            for d in [-2i64, -1, 0, 1, 2] {
+                x.push(f64::from_bits(e.to_bits().wrapping_add_signed(d)));
+            }
+        }
+        let width = b.hi - b.lo;
+        let mut state = seed;
+        for _ in 0..5000 {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            #[allow(clippy::cast_precision_loss)]
+            let u = (state >> 11) as f64 / (1u64 << 53) as f64;
+            x.push(b.lo - 0.1 * width + 1.2 * width * u);
+        }
+        x
+    }
+
+    #[test]
+    fn vector_binning_matches_the_scalar_numpy_rule() {
+        let cases = [
+            (0.0, 1.0, 10),
+            (-50.0, 50.0, 37),
+            (0.0, 1.0, 1),
+            (1e10, 1e10 + 3.0, 7),
+            (-3.5e-300, 2.0e-300, 100),
+            (-1.0, 1e6, 65_536),
+            (2.0, 2.0, 3),
+        ];
+        for (k, &(lo, hi, count)) in cases.iter().enumerate() {
+            let b = Binner::new(&Bins::Uniform { lo, hi, count }).unwrap();
+            let x = tricky_values(&b, k as u64);
+            let mut want = vec![0u64; b.bins()];
+            for &v in &x {
+                if let Some(i) = b.bin(v) {
+                    want[i] += 1;
+                }
+            }
+            // Every alignment of the 4-wide and 64-element blocks.
+            for skip in 0..5 {
+                let mut tables = new_tables(b.bins());
+                count_into(&b, &x[skip..], &mut tables);
+                let mut want = want.clone();
+                for &v in &x[..skip] {
+                    if let Some(i) = b.bin(v) {
+                        want[i] -= 1;
+                    }
+                }
+                assert_eq!(
+                    fold_tables(&tables, b.bins()),
+                    want,
+                    "{lo}..{hi} / {count}, skip {skip}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -170,6 +170,23 @@ pub(crate) fn chunk_partial<T: Reduce, const FULL: bool>(x: &[T]) -> Partial<T::
     acc
 }
 
+/// [`chunk_partial`] (the same result, bit for bit), also handing each tile to `also` right
+/// after the statistics kernel has read it, while it is still in the L1 cache: two reductions
+/// for the memory traffic of one.
+pub(crate) fn chunk_partial_with<T: Reduce, const FULL: bool>(
+    x: &[T],
+    also: &mut impl FnMut(&[T]),
+) -> Partial<T::Bound> {
+    // Through `chunk_partial` (one tile, merged into an empty partial: the tile's own partial),
+    // so that `T::tile` keeps a single caller and stays inlined in the plain scan.
+    let mut acc = Partial::empty();
+    for tile in x.chunks(TILE) {
+        acc.merge(&chunk_partial::<T, FULL>(tile));
+        also(tile);
+    }
+    acc
+}
+
 #[inline]
 fn tree8(s: [f64; LANES]) -> f64 {
     ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]))

@@ -84,6 +84,14 @@ for name, a in cases.items():
             problems.append(f"{name}: histogram {s['histogram']['counts']} != {counts.tolist()}")
         if [num(e) for e in s["histogram"]["edges"]] != edges.tolist():
             problems.append(f"{name}: histogram edges differ")
+        # A given range (fused into the summary's pass): numpy's np.histogram(a, bins, range).
+        lo, hi = (float(v) for v in np.quantile(finite, [0.1, 0.8]))
+        r = run("stats", path, "--json", "--bins", "7", "--range", f"{lo!r},{hi!r}")
+        counts, edges = np.histogram(finite, bins=7, range=(lo, hi))
+        if r["histogram"]["counts"] != counts.tolist():
+            problems.append(f"{name}: range histogram {r['histogram']['counts']} != {counts.tolist()}")
+        if [num(e) for e in r["histogram"]["edges"]] != edges.tolist():
+            problems.append(f"{name}: range histogram edges differ")
         want_q = np.nanquantile(f, qs)
         for got, w in zip(s["quantiles"], want_q):
             check(name, f"quantile {got['q']}", got["value"], w, 0 if got["exact"] else 1e-3)

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use larder::compute::{
-    self, Agg, Bins, GroupKey, MmapChunks, Number, Reduce, SliceChunks, Summary,
+    self, Agg, Bins, GroupKey, MmapChunks, Number, Reduce, SliceChunks, StatsOptions, Summary,
 };
 use larder::{AnyArray, Complex, MmapArray, NpyWriter, f16};
 use proptest::prelude::*;
@@ -316,6 +316,35 @@ fn histogram_bins_like_numpy_including_values_on_edges() {
     assert_eq!(got.iter().sum::<u64>(), 1000);
 }
 
+#[test]
+fn histogram_over_a_given_range_rides_the_summary_pass_with_the_same_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.npy");
+    let mut rng = Rng(11);
+    // Several 4 MiB chunks, values on and beside the edges, outside the range, and NaN.
+    let mut x: Vec<f64> = (0..1_300_000).map(|_| rng.int(21) as f64 / 4096.0 - 40.0).collect();
+    let bins = Bins::Uniform { lo: -30.0, hi: 170.0, count: 100 };
+    let edges = bins.edges().unwrap();
+    for &e in &edges {
+        x.extend([e, e.next_down(), e.next_up()]);
+    }
+    x.extend([f64::NAN, f64::INFINITY, -1e300]);
+    write(&path, &x);
+    let fused = StatsOptions::new().bins(100).range(-30.0, 170.0).compute(&path).unwrap();
+    let plain = StatsOptions::new().compute(&path).unwrap();
+    assert_eq!(bits(&fused.summary), bits(&plain.summary));
+    let h = fused.histogram.unwrap();
+    assert_eq!(h.edges, edges);
+    assert_eq!(h.counts, naive_histogram(&x, &edges));
+    let a = MmapArray::<f64>::open(&path).unwrap();
+    assert_eq!(h.counts, compute::histogram(&MmapChunks::new(&a).unwrap(), &bins).unwrap());
+    // As numpy: a range with no data in it counts nothing; a range needs bins and lo <= hi.
+    let empty = StatsOptions::new().bins(3).range(1e9, 2e9).compute(&path).unwrap();
+    assert_eq!(empty.histogram.unwrap().counts, vec![0, 0, 0]);
+    assert!(StatsOptions::new().range(0.0, 1.0).compute(&path).is_err());
+    assert!(StatsOptions::new().bins(3).range(1.0, 0.0).compute(&path).is_err());
+}
+
 /// numpy's `quantile(method="linear")` on sorted values.
 fn naive_quantile(sorted: &[f64], q: f64) -> f64 {
     let h = q * (sorted.len() - 1) as f64;
@@ -582,6 +611,29 @@ fn cli_stats_prints_json_with_the_documented_keys() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["histogram"]["counts"], serde_json::json!([1, 1]));
     assert_eq!(v["quantiles"][0]["value"].as_f64(), Some(2.0));
+}
+
+#[test]
+fn cli_stats_histogram_takes_a_range_like_numpy() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.npy");
+    write(&path, &[-2.0f64, -1.0, 0.0, 0.5, 1.0, 3.0, f64::NAN]);
+    let p = path.to_str().unwrap();
+    // np.histogram(a, bins=2, range=(-1, 1)): [-1, 0) and [0, 1]; -2, 3 and NaN not counted.
+    let (ok, out, err) = larder(&["stats", p, "--json", "--bins", "2", "--range", "-1,1"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["histogram"]["counts"], serde_json::json!([1, 3]));
+    assert_eq!(v["histogram"]["edges"], serde_json::json!([-1.0, 0.0, 1.0]));
+    assert_eq!(v["count"].as_u64(), Some(6));
+    for bad in [
+        &["--range", "0,1"][..],
+        &["--bins", "2", "--range", "1"],
+        &["--bins", "2", "--range", "1,0"],
+    ] {
+        let (ok, _, err) = larder(&[&["stats", p][..], bad].concat());
+        assert!(!ok && !err.is_empty(), "{bad:?} accepted");
+    }
 }
 
 #[test]
