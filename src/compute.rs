@@ -6,8 +6,9 @@
 //! indices. Chunk boundaries depend only on the array (its element count and
 //! [`CHUNK_BYTES`]), never on the number of threads, so results are bit-identical whatever the
 //! thread count. Memory stays bounded by a few chunks per thread: the memory-mapped source
-//! ([`MmapChunks`]) hints sequential access to the kernel and releases each chunk's pages from
-//! the process's resident set as soon as the chunk is reduced.
+//! ([`MmapChunks`]) hints sequential access to the kernel and, when the array is large against
+//! the memory available, releases each chunk's pages from the process's resident set as soon
+//! as the chunk is reduced.
 //!
 //! ```
 //! use larder::{MmapArray, NpyWriter};
