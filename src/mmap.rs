@@ -254,34 +254,6 @@ impl Mapping {
         let resident = vec.iter().filter(|&&b| b & 1 == 1).count() as u64;
         Ok((resident * page as u64).min(bytes.len() as u64))
     }
-
-    /// How many of `samples` pages, spread evenly over the mapping, are in RAM (`mincore` of
-    /// one page each): a cheap estimate of [`resident_bytes`](Self::resident_bytes), which
-    /// walks every page (tens of milliseconds for 4 GiB).
-    pub(crate) fn resident_sample(&self, samples: usize) -> io::Result<usize> {
-        let bytes = self.bytes();
-        let page = page_size();
-        let pages = bytes.len().div_ceil(page);
-        let mut resident = 0;
-        for i in 0..samples.min(pages) {
-            let index = if samples > 1 { i * (pages - 1) / (samples - 1) } else { 0 };
-            let mut flag = 0u8;
-            // SAFETY: `index < pages`, so the page starting at `index * page` lies in the live
-            // mapping (whose start is page-aligned); mincore writes one byte for one page.
-            let rc = unsafe {
-                libc::mincore(
-                    bytes.as_ptr().add(index * page) as *mut libc::c_void,
-                    1,
-                    &raw mut flag,
-                )
-            };
-            if rc != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            resident += usize::from(flag & 1 == 1);
-        }
-        Ok(resident)
-    }
 }
 
 impl Mapping {

@@ -10,9 +10,6 @@ use crate::store::{ArrayStore, ChunkGrid};
 /// partial results are merged, follow from this constant and the array's length alone.
 pub const CHUNK_BYTES: usize = 4 << 20;
 
-/// Pages of a mapped array sampled to decide whether it is already in the page cache.
-const WARM_SAMPLES: usize = 256;
-
 /// An array seen as a sequence of contiguous chunks of elements in storage order.
 ///
 /// This is the one thing the reductions need from a storage backend. A memory-mapped `.npy`
@@ -63,12 +60,9 @@ impl<T: Element> ChunkSource<T> for SliceChunks<'_, T> {
 /// than a quarter of the memory the process may use (`MemAvailable`, or its cgroup's limit if
 /// lower), each chunk's pages are released from the resident set once used
 /// ([`MmapArray::release`]), so a pass over a file larger than RAM keeps a footprint of a few
-/// chunks per thread. A smaller read-only array that is already in the page cache (256 pages
-/// sampled with `mincore`) is read with `pread` into a per-thread buffer that stays in the CPU
-/// cache, without touching the mapping; other smaller arrays are read through the mapping and
-/// their pages stay mapped: they are page cache, reclaimable at any time, and releasing them
-/// would cost a TLB shootdown on every thread per chunk. Data in the other byte order, or not
-/// aligned for `T`, is converted chunk by chunk into a per-thread buffer.
+/// chunks per thread. A smaller array's pages stay mapped: they are page cache, reclaimable at
+/// any time, and releasing them would cost a TLB shootdown on every thread per chunk. Data in the other byte
+/// order, or not aligned for `T`, is converted chunk by chunk into a per-thread buffer.
 #[derive(Debug)]
 pub struct MmapChunks<'a, T: Element> {
     array: &'a MmapArray<T>,
@@ -79,8 +73,6 @@ pub struct MmapChunks<'a, T: Element> {
     len: usize,
     /// Whether chunks drop their pages from the resident set once reduced (see `new`).
     release: bool,
-    /// Where the data starts in the file, when chunks are read with `pread` (see `new`).
-    pread: Option<u64>,
 }
 
 impl<'a, T: Element> MmapChunks<'a, T> {
@@ -100,19 +92,7 @@ impl<'a, T: Element> MmapChunks<'a, T> {
         // the whole array fits comfortably, the pages are left to the page cache instead.
         let bytes = array.data_bytes()?.len() as u64;
         let release = crate::mmap::memory_budget().is_none_or(|budget| bytes > budget / 4);
-        // A read-only array whose file is (almost) entirely in the page cache is read with `pread` into
-        // a per-thread buffer that stays in the CPU cache, instead of through the mapping: no
-        // page faults to map 4 KiB at a time, no page tables to tear down at the end, and the
-        // kernel's copy is the only pass over main memory (about a quarter faster for a warm
-        // 4 GiB scan, same results). A cold file keeps the mapping, whose readahead is better
-        // than two threads' interleaved reads, and a large one keeps releasing its pages.
-        let warm = || array.map.resident_sample(WARM_SAMPLES).is_ok_and(|r| r == WARM_SAMPLES);
-        let pread = (!release
-            && array.mode() == crate::array::Mode::ReadOnly
-            && array.layers.is_empty()
-            && warm())
-        .then_some(array.header.data_offset as u64);
-        Ok(MmapChunks { array, aligned, swapped, chunk, len: array.len(), release, pread })
+        Ok(MmapChunks { array, aligned, swapped, chunk, len: array.len(), release })
     }
 
     /// The array.
@@ -145,9 +125,6 @@ impl<'a, T: Element> MmapChunks<'a, T> {
         let start = start.min(self.len);
         let end = start.saturating_add(len).min(self.len);
         let size = std::mem::size_of::<T>();
-        if let Some(offset) = self.pread {
-            return self.pread_range(offset, start, end, f);
-        }
         let bytes = &self.array.data_bytes()?[start * size..end * size];
         let invalid = || Error::NotViewable {
             path: self.array.path().to_path_buf(),
@@ -174,43 +151,6 @@ impl<'a, T: Element> MmapChunks<'a, T> {
         if self.release {
             self.array.release(start * size, (end - start) * size)?;
         }
-        Ok(out)
-    }
-}
-
-impl<T: Element> MmapChunks<'_, T> {
-    fn pread_range<R>(
-        &self,
-        offset: u64,
-        start: usize,
-        end: usize,
-        f: impl FnOnce(&[T]) -> R,
-    ) -> Result<R> {
-        use std::os::unix::fs::FileExt;
-        thread_local! {
-            static BUF: std::cell::Cell<Vec<u64>> = const { std::cell::Cell::new(Vec::new()) };
-        }
-        let size = std::mem::size_of::<T>();
-        let nbytes = (end - start) * size;
-        let mut buf = BUF.take();
-        if buf.len() < nbytes.div_ceil(8) {
-            buf.resize(nbytes.div_ceil(8), 0);
-        }
-        let dst = &mut bytemuck::cast_slice_mut::<u64, u8>(&mut buf)[..nbytes];
-        let at = offset + (start * size) as u64;
-        self.array.file.read_exact_at(dst, at).map_err(|e| Error::io(self.array.path(), e))?;
-        let values: &[T] =
-            bytemuck::checked::try_cast_slice(dst).map_err(|_| Error::NotViewable {
-                path: self.array.path().to_path_buf(),
-                reason: format!("invalid {} value in elements {start}..{end}", T::TYPE.name()),
-            })?;
-        let out = if self.swapped {
-            let v: Vec<T> = values.iter().map(|x| x.swap_bytes()).collect();
-            f(&v)
-        } else {
-            f(values)
-        };
-        BUF.set(buf);
         Ok(out)
     }
 }
@@ -286,38 +226,5 @@ impl<T: Element> ChunkSource<T> for StoreChunks<'_, T> {
             f(&values);
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::NpyWriter;
-
-    /// A file just written is in the page cache, so its chunks are read with `pread`; they must
-    /// hold exactly what the mapping shows, edge chunk included, and a file cut short after
-    /// opening must give an error naming it, not a short chunk.
-    #[test]
-    fn warm_chunks_read_with_pread_match_the_mapping_and_a_shortened_file_is_an_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.npy");
-        let n = CHUNK_BYTES / 8 * 2 + 12_345;
-        let values: Vec<f64> = (0..n).map(|i| (i as f64).sin()).collect();
-        let mut w = NpyWriter::<f64>::create(&path, &[]).unwrap();
-        w.append(&values).unwrap();
-        w.finish().unwrap();
-        let a = MmapArray::<f64>::open(&path).unwrap();
-        let src = MmapChunks::new(&a).unwrap();
-        assert!(src.pread.is_some(), "a file just written should count as warm");
-        let mut seen = Vec::new();
-        for i in 0..src.num_chunks() {
-            src.with_chunk(i, &mut |c| seen.extend_from_slice(c)).unwrap();
-        }
-        assert_eq!(bytemuck::cast_slice::<f64, u8>(&seen), a.data_bytes().unwrap());
-
-        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-        file.set_len(1024).unwrap();
-        let err = src.with_chunk(1, &mut |_| {}).unwrap_err();
-        assert!(err.to_string().contains("x.npy"), "{err}");
     }
 }
