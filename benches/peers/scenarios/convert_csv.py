@@ -55,26 +55,34 @@ def parse_json_summary(run, ctx):
     return {"values": {"rows_reported": d["rows"]}, "metrics": metrics}
 
 
+def dataset_check(meta):
+    """The check of a converted CSV's outputs against its generator's `meta` (row count, sums
+    of the numeric columns, category counts and sizes), and the names of its categorical
+    columns."""
+    ref = {"rows": meta["rows"], "rows_reported": meta["rows"]}
+    for k, v in meta["sums"].items():
+        ref[f"sum:{k}"] = v
+    for k, v in meta.get("category_counts", {}).items():
+        ref[f"categories:{k}"] = v
+        ref[f"category_sizes:{k}"] = sorted(v.values())
+    tol = {k: (1e-9 if isinstance(v, float) else 0) for k, v in ref.items()}
+
+    def check(values):
+        for name, v in values.items():
+            extra = set(v) - set(ref)
+            if extra:
+                raise Mismatch(f"{name}: unexpected columns {sorted(extra)}")
+        return check_equal({"generator": ref, **values}, tol)
+
+    return check, tuple(meta.get("category_counts", {}))
+
+
 def cases(ctx):
     out = []
     for kind, label in (("csv2", "2 columns"), ("csv6", "6 columns")):
         csv = ctx.data(kind, rows=ctx.p("csv_rows"), seed=11 if kind == "csv2" else 12)
         meta = csv.meta
-        ref = {"rows": meta["rows"], "rows_reported": meta["rows"]}
-        for k, v in meta["sums"].items():
-            ref[f"sum:{k}"] = v
-        for k, v in meta.get("category_counts", {}).items():
-            ref[f"categories:{k}"] = v
-            ref[f"category_sizes:{k}"] = sorted(v.values())
-        tol = {k: (1e-9 if isinstance(v, float) else 0) for k, v in ref.items()}
-        cat = tuple(meta.get("category_counts", {}))
-
-        def check(values, ref=ref, tol=tol):
-            for name, v in values.items():
-                extra = set(v) - set(ref)
-                if extra:
-                    raise Mismatch(f"{name}: unexpected columns {sorted(extra)}")
-            return check_equal({"generator": ref, **values}, tol)
+        check, cat = dataset_check(meta)
 
         def contender(name, argv, **kw):
             d = ctx.scratch("convert", kind, name.replace(" ", "_"))
