@@ -128,9 +128,8 @@ impl StatsOptions {
         if self.range.is_some() && self.bins.is_none() {
             return Err(Error::invalid("a histogram range needs a number of bins"));
         }
-        let store = crate::store::open(path)?;
-        if store.format() != crate::store::Format::Npy {
-            return store_stats(path, &store, self);
+        if !super::stats::is_npy(path) {
+            return store_stats(path, &crate::store::open(path)?, self);
         }
         // The mapped path: zero-copy chunks, sequential hints, pages released as it goes.
         let any = AnyArray::open(path)?;

@@ -318,12 +318,18 @@ fn complex_tile<T: ComplexParts>(x: &[T]) -> CPartial {
 /// As [`crate::open`] and [`summary`].
 pub fn summary_any(path: impl AsRef<Path>) -> Result<Summary> {
     let path = path.as_ref();
-    let store = crate::store::open(path)?;
-    if store.format() == crate::store::Format::Npy {
+    if is_npy(path) {
         // The mapped path: zero-copy chunks, sequential hints, pages released as it goes.
         return any_dispatch_summary(&AnyArray::open(path)?);
     }
-    store_summary(&store)
+    store_summary(&crate::store::open(path)?)
+}
+
+/// True when `path` is itself a `.npy` file (by its magic), which the reductions map directly
+/// instead of opening it as a store first (which would map it a second time). Anything else,
+/// errors included, goes through [`crate::store::open`], which reports them.
+pub(crate) fn is_npy(path: &Path) -> bool {
+    crate::store::detect_format(path).is_ok_and(|f| f == crate::store::Format::Npy)
 }
 
 /// [`summary`] over the decoded chunks of a chunked store.
