@@ -40,6 +40,16 @@ thread_local! {
         const { RefCell::new((Vec::new(), None)) };
 }
 
+/// The thread's zstd decompressor, made on first use.
+fn decompressor<'a>(
+    ctx: &'a mut Option<zstd::bulk::Decompressor<'static>>,
+) -> io::Result<&'a mut zstd::bulk::Decompressor<'static>> {
+    Ok(match ctx {
+        Some(d) => d,
+        None => ctx.insert(zstd::bulk::Decompressor::new()?),
+    })
+}
+
 /// Decodes the whole chunk file at `path` into `out`, which must be exactly the decoded size.
 ///
 /// Returns `Ok(false)` when the file does not exist (the chunk was never written; the caller
@@ -62,11 +72,8 @@ pub(super) fn decode_into(path: &Path, zstd: bool, out: &mut [u8]) -> Result<boo
         buf.clear();
         buf.reserve(usize::try_from(len).unwrap_or(0));
         file.read_to_end(buf).map_err(|e| Error::io(path, e))?;
-        if ctx.is_none() {
-            *ctx = Some(zstd::bulk::Decompressor::new().map_err(|e| Error::io(path, e))?);
-        }
-        let Some(d) = ctx.as_mut() else { unreachable!("set just above") };
-        let n = d
+        let n = decompressor(ctx)
+            .map_err(|e| Error::io(path, e))?
             .decompress_to_buffer(buf.as_slice(), out)
             .map_err(|e| corrupt(path, format!("zstd: {e} (expected {} bytes)", out.len())))?;
         if n != out.len() {
@@ -374,11 +381,7 @@ fn decode_blocks(
     let span: u64 = map.blocks[plan.first..=plan.last].iter().filter_map(|b| b.size).sum();
     let mut decoded = vec![0u8; usize::try_from(span).map_err(io::Error::other)?];
     let n = SCRATCH.with_borrow_mut(|(_, ctx)| {
-        if ctx.is_none() {
-            *ctx = Some(zstd::bulk::Decompressor::new()?);
-        }
-        let Some(d) = ctx.as_mut() else { unreachable!("set just above") };
-        d.decompress_to_buffer(frame.as_slice(), decoded.as_mut_slice())
+        decompressor(ctx)?.decompress_to_buffer(frame.as_slice(), decoded.as_mut_slice())
     })?;
     let from = usize::try_from(lo - base).map_err(io::Error::other)?;
     if n as u64 != span || from + out.len() > n {
