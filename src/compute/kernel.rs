@@ -205,10 +205,12 @@ fn lanes_max(v: [f64; LANES]) -> f64 {
 
 /// The float kernel, shared by `f16`, `f32` and `f64` through `conv`.
 ///
-/// The fast path sums without looking for NaN: the plain sum of a tile is NaN exactly when the
-/// tile holds a NaN or both infinities, and only then is the tile summed again (from L1) with
-/// NaN masked out and counted, and min and max are taken with NaN skipped (`v < m` is false
-/// for NaN); otherwise min and max come from the vector kernel of [`deviations`].
+/// The first pass reads the tile from memory and keeps, in `LANES` lanes, the sum and (for
+/// `FULL`) the hardware min and max, which cost nothing extra while the loop waits for memory.
+/// It does not look for NaN: the plain sum of a tile is NaN exactly when the tile holds a NaN
+/// or both infinities, and only then is the tile summed again (from L1) with NaN masked out and
+/// counted, and min and max taken again with NaN skipped (`v < m` is false for NaN). The second
+/// pass, also from L1, sums the squared deviations from the tile's mean.
 #[inline]
 #[allow(
     clippy::cast_possible_truncation,
@@ -218,18 +220,33 @@ fn lanes_max(v: [f64; LANES]) -> f64 {
 )]
 fn float_tile<T: Copy, const FULL: bool>(x: &[T], conv: impl Fn(T) -> f64 + Copy) -> Partial<f64> {
     let mut sum = Sum::default();
-    let mut lo = [f64::INFINITY; LANES];
-    let mut hi = [f64::NEG_INFINITY; LANES];
+    let mut lo4 = f64x4::splat(f64::INFINITY);
+    let mut hi4 = f64x4::splat(f64::NEG_INFINITY);
+    // Min and max of the elements after the last whole group of `LANES` (BLOCK is a multiple
+    // of LANES, so only the tile's last block has any).
+    let mut lo_tail = [f64::INFINITY; LANES];
+    let mut hi_tail = [f64::NEG_INFINITY; LANES];
     for block in x.chunks(BLOCK) {
-        let mut acc = [0.0f64; LANES];
+        // Lanes 0..4 and 4..8 of the sum: element `k` of the block goes to lane `k % LANES`.
+        let (mut a0, mut a1) = (f64x4::ZERO, f64x4::ZERO);
         let mut it = block.chunks_exact(LANES);
         for c in &mut it {
-            for i in 0..LANES {
-                acc[i] += conv(c[i]);
+            let (v0, v1) = load8(c, conv);
+            a0 += v0;
+            a1 += v1;
+            if FULL {
+                // `fast_min` is the hardware min: wrong only for NaN, and a tile with NaN takes
+                // the slow path below, which computes min and max again.
+                lo4 = v0.fast_min(v1).fast_min(lo4);
+                hi4 = v0.fast_max(v1).fast_max(hi4);
             }
         }
+        let mut acc = lanes8(a0, a1);
         for (i, &c) in it.remainder().iter().enumerate() {
-            acc[i] += conv(c);
+            let v = conv(c);
+            acc[i] += v;
+            lo_tail[i] = if v < lo_tail[i] { v } else { lo_tail[i] };
+            hi_tail[i] = if v > hi_tail[i] { v } else { hi_tail[i] };
         }
         sum.add_f64(tree8(acc));
     }
@@ -241,11 +258,16 @@ fn float_tile<T: Copy, const FULL: bool>(x: &[T], conv: impl Fn(T) -> f64 + Copy
     let mut p = Partial { n, nan: nans, sum, m2: 0.0, min: f64::INFINITY, max: f64::NEG_INFINITY };
     if FULL && n > 0 {
         let mean = p.mean();
-        let mut q = [0.0f64; LANES];
         let mut it = x.chunks_exact(LANES);
+        let (mut q, mut lo, mut hi);
         if nans == 0 {
-            (q, lo, hi) = deviations(&mut it, conv, mean);
+            q = deviations(&mut it, conv, mean);
+            (lo, hi) = (
+                lanes8(lo4, f64x4::splat(f64::INFINITY)),
+                lanes8(hi4, f64x4::splat(f64::NEG_INFINITY)),
+            );
         } else {
+            (q, lo, hi) = ([0.0; LANES], [f64::INFINITY; LANES], [f64::NEG_INFINITY; LANES]);
             for c in &mut it {
                 for i in 0..LANES {
                     let v = conv(c[i]);
@@ -260,8 +282,10 @@ fn float_tile<T: Copy, const FULL: bool>(x: &[T], conv: impl Fn(T) -> f64 + Copy
             let v = conv(c);
             let d = v - mean;
             q[i] += if v.is_nan() { 0.0 } else { d * d };
-            lo[i] = if v < lo[i] { v } else { lo[i] };
-            hi[i] = if v > hi[i] { v } else { hi[i] };
+        }
+        for i in 0..LANES {
+            lo[i] = if lo_tail[i] < lo[i] { lo_tail[i] } else { lo[i] };
+            hi[i] = if hi_tail[i] > hi[i] { hi_tail[i] } else { hi[i] };
         }
         p.m2 = tree8(q);
         p.min = lanes_min(lo);
@@ -270,35 +294,38 @@ fn float_tile<T: Copy, const FULL: bool>(x: &[T], conv: impl Fn(T) -> f64 + Copy
     p
 }
 
-/// Squared deviations from `mean`, min and max, in `LANES` lanes, of NaN-free data.
-///
-/// Written with explicit SIMD vectors because the compiler does not turn the scalar
-/// `if v < m { v } else { m }` into vector min/max instructions by itself. `fast_min` is the
-/// hardware min; it is only used here on data known to hold no NaN.
+/// Eight consecutive elements as two vectors (lanes 0..4 and 4..8).
+#[inline]
+fn load8<T: Copy>(c: &[T], conv: impl Fn(T) -> f64) -> (f64x4, f64x4) {
+    (
+        f64x4::new([conv(c[0]), conv(c[1]), conv(c[2]), conv(c[3])]),
+        f64x4::new([conv(c[4]), conv(c[5]), conv(c[6]), conv(c[7])]),
+    )
+}
+
+/// Two vectors as `LANES` lanes.
+#[inline]
+fn lanes8(a: f64x4, b: f64x4) -> [f64; LANES] {
+    let (a, b) = (a.to_array(), b.to_array());
+    [a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]]
+}
+
+/// Squared deviations from `mean`, in `LANES` lanes, of NaN-free data.
 #[inline]
 fn deviations<T: Copy>(
     it: &mut std::slice::ChunksExact<'_, T>,
     conv: impl Fn(T) -> f64 + Copy,
     mean: f64,
-) -> ([f64; LANES], [f64; LANES], [f64; LANES]) {
+) -> [f64; LANES] {
     let m = f64x4::splat(mean);
     let mut q = f64x4::ZERO;
-    let mut lo = f64x4::splat(f64::INFINITY);
-    let mut hi = f64x4::splat(f64::NEG_INFINITY);
-    // One dependent update per accumulator per 8 elements, and few live registers: SSE2 has 16.
+    // One dependent update per 8 elements, and few live registers: SSE2 has 16.
     for c in it {
-        let v0 = f64x4::new([conv(c[0]), conv(c[1]), conv(c[2]), conv(c[3])]);
-        let v1 = f64x4::new([conv(c[4]), conv(c[5]), conv(c[6]), conv(c[7])]);
+        let (v0, v1) = load8(c, conv);
         let (d0, d1) = (v0 - m, v1 - m);
         q += d0 * d0 + d1 * d1;
-        lo = v0.fast_min(v1).fast_min(lo);
-        hi = v0.fast_max(v1).fast_max(hi);
     }
-    let out = |r: f64x4, pad: f64| {
-        let a = r.to_array();
-        [a[0], a[1], a[2], a[3], pad, pad, pad, pad]
-    };
-    (out(q, 0.0), out(lo, f64::INFINITY), out(hi, f64::NEG_INFINITY))
+    lanes8(q, f64x4::ZERO)
 }
 
 /// The sum of a tile with NaN skipped, and the number of NaN: the slow path of [`float_tile`].
