@@ -1,5 +1,5 @@
-//! Streaming reductions over a memory-mapped `f64` array: sum, full summary (count, sum, mean,
-//! std, min, max, NaN count) and a 100-bin histogram; the same kernels over an in-memory slice
+//! Streaming reductions over a memory-mapped `f64` array: the one-read summary (count, sum,
+//! mean, min, max, NaN count), the full summary (adding std) and a 100-bin histogram; the same kernels over an in-memory slice
 //! show what is kernel time and what is page-fault time.
 //!
 //! `LARDER_BENCH_MB` sets the array size in MiB (default 64).
@@ -40,8 +40,8 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("compute");
     g.throughput(Throughput::Bytes((n * 8) as u64));
     g.sample_size(10);
-    g.bench_function(BenchmarkId::new("sum_mmap", mb), |b| {
-        b.iter(|| compute::sum(&MmapChunks::new(&a).expect("chunks")).expect("sum"));
+    g.bench_function(BenchmarkId::new("basic_mmap", mb), |b| {
+        b.iter(|| compute::summary_basic(&MmapChunks::new(&a).expect("chunks")).expect("basic"));
     });
     g.bench_function(BenchmarkId::new("summary_mmap", mb), |b| {
         b.iter(|| compute::summary(&MmapChunks::new(&a).expect("chunks")).expect("summary"));
@@ -50,8 +50,8 @@ fn bench(c: &mut Criterion) {
         b.iter(|| compute::histogram(&MmapChunks::new(&a).expect("chunks"), &bins).expect("hist"));
     });
     let chunk = compute::CHUNK_BYTES / 8;
-    g.bench_function(BenchmarkId::new("sum_memory", mb), |b| {
-        b.iter(|| compute::sum(&SliceChunks::new(&values, chunk)).expect("sum"));
+    g.bench_function(BenchmarkId::new("basic_memory", mb), |b| {
+        b.iter(|| compute::summary_basic(&SliceChunks::new(&values, chunk)).expect("basic"));
     });
     g.bench_function(BenchmarkId::new("summary_memory", mb), |b| {
         b.iter(|| compute::summary(&SliceChunks::new(&values, chunk)).expect("summary"));

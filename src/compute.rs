@@ -40,7 +40,9 @@ pub use groupby::{Agg, AggKind, GroupBy, GroupKey, MAX_GROUPS, Manifest, Manifes
 pub use histogram::{Bins, Histogram, Quantile, Stats, StatsOptions, histogram, quantiles, stats};
 pub use kernel::Reduce;
 pub use source::{CHUNK_BYTES, ChunkSource, MmapChunks, SliceChunks, StoreChunks};
-pub use stats::{ComplexParts, Number, Summary, sum, summary, summary_any, summary_complex};
+pub use stats::{
+    ComplexParts, Number, Summary, summary, summary_any, summary_basic, summary_complex,
+};
 
 use crate::error::Result;
 

@@ -64,6 +64,10 @@ enum Command {
         /// Also compute these quantiles (comma-separated, in [0, 1]), as `np.nanquantile`.
         #[arg(long, value_delimiter = ',', conflicts_with = "axis")]
         quantile: Vec<f64>,
+        /// Leave out std and var: every other statistic then comes from a single read of the
+        /// data, at the speed of memory.
+        #[arg(long, conflicts_with = "axis")]
+        no_std: bool,
     },
     /// Group the rows of a converted dataset by a categorical or small-range integer column.
     Groupby {
@@ -501,8 +505,9 @@ fn run(cli: Cli) -> Result<()> {
             };
             larder::text::cat(&path, &selection, format, &mut out)?;
         }
-        Command::Stats { path, axis, json, bins, range, quantile } => {
+        Command::Stats { path, axis, json, bins, range, quantile, no_std } => {
             let mut options = larder::compute::StatsOptions::new();
+            options.std(!no_std);
             if let Some(n) = bins {
                 options.bins(n);
             }

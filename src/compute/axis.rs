@@ -45,7 +45,10 @@ impl Serialize for AxisSummary {
         m.serialize_entry("count", &Nested::new(shape, p.iter().map(|x| x.count).collect()))?;
         m.serialize_entry("sum", &Nested::new(shape, p.iter().map(|x| x.sum).collect()))?;
         m.serialize_entry("mean", &Nested::new(shape, p.iter().map(|x| x.mean).collect()))?;
-        m.serialize_entry("std", &Nested::new(shape, p.iter().map(|x| F(x.std)).collect()))?;
+        m.serialize_entry(
+            "std",
+            &Nested::new(shape, p.iter().map(|x| F(x.std.unwrap_or(f64::NAN))).collect()),
+        )?;
         m.serialize_entry("min", &Nested::new(shape, p.iter().map(|x| x.min).collect()))?;
         m.serialize_entry("max", &Nested::new(shape, p.iter().map(|x| x.max).collect()))?;
         m.serialize_entry(
@@ -197,7 +200,7 @@ pub fn summary_axis<T: Reduce>(a: &MmapArray<T>, axis: usize) -> Result<AxisSumm
         dtype: T::TYPE.name(),
         axis,
         shape: reduced,
-        positions: partials.iter().map(Summary::from_partial::<T>).collect(),
+        positions: partials.iter().map(|p| Summary::from_partial::<T>(p, true)).collect(),
     })
 }
 

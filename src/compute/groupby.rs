@@ -22,7 +22,7 @@ use serde::ser::{SerializeMap, Serializer};
 
 use super::kernel::{Reduce, Sum};
 use super::source::MmapChunks;
-use super::stats::{Number, real_dispatch, summary};
+use super::stats::{Number, real_dispatch, summary_basic};
 use super::tree_reduce;
 use crate::any::AnyArray;
 use crate::array::MmapArray;
@@ -309,7 +309,7 @@ fn key_col<'a, T: Reduce>(
         (0, n)
     } else {
         {
-            let s = summary(&MmapChunks::new(a)?)?;
+            let s = summary_basic(&MmapChunks::new(a)?)?;
             match (s.min, s.max) {
                 (Some(Number::Int(lo)), Some(Number::Int(hi))) => {
                     let span = usize::try_from(hi - lo + 1).unwrap_or(usize::MAX);

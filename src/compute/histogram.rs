@@ -88,6 +88,8 @@ pub struct StatsOptions {
     bins: Option<usize>,
     range: Option<(f64, f64)>,
     quantiles: Vec<f64>,
+    /// Leave out std and var (`std(false)`); a `Default` of `false` keeps them.
+    without_std: bool,
 }
 
 impl StatsOptions {
@@ -108,6 +110,14 @@ impl StatsOptions {
     /// pass as the summary. Needs [`bins`](StatsOptions::bins).
     pub fn range(&mut self, lo: f64, hi: f64) -> &mut Self {
         self.range = Some((lo, hi));
+        self
+    }
+
+    /// Whether the summary has the standard deviation and variance (it does by default).
+    /// Without them every other statistic comes from a single read of each tile, at the speed
+    /// of memory (see [`summary_basic`](super::summary_basic)).
+    pub fn std(&mut self, on: bool) -> &mut Self {
+        self.without_std = !on;
         self
     }
 
@@ -134,7 +144,7 @@ impl StatsOptions {
         // The mapped path: zero-copy chunks, sequential hints, pages released as it goes.
         let any = AnyArray::open(path)?;
         if self.bins.is_none() && self.quantiles.is_empty() {
-            let summary = any_dispatch_summary(&any)?;
+            let summary = any_dispatch_summary(&any, !self.without_std)?;
             return Ok(Stats { summary, histogram: None, quantiles: Vec::new() });
         }
         real_dispatch!(&any, a => stats_typed(&MmapChunks::new(a)?, self))
@@ -161,7 +171,7 @@ fn store_stats(path: &Path, store: &crate::AnyStore, o: &StatsOptions) -> Result
     use super::source::StoreChunks;
     use crate::AnyStore;
     if o.bins.is_none() && o.quantiles.is_empty() {
-        let summary = super::stats::store_summary(store)?;
+        let summary = super::stats::store_summary(store, !o.without_std)?;
         return Ok(Stats { summary, histogram: None, quantiles: Vec::new() });
     }
     match store {
@@ -193,10 +203,14 @@ fn stats_typed<T: Reduce, S: ChunkSource<T> + ?Sized>(src: &S, o: &StatsOptions)
     };
     let (summary, fused_counts) = match &fused {
         Some(b) => {
-            let (s, counts) = summary_and_histogram(src, b)?;
+            let (s, counts) = if o.without_std {
+                summary_and_histogram::<T, S, false>(src, b)?
+            } else {
+                summary_and_histogram::<T, S, true>(src, b)?
+            };
             (s, Some(counts))
         }
-        None => (super::summary(src)?, None),
+        None => (super::stats::summary_with(src, !o.without_std)?, None),
     };
     let histogram = match (fused, fused_counts, o.bins, summary.min, summary.max) {
         (Some(b), Some(counts), _, _, _) => Some(Histogram { counts, edges: b.edges()? }),
@@ -220,7 +234,7 @@ fn stats_typed<T: Reduce, S: ChunkSource<T> + ?Sized>(src: &S, o: &StatsOptions)
 
 /// The [`Summary`] and a histogram, in one pass: each group of tiles is binned while it is
 /// still in cache after the summary kernel has read it.
-fn summary_and_histogram<T: Reduce, S: ChunkSource<T> + ?Sized>(
+fn summary_and_histogram<T: Reduce, S: ChunkSource<T> + ?Sized, const FULL: bool>(
     src: &S,
     bins: &Bins,
 ) -> Result<(Summary, Vec<u64>)> {
@@ -230,7 +244,7 @@ fn summary_and_histogram<T: Reduce, S: ChunkSource<T> + ?Sized>(
         let mut p = Partial::empty();
         let mut counts = new_tables(n);
         src.with_chunk(i, &mut |x: &[T]| {
-            p = chunk_partial_with::<T, true>(x, &mut |g: &[T]| {
+            p = chunk_partial_with::<T, FULL>(x, &mut |g: &[T]| {
                 count_into(&binner, g, &mut counts);
             });
         })?;
@@ -244,7 +258,7 @@ fn summary_and_histogram<T: Reduce, S: ChunkSource<T> + ?Sized>(
     };
     let (p, counts) = tree_reduce(0, src.num_chunks(), &leaf, &merge)?
         .unwrap_or_else(|| (Partial::empty(), vec![0; n]));
-    Ok((Summary::from_partial::<T>(&p), counts))
+    Ok((Summary::from_partial::<T>(&p, FULL), counts))
 }
 
 /// Bins checked and ready for use on every element.

@@ -152,7 +152,7 @@ pub trait Reduce: Element + private::Sealed {
     fn bound_to_f64(b: Self::Bound) -> f64;
     #[doc(hidden)]
     fn bound_to_i128(b: Self::Bound) -> i128;
-    /// Statistics of at most [`TILE`] elements; with `FULL == false` only counts and the sum.
+    /// Statistics of at most [`TILE`] elements; with `FULL == false` all but the second moment.
     #[doc(hidden)]
     fn tile<const FULL: bool>(x: &[Self]) -> Partial<Self::Bound>;
 }
@@ -205,12 +205,12 @@ fn lanes_max(v: [f64; LANES]) -> f64 {
 
 /// The float kernel, shared by `f16`, `f32` and `f64` through `conv`.
 ///
-/// The first pass reads the tile from memory and keeps, in `LANES` lanes, the sum and (for
-/// `FULL`) the hardware min and max, which cost nothing extra while the loop waits for memory.
+/// The first pass reads the tile from memory and keeps, in `LANES` lanes, the sum and the
+/// hardware min and max, which cost nothing extra while the loop waits for memory.
 /// It does not look for NaN: the plain sum of a tile is NaN exactly when the tile holds a NaN
 /// or both infinities, and only then is the tile summed again (from L1) with NaN masked out and
-/// counted, and min and max taken again with NaN skipped (`v < m` is false for NaN). The second
-/// pass, also from L1, sums the squared deviations from the tile's mean.
+/// counted, and min and max taken again with NaN skipped (`v < m` is false for NaN). With
+/// `FULL`, a second pass, also from L1, sums the squared deviations from the tile's mean.
 #[inline]
 #[allow(
     clippy::cast_possible_truncation,
@@ -234,12 +234,10 @@ fn float_tile<T: Copy, const FULL: bool>(x: &[T], conv: impl Fn(T) -> f64 + Copy
             let (v0, v1) = load8(c, conv);
             a0 += v0;
             a1 += v1;
-            if FULL {
-                // `fast_min` is the hardware min: wrong only for NaN, and a tile with NaN takes
-                // the slow path below, which computes min and max again.
-                lo4 = v0.fast_min(v1).fast_min(lo4);
-                hi4 = v0.fast_max(v1).fast_max(hi4);
-            }
+            // `fast_min` is the hardware min: wrong only for NaN, and a tile with NaN takes the
+            // slow path below, which computes min and max again.
+            lo4 = v0.fast_min(v1).fast_min(lo4);
+            hi4 = v0.fast_max(v1).fast_max(hi4);
         }
         let mut acc = lanes8(a0, a1);
         for (i, &c) in it.remainder().iter().enumerate() {
@@ -256,41 +254,44 @@ fn float_tile<T: Copy, const FULL: bool>(x: &[T], conv: impl Fn(T) -> f64 + Copy
     }
     let n = x.len() as u64 - nans;
     let mut p = Partial { n, nan: nans, sum, m2: 0.0, min: f64::INFINITY, max: f64::NEG_INFINITY };
-    if FULL && n > 0 {
-        let mean = p.mean();
-        let mut it = x.chunks_exact(LANES);
-        let (mut q, mut lo, mut hi);
-        if nans == 0 {
-            q = deviations(&mut it, conv, mean);
-            (lo, hi) = (
-                lanes8(lo4, f64x4::splat(f64::INFINITY)),
-                lanes8(hi4, f64x4::splat(f64::NEG_INFINITY)),
-            );
-        } else {
-            (q, lo, hi) = ([0.0; LANES], [f64::INFINITY; LANES], [f64::NEG_INFINITY; LANES]);
-            for c in &mut it {
-                for i in 0..LANES {
-                    let v = conv(c[i]);
+    if n == 0 {
+        return p;
+    }
+    let mean = p.mean();
+    let mut it = x.chunks_exact(LANES);
+    let (mut q, mut lo, mut hi);
+    if nans == 0 {
+        q = if FULL { deviations(&mut it, conv, mean) } else { [0.0; LANES] };
+        lo = lanes8(lo4, f64x4::splat(f64::INFINITY));
+        hi = lanes8(hi4, f64x4::splat(f64::NEG_INFINITY));
+    } else {
+        (q, lo, hi) = ([0.0; LANES], [f64::INFINITY; LANES], [f64::NEG_INFINITY; LANES]);
+        for c in &mut it {
+            for i in 0..LANES {
+                let v = conv(c[i]);
+                if FULL {
                     let d = v - mean;
                     q[i] += if v.is_nan() { 0.0 } else { d * d };
-                    lo[i] = if v < lo[i] { v } else { lo[i] };
-                    hi[i] = if v > hi[i] { v } else { hi[i] };
                 }
+                lo[i] = if v < lo[i] { v } else { lo[i] };
+                hi[i] = if v > hi[i] { v } else { hi[i] };
             }
         }
+    }
+    if FULL {
         for (i, &c) in it.remainder().iter().enumerate() {
             let v = conv(c);
             let d = v - mean;
             q[i] += if v.is_nan() { 0.0 } else { d * d };
         }
-        for i in 0..LANES {
-            lo[i] = if lo_tail[i] < lo[i] { lo_tail[i] } else { lo[i] };
-            hi[i] = if hi_tail[i] > hi[i] { hi_tail[i] } else { hi[i] };
-        }
         p.m2 = tree8(q);
-        p.min = lanes_min(lo);
-        p.max = lanes_max(hi);
     }
+    for i in 0..LANES {
+        lo[i] = if lo_tail[i] < lo[i] { lo_tail[i] } else { lo[i] };
+        hi[i] = if hi_tail[i] > hi[i] { hi_tail[i] } else { hi[i] };
+    }
+    p.min = lanes_min(lo);
+    p.max = lanes_max(hi);
     p
 }
 
@@ -405,10 +406,8 @@ macro_rules! int_reduce {
                         let (h, l) = split(v);
                         lo_sum[i] += l;
                         hi_sum[i] += h;
-                        if FULL {
-                            lo[i] = if v < lo[i] { v } else { lo[i] };
-                            hi[i] = if v > hi[i] { v } else { hi[i] };
-                        }
+                        lo[i] = if v < lo[i] { v } else { lo[i] };
+                        hi[i] = if v > hi[i] { v } else { hi[i] };
                     }
                 }
                 for (i, &c) in it.remainder().iter().enumerate() {
@@ -416,19 +415,19 @@ macro_rules! int_reduce {
                     let (h, l) = split(v);
                     lo_sum[i] += l;
                     hi_sum[i] += h;
-                    if FULL {
-                        lo[i] = if v < lo[i] { v } else { lo[i] };
-                        hi[i] = if v > hi[i] { v } else { hi[i] };
-                    }
+                    lo[i] = if v < lo[i] { v } else { lo[i] };
+                    hi[i] = if v > hi[i] { v } else { hi[i] };
                 }
                 let l: i128 = lo_sum.iter().map(|&s| i128::from(s)).sum();
                 let h: i128 = hi_sum.iter().map(|&s| i128::from(s)).sum();
                 let sum = Sum { hi: 0.0, lo: 0.0, int: (h << 32) + l };
                 let n = x.len() as u64;
                 let mut p = Partial { n, nan: 0, sum, m2: 0.0, min: i128::MAX, max: i128::MIN };
-                if FULL && n > 0 {
+                if n > 0 {
                     p.min = i128::from(lo.into_iter().min().unwrap_or(<$key>::MAX));
                     p.max = i128::from(hi.into_iter().max().unwrap_or(<$key>::MIN));
+                }
+                if FULL && n > 0 {
                     let mean = p.mean();
                     let mut q = [0.0f64; LANES];
                     let mut it = x.chunks_exact(LANES);

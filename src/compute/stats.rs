@@ -113,12 +113,13 @@ pub struct Summary {
     /// `sum / count` (NaN when `count` is 0).
     pub mean: Number,
     /// Population standard deviation (numpy's default `ddof=0`) of the non-NaN elements; for
-    /// complex data, the square root of the mean of `|x - mean|²`, as numpy.
-    #[serde(serialize_with = "ser_f64_field")]
-    pub std: f64,
-    /// Population variance, `std²`.
-    #[serde(serialize_with = "ser_f64_field")]
-    pub var: f64,
+    /// complex data, the square root of the mean of `|x - mean|²`, as numpy. `None` when the
+    /// summary was made without it ([`summary_basic`]); left out of the JSON then.
+    #[serde(serialize_with = "ser_opt_f64_field", skip_serializing_if = "Option::is_none")]
+    pub std: Option<f64>,
+    /// Population variance, `std²`; `None` with `std`.
+    #[serde(serialize_with = "ser_opt_f64_field", skip_serializing_if = "Option::is_none")]
+    pub var: Option<f64>,
     /// Smallest non-NaN element; `None` with no elements, and for complex data.
     pub min: Option<Number>,
     /// Largest non-NaN element; `None` with no elements, and for complex data.
@@ -127,14 +128,18 @@ pub struct Summary {
     pub nan_count: u64,
 }
 
-#[allow(clippy::trivially_copy_pass_by_ref)]
-fn ser_f64_field<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
-    ser_f64(*v, s)
+#[allow(clippy::trivially_copy_pass_by_ref, clippy::ref_option)]
+fn ser_opt_f64_field<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => ser_f64(*v, s),
+        None => s.serialize_none(),
+    }
 }
 
 impl Summary {
     #[allow(clippy::cast_precision_loss)]
-    pub(crate) fn from_partial<T: Reduce>(p: &Partial<T::Bound>) -> Summary {
+    /// The summary of `p`; with `spread`, `p.m2` holds the second moment and gives std and var.
+    pub(crate) fn from_partial<T: Reduce>(p: &Partial<T::Bound>, spread: bool) -> Summary {
         let bound = |b: T::Bound| {
             if T::IS_FLOAT {
                 Number::Float(T::bound_to_f64(b))
@@ -150,8 +155,8 @@ impl Summary {
             count: p.n,
             sum,
             mean: Number::Float(p.mean()),
-            std: var.sqrt(),
-            var,
+            std: spread.then(|| var.sqrt()),
+            var: spread.then_some(var),
             min: some(p.min),
             max: some(p.max),
             nan_count: p.nan,
@@ -174,27 +179,32 @@ fn reduce<T: Reduce, S: ChunkSource<T> + ?Sized, const FULL: bool>(
     Ok(tree_reduce(0, src.num_chunks(), &leaf, &merge)?.unwrap_or_else(Partial::empty))
 }
 
-/// Count, NaN count, sum, mean, standard deviation, min and max of all elements, in one pass.
+/// Count, NaN count, sum, mean, standard deviation, min and max of all elements, in one pass
+/// over the data (each tile is read from memory once, and once more from the L1 cache for the
+/// squared deviations from its mean).
 ///
 /// # Errors
 /// Whatever the source fails with while reading a chunk.
 pub fn summary<T: Reduce, S: ChunkSource<T> + ?Sized>(src: &S) -> Result<Summary> {
-    Ok(Summary::from_partial::<T>(&reduce::<T, S, true>(src)?))
+    Ok(Summary::from_partial::<T>(&reduce::<T, S, true>(src)?, true))
 }
 
-/// Only the sum, the count and the NaN count (the other fields of the result are NaN or `None`):
-/// the cheapest pass over the data.
+/// Everything [`summary`] computes except the standard deviation and variance (`None` here):
+/// count, NaN count, sum, mean, min and max. Each tile is read once, so this runs at the
+/// speed of memory where [`summary`] also spends the arithmetic of the second moment.
 ///
 /// # Errors
 /// Whatever the source fails with while reading a chunk.
-pub fn sum<T: Reduce, S: ChunkSource<T> + ?Sized>(src: &S) -> Result<Summary> {
-    let p = reduce::<T, S, false>(src)?;
-    let mut s = Summary::from_partial::<T>(&p);
-    s.std = f64::NAN;
-    s.var = f64::NAN;
-    s.min = None;
-    s.max = None;
-    Ok(s)
+pub fn summary_basic<T: Reduce, S: ChunkSource<T> + ?Sized>(src: &S) -> Result<Summary> {
+    Ok(Summary::from_partial::<T>(&reduce::<T, S, false>(src)?, false))
+}
+
+/// [`summary`] (`spread`) or [`summary_basic`].
+pub(crate) fn summary_with<T: Reduce, S: ChunkSource<T> + ?Sized>(
+    src: &S,
+    spread: bool,
+) -> Result<Summary> {
+    if spread { summary(src) } else { summary_basic(src) }
 }
 
 /// Statistics of a complex array: count, NaN count, sum, mean and standard deviation (min and
@@ -229,8 +239,8 @@ where
         count: p.n,
         sum: Number::Complex(Complex::new(p.re.value(), p.im.value())),
         mean: Number::Complex(p.mean()),
-        std: var.sqrt(),
-        var,
+        std: Some(var.sqrt()),
+        var: Some(var),
         min: None,
         max: None,
         nan_count: p.nan,
@@ -320,9 +330,9 @@ pub fn summary_any(path: impl AsRef<Path>) -> Result<Summary> {
     let path = path.as_ref();
     if is_npy(path) {
         // The mapped path: zero-copy chunks, sequential hints, pages released as it goes.
-        return any_dispatch_summary(&AnyArray::open(path)?);
+        return any_dispatch_summary(&AnyArray::open(path)?, true);
     }
-    store_summary(&crate::store::open(path)?)
+    store_summary(&crate::store::open(path)?, true)
 }
 
 /// True when `path` is itself a `.npy` file (by its magic), which the reductions map directly
@@ -332,32 +342,34 @@ pub(crate) fn is_npy(path: &Path) -> bool {
     crate::store::detect_format(path).is_ok_and(|f| f == crate::store::Format::Npy)
 }
 
-/// [`summary`] over the decoded chunks of a chunked store.
-pub(crate) fn store_summary(store: &crate::AnyStore) -> Result<Summary> {
+/// [`summary`] (`spread`) or [`summary_basic`] over the decoded chunks of a chunked store.
+/// Complex data always gets its standard deviation: its pass has no cheaper form.
+pub(crate) fn store_summary(store: &crate::AnyStore, spread: bool) -> Result<Summary> {
     use super::source::StoreChunks;
     use crate::AnyStore;
     match store {
         AnyStore::C64(s) => summary_complex(&StoreChunks::new(s.as_ref())),
         AnyStore::C128(s) => summary_complex(&StoreChunks::new(s.as_ref())),
-        AnyStore::Bool(s) => summary(&StoreChunks::new(s.as_ref())),
-        AnyStore::U8(s) => summary(&StoreChunks::new(s.as_ref())),
-        AnyStore::U16(s) => summary(&StoreChunks::new(s.as_ref())),
-        AnyStore::U32(s) => summary(&StoreChunks::new(s.as_ref())),
-        AnyStore::U64(s) => summary(&StoreChunks::new(s.as_ref())),
-        AnyStore::I8(s) => summary(&StoreChunks::new(s.as_ref())),
-        AnyStore::I16(s) => summary(&StoreChunks::new(s.as_ref())),
-        AnyStore::I32(s) => summary(&StoreChunks::new(s.as_ref())),
-        AnyStore::I64(s) => summary(&StoreChunks::new(s.as_ref())),
-        AnyStore::F16(s) => summary(&StoreChunks::new(s.as_ref())),
-        AnyStore::F32(s) => summary(&StoreChunks::new(s.as_ref())),
-        AnyStore::F64(s) => summary(&StoreChunks::new(s.as_ref())),
+        AnyStore::Bool(s) => summary_with(&StoreChunks::new(s.as_ref()), spread),
+        AnyStore::U8(s) => summary_with(&StoreChunks::new(s.as_ref()), spread),
+        AnyStore::U16(s) => summary_with(&StoreChunks::new(s.as_ref()), spread),
+        AnyStore::U32(s) => summary_with(&StoreChunks::new(s.as_ref()), spread),
+        AnyStore::U64(s) => summary_with(&StoreChunks::new(s.as_ref()), spread),
+        AnyStore::I8(s) => summary_with(&StoreChunks::new(s.as_ref()), spread),
+        AnyStore::I16(s) => summary_with(&StoreChunks::new(s.as_ref()), spread),
+        AnyStore::I32(s) => summary_with(&StoreChunks::new(s.as_ref()), spread),
+        AnyStore::I64(s) => summary_with(&StoreChunks::new(s.as_ref()), spread),
+        AnyStore::F16(s) => summary_with(&StoreChunks::new(s.as_ref()), spread),
+        AnyStore::F32(s) => summary_with(&StoreChunks::new(s.as_ref()), spread),
+        AnyStore::F64(s) => summary_with(&StoreChunks::new(s.as_ref()), spread),
     }
 }
 
-pub(crate) fn any_dispatch_summary(any: &AnyArray) -> Result<Summary> {
+/// [`summary`] (`spread`) or [`summary_basic`] of a mapped array (complex data: always with).
+pub(crate) fn any_dispatch_summary(any: &AnyArray, spread: bool) -> Result<Summary> {
     match any {
         AnyArray::C64(a) => summary_complex(&MmapChunks::new(a)?),
         AnyArray::C128(a) => summary_complex(&MmapChunks::new(a)?),
-        other => real_dispatch!(other, a => summary(&MmapChunks::new(a)?)),
+        other => real_dispatch!(other, a => summary_with(&MmapChunks::new(a)?, spread)),
     }
 }

@@ -74,7 +74,11 @@ fn sum_mean_std_are_within_1e12_of_an_exact_reference() {
         let Number::Float(got_mean) = s.mean else { panic!("float mean expected") };
         assert!(rel(got_sum, sum) <= 1e-12, "sum {got_sum} vs {sum} (n {n}, offset {offset})");
         assert!(rel(got_mean, mean) <= 1e-12, "mean {got_mean} vs {mean}");
-        assert!(rel(s.std, std) <= 1e-12, "std {} vs {std} (n {n}, offset {offset})", s.std);
+        assert!(
+            rel(s.std.expect("std"), std) <= 1e-12,
+            "std {} vs {std} (n {n}, offset {offset})",
+            s.std.expect("std")
+        );
         assert_eq!((s.count, s.nan_count), (n as u64, 0));
     }
 }
@@ -108,7 +112,65 @@ fn results_are_bit_identical_whatever_the_thread_count() {
 }
 
 fn bits(s: &Summary) -> Vec<u64> {
-    vec![s.sum.as_f64().to_bits(), s.mean.as_f64().to_bits(), s.std.to_bits(), s.count]
+    vec![
+        s.sum.as_f64().to_bits(),
+        s.mean.as_f64().to_bits(),
+        s.std.expect("std").to_bits(),
+        s.count,
+    ]
+}
+
+/// `summary_basic` must be `summary` without std and var, bit for bit: the same lanes and merge
+/// order give the same sum, and min and max are taken in its single read (also of the elements
+/// after the last whole group of eight, and with NaN and infinities present).
+fn basic_matches_full<T: Reduce>(x: &[T], what: &str) {
+    for chunk in [1, 3, 1000, 3 * 4096 + 5] {
+        let full = compute::summary(&SliceChunks::new(x, chunk)).unwrap();
+        let basic = compute::summary_basic(&SliceChunks::new(x, chunk)).unwrap();
+        assert_eq!((basic.std, basic.var), (None, None), "{what}");
+        let without = Summary { std: None, var: None, ..full };
+        assert_eq!(
+            serde_json::to_string(&basic).unwrap(),
+            serde_json::to_string(&without).unwrap(),
+            "{what}, chunk {chunk}"
+        );
+        let naive_min = x.iter().map(|v| v.to_f64()).filter(|v| !v.is_nan()).reduce(f64::min);
+        assert_eq!(basic.min.map(|m| m.as_f64()), naive_min, "{what}, chunk {chunk}");
+    }
+}
+
+#[test]
+fn the_one_read_summary_is_the_full_summary_without_std() {
+    let mut rng = Rng(0x5eed);
+    for len in [0usize, 1, 7, 8, 9, 127, 128, 129, 4095, 4096, 4097, 10_003] {
+        let base: Vec<f64> = (0..len).map(|_| rng.int(40) as f64 / 1e3).collect();
+        // The smallest and largest values last: in the tail after the last group of eight.
+        let mut tail = base.clone();
+        if let Some(last) = tail.last_mut() {
+            *last = -1e300;
+        }
+        if len > 1 {
+            tail[len - 2] = 1e300;
+        }
+        let mut nan = base.clone();
+        for i in (0..len).step_by(997) {
+            nan[i] = f64::NAN;
+        }
+        let mut inf = base.clone();
+        if len > 2 {
+            inf[1] = f64::INFINITY;
+            inf[len / 2] = f64::NEG_INFINITY;
+        }
+        for (name, x) in [("plain", &base), ("tail", &tail), ("nan", &nan), ("inf", &inf)] {
+            basic_matches_full(x, &format!("f64 {name} len {len}"));
+            let f: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+            basic_matches_full(&f, &format!("f32 {name} len {len}"));
+        }
+        let ints: Vec<i64> = (0..len).map(|_| rng.int(64)).collect();
+        basic_matches_full(&ints, &format!("i64 len {len}"));
+        let small: Vec<u8> = ints.iter().map(|&v| v as u8).collect();
+        basic_matches_full(&small, &format!("u8 len {len}"));
+    }
 }
 
 fn write<T: larder::Element>(path: &Path, values: &[T]) {
@@ -128,7 +190,7 @@ fn nan_is_skipped_and_counted_and_opposite_infinities_give_nan() {
     assert_eq!((s.min, s.max), (Some(Number::Float(1.0)), Some(Number::Float(4.0))));
     let s =
         compute::summary(&SliceChunks::new(&[f64::INFINITY, 1.0, f64::NEG_INFINITY], 1)).unwrap();
-    assert!(s.sum.as_f64().is_nan() && s.std.is_nan());
+    assert!(s.sum.as_f64().is_nan() && s.std.expect("std").is_nan());
     assert_eq!(s.nan_count, 0);
     let s = compute::summary(&SliceChunks::new(&[f64::INFINITY, 1.0], 1)).unwrap();
     assert_eq!(s.sum, Number::Float(f64::INFINITY));
@@ -145,7 +207,7 @@ fn integer_sums_are_exact_beyond_the_element_type() {
     let x = vec![i64::MAX; 1000];
     let s = compute::summary(&SliceChunks::new(&x, 77)).unwrap();
     assert_eq!(s.sum, Number::Int(1000 * i128::from(i64::MAX)));
-    assert_eq!(s.std, 0.0);
+    assert_eq!(s.std.expect("std"), 0.0);
     let x: Vec<u64> = (0..5000).map(|i| u64::MAX - i).collect();
     let s = compute::summary(&SliceChunks::new(&x, 1000)).unwrap();
     let exact: i128 = x.iter().map(|&v| i128::from(v)).sum();
@@ -187,11 +249,11 @@ fn check_real<T: Reduce>(a: &MmapArray<T>, s: &Summary) {
         Number::Complex(_) => panic!("{what}: complex sum"),
     }
     assert!(
-        s.std == std
-            || (s.std - std).abs() <= 1e-9 * (std.abs() + 1e-300)
-            || (s.std.is_nan() && std.is_nan()),
+        s.std.expect("std") == std
+            || (s.std.expect("std") - std).abs() <= 1e-9 * (std.abs() + 1e-300)
+            || (s.std.expect("std").is_nan() && std.is_nan()),
         "{what}: std {} vs {std}",
-        s.std
+        s.std.expect("std")
     );
     assert_eq!(s.min.map(|m| m.as_f64()), min, "{what}");
     assert_eq!(s.max.map(|m| m.as_f64()), max, "{what}");
@@ -388,7 +450,7 @@ proptest! {
         prop_assert_eq!((a.count, a.min, a.max), (b.count, b.min, b.max));
         prop_assert_eq!(a.sum, Number::Int(v.iter().map(|&x| i128::from(x)).sum()));
         if !v.is_empty() {
-            prop_assert!((a.std - b.std).abs() <= 1e-9 * b.std.max(1.0));
+            prop_assert!((a.std.expect("std") - b.std.expect("std")).abs() <= 1e-9 * b.std.expect("std").max(1.0));
         }
     }
 
@@ -471,7 +533,7 @@ fn axis_reduction_of_a_multi_chunk_array_matches_per_column_summaries() {
         let col: Vec<f64> = data.iter().skip(c).step_by(cols).copied().collect();
         let s = compute::summary(&SliceChunks::new(&col, 1 << 19)).unwrap();
         assert!(rel(r0.positions[c].sum.as_f64(), s.sum.as_f64()) < 1e-12);
-        assert!(rel(r0.positions[c].std, s.std) < 1e-12);
+        assert!(rel(r0.positions[c].std.expect("std"), s.std.expect("std")) < 1e-12);
         assert_eq!((r0.positions[c].min, r0.positions[c].max), (s.min, s.max));
     }
     let r1 = compute::summary_axis(&a, 1).unwrap();
@@ -611,6 +673,32 @@ fn cli_stats_prints_json_with_the_documented_keys() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["histogram"]["counts"], serde_json::json!([1, 1]));
     assert_eq!(v["quantiles"][0]["value"].as_f64(), Some(2.0));
+}
+
+#[test]
+fn cli_stats_no_std_leaves_out_std_and_var_and_keeps_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.npy");
+    write(&path, &[1.0f64, f64::NAN, 3.0, -7.5]);
+    let p = path.to_str().unwrap();
+    let (ok, full, err) = larder(&["stats", p, "--json"]);
+    assert!(ok, "{err}");
+    let (ok, basic, err) = larder(&["stats", p, "--json", "--no-std"]);
+    assert!(ok, "{err}");
+    let mut full: serde_json::Value = serde_json::from_str(&full).unwrap();
+    let basic: serde_json::Value = serde_json::from_str(&basic).unwrap();
+    let obj = full.as_object_mut().unwrap();
+    assert!(obj.remove("std").is_some() && obj.remove("var").is_some());
+    assert_eq!(basic, full);
+    // With a histogram (its bins between min and max) and in text.
+    let (ok, out, err) = larder(&["stats", p, "--json", "--no-std", "--bins", "2"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((v["histogram"]["counts"].clone(), v.get("std")), (serde_json::json!([1, 2]), None));
+    let (ok, out, err) = larder(&["stats", p, "--no-std"]);
+    assert!(ok && out.contains("min") && !out.contains("std"), "{out}{err}");
+    let (ok, _, err) = larder(&["stats", p, "--no-std", "--axis", "0"]);
+    assert!(!ok && err.contains("--axis"), "{err}");
 }
 
 #[test]
