@@ -807,11 +807,8 @@ impl<T: Element> ZarrArray<T> {
             }
         }
         direct.sort_by_key(|d| d.1);
-        // No huge-page advice: where free memory is fragmented (a page cache filling RAM, the
-        // usual state of a machine that reads large files), each 2 MiB fault then waits for
-        // the kernel to compact memory, and the full read of the chunked benchmark became
-        // slower and far more variable than with ordinary pages.
         let mut values = vec![T::default(); shape.iter().product()];
+        crate::mmap::advise_huge_pages(&mut values);
         let bytes = bytes_mut(&mut values).ok_or_else(|| zerr(&self.path, "not a plain type"))?;
         let mut pieces = Vec::with_capacity(direct.len());
         let mut rest = bytes;
