@@ -1,4 +1,6 @@
-//! Memory mappings: the only module of the crate allowed `unsafe`.
+//! Memory mappings: the only module of the crate allowed `unsafe`, and so also the home of the
+//! few other calls the compiler cannot check (`madvise`, `flock`, memory counters, running a
+//! kernel compiled for AVX2).
 //!
 //! The safety model is written out in `docs/safety.md`. In short: a file mapping is sound as
 //! long as no other process truncates the file or rewrites the mapped bytes while the mapping
@@ -620,6 +622,28 @@ pub(crate) fn advise_huge_pages<T>(buf: &mut [T]) {
             libc::madvise(first as *mut libc::c_void, len, libc::MADV_HUGEPAGE);
         }
     }
+}
+
+/// Runs `f` compiled for AVX2 when the CPU has it, else as it is.
+///
+/// `f` and what it calls with `#[inline(always)]` are inlined into a copy compiled with AVX2
+/// enabled, so plain loops in them vectorize with 256-bit registers; the baseline build
+/// (SSE2) runs everywhere else. Only for code whose results do not depend on the vector width.
+#[inline]
+pub(crate) fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2")]
+        fn avx2<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the only precondition of calling a `target_feature` function is that the
+            // CPU has the feature, which was checked just above.
+            return unsafe { avx2(f) };
+        }
+    }
+    f()
 }
 
 /// Total size of the file at `path`, or of every file under the directory at `path`.

@@ -4,8 +4,6 @@ use serde::Serialize;
 
 use std::path::Path;
 
-use wide::{CmpLt, f64x4};
-
 use super::kernel::{Partial, Reduce, chunk_partial_with};
 use super::source::{ChunkSource, MmapChunks};
 use super::stats::{F, Summary, any_dispatch_summary, real_dispatch};
@@ -398,45 +396,68 @@ fn count_into<T: Reduce>(b: &Binner, x: &[T], counts: &mut [u64]) {
     // How far (in bins) rounding can move `a` or an edge.
     let big = b.lo.abs().max(b.hi.abs());
     let margin = 16.0 * f64::EPSILON * (2.0 * big * scale + n as f64 + 2.0);
-    let (scale4, c4, top4) = (f64x4::splat(scale), f64x4::splat(c), f64x4::splat((n + 1) as f64));
-    let (magic4, sure4) = (f64x4::splat(MAGIC), f64x4::splat(0.5 - margin));
-    let mut idx = [0u32; 64];
-    for block in x.chunks(64) {
-        let mut sure = f64x4::from(f64::from_bits(u64::MAX));
-        let mut quads = block.chunks_exact(4);
-        for (q, e) in (&mut quads).enumerate() {
-            let v = f64x4::new([e[0].to_f64(), e[1].to_f64(), e[2].to_f64(), e[3].to_f64()]);
-            let a = (v * scale4 - c4).fast_max(f64x4::ZERO).fast_min(top4);
-            let t = a + magic4;
-            sure &= ((t - magic4) - a).abs().cmp_lt(sure4);
+    let guess = Guess { scale, c, top: (n + 1) as f64, sure: 0.5 - margin };
+    // The same code, compiled for AVX2 where the CPU has it: twice the lanes per instruction.
+    crate::mmap::with_avx2(|| count_uniform(&guess, x, counts, len, &slot));
+}
+
+/// The constants of [`count_into`]'s bin guess.
+struct Guess {
+    scale: f64,
+    c: f64,
+    /// `n + 1`, the slot above the bins.
+    top: f64,
+    /// Below this distance from a half-integer, the guess is certain.
+    sure: f64,
+}
+
+/// Elements per block of [`count_uniform`]: one certainty test covers a block.
+const GUESS_BLOCK: usize = 64;
+
+/// The uniform-bins part of [`count_into`], written as plain loops over fixed-size blocks so
+/// that the compiler vectorizes them with whatever vector width the caller is compiled for.
+#[inline(always)]
+#[allow(clippy::cast_possible_truncation, clippy::inline_always)]
+fn count_uniform<T: Reduce>(
+    g: &Guess,
+    x: &[T],
+    counts: &mut [u64],
+    len: usize,
+    slot: &impl Fn(f64) -> u32,
+) {
+    let (c0, rest) = counts.split_at_mut(len);
+    let (c1, rest) = rest.split_at_mut(len);
+    let (c2, c3) = rest.split_at_mut(len);
+    let mask = len - 1;
+    let mut idx = [0u32; GUESS_BLOCK];
+    let mut blocks = x.chunks_exact(GUESS_BLOCK);
+    for block in &mut blocks {
+        let mut unsure = false;
+        for (i, &e) in idx.iter_mut().zip(block) {
+            let a = e.to_f64() * g.scale - g.c;
+            // `if a > 0 { a } else { 0 }` is the hardware max, and sends NaN to slot 0.
+            let a = if a > 0.0 { a } else { 0.0 };
+            let a = if a < g.top { a } else { g.top };
+            let t = a + MAGIC;
+            unsure |= ((t - MAGIC) - a).abs() >= g.sure;
             // The low 32 bits of 2^52 are zero: those of `t` are the slot.
-            let bits: [u64; 4] = bytemuck::cast(t);
-            for k in 0..4 {
-                idx[4 * q + k] = bits[k] as u32;
+            *i = t.to_bits() as u32;
+        }
+        if unsure {
+            for (i, &e) in idx.iter_mut().zip(block) {
+                *i = slot(e.to_f64());
             }
         }
-        let done = block.len() - quads.remainder().len();
-        for (i, &v) in idx[done..].iter_mut().zip(quads.remainder()) {
-            *i = slot(v.to_f64());
+        // Slots are below `len` (a power of two); the mask lets the compiler see it.
+        for q in idx.chunks_exact(4) {
+            c0[q[0] as usize & mask] += 1;
+            c1[q[1] as usize & mask] += 1;
+            c2[q[2] as usize & mask] += 1;
+            c3[q[3] as usize & mask] += 1;
         }
-        if sure.move_mask() != 0b1111 {
-            for (i, &v) in idx.iter_mut().zip(&block[..done]) {
-                *i = slot(v.to_f64());
-            }
-        }
-        let (c0, rest) = counts.split_at_mut(len);
-        let (c1, rest) = rest.split_at_mut(len);
-        let (c2, c3) = rest.split_at_mut(len);
-        let mut quads = idx[..block.len()].chunks_exact(4);
-        for q in &mut quads {
-            c0[q[0] as usize] += 1;
-            c1[q[1] as usize] += 1;
-            c2[q[2] as usize] += 1;
-            c3[q[3] as usize] += 1;
-        }
-        for &i in quads.remainder() {
-            c0[i as usize] += 1;
-        }
+    }
+    for &e in blocks.remainder() {
+        c0[slot(e.to_f64()) as usize] += 1;
     }
 }
 
@@ -625,6 +646,38 @@ fn lerp(a: f64, b: f64, t: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `count_into` runs the AVX2 copy where the CPU has it; the baseline copy, called directly
+    /// here, and the exact rule value by value must give the same counts.
+    #[test]
+    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+    fn both_copies_of_the_uniform_loop_count_like_the_exact_rule() {
+        let mut x: Vec<f64> =
+            (0..10_000).map(|i| f64::from((i * 7919) % 10_007) / 997.0 - 2.0).collect();
+        x.extend([f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -2.0, 8.0, 0.3, 1e300]);
+        for (lo, hi, count) in [(-1.0, 7.0, 10), (0.0, 1.0, 10), (-2.0, 8.0, 100), (3.0, 3.0, 1)] {
+            let b = Binner::new(&Bins::Uniform { lo, hi, count }).unwrap();
+            let n = b.bins();
+            let mut exact = vec![0u64; n];
+            for &v in &x {
+                if let Some(i) = b.bin(v) {
+                    exact[i] += 1;
+                }
+            }
+            let mut dispatched = new_tables(n);
+            count_into(&b, &x, &mut dispatched);
+            let scale = n as f64 / (b.hi - b.lo);
+            let big = b.lo.abs().max(b.hi.abs());
+            let margin = 16.0 * f64::EPSILON * (2.0 * big * scale + n as f64 + 2.0);
+            let guess =
+                Guess { scale, c: b.lo * scale - 0.5, top: (n + 1) as f64, sure: 0.5 - margin };
+            let slot = |v: f64| b.bin(v).map_or(0, |i| i as u32 + 1);
+            let mut baseline = new_tables(n);
+            count_uniform(&guess, &x, &mut baseline, table_len(n), &slot);
+            assert_eq!(fold_tables(&dispatched, n), exact, "{lo}..{hi} / {count}");
+            assert_eq!(fold_tables(&baseline, n), exact, "{lo}..{hi} / {count}");
+        }
+    }
 
     #[test]
     fn uniform_bins_put_edges_where_numpy_does() {
