@@ -9,16 +9,20 @@ TITLE = "Full scan: sum of a float64 .npy"
 ISSUE = 6
 LARDER_SUBS = [["stats"]]  # none available: skipped before data generation
 DESCRIPTION = """
-One pass over a float64 array of random values (`array_bytes`). `larder stats --json` computes
-count, sum, mean, std, min, max and the NaN count in that pass (`--bins 100` adds a histogram:
-a second pass). References: a warm numpy `np.load(mmap_mode="r").sum()` is the
+One pass over a float64 array of random values (`array_bytes`). `larder stats --no-std --json`
+computes count, sum, mean, min, max and the NaN count in a single read of each tile, the
+statistics the "sum/min/max/mean" target is about; `larder stats --json` adds std and var (a
+second look at each tile, from the CPU cache), and `--bins 100` a histogram (a second pass over
+the data, after min and max are known). References: a warm numpy `np.load(mmap_mode="r").sum()` is the
 memory-bandwidth limit, and `dd bs=1M of=/dev/null` the disk limit of a cold read. The numpy
 "sum, mean, std, min, max" contender computes larder's statistics the numpy way (one call per
 statistic, `stats_numpy.py`). Counts and sums are checked against the generator's exact sum
 (relative tolerance 1e-9, since summation orders differ), min and max exactly, mean and std
 to 1e-9 between contenders. `stats_numpy.py` also times each numpy call inside its process
 (`sum_s`, … in the tables); the warm target compares larder's whole process with numpy's
-in-process `sum()` time, which leaves numpy's interpreter start-up and imports out of its time.
+in-process `sum()` time, which leaves numpy's interpreter start-up and imports out of its time;
+"std and histogram within 2× of sum's time" compares `larder stats` and `larder stats --bins
+100` with `larder stats --no-std`.
 """
 
 HIST_BINS = 100
@@ -47,11 +51,11 @@ def parse_stats(run, ctx):
     return {"values": values, "metrics": metrics}
 
 
-def throughput_target(text, ratio, ref, metric=None):
-    """larder's whole-process time against `ref`'s (whole process, or its reported `metric`)."""
+def throughput_target(text, ratio, ref, metric=None, subject="larder"):
+    """`subject`'s whole-process time against `ref`'s (whole process, or its `metric`)."""
 
     def ev(case_out, results):
-        a, b = summary(case_out, "larder"), summary(case_out, ref)
+        a, b = summary(case_out, subject), summary(case_out, ref)
         if not a or not b:
             return None
         tb = b["metrics"][metric] if metric else b["wall_median_s"]
@@ -61,13 +65,15 @@ def throughput_target(text, ratio, ref, metric=None):
     return Target(text, ev)
 
 
-def histogram_target(case_out, results):
-    a, h = summary(case_out, "larder"), summary(case_out, f"larder --bins {HIST_BINS}")
-    if not a or not h:
+def spread_target(case_out, results):
+    """std (`larder stats`) and histogram (`--bins`) against the one-read summary's time."""
+    b = summary(case_out, "larder --no-std")
+    s, h = summary(case_out, "larder"), summary(case_out, f"larder --bins {HIST_BINS}")
+    if not b or not s or not h:
         return None
-    r = h["wall_median_s"] / a["wall_median_s"]
-    return (f"std: same pass as sum (1×); histogram: {r:.2f}× the one-pass time",
-            r <= 2.0)
+    rs, rh = s["wall_median_s"] / b["wall_median_s"], h["wall_median_s"] / b["wall_median_s"]
+    return (f"std: {rs:.2f}×, histogram: {rh:.2f}× the time of sum/min/max/mean",
+            rs <= 2.0 and rh <= 2.0)
 
 
 def cases(ctx):
@@ -100,7 +106,8 @@ def cases(ctx):
         return Contender("dd", ["dd", f"if={path}", "of=/dev/null", "bs=1M", "status=none"],
                          role="reference", note="sequential read, the disk limit when cold")
 
-    warm = [larder(),
+    warm = [larder("--no-std", name="larder --no-std"),
+            larder(),
             larder("--bins", str(HIST_BINS), name=f"larder --bins {HIST_BINS}"),
             numpy_sum(),
             Contender("numpy sum, mean, std, min, max",
@@ -111,10 +118,11 @@ def cases(ctx):
     return [
         Case(name="warm", title=f"{size}, warm page cache", inputs=[arr.path],
              bytes_processed=arr.meta["bytes"], check=check, contenders=warm,
-             targets=[throughput_target("warm: ≥ 0.95× numpy sum (memory bandwidth; numpy's "
-                                        "in-process sum time)", 0.95, "numpy sum",
-                                        metric="sum_s"),
-                      Target("std and histogram within 2× of sum's time", histogram_target)]),
+             targets=[throughput_target("warm: sum/min/max/mean (`larder stats --no-std`) ≥ "
+                                        "0.95× numpy sum (memory bandwidth; numpy's in-process "
+                                        "sum time)", 0.95, "numpy sum", metric="sum_s",
+                                        subject="larder --no-std"),
+                      Target("std and histogram within 2× of sum's time", spread_target)]),
         Case(name="cold", title=f"{size}, cold (page cache dropped before each run)",
              inputs=[arr.path], cold=True, bytes_processed=arr.meta["bytes"], check=check,
              contenders=[larder(), numpy_sum(), dd()],
