@@ -166,7 +166,7 @@ fn the_one_read_summary_is_the_full_summary_without_std() {
             let f: Vec<f32> = x.iter().map(|&v| v as f32).collect();
             basic_matches_full(&f, &format!("f32 {name} len {len}"));
         }
-        let ints: Vec<i64> = (0..len).map(|_| rng.int(64)).collect();
+        let ints: Vec<i64> = (0..len).map(|_| rng.next() as i64).collect();
         basic_matches_full(&ints, &format!("i64 len {len}"));
         let small: Vec<u8> = ints.iter().map(|&v| v as u8).collect();
         basic_matches_full(&small, &format!("u8 len {len}"));
