@@ -46,28 +46,142 @@ pub use stats::{
 
 use crate::error::Result;
 
-/// Reduces chunks `lo..hi` of a source along a fixed binary tree: the two halves run in
-/// parallel (rayon) and are merged left then right. The tree depends only on `lo` and `hi`, so
-/// the result does not depend on the number of threads.
+/// Reduces chunks `lo..hi` of a source along a fixed binary tree: each node splits its range
+/// at the middle and merges its left half with its right half. The tree depends only on `lo`
+/// and `hi`, so the result does not depend on the number of threads.
+///
+/// The leaves are not computed in tree order but handed out in ascending order to every thread
+/// of the pool (a shared counter), so that all threads together read the data front to back:
+/// one sequential stream for the disk and the kernel's read-ahead, instead of one per subtree.
+/// A finished node waits in a small table until its sibling is done; since leaves finish about
+/// in order, the table holds a few nodes per tree level.
 pub(crate) fn tree_reduce<P, L, M>(lo: usize, hi: usize, leaf: &L, merge: &M) -> Result<Option<P>>
 where
     P: Send,
     L: Fn(usize) -> Result<P> + Sync,
     M: Fn(P, P) -> P + Sync,
 {
-    match hi.saturating_sub(lo) {
-        0 => Ok(None),
-        1 => leaf(lo).map(Some),
-        n => {
-            let mid = lo + n / 2;
-            let (a, b) = rayon::join(
-                || tree_reduce(lo, mid, leaf, merge),
-                || tree_reduce(mid, hi, leaf, merge),
-            );
-            Ok(match (a?, b?) {
-                (Some(a), Some(b)) => Some(merge(a, b)),
-                (a, b) => a.or(b),
-            })
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    if hi <= lo {
+        return Ok(None);
+    }
+    let next = AtomicUsize::new(lo);
+    // Finished nodes, keyed by their range, waiting for their sibling; the root ends up here.
+    let done: Mutex<HashMap<(usize, usize), P>> = Mutex::new(HashMap::new());
+    let failed: Mutex<Option<crate::Error>> = Mutex::new(None);
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            if i >= hi {
+                return;
+            }
+            let value = match leaf(i) {
+                Ok(v) => v,
+                Err(e) => {
+                    // Stop handing out leaves; the first error is the one reported.
+                    next.store(hi, Ordering::Relaxed);
+                    failed
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .get_or_insert(e);
+                    return;
+                }
+            };
+            climb(lo, hi, i, value, &done, merge);
         }
+    };
+    let threads = rayon::current_num_threads().clamp(1, hi - lo);
+    rayon::scope(|s| {
+        for _ in 1..threads {
+            s.spawn(|_| work());
+        }
+        work();
+    });
+    if let Some(e) = failed.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
+        return Err(e);
+    }
+    let mut done = done.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    Ok(done.remove(&(lo, hi)))
+}
+
+/// Files the finished leaf `i` of the tree over `lo..hi` and merges upwards as far as the
+/// siblings on its path are finished too.
+fn climb<P, M>(
+    lo: usize,
+    hi: usize,
+    i: usize,
+    value: P,
+    done: &std::sync::Mutex<std::collections::HashMap<(usize, usize), P>>,
+    merge: &M,
+) where
+    M: Fn(P, P) -> P,
+{
+    // The path from the root to the leaf: each node's range and which half holds the leaf.
+    let mut path = Vec::new();
+    let (mut a, mut b) = (lo, hi);
+    while b - a > 1 {
+        let mid = a + (b - a) / 2;
+        path.push((a, mid, b));
+        if i < mid {
+            b = mid;
+        } else {
+            a = mid;
+        }
+    }
+    let mut value = value;
+    let mut node = (i, i + 1);
+    for &(a, mid, b) in path.iter().rev() {
+        let sibling = if node.0 == a { (mid, b) } else { (a, mid) };
+        let other = {
+            let mut table = done.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let Some(v) = table.remove(&sibling) else {
+                table.insert(node, value);
+                return;
+            };
+            v
+        };
+        value = if node.0 == a { merge(value, other) } else { merge(other, value) };
+        node = (a, b);
+    }
+    done.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(node, value);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tree by recursion, as a string that shows its shape.
+    fn shape(lo: usize, hi: usize) -> String {
+        if hi - lo == 1 {
+            return lo.to_string();
+        }
+        let mid = lo + (hi - lo) / 2;
+        format!("({} {})", shape(lo, mid), shape(mid, hi))
+    }
+
+    #[test]
+    fn leaves_in_any_order_merge_along_the_same_tree() {
+        let leaf = |i: usize| Ok(i.to_string());
+        let merge = |a: String, b: String| format!("({a} {b})");
+        for threads in [1, 2, 3, 8] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            for (lo, hi) in [(0, 1), (0, 2), (0, 7), (3, 20), (0, 100)] {
+                let got = pool.install(|| tree_reduce(lo, hi, &leaf, &merge)).unwrap();
+                assert_eq!(got, Some(shape(lo, hi)), "{threads} threads, {lo}..{hi}");
+            }
+            assert_eq!(pool.install(|| tree_reduce(5, 5, &leaf, &merge)).unwrap(), None);
+        }
+    }
+
+    #[test]
+    fn the_first_failing_leaf_is_reported() {
+        let leaf = |i: usize| {
+            if i == 13 { Err(crate::Error::invalid("leaf 13")) } else { Ok(i) }
+        };
+        let err = tree_reduce(0, 50, &leaf, &|a, b| a + b).unwrap_err();
+        assert!(err.to_string().contains("leaf 13"), "{err}");
     }
 }
