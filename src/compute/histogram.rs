@@ -389,14 +389,8 @@ fn count_into<T: Reduce>(b: &Binner, x: &[T], counts: &mut [u64]) {
     // the slot: `floor(f) + 1` inside the bins, 0 below, `n + 1` above. The guess is certain
     // unless the clamped `a` is within rounding of a half-integer, that is unless `v` is
     // within rounding of an edge: `|round(a) - a| < 0.5 - margin` rules that out. NaN clamps
-    // to slot 0 where the hardware max returns its second operand (x86); elsewhere it fails
-    // the certainty test and takes the exact path.
-    let scale = n as f64 / (b.hi - b.lo);
-    let c = b.lo * scale - 0.5;
-    // How far (in bins) rounding can move `a` or an edge.
-    let big = b.lo.abs().max(b.hi.abs());
-    let margin = 16.0 * f64::EPSILON * (2.0 * big * scale + n as f64 + 2.0);
-    let guess = Guess { scale, c, top: (n + 1) as f64, sure: 0.5 - margin };
+    // to slot 0: `if a > 0 { a } else { 0 }` is false for NaN.
+    let guess = Guess::new(b);
     // The same code, compiled for AVX2 where the CPU has it: twice the lanes per instruction.
     crate::mmap::with_avx2(|| count_uniform(&guess, x, counts, len, &slot));
 }
@@ -409,6 +403,19 @@ struct Guess {
     top: f64,
     /// Below this distance from a half-integer, the guess is certain.
     sure: f64,
+}
+
+impl Guess {
+    /// The constants for the uniform bins of `b`.
+    #[allow(clippy::cast_precision_loss)]
+    fn new(b: &Binner) -> Guess {
+        let n = b.bins();
+        let scale = n as f64 / (b.hi - b.lo);
+        // How far (in bins) rounding can move `a` or an edge.
+        let big = b.lo.abs().max(b.hi.abs());
+        let margin = 16.0 * f64::EPSILON * (2.0 * big * scale + n as f64 + 2.0);
+        Guess { scale, c: b.lo * scale - 0.5, top: (n + 1) as f64, sure: 0.5 - margin }
+    }
 }
 
 /// Elements per block of [`count_uniform`]: one certainty test covers a block.
@@ -666,14 +673,9 @@ mod tests {
             }
             let mut dispatched = new_tables(n);
             count_into(&b, &x, &mut dispatched);
-            let scale = n as f64 / (b.hi - b.lo);
-            let big = b.lo.abs().max(b.hi.abs());
-            let margin = 16.0 * f64::EPSILON * (2.0 * big * scale + n as f64 + 2.0);
-            let guess =
-                Guess { scale, c: b.lo * scale - 0.5, top: (n + 1) as f64, sure: 0.5 - margin };
             let slot = |v: f64| b.bin(v).map_or(0, |i| i as u32 + 1);
             let mut baseline = new_tables(n);
-            count_uniform(&guess, &x, &mut baseline, table_len(n), &slot);
+            count_uniform(&Guess::new(&b), &x, &mut baseline, table_len(n), &slot);
             assert_eq!(fold_tables(&dispatched, n), exact, "{lo}..{hi} / {count}");
             assert_eq!(fold_tables(&baseline, n), exact, "{lo}..{hi} / {count}");
         }
