@@ -8,7 +8,7 @@
 //! thread count. Memory stays bounded by a few chunks per thread: the memory-mapped source
 //! ([`MmapChunks`]) hints sequential access to the kernel and, when the array is large against
 //! the memory available, releases each chunk's pages from the process's resident set as soon
-//! as the chunk is reduced.
+//! as the chunk is reduced, or for a file larger than that memory reads it past the page cache.
 //!
 //! ```
 //! use larder::{MmapArray, NpyWriter};

@@ -492,6 +492,48 @@ pub(crate) fn start_writeback(file: &File, offset: u64, len: u64) -> io::Result<
     Ok(())
 }
 
+/// How a range of a file is going to be used, told to the kernel's page cache
+/// ([`advise_file`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FileAdvice {
+    /// Read from start to end: read ahead further (`POSIX_FADV_SEQUENTIAL`).
+    Sequential,
+    /// Done with: drop its clean cached pages now (`POSIX_FADV_DONTNEED`).
+    DontNeed,
+}
+
+/// Tells the kernel how `file`'s bytes `offset..offset + len` will be used (`posix_fadvise`;
+/// nothing off Linux). Advice only: it never changes what a read returns.
+///
+/// # Errors
+/// The system call's error (a bad descriptor or range).
+pub(crate) fn advise_file(
+    file: &File,
+    offset: u64,
+    len: u64,
+    advice: FileAdvice,
+) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let off = libc::off64_t::try_from(offset).map_err(io::Error::other)?;
+        let n = libc::off64_t::try_from(len).map_err(io::Error::other)?;
+        let advice = match advice {
+            FileAdvice::Sequential => libc::POSIX_FADV_SEQUENTIAL,
+            FileAdvice::DontNeed => libc::POSIX_FADV_DONTNEED,
+        };
+        // SAFETY: posix_fadvise takes a descriptor, open for the duration of the call, and
+        // plain integers; it reads or writes no memory of ours, and only steers the page cache.
+        let rc = unsafe { libc::posix_fadvise(file.as_raw_fd(), off, n, advice) };
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc));
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, offset, len, advice);
+    Ok(())
+}
+
 /// Makes `dst` (empty, open for writing) a copy of the first `len` bytes of `src`: a reflink
 /// where the filesystem supports one, else `copy_file_range`, else a streamed copy.
 ///

@@ -3,7 +3,7 @@
 use crate::array::MmapArray;
 use crate::dtype::Element;
 use crate::error::{Error, Result};
-use crate::mmap::Access;
+use crate::mmap::{Access, FileAdvice};
 use crate::store::{ArrayStore, ChunkGrid};
 
 /// Bytes of data per chunk of a memory-mapped array. Chunk boundaries, and so the order in which
@@ -56,13 +56,24 @@ impl<T: Element> ChunkSource<T> for SliceChunks<'_, T> {
 
 /// The data of a memory-mapped array as [`CHUNK_BYTES`] chunks in storage order.
 ///
-/// Creating it tells the kernel the file will be read sequentially. When the array is larger
-/// than a quarter of the memory the process may use (`MemAvailable`, or its cgroup's limit if
-/// lower), each chunk's pages are released from the resident set once used
-/// ([`MmapArray::release`]), so a pass over a file larger than RAM keeps a footprint of a few
-/// chunks per thread. A smaller array's pages stay mapped: they are page cache, reclaimable at
-/// any time, and releasing them would cost a TLB shootdown on every thread per chunk. Data in the other byte
-/// order, or not aligned for `T`, is converted chunk by chunk into a per-thread buffer.
+/// Creating it tells the kernel the file will be read sequentially. How a chunk's pages are
+/// handled depends on the array's size against the memory the process may use (its budget:
+/// `MemAvailable`, or its cgroup's limit if lower):
+///
+/// - up to a quarter of the budget, chunks are the mapping's own pages, left mapped: they are
+///   page cache, reclaimable at any time, and dropping them would cost a TLB shootdown on every
+///   thread per chunk;
+/// - up to the whole budget, each chunk's pages are also released from the resident set once
+///   used ([`MmapArray::release`]), so the footprint stays at a few chunks per thread;
+/// - beyond it (a file larger than the memory there is, opened read-only), chunks are read
+///   with `pread` into a per-thread buffer and their cached pages dropped right after
+///   (`POSIX_FADV_DONTNEED`). Such a file cannot stay cached anyway; left to the page cache,
+///   each new page would first have to push an old one out, and under a cgroup limit that
+///   means a reclaim for nearly every page read. Reading past the cache keeps the pass at the
+///   disk's speed.
+///
+/// Data in the other byte order, or not aligned for `T`, is converted chunk by chunk into a
+/// per-thread buffer.
 #[derive(Debug)]
 pub struct MmapChunks<'a, T: Element> {
     array: &'a MmapArray<T>,
@@ -71,8 +82,19 @@ pub struct MmapChunks<'a, T: Element> {
     swapped: bool,
     chunk: usize,
     len: usize,
-    /// Whether chunks drop their pages from the resident set once reduced (see `new`).
-    release: bool,
+    /// What happens to a chunk's pages (see the type's documentation).
+    pages: Pages,
+}
+
+/// How [`MmapChunks`] treats the pages of a chunk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pages {
+    /// Mapped, left in place.
+    Keep,
+    /// Mapped, released from the resident set after use.
+    Release,
+    /// Read from the file past the mapping, cached pages dropped after use.
+    Read,
 }
 
 impl<'a, T: Element> MmapChunks<'a, T> {
@@ -81,18 +103,32 @@ impl<'a, T: Element> MmapChunks<'a, T> {
     /// # Errors
     /// [`Error::Io`] if the kernel refuses the access hint.
     pub fn new(array: &'a MmapArray<T>) -> Result<Self> {
+        let bytes = array.data_bytes()?.len() as u64;
+        // Only a read-only array's mapping is nothing but the file: a writable or copy-on-write
+        // one may hold changes that a read of the file would not see.
+        let plain = array.mode == crate::array::Mode::ReadOnly && array.layers.is_empty();
+        let pages = match crate::mmap::memory_budget() {
+            Some(budget) if bytes <= budget / 4 => Pages::Keep,
+            Some(budget) if bytes > budget && plain => Pages::Read,
+            _ => Pages::Release,
+        };
+        Self::with_pages(array, pages)
+    }
+
+    /// Chunks over all of `array`'s data whose pages are treated as `pages` says.
+    fn with_pages(array: &'a MmapArray<T>, pages: Pages) -> Result<Self> {
         // Chunks are cast (and, for `bool`, validated) one at a time as they are used, so that
         // opening does not read the whole file.
         let aligned = array.data_bytes()?.as_ptr().align_offset(std::mem::align_of::<T>()) == 0;
         let swapped = !array.dtype().is_native();
         array.advise(Access::Sequential)?;
+        if pages == Pages::Read {
+            // Read-ahead advice for the descriptor the chunks are read through.
+            crate::mmap::advise_file(&array.file, 0, 0, FileAdvice::Sequential)
+                .map_err(|e| Error::io(&array.path, e))?;
+        }
         let chunk = (CHUNK_BYTES / std::mem::size_of::<T>().max(1)).max(1);
-        // Dropping pages after use keeps the resident set small when the data could crowd out
-        // memory, but each drop is a TLB shootdown across every thread of the process: where
-        // the whole array fits comfortably, the pages are left to the page cache instead.
-        let bytes = array.data_bytes()?.len() as u64;
-        let release = crate::mmap::memory_budget().is_none_or(|budget| bytes > budget / 4);
-        Ok(MmapChunks { array, aligned, swapped, chunk, len: array.len(), release })
+        Ok(MmapChunks { array, aligned, swapped, chunk, len: array.len(), pages })
     }
 
     /// The array.
@@ -116,28 +152,25 @@ impl<'a, T: Element> MmapChunks<'a, T> {
     }
 
     /// Calls `f` with the elements `start..start + len` in storage order (clipped to the array),
-    /// converted to native order if needed, then releases their pages.
+    /// converted to native order if needed, then releases their pages (see the type's
+    /// documentation).
     ///
     /// # Errors
-    /// [`Error::NotViewable`] for a `bool` byte other than 0 or 1 in a misaligned file;
-    /// [`Error::Io`] if releasing the pages fails.
+    /// [`Error::NotViewable`] for a `bool` byte other than 0 or 1; [`Error::Io`] if reading the
+    /// chunk from the file or releasing its pages fails.
     pub fn with_range<R>(&self, start: usize, len: usize, f: impl FnOnce(&[T]) -> R) -> Result<R> {
         let start = start.min(self.len);
         let end = start.saturating_add(len).min(self.len);
         let size = std::mem::size_of::<T>();
+        if self.pages == Pages::Read {
+            return self.read_range(start, end, f);
+        }
         let bytes = &self.array.data_bytes()?[start * size..end * size];
-        let invalid = || Error::NotViewable {
-            path: self.array.path().to_path_buf(),
-            reason: format!(
-                "invalid {} value in elements {start}..{end} (a bool byte other than 0 or 1)",
-                T::TYPE.name()
-            ),
-        };
         let out = if self.aligned {
             let values: &[T] = if bytes.is_empty() {
                 &[]
             } else {
-                bytemuck::checked::try_cast_slice(bytes).map_err(|_| invalid())?
+                bytemuck::checked::try_cast_slice(bytes).map_err(|_| self.invalid(start, end))?
             };
             if self.swapped {
                 let v: Vec<T> = values.iter().map(|x| x.swap_bytes()).collect();
@@ -146,11 +179,63 @@ impl<'a, T: Element> MmapChunks<'a, T> {
                 f(values)
             }
         } else {
-            f(&decode(bytes, self.swapped).ok_or_else(invalid)?)
+            f(&decode(bytes, self.swapped).ok_or_else(|| self.invalid(start, end))?)
         };
-        if self.release {
+        if self.pages == Pages::Release {
             self.array.release(start * size, (end - start) * size)?;
         }
+        Ok(out)
+    }
+
+    /// The error for an invalid value among elements `start..end`.
+    fn invalid(&self, start: usize, end: usize) -> Error {
+        Error::NotViewable {
+            path: self.array.path().to_path_buf(),
+            reason: format!(
+                "invalid {} value in elements {start}..{end} (a bool byte other than 0 or 1)",
+                T::TYPE.name()
+            ),
+        }
+    }
+
+    /// [`Self::with_range`] for [`Pages::Read`]: elements `start..end` read from the file into
+    /// this thread's buffer, their cached pages dropped once read.
+    fn read_range<R>(&self, start: usize, end: usize, f: impl FnOnce(&[T]) -> R) -> Result<R> {
+        thread_local! {
+            // 8-byte words, so that the bytes can be seen as any element type in place.
+            static BUFFER: std::cell::Cell<Vec<u64>> = const { std::cell::Cell::new(Vec::new()) };
+        }
+        let size = std::mem::size_of::<T>();
+        let len = (end - start) * size;
+        let offset = (self.array.header.data_offset + start * size) as u64;
+        let path = &self.array.path;
+        // Taken out of the cell while in use: nothing can borrow it twice.
+        let mut words = BUFFER.take();
+        words.clear();
+        words.resize(len.div_ceil(8), 0);
+        let bytes = &mut bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..len];
+        std::os::unix::fs::FileExt::read_exact_at(&self.array.file, bytes, offset).map_err(
+            |e| {
+                Error::io(
+                    path,
+                    std::io::Error::new(
+                        e.kind(),
+                        format!("reading bytes {offset}..{} of the file: {e}", offset + len as u64),
+                    ),
+                )
+            },
+        )?;
+        crate::mmap::advise_file(&self.array.file, offset, len as u64, FileAdvice::DontNeed)
+            .map_err(|e| Error::io(path, e))?;
+        let bytes: &[u8] = bytes;
+        let out = if self.swapped {
+            f(&decode(bytes, self.swapped).ok_or_else(|| self.invalid(start, end))?)
+        } else {
+            let values: &[T] =
+                bytemuck::checked::try_cast_slice(bytes).map_err(|_| self.invalid(start, end))?;
+            f(values)
+        };
+        BUFFER.set(words);
         Ok(out)
     }
 }
@@ -226,5 +311,90 @@ impl<T: Element> ChunkSource<T> for StoreChunks<'_, T> {
             f(&values);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// The elements of `a`, `step` at a time, as the chunks treated as `pages` hand them out.
+    fn elements<T: Element>(a: &MmapArray<T>, pages: Pages, step: usize) -> Vec<T> {
+        let src = MmapChunks::with_pages(a, pages).unwrap();
+        let mut out = Vec::new();
+        for start in (0..src.len()).step_by(step.max(1)) {
+            src.with_range(start, step, |x| out.extend_from_slice(x)).unwrap();
+        }
+        out
+    }
+
+    fn same_both_ways<T: Element>(path: &Path) {
+        let a = MmapArray::<T>::open(path).unwrap();
+        let want = elements(&a, Pages::Keep, 5);
+        assert_eq!(want.len(), a.len(), "{}", path.display());
+        for pages in [Pages::Release, Pages::Read] {
+            for step in [1, 5, a.len()] {
+                let got = elements(&a, pages, step);
+                // Bytes, so that NaN compares equal to itself.
+                let (w, g): (&[u8], &[u8]) =
+                    (bytemuck::cast_slice(&want), bytemuck::cast_slice(&got));
+                assert_eq!(w, g, "{} {pages:?} in steps of {step}", path.display());
+            }
+        }
+    }
+
+    #[test]
+    fn reading_past_the_mapping_gives_the_mapped_elements() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/npy");
+        // Both byte orders, both layouts, header versions 1 to 3, special values, and every
+        // element width.
+        same_both_ways::<f64>(&dir.join("f8_le_1d_200.npy"));
+        same_both_ways::<f64>(&dir.join("f8_be_3d_2x3x4_f.npy"));
+        same_both_ways::<f64>(&dir.join("f8_le_edges.npy"));
+        same_both_ways::<f32>(&dir.join("f4_le_2d_3x2_c_v3.npy"));
+        same_both_ways::<i16>(&dir.join("i2_be_2d_17x13_f.npy"));
+        same_both_ways::<bool>(&dir.join("b1_edges.npy"));
+        same_both_ways::<u64>(&dir.join("u8_be_edges.npy"));
+        same_both_ways::<num_complex::Complex<f64>>(&dir.join("c16_be_edges.npy"));
+        same_both_ways::<half::f16>(&dir.join("f2_le_edges.npy"));
+    }
+
+    #[test]
+    fn a_bool_byte_other_than_0_or_1_is_an_error_when_read_past_the_mapping() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.npy");
+        let header =
+            crate::npy::Header::new(crate::DType::native(crate::ElementType::Bool), &[3], false);
+        let mut bytes = header.to_bytes();
+        bytes.extend_from_slice(&[0, 1, 7]);
+        std::fs::write(&path, bytes).unwrap();
+        let a = MmapArray::<bool>::open(&path).unwrap();
+        let src = MmapChunks::with_pages(&a, Pages::Read).unwrap();
+        let e = src.with_range(0, 3, |_| ()).unwrap_err().to_string();
+        assert!(e.contains("b.npy") && e.contains("elements 0..3"), "{e}");
+    }
+
+    #[test]
+    fn a_file_cut_short_after_opening_is_an_error_naming_the_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.npy");
+        let mut w = crate::NpyWriter::<f64>::create(&path, &[]).unwrap();
+        w.append(&[1.0; 1000]).unwrap();
+        w.finish().unwrap();
+        let a = MmapArray::<f64>::open(&path).unwrap();
+        let src = MmapChunks::with_pages(&a, Pages::Read).unwrap();
+        let data = a.header.data_offset;
+        // Another process cuts the file (the advisory lock does not stop a program that ignores
+        // it); a read past the mapping reports it rather than faulting.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(data as u64 + 800)
+            .unwrap();
+        let e = src.with_range(0, 1000, |_| ()).unwrap_err().to_string();
+        assert!(e.contains("x.npy"), "{e}");
+        assert!(e.contains(&format!("bytes {data}..{}", data + 8000)), "{e}");
     }
 }
