@@ -121,11 +121,13 @@ impl<'a, T: Element> MmapChunks<'a, T> {
         // opening does not read the whole file.
         let aligned = array.data_bytes()?.as_ptr().align_offset(std::mem::align_of::<T>()) == 0;
         let swapped = !array.dtype().is_native();
-        array.advise(Access::Sequential)?;
         if pages == Pages::Read {
-            // Read-ahead advice for the descriptor the chunks are read through.
+            // Read-ahead advice for the descriptor the chunks are read through; the mapping
+            // itself is not touched.
             crate::mmap::advise_file(&array.file, 0, 0, FileAdvice::Sequential)
                 .map_err(|e| Error::io(&array.path, e))?;
+        } else {
+            array.advise(Access::Sequential)?;
         }
         let chunk = (CHUNK_BYTES / std::mem::size_of::<T>().max(1)).max(1);
         Ok(MmapChunks { array, aligned, swapped, chunk, len: array.len(), pages })
@@ -166,11 +168,35 @@ impl<'a, T: Element> MmapChunks<'a, T> {
             return self.read_range(start, end, f);
         }
         let bytes = &self.array.data_bytes()?[start * size..end * size];
-        let out = if self.aligned {
+        let out = self.convert(bytes, self.aligned, start, end, f)?;
+        if self.pages == Pages::Release {
+            self.array.release(start * size, (end - start) * size)?;
+        }
+        Ok(out)
+    }
+
+    /// Calls `f` with the stored bytes of elements `start..end` as native values: cast in place
+    /// where `aligned` and in native order, else converted into a new buffer.
+    fn convert<R>(
+        &self,
+        bytes: &[u8],
+        aligned: bool,
+        start: usize,
+        end: usize,
+        f: impl FnOnce(&[T]) -> R,
+    ) -> Result<R> {
+        let invalid = || Error::NotViewable {
+            path: self.array.path().to_path_buf(),
+            reason: format!(
+                "invalid {} value in elements {start}..{end} (a bool byte other than 0 or 1)",
+                T::TYPE.name()
+            ),
+        };
+        Ok(if aligned {
             let values: &[T] = if bytes.is_empty() {
                 &[]
             } else {
-                bytemuck::checked::try_cast_slice(bytes).map_err(|_| self.invalid(start, end))?
+                bytemuck::checked::try_cast_slice(bytes).map_err(|_| invalid())?
             };
             if self.swapped {
                 let v: Vec<T> = values.iter().map(|x| x.swap_bytes()).collect();
@@ -179,23 +205,8 @@ impl<'a, T: Element> MmapChunks<'a, T> {
                 f(values)
             }
         } else {
-            f(&decode(bytes, self.swapped).ok_or_else(|| self.invalid(start, end))?)
-        };
-        if self.pages == Pages::Release {
-            self.array.release(start * size, (end - start) * size)?;
-        }
-        Ok(out)
-    }
-
-    /// The error for an invalid value among elements `start..end`.
-    fn invalid(&self, start: usize, end: usize) -> Error {
-        Error::NotViewable {
-            path: self.array.path().to_path_buf(),
-            reason: format!(
-                "invalid {} value in elements {start}..{end} (a bool byte other than 0 or 1)",
-                T::TYPE.name()
-            ),
-        }
+            f(&decode(bytes, self.swapped).ok_or_else(invalid)?)
+        })
     }
 
     /// [`Self::with_range`] for [`Pages::Read`]: elements `start..end` read from the file into
@@ -211,8 +222,10 @@ impl<'a, T: Element> MmapChunks<'a, T> {
         let path = &self.array.path;
         // Taken out of the cell while in use: nothing can borrow it twice.
         let mut words = BUFFER.take();
-        words.clear();
-        words.resize(len.div_ceil(8), 0);
+        // Zeroed once per thread, not per chunk: every byte handed on is read first.
+        if words.len() < len.div_ceil(8) {
+            words.resize(len.div_ceil(8), 0);
+        }
         let bytes = &mut bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..len];
         std::os::unix::fs::FileExt::read_exact_at(&self.array.file, bytes, offset).map_err(
             |e| {
@@ -227,14 +240,8 @@ impl<'a, T: Element> MmapChunks<'a, T> {
         )?;
         crate::mmap::advise_file(&self.array.file, offset, len as u64, FileAdvice::DontNeed)
             .map_err(|e| Error::io(path, e))?;
-        let bytes: &[u8] = bytes;
-        let out = if self.swapped {
-            f(&decode(bytes, self.swapped).ok_or_else(|| self.invalid(start, end))?)
-        } else {
-            let values: &[T] =
-                bytemuck::checked::try_cast_slice(bytes).map_err(|_| self.invalid(start, end))?;
-            f(values)
-        };
+        // The buffer is aligned for any element type (8-byte words).
+        let out = self.convert(bytes, true, start, end, f)?;
         BUFFER.set(words);
         Ok(out)
     }
