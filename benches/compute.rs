@@ -1,5 +1,6 @@
 //! Streaming reductions over a memory-mapped `f64` array: the one-read summary (count, sum,
-//! mean, min, max, NaN count), the full summary (adding std) and a 100-bin histogram; the same kernels over an in-memory slice
+//! mean, min, max, NaN count), the full summary (adding std), a 100-bin histogram, and the
+//! one-read summary with a 100-bin histogram of given range in the same pass; the same kernels over an in-memory slice
 //! show what is kernel time and what is page-fault time.
 //!
 //! `LARDER_BENCH_MB` sets the array size in MiB (default 64).
@@ -48,6 +49,12 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function(BenchmarkId::new("histogram_mmap", mb), |b| {
         b.iter(|| compute::histogram(&MmapChunks::new(&a).expect("chunks"), &bins).expect("hist"));
+    });
+    // The histogram in the one-read summary's pass: given bins, no std.
+    let mut fused = compute::StatsOptions::new();
+    fused.bins(100).range(2.0, 4.0).std(false);
+    g.bench_function(BenchmarkId::new("basic_histogram_mmap", mb), |b| {
+        b.iter(|| fused.compute(&path).expect("fused"));
     });
     let chunk = compute::CHUNK_BYTES / 8;
     g.bench_function(BenchmarkId::new("basic_memory", mb), |b| {

@@ -10,6 +10,7 @@ use super::stats::{F, Summary, any_dispatch_summary, real_dispatch};
 use super::tree_reduce;
 use crate::any::AnyArray;
 use crate::error::{Error, Result};
+use crate::mmap::Simd;
 
 /// Bin edges of a histogram, with numpy's conventions: bin `i` holds `edges[i] <= x <
 /// edges[i + 1]`, the last bin also holds its right edge, and values outside the edges and NaN
@@ -240,13 +241,13 @@ fn summary_and_histogram<T: Reduce, S: ChunkSource<T> + ?Sized, const FULL: bool
     let n = binner.bins();
     let leaf = |i: usize| {
         let mut p = Partial::empty();
-        let mut counts = new_tables(n);
+        let mut tally = Tally::new(n);
         src.with_chunk(i, &mut |x: &[T]| {
             p = chunk_partial_with::<T, FULL>(x, &mut |g: &[T]| {
-                count_into(&binner, g, &mut counts);
+                count_into(&binner, g, &mut tally);
             });
         })?;
-        Ok((p, fold_tables(&counts, n)))
+        Ok((p, tally.finish()))
     };
     let merge = |(mut a, mut ca): (Partial<T::Bound>, Vec<u64>),
                  (b, cb): (Partial<T::Bound>, Vec<u64>)| {
@@ -335,48 +336,86 @@ impl Binner {
     }
 }
 
-/// Counter tables [`count_into`] spreads increments over.
+/// Counter tables the single-slot loop spreads increments over.
 const TABLES: usize = 4;
 
-/// Slots per counter table for `n` bins: slot 0 for values below the bins (and NaN), slots
-/// `1..=n` for the bins, slot `n + 1` for values above them, rounded up to a power of two.
+/// Largest slot-pair table (in `u32` counters, 256 KiB) [`Tally`] uses: pairs are counted for
+/// up to 254 bins.
+const MAX_PAIR_SLOTS: usize = 1 << 16;
+
+/// Counts being gathered for `n` bins.
+///
+/// Each value has a slot: 0 for values below the bins (and NaN), `1..=n` for the bins, `n + 1`
+/// for values above them; slots 0 and `n + 1` are discarded at the end. Slots are counted in
+/// [`TABLES`] tables used in turn, so that runs of equal slots do not wait on each other. With
+/// few bins, values are also counted two at a time: the pair of slots `(s, t)` adds one to
+/// counter `s * (n + 2) + t` of a pair table, half the increments of counting them one by one.
+/// The pair table is folded into the slot tables (its row and column sums) at the end, and
+/// before any of its `u32` counters could overflow.
+struct Tally {
+    n: usize,
+    /// [`TABLES`] tables of [`table_len`] slots.
+    singles: Vec<u64>,
+    /// `(n + 2)^2` pair counters, padded to a power of two; empty with too many bins.
+    pairs: Vec<u32>,
+    /// Pairs counted since `pairs` was last folded.
+    pending: u64,
+}
+
+/// Slots per single-slot table for `n` bins, `n + 2` rounded up to a power of two.
 fn table_len(n: usize) -> usize {
     (n + 2).next_power_of_two()
 }
 
-/// Zeroed counter tables for [`count_into`].
-fn new_tables(n: usize) -> Vec<u64> {
-    vec![0u64; TABLES * table_len(n)]
-}
-
-/// The `n` bin counts from [`count_into`]'s tables.
-fn fold_tables(counts: &[u64], n: usize) -> Vec<u64> {
-    let mut out = vec![0u64; n];
-    for table in counts.chunks_exact(table_len(n)) {
-        out.iter_mut().zip(&table[1..=n]).for_each(|(o, c)| *o += c);
+impl Tally {
+    fn new(n: usize) -> Tally {
+        let w = n + 2;
+        let pairs =
+            if w * w <= MAX_PAIR_SLOTS { vec![0; (w * w).next_power_of_two()] } else { vec![] };
+        Tally { n, singles: vec![0; TABLES * table_len(n)], pairs, pending: 0 }
     }
-    out
+
+    /// Adds the pair table's counts to the first slot table, and clears it.
+    fn fold_pairs(&mut self) {
+        let w = self.n + 2;
+        if self.pending == 0 {
+            return;
+        }
+        let singles = &mut self.singles[..w];
+        for (s, row) in self.pairs.chunks_exact(w).take(w).enumerate() {
+            let mut total = 0u64;
+            for (t, &c) in row.iter().enumerate() {
+                total += u64::from(c);
+                singles[t] += u64::from(c);
+            }
+            singles[s] += total;
+        }
+        self.pairs.fill(0);
+        self.pending = 0;
+    }
+
+    /// The `n` bin counts.
+    fn finish(mut self) -> Vec<u64> {
+        self.fold_pairs();
+        let n = self.n;
+        let mut out = vec![0u64; n];
+        for table in self.singles.chunks_exact(table_len(n)) {
+            out.iter_mut().zip(&table[1..=n]).for_each(|(o, c)| *o += c);
+        }
+        out
+    }
 }
 
 /// 2^52: adding it to a float in `[0, 2^52)` rounds that float to an integer.
 const MAGIC: f64 = 4_503_599_627_370_496.0;
 
-/// Counts the bins of `x` into `counts` (from [`new_tables`]): [`TABLES`] tables used in turn,
-/// so that runs of equal bins do not wait on each other. Bin `i` is slot `i + 1` of a table;
-/// slots 0 and `n + 1` collect values outside the edges, and NaN, and are discarded.
-#[allow(
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::cast_precision_loss,
-    clippy::many_single_char_names
-)]
-fn count_into<T: Reduce>(b: &Binner, x: &[T], counts: &mut [u64]) {
-    let n = b.bins();
-    let len = table_len(n);
+/// Counts the bins of `x` into `tally`.
+#[allow(clippy::cast_possible_truncation)]
+fn count_into<T: Reduce>(b: &Binner, x: &[T], tally: &mut Tally) {
     let slot = |v: f64| b.bin(v).map_or(0, |i| i as u32 + 1);
     if !b.uniform {
         for &v in x {
-            counts[slot(v.to_f64()) as usize] += 1;
+            tally.singles[slot(v.to_f64()) as usize] += 1;
         }
         return;
     }
@@ -391,8 +430,42 @@ fn count_into<T: Reduce>(b: &Binner, x: &[T], counts: &mut [u64]) {
     // within rounding of an edge: `|round(a) - a| < 0.5 - margin` rules that out. NaN clamps
     // to slot 0: `if a > 0 { a } else { 0 }` is false for NaN.
     let guess = Guess::new(b);
-    // The same code, compiled for AVX2 where the CPU has it: twice the lanes per instruction.
-    crate::mmap::with_avx2(|| count_uniform(&guess, x, counts, len, &slot));
+    // The same code compiled for the widest vectors the CPU has: 8 lanes per instruction with
+    // AVX-512, 4 with AVX2, 2 with the baseline SSE2. Both wide sets come with fused
+    // multiply-add, which the baseline lacks.
+    let level = Simd::best();
+    if level == Simd::Baseline {
+        crate::mmap::run_simd(
+            level,
+            CountUniform::<T, _, false> { g: &guess, x, tally, slot: &slot },
+        );
+    } else {
+        crate::mmap::run_simd(
+            level,
+            CountUniform::<T, _, true> { g: &guess, x, tally, slot: &slot },
+        );
+    }
+}
+
+/// The arguments of [`count_uniform`], as a kernel [`crate::mmap::run_simd`] can run; `FMA`
+/// only where the CPU has fused multiply-add.
+struct CountUniform<'a, T, F, const FMA: bool> {
+    g: &'a Guess,
+    x: &'a [T],
+    tally: &'a mut Tally,
+    slot: &'a F,
+}
+
+impl<T: Reduce, F: Fn(f64) -> u32, const FMA: bool> crate::mmap::Kernel
+    for CountUniform<'_, T, F, FMA>
+{
+    type Output = ();
+
+    #[inline(always)]
+    #[allow(clippy::inline_always)]
+    fn run(self) {
+        count_uniform::<T, FMA>(self.g, self.x, self.tally, self.slot);
+    }
 }
 
 /// The constants of [`count_into`]'s bin guess.
@@ -401,6 +474,8 @@ struct Guess {
     c: f64,
     /// `n + 1`, the slot above the bins.
     top: f64,
+    /// `n + 2`, the row length of the pair table.
+    width: f64,
     /// Below this distance from a half-integer, the guess is certain.
     sure: f64,
 }
@@ -414,43 +489,101 @@ impl Guess {
         // How far (in bins) rounding can move `a` or an edge.
         let big = b.lo.abs().max(b.hi.abs());
         let margin = 16.0 * f64::EPSILON * (2.0 * big * scale + n as f64 + 2.0);
-        Guess { scale, c: b.lo * scale - 0.5, top: (n + 1) as f64, sure: 0.5 - margin }
+        Guess {
+            scale,
+            c: b.lo * scale - 0.5,
+            top: (n + 1) as f64,
+            width: (n + 2) as f64,
+            sure: 0.5 - margin,
+        }
+    }
+
+    /// `(round(a), round(a) + 2^52, |round(a) - a|)` for the clamped `a` of `v`: the slot as a
+    /// float, the slot in the low bits of a float, and how far the guess is from uncertain.
+    /// `FMA` computes `a` with one rounding instead of two, well inside the margin.
+    #[inline(always)]
+    #[allow(clippy::inline_always)]
+    fn lane<const FMA: bool>(&self, v: f64) -> (f64, f64, f64) {
+        let a = if FMA { v.mul_add(self.scale, -self.c) } else { v * self.scale - self.c };
+        // `if a > 0 { a } else { 0 }` is the hardware max, and sends NaN to slot 0.
+        let a = if a > 0.0 { a } else { 0.0 };
+        let a = if a < self.top { a } else { self.top };
+        let t = a + MAGIC;
+        let r = t - MAGIC;
+        (r, t, (r - a).abs())
     }
 }
 
 /// Elements per block of [`count_uniform`]: one certainty test covers a block.
 const GUESS_BLOCK: usize = 64;
+/// Vector lanes the certainty test keeps apart (a whole AVX-512 register of `f64`).
+const GUESS_LANES: usize = 8;
 
 /// The uniform-bins part of [`count_into`], written as plain loops over fixed-size blocks so
 /// that the compiler vectorizes them with whatever vector width the caller is compiled for.
 #[inline(always)]
-#[allow(clippy::cast_possible_truncation, clippy::inline_always)]
-fn count_uniform<T: Reduce>(
+#[allow(clippy::inline_always)]
+fn count_uniform<T: Reduce, const FMA: bool>(
     g: &Guess,
     x: &[T],
-    counts: &mut [u64],
-    len: usize,
+    tally: &mut Tally,
     slot: &impl Fn(f64) -> u32,
 ) {
-    let (c0, rest) = counts.split_at_mut(len);
+    let mut blocks = x.chunks_exact(GUESS_BLOCK);
+    if tally.pairs.is_empty() {
+        count_singles::<T, FMA>(g, &mut blocks, tally, slot);
+    } else {
+        count_pairs::<T, FMA>(g, &mut blocks, tally, slot);
+    }
+    for &e in blocks.remainder() {
+        tally.singles[slot(e.to_f64()) as usize] += 1;
+    }
+}
+
+/// How far ahead of the block being binned its data is prefetched.
+const PREFETCH_BYTES: usize = 2048;
+
+/// Prefetches the cache lines of the block that comes [`PREFETCH_BYTES`] after `block`.
+///
+/// The binning loop does too much arithmetic per cache line for the CPU's out-of-order window
+/// to reach the next lines by itself, and the hardware prefetcher alone does not keep up:
+/// without this the loop ran at half the memory bandwidth.
+#[inline(always)]
+#[allow(clippy::inline_always)]
+fn prefetch_ahead<T>(block: &[T]) {
+    let p = block.as_ptr().cast::<u8>().wrapping_add(PREFETCH_BYTES);
+    for line in (0..std::mem::size_of_val(block)).step_by(64) {
+        crate::mmap::prefetch(p.wrapping_add(line));
+    }
+}
+
+/// Counts whole blocks one slot at a time.
+#[inline(always)]
+#[allow(clippy::cast_possible_truncation, clippy::inline_always)]
+fn count_singles<T: Reduce, const FMA: bool>(
+    g: &Guess,
+    blocks: &mut std::slice::ChunksExact<'_, T>,
+    tally: &mut Tally,
+    slot: &impl Fn(f64) -> u32,
+) {
+    let len = table_len(tally.n);
+    let (c0, rest) = tally.singles.split_at_mut(len);
     let (c1, rest) = rest.split_at_mut(len);
     let (c2, c3) = rest.split_at_mut(len);
     let mask = len - 1;
     let mut idx = [0u32; GUESS_BLOCK];
-    let mut blocks = x.chunks_exact(GUESS_BLOCK);
-    for block in &mut blocks {
-        let mut unsure = false;
-        for (i, &e) in idx.iter_mut().zip(block) {
-            let a = e.to_f64() * g.scale - g.c;
-            // `if a > 0 { a } else { 0 }` is the hardware max, and sends NaN to slot 0.
-            let a = if a > 0.0 { a } else { 0.0 };
-            let a = if a < g.top { a } else { g.top };
-            let t = a + MAGIC;
-            unsure |= ((t - MAGIC) - a).abs() >= g.sure;
-            // The low 32 bits of 2^52 are zero: those of `t` are the slot.
-            *i = t.to_bits() as u32;
+    for block in blocks {
+        prefetch_ahead(block);
+        let mut worst = [0.0f64; GUESS_LANES];
+        for (i, e) in idx.chunks_exact_mut(GUESS_LANES).zip(block.chunks_exact(GUESS_LANES)) {
+            for l in 0..GUESS_LANES {
+                let (_, t, d) = g.lane::<FMA>(e[l].to_f64());
+                worst[l] = if worst[l] > d { worst[l] } else { d };
+                // The low 32 bits of 2^52 are zero: those of `t` are the slot.
+                i[l] = t.to_bits() as u32;
+            }
         }
-        if unsure {
+        if worst.iter().any(|&d| d >= g.sure) {
             for (i, &e) in idx.iter_mut().zip(block) {
                 *i = slot(e.to_f64());
             }
@@ -463,8 +596,57 @@ fn count_uniform<T: Reduce>(
             c3[q[3] as usize & mask] += 1;
         }
     }
-    for &e in blocks.remainder() {
-        c0[slot(e.to_f64()) as usize] += 1;
+}
+
+/// Counts whole blocks two slots at a time: element `j` of a block with element
+/// `j + GUESS_BLOCK / 2`.
+#[inline(always)]
+#[allow(clippy::cast_possible_truncation, clippy::inline_always)]
+fn count_pairs<T: Reduce, const FMA: bool>(
+    g: &Guess,
+    blocks: &mut std::slice::ChunksExact<'_, T>,
+    tally: &mut Tally,
+    slot: &impl Fn(f64) -> u32,
+) {
+    const HALF: usize = GUESS_BLOCK / 2;
+    let width = tally.n as u32 + 2;
+    let mask = tally.pairs.len() - 1;
+    let mut idx = [0u32; HALF];
+    for block in blocks {
+        prefetch_ahead(block);
+        let (first, second) = block.split_at(HALF);
+        let mut worst = [0.0f64; GUESS_LANES];
+        for ((i, e0), e1) in idx
+            .chunks_exact_mut(GUESS_LANES)
+            .zip(first.chunks_exact(GUESS_LANES))
+            .zip(second.chunks_exact(GUESS_LANES))
+        {
+            for l in 0..GUESS_LANES {
+                let (r, _, d0) = g.lane::<FMA>(e0[l].to_f64());
+                let (_, t, d1) = g.lane::<FMA>(e1[l].to_f64());
+                let d = if d0 > d1 { d0 } else { d1 };
+                worst[l] = if worst[l] > d { worst[l] } else { d };
+                // `r * w + t` is `2^52 + r * w + s` exactly (every term an integer below
+                // 2^53): its low 32 bits are the pair's counter.
+                i[l] = (r * g.width + t).to_bits() as u32;
+            }
+        }
+        if worst.iter().any(|&d| d >= g.sure) {
+            for ((i, &e0), &e1) in idx.iter_mut().zip(first).zip(second) {
+                *i = slot(e0.to_f64()) * width + slot(e1.to_f64());
+            }
+        }
+        // Counters are below the table's length (a power of two); the mask lets the compiler
+        // see it.
+        // `..=mask`: the compiler then sees that `i & mask` is in bounds.
+        let pairs = &mut tally.pairs[..=mask];
+        for &i in &idx {
+            pairs[i as usize & mask] += 1;
+        }
+        tally.pending += HALF as u64;
+        if tally.pending > u64::from(u32::MAX) - HALF as u64 {
+            tally.fold_pairs();
+        }
     }
 }
 
@@ -478,9 +660,9 @@ pub fn histogram<T: Reduce, S: ChunkSource<T> + ?Sized>(src: &S, bins: &Bins) ->
     let binner = Binner::new(bins)?;
     let n = binner.bins();
     let leaf = |i: usize| {
-        let mut counts = new_tables(n);
-        src.with_chunk(i, &mut |x: &[T]| count_into(&binner, x, &mut counts))?;
-        Ok(fold_tables(&counts, n))
+        let mut tally = Tally::new(n);
+        src.with_chunk(i, &mut |x: &[T]| count_into(&binner, x, &mut tally))?;
+        Ok(tally.finish())
     };
     let merge = |mut a: Vec<u64>, b: Vec<u64>| {
         a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
@@ -654,30 +836,66 @@ fn lerp(a: f64, b: f64, t: f64) -> f64 {
 mod tests {
     use super::*;
 
-    /// `count_into` runs the AVX2 copy where the CPU has it; the baseline copy, called directly
-    /// here, and the exact rule value by value must give the same counts.
+    /// Counts of `x` in the bins of `b` by the kernel compiled for `level`, counting pairs of
+    /// slots or (with `pairs` false) only single slots; `pending` starts the pair count there,
+    /// to reach the fold that keeps `u32` counters from overflowing.
+    fn count_at(level: Simd, b: &Binner, x: &[f64], pairs: bool, pending: u64) -> Vec<u64> {
+        let mut tally = Tally::new(b.bins());
+        if !pairs {
+            tally.pairs.clear();
+        }
+        tally.pending = pending;
+        #[allow(clippy::cast_possible_truncation)]
+        let slot = |v: f64| b.bin(v).map_or(0, |i| i as u32 + 1);
+        let g = Guess::new(b);
+        if level == Simd::Baseline {
+            let k = CountUniform::<f64, _, false> { g: &g, x, tally: &mut tally, slot: &slot };
+            crate::mmap::run_simd(level, k);
+        } else {
+            let k = CountUniform::<f64, _, true> { g: &g, x, tally: &mut tally, slot: &slot };
+            crate::mmap::run_simd(level, k);
+        }
+        tally.finish()
+    }
+
+    /// Every compiled copy of the uniform loop this CPU can run (SSE2, AVX2, AVX-512), counting
+    /// by pairs or by single slots, gives the counts of the exact rule value by value.
     #[test]
     #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
-    fn both_copies_of_the_uniform_loop_count_like_the_exact_rule() {
+    fn every_copy_of_the_uniform_loop_counts_like_the_exact_rule() {
         let mut x: Vec<f64> =
             (0..10_000).map(|i| f64::from((i * 7919) % 10_007) / 997.0 - 2.0).collect();
         x.extend([f64::NAN, f64::INFINITY, f64::NEG_INFINITY, -2.0, 8.0, 0.3, 1e300]);
-        for (lo, hi, count) in [(-1.0, 7.0, 10), (0.0, 1.0, 10), (-2.0, 8.0, 100), (3.0, 3.0, 1)] {
+        let levels: Vec<Simd> = [Simd::Baseline, Simd::Avx2, Simd::Avx512]
+            .into_iter()
+            .filter(|s| s.available())
+            .collect();
+        for (lo, hi, count) in
+            [(-1.0, 7.0, 10), (0.0, 1.0, 10), (-2.0, 8.0, 100), (3.0, 3.0, 1), (-2.0, 8.0, 254)]
+        {
             let b = Binner::new(&Bins::Uniform { lo, hi, count }).unwrap();
-            let n = b.bins();
-            let mut exact = vec![0u64; n];
+            let mut exact = vec![0u64; b.bins()];
             for &v in &x {
                 if let Some(i) = b.bin(v) {
                     exact[i] += 1;
                 }
             }
-            let mut dispatched = new_tables(n);
+            let mut dispatched = Tally::new(b.bins());
+            assert!(!dispatched.pairs.is_empty(), "{count} bins are counted by pairs");
             count_into(&b, &x, &mut dispatched);
-            let slot = |v: f64| b.bin(v).map_or(0, |i| i as u32 + 1);
-            let mut baseline = new_tables(n);
-            count_uniform(&Guess::new(&b), &x, &mut baseline, table_len(n), &slot);
-            assert_eq!(fold_tables(&dispatched, n), exact, "{lo}..{hi} / {count}");
-            assert_eq!(fold_tables(&baseline, n), exact, "{lo}..{hi} / {count}");
+            assert_eq!(dispatched.finish(), exact, "{lo}..{hi} / {count}");
+            for &level in &levels {
+                for pairs in [true, false] {
+                    // Close enough to the fold that it happens within the first blocks.
+                    for pending in [0, u64::from(u32::MAX) - 100] {
+                        assert_eq!(
+                            count_at(level, &b, &x, pairs, pending),
+                            exact,
+                            "{lo}..{hi} / {count}, {level:?}, pairs {pairs}, pending {pending}"
+                        );
+                    }
+                }
+            }
         }
     }
 
@@ -741,19 +959,15 @@ mod tests {
             }
             // Every alignment of the 4-wide and 64-element blocks.
             for skip in 0..5 {
-                let mut tables = new_tables(b.bins());
-                count_into(&b, &x[skip..], &mut tables);
+                let mut tally = Tally::new(b.bins());
+                count_into(&b, &x[skip..], &mut tally);
                 let mut want = want.clone();
                 for &v in &x[..skip] {
                     if let Some(i) = b.bin(v) {
                         want[i] -= 1;
                     }
                 }
-                assert_eq!(
-                    fold_tables(&tables, b.bins()),
-                    want,
-                    "{lo}..{hi} / {count}, skip {skip}"
-                );
+                assert_eq!(tally.finish(), want, "{lo}..{hi} / {count}, skip {skip}");
             }
         }
     }

@@ -170,9 +170,11 @@ pub(crate) fn chunk_partial<T: Reduce, const FULL: bool>(x: &[T]) -> Partial<T::
     acc
 }
 
-/// [`chunk_partial`] (the same result, bit for bit), also handing each tile to `also` right
-/// after the statistics kernel has read it, while it is still in the L1 cache: two reductions
-/// for the memory traffic of one.
+/// [`chunk_partial`] (the same result, bit for bit), also handing each tile to `also`: two
+/// reductions for the memory traffic of one. `also` sees the tile first and reads it from
+/// memory; the statistics kernel then finds it in the cache. In that order the loop that does
+/// more arithmetic per element is the one that waits on memory, which hides more of the wait:
+/// a histogram in the same pass cost about a fifth less than the other way round.
 pub(crate) fn chunk_partial_with<T: Reduce, const FULL: bool>(
     x: &[T],
     also: &mut impl FnMut(&[T]),
@@ -181,8 +183,8 @@ pub(crate) fn chunk_partial_with<T: Reduce, const FULL: bool>(
     // so that `T::tile` keeps a single caller and stays inlined in the plain scan.
     let mut acc = Partial::empty();
     for tile in x.chunks(TILE) {
-        acc.merge(&chunk_partial::<T, FULL>(tile));
         also(tile);
+        acc.merge(&chunk_partial::<T, FULL>(tile));
     }
     acc
 }

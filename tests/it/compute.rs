@@ -395,6 +395,13 @@ fn histogram_over_a_given_range_rides_the_summary_pass_with_the_same_results() {
     let fused = StatsOptions::new().bins(100).range(-30.0, 170.0).compute(&path).unwrap();
     let plain = StatsOptions::new().compute(&path).unwrap();
     assert_eq!(bits(&fused.summary), bits(&plain.summary));
+    // The same without std: the one-read kernel, with the histogram in its pass.
+    let fused_basic =
+        StatsOptions::new().bins(100).range(-30.0, 170.0).std(false).compute(&path).unwrap();
+    let plain_basic = StatsOptions::new().std(false).compute(&path).unwrap();
+    // `Debug` prints each float so that it reads back to the same bits (NaN as "NaN").
+    assert_eq!(format!("{:?}", fused_basic.summary), format!("{:?}", plain_basic.summary));
+    assert_eq!(fused_basic.histogram, fused.histogram);
     let h = fused.histogram.unwrap();
     assert_eq!(h.edges, edges);
     assert_eq!(h.counts, naive_histogram(&x, &edges));
