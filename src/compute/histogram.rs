@@ -241,7 +241,7 @@ fn summary_and_histogram<T: Reduce, S: ChunkSource<T> + ?Sized, const FULL: bool
     let n = binner.bins();
     let leaf = |i: usize| {
         let mut p = Partial::empty();
-        let mut tally = Tally::new(n);
+        let mut tally = Tally::new(&binner);
         src.with_chunk(i, &mut |x: &[T]| {
             p = chunk_partial_with::<T, FULL>(x, &mut |g: &[T]| {
                 count_into(&binner, g, &mut tally);
@@ -356,7 +356,8 @@ struct Tally {
     n: usize,
     /// [`TABLES`] tables of [`table_len`] slots.
     singles: Vec<u64>,
-    /// `(n + 2)^2` pair counters, padded to a power of two; empty with too many bins.
+    /// `(n + 2)^2` pair counters, padded to a power of two; empty with too many bins, or with
+    /// explicit edges.
     pairs: Vec<u32>,
     /// Pairs counted since `pairs` was last folded.
     pending: u64,
@@ -368,19 +369,24 @@ fn table_len(n: usize) -> usize {
 }
 
 impl Tally {
-    fn new(n: usize) -> Tally {
+    /// Counts for the bins of `b`; a pair table only where the uniform-bins loop will use it.
+    fn new(b: &Binner) -> Tally {
+        let n = b.bins();
         let w = n + 2;
-        let pairs =
-            if w * w <= MAX_PAIR_SLOTS { vec![0; (w * w).next_power_of_two()] } else { vec![] };
+        let pairs = if b.uniform && w * w <= MAX_PAIR_SLOTS {
+            vec![0; (w * w).next_power_of_two()]
+        } else {
+            vec![]
+        };
         Tally { n, singles: vec![0; TABLES * table_len(n)], pairs, pending: 0 }
     }
 
     /// Adds the pair table's counts to the first slot table, and clears it.
     fn fold_pairs(&mut self) {
-        let w = self.n + 2;
         if self.pending == 0 {
             return;
         }
+        let w = self.n + 2;
         let singles = &mut self.singles[..w];
         for (s, row) in self.pairs.chunks_exact(w).take(w).enumerate() {
             let mut total = 0u64;
@@ -429,21 +435,24 @@ fn count_into<T: Reduce>(b: &Binner, x: &[T], tally: &mut Tally) {
     // unless the clamped `a` is within rounding of a half-integer, that is unless `v` is
     // within rounding of an edge: `|round(a) - a| < 0.5 - margin` rules that out. NaN clamps
     // to slot 0: `if a > 0 { a } else { 0 }` is false for NaN.
-    let guess = Guess::new(b);
     // The same code compiled for the widest vectors the CPU has: 8 lanes per instruction with
-    // AVX-512, 4 with AVX2, 2 with the baseline SSE2. Both wide sets come with fused
-    // multiply-add, which the baseline lacks.
-    let level = Simd::best();
+    // AVX-512, 4 with AVX2, 2 with the baseline SSE2.
+    count_uniform_at(Simd::best(), &Guess::new(b), x, tally, &slot);
+}
+
+/// [`count_uniform`] compiled for `level`. Both wide sets come with fused multiply-add, which
+/// the baseline lacks.
+fn count_uniform_at<T: Reduce>(
+    level: Simd,
+    g: &Guess,
+    x: &[T],
+    tally: &mut Tally,
+    slot: &impl Fn(f64) -> u32,
+) {
     if level == Simd::Baseline {
-        crate::mmap::run_simd(
-            level,
-            CountUniform::<T, _, false> { g: &guess, x, tally, slot: &slot },
-        );
+        crate::mmap::run_simd(level, CountUniform::<T, _, false> { g, x, tally, slot });
     } else {
-        crate::mmap::run_simd(
-            level,
-            CountUniform::<T, _, true> { g: &guess, x, tally, slot: &slot },
-        );
+        crate::mmap::run_simd(level, CountUniform::<T, _, true> { g, x, tally, slot });
     }
 }
 
@@ -474,8 +483,6 @@ struct Guess {
     c: f64,
     /// `n + 1`, the slot above the bins.
     top: f64,
-    /// `n + 2`, the row length of the pair table.
-    width: f64,
     /// Below this distance from a half-integer, the guess is certain.
     sure: f64,
 }
@@ -489,13 +496,7 @@ impl Guess {
         // How far (in bins) rounding can move `a` or an edge.
         let big = b.lo.abs().max(b.hi.abs());
         let margin = 16.0 * f64::EPSILON * (2.0 * big * scale + n as f64 + 2.0);
-        Guess {
-            scale,
-            c: b.lo * scale - 0.5,
-            top: (n + 1) as f64,
-            width: (n + 2) as f64,
-            sure: 0.5 - margin,
-        }
+        Guess { scale, c: b.lo * scale - 0.5, top: (n + 1) as f64, sure: 0.5 - margin }
     }
 
     /// `(round(a), round(a) + 2^52, |round(a) - a|)` for the clamped `a` of `v`: the slot as a
@@ -609,7 +610,9 @@ fn count_pairs<T: Reduce, const FMA: bool>(
     slot: &impl Fn(f64) -> u32,
 ) {
     const HALF: usize = GUESS_BLOCK / 2;
+    // The row length of the pair table, the number of slots.
     let width = tally.n as u32 + 2;
+    let width_f = f64::from(width);
     let mask = tally.pairs.len() - 1;
     let mut idx = [0u32; HALF];
     for block in blocks {
@@ -626,9 +629,9 @@ fn count_pairs<T: Reduce, const FMA: bool>(
                 let (_, t, d1) = g.lane::<FMA>(e1[l].to_f64());
                 let d = if d0 > d1 { d0 } else { d1 };
                 worst[l] = if worst[l] > d { worst[l] } else { d };
-                // `r * w + t` is `2^52 + r * w + s` exactly (every term an integer below
-                // 2^53): its low 32 bits are the pair's counter.
-                i[l] = (r * g.width + t).to_bits() as u32;
+                // `r * width + t` is `2^52 + r * width + s` exactly (every term an integer
+                // below 2^53): its low 32 bits are the pair's counter.
+                i[l] = (r * width_f + t).to_bits() as u32;
             }
         }
         if worst.iter().any(|&d| d >= g.sure) {
@@ -636,9 +639,8 @@ fn count_pairs<T: Reduce, const FMA: bool>(
                 *i = slot(e0.to_f64()) * width + slot(e1.to_f64());
             }
         }
-        // Counters are below the table's length (a power of two); the mask lets the compiler
-        // see it.
-        // `..=mask`: the compiler then sees that `i & mask` is in bounds.
+        // Counters are below the table's length, a power of two: with the slice cut to
+        // `..=mask`, the compiler sees that `i & mask` is in bounds.
         let pairs = &mut tally.pairs[..=mask];
         for &i in &idx {
             pairs[i as usize & mask] += 1;
@@ -660,7 +662,7 @@ pub fn histogram<T: Reduce, S: ChunkSource<T> + ?Sized>(src: &S, bins: &Bins) ->
     let binner = Binner::new(bins)?;
     let n = binner.bins();
     let leaf = |i: usize| {
-        let mut tally = Tally::new(n);
+        let mut tally = Tally::new(&binner);
         src.with_chunk(i, &mut |x: &[T]| count_into(&binner, x, &mut tally))?;
         Ok(tally.finish())
     };
@@ -840,21 +842,14 @@ mod tests {
     /// slots or (with `pairs` false) only single slots; `pending` starts the pair count there,
     /// to reach the fold that keeps `u32` counters from overflowing.
     fn count_at(level: Simd, b: &Binner, x: &[f64], pairs: bool, pending: u64) -> Vec<u64> {
-        let mut tally = Tally::new(b.bins());
+        let mut tally = Tally::new(b);
         if !pairs {
             tally.pairs.clear();
         }
         tally.pending = pending;
         #[allow(clippy::cast_possible_truncation)]
         let slot = |v: f64| b.bin(v).map_or(0, |i| i as u32 + 1);
-        let g = Guess::new(b);
-        if level == Simd::Baseline {
-            let k = CountUniform::<f64, _, false> { g: &g, x, tally: &mut tally, slot: &slot };
-            crate::mmap::run_simd(level, k);
-        } else {
-            let k = CountUniform::<f64, _, true> { g: &g, x, tally: &mut tally, slot: &slot };
-            crate::mmap::run_simd(level, k);
-        }
+        count_uniform_at(level, &Guess::new(b), x, &mut tally, &slot);
         tally.finish()
     }
 
@@ -880,7 +875,7 @@ mod tests {
                     exact[i] += 1;
                 }
             }
-            let mut dispatched = Tally::new(b.bins());
+            let mut dispatched = Tally::new(&b);
             assert!(!dispatched.pairs.is_empty(), "{count} bins are counted by pairs");
             count_into(&b, &x, &mut dispatched);
             assert_eq!(dispatched.finish(), exact, "{lo}..{hi} / {count}");
@@ -914,6 +909,8 @@ mod tests {
             (e.bin(0.5), e.bin(1.0), e.bin(10.0), e.bin(-1.0)),
             (Some(0), Some(1), Some(1), None)
         );
+        // Explicit edges are counted one value at a time: no pair table to zero per chunk.
+        assert!(Tally::new(&e).pairs.is_empty());
     }
 
     /// Values on, next to and between the edges of `b`, outside them, and NaN/infinities.
@@ -959,7 +956,7 @@ mod tests {
             }
             // Every alignment of the 4-wide and 64-element blocks.
             for skip in 0..5 {
-                let mut tally = Tally::new(b.bins());
+                let mut tally = Tally::new(&b);
                 count_into(&b, &x[skip..], &mut tally);
                 let mut want = want.clone();
                 for &v in &x[..skip] {
