@@ -196,7 +196,7 @@ fn chunked_info(loc: &crate::store::Location) -> Result<Info> {
         dtype: store.dtype().typestr(),
         shape: store.shape().to_vec(),
         order: "C",
-        bytes: crate::mmap::disk_usage(&loc.file),
+        bytes: crate::fsutil::disk_usage(&loc.file),
         resident_bytes: crate::mmap::resident_under(&loc.file),
         version,
         data_offset: None,

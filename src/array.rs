@@ -158,7 +158,7 @@ impl<T: Element> MmapArray<T> {
     ///
     /// # Errors
     /// [`Error::Io`] if the file cannot be created or sized, or another larder process has it
-    /// open; [`Error::Invalid`] if the shape's byte size overflows.
+    /// open; [`Error::Argument`] if the shape's byte size overflows.
     pub fn create(path: impl AsRef<Path>, shape: &[usize]) -> Result<Self> {
         Self::create_with_order(path, shape, Order::C)
     }
@@ -176,7 +176,7 @@ impl<T: Element> MmapArray<T> {
         let header = Header::new(DType::of::<T>(), shape, order == Order::F);
         let data_len = header
             .data_len()
-            .ok_or_else(|| Error::invalid(format!("shape {shape:?} is too large to store")))?;
+            .ok_or_else(|| Error::argument(format!("shape {shape:?} is too large to store")))?;
         let bytes = header.to_bytes();
         let file = mmap::create_locked(path)?;
         let io = |e| Error::io(path, e);
@@ -311,7 +311,7 @@ impl<T: Element> MmapArray<T> {
         let m = crate::cow::apply_layers(&self.path, &self.file, &self.layers)?;
         // If another thread stored one first, that one is kept and `m` is dropped unseen.
         let _ = self.applied.set(m);
-        self.applied.get().ok_or_else(|| Error::invalid("applied mapping missing"))
+        self.applied.get().ok_or_else(|| Error::argument("applied mapping missing"))
     }
 
     /// The mapping that shows the array if it exists already: `None` for an array whose
@@ -325,7 +325,7 @@ impl<T: Element> MmapArray<T> {
         if self.layers.is_empty() {
             return Ok(&mut self.map);
         }
-        self.applied.get_mut().ok_or_else(|| Error::invalid("applied mapping missing"))
+        self.applied.get_mut().ok_or_else(|| Error::argument("applied mapping missing"))
     }
 
     fn data_len(&self) -> usize {
@@ -392,17 +392,17 @@ impl<T: Element> MmapArray<T> {
     pub fn view(&self) -> Result<ArrayViewD<'_, T>> {
         self.check_native()?;
         let raw = self.raw()?;
-        ArrayView::from_shape(self.shape_ix(), raw).map_err(|e| Error::invalid(e.to_string()))
+        ArrayView::from_shape(self.shape_ix(), raw).map_err(|e| Error::argument(e.to_string()))
     }
 
     /// A zero-copy view with a fixed number of dimensions, e.g. `view_as::<Ix2>()`.
     ///
     /// # Errors
-    /// As [`view`](MmapArray::view), and [`Error::Invalid`] if the rank differs.
+    /// As [`view`](MmapArray::view), and [`Error::Argument`] if the rank differs.
     pub fn view_as<D: Dimension>(&self) -> Result<ArrayView<'_, T, D>> {
         let ndim = self.ndim();
         self.view()?.into_dimensionality::<D>().map_err(|_| {
-            Error::invalid(format!("{}: array has {ndim} dimensions", self.path.display()))
+            Error::argument(format!("{}: array has {ndim} dimensions", self.path.display()))
         })
     }
 
@@ -431,9 +431,9 @@ impl<T: Element> MmapArray<T> {
             &mut []
         } else {
             bytemuck::checked::try_cast_slice_mut(bytes)
-                .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?
+                .map_err(|e| Error::argument(format!("{}: {e}", path.display())))?
         };
-        ArrayViewMutD::from_shape(shape, raw).map_err(|e| Error::invalid(e.to_string()))
+        ArrayViewMutD::from_shape(shape, raw).map_err(|e| Error::argument(e.to_string()))
     }
 
     /// The elements in storage order as one slice (C or F order, as the file says).
@@ -450,7 +450,7 @@ impl<T: Element> MmapArray<T> {
     pub(crate) fn raw_view(&self) -> Result<(ArrayViewD<'_, T>, bool)> {
         let raw = self.raw()?;
         let view = ArrayView::from_shape(self.shape_ix(), raw)
-            .map_err(|e| Error::invalid(e.to_string()))?;
+            .map_err(|e| Error::argument(e.to_string()))?;
         Ok((view, !self.header.dtype.is_native()))
     }
 
@@ -469,7 +469,7 @@ impl<T: Element> MmapArray<T> {
     /// (see [`open_with_deltas`](MmapArray::open_with_deltas)).
     ///
     /// # Errors
-    /// [`Error::Invalid`] if the selection does not fit the shape; otherwise as
+    /// [`Error::Argument`] if the selection does not fit the shape; otherwise as
     /// [`read`](MmapArray::read).
     pub fn read_slice(&self, selection: &Selection) -> Result<ArrayD<T>> {
         let elems = selection.resolve(self.shape())?;
@@ -488,7 +488,7 @@ impl<T: Element> MmapArray<T> {
                 // Misaligned: decode element by element into aligned memory.
                 let all = decode_unaligned::<T>(self.data_bytes()?, self.header.dtype);
                 let arr = ArrayD::from_shape_vec(self.shape_ix(), all)
-                    .map_err(|e| Error::invalid(e.to_string()))?;
+                    .map_err(|e| Error::argument(e.to_string()))?;
                 Ok(arr.slice(elems.as_slice()).to_owned())
             }
             Err(e) => Err(e),
@@ -501,13 +501,13 @@ impl<T: Element> MmapArray<T> {
     /// [`open_with_deltas`](MmapArray::open_with_deltas)).
     ///
     /// # Errors
-    /// [`Error::Invalid`] if `index` does not have one in-bounds entry per dimension;
+    /// [`Error::Argument`] if `index` does not have one in-bounds entry per dimension;
     /// [`Error::NotViewable`] for a `bool` byte other than 0 or 1; [`Error::Format`] if the
     /// element's page comes from a delta and does not match its checksum.
     pub fn get(&self, index: &[usize]) -> Result<T> {
         let shape = self.shape();
         if index.len() != shape.len() || index.iter().zip(shape).any(|(&i, &n)| i >= n) {
-            return Err(Error::invalid(format!(
+            return Err(Error::argument(format!(
                 "{}: index {index:?} is out of bounds for shape {shape:?}",
                 self.path.display()
             )));
@@ -522,7 +522,7 @@ impl<T: Element> MmapArray<T> {
         }
         let size = self.header.dtype.itemsize();
         let mut buf = [0u8; 32];
-        let buf = buf.get_mut(..size).ok_or_else(|| Error::invalid("element too large"))?;
+        let buf = buf.get_mut(..size).ok_or_else(|| Error::argument("element too large"))?;
         self.stored_bytes(self.header.data_offset + linear * size, buf)?;
         let v: T =
             bytemuck::checked::try_pod_read_unaligned(buf).map_err(|_| Error::NotViewable {

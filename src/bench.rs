@@ -117,13 +117,13 @@ impl ChunkedBench {
     /// picks the format) and leaving it there.
     ///
     /// # Errors
-    /// [`Error::Invalid`] if `path` exists or has no known extension; backend errors.
+    /// [`Error::Argument`] if `path` exists or has no known extension; backend errors.
     pub fn run(&self, path: &Path) -> Result<ChunkedBenchResult> {
         if path.exists() {
-            return Err(Error::invalid(format!("{} exists; pick a new path", path.display())));
+            return Err(Error::argument(format!("{} exists; pick a new path", path.display())));
         }
         let format = guess_format(path).ok_or_else(|| {
-            Error::invalid(format!("{}: name it .zarr, .h5 or .npy", path.display()))
+            Error::argument(format!("{}: name it .zarr, .h5 or .npy", path.display()))
         })?;
         let mut rng = Rng(self.seed);
         let n = self.elements;
@@ -147,7 +147,7 @@ impl ChunkedBench {
             }
             Format::Npy => Box::new(MmapArray::<f64>::create(path, &[n])?),
             Format::Hdf5 => hdf5_create(path, n, chunk, codec)?,
-            Format::Memory => return Err(Error::invalid("cannot benchmark memory")),
+            Format::Memory => return Err(Error::argument("cannot benchmark memory")),
         };
         store.write_region(&[0], &data.view())?;
         store.flush()?;
@@ -177,7 +177,7 @@ impl ChunkedBench {
             chunk,
             codec: codec.to_string(),
             inner_chunk: self.inner.filter(|_| format == Format::Zarr),
-            bytes: crate::mmap::disk_usage(path),
+            bytes: crate::fsutil::disk_usage(path),
             write_s,
             read_s,
             random_reads_s,
@@ -194,7 +194,7 @@ fn hdf5_create(path: &Path, n: usize, chunk: usize, codec: Codec) -> Result<DynS
         Codec::None => None,
         Codec::Gzip(l) => Some(u8::try_from(l).unwrap_or(9)),
         Codec::Zstd(_) => {
-            return Err(Error::invalid("HDF5 is written with gzip or no compression"));
+            return Err(Error::argument("HDF5 is written with gzip or no compression"));
         }
     };
     Ok(Box::new(crate::hdf5::Hdf5Array::<f64>::create(path, None, &[n], &[chunk], gzip)?))

@@ -179,7 +179,7 @@ mod tests {
     #[test]
     fn the_first_failing_leaf_is_reported() {
         let leaf = |i: usize| {
-            if i == 13 { Err(crate::Error::invalid("leaf 13")) } else { Ok(i) }
+            if i == 13 { Err(crate::Error::argument("leaf 13")) } else { Ok(i) }
         };
         let err = tree_reduce(0, 50, &leaf, &|a, b| a + b).unwrap_err();
         assert!(err.to_string().contains("leaf 13"), "{err}");

@@ -238,7 +238,7 @@ impl ConvertOptions {
     /// `out_dir`, which must not exist yet. `progress` is called after each block.
     ///
     /// # Errors
-    /// [`Error::Invalid`] for bad options, an existing `out_dir`, or an unfinished conversion
+    /// [`Error::Argument`] for bad options, an existing `out_dir`, or an unfinished conversion
     /// into `out_dir` without [`resume`](ConvertOptions::resume); [`Error::Io`] on read or write
     /// errors (a full disk among them: the run can then be resumed); [`Error::Format`] for an
     /// empty input or an unusable header; [`Error::Rejected`] when more records are rejected
@@ -251,11 +251,11 @@ impl ConvertOptions {
     ) -> Result<ConvertReport> {
         let (input, out) = (input.as_ref(), out_dir.as_ref());
         if matches!(self.delimiter, b'"' | b'\r' | b'\n') {
-            return Err(Error::invalid("the delimiter cannot be a quote or a line break"));
+            return Err(Error::argument("the delimiter cannot be a quote or a line break"));
         }
         let stdin = input.as_os_str() == "-";
         if out.exists() {
-            return Err(Error::invalid(format!(
+            return Err(Error::argument(format!(
                 "{}: already exists; convert into a new directory",
                 out.display()
             )));
@@ -265,7 +265,7 @@ impl ConvertOptions {
         let (reader_input, source) = open_input(input)?;
         let existing = if tmp.exists() { Checkpoint::read(&tmp)? } else { None };
         if existing.is_some() && !self.resume {
-            return Err(Error::invalid(format!(
+            return Err(Error::argument(format!(
                 "{}: an interrupted conversion into {} is there; pass --resume to continue it, \
                  or delete it to start over",
                 tmp.display(),
@@ -273,7 +273,7 @@ impl ConvertOptions {
             )));
         }
         if self.resume && stdin {
-            return Err(Error::invalid(
+            return Err(Error::argument(
                 "cannot resume from standard input: the bytes read before the interruption are \
                  gone; convert from a file to be able to resume",
             ));
@@ -281,14 +281,14 @@ impl ConvertOptions {
         let result = if let Some(ck) = existing {
             let lock = lock_dir(&tmp)?;
             if ck.settings != settings {
-                return Err(Error::invalid(format!(
+                return Err(Error::argument(format!(
                     "{}: the interrupted conversion used other options; resume with the same \
                      options, or delete it to start over",
                     tmp.display()
                 )));
             }
             if ck.source != source {
-                return Err(Error::invalid(format!(
+                return Err(Error::argument(format!(
                     "{}: changed since the interrupted conversion began (size or modification \
                      time); delete {} to start over",
                     input.display(),
@@ -309,7 +309,7 @@ impl ConvertOptions {
             let lock = lock_dir(&tmp)?;
             let result = self.run_fresh(settings, source, &tmp, input, reader_input, progress);
             drop(lock);
-            if let Err(Error::Rejected { .. } | Error::Format { .. } | Error::Invalid(_)) = &result
+            if let Err(Error::Rejected { .. } | Error::Format { .. } | Error::Argument(_)) = &result
             {
                 // Not resumable: the same input would stop the same way.
                 let _ = fs::remove_dir_all(&tmp);
@@ -317,7 +317,7 @@ impl ConvertOptions {
             result?
         };
         let (manifest, resumed, bytes_this_run) = result;
-        fs::rename(&tmp, out).map_err(|e| Error::io(out, e))?;
+        crate::fsutil::rename_durably(&tmp, out)?;
         Ok(ConvertReport { manifest, out_dir: out.to_path_buf(), resumed, bytes_this_run })
     }
 
@@ -412,12 +412,12 @@ impl ConvertOptions {
             let mut hits = names.iter().enumerate().filter(|(_, n)| *n == name).map(|(i, _)| i);
             match (hits.next(), hits.next()) {
                 (Some(i), None) => Ok(i),
-                (Some(a), Some(b)) => Err(Error::invalid(format!(
+                (Some(a), Some(b)) => Err(Error::argument(format!(
                     "{what}: column name {name:?} is ambiguous (columns {} and {})",
                     a + 1,
                     b + 1
                 ))),
-                (None, _) => Err(Error::invalid(format!(
+                (None, _) => Err(Error::argument(format!(
                     "{what}: {} has no column {name:?} (columns: {})",
                     input.display(),
                     names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ")
@@ -430,7 +430,7 @@ impl ConvertOptions {
                 for n in list {
                     let i = find(n, "--columns")?;
                     if v.contains(&i) {
-                        return Err(Error::invalid(format!("--columns: {n:?} is listed twice")));
+                        return Err(Error::argument(format!("--columns: {n:?} is listed twice")));
                     }
                     v.push(i);
                 }
@@ -499,10 +499,10 @@ impl ConvertOptions {
         for (name, value) in &self.fills {
             let f = find(name, "--fill")?;
             let c = columns.iter_mut().find(|c| c.field == f).ok_or_else(|| {
-                Error::invalid(format!("--fill: column {name:?} is not converted"))
+                Error::argument(format!("--fill: column {name:?} is not converted"))
             })?;
             fill_value(c.ty, value)
-                .map_err(|e| Error::invalid(format!("--fill {name}={value}: {e}")))?;
+                .map_err(|e| Error::argument(format!("--fill {name}={value}: {e}")))?;
             c.fill = Some(value.clone());
         }
         Ok(Plan { delimiter: self.delimiter, fields: names.len(), columns, shrink: self.shrink })
@@ -532,7 +532,7 @@ fn fill_value(t: ColumnType, v: &str) -> std::result::Result<Fill, String> {
 fn temp_dir(out: &Path) -> Result<PathBuf> {
     let name = out
         .file_name()
-        .ok_or_else(|| Error::invalid(format!("{}: not a directory name", out.display())))?;
+        .ok_or_else(|| Error::argument(format!("{}: not a directory name", out.display())))?;
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -565,7 +565,10 @@ fn open_input(input: &Path) -> Result<(Box<dyn Read + Send>, SourceId)> {
     let f = File::open(input).map_err(|e| Error::io(input, e))?;
     let meta = f.metadata().map_err(|e| Error::io(input, e))?;
     if meta.is_dir() {
-        return Err(Error::invalid(format!("{}: is a directory, not a CSV file", input.display())));
+        return Err(Error::argument(format!(
+            "{}: is a directory, not a CSV file",
+            input.display()
+        )));
     }
     let modified = meta
         .modified()
@@ -617,7 +620,7 @@ fn layout(plan: &Plan) -> Result<Layout> {
     for (i, c) in plan.columns.iter().enumerate() {
         slots[c.field] = Some(i);
         let fill = match &c.fill {
-            Some(v) => Some(fill_value(c.ty, v).map_err(Error::invalid)?),
+            Some(v) => Some(fill_value(c.ty, v).map_err(Error::argument)?),
             None => None,
         };
         columns.push(ColumnSpec { ty: c.ty, fill });
@@ -786,7 +789,7 @@ impl Writer {
         for (i, v) in p.columns.iter().enumerate() {
             if let Values::Cat { codes, keys } = v {
                 let Some(d) = self.dicts[i].as_mut() else {
-                    return Err(Error::invalid("categorical column without a dictionary"));
+                    return Err(Error::argument("categorical column without a dictionary"));
                 };
                 let mut trans = Vec::with_capacity(keys.len());
                 for k in keys {
@@ -795,7 +798,7 @@ impl Writer {
                         c
                     } else {
                         let c = u32::try_from(next).map_err(|_| {
-                            Error::invalid(format!(
+                            Error::argument(format!(
                                 "column {:?}: more than 2^32 categories",
                                 self.ck.plan.columns[i].name
                             ))
@@ -804,7 +807,7 @@ impl Writer {
                         // The bytes were checked to be UTF-8 when parsed.
                         let s = String::from_utf8_lossy(k);
                         let mut line =
-                            serde_json::to_vec(&s).map_err(|e| Error::invalid(e.to_string()))?;
+                            serde_json::to_vec(&s).map_err(|e| Error::argument(e.to_string()))?;
                         line.push(b'\n');
                         d.file.write_all(&line).map_err(io(&d.path))?;
                         d.bytes += line.len() as u64;
@@ -933,12 +936,9 @@ impl Writer {
         };
         let mpath = dir.join(MANIFEST);
         let mut text =
-            serde_json::to_vec_pretty(&manifest).map_err(|e| Error::invalid(e.to_string()))?;
+            serde_json::to_vec_pretty(&manifest).map_err(|e| Error::argument(e.to_string()))?;
         text.push(b'\n');
-        let mtmp = dir.join("manifest.json.tmp");
-        fs::write(&mtmp, &text).map_err(|e| Error::io(&mtmp, e))?;
-        File::open(&mtmp).and_then(|f| f.sync_all()).map_err(|e| Error::io(&mtmp, e))?;
-        fs::rename(&mtmp, &mpath).map_err(|e| Error::io(&mpath, e))?;
+        crate::fsutil::write_bytes_atomically(&mpath, &text)?;
         crash_point("rename");
         cleanup(&dir, &ck.plan)?;
         Ok(manifest)

@@ -1,7 +1,7 @@
 //! `larder copy`: streaming copies between array files of any format (npy, Zarr, HDF5).
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ndarray::{Axis, Slice};
 
@@ -9,6 +9,7 @@ use crate::any::{AnyArray, any_dispatch};
 use crate::array::MmapArray;
 use crate::dtype::Element;
 use crate::error::{Error, Result};
+use crate::fsutil::{commit_or_remove, rename_durably, same_file, temp_sibling};
 use crate::mmap::Access;
 use crate::store::{ArrayStore, Chunks, Format, Location, detect_format, guess_format};
 use crate::writer::{NpyWriter, write_npy};
@@ -33,12 +34,12 @@ pub struct CopyReport {
 /// complete, so a failed copy never leaves a partial `dst` nor damages an existing one.
 ///
 /// # Errors
-/// [`Error::Invalid`] if `src` and `dst` are the same file; as [`MmapArray::open`] for `src`;
+/// [`Error::Argument`] if `src` and `dst` are the same file; as [`MmapArray::open`] for `src`;
 /// [`Error::Io`] for write errors on `dst`.
 pub fn copy(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<CopyReport> {
     let (src, dst) = (src.as_ref(), dst.as_ref());
     if same_file(src, dst) {
-        return Err(Error::invalid(format!(
+        return Err(Error::argument(format!(
             "{} and {} are the same file; copy to a new path",
             src.display(),
             dst.display()
@@ -49,7 +50,7 @@ pub fn copy(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<CopyReport> 
     let result = any_dispatch!(&any, a => copy_typed(a, &tmp));
     match result {
         Ok(elements) => {
-            fs::rename(&tmp, dst).map_err(|e| Error::io(dst, e))?;
+            rename_durably(&tmp, dst)?;
             let bytes = fs::metadata(dst).map_err(|e| Error::io(dst, e))?.len();
             Ok(CopyReport { elements, bytes })
         }
@@ -103,7 +104,7 @@ impl CopyOptions {
 /// temporary name and renamed into place when complete; a Zarr destination must not exist yet.
 ///
 /// # Errors
-/// [`Error::Invalid`] for an unknown destination format or options that do not fit it; as the
+/// [`Error::Argument`] for an unknown destination format or options that do not fit it; as the
 /// backends' `open`/`create`, reads and writes.
 pub fn copy_with(
     src: impl AsRef<Path>,
@@ -118,7 +119,7 @@ pub fn copy_with(
         Some(f) => f,
         None if dloc.file.is_file() => detect_format(&dloc.file)?,
         None => {
-            return Err(Error::invalid(format!(
+            return Err(Error::argument(format!(
                 "{}: cannot tell the destination format; name it .npy, .zarr or .h5",
                 dst.display()
             )));
@@ -128,7 +129,7 @@ pub fn copy_with(
         return copy(src, dst);
     }
     if same_file(&sloc.file, &dloc.file) {
-        return Err(Error::invalid(format!(
+        return Err(Error::argument(format!(
             "{} and {} are the same file; copy to a new path",
             src.display(),
             dst.display()
@@ -137,7 +138,7 @@ pub fn copy_with(
     let store = crate::store::open(src)?;
     let elements =
         crate::store_dispatch!(&store, s => copy_store(s.as_ref(), &dloc, dfmt, options))?;
-    let bytes = crate::mmap::disk_usage(&dloc.file);
+    let bytes = crate::fsutil::disk_usage(&dloc.file);
     Ok(CopyReport { elements, bytes })
 }
 
@@ -156,21 +157,21 @@ fn copy_store<T: Element>(
         (None, _) => default_chunks(&shape, itemsize),
     };
     if chunks.len() != shape.len() || chunks.contains(&0) {
-        return Err(Error::invalid(format!(
+        return Err(Error::argument(format!(
             "chunk shape {chunks:?} does not fit an array of shape {shape:?}"
         )));
     }
     if options.shard.is_some() && format != Format::Zarr {
-        return Err(Error::invalid("--shard applies to Zarr destinations only"));
+        return Err(Error::argument("--shard applies to Zarr destinations only"));
     }
     match format {
         Format::Npy => {
             if options.chunks.is_some() || options.codec.is_some() {
-                return Err(Error::invalid(".npy files are not chunked or compressed"));
+                return Err(Error::argument(".npy files are not chunked or compressed"));
             }
             let tmp = temp_sibling(&dst.file);
             let r = copy_to_npy(src, &tmp);
-            finish(r, &tmp, &dst.file)?;
+            commit_or_remove(r, &tmp, &dst.file)?;
         }
         Format::Zarr => {
             let mut o = ZarrOptions::new();
@@ -180,7 +181,7 @@ fn copy_store<T: Element>(
             }
             o.attributes(src.attributes()?);
             if dst.file.exists() && dst.inner.is_none() {
-                return Err(Error::invalid(format!(
+                return Err(Error::argument(format!(
                     "{} already exists; remove it or choose another path",
                     dst.file.display()
                 )));
@@ -197,13 +198,13 @@ fn copy_store<T: Element>(
                     let _ = fs::remove_dir_all(&target);
                     return Err(e);
                 }
-                fs::rename(&target, &dst.file).map_err(|e| Error::io(&dst.file, e))?;
+                rename_durably(&target, &dst.file)?;
             } else {
                 r?;
             }
         }
         Format::Hdf5 => copy_to_hdf5(src, dst, &shape, &chunks, options.codec)?,
-        Format::Memory => return Err(Error::invalid("cannot copy to memory")),
+        Format::Memory => return Err(Error::argument("cannot copy to memory")),
     }
     Ok(elements)
 }
@@ -220,7 +221,7 @@ fn copy_to_hdf5<T: Element>(
         None | Some(Codec::None) => None,
         Some(Codec::Gzip(level)) => Some(u8::try_from(level).unwrap_or(9)),
         Some(Codec::Zstd(_)) => {
-            return Err(Error::invalid("HDF5 datasets are written with gzip or no compression"));
+            return Err(Error::argument("HDF5 datasets are written with gzip or no compression"));
         }
     };
     let new_file = !dst.file.exists();
@@ -239,7 +240,7 @@ fn copy_to_hdf5<T: Element>(
         pump(src, &mut h, chunks)?;
         h.flush()
     })();
-    if new_file { finish(r, &target, &dst.file) } else { r }
+    if new_file { commit_or_remove(r, &target, &dst.file) } else { r }
 }
 
 #[cfg(not(feature = "hdf5"))]
@@ -251,17 +252,6 @@ fn copy_to_hdf5<T: Element>(
     _codec: Option<Codec>,
 ) -> Result<()> {
     Err(Error::Unsupported("HDF5 (larder was built without the `hdf5` feature)"))
-}
-
-/// Renames `tmp` over `dst` on success, removes it on failure.
-fn finish(r: Result<()>, tmp: &Path, dst: &Path) -> Result<()> {
-    match r {
-        Ok(()) => fs::rename(tmp, dst).map_err(|e| Error::io(dst, e)),
-        Err(e) => {
-            let _ = fs::remove_file(tmp);
-            Err(e)
-        }
-    }
 }
 
 /// Bytes written between flushes of a mapped destination, to keep dirty pages bounded.
@@ -370,18 +360,4 @@ fn copy_typed<T: Element>(a: &MmapArray<T>, dst: &Path) -> Result<u64> {
     }
     w.finish()?;
     Ok(elements)
-}
-
-pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    match (fs::metadata(a), fs::metadata(b)) {
-        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
-        _ => false,
-    }
-}
-
-/// `dir/.name.larder-tmp-PID`: beside `path`, so the final rename stays on one filesystem.
-pub(crate) fn temp_sibling(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    path.with_file_name(format!(".{name}.larder-tmp-{}", std::process::id()))
 }

@@ -40,7 +40,7 @@
 pub mod bench;
 mod delta;
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::hash::Hasher;
 use std::io::{BufWriter, Write};
 use std::os::unix::fs::{FileExt, MetadataExt};
@@ -52,9 +52,9 @@ use serde::Serialize;
 use twox_hash::XxHash3_64;
 
 use crate::array::{MmapArray, Mode};
-use crate::copy::{same_file, temp_sibling};
 use crate::dtype::Element;
 use crate::error::{Error, Result};
+use crate::fsutil::{same_file, write_atomically};
 use crate::mmap::{self, CloneHow, Lock, Mapping, page_size};
 use delta::{DeltaHeader, FIXED, Identity, page_checksum};
 
@@ -213,12 +213,12 @@ impl<T: Element> MmapArray<T> {
     /// saved are not part of the clone.
     ///
     /// # Errors
-    /// [`Error::Invalid`] for an array opened `r+` or `w+` (a clone would see its later
+    /// [`Error::Argument`] for an array opened `r+` or `w+` (a clone would see its later
     /// writes through the page cache; flush it and use [`open_cow`](MmapArray::open_cow));
     /// [`Error::Io`] if the mapping fails.
     pub fn cow(&self) -> Result<Self> {
         if matches!(self.mode, Mode::ReadWrite | Mode::Create) {
-            return Err(Error::invalid(format!(
+            return Err(Error::argument(format!(
                 "{}: cannot clone an array opened {}: later writes to it would show through \
                  the clone; close it and use open_cow",
                 self.path.display(),
@@ -298,7 +298,7 @@ impl<T: Element> MmapArray<T> {
     /// As [`open_cow`](MmapArray::open_cow) for `base`; [`Error::Format`] for a delta that is
     /// truncated, has a corrupt header or index, is not a delta file, or was written on a
     /// system with another page size; [`Error::StaleBase`] if the file below a delta is not
-    /// the one it was saved over; [`Error::Invalid`] if the deltas are given out of order. A
+    /// the one it was saved over; [`Error::Argument`] if the deltas are given out of order. A
     /// page whose data does not match its checksum is reported as [`Error::Format`] (naming
     /// the delta file, the page and its byte offset) by the first read that needs it.
     pub fn open_with_deltas<P: AsRef<Path>>(base: impl AsRef<Path>, deltas: &[P]) -> Result<Self> {
@@ -336,7 +336,7 @@ impl<T: Element> MmapArray<T> {
                 });
             }
             if header.depth as usize != i + 1 {
-                return Err(Error::invalid(format!(
+                return Err(Error::argument(format!(
                     "{}: delta of depth {} (saved over {}) given as layer {} over {}",
                     d.display(),
                     header.depth,
@@ -376,7 +376,7 @@ impl<T: Element> MmapArray<T> {
     pub(crate) fn stored_bytes(&self, offset: usize, out: &mut [u8]) -> Result<()> {
         let Some(end) = offset.checked_add(out.len()).filter(|&e| e <= self.map.bytes().len())
         else {
-            return Err(Error::invalid(format!(
+            return Err(Error::argument(format!(
                 "{}: bytes {offset}..+{} lie outside the file",
                 self.path.display(),
                 out.len()
@@ -484,7 +484,7 @@ impl<T: Element> MmapArray<T> {
         }
         ArrayD::from_shape_vec(IxDyn(&shape), values)
             .map(Some)
-            .map_err(|e| Error::invalid(e.to_string()))
+            .map_err(|e| Error::argument(e.to_string()))
     }
 
     /// The pages (numbered from the start of the file, [`page_size`] bytes each) written
@@ -498,12 +498,12 @@ impl<T: Element> MmapArray<T> {
     /// them (nothing can be written before).
     ///
     /// # Errors
-    /// [`Error::Invalid`] for an array opened `r+` or `w+`, whose writes go to the file;
+    /// [`Error::Argument`] for an array opened `r+` or `w+`, whose writes go to the file;
     /// [`Error::Io`] if `/proc/self/pagemap` or the file cannot be read.
     pub fn dirty_pages(&self) -> Result<Vec<usize>> {
         match self.mode {
             Mode::ReadOnly => Ok(Vec::new()),
-            Mode::ReadWrite | Mode::Create => Err(Error::invalid(format!(
+            Mode::ReadWrite | Mode::Create => Err(Error::argument(format!(
                 "{}: dirty_pages() tracks copy-on-write clones; this array is mode {} and \
                  writes to its file",
                 self.path.display(),
@@ -599,7 +599,7 @@ impl<T: Element> MmapArray<T> {
     /// times; to keep cheap snapshots, reopen with the delta and save the next one over it.
     ///
     /// # Errors
-    /// [`Error::Invalid`] for an array opened `r+` or `w+`, or if `path` is the array's own
+    /// [`Error::Argument`] for an array opened `r+` or `w+`, or if `path` is the array's own
     /// file or one of its deltas; as [`dirty_pages`](MmapArray::dirty_pages); [`Error::Io`]
     /// if writing fails (nothing is left at `path` then).
     pub fn save_delta(&self, path: impl AsRef<Path>) -> Result<DeltaReport> {
@@ -628,7 +628,7 @@ impl<T: Element> MmapArray<T> {
             None => (1, base_identity(&self.path, &self.file, bytes.len() as u64)?),
         };
         let header = DeltaHeader::new(
-            u32::try_from(ps).map_err(|_| Error::invalid("page size too large"))?,
+            u32::try_from(ps).map_err(|_| Error::argument("page size too large"))?,
             bytes.len() as u64,
             depth,
             parent,
@@ -655,7 +655,7 @@ impl<T: Element> MmapArray<T> {
     /// copy. The file is written beside `dst` under a temporary name, synced, and renamed.
     ///
     /// # Errors
-    /// [`Error::Invalid`] if `dst` is the array's own file or one of its deltas; as
+    /// [`Error::Argument`] if `dst` is the array's own file or one of its deltas; as
     /// [`changed_pages`](MmapArray::changed_pages); [`Error::Io`] if copying or writing fails
     /// (nothing is left at `dst` then).
     pub fn materialize(&self, dst: impl AsRef<Path>) -> Result<MaterializeReport> {
@@ -683,7 +683,7 @@ impl<T: Element> MmapArray<T> {
 
     fn refuse_own_files(&self, target: &Path, what: &str) -> Result<()> {
         if matches!(self.mode, Mode::ReadWrite | Mode::Create) && what == "save a delta" {
-            return Err(Error::invalid(format!(
+            return Err(Error::argument(format!(
                 "{}: cannot save a delta of an array opened {}: its writes go to the file",
                 self.path.display(),
                 self.mode
@@ -692,7 +692,7 @@ impl<T: Element> MmapArray<T> {
         let own = std::iter::once(self.path.as_path()).chain(self.layers.iter().map(|l| &*l.path));
         for p in own {
             if same_file(p, target) {
-                return Err(Error::invalid(format!(
+                return Err(Error::argument(format!(
                     "cannot {what} to {}: it is {}, which this array is made of",
                     target.display(),
                     p.display()
@@ -873,7 +873,7 @@ fn overlay_layers(map: &mut Mapping, layers: &[Layer]) -> Result<()> {
     for layer in layers {
         for (first, page, count) in runs(&layer.header.pages) {
             let offset = layer.header.data_offset + first as u64 * ps;
-            let page = usize::try_from(page).map_err(|_| Error::invalid("page overflow"))?;
+            let page = usize::try_from(page).map_err(|_| Error::argument("page overflow"))?;
             map.overlay(&layer.file, &layer.path, offset, page, count)?;
         }
     }
@@ -884,7 +884,7 @@ fn overlay_layers(map: &mut Mapping, layers: &[Layer]) -> Result<()> {
 fn copy_layers(map: &mut Mapping, layers: &[Layer]) -> Result<()> {
     let ps = page_size();
     let Some(bytes) = map.bytes_mut() else {
-        return Err(Error::invalid("copy-on-write mapping is not writable"));
+        return Err(Error::argument("copy-on-write mapping is not writable"));
     };
     let len = bytes.len();
     for layer in layers {
@@ -896,43 +896,6 @@ fn copy_layers(map: &mut Mapping, layers: &[Layer]) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Writes a file through `fill` under a temporary name beside `path`, syncs it and renames it
-/// over `path`; removes the temporary file on failure. Returns the file's size.
-fn write_atomically(path: &Path, fill: impl FnOnce(&File) -> std::io::Result<()>) -> Result<u64> {
-    let tmp = temp_sibling(path);
-    let result = (|| {
-        let out =
-            OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&tmp)?;
-        fill(&out)?;
-        out.sync_all()?;
-        let len = out.metadata()?.len();
-        fs::rename(&tmp, path)?;
-        Ok(len)
-    })();
-    match result {
-        Ok(len) => {
-            sync_dir(path);
-            Ok(len)
-        }
-        Err(e) => {
-            let _ = fs::remove_file(&tmp);
-            Err(Error::io(path, e))
-        }
-    }
-}
-
-/// Syncs the directory holding `path` so a rename into it survives a crash; best effort (not
-/// every filesystem lets a directory be opened and synced).
-fn sync_dir(path: &Path) {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
 }
 
 #[cfg(test)]
@@ -1043,7 +1006,7 @@ mod tests {
         let a = fingerprint(&f, len).unwrap();
         assert_eq!(a, fingerprint(&f, len).unwrap());
         // The last (partial) page is always sampled.
-        let w = OpenOptions::new().write(true).open(&p).unwrap();
+        let w = fs::OpenOptions::new().write(true).open(&p).unwrap();
         w.write_all_at(&[1], len - 1).unwrap();
         assert_ne!(a, fingerprint(&f, len).unwrap());
     }

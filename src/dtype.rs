@@ -164,9 +164,9 @@ impl DType {
     /// timedelta types are refused with the reason in the message.
     ///
     /// # Errors
-    /// [`Error::Invalid`] when `s` is not a typestr larder supports.
+    /// [`Error::Argument`] when `s` is not a typestr larder supports.
     pub fn parse(s: &str) -> Result<DType> {
-        let bad = |why: &str| Error::invalid(format!("dtype {s:?}: {why}"));
+        let bad = |why: &str| Error::argument(format!("dtype {s:?}: {why}"));
         let (order, rest) = match s.chars().next() {
             Some('<') => (ByteOrder::Little, &s[1..]),
             Some('>') => (ByteOrder::Big, &s[1..]),
@@ -230,11 +230,11 @@ impl DType {
     /// This converts between little- and big-endian storage; it is its own inverse.
     ///
     /// # Errors
-    /// [`Error::Invalid`] if `bytes` is not a whole number of elements.
+    /// [`Error::Argument`] if `bytes` is not a whole number of elements.
     pub fn swap_bytes(&self, bytes: &mut [u8]) -> Result<()> {
         let unit = self.element.swap_unit();
         if !bytes.len().is_multiple_of(self.itemsize()) {
-            return Err(Error::invalid(format!(
+            return Err(Error::argument(format!(
                 "{} bytes is not a whole number of {}-byte elements",
                 bytes.len(),
                 self.itemsize()

@@ -114,9 +114,24 @@ pub enum Error {
         reason: String,
     },
 
-    /// A shape, slice or argument does not fit the array.
+    /// An argument (a shape, slice, chunk shape, option value) does not fit the file, array or
+    /// dataset it is applied to.
+    #[error("{path}: {reason}")]
+    Invalid {
+        /// The file, array or dataset the argument was applied to.
+        path: PathBuf,
+        /// What does not fit, with the values involved.
+        reason: String,
+    },
+
+    /// An argument is malformed on its own, before any file is involved (a selection or an
+    /// aggregation that does not parse, an option out of its range).
     #[error("{0}")]
-    Invalid(String),
+    Argument(String),
+
+    /// An internal invariant of larder was broken: a bug, never a property of the input.
+    #[error("internal error (a bug in larder, please report it): {0}")]
+    Internal(String),
 
     /// A CSV record was rejected after the allowed number of rejections was reached.
     #[error("{path}:{line}: {reason} (more than {limit} rejected records; see --max-rejects)")]
@@ -147,8 +162,19 @@ impl Error {
         Error::Format { path: path.as_ref().to_path_buf(), offset, reason: reason.into() }
     }
 
-    /// An [`Error::Invalid`] with the given message.
-    pub fn invalid(msg: impl Into<String>) -> Self {
-        Error::Invalid(msg.into())
+    /// An [`Error::Invalid`]: an argument that does not fit the file at `path`.
+    pub fn invalid(path: impl AsRef<Path>, reason: impl Into<String>) -> Self {
+        Error::Invalid { path: path.as_ref().to_path_buf(), reason: reason.into() }
+    }
+
+    /// An [`Error::Argument`] with the given message.
+    pub fn argument(msg: impl Into<String>) -> Self {
+        Error::Argument(msg.into())
+    }
+
+    /// An [`Error::Internal`]: a broken invariant, reported instead of a panic.
+    #[allow(dead_code)] // used as invariants are moved off user errors
+    pub(crate) fn internal(msg: impl Into<String>) -> Self {
+        Error::Internal(msg.into())
     }
 }

@@ -103,7 +103,7 @@ fn resolve(path: &Path, file: &hdf5::File, inner: Option<&str>) -> Result<hdf5::
                 [one] => one.clone(),
                 [] => return Err(herr(path, "the file holds no dataset")),
                 many => {
-                    return Err(Error::invalid(format!(
+                    return Err(Error::argument(format!(
                         "{}: holds {} datasets; name one as {}:{}",
                         path.display(),
                         many.len(),
@@ -371,7 +371,7 @@ impl<T: Element> Hdf5Array<T> {
         }
         let leaf = parts[parts.len() - 1];
         if chunks.len() != shape.len() {
-            return Err(Error::invalid(format!(
+            return Err(Error::argument(format!(
                 "chunk shape {chunks:?} does not fit an array of shape {shape:?}"
             )));
         }
@@ -467,7 +467,7 @@ impl<T: Element> ArrayStore<T> for Hdf5Array<T> {
         if shape.contains(&0) {
             return ArrayD::from_shape_vec(IxDyn(shape), Vec::new())
                 .map(CowArray::from)
-                .map_err(|e| Error::invalid(e.to_string()));
+                .map_err(|e| Error::argument(e.to_string()));
         }
         let arr = h5_typed!(T, read_as(&self.ds, start, shape)).map_err(|e| herr(&self.path, e))?;
         Ok(CowArray::from(arr))

@@ -57,6 +57,7 @@ mod copy;
 pub mod cow;
 pub mod dtype;
 mod error;
+mod fsutil;
 #[cfg(feature = "hdf5")]
 pub mod hdf5;
 mod mmap;

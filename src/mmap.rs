@@ -272,7 +272,7 @@ impl Mapping {
     /// checked that `file` holds `pages` whole pages from `file_offset`.
     ///
     /// # Errors
-    /// [`Error::Invalid`] if the mapping is not copy-on-write, the range does not lie inside it
+    /// [`Error::Argument`] if the mapping is not copy-on-write, the range does not lie inside it
     /// or `file_offset` is not page-aligned; [`Error::Io`] if the kernel refuses (for example
     /// when the process has too many mappings).
     #[cfg(unix)]
@@ -287,27 +287,27 @@ impl Mapping {
         use std::os::fd::AsRawFd;
         let ps = page_size();
         let Inner::Private(m) = &mut self.inner else {
-            return Err(Error::invalid("overlay needs a copy-on-write mapping"));
+            return Err(Error::argument("overlay needs a copy-on-write mapping"));
         };
         let mapped = m.len().div_ceil(ps) * ps;
         let start = page.checked_mul(ps);
         let len = pages.checked_mul(ps);
         let (Some(start), Some(len)) = (start, len) else {
-            return Err(Error::invalid("overlay range overflows"));
+            return Err(Error::argument("overlay range overflows"));
         };
         if pages == 0 || start.checked_add(len).is_none_or(|end| end > mapped) {
-            return Err(Error::invalid(format!(
+            return Err(Error::argument(format!(
                 "overlay of pages {page}..{} does not fit a mapping of {mapped} bytes",
                 page.saturating_add(pages)
             )));
         }
         if !file_offset.is_multiple_of(ps as u64) {
-            return Err(Error::invalid(format!(
+            return Err(Error::argument(format!(
                 "overlay offset {file_offset} is not page-aligned"
             )));
         }
         let offset = libc::off_t::try_from(file_offset)
-            .map_err(|_| Error::invalid(format!("overlay offset {file_offset} is too large")))?;
+            .map_err(|_| Error::argument(format!("overlay offset {file_offset} is too large")))?;
         let addr = m.as_mut_ptr().wrapping_add(start);
         // SAFETY: `[addr, addr + len)` lies inside the mapping `m` owns (checked above against
         // its page-rounded length), so MAP_FIXED replaces only our own pages and nothing else
@@ -331,7 +331,7 @@ impl Mapping {
             return Err(Error::io(path, io::Error::last_os_error()));
         }
         if r.cast::<u8>() != addr {
-            return Err(Error::invalid("the kernel placed an overlay at another address"));
+            return Err(Error::argument("the kernel placed an overlay at another address"));
         }
         Ok(())
     }
@@ -760,15 +760,6 @@ pub(crate) fn run_simd<K: Kernel>(level: Simd, k: K) -> K::Output {
     #[cfg(not(target_arch = "x86_64"))]
     let _ = level;
     k.run()
-}
-
-/// Total size of the file at `path`, or of every file under the directory at `path`.
-pub(crate) fn disk_usage(path: &Path) -> u64 {
-    let Ok(meta) = std::fs::metadata(path) else { return 0 };
-    if meta.is_file() {
-        return meta.len();
-    }
-    std::fs::read_dir(path).map_or(0, |rd| rd.flatten().map(|e| disk_usage(&e.path())).sum())
 }
 
 /// Page-cache bytes of the file at `path`, or of every file under the directory at `path`, in

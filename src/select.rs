@@ -53,7 +53,7 @@ impl Selection {
     /// `None,:`. Whitespace is ignored.
     ///
     /// # Errors
-    /// [`Error::Invalid`] naming the item that does not parse.
+    /// [`Error::Argument`] naming the item that does not parse.
     pub fn parse(text: &str) -> Result<Selection> {
         let text = text.trim();
         if text.is_empty() {
@@ -61,7 +61,7 @@ impl Selection {
         }
         let items = text.split(',').map(parse_item).collect::<Result<Vec<_>>>()?;
         if items.iter().filter(|i| **i == Item::Ellipsis).count() > 1 {
-            return Err(Error::invalid(format!("selection {text:?}: more than one '...'")));
+            return Err(Error::argument(format!("selection {text:?}: more than one '...'")));
         }
         Ok(Selection { items })
     }
@@ -74,12 +74,12 @@ impl Selection {
     /// Resolves against `shape` into slice elements that are all in bounds.
     ///
     /// # Errors
-    /// [`Error::Invalid`] for too many indices, an index out of bounds or a zero step.
+    /// [`Error::Argument`] for too many indices, an index out of bounds or a zero step.
     pub fn resolve(&self, shape: &[usize]) -> Result<Vec<SliceInfoElem>> {
         let addressing =
             self.items.iter().filter(|i| matches!(i, Item::Index(_) | Item::Slice { .. })).count();
         if addressing > shape.len() {
-            return Err(Error::invalid(format!(
+            return Err(Error::argument(format!(
                 "selection {self}: too many indices, {addressing} given for an array of {} \
                  dimensions",
                 shape.len()
@@ -137,7 +137,7 @@ impl Selection {
 
 fn parse_item(raw: &str) -> Result<Item> {
     let s = raw.trim();
-    let bad = |why: &str| Error::invalid(format!("selection item {s:?}: {why}"));
+    let bad = |why: &str| Error::argument(format!("selection item {s:?}: {why}"));
     let num = |p: &str| -> Result<Option<i64>> {
         let p = p.trim();
         if p.is_empty() {
@@ -169,12 +169,12 @@ fn parse_item(raw: &str) -> Result<Item> {
 }
 
 fn resolve_one(item: Item, len: usize, axis: usize) -> Result<SliceInfoElem> {
-    let n = i64::try_from(len).map_err(|_| Error::invalid("axis too long"))?;
+    let n = i64::try_from(len).map_err(|_| Error::argument("axis too long"))?;
     match item {
         Item::Index(i) => {
             let j = if i < 0 { i + n } else { i };
             if j < 0 || j >= n {
-                return Err(Error::invalid(format!(
+                return Err(Error::argument(format!(
                     "index {i} is out of bounds for axis {axis} with size {len}"
                 )));
             }
@@ -183,7 +183,7 @@ fn resolve_one(item: Item, len: usize, axis: usize) -> Result<SliceInfoElem> {
         Item::Slice { start, stop, step } => {
             let step = step.unwrap_or(1);
             if step == 0 {
-                return Err(Error::invalid("slice step cannot be zero"));
+                return Err(Error::argument("slice step cannot be zero"));
             }
             // Python's slice.indices(len).
             let clamp = |v: Option<i64>, default: i64, lo: i64, hi: i64| match v {

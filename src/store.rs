@@ -113,13 +113,13 @@ pub trait ArrayStore<T: Element> {
     /// The elements of the box at `start` with extent `shape`, in native byte order.
     ///
     /// # Errors
-    /// [`Error::Invalid`] if the box does not fit the array; backend read and decode errors.
+    /// [`Error::Argument`] if the box does not fit the array; backend read and decode errors.
     fn read_region(&self, start: &[usize], shape: &[usize]) -> Result<CowArray<'_, T, IxDyn>>;
 
     /// Writes `data` into the box that starts at `start` and has `data`'s shape.
     ///
     /// # Errors
-    /// [`Error::ReadOnly`] if the array was opened read-only; [`Error::Invalid`] if the box does
+    /// [`Error::ReadOnly`] if the array was opened read-only; [`Error::Argument`] if the box does
     /// not fit; backend write errors.
     fn write_region(&mut self, start: &[usize], data: &ArrayViewD<'_, T>) -> Result<()>;
 
@@ -144,7 +144,7 @@ pub trait ArrayStore<T: Element> {
     /// of the selection is read from storage.
     ///
     /// # Errors
-    /// [`Error::Invalid`] if the selection does not fit the shape; as
+    /// [`Error::Argument`] if the selection does not fit the shape; as
     /// [`read_region`](ArrayStore::read_region).
     fn read(&self, selection: &Selection) -> Result<CowArray<'_, T, IxDyn>> {
         let (start, shape, rel) = bounding_box(selection, self.shape())?;
@@ -156,13 +156,13 @@ pub trait ArrayStore<T: Element> {
     /// step-1 slices; `data` must have the selection's result shape.
     ///
     /// # Errors
-    /// [`Error::Invalid`] for other selections or a shape mismatch; as
+    /// [`Error::Argument`] for other selections or a shape mismatch; as
     /// [`write_region`](ArrayStore::write_region).
     fn write(&mut self, selection: &Selection, data: &ArrayViewD<'_, T>) -> Result<()> {
         let (start, shape) = write_box(selection, self.shape())?;
         let want = selection.result_shape(self.shape())?;
         if data.shape() != want.as_slice() {
-            return Err(Error::invalid(format!(
+            return Err(Error::argument(format!(
                 "selection {selection} has shape {want:?}, data has shape {:?}",
                 data.shape()
             )));
@@ -171,7 +171,7 @@ pub trait ArrayStore<T: Element> {
         let boxed = data
             .view()
             .into_shape_with_order(IxDyn(&shape))
-            .map_err(|e| Error::invalid(format!("data of shape {:?}: {e}", data.shape())))?;
+            .map_err(|e| Error::argument(format!("data of shape {:?}: {e}", data.shape())))?;
         self.write_region(&start, &boxed)
     }
 
@@ -370,7 +370,7 @@ pub(crate) fn check_box(array: &[usize], start: &[usize], shape: &[usize]) -> Re
     if fits {
         Ok(())
     } else {
-        Err(Error::invalid(format!(
+        Err(Error::argument(format!(
             "region at {start:?} of shape {shape:?} does not fit an array of shape {array:?}"
         )))
     }
@@ -414,7 +414,7 @@ fn write_box(selection: &Selection, shape: &[usize]) -> Result<(Vec<usize>, Vec<
         match e {
             SliceInfoElem::Slice { step: 1, .. } | SliceInfoElem::Index(_) => {}
             _ => {
-                return Err(Error::invalid(format!(
+                return Err(Error::argument(format!(
                     "selection {selection}: only indices and step-1 slices can be written"
                 )));
             }
@@ -449,10 +449,10 @@ impl<T: Element> MemStore<T> {
     /// Wraps `data`, reporting `chunks` as its chunk shape.
     ///
     /// # Errors
-    /// [`Error::Invalid`] if `chunks` has a different rank from `data`.
+    /// [`Error::Argument`] if `chunks` has a different rank from `data`.
     pub fn new(data: ArrayD<T>, chunks: &[usize]) -> Result<Self> {
         if chunks.len() != data.ndim() {
-            return Err(Error::invalid(format!(
+            return Err(Error::argument(format!(
                 "chunk shape {chunks:?} does not match an array of shape {:?}",
                 data.shape()
             )));
@@ -883,7 +883,7 @@ pub fn guess_format(path: &Path) -> Option<Format> {
 /// The format of the existing file or directory at `path`, from its contents.
 ///
 /// # Errors
-/// [`Error::Io`] if it cannot be read; [`Error::Invalid`] if it is none of npy, Zarr, HDF5.
+/// [`Error::Io`] if it cannot be read; [`Error::Argument`] if it is none of npy, Zarr, HDF5.
 pub fn detect_format(path: &Path) -> Result<Format> {
     use std::io::Read;
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
@@ -892,7 +892,7 @@ pub fn detect_format(path: &Path) -> Result<Format> {
         if zarr {
             return Ok(Format::Zarr);
         }
-        return Err(Error::invalid(format!(
+        return Err(Error::argument(format!(
             "{}: directory holds no zarr.json, .zarray or .zgroup; not a Zarr array",
             path.display()
         )));
@@ -913,7 +913,7 @@ pub fn detect_format(path: &Path) -> Result<Format> {
 /// file) and element type. Inside a container, name the array as `FILE:/group/name`.
 ///
 /// # Errors
-/// As the backend's `open`; [`Error::Invalid`] for an unrecognised format, and
+/// As the backend's `open`; [`Error::Argument`] for an unrecognised format, and
 /// [`Error::Unsupported`] for HDF5 when larder was built without the `hdf5` feature.
 pub fn open(path: impl AsRef<Path>) -> Result<AnyStore> {
     let loc = Location::parse(path.as_ref());
@@ -922,7 +922,7 @@ pub fn open(path: impl AsRef<Path>) -> Result<AnyStore> {
         Format::Npy => crate::array::read_header(&loc.file)?.dtype.element(),
         Format::Zarr => crate::zarr::element_of(&loc.file, loc.inner.as_deref())?,
         Format::Hdf5 => hdf5_element(&loc)?,
-        Format::Memory => return Err(Error::invalid("memory stores have no path")),
+        Format::Memory => return Err(Error::argument("memory stores have no path")),
     };
     Ok(for_element!(element, open_typed(&loc, format)))
 }
@@ -941,7 +941,7 @@ fn open_typed<T: Element>(loc: &Location, format: Format) -> Result<DynStore<T>>
     Ok(match format {
         Format::Npy => {
             if loc.inner.is_some() {
-                return Err(Error::invalid(format!(
+                return Err(Error::argument(format!(
                     "{}: an .npy file holds one array; drop the ':/…' part",
                     loc.file.display()
                 )));

@@ -72,7 +72,7 @@ impl<T: Element> NpyWriter<T> {
         let path = path.as_ref();
         let row_len =
             row_shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(|| {
-                Error::invalid(format!("{}: row shape {row_shape:?} is too large", path.display()))
+                Error::argument(format!("{}: row shape {row_shape:?} is too large", path.display()))
             })?;
         let mut shape = vec![0];
         shape.extend_from_slice(row_shape);
@@ -134,7 +134,7 @@ impl<T: Element> NpyWriter<T> {
                 format!("file holds {have} whole rows, fewer than the {rows} to resume from"),
             ));
         }
-        header.shape[0] = usize::try_from(rows).map_err(|_| Error::invalid("too many rows"))?;
+        header.shape[0] = usize::try_from(rows).map_err(|_| Error::argument("too many rows"))?;
         let bytes = header.to_bytes_in(header.version, header.data_offset).ok_or_else(|| {
             Error::format(path, 8, "header has no room to grow; it was not written by larder")
         })?;
@@ -189,14 +189,14 @@ impl<T: Element> NpyWriter<T> {
     /// its memory layout.
     ///
     /// # Errors
-    /// [`Error::Invalid`] if the row shape differs; [`Error::Io`] on a write error.
+    /// [`Error::Argument`] if the row shape differs; [`Error::Io`] on a write error.
     pub fn append_rows<S, D>(&mut self, rows: &ArrayBase<S, D>) -> Result<()>
     where
         S: Data<Elem = T>,
         D: Dimension,
     {
         if rows.ndim() == 0 || rows.shape()[1..] != self.header.shape[1..] {
-            return Err(Error::invalid(format!(
+            return Err(Error::argument(format!(
                 "{}: rows of shape {:?} do not fit an array of shape (n, {:?})",
                 self.path.display(),
                 rows.shape().get(1..).unwrap_or(&[]),
@@ -273,11 +273,11 @@ impl<T: Element> NpyWriter<T> {
         let io = |e| Error::io(&self.path, e);
         self.out.flush().map_err(io)?;
         self.header.shape[0] =
-            usize::try_from(rows).map_err(|_| Error::invalid("too many rows"))?;
+            usize::try_from(rows).map_err(|_| Error::argument("too many rows"))?;
         let bytes = self
             .header
             .to_bytes_in(self.header.version, self.header_len)
-            .ok_or_else(|| Error::invalid("header cannot hold the row count"))?;
+            .ok_or_else(|| Error::argument("header cannot hold the row count"))?;
         let file = self.out.get_mut();
         file.seek(SeekFrom::Start(0)).map_err(io)?;
         file.write_all(&bytes).map_err(io)?;
@@ -289,11 +289,11 @@ impl<T: Element> NpyWriter<T> {
     /// syncs. Returns the number of rows.
     ///
     /// # Errors
-    /// [`Error::Invalid`] if a row was left half-written; [`Error::Io`] on a write error.
+    /// [`Error::Argument`] if a row was left half-written; [`Error::Io`] on a write error.
     pub fn finish(mut self) -> Result<u64> {
         self.finished = true;
         if self.row_len > 0 && !self.elements.is_multiple_of(self.row_len as u64) {
-            return Err(Error::invalid(format!(
+            return Err(Error::argument(format!(
                 "{}: {} elements left over, not a whole row of {}",
                 self.path.display(),
                 self.elements % self.row_len as u64,

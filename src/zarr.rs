@@ -48,7 +48,7 @@ impl FromStr for Codec {
             None => (s, None),
         };
         let bad =
-            || Error::invalid(format!("codec {s:?}: expected zstd[:LEVEL], gzip[:0-9] or none"));
+            || Error::argument(format!("codec {s:?}: expected zstd[:LEVEL], gzip[:0-9] or none"));
         match (name, level) {
             ("zstd", None) => Ok(Codec::Zstd(3)),
             ("zstd", Some(l)) => l.parse().map(Codec::Zstd).map_err(|_| bad()),
@@ -227,7 +227,7 @@ fn resolve_inner(root: &Path, inner: Option<&str>) -> Result<String> {
     match arrays.as_slice() {
         [one] => Ok(one.clone()),
         [] => Err(zerr(root, "the hierarchy holds no array")),
-        many => Err(Error::invalid(format!(
+        many => Err(Error::argument(format!(
             "{}: holds {} arrays; name one as {}:PATH, e.g. {}:{}",
             root.display(),
             many.len(),
@@ -459,7 +459,7 @@ impl<T: Element> ZarrArray<T> {
     /// hierarchy, `None` for a root array), filled with zeros until written.
     ///
     /// # Errors
-    /// [`Error::Invalid`] if `root` already exists or the chunk and shard shapes do not fit;
+    /// [`Error::Argument`] if `root` already exists or the chunk and shard shapes do not fit;
     /// [`Error::Io`]/[`Error::Storage`] for write errors.
     pub fn create(
         root: &Path,
@@ -469,14 +469,14 @@ impl<T: Element> ZarrArray<T> {
     ) -> Result<Self> {
         let node = node_path(inner);
         if node == "/" && root.exists() {
-            return Err(Error::invalid(format!(
+            return Err(Error::argument(format!(
                 "{} already exists; remove it or choose another path",
                 root.display()
             )));
         }
         let node_dir = root.join(node.trim_start_matches('/'));
         if node != "/" && [".zarray", "zarr.json"].iter().any(|m| node_dir.join(m).exists()) {
-            return Err(Error::invalid(format!(
+            return Err(Error::argument(format!(
                 "{}:{node} already exists; choose another path",
                 root.display()
             )));
@@ -490,7 +490,7 @@ impl<T: Element> ZarrArray<T> {
             Some(shard) => {
                 check_chunks(shape, shard, "shard")?;
                 if shard.iter().zip(&chunks).any(|(&s, &c)| !s.is_multiple_of(c)) {
-                    return Err(Error::invalid(format!(
+                    return Err(Error::argument(format!(
                         "shard shape {shard:?} is not a multiple of chunk shape {chunks:?}"
                     )));
                 }
@@ -855,7 +855,7 @@ impl<T: Element> ZarrArray<T> {
 
 fn check_chunks(shape: &[usize], chunks: &[usize], what: &str) -> Result<()> {
     if chunks.len() != shape.len() || chunks.contains(&0) {
-        return Err(Error::invalid(format!(
+        return Err(Error::argument(format!(
             "{what} shape {chunks:?} does not fit an array of shape {shape:?} (one positive size \
              per axis)"
         )));
@@ -888,7 +888,7 @@ impl<T: Element> ArrayStore<T> for ZarrArray<T> {
         if shape.contains(&0) {
             return Ok(CowArray::from(
                 ArrayD::from_shape_vec(IxDyn(shape), Vec::new())
-                    .map_err(|e| Error::invalid(e.to_string()))?,
+                    .map_err(|e| Error::argument(e.to_string()))?,
             ));
         }
         let grid = ChunkGrid::new(&self.shape, &self.chunks);
@@ -926,7 +926,7 @@ impl<T: Element> ZarrArray<T> {
     /// cover whole chunks must not overlap a chunk another thread writes.
     ///
     /// # Errors
-    /// [`Error::ReadOnly`]; [`Error::Invalid`] for a box outside the array; [`Error::Storage`]
+    /// [`Error::ReadOnly`]; [`Error::Argument`] for a box outside the array; [`Error::Storage`]
     /// for encoding or write errors.
     pub fn store_block(&self, start: &[usize], data: &ArrayViewD<'_, T>) -> Result<()> {
         if !self.writable {
@@ -937,7 +937,7 @@ impl<T: Element> ZarrArray<T> {
             return Ok(());
         }
         let data = data.as_standard_layout();
-        let values = data.as_slice().ok_or_else(|| Error::invalid("data is not contiguous"))?;
+        let values = data.as_slice().ok_or_else(|| Error::argument("data is not contiguous"))?;
         let bytes: &[u8] = bytemuck::cast_slice(values);
         let ranges: Vec<std::ops::Range<u64>> =
             start.iter().zip(data.shape()).map(|(&s, &n)| s as u64..(s + n) as u64).collect();

@@ -46,7 +46,7 @@ fn open_1d(path: &Path) -> Result<(DynStore<f64>, usize)> {
             let n = *n;
             Ok((store, n))
         }
-        shape => Err(Error::invalid(format!(
+        shape => Err(Error::argument(format!(
             "{}: bench read needs a 1-d float64 array, found shape {shape:?}",
             path.display()
         ))),
@@ -57,7 +57,7 @@ fn open_1d(path: &Path) -> Result<(DynStore<f64>, usize)> {
 /// memory and sums it.
 ///
 /// # Errors
-/// The errors of [`open_as`] and of the backend's reads; [`Error::Invalid`] for an array that
+/// The errors of [`open_as`] and of the backend's reads; [`Error::Argument`] for an array that
 /// is not 1-d.
 pub fn read_all(path: impl AsRef<Path>) -> Result<ReadAll> {
     let path = path.as_ref();
@@ -74,7 +74,7 @@ pub fn read_all(path: impl AsRef<Path>) -> Result<ReadAll> {
 ///
 /// # Errors
 /// The errors of [`open_as`], of reading `offsets` and of the backend's reads;
-/// [`Error::Invalid`] for an array that is not 1-d, `len` 0, or an offset whose slice does not
+/// [`Error::Argument`] for an array that is not 1-d, `len` 0, or an offset whose slice does not
 /// fit in the array (naming the offsets file and the offset's index).
 pub fn read_slices(
     path: impl AsRef<Path>,
@@ -84,14 +84,14 @@ pub fn read_slices(
     let (path, offsets) = (path.as_ref(), offsets.as_ref());
     let (store, n) = open_1d(path)?;
     if len == 0 {
-        return Err(Error::invalid("bench read: --len must be at least 1"));
+        return Err(Error::argument("bench read: --len must be at least 1"));
     }
     let starts = read_npy::<i64>(offsets)?;
     let mut checked = Vec::with_capacity(starts.len());
     for (i, &s) in starts.iter().enumerate() {
         let start = usize::try_from(s).ok().filter(|&s| s.checked_add(len).is_some_and(|e| e <= n));
         checked.push(start.ok_or_else(|| {
-            Error::invalid(format!(
+            Error::argument(format!(
                 "{}: offset {s} (index {i}) + length {len} does not fit in {} elements of {}",
                 offsets.display(),
                 n,

@@ -115,13 +115,13 @@ impl<V: Serialize> Serialize for Nested<'_, V> {
 /// chunks plus the result (one small accumulator per output position).
 ///
 /// # Errors
-/// [`Error::Invalid`] if `axis` is not an axis of `a`, or the result would have more than
+/// [`Error::Argument`] if `axis` is not an axis of `a`, or the result would have more than
 /// [`MAX_POSITIONS`] positions; as [`MmapChunks::with_range`].
 pub fn summary_axis<T: Reduce>(a: &MmapArray<T>, axis: usize) -> Result<AxisSummary> {
     let shape = a.shape().to_vec();
     let ndim = shape.len();
     if axis >= ndim {
-        return Err(Error::invalid(format!(
+        return Err(Error::argument(format!(
             "{}: axis {axis} is out of bounds for an array of {ndim} dimensions",
             a.path().display()
         )));
@@ -138,7 +138,7 @@ pub fn summary_axis<T: Reduce>(a: &MmapArray<T>, axis: usize) -> Result<AxisSumm
     let inner: usize = stored[sax + 1..].iter().product();
     let positions = outer.saturating_mul(inner);
     if positions > MAX_POSITIONS {
-        return Err(Error::invalid(format!(
+        return Err(Error::argument(format!(
             "{}: reducing axis {axis} of shape {shape:?} gives {positions} positions, more than \
              the {MAX_POSITIONS} this keeps in memory",
             a.path().display()
@@ -190,8 +190,8 @@ pub fn summary_axis<T: Reduce>(a: &MmapArray<T>, axis: usize) -> Result<AxisSumm
     reduced.remove(axis);
     let partials = if fortran && reduced.len() > 1 {
         let srev: Vec<usize> = reduced.iter().rev().copied().collect();
-        let arr =
-            ArrayD::from_shape_vec(IxDyn(&srev), out).map_err(|e| Error::invalid(e.to_string()))?;
+        let arr = ArrayD::from_shape_vec(IxDyn(&srev), out)
+            .map_err(|e| Error::argument(e.to_string()))?;
         arr.reversed_axes().iter().copied().collect()
     } else {
         out
@@ -222,7 +222,7 @@ fn columns<T: Reduce>(x: &[T], rows: usize, inner: usize) -> Vec<Partial<T::Boun
 /// [`summary_axis`] for the `.npy` file at `path`, whatever its real element type.
 ///
 /// # Errors
-/// As [`summary_axis`]; [`Error::Invalid`] for complex arrays.
+/// As [`summary_axis`]; [`Error::Argument`] for complex arrays.
 pub fn summary_axis_any(path: impl AsRef<Path>, axis: usize) -> Result<AxisSummary> {
     let any = AnyArray::open(path)?;
     real_dispatch!(&any, a => summary_axis(a, axis))

@@ -65,7 +65,9 @@ impl FromStr for Agg {
     fn from_str(s: &str) -> Result<Agg> {
         let (kind, column) = match s.split_once(':') {
             Some((k, c)) if !c.is_empty() => (k, Some(c.to_string())),
-            Some(_) => return Err(Error::invalid(format!("aggregate {s:?}: no column after ':'"))),
+            Some(_) => {
+                return Err(Error::argument(format!("aggregate {s:?}: no column after ':'")));
+            }
             None => (s, None),
         };
         let kind = match kind {
@@ -75,13 +77,13 @@ impl FromStr for Agg {
             "min" => AggKind::Min,
             "max" => AggKind::Max,
             _ => {
-                return Err(Error::invalid(format!(
+                return Err(Error::argument(format!(
                     "aggregate {s:?}: unknown kind {kind:?} (count, sum, mean, min, max)"
                 )));
             }
         };
         if column.is_none() && kind != AggKind::Count {
-            return Err(Error::invalid(format!("aggregate {s:?} needs a column: {s}:COLUMN")));
+            return Err(Error::argument(format!("aggregate {s:?} needs a column: {s}:COLUMN")));
         }
         Ok(Agg { kind, column })
     }
@@ -207,7 +209,7 @@ struct Typed<'a, T: Reduce> {
 
 fn typed<T: Reduce>(a: &MmapArray<T>, rows: usize) -> Result<Typed<'_, T>> {
     if a.ndim() != 1 || a.len() != rows {
-        return Err(Error::invalid(format!(
+        return Err(Error::argument(format!(
             "{}: column has shape {:?}, the manifest says {rows} rows",
             a.path().display(),
             a.shape()
@@ -279,7 +281,7 @@ impl<T: Reduce> KeyCol for KeyTyped<'_, T> {
             match u32::try_from(c) {
                 Ok(c) if (c as usize) < self.groups => *o = c,
                 _ => {
-                    return Err(Error::invalid(format!(
+                    return Err(Error::argument(format!(
                         "{}: row {}: code {} is not one of the {} categories",
                         self.col.array.path().display(),
                         r0 + i,
@@ -299,7 +301,7 @@ fn key_col<'a, T: Reduce>(
     categories: Option<usize>,
 ) -> Result<(Box<dyn KeyCol + 'a>, i128, usize)> {
     if T::IS_FLOAT {
-        return Err(Error::invalid(format!(
+        return Err(Error::argument(format!(
             "{}: cannot group by a float column; use a categorical or integer column",
             a.path().display()
         )));
@@ -314,7 +316,7 @@ fn key_col<'a, T: Reduce>(
                 (Some(Number::Int(lo)), Some(Number::Int(hi))) => {
                     let span = usize::try_from(hi - lo + 1).unwrap_or(usize::MAX);
                     if span > MAX_GROUPS {
-                        return Err(Error::invalid(format!(
+                        return Err(Error::argument(format!(
                             "{}: values span {lo}..={hi}, more than {MAX_GROUPS} groups; \
                              group by a categorical column instead",
                             a.path().display()
@@ -337,7 +339,7 @@ fn key_col<'a, T: Reduce>(
 /// pandas and polars skip them. Memory: a block of rows per thread plus a few tables.
 ///
 /// # Errors
-/// [`Error::Io`]/[`Error::Format`] for a missing or bad manifest; [`Error::Invalid`] for an
+/// [`Error::Io`]/[`Error::Format`] for a missing or bad manifest; [`Error::Argument`] for an
 /// unknown column, a float or complex column as key or value, a key column whose values span
 /// more than [`MAX_GROUPS`], a categorical code outside its categories (naming the row), or a
 /// column whose length differs from the manifest's row count; as [`MmapArray::open`].
@@ -346,10 +348,10 @@ pub fn groupby(dir: impl AsRef<Path>, by: &str, aggs: &[Agg]) -> Result<GroupBy>
     let dir = dir.as_ref();
     let manifest = Manifest::read(dir)?;
     let rows = usize::try_from(manifest.rows)
-        .map_err(|_| Error::invalid(format!("{}: too many rows", dir.display())))?;
+        .map_err(|_| Error::argument(format!("{}: too many rows", dir.display())))?;
     let file = |c: &ManifestColumn| -> Result<PathBuf> {
         if c.file.contains('/') || c.file.contains('\\') || c.file == ".." {
-            return Err(Error::invalid(format!(
+            return Err(Error::argument(format!(
                 "{}: column {:?} names file {:?} outside the dataset",
                 dir.display(),
                 c.name,
@@ -369,7 +371,7 @@ pub fn groupby(dir: impl AsRef<Path>, by: &str, aggs: &[Agg]) -> Result<GroupBy>
             ElementType::U8 | ElementType::U16 | ElementType::U32
         )
     {
-        return Err(Error::invalid(format!(
+        return Err(Error::argument(format!(
             "{}: categorical column {by:?} holds {}, expected uint8/16/32 codes",
             key_any.path().display(),
             key_any.dtype().element().name()

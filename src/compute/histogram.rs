@@ -35,7 +35,7 @@ impl Bins {
     /// The bin edges, as numpy computes them (`np.linspace` for uniform bins).
     ///
     /// # Errors
-    /// [`Error::Invalid`] for bins that are not finite, not increasing, or zero in number.
+    /// [`Error::Argument`] for bins that are not finite, not increasing, or zero in number.
     pub fn edges(&self) -> Result<Vec<f64>> {
         Ok(Binner::new(self)?.edges)
     }
@@ -129,13 +129,13 @@ impl StatsOptions {
     /// Statistics of the array at `path` (`.npy`, Zarr or HDF5; any element type).
     ///
     /// # Errors
-    /// As [`crate::open`] and [`summary`](super::summary); [`Error::Invalid`] for a histogram or
+    /// As [`crate::open`] and [`summary`](super::summary); [`Error::Argument`] for a histogram or
     /// quantiles of a complex array, a range without bins, bad bins or range, or an automatic
     /// range that is not finite.
     pub fn compute(&self, path: impl AsRef<Path>) -> Result<Stats> {
         let path = path.as_ref();
         if self.range.is_some() && self.bins.is_none() {
-            return Err(Error::invalid("a histogram range needs a number of bins"));
+            return Err(Error::argument("a histogram range needs a number of bins"));
         }
         if !super::stats::is_npy(path) {
             return store_stats(path, &crate::store::open(path)?, self);
@@ -186,7 +186,7 @@ fn store_stats(path: &Path, store: &crate::AnyStore, o: &StatsOptions) -> Result
         AnyStore::F16(s) => stats_typed(&StoreChunks::new(s.as_ref()), o),
         AnyStore::F32(s) => stats_typed(&StoreChunks::new(s.as_ref()), o),
         AnyStore::F64(s) => stats_typed(&StoreChunks::new(s.as_ref()), o),
-        AnyStore::C64(_) | AnyStore::C128(_) => Err(Error::invalid(format!(
+        AnyStore::C64(_) | AnyStore::C128(_) => Err(Error::argument(format!(
             "{}: holds complex numbers; histograms and quantiles are only defined for real arrays",
             path.display()
         ))),
@@ -216,7 +216,7 @@ fn stats_typed<T: Reduce, S: ChunkSource<T> + ?Sized>(src: &S, o: &StatsOptions)
         (_, _, Some(count), Some(lo), Some(hi)) => {
             let (lo, hi) = (lo.as_f64(), hi.as_f64());
             if !(lo.is_finite() && hi.is_finite()) {
-                return Err(Error::invalid(format!(
+                return Err(Error::argument(format!(
                     "histogram between min {lo} and max {hi}: the range must be finite \
                      (the data holds infinities; give a range)"
                 )));
@@ -279,7 +279,7 @@ impl Binner {
                     || !(lo.is_finite() && hi.is_finite())
                     || lo > hi
                 {
-                    return Err(Error::invalid(format!(
+                    return Err(Error::argument(format!(
                         "histogram range {lo}..{hi} with {count} bins: need finite lo <= hi and \
                          at least one bin"
                     )));
@@ -298,7 +298,7 @@ impl Binner {
                     || e.iter().any(|v| !v.is_finite())
                     || e.windows(2).any(|w| w[0] > w[1])
                 {
-                    return Err(Error::invalid(
+                    return Err(Error::argument(
                         "histogram edges must be at least two finite, non-decreasing values",
                     ));
                 }
@@ -657,7 +657,7 @@ fn count_pairs<T: Reduce, const FMA: bool>(
 /// Integer data is binned by its `f64` value.
 ///
 /// # Errors
-/// [`Error::Invalid`] for bad bins; whatever the source fails with while reading a chunk.
+/// [`Error::Argument`] for bad bins; whatever the source fails with while reading a chunk.
 pub fn histogram<T: Reduce, S: ChunkSource<T> + ?Sized>(src: &S, bins: &Bins) -> Result<Vec<u64>> {
     let binner = Binner::new(bins)?;
     let n = binner.bins();
@@ -712,7 +712,7 @@ const COLLECT_LIMIT: u64 = 1 << 20;
 /// `exact: false` and an error bound of one bin width.
 ///
 /// # Errors
-/// [`Error::Invalid`] for `q` outside `[0, 1]`; whatever the source fails with.
+/// [`Error::Argument`] for `q` outside `[0, 1]`; whatever the source fails with.
 #[allow(
     clippy::cast_precision_loss,
     clippy::cast_possible_truncation,
@@ -725,7 +725,7 @@ pub fn quantiles<T: Reduce, S: ChunkSource<T> + ?Sized>(
     qs: &[f64],
 ) -> Result<Vec<Quantile>> {
     if let Some(q) = qs.iter().find(|q| !(0.0..=1.0).contains(*q)) {
-        return Err(Error::invalid(format!("quantile {q} is not between 0 and 1")));
+        return Err(Error::argument(format!("quantile {q} is not between 0 and 1")));
     }
     let n = summary.count;
     let (Some(min), Some(max)) = (summary.min, summary.max) else {
@@ -821,7 +821,7 @@ pub fn quantiles<T: Reduce, S: ChunkSource<T> + ?Sized>(
         .zip(qs)
         .map(|(&(t, k0, k1, b0, b1), &q)| {
             let (Some(a), Some(b)) = (value_at(k0, b0), value_at(k1, b1)) else {
-                return Err(Error::invalid("the data changed while quantiles were computed"));
+                return Err(Error::argument("the data changed while quantiles were computed"));
             };
             Ok(Quantile { q, value: lerp(a, b, t), exact: true, error: 0.0 })
         })

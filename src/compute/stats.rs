@@ -14,7 +14,7 @@ use crate::dtype::Element;
 use crate::error::Result;
 
 /// Applies `$body` to the typed array inside a real (non-complex) [`AnyArray`]; complex arms
-/// return [`Error::Invalid`](crate::Error::Invalid).
+/// return [`Error::Argument`](crate::Error::Invalid).
 macro_rules! real_dispatch {
     ($any:expr, $a:ident => $body:expr) => {
         match $any {
@@ -30,7 +30,7 @@ macro_rules! real_dispatch {
             AnyArray::F16($a) => $body,
             AnyArray::F32($a) => $body,
             AnyArray::F64($a) => $body,
-            AnyArray::C64(_) | AnyArray::C128(_) => Err($crate::error::Error::invalid(format!(
+            AnyArray::C64(_) | AnyArray::C128(_) => Err($crate::error::Error::argument(format!(
                 "{}: holds complex numbers; this is only defined for real arrays",
                 $any.path().display()
             ))),

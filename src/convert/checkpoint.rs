@@ -4,8 +4,7 @@
 //! It is written after each block, once that block's data is on disk, to a temporary name and
 //! renamed into place, so it is always either the old or the new one, never a torn write.
 
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -86,13 +85,9 @@ pub(crate) struct Checkpoint {
 impl Checkpoint {
     /// Writes the checkpoint into `dir` atomically and durably.
     pub(crate) fn write(&self, dir: &Path) -> Result<()> {
-        let tmp = dir.join("checkpoint.json.tmp");
         let path = dir.join(CHECKPOINT);
-        let bytes = serde_json::to_vec(self).map_err(|e| Error::invalid(e.to_string()))?;
-        let mut f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        f.write_all(&bytes).map_err(|e| Error::io(&tmp, e))?;
-        f.sync_data().map_err(|e| Error::io(&tmp, e))?;
-        fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))
+        let bytes = serde_json::to_vec(self).map_err(|e| Error::argument(e.to_string()))?;
+        crate::fsutil::write_bytes_atomically(&path, &bytes).map(drop)
     }
 
     /// Reads the checkpoint in `dir`, if there is one.

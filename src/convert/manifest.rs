@@ -97,11 +97,11 @@ impl Manifest {
     /// The column called `name`.
     ///
     /// # Errors
-    /// [`Error::Invalid`] naming the columns there are, if there is none.
+    /// [`Error::Argument`] naming the columns there are, if there is none.
     pub fn column(&self, name: &str) -> Result<&ManifestColumn> {
         self.columns.iter().find(|c| c.name == name).ok_or_else(|| {
             let names: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).collect();
-            Error::invalid(format!("no column {name:?}; the dataset has {names:?}"))
+            Error::argument(format!("no column {name:?}; the dataset has {names:?}"))
         })
     }
 }

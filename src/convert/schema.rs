@@ -126,7 +126,7 @@ impl FromStr for ColumnType {
             other => other,
         };
         ColumnType::ALL.into_iter().find(|c| c.name() == alias).ok_or_else(|| {
-            Error::invalid(format!(
+            Error::argument(format!(
                 "unknown column type {s:?}; expected one of bool, i8, i16, i32, i64, u8, u16, \
                  u32, u64, f32, f64, cat"
             ))

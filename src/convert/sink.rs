@@ -60,7 +60,7 @@ macro_rules! by_element {
             ElementType::F32 => Sink::F32(NpyWriter::$f($($arg),*)?),
             ElementType::F64 => Sink::F64(NpyWriter::$f($($arg),*)?),
             other => {
-                return Err(Error::invalid(format!("columns cannot be stored as {}", other.name())))
+                return Err(Error::argument(format!("columns cannot be stored as {}", other.name())))
             }
         }
     };
@@ -91,7 +91,7 @@ impl Sink {
             (Sink::U64(w), Values::U64(v)) => w.append(v),
             (Sink::F32(w), Values::F32(v)) => w.append(v),
             (Sink::F64(w), Values::F64(v)) => w.append(v),
-            (s, _) => Err(Error::invalid(format!(
+            (s, _) => Err(Error::argument(format!(
                 "{}: values do not match the column type",
                 each_sink!(s, w => w.path().display())
             ))),
@@ -102,7 +102,7 @@ impl Sink {
     pub(crate) fn append_codes(&mut self, codes: &[u32]) -> Result<()> {
         match self {
             Sink::U32(w) => w.append(codes),
-            s => Err(Error::invalid(format!(
+            s => Err(Error::argument(format!(
                 "{}: codes go to a u32 column",
                 each_sink!(s, w => w.path().display())
             ))),
@@ -115,7 +115,7 @@ impl Sink {
             ($w:expr, $t:ty) => {{
                 let out: Option<Vec<$t>> = v.iter().map(|&x| <$t>::try_from(x).ok()).collect();
                 let out = out.ok_or_else(|| {
-                    Error::invalid(format!("{}: value out of range", $w.path().display()))
+                    Error::argument(format!("{}: value out of range", $w.path().display()))
                 })?;
                 $w.append(&out)
             }};
@@ -129,7 +129,7 @@ impl Sink {
             Sink::U16(w) => conv!(w, u16),
             Sink::U32(w) => conv!(w, u32),
             Sink::U64(w) => conv!(w, u64),
-            s => Err(Error::invalid(format!(
+            s => Err(Error::argument(format!(
                 "{}: not an integer column",
                 each_sink!(s, w => w.path().display())
             ))),
@@ -187,7 +187,7 @@ pub(crate) fn narrow(src: &Path, from: ElementType, dst: &Path, to: ElementType)
             ElementType::U32 => widen!(u32),
             ElementType::U64 => widen!(u64),
             other => {
-                return Err(Error::invalid(format!("cannot narrow a {} column", other.name())));
+                return Err(Error::argument(format!("cannot narrow a {} column", other.name())));
             }
         }
         out.append_ints(&ints)?;

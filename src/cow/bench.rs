@@ -68,7 +68,7 @@ impl FromStr for Pattern {
             "strided" => Ok(Pattern::Strided),
             "random" => Ok(Pattern::Random),
             "contiguous" => Ok(Pattern::Contiguous),
-            _ => Err(Error::invalid(format!(
+            _ => Err(Error::argument(format!(
                 "unknown pattern {s:?}: expected strided, random or contiguous"
             ))),
         }
@@ -258,16 +258,16 @@ pub fn value_for_page(page: usize) -> f64 {
 /// Runs the experiment.
 ///
 /// # Errors
-/// [`Error::Invalid`] for a size under one page, a fraction outside `[0, 1]` or a given base
+/// [`Error::Argument`] for a size under one page, a fraction outside `[0, 1]` or a given base
 /// that is not 1-d or holds less than a page; the errors of [`MmapArray::open`] for a given
 /// base that is not a `<f8` `.npy`; [`Error::Io`] and the errors of the operations measured.
 pub fn run(opts: &CowBenchOptions) -> Result<CowBenchReport> {
     let ps = page_size();
     if opts.base.is_none() && opts.size < ps as u64 {
-        return Err(Error::invalid(format!("size {} is under one page ({ps} bytes)", opts.size)));
+        return Err(Error::argument(format!("size {} is under one page ({ps} bytes)", opts.size)));
     }
     if let Some(f) = opts.fractions.iter().find(|f| !(0.0..=1.0).contains(*f)) {
-        return Err(Error::invalid(format!("fraction {f} is not between 0 and 1")));
+        return Err(Error::argument(format!("fraction {f} is not between 0 and 1")));
     }
     let temp;
     let dir = if let Some(d) = &opts.keep {
@@ -281,7 +281,7 @@ pub fn run(opts: &CowBenchOptions) -> Result<CowBenchReport> {
         (b.clone(), None)
     } else {
         let elements = usize::try_from(opts.size / 8)
-            .map_err(|_| Error::invalid(format!("size {} is too large", opts.size)))?;
+            .map_err(|_| Error::argument(format!("size {} is too large", opts.size)))?;
         let base = dir.join("base.npy");
         let t = Instant::now();
         write_base(&base, elements)?;
@@ -290,14 +290,14 @@ pub fn run(opts: &CowBenchOptions) -> Result<CowBenchReport> {
     let (offset, elements) = {
         let a = MmapArray::<f64>::open(&base)?;
         if a.ndim() != 1 {
-            return Err(Error::invalid(format!(
+            return Err(Error::argument(format!(
                 "{}: bench cow needs a 1-d array, found shape {:?}",
                 base.display(),
                 a.shape()
             )));
         }
         if a.header().data_len().unwrap_or(0) < ps as u64 {
-            return Err(Error::invalid(format!(
+            return Err(Error::argument(format!(
                 "{}: bench cow needs at least one page ({ps} bytes) of data",
                 base.display()
             )));
@@ -346,7 +346,7 @@ impl TempDir {
                 Err(e) => return Err(Error::io(&p, e)),
             }
         }
-        Err(Error::invalid("could not create a temporary directory"))
+        Err(Error::argument("could not create a temporary directory"))
     }
 }
 
@@ -412,7 +412,7 @@ fn one_fraction(
     {
         let mut view = clone.view_mut()?;
         let data =
-            view.as_slice_mut().ok_or_else(|| Error::invalid("bench array is not contiguous"))?;
+            view.as_slice_mut().ok_or_else(|| Error::argument("bench array is not contiguous"))?;
         for &p in chosen {
             data[element_in_page(p, offset, ps)] = value_for_page(p);
         }

@@ -162,9 +162,9 @@ fn cloning_or_saving_a_delta_of_a_writable_array_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let base = make_base(dir.path(), 100);
     let w = MmapArray::<u32>::open_mut(&base).unwrap();
-    assert!(matches!(w.cow(), Err(Error::Invalid(_))));
-    assert!(matches!(w.save_delta(dir.path().join("d")), Err(Error::Invalid(_))));
-    assert!(matches!(w.dirty_pages(), Err(Error::Invalid(_))));
+    assert!(matches!(w.cow(), Err(Error::Argument(_))));
+    assert!(matches!(w.save_delta(dir.path().join("d")), Err(Error::Argument(_))));
+    assert!(matches!(w.dirty_pages(), Err(Error::Argument(_))));
 }
 
 #[test]
