@@ -197,7 +197,7 @@ fn chunked_info(loc: &crate::store::Location) -> Result<Info> {
         shape: store.shape().to_vec(),
         order: "C",
         bytes: crate::fsutil::disk_usage(&loc.file),
-        resident_bytes: crate::mmap::resident_under(&loc.file),
+        resident_bytes: crate::sys::resident_under(&loc.file),
         version,
         data_offset: None,
         chunks,

@@ -11,9 +11,9 @@ use ndarray::{ArrayD, ArrayView, ArrayViewD, ArrayViewMutD, Dimension, IxDyn, Sh
 
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
-use crate::mmap::{self, Access, Lock, Mapping};
 use crate::npy::Header;
 use crate::select::Selection;
+use crate::sys::{self, Access, Lock, Mapping};
 
 /// How an array's file is opened; numpy's `mmap_mode` letters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -178,7 +178,7 @@ impl<T: Element> MmapArray<T> {
             .data_len()
             .ok_or_else(|| Error::argument(format!("shape {shape:?} is too large to store")))?;
         let bytes = header.to_bytes();
-        let file = mmap::create_locked(path)?;
+        let file = sys::create_locked(path)?;
         let io = |e| Error::io(path, e);
         (&file).write_all(&bytes).map_err(io)?;
         file.set_len(bytes.len() as u64 + data_len).map_err(io)?;
@@ -196,7 +196,7 @@ impl<T: Element> MmapArray<T> {
         } else {
             Lock::Shared
         };
-        mmap::lock(&file, path, kind)?;
+        sys::lock(&file, path, kind)?;
         Self::from_file(path, file, mode)
     }
 

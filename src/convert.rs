@@ -40,7 +40,7 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::mmap::{self, Lock};
+use crate::sys::{self, Lock};
 
 use checkpoint::{CHECKPOINT, Checkpoint, ColumnState, Plan, PlanColumn, SourceId};
 pub use manifest::{MANIFEST, Manifest, ManifestColumn, REJECTS, Source};
@@ -551,7 +551,7 @@ fn lock_dir(tmp: &Path) -> Result<File> {
         .write(true)
         .open(&path)
         .map_err(|e| Error::io(&path, e))?;
-    mmap::lock(&f, &path, Lock::Exclusive)?;
+    sys::lock(&f, &path, Lock::Exclusive)?;
     Ok(f)
 }
 

@@ -10,8 +10,8 @@ use crate::array::MmapArray;
 use crate::dtype::Element;
 use crate::error::{Error, Result};
 use crate::fsutil::{commit_or_remove, rename_durably, same_file, temp_sibling};
-use crate::mmap::Access;
 use crate::store::{ArrayStore, Chunks, Format, Location, detect_format, guess_format};
+use crate::sys::Access;
 use crate::writer::{NpyWriter, write_npy};
 use crate::zarr::{Codec, ZarrArray, ZarrOptions, default_chunks};
 

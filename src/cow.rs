@@ -55,7 +55,7 @@ use crate::array::{MmapArray, Mode};
 use crate::dtype::Element;
 use crate::error::{Error, Result};
 use crate::fsutil::{same_file, write_atomically};
-use crate::mmap::{self, CloneHow, Lock, Mapping, page_size};
+use crate::sys::{self, CloneHow, Lock, Mapping, page_size};
 use delta::{DeltaHeader, FIXED, Identity, page_checksum};
 
 /// Most runs of consecutive pages one array maps from its delta files. Each run splits the
@@ -667,7 +667,7 @@ impl<T: Element> MmapArray<T> {
         let changed = if map.is_private() { self.changed_pages()? } else { Vec::new() };
         let mut method = CopyMethod::Stream;
         let written = write_atomically(dst, |out| {
-            method = match mmap::clone_file(&self.file, out, bytes.len() as u64)? {
+            method = match sys::clone_file(&self.file, out, bytes.len() as u64)? {
                 CloneHow::Reflink => CopyMethod::Reflink,
                 CloneHow::CopyFileRange => CopyMethod::CopyFileRange,
                 CloneHow::Stream => CopyMethod::Stream,
@@ -786,7 +786,7 @@ fn fingerprint(file: &File, len: u64) -> std::io::Result<u64> {
 /// Opens, locks (shared) and validates the header of the delta file at `path`.
 fn read_delta(path: &Path) -> Result<(File, DeltaHeader, fs::Metadata)> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    mmap::lock(&file, path, Lock::Shared)?;
+    sys::lock(&file, path, Lock::Shared)?;
     let meta = file.metadata().map_err(|e| Error::io(path, e))?;
     let len = meta.len();
     let mut head = vec![0u8; usize::try_from(len.min(FIXED as u64)).unwrap_or(FIXED)];
@@ -851,7 +851,7 @@ fn check_parent(delta: &Path, recorded: &Identity, below: &Path, actual: &Identi
 pub(crate) fn apply_layers(path: &Path, file: &File, layers: &[Layer]) -> Result<Mapping> {
     let mut map = Mapping::copy_on_write(file, path)?;
     let total: usize = layers.iter().map(|l| runs(&l.header.pages).count()).sum();
-    let left = mmap::mappings_left().map_or(MAX_OVERLAY_RUNS / 2, |n| n / 4);
+    let left = sys::mappings_left().map_or(MAX_OVERLAY_RUNS / 2, |n| n / 4);
     // Unit tests lower the limit to reach the copying path with small files.
     let limit = if cfg!(test) { 4 } else { MAX_OVERLAY_RUNS.min(left) };
     if total <= limit {

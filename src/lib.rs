@@ -60,10 +60,10 @@ mod error;
 mod fsutil;
 #[cfg(feature = "hdf5")]
 pub mod hdf5;
-mod mmap;
 pub mod npy;
 pub mod select;
 pub mod store;
+mod sys;
 pub mod text;
 mod writer;
 pub mod zarr;
@@ -76,12 +76,12 @@ pub use dtype::{ByteOrder, DType, Element, ElementType, Scalar};
 pub use error::{Error, Result};
 #[cfg(feature = "hdf5")]
 pub use hdf5::Hdf5Array;
-pub use mmap::{Access, page_size, peak_rss};
 pub use select::Selection;
 pub use store::{
     AnyStore, ArrayStore, Attributes, Chunk, ChunkGrid, Chunks, DynStore, Format, Location,
     MemStore, Overlay, detect_format, open, open_as,
 };
+pub use sys::{Access, page_size, peak_rss};
 pub use writer::{NpyWriter, write_npy};
 pub use zarr::{Codec, ZarrArray, ZarrOptions};
 

@@ -9,8 +9,8 @@ use ndarray::{ArrayBase, Data, Dimension};
 
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
-use crate::mmap::{self, Lock};
 use crate::npy::Header;
+use crate::sys::{self, Lock};
 
 /// Bytes buffered before they are handed to the operating system.
 const BUFFER: usize = 1 << 20;
@@ -78,7 +78,7 @@ impl<T: Element> NpyWriter<T> {
         shape.extend_from_slice(row_shape);
         let header = Header::new(DType::of::<T>(), &shape, false);
         let bytes = header.to_bytes();
-        let file = mmap::create_locked(path)?;
+        let file = sys::create_locked(path)?;
         let mut out = BufWriter::with_capacity(BUFFER, file);
         out.write_all(&bytes).map_err(|e| Error::io(path, e))?;
         Ok(NpyWriter {
@@ -107,7 +107,7 @@ impl<T: Element> NpyWriter<T> {
         let path = path.as_ref();
         let mut file =
             OpenOptions::new().read(true).write(true).open(path).map_err(|e| Error::io(path, e))?;
-        mmap::lock(&file, path, Lock::Exclusive)?;
+        sys::lock(&file, path, Lock::Exclusive)?;
         let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
         // Headers larder writes are small; read enough for any of them.
         let mut head = vec![0u8; usize::try_from(len.min(1 << 20)).unwrap_or(1 << 20)];
@@ -256,7 +256,7 @@ impl<T: Element> NpyWriter<T> {
         let page = 4096;
         let end = end / page * page;
         if end > self.written_back {
-            mmap::start_writeback(self.out.get_ref(), self.written_back, end - self.written_back)
+            sys::start_writeback(self.out.get_ref(), self.written_back, end - self.written_back)
                 .map_err(|e| Error::io(&self.path, e))?;
             self.written_back = end;
         }

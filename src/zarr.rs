@@ -425,7 +425,7 @@ impl<T: Element> ZarrArray<T> {
     }
 
     fn from_array(root: &Path, array: Array<FilesystemStore>, writable: bool) -> Result<Self> {
-        crate::mmap::keep_freed_chunk_buffers();
+        crate::sys::keep_freed_chunk_buffers();
         let d = describe(root, &array)?;
         if d.dtype.element() != T::TYPE {
             return Err(Error::DTypeMismatch {
@@ -808,7 +808,7 @@ impl<T: Element> ZarrArray<T> {
         }
         direct.sort_by_key(|d| d.1);
         let mut values = vec![T::default(); shape.iter().product()];
-        crate::mmap::advise_huge_pages(&mut values);
+        crate::sys::advise_huge_pages(&mut values);
         let bytes = bytes_mut(&mut values).ok_or_else(|| zerr(&self.path, "not a plain type"))?;
         let mut pieces = Vec::with_capacity(direct.len());
         let mut rest = bytes;

@@ -216,7 +216,7 @@ fn typed<T: Reduce>(a: &MmapArray<T>, rows: usize) -> Result<Typed<'_, T>> {
         )));
     }
     let data = a.as_slice()?;
-    a.advise(crate::mmap::Access::Sequential)?;
+    a.advise(crate::sys::Access::Sequential)?;
     Ok(Typed { array: a, data })
 }
 

@@ -10,7 +10,7 @@ use super::stats::{F, Summary, any_dispatch_summary, real_dispatch};
 use super::tree_reduce;
 use crate::any::AnyArray;
 use crate::error::{Error, Result};
-use crate::mmap::Simd;
+use crate::sys::Simd;
 
 /// Bin edges of a histogram, with numpy's conventions: bin `i` holds `edges[i] <= x <
 /// edges[i + 1]`, the last bin also holds its right edge, and values outside the edges and NaN
@@ -450,13 +450,13 @@ fn count_uniform_at<T: Reduce>(
     slot: &impl Fn(f64) -> u32,
 ) {
     if level == Simd::Baseline {
-        crate::mmap::run_simd(level, CountUniform::<T, _, false> { g, x, tally, slot });
+        crate::sys::run_simd(level, CountUniform::<T, _, false> { g, x, tally, slot });
     } else {
-        crate::mmap::run_simd(level, CountUniform::<T, _, true> { g, x, tally, slot });
+        crate::sys::run_simd(level, CountUniform::<T, _, true> { g, x, tally, slot });
     }
 }
 
-/// The arguments of [`count_uniform`], as a kernel [`crate::mmap::run_simd`] can run; `FMA`
+/// The arguments of [`count_uniform`], as a kernel [`crate::sys::run_simd`] can run; `FMA`
 /// only where the CPU has fused multiply-add.
 struct CountUniform<'a, T, F, const FMA: bool> {
     g: &'a Guess,
@@ -465,7 +465,7 @@ struct CountUniform<'a, T, F, const FMA: bool> {
     slot: &'a F,
 }
 
-impl<T: Reduce, F: Fn(f64) -> u32, const FMA: bool> crate::mmap::Kernel
+impl<T: Reduce, F: Fn(f64) -> u32, const FMA: bool> crate::sys::Kernel
     for CountUniform<'_, T, F, FMA>
 {
     type Output = ();
@@ -554,7 +554,7 @@ const PREFETCH_BYTES: usize = 2048;
 fn prefetch_ahead<T>(block: &[T]) {
     let p = block.as_ptr().cast::<u8>().wrapping_add(PREFETCH_BYTES);
     for line in (0..std::mem::size_of_val(block)).step_by(64) {
-        crate::mmap::prefetch(p.wrapping_add(line));
+        crate::sys::prefetch(p.wrapping_add(line));
     }
 }
 

@@ -3,8 +3,8 @@
 use crate::array::MmapArray;
 use crate::dtype::Element;
 use crate::error::{Error, Result};
-use crate::mmap::{Access, FileAdvice};
 use crate::store::{ArrayStore, ChunkGrid};
+use crate::sys::{Access, FileAdvice};
 
 /// Bytes of data per chunk of a memory-mapped array. Chunk boundaries, and so the order in which
 /// partial results are merged, follow from this constant and the array's length alone.
@@ -107,7 +107,7 @@ impl<'a, T: Element> MmapChunks<'a, T> {
         // Only a read-only array's mapping is nothing but the file: a writable or copy-on-write
         // one may hold changes that a read of the file would not see.
         let plain = array.mode == crate::array::Mode::ReadOnly && array.layers.is_empty();
-        let pages = match crate::mmap::memory_budget() {
+        let pages = match crate::sys::memory_budget() {
             Some(budget) if bytes <= budget / 4 => Pages::Keep,
             Some(budget) if bytes > budget && plain => Pages::Read,
             _ => Pages::Release,
@@ -124,7 +124,7 @@ impl<'a, T: Element> MmapChunks<'a, T> {
         if pages == Pages::Read {
             // Read-ahead advice for the descriptor the chunks are read through; the mapping
             // itself is not touched.
-            crate::mmap::advise_file(&array.file, 0, 0, FileAdvice::Sequential)
+            crate::sys::advise_file(&array.file, 0, 0, FileAdvice::Sequential)
                 .map_err(|e| Error::io(&array.path, e))?;
         } else {
             array.advise(Access::Sequential)?;
@@ -238,7 +238,7 @@ impl<'a, T: Element> MmapChunks<'a, T> {
                 )
             },
         )?;
-        crate::mmap::advise_file(&self.array.file, offset, len as u64, FileAdvice::DontNeed)
+        crate::sys::advise_file(&self.array.file, offset, len as u64, FileAdvice::DontNeed)
             .map_err(|e| Error::io(path, e))?;
         // The buffer is aligned for any element type (8-byte words).
         let out = self.convert(bytes, true, start, end, f)?;

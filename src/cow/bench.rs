@@ -27,7 +27,7 @@ use serde::Serialize;
 
 use crate::array::MmapArray;
 use crate::error::{Error, Result};
-use crate::mmap::page_size;
+use crate::sys::page_size;
 use crate::writer::{NpyWriter, write_npy};
 
 use super::CopyMethod;

@@ -1,0 +1,26 @@
+//! The system layer: the only module of the crate allowed `unsafe`, and so the home of every
+//! call the compiler cannot check — memory mappings (`map`), file locks, clones and page-cache
+//! advice (`file`), memory and CPU facts (`mem`), `/proc/self/pagemap` (`pagemap`), and running a
+//! kernel compiled for AVX2 or AVX-512 (`simd`).
+//!
+//! The safety model is written out in `docs/safety.md`. In short: a file mapping is sound as
+//! long as no other process truncates the file or rewrites the mapped bytes while the mapping
+//! lives. larder cannot enforce that against every process on the machine; it does what it can
+//! (an advisory `flock` that every larder process honours, full validation of lengths at open)
+//! and documents the rest, the stance numpy's `np.memmap` and ripgrep take.
+#![allow(unsafe_code)]
+
+mod file;
+mod map;
+mod mem;
+mod pagemap;
+mod simd;
+
+pub(crate) use file::{
+    CloneHow, FileAdvice, Lock, advise_file, clone_file, create_locked, lock, start_writeback,
+};
+pub use map::Access;
+pub(crate) use map::{Mapping, resident_under};
+pub(crate) use mem::{advise_huge_pages, keep_freed_chunk_buffers, mappings_left, memory_budget};
+pub use mem::{page_size, peak_rss};
+pub(crate) use simd::{Kernel, Simd, prefetch, run_simd};

@@ -1,0 +1,255 @@
+//! File-level calls: advisory locks, clones (reflink, `copy_file_range`), early writeback and
+//! page-cache advice.
+
+use std::fs::File;
+use std::io;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// How to lock a file before mapping it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Lock {
+    /// Readers and copy-on-write clones: many at once, no writer.
+    Shared,
+    /// In-place writers: alone.
+    Exclusive,
+}
+
+/// Takes an advisory lock on `file`, waiting at most about a quarter of a second.
+///
+/// The short wait is for locks that outlive their owner for a moment: a lock belongs to the
+/// open file description, and a child process spawned by another thread holds a duplicate of
+/// every descriptor from `fork` until its `exec` closes them, so a file just closed by this
+/// process can still be locked for a few milliseconds. A lock held for real is reported.
+///
+/// # Errors
+/// [`Error::Io`] with `WouldBlock` when another larder process holds a conflicting lock.
+pub(crate) fn lock(file: &File, path: &Path, kind: Lock) -> Result<()> {
+    let attempt = || match kind {
+        Lock::Shared => file.try_lock_shared(),
+        Lock::Exclusive => file.try_lock(),
+    };
+    let mut r = attempt();
+    let mut waited = 0;
+    while matches!(r, Err(std::fs::TryLockError::WouldBlock)) && waited < 250 {
+        let pause = (1u64 << (waited / 16).min(5)).min(32);
+        std::thread::sleep(std::time::Duration::from_millis(pause));
+        waited += pause;
+        r = attempt();
+    }
+    r.map_err(|e| match e {
+        std::fs::TryLockError::WouldBlock => Error::io(
+            path,
+            io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "file is locked by another process (opened for writing, or being read \
+                 while we want to write)",
+            ),
+        ),
+        std::fs::TryLockError::Error(e) => Error::io(path, e),
+    })
+}
+
+/// Opens `path` for writing, creating it if needed, takes the exclusive lock and only then
+/// empties it: truncating a file that another larder process has mapped would make that
+/// process fault, and the lock is what keeps them apart.
+///
+/// # Errors
+/// [`Error::Io`] if the file cannot be opened or emptied, or another larder process uses it.
+pub(crate) fn create_locked(path: &Path) -> Result<File> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
+    lock(&file, path, Lock::Exclusive)?;
+    file.set_len(0).map_err(|e| Error::io(path, e))?;
+    Ok(file)
+}
+
+/// How [`clone_file`] made its copy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CloneHow {
+    /// The destination shares the source's blocks (`FICLONE`).
+    Reflink,
+    /// The kernel copied the bytes (`copy_file_range`).
+    CopyFileRange,
+    /// Read and written through a buffer.
+    Stream,
+}
+
+/// Asks the kernel to start writing the dirty pages of `file` in `offset..offset + len` to disk,
+/// without waiting for them (`sync_file_range(SYNC_FILE_RANGE_WRITE)` on Linux; nothing
+/// elsewhere). This promises no durability: it only makes a later `fsync` find less to wait for.
+///
+/// # Errors
+/// The system call's error (a bad descriptor, or an I/O error already known for the range).
+pub(crate) fn start_writeback(file: &File, offset: u64, len: u64) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let off = libc::off64_t::try_from(offset).map_err(io::Error::other)?;
+        let n = libc::off64_t::try_from(len).map_err(io::Error::other)?;
+        // SAFETY: sync_file_range takes a descriptor, open for the duration of the call, and
+        // plain integers; it reads or writes no memory of ours.
+        let rc =
+            unsafe { libc::sync_file_range(file.as_raw_fd(), off, n, libc::SYNC_FILE_RANGE_WRITE) };
+        if rc != 0 {
+            let e = io::Error::last_os_error();
+            // Filesystems without support for it: the later fsync does all the work.
+            if !matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EOPNOTSUPP | libc::ESPIPE)) {
+                return Err(e);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, offset, len);
+    Ok(())
+}
+
+/// How a range of a file is going to be used, told to the kernel's page cache
+/// ([`advise_file`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FileAdvice {
+    /// Read from start to end: read ahead further (`POSIX_FADV_SEQUENTIAL`).
+    Sequential,
+    /// Done with: drop its clean cached pages now (`POSIX_FADV_DONTNEED`).
+    DontNeed,
+}
+
+/// Tells the kernel how `file`'s bytes `offset..offset + len` will be used (`posix_fadvise`;
+/// nothing off Linux). Advice only: it never changes what a read returns.
+///
+/// # Errors
+/// The system call's error (a bad descriptor or range).
+pub(crate) fn advise_file(
+    file: &File,
+    offset: u64,
+    len: u64,
+    advice: FileAdvice,
+) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let off = libc::off64_t::try_from(offset).map_err(io::Error::other)?;
+        let n = libc::off64_t::try_from(len).map_err(io::Error::other)?;
+        let advice = match advice {
+            FileAdvice::Sequential => libc::POSIX_FADV_SEQUENTIAL,
+            FileAdvice::DontNeed => libc::POSIX_FADV_DONTNEED,
+        };
+        // SAFETY: posix_fadvise takes a descriptor, open for the duration of the call, and
+        // plain integers; it reads or writes no memory of ours, and only steers the page cache.
+        let rc = unsafe { libc::posix_fadvise(file.as_raw_fd(), off, n, advice) };
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc));
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, offset, len, advice);
+    Ok(())
+}
+
+/// Makes `dst` (empty, open for writing) a copy of the first `len` bytes of `src`: a reflink
+/// where the filesystem supports one, else `copy_file_range`, else a streamed copy.
+///
+/// # Errors
+/// The I/O error of the last method tried.
+pub(crate) fn clone_file(src: &File, dst: &File, len: u64) -> io::Result<CloneHow> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let src_len = src.metadata()?.len();
+        if src_len == len {
+            // SAFETY: FICLONE takes the source descriptor as its argument and reads nothing
+            // from our memory; both descriptors are open for the duration of the call.
+            let rc = unsafe { libc::ioctl(dst.as_raw_fd(), libc::FICLONE, src.as_raw_fd()) };
+            if rc == 0 {
+                return Ok(CloneHow::Reflink);
+            }
+        }
+        match copy_range(src, dst, len) {
+            Ok(()) => return Ok(CloneHow::CopyFileRange),
+            Err(e) if is_unsupported(&e) => dst.set_len(0)?,
+            Err(e) => return Err(e),
+        }
+    }
+    stream_copy(src, dst, len)?;
+    Ok(CloneHow::Stream)
+}
+
+#[cfg(target_os = "linux")]
+fn is_unsupported(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENOSYS | libc::EXDEV | libc::EOPNOTSUPP | libc::EINVAL | libc::EPERM)
+    )
+}
+
+/// `copy_file_range` of `len` bytes from offset 0 to offset 0.
+#[cfg(target_os = "linux")]
+fn copy_range(src: &File, dst: &File, len: u64) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let mut done: u64 = 0;
+    while done < len {
+        let mut off_in = libc::loff_t::try_from(done).map_err(io::Error::other)?;
+        let mut off_out = off_in;
+        let chunk = usize::try_from((len - done).min(1 << 30)).unwrap_or(1 << 30);
+        // SAFETY: the two offsets are local variables the kernel reads and updates; the
+        // descriptors are open for the duration of the call; no user memory is passed.
+        let n = unsafe {
+            libc::copy_file_range(
+                src.as_raw_fd(),
+                &raw mut off_in,
+                dst.as_raw_fd(),
+                &raw mut off_out,
+                chunk,
+                0,
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("source ended at byte {done}, expected {len}"),
+            ));
+        }
+        done += n.unsigned_abs() as u64;
+    }
+    Ok(())
+}
+
+fn stream_copy(src: &File, dst: &File, len: u64) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut done: u64 = 0;
+    while done < len {
+        let n = usize::try_from((len - done).min(buf.len() as u64)).unwrap_or(buf.len());
+        src.read_exact_at(&mut buf[..n], done)?;
+        dst.write_all_at(&buf[..n], done)?;
+        done += n as u64;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exclusive_lock_excludes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        File::create(&path).unwrap();
+        let a = File::open(&path).unwrap();
+        let b = File::open(&path).unwrap();
+        lock(&a, &path, Lock::Shared).unwrap();
+        let e = lock(&b, &path, Lock::Exclusive).unwrap_err();
+        assert!(e.to_string().contains("locked by another process"), "{e}");
+        lock(&b, &path, Lock::Shared).unwrap();
+    }
+}
