@@ -7,8 +7,9 @@
 #![allow(missing_docs, clippy::many_single_char_names)]
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use larder::compute::{self, Bins, MmapChunks, SliceChunks};
+use larder::compute::{self, Bins};
 use larder::{MmapArray, NpyWriter};
+use larder::{MmapChunks, SliceChunks};
 
 fn data(n: usize) -> Vec<f64> {
     // A fixed-seed xorshift: values in [-1, 1) plus an offset, no NaN.
@@ -56,7 +57,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function(BenchmarkId::new("basic_histogram_mmap", mb), |b| {
         b.iter(|| fused.compute(&path).expect("fused"));
     });
-    let chunk = compute::CHUNK_BYTES / 8;
+    let chunk = larder::npy::CHUNK_BYTES / 8;
     g.bench_function(BenchmarkId::new("basic_memory", mb), |b| {
         b.iter(|| compute::summary_basic(&SliceChunks::new(&values, chunk)).expect("basic"));
     });

@@ -6,8 +6,12 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use larder::cow::bench::{Pattern, element_in_page, select_pages};
+#[path = "../src/bench/pattern.rs"]
+#[allow(dead_code, unreachable_pub)] // shared with `larder bench cow`, which uses the rest
+mod pattern;
+
 use larder::{MmapArray, page_size};
+use pattern::{Pattern, element_in_page, select_pages};
 
 /// A zero-filled `<f8` base of `bytes` bytes of data (sparse on disk).
 fn base(dir: &Path, bytes: usize) -> PathBuf {

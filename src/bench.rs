@@ -2,7 +2,9 @@
 //! time for zarr-python and h5py, and reports JSON. [`read`] times reads of an array that
 //! already exists (`larder bench read`).
 
-pub mod read;
+pub(crate) mod cow;
+pub(crate) mod pattern;
+pub(crate) mod read;
 
 use std::path::Path;
 use std::time::Instant;
@@ -10,15 +12,15 @@ use std::time::Instant;
 use ndarray::{ArrayD, IxDyn};
 use serde::Serialize;
 
-use crate::array::MmapArray;
-use crate::error::{Error, Result};
-use crate::store::{DynStore, Format, guess_format};
-use crate::zarr::{Codec, ZarrArray, ZarrOptions};
+use larder::MmapArray;
+use larder::{ArrayWrite, Format, guess_format};
+use larder::{Codec, ZarrArray, ZarrOptions};
+use larder::{Error, Result};
 
 /// A benchmark of a 1-d float64 array of random values: write it, read it whole, and read many
 /// short random slices.
 #[derive(Clone, Debug)]
-pub struct ChunkedBench {
+pub(crate) struct ChunkedBench {
     elements: usize,
     chunk: usize,
     codec: Option<Codec>,
@@ -30,34 +32,34 @@ pub struct ChunkedBench {
 
 /// Timings of one [`ChunkedBench`] run, in seconds.
 #[derive(Clone, Debug, Serialize)]
-pub struct ChunkedBenchResult {
+pub(crate) struct ChunkedBenchResult {
     /// Always `larder`.
-    pub tool: &'static str,
+    pub(crate) tool: &'static str,
     /// `zarr`, `hdf5` or `npy`.
-    pub format: &'static str,
+    pub(crate) format: &'static str,
     /// Elements in the array.
-    pub elements: usize,
+    pub(crate) elements: usize,
     /// Elements per chunk.
-    pub chunk: usize,
+    pub(crate) chunk: usize,
     /// Compression used.
-    pub codec: String,
+    pub(crate) codec: String,
     /// Zarr only: elements per inner chunk when each chunk is a shard.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub inner_chunk: Option<usize>,
+    pub(crate) inner_chunk: Option<usize>,
     /// Bytes on disk after writing.
-    pub bytes: u64,
+    pub(crate) bytes: u64,
     /// Seconds to write the whole array from memory, flushed.
-    pub write_s: f64,
+    pub(crate) write_s: f64,
     /// Seconds to read the whole array into memory.
-    pub read_s: f64,
+    pub(crate) read_s: f64,
     /// Seconds for all the random reads together.
-    pub random_reads_s: f64,
+    pub(crate) random_reads_s: f64,
     /// Number of random reads.
-    pub reads: usize,
+    pub(crate) reads: usize,
     /// Elements per random read.
-    pub read_len: usize,
+    pub(crate) read_len: usize,
     /// Sum of everything read at random (printed so the reads cannot be optimised away).
-    pub checksum: f64,
+    pub(crate) checksum: f64,
 }
 
 /// A small fixed-seed generator (xorshift64*), so every run and every tool sees the same values.
@@ -81,7 +83,7 @@ impl Rng {
 
 impl ChunkedBench {
     /// An array of `elements` values in chunks of `chunk` elements; 1000 reads of 1000 elements.
-    pub fn new(elements: usize, chunk: usize) -> Self {
+    pub(crate) fn new(elements: usize, chunk: usize) -> Self {
         ChunkedBench {
             elements,
             chunk,
@@ -94,7 +96,7 @@ impl ChunkedBench {
     }
 
     /// The number and length of the random reads.
-    pub fn reads(&mut self, reads: usize, read_len: usize) -> &mut Self {
+    pub(crate) fn reads(&mut self, reads: usize, read_len: usize) -> &mut Self {
         self.reads = reads;
         self.read_len = read_len;
         self
@@ -102,13 +104,13 @@ impl ChunkedBench {
 
     /// Zarr only: store each chunk as a shard of inner chunks of `inner` elements, so a short
     /// read decodes only the inner chunks it touches.
-    pub fn shard_inner(&mut self, inner: usize) -> &mut Self {
+    pub(crate) fn shard_inner(&mut self, inner: usize) -> &mut Self {
         self.inner = Some(inner);
         self
     }
 
     /// The compression (default zstd for Zarr, none for HDF5).
-    pub fn codec(&mut self, codec: Codec) -> &mut Self {
+    pub(crate) fn codec(&mut self, codec: Codec) -> &mut Self {
         self.codec = Some(codec);
         self
     }
@@ -118,7 +120,7 @@ impl ChunkedBench {
     ///
     /// # Errors
     /// [`Error::Argument`] if `path` exists or has no known extension; backend errors.
-    pub fn run(&self, path: &Path) -> Result<ChunkedBenchResult> {
+    pub(crate) fn run(&self, path: &Path) -> Result<ChunkedBenchResult> {
         if path.exists() {
             return Err(Error::argument(format!("{} exists; pick a new path", path.display())));
         }
@@ -136,7 +138,7 @@ impl ChunkedBench {
         };
 
         let t = Instant::now();
-        let mut store: DynStore<f64> = match format {
+        let mut store: Box<dyn ArrayWrite<f64>> = match format {
             Format::Zarr => {
                 let mut o = ZarrOptions::new();
                 o.chunks(&[chunk]).codec(codec);
@@ -155,7 +157,7 @@ impl ChunkedBench {
         let write_s = t.elapsed().as_secs_f64();
         drop(data);
 
-        let store = crate::store::open_as::<f64>(path)?;
+        let store = larder::open_as::<f64>(path)?;
         let t = Instant::now();
         let all = store.read_region(&[0], &[n])?.into_owned();
         let read_s = t.elapsed().as_secs_f64();
@@ -177,7 +179,7 @@ impl ChunkedBench {
             chunk,
             codec: codec.to_string(),
             inner_chunk: self.inner.filter(|_| format == Format::Zarr),
-            bytes: crate::fsutil::disk_usage(path),
+            bytes: larder::info(path)?.bytes,
             write_s,
             read_s,
             random_reads_s,
@@ -189,7 +191,12 @@ impl ChunkedBench {
 }
 
 #[cfg(feature = "hdf5")]
-fn hdf5_create(path: &Path, n: usize, chunk: usize, codec: Codec) -> Result<DynStore<f64>> {
+fn hdf5_create(
+    path: &Path,
+    n: usize,
+    chunk: usize,
+    codec: Codec,
+) -> Result<Box<dyn ArrayWrite<f64>>> {
     let gzip = match codec {
         Codec::None => None,
         Codec::Gzip(l) => Some(u8::try_from(l).unwrap_or(9)),
@@ -197,10 +204,10 @@ fn hdf5_create(path: &Path, n: usize, chunk: usize, codec: Codec) -> Result<DynS
             return Err(Error::argument("HDF5 is written with gzip or no compression"));
         }
     };
-    Ok(Box::new(crate::hdf5::Hdf5Array::<f64>::create(path, None, &[n], &[chunk], gzip)?))
+    Ok(Box::new(larder::Hdf5Array::<f64>::create(path, None, &[n], &[chunk], gzip)?))
 }
 
 #[cfg(not(feature = "hdf5"))]
-fn hdf5_create(_: &Path, _: usize, _: usize, _: Codec) -> Result<DynStore<f64>> {
+fn hdf5_create(_: &Path, _: usize, _: usize, _: Codec) -> Result<Box<dyn ArrayWrite<f64>>> {
     Err(Error::Unsupported("HDF5 (larder was built without the `hdf5` feature)"))
 }

@@ -1,18 +1,19 @@
 //! Streaming reductions and group-by over arrays of any size.
 //!
 //! Everything here consumes an array as a sequence of contiguous chunks of elements in storage
-//! order (the [`ChunkSource`] trait). The chunks are reduced in parallel with rayon, each to a
+//! order (the [`ChunkSource`](crate::ChunkSource) trait, which every store hands out through
+//! [`ArrayRead::chunk_source`](crate::ArrayRead::chunk_source)). The chunks are reduced in parallel with rayon, each to a
 //! small partial result, and the partials are merged along a fixed binary tree over the chunk
 //! indices. Chunk boundaries depend only on the array (its element count and
-//! [`CHUNK_BYTES`]), never on the number of threads, so results are bit-identical whatever the
+//! [`CHUNK_BYTES`](crate::npy::CHUNK_BYTES)), never on the number of threads, so results are bit-identical whatever the
 //! thread count. Memory stays bounded by a few chunks per thread: the memory-mapped source
-//! ([`MmapChunks`]) hints sequential access to the kernel and, when the array is large against
+//! ([`MmapChunks`](crate::MmapChunks)) hints sequential access to the kernel and, when the array is large against
 //! the memory available, releases each chunk's pages from the process's resident set as soon
 //! as the chunk is reduced, or for a file larger than that memory reads it past the page cache.
 //!
 //! ```
-//! use larder::{MmapArray, NpyWriter};
-//! use larder::compute::{self, MmapChunks};
+//! use larder::compute;
+//! use larder::{ArrayRead, MmapArray, NpyWriter};
 //! # let dir = tempfile::tempdir().map_err(|e| larder::Error::io("tmp", e))?;
 //! # let path = dir.path().join("x.npy");
 //! let mut w = NpyWriter::<f64>::create(&path, &[])?;
@@ -20,7 +21,7 @@
 //! w.finish()?;
 //!
 //! let a = MmapArray::<f64>::open(&path)?;
-//! let s = compute::summary(&MmapChunks::new(&a)?)?;
+//! let s = compute::summary(&*a.chunk_source()?)?; // the mapping's own pages, zero-copy
 //! assert_eq!((s.count, s.nan_count), (3, 1));
 //! assert_eq!(s.sum, compute::Number::Float(7.0));
 //! # Ok::<(), larder::Error>(())
@@ -32,14 +33,12 @@ mod axis;
 mod groupby;
 mod histogram;
 mod kernel;
-mod source;
 mod stats;
 
 pub use axis::{AxisSummary, MAX_POSITIONS, summary_axis, summary_axis_any};
 pub use groupby::{Agg, AggKind, GroupBy, GroupKey, MAX_GROUPS, Manifest, ManifestColumn, groupby};
 pub use histogram::{Bins, Histogram, Quantile, Stats, StatsOptions, histogram, quantiles, stats};
 pub use kernel::Reduce;
-pub use source::{CHUNK_BYTES, ChunkSource, MmapChunks, SliceChunks, StoreChunks};
 pub use stats::{
     ComplexParts, Number, Summary, summary, summary_any, summary_basic, summary_complex,
 };

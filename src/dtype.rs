@@ -427,6 +427,46 @@ impl Scalar {
     }
 }
 
+/// Runs `$body` with the type name `$T` standing for the Rust type of the [`ElementType`]
+/// `$element`: the one dispatch from an element type learnt at run time to generic code.
+///
+/// `dispatch_element!(e, T => body)` runs `body` for every type;
+/// `dispatch_element!(e, T => body, complex C => other)` runs `other` for the two complex types
+/// (with `C` naming them), for generic code that needs real numbers.
+macro_rules! dispatch_element {
+    ($element:expr, $T:ident => $body:expr) => {
+        $crate::dtype::dispatch_element!($element, $T => $body, complex $T => $body)
+    };
+    ($element:expr, $T:ident => $body:expr, complex $C:ident => $complex:expr) => {{
+        use $crate::dtype::ElementType as E;
+        match $element {
+            E::Bool => { type $T = bool; $body }
+            E::U8 => { type $T = u8; $body }
+            E::U16 => { type $T = u16; $body }
+            E::U32 => { type $T = u32; $body }
+            E::U64 => { type $T = u64; $body }
+            E::I8 => { type $T = i8; $body }
+            E::I16 => { type $T = i16; $body }
+            E::I32 => { type $T = i32; $body }
+            E::I64 => { type $T = i64; $body }
+            E::F16 => { type $T = half::f16; $body }
+            E::F32 => { type $T = f32; $body }
+            E::F64 => { type $T = f64; $body }
+            E::C64 => {
+                #[allow(dead_code)]
+                type $C = num_complex::Complex<f32>;
+                $complex
+            }
+            E::C128 => {
+                #[allow(dead_code)]
+                type $C = num_complex::Complex<f64>;
+                $complex
+            }
+        }
+    }};
+}
+pub(crate) use dispatch_element;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,7 +17,8 @@ use serde_json::Value;
 
 use crate::dtype::{ByteOrder, DType, Element, ElementType};
 use crate::error::{Error, Result};
-use crate::store::{ArrayStore, Attributes, Format, check_box, contiguous_chunks};
+use crate::grid::{check_box, contiguous_chunks};
+use crate::store::{ArrayRead, ArrayWrite, Attributes, Format};
 
 fn herr(path: &Path, e: impl fmt::Display) -> Error {
     Error::Storage { path: path.to_path_buf(), reason: format!("hdf5: {e}") }
@@ -440,7 +441,7 @@ fn attr_json(path: &Path, a: &hdf5::Attribute) -> Result<Value> {
     })
 }
 
-impl<T: Element> ArrayStore<T> for Hdf5Array<T> {
+impl<T: Element> ArrayRead<T> for Hdf5Array<T> {
     fn format(&self) -> Format {
         Format::Hdf5
     }
@@ -472,7 +473,9 @@ impl<T: Element> ArrayStore<T> for Hdf5Array<T> {
         let arr = h5_typed!(T, read_as(&self.ds, start, shape)).map_err(|e| herr(&self.path, e))?;
         Ok(CowArray::from(arr))
     }
+}
 
+impl<T: Element> ArrayWrite<T> for Hdf5Array<T> {
     fn write_region(&mut self, start: &[usize], data: &ArrayViewD<'_, T>) -> Result<()> {
         if !self.writable {
             return Err(Error::ReadOnly { path: self.path.clone(), mode: "r" });

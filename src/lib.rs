@@ -48,41 +48,38 @@
     )
 )]
 
-mod any;
-mod array;
-pub mod bench;
 pub mod compute;
 pub mod convert;
-mod copy;
-pub mod cow;
 pub mod dtype;
 mod error;
 mod fsutil;
+pub mod grid;
 #[cfg(feature = "hdf5")]
 pub mod hdf5;
 pub mod npy;
+mod open;
+pub mod ops;
 pub mod select;
 pub mod store;
 mod sys;
-pub mod text;
-mod writer;
 pub mod zarr;
 
-pub use any::{AnyArray, Info, info};
-pub use array::{MmapArray, Mode, Order, read_header, read_npy};
-pub use copy::{CopyOptions, CopyReport, copy, copy_with};
-pub use cow::{CopyMethod, DeltaReport, MaterializeReport};
 pub use dtype::{ByteOrder, DType, Element, ElementType, Scalar};
 pub use error::{Error, Result};
+pub use grid::ChunkGrid;
 #[cfg(feature = "hdf5")]
 pub use hdf5::Hdf5Array;
+pub use npy::cow::{CopyMethod, DeltaReport, MaterializeReport};
+pub use npy::{MmapArray, MmapChunks, Mode, NpyWriter, Order, read_header, read_npy, write_npy};
+pub use open::{AnyStore, DynStore, Location, detect_format, guess_format, open, open_as};
+pub use ops::copy::{CopyOptions, CopyReport, copy, copy_with};
+pub use ops::info::{Info, info};
 pub use select::Selection;
 pub use store::{
-    AnyStore, ArrayStore, Attributes, Chunk, ChunkGrid, Chunks, DynStore, Format, Location,
-    MemStore, Overlay, detect_format, open, open_as,
+    ArrayRead, ArrayWrite, Attributes, Chunk, ChunkSource, Chunks, Format, MemStore, Overlay,
+    SliceChunks, StoreChunks,
 };
 pub use sys::{Access, page_size, peak_rss};
-pub use writer::{NpyWriter, write_npy};
 pub use zarr::{Codec, ZarrArray, ZarrOptions};
 
 /// Re-exported so users name the same `f16` and `Complex` types larder stores.

@@ -1,6 +1,20 @@
 //! The `larder` command: a thin layer over the library. It parses arguments, calls the library
 //! and prints; all format logic lives in the library.
 
+// The bench experiments' tests build arrays from loop counters and compare exact float values
+// on purpose, as the library's tests do.
+#![cfg_attr(
+    test,
+    allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss,
+        clippy::float_cmp
+    )
+)]
+
+mod bench;
+
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,7 +22,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 use larder::Selection;
-use larder::text::TextFormat;
+use larder::ops::cat::TextFormat;
 
 /// Numeric arrays kept on disk; only the slices you touch come into memory.
 #[derive(Parser)]
@@ -423,9 +437,9 @@ fn bench_read(
 ) -> Result<()> {
     let report = match slices {
         Some((offsets, len)) => {
-            serde_json::to_value(larder::bench::read::read_slices(path, offsets, len)?)?
+            serde_json::to_value(bench::read::read_slices(path, offsets, len)?)?
         }
-        None => serde_json::to_value(larder::bench::read::read_all(path)?)?,
+        None => serde_json::to_value(bench::read::read_all(path)?)?,
     };
     if json {
         writeln!(out, "{report}")?;
@@ -451,7 +465,7 @@ fn run_bench(bench: Bench, out: &mut impl Write) -> Result<()> {
             no_full_copy,
             no_materialize,
         } => {
-            let opts = larder::cow::bench::CowBenchOptions {
+            let opts = bench::cow::CowBenchOptions {
                 size,
                 base,
                 fractions,
@@ -461,7 +475,7 @@ fn run_bench(bench: Bench, out: &mut impl Write) -> Result<()> {
                 full_copy: !no_full_copy,
                 materialize: !no_materialize,
             };
-            let report = larder::cow::bench::run(&opts)?;
+            let report = bench::cow::run(&opts)?;
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
             } else {
@@ -472,7 +486,7 @@ fn run_bench(bench: Bench, out: &mut impl Write) -> Result<()> {
             bench_read(&path, offsets.as_deref().zip(len), json, out)?;
         }
         Bench::Chunked { path, elements, chunk, codec, reads, read_len, shard_inner } => {
-            let mut spec = larder::bench::ChunkedBench::new(elements, chunk);
+            let mut spec = bench::ChunkedBench::new(elements, chunk);
             spec.reads(reads, read_len);
             if let Some(c) = codec {
                 spec.codec(c);
@@ -503,7 +517,7 @@ fn run(cli: Cli) -> Result<()> {
                 (false, true) => TextFormat::TextAll,
                 (false, false) => TextFormat::Text,
             };
-            larder::text::cat(&path, &selection, format, &mut out)?;
+            larder::ops::cat::cat(&path, &selection, format, &mut out)?;
         }
         Command::Stats { path, axis, json, bins, range, quantile, no_std } => {
             let mut options = larder::compute::StatsOptions::new();

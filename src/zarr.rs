@@ -18,7 +18,8 @@ use zarrs::filesystem::FilesystemStore;
 
 use crate::dtype::{ByteOrder, DType, Element, ElementType};
 use crate::error::{Error, Result};
-use crate::store::{ArrayStore, Attributes, ChunkGrid, Format, check_box, intersect};
+use crate::grid::{ChunkGrid, check_box, intersect};
+use crate::store::{ArrayRead, ArrayWrite, Attributes, Format};
 
 mod plain;
 
@@ -863,7 +864,7 @@ fn check_chunks(shape: &[usize], chunks: &[usize], what: &str) -> Result<()> {
     Ok(())
 }
 
-impl<T: Element> ArrayStore<T> for ZarrArray<T> {
+impl<T: Element> ArrayRead<T> for ZarrArray<T> {
     fn format(&self) -> Format {
         Format::Zarr
     }
@@ -914,7 +915,9 @@ impl<T: Element> ArrayStore<T> for ZarrArray<T> {
             .map_err(|e| zerr(&self.path, format!("decoded region has the wrong size: {e}")))?;
         Ok(CowArray::from(arr))
     }
+}
 
+impl<T: Element> ArrayWrite<T> for ZarrArray<T> {
     fn write_region(&mut self, start: &[usize], data: &ArrayViewD<'_, T>) -> Result<()> {
         self.store_block(start, data)
     }

@@ -11,32 +11,32 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::array::read_npy;
-use crate::error::{Error, Result};
-use crate::store::{DynStore, open_as};
+use larder::read_npy;
+use larder::{DynStore, open_as};
+use larder::{Error, Result};
 
 /// What [`read_all`] measured.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ReadAll {
+pub(crate) struct ReadAll {
     /// Elements read.
-    pub count: u64,
+    pub(crate) count: u64,
     /// Their sum.
-    pub sum: f64,
+    pub(crate) sum: f64,
     /// Seconds to read them all into memory and sum them.
-    pub seconds: f64,
+    pub(crate) seconds: f64,
 }
 
 /// What [`read_slices`] measured.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ReadSlices {
+pub(crate) struct ReadSlices {
     /// Slices read.
-    pub reads: u64,
+    pub(crate) reads: u64,
     /// Elements read, all slices together.
-    pub elements: u64,
+    pub(crate) elements: u64,
     /// The sum of every element read.
-    pub sum: f64,
+    pub(crate) sum: f64,
     /// Seconds for the whole loop of reads.
-    pub seconds: f64,
+    pub(crate) seconds: f64,
 }
 
 fn open_1d(path: &Path) -> Result<(DynStore<f64>, usize)> {
@@ -59,7 +59,7 @@ fn open_1d(path: &Path) -> Result<(DynStore<f64>, usize)> {
 /// # Errors
 /// The errors of [`open_as`] and of the backend's reads; [`Error::Argument`] for an array that
 /// is not 1-d.
-pub fn read_all(path: impl AsRef<Path>) -> Result<ReadAll> {
+pub(crate) fn read_all(path: impl AsRef<Path>) -> Result<ReadAll> {
     let path = path.as_ref();
     let (store, n) = open_1d(path)?;
     let t = Instant::now();
@@ -76,7 +76,7 @@ pub fn read_all(path: impl AsRef<Path>) -> Result<ReadAll> {
 /// The errors of [`open_as`], of reading `offsets` and of the backend's reads;
 /// [`Error::Argument`] for an array that is not 1-d, `len` 0, or an offset whose slice does not
 /// fit in the array (naming the offsets file and the offset's index).
-pub fn read_slices(
+pub(crate) fn read_slices(
     path: impl AsRef<Path>,
     offsets: impl AsRef<Path>,
     len: usize,
@@ -116,7 +116,7 @@ pub fn read_slices(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::writer::write_npy;
+    use larder::write_npy;
     use ndarray::{Array1, ArrayD};
 
     #[allow(clippy::cast_precision_loss)]

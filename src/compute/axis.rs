@@ -8,12 +8,12 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 
 use super::kernel::{Partial, Reduce, chunk_partial};
-use super::source::MmapChunks;
-use super::stats::{F, Summary, real_dispatch};
+use super::stats::{F, Summary, complex_refused};
 use super::tree_reduce;
-use crate::any::AnyArray;
-use crate::array::{MmapArray, Order};
+use crate::dtype::dispatch_element;
 use crate::error::{Error, Result};
+use crate::npy::{MmapArray, Order};
+use crate::npy::{MmapChunks, read_header};
 
 /// Most output positions [`summary_axis`] computes (each holds a ~100-byte accumulator).
 pub const MAX_POSITIONS: usize = 1 << 24;
@@ -224,6 +224,9 @@ fn columns<T: Reduce>(x: &[T], rows: usize, inner: usize) -> Vec<Partial<T::Boun
 /// # Errors
 /// As [`summary_axis`]; [`Error::Argument`] for complex arrays.
 pub fn summary_axis_any(path: impl AsRef<Path>, axis: usize) -> Result<AxisSummary> {
-    let any = AnyArray::open(path)?;
-    real_dispatch!(&any, a => summary_axis(a, axis))
+    let path = path.as_ref();
+    let element = read_header(path)?.dtype.element();
+    dispatch_element!(element,
+        T => summary_axis(&MmapArray::<T>::open(path)?, axis),
+        complex _C => Err(complex_refused(path)))
 }

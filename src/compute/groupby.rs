@@ -21,13 +21,11 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
 use super::kernel::{Reduce, Sum};
-use super::source::MmapChunks;
-use super::stats::{Number, real_dispatch, summary_basic};
+use super::stats::{Number, complex_refused, summary_basic};
 use super::tree_reduce;
-use crate::any::AnyArray;
-use crate::array::MmapArray;
-use crate::dtype::ElementType;
+use crate::dtype::{ElementType, dispatch_element};
 use crate::error::{Error, Result};
+use crate::npy::{MmapArray, MmapChunks, read_header};
 
 /// Rows per parallel work item.
 const ROWS: usize = 1 << 18;
@@ -295,11 +293,11 @@ impl<T: Reduce> KeyCol for KeyTyped<'_, T> {
     }
 }
 
-fn key_col<'a, T: Reduce>(
-    a: &'a MmapArray<T>,
+fn key_col<T: Reduce>(
+    a: &MmapArray<T>,
     rows: usize,
     categories: Option<usize>,
-) -> Result<(Box<dyn KeyCol + 'a>, i128, usize)> {
+) -> Result<KeyParts<'_>> {
     if T::IS_FLOAT {
         return Err(Error::argument(format!(
             "{}: cannot group by a float column; use a categorical or integer column",
@@ -329,6 +327,43 @@ fn key_col<'a, T: Reduce>(
         }
     };
     Ok((Box::new(KeyTyped { col, offset, groups }), offset, groups))
+}
+
+/// A mapped column of a real element type learnt from its file, able to lend itself as a key
+/// or value column of a group-by.
+trait Column: Sync {
+    fn path(&self) -> &Path;
+    fn element(&self) -> ElementType;
+    fn values(&self, rows: usize) -> Result<Box<dyn ValueCol + '_>>;
+    fn key(&self, rows: usize, categories: Option<usize>) -> Result<KeyParts<'_>>;
+}
+
+/// A key column, the value of its group 0, and the number of groups.
+type KeyParts<'a> = (Box<dyn KeyCol + 'a>, i128, usize);
+
+impl dyn Column {
+    /// Maps the `.npy` column at `path` with the element type its header declares.
+    fn open(path: &Path) -> Result<Box<dyn Column>> {
+        let element = read_header(path)?.dtype.element();
+        dispatch_element!(element,
+            T => Ok(Box::new(MmapArray::<T>::open(path)?) as Box<dyn Column>),
+            complex _C => Err(complex_refused(path)))
+    }
+}
+
+impl<T: Reduce> Column for MmapArray<T> {
+    fn path(&self) -> &Path {
+        MmapArray::path(self)
+    }
+    fn element(&self) -> ElementType {
+        T::TYPE
+    }
+    fn values(&self, rows: usize) -> Result<Box<dyn ValueCol + '_>> {
+        Ok(Box::new(typed(self, rows)?))
+    }
+    fn key(&self, rows: usize, categories: Option<usize>) -> Result<KeyParts<'_>> {
+        key_col(self, rows, categories)
+    }
 }
 
 /// Groups the rows of the dataset in `dir` by column `by` and computes `aggs` per group.
@@ -363,21 +398,18 @@ pub fn groupby(dir: impl AsRef<Path>, by: &str, aggs: &[Agg]) -> Result<GroupBy>
 
     // Key column.
     let kc = manifest.column(by)?;
-    let key_any = AnyArray::open(file(kc)?)?;
+    let key_column = <dyn Column>::open(&file(kc)?)?;
     let cats = kc.categories.as_ref().map(Vec::len);
     if cats.is_some()
-        && !matches!(
-            key_any.dtype().element(),
-            ElementType::U8 | ElementType::U16 | ElementType::U32
-        )
+        && !matches!(key_column.element(), ElementType::U8 | ElementType::U16 | ElementType::U32)
     {
         return Err(Error::argument(format!(
             "{}: categorical column {by:?} holds {}, expected uint8/16/32 codes",
-            key_any.path().display(),
-            key_any.dtype().element().name()
+            key_column.path().display(),
+            key_column.element().name()
         )));
     }
-    let (key, offset, groups) = real_dispatch!(&key_any, a => key_col(a, rows, cats))?;
+    let (key, offset, groups) = key_column.key(rows, cats)?;
 
     // Value columns, each opened once.
     let mut names: Vec<&str> = Vec::new();
@@ -388,14 +420,12 @@ pub fn groupby(dir: impl AsRef<Path>, by: &str, aggs: &[Agg]) -> Result<GroupBy>
             names.push(c);
         }
     }
-    let anys: Vec<AnyArray> =
-        names.iter().map(|n| AnyArray::open(file(manifest.column(n)?)?)).collect::<Result<_>>()?;
-    let cols: Vec<Box<dyn ValueCol + '_>> = anys
+    let columns: Vec<Box<dyn Column>> = names
         .iter()
-        .map(|any| {
-            real_dispatch!(any, a => typed(a, rows).map(|t| Box::new(t) as Box<dyn ValueCol>))
-        })
+        .map(|n| <dyn Column>::open(&file(manifest.column(n)?)?))
         .collect::<Result<_>>()?;
+    let cols: Vec<Box<dyn ValueCol + '_>> =
+        columns.iter().map(|c| c.values(rows)).collect::<Result<_>>()?;
     let extremes: Vec<bool> = names
         .iter()
         .map(|n| {

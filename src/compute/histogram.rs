@@ -5,11 +5,10 @@ use serde::Serialize;
 use std::path::Path;
 
 use super::kernel::{Partial, Reduce, chunk_partial_with};
-use super::source::{ChunkSource, MmapChunks};
-use super::stats::{F, Summary, any_dispatch_summary, real_dispatch};
+use super::stats::{F, Summary, store_summary};
 use super::tree_reduce;
-use crate::any::AnyArray;
 use crate::error::{Error, Result};
+use crate::store::ChunkSource;
 use crate::sys::Simd;
 
 /// Bin edges of a histogram, with numpy's conventions: bin `i` holds `edges[i] <= x <
@@ -137,16 +136,17 @@ impl StatsOptions {
         if self.range.is_some() && self.bins.is_none() {
             return Err(Error::argument("a histogram range needs a number of bins"));
         }
-        if !super::stats::is_npy(path) {
-            return store_stats(path, &crate::store::open(path)?, self);
-        }
-        // The mapped path: zero-copy chunks, sequential hints, pages released as it goes.
-        let any = AnyArray::open(path)?;
+        let store = crate::open::open(path)?;
         if self.bins.is_none() && self.quantiles.is_empty() {
-            let summary = any_dispatch_summary(&any, !self.without_std)?;
+            let summary = store_summary(&store, !self.without_std)?;
             return Ok(Stats { summary, histogram: None, quantiles: Vec::new() });
         }
-        real_dispatch!(&any, a => stats_typed(&MmapChunks::new(a)?, self))
+        crate::store_dispatch!(&store,
+        s => stats_typed(&*s.chunk_source()?, self),
+        complex _s => Err(Error::invalid(
+            path,
+            "holds complex numbers; histograms and quantiles are only defined for real arrays",
+        )))
     }
 }
 
@@ -163,34 +163,6 @@ pub fn stats(path: impl AsRef<Path>, bins: Option<usize>, qs: &[f64]) -> Result<
         options.bins(n);
     }
     options.quantiles(qs).compute(path)
-}
-
-/// [`StatsOptions::compute`] over the decoded chunks of a Zarr or HDF5 store.
-fn store_stats(path: &Path, store: &crate::AnyStore, o: &StatsOptions) -> Result<Stats> {
-    use super::source::StoreChunks;
-    use crate::AnyStore;
-    if o.bins.is_none() && o.quantiles.is_empty() {
-        let summary = super::stats::store_summary(store, !o.without_std)?;
-        return Ok(Stats { summary, histogram: None, quantiles: Vec::new() });
-    }
-    match store {
-        AnyStore::Bool(s) => stats_typed(&StoreChunks::new(s.as_ref()), o),
-        AnyStore::U8(s) => stats_typed(&StoreChunks::new(s.as_ref()), o),
-        AnyStore::U16(s) => stats_typed(&StoreChunks::new(s.as_ref()), o),
-        AnyStore::U32(s) => stats_typed(&StoreChunks::new(s.as_ref()), o),
-        AnyStore::U64(s) => stats_typed(&StoreChunks::new(s.as_ref()), o),
-        AnyStore::I8(s) => stats_typed(&StoreChunks::new(s.as_ref()), o),
-        AnyStore::I16(s) => stats_typed(&StoreChunks::new(s.as_ref()), o),
-        AnyStore::I32(s) => stats_typed(&StoreChunks::new(s.as_ref()), o),
-        AnyStore::I64(s) => stats_typed(&StoreChunks::new(s.as_ref()), o),
-        AnyStore::F16(s) => stats_typed(&StoreChunks::new(s.as_ref()), o),
-        AnyStore::F32(s) => stats_typed(&StoreChunks::new(s.as_ref()), o),
-        AnyStore::F64(s) => stats_typed(&StoreChunks::new(s.as_ref()), o),
-        AnyStore::C64(_) | AnyStore::C128(_) => Err(Error::argument(format!(
-            "{}: holds complex numbers; histograms and quantiles are only defined for real arrays",
-            path.display()
-        ))),
-    }
 }
 
 fn stats_typed<T: Reduce, S: ChunkSource<T> + ?Sized>(src: &S, o: &StatsOptions) -> Result<Stats> {

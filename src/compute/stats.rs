@@ -7,37 +7,18 @@ use serde::Serialize;
 use serde::ser::{SerializeSeq, Serializer};
 
 use super::kernel::{Partial, Reduce, Sum, TILE, chunk_partial};
-use super::source::{ChunkSource, MmapChunks};
 use super::tree_reduce;
-use crate::any::AnyArray;
 use crate::dtype::Element;
 use crate::error::Result;
+use crate::store::ChunkSource;
 
-/// Applies `$body` to the typed array inside a real (non-complex) [`AnyArray`]; complex arms
-/// return [`Error::Argument`](crate::Error::Invalid).
-macro_rules! real_dispatch {
-    ($any:expr, $a:ident => $body:expr) => {
-        match $any {
-            AnyArray::Bool($a) => $body,
-            AnyArray::U8($a) => $body,
-            AnyArray::U16($a) => $body,
-            AnyArray::U32($a) => $body,
-            AnyArray::U64($a) => $body,
-            AnyArray::I8($a) => $body,
-            AnyArray::I16($a) => $body,
-            AnyArray::I32($a) => $body,
-            AnyArray::I64($a) => $body,
-            AnyArray::F16($a) => $body,
-            AnyArray::F32($a) => $body,
-            AnyArray::F64($a) => $body,
-            AnyArray::C64(_) | AnyArray::C128(_) => Err($crate::error::Error::argument(format!(
-                "{}: holds complex numbers; this is only defined for real arrays",
-                $any.path().display()
-            ))),
-        }
-    };
+/// The error for a complex array given to a reduction defined only for real numbers.
+pub(crate) fn complex_refused(path: &Path) -> crate::error::Error {
+    crate::error::Error::invalid(
+        path,
+        "holds complex numbers; this is only defined for real arrays",
+    )
 }
-pub(crate) use real_dispatch;
 
 /// A statistic's value, typed as the statistic is: exact integers for sums and extremes of
 /// integer data, floats for float data and for every mean, complex numbers for complex data.
@@ -327,49 +308,15 @@ fn complex_tile<T: ComplexParts>(x: &[T]) -> CPartial {
 /// # Errors
 /// As [`crate::open`] and [`summary`].
 pub fn summary_any(path: impl AsRef<Path>) -> Result<Summary> {
-    let path = path.as_ref();
-    if is_npy(path) {
-        // The mapped path: zero-copy chunks, sequential hints, pages released as it goes.
-        return any_dispatch_summary(&AnyArray::open(path)?, true);
-    }
-    store_summary(&crate::store::open(path)?, true)
+    store_summary(&crate::open::open(path)?, true)
 }
 
-/// True when `path` is itself a `.npy` file (by its magic), which the reductions map directly
-/// instead of opening it as a store first (which would map it a second time). Anything else,
-/// errors included, goes through [`crate::store::open`], which reports them.
-pub(crate) fn is_npy(path: &Path) -> bool {
-    crate::store::detect_format(path).is_ok_and(|f| f == crate::store::Format::Npy)
-}
-
-/// [`summary`] (`spread`) or [`summary_basic`] over the decoded chunks of a chunked store.
-/// Complex data always gets its standard deviation: its pass has no cheaper form.
+/// [`summary`] (`spread`) or [`summary_basic`] over the store's
+/// [`chunk_source`](crate::ArrayRead::chunk_source): the mapping's own pages for a `.npy`
+/// (sequential hints, pages released as the pass goes), decoded chunks otherwise. Complex data
+/// always gets its standard deviation: its pass has no cheaper form.
 pub(crate) fn store_summary(store: &crate::AnyStore, spread: bool) -> Result<Summary> {
-    use super::source::StoreChunks;
-    use crate::AnyStore;
-    match store {
-        AnyStore::C64(s) => summary_complex(&StoreChunks::new(s.as_ref())),
-        AnyStore::C128(s) => summary_complex(&StoreChunks::new(s.as_ref())),
-        AnyStore::Bool(s) => summary_with(&StoreChunks::new(s.as_ref()), spread),
-        AnyStore::U8(s) => summary_with(&StoreChunks::new(s.as_ref()), spread),
-        AnyStore::U16(s) => summary_with(&StoreChunks::new(s.as_ref()), spread),
-        AnyStore::U32(s) => summary_with(&StoreChunks::new(s.as_ref()), spread),
-        AnyStore::U64(s) => summary_with(&StoreChunks::new(s.as_ref()), spread),
-        AnyStore::I8(s) => summary_with(&StoreChunks::new(s.as_ref()), spread),
-        AnyStore::I16(s) => summary_with(&StoreChunks::new(s.as_ref()), spread),
-        AnyStore::I32(s) => summary_with(&StoreChunks::new(s.as_ref()), spread),
-        AnyStore::I64(s) => summary_with(&StoreChunks::new(s.as_ref()), spread),
-        AnyStore::F16(s) => summary_with(&StoreChunks::new(s.as_ref()), spread),
-        AnyStore::F32(s) => summary_with(&StoreChunks::new(s.as_ref()), spread),
-        AnyStore::F64(s) => summary_with(&StoreChunks::new(s.as_ref()), spread),
-    }
-}
-
-/// [`summary`] (`spread`) or [`summary_basic`] of a mapped array (complex data: always with).
-pub(crate) fn any_dispatch_summary(any: &AnyArray, spread: bool) -> Result<Summary> {
-    match any {
-        AnyArray::C64(a) => summary_complex(&MmapChunks::new(a)?),
-        AnyArray::C128(a) => summary_complex(&MmapChunks::new(a)?),
-        other => real_dispatch!(other, a => summary_with(&MmapChunks::new(a)?, spread)),
-    }
+    crate::store_dispatch!(store,
+        s => summary_with(&*s.chunk_source()?, spread),
+        complex s => summary_complex(&*s.chunk_source()?))
 }

@@ -4,10 +4,10 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
-use crate::array::read_header;
 use crate::dtype::ElementType;
 use crate::error::{Error, Result};
-use crate::writer::NpyWriter;
+use crate::npy::NpyWriter;
+use crate::npy::read_header;
 
 use super::parse::Values;
 

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use larder::{
-    AnyStore, ArrayStore, ByteOrder, Codec, CopyOptions, Element, Format, MemStore, Overlay,
-    Selection, ZarrArray, ZarrOptions,
+    AnyStore, ArrayRead, ArrayWrite, ByteOrder, Codec, CopyOptions, Element, Format, MemStore,
+    Overlay, Selection, ZarrArray, ZarrOptions,
 };
 use ndarray::{ArrayD, IxDyn};
 use serde_json::Value;
@@ -43,7 +43,7 @@ fn hdf5_enabled() -> bool {
     cfg!(feature = "hdf5")
 }
 
-fn to_json<T: Element>(store: &dyn ArrayStore<T>) -> Vec<Value> {
+fn to_json<T: Element>(store: &dyn ArrayRead<T>) -> Vec<Value> {
     let all = store.read(&Selection::all()).unwrap();
     all.iter().map(|v| v.to_scalar().to_json()).collect()
 }
@@ -237,7 +237,7 @@ fn npy_store_reads_are_zero_copy_views() {
     let a = larder::MmapArray::<f64>::open(root().join("fixtures/npy/f8_le_2d_3x4_c.npy")).unwrap();
     let region = a.read_region(&[1, 1], &[2, 2]).unwrap();
     assert!(region.is_view());
-    let sel = ArrayStore::read(&a, &Selection::parse("::2,1").unwrap()).unwrap();
+    let sel = ArrayRead::read(&a, &Selection::parse("::2,1").unwrap()).unwrap();
     assert!(sel.is_view());
     for chunk in a.chunks() {
         assert!(chunk.unwrap().data.is_view());

@@ -15,10 +15,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use larder::compute::{
-    self, Agg, Bins, GroupKey, MmapChunks, Number, Reduce, SliceChunks, StatsOptions, Summary,
-};
-use larder::{AnyArray, Complex, MmapArray, NpyWriter, f16};
+use crate::support::AnyNpy;
+use larder::compute::{self, Agg, Bins, GroupKey, Number, Reduce, StatsOptions, Summary};
+use larder::{Complex, MmapArray, NpyWriter, f16};
+use larder::{MmapChunks, SliceChunks};
 use proptest::prelude::*;
 
 /// A small deterministic generator (xorshift64*).
@@ -274,13 +274,13 @@ fn fixtures() -> Vec<PathBuf> {
 fn summaries_of_every_numpy_fixture_match_a_naive_reference() {
     let mut checked = 0;
     for path in fixtures() {
-        let Ok(any) = AnyArray::open(&path) else { continue };
+        let Ok(any) = AnyNpy::open(&path) else { continue };
         let s = match compute::summary_any(&path) {
             Ok(s) => s,
             // Files that cannot be read at all (invalid bool bytes) are not summarized either.
             Err(e)
-                if AnyArray::open(&path)
-                    .is_ok_and(|a| matches!(a, AnyArray::Bool(ref b) if b.read().is_err())) =>
+                if AnyNpy::open(&path)
+                    .is_ok_and(|a| matches!(a, AnyNpy::Bool(ref b) if b.read().is_err())) =>
             {
                 let _ = e;
                 continue;
@@ -288,19 +288,19 @@ fn summaries_of_every_numpy_fixture_match_a_naive_reference() {
             Err(e) => panic!("{}: {e}", path.display()),
         };
         match &any {
-            AnyArray::Bool(a) => check_real(a, &s),
-            AnyArray::U8(a) => check_real(a, &s),
-            AnyArray::U16(a) => check_real(a, &s),
-            AnyArray::U32(a) => check_real(a, &s),
-            AnyArray::U64(a) => check_real(a, &s),
-            AnyArray::I8(a) => check_real(a, &s),
-            AnyArray::I16(a) => check_real(a, &s),
-            AnyArray::I32(a) => check_real(a, &s),
-            AnyArray::I64(a) => check_real(a, &s),
-            AnyArray::F16(a) => check_real(a, &s),
-            AnyArray::F32(a) => check_real(a, &s),
-            AnyArray::F64(a) => check_real(a, &s),
-            AnyArray::C64(a) => check_complex(
+            AnyNpy::Bool(a) => check_real(a, &s),
+            AnyNpy::U8(a) => check_real(a, &s),
+            AnyNpy::U16(a) => check_real(a, &s),
+            AnyNpy::U32(a) => check_real(a, &s),
+            AnyNpy::U64(a) => check_real(a, &s),
+            AnyNpy::I8(a) => check_real(a, &s),
+            AnyNpy::I16(a) => check_real(a, &s),
+            AnyNpy::I32(a) => check_real(a, &s),
+            AnyNpy::I64(a) => check_real(a, &s),
+            AnyNpy::F16(a) => check_real(a, &s),
+            AnyNpy::F32(a) => check_real(a, &s),
+            AnyNpy::F64(a) => check_real(a, &s),
+            AnyNpy::C64(a) => check_complex(
                 a.read()
                     .unwrap()
                     .iter()
@@ -308,7 +308,7 @@ fn summaries_of_every_numpy_fixture_match_a_naive_reference() {
                     .collect(),
                 &s,
             ),
-            AnyArray::C128(a) => check_complex(a.read().unwrap().iter().copied().collect(), &s),
+            AnyNpy::C128(a) => check_complex(a.read().unwrap().iter().copied().collect(), &s),
         }
         checked += 1;
     }
@@ -488,7 +488,7 @@ fn axis_statistics_match_numpy_style_reductions_in_c_and_fortran_order() {
         if !(name.starts_with("f8_") || name.starts_with("i4_") || name.starts_with("f4_")) {
             continue;
         }
-        let any = AnyArray::open(&path).unwrap();
+        let any = AnyNpy::open(&path).unwrap();
         let ndim = any.shape().len();
         for axis in 0..ndim {
             let r = match compute::summary_axis_any(&path, axis) {
@@ -501,9 +501,9 @@ fn axis_statistics_match_numpy_style_reductions_in_c_and_fortran_order() {
                 Err(e) => panic!("{name}: {e}"),
             };
             let full = match &any {
-                AnyArray::F64(a) => a.read().unwrap().mapv(|v| v),
-                AnyArray::F32(a) => a.read().unwrap().mapv(f64::from),
-                AnyArray::I32(a) => a.read().unwrap().mapv(f64::from),
+                AnyNpy::F64(a) => a.read().unwrap().mapv(|v| v),
+                AnyNpy::F32(a) => a.read().unwrap().mapv(f64::from),
+                AnyNpy::I32(a) => a.read().unwrap().mapv(f64::from),
                 _ => continue,
             };
             let sums = full.map_axis(ndarray::Axis(axis), |lane| {
@@ -787,7 +787,7 @@ fn byte_swapped_files_give_the_same_bits_as_their_native_values() {
         let a = MmapArray::<f64>::open(dir.join(&name)).unwrap();
         let native: Vec<f64> = a.read().unwrap().iter().copied().collect();
         let from_file = compute::summary(&MmapChunks::new(&a).unwrap()).unwrap();
-        let chunk = compute::CHUNK_BYTES / 8;
+        let chunk = larder::npy::CHUNK_BYTES / 8;
         let from_memory = compute::summary(&SliceChunks::new(&native, chunk)).unwrap();
         assert_eq!(bits(&from_file), bits(&from_memory), "{name}");
         seen += 1;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use larder::Selection;
 use larder::convert::{ConvertOptions, Manifest};
-use larder::text::{TextFormat, cat};
+use larder::ops::cat::{TextFormat, cat};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_larder");

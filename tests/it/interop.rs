@@ -2,11 +2,11 @@
 
 use std::path::Path;
 
-use larder::{AnyArray, MmapArray, NpyWriter, write_npy};
+use larder::{MmapArray, NpyWriter, write_npy};
 use ndarray::{Array2, ArrayD, IxDyn};
 use serde_json::{Value, json};
 
-use crate::support::{bits_of, fixture, python};
+use crate::support::{AnyNpy, bits_of, fixture, python};
 
 fn entry<T: larder::Element>(file: &str, a: &ArrayD<T>) -> Value {
     let bits: Vec<Value> = a
@@ -33,22 +33,22 @@ fn copy_all_fixtures(dir: &Path, entries: &mut Vec<Value>) {
         let name = e["file"].as_str().unwrap();
         let out = format!("copy_{name}");
         larder::copy(fixture(&format!("npy/{name}")), dir.join(&out)).unwrap();
-        let any = AnyArray::open(dir.join(&out)).unwrap();
+        let any = AnyNpy::open(dir.join(&out)).unwrap();
         let v = match &any {
-            AnyArray::Bool(a) => entry(&out, &a.read().unwrap()),
-            AnyArray::U8(a) => entry(&out, &a.read().unwrap()),
-            AnyArray::U16(a) => entry(&out, &a.read().unwrap()),
-            AnyArray::U32(a) => entry(&out, &a.read().unwrap()),
-            AnyArray::U64(a) => entry(&out, &a.read().unwrap()),
-            AnyArray::I8(a) => entry(&out, &a.read().unwrap()),
-            AnyArray::I16(a) => entry(&out, &a.read().unwrap()),
-            AnyArray::I32(a) => entry(&out, &a.read().unwrap()),
-            AnyArray::I64(a) => entry(&out, &a.read().unwrap()),
-            AnyArray::F16(a) => entry(&out, &a.read().unwrap()),
-            AnyArray::F32(a) => entry(&out, &a.read().unwrap()),
-            AnyArray::F64(a) => entry(&out, &a.read().unwrap()),
-            AnyArray::C64(a) => entry(&out, &a.read().unwrap()),
-            AnyArray::C128(a) => entry(&out, &a.read().unwrap()),
+            AnyNpy::Bool(a) => entry(&out, &a.read().unwrap()),
+            AnyNpy::U8(a) => entry(&out, &a.read().unwrap()),
+            AnyNpy::U16(a) => entry(&out, &a.read().unwrap()),
+            AnyNpy::U32(a) => entry(&out, &a.read().unwrap()),
+            AnyNpy::U64(a) => entry(&out, &a.read().unwrap()),
+            AnyNpy::I8(a) => entry(&out, &a.read().unwrap()),
+            AnyNpy::I16(a) => entry(&out, &a.read().unwrap()),
+            AnyNpy::I32(a) => entry(&out, &a.read().unwrap()),
+            AnyNpy::I64(a) => entry(&out, &a.read().unwrap()),
+            AnyNpy::F16(a) => entry(&out, &a.read().unwrap()),
+            AnyNpy::F32(a) => entry(&out, &a.read().unwrap()),
+            AnyNpy::F64(a) => entry(&out, &a.read().unwrap()),
+            AnyNpy::C64(a) => entry(&out, &a.read().unwrap()),
+            AnyNpy::C128(a) => entry(&out, &a.read().unwrap()),
         };
         // The copy must hold exactly the fixture's values, which numpy then re-checks.
         assert_eq!(v["bits"], e["bits"], "{name}");

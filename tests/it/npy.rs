@@ -2,10 +2,10 @@
 
 use std::path::Path;
 
-use larder::{AnyArray, Error, MmapArray, Order, read_header};
+use larder::{Error, MmapArray, Order, read_header};
 use serde_json::Value;
 
-use crate::support::{bits_of, fixture};
+use crate::support::{AnyNpy, bits_of, fixture};
 
 fn manifest() -> Value {
     let text = std::fs::read_to_string(fixture("npy/manifest.json")).unwrap();
@@ -50,7 +50,7 @@ fn every_numpy_fixture_reads_with_exact_values() {
     for entry in arrays {
         let name = entry["file"].as_str().unwrap();
         let path = fixture(&format!("npy/{name}"));
-        let any = AnyArray::open(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let any = AnyNpy::open(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(any.dtype().typestr(), entry["descr"].as_str().unwrap(), "{name}");
         let shape: Vec<usize> = entry["shape"]
             .as_array()
@@ -68,20 +68,20 @@ fn every_numpy_fixture_reads_with_exact_values() {
             "{name}"
         );
         match &any {
-            AnyArray::Bool(a) => check_values(a, entry),
-            AnyArray::U8(a) => check_values(a, entry),
-            AnyArray::U16(a) => check_values(a, entry),
-            AnyArray::U32(a) => check_values(a, entry),
-            AnyArray::U64(a) => check_values(a, entry),
-            AnyArray::I8(a) => check_values(a, entry),
-            AnyArray::I16(a) => check_values(a, entry),
-            AnyArray::I32(a) => check_values(a, entry),
-            AnyArray::I64(a) => check_values(a, entry),
-            AnyArray::F16(a) => check_values(a, entry),
-            AnyArray::F32(a) => check_values(a, entry),
-            AnyArray::F64(a) => check_values(a, entry),
-            AnyArray::C64(a) => check_values(a, entry),
-            AnyArray::C128(a) => check_values(a, entry),
+            AnyNpy::Bool(a) => check_values(a, entry),
+            AnyNpy::U8(a) => check_values(a, entry),
+            AnyNpy::U16(a) => check_values(a, entry),
+            AnyNpy::U32(a) => check_values(a, entry),
+            AnyNpy::U64(a) => check_values(a, entry),
+            AnyNpy::I8(a) => check_values(a, entry),
+            AnyNpy::I16(a) => check_values(a, entry),
+            AnyNpy::I32(a) => check_values(a, entry),
+            AnyNpy::I64(a) => check_values(a, entry),
+            AnyNpy::F16(a) => check_values(a, entry),
+            AnyNpy::F32(a) => check_values(a, entry),
+            AnyNpy::F64(a) => check_values(a, entry),
+            AnyNpy::C64(a) => check_values(a, entry),
+            AnyNpy::C128(a) => check_values(a, entry),
         }
     }
 }
@@ -101,7 +101,7 @@ fn numpy_unsupported_dtypes_are_named() {
     let m = manifest();
     for entry in m["unsupported"].as_array().unwrap() {
         let name = entry["file"].as_str().unwrap();
-        let e = AnyArray::open(fixture(&format!("npy/{name}"))).unwrap_err();
+        let e = AnyNpy::open(fixture(&format!("npy/{name}"))).unwrap_err();
         assert!(matches!(e, Error::UnsupportedDType { .. }), "{name}: {e:?}");
         let msg = e.to_string();
         assert!(msg.contains(name), "{msg}");
@@ -145,11 +145,11 @@ fn open_err(bytes: &[u8]) -> (Error, String) {
     let p = dir.path().join("bad.npy");
     std::fs::write(&p, bytes).unwrap();
     let e = MmapArray::<f64>::open(&p).unwrap_err();
-    let any = AnyArray::open(&p).unwrap_err().to_string();
+    let any = AnyNpy::open(&p).unwrap_err().to_string();
     let header = read_header(&p).unwrap_err().to_string();
     let msg = e.to_string();
     assert!(msg.contains("bad.npy"), "message must name the file: {msg}");
-    assert_eq!(any, msg, "AnyArray and MmapArray agree");
+    assert_eq!(any, msg, "an open by the header's element type and MmapArray agree");
     assert_eq!(header, msg, "read_header agrees");
     (e, msg)
 }
@@ -258,6 +258,6 @@ fn misaligned_data_is_read_by_copy_not_viewed() {
 
 #[test]
 fn missing_file_names_the_path() {
-    let e = AnyArray::open(Path::new("/nonexistent/x.npy")).unwrap_err().to_string();
+    let e = AnyNpy::open(Path::new("/nonexistent/x.npy")).unwrap_err().to_string();
     assert!(e.starts_with("/nonexistent/x.npy: "), "{e}");
 }

@@ -48,3 +48,86 @@ pub(crate) fn python() -> Option<PathBuf> {
 pub(crate) fn larder() -> Command {
     Command::new(env!("CARGO_BIN_EXE_larder"))
 }
+
+/// A mapped `.npy` of the element type its header declares, for tests that check every
+/// element type against numpy's fixtures one variant at a time.
+#[derive(Debug)]
+pub(crate) enum AnyNpy {
+    Bool(larder::MmapArray<bool>),
+    U8(larder::MmapArray<u8>),
+    U16(larder::MmapArray<u16>),
+    U32(larder::MmapArray<u32>),
+    U64(larder::MmapArray<u64>),
+    I8(larder::MmapArray<i8>),
+    I16(larder::MmapArray<i16>),
+    I32(larder::MmapArray<i32>),
+    I64(larder::MmapArray<i64>),
+    F16(larder::MmapArray<larder::f16>),
+    F32(larder::MmapArray<f32>),
+    F64(larder::MmapArray<f64>),
+    C64(larder::MmapArray<larder::Complex<f32>>),
+    C128(larder::MmapArray<larder::Complex<f64>>),
+}
+
+impl AnyNpy {
+    /// Opens `path` read-only with the element type its header declares.
+    pub(crate) fn open(path: impl AsRef<Path>) -> larder::Result<AnyNpy> {
+        use larder::{ElementType as E, MmapArray as M};
+        let path = path.as_ref();
+        Ok(match larder::read_header(path)?.dtype.element() {
+            E::Bool => AnyNpy::Bool(M::open(path)?),
+            E::U8 => AnyNpy::U8(M::open(path)?),
+            E::U16 => AnyNpy::U16(M::open(path)?),
+            E::U32 => AnyNpy::U32(M::open(path)?),
+            E::U64 => AnyNpy::U64(M::open(path)?),
+            E::I8 => AnyNpy::I8(M::open(path)?),
+            E::I16 => AnyNpy::I16(M::open(path)?),
+            E::I32 => AnyNpy::I32(M::open(path)?),
+            E::I64 => AnyNpy::I64(M::open(path)?),
+            E::F16 => AnyNpy::F16(M::open(path)?),
+            E::F32 => AnyNpy::F32(M::open(path)?),
+            E::F64 => AnyNpy::F64(M::open(path)?),
+            E::C64 => AnyNpy::C64(M::open(path)?),
+            E::C128 => AnyNpy::C128(M::open(path)?),
+        })
+    }
+
+    /// The shape.
+    pub(crate) fn shape(&self) -> Vec<usize> {
+        self.header().shape
+    }
+
+    /// The stored dtype.
+    pub(crate) fn dtype(&self) -> larder::DType {
+        self.header().dtype
+    }
+
+    /// The memory order.
+    pub(crate) fn order(&self) -> larder::Order {
+        if self.header().fortran_order { larder::Order::F } else { larder::Order::C }
+    }
+
+    /// The parsed header.
+    pub(crate) fn header(&self) -> larder::npy::Header {
+        larder::read_header(self.path()).expect("the header parsed when the file was opened")
+    }
+
+    fn path(&self) -> &Path {
+        match self {
+            AnyNpy::Bool(a) => a.path(),
+            AnyNpy::U8(a) => a.path(),
+            AnyNpy::U16(a) => a.path(),
+            AnyNpy::U32(a) => a.path(),
+            AnyNpy::U64(a) => a.path(),
+            AnyNpy::I8(a) => a.path(),
+            AnyNpy::I16(a) => a.path(),
+            AnyNpy::I32(a) => a.path(),
+            AnyNpy::I64(a) => a.path(),
+            AnyNpy::F16(a) => a.path(),
+            AnyNpy::F32(a) => a.path(),
+            AnyNpy::F64(a) => a.path(),
+            AnyNpy::C64(a) => a.path(),
+            AnyNpy::C128(a) => a.path(),
+        }
+    }
+}

@@ -16,86 +16,38 @@
 //! ([`CowBenchOptions::materialize`]), so that larder's process does what numpy's does: clone,
 //! edit and keep the changes.
 
-use std::fmt;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::array::MmapArray;
-use crate::error::{Error, Result};
-use crate::sys::page_size;
-use crate::writer::{NpyWriter, write_npy};
+use larder::{CopyMethod, Error, MmapArray, NpyWriter, Result, page_size, write_npy};
 
-use super::CopyMethod;
-
-/// Which pages a run modifies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Pattern {
-    /// Evenly spaced over the array: page `i * pages / n` for `i` in `0..n`.
-    Strided,
-    /// `n` distinct pages drawn with a fixed seed (Floyd's algorithm over splitmix64).
-    Random,
-    /// One block of `n` consecutive pages in the middle of the array.
-    Contiguous,
-}
-
-impl Pattern {
-    /// `strided`, `random` or `contiguous`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Pattern::Strided => "strided",
-            Pattern::Random => "random",
-            Pattern::Contiguous => "contiguous",
-        }
-    }
-}
-
-impl fmt::Display for Pattern {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Pattern {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Pattern> {
-        match s {
-            "strided" => Ok(Pattern::Strided),
-            "random" => Ok(Pattern::Random),
-            "contiguous" => Ok(Pattern::Contiguous),
-            _ => Err(Error::argument(format!(
-                "unknown pattern {s:?}: expected strided, random or contiguous"
-            ))),
-        }
-    }
-}
+pub(crate) use super::pattern::{Pattern, element_in_page, select_pages, value_for_page};
 
 /// What to run.
 #[derive(Clone, Debug, PartialEq)]
-pub struct CowBenchOptions {
+pub(crate) struct CowBenchOptions {
     /// Bytes of array data (rounded down to whole `f64`s); ignored when `base` is given.
-    pub size: u64,
+    pub(crate) size: u64,
     /// An existing 1-d `<f8` `.npy` to use as the base instead of writing one. It is only
     /// read: clones are private, deltas and copies go to the run's directory.
-    pub base: Option<PathBuf>,
+    pub(crate) base: Option<PathBuf>,
     /// Fractions of the pages to modify, each in `[0, 1]`.
-    pub fractions: Vec<f64>,
+    pub(crate) fractions: Vec<f64>,
     /// Which pages.
-    pub pattern: Pattern,
+    pub(crate) pattern: Pattern,
     /// Seed of the random pattern.
-    pub seed: u64,
+    pub(crate) seed: u64,
     /// Directory to leave the files in; a temporary one, removed afterwards, if `None`.
-    pub keep: Option<PathBuf>,
+    pub(crate) keep: Option<PathBuf>,
     /// Also measure the numpy `.copy()` way in this process (an owned copy of the whole array,
     /// written out whole). It holds the whole array in memory.
-    pub full_copy: bool,
+    pub(crate) full_copy: bool,
     /// Also materialize a standalone `.npy` for each fraction (a copy of the whole file).
-    pub materialize: bool,
+    pub(crate) materialize: bool,
 }
 
 impl Default for CowBenchOptions {
@@ -115,144 +67,86 @@ impl Default for CowBenchOptions {
 
 /// The numpy way: an owned copy of the whole array, saved whole.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct FullCopy {
+pub(crate) struct FullCopy {
     /// Time to make an owned in-memory copy of the whole array (numpy's `.copy()`).
-    pub copy_seconds: f64,
+    pub(crate) copy_seconds: f64,
     /// Memory that copy owns.
-    pub copy_bytes: u64,
+    pub(crate) copy_bytes: u64,
     /// Time to write the whole array to a new `.npy` and sync it.
-    pub save_seconds: f64,
+    pub(crate) save_seconds: f64,
     /// Size of that file.
-    pub save_bytes: u64,
+    pub(crate) save_bytes: u64,
 }
 
 /// One fraction's measurements.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct CowRow {
+pub(crate) struct CowRow {
     /// Fraction of the pages asked for.
-    pub fraction: f64,
+    pub(crate) fraction: f64,
     /// Pages written (one element each).
-    pub pages_written: u64,
+    pub(crate) pages_written: u64,
     /// Time to open the base copy-on-write.
-    pub clone_seconds: f64,
+    pub(crate) clone_seconds: f64,
     /// Time for `cow()` on the open clone (a second clone).
-    pub cow_seconds: f64,
+    pub(crate) cow_seconds: f64,
     /// Time to write one element in each selected page.
-    pub write_seconds: f64,
+    pub(crate) write_seconds: f64,
     /// Time for `dirty_pages()` (the pagemap scan).
-    pub dirty_scan_seconds: f64,
+    pub(crate) dirty_scan_seconds: f64,
     /// Pages `dirty_pages()` reported.
-    pub dirty_pages: u64,
+    pub(crate) dirty_pages: u64,
     /// `private_bytes()` after the writes.
-    pub private_bytes: u64,
+    pub(crate) private_bytes: u64,
     /// Growth of the process's anonymous resident memory over the writes (`RssAnon` in
     /// `/proc/self/status`), an independent check of `private_bytes`; `None` off Linux.
-    pub rss_anon_growth_bytes: Option<u64>,
+    pub(crate) rss_anon_growth_bytes: Option<u64>,
     /// Time for `save_delta` (including `fsync`).
-    pub save_seconds: f64,
+    pub(crate) save_seconds: f64,
     /// Size of the delta file.
-    pub delta_bytes: u64,
+    pub(crate) delta_bytes: u64,
     /// Time to open base + delta and read one changed element (`get`, which looks the element's
     /// page up in the delta's index without applying the delta).
-    pub reopen_seconds: f64,
+    pub(crate) reopen_seconds: f64,
     /// Time for the first whole view of the reopened array afterwards: checking every delta
     /// page and mapping (or copying) them over the clone.
-    pub reopen_view_seconds: f64,
+    pub(crate) reopen_view_seconds: f64,
     /// `private_bytes()` of the reopened array after that view: 0 when the delta's pages were
     /// mapped, the delta's data when there were too many runs of pages and they were copied in.
-    pub reopen_private_bytes: u64,
+    pub(crate) reopen_private_bytes: u64,
     /// Time to write a standalone `.npy` from base + delta; `None` when not asked for.
-    pub materialize_seconds: Option<f64>,
+    pub(crate) materialize_seconds: Option<f64>,
     /// How the base was copied for it; `None` when not asked for.
-    pub materialize_method: Option<CopyMethod>,
+    pub(crate) materialize_method: Option<CopyMethod>,
     /// True when every check of the run passed: the dirty pages are exactly the written
     /// ones, and the reopened (and materialized, if asked for) arrays hold the written values.
-    pub verified: bool,
+    pub(crate) verified: bool,
 }
 
 /// A whole run.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct CowBenchReport {
+pub(crate) struct CowBenchReport {
     /// Size of the base file.
-    pub file_bytes: u64,
+    pub(crate) file_bytes: u64,
     /// Elements (`<f8`).
-    pub elements: u64,
+    pub(crate) elements: u64,
     /// The system's page size.
-    pub page_size: u64,
+    pub(crate) page_size: u64,
     /// Pages of the base file.
-    pub pages: u64,
+    pub(crate) pages: u64,
     /// The pattern.
-    pub pattern: Pattern,
+    pub(crate) pattern: Pattern,
     /// Seed of the random pattern.
-    pub seed: u64,
+    pub(crate) seed: u64,
     /// The base file given in the options; `None` when the run wrote its own.
-    pub base: Option<PathBuf>,
+    pub(crate) base: Option<PathBuf>,
     /// Where the files are, if kept.
-    pub dir: Option<PathBuf>,
+    pub(crate) dir: Option<PathBuf>,
     /// Time to write the base file; `None` for a given base.
-    pub create_seconds: Option<f64>,
+    pub(crate) create_seconds: Option<f64>,
     /// The numpy way, measured once; `None` when not asked for.
-    pub full_copy: Option<FullCopy>,
+    pub(crate) full_copy: Option<FullCopy>,
     /// One row per fraction.
-    pub rows: Vec<CowRow>,
-}
-
-/// The pages a run with `pattern` modifies: `ceil(fraction * pages)` of `0..pages`, sorted.
-/// `benches/peers/cow_numpy.py` computes the same list.
-#[allow(clippy::cast_precision_loss)] // page counts are far below 2^52
-pub fn select_pages(pages: usize, fraction: f64, pattern: Pattern, seed: u64) -> Vec<usize> {
-    let want = (fraction.clamp(0.0, 1.0) * pages as f64).ceil();
-    let n = if want >= pages as f64 {
-        pages
-    } else {
-        // In range: 0 ≤ want < pages.
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let n = want as usize;
-        n
-    };
-    match pattern {
-        Pattern::Strided => {
-            (0..n).map(|i| (i as u128 * pages as u128 / n as u128) as usize).collect()
-        }
-        Pattern::Contiguous => {
-            let start = (pages - n) / 2;
-            (start..start + n).collect()
-        }
-        Pattern::Random => {
-            let mut state = seed;
-            let mut chosen = vec![false; pages];
-            for j in pages - n..pages {
-                let t = usize::try_from(splitmix64(&mut state) % (j as u64 + 1)).unwrap_or(0);
-                if chosen[t] {
-                    chosen[j] = true;
-                } else {
-                    chosen[t] = true;
-                }
-            }
-            chosen.iter().enumerate().filter(|&(_, &c)| c).map(|(i, _)| i).collect()
-        }
-    }
-}
-
-fn splitmix64(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// The first element whose bytes start in `page`, for a `<f8` array whose data starts at
-/// byte `offset` of the file (elements never straddle pages: `offset` is a multiple of 64).
-pub fn element_in_page(page: usize, offset: usize, page_size: usize) -> usize {
-    (page * page_size).saturating_sub(offset).div_ceil(8)
-}
-
-/// The value a run writes into `page`: never an integer, so it always differs from the base
-/// (whose element `i` holds `i`).
-#[allow(clippy::cast_precision_loss)] // page numbers are far below 2^52
-pub fn value_for_page(page: usize) -> f64 {
-    page as f64 + 0.5
+    pub(crate) rows: Vec<CowRow>,
 }
 
 /// Runs the experiment.
@@ -261,7 +155,7 @@ pub fn value_for_page(page: usize) -> f64 {
 /// [`Error::Argument`] for a size under one page, a fraction outside `[0, 1]` or a given base
 /// that is not 1-d or holds less than a page; the errors of [`MmapArray::open`] for a given
 /// base that is not a `<f8` `.npy`; [`Error::Io`] and the errors of the operations measured.
-pub fn run(opts: &CowBenchOptions) -> Result<CowBenchReport> {
+pub(crate) fn run(opts: &CowBenchOptions) -> Result<CowBenchReport> {
     let ps = page_size();
     if opts.base.is_none() && opts.size < ps as u64 {
         return Err(Error::argument(format!("size {} is under one page ({ps} bytes)", opts.size)));
@@ -508,7 +402,7 @@ impl CowBenchReport {
     /// # Errors
     /// Errors of `w`.
     #[allow(clippy::cast_precision_loss)] // ratios for display
-    pub fn write_table(&self, w: &mut impl Write) -> io::Result<()> {
+    pub(crate) fn write_table(&self, w: &mut impl Write) -> io::Result<()> {
         let fc = self.full_copy.as_ref();
         writeln!(
             w,

@@ -1,58 +1,15 @@
-//! Where reductions get their data: a sequence of contiguous chunks in storage order.
+//! [`MmapChunks`]: a mapped array's data as contiguous pieces for the reductions, lent from the
+//! mapping (zero-copy) or, for a file larger than memory, read past the page cache.
 
-use crate::array::MmapArray;
+use super::array::{MmapArray, Mode};
 use crate::dtype::Element;
 use crate::error::{Error, Result};
-use crate::store::{ArrayStore, ChunkGrid};
+use crate::store::ChunkSource;
 use crate::sys::{Access, FileAdvice};
 
 /// Bytes of data per chunk of a memory-mapped array. Chunk boundaries, and so the order in which
 /// partial results are merged, follow from this constant and the array's length alone.
 pub const CHUNK_BYTES: usize = 4 << 20;
-
-/// An array seen as a sequence of contiguous chunks of elements in storage order.
-///
-/// This is the one thing the reductions need from a storage backend. A memory-mapped `.npy`
-/// array is cut into [`CHUNK_BYTES`] pieces ([`MmapChunks`]); a chunked format (Zarr, HDF5)
-/// hands out its decoded chunks. Chunk `i` must always hold the same elements, so that results
-/// are reproducible; chunks may be called for in any order and from several threads at once.
-pub trait ChunkSource<T: Element>: Sync {
-    /// Number of chunks.
-    fn num_chunks(&self) -> usize;
-
-    /// Calls `f` once with the elements of chunk `index`, in native byte order.
-    ///
-    /// # Errors
-    /// Whatever reading or decoding the chunk can fail with.
-    fn with_chunk(&self, index: usize, f: &mut dyn FnMut(&[T])) -> Result<()>;
-}
-
-/// An in-memory slice cut into chunks of a fixed number of elements.
-#[derive(Clone, Copy, Debug)]
-pub struct SliceChunks<'a, T> {
-    data: &'a [T],
-    chunk: usize,
-}
-
-impl<'a, T: Element> SliceChunks<'a, T> {
-    /// Chunks of `chunk` elements (at least 1) over `data`.
-    pub fn new(data: &'a [T], chunk: usize) -> Self {
-        SliceChunks { data, chunk: chunk.max(1) }
-    }
-}
-
-impl<T: Element> ChunkSource<T> for SliceChunks<'_, T> {
-    fn num_chunks(&self) -> usize {
-        self.data.len().div_ceil(self.chunk)
-    }
-
-    fn with_chunk(&self, index: usize, f: &mut dyn FnMut(&[T])) -> Result<()> {
-        let start = index.saturating_mul(self.chunk).min(self.data.len());
-        let end = start.saturating_add(self.chunk).min(self.data.len());
-        f(&self.data[start..end]);
-        Ok(())
-    }
-}
 
 /// The data of a memory-mapped array as [`CHUNK_BYTES`] chunks in storage order.
 ///
@@ -106,7 +63,7 @@ impl<'a, T: Element> MmapChunks<'a, T> {
         let bytes = array.data_bytes()?.len() as u64;
         // Only a read-only array's mapping is nothing but the file: a writable or copy-on-write
         // one may hold changes that a read of the file would not see.
-        let plain = array.mode == crate::array::Mode::ReadOnly && array.layers.is_empty();
+        let plain = array.mode == Mode::ReadOnly && array.layers.is_empty();
         let pages = match crate::sys::memory_budget() {
             Some(budget) if bytes <= budget / 4 => Pages::Keep,
             Some(budget) if bytes > budget && plain => Pages::Read,
@@ -266,58 +223,6 @@ impl<T: Element> ChunkSource<T> for MmapChunks<'_, T> {
 
     fn with_chunk(&self, index: usize, f: &mut dyn FnMut(&[T])) -> Result<()> {
         self.with_range(index.saturating_mul(self.chunk), self.chunk, f)
-    }
-}
-
-/// The storage chunks of any [`ArrayStore`] (Zarr, HDF5, …), each decoded when it is asked for.
-///
-/// Chunk `i` is the `i`-th chunk of the store's chunk grid in C order, edge chunks clipped to
-/// the array. Its elements are handed out in the chunk's own C order, which the order-free
-/// reductions (sums, extremes, histograms, quantiles) do not mind. Chunks are decoded on the
-/// threads that ask for them, so decoding runs on all cores.
-pub struct StoreChunks<'a, T: Element> {
-    store: &'a (dyn ArrayStore<T> + Send + Sync),
-    grid: ChunkGrid,
-    grid_shape: Vec<usize>,
-}
-
-impl<'a, T: Element> StoreChunks<'a, T> {
-    /// The chunks of `store`.
-    pub fn new(store: &'a (dyn ArrayStore<T> + Send + Sync)) -> Self {
-        let grid = ChunkGrid::new(store.shape(), store.chunk_shape());
-        let grid_shape = grid.grid_shape();
-        StoreChunks { store, grid, grid_shape }
-    }
-}
-
-impl<T: Element> std::fmt::Debug for StoreChunks<'_, T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoreChunks").field("grid", &self.grid_shape).finish_non_exhaustive()
-    }
-}
-
-impl<T: Element> ChunkSource<T> for StoreChunks<'_, T> {
-    fn num_chunks(&self) -> usize {
-        self.grid.count()
-    }
-
-    fn with_chunk(&self, index: usize, f: &mut dyn FnMut(&[T])) -> Result<()> {
-        // Linear index to grid coordinates, last axis fastest.
-        let mut rest = index;
-        let mut at = vec![0; self.grid_shape.len()];
-        for (axis, &n) in self.grid_shape.iter().enumerate().rev() {
-            at[axis] = rest % n.max(1);
-            rest /= n.max(1);
-        }
-        let (start, shape) = self.grid.region(&at);
-        let data = self.store.read_region(&start, &shape)?;
-        if let Some(values) = data.as_slice_memory_order() {
-            f(values);
-        } else {
-            let values: Vec<T> = data.iter().copied().collect();
-            f(&values);
-        }
-        Ok(())
     }
 }
 

@@ -6,11 +6,12 @@ use std::path::Path;
 
 use ndarray::{ArrayViewD, Axis};
 
-use crate::any::{AnyArray, any_dispatch};
-use crate::array::MmapArray;
-use crate::dtype::Element;
+use crate::dtype::{Element, dispatch_element};
 use crate::error::{Error, Result};
+use crate::npy::{MmapArray, read_header};
+use crate::open::{Location, detect_format, open};
 use crate::select::Selection;
+use crate::store::{ArrayRead, Format};
 
 /// Above this many elements, text output is summarized as numpy does (`threshold=1000`).
 pub const SUMMARY_THRESHOLD: usize = 1000;
@@ -31,7 +32,7 @@ pub enum TextFormat {
 /// Prints the `selection` of the array at `path` (`.npy`, Zarr or HDF5) to `out`.
 ///
 /// # Errors
-/// As [`AnyArray::open`] and [`Selection::resolve`]; [`Error::Io`] if `out` fails (a closed pipe
+/// As [`crate::open`] and [`Selection::resolve`]; [`Error::Io`] if `out` fails (a closed pipe
 /// included).
 pub fn cat(
     path: &Path,
@@ -39,18 +40,19 @@ pub fn cat(
     format: TextFormat,
     out: &mut dyn Write,
 ) -> Result<()> {
-    if crate::store::detect_format(&crate::store::Location::parse(path).file)?
-        != crate::store::Format::Npy
-    {
-        let store = crate::store::open(path)?;
+    if detect_format(&Location::parse(path).file)? != Format::Npy {
+        let store = open(path)?;
         let io = |e| Error::io("<stdout>", e);
         return crate::store_dispatch!(&store, a => {
             let values = a.read(selection)?;
             write(out, &values.view(), false, format).map_err(io)
         });
     }
-    let any = AnyArray::open(path)?;
-    any_dispatch!(&any, a => cat_typed(a, selection, format, out))
+    // A mapped `.npy` is printed from its raw bytes, swapping each value on output when the
+    // file is in the other byte order: the store's `read` would convert (copy) the whole
+    // selection first, and a summary prints only its edges.
+    let element = read_header(path)?.dtype.element();
+    dispatch_element!(element, T => cat_typed(&MmapArray::<T>::open(path)?, selection, format, out))
 }
 
 fn cat_typed<T: Element>(

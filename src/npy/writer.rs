@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use ndarray::{ArrayBase, Data, Dimension};
 
+use super::header::Header;
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
-use crate::npy::Header;
 use crate::sys::{self, Lock};
 
 /// Bytes buffered before they are handed to the operating system.
@@ -341,7 +341,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::array::read_npy;
+    use crate::npy::read_npy;
     use ndarray::{Array, Array3, ArrayD, IxDyn, ShapeBuilder, arr0};
 
     #[test]

@@ -5,14 +5,13 @@ use std::path::Path;
 
 use ndarray::{Axis, Slice};
 
-use crate::any::{AnyArray, any_dispatch};
-use crate::array::MmapArray;
-use crate::dtype::Element;
+use crate::dtype::{Element, dispatch_element};
 use crate::error::{Error, Result};
 use crate::fsutil::{commit_or_remove, rename_durably, same_file, temp_sibling};
-use crate::store::{ArrayStore, Chunks, Format, Location, detect_format, guess_format};
+use crate::npy::{MmapArray, NpyWriter, read_header, write_npy};
+use crate::open::{Location, detect_format, guess_format};
+use crate::store::{ArrayRead, ArrayWrite, Chunks, Format};
 use crate::sys::Access;
-use crate::writer::{NpyWriter, write_npy};
 use crate::zarr::{Codec, ZarrArray, ZarrOptions, default_chunks};
 
 /// Data read per step of a copy; memory use stays near this whatever the array's size.
@@ -45,9 +44,9 @@ pub fn copy(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<CopyReport> 
             dst.display()
         )));
     }
-    let any = AnyArray::open(src)?;
+    let element = read_header(src)?.dtype.element();
     let tmp = temp_sibling(dst);
-    let result = any_dispatch!(&any, a => copy_typed(a, &tmp));
+    let result = dispatch_element!(element, T => copy_typed(&MmapArray::<T>::open(src)?, &tmp));
     match result {
         Ok(elements) => {
             rename_durably(&tmp, dst)?;
@@ -135,7 +134,7 @@ pub fn copy_with(
             dst.display()
         )));
     }
-    let store = crate::store::open(src)?;
+    let store = crate::open::open(src)?;
     let elements =
         crate::store_dispatch!(&store, s => copy_store(s.as_ref(), &dloc, dfmt, options))?;
     let bytes = crate::fsutil::disk_usage(&dloc.file);
@@ -143,7 +142,7 @@ pub fn copy_with(
 }
 
 fn copy_store<T: Element>(
-    src: &dyn ArrayStore<T>,
+    src: &dyn ArrayRead<T>,
     dst: &Location,
     format: Format,
     options: &CopyOptions,
@@ -211,7 +210,7 @@ fn copy_store<T: Element>(
 
 #[cfg(feature = "hdf5")]
 fn copy_to_hdf5<T: Element>(
-    src: &dyn ArrayStore<T>,
+    src: &dyn ArrayRead<T>,
     dst: &Location,
     shape: &[usize],
     chunks: &[usize],
@@ -245,7 +244,7 @@ fn copy_to_hdf5<T: Element>(
 
 #[cfg(not(feature = "hdf5"))]
 fn copy_to_hdf5<T: Element>(
-    _src: &dyn ArrayStore<T>,
+    _src: &dyn ArrayRead<T>,
     _dst: &Location,
     _shape: &[usize],
     _chunks: &[usize],
@@ -259,8 +258,8 @@ const FLUSH_EVERY: usize = 64 << 20;
 
 /// Moves `src` into `dst` one `unit`-shaped block at a time.
 fn pump<T: Element>(
-    src: &dyn ArrayStore<T>,
-    dst: &mut dyn ArrayStore<T>,
+    src: &dyn ArrayRead<T>,
+    dst: &mut dyn ArrayWrite<T>,
     unit: &[usize],
 ) -> Result<()> {
     let mut since = 0usize;
@@ -283,7 +282,7 @@ fn pump<T: Element>(
 /// [`FLUSH_EVERY`] bytes of them at a time, then encoded and stored in parallel. Memory stays at
 /// one such batch plus one encoded block per thread.
 fn pump_parallel<T: Element>(
-    src: &dyn ArrayStore<T>,
+    src: &dyn ArrayRead<T>,
     dst: &ZarrArray<T>,
     unit: &[usize],
 ) -> Result<()> {
@@ -310,7 +309,7 @@ fn pump_parallel<T: Element>(
     }
 }
 
-fn copy_to_npy<T: Element>(src: &dyn ArrayStore<T>, tmp: &Path) -> Result<()> {
+fn copy_to_npy<T: Element>(src: &dyn ArrayRead<T>, tmp: &Path) -> Result<()> {
     let mut out = MmapArray::<T>::create(tmp, src.shape())?;
     // Walk the source in its own storage order: each stored chunk is decoded once.
     let unit = src.chunk_shape().to_vec();

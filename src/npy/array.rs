@@ -9,9 +9,9 @@ use std::sync::OnceLock;
 
 use ndarray::{ArrayD, ArrayView, ArrayViewD, ArrayViewMutD, Dimension, IxDyn, ShapeBuilder};
 
+use super::header::Header;
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
-use crate::npy::Header;
 use crate::select::Selection;
 use crate::sys::{self, Access, Lock, Mapping};
 
@@ -101,12 +101,12 @@ pub struct MmapArray<T: Element> {
     pub(crate) mode: Mode,
     // Delta files over a copy-on-write array, bottom first (see `cow`). While they are not
     // applied, `map` shows the base alone and is never written or handed out whole.
-    pub(crate) layers: Vec<crate::cow::Layer>,
+    pub(crate) layers: Vec<super::cow::Layer>,
     // The private clone with the layers applied, made the first time the array's bytes are
     // needed in one piece (see `mapping`). Built whole before it is stored here, so no
     // reference into it exists while its pages are being replaced.
     pub(crate) applied: OnceLock<Mapping>,
-    // Rows (columns for Fortran order) per block of `ArrayStore::chunks`.
+    // Rows (columns for Fortran order) per block of `ArrayRead::chunks`.
     blocks: Vec<usize>,
     _element: PhantomData<T>,
 }
@@ -218,7 +218,7 @@ impl<T: Element> MmapArray<T> {
                 found: header.dtype.typestr(),
             });
         }
-        let blocks = crate::store::contiguous_chunks(
+        let blocks = crate::grid::contiguous_chunks(
             &header.shape,
             header.dtype.itemsize(),
             header.fortran_order,
@@ -281,7 +281,7 @@ impl<T: Element> MmapArray<T> {
         if self.header.fortran_order { Order::F } else { Order::C }
     }
 
-    /// The block shape [`ArrayStore::chunks`](crate::ArrayStore::chunks) walks the file in:
+    /// The block shape [`ArrayRead::chunks`](crate::ArrayRead::chunks) walks the file in:
     /// whole rows (whole columns for Fortran order), about 4 MiB per block.
     pub fn block_shape(&self) -> &[usize] {
         &self.blocks
@@ -308,7 +308,7 @@ impl<T: Element> MmapArray<T> {
         if let Some(m) = self.applied.get() {
             return Ok(m);
         }
-        let m = crate::cow::apply_layers(&self.path, &self.file, &self.layers)?;
+        let m = super::cow::apply_layers(&self.path, &self.file, &self.layers)?;
         // If another thread stored one first, that one is kept and `m` is dropped unseen.
         let _ = self.applied.set(m);
         self.applied.get().ok_or_else(|| Error::argument("applied mapping missing"))

@@ -37,7 +37,6 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-pub mod bench;
 mod delta;
 
 use std::fs::{self, File};
@@ -51,7 +50,7 @@ use ndarray::{ArrayD, IxDyn, SliceInfoElem};
 use serde::Serialize;
 use twox_hash::XxHash3_64;
 
-use crate::array::{MmapArray, Mode};
+use super::array::{MmapArray, Mode};
 use crate::dtype::Element;
 use crate::error::{Error, Result};
 use crate::fsutil::{same_file, write_atomically};

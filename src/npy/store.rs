@@ -1,0 +1,79 @@
+//! [`MmapArray`] as a store: regions are views of the mapping (zero-copy when the file is in
+//! native byte order and aligned), chunks are blocks of whole rows of about 4 MiB.
+
+use ndarray::{ArrayViewD, CowArray, IxDyn};
+
+use super::array::{MmapArray, Mode};
+use super::pages::MmapChunks;
+use crate::dtype::{DType, Element};
+use crate::error::{Error, Result};
+use crate::grid::{box_slice, check_box};
+use crate::select::Selection;
+use crate::store::{ArrayRead, ArrayWrite, ChunkSource, Format};
+
+impl<T: Element> ArrayRead<T> for MmapArray<T> {
+    fn format(&self) -> Format {
+        Format::Npy
+    }
+    fn shape(&self) -> &[usize] {
+        MmapArray::shape(self)
+    }
+    fn dtype(&self) -> DType {
+        MmapArray::dtype(self)
+    }
+    fn chunk_shape(&self) -> &[usize] {
+        self.block_shape()
+    }
+
+    /// Zero-copy (`CowArray::Borrowed`) when the file is in native byte order and aligned.
+    fn read_region(&self, start: &[usize], shape: &[usize]) -> Result<CowArray<'_, T, IxDyn>> {
+        check_box(MmapArray::shape(self), start, shape)?;
+        let sl = box_slice(start, shape);
+        match self.view() {
+            Ok(v) => Ok(CowArray::from(v.slice_move(sl.as_slice()))),
+            Err(Error::NotViewable { .. }) => {
+                let sel = Selection::new(
+                    start
+                        .iter()
+                        .zip(shape)
+                        .map(|(&s, &n)| crate::select::Item::Slice {
+                            start: Some(i64::try_from(s).unwrap_or(i64::MAX)),
+                            stop: Some(i64::try_from(s + n).unwrap_or(i64::MAX)),
+                            step: None,
+                        })
+                        .collect(),
+                );
+                Ok(CowArray::from(self.read_slice(&sel)?))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn release(&self) -> Result<()> {
+        if self.mode() == Mode::CopyOnWrite {
+            return Ok(());
+        }
+        MmapArray::release(self, 0, usize::MAX)
+    }
+
+    /// The mapping's own pages ([`MmapChunks`]): zero-copy where the bytes allow.
+    fn chunk_source(&self) -> Result<Box<dyn ChunkSource<T> + '_>> {
+        Ok(Box::new(MmapChunks::new(self)?))
+    }
+}
+
+impl<T: Element> ArrayWrite<T> for MmapArray<T> {
+    fn write_region(&mut self, start: &[usize], data: &ArrayViewD<'_, T>) -> Result<()> {
+        check_box(MmapArray::shape(self), start, data.shape())?;
+        if self.mode() == Mode::ReadOnly {
+            return Err(Error::ReadOnly { path: self.path().to_path_buf(), mode: "r" });
+        }
+        let sl = box_slice(start, data.shape());
+        self.view_mut()?.slice_mut(sl.as_slice()).assign(data);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        MmapArray::flush(self)
+    }
+}

@@ -1,0 +1,243 @@
+//! Opening what is at a path: [`Location`] (`FILE` or `FILE:/inner/path`), format detection
+//! from the contents, and [`AnyStore`], the one enum over element types, with
+//! [`store_dispatch!`](crate::store_dispatch). This is the only module that lists the backends.
+
+use std::fmt;
+use std::path::Path;
+
+use crate::dtype::{DType, Element, ElementType};
+use crate::error::{Error, Result};
+use crate::npy::MmapArray;
+use crate::store::{ArrayRead, Attributes, Format};
+
+/// A boxed store of element type `T`, as [`open`] hands out per element type.
+pub type DynStore<T> = Box<dyn ArrayRead<T> + Send + Sync>;
+
+/// Any [`ArrayRead`] whose element type is learnt from the file at run time. Match on it (or
+/// use [`store_dispatch!`](crate::store_dispatch)) to get the typed store.
+#[allow(missing_docs)]
+pub enum AnyStore {
+    Bool(DynStore<bool>),
+    U8(DynStore<u8>),
+    U16(DynStore<u16>),
+    U32(DynStore<u32>),
+    U64(DynStore<u64>),
+    I8(DynStore<i8>),
+    I16(DynStore<i16>),
+    I32(DynStore<i32>),
+    I64(DynStore<i64>),
+    F16(DynStore<half::f16>),
+    F32(DynStore<f32>),
+    F64(DynStore<f64>),
+    C64(DynStore<num_complex::Complex<f32>>),
+    C128(DynStore<num_complex::Complex<f64>>),
+}
+
+impl fmt::Debug for AnyStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AnyStore")
+            .field("format", &self.format())
+            .field("dtype", &self.dtype().typestr())
+            .field("shape", &self.shape())
+            .finish()
+    }
+}
+
+/// Applies `$body` to the typed store (`&mut Box<dyn ArrayRead<T>>` or `&…`) inside an
+/// [`AnyStore`]; within `$body` the element type is available as `T` only through inference.
+/// `store_dispatch!(any, s => body, complex s => other)` runs `other` for the two complex
+/// types, for generic code that needs real numbers.
+#[macro_export]
+macro_rules! store_dispatch {
+    ($any:expr, $a:ident => $body:expr) => {
+        $crate::store_dispatch!($any, $a => $body, complex $a => $body)
+    };
+    ($any:expr, $a:ident => $body:expr, complex $c:ident => $complex:expr) => {
+        match $any {
+            $crate::AnyStore::Bool($a) => $body,
+            $crate::AnyStore::U8($a) => $body,
+            $crate::AnyStore::U16($a) => $body,
+            $crate::AnyStore::U32($a) => $body,
+            $crate::AnyStore::U64($a) => $body,
+            $crate::AnyStore::I8($a) => $body,
+            $crate::AnyStore::I16($a) => $body,
+            $crate::AnyStore::I32($a) => $body,
+            $crate::AnyStore::I64($a) => $body,
+            $crate::AnyStore::F16($a) => $body,
+            $crate::AnyStore::F32($a) => $body,
+            $crate::AnyStore::F64($a) => $body,
+            $crate::AnyStore::C64($c) => $complex,
+            $crate::AnyStore::C128($c) => $complex,
+        }
+    };
+}
+
+/// The [`AnyStore`] variant that holds stores of `Self`.
+trait IntoAny: Element {
+    fn into_any(store: DynStore<Self>) -> AnyStore;
+}
+
+macro_rules! into_any {
+    ($($variant:ident $t:ty),*) => {$(
+        impl IntoAny for $t {
+            fn into_any(store: DynStore<Self>) -> AnyStore {
+                AnyStore::$variant(store)
+            }
+        }
+    )*};
+}
+into_any!(Bool bool, U8 u8, U16 u16, U32 u32, U64 u64, I8 i8, I16 i16, I32 i32, I64 i64,
+    F16 half::f16, F32 f32, F64 f64, C64 num_complex::Complex<f32>, C128 num_complex::Complex<f64>);
+
+impl AnyStore {
+    /// The storage format.
+    pub fn format(&self) -> Format {
+        store_dispatch!(self, a => a.format())
+    }
+    /// The stored dtype.
+    pub fn dtype(&self) -> DType {
+        store_dispatch!(self, a => a.dtype())
+    }
+    /// The shape.
+    pub fn shape(&self) -> &[usize] {
+        store_dispatch!(self, a => a.shape())
+    }
+    /// The chunk shape.
+    pub fn chunk_shape(&self) -> &[usize] {
+        store_dispatch!(self, a => a.chunk_shape())
+    }
+    /// The attributes.
+    ///
+    /// # Errors
+    /// As [`ArrayRead::attributes`].
+    pub fn attributes(&self) -> Result<Attributes> {
+        store_dispatch!(self, a => a.attributes())
+    }
+}
+
+/// Where an array lives: a file or directory and, for container formats, the path of the array
+/// inside it (`data.h5:/group/name`, `store.zarr:/group/name`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Location {
+    /// The file (npy, hdf5) or directory (zarr).
+    pub file: std::path::PathBuf,
+    /// The path inside the container, `None` for the whole file or the root array.
+    pub inner: Option<String>,
+}
+
+impl Location {
+    /// Splits `FILE:/inner` when `FILE` exists (or, for a new array, when it names an `.h5`,
+    /// `.hdf5` or `.zarr` path); any other text is a plain path.
+    pub fn parse(text: &Path) -> Location {
+        let s = text.to_string_lossy();
+        if !text.exists()
+            && let Some(pos) = s.rfind(":/")
+        {
+            let (file, inner) = (&s[..pos], &s[pos + 1..]);
+            let fp = Path::new(file);
+            if fp.exists() || guess_format(fp).is_some() {
+                return Location { file: fp.to_path_buf(), inner: Some(inner.to_string()) };
+            }
+        }
+        Location { file: text.to_path_buf(), inner: None }
+    }
+}
+
+/// The format a new file at `path` gets, from its extension: `.npy`, `.zarr`, `.h5`/`.hdf5`.
+pub fn guess_format(path: &Path) -> Option<Format> {
+    match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+        "npy" => Some(Format::Npy),
+        "zarr" => Some(Format::Zarr),
+        "h5" | "hdf5" | "he5" | "nc" => Some(Format::Hdf5),
+        _ => None,
+    }
+}
+
+/// The format of the existing file or directory at `path`, from its contents.
+///
+/// # Errors
+/// [`Error::Io`] if it cannot be read; [`Error::Argument`] if it is none of npy, Zarr, HDF5.
+pub fn detect_format(path: &Path) -> Result<Format> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if meta.is_dir() {
+        let zarr = ["zarr.json", ".zarray", ".zgroup"].iter().any(|f| path.join(f).exists());
+        if zarr {
+            return Ok(Format::Zarr);
+        }
+        return Err(Error::argument(format!(
+            "{}: directory holds no zarr.json, .zarray or .zgroup; not a Zarr array",
+            path.display()
+        )));
+    }
+    let mut head = [0u8; 8];
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let n = f.read(&mut head).map_err(|e| Error::io(path, e))?;
+    if head[..n].starts_with(b"\x93NUMPY") {
+        Ok(Format::Npy)
+    } else if head[..n].starts_with(b"\x89HDF\r\n\x1a\n") {
+        Ok(Format::Hdf5)
+    } else {
+        Err(Error::format(path, 0, "not an .npy file, Zarr array or HDF5 file (unknown magic)"))
+    }
+}
+
+/// Opens the array at `path` read-only, detecting its format (`.npy`, Zarr v2/v3 directory, HDF5
+/// file) and element type. Inside a container, name the array as `FILE:/group/name`.
+///
+/// # Errors
+/// As the backend's `open`; [`Error::Argument`] for an unrecognised format, and
+/// [`Error::Unsupported`] for HDF5 when larder was built without the `hdf5` feature.
+pub fn open(path: impl AsRef<Path>) -> Result<AnyStore> {
+    let loc = Location::parse(path.as_ref());
+    let format = detect_format(&loc.file)?;
+    let element = match format {
+        Format::Npy => crate::npy::read_header(&loc.file)?.dtype.element(),
+        Format::Zarr => crate::zarr::element_of(&loc.file, loc.inner.as_deref())?,
+        Format::Hdf5 => hdf5_element(&loc)?,
+        Format::Memory => return Err(Error::argument("memory stores have no path")),
+    };
+    crate::dtype::dispatch_element!(element, T => Ok(T::into_any(open_typed::<T>(&loc, format)?)))
+}
+
+#[cfg(feature = "hdf5")]
+fn hdf5_element(loc: &Location) -> Result<ElementType> {
+    crate::hdf5::element_of(&loc.file, loc.inner.as_deref())
+}
+
+#[cfg(not(feature = "hdf5"))]
+fn hdf5_element(_loc: &Location) -> Result<ElementType> {
+    Err(Error::Unsupported("HDF5 (larder was built without the `hdf5` feature)"))
+}
+
+fn open_typed<T: Element>(loc: &Location, format: Format) -> Result<DynStore<T>> {
+    Ok(match format {
+        Format::Npy => {
+            if loc.inner.is_some() {
+                return Err(Error::argument(format!(
+                    "{}: an .npy file holds one array; drop the ':/…' part",
+                    loc.file.display()
+                )));
+            }
+            Box::new(MmapArray::<T>::open(&loc.file)?)
+        }
+        Format::Zarr => {
+            Box::new(crate::zarr::ZarrArray::<T>::open_at(&loc.file, loc.inner.as_deref())?)
+        }
+        #[cfg(feature = "hdf5")]
+        Format::Hdf5 => {
+            Box::new(crate::hdf5::Hdf5Array::<T>::open_at(&loc.file, loc.inner.as_deref())?)
+        }
+        _ => return Err(Error::Unsupported("HDF5 (larder was built without the `hdf5` feature)")),
+    })
+}
+
+/// Opens the array at `path` read-only as element type `T`.
+///
+/// # Errors
+/// As [`open`], and [`Error::DTypeMismatch`] when the array does not hold `T`.
+pub fn open_as<T: Element>(path: impl AsRef<Path>) -> Result<DynStore<T>> {
+    let loc = Location::parse(path.as_ref());
+    let format = detect_format(&loc.file)?;
+    open_typed::<T>(&loc, format)
+}

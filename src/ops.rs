@@ -1,0 +1,6 @@
+//! Whole-array operations of the command line, each on any format through the store API:
+//! [`copy`] between formats, [`info`] from metadata, [`cat`] as numpy prints.
+
+pub mod cat;
+pub mod copy;
+pub mod info;

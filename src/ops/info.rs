@@ -1,0 +1,110 @@
+//! `larder info`: what an array is (format, dtype, shape, order, bytes on disk and in RAM,
+//! chunks, attributes), read from its metadata without reading its data.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::npy::{Order, read_header};
+use crate::open::{Location, detect_format, open};
+use crate::store::Format;
+use crate::sys::resident_under;
+
+/// What `larder info` reports about an array.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Info {
+    /// The storage format: `npy`, `zarr` or `hdf5`.
+    pub format: &'static str,
+    /// numpy typestr of the stored elements.
+    pub dtype: String,
+    /// The shape.
+    pub shape: Vec<usize>,
+    /// `C` or `F` (chunked formats are always reported as `C`, their logical order).
+    pub order: &'static str,
+    /// Size on disk in bytes (all files of a Zarr array).
+    pub bytes: u64,
+    /// Bytes of the file(s) in RAM now (page cache pages, counted by `mincore`).
+    pub resident_bytes: u64,
+    /// Format version: `1.0`/`2.0`/`3.0` for npy, `2` or `3` for Zarr; absent for HDF5.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Offset of the first data byte (npy only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_offset: Option<usize>,
+    /// Chunk shape of a chunked array (with sharding: the chunks inside a shard).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chunks: Option<Vec<usize>>,
+    /// Shard shape of a sharded Zarr array.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shards: Option<Vec<usize>>,
+    /// The array's attributes, when it has any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<serde_json::Value>,
+}
+
+/// Describes the array at `path` (an `.npy` file, a Zarr directory, or `FILE.h5[:/name]`)
+/// without reading its data.
+///
+/// # Errors
+/// As [`read_header`] and [`crate::open`].
+pub fn info(path: impl AsRef<Path>) -> Result<Info> {
+    let path = path.as_ref();
+    let loc = Location::parse(path);
+    let format = detect_format(&loc.file)?;
+    if format != Format::Npy {
+        return chunked_info(&loc);
+    }
+    // The header is validated against the file's length; no data is read.
+    let h = read_header(path)?;
+    let bytes = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
+    Ok(Info {
+        format: "npy",
+        dtype: h.dtype.typestr(),
+        shape: h.shape.clone(),
+        order: if h.fortran_order { Order::F } else { Order::C }.as_str(),
+        bytes,
+        resident_bytes: resident_under(path),
+        version: Some(format!("{}.{}", h.version.0, h.version.1)),
+        data_offset: Some(h.data_offset),
+        chunks: None,
+        shards: None,
+        attributes: None,
+    })
+}
+
+fn chunked_info(loc: &Location) -> Result<Info> {
+    let store = open(location_text(loc))?;
+    let (version, inner) = if store.format() == Format::Zarr {
+        let (v, inner) = crate::zarr::version_and_inner(&loc.file, loc.inner.as_deref())?;
+        (Some(v.to_string()), inner)
+    } else {
+        (None, None)
+    };
+    let grid = store.chunk_shape().to_vec();
+    let (chunks, shards) = match inner {
+        Some(inner) => (Some(inner), Some(grid)),
+        None => (Some(grid), None),
+    };
+    let attrs = store.attributes()?;
+    Ok(Info {
+        format: store.format().as_str(),
+        dtype: store.dtype().typestr(),
+        shape: store.shape().to_vec(),
+        order: "C",
+        bytes: crate::fsutil::disk_usage(&loc.file),
+        resident_bytes: resident_under(&loc.file),
+        version,
+        data_offset: None,
+        chunks,
+        shards,
+        attributes: (!attrs.is_empty()).then(|| serde_json::Value::Object(attrs)),
+    })
+}
+
+fn location_text(loc: &Location) -> std::path::PathBuf {
+    match &loc.inner {
+        Some(inner) => std::path::PathBuf::from(format!("{}:{inner}", loc.file.display())),
+        None => loc.file.clone(),
+    }
+}
