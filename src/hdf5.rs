@@ -104,13 +104,15 @@ fn resolve(path: &Path, file: &hdf5::File, inner: Option<&str>) -> Result<hdf5::
                 [one] => one.clone(),
                 [] => return Err(herr(path, "the file holds no dataset")),
                 many => {
-                    return Err(Error::argument(format!(
-                        "{}: holds {} datasets; name one as {}:{}",
-                        path.display(),
-                        many.len(),
-                        path.display(),
-                        many[0]
-                    )));
+                    return Err(Error::invalid(
+                        path,
+                        format!(
+                            "holds {} datasets; name one as {}:{}",
+                            many.len(),
+                            path.display(),
+                            many[0]
+                        ),
+                    ));
                 }
             }
         }
@@ -468,7 +470,7 @@ impl<T: Element> ArrayRead<T> for Hdf5Array<T> {
         if shape.contains(&0) {
             return ArrayD::from_shape_vec(IxDyn(shape), Vec::new())
                 .map(CowArray::from)
-                .map_err(|e| Error::argument(e.to_string()));
+                .map_err(|e| Error::internal(e.to_string()));
         }
         let arr = h5_typed!(T, read_as(&self.ds, start, shape)).map_err(|e| herr(&self.path, e))?;
         Ok(CowArray::from(arr))

@@ -165,10 +165,10 @@ pub fn detect_format(path: &Path) -> Result<Format> {
         if zarr {
             return Ok(Format::Zarr);
         }
-        return Err(Error::argument(format!(
-            "{}: directory holds no zarr.json, .zarray or .zgroup; not a Zarr array",
-            path.display()
-        )));
+        return Err(Error::invalid(
+            path,
+            "directory holds no zarr.json, .zarray or .zgroup; not a Zarr array",
+        ));
     }
     let mut head = [0u8; 8];
     let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
@@ -195,7 +195,7 @@ pub fn open(path: impl AsRef<Path>) -> Result<AnyStore> {
         Format::Npy => crate::npy::read_header(&loc.file)?.dtype.element(),
         Format::Zarr => crate::zarr::element_of(&loc.file, loc.inner.as_deref())?,
         Format::Hdf5 => hdf5_element(&loc)?,
-        Format::Memory => return Err(Error::argument("memory stores have no path")),
+        Format::Memory => return Err(Error::internal("format detection found a memory store")),
     };
     crate::dtype::dispatch_element!(element, T => Ok(T::into_any(open_typed::<T>(&loc, format)?)))
 }
@@ -214,10 +214,10 @@ fn open_typed<T: Element>(loc: &Location, format: Format) -> Result<DynStore<T>>
     Ok(match format {
         Format::Npy => {
             if loc.inner.is_some() {
-                return Err(Error::argument(format!(
-                    "{}: an .npy file holds one array; drop the ':/…' part",
-                    loc.file.display()
-                )));
+                return Err(Error::invalid(
+                    &loc.file,
+                    "an .npy file holds one array; drop the ':/…' part",
+                ));
             }
             Box::new(MmapArray::<T>::open(&loc.file)?)
         }

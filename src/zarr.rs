@@ -8,7 +8,6 @@ use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::sync::Arc;
 
 use ndarray::{ArrayD, ArrayView, ArrayViewD, CowArray, IxDyn};
@@ -16,133 +15,19 @@ use serde_json::Value;
 use zarrs::array::{Array, ArrayBuilder, ArrayBytes, ArraySubset};
 use zarrs::filesystem::FilesystemStore;
 
-use crate::dtype::{ByteOrder, DType, Element, ElementType};
+use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
 use crate::grid::{ChunkGrid, check_box, intersect};
 use crate::store::{ArrayRead, ArrayWrite, Attributes, Format};
 
+mod meta;
+mod options;
 mod plain;
 
-/// The compression of chunks larder writes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Codec {
-    /// Zstandard at the given level (default 3).
-    Zstd(i32),
-    /// gzip at the given level, 0–9 (default 5).
-    Gzip(u32),
-    /// No compression.
-    None,
-}
-
-impl Default for Codec {
-    fn default() -> Self {
-        Codec::Zstd(3)
-    }
-}
-
-impl FromStr for Codec {
-    type Err = Error;
-    /// `zstd`, `gzip`, `none`, optionally with a level: `zstd:5`, `gzip:9`.
-    fn from_str(s: &str) -> Result<Codec> {
-        let (name, level) = match s.split_once(':') {
-            Some((n, l)) => (n, Some(l)),
-            None => (s, None),
-        };
-        let bad =
-            || Error::argument(format!("codec {s:?}: expected zstd[:LEVEL], gzip[:0-9] or none"));
-        match (name, level) {
-            ("zstd", None) => Ok(Codec::Zstd(3)),
-            ("zstd", Some(l)) => l.parse().map(Codec::Zstd).map_err(|_| bad()),
-            ("gzip", None) => Ok(Codec::Gzip(5)),
-            ("gzip", Some(l)) => match l.parse() {
-                Ok(v) if v <= 9 => Ok(Codec::Gzip(v)),
-                _ => Err(bad()),
-            },
-            ("none", None) => Ok(Codec::None),
-            _ => Err(bad()),
-        }
-    }
-}
-
-impl fmt::Display for Codec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Codec::Zstd(l) => write!(f, "zstd:{l}"),
-            Codec::Gzip(l) => write!(f, "gzip:{l}"),
-            Codec::None => f.write_str("none"),
-        }
-    }
-}
-
-/// How a new chunked array is laid out: chunk shape, compression and optional sharding.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ZarrOptions {
-    chunks: Option<Vec<usize>>,
-    codec: Codec,
-    shard: Option<Vec<usize>>,
-    attributes: Attributes,
-}
-
-impl ZarrOptions {
-    /// Defaults: chunks of about 2 MiB in C order, zstd level 3, no sharding.
-    pub fn new() -> Self {
-        ZarrOptions::default()
-    }
-    /// The chunk shape (with sharding: the inner chunk shape).
-    pub fn chunks(&mut self, chunks: &[usize]) -> &mut Self {
-        self.chunks = Some(chunks.to_vec());
-        self
-    }
-    /// The compression.
-    pub fn codec(&mut self, codec: Codec) -> &mut Self {
-        self.codec = codec;
-        self
-    }
-    /// Store chunks in shards of this shape (a multiple of the chunk shape on every axis).
-    pub fn shard(&mut self, shard: &[usize]) -> &mut Self {
-        self.shard = Some(shard.to_vec());
-        self
-    }
-    /// Attributes to store with the array.
-    pub fn attributes(&mut self, attributes: Attributes) -> &mut Self {
-        self.attributes = attributes;
-        self
-    }
-    /// The chunk shape set, if any.
-    pub fn chunk_shape(&self) -> Option<&[usize]> {
-        self.chunks.as_deref()
-    }
-    /// The codec set.
-    pub fn codec_kind(&self) -> Codec {
-        self.codec
-    }
-    /// The shard shape set, if any.
-    pub fn shard_shape(&self) -> Option<&[usize]> {
-        self.shard.as_deref()
-    }
-}
-
-/// Target bytes of one chunk when no chunk shape is given.
-pub const DEFAULT_CHUNK_BYTES: usize = 2 << 20;
-
-/// A C-order chunk shape of about [`DEFAULT_CHUNK_BYTES`] for an array of `shape`: trailing axes
-/// are kept whole while they fit, the next axis is cut to fill the budget, leading axes get 1.
-pub fn default_chunks(shape: &[usize], itemsize: usize) -> Vec<usize> {
-    let budget = (DEFAULT_CHUNK_BYTES / itemsize.max(1)).max(1);
-    let mut out = vec![1; shape.len()];
-    let mut inner = 1usize;
-    for axis in (0..shape.len()).rev() {
-        let n = shape[axis].max(1);
-        if inner.saturating_mul(n) <= budget {
-            out[axis] = n;
-            inner *= n;
-        } else {
-            out[axis] = (budget / inner).clamp(1, n);
-            break;
-        }
-    }
-    out
-}
+use meta::{data_type_of, describe, plain_layout, resolve_inner};
+pub(crate) use meta::{element_of, version_and_inner};
+pub use meta::{group_attributes, list_arrays};
+pub use options::{Codec, DEFAULT_CHUNK_BYTES, ZarrOptions, default_chunks};
 
 /// A typed array stored in Zarr format (v2 or v3) in a directory.
 pub struct ZarrArray<T: Element> {
@@ -183,179 +68,6 @@ fn node_path(inner: Option<&str>) -> String {
     match inner {
         None | Some("" | "/") => "/".to_string(),
         Some(p) => format!("/{}", p.trim_matches('/')),
-    }
-}
-
-/// Paths of every array in the Zarr hierarchy at `root` (`/` for a root array).
-///
-/// # Errors
-/// [`Error::Storage`] when the hierarchy cannot be read.
-pub fn list_arrays(root: &Path) -> Result<Vec<String>> {
-    let store = store_at(root)?;
-    let node = zarrs::node::Node::open(&store, "/").map_err(|e| zerr(root, e))?;
-    if matches!(node.metadata(), zarrs::node::NodeMetadata::Array(_)) {
-        return Ok(vec!["/".to_string()]);
-    }
-    let group = zarrs::group::Group::open(store, "/").map_err(|e| zerr(root, e))?;
-    let mut out: Vec<String> = group
-        .traverse()
-        .map_err(|e| zerr(root, e))?
-        .into_iter()
-        .filter(|(_, m)| matches!(m, zarrs::node::NodeMetadata::Array(_)))
-        .map(|(p, _)| p.as_str().to_string())
-        .collect();
-    out.sort();
-    Ok(out)
-}
-
-/// The attributes of the group at `inner` (`None`: the root) of the Zarr hierarchy at `root`.
-///
-/// # Errors
-/// [`Error::Storage`] when there is no such group.
-pub fn group_attributes(root: &Path, inner: Option<&str>) -> Result<Attributes> {
-    let store = store_at(root)?;
-    let group = zarrs::group::Group::open(store, &node_path(inner)).map_err(|e| zerr(root, e))?;
-    let meta = serde_json::to_value(group.metadata()).map_err(|e| zerr(root, e))?;
-    Ok(meta.get("attributes").and_then(Value::as_object).cloned().unwrap_or_default())
-}
-
-/// Resolves the array path: the given one, or the only array of the hierarchy.
-fn resolve_inner(root: &Path, inner: Option<&str>) -> Result<String> {
-    if inner.is_some() {
-        return Ok(node_path(inner));
-    }
-    let arrays = list_arrays(root)?;
-    match arrays.as_slice() {
-        [one] => Ok(one.clone()),
-        [] => Err(zerr(root, "the hierarchy holds no array")),
-        many => Err(Error::argument(format!(
-            "{}: holds {} arrays; name one as {}:PATH, e.g. {}:{}",
-            root.display(),
-            many.len(),
-            root.display(),
-            root.display(),
-            many[0]
-        ))),
-    }
-}
-
-/// What the metadata says about the stored elements, chunking and format version.
-struct Described {
-    dtype: DType,
-    chunks: Vec<usize>,
-    inner_chunks: Option<Vec<usize>>,
-    version: u8,
-}
-
-fn describe(path: &Path, array: &Array<FilesystemStore>) -> Result<Described> {
-    let meta = serde_json::to_value(array.metadata()).map_err(|e| zerr(path, e))?;
-    let version = meta.get("zarr_format").and_then(Value::as_u64).unwrap_or(3);
-    let unsupported = |descr: String, reason: &str| Error::UnsupportedDType {
-        path: path.to_path_buf(),
-        descr,
-        reason: reason.to_string(),
-    };
-    let to_usizes = |v: Option<&Value>| -> Option<Vec<usize>> {
-        v?.as_array()?.iter().map(|x| x.as_u64().and_then(|n| usize::try_from(n).ok())).collect()
-    };
-    if version == 2 {
-        let descr = meta.get("dtype").map(ToString::to_string).unwrap_or_default();
-        let typestr = meta.get("dtype").and_then(Value::as_str).unwrap_or_default();
-        let dtype = DType::parse(typestr).map_err(|e| unsupported(descr, &e.to_string()))?;
-        let chunks = to_usizes(meta.get("chunks")).unwrap_or_default();
-        return Ok(Described { dtype, chunks, inner_chunks: None, version: 2 });
-    }
-    let dt = meta.get("data_type");
-    let name = dt
-        .and_then(|d| d.as_str().or_else(|| d.get("name").and_then(Value::as_str)))
-        .unwrap_or_default();
-    let element = match name {
-        "bool" => ElementType::Bool,
-        "uint8" => ElementType::U8,
-        "uint16" => ElementType::U16,
-        "uint32" => ElementType::U32,
-        "uint64" => ElementType::U64,
-        "int8" => ElementType::I8,
-        "int16" => ElementType::I16,
-        "int32" => ElementType::I32,
-        "int64" => ElementType::I64,
-        "float16" => ElementType::F16,
-        "float32" => ElementType::F32,
-        "float64" => ElementType::F64,
-        "complex64" | "complex_float32" => ElementType::C64,
-        "complex128" | "complex_float64" => ElementType::C128,
-        other => {
-            return Err(unsupported(other.to_string(), "not a numeric type larder stores"));
-        }
-    };
-    let codecs = meta.get("codecs");
-    let order = match find_codec(codecs, "bytes")
-        .and_then(|c| c.get("configuration")?.get("endian")?.as_str().map(str::to_string))
-        .as_deref()
-    {
-        Some("big") => ByteOrder::Big,
-        _ => ByteOrder::Little,
-    };
-    let chunks = to_usizes(
-        meta.get("chunk_grid")
-            .and_then(|g| g.get("configuration"))
-            .and_then(|c| c.get("chunk_shape")),
-    )
-    .unwrap_or_default();
-    let inner_chunks = find_codec(codecs, "sharding_indexed")
-        .and_then(|c| to_usizes(c.get("configuration")?.get("chunk_shape")));
-    Ok(Described { dtype: DType::with_order(element, order), chunks, inner_chunks, version: 3 })
-}
-
-/// The first codec named `name` in a v3 codec list, looking inside sharding codecs.
-fn find_codec<'a>(codecs: Option<&'a Value>, name: &str) -> Option<&'a Value> {
-    for c in codecs?.as_array()? {
-        if c.get("name").and_then(Value::as_str) == Some(name) {
-            return Some(c);
-        }
-        if let Some(found) = find_codec(c.get("configuration").and_then(|k| k.get("codecs")), name)
-        {
-            return Some(found);
-        }
-    }
-    None
-}
-
-/// The element type of the Zarr array at `root` (`inner`: its path in the hierarchy).
-pub(crate) fn element_of(root: &Path, inner: Option<&str>) -> Result<ElementType> {
-    let node = resolve_inner(root, inner)?;
-    let array = Array::open(store_at(root)?, &node).map_err(|e| zerr(root, e))?;
-    Ok(describe(root, &array)?.dtype.element())
-}
-
-/// The Zarr format version and, for a sharded array, the inner chunk shape.
-pub(crate) fn version_and_inner(
-    root: &Path,
-    inner: Option<&str>,
-) -> Result<(u8, Option<Vec<usize>>)> {
-    let node = resolve_inner(root, inner)?;
-    let array = Array::open(store_at(root)?, &node).map_err(|e| zerr(root, e))?;
-    let d = describe(root, &array)?;
-    Ok((d.version, d.inner_chunks))
-}
-
-fn data_type_of(element: ElementType) -> zarrs::array::DataType {
-    use zarrs::array::data_type as dt;
-    match element {
-        ElementType::Bool => dt::bool(),
-        ElementType::U8 => dt::uint8(),
-        ElementType::U16 => dt::uint16(),
-        ElementType::U32 => dt::uint32(),
-        ElementType::U64 => dt::uint64(),
-        ElementType::I8 => dt::int8(),
-        ElementType::I16 => dt::int16(),
-        ElementType::I32 => dt::int32(),
-        ElementType::I64 => dt::int64(),
-        ElementType::F16 => dt::float16(),
-        ElementType::F32 => dt::float32(),
-        ElementType::F64 => dt::float64(),
-        ElementType::C64 => dt::complex64(),
-        ElementType::C128 => dt::complex128(),
     }
 }
 
@@ -470,10 +182,7 @@ impl<T: Element> ZarrArray<T> {
     ) -> Result<Self> {
         let node = node_path(inner);
         if node == "/" && root.exists() {
-            return Err(Error::argument(format!(
-                "{} already exists; remove it or choose another path",
-                root.display()
-            )));
+            return Err(Error::invalid(root, "already exists; remove it or choose another path"));
         }
         let node_dir = root.join(node.trim_start_matches('/'));
         if node != "/" && [".zarray", "zarr.json"].iter().any(|m| node_dir.join(m).exists()) {
@@ -640,41 +349,6 @@ impl<T: Element> ZarrArray<T> {
             self.array.retrieve_chunk(&index64).map_err(|e| zerr(&self.path, e))?;
         let raw = bytes.into_fixed().map_err(|e| zerr(&self.path, e))?;
         Ok((stored, raw))
-    }
-}
-
-/// `Some(zstd)` when the array's chunks are files of plain little-endian element bytes (on a
-/// little-endian machine), raw or in zstd frames without checksums, on a regular grid and with
-/// no storage transformer: the layout [`plain`] reads without zarrs' codec pipeline.
-fn plain_layout<T: Element>(meta: &Value) -> Option<bool> {
-    if !cfg!(target_endian = "little") || T::TYPE == ElementType::Bool {
-        return None;
-    }
-    if meta.get("zarr_format").and_then(Value::as_u64) != Some(3)
-        || meta.get("storage_transformers").and_then(Value::as_array).is_some_and(|a| !a.is_empty())
-        || meta.get("chunk_grid")?.get("name")?.as_str()? != "regular"
-    {
-        return None;
-    }
-    let name = |c: &Value| c.get("name").and_then(Value::as_str).map(str::to_string);
-    let config = |c: &'_ Value, key: &str| c.get("configuration").and_then(|k| k.get(key)).cloned();
-    let (bytes, rest) = meta.get("codecs")?.as_array()?.split_first()?;
-    let endian = config(bytes, "endian");
-    let native = match endian.as_ref().and_then(Value::as_str) {
-        Some("little") => true,
-        None => std::mem::size_of::<T>() == 1,
-        Some(_) => false,
-    };
-    if name(bytes).as_deref() != Some("bytes") || !native {
-        return None;
-    }
-    match rest {
-        [] => Some(false),
-        [z] if name(z).as_deref() == Some("zstd") => {
-            let checksum = config(z, "checksum").and_then(|v| v.as_bool()).unwrap_or(false);
-            (!checksum).then_some(true)
-        }
-        _ => None,
     }
 }
 
@@ -889,7 +563,7 @@ impl<T: Element> ArrayRead<T> for ZarrArray<T> {
         if shape.contains(&0) {
             return Ok(CowArray::from(
                 ArrayD::from_shape_vec(IxDyn(shape), Vec::new())
-                    .map_err(|e| Error::argument(e.to_string()))?,
+                    .map_err(|e| Error::internal(e.to_string()))?,
             ));
         }
         let grid = ChunkGrid::new(&self.shape, &self.chunks);
@@ -940,7 +614,9 @@ impl<T: Element> ZarrArray<T> {
             return Ok(());
         }
         let data = data.as_standard_layout();
-        let values = data.as_slice().ok_or_else(|| Error::argument("data is not contiguous"))?;
+        let values = data
+            .as_slice()
+            .ok_or_else(|| Error::internal("standard-layout data is not contiguous"))?;
         let bytes: &[u8] = bytemuck::cast_slice(values);
         let ranges: Vec<std::ops::Range<u64>> =
             start.iter().zip(data.shape()).map(|(&s, &n)| s as u64..(s + n) as u64).collect();

@@ -121,10 +121,10 @@ pub fn summary_axis<T: Reduce>(a: &MmapArray<T>, axis: usize) -> Result<AxisSumm
     let shape = a.shape().to_vec();
     let ndim = shape.len();
     if axis >= ndim {
-        return Err(Error::argument(format!(
-            "{}: axis {axis} is out of bounds for an array of {ndim} dimensions",
-            a.path().display()
-        )));
+        return Err(Error::invalid(
+            a.path(),
+            format!("axis {axis} is out of bounds for an array of {ndim} dimensions"),
+        ));
     }
     let fortran = a.order() == Order::F;
     // Storage order is C order of the reversed shape for Fortran arrays.
@@ -138,11 +138,13 @@ pub fn summary_axis<T: Reduce>(a: &MmapArray<T>, axis: usize) -> Result<AxisSumm
     let inner: usize = stored[sax + 1..].iter().product();
     let positions = outer.saturating_mul(inner);
     if positions > MAX_POSITIONS {
-        return Err(Error::argument(format!(
-            "{}: reducing axis {axis} of shape {shape:?} gives {positions} positions, more than \
-             the {MAX_POSITIONS} this keeps in memory",
-            a.path().display()
-        )));
+        return Err(Error::invalid(
+            a.path(),
+            format!(
+                "reducing axis {axis} of shape {shape:?} gives {positions} positions, more than \
+             the {MAX_POSITIONS} this keeps in memory"
+            ),
+        ));
     }
     let src = MmapChunks::new(a)?;
     let chunk = src.chunk_len();
@@ -191,7 +193,7 @@ pub fn summary_axis<T: Reduce>(a: &MmapArray<T>, axis: usize) -> Result<AxisSumm
     let partials = if fortran && reduced.len() > 1 {
         let srev: Vec<usize> = reduced.iter().rev().copied().collect();
         let arr = ArrayD::from_shape_vec(IxDyn(&srev), out)
-            .map_err(|e| Error::argument(e.to_string()))?;
+            .map_err(|e| Error::internal(e.to_string()))?;
         arr.reversed_axes().iter().copied().collect()
     } else {
         out

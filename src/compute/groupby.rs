@@ -207,11 +207,10 @@ struct Typed<'a, T: Reduce> {
 
 fn typed<T: Reduce>(a: &MmapArray<T>, rows: usize) -> Result<Typed<'_, T>> {
     if a.ndim() != 1 || a.len() != rows {
-        return Err(Error::argument(format!(
-            "{}: column has shape {:?}, the manifest says {rows} rows",
-            a.path().display(),
-            a.shape()
-        )));
+        return Err(Error::invalid(
+            a.path(),
+            format!("column has shape {:?}, the manifest says {rows} rows", a.shape()),
+        ));
     }
     let data = a.as_slice()?;
     a.advise(crate::sys::Access::Sequential)?;
@@ -279,13 +278,15 @@ impl<T: Reduce> KeyCol for KeyTyped<'_, T> {
             match u32::try_from(c) {
                 Ok(c) if (c as usize) < self.groups => *o = c,
                 _ => {
-                    return Err(Error::argument(format!(
-                        "{}: row {}: code {} is not one of the {} categories",
-                        self.col.array.path().display(),
-                        r0 + i,
-                        c + self.offset,
-                        self.groups
-                    )));
+                    return Err(Error::invalid(
+                        self.col.array.path(),
+                        format!(
+                            "row {}: code {} is not one of the {} categories",
+                            r0 + i,
+                            c + self.offset,
+                            self.groups
+                        ),
+                    ));
                 }
             }
         }
@@ -299,10 +300,10 @@ fn key_col<T: Reduce>(
     categories: Option<usize>,
 ) -> Result<KeyParts<'_>> {
     if T::IS_FLOAT {
-        return Err(Error::argument(format!(
-            "{}: cannot group by a float column; use a categorical or integer column",
-            a.path().display()
-        )));
+        return Err(Error::invalid(
+            a.path(),
+            "cannot group by a float column; use a categorical or integer column",
+        ));
     }
     let col = typed(a, rows)?;
     let (offset, groups) = if let Some(n) = categories {
@@ -314,11 +315,13 @@ fn key_col<T: Reduce>(
                 (Some(Number::Int(lo)), Some(Number::Int(hi))) => {
                     let span = usize::try_from(hi - lo + 1).unwrap_or(usize::MAX);
                     if span > MAX_GROUPS {
-                        return Err(Error::argument(format!(
-                            "{}: values span {lo}..={hi}, more than {MAX_GROUPS} groups; \
-                             group by a categorical column instead",
-                            a.path().display()
-                        )));
+                        return Err(Error::invalid(
+                            a.path(),
+                            format!(
+                                "values span {lo}..={hi}, more than {MAX_GROUPS} groups; \
+                             group by a categorical column instead"
+                            ),
+                        ));
                     }
                     (lo, span)
                 }
@@ -382,16 +385,13 @@ impl<T: Reduce> Column for MmapArray<T> {
 pub fn groupby(dir: impl AsRef<Path>, by: &str, aggs: &[Agg]) -> Result<GroupBy> {
     let dir = dir.as_ref();
     let manifest = Manifest::read(dir)?;
-    let rows = usize::try_from(manifest.rows)
-        .map_err(|_| Error::argument(format!("{}: too many rows", dir.display())))?;
+    let rows = usize::try_from(manifest.rows).map_err(|_| Error::invalid(dir, "too many rows"))?;
     let file = |c: &ManifestColumn| -> Result<PathBuf> {
         if c.file.contains('/') || c.file.contains('\\') || c.file == ".." {
-            return Err(Error::argument(format!(
-                "{}: column {:?} names file {:?} outside the dataset",
-                dir.display(),
-                c.name,
-                c.file
-            )));
+            return Err(Error::invalid(
+                dir,
+                format!("column {:?} names file {:?} outside the dataset", c.name, c.file),
+            ));
         }
         Ok(dir.join(&c.file))
     };
@@ -403,11 +403,13 @@ pub fn groupby(dir: impl AsRef<Path>, by: &str, aggs: &[Agg]) -> Result<GroupBy>
     if cats.is_some()
         && !matches!(key_column.element(), ElementType::U8 | ElementType::U16 | ElementType::U32)
     {
-        return Err(Error::argument(format!(
-            "{}: categorical column {by:?} holds {}, expected uint8/16/32 codes",
-            key_column.path().display(),
-            key_column.element().name()
-        )));
+        return Err(Error::invalid(
+            key_column.path(),
+            format!(
+                "categorical column {by:?} holds {}, expected uint8/16/32 codes",
+                key_column.element().name()
+            ),
+        ));
     }
     let (key, offset, groups) = key_column.key(rows, cats)?;
 

@@ -101,11 +101,14 @@ pub struct MmapArray<T: Element> {
     pub(crate) mode: Mode,
     // Delta files over a copy-on-write array, bottom first (see `cow`). While they are not
     // applied, `map` shows the base alone and is never written or handed out whole.
-    pub(crate) layers: Vec<super::cow::Layer>,
-    // The private clone with the layers applied, made the first time the array's bytes are
+    pub(crate) deltas: Vec<super::cow::Delta>,
+    // The private clone with the deltas applied, made the first time the array's bytes are
     // needed in one piece (see `mapping`). Built whole before it is stored here, so no
     // reference into it exists while its pages are being replaced.
     pub(crate) applied: OnceLock<Mapping>,
+    // How many runs of delta pages may be mapped separately before they are copied in
+    // instead; `None`: the default of `cow::apply_deltas`.
+    pub(crate) delta_run_limit: Option<usize>,
     // Rows (columns for Fortran order) per block of `ArrayRead::chunks`.
     blocks: Vec<usize>,
     _element: PhantomData<T>,
@@ -174,9 +177,9 @@ impl<T: Element> MmapArray<T> {
     ) -> Result<Self> {
         let path = path.as_ref();
         let header = Header::new(DType::of::<T>(), shape, order == Order::F);
-        let data_len = header
-            .data_len()
-            .ok_or_else(|| Error::argument(format!("shape {shape:?} is too large to store")))?;
+        let data_len = header.data_len().ok_or_else(|| {
+            Error::invalid(path, format!("shape {shape:?} is too large to store"))
+        })?;
         let bytes = header.to_bytes();
         let file = sys::create_locked(path)?;
         let io = |e| Error::io(path, e);
@@ -229,8 +232,9 @@ impl<T: Element> MmapArray<T> {
             map,
             header,
             mode,
-            layers: Vec::new(),
+            deltas: Vec::new(),
             applied: OnceLock::new(),
+            delta_run_limit: None,
             blocks,
             _element: PhantomData,
         })
@@ -302,30 +306,35 @@ impl<T: Element> MmapArray<T> {
     /// The mapping that shows the array: the file's own, or for an array opened with deltas
     /// the clone with them applied, made (every delta page checked first) on first use.
     pub(crate) fn mapping(&self) -> Result<&Mapping> {
-        if self.layers.is_empty() {
+        if self.deltas.is_empty() {
             return Ok(&self.map);
         }
         if let Some(m) = self.applied.get() {
             return Ok(m);
         }
-        let m = super::cow::apply_layers(&self.path, &self.file, &self.layers)?;
+        let m =
+            super::cow::apply_deltas(&self.path, &self.file, &self.deltas, self.delta_run_limit)?;
         // If another thread stored one first, that one is kept and `m` is dropped unseen.
         let _ = self.applied.set(m);
-        self.applied.get().ok_or_else(|| Error::argument("applied mapping missing"))
+        self.applied
+            .get()
+            .ok_or_else(|| Error::internal("applied mapping missing after it was stored"))
     }
 
     /// The mapping that shows the array if it exists already: `None` for an array whose
     /// deltas are not applied yet.
     pub(crate) fn current_mapping(&self) -> Option<&Mapping> {
-        if self.layers.is_empty() { Some(&self.map) } else { self.applied.get() }
+        if self.deltas.is_empty() { Some(&self.map) } else { self.applied.get() }
     }
 
     fn mapping_mut(&mut self) -> Result<&mut Mapping> {
         self.mapping()?;
-        if self.layers.is_empty() {
+        if self.deltas.is_empty() {
             return Ok(&mut self.map);
         }
-        self.applied.get_mut().ok_or_else(|| Error::argument("applied mapping missing"))
+        self.applied
+            .get_mut()
+            .ok_or_else(|| Error::internal("applied mapping missing after it was stored"))
     }
 
     fn data_len(&self) -> usize {
@@ -392,7 +401,7 @@ impl<T: Element> MmapArray<T> {
     pub fn view(&self) -> Result<ArrayViewD<'_, T>> {
         self.check_native()?;
         let raw = self.raw()?;
-        ArrayView::from_shape(self.shape_ix(), raw).map_err(|e| Error::argument(e.to_string()))
+        ArrayView::from_shape(self.shape_ix(), raw).map_err(|e| Error::internal(e.to_string()))
     }
 
     /// A zero-copy view with a fixed number of dimensions, e.g. `view_as::<Ix2>()`.
@@ -401,9 +410,9 @@ impl<T: Element> MmapArray<T> {
     /// As [`view`](MmapArray::view), and [`Error::Argument`] if the rank differs.
     pub fn view_as<D: Dimension>(&self) -> Result<ArrayView<'_, T, D>> {
         let ndim = self.ndim();
-        self.view()?.into_dimensionality::<D>().map_err(|_| {
-            Error::argument(format!("{}: array has {ndim} dimensions", self.path.display()))
-        })
+        self.view()?
+            .into_dimensionality::<D>()
+            .map_err(|_| Error::invalid(&self.path, format!("array has {ndim} dimensions")))
     }
 
     /// A mutable zero-copy view. In mode `r+`/`w+` writes reach the file (after
@@ -431,9 +440,9 @@ impl<T: Element> MmapArray<T> {
             &mut []
         } else {
             bytemuck::checked::try_cast_slice_mut(bytes)
-                .map_err(|e| Error::argument(format!("{}: {e}", path.display())))?
+                .map_err(|e| Error::invalid(&path, format!("{e}")))?
         };
-        ArrayViewMutD::from_shape(shape, raw).map_err(|e| Error::argument(e.to_string()))
+        ArrayViewMutD::from_shape(shape, raw).map_err(|e| Error::internal(e.to_string()))
     }
 
     /// The elements in storage order as one slice (C or F order, as the file says).
@@ -450,7 +459,7 @@ impl<T: Element> MmapArray<T> {
     pub(crate) fn raw_view(&self) -> Result<(ArrayViewD<'_, T>, bool)> {
         let raw = self.raw()?;
         let view = ArrayView::from_shape(self.shape_ix(), raw)
-            .map_err(|e| Error::argument(e.to_string()))?;
+            .map_err(|e| Error::internal(e.to_string()))?;
         Ok((view, !self.header.dtype.is_native()))
     }
 
@@ -488,7 +497,7 @@ impl<T: Element> MmapArray<T> {
                 // Misaligned: decode element by element into aligned memory.
                 let all = decode_unaligned::<T>(self.data_bytes()?, self.header.dtype);
                 let arr = ArrayD::from_shape_vec(self.shape_ix(), all)
-                    .map_err(|e| Error::argument(e.to_string()))?;
+                    .map_err(|e| Error::internal(e.to_string()))?;
                 Ok(arr.slice(elems.as_slice()).to_owned())
             }
             Err(e) => Err(e),
@@ -507,10 +516,10 @@ impl<T: Element> MmapArray<T> {
     pub fn get(&self, index: &[usize]) -> Result<T> {
         let shape = self.shape();
         if index.len() != shape.len() || index.iter().zip(shape).any(|(&i, &n)| i >= n) {
-            return Err(Error::argument(format!(
-                "{}: index {index:?} is out of bounds for shape {shape:?}",
-                self.path.display()
-            )));
+            return Err(Error::invalid(
+                &self.path,
+                format!("index {index:?} is out of bounds for shape {shape:?}"),
+            ));
         }
         // Linear position in storage order: last axis fastest for C, first for Fortran.
         let mut linear = 0usize;
@@ -522,7 +531,8 @@ impl<T: Element> MmapArray<T> {
         }
         let size = self.header.dtype.itemsize();
         let mut buf = [0u8; 32];
-        let buf = buf.get_mut(..size).ok_or_else(|| Error::argument("element too large"))?;
+        let buf =
+            buf.get_mut(..size).ok_or_else(|| Error::internal("element larger than its buffer"))?;
         self.stored_bytes(self.header.data_offset + linear * size, buf)?;
         let v: T =
             bytemuck::checked::try_pod_read_unaligned(buf).map_err(|_| Error::NotViewable {

@@ -63,7 +63,7 @@ impl<'a, T: Element> MmapChunks<'a, T> {
         let bytes = array.data_bytes()?.len() as u64;
         // Only a read-only array's mapping is nothing but the file: a writable or copy-on-write
         // one may hold changes that a read of the file would not see.
-        let plain = array.mode == Mode::ReadOnly && array.layers.is_empty();
+        let plain = array.mode == Mode::ReadOnly && array.deltas.is_empty();
         let pages = match crate::sys::memory_budget() {
             Some(budget) if bytes <= budget / 4 => Pages::Keep,
             Some(budget) if bytes > budget && plain => Pages::Read,

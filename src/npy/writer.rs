@@ -72,7 +72,7 @@ impl<T: Element> NpyWriter<T> {
         let path = path.as_ref();
         let row_len =
             row_shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(|| {
-                Error::argument(format!("{}: row shape {row_shape:?} is too large", path.display()))
+                Error::invalid(path, format!("row shape {row_shape:?} is too large"))
             })?;
         let mut shape = vec![0];
         shape.extend_from_slice(row_shape);
@@ -134,7 +134,8 @@ impl<T: Element> NpyWriter<T> {
                 format!("file holds {have} whole rows, fewer than the {rows} to resume from"),
             ));
         }
-        header.shape[0] = usize::try_from(rows).map_err(|_| Error::argument("too many rows"))?;
+        header.shape[0] =
+            usize::try_from(rows).map_err(|_| Error::invalid(path, "too many rows"))?;
         let bytes = header.to_bytes_in(header.version, header.data_offset).ok_or_else(|| {
             Error::format(path, 8, "header has no room to grow; it was not written by larder")
         })?;
@@ -196,12 +197,14 @@ impl<T: Element> NpyWriter<T> {
         D: Dimension,
     {
         if rows.ndim() == 0 || rows.shape()[1..] != self.header.shape[1..] {
-            return Err(Error::argument(format!(
-                "{}: rows of shape {:?} do not fit an array of shape (n, {:?})",
-                self.path.display(),
-                rows.shape().get(1..).unwrap_or(&[]),
-                &self.header.shape[1..]
-            )));
+            return Err(Error::invalid(
+                &self.path,
+                format!(
+                    "rows of shape {:?} do not fit an array of shape (n, {:?})",
+                    rows.shape().get(1..).unwrap_or(&[]),
+                    &self.header.shape[1..]
+                ),
+            ));
         }
         if let Some(s) = rows.as_slice() {
             self.append(s)?;
@@ -273,11 +276,11 @@ impl<T: Element> NpyWriter<T> {
         let io = |e| Error::io(&self.path, e);
         self.out.flush().map_err(io)?;
         self.header.shape[0] =
-            usize::try_from(rows).map_err(|_| Error::argument("too many rows"))?;
+            usize::try_from(rows).map_err(|_| Error::invalid(&self.path, "too many rows"))?;
         let bytes = self
             .header
             .to_bytes_in(self.header.version, self.header_len)
-            .ok_or_else(|| Error::argument("header cannot hold the row count"))?;
+            .ok_or_else(|| Error::invalid(&self.path, "header cannot hold the row count"))?;
         let file = self.out.get_mut();
         file.seek(SeekFrom::Start(0)).map_err(io)?;
         file.write_all(&bytes).map_err(io)?;
@@ -293,12 +296,14 @@ impl<T: Element> NpyWriter<T> {
     pub fn finish(mut self) -> Result<u64> {
         self.finished = true;
         if self.row_len > 0 && !self.elements.is_multiple_of(self.row_len as u64) {
-            return Err(Error::argument(format!(
-                "{}: {} elements left over, not a whole row of {}",
-                self.path.display(),
-                self.elements % self.row_len as u64,
-                self.row_len
-            )));
+            return Err(Error::invalid(
+                &self.path,
+                format!(
+                    "{} elements left over, not a whole row of {}",
+                    self.elements % self.row_len as u64,
+                    self.row_len
+                ),
+            ));
         }
         self.sync()
     }

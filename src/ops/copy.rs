@@ -33,16 +33,15 @@ pub struct CopyReport {
 /// complete, so a failed copy never leaves a partial `dst` nor damages an existing one.
 ///
 /// # Errors
-/// [`Error::Argument`] if `src` and `dst` are the same file; as [`MmapArray::open`] for `src`;
+/// [`Error::Invalid`] if `src` and `dst` are the same file; as [`MmapArray::open`] for `src`;
 /// [`Error::Io`] for write errors on `dst`.
 pub fn copy(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<CopyReport> {
     let (src, dst) = (src.as_ref(), dst.as_ref());
     if same_file(src, dst) {
-        return Err(Error::argument(format!(
-            "{} and {} are the same file; copy to a new path",
-            src.display(),
-            dst.display()
-        )));
+        return Err(Error::invalid(
+            dst,
+            format!("is the same file as {}; copy to a new path", src.display()),
+        ));
     }
     let element = read_header(src)?.dtype.element();
     let tmp = temp_sibling(dst);
@@ -118,21 +117,20 @@ pub fn copy_with(
         Some(f) => f,
         None if dloc.file.is_file() => detect_format(&dloc.file)?,
         None => {
-            return Err(Error::argument(format!(
-                "{}: cannot tell the destination format; name it .npy, .zarr or .h5",
-                dst.display()
-            )));
+            return Err(Error::invalid(
+                dst,
+                "cannot tell the destination format; name it .npy, .zarr or .h5",
+            ));
         }
     };
     if sfmt == Format::Npy && dfmt == Format::Npy && options.is_default() {
         return copy(src, dst);
     }
     if same_file(&sloc.file, &dloc.file) {
-        return Err(Error::argument(format!(
-            "{} and {} are the same file; copy to a new path",
-            src.display(),
-            dst.display()
-        )));
+        return Err(Error::invalid(
+            dst,
+            format!("is the same file as {}; copy to a new path", src.display()),
+        ));
     }
     let store = crate::open::open(src)?;
     let elements =
@@ -156,17 +154,18 @@ fn copy_store<T: Element>(
         (None, _) => default_chunks(&shape, itemsize),
     };
     if chunks.len() != shape.len() || chunks.contains(&0) {
-        return Err(Error::argument(format!(
-            "chunk shape {chunks:?} does not fit an array of shape {shape:?}"
-        )));
+        return Err(Error::invalid(
+            &dst.file,
+            format!("chunk shape {chunks:?} does not fit an array of shape {shape:?}"),
+        ));
     }
     if options.shard.is_some() && format != Format::Zarr {
-        return Err(Error::argument("--shard applies to Zarr destinations only"));
+        return Err(Error::invalid(&dst.file, "sharding applies to Zarr destinations only"));
     }
     match format {
         Format::Npy => {
             if options.chunks.is_some() || options.codec.is_some() {
-                return Err(Error::argument(".npy files are not chunked or compressed"));
+                return Err(Error::invalid(&dst.file, ".npy files are not chunked or compressed"));
             }
             let tmp = temp_sibling(&dst.file);
             let r = copy_to_npy(src, &tmp);
@@ -180,10 +179,10 @@ fn copy_store<T: Element>(
             }
             o.attributes(src.attributes()?);
             if dst.file.exists() && dst.inner.is_none() {
-                return Err(Error::argument(format!(
-                    "{} already exists; remove it or choose another path",
-                    dst.file.display()
-                )));
+                return Err(Error::invalid(
+                    &dst.file,
+                    "already exists; remove it or choose another path",
+                ));
             }
             let new_dir = !dst.file.exists();
             let target = if new_dir { temp_sibling(&dst.file) } else { dst.file.clone() };
@@ -203,7 +202,9 @@ fn copy_store<T: Element>(
             }
         }
         Format::Hdf5 => copy_to_hdf5(src, dst, &shape, &chunks, options.codec)?,
-        Format::Memory => return Err(Error::argument("cannot copy to memory")),
+        Format::Memory => {
+            return Err(Error::internal("a copy destination guessed as a memory store"));
+        }
     }
     Ok(elements)
 }
@@ -220,7 +221,10 @@ fn copy_to_hdf5<T: Element>(
         None | Some(Codec::None) => None,
         Some(Codec::Gzip(level)) => Some(u8::try_from(level).unwrap_or(9)),
         Some(Codec::Zstd(_)) => {
-            return Err(Error::argument("HDF5 datasets are written with gzip or no compression"));
+            return Err(Error::invalid(
+                &dst.file,
+                "HDF5 datasets are written with gzip or no compression",
+            ));
         }
     };
     let new_file = !dst.file.exists();

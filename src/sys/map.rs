@@ -180,7 +180,7 @@ impl Mapping {
     /// or `file_offset` is not page-aligned; [`Error::Io`] if the kernel refuses (for example
     /// when the process has too many mappings).
     #[cfg(unix)]
-    pub(crate) fn overlay(
+    pub(crate) fn map_file_over(
         &mut self,
         file: &File,
         path: &Path,
@@ -191,27 +191,29 @@ impl Mapping {
         use std::os::fd::AsRawFd;
         let ps = page_size();
         let Inner::Private(m) = &mut self.inner else {
-            return Err(Error::argument("overlay needs a copy-on-write mapping"));
+            return Err(Error::internal(
+                "mapping file pages over others needs a copy-on-write mapping",
+            ));
         };
         let mapped = m.len().div_ceil(ps) * ps;
         let start = page.checked_mul(ps);
         let len = pages.checked_mul(ps);
         let (Some(start), Some(len)) = (start, len) else {
-            return Err(Error::argument("overlay range overflows"));
+            return Err(Error::internal("overlay range overflows"));
         };
         if pages == 0 || start.checked_add(len).is_none_or(|end| end > mapped) {
-            return Err(Error::argument(format!(
+            return Err(Error::internal(format!(
                 "overlay of pages {page}..{} does not fit a mapping of {mapped} bytes",
                 page.saturating_add(pages)
             )));
         }
         if !file_offset.is_multiple_of(ps as u64) {
-            return Err(Error::argument(format!(
+            return Err(Error::internal(format!(
                 "overlay offset {file_offset} is not page-aligned"
             )));
         }
         let offset = libc::off_t::try_from(file_offset)
-            .map_err(|_| Error::argument(format!("overlay offset {file_offset} is too large")))?;
+            .map_err(|_| Error::internal(format!("overlay offset {file_offset} is too large")))?;
         let addr = m.as_mut_ptr().wrapping_add(start);
         // SAFETY: `[addr, addr + len)` lies inside the mapping `m` owns (checked above against
         // its page-rounded length), so MAP_FIXED replaces only our own pages and nothing else
@@ -235,7 +237,7 @@ impl Mapping {
             return Err(Error::io(path, io::Error::last_os_error()));
         }
         if r.cast::<u8>() != addr {
-            return Err(Error::argument("the kernel placed an overlay at another address"));
+            return Err(Error::internal("the kernel placed an overlay at another address"));
         }
         Ok(())
     }

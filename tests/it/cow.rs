@@ -162,9 +162,13 @@ fn cloning_or_saving_a_delta_of_a_writable_array_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let base = make_base(dir.path(), 100);
     let w = MmapArray::<u32>::open_mut(&base).unwrap();
-    assert!(matches!(w.cow(), Err(Error::Argument(_))));
-    assert!(matches!(w.save_delta(dir.path().join("d")), Err(Error::Argument(_))));
-    assert!(matches!(w.dirty_pages(), Err(Error::Argument(_))));
+    // Each refusal names the array's file.
+    assert!(matches!(w.cow(), Err(Error::Invalid { ref path, .. }) if *path == base));
+    assert!(matches!(
+        w.save_delta(dir.path().join("d")),
+        Err(Error::Invalid { ref path, .. }) if *path == base
+    ));
+    assert!(matches!(w.dirty_pages(), Err(Error::Invalid { ref path, .. }) if *path == base));
 }
 
 #[test]

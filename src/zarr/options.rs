@@ -1,0 +1,128 @@
+//! How new Zarr arrays are laid out: [`Codec`], [`ZarrOptions`] and the default chunk shape.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::{Error, Result};
+use crate::store::Attributes;
+
+/// The compression of chunks larder writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Codec {
+    /// Zstandard at the given level (default 3).
+    Zstd(i32),
+    /// gzip at the given level, 0–9 (default 5).
+    Gzip(u32),
+    /// No compression.
+    None,
+}
+
+impl Default for Codec {
+    fn default() -> Self {
+        Codec::Zstd(3)
+    }
+}
+
+impl FromStr for Codec {
+    type Err = Error;
+    /// `zstd`, `gzip`, `none`, optionally with a level: `zstd:5`, `gzip:9`.
+    fn from_str(s: &str) -> Result<Codec> {
+        let (name, level) = match s.split_once(':') {
+            Some((n, l)) => (n, Some(l)),
+            None => (s, None),
+        };
+        let bad =
+            || Error::argument(format!("codec {s:?}: expected zstd[:LEVEL], gzip[:0-9] or none"));
+        match (name, level) {
+            ("zstd", None) => Ok(Codec::Zstd(3)),
+            ("zstd", Some(l)) => l.parse().map(Codec::Zstd).map_err(|_| bad()),
+            ("gzip", None) => Ok(Codec::Gzip(5)),
+            ("gzip", Some(l)) => match l.parse() {
+                Ok(v) if v <= 9 => Ok(Codec::Gzip(v)),
+                _ => Err(bad()),
+            },
+            ("none", None) => Ok(Codec::None),
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl fmt::Display for Codec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Codec::Zstd(l) => write!(f, "zstd:{l}"),
+            Codec::Gzip(l) => write!(f, "gzip:{l}"),
+            Codec::None => f.write_str("none"),
+        }
+    }
+}
+
+/// How a new chunked array is laid out: chunk shape, compression and optional sharding.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ZarrOptions {
+    pub(super) chunks: Option<Vec<usize>>,
+    pub(super) codec: Codec,
+    pub(super) shard: Option<Vec<usize>>,
+    pub(super) attributes: Attributes,
+}
+
+impl ZarrOptions {
+    /// Defaults: chunks of about 2 MiB in C order, zstd level 3, no sharding.
+    pub fn new() -> Self {
+        ZarrOptions::default()
+    }
+    /// The chunk shape (with sharding: the inner chunk shape).
+    pub fn chunks(&mut self, chunks: &[usize]) -> &mut Self {
+        self.chunks = Some(chunks.to_vec());
+        self
+    }
+    /// The compression.
+    pub fn codec(&mut self, codec: Codec) -> &mut Self {
+        self.codec = codec;
+        self
+    }
+    /// Store chunks in shards of this shape (a multiple of the chunk shape on every axis).
+    pub fn shard(&mut self, shard: &[usize]) -> &mut Self {
+        self.shard = Some(shard.to_vec());
+        self
+    }
+    /// Attributes to store with the array.
+    pub fn attributes(&mut self, attributes: Attributes) -> &mut Self {
+        self.attributes = attributes;
+        self
+    }
+    /// The chunk shape set, if any.
+    pub fn chunk_shape(&self) -> Option<&[usize]> {
+        self.chunks.as_deref()
+    }
+    /// The codec set.
+    pub fn codec_kind(&self) -> Codec {
+        self.codec
+    }
+    /// The shard shape set, if any.
+    pub fn shard_shape(&self) -> Option<&[usize]> {
+        self.shard.as_deref()
+    }
+}
+
+/// Target bytes of one chunk when no chunk shape is given.
+pub const DEFAULT_CHUNK_BYTES: usize = 2 << 20;
+
+/// A C-order chunk shape of about [`DEFAULT_CHUNK_BYTES`] for an array of `shape`: trailing axes
+/// are kept whole while they fit, the next axis is cut to fill the budget, leading axes get 1.
+pub fn default_chunks(shape: &[usize], itemsize: usize) -> Vec<usize> {
+    let budget = (DEFAULT_CHUNK_BYTES / itemsize.max(1)).max(1);
+    let mut out = vec![1; shape.len()];
+    let mut inner = 1usize;
+    for axis in (0..shape.len()).rev() {
+        let n = shape[axis].max(1);
+        if inner.saturating_mul(n) <= budget {
+            out[axis] = n;
+            inner *= n;
+        } else {
+            out[axis] = (budget / inner).clamp(1, n);
+            break;
+        }
+    }
+    out
+}
