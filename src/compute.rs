@@ -30,15 +30,19 @@
 //! See `docs/compute.md` for the algorithms, the NaN rules and the memory bound.
 
 mod axis;
+mod describe;
 mod groupby;
 mod histogram;
 mod kernel;
+mod quantile;
 mod stats;
 
 pub use axis::{AxisSummary, MAX_POSITIONS, summary_axis, summary_axis_any};
+pub use describe::{Stats, StatsOptions, stats};
 pub use groupby::{Agg, AggKind, GroupBy, GroupKey, MAX_GROUPS, Manifest, ManifestColumn, groupby};
-pub use histogram::{Bins, Histogram, Quantile, Stats, StatsOptions, histogram, quantiles, stats};
+pub use histogram::{Bins, Histogram, histogram};
 pub use kernel::Reduce;
+pub use quantile::{Quantile, quantiles};
 pub use stats::{
     ComplexParts, Number, Summary, summary, summary_any, summary_basic, summary_complex,
 };

@@ -186,48 +186,19 @@ impl<T: Element> ZarrArray<T> {
         }
         let node_dir = root.join(node.trim_start_matches('/'));
         if node != "/" && [".zarray", "zarr.json"].iter().any(|m| node_dir.join(m).exists()) {
-            return Err(Error::argument(format!(
-                "{}:{node} already exists; choose another path",
-                root.display()
-            )));
+            return Err(Error::invalid(
+                root,
+                format!("{node} already exists; choose another path"),
+            ));
         }
         let chunks = options
             .chunks
             .clone()
             .unwrap_or_else(|| default_chunks(shape, std::mem::size_of::<T>()));
-        check_chunks(shape, &chunks, "chunk")?;
-        let grid = match &options.shard {
-            Some(shard) => {
-                check_chunks(shape, shard, "shard")?;
-                if shard.iter().zip(&chunks).any(|(&s, &c)| !s.is_multiple_of(c)) {
-                    return Err(Error::argument(format!(
-                        "shard shape {shard:?} is not a multiple of chunk shape {chunks:?}"
-                    )));
-                }
-                shard.clone()
-            }
-            None => chunks.clone(),
-        };
+        let grid = storage_grid(shape, &chunks, options.shard.as_deref())?;
         std::fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
         let store = store_at(root)?;
-        if node != "/" {
-            // Make every parent a group, so other tools can walk down to the array.
-            let mut parent = String::new();
-            let parts: Vec<&str> = node.trim_matches('/').split('/').collect();
-            for (i, part) in std::iter::once(&"").chain(&parts[..parts.len() - 1]).enumerate() {
-                if i > 0 {
-                    parent.push('/');
-                    parent.push_str(part);
-                }
-                let p = if parent.is_empty() { "/" } else { parent.as_str() };
-                if zarrs::group::Group::open(store.clone(), p).is_err() {
-                    zarrs::group::GroupBuilder::new()
-                        .build(store.clone(), p)
-                        .and_then(|g| g.store_metadata().map_err(Into::into))
-                        .map_err(|e| zerr(root, e))?;
-                }
-            }
-        }
+        make_parent_groups(root, &store, &node)?;
         let mut builder = ArrayBuilder::new(
             u64s(shape),
             u64s(&grid),
@@ -237,17 +208,7 @@ impl<T: Element> ZarrArray<T> {
         if options.shard.is_some() {
             builder.subchunk_shape(u64s(&chunks));
         }
-        let codec: Vec<Arc<dyn zarrs::array::codec::api::BytesToBytesCodecTraits>> =
-            match options.codec {
-                Codec::Zstd(level) => {
-                    vec![Arc::new(zarrs::array::codec::ZstdCodec::new(level, false))]
-                }
-                Codec::Gzip(level) => vec![Arc::new(
-                    zarrs::array::codec::GzipCodec::new(level).map_err(|e| zerr(root, e))?,
-                )],
-                Codec::None => Vec::new(),
-            };
-        builder.bytes_to_bytes_codecs(codec);
+        builder.bytes_to_bytes_codecs(compression(root, options.codec)?);
         builder.attributes(options.attributes.clone());
         let array = builder.build(store, &node).map_err(|e| zerr(root, e))?;
         let meta_options =
@@ -526,6 +487,57 @@ impl<T: Element> ZarrArray<T> {
         }
         Ok(out)
     }
+}
+
+/// The grid a new array is stored in: its shards when sharded (each a multiple of the chunk
+/// shape), else its chunks.
+fn storage_grid(shape: &[usize], chunks: &[usize], shard: Option<&[usize]>) -> Result<Vec<usize>> {
+    check_chunks(shape, chunks, "chunk")?;
+    let Some(shard) = shard else { return Ok(chunks.to_vec()) };
+    check_chunks(shape, shard, "shard")?;
+    if shard.iter().zip(chunks).any(|(&s, &c)| !s.is_multiple_of(c)) {
+        return Err(Error::argument(format!(
+            "shard shape {shard:?} is not a multiple of chunk shape {chunks:?}"
+        )));
+    }
+    Ok(shard.to_vec())
+}
+
+/// Makes every group above `node` that is missing, so other tools can walk down to the array.
+fn make_parent_groups(root: &Path, store: &Arc<FilesystemStore>, node: &str) -> Result<()> {
+    if node == "/" {
+        return Ok(());
+    }
+    let mut parent = String::new();
+    let parts: Vec<&str> = node.trim_matches('/').split('/').collect();
+    for (i, part) in std::iter::once(&"").chain(&parts[..parts.len() - 1]).enumerate() {
+        if i > 0 {
+            parent.push('/');
+            parent.push_str(part);
+        }
+        let p = if parent.is_empty() { "/" } else { parent.as_str() };
+        if zarrs::group::Group::open(store.clone(), p).is_err() {
+            zarrs::group::GroupBuilder::new()
+                .build(store.clone(), p)
+                .and_then(|g| g.store_metadata().map_err(Into::into))
+                .map_err(|e| zerr(root, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// The bytes-to-bytes codecs of `codec`.
+fn compression(
+    root: &Path,
+    codec: Codec,
+) -> Result<Vec<Arc<dyn zarrs::array::codec::api::BytesToBytesCodecTraits>>> {
+    Ok(match codec {
+        Codec::Zstd(level) => vec![Arc::new(zarrs::array::codec::ZstdCodec::new(level, false))],
+        Codec::Gzip(level) => {
+            vec![Arc::new(zarrs::array::codec::GzipCodec::new(level).map_err(|e| zerr(root, e))?)]
+        }
+        Codec::None => Vec::new(),
+    })
 }
 
 fn check_chunks(shape: &[usize], chunks: &[usize], what: &str) -> Result<()> {

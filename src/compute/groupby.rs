@@ -381,50 +381,19 @@ impl<T: Reduce> Column for MmapArray<T> {
 /// unknown column, a float or complex column as key or value, a key column whose values span
 /// more than [`MAX_GROUPS`], a categorical code outside its categories (naming the row), or a
 /// column whose length differs from the manifest's row count; as [`MmapArray::open`].
-#[allow(clippy::too_many_lines)]
 pub fn groupby(dir: impl AsRef<Path>, by: &str, aggs: &[Agg]) -> Result<GroupBy> {
     let dir = dir.as_ref();
     let manifest = Manifest::read(dir)?;
     let rows = usize::try_from(manifest.rows).map_err(|_| Error::invalid(dir, "too many rows"))?;
-    let file = |c: &ManifestColumn| -> Result<PathBuf> {
-        if c.file.contains('/') || c.file.contains('\\') || c.file == ".." {
-            return Err(Error::invalid(
-                dir,
-                format!("column {:?} names file {:?} outside the dataset", c.name, c.file),
-            ));
-        }
-        Ok(dir.join(&c.file))
-    };
-
-    // Key column.
     let kc = manifest.column(by)?;
-    let key_column = <dyn Column>::open(&file(kc)?)?;
-    let cats = kc.categories.as_ref().map(Vec::len);
-    if cats.is_some()
-        && !matches!(key_column.element(), ElementType::U8 | ElementType::U16 | ElementType::U32)
-    {
-        return Err(Error::invalid(
-            key_column.path(),
-            format!(
-                "categorical column {by:?} holds {}, expected uint8/16/32 codes",
-                key_column.element().name()
-            ),
-        ));
-    }
-    let (key, offset, groups) = key_column.key(rows, cats)?;
+    let key_column = open_key(dir, kc)?;
+    let (key, offset, groups) = key_column.key(rows, kc.categories.as_ref().map(Vec::len))?;
 
     // Value columns, each opened once.
-    let mut names: Vec<&str> = Vec::new();
-    for a in aggs {
-        if let Some(c) = &a.column
-            && !names.contains(&c.as_str())
-        {
-            names.push(c);
-        }
-    }
+    let names = value_columns(aggs);
     let columns: Vec<Box<dyn Column>> = names
         .iter()
-        .map(|n| <dyn Column>::open(&file(manifest.column(n)?)?))
+        .map(|n| <dyn Column>::open(&column_file(dir, manifest.column(n)?)?))
         .collect::<Result<_>>()?;
     let cols: Vec<Box<dyn ValueCol + '_>> =
         columns.iter().map(|c| c.values(rows)).collect::<Result<_>>()?;
@@ -436,32 +405,7 @@ pub fn groupby(dir: impl AsRef<Path>, by: &str, aggs: &[Agg]) -> Result<GroupBy>
             })
         })
         .collect();
-
-    // Leaves: fixed blocks of rows.
-    let leaf = |b: usize| -> Result<Tables> {
-        let r0 = b * ROWS;
-        let mut codes = vec![0u32; ROWS.min(rows - r0)];
-        key.codes(r0, &mut codes)?;
-        let mut size = vec![0u64; groups];
-        for &c in &codes {
-            size[c as usize] += 1;
-        }
-        let mut tables = Vec::with_capacity(cols.len());
-        for (c, &ext) in cols.iter().zip(&extremes) {
-            let mut t = Table::new(groups, c.is_float());
-            c.fold(r0, &codes, &mut t, ext)?;
-            tables.push(t);
-        }
-        Ok((size, tables))
-    };
-    let merge = |mut a: Tables, b: Tables| {
-        a.0.iter_mut().zip(&b.0).for_each(|(x, y)| *x += y);
-        a.1.iter_mut().zip(&b.1).for_each(|(x, y)| x.merge(y));
-        a
-    };
-    let (size, tables) = tree_reduce(0, rows.div_ceil(ROWS), &leaf, &merge)?.unwrap_or_else(|| {
-        (vec![0; groups], cols.iter().map(|c| Table::new(groups, c.is_float())).collect())
-    });
+    let (size, tables) = fold_rows(rows, groups, key.as_ref(), &cols, &extremes)?;
 
     // Non-empty groups, in code order.
     let present: Vec<usize> = (0..groups).filter(|&g| size[g] > 0).collect();
@@ -487,6 +431,83 @@ pub fn groupby(dir: impl AsRef<Path>, by: &str, aggs: &[Agg]) -> Result<GroupBy>
         })
         .collect();
     Ok(GroupBy { by: by.to_string(), keys, columns })
+}
+
+/// The file of column `c` of the dataset in `dir`, refusing names that would leave it.
+fn column_file(dir: &Path, c: &ManifestColumn) -> Result<PathBuf> {
+    if c.file.contains('/') || c.file.contains('\\') || c.file == ".." {
+        return Err(Error::invalid(
+            dir,
+            format!("column {:?} names file {:?} outside the dataset", c.name, c.file),
+        ));
+    }
+    Ok(dir.join(&c.file))
+}
+
+/// Opens the key column; a categorical one must hold unsigned codes.
+fn open_key(dir: &Path, kc: &ManifestColumn) -> Result<Box<dyn Column>> {
+    let key_column = <dyn Column>::open(&column_file(dir, kc)?)?;
+    if kc.categories.is_some()
+        && !matches!(key_column.element(), ElementType::U8 | ElementType::U16 | ElementType::U32)
+    {
+        return Err(Error::invalid(
+            key_column.path(),
+            format!(
+                "categorical column {:?} holds {}, expected uint8/16/32 codes",
+                kc.name,
+                key_column.element().name()
+            ),
+        ));
+    }
+    Ok(key_column)
+}
+
+/// The distinct columns the aggregates read, in the order they are first named.
+fn value_columns(aggs: &[Agg]) -> Vec<&str> {
+    let mut names: Vec<&str> = Vec::new();
+    for a in aggs {
+        if let Some(c) = &a.column
+            && !names.contains(&c.as_str())
+        {
+            names.push(c);
+        }
+    }
+    names
+}
+
+/// Group sizes and one table per value column, folded over fixed blocks of rows in parallel
+/// and merged along a fixed tree.
+fn fold_rows(
+    rows: usize,
+    groups: usize,
+    key: &dyn KeyCol,
+    cols: &[Box<dyn ValueCol + '_>],
+    extremes: &[bool],
+) -> Result<Tables> {
+    let leaf = |b: usize| -> Result<Tables> {
+        let r0 = b * ROWS;
+        let mut codes = vec![0u32; ROWS.min(rows - r0)];
+        key.codes(r0, &mut codes)?;
+        let mut size = vec![0u64; groups];
+        for &c in &codes {
+            size[c as usize] += 1;
+        }
+        let mut tables = Vec::with_capacity(cols.len());
+        for (c, &ext) in cols.iter().zip(extremes) {
+            let mut t = Table::new(groups, c.is_float());
+            c.fold(r0, &codes, &mut t, ext)?;
+            tables.push(t);
+        }
+        Ok((size, tables))
+    };
+    let merge = |mut a: Tables, b: Tables| {
+        a.0.iter_mut().zip(&b.0).for_each(|(x, y)| *x += y);
+        a.1.iter_mut().zip(&b.1).for_each(|(x, y)| x.merge(y));
+        a
+    };
+    Ok(tree_reduce(0, rows.div_ceil(ROWS), &leaf, &merge)?.unwrap_or_else(|| {
+        (vec![0; groups], cols.iter().map(|c| Table::new(groups, c.is_float())).collect())
+    }))
 }
 
 #[allow(clippy::cast_precision_loss)]

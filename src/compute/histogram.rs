@@ -1,11 +1,10 @@
-//! Histograms with given bins, and quantiles found by narrowing histograms.
+//! Histograms with given bins: numpy's edges and bin assignment, counted with SIMD copies of
+//! the binning loop, alone or fused into the summary's pass.
 
 use serde::Serialize;
 
-use std::path::Path;
-
 use super::kernel::{Partial, Reduce, chunk_partial_with};
-use super::stats::{F, Summary, store_summary};
+use super::stats::Summary;
 use super::tree_reduce;
 use crate::error::{Error, Result};
 use crate::store::ChunkSource;
@@ -49,163 +48,9 @@ pub struct Histogram {
     pub counts: Vec<u64>,
 }
 
-/// What `larder stats` reports: the [`Summary`], and optionally a histogram and quantiles.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Stats {
-    /// Count, sum, mean, std, min, max, NaN count.
-    #[serde(flatten)]
-    pub summary: Summary,
-    /// Equal bins between min and max, if asked for.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub histogram: Option<Histogram>,
-    /// Quantiles, if asked for.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub quantiles: Vec<Quantile>,
-}
-
-/// What [`StatsOptions::compute`] adds to the [`Summary`]: a histogram and quantiles.
-///
-/// ```
-/// # use larder::NpyWriter;
-/// # let dir = tempfile::tempdir().map_err(|e| larder::Error::io("tmp", e))?;
-/// # let path = dir.path().join("x.npy");
-/// # let mut w = NpyWriter::<f64>::create(&path, &[])?;
-/// # w.append(&[0.5, 1.0, 2.5, 9.0, f64::NAN])?;
-/// # w.finish()?;
-/// use larder::compute::StatsOptions;
-///
-/// // As np.histogram(a, bins=2, range=(0, 4)), in the same pass as the summary.
-/// let s = StatsOptions::new().bins(2).range(0.0, 4.0).compute(&path)?;
-/// let h = s.histogram.unwrap();
-/// assert_eq!((h.edges, h.counts), (vec![0.0, 2.0, 4.0], vec![2, 1]));
-/// assert_eq!(s.summary.count, 4);
-/// # Ok::<(), larder::Error>(())
-/// ```
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct StatsOptions {
-    bins: Option<usize>,
-    range: Option<(f64, f64)>,
-    quantiles: Vec<f64>,
-    /// Leave out std and var (`std(false)`); a `Default` of `false` keeps them.
-    without_std: bool,
-}
-
-impl StatsOptions {
-    /// The summary only.
-    pub fn new() -> Self {
-        StatsOptions::default()
-    }
-
-    /// Also a histogram of `count` equal bins: between min and max (one more pass over the
-    /// data), or over [`range`](StatsOptions::range) if given (in the summary's pass).
-    pub fn bins(&mut self, count: usize) -> &mut Self {
-        self.bins = Some(count);
-        self
-    }
-
-    /// The histogram's range, as numpy's `np.histogram(a, bins, range=(lo, hi))`: values
-    /// outside it are not counted. With a given range the histogram is computed in the same
-    /// pass as the summary. Needs [`bins`](StatsOptions::bins).
-    pub fn range(&mut self, lo: f64, hi: f64) -> &mut Self {
-        self.range = Some((lo, hi));
-        self
-    }
-
-    /// Whether the summary has the standard deviation and variance (it does by default).
-    /// Without them every other statistic comes from a single read of each tile, at the speed
-    /// of memory (see [`summary_basic`](super::summary_basic)).
-    pub fn std(&mut self, on: bool) -> &mut Self {
-        self.without_std = !on;
-        self
-    }
-
-    /// Also these quantiles (each in `[0, 1]`), as `np.nanquantile`; see [`quantiles`].
-    pub fn quantiles(&mut self, qs: &[f64]) -> &mut Self {
-        self.quantiles = qs.to_vec();
-        self
-    }
-
-    /// Statistics of the array at `path` (`.npy`, Zarr or HDF5; any element type).
-    ///
-    /// # Errors
-    /// As [`crate::open`] and [`summary`](super::summary); [`Error::Argument`] for a histogram or
-    /// quantiles of a complex array, a range without bins, bad bins or range, or an automatic
-    /// range that is not finite.
-    pub fn compute(&self, path: impl AsRef<Path>) -> Result<Stats> {
-        let path = path.as_ref();
-        if self.range.is_some() && self.bins.is_none() {
-            return Err(Error::argument("a histogram range needs a number of bins"));
-        }
-        let store = crate::open::open(path)?;
-        if self.bins.is_none() && self.quantiles.is_empty() {
-            let summary = store_summary(&store, !self.without_std)?;
-            return Ok(Stats { summary, histogram: None, quantiles: Vec::new() });
-        }
-        crate::store_dispatch!(&store,
-        s => stats_typed(&*s.chunk_source()?, self),
-        complex _s => Err(Error::invalid(
-            path,
-            "holds complex numbers; histograms and quantiles are only defined for real arrays",
-        )))
-    }
-}
-
-/// Statistics of the array at `path` (`.npy`, Zarr or HDF5; any element type): the
-/// [`Summary`] in one pass, then, if asked, a histogram of `bins` equal bins between min and max
-/// (one more pass) and the quantiles `qs` (two more passes; see [`quantiles`]).
-/// [`StatsOptions`] also takes a histogram range.
-///
-/// # Errors
-/// As [`StatsOptions::compute`].
-pub fn stats(path: impl AsRef<Path>, bins: Option<usize>, qs: &[f64]) -> Result<Stats> {
-    let mut options = StatsOptions::new();
-    if let Some(n) = bins {
-        options.bins(n);
-    }
-    options.quantiles(qs).compute(path)
-}
-
-fn stats_typed<T: Reduce, S: ChunkSource<T> + ?Sized>(src: &S, o: &StatsOptions) -> Result<Stats> {
-    let qs = &o.quantiles[..];
-    // With a given range the histogram rides along the summary's pass.
-    let fused = match (o.bins, o.range) {
-        (Some(count), Some((lo, hi))) => Some(Bins::Uniform { lo, hi, count }),
-        _ => None,
-    };
-    let (summary, fused_counts) = match &fused {
-        Some(b) => {
-            let (s, counts) = if o.without_std {
-                summary_and_histogram::<T, S, false>(src, b)?
-            } else {
-                summary_and_histogram::<T, S, true>(src, b)?
-            };
-            (s, Some(counts))
-        }
-        None => (super::stats::summary_with(src, !o.without_std)?, None),
-    };
-    let histogram = match (fused, fused_counts, o.bins, summary.min, summary.max) {
-        (Some(b), Some(counts), _, _, _) => Some(Histogram { counts, edges: b.edges()? }),
-        (_, _, Some(count), Some(lo), Some(hi)) => {
-            let (lo, hi) = (lo.as_f64(), hi.as_f64());
-            if !(lo.is_finite() && hi.is_finite()) {
-                return Err(Error::argument(format!(
-                    "histogram between min {lo} and max {hi}: the range must be finite \
-                     (the data holds infinities; give a range)"
-                )));
-            }
-            let b = Bins::Uniform { lo, hi, count };
-            Some(Histogram { counts: histogram(src, &b)?, edges: b.edges()? })
-        }
-        (_, _, Some(_), _, _) => Some(Histogram { edges: Vec::new(), counts: Vec::new() }),
-        (_, _, None, _, _) => None,
-    };
-    let quantiles = if qs.is_empty() { Vec::new() } else { quantiles(src, &summary, qs)? };
-    Ok(Stats { summary, histogram, quantiles })
-}
-
 /// The [`Summary`] and a histogram, in one pass: each group of tiles is binned while it is
 /// still in cache after the summary kernel has read it.
-fn summary_and_histogram<T: Reduce, S: ChunkSource<T> + ?Sized, const FULL: bool>(
+pub(super) fn summary_and_histogram<T: Reduce, S: ChunkSource<T> + ?Sized, const FULL: bool>(
     src: &S,
     bins: &Bins,
 ) -> Result<(Summary, Vec<u64>)> {
@@ -234,8 +79,8 @@ fn summary_and_histogram<T: Reduce, S: ChunkSource<T> + ?Sized, const FULL: bool
 
 /// Bins checked and ready for use on every element.
 #[derive(Clone, Debug)]
-struct Binner {
-    edges: Vec<f64>,
+pub(super) struct Binner {
+    pub(super) edges: Vec<f64>,
     uniform: bool,
     lo: f64,
     hi: f64,
@@ -243,7 +88,7 @@ struct Binner {
 
 impl Binner {
     #[allow(clippy::float_cmp)]
-    fn new(bins: &Bins) -> Result<Binner> {
+    pub(super) fn new(bins: &Bins) -> Result<Binner> {
         match *bins {
             Bins::Uniform { lo, hi, count } => {
                 if count == 0
@@ -286,7 +131,7 @@ impl Binner {
     /// The bin of `x`, or `None` outside the edges (NaN included).
     #[inline]
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
-    fn bin(&self, x: f64) -> Option<usize> {
+    pub(super) fn bin(&self, x: f64) -> Option<usize> {
         if !(x >= self.lo && x <= self.hi) {
             return None;
         }
@@ -643,167 +488,6 @@ pub fn histogram<T: Reduce, S: ChunkSource<T> + ?Sized>(src: &S, bins: &Bins) ->
         a
     };
     Ok(tree_reduce(0, src.num_chunks(), &leaf, &merge)?.unwrap_or_else(|| vec![0; n]))
-}
-
-/// A quantile of the non-NaN elements.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-pub struct Quantile {
-    /// The quantile asked for, in `[0, 1]`.
-    #[serde(serialize_with = "ser")]
-    pub q: f64,
-    /// The value.
-    #[serde(serialize_with = "ser")]
-    pub value: f64,
-    /// True when `value` is exactly `np.nanquantile(a, q)` (numpy's default `linear` method);
-    /// false when it is an estimate within `error` of it.
-    pub exact: bool,
-    /// Bound on `|value - exact quantile|` (0 when exact).
-    #[serde(serialize_with = "ser")]
-    pub error: f64,
-}
-
-#[allow(clippy::trivially_copy_pass_by_ref)]
-fn ser<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
-    F(*v).serialize(s)
-}
-
-/// Bins of the first, narrowing histogram.
-const QBINS: usize = 1 << 16;
-/// Values a quantile pass may collect in memory to finish exactly (8 MiB of `f64`).
-const COLLECT_LIMIT: u64 = 1 << 20;
-
-/// Quantiles of the non-NaN elements, as `np.nanquantile(a, qs)` with the default `linear`
-/// method, in two more passes over the data given its [`Summary`]:
-///
-/// 1. a histogram of 65 536 equal bins between min and max locates, for each `q`, the bins that
-///    hold the two order statistics the answer interpolates between;
-/// 2. the values in those bins are collected and sorted, and the answer is exact.
-///
-/// If those bins hold more than 2^20 values (data piled on few distinct values over a huge
-/// range), step 2 is skipped and the result is an estimate, interpolated within the bin, with
-/// `exact: false` and an error bound of one bin width.
-///
-/// # Errors
-/// [`Error::Argument`] for `q` outside `[0, 1]`; whatever the source fails with.
-#[allow(
-    clippy::cast_precision_loss,
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    clippy::float_cmp
-)]
-pub fn quantiles<T: Reduce, S: ChunkSource<T> + ?Sized>(
-    src: &S,
-    summary: &Summary,
-    qs: &[f64],
-) -> Result<Vec<Quantile>> {
-    if let Some(q) = qs.iter().find(|q| !(0.0..=1.0).contains(*q)) {
-        return Err(Error::argument(format!("quantile {q} is not between 0 and 1")));
-    }
-    let n = summary.count;
-    let (Some(min), Some(max)) = (summary.min, summary.max) else {
-        let nan = |q| Quantile { q, value: f64::NAN, exact: true, error: 0.0 };
-        return Ok(qs.iter().map(|&q| nan(q)).collect());
-    };
-    let (min, max) = (min.as_f64(), max.as_f64());
-    if !(min.is_finite() && max.is_finite()) || min == max {
-        // Infinite ends: numpy's interpolation gives the extremes or NaN; equal ends: all equal.
-        return Ok(qs
-            .iter()
-            .map(|&q| {
-                let value = if min == max { min } else { lerp(min, max, q) };
-                Quantile {
-                    q,
-                    value,
-                    exact: min == max,
-                    error: if min == max { 0.0 } else { f64::INFINITY },
-                }
-            })
-            .collect());
-    }
-    let bins = Bins::Uniform { lo: min, hi: max, count: QBINS };
-    let binner = Binner::new(&bins)?;
-    let counts = histogram(src, &bins)?;
-    let mut cum = Vec::with_capacity(QBINS + 1);
-    cum.push(0u64);
-    for c in &counts {
-        cum.push(cum.last().copied().unwrap_or(0) + c);
-    }
-    // For each q: ranks k0 <= k1 and the bins holding them.
-    let bin_of_rank = |k: u64| cum.partition_point(|&c| c <= k) - 1;
-    let plans: Vec<(f64, u64, u64, usize, usize)> = qs
-        .iter()
-        .map(|&q| {
-            let h = q * (n - 1) as f64;
-            let k0 = (h.floor() as u64).min(n - 1);
-            let k1 = (k0 + 1).min(n - 1);
-            (h - k0 as f64, k0, k1, bin_of_rank(k0), bin_of_rank(k1))
-        })
-        .collect();
-    let mut wanted = vec![false; QBINS];
-    for p in &plans {
-        wanted[p.3..=p.4].iter_mut().for_each(|w| *w = true);
-    }
-    let to_collect: u64 = (0..QBINS).filter(|&i| wanted[i]).map(|i| counts[i]).sum();
-    if to_collect > COLLECT_LIMIT {
-        let width = binner.edges[1] - binner.edges[0];
-        return Ok(plans
-            .iter()
-            .zip(qs)
-            .map(|(&(t, k0, _, b0, _), &q)| {
-                let within = (k0 - cum[b0]) as f64 + t;
-                let frac = within / counts[b0].max(1) as f64;
-                let value = binner.edges[b0] + frac * (binner.edges[b0 + 1] - binner.edges[b0]);
-                Quantile { q, value, exact: false, error: 2.0 * width }
-            })
-            .collect());
-    }
-    // Collect the values of the wanted bins, per bin, in a fixed order.
-    let leaf = |i: usize| {
-        let mut got: Vec<(usize, f64)> = Vec::new();
-        src.with_chunk(i, &mut |x: &[T]| {
-            for &v in x {
-                let v = v.to_f64();
-                if let Some(b) = binner.bin(v)
-                    && wanted[b]
-                {
-                    got.push((b, v));
-                }
-            }
-        })?;
-        Ok(got)
-    };
-    let merge = |mut a: Vec<(usize, f64)>, b: Vec<(usize, f64)>| {
-        a.extend(b);
-        a
-    };
-    let mut got = tree_reduce(0, src.num_chunks(), &leaf, &merge)?.unwrap_or_default();
-    got.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
-    // Position in `got` of the first value of each wanted bin.
-    let mut start = vec![0usize; QBINS];
-    let mut at = 0usize;
-    for b in 0..QBINS {
-        start[b] = at;
-        if wanted[b] {
-            at += counts[b] as usize;
-        }
-    }
-    let value_at = |k: u64, b: usize| got.get(start[b] + (k - cum[b]) as usize).map(|g| g.1);
-    plans
-        .iter()
-        .zip(qs)
-        .map(|(&(t, k0, k1, b0, b1), &q)| {
-            let (Some(a), Some(b)) = (value_at(k0, b0), value_at(k1, b1)) else {
-                return Err(Error::argument("the data changed while quantiles were computed"));
-            };
-            Ok(Quantile { q, value: lerp(a, b, t), exact: true, error: 0.0 })
-        })
-        .collect()
-}
-
-/// numpy's `_lerp`: `a + (b - a) * t`, computed from the nearer end for `t >= 0.5`.
-fn lerp(a: f64, b: f64, t: f64) -> f64 {
-    let d = b - a;
-    if t >= 0.5 { b - d * (1.0 - t) } else { a + d * t }
 }
 
 #[cfg(test)]

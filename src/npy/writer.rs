@@ -70,10 +70,10 @@ impl<T: Element> NpyWriter<T> {
     /// [`Error::Io`] if the file cannot be created, or is in use by another larder process.
     pub fn create(path: impl AsRef<Path>, row_shape: &[usize]) -> Result<Self> {
         let path = path.as_ref();
-        let row_len =
-            row_shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(|| {
-                Error::invalid(path, format!("row shape {row_shape:?} is too large"))
-            })?;
+        let row_len = row_shape
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .ok_or_else(|| Error::invalid(path, format!("row shape {row_shape:?} is too large")))?;
         let mut shape = vec![0];
         shape.extend_from_slice(row_shape);
         let header = Header::new(DType::of::<T>(), &shape, false);

@@ -1,0 +1,167 @@
+//! What `larder stats` computes for an array at a path: [`Stats`], the summary with an optional
+//! histogram and quantiles, as [`StatsOptions`] ask, in as few passes as the options allow.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::histogram::{Bins, Histogram, histogram, summary_and_histogram};
+use super::kernel::Reduce;
+use super::quantile::{Quantile, quantiles};
+use super::stats::{Summary, store_summary};
+use crate::error::{Error, Result};
+use crate::store::ChunkSource;
+
+/// What `larder stats` reports: the [`Summary`], and optionally a histogram and quantiles.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Stats {
+    /// Count, sum, mean, std, min, max, NaN count.
+    #[serde(flatten)]
+    pub summary: Summary,
+    /// Equal bins between min and max, if asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub histogram: Option<Histogram>,
+    /// Quantiles, if asked for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub quantiles: Vec<Quantile>,
+}
+
+/// What [`StatsOptions::compute`] adds to the [`Summary`]: a histogram and quantiles.
+///
+/// ```
+/// # use larder::NpyWriter;
+/// # let dir = tempfile::tempdir().map_err(|e| larder::Error::io("tmp", e))?;
+/// # let path = dir.path().join("x.npy");
+/// # let mut w = NpyWriter::<f64>::create(&path, &[])?;
+/// # w.append(&[0.5, 1.0, 2.5, 9.0, f64::NAN])?;
+/// # w.finish()?;
+/// use larder::compute::StatsOptions;
+///
+/// // As np.histogram(a, bins=2, range=(0, 4)), in the same pass as the summary.
+/// let s = StatsOptions::new().bins(2).range(0.0, 4.0).compute(&path)?;
+/// let h = s.histogram.unwrap();
+/// assert_eq!((h.edges, h.counts), (vec![0.0, 2.0, 4.0], vec![2, 1]));
+/// assert_eq!(s.summary.count, 4);
+/// # Ok::<(), larder::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StatsOptions {
+    bins: Option<usize>,
+    range: Option<(f64, f64)>,
+    quantiles: Vec<f64>,
+    /// Leave out std and var (`std(false)`); a `Default` of `false` keeps them.
+    without_std: bool,
+}
+
+impl StatsOptions {
+    /// The summary only.
+    pub fn new() -> Self {
+        StatsOptions::default()
+    }
+
+    /// Also a histogram of `count` equal bins: between min and max (one more pass over the
+    /// data), or over [`range`](StatsOptions::range) if given (in the summary's pass).
+    pub fn bins(&mut self, count: usize) -> &mut Self {
+        self.bins = Some(count);
+        self
+    }
+
+    /// The histogram's range, as numpy's `np.histogram(a, bins, range=(lo, hi))`: values
+    /// outside it are not counted. With a given range the histogram is computed in the same
+    /// pass as the summary. Needs [`bins`](StatsOptions::bins).
+    pub fn range(&mut self, lo: f64, hi: f64) -> &mut Self {
+        self.range = Some((lo, hi));
+        self
+    }
+
+    /// Whether the summary has the standard deviation and variance (it does by default).
+    /// Without them every other statistic comes from a single read of each tile, at the speed
+    /// of memory (see [`summary_basic`](super::summary_basic)).
+    pub fn std(&mut self, on: bool) -> &mut Self {
+        self.without_std = !on;
+        self
+    }
+
+    /// Also these quantiles (each in `[0, 1]`), as `np.nanquantile`; see [`quantiles`].
+    pub fn quantiles(&mut self, qs: &[f64]) -> &mut Self {
+        self.quantiles = qs.to_vec();
+        self
+    }
+
+    /// Statistics of the array at `path` (`.npy`, Zarr or HDF5; any element type).
+    ///
+    /// # Errors
+    /// As [`crate::open`] and [`summary`](super::summary); [`Error::Argument`] for a histogram or
+    /// quantiles of a complex array, a range without bins, bad bins or range, or an automatic
+    /// range that is not finite.
+    pub fn compute(&self, path: impl AsRef<Path>) -> Result<Stats> {
+        let path = path.as_ref();
+        if self.range.is_some() && self.bins.is_none() {
+            return Err(Error::argument("a histogram range needs a number of bins"));
+        }
+        let store = crate::open::open(path)?;
+        if self.bins.is_none() && self.quantiles.is_empty() {
+            let summary = store_summary(&store, !self.without_std)?;
+            return Ok(Stats { summary, histogram: None, quantiles: Vec::new() });
+        }
+        crate::store_dispatch!(&store,
+        s => stats_typed(&*s.chunk_source()?, self),
+        complex _s => Err(Error::invalid(
+            path,
+            "holds complex numbers; histograms and quantiles are only defined for real arrays",
+        )))
+    }
+}
+
+/// Statistics of the array at `path` (`.npy`, Zarr or HDF5; any element type): the
+/// [`Summary`] in one pass, then, if asked, a histogram of `bins` equal bins between min and max
+/// (one more pass) and the quantiles `qs` (two more passes; see [`quantiles`]).
+/// [`StatsOptions`] also takes a histogram range.
+///
+/// # Errors
+/// As [`StatsOptions::compute`].
+pub fn stats(path: impl AsRef<Path>, bins: Option<usize>, qs: &[f64]) -> Result<Stats> {
+    let mut options = StatsOptions::new();
+    if let Some(n) = bins {
+        options.bins(n);
+    }
+    options.quantiles(qs).compute(path)
+}
+
+fn stats_typed<T: Reduce, S: ChunkSource<T> + ?Sized>(src: &S, o: &StatsOptions) -> Result<Stats> {
+    let qs = &o.quantiles[..];
+    // With a given range the histogram rides along the summary's pass.
+    let fused = match (o.bins, o.range) {
+        (Some(count), Some((lo, hi))) => Some(Bins::Uniform { lo, hi, count }),
+        _ => None,
+    };
+    let (summary, fused_counts) = match &fused {
+        Some(b) => {
+            let (s, counts) = if o.without_std {
+                summary_and_histogram::<T, S, false>(src, b)?
+            } else {
+                summary_and_histogram::<T, S, true>(src, b)?
+            };
+            (s, Some(counts))
+        }
+        None => (super::stats::summary_with(src, !o.without_std)?, None),
+    };
+    let histogram = match (fused, fused_counts, o.bins, summary.min, summary.max) {
+        (Some(b), Some(counts), _, _, _) => Some(Histogram { counts, edges: b.edges()? }),
+        (_, _, Some(count), Some(lo), Some(hi)) => {
+            let (lo, hi) = (lo.as_f64(), hi.as_f64());
+            if !(lo.is_finite() && hi.is_finite()) {
+                return Err(Error::argument(format!(
+                    "histogram between min {lo} and max {hi}: the range must be finite \
+                     (the data holds infinities; give a range)"
+                )));
+            }
+            let b = Bins::Uniform { lo, hi, count };
+            Some(Histogram { counts: histogram(src, &b)?, edges: b.edges()? })
+        }
+        (_, _, Some(_), _, _) => Some(Histogram { edges: Vec::new(), counts: Vec::new() }),
+        (_, _, None, _, _) => None,
+    };
+    let quantiles = if qs.is_empty() { Vec::new() } else { quantiles(src, &summary, qs)? };
+    Ok(Stats { summary, histogram, quantiles })
+}
