@@ -13,7 +13,7 @@ DIR/base.npy, so both tools can edit the same file in one run.
 For each fraction this does the only thing numpy offers to keep changes to a
 memory-mapped array: np.load(mmap_mode="c"), edit one element in each selected
 page (the very pages larder edits: the selection below mirrors
-larder::cow::bench::select_pages), then np.save of the whole array. It also
+select_pages in src/bench/pattern.rs), then np.save of the whole array. It also
 measures arr.copy(), the in-memory alternative. `--mode save` does only the
 former (copy_seconds and copy_bytes are then null), `--mode copy` only the
 latter (rows is then empty), so that a benchmark can time each way as a
@@ -53,7 +53,7 @@ def splitmix64(state):
 
 
 def select_pages(pages, fraction, pattern, seed):
-    """Mirror of larder::cow::bench::select_pages."""
+    """Mirror of select_pages in src/bench/pattern.rs."""
     fraction = min(max(fraction, 0.0), 1.0)
     n = min(pages, math.ceil(fraction * pages))
     if pattern == "strided":
