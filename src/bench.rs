@@ -15,7 +15,7 @@ use serde::Serialize;
 use larder::MmapArray;
 use larder::{ArrayWrite, Format, guess_format};
 use larder::{Codec, ZarrArray, ZarrOptions};
-use larder::{Error, Result};
+use larder::{Error, Region, Result};
 
 /// A benchmark of a 1-d float64 array of random values: write it, read it whole, and read many
 /// short random slices.
@@ -159,7 +159,7 @@ impl ChunkedBench {
 
         let store = larder::open_as::<f64>(path)?;
         let t = Instant::now();
-        let all = store.read_region(&[0], &[n])?.into_owned();
+        let all = store.read_region(&Region::whole(&[n]))?.into_owned();
         let read_s = t.elapsed().as_secs_f64();
         drop(all);
 
@@ -168,7 +168,7 @@ impl ChunkedBench {
         let mut checksum = 0.0;
         for _ in 0..self.reads {
             let start = rng.below(n - len + 1);
-            checksum += store.read_region(&[start], &[len])?.sum();
+            checksum += store.read_region(&Region::new(&[start], &[len])?)?.sum();
         }
         let random_reads_s = t.elapsed().as_secs_f64();
 

@@ -1,5 +1,5 @@
-//! Geometry: a regular grid of blocks over a shape, boxes inside arrays, and their
-//! intersections. Pure arithmetic on shapes, shared by every backend and by the chunk walks.
+//! Geometry: [`Region`], a box inside an array, and [`ChunkGrid`], a regular grid of blocks
+//! over a shape, with their intersections. Pure arithmetic on shapes, shared by every backend and by the chunk walks.
 
 use ndarray::SliceInfoElem;
 
@@ -47,20 +47,21 @@ impl ChunkGrid {
         None
     }
 
-    /// Origin and (edge-clipped) shape of the block at `index`.
-    pub fn region(&self, index: &[usize]) -> (Vec<usize>, Vec<usize>) {
-        let origin: Vec<usize> = index.iter().zip(&self.block).map(|(&i, &b)| i * b).collect();
-        let shape = origin
+    /// The (edge-clipped) region of the block at `index`.
+    pub fn region(&self, index: &[usize]) -> Region {
+        let start: Vec<usize> = index.iter().zip(&self.block).map(|(&i, &b)| i * b).collect();
+        let shape = start
             .iter()
             .zip(&self.block)
             .zip(&self.shape)
             .map(|((&o, &b), &n)| b.min(n - o))
             .collect();
-        (origin, shape)
+        Region { start, shape }
     }
 
-    /// Indices of every block that intersects the box `start`/`shape`, in C order.
-    pub fn touching(&self, start: &[usize], shape: &[usize]) -> Vec<Vec<usize>> {
+    /// Indices of every block that intersects `region`, in C order.
+    pub fn touching(&self, region: &Region) -> Vec<Vec<usize>> {
+        let (start, shape) = (region.start(), region.shape());
         if shape.contains(&0) {
             return Vec::new();
         }
@@ -91,26 +92,119 @@ impl ChunkGrid {
     }
 }
 
-/// Checks that the box `start`/`shape` lies inside `array`.
-pub(crate) fn check_box(array: &[usize], start: &[usize], shape: &[usize]) -> Result<()> {
-    let fits = start.len() == array.len()
-        && shape.len() == array.len()
-        && array
-            .iter()
-            .zip(start)
-            .zip(shape)
-            .all(|((&n, &s), &k)| s.checked_add(k).is_some_and(|end| end <= n));
-    if fits {
-        Ok(())
-    } else {
-        Err(Error::argument(format!(
-            "region at {start:?} of shape {shape:?} does not fit an array of shape {array:?}"
-        )))
+/// A box of an n-d array: the coordinates of its first element and its extent along each axis
+/// (zarrs' `ArraySubset`, numpy's tuple of `start:start + n` slices).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Region {
+    start: Vec<usize>,
+    shape: Vec<usize>,
+}
+
+impl Region {
+    /// The region at `start` of extent `shape`.
+    ///
+    /// # Errors
+    /// [`Error::Argument`] if the two differ in rank or an end overflows.
+    pub fn new(start: &[usize], shape: &[usize]) -> Result<Region> {
+        if start.len() != shape.len()
+            || start.iter().zip(shape).any(|(s, n)| s.checked_add(*n).is_none())
+        {
+            return Err(Error::argument(format!(
+                "region at {start:?} of shape {shape:?}: start and shape must have one \
+                 coordinate per axis and end within usize"
+            )));
+        }
+        Ok(Region { start: start.to_vec(), shape: shape.to_vec() })
+    }
+
+    /// The region at `start` of extent `shape`, checked to lie inside an array of shape
+    /// `array`.
+    ///
+    /// # Errors
+    /// As [`Region::new`] and [`Region::check_inside`].
+    pub fn inside(start: &[usize], shape: &[usize], array: &[usize]) -> Result<Region> {
+        let r = Region::new(start, shape)?;
+        r.check_inside(array)?;
+        Ok(r)
+    }
+
+    /// The whole of an array of `shape`.
+    pub fn whole(shape: &[usize]) -> Region {
+        Region { start: vec![0; shape.len()], shape: shape.to_vec() }
+    }
+
+    /// Coordinates of the first element.
+    pub fn start(&self) -> &[usize] {
+        &self.start
+    }
+
+    /// Extent along each axis.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// Number of axes.
+    pub fn ndim(&self) -> usize {
+        self.shape.len()
+    }
+
+    /// Number of elements (saturating at `usize::MAX`).
+    pub fn len(&self) -> usize {
+        self.shape.iter().try_fold(1usize, |a, &n| a.checked_mul(n)).unwrap_or(usize::MAX)
+    }
+
+    /// True when the region holds no element.
+    pub fn is_empty(&self) -> bool {
+        self.shape.contains(&0)
+    }
+
+    /// Checks that the region lies inside an array of shape `array`.
+    ///
+    /// # Errors
+    /// [`Error::Argument`] naming the region and the array's shape.
+    pub fn check_inside(&self, array: &[usize]) -> Result<()> {
+        let fits = self.ndim() == array.len()
+            && array
+                .iter()
+                .zip(&self.start)
+                .zip(&self.shape)
+                .all(|((&n, &s), &k)| s.checked_add(k).is_some_and(|end| end <= n));
+        if fits {
+            Ok(())
+        } else {
+            Err(Error::argument(format!(
+                "region at {:?} of shape {:?} does not fit an array of shape {array:?}",
+                self.start, self.shape
+            )))
+        }
+    }
+
+    /// The `ndarray` slice that cuts this region out of the array it lies in.
+    pub fn slices(&self) -> Vec<SliceInfoElem> {
+        slices(&self.start, &self.shape)
+    }
+
+    /// Where this region and `other` overlap, as slices relative to this region and to `other`
+    /// (empty along an axis where they do not meet).
+    pub fn overlap(&self, other: &Region) -> (Vec<SliceInfoElem>, Vec<SliceInfoElem>) {
+        let mut ra = Vec::new();
+        let mut rb = Vec::new();
+        for axis in 0..self.ndim() {
+            let (a, b) = (self.start[axis], other.start[axis]);
+            let lo = a.max(b);
+            let hi = (a + self.shape[axis]).min(b + other.shape[axis]).max(lo);
+            ra.push((lo - a, hi - lo));
+            rb.push((lo - b, hi - lo));
+        }
+        let to = |v: Vec<(usize, usize)>| {
+            let (s, n): (Vec<usize>, Vec<usize>) = v.into_iter().unzip();
+            slices(&s, &n)
+        };
+        (to(ra), to(rb))
     }
 }
 
-/// The `ndarray` slice of the box `start`/`shape`.
-pub(crate) fn box_slice(start: &[usize], shape: &[usize]) -> Vec<SliceInfoElem> {
+fn slices(start: &[usize], shape: &[usize]) -> Vec<SliceInfoElem> {
     start
         .iter()
         .zip(shape)
@@ -120,28 +214,6 @@ pub(crate) fn box_slice(start: &[usize], shape: &[usize]) -> Vec<SliceInfoElem> 
             step: 1,
         })
         .collect()
-}
-
-/// The intersection of box A and box B as slices relative to A and to B.
-pub(crate) fn intersect(
-    a_start: &[usize],
-    a_shape: &[usize],
-    b_start: &[usize],
-    b_shape: &[usize],
-) -> (Vec<SliceInfoElem>, Vec<SliceInfoElem>) {
-    let mut ra = Vec::new();
-    let mut rb = Vec::new();
-    for axis in 0..a_start.len() {
-        let lo = a_start[axis].max(b_start[axis]);
-        let hi = (a_start[axis] + a_shape[axis]).min(b_start[axis] + b_shape[axis]).max(lo);
-        ra.push((lo - a_start[axis], hi - lo));
-        rb.push((lo - b_start[axis], hi - lo));
-    }
-    let to = |v: Vec<(usize, usize)>| {
-        let (s, n): (Vec<usize>, Vec<usize>) = v.into_iter().unzip();
-        box_slice(&s, &n)
-    };
-    (to(ra), to(rb))
 }
 
 /// Target size of one block when a contiguous array is walked in chunks.

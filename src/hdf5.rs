@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::dtype::{ByteOrder, DType, Element, ElementType};
 use crate::error::{Error, Result};
-use crate::grid::{check_box, contiguous_chunks};
+use crate::grid::{Region, contiguous_chunks};
 use crate::store::{ArrayRead, ArrayWrite, Attributes, Format};
 
 fn herr(path: &Path, e: impl fmt::Display) -> Error {
@@ -465,8 +465,9 @@ impl<T: Element> ArrayRead<T> for Hdf5Array<T> {
         Ok(out)
     }
 
-    fn read_region(&self, start: &[usize], shape: &[usize]) -> Result<CowArray<'_, T, IxDyn>> {
-        check_box(&self.shape, start, shape)?;
+    fn read_region(&self, region: &Region) -> Result<CowArray<'_, T, IxDyn>> {
+        region.check_inside(&self.shape)?;
+        let (start, shape) = (region.start(), region.shape());
         if shape.contains(&0) {
             return ArrayD::from_shape_vec(IxDyn(shape), Vec::new())
                 .map(CowArray::from)
@@ -482,7 +483,7 @@ impl<T: Element> ArrayWrite<T> for Hdf5Array<T> {
         if !self.writable {
             return Err(Error::ReadOnly { path: self.path.clone(), mode: "r" });
         }
-        check_box(&self.shape, start, data.shape())?;
+        Region::inside(start, data.shape(), &self.shape)?;
         if data.is_empty() {
             return Ok(());
         }

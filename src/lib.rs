@@ -66,7 +66,7 @@ pub mod zarr;
 
 pub use dtype::{ByteOrder, DType, Element, ElementType, Scalar};
 pub use error::{Error, Result};
-pub use grid::ChunkGrid;
+pub use grid::{ChunkGrid, Region};
 #[cfg(feature = "hdf5")]
 pub use hdf5::Hdf5Array;
 pub use npy::cow::{CopyMethod, DeltaReport, MaterializeReport};

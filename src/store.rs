@@ -49,6 +49,7 @@ use serde_json::{Map, Value};
 
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
+use crate::grid::Region;
 use crate::select::Selection;
 
 pub use chunks::{Chunk, Chunks};
@@ -123,7 +124,7 @@ pub trait ArrayRead<T: Element>: Sync {
     ///
     /// # Errors
     /// [`Error::Argument`] if the box does not fit the array; backend read and decode errors.
-    fn read_region(&self, start: &[usize], shape: &[usize]) -> Result<CowArray<'_, T, IxDyn>>;
+    fn read_region(&self, region: &Region) -> Result<CowArray<'_, T, IxDyn>>;
 
     /// Lets go of memory that holds data already read or written (page-cache pages a mapping
     /// keeps resident), so a streaming pass keeps a small footprint. Data stays valid.
@@ -142,7 +143,7 @@ pub trait ArrayRead<T: Element>: Sync {
     /// [`read_region`](ArrayRead::read_region).
     fn read(&self, selection: &Selection) -> Result<CowArray<'_, T, IxDyn>> {
         let (start, shape, rel) = bounding_box(selection, self.shape())?;
-        let block = self.read_region(&start, &shape)?;
+        let block = self.read_region(&Region::new(&start, &shape)?)?;
         Ok(slice_cow(block, &rel))
     }
 
@@ -224,8 +225,8 @@ impl<T: Element, S: ArrayRead<T> + ?Sized> ArrayRead<T> for Box<S> {
     fn attributes(&self) -> Result<Attributes> {
         (**self).attributes()
     }
-    fn read_region(&self, start: &[usize], shape: &[usize]) -> Result<CowArray<'_, T, IxDyn>> {
-        (**self).read_region(start, shape)
+    fn read_region(&self, region: &Region) -> Result<CowArray<'_, T, IxDyn>> {
+        (**self).read_region(region)
     }
     fn release(&self) -> Result<()> {
         (**self).release()
@@ -353,7 +354,7 @@ mod tests {
         o.write_region(&[1, 2], &patch.view()).unwrap();
         assert_eq!(o.modified_chunks(), vec![vec![0, 0], vec![0, 1]]);
         assert_eq!(o.base().data()[[1, 2]], 12);
-        let r = o.read_region(&[0, 0], &[5, 7]).unwrap();
+        let r = o.read_region(&Region::whole(&[5, 7])).unwrap();
         assert_eq!(r[[1, 2]], -1);
         assert_eq!(r[[1, 3]], -1);
         assert_eq!(r[[1, 4]], 14);
@@ -374,8 +375,11 @@ mod tests {
     #[test]
     fn touching_lists_every_intersecting_chunk() {
         let g = ChunkGrid::new(&[10, 10], &[4, 4]);
-        assert_eq!(g.touching(&[3, 3], &[2, 1]), vec![vec![0, 0], vec![1, 0]]);
-        assert!(g.touching(&[3, 3], &[0, 1]).is_empty());
+        assert_eq!(
+            g.touching(&Region::new(&[3, 3], &[2, 1]).unwrap()),
+            vec![vec![0, 0], vec![1, 0]]
+        );
+        assert!(g.touching(&Region::new(&[3, 3], &[0, 1]).unwrap()).is_empty());
         assert_eq!(ChunkGrid::new(&[], &[]).count(), 1);
     }
 
@@ -419,7 +423,8 @@ mod tests {
                 let mut brute = Vec::new();
                 let mut idx = grid.first();
                 while let Some(i) = idx {
-                    let (o, s) = grid.region(&i);
+                    let r = grid.region(&i);
+                    let (o, s) = (r.start(), r.shape());
                     let hit = (0..shape.len()).all(|ax| {
                         o[ax] < start[ax] + extent[ax] && start[ax] < o[ax] + s[ax]
                     });
@@ -428,7 +433,7 @@ mod tests {
                     }
                     idx = grid.after(&i);
                 }
-                prop_assert_eq!(grid.touching(&start, &extent), brute);
+                prop_assert_eq!(grid.touching(&Region::new(&start, &extent).unwrap()), brute);
             }
 
             #[test]

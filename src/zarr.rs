@@ -17,7 +17,7 @@ use zarrs::filesystem::FilesystemStore;
 
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
-use crate::grid::{ChunkGrid, check_box, intersect};
+use crate::grid::{ChunkGrid, Region};
 use crate::store::{ArrayRead, ArrayWrite, Attributes, Format};
 
 mod meta;
@@ -247,10 +247,10 @@ impl<T: Element> ZarrArray<T> {
         &self,
         grid: &ChunkGrid,
         touched: &[Vec<usize>],
-        start: &[usize],
-        shape: &[usize],
+        region: &Region,
     ) -> Result<ArrayD<T>> {
         use std::sync::atomic::{AtomicUsize, Ordering};
+        let shape = region.shape();
         let mut out = ArrayD::<T>::from_elem(IxDyn(shape), T::default());
         // Decoding dominates: worker threads decode chunks in any order while this thread
         // copies each into place. The bounded channel keeps a few chunks in flight at most.
@@ -277,8 +277,7 @@ impl<T: Element> ZarrArray<T> {
             for (i, decoded) in rx {
                 let (stored, raw) = decoded?;
                 let index = &touched[i];
-                let (origin, clipped) = grid.region(index);
-                let (in_chunk, in_out) = intersect(&origin, &clipped, start, shape);
+                let (in_chunk, in_out) = grid.region(index).overlap(region);
                 let bad = |e: ndarray::ShapeError| {
                     zerr(&self.path, format!("chunk {index:?} has the wrong size: {e}"))
                 };
@@ -368,10 +367,11 @@ impl<T: Element> ZarrArray<T> {
         grid: &ChunkGrid,
         index: &[usize],
         zstd: bool,
-        start: &[usize],
-        shape: &[usize],
+        region: &Region,
     ) -> Result<ArrayD<T>> {
-        let (origin, _) = grid.region(index);
+        let (start, shape) = (region.start(), region.shape());
+        let chunk_region = grid.region(index);
+        let origin = chunk_region.start();
         let stored = &self.chunks;
         let strides = c_strides(stored);
         let at = |k: usize, i: usize| (i - origin[k]) * strides[k];
@@ -395,7 +395,7 @@ impl<T: Element> ZarrArray<T> {
             let values = bytes_to_vec::<T>(&self.path, &raw)?;
             let chunk = ArrayD::from_shape_vec(IxDyn(&stored), values)
                 .map_err(|e| zerr(&self.path, format!("chunk {index:?}: {e}")))?;
-            let (in_chunk, _) = intersect(&origin, &stored, start, shape);
+            let (in_chunk, _) = Region::new(origin, &stored)?.overlap(region);
             return Ok(chunk.slice(in_chunk.as_slice()).to_owned());
         }
         let count: usize = shape.iter().product();
@@ -420,10 +420,10 @@ impl<T: Element> ZarrArray<T> {
         grid: &ChunkGrid,
         touched: &[Vec<usize>],
         zstd: bool,
-        start: &[usize],
-        shape: &[usize],
+        region: &Region,
     ) -> Result<ArrayD<T>> {
         use rayon::prelude::*;
+        let (start, shape) = (region.start(), region.shape());
         let size = std::mem::size_of::<T>();
         let stored = &self.chunks;
         let chunk_elems: usize = stored.iter().product();
@@ -432,8 +432,9 @@ impl<T: Element> ZarrArray<T> {
         let mut direct = Vec::new();
         let mut edges = Vec::new();
         for index in touched {
-            let (origin, clipped) = grid.region(index);
-            let inside = clipped == *stored
+            let chunk_region = grid.region(index);
+            let (origin, clipped) = (chunk_region.start(), chunk_region.shape());
+            let inside = clipped == stored.as_slice()
                 && (0..shape.len())
                     .all(|k| origin[k] >= start[k] && origin[k] + stored[k] <= start[k] + shape[k]);
             if inside && rows_whole {
@@ -476,8 +477,7 @@ impl<T: Element> ZarrArray<T> {
                 })
                 .collect();
             for (index, values) in batch.iter().zip(decoded) {
-                let (origin, clipped) = grid.region(index);
-                let (in_chunk, in_out) = intersect(&origin, &clipped, start, shape);
+                let (in_chunk, in_out) = grid.region(index).overlap(region);
                 let chunk = ArrayView::from_shape(IxDyn(stored), &values?)
                     .map_err(|e| zerr(&self.path, format!("chunk {index:?}: {e}")))?
                     .slice(in_chunk.as_slice())
@@ -570,8 +570,9 @@ impl<T: Element> ArrayRead<T> for ZarrArray<T> {
         Ok(attrs)
     }
 
-    fn read_region(&self, start: &[usize], shape: &[usize]) -> Result<CowArray<'_, T, IxDyn>> {
-        check_box(&self.shape, start, shape)?;
+    fn read_region(&self, region: &Region) -> Result<CowArray<'_, T, IxDyn>> {
+        region.check_inside(&self.shape)?;
+        let (start, shape) = (region.start(), region.shape());
         if shape.contains(&0) {
             return Ok(CowArray::from(
                 ArrayD::from_shape_vec(IxDyn(shape), Vec::new())
@@ -579,16 +580,16 @@ impl<T: Element> ArrayRead<T> for ZarrArray<T> {
             ));
         }
         let grid = ChunkGrid::new(&self.shape, &self.chunks);
-        let touched = grid.touching(start, shape);
+        let touched = grid.touching(region);
         if let Some(zstd) = self.plain {
             return match touched.as_slice() {
-                [index] => self.read_in_chunk(&grid, index, zstd, start, shape),
-                _ => self.read_plain_chunks(&grid, &touched, zstd, start, shape),
+                [index] => self.read_in_chunk(&grid, index, zstd, region),
+                _ => self.read_plain_chunks(&grid, &touched, zstd, region),
             }
             .map(CowArray::from);
         }
         if touched.len() > 1 {
-            return self.read_chunkwise(&grid, &touched, start, shape).map(CowArray::from);
+            return self.read_chunkwise(&grid, &touched, region).map(CowArray::from);
         }
         let ranges: Vec<std::ops::Range<u64>> =
             start.iter().zip(shape).map(|(&s, &n)| s as u64..(s + n) as u64).collect();
@@ -621,7 +622,7 @@ impl<T: Element> ZarrArray<T> {
         if !self.writable {
             return Err(Error::ReadOnly { path: self.path.clone(), mode: "r" });
         }
-        check_box(&self.shape, start, data.shape())?;
+        Region::inside(start, data.shape(), &self.shape)?;
         if data.is_empty() {
             return Ok(());
         }

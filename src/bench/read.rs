@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use larder::read_npy;
 use larder::{DynStore, open_as};
-use larder::{Error, Result};
+use larder::{Error, Region, Result};
 
 /// What [`read_all`] measured.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -63,7 +63,7 @@ pub(crate) fn read_all(path: impl AsRef<Path>) -> Result<ReadAll> {
     let path = path.as_ref();
     let (store, n) = open_1d(path)?;
     let t = Instant::now();
-    let data = store.read_region(&[0], &[n])?;
+    let data = store.read_region(&Region::whole(&[n]))?;
     let sum = data.sum();
     let seconds = t.elapsed().as_secs_f64();
     Ok(ReadAll { count: n as u64, sum, seconds })
@@ -102,7 +102,7 @@ pub(crate) fn read_slices(
     let t = Instant::now();
     let mut sum = 0.0;
     for &s in &checked {
-        sum += store.read_region(&[s], &[len])?.sum();
+        sum += store.read_region(&Region::new(&[s], &[len])?)?.sum();
     }
     let seconds = t.elapsed().as_secs_f64();
     Ok(ReadSlices {

@@ -7,7 +7,7 @@ use super::array::{MmapArray, Mode};
 use super::pages::MmapChunks;
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
-use crate::grid::{box_slice, check_box};
+use crate::grid::Region;
 use crate::select::Selection;
 use crate::store::{ArrayRead, ArrayWrite, ChunkSource, Format};
 
@@ -26,16 +26,17 @@ impl<T: Element> ArrayRead<T> for MmapArray<T> {
     }
 
     /// Zero-copy (`CowArray::Borrowed`) when the file is in native byte order and aligned.
-    fn read_region(&self, start: &[usize], shape: &[usize]) -> Result<CowArray<'_, T, IxDyn>> {
-        check_box(MmapArray::shape(self), start, shape)?;
-        let sl = box_slice(start, shape);
+    fn read_region(&self, region: &Region) -> Result<CowArray<'_, T, IxDyn>> {
+        region.check_inside(MmapArray::shape(self))?;
+        let sl = region.slices();
         match self.view() {
             Ok(v) => Ok(CowArray::from(v.slice_move(sl.as_slice()))),
             Err(Error::NotViewable { .. }) => {
                 let sel = Selection::new(
-                    start
+                    region
+                        .start()
                         .iter()
-                        .zip(shape)
+                        .zip(region.shape())
                         .map(|(&s, &n)| crate::select::Item::Slice {
                             start: Some(i64::try_from(s).unwrap_or(i64::MAX)),
                             stop: Some(i64::try_from(s + n).unwrap_or(i64::MAX)),
@@ -64,11 +65,11 @@ impl<T: Element> ArrayRead<T> for MmapArray<T> {
 
 impl<T: Element> ArrayWrite<T> for MmapArray<T> {
     fn write_region(&mut self, start: &[usize], data: &ArrayViewD<'_, T>) -> Result<()> {
-        check_box(MmapArray::shape(self), start, data.shape())?;
+        let region = Region::inside(start, data.shape(), MmapArray::shape(self))?;
         if self.mode() == Mode::ReadOnly {
             return Err(Error::ReadOnly { path: self.path().to_path_buf(), mode: "r" });
         }
-        let sl = box_slice(start, data.shape());
+        let sl = region.slices();
         self.view_mut()?.slice_mut(sl.as_slice()).assign(data);
         Ok(())
     }

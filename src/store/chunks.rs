@@ -52,7 +52,11 @@ impl<'a, T: Element, S: ArrayRead<T> + ?Sized> Iterator for Chunks<'a, T, S> {
     fn next(&mut self) -> Option<Self::Item> {
         let index = self.next.take()?;
         self.next = self.grid.after(&index);
-        let (origin, shape) = self.grid.region(&index);
-        Some(self.store.read_region(&origin, &shape).map(|data| Chunk { index, origin, data }))
+        let region = self.grid.region(&index);
+        Some(self.store.read_region(&region).map(|data| Chunk {
+            index,
+            origin: region.start().to_vec(),
+            data,
+        }))
     }
 }

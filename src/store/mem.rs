@@ -6,7 +6,7 @@ use serde_json::Map;
 use super::{ArrayRead, ArrayWrite, Attributes, Format};
 use crate::dtype::{DType, Element};
 use crate::error::{Error, Result};
-use crate::grid::{box_slice, check_box};
+use crate::grid::Region;
 
 /// An array held in memory: a reference backend for tests and a staging area.
 #[derive(Clone, Debug, PartialEq)]
@@ -61,16 +61,16 @@ impl<T: Element> ArrayRead<T> for MemStore<T> {
     fn attributes(&self) -> Result<Attributes> {
         Ok(self.attributes.clone())
     }
-    fn read_region(&self, start: &[usize], shape: &[usize]) -> Result<CowArray<'_, T, IxDyn>> {
-        check_box(self.data.shape(), start, shape)?;
-        Ok(CowArray::from(self.data.slice(box_slice(start, shape).as_slice())))
+    fn read_region(&self, region: &Region) -> Result<CowArray<'_, T, IxDyn>> {
+        region.check_inside(self.data.shape())?;
+        Ok(CowArray::from(self.data.slice(region.slices().as_slice())))
     }
 }
 
 impl<T: Element> ArrayWrite<T> for MemStore<T> {
     fn write_region(&mut self, start: &[usize], data: &ArrayViewD<'_, T>) -> Result<()> {
-        check_box(self.data.shape(), start, data.shape())?;
-        self.data.slice_mut(box_slice(start, data.shape()).as_slice()).assign(data);
+        let region = Region::inside(start, data.shape(), self.data.shape())?;
+        self.data.slice_mut(region.slices().as_slice()).assign(data);
         Ok(())
     }
 }

@@ -7,7 +7,7 @@ use ndarray::{ArrayD, ArrayViewD, CowArray, IxDyn};
 use super::{ArrayRead, ArrayWrite, Attributes, Format};
 use crate::dtype::{DType, Element};
 use crate::error::Result;
-use crate::grid::{ChunkGrid, check_box, intersect};
+use crate::grid::{ChunkGrid, Region};
 
 /// A copy-on-write layer over another store: writes go to an overlay of whole chunks held in
 /// memory (memory grows with the chunks touched, not with the array), reads see the overlay
@@ -64,8 +64,7 @@ impl<T: Element, S: ArrayWrite<T>> Overlay<T, S> {
     pub fn save(&mut self) -> Result<usize> {
         let n = self.modified.len();
         for (index, data) in &self.modified {
-            let (origin, _) = self.grid.region(index);
-            self.base.write_region(&origin, &data.view())?;
+            self.base.write_region(self.grid.region(index).start(), &data.view())?;
         }
         self.base.flush()?;
         self.modified.clear();
@@ -90,22 +89,21 @@ impl<T: Element, S: ArrayRead<T>> ArrayRead<T> for Overlay<T, S> {
         self.base.attributes()
     }
 
-    fn read_region(&self, start: &[usize], shape: &[usize]) -> Result<CowArray<'_, T, IxDyn>> {
-        check_box(self.shape(), start, shape)?;
+    fn read_region(&self, region: &Region) -> Result<CowArray<'_, T, IxDyn>> {
+        region.check_inside(self.shape())?;
         let touched: Vec<_> = self
             .grid
-            .touching(start, shape)
+            .touching(region)
             .into_iter()
             .filter(|i| self.modified.contains_key(i))
             .collect();
-        let base = self.base.read_region(start, shape)?;
+        let base = self.base.read_region(region)?;
         if touched.is_empty() {
             return Ok(base);
         }
         let mut out = base.into_owned();
         for index in touched {
-            let (origin, cshape) = self.grid.region(&index);
-            let (src, dst) = intersect(&origin, &cshape, start, shape);
+            let (src, dst) = self.grid.region(&index).overlap(region);
             if let Some(chunk) = self.modified.get(&index) {
                 out.slice_mut(dst.as_slice()).assign(&chunk.slice(src.as_slice()));
             }
@@ -116,14 +114,14 @@ impl<T: Element, S: ArrayRead<T>> ArrayRead<T> for Overlay<T, S> {
 
 impl<T: Element, S: ArrayRead<T>> ArrayWrite<T> for Overlay<T, S> {
     fn write_region(&mut self, start: &[usize], data: &ArrayViewD<'_, T>) -> Result<()> {
-        check_box(self.shape(), start, data.shape())?;
-        for index in self.grid.touching(start, data.shape()) {
-            let (origin, cshape) = self.grid.region(&index);
+        let region = Region::inside(start, data.shape(), self.shape())?;
+        for index in self.grid.touching(&region) {
+            let chunk_region = self.grid.region(&index);
             if !self.modified.contains_key(&index) {
-                let current = self.base.read_region(&origin, &cshape)?.into_owned();
+                let current = self.base.read_region(&chunk_region)?.into_owned();
                 self.modified.insert(index.clone(), current);
             }
-            let (dst, src) = intersect(&origin, &cshape, start, data.shape());
+            let (dst, src) = chunk_region.overlap(&region);
             if let Some(chunk) = self.modified.get_mut(&index) {
                 chunk.slice_mut(dst.as_slice()).assign(&data.slice(src.as_slice()));
             }

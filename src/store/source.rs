@@ -94,8 +94,7 @@ impl<T: Element, S: ArrayRead<T> + ?Sized> ChunkSource<T> for StoreChunks<'_, T,
             at[axis] = rest % n.max(1);
             rest /= n.max(1);
         }
-        let (start, shape) = self.grid.region(&at);
-        let data = self.store.read_region(&start, &shape)?;
+        let data = self.store.read_region(&self.grid.region(&at))?;
         if let Some(values) = data.as_slice_memory_order() {
             f(values);
         } else {

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use larder::{
     AnyStore, ArrayRead, ArrayWrite, ByteOrder, Codec, CopyOptions, Element, Format, MemStore,
-    Overlay, Selection, ZarrArray, ZarrOptions,
+    Overlay, Region, Selection, ZarrArray, ZarrOptions,
 };
 use ndarray::{ArrayD, IxDyn};
 use serde_json::Value;
@@ -235,7 +235,7 @@ fn copy_writes_requested_chunks_codec_and_shards() {
 #[test]
 fn npy_store_reads_are_zero_copy_views() {
     let a = larder::MmapArray::<f64>::open(root().join("fixtures/npy/f8_le_2d_3x4_c.npy")).unwrap();
-    let region = a.read_region(&[1, 1], &[2, 2]).unwrap();
+    let region = a.read_region(&Region::new(&[1, 1], &[2, 2]).unwrap()).unwrap();
     assert!(region.is_view());
     let sel = ArrayRead::read(&a, &Selection::parse("::2,1").unwrap()).unwrap();
     assert!(sel.is_view());
@@ -244,7 +244,7 @@ fn npy_store_reads_are_zero_copy_views() {
     }
     let be =
         larder::MmapArray::<f64>::open(root().join("fixtures/npy/f8_be_3d_2x3x4_c.npy")).unwrap();
-    assert!(!be.read_region(&[0, 0, 0], &[1, 1, 1]).unwrap().is_view());
+    assert!(!be.read_region(&Region::new(&[0, 0, 0], &[1, 1, 1]).unwrap()).unwrap().is_view());
 }
 
 #[test]
@@ -462,9 +462,9 @@ fn corrupt_chunk_is_an_error_naming_the_store_not_a_panic_or_hang() {
     let z = ZarrArray::<f64>::open(&p).unwrap();
     let err = z.read(&Selection::all()).unwrap_err().to_string();
     assert!(err.contains("bad.zarr"), "{err}");
-    let err = z.read_region(&[31], &[2]).unwrap_err().to_string();
+    let err = z.read_region(&Region::new(&[31], &[2]).unwrap()).unwrap_err().to_string();
     assert!(err.contains("bad.zarr"), "{err}");
-    assert_eq!(z.read_region(&[0], &[30]).unwrap().sum(), 60.0);
+    assert_eq!(z.read_region(&Region::new(&[0], &[30]).unwrap()).unwrap().sum(), 60.0);
 }
 
 /// Noisy values (few repeats, so zstd stores literal-only blocks) from a fixed seed.
@@ -505,12 +505,12 @@ fn zarr_regions_match_the_source_for_every_codec_and_box() {
         let mut z = ZarrArray::<f64>::create(&p, None, &shape, &opts).unwrap();
         z.write_region(&[0, 0], &source.view()).unwrap();
         let z = ZarrArray::<f64>::open(&p).unwrap();
-        let all = z.read_region(&[0, 0], &shape).unwrap();
+        let all = z.read_region(&Region::new(&[0, 0], &shape).unwrap()).unwrap();
         assert_eq!(all, source, "{name}: whole array");
         for _ in 0..60 {
             let start = [next(shape[0]), next(shape[1])];
             let size = [1 + next(shape[0] - start[0]), 1 + next(shape[1] - start[1])];
-            let got = z.read_region(&start, &size).unwrap();
+            let got = z.read_region(&Region::new(&start, &size).unwrap()).unwrap();
             let want = source
                 .slice(ndarray::s![start[0]..start[0] + size[0], start[1]..start[1] + size[1]]);
             assert_eq!(got, want.into_dyn(), "{name}: box at {start:?} of {size:?}");
@@ -528,12 +528,15 @@ fn zarr_chunks_never_written_read_as_the_fill_value_in_whole_and_partial_reads()
     let part = ArrayD::from_shape_vec(IxDyn(&[1000]), noisy(1000, 3)).unwrap();
     z.write_region(&[2000], &part.view()).unwrap();
     let z = ZarrArray::<f64>::open(&p).unwrap();
-    let all = z.read_region(&[0], &[5000]).unwrap();
+    let all = z.read_region(&Region::new(&[0], &[5000]).unwrap()).unwrap();
     assert!(all.iter().take(2000).chain(all.iter().skip(3000)).all(|&v| v == 0.0));
     assert_eq!(all.slice(ndarray::s![2000..3000]).into_dyn(), part);
-    let inside = z.read_region(&[4100], &[50]).unwrap();
+    let inside = z.read_region(&Region::new(&[4100], &[50]).unwrap()).unwrap();
     assert!(inside.iter().all(|&v| v == 0.0));
-    assert_eq!(z.read_region(&[2990], &[5]).unwrap(), part.slice(ndarray::s![990..995]).into_dyn());
+    assert_eq!(
+        z.read_region(&Region::new(&[2990], &[5]).unwrap()).unwrap(),
+        part.slice(ndarray::s![990..995]).into_dyn()
+    );
 }
 
 #[test]
@@ -549,9 +552,12 @@ fn a_truncated_zstd_chunk_fails_partial_and_whole_reads_with_the_chunk_named() {
     let bytes = std::fs::read(&chunk).unwrap();
     std::fs::write(&chunk, &bytes[..bytes.len() / 2]).unwrap();
     let z = ZarrArray::<f64>::open(&p).unwrap();
-    assert_eq!(z.read_region(&[10], &[100]).unwrap(), data.slice(ndarray::s![10..110]).into_dyn());
+    assert_eq!(
+        z.read_region(&Region::new(&[10], &[100]).unwrap()).unwrap(),
+        data.slice(ndarray::s![10..110]).into_dyn()
+    );
     for (start, len) in [(190_000, 100), (100_000, 100_000), (0, 200_000)] {
-        let e = z.read_region(&[start], &[len]).unwrap_err().to_string();
+        let e = z.read_region(&Region::new(&[start], &[len]).unwrap()).unwrap_err().to_string();
         assert!(e.contains("cut.zarr"), "{e}");
     }
 }
