@@ -36,7 +36,7 @@ mod source;
 mod stats;
 
 pub use axis::{AxisSummary, MAX_POSITIONS, summary_axis, summary_axis_any};
-pub use groupby::{Agg, AggKind, GroupBy, GroupKey, MAX_GROUPS, Manifest, ManifestColumn, groupby};
+pub use groupby::{Agg, AggKind, GroupBy, GroupKey, MAX_GROUPS, groupby};
 pub use histogram::{Bins, Histogram, Quantile, Stats, StatsOptions, histogram, quantiles, stats};
 pub use kernel::Reduce;
 pub use source::{CHUNK_BYTES, ChunkSource, MmapChunks, SliceChunks, StoreChunks};

@@ -8,7 +8,8 @@
 //! `docs/format.md`.
 //!
 //! ```
-//! use larder::convert::{ColumnType, ConvertOptions, Manifest};
+//! use larder::convert::{ColumnType, ConvertOptions};
+//! use larder::dataset::Manifest;
 //! # let dir = tempfile::tempdir()?;
 //! # let csv = dir.path().join("log.csv");
 //! std::fs::write(&csv, "machine,duration\nm1,0.5\nm2,1.25\nm1,x\n")?;
@@ -25,7 +26,6 @@
 //! ```
 
 mod checkpoint;
-mod manifest;
 mod names;
 mod parse;
 mod schema;
@@ -39,11 +39,11 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use rayon::prelude::*;
 
+use crate::dataset::{MANIFEST, Manifest, ManifestColumn, REJECTS, Source};
 use crate::error::{Error, Result};
 use crate::mmap::{self, Lock};
 
 use checkpoint::{CHECKPOINT, Checkpoint, ColumnState, Plan, PlanColumn, SourceId};
-pub use manifest::{MANIFEST, Manifest, ManifestColumn, REJECTS, Source};
 use parse::{ColumnSpec, Fill, FxMap, Layout, Parsed, Values};
 pub use schema::ColumnType;
 use sink::Sink;

@@ -55,6 +55,7 @@ pub mod compute;
 pub mod convert;
 mod copy;
 pub mod cow;
+pub mod dataset;
 pub mod dtype;
 mod error;
 mod fsutil;

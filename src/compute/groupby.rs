@@ -26,6 +26,7 @@ use super::stats::{Number, real_dispatch, summary_basic};
 use super::tree_reduce;
 use crate::any::AnyArray;
 use crate::array::MmapArray;
+use crate::dataset::{Manifest, ManifestColumn};
 use crate::dtype::ElementType;
 use crate::error::{Error, Result};
 
@@ -33,8 +34,6 @@ use crate::error::{Error, Result};
 const ROWS: usize = 1 << 18;
 /// Most groups a grouping column may have (the size of the direct-indexed tables).
 pub const MAX_GROUPS: usize = 1 << 20;
-
-pub use crate::convert::{Manifest, ManifestColumn};
 
 /// What an aggregate computes per group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -9,7 +9,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use larder::Selection;
-use larder::convert::{ConvertOptions, Manifest};
+use larder::convert::ConvertOptions;
+use larder::dataset::Manifest;
 use larder::text::{TextFormat, cat};
 use serde_json::Value;
 
