@@ -26,11 +26,14 @@
 //! ```
 
 mod checkpoint;
+mod columns;
 mod names;
 mod parse;
+mod record;
 mod schema;
 mod sink;
 mod split;
+mod value;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
@@ -44,7 +47,7 @@ use crate::error::{Error, Result};
 use crate::mmap::{self, Lock};
 
 use checkpoint::{CHECKPOINT, Checkpoint, ColumnState, Plan, PlanColumn, SourceId};
-use parse::{ColumnSpec, Fill, FxMap, Layout, Parsed, Values};
+use columns::{ColumnSpec, Fill, FxMap, Layout, Parsed, Values};
 pub use schema::ColumnType;
 use sink::Sink;
 use split::{Block, BlockReader};
@@ -339,10 +342,10 @@ impl ConvertOptions {
             first.data.drain(..3);
             first.offset += 3;
         }
-        let header_end = parse::record_end(&first.data, 0);
+        let header_end = record::record_end(&first.data, 0);
         let first_record =
             first.data[..header_end].strip_suffix(b"\r").unwrap_or(&first.data[..header_end]);
-        let header_fields = parse::fields_of(first_record, self.delimiter).map_err(|r| {
+        let header_fields = record::fields_of(first_record, self.delimiter).map_err(|r| {
             Error::format(input, first.offset, format!("cannot read the first record: {r}"))
         })?;
         let mut line = 1;
@@ -463,14 +466,14 @@ impl ConvertOptions {
             let mut pos = 0;
             let mut n = 0;
             while pos < sample.len() && n < self.infer_rows {
-                let end = parse::record_end(sample, pos);
+                let end = record::record_end(sample, pos);
                 let rec = sample[pos..end].strip_suffix(b"\r").unwrap_or(&sample[pos..end]);
                 pos = end + 1;
                 if rec.is_empty() {
                     continue;
                 }
                 n += 1;
-                if let Ok(f) = parse::fields_of(rec, self.delimiter)
+                if let Ok(f) = record::fields_of(rec, self.delimiter)
                     && f.len() == names.len()
                 {
                     for (i, v) in f.into_iter().enumerate() {
@@ -512,15 +515,15 @@ impl ConvertOptions {
 /// Parses a fill value for a column of type `t`.
 fn fill_value(t: ColumnType, v: &str) -> std::result::Result<Fill, String> {
     match t {
-        ColumnType::Bool => parse::parse_bool(v.as_bytes()).map(Fill::Bool),
-        ColumnType::I8 => parse::parse_int::<i8>(v.as_bytes()).map(|x| Fill::Int(x.into())),
-        ColumnType::I16 => parse::parse_int::<i16>(v.as_bytes()).map(|x| Fill::Int(x.into())),
-        ColumnType::I32 => parse::parse_int::<i32>(v.as_bytes()).map(|x| Fill::Int(x.into())),
-        ColumnType::I64 => parse::parse_int::<i64>(v.as_bytes()).map(|x| Fill::Int(x.into())),
-        ColumnType::U8 => parse::parse_int::<u8>(v.as_bytes()).map(|x| Fill::Int(x.into())),
-        ColumnType::U16 => parse::parse_int::<u16>(v.as_bytes()).map(|x| Fill::Int(x.into())),
-        ColumnType::U32 => parse::parse_int::<u32>(v.as_bytes()).map(|x| Fill::Int(x.into())),
-        ColumnType::U64 => parse::parse_int::<u64>(v.as_bytes()).map(|x| Fill::Int(x.into())),
+        ColumnType::Bool => value::parse_bool(v.as_bytes()).map(Fill::Bool),
+        ColumnType::I8 => value::parse_int::<i8>(v.as_bytes()).map(|x| Fill::Int(x.into())),
+        ColumnType::I16 => value::parse_int::<i16>(v.as_bytes()).map(|x| Fill::Int(x.into())),
+        ColumnType::I32 => value::parse_int::<i32>(v.as_bytes()).map(|x| Fill::Int(x.into())),
+        ColumnType::I64 => value::parse_int::<i64>(v.as_bytes()).map(|x| Fill::Int(x.into())),
+        ColumnType::U8 => value::parse_int::<u8>(v.as_bytes()).map(|x| Fill::Int(x.into())),
+        ColumnType::U16 => value::parse_int::<u16>(v.as_bytes()).map(|x| Fill::Int(x.into())),
+        ColumnType::U32 => value::parse_int::<u32>(v.as_bytes()).map(|x| Fill::Int(x.into())),
+        ColumnType::U64 => value::parse_int::<u64>(v.as_bytes()).map(|x| Fill::Int(x.into())),
         ColumnType::F32 | ColumnType::F64 | ColumnType::Cat => {
             return Err(format!("{t} columns need no fill (only integer and bool columns do)"));
         }

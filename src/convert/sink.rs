@@ -9,7 +9,7 @@ use crate::dtype::ElementType;
 use crate::error::{Error, Result};
 use crate::writer::NpyWriter;
 
-use super::parse::Values;
+use super::columns::Values;
 
 /// A `.npy` column being written.
 #[derive(Debug)]
