@@ -185,7 +185,6 @@ impl Error {
     }
 
     /// An [`Error::Internal`]: a broken invariant, reported instead of a panic.
-    #[allow(dead_code)] // used as invariants are moved off user errors
     pub(crate) fn internal(msg: impl Into<String>) -> Self {
         Error::Internal(msg.into())
     }

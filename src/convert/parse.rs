@@ -287,12 +287,12 @@ fn plain_block(b: &mut Builder<'_>, block: &[u8]) -> u64 {
         rec_start = p + 1;
         field_start = p + 1;
     };
-    let chunks = block.chunks_exact(64);
-    let tail = chunks.remainder();
+    let windows = block.chunks_exact(64);
+    let tail = windows.remainder();
     let mut base = 0;
-    for chunk in chunks {
-        let chunk: &[u8; 64] = chunk.try_into().unwrap_or(&[0; 64]);
-        let mut m = mask2(chunk, d, b'\n');
+    for window in windows {
+        let window: &[u8; 64] = window.try_into().unwrap_or(&[0; 64]);
+        let mut m = mask2(window, d, b'\n');
         while m != 0 {
             at(base + m.trailing_zeros() as usize, b);
             m &= m - 1;

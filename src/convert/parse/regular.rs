@@ -66,12 +66,12 @@ fn field_ends(
         return None;
     }
     ends.clear();
-    let chunks = block.chunks_exact(64);
-    let tail = chunks.remainder();
+    let windows = block.chunks_exact(64);
+    let tail = windows.remainder();
     let mut base = 0u32;
-    for chunk in chunks {
-        let chunk: &[u8; 64] = chunk.try_into().ok()?;
-        let mut m = mask2(chunk, delimiter, b'\n');
+    for window in windows {
+        let window: &[u8; 64] = window.try_into().ok()?;
+        let mut m = mask2(window, delimiter, b'\n');
         ends.reserve(m.count_ones() as usize);
         while m != 0 {
             ends.push(base + m.trailing_zeros());
