@@ -345,7 +345,9 @@ fn convert(args: &ConvertArgs, out: &mut impl Write) -> Result<()> {
                 larder::Error::Interrupted { .. } => {
                     Some("run the same command with --resume to continue it")
                 }
-                larder::Error::Rejected { .. } => Some("stopped by --max-rejects (or --strict)"),
+                larder::Error::Rejected { .. } => {
+                    Some("the limit of --max-rejects (or --strict) was reached")
+                }
                 _ => None,
             };
             let e = anyhow::Error::new(e).context(format!("converting {}", args.input.display()));

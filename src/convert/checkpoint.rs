@@ -32,7 +32,7 @@ pub(crate) struct ColumnState {
     pub(crate) categories: u64,
     /// Bytes of the dictionary file.
     pub(crate) categories_bytes: u64,
-    /// Smallest and largest value seen (integer columns, with `--shrink`).
+    /// Smallest and largest value seen (integer columns, when shrinking them).
     pub(crate) range: Option<(i64, i64)>,
     /// The same for values above `i64::MAX` (u64 columns).
     pub(crate) range_hi: Option<(u64, u64)>,

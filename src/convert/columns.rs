@@ -153,7 +153,7 @@ pub(crate) struct Layout {
     /// For each field index, the output column it feeds, if any.
     pub(crate) slots: Vec<Option<usize>>,
     pub(crate) columns: Vec<ColumnSpec>,
-    /// Compute integer ranges (for `--shrink`).
+    /// Compute integer ranges (to store integer columns in the narrowest type).
     pub(crate) ranges: bool,
 }
 
