@@ -91,7 +91,12 @@ fn dict_path(dir: &Path, c: &PlanColumn) -> PathBuf {
 impl Staging {
     /// New, empty staged files in `dir` for the plan of `ck`, made durable by a first
     /// checkpoint.
-    pub(crate) fn create(dir: &Path, input: &Path, ck: Checkpoint, policy: Policy) -> Result<Self> {
+    pub(crate) fn create(
+        dir: &Path,
+        input: &Path,
+        mut ck: Checkpoint,
+        policy: Policy,
+    ) -> Result<Self> {
         let mut columns = Vec::new();
         for c in &ck.plan.columns {
             columns.push(StagedColumn {
@@ -104,9 +109,9 @@ impl Staging {
             });
         }
         let rejects = Rejects::create(dir.join(REJECTS))?;
-        let mut staging = Staging::new(dir, input, ck, columns, rejects, policy)?;
-        staging.ck.rejects_bytes = staging.rejects.len();
-        staging.ranges = vec![None; staging.ck.plan.columns.len()];
+        ck.rejects_bytes = rejects.len();
+        let ranges = vec![None; ck.plan.columns.len()];
+        let mut staging = Staging::new(dir, input, ck, columns, ranges, rejects, policy)?;
         staging.checkpoint()?;
         Ok(staging)
     }
@@ -130,9 +135,7 @@ impl Staging {
             });
         }
         let rejects = Rejects::reopen(dir.join(REJECTS), ck.rejects_bytes)?;
-        let mut staging = Staging::new(dir, input, ck, columns, rejects, policy)?;
-        staging.ranges = ranges;
-        Ok(staging)
+        Staging::new(dir, input, ck, columns, ranges, rejects, policy)
     }
 
     fn new(
@@ -140,6 +143,7 @@ impl Staging {
         input: &Path,
         ck: Checkpoint,
         columns: Vec<StagedColumn>,
+        ranges: Vec<Option<(i128, i128)>>,
         rejects: Rejects,
         policy: Policy,
     ) -> Result<Self> {
@@ -150,7 +154,7 @@ impl Staging {
             ck,
             layout,
             columns,
-            ranges: Vec::new(),
+            ranges,
             rejects,
             policy,
             last_checkpoint: Instant::now(),
