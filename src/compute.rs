@@ -39,7 +39,7 @@ mod stats;
 
 pub use axis::{AxisSummary, MAX_POSITIONS, summary_axis, summary_axis_any};
 pub use describe::{Stats, StatsOptions, stats};
-pub use groupby::{Agg, AggKind, GroupBy, GroupKey, MAX_GROUPS, Manifest, ManifestColumn, groupby};
+pub use groupby::{Agg, AggKind, GroupBy, GroupKey, MAX_GROUPS, groupby};
 pub use histogram::{Bins, Histogram, histogram};
 pub use kernel::Reduce;
 pub use quantile::{Quantile, quantiles};

@@ -134,7 +134,7 @@ pub enum Error {
     Internal(String),
 
     /// A CSV record was rejected after the allowed number of rejections was reached.
-    #[error("{path}:{line}: {reason} (more than {limit} rejected records; see --max-rejects)")]
+    #[error("{path}:{line}: {reason} (more than {limit} rejected records)")]
     Rejected {
         /// The input file.
         path: PathBuf,
@@ -144,6 +144,18 @@ pub enum Error {
         reason: String,
         /// The number of rejected records that was allowed.
         limit: u64,
+    },
+
+    /// A conversion into `out` was interrupted and left its work in `path`; it is continued
+    /// only when asked to resume ([`ConvertOptions::resume`](crate::convert::ConvertOptions::resume)).
+    #[error(
+        "{path}: an interrupted conversion into {out} is there; resume it, or delete it to start over"
+    )]
+    Interrupted {
+        /// The interrupted conversion's temporary directory.
+        path: PathBuf,
+        /// The output directory it converts into.
+        out: PathBuf,
     },
 
     /// The operation needs a platform feature this system lacks.

@@ -50,6 +50,7 @@
 
 pub mod compute;
 pub mod convert;
+pub mod dataset;
 pub mod dtype;
 mod error;
 mod fsutil;

@@ -349,15 +349,25 @@ fn convert(args: &ConvertArgs, out: &mut impl Write) -> Result<()> {
             if drew {
                 eprint!("\r\x1b[K");
             }
-            let full = matches!(&e, larder::Error::Io { source, .. }
-                if source.kind() == io::ErrorKind::StorageFull);
+            // The library's errors name no flags; say here which one helps.
+            let hint = match &e {
+                larder::Error::Io { source, .. } if source.kind() == io::ErrorKind::StorageFull => {
+                    Some(
+                        "the disk is full: free some space, then run the same command with --resume",
+                    )
+                }
+                larder::Error::Interrupted { .. } => {
+                    Some("run the same command with --resume to continue it")
+                }
+                larder::Error::Rejected { .. } => {
+                    Some("the limit of --max-rejects (or --strict) was reached")
+                }
+                _ => None,
+            };
             let e = anyhow::Error::new(e).context(format!("converting {}", args.input.display()));
-            return Err(if full {
-                e.context(
-                    "the disk is full: free some space, then run the same command with --resume",
-                )
-            } else {
-                e
+            return Err(match hint {
+                Some(h) => e.context(h),
+                None => e,
             });
         }
     };

@@ -115,7 +115,7 @@ impl<V: Serialize> Serialize for Nested<'_, V> {
 /// chunks plus the result (one small accumulator per output position).
 ///
 /// # Errors
-/// [`Error::Argument`] if `axis` is not an axis of `a`, or the result would have more than
+/// [`Error::Invalid`] if `axis` is not an axis of `a`, or the result would have more than
 /// [`MAX_POSITIONS`] positions; as [`MmapChunks::with_range`].
 pub fn summary_axis<T: Reduce>(a: &MmapArray<T>, axis: usize) -> Result<AxisSummary> {
     let shape = a.shape().to_vec();
@@ -224,7 +224,7 @@ fn columns<T: Reduce>(x: &[T], rows: usize, inner: usize) -> Vec<Partial<T::Boun
 /// [`summary_axis`] for the `.npy` file at `path`, whatever its real element type.
 ///
 /// # Errors
-/// As [`summary_axis`]; [`Error::Argument`] for complex arrays.
+/// As [`summary_axis`]; [`Error::Invalid`] for complex arrays.
 pub fn summary_axis_any(path: impl AsRef<Path>, axis: usize) -> Result<AxisSummary> {
     let path = path.as_ref();
     let element = read_header(path)?.dtype.element();

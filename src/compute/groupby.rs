@@ -23,6 +23,7 @@ use serde::ser::{SerializeMap, Serializer};
 use super::kernel::{Reduce, Sum};
 use super::stats::{Number, complex_refused, summary_basic};
 use super::tree_reduce;
+use crate::dataset::{Manifest, ManifestColumn};
 use crate::dtype::{ElementType, dispatch_element};
 use crate::error::{Error, Result};
 use crate::npy::{MmapArray, MmapChunks, read_header};
@@ -31,8 +32,6 @@ use crate::npy::{MmapArray, MmapChunks, read_header};
 const ROWS: usize = 1 << 18;
 /// Most groups a grouping column may have (the size of the direct-indexed tables).
 pub const MAX_GROUPS: usize = 1 << 20;
-
-pub use crate::convert::{Manifest, ManifestColumn};
 
 /// What an aggregate computes per group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -377,7 +376,7 @@ impl<T: Reduce> Column for MmapArray<T> {
 /// pandas and polars skip them. Memory: a block of rows per thread plus a few tables.
 ///
 /// # Errors
-/// [`Error::Io`]/[`Error::Format`] for a missing or bad manifest; [`Error::Argument`] for an
+/// [`Error::Io`]/[`Error::Format`] for a missing or bad manifest; [`Error::Invalid`] (naming the file) for an
 /// unknown column, a float or complex column as key or value, a key column whose values span
 /// more than [`MAX_GROUPS`], a categorical code outside its categories (naming the row), or a
 /// column whose length differs from the manifest's row count; as [`MmapArray::open`].

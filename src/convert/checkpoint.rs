@@ -1,7 +1,7 @@
 //! The checkpoint of an unfinished conversion: how far the input has been converted, and how
 //! long each output file was at that point.
 //!
-//! It is written after each block, once that block's data is on disk, to a temporary name and
+//! It is written after a block, once every file's data is on disk, to a temporary name and
 //! renamed into place, so it is always either the old or the new one, never a torn write.
 
 use std::fs;
@@ -11,32 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-use super::schema::ColumnType;
+use super::plan::Plan;
 
 /// The checkpoint file's name inside the temporary output directory.
 pub(crate) const CHECKPOINT: &str = "checkpoint.json";
-
-/// The resolved schema: what each output column reads and where it goes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Plan {
-    pub(crate) delimiter: u8,
-    /// Fields per record.
-    pub(crate) fields: usize,
-    pub(crate) columns: Vec<PlanColumn>,
-    pub(crate) shrink: bool,
-}
-
-/// One output column.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct PlanColumn {
-    pub(crate) name: String,
-    /// Field index in each record.
-    pub(crate) field: usize,
-    pub(crate) ty: ColumnType,
-    /// Final file name in the output directory.
-    pub(crate) file: String,
-    pub(crate) fill: Option<String>,
-}
 
 /// Identifies the input, to refuse resuming on a different or changed file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,7 +32,7 @@ pub(crate) struct ColumnState {
     pub(crate) categories: u64,
     /// Bytes of the dictionary file.
     pub(crate) categories_bytes: u64,
-    /// Smallest and largest value seen (integer columns, with `--shrink`).
+    /// Smallest and largest value seen (integer columns, when shrinking them).
     pub(crate) range: Option<(i64, i64)>,
     /// The same for values above `i64::MAX` (u64 columns).
     pub(crate) range_hi: Option<(u64, u64)>,
@@ -86,7 +64,8 @@ impl Checkpoint {
     /// Writes the checkpoint into `dir` atomically and durably.
     pub(crate) fn write(&self, dir: &Path) -> Result<()> {
         let path = dir.join(CHECKPOINT);
-        let bytes = serde_json::to_vec(self).map_err(|e| Error::argument(e.to_string()))?;
+        let bytes = serde_json::to_vec(self)
+            .map_err(|e| Error::internal(format!("the checkpoint as JSON: {e}")))?;
         crate::fsutil::write_bytes_atomically(&path, &bytes).map(drop)
     }
 

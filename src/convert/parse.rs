@@ -1,413 +1,35 @@
-//! Parsing one block of CSV records into typed column vectors.
+//! Parsing one block of input records into typed column vectors.
 //!
 //! A block is a run of whole records (see `split.rs`). Parsing runs on many blocks at once, so
 //! it only reads its block and the shared, read-only [`Layout`]; everything it produces is owned
-//! by the returned [`Parsed`], which the writer consumes in input order.
+//! by the returned [`Parsed`], which the staging writes in input order.
 //!
-//! Records end at the first `\n` that has an even number of `"` before it since the record's
-//! start (so newlines inside quoted fields belong to the field); a `\r` before that `\n` is
-//! dropped. The same rule splits the input into blocks, so both always agree.
-
-use std::collections::HashMap;
-use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
+//! [`parse_block`] tries the regular fast path (`parse/regular.rs`) first and falls back to
+//! [`parse_block_general`], which takes any input record by record.
+//!
+//! # Which parts must change together
+//!
+//! - **Record boundaries.** Where a record ends is decided in one place, `record.rs`
+//!   ([`ends_record`](super::record::ends_record)): block cutting (`split.rs`), this parser and
+//!   the header and inference reader (`plan.rs`) all call it. A change to quoting or line ends
+//!   goes there, and must keep every block starting at a record boundary.
+//! - **Field splitting.** `Builder::quoted_record` here and
+//!   [`fields_of`](super::record::fields_of) follow the same RFC 4180 rules (header and
+//!   inference see the fields the parser sees); change both.
+//! - **The fast path.** `regular.rs` must produce exactly the [`Parsed`] this parser would, or
+//!   decline. Its value loops (`int`, `float`, `categorical`) re-implement `value.rs`'s
+//!   `parse_int`, `parse_float` and the categorical coding in `code` below; any change to what a
+//!   value means changes both, and the agreement tests at the bottom of this file check them.
+//! - **Line counting.** `Parsed::newlines` and `Reject::line` count `\n` bytes, so the staging
+//!   can number reject lines across blocks; both parsers and `split.rs` count the same bytes.
 
 use memchr::{memchr, memchr_iter, memchr2, memchr2_iter};
 
 mod regular;
 
-use wide::u8x16;
-
-use crate::dtype::ElementType;
-
-use super::schema::ColumnType;
-
-/// Why a value or record was rejected.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Reason {
-    /// An empty field in an integer or bool column without a fill value.
-    Missing,
-    NotBool,
-    NotInt,
-    OutOfRange(ElementType),
-    NotFloat,
-    BadUtf8,
-    FieldCount {
-        expected: usize,
-        found: usize,
-    },
-    Quote(&'static str),
-}
-
-impl fmt::Display for Reason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Reason::Missing => f.write_str("missing value"),
-            Reason::NotBool => f.write_str("not a bool"),
-            Reason::NotInt => f.write_str("not an integer"),
-            Reason::OutOfRange(e) => write!(f, "out of range for {}", e.name()),
-            Reason::NotFloat => f.write_str("not a number"),
-            Reason::BadUtf8 => f.write_str("invalid utf-8"),
-            Reason::FieldCount { expected, found } => {
-                write!(f, "expected {expected} fields, found {found}")
-            }
-            Reason::Quote(why) => f.write_str(why),
-        }
-    }
-}
-
-#[inline]
-fn trim(mut v: &[u8]) -> &[u8] {
-    while let [b' ' | b'\t', rest @ ..] = v {
-        v = rest;
-    }
-    while let [rest @ .., b' ' | b'\t'] = v {
-        v = rest;
-    }
-    v
-}
-
-/// Parses a bool: `true`/`false`, `True`/`False`, `TRUE`/`FALSE`, `1`/`0`, `t`/`f`, `T`/`F`.
-pub(crate) fn parse_bool(v: &[u8]) -> Result<bool, Reason> {
-    match trim(v) {
-        b"true" | b"True" | b"TRUE" | b"1" | b"t" | b"T" => Ok(true),
-        b"false" | b"False" | b"FALSE" | b"0" | b"f" | b"F" => Ok(false),
-        b"" => Err(Reason::Missing),
-        _ => Err(Reason::NotBool),
-    }
-}
-
-/// An integer as sign and magnitude, or the reason it is not one. Never wraps.
-fn parse_magnitude(v: &[u8]) -> Result<(bool, u64), Reason> {
-    let v = trim(v);
-    let (neg, digits) = match v.first() {
-        None => return Err(Reason::Missing),
-        Some(b'-') => (true, &v[1..]),
-        Some(b'+') => (false, &v[1..]),
-        Some(_) => (false, v),
-    };
-    if digits.is_empty() {
-        return Err(Reason::NotInt);
-    }
-    let mut m: u64 = 0;
-    if digits.len() <= 19 {
-        // 19 digits cannot overflow a u64.
-        for &b in digits {
-            let d = b.wrapping_sub(b'0');
-            if d > 9 {
-                return Err(Reason::NotInt);
-            }
-            m = m * 10 + u64::from(d);
-        }
-        return Ok((neg, m));
-    }
-    if !digits.iter().all(u8::is_ascii_digit) {
-        return Err(Reason::NotInt);
-    }
-    for &b in digits {
-        m = match m.checked_mul(10).and_then(|m| m.checked_add(u64::from(b - b'0'))) {
-            Some(m) => m,
-            None => return Err(Reason::OutOfRange(ElementType::U64)),
-        };
-    }
-    Ok((neg, m))
-}
-
-/// An integer type values can be parsed into.
-pub(crate) trait Int:
-    Copy + Send + TryFrom<i128> + TryFrom<i64> + Into<i128> + 'static
-{
-    const ELEMENT: ElementType;
-}
-
-macro_rules! int {
-    ($($t:ty => $e:ident),*) => {$(impl Int for $t { const ELEMENT: ElementType = ElementType::$e; })*};
-}
-int!(i8 => I8, i16 => I16, i32 => I32, i64 => I64, u8 => U8, u16 => U16, u32 => U32, u64 => U64);
-
-/// Parses an integer of type `T`: optional sign, decimal digits, surrounding blanks allowed.
-/// Out of range is an error, never a wrapped or saturated value.
-pub(crate) fn parse_int<T: Int>(v: &[u8]) -> Result<T, Reason> {
-    let (neg, m) = parse_magnitude(v).map_err(|r| match r {
-        Reason::OutOfRange(_) => Reason::OutOfRange(T::ELEMENT),
-        r => r,
-    })?;
-    let x = if neg { -i128::from(m) } else { i128::from(m) };
-    T::try_from(x).map_err(|_| Reason::OutOfRange(T::ELEMENT))
-}
-
-/// [`parse_int`] for `i64`, used by inference.
-pub(crate) fn parse_int_i64(v: &[u8]) -> Result<i64, Reason> {
-    parse_int::<i64>(v)
-}
-
-/// A float type values can be parsed into.
-pub(crate) trait Float:
-    Copy + Send + std::str::FromStr + std::ops::Neg<Output = Self> + 'static
-{
-    const NAN: Self;
-    /// `m / 10^frac` when that is exactly the correctly rounded value (both operands exact,
-    /// one IEEE division), else `None`.
-    fn exact_quotient(m: u64, frac: usize) -> Option<Self>;
-}
-
-/// Powers of ten that are exact in an `f64`.
-const POW10: [f64; 23] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
-    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-];
-
-/// Powers of ten that are exact in an `f32`.
-const POW10_F32: [f32; 11] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10];
-
-impl Float for f32 {
-    const NAN: f32 = f32::NAN;
-    #[allow(clippy::cast_precision_loss)] // m < 2^24: exact
-    fn exact_quotient(m: u64, frac: usize) -> Option<f32> {
-        (m <= 1 << 24).then_some(())?;
-        Some(m as f32 / *POW10_F32.get(frac)?)
-    }
-}
-
-impl Float for f64 {
-    const NAN: f64 = f64::NAN;
-    #[allow(clippy::cast_precision_loss)] // m < 2^53: exact
-    fn exact_quotient(m: u64, frac: usize) -> Option<f64> {
-        (m <= 1 << 53).then_some(())?;
-        Some(m as f64 / *POW10.get(frac)?)
-    }
-}
-
-/// The fast path for plain decimals (`-12.345`): exact when it answers (Clinger's fast path).
-#[inline]
-pub(crate) fn parse_simple_decimal<T: Float>(v: &[u8]) -> Option<T> {
-    let (neg, rest) = match v.first()? {
-        b'-' => (true, &v[1..]),
-        b'+' => (false, &v[1..]),
-        _ => (false, v),
-    };
-    let (mut m, mut digits, mut frac, mut dot) = (0u64, 0usize, 0usize, false);
-    for &b in rest {
-        if b.is_ascii_digit() {
-            m = m * 10 + u64::from(b - b'0');
-            digits += 1;
-            frac += usize::from(dot);
-            if digits > 18 {
-                return None;
-            }
-        } else if b == b'.' && !dot {
-            dot = true;
-        } else {
-            return None;
-        }
-    }
-    if digits == 0 {
-        return None;
-    }
-    let x = T::exact_quotient(m, frac)?;
-    Some(if neg { -x } else { x })
-}
-
-/// Parses a float exactly (correctly rounded): decimal or exponent form, `NaN`, `inf`, `-inf`,
-/// `infinity` (any case), a leading `+`; empty is NaN. Plain decimals with few digits take an
-/// exact fast path; everything else goes to the standard library's parser.
-pub(crate) fn parse_float<T: Float>(v: &[u8]) -> Result<T, Reason> {
-    if let Some(x) = parse_simple_decimal(v) {
-        return Ok(x);
-    }
-    let v = trim(v);
-    if v.is_empty() {
-        return Ok(T::NAN);
-    }
-    let s = std::str::from_utf8(v).map_err(|_| Reason::NotFloat)?;
-    s.parse::<T>().map_err(|_| Reason::NotFloat)
-}
-
-/// A fill value for empty fields of an integer or bool column.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) enum Fill {
-    Bool(bool),
-    Int(i128),
-}
-
-/// Where a categorical value's bytes are: a range of the block, or of the block's arena
-/// (values that had quotes removed).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct CatRef {
-    start: u32,
-    /// Length; the top bit set means "in the arena".
-    len: u32,
-}
-
-const ARENA_BIT: u32 = 1 << 31;
-
-/// Values of one column, as parsed from one block.
-#[derive(Debug)]
-#[allow(missing_docs)]
-pub(crate) enum Values {
-    Bool(Vec<bool>),
-    I8(Vec<i8>),
-    I16(Vec<i16>),
-    I32(Vec<i32>),
-    I64(Vec<i64>),
-    U8(Vec<u8>),
-    U16(Vec<u16>),
-    U32(Vec<u32>),
-    U64(Vec<u64>),
-    F32(Vec<f32>),
-    F64(Vec<f64>),
-    /// Categorical values before dictionary coding.
-    CatRefs(Vec<CatRef>),
-    /// Categorical codes into `keys`, which lists this block's distinct values in order of
-    /// first appearance.
-    Cat {
-        codes: Vec<u32>,
-        keys: Vec<Box<[u8]>>,
-    },
-}
-
-macro_rules! each_values {
-    ($v:expr, $x:ident => $body:expr, cat $c:ident => $cat:expr) => {
-        match $v {
-            Values::Bool($x) => $body,
-            Values::I8($x) => $body,
-            Values::I16($x) => $body,
-            Values::I32($x) => $body,
-            Values::I64($x) => $body,
-            Values::U8($x) => $body,
-            Values::U16($x) => $body,
-            Values::U32($x) => $body,
-            Values::U64($x) => $body,
-            Values::F32($x) => $body,
-            Values::F64($x) => $body,
-            Values::CatRefs($x) => $body,
-            Values::Cat { codes: $c, .. } => $cat,
-        }
-    };
-}
-
-impl Values {
-    fn new(t: ColumnType, n: usize) -> Values {
-        match t {
-            ColumnType::Bool => Values::Bool(Vec::with_capacity(n)),
-            ColumnType::I8 => Values::I8(Vec::with_capacity(n)),
-            ColumnType::I16 => Values::I16(Vec::with_capacity(n)),
-            ColumnType::I32 => Values::I32(Vec::with_capacity(n)),
-            ColumnType::I64 => Values::I64(Vec::with_capacity(n)),
-            ColumnType::U8 => Values::U8(Vec::with_capacity(n)),
-            ColumnType::U16 => Values::U16(Vec::with_capacity(n)),
-            ColumnType::U32 => Values::U32(Vec::with_capacity(n)),
-            ColumnType::U64 => Values::U64(Vec::with_capacity(n)),
-            ColumnType::F32 => Values::F32(Vec::with_capacity(n)),
-            ColumnType::F64 => Values::F64(Vec::with_capacity(n)),
-            ColumnType::Cat => Values::CatRefs(Vec::with_capacity(n)),
-        }
-    }
-
-    fn truncate(&mut self, n: usize) {
-        each_values!(self, v => v.truncate(n), cat c => c.truncate(n));
-    }
-
-    /// Smallest and largest value of an integer column.
-    pub(crate) fn int_range(&self) -> Option<(i128, i128)> {
-        fn mm<T: Int>(v: &[T]) -> Option<(i128, i128)> {
-            v.iter().fold(None, |acc, &x| {
-                let x: i128 = x.into();
-                Some(acc.map_or((x, x), |(lo, hi): (i128, i128)| (lo.min(x), hi.max(x))))
-            })
-        }
-        match self {
-            Values::I8(v) => mm(v),
-            Values::I16(v) => mm(v),
-            Values::I32(v) => mm(v),
-            Values::I64(v) => mm(v),
-            Values::U8(v) => mm(v),
-            Values::U16(v) => mm(v),
-            Values::U32(v) => mm(v),
-            Values::U64(v) => mm(v),
-            _ => None,
-        }
-    }
-}
-
-/// How to read one output column.
-#[derive(Clone, Debug)]
-pub(crate) struct ColumnSpec {
-    pub(crate) ty: ColumnType,
-    pub(crate) fill: Option<Fill>,
-}
-
-/// What parsing needs to know, shared read-only by all blocks.
-#[derive(Clone, Debug)]
-pub(crate) struct Layout {
-    pub(crate) delimiter: u8,
-    /// Fields every record must have.
-    pub(crate) fields: usize,
-    /// For each field index, the output column it feeds, if any.
-    pub(crate) slots: Vec<Option<usize>>,
-    pub(crate) columns: Vec<ColumnSpec>,
-    /// Compute integer ranges (for `--shrink`).
-    pub(crate) ranges: bool,
-}
-
-/// A rejected record.
-#[derive(Clone, Debug)]
-pub(crate) struct Reject {
-    /// Line of the record's first byte, counted from the block's first line (0-based).
-    pub(crate) line: u64,
-    /// Output column of the bad value; `None` for record-level problems.
-    pub(crate) column: Option<usize>,
-    pub(crate) reason: Reason,
-    /// The record as it was in the input, without its line terminator.
-    pub(crate) raw: Vec<u8>,
-}
-
-/// One parsed block.
-#[derive(Debug)]
-pub(crate) struct Parsed {
-    pub(crate) columns: Vec<Values>,
-    /// Integer ranges per column (when asked for and the column is integer and non-empty).
-    pub(crate) ranges: Vec<Option<(i128, i128)>>,
-    pub(crate) rejects: Vec<Reject>,
-    /// Records read (blank lines are not records).
-    pub(crate) rows_read: u64,
-    /// `\n` bytes in the block, i.e. lines it ends.
-    pub(crate) newlines: u64,
-    /// Bytes of input the block covers.
-    pub(crate) bytes: u64,
-}
-
-/// A small fast hasher (`FxHash`) for the categorical dictionaries; inputs are not adversarial
-/// in a way that matters (a bad input costs time, not correctness).
-#[derive(Default)]
-pub(crate) struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
-        }
-        for &b in chunks.remainder() {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
-        }
-    }
-    fn write_u8(&mut self, i: u8) {
-        self.write(&[i]);
-    }
-    fn write_usize(&mut self, i: usize) {
-        self.write(&(i as u64).to_le_bytes());
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// A `HashMap` with [`FxHasher`].
-pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+use super::columns::{CatRef, Fill, FxMap, Layout, Parsed, Reject, Values};
+use super::record::{mask2, record_end};
+use super::value::{Reason, parse_bool, parse_float, parse_int};
 
 struct Builder<'a> {
     layout: &'a Layout,
@@ -479,11 +101,11 @@ impl Builder<'_> {
                 let len = u32::try_from(v.len()).map_err(|_| Reason::Quote("value too long"))?;
                 if in_block {
                     let start = v.as_ptr() as usize - self.block.as_ptr() as usize;
-                    c.push(CatRef { start: u32::try_from(start).unwrap_or(0), len });
+                    c.push(CatRef::in_block(u32::try_from(start).unwrap_or(0), len));
                 } else {
                     let start = u32::try_from(self.arena.len()).unwrap_or(0);
                     self.arena.extend_from_slice(v);
-                    c.push(CatRef { start, len: len | ARENA_BIT });
+                    c.push(CatRef::in_arena(start, len));
                 }
             }
             Values::Cat { .. } => unreachable!("codes are made after parsing"),
@@ -584,62 +206,6 @@ impl Builder<'_> {
     }
 }
 
-/// The end of the record starting at `start`: the index of its terminating `\n`, or
-/// `data.len()`. Newlines inside quotes (an odd number of `"` since `start`) do not end it.
-pub(crate) fn record_end(data: &[u8], start: usize) -> usize {
-    let mut in_quotes = false;
-    for p in memchr2_iter(b'"', b'\n', &data[start..]) {
-        if data[start + p] == b'"' {
-            in_quotes = !in_quotes;
-        } else if !in_quotes {
-            return start + p;
-        }
-    }
-    data.len()
-}
-
-/// Splits one record (no terminator) into unquoted field contents; used for the header and for
-/// type inference. Same rules as block parsing.
-pub(crate) fn fields_of(rec: &[u8], delimiter: u8) -> Result<Vec<Vec<u8>>, Reason> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    loop {
-        if rec.get(i) == Some(&b'"') {
-            let mut v = Vec::new();
-            i += 1;
-            loop {
-                let k =
-                    memchr(b'"', &rec[i..]).ok_or(Reason::Quote("unterminated quoted field"))?;
-                v.extend_from_slice(&rec[i..i + k]);
-                i += k + 1;
-                if rec.get(i) == Some(&b'"') {
-                    v.push(b'"');
-                    i += 1;
-                } else {
-                    break;
-                }
-            }
-            out.push(v);
-            match rec.get(i) {
-                None => return Ok(out),
-                Some(&b) if b == delimiter => i += 1,
-                Some(_) => return Err(Reason::Quote("characters after a closing quote")),
-            }
-        } else {
-            let rest = &rec[i..];
-            let end = memchr(delimiter, rest).unwrap_or(rest.len());
-            if memchr(b'"', &rest[..end]).is_some() {
-                return Err(Reason::Quote("quote inside an unquoted field"));
-            }
-            out.push(rest[..end].to_vec());
-            if end == rest.len() {
-                return Ok(out);
-            }
-            i += end + 1;
-        }
-    }
-}
-
 /// Parses the records of `block`.
 pub(crate) fn parse_block(layout: &Layout, block: &[u8]) -> Parsed {
     if memchr2(b'"', b'\r', block).is_none()
@@ -665,8 +231,7 @@ pub(crate) fn parse_block_general(layout: &Layout, block: &[u8]) -> Parsed {
         rows_read: 0,
         rejects: Vec::new(),
     };
-    let quoted_block = memchr(b'"', block).is_some();
-    if !quoted_block {
+    if memchr(b'"', block).is_none() {
         let newlines = plain_block(&mut b, block);
         return b.into_parsed(block, newlines);
     }
@@ -674,15 +239,7 @@ pub(crate) fn parse_block_general(layout: &Layout, block: &[u8]) -> Parsed {
     let mut line = 0u64;
     let mut pos = 0;
     while pos < block.len() {
-        let (end, next) = if quoted_block {
-            let e = record_end(block, pos);
-            (e, e + 1)
-        } else {
-            match memchr(b'\n', &block[pos..]) {
-                Some(k) => (pos + k, pos + k + 1),
-                None => (block.len(), block.len() + 1),
-            }
-        };
+        let end = record_end(block, pos);
         let mut rec = &block[pos..end];
         if let [head @ .., b'\r'] = rec {
             rec = head;
@@ -690,7 +247,7 @@ pub(crate) fn parse_block_general(layout: &Layout, block: &[u8]) -> Parsed {
         let record_line = line;
         if rec.is_empty() {
             // A blank line: not a record.
-        } else if quoted_block && memchr(b'"', rec).is_some() {
+        } else if memchr(b'"', rec).is_some() {
             line += memchr_iter(b'\n', rec).count() as u64;
             b.quoted_record(rec, &mut scratch);
         } else {
@@ -702,25 +259,9 @@ pub(crate) fn parse_block_general(layout: &Layout, block: &[u8]) -> Parsed {
         if end < block.len() {
             line += 1;
         }
-        pos = next;
+        pos = end + 1;
     }
     b.into_parsed(block, line)
-}
-
-/// Bit `i` set where `chunk[i]` is `a` or `b`: 16-byte vector compares and byte masks (SSE2
-/// `pcmpeqb`/`pmovmskb` on x86-64).
-#[inline]
-pub(crate) fn mask2(chunk: &[u8; 64], a: u8, b: u8) -> u64 {
-    let (want_a, want_b) = (u8x16::splat(a), u8x16::splat(b));
-    let mut mask = 0u64;
-    for (i, part) in chunk.chunks_exact(16).enumerate() {
-        let mut bytes = [0u8; 16];
-        bytes.copy_from_slice(part);
-        let lanes = u8x16::new(bytes);
-        let hits = (lanes.cmp_eq(want_a) | lanes.cmp_eq(want_b)).move_mask();
-        mask |= u64::from(hits.cast_unsigned() & 0xFFFF) << (16 * i);
-    }
-    mask
 }
 
 /// Parses a block that holds no quote in one pass over its delimiters and line ends, found 64
@@ -746,12 +287,12 @@ fn plain_block(b: &mut Builder<'_>, block: &[u8]) -> u64 {
         rec_start = p + 1;
         field_start = p + 1;
     };
-    let chunks = block.chunks_exact(64);
-    let tail = chunks.remainder();
+    let windows = block.chunks_exact(64);
+    let tail = windows.remainder();
     let mut base = 0;
-    for chunk in chunks {
-        let chunk: &[u8; 64] = chunk.try_into().unwrap_or(&[0; 64]);
-        let mut m = mask2(chunk, d, b'\n');
+    for window in windows {
+        let window: &[u8; 64] = window.try_into().unwrap_or(&[0; 64]);
+        let mut m = mask2(window, d, b'\n');
         while m != 0 {
             at(base + m.trailing_zeros() as usize, b);
             m &= m - 1;
@@ -791,12 +332,8 @@ fn code(block: &[u8], arena: &[u8], refs: &[CatRef]) -> Values {
     let mut map: FxMap<&[u8], u32> = FxMap::default();
     let mut keys: Vec<&[u8]> = Vec::new();
     let mut codes = Vec::with_capacity(refs.len());
-    for r in refs {
-        let v = if r.len & ARENA_BIT == 0 {
-            &block[r.start as usize..(r.start + r.len) as usize]
-        } else {
-            &arena[r.start as usize..(r.start + (r.len & !ARENA_BIT)) as usize]
-        };
+    for &r in refs {
+        let v = r.bytes(block, arena);
         let next = u32::try_from(keys.len()).unwrap_or(u32::MAX);
         let c = *map.entry(v).or_insert_with(|| {
             keys.push(v);
@@ -810,72 +347,8 @@ fn code(block: &[u8], arena: &[u8], refs: &[CatRef]) -> Values {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
-
-    #[test]
-    fn integers_never_wrap_or_saturate() {
-        assert_eq!(parse_int::<i8>(b"-128"), Ok(-128));
-        assert_eq!(parse_int::<i8>(b"128"), Err(Reason::OutOfRange(ElementType::I8)));
-        assert_eq!(parse_int::<u8>(b"-1"), Err(Reason::OutOfRange(ElementType::U8)));
-        assert_eq!(parse_int::<u8>(b"-0"), Ok(0));
-        assert_eq!(parse_int::<u64>(b"18446744073709551615"), Ok(u64::MAX));
-        assert_eq!(
-            parse_int::<u64>(b"18446744073709551616"),
-            Err(Reason::OutOfRange(ElementType::U64))
-        );
-        assert_eq!(parse_int::<i64>(b"-9223372036854775808"), Ok(i64::MIN));
-        assert_eq!(
-            parse_int::<i64>(b"9223372036854775808"),
-            Err(Reason::OutOfRange(ElementType::I64))
-        );
-        assert_eq!(parse_int::<i32>(b" +42 "), Ok(42));
-        assert_eq!(parse_int::<i32>(b""), Err(Reason::Missing));
-        for bad in [&b"1.0"[..], b"1e3", b"--1", b"+", b"0x10", b"1 2"] {
-            assert_eq!(parse_int::<i32>(bad), Err(Reason::NotInt), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn floats_accept_special_forms_and_empty_is_nan() {
-        assert_eq!(parse_float::<f64>(b"+1.5e3"), Ok(1500.0));
-        assert_eq!(parse_float::<f64>(b"-inf"), Ok(f64::NEG_INFINITY));
-        assert_eq!(parse_float::<f64>(b"inf"), Ok(f64::INFINITY));
-        assert!(parse_float::<f64>(b"NaN").unwrap().is_nan());
-        assert!(parse_float::<f64>(b"").unwrap().is_nan());
-        assert_eq!(parse_float::<f64>(b"0.1"), Ok(0.1));
-        assert_eq!(parse_float::<f32>(b"16777217"), Ok(16_777_216.0));
-        assert_eq!(parse_float::<f64>(b"1,5"), Err(Reason::NotFloat));
-    }
-
-    proptest! {
-        #[test]
-        fn float_parsing_round_trips_exactly(x in any::<f64>()) {
-            let s = format!("{x:e}");
-            let y: f64 = parse_float(s.as_bytes()).unwrap();
-            prop_assert!(y.to_bits() == x.to_bits() || (x.is_nan() && y.is_nan()));
-        }
-
-        #[test]
-        fn decimal_fast_path_matches_the_standard_library(s in "[+-]?[0-9]{0,12}\\.?[0-9]{0,12}") {
-            let std64 = s.parse::<f64>().ok();
-            let std32 = s.parse::<f32>().ok();
-            if let Some(x) = std64 {
-                prop_assert_eq!(parse_float::<f64>(s.as_bytes()).unwrap().to_bits(), x.to_bits());
-            }
-            if let Some(x) = std32 {
-                prop_assert_eq!(parse_float::<f32>(s.as_bytes()).unwrap().to_bits(), x.to_bits());
-            }
-        }
-
-        #[test]
-        fn int_parsing_matches_the_standard_library(s in "[+-]?[0-9]{1,22}") {
-            prop_assert_eq!(parse_int::<i64>(s.as_bytes()).ok(), s.parse::<i64>().ok());
-            // Unlike the standard library, "-0" is accepted as 0 for unsigned types.
-            let negative_zero = s.starts_with('-') && s[1..].bytes().all(|b| b == b'0');
-            let want = if negative_zero { Some(0) } else { s.parse::<u16>().ok() };
-            prop_assert_eq!(parse_int::<u16>(s.as_bytes()).ok(), want);
-        }
-    }
+    use crate::convert::columns::ColumnSpec;
+    use crate::convert::schema::ColumnType;
 
     fn layout(fields: usize, types: &[ColumnType]) -> Layout {
         Layout {
@@ -927,10 +400,122 @@ mod tests {
         assert!(p.rejects.is_empty(), "{:?}", p.rejects);
         assert_eq!((p.rows_read, p.newlines), (2, 4));
     }
+}
+
+/// The regular fast path agrees with the general parser whenever it answers.
+#[cfg(test)]
+mod fast_path_agreement {
+    use super::regular::parse;
+    use super::*;
+    use crate::convert::columns::ColumnSpec;
+    use crate::convert::schema::ColumnType;
+    use proptest::prelude::*;
+
+    fn layout(types: &[ColumnType], fields: usize, fill: Option<Fill>) -> Layout {
+        Layout {
+            delimiter: b',',
+            fields,
+            slots: (0..fields).map(|i| (i < types.len()).then(|| types.len() - 1 - i)).collect(),
+            columns: types.iter().rev().map(|&ty| ColumnSpec { ty, fill }).collect(),
+            ranges: true,
+        }
+    }
+
+    /// Both paths agree whenever the fast path answers.
+    fn same(l: &Layout, block: &[u8]) -> bool {
+        let Some(fast) = parse(l, block) else { return false };
+        let slow = parse_block_general(l, block);
+        assert_eq!(
+            format!("{fast:?}"),
+            format!("{slow:?}"),
+            "{:?}",
+            String::from_utf8_lossy(block)
+        );
+        true
+    }
 
     #[test]
-    fn record_end_skips_quoted_newlines() {
-        assert_eq!(record_end(b"a,\"x\ny\"\nb", 0), 7);
-        assert_eq!(record_end(b"a\nb", 2), 3);
+    fn regular_blocks_parse_like_the_general_parser() {
+        let l = layout(&[ColumnType::I64, ColumnType::Cat, ColumnType::F64], 3, None);
+        assert!(same(&l, b"1,a,0.5\n-2,bb,1e3\n+3,a,\n"));
+        assert!(same(&l, b"1,a,0.5\n-2,\xc3\xa9,inf"));
+        assert!(same(&l, b" 7 ,a, 2.5 \n"));
+        let l = layout(&[ColumnType::U8, ColumnType::Bool], 3, Some(Fill::Int(9)));
+        assert!(same(&l, b"1,true,x\n,1,y\n"));
+    }
+
+    #[test]
+    fn irregular_blocks_go_to_the_general_parser() {
+        let l = layout(&[ColumnType::I64, ColumnType::Cat], 2, None);
+        for block in [
+            &b"1,a\n\n2,b\n"[..],
+            b"1,a\n2\n",
+            b"1,a,3\n",
+            b"1,a\n2,b,c\n3\n",
+            b"x,a\n",
+            b"1,\xff\n",
+            b"99999999999999999999,a\n",
+        ] {
+            assert!(parse(&l, block).is_none(), "{:?}", String::from_utf8_lossy(block));
+        }
+        let l = layout(&[ColumnType::I8], 1, None);
+        assert!(parse(&l, b"1\n\n2\n").is_none());
+        assert!(parse(&l, b"\n").is_none());
+        assert!(parse(&l, b"128\n").is_none());
+        assert!(same(&l, b"-128\n127"));
+    }
+
+    #[test]
+    fn categorical_table_grows_and_keeps_first_appearance_order() {
+        let l = layout(&[ColumnType::Cat], 1, None);
+        let mut block = Vec::new();
+        for i in 0..1000 {
+            block.extend_from_slice(format!("value-number-{}\n{}\n", i % 300, i % 7).as_bytes());
+        }
+        assert!(same(&l, &block));
+    }
+
+    proptest! {
+        /// On any quote-free input, the fast path either declines or agrees with the general
+        /// parser exactly (values, codes, keys, ranges, counts).
+        #[test]
+        fn fast_path_agrees_with_the_general_parser(
+            block in "([-+ 0-9.e,a-c\\n]|é){0,120}",
+            fill in proptest::option::of(-3i128..300),
+        ) {
+            let fill = fill.map(Fill::Int);
+            for types in [
+                &[ColumnType::I64, ColumnType::F64][..],
+                &[ColumnType::U8, ColumnType::Cat, ColumnType::F32],
+                &[ColumnType::Cat],
+                &[ColumnType::I16, ColumnType::Cat],
+            ] {
+                for fields in [types.len(), types.len() + 1] {
+                    let l = layout(types, fields, fill);
+                    same(&l, block.as_bytes());
+                }
+            }
+        }
+
+        /// Generated regular blocks take the fast path, and it agrees with the general parser.
+        #[test]
+        fn generated_regular_blocks_take_the_fast_path(
+            rows in proptest::collection::vec(
+                ("-?[0-9]{1,18}", "[a-d]{0,3}|[a-z]{9,20}|é", "-?[0-9]{1,9}\\.[0-9]{0,9}|-?[0-9]{1,19}"),
+                1..60,
+            ),
+            terminated in any::<bool>(),
+        ) {
+            let mut block = String::new();
+            for (i, c, f) in &rows {
+                block.extend([i.as_str(), ",", c, ",", f, "\n"]);
+            }
+            if !terminated {
+                block.pop();
+            }
+            let l = layout(&[ColumnType::I64, ColumnType::Cat, ColumnType::F64], 3, None);
+            let fits = rows.iter().all(|(i, _, _)| i.parse::<i64>().is_ok());
+            prop_assert_eq!(same(&l, block.as_bytes()), fits);
+        }
     }
 }

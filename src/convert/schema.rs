@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::dtype::{DType, ElementType};
 use crate::error::{Error, Result};
 
-use super::parse::{parse_bool, parse_float, parse_int_i64};
+use super::value::{parse_bool, parse_float, parse_int_i64};
 
 /// The type a CSV column is converted to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

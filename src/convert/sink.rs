@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::npy::NpyWriter;
 use crate::npy::read_header;
 
-use super::parse::Values;
+use super::columns::Values;
 
 /// A `.npy` column being written.
 #[derive(Debug)]
@@ -60,7 +60,7 @@ macro_rules! by_element {
             ElementType::F32 => Sink::F32(NpyWriter::$f($($arg),*)?),
             ElementType::F64 => Sink::F64(NpyWriter::$f($($arg),*)?),
             other => {
-                return Err(Error::argument(format!("columns cannot be stored as {}", other.name())))
+                return Err(Error::internal(format!("columns cannot be stored as {}", other.name())))
             }
         }
     };
@@ -91,7 +91,7 @@ impl Sink {
             (Sink::U64(w), Values::U64(v)) => w.append(v),
             (Sink::F32(w), Values::F32(v)) => w.append(v),
             (Sink::F64(w), Values::F64(v)) => w.append(v),
-            (s, _) => Err(Error::argument(format!(
+            (s, _) => Err(Error::internal(format!(
                 "{}: values do not match the column type",
                 each_sink!(s, w => w.path().display())
             ))),
@@ -102,7 +102,7 @@ impl Sink {
     pub(crate) fn append_codes(&mut self, codes: &[u32]) -> Result<()> {
         match self {
             Sink::U32(w) => w.append(codes),
-            s => Err(Error::argument(format!(
+            s => Err(Error::internal(format!(
                 "{}: codes go to a u32 column",
                 each_sink!(s, w => w.path().display())
             ))),
@@ -115,7 +115,7 @@ impl Sink {
             ($w:expr, $t:ty) => {{
                 let out: Option<Vec<$t>> = v.iter().map(|&x| <$t>::try_from(x).ok()).collect();
                 let out = out.ok_or_else(|| {
-                    Error::argument(format!("{}: value out of range", $w.path().display()))
+                    Error::internal(format!("{}: value out of range", $w.path().display()))
                 })?;
                 $w.append(&out)
             }};
@@ -129,7 +129,7 @@ impl Sink {
             Sink::U16(w) => conv!(w, u16),
             Sink::U32(w) => conv!(w, u32),
             Sink::U64(w) => conv!(w, u64),
-            s => Err(Error::argument(format!(
+            s => Err(Error::internal(format!(
                 "{}: not an integer column",
                 each_sink!(s, w => w.path().display())
             ))),
@@ -140,6 +140,11 @@ impl Sink {
     /// [`NpyWriter::start_writeback`]), so checkpoints and the final sync wait for little.
     pub(crate) fn start_writeback(&mut self, at_least: u64) -> Result<()> {
         each_sink!(self, w => if w.unsubmitted_bytes() >= at_least { w.start_writeback() } else { Ok(()) })
+    }
+
+    /// The file being written.
+    pub(crate) fn path(&self) -> &Path {
+        each_sink!(self, w => w.path())
     }
 
     /// Checkpoints the file (data and header on disk).
@@ -156,18 +161,18 @@ impl Sink {
 /// Rewrites the integer column at `src` (element type `from`) as `dst` with element type `to`,
 /// streaming; every value must fit `to`.
 pub(crate) fn narrow(src: &Path, from: ElementType, dst: &Path, to: ElementType) -> Result<()> {
-    const CHUNK: usize = 256 << 10;
+    const BUFFER: usize = 256 << 10;
     let header = read_header(src)?;
     let rows = header.shape.first().copied().unwrap_or(0) as u64;
     let mut file = File::open(src).map_err(|e| Error::io(src, e))?;
     file.seek(SeekFrom::Start(header.data_offset as u64)).map_err(|e| Error::io(src, e))?;
     let mut out = Sink::create(dst, to)?;
     // u64 words keep the buffer aligned for every integer type.
-    let mut words = vec![0u64; CHUNK / 8];
+    let mut words = vec![0u64; BUFFER / 8];
     let mut left = rows * from.size() as u64;
-    let mut ints = Vec::with_capacity(CHUNK / from.size());
+    let mut ints = Vec::with_capacity(BUFFER / from.size());
     while left > 0 {
-        let n = usize::try_from(left.min(CHUNK as u64)).unwrap_or(CHUNK);
+        let n = usize::try_from(left.min(BUFFER as u64)).unwrap_or(BUFFER);
         let bytes: &mut [u8] = bytemuck::cast_slice_mut(&mut words);
         file.read_exact(&mut bytes[..n]).map_err(|e| Error::io(src, e))?;
         let bytes = &bytes[..n];
@@ -187,7 +192,7 @@ pub(crate) fn narrow(src: &Path, from: ElementType, dst: &Path, to: ElementType)
             ElementType::U32 => widen!(u32),
             ElementType::U64 => widen!(u64),
             other => {
-                return Err(Error::argument(format!("cannot narrow a {} column", other.name())));
+                return Err(Error::internal(format!("cannot narrow a {} column", other.name())));
             }
         }
         out.append_ints(&ints)?;

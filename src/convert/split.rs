@@ -1,15 +1,15 @@
 //! Reading the input in blocks of whole records.
 //!
-//! A block ends just after a `\n` that is outside quotes, i.e. one with an even number of `"`
-//! before it since the block's start. Every block therefore starts at a record boundary, and the
-//! parser (`parse.rs`) applies the same rule inside a block.
+//! A block ends just after a record boundary ([`last_boundary`], by the quote-parity rule of
+//! `record.rs`), so every block starts at a record boundary, and the parser (`parse.rs`) applies
+//! the same rule inside a block.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use memchr::{memchr, memrchr};
-
 use crate::error::{Error, Result};
+
+use super::record::last_boundary;
 
 /// The longest record accepted. Longer ones are almost always an unbalanced quote that swallows
 /// the rest of the file; refusing them keeps memory bounded.
@@ -108,36 +108,11 @@ impl<R: Read> BlockReader<R> {
     }
 }
 
-/// The index just after the last record boundary in `buf`, if any.
-pub(crate) fn last_boundary(buf: &[u8]) -> Option<usize> {
-    if memchr(b'"', buf).is_none() {
-        return memrchr(b'\n', buf).map(|p| p + 1);
-    }
-    let mut quotes_before = memchr::memchr_iter(b'"', buf).count();
-    let mut end = buf.len();
-    while let Some(p) = memrchr(b'\n', &buf[..end]) {
-        quotes_before -= memchr::memchr_iter(b'"', &buf[p..end]).count();
-        if quotes_before.is_multiple_of(2) {
-            return Some(p + 1);
-        }
-        end = p;
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::convert::parse::record_end;
+    use crate::convert::record::record_end;
     use proptest::prelude::*;
-
-    #[test]
-    fn boundaries_skip_newlines_inside_quotes() {
-        assert_eq!(last_boundary(b"a\nb\nc"), Some(4));
-        assert_eq!(last_boundary(b"a\n\"b\nc"), Some(2));
-        assert_eq!(last_boundary(b"\"a\nb"), None);
-        assert_eq!(last_boundary(b"\"a\"\"\nb\"\nc"), Some(8));
-    }
 
     proptest! {
         /// Whatever the block size, blocks concatenate to the input and each ends where the

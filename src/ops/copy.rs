@@ -102,8 +102,8 @@ impl CopyOptions {
 /// temporary name and renamed into place when complete; a Zarr destination must not exist yet.
 ///
 /// # Errors
-/// [`Error::Argument`] for an unknown destination format or options that do not fit it; as the
-/// backends' `open`/`create`, reads and writes.
+/// [`Error::Invalid`] (naming the destination) for an unknown destination format or options
+/// that do not fit it; as the backends' `open`/`create`, reads and writes.
 pub fn copy_with(
     src: impl AsRef<Path>,
     dst: impl AsRef<Path>,

@@ -176,7 +176,7 @@ impl Mapping {
     /// checked that `file` holds `pages` whole pages from `file_offset`.
     ///
     /// # Errors
-    /// [`Error::Argument`] if the mapping is not copy-on-write, the range does not lie inside it
+    /// [`Error::Internal`] if the mapping is not copy-on-write, the range does not lie inside it
     /// or `file_offset` is not page-aligned; [`Error::Io`] if the kernel refuses (for example
     /// when the process has too many mappings).
     #[cfg(unix)]

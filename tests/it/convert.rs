@@ -2,14 +2,18 @@
 //! standard input, and numpy reading the result.
 
 use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fs;
-use std::io::Write;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use larder::Selection;
-use larder::convert::{ConvertOptions, Manifest};
+use larder::convert::{ConvertOptions, FaultPlan, Step};
+use larder::dataset::Manifest;
 use larder::ops::cat::{TextFormat, cat};
 use serde_json::Value;
 
@@ -211,25 +215,100 @@ fn cli_convert(csv: &Path, out: &Path, extra: &[&str]) -> Command {
     c
 }
 
+/// Counts the durable steps of a conversion by kind, failing none.
+#[derive(Debug, Default)]
+struct CountSteps(Mutex<HashMap<Step, u64>>);
+
+impl FaultPlan for CountSteps {
+    fn before(&self, step: Step, _path: &Path) -> io::Result<()> {
+        *self.0.lock().unwrap().entry(step).or_default() += 1;
+        Ok(())
+    }
+}
+
+/// Fails the `n`-th durable step of kind `step` (from 1), as a crash just before it would.
+#[derive(Debug)]
+struct FailAt {
+    step: Step,
+    n: u64,
+    seen: AtomicU64,
+}
+
+impl FailAt {
+    fn new(step: Step, n: u64) -> Arc<FailAt> {
+        Arc::new(FailAt { step, n, seen: AtomicU64::new(0) })
+    }
+}
+
+impl FaultPlan for FailAt {
+    fn before(&self, step: Step, _path: &Path) -> io::Result<()> {
+        if step == self.step && self.seen.fetch_add(1, Ordering::SeqCst) + 1 == self.n {
+            return Err(io::Error::other("injected failure"));
+        }
+        Ok(())
+    }
+}
+
+/// The library's equivalent of [`cli_convert`]'s options.
+fn crash_opts() -> ConvertOptions {
+    let mut o = opts(4096);
+    o.checkpoint_interval(Duration::ZERO);
+    o
+}
+
 #[test]
-fn resume_after_a_crash_at_each_kind_of_point_is_byte_identical() {
+fn resume_after_a_failure_at_each_durable_step_is_byte_identical() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("in.csv");
     fs::write(&csv, sample_csv(2000)).unwrap();
     let reference = dir.path().join("ref");
     assert!(cli_convert(&csv, &reference, &[]).status().unwrap().success());
-    for point in ["block:1", "block:3", "block:9", "finish:1", "finish:3", "rename:1"] {
-        let out = dir.path().join(point.replace(':', "_"));
-        let o = cli_convert(&csv, &out, &[]).env("LARDER_CONVERT_CRASH", point).output().unwrap();
-        assert!(!o.status.success(), "{point}: the crash hook did not fire");
-        assert!(!out.exists(), "{point}: output must not appear before it is complete");
-        let again = cli_convert(&csv, &out, &[]).output().unwrap();
-        assert!(!again.status.success(), "{point}: an interrupted run needs --resume");
-        assert!(String::from_utf8_lossy(&again.stderr).contains("--resume"), "{point}");
-        let o = cli_convert(&csv, &out, &["--resume"]).output().unwrap();
-        assert!(o.status.success(), "{point}: {}", String::from_utf8_lossy(&o.stderr));
-        assert_same(&out, &reference, point);
+    let counter = Arc::new(CountSteps::default());
+    let uninterrupted = dir.path().join("uninterrupted");
+    crash_opts().faults(counter.clone()).convert(&csv, &uninterrupted, &mut |_| {}).unwrap();
+    assert_same(&uninterrupted, &reference, "library and CLI");
+    let counts = counter.0.lock().unwrap().clone();
+    let mut cases = 0;
+    for step in [Step::Sync, Step::Checkpoint, Step::Rename, Step::Manifest, Step::Cleanup] {
+        let total = counts.get(&step).copied().unwrap_or(0);
+        assert!(total > 0, "{step:?}: never taken");
+        let mut ns = vec![1, 2, 3, total / 2, total - 1, total];
+        ns.retain(|&n| (1..=total).contains(&n));
+        ns.sort_unstable();
+        ns.dedup();
+        for n in ns {
+            let what = format!("{step:?} {n} of {total}");
+            let name = format!("{step:?}_{n}");
+            let (out, tmp) =
+                (dir.path().join(&name), dir.path().join(format!(".{name}.larder-tmp")));
+            let e = crash_opts()
+                .faults(FailAt::new(step, n))
+                .convert(&csv, &out, &mut |_| {})
+                .expect_err(&what);
+            assert!(matches!(&e, larder::Error::Io { .. }), "{what}: {e}");
+            assert!(e.to_string().contains("injected failure"), "{what}: {e}");
+            assert!(!out.exists(), "{what}: output must not appear before it is complete");
+            assert!(tmp.exists(), "{what}: a failure must leave the work for a resume");
+            if tmp.join("checkpoint.json").exists() {
+                let again = cli_convert(&csv, &out, &[]).output().unwrap();
+                assert!(!again.status.success(), "{what}: an interrupted run needs --resume");
+                let stderr = String::from_utf8_lossy(&again.stderr);
+                assert!(stderr.contains("--resume"), "{what}: {stderr}");
+            }
+            // Alternate resuming through the library and through the binary.
+            if cases % 2 == 0 {
+                let r = crash_opts().resume(true).convert(&csv, &out, &mut |_| {}).unwrap();
+                assert!(r.resumed || !tmp.join("checkpoint.json").exists(), "{what}");
+            } else {
+                let o = cli_convert(&csv, &out, &["--resume"]).output().unwrap();
+                assert!(o.status.success(), "{what}: {}", String::from_utf8_lossy(&o.stderr));
+            }
+            assert!(!tmp.exists(), "{what}: the temporary directory is gone after the resume");
+            assert_same(&out, &reference, &what);
+            cases += 1;
+        }
     }
+    assert!(cases >= 15, "{cases}");
 }
 
 #[test]
@@ -273,8 +352,9 @@ fn resume_refuses_other_options_and_changed_input() {
     let csv = dir.path().join("in.csv");
     fs::write(&csv, sample_csv(2000)).unwrap();
     let out = dir.path().join("out");
-    let o = cli_convert(&csv, &out, &[]).env("LARDER_CONVERT_CRASH", "block:2").output().unwrap();
-    assert!(!o.status.success());
+    let interrupted =
+        crash_opts().faults(FailAt::new(Step::Checkpoint, 2)).convert(&csv, &out, &mut |_| {});
+    assert!(matches!(interrupted, Err(larder::Error::Io { .. })), "{interrupted:?}");
     let o = cli_convert(&csv, &out, &["--resume", "--shrink"]).output().unwrap();
     assert!(String::from_utf8_lossy(&o.stderr).contains("other options"), "{o:?}");
     fs::OpenOptions::new().append(true).open(&csv).unwrap().write_all(b"1,x,1,true\n").unwrap();

@@ -4,17 +4,20 @@
 //! Such a block is split once into the positions of its field ends, then parsed a column at a
 //! time with a loop specialised for the column's type. Anything irregular makes [`parse`]
 //! answer `None`, and the block goes through the general parser, which gives every reject its
-//! line, column and reason; so both paths produce exactly the same [`Parsed`].
+//! line, column and reason; so both paths produce exactly the same [`Parsed`] (the agreement
+//! tests are in `parse.rs`). It never sees a quote, so the record rules of `record.rs` reduce
+//! here to "a `\n` ends a record".
 
 use std::cell::RefCell;
 
 use memchr::{memchr_iter, memchr2_iter};
 
-use super::{
-    ColumnSpec, Fill, Float, Int, Layout, Parsed, Reason, Values, mask2, parse_bool, parse_float,
-    parse_int, parse_simple_decimal,
-};
+use crate::convert::columns::{ColumnSpec, Fill, Layout, Parsed, Values};
+use crate::convert::record::mask2;
 use crate::convert::schema::ColumnType;
+use crate::convert::value::{
+    Float, Int, Reason, parse_bool, parse_float, parse_int, parse_simple_decimal,
+};
 
 thread_local! {
     /// Field ends of the block being parsed, kept per thread to spare an allocation per block.
@@ -63,12 +66,12 @@ fn field_ends(
         return None;
     }
     ends.clear();
-    let chunks = block.chunks_exact(64);
-    let tail = chunks.remainder();
+    let windows = block.chunks_exact(64);
+    let tail = windows.remainder();
     let mut base = 0u32;
-    for chunk in chunks {
-        let chunk: &[u8; 64] = chunk.try_into().ok()?;
-        let mut m = mask2(chunk, delimiter, b'\n');
+    for window in windows {
+        let window: &[u8; 64] = window.try_into().ok()?;
+        let mut m = mask2(window, delimiter, b'\n');
         ends.reserve(m.count_ones() as usize);
         while m != 0 {
             ends.push(base + m.trailing_zeros());
@@ -367,117 +370,10 @@ fn categorical(
 
 #[cfg(test)]
 mod tests {
-    use super::super::{ColumnSpec, parse_block_general};
     use super::*;
     use proptest::prelude::*;
 
-    fn layout(types: &[ColumnType], fields: usize, fill: Option<Fill>) -> Layout {
-        Layout {
-            delimiter: b',',
-            fields,
-            slots: (0..fields).map(|i| (i < types.len()).then(|| types.len() - 1 - i)).collect(),
-            columns: types.iter().rev().map(|&ty| ColumnSpec { ty, fill }).collect(),
-            ranges: true,
-        }
-    }
-
-    /// Both paths agree whenever the fast path answers.
-    fn same(l: &Layout, block: &[u8]) -> bool {
-        let Some(fast) = parse(l, block) else { return false };
-        let slow = parse_block_general(l, block);
-        assert_eq!(
-            format!("{fast:?}"),
-            format!("{slow:?}"),
-            "{:?}",
-            String::from_utf8_lossy(block)
-        );
-        true
-    }
-
-    #[test]
-    fn regular_blocks_parse_like_the_general_parser() {
-        let l = layout(&[ColumnType::I64, ColumnType::Cat, ColumnType::F64], 3, None);
-        assert!(same(&l, b"1,a,0.5\n-2,bb,1e3\n+3,a,\n"));
-        assert!(same(&l, b"1,a,0.5\n-2,\xc3\xa9,inf"));
-        assert!(same(&l, b" 7 ,a, 2.5 \n"));
-        let l = layout(&[ColumnType::U8, ColumnType::Bool], 3, Some(Fill::Int(9)));
-        assert!(same(&l, b"1,true,x\n,1,y\n"));
-    }
-
-    #[test]
-    fn irregular_blocks_go_to_the_general_parser() {
-        let l = layout(&[ColumnType::I64, ColumnType::Cat], 2, None);
-        for block in [
-            &b"1,a\n\n2,b\n"[..],
-            b"1,a\n2\n",
-            b"1,a,3\n",
-            b"1,a\n2,b,c\n3\n",
-            b"x,a\n",
-            b"1,\xff\n",
-            b"99999999999999999999,a\n",
-        ] {
-            assert!(parse(&l, block).is_none(), "{:?}", String::from_utf8_lossy(block));
-        }
-        let l = layout(&[ColumnType::I8], 1, None);
-        assert!(parse(&l, b"1\n\n2\n").is_none());
-        assert!(parse(&l, b"\n").is_none());
-        assert!(parse(&l, b"128\n").is_none());
-        assert!(same(&l, b"-128\n127"));
-    }
-
-    #[test]
-    fn categorical_table_grows_and_keeps_first_appearance_order() {
-        let l = layout(&[ColumnType::Cat], 1, None);
-        let mut block = Vec::new();
-        for i in 0..1000 {
-            block.extend_from_slice(format!("value-number-{}\n{}\n", i % 300, i % 7).as_bytes());
-        }
-        assert!(same(&l, &block));
-    }
-
     proptest! {
-        /// On any quote-free input, the fast path either declines or agrees with the general
-        /// parser exactly (values, codes, keys, ranges, counts).
-        #[test]
-        fn fast_path_agrees_with_the_general_parser(
-            block in "([-+ 0-9.e,a-c\\n]|é){0,120}",
-            fill in proptest::option::of(-3i128..300),
-        ) {
-            let fill = fill.map(Fill::Int);
-            for types in [
-                &[ColumnType::I64, ColumnType::F64][..],
-                &[ColumnType::U8, ColumnType::Cat, ColumnType::F32],
-                &[ColumnType::Cat],
-                &[ColumnType::I16, ColumnType::Cat],
-            ] {
-                for fields in [types.len(), types.len() + 1] {
-                    let l = layout(types, fields, fill);
-                    same(&l, block.as_bytes());
-                }
-            }
-        }
-
-        /// Generated regular blocks take the fast path, and it agrees with the general parser.
-        #[test]
-        fn generated_regular_blocks_take_the_fast_path(
-            rows in proptest::collection::vec(
-                ("-?[0-9]{1,18}", "[a-d]{0,3}|[a-z]{9,20}|é", "-?[0-9]{1,9}\\.[0-9]{0,9}|-?[0-9]{1,19}"),
-                1..60,
-            ),
-            terminated in any::<bool>(),
-        ) {
-            let mut block = String::new();
-            for (i, c, f) in &rows {
-                block.extend([i.as_str(), ",", c, ",", f, "\n"]);
-            }
-            if !terminated {
-                block.pop();
-            }
-            let l = layout(&[ColumnType::I64, ColumnType::Cat, ColumnType::F64], 3, None);
-            let fits = rows.iter().all(|(i, _, _)| i.parse::<i64>().is_ok());
-            prop_assert_eq!(same(&l, block.as_bytes()), fits);
-        }
-
         /// Whatever precedes the field, the fast path gives the standard library's value.
         #[test]
         fn float_fast_path_matches_the_standard_library(

@@ -1,4 +1,7 @@
-//! `manifest.json`: what a dataset directory holds.
+//! The converted-dataset format: a directory of `.npy` column files described by
+//! `manifest.json`, with the records that could not be converted in `rejects.csv`.
+//!
+//! `convert` writes it and `compute` reads it; this module depends on neither.
 
 use std::path::Path;
 

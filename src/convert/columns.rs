@@ -1,0 +1,217 @@
+//! The data a parsed block of input records produces: one [`Values`] vector per output
+//! column, the [`Reject`]s, and the shared, read-only [`Layout`] that says how to parse.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use super::schema::ColumnType;
+use super::value::{Int, Reason};
+
+/// A fill value for empty fields of an integer or bool column.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Fill {
+    Bool(bool),
+    Int(i128),
+}
+
+/// Where a categorical value's bytes are: a range of the block, or of the block's arena
+/// (values that had quotes removed).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CatRef {
+    start: u32,
+    /// Length; the top bit set means "in the arena".
+    len: u32,
+}
+
+const ARENA_BIT: u32 = 1 << 31;
+
+impl CatRef {
+    /// `len` bytes at `start` in the block (`len` < 2^31: values are shorter than a block).
+    pub(crate) fn in_block(start: u32, len: u32) -> CatRef {
+        CatRef { start, len }
+    }
+
+    /// `len` bytes at `start` in the arena.
+    pub(crate) fn in_arena(start: u32, len: u32) -> CatRef {
+        CatRef { start, len: len | ARENA_BIT }
+    }
+
+    /// The value's bytes.
+    pub(crate) fn bytes<'a>(self, block: &'a [u8], arena: &'a [u8]) -> &'a [u8] {
+        if self.len & ARENA_BIT == 0 {
+            &block[self.start as usize..(self.start + self.len) as usize]
+        } else {
+            &arena[self.start as usize..(self.start + (self.len & !ARENA_BIT)) as usize]
+        }
+    }
+}
+
+/// Values of one column, as parsed from one block.
+#[derive(Debug)]
+#[allow(missing_docs)]
+pub(crate) enum Values {
+    Bool(Vec<bool>),
+    I8(Vec<i8>),
+    I16(Vec<i16>),
+    I32(Vec<i32>),
+    I64(Vec<i64>),
+    U8(Vec<u8>),
+    U16(Vec<u16>),
+    U32(Vec<u32>),
+    U64(Vec<u64>),
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+    /// Categorical values before dictionary coding.
+    CatRefs(Vec<CatRef>),
+    /// Categorical codes into `keys`, which lists this block's distinct values in order of
+    /// first appearance.
+    Cat {
+        codes: Vec<u32>,
+        keys: Vec<Box<[u8]>>,
+    },
+}
+
+macro_rules! each_values {
+    ($v:expr, $x:ident => $body:expr, cat $c:ident => $cat:expr) => {
+        match $v {
+            Values::Bool($x) => $body,
+            Values::I8($x) => $body,
+            Values::I16($x) => $body,
+            Values::I32($x) => $body,
+            Values::I64($x) => $body,
+            Values::U8($x) => $body,
+            Values::U16($x) => $body,
+            Values::U32($x) => $body,
+            Values::U64($x) => $body,
+            Values::F32($x) => $body,
+            Values::F64($x) => $body,
+            Values::CatRefs($x) => $body,
+            Values::Cat { codes: $c, .. } => $cat,
+        }
+    };
+}
+
+impl Values {
+    /// An empty vector for `n` values of type `t`.
+    pub(crate) fn new(t: ColumnType, n: usize) -> Values {
+        match t {
+            ColumnType::Bool => Values::Bool(Vec::with_capacity(n)),
+            ColumnType::I8 => Values::I8(Vec::with_capacity(n)),
+            ColumnType::I16 => Values::I16(Vec::with_capacity(n)),
+            ColumnType::I32 => Values::I32(Vec::with_capacity(n)),
+            ColumnType::I64 => Values::I64(Vec::with_capacity(n)),
+            ColumnType::U8 => Values::U8(Vec::with_capacity(n)),
+            ColumnType::U16 => Values::U16(Vec::with_capacity(n)),
+            ColumnType::U32 => Values::U32(Vec::with_capacity(n)),
+            ColumnType::U64 => Values::U64(Vec::with_capacity(n)),
+            ColumnType::F32 => Values::F32(Vec::with_capacity(n)),
+            ColumnType::F64 => Values::F64(Vec::with_capacity(n)),
+            ColumnType::Cat => Values::CatRefs(Vec::with_capacity(n)),
+        }
+    }
+
+    /// Keeps the first `n` values.
+    pub(crate) fn truncate(&mut self, n: usize) {
+        each_values!(self, v => v.truncate(n), cat c => c.truncate(n));
+    }
+
+    /// Smallest and largest value of an integer column.
+    pub(crate) fn int_range(&self) -> Option<(i128, i128)> {
+        fn mm<T: Int>(v: &[T]) -> Option<(i128, i128)> {
+            v.iter().fold(None, |acc, &x| {
+                let x: i128 = x.into();
+                Some(acc.map_or((x, x), |(lo, hi): (i128, i128)| (lo.min(x), hi.max(x))))
+            })
+        }
+        match self {
+            Values::I8(v) => mm(v),
+            Values::I16(v) => mm(v),
+            Values::I32(v) => mm(v),
+            Values::I64(v) => mm(v),
+            Values::U8(v) => mm(v),
+            Values::U16(v) => mm(v),
+            Values::U32(v) => mm(v),
+            Values::U64(v) => mm(v),
+            _ => None,
+        }
+    }
+}
+
+/// How to read one output column.
+#[derive(Clone, Debug)]
+pub(crate) struct ColumnSpec {
+    pub(crate) ty: ColumnType,
+    pub(crate) fill: Option<Fill>,
+}
+
+/// What parsing needs to know, shared read-only by all blocks.
+#[derive(Clone, Debug)]
+pub(crate) struct Layout {
+    pub(crate) delimiter: u8,
+    /// Fields every record must have.
+    pub(crate) fields: usize,
+    /// For each field index, the output column it feeds, if any.
+    pub(crate) slots: Vec<Option<usize>>,
+    pub(crate) columns: Vec<ColumnSpec>,
+    /// Compute integer ranges (to store integer columns in the narrowest type).
+    pub(crate) ranges: bool,
+}
+
+/// A rejected record.
+#[derive(Clone, Debug)]
+pub(crate) struct Reject {
+    /// Line of the record's first byte, counted from the block's first line (0-based).
+    pub(crate) line: u64,
+    /// Output column of the bad value; `None` for record-level problems.
+    pub(crate) column: Option<usize>,
+    pub(crate) reason: Reason,
+    /// The record as it was in the input, without its line terminator.
+    pub(crate) raw: Vec<u8>,
+}
+
+/// One parsed block.
+#[derive(Debug)]
+pub(crate) struct Parsed {
+    pub(crate) columns: Vec<Values>,
+    /// Integer ranges per column (when asked for and the column is integer and non-empty).
+    pub(crate) ranges: Vec<Option<(i128, i128)>>,
+    pub(crate) rejects: Vec<Reject>,
+    /// Records read (blank lines are not records).
+    pub(crate) rows_read: u64,
+    /// `\n` bytes in the block, i.e. lines it ends.
+    pub(crate) newlines: u64,
+    /// Bytes of input the block covers.
+    pub(crate) bytes: u64,
+}
+
+/// A small fast hasher (`FxHash`) for the categorical dictionaries; inputs are not adversarial
+/// in a way that matters (a bad input costs time, not correctness).
+#[derive(Default)]
+pub(crate) struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut words = bytes.chunks_exact(8);
+        for c in &mut words {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        for &b in words.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.write(&[i]);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.write(&(i as u64).to_le_bytes());
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A `HashMap` with [`FxHasher`].
+pub(crate) type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;

@@ -1,0 +1,132 @@
+//! Categorical dictionaries: the codes of a categorical column's distinct strings, and the
+//! append-only file that lists them (one JSON string per line, in code order).
+//!
+//! Each parsed block codes its values in order of first appearance within the block; the
+//! dictionary turns those block-local codes into the column's codes, in order of first
+//! appearance in the input.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+use super::append::Appender;
+use super::columns::FxMap;
+
+/// A categorical column's dictionary and its file.
+pub(crate) struct Dictionary {
+    /// Category bytes to code.
+    map: FxMap<Box<[u8]>, u32>,
+    file: Appender,
+}
+
+impl Dictionary {
+    /// An empty dictionary with a new file at `path`.
+    pub(crate) fn create(path: PathBuf) -> Result<Dictionary> {
+        Ok(Dictionary { map: FxMap::default(), file: Appender::create(path)? })
+    }
+
+    /// Reopens the file at `path`, keeping its first `categories` entries (`bytes` long).
+    pub(crate) fn reopen(path: PathBuf, categories: u64, bytes: u64) -> Result<Dictionary> {
+        let map = read_categories(&path, categories)?
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| (c.into_bytes().into_boxed_slice(), u32::try_from(i).unwrap_or(u32::MAX)))
+            .collect();
+        Ok(Dictionary { map, file: Appender::reopen(path, bytes)? })
+    }
+
+    /// Categories so far.
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub(crate) fn file(&mut self) -> &mut Appender {
+        &mut self.file
+    }
+
+    /// Sets `codes[i]` to the column's code for the block's `keys[i]`, adding the keys not seen
+    /// before (in order) to the dictionary and its file. `column` and `input` name the column in
+    /// errors.
+    pub(crate) fn translate(
+        &mut self,
+        keys: &[Box<[u8]>],
+        codes: &mut Vec<u32>,
+        column: &str,
+        input: &Path,
+    ) -> Result<()> {
+        codes.clear();
+        codes.reserve(keys.len());
+        for k in keys {
+            let next = self.map.len();
+            let code = if let Some(&c) = self.map.get(k) {
+                c
+            } else {
+                let c = u32::try_from(next).map_err(|_| {
+                    Error::invalid(input, format!("column {column:?}: more than 2^32 categories"))
+                })?;
+                self.map.insert(k.clone(), c);
+                // The bytes were checked to be UTF-8 when parsed.
+                let s = String::from_utf8_lossy(k);
+                let mut line = serde_json::to_vec(&s)
+                    .map_err(|e| Error::internal(format!("a category as a JSON string: {e}")))?;
+                line.push(b'\n');
+                self.file.append(&line)?;
+                c
+            };
+            codes.push(code);
+        }
+        Ok(())
+    }
+}
+
+/// The first `n` categories of a dictionary file.
+pub(crate) fn read_categories(path: &Path, n: u64) -> Result<Vec<String>> {
+    let text = fs::read(path).map_err(|e| Error::io(path, e))?;
+    let mut out = Vec::new();
+    for (i, line) in
+        text.split(|&b| b == b'\n').take(usize::try_from(n).unwrap_or(usize::MAX)).enumerate()
+    {
+        out.push(
+            serde_json::from_slice(line).map_err(|e| {
+                Error::format(path, 0, format!("line {}: bad category: {e}", i + 1))
+            })?,
+        );
+    }
+    if out.len() as u64 != n {
+        return Err(Error::format(
+            path,
+            0,
+            format!("holds {} categories, expected {n}", out.len()),
+        ));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_follow_first_appearance_and_survive_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.categories");
+        let input = Path::new("in.csv");
+        let keys =
+            |v: &[&str]| -> Vec<Box<[u8]>> { v.iter().map(|s| s.as_bytes().into()).collect() };
+        let mut codes = Vec::new();
+        let mut d = Dictionary::create(path.clone()).unwrap();
+        d.translate(&keys(&["b", "a", "b"]), &mut codes, "c", input).unwrap();
+        assert_eq!(codes, [0, 1, 0]);
+        d.file().sync().unwrap();
+        let bytes = d.file().len();
+        d.translate(&keys(&["zz"]), &mut codes, "c", input).unwrap();
+        drop(d); // "zz" was never synced: as after a crash
+        let mut d = Dictionary::reopen(path.clone(), 2, bytes).unwrap();
+        d.translate(&keys(&["a", "\"q\""]), &mut codes, "c", input).unwrap();
+        assert_eq!(codes, [1, 2]);
+        d.file().sync().unwrap();
+        assert_eq!(read_categories(&path, 3).unwrap(), ["b", "a", "\"q\""]);
+        assert!(matches!(read_categories(&path, 4), Err(Error::Format { .. })));
+    }
+}

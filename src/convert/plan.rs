@@ -1,0 +1,286 @@
+//! The column plan: which fields of each record become which output columns, of which types,
+//! in which files. Built once from the header, the options and a sample of the first block
+//! (type inference), then kept in the checkpoint so a resume converts exactly the same way.
+
+use std::fs;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+use super::columns::{ColumnSpec, Fill, Layout};
+use super::names;
+use super::record::{fields_of, record_end};
+use super::schema::{self, ColumnType};
+use super::split::Block;
+use super::value::{parse_bool, parse_int};
+
+/// The resolved schema: what each output column reads and where it goes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Plan {
+    pub(crate) delimiter: u8,
+    /// Fields per record.
+    pub(crate) fields: usize,
+    pub(crate) columns: Vec<PlanColumn>,
+    pub(crate) shrink: bool,
+}
+
+/// One output column.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PlanColumn {
+    pub(crate) name: String,
+    /// Field index in each record.
+    pub(crate) field: usize,
+    pub(crate) ty: ColumnType,
+    /// Final file name in the output directory.
+    pub(crate) file: String,
+    pub(crate) fill: Option<String>,
+}
+
+/// What the options ask of the plan.
+pub(crate) struct Request<'a> {
+    pub(crate) delimiter: u8,
+    pub(crate) infer_rows: usize,
+    pub(crate) schema: Option<&'a Path>,
+    pub(crate) types: &'a [(String, ColumnType)],
+    pub(crate) columns: Option<&'a [String]>,
+    pub(crate) fills: &'a [(String, String)],
+    pub(crate) shrink: bool,
+}
+
+/// Reads the first record of the input from its first block (after a UTF-8 byte order mark,
+/// which is dropped): the column names, or `column_1`, `column_2`, … without a header. With a
+/// header, the record is taken off the block. Returns the names and the line the block then
+/// starts at.
+///
+/// # Errors
+/// [`Error::Format`] if the first record cannot be split into fields.
+pub(crate) fn header_names(
+    first: &mut Block,
+    delimiter: u8,
+    header: bool,
+    input: &Path,
+) -> Result<(Vec<String>, u64)> {
+    if first.data.starts_with(b"\xEF\xBB\xBF") {
+        first.data.drain(..3);
+        first.offset += 3;
+    }
+    let header_end = record_end(&first.data, 0);
+    let first_record =
+        first.data[..header_end].strip_suffix(b"\r").unwrap_or(&first.data[..header_end]);
+    let header_fields = fields_of(first_record, delimiter).map_err(|r| {
+        Error::format(input, first.offset, format!("cannot read the first record: {r}"))
+    })?;
+    let mut line = 1;
+    let names = if header {
+        let taken = (header_end + 1).min(first.data.len());
+        line += memchr::memchr_iter(b'\n', &first.data[..taken]).count() as u64;
+        first.data.drain(..taken);
+        first.offset += taken as u64;
+        header_fields.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect()
+    } else {
+        (1..=header_fields.len()).map(|i| format!("column_{i}")).collect()
+    };
+    Ok((names, line))
+}
+
+impl Plan {
+    /// Resolves names, types and file names for the columns `names` of `input`, inferring the
+    /// types no one gave from `sample` (whole records).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] when the request names columns `input` does not have (or has twice),
+    /// or a fill value that does not fit its column; [`Error::Argument`] for a column selected
+    /// twice; [`Error::Io`], [`Error::Format`] or [`Error::Invalid`] on the schema file.
+    pub(crate) fn build(
+        req: &Request<'_>,
+        input: &Path,
+        names: &[String],
+        sample: &[u8],
+    ) -> Result<Plan> {
+        let find = |name: &str, what: &str| find(names, input, name, what);
+        let fields = selected_fields(req, &find, names.len())?;
+        let mut types = given_types(req, &find, names.len())?;
+        infer_types(req, sample, &fields, &mut types);
+        let files = names::file_names(fields.iter().map(|&f| names[f].as_str()));
+        let mut columns: Vec<PlanColumn> = fields
+            .iter()
+            .zip(files)
+            .map(|(&f, file)| PlanColumn {
+                name: names[f].clone(),
+                field: f,
+                ty: types[f].unwrap_or(ColumnType::F64),
+                file,
+                fill: None,
+            })
+            .collect();
+        for (name, value) in req.fills {
+            let f = find(name, "the fill values")?;
+            let c = columns.iter_mut().find(|c| c.field == f).ok_or_else(|| {
+                Error::invalid(
+                    input,
+                    format!("column {name:?} has a fill value but is not converted"),
+                )
+            })?;
+            fill_value(c.ty, value).map_err(|e| {
+                Error::invalid(input, format!("fill value {value:?} for column {name:?}: {e}"))
+            })?;
+            c.fill = Some(value.clone());
+        }
+        Ok(Plan { delimiter: req.delimiter, fields: names.len(), columns, shrink: req.shrink })
+    }
+
+    /// What parsing needs to know.
+    ///
+    /// # Errors
+    /// A description of a fill value that does not fit its column (possible only in a plan read
+    /// back from a damaged checkpoint).
+    pub(crate) fn layout(&self) -> std::result::Result<Layout, String> {
+        let mut slots = vec![None; self.fields];
+        let mut columns = Vec::new();
+        for (i, c) in self.columns.iter().enumerate() {
+            slots[c.field] = Some(i);
+            let fill = match &c.fill {
+                Some(v) => {
+                    Some(fill_value(c.ty, v).map_err(|e| format!("column {:?}: {e}", c.name))?)
+                }
+                None => None,
+            };
+            columns.push(ColumnSpec { ty: c.ty, fill });
+        }
+        Ok(Layout {
+            delimiter: self.delimiter,
+            fields: self.fields,
+            slots,
+            columns,
+            ranges: self.shrink,
+        })
+    }
+}
+
+/// The one field called `name`; `what` says who named it.
+fn find(names: &[String], input: &Path, name: &str, what: &str) -> Result<usize> {
+    let mut hits = names.iter().enumerate().filter(|(_, n)| *n == name).map(|(i, _)| i);
+    match (hits.next(), hits.next()) {
+        (Some(i), None) => Ok(i),
+        (Some(a), Some(b)) => Err(Error::invalid(
+            input,
+            format!(
+                "column name {name:?}, named in {what}, is ambiguous (columns {} and {})",
+                a + 1,
+                b + 1
+            ),
+        )),
+        (None, _) => Err(Error::invalid(
+            input,
+            format!(
+                "has no column {name:?}, named in {what} (columns: {})",
+                names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ")
+            ),
+        )),
+    }
+}
+
+/// The fields converted, in output order: the selection, or every field.
+fn selected_fields(
+    req: &Request<'_>,
+    find: &dyn Fn(&str, &str) -> Result<usize>,
+    fields: usize,
+) -> Result<Vec<usize>> {
+    let Some(list) = req.columns else { return Ok((0..fields).collect()) };
+    let mut v = Vec::new();
+    for n in list {
+        let i = find(n, "the column selection")?;
+        if v.contains(&i) {
+            return Err(Error::argument(format!("the column selection lists {n:?} twice")));
+        }
+        v.push(i);
+    }
+    Ok(v)
+}
+
+/// The types the schema file and then the explicit column types give, per field.
+fn given_types(
+    req: &Request<'_>,
+    find: &dyn Fn(&str, &str) -> Result<usize>,
+    fields: usize,
+) -> Result<Vec<Option<ColumnType>>> {
+    let mut types: Vec<Option<ColumnType>> = vec![None; fields];
+    if let Some(p) = req.schema {
+        let text = fs::read(p).map_err(|e| Error::io(p, e))?;
+        let map: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&text)
+            .map_err(|e| Error::format(p, 0, format!("not a JSON object of column types: {e}")))?;
+        for (name, t) in map {
+            let t = t.as_str().ok_or_else(|| {
+                Error::format(p, 0, format!("column {name:?}: the type must be a string"))
+            })?;
+            let what = format!("schema {}", p.display());
+            let t = t.parse().map_err(|e| Error::invalid(p, format!("column {name:?}: {e}")))?;
+            types[find(&name, &what)?] = Some(t);
+        }
+    }
+    for (name, t) in req.types {
+        types[find(name, "the column types")?] = Some(*t);
+    }
+    Ok(types)
+}
+
+/// Infers the types of the converted fields that have none from the first
+/// [`infer_rows`](Request::infer_rows) records of `sample`; records that do not split into the
+/// right number of fields are skipped.
+fn infer_types(
+    req: &Request<'_>,
+    sample: &[u8],
+    fields: &[usize],
+    types: &mut [Option<ColumnType>],
+) {
+    let need: Vec<usize> = fields.iter().copied().filter(|&f| types[f].is_none()).collect();
+    if need.is_empty() {
+        return;
+    }
+    let mut samples: Vec<Vec<Vec<u8>>> = vec![Vec::new(); types.len()];
+    let mut pos = 0;
+    let mut n = 0;
+    while pos < sample.len() && n < req.infer_rows {
+        let end = record_end(sample, pos);
+        let rec = sample[pos..end].strip_suffix(b"\r").unwrap_or(&sample[pos..end]);
+        pos = end + 1;
+        if rec.is_empty() {
+            continue;
+        }
+        n += 1;
+        if let Ok(f) = fields_of(rec, req.delimiter)
+            && f.len() == types.len()
+        {
+            for (i, v) in f.into_iter().enumerate() {
+                if types[i].is_none() && fields.contains(&i) {
+                    samples[i].push(v);
+                }
+            }
+        }
+    }
+    for &f in &need {
+        types[f] = Some(schema::infer(samples[f].iter().map(Vec::as_slice)));
+    }
+}
+
+/// Parses a fill value for a column of type `t`.
+fn fill_value(t: ColumnType, v: &str) -> std::result::Result<Fill, String> {
+    let v = v.as_bytes();
+    match t {
+        ColumnType::Bool => parse_bool(v).map(Fill::Bool),
+        ColumnType::I8 => parse_int::<i8>(v).map(|x| Fill::Int(x.into())),
+        ColumnType::I16 => parse_int::<i16>(v).map(|x| Fill::Int(x.into())),
+        ColumnType::I32 => parse_int::<i32>(v).map(|x| Fill::Int(x.into())),
+        ColumnType::I64 => parse_int::<i64>(v).map(|x| Fill::Int(x.into())),
+        ColumnType::U8 => parse_int::<u8>(v).map(|x| Fill::Int(x.into())),
+        ColumnType::U16 => parse_int::<u16>(v).map(|x| Fill::Int(x.into())),
+        ColumnType::U32 => parse_int::<u32>(v).map(|x| Fill::Int(x.into())),
+        ColumnType::U64 => parse_int::<u64>(v).map(|x| Fill::Int(x.into())),
+        ColumnType::F32 | ColumnType::F64 | ColumnType::Cat => {
+            return Err(format!("{t} columns need no fill (only integer and bool columns do)"));
+        }
+    }
+    .map_err(|r| format!("{r} for a {t} column"))
+}

@@ -1,0 +1,79 @@
+//! `rejects.csv`: one CSV record per rejected input record (line, column, reason, the record).
+
+use std::path::PathBuf;
+
+use crate::error::Result;
+
+use super::append::Appender;
+
+/// The first line of `rejects.csv`.
+const HEAD: &[u8] = b"line,column,reason,record\n";
+
+/// The rejects file of a running conversion.
+pub(crate) struct Rejects(Appender);
+
+impl Rejects {
+    /// A new file at `path` holding the header line.
+    pub(crate) fn create(path: PathBuf) -> Result<Rejects> {
+        let mut file = Appender::create(path)?;
+        file.append(HEAD)?;
+        Ok(Rejects(file))
+    }
+
+    /// Reopens the file at `path`, keeping its first `len` bytes (as checkpointed).
+    pub(crate) fn reopen(path: PathBuf, len: u64) -> Result<Rejects> {
+        Appender::reopen(path, len).map(Rejects)
+    }
+
+    pub(crate) fn file(&mut self) -> &mut Appender {
+        &mut self.0
+    }
+
+    /// Bytes of the file, header included.
+    pub(crate) fn len(&self) -> u64 {
+        self.0.len()
+    }
+
+    /// Appends one rejected record: its line in the input, the column of the bad value (empty
+    /// for record-level problems), the reason and the record's bytes.
+    pub(crate) fn write(
+        &mut self,
+        line: u64,
+        column: &str,
+        reason: &str,
+        raw: &[u8],
+    ) -> Result<()> {
+        let mut out = format!("{line},").into_bytes();
+        csv_field(&mut out, column.as_bytes());
+        out.push(b',');
+        csv_field(&mut out, reason.as_bytes());
+        out.push(b',');
+        csv_field(&mut out, raw);
+        out.push(b'\n');
+        self.0.append(&out)
+    }
+}
+
+/// Appends `v` as a quoted CSV field.
+fn csv_field(out: &mut Vec<u8>, v: &[u8]) {
+    out.push(b'"');
+    for &b in v {
+        if b == b'"' {
+            out.push(b'"');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_are_quoted_with_doubled_quotes() {
+        let mut out = Vec::new();
+        csv_field(&mut out, b"a\"b,\nc");
+        assert_eq!(out, b"\"a\"\"b,\nc\"");
+    }
+}

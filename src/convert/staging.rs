@@ -1,0 +1,435 @@
+//! The staged output of a running conversion: every column's `.part` file (and dictionary),
+//! `rejects.csv` and the checkpoint, in the temporary directory. Parsed blocks are written in
+//! input order; a checkpoint records how far they go once every file holds them on disk; the
+//! end turns the staged files into the dataset.
+//!
+//! Every durable step is announced to the [`FaultPlan`] first (see [`Step`]).
+
+use std::fs;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+
+use crate::dataset::{MANIFEST, Manifest, ManifestColumn, REJECTS, Source};
+use crate::error::{Error, Result};
+
+use super::checkpoint::{self, CHECKPOINT, Checkpoint, ColumnState};
+use super::columns::{Layout, Parsed, Values};
+use super::dictionary::{Dictionary, read_categories};
+use super::faults::{self, FaultPlan, Step};
+use super::parse;
+use super::plan::{Plan, PlanColumn};
+use super::rejects::Rejects;
+use super::schema::{self, ColumnType};
+use super::sink::{self, Sink};
+use super::split::{Block, BlockReader};
+
+/// Bytes appended to a column file after which the kernel is asked to start writing them to
+/// disk, so that the syncs of checkpoints and of the end find little left to do.
+const WRITEBACK_STEP: u64 = 4 << 20;
+
+/// Progress of a running conversion, reported after each block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// Records read so far (including before a resume).
+    pub rows_read: u64,
+    /// Records rejected so far.
+    pub rejected: u64,
+    /// Input bytes converted so far.
+    pub bytes_read: u64,
+    /// Input size, when known (not for standard input).
+    pub total_bytes: Option<u64>,
+    /// Input bytes converted by this process (excluding what an interrupted run did).
+    pub bytes_this_run: u64,
+}
+
+/// How the staging behaves, from the options.
+#[derive(Clone, Debug)]
+pub(crate) struct Policy {
+    /// Stop when more records than this are rejected.
+    pub(crate) max_rejects: Option<u64>,
+    /// Time between checkpoints.
+    pub(crate) interval: Duration,
+    pub(crate) faults: Arc<dyn FaultPlan>,
+}
+
+/// The staged files of one output column.
+struct StagedColumn {
+    sink: Sink,
+    /// For categorical columns.
+    dict: Option<Dictionary>,
+}
+
+/// Writes parsed blocks in order into the staged files, checkpointing as it goes.
+pub(crate) struct Staging {
+    dir: PathBuf,
+    input: PathBuf,
+    ck: Checkpoint,
+    layout: Layout,
+    /// One per plan column; empty once the checkpoint says all input is converted.
+    columns: Vec<StagedColumn>,
+    /// Smallest and largest value so far, per integer column (with `shrink`).
+    ranges: Vec<Option<(i128, i128)>>,
+    rejects: Rejects,
+    policy: Policy,
+    last_checkpoint: Instant,
+    /// Scratch for categorical codes.
+    codes: Vec<u32>,
+}
+
+fn part_path(dir: &Path, c: &PlanColumn) -> PathBuf {
+    dir.join(format!("{}.part", c.file))
+}
+
+fn dict_path(dir: &Path, c: &PlanColumn) -> PathBuf {
+    dir.join(format!("{}.categories", c.file))
+}
+
+impl Staging {
+    /// New, empty staged files in `dir` for the plan of `ck`, made durable by a first
+    /// checkpoint.
+    pub(crate) fn create(
+        dir: &Path,
+        input: &Path,
+        mut ck: Checkpoint,
+        policy: Policy,
+    ) -> Result<Self> {
+        let mut columns = Vec::new();
+        for c in &ck.plan.columns {
+            columns.push(StagedColumn {
+                sink: Sink::create(&part_path(dir, c), c.ty.element())?,
+                dict: if c.ty == ColumnType::Cat {
+                    Some(Dictionary::create(dict_path(dir, c))?)
+                } else {
+                    None
+                },
+            });
+        }
+        let rejects = Rejects::create(dir.join(REJECTS))?;
+        ck.rejects_bytes = rejects.len();
+        let ranges = vec![None; ck.plan.columns.len()];
+        let mut staging = Staging::new(dir, input, ck, columns, ranges, rejects, policy)?;
+        staging.checkpoint()?;
+        Ok(staging)
+    }
+
+    /// Reopens the staged files in `dir` as checkpoint `ck` left them.
+    pub(crate) fn resume(dir: &Path, input: &Path, ck: Checkpoint, policy: Policy) -> Result<Self> {
+        let mut columns = Vec::new();
+        let mut ranges = Vec::new();
+        for (c, s) in ck.plan.columns.iter().zip(&ck.columns) {
+            ranges.push(checkpoint::get_range(s));
+            if ck.done {
+                continue;
+            }
+            columns.push(StagedColumn {
+                sink: Sink::resume(&part_path(dir, c), c.ty.element(), ck.rows_written)?,
+                dict: if c.ty == ColumnType::Cat {
+                    Some(Dictionary::reopen(dict_path(dir, c), s.categories, s.categories_bytes)?)
+                } else {
+                    None
+                },
+            });
+        }
+        let rejects = Rejects::reopen(dir.join(REJECTS), ck.rejects_bytes)?;
+        Staging::new(dir, input, ck, columns, ranges, rejects, policy)
+    }
+
+    fn new(
+        dir: &Path,
+        input: &Path,
+        ck: Checkpoint,
+        columns: Vec<StagedColumn>,
+        ranges: Vec<Option<(i128, i128)>>,
+        rejects: Rejects,
+        policy: Policy,
+    ) -> Result<Self> {
+        let layout = ck.plan.layout().map_err(|e| Error::format(dir.join(CHECKPOINT), 0, e))?;
+        Ok(Staging {
+            dir: dir.to_path_buf(),
+            input: input.to_path_buf(),
+            ck,
+            layout,
+            columns,
+            ranges,
+            rejects,
+            policy,
+            last_checkpoint: Instant::now(),
+            codes: Vec::new(),
+        })
+    }
+
+    /// True when the checkpoint says all input is converted.
+    pub(crate) fn is_done(&self) -> bool {
+        self.ck.done
+    }
+
+    /// Input offset of the next record to read.
+    pub(crate) fn offset(&self) -> u64 {
+        self.ck.offset
+    }
+
+    /// Reads, parses (in parallel) and writes every block, then checkpoints the end; returns
+    /// the bytes converted.
+    pub(crate) fn pump<R: Read + Send>(
+        &mut self,
+        first: Option<Block>,
+        reader: &mut BlockReader<R>,
+        progress: &mut (dyn FnMut(&Progress) + Send),
+    ) -> Result<u64> {
+        let start = self.ck.offset;
+        // Several small blocks per thread keep every core busy to the end of each batch.
+        let batch_len = 2 * rayon::current_num_threads() + 2;
+        let read_batch =
+            |reader: &mut BlockReader<R>, first: Option<Block>| -> Result<Vec<Block>> {
+                let mut batch = Vec::with_capacity(batch_len);
+                batch.extend(first);
+                while batch.len() < batch_len {
+                    match reader.next_block()? {
+                        Some(b) => batch.push(b),
+                        None => break,
+                    }
+                }
+                Ok(batch)
+            };
+        let mut batch = read_batch(reader, first)?;
+        let mut pending: Vec<Parsed> = Vec::new();
+        let layout = self.layout.clone();
+        while !(batch.is_empty() && pending.is_empty()) {
+            // Parse this batch while the previous one is written and the next one read.
+            let (parsed, next) = rayon::join(
+                || batch.par_iter().map(|b| parse::parse_block(&layout, &b.data)).collect(),
+                || -> Result<Vec<Block>> {
+                    for p in pending.drain(..) {
+                        self.write_block(&p)?;
+                        progress(&self.progress(start));
+                    }
+                    read_batch(reader, None)
+                },
+            );
+            let next = next?;
+            reader.recycle(batch.drain(..).map(|b| b.data));
+            batch = next;
+            pending = parsed;
+        }
+        self.ck.done = true;
+        self.checkpoint()?;
+        Ok(self.ck.offset - start)
+    }
+
+    fn progress(&self, start: u64) -> Progress {
+        Progress {
+            rows_read: self.ck.rows_read,
+            rejected: self.ck.rejected,
+            bytes_read: self.ck.offset,
+            total_bytes: (self.ck.source.path != "-").then_some(self.ck.source.bytes),
+            bytes_this_run: self.ck.offset - start,
+        }
+    }
+
+    /// Writes one parsed block: values, categories and rejects; checkpoints when the interval
+    /// has passed.
+    fn write_block(&mut self, p: &Parsed) -> Result<()> {
+        self.check_reject_limit(p)?;
+        for (i, v) in p.columns.iter().enumerate() {
+            self.append_column(i, v)?;
+        }
+        self.merge_ranges(p);
+        self.write_rejects(p)?;
+        for c in &mut self.columns {
+            c.sink.start_writeback(WRITEBACK_STEP)?;
+        }
+        let rejected = p.rejects.len() as u64;
+        self.ck.rows_read += p.rows_read;
+        self.ck.rejected += rejected;
+        self.ck.rows_written += p.rows_read - rejected;
+        self.ck.line += p.newlines;
+        self.ck.offset += p.bytes;
+        if self.last_checkpoint.elapsed() >= self.policy.interval {
+            self.checkpoint()?;
+        }
+        Ok(())
+    }
+
+    /// [`Error::Rejected`] for the first reject of `p` past the allowed number, if any.
+    fn check_reject_limit(&self, p: &Parsed) -> Result<()> {
+        let Some(max) = self.policy.max_rejects else { return Ok(()) };
+        let allowed = max.saturating_sub(self.ck.rejected);
+        let Some(r) = p.rejects.get(usize::try_from(allowed).unwrap_or(usize::MAX)) else {
+            return Ok(());
+        };
+        let column = r.column.map(|c| self.ck.plan.columns[c].name.clone());
+        Err(Error::Rejected {
+            path: self.input.clone(),
+            line: self.ck.line + r.line,
+            reason: match column {
+                Some(c) => format!("column {c:?}: {}", r.reason),
+                None => r.reason.to_string(),
+            },
+            limit: max,
+        })
+    }
+
+    /// Appends one block's values of column `i` (categorical ones through the dictionary).
+    fn append_column(&mut self, i: usize, v: &Values) -> Result<()> {
+        let c = &mut self.columns[i];
+        let Values::Cat { codes, keys } = v else { return c.sink.append(v) };
+        let Some(d) = c.dict.as_mut() else {
+            return Err(Error::internal("categorical column without a dictionary"));
+        };
+        let mut trans = Vec::with_capacity(keys.len());
+        d.translate(keys, &mut trans, &self.ck.plan.columns[i].name, &self.input)?;
+        self.codes.clear();
+        self.codes.extend(codes.iter().map(|&c| trans[c as usize]));
+        c.sink.append_codes(&self.codes)
+    }
+
+    fn merge_ranges(&mut self, p: &Parsed) {
+        for (range, block) in self.ranges.iter_mut().zip(&p.ranges) {
+            if let Some((lo, hi)) = *block {
+                *range = Some(match *range {
+                    Some((a, b)) => (a.min(lo), b.max(hi)),
+                    None => (lo, hi),
+                });
+            }
+        }
+    }
+
+    fn write_rejects(&mut self, p: &Parsed) -> Result<()> {
+        for r in &p.rejects {
+            let column = r.column.map_or("", |c| self.ck.plan.columns[c].name.as_str());
+            self.rejects.write(self.ck.line + r.line, column, &r.reason.to_string(), &r.raw)?;
+        }
+        self.ck.rejects_bytes = self.rejects.len();
+        Ok(())
+    }
+
+    /// Puts every file's data on disk, then records the checkpoint.
+    fn checkpoint(&mut self) -> Result<()> {
+        let faults = &*self.policy.faults;
+        let rejects = self.rejects.file();
+        faults::before(faults, Step::Sync, rejects.path())?;
+        rejects.sync()?;
+        // In parallel: each sync mostly waits for the disk, and waits overlap.
+        self.columns.par_iter_mut().try_for_each(|c| {
+            faults::before(faults, Step::Sync, c.sink.path())?;
+            c.sink.sync().map(drop)
+        })?;
+        for (c, state) in self.columns.iter_mut().zip(&mut self.ck.columns) {
+            if let Some(d) = &mut c.dict {
+                faults::before(faults, Step::Sync, d.file().path())?;
+                d.file().sync()?;
+                state.categories = d.len() as u64;
+                state.categories_bytes = d.file().len();
+            }
+        }
+        for (s, r) in self.ck.columns.iter_mut().zip(&self.ranges) {
+            checkpoint::put_range(s, *r);
+        }
+        faults::before(faults, Step::Checkpoint, &self.dir.join(CHECKPOINT))?;
+        self.ck.write(&self.dir)?;
+        self.last_checkpoint = Instant::now();
+        Ok(())
+    }
+
+    /// Turns the staged column files into the final ones, writes the manifest and removes
+    /// everything else. Safe to repeat after an interruption.
+    pub(crate) fn finish(self) -> Result<Manifest> {
+        let Staging { dir, ck, columns, rejects, ranges, policy, .. } = self;
+        let faults = &*policy.faults;
+        for c in columns {
+            faults::before(faults, Step::Sync, c.sink.path())?;
+            c.sink.finish()?;
+        }
+        drop(rejects);
+        let mut out = Vec::new();
+        for ((c, state), range) in ck.plan.columns.iter().zip(&ck.columns).zip(ranges) {
+            out.push(finish_column(&dir, c, state, range, ck.plan.shrink, faults)?);
+        }
+        let bytes = if ck.source.path == "-" { ck.offset } else { ck.source.bytes };
+        let manifest = Manifest {
+            columns: out,
+            rows: ck.rows_written,
+            rejected: ck.rejected,
+            rows_read: ck.rows_read,
+            source: Source { path: ck.source.path.clone(), bytes },
+            version: 1,
+        };
+        let mpath = dir.join(MANIFEST);
+        let mut text = serde_json::to_vec_pretty(&manifest)
+            .map_err(|e| Error::internal(format!("the manifest as JSON: {e}")))?;
+        text.push(b'\n');
+        faults::before(faults, Step::Manifest, &mpath)?;
+        crate::fsutil::write_bytes_atomically(&mpath, &text)?;
+        cleanup(&dir, &ck.plan, faults)?;
+        Ok(manifest)
+    }
+}
+
+/// Puts column `c`'s final file in place (narrowed to the type it is stored as) unless an
+/// interrupted finish already did, and describes it for the manifest.
+fn finish_column(
+    dir: &Path,
+    c: &PlanColumn,
+    state: &ColumnState,
+    range: Option<(i128, i128)>,
+    shrink: bool,
+    faults: &dyn FaultPlan,
+) -> Result<ManifestColumn> {
+    let staged = c.ty.element();
+    let categories = if c.ty == ColumnType::Cat {
+        Some(read_categories(&dict_path(dir, c), state.categories)?)
+    } else {
+        None
+    };
+    let stored = match &categories {
+        Some(cats) => schema::code_element(cats.len()),
+        None if shrink && c.ty.is_int() => {
+            let (lo, hi) = range.unwrap_or((0, 0));
+            schema::shrink_element(lo, hi)
+        }
+        None => staged,
+    };
+    let final_path = dir.join(&c.file);
+    let part = part_path(dir, c);
+    if part.exists() {
+        if stored == staged {
+            faults::before(faults, Step::Rename, &final_path)?;
+            fs::rename(&part, &final_path).map_err(|e| Error::io(&final_path, e))?;
+        } else {
+            let t = dir.join(format!("{}.narrow", c.file));
+            faults::before(faults, Step::Sync, &t)?;
+            sink::narrow(&part, staged, &t, stored)?;
+            faults::before(faults, Step::Rename, &final_path)?;
+            fs::rename(&t, &final_path).map_err(|e| Error::io(&final_path, e))?;
+            fs::remove_file(&part).map_err(|e| Error::io(&part, e))?;
+        }
+    }
+    Ok(ManifestColumn {
+        name: c.name.clone(),
+        file: c.file.clone(),
+        dtype: schema::typestr(stored),
+        categories,
+    })
+}
+
+/// Removes the working files of a finished conversion (any may already be gone); the
+/// checkpoint goes last, so until then a resume sees a finished run and redoes this.
+pub(crate) fn cleanup(dir: &Path, plan: &Plan, faults: &dyn FaultPlan) -> Result<()> {
+    let checkpoint = dir.join(CHECKPOINT);
+    faults::before(faults, Step::Cleanup, &checkpoint)?;
+    let remove = |p: PathBuf| match fs::remove_file(&p) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Error::io(&p, e)),
+        _ => Ok(()),
+    };
+    for c in &plan.columns {
+        if c.ty == ColumnType::Cat {
+            remove(dict_path(dir, c))?;
+        }
+    }
+    remove(dir.join("lock"))?;
+    remove(checkpoint)
+}

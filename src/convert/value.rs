@@ -1,0 +1,280 @@
+//! Field values: the bytes of one field to a typed value, or the [`Reason`] they are not one.
+//!
+//! These rules are shared by the general parser, the regular fast path (which must agree with
+//! them exactly), type inference and fill values.
+
+use std::fmt;
+
+use crate::dtype::ElementType;
+
+/// Why a value or record was rejected.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Reason {
+    /// An empty field in an integer or bool column without a fill value.
+    Missing,
+    NotBool,
+    NotInt,
+    OutOfRange(ElementType),
+    NotFloat,
+    BadUtf8,
+    FieldCount {
+        expected: usize,
+        found: usize,
+    },
+    Quote(&'static str),
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::Missing => f.write_str("missing value"),
+            Reason::NotBool => f.write_str("not a bool"),
+            Reason::NotInt => f.write_str("not an integer"),
+            Reason::OutOfRange(e) => write!(f, "out of range for {}", e.name()),
+            Reason::NotFloat => f.write_str("not a number"),
+            Reason::BadUtf8 => f.write_str("invalid utf-8"),
+            Reason::FieldCount { expected, found } => {
+                write!(f, "expected {expected} fields, found {found}")
+            }
+            Reason::Quote(why) => f.write_str(why),
+        }
+    }
+}
+
+#[inline]
+fn trim(mut v: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = v {
+        v = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = v {
+        v = rest;
+    }
+    v
+}
+
+/// Parses a bool: `true`/`false`, `True`/`False`, `TRUE`/`FALSE`, `1`/`0`, `t`/`f`, `T`/`F`.
+pub(crate) fn parse_bool(v: &[u8]) -> Result<bool, Reason> {
+    match trim(v) {
+        b"true" | b"True" | b"TRUE" | b"1" | b"t" | b"T" => Ok(true),
+        b"false" | b"False" | b"FALSE" | b"0" | b"f" | b"F" => Ok(false),
+        b"" => Err(Reason::Missing),
+        _ => Err(Reason::NotBool),
+    }
+}
+
+/// An integer as sign and magnitude, or the reason it is not one. Never wraps.
+fn parse_magnitude(v: &[u8]) -> Result<(bool, u64), Reason> {
+    let v = trim(v);
+    let (neg, digits) = match v.first() {
+        None => return Err(Reason::Missing),
+        Some(b'-') => (true, &v[1..]),
+        Some(b'+') => (false, &v[1..]),
+        Some(_) => (false, v),
+    };
+    if digits.is_empty() {
+        return Err(Reason::NotInt);
+    }
+    let mut m: u64 = 0;
+    if digits.len() <= 19 {
+        // 19 digits cannot overflow a u64.
+        for &b in digits {
+            let d = b.wrapping_sub(b'0');
+            if d > 9 {
+                return Err(Reason::NotInt);
+            }
+            m = m * 10 + u64::from(d);
+        }
+        return Ok((neg, m));
+    }
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return Err(Reason::NotInt);
+    }
+    for &b in digits {
+        m = match m.checked_mul(10).and_then(|m| m.checked_add(u64::from(b - b'0'))) {
+            Some(m) => m,
+            None => return Err(Reason::OutOfRange(ElementType::U64)),
+        };
+    }
+    Ok((neg, m))
+}
+
+/// An integer type values can be parsed into.
+pub(crate) trait Int:
+    Copy + Send + TryFrom<i128> + TryFrom<i64> + Into<i128> + 'static
+{
+    const ELEMENT: ElementType;
+}
+
+macro_rules! int {
+    ($($t:ty => $e:ident),*) => {$(impl Int for $t { const ELEMENT: ElementType = ElementType::$e; })*};
+}
+int!(i8 => I8, i16 => I16, i32 => I32, i64 => I64, u8 => U8, u16 => U16, u32 => U32, u64 => U64);
+
+/// Parses an integer of type `T`: optional sign, decimal digits, surrounding blanks allowed.
+/// Out of range is an error, never a wrapped or saturated value.
+pub(crate) fn parse_int<T: Int>(v: &[u8]) -> Result<T, Reason> {
+    let (neg, m) = parse_magnitude(v).map_err(|r| match r {
+        Reason::OutOfRange(_) => Reason::OutOfRange(T::ELEMENT),
+        r => r,
+    })?;
+    let x = if neg { -i128::from(m) } else { i128::from(m) };
+    T::try_from(x).map_err(|_| Reason::OutOfRange(T::ELEMENT))
+}
+
+/// [`parse_int`] for `i64`, used by inference.
+pub(crate) fn parse_int_i64(v: &[u8]) -> Result<i64, Reason> {
+    parse_int::<i64>(v)
+}
+
+/// A float type values can be parsed into.
+pub(crate) trait Float:
+    Copy + Send + std::str::FromStr + std::ops::Neg<Output = Self> + 'static
+{
+    const NAN: Self;
+    /// `m / 10^frac` when that is exactly the correctly rounded value (both operands exact,
+    /// one IEEE division), else `None`.
+    fn exact_quotient(m: u64, frac: usize) -> Option<Self>;
+}
+
+/// Powers of ten that are exact in an `f64`.
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// Powers of ten that are exact in an `f32`.
+const POW10_F32: [f32; 11] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10];
+
+impl Float for f32 {
+    const NAN: f32 = f32::NAN;
+    #[allow(clippy::cast_precision_loss)] // m < 2^24: exact
+    fn exact_quotient(m: u64, frac: usize) -> Option<f32> {
+        (m <= 1 << 24).then_some(())?;
+        Some(m as f32 / *POW10_F32.get(frac)?)
+    }
+}
+
+impl Float for f64 {
+    const NAN: f64 = f64::NAN;
+    #[allow(clippy::cast_precision_loss)] // m < 2^53: exact
+    fn exact_quotient(m: u64, frac: usize) -> Option<f64> {
+        (m <= 1 << 53).then_some(())?;
+        Some(m as f64 / *POW10.get(frac)?)
+    }
+}
+
+/// The fast path for plain decimals (`-12.345`): exact when it answers (Clinger's fast path).
+#[inline]
+pub(crate) fn parse_simple_decimal<T: Float>(v: &[u8]) -> Option<T> {
+    let (neg, rest) = match v.first()? {
+        b'-' => (true, &v[1..]),
+        b'+' => (false, &v[1..]),
+        _ => (false, v),
+    };
+    let (mut m, mut digits, mut frac, mut dot) = (0u64, 0usize, 0usize, false);
+    for &b in rest {
+        if b.is_ascii_digit() {
+            m = m * 10 + u64::from(b - b'0');
+            digits += 1;
+            frac += usize::from(dot);
+            if digits > 18 {
+                return None;
+            }
+        } else if b == b'.' && !dot {
+            dot = true;
+        } else {
+            return None;
+        }
+    }
+    if digits == 0 {
+        return None;
+    }
+    let x = T::exact_quotient(m, frac)?;
+    Some(if neg { -x } else { x })
+}
+
+/// Parses a float exactly (correctly rounded): decimal or exponent form, `NaN`, `inf`, `-inf`,
+/// `infinity` (any case), a leading `+`; empty is NaN. Plain decimals with few digits take an
+/// exact fast path; everything else goes to the standard library's parser.
+pub(crate) fn parse_float<T: Float>(v: &[u8]) -> Result<T, Reason> {
+    if let Some(x) = parse_simple_decimal(v) {
+        return Ok(x);
+    }
+    let v = trim(v);
+    if v.is_empty() {
+        return Ok(T::NAN);
+    }
+    let s = std::str::from_utf8(v).map_err(|_| Reason::NotFloat)?;
+    s.parse::<T>().map_err(|_| Reason::NotFloat)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn integers_never_wrap_or_saturate() {
+        assert_eq!(parse_int::<i8>(b"-128"), Ok(-128));
+        assert_eq!(parse_int::<i8>(b"128"), Err(Reason::OutOfRange(ElementType::I8)));
+        assert_eq!(parse_int::<u8>(b"-1"), Err(Reason::OutOfRange(ElementType::U8)));
+        assert_eq!(parse_int::<u8>(b"-0"), Ok(0));
+        assert_eq!(parse_int::<u64>(b"18446744073709551615"), Ok(u64::MAX));
+        assert_eq!(
+            parse_int::<u64>(b"18446744073709551616"),
+            Err(Reason::OutOfRange(ElementType::U64))
+        );
+        assert_eq!(parse_int::<i64>(b"-9223372036854775808"), Ok(i64::MIN));
+        assert_eq!(
+            parse_int::<i64>(b"9223372036854775808"),
+            Err(Reason::OutOfRange(ElementType::I64))
+        );
+        assert_eq!(parse_int::<i32>(b" +42 "), Ok(42));
+        assert_eq!(parse_int::<i32>(b""), Err(Reason::Missing));
+        for bad in [&b"1.0"[..], b"1e3", b"--1", b"+", b"0x10", b"1 2"] {
+            assert_eq!(parse_int::<i32>(bad), Err(Reason::NotInt), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn floats_accept_special_forms_and_empty_is_nan() {
+        assert_eq!(parse_float::<f64>(b"+1.5e3"), Ok(1500.0));
+        assert_eq!(parse_float::<f64>(b"-inf"), Ok(f64::NEG_INFINITY));
+        assert_eq!(parse_float::<f64>(b"inf"), Ok(f64::INFINITY));
+        assert!(parse_float::<f64>(b"NaN").unwrap().is_nan());
+        assert!(parse_float::<f64>(b"").unwrap().is_nan());
+        assert_eq!(parse_float::<f64>(b"0.1"), Ok(0.1));
+        assert_eq!(parse_float::<f32>(b"16777217"), Ok(16_777_216.0));
+        assert_eq!(parse_float::<f64>(b"1,5"), Err(Reason::NotFloat));
+    }
+
+    proptest! {
+        #[test]
+        fn float_parsing_round_trips_exactly(x in any::<f64>()) {
+            let s = format!("{x:e}");
+            let y: f64 = parse_float(s.as_bytes()).unwrap();
+            prop_assert!(y.to_bits() == x.to_bits() || (x.is_nan() && y.is_nan()));
+        }
+
+        #[test]
+        fn decimal_fast_path_matches_the_standard_library(s in "[+-]?[0-9]{0,12}\\.?[0-9]{0,12}") {
+            let std64 = s.parse::<f64>().ok();
+            let std32 = s.parse::<f32>().ok();
+            if let Some(x) = std64 {
+                prop_assert_eq!(parse_float::<f64>(s.as_bytes()).unwrap().to_bits(), x.to_bits());
+            }
+            if let Some(x) = std32 {
+                prop_assert_eq!(parse_float::<f32>(s.as_bytes()).unwrap().to_bits(), x.to_bits());
+            }
+        }
+
+        #[test]
+        fn int_parsing_matches_the_standard_library(s in "[+-]?[0-9]{1,22}") {
+            prop_assert_eq!(parse_int::<i64>(s.as_bytes()).ok(), s.parse::<i64>().ok());
+            // Unlike the standard library, "-0" is accepted as 0 for unsigned types.
+            let negative_zero = s.starts_with('-') && s[1..].bytes().all(|b| b == b'0');
+            let want = if negative_zero { Some(0) } else { s.parse::<u16>().ok() };
+            prop_assert_eq!(parse_int::<u16>(s.as_bytes()).ok(), want);
+        }
+    }
+}
