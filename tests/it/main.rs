@@ -9,6 +9,7 @@
     clippy::float_cmp
 )]
 
+mod arch;
 mod chunked;
 mod cli;
 mod compute;
