@@ -84,6 +84,7 @@ pub use schema::ColumnType;
 use split::BlockReader;
 pub use staging::Progress;
 use staging::{Policy, Staging};
+pub use value::DEFAULT_NA;
 
 /// Default bytes per block.
 pub const DEFAULT_BLOCK_SIZE: usize = 1 << 20;
@@ -106,6 +107,7 @@ pub struct ConvertOptions {
     columns: Option<Vec<String>>,
     fills: Vec<(String, String)>,
     shrink: bool,
+    na: Vec<String>,
     max_rejects: Option<u64>,
     resume: bool,
     block_size: usize,
@@ -145,6 +147,7 @@ impl ConvertOptions {
             columns: None,
             fills: Vec::new(),
             shrink: false,
+            na: DEFAULT_NA.iter().map(|t| (*t).to_string()).collect(),
             max_rejects: None,
             resume: false,
             block_size: DEFAULT_BLOCK_SIZE,
@@ -191,10 +194,24 @@ impl ConvertOptions {
         self
     }
 
-    /// The value stored for empty fields of an integer or bool column (otherwise such a record
-    /// is rejected with reason `missing value`).
+    /// The value stored for missing values of an integer or bool column, which then has no
+    /// validity file (otherwise a missing value stores 0 or `false` and is marked missing in
+    /// the column's validity file, `NAME.valid.npy`).
     pub fn fill(&mut self, name: impl Into<String>, value: impl Into<String>) -> &mut Self {
         self.fills.push((name.into(), value.into()));
+        self
+    }
+
+    /// The tokens that mean a missing value, replacing the default [`DEFAULT_NA`] (pandas'
+    /// `na_values` default). The empty field is missing whatever the set; pass no tokens for
+    /// only the empty field. Missing values never decide a column's inferred type; a float
+    /// column stores them as NaN, the other types as a placeholder marked in a validity file.
+    pub fn na_tokens<I, S>(&mut self, tokens: I) -> &mut Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.na = tokens.into_iter().map(Into::into).collect();
         self
     }
 
@@ -257,6 +274,7 @@ impl ConvertOptions {
             "columns": self.columns,
             "fills": self.fills,
             "shrink": self.shrink,
+            "na": self.na,
             "max_rejects": self.max_rejects,
         }))
     }
@@ -383,6 +401,7 @@ impl ConvertOptions {
             columns: self.columns.as_deref(),
             fills: &self.fills,
             shrink: self.shrink,
+            na: &self.na,
         };
         let plan = Plan::build(&request, input, &names, &first.data)?;
         let ck = Checkpoint {

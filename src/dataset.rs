@@ -48,6 +48,11 @@ pub struct ManifestColumn {
     /// For categorical columns: the strings, in code order (code `i` means `categories[i]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub categories: Option<Vec<String>>,
+    /// The validity file (`|b1`, `true` where a value is present) of a column with missing
+    /// values that are not NaN: integer, bool and categorical columns. Missing rows hold 0
+    /// (`false`, code 0) in the column file. Absent when every value is present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid: Option<String>,
 }
 
 /// Where a dataset came from.
@@ -82,16 +87,17 @@ impl Manifest {
         let m: Manifest = serde_json::from_slice(&text).map_err(|e| {
             Error::format(&path, 0, format!("not a dataset manifest: {e} (line {})", e.line()))
         })?;
+        let plain =
+            |f: &str| !f.is_empty() && !f.starts_with('.') && !f.contains(['/', '\\', ':', '\0']);
         for c in &m.columns {
-            let plain = !c.file.is_empty()
-                && !c.file.starts_with('.')
-                && !c.file.contains(['/', '\\', ':', '\0']);
-            if !plain {
-                return Err(Error::format(
-                    &path,
-                    0,
-                    format!("column {:?}: file {:?} is not a plain file name", c.name, c.file),
-                ));
+            for f in std::iter::once(&c.file).chain(&c.valid) {
+                if !plain(f) {
+                    return Err(Error::format(
+                        &path,
+                        0,
+                        format!("column {:?}: file {:?} is not a plain file name", c.name, f),
+                    ));
+                }
             }
         }
         Ok(m)
@@ -134,6 +140,7 @@ mod tests {
                 file: "x.npy".into(),
                 dtype: "<f8".into(),
                 categories: None,
+                valid: None,
             }],
             rows: 0,
             rejected: 0,

@@ -236,10 +236,19 @@ struct ConvertArgs {
     /// Convert only these columns, in this order (comma-separated or repeated).
     #[arg(long, value_delimiter = ',')]
     columns: Option<Vec<String>>,
-    /// Value stored for empty fields of an integer or bool column, NAME=VALUE; repeatable.
-    /// Without it such records are rejected.
+    /// Value stored for missing values of an integer or bool column, NAME=VALUE; repeatable.
+    /// Without it they are stored as 0 / false and marked in the column's validity file
+    /// (NAME.valid.npy).
     #[arg(long, value_name = "NAME=VALUE")]
     fill: Vec<String>,
+    /// Tokens that mean a missing value, comma-separated, replacing the default set (pandas'
+    /// `na_values`: NA, N/A, n/a, NULL, null, NaN, nan, -NaN, -nan, None, <NA>, #N/A, #N/A N/A,
+    /// #NA, 1.#IND, -1.#IND, 1.#QNAN, -1.#QNAN). The empty field is always missing.
+    #[arg(long, value_name = "TOKENS", value_delimiter = ',', conflicts_with = "no_na")]
+    na: Option<Vec<String>>,
+    /// Only the empty field means a missing value (no tokens).
+    #[arg(long)]
+    no_na: bool,
     /// Store integer columns in the narrowest type that holds their values.
     #[arg(long)]
     shrink: bool,
@@ -304,6 +313,11 @@ fn convert_options(args: &ConvertArgs) -> Result<larder::convert::ConvertOptions
     }
     if let Some(c) = &args.columns {
         opts.columns(c.clone());
+    }
+    if args.no_na {
+        opts.na_tokens(Vec::<String>::new());
+    } else if let Some(tokens) = &args.na {
+        opts.na_tokens(tokens.clone());
     }
     Ok(opts)
 }

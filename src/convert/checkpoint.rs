@@ -36,6 +36,10 @@ pub(crate) struct ColumnState {
     pub(crate) range: Option<(i64, i64)>,
     /// The same for values above `i64::MAX` (u64 columns).
     pub(crate) range_hi: Option<(u64, u64)>,
+    /// The column has a validity file (a missing value was seen); it holds `rows_written`
+    /// rows like the column file.
+    #[serde(default)]
+    pub(crate) valid: bool,
 }
 
 /// Everything needed to continue a conversion.

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use super::schema::ColumnType;
-use super::value::{Int, Reason};
+use super::value::{Int, NaTokens, Reason};
 
 /// A fill value for empty fields of an integer or bool column.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -45,6 +45,10 @@ impl CatRef {
         }
     }
 }
+
+/// The block-level code of a missing categorical value (a key that is a missing-value token);
+/// stored as code 0 and marked in the validity file.
+pub(crate) const MISSING_CODE: u32 = u32::MAX;
 
 /// Values of one column, as parsed from one block.
 #[derive(Debug)]
@@ -110,6 +114,11 @@ impl Values {
         }
     }
 
+    /// Number of values.
+    pub(crate) fn len(&self) -> usize {
+        each_values!(self, v => v.len(), cat c => c.len())
+    }
+
     /// Keeps the first `n` values.
     pub(crate) fn truncate(&mut self, n: usize) {
         each_values!(self, v => v.truncate(n), cat c => c.truncate(n));
@@ -155,6 +164,8 @@ pub(crate) struct Layout {
     pub(crate) columns: Vec<ColumnSpec>,
     /// Compute integer ranges (to store integer columns in the narrowest type).
     pub(crate) ranges: bool,
+    /// The field contents that mean a missing value.
+    pub(crate) na: NaTokens,
 }
 
 /// A rejected record.
@@ -175,6 +186,11 @@ pub(crate) struct Parsed {
     pub(crate) columns: Vec<Values>,
     /// Integer ranges per column (when asked for and the column is integer and non-empty).
     pub(crate) ranges: Vec<Option<(i128, i128)>>,
+    /// Per column, the rows (of those kept, in order) whose value was missing and holds a
+    /// placeholder (0, `false`) for a validity file to mark. Empty for float columns, whose
+    /// missing values are NaN, for columns with a fill value, and for categoricals, whose
+    /// missing values are found by their keys when the block is coded.
+    pub(crate) missing: Vec<Vec<u32>>,
     pub(crate) rejects: Vec<Reject>,
     /// Records read (blank lines are not records).
     pub(crate) rows_read: u64,

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 
 use super::append::Appender;
-use super::columns::FxMap;
+use super::columns::{FxMap, MISSING_CODE};
+use super::value::NaTokens;
 
 /// A categorical column's dictionary and its file.
 pub(crate) struct Dictionary {
@@ -46,11 +47,13 @@ impl Dictionary {
     }
 
     /// Sets `codes[i]` to the column's code for the block's `keys[i]`, adding the keys not seen
-    /// before (in order) to the dictionary and its file. `column` and `input` name the column in
+    /// before (in order) to the dictionary and its file; a key that means a missing value (`na`)
+    /// gets [`MISSING_CODE`] and is not a category. `column` and `input` name the column in
     /// errors.
     pub(crate) fn translate(
         &mut self,
         keys: &[Box<[u8]>],
+        na: &NaTokens,
         codes: &mut Vec<u32>,
         column: &str,
         input: &Path,
@@ -58,6 +61,10 @@ impl Dictionary {
         codes.clear();
         codes.reserve(keys.len());
         for k in keys {
+            if na.is_missing(k) {
+                codes.push(MISSING_CODE);
+                continue;
+            }
             let next = self.map.len();
             let code = if let Some(&c) = self.map.get(k) {
                 c
@@ -116,14 +123,16 @@ mod tests {
             |v: &[&str]| -> Vec<Box<[u8]>> { v.iter().map(|s| s.as_bytes().into()).collect() };
         let mut codes = Vec::new();
         let mut d = Dictionary::create(path.clone()).unwrap();
-        d.translate(&keys(&["b", "a", "b"]), &mut codes, "c", input).unwrap();
+        d.translate(&keys(&["b", "a", "b"]), &NaTokens::new(["NA"]), &mut codes, "c", input)
+            .unwrap();
         assert_eq!(codes, [0, 1, 0]);
         d.file().sync().unwrap();
         let bytes = d.file().len();
-        d.translate(&keys(&["zz"]), &mut codes, "c", input).unwrap();
+        d.translate(&keys(&["zz"]), &NaTokens::new(["NA"]), &mut codes, "c", input).unwrap();
         drop(d); // "zz" was never synced: as after a crash
         let mut d = Dictionary::reopen(path.clone(), 2, bytes).unwrap();
-        d.translate(&keys(&["a", "\"q\""]), &mut codes, "c", input).unwrap();
+        d.translate(&keys(&["a", "\"q\""]), &NaTokens::new(["NA"]), &mut codes, "c", input)
+            .unwrap();
         assert_eq!(codes, [1, 2]);
         d.file().sync().unwrap();
         assert_eq!(read_categories(&path, 3).unwrap(), ["b", "a", "\"q\""]);

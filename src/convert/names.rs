@@ -35,6 +35,12 @@ fn stem(name: &str) -> String {
     if s.is_empty() {
         s = "column".to_string();
     }
+    // `STEM.valid.npy` is the validity file of column `STEM`: no column's own file may look
+    // like one.
+    if s.to_ascii_lowercase().ends_with(".valid") {
+        let dot = s.len() - ".valid".len();
+        s.replace_range(dot..=dot, "_");
+    }
     let base = s.split('.').next().unwrap_or("").to_ascii_uppercase();
     if RESERVED.contains(&base.as_str()) {
         s.insert(0, '_');
@@ -84,6 +90,12 @@ mod tests {
                 "ok.npy"
             ]
         );
+    }
+
+    #[test]
+    fn no_column_file_looks_like_a_validity_file() {
+        let files = file_names(["x", "x.valid", "y.VALID", "z.valid_"]);
+        assert_eq!(files, ["x.npy", "x_valid.npy", "y_VALID.npy", "z.valid_.npy"]);
     }
 
     proptest! {

@@ -29,7 +29,7 @@ mod regular;
 
 use super::columns::{CatRef, Fill, FxMap, Layout, Parsed, Reject, Values};
 use super::record::{mask2, record_end};
-use super::value::{Reason, parse_bool, parse_float, parse_int};
+use super::value::{Float, Reason, parse_bool, parse_float, parse_int};
 
 struct Builder<'a> {
     layout: &'a Layout,
@@ -42,6 +42,8 @@ struct Builder<'a> {
     rows_ok: usize,
     rows_read: u64,
     rejects: Vec<Reject>,
+    /// Per column, the kept rows whose value is missing (see [`Parsed::missing`]).
+    missing: Vec<Vec<u32>>,
 }
 
 impl Builder<'_> {
@@ -64,21 +66,39 @@ impl Builder<'_> {
     fn push(&mut self, slot: usize, v: &[u8], in_block: bool) -> Result<(), Reason> {
         let layout = self.layout;
         let fill = || layout.columns[slot].fill;
+        let row = u32::try_from(self.rows_ok).unwrap_or(u32::MAX);
+        let missing = &mut self.missing[slot];
+        // A value that does not parse may be a missing-value token: then the fill value, or a
+        // placeholder the validity file marks. (Checked after the parse fails, so good values
+        // pay nothing for it; no token parses as a number or a bool.)
         macro_rules! int {
             ($vec:expr, $t:ty) => {{
                 let x = match parse_int::<$t>(v) {
-                    Err(Reason::Missing) => match fill() {
+                    Ok(x) => x,
+                    Err(r) if layout.na.is_missing(v) || r == Reason::Missing => match fill() {
                         Some(Fill::Int(f)) => <$t>::try_from(f).map_err(|_| Reason::Missing)?,
-                        _ => return Err(Reason::Missing),
+                        _ => {
+                            missing.push(row);
+                            0
+                        }
                     },
-                    r => r?,
+                    Err(r) => return Err(r),
                 };
                 $vec.push(x);
             }};
         }
+        macro_rules! float {
+            ($vec:expr) => {{
+                match parse_float(v) {
+                    Ok(x) => $vec.push(x),
+                    Err(_) if layout.na.is_missing(v) => $vec.push(Float::NAN),
+                    Err(r) => return Err(r),
+                }
+            }};
+        }
         match &mut self.columns[slot] {
-            Values::F64(c) => c.push(parse_float(v)?),
-            Values::F32(c) => c.push(parse_float(v)?),
+            Values::F64(c) => float!(c),
+            Values::F32(c) => float!(c),
             Values::I64(c) => int!(c, i64),
             Values::I32(c) => int!(c, i32),
             Values::I16(c) => int!(c, i16),
@@ -88,11 +108,16 @@ impl Builder<'_> {
             Values::U16(c) => int!(c, u16),
             Values::U8(c) => int!(c, u8),
             Values::Bool(c) => c.push(match parse_bool(v) {
-                Err(Reason::Missing) => match fill() {
-                    Some(Fill::Bool(b)) => b,
-                    _ => return Err(Reason::Missing),
-                },
-                r => r?,
+                Ok(b) => b,
+                Err(r) if layout.na.is_missing(v) || r == Reason::Missing => {
+                    if let Some(Fill::Bool(b)) = fill() {
+                        b
+                    } else {
+                        missing.push(row);
+                        false
+                    }
+                }
+                Err(r) => return Err(r),
             }),
             Values::CatRefs(c) => {
                 if !v.is_ascii() {
@@ -125,6 +150,12 @@ impl Builder<'_> {
         if let Some((column, reason)) = self.error.take() {
             for c in &mut self.columns {
                 c.truncate(self.rows_ok);
+            }
+            let row = u32::try_from(self.rows_ok).unwrap_or(u32::MAX);
+            for m in &mut self.missing {
+                if m.last() == Some(&row) {
+                    m.pop();
+                }
             }
             self.rejects.push(Reject { line, column, reason, raw: raw.to_vec() });
         } else {
@@ -230,6 +261,7 @@ pub(crate) fn parse_block_general(layout: &Layout, block: &[u8]) -> Parsed {
         rows_ok: 0,
         rows_read: 0,
         rejects: Vec::new(),
+        missing: vec![Vec::new(); layout.columns.len()],
     };
     if memchr(b'"', block).is_none() {
         let newlines = plain_block(&mut b, block);
@@ -315,7 +347,7 @@ fn plain_block(b: &mut Builder<'_>, block: &[u8]) -> u64 {
 
 impl Builder<'_> {
     fn into_parsed(self, block: &[u8], newlines: u64) -> Parsed {
-        let Builder { mut columns, arena, rejects, rows_read, layout, .. } = self;
+        let Builder { mut columns, arena, rejects, rows_read, layout, missing, .. } = self;
         for c in &mut columns {
             if let Values::CatRefs(refs) = c {
                 *c = code(block, &arena, refs);
@@ -323,7 +355,7 @@ impl Builder<'_> {
         }
         let ranges =
             columns.iter().map(|c| if layout.ranges { c.int_range() } else { None }).collect();
-        Parsed { columns, ranges, rejects, rows_read, newlines, bytes: block.len() as u64 }
+        Parsed { columns, ranges, missing, rejects, rows_read, newlines, bytes: block.len() as u64 }
     }
 }
 
@@ -357,6 +389,7 @@ mod tests {
             slots: (0..fields).map(|i| (i < types.len()).then_some(i)).collect(),
             columns: types.iter().map(|&ty| ColumnSpec { ty, fill: None }).collect(),
             ranges: false,
+            na: crate::convert::value::NaTokens::new(crate::convert::DEFAULT_NA),
         }
     }
 
@@ -418,6 +451,7 @@ mod fast_path_agreement {
             slots: (0..fields).map(|i| (i < types.len()).then(|| types.len() - 1 - i)).collect(),
             columns: types.iter().rev().map(|&ty| ColumnSpec { ty, fill }).collect(),
             ranges: true,
+            na: crate::convert::value::NaTokens::new(crate::convert::DEFAULT_NA),
         }
     }
 

@@ -14,7 +14,7 @@ use super::names;
 use super::record::{fields_of, record_end};
 use super::schema::{self, ColumnType};
 use super::split::Block;
-use super::value::{parse_bool, parse_int};
+use super::value::{NaTokens, parse_bool, parse_int};
 
 /// The resolved schema: what each output column reads and where it goes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,6 +24,9 @@ pub(crate) struct Plan {
     pub(crate) fields: usize,
     pub(crate) columns: Vec<PlanColumn>,
     pub(crate) shrink: bool,
+    /// The tokens that mean a missing value (besides the empty field, which always does).
+    #[serde(default)]
+    pub(crate) na: Vec<String>,
 }
 
 /// One output column.
@@ -47,6 +50,7 @@ pub(crate) struct Request<'a> {
     pub(crate) columns: Option<&'a [String]>,
     pub(crate) fills: &'a [(String, String)],
     pub(crate) shrink: bool,
+    pub(crate) na: &'a [String],
 }
 
 /// Reads the first record of the input from its first block (after a UTF-8 byte order mark,
@@ -128,7 +132,13 @@ impl Plan {
             })?;
             c.fill = Some(value.clone());
         }
-        Ok(Plan { delimiter: req.delimiter, fields: names.len(), columns, shrink: req.shrink })
+        Ok(Plan {
+            delimiter: req.delimiter,
+            fields: names.len(),
+            columns,
+            shrink: req.shrink,
+            na: req.na.to_vec(),
+        })
     }
 
     /// What parsing needs to know.
@@ -155,7 +165,13 @@ impl Plan {
             slots,
             columns,
             ranges: self.shrink,
+            na: self.na_tokens(),
         })
+    }
+
+    /// The missing-value tokens as the parsers match them.
+    pub(crate) fn na_tokens(&self) -> NaTokens {
+        NaTokens::new(self.na.iter().map(String::as_str))
     }
 }
 
@@ -260,8 +276,9 @@ fn infer_types(
             }
         }
     }
+    let na = NaTokens::new(req.na.iter().map(String::as_str));
     for &f in &need {
-        types[f] = Some(schema::infer(samples[f].iter().map(Vec::as_slice)));
+        types[f] = Some(schema::infer(samples[f].iter().map(Vec::as_slice), &na));
     }
 }
 

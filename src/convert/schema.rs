@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::dtype::{DType, ElementType};
 use crate::error::{Error, Result};
 
-use super::value::{parse_bool, parse_float, parse_int_i64};
+use super::value::{NaTokens, parse_bool, parse_float, parse_int_i64};
 
 /// The type a CSV column is converted to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -174,14 +174,15 @@ pub(crate) fn typestr(e: ElementType) -> String {
 
 /// Infers a column's type from sample values (field contents, unquoted).
 ///
-/// Integers (all non-empty, all fit `i64`) give `i64`; `true`/`false`-style values give `bool`;
-/// numbers, possibly with empty fields, give `f64`; anything else gives `cat`. A column with no
-/// non-empty sample value is `f64`.
-pub(crate) fn infer<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> ColumnType {
-    let (mut ints, mut bools, mut floats, mut empty, mut any) = (true, true, true, false, false);
+/// Missing values (the empty field and the tokens of `na`) never decide the type: they are
+/// skipped. Of the others, integers that all fit `i64` give `i64`; `true`/`false`-style values
+/// give `bool`; numbers give `f64`; anything else gives `cat`. A column with no value present
+/// in the sample is `f64`. Missing integers, bools and categories are marked in a validity file
+/// when the column is written; missing floats are NaN.
+pub(crate) fn infer<'a>(values: impl IntoIterator<Item = &'a [u8]>, na: &NaTokens) -> ColumnType {
+    let (mut ints, mut bools, mut floats, mut any) = (true, true, true, false);
     for v in values {
-        if v.iter().all(|b| matches!(b, b' ' | b'\t')) {
-            empty = true;
+        if na.is_missing(v) {
             continue;
         }
         any = true;
@@ -194,9 +195,9 @@ pub(crate) fn infer<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> ColumnTyp
     }
     if !any {
         ColumnType::F64
-    } else if ints && !empty {
+    } else if ints {
         ColumnType::I64
-    } else if bools && !empty {
+    } else if bools {
         ColumnType::Bool
     } else if floats {
         ColumnType::F64
@@ -211,12 +212,20 @@ mod tests {
 
     #[test]
     fn inference_picks_the_narrowest_kind_that_fits_every_sample() {
-        let t = |v: &[&str]| infer(v.iter().map(|s| s.as_bytes()));
+        let na = NaTokens::new(super::super::value::DEFAULT_NA);
+        let t = |v: &[&str]| infer(v.iter().map(|s| s.as_bytes()), &na);
         assert_eq!(t(&["1", "-2", "+3"]), ColumnType::I64);
-        assert_eq!(t(&["1", "", "3"]), ColumnType::F64);
+        // Missing values never decide the type.
+        assert_eq!(t(&["1", "", "3"]), ColumnType::I64);
+        assert_eq!(t(&["1", "NA", "-3", "N/A", "#N/A"]), ColumnType::I64);
         assert_eq!(t(&["1", "2.5", "nan"]), ColumnType::F64);
         assert_eq!(t(&["true", "False"]), ColumnType::Bool);
-        assert_eq!(t(&["true", ""]), ColumnType::Cat);
+        assert_eq!(t(&["true", "", "NULL"]), ColumnType::Bool);
+        assert_eq!(t(&["NA", "NA"]), ColumnType::F64);
+        // Without the tokens, "NA" is a string.
+        let none = NaTokens::new([]);
+        assert_eq!(infer(["1", "NA"].iter().map(|s| s.as_bytes()), &none), ColumnType::Cat);
+        assert_eq!(infer(["1", ""].iter().map(|s| s.as_bytes()), &none), ColumnType::I64);
         assert_eq!(t(&["eu", "us"]), ColumnType::Cat);
         assert_eq!(t(&["", ""]), ColumnType::F64);
         assert_eq!(t(&["99999999999999999999"]), ColumnType::F64);

@@ -98,6 +98,17 @@ impl Sink {
         }
     }
 
+    /// Appends the rows of a validity file.
+    pub(crate) fn append_bools(&mut self, v: &[bool]) -> Result<()> {
+        match self {
+            Sink::Bool(w) => w.append(v),
+            s => Err(Error::internal(format!(
+                "{}: validity goes to a bool file",
+                each_sink!(s, w => w.path().display())
+            ))),
+        }
+    }
+
     /// Appends categorical codes.
     pub(crate) fn append_codes(&mut self, codes: &[u32]) -> Result<()> {
         match self {

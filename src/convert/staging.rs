@@ -14,10 +14,11 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 
 use crate::dataset::{MANIFEST, Manifest, ManifestColumn, REJECTS, Source};
+use crate::dtype::ElementType;
 use crate::error::{Error, Result};
 
 use super::checkpoint::{self, CHECKPOINT, Checkpoint, ColumnState};
-use super::columns::{Layout, Parsed, Values};
+use super::columns::{Layout, MISSING_CODE, Parsed, Values};
 use super::dictionary::{Dictionary, read_categories};
 use super::faults::{self, FaultPlan, Step};
 use super::parse;
@@ -61,6 +62,9 @@ struct StagedColumn {
     sink: Sink,
     /// For categorical columns.
     dict: Option<Dictionary>,
+    /// The validity file (`true` where a value is present), made when the first missing value
+    /// of a column that keeps placeholders arrives, filled with `true` for the rows before.
+    valid: Option<Sink>,
 }
 
 /// Writes parsed blocks in order into the staged files, checkpointing as it goes.
@@ -88,6 +92,16 @@ fn dict_path(dir: &Path, c: &PlanColumn) -> PathBuf {
     dir.join(format!("{}.categories", c.file))
 }
 
+/// The final name of column `c`'s validity file: `STEM.valid.npy` beside `STEM.npy` (column
+/// file stems never end in `.valid`, so it cannot be another column's file).
+pub(crate) fn valid_file(c: &PlanColumn) -> String {
+    format!("{}.valid.npy", c.file.strip_suffix(".npy").unwrap_or(&c.file))
+}
+
+fn valid_part_path(dir: &Path, c: &PlanColumn) -> PathBuf {
+    dir.join(format!("{}.part", valid_file(c)))
+}
+
 impl Staging {
     /// New, empty staged files in `dir` for the plan of `ck`, made durable by a first
     /// checkpoint.
@@ -106,6 +120,7 @@ impl Staging {
                 } else {
                     None
                 },
+                valid: None,
             });
         }
         let rejects = Rejects::create(dir.join(REJECTS))?;
@@ -129,6 +144,15 @@ impl Staging {
                 sink: Sink::resume(&part_path(dir, c), c.ty.element(), ck.rows_written)?,
                 dict: if c.ty == ColumnType::Cat {
                     Some(Dictionary::reopen(dict_path(dir, c), s.categories, s.categories_bytes)?)
+                } else {
+                    None
+                },
+                valid: if s.valid {
+                    Some(Sink::resume(
+                        &valid_part_path(dir, c),
+                        ElementType::Bool,
+                        ck.rows_written,
+                    )?)
                 } else {
                     None
                 },
@@ -235,12 +259,15 @@ impl Staging {
     fn write_block(&mut self, p: &Parsed) -> Result<()> {
         self.check_reject_limit(p)?;
         for (i, v) in p.columns.iter().enumerate() {
-            self.append_column(i, v)?;
+            self.append_column(i, v, &p.missing[i])?;
         }
         self.merge_ranges(p);
         self.write_rejects(p)?;
         for c in &mut self.columns {
             c.sink.start_writeback(WRITEBACK_STEP)?;
+            if let Some(v) = &mut c.valid {
+                v.start_writeback(WRITEBACK_STEP)?;
+            }
         }
         let rejected = p.rejects.len() as u64;
         self.ck.rows_read += p.rows_read;
@@ -273,18 +300,38 @@ impl Staging {
         })
     }
 
-    /// Appends one block's values of column `i` (categorical ones through the dictionary).
-    fn append_column(&mut self, i: usize, v: &Values) -> Result<()> {
+    /// Appends one block's values of column `i` (categorical ones through the dictionary),
+    /// and marks its missing rows in the validity file.
+    fn append_column(&mut self, i: usize, v: &Values, missing: &[u32]) -> Result<()> {
+        let rows_before = self.ck.rows_written;
         let c = &mut self.columns[i];
-        let Values::Cat { codes, keys } = v else { return c.sink.append(v) };
+        let Values::Cat { codes, keys } = v else {
+            c.sink.append(v)?;
+            return mark_missing(
+                &self.dir,
+                &self.ck.plan.columns[i],
+                c,
+                rows_before,
+                v.len(),
+                missing,
+            );
+        };
         let Some(d) = c.dict.as_mut() else {
             return Err(Error::internal("categorical column without a dictionary"));
         };
         let mut trans = Vec::with_capacity(keys.len());
-        d.translate(keys, &mut trans, &self.ck.plan.columns[i].name, &self.input)?;
+        d.translate(keys, &self.layout.na, &mut trans, &self.ck.plan.columns[i].name, &self.input)?;
         self.codes.clear();
         self.codes.extend(codes.iter().map(|&c| trans[c as usize]));
-        c.sink.append_codes(&self.codes)
+        let mut absent = Vec::new();
+        for (row, code) in self.codes.iter_mut().enumerate() {
+            if *code == MISSING_CODE {
+                *code = 0;
+                absent.push(u32::try_from(row).unwrap_or(u32::MAX));
+            }
+        }
+        c.sink.append_codes(&self.codes)?;
+        mark_missing(&self.dir, &self.ck.plan.columns[i], c, rows_before, self.codes.len(), &absent)
     }
 
     fn merge_ranges(&mut self, p: &Parsed) {
@@ -316,9 +363,15 @@ impl Staging {
         // In parallel: each sync mostly waits for the disk, and waits overlap.
         self.columns.par_iter_mut().try_for_each(|c| {
             faults::before(faults, Step::Sync, c.sink.path())?;
-            c.sink.sync().map(drop)
+            c.sink.sync()?;
+            if let Some(v) = &mut c.valid {
+                faults::before(faults, Step::Sync, v.path())?;
+                v.sync()?;
+            }
+            Ok::<_, Error>(())
         })?;
         for (c, state) in self.columns.iter_mut().zip(&mut self.ck.columns) {
+            state.valid = c.valid.is_some();
             if let Some(d) = &mut c.dict {
                 faults::before(faults, Step::Sync, d.file().path())?;
                 d.file().sync()?;
@@ -343,6 +396,10 @@ impl Staging {
         for c in columns {
             faults::before(faults, Step::Sync, c.sink.path())?;
             c.sink.finish()?;
+            if let Some(v) = c.valid {
+                faults::before(faults, Step::Sync, v.path())?;
+                v.finish()?;
+            }
         }
         drop(rejects);
         let mut out = Vec::new();
@@ -369,6 +426,40 @@ impl Staging {
     }
 }
 
+/// Marks the `missing` rows (of `n` rows just appended after `rows_before`) in column `c`'s
+/// validity file, making it first (all `true` so far) when this is the first missing value.
+fn mark_missing(
+    dir: &Path,
+    plan: &PlanColumn,
+    c: &mut StagedColumn,
+    rows_before: u64,
+    n: usize,
+    missing: &[u32],
+) -> Result<()> {
+    if c.valid.is_none() {
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let mut v = Sink::create(&valid_part_path(dir, plan), ElementType::Bool)?;
+        let ones = vec![true; 1 << 20];
+        let mut left = rows_before;
+        while left > 0 {
+            let k = usize::try_from(left.min(ones.len() as u64)).unwrap_or(ones.len());
+            v.append_bools(&ones[..k])?;
+            left -= k as u64;
+        }
+        c.valid = Some(v);
+    }
+    let Some(v) = c.valid.as_mut() else { return Ok(()) };
+    let mut present = vec![true; n];
+    for &r in missing {
+        if let Some(p) = present.get_mut(r as usize) {
+            *p = false;
+        }
+    }
+    v.append_bools(&present)
+}
+
 /// Puts column `c`'s final file in place (narrowed to the type it is stored as) unless an
 /// interrupted finish already did, and describes it for the manifest.
 fn finish_column(
@@ -393,6 +484,17 @@ fn finish_column(
         }
         None => staged,
     };
+    let valid = if state.valid {
+        let (part, file) = (valid_part_path(dir, c), valid_file(c));
+        if part.exists() {
+            let final_path = dir.join(&file);
+            faults::before(faults, Step::Rename, &final_path)?;
+            fs::rename(&part, &final_path).map_err(|e| Error::io(&final_path, e))?;
+        }
+        Some(file)
+    } else {
+        None
+    };
     let final_path = dir.join(&c.file);
     let part = part_path(dir, c);
     if part.exists() {
@@ -413,6 +515,7 @@ fn finish_column(
         file: c.file.clone(),
         dtype: schema::typestr(stored),
         categories,
+        valid,
     })
 }
 

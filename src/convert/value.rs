@@ -208,6 +208,53 @@ pub(crate) fn parse_float<T: Float>(v: &[u8]) -> Result<T, Reason> {
     s.parse::<T>().map_err(|_| Reason::NotFloat)
 }
 
+/// pandas' default missing-value tokens (`pandas.read_csv`'s `na_values` default), which
+/// larder recognises too unless told otherwise. The empty field is missing whatever the set.
+pub const DEFAULT_NA: [&str; 18] = [
+    "NA", "N/A", "n/a", "NULL", "null", "NaN", "nan", "-NaN", "-nan", "None", "<NA>", "#N/A",
+    "#N/A N/A", "#NA", "1.#IND", "-1.#IND", "1.#QNAN", "-1.#QNAN",
+];
+
+/// The field contents that mean "missing": the empty field (or only spaces and tabs), and a
+/// set of tokens matched exactly.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct NaTokens {
+    tokens: Vec<Box<[u8]>>,
+    /// Length of the longest token: longer fields are never missing.
+    max_len: usize,
+    /// Bit `b` set when some token starts with byte `b`.
+    first: [u64; 4],
+}
+
+impl NaTokens {
+    /// The empty field and `tokens`.
+    pub(crate) fn new<'a>(tokens: impl IntoIterator<Item = &'a str>) -> NaTokens {
+        let mut na = NaTokens::default();
+        for t in tokens {
+            let t = t.as_bytes();
+            if t.is_empty() {
+                continue;
+            }
+            na.max_len = na.max_len.max(t.len());
+            na.first[usize::from(t[0] >> 6)] |= 1 << (t[0] & 63);
+            na.tokens.push(t.into());
+        }
+        na
+    }
+
+    /// True when `v` (a field's contents, unquoted) means a missing value.
+    #[inline]
+    pub(crate) fn is_missing(&self, v: &[u8]) -> bool {
+        if trim(v).is_empty() {
+            return true;
+        }
+        let b = v[0];
+        v.len() <= self.max_len
+            && self.first[usize::from(b >> 6)] & (1 << (b & 63)) != 0
+            && self.tokens.iter().any(|t| **t == *v)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

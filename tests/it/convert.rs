@@ -87,6 +87,15 @@ fn check_case(name: &str, spec: &Value) {
         });
         assert_eq!(c.categories, cats, "{name}: {} categories", c.name);
         assert_eq!(values(&out.join(&c.file)), want["values"], "{name}: {} values", c.name);
+        match want.get("valid") {
+            Some(v) => {
+                let stem = c.file.strip_suffix(".npy").unwrap();
+                assert_eq!(c.valid.as_deref(), Some(format!("{stem}.valid.npy").as_str()));
+                let file = out.join(c.valid.as_ref().unwrap());
+                assert_eq!(&values(&file), v, "{name}: {} validity", c.name);
+            }
+            None => assert_eq!(c.valid, None, "{name}: {} has no validity file", c.name),
+        }
     }
     // rejects.csv: header + one record per rejected row.
     let text = String::from_utf8_lossy(&fs::read(out.join("rejects.csv")).unwrap()).into_owned();
@@ -162,7 +171,10 @@ fn sample_csv(rows: usize) -> Vec<u8> {
     for i in 0..rows {
         x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
         let r = (x >> 33) % 1000;
+        // Some missing names and flags, first seen after the first blocks: their validity
+        // files are made mid-run and must survive a resume.
         let name = match r % 7 {
+            _ if i > 300 && r % 61 == 2 => "NA".to_string(),
             0 => "\"a,\"\"quoted\"\"\nname\"".to_string(),
             1 => format!("n{}", r % 50),
             _ => format!("m{}", r % 300),
@@ -172,7 +184,14 @@ fn sample_csv(rows: usize) -> Vec<u8> {
         let line = if r.is_multiple_of(211) {
             format!("{i},{name}\r\n")
         } else {
-            format!("{i},{name},{score},{}\r\n", r.is_multiple_of(2))
+            let flag = if i > 500 && r % 53 == 7 {
+                ""
+            } else if r % 2 == 0 {
+                "true"
+            } else {
+                "false"
+            };
+            format!("{i},{name},{score},{flag}\r\n")
         };
         s.extend_from_slice(line.as_bytes());
     }
@@ -263,6 +282,9 @@ fn resume_after_a_failure_at_each_durable_step_is_byte_identical() {
     fs::write(&csv, sample_csv(2000)).unwrap();
     let reference = dir.path().join("ref");
     assert!(cli_convert(&csv, &reference, &[]).status().unwrap().success());
+    for v in ["name.valid.npy", "flag.valid.npy"] {
+        assert!(reference.join(v).exists(), "the sample has missing values: {v}");
+    }
     let counter = Arc::new(CountSteps::default());
     let uninterrupted = dir.path().join("uninterrupted");
     crash_opts().faults(counter.clone()).convert(&csv, &uninterrupted, &mut |_| {}).unwrap();

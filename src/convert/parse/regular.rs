@@ -16,7 +16,7 @@ use crate::convert::columns::{ColumnSpec, Fill, Layout, Parsed, Values};
 use crate::convert::record::mask2;
 use crate::convert::schema::ColumnType;
 use crate::convert::value::{
-    Float, Int, Reason, parse_bool, parse_float, parse_int, parse_simple_decimal,
+    Float, Int, NaTokens, parse_bool, parse_float, parse_int, parse_simple_decimal,
 };
 
 thread_local! {
@@ -32,19 +32,21 @@ pub(super) fn parse(layout: &Layout, block: &[u8]) -> Option<Parsed> {
         let mut columns = Vec::with_capacity(layout.columns.len());
         for (field, slot) in layout.slots.iter().enumerate() {
             if let Some(slot) = *slot {
-                columns.push((
-                    slot,
-                    column(&layout.columns[slot], block, &ends, layout.fields, field, rows)?,
-                ));
+                let at = Field { block, ends: &ends, fields: layout.fields, index: field, rows };
+                let mut missing = Vec::new();
+                let values = column(&layout.columns[slot], &layout.na, &at, &mut missing)?;
+                columns.push((slot, values, missing));
             }
         }
-        columns.sort_by_key(|(slot, _)| *slot);
-        let columns: Vec<Values> = columns.into_iter().map(|(_, v)| v).collect();
+        columns.sort_by_key(|(slot, _, _)| *slot);
+        let (columns, missing): (Vec<Values>, Vec<Vec<u32>>) =
+            columns.into_iter().map(|(_, v, m)| (v, m)).unzip();
         let ranges =
             columns.iter().map(|c| if layout.ranges { c.int_range() } else { None }).collect();
         Some(Parsed {
             columns,
             ranges,
+            missing,
             rejects: Vec::new(),
             rows_read: rows as u64,
             newlines,
@@ -122,48 +124,86 @@ fn field<'a>(block: &'a [u8], ends: &[u32], k: usize) -> &'a [u8] {
     &block[start..end]
 }
 
-/// Runs `parse` on the span of field `field_index` of every record; `None` at the first value
-/// it refuses.
-#[inline]
-fn values<T>(
-    ends: &[u32],
+/// One field of every record of a block: where the fields end, and which field it is.
+struct Field<'a> {
+    block: &'a [u8],
+    ends: &'a [u32],
     fields: usize,
-    field_index: usize,
+    index: usize,
     rows: usize,
+}
+
+/// What a missing value becomes in a column.
+#[derive(Clone, Copy)]
+enum OnMissing<T> {
+    /// This value, as if it had been read (NaN, or the fill value).
+    Value(T),
+    /// This placeholder, and the row goes into the missing list for the validity file.
+    Mark(T),
+}
+
+/// Runs `parse` on the span of the field of every record; a value it refuses that is a
+/// missing-value token becomes what `on_missing` says; `None` at the first other refusal.
+#[inline]
+fn values<T: Copy>(
+    at: &Field<'_>,
+    na: &NaTokens,
+    on_missing: OnMissing<T>,
+    missing: &mut Vec<u32>,
     parse: impl Fn(usize, usize) -> Option<T>,
 ) -> Option<Vec<T>> {
-    let mut out = Vec::with_capacity(rows);
-    let mut k = field_index;
-    for _ in 0..rows {
-        let (start, end) = span(ends, k);
-        out.push(parse(start, end)?);
-        k += fields;
+    let mut out = Vec::with_capacity(at.rows);
+    let mut k = at.index;
+    for row in 0..at.rows {
+        let (start, end) = span(at.ends, k);
+        out.push(match parse(start, end) {
+            Some(v) => v,
+            None if na.is_missing(&at.block[start..end]) => match on_missing {
+                OnMissing::Value(v) => v,
+                OnMissing::Mark(v) => {
+                    missing.push(u32::try_from(row).ok()?);
+                    v
+                }
+            },
+            None => return None,
+        });
+        k += at.fields;
     }
     Some(out)
 }
 
 fn column(
     spec: &ColumnSpec,
-    block: &[u8],
-    ends: &[u32],
-    fields: usize,
-    field: usize,
-    rows: usize,
+    na: &NaTokens,
+    at: &Field<'_>,
+    missing: &mut Vec<u32>,
 ) -> Option<Values> {
-    let fill = spec.fill;
-    macro_rules! run {
-        ($f:expr) => {
-            values(ends, fields, field, rows, $f)?
-        };
-    }
+    let block = at.block;
+    let int_missing = |fill: Option<Fill>| match fill {
+        Some(Fill::Int(f)) => Some(OnMissing::Value(f)),
+        Some(Fill::Bool(_)) => None,
+        None => Some(OnMissing::Mark(0)),
+    };
     macro_rules! int {
-        ($t:ty) => {
-            run!(|s, e| int::<$t>(block, s, e, fill))
-        };
+        ($t:ty) => {{
+            let on = match int_missing(spec.fill)? {
+                OnMissing::Value(f) => OnMissing::Value(<$t>::try_from(f).ok()?),
+                OnMissing::Mark(_) => OnMissing::Mark(0),
+            };
+            values(at, na, on, missing, |s, e| int::<$t>(block, s, e))?
+        }};
     }
     Some(match spec.ty {
-        ColumnType::F64 => Values::F64(run!(|s, e| float::<f64>(block, s, e))),
-        ColumnType::F32 => Values::F32(run!(|s, e| float::<f32>(block, s, e))),
+        ColumnType::F64 => {
+            Values::F64(values(at, na, OnMissing::Value(f64::NAN), missing, |s, e| {
+                float::<f64>(block, s, e)
+            })?)
+        }
+        ColumnType::F32 => {
+            Values::F32(values(at, na, OnMissing::Value(f32::NAN), missing, |s, e| {
+                float::<f32>(block, s, e)
+            })?)
+        }
         ColumnType::I64 => Values::I64(int!(i64)),
         ColumnType::I32 => Values::I32(int!(i32)),
         ColumnType::I16 => Values::I16(int!(i16)),
@@ -172,15 +212,14 @@ fn column(
         ColumnType::U32 => Values::U32(int!(u32)),
         ColumnType::U16 => Values::U16(int!(u16)),
         ColumnType::U8 => Values::U8(int!(u8)),
-        ColumnType::Bool => Values::Bool(run!(|s, e| match parse_bool(&block[s..e]) {
-            Ok(b) => Some(b),
-            Err(Reason::Missing) => match fill {
-                Some(Fill::Bool(b)) => Some(b),
-                _ => None,
-            },
-            Err(_) => None,
-        })),
-        ColumnType::Cat => categorical(block, ends, fields, field, rows)?,
+        ColumnType::Bool => {
+            let on = match spec.fill {
+                Some(Fill::Bool(b)) => OnMissing::Value(b),
+                _ => OnMissing::Mark(false),
+            };
+            Values::Bool(values(at, na, on, missing, |s, e| parse_bool(&block[s..e]).ok())?)
+        }
+        ColumnType::Cat => categorical(block, at.ends, at.fields, at.index, at.rows)?,
     })
 }
 
@@ -265,23 +304,16 @@ fn plain_digits(block: &[u8], start: usize, end: usize) -> Option<u64> {
 }
 
 /// An integer, the way [`parse_int`] reads it (which it falls back to for anything but up to
-/// 16 plain digits after an optional `-`); an empty field takes the fill value.
+/// 16 plain digits after an optional `-`); `None` for anything else, the empty field included.
 #[inline]
-fn int<T: Int>(block: &[u8], start: usize, end: usize, fill: Option<Fill>) -> Option<T> {
+fn int<T: Int>(block: &[u8], start: usize, end: usize) -> Option<T> {
     let neg = block.get(start) == Some(&b'-');
     if let Some(m) = plain_digits(block, start + usize::from(neg), end) {
         // At most 16 digits: fits an i64.
         let m = i64::try_from(m).ok()?;
         return T::try_from(if neg { -m } else { m }).ok();
     }
-    match parse_int::<T>(&block[start..end]) {
-        Ok(x) => Some(x),
-        Err(Reason::Missing) => match fill {
-            Some(Fill::Int(f)) => T::try_from(f).ok(),
-            _ => None,
-        },
-        Err(_) => None,
-    }
+    parse_int::<T>(&block[start..end]).ok()
 }
 
 /// A key of the categorical table: up to 16 bytes are held as two words, so most comparisons
@@ -396,9 +428,9 @@ mod tests {
         fn integer_fast_path_matches_parse_int(pre in "[0-9,:/]{0,20}", s in "-?[0-9/:]{1,20}") {
             let block = format!("{pre}{s}");
             let (b, start, end) = (block.as_bytes(), pre.len(), block.len());
-            prop_assert_eq!(int::<i64>(b, start, end, None), parse_int::<i64>(s.as_bytes()).ok());
-            prop_assert_eq!(int::<u32>(b, start, end, None), parse_int::<u32>(s.as_bytes()).ok());
-            prop_assert_eq!(int::<i8>(b, start, end, None), parse_int::<i8>(s.as_bytes()).ok());
+            prop_assert_eq!(int::<i64>(b, start, end), parse_int::<i64>(s.as_bytes()).ok());
+            prop_assert_eq!(int::<u32>(b, start, end), parse_int::<u32>(s.as_bytes()).ok());
+            prop_assert_eq!(int::<i8>(b, start, end), parse_int::<i8>(s.as_bytes()).ok());
         }
 
         #[test]
