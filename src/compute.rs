@@ -34,6 +34,7 @@ mod describe;
 mod groupby;
 mod histogram;
 mod kernel;
+mod masked;
 mod quantile;
 mod stats;
 

@@ -103,6 +103,21 @@ impl Manifest {
         Ok(m)
     }
 
+    /// The column of the dataset whose file is `path` (a `.npy` in a dataset directory), if it
+    /// is one: the reductions of a column honour its kind and validity file.
+    ///
+    /// # Errors
+    /// As [`Manifest::read`], when `path`'s directory has a manifest.
+    pub fn column_at(path: &Path) -> Result<Option<ManifestColumn>> {
+        let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else { return Ok(None) };
+        let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+        if !dir.join(MANIFEST).is_file() {
+            return Ok(None);
+        }
+        let m = Manifest::read(dir)?;
+        Ok(m.columns.into_iter().find(|c| std::ffi::OsStr::new(&c.file) == name))
+    }
+
     /// The column called `name`.
     ///
     /// # Errors

@@ -7,9 +7,12 @@ use serde::Serialize;
 
 use super::histogram::{Bins, Histogram, histogram, summary_and_histogram};
 use super::kernel::Reduce;
+use super::masked::{MaskedChunks, null_count};
 use super::quantile::{Quantile, quantiles};
-use super::stats::{Summary, store_summary};
+use super::stats::{Summary, complex_refused, store_summary};
+use crate::dtype::dispatch_element;
 use crate::error::{Error, Result};
+use crate::npy::MmapArray;
 use crate::store::ChunkSource;
 
 /// What `larder stats` reports: the [`Summary`], and optionally a histogram and quantiles.
@@ -99,6 +102,14 @@ impl StatsOptions {
         if self.range.is_some() && self.bins.is_none() {
             return Err(Error::argument("a histogram range needs a number of bins"));
         }
+        if let Some(column) = crate::dataset::Manifest::column_at(path)? {
+            if column.categories.is_some() {
+                return Err(refuse_categorical(path, &column.name));
+            }
+            if let Some(valid) = &column.valid {
+                return self.compute_nullable(path, &path.with_file_name(valid));
+            }
+        }
         let store = crate::open::open(path)?;
         if self.bins.is_none() && self.quantiles.is_empty() {
             let summary = store_summary(&store, !self.without_std)?;
@@ -111,6 +122,35 @@ impl StatsOptions {
             "holds complex numbers; histograms and quantiles are only defined for real arrays",
         )))
     }
+}
+
+impl StatsOptions {
+    /// [`compute`](StatsOptions::compute) for a dataset column with a validity file: the
+    /// statistics of its present values, and how many are missing.
+    fn compute_nullable(&self, path: &Path, valid: &Path) -> Result<Stats> {
+        let valid = MmapArray::<bool>::open(valid)?;
+        let element = crate::npy::read_header(path)?.dtype.element();
+        let mut stats = dispatch_element!(element,
+            T => {
+                let values = MmapArray::<T>::open(path)?;
+                stats_typed(&MaskedChunks::new(&values, &valid)?, self)
+            },
+            complex _C => Err(complex_refused(path)))?;
+        stats.summary.null_count = Some(null_count(&valid)?);
+        Ok(stats)
+    }
+}
+
+/// The error for a statistic of a categorical column other than counting: its values are
+/// category codes, and their sum or mean means nothing.
+pub(crate) fn refuse_categorical(path: &Path, column: &str) -> Error {
+    Error::invalid(
+        path,
+        format!(
+            "column {column:?} is categorical: its values are category codes, so only counts are \
+             defined (larder groupby --by {column} --agg count)"
+        ),
+    )
 }
 
 /// Statistics of the array at `path` (`.npy`, Zarr or HDF5; any element type): the

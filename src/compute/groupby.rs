@@ -21,6 +21,7 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
 use super::kernel::{Reduce, Sum};
+use super::masked::MaskedChunks;
 use super::stats::{Number, complex_refused, summary_basic};
 use super::tree_reduce;
 use crate::dataset::{Manifest, ManifestColumn};
@@ -199,21 +200,48 @@ trait ValueCol: Sync {
     fn fold(&self, r0: usize, codes: &[u32], t: &mut Table, extremes: bool) -> Result<()>;
 }
 
+/// The group code of a row whose key is missing: such rows belong to no group (pandas'
+/// `dropna=True`).
+const NO_GROUP: u32 = u32::MAX;
+
 struct Typed<'a, T: Reduce> {
     array: &'a MmapArray<T>,
     data: &'a [T],
+    /// The validity file's rows, for a column with missing values.
+    valid: Option<&'a [bool]>,
 }
 
-fn typed<T: Reduce>(a: &MmapArray<T>, rows: usize) -> Result<Typed<'_, T>> {
-    if a.ndim() != 1 || a.len() != rows {
-        return Err(Error::invalid(
-            a.path(),
-            format!("column has shape {:?}, the manifest says {rows} rows", a.shape()),
-        ));
-    }
+fn typed<'a, T: Reduce>(
+    a: &'a MmapArray<T>,
+    rows: usize,
+    valid: Option<&'a MmapArray<bool>>,
+) -> Result<Typed<'a, T>> {
+    let check = |p: &Path, shape: &[usize]| {
+        if shape == [rows] {
+            Ok(())
+        } else {
+            Err(Error::invalid(p, format!("has shape {shape:?}, the manifest says {rows} rows")))
+        }
+    };
+    check(a.path(), a.shape())?;
     let data = a.as_slice()?;
     a.advise(crate::sys::Access::Sequential)?;
-    Ok(Typed { array: a, data })
+    let valid = match valid {
+        Some(v) => {
+            check(v.path(), v.shape())?;
+            Some(v.as_slice()?)
+        }
+        None => None,
+    };
+    Ok(Typed { array: a, data, valid })
+}
+
+impl<T: Reduce> Typed<'_, T> {
+    /// True unless row `r` is marked missing.
+    #[inline]
+    fn present(&self, r: usize) -> bool {
+        self.valid.is_none_or(|v| v[r])
+    }
 }
 
 impl<T: Reduce> Typed<'_, T> {
@@ -231,7 +259,10 @@ impl<T: Reduce> ValueCol for Typed<'_, T> {
     fn fold(&self, r0: usize, codes: &[u32], t: &mut Table, extremes: bool) -> Result<()> {
         let x = &self.data[r0..r0 + codes.len()];
         if T::IS_FLOAT {
-            for (&g, &v) in codes.iter().zip(x) {
+            for (i, (&g, &v)) in codes.iter().zip(x).enumerate() {
+                if g == NO_GROUP || !self.present(r0 + i) {
+                    continue;
+                }
                 let (g, v) = (g as usize, v.to_f64());
                 if !v.is_nan() {
                     t.n[g] += 1;
@@ -243,7 +274,10 @@ impl<T: Reduce> ValueCol for Typed<'_, T> {
                 }
             }
         } else {
-            for (&g, &v) in codes.iter().zip(x) {
+            for (i, (&g, &v)) in codes.iter().zip(x).enumerate() {
+                if g == NO_GROUP || !self.present(r0 + i) {
+                    continue;
+                }
                 let (g, v) = (g as usize, v.to_i128());
                 t.n[g] += 1;
                 t.sum[g].int += v;
@@ -273,6 +307,10 @@ impl<T: Reduce> KeyCol for KeyTyped<'_, T> {
     fn codes(&self, r0: usize, out: &mut [u32]) -> Result<()> {
         let x = &self.col.data[r0..r0 + out.len()];
         for (i, (o, &v)) in out.iter_mut().zip(x).enumerate() {
+            if !self.col.present(r0 + i) {
+                *o = NO_GROUP;
+                continue;
+            }
             let c = v.to_i128() - self.offset;
             match u32::try_from(c) {
                 Ok(c) if (c as usize) < self.groups => *o = c,
@@ -293,23 +331,28 @@ impl<T: Reduce> KeyCol for KeyTyped<'_, T> {
     }
 }
 
-fn key_col<T: Reduce>(
-    a: &MmapArray<T>,
+fn key_col<'a, T: Reduce>(
+    a: &'a MmapArray<T>,
     rows: usize,
     categories: Option<usize>,
-) -> Result<KeyParts<'_>> {
+    valid: Option<&'a MmapArray<bool>>,
+) -> Result<KeyParts<'a>> {
     if T::IS_FLOAT {
         return Err(Error::invalid(
             a.path(),
             "cannot group by a float column; use a categorical or integer column",
         ));
     }
-    let col = typed(a, rows)?;
+    let col = typed(a, rows, valid)?;
     let (offset, groups) = if let Some(n) = categories {
         (0, n)
     } else {
         {
-            let s = summary_basic(&MmapChunks::new(a)?)?;
+            // The range of the values present: a missing value's placeholder is no group.
+            let s = match valid {
+                Some(v) => summary_basic(&MaskedChunks::new(a, v)?)?,
+                None => summary_basic(&MmapChunks::new(a)?)?,
+            };
             match (s.min, s.max) {
                 (Some(Number::Int(lo)), Some(Number::Int(hi))) => {
                     let span = usize::try_from(hi - lo + 1).unwrap_or(usize::MAX);
@@ -336,8 +379,17 @@ fn key_col<T: Reduce>(
 trait Column: Sync {
     fn path(&self) -> &Path;
     fn element(&self) -> ElementType;
-    fn values(&self, rows: usize) -> Result<Box<dyn ValueCol + '_>>;
-    fn key(&self, rows: usize, categories: Option<usize>) -> Result<KeyParts<'_>>;
+    fn values<'a>(
+        &'a self,
+        rows: usize,
+        valid: Option<&'a MmapArray<bool>>,
+    ) -> Result<Box<dyn ValueCol + 'a>>;
+    fn key<'a>(
+        &'a self,
+        rows: usize,
+        categories: Option<usize>,
+        valid: Option<&'a MmapArray<bool>>,
+    ) -> Result<KeyParts<'a>>;
 }
 
 /// A key column, the value of its group 0, and the number of groups.
@@ -360,11 +412,20 @@ impl<T: Reduce> Column for MmapArray<T> {
     fn element(&self) -> ElementType {
         T::TYPE
     }
-    fn values(&self, rows: usize) -> Result<Box<dyn ValueCol + '_>> {
-        Ok(Box::new(typed(self, rows)?))
+    fn values<'a>(
+        &'a self,
+        rows: usize,
+        valid: Option<&'a MmapArray<bool>>,
+    ) -> Result<Box<dyn ValueCol + 'a>> {
+        Ok(Box::new(typed(self, rows, valid)?))
     }
-    fn key(&self, rows: usize, categories: Option<usize>) -> Result<KeyParts<'_>> {
-        key_col(self, rows, categories)
+    fn key<'a>(
+        &'a self,
+        rows: usize,
+        categories: Option<usize>,
+        valid: Option<&'a MmapArray<bool>>,
+    ) -> Result<KeyParts<'a>> {
+        key_col(self, rows, categories, valid)
     }
 }
 
@@ -386,16 +447,33 @@ pub fn groupby(dir: impl AsRef<Path>, by: &str, aggs: &[Agg]) -> Result<GroupBy>
     let rows = usize::try_from(manifest.rows).map_err(|_| Error::invalid(dir, "too many rows"))?;
     let kc = manifest.column(by)?;
     let key_column = open_key(dir, kc)?;
-    let (key, offset, groups) = key_column.key(rows, kc.categories.as_ref().map(Vec::len))?;
+    let key_valid = open_validity(dir, kc)?;
+    let (key, offset, groups) =
+        key_column.key(rows, kc.categories.as_ref().map(Vec::len), key_valid.as_ref())?;
 
     // Value columns, each opened once.
     let names = value_columns(aggs);
-    let columns: Vec<Box<dyn Column>> = names
+    for a in aggs {
+        if let Some(name) = &a.column
+            && a.kind != AggKind::Count
+            && manifest.column(name)?.categories.is_some()
+        {
+            let path = column_file(dir, manifest.column(name)?)?;
+            return Err(super::describe::refuse_categorical(&path, name));
+        }
+    }
+    let mut columns: Vec<Box<dyn Column>> = Vec::new();
+    let mut valids = Vec::new();
+    for n in &names {
+        let c = manifest.column(n)?;
+        columns.push(<dyn Column>::open(&column_file(dir, c)?)?);
+        valids.push(open_validity(dir, c)?);
+    }
+    let cols: Vec<Box<dyn ValueCol + '_>> = columns
         .iter()
-        .map(|n| <dyn Column>::open(&column_file(dir, manifest.column(n)?)?))
+        .zip(&valids)
+        .map(|(c, v)| c.values(rows, v.as_ref()))
         .collect::<Result<_>>()?;
-    let cols: Vec<Box<dyn ValueCol + '_>> =
-        columns.iter().map(|c| c.values(rows)).collect::<Result<_>>()?;
     let extremes: Vec<bool> = names
         .iter()
         .map(|n| {
@@ -441,6 +519,13 @@ fn column_file(dir: &Path, c: &ManifestColumn) -> Result<PathBuf> {
         ));
     }
     Ok(dir.join(&c.file))
+}
+
+/// Maps the validity file of column `c`, if it has one.
+fn open_validity(dir: &Path, c: &ManifestColumn) -> Result<Option<MmapArray<bool>>> {
+    let Some(file) = &c.valid else { return Ok(None) };
+    let probe = ManifestColumn { file: file.clone(), ..c.clone() };
+    Ok(Some(MmapArray::<bool>::open(column_file(dir, &probe)?)?))
 }
 
 /// Opens the key column; a categorical one must hold unsigned codes.
@@ -489,7 +574,9 @@ fn fold_rows(
         key.codes(r0, &mut codes)?;
         let mut size = vec![0u64; groups];
         for &c in &codes {
-            size[c as usize] += 1;
+            if c != NO_GROUP {
+                size[c as usize] += 1;
+            }
         }
         let mut tables = Vec::with_capacity(cols.len());
         for (c, &ext) in cols.iter().zip(extremes) {

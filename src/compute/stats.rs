@@ -107,6 +107,11 @@ pub struct Summary {
     pub max: Option<Number>,
     /// NaN elements (for complex data: elements with a NaN part).
     pub nan_count: u64,
+    /// Missing elements of a dataset column with a validity file, which every other statistic
+    /// skips (as pandas skips them); `None` (and left out of the JSON) for an array without
+    /// one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub null_count: Option<u64>,
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref, clippy::ref_option)]
@@ -141,6 +146,7 @@ impl Summary {
             min: some(p.min),
             max: some(p.max),
             nan_count: p.nan,
+            null_count: None,
         }
     }
 }
@@ -225,6 +231,7 @@ where
         min: None,
         max: None,
         nan_count: p.nan,
+        null_count: None,
     })
 }
 

@@ -186,7 +186,7 @@ fn sample_csv(rows: usize) -> Vec<u8> {
         } else {
             let flag = if i > 500 && r % 53 == 7 {
                 ""
-            } else if r % 2 == 0 {
+            } else if r.is_multiple_of(2) {
                 "true"
             } else {
                 "false"
@@ -505,4 +505,98 @@ fn numpy_reads_the_converted_dataset() {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
+}
+
+/// A CSV of the shape R writes (`write.csv`): a quoted header whose first name is empty, a
+/// quoted row-number column, quoted strings, and `NA` in numeric columns. Returns the file
+/// and, per row, (carrier, origin, `dep_delay`, `air_time`) with `None` for NA.
+#[allow(clippy::type_complexity, clippy::many_single_char_names)]
+fn r_written_flights(
+    dir: &Path,
+    rows: usize,
+) -> (PathBuf, Vec<(usize, usize, Option<i64>, Option<i64>)>) {
+    use std::fmt::Write as _;
+    const CARRIERS: [&str; 4] = ["UA", "AA", "B6", "DL"];
+    const ORIGINS: [&str; 3] = ["EWR", "LGA", "JFK"];
+    let mut s =
+        String::from("\"\",\"carrier\",\"origin\",\"dep_delay\",\"air_time\",\"tailnum\"\n");
+    let mut truth = Vec::new();
+    let mut x: u64 = 12345;
+    for i in 0..rows {
+        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        let r = x >> 20;
+        let (c, o) = ((r % 4) as usize, ((r >> 3) % 3) as usize);
+        let delay = (!r.is_multiple_of(7)).then(|| ((r >> 8) % 300) as i64 - 40);
+        let air = (!r.is_multiple_of(11)).then(|| ((r >> 16) % 650) as i64 + 20);
+        let show = |v: Option<i64>| v.map_or("NA".to_string(), |v| v.to_string());
+        let tail =
+            if r.is_multiple_of(13) { "NA".to_string() } else { format!("\"N{}\"", r % 500) };
+        writeln!(
+            s,
+            "\"{}\",\"{}\",\"{}\",{},{},{tail}",
+            i + 1,
+            CARRIERS[c],
+            ORIGINS[o],
+            show(delay),
+            show(air)
+        )
+        .unwrap();
+        truth.push((c, o, delay, air));
+    }
+    let csv = dir.join("flights.csv");
+    fs::write(&csv, s).unwrap();
+    (csv, truth)
+}
+
+#[test]
+#[allow(clippy::many_single_char_names)]
+fn r_written_flights_keep_numeric_columns_and_groupby_skips_missing_values() {
+    use larder::compute::{self, GroupKey, Number};
+    let dir = tempfile::tempdir().unwrap();
+    let (csv, truth) = r_written_flights(dir.path(), 50_000);
+    let out = dir.path().join("flights");
+    let o = larder(&["convert", csv.to_str().unwrap(), out.to_str().unwrap(), "-q"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m = Manifest::read(&out).unwrap();
+    assert_eq!((m.rows, m.rejected), (50_000, 0), "no record is lost to a missing value");
+    let col = |n: &str| m.column(n).unwrap().clone();
+    assert_eq!(col("dep_delay").dtype, "<i8", "NA does not make a number column a string");
+    assert!(col("dep_delay").categories.is_none() && col("dep_delay").valid.is_some());
+    assert!(col("tailnum").categories.is_some() && col("tailnum").valid.is_some());
+    assert_eq!(col("").file, "column.npy");
+
+    // Means and maxima per group, computed here from the generated values.
+    let aggs = ["count", "mean:dep_delay", "count:dep_delay", "max:air_time"];
+    let aggs: Vec<_> = aggs.iter().map(|a| a.parse().unwrap()).collect();
+    let g = compute::groupby(&out, "carrier", &aggs).unwrap();
+    let carriers = ["UA", "AA", "B6", "DL"];
+    for (gi, key) in g.keys.iter().enumerate() {
+        let GroupKey::Label(label) = key else { panic!("{key:?}") };
+        let c = carriers.iter().position(|x| x == label).unwrap();
+        let rows: Vec<_> = truth.iter().filter(|t| t.0 == c).collect();
+        let delays: Vec<i64> = rows.iter().filter_map(|t| t.2).collect();
+        let mean = delays.iter().sum::<i64>() as f64 / delays.len() as f64;
+        let value = |name: &str| g.columns.iter().find(|(n, _)| n == name).unwrap().1[gi];
+        assert_eq!(value("count"), Number::Int(rows.len() as i128), "{label}");
+        assert_eq!(value("count:dep_delay"), Number::Int(delays.len() as i128), "{label}");
+        assert!((value("mean:dep_delay").as_f64() - mean).abs() < 1e-9, "{label}");
+        let max = rows.iter().filter_map(|t| t.3).max().unwrap();
+        assert_eq!(value("max:air_time"), Number::Int(i128::from(max)), "{label}");
+    }
+
+    // Statistics of a nullable column skip its missing values and count them.
+    let s = compute::StatsOptions::new().compute(out.join("dep_delay.npy")).unwrap().summary;
+    let delays: Vec<i64> = truth.iter().filter_map(|t| t.2).collect();
+    assert_eq!(s.count, delays.len() as u64);
+    assert_eq!(s.null_count, Some((truth.len() - delays.len()) as u64));
+    assert_eq!(s.min, Some(Number::Int(i128::from(*delays.iter().min().unwrap()))));
+
+    // Aggregates of category codes mean nothing: refused, naming the column.
+    let e = compute::groupby(&out, "origin", &["mean:carrier".parse().unwrap()]).unwrap_err();
+    assert!(matches!(e, larder::Error::Invalid { .. }), "{e}");
+    assert!(e.to_string().contains("\"carrier\" is categorical"), "{e}");
+    let e = compute::StatsOptions::new().compute(out.join("carrier.npy")).unwrap_err();
+    assert!(e.to_string().contains("categorical"), "{e}");
+    let o = larder(&["stats", out.join("origin.npy").to_str().unwrap()]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("categorical"));
 }
