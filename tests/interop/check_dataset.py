@@ -8,7 +8,11 @@ Usage:  check_dataset.py DATASET_DIR SOURCE.csv
 * rows == rows_read - rejected, and rejects.csv has `rejected` records with line numbers;
 * reading SOURCE.csv with Python's csv module, skipping blank lines and the records whose
   first line is listed in rejects.csv, gives exactly the stored values: categoricals through
-  the manifest's categories, bools from true/false, integers and floats parsed by Python.
+  the manifest's categories, bools from true/false, integers and floats parsed by Python;
+  a missing value (empty, or one of pandas' default NA tokens) is NaN in a float column and
+  `false` in the column's validity file (`valid` in the manifest) otherwise;
+* pandas.read_csv of SOURCE.csv (its default NA handling) finds missing values in exactly the
+  rows where larder marked them.
 
 Prints "N passed, M failed" and exits 1 on any failure.
 """
@@ -19,6 +23,15 @@ import os
 import sys
 
 import numpy as np
+import pandas as pd
+
+# pandas' default na_values; the empty field is missing too.
+NA = {"NA", "N/A", "n/a", "NULL", "null", "NaN", "nan", "-NaN", "-nan", "None", "<NA>", "#N/A",
+      "#N/A N/A", "#NA", "1.#IND", "-1.#IND", "1.#QNAN", "-1.#QNAN"}
+
+
+def missing(raw):
+    return raw.strip() == "" or raw in NA
 
 
 def main() -> int:
@@ -35,12 +48,16 @@ def main() -> int:
             print("FAIL", what)
 
     check(m["rows"] + m["rejected"] == m["rows_read"], "rows + rejected == rows_read")
-    arrays = {}
+    arrays, valid = {}, {}
     for c in m["columns"]:
         a = np.load(os.path.join(out, c["file"]), mmap_mode="r")
         check(a.dtype.str == c["dtype"], f"{c['name']}: dtype {a.dtype.str} != {c['dtype']}")
         check(a.shape == (m["rows"],), f"{c['name']}: shape {a.shape}")
         arrays[c["name"]] = a
+        if "valid" in c:
+            v = np.load(os.path.join(out, c["valid"]), mmap_mode="r")
+            check(v.dtype == np.bool_ and v.shape == a.shape, f"{c['name']}: validity file")
+            valid[c["name"]] = v
     with open(os.path.join(out, "rejects.csv"), newline="", encoding="utf-8",
               errors="replace") as f:
         rej = list(csv.reader(f))
@@ -55,14 +72,25 @@ def main() -> int:
         line = reader.line_num + 1
         i = 0
         mismatches = 0
+        kept = []  # index among the CSV's records of each row larder kept
+        n_rec = -1
         for rec in reader:
             start, line = line, reader.line_num + 1
-            if not rec or start in bad_lines:
+            if not rec:
                 continue
+            n_rec += 1
+            if start in bad_lines:
+                continue
+            kept.append(n_rec)
             for c in m["columns"]:
                 raw = rec[idx[c["name"]]]
                 got = arrays[c["name"]][i]
-                if "categories" in c:
+                present = bool(valid[c["name"]][i]) if c["name"] in valid else True
+                if missing(raw) and c["dtype"][1] != "f":
+                    ok = not present
+                elif not present:
+                    ok = False
+                elif "categories" in c:
                     ok = c["categories"][int(got)] == raw
                 elif c["dtype"].endswith("b1"):
                     ok = bool(got) == (raw.strip().lower() in ("true", "1", "t"))
@@ -79,6 +107,26 @@ def main() -> int:
             i += 1
         check(mismatches == 0, f"{mismatches} values differ from the CSV")
         check(i == m["rows"], f"{i} good records in the CSV, manifest says {m['rows']}")
+
+    # pandas finds missing values where larder marked them.
+    df = pd.read_csv(src, dtype=str)
+    for c in m["columns"]:
+        theirs = df[c["name"]].isna().to_numpy()[kept]
+        a = arrays[c["name"]]
+        if c["name"] in valid:
+            ours = ~np.asarray(valid[c["name"]])
+        elif c["dtype"][1] == "f":
+            ours = np.isnan(np.asarray(a))
+        else:
+            ours = np.zeros(len(a), dtype=bool)
+        if c["dtype"][1] == "f":
+            # "nan", "inf" written as values are NaN/inf in both; only compare where pandas
+            # sees a missing value.
+            check(bool(np.all(ours[theirs])), f"{c['name']}: pandas' missing values are NaN")
+        else:
+            check(bool(np.array_equal(ours, theirs)),
+                  f"{c['name']}: missing rows differ from pandas ({int(ours.sum())} vs "
+                  f"{int(theirs.sum())})")
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 

