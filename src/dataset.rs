@@ -1,176 +1,206 @@
 //! The converted-dataset format: a directory of `.npy` column files described by
 //! `manifest.json`, with the records that could not be converted in `rejects.csv`.
 //!
-//! `convert` writes it and `compute` reads it; this module depends on neither.
+//! `convert` writes it; [`Dataset`] reads it for `compute` and the operations, giving each
+//! column with its kind, its typed values and its validity. This module depends on neither
+//! `convert` nor `compute`.
+//!
+//! ```
+//! use larder::convert::ConvertOptions;
+//! use larder::dataset::{ColumnKind, Dataset};
+//! # let dir = tempfile::tempdir()?;
+//! # let csv = dir.path().join("log.csv");
+//! std::fs::write(&csv, "machine,status\nm1,200\nm2,NA\nm1,404\n")?;
+//! let out = dir.path().join("log");
+//! ConvertOptions::new().convert(&csv, &out, &mut |_| {})?;
+//!
+//! let ds = Dataset::open(&out)?;
+//! let status = ds.column("status")?;
+//! assert_eq!(status.kind(), ColumnKind::Number);
+//! assert_eq!(status.values::<i64>()?.as_slice()?, &[200, 0, 404]); // 0: a placeholder
+//! assert_eq!(status.validity()?.unwrap().as_slice()?, &[true, false, true]);
+//! assert_eq!(status.null_count()?, 1);
+//! let machine = ds.column("machine")?;
+//! assert_eq!(machine.categories(), Some(&["m1".to_string(), "m2".to_string()][..]));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
-use std::path::Path;
+mod manifest;
 
-use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
 
+pub use manifest::{MANIFEST, Manifest, ManifestColumn, REJECTS, Source};
+
+use crate::dtype::{DType, Element, ElementType};
 use crate::error::{Error, Result};
+use crate::npy::MmapArray;
 
-/// The manifest file's name inside a dataset directory.
-pub const MANIFEST: &str = "manifest.json";
-
-/// The rejected-records file's name inside a dataset directory.
-pub const REJECTS: &str = "rejects.csv";
-
-/// The contents of a dataset directory's `manifest.json` (see `docs/format.md`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Manifest {
-    /// The columns, in output order.
-    pub columns: Vec<ManifestColumn>,
-    /// Rows in every column file.
-    pub rows: u64,
-    /// Records written to `rejects.csv` instead.
-    #[serde(default)]
-    pub rejected: u64,
-    /// Records read: always `rows + rejected`.
-    #[serde(default)]
-    pub rows_read: u64,
-    /// The CSV the dataset was made from.
-    #[serde(default)]
-    pub source: Source,
-    /// Layout version of the dataset directory (currently 1).
-    #[serde(default)]
-    pub version: u32,
+/// What a dataset column holds, as a data person sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ColumnKind {
+    /// Integers or floats.
+    Number,
+    /// `true`/`false`.
+    Bool,
+    /// Unsigned codes into the column's categories.
+    Categorical,
 }
 
-/// One column of a dataset.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ManifestColumn {
-    /// The column's name as in the CSV header (`column_1`, … without a header).
-    pub name: String,
-    /// The `.npy` file in the dataset directory (a plain file name, never a path).
-    pub file: String,
-    /// numpy typestr of the stored values, e.g. `<f8`, `|u1`.
-    pub dtype: String,
-    /// For categorical columns: the strings, in code order (code `i` means `categories[i]`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub categories: Option<Vec<String>>,
-    /// The validity file (`|b1`, `true` where a value is present) of a column with missing
-    /// values that are not NaN: integer, bool and categorical columns. Missing rows hold 0
-    /// (`false`, code 0) in the column file. Absent when every value is present.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub valid: Option<String>,
+impl ColumnKind {
+    /// `number`, `bool` or `categorical`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ColumnKind::Number => "number",
+            ColumnKind::Bool => "bool",
+            ColumnKind::Categorical => "categorical",
+        }
+    }
 }
 
-/// Where a dataset came from.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Source {
-    /// The input path as given (`-` for standard input).
-    #[serde(deserialize_with = "null_as_default")]
-    pub path: String,
-    /// Bytes of input read.
-    #[serde(deserialize_with = "null_as_default")]
-    pub bytes: u64,
+/// A dataset directory, opened: its manifest, checked, and its columns.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    dir: PathBuf,
+    manifest: Manifest,
 }
 
-/// Reads `null` as the type's default: datasets made by other tools may not know their source.
-fn null_as_default<'de, D, T>(d: D) -> std::result::Result<T, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
-impl Manifest {
-    /// Reads `dir/manifest.json`, checking that every column file is a plain file name.
+impl Dataset {
+    /// Reads the dataset in `dir`.
     ///
     /// # Errors
-    /// [`Error::Io`] if it cannot be read; [`Error::Format`] if it is not a valid manifest.
-    pub fn read(dir: impl AsRef<Path>) -> Result<Manifest> {
-        let path = dir.as_ref().join(MANIFEST);
-        let text = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        let m: Manifest = serde_json::from_slice(&text).map_err(|e| {
-            Error::format(&path, 0, format!("not a dataset manifest: {e} (line {})", e.line()))
-        })?;
-        let plain =
-            |f: &str| !f.is_empty() && !f.starts_with('.') && !f.contains(['/', '\\', ':', '\0']);
-        for c in &m.columns {
-            for f in std::iter::once(&c.file).chain(&c.valid) {
-                if !plain(f) {
-                    return Err(Error::format(
-                        &path,
-                        0,
-                        format!("column {:?}: file {:?} is not a plain file name", c.name, f),
-                    ));
-                }
-            }
-        }
-        Ok(m)
+    /// As [`Manifest::read`].
+    pub fn open(dir: impl AsRef<Path>) -> Result<Dataset> {
+        let dir = dir.as_ref();
+        Ok(Dataset { dir: dir.to_path_buf(), manifest: Manifest::read(dir)? })
     }
 
-    /// The column of the dataset whose file is `path` (a `.npy` in a dataset directory), if it
-    /// is one: the reductions of a column honour its kind and validity file.
-    ///
-    /// # Errors
-    /// As [`Manifest::read`], when `path`'s directory has a manifest.
-    pub fn column_at(path: &Path) -> Result<Option<ManifestColumn>> {
-        let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else { return Ok(None) };
-        let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
-        if !dir.join(MANIFEST).is_file() {
-            return Ok(None);
-        }
-        let m = Manifest::read(dir)?;
-        Ok(m.columns.into_iter().find(|c| std::ffi::OsStr::new(&c.file) == name))
+    /// True when `path` is a directory holding a `manifest.json`.
+    pub fn is_dataset(path: &Path) -> bool {
+        path.is_dir() && path.join(MANIFEST).is_file()
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Rows in every column.
+    pub fn rows(&self) -> u64 {
+        self.manifest.rows
+    }
+
+    /// The columns, in order.
+    pub fn columns(&self) -> impl Iterator<Item = Column<'_>> {
+        self.manifest.columns.iter().map(|meta| Column { dir: &self.dir, meta })
     }
 
     /// The column called `name`.
     ///
     /// # Errors
     /// [`Error::Argument`] naming the columns there are, if there is none.
-    pub fn column(&self, name: &str) -> Result<&ManifestColumn> {
-        self.columns.iter().find(|c| c.name == name).ok_or_else(|| {
-            let names: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).collect();
-            Error::argument(format!("no column {name:?}; the dataset has {names:?}"))
-        })
+    pub fn column(&self, name: &str) -> Result<Column<'_>> {
+        Ok(Column { dir: &self.dir, meta: self.manifest.column(name)? })
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// One column of a [`Dataset`].
+#[derive(Clone, Copy, Debug)]
+pub struct Column<'a> {
+    dir: &'a Path,
+    meta: &'a ManifestColumn,
+}
 
-    #[test]
-    fn read_accepts_manifests_other_tools_write() {
-        let dir = tempfile::tempdir().unwrap();
-        let text = r#"{"columns": [{"name": "x", "file": "x.npy", "dtype": "<f8"}],
-                       "rows": 3, "source": {"path": null, "bytes": null, "tool": "y"}}"#;
-        std::fs::write(dir.path().join(MANIFEST), text).unwrap();
-        let m = Manifest::read(dir.path()).unwrap();
-        assert_eq!((m.rows, m.rejected, m.source.bytes), (3, 0, 0));
-        assert_eq!(m.column("x").unwrap().dtype, "<f8");
-        assert!(m.column("y").unwrap_err().to_string().contains("[\"x\"]"));
+impl<'a> Column<'a> {
+    /// The column's name.
+    pub fn name(&self) -> &'a str {
+        &self.meta.name
     }
 
-    #[test]
-    fn read_refuses_column_files_that_are_paths() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut m = Manifest {
-            columns: vec![ManifestColumn {
-                name: "x".into(),
-                file: "x.npy".into(),
-                dtype: "<f8".into(),
-                categories: None,
-                valid: None,
-            }],
-            rows: 0,
-            rejected: 0,
-            rows_read: 0,
-            source: Source { path: "in.csv".into(), bytes: 0 },
-            version: 1,
-        };
-        let path = dir.path().join(MANIFEST);
-        std::fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
-        assert_eq!(Manifest::read(dir.path()).unwrap(), m);
-        for bad in ["../x.npy", "/etc/passwd", ".hidden.npy", "a\\b.npy", ""] {
-            m.columns[0].file = bad.into();
-            std::fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
-            let e = Manifest::read(dir.path()).unwrap_err().to_string();
-            assert!(e.contains("not a plain file name"), "{bad}: {e}");
+    /// Its entry in the manifest.
+    pub fn manifest(&self) -> &'a ManifestColumn {
+        self.meta
+    }
+
+    /// What it holds.
+    pub fn kind(&self) -> ColumnKind {
+        if self.meta.categories.is_some() {
+            ColumnKind::Categorical
+        } else if self.meta.dtype.ends_with("b1") {
+            ColumnKind::Bool
+        } else {
+            ColumnKind::Number
         }
+    }
+
+    /// The stored dtype.
+    ///
+    /// # Errors
+    /// [`Error::Format`] for a manifest dtype larder does not read.
+    pub fn dtype(&self) -> Result<DType> {
+        DType::parse(&self.meta.dtype).map_err(|e| {
+            Error::format(self.dir.join(MANIFEST), 0, format!("column {:?}: {e}", self.meta.name))
+        })
+    }
+
+    /// The stored element type.
+    ///
+    /// # Errors
+    /// As [`Column::dtype`].
+    pub fn element(&self) -> Result<ElementType> {
+        Ok(self.dtype()?.element())
+    }
+
+    /// The column file.
+    pub fn file(&self) -> PathBuf {
+        self.dir.join(&self.meta.file)
+    }
+
+    /// The validity file, for a column with missing values that are not NaN.
+    pub fn validity_file(&self) -> Option<PathBuf> {
+        self.meta.valid.as_ref().map(|v| self.dir.join(v))
+    }
+
+    /// The categories, in code order, of a categorical column.
+    pub fn categories(&self) -> Option<&'a [String]> {
+        self.meta.categories.as_deref()
+    }
+
+    /// The values, mapped; missing rows hold placeholders (see [`Column::validity`]).
+    ///
+    /// # Errors
+    /// As [`MmapArray::open`], with [`Error::DTypeMismatch`] when the column is not `T`.
+    pub fn values<T: Element>(&self) -> Result<MmapArray<T>> {
+        MmapArray::open(self.file())
+    }
+
+    /// The validity, mapped: `true` where a row holds a value. `None` when no value is missing
+    /// (or, for floats, when missing values are NaN).
+    ///
+    /// # Errors
+    /// As [`MmapArray::open`].
+    pub fn validity(&self) -> Result<Option<MmapArray<bool>>> {
+        self.validity_file().map(MmapArray::open).transpose()
+    }
+
+    /// Rows whose value is missing (not counting NaN in float columns).
+    ///
+    /// # Errors
+    /// As [`Column::validity`], and [`Error::NotViewable`] for a damaged validity file.
+    pub fn null_count(&self) -> Result<u64> {
+        match self.validity()? {
+            Some(v) => Ok(v.as_slice()?.iter().filter(|&&ok| !ok).count() as u64),
+            None => Ok(0),
+        }
+    }
+
+    /// Bytes on disk of the column file and its validity file.
+    pub fn bytes(&self) -> u64 {
+        let size = |p: PathBuf| std::fs::metadata(p).map_or(0, |m| m.len());
+        size(self.file()) + self.validity_file().map_or(0, size)
     }
 }

@@ -541,7 +541,11 @@ fn run(cli: Cli) -> Result<()> {
                 (false, true) => TextFormat::TextAll,
                 (false, false) => TextFormat::Text,
             };
-            larder::ops::cat::cat(&path, &selection, format, &mut out)?;
+            if larder::dataset::Dataset::is_dataset(&path) {
+                larder::ops::table::cat_dataset(&path, &selection, format, &mut out)?;
+            } else {
+                larder::ops::cat::cat(&path, &selection, format, &mut out)?;
+            }
         }
         Command::Stats { path, axis, json, bins, range, quantile, no_std } => {
             let mut options = larder::compute::StatsOptions::new();
@@ -582,6 +586,9 @@ fn run(cli: Cli) -> Result<()> {
 
 /// `larder info`: one JSON object, or one `key: value` line per property.
 fn info(out: &mut impl Write, path: &std::path::Path, json: bool) -> Result<()> {
+    if larder::dataset::Dataset::is_dataset(path) {
+        return dataset_info(out, path, json);
+    }
     let info = larder::info(path)?;
     if json {
         writeln!(out, "{}", serde_json::to_string(&info)?)?;
@@ -606,6 +613,35 @@ fn info(out: &mut impl Write, path: &std::path::Path, json: bool) -> Result<()> 
         writeln!(out, "bytes:     {}", info.bytes)?;
         writeln!(out, "resident:  {}", info.resident_bytes)?;
     }
+    Ok(())
+}
+
+/// `larder info DATASET`: one line per column, as pandas' `df.info()`.
+fn dataset_info(out: &mut impl Write, path: &std::path::Path, json: bool) -> Result<()> {
+    let info = larder::ops::info::dataset_info(path)?;
+    if json {
+        writeln!(out, "{}", serde_json::to_string(&info)?)?;
+        return Ok(());
+    }
+    writeln!(out, "dataset {}: {} rows, {} rejected", path.display(), info.rows, info.rejected)?;
+    let width = info.columns.iter().map(|c| c.name.chars().count()).max().unwrap_or(0).max(6);
+    writeln!(
+        out,
+        " #  {:<width$}  {:<11}  {:<6}  {:>10}  {:>12}",
+        "column", "kind", "dtype", "nulls", "bytes"
+    )?;
+    for (i, c) in info.columns.iter().enumerate() {
+        let kind = match c.categories {
+            Some(n) => format!("cat({n})"),
+            None => c.kind.to_string(),
+        };
+        writeln!(
+            out,
+            "{i:>2}  {:<width$}  {kind:<11}  {:<6}  {:>10}  {:>12}",
+            c.name, c.dtype, c.nulls, c.bytes
+        )?;
+    }
+    writeln!(out, "bytes: {}", info.bytes)?;
     Ok(())
 }
 

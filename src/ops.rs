@@ -1,6 +1,8 @@
 //! Whole-array operations of the command line, each on any format through the store API:
-//! [`copy`] between formats, [`info`] from metadata, [`cat`] as numpy prints.
+//! [`copy`] between formats, [`info`] from metadata, [`cat`] as numpy prints, and a dataset's
+//! rows as a [`table`].
 
 pub mod cat;
 pub mod copy;
 pub mod info;
+pub mod table;

@@ -14,7 +14,7 @@
 //! integer column; either way a row's group is an index into flat tables, one slot per group.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
 
 use serde::Serialize;
@@ -24,7 +24,7 @@ use super::kernel::{Reduce, Sum};
 use super::masked::MaskedChunks;
 use super::stats::{Number, complex_refused, summary_basic};
 use super::tree_reduce;
-use crate::dataset::{Manifest, ManifestColumn};
+use crate::dataset::{ColumnKind, Dataset};
 use crate::dtype::{ElementType, dispatch_element};
 use crate::error::{Error, Result};
 use crate::npy::{MmapArray, MmapChunks, read_header};
@@ -443,31 +443,30 @@ impl<T: Reduce> Column for MmapArray<T> {
 /// column whose length differs from the manifest's row count; as [`MmapArray::open`].
 pub fn groupby(dir: impl AsRef<Path>, by: &str, aggs: &[Agg]) -> Result<GroupBy> {
     let dir = dir.as_ref();
-    let manifest = Manifest::read(dir)?;
-    let rows = usize::try_from(manifest.rows).map_err(|_| Error::invalid(dir, "too many rows"))?;
-    let kc = manifest.column(by)?;
-    let key_column = open_key(dir, kc)?;
-    let key_valid = open_validity(dir, kc)?;
+    let ds = Dataset::open(dir)?;
+    let rows = usize::try_from(ds.rows()).map_err(|_| Error::invalid(dir, "too many rows"))?;
+    let kc = ds.column(by)?;
+    let key_column = open_key(&kc)?;
+    let key_valid = kc.validity()?;
     let (key, offset, groups) =
-        key_column.key(rows, kc.categories.as_ref().map(Vec::len), key_valid.as_ref())?;
+        key_column.key(rows, kc.categories().map(<[String]>::len), key_valid.as_ref())?;
 
     // Value columns, each opened once.
     let names = value_columns(aggs);
     for a in aggs {
         if let Some(name) = &a.column
             && a.kind != AggKind::Count
-            && manifest.column(name)?.categories.is_some()
+            && ds.column(name)?.kind() == ColumnKind::Categorical
         {
-            let path = column_file(dir, manifest.column(name)?)?;
-            return Err(super::describe::refuse_categorical(&path, name));
+            return Err(super::describe::refuse_categorical(&ds.column(name)?.file(), name));
         }
     }
     let mut columns: Vec<Box<dyn Column>> = Vec::new();
     let mut valids = Vec::new();
     for n in &names {
-        let c = manifest.column(n)?;
-        columns.push(<dyn Column>::open(&column_file(dir, c)?)?);
-        valids.push(open_validity(dir, c)?);
+        let c = ds.column(n)?;
+        columns.push(<dyn Column>::open(&c.file())?);
+        valids.push(c.validity()?);
     }
     let cols: Vec<Box<dyn ValueCol + '_>> = columns
         .iter()
@@ -488,7 +487,7 @@ pub fn groupby(dir: impl AsRef<Path>, by: &str, aggs: &[Agg]) -> Result<GroupBy>
     let present: Vec<usize> = (0..groups).filter(|&g| size[g] > 0).collect();
     let keys = present
         .iter()
-        .map(|&g| match &kc.categories {
+        .map(|&g| match kc.categories() {
             Some(labels) => GroupKey::Label(labels[g].clone()),
             None => GroupKey::Int(offset + g as i128),
         })
@@ -510,35 +509,17 @@ pub fn groupby(dir: impl AsRef<Path>, by: &str, aggs: &[Agg]) -> Result<GroupBy>
     Ok(GroupBy { by: by.to_string(), keys, columns })
 }
 
-/// The file of column `c` of the dataset in `dir`, refusing names that would leave it.
-fn column_file(dir: &Path, c: &ManifestColumn) -> Result<PathBuf> {
-    if c.file.contains('/') || c.file.contains('\\') || c.file == ".." {
-        return Err(Error::invalid(
-            dir,
-            format!("column {:?} names file {:?} outside the dataset", c.name, c.file),
-        ));
-    }
-    Ok(dir.join(&c.file))
-}
-
-/// Maps the validity file of column `c`, if it has one.
-fn open_validity(dir: &Path, c: &ManifestColumn) -> Result<Option<MmapArray<bool>>> {
-    let Some(file) = &c.valid else { return Ok(None) };
-    let probe = ManifestColumn { file: file.clone(), ..c.clone() };
-    Ok(Some(MmapArray::<bool>::open(column_file(dir, &probe)?)?))
-}
-
 /// Opens the key column; a categorical one must hold unsigned codes.
-fn open_key(dir: &Path, kc: &ManifestColumn) -> Result<Box<dyn Column>> {
-    let key_column = <dyn Column>::open(&column_file(dir, kc)?)?;
-    if kc.categories.is_some()
+fn open_key(kc: &crate::dataset::Column<'_>) -> Result<Box<dyn Column>> {
+    let key_column = <dyn Column>::open(&kc.file())?;
+    if kc.kind() == ColumnKind::Categorical
         && !matches!(key_column.element(), ElementType::U8 | ElementType::U16 | ElementType::U32)
     {
         return Err(Error::invalid(
             key_column.path(),
             format!(
                 "categorical column {:?} holds {}, expected uint8/16/32 codes",
-                kc.name,
+                kc.name(),
                 key_column.element().name()
             ),
         ));

@@ -5,6 +5,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::dataset::Dataset;
+use crate::dtype::ElementType;
 use crate::error::{Error, Result};
 use crate::npy::{Order, read_header};
 use crate::open::{Location, detect_format, open};
@@ -107,4 +109,73 @@ fn location_text(loc: &Location) -> std::path::PathBuf {
         Some(inner) => std::path::PathBuf::from(format!("{}:{inner}", loc.file.display())),
         None => loc.file.clone(),
     }
+}
+
+/// What `larder info DATASET` reports about a dataset directory: one entry per column, as
+/// pandas' `df.info()` gives it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DatasetInfo {
+    /// Rows in every column.
+    pub rows: u64,
+    /// Records of the source that were rejected (in `rejects.csv`).
+    pub rejected: u64,
+    /// Bytes on disk of every column and validity file.
+    pub bytes: u64,
+    /// The columns, in order.
+    pub columns: Vec<ColumnInfo>,
+}
+
+/// One column of a [`DatasetInfo`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ColumnInfo {
+    /// The column's name.
+    pub name: String,
+    /// `number`, `bool` or `categorical`.
+    pub kind: &'static str,
+    /// numpy typestr of the stored values.
+    pub dtype: String,
+    /// Rows whose value is missing (validity file), or NaN for a float column.
+    pub nulls: u64,
+    /// Number of categories of a categorical column.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub categories: Option<usize>,
+    /// Bytes on disk (column file and validity file).
+    pub bytes: u64,
+}
+
+/// Describes the dataset in `dir`: its columns, their kinds, dtypes, missing values and sizes.
+/// Counting missing values reads each validity file, and each float column for its NaN.
+///
+/// # Errors
+/// As [`Dataset::open`] and reading the files.
+pub fn dataset_info(dir: impl AsRef<Path>) -> Result<DatasetInfo> {
+    let ds = Dataset::open(dir)?;
+    let mut columns = Vec::new();
+    for c in ds.columns() {
+        let dtype = c.dtype()?;
+        let nulls = match (c.validity_file(), dtype.element()) {
+            (Some(_), _) => c.null_count()?,
+            (None, ElementType::F64) => {
+                c.values::<f64>()?.as_slice()?.iter().filter(|v| v.is_nan()).count() as u64
+            }
+            (None, ElementType::F32) => {
+                c.values::<f32>()?.as_slice()?.iter().filter(|v| v.is_nan()).count() as u64
+            }
+            _ => 0,
+        };
+        columns.push(ColumnInfo {
+            name: c.name().to_string(),
+            kind: c.kind().as_str(),
+            dtype: dtype.typestr(),
+            nulls,
+            categories: c.categories().map(<[String]>::len),
+            bytes: c.bytes(),
+        });
+    }
+    Ok(DatasetInfo {
+        rows: ds.rows(),
+        rejected: ds.manifest().rejected,
+        bytes: columns.iter().map(|c| c.bytes).sum(),
+        columns,
+    })
 }

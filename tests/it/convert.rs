@@ -600,3 +600,40 @@ fn r_written_flights_keep_numeric_columns_and_groupby_skips_missing_values() {
     let o = larder(&["stats", out.join("origin.npy").to_str().unwrap()]);
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("categorical"));
 }
+
+#[test]
+fn info_and_cat_of_a_dataset_show_its_columns_and_rows_as_a_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("t.csv");
+    fs::write(&csv, "name,status,score\nx,200,1.5\ny,NA,\nx,404,2.5\n").unwrap();
+    let out = dir.path().join("t");
+    assert!(
+        larder(&["convert", csv.to_str().unwrap(), out.to_str().unwrap(), "-q"]).status.success()
+    );
+    let o = larder(&["info", out.to_str().unwrap(), "--json"]);
+    let info: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(info["rows"], 3);
+    let kinds: Vec<_> = info["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["kind"].as_str().unwrap(), c["nulls"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(kinds, [("categorical", 0), ("number", 1), ("number", 1)]);
+    let o = larder(&["cat", out.to_str().unwrap()]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0].split_whitespace().collect::<Vec<_>>(), ["name", "status", "score"]);
+    assert_eq!(lines[2].split_whitespace().collect::<Vec<_>>(), ["1", "y", "<NA>", "NaN"]);
+    let o = larder(&["cat", out.to_str().unwrap(), "--slice", "::-2", "--json"]);
+    let rows: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        rows,
+        serde_json::json!([
+            {"name": "x", "status": 404, "score": 2.5},
+            {"name": "x", "status": 200, "score": 1.5}
+        ])
+    );
+    let o = larder(&["cat", out.to_str().unwrap(), "--slice", "0,1"]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("one axis"));
+}

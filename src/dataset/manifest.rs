@@ -1,0 +1,173 @@
+//! `manifest.json`: what a dataset directory holds (see `docs/format.md`).
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The manifest file's name inside a dataset directory.
+pub const MANIFEST: &str = "manifest.json";
+
+/// The rejected-records file's name inside a dataset directory.
+pub const REJECTS: &str = "rejects.csv";
+
+/// The contents of a dataset directory's `manifest.json` (see `docs/format.md`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// The columns, in output order.
+    pub columns: Vec<ManifestColumn>,
+    /// Rows in every column file.
+    pub rows: u64,
+    /// Records written to `rejects.csv` instead.
+    #[serde(default)]
+    pub rejected: u64,
+    /// Records read: always `rows + rejected`.
+    #[serde(default)]
+    pub rows_read: u64,
+    /// The CSV the dataset was made from.
+    #[serde(default)]
+    pub source: Source,
+    /// Layout version of the dataset directory (currently 1).
+    #[serde(default)]
+    pub version: u32,
+}
+
+/// One column of a dataset.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestColumn {
+    /// The column's name as in the CSV header (`column_1`, … without a header).
+    pub name: String,
+    /// The `.npy` file in the dataset directory (a plain file name, never a path).
+    pub file: String,
+    /// numpy typestr of the stored values, e.g. `<f8`, `|u1`.
+    pub dtype: String,
+    /// For categorical columns: the strings, in code order (code `i` means `categories[i]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub categories: Option<Vec<String>>,
+    /// The validity file (`|b1`, `true` where a value is present) of a column with missing
+    /// values that are not NaN: integer, bool and categorical columns. Missing rows hold 0
+    /// (`false`, code 0) in the column file. Absent when every value is present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid: Option<String>,
+}
+
+/// Where a dataset came from.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Source {
+    /// The input path as given (`-` for standard input).
+    #[serde(deserialize_with = "null_as_default")]
+    pub path: String,
+    /// Bytes of input read.
+    #[serde(deserialize_with = "null_as_default")]
+    pub bytes: u64,
+}
+
+/// Reads `null` as the type's default: datasets made by other tools may not know their source.
+fn null_as_default<'de, D, T>(d: D) -> std::result::Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+impl Manifest {
+    /// Reads `dir/manifest.json`, checking that every column file is a plain file name.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if it cannot be read; [`Error::Format`] if it is not a valid manifest.
+    pub fn read(dir: impl AsRef<Path>) -> Result<Manifest> {
+        let path = dir.as_ref().join(MANIFEST);
+        let text = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let m: Manifest = serde_json::from_slice(&text).map_err(|e| {
+            Error::format(&path, 0, format!("not a dataset manifest: {e} (line {})", e.line()))
+        })?;
+        let plain =
+            |f: &str| !f.is_empty() && !f.starts_with('.') && !f.contains(['/', '\\', ':', '\0']);
+        for c in &m.columns {
+            for f in std::iter::once(&c.file).chain(&c.valid) {
+                if !plain(f) {
+                    return Err(Error::format(
+                        &path,
+                        0,
+                        format!("column {:?}: file {:?} is not a plain file name", c.name, f),
+                    ));
+                }
+            }
+        }
+        Ok(m)
+    }
+
+    /// The column of the dataset whose file is `path` (a `.npy` in a dataset directory), if it
+    /// is one: the reductions of a column honour its kind and validity file.
+    ///
+    /// # Errors
+    /// As [`Manifest::read`], when `path`'s directory has a manifest.
+    pub fn column_at(path: &Path) -> Result<Option<ManifestColumn>> {
+        let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else { return Ok(None) };
+        let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+        if !dir.join(MANIFEST).is_file() {
+            return Ok(None);
+        }
+        let m = Manifest::read(dir)?;
+        Ok(m.columns.into_iter().find(|c| std::ffi::OsStr::new(&c.file) == name))
+    }
+
+    /// The column called `name`.
+    ///
+    /// # Errors
+    /// [`Error::Argument`] naming the columns there are, if there is none.
+    pub fn column(&self, name: &str) -> Result<&ManifestColumn> {
+        self.columns.iter().find(|c| c.name == name).ok_or_else(|| {
+            let names: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).collect();
+            Error::argument(format!("no column {name:?}; the dataset has {names:?}"))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_accepts_manifests_other_tools_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = r#"{"columns": [{"name": "x", "file": "x.npy", "dtype": "<f8"}],
+                       "rows": 3, "source": {"path": null, "bytes": null, "tool": "y"}}"#;
+        std::fs::write(dir.path().join(MANIFEST), text).unwrap();
+        let m = Manifest::read(dir.path()).unwrap();
+        assert_eq!((m.rows, m.rejected, m.source.bytes), (3, 0, 0));
+        assert_eq!(m.column("x").unwrap().dtype, "<f8");
+        assert!(m.column("y").unwrap_err().to_string().contains("[\"x\"]"));
+    }
+
+    #[test]
+    fn read_refuses_column_files_that_are_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut m = Manifest {
+            columns: vec![ManifestColumn {
+                name: "x".into(),
+                file: "x.npy".into(),
+                dtype: "<f8".into(),
+                categories: None,
+                valid: None,
+            }],
+            rows: 0,
+            rejected: 0,
+            rows_read: 0,
+            source: Source { path: "in.csv".into(), bytes: 0 },
+            version: 1,
+        };
+        let path = dir.path().join(MANIFEST);
+        std::fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
+        assert_eq!(Manifest::read(dir.path()).unwrap(), m);
+        for bad in ["../x.npy", "/etc/passwd", ".hidden.npy", "a\\b.npy", ""] {
+            m.columns[0].file = bad.into();
+            std::fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
+            let e = Manifest::read(dir.path()).unwrap_err().to_string();
+            assert!(e.contains("not a plain file name"), "{bad}: {e}");
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! Printing the rows of a dataset as a table, as `print(df)` shows a pandas frame: category
+//! labels for categorical columns, `<NA>` for missing values, columns aligned. Only the rows
+//! printed are read.
+
+use std::io::Write;
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+use crate::dataset::{Column, Dataset};
+use crate::dtype::{Element, dispatch_element};
+use crate::error::{Error, Result};
+use crate::npy::MmapArray;
+use crate::select::Selection;
+
+use super::cat::TextFormat;
+
+/// Rows shown at each end when a dataset is printed without a selection and has more than
+/// [`MAX_ROWS`] rows (pandas' `display.max_rows` is 60, with 5 at each end).
+const EDGE_ROWS: usize = 5;
+/// More rows than this are printed as their first and last [`EDGE_ROWS`].
+const MAX_ROWS: usize = 60;
+
+/// One column, ready to print any row.
+trait Cells {
+    /// The text of row `r` (`<NA>` when missing).
+    fn text(&self, r: usize) -> String;
+    /// The JSON value of row `r` (`null` when missing).
+    fn json(&self, r: usize) -> Value;
+}
+
+struct Typed<'a, T: Element> {
+    values: &'a [T],
+    valid: Option<&'a [bool]>,
+    categories: Option<&'a [String]>,
+}
+
+impl<T: Element> Typed<'_, T> {
+    fn label(&self, r: usize) -> Option<Result<&str, T>> {
+        if self.valid.is_some_and(|v| !v[r]) {
+            return None;
+        }
+        let v = self.values[r];
+        Some(match self.categories {
+            Some(cats) => {
+                let code = v.to_scalar().to_json().as_u64().unwrap_or(u64::MAX);
+                usize::try_from(code).ok().and_then(|c| cats.get(c)).map(String::as_str).ok_or(v)
+            }
+            None => Err(v),
+        })
+    }
+}
+
+impl<T: Element> Cells for Typed<'_, T> {
+    fn text(&self, r: usize) -> String {
+        match self.label(r) {
+            None => "<NA>".to_string(),
+            Some(Ok(s)) => s.to_string(),
+            // numpy prints `nan`; a table prints NaN as pandas does.
+            Some(Err(v)) => match v.to_scalar().to_string() {
+                s if s == "nan" => "NaN".to_string(),
+                s => s,
+            },
+        }
+    }
+
+    fn json(&self, r: usize) -> Value {
+        match self.label(r) {
+            None => Value::Null,
+            Some(Ok(s)) => Value::String(s.to_string()),
+            Some(Err(v)) => v.to_scalar().to_json(),
+        }
+    }
+}
+
+/// A column's mapped files, kept alive while its cells are printed.
+struct Mapped<T: Element> {
+    values: MmapArray<T>,
+    valid: Option<MmapArray<bool>>,
+}
+
+/// Maps column `c` with the element type its manifest declares.
+fn mapped<'a>(c: &Column<'a>) -> Result<Box<dyn Lend + 'a>> {
+    let valid = c.validity()?;
+    let element = c.element()?;
+    dispatch_element!(element, T => Ok(Box::new((Mapped::<T> { values: c.values()?, valid }, *c))))
+}
+
+/// Lends the [`Cells`] of a mapped column.
+trait Lend {
+    fn cells(&self) -> Result<Box<dyn Cells + '_>>;
+}
+
+impl<T: Element> Lend for (Mapped<T>, Column<'_>) {
+    fn cells(&self) -> Result<Box<dyn Cells + '_>> {
+        let (m, c) = self;
+        let valid = match &m.valid {
+            Some(v) => Some(v.as_slice()?),
+            None => None,
+        };
+        Ok(Box::new(Typed { values: m.values.as_slice()?, valid, categories: c.categories() }))
+    }
+}
+
+/// Prints the rows `selection` picks (numpy syntax on the one row axis; all rows when it is
+/// empty: the first and last five of a long dataset) of the dataset in `dir`.
+///
+/// # Errors
+/// As [`Dataset::open`] and [`Selection::resolve`]; [`Error::Invalid`] for a selection of more
+/// than one axis; [`Error::Io`] if `out` fails.
+pub fn cat_dataset(
+    dir: &Path,
+    selection: &Selection,
+    format: TextFormat,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let ds = Dataset::open(dir)?;
+    let rows = usize::try_from(ds.rows()).map_err(|_| Error::invalid(dir, "too many rows"))?;
+    let picked = picked_rows(dir, selection, rows, format)?;
+    let maps: Vec<Box<dyn Lend>> = ds.columns().map(|c| mapped(&c)).collect::<Result<_>>()?;
+    let cells: Vec<Box<dyn Cells>> = maps.iter().map(|m| m.cells()).collect::<Result<_>>()?;
+    let names: Vec<&str> = ds.columns().map(|c| c.name()).collect();
+    let io = |e| Error::io("<stdout>", e);
+    if format == TextFormat::Json {
+        let records: Vec<Value> = picked
+            .iter()
+            .flatten()
+            .map(|&r| {
+                let row: Map<String, Value> =
+                    names.iter().zip(&cells).map(|(n, c)| ((*n).to_string(), c.json(r))).collect();
+                Value::Object(row)
+            })
+            .collect();
+        serde_json::to_writer(&mut *out, &records).map_err(|e| Error::io("<stdout>", e.into()))?;
+        return writeln!(out).map_err(io);
+    }
+    // Aligned columns: the width of each is that of its longest printed cell.
+    let texts: Vec<Option<Vec<String>>> = picked
+        .iter()
+        .map(|r| {
+            r.map(|r| {
+                std::iter::once(r.to_string()).chain(cells.iter().map(|c| c.text(r))).collect()
+            })
+        })
+        .collect();
+    let header: Vec<String> =
+        std::iter::once(String::new()).chain(names.iter().map(|n| (*n).to_string())).collect();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in texts.iter().flatten() {
+        for (w, t) in widths.iter_mut().zip(row) {
+            *w = (*w).max(t.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        let padded: Vec<String> =
+            cells.iter().zip(&widths).map(|(t, &w)| format!("{t:>w$}")).collect();
+        padded.join("  ")
+    };
+    writeln!(out, "{}", line(&header)).map_err(io)?;
+    for row in &texts {
+        match row {
+            Some(cells) => writeln!(out, "{}", line(cells)).map_err(io)?,
+            None => writeln!(out, "...").map_err(io)?,
+        }
+    }
+    writeln!(out, "\n[{rows} rows x {} columns]", names.len()).map_err(io)
+}
+
+/// The rows to print, in order; `None` stands for the rows left out of a long listing.
+fn picked_rows(
+    dir: &Path,
+    selection: &Selection,
+    rows: usize,
+    format: TextFormat,
+) -> Result<Vec<Option<usize>>> {
+    if selection.items().is_empty() {
+        if rows > MAX_ROWS && format == TextFormat::Text {
+            let head = (0..EDGE_ROWS).map(Some);
+            let tail = (rows - EDGE_ROWS..rows).map(Some);
+            return Ok(head.chain(std::iter::once(None)).chain(tail).collect());
+        }
+        return Ok((0..rows).map(Some).collect());
+    }
+    let one_axis = |why: String| {
+        Error::invalid(dir, format!("selection {selection}: a dataset has one axis, its rows{why}"))
+    };
+    let elems = selection.resolve(&[rows]).map_err(|e| one_axis(format!(" ({e})")))?;
+    let picked = match elems.as_slice() {
+        [ndarray::SliceInfoElem::Index(i)] => vec![i.unsigned_abs()],
+        &[ndarray::SliceInfoElem::Slice { start, end, step }] => {
+            // In bounds (Python's slice rules); a negative step walks the range from its end.
+            let (lo, hi) = (start.unsigned_abs(), end.unwrap_or(0).unsigned_abs());
+            let range = lo..hi.max(lo);
+            if step > 0 {
+                range.step_by(step.unsigned_abs()).collect()
+            } else {
+                range.rev().step_by(step.unsigned_abs().max(1)).collect()
+            }
+        }
+        _ => return Err(one_axis(String::new())),
+    };
+    Ok(picked.into_iter().map(Some).collect())
+}
