@@ -44,6 +44,8 @@ pub enum ColumnKind {
     Bool,
     /// Unsigned codes into the column's categories.
     Categorical,
+    /// numpy `datetime64` values (`<M8[unit]`).
+    DateTime,
 }
 
 impl ColumnKind {
@@ -53,6 +55,7 @@ impl ColumnKind {
             ColumnKind::Number => "number",
             ColumnKind::Bool => "bool",
             ColumnKind::Categorical => "categorical",
+            ColumnKind::DateTime => "datetime",
         }
     }
 }
@@ -132,6 +135,8 @@ impl<'a> Column<'a> {
             ColumnKind::Categorical
         } else if self.meta.dtype.ends_with("b1") {
             ColumnKind::Bool
+        } else if self.meta.dtype.get(1..3) == Some("M8") {
+            ColumnKind::DateTime
         } else {
             ColumnKind::Number
         }

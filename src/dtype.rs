@@ -134,11 +134,141 @@ impl ElementType {
     }
 }
 
-/// A run-time element description: type plus byte order, as in a numpy typestr.
+/// The unit of a `datetime64` or `timedelta64` value, as numpy names it.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+#[allow(missing_docs)] // the names are the documentation
+pub enum TimeUnit {
+    D,
+    H,
+    M,
+    S,
+    Ms,
+    Us,
+    Ns,
+}
+
+impl TimeUnit {
+    /// numpy's spelling: `D`, `h`, `m`, `s`, `ms`, `us`, `ns`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TimeUnit::D => "D",
+            TimeUnit::H => "h",
+            TimeUnit::M => "m",
+            TimeUnit::S => "s",
+            TimeUnit::Ms => "ms",
+            TimeUnit::Us => "us",
+            TimeUnit::Ns => "ns",
+        }
+    }
+
+    /// Parses numpy's spelling.
+    pub fn parse(s: &str) -> Option<TimeUnit> {
+        [
+            TimeUnit::D,
+            TimeUnit::H,
+            TimeUnit::M,
+            TimeUnit::S,
+            TimeUnit::Ms,
+            TimeUnit::Us,
+            TimeUnit::Ns,
+        ]
+        .into_iter()
+        .find(|u| u.as_str() == s)
+    }
+
+    /// Nanoseconds in one unit.
+    pub const fn nanos(self) -> i64 {
+        match self {
+            TimeUnit::D => 86_400_000_000_000,
+            TimeUnit::H => 3_600_000_000_000,
+            TimeUnit::M => 60_000_000_000,
+            TimeUnit::S => 1_000_000_000,
+            TimeUnit::Ms => 1_000_000,
+            TimeUnit::Us => 1_000,
+            TimeUnit::Ns => 1,
+        }
+    }
+}
+
+/// What a 64-bit integer element means, for numpy's time types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Time {
+    /// `datetime64[unit]`: units since `1970-01-01T00:00:00` UTC; `i64::MIN` is `NaT`.
+    DateTime(TimeUnit),
+    /// `timedelta64[unit]`: a signed number of units; `i64::MIN` is `NaT`.
+    TimeDelta(TimeUnit),
+}
+
+impl Time {
+    /// The unit.
+    pub const fn unit(self) -> TimeUnit {
+        match self {
+            Time::DateTime(u) | Time::TimeDelta(u) => u,
+        }
+    }
+}
+
+/// A `datetime64` value in ISO 8601, as numpy prints it (`2013-01-01T10:00:00`, fractions to
+/// the unit, a date alone for days; `NaT` for `i64::MIN`).
+pub fn format_datetime(v: i64, unit: TimeUnit) -> String {
+    if v == i64::MIN {
+        return "NaT".to_string();
+    }
+    let per_day = 86_400_000_000_000 / unit.nanos();
+    let (days, rest) = (v.div_euclid(per_day), v.rem_euclid(per_day));
+    let (y, m, d) = civil_from_days(days);
+    if unit == TimeUnit::D {
+        return format!("{y:04}-{m:02}-{d:02}");
+    }
+    let nanos = i128::from(rest) * i128::from(unit.nanos());
+    let secs = nanos / 1_000_000_000;
+    let (hh, mm, ss) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let frac = nanos % 1_000_000_000;
+    let date = format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}");
+    match unit {
+        TimeUnit::H | TimeUnit::M => date,
+        TimeUnit::S => format!("{date}:{ss:02}"),
+        TimeUnit::Ms => format!("{date}:{ss:02}.{:03}", frac / 1_000_000),
+        TimeUnit::Us => format!("{date}:{ss:02}.{:06}", frac / 1_000),
+        TimeUnit::Ns | TimeUnit::D => format!("{date}:{ss:02}.{frac:09}"),
+    }
+}
+
+/// The proleptic Gregorian date of a day count from 1970-01-01 (Howard Hinnant's algorithm).
+pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
+    let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// A run-time element description: type plus byte order, as in a numpy typestr, and for the
+/// time types (`datetime64`, `timedelta64`: 64-bit integers) what the integers mean.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DType {
     element: ElementType,
     order: ByteOrder,
+    time: Option<Time>,
 }
 
 impl DType {
@@ -150,7 +280,21 @@ impl DType {
     /// The dtype of `element` in `order` (ignored for single-byte types).
     pub const fn with_order(element: ElementType, order: ByteOrder) -> DType {
         let order = if element.size() == 1 { ByteOrder::NotApplicable } else { order };
-        DType { element, order }
+        DType { element, order, time: None }
+    }
+
+    /// `datetime64[unit]` (`<M8[unit]`) in this machine's byte order.
+    pub const fn datetime(unit: TimeUnit) -> DType {
+        DType {
+            element: ElementType::I64,
+            order: ByteOrder::NATIVE,
+            time: Some(Time::DateTime(unit)),
+        }
+    }
+
+    /// What the integers of a time type mean; `None` for every other dtype.
+    pub const fn time(&self) -> Option<Time> {
+        self.time
     }
 
     /// The dtype of the Rust element type `T`, native byte order.
@@ -182,7 +326,19 @@ impl DType {
             'O' => return Err(bad("object arrays hold Python objects, not numbers")),
             'U' | 'S' | 'a' => return Err(bad("string arrays are not numeric")),
             'V' => return Err(bad("void/structured records are not supported")),
-            'M' | 'm' => return Err(bad("datetime and timedelta are not supported")),
+            'M' | 'm' => {
+                let unit = digits
+                    .strip_prefix("8[")
+                    .and_then(|u| u.strip_suffix(']'))
+                    .ok_or_else(|| bad("a time type must be 8 bytes with a unit, e.g. M8[ms]"))?;
+                let unit = TimeUnit::parse(unit)
+                    .ok_or_else(|| bad("time unit must be one of D, h, m, s, ms, us, ns"))?;
+                if order == ByteOrder::NotApplicable {
+                    return Err(bad("'|' (no byte order) on a multi-byte type"));
+                }
+                let time = if kind == 'M' { Time::DateTime(unit) } else { Time::TimeDelta(unit) };
+                return Ok(DType { element: ElementType::I64, order, time: Some(time) });
+            }
             _ => return Err(bad("unknown kind")),
         }
         let size: usize = digits.parse().map_err(|_| bad("item size is not a number"))?;
@@ -196,7 +352,13 @@ impl DType {
 
     /// The numpy typestr, e.g. `<f8`.
     pub fn typestr(&self) -> String {
-        format!("{}{}{}", self.order.symbol(), self.element.kind(), self.element.size())
+        match self.time {
+            Some(Time::DateTime(u)) => format!("{}M8[{}]", self.order.symbol(), u.as_str()),
+            Some(Time::TimeDelta(u)) => format!("{}m8[{}]", self.order.symbol(), u.as_str()),
+            None => {
+                format!("{}{}{}", self.order.symbol(), self.element.kind(), self.element.size())
+            }
+        }
     }
 
     /// The element type.
@@ -222,7 +384,7 @@ impl DType {
     /// The same element type in this machine's byte order.
     #[must_use]
     pub const fn to_native(self) -> DType {
-        DType::native(self.element)
+        DType { order: DType::native(self.element).order, ..self }
     }
 
     /// Reverses the bytes of every element (each component, for complex) in `bytes`.
@@ -493,8 +655,9 @@ mod tests {
             ("<U5", "string"),
             ("|S3", "string"),
             ("|V8", "void"),
-            ("<M8[ns]", "datetime"),
-            ("<m8[s]", "datetime"),
+            ("<M8", "unit"),
+            ("<M8[ps]", "unit must be one of"),
+            ("|M8[s]", "byte order"),
             ("<f3", "item size"),
             ("|f8", "byte order"),
             ("", "empty"),
@@ -502,6 +665,20 @@ mod tests {
             let e = DType::parse(s).unwrap_err().to_string();
             assert!(e.contains(why), "{s}: {e}");
         }
+    }
+
+    #[test]
+    fn time_typestrs_parse_and_print_as_numpy_spells_them() {
+        for t in ["<M8[ns]", ">M8[D]", "<m8[s]", "<M8[ms]"] {
+            let d = DType::parse(t).unwrap();
+            assert_eq!(d.typestr(), t);
+            assert_eq!(d.element(), ElementType::I64);
+        }
+        assert_eq!(DType::parse("<M8[ms]").unwrap().time(), Some(Time::DateTime(TimeUnit::Ms)));
+        assert_eq!(format_datetime(-1, TimeUnit::S), "1969-12-31T23:59:59");
+        assert_eq!(format_datetime(1, TimeUnit::Us), "1970-01-01T00:00:00.000001");
+        assert_eq!(format_datetime(i64::MIN, TimeUnit::Ns), "NaT");
+        assert_eq!(format_datetime(19_782, TimeUnit::D), "2024-02-29");
     }
 
     #[test]

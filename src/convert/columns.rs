@@ -103,7 +103,7 @@ impl Values {
             ColumnType::I8 => Values::I8(Vec::with_capacity(n)),
             ColumnType::I16 => Values::I16(Vec::with_capacity(n)),
             ColumnType::I32 => Values::I32(Vec::with_capacity(n)),
-            ColumnType::I64 => Values::I64(Vec::with_capacity(n)),
+            ColumnType::I64 | ColumnType::DateTime(_) => Values::I64(Vec::with_capacity(n)),
             ColumnType::U8 => Values::U8(Vec::with_capacity(n)),
             ColumnType::U16 => Values::U16(Vec::with_capacity(n)),
             ColumnType::U32 => Values::U32(Vec::with_capacity(n)),

@@ -29,7 +29,8 @@ mod regular;
 
 use super::columns::{CatRef, Fill, FxMap, Layout, Parsed, Reject, Values};
 use super::record::{mask2, record_end};
-use super::value::{Float, Reason, parse_bool, parse_float, parse_int};
+use super::schema::ColumnType;
+use super::value::{Float, Reason, parse_bool, parse_datetime, parse_float, parse_int};
 
 struct Builder<'a> {
     layout: &'a Layout,
@@ -95,6 +96,25 @@ impl Builder<'_> {
                     Err(r) => return Err(r),
                 }
             }};
+        }
+        if let ColumnType::DateTime(unit) = layout.columns[slot].ty {
+            let Values::I64(c) = &mut self.columns[slot] else {
+                unreachable!("date-time columns are parsed into i64 values")
+            };
+            let x = match parse_datetime(v, unit) {
+                Ok(x) => x,
+                Err(r) if layout.na.is_missing(v) || r == Reason::Missing => {
+                    if let Some(Fill::Int(f)) = fill() {
+                        i64::try_from(f).map_err(|_| Reason::Missing)?
+                    } else {
+                        missing.push(row);
+                        0
+                    }
+                }
+                Err(r) => return Err(r),
+            };
+            c.push(x);
+            return Ok(());
         }
         match &mut self.columns[slot] {
             Values::F64(c) => float!(c),

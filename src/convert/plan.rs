@@ -14,7 +14,7 @@ use super::names;
 use super::record::{fields_of, record_end};
 use super::schema::{self, ColumnType};
 use super::split::Block;
-use super::value::{NaTokens, parse_bool, parse_int};
+use super::value::{NaTokens, parse_bool, parse_datetime, parse_int};
 
 /// The resolved schema: what each output column reads and where it goes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -295,6 +295,7 @@ fn fill_value(t: ColumnType, v: &str) -> std::result::Result<Fill, String> {
         ColumnType::U16 => parse_int::<u16>(v).map(|x| Fill::Int(x.into())),
         ColumnType::U32 => parse_int::<u32>(v).map(|x| Fill::Int(x.into())),
         ColumnType::U64 => parse_int::<u64>(v).map(|x| Fill::Int(x.into())),
+        ColumnType::DateTime(u) => parse_datetime(v, u).map(|x| Fill::Int(x.into())),
         ColumnType::F32 | ColumnType::F64 | ColumnType::Cat => {
             return Err(format!("{t} columns need no fill (only integer and bool columns do)"));
         }

@@ -5,10 +5,10 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::dtype::{DType, ElementType};
+use crate::dtype::{DType, ElementType, TimeUnit};
 use crate::error::{Error, Result};
 
-use super::value::{NaTokens, parse_bool, parse_float, parse_int_i64};
+use super::value::{NaTokens, datetime_unit, parse_bool, parse_float, parse_int_i64};
 
 /// The type a CSV column is converted to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -29,6 +29,10 @@ pub enum ColumnType {
     /// Categorical: each distinct string gets an unsigned integer code, in order of first
     /// appearance; the strings are listed in the manifest.
     Cat,
+    /// ISO 8601 dates and date-times as numpy's `datetime64[unit]`: 64-bit counts of the unit
+    /// since 1970-01-01T00:00:00 UTC.
+    #[serde(rename = "datetime64")]
+    DateTime(TimeUnit),
 }
 
 impl ColumnType {
@@ -64,6 +68,23 @@ impl ColumnType {
             ColumnType::F32 => "f32",
             ColumnType::F64 => "f64",
             ColumnType::Cat => "cat",
+            ColumnType::DateTime(u) => match u {
+                TimeUnit::D => "datetime64[D]",
+                TimeUnit::H => "datetime64[h]",
+                TimeUnit::M => "datetime64[m]",
+                TimeUnit::S => "datetime64[s]",
+                TimeUnit::Ms => "datetime64[ms]",
+                TimeUnit::Us => "datetime64[us]",
+                TimeUnit::Ns => "datetime64[ns]",
+            },
+        }
+    }
+
+    /// The dtype the column is stored as, before any narrowing (`<M8[unit]` for date-times).
+    pub const fn dtype(self) -> DType {
+        match self {
+            ColumnType::DateTime(u) => DType::datetime(u),
+            other => DType::native(other.element()),
         }
     }
 
@@ -75,7 +96,7 @@ impl ColumnType {
             ColumnType::I8 => ElementType::I8,
             ColumnType::I16 => ElementType::I16,
             ColumnType::I32 => ElementType::I32,
-            ColumnType::I64 => ElementType::I64,
+            ColumnType::I64 | ColumnType::DateTime(_) => ElementType::I64,
             ColumnType::U8 => ElementType::U8,
             ColumnType::U16 => ElementType::U16,
             ColumnType::U32 | ColumnType::Cat => ElementType::U32,
@@ -125,10 +146,19 @@ impl FromStr for ColumnType {
             "category" | "categorical" => "cat",
             other => other,
         };
+        if let Some(unit) = alias.strip_prefix("datetime64[").and_then(|u| u.strip_suffix(']')) {
+            // The unit keeps numpy's case (`D`, `ms`): match it in the original text.
+            let unit = s.trim().get(11..s.trim().len() - 1).unwrap_or(unit);
+            return TimeUnit::parse(unit).map(ColumnType::DateTime).ok_or_else(|| {
+                Error::argument(format!(
+                    "column type {s:?}: the unit must be one of D, h, m, s, ms, us, ns"
+                ))
+            });
+        }
         ColumnType::ALL.into_iter().find(|c| c.name() == alias).ok_or_else(|| {
             Error::argument(format!(
                 "unknown column type {s:?}; expected one of bool, i8, i16, i32, i64, u8, u16, \
-                 u32, u64, f32, f64, cat"
+                 u32, u64, f32, f64, cat, datetime64[UNIT] (UNIT: D, h, m, s, ms, us, ns)"
             ))
         })
     }
@@ -181,15 +211,18 @@ pub(crate) fn typestr(e: ElementType) -> String {
 /// when the column is written; missing floats are NaN.
 pub(crate) fn infer<'a>(values: impl IntoIterator<Item = &'a [u8]>, na: &NaTokens) -> ColumnType {
     let (mut ints, mut bools, mut floats, mut any) = (true, true, true, false);
+    // The finest unit the values asked for while all were ISO 8601 date-times.
+    let mut times = Some(TimeUnit::D);
     for v in values {
         if na.is_missing(v) {
             continue;
         }
+        times = times.and_then(|t| datetime_unit(v).map(|u| t.max(u)));
         any = true;
         ints = ints && parse_int_i64(v).is_ok();
         bools = bools && parse_bool(v).is_ok();
         floats = floats && parse_float::<f64>(v).is_ok();
-        if !(ints || bools || floats) {
+        if !(ints || bools || floats || times.is_some()) {
             return ColumnType::Cat;
         }
     }
@@ -201,6 +234,8 @@ pub(crate) fn infer<'a>(values: impl IntoIterator<Item = &'a [u8]>, na: &NaToken
         ColumnType::Bool
     } else if floats {
         ColumnType::F64
+    } else if let Some(unit) = times {
+        ColumnType::DateTime(unit)
     } else {
         ColumnType::Cat
     }

@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
-use crate::dtype::ElementType;
+use crate::dtype::{DType, ElementType};
 use crate::error::{Error, Result};
 use crate::npy::NpyWriter;
 use crate::npy::read_header;
@@ -70,6 +70,11 @@ impl Sink {
     /// A new, empty column file of element type `e`.
     pub(crate) fn create(path: &Path, e: ElementType) -> Result<Sink> {
         Ok(by_element!(e, create(path, &[])))
+    }
+
+    /// A new, empty column file whose header declares `dtype` (`<M8[unit]` for date-times).
+    pub(crate) fn create_as(path: &Path, dtype: DType) -> Result<Sink> {
+        Ok(by_element!(dtype.element(), create_as(path, &[], dtype)))
     }
 
     /// Continues a column file after its first `rows` rows.

@@ -114,7 +114,7 @@ impl Staging {
         let mut columns = Vec::new();
         for c in &ck.plan.columns {
             columns.push(StagedColumn {
-                sink: Sink::create(&part_path(dir, c), c.ty.element())?,
+                sink: Sink::create_as(&part_path(dir, c), c.ty.dtype())?,
                 dict: if c.ty == ColumnType::Cat {
                     Some(Dictionary::create(dict_path(dir, c))?)
                 } else {
@@ -513,7 +513,10 @@ fn finish_column(
     Ok(ManifestColumn {
         name: c.name.clone(),
         file: c.file.clone(),
-        dtype: schema::typestr(stored),
+        dtype: match c.ty {
+            ColumnType::DateTime(_) => c.ty.dtype().typestr(),
+            _ => schema::typestr(stored),
+        },
         categories,
         valid,
     })

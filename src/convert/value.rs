@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use crate::dtype::ElementType;
+use crate::dtype::{ElementType, TimeUnit, days_from_civil};
 
 /// Why a value or record was rejected.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,6 +21,11 @@ pub(crate) enum Reason {
         expected: usize,
         found: usize,
     },
+    NotDateTime,
+    /// A date-time outside what `datetime64[unit]` holds in 64 bits.
+    TimeOutOfRange(TimeUnit),
+    /// A date-time more precise than the column's unit (it would be truncated).
+    FinerThanUnit(TimeUnit),
     Quote(&'static str),
 }
 
@@ -37,6 +42,11 @@ impl fmt::Display for Reason {
                 write!(f, "expected {expected} fields, found {found}")
             }
             Reason::Quote(why) => f.write_str(why),
+            Reason::NotDateTime => f.write_str("not an ISO 8601 date or date-time"),
+            Reason::TimeOutOfRange(u) => write!(f, "out of range for datetime64[{}]", u.as_str()),
+            Reason::FinerThanUnit(u) => {
+                write!(f, "more precise than the column's unit, datetime64[{}]", u.as_str())
+            }
         }
     }
 }
@@ -208,6 +218,107 @@ pub(crate) fn parse_float<T: Float>(v: &[u8]) -> Result<T, Reason> {
     s.parse::<T>().map_err(|_| Reason::NotFloat)
 }
 
+/// An ISO 8601 date or date-time, read: nanoseconds since 1970-01-01T00:00:00 UTC (as an
+/// `i128`, so no year overflows), and the coarsest unit that holds it exactly.
+#[allow(clippy::many_single_char_names)] // y, m, d, and the digits of an offset
+fn parse_iso(v: &[u8]) -> Option<(i128, TimeUnit)> {
+    let v = trim(v);
+    let num = |b: &[u8]| -> Option<u32> {
+        b.iter().try_fold(0u32, |a, &c| c.is_ascii_digit().then(|| a * 10 + u32::from(c - b'0')))
+    };
+    if v.len() < 10 || v[4] != b'-' || v[7] != b'-' {
+        return None;
+    }
+    let (y, m, d) = (num(&v[..4])?, num(&v[5..7])?, num(&v[8..10])?);
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days_in = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if !(1..=12).contains(&m) || d == 0 || d > days_in[(m - 1) as usize] {
+        return None;
+    }
+    let days = i128::from(days_from_civil(i64::from(y), m, d));
+    let mut rest = &v[10..];
+    if rest.is_empty() {
+        return Some((days * 86_400_000_000_000, TimeUnit::D));
+    }
+    if !matches!(rest[0], b'T' | b't' | b' ') || rest.len() < 6 || rest[3] != b':' {
+        return None;
+    }
+    let (hh, mm) = (num(&rest[1..3])?, num(&rest[4..6])?);
+    rest = &rest[6..];
+    let (mut ss, mut frac, mut digits) = (0u32, 0u64, 0usize);
+    if let [b':', a, b, tail @ ..] = rest {
+        ss = num(&[*a, *b])?;
+        rest = tail;
+        if let [b'.' | b',', tail @ ..] = rest {
+            let n = tail.iter().take_while(|c| c.is_ascii_digit()).count();
+            if n == 0 || n > 9 {
+                return None;
+            }
+            frac = u64::from(num(&tail[..n])?);
+            digits = n;
+            rest = &tail[n..];
+        }
+    }
+    if hh > 23 || mm > 59 || ss > 59 {
+        return None;
+    }
+    let offset_secs: i64 = match rest {
+        [] | [b'Z' | b'z'] => 0,
+        [sign @ (b'+' | b'-'), tail @ ..] => {
+            let (oh, om) = match tail {
+                [a, b] => (num(&[*a, *b])?, 0),
+                [a, b, c, d] | [a, b, b':', c, d] => (num(&[*a, *b])?, num(&[*c, *d])?),
+                _ => return None,
+            };
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            let o = i64::from(oh * 3600 + om * 60);
+            if *sign == b'-' { -o } else { o }
+        }
+        _ => return None,
+    };
+    let secs = days * 86_400 + i128::from(hh * 3600 + mm * 60 + ss) - i128::from(offset_secs);
+    let frac_nanos = i128::from(frac) * 10i128.pow(u32::try_from(9 - digits).unwrap_or(0));
+    let unit = match digits {
+        0 => TimeUnit::S,
+        1..=3 if frac_nanos % 1_000_000 == 0 => TimeUnit::Ms,
+        1..=6 if frac_nanos % 1_000 == 0 => TimeUnit::Us,
+        _ => TimeUnit::Ns,
+    };
+    // Precision is what was written: `.500` asks for milliseconds even though `.5` would do.
+    let unit = match digits {
+        0 => TimeUnit::S,
+        1..=3 => unit.max(TimeUnit::Ms),
+        4..=6 => unit.max(TimeUnit::Us),
+        _ => TimeUnit::Ns,
+    };
+    Some((secs * 1_000_000_000 + frac_nanos, unit))
+}
+
+/// The unit an ISO 8601 value asks for (`D` for a date, else at least `s`), or `None` when it
+/// is not one: type inference takes the finest unit of a column's values.
+pub(crate) fn datetime_unit(v: &[u8]) -> Option<TimeUnit> {
+    parse_iso(v).map(|(_, u)| u)
+}
+
+/// Parses an ISO 8601 date or date-time (`2013-01-01`, `T` or space before the time, seconds
+/// optional, a fraction of up to nine digits, `Z` or a `±hh:mm` / `±hhmm` / `±hh` offset,
+/// converted to UTC) into units of `unit` since 1970-01-01T00:00:00 UTC.
+pub(crate) fn parse_datetime(v: &[u8], unit: TimeUnit) -> Result<i64, Reason> {
+    if trim(v).is_empty() {
+        return Err(Reason::Missing);
+    }
+    let (nanos, needs) = parse_iso(v).ok_or(Reason::NotDateTime)?;
+    if needs > unit {
+        return Err(Reason::FinerThanUnit(unit));
+    }
+    let n = i128::from(unit.nanos());
+    // Exact: the value is a whole number of units (checked just above).
+    let units = nanos.div_euclid(n);
+    i64::try_from(units).ok().filter(|&u| u != i64::MIN).ok_or(Reason::TimeOutOfRange(unit))
+}
+
 /// pandas' default missing-value tokens (`pandas.read_csv`'s `na_values` default), which
 /// larder recognises too unless told otherwise. The empty field is missing whatever the set.
 pub const DEFAULT_NA: [&str; 18] = [
@@ -293,6 +404,40 @@ mod tests {
         assert_eq!(parse_float::<f64>(b"0.1"), Ok(0.1));
         assert_eq!(parse_float::<f32>(b"16777217"), Ok(16_777_216.0));
         assert_eq!(parse_float::<f64>(b"1,5"), Err(Reason::NotFloat));
+    }
+
+    #[test]
+    fn iso_dates_and_times_read_as_numpy_reads_them() {
+        let s = |v: &str| parse_datetime(v.as_bytes(), TimeUnit::S);
+        assert_eq!(s("1970-01-01"), Ok(0));
+        assert_eq!(s("2013-01-01T10:00:00Z"), Ok(1_357_034_400));
+        assert_eq!(s("2013-01-01 05:00:00-05:00"), Ok(1_357_034_400));
+        assert_eq!(s("2013-01-01T15:30+0530"), Ok(1_357_034_400));
+        assert_eq!(s("2013-01-01T11+01"), Err(Reason::NotDateTime), "minutes are required");
+        assert_eq!(s("1969-12-31T23:59:59"), Ok(-1));
+        assert_eq!(s("2000-02-29"), Ok(951_782_400));
+        for bad in ["2001-02-29", "2013-13-01", "2013-1-01", "20130101", "2013-01-01T", "x"] {
+            assert_eq!(s(bad), Err(Reason::NotDateTime), "{bad}");
+        }
+        assert_eq!(s("2013-01-01T00:00:00.5"), Err(Reason::FinerThanUnit(TimeUnit::S)));
+        let ns = parse_datetime(b"2013-01-01T00:00:00.123456789", TimeUnit::Ns);
+        assert_eq!(ns, Ok(1_356_998_400_123_456_789));
+        assert_eq!(datetime_unit(b"2013-01-01"), Some(TimeUnit::D));
+        assert_eq!(datetime_unit(b"2013-01-01T10:00"), Some(TimeUnit::S));
+        assert_eq!(datetime_unit(b"2013-01-01T10:00:00.100"), Some(TimeUnit::Ms));
+        assert_eq!(datetime_unit(b"2013-01-01T10:00:00.1234"), Some(TimeUnit::Us));
+        assert_eq!(parse_datetime(b"", TimeUnit::S), Err(Reason::Missing));
+    }
+
+    proptest! {
+        #[test]
+        fn printed_datetimes_read_back(secs in -62_135_596_800i64..253_402_300_799, ms in 0i64..1000) {
+            let v = secs * 1000 + ms;
+            let text = crate::dtype::format_datetime(v, TimeUnit::Ms);
+            prop_assert_eq!(parse_datetime(text.as_bytes(), TimeUnit::Ms), Ok(v));
+            let day = crate::dtype::format_datetime(secs.div_euclid(86_400), TimeUnit::D);
+            prop_assert_eq!(parse_datetime(day.as_bytes(), TimeUnit::D), Ok(secs.div_euclid(86_400)));
+        }
     }
 
     proptest! {

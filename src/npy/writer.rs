@@ -69,14 +69,32 @@ impl<T: Element> NpyWriter<T> {
     /// # Errors
     /// [`Error::Io`] if the file cannot be created, or is in use by another larder process.
     pub fn create(path: impl AsRef<Path>, row_shape: &[usize]) -> Result<Self> {
+        Self::create_as(path, row_shape, DType::of::<T>())
+    }
+
+    /// [`create`](NpyWriter::create) with the header declaring `dtype`, a dtype of `T`'s
+    /// element type in native order that says more than `T` does: `<M8[ms]` for `i64`
+    /// date-times.
+    ///
+    /// # Errors
+    /// As [`create`](NpyWriter::create); [`Error::DTypeMismatch`] if `dtype` is not `T`'s
+    /// element type in native order.
+    pub fn create_as(path: impl AsRef<Path>, row_shape: &[usize], dtype: DType) -> Result<Self> {
         let path = path.as_ref();
+        if dtype.element() != T::TYPE || !dtype.is_native() {
+            return Err(Error::DTypeMismatch {
+                path: path.to_path_buf(),
+                expected: DType::of::<T>().typestr(),
+                found: dtype.typestr(),
+            });
+        }
         let row_len = row_shape
             .iter()
             .try_fold(1usize, |a, &d| a.checked_mul(d))
             .ok_or_else(|| Error::invalid(path, format!("row shape {row_shape:?} is too large")))?;
         let mut shape = vec![0];
         shape.extend_from_slice(row_shape);
-        let header = Header::new(DType::of::<T>(), &shape, false);
+        let header = Header::new(dtype, &shape, false);
         let bytes = header.to_bytes();
         let file = sys::create_locked(path)?;
         let mut out = BufWriter::with_capacity(BUFFER, file);
@@ -113,7 +131,7 @@ impl<T: Element> NpyWriter<T> {
         let mut head = vec![0u8; usize::try_from(len.min(1 << 20)).unwrap_or(1 << 20)];
         std::io::Read::read_exact(&mut file, &mut head).map_err(|e| Error::io(path, e))?;
         let mut header = Header::parse(&head).map_err(|e| e.at(path))?;
-        if header.dtype != DType::of::<T>() {
+        if header.dtype.element() != T::TYPE || !header.dtype.is_native() {
             return Err(Error::DTypeMismatch {
                 path: path.to_path_buf(),
                 expected: DType::of::<T>().typestr(),

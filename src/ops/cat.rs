@@ -6,7 +6,7 @@ use std::path::Path;
 
 use ndarray::{ArrayViewD, Axis};
 
-use crate::dtype::{Element, dispatch_element};
+use crate::dtype::{Element, Scalar, Time, dispatch_element, format_datetime};
 use crate::error::{Error, Result};
 use crate::npy::{MmapArray, read_header};
 use crate::open::{Location, detect_format, open};
@@ -45,7 +45,7 @@ pub fn cat(
         let io = |e| Error::io("<stdout>", e);
         return crate::store_dispatch!(&store, a => {
             let values = a.read(selection)?;
-            write(out, &values.view(), false, format).map_err(io)
+            write_as(out, &values.view(), false, format, a.dtype().time()).map_err(io)
         });
     }
     // A mapped `.npy` is printed from its raw bytes, swapping each value on output when the
@@ -63,14 +63,15 @@ fn cat_typed<T: Element>(
 ) -> Result<()> {
     let elems = selection.resolve(a.shape())?;
     let io = |e| Error::io("<stdout>", e);
+    let time = a.dtype().time();
     match a.raw_view() {
         Ok((view, swapped)) => {
-            write(out, &view.slice(elems.as_slice()), swapped, format).map_err(io)
+            write_as(out, &view.slice(elems.as_slice()), swapped, format, time).map_err(io)
         }
         Err(Error::NotViewable { .. }) => {
             // Misaligned data: fall back to a converted copy of the selection.
             let owned = a.read_slice(selection)?;
-            write(out, &owned.view(), false, format).map_err(io)
+            write_as(out, &owned.view(), false, format, time).map_err(io)
         }
         Err(e) => Err(e),
     }
@@ -86,33 +87,78 @@ pub fn write<T: Element>(
     swapped: bool,
     format: TextFormat,
 ) -> io::Result<()> {
+    write_as(out, view, swapped, format, None)
+}
+
+/// [`write()`] for values of a time type: `datetime64` values print as ISO 8601 strings, as
+/// numpy prints them (quoted in text, strings in JSON).
+///
+/// # Errors
+/// Whatever `out` returns.
+pub fn write_as<T: Element>(
+    out: &mut dyn Write,
+    view: &ArrayViewD<'_, T>,
+    swapped: bool,
+    format: TextFormat,
+    time: Option<Time>,
+) -> io::Result<()> {
     let mut w = io::BufWriter::new(out);
     let get = |v: T| if swapped { v.swap_bytes() } else { v };
+    let show = |v: T| -> Shown {
+        let s = get(v).to_scalar();
+        match (time, &s) {
+            (Some(Time::DateTime(u)), Scalar::I64(x)) => Shown::Time(format_datetime(*x, u)),
+            _ => Shown::Scalar(s),
+        }
+    };
     match format {
-        TextFormat::Json => json(&mut w, view, &get)?,
+        TextFormat::Json => json(&mut w, view, &show)?,
         TextFormat::Text | TextFormat::TextAll => {
             let summarize = format == TextFormat::Text && view.len() > SUMMARY_THRESHOLD;
             // numpy right-aligns every printed element to the widest one: a first pass finds it.
             let mut width = 0;
             visit(view, summarize, &mut |x| {
-                width = width.max(get(x).to_scalar().to_string().chars().count());
+                width = width.max(show(x).text().chars().count());
             });
             let layout = Layout { summarize, width };
-            text(&mut w, view, &get, 0, layout)?;
+            text(&mut w, view, &show, 0, layout)?;
         }
     }
     writeln!(w)?;
     w.flush()
 }
 
+/// One element as printed.
+enum Shown {
+    Scalar(Scalar),
+    /// A date-time in ISO 8601.
+    Time(String),
+}
+
+impl Shown {
+    fn text(&self) -> String {
+        match self {
+            Shown::Scalar(s) => s.to_string(),
+            Shown::Time(t) => format!("'{t}'"),
+        }
+    }
+
+    fn json(&self) -> serde_json::Value {
+        match self {
+            Shown::Scalar(s) => s.to_json(),
+            Shown::Time(t) => serde_json::Value::String(t.clone()),
+        }
+    }
+}
+
 fn json<T: Element>(
     w: &mut dyn Write,
     v: &ArrayViewD<'_, T>,
-    get: &dyn Fn(T) -> T,
+    get: &dyn Fn(T) -> Shown,
 ) -> io::Result<()> {
     if v.ndim() == 0 {
         let x = v.iter().next().copied().unwrap_or_default();
-        return write!(w, "{}", get(x).to_scalar().to_json());
+        return write!(w, "{}", get(x).json());
     }
     w.write_all(b"[")?;
     for (i, sub) in v.axis_iter(Axis(0)).enumerate() {
@@ -150,13 +196,13 @@ fn visit<T: Element>(v: &ArrayViewD<'_, T>, summarize: bool, f: &mut dyn FnMut(T
 fn text<T: Element>(
     w: &mut dyn Write,
     v: &ArrayViewD<'_, T>,
-    get: &dyn Fn(T) -> T,
+    get: &dyn Fn(T) -> Shown,
     depth: usize,
     layout: Layout,
 ) -> io::Result<()> {
     if v.ndim() == 0 {
         let x = v.iter().next().copied().unwrap_or_default();
-        return write!(w, "{:>width$}", get(x).to_scalar().to_string(), width = layout.width);
+        return write!(w, "{:>width$}", get(x).text(), width = layout.width);
     }
     let n = v.len_of(Axis(0));
     let gap = if v.ndim() == 1 {

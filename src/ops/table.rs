@@ -8,7 +8,9 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use crate::dataset::{Column, Dataset};
-use crate::dtype::{Element, dispatch_element};
+use std::borrow::Cow;
+
+use crate::dtype::{Element, Scalar, Time, TimeUnit, dispatch_element, format_datetime};
 use crate::error::{Error, Result};
 use crate::npy::MmapArray;
 use crate::select::Selection;
@@ -33,18 +35,27 @@ struct Typed<'a, T: Element> {
     values: &'a [T],
     valid: Option<&'a [bool]>,
     categories: Option<&'a [String]>,
+    /// The unit of a date-time column, whose values print in ISO 8601.
+    time: Option<TimeUnit>,
 }
 
 impl<T: Element> Typed<'_, T> {
-    fn label(&self, r: usize) -> Option<Result<&str, T>> {
+    fn label(&self, r: usize) -> Option<Result<Cow<'_, str>, T>> {
         if self.valid.is_some_and(|v| !v[r]) {
             return None;
         }
         let v = self.values[r];
+        if let (Some(unit), Scalar::I64(x)) = (self.time, v.to_scalar()) {
+            return Some(Ok(Cow::Owned(format_datetime(x, unit))));
+        }
         Some(match self.categories {
             Some(cats) => {
                 let code = v.to_scalar().to_json().as_u64().unwrap_or(u64::MAX);
-                usize::try_from(code).ok().and_then(|c| cats.get(c)).map(String::as_str).ok_or(v)
+                usize::try_from(code)
+                    .ok()
+                    .and_then(|c| cats.get(c))
+                    .map(|s| Cow::Borrowed(s.as_str()))
+                    .ok_or(v)
             }
             None => Err(v),
         })
@@ -98,7 +109,12 @@ impl<T: Element> Lend for (Mapped<T>, Column<'_>) {
             Some(v) => Some(v.as_slice()?),
             None => None,
         };
-        Ok(Box::new(Typed { values: m.values.as_slice()?, valid, categories: c.categories() }))
+        let time = match c.dtype()?.time() {
+            Some(Time::DateTime(u)) => Some(u),
+            _ => None,
+        };
+        let values = m.values.as_slice()?;
+        Ok(Box::new(Typed { values, valid, categories: c.categories(), time }))
     }
 }
 

@@ -10,7 +10,9 @@ removed at the end. For every CSV file it ships:
 
 * larder converts it with no options; no record may be rejected;
 * each column has the kind pandas.read_csv (defaults) gives it: a pandas number column is a
-  larder number column (never categorical); a pandas string column is categorical;
+  larder number column (never categorical); a pandas string column is categorical, or, when
+  it holds ISO 8601 date-times, datetime64 with the values pd.to_datetime(format="ISO8601",
+  utc=True) gives;
 * values are equal where present, and missing exactly where pandas has NaN (a float column's
   NaN, or `false` in an integer or categorical column's validity file);
 * `larder groupby` of flights by carrier and by origin gives pandas' counts, means and maxima.
@@ -98,6 +100,11 @@ def compare(larder, data, work):
                     a = np.asarray(values, dtype=np.float64)[present]
                     b = col.to_numpy(dtype=np.float64)[present]
                     check(np.array_equal(a, b), f"{what}: values differ")
+            elif c["dtype"][1:3] == "M8":
+                # ISO 8601 date-times: as pandas parses them (to UTC).
+                t = pd.to_datetime(col, format="ISO8601", utc=True).dt.tz_localize(None)
+                b = t.to_numpy().astype(np.asarray(values).dtype)[present]
+                check(np.array_equal(np.asarray(values)[present], b), f"{what}: times differ")
             else:
                 check("categories" in c, f"{what}: pandas reads strings, larder {c['dtype']}")
                 if "categories" in c:

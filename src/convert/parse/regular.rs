@@ -16,7 +16,7 @@ use crate::convert::columns::{ColumnSpec, Fill, Layout, Parsed, Values};
 use crate::convert::record::mask2;
 use crate::convert::schema::ColumnType;
 use crate::convert::value::{
-    Float, Int, NaTokens, parse_bool, parse_float, parse_int, parse_simple_decimal,
+    Float, Int, NaTokens, parse_bool, parse_datetime, parse_float, parse_int, parse_simple_decimal,
 };
 
 thread_local! {
@@ -220,6 +220,15 @@ fn column(
             Values::Bool(values(at, na, on, missing, |s, e| parse_bool(&block[s..e]).ok())?)
         }
         ColumnType::Cat => categorical(block, at.ends, at.fields, at.index, at.rows)?,
+        ColumnType::DateTime(unit) => {
+            let on = match int_missing(spec.fill)? {
+                OnMissing::Value(f) => OnMissing::Value(i64::try_from(f).ok()?),
+                OnMissing::Mark(_) => OnMissing::Mark(0),
+            };
+            Values::I64(values(at, na, on, missing, |s, e| {
+                parse_datetime(&block[s..e], unit).ok()
+            })?)
+        }
     })
 }
 
