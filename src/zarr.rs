@@ -27,7 +27,7 @@ mod plain;
 use meta::{data_type_of, describe, plain_layout, resolve_inner};
 pub(crate) use meta::{element_of, version_and_inner};
 pub use meta::{group_attributes, list_arrays};
-pub use options::{Codec, DEFAULT_CHUNK_BYTES, ZarrOptions, default_chunks};
+pub use options::{Codec, DEFAULT_CHUNK_BYTES, ZSTD_MIN_LEVEL, ZarrOptions, default_chunks};
 
 /// A typed array stored in Zarr format (v2 or v3) in a directory.
 pub struct ZarrArray<T: Element> {
@@ -662,6 +662,17 @@ mod tests {
         assert_eq!("none".parse::<Codec>().unwrap(), Codec::None);
         assert!("lz4".parse::<Codec>().is_err());
         assert!("gzip:10".parse::<Codec>().is_err());
+    }
+
+    #[test]
+    fn codec_levels_out_of_range_are_refused_when_parsed() {
+        assert_eq!("zstd:22".parse::<Codec>().unwrap(), Codec::Zstd(22));
+        assert_eq!("zstd:-5".parse::<Codec>().unwrap(), Codec::Zstd(-5));
+        assert_eq!("gzip:0".parse::<Codec>().unwrap(), Codec::Gzip(0));
+        for bad in ["zstd:99", "zstd:23", "zstd:0", "zstd:-131073", "gzip:10", "gzip:-1", "zstd:x"]
+        {
+            assert!(matches!(bad.parse::<Codec>(), Err(Error::Argument(_))), "{bad}");
+        }
     }
 
     #[test]

@@ -1,0 +1,144 @@
+//! Hostile input and broken recovery: what must never lose data, leave temporaries behind, give
+//! a wrong answer or a vague error.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use larder::convert::{ColumnType, ConvertOptions, FaultPlan, Step};
+use larder::{
+    ArrayRead, CopyOptions, Error, MmapArray, ZarrArray, ZarrOptions, read_npy, write_npy,
+};
+use ndarray::{ArrayD, IxDyn};
+
+use crate::support::larder;
+
+fn run(args: &[&str]) -> Output {
+    larder().args(args).output().unwrap()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Asserts the run failed with exit status 1 and a one-line message holding each of `words`.
+fn assert_fails(o: &Output, words: &[&str]) -> String {
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(1), "stderr: {err}");
+    for w in words {
+        assert!(err.contains(w), "{w:?} not in {err:?}");
+    }
+    err
+}
+
+/// Every file under `dir`, by relative path.
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                out.insert(rel, fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> =
+        fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    v.sort();
+    v
+}
+
+fn small_npy(dir: &Path) -> PathBuf {
+    let p = dir.join("a.npy");
+    write_npy(&p, &ndarray::Array1::from_iter(0..100i32)).unwrap();
+    p
+}
+
+// ---------------------------------------------------------------------------------------------
+// Zarr: a new array never replaces or hides what a store holds.
+
+// ---------------------------------------------------------------------------------------------
+// Copies: shapes kept, no temporaries left.
+
+/// Files whose names say they are larder temporaries.
+fn temporaries(dir: &Path) -> Vec<String> {
+    names_in(dir).into_iter().filter(|n| n.contains("larder-tmp")).collect()
+}
+
+#[test]
+fn copy_with_an_out_of_range_codec_level_is_refused_before_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = small_npy(dir.path());
+    let z = dir.path().join("z.zarr");
+    let o = run(&["copy", s(&a), s(&z), "--codec", "zstd:99"]);
+    assert_eq!(o.status.code(), Some(2), "a usage error");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("zstd:99"));
+    assert!(!z.exists());
+    let o = run(&["copy", s(&a), s(&z), "--codec", "zstd:-3"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading: special files, selections, per-axis statistics on every store.
+
+// ---------------------------------------------------------------------------------------------
+// Convert: the temporary directory, resumes.
+
+fn csv(dir: &Path, rows: usize) -> PathBuf {
+    let mut text = String::from("id,name,score\n");
+    for i in 0..rows {
+        let row = format!("{i},n{},{}.5\n", i % 13, i % 101);
+        text.push_str(&row);
+    }
+    let p = dir.join("in.csv");
+    fs::write(&p, text).unwrap();
+    p
+}
+
+fn convert_opts() -> ConvertOptions {
+    let mut o = ConvertOptions::new();
+    o.block_size(512)
+        .checkpoint_interval(Duration::ZERO)
+        .column_type("id", ColumnType::U32)
+        .column_type("name", ColumnType::Cat)
+        .column_type("score", ColumnType::F64);
+    o
+}
+
+/// Fails the `n`-th durable step of kind `step`, as a crash just before it.
+#[derive(Debug)]
+struct FailAt {
+    step: Step,
+    n: u64,
+    seen: AtomicU64,
+}
+
+impl FaultPlan for FailAt {
+    fn before(&self, step: Step, _path: &Path) -> io::Result<()> {
+        if step == self.step && self.seen.fetch_add(1, Ordering::SeqCst) + 1 == self.n {
+            return Err(io::Error::other("injected failure"));
+        }
+        Ok(())
+    }
+}
+
+fn fail_at(step: Step, n: u64) -> Arc<FailAt> {
+    Arc::new(FailAt { step, n, seen: AtomicU64::new(0) })
+}
+
+fn tmp_of(out: &Path) -> PathBuf {
+    out.with_file_name(format!(".{}.larder-tmp", out.file_name().unwrap().to_string_lossy()))
+}
