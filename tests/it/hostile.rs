@@ -70,6 +70,66 @@ fn small_npy(dir: &Path) -> PathBuf {
 // ---------------------------------------------------------------------------------------------
 // Zarr: a new array never replaces or hides what a store holds.
 
+#[test]
+fn zarr_create_below_an_existing_array_is_refused_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = small_npy(dir.path());
+    let store = dir.path().join("s.zarr");
+    larder::copy_with(&a, &store, &CopyOptions::new()).unwrap();
+    let before = tree(&store);
+    let e = larder::copy_with(&a, format!("{}:/x", store.display()), &CopyOptions::new());
+    assert!(matches!(e, Err(Error::Invalid { .. })), "{e:?}");
+    assert_eq!(tree(&store), before, "the root array is untouched");
+    assert_eq!(ZarrArray::<i32>::open(&store).unwrap().shape(), &[100]);
+
+    let t = dir.path().join("t.zarr");
+    let o = ZarrOptions::new();
+    drop(ZarrArray::<i32>::create(&t, Some("/g/arr"), &[4], &o).unwrap());
+    let before = tree(&t);
+    let e = ZarrArray::<i32>::create(&t, Some("/g/arr/sub"), &[4], &o);
+    assert!(matches!(e, Err(Error::Invalid { .. })), "{e:?}");
+    assert_eq!(tree(&t), before);
+
+    // The CLI says which node is in the way.
+    let o = run(&["copy", s(&a), &format!("{}:/g/arr/sub", t.display())]);
+    assert_fails(&o, &["t.zarr", "/g/arr is an array"]);
+    assert_eq!(tree(&t), before);
+}
+
+#[test]
+fn zarr_create_in_a_v2_store_is_refused_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = small_npy(dir.path());
+    let v2 = dir.path().join("old.zarr");
+    fs::create_dir(&v2).unwrap();
+    fs::write(v2.join(".zgroup"), br#"{"zarr_format": 2}"#).unwrap();
+    let e = ZarrArray::<i32>::create(&v2, Some("/x"), &[4], &ZarrOptions::new());
+    assert!(matches!(e, Err(Error::Invalid { .. })), "{e:?}");
+    assert_eq!(names_in(&v2), [".zgroup"]);
+    let o = run(&["copy", s(&a), &format!("{}:/x", v2.display())]);
+    assert_fails(&o, &["old.zarr", "Zarr v2"]);
+    assert_eq!(names_in(&v2), [".zgroup"]);
+}
+
+#[test]
+fn zarr_writes_never_follow_a_symlink_inside_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = dir.path().join("outside");
+    fs::create_dir(&outside).unwrap();
+    let store = dir.path().join("s.zarr");
+    drop(ZarrArray::<i32>::create(&store, Some("/g/keep"), &[4], &ZarrOptions::new()).unwrap());
+    std::os::unix::fs::symlink(&outside, store.join("g/link")).unwrap();
+    let e = ZarrArray::<i32>::create(&store, Some("/g/link/arr"), &[4], &ZarrOptions::new());
+    assert!(matches!(e, Err(Error::Invalid { ref reason, .. }) if reason.contains("symbolic")));
+    assert!(names_in(&outside).is_empty(), "nothing written through the link");
+
+    // A link inside an existing array's directory: opening it for writing is refused.
+    std::os::unix::fs::symlink(&outside, store.join("g/keep/c")).unwrap();
+    let e = ZarrArray::<i32>::open_mut(&store, Some("/g/keep"));
+    assert!(matches!(e, Err(Error::Invalid { ref reason, .. }) if reason.contains("symbolic")));
+    assert!(names_in(&outside).is_empty());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Copies: shapes kept, no temporaries left.
 
