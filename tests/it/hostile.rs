@@ -133,9 +133,83 @@ fn zarr_writes_never_follow_a_symlink_inside_the_store() {
 // ---------------------------------------------------------------------------------------------
 // Copies: shapes kept, no temporaries left.
 
+#[test]
+fn copy_keeps_the_shape_of_empty_arrays() {
+    let dir = tempfile::tempdir().unwrap();
+    for shape in [&[2usize, 0, 3][..], &[5, 0], &[0], &[0, 4]] {
+        let src = dir.path().join("empty.npy");
+        // Big-endian int64, as numpy writes `>i8`.
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        let dict = format!(
+            "{{'descr': '>i8', 'fortran_order': False, 'shape': ({}), }}",
+            shape.iter().map(|n| n.to_string() + ",").collect::<String>()
+        );
+        let mut text = dict.into_bytes();
+        text.resize(128 - 10 - 1, b' ');
+        text.push(b'\n');
+        bytes.extend_from_slice(&u16::try_from(text.len()).unwrap().to_le_bytes());
+        bytes.extend_from_slice(&text);
+        fs::write(&src, &bytes).unwrap();
+        let dst = dir.path().join("copy.npy");
+        larder::copy(&src, &dst).unwrap();
+        assert_eq!(read_npy::<i64>(&dst).unwrap().shape(), shape, "npy to npy");
+        // Through the store path (a chunked destination and back).
+        let z = dir.path().join(format!("e{}.zarr", shape.len() * 10 + shape[0]));
+        larder::copy_with(&src, &z, &CopyOptions::new()).unwrap();
+        assert_eq!(ZarrArray::<i64>::open(&z).unwrap().shape(), shape);
+        let back = dir.path().join("back.npy");
+        larder::copy_with(&z, &back, &CopyOptions::new()).unwrap();
+        assert_eq!(read_npy::<i64>(&back).unwrap().shape(), shape, "zarr to npy");
+        let mut opts = CopyOptions::new();
+        opts.chunks(&vec![1; shape.len()]);
+        let e = larder::copy_with(&src, dir.path().join("x.npy"), &opts);
+        assert!(matches!(e, Err(Error::Invalid { .. })), "npy has no chunks");
+    }
+}
+
 /// Files whose names say they are larder temporaries.
 fn temporaries(dir: &Path) -> Vec<String> {
     names_in(dir).into_iter().filter(|n| n.contains("larder-tmp")).collect()
+}
+
+#[test]
+fn failed_copy_onto_a_directory_leaves_no_temporary() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = small_npy(dir.path());
+    let target = dir.path().join("target.npy");
+    fs::create_dir(&target).unwrap();
+    fs::write(target.join("mine"), b"keep").unwrap();
+    let e = larder::copy(&a, &target);
+    assert!(matches!(e, Err(Error::Io { .. })), "{e:?}");
+    assert!(temporaries(dir.path()).is_empty(), "{:?}", temporaries(dir.path()));
+    for dst in ["target.npy", "target.h5"] {
+        let d = dir.path().join(dst);
+        if Path::new(dst).extension().is_some_and(|x| x == "h5") {
+            fs::create_dir(&d).unwrap();
+        }
+        let o = run(&["copy", s(&a), s(&d)]);
+        assert_fails(&o, &[dst]);
+        assert!(temporaries(dir.path()).is_empty(), "{dst}: {:?}", temporaries(dir.path()));
+    }
+    assert_eq!(fs::read(target.join("mine")).unwrap(), b"keep");
+    // A rerun fails the same way, and still leaves nothing.
+    assert!(larder::copy(&a, &target).is_err());
+    assert!(temporaries(dir.path()).is_empty());
+}
+
+#[test]
+fn copy_onto_a_dangling_symlink_leaves_no_temporary() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = small_npy(dir.path());
+    for name in ["link.npy", "link.zarr", "link.h5"] {
+        let link = dir.path().join(name);
+        std::os::unix::fs::symlink(dir.path().join("missing/x"), &link).unwrap();
+        let o = run(&["copy", s(&a), s(&link)]);
+        if !o.status.success() {
+            assert_fails(&o, &[name]);
+        }
+        assert!(temporaries(dir.path()).is_empty(), "{name}: {:?}", temporaries(dir.path()));
+    }
 }
 
 #[test]
