@@ -159,6 +159,7 @@ pub fn guess_format(path: &Path) -> Option<Format> {
 /// [`Error::Io`] if it cannot be read; [`Error::Argument`] if it is none of npy, Zarr, HDF5.
 pub fn detect_format(path: &Path) -> Result<Format> {
     use std::io::Read;
+    crate::fsutil::refuse_special_file(path)?;
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if meta.is_dir() {
         let zarr = ["zarr.json", ".zarray", ".zgroup"].iter().any(|f| path.join(f).exists());

@@ -228,6 +228,33 @@ fn copy_with_an_out_of_range_codec_level_is_refused_before_writing() {
 // ---------------------------------------------------------------------------------------------
 // Reading: special files, selections, per-axis statistics on every store.
 
+#[test]
+fn info_on_a_fifo_is_refused_without_hanging() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe.npy");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let e = larder::info(&fifo);
+    assert!(matches!(e, Err(Error::Invalid { ref reason, .. }) if reason.contains("FIFO")));
+    let e = MmapArray::<f64>::open(&fifo);
+    assert!(matches!(e, Err(Error::Invalid { .. })));
+    let mut child = larder().args(["info", s(&fifo)]).stderr(std::process::Stdio::piped()).spawn();
+    let child = child.as_mut().unwrap();
+    for _ in 0..100 {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let Some(status) = child.try_wait().unwrap() else {
+        child.kill().unwrap();
+        panic!("larder info on a FIFO hangs");
+    };
+    assert_eq!(status.code(), Some(1));
+    let mut err = String::new();
+    io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert!(err.contains("pipe.npy") && err.contains("FIFO"), "{err}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Convert: the temporary directory, resumes.
 
