@@ -225,6 +225,20 @@ fn copy_with_an_out_of_range_codec_level_is_refused_before_writing() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
+#[cfg(feature = "hdf5")]
+#[test]
+fn copy_into_an_h5_that_has_the_dataset_says_it_exists() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = small_npy(dir.path());
+    let h = dir.path().join("f.h5");
+    larder::copy_with(&a, &h, &CopyOptions::new()).unwrap();
+    let e = larder::copy_with(&a, &h, &CopyOptions::new());
+    assert!(matches!(e, Err(Error::Invalid { ref reason, .. }) if reason.contains("/data")));
+    let o = run(&["copy", s(&a), s(&h)]);
+    let err = assert_fails(&o, &["f.h5", "/data already exists"]);
+    assert!(!err.contains("unknown library error"), "{err}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Reading: special files, selections, per-axis statistics on every store.
 
