@@ -33,8 +33,21 @@ pub enum TextFormat {
 ///
 /// # Errors
 /// As [`crate::open`] and [`Selection::resolve`]; [`Error::Io`] if `out` fails (a closed pipe
-/// included).
+/// included). A selection that does not fit the array is [`Error::Invalid`] naming `path`.
 pub fn cat(
+    path: &Path,
+    selection: &Selection,
+    format: TextFormat,
+    out: &mut dyn Write,
+) -> Result<()> {
+    cat_at(path, selection, format, out).map_err(|e| match e {
+        // Resolving the selection knows the shape, not the file it came from.
+        Error::Argument(reason) => Error::invalid(path, reason),
+        e => e,
+    })
+}
+
+fn cat_at(
     path: &Path,
     selection: &Selection,
     format: TextFormat,

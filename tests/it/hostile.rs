@@ -269,6 +269,25 @@ fn info_on_a_fifo_is_refused_without_hanging() {
     assert!(err.contains("pipe.npy") && err.contains("FIFO"), "{err}");
 }
 
+#[test]
+fn cat_selection_errors_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = small_npy(dir.path());
+    let o = run(&["cat", s(&a), "--slice", "500"]);
+    assert_fails(&o, &["a.npy", "out of bounds"]);
+    let e = larder::ops::cat::cat(
+        &a,
+        &"500".parse().unwrap(),
+        larder::ops::cat::TextFormat::Json,
+        &mut Vec::new(),
+    );
+    assert!(matches!(e, Err(Error::Invalid { ref path, .. }) if path == &a), "{e:?}");
+    // numpy accepts a trailing comma: `a[5,]` is `a[5]`.
+    let o = run(&["cat", s(&a), "--slice", "5,"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "5");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Convert: the temporary directory, resumes.
 
