@@ -288,6 +288,31 @@ fn cat_selection_errors_name_the_file() {
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "5");
 }
 
+#[test]
+fn stats_axis_works_on_zarr_as_on_npy() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("m.npy");
+    let data = ArrayD::from_shape_fn(IxDyn(&[7, 5, 3]), |i| (i[0] * 15 + i[1] * 3 + i[2]) as f64);
+    write_npy(&a, &data).unwrap();
+    let z = dir.path().join("m.zarr");
+    let mut opts = CopyOptions::new();
+    opts.chunks(&[2, 2, 3]);
+    larder::copy_with(&a, &z, &opts).unwrap();
+    for axis in 0..3 {
+        let want = larder::compute::summary_axis_any(&a, axis).unwrap();
+        let got = larder::compute::summary_axis_any(&z, axis).unwrap();
+        assert_eq!(got.shape, want.shape, "axis {axis}");
+        let (w, g) = (serde_json::to_value(&want).unwrap(), serde_json::to_value(&got).unwrap());
+        for key in ["count", "sum", "min", "max", "nan_count", "mean"] {
+            assert_eq!(g[key], w[key], "axis {axis}: {key}");
+        }
+    }
+    let o = run(&["stats", s(&z), "--axis", "1", "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let e = larder::compute::summary_axis_any(&z, 3);
+    assert!(matches!(e, Err(Error::Invalid { .. })));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Convert: the temporary directory, resumes.
 
