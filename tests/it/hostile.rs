@@ -361,3 +361,100 @@ fn fail_at(step: Step, n: u64) -> Arc<FailAt> {
 fn tmp_of(out: &Path) -> PathBuf {
     out.with_file_name(format!(".{}.larder-tmp", out.file_name().unwrap().to_string_lossy()))
 }
+
+#[test]
+fn convert_never_deletes_a_temporary_directory_it_did_not_make() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = csv(dir.path(), 50);
+    let out = dir.path().join("out");
+    let tmp = tmp_of(&out);
+    fs::create_dir(&tmp).unwrap();
+    fs::write(tmp.join("thesis.tex"), b"years of work").unwrap();
+    let e = convert_opts().convert(&input, &out, &mut |_| {});
+    assert!(matches!(e, Err(Error::Invalid { ref path, .. }) if path == &tmp), "{e:?}");
+    assert_eq!(fs::read(tmp.join("thesis.tex")).unwrap(), b"years of work");
+    assert_eq!(names_in(&tmp), ["thesis.tex"], "nothing written into it either");
+    let o = run(&["convert", s(&input), s(&out), "-q"]);
+    assert_fails(&o, &[".out.larder-tmp", "which a conversion does not write"]);
+    assert_eq!(names_in(&tmp), ["thesis.tex"]);
+    // Even when it also holds files a conversion writes.
+    fs::write(tmp.join("lock"), b"").unwrap();
+    fs::write(tmp.join("larder-convert"), b"").unwrap();
+    let e = convert_opts().convert(&input, &out, &mut |_| {});
+    assert!(matches!(e, Err(Error::Invalid { ref reason, .. }) if reason.contains("thesis.tex")));
+    assert!(tmp.join("thesis.tex").exists());
+}
+
+#[test]
+fn convert_refuses_a_symlinked_temporary_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = csv(dir.path(), 50);
+    let out = dir.path().join("out");
+    let elsewhere = dir.path().join("elsewhere");
+    fs::create_dir(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, tmp_of(&out)).unwrap();
+    let e = convert_opts().convert(&input, &out, &mut |_| {});
+    assert!(matches!(e, Err(Error::Invalid { ref reason, .. }) if reason.contains("symbolic")));
+    assert!(names_in(&elsewhere).is_empty(), "nothing written through the link");
+    let o = run(&["convert", s(&input), s(&out), "-q"]);
+    assert_fails(&o, &[".out.larder-tmp", "symbolic link"]);
+    assert!(names_in(&elsewhere).is_empty());
+}
+
+#[test]
+fn convert_still_restarts_after_a_kill_before_its_first_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = csv(dir.path(), 300);
+    let reference = dir.path().join("reference");
+    convert_opts().convert(&input, &reference, &mut |_| {}).unwrap();
+    let out = dir.path().join("out");
+    let e = convert_opts().faults(fail_at(Step::Checkpoint, 1)).convert(&input, &out, &mut |_| {});
+    assert!(matches!(e, Err(Error::Io { .. })));
+    assert!(tmp_of(&out).exists(), "kept, as a crash would leave it");
+    convert_opts().convert(&input, &out, &mut |_| {}).unwrap();
+    assert_eq!(tree(&out), tree(&reference));
+    assert!(!tmp_of(&out).exists());
+}
+
+#[test]
+fn resume_accepts_another_spelling_of_the_input_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = csv(dir.path(), 300);
+    let out = dir.path().join("out");
+    let e = convert_opts().faults(fail_at(Step::Checkpoint, 3)).convert(&input, &out, &mut |_| {});
+    assert!(matches!(e, Err(Error::Io { .. })));
+    let other = dir.path().join(".").join("in.csv");
+    let r = convert_opts().resume(true).convert(&other, &out, &mut |_| {}).unwrap();
+    assert!(r.resumed);
+}
+
+#[test]
+fn a_second_convert_into_the_same_output_says_another_is_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = csv(dir.path(), 300);
+    let out = dir.path().join("out");
+    let e = convert_opts().faults(fail_at(Step::Checkpoint, 3)).convert(&input, &out, &mut |_| {});
+    assert!(matches!(e, Err(Error::Io { .. })));
+    // Hold the lock as a running conversion does.
+    let lock = fs::OpenOptions::new().write(true).open(tmp_of(&out).join("lock")).unwrap();
+    lock.try_lock().unwrap();
+    let e = convert_opts().convert(&input, &out, &mut |_| {});
+    assert!(
+        matches!(e, Err(Error::Io { ref source, .. }) if source.kind() == io::ErrorKind::WouldBlock),
+        "{e:?}"
+    );
+    let o = run(&["convert", s(&input), s(&out), "-q", "--resume"]);
+    let err = assert_fails(&o, &[".out.larder-tmp", "another conversion"]);
+    assert!(!err.contains("interrupted"), "{err}");
+    drop(lock);
+}
+
+#[test]
+fn convert_into_a_dot_path_is_refused_before_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = csv(dir.path(), 20);
+    let out = dir.path().join("sub/.");
+    let e = convert_opts().convert(&input, &out, &mut |_| {});
+    assert!(matches!(e, Err(Error::Invalid { .. })), "{e:?}");
+    assert_eq!(names_in(dir.path()), ["in.csv"]);
+}
