@@ -417,6 +417,64 @@ fn convert_still_restarts_after_a_kill_before_its_first_checkpoint() {
 }
 
 #[test]
+fn resume_after_a_failure_anywhere_in_the_first_checkpoint_is_byte_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = csv(dir.path(), 300);
+    let reference = dir.path().join("reference");
+    convert_opts().convert(&input, &reference, &mut |_| {}).unwrap();
+    // The first checkpoint syncs rejects.csv, the three columns and the dictionary, then
+    // writes checkpoint.json.
+    let mut cases: Vec<(Step, u64)> = (1..=5).map(|n| (Step::Sync, n)).collect();
+    cases.push((Step::Checkpoint, 1));
+    for (step, n) in cases {
+        let out = dir.path().join(format!("out-{step:?}-{n}"));
+        let e = convert_opts().faults(fail_at(step, n)).convert(&input, &out, &mut |_| {});
+        assert!(matches!(e, Err(Error::Io { .. })), "{step:?} {n}: {e:?}");
+        let r = convert_opts().resume(true).convert(&input, &out, &mut |_| {});
+        assert!(r.is_ok(), "{step:?} {n}: {r:?}");
+        assert_eq!(tree(&out), tree(&reference), "{step:?} {n}");
+    }
+}
+
+#[test]
+fn resume_recreates_column_files_that_have_no_header_yet() {
+    // What a crash left when the first checkpoint reached the disk before the column files'
+    // headers did: a checkpoint of zero rows, and empty files.
+    let dir = tempfile::tempdir().unwrap();
+    let input = csv(dir.path(), 300);
+    let reference = dir.path().join("reference");
+    convert_opts().convert(&input, &reference, &mut |_| {}).unwrap();
+    let out = dir.path().join("out");
+    let e = convert_opts().faults(fail_at(Step::Checkpoint, 2)).convert(&input, &out, &mut |_| {});
+    assert!(matches!(e, Err(Error::Io { .. })));
+    let tmp = tmp_of(&out);
+    for name in names_in(&tmp) {
+        if Path::new(&name).extension().is_some_and(|x| x == "part") || name == "rejects.csv" {
+            fs::File::create(tmp.join(&name)).unwrap();
+        }
+    }
+    let o = run(&[
+        "convert",
+        s(&input),
+        s(&out),
+        "-q",
+        "--resume",
+        "--block-size",
+        "512",
+        "--checkpoint-interval",
+        "0",
+        "--type",
+        "id=u32",
+        "--type",
+        "name=cat",
+        "--type",
+        "score=f64",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(tree(&out), tree(&reference));
+}
+
+#[test]
 fn resume_accepts_another_spelling_of_the_input_path() {
     let dir = tempfile::tempdir().unwrap();
     let input = csv(dir.path(), 300);
