@@ -313,6 +313,16 @@ fn stats_axis_works_on_zarr_as_on_npy() {
     assert!(matches!(e, Err(Error::Invalid { .. })));
 }
 
+#[test]
+fn usage_errors_exit_2_and_other_errors_exit_1() {
+    let o = run(&["info"]);
+    assert_eq!(o.status.code(), Some(2), "missing argument");
+    let o = run(&["frobnicate"]);
+    assert_eq!(o.status.code(), Some(2), "unknown command");
+    let o = run(&["info", "/nonexistent/x.npy"]);
+    assert_fails(&o, &["/nonexistent/x.npy"]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Convert: the temporary directory, resumes.
 
@@ -515,4 +525,17 @@ fn convert_into_a_dot_path_is_refused_before_writing() {
     let e = convert_opts().convert(&input, &out, &mut |_| {});
     assert!(matches!(e, Err(Error::Invalid { .. })), "{e:?}");
     assert_eq!(names_in(dir.path()), ["in.csv"]);
+}
+
+#[test]
+fn convert_accepts_numpy_typestrs_in_schema_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = csv(dir.path(), 20);
+    let schema = dir.path().join("schema.json");
+    fs::write(&schema, br#"{"id": "<i4", "name": "cat", "score": "<f4"}"#).unwrap();
+    let out = dir.path().join("out");
+    let r = ConvertOptions::new().schema_file(&schema).convert(&input, &out, &mut |_| {}).unwrap();
+    let types: Vec<String> = r.manifest.columns.iter().map(|c| c.dtype.clone()).collect();
+    assert_eq!(types[0], "<i4");
+    assert_eq!(types[2], "<f4");
 }
