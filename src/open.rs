@@ -233,6 +233,24 @@ fn open_typed<T: Element>(loc: &Location, format: Format) -> Result<DynStore<T>>
     })
 }
 
+/// Opens the `.npy` at `base` with the delta files `deltas` applied in order (each saved over
+/// the one before it, the first over `base`), as [`MmapArray::open_with_deltas`], whatever its
+/// element type. With no deltas, as [`open`] of an `.npy`.
+///
+/// # Errors
+/// As [`MmapArray::open_with_deltas`]; [`Error::Invalid`] if `base` is not an `.npy` file.
+pub fn open_with_deltas<P: AsRef<Path>>(base: impl AsRef<Path>, deltas: &[P]) -> Result<AnyStore> {
+    let base = base.as_ref();
+    if detect_format(base)? != Format::Npy {
+        return Err(Error::invalid(base, "deltas apply to .npy files only"));
+    }
+    let element = crate::npy::read_header(base)?.dtype.element();
+    crate::dtype::dispatch_element!(element, T => {
+        let a: DynStore<T> = Box::new(MmapArray::<T>::open_with_deltas(base, deltas)?);
+        Ok(T::into_any(a))
+    })
+}
+
 /// Opens the array at `path` read-only as element type `T`.
 ///
 /// # Errors

@@ -10,6 +10,7 @@ use super::kernel::Reduce;
 use super::quantile::{Quantile, quantiles};
 use super::stats::{Summary, store_summary};
 use crate::error::{Error, Result};
+use crate::open::AnyStore;
 use crate::store::ChunkSource;
 
 /// What `larder stats` reports: the [`Summary`], and optionally a histogram and quantiles.
@@ -97,14 +98,26 @@ impl StatsOptions {
     pub fn compute(&self, path: impl AsRef<Path>) -> Result<Stats> {
         let path = path.as_ref();
         if self.range.is_some() && self.bins.is_none() {
+            // Before opening: the options are wrong whatever the file.
             return Err(Error::argument("a histogram range needs a number of bins"));
         }
-        let store = crate::open::open(path)?;
+        self.compute_store(&crate::open::open(path)?, path)
+    }
+
+    /// Statistics of an opened store (`path` names it in errors), e.g. an `.npy` seen through
+    /// deltas ([`crate::open_with_deltas`]).
+    ///
+    /// # Errors
+    /// As [`compute`](StatsOptions::compute).
+    pub fn compute_store(&self, store: &AnyStore, path: &Path) -> Result<Stats> {
+        if self.range.is_some() && self.bins.is_none() {
+            return Err(Error::argument("a histogram range needs a number of bins"));
+        }
         if self.bins.is_none() && self.quantiles.is_empty() {
-            let summary = store_summary(&store, !self.without_std)?;
+            let summary = store_summary(store, !self.without_std)?;
             return Ok(Stats { summary, histogram: None, quantiles: Vec::new() });
         }
-        crate::store_dispatch!(&store,
+        crate::store_dispatch!(store,
         s => stats_typed(&*s.chunk_source()?, self),
         complex _s => Err(Error::invalid(
             path,

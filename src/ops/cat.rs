@@ -47,6 +47,29 @@ pub fn cat(
     })
 }
 
+/// Prints the `selection` of the `.npy` at `base` seen through the delta files `deltas`
+/// (applied in order) to `out`.
+///
+/// # Errors
+/// As [`cat`] and [`crate::open_with_deltas`].
+pub fn cat_with_deltas<P: AsRef<Path>>(
+    base: &Path,
+    deltas: &[P],
+    selection: &Selection,
+    format: TextFormat,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let store = crate::open::open_with_deltas(base, deltas)?;
+    let io = |e| Error::io("<stdout>", e);
+    crate::store_dispatch!(&store, a => {
+        let values = a.read(selection).map_err(|e| match e {
+            Error::Argument(reason) => Error::invalid(base, reason),
+            e => e,
+        })?;
+        write(out, &values.view(), false, format).map_err(io)
+    })
+}
+
 fn cat_at(
     path: &Path,
     selection: &Selection,

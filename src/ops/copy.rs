@@ -1,7 +1,7 @@
 //! `larder copy`: streaming copies between array files of any format (npy, Zarr, HDF5).
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ndarray::{Axis, Slice};
 
@@ -58,6 +58,7 @@ pub struct CopyOptions {
     chunks: Option<Vec<usize>>,
     codec: Option<Codec>,
     shard: Option<Vec<usize>>,
+    deltas: Vec<PathBuf>,
 }
 
 impl CopyOptions {
@@ -79,6 +80,12 @@ impl CopyOptions {
     /// Shard shape for a Zarr destination.
     pub fn shard(&mut self, shard: &[usize]) -> &mut Self {
         self.shard = Some(shard.to_vec());
+        self
+    }
+    /// Copies the `.npy` source as seen through these delta files, applied in order
+    /// ([`crate::open_with_deltas`]).
+    pub fn deltas<P: AsRef<Path>>(&mut self, deltas: &[P]) -> &mut Self {
+        self.deltas = deltas.iter().map(|d| d.as_ref().to_path_buf()).collect();
         self
     }
     fn is_default(&self) -> bool {
@@ -125,7 +132,11 @@ pub fn copy_with(
             format!("is the same file as {}; copy to a new path", src.display()),
         ));
     }
-    let store = crate::open::open(src)?;
+    let store = if options.deltas.is_empty() {
+        crate::open::open(src)?
+    } else {
+        crate::open::open_with_deltas(src, &options.deltas)?
+    };
     let elements =
         crate::store_dispatch!(&store, s => copy_store(s.as_ref(), &dloc, dfmt, options))?;
     let bytes = crate::fsutil::disk_usage(&dloc.file);

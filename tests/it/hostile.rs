@@ -539,3 +539,91 @@ fn convert_accepts_numpy_typestrs_in_schema_files() {
     assert_eq!(types[0], "<i4");
     assert_eq!(types[2], "<f4");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Delta files from the command line.
+
+/// A 1-d `u32` base of three pages of `0..n`, a delta setting element 100 to 7, and a second
+/// delta over it setting element 0 to 1.
+fn base_and_two_deltas(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let n = 3 * larder::page_size() / 4;
+    let base = dir.join("base.npy");
+    write_npy(&base, &ndarray::Array1::from_iter(0..n as u32)).unwrap();
+    let mut c = MmapArray::<u32>::open_cow(&base).unwrap();
+    c.view_mut().unwrap()[[100]] = 7;
+    let d1 = dir.join("one.delta");
+    c.save_delta(&d1).unwrap();
+    drop(c);
+    let mut c = MmapArray::<u32>::open_with_delta(&base, &d1).unwrap();
+    c.view_mut().unwrap()[[0]] = 1;
+    let d2 = dir.join("two.delta");
+    c.save_delta(&d2).unwrap();
+    (base, d1, d2)
+}
+
+#[test]
+fn info_cat_stats_and_copy_read_through_deltas() {
+    let dir = tempfile::tempdir().unwrap();
+    let (base, d1, d2) = base_and_two_deltas(dir.path());
+    let with = ["--delta", s(&d1), "--delta", s(&d2)];
+    let out = |o: Output| {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let cat = out(larder()
+        .args(["cat", s(&base), "--slice", "0:2", "--json"])
+        .args(with)
+        .output()
+        .unwrap());
+    assert_eq!(cat.trim(), "[1,1]");
+    let cat = out(larder().args(["cat", s(&base), "--slice", "100,"]).args(with).output().unwrap());
+    assert_eq!(cat.trim(), "7");
+    let plain = out(run(&["cat", s(&base), "--slice", "0:2", "--json"]));
+    assert_eq!(plain.trim(), "[0,1]", "the base is unchanged");
+
+    let n = 3 * larder::page_size() as u64 / 4;
+    let want_sum = n * (n - 1) / 2 - 100 + 7 + 1;
+    let stats = out(larder().args(["stats", s(&base), "--json"]).args(with).output().unwrap());
+    let v: serde_json::Value = serde_json::from_str(&stats).unwrap();
+    assert_eq!(v["sum"], want_sum, "{v}");
+    let axis = out(larder()
+        .args(["stats", s(&base), "--axis", "0", "--json"])
+        .args(with)
+        .output()
+        .unwrap());
+    let v: serde_json::Value = serde_json::from_str(&axis).unwrap();
+    assert_eq!(v["sum"], want_sum, "{v}");
+
+    let info = out(larder().args(["info", s(&base), "--json"]).args(with).output().unwrap());
+    let v: serde_json::Value = serde_json::from_str(&info).unwrap();
+    assert_eq!(v["deltas"].as_array().unwrap().len(), 2, "{v}");
+
+    let copy = dir.path().join("copy.npy");
+    let o = larder().args(["copy", s(&base), s(&copy)]).args(with).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let c = read_npy::<u32>(&copy).unwrap();
+    assert_eq!((c[[0]], c[[1]], c[[100]]), (1, 1, 7));
+
+    // Out of order: refused, naming the delta.
+    let o = larder().args(["cat", s(&base), "--delta", s(&d2)]).output().unwrap();
+    assert_fails(&o, &["two.delta"]);
+}
+
+#[test]
+fn info_on_a_delta_file_describes_its_base_depth_and_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let (base, _, d2) = base_and_two_deltas(dir.path());
+    let d = larder::npy::cow::describe_delta(&d2).unwrap();
+    assert_eq!((d.depth, d.pages), (2, 1));
+    assert!(d.base.ends_with("one.delta"), "{d:?}");
+    let o = run(&["info", s(&d2), "--json"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["format"], "delta");
+    assert_eq!(v["delta"]["depth"], 2);
+    assert_eq!(v["delta"]["pages"], 1);
+    let text = String::from_utf8(run(&["info", s(&d2)]).stdout).unwrap();
+    assert!(text.contains("depth:     2") && text.contains("one.delta"), "{text}");
+    let e = larder::npy::cow::describe_delta(&base);
+    assert!(matches!(e, Err(Error::Format { .. })), "{e:?}");
+}
