@@ -38,7 +38,7 @@ mod masked;
 mod quantile;
 mod stats;
 
-pub use axis::{AxisSummary, MAX_POSITIONS, summary_axis, summary_axis_any};
+pub use axis::{AxisSummary, MAX_POSITIONS, summary_axis, summary_axis_any, summary_axis_store};
 pub use describe::{Stats, StatsOptions, stats};
 pub use groupby::{Agg, AggKind, GroupBy, GroupKey, MAX_GROUPS, groupby};
 pub use histogram::{Bins, Histogram, histogram};

@@ -75,6 +75,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use crate::dataset::{MANIFEST, Manifest};
 use crate::error::{Error, Result};
+use crate::fsutil::TempGuard;
 use crate::sys::{self, Lock};
 
 use checkpoint::{Checkpoint, ColumnState, SourceId};
@@ -307,7 +308,8 @@ impl ConvertOptions {
         let tmp = temp_dir(out)?;
         let settings = self.settings()?;
         let (reader_input, source) = open_input(input)?;
-        let existing = if tmp.exists() { Checkpoint::read(&tmp)? } else { None };
+        let held = check_temp_dir(&tmp, out)?;
+        let existing = if held.is_some() { Checkpoint::read(&tmp)? } else { None };
         if existing.is_some() && !self.resume {
             return Err(Error::Interrupted { path: tmp, out: out.to_path_buf() });
         }
@@ -317,8 +319,7 @@ impl ConvertOptions {
                  gone; convert from a file to be able to resume",
             ));
         }
-        let result = if let Some(ck) = existing {
-            let lock = lock_dir(&tmp)?;
+        let result = if let (Some(ck), Some(lock)) = (existing, held) {
             if ck.settings != settings {
                 return Err(Error::invalid(
                     &tmp,
@@ -326,7 +327,7 @@ impl ConvertOptions {
                      options, or delete it to start over",
                 ));
             }
-            if ck.source != source {
+            if !same_source(&ck.source, &source) {
                 return Err(Error::invalid(
                     input,
                     format!(
@@ -342,29 +343,39 @@ impl ConvertOptions {
             result
         } else {
             if tmp.exists() {
-                // Killed before its first checkpoint: nothing worth keeping.
-                drop(lock_dir(&tmp)?);
+                // Killed before its first checkpoint: nothing worth keeping, and
+                // `check_temp_dir` found only what a conversion writes there. (Its lock is
+                // held, and released by the removal.)
                 fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
             }
             fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
+            // Removed again unless the run ends in a state a resume can continue from.
+            let guard = TempGuard::new(tmp.clone());
+            fs::write(tmp.join(MARKER), MARKER_TEXT).map_err(|e| Error::io(&tmp, e))?;
             let lock = lock_dir(&tmp)?;
             let result = self.run_fresh(settings, source, &tmp, input, reader_input, progress);
             drop(lock);
-            if let Err(
-                Error::Rejected { .. }
-                | Error::Format { .. }
-                | Error::Invalid { .. }
-                | Error::Argument(_)
-                | Error::Internal(_),
-            ) = &result
-            {
+            match &result {
                 // Not resumable: the same input would stop the same way. (An I/O error, an
                 // injected one among them, leaves everything for a resume, as a crash would.)
-                let _ = fs::remove_dir_all(&tmp);
+                Err(
+                    Error::Rejected { .. }
+                    | Error::Format { .. }
+                    | Error::Invalid { .. }
+                    | Error::Argument(_)
+                    | Error::Internal(_),
+                ) => drop(guard),
+                _ => guard.keep(),
             }
             result?
         };
         let (manifest, resumed, bytes_this_run) = result;
+        // Last, so that until the rename the directory is still recognised as larder's (by
+        // its manifest once the checkpoint is gone).
+        match fs::remove_file(tmp.join(MARKER)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(Error::io(&tmp, e)),
+            _ => {}
+        }
         faults::before(&*self.faults, Step::Rename, out)?;
         crate::fsutil::rename_durably(&tmp, out)?;
         Ok(ConvertReport { manifest, out_dir: out.to_path_buf(), resumed, bytes_this_run })
@@ -452,8 +463,17 @@ impl ConvertOptions {
     }
 }
 
+/// The file that marks a temporary directory as made by a conversion, written first of all.
+const MARKER: &str = "larder-convert";
+const MARKER_TEXT: &str = "a larder convert working directory; larder removes it when done\n";
+
 /// The hidden sibling that holds the output until it is complete.
 fn temp_dir(out: &Path) -> Result<PathBuf> {
+    // `sub/.` would be converted beside `sub` and then fail to be renamed onto `sub/.`.
+    let raw = out.as_os_str().as_encoded_bytes();
+    if raw == b"." || raw == b".." || raw.ends_with(b"/.") || raw.ends_with(b"/..") {
+        return Err(Error::invalid(out, "name the output directory itself, not '.' or '..'"));
+    }
     let name = out.file_name().ok_or_else(|| Error::invalid(out, "not a directory name"))?;
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -463,6 +483,95 @@ fn temp_dir(out: &Path) -> Result<PathBuf> {
     t.push(name);
     t.push(".larder-tmp");
     Ok(parent.join(t))
+}
+
+/// Looks at what is at `tmp` before a run: nothing (`None`), or a directory a conversion made,
+/// locked for this process (`Some`: the lock). Refuses a symbolic link, another kind of file, a
+/// directory larder did not make or that holds files a conversion does not write (it is not
+/// larder's to delete), and one another conversion holds locked.
+fn check_temp_dir(tmp: &Path, out: &Path) -> Result<Option<File>> {
+    let meta = match fs::symlink_metadata(tmp) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(tmp, e)),
+    };
+    let not_ours = |what: &str| {
+        Err(Error::invalid(
+            tmp,
+            format!(
+                "{what}; larder keeps the unfinished output of {} there and will not use or \
+                 delete it: move it away",
+                out.display()
+            ),
+        ))
+    };
+    if meta.file_type().is_symlink() {
+        return not_ours("is a symbolic link");
+    }
+    if !meta.is_dir() {
+        return not_ours("exists and is not a directory");
+    }
+    let (mut marked, mut checkpointed, mut unexpected) = (false, false, None);
+    for entry in fs::read_dir(tmp).map_err(|e| Error::io(tmp, e))? {
+        let entry = entry.map_err(|e| Error::io(tmp, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+        marked |= is_file && (name == MARKER || name == crate::dataset::MANIFEST);
+        checkpointed |= is_file && name == checkpoint::CHECKPOINT;
+        let expected = ["lock", MARKER, checkpoint::CHECKPOINT, crate::dataset::MANIFEST]
+            .contains(&name.as_str())
+            || [".part", ".categories", ".narrow", ".npy", ".csv"]
+                .iter()
+                .any(|x| name.ends_with(x))
+            || (name.starts_with('.') && name.contains(".larder-tmp-"));
+        if !is_file || !expected {
+            unexpected = Some(name);
+        }
+    }
+    // Without a checkpoint the caller deletes the directory and starts over: only a directory
+    // larder made (its marker, or the manifest of a finished run) holding only what a conversion
+    // writes. With one, it is resumed (directories from before the marker existed included).
+    if !checkpointed {
+        if let Some(name) = unexpected {
+            return not_ours(&format!("holds {name:?}, which a conversion does not write"));
+        }
+        if !marked {
+            return not_ours("was not made by larder");
+        }
+    }
+    let path = tmp.join("lock");
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(&path, e))?;
+    match sys::lock(&f, &path, Lock::Exclusive) {
+        Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::WouldBlock => {
+            Err(Error::io(
+                tmp,
+                io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    format!(
+                        "another conversion into {} is running (it holds this directory \
+                         locked); wait for it to finish",
+                        out.display()
+                    ),
+                ),
+            ))
+        }
+        Err(e) => Err(e),
+        Ok(()) => Ok(Some(f)),
+    }
+}
+
+/// Whether a checkpoint's input is the file now given: same size and modification time, and
+/// the same path or another spelling of it (`./big.csv`, `big.csv`, a link).
+fn same_source(recorded: &SourceId, now: &SourceId) -> bool {
+    recorded.bytes == now.bytes
+        && recorded.modified == now.modified
+        && (recorded.path == now.path
+            || crate::fsutil::same_file(Path::new(&recorded.path), Path::new(&now.path)))
 }
 
 fn lock_dir(tmp: &Path) -> Result<File> {

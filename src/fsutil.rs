@@ -63,18 +63,71 @@ pub(crate) fn rename_durably(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Renames `tmp` over `dst` durably when `r` is `Ok`; removes `tmp` (a file) when it is not.
+/// A temporary file or directory a writer is filling, removed when the guard is dropped unless
+/// it was [committed](TempGuard::commit) or [kept](TempGuard::keep): so an error anywhere,
+/// the final rename's included, and a panic (the guard is dropped as the stack unwinds) leave
+/// nothing behind, as a failed write promises.
+#[derive(Debug)]
+pub(crate) struct TempGuard {
+    path: PathBuf,
+    armed: bool,
+}
+
+impl TempGuard {
+    /// Guards `path`, which the caller is about to create (or has just created).
+    pub(crate) fn new(path: PathBuf) -> TempGuard {
+        TempGuard { path, armed: true }
+    }
+
+    /// Guards a fresh [`temp_sibling`] of `dst`.
+    pub(crate) fn beside(dst: &Path) -> TempGuard {
+        TempGuard::new(temp_sibling(dst))
+    }
+
+    /// The guarded path.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Renames the temporary over `dst` durably ([`rename_durably`]); if that fails the
+    /// temporary is removed.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming `dst`.
+    pub(crate) fn commit(mut self, dst: &Path) -> Result<()> {
+        rename_durably(&self.path, dst)?;
+        self.armed = false;
+        Ok(())
+    }
+
+    /// Leaves the temporary where it is (for a later resume).
+    pub(crate) fn keep(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for TempGuard {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        // `symlink_metadata`: a symbolic link is removed itself, never followed.
+        match fs::symlink_metadata(&self.path) {
+            Ok(m) if m.is_dir() => drop(fs::remove_dir_all(&self.path)),
+            Ok(_) => drop(fs::remove_file(&self.path)),
+            Err(_) => {}
+        }
+    }
+}
+
+/// Renames `tmp` over `dst` durably when `r` is `Ok`; removes `tmp` when it is not, or when the
+/// rename fails.
 ///
 /// # Errors
 /// `r`'s error, or [`Error::Io`] from the rename.
-pub(crate) fn commit_or_remove(r: Result<()>, tmp: &Path, dst: &Path) -> Result<()> {
-    match r {
-        Ok(()) => rename_durably(tmp, dst),
-        Err(e) => {
-            let _ = fs::remove_file(tmp);
-            Err(e)
-        }
-    }
+pub(crate) fn commit_or_remove(r: Result<()>, tmp: TempGuard, dst: &Path) -> Result<()> {
+    r?;
+    tmp.commit(dst)
 }
 
 /// Syncs the directory holding `path` so a rename into it survives a crash; best effort (not
@@ -87,6 +140,28 @@ pub(crate) fn sync_dir(path: &Path) {
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
+}
+
+/// Refuses what is not a regular file (a FIFO, socket or device) before it is opened: opening a
+/// FIFO for reading blocks until a writer comes, and none of them holds an array. A missing path
+/// is left for the open that follows to report.
+///
+/// # Errors
+/// [`Error::Invalid`] naming `path` and what it is.
+pub(crate) fn refuse_special_file(path: &Path) -> Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(meta) = fs::metadata(path) else { return Ok(()) };
+    let t = meta.file_type();
+    let kind = if t.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_block_device() || t.is_char_device() {
+        "a device"
+    } else {
+        return Ok(());
+    };
+    Err(Error::invalid(path, format!("is {kind}, not a regular file; arrays are read from files")))
 }
 
 /// Whether `a` and `b` name the same existing file (same device and inode).
@@ -131,6 +206,48 @@ mod tests {
         assert!(!temp_sibling(&p).exists(), "the temporary file is removed on failure");
         assert_eq!(write_bytes_atomically(&p, b"new!").unwrap(), 4);
         assert_eq!(fs::read(&p).unwrap(), b"new!");
+    }
+
+    #[test]
+    fn temp_guard_removes_what_was_not_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let dst = dir.path().join("out");
+        let g = TempGuard::beside(&dst);
+        fs::create_dir(g.path()).unwrap();
+        fs::write(g.path().join("f"), b"x").unwrap();
+        let tmp = g.path().to_path_buf();
+        drop(g);
+        assert!(!tmp.exists(), "a dropped guard removes its directory");
+        // A failed rename (over a non-empty directory) removes the temporary too.
+        fs::create_dir(&dst).unwrap();
+        fs::write(dst.join("keep"), b"y").unwrap();
+        let g = TempGuard::beside(&dst);
+        fs::write(g.path(), b"data").unwrap();
+        let tmp = g.path().to_path_buf();
+        assert!(matches!(g.commit(&dst), Err(Error::Io { .. })));
+        assert!(!tmp.exists());
+        let g = TempGuard::beside(&dir.path().join("kept"));
+        fs::write(g.path(), b"z").unwrap();
+        let tmp = g.path().to_path_buf();
+        g.keep();
+        assert!(tmp.exists());
+        let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let g = TempGuard::beside(&dir.path().join("p"));
+            fs::write(g.path(), b"z").unwrap();
+            panic!("boom");
+        }));
+        assert!(unwound.is_err());
+        assert!(!temp_sibling(&dir.path().join("p")).exists(), "removed while unwinding");
+    }
+
+    #[test]
+    fn special_files_are_refused_before_they_are_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        assert!(matches!(refuse_special_file(&fifo), Err(Error::Invalid { .. })));
+        assert!(refuse_special_file(dir.path()).is_ok());
+        assert!(refuse_special_file(&dir.path().join("missing")).is_ok());
     }
 
     #[test]

@@ -327,7 +327,7 @@ impl<T: Element> Hdf5Array<T> {
     /// groups are created.
     ///
     /// # Errors
-    /// [`Error::Storage`] if the dataset exists or cannot be created.
+    /// [`Error::Invalid`] if the dataset exists; [`Error::Storage`] if it cannot be created.
     pub fn create(
         path: &Path,
         inner: Option<&str>,
@@ -373,6 +373,13 @@ impl<T: Element> Hdf5Array<T> {
             };
         }
         let leaf = parts[parts.len() - 1];
+        // libhdf5 reports an existing name only as "unknown library error".
+        if group.link_exists(leaf) {
+            return Err(Error::invalid(
+                path,
+                format!("/{name} already exists in the file; choose another dataset name"),
+            ));
+        }
         if chunks.len() != shape.len() {
             return Err(Error::argument(format!(
                 "chunk shape {chunks:?} does not fit an array of shape {shape:?}"

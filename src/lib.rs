@@ -72,9 +72,11 @@ pub use grid::{ChunkGrid, Region};
 pub use hdf5::Hdf5Array;
 pub use npy::cow::{CopyMethod, DeltaReport, MaterializeReport};
 pub use npy::{MmapArray, MmapChunks, Mode, NpyWriter, Order, read_header, read_npy, write_npy};
-pub use open::{AnyStore, DynStore, Location, detect_format, guess_format, open, open_as};
+pub use open::{
+    AnyStore, DynStore, Location, detect_format, guess_format, open, open_as, open_with_deltas,
+};
 pub use ops::copy::{CopyOptions, CopyReport, copy, copy_with};
-pub use ops::info::{Info, info};
+pub use ops::info::{Info, info, info_with_deltas};
 pub use select::Selection;
 pub use store::{
     ArrayRead, ArrayWrite, Attributes, Chunk, ChunkSource, Chunks, Format, MemStore, Overlay,

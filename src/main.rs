@@ -34,10 +34,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Describe an array: format, dtype, shape, order, chunks, size, and how much is in RAM now.
+    /// Describe an array: format, dtype, shape, order, chunks, size, and how much is in RAM now;
+    /// or a delta file: its base, depth and pages.
     Info {
-        /// The array: FILE.npy, DIR.zarr[:/group/name] or FILE.h5[:/group/name].
+        /// The array: FILE.npy, DIR.zarr[:/group/name] or FILE.h5[:/group/name]; or a delta.
         path: PathBuf,
+        #[command(flatten)]
+        deltas: Deltas,
         /// Print one JSON object; docs/cli.md lists its keys.
         #[arg(long)]
         json: bool,
@@ -46,6 +49,8 @@ enum Command {
     Cat {
         /// The array file.
         path: PathBuf,
+        #[command(flatten)]
+        deltas: Deltas,
         /// numpy slice syntax without brackets, e.g. `10:20,::2`, `-1`, `...,0`.
         #[arg(long, allow_hyphen_values = true)]
         slice: Option<String>,
@@ -60,6 +65,8 @@ enum Command {
     Stats {
         /// The array file.
         path: PathBuf,
+        #[command(flatten)]
+        deltas: Deltas,
         /// Reduce along this axis only: one value per position of the other axes.
         #[arg(long)]
         axis: Option<usize>,
@@ -107,6 +114,8 @@ enum Command {
         dst: PathBuf,
         #[command(flatten)]
         layout: Layout,
+        #[command(flatten)]
+        deltas: Deltas,
     },
     /// Convert a CSV file into a dataset directory: one memory-mapped .npy per column and a
     /// manifest.json (see docs/cli.md).
@@ -425,6 +434,14 @@ fn convert(args: &ConvertArgs, out: &mut impl Write) -> Result<()> {
     Ok(())
 }
 
+/// Delta files over an `.npy` (saved copy-on-write changes), shared by the reading commands.
+#[derive(clap::Args)]
+struct Deltas {
+    /// Read the .npy through this delta file (repeatable: each saved over the one before).
+    #[arg(long = "delta", value_name = "PATH")]
+    paths: Vec<PathBuf>,
+}
+
 /// Layout of a chunked destination.
 #[derive(clap::Args)]
 struct Layout {
@@ -530,8 +547,8 @@ fn run(cli: Cli) -> Result<()> {
     let stdout = io::stdout();
     let mut out = stdout.lock();
     match cli.command {
-        Command::Info { path, json } => info(&mut out, &path, json)?,
-        Command::Cat { path, slice, json, all } => {
+        Command::Info { path, deltas, json } => info(&mut out, &path, &deltas.paths, json)?,
+        Command::Cat { path, deltas, slice, json, all } => {
             let selection = match &slice {
                 Some(s) => Selection::parse(s)?,
                 None => Selection::all(),
@@ -541,13 +558,21 @@ fn run(cli: Cli) -> Result<()> {
                 (false, true) => TextFormat::TextAll,
                 (false, false) => TextFormat::Text,
             };
-            if larder::dataset::Dataset::is_dataset(&path) {
+            if deltas.paths.is_empty() && larder::dataset::Dataset::is_dataset(&path) {
                 larder::ops::table::cat_dataset(&path, &selection, format, &mut out)?;
-            } else {
+            } else if deltas.paths.is_empty() {
                 larder::ops::cat::cat(&path, &selection, format, &mut out)?;
+            } else {
+                larder::ops::cat::cat_with_deltas(
+                    &path,
+                    &deltas.paths,
+                    &selection,
+                    format,
+                    &mut out,
+                )?;
             }
         }
-        Command::Stats { path, axis, json, bins, range, quantile, no_std } => {
+        Command::Stats { path, deltas, axis, json, bins, range, quantile, no_std } => {
             let mut options = larder::compute::StatsOptions::new();
             options.std(!no_std);
             if let Some(n) = bins {
@@ -557,13 +582,14 @@ fn run(cli: Cli) -> Result<()> {
                 options.range(lo, hi);
             }
             options.quantiles(&quantile);
-            stats(&mut out, &path, axis, json, &options)?;
+            stats(&mut out, &path, &deltas.paths, axis, json, &options)?;
         }
         Command::Groupby { dataset, by, agg, json } => {
             groupby(&mut out, &dataset, &by, &agg, json)?;
         }
-        Command::Copy { src, dst, layout } => {
+        Command::Copy { src, dst, layout, deltas } => {
             let mut options = larder::CopyOptions::new();
+            options.deltas(&deltas.paths);
             if let Some(c) = &layout.chunks {
                 options.chunks(&c.0);
             }
@@ -585,11 +611,28 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 /// `larder info`: one JSON object, or one `key: value` line per property.
-fn info(out: &mut impl Write, path: &std::path::Path, json: bool) -> Result<()> {
-    if larder::dataset::Dataset::is_dataset(path) {
+fn info(
+    out: &mut impl Write,
+    path: &std::path::Path,
+    deltas: &[PathBuf],
+    json: bool,
+) -> Result<()> {
+    if deltas.is_empty() && larder::npy::cow::is_delta_file(path) {
+        let d = larder::npy::cow::describe_delta(path)?;
+        if json {
+            writeln!(out, "{}", serde_json::json!({"format": "delta", "path": path, "delta": d}))?;
+        } else {
+            writeln!(out, "path:      {}\nformat:    larder delta", path.display())?;
+            writeln!(out, "base:      {}\ndepth:     {}", d.base.display(), d.depth)?;
+            writeln!(out, "pages:     {} of {} bytes", d.pages, d.page_size)?;
+            writeln!(out, "bytes:     {}", d.bytes)?;
+        }
+        return Ok(());
+    }
+    if deltas.is_empty() && larder::dataset::Dataset::is_dataset(path) {
         return dataset_info(out, path, json);
     }
-    let info = larder::info(path)?;
+    let info = larder::info_with_deltas(path, deltas)?;
     if json {
         writeln!(out, "{}", serde_json::to_string(&info)?)?;
     } else {
@@ -612,6 +655,9 @@ fn info(out: &mut impl Write, path: &std::path::Path, json: bool) -> Result<()> 
         }
         writeln!(out, "bytes:     {}", info.bytes)?;
         writeln!(out, "resident:  {}", info.resident_bytes)?;
+        for d in info.deltas.iter().flatten() {
+            writeln!(out, "delta:     {}", d.display())?;
+        }
     }
     Ok(())
 }
@@ -673,12 +719,20 @@ fn parse_range(s: &str) -> std::result::Result<(f64, f64), String> {
 fn stats(
     out: &mut impl Write,
     path: &std::path::Path,
+    deltas: &[PathBuf],
     axis: Option<usize>,
     json: bool,
     options: &larder::compute::StatsOptions,
 ) -> Result<()> {
+    let store =
+        if deltas.is_empty() { None } else { Some(larder::open_with_deltas(path, deltas)?) };
     if let Some(axis) = axis {
-        let r = larder::compute::summary_axis_any(path, axis)?;
+        let r = match &store {
+            None => larder::compute::summary_axis_any(path, axis)?,
+            Some(s) => larder::store_dispatch!(s,
+                a => larder::compute::summary_axis_store(a.as_ref(), path, axis),
+                complex _c => Err(larder::Error::invalid(path, "holds complex numbers")))?,
+        };
         if json {
             writeln!(out, "{}", serde_json::to_string(&r)?)?;
         } else {
@@ -690,7 +744,10 @@ fn stats(
             }
         }
     } else {
-        let r = options.compute(path)?;
+        let r = match &store {
+            None => options.compute(path)?,
+            Some(s) => options.compute_store(s, path)?,
+        };
         if json {
             writeln!(out, "{}", serde_json::to_string(&r)?)?;
         } else {

@@ -159,6 +159,7 @@ pub fn guess_format(path: &Path) -> Option<Format> {
 /// [`Error::Io`] if it cannot be read; [`Error::Argument`] if it is none of npy, Zarr, HDF5.
 pub fn detect_format(path: &Path) -> Result<Format> {
     use std::io::Read;
+    crate::fsutil::refuse_special_file(path)?;
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if meta.is_dir() {
         let zarr = ["zarr.json", ".zarray", ".zgroup"].iter().any(|f| path.join(f).exists());
@@ -229,6 +230,24 @@ fn open_typed<T: Element>(loc: &Location, format: Format) -> Result<DynStore<T>>
             Box::new(crate::hdf5::Hdf5Array::<T>::open_at(&loc.file, loc.inner.as_deref())?)
         }
         _ => return Err(Error::Unsupported("HDF5 (larder was built without the `hdf5` feature)")),
+    })
+}
+
+/// Opens the `.npy` at `base` with the delta files `deltas` applied in order (each saved over
+/// the one before it, the first over `base`), as [`MmapArray::open_with_deltas`], whatever its
+/// element type. With no deltas, as [`open`] of an `.npy`.
+///
+/// # Errors
+/// As [`MmapArray::open_with_deltas`]; [`Error::Invalid`] if `base` is not an `.npy` file.
+pub fn open_with_deltas<P: AsRef<Path>>(base: impl AsRef<Path>, deltas: &[P]) -> Result<AnyStore> {
+    let base = base.as_ref();
+    if detect_format(base)? != Format::Npy {
+        return Err(Error::invalid(base, "deltas apply to .npy files only"));
+    }
+    let element = crate::npy::read_header(base)?.dtype.element();
+    crate::dtype::dispatch_element!(element, T => {
+        let a: DynStore<T> = Box::new(MmapArray::<T>::open_with_deltas(base, deltas)?);
+        Ok(T::into_any(a))
     })
 }
 

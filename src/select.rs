@@ -50,7 +50,8 @@ impl Selection {
     }
 
     /// Parses numpy's bracket syntax without the brackets: `10:20,::2`, `-1`, `...,0`,
-    /// `None,:`. Whitespace is ignored.
+    /// `None,:`. Whitespace is ignored. One trailing comma is allowed, as in Python (`5,` is
+    /// the tuple `(5,)`, the same as `5`).
     ///
     /// # Errors
     /// [`Error::Argument`] naming the item that does not parse.
@@ -59,7 +60,12 @@ impl Selection {
         if text.is_empty() {
             return Ok(Selection::all());
         }
-        let items = text.split(',').map(parse_item).collect::<Result<Vec<_>>>()?;
+        // `5,` is a one-item tuple in Python; `,` alone and `5,,` are syntax errors there.
+        let body = match text.strip_suffix(',') {
+            Some(rest) if !rest.trim().is_empty() && !rest.trim_end().ends_with(',') => rest,
+            _ => text,
+        };
+        let items = body.split(',').map(parse_item).collect::<Result<Vec<_>>>()?;
         if items.iter().filter(|i| **i == Item::Ellipsis).count() > 1 {
             return Err(Error::argument(format!("selection {text:?}: more than one '...'")));
         }
@@ -312,6 +318,15 @@ mod tests {
             Selection::parse("-5").unwrap().resolve(&[5]).unwrap(),
             vec![SliceInfoElem::Index(0)]
         );
+    }
+
+    #[test]
+    fn parse_accepts_one_trailing_comma_as_python_does() {
+        assert_eq!(Selection::parse("5,").unwrap(), Selection::parse("5").unwrap());
+        assert_eq!(Selection::parse("1:3, 0 ,").unwrap(), Selection::parse("1:3,0").unwrap());
+        for bad in [",", "5,,", " , "] {
+            assert!(matches!(Selection::parse(bad), Err(Error::Argument(_))), "{bad:?}");
+        }
     }
 
     #[test]

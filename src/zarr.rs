@@ -27,7 +27,7 @@ mod plain;
 use meta::{data_type_of, describe, plain_layout, resolve_inner};
 pub(crate) use meta::{element_of, version_and_inner};
 pub use meta::{group_attributes, list_arrays};
-pub use options::{Codec, DEFAULT_CHUNK_BYTES, ZarrOptions, default_chunks};
+pub use options::{Codec, DEFAULT_CHUNK_BYTES, ZSTD_MIN_LEVEL, ZarrOptions, default_chunks};
 
 /// A typed array stored in Zarr format (v2 or v3) in a directory.
 pub struct ZarrArray<T: Element> {
@@ -133,6 +133,15 @@ impl<T: Element> ZarrArray<T> {
             return Err(Error::io(root, std::io::Error::from(std::io::ErrorKind::NotFound)));
         }
         let node = resolve_inner(root, inner)?;
+        if writable {
+            let dir = root.join(node.trim_start_matches('/'));
+            let mut at = root.to_path_buf();
+            for part in node.trim_matches('/').split('/').filter(|p| !p.is_empty()) {
+                at.push(part);
+                refuse_link(root, &at)?;
+            }
+            refuse_links_below(root, &dir)?;
+        }
         let array = Array::open(store_at(root)?, &node).map_err(|e| zerr(root, e))?;
         Self::from_array(root, array, writable)
     }
@@ -171,9 +180,15 @@ impl<T: Element> ZarrArray<T> {
     /// Creates a new Zarr v3 array of `shape` in directory `root` (at `inner` in its
     /// hierarchy, `None` for a root array), filled with zeros until written.
     ///
+    /// Nothing is written when the new array would damage what is there: `root` is refused if
+    /// it exists and `inner` is `None`; an existing `inner` is refused, and so is one below an
+    /// existing array (an array holds no other nodes), in a Zarr v2 hierarchy (larder writes v3
+    /// metadata, which would shadow the v2 files), or reached through a symbolic link inside the
+    /// store.
+    ///
     /// # Errors
-    /// [`Error::Argument`] if `root` already exists or the chunk and shard shapes do not fit;
-    /// [`Error::Io`]/[`Error::Storage`] for write errors.
+    /// [`Error::Invalid`] naming `root` for the cases above; [`Error::Argument`] if the chunk
+    /// and shard shapes do not fit; [`Error::Io`]/[`Error::Storage`] for write errors.
     pub fn create(
         root: &Path,
         inner: Option<&str>,
@@ -184,6 +199,7 @@ impl<T: Element> ZarrArray<T> {
         if node == "/" && root.exists() {
             return Err(Error::invalid(root, "already exists; remove it or choose another path"));
         }
+        check_new_node(root, &node)?;
         let node_dir = root.join(node.trim_start_matches('/'));
         if node != "/" && [".zarray", "zarr.json"].iter().any(|m| node_dir.join(m).exists()) {
             return Err(Error::invalid(
@@ -504,6 +520,80 @@ fn storage_grid(shape: &[usize], chunks: &[usize], shard: Option<&[usize]>) -> R
 }
 
 /// Makes every group above `node` that is missing, so other tools can walk down to the array.
+/// Refuses a new node at `node` (`/a/b`) in the store at `root` that would replace or hide
+/// existing data (see [`ZarrArray::create`]), before anything is written.
+fn check_new_node(root: &Path, node: &str) -> Result<()> {
+    if !root.exists() || node == "/" {
+        return Ok(());
+    }
+    let mut dir = root.to_path_buf();
+    let mut at = String::new();
+    for part in node.trim_matches('/').split('/') {
+        let here = if at.is_empty() { "/" } else { at.as_str() };
+        if [".zarray", ".zgroup"].iter().any(|m| dir.join(m).exists()) {
+            return Err(Error::invalid(
+                root,
+                format!(
+                    "is a Zarr v2 hierarchy (at {here}); larder writes Zarr v3 metadata, which \
+                     would hide it; write into a new store"
+                ),
+            ));
+        }
+        if node_type(&dir.join("zarr.json"))?.as_deref() == Some("array") {
+            return Err(Error::invalid(
+                root,
+                format!("{here} is an array, which cannot hold {node}; choose another path"),
+            ));
+        }
+        at.push('/');
+        at.push_str(part);
+        dir.push(part);
+        refuse_link(root, &dir)?;
+    }
+    refuse_links_below(root, &dir)
+}
+
+/// The `node_type` in a `zarr.json`, if the file exists.
+fn node_type(meta: &Path) -> Result<Option<String>> {
+    let bytes = match std::fs::read(meta) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(meta, e)),
+    };
+    let v: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::format(meta, 0, format!("not JSON: {e}")))?;
+    Ok(Some(v.get("node_type").and_then(Value::as_str).unwrap_or("").to_string()))
+}
+
+fn refuse_link(root: &Path, path: &Path) -> Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Err(Error::invalid(
+            root,
+            format!(
+                "{} is a symbolic link inside the store; larder does not write through it",
+                path.display()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses any symbolic link under the existing directory `dir` of the store at `root`: chunk
+/// files written there would land wherever it points.
+fn refuse_links_below(root: &Path, dir: &Path) -> Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Ok(()) };
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let t = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
+        if t.is_symlink() {
+            refuse_link(root, &entry.path())?;
+        } else if t.is_dir() {
+            refuse_links_below(root, &entry.path())?;
+        }
+    }
+    Ok(())
+}
+
 fn make_parent_groups(root: &Path, store: &Arc<FilesystemStore>, node: &str) -> Result<()> {
     if node == "/" {
         return Ok(());
@@ -662,6 +752,17 @@ mod tests {
         assert_eq!("none".parse::<Codec>().unwrap(), Codec::None);
         assert!("lz4".parse::<Codec>().is_err());
         assert!("gzip:10".parse::<Codec>().is_err());
+    }
+
+    #[test]
+    fn codec_levels_out_of_range_are_refused_when_parsed() {
+        assert_eq!("zstd:22".parse::<Codec>().unwrap(), Codec::Zstd(22));
+        assert_eq!("zstd:-5".parse::<Codec>().unwrap(), Codec::Zstd(-5));
+        assert_eq!("gzip:0".parse::<Codec>().unwrap(), Codec::Gzip(0));
+        for bad in ["zstd:99", "zstd:23", "zstd:0", "zstd:-131073", "gzip:10", "gzip:-1", "zstd:x"]
+        {
+            assert!(matches!(bad.parse::<Codec>(), Err(Error::Argument(_))), "{bad}");
+        }
     }
 
     #[test]

@@ -120,12 +120,15 @@ def main():
 
     page_size = mmap.PAGESIZE
     file_bytes = os.path.getsize(base)
-    pages = -(-file_bytes // page_size)
     probe = np.load(base, mmap_mode="r")
     if probe.dtype != np.dtype("<f8") or probe.ndim != 1:
         raise SystemExit("%s: expected a 1-d <f8 array, found %s %s"
                          % (base, probe.dtype, probe.shape))
     offset = probe.offset
+    # Pages holding data only, as data_pages in src/bench/cow.rs: not the header's, nor those
+    # of bytes after the data.
+    first = offset // page_size
+    pages = -(-(offset + probe.size * 8) // page_size) - first
     del probe
 
     copy_seconds = copy_bytes = None
@@ -139,7 +142,7 @@ def main():
     rows = []
     fractions = [float(x) for x in args.fractions.split(",") if x]
     for f in fractions if args.mode in ("both", "save") else []:
-        chosen = select_pages(pages, f, args.pattern, args.seed)
+        chosen = [p + first for p in select_pages(pages, f, args.pattern, args.seed)]
         t = time.perf_counter()
         arr = np.load(base, mmap_mode="c")
         clone_seconds = time.perf_counter() - t

@@ -131,7 +131,8 @@ pub(crate) struct CowBenchReport {
     pub(crate) elements: u64,
     /// The system's page size.
     pub(crate) page_size: u64,
-    /// Pages of the base file.
+    /// Pages that hold the base's data (the fractions are of these; header pages and bytes after
+    /// the data are not counted).
     pub(crate) pages: u64,
     /// The pattern.
     pub(crate) pattern: Pattern,
@@ -199,7 +200,9 @@ pub(crate) fn run(opts: &CowBenchOptions) -> Result<CowBenchReport> {
         (a.header().data_offset, a.len())
     };
     let file_bytes = fs::metadata(&base).map_err(|e| Error::io(&base, e))?.len();
-    let pages = usize::try_from(file_bytes.div_ceil(ps as u64)).unwrap_or(usize::MAX);
+    // Only pages that hold data can be written through the array: not the header's (a header
+    // may be a megabyte), nor those of bytes after the data.
+    let (first, pages) = data_pages(offset, elements, ps);
 
     let full_copy = if opts.full_copy {
         Some(full_copy(&base, &dir.join("full.npy"), opts.keep.is_some())?)
@@ -208,7 +211,10 @@ pub(crate) fn run(opts: &CowBenchOptions) -> Result<CowBenchReport> {
     };
     let mut rows = Vec::new();
     for &fraction in &opts.fractions {
-        let chosen = select_pages(pages, fraction, opts.pattern, opts.seed);
+        let chosen: Vec<usize> = select_pages(pages, fraction, opts.pattern, opts.seed)
+            .iter()
+            .map(|p| p + first)
+            .collect();
         rows.push(one_fraction(&base, &dir, fraction, &chosen, offset, opts)?);
     }
     Ok(CowBenchReport {
@@ -248,6 +254,14 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.0);
     }
+}
+
+/// The first page that holds data of an `<f8` array whose data starts at byte `offset`, and how
+/// many pages hold its `elements`.
+fn data_pages(offset: usize, elements: usize, ps: usize) -> (usize, usize) {
+    let first = offset / ps;
+    let end = offset + elements * 8;
+    (first, end.div_ceil(ps).saturating_sub(first))
 }
 
 #[allow(clippy::cast_precision_loss)] // element i holds i, exact below 2^53
@@ -489,6 +503,56 @@ fn bytes(b: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A 1-d `<f8` `.npy` of `0..elements` whose header is padded to `header` bytes, followed
+    /// by `trailing` stray bytes.
+    fn npy_with_header(path: &Path, header: usize, elements: usize, trailing: usize) {
+        let dict = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({elements},), }}");
+        let mut text = dict.into_bytes();
+        text.resize(header - 12 - 1, b' ');
+        text.push(b'\n');
+        let mut bytes = b"\x93NUMPY\x02\x00".to_vec();
+        bytes.extend_from_slice(&u32::try_from(text.len()).unwrap().to_le_bytes());
+        bytes.extend_from_slice(&text);
+        for i in 0..elements {
+            bytes.extend_from_slice(&(i as f64).to_le_bytes());
+        }
+        bytes.extend(std::iter::repeat_n(0xAB, trailing));
+        fs::write(path, bytes).unwrap();
+    }
+
+    fn run_on(base: &Path) -> CowBenchReport {
+        let opts = CowBenchOptions {
+            base: Some(base.to_path_buf()),
+            fractions: vec![0.0, 0.3, 1.0],
+            full_copy: false,
+            ..CowBenchOptions::default()
+        };
+        run(&opts).unwrap()
+    }
+
+    #[test]
+    fn a_one_mebibyte_header_is_not_counted_as_data_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("big-header.npy");
+        let ps = page_size();
+        npy_with_header(&base, 1 << 20, 4 * ps / 8, 0);
+        let report = run_on(&base);
+        assert_eq!(report.pages, 4, "only the data's pages");
+        assert!(report.rows.iter().all(|r| r.verified), "every fraction verifies");
+        assert_eq!(report.rows[2].pages_written, 4);
+    }
+
+    #[test]
+    fn trailing_bytes_after_the_data_are_not_pages_to_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("trailing.npy");
+        let ps = page_size();
+        npy_with_header(&base, 128, 3 * ps / 8, 3 * ps);
+        let report = run_on(&base);
+        assert!(report.rows.iter().all(|r| r.verified));
+        assert_eq!(report.pages, 4, "the data spans 4 pages after a 128-byte header");
+    }
 
     #[test]
     fn selections_have_the_asked_size_and_are_sorted_and_distinct() {

@@ -12,8 +12,11 @@ use super::stats::{F, Summary, complex_refused};
 use super::tree_reduce;
 use crate::dtype::dispatch_element;
 use crate::error::{Error, Result};
+use crate::grid::Region;
 use crate::npy::{MmapArray, Order};
 use crate::npy::{MmapChunks, read_header};
+use crate::open::{Location, detect_format};
+use crate::store::{ArrayRead, Format};
 
 /// Most output positions [`summary_axis`] computes (each holds a ~100-byte accumulator).
 pub const MAX_POSITIONS: usize = 1 << 24;
@@ -221,14 +224,93 @@ fn columns<T: Reduce>(x: &[T], rows: usize, inner: usize) -> Vec<Partial<T::Boun
         .collect()
 }
 
-/// [`summary_axis`] for the `.npy` file at `path`, whatever its real element type.
+/// [`summary_axis`] for the array at `path` in any format (`.npy`, Zarr, HDF5), whatever its
+/// real element type. A `.npy` is reduced from its mapping; other stores are read in blocks of
+/// whole rows along axis 0 ([`summary_axis_store`]).
 ///
 /// # Errors
-/// As [`summary_axis`]; [`Error::Invalid`] for complex arrays.
+/// As [`summary_axis`] and [`crate::open`]; [`Error::Invalid`] for complex arrays.
 pub fn summary_axis_any(path: impl AsRef<Path>, axis: usize) -> Result<AxisSummary> {
     let path = path.as_ref();
+    if detect_format(&Location::parse(path).file)? != Format::Npy {
+        let store = crate::open::open(path)?;
+        return crate::store_dispatch!(&store,
+            s => summary_axis_store(s.as_ref(), path, axis),
+            complex _c => Err(complex_refused(path)));
+    }
     let element = read_header(path)?.dtype.element();
     dispatch_element!(element,
         T => summary_axis(&MmapArray::<T>::open(path)?, axis),
         complex _C => Err(complex_refused(path)))
+}
+
+/// Bytes of rows [`summary_axis_store`] reads at a time (rounded to the store's chunks).
+const ROW_BLOCK_BYTES: usize = 8 << 20;
+
+/// [`summary_axis`] for any store (`path` names it in errors): rows along axis 0 are read a
+/// block at a time through [`ArrayRead::read_region`], a whole number of the store's chunks
+/// along that axis, so each chunk is decoded once. Blocks are taken in order and merged in
+/// order, so the result is deterministic. Memory is one block plus the result.
+///
+/// # Errors
+/// As [`summary_axis`]; as the store's reads.
+pub fn summary_axis_store<T: Reduce>(
+    a: &dyn ArrayRead<T>,
+    path: &Path,
+    axis: usize,
+) -> Result<AxisSummary> {
+    let shape = a.shape().to_vec();
+    let ndim = shape.len();
+    if axis >= ndim {
+        return Err(Error::invalid(
+            path,
+            format!("axis {axis} is out of bounds for an array of {ndim} dimensions"),
+        ));
+    }
+    let mut reduced = shape.clone();
+    reduced.remove(axis);
+    let positions = reduced.iter().fold(1usize, |p, &n| p.saturating_mul(n));
+    if positions > MAX_POSITIONS {
+        return Err(Error::invalid(
+            path,
+            format!(
+                "reducing axis {axis} of shape {shape:?} gives {positions} positions, more than \
+                 the {MAX_POSITIONS} this keeps in memory"
+            ),
+        ));
+    }
+    let row_bytes = shape[1..].iter().product::<usize>().max(1) * std::mem::size_of::<T>();
+    let chunk_rows = a.chunk_shape().first().copied().unwrap_or(1).max(1);
+    let rows = (ROW_BLOCK_BYTES / row_bytes / chunk_rows).max(1) * chunk_rows;
+    // Along axis 0 every block adds to every position; along another axis each block holds
+    // its own positions, which follow the previous block's in C order.
+    let mut out: Vec<Partial<T::Bound>> =
+        if axis == 0 { vec![Partial::empty(); positions] } else { Vec::new() };
+    let mut col: Vec<T> = Vec::new();
+    let mut start = 0;
+    while start < shape[0] {
+        let n = rows.min(shape[0] - start);
+        let mut origin = vec![0; ndim];
+        origin[0] = start;
+        let mut extent = shape.clone();
+        extent[0] = n;
+        let block = a.read_region(&Region::new(&origin, &extent)?)?;
+        for (i, lane) in block.lanes(ndarray::Axis(axis)).into_iter().enumerate() {
+            col.clear();
+            col.extend(lane.iter().copied());
+            let p = chunk_partial::<T, true>(&col);
+            if axis == 0 {
+                out[i].merge(&p);
+            } else {
+                out.push(p);
+            }
+        }
+        start += n;
+    }
+    Ok(AxisSummary {
+        dtype: T::TYPE.name(),
+        axis,
+        shape: reduced,
+        positions: out.iter().map(|p| Summary::from_partial::<T>(p, true)).collect(),
+    })
 }

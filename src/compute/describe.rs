@@ -13,6 +13,7 @@ use super::stats::{Summary, complex_refused, store_summary};
 use crate::dtype::dispatch_element;
 use crate::error::{Error, Result};
 use crate::npy::MmapArray;
+use crate::open::AnyStore;
 use crate::store::ChunkSource;
 
 /// What `larder stats` reports: the [`Summary`], and optionally a histogram and quantiles.
@@ -100,6 +101,7 @@ impl StatsOptions {
     pub fn compute(&self, path: impl AsRef<Path>) -> Result<Stats> {
         let path = path.as_ref();
         if self.range.is_some() && self.bins.is_none() {
+            // Before opening: the options are wrong whatever the file.
             return Err(Error::argument("a histogram range needs a number of bins"));
         }
         if let Some(column) = crate::dataset::Manifest::column_at(path)? {
@@ -110,12 +112,23 @@ impl StatsOptions {
                 return self.compute_nullable(path, &path.with_file_name(valid));
             }
         }
-        let store = crate::open::open(path)?;
+        self.compute_store(&crate::open::open(path)?, path)
+    }
+
+    /// Statistics of an opened store (`path` names it in errors), e.g. an `.npy` seen through
+    /// deltas ([`crate::open_with_deltas`]).
+    ///
+    /// # Errors
+    /// As [`compute`](StatsOptions::compute).
+    pub fn compute_store(&self, store: &AnyStore, path: &Path) -> Result<Stats> {
+        if self.range.is_some() && self.bins.is_none() {
+            return Err(Error::argument("a histogram range needs a number of bins"));
+        }
         if self.bins.is_none() && self.quantiles.is_empty() {
-            let summary = store_summary(&store, !self.without_std)?;
+            let summary = store_summary(store, !self.without_std)?;
             return Ok(Stats { summary, histogram: None, quantiles: Vec::new() });
         }
-        crate::store_dispatch!(&store,
+        crate::store_dispatch!(store,
         s => stats_typed(&*s.chunk_source()?, self),
         complex _s => Err(Error::invalid(
             path,

@@ -30,6 +30,15 @@ impl Appender {
     /// Reopens the file at `path`, keeping its first `len` bytes.
     pub(crate) fn reopen(path: PathBuf, len: u64) -> Result<Appender> {
         let mut f = OpenOptions::new().write(true).open(&path).map_err(|e| Error::io(&path, e))?;
+        let on_disk = f.metadata().map_err(|e| Error::io(&path, e))?.len();
+        if on_disk < len {
+            // Growing it would put zeros where checkpointed bytes should be.
+            return Err(Error::format(
+                &path,
+                on_disk,
+                format!("holds {on_disk} bytes, fewer than the {len} checkpointed"),
+            ));
+        }
         f.set_len(len).map_err(|e| Error::io(&path, e))?;
         f.seek(SeekFrom::End(0)).map_err(|e| Error::io(&path, e))?;
         Ok(Appender { out: Some(BufWriter::new(f)), path, len })

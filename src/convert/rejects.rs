@@ -22,6 +22,12 @@ impl Rejects {
 
     /// Reopens the file at `path`, keeping its first `len` bytes (as checkpointed).
     pub(crate) fn reopen(path: PathBuf, len: u64) -> Result<Rejects> {
+        // At the first checkpoint the file holds only its header, which may never have reached
+        // the disk: write it again.
+        let on_disk = std::fs::metadata(&path).map_or(0, |m| m.len());
+        if len == HEAD.len() as u64 && on_disk < len {
+            return Rejects::create(path);
+        }
         Appender::reopen(path, len).map(Rejects)
     }
 

@@ -130,7 +130,13 @@ impl fmt::Display for ColumnType {
 
 impl FromStr for ColumnType {
     type Err = Error;
+    /// larder's short names (`i8` is int8), their numpy spellings (`int8`, `float64`, …), and
+    /// numpy typestrs with a byte-order character (`<i4`, `|u1`, `<f8`, `=i8`: there `i8` is
+    /// numpy's int64, 8 bytes).
     fn from_str(s: &str) -> Result<ColumnType> {
+        if s.trim().starts_with(['<', '>', '|', '=']) {
+            return from_typestr(s.trim());
+        }
         let t = s.trim().to_ascii_lowercase();
         let alias = match t.as_str() {
             "int8" => "i8",
@@ -162,6 +168,24 @@ impl FromStr for ColumnType {
             ))
         })
     }
+}
+
+/// The column type of a numpy typestr (`<i4`): columns are stored in native byte order, so a
+/// typestr of the other order is refused rather than silently changed.
+fn from_typestr(s: &str) -> Result<ColumnType> {
+    let d = DType::parse(s)?;
+    if !d.is_native() {
+        return Err(Error::argument(format!(
+            "column type {s:?}: columns are stored in native byte order; use {:?}",
+            DType::native(d.element()).typestr()
+        )));
+    }
+    ColumnType::ALL
+        .into_iter()
+        .find(|c| *c != ColumnType::Cat && c.element() == d.element())
+        .ok_or_else(|| {
+            Error::argument(format!("column type {s:?}: columns cannot be stored as {s}"))
+        })
 }
 
 /// The narrowest unsigned code type for a dictionary of `n` categories.
@@ -244,6 +268,21 @@ pub(crate) fn infer<'a>(values: impl IntoIterator<Item = &'a [u8]>, na: &NaToken
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn type_names_accept_numpy_typestrs_beside_the_short_names() {
+        let t = |s: &str| s.parse::<ColumnType>();
+        assert_eq!(t("i8").unwrap(), ColumnType::I8, "the short name i8 is int8");
+        assert_eq!(t("<i8").unwrap(), ColumnType::I64, "the typestr <i8 is numpy's int64");
+        assert_eq!(t("<i4").unwrap(), ColumnType::I32);
+        assert_eq!(t("|u1").unwrap(), ColumnType::U8);
+        assert_eq!(t("<f8").unwrap(), ColumnType::F64);
+        assert_eq!(t("=f4").unwrap(), ColumnType::F32);
+        assert_eq!(t("|b1").unwrap(), ColumnType::Bool);
+        for bad in [">i4", "<f2", "<c8", "<U4", "|i4"] {
+            assert!(matches!(t(bad), Err(Error::Argument(_))), "{bad}");
+        }
+    }
 
     #[test]
     fn inference_picks_the_narrowest_kind_that_fits_every_sample() {

@@ -79,6 +79,11 @@ impl Sink {
 
     /// Continues a column file after its first `rows` rows.
     pub(crate) fn resume(path: &Path, e: ElementType, rows: u64) -> Result<Sink> {
+        // With no rows checkpointed the file may still lack its header (it never reached the
+        // disk); nothing is lost by making it again.
+        if rows == 0 && read_header(path).is_err() {
+            return Sink::create(path, e);
+        }
         Ok(by_element!(e, resume(path, rows)))
     }
 

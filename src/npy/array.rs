@@ -132,7 +132,8 @@ impl<T: Element> MmapArray<T> {
     /// # Errors
     /// [`Error::Io`] if the file cannot be opened or is locked for writing by another larder
     /// process; [`Error::Format`] and [`Error::UnsupportedDType`] for a bad header;
-    /// [`Error::Truncated`] if the file is shorter than its shape needs;
+    /// [`Error::Truncated`] if the file is shorter than its shape needs; [`Error::Invalid`] for a
+    /// FIFO, socket or device;
     /// [`Error::DTypeMismatch`] if the file does not hold `T`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_mode(path.as_ref(), Mode::ReadOnly)
@@ -189,6 +190,7 @@ impl<T: Element> MmapArray<T> {
     }
 
     fn open_mode(path: &Path, mode: Mode) -> Result<Self> {
+        crate::fsutil::refuse_special_file(path)?;
         let file = match mode {
             Mode::ReadWrite | Mode::Create => OpenOptions::new().read(true).write(true).open(path),
             Mode::ReadOnly | Mode::CopyOnWrite => File::open(path),
@@ -642,6 +644,7 @@ fn decode_unaligned<T: Element>(bytes: &[u8], dtype: DType) -> Vec<T> {
 pub fn read_header(path: impl AsRef<Path>) -> Result<Header> {
     use std::io::Read;
     let path = path.as_ref();
+    crate::fsutil::refuse_special_file(path)?;
     let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
     let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
     let mut head = vec![0u8; usize::try_from(len.min(12)).unwrap_or(12)];

@@ -38,6 +38,7 @@
 //! ```
 
 mod delta;
+mod describe;
 
 use std::fs::{self, File};
 use std::hash::Hasher;
@@ -56,6 +57,7 @@ use crate::error::{Error, Result};
 use crate::fsutil::{same_file, write_atomically};
 use crate::sys::{self, CloneHow, Lock, Mapping, page_size};
 use delta::{DeltaHeader, FIXED, Identity, page_checksum};
+pub use describe::{DeltaInfo, describe_delta, is_delta_file};
 
 /// Most runs of consecutive pages one array maps from its delta files. Each run splits the
 /// clone's mapping (up to two more kernel mapping areas), and a process may hold only so many

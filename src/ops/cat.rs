@@ -33,8 +33,44 @@ pub enum TextFormat {
 ///
 /// # Errors
 /// As [`crate::open`] and [`Selection::resolve`]; [`Error::Io`] if `out` fails (a closed pipe
-/// included).
+/// included). A selection that does not fit the array is [`Error::Invalid`] naming `path`.
 pub fn cat(
+    path: &Path,
+    selection: &Selection,
+    format: TextFormat,
+    out: &mut dyn Write,
+) -> Result<()> {
+    cat_at(path, selection, format, out).map_err(|e| match e {
+        // Resolving the selection knows the shape, not the file it came from.
+        Error::Argument(reason) => Error::invalid(path, reason),
+        e => e,
+    })
+}
+
+/// Prints the `selection` of the `.npy` at `base` seen through the delta files `deltas`
+/// (applied in order) to `out`.
+///
+/// # Errors
+/// As [`cat`] and [`crate::open_with_deltas`].
+pub fn cat_with_deltas<P: AsRef<Path>>(
+    base: &Path,
+    deltas: &[P],
+    selection: &Selection,
+    format: TextFormat,
+    out: &mut dyn Write,
+) -> Result<()> {
+    let store = crate::open::open_with_deltas(base, deltas)?;
+    let io = |e| Error::io("<stdout>", e);
+    crate::store_dispatch!(&store, a => {
+        let values = a.read(selection).map_err(|e| match e {
+            Error::Argument(reason) => Error::invalid(base, reason),
+            e => e,
+        })?;
+        write(out, &values.view(), false, format).map_err(io)
+    })
+}
+
+fn cat_at(
     path: &Path,
     selection: &Selection,
     format: TextFormat,

@@ -1,13 +1,13 @@
 //! `larder copy`: streaming copies between array files of any format (npy, Zarr, HDF5).
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ndarray::{Axis, Slice};
 
 use crate::dtype::{Element, dispatch_element};
 use crate::error::{Error, Result};
-use crate::fsutil::{commit_or_remove, rename_durably, same_file, temp_sibling};
+use crate::fsutil::{TempGuard, commit_or_remove, same_file};
 use crate::npy::{MmapArray, NpyWriter, read_header, write_npy};
 use crate::open::{Location, detect_format, guess_format};
 use crate::store::{ArrayRead, ArrayWrite, Chunks, Format};
@@ -44,19 +44,12 @@ pub fn copy(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<CopyReport> 
         ));
     }
     let element = read_header(src)?.dtype.element();
-    let tmp = temp_sibling(dst);
-    let result = dispatch_element!(element, T => copy_typed(&MmapArray::<T>::open(src)?, &tmp));
-    match result {
-        Ok(elements) => {
-            rename_durably(&tmp, dst)?;
-            let bytes = fs::metadata(dst).map_err(|e| Error::io(dst, e))?.len();
-            Ok(CopyReport { elements, bytes })
-        }
-        Err(e) => {
-            let _ = fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
+    let tmp = TempGuard::beside(dst);
+    let elements =
+        dispatch_element!(element, T => copy_typed(&MmapArray::<T>::open(src)?, tmp.path()))?;
+    tmp.commit(dst)?;
+    let bytes = fs::metadata(dst).map_err(|e| Error::io(dst, e))?.len();
+    Ok(CopyReport { elements, bytes })
 }
 
 /// How `larder copy` lays out a chunked destination.
@@ -65,6 +58,7 @@ pub struct CopyOptions {
     chunks: Option<Vec<usize>>,
     codec: Option<Codec>,
     shard: Option<Vec<usize>>,
+    deltas: Vec<PathBuf>,
 }
 
 impl CopyOptions {
@@ -86,6 +80,12 @@ impl CopyOptions {
     /// Shard shape for a Zarr destination.
     pub fn shard(&mut self, shard: &[usize]) -> &mut Self {
         self.shard = Some(shard.to_vec());
+        self
+    }
+    /// Copies the `.npy` source as seen through these delta files, applied in order
+    /// ([`crate::open_with_deltas`]).
+    pub fn deltas<P: AsRef<Path>>(&mut self, deltas: &[P]) -> &mut Self {
+        self.deltas = deltas.iter().map(|d| d.as_ref().to_path_buf()).collect();
         self
     }
     fn is_default(&self) -> bool {
@@ -132,7 +132,11 @@ pub fn copy_with(
             format!("is the same file as {}; copy to a new path", src.display()),
         ));
     }
-    let store = crate::open::open(src)?;
+    let store = if options.deltas.is_empty() {
+        crate::open::open(src)?
+    } else {
+        crate::open::open_with_deltas(src, &options.deltas)?
+    };
     let elements =
         crate::store_dispatch!(&store, s => copy_store(s.as_ref(), &dloc, dfmt, options))?;
     let bytes = crate::fsutil::disk_usage(&dloc.file);
@@ -167,9 +171,9 @@ fn copy_store<T: Element>(
             if options.chunks.is_some() || options.codec.is_some() {
                 return Err(Error::invalid(&dst.file, ".npy files are not chunked or compressed"));
             }
-            let tmp = temp_sibling(&dst.file);
-            let r = copy_to_npy(src, &tmp);
-            commit_or_remove(r, &tmp, &dst.file)?;
+            let tmp = TempGuard::beside(&dst.file);
+            let r = copy_to_npy(src, tmp.path());
+            commit_or_remove(r, tmp, &dst.file)?;
         }
         Format::Zarr => {
             let mut o = ZarrOptions::new();
@@ -184,21 +188,14 @@ fn copy_store<T: Element>(
                     "already exists; remove it or choose another path",
                 ));
             }
-            let new_dir = !dst.file.exists();
-            let target = if new_dir { temp_sibling(&dst.file) } else { dst.file.clone() };
-            let r = (|| {
-                let z = ZarrArray::<T>::create(&target, dst.inner.as_deref(), &shape, &o)?;
-                let unit = options.shard.clone().unwrap_or(chunks);
-                pump_parallel(src, &z, &unit)
-            })();
-            if new_dir {
-                if let Err(e) = r {
-                    let _ = fs::remove_dir_all(&target);
-                    return Err(e);
-                }
-                rename_durably(&target, &dst.file)?;
-            } else {
-                r?;
+            let tmp = (!dst.file.exists()).then(|| TempGuard::beside(&dst.file));
+            let target = tmp.as_ref().map_or(dst.file.as_path(), TempGuard::path);
+            let z = ZarrArray::<T>::create(target, dst.inner.as_deref(), &shape, &o)?;
+            let unit = options.shard.clone().unwrap_or(chunks);
+            pump_parallel(src, &z, &unit)?;
+            drop(z);
+            if let Some(tmp) = tmp {
+                tmp.commit(&dst.file)?;
             }
         }
         Format::Hdf5 => copy_to_hdf5(src, dst, &shape, &chunks, options.codec)?,
@@ -228,7 +225,8 @@ fn copy_to_hdf5<T: Element>(
         }
     };
     let new_file = !dst.file.exists();
-    let target = if new_file { temp_sibling(&dst.file) } else { dst.file.clone() };
+    let tmp = new_file.then(|| TempGuard::beside(&dst.file));
+    let target = tmp.as_ref().map_or(dst.file.as_path(), TempGuard::path);
     let r = (|| {
         // Every chunk is written in full below. In a new file (removed if the copy fails) no
         // chunk can be left unwritten, so chunks need no fill value first; a dataset added to
@@ -239,11 +237,14 @@ fn copy_to_hdf5<T: Element>(
         } else {
             crate::hdf5::Hdf5Array::<T>::create
         };
-        let mut h = create(&target, dst.inner.as_deref(), shape, chunks, gzip)?;
+        let mut h = create(target, dst.inner.as_deref(), shape, chunks, gzip)?;
         pump(src, &mut h, chunks)?;
         h.flush()
     })();
-    if new_file { commit_or_remove(r, &target, &dst.file) } else { r }
+    match tmp {
+        Some(tmp) => commit_or_remove(r, tmp, &dst.file),
+        None => r,
+    }
 }
 
 #[cfg(not(feature = "hdf5"))]
@@ -323,7 +324,9 @@ fn copy_to_npy<T: Element>(src: &dyn ArrayRead<T>, tmp: &Path) -> Result<()> {
 
 fn copy_typed<T: Element>(a: &MmapArray<T>, dst: &Path) -> Result<u64> {
     let elements = a.len() as u64;
-    if a.ndim() == 0 {
+    // Rows of an empty array cannot be counted from its elements: `(2, 0, 3)` would come out as
+    // zero rows. Nothing to stream, so the header alone is written, with the shape as it is.
+    if a.ndim() == 0 || a.is_empty() {
         write_npy(dst, &a.read()?)?;
         return Ok(elements);
     }

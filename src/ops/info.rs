@@ -43,6 +43,9 @@ pub struct Info {
     /// The array's attributes, when it has any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attributes: Option<serde_json::Value>,
+    /// The delta files applied over the `.npy`, in order ([`info_with_deltas`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deltas: Option<Vec<std::path::PathBuf>>,
 }
 
 /// Describes the array at `path` (an `.npy` file, a Zarr directory, or `FILE.h5[:/name]`)
@@ -72,7 +75,24 @@ pub fn info(path: impl AsRef<Path>) -> Result<Info> {
         chunks: None,
         shards: None,
         attributes: None,
+        deltas: None,
     })
+}
+
+/// [`info`] of the `.npy` at `base` seen through the delta files `deltas` (applied in order):
+/// dtype and shape are the base's, and the deltas are listed. The stack is opened, so a delta
+/// saved over another file, or out of order, is reported here.
+///
+/// # Errors
+/// As [`info`] and [`crate::open_with_deltas`].
+pub fn info_with_deltas<P: AsRef<Path>>(base: impl AsRef<Path>, deltas: &[P]) -> Result<Info> {
+    let base = base.as_ref();
+    let mut info = info(base)?;
+    if !deltas.is_empty() {
+        drop(crate::open::open_with_deltas(base, deltas)?);
+        info.deltas = Some(deltas.iter().map(|d| d.as_ref().to_path_buf()).collect());
+    }
+    Ok(info)
 }
 
 fn chunked_info(loc: &Location) -> Result<Info> {
@@ -101,6 +121,7 @@ fn chunked_info(loc: &Location) -> Result<Info> {
         chunks,
         shards,
         attributes: (!attrs.is_empty()).then(|| serde_json::Value::Object(attrs)),
+        deltas: None,
     })
 }
 

@@ -6,10 +6,14 @@ use std::str::FromStr;
 use crate::error::{Error, Result};
 use crate::store::Attributes;
 
+/// The lowest (fastest) zstd level, as zstd's `ZSTD_minCLevel()`.
+pub const ZSTD_MIN_LEVEL: i32 = -(1 << 17);
+
 /// The compression of chunks larder writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Codec {
-    /// Zstandard at the given level (default 3).
+    /// Zstandard at the given level (default 3): 1–22, or a negative "fast" level down to
+    /// [`ZSTD_MIN_LEVEL`].
     Zstd(i32),
     /// gzip at the given level, 0–9 (default 5).
     Gzip(u32),
@@ -25,17 +29,28 @@ impl Default for Codec {
 
 impl FromStr for Codec {
     type Err = Error;
-    /// `zstd`, `gzip`, `none`, optionally with a level: `zstd:5`, `gzip:9`.
+    /// `zstd`, `gzip`, `none`, optionally with a level: `zstd:5`, `gzip:9`. zstd levels are
+    /// 1 to 22, or negative fast levels down to [`ZSTD_MIN_LEVEL`]; gzip levels 0 to 9. A level
+    /// out of range is refused here rather than written into metadata no reader accepts.
     fn from_str(s: &str) -> Result<Codec> {
         let (name, level) = match s.split_once(':') {
             Some((n, l)) => (n, Some(l)),
             None => (s, None),
         };
-        let bad =
-            || Error::argument(format!("codec {s:?}: expected zstd[:LEVEL], gzip[:0-9] or none"));
+        let bad = || {
+            Error::argument(format!(
+                "codec {s:?}: expected zstd[:LEVEL] (LEVEL 1 to 22, or negative down to \
+                 {ZSTD_MIN_LEVEL}), gzip[:0-9] or none"
+            ))
+        };
         match (name, level) {
             ("zstd", None) => Ok(Codec::Zstd(3)),
-            ("zstd", Some(l)) => l.parse().map(Codec::Zstd).map_err(|_| bad()),
+            ("zstd", Some(l)) => match l.parse::<i32>() {
+                Ok(v) if (1..=22).contains(&v) || (ZSTD_MIN_LEVEL..0).contains(&v) => {
+                    Ok(Codec::Zstd(v))
+                }
+                _ => Err(bad()),
+            },
             ("gzip", None) => Ok(Codec::Gzip(5)),
             ("gzip", Some(l)) => match l.parse() {
                 Ok(v) if v <= 9 => Ok(Codec::Gzip(v)),

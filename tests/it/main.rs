@@ -15,6 +15,7 @@ mod cli;
 mod compute;
 mod convert;
 mod cow;
+mod hostile;
 mod interop;
 mod npy;
 mod props;
