@@ -147,13 +147,31 @@ impl<T: Element> ZarrArray<T> {
                 found: d.dtype.typestr(),
             });
         }
+        crate::limits::check_ndim(array.shape().len()).map_err(|e| zerr(root, e))?;
+        crate::limits::element_count(array.shape()).map_err(|e| zerr(root, e))?;
         let shape = array
             .shape()
             .iter()
             .map(|&n| usize::try_from(n).map_err(|_| zerr(root, "shape does not fit in memory")))
             .collect::<Result<Vec<_>>>()?;
-        let chunks = if d.chunks.len() == shape.len() { d.chunks } else { shape.clone() };
-        let plain = plain_layout::<T>(&serde_json::to_value(array.metadata()).unwrap_or_default());
+        let declared = if d.chunks.len() == shape.len() { d.chunks } else { shape.clone() };
+        // A chunk larger than the array is cut to it: every buffer is sized by the clipped
+        // chunk, and chunks are read through the region they cover.
+        let chunks = crate::limits::clip_chunk(&declared, &shape);
+        let meta = serde_json::to_value(array.metadata()).unwrap_or_default();
+        let itemsize = d.dtype.itemsize();
+        let oversized = crate::limits::check_chunk_bytes(&declared, itemsize);
+        if let Err(reason) = &oversized
+            && (!decodes_in_part(&meta) || crate::limits::byte_size(&declared, itemsize).is_err())
+        {
+            // Its codecs would decode the whole declared chunk, whatever region is read, or its
+            // size cannot even be counted (zarrs would overflow working it out).
+            return Err(zerr(root, reason));
+        }
+        crate::limits::check_chunk_bytes(&chunks, itemsize).map_err(|e| zerr(root, e))?;
+        // The direct reads assume chunk files of the declared shape; a clipped chunk goes
+        // through zarrs' partial decoding instead.
+        let plain = if chunks == declared { plain_layout::<T>(&meta) } else { None };
         Ok(ZarrArray {
             path: root.to_path_buf(),
             array,
@@ -195,7 +213,11 @@ impl<T: Element> ZarrArray<T> {
             .chunks
             .clone()
             .unwrap_or_else(|| default_chunks(shape, std::mem::size_of::<T>()));
-        let grid = storage_grid(shape, &chunks, options.shard.as_deref())?;
+        let (chunks, grid) = storage_grid(shape, &chunks, options.shard.as_deref())?;
+        for block in [&chunks, &grid] {
+            crate::limits::check_chunk_bytes(block, std::mem::size_of::<T>())
+                .map_err(|e| Error::invalid(root, e))?;
+        }
         std::fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
         let store = store_at(root)?;
         make_parent_groups(root, &store, &node)?;
@@ -239,6 +261,11 @@ impl<T: Element> ZarrArray<T> {
 }
 
 impl<T: Element> ZarrArray<T> {
+    /// The (clipped) chunk grid.
+    fn grid(&self) -> ChunkGrid {
+        ChunkGrid::new(&self.shape, &self.chunks)
+    }
+
     /// Reads a region that spans several chunks one whole chunk at a time, copying each
     /// decoded chunk straight into the output. The decode buffers are chunk-sized and reused, so
     /// only the output's pages are fresh (zarrs' own multi-chunk read fills a region-sized byte
@@ -296,6 +323,8 @@ impl<T: Element> ZarrArray<T> {
     }
 
     /// The stored shape and decoded native-order bytes of the whole chunk at `index`.
+    /// A chunk declared larger than the array is decoded only over the array (its clipped
+    /// shape), so the bytes decoded never exceed what the array holds.
     fn decode_chunk(&self, index: &[usize]) -> Result<(Vec<usize>, Cow<'static, [u8]>)> {
         let index64 = u64s(index);
         let stored: Vec<usize> = self
@@ -305,8 +334,14 @@ impl<T: Element> ZarrArray<T> {
             .iter()
             .map(|n| usize::try_from(n.get()).unwrap_or(usize::MAX))
             .collect();
-        let bytes: ArrayBytes<'static> =
-            self.array.retrieve_chunk(&index64).map_err(|e| zerr(&self.path, e))?;
+        let clipped = self.grid().region(index);
+        let bytes: ArrayBytes<'static> = if clipped.shape() == stored.as_slice() {
+            self.array.retrieve_chunk(&index64).map_err(|e| zerr(&self.path, e))?
+        } else {
+            let subset = ArraySubset::new_with_shape(u64s(clipped.shape()));
+            self.array.retrieve_chunk_subset(&index64, &subset).map_err(|e| zerr(&self.path, e))?
+        };
+        let stored = clipped.shape().to_vec();
         let raw = bytes.into_fixed().map_err(|e| zerr(&self.path, e))?;
         Ok((stored, raw))
     }
@@ -491,16 +526,30 @@ impl<T: Element> ZarrArray<T> {
 
 /// The grid a new array is stored in: its shards when sharded (each a multiple of the chunk
 /// shape), else its chunks.
-fn storage_grid(shape: &[usize], chunks: &[usize], shard: Option<&[usize]>) -> Result<Vec<usize>> {
+///
+/// Returns the chunk shape and the grid's block shape, both clipped to the array (a shard to
+/// the smallest multiple of the chunk that covers it), so no chunk is larger than the array.
+fn storage_grid(
+    shape: &[usize],
+    chunks: &[usize],
+    shard: Option<&[usize]>,
+) -> Result<(Vec<usize>, Vec<usize>)> {
     check_chunks(shape, chunks, "chunk")?;
-    let Some(shard) = shard else { return Ok(chunks.to_vec()) };
+    let clipped = crate::limits::clip_chunk(chunks, shape);
+    let Some(shard) = shard else { return Ok((clipped.clone(), clipped)) };
     check_chunks(shape, shard, "shard")?;
     if shard.iter().zip(chunks).any(|(&s, &c)| !s.is_multiple_of(c)) {
         return Err(Error::argument(format!(
             "shard shape {shard:?} is not a multiple of chunk shape {chunks:?}"
         )));
     }
-    Ok(shard.to_vec())
+    let shard = shard
+        .iter()
+        .zip(&clipped)
+        .zip(shape)
+        .map(|((&s, &c), &n)| s.min(n.div_ceil(c).max(1) * c))
+        .collect();
+    Ok((clipped, shard))
 }
 
 /// Makes every group above `node` that is missing, so other tools can walk down to the array.
@@ -538,6 +587,14 @@ fn compression(
         }
         Codec::None => Vec::new(),
     })
+}
+
+/// True when the codecs of `meta` can decode part of a chunk without decoding all of it
+/// (a v3 chain of `bytes` alone, or sharding, whose index locates the inner chunks).
+fn decodes_in_part(meta: &Value) -> bool {
+    let Some(codecs) = meta.get("codecs").and_then(Value::as_array) else { return false };
+    let name = |c: &Value| c.get("name").and_then(Value::as_str).map(str::to_string);
+    matches!(codecs.as_slice(), [c] if matches!(name(c).as_deref(), Some("bytes" | "sharding_indexed")))
 }
 
 fn check_chunks(shape: &[usize], chunks: &[usize], what: &str) -> Result<()> {
@@ -579,7 +636,7 @@ impl<T: Element> ArrayRead<T> for ZarrArray<T> {
                     .map_err(|e| Error::internal(e.to_string()))?,
             ));
         }
-        let grid = ChunkGrid::new(&self.shape, &self.chunks);
+        let grid = self.grid();
         let touched = grid.touching(region);
         if let Some(zstd) = self.plain {
             return match touched.as_slice() {
