@@ -16,6 +16,7 @@ mod compute;
 mod convert;
 mod cow;
 mod interop;
+mod limits;
 mod npy;
 mod props;
 mod support;
