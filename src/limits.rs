@@ -46,7 +46,9 @@ pub fn element_count(shape: &[u64]) -> Result<u64, String> {
         shape.iter().filter(|&&d| d != 0).fold(1u128, |a, &d| a.saturating_mul(u128::from(d)));
     let cap = u128::from(u64::MAX).min(usize::MAX as u128);
     if n > cap || nonzero > cap {
-        return Err(format!("shape {shape:?} holds more elements than a 64-bit count can hold"));
+        return Err(format!(
+            "shape {shape:?} holds more elements, so more bytes than a 64-bit size can count"
+        ));
     }
     u64::try_from(n).map_err(|_| format!("shape {shape:?} holds too many elements"))
 }

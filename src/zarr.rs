@@ -34,7 +34,10 @@ pub struct ZarrArray<T: Element> {
     path: PathBuf,
     array: Array<FilesystemStore>,
     shape: Vec<usize>,
+    /// The chunk shape the metadata declares (what `chunk_shape` reports).
     chunks: Vec<usize>,
+    /// The declared chunk clipped to the array: the grid every read walks and sizes by.
+    clipped: Vec<usize>,
     inner_chunks: Option<Vec<usize>>,
     dtype: DType,
     version: u8,
@@ -157,7 +160,7 @@ impl<T: Element> ZarrArray<T> {
         let declared = if d.chunks.len() == shape.len() { d.chunks } else { shape.clone() };
         // A chunk larger than the array is cut to it: every buffer is sized by the clipped
         // chunk, and chunks are read through the region they cover.
-        let chunks = crate::limits::clip_chunk(&declared, &shape);
+        let clipped = crate::limits::clip_chunk(&declared, &shape);
         let meta = serde_json::to_value(array.metadata()).unwrap_or_default();
         let itemsize = d.dtype.itemsize();
         let oversized = crate::limits::check_chunk_bytes(&declared, itemsize);
@@ -168,15 +171,16 @@ impl<T: Element> ZarrArray<T> {
             // size cannot even be counted (zarrs would overflow working it out).
             return Err(zerr(root, reason));
         }
-        crate::limits::check_chunk_bytes(&chunks, itemsize).map_err(|e| zerr(root, e))?;
+        crate::limits::check_chunk_bytes(&clipped, itemsize).map_err(|e| zerr(root, e))?;
         // The direct reads assume chunk files of the declared shape; a clipped chunk goes
         // through zarrs' partial decoding instead.
-        let plain = if chunks == declared { plain_layout::<T>(&meta) } else { None };
+        let plain = if clipped == declared { plain_layout::<T>(&meta) } else { None };
         Ok(ZarrArray {
             path: root.to_path_buf(),
             array,
             shape,
-            chunks,
+            chunks: declared,
+            clipped,
             inner_chunks: d.inner_chunks,
             dtype: d.dtype,
             version: d.version,
@@ -263,7 +267,7 @@ impl<T: Element> ZarrArray<T> {
 impl<T: Element> ZarrArray<T> {
     /// The (clipped) chunk grid.
     fn grid(&self) -> ChunkGrid {
-        ChunkGrid::new(&self.shape, &self.chunks)
+        ChunkGrid::new(&self.shape, &self.clipped)
     }
 
     /// Reads a region that spans several chunks one whole chunk at a time, copying each
@@ -334,13 +338,16 @@ impl<T: Element> ZarrArray<T> {
             .iter()
             .map(|n| usize::try_from(n.get()).unwrap_or(usize::MAX))
             .collect();
+        if stored.iter().zip(&self.shape).all(|(&c, &n)| c <= n) {
+            let bytes: ArrayBytes<'static> =
+                self.array.retrieve_chunk(&index64).map_err(|e| zerr(&self.path, e))?;
+            let raw = bytes.into_fixed().map_err(|e| zerr(&self.path, e))?;
+            return Ok((stored, raw));
+        }
         let clipped = self.grid().region(index);
-        let bytes: ArrayBytes<'static> = if clipped.shape() == stored.as_slice() {
-            self.array.retrieve_chunk(&index64).map_err(|e| zerr(&self.path, e))?
-        } else {
-            let subset = ArraySubset::new_with_shape(u64s(clipped.shape()));
-            self.array.retrieve_chunk_subset(&index64, &subset).map_err(|e| zerr(&self.path, e))?
-        };
+        let subset = ArraySubset::new_with_shape(u64s(clipped.shape()));
+        let bytes: ArrayBytes<'static> =
+            self.array.retrieve_chunk_subset(&index64, &subset).map_err(|e| zerr(&self.path, e))?;
         let stored = clipped.shape().to_vec();
         let raw = bytes.into_fixed().map_err(|e| zerr(&self.path, e))?;
         Ok((stored, raw))
