@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::grid::{ChunkGrid, Region};
 use crate::store::{ArrayRead, ArrayWrite, Attributes, Format};
 
+mod bounded;
 mod meta;
 mod options;
 mod plain;
@@ -45,6 +46,9 @@ pub struct ZarrArray<T: Element> {
     /// Chunks stored as plain element bytes, zstd-compressed (`Some(true)`) or not
     /// (`Some(false)`), which larder reads from the chunk files itself (see `plain`).
     plain: Option<bool>,
+    /// Chunks compressed by one codec that larder decodes itself with the size capped (see
+    /// `bounded`), when they are not `plain`.
+    bounded: Option<bounded::Compression>,
     _t: PhantomData<T>,
 }
 
@@ -175,6 +179,7 @@ impl<T: Element> ZarrArray<T> {
         // The direct reads assume chunk files of the declared shape; a clipped chunk goes
         // through zarrs' partial decoding instead.
         let plain = if clipped == declared { plain_layout::<T>(&meta) } else { None };
+        let bounded = if plain.is_none() { bounded::layout(&meta) } else { None };
         Ok(ZarrArray {
             path: root.to_path_buf(),
             array,
@@ -186,6 +191,7 @@ impl<T: Element> ZarrArray<T> {
             version: d.version,
             writable,
             plain,
+            bounded,
             _t: PhantomData,
         })
     }
@@ -330,6 +336,18 @@ impl<T: Element> ZarrArray<T> {
     /// A chunk declared larger than the array is decoded only over the array (its clipped
     /// shape), so the bytes decoded never exceed what the array holds.
     fn decode_chunk(&self, index: &[usize]) -> Result<(Vec<usize>, Cow<'static, [u8]>)> {
+        if let Some(how) = self.bounded {
+            let expected = crate::limits::byte_size(&self.chunks, self.dtype.itemsize())
+                .ok()
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or_else(|| zerr(&self.path, format!("chunk {index:?} is too large")))?;
+            if let Some(mut raw) = bounded::decode(&self.chunk_file(index), how, expected)? {
+                if !self.dtype.is_native() {
+                    raw.chunks_exact_mut(T::TYPE.swap_unit()).for_each(<[u8]>::reverse);
+                }
+                return Ok((self.chunks.clone(), Cow::Owned(raw)));
+            }
+        }
         let index64 = u64s(index);
         let stored: Vec<usize> = self
             .array
@@ -652,7 +670,7 @@ impl<T: Element> ArrayRead<T> for ZarrArray<T> {
             }
             .map(CowArray::from);
         }
-        if touched.len() > 1 {
+        if touched.len() > 1 || self.bounded.is_some() {
             return self.read_chunkwise(&grid, &touched, region).map(CowArray::from);
         }
         let ranges: Vec<std::ops::Range<u64>> =

@@ -231,3 +231,50 @@ fn bench_cow_larger_than_the_free_space_is_refused_and_leaves_nothing() {
     assert!(err.contains("free"), "{err}");
     assert!(!keep.join("base.npy").exists());
 }
+
+/// Writes `bytes` compressed as `codec` (`gzip` or `zstd`) as chunk `c/0` of a v3 float64
+/// array of shape `[4]`, byte order `endian`.
+fn bomb(dir: &Path, codec: &str, endian: &str, bytes: &[u8]) {
+    use std::io::Write;
+    std::fs::create_dir_all(dir.join("c")).unwrap();
+    let meta = format!(
+        r#"{{"zarr_format":3,"node_type":"array","shape":[4],"data_type":"float64","chunk_grid":{{"name":"regular","configuration":{{"chunk_shape":[4]}}}},"chunk_key_encoding":{{"name":"default","configuration":{{"separator":"/"}}}},"fill_value":0.0,"codecs":[{{"name":"bytes","configuration":{{"endian":"{endian}"}}}},{{"name":"{codec}","configuration":{}}}]}}"#,
+        if codec == "gzip" { r#"{"level":1}"# } else { r#"{"level":1,"checksum":false}"# }
+    );
+    std::fs::write(dir.join("zarr.json"), meta).unwrap();
+    let packed = if codec == "gzip" {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    } else {
+        zstd::bulk::compress(bytes, 1).unwrap()
+    };
+    std::fs::write(dir.join("c").join("0"), packed).unwrap();
+}
+
+/// Limit: decoded size = expected size or error, checked while decoding (no bomb is inflated).
+#[test]
+fn zarr_chunk_that_inflates_past_its_size_is_refused_while_decoding() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = vec![0u8; 64 << 20];
+    for (codec, endian) in [("gzip", "little"), ("zstd", "big"), ("gzip", "big")] {
+        let z = dir.path().join(format!("{codec}-{endian}.zarr"));
+        bomb(&z, codec, endian, &huge);
+        let a = ZarrArray::<f64>::open(&z).unwrap();
+        let r = a.read(&Selection::all());
+        let Err(Error::Storage { path, reason }) = r else { panic!("{codec} {endian}: {r:?}") };
+        assert!(path.ends_with("c/0") && reason.contains("more than 32"), "{reason}");
+        let o = run(&["stats", z.to_str().unwrap()]);
+        refused(&o, &z, "more than 32");
+        // The same layout with a chunk of the right size reads back exactly.
+        let good = dir.path().join(format!("{codec}-{endian}-ok.zarr"));
+        let values = [1.5f64, -2.0, 3.25, 4.0];
+        let bytes: Vec<u8> = values
+            .iter()
+            .flat_map(|v| if endian == "big" { v.to_be_bytes() } else { v.to_le_bytes() })
+            .collect();
+        bomb(&good, codec, endian, &bytes);
+        let a = ZarrArray::<f64>::open(&good).unwrap();
+        assert_eq!(a.read(&Selection::all()).unwrap().as_slice().unwrap(), &values);
+    }
+}
