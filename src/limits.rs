@@ -19,6 +19,27 @@ pub const MAX_CHUNK_BYTES: u64 = 1 << 31;
 /// `u64` counters padded to a power of two, so this bounds the tables at 32 MiB per thread.
 pub const MAX_BINS: usize = 1 << 22;
 
+/// Most inner chunks one shard may hold: 2^24, so its index (16 bytes each) is at most
+/// 256 MiB.
+pub const MAX_SHARD_CHUNKS: usize = 1 << 24;
+
+/// The number of inner chunks of a shard that holds `per_axis` of them along each axis,
+/// checked against [`MAX_SHARD_CHUNKS`].
+///
+/// # Errors
+/// The reason, naming the cap.
+pub fn check_shard_chunks(per_axis: &[usize]) -> Result<usize, String> {
+    per_axis
+        .iter()
+        .try_fold(1usize, |a, &n| a.checked_mul(n))
+        .filter(|&n| n <= MAX_SHARD_CHUNKS)
+        .ok_or_else(|| {
+            format!(
+                "a shard of {per_axis:?} inner chunks holds more than {MAX_SHARD_CHUNKS}, the                  most one shard may hold"
+            )
+        })
+}
+
 /// Checks the number of axes.
 ///
 /// # Errors

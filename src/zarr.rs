@@ -24,6 +24,7 @@ mod bounded;
 mod meta;
 mod options;
 mod plain;
+mod shard;
 
 use meta::{data_type_of, describe, plain_layout, resolve_inner};
 pub(crate) use meta::{element_of, version_and_inner};
@@ -49,6 +50,8 @@ pub struct ZarrArray<T: Element> {
     /// Chunks compressed by one codec that larder decodes itself with the size capped (see
     /// `bounded`), when they are not `plain`.
     bounded: Option<bounded::Compression>,
+    /// The shard index layout, checked before zarrs reads a shard (see `shard`).
+    shard_index: Option<shard::ShardIndex>,
     _t: PhantomData<T>,
 }
 
@@ -180,6 +183,7 @@ impl<T: Element> ZarrArray<T> {
         // through zarrs' partial decoding instead.
         let plain = if clipped == declared { plain_layout::<T>(&meta) } else { None };
         let bounded = if plain.is_none() { bounded::layout(&meta) } else { None };
+        let shard_index = shard::layout(&meta, &declared).map_err(|e| zerr(root, e))?;
         Ok(ZarrArray {
             path: root.to_path_buf(),
             array,
@@ -192,6 +196,7 @@ impl<T: Element> ZarrArray<T> {
             writable,
             plain,
             bounded,
+            shard_index,
             _t: PhantomData,
         })
     }
@@ -271,6 +276,30 @@ impl<T: Element> ZarrArray<T> {
 }
 
 impl<T: Element> ZarrArray<T> {
+    /// Checks the index of the shard at `index` before zarrs reads it (see `shard`).
+    fn check_shard(&self, index: &[usize]) -> Result<()> {
+        match &self.shard_index {
+            Some(layout) => layout.check(&self.chunk_file(index)),
+            None => Ok(()),
+        }
+    }
+
+    /// Runs a zarrs decode, turning a panic inside it into an error. The last line of
+    /// defence only: what is known to panic there (shard indices) is checked beforehand.
+    fn guarded<R, E: fmt::Display>(&self, f: impl FnOnce() -> Result<R, E>) -> Result<R> {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+            Ok(r) => r.map_err(|e| zerr(&self.path, e)),
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(ToString::to_string)
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(zerr(&self.path, format!("malformed data stopped the decoder: {what}")))
+            }
+        }
+    }
+
     /// The (clipped) chunk grid.
     fn grid(&self) -> ChunkGrid {
         ChunkGrid::new(&self.shape, &self.clipped)
@@ -348,6 +377,7 @@ impl<T: Element> ZarrArray<T> {
                 return Ok((self.chunks.clone(), Cow::Owned(raw)));
             }
         }
+        self.check_shard(index)?;
         let index64 = u64s(index);
         let stored: Vec<usize> = self
             .array
@@ -358,14 +388,14 @@ impl<T: Element> ZarrArray<T> {
             .collect();
         if stored.iter().zip(&self.shape).all(|(&c, &n)| c <= n) {
             let bytes: ArrayBytes<'static> =
-                self.array.retrieve_chunk(&index64).map_err(|e| zerr(&self.path, e))?;
+                self.guarded(|| self.array.retrieve_chunk(&index64))?;
             let raw = bytes.into_fixed().map_err(|e| zerr(&self.path, e))?;
             return Ok((stored, raw));
         }
         let clipped = self.grid().region(index);
         let subset = ArraySubset::new_with_shape(u64s(clipped.shape()));
         let bytes: ArrayBytes<'static> =
-            self.array.retrieve_chunk_subset(&index64, &subset).map_err(|e| zerr(&self.path, e))?;
+            self.guarded(|| self.array.retrieve_chunk_subset(&index64, &subset))?;
         let stored = clipped.shape().to_vec();
         let raw = bytes.into_fixed().map_err(|e| zerr(&self.path, e))?;
         Ok((stored, raw))
@@ -676,8 +706,11 @@ impl<T: Element> ArrayRead<T> for ZarrArray<T> {
         let ranges: Vec<std::ops::Range<u64>> =
             start.iter().zip(shape).map(|(&s, &n)| s as u64..(s + n) as u64).collect();
         let subset = ArraySubset::new_with_ranges(&ranges);
+        for index in &touched {
+            self.check_shard(index)?;
+        }
         let bytes: ArrayBytes<'static> =
-            self.array.retrieve_array_subset(&subset).map_err(|e| zerr(&self.path, e))?;
+            self.guarded(|| self.array.retrieve_array_subset(&subset))?;
         let raw = bytes.into_fixed().map_err(|e| zerr(&self.path, e))?;
         let values = bytes_to_vec::<T>(&self.path, &raw)?;
         let arr = ArrayD::from_shape_vec(IxDyn(shape), values)

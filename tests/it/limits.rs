@@ -278,3 +278,52 @@ fn zarr_chunk_that_inflates_past_its_size_is_refused_while_decoding() {
         assert_eq!(a.read(&Selection::all()).unwrap().as_slice().unwrap(), &values);
     }
 }
+
+/// Writes a v3 float64 array of shape `[4]` in one shard of two inner chunks of 2, whose index
+/// (plain `bytes`, at the end) holds `entries`; the shard's data is the values 1..=4.
+fn sharded(dir: &Path, entries: [(u64, u64); 2]) {
+    std::fs::create_dir_all(dir.join("c")).unwrap();
+    let meta = r#"{"zarr_format":3,"node_type":"array","shape":[4],"data_type":"float64","chunk_grid":{"name":"regular","configuration":{"chunk_shape":[4]}},"chunk_key_encoding":{"name":"default","configuration":{"separator":"/"}},"fill_value":0.0,"codecs":[{"name":"sharding_indexed","configuration":{"chunk_shape":[2],"codecs":[{"name":"bytes","configuration":{"endian":"little"}}],"index_codecs":[{"name":"bytes","configuration":{"endian":"little"}}],"index_location":"end"}}]}"#;
+    std::fs::write(dir.join("zarr.json"), meta).unwrap();
+    let mut shard: Vec<u8> = [1.0f64, 2.0, 3.0, 4.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+    for (offset, len) in entries {
+        shard.extend_from_slice(&offset.to_le_bytes());
+        shard.extend_from_slice(&len.to_le_bytes());
+    }
+    std::fs::write(dir.join("c").join("0"), shard).unwrap();
+}
+
+/// Limit: shard index entries lie inside the shard (checked before zarrs reads them).
+#[test]
+fn zarr_shard_index_past_the_shard_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.zarr");
+    sharded(&good, [(0, 16), (16, 16)]);
+    let a = ZarrArray::<f64>::open(&good).unwrap();
+    assert_eq!(a.read(&Selection::all()).unwrap().as_slice().unwrap(), &[1.0, 2.0, 3.0, 4.0]);
+    for (name, entry) in [("overflow", (u64::MAX - 8, 16)), ("past", (40, 1 << 40))] {
+        let z = dir.path().join(format!("{name}.zarr"));
+        sharded(&z, [(0, 16), entry]);
+        let a = ZarrArray::<f64>::open(&z).unwrap();
+        let r = a.read(&Selection::all());
+        let Err(Error::Storage { reason, .. }) = r else { panic!("{name}: {r:?}") };
+        assert!(reason.contains("shard index"), "{reason}");
+        let o = run(&["stats", z.to_str().unwrap()]);
+        refused(&o, &z, "lies outside");
+        let o = run(&["cat", z.to_str().unwrap()]);
+        refused(&o, &z, "lies outside");
+    }
+    // A shard of more inner chunks than the cap is refused at open.
+    let z = dir.path().join("many.zarr");
+    mkz(&z, "[33554432]", "[33554432]");
+    let meta = std::fs::read_to_string(z.join("zarr.json")).unwrap().replace(
+        r#""codecs":[{"name":"bytes","configuration":{"endian":"little"}}]"#,
+        r#""codecs":[{"name":"sharding_indexed","configuration":{"chunk_shape":[1],"codecs":[{"name":"bytes","configuration":{"endian":"little"}}],"index_codecs":[{"name":"bytes","configuration":{"endian":"little"}}]}}]"#,
+    );
+    std::fs::write(z.join("zarr.json"), meta).unwrap();
+    let r = ZarrArray::<f64>::open(&z);
+    assert!(
+        matches!(&r, Err(Error::Storage { reason, .. }) if reason.contains("inner chunks")),
+        "{r:?}"
+    );
+}
