@@ -21,6 +21,7 @@ use crate::grid::{ChunkGrid, Region};
 use crate::store::{ArrayRead, ArrayWrite, Attributes, Format};
 
 mod bounded;
+mod handle;
 mod meta;
 mod options;
 mod plain;
@@ -34,7 +35,7 @@ pub use options::{Codec, DEFAULT_CHUNK_BYTES, ZarrOptions, default_chunks};
 /// A typed array stored in Zarr format (v2 or v3) in a directory.
 pub struct ZarrArray<T: Element> {
     path: PathBuf,
-    array: Array<FilesystemStore>,
+    array: handle::Handle,
     shape: Vec<usize>,
     /// The chunk shape the metadata declares (what `chunk_shape` reports).
     chunks: Vec<usize>,
@@ -186,7 +187,7 @@ impl<T: Element> ZarrArray<T> {
         let shard_index = shard::layout(&meta, &declared).map_err(|e| zerr(root, e))?;
         Ok(ZarrArray {
             path: root.to_path_buf(),
-            array,
+            array: handle::Handle::new(array, root.to_path_buf(), writable),
             shape,
             chunks: declared,
             clipped,
@@ -271,7 +272,7 @@ impl<T: Element> ZarrArray<T> {
 
     /// The Zarr metadata as JSON.
     pub fn metadata_json(&self) -> Value {
-        serde_json::to_value(self.array.metadata()).unwrap_or(Value::Null)
+        serde_json::to_value(self.array.get().metadata()).unwrap_or(Value::Null)
     }
 }
 
@@ -381,6 +382,7 @@ impl<T: Element> ZarrArray<T> {
         let index64 = u64s(index);
         let stored: Vec<usize> = self
             .array
+            .get()
             .chunk_shape(&index64)
             .map_err(|e| zerr(&self.path, e))?
             .iter()
@@ -388,14 +390,14 @@ impl<T: Element> ZarrArray<T> {
             .collect();
         if stored.iter().zip(&self.shape).all(|(&c, &n)| c <= n) {
             let bytes: ArrayBytes<'static> =
-                self.guarded(|| self.array.retrieve_chunk(&index64))?;
+                self.guarded(|| self.array.for_read().retrieve_chunk(&index64))?;
             let raw = bytes.into_fixed().map_err(|e| zerr(&self.path, e))?;
             return Ok((stored, raw));
         }
         let clipped = self.grid().region(index);
         let subset = ArraySubset::new_with_shape(u64s(clipped.shape()));
         let bytes: ArrayBytes<'static> =
-            self.guarded(|| self.array.retrieve_chunk_subset(&index64, &subset))?;
+            self.guarded(|| self.array.for_read().retrieve_chunk_subset(&index64, &subset))?;
         let stored = clipped.shape().to_vec();
         let raw = bytes.into_fixed().map_err(|e| zerr(&self.path, e))?;
         Ok((stored, raw))
@@ -432,7 +434,7 @@ fn c_strides(shape: &[usize]) -> Vec<usize> {
 impl<T: Element> ZarrArray<T> {
     /// The file of the chunk at `index`.
     fn chunk_file(&self, index: &[usize]) -> PathBuf {
-        let key = self.array.chunk_key(&u64s(index));
+        let key = self.array.get().chunk_key(&u64s(index));
         self.path.join(key.as_str().trim_start_matches('/'))
     }
 
@@ -676,7 +678,7 @@ impl<T: Element> ArrayRead<T> for ZarrArray<T> {
         &self.chunks
     }
     fn attributes(&self) -> Result<Attributes> {
-        let mut attrs = self.array.attributes().clone();
+        let mut attrs = self.array.get().attributes().clone();
         // Provenance zarrs adds on its own; not the user's.
         attrs.remove("_zarrs");
         Ok(attrs)
@@ -710,7 +712,7 @@ impl<T: Element> ArrayRead<T> for ZarrArray<T> {
             self.check_shard(index)?;
         }
         let bytes: ArrayBytes<'static> =
-            self.guarded(|| self.array.retrieve_array_subset(&subset))?;
+            self.guarded(|| self.array.for_read().retrieve_array_subset(&subset))?;
         let raw = bytes.into_fixed().map_err(|e| zerr(&self.path, e))?;
         let values = bytes_to_vec::<T>(&self.path, &raw)?;
         let arr = ArrayD::from_shape_vec(IxDyn(shape), values)
@@ -750,6 +752,7 @@ impl<T: Element> ZarrArray<T> {
             start.iter().zip(data.shape()).map(|(&s, &n)| s as u64..(s + n) as u64).collect();
         let subset = ArraySubset::new_with_ranges(&ranges);
         self.array
+            .get()
             .store_array_subset(&subset, ArrayBytes::new_flen(Cow::Borrowed(bytes)))
             .map_err(|e| zerr(&self.path, e))
     }
