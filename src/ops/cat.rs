@@ -50,6 +50,9 @@ pub fn cat(
             {
                 return write_layout(out, &corners.view(), false, format, Some(&cut)).map_err(io);
             }
+            if format != TextFormat::Text && selection.items().is_empty() && !a.shape().is_empty() {
+                return stream(&**a, format, out);
+            }
             let values = a.read(selection)?;
             write(out, &values.view(), false, format).map_err(io)
         });
@@ -131,6 +134,71 @@ fn read_corners<T: Element>(
             pick[axis] = 0;
         }
     }
+}
+
+/// Bytes of the blocks of rows `stream` reads at a time.
+const STREAM_BLOCK_BYTES: usize = 4 << 20;
+
+/// Prints the whole of `a` with every element (`--all`, JSON) from blocks of whole rows of
+/// about [`STREAM_BLOCK_BYTES`] (one row at least), so the output of an array of any size is
+/// made with a bounded buffer. Text needs the widest element first: the rows are read twice.
+fn stream<T: Element>(a: &dyn ArrayRead<T>, format: TextFormat, out: &mut dyn Write) -> Result<()> {
+    let io = |e| Error::io("<stdout>", e);
+    let shape = a.shape();
+    let row: usize = crate::limits::element_count_usize(&shape[1..])
+        .map_err(|e| Error::invalid("<array>", e))?;
+    let per = (STREAM_BLOCK_BYTES / row.saturating_mul(std::mem::size_of::<T>()).max(1)).max(1);
+    let blocks = |f: &mut dyn FnMut(usize, &ArrayViewD<'_, T>) -> Result<()>| -> Result<()> {
+        let mut r0 = 0;
+        while r0 < shape[0] {
+            let n = per.min(shape[0] - r0);
+            let mut start = vec![0; shape.len()];
+            start[0] = r0;
+            let mut len = shape.to_vec();
+            len[0] = n;
+            let block = a.read_region(&crate::grid::Region::new(&start, &len)?)?;
+            f(r0, &block.view())?;
+            r0 += n;
+        }
+        Ok(())
+    };
+    let get = |v: T| v;
+    let mut layout = Layout { summarize: false, width: 0, packed: None };
+    if format == TextFormat::TextAll {
+        let mut width = 0;
+        blocks(&mut |_, v| {
+            visit(v, layout, 0, &mut |x| {
+                width = width.max(x.to_scalar().to_string().chars().count());
+            });
+            Ok(())
+        })?;
+        layout.width = width;
+    }
+    let mut w = io::BufWriter::new(out);
+    let gap = if shape.len() == 1 {
+        " ".to_string()
+    } else {
+        format!("{} ", "\n".repeat(shape.len() - 1))
+    };
+    w.write_all(b"[").map_err(io)?;
+    blocks(&mut |r0, v| {
+        for (k, sub) in v.axis_iter(Axis(0)).enumerate() {
+            let first = r0 + k == 0;
+            if format == TextFormat::Json {
+                if !first {
+                    w.write_all(b",").map_err(io)?;
+                }
+                json(&mut w, &sub, &get).map_err(io)?;
+            } else {
+                if !first {
+                    w.write_all(gap.as_bytes()).map_err(io)?;
+                }
+                text(&mut w, &sub, &get, 1, layout).map_err(io)?;
+            }
+        }
+        Ok(())
+    })?;
+    w.write_all(b"]\n").and_then(|()| w.flush()).map_err(io)
 }
 
 /// Writes `view` in `format`; `swapped` says each stored value must be byte-swapped first.

@@ -327,3 +327,31 @@ fn zarr_shard_index_past_the_shard_is_an_error_not_a_panic() {
         "{r:?}"
     );
 }
+
+/// Limit: `cat --all` and `--json` of a chunked array stream blocks of rows of about 4 MiB;
+/// the output is the same as printing the array from memory.
+#[test]
+fn cat_all_and_json_of_a_zarr_stream_in_blocks_and_match_the_npy_output() {
+    use ndarray::Dimension;
+    let dir = tempfile::tempdir().unwrap();
+    for (case, shape) in [&[600usize, 1000][..], &[600_000], &[3, 250, 900]].into_iter().enumerate()
+    {
+        let n: usize = shape.iter().product();
+        let a = ndarray::ArrayD::from_shape_fn(ndarray::IxDyn(shape), |i| {
+            let k = i.slice().iter().fold(0usize, |acc, &x| acc * 1000 + x);
+            (k % 9973) as f64 / 8.0 - (n % 7) as f64
+        });
+        let npy = dir.path().join(format!("a{case}.npy"));
+        larder::write_npy(&npy, &a).unwrap();
+        let z = dir.path().join(format!("a{case}.zarr"));
+        let mut zarr = ZarrArray::<f64>::create(&z, None, shape, &ZarrOptions::new()).unwrap();
+        larder::ArrayWrite::write_region(&mut zarr, &vec![0; shape.len()], &a.view()).unwrap();
+        drop(zarr);
+        for flag in ["--all", "--json"] {
+            let want = run(&["cat", npy.to_str().unwrap(), flag]);
+            let got = run(&["cat", z.to_str().unwrap(), flag]);
+            assert_eq!(got.status.code(), Some(0), "{}", String::from_utf8_lossy(&got.stderr));
+            assert!(got.stdout == want.stdout, "{shape:?} {flag}: streamed output differs");
+        }
+    }
+}
