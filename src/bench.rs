@@ -127,6 +127,9 @@ impl ChunkedBench {
         let format = guess_format(path).ok_or_else(|| {
             Error::argument(format!("{}: name it .zarr, .h5 or .npy", path.display()))
         })?;
+        if self.chunk == 0 || self.inner == Some(0) {
+            return Err(Error::argument("chunks of 0 elements: give at least 1"));
+        }
         let mut rng = Rng(self.seed);
         let n = self.elements;
         let data = ArrayD::from_shape_fn(IxDyn(&[n]), |_| rng.next_f64());

@@ -305,10 +305,13 @@ impl<T: Element> Hdf5Array<T> {
             });
         }
         let shape = ds.shape();
-        let chunks = ds
-            .chunk()
-            .filter(|c| c.len() == shape.len())
-            .unwrap_or_else(|| contiguous_chunks(&shape, dtype.itemsize(), false));
+        let limit = |reason: String| Error::Storage { path: path.to_path_buf(), reason };
+        crate::limits::check_ndim(shape.len()).map_err(limit)?;
+        crate::limits::element_count_usize(&shape).map_err(limit)?;
+        let chunks = ds.chunk().filter(|c| c.len() == shape.len()).map_or_else(
+            || contiguous_chunks(&shape, dtype.itemsize(), false),
+            |c| crate::limits::clip_chunk(&c, &shape),
+        );
         Ok(Hdf5Array {
             path: path.to_path_buf(),
             name: ds.name(),

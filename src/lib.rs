@@ -57,6 +57,7 @@ mod fsutil;
 pub mod grid;
 #[cfg(feature = "hdf5")]
 pub mod hdf5;
+pub mod limits;
 pub mod npy;
 mod open;
 pub mod ops;
@@ -82,7 +83,7 @@ pub use store::{
     ArrayRead, ArrayWrite, Attributes, Chunk, ChunkSource, Chunks, Format, MemStore, Overlay,
     SliceChunks, StoreChunks,
 };
-pub use sys::{Access, page_size, peak_rss};
+pub use sys::{Access, free_space, page_size, peak_rss};
 pub use zarr::{Codec, ZarrArray, ZarrOptions};
 
 /// Re-exported so users name the same `f16` and `Complex` types larder stores.

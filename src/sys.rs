@@ -16,6 +16,7 @@ mod mem;
 mod pagemap;
 mod simd;
 
+pub use file::free_space;
 pub(crate) use file::{
     CloneHow, FileAdvice, Lock, advise_file, clone_file, create_locked, lock, start_writeback,
 };

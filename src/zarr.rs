@@ -20,9 +20,12 @@ use crate::error::{Error, Result};
 use crate::grid::{ChunkGrid, Region};
 use crate::store::{ArrayRead, ArrayWrite, Attributes, Format};
 
+mod bounded;
+mod handle;
 mod meta;
 mod options;
 mod plain;
+mod shard;
 
 use meta::{data_type_of, describe, plain_layout, resolve_inner};
 pub(crate) use meta::{element_of, version_and_inner};
@@ -32,9 +35,12 @@ pub use options::{Codec, DEFAULT_CHUNK_BYTES, ZSTD_MIN_LEVEL, ZarrOptions, defau
 /// A typed array stored in Zarr format (v2 or v3) in a directory.
 pub struct ZarrArray<T: Element> {
     path: PathBuf,
-    array: Array<FilesystemStore>,
+    array: handle::Handle,
     shape: Vec<usize>,
+    /// The chunk shape the metadata declares (what `chunk_shape` reports).
     chunks: Vec<usize>,
+    /// The declared chunk clipped to the array: the grid every read walks and sizes by.
+    clipped: Vec<usize>,
     inner_chunks: Option<Vec<usize>>,
     dtype: DType,
     version: u8,
@@ -42,6 +48,11 @@ pub struct ZarrArray<T: Element> {
     /// Chunks stored as plain element bytes, zstd-compressed (`Some(true)`) or not
     /// (`Some(false)`), which larder reads from the chunk files itself (see `plain`).
     plain: Option<bool>,
+    /// Chunks compressed by one codec that larder decodes itself with the size capped (see
+    /// `bounded`), when they are not `plain`.
+    bounded: Option<bounded::Compression>,
+    /// The shard index layout, checked before zarrs reads a shard (see `shard`).
+    shard_index: Option<shard::ShardIndex>,
     _t: PhantomData<T>,
 }
 
@@ -156,23 +167,46 @@ impl<T: Element> ZarrArray<T> {
                 found: d.dtype.typestr(),
             });
         }
+        crate::limits::check_ndim(array.shape().len()).map_err(|e| zerr(root, e))?;
+        crate::limits::element_count(array.shape()).map_err(|e| zerr(root, e))?;
         let shape = array
             .shape()
             .iter()
             .map(|&n| usize::try_from(n).map_err(|_| zerr(root, "shape does not fit in memory")))
             .collect::<Result<Vec<_>>>()?;
-        let chunks = if d.chunks.len() == shape.len() { d.chunks } else { shape.clone() };
-        let plain = plain_layout::<T>(&serde_json::to_value(array.metadata()).unwrap_or_default());
+        let declared = if d.chunks.len() == shape.len() { d.chunks } else { shape.clone() };
+        // A chunk larger than the array is cut to it: every buffer is sized by the clipped
+        // chunk, and chunks are read through the region they cover.
+        let clipped = crate::limits::clip_chunk(&declared, &shape);
+        let meta = serde_json::to_value(array.metadata()).unwrap_or_default();
+        let itemsize = d.dtype.itemsize();
+        let oversized = crate::limits::check_chunk_bytes(&declared, itemsize);
+        if let Err(reason) = &oversized
+            && (!decodes_in_part(&meta) || crate::limits::byte_size(&declared, itemsize).is_err())
+        {
+            // Its codecs would decode the whole declared chunk, whatever region is read, or its
+            // size cannot even be counted (zarrs would overflow working it out).
+            return Err(zerr(root, reason));
+        }
+        crate::limits::check_chunk_bytes(&clipped, itemsize).map_err(|e| zerr(root, e))?;
+        // The direct reads assume chunk files of the declared shape; a clipped chunk goes
+        // through zarrs' partial decoding instead.
+        let plain = if clipped == declared { plain_layout::<T>(&meta) } else { None };
+        let bounded = if plain.is_none() { bounded::layout(&meta) } else { None };
+        let shard_index = shard::layout(&meta, &declared).map_err(|e| zerr(root, e))?;
         Ok(ZarrArray {
             path: root.to_path_buf(),
-            array,
+            array: handle::Handle::new(array, root.to_path_buf(), writable),
             shape,
-            chunks,
+            chunks: declared,
+            clipped,
             inner_chunks: d.inner_chunks,
             dtype: d.dtype,
             version: d.version,
             writable,
             plain,
+            bounded,
+            shard_index,
             _t: PhantomData,
         })
     }
@@ -211,7 +245,11 @@ impl<T: Element> ZarrArray<T> {
             .chunks
             .clone()
             .unwrap_or_else(|| default_chunks(shape, std::mem::size_of::<T>()));
-        let grid = storage_grid(shape, &chunks, options.shard.as_deref())?;
+        let (chunks, grid) = storage_grid(shape, &chunks, options.shard.as_deref())?;
+        for block in [&chunks, &grid] {
+            crate::limits::check_chunk_bytes(block, std::mem::size_of::<T>())
+                .map_err(|e| Error::invalid(root, e))?;
+        }
         std::fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
         let store = store_at(root)?;
         make_parent_groups(root, &store, &node)?;
@@ -250,11 +288,40 @@ impl<T: Element> ZarrArray<T> {
 
     /// The Zarr metadata as JSON.
     pub fn metadata_json(&self) -> Value {
-        serde_json::to_value(self.array.metadata()).unwrap_or(Value::Null)
+        serde_json::to_value(self.array.get().metadata()).unwrap_or(Value::Null)
     }
 }
 
 impl<T: Element> ZarrArray<T> {
+    /// Checks the index of the shard at `index` before zarrs reads it (see `shard`).
+    fn check_shard(&self, index: &[usize]) -> Result<()> {
+        match &self.shard_index {
+            Some(layout) => layout.check(&self.chunk_file(index)),
+            None => Ok(()),
+        }
+    }
+
+    /// Runs a zarrs decode, turning a panic inside it into an error. The last line of
+    /// defence only: what is known to panic there (shard indices) is checked beforehand.
+    fn guarded<R, E: fmt::Display>(&self, f: impl FnOnce() -> Result<R, E>) -> Result<R> {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+            Ok(r) => r.map_err(|e| zerr(&self.path, e)),
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(ToString::to_string)
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(zerr(&self.path, format!("malformed data stopped the decoder: {what}")))
+            }
+        }
+    }
+
+    /// The (clipped) chunk grid.
+    fn grid(&self) -> ChunkGrid {
+        ChunkGrid::new(&self.shape, &self.clipped)
+    }
+
     /// Reads a region that spans several chunks one whole chunk at a time, copying each
     /// decoded chunk straight into the output. The decode buffers are chunk-sized and reused, so
     /// only the output's pages are fresh (zarrs' own multi-chunk read fills a region-sized byte
@@ -312,17 +379,42 @@ impl<T: Element> ZarrArray<T> {
     }
 
     /// The stored shape and decoded native-order bytes of the whole chunk at `index`.
+    /// A chunk declared larger than the array is decoded only over the array (its clipped
+    /// shape), so the bytes decoded never exceed what the array holds.
     fn decode_chunk(&self, index: &[usize]) -> Result<(Vec<usize>, Cow<'static, [u8]>)> {
+        if let Some(how) = self.bounded {
+            let expected = crate::limits::byte_size(&self.chunks, self.dtype.itemsize())
+                .ok()
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or_else(|| zerr(&self.path, format!("chunk {index:?} is too large")))?;
+            if let Some(mut raw) = bounded::decode(&self.chunk_file(index), how, expected)? {
+                if !self.dtype.is_native() {
+                    raw.chunks_exact_mut(T::TYPE.swap_unit()).for_each(<[u8]>::reverse);
+                }
+                return Ok((self.chunks.clone(), Cow::Owned(raw)));
+            }
+        }
+        self.check_shard(index)?;
         let index64 = u64s(index);
         let stored: Vec<usize> = self
             .array
+            .get()
             .chunk_shape(&index64)
             .map_err(|e| zerr(&self.path, e))?
             .iter()
             .map(|n| usize::try_from(n.get()).unwrap_or(usize::MAX))
             .collect();
+        if stored.iter().zip(&self.shape).all(|(&c, &n)| c <= n) {
+            let bytes: ArrayBytes<'static> =
+                self.guarded(|| self.array.for_read().retrieve_chunk(&index64))?;
+            let raw = bytes.into_fixed().map_err(|e| zerr(&self.path, e))?;
+            return Ok((stored, raw));
+        }
+        let clipped = self.grid().region(index);
+        let subset = ArraySubset::new_with_shape(u64s(clipped.shape()));
         let bytes: ArrayBytes<'static> =
-            self.array.retrieve_chunk(&index64).map_err(|e| zerr(&self.path, e))?;
+            self.guarded(|| self.array.for_read().retrieve_chunk_subset(&index64, &subset))?;
+        let stored = clipped.shape().to_vec();
         let raw = bytes.into_fixed().map_err(|e| zerr(&self.path, e))?;
         Ok((stored, raw))
     }
@@ -358,7 +450,7 @@ fn c_strides(shape: &[usize]) -> Vec<usize> {
 impl<T: Element> ZarrArray<T> {
     /// The file of the chunk at `index`.
     fn chunk_file(&self, index: &[usize]) -> PathBuf {
-        let key = self.array.chunk_key(&u64s(index));
+        let key = self.array.get().chunk_key(&u64s(index));
         self.path.join(key.as_str().trim_start_matches('/'))
     }
 
@@ -507,16 +599,30 @@ impl<T: Element> ZarrArray<T> {
 
 /// The grid a new array is stored in: its shards when sharded (each a multiple of the chunk
 /// shape), else its chunks.
-fn storage_grid(shape: &[usize], chunks: &[usize], shard: Option<&[usize]>) -> Result<Vec<usize>> {
+///
+/// Returns the chunk shape and the grid's block shape, both clipped to the array (a shard to
+/// the smallest multiple of the chunk that covers it), so no chunk is larger than the array.
+fn storage_grid(
+    shape: &[usize],
+    chunks: &[usize],
+    shard: Option<&[usize]>,
+) -> Result<(Vec<usize>, Vec<usize>)> {
     check_chunks(shape, chunks, "chunk")?;
-    let Some(shard) = shard else { return Ok(chunks.to_vec()) };
+    let clipped = crate::limits::clip_chunk(chunks, shape);
+    let Some(shard) = shard else { return Ok((clipped.clone(), clipped)) };
     check_chunks(shape, shard, "shard")?;
     if shard.iter().zip(chunks).any(|(&s, &c)| !s.is_multiple_of(c)) {
         return Err(Error::argument(format!(
             "shard shape {shard:?} is not a multiple of chunk shape {chunks:?}"
         )));
     }
-    Ok(shard.to_vec())
+    let shard = shard
+        .iter()
+        .zip(&clipped)
+        .zip(shape)
+        .map(|((&s, &c), &n)| s.min(n.div_ceil(c).max(1) * c))
+        .collect();
+    Ok((clipped, shard))
 }
 
 /// Makes every group above `node` that is missing, so other tools can walk down to the array.
@@ -630,6 +736,14 @@ fn compression(
     })
 }
 
+/// True when the codecs of `meta` can decode part of a chunk without decoding all of it
+/// (a v3 chain of `bytes` alone, or sharding, whose index locates the inner chunks).
+fn decodes_in_part(meta: &Value) -> bool {
+    let Some(codecs) = meta.get("codecs").and_then(Value::as_array) else { return false };
+    let name = |c: &Value| c.get("name").and_then(Value::as_str).map(str::to_string);
+    matches!(codecs.as_slice(), [c] if matches!(name(c).as_deref(), Some("bytes" | "sharding_indexed")))
+}
+
 fn check_chunks(shape: &[usize], chunks: &[usize], what: &str) -> Result<()> {
     if chunks.len() != shape.len() || chunks.contains(&0) {
         return Err(Error::argument(format!(
@@ -654,7 +768,7 @@ impl<T: Element> ArrayRead<T> for ZarrArray<T> {
         &self.chunks
     }
     fn attributes(&self) -> Result<Attributes> {
-        let mut attrs = self.array.attributes().clone();
+        let mut attrs = self.array.get().attributes().clone();
         // Provenance zarrs adds on its own; not the user's.
         attrs.remove("_zarrs");
         Ok(attrs)
@@ -669,7 +783,7 @@ impl<T: Element> ArrayRead<T> for ZarrArray<T> {
                     .map_err(|e| Error::internal(e.to_string()))?,
             ));
         }
-        let grid = ChunkGrid::new(&self.shape, &self.chunks);
+        let grid = self.grid();
         let touched = grid.touching(region);
         if let Some(zstd) = self.plain {
             return match touched.as_slice() {
@@ -678,14 +792,17 @@ impl<T: Element> ArrayRead<T> for ZarrArray<T> {
             }
             .map(CowArray::from);
         }
-        if touched.len() > 1 {
+        if touched.len() > 1 || self.bounded.is_some() {
             return self.read_chunkwise(&grid, &touched, region).map(CowArray::from);
         }
         let ranges: Vec<std::ops::Range<u64>> =
             start.iter().zip(shape).map(|(&s, &n)| s as u64..(s + n) as u64).collect();
         let subset = ArraySubset::new_with_ranges(&ranges);
+        for index in &touched {
+            self.check_shard(index)?;
+        }
         let bytes: ArrayBytes<'static> =
-            self.array.retrieve_array_subset(&subset).map_err(|e| zerr(&self.path, e))?;
+            self.guarded(|| self.array.for_read().retrieve_array_subset(&subset))?;
         let raw = bytes.into_fixed().map_err(|e| zerr(&self.path, e))?;
         let values = bytes_to_vec::<T>(&self.path, &raw)?;
         let arr = ArrayD::from_shape_vec(IxDyn(shape), values)
@@ -725,6 +842,7 @@ impl<T: Element> ZarrArray<T> {
             start.iter().zip(data.shape()).map(|(&s, &n)| s as u64..(s + n) as u64).collect();
         let subset = ArraySubset::new_with_ranges(&ranges);
         self.array
+            .get()
             .store_array_subset(&subset, ArrayBytes::new_flen(Cow::Borrowed(bytes)))
             .map_err(|e| zerr(&self.path, e))
     }

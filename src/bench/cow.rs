@@ -178,8 +178,21 @@ pub(crate) fn run(opts: &CowBenchOptions) -> Result<CowBenchReport> {
         let elements = usize::try_from(opts.size / 8)
             .map_err(|_| Error::argument(format!("size {} is too large", opts.size)))?;
         let base = dir.join("base.npy");
+        // The base and, with --full-copy, a copy of it: refuse rather than fill the disk.
+        let needed = opts.size.saturating_mul(if opts.full_copy { 2 } else { 1 });
+        let free = larder::free_space(&dir)?;
+        if needed > free {
+            return Err(Error::argument(format!(
+                "size {} needs {needed} bytes on {}, which has {free} free",
+                opts.size,
+                dir.display()
+            )));
+        }
         let t = Instant::now();
-        write_base(&base, elements)?;
+        if let Err(e) = write_base(&base, elements) {
+            let _ = fs::remove_file(&base);
+            return Err(e);
+        }
         (base, Some(t.elapsed().as_secs_f64()))
     };
     let (offset, elements) = {

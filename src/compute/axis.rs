@@ -136,10 +136,17 @@ pub fn summary_axis<T: Reduce>(a: &MmapArray<T>, axis: usize) -> Result<AxisSumm
     } else {
         (shape.clone(), axis)
     };
-    let outer: usize = stored[..sax].iter().product();
+    let product = |axes: &[usize]| axes.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
     let n = stored[sax];
-    let inner: usize = stored[sax + 1..].iter().product();
-    let positions = outer.saturating_mul(inner);
+    let (outer, inner) = (product(&stored[..sax]), product(&stored[sax + 1..]));
+    let positions = outer.zip(inner).and_then(|(o, i)| o.checked_mul(i)).unwrap_or(usize::MAX);
+    let mut reduced = shape.clone();
+    reduced.remove(axis);
+    if positions == 0 {
+        // Nothing to reduce into, however long the reduced axis.
+        return Ok(AxisSummary { dtype: T::TYPE.name(), axis, shape: reduced, positions: vec![] });
+    }
+    let (outer, inner) = (outer.unwrap_or(usize::MAX), inner.unwrap_or(usize::MAX));
     if positions > MAX_POSITIONS {
         return Err(Error::invalid(
             a.path(),
@@ -191,8 +198,6 @@ pub fn summary_axis<T: Reduce>(a: &MmapArray<T>, axis: usize) -> Result<AxisSumm
         }
     }
 
-    let mut reduced = shape.clone();
-    reduced.remove(axis);
     let partials = if fortran && reduced.len() > 1 {
         let srev: Vec<usize> = reduced.iter().rev().copied().collect();
         let arr = ArrayD::from_shape_vec(IxDyn(&srev), out)

@@ -91,6 +91,7 @@ impl Binner {
     pub(super) fn new(bins: &Bins) -> Result<Binner> {
         match *bins {
             Bins::Uniform { lo, hi, count } => {
+                crate::limits::check_bins(count)?;
                 if count == 0
                     || count >= u32::MAX as usize
                     || !(lo.is_finite() && hi.is_finite())
@@ -111,6 +112,7 @@ impl Binner {
                 Ok(Binner { edges, uniform: true, lo, hi })
             }
             Bins::Edges(ref e) => {
+                crate::limits::check_bins(e.len().saturating_sub(1))?;
                 if e.len() < 2
                     || e.iter().any(|v| !v.is_finite())
                     || e.windows(2).any(|w| w[0] > w[1])

@@ -45,9 +45,13 @@ const COLLECT_LIMIT: u64 = 1 << 20;
 ///    hold the two order statistics the answer interpolates between;
 /// 2. the values in those bins are collected and sorted, and the answer is exact.
 ///
-/// If those bins hold more than 2^20 values (data piled on few distinct values over a huge
-/// range), step 2 is skipped and the result is an estimate, interpolated within the bin, with
-/// `exact: false` and an error bound of one bin width.
+/// If those bins hold more than 2^20 values (data piled on few distinct values), each order
+/// statistic is narrowed down instead: a pass counts the values of its current range in 4096
+/// bins, noting each bin's smallest and largest value, and the range becomes the extremes of
+/// the bin that holds the rank, until that bin holds a single distinct value or at most 2^20
+/// values (collected and sorted). Either way the answer is exact. Only if 16 such passes do not
+/// get there (values spread over hundreds of binary orders of magnitude) is the answer an
+/// estimate, `exact: false`, with `error` bounding its distance from the exact one.
 ///
 /// # Errors
 /// [`Error::Argument`] for `q` outside `[0, 1]`; whatever the source fails with.
@@ -72,7 +76,7 @@ pub fn quantiles<T: Reduce, S: ChunkSource<T> + ?Sized>(
     let binner = Binner::new(&bins)?;
     let ranks = Ranks::locate(histogram(src, &bins)?, summary.count, qs);
     if ranks.to_collect() > COLLECT_LIMIT {
-        return Ok(ranks.estimates(&binner, qs));
+        return narrowed(src, &ranks, min, max, qs);
     }
     let values = collect_wanted(src, &binner, &ranks.wanted)?;
     ranks.exact(&values, qs)
@@ -134,23 +138,6 @@ impl Ranks {
         self.counts.iter().zip(&self.wanted).filter(|&(_, &w)| w).map(|(&c, _)| c).sum()
     }
 
-    /// Estimates interpolated within the bin of each quantile's lower rank.
-    #[allow(clippy::cast_precision_loss)]
-    fn estimates(&self, binner: &Binner, qs: &[f64]) -> Vec<Quantile> {
-        let edges = &binner.edges;
-        let width = edges[1] - edges[0];
-        self.plans
-            .iter()
-            .zip(qs)
-            .map(|(&(t, k0, _, b0, _), &q)| {
-                let within = (k0 - self.cum[b0]) as f64 + t;
-                let frac = within / self.counts[b0].max(1) as f64;
-                let value = edges[b0] + frac * (edges[b0 + 1] - edges[b0]);
-                Quantile { q, value, exact: false, error: 2.0 * width }
-            })
-            .collect()
-    }
-
     /// Exact quantiles from the sorted values of the wanted bins (`got`, bin by bin).
     #[allow(clippy::cast_possible_truncation)]
     fn exact(&self, got: &[(usize, f64)], qs: &[f64]) -> Result<Vec<Quantile>> {
@@ -206,6 +193,134 @@ fn collect_wanted<T: Reduce, S: ChunkSource<T> + ?Sized>(
     let mut got = tree_reduce(0, src.num_chunks(), &leaf, &merge)?.unwrap_or_default();
     got.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
     Ok(got)
+}
+
+/// Bins of each narrowing pass after the first.
+const NARROW_BINS: usize = 4096;
+/// Narrowing passes per order statistic before settling for an estimate.
+const NARROW_PASSES: usize = 16;
+
+/// Quantiles from order statistics found one by one by [`order_statistic`].
+fn narrowed<T: Reduce, S: ChunkSource<T> + ?Sized>(
+    src: &S,
+    ranks: &Ranks,
+    min: f64,
+    max: f64,
+    qs: &[f64],
+) -> Result<Vec<Quantile>> {
+    let mut found = std::collections::BTreeMap::new();
+    for &(_, k0, k1, _, _) in &ranks.plans {
+        for k in [k0, k1] {
+            if let std::collections::btree_map::Entry::Vacant(e) = found.entry(k) {
+                e.insert(order_statistic(src, k, min, max)?);
+            }
+        }
+    }
+    Ok(ranks
+        .plans
+        .iter()
+        .zip(qs)
+        .map(|(&(t, k0, k1, _, _), &q)| {
+            let ((a0, a1), (b0, b1)) = (found[&k0], found[&k1]);
+            #[allow(clippy::float_cmp)]
+            let exact = a0 == a1 && b0 == b1;
+            let mid = |lo: f64, hi: f64| lo / 2.0 + hi / 2.0;
+            let value = lerp(mid(a0, a1), mid(b0, b1), t);
+            let error = if exact { 0.0 } else { (a1 - a0).max(b1 - b0) };
+            Quantile { q, value, exact, error }
+        })
+        .collect())
+}
+
+/// The range `(lo, hi)` that holds the `k`-th smallest non-NaN value (0-based), `lo == hi`
+/// when it is found exactly. Each pass narrows `lo..=hi` to the extremes of the bin that holds
+/// the rank.
+#[allow(clippy::float_cmp)]
+fn order_statistic<T: Reduce, S: ChunkSource<T> + ?Sized>(
+    src: &S,
+    k: u64,
+    min: f64,
+    max: f64,
+) -> Result<(f64, f64)> {
+    let changed = || Error::argument("the data changed while quantiles were computed");
+    let (mut lo, mut hi, mut below) = (min, max, 0u64);
+    for _ in 0..NARROW_PASSES {
+        if lo == hi {
+            break;
+        }
+        let table = narrow_pass(src, lo, hi)?;
+        let mut cum = below;
+        let mut hit = None;
+        for &(count, bmin, bmax) in &table {
+            if k < cum + count {
+                hit = Some((count, bmin, bmax));
+                break;
+            }
+            cum += count;
+        }
+        let (count, bmin, bmax) = hit.ok_or_else(changed)?;
+        (lo, hi, below) = (bmin, bmax, cum);
+        if bmin != bmax && count <= COLLECT_LIMIT {
+            let mut got = Vec::new();
+            for_each_value(src, &mut |v| {
+                if (bmin..=bmax).contains(&v) {
+                    got.push(v);
+                }
+            })?;
+            got.sort_by(f64::total_cmp);
+            let v = usize::try_from(k - cum).ok().and_then(|i| got.get(i)).ok_or_else(changed)?;
+            return Ok((*v, *v));
+        }
+    }
+    Ok((lo, hi))
+}
+
+/// The bin of `v` among [`NARROW_BINS`] equal bins over `lo..=hi`; monotonic in `v`. Halves
+/// keep the differences finite whatever the range.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+fn narrow_bin(v: f64, lo: f64, hi: f64) -> usize {
+    let f = (v / 2.0 - lo / 2.0) / (hi / 2.0 - lo / 2.0) * NARROW_BINS as f64;
+    (f as usize).min(NARROW_BINS - 1)
+}
+
+/// Per bin of `lo..=hi`: how many values it holds, and the smallest and largest of them.
+fn narrow_pass<T: Reduce, S: ChunkSource<T> + ?Sized>(
+    src: &S,
+    lo: f64,
+    hi: f64,
+) -> Result<Vec<(u64, f64, f64)>> {
+    let empty = || vec![(0u64, f64::INFINITY, f64::NEG_INFINITY); NARROW_BINS];
+    let leaf = |i: usize| {
+        let mut t = empty();
+        src.with_chunk(i, &mut |x: &[T]| {
+            for &v in x {
+                let v = v.to_f64();
+                if (lo..=hi).contains(&v) {
+                    let b = &mut t[narrow_bin(v, lo, hi)];
+                    *b = (b.0 + 1, b.1.min(v), b.2.max(v));
+                }
+            }
+        })?;
+        Ok(t)
+    };
+    let merge = |mut a: Vec<(u64, f64, f64)>, b: Vec<(u64, f64, f64)>| {
+        for (x, y) in a.iter_mut().zip(b) {
+            *x = (x.0 + y.0, x.1.min(y.1), x.2.max(y.2));
+        }
+        a
+    };
+    Ok(tree_reduce(0, src.num_chunks(), &leaf, &merge)?.unwrap_or_else(empty))
+}
+
+/// Calls `f` on every element as `f64`, chunk by chunk in order.
+fn for_each_value<T: Reduce, S: ChunkSource<T> + ?Sized>(
+    src: &S,
+    f: &mut dyn FnMut(f64),
+) -> Result<()> {
+    for i in 0..src.num_chunks() {
+        src.with_chunk(i, &mut |x: &[T]| x.iter().for_each(|&v| f(v.to_f64())))?;
+    }
+    Ok(())
 }
 
 /// numpy's `_lerp`: `a + (b - a) * t`, computed from the nearer end for `t >= 0.5`.

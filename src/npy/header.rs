@@ -196,6 +196,7 @@ impl Header {
         let Value::Tuple(dims) = shape else {
             return Err(HeaderError::new(shape_at, "'shape' is not a tuple"));
         };
+        crate::limits::check_ndim(dims.len()).map_err(|e| HeaderError::new(shape_at, e))?;
         let mut out = Vec::with_capacity(dims.len());
         for d in dims {
             match d {
@@ -208,6 +209,7 @@ impl Header {
                 _ => return Err(HeaderError::new(shape_at, "shape entries must be integers")),
             }
         }
+        crate::limits::element_count_usize(&out).map_err(|e| HeaderError::new(shape_at, e))?;
         let header = Header { dtype, fortran_order, shape: out, version, data_offset: end };
         if header.data_len().is_none() {
             return Err(HeaderError::new(
@@ -592,7 +594,10 @@ mod tests {
         let h = Header::new(DType::parse("<f8").unwrap(), &vec![1; 30_000], false);
         let bytes = h.to_bytes();
         assert_eq!(bytes[6], 2);
-        assert_eq!(Header::parse(&bytes).unwrap().shape.len(), 30_000);
+        // No header of at most 64 axes needs version 2; reading this one back is refused by
+        // the rank limit (numpy's 64 axes).
+        let err = Header::parse(&bytes).unwrap_err();
+        assert!(err.to_string().contains("30000 dimensions"), "{err}");
     }
 
     proptest! {

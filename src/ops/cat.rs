@@ -80,6 +80,16 @@ fn cat_at(
         let store = open(path)?;
         let io = |e| Error::io("<stdout>", e);
         return crate::store_dispatch!(&store, a => {
+            if format == TextFormat::Text
+                && selection.items().is_empty()
+                && let Some((corners, cut)) = read_corners(&**a)?
+            {
+                return write_layout(out, &corners.view(), false, format, Some(&cut), a.dtype().time())
+                    .map_err(io);
+            }
+            if format != TextFormat::Text && selection.items().is_empty() && !a.shape().is_empty() {
+                return stream(&**a, format, out);
+            }
             let values = a.read(selection)?;
             write_as(out, &values.view(), false, format, a.dtype().time()).map_err(io)
         });
@@ -113,6 +123,129 @@ fn cat_typed<T: Element>(
     }
 }
 
+/// The elements a summary of the whole of `a` prints, read box by box: along each axis longer
+/// than `2 * EDGE_ITEMS` only its first and last `EDGE_ITEMS` indices, so at most `2^ndim`
+/// corner boxes of at most `EDGE_ITEMS` per axis are read, whatever the array's size. Returns
+/// them packed together, with the axes that were cut; `None` when the array is not summarized.
+fn read_corners<T: Element>(
+    a: &dyn ArrayRead<T>,
+) -> Result<Option<(ndarray::ArrayD<T>, Vec<bool>)>> {
+    let shape = a.shape();
+    if crate::limits::element_count_usize(shape).unwrap_or(usize::MAX) <= SUMMARY_THRESHOLD {
+        return Ok(None);
+    }
+    let cut: Vec<bool> = shape.iter().map(|&n| n > 2 * EDGE_ITEMS).collect();
+    // Per axis, the runs read: (start in the array, start in the packed array, length).
+    let runs: Vec<Vec<(usize, usize, usize)>> = shape
+        .iter()
+        .zip(&cut)
+        .map(|(&n, &c)| {
+            if c {
+                vec![(0, 0, EDGE_ITEMS), (n - EDGE_ITEMS, EDGE_ITEMS, EDGE_ITEMS)]
+            } else {
+                vec![(0, 0, n)]
+            }
+        })
+        .collect();
+    let packed: Vec<usize> = runs.iter().map(|r| r.iter().map(|x| x.2).sum()).collect();
+    let mut out = ndarray::ArrayD::<T>::from_elem(ndarray::IxDyn(&packed), T::default());
+    let mut pick = vec![0usize; shape.len()];
+    loop {
+        let chosen: Vec<_> = pick.iter().zip(&runs).map(|(&i, r)| r[i]).collect();
+        let start: Vec<usize> = chosen.iter().map(|x| x.0).collect();
+        let len: Vec<usize> = chosen.iter().map(|x| x.2).collect();
+        let at: Vec<usize> = chosen.iter().map(|x| x.1).collect();
+        let block = a.read_region(&crate::grid::Region::new(&start, &len)?)?;
+        let place = crate::grid::Region::new(&at, &len)?.slices();
+        out.slice_mut(place.as_slice()).assign(&block);
+        // Next combination of runs, last axis fastest.
+        let mut axis = shape.len();
+        loop {
+            if axis == 0 {
+                return Ok(Some((out, cut)));
+            }
+            axis -= 1;
+            pick[axis] += 1;
+            if pick[axis] < runs[axis].len() {
+                break;
+            }
+            pick[axis] = 0;
+        }
+    }
+}
+
+/// Bytes of the blocks of rows `stream` reads at a time.
+const STREAM_BLOCK_BYTES: usize = 4 << 20;
+
+/// Prints the whole of `a` with every element (`--all`, JSON) from blocks of whole rows of
+/// about [`STREAM_BLOCK_BYTES`] (one row at least), so the output of an array of any size is
+/// made with a bounded buffer. Text needs the widest element first: the rows are read twice.
+fn stream<T: Element>(a: &dyn ArrayRead<T>, format: TextFormat, out: &mut dyn Write) -> Result<()> {
+    let io = |e| Error::io("<stdout>", e);
+    let shape = a.shape();
+    let row: usize = crate::limits::element_count_usize(&shape[1..])
+        .map_err(|e| Error::invalid("<array>", e))?;
+    let per = (STREAM_BLOCK_BYTES / row.saturating_mul(std::mem::size_of::<T>()).max(1)).max(1);
+    let blocks = |f: &mut dyn FnMut(usize, &ArrayViewD<'_, T>) -> Result<()>| -> Result<()> {
+        let mut r0 = 0;
+        while r0 < shape[0] {
+            let n = per.min(shape[0] - r0);
+            let mut start = vec![0; shape.len()];
+            start[0] = r0;
+            let mut len = shape.to_vec();
+            len[0] = n;
+            let block = a.read_region(&crate::grid::Region::new(&start, &len)?)?;
+            f(r0, &block.view())?;
+            r0 += n;
+        }
+        Ok(())
+    };
+    let time = a.dtype().time();
+    let get = |v: T| -> Shown {
+        let s = v.to_scalar();
+        match (time, &s) {
+            (Some(Time::DateTime(u)), Scalar::I64(x)) => Shown::Time(format_datetime(*x, u)),
+            _ => Shown::Scalar(s),
+        }
+    };
+    let mut layout = Layout { summarize: false, width: 0, packed: None };
+    if format == TextFormat::TextAll {
+        let mut width = 0;
+        blocks(&mut |_, v| {
+            visit(v, layout, 0, &mut |x| {
+                width = width.max(get(x).text().chars().count());
+            });
+            Ok(())
+        })?;
+        layout.width = width;
+    }
+    let mut w = io::BufWriter::new(out);
+    let gap = if shape.len() == 1 {
+        " ".to_string()
+    } else {
+        format!("{} ", "\n".repeat(shape.len() - 1))
+    };
+    w.write_all(b"[").map_err(io)?;
+    blocks(&mut |r0, v| {
+        for (k, sub) in v.axis_iter(Axis(0)).enumerate() {
+            let first = r0 + k == 0;
+            if format == TextFormat::Json {
+                if !first {
+                    w.write_all(b",").map_err(io)?;
+                }
+                json(&mut w, &sub, &get).map_err(io)?;
+            } else {
+                if !first {
+                    w.write_all(gap.as_bytes()).map_err(io)?;
+                }
+                text(&mut w, &sub, &get, 1, layout).map_err(io)?;
+            }
+        }
+        Ok(())
+    })?;
+    w.write_all(b"]\n").and_then(|()| w.flush()).map_err(io)
+}
+
 /// Writes `view` in `format`; `swapped` says each stored value must be byte-swapped first.
 ///
 /// # Errors
@@ -138,6 +271,19 @@ pub fn write_as<T: Element>(
     format: TextFormat,
     time: Option<Time>,
 ) -> io::Result<()> {
+    write_layout(out, view, swapped, format, None, time)
+}
+
+/// [`write()`]; with `packed`, `view` holds only the edges of a summarized array (see
+/// `read_corners`) and `packed[axis]` says whether `...` goes between them on that axis.
+fn write_layout<T: Element>(
+    out: &mut dyn Write,
+    view: &ArrayViewD<'_, T>,
+    swapped: bool,
+    format: TextFormat,
+    packed: Option<&[bool]>,
+    time: Option<Time>,
+) -> io::Result<()> {
     let mut w = io::BufWriter::new(out);
     let get = |v: T| if swapped { v.swap_bytes() } else { v };
     let show = |v: T| -> Shown {
@@ -151,12 +297,13 @@ pub fn write_as<T: Element>(
         TextFormat::Json => json(&mut w, view, &show)?,
         TextFormat::Text | TextFormat::TextAll => {
             let summarize = format == TextFormat::Text && view.len() > SUMMARY_THRESHOLD;
+            let mut layout = Layout { summarize, width: 0, packed };
             // numpy right-aligns every printed element to the widest one: a first pass finds it.
             let mut width = 0;
-            visit(view, summarize, &mut |x| {
+            visit(view, layout, 0, &mut |x| {
                 width = width.max(show(x).text().chars().count());
             });
-            let layout = Layout { summarize, width };
+            layout.width = width;
             text(&mut w, view, &show, 0, layout)?;
         }
     }
@@ -207,25 +354,38 @@ fn json<T: Element>(
 }
 
 #[derive(Clone, Copy)]
-struct Layout {
+struct Layout<'a> {
     summarize: bool,
     width: usize,
+    /// The view holds only the edges; per axis, whether `...` goes between them.
+    packed: Option<&'a [bool]>,
 }
 
-/// The indices of axis 0 that are printed: all, or the edges around `...`.
-fn shown(n: usize, summarize: bool) -> impl Iterator<Item = usize> {
-    let cut = summarize && n > 2 * EDGE_ITEMS;
-    (0..n).filter(move |&i| !cut || !(EDGE_ITEMS..n - EDGE_ITEMS).contains(&i))
+/// The indices of axis `depth` that are printed, each with whether `...` comes before it: all,
+/// or the edges around `...`.
+fn shown(n: usize, depth: usize, layout: Layout<'_>) -> impl Iterator<Item = (usize, bool)> {
+    let (cut, packed) = match layout.packed {
+        Some(p) => (false, p.get(depth).copied().unwrap_or(false)),
+        None => (layout.summarize && n > 2 * EDGE_ITEMS, false),
+    };
+    (0..n)
+        .filter(move |&i| !cut || !(EDGE_ITEMS..n - EDGE_ITEMS).contains(&i))
+        .map(move |i| (i, (cut && i == n - EDGE_ITEMS) || (packed && i == EDGE_ITEMS)))
 }
 
 /// Calls `f` on every element that is printed, in order.
-fn visit<T: Element>(v: &ArrayViewD<'_, T>, summarize: bool, f: &mut dyn FnMut(T)) {
+fn visit<T: Element>(
+    v: &ArrayViewD<'_, T>,
+    layout: Layout<'_>,
+    depth: usize,
+    f: &mut dyn FnMut(T),
+) {
     if v.ndim() == 0 {
         v.iter().for_each(|&x| f(x));
         return;
     }
-    for i in shown(v.len_of(Axis(0)), summarize) {
-        visit(&v.index_axis(Axis(0), i), summarize, f);
+    for (i, _) in shown(v.len_of(Axis(0)), depth, layout) {
+        visit(&v.index_axis(Axis(0), i), layout, depth + 1, f);
     }
 }
 
@@ -234,7 +394,7 @@ fn text<T: Element>(
     v: &ArrayViewD<'_, T>,
     get: &dyn Fn(T) -> Shown,
     depth: usize,
-    layout: Layout,
+    layout: Layout<'_>,
 ) -> io::Result<()> {
     if v.ndim() == 0 {
         let x = v.iter().next().copied().unwrap_or_default();
@@ -247,16 +407,14 @@ fn text<T: Element>(
         format!("{}{}", "\n".repeat(v.ndim() - 1), " ".repeat(depth + 1))
     };
     w.write_all(b"[")?;
-    let mut previous = None;
-    for i in shown(n, layout.summarize) {
-        if let Some(p) = previous {
+    for (k, (i, skipped)) in shown(n, depth, layout).enumerate() {
+        if k > 0 {
             w.write_all(gap.as_bytes())?;
-            if i != p + 1 {
+            if skipped {
                 w.write_all(b"...")?;
                 w.write_all(gap.as_bytes())?;
             }
         }
-        previous = Some(i);
         text(w, &v.index_axis(Axis(0), i), get, depth + 1, layout)?;
     }
     w.write_all(b"]")

@@ -7,6 +7,28 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 
+/// Bytes an unprivileged process may still write on the file system holding `path`
+/// (`statvfs`: available blocks times the fragment size).
+///
+/// # Errors
+/// [`Error::Io`] if `path` cannot be examined.
+pub fn free_space(path: &Path) -> Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|e| Error::io(path, io::Error::new(io::ErrorKind::InvalidInput, e)))?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `c` is a NUL-terminated path that lives across the call, and `st` points to
+    // writable memory of the size of `statvfs`, which the call fills on success.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) };
+    if rc != 0 {
+        return Err(Error::io(path, io::Error::last_os_error()));
+    }
+    // SAFETY: `statvfs` returned 0, so it initialized `st`.
+    let st = unsafe { st.assume_init() };
+    #[allow(clippy::useless_conversion)] // the field types differ between platforms
+    Ok(u64::from(st.f_bavail).saturating_mul(u64::from(st.f_frsize)))
+}
+
 /// How to lock a file before mapping it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Lock {

@@ -21,13 +21,13 @@ use std::{env, fs};
 /// and every module above them may use the leaves.
 const LAYERS: &[&[&str]] = &[
     &["error"],
-    &["dtype", "select", "grid"],   // leaves
-    &["sys", "fsutil"],             // `sys`: the only module with `unsafe`
-    &["store"],                     // the array traits; never names a backend
-    &["npy", "zarr", "hdf5"],       // backends: never name each other nor `open`
-    &["open"],                      // the only module that lists the backends
-    &["dataset"],                   // the converted-dataset format
-    &["ops", "compute", "convert"], // operations
+    &["dtype", "select", "grid", "limits"], // leaves
+    &["sys", "fsutil"],                     // `sys`: the only module with `unsafe`
+    &["store"],                             // the array traits; never names a backend
+    &["npy", "zarr", "hdf5"],               // backends: never name each other nor `open`
+    &["open"],                              // the only module that lists the backends
+    &["dataset"],                           // the converted-dataset format
+    &["ops", "compute", "convert"],         // operations
 ];
 const UNSAFE_HOME: &str = "sys";
 const MAX_LINES: usize = 800;

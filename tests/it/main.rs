@@ -17,6 +17,7 @@ mod convert;
 mod cow;
 mod hostile;
 mod interop;
+mod limits;
 mod npy;
 mod props;
 mod support;
