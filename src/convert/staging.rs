@@ -537,5 +537,16 @@ pub(crate) fn cleanup(dir: &Path, plan: &Plan, faults: &dyn FaultPlan) -> Result
         }
     }
     remove(dir.join("lock"))?;
+    // Temporaries of an atomic write that a crash interrupted (`fsutil::temp_sibling` names
+    // them after the process, so a later run never reuses them).
+    let entries = fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') && name.contains(".larder-tmp-") {
+            remove(entry.path())?;
+        }
+    }
     remove(checkpoint)
 }

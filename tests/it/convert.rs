@@ -637,3 +637,22 @@ fn info_and_cat_of_a_dataset_show_its_columns_and_rows_as_a_table() {
     let o = larder(&["cat", out.to_str().unwrap(), "--slice", "0,1"]);
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("one axis"));
 }
+
+#[test]
+fn a_write_a_crash_left_half_done_is_not_part_of_the_dataset() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("in.csv");
+    fs::write(&csv, sample_csv(500)).unwrap();
+    let out = dir.path().join("out");
+    let e = crash_opts()
+        .faults(FailAt::new(Step::Checkpoint, 2))
+        .convert(&csv, &out, &mut |_| {})
+        .unwrap_err();
+    assert!(matches!(e, larder::Error::Io { .. }), "{e}");
+    // What a kill -9 inside an atomic write leaves: a temporary named after the dead process.
+    let work = dir.path().join(".out.larder-tmp");
+    fs::write(work.join(".checkpoint.json.larder-tmp-999999"), b"{\"half").unwrap();
+    crash_opts().resume(true).convert(&csv, &out, &mut |_| {}).unwrap();
+    let left: Vec<_> = tree(&out).into_keys().filter(|n| n.contains("larder-tmp")).collect();
+    assert!(left.is_empty(), "{left:?}");
+}
