@@ -45,6 +45,8 @@
 //! dictionary.rs  categorical dictionaries and their files
 //! rejects.rs     rejects.csv
 //! faults.rs      the seam over the durable steps (FaultPlan, Step)
+//! staged.rs      one column's staged files: appending, the categorical-to-string spill, the
+//!                final files
 //! staging.rs     the staged files of a run: writing blocks, checkpoints, the finish
 //! convert.rs     (this file) the options and the top-level run: fresh or resumed
 //! ```
@@ -64,6 +66,7 @@ mod rejects;
 mod schema;
 mod sink;
 mod split;
+mod staged;
 mod staging;
 mod value;
 
@@ -96,6 +99,13 @@ pub const DEFAULT_CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 /// Default number of rows read to infer column types.
 pub const DEFAULT_INFER_ROWS: usize = 10_000;
 
+/// Default bound on a categorical column's dictionary, in categories: past it, the column
+/// becomes a string column.
+pub const DEFAULT_MAX_CATEGORIES: u64 = 1 << 20;
+
+/// Default bound on a categorical column's dictionary, in bytes of text.
+pub const DEFAULT_MAX_CATEGORY_BYTES: u64 = 64 << 20;
+
 /// How to convert a CSV file. Build with [`ConvertOptions::new`], then call
 /// [`convert`](ConvertOptions::convert).
 #[derive(Clone, Debug)]
@@ -110,6 +120,8 @@ pub struct ConvertOptions {
     shrink: bool,
     na: Vec<String>,
     max_rejects: Option<u64>,
+    max_categories: u64,
+    max_category_bytes: u64,
     resume: bool,
     block_size: usize,
     checkpoint_interval: Duration,
@@ -133,6 +145,9 @@ pub struct ConvertReport {
     pub resumed: bool,
     /// Input bytes converted by this process.
     pub bytes_this_run: u64,
+    /// What the user should know of how the input was stored: categorical columns whose
+    /// dictionary outgrew its bound and that became string columns.
+    pub notes: Vec<String>,
 }
 
 impl ConvertOptions {
@@ -150,6 +165,8 @@ impl ConvertOptions {
             shrink: false,
             na: DEFAULT_NA.iter().map(|t| (*t).to_string()).collect(),
             max_rejects: None,
+            max_categories: DEFAULT_MAX_CATEGORIES,
+            max_category_bytes: DEFAULT_MAX_CATEGORY_BYTES,
             resume: false,
             block_size: DEFAULT_BLOCK_SIZE,
             checkpoint_interval: DEFAULT_CHECKPOINT_INTERVAL,
@@ -228,6 +245,16 @@ impl ConvertOptions {
         self
     }
 
+    /// Bounds a categorical column's dictionary (default [`DEFAULT_MAX_CATEGORIES`]
+    /// categories, [`DEFAULT_MAX_CATEGORY_BYTES`] bytes of text): a column whose dictionary
+    /// grows past either during the run becomes a string column, every row kept, so memory
+    /// stays bounded whatever the input. The report's notes name such columns.
+    pub fn max_categories(&mut self, categories: u64, bytes: u64) -> &mut Self {
+        self.max_categories = categories;
+        self.max_category_bytes = bytes;
+        self
+    }
+
     /// Continues an interrupted conversion into the same directory, if there is one.
     pub fn resume(&mut self, yes: bool) -> &mut Self {
         self.resume = yes;
@@ -277,6 +304,7 @@ impl ConvertOptions {
             "shrink": self.shrink,
             "na": self.na,
             "max_rejects": self.max_rejects,
+            "max_categories": [self.max_categories, self.max_category_bytes],
         }))
     }
 
@@ -369,7 +397,7 @@ impl ConvertOptions {
             }
             result?
         };
-        let (manifest, resumed, bytes_this_run) = result;
+        let (manifest, notes, resumed, bytes_this_run) = result;
         // Last, so that until the rename the directory is still recognised as larder's (by
         // its manifest once the checkpoint is gone).
         match fs::remove_file(tmp.join(MARKER)) {
@@ -378,13 +406,15 @@ impl ConvertOptions {
         }
         faults::before(&*self.faults, Step::Rename, out)?;
         crate::fsutil::rename_durably(&tmp, out)?;
-        Ok(ConvertReport { manifest, out_dir: out.to_path_buf(), resumed, bytes_this_run })
+        Ok(ConvertReport { manifest, out_dir: out.to_path_buf(), resumed, bytes_this_run, notes })
     }
 
     fn policy(&self) -> Policy {
         Policy {
             max_rejects: self.max_rejects,
             interval: self.checkpoint_interval,
+            max_categories: self.max_categories,
+            max_category_bytes: self.max_category_bytes,
             faults: Arc::clone(&self.faults),
         }
     }
@@ -397,7 +427,7 @@ impl ConvertOptions {
         input: &Path,
         reader_input: Box<dyn Read + Send>,
         progress: &mut (dyn FnMut(&Progress) + Send),
-    ) -> Result<(Manifest, bool, u64)> {
+    ) -> Result<(Manifest, Vec<String>, bool, u64)> {
         let mut reader = BlockReader::new(reader_input, input, 0, self.block_size);
         let first = reader.next_block()?;
         let Some(mut first) = first else {
@@ -432,8 +462,8 @@ impl ConvertOptions {
         let mut run = Staging::create(tmp, input, ck, self.policy())?;
         let first = if first.data.is_empty() { None } else { Some(first) };
         let bytes = run.pump(first, &mut reader, progress)?;
-        let manifest = run.finish()?;
-        Ok((manifest, false, bytes))
+        let (manifest, notes) = run.finish()?;
+        Ok((manifest, notes, false, bytes))
     }
 
     fn run_resumed(
@@ -442,12 +472,12 @@ impl ConvertOptions {
         tmp: &Path,
         input: &Path,
         progress: &mut (dyn FnMut(&Progress) + Send),
-    ) -> Result<(Manifest, bool, u64)> {
+    ) -> Result<(Manifest, Vec<String>, bool, u64)> {
         if ck.done && tmp.join(MANIFEST).exists() {
             // Interrupted while cleaning up: the dataset is complete.
             let manifest = Manifest::read(tmp)?;
             staging::cleanup(tmp, &ck.plan, &*self.faults)?;
-            return Ok((manifest, true, 0));
+            return Ok((manifest, Vec::new(), true, 0));
         }
         let mut run = Staging::resume(tmp, input, ck, self.policy())?;
         let mut bytes = 0;
@@ -458,8 +488,8 @@ impl ConvertOptions {
             let mut reader = BlockReader::new(f, input, offset, self.block_size);
             bytes = run.pump(None, &mut reader, progress)?;
         }
-        let manifest = run.finish()?;
-        Ok((manifest, true, bytes))
+        let (manifest, notes) = run.finish()?;
+        Ok((manifest, notes, true, bytes))
     }
 }
 
@@ -613,7 +643,7 @@ mod tests {
     use std::path::Path;
 
     /// Convert's files in the order of the layout above: each may use only those before it.
-    const LAYERS: [&str; 16] = [
+    const LAYERS: [&str; 17] = [
         "value",
         "schema",
         "columns",
@@ -629,6 +659,7 @@ mod tests {
         "dictionary",
         "rejects",
         "faults",
+        "staged",
         "staging",
     ];
 
@@ -677,7 +708,7 @@ mod tests {
             }
         }
         // The check sees a use that points up.
-        assert_eq!(uses("value", "use super::staging::Staging;\n"), [(15, "staging".into())]);
+        assert_eq!(uses("value", "use super::staging::Staging;\n"), [(16, "staging".into())]);
         let dataset = fs::read_to_string(root.join("dataset.rs")).unwrap();
         assert!(!dataset.contains("crate::convert") && !dataset.contains("crate::compute"));
     }

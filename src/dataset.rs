@@ -21,15 +21,19 @@
 //! assert_eq!(status.validity()?.unwrap().as_slice()?, &[true, false, true]);
 //! assert_eq!(status.null_count()?, 1);
 //! let machine = ds.column("machine")?;
-//! assert_eq!(machine.categories(), Some(&["m1".to_string(), "m2".to_string()][..]));
+//! assert_eq!(machine.categories()?.unwrap().to_vec()?, ["m1", "m2"]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod manifest;
+mod strings;
 
 use std::path::{Path, PathBuf};
 
-pub use manifest::{MANIFEST, Manifest, ManifestColumn, REJECTS, Source};
+pub use manifest::{
+    DictionaryFiles, MANIFEST, Manifest, ManifestColumn, REJECTS, STR_DTYPE, Source,
+};
+pub use strings::Strings;
 
 use crate::dtype::{DType, Element, ElementType};
 use crate::error::{Error, Result};
@@ -46,17 +50,65 @@ pub enum ColumnKind {
     Categorical,
     /// numpy `datetime64` values (`<M8[unit]`).
     DateTime,
+    /// UTF-8 strings (see [`Strings`]).
+    String,
 }
 
 impl ColumnKind {
-    /// `number`, `bool` or `categorical`.
+    /// `number`, `bool`, `categorical`, `datetime` or `string`.
     pub const fn as_str(self) -> &'static str {
         match self {
             ColumnKind::Number => "number",
             ColumnKind::Bool => "bool",
             ColumnKind::Categorical => "categorical",
             ColumnKind::DateTime => "datetime",
+            ColumnKind::String => "string",
         }
+    }
+}
+
+/// A categorical column's categories, in code order.
+#[derive(Debug)]
+pub enum Categories<'a> {
+    /// Few: listed in the manifest.
+    Listed(&'a [String]),
+    /// Many: in files of their own, mapped.
+    Stored(Strings),
+}
+
+impl Categories<'_> {
+    /// Number of categories.
+    pub fn len(&self) -> usize {
+        match self {
+            Categories::Listed(v) => v.len(),
+            Categories::Stored(s) => s.len(),
+        }
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The category of `code`.
+    ///
+    /// # Errors
+    /// [`Error::Argument`] for a code past the last category; as [`Strings::get`].
+    pub fn get(&self, code: usize) -> Result<&str> {
+        match self {
+            Categories::Listed(v) => v.get(code).map(String::as_str).ok_or_else(|| {
+                Error::argument(format!("code {code} is not one of the {} categories", v.len()))
+            }),
+            Categories::Stored(s) => s.get(code),
+        }
+    }
+
+    /// Every category, in code order, copied.
+    ///
+    /// # Errors
+    /// As [`Categories::get`].
+    pub fn to_vec(&self) -> Result<Vec<String>> {
+        (0..self.len()).map(|i| self.get(i).map(str::to_string)).collect()
     }
 }
 
@@ -99,7 +151,8 @@ impl Dataset {
 
     /// The columns, in order.
     pub fn columns(&self) -> impl Iterator<Item = Column<'_>> {
-        self.manifest.columns.iter().map(|meta| Column { dir: &self.dir, meta })
+        let rows = self.manifest.rows;
+        self.manifest.columns.iter().map(move |meta| Column { dir: &self.dir, meta, rows })
     }
 
     /// The column called `name`.
@@ -107,7 +160,7 @@ impl Dataset {
     /// # Errors
     /// [`Error::Argument`] naming the columns there are, if there is none.
     pub fn column(&self, name: &str) -> Result<Column<'_>> {
-        Ok(Column { dir: &self.dir, meta: self.manifest.column(name)? })
+        Ok(Column { dir: &self.dir, meta: self.manifest.column(name)?, rows: self.manifest.rows })
     }
 }
 
@@ -116,6 +169,7 @@ impl Dataset {
 pub struct Column<'a> {
     dir: &'a Path,
     meta: &'a ManifestColumn,
+    rows: u64,
 }
 
 impl<'a> Column<'a> {
@@ -131,7 +185,9 @@ impl<'a> Column<'a> {
 
     /// What it holds.
     pub fn kind(&self) -> ColumnKind {
-        if self.meta.categories.is_some() {
+        if self.meta.dtype == STR_DTYPE {
+            ColumnKind::String
+        } else if self.meta.categories.is_some() || self.meta.dictionary.is_some() {
             ColumnKind::Categorical
         } else if self.meta.dtype.ends_with("b1") {
             ColumnKind::Bool
@@ -142,11 +198,14 @@ impl<'a> Column<'a> {
         }
     }
 
-    /// The stored dtype.
+    /// The stored dtype (`|u1`, the bytes, for a string column).
     ///
     /// # Errors
     /// [`Error::Format`] for a manifest dtype larder does not read.
     pub fn dtype(&self) -> Result<DType> {
+        if self.meta.dtype == STR_DTYPE {
+            return Ok(DType::native(ElementType::U8));
+        }
         DType::parse(&self.meta.dtype).map_err(|e| {
             Error::format(self.dir.join(MANIFEST), 0, format!("column {:?}: {e}", self.meta.name))
         })
@@ -170,9 +229,34 @@ impl<'a> Column<'a> {
         self.meta.valid.as_ref().map(|v| self.dir.join(v))
     }
 
-    /// The categories, in code order, of a categorical column.
-    pub fn categories(&self) -> Option<&'a [String]> {
-        self.meta.categories.as_deref()
+    /// The categories, in code order, of a categorical column (`None` for other columns).
+    ///
+    /// # Errors
+    /// As [`Strings::open`], for categories in files of their own.
+    pub fn categories(&self) -> Result<Option<Categories<'a>>> {
+        if let Some(c) = &self.meta.categories {
+            return Ok(Some(Categories::Listed(c)));
+        }
+        let Some(d) = &self.meta.dictionary else { return Ok(None) };
+        let (file, offsets) = (self.dir.join(&d.file), self.dir.join(&d.offsets));
+        let len = MmapArray::<i64>::open(&offsets)?.len().saturating_sub(1) as u64;
+        Ok(Some(Categories::Stored(Strings::open(&file, &offsets, len)?)))
+    }
+
+    /// The strings of a string column, mapped; missing rows hold the empty string (see
+    /// [`Column::validity`]).
+    ///
+    /// # Errors
+    /// [`Error::Argument`] for a column that is not a string column; as [`Strings::open`].
+    pub fn strings(&self) -> Result<Strings> {
+        let Some(offsets) = &self.meta.offsets else {
+            return Err(Error::argument(format!(
+                "column {:?} is a {} column, not a string column",
+                self.meta.name,
+                self.kind().as_str()
+            )));
+        };
+        Strings::open(&self.file(), &self.dir.join(offsets), self.rows)
     }
 
     /// The values, mapped; missing rows hold placeholders (see [`Column::validity`]).
@@ -203,9 +287,16 @@ impl<'a> Column<'a> {
         }
     }
 
-    /// Bytes on disk of the column file and its validity file.
+    /// Bytes on disk of the column's files: values, validity, offsets and dictionary.
     pub fn bytes(&self) -> u64 {
         let size = |p: PathBuf| std::fs::metadata(p).map_or(0, |m| m.len());
-        size(self.file()) + self.validity_file().map_or(0, size)
+        let others = self
+            .meta
+            .offsets
+            .iter()
+            .chain(self.meta.dictionary.iter().flat_map(|d| [&d.file, &d.offsets]));
+        size(self.file())
+            + self.validity_file().map_or(0, size)
+            + others.map(|f| size(self.dir.join(f))).sum::<u64>()
     }
 }

@@ -239,7 +239,7 @@ struct ConvertArgs {
     #[arg(long)]
     schema: Option<PathBuf>,
     /// Type of one column, NAME=TYPE (bool, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64,
-    /// cat); repeatable; overrides --schema.
+    /// cat, str, datetime64[UNIT]); repeatable; overrides --schema.
     #[arg(long = "type", value_name = "NAME=TYPE")]
     types: Vec<String>,
     /// Convert only these columns, in this order (comma-separated or repeated).
@@ -264,6 +264,13 @@ struct ConvertArgs {
     /// Abort when more than N records are rejected.
     #[arg(long, value_name = "N")]
     max_rejects: Option<u64>,
+    /// A categorical column whose dictionary grows past N categories becomes a string column
+    /// (every row kept, memory bounded).
+    #[arg(long, value_name = "N", default_value_t = larder::convert::DEFAULT_MAX_CATEGORIES)]
+    max_categories: u64,
+    /// The same bound in bytes of category text (K, M, G suffixes).
+    #[arg(long, value_name = "BYTES", default_value = "64M", value_parser = parse_size)]
+    max_category_bytes: u64,
     /// Abort on the first rejected record (same as --max-rejects 0).
     #[arg(long, conflicts_with = "max_rejects")]
     strict: bool,
@@ -303,6 +310,7 @@ fn convert_options(args: &ConvertArgs) -> Result<larder::convert::ConvertOptions
         .infer_rows(args.infer_rows)
         .shrink(args.shrink)
         .max_rejects(if args.strict { Some(0) } else { args.max_rejects })
+        .max_categories(args.max_categories, args.max_category_bytes)
         .resume(args.resume)
         .block_size(args.block_size)
         .checkpoint_interval(
@@ -412,10 +420,14 @@ fn convert(args: &ConvertArgs, out: &mut impl Write) -> Result<()> {
             "mb_per_s": mbps,
             "peak_rss_bytes": peak,
             "resumed": report.resumed,
+            "notes": report.notes,
         });
         writeln!(out, "{j}")?;
     }
     if !args.quiet {
+        for note in &report.notes {
+            eprintln!("note: {note}");
+        }
         let peak =
             peak.map_or("unknown".to_string(), |b| format!("{:.1} MiB", b as f64 / 1_048_576.0));
         eprintln!(

@@ -105,7 +105,10 @@ impl StatsOptions {
             return Err(Error::argument("a histogram range needs a number of bins"));
         }
         if let Some(column) = crate::dataset::Manifest::column_at(path)? {
-            if column.categories.is_some() {
+            if column.dtype == crate::dataset::STR_DTYPE {
+                return Err(refuse_text(path, &column.name, "a string column"));
+            }
+            if column.categories.is_some() || column.dictionary.is_some() {
                 return Err(refuse_categorical(path, &column.name));
             }
             if let Some(valid) = &column.valid {
@@ -163,6 +166,14 @@ pub(crate) fn refuse_categorical(path: &Path, column: &str) -> Error {
             "column {column:?} is categorical: its values are category codes, so only counts are \
              defined (larder groupby --by {column} --agg count)"
         ),
+    )
+}
+
+/// The error for a statistic of a text column other than counting; `what` says which kind.
+pub(crate) fn refuse_text(path: &Path, column: &str, what: &str) -> Error {
+    Error::invalid(
+        path,
+        format!("column {column:?} is {what}: its values are text, so only counts are defined"),
     )
 }
 

@@ -24,7 +24,7 @@ use super::kernel::{Reduce, Sum};
 use super::masked::MaskedChunks;
 use super::stats::{Number, complex_refused, summary_basic};
 use super::tree_reduce;
-use crate::dataset::{ColumnKind, Dataset};
+use crate::dataset::{Categories, ColumnKind, Dataset};
 use crate::dtype::{ElementType, dispatch_element};
 use crate::error::{Error, Result};
 use crate::npy::{MmapArray, MmapChunks, read_header};
@@ -446,19 +446,37 @@ pub fn groupby(dir: impl AsRef<Path>, by: &str, aggs: &[Agg]) -> Result<GroupBy>
     let ds = Dataset::open(dir)?;
     let rows = usize::try_from(ds.rows()).map_err(|_| Error::invalid(dir, "too many rows"))?;
     let kc = ds.column(by)?;
+    if kc.kind() == ColumnKind::String {
+        return Err(Error::invalid(
+            kc.file(),
+            format!(
+                "column {by:?} is a string column; group by a categorical column instead \
+                 (convert it with its type set to cat)"
+            ),
+        ));
+    }
+    let labels = kc.categories()?;
     let key_column = open_key(&kc)?;
     let key_valid = kc.validity()?;
     let (key, offset, groups) =
-        key_column.key(rows, kc.categories().map(<[String]>::len), key_valid.as_ref())?;
+        key_column.key(rows, labels.as_ref().map(Categories::len), key_valid.as_ref())?;
 
     // Value columns, each opened once.
     let names = value_columns(aggs);
     for a in aggs {
         if let Some(name) = &a.column
             && a.kind != AggKind::Count
-            && ds.column(name)?.kind() == ColumnKind::Categorical
         {
-            return Err(super::describe::refuse_categorical(&ds.column(name)?.file(), name));
+            let c = ds.column(name)?;
+            match c.kind() {
+                ColumnKind::Categorical => {
+                    return Err(super::describe::refuse_categorical(&c.file(), name));
+                }
+                ColumnKind::String => {
+                    return Err(super::describe::refuse_text(&c.file(), name, "a string column"));
+                }
+                _ => {}
+            }
         }
     }
     let mut columns: Vec<Box<dyn Column>> = Vec::new();
@@ -487,11 +505,11 @@ pub fn groupby(dir: impl AsRef<Path>, by: &str, aggs: &[Agg]) -> Result<GroupBy>
     let present: Vec<usize> = (0..groups).filter(|&g| size[g] > 0).collect();
     let keys = present
         .iter()
-        .map(|&g| match kc.categories() {
-            Some(labels) => GroupKey::Label(labels[g].clone()),
-            None => GroupKey::Int(offset + g as i128),
+        .map(|&g| match &labels {
+            Some(labels) => Ok(GroupKey::Label(labels.get(g)?.to_string())),
+            None => Ok(GroupKey::Int(offset + g as i128)),
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let columns = aggs
         .iter()
         .map(|a| {

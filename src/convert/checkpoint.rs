@@ -40,6 +40,13 @@ pub(crate) struct ColumnState {
     /// rows like the column file.
     #[serde(default)]
     pub(crate) valid: bool,
+    /// Bytes of a string column's strings (its offsets file holds `rows_written + 1` offsets).
+    #[serde(default)]
+    pub(crate) str_bytes: u64,
+    /// A categorical column that outgrew its dictionary's bound and became a string column
+    /// (the plan says `str` from then on).
+    #[serde(default)]
+    pub(crate) spilled: bool,
 }
 
 /// Everything needed to continue a conversion.

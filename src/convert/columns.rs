@@ -73,10 +73,16 @@ pub(crate) enum Values {
         codes: Vec<u32>,
         keys: Vec<Box<[u8]>>,
     },
+    /// Strings: their bytes one after another, and where each ends in `data` (missing ones are
+    /// empty).
+    Str {
+        data: Vec<u8>,
+        ends: Vec<u32>,
+    },
 }
 
 macro_rules! each_values {
-    ($v:expr, $x:ident => $body:expr, cat $c:ident => $cat:expr) => {
+    ($v:expr, $x:ident => $body:expr, cat $c:ident => $cat:expr, str $e:ident => $str:expr) => {
         match $v {
             Values::Bool($x) => $body,
             Values::I8($x) => $body,
@@ -91,6 +97,7 @@ macro_rules! each_values {
             Values::F64($x) => $body,
             Values::CatRefs($x) => $body,
             Values::Cat { codes: $c, .. } => $cat,
+            Values::Str { ends: $e, .. } => $str,
         }
     };
 }
@@ -111,17 +118,23 @@ impl Values {
             ColumnType::F32 => Values::F32(Vec::with_capacity(n)),
             ColumnType::F64 => Values::F64(Vec::with_capacity(n)),
             ColumnType::Cat => Values::CatRefs(Vec::with_capacity(n)),
+            ColumnType::Str => Values::Str { data: Vec::new(), ends: Vec::with_capacity(n) },
         }
     }
 
     /// Number of values.
     pub(crate) fn len(&self) -> usize {
-        each_values!(self, v => v.len(), cat c => c.len())
+        each_values!(self, v => v.len(), cat c => c.len(), str e => e.len())
     }
 
     /// Keeps the first `n` values.
     pub(crate) fn truncate(&mut self, n: usize) {
-        each_values!(self, v => v.truncate(n), cat c => c.truncate(n));
+        if let Values::Str { data, ends } = self {
+            ends.truncate(n);
+            data.truncate(ends.last().map_or(0, |&e| e as usize));
+            return;
+        }
+        each_values!(self, v => v.truncate(n), cat c => c.truncate(n), str e => e.truncate(n));
     }
 
     /// Smallest and largest value of an integer column.
@@ -187,9 +200,9 @@ pub(crate) struct Parsed {
     /// Integer ranges per column (when asked for and the column is integer and non-empty).
     pub(crate) ranges: Vec<Option<(i128, i128)>>,
     /// Per column, the rows (of those kept, in order) whose value was missing and holds a
-    /// placeholder (0, `false`) for a validity file to mark. Empty for float columns, whose
-    /// missing values are NaN, for columns with a fill value, and for categoricals, whose
-    /// missing values are found by their keys when the block is coded.
+    /// placeholder (0, `false`, the empty string) for a validity file to mark. Empty for float
+    /// columns, whose missing values are NaN, for columns with a fill value, and for
+    /// categoricals, whose missing values are found by their keys when the block is coded.
     pub(crate) missing: Vec<Vec<u32>>,
     pub(crate) rejects: Vec<Reject>,
     /// Records read (blank lines are not records).

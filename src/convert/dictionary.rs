@@ -18,28 +18,45 @@ use super::value::NaTokens;
 pub(crate) struct Dictionary {
     /// Category bytes to code.
     map: FxMap<Box<[u8]>, u32>,
+    /// Bytes of all categories together.
+    text: u64,
     file: Appender,
 }
 
 impl Dictionary {
     /// An empty dictionary with a new file at `path`.
     pub(crate) fn create(path: PathBuf) -> Result<Dictionary> {
-        Ok(Dictionary { map: FxMap::default(), file: Appender::create(path)? })
+        Ok(Dictionary { map: FxMap::default(), text: 0, file: Appender::create(path)? })
     }
 
     /// Reopens the file at `path`, keeping its first `categories` entries (`bytes` long).
     pub(crate) fn reopen(path: PathBuf, categories: u64, bytes: u64) -> Result<Dictionary> {
-        let map = read_categories(&path, categories)?
+        let map: FxMap<Box<[u8]>, u32> = read_categories(&path, categories)?
             .into_iter()
             .enumerate()
             .map(|(i, c)| (c.into_bytes().into_boxed_slice(), u32::try_from(i).unwrap_or(u32::MAX)))
             .collect();
-        Ok(Dictionary { map, file: Appender::reopen(path, bytes)? })
+        let text = map.keys().map(|k| k.len() as u64).sum();
+        Ok(Dictionary { map, text, file: Appender::reopen(path, bytes)? })
     }
 
     /// Categories so far.
     pub(crate) fn len(&self) -> usize {
         self.map.len()
+    }
+
+    /// Bytes of all categories together.
+    pub(crate) fn text_bytes(&self) -> u64 {
+        self.text
+    }
+
+    /// The categories in code order.
+    pub(crate) fn by_code(&self) -> Vec<&[u8]> {
+        let mut out: Vec<&[u8]> = vec![&[]; self.map.len()];
+        for (k, &c) in &self.map {
+            out[c as usize] = k;
+        }
+        out
     }
 
     pub(crate) fn file(&mut self) -> &mut Appender {
@@ -73,6 +90,7 @@ impl Dictionary {
                     Error::invalid(input, format!("column {column:?}: more than 2^32 categories"))
                 })?;
                 self.map.insert(k.clone(), c);
+                self.text += k.len() as u64;
                 // The bytes were checked to be UTF-8 when parsed.
                 let s = String::from_utf8_lossy(k);
                 let mut line = serde_json::to_vec(&s)

@@ -17,6 +17,9 @@ const RESERVED: [&str; 22] = [
     "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
 ];
 
+/// The endings of a column's companion files' stems.
+const COMPANIONS: [&str; 3] = [".valid", ".offsets", ".categories"];
+
 /// The file stem for one column name, before uniqueness is enforced.
 fn stem(name: &str) -> String {
     let mut s: String = name
@@ -35,10 +38,11 @@ fn stem(name: &str) -> String {
     if s.is_empty() {
         s = "column".to_string();
     }
-    // `STEM.valid.npy` is the validity file of column `STEM`: no column's own file may look
-    // like one.
-    if s.to_ascii_lowercase().ends_with(".valid") {
-        let dot = s.len() - ".valid".len();
+    // A column's companion files are `STEM.valid.npy`, `STEM.offsets.npy`,
+    // `STEM.categories.npy` and `STEM.categories.offsets.npy`: no column's own stem may end
+    // like one, so no file can be another column's.
+    while let Some(suffix) = COMPANIONS.iter().find(|x| s.to_ascii_lowercase().ends_with(*x)) {
+        let dot = s.len() - suffix.len();
         s.replace_range(dot..=dot, "_");
     }
     let base = s.split('.').next().unwrap_or("").to_ascii_uppercase();
@@ -96,6 +100,11 @@ mod tests {
     fn no_column_file_looks_like_a_validity_file() {
         let files = file_names(["x", "x.valid", "y.VALID", "z.valid_"]);
         assert_eq!(files, ["x.npy", "x_valid.npy", "y_VALID.npy", "z.valid_.npy"]);
+        let files = file_names(["u.offsets", "u.categories", "u.categories.offsets", "v.Offsets"]);
+        assert_eq!(
+            files,
+            ["u_offsets.npy", "u_categories.npy", "u.categories_offsets.npy", "v_Offsets.npy"]
+        );
     }
 
     proptest! {

@@ -153,6 +153,18 @@ impl Builder<'_> {
                     c.push(CatRef::in_arena(start, len));
                 }
             }
+            Values::Str { data, ends } => {
+                if layout.na.is_missing(v) {
+                    missing.push(row);
+                } else {
+                    if !v.is_ascii() {
+                        std::str::from_utf8(v).map_err(|_| Reason::BadUtf8)?;
+                    }
+                    data.extend_from_slice(v);
+                }
+                // A block, and so its strings, is shorter than 2^32 bytes (`split::MAX_RECORD`).
+                ends.push(u32::try_from(data.len()).map_err(|_| Reason::Quote("value too long"))?);
+            }
             Values::Cat { .. } => unreachable!("codes are made after parsing"),
         }
         Ok(())

@@ -296,8 +296,10 @@ fn fill_value(t: ColumnType, v: &str) -> std::result::Result<Fill, String> {
         ColumnType::U32 => parse_int::<u32>(v).map(|x| Fill::Int(x.into())),
         ColumnType::U64 => parse_int::<u64>(v).map(|x| Fill::Int(x.into())),
         ColumnType::DateTime(u) => parse_datetime(v, u).map(|x| Fill::Int(x.into())),
-        ColumnType::F32 | ColumnType::F64 | ColumnType::Cat => {
-            return Err(format!("{t} columns need no fill (only integer and bool columns do)"));
+        ColumnType::F32 | ColumnType::F64 | ColumnType::Cat | ColumnType::Str => {
+            return Err(format!(
+                "{t} columns take no fill value (integer, bool and date-time columns do)"
+            ));
         }
     }
     .map_err(|r| format!("{r} for a {t} column"))

@@ -27,8 +27,12 @@ pub enum ColumnType {
     F32,
     F64,
     /// Categorical: each distinct string gets an unsigned integer code, in order of first
-    /// appearance; the strings are listed in the manifest.
+    /// appearance; the strings are listed in the manifest, or in a file of their own when
+    /// there are many.
     Cat,
+    /// Free text: UTF-8 strings in Arrow's large-string layout (the bytes, and `rows + 1`
+    /// offsets into them).
+    Str,
     /// ISO 8601 dates and date-times as numpy's `datetime64[unit]`: 64-bit counts of the unit
     /// since 1970-01-01T00:00:00 UTC.
     #[serde(rename = "datetime64")]
@@ -37,7 +41,7 @@ pub enum ColumnType {
 
 impl ColumnType {
     /// Every type, in the order they are listed in help texts.
-    pub const ALL: [ColumnType; 12] = [
+    pub const ALL: [ColumnType; 13] = [
         ColumnType::Bool,
         ColumnType::I8,
         ColumnType::I16,
@@ -50,10 +54,11 @@ impl ColumnType {
         ColumnType::F32,
         ColumnType::F64,
         ColumnType::Cat,
+        ColumnType::Str,
     ];
 
     /// The name used on the command line and in schema files: `bool`, `i8` … `u64`, `f32`,
-    /// `f64`, `cat`.
+    /// `f64`, `cat`, `str`, `datetime64[UNIT]`.
     pub const fn name(self) -> &'static str {
         match self {
             ColumnType::Bool => "bool",
@@ -68,6 +73,7 @@ impl ColumnType {
             ColumnType::F32 => "f32",
             ColumnType::F64 => "f64",
             ColumnType::Cat => "cat",
+            ColumnType::Str => "str",
             ColumnType::DateTime(u) => match u {
                 TimeUnit::D => "datetime64[D]",
                 TimeUnit::H => "datetime64[h]",
@@ -89,7 +95,7 @@ impl ColumnType {
     }
 
     /// The element type values are parsed into (`u32` codes for categoricals; the stored code
-    /// type is narrowed when the dictionary is known).
+    /// type is narrowed when the dictionary is known; the bytes, `u8`, of strings).
     pub const fn element(self) -> ElementType {
         match self {
             ColumnType::Bool => ElementType::Bool,
@@ -97,7 +103,7 @@ impl ColumnType {
             ColumnType::I16 => ElementType::I16,
             ColumnType::I32 => ElementType::I32,
             ColumnType::I64 | ColumnType::DateTime(_) => ElementType::I64,
-            ColumnType::U8 => ElementType::U8,
+            ColumnType::U8 | ColumnType::Str => ElementType::U8,
             ColumnType::U16 => ElementType::U16,
             ColumnType::U32 | ColumnType::Cat => ElementType::U32,
             ColumnType::U64 => ElementType::U64,
@@ -150,6 +156,7 @@ impl FromStr for ColumnType {
             "float32" => "f32",
             "float64" | "float" => "f64",
             "category" | "categorical" => "cat",
+            "string" | "utf8" | "text" => "str",
             other => other,
         };
         if let Some(unit) = alias.strip_prefix("datetime64[").and_then(|u| u.strip_suffix(']')) {
@@ -164,7 +171,7 @@ impl FromStr for ColumnType {
         ColumnType::ALL.into_iter().find(|c| c.name() == alias).ok_or_else(|| {
             Error::argument(format!(
                 "unknown column type {s:?}; expected one of bool, i8, i16, i32, i64, u8, u16, \
-                 u32, u64, f32, f64, cat, datetime64[UNIT] (UNIT: D, h, m, s, ms, us, ns)"
+                 u32, u64, f32, f64, cat, str, datetime64[UNIT] (UNIT: D, h, m, s, ms, us, ns)"
             ))
         })
     }
@@ -182,7 +189,7 @@ fn from_typestr(s: &str) -> Result<ColumnType> {
     }
     ColumnType::ALL
         .into_iter()
-        .find(|c| *c != ColumnType::Cat && c.element() == d.element())
+        .find(|c| !matches!(c, ColumnType::Cat | ColumnType::Str) && c.element() == d.element())
         .ok_or_else(|| {
             Error::argument(format!("column type {s:?}: columns cannot be stored as {s}"))
         })
@@ -226,31 +233,39 @@ pub(crate) fn typestr(e: ElementType) -> String {
     DType::native(e).typestr()
 }
 
+/// Sampled string columns with at most this many distinct values are categorical whatever
+/// their share of distinct values (a small sample says little about it).
+pub(crate) const CAT_ALWAYS: usize = 64;
+
 /// Infers a column's type from sample values (field contents, unquoted).
 ///
 /// Missing values (the empty field and the tokens of `na`) never decide the type: they are
 /// skipped. Of the others, integers that all fit `i64` give `i64`; `true`/`false`-style values
-/// give `bool`; numbers give `f64`; anything else gives `cat`. A column with no value present
-/// in the sample is `f64`. Missing integers, bools and categories are marked in a validity file
-/// when the column is written; missing floats are NaN.
+/// give `bool`; numbers give `f64`; ISO 8601 dates and date-times give `datetime64` in the
+/// finest unit seen. Anything else is text: `cat` when it repeats — at most [`CAT_ALWAYS`]
+/// distinct values, or at most half as many distinct values as values (the share at which
+/// pandas' documentation advises its `category` dtype) — and `str` otherwise. A column with no
+/// value present in the sample is `f64`. Missing integers, bools, categories, strings and
+/// date-times are marked in a validity file when the column is written; missing floats are NaN.
 pub(crate) fn infer<'a>(values: impl IntoIterator<Item = &'a [u8]>, na: &NaTokens) -> ColumnType {
-    let (mut ints, mut bools, mut floats, mut any) = (true, true, true, false);
+    let (mut ints, mut bools, mut floats, mut present) = (true, true, true, 0usize);
     // The finest unit the values asked for while all were ISO 8601 date-times.
     let mut times = Some(TimeUnit::D);
+    let mut distinct: std::collections::HashSet<&[u8]> = std::collections::HashSet::new();
     for v in values {
         if na.is_missing(v) {
             continue;
         }
-        times = times.and_then(|t| datetime_unit(v).map(|u| t.max(u)));
-        any = true;
-        ints = ints && parse_int_i64(v).is_ok();
-        bools = bools && parse_bool(v).is_ok();
-        floats = floats && parse_float::<f64>(v).is_ok();
-        if !(ints || bools || floats || times.is_some()) {
-            return ColumnType::Cat;
+        present += 1;
+        distinct.insert(v);
+        if ints || bools || floats || times.is_some() {
+            times = times.and_then(|t| datetime_unit(v).map(|u| t.max(u)));
+            ints = ints && parse_int_i64(v).is_ok();
+            bools = bools && parse_bool(v).is_ok();
+            floats = floats && parse_float::<f64>(v).is_ok();
         }
     }
-    if !any {
+    if present == 0 {
         ColumnType::F64
     } else if ints {
         ColumnType::I64
@@ -260,8 +275,10 @@ pub(crate) fn infer<'a>(values: impl IntoIterator<Item = &'a [u8]>, na: &NaToken
         ColumnType::F64
     } else if let Some(unit) = times {
         ColumnType::DateTime(unit)
-    } else {
+    } else if distinct.len() <= CAT_ALWAYS || distinct.len() * 2 <= present {
         ColumnType::Cat
+    } else {
+        ColumnType::Str
     }
 }
 
@@ -301,6 +318,15 @@ mod tests {
         assert_eq!(infer(["1", "NA"].iter().map(|s| s.as_bytes()), &none), ColumnType::Cat);
         assert_eq!(infer(["1", ""].iter().map(|s| s.as_bytes()), &none), ColumnType::I64);
         assert_eq!(t(&["eu", "us"]), ColumnType::Cat);
+        // Text that repeats is categorical; text that mostly does not is a string column.
+        let urls: Vec<String> = (0..1000).map(|i| format!("/item/{}", i % 700)).collect();
+        assert_eq!(t(&urls.iter().map(String::as_str).collect::<Vec<_>>()), ColumnType::Str);
+        let codes: Vec<String> = (0..1000).map(|i| format!("c{}", i % 500)).collect();
+        assert_eq!(t(&codes.iter().map(String::as_str).collect::<Vec<_>>()), ColumnType::Cat);
+        let few: Vec<String> = (0..64).map(|i| format!("name {i}")).collect();
+        assert_eq!(t(&few.iter().map(String::as_str).collect::<Vec<_>>()), ColumnType::Cat);
+        let more: Vec<String> = (0..65).map(|i| format!("name {i}")).collect();
+        assert_eq!(t(&more.iter().map(String::as_str).collect::<Vec<_>>()), ColumnType::Str);
         assert_eq!(t(&["", ""]), ColumnType::F64);
         assert_eq!(t(&["99999999999999999999"]), ColumnType::F64);
     }

@@ -179,6 +179,86 @@ impl Sink {
     }
 }
 
+/// A string column being written, in Arrow's large-string layout: the strings' bytes one after
+/// another (`|u1`), and `rows + 1` offsets into them (`<i8`), the first 0, string `i` being the
+/// bytes from `offsets[i]` to `offsets[i + 1]`.
+#[derive(Debug)]
+pub(crate) struct StrSink {
+    data: NpyWriter<u8>,
+    offsets: NpyWriter<i64>,
+    /// Bytes in `data`: the last offset.
+    bytes: u64,
+    scratch: Vec<i64>,
+}
+
+impl StrSink {
+    /// New, empty files: no bytes, and the one offset 0.
+    pub(crate) fn create(data: &Path, offsets: &Path) -> Result<StrSink> {
+        let data = NpyWriter::create(data, &[])?;
+        let mut offsets = NpyWriter::create(offsets, &[])?;
+        offsets.append(&[0])?;
+        Ok(StrSink { data, offsets, bytes: 0, scratch: Vec::new() })
+    }
+
+    /// Continues the files after their first `rows` strings, `bytes` bytes long together.
+    pub(crate) fn resume(data: &Path, offsets: &Path, rows: u64, bytes: u64) -> Result<StrSink> {
+        // Before the first checkpoint's sync the files may lack their headers.
+        if rows == 0 && (read_header(data).is_err() || read_header(offsets).is_err()) {
+            return StrSink::create(data, offsets);
+        }
+        let data = NpyWriter::resume(data, bytes)?;
+        let offsets = NpyWriter::resume(offsets, rows + 1)?;
+        Ok(StrSink { data, offsets, bytes, scratch: Vec::new() })
+    }
+
+    /// Appends one block's strings: their bytes, and where each ends in them.
+    pub(crate) fn append(&mut self, data: &[u8], ends: &[u32]) -> Result<()> {
+        self.data.append(data)?;
+        let base = i64::try_from(self.bytes)
+            .map_err(|_| Error::invalid(self.data.path(), "more than 2^63 bytes of strings"))?;
+        self.scratch.clear();
+        self.scratch.extend(ends.iter().map(|&e| base + i64::from(e)));
+        self.offsets.append(&self.scratch)?;
+        self.bytes += data.len() as u64;
+        Ok(())
+    }
+
+    /// Bytes of strings so far.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// The two files being written: bytes, offsets.
+    pub(crate) fn paths(&self) -> [&Path; 2] {
+        [self.data.path(), self.offsets.path()]
+    }
+
+    /// See [`Sink::start_writeback`].
+    pub(crate) fn start_writeback(&mut self, at_least: u64) -> Result<()> {
+        if self.data.unsubmitted_bytes() >= at_least {
+            self.data.start_writeback()?;
+        }
+        if self.offsets.unsubmitted_bytes() >= at_least {
+            self.offsets.start_writeback()?;
+        }
+        Ok(())
+    }
+
+    /// Checkpoints both files.
+    pub(crate) fn sync(&mut self) -> Result<()> {
+        self.data.sync()?;
+        self.offsets.sync()?;
+        Ok(())
+    }
+
+    /// Finishes both files.
+    pub(crate) fn finish(self) -> Result<()> {
+        self.data.finish()?;
+        self.offsets.finish()?;
+        Ok(())
+    }
+}
+
 /// Rewrites the integer column at `src` (element type `from`) as `dst` with element type `to`,
 /// streaming; every value must fit `to`.
 pub(crate) fn narrow(src: &Path, from: ElementType, dst: &Path, to: ElementType) -> Result<()> {

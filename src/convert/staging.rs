@@ -13,20 +13,18 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use crate::dataset::{MANIFEST, Manifest, ManifestColumn, REJECTS, Source};
-use crate::dtype::ElementType;
+use crate::dataset::{MANIFEST, Manifest, REJECTS, Source};
 use crate::error::{Error, Result};
 
-use super::checkpoint::{self, CHECKPOINT, Checkpoint, ColumnState};
-use super::columns::{Layout, MISSING_CODE, Parsed, Values};
-use super::dictionary::{Dictionary, read_categories};
+use super::checkpoint::{self, CHECKPOINT, Checkpoint};
+use super::columns::{Layout, Parsed};
 use super::faults::{self, FaultPlan, Step};
 use super::parse;
-use super::plan::{Plan, PlanColumn};
+use super::plan::Plan;
 use super::rejects::Rejects;
-use super::schema::{self, ColumnType};
-use super::sink::{self, Sink};
+use super::schema::ColumnType;
 use super::split::{Block, BlockReader};
+use super::staged::{self, StagedColumn};
 
 /// Bytes appended to a column file after which the kernel is asked to start writing them to
 /// disk, so that the syncs of checkpoints and of the end find little left to do.
@@ -54,17 +52,11 @@ pub(crate) struct Policy {
     pub(crate) max_rejects: Option<u64>,
     /// Time between checkpoints.
     pub(crate) interval: Duration,
+    /// A categorical column whose dictionary grows past this many categories, or this many
+    /// bytes of them, becomes a string column.
+    pub(crate) max_categories: u64,
+    pub(crate) max_category_bytes: u64,
     pub(crate) faults: Arc<dyn FaultPlan>,
-}
-
-/// The staged files of one output column.
-struct StagedColumn {
-    sink: Sink,
-    /// For categorical columns.
-    dict: Option<Dictionary>,
-    /// The validity file (`true` where a value is present), made when the first missing value
-    /// of a column that keeps placeholders arrives, filled with `true` for the rows before.
-    valid: Option<Sink>,
 }
 
 /// Writes parsed blocks in order into the staged files, checkpointing as it goes.
@@ -80,26 +72,8 @@ pub(crate) struct Staging {
     rejects: Rejects,
     policy: Policy,
     last_checkpoint: Instant,
-    /// Scratch for categorical codes.
-    codes: Vec<u32>,
-}
-
-fn part_path(dir: &Path, c: &PlanColumn) -> PathBuf {
-    dir.join(format!("{}.part", c.file))
-}
-
-fn dict_path(dir: &Path, c: &PlanColumn) -> PathBuf {
-    dir.join(format!("{}.categories", c.file))
-}
-
-/// The final name of column `c`'s validity file: `STEM.valid.npy` beside `STEM.npy` (column
-/// file stems never end in `.valid`, so it cannot be another column's file).
-pub(crate) fn valid_file(c: &PlanColumn) -> String {
-    format!("{}.valid.npy", c.file.strip_suffix(".npy").unwrap_or(&c.file))
-}
-
-fn valid_part_path(dir: &Path, c: &PlanColumn) -> PathBuf {
-    dir.join(format!("{}.part", valid_file(c)))
+    /// Files to remove once a checkpoint no longer names them (those of spilled columns).
+    stale: Vec<PathBuf>,
 }
 
 impl Staging {
@@ -113,15 +87,7 @@ impl Staging {
     ) -> Result<Self> {
         let mut columns = Vec::new();
         for c in &ck.plan.columns {
-            columns.push(StagedColumn {
-                sink: Sink::create_as(&part_path(dir, c), c.ty.dtype())?,
-                dict: if c.ty == ColumnType::Cat {
-                    Some(Dictionary::create(dict_path(dir, c))?)
-                } else {
-                    None
-                },
-                valid: None,
-            });
+            columns.push(StagedColumn::create(dir, c)?);
         }
         let rejects = Rejects::create(dir.join(REJECTS))?;
         ck.rejects_bytes = rejects.len();
@@ -140,23 +106,7 @@ impl Staging {
             if ck.done {
                 continue;
             }
-            columns.push(StagedColumn {
-                sink: Sink::resume(&part_path(dir, c), c.ty.element(), ck.rows_written)?,
-                dict: if c.ty == ColumnType::Cat {
-                    Some(Dictionary::reopen(dict_path(dir, c), s.categories, s.categories_bytes)?)
-                } else {
-                    None
-                },
-                valid: if s.valid {
-                    Some(Sink::resume(
-                        &valid_part_path(dir, c),
-                        ElementType::Bool,
-                        ck.rows_written,
-                    )?)
-                } else {
-                    None
-                },
-            });
+            columns.push(StagedColumn::resume(dir, c, s, ck.rows_written)?);
         }
         let rejects = Rejects::reopen(dir.join(REJECTS), ck.rejects_bytes)?;
         Staging::new(dir, input, ck, columns, ranges, rejects, policy)
@@ -182,7 +132,7 @@ impl Staging {
             rejects,
             policy,
             last_checkpoint: Instant::now(),
-            codes: Vec::new(),
+            stale: Vec::new(),
         })
     }
 
@@ -221,8 +171,9 @@ impl Staging {
             };
         let mut batch = read_batch(reader, first)?;
         let mut pending: Vec<Parsed> = Vec::new();
-        let layout = self.layout.clone();
         while !(batch.is_empty() && pending.is_empty()) {
+            // Taken anew for each batch: a column may have become a string column.
+            let layout = self.layout.clone();
             // Parse this batch while the previous one is written and the next one read.
             let (parsed, next) = rayon::join(
                 || batch.par_iter().map(|b| parse::parse_block(&layout, &b.data)).collect(),
@@ -258,16 +209,19 @@ impl Staging {
     /// has passed.
     fn write_block(&mut self, p: &Parsed) -> Result<()> {
         self.check_reject_limit(p)?;
+        let rows_before = self.ck.rows_written;
         for (i, v) in p.columns.iter().enumerate() {
-            self.append_column(i, v, &p.missing[i])?;
+            let plan = &self.ck.plan.columns[i];
+            let c = &mut self.columns[i];
+            c.append(&self.dir, plan, rows_before, v, &p.missing[i], &self.layout.na, &self.input)?;
+            if c.dictionary_outgrown(self.policy.max_categories, self.policy.max_category_bytes) {
+                self.spill(i, rows_before + v.len() as u64)?;
+            }
         }
         self.merge_ranges(p);
         self.write_rejects(p)?;
         for c in &mut self.columns {
-            c.sink.start_writeback(WRITEBACK_STEP)?;
-            if let Some(v) = &mut c.valid {
-                v.start_writeback(WRITEBACK_STEP)?;
-            }
+            c.start_writeback(WRITEBACK_STEP)?;
         }
         let rejected = p.rejects.len() as u64;
         self.ck.rows_read += p.rows_read;
@@ -300,38 +254,16 @@ impl Staging {
         })
     }
 
-    /// Appends one block's values of column `i` (categorical ones through the dictionary),
-    /// and marks its missing rows in the validity file.
-    fn append_column(&mut self, i: usize, v: &Values, missing: &[u32]) -> Result<()> {
-        let rows_before = self.ck.rows_written;
-        let c = &mut self.columns[i];
-        let Values::Cat { codes, keys } = v else {
-            c.sink.append(v)?;
-            return mark_missing(
-                &self.dir,
-                &self.ck.plan.columns[i],
-                c,
-                rows_before,
-                v.len(),
-                missing,
-            );
-        };
-        let Some(d) = c.dict.as_mut() else {
-            return Err(Error::internal("categorical column without a dictionary"));
-        };
-        let mut trans = Vec::with_capacity(keys.len());
-        d.translate(keys, &self.layout.na, &mut trans, &self.ck.plan.columns[i].name, &self.input)?;
-        self.codes.clear();
-        self.codes.extend(codes.iter().map(|&c| trans[c as usize]));
-        let mut absent = Vec::new();
-        for (row, code) in self.codes.iter_mut().enumerate() {
-            if *code == MISSING_CODE {
-                *code = 0;
-                absent.push(u32::try_from(row).unwrap_or(u32::MAX));
-            }
-        }
-        c.sink.append_codes(&self.codes)?;
-        mark_missing(&self.dir, &self.ck.plan.columns[i], c, rows_before, self.codes.len(), &absent)
+    /// Makes categorical column `i`, which holds `rows` rows, a string column from now on
+    /// (see [`StagedColumn::spill`]); the next checkpoint records it.
+    fn spill(&mut self, i: usize, rows: u64) -> Result<()> {
+        let plan = &mut self.ck.plan.columns[i];
+        self.columns[i].spill(&self.dir, plan, rows)?;
+        plan.ty = ColumnType::Str;
+        self.layout.columns[i].ty = ColumnType::Str;
+        self.ck.columns[i].spilled = true;
+        self.stale.extend(staged::spilled_files(&self.dir, plan));
+        Ok(())
     }
 
     fn merge_ranges(&mut self, p: &Parsed) {
@@ -361,50 +293,46 @@ impl Staging {
         faults::before(faults, Step::Sync, rejects.path())?;
         rejects.sync()?;
         // In parallel: each sync mostly waits for the disk, and waits overlap.
-        self.columns.par_iter_mut().try_for_each(|c| {
-            faults::before(faults, Step::Sync, c.sink.path())?;
-            c.sink.sync()?;
-            if let Some(v) = &mut c.valid {
-                faults::before(faults, Step::Sync, v.path())?;
-                v.sync()?;
-            }
-            Ok::<_, Error>(())
-        })?;
-        for (c, state) in self.columns.iter_mut().zip(&mut self.ck.columns) {
-            state.valid = c.valid.is_some();
-            if let Some(d) = &mut c.dict {
-                faults::before(faults, Step::Sync, d.file().path())?;
-                d.file().sync()?;
-                state.categories = d.len() as u64;
-                state.categories_bytes = d.file().len();
-            }
-        }
+        self.columns
+            .par_iter_mut()
+            .zip(self.ck.columns.par_iter_mut())
+            .try_for_each(|(c, state)| c.sync(faults, state))?;
         for (s, r) in self.ck.columns.iter_mut().zip(&self.ranges) {
             checkpoint::put_range(s, *r);
         }
         faults::before(faults, Step::Checkpoint, &self.dir.join(CHECKPOINT))?;
         self.ck.write(&self.dir)?;
         self.last_checkpoint = Instant::now();
+        for p in self.stale.drain(..) {
+            match fs::remove_file(&p) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(Error::io(&p, e)),
+                _ => {}
+            }
+        }
         Ok(())
     }
 
     /// Turns the staged column files into the final ones, writes the manifest and removes
-    /// everything else. Safe to repeat after an interruption.
-    pub(crate) fn finish(self) -> Result<Manifest> {
+    /// everything else; returns the manifest and notes for the user (columns that became
+    /// string columns). Safe to repeat after an interruption.
+    pub(crate) fn finish(self) -> Result<(Manifest, Vec<String>)> {
         let Staging { dir, ck, columns, rejects, ranges, policy, .. } = self;
         let faults = &*policy.faults;
         for c in columns {
-            faults::before(faults, Step::Sync, c.sink.path())?;
-            c.sink.finish()?;
-            if let Some(v) = c.valid {
-                faults::before(faults, Step::Sync, v.path())?;
-                v.finish()?;
-            }
+            c.finish(faults)?;
         }
         drop(rejects);
         let mut out = Vec::new();
+        let mut notes = Vec::new();
         for ((c, state), range) in ck.plan.columns.iter().zip(&ck.columns).zip(ranges) {
-            out.push(finish_column(&dir, c, state, range, ck.plan.shrink, faults)?);
+            out.push(staged::finish_column(&dir, c, state, range, ck.plan.shrink, faults)?);
+            if state.spilled {
+                notes.push(format!(
+                    "column {:?}: more than {} categories (or {} bytes of them), so it is stored \
+                     as a string column",
+                    c.name, policy.max_categories, policy.max_category_bytes
+                ));
+            }
         }
         let bytes = if ck.source.path == "-" { ck.offset } else { ck.source.bytes };
         let manifest = Manifest {
@@ -422,104 +350,8 @@ impl Staging {
         faults::before(faults, Step::Manifest, &mpath)?;
         crate::fsutil::write_bytes_atomically(&mpath, &text)?;
         cleanup(&dir, &ck.plan, faults)?;
-        Ok(manifest)
+        Ok((manifest, notes))
     }
-}
-
-/// Marks the `missing` rows (of `n` rows just appended after `rows_before`) in column `c`'s
-/// validity file, making it first (all `true` so far) when this is the first missing value.
-fn mark_missing(
-    dir: &Path,
-    plan: &PlanColumn,
-    c: &mut StagedColumn,
-    rows_before: u64,
-    n: usize,
-    missing: &[u32],
-) -> Result<()> {
-    if c.valid.is_none() {
-        if missing.is_empty() {
-            return Ok(());
-        }
-        let mut v = Sink::create(&valid_part_path(dir, plan), ElementType::Bool)?;
-        let ones = vec![true; 1 << 20];
-        let mut left = rows_before;
-        while left > 0 {
-            let k = usize::try_from(left.min(ones.len() as u64)).unwrap_or(ones.len());
-            v.append_bools(&ones[..k])?;
-            left -= k as u64;
-        }
-        c.valid = Some(v);
-    }
-    let Some(v) = c.valid.as_mut() else { return Ok(()) };
-    let mut present = vec![true; n];
-    for &r in missing {
-        if let Some(p) = present.get_mut(r as usize) {
-            *p = false;
-        }
-    }
-    v.append_bools(&present)
-}
-
-/// Puts column `c`'s final file in place (narrowed to the type it is stored as) unless an
-/// interrupted finish already did, and describes it for the manifest.
-fn finish_column(
-    dir: &Path,
-    c: &PlanColumn,
-    state: &ColumnState,
-    range: Option<(i128, i128)>,
-    shrink: bool,
-    faults: &dyn FaultPlan,
-) -> Result<ManifestColumn> {
-    let staged = c.ty.element();
-    let categories = if c.ty == ColumnType::Cat {
-        Some(read_categories(&dict_path(dir, c), state.categories)?)
-    } else {
-        None
-    };
-    let stored = match &categories {
-        Some(cats) => schema::code_element(cats.len()),
-        None if shrink && c.ty.is_int() => {
-            let (lo, hi) = range.unwrap_or((0, 0));
-            schema::shrink_element(lo, hi)
-        }
-        None => staged,
-    };
-    let valid = if state.valid {
-        let (part, file) = (valid_part_path(dir, c), valid_file(c));
-        if part.exists() {
-            let final_path = dir.join(&file);
-            faults::before(faults, Step::Rename, &final_path)?;
-            fs::rename(&part, &final_path).map_err(|e| Error::io(&final_path, e))?;
-        }
-        Some(file)
-    } else {
-        None
-    };
-    let final_path = dir.join(&c.file);
-    let part = part_path(dir, c);
-    if part.exists() {
-        if stored == staged {
-            faults::before(faults, Step::Rename, &final_path)?;
-            fs::rename(&part, &final_path).map_err(|e| Error::io(&final_path, e))?;
-        } else {
-            let t = dir.join(format!("{}.narrow", c.file));
-            faults::before(faults, Step::Sync, &t)?;
-            sink::narrow(&part, staged, &t, stored)?;
-            faults::before(faults, Step::Rename, &final_path)?;
-            fs::rename(&t, &final_path).map_err(|e| Error::io(&final_path, e))?;
-            fs::remove_file(&part).map_err(|e| Error::io(&part, e))?;
-        }
-    }
-    Ok(ManifestColumn {
-        name: c.name.clone(),
-        file: c.file.clone(),
-        dtype: match c.ty {
-            ColumnType::DateTime(_) => c.ty.dtype().typestr(),
-            _ => schema::typestr(stored),
-        },
-        categories,
-        valid,
-    })
 }
 
 /// Removes the working files of a finished conversion (any may already be gone); the
@@ -532,8 +364,11 @@ pub(crate) fn cleanup(dir: &Path, plan: &Plan, faults: &dyn FaultPlan) -> Result
         _ => Ok(()),
     };
     for c in &plan.columns {
-        if c.ty == ColumnType::Cat {
-            remove(dict_path(dir, c))?;
+        // A string column may have been categorical until its dictionary outgrew its bound.
+        if matches!(c.ty, ColumnType::Cat | ColumnType::Str) {
+            for p in staged::spilled_files(dir, c) {
+                remove(p)?;
+            }
         }
     }
     remove(dir.join("lock"))?;

@@ -12,6 +12,9 @@ pub const MANIFEST: &str = "manifest.json";
 /// The rejected-records file's name inside a dataset directory.
 pub const REJECTS: &str = "rejects.csv";
 
+/// The manifest dtype of a string column.
+pub const STR_DTYPE: &str = "str";
+
 /// The contents of a dataset directory's `manifest.json` (see `docs/format.md`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -40,16 +43,38 @@ pub struct ManifestColumn {
     pub name: String,
     /// The `.npy` file in the dataset directory (a plain file name, never a path).
     pub file: String,
-    /// numpy typestr of the stored values, e.g. `<f8`, `|u1`.
+    /// numpy typestr of the stored values, e.g. `<f8`, `|u1`, `<M8[ms]`; [`STR_DTYPE`] for a
+    /// string column, whose `file` then holds the strings' bytes (`|u1`).
     pub dtype: String,
-    /// For categorical columns: the strings, in code order (code `i` means `categories[i]`).
+    /// For categorical columns with few categories: the strings, in code order (code `i` means
+    /// `categories[i]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub categories: Option<Vec<String>>,
     /// The validity file (`|b1`, `true` where a value is present) of a column with missing
-    /// values that are not NaN: integer, bool and categorical columns. Missing rows hold 0
-    /// (`false`, code 0) in the column file. Absent when every value is present.
+    /// values that are not NaN: integer, bool, categorical, string and date-time columns.
+    /// Missing rows hold 0 (`false`, code 0, the empty string) in the column file. Absent when
+    /// every value is present.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid: Option<String>,
+    /// For string columns: the offsets file (`<i8`, `rows + 1` offsets into `file`, the first
+    /// 0; string `i` is the bytes from `offsets[i]` to `offsets[i + 1]`), Arrow's large-string
+    /// layout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offsets: Option<String>,
+    /// For categorical columns with many categories: the files that hold them, in code order,
+    /// in the layout of a string column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dictionary: Option<DictionaryFiles>,
+}
+
+/// The files of a large categorical dictionary: the categories' bytes (`|u1`) and their
+/// offsets (`<i8`, one more than there are categories).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DictionaryFiles {
+    /// The categories' bytes, one after another.
+    pub file: String,
+    /// Where each category starts and ends in `file`.
+    pub offsets: String,
 }
 
 /// Where a dataset came from.
@@ -87,7 +112,15 @@ impl Manifest {
         let plain =
             |f: &str| !f.is_empty() && !f.starts_with('.') && !f.contains(['/', '\\', ':', '\0']);
         for c in &m.columns {
-            for f in std::iter::once(&c.file).chain(&c.valid) {
+            let dictionary = c.dictionary.iter().flat_map(|d| [&d.file, &d.offsets]);
+            for f in std::iter::once(&c.file).chain(&c.valid).chain(&c.offsets).chain(dictionary) {
+                if c.dtype == STR_DTYPE && c.offsets.is_none() {
+                    return Err(Error::format(
+                        &path,
+                        0,
+                        format!("column {:?}: a string column needs an offsets file", c.name),
+                    ));
+                }
                 if !plain(f) {
                     return Err(Error::format(
                         &path,
@@ -153,6 +186,8 @@ mod tests {
                 dtype: "<f8".into(),
                 categories: None,
                 valid: None,
+                offsets: None,
+                dictionary: None,
             }],
             rows: 0,
             rejected: 0,

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::dataset::Dataset;
+use crate::dataset::{ColumnKind, Dataset};
 use crate::dtype::ElementType;
 use crate::error::{Error, Result};
 use crate::npy::{Order, read_header};
@@ -151,16 +151,16 @@ pub struct DatasetInfo {
 pub struct ColumnInfo {
     /// The column's name.
     pub name: String,
-    /// `number`, `bool` or `categorical`.
+    /// `number`, `bool`, `categorical`, `datetime` or `string`.
     pub kind: &'static str,
-    /// numpy typestr of the stored values.
+    /// numpy typestr of the stored values (`str` for a string column).
     pub dtype: String,
     /// Rows whose value is missing (validity file), or NaN for a float column.
     pub nulls: u64,
     /// Number of categories of a categorical column.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub categories: Option<usize>,
-    /// Bytes on disk (column file and validity file).
+    /// Bytes on disk (column file, validity file, offsets and dictionary files).
     pub bytes: u64,
 }
 
@@ -187,9 +187,13 @@ pub fn dataset_info(dir: impl AsRef<Path>) -> Result<DatasetInfo> {
         columns.push(ColumnInfo {
             name: c.name().to_string(),
             kind: c.kind().as_str(),
-            dtype: dtype.typestr(),
+            dtype: if c.kind() == ColumnKind::String {
+                c.manifest().dtype.clone()
+            } else {
+                dtype.typestr()
+            },
             nulls,
-            categories: c.categories().map(<[String]>::len),
+            categories: c.categories()?.map(|cats| cats.len()),
             bytes: c.bytes(),
         });
     }

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use crate::dataset::{Column, Dataset};
+use crate::dataset::{Categories, Column, ColumnKind, Dataset, Strings};
 use std::borrow::Cow;
 
 use crate::dtype::{Element, Scalar, Time, TimeUnit, dispatch_element, format_datetime};
@@ -34,7 +34,7 @@ trait Cells {
 struct Typed<'a, T: Element> {
     values: &'a [T],
     valid: Option<&'a [bool]>,
-    categories: Option<&'a [String]>,
+    categories: Option<&'a Categories<'a>>,
     /// The unit of a date-time column, whose values print in ISO 8601.
     time: Option<TimeUnit>,
 }
@@ -53,8 +53,8 @@ impl<T: Element> Typed<'_, T> {
                 let code = v.to_scalar().to_json().as_u64().unwrap_or(u64::MAX);
                 usize::try_from(code)
                     .ok()
-                    .and_then(|c| cats.get(c))
-                    .map(|s| Cow::Borrowed(s.as_str()))
+                    .and_then(|c| cats.get(c).ok())
+                    .map(Cow::Borrowed)
                     .ok_or(v)
             }
             None => Err(v),
@@ -84,17 +84,66 @@ impl<T: Element> Cells for Typed<'_, T> {
     }
 }
 
+/// The cells of a string column; a string that cannot be read prints as the reason.
+struct Text<'a> {
+    strings: &'a Strings,
+    valid: Option<&'a [bool]>,
+}
+
+impl Text<'_> {
+    fn get(&self, r: usize) -> Option<Cow<'_, str>> {
+        if self.valid.is_some_and(|v| !v[r]) {
+            return None;
+        }
+        Some(match self.strings.get(r) {
+            Ok(s) => Cow::Borrowed(s),
+            Err(e) => Cow::Owned(format!("<{e}>")),
+        })
+    }
+}
+
+impl Cells for Text<'_> {
+    fn text(&self, r: usize) -> String {
+        self.get(r).map_or_else(|| "<NA>".to_string(), Cow::into_owned)
+    }
+
+    fn json(&self, r: usize) -> Value {
+        self.get(r).map_or(Value::Null, |s| Value::String(s.into_owned()))
+    }
+}
+
 /// A column's mapped files, kept alive while its cells are printed.
-struct Mapped<T: Element> {
+struct Mapped<'a, T: Element> {
     values: MmapArray<T>,
+    valid: Option<MmapArray<bool>>,
+    categories: Option<Categories<'a>>,
+}
+
+/// A string column's mapped files.
+struct MappedText {
+    strings: Strings,
     valid: Option<MmapArray<bool>>,
 }
 
 /// Maps column `c` with the element type its manifest declares.
 fn mapped<'a>(c: &Column<'a>) -> Result<Box<dyn Lend + 'a>> {
     let valid = c.validity()?;
+    if c.kind() == ColumnKind::String {
+        return Ok(Box::new(MappedText { strings: c.strings()?, valid }));
+    }
+    let categories = c.categories()?;
     let element = c.element()?;
-    dispatch_element!(element, T => Ok(Box::new((Mapped::<T> { values: c.values()?, valid }, *c))))
+    dispatch_element!(element, T => Ok(Box::new((Mapped::<T> { values: c.values()?, valid, categories }, *c))))
+}
+
+impl Lend for MappedText {
+    fn cells(&self) -> Result<Box<dyn Cells + '_>> {
+        let valid = match &self.valid {
+            Some(v) => Some(v.as_slice()?),
+            None => None,
+        };
+        Ok(Box::new(Text { strings: &self.strings, valid }))
+    }
 }
 
 /// Lends the [`Cells`] of a mapped column.
@@ -102,7 +151,7 @@ trait Lend {
     fn cells(&self) -> Result<Box<dyn Cells + '_>>;
 }
 
-impl<T: Element> Lend for (Mapped<T>, Column<'_>) {
+impl<T: Element> Lend for (Mapped<'_, T>, Column<'_>) {
     fn cells(&self) -> Result<Box<dyn Cells + '_>> {
         let (m, c) = self;
         let valid = match &m.valid {
@@ -114,7 +163,7 @@ impl<T: Element> Lend for (Mapped<T>, Column<'_>) {
             _ => None,
         };
         let values = m.values.as_slice()?;
-        Ok(Box::new(Typed { values, valid, categories: c.categories(), time }))
+        Ok(Box::new(Typed { values, valid, categories: m.categories.as_ref(), time }))
     }
 }
 

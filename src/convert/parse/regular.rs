@@ -220,6 +220,7 @@ fn column(
             Values::Bool(values(at, na, on, missing, |s, e| parse_bool(&block[s..e]).ok())?)
         }
         ColumnType::Cat => categorical(block, at.ends, at.fields, at.index, at.rows)?,
+        ColumnType::Str => strings(at, na, missing)?,
         ColumnType::DateTime(unit) => {
             let on = match int_missing(spec.fill)? {
                 OnMissing::Value(f) => OnMissing::Value(i64::try_from(f).ok()?),
@@ -323,6 +324,31 @@ fn int<T: Int>(block: &[u8], start: usize, end: usize) -> Option<T> {
         return T::try_from(if neg { -m } else { m }).ok();
     }
     parse_int::<T>(&block[start..end]).ok()
+}
+
+/// The strings of a column, copied one after another; missing ones are empty and listed in
+/// `missing`. `None` for a value that is not UTF-8.
+fn strings(at: &Field<'_>, na: &NaTokens, missing: &mut Vec<u32>) -> Option<Values> {
+    let mut ends = Vec::with_capacity(at.rows);
+    // The field bytes between the first and last row bound the strings' bytes.
+    let first = span(at.ends, at.index).0;
+    let last = span(at.ends, at.index + (at.rows.saturating_sub(1)) * at.fields).1;
+    let mut data = Vec::with_capacity(last.saturating_sub(first));
+    let mut k = at.index;
+    for row in 0..at.rows {
+        let v = field(at.block, at.ends, k);
+        k += at.fields;
+        if na.is_missing(v) {
+            missing.push(u32::try_from(row).ok()?);
+        } else {
+            if !v.is_ascii() {
+                std::str::from_utf8(v).ok()?;
+            }
+            data.extend_from_slice(v);
+        }
+        ends.push(u32::try_from(data.len()).ok()?);
+    }
+    Some(Values::Str { data, ends })
 }
 
 /// A key of the categorical table: up to 16 bytes are held as two words, so most comparisons

@@ -1,0 +1,111 @@
+//! Strings in Arrow's large-string layout: a file of UTF-8 bytes (`|u1`) and a file of
+//! `len + 1` offsets into it (`<i8`), both memory-mapped; string `i` is
+//! `bytes[offsets[i]..offsets[i + 1]]`, borrowed without a copy.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::npy::MmapArray;
+
+/// Mapped strings: a string column's values, or a large categorical dictionary.
+///
+/// Offsets are checked when a string is read (ascending, inside the bytes) and each string is
+/// checked to be UTF-8, so a damaged file gives an error naming it, never a wrong string.
+#[derive(Debug)]
+pub struct Strings {
+    bytes: MmapArray<u8>,
+    offsets: MmapArray<i64>,
+    offsets_path: PathBuf,
+}
+
+impl Strings {
+    /// Maps the bytes file and the offsets file, expecting `len` strings.
+    ///
+    /// # Errors
+    /// As [`MmapArray::open`]; [`Error::Format`] when the offsets file does not hold `len + 1`
+    /// offsets, the first 0 and the last the length of the bytes file.
+    pub fn open(bytes: &Path, offsets: &Path, len: u64) -> Result<Strings> {
+        let s = Strings {
+            bytes: MmapArray::open(bytes)?,
+            offsets: MmapArray::open(offsets)?,
+            offsets_path: offsets.to_path_buf(),
+        };
+        let o = s.offsets.as_slice()?;
+        let b = s.bytes.as_slice()?;
+        if s.offsets.shape().len() != 1 || s.bytes.shape().len() != 1 {
+            return Err(Error::format(offsets, 0, "string files must be 1-d"));
+        }
+        if o.len() as u64 != len.saturating_add(1) {
+            return Err(Error::format(
+                offsets,
+                0,
+                format!(
+                    "holds {} offsets, expected {} for {len} strings",
+                    o.len(),
+                    len.saturating_add(1)
+                ),
+            ));
+        }
+        if o.first() != Some(&0) || o.last().copied() != i64::try_from(b.len()).ok() {
+            return Err(Error::format(
+                offsets,
+                0,
+                format!("offsets must run from 0 to the {} bytes of {}", b.len(), bytes.display()),
+            ));
+        }
+        Ok(s)
+    }
+
+    /// Number of strings.
+    pub fn len(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// String `i`, borrowed from the mapping.
+    ///
+    /// # Errors
+    /// [`Error::Argument`] for `i >= len()`; [`Error::Format`] for offsets out of order or
+    /// outside the bytes, or bytes that are not UTF-8.
+    pub fn get(&self, i: usize) -> Result<&str> {
+        let o = self.offsets.as_slice()?;
+        let (Some(&start), Some(&end)) = (o.get(i), o.get(i.wrapping_add(1))) else {
+            return Err(Error::argument(format!("string {i} of {}", self.len())));
+        };
+        let bytes = self.bytes.as_slice()?;
+        let range = usize::try_from(start).ok().zip(usize::try_from(end).ok());
+        let Some(v) = range.filter(|(s, e)| s <= e).and_then(|(s, e)| bytes.get(s..e)) else {
+            return Err(Error::format(
+                &self.offsets_path,
+                0,
+                format!(
+                    "string {i}: offsets {start}..{end} are not inside the {} bytes",
+                    bytes.len()
+                ),
+            ));
+        };
+        std::str::from_utf8(v).map_err(|e| {
+            Error::format(&self.offsets_path, 0, format!("string {i} is not UTF-8: {e}"))
+        })
+    }
+
+    /// Bytes of string `i` (0 past the end or for damaged offsets), without reading it.
+    pub fn byte_len(&self, i: usize) -> u64 {
+        let o = self.offsets.as_slice().unwrap_or(&[]);
+        match (o.get(i), o.get(i.wrapping_add(1))) {
+            (Some(&s), Some(&e)) => {
+                e.checked_sub(s).and_then(|n| u64::try_from(n).ok()).unwrap_or(0)
+            }
+            _ => 0,
+        }
+    }
+
+    /// Every string, in order.
+    pub fn iter(&self) -> impl Iterator<Item = Result<&str>> {
+        (0..self.len()).map(|i| self.get(i))
+    }
+}
