@@ -20,4 +20,5 @@ mod interop;
 mod limits;
 mod npy;
 mod props;
+mod strings;
 mod support;
