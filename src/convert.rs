@@ -38,6 +38,7 @@
 //! parse/regular.rs   the fast path for regular blocks (no quote, every value good)
 //! input.rs       opening the input: plain, gzip or zstd (by its first bytes), decompressed on
 //!                a thread of its own
+//! sources.rs     several input files read as one stream, headers checked, lines mapped back
 //! split.rs       cutting the input into blocks of whole records (BlockReader)
 //! names.rs       safe, unique file names for column names
 //! plan.rs        the column plan: header, selection, types (schema, inference), fills
@@ -68,13 +69,14 @@ mod record;
 mod rejects;
 mod schema;
 mod sink;
+mod sources;
 mod split;
 mod staged;
 mod staging;
 mod value;
 
 use std::fs::{self, File, OpenOptions};
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
@@ -328,7 +330,36 @@ impl ConvertOptions {
         out_dir: impl AsRef<Path>,
         progress: &mut (dyn FnMut(&Progress) + Send),
     ) -> Result<ConvertReport> {
-        let (input, out) = (input.as_ref(), out_dir.as_ref());
+        self.convert_files(&[input.as_ref().to_path_buf()], out_dir, progress)
+    }
+
+    /// Converts several CSV files as one table, in the order given, into the dataset directory
+    /// `out_dir`, as [`convert`](ConvertOptions::convert) does one. With a header, every file
+    /// must start with the same column names as the first, and each file's header is left out
+    /// of the table; each file may be compressed on its own. Rejected records name their file
+    /// and their line in it (`rejects.csv` gains a `file` column), and the manifest lists every
+    /// input (`sources`). Names whose last component holds `*` or `?` and that are not
+    /// existing files are expanded to the files of their directory that match, in name order.
+    ///
+    /// # Errors
+    /// As [`convert`](ConvertOptions::convert); also [`Error::Format`] naming a file whose
+    /// header differs from the first's or that ends inside a quoted field,
+    /// [`Error::Invalid`] for a pattern that matches nothing, and [`Error::Argument`] for no
+    /// input or standard input among several.
+    pub fn convert_files(
+        &self,
+        inputs: &[PathBuf],
+        out_dir: impl AsRef<Path>,
+        progress: &mut (dyn FnMut(&Progress) + Send),
+    ) -> Result<ConvertReport> {
+        let inputs = sources::expand(inputs)?;
+        let out = out_dir.as_ref();
+        let Some(input) = inputs.first().map(PathBuf::as_path) else {
+            return Err(Error::argument("no input to convert"));
+        };
+        if inputs.len() > 1 && inputs.iter().any(|p| p.as_os_str() == "-") {
+            return Err(Error::argument("standard input can only be converted on its own"));
+        }
         if matches!(self.delimiter, b'"' | b'\r' | b'\n') {
             return Err(Error::argument("the delimiter cannot be a quote or a line break"));
         }
@@ -338,7 +369,7 @@ impl ConvertOptions {
         }
         let tmp = temp_dir(out)?;
         let settings = self.settings()?;
-        let (reader_input, source) = open_input(input)?;
+        let (reader_input, sources, files) = self.open_inputs(&inputs)?;
         let held = check_temp_dir(&tmp, out)?;
         let existing = if held.is_some() { Checkpoint::read(&tmp)? } else { None };
         if existing.is_some() && !self.resume {
@@ -358,7 +389,10 @@ impl ConvertOptions {
                      options, or delete it to start over",
                 ));
             }
-            if !same_source(&ck.source, &source) {
+            let recorded = std::iter::once(&ck.source).chain(&ck.more_sources);
+            if ck.more_sources.len() + 1 != sources.len()
+                || !recorded.zip(&sources).all(|(a, b)| same_source(a, b))
+            {
                 return Err(Error::invalid(
                     input,
                     format!(
@@ -369,7 +403,7 @@ impl ConvertOptions {
                 ));
             }
             drop(reader_input);
-            let result = self.run_resumed(ck, &tmp, input, progress)?;
+            let result = self.run_resumed(ck, &tmp, &inputs, progress)?;
             drop(lock);
             result
         } else {
@@ -384,7 +418,8 @@ impl ConvertOptions {
             let guard = TempGuard::new(tmp.clone());
             fs::write(tmp.join(MARKER), MARKER_TEXT).map_err(|e| Error::io(&tmp, e))?;
             let lock = lock_dir(&tmp)?;
-            let result = self.run_fresh(settings, source, &tmp, input, reader_input, progress);
+            let run = Fresh { settings, sources, input: reader_input, files };
+            let result = self.run_fresh(run, &tmp, input, progress);
             drop(lock);
             match &result {
                 // Not resumable: the same input would stop the same way. (An I/O error, an
@@ -422,15 +457,32 @@ impl ConvertOptions {
         }
     }
 
+    /// The opened input (one file, or several as one stream with the map of their lines),
+    /// and what identifies each file.
+    fn open_inputs(
+        &self,
+        inputs: &[PathBuf],
+    ) -> Result<(input::Input, Vec<SourceId>, Option<sources::FileMap>)> {
+        if let [one] = inputs {
+            let (i, id) = open_input(one)?;
+            return Ok((i, vec![id], None));
+        }
+        let ids = inputs.iter().map(|p| source_id(p)).collect::<Result<Vec<_>>>()?;
+        let chain = sources::Chain::new(inputs.to_vec(), self.delimiter, self.header);
+        let (files, consumed) = (chain.files(), chain.consumed());
+        Ok((input::Input { reader: Box::new(chain), consumed: Some(consumed) }, ids, Some(files)))
+    }
+
     fn run_fresh(
         &self,
-        settings: serde_json::Value,
-        source: SourceId,
+        run: Fresh,
         tmp: &Path,
         input: &Path,
-        reader_input: input::Input,
         progress: &mut (dyn FnMut(&Progress) + Send),
     ) -> Result<(Manifest, Vec<String>, bool, u64)> {
+        let Fresh { settings, sources, input: reader_input, files } = run;
+        let mut sources = sources.into_iter();
+        let source = sources.next().ok_or_else(|| Error::internal("no input"))?;
         let mut reader = BlockReader::new(reader_input.reader, input, 0, self.block_size)
             .counting(reader_input.consumed);
         let first = reader.next_block()?;
@@ -453,6 +505,7 @@ impl ConvertOptions {
             version: 1,
             settings,
             source,
+            more_sources: sources.collect(),
             columns: vec![ColumnState::default(); plan.columns.len()],
             plan,
             offset: first.offset,
@@ -464,6 +517,9 @@ impl ConvertOptions {
             done: false,
         };
         let mut run = Staging::create(tmp, input, ck, self.policy())?;
+        if let Some(files) = files {
+            run.attribute_lines(files);
+        }
         let first = if first.data.is_empty() { None } else { Some(first) };
         let bytes = run.pump(first, &mut reader, progress)?;
         let (manifest, notes) = run.finish()?;
@@ -474,9 +530,10 @@ impl ConvertOptions {
         &self,
         ck: Checkpoint,
         tmp: &Path,
-        input: &Path,
+        inputs: &[PathBuf],
         progress: &mut (dyn FnMut(&Progress) + Send),
     ) -> Result<(Manifest, Vec<String>, bool, u64)> {
+        let input = inputs.first().ok_or_else(|| Error::internal("no input"))?;
         if ck.done && tmp.join(MANIFEST).exists() {
             // Interrupted while cleaning up: the dataset is complete.
             let manifest = Manifest::read(tmp)?;
@@ -487,7 +544,29 @@ impl ConvertOptions {
         let mut bytes = 0;
         if !run.is_done() {
             let offset = run.offset();
-            let f = input::open_at(input, offset)?;
+            let f = if inputs.len() == 1 {
+                input::open_at(input, offset)?
+            } else {
+                // One stream of several files cannot be entered in the middle: read it again
+                // up to the checkpoint, which also maps the lines of the files passed.
+                let (mut f, _, files) = self.open_inputs(inputs)?;
+                let skipped = io::copy(&mut (&mut f.reader).take(offset), &mut io::sink())
+                    .map_err(|e| input::read_error(input, e))?;
+                if skipped < offset {
+                    return Err(Error::format(
+                        input,
+                        0,
+                        format!(
+                            "the inputs hold {skipped} bytes, fewer than the {offset} an \
+                             interrupted conversion had read"
+                        ),
+                    ));
+                }
+                if let Some(files) = files {
+                    run.attribute_lines(files);
+                }
+                f
+            };
             let mut reader =
                 BlockReader::new(f.reader, input, offset, self.block_size).counting(f.consumed);
             bytes = run.pump(None, &mut reader, progress)?;
@@ -620,6 +699,15 @@ fn lock_dir(tmp: &Path) -> Result<File> {
     Ok(f)
 }
 
+/// A fresh run's inputs: the options recorded, what identifies each input file, the opened
+/// input, and (for several files) the map of their lines.
+struct Fresh {
+    settings: serde_json::Value,
+    sources: Vec<SourceId>,
+    input: input::Input,
+    files: Option<sources::FileMap>,
+}
+
 /// Opens the input (`-`: standard input), plain or compressed, and says what it is.
 fn open_input(input: &Path) -> Result<(input::Input, SourceId)> {
     if input.as_os_str() == "-" {
@@ -629,17 +717,27 @@ fn open_input(input: &Path) -> Result<(input::Input, SourceId)> {
         ));
     }
     let f = File::open(input).map_err(|e| Error::io(input, e))?;
-    let meta = f.metadata().map_err(|e| Error::io(input, e))?;
+    let id = source_id_of(input, &f)?;
+    Ok((input::open(Box::new(f), input)?, id))
+}
+
+/// What identifies the input file at `path` (size and modification time).
+fn source_id(path: &Path) -> Result<SourceId> {
+    let f = File::open(path).map_err(|e| Error::io(path, e))?;
+    source_id_of(path, &f)
+}
+
+fn source_id_of(path: &Path, f: &File) -> Result<SourceId> {
+    let meta = f.metadata().map_err(|e| Error::io(path, e))?;
     if meta.is_dir() {
-        return Err(Error::invalid(input, "is a directory, not a CSV file"));
+        return Err(Error::invalid(path, "is a directory, not a CSV file"));
     }
     let modified = meta
         .modified()
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map(|d| (d.as_secs(), d.subsec_nanos()));
-    let id = SourceId { path: input.display().to_string(), bytes: meta.len(), modified };
-    Ok((input::open(Box::new(f), input)?, id))
+    Ok(SourceId { path: path.display().to_string(), bytes: meta.len(), modified })
 }
 
 #[cfg(test)]
@@ -648,7 +746,7 @@ mod tests {
     use std::path::Path;
 
     /// Convert's files in the order of the layout above: each may use only those before it.
-    const LAYERS: [&str; 18] = [
+    const LAYERS: [&str; 19] = [
         "value",
         "schema",
         "columns",
@@ -656,6 +754,7 @@ mod tests {
         "parse/regular",
         "parse",
         "input",
+        "sources",
         "split",
         "names",
         "plan",
@@ -714,7 +813,7 @@ mod tests {
             }
         }
         // The check sees a use that points up.
-        assert_eq!(uses("value", "use super::staging::Staging;\n"), [(17, "staging".into())]);
+        assert_eq!(uses("value", "use super::staging::Staging;\n"), [(18, "staging".into())]);
         let dataset = fs::read_to_string(root.join("dataset.rs")).unwrap();
         assert!(!dataset.contains("crate::convert") && !dataset.contains("crate::compute"));
     }

@@ -222,10 +222,11 @@ fn parse_size(s: &str) -> Result<u64, String> {
 #[derive(clap::Args)]
 #[allow(clippy::struct_excessive_bools)] // each flag is a separate user choice
 struct ConvertArgs {
-    /// The CSV file, or `-` for standard input.
-    input: PathBuf,
-    /// The dataset directory to create; it appears only once the conversion is complete.
-    out_dir: PathBuf,
+    /// The CSV files (plain, gzip or zstd), converted as one table, or `-` for standard input;
+    /// then the dataset directory to create, which appears only once the conversion is
+    /// complete. A quoted name with `*` or `?` in its last part stands for the files that match.
+    #[arg(value_name = "INPUT... OUT_DIR", num_args = 2.., required = true)]
+    paths: Vec<PathBuf>,
     /// Field delimiter: one character, or `tab`.
     #[arg(long, short = 'd', default_value = ",")]
     delimiter: String,
@@ -393,7 +394,8 @@ fn convert(args: &ConvertArgs, out: &mut impl Write) -> Result<()> {
         eprint!("\r{line}\x1b[K");
         drew = true;
     };
-    let report = match opts.convert(&args.input, &args.out_dir, &mut bar) {
+    let (out_dir, inputs) = args.paths.split_last().context("no output directory")?;
+    let report = match opts.convert_files(inputs, out_dir, &mut bar) {
         Ok(r) => r,
         Err(e) => {
             if drew {
@@ -414,7 +416,8 @@ fn convert(args: &ConvertArgs, out: &mut impl Write) -> Result<()> {
                 }
                 _ => None,
             };
-            let e = anyhow::Error::new(e).context(format!("converting {}", args.input.display()));
+            let names: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
+            let e = anyhow::Error::new(e).context(format!("converting {}", names.join(", ")));
             return Err(match hint {
                 Some(h) => e.context(h),
                 None => e,

@@ -13,7 +13,7 @@
 
 use std::fs::File;
 use std::io::{self, BufReader, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -75,7 +75,7 @@ pub(crate) fn open(mut source: Box<dyn Read + Send>, path: &Path) -> Result<Inpu
         None => Input { reader: whole, consumed: None },
         Some(c) => {
             let consumed = Arc::new(AtomicU64::new(0));
-            let reader = decompress(c, Counted { inner: whole, n: Arc::clone(&consumed) });
+            let reader = decompress(c, Counted { inner: whole, n: Arc::clone(&consumed) }, path);
             Input { reader: Box::new(reader), consumed: Some(consumed) }
         }
     })
@@ -114,30 +114,44 @@ pub(crate) fn open_at(path: &Path, offset: u64) -> Result<Input> {
     Ok(input)
 }
 
-/// The error for a failed read of the input at `path`: damaged compressed data is
-/// [`Error::Format`] at the compressed byte where it was found, anything else [`Error::Io`].
+/// The error for a failed read of the input at `path`: an [`InputError`] (damaged compressed
+/// data, an input file that does not fit the others) is [`Error::Format`] naming its own file
+/// and byte, anything else [`Error::Io`] on `path`.
 pub(crate) fn read_error(path: &Path, e: io::Error) -> Error {
-    match e.get_ref().and_then(|inner| inner.downcast_ref::<Damaged>()) {
-        Some(d) => Error::format(path, d.at, d.to_string()),
+    match e.get_ref().and_then(|inner| inner.downcast_ref::<InputError>()) {
+        Some(d) => Error::format(&d.path, d.at, d.reason.clone()),
         None => Error::io(path, e),
     }
 }
 
-/// Compressed data that does not decompress: what the decoder said, and how far it had read.
+/// Input that cannot be read as CSV, carried through `io::Read` as the inner error of an
+/// `io::Error`: the file, the byte of that file where it was found, and why.
 #[derive(Debug)]
-struct Damaged {
-    compression: Compression,
+pub(crate) struct InputError {
+    path: PathBuf,
     at: u64,
     reason: String,
 }
 
-impl std::fmt::Display for Damaged {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} data is damaged or cut short: {}", self.compression.name(), self.reason)
+impl InputError {
+    pub(crate) fn new(path: &Path, at: u64, reason: impl Into<String>) -> InputError {
+        InputError { path: path.to_path_buf(), at, reason: reason.into() }
     }
 }
 
-impl std::error::Error for Damaged {}
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: at byte {}: {}", self.path.display(), self.at, self.reason)
+    }
+}
+
+impl std::error::Error for InputError {}
+
+impl From<InputError> for io::Error {
+    fn from(e: InputError) -> io::Error {
+        io::Error::new(io::ErrorKind::InvalidData, e)
+    }
+}
 
 /// A reader that counts the bytes read through it.
 struct Counted<R> {
@@ -163,12 +177,17 @@ enum Msg {
 
 /// Starts decompressing `source` on a thread of its own; the returned reader yields the
 /// decompressed bytes.
-fn decompress<R: Read + Send + 'static>(c: Compression, source: Counted<R>) -> ChannelReader {
+fn decompress<R: Read + Send + 'static>(
+    c: Compression,
+    source: Counted<R>,
+    path: &Path,
+) -> ChannelReader {
     let (tx, rx) = sync_channel(AHEAD);
     let consumed = Arc::clone(&source.n);
+    let path = path.to_path_buf();
     let spawned = std::thread::Builder::new()
         .name("larder-decompress".into())
-        .spawn(move || pump(c, source, &consumed, &tx));
+        .spawn(move || pump(c, source, &consumed, &tx, &path));
     match spawned {
         Ok(_) => ChannelReader { rx: Some(rx), buf: Vec::new(), pos: 0, spawn_error: None },
         Err(e) => ChannelReader { rx: None, buf: Vec::new(), pos: 0, spawn_error: Some(e) },
@@ -177,11 +196,16 @@ fn decompress<R: Read + Send + 'static>(c: Compression, source: Counted<R>) -> C
 
 /// The decompressing thread: decodes `source` into buffers sent on `tx` until the end, an
 /// error, or the reader is gone.
-fn pump<R: Read>(c: Compression, source: Counted<R>, consumed: &AtomicU64, tx: &SyncSender<Msg>) {
-    let damaged = |e: io::Error| {
-        let d =
-            Damaged { compression: c, at: consumed.load(Ordering::Relaxed), reason: e.to_string() };
-        io::Error::new(io::ErrorKind::InvalidData, d)
+fn pump<R: Read>(
+    c: Compression,
+    source: Counted<R>,
+    consumed: &AtomicU64,
+    tx: &SyncSender<Msg>,
+    path: &Path,
+) {
+    let damaged = |e: io::Error| -> io::Error {
+        let at = consumed.load(Ordering::Relaxed);
+        InputError::new(path, at, format!("{} data is damaged or cut short: {e}", c.name())).into()
     };
     let mut decoder: Box<dyn Read> = match c {
         // Every member, not only the first: `cat a.gz b.gz` is one gzip file.

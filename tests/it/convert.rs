@@ -795,3 +795,130 @@ fn resume_of_a_compressed_input_is_byte_identical() {
         assert_same(&out, &reference, &format!("checkpoint {n} of {total}"));
     }
 }
+
+#[test]
+fn several_inputs_convert_as_one_table_and_rejects_name_their_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = sample_csv(3000);
+    let whole = dir.path().join("whole.csv");
+    fs::write(&whole, &data).unwrap();
+    let reference = dir.path().join("ref");
+    assert!(cli_convert(&whole, &reference, &[]).status().unwrap().success());
+    // Split at record boundaries (after a CRLF), each part with the header; the last part has
+    // no final line break, and the parts are plain, gzip and zstd.
+    let text = String::from_utf8(data.clone()).unwrap();
+    let (head, body) = text.split_once('\n').unwrap();
+    let cuts: Vec<usize> = [body.len() / 3, 2 * body.len() / 3]
+        .iter()
+        .map(|&c| c + body[c..].find("\r\n").unwrap() + 2)
+        .collect();
+    let parts = [&body[..cuts[0]], &body[cuts[0]..cuts[1]], body[cuts[1]..].trim_end()];
+    let part = |i: usize| format!("{head}\n{}", parts[i]).into_bytes();
+    fs::write(dir.path().join("log-1.csv"), part(0)).unwrap();
+    fs::write(dir.path().join("log-2.csv.gz"), gzip(&part(1))).unwrap();
+    fs::write(dir.path().join("log-3.csv.zst"), zstd::stream::encode_all(&part(2)[..], 3).unwrap())
+        .unwrap();
+    let out = dir.path().join("out");
+    let pattern = dir.path().join("log-?.csv*");
+    let o = Command::new(BIN)
+        .args(["convert", pattern.to_str().unwrap(), out.to_str().unwrap(), "-q"])
+        .args(["--type", "id=u32", "--type", "name=cat", "--type", "score=f64"])
+        .args(["--type", "flag=bool", "--type", "note=str", "--type", "tag=cat"])
+        .args(["--type", "when=datetime64[ms]", "--max-categories", "380"])
+        .args(["--max-category-bytes", "1M", "--block-size", "4096"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (mut a, mut b) = (columns_of(&out), columns_of(&reference));
+    let (ra, rb) = (a.remove("rejects.csv").unwrap(), b.remove("rejects.csv").unwrap());
+    let (ma, mb) = (a.remove("manifest.json").unwrap(), b.remove("manifest.json").unwrap());
+    assert_eq!(a, b, "the columns of three files are those of the one they were cut from");
+    let (ma, mb): (Value, Value) =
+        (serde_json::from_slice(&ma).unwrap(), serde_json::from_slice(&mb).unwrap());
+    assert_eq!(ma["columns"], mb["columns"]);
+    assert_eq!((&ma["rows"], &ma["rejected"]), (&mb["rows"], &mb["rejected"]));
+    let m = Manifest::read(&out).unwrap();
+    let names: Vec<_> = m.sources.iter().map(|s| s.path.rsplit('/').next().unwrap()).collect();
+    assert_eq!(names, ["log-1.csv", "log-2.csv.gz", "log-3.csv.zst"]);
+    // Each rejected record names its file and its line there: the same record as in the whole
+    // file, whose line is its line in the part plus the lines of the parts before.
+    let lines_before = |i: usize| -> u64 {
+        parts[..i].iter().map(|p| p.matches('\n').count() as u64).sum::<u64>()
+    };
+    let (ra, rb) = (String::from_utf8_lossy(&ra).into_owned(), String::from_utf8_lossy(&rb));
+    assert!(ra.starts_with("file,line,column,reason,record\n"));
+    let mut checked = [0; 3];
+    for (x, y) in
+        ra.lines().skip(1).filter(|l| l.starts_with('"')).zip(
+            rb.lines().skip(1).filter(|l| l.chars().next().is_some_and(|c| c.is_ascii_digit())),
+        )
+    {
+        let (file, rest) = x[1..].split_once("\",").unwrap();
+        let i = ["log-1.csv", "log-2.csv.gz", "log-3.csv.zst"]
+            .iter()
+            .position(|n| file.ends_with(n))
+            .unwrap();
+        let (line, tail) = rest.split_once(',').unwrap();
+        let (whole_line, whole_tail) = y.split_once(',').unwrap();
+        let line: u64 = line.parse().unwrap();
+        assert_eq!(line + lines_before(i), whole_line.parse::<u64>().unwrap(), "{x}");
+        assert_eq!(tail, whole_tail);
+        checked[i] += 1;
+    }
+    assert!(checked.iter().all(|&n| n > 0), "rejects in every file: {checked:?}");
+}
+
+#[test]
+fn several_inputs_must_share_the_header_and_balance_their_quotes() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.csv");
+    let b = dir.path().join("b.csv");
+    let c = dir.path().join("c.csv");
+    fs::write(&a, "x,y\n1,2\n").unwrap();
+    fs::write(&b, "x,z\n3,4\n").unwrap();
+    fs::write(&c, "x,y\n5,\"six\n").unwrap();
+    for (inputs, want) in [
+        ([&a, &b], format!("{}: at byte 0: its header", b.display())),
+        ([&c, &a], format!("{}: at byte 11: the file ends inside a quoted field", c.display())),
+    ] {
+        let out = dir.path().join("out");
+        let o = Command::new(BIN).arg("convert").args(inputs).arg(&out).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.contains(&want), "{err}");
+        assert!(!out.exists() && !dir.path().join(".out.larder-tmp").exists());
+    }
+    let o = Command::new(BIN)
+        .args(["convert", dir.path().join("nothing-*.csv").to_str().unwrap(), "x"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no file matches"));
+}
+
+#[test]
+fn resume_of_several_inputs_is_byte_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = sample_csv(4000);
+    let text = String::from_utf8(data).unwrap();
+    let (head, body) = text.split_once('\n').unwrap();
+    let cut = body.len() / 2 + body[body.len() / 2..].find("\r\n").unwrap() + 2;
+    let a = dir.path().join("a.csv");
+    let b = dir.path().join("b.csv.gz");
+    fs::write(&a, format!("{head}\n{}", &body[..cut])).unwrap();
+    fs::write(&b, gzip(format!("{head}\n{}", &body[cut..]).as_bytes())).unwrap();
+    let inputs = [a, b];
+    let counter = Arc::new(CountSteps::default());
+    let reference = dir.path().join("ref");
+    crash_opts().faults(counter.clone()).convert_files(&inputs, &reference, &mut |_| {}).unwrap();
+    let total = counter.0.lock().unwrap()[&Step::Checkpoint];
+    for n in [2, total / 2, total - 1] {
+        let out = dir.path().join(format!("c{n}"));
+        let e = crash_opts()
+            .faults(FailAt::new(Step::Checkpoint, n))
+            .convert_files(&inputs, &out, &mut |_| {})
+            .expect_err("injected");
+        assert!(e.to_string().contains("injected failure"), "{e}");
+        crash_opts().resume(true).convert_files(&inputs, &out, &mut |_| {}).unwrap();
+        assert_same(&out, &reference, &format!("checkpoint {n} of {total}"));
+    }
+}
