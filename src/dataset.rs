@@ -69,6 +69,7 @@ impl ColumnKind {
 
 /// A categorical column's categories, in code order.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // one per column, made once: boxing would buy nothing
 pub enum Categories<'a> {
     /// Few: listed in the manifest.
     Listed(&'a [String]),

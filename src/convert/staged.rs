@@ -157,6 +157,7 @@ impl StagedColumn {
     /// Appends one block's values `v` (`n` rows after `rows_before`) of column `plan`, and
     /// marks its `missing` rows. Categorical keys go through the dictionary; a block parsed as
     /// categorical for a column that has since become a string column is written as strings.
+    #[allow(clippy::too_many_arguments)] // the block's parts, each used once; a struct would only rename them
     pub(crate) fn append(
         &mut self,
         dir: &Path,
@@ -240,6 +241,8 @@ impl StagedColumn {
     /// re-encoded as strings, streaming, into new staged files (the codes and the dictionary
     /// stay as they are until a checkpoint records the change; see [`spilled_files`]).
     pub(crate) fn spill(&mut self, dir: &Path, plan: &PlanColumn, rows: u64) -> Result<()> {
+        const ROWS: usize = 1 << 16;
+        const FLUSH: usize = 16 << 20;
         let Data::Cat { codes, dict } = &mut self.data else {
             return Err(Error::internal("only a categorical column becomes a string column"));
         };
@@ -256,8 +259,6 @@ impl StagedColumn {
             }
             None => None,
         };
-        const ROWS: usize = 1 << 16;
-        const FLUSH: usize = 16 << 20;
         let (mut codes_buf, mut valid_buf) = (Vec::with_capacity(ROWS), Vec::with_capacity(ROWS));
         let (mut data, mut ends) = (Vec::new(), Vec::with_capacity(ROWS));
         let mut left = rows;
@@ -427,6 +428,8 @@ impl ColumnReader {
         let mut bytes = Vec::new();
         self.read_bytes(n, &mut bytes)?;
         out.clear();
+        // The staged codes are the converter's own, written in native byte order.
+        #[allow(clippy::host_endian_bytes)]
         out.extend(bytes.chunks_exact(4).map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]])));
         Ok(())
     }
