@@ -1,0 +1,274 @@
+//! Datetime columns: time buckets in group-by, statistics printed in ISO 8601, formatted
+//! timestamps in convert, and datetimes copied to Zarr and HDF5.
+
+// Short names for times, rows and strings keep the arithmetic readable.
+#![allow(clippy::many_single_char_names)]
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use larder::compute::{self, Agg, Every, GroupKey, Number};
+
+use crate::support::{larder, python};
+
+/// A CSV of `rows` request-log lines: `ts` (ISO, seconds, from 2024-01-01T00:00:00Z, some
+/// missing), `ms` (an integer), and the truth per row (seconds since the epoch, ms).
+fn log_csv(dir: &Path, rows: usize) -> (PathBuf, Vec<(Option<i64>, i64)>) {
+    let start = 1_704_067_200; // 2024-01-01T00:00:00Z
+    let mut s = String::from("ts,ms\n");
+    let mut truth = Vec::new();
+    let mut x: u64 = 7;
+    for i in 0..rows {
+        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        let r = (x >> 20) as i64;
+        // Over about 30 hours, with a gap of empty hours in the middle.
+        let mut t = start + r.rem_euclid(30 * 3600);
+        if (10 * 3600..14 * 3600).contains(&(t - start)) {
+            t += 4 * 3600;
+        }
+        let ms = r.rem_euclid(1000);
+        let ts = (i % 17 != 5).then_some(t);
+        match ts {
+            Some(t) => {
+                let d = larder::dtype::format_datetime(t, larder::dtype::TimeUnit::S);
+                writeln!(s, "{d}Z,{ms}").unwrap();
+            }
+            None => writeln!(s, "NA,{ms}").unwrap(),
+        }
+        truth.push((ts, ms));
+    }
+    let csv = dir.join("log.csv");
+    std::fs::write(&csv, s).unwrap();
+    (csv, truth)
+}
+
+fn convert(csv: &Path, out: &Path) {
+    larder::convert::ConvertOptions::new().convert(csv, out, &mut |_| {}).unwrap();
+}
+
+fn aggs(list: &[&str]) -> Vec<Agg> {
+    list.iter().map(|a| a.parse().unwrap()).collect()
+}
+
+#[test]
+fn groupby_every_hour_matches_a_naive_floor_and_skips_missing_timestamps() {
+    let dir = tempfile::tempdir().unwrap();
+    let (csv, truth) = log_csv(dir.path(), 20_000);
+    let out = dir.path().join("log");
+    convert(&csv, &out);
+    let every: Every = "1h".parse().unwrap();
+    let g = compute::groupby_every(
+        &out,
+        "ts",
+        every,
+        &aggs(&["count", "sum:ms", "mean:ms", "min:ts", "max:ts", "mean:ts"]),
+    )
+    .unwrap();
+    let mut want = std::collections::BTreeMap::<i64, Vec<(i64, i64)>>::new();
+    for &(t, ms) in &truth {
+        if let Some(t) = t {
+            want.entry(t.div_euclid(3600) * 3600).or_default().push((t, ms));
+        }
+    }
+    // The gap's hours have no rows, so no group.
+    assert_eq!(g.keys.len(), want.len());
+    assert!(want.len() < 30);
+    for (i, (start, rows)) in want.iter().enumerate() {
+        assert_eq!(g.keys[i], GroupKey::DateTime(*start, larder::dtype::TimeUnit::S));
+        let col = |name: &str| g.columns.iter().find(|c| c.0 == name).unwrap().1[i];
+        assert_eq!(col("count"), Number::Int(rows.len() as i128));
+        assert_eq!(col("sum:ms"), Number::Int(rows.iter().map(|r| i128::from(r.1)).sum()));
+        let tmin = rows.iter().map(|r| r.0).min().unwrap();
+        let tmax = rows.iter().map(|r| r.0).max().unwrap();
+        let tsum: i128 = rows.iter().map(|r| i128::from(r.0)).sum();
+        assert_eq!(col("min:ts"), Number::DateTime(tmin, larder::dtype::TimeUnit::S));
+        assert_eq!(col("max:ts"), Number::DateTime(tmax, larder::dtype::TimeUnit::S));
+        let mean = i64::try_from(tsum / rows.len() as i128).unwrap();
+        assert_eq!(col("mean:ts"), Number::DateTime(mean, larder::dtype::TimeUnit::S));
+    }
+    // The same whatever the number of threads.
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    let one = pool.install(|| {
+        compute::groupby_every(
+            &out,
+            "ts",
+            every,
+            &aggs(&["count", "sum:ms", "mean:ms", "min:ts", "max:ts", "mean:ts"]),
+        )
+        .unwrap()
+    });
+    assert_eq!(one, g);
+    // Without a width: exact values, one second each.
+    let exact = compute::groupby(&out, "ts", &aggs(&["count"])).unwrap();
+    let distinct: std::collections::BTreeSet<i64> = truth.iter().filter_map(|r| r.0).collect();
+    assert_eq!(exact.keys.len(), distinct.len());
+}
+
+#[test]
+fn groupby_every_refuses_what_it_cannot_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let (csv, _) = log_csv(dir.path(), 500);
+    let out = dir.path().join("log");
+    convert(&csv, &out);
+    let count = aggs(&["count"]);
+    // Finer than the column's unit.
+    let e = compute::groupby_every(&out, "ts", "1ms".parse().unwrap(), &count).unwrap_err();
+    assert!(e.to_string().contains("not a whole number of the column's unit (s)"), "{e}");
+    // Too many buckets: 24 years of seconds is far past the cap; days are fine.
+    let csv = dir.path().join("years.csv");
+    std::fs::write(
+        &csv,
+        "ts
+2000-01-01T00:00:00
+2024-01-01T00:00:00
+",
+    )
+    .unwrap();
+    let years = dir.path().join("years");
+    convert(&csv, &years);
+    let e = compute::groupby_every(&years, "ts", "1s".parse().unwrap(), &count).unwrap_err();
+    assert!(e.to_string().contains("buckets of 1s") && e.to_string().contains("wider"), "{e}");
+    let e = compute::groupby(&years, "ts", &count).unwrap_err();
+    assert!(e.to_string().contains("buckets of 1s"), "{e}");
+    let g = compute::groupby_every(&years, "ts", "1d".parse().unwrap(), &count).unwrap();
+    assert_eq!(g.keys.len(), 2);
+    // A width is for timestamps only.
+    let e = compute::groupby_every(&out, "ms", "1h".parse().unwrap(), &count).unwrap_err();
+    assert!(e.to_string().contains("not datetime64"), "{e}");
+    // A sum of datetimes means nothing.
+    let e =
+        compute::groupby_every(&out, "ts", "1h".parse().unwrap(), &aggs(&["sum:ts"])).unwrap_err();
+    assert!(e.to_string().contains("sum means nothing"), "{e}");
+}
+
+#[test]
+fn groupby_by_a_float_column_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("f.csv");
+    std::fs::write(&csv, "x,y\n1.5,1\n2.5,2\n").unwrap();
+    let out = dir.path().join("f");
+    convert(&csv, &out);
+    let e = compute::groupby(&out, "x", &aggs(&["count"])).unwrap_err().to_string();
+    assert!(e.contains("x.npy") && e.contains("float column"), "{e}");
+}
+
+#[test]
+fn cli_groupby_every_prints_iso_bucket_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("t.csv");
+    std::fs::write(
+        &csv,
+        "ts,v\n2024-01-01T10:59:59Z,1\n2024-01-01T10:00:00Z,2\n,5\n2024-01-01T12:30:00Z,3\n",
+    )
+    .unwrap();
+    let out = dir.path().join("t");
+    convert(&csv, &out);
+    let o = larder()
+        .args(["groupby", out.to_str().unwrap(), "--by", "ts", "--every", "1h"])
+        .args(["--agg", "count,sum:v,max:ts"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "ts\tcount\tsum:v\tmax:ts\n\
+         \"2024-01-01T10:00:00\"\t2\t3\t\"2024-01-01T10:59:59\"\n\
+         \"2024-01-01T12:00:00\"\t1\t3\t\"2024-01-01T12:30:00\"\n"
+    );
+    let o = larder()
+        .args(["groupby", out.to_str().unwrap(), "--by", "ts", "--every", "1week"])
+        .args(["--agg", "count"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("bucket width \"1week\""), "{err}");
+}
+
+/// `larder groupby --every` and `larder stats` of datetime columns against pandas
+/// (`tests/interop/check_datetime.py`).
+#[test]
+fn datetime_groupby_and_stats_agree_with_pandas() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/check_datetime.py");
+    let o = std::process::Command::new(py)
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_larder"))
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn stats_of_a_datetime_column_are_times_without_a_sum() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("t.csv");
+    std::fs::write(
+        &csv,
+        "ts\n2024-01-01T00:00:00Z\nNA\n2024-01-01T00:00:01Z\n2024-01-02T00:00:00Z\n",
+    )
+    .unwrap();
+    let out = dir.path().join("t");
+    convert(&csv, &out);
+    let ts = out.join("ts.npy");
+    let d = compute::StatsOptions::new().describe(&ts).unwrap();
+    let compute::Description::DateTimes(s) = &d else { panic!("datetimes expected: {d:?}") };
+    assert_eq!((s.count, s.null_count, s.nat_count), (3, Some(1), 0));
+    // As pandas' describe(): mean 2024-01-01 08:00:00.
+    let v = serde_json::to_value(&d).unwrap();
+    assert_eq!(v["mean"], "2024-01-01T08:00:00");
+    assert_eq!(
+        (v["min"].as_str(), v["max"].as_str()),
+        (Some("2024-01-01T00:00:00"), Some("2024-01-02T00:00:00"))
+    );
+    assert!(v.get("sum").is_none() && v.get("std").is_none() && v.get("var").is_none());
+    // The number-only API refuses rather than summing timestamps.
+    let e = compute::StatsOptions::new().compute(&ts).unwrap_err().to_string();
+    assert!(e.contains("ts.npy") && e.contains("sum means nothing"), "{e}");
+    let e = compute::StatsOptions::new().quantiles(&[0.5]).describe(&ts).unwrap_err();
+    assert!(e.to_string().contains("quantiles of datetime64"), "{e}");
+
+    let o = larder().args(["stats", ts.to_str().unwrap()]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        text,
+        "dtype      datetime64[s]\ncount      3\nnull_count 1\nnat_count  0\n\
+         mean       2024-01-01T08:00:00\nmin        2024-01-01T00:00:00\n\
+         max        2024-01-02T00:00:00\n"
+    );
+    let o = larder().args(["stats", ts.to_str().unwrap(), "--json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["max"], "2024-01-02T00:00:00");
+}
+
+#[test]
+fn stats_of_a_numpy_datetime_array_skip_nat() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.npy");
+    // np.array(['2000-01-01T00:00:00.500', 'NaT', '1999-12-31T23:59:59.000'], 'M8[ms]')
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    let mut header = "{'descr': '<M8[ms]', 'fortran_order': False, 'shape': (3,), }".to_string();
+    while !(10 + header.len() + 1).is_multiple_of(64) {
+        header.push(' ');
+    }
+    header.push('\n');
+    bytes.extend_from_slice(&u16::try_from(header.len()).unwrap().to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    for v in [946_684_800_500i64, i64::MIN, 946_684_799_000] {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    std::fs::write(&path, bytes).unwrap();
+    let d = compute::StatsOptions::new().describe(&path).unwrap();
+    let v = serde_json::to_value(&d).unwrap();
+    assert_eq!((v["count"].as_u64(), v["nat_count"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(v["min"], "1999-12-31T23:59:59.000");
+    assert_eq!(v["mean"], "1999-12-31T23:59:59.750");
+    assert_eq!(v["dtype"], "datetime64[ms]");
+}
