@@ -246,7 +246,8 @@ struct ConvertArgs {
     #[arg(long)]
     schema: Option<PathBuf>,
     /// Type of one column, NAME=TYPE (bool, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64,
-    /// cat, str, datetime64[UNIT]); repeatable; overrides --schema.
+    /// cat, str, datetime64[UNIT], datetime64[UNIT]:FORMAT with a strftime FORMAT such as
+    /// %d/%b/%Y:%H:%M:%S %z); repeatable; overrides --schema.
     #[arg(long = "type", value_name = "NAME=TYPE")]
     types: Vec<String>,
     /// Convert only these columns, in this order (comma-separated or repeated).
@@ -328,8 +329,12 @@ fn convert_options(args: &ConvertArgs) -> Result<larder::convert::ConvertOptions
         opts.schema_file(s);
     }
     for t in &args.types {
-        let (name, ty) = split_pair(t, "--type")?;
+        let (name, spec) = split_pair(t, "--type")?;
+        let (ty, format) = larder::convert::split_format(spec);
         opts.column_type(name, ty.parse::<ColumnType>().with_context(|| format!("--type {t}"))?);
+        if let Some(format) = format {
+            opts.datetime_format(name, format);
+        }
     }
     for f in &args.fill {
         let (name, value) = split_pair(f, "--fill")?;

@@ -33,8 +33,9 @@ pub enum ColumnType {
     /// Free text: UTF-8 strings in Arrow's large-string layout (the bytes, and `rows + 1`
     /// offsets into them).
     Str,
-    /// ISO 8601 dates and date-times as numpy's `datetime64[unit]`: 64-bit counts of the unit
-    /// since 1970-01-01T00:00:00 UTC.
+    /// ISO 8601 dates and date-times (or another layout, given a strftime format with
+    /// `ConvertOptions::datetime_format`) as numpy's `datetime64[unit]`: 64-bit counts of the
+    /// unit since 1970-01-01T00:00:00 UTC.
     #[serde(rename = "datetime64")]
     DateTime(TimeUnit),
 }
@@ -175,6 +176,18 @@ impl FromStr for ColumnType {
             ))
         })
     }
+}
+
+/// A type with a datetime format, `datetime64[s]:%d/%m/%Y`, split at the colon after the
+/// unit: the type, and the format if there is one. Other types come back whole.
+pub fn split_format(spec: &str) -> (&str, Option<&str>) {
+    let t = spec.trim_start();
+    if t.get(..11).is_some_and(|p| p.eq_ignore_ascii_case("datetime64["))
+        && let Some(end) = t.find("]:")
+    {
+        return (&t[..=end], Some(&t[end + 2..]));
+    }
+    (spec, None)
 }
 
 /// The column type of a numpy typestr (`<i4`): columns are stored in native byte order, so a

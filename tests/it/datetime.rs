@@ -272,3 +272,196 @@ fn stats_of_a_numpy_datetime_array_skip_nat() {
     assert_eq!(v["mean"], "1999-12-31T23:59:59.750");
     assert_eq!(v["dtype"], "datetime64[ms]");
 }
+
+/// A CSV with timestamps in three layouts, missing values, and bad values on known lines.
+fn formatted_csv(dir: &Path, rows: usize) -> PathBuf {
+    const MONTHS: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let mut s = String::from("clf,day,compact,n\n");
+    for i in 0..rows {
+        let (d, m, h) = (1 + i % 28, i % 12, i % 24);
+        let clf = match i % 50 {
+            7 => "NA".to_string(),
+            8 => String::new(),
+            13 => "2024-01-01T10:00:00Z".to_string(), // ISO is not this column's format
+            _ => format!("{d:02}/{}/2024:{h:02}:{:02}:00 +0{}00", MONTHS[m], i % 60, i % 3),
+        };
+        let day = if i % 50 == 21 {
+            "31/02/2024".to_string()
+        } else {
+            format!("{d:02}/{:02}/2023", m + 1)
+        };
+        let compact = if i % 50 == 33 {
+            "23000101 000000.000".to_string() // past datetime64[ns]
+        } else {
+            format!("2024{:02}{d:02} {h:02}0000.{:03}", m + 1, i % 1000)
+        };
+        writeln!(s, "{clf},{day},{compact},{i}").unwrap();
+    }
+    let csv = dir.join("formats.csv");
+    std::fs::write(&csv, s).unwrap();
+    csv
+}
+
+fn formatted_opts() -> larder::convert::ConvertOptions {
+    use larder::convert::ColumnType;
+    use larder::dtype::TimeUnit;
+    let mut o = larder::convert::ConvertOptions::new();
+    o.column_type("clf", ColumnType::DateTime(TimeUnit::S))
+        .datetime_format("clf", "%d/%b/%Y:%H:%M:%S %z")
+        .column_type("day", ColumnType::DateTime(TimeUnit::D))
+        .datetime_format("day", "%d/%m/%Y")
+        .column_type("compact", ColumnType::DateTime(TimeUnit::Ns))
+        .datetime_format("compact", "%Y%m%d %H%M%S%.f")
+        .block_size(2048)
+        .checkpoint_interval(std::time::Duration::ZERO);
+    o
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468
+}
+
+fn read_i64(path: &Path) -> Vec<i64> {
+    larder::read_npy::<i64>(path).unwrap().iter().copied().collect()
+}
+
+#[test]
+fn formatted_timestamps_convert_to_utc_and_bad_values_reject_their_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = formatted_csv(dir.path(), 400);
+    let out = dir.path().join("out");
+    let r = formatted_opts().convert(&csv, &out, &mut |_| {}).unwrap();
+    // Rows 13, 21 and 33 of every 50 are bad: 8 of each.
+    assert_eq!((r.manifest.rows, r.manifest.rejected), (376, 24));
+    let header = larder::read_header(out.join("clf.npy")).unwrap();
+    assert_eq!(header.dtype.typestr(), "<M8[s]");
+    assert_eq!(larder::read_header(out.join("day.npy")).unwrap().dtype.typestr(), "<M8[D]");
+    let clf = read_i64(&out.join("clf.npy"));
+    let day = read_i64(&out.join("day.npy"));
+    let compact = read_i64(&out.join("compact.npy"));
+    let valid: Vec<bool> =
+        larder::read_npy::<bool>(out.join("clf.valid.npy")).unwrap().iter().copied().collect();
+    let kept: Vec<usize> = (0..400).filter(|i| ![13, 21, 33].contains(&(i % 50))).collect();
+    for (row, &i) in kept.iter().enumerate() {
+        let (d, m, h) = ((1 + i % 28) as u32, (i % 12) as u32, (i % 24) as i64);
+        let days = days_from_civil(2024, m + 1, d);
+        if i % 50 == 7 || i % 50 == 8 {
+            assert!(!valid[row], "row {row} (input {i}) is missing");
+        } else {
+            assert!(valid[row]);
+            // Local time minus the offset: UTC.
+            let want = days * 86_400 + h * 3600 + (i % 60) as i64 * 60 - (i % 3) as i64 * 3600;
+            assert_eq!(clf[row], want, "clf of input row {i}");
+        }
+        assert_eq!(day[row], days_from_civil(2023, m + 1, d), "day {i}");
+        let ns = (days * 86_400 + h * 3600) * 1_000_000_000 + (i % 1000) as i64 * 1_000_000;
+        assert_eq!(compact[row], ns, "compact {i}");
+    }
+    let rejects = std::fs::read_to_string(out.join("rejects.csv")).unwrap();
+    // Input row i is on line i + 2; the line, column and reason of each bad value.
+    for want in [
+        r#"15,"clf","does not match the datetime format ""%d/%b/%Y:%H:%M:%S %z""","2024-01-01T10:00:00Z,"#,
+        r#"23,"day","does not match the datetime format ""%d/%m/%Y""","#,
+        r#"35,"compact","out of range for datetime64[ns]","#,
+    ] {
+        assert!(rejects.contains(want), "{want}\n{rejects}");
+    }
+}
+
+#[test]
+fn cli_type_takes_a_format_and_a_schema_file_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("t.csv");
+    std::fs::write(&csv, "ts,d\n01/Jan/2024:10:00:00 +0100,31/12/2024\n").unwrap();
+    let out = dir.path().join("cli");
+    let o = larder()
+        .args(["convert", csv.to_str().unwrap(), out.to_str().unwrap(), "-q"])
+        .args(["--type", "ts=datetime64[s]:%d/%b/%Y:%H:%M:%S %z"])
+        .args(["--type", "d=datetime64[D]:%d/%m/%Y"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = larder().args(["cat", out.to_str().unwrap()]).output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("2024-01-01T09:00:00") && text.contains("2024-12-31"), "{text}");
+
+    let schema = dir.path().join("schema.json");
+    std::fs::write(
+        &schema,
+        r#"{"ts": "datetime64[s]:%d/%b/%Y:%H:%M:%S %z", "d": "datetime64[D]:%d/%m/%Y"}"#,
+    )
+    .unwrap();
+    let out2 = dir.path().join("schema");
+    let o = larder()
+        .args(["convert", csv.to_str().unwrap(), out2.to_str().unwrap(), "-q", "--schema"])
+        .arg(&schema)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(read_i64(&out2.join("ts.npy")), read_i64(&out.join("ts.npy")));
+    assert_eq!(read_i64(&out2.join("d.npy")), read_i64(&out.join("d.npy")));
+
+    // A format on a column that is not a datetime, and a bad format, are refused.
+    for (t, why) in [
+        ("d=f64:%d/%m/%Y", "unknown column type"),
+        ("d=datetime64[D]:%Y-%", "datetime format \"%Y-%\""),
+    ] {
+        let o = larder()
+            .args(["convert", csv.to_str().unwrap(), dir.path().join("bad").to_str().unwrap()])
+            .args(["-q", "--type", t])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && err.contains(why), "{t}: {err}");
+    }
+}
+
+/// Fails the `n`-th checkpoint, as a crash just before it would be written.
+#[derive(Debug)]
+struct FailCheckpoint(u64, std::sync::atomic::AtomicU64);
+
+impl larder::convert::FaultPlan for FailCheckpoint {
+    fn before(&self, step: larder::convert::Step, _path: &Path) -> std::io::Result<()> {
+        use std::sync::atomic::Ordering;
+        if step == larder::convert::Step::Checkpoint
+            && self.1.fetch_add(1, Ordering::SeqCst) + 1 == self.0
+        {
+            return Err(std::io::Error::other("injected failure"));
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn formats_survive_a_resume_and_another_format_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = formatted_csv(dir.path(), 3000);
+    let reference = dir.path().join("ref");
+    formatted_opts().convert(&csv, &reference, &mut |_| {}).unwrap();
+    let out = dir.path().join("out");
+    let fail = std::sync::Arc::new(FailCheckpoint(3, 0.into()));
+    let e = formatted_opts().faults(fail).convert(&csv, &out, &mut |_| {}).unwrap_err();
+    assert!(e.to_string().contains("injected failure"), "{e}");
+    // Another format for a column is another conversion.
+    let mut other = formatted_opts();
+    other.datetime_format("day", "%m/%d/%Y").resume(true);
+    let e = other.convert(&csv, &out, &mut |_| {}).unwrap_err();
+    assert!(e.to_string().contains("other options"), "{e}");
+    // The same options continue where the run stopped, with the formats of its plan.
+    let r = formatted_opts().resume(true).convert(&csv, &out, &mut |_| {}).unwrap();
+    assert!(r.resumed);
+    for f in ["clf.npy", "clf.valid.npy", "day.npy", "compact.npy", "n.npy", "rejects.csv"] {
+        assert_eq!(
+            std::fs::read(out.join(f)).unwrap(),
+            std::fs::read(reference.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+}
