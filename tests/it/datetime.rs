@@ -465,3 +465,95 @@ fn formats_survive_a_resume_and_another_format_is_refused() {
         );
     }
 }
+
+/// A `.npy` of `datetime64[unit]` values, written as numpy writes it.
+fn write_datetime_npy(path: &Path, unit: &str, values: &[i64]) {
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    let mut header = format!(
+        "{{'descr': '<M8[{unit}]', 'fortran_order': False, 'shape': ({},), }}",
+        values.len()
+    );
+    while !(10 + header.len() + 1).is_multiple_of(64) {
+        header.push(' ');
+    }
+    header.push('\n');
+    bytes.extend_from_slice(&u16::try_from(header.len()).unwrap().to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    for v in values {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn datetimes_copied_to_zarr_and_hdf5_come_back_as_datetimes() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("t.npy");
+    let values: Vec<i64> = (0..5000).map(|i| 1_704_067_200_000 + i * 3_600_123).collect();
+    let mut with_nat = values.clone();
+    with_nat[17] = i64::MIN;
+    write_datetime_npy(&src, "ms", &with_nat);
+    let p = |name: &str| dir.path().join(name);
+
+    // npy -> npy keeps the dtype.
+    larder::copy(&src, p("copy.npy")).unwrap();
+    assert_eq!(larder::read_header(p("copy.npy")).unwrap().dtype.typestr(), "<M8[ms]");
+
+    // Zarr: the numpy.datetime64 data type, NaT as fill value.
+    let opts = larder::CopyOptions::new();
+    larder::copy_with(&src, p("t.zarr"), &opts).unwrap();
+    let meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p("t.zarr/zarr.json")).unwrap()).unwrap();
+    assert_eq!(
+        meta["data_type"],
+        serde_json::json!({"name": "numpy.datetime64", "configuration": {"unit": "ms", "scale_factor": 1}})
+    );
+    assert_eq!(meta["fill_value"], "NaT");
+    larder::copy_with(p("t.zarr"), p("from_zarr.npy"), &opts).unwrap();
+    assert_eq!(larder::read_header(p("from_zarr.npy")).unwrap().dtype.typestr(), "<M8[ms]");
+    assert_eq!(read_i64(&p("from_zarr.npy")), with_nat);
+    let o = larder().args(["info", p("t.zarr").to_str().unwrap(), "--json"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).contains("<M8[ms]"), "{o:?}");
+    let d = compute::StatsOptions::new().describe(p("t.zarr")).unwrap();
+    let v = serde_json::to_value(&d).unwrap();
+    assert_eq!((v["count"].as_u64(), v["nat_count"].as_u64()), (Some(4999), Some(1)));
+    assert_eq!(v["min"], "2024-01-01T00:00:00.000");
+
+    // HDF5: int64 with CF attributes, read back as datetimes.
+    if cfg!(feature = "hdf5") {
+        larder::copy_with(&src, p("t.h5"), &opts).unwrap();
+        let o = larder().args(["info", p("t.h5").to_str().unwrap(), "--json"]).output().unwrap();
+        assert!(String::from_utf8_lossy(&o.stdout).contains("<M8[ms]"), "{o:?}");
+        larder::copy_with(p("t.h5"), p("from_h5.npy"), &opts).unwrap();
+        assert_eq!(larder::read_header(p("from_h5.npy")).unwrap().dtype.typestr(), "<M8[ms]");
+        assert_eq!(read_i64(&p("from_h5.npy")), with_nat);
+        // HDF5 to Zarr: still a datetime, and the CF attributes are not copied as user ones.
+        larder::copy_with(p("t.h5"), p("h5.zarr"), &opts).unwrap();
+        let meta: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(p("h5.zarr/zarr.json")).unwrap()).unwrap();
+        assert_eq!(meta["data_type"]["name"], "numpy.datetime64");
+        assert!(meta.get("attributes").is_none_or(|a| a.get("units").is_none()), "{meta}");
+    }
+}
+
+/// zarr-python and h5py read what larder copies as datetimes, and larder reads zarr-python's
+/// (`tests/interop/check_datetime_copy.py`).
+#[test]
+fn zarr_python_and_h5py_read_copied_datetimes() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/check_datetime_copy.py");
+    let o = std::process::Command::new(py)
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_larder"))
+        .arg(dir.path())
+        .arg(if cfg!(feature = "hdf5") { "hdf5" } else { "no-hdf5" })
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
