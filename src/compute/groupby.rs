@@ -223,6 +223,8 @@ pub(super) struct Typed<'a, T: Reduce> {
     pub(super) data: &'a [T],
     /// The validity file's rows, for a column with missing values.
     valid: Option<&'a [bool]>,
+    /// A `datetime64` column: its `NaT` values (`i64::MIN`) are missing too.
+    nat: bool,
 }
 
 fn typed<'a, T: Reduce>(
@@ -247,7 +249,7 @@ fn typed<'a, T: Reduce>(
         }
         None => None,
     };
-    Ok(Typed { array: a, data, valid })
+    Ok(Typed { array: a, data, valid, nat: false })
 }
 
 impl<T: Reduce> Typed<'_, T> {
@@ -293,6 +295,9 @@ impl<T: Reduce> ValueCol for Typed<'_, T> {
                     continue;
                 }
                 let (g, v) = (g as usize, v.to_i128());
+                if self.nat && v == i128::from(i64::MIN) {
+                    continue;
+                }
                 t.n[g] += 1;
                 t.sum[g].int += v;
                 if extremes {
@@ -393,10 +398,12 @@ fn key_col<'a, T: Reduce>(
 trait Column: Sync {
     fn path(&self) -> &Path;
     fn element(&self) -> ElementType;
+    /// `nat`: the column holds `datetime64` values, whose `NaT` is missing.
     fn values<'a>(
         &'a self,
         rows: usize,
         valid: Option<&'a MmapArray<bool>>,
+        nat: bool,
     ) -> Result<Box<dyn ValueCol + 'a>>;
     fn key<'a>(
         &'a self,
@@ -438,8 +445,9 @@ impl<T: Reduce> Column for MmapArray<T> {
         &'a self,
         rows: usize,
         valid: Option<&'a MmapArray<bool>>,
+        nat: bool,
     ) -> Result<Box<dyn ValueCol + 'a>> {
-        Ok(Box::new(typed(self, rows, valid)?))
+        Ok(Box::new(Typed { nat, ..typed(self, rows, valid)? }))
     }
     fn key<'a>(
         &'a self,
@@ -551,7 +559,8 @@ fn group(dir: &Path, by: &str, every: Option<Every>, aggs: &[Agg]) -> Result<Gro
     let cols: Vec<Box<dyn ValueCol + '_>> = columns
         .iter()
         .zip(&valids)
-        .map(|(c, v)| c.values(rows, v.as_ref()))
+        .zip(&units)
+        .map(|((c, v), u)| c.values(rows, v.as_ref(), u.is_some()))
         .collect::<Result<_>>()?;
     let extremes: Vec<bool> = names
         .iter()

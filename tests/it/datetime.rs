@@ -246,6 +246,9 @@ fn stats_of_a_datetime_column_are_times_without_a_sum() {
     let o = larder().args(["stats", ts.to_str().unwrap(), "--json"]).output().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["max"], "2024-01-02T00:00:00");
+    let o = larder().args(["stats", ts.to_str().unwrap(), "--axis", "0"]).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("along an axis"), "{err}");
 }
 
 #[test]
@@ -556,4 +559,34 @@ fn zarr_python_and_h5py_read_copied_datetimes() {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
+}
+
+#[test]
+fn nat_in_a_datetime_value_or_key_column_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let nat = i64::MIN;
+    // Two groups by k; the times of group 0 hold a NaT, which must not be its min.
+    write_datetime_npy(&dir.path().join("t.npy"), "s", &[100, nat, 300, 7200, nat]);
+    larder::write_npy(dir.path().join("k.npy"), &ndarray::arr1(&[0i64, 0, 0, 1, 1])).unwrap();
+    let manifest = serde_json::json!({
+        "columns": [
+            {"name": "t", "file": "t.npy", "dtype": "<M8[s]"},
+            {"name": "k", "file": "k.npy", "dtype": "<i8"},
+        ],
+        "rows": 5, "rejected": 0, "source": {"path": "x.csv"}
+    });
+    std::fs::write(dir.path().join("manifest.json"), manifest.to_string()).unwrap();
+    let g =
+        compute::groupby(dir.path(), "k", &aggs(&["count", "count:t", "min:t", "mean:t"])).unwrap();
+    let s = larder::dtype::TimeUnit::S;
+    let col = |name: &str| g.columns.iter().find(|c| c.0 == name).unwrap().1.clone();
+    assert_eq!(col("count"), [Number::Int(3), Number::Int(2)]);
+    assert_eq!(col("count:t"), [Number::Int(2), Number::Int(1)]);
+    assert_eq!(col("min:t"), [Number::DateTime(100, s), Number::DateTime(7200, s)]);
+    assert_eq!(col("mean:t"), [Number::DateTime(200, s), Number::DateTime(7200, s)]);
+    // As a key, NaT belongs to no bucket.
+    let g =
+        compute::groupby_every(dir.path(), "t", "1h".parse().unwrap(), &aggs(&["count"])).unwrap();
+    assert_eq!(g.keys, [GroupKey::DateTime(0, s), GroupKey::DateTime(7200, s)]);
+    assert_eq!(g.columns[0].1, [Number::Int(2), Number::Int(1)]);
 }
