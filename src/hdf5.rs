@@ -17,7 +17,7 @@ use hdf5::types::{FloatSize, IntSize, TypeDescriptor, VarLenAscii, VarLenUnicode
 use ndarray::{ArrayD, ArrayViewD, CowArray, IxDyn};
 use serde_json::Value;
 
-use crate::dtype::{ByteOrder, DType, Element, ElementType, Time, TimeUnit};
+use crate::dtype::{ByteOrder, DType, Element, ElementType, Time};
 use crate::error::{Error, Result};
 use crate::grid::{Region, contiguous_chunks};
 use crate::store::{ArrayRead, ArrayWrite, Attributes, Format};
@@ -169,15 +169,16 @@ fn dataset_dtype(path: &Path, ds: &hdf5::Dataset) -> Result<DType> {
     };
     let dtype = DType::with_order(element, order);
     if element == ElementType::I64
-        && let Some(unit) = datetime_unit(path, ds)?
+        && let Some(time) = time_of(path, ds)?
     {
-        return Ok(dtype.with_time(Time::DateTime(unit)).unwrap_or(dtype));
+        return Ok(dtype.with_time(time).unwrap_or(dtype));
     }
     Ok(dtype)
 }
 
-/// The unit of an `int64` dataset whose CF attributes (`cf.rs`) mark it as `datetime64`.
-fn datetime_unit(path: &Path, ds: &hdf5::Dataset) -> Result<Option<TimeUnit>> {
+/// The time type of an `int64` dataset whose CF attributes (`cf.rs`) mark it as `datetime64`
+/// or `timedelta64`.
+fn time_of(path: &Path, ds: &hdf5::Dataset) -> Result<Option<Time>> {
     let text = |name: &str| -> Result<Option<String>> {
         if !ds.attr_names().map_err(|e| herr(path, e))?.iter().any(|n| n == name) {
             return Ok(None);
@@ -186,7 +187,7 @@ fn datetime_unit(path: &Path, ds: &hdf5::Dataset) -> Result<Option<TimeUnit>> {
         Ok(attr_json(path, &a)?.as_str().map(str::to_string))
     };
     let Some(units) = text(cf::UNITS)? else { return Ok(None) };
-    Ok(cf::unit_of(&units, text(cf::CALENDAR)?.as_deref()))
+    Ok(cf::time_of(&units, text(cf::CALENDAR)?.as_deref()))
 }
 
 /// Refuses filters libhdf5 cannot apply without a plugin, naming them.
@@ -418,20 +419,25 @@ impl<T: Element> Hdf5Array<T> {
         Self::from_file(path, file, Some(&format!("/{name}")), true)
     }
 
-    /// Marks the dataset's `int64` values as numpy `datetime64[unit]` times with the CF
-    /// attributes `units = "seconds since 1970-01-01T00:00:00"` (the unit's name) and
-    /// `calendar = "proleptic_gregorian"`, which larder reads back as `<M8[unit]>` and xarray
-    /// decodes as times. (h5py's own convention, an opaque type tagged `NUMPY:<M8[unit]`,
-    /// cannot be made through hdf5-metno.)
+    /// Marks the dataset's `int64` values as numpy `datetime64[unit]` times, or
+    /// `timedelta64[unit]` durations, with the CF attributes: `units = "seconds since
+    /// 1970-01-01T00:00:00"` (the unit's name) and `calendar = "proleptic_gregorian"` for
+    /// times, `units = "seconds"` for durations. larder reads them back as `<M8[unit]` or
+    /// `<m8[unit]`, and xarray decodes them as times and durations. (h5py's own convention, an
+    /// opaque type tagged `NUMPY:<M8[unit]`, cannot be made through hdf5-metno.)
     ///
     /// # Errors
     /// [`Error::Invalid`] for a dataset that is not `int64`; [`Error::Storage`] if the
     /// attributes cannot be written.
-    pub fn mark_datetime(&mut self, unit: TimeUnit) -> Result<()> {
-        let Some(dtype) = self.dtype.with_time(Time::DateTime(unit)) else {
-            return Err(Error::invalid(&self.path, "only an int64 dataset can hold datetimes"));
+    pub fn mark_time(&mut self, time: Time) -> Result<()> {
+        let Some(dtype) = self.dtype.with_time(time) else {
+            return Err(Error::invalid(&self.path, "only an int64 dataset can hold times"));
         };
-        for (name, value) in [(cf::UNITS, cf::units(unit)), (cf::CALENDAR, cf::PROLEPTIC.into())] {
+        let mut attrs = vec![(cf::UNITS, cf::units(time))];
+        if let Time::DateTime(_) = time {
+            attrs.push((cf::CALENDAR, cf::PROLEPTIC.into()));
+        }
+        for (name, value) in attrs {
             let v: VarLenUnicode = value.parse().map_err(|e| herr(&self.path, format!("{e}")))?;
             self.ds
                 .new_attr::<VarLenUnicode>()
@@ -515,7 +521,7 @@ impl<T: Element> ArrayRead<T> for Hdf5Array<T> {
     fn attributes(&self) -> Result<Attributes> {
         let mut out = Attributes::new();
         for name in self.ds.attr_names().map_err(|e| herr(&self.path, e))? {
-            // For datetimes, the CF attributes are the dtype, not the user's attributes.
+            // For times, the CF attributes are the dtype, not the user's attributes.
             if self.dtype.time().is_some() && [cf::UNITS, cf::CALENDAR].contains(&name.as_str()) {
                 continue;
             }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use ndarray::{Axis, Slice};
 
-use crate::dtype::{Element, Time, dispatch_element};
+use crate::dtype::{Element, dispatch_element};
 use crate::error::{Error, Result};
 use crate::fsutil::{TempGuard, commit_or_remove, same_file};
 use crate::npy::{MmapArray, NpyWriter, read_header, write_npy};
@@ -182,8 +182,8 @@ fn copy_store<T: Element>(
                 o.shard(shard);
             }
             o.attributes(src.attributes()?);
-            if let Some(Time::DateTime(unit)) = src.dtype().time() {
-                o.datetime(unit);
+            if let Some(time) = src.dtype().time() {
+                o.time(time);
             }
             if dst.file.exists() && dst.inner.is_none() {
                 return Err(Error::invalid(
@@ -241,8 +241,8 @@ fn copy_to_hdf5<T: Element>(
             crate::hdf5::Hdf5Array::<T>::create
         };
         let mut h = create(target, dst.inner.as_deref(), shape, chunks, gzip)?;
-        if let Some(Time::DateTime(unit)) = src.dtype().time() {
-            h.mark_datetime(unit)?;
+        if let Some(time) = src.dtype().time() {
+            h.mark_time(time)?;
         }
         pump(src, &mut h, chunks)?;
         h.flush()

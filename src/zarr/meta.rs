@@ -112,20 +112,24 @@ pub(super) fn describe(path: &Path, array: &Array<FilesystemStore>) -> Result<De
         "float64" => ElementType::F64,
         "complex64" | "complex_float32" => ElementType::C64,
         "complex128" | "complex_float64" => ElementType::C128,
-        "numpy.datetime64" => {
+        "numpy.datetime64" | "numpy.timedelta64" => {
             let config = dt.and_then(|d| d.get("configuration"));
             let unit = config.and_then(|c| c.get("unit")).and_then(Value::as_str);
             let scale = config.and_then(|c| c.get("scale_factor")).and_then(Value::as_u64);
             let (Some(unit), Some(1) | None) = (unit.and_then(TimeUnit::parse), scale) else {
                 return Err(unsupported(
                     dt.map(ToString::to_string).unwrap_or_default(),
-                    "a datetime64 unit larder does not read (D, h, m, s, ms, us, ns with scale \
-                     factor 1)",
+                    "a time unit larder does not read (D, h, m, s, ms, us, ns with scale factor \
+                     1)",
                 ));
             };
             let order = byte_order(meta.get("codecs"));
             let dtype = DType::with_order(ElementType::I64, order)
-                .with_time(Time::DateTime(unit))
+                .with_time(if name == "numpy.datetime64" {
+                    Time::DateTime(unit)
+                } else {
+                    Time::TimeDelta(unit)
+                })
                 .ok_or_else(|| Error::internal("an int64 dtype takes a time"))?;
             return Ok(Described { dtype, ..grid(&meta) });
         }
@@ -164,11 +168,12 @@ fn grid(meta: &Value) -> Described {
     Described { dtype: DType::native(ElementType::I8), chunks, inner_chunks, version: 3 }
 }
 
-/// The Zarr v3 data type of numpy's `datetime64[unit]`, as zarr-python 3 writes it:
-/// `{"name": "numpy.datetime64", "configuration": {"unit": unit, "scale_factor": 1}}`.
-pub(super) fn datetime_type(unit: TimeUnit) -> zarrs::array::DataType {
-    use zarrs::array::data_type::{NumpyTimeUnit as N, numpy_datetime64};
-    let u = match unit {
+/// The Zarr v3 data type of numpy's `datetime64[unit]` or `timedelta64[unit]`, as zarr-python
+/// 3 writes it: `{"name": "numpy.datetime64", "configuration": {"unit": unit, "scale_factor":
+/// 1}}` (`numpy.timedelta64` alike).
+pub(super) fn time_type(time: Time) -> zarrs::array::DataType {
+    use zarrs::array::data_type::{NumpyTimeUnit as N, numpy_datetime64, numpy_timedelta64};
+    let u = match time.unit() {
         TimeUnit::D => N::Day,
         TimeUnit::H => N::Hour,
         TimeUnit::M => N::Minute,
@@ -177,7 +182,10 @@ pub(super) fn datetime_type(unit: TimeUnit) -> zarrs::array::DataType {
         TimeUnit::Us => N::Microsecond,
         TimeUnit::Ns => N::Nanosecond,
     };
-    numpy_datetime64(u, std::num::NonZeroU32::MIN)
+    match time {
+        Time::DateTime(_) => numpy_datetime64(u, std::num::NonZeroU32::MIN),
+        Time::TimeDelta(_) => numpy_timedelta64(u, std::num::NonZeroU32::MIN),
+    }
 }
 
 /// The first codec named `name` in a v3 codec list, looking inside sharding codecs.

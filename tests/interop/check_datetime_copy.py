@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""`larder copy` of datetime64 arrays against zarr-python and h5py: numpy writes datetime64
-arrays in every unit larder knows (with NaT); larder copies each to Zarr v3 and HDF5; zarr-python
-must read the Zarr copy as the same datetime64 array, h5py the HDF5 copy as int64 with the CF
-attributes `units` / `calendar` that give back the same values; larder copies both back to .npy
-with the dtype restored. And zarr-python's own datetime64 arrays copy to .npy through larder.
+"""`larder copy` of datetime64 and timedelta64 arrays against zarr-python and h5py: numpy writes
+them in every unit larder knows (with NaT); larder copies each to Zarr v3 and HDF5; zarr-python
+must read the Zarr copy as the same numpy array, h5py the HDF5 copy as int64 with the CF
+attributes `units` (and `calendar` for times) that give back the same values; larder copies
+both back to .npy with the dtype restored. And zarr-python's own datetime64 arrays copy to .npy
+through larder.
 Exits non-zero listing every mismatch.
 
     python check_datetime_copy.py LARDER_BIN WORK_DIR hdf5|no-hdf5
@@ -60,6 +61,29 @@ for unit in CF:
         back = os.path.join(work, f"{unit}_from_h5.npy")
         copy(h, back)
         same(f"{unit}.h5 back to .npy", np.load(back), a)
+
+    # Durations: numpy.timedelta64 in Zarr, `units = "<unit name>"` in HDF5.
+    d = rng.integers(-10**6, 10**6, 1001).astype(f"m8[{unit}]")
+    d[3] = np.timedelta64("NaT")
+    src = os.path.join(work, f"td_{unit}.npy")
+    np.save(src, d)
+    z = os.path.join(work, f"td_{unit}.zarr")
+    copy(src, z)
+    same(f"zarr-python reads td_{unit}.zarr", zarr.open_array(z, mode="r")[:], d)
+    back = os.path.join(work, f"td_{unit}_from_zarr.npy")
+    copy(z, back)
+    same(f"td_{unit}.zarr back to .npy", np.load(back), d)
+    if hdf5:
+        h = os.path.join(work, f"td_{unit}.h5")
+        copy(src, h)
+        with h5py.File(h, "r") as f:
+            ds = f["data"]
+            if ds.attrs.get("units") != CF[unit] or "calendar" in ds.attrs:
+                problems.append(f"td_{unit}.h5: attributes {dict(ds.attrs)}")
+            same(f"h5py reads td_{unit}.h5", ds[:].view(f"m8[{unit}]"), d)
+        back = os.path.join(work, f"td_{unit}_from_h5.npy")
+        copy(h, back)
+        same(f"td_{unit}.h5 back to .npy", np.load(back), d)
 
 # An array zarr-python wrote, chunked, read by larder.
 w = os.path.join(work, "written_by_zarr_python.zarr")

@@ -489,7 +489,7 @@ fn write_datetime_npy(path: &Path, unit: &str, values: &[i64]) {
 }
 
 #[test]
-fn datetimes_copied_to_zarr_and_hdf5_come_back_as_datetimes() {
+fn datetimes_and_durations_copied_to_zarr_and_hdf5_keep_their_type() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("t.npy");
     let values: Vec<i64> = (0..5000).map(|i| 1_704_067_200_000 + i * 3_600_123).collect();
@@ -522,6 +522,18 @@ fn datetimes_copied_to_zarr_and_hdf5_come_back_as_datetimes() {
     assert_eq!((v["count"].as_u64(), v["nat_count"].as_u64()), (Some(4999), Some(1)));
     assert_eq!(v["min"], "2024-01-01T00:00:00.000");
 
+    // Durations too: numpy.timedelta64.
+    let td = p("td.npy");
+    std::fs::write(&td, std::fs::read(&src).unwrap()).unwrap();
+    let mut bytes = std::fs::read(&td).unwrap();
+    let at = bytes.windows(3).position(|w| w == b"<M8").unwrap();
+    bytes[at + 1] = b'm';
+    std::fs::write(&td, bytes).unwrap();
+    larder::copy_with(&td, p("td.zarr"), &opts).unwrap();
+    larder::copy_with(p("td.zarr"), p("td_back.npy"), &opts).unwrap();
+    assert_eq!(larder::read_header(p("td_back.npy")).unwrap().dtype.typestr(), "<m8[ms]");
+    assert_eq!(read_i64(&p("td_back.npy")), with_nat);
+
     // HDF5: int64 with CF attributes, read back as datetimes.
     if cfg!(feature = "hdf5") {
         larder::copy_with(&src, p("t.h5"), &opts).unwrap();
@@ -536,6 +548,9 @@ fn datetimes_copied_to_zarr_and_hdf5_come_back_as_datetimes() {
             serde_json::from_slice(&std::fs::read(p("h5.zarr/zarr.json")).unwrap()).unwrap();
         assert_eq!(meta["data_type"]["name"], "numpy.datetime64");
         assert!(meta.get("attributes").is_none_or(|a| a.get("units").is_none()), "{meta}");
+        larder::copy_with(&td, p("td.h5"), &opts).unwrap();
+        larder::copy_with(p("td.h5"), p("td_from_h5.npy"), &opts).unwrap();
+        assert_eq!(larder::read_header(p("td_from_h5.npy")).unwrap().dtype.typestr(), "<m8[ms]");
     }
 }
 
