@@ -238,6 +238,15 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_text_parses_or_is_refused_and_widths_print_back(s in "\\PC{0,12}", n in 1i64..100_000, k in 0usize..7) {
+            let _ = s.parse::<Every>();
+            let e: Every = format!("{n}{}", UNITS[k].0[0]).parse().unwrap();
+            proptest::prop_assert_eq!(e.to_string().parse::<Every>().unwrap(), e);
+        }
+    }
+
     #[test]
     fn widths_must_be_whole_units_of_the_column() {
         let h: Every = "1h".parse().unwrap();

@@ -91,6 +91,29 @@ mod tests {
         assert_eq!(d.parse(b"02/01/1970", TimeUnit::D), Ok(1));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn what_jiff_prints_reads_back(secs in -62_135_596_800i64..253_402_300_799, off in -86_340i32..86_340) {
+            // A time printed at an offset by one format reads back as the same instant.
+            let offset = jiff::tz::Offset::from_seconds(off / 60 * 60).unwrap();
+            let ts = jiff::Timestamp::from_second(secs).unwrap();
+            let local = offset.to_datetime(ts);
+            for f in ["%d/%b/%Y:%H:%M:%S %z", "%Y-%m-%d %H:%M:%S %:z"] {
+                // The local time and its offset, printed as a log line would have them.
+                let mut tm = strtime::BrokenDownTime::from(local);
+                tm.set_offset(Some(offset));
+                let text = tm.to_string(f).unwrap();
+                let got = TimeFormat::new(f).unwrap().parse(text.as_bytes(), TimeUnit::S);
+                proptest::prop_assert_eq!(got, Ok(secs), "{}", text);
+            }
+        }
+
+        #[test]
+        fn any_text_is_a_time_or_a_reason(s in "\\PC{0,30}") {
+            let _ = TimeFormat::new("%d/%b/%Y:%H:%M:%S %z").unwrap().parse(s.as_bytes(), TimeUnit::Ns);
+        }
+    }
+
     #[test]
     fn bad_values_and_formats_say_why() {
         let clf = "%d/%b/%Y:%H:%M:%S %z";
