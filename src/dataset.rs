@@ -69,12 +69,11 @@ impl ColumnKind {
 
 /// A categorical column's categories, in code order.
 #[derive(Debug)]
-#[allow(clippy::large_enum_variant)] // one per column, made once: boxing would buy nothing
 pub enum Categories<'a> {
     /// Few: listed in the manifest.
     Listed(&'a [String]),
     /// Many: in files of their own, mapped.
-    Stored(Strings),
+    Stored(Box<Strings>),
 }
 
 impl Categories<'_> {
@@ -241,7 +240,7 @@ impl<'a> Column<'a> {
         let Some(d) = &self.meta.dictionary else { return Ok(None) };
         let (file, offsets) = (self.dir.join(&d.file), self.dir.join(&d.offsets));
         let len = MmapArray::<i64>::open(&offsets)?.len().saturating_sub(1) as u64;
-        Ok(Some(Categories::Stored(Strings::open(&file, &offsets, len)?)))
+        Ok(Some(Categories::Stored(Box::new(Strings::open(&file, &offsets, len)?))))
     }
 
     /// The strings of a string column, mapped; missing rows hold the empty string (see

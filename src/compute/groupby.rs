@@ -310,6 +310,41 @@ impl<T: Reduce> ValueCol for Typed<'_, T> {
     }
 }
 
+/// A column counted by presence alone (`count:COL` of a string column): a row counts unless
+/// its validity file marks it missing.
+struct Presence<'a> {
+    valid: Option<&'a [bool]>,
+}
+
+fn presence<'a>(rows: usize, valid: Option<&'a MmapArray<bool>>) -> Result<Box<dyn ValueCol + 'a>> {
+    let valid = match valid {
+        Some(v) if v.shape() != [rows] => {
+            return Err(Error::invalid(
+                v.path(),
+                format!("has shape {:?}, the manifest says {rows} rows", v.shape()),
+            ));
+        }
+        Some(v) => Some(v.as_slice()?),
+        None => None,
+    };
+    Ok(Box::new(Presence { valid }))
+}
+
+impl ValueCol for Presence<'_> {
+    fn is_float(&self) -> bool {
+        false
+    }
+
+    fn fold(&self, r0: usize, codes: &[u32], t: &mut Table, _extremes: bool) -> Result<()> {
+        for (i, &g) in codes.iter().enumerate() {
+            if g != NO_GROUP && self.valid.is_none_or(|v| v[r0 + i]) {
+                t.n[g as usize] += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The grouping column, its type erased.
 pub(super) trait KeyCol: Sync {
     /// Writes the group index of rows `r0..r0 + out.len()`.
@@ -547,20 +582,25 @@ fn group(dir: &Path, by: &str, every: Option<Every>, aggs: &[Agg]) -> Result<Gro
     // Value columns, each opened once.
     let names = value_columns(aggs);
     check_values(&ds, aggs)?;
-    let mut columns: Vec<Box<dyn Column>> = Vec::new();
+    let mut columns: Vec<Option<Box<dyn Column>>> = Vec::new();
     let mut valids = Vec::new();
     let mut units = Vec::new();
     for n in &names {
         let c = ds.column(n)?;
         units.push(time_unit(&c)?);
-        columns.push(<dyn Column>::open(&c.file())?);
+        // A string column's file holds bytes, not a value a row: only its presence is counted.
+        let values = c.kind() != ColumnKind::String;
+        columns.push(if values { Some(<dyn Column>::open(&c.file())?) } else { None });
         valids.push(c.validity()?);
     }
     let cols: Vec<Box<dyn ValueCol + '_>> = columns
         .iter()
         .zip(&valids)
         .zip(&units)
-        .map(|((c, v), u)| c.values(rows, v.as_ref(), u.is_some()))
+        .map(|((c, v), u)| match c {
+            Some(c) => c.values(rows, v.as_ref(), u.is_some()),
+            None => presence(rows, v.as_ref()),
+        })
         .collect::<Result<_>>()?;
     let extremes: Vec<bool> = names
         .iter()

@@ -52,6 +52,16 @@ enum Data {
     Str(StrSink),
 }
 
+/// One block's values of one column, as [`StagedColumn::append`] takes them.
+pub(crate) struct BlockValues<'a> {
+    /// Rows of the column before the block.
+    pub(crate) rows_before: u64,
+    /// The block's values.
+    pub(crate) values: &'a Values,
+    /// The block's rows (counted from its first) whose value is missing.
+    pub(crate) missing: &'a [u32],
+}
+
 /// The staged files of one output column.
 pub(crate) struct StagedColumn {
     data: Data,
@@ -154,20 +164,18 @@ impl StagedColumn {
         Ok(StagedColumn { data, valid })
     }
 
-    /// Appends one block's values `v` (`n` rows after `rows_before`) of column `plan`, and
-    /// marks its `missing` rows. Categorical keys go through the dictionary; a block parsed as
-    /// categorical for a column that has since become a string column is written as strings.
-    #[allow(clippy::too_many_arguments)] // the block's parts, each used once; a struct would only rename them
+    /// Appends one block's values of column `plan` and marks its missing rows. Categorical
+    /// keys go through the dictionary (a bad key names `input`); a block parsed as categorical
+    /// for a column that has since become a string column is written as strings.
     pub(crate) fn append(
         &mut self,
         dir: &Path,
         plan: &PlanColumn,
-        rows_before: u64,
-        v: &Values,
-        missing: &[u32],
+        block: &BlockValues<'_>,
         na: &NaTokens,
         input: &Path,
     ) -> Result<()> {
+        let &BlockValues { rows_before, values: v, missing } = block;
         let mut absent = Vec::new();
         match (&mut self.data, v) {
             (Data::Values(s), v) => s.append(v)?,
@@ -241,6 +249,7 @@ impl StagedColumn {
     /// re-encoded as strings, streaming, into new staged files (the codes and the dictionary
     /// stay as they are until a checkpoint records the change; see [`spilled_files`]).
     pub(crate) fn spill(&mut self, dir: &Path, plan: &PlanColumn, rows: u64) -> Result<()> {
+        /// Rows re-encoded at a time, and bytes of strings gathered before they are written.
         const ROWS: usize = 1 << 16;
         const FLUSH: usize = 16 << 20;
         let Data::Cat { codes, dict } = &mut self.data else {
@@ -428,9 +437,8 @@ impl ColumnReader {
         let mut bytes = Vec::new();
         self.read_bytes(n, &mut bytes)?;
         out.clear();
-        // The staged codes are the converter's own, written in native byte order.
-        #[allow(clippy::host_endian_bytes)]
-        out.extend(bytes.chunks_exact(4).map(|b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]])));
+        // The staged codes are in the order the writer used: the machine's own.
+        out.extend(bytemuck::pod_collect_to_vec::<u8, u32>(&bytes));
         Ok(())
     }
 

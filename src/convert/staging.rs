@@ -24,7 +24,7 @@ use super::plan::Plan;
 use super::rejects::Rejects;
 use super::schema::ColumnType;
 use super::split::{Block, BlockReader};
-use super::staged::{self, StagedColumn};
+use super::staged::{self, BlockValues, StagedColumn};
 
 /// Bytes appended to a column file after which the kernel is asked to start writing them to
 /// disk, so that the syncs of checkpoints and of the end find little left to do.
@@ -213,7 +213,8 @@ impl Staging {
         for (i, v) in p.columns.iter().enumerate() {
             let plan = &self.ck.plan.columns[i];
             let c = &mut self.columns[i];
-            c.append(&self.dir, plan, rows_before, v, &p.missing[i], &self.layout.na, &self.input)?;
+            let block = BlockValues { rows_before, values: v, missing: &p.missing[i] };
+            c.append(&self.dir, plan, &block, &self.layout.na, &self.input)?;
             if c.dictionary_outgrown(self.policy.max_categories, self.policy.max_category_bytes) {
                 self.spill(i, rows_before + v.len() as u64)?;
             }

@@ -164,9 +164,12 @@ fn fixtures_convert_to_the_expected_columns_and_rejects() {
     assert!(n >= 25, "only {n} fixtures found");
 }
 
-/// A CSV of `rows` rows with quotes, newlines in quotes, bad rows and a categorical column.
+/// A CSV of `rows` rows with quotes, newlines in quotes, bad rows, a categorical column, a
+/// free-text column (quotes, delimiters, newlines, multi-byte UTF-8, missing values), a
+/// categorical column with more categories than [`opts`] allows, which becomes a string column
+/// during the run, and a date-time column (UTC, offsets, missing values, impossible dates).
 fn sample_csv(rows: usize) -> Vec<u8> {
-    let mut s = b"id,name,score,flag\n".to_vec();
+    let mut s = b"id,name,score,flag,note,tag,when\n".to_vec();
     let mut x: u64 = 7;
     for i in 0..rows {
         x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
@@ -191,7 +194,24 @@ fn sample_csv(rows: usize) -> Vec<u8> {
             } else {
                 "false"
             };
-            format!("{i},{name},{score},{flag}\r\n")
+            let note = match (x >> 20) % 6 {
+                0 => String::new(),
+                1 => "\"multi\nline, with \"\"quotes\"\"\"".to_string(),
+                2 => format!("naïve café ☕ {i}"),
+                3 if i > 200 => "NA".to_string(),
+                _ => format!("free text {i}"),
+            };
+            let tag = format!("t{}", (x >> 40) % 400);
+            let (day, ms) = (1 + (x >> 45) % 28, (x >> 7) % 86_400_000);
+            let (hour, min, sec, frac) =
+                (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
+            let when = match (x >> 50) % 9 {
+                0 if i > 400 => String::new(),
+                1 => format!("2024-02-{day:02} {hour:02}:{min:02}:{sec:02}+05:30"),
+                2 if r.is_multiple_of(89) => "2024-02-30T00:00:00Z".to_string(),
+                _ => format!("2024-02-{day:02}T{hour:02}:{min:02}:{sec:02}.{frac:03}Z"),
+            };
+            format!("{i},{name},{score},{flag},{note},{tag},{when}\r\n")
         };
         s.extend_from_slice(line.as_bytes());
     }
@@ -204,7 +224,12 @@ fn opts(block: usize) -> ConvertOptions {
         .column_type("id", larder::convert::ColumnType::U32)
         .column_type("name", larder::convert::ColumnType::Cat)
         .column_type("score", larder::convert::ColumnType::F64)
-        .column_type("flag", larder::convert::ColumnType::Bool);
+        .column_type("flag", larder::convert::ColumnType::Bool)
+        .column_type("note", larder::convert::ColumnType::Str)
+        .column_type("tag", larder::convert::ColumnType::Cat)
+        .column_type("when", larder::convert::ColumnType::DateTime(larder::dtype::TimeUnit::Ms))
+        // Below the ~350 names, above the 400 tags: the tags become a string column.
+        .max_categories(380, 1 << 20);
     o
 }
 
@@ -229,7 +254,10 @@ fn cli_convert(csv: &Path, out: &Path, extra: &[&str]) -> Command {
     let mut c = Command::new(BIN);
     c.args(["convert", csv.to_str().unwrap(), out.to_str().unwrap(), "-q"])
         .args(["--type", "id=u32", "--type", "name=cat", "--type", "score=f64"])
-        .args(["--type", "flag=bool", "--block-size", "4096", "--checkpoint-interval", "0"])
+        .args(["--type", "flag=bool", "--type", "note=str", "--type", "tag=cat"])
+        .args(["--type", "when=datetime64[ms]"])
+        .args(["--max-categories", "380", "--max-category-bytes", "1M"])
+        .args(["--block-size", "4096", "--checkpoint-interval", "0"])
         .args(extra);
     c
 }
@@ -282,9 +310,11 @@ fn resume_after_a_failure_at_each_durable_step_is_byte_identical() {
     fs::write(&csv, sample_csv(2000)).unwrap();
     let reference = dir.path().join("ref");
     assert!(cli_convert(&csv, &reference, &[]).status().unwrap().success());
-    for v in ["name.valid.npy", "flag.valid.npy"] {
+    for v in ["name.valid.npy", "flag.valid.npy", "note.valid.npy", "when.valid.npy"] {
         assert!(reference.join(v).exists(), "the sample has missing values: {v}");
     }
+    let m = Manifest::read(&reference).unwrap();
+    assert_eq!(m.columns[5].dtype, "str", "tag outgrew its dictionary during the run");
     let counter = Arc::new(CountSteps::default());
     let uninterrupted = dir.path().join("uninterrupted");
     crash_opts().faults(counter.clone()).convert(&csv, &uninterrupted, &mut |_| {}).unwrap();

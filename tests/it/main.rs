@@ -21,4 +21,5 @@ mod interop;
 mod limits;
 mod npy;
 mod props;
+mod strings;
 mod support;
