@@ -37,6 +37,8 @@
 //! record.rs      the CSV record rules: the quote-parity rule, record ends, fields, byte masks
 //! parse.rs       the general block parser, record by record; tries parse/regular.rs first
 //! parse/regular.rs   the fast path for regular blocks (no quote, every value good)
+//! input.rs       opening the input: plain, gzip or zstd (by its first bytes), decompressed on
+//!                a thread of its own
 //! split.rs       cutting the input into blocks of whole records (BlockReader)
 //! names.rs       safe, unique file names for column names
 //! plan.rs        the column plan: header, selection, types (schema, inference), fills
@@ -59,6 +61,7 @@ mod checkpoint;
 mod columns;
 mod dictionary;
 mod faults;
+mod input;
 mod names;
 mod parse;
 mod plan;
@@ -73,7 +76,7 @@ mod timefmt;
 mod value;
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
@@ -448,10 +451,11 @@ impl ConvertOptions {
         source: SourceId,
         tmp: &Path,
         input: &Path,
-        reader_input: Box<dyn Read + Send>,
+        reader_input: input::Input,
         progress: &mut (dyn FnMut(&Progress) + Send),
     ) -> Result<(Manifest, Vec<String>, bool, u64)> {
-        let mut reader = BlockReader::new(reader_input, input, 0, self.block_size);
+        let mut reader = BlockReader::new(reader_input.reader, input, 0, self.block_size)
+            .counting(reader_input.consumed);
         let first = reader.next_block()?;
         let Some(mut first) = first else {
             return Err(Error::format(input, 0, "the input is empty: no header and no records"));
@@ -507,9 +511,9 @@ impl ConvertOptions {
         let mut bytes = 0;
         if !run.is_done() {
             let offset = run.offset();
-            let mut f = File::open(input).map_err(|e| Error::io(input, e))?;
-            f.seek(SeekFrom::Start(offset)).map_err(|e| Error::io(input, e))?;
-            let mut reader = BlockReader::new(f, input, offset, self.block_size);
+            let f = input::open_at(input, offset)?;
+            let mut reader =
+                BlockReader::new(f.reader, input, offset, self.block_size).counting(f.consumed);
             bytes = run.pump(None, &mut reader, progress)?;
         }
         let (manifest, notes) = run.finish()?;
@@ -640,10 +644,11 @@ fn lock_dir(tmp: &Path) -> Result<File> {
     Ok(f)
 }
 
-fn open_input(input: &Path) -> Result<(Box<dyn Read + Send>, SourceId)> {
+/// Opens the input (`-`: standard input), plain or compressed, and says what it is.
+fn open_input(input: &Path) -> Result<(input::Input, SourceId)> {
     if input.as_os_str() == "-" {
         return Ok((
-            Box::new(io::stdin()),
+            input::open(Box::new(io::stdin()), input)?,
             SourceId { path: "-".into(), bytes: 0, modified: None },
         ));
     }
@@ -658,7 +663,7 @@ fn open_input(input: &Path) -> Result<(Box<dyn Read + Send>, SourceId)> {
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map(|d| (d.as_secs(), d.subsec_nanos()));
     let id = SourceId { path: input.display().to_string(), bytes: meta.len(), modified };
-    Ok((Box::new(f), id))
+    Ok((input::open(Box::new(f), input)?, id))
 }
 
 #[cfg(test)]
@@ -667,7 +672,7 @@ mod tests {
     use std::path::Path;
 
     /// Convert's files in the order of the layout above: each may use only those before it.
-    const LAYERS: [&str; 18] = [
+    const LAYERS: [&str; 19] = [
         "value",
         "timefmt",
         "schema",
@@ -675,6 +680,7 @@ mod tests {
         "record",
         "parse/regular",
         "parse",
+        "input",
         "split",
         "names",
         "plan",
@@ -733,7 +739,7 @@ mod tests {
             }
         }
         // The check sees a use that points up.
-        assert_eq!(uses("value", "use super::staging::Staging;\n"), [(17, "staging".into())]);
+        assert_eq!(uses("value", "use super::staging::Staging;\n"), [(18, "staging".into())]);
         let dataset = fs::read_to_string(root.join("dataset.rs")).unwrap();
         assert!(!dataset.contains("crate::convert") && !dataset.contains("crate::compute"));
     }

@@ -351,6 +351,39 @@ fn convert_options(args: &ConvertArgs) -> Result<larder::convert::ConvertOptions
     Ok(opts)
 }
 
+/// The progress bar's line after `secs` seconds: rows, rate, and for a file a bar and an ETA.
+// Rates, fractions and sizes for display only: float rounding does not matter.
+#[allow(clippy::cast_precision_loss, clippy::cast_sign_loss, clippy::cast_possible_truncation)]
+fn progress_line(p: &larder::convert::Progress, secs: f64) -> String {
+    let rate = p.bytes_this_run as f64 / secs;
+    let mut line = format!("{} rows, {:.1} MB/s", p.rows_read, rate / 1e6);
+    if let Some(c) = p.compressed_bytes_read {
+        line = format!(
+            "{line} ({:.0} MB compressed -> {:.0} MB)",
+            c as f64 / 1e6,
+            p.bytes_read as f64 / 1e6
+        );
+    }
+    if let Some(total) = p.total_bytes.filter(|&t| t > 0) {
+        let done = p.compressed_bytes_read.unwrap_or(p.bytes_read);
+        let frac = (done as f64 / total as f64).clamp(0.0, 1.0);
+        let filled = (frac * 30.0) as usize;
+        // Compressed input: the share of the compressed file is all that is known.
+        let eta = match p.compressed_bytes_read {
+            Some(_) => secs * (1.0 - frac) / frac.max(1e-9),
+            None => total.saturating_sub(p.bytes_read) as f64 / rate.max(1.0),
+        };
+        line = format!(
+            "[{}{}] {:5.1}%  {line}, ETA {:.0} s",
+            "#".repeat(filled),
+            "-".repeat(30 - filled),
+            frac * 100.0,
+            eta
+        );
+    }
+    line
+}
+
 // Rates, fractions and sizes for display only: float rounding does not matter.
 #[allow(clippy::cast_precision_loss, clippy::cast_sign_loss, clippy::cast_possible_truncation)]
 fn convert(args: &ConvertArgs, out: &mut impl Write) -> Result<()> {
@@ -368,21 +401,7 @@ fn convert(args: &ConvertArgs, out: &mut impl Write) -> Result<()> {
             return;
         }
         last = Instant::now();
-        let secs = start.elapsed().as_secs_f64().max(1e-9);
-        let rate = p.bytes_this_run as f64 / secs;
-        let mut line = format!("{} rows, {:.1} MB/s", p.rows_read, rate / 1e6);
-        if let Some(total) = p.total_bytes.filter(|&t| t > 0) {
-            let frac = (p.bytes_read as f64 / total as f64).clamp(0.0, 1.0);
-            let filled = (frac * 30.0) as usize;
-            let eta = total.saturating_sub(p.bytes_read) as f64 / rate.max(1.0);
-            line = format!(
-                "[{}{}] {:5.1}%  {line}, ETA {:.0} s",
-                "#".repeat(filled),
-                "-".repeat(30 - filled),
-                frac * 100.0,
-                eta
-            );
-        }
+        let line = progress_line(p, start.elapsed().as_secs_f64().max(1e-9));
         eprint!("\r{line}\x1b[K");
         drew = true;
     };

@@ -43,6 +43,10 @@ pub struct Progress {
     pub total_bytes: Option<u64>,
     /// Input bytes converted by this process (excluding what an interrupted run did).
     pub bytes_this_run: u64,
+    /// For compressed input (whose uncompressed size is not known ahead): the bytes of the
+    /// compressed file consumed so far, to compare with `total_bytes`. Every other count here
+    /// is of uncompressed CSV.
+    pub compressed_bytes_read: Option<u64>,
 }
 
 /// How the staging behaves, from the options.
@@ -180,7 +184,7 @@ impl Staging {
                 || -> Result<Vec<Block>> {
                     for p in pending.drain(..) {
                         self.write_block(&p)?;
-                        progress(&self.progress(start));
+                        progress(&self.progress(start, reader.consumed()));
                     }
                     read_batch(reader, None)
                 },
@@ -195,13 +199,14 @@ impl Staging {
         Ok(self.ck.offset - start)
     }
 
-    fn progress(&self, start: u64) -> Progress {
+    fn progress(&self, start: u64, compressed_bytes_read: Option<u64>) -> Progress {
         Progress {
             rows_read: self.ck.rows_read,
             rejected: self.ck.rejected,
             bytes_read: self.ck.offset,
             total_bytes: (self.ck.source.path != "-").then_some(self.ck.source.bytes),
             bytes_this_run: self.ck.offset - start,
+            compressed_bytes_read,
         }
     }
 

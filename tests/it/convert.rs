@@ -686,3 +686,112 @@ fn a_write_a_crash_left_half_done_is_not_part_of_the_dataset() {
     let left: Vec<_> = tree(&out).into_keys().filter(|n| n.contains("larder-tmp")).collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// The files of a dataset but its manifest's record of the source (which names the input).
+fn columns_of(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut t = tree(dir);
+    let mut m: Value = serde_json::from_slice(&t.remove("manifest.json").unwrap()).unwrap();
+    m.as_object_mut().unwrap().remove("source");
+    t.insert("manifest.json".into(), serde_json::to_vec(&m).unwrap());
+    t
+}
+
+#[test]
+fn gzip_multi_member_gzip_and_zstd_inputs_convert_to_the_columns_of_the_plain_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = sample_csv(3000);
+    let plain = dir.path().join("in.csv");
+    fs::write(&plain, &data).unwrap();
+    let reference = dir.path().join("ref");
+    assert!(cli_convert(&plain, &reference, &[]).status().unwrap().success());
+    let (a, b) = data.split_at(data.len() / 3);
+    let inputs: [(&str, Vec<u8>); 3] = [
+        ("in.csv.gz", gzip(&data)),
+        // Named like a plain file: the first bytes decide, not the name.
+        ("members.csv", [gzip(a), gzip(b)].concat()),
+        ("in.csv.zst", zstd::stream::encode_all(&data[..], 3).unwrap()),
+    ];
+    for (name, bytes) in inputs {
+        let src = dir.path().join(name);
+        fs::write(&src, bytes).unwrap();
+        let out = dir.path().join(format!("{name}.out"));
+        let o = cli_convert(&src, &out, &[]).output().unwrap();
+        assert!(o.status.success(), "{name}: {}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(columns_of(&out), columns_of(&reference), "{name}");
+    }
+    // And from standard input.
+    let out = dir.path().join("stdin.out");
+    let mut child = Command::new(BIN)
+        .args(["convert", "-", out.to_str().unwrap(), "-q", "--type", "id=u32", "--type"])
+        .args(["name=cat", "--type", "score=f64", "--type", "flag=bool", "--type", "note=str"])
+        .args(["--type", "tag=cat", "--type", "when=datetime64[ms]", "--max-categories", "380"])
+        .args(["--max-category-bytes", "1M", "--block-size", "4096"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&zstd::stream::encode_all(&data[..], 1).unwrap())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let (mut x, mut y) = (columns_of(&out), columns_of(&reference));
+    // `--checkpoint-interval` is recorded nowhere; the rest of the manifest must agree.
+    x.remove("manifest.json");
+    y.remove("manifest.json");
+    assert_eq!(x, y, "zstd on standard input");
+}
+
+#[test]
+fn a_cut_short_or_damaged_compressed_input_is_an_error_naming_the_file_and_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = sample_csv(20_000);
+    let whole = [gzip(&data), zstd::stream::encode_all(&data[..], 3).unwrap()];
+    for (k, packed) in whole.iter().enumerate() {
+        let mut damaged = packed.clone();
+        let mid = damaged.len() / 2;
+        damaged[mid..mid + 32].fill(0x5A);
+        for (what, bytes) in [("cut", &packed[..packed.len() * 2 / 3]), ("damaged", &damaged[..])] {
+            let src = dir.path().join(format!("{k}-{what}.csv.z"));
+            fs::write(&src, bytes).unwrap();
+            let out = dir.path().join(format!("{k}-{what}"));
+            let o = cli_convert(&src, &out, &[]).output().unwrap();
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(1), "{what}: {err}");
+            assert!(err.contains(src.to_str().unwrap()) && err.contains("at byte"), "{err}");
+            assert!(err.contains("damaged or cut short"), "{err}");
+            assert!(!out.exists(), "{what}: no output");
+            let tmp = dir.path().join(format!(".{k}-{what}.larder-tmp"));
+            assert!(!tmp.exists(), "{what}: the same input would stop the same way: no resume");
+        }
+    }
+}
+
+#[test]
+fn resume_of_a_compressed_input_is_byte_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let gz = dir.path().join("in.csv.gz");
+    fs::write(&gz, gzip(&sample_csv(4000))).unwrap();
+    let counter = Arc::new(CountSteps::default());
+    let reference = dir.path().join("ref");
+    crash_opts().faults(counter.clone()).convert(&gz, &reference, &mut |_| {}).unwrap();
+    let total = counter.0.lock().unwrap()[&Step::Checkpoint];
+    for n in [2, total / 2, total - 1] {
+        let out = dir.path().join(format!("c{n}"));
+        let e = crash_opts()
+            .faults(FailAt::new(Step::Checkpoint, n))
+            .convert(&gz, &out, &mut |_| {})
+            .expect_err("injected");
+        assert!(e.to_string().contains("injected failure"), "{e}");
+        let o = cli_convert(&gz, &out, &["--resume"]).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_same(&out, &reference, &format!("checkpoint {n} of {total}"));
+    }
+}
