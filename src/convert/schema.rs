@@ -178,16 +178,14 @@ impl FromStr for ColumnType {
     }
 }
 
-/// A type with a datetime format, `datetime64[s]:%d/%m/%Y`, split at the colon after the
-/// unit: the type, and the format if there is one. Other types come back whole.
+/// A type with a datetime format, `datetime64[s]:%d/%m/%Y`, split at the first colon (no type
+/// name has one; the format may): the type, and the format if there is one. A format given to
+/// a type other than `datetime64` is refused when the conversion is planned, naming both.
 pub fn split_format(spec: &str) -> (&str, Option<&str>) {
-    let t = spec.trim_start();
-    if t.get(..11).is_some_and(|p| p.eq_ignore_ascii_case("datetime64["))
-        && let Some(end) = t.find("]:")
-    {
-        return (&t[..=end], Some(&t[end + 2..]));
+    match spec.split_once(':') {
+        Some((t, format)) => (t, Some(format)),
+        None => (spec, None),
     }
-    (spec, None)
 }
 
 /// The column type of a numpy typestr (`<i4`): columns are stored in native byte order, so a

@@ -413,7 +413,7 @@ fn cli_type_takes_a_format_and_a_schema_file_too() {
 
     // A format on a column that is not a datetime, and a bad format, are refused.
     for (t, why) in [
-        ("d=f64:%d/%m/%Y", "unknown column type"),
+        ("d=f64:%d/%m/%Y", "column \"d\" has the datetime format \"%d/%m/%Y\" but type f64"),
         ("d=datetime64[D]:%Y-%", "datetime format \"%Y-%\""),
     ] {
         let o = larder()
