@@ -98,8 +98,8 @@ impl StatsOptions {
     /// # Errors
     /// As [`crate::open`] and [`summary`](super::summary); [`Error::Argument`] for a histogram or
     /// quantiles of a complex array, a range without bins, bad bins or range, or an automatic
-    /// range that is not finite.
-    /// A `datetime64` array is refused: its statistics are [`describe`](StatsOptions::describe)'s.
+    /// range that is not finite; [`Error::Invalid`] for a `datetime64` array, whose statistics
+    /// are [`describe`](StatsOptions::describe)'s.
     pub fn compute(&self, path: impl AsRef<Path>) -> Result<Stats> {
         let path = path.as_ref();
         if let Some(valid) = self.check_column(path)? {

@@ -10,8 +10,9 @@
 //!  "rows": 2, "rejected": 0, "source": {...}}
 //! ```
 //!
-//! The grouping column is either categorical (integer codes into `categories`) or a small-range
-//! integer column; either way a row's group is an index into flat tables, one slot per group.
+//! The grouping column is categorical (integer codes into `categories`), a small-range integer
+//! column, or a `datetime64` column cut into fixed-width time buckets (`buckets.rs`); either way
+//! a row's group is an index into flat tables, one slot per group.
 
 use std::fmt;
 use std::path::Path;
