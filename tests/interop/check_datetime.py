@@ -31,7 +31,7 @@ def ts(s):
 
 
 # A request log over three days, millisecond timestamps with offsets, 2 % missing.
-n = 50_000
+n = 300_000  # more than one block of 2^18 rows, so partial tables merge
 base = np.datetime64("2024-03-30T22:00:00", "ms")
 offsets = rng.integers(0, 3 * 86_400_000, n)
 t = base + offsets.astype("m8[ms]")
