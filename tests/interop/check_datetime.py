@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Datetime columns of larder against pandas and numpy: `larder groupby --by ts --every W`
 against `df.groupby(df.ts.dt.floor(W))` and `pd.Grouper(key="ts", freq=W)` (empty buckets
-dropped), and `larder stats` of a datetime column against pandas' `describe()` (count, mean,
-min, max). Exits non-zero listing every mismatch.
+dropped), `larder stats` of a datetime column against pandas' `describe()` (count, mean,
+min, max), and timestamps converted with a strftime format against `pd.to_datetime(format=...)`.
+Exits non-zero listing every mismatch.
 
     python check_datetime.py LARDER_BIN WORK_DIR
 """
@@ -102,6 +103,37 @@ for key in ["sum", "std", "var"]:
     if key in s:
         problems.append(f"stats of datetimes has {key}: {s[key]}")
 print(f"stats: {s}")
+
+# Formatted timestamps: `--type NAME=datetime64[UNIT]:FORMAT` against pd.to_datetime(format=...).
+m = 20_000
+when = np.datetime64("2023-11-01T00:00:00", "s") + rng.integers(0, 200 * 86_400, m).astype("m8[s]")
+offsets_min = rng.choice([-300, -60, 0, 60, 330], m)
+local = when + (offsets_min * 60).astype("m8[s]")
+stamps = pd.Series(pd.to_datetime(local)).dt.strftime("%d/%b/%Y:%H:%M:%S")
+signs = np.where(offsets_min < 0, "-", "+")
+hhmm = [f"{abs(o) // 60:02d}{abs(o) % 60:02d}" for o in offsets_min]
+clf = [f"{t} {sg}{z}" for t, sg, z in zip(stamps, signs, hhmm)]
+days = pd.Series(pd.to_datetime(when)).dt.strftime("%d/%m/%Y")
+rows = ["clf,day"] + [f"{c},{d}" if i % 97 else f"NA,{d}" for i, (c, d) in enumerate(zip(clf, days))]
+fcsv = os.path.join(work, "formats.csv")
+with open(fcsv, "w") as f:
+    f.write("\n".join(rows) + "\n")
+fout = os.path.join(work, "formats")
+subprocess.run([larder, "convert", fcsv, fout, "-q", "--type",
+                "clf=datetime64[s]:%d/%b/%Y:%H:%M:%S %z", "--type", "day=datetime64[D]:%d/%m/%Y"],
+               check=True)
+fdf = pd.read_csv(fcsv, na_values=["NA"])
+want_clf = pd.to_datetime(fdf["clf"], format="%d/%b/%Y:%H:%M:%S %z", utc=True).dt.tz_localize(None)
+want_day = pd.to_datetime(fdf["day"], format="%d/%m/%Y")
+got_clf = np.load(os.path.join(fout, "clf.npy"))
+valid = np.load(os.path.join(fout, "clf.valid.npy"))
+if not np.array_equal(valid, want_clf.notna().to_numpy()):
+    problems.append("formatted clf: missing positions differ from pandas")
+if not np.array_equal(got_clf[valid], want_clf[valid].to_numpy().astype("M8[s]")):
+    problems.append("formatted clf: values differ from pd.to_datetime(format=..., utc=True)")
+if not np.array_equal(np.load(os.path.join(fout, "day.npy")), want_day.to_numpy().astype("M8[D]")):
+    problems.append("formatted day: values differ from pd.to_datetime(format='%d/%m/%Y')")
+print(f"formats: {m} rows checked against pandas")
 
 if problems:
     print("\n".join(problems))
