@@ -31,6 +31,7 @@
 //!
 //! ```text
 //! value.rs       field bytes -> bool / integer / float, or the Reason they are not one
+//! timefmt.rs     timestamps in a strftime format (jiff), for datetime columns given one
 //! schema.rs      ColumnType: names, element types, inference from sample values
 //! columns.rs     what a parsed block of input records produces: Layout, Values, Parsed, Reject
 //! record.rs      the CSV record rules: the quote-parity rule, record ends, fields, byte masks
@@ -73,6 +74,7 @@ mod sources;
 mod split;
 mod staged;
 mod staging;
+mod timefmt;
 mod value;
 
 use std::fs::{self, File, OpenOptions};
@@ -89,7 +91,7 @@ use crate::sys::{self, Lock};
 use checkpoint::{Checkpoint, ColumnState, SourceId};
 pub use faults::{FaultPlan, NoFaults, Step};
 use plan::Plan;
-pub use schema::ColumnType;
+pub use schema::{ColumnType, split_format};
 use split::BlockReader;
 pub use staging::Progress;
 use staging::{Policy, Staging};
@@ -120,6 +122,7 @@ pub struct ConvertOptions {
     infer_rows: usize,
     schema: Option<PathBuf>,
     types: Vec<(String, ColumnType)>,
+    formats: Vec<(String, String)>,
     columns: Option<Vec<String>>,
     fills: Vec<(String, String)>,
     shrink: bool,
@@ -165,6 +168,7 @@ impl ConvertOptions {
             infer_rows: DEFAULT_INFER_ROWS,
             schema: None,
             types: Vec::new(),
+            formats: Vec::new(),
             columns: None,
             fills: Vec::new(),
             shrink: false,
@@ -208,6 +212,20 @@ impl ConvertOptions {
     /// Sets the type of one column; overrides the schema file and inference.
     pub fn column_type(&mut self, name: impl Into<String>, t: ColumnType) -> &mut Self {
         self.types.push((name.into(), t));
+        self
+    }
+
+    /// Reads the datetime column `name` (its type set to `datetime64[UNIT]`) with a strftime
+    /// format instead of as ISO 8601: `%d/%b/%Y:%H:%M:%S %z` for `01/Jan/2024:10:00:00 +0000`,
+    /// `%d/%m/%Y` for `31/12/2024` (the directives of `jiff::fmt::strtime`). Values with an
+    /// offset are converted to UTC, values without one are taken as UTC; a value that does not
+    /// match rejects its record. Overrides a format the schema file gives.
+    pub fn datetime_format(
+        &mut self,
+        name: impl Into<String>,
+        format: impl Into<String>,
+    ) -> &mut Self {
+        self.formats.push((name.into(), format.into()));
         self
     }
 
@@ -298,7 +316,7 @@ impl ConvertOptions {
         };
         let types: Vec<(&str, &str)> =
             self.types.iter().map(|(n, t)| (n.as_str(), t.name())).collect();
-        Ok(serde_json::json!({
+        let mut settings = serde_json::json!({
             "delimiter": self.delimiter,
             "header": self.header,
             "infer_rows": self.infer_rows,
@@ -310,7 +328,12 @@ impl ConvertOptions {
             "na": self.na,
             "max_rejects": self.max_rejects,
             "max_categories": [self.max_categories, self.max_category_bytes],
-        }))
+        });
+        // Only when given, so checkpoints written before formats existed still resume.
+        if !self.formats.is_empty() {
+            settings["formats"] = serde_json::json!(self.formats);
+        }
+        Ok(settings)
     }
 
     /// Converts the CSV at `input` (`-` for standard input) into the dataset directory
@@ -495,6 +518,7 @@ impl ConvertOptions {
             infer_rows: self.infer_rows,
             schema: self.schema.as_deref(),
             types: &self.types,
+            formats: &self.formats,
             columns: self.columns.as_deref(),
             fills: &self.fills,
             shrink: self.shrink,
@@ -748,6 +772,7 @@ mod tests {
     /// Convert's files in the order of the layout above: each may use only those before it.
     const LAYERS: [&str; 19] = [
         "value",
+        "timefmt",
         "schema",
         "columns",
         "record",

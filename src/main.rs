@@ -14,6 +14,7 @@
 )]
 
 mod bench;
+mod report;
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -90,13 +91,19 @@ enum Command {
         #[arg(long, conflicts_with = "axis")]
         no_std: bool,
     },
-    /// Group the rows of a converted dataset by a categorical or small-range integer column.
+    /// Group the rows of a converted dataset by a categorical, small-range integer or datetime
+    /// column (time buckets with --every).
     Groupby {
         /// The dataset directory (with manifest.json).
         dataset: PathBuf,
-        /// The column to group by.
+        /// The column to group by: categorical, a small-range integer, or datetime64 (exact
+        /// values, or time buckets with --every).
         #[arg(long)]
         by: String,
+        /// Fixed-width time buckets of a datetime64 --by column: 1s, 15min (15m), 1h, 1d, or
+        /// combinations as 1h30min (units ns, us, ms, s, min, h, d; pandas' aliases too).
+        #[arg(long, value_name = "WIDTH")]
+        every: Option<String>,
         /// Aggregates, comma-separated: count, count:COL, sum:COL, mean:COL, min:COL, max:COL.
         #[arg(long, value_delimiter = ',', required = true)]
         agg: Vec<String>,
@@ -240,7 +247,8 @@ struct ConvertArgs {
     #[arg(long)]
     schema: Option<PathBuf>,
     /// Type of one column, NAME=TYPE (bool, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64,
-    /// cat, str, datetime64[UNIT]); repeatable; overrides --schema.
+    /// cat, str, datetime64[UNIT], datetime64[UNIT]:FORMAT with a strftime FORMAT such as
+    /// %d/%b/%Y:%H:%M:%S %z); repeatable; overrides --schema.
     #[arg(long = "type", value_name = "NAME=TYPE")]
     types: Vec<String>,
     /// Convert only these columns, in this order (comma-separated or repeated).
@@ -322,8 +330,12 @@ fn convert_options(args: &ConvertArgs) -> Result<larder::convert::ConvertOptions
         opts.schema_file(s);
     }
     for t in &args.types {
-        let (name, ty) = split_pair(t, "--type")?;
+        let (name, spec) = split_pair(t, "--type")?;
+        let (ty, format) = larder::convert::split_format(spec);
         opts.column_type(name, ty.parse::<ColumnType>().with_context(|| format!("--type {t}"))?);
+        if let Some(format) = format {
+            opts.datetime_format(name, format);
+        }
     }
     for f in &args.fill {
         let (name, value) = split_pair(f, "--fill")?;
@@ -616,10 +628,10 @@ fn run(cli: Cli) -> Result<()> {
                 options.range(lo, hi);
             }
             options.quantiles(&quantile);
-            stats(&mut out, &path, &deltas.paths, axis, json, &options)?;
+            report::stats(&mut out, &path, &deltas.paths, axis, json, &options)?;
         }
-        Command::Groupby { dataset, by, agg, json } => {
-            groupby(&mut out, &dataset, &by, &agg, json)?;
+        Command::Groupby { dataset, by, every, agg, json } => {
+            report::groupby(&mut out, &dataset, &by, every.as_deref(), &agg, json)?;
         }
         Command::Copy { src, dst, layout, deltas } => {
             let mut options = larder::CopyOptions::new();
@@ -747,94 +759,6 @@ fn parse_range(s: &str) -> std::result::Result<(f64, f64), String> {
     let bad = || format!("expected LO,HI (two numbers), got {s:?}");
     let (lo, hi) = s.split_once(',').ok_or_else(bad)?;
     Ok((lo.trim().parse().map_err(|_| bad())?, hi.trim().parse().map_err(|_| bad())?))
-}
-
-/// `larder stats`: whole-array or per-axis statistics, as text or JSON.
-fn stats(
-    out: &mut impl Write,
-    path: &std::path::Path,
-    deltas: &[PathBuf],
-    axis: Option<usize>,
-    json: bool,
-    options: &larder::compute::StatsOptions,
-) -> Result<()> {
-    let store =
-        if deltas.is_empty() { None } else { Some(larder::open_with_deltas(path, deltas)?) };
-    if let Some(axis) = axis {
-        let r = match &store {
-            None => larder::compute::summary_axis_any(path, axis)?,
-            Some(s) => larder::store_dispatch!(s,
-                a => larder::compute::summary_axis_store(a.as_ref(), path, axis),
-                complex _c => Err(larder::Error::invalid(path, "holds complex numbers")))?,
-        };
-        if json {
-            writeln!(out, "{}", serde_json::to_string(&r)?)?;
-        } else {
-            let v = serde_json::to_value(&r)?;
-            for key in
-                ["dtype", "axis", "shape", "count", "sum", "mean", "std", "min", "max", "nan_count"]
-            {
-                writeln!(out, "{key:<10} {}", v[key])?;
-            }
-        }
-    } else {
-        let r = match &store {
-            None => options.compute(path)?,
-            Some(s) => options.compute_store(s, path)?,
-        };
-        if json {
-            writeln!(out, "{}", serde_json::to_string(&r)?)?;
-        } else {
-            let v = serde_json::to_value(&r)?;
-            for key in [
-                "dtype",
-                "count",
-                "nan_count",
-                "sum",
-                "mean",
-                "std",
-                "var",
-                "min",
-                "max",
-                "histogram",
-                "quantiles",
-            ] {
-                if let Some(value) = v.get(key) {
-                    writeln!(out, "{key:<10} {value}")?;
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// `larder groupby`: one row per group, as a table or JSON.
-fn groupby(
-    out: &mut impl Write,
-    dataset: &std::path::Path,
-    by: &str,
-    agg: &[String],
-    json: bool,
-) -> Result<()> {
-    let aggs =
-        agg.iter().map(|a| a.parse::<larder::compute::Agg>()).collect::<Result<Vec<_>, _>>()?;
-    let r = larder::compute::groupby(dataset, by, &aggs)
-        .with_context(|| format!("grouping {} by {by}", dataset.display()))?;
-    if json {
-        writeln!(out, "{}", serde_json::to_string(&r)?)?;
-    } else {
-        let mut header = vec![by.to_string()];
-        header.extend(r.columns.iter().map(|c| c.0.clone()));
-        writeln!(out, "{}", header.join("\t"))?;
-        for (i, key) in r.keys.iter().enumerate() {
-            let mut row = vec![serde_json::to_string(key)?];
-            for (_, values) in &r.columns {
-                row.push(serde_json::to_string(&values[i])?);
-            }
-            writeln!(out, "{}", row.join("\t"))?;
-        }
-    }
-    Ok(())
 }
 
 fn main() -> ExitCode {
