@@ -820,7 +820,7 @@ fn several_inputs_convert_as_one_table_and_rejects_name_their_file_and_line() {
         .unwrap();
     let out = dir.path().join("out");
     let pattern = dir.path().join("log-?.csv*");
-    let o = Command::new(BIN)
+    let run = Command::new(BIN)
         .args(["convert", pattern.to_str().unwrap(), out.to_str().unwrap(), "-q"])
         .args(["--type", "id=u32", "--type", "name=cat", "--type", "score=f64"])
         .args(["--type", "flag=bool", "--type", "note=str", "--type", "tag=cat"])
@@ -828,7 +828,7 @@ fn several_inputs_convert_as_one_table_and_rejects_name_their_file_and_line() {
         .args(["--max-category-bytes", "1M", "--block-size", "4096"])
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let (mut a, mut b) = (columns_of(&out), columns_of(&reference));
     let (ra, rb) = (a.remove("rejects.csv").unwrap(), b.remove("rejects.csv").unwrap());
     let (ma, mb) = (a.remove("manifest.json").unwrap(), b.remove("manifest.json").unwrap());
@@ -837,8 +837,8 @@ fn several_inputs_convert_as_one_table_and_rejects_name_their_file_and_line() {
         (serde_json::from_slice(&ma).unwrap(), serde_json::from_slice(&mb).unwrap());
     assert_eq!(ma["columns"], mb["columns"]);
     assert_eq!((&ma["rows"], &ma["rejected"]), (&mb["rows"], &mb["rejected"]));
-    let m = Manifest::read(&out).unwrap();
-    let names: Vec<_> = m.sources.iter().map(|s| s.path.rsplit('/').next().unwrap()).collect();
+    let manifest = Manifest::read(&out).unwrap();
+    let names: Vec<_> = manifest.sources.iter().map(|s| s.path.rsplit('/').next().unwrap()).collect();
     assert_eq!(names, ["log-1.csv", "log-2.csv.gz", "log-3.csv.zst"]);
     // Each rejected record names its file and its line there: the same record as in the whole
     // file, whose line is its line in the part plus the lines of the parts before.
