@@ -106,6 +106,9 @@ pub const DEFAULT_CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 /// Default number of rows read to infer column types.
 pub const DEFAULT_INFER_ROWS: usize = 10_000;
 
+/// The most input read to find the rows that inference asks for.
+const INFER_BYTES: usize = 16 << 20;
+
 /// Default bound on a categorical column's dictionary, in categories: past it, the column
 /// becomes a string column.
 pub const DEFAULT_MAX_CATEGORIES: u64 = 1 << 20;
@@ -513,6 +516,21 @@ impl ConvertOptions {
             return Err(Error::format(input, 0, "the input is empty: no header and no records"));
         };
         let (names, line) = plan::header_names(&mut first, self.delimiter, self.header, input)?;
+        // Inference needs records: when the first block holds fewer than it asks for (long
+        // records, or a first record longer than a block), the next blocks join it, up to a
+        // bound. (Blocks are consecutive, so the joined block is one run of whole records.)
+        while memchr::memchr_iter(b'\n', &first.data).take(self.infer_rows).count()
+            < self.infer_rows
+            && first.data.len() < INFER_BYTES
+        {
+            match reader.next_block()? {
+                Some(b) => {
+                    first.data.extend_from_slice(&b.data);
+                    reader.recycle([b.data]);
+                }
+                None => break,
+            }
+        }
         let request = plan::Request {
             delimiter: self.delimiter,
             infer_rows: self.infer_rows,
@@ -525,6 +543,7 @@ impl ConvertOptions {
             na: &self.na,
         };
         let plan = Plan::build(&request, input, &names, &first.data)?;
+        ensure_open_files(plan.columns.len(), input)?;
         let ck = Checkpoint {
             version: 1,
             settings,
@@ -564,6 +583,7 @@ impl ConvertOptions {
             staging::cleanup(tmp, &ck.plan, &*self.faults)?;
             return Ok((manifest, Vec::new(), true, 0));
         }
+        ensure_open_files(ck.plan.columns.len(), input)?;
         let mut run = Staging::resume(tmp, input, ck, self.policy())?;
         let mut bytes = 0;
         if !run.is_done() {
@@ -597,6 +617,28 @@ impl ConvertOptions {
         }
         let (manifest, notes) = run.finish()?;
         Ok((manifest, notes, true, bytes))
+    }
+}
+
+/// Files a conversion keeps open per output column at most (values or codes, a dictionary or
+/// a string column's offsets, a validity file), and besides them.
+const FILES_PER_COLUMN: u64 = 3;
+const FILES_BESIDES: u64 = 64;
+
+/// Makes sure this process may keep open the files of `columns` output columns, raising its
+/// soft limit within the hard one if need be.
+fn ensure_open_files(columns: usize, input: &Path) -> Result<()> {
+    let want = columns as u64 * FILES_PER_COLUMN + FILES_BESIDES;
+    match sys::raise_open_files(want) {
+        Some(limit) if limit < want => Err(Error::invalid(
+            input,
+            format!(
+                "has {columns} columns, whose files need up to {want} open at once; this process \
+                 may open only {limit} (its hard limit: raise it, e.g. with `ulimit -Hn`, or \
+                 convert fewer columns)"
+            ),
+        )),
+        _ => Ok(()),
     }
 }
 

@@ -8,6 +8,10 @@
 //! decompressed CSV. A stream cannot be entered in the middle, so a resume of compressed input
 //! decompresses it again from the start and skips to the checkpoint's offset.
 //!
+//! A file whose first line ends with a lone `\r` (the line ends of classic Mac OS, which
+//! pandas also reads) has every `\r` read as `\n`: one byte for one, so offsets stay those of
+//! the file.
+//!
 //! Damaged or cut-short compressed data is [`Error::Format`] naming the file and the compressed
 //! byte where decompression stopped; it is never taken for the end of the input.
 
@@ -72,13 +76,59 @@ pub(crate) fn open(mut source: Box<dyn Read + Send>, path: &Path) -> Result<Inpu
     let compression = Compression::sniff(&prefix);
     let whole: Box<dyn Read + Send> = Box::new(io::Cursor::new(prefix).chain(source));
     Ok(match compression {
-        None => Input { reader: whole, consumed: None },
+        None => Input { reader: line_ends(whole, path)?, consumed: None },
         Some(c) => {
             let consumed = Arc::new(AtomicU64::new(0));
             let reader = decompress(c, Counted { inner: whole, n: Arc::clone(&consumed) }, path);
-            Input { reader: Box::new(reader), consumed: Some(consumed) }
+            Input { reader: line_ends(Box::new(reader), path)?, consumed: Some(consumed) }
         }
     })
+}
+
+/// The longest first line looked through for its line end.
+const FIRST_LINE: usize = 1 << 20;
+
+/// `r`, with `\r` read as `\n` when its first line ends with a lone `\r`.
+fn line_ends(mut r: Box<dyn Read + Send>, path: &Path) -> Result<Box<dyn Read + Send>> {
+    let (prefix, cr) = first_line_end(&mut r, path)?;
+    let whole: Box<dyn Read + Send> = Box::new(io::Cursor::new(prefix).chain(r));
+    Ok(if cr { Box::new(CrAsLf(whole)) } else { whole })
+}
+
+/// Reads `r` until its first line end is known: the bytes read, and whether that line end is
+/// a lone `\r`.
+fn first_line_end(r: &mut dyn Read, path: &Path) -> Result<(Vec<u8>, bool)> {
+    let mut prefix = Vec::new();
+    let mut eof = false;
+    loop {
+        match memchr::memchr2(b'\r', b'\n', &prefix) {
+            Some(i) if prefix[i] == b'\n' => return Ok((prefix, false)),
+            // A `\r` at the very end: the next byte decides, if there is one.
+            Some(i) if i + 1 < prefix.len() || eof => {
+                let cr = prefix.get(i + 1) != Some(&b'\n');
+                return Ok((prefix, cr));
+            }
+            None if eof || prefix.len() >= FIRST_LINE => return Ok((prefix, false)),
+            _ => {}
+        }
+        let n = r.take(64 << 10).read_to_end(&mut prefix).map_err(|e| read_error(path, e))?;
+        eof = n == 0;
+    }
+}
+
+/// Reads `\r` as `\n`.
+struct CrAsLf<R>(R);
+
+impl<R: Read> Read for CrAsLf<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.0.read(buf)?;
+        for b in &mut buf[..n] {
+            if *b == b'\r' {
+                *b = b'\n';
+            }
+        }
+        Ok(n)
+    }
 }
 
 /// Opens the file at `path` to read its CSV from decompressed byte `offset` on: a plain file
@@ -95,8 +145,11 @@ pub(crate) fn open_at(path: &Path, offset: u64) -> Result<Input> {
     (&mut f).take(4).read_to_end(&mut prefix).map_err(|e| Error::io(path, e))?;
     f.seek(SeekFrom::Start(0)).map_err(|e| Error::io(path, e))?;
     if Compression::sniff(&prefix).is_none() {
+        // The line ends are told from the file's start; then the read starts at `offset`.
+        let (_, cr) = first_line_end(&mut f, path)?;
         f.seek(SeekFrom::Start(offset)).map_err(|e| Error::io(path, e))?;
-        return Ok(Input { reader: Box::new(f), consumed: None });
+        let reader: Box<dyn Read + Send> = if cr { Box::new(CrAsLf(f)) } else { Box::new(f) };
+        return Ok(Input { reader, consumed: None });
     }
     let mut input = open(Box::new(f), path)?;
     let skipped = io::copy(&mut (&mut input.reader).take(offset), &mut io::sink())
@@ -314,6 +367,28 @@ mod tests {
         assert_eq!(read_all(z).unwrap(), (data.clone(), Some(Compression::Zstd)));
         assert_eq!(read_all(Vec::new()).unwrap(), (Vec::new(), None));
         assert_eq!(read_all(b"a,".to_vec()).unwrap(), (b"a,".to_vec(), None));
+    }
+
+    #[test]
+    fn lone_cr_line_ends_read_as_lf_and_others_are_left_alone() {
+        let cases: [(&[u8], &[u8]); 6] = [
+            (b"a,b\r1,2\r3,4\r", b"a,b\n1,2\n3,4\n"),
+            (b"a,b\r\n1,\"x\ry\"\r\n", b"a,b\r\n1,\"x\ry\"\r\n"),
+            (b"a,b\n1,x\ry\n", b"a,b\n1,x\ry\n"),
+            (b"a,b\r", b"a,b\n"),
+            (b"a,b", b"a,b"),
+            (b"", b""),
+        ];
+        for (given, read) in cases {
+            assert_eq!(
+                read_all(given.to_vec()).unwrap().0,
+                read,
+                "{:?}",
+                String::from_utf8_lossy(given)
+            );
+        }
+        let gz = gzip(b"a,b\r1,2\r");
+        assert_eq!(read_all(gz).unwrap().0, b"a,b\n1,2\n");
     }
 
     #[test]

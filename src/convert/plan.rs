@@ -76,13 +76,39 @@ pub(crate) fn header_names(
         first.data.drain(..3);
         first.offset += 3;
     }
+    // Blank lines before the first record are skipped, as blank lines are everywhere.
+    let mut blank = 0;
+    let mut skipped_lines = 0;
+    loop {
+        let rest = &first.data[blank..];
+        let n = if rest.starts_with(b"\n") {
+            1
+        } else if rest.starts_with(b"\r\n") {
+            2
+        } else {
+            break;
+        };
+        blank += n;
+        skipped_lines += 1;
+    }
+    if blank > 0 {
+        first.data.drain(..blank);
+        first.offset += blank as u64;
+        if first.data.is_empty() {
+            return Err(Error::format(
+                input,
+                first.offset,
+                "the input holds only blank lines: no header and no records",
+            ));
+        }
+    }
     let header_end = record_end(&first.data, 0);
     let first_record =
         first.data[..header_end].strip_suffix(b"\r").unwrap_or(&first.data[..header_end]);
     let header_fields = fields_of(first_record, delimiter).map_err(|r| {
         Error::format(input, first.offset, format!("cannot read the first record: {r}"))
     })?;
-    let mut line = 1;
+    let mut line = 1 + skipped_lines;
     let names = if header {
         let taken = (header_end + 1).min(first.data.len());
         line += memchr::memchr_iter(b'\n', &first.data[..taken]).count() as u64;

@@ -838,7 +838,8 @@ fn several_inputs_convert_as_one_table_and_rejects_name_their_file_and_line() {
     assert_eq!(ma["columns"], mb["columns"]);
     assert_eq!((&ma["rows"], &ma["rejected"]), (&mb["rows"], &mb["rejected"]));
     let manifest = Manifest::read(&out).unwrap();
-    let names: Vec<_> = manifest.sources.iter().map(|s| s.path.rsplit('/').next().unwrap()).collect();
+    let names: Vec<_> =
+        manifest.sources.iter().map(|s| s.path.rsplit('/').next().unwrap()).collect();
     assert_eq!(names, ["log-1.csv", "log-2.csv.gz", "log-3.csv.zst"]);
     // Each rejected record names its file and its line there: the same record as in the whole
     // file, whose line is its line in the part plus the lines of the parts before.
@@ -921,4 +922,111 @@ fn resume_of_several_inputs_is_byte_identical() {
         crash_opts().resume(true).convert_files(&inputs, &out, &mut |_| {}).unwrap();
         assert_same(&out, &reference, &format!("checkpoint {n} of {total}"));
     }
+}
+
+#[test]
+fn lone_cr_line_ends_convert_as_pandas_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cr, lf) = (dir.path().join("cr.csv"), dir.path().join("lf.csv"));
+    fs::write(&cr, "a,b\r1,x\r2,\"y\"\r3,z").unwrap();
+    fs::write(&lf, "a,b\n1,x\n2,\"y\"\n3,z").unwrap();
+    let (o1, o2) = (dir.path().join("o1"), dir.path().join("o2"));
+    assert!(
+        larder(&["convert", cr.to_str().unwrap(), o1.to_str().unwrap(), "-q"]).status.success()
+    );
+    assert!(
+        larder(&["convert", lf.to_str().unwrap(), o2.to_str().unwrap(), "-q"]).status.success()
+    );
+    let m = Manifest::read(&o1).unwrap();
+    assert_eq!((m.rows, m.rejected, m.columns.len()), (3, 0, 2));
+    let (mut a, mut b) = (columns_of(&o1), columns_of(&o2));
+    a.remove("manifest.json");
+    b.remove("manifest.json");
+    assert_eq!(a, b);
+}
+
+#[test]
+fn a_first_record_longer_than_a_block_still_leaves_rows_to_infer_types_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("in.csv");
+    let mut s = format!("a,b\n1,\"{}\"\n", "x".repeat(1_100_000));
+    for i in 2..50 {
+        s.push_str(&format!("{i},y{i}\n"));
+    }
+    fs::write(&csv, s).unwrap();
+    let out = dir.path().join("out");
+    assert!(
+        larder(&["convert", csv.to_str().unwrap(), out.to_str().unwrap(), "-q"]).status.success()
+    );
+    let m = Manifest::read(&out).unwrap();
+    assert_eq!((m.rows, m.rejected), (49, 0));
+    // 49 distinct texts: few enough to be categorical.
+    assert_eq!((m.columns[0].dtype.as_str(), m.columns[1].dtype.as_str()), ("<i8", "|u1"));
+    // And a table of it prints, long cells cut as pandas cuts them.
+    let o = larder(&["cat", out.to_str().unwrap(), "--slice", "0:2"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains(&format!("{}...", "x".repeat(47))) && text.len() < 400, "{text}");
+}
+
+#[test]
+fn an_input_of_blank_lines_only_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("in.csv");
+    fs::write(&csv, "\n\r\n\n").unwrap();
+    let o = larder(&["convert", csv.to_str().unwrap(), dir.path().join("o").to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("only blank lines"), "{err}");
+    // Blank lines before the header are skipped, and counted in line numbers.
+    fs::write(&csv, "\n\na,b\n1,2\nx,3\n").unwrap();
+    let out = dir.path().join("p");
+    assert!(cli_ok(&[
+        "convert",
+        csv.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "-q",
+        "--type",
+        "a=i64"
+    ]));
+    let rejects = fs::read_to_string(out.join("rejects.csv")).unwrap();
+    assert!(rejects.lines().nth(1).unwrap().starts_with("5,\"a\""), "{rejects}");
+}
+
+fn cli_ok(args: &[&str]) -> bool {
+    let o = larder(args);
+    o.status.success() || panic!("{}", String::from_utf8_lossy(&o.stderr))
+}
+
+#[test]
+fn a_wide_file_raises_the_open_file_limit_or_says_why_it_cannot() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("wide.csv");
+    let names: Vec<String> = (0..200).map(|i| format!("c{i}")).collect();
+    let row: Vec<String> = (0..200).map(|i| i.to_string()).collect();
+    fs::write(&csv, format!("{}\n{}\n{}\n", names.join(","), row.join(","), row.join(",")))
+        .unwrap();
+    let run = |limit: &str, out: &str| {
+        let script = format!("ulimit {limit} 128 && exec \"$0\" convert \"$1\" \"$2\" -q");
+        Command::new("sh")
+            .args([
+                "-c",
+                &script,
+                BIN,
+                csv.to_str().unwrap(),
+                dir.path().join(out).to_str().unwrap(),
+            ])
+            .output()
+            .unwrap()
+    };
+    // A soft limit below what 200 columns need is raised.
+    let o = run("-Sn", "soft");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(Manifest::read(dir.path().join("soft")).unwrap().rows, 2);
+    // A hard one cannot be: a clear error before anything is written.
+    let o = run("-n", "hard");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("200 columns") && err.contains("open"), "{err}");
+    assert!(!dir.path().join("hard").exists() && !dir.path().join(".hard.larder-tmp").exists());
 }
