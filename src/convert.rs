@@ -784,7 +784,7 @@ fn open_input(input: &Path) -> Result<(input::Input, SourceId)> {
     }
     let f = File::open(input).map_err(|e| Error::io(input, e))?;
     let id = source_id_of(input, &f)?;
-    Ok((input::open(Box::new(f), input)?, id))
+    Ok((input::open(Box::new(input::Retrying::new(f, input::RETRY)), input)?, id))
 }
 
 /// What identifies the input file at `path` (size and modification time).

@@ -2,6 +2,7 @@
 //! standard input, and numpy reading the result.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Write};
@@ -951,7 +952,7 @@ fn a_first_record_longer_than_a_block_still_leaves_rows_to_infer_types_from() {
     let csv = dir.path().join("in.csv");
     let mut s = format!("a,b\n1,\"{}\"\n", "x".repeat(1_100_000));
     for i in 2..50 {
-        s.push_str(&format!("{i},y{i}\n"));
+        writeln!(s, "{i},y{i}").unwrap();
     }
     fs::write(&csv, s).unwrap();
     let out = dir.path().join("out");
