@@ -2,8 +2,8 @@
 //! standard input, and numpy reading the result.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
