@@ -415,15 +415,27 @@ impl ConvertOptions {
                      options, or delete it to start over",
                 ));
             }
-            let recorded = std::iter::once(&ck.source).chain(&ck.more_sources);
-            if ck.more_sources.len() + 1 != sources.len()
-                || !recorded.zip(&sources).all(|(a, b)| same_source(a, b))
-            {
+            let recorded: Vec<&SourceId> =
+                std::iter::once(&ck.source).chain(&ck.more_sources).collect();
+            if recorded.len() != sources.len() {
                 return Err(Error::invalid(
                     input,
                     format!(
-                        "changed since the interrupted conversion began (size or modification \
-                         time); delete {} to start over",
+                        "the interrupted conversion read {} inputs, not {}; resume with the same \
+                         inputs, or delete {} to start over",
+                        recorded.len(),
+                        sources.len(),
+                        tmp.display()
+                    ),
+                ));
+            }
+            if let Some((_, now)) = recorded.iter().zip(&sources).find(|(a, b)| !same_source(a, b))
+            {
+                return Err(Error::invalid(
+                    &now.path,
+                    format!(
+                        "changed since the interrupted conversion began (another file, or its \
+                         size or modification time); delete {} to start over",
                         tmp.display()
                     ),
                 ));
@@ -510,7 +522,8 @@ impl ConvertOptions {
         let mut sources = sources.into_iter();
         let source = sources.next().ok_or_else(|| Error::internal("no input"))?;
         let mut reader = BlockReader::new(reader_input.reader, input, 0, self.block_size)
-            .counting(reader_input.consumed);
+            .counting(reader_input.consumed)
+            .naming(files.clone());
         let first = reader.next_block()?;
         let Some(mut first) = first else {
             return Err(Error::format(input, 0, "the input is empty: no header and no records"));
@@ -592,8 +605,8 @@ impl ConvertOptions {
         let mut bytes = 0;
         if !run.is_done() {
             let offset = run.offset();
-            let f = if inputs.len() == 1 {
-                input::open_at(input, offset)?
+            let (f, files) = if inputs.len() == 1 {
+                (input::open_at(input, offset)?, None)
             } else {
                 // One stream of several files cannot be entered in the middle: read it again
                 // up to the checkpoint, which also maps the lines of the files passed.
@@ -610,13 +623,14 @@ impl ConvertOptions {
                         ),
                     ));
                 }
-                if let Some(files) = files {
-                    run.attribute_lines(files);
+                if let Some(files) = &files {
+                    run.attribute_lines(files.clone());
                 }
-                f
+                (f, files)
             };
-            let mut reader =
-                BlockReader::new(f.reader, input, offset, self.block_size).counting(f.consumed);
+            let mut reader = BlockReader::new(f.reader, input, offset, self.block_size)
+                .counting(f.consumed)
+                .naming(files);
             bytes = run.pump(None, &mut reader, progress)?;
         }
         let (manifest, notes) = run.finish()?;

@@ -124,7 +124,7 @@ enum Command {
         #[command(flatten)]
         deltas: Deltas,
     },
-    /// Convert a CSV file into a dataset directory: one memory-mapped .npy per column and a
+    /// Convert CSV files (plain, gzip or zstd) into a dataset directory: one memory-mapped .npy per column and a
     /// manifest.json (see docs/cli.md).
     Convert(ConvertArgs),
     /// Run an experiment and print its measurements.
@@ -232,7 +232,7 @@ struct ConvertArgs {
     /// The CSV files (plain, gzip or zstd), converted as one table, or `-` for standard input;
     /// then the dataset directory to create, which appears only once the conversion is
     /// complete. A quoted name with `*` or `?` in its last part stands for the files that match.
-    #[arg(value_name = "INPUT... OUT_DIR", num_args = 2.., required = true)]
+    #[arg(value_name = "PATH", num_args = 1.., required = true, action = clap::ArgAction::Append)]
     paths: Vec<PathBuf>,
     /// Field delimiter: one character, or `tab`.
     #[arg(long, short = 'd', default_value = ",")]
@@ -406,7 +406,15 @@ fn convert(args: &ConvertArgs, out: &mut impl Write) -> Result<()> {
         eprint!("\r{line}\x1b[K");
         drew = true;
     };
-    let (out_dir, inputs) = args.paths.split_last().context("no output directory")?;
+    let (out_dir, inputs) = match args.paths.split_last() {
+        Some((out, inputs)) if !inputs.is_empty() => (out, inputs),
+        // A usage error, with clap's exit code (2).
+        _ => clap::Error::raw(
+            clap::error::ErrorKind::TooFewValues,
+            "convert needs at least one input and the output directory: INPUT... OUT_DIR\n",
+        )
+        .exit(),
+    };
     let report = match opts.convert_files(inputs, out_dir, &mut bar) {
         Ok(r) => r,
         Err(e) => {

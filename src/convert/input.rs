@@ -41,7 +41,10 @@ impl Compression {
     pub(crate) fn sniff(prefix: &[u8]) -> Option<Compression> {
         match prefix {
             [0x1f, 0x8b, ..] => Some(Compression::Gzip),
-            [0x28, 0xb5, 0x2f, 0xfd, ..] => Some(Compression::Zstd),
+            // A frame, or a skippable frame (magic 0x184D2A50 to 0x184D2A5F) before one.
+            [0x28, 0xb5, 0x2f, 0xfd, ..] | [0x50..=0x5f, 0x2a, 0x4d, 0x18, ..] => {
+                Some(Compression::Zstd)
+            }
             _ => None,
         }
     }
@@ -68,6 +71,9 @@ const BUFFER: usize = 1 << 20;
 
 /// Buffers the decompressing thread may run ahead.
 const AHEAD: usize = 4;
+
+/// The largest zstd window accepted, as a power of two: 128 MiB, zstd's own default limit.
+const ZSTD_WINDOW_LOG: u32 = 27;
 
 /// Opens `source`, the input at `path` (a file or standard input), and tells from its first
 /// bytes whether it is compressed.
@@ -152,16 +158,30 @@ const FIRST_LINE: usize = 1 << 20;
 fn line_ends(mut r: Box<dyn Read + Send>, path: &Path) -> Result<Box<dyn Read + Send>> {
     let (prefix, cr) = first_line_end(&mut r, path)?;
     let whole: Box<dyn Read + Send> = Box::new(io::Cursor::new(prefix).chain(r));
-    Ok(if cr { Box::new(CrAsLf(whole)) } else { whole })
+    Ok(if cr { Box::new(CrAsLf::new(whole)) } else { whole })
 }
 
-/// Reads `r` until its first line end is known: the bytes read, and whether that line end is
-/// a lone `\r`.
+/// Reads `r` until its first line end outside quotes is known: the bytes read, and whether
+/// that line end is a lone `\r`.
 fn first_line_end(r: &mut dyn Read, path: &Path) -> Result<(Vec<u8>, bool)> {
     let mut prefix = Vec::new();
-    let mut eof = false;
+    let (mut eof, mut scanned, mut quoted) = (false, 0, false);
     loop {
-        match memchr::memchr2(b'\r', b'\n', &prefix) {
+        let mut end = None;
+        for (i, &b) in prefix.iter().enumerate().skip(scanned) {
+            match b {
+                b'"' => quoted = !quoted,
+                b'\r' | b'\n' if !quoted => {
+                    end = Some(i);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        if end.is_none() {
+            scanned = prefix.len();
+        }
+        match end {
             Some(i) if prefix[i] == b'\n' => return Ok((prefix, false)),
             // A `\r` at the very end: the next byte decides, if there is one.
             Some(i) if i + 1 < prefix.len() || eof => {
@@ -176,15 +196,27 @@ fn first_line_end(r: &mut dyn Read, path: &Path) -> Result<(Vec<u8>, bool)> {
     }
 }
 
-/// Reads `\r` as `\n`.
-struct CrAsLf<R>(R);
+/// Reads a `\r` outside quotes as `\n`; one inside a quoted field is part of its value.
+struct CrAsLf<R> {
+    inner: R,
+    /// Inside a quoted field (an odd number of `"` so far).
+    quoted: bool,
+}
+
+impl<R> CrAsLf<R> {
+    fn new(inner: R) -> CrAsLf<R> {
+        CrAsLf { inner, quoted: false }
+    }
+}
 
 impl<R: Read> Read for CrAsLf<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.0.read(buf)?;
+        let n = self.inner.read(buf)?;
         for b in &mut buf[..n] {
-            if *b == b'\r' {
-                *b = b'\n';
+            match *b {
+                b'"' => self.quoted = !self.quoted,
+                b'\r' if !self.quoted => *b = b'\n',
+                _ => {}
             }
         }
         Ok(n)
@@ -209,7 +241,8 @@ pub(crate) fn open_at(path: &Path, offset: u64) -> Result<Input> {
         let (_, cr) = first_line_end(&mut f, path)?;
         f.seek(SeekFrom::Start(offset)).map_err(|e| Error::io(path, e))?;
         let f = Retrying::new(f, RETRY);
-        let reader: Box<dyn Read + Send> = if cr { Box::new(CrAsLf(f)) } else { Box::new(f) };
+        // A checkpoint is at a record boundary: outside quotes.
+        let reader: Box<dyn Read + Send> = if cr { Box::new(CrAsLf::new(f)) } else { Box::new(f) };
         return Ok(Input { reader, consumed: None });
     }
     let mut input = open(Box::new(Retrying::new(f, RETRY)), path)?;
@@ -319,12 +352,25 @@ fn pump<R: Read>(
 ) {
     let damaged = |e: io::Error| -> io::Error {
         let at = consumed.load(Ordering::Relaxed);
-        InputError::new(path, at, format!("{} data is damaged or cut short: {e}", c.name())).into()
+        let reason = if e.to_string().contains("too much memory") {
+            format!(
+                "zstd data made with a window larger than {} MiB (zstd --long or --ultra), \
+                 more memory than larder gives a decoder: decompress it first",
+                1 << (ZSTD_WINDOW_LOG - 20)
+            )
+        } else {
+            format!("{} data is damaged or cut short: {e}", c.name())
+        };
+        InputError::new(path, at, reason).into()
     };
     let mut decoder: Box<dyn Read> = match c {
         // Every member, not only the first: `cat a.gz b.gz` is one gzip file.
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(source))),
-        Compression::Zstd => match zstd::stream::read::Decoder::new(source) {
+        Compression::Zstd => match zstd::stream::read::Decoder::new(source).and_then(|mut d| {
+            // The window a frame asks for is memory the decoder holds: at most 128 MiB.
+            d.window_log_max(ZSTD_WINDOW_LOG)?;
+            Ok(d)
+        }) {
             Ok(d) => Box::new(d),
             Err(e) => {
                 let _ = tx.send(Msg::Failed(e));
@@ -477,8 +523,11 @@ mod tests {
 
     #[test]
     fn lone_cr_line_ends_read_as_lf_and_others_are_left_alone() {
-        let cases: [(&[u8], &[u8]); 6] = [
+        let cases: [(&[u8], &[u8]); 8] = [
             (b"a,b\r1,2\r3,4\r", b"a,b\n1,2\n3,4\n"),
+            // Inside quotes a `\r` is a value's, in the header too.
+            (b"a,b\r1,\"x\ry\"\r", b"a,b\n1,\"x\ry\"\n"),
+            (b"\"a\nb\",c\r1,2\r", b"\"a\nb\",c\n1,2\n"),
             (b"a,b\r\n1,\"x\ry\"\r\n", b"a,b\r\n1,\"x\ry\"\r\n"),
             (b"a,b\n1,x\ry\n", b"a,b\n1,x\ry\n"),
             (b"a,b\r", b"a,b\n"),

@@ -20,6 +20,10 @@ pub(crate) fn ends_record(quotes_before: usize) -> bool {
     quotes_before.is_multiple_of(2)
 }
 
+/// The longest record accepted. Longer ones are almost always an unbalanced quote that swallows
+/// the rest of the file; refusing them keeps memory bounded.
+pub(crate) const MAX_RECORD: usize = 256 << 20;
+
 /// The end of the record starting at `start`: the index of its terminating `\n`, or
 /// `data.len()`. Newlines inside quotes do not end it ([`ends_record`]).
 pub(crate) fn record_end(data: &[u8], start: usize) -> usize {

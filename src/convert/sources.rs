@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use crate::error::{Error, Result};
 
 use super::input::{self, InputError};
-use super::record::{fields_of, record_end};
+use super::record::{MAX_RECORD, ends_record, fields_of};
 
 /// Where one input file's records start in the stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,33 +25,53 @@ struct FileStart {
     line: u64,
     /// That line's number in the file itself.
     local: u64,
+    /// Byte of the stream where that record starts, and its byte in the file itself.
+    offset: u64,
+    local_offset: u64,
     /// Index of the file among the inputs.
     file: usize,
 }
 
-/// Maps lines of the stream back to files and their own lines.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct FileMap(Arc<Mutex<Vec<FileStart>>>);
+/// Maps lines and bytes of the stream back to the files and their own lines and bytes.
+#[derive(Clone, Debug)]
+pub(crate) struct FileMap {
+    paths: Arc<Vec<PathBuf>>,
+    starts: Arc<Mutex<Vec<FileStart>>>,
+}
 
 impl FileMap {
-    /// The file (index among the inputs) and its own line number of stream line `line`.
-    pub(crate) fn locate(&self, line: u64) -> (usize, u64) {
-        let starts = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let i = starts.partition_point(|s| s.line <= line);
-        match i.checked_sub(1).and_then(|i| starts.get(i)) {
-            Some(s) => (s.file, s.local + (line - s.line)),
-            None => (0, line),
+    fn starts(&self) -> std::sync::MutexGuard<'_, Vec<FileStart>> {
+        self.starts.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The last file start at or before `key`, by the key `at` gives.
+    fn start_of(&self, key: u64, at: fn(&FileStart) -> u64) -> Option<FileStart> {
+        let starts = self.starts();
+        let i = starts.partition_point(|s| at(s) <= key);
+        i.checked_sub(1).and_then(|i| starts.get(i)).copied()
+    }
+
+    /// The file and its own line number of stream line `line`.
+    pub(crate) fn locate(&self, line: u64) -> (&Path, u64) {
+        match self.start_of(line, |s| s.line) {
+            Some(s) => (&self.paths[s.file], s.local + (line - s.line)),
+            None => (&self.paths[0], line),
+        }
+    }
+
+    /// The file and its own byte offset of stream byte `offset` (of a compressed file: of its
+    /// decompressed CSV).
+    pub(crate) fn locate_byte(&self, offset: u64) -> (PathBuf, u64) {
+        match self.start_of(offset, |s| s.offset) {
+            Some(s) => (self.paths[s.file].clone(), s.local_offset + (offset - s.offset)),
+            None => (self.paths[0].clone(), offset),
         }
     }
 
     fn push(&self, s: FileStart) {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(s);
+        self.starts().push(s);
     }
 }
-
-/// The longest header record looked for at the top of each file.
-const MAX_HEADER: usize = 1 << 20;
-
 /// The files being read, as one stream of CSV bytes.
 pub(crate) struct Chain {
     paths: Vec<PathBuf>,
@@ -66,8 +86,9 @@ pub(crate) struct Chain {
     /// added after a file that ends without one.
     pending: Vec<u8>,
     pos: usize,
-    /// Line breaks handed out so far.
+    /// Line breaks and bytes handed out so far.
     newlines: u64,
+    handed: u64,
     files: FileMap,
     /// Bytes of the input files consumed so far (compressed bytes where compressed).
     consumed: Arc<AtomicU64>,
@@ -93,6 +114,7 @@ impl Chain {
     /// The stream of the files at `paths`, in order; with `header`, each one's first record
     /// must name the same columns as the first file's.
     pub(crate) fn new(paths: Vec<PathBuf>, delimiter: u8, header: bool) -> Chain {
+        let files = FileMap { paths: Arc::new(paths.clone()), starts: Arc::default() };
         Chain {
             paths,
             delimiter,
@@ -103,7 +125,8 @@ impl Chain {
             pending: Vec::new(),
             pos: 0,
             newlines: 0,
-            files: FileMap::default(),
+            handed: 0,
+            files,
             consumed: Arc::new(AtomicU64::new(0)),
             done_bytes: 0,
         }
@@ -137,13 +160,14 @@ impl Chain {
             quotes: 0,
             last: None,
         };
-        let start_line = self.newlines + 1;
+        let (line, offset) = (self.newlines + 1, self.handed);
         if !self.header {
-            self.files.push(FileStart { line: start_line, local: 1, file: index });
+            let local_offset = 0;
+            self.files.push(FileStart { line, local: 1, offset, local_offset, file: index });
             self.current = Some(cur);
             return Ok(());
         }
-        let (head, rest) = read_header(&mut cur.reader, &path)?;
+        let (blank, head, rest) = read_header(&mut cur.reader, &path)?;
         let fields = header_fields(&head, self.delimiter, &path)?;
         if let Some(first) = &self.first_header {
             if *first != fields {
@@ -162,14 +186,25 @@ impl Chain {
                     ),
                 ));
             }
-            let header_lines = memchr::memchr_iter(b'\n', &head).count() as u64;
-            cur.read = head.len() as u64;
-            self.files.push(FileStart { line: start_line, local: header_lines + 1, file: index });
+            // Blank lines and the header are left out of the stream.
+            let skipped = blank.len() + head.len();
+            let lines =
+                memchr::memchr_iter(b'\n', &[&blank[..], &head[..]].concat()).count() as u64;
+            cur.read = skipped as u64;
+            let local_offset = skipped as u64;
+            self.files.push(FileStart {
+                line,
+                local: lines + 1,
+                offset,
+                local_offset,
+                file: index,
+            });
             self.pending = rest;
         } else {
             self.first_header = Some(fields);
-            self.files.push(FileStart { line: start_line, local: 1, file: index });
-            self.pending = [head, rest].concat();
+            self.files.push(FileStart { line, local: 1, offset, local_offset: 0, file: index });
+            // The first file is handed out whole: the plan skips its blank lines and header.
+            self.pending = [blank, head, rest].concat();
         }
         self.pos = 0;
         self.current = Some(cur);
@@ -201,6 +236,7 @@ impl Chain {
     /// Counts what is handed out in `out`.
     fn account(&mut self, out: &[u8], from_file: bool) {
         self.newlines += memchr::memchr_iter(b'\n', out).count() as u64;
+        self.handed += out.len() as u64;
         if let Some(cur) = &mut self.current {
             cur.quotes += memchr::memchr_iter(b'"', out).count() as u64;
             if let Some(&b) = out.last() {
@@ -256,21 +292,45 @@ impl Read for Chain {
     }
 }
 
-/// The first record of a file (with its line break) and the bytes read past it.
-fn read_header(r: &mut Box<dyn Read + Send>, path: &Path) -> io::Result<(Vec<u8>, Vec<u8>)> {
+/// The blank lines that start a file, its first record (with its line break), and the bytes
+/// read past it. The record is found by scanning each byte once, with the quote-parity rule.
+fn read_header(
+    r: &mut Box<dyn Read + Send>,
+    path: &Path,
+) -> io::Result<(Vec<u8>, Vec<u8>, Vec<u8>)> {
     let mut buf = Vec::new();
     let mut chunk = vec![0u8; 64 << 10];
+    // Bytes of leading blank lines; then the scan's position and the quotes it passed.
+    let (mut blank, mut scanned, mut quotes) = (0, 0, 0usize);
     loop {
-        let end = record_end(&buf, 0);
-        if end < buf.len() {
-            let rest = buf.split_off(end + 1);
-            return Ok((buf, rest));
+        while scanned == blank {
+            match &buf[blank..] {
+                [b'\n', ..] => blank += 1,
+                [b'\r', b'\n', ..] => blank += 2,
+                _ => break,
+            }
+            scanned = blank;
         }
-        if buf.len() > MAX_HEADER {
+        // A lone `\r` at the end of what was read may yet start a blank `\r\n` line.
+        let settled = !(buf.len() == blank + 1 && buf[blank] == b'\r');
+        if settled {
+            for p in memchr::memchr2_iter(b'"', b'\n', &buf[scanned..]) {
+                let at = scanned + p;
+                if buf[at] == b'"' {
+                    quotes += 1;
+                } else if ends_record(quotes) {
+                    let rest = buf.split_off(at + 1);
+                    let head = buf.split_off(blank);
+                    return Ok((buf, head, rest));
+                }
+            }
+            scanned = buf.len();
+        }
+        if buf.len() - blank > MAX_RECORD {
             return Err(fail(
                 path,
-                0,
-                "no header record within the first MiB (an unbalanced quote?)",
+                blank as u64,
+                "the header is longer than a record may be (an unbalanced quote?)",
             ));
         }
         let n = match r.read(&mut chunk) {
@@ -279,10 +339,11 @@ fn read_header(r: &mut Box<dyn Read + Send>, path: &Path) -> io::Result<(Vec<u8>
             Err(e) => return Err(e),
         };
         if n == 0 {
-            if buf.is_empty() {
-                return Err(fail(path, 0, "the file is empty: it has no header"));
+            if buf.len() == blank {
+                return Err(fail(path, 0, "the file has no header: it is empty or blank"));
             }
-            return Ok((buf, Vec::new()));
+            let head = buf.split_off(blank);
+            return Ok((buf, head, Vec::new()));
         }
         buf.extend_from_slice(&chunk[..n]);
     }
@@ -301,7 +362,8 @@ fn fail(path: &Path, at: u64, reason: &str) -> io::Error {
 }
 
 /// Expands the inputs as given: a path that exists is itself; one whose file name holds `*` or
-/// `?` is the files of its directory that match, in name order.
+/// `?` is what its directory holds that matches, in name order, as a shell expands it: every
+/// entry but directories (links followed), so a link to a file counts.
 ///
 /// # Errors
 /// [`Error::Invalid`] for a pattern that matches no file; [`Error::Io`] when its directory
@@ -321,7 +383,7 @@ pub(crate) fn expand(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
         let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
             .map_err(|e| Error::io(&dir, e))?
             .filter_map(std::result::Result::ok)
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+            .filter(|e| !std::fs::metadata(e.path()).is_ok_and(|m| m.is_dir()))
             .filter(|e| matches(name.as_bytes(), e.file_name().to_string_lossy().as_bytes()))
             .map(|e| dir.join(e.file_name()))
             .collect();
@@ -395,14 +457,15 @@ mod tests {
         let b = dir.path().join("b.csv");
         std::fs::write(&a, "x,y\n1,2\n3,\"a\nb\"").unwrap();
         std::fs::write(&b, "\u{feff}x,y\r\n5,6\n").unwrap();
-        let mut c = Chain::new(vec![a, b], b',', true);
+        let mut c = Chain::new(vec![a.clone(), b.clone()], b',', true);
         let files = c.files();
         let mut out = String::new();
         c.read_to_string(&mut out).unwrap();
         assert_eq!(out, "x,y\n1,2\n3,\"a\nb\"\n5,6\n");
-        assert_eq!(files.locate(2), (0, 2));
-        assert_eq!(files.locate(3), (0, 3));
-        assert_eq!(files.locate(5), (1, 2), "b's first record is on its line 2");
+        assert_eq!(files.locate(2), (a.as_path(), 2));
+        assert_eq!(files.locate(3), (a.as_path(), 3));
+        assert_eq!(files.locate(5), (b.as_path(), 2), "b's first record is on its line 2");
+        assert_eq!(files.locate_byte(16), (b.clone(), 8), "after its BOM and header");
     }
 
     #[test]

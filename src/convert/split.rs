@@ -13,10 +13,9 @@ use crate::error::{Error, Result};
 
 use super::input::read_error;
 use super::record::last_boundary;
+use super::sources::FileMap;
 
-/// The longest record accepted. Longer ones are almost always an unbalanced quote that swallows
-/// the rest of the file; refusing them keeps memory bounded.
-pub(crate) const MAX_RECORD: usize = 256 << 20;
+pub(crate) use super::record::MAX_RECORD;
 
 /// A run of whole records and where it starts in the input.
 #[derive(Debug)]
@@ -40,6 +39,8 @@ pub(crate) struct BlockReader<R> {
     consumed: Option<Arc<AtomicU64>>,
     /// Blocks read ahead and given back, handed out before any new one.
     unread: std::collections::VecDeque<Block>,
+    /// With several inputs: the files the stream is made of, to name them in errors.
+    files: Option<FileMap>,
 }
 
 impl<R: Read> BlockReader<R> {
@@ -55,7 +56,14 @@ impl<R: Read> BlockReader<R> {
             spare: Vec::new(),
             consumed: None,
             unread: std::collections::VecDeque::new(),
+            files: None,
         }
+    }
+
+    /// Names, in errors, the file of a stream of several (and the offset in it).
+    pub(crate) fn naming(mut self, files: Option<FileMap>) -> Self {
+        self.files = files;
+        self
     }
 
     /// Gives back `blocks`, read ahead in order: the next calls of
@@ -121,9 +129,13 @@ impl<R: Read> BlockReader<R> {
                 break;
             }
             if target >= MAX_RECORD {
+                let (path, offset) = match &self.files {
+                    Some(map) => map.locate_byte(self.offset),
+                    None => (self.path.clone(), self.offset),
+                };
                 return Err(Error::format(
-                    &self.path,
-                    self.offset,
+                    &path,
+                    offset,
                     format!(
                         "a record longer than {} MiB starts here (an unbalanced quote?)",
                         MAX_RECORD >> 20

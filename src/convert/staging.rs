@@ -262,9 +262,17 @@ impl Staging {
             return Ok(());
         };
         let column = r.column.map(|c| self.ck.plan.columns[c].name.clone());
+        let line = self.ck.line + r.line;
+        let (path, line) = match &self.files {
+            Some(map) => {
+                let (path, local) = map.locate(line);
+                (path.to_path_buf(), local)
+            }
+            None => (self.input.clone(), line),
+        };
         Err(Error::Rejected {
-            path: self.input.clone(),
-            line: self.ck.line + r.line,
+            path,
+            line,
             reason: match column {
                 Some(c) => format!("column {c:?}: {}", r.reason),
                 None => r.reason.to_string(),
@@ -302,18 +310,12 @@ impl Staging {
             let line = self.ck.line + r.line;
             let (file, line) = match &self.files {
                 Some(map) => {
-                    let (i, local) = map.locate(line);
-                    let path = match i.checked_sub(1) {
-                        None => &self.ck.source.path,
-                        Some(k) => {
-                            self.ck.more_sources.get(k).map_or(&self.ck.source.path, |s| &s.path)
-                        }
-                    };
-                    (Some(path.as_str()), local)
+                    let (path, local) = map.locate(line);
+                    (Some(path.display().to_string()), local)
                 }
                 None => (None, line),
             };
-            self.rejects.write(file, line, column, &r.reason.to_string(), &r.raw)?;
+            self.rejects.write(file.as_deref(), line, column, &r.reason.to_string(), &r.raw)?;
         }
         self.ck.rejects_bytes = self.rejects.len();
         Ok(())

@@ -1041,3 +1041,68 @@ fn a_wide_file_raises_the_open_file_limit_or_says_why_it_cannot() {
     assert!(err.contains("200 columns") && err.contains("open"), "{err}");
     assert!(!dir.path().join("hard").exists() && !dir.path().join(".hard.larder-tmp").exists());
 }
+
+#[test]
+fn errors_about_several_inputs_name_the_file_at_fault_and_its_own_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name);
+    fs::write(p("a.csv"), "a,b\n1,x\n2,y\n").unwrap();
+    fs::write(p("b.csv"), "\n\na,b\n5,z\nbad,w\n").unwrap();
+    let s = |name: &str| p(name).to_str().unwrap().to_string();
+    // --strict stops at the first reject: named by its file and its line there (blank lines
+    // before the second file's header are skipped, and counted).
+    let o = larder(&[
+        "convert",
+        &s("a.csv"),
+        &s("b.csv"),
+        &s("o1"),
+        "-q",
+        "--strict",
+        "--type",
+        "a=i64",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(&format!("{}:5: column \"a\"", s("b.csv"))), "{err}");
+    // Options may stand between the paths.
+    let o = larder(&["convert", &s("a.csv"), "-q", &s("b.csv"), "--type", "a=cat", &s("o2")]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(Manifest::read(p("o2")).unwrap().rows, 4, "the second header is no row");
+    // A resume names the input that changed.
+    let tmp = p(".o3.larder-tmp");
+    let small = || {
+        let mut o = ConvertOptions::new();
+        o.block_size(4).checkpoint_interval(Duration::ZERO);
+        o
+    };
+    let inputs = [p("a.csv"), p("b.csv")];
+    let e = small()
+        .faults(FailAt::new(Step::Checkpoint, 2))
+        .convert_files(&inputs, p("o3"), &mut |_| {})
+        .expect_err("injected");
+    assert!(tmp.exists(), "{e}");
+    fs::write(p("b.csv"), "a,b\n5,z\n").unwrap();
+    let e = small().resume(true).convert_files(&inputs, p("o3"), &mut |_| {}).unwrap_err();
+    assert!(e.to_string().starts_with(&format!("{}: changed", s("b.csv"))), "{e}");
+    let e = small().resume(true).convert_files(&inputs[..1], p("o3"), &mut |_| {}).unwrap_err();
+    assert!(e.to_string().contains("read 2 inputs, not 1"), "{e}");
+}
+
+#[test]
+fn globs_take_links_to_files_and_zstd_may_start_with_a_skippable_frame() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    fs::create_dir(&logs).unwrap();
+    fs::write(logs.join("1.csv"), "a,b\n1,x\n").unwrap();
+    fs::write(dir.path().join("target.csv"), "a,b\n2,y\n").unwrap();
+    std::os::unix::fs::symlink("../target.csv", logs.join("2.csv")).unwrap();
+    // A skippable frame (magic 0x184D2A50, 4 bytes of payload), then the data.
+    let mut z = vec![0x50, 0x2a, 0x4d, 0x18, 4, 0, 0, 0, b'a', b'b', b'c', b'd'];
+    z.extend(zstd::stream::encode_all(&b"a,b\n3,z\n"[..], 1).unwrap());
+    fs::write(logs.join("3.csv"), z).unwrap();
+    fs::create_dir(logs.join("4.csv")).unwrap(); // a directory is not an input
+    let out = dir.path().join("out");
+    let o = larder(&["convert", logs.join("*.csv").to_str().unwrap(), out.to_str().unwrap(), "-q"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(Manifest::read(&out).unwrap().sources.len(), 3);
+    assert_eq!(values(&out.join("a.npy")), serde_json::json!([1, 2, 3]));
+}
