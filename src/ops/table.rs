@@ -217,8 +217,7 @@ pub fn cat_dataset(
         }
     }
     let line = |cells: &[String]| {
-        let padded: Vec<String> =
-            cells.iter().zip(&widths).map(|(t, &w)| format!("{t:>w$}")).collect();
+        let padded: Vec<String> = cells.iter().zip(&widths).map(|(t, &w)| pad_left(t, w)).collect();
         padded.join("  ")
     };
     writeln!(out, "{}", line(&header)).map_err(io)?;
@@ -265,4 +264,12 @@ fn picked_rows(
         _ => return Err(one_axis(String::new())),
     };
     Ok(picked.into_iter().map(Some).collect())
+}
+
+/// `t` right-aligned in `w` characters. By hand: `format!`'s width stops at 65 535, and a
+/// column name or a string can be longer.
+fn pad_left(t: &str, w: usize) -> String {
+    let mut s = " ".repeat(w.saturating_sub(t.chars().count()));
+    s.push_str(t);
+    s
 }
