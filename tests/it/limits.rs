@@ -375,6 +375,20 @@ fn convert_of_a_thousand_column_csv_fits_in_a_gib_of_address_space() {
     assert_eq!(larder::dataset::Dataset::open(&out).unwrap().columns().count(), 1000);
 }
 
+/// A Zarr chunk file shorter than the crc32c checksum its codecs end with is an error naming
+/// the chunk (found by the fuzz suite: zarrs' partial decoder panicked subtracting the 4 bytes).
+#[test]
+fn zarr_chunk_shorter_than_its_crc32c_is_refused_naming_the_chunk() {
+    let src = crate::support::fixture("fuzz/zarr/crc32c_chunk_shorter_than_its_checksum/a.zarr");
+    for args in [&["stats"][..], &["cat", "--json"]] {
+        let o = larder().args(args).arg(&src).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+        assert!(err.contains("c/1/2") && err.contains("shorter than its 4-byte crc32c"), "{err}");
+    }
+}
+
 /// `info` and `cat` of a dataset whose column name is wider than `format!` pads (65 535)
 /// print it (found by the fuzz suite: both panicked).
 #[test]
