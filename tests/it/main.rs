@@ -15,6 +15,7 @@ mod cli;
 mod compute;
 mod convert;
 mod cow;
+mod fuzz;
 mod hostile;
 mod interop;
 mod limits;
