@@ -208,7 +208,6 @@ fn shard_entries(meta: &[u8]) -> Option<usize> {
 
 fn mutate(rng: &mut Rng, seed: &Case, other: &Case) -> Case {
     let mut case = seed.clone();
-    let keys: Vec<String> = case.files.keys().cloned().collect();
     let pick_other = |rng: &mut Rng| -> Vec<u8> {
         let v: Vec<&Vec<u8>> = other.files.values().collect();
         (*rng.pick(&v)).clone()
@@ -229,9 +228,14 @@ fn mutate(rng: &mut Rng, seed: &Case, other: &Case) -> Case {
             case.files.insert("in.csv".into(), mutate::csv(rng, &b));
         }
         Kind::Zarr | Kind::Manifest => {
-            let json: Vec<&String> = keys.iter().filter(|k| is_json(k)).collect();
-            let data: Vec<&String> = keys.iter().filter(|k| !is_json(k)).collect();
             for _ in 0..=rng.below(2) {
+                // Listed again each round: a round may have removed a file.
+                let keys: Vec<String> = case.files.keys().cloned().collect();
+                let json: Vec<&String> = keys.iter().filter(|k| is_json(k)).collect();
+                let data: Vec<&String> = keys.iter().filter(|k| !is_json(k)).collect();
+                if keys.is_empty() {
+                    break;
+                }
                 match rng.below(10) {
                     0..=4 if !json.is_empty() => {
                         let k = *rng.pick(&json);
