@@ -110,6 +110,8 @@ fn cat_typed<T: Element>(
     let elems = selection.resolve(a.shape())?;
     let io = |e| Error::io("<stdout>", e);
     let time = a.dtype().time();
+    // A file cut since it was mapped is an error here; one cut while printing can still fault.
+    a.check_not_shrunk(0, a.len() * a.dtype().itemsize())?;
     match a.raw_view() {
         Ok((view, swapped)) => {
             write_as(out, &view.slice(elems.as_slice()), swapped, format, time).map_err(io)

@@ -627,3 +627,48 @@ fn info_on_a_delta_file_describes_its_base_depth_and_pages() {
     let e = larder::npy::cow::describe_delta(&base);
     assert!(matches!(e, Err(Error::Format { .. })), "{e:?}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// A mapped file cut short by another program (docs/safety.md, "Truncation while mapped").
+
+/// A 12 MiB `f64` array (three 4 MiB chunks) of `0..n`, opened read-only, then cut by another
+/// writer (`set_len`, as `truncate(1)` would) to `keep` data bytes.
+fn mapped_then_cut(dir: &Path, keep: u64) -> (PathBuf, MmapArray<f64>) {
+    let p = dir.join("cut.npy");
+    let n = 3 * (larder::npy::CHUNK_BYTES / 8);
+    write_npy(&p, &ArrayD::from_shape_fn(IxDyn(&[n]), |i| i[0] as f64)).unwrap();
+    let a = MmapArray::<f64>::open(&p).unwrap();
+    let offset = fs::metadata(&p).unwrap().len() - 8 * n as u64;
+    // The lock is advisory: a program that ignores it can cut the file.
+    fs::OpenOptions::new().write(true).open(&p).unwrap().set_len(offset + keep).unwrap();
+    (p, a)
+}
+
+fn assert_cut_error(e: &Error, path: &Path) {
+    let text = e.to_string();
+    assert!(matches!(e, Error::Io { source, .. } if source.kind() == io::ErrorKind::UnexpectedEof));
+    assert!(text.contains(&*path.to_string_lossy()) && text.contains("was cut to"), "{text}");
+}
+
+#[test]
+fn reductions_over_a_mapping_whose_file_was_cut_get_an_error_not_sigbus() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, a) = mapped_then_cut(dir.path(), 5 << 20);
+    let source = a.chunk_source().unwrap();
+    // The first chunk is still in the file; the second is cut in its middle, the third gone.
+    let mut sum = 0.0;
+    source.with_chunk(0, &mut |v| sum += v.iter().sum::<f64>()).unwrap();
+    assert!(sum > 0.0);
+    for chunk in [1, 2] {
+        let e = source.with_chunk(chunk, &mut |_| {}).unwrap_err();
+        assert_cut_error(&e, &path);
+    }
+}
+
+#[test]
+fn region_reads_of_a_mapping_whose_file_was_cut_get_an_error_not_sigbus() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, a) = mapped_then_cut(dir.path(), 0);
+    let e = a.read_region(&larder::Region::new(&[0], &[8]).unwrap()).unwrap_err();
+    assert_cut_error(&e, &path);
+}
