@@ -757,12 +757,19 @@ fn stats(
         if json {
             writeln!(out, "{}", serde_json::to_string(&r)?)?;
         } else {
-            let v = serde_json::to_value(&r)?;
-            for key in
-                ["dtype", "axis", "shape", "count", "sum", "mean", "std", "min", "max", "nan_count"]
-            {
-                writeln!(out, "{key:<10} {}", v[key])?;
-            }
+            let keys = [
+                "dtype",
+                "axis",
+                "shape",
+                "count",
+                "sum",
+                "mean",
+                "std",
+                "min",
+                "max",
+                "nan_count",
+            ];
+            print_fields(out, &r, &keys)?;
         }
     } else {
         let r = match &store {
@@ -772,8 +779,7 @@ fn stats(
         if json {
             writeln!(out, "{}", serde_json::to_string(&r)?)?;
         } else {
-            let v = serde_json::to_value(&r)?;
-            for key in [
+            let keys = [
                 "dtype",
                 "count",
                 "nan_count",
@@ -785,11 +791,23 @@ fn stats(
                 "max",
                 "histogram",
                 "quantiles",
-            ] {
-                if let Some(value) = v.get(key) {
-                    writeln!(out, "{key:<10} {value}")?;
-                }
-            }
+            ];
+            print_fields(out, &r, &keys)?;
+        }
+    }
+    Ok(())
+}
+
+/// Prints the fields `keys` of `value`'s JSON object, one `key value` line each, the values as
+/// the JSON text serde wrote. Not through `serde_json::Value`: it cannot hold the integers
+/// above 2^64 that exact sums of `uint64` data reach ("number out of range").
+fn print_fields(out: &mut impl Write, value: &impl serde::Serialize, keys: &[&str]) -> Result<()> {
+    let text = serde_json::to_string(value)?;
+    let fields: std::collections::HashMap<&str, &serde_json::value::RawValue> =
+        serde_json::from_str(&text)?;
+    for key in keys {
+        if let Some(v) = fields.get(key) {
+            writeln!(out, "{key:<10} {}", v.get())?;
         }
     }
     Ok(())

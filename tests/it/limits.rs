@@ -422,3 +422,17 @@ fn dataset_column_files_shorter_than_the_manifest_rows_are_refused_naming_the_fi
         }
     }
 }
+
+/// Exact integer sums: `stats` prints a `uint64` sum above 2^64 in full, as text as in JSON,
+/// with and without `--axis` (found by the fuzz suite: the text output failed with "number out
+/// of range").
+#[test]
+fn stats_prints_a_uint64_sum_above_2_pow_64_exactly() {
+    let p = crate::support::fixture("fuzz/npy/uint64_sum_above_2_pow_64/a.npy");
+    for args in [&["stats"][..], &["stats", "--json"], &["stats", "--axis", "0"]] {
+        let o = larder().args(args).arg(&p).output().unwrap();
+        assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(text.contains("37524954799323604216"), "{args:?}: {text}");
+    }
+}
