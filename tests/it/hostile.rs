@@ -672,3 +672,48 @@ fn region_reads_of_a_mapping_whose_file_was_cut_get_an_error_not_sigbus() {
     let e = a.read_region(&larder::Region::new(&[0], &[8]).unwrap()).unwrap_err();
     assert_cut_error(&e, &path);
 }
+
+// ---------------------------------------------------------------------------------------------
+// A full disk.
+
+/// A 256 KiB tmpfs, unmounted on drop; `None` (after saying why) where mounting is not
+/// permitted (it needs root and a permissive container).
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    fn mount(at: &Path) -> Option<SmallDisk> {
+        fs::create_dir_all(at).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs", s(at)])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|st| st.success());
+        if !ok {
+            eprintln!("skipped: cannot mount a tmpfs here (needs root and mount permission)");
+        }
+        ok.then(|| SmallDisk(at.to_path_buf()))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn copy_onto_a_full_disk_is_a_clear_error_and_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("big.npy");
+    // 1 MiB of data that does not compress: four times the disk.
+    let noise = |i: usize| (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29);
+    write_npy(&src, &ArrayD::from_shape_fn(IxDyn(&[1 << 17]), |i| noise(i[0]))).unwrap();
+    let Some(disk) = SmallDisk::mount(&dir.path().join("mnt")) else { return };
+    for dst in ["out.npy", "out.zarr"] {
+        let d = disk.0.join(dst);
+        let o = run(&["copy", s(&src), s(&d)]);
+        let err = assert_fails(&o, &[dst]);
+        assert!(err.contains("No space left on device"), "{dst}: {err}");
+        assert!(names_in(&disk.0).is_empty(), "{dst}: {:?}", names_in(&disk.0));
+    }
+}
