@@ -436,3 +436,22 @@ fn stats_prints_a_uint64_sum_above_2_pow_64_exactly() {
         assert!(text.contains("37524954799323604216"), "{args:?}: {text}");
     }
 }
+
+/// An HDF5 dataset whose stored data is smaller than its shape and type need is refused before
+/// libhdf5 reads it (found by the fuzz suite: a compact dataset left with 0 bytes of data by a
+/// damaged header crashed libhdf5 1.10 with SIGSEGV in `cat` and `stats`).
+#[cfg(feature = "hdf5")]
+#[test]
+fn hdf5_dataset_with_less_data_than_its_shape_needs_is_refused_not_a_crash() {
+    let p = crate::support::fixture("fuzz/hdf5/compact_dataset_with_no_data/a.h5");
+    for args in [&["cat"][..], &["stats"], &["copy"]] {
+        let mut cmd = larder();
+        cmd.args(args).arg(&p);
+        let dir = tempfile::tempdir().unwrap();
+        if args == ["copy"] {
+            cmd.arg(dir.path().join("out.npy"));
+        }
+        let o = cmd.output().unwrap();
+        refused(&o, &p, "compact data of 0 bytes, its shape and type need 8");
+    }
+}
