@@ -45,7 +45,7 @@ impl Kind {
     const ALL: [Kind; 6] =
         [Kind::Npy, Kind::Zarr, Kind::Hdf5, Kind::Csv, Kind::Manifest, Kind::Delta];
 
-    fn dir_name(self) -> &'static str {
+    pub(crate) fn dir_name(self) -> &'static str {
         match self {
             Kind::Npy => "npy",
             Kind::Zarr => "zarr",
@@ -309,14 +309,22 @@ struct KindReport {
 /// Mutates the seeds of each kind for `per_kind`, runs every input, saves failing ones under
 /// `save`, prints the figures, and returns every finding.
 fn fuzz(seed: u64, per_kind: Duration, save: &Path) -> Vec<String> {
-    let mut rng = Rng::new(seed);
     let mut all = Vec::new();
     let mut report = String::new();
+    let only = std::env::var("LARDER_FUZZ_KINDS").ok();
     for kind in Kind::ALL {
         if kind == Kind::Hdf5 && !cfg!(feature = "hdf5") {
             continue;
         }
+        if only.as_deref().is_some_and(|o| !o.split(',').any(|k| k == kind.dir_name())) {
+            continue;
+        }
+        // One stream per kind: a kind's inputs do not depend on how many the kinds before it
+        // got through.
+        let mut rng = Rng::new(seed ^ (kind as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let seeds = seeds(kind);
+        // The input being run, kept until the next: if the whole process dies, it is there.
+        let current = save.join("current").join(kind.dir_name());
         let mut r = KindReport::default();
         let start = Instant::now();
         while start.elapsed() < per_kind {
@@ -328,6 +336,8 @@ fn fuzz(seed: u64, per_kind: Duration, save: &Path) -> Vec<String> {
                 case = mutate(&mut rng, &case, o);
             }
             r.inputs += 1;
+            let _ = fs::remove_dir_all(&current);
+            case.write(&current);
             let found = run::run_case(&case, Some(&mut rng), &mut r.tally);
             if !found.is_empty() {
                 let dir = save.join(kind.dir_name()).join(case.name());
@@ -382,9 +392,29 @@ fn fuzz_long_run() {
     let seed = env("LARDER_FUZZ_SEED")
         .and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok())
         .unwrap_or(0x1a4d_e5f0);
-    let kinds = if cfg!(feature = "hdf5") { 6 } else { 5 };
+    let only = env("LARDER_FUZZ_KINDS");
+    let kinds = Kind::ALL
+        .iter()
+        .filter(|k| **k != Kind::Hdf5 || cfg!(feature = "hdf5"))
+        .filter(|k| only.as_deref().is_none_or(|o| o.split(',').any(|n| n == k.dir_name())))
+        .count()
+        .max(1) as u64;
     let found = fuzz(seed, Duration::from_secs(seconds / kinds), &save_dir());
     assert!(found.is_empty(), "{} findings:\n{}", found.len(), found.join("\n"));
+}
+
+/// The library pass of one input in a child process (see `run::run_library`): does nothing
+/// unless the suite started it.
+#[test]
+#[ignore = "started by the fuzz suite"]
+fn fuzz_library_worker() {
+    let (Some(dir), Ok(kind)) =
+        (std::env::var_os("LARDER_FUZZ_WORKER_DIR"), std::env::var("LARDER_FUZZ_WORKER_KIND"))
+    else {
+        return;
+    };
+    let kind = Kind::ALL.into_iter().find(|k| k.dir_name() == kind).expect("a kind");
+    run::library(kind, Path::new(&dir));
 }
 
 /// Every input the fuzzer ever failed on, with every command.

@@ -85,8 +85,8 @@ fn elements(p: &Path) -> Option<u64> {
     s.shape().iter().try_fold(1u64, |n, &d| n.checked_mul(d as u64)).or(Some(u64::MAX))
 }
 
-/// The library pass of a case, in process: every error is fine, a panic or a hang is not.
-fn library(kind: Kind, dir: &Path) {
+/// The library pass of a case: every error is fine, a panic or a hang is not.
+pub(crate) fn library(kind: Kind, dir: &Path) {
     let sink = &mut std::io::sink();
     let all = Selection::all();
     match kind {
@@ -173,7 +173,13 @@ fn column_names(dir: &Path) -> Vec<String> {
 }
 
 /// Runs the library pass on a thread: a panic or a pass longer than [`TIMEOUT`] is a finding.
+/// HDF5 files are parsed by libhdf5, C code whose crash on a malformed file would end this
+/// process; its pass runs in a child (this test binary, `fuzz_library_worker`), where a
+/// signal is a finding like any other.
 pub(crate) fn run_library(kind: Kind, dir: &Path) -> Option<Finding> {
+    if kind == Kind::Hdf5 {
+        return run_library_in_child(kind, dir);
+    }
     let (tx, rx) = mpsc::channel();
     let d = dir.to_path_buf();
     std::thread::spawn(move || {
@@ -189,6 +195,43 @@ pub(crate) fn run_library(kind: Kind, dir: &Path) -> Option<Finding> {
         Ok(None) => None,
         Ok(Some(msg)) => Some(Finding { what: format!("library: panic: {msg}") }),
         Err(_) => Some(Finding { what: format!("library: no answer in {TIMEOUT:?}") }),
+    }
+}
+
+fn run_library_in_child(kind: Kind, dir: &Path) -> Option<Finding> {
+    let mut child = Command::new(std::env::current_exe().expect("the test binary"))
+        .args(["fuzz::fuzz_library_worker", "--exact", "--ignored", "--nocapture"])
+        .env("LARDER_FUZZ_WORKER_DIR", dir)
+        .env("LARDER_FUZZ_WORKER_KIND", kind.dir_name())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the test binary runs");
+    let mut stderr = child.stderr.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = stderr.read_to_end(&mut s);
+        s
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("wait") {
+            break Some(st);
+        }
+        if start.elapsed() > TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let err = String::from_utf8_lossy(&reader.join().unwrap_or_default()).into_owned();
+    let tail: String = err.chars().take(400).collect();
+    match status {
+        None => Some(Finding { what: format!("library (child): no answer in {TIMEOUT:?}") }),
+        Some(st) if st.success() => None,
+        Some(st) => Some(Finding { what: format!("library (child): {st}: {tail}") }),
     }
 }
 
