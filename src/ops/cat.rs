@@ -297,6 +297,11 @@ fn write_layout<T: Element>(
     };
     match format {
         TextFormat::Json => json(&mut w, view, &show)?,
+        // numpy prints any empty array as `[]`, whatever its shape: walking its axes would
+        // print one `[]` per index of the axes before the empty one, and `(2^53, 0)` has 2^53.
+        TextFormat::Text | TextFormat::TextAll if view.ndim() > 0 && view.is_empty() => {
+            w.write_all(b"[]")?;
+        }
         TextFormat::Text | TextFormat::TextAll => {
             let summarize = format == TextFormat::Text && view.len() > SUMMARY_THRESHOLD;
             let mut layout = Layout { summarize, width: 0, packed };

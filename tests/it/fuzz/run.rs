@@ -79,10 +79,13 @@ pub(crate) struct Tally {
     pub(crate) large: u64,
 }
 
-/// The element count of the array at `p`, if it opens.
+/// The size of the array at `p` for reading it whole, if it opens: its element count, or for
+/// an empty array the count of the axes before the empty one (`cat --json` of `(2^53, 0)`
+/// prints 2^53 empty lists).
 fn elements(p: &Path) -> Option<u64> {
     let s = larder::open(p).ok()?;
-    s.shape().iter().try_fold(1u64, |n, &d| n.checked_mul(d as u64)).or(Some(u64::MAX))
+    let leading = s.shape().iter().take_while(|&&d| d > 0);
+    Some(leading.fold(1u64, |n, &d| n.saturating_mul(d as u64)))
 }
 
 /// The library pass of a case: every error is fine, a panic or a hang is not.
