@@ -279,8 +279,8 @@ pub(crate) fn run_binary(
     args: &[String],
     tally: &mut Tally,
 ) -> Option<Finding> {
-    if args.iter().any(|a| a.contains('\0')) {
-        return None; // not a command line a shell can pass
+    if args.iter().any(|a| a.contains('\0') || a.len() > 64 << 10) {
+        return None; // not a command line the kernel passes (a NUL, or past 128 KiB)
     }
     tally.binary += 1;
     let mut child = Command::new("sh")
