@@ -30,6 +30,8 @@
 //! See `docs/compute.md` for the algorithms, the NaN rules and the memory bound.
 
 mod axis;
+mod buckets;
+mod datetime;
 mod describe;
 mod groupby;
 mod histogram;
@@ -39,8 +41,10 @@ mod quantile;
 mod stats;
 
 pub use axis::{AxisSummary, MAX_POSITIONS, summary_axis, summary_axis_any, summary_axis_store};
-pub use describe::{Stats, StatsOptions, stats};
-pub use groupby::{Agg, AggKind, GroupBy, GroupKey, MAX_GROUPS, groupby};
+pub use buckets::Every;
+pub use datetime::{DateTimeSummary, datetime_summary};
+pub use describe::{Description, Stats, StatsOptions, stats};
+pub use groupby::{Agg, AggKind, GroupBy, GroupKey, MAX_GROUPS, groupby, groupby_every};
 pub use histogram::{Bins, Histogram, histogram};
 pub use kernel::Reduce;
 pub use quantile::{Quantile, quantiles};

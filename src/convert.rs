@@ -31,11 +31,15 @@
 //!
 //! ```text
 //! value.rs       field bytes -> bool / integer / float, or the Reason they are not one
+//! timefmt.rs     timestamps in a strftime format (jiff), for datetime columns given one
 //! schema.rs      ColumnType: names, element types, inference from sample values
 //! columns.rs     what a parsed block of input records produces: Layout, Values, Parsed, Reject
 //! record.rs      the CSV record rules: the quote-parity rule, record ends, fields, byte masks
 //! parse.rs       the general block parser, record by record; tries parse/regular.rs first
 //! parse/regular.rs   the fast path for regular blocks (no quote, every value good)
+//! input.rs       opening the input: plain, gzip or zstd (by its first bytes), decompressed on
+//!                a thread of its own
+//! sources.rs     several input files read as one stream, headers checked, lines mapped back
 //! split.rs       cutting the input into blocks of whole records (BlockReader)
 //! names.rs       safe, unique file names for column names
 //! plan.rs        the column plan: header, selection, types (schema, inference), fills
@@ -58,6 +62,7 @@ mod checkpoint;
 mod columns;
 mod dictionary;
 mod faults;
+mod input;
 mod names;
 mod parse;
 mod plan;
@@ -65,13 +70,15 @@ mod record;
 mod rejects;
 mod schema;
 mod sink;
+mod sources;
 mod split;
 mod staged;
 mod staging;
+mod timefmt;
 mod value;
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
@@ -84,7 +91,7 @@ use crate::sys::{self, Lock};
 use checkpoint::{Checkpoint, ColumnState, SourceId};
 pub use faults::{FaultPlan, NoFaults, Step};
 use plan::Plan;
-pub use schema::ColumnType;
+pub use schema::{ColumnType, split_format};
 use split::BlockReader;
 pub use staging::Progress;
 use staging::{Policy, Staging};
@@ -98,6 +105,9 @@ pub const DEFAULT_CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Default number of rows read to infer column types.
 pub const DEFAULT_INFER_ROWS: usize = 10_000;
+
+/// The most input read to find the rows that inference asks for.
+const INFER_BYTES: usize = 16 << 20;
 
 /// Default bound on a categorical column's dictionary, in categories: past it, the column
 /// becomes a string column.
@@ -115,6 +125,7 @@ pub struct ConvertOptions {
     infer_rows: usize,
     schema: Option<PathBuf>,
     types: Vec<(String, ColumnType)>,
+    formats: Vec<(String, String)>,
     columns: Option<Vec<String>>,
     fills: Vec<(String, String)>,
     shrink: bool,
@@ -160,6 +171,7 @@ impl ConvertOptions {
             infer_rows: DEFAULT_INFER_ROWS,
             schema: None,
             types: Vec::new(),
+            formats: Vec::new(),
             columns: None,
             fills: Vec::new(),
             shrink: false,
@@ -203,6 +215,20 @@ impl ConvertOptions {
     /// Sets the type of one column; overrides the schema file and inference.
     pub fn column_type(&mut self, name: impl Into<String>, t: ColumnType) -> &mut Self {
         self.types.push((name.into(), t));
+        self
+    }
+
+    /// Reads the datetime column `name` (its type set to `datetime64[UNIT]`) with a strftime
+    /// format instead of as ISO 8601: `%d/%b/%Y:%H:%M:%S %z` for `01/Jan/2024:10:00:00 +0000`,
+    /// `%d/%m/%Y` for `31/12/2024` (the directives of `jiff::fmt::strtime`). Values with an
+    /// offset are converted to UTC, values without one are taken as UTC; a value that does not
+    /// match rejects its record. Overrides a format the schema file gives.
+    pub fn datetime_format(
+        &mut self,
+        name: impl Into<String>,
+        format: impl Into<String>,
+    ) -> &mut Self {
+        self.formats.push((name.into(), format.into()));
         self
     }
 
@@ -293,7 +319,7 @@ impl ConvertOptions {
         };
         let types: Vec<(&str, &str)> =
             self.types.iter().map(|(n, t)| (n.as_str(), t.name())).collect();
-        Ok(serde_json::json!({
+        let mut settings = serde_json::json!({
             "delimiter": self.delimiter,
             "header": self.header,
             "infer_rows": self.infer_rows,
@@ -305,7 +331,12 @@ impl ConvertOptions {
             "na": self.na,
             "max_rejects": self.max_rejects,
             "max_categories": [self.max_categories, self.max_category_bytes],
-        }))
+        });
+        // Only when given, so checkpoints written before formats existed still resume.
+        if !self.formats.is_empty() {
+            settings["formats"] = serde_json::json!(self.formats);
+        }
+        Ok(settings)
     }
 
     /// Converts the CSV at `input` (`-` for standard input) into the dataset directory
@@ -325,7 +356,36 @@ impl ConvertOptions {
         out_dir: impl AsRef<Path>,
         progress: &mut (dyn FnMut(&Progress) + Send),
     ) -> Result<ConvertReport> {
-        let (input, out) = (input.as_ref(), out_dir.as_ref());
+        self.convert_files(&[input.as_ref().to_path_buf()], out_dir, progress)
+    }
+
+    /// Converts several CSV files as one table, in the order given, into the dataset directory
+    /// `out_dir`, as [`convert`](ConvertOptions::convert) does one. With a header, every file
+    /// must start with the same column names as the first, and each file's header is left out
+    /// of the table; each file may be compressed on its own. Rejected records name their file
+    /// and their line in it (`rejects.csv` gains a `file` column), and the manifest lists every
+    /// input (`sources`). Names whose last component holds `*` or `?` and that are not
+    /// existing files are expanded to the files of their directory that match, in name order.
+    ///
+    /// # Errors
+    /// As [`convert`](ConvertOptions::convert); also [`Error::Format`] naming a file whose
+    /// header differs from the first's or that ends inside a quoted field,
+    /// [`Error::Invalid`] for a pattern that matches nothing, and [`Error::Argument`] for no
+    /// input or standard input among several.
+    pub fn convert_files(
+        &self,
+        inputs: &[PathBuf],
+        out_dir: impl AsRef<Path>,
+        progress: &mut (dyn FnMut(&Progress) + Send),
+    ) -> Result<ConvertReport> {
+        let inputs = sources::expand(inputs)?;
+        let out = out_dir.as_ref();
+        let Some(input) = inputs.first().map(PathBuf::as_path) else {
+            return Err(Error::argument("no input to convert"));
+        };
+        if inputs.len() > 1 && inputs.iter().any(|p| p.as_os_str() == "-") {
+            return Err(Error::argument("standard input can only be converted on its own"));
+        }
         if matches!(self.delimiter, b'"' | b'\r' | b'\n') {
             return Err(Error::argument("the delimiter cannot be a quote or a line break"));
         }
@@ -335,7 +395,7 @@ impl ConvertOptions {
         }
         let tmp = temp_dir(out)?;
         let settings = self.settings()?;
-        let (reader_input, source) = open_input(input)?;
+        let (reader_input, sources, files) = self.open_inputs(&inputs)?;
         let held = check_temp_dir(&tmp, out)?;
         let existing = if held.is_some() { Checkpoint::read(&tmp)? } else { None };
         if existing.is_some() && !self.resume {
@@ -355,7 +415,10 @@ impl ConvertOptions {
                      options, or delete it to start over",
                 ));
             }
-            if !same_source(&ck.source, &source) {
+            let recorded = std::iter::once(&ck.source).chain(&ck.more_sources);
+            if ck.more_sources.len() + 1 != sources.len()
+                || !recorded.zip(&sources).all(|(a, b)| same_source(a, b))
+            {
                 return Err(Error::invalid(
                     input,
                     format!(
@@ -366,7 +429,7 @@ impl ConvertOptions {
                 ));
             }
             drop(reader_input);
-            let result = self.run_resumed(ck, &tmp, input, progress)?;
+            let result = self.run_resumed(ck, &tmp, &inputs, progress)?;
             drop(lock);
             result
         } else {
@@ -381,7 +444,8 @@ impl ConvertOptions {
             let guard = TempGuard::new(tmp.clone());
             fs::write(tmp.join(MARKER), MARKER_TEXT).map_err(|e| Error::io(&tmp, e))?;
             let lock = lock_dir(&tmp)?;
-            let result = self.run_fresh(settings, source, &tmp, input, reader_input, progress);
+            let run = Fresh { settings, sources, input: reader_input, files };
+            let result = self.run_fresh(run, &tmp, input, progress);
             drop(lock);
             match &result {
                 // Not resumable: the same input would stop the same way. (An I/O error, an
@@ -419,36 +483,72 @@ impl ConvertOptions {
         }
     }
 
+    /// The opened input (one file, or several as one stream with the map of their lines),
+    /// and what identifies each file.
+    fn open_inputs(
+        &self,
+        inputs: &[PathBuf],
+    ) -> Result<(input::Input, Vec<SourceId>, Option<sources::FileMap>)> {
+        if let [one] = inputs {
+            let (i, id) = open_input(one)?;
+            return Ok((i, vec![id], None));
+        }
+        let ids = inputs.iter().map(|p| source_id(p)).collect::<Result<Vec<_>>>()?;
+        let chain = sources::Chain::new(inputs.to_vec(), self.delimiter, self.header);
+        let (files, consumed) = (chain.files(), chain.consumed());
+        Ok((input::Input { reader: Box::new(chain), consumed: Some(consumed) }, ids, Some(files)))
+    }
+
     fn run_fresh(
         &self,
-        settings: serde_json::Value,
-        source: SourceId,
+        run: Fresh,
         tmp: &Path,
         input: &Path,
-        reader_input: Box<dyn Read + Send>,
         progress: &mut (dyn FnMut(&Progress) + Send),
     ) -> Result<(Manifest, Vec<String>, bool, u64)> {
-        let mut reader = BlockReader::new(reader_input, input, 0, self.block_size);
+        let Fresh { settings, sources, input: reader_input, files } = run;
+        let mut sources = sources.into_iter();
+        let source = sources.next().ok_or_else(|| Error::internal("no input"))?;
+        let mut reader = BlockReader::new(reader_input.reader, input, 0, self.block_size)
+            .counting(reader_input.consumed);
         let first = reader.next_block()?;
         let Some(mut first) = first else {
             return Err(Error::format(input, 0, "the input is empty: no header and no records"));
         };
         let (names, line) = plan::header_names(&mut first, self.delimiter, self.header, input)?;
+        // Inference needs records: when the first block holds fewer than it asks for (long
+        // records, or a first record longer than a block), the next blocks join it, up to a
+        // bound. (Blocks are consecutive, so the joined block is one run of whole records.)
+        while memchr::memchr_iter(b'\n', &first.data).take(self.infer_rows).count()
+            < self.infer_rows
+            && first.data.len() < INFER_BYTES
+        {
+            match reader.next_block()? {
+                Some(b) => {
+                    first.data.extend_from_slice(&b.data);
+                    reader.recycle([b.data]);
+                }
+                None => break,
+            }
+        }
         let request = plan::Request {
             delimiter: self.delimiter,
             infer_rows: self.infer_rows,
             schema: self.schema.as_deref(),
             types: &self.types,
+            formats: &self.formats,
             columns: self.columns.as_deref(),
             fills: &self.fills,
             shrink: self.shrink,
             na: &self.na,
         };
         let plan = Plan::build(&request, input, &names, &first.data)?;
+        ensure_open_files(plan.columns.len(), input)?;
         let ck = Checkpoint {
             version: 1,
             settings,
             source,
+            more_sources: sources.collect(),
             columns: vec![ColumnState::default(); plan.columns.len()],
             plan,
             offset: first.offset,
@@ -460,6 +560,9 @@ impl ConvertOptions {
             done: false,
         };
         let mut run = Staging::create(tmp, input, ck, self.policy())?;
+        if let Some(files) = files {
+            run.attribute_lines(files);
+        }
         let first = if first.data.is_empty() { None } else { Some(first) };
         let bytes = run.pump(first, &mut reader, progress)?;
         let (manifest, notes) = run.finish()?;
@@ -470,26 +573,72 @@ impl ConvertOptions {
         &self,
         ck: Checkpoint,
         tmp: &Path,
-        input: &Path,
+        inputs: &[PathBuf],
         progress: &mut (dyn FnMut(&Progress) + Send),
     ) -> Result<(Manifest, Vec<String>, bool, u64)> {
+        let input = inputs.first().ok_or_else(|| Error::internal("no input"))?;
         if ck.done && tmp.join(MANIFEST).exists() {
             // Interrupted while cleaning up: the dataset is complete.
             let manifest = Manifest::read(tmp)?;
             staging::cleanup(tmp, &ck.plan, &*self.faults)?;
             return Ok((manifest, Vec::new(), true, 0));
         }
+        ensure_open_files(ck.plan.columns.len(), input)?;
         let mut run = Staging::resume(tmp, input, ck, self.policy())?;
         let mut bytes = 0;
         if !run.is_done() {
             let offset = run.offset();
-            let mut f = File::open(input).map_err(|e| Error::io(input, e))?;
-            f.seek(SeekFrom::Start(offset)).map_err(|e| Error::io(input, e))?;
-            let mut reader = BlockReader::new(f, input, offset, self.block_size);
+            let f = if inputs.len() == 1 {
+                input::open_at(input, offset)?
+            } else {
+                // One stream of several files cannot be entered in the middle: read it again
+                // up to the checkpoint, which also maps the lines of the files passed.
+                let (mut f, _, files) = self.open_inputs(inputs)?;
+                let skipped = io::copy(&mut (&mut f.reader).take(offset), &mut io::sink())
+                    .map_err(|e| input::read_error(input, e))?;
+                if skipped < offset {
+                    return Err(Error::format(
+                        input,
+                        0,
+                        format!(
+                            "the inputs hold {skipped} bytes, fewer than the {offset} an \
+                             interrupted conversion had read"
+                        ),
+                    ));
+                }
+                if let Some(files) = files {
+                    run.attribute_lines(files);
+                }
+                f
+            };
+            let mut reader =
+                BlockReader::new(f.reader, input, offset, self.block_size).counting(f.consumed);
             bytes = run.pump(None, &mut reader, progress)?;
         }
         let (manifest, notes) = run.finish()?;
         Ok((manifest, notes, true, bytes))
+    }
+}
+
+/// Files a conversion keeps open per output column at most (values or codes, a dictionary or
+/// a string column's offsets, a validity file), and besides them.
+const FILES_PER_COLUMN: u64 = 3;
+const FILES_BESIDES: u64 = 64;
+
+/// Makes sure this process may keep open the files of `columns` output columns, raising its
+/// soft limit within the hard one if need be.
+fn ensure_open_files(columns: usize, input: &Path) -> Result<()> {
+    let want = columns as u64 * FILES_PER_COLUMN + FILES_BESIDES;
+    match sys::raise_open_files(want) {
+        Some(limit) if limit < want => Err(Error::invalid(
+            input,
+            format!(
+                "has {columns} columns, whose files need up to {want} open at once; this process \
+                 may open only {limit} (its hard limit: raise it, e.g. with `ulimit -Hn`, or \
+                 convert fewer columns)"
+            ),
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -616,25 +765,45 @@ fn lock_dir(tmp: &Path) -> Result<File> {
     Ok(f)
 }
 
-fn open_input(input: &Path) -> Result<(Box<dyn Read + Send>, SourceId)> {
+/// A fresh run's inputs: the options recorded, what identifies each input file, the opened
+/// input, and (for several files) the map of their lines.
+struct Fresh {
+    settings: serde_json::Value,
+    sources: Vec<SourceId>,
+    input: input::Input,
+    files: Option<sources::FileMap>,
+}
+
+/// Opens the input (`-`: standard input), plain or compressed, and says what it is.
+fn open_input(input: &Path) -> Result<(input::Input, SourceId)> {
     if input.as_os_str() == "-" {
         return Ok((
-            Box::new(io::stdin()),
+            input::open(Box::new(io::stdin()), input)?,
             SourceId { path: "-".into(), bytes: 0, modified: None },
         ));
     }
     let f = File::open(input).map_err(|e| Error::io(input, e))?;
-    let meta = f.metadata().map_err(|e| Error::io(input, e))?;
+    let id = source_id_of(input, &f)?;
+    Ok((input::open(Box::new(f), input)?, id))
+}
+
+/// What identifies the input file at `path` (size and modification time).
+fn source_id(path: &Path) -> Result<SourceId> {
+    let f = File::open(path).map_err(|e| Error::io(path, e))?;
+    source_id_of(path, &f)
+}
+
+fn source_id_of(path: &Path, f: &File) -> Result<SourceId> {
+    let meta = f.metadata().map_err(|e| Error::io(path, e))?;
     if meta.is_dir() {
-        return Err(Error::invalid(input, "is a directory, not a CSV file"));
+        return Err(Error::invalid(path, "is a directory, not a CSV file"));
     }
     let modified = meta
         .modified()
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map(|d| (d.as_secs(), d.subsec_nanos()));
-    let id = SourceId { path: input.display().to_string(), bytes: meta.len(), modified };
-    Ok((Box::new(f), id))
+    Ok(SourceId { path: path.display().to_string(), bytes: meta.len(), modified })
 }
 
 #[cfg(test)]
@@ -643,13 +812,16 @@ mod tests {
     use std::path::Path;
 
     /// Convert's files in the order of the layout above: each may use only those before it.
-    const LAYERS: [&str; 17] = [
+    const LAYERS: [&str; 20] = [
         "value",
+        "timefmt",
         "schema",
         "columns",
         "record",
         "parse/regular",
         "parse",
+        "input",
+        "sources",
         "split",
         "names",
         "plan",
@@ -708,7 +880,7 @@ mod tests {
             }
         }
         // The check sees a use that points up.
-        assert_eq!(uses("value", "use super::staging::Staging;\n"), [(16, "staging".into())]);
+        assert_eq!(uses("value", "use super::staging::Staging;\n"), [(19, "staging".into())]);
         let dataset = fs::read_to_string(root.join("dataset.rs")).unwrap();
         assert!(!dataset.contains("crate::convert") && !dataset.contains("crate::compute"));
     }

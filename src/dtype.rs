@@ -381,6 +381,17 @@ impl DType {
         self.order != opposite(ByteOrder::NATIVE)
     }
 
+    /// This `int64` dtype (in its byte order) with its integers meaning `time`: how a backend
+    /// whose metadata marks times (a Zarr `numpy.datetime64` data type, HDF5 attributes) says
+    /// so. `None` for any other element type.
+    #[must_use]
+    pub const fn with_time(self, time: Time) -> Option<DType> {
+        match self.element {
+            ElementType::I64 => Some(DType { time: Some(time), ..self }),
+            _ => None,
+        }
+    }
+
     /// The same element type in this machine's byte order.
     #[must_use]
     pub const fn to_native(self) -> DType {

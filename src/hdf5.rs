@@ -5,6 +5,8 @@
 //! that needs a plugin (LZF, blosc, bitshuffle, …) is refused by name before any data is read.
 //! New datasets are chunked, optionally gzip-compressed.
 
+mod cf;
+
 use std::any::Any;
 use std::fmt;
 use std::marker::PhantomData;
@@ -15,7 +17,7 @@ use hdf5::types::{FloatSize, IntSize, TypeDescriptor, VarLenAscii, VarLenUnicode
 use ndarray::{ArrayD, ArrayViewD, CowArray, IxDyn};
 use serde_json::Value;
 
-use crate::dtype::{ByteOrder, DType, Element, ElementType};
+use crate::dtype::{ByteOrder, DType, Element, ElementType, Time};
 use crate::error::{Error, Result};
 use crate::grid::{Region, contiguous_chunks};
 use crate::store::{ArrayRead, ArrayWrite, Attributes, Format};
@@ -165,7 +167,27 @@ fn dataset_dtype(path: &Path, ds: &hdf5::Dataset) -> Result<DType> {
         }
         _ => return Err(bad("not a numeric type larder stores")),
     };
-    Ok(DType::with_order(element, order))
+    let dtype = DType::with_order(element, order);
+    if element == ElementType::I64
+        && let Some(time) = time_of(path, ds)?
+    {
+        return Ok(dtype.with_time(time).unwrap_or(dtype));
+    }
+    Ok(dtype)
+}
+
+/// The time type of an `int64` dataset whose CF attributes (`cf.rs`) mark it as `datetime64`
+/// or `timedelta64`.
+fn time_of(path: &Path, ds: &hdf5::Dataset) -> Result<Option<Time>> {
+    let text = |name: &str| -> Result<Option<String>> {
+        if !ds.attr_names().map_err(|e| herr(path, e))?.iter().any(|n| n == name) {
+            return Ok(None);
+        }
+        let a = ds.attr(name).map_err(|e| herr(path, e))?;
+        Ok(attr_json(path, &a)?.as_str().map(str::to_string))
+    };
+    let Some(units) = text(cf::UNITS)? else { return Ok(None) };
+    Ok(cf::time_of(&units, text(cf::CALENDAR)?.as_deref()))
 }
 
 /// Refuses a dataset whose stored data cannot hold what its shape and type declare, before
@@ -435,6 +457,36 @@ impl<T: Element> Hdf5Array<T> {
         Self::from_file(path, file, Some(&format!("/{name}")), true)
     }
 
+    /// Marks the dataset's `int64` values as numpy `datetime64[unit]` times, or
+    /// `timedelta64[unit]` durations, with the CF attributes: `units = "seconds since
+    /// 1970-01-01T00:00:00"` (the unit's name) and `calendar = "proleptic_gregorian"` for
+    /// times, `units = "seconds"` for durations. larder reads them back as `<M8[unit]` or
+    /// `<m8[unit]`, and xarray decodes them as times and durations. (h5py's own convention, an
+    /// opaque type tagged `NUMPY:<M8[unit]`, cannot be made through hdf5-metno.)
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a dataset that is not `int64`; [`Error::Storage`] if the
+    /// attributes cannot be written.
+    pub fn mark_time(&mut self, time: Time) -> Result<()> {
+        let Some(dtype) = self.dtype.with_time(time) else {
+            return Err(Error::invalid(&self.path, "only an int64 dataset can hold times"));
+        };
+        let mut attrs = vec![(cf::UNITS, cf::units(time))];
+        if let Time::DateTime(_) = time {
+            attrs.push((cf::CALENDAR, cf::PROLEPTIC.into()));
+        }
+        for (name, value) in attrs {
+            let v: VarLenUnicode = value.parse().map_err(|e| herr(&self.path, format!("{e}")))?;
+            self.ds
+                .new_attr::<VarLenUnicode>()
+                .create(name)
+                .and_then(|a| a.write_scalar(&v))
+                .map_err(|e| herr(&self.path, e))?;
+        }
+        self.dtype = dtype;
+        Ok(())
+    }
+
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path
@@ -507,6 +559,10 @@ impl<T: Element> ArrayRead<T> for Hdf5Array<T> {
     fn attributes(&self) -> Result<Attributes> {
         let mut out = Attributes::new();
         for name in self.ds.attr_names().map_err(|e| herr(&self.path, e))? {
+            // For times, the CF attributes are the dtype, not the user's attributes.
+            if self.dtype.time().is_some() && [cf::UNITS, cf::CALENDAR].contains(&name.as_str()) {
+                continue;
+            }
             let a = self.ds.attr(&name).map_err(|e| herr(&self.path, e))?;
             out.insert(name, attr_json(&self.path, &a)?);
         }

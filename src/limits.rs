@@ -131,6 +131,26 @@ pub fn check_bins(bins: usize) -> Result<()> {
     Ok(())
 }
 
+/// Most time buckets a group-by over a datetime column may have: 2^20 (a year of minutes fits,
+/// with room). The group-by keeps direct-indexed tables of one slot per bucket for each value
+/// column and work item, so this bounds them as `MAX_GROUPS` bounds an integer key.
+pub const MAX_TIME_BUCKETS: u64 = 1 << 20;
+
+/// Checks the number of time buckets between the first and last timestamp; `width` names the
+/// bucket width in the message.
+///
+/// # Errors
+/// The reason, naming [`MAX_TIME_BUCKETS`].
+pub fn check_time_buckets(buckets: u128, width: &str) -> Result<usize, String> {
+    match usize::try_from(buckets) {
+        Ok(n) if buckets <= u128::from(MAX_TIME_BUCKETS) => Ok(n),
+        _ => Err(format!(
+            "the timestamps span {buckets} buckets of {width}, more than the \
+             {MAX_TIME_BUCKETS} a group-by may have; choose a wider bucket"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,5 +170,12 @@ mod tests {
         assert!(check_chunk_bytes(&[1 << 20], 8).is_ok());
         assert!(check_chunk_bytes(&[1 << 32, 1 << 32], 8).is_err());
         assert!(check_ndim(64).is_ok() && check_ndim(65).is_err());
+    }
+
+    #[test]
+    fn time_buckets_are_capped() {
+        assert_eq!(check_time_buckets(1 << 20, "1s"), Ok(1 << 20));
+        let e = check_time_buckets((1 << 20) + 1, "1s").unwrap_err();
+        assert!(e.contains("1048577 buckets of 1s") && e.contains("wider"), "{e}");
     }
 }

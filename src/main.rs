@@ -14,6 +14,7 @@
 )]
 
 mod bench;
+mod report;
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -90,13 +91,19 @@ enum Command {
         #[arg(long, conflicts_with = "axis")]
         no_std: bool,
     },
-    /// Group the rows of a converted dataset by a categorical or small-range integer column.
+    /// Group the rows of a converted dataset by a categorical, small-range integer or datetime
+    /// column (time buckets with --every).
     Groupby {
         /// The dataset directory (with manifest.json).
         dataset: PathBuf,
-        /// The column to group by.
+        /// The column to group by: categorical, a small-range integer, or datetime64 (exact
+        /// values, or time buckets with --every).
         #[arg(long)]
         by: String,
+        /// Fixed-width time buckets of a datetime64 --by column: 1s, 15min (15m), 1h, 1d, or
+        /// combinations as 1h30min (units ns, us, ms, s, min, h, d; pandas' aliases too).
+        #[arg(long, value_name = "WIDTH")]
+        every: Option<String>,
         /// Aggregates, comma-separated: count, count:COL, sum:COL, mean:COL, min:COL, max:COL.
         #[arg(long, value_delimiter = ',', required = true)]
         agg: Vec<String>,
@@ -222,10 +229,11 @@ fn parse_size(s: &str) -> Result<u64, String> {
 #[derive(clap::Args)]
 #[allow(clippy::struct_excessive_bools)] // each flag is a separate user choice
 struct ConvertArgs {
-    /// The CSV file, or `-` for standard input.
-    input: PathBuf,
-    /// The dataset directory to create; it appears only once the conversion is complete.
-    out_dir: PathBuf,
+    /// The CSV files (plain, gzip or zstd), converted as one table, or `-` for standard input;
+    /// then the dataset directory to create, which appears only once the conversion is
+    /// complete. A quoted name with `*` or `?` in its last part stands for the files that match.
+    #[arg(value_name = "INPUT... OUT_DIR", num_args = 2.., required = true)]
+    paths: Vec<PathBuf>,
     /// Field delimiter: one character, or `tab`.
     #[arg(long, short = 'd', default_value = ",")]
     delimiter: String,
@@ -239,7 +247,8 @@ struct ConvertArgs {
     #[arg(long)]
     schema: Option<PathBuf>,
     /// Type of one column, NAME=TYPE (bool, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64,
-    /// cat, str, datetime64[UNIT]); repeatable; overrides --schema.
+    /// cat, str, datetime64[UNIT], datetime64[UNIT]:FORMAT with a strftime FORMAT such as
+    /// %d/%b/%Y:%H:%M:%S %z); repeatable; overrides --schema.
     #[arg(long = "type", value_name = "NAME=TYPE")]
     types: Vec<String>,
     /// Convert only these columns, in this order (comma-separated or repeated).
@@ -321,8 +330,12 @@ fn convert_options(args: &ConvertArgs) -> Result<larder::convert::ConvertOptions
         opts.schema_file(s);
     }
     for t in &args.types {
-        let (name, ty) = split_pair(t, "--type")?;
+        let (name, spec) = split_pair(t, "--type")?;
+        let (ty, format) = larder::convert::split_format(spec);
         opts.column_type(name, ty.parse::<ColumnType>().with_context(|| format!("--type {t}"))?);
+        if let Some(format) = format {
+            opts.datetime_format(name, format);
+        }
     }
     for f in &args.fill {
         let (name, value) = split_pair(f, "--fill")?;
@@ -337,6 +350,39 @@ fn convert_options(args: &ConvertArgs) -> Result<larder::convert::ConvertOptions
         opts.na_tokens(tokens.clone());
     }
     Ok(opts)
+}
+
+/// The progress bar's line after `secs` seconds: rows, rate, and for a file a bar and an ETA.
+// Rates, fractions and sizes for display only: float rounding does not matter.
+#[allow(clippy::cast_precision_loss, clippy::cast_sign_loss, clippy::cast_possible_truncation)]
+fn progress_line(p: &larder::convert::Progress, secs: f64) -> String {
+    let rate = p.bytes_this_run as f64 / secs;
+    let mut line = format!("{} rows, {:.1} MB/s", p.rows_read, rate / 1e6);
+    if let Some(c) = p.compressed_bytes_read {
+        line = format!(
+            "{line} ({:.0} MB compressed -> {:.0} MB)",
+            c as f64 / 1e6,
+            p.bytes_read as f64 / 1e6
+        );
+    }
+    if let Some(total) = p.total_bytes.filter(|&t| t > 0) {
+        let done = p.compressed_bytes_read.unwrap_or(p.bytes_read);
+        let frac = (done as f64 / total as f64).clamp(0.0, 1.0);
+        let filled = (frac * 30.0) as usize;
+        // Compressed input: the share of the compressed file is all that is known.
+        let eta = match p.compressed_bytes_read {
+            Some(_) => secs * (1.0 - frac) / frac.max(1e-9),
+            None => total.saturating_sub(p.bytes_read) as f64 / rate.max(1.0),
+        };
+        line = format!(
+            "[{}{}] {:5.1}%  {line}, ETA {:.0} s",
+            "#".repeat(filled),
+            "-".repeat(30 - filled),
+            frac * 100.0,
+            eta
+        );
+    }
+    line
 }
 
 // Rates, fractions and sizes for display only: float rounding does not matter.
@@ -356,25 +402,12 @@ fn convert(args: &ConvertArgs, out: &mut impl Write) -> Result<()> {
             return;
         }
         last = Instant::now();
-        let secs = start.elapsed().as_secs_f64().max(1e-9);
-        let rate = p.bytes_this_run as f64 / secs;
-        let mut line = format!("{} rows, {:.1} MB/s", p.rows_read, rate / 1e6);
-        if let Some(total) = p.total_bytes.filter(|&t| t > 0) {
-            let frac = (p.bytes_read as f64 / total as f64).clamp(0.0, 1.0);
-            let filled = (frac * 30.0) as usize;
-            let eta = total.saturating_sub(p.bytes_read) as f64 / rate.max(1.0);
-            line = format!(
-                "[{}{}] {:5.1}%  {line}, ETA {:.0} s",
-                "#".repeat(filled),
-                "-".repeat(30 - filled),
-                frac * 100.0,
-                eta
-            );
-        }
+        let line = progress_line(p, start.elapsed().as_secs_f64().max(1e-9));
         eprint!("\r{line}\x1b[K");
         drew = true;
     };
-    let report = match opts.convert(&args.input, &args.out_dir, &mut bar) {
+    let (out_dir, inputs) = args.paths.split_last().context("no output directory")?;
+    let report = match opts.convert_files(inputs, out_dir, &mut bar) {
         Ok(r) => r,
         Err(e) => {
             if drew {
@@ -395,7 +428,8 @@ fn convert(args: &ConvertArgs, out: &mut impl Write) -> Result<()> {
                 }
                 _ => None,
             };
-            let e = anyhow::Error::new(e).context(format!("converting {}", args.input.display()));
+            let names: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
+            let e = anyhow::Error::new(e).context(format!("converting {}", names.join(", ")));
             return Err(match hint {
                 Some(h) => e.context(h),
                 None => e,
@@ -594,10 +628,10 @@ fn run(cli: Cli) -> Result<()> {
                 options.range(lo, hi);
             }
             options.quantiles(&quantile);
-            stats(&mut out, &path, &deltas.paths, axis, json, &options)?;
+            report::stats(&mut out, &path, &deltas.paths, axis, json, &options)?;
         }
-        Command::Groupby { dataset, by, agg, json } => {
-            groupby(&mut out, &dataset, &by, &agg, json)?;
+        Command::Groupby { dataset, by, every, agg, json } => {
+            report::groupby(&mut out, &dataset, &by, every.as_deref(), &agg, json)?;
         }
         Command::Copy { src, dst, layout, deltas } => {
             let mut options = larder::CopyOptions::new();
@@ -734,112 +768,6 @@ fn parse_range(s: &str) -> std::result::Result<(f64, f64), String> {
     let bad = || format!("expected LO,HI (two numbers), got {s:?}");
     let (lo, hi) = s.split_once(',').ok_or_else(bad)?;
     Ok((lo.trim().parse().map_err(|_| bad())?, hi.trim().parse().map_err(|_| bad())?))
-}
-
-/// `larder stats`: whole-array or per-axis statistics, as text or JSON.
-fn stats(
-    out: &mut impl Write,
-    path: &std::path::Path,
-    deltas: &[PathBuf],
-    axis: Option<usize>,
-    json: bool,
-    options: &larder::compute::StatsOptions,
-) -> Result<()> {
-    let store =
-        if deltas.is_empty() { None } else { Some(larder::open_with_deltas(path, deltas)?) };
-    if let Some(axis) = axis {
-        let r = match &store {
-            None => larder::compute::summary_axis_any(path, axis)?,
-            Some(s) => larder::store_dispatch!(s,
-                a => larder::compute::summary_axis_store(a.as_ref(), path, axis),
-                complex _c => Err(larder::Error::invalid(path, "holds complex numbers")))?,
-        };
-        if json {
-            writeln!(out, "{}", serde_json::to_string(&r)?)?;
-        } else {
-            let keys = [
-                "dtype",
-                "axis",
-                "shape",
-                "count",
-                "sum",
-                "mean",
-                "std",
-                "min",
-                "max",
-                "nan_count",
-            ];
-            print_fields(out, &r, &keys)?;
-        }
-    } else {
-        let r = match &store {
-            None => options.compute(path)?,
-            Some(s) => options.compute_store(s, path)?,
-        };
-        if json {
-            writeln!(out, "{}", serde_json::to_string(&r)?)?;
-        } else {
-            let keys = [
-                "dtype",
-                "count",
-                "nan_count",
-                "sum",
-                "mean",
-                "std",
-                "var",
-                "min",
-                "max",
-                "histogram",
-                "quantiles",
-            ];
-            print_fields(out, &r, &keys)?;
-        }
-    }
-    Ok(())
-}
-
-/// Prints the fields `keys` of `value`'s JSON object, one `key value` line each, the values as
-/// the JSON text serde wrote. Not through `serde_json::Value`: it cannot hold the integers
-/// above 2^64 that exact sums of `uint64` data reach ("number out of range").
-fn print_fields(out: &mut impl Write, value: &impl serde::Serialize, keys: &[&str]) -> Result<()> {
-    let text = serde_json::to_string(value)?;
-    let fields: std::collections::HashMap<&str, &serde_json::value::RawValue> =
-        serde_json::from_str(&text)?;
-    for key in keys {
-        if let Some(v) = fields.get(key) {
-            writeln!(out, "{key:<10} {}", v.get())?;
-        }
-    }
-    Ok(())
-}
-
-/// `larder groupby`: one row per group, as a table or JSON.
-fn groupby(
-    out: &mut impl Write,
-    dataset: &std::path::Path,
-    by: &str,
-    agg: &[String],
-    json: bool,
-) -> Result<()> {
-    let aggs =
-        agg.iter().map(|a| a.parse::<larder::compute::Agg>()).collect::<Result<Vec<_>, _>>()?;
-    let r = larder::compute::groupby(dataset, by, &aggs)
-        .with_context(|| format!("grouping {} by {by}", dataset.display()))?;
-    if json {
-        writeln!(out, "{}", serde_json::to_string(&r)?)?;
-    } else {
-        let mut header = vec![by.to_string()];
-        header.extend(r.columns.iter().map(|c| c.0.clone()));
-        writeln!(out, "{}", header.join("\t"))?;
-        for (i, key) in r.keys.iter().enumerate() {
-            let mut row = vec![serde_json::to_string(key)?];
-            for (_, values) in &r.columns {
-                row.push(serde_json::to_string(&values[i])?);
-            }
-            writeln!(out, "{}", row.join("\t"))?;
-        }
-    }
-    Ok(())
 }
 
 fn main() -> ExitCode {

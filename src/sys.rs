@@ -22,6 +22,8 @@ pub(crate) use file::{
 };
 pub use map::Access;
 pub(crate) use map::{Mapping, resident_under};
-pub(crate) use mem::{advise_huge_pages, keep_freed_chunk_buffers, mappings_left, memory_budget};
+pub(crate) use mem::{
+    advise_huge_pages, keep_freed_chunk_buffers, mappings_left, memory_budget, raise_open_files,
+};
 pub use mem::{page_size, peak_rss};
 pub(crate) use simd::{Kernel, Simd, prefetch, run_simd};

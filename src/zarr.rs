@@ -15,7 +15,7 @@ use serde_json::Value;
 use zarrs::array::{Array, ArrayBuilder, ArrayBytes, ArraySubset};
 use zarrs::filesystem::FilesystemStore;
 
-use crate::dtype::{DType, Element};
+use crate::dtype::{DType, Element, ElementType};
 use crate::error::{Error, Result};
 use crate::grid::{ChunkGrid, Region};
 use crate::store::{ArrayRead, ArrayWrite, Attributes, Format};
@@ -27,7 +27,7 @@ mod options;
 mod plain;
 mod shard;
 
-use meta::{data_type_of, describe, plain_layout, resolve_inner};
+use meta::{data_type_of, describe, plain_layout, resolve_inner, time_type};
 pub(crate) use meta::{element_of, version_and_inner};
 pub use meta::{group_attributes, list_arrays};
 pub use options::{Codec, DEFAULT_CHUNK_BYTES, ZSTD_MIN_LEVEL, ZarrOptions, default_chunks};
@@ -257,11 +257,19 @@ impl<T: Element> ZarrArray<T> {
         std::fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
         let store = store_at(root)?;
         make_parent_groups(root, &store, &node)?;
+        let (data_type, fill) = match options.time {
+            // numpy's time types keep their 64-bit counts; unwritten chunks read as NaT. zarrs
+            // holds a fill value as an element in memory (native order).
+            Some(time) if T::TYPE == ElementType::I64 => {
+                (time_type(time), bytemuck::bytes_of(&i64::MIN).to_vec())
+            }
+            _ => (data_type_of(T::TYPE), vec![0u8; std::mem::size_of::<T>()]),
+        };
         let mut builder = ArrayBuilder::new(
             u64s(shape),
             u64s(&grid),
-            data_type_of(T::TYPE),
-            zarrs::array::FillValue::new(vec![0u8; std::mem::size_of::<T>()]),
+            data_type,
+            zarrs::array::FillValue::new(fill),
         );
         if options.shard.is_some() {
             builder.subchunk_shape(u64s(&chunks));

@@ -121,6 +121,7 @@ impl<V: Serialize> Serialize for Nested<'_, V> {
 /// [`Error::Invalid`] if `axis` is not an axis of `a`, or the result would have more than
 /// [`MAX_POSITIONS`] positions; as [`MmapChunks::with_range`].
 pub fn summary_axis<T: Reduce>(a: &MmapArray<T>, axis: usize) -> Result<AxisSummary> {
+    refuse_datetime(a.dtype(), a.path())?;
     let shape = a.shape().to_vec();
     let ndim = shape.len();
     if axis >= ndim {
@@ -249,6 +250,21 @@ pub fn summary_axis_any(path: impl AsRef<Path>, axis: usize) -> Result<AxisSumma
         complex _C => Err(complex_refused(path)))
 }
 
+/// Sums and spreads of timestamps along an axis would be their 64-bit counts: refused.
+fn refuse_datetime(dtype: crate::dtype::DType, path: &Path) -> Result<()> {
+    match dtype.time() {
+        Some(crate::dtype::Time::DateTime(unit)) => Err(Error::invalid(
+            path,
+            format!(
+                "holds datetime64[{}] values; statistics along an axis are only computed for \
+                 numbers",
+                unit.as_str()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Bytes of rows [`summary_axis_store`] reads at a time (rounded to the store's chunks).
 const ROW_BLOCK_BYTES: usize = 8 << 20;
 
@@ -264,6 +280,7 @@ pub fn summary_axis_store<T: Reduce>(
     path: &Path,
     axis: usize,
 ) -> Result<AxisSummary> {
+    refuse_datetime(a.dtype(), path)?;
     let shape = a.shape().to_vec();
     let ndim = shape.len();
     if axis >= ndim {

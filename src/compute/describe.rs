@@ -5,12 +5,13 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use super::datetime::{DateTimeSummary, datetime_summary};
 use super::histogram::{Bins, Histogram, histogram, summary_and_histogram};
 use super::kernel::Reduce;
 use super::masked::{MaskedChunks, null_count};
 use super::quantile::{Quantile, quantiles};
 use super::stats::{Summary, complex_refused, store_summary};
-use crate::dtype::dispatch_element;
+use crate::dtype::{DType, Time, TimeUnit, dispatch_element};
 use crate::error::{Error, Result};
 use crate::npy::MmapArray;
 use crate::open::AnyStore;
@@ -97,9 +98,70 @@ impl StatsOptions {
     /// # Errors
     /// As [`crate::open`] and [`summary`](super::summary); [`Error::Argument`] for a histogram or
     /// quantiles of a complex array, a range without bins, bad bins or range, or an automatic
-    /// range that is not finite.
+    /// range that is not finite; [`Error::Invalid`] for a `datetime64` array, whose statistics
+    /// are [`describe`](StatsOptions::describe)'s.
     pub fn compute(&self, path: impl AsRef<Path>) -> Result<Stats> {
         let path = path.as_ref();
+        if let Some(valid) = self.check_column(path)? {
+            refuse_datetime(crate::npy::read_header(path)?.dtype, path)?;
+            return self.compute_nullable(path, &valid);
+        }
+        self.compute_store(&crate::open::open(path)?, path)
+    }
+
+    /// What `larder stats` prints for the array at `path`: [`compute`](StatsOptions::compute)'s
+    /// [`Stats`] for numbers, a [`DateTimeSummary`] for `datetime64` values (count, mean, min,
+    /// max as times; no sum, std or var).
+    ///
+    /// # Errors
+    /// As [`compute`](StatsOptions::compute); [`Error::Argument`] for a histogram or quantiles
+    /// of datetimes.
+    pub fn describe(&self, path: impl AsRef<Path>) -> Result<Description> {
+        let path = path.as_ref();
+        if let Some(valid) = self.check_column(path)? {
+            let dtype = crate::npy::read_header(path)?.dtype;
+            if let Some(unit) = self.datetime_unit(dtype)? {
+                let (values, valid) = (MmapArray::<i64>::open(path)?, MmapArray::open(&valid)?);
+                let mut s = datetime_summary(&MaskedChunks::new(&values, &valid)?, unit)?;
+                s.null_count = Some(null_count(&valid)?);
+                return Ok(Description::DateTimes(s));
+            }
+            return self.compute_nullable(path, &valid).map(Description::Numbers);
+        }
+        self.describe_store(&crate::open::open(path)?, path)
+    }
+
+    /// [`describe`](StatsOptions::describe) of an opened store.
+    ///
+    /// # Errors
+    /// As [`describe`](StatsOptions::describe).
+    pub fn describe_store(&self, store: &AnyStore, path: &Path) -> Result<Description> {
+        match (self.datetime_unit(store.dtype())?, store) {
+            (Some(unit), AnyStore::I64(s)) => {
+                Ok(Description::DateTimes(datetime_summary(&*s.chunk_source()?, unit)?))
+            }
+            _ => self.compute_store(store, path).map(Description::Numbers),
+        }
+    }
+
+    /// The unit of a `datetime64` dtype; an error when histograms or quantiles are asked of it.
+    fn datetime_unit(&self, dtype: DType) -> Result<Option<TimeUnit>> {
+        match dtype.time() {
+            Some(Time::DateTime(unit)) => {
+                if self.bins.is_some() || !self.quantiles.is_empty() {
+                    return Err(Error::argument(
+                        "histograms and quantiles of datetime64 values are not supported",
+                    ));
+                }
+                Ok(Some(unit))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Checks the options, and a dataset column's kind; the column's validity file, if it has
+    /// one.
+    fn check_column(&self, path: &Path) -> Result<Option<std::path::PathBuf>> {
         if self.range.is_some() && self.bins.is_none() {
             // Before opening: the options are wrong whatever the file.
             return Err(Error::argument("a histogram range needs a number of bins"));
@@ -111,11 +173,9 @@ impl StatsOptions {
             if column.categories.is_some() || column.dictionary.is_some() {
                 return Err(refuse_categorical(path, &column.name));
             }
-            if let Some(valid) = &column.valid {
-                return self.compute_nullable(path, &path.with_file_name(valid));
-            }
+            return Ok(column.valid.as_ref().map(|v| path.with_file_name(v)));
         }
-        self.compute_store(&crate::open::open(path)?, path)
+        Ok(None)
     }
 
     /// Statistics of an opened store (`path` names it in errors), e.g. an `.npy` seen through
@@ -127,6 +187,7 @@ impl StatsOptions {
         if self.range.is_some() && self.bins.is_none() {
             return Err(Error::argument("a histogram range needs a number of bins"));
         }
+        refuse_datetime(store.dtype(), path)?;
         if self.bins.is_none() && self.quantiles.is_empty() {
             let summary = store_summary(store, !self.without_std)?;
             return Ok(Stats { summary, histogram: None, quantiles: Vec::new() });
@@ -155,6 +216,31 @@ impl StatsOptions {
         stats.summary.null_count = Some(null_count(&valid)?);
         Ok(stats)
     }
+}
+
+/// The error for [`StatsOptions::compute`] of datetimes: their sum means nothing.
+fn refuse_datetime(dtype: DType, path: &Path) -> Result<()> {
+    if let Some(Time::DateTime(unit)) = dtype.time() {
+        return Err(Error::invalid(
+            path,
+            format!(
+                "holds datetime64[{}] values, whose sum means nothing; describe them instead \
+                 (count, mean, min, max)",
+                unit.as_str()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// What `larder stats` reports: statistics of numbers, or of datetimes.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Description {
+    /// Numbers (and `bool`, `timedelta64` counts): [`Stats`].
+    Numbers(Stats),
+    /// `datetime64` values: [`DateTimeSummary`].
+    DateTimes(DateTimeSummary),
 }
 
 /// The error for a statistic of a categorical column other than counting: its values are

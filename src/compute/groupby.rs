@@ -10,8 +10,9 @@
 //!  "rows": 2, "rejected": 0, "source": {...}}
 //! ```
 //!
-//! The grouping column is either categorical (integer codes into `categories`) or a small-range
-//! integer column; either way a row's group is an index into flat tables, one slot per group.
+//! The grouping column is categorical (integer codes into `categories`), a small-range integer
+//! column, or a `datetime64` column cut into fixed-width time buckets (`buckets.rs`); either way
+//! a row's group is an index into flat tables, one slot per group.
 
 use std::fmt;
 use std::path::Path;
@@ -20,17 +21,18 @@ use std::str::FromStr;
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
+use super::buckets::{Buckets, Every, buckets};
 use super::kernel::{Reduce, Sum};
 use super::masked::MaskedChunks;
 use super::stats::{Number, complex_refused, summary_basic};
 use super::tree_reduce;
 use crate::dataset::{Categories, ColumnKind, Dataset};
-use crate::dtype::{ElementType, dispatch_element};
+use crate::dtype::{ElementType, TimeUnit, dispatch_element, format_datetime};
 use crate::error::{Error, Result};
 use crate::npy::{MmapArray, MmapChunks, read_header};
 
 /// Rows per parallel work item.
-const ROWS: usize = 1 << 18;
+pub(super) const ROWS: usize = 1 << 18;
 /// Most groups a grouping column may have (the size of the direct-indexed tables).
 pub const MAX_GROUPS: usize = 1 << 20;
 
@@ -103,14 +105,27 @@ impl fmt::Display for Agg {
     }
 }
 
-/// A group's key: a category label, or an integer value of the grouping column.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(untagged)]
+/// A group's key: a category label, an integer value of the grouping column, or the start of a
+/// time bucket.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum GroupKey {
     /// A categorical column's label.
     Label(String),
     /// An integer column's value.
     Int(i128),
+    /// The start of a time bucket of a `datetime64` column, in the column's unit.
+    DateTime(i64, TimeUnit),
+}
+
+impl Serialize for GroupKey {
+    /// A label as a string, an integer as a number, a bucket start as an ISO 8601 string.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            GroupKey::Label(l) => s.serialize_str(l),
+            GroupKey::Int(i) => s.serialize_i128(*i),
+            GroupKey::DateTime(v, u) => s.serialize_str(&format_datetime(*v, *u)),
+        }
+    }
 }
 
 /// The result of [`groupby`]: one row per non-empty group, in order of code (categorical) or
@@ -202,13 +217,15 @@ trait ValueCol: Sync {
 
 /// The group code of a row whose key is missing: such rows belong to no group (pandas'
 /// `dropna=True`).
-const NO_GROUP: u32 = u32::MAX;
+pub(super) const NO_GROUP: u32 = u32::MAX;
 
-struct Typed<'a, T: Reduce> {
-    array: &'a MmapArray<T>,
-    data: &'a [T],
+pub(super) struct Typed<'a, T: Reduce> {
+    pub(super) array: &'a MmapArray<T>,
+    pub(super) data: &'a [T],
     /// The validity file's rows, for a column with missing values.
     valid: Option<&'a [bool]>,
+    /// A `datetime64` column: its `NaT` values (`i64::MIN`) are missing too.
+    nat: bool,
 }
 
 fn typed<'a, T: Reduce>(
@@ -233,19 +250,19 @@ fn typed<'a, T: Reduce>(
         }
         None => None,
     };
-    Ok(Typed { array: a, data, valid })
+    Ok(Typed { array: a, data, valid, nat: false })
 }
 
 impl<T: Reduce> Typed<'_, T> {
     /// True unless row `r` is marked missing.
     #[inline]
-    fn present(&self, r: usize) -> bool {
+    pub(super) fn present(&self, r: usize) -> bool {
         self.valid.is_none_or(|v| v[r])
     }
 }
 
 impl<T: Reduce> Typed<'_, T> {
-    fn release(&self, r0: usize, len: usize) -> Result<()> {
+    pub(super) fn release(&self, r0: usize, len: usize) -> Result<()> {
         let size = std::mem::size_of::<T>();
         self.array.release(r0 * size, len * size)
     }
@@ -279,6 +296,9 @@ impl<T: Reduce> ValueCol for Typed<'_, T> {
                     continue;
                 }
                 let (g, v) = (g as usize, v.to_i128());
+                if self.nat && v == i128::from(i64::MIN) {
+                    continue;
+                }
                 t.n[g] += 1;
                 t.sum[g].int += v;
                 if extremes {
@@ -291,8 +311,43 @@ impl<T: Reduce> ValueCol for Typed<'_, T> {
     }
 }
 
+/// A column counted by presence alone (`count:COL` of a string column): a row counts unless
+/// its validity file marks it missing.
+struct Presence<'a> {
+    valid: Option<&'a [bool]>,
+}
+
+fn presence<'a>(rows: usize, valid: Option<&'a MmapArray<bool>>) -> Result<Box<dyn ValueCol + 'a>> {
+    let valid = match valid {
+        Some(v) if v.shape() != [rows] => {
+            return Err(Error::invalid(
+                v.path(),
+                format!("has shape {:?}, the manifest says {rows} rows", v.shape()),
+            ));
+        }
+        Some(v) => Some(v.as_slice()?),
+        None => None,
+    };
+    Ok(Box::new(Presence { valid }))
+}
+
+impl ValueCol for Presence<'_> {
+    fn is_float(&self) -> bool {
+        false
+    }
+
+    fn fold(&self, r0: usize, codes: &[u32], t: &mut Table, _extremes: bool) -> Result<()> {
+        for (i, &g) in codes.iter().enumerate() {
+            if g != NO_GROUP && self.valid.is_none_or(|v| v[r0 + i]) {
+                t.n[g as usize] += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The grouping column, its type erased.
-trait KeyCol: Sync {
+pub(super) trait KeyCol: Sync {
     /// Writes the group index of rows `r0..r0 + out.len()`.
     fn codes(&self, r0: usize, out: &mut [u32]) -> Result<()>;
 }
@@ -379,10 +434,12 @@ fn key_col<'a, T: Reduce>(
 trait Column: Sync {
     fn path(&self) -> &Path;
     fn element(&self) -> ElementType;
+    /// `nat`: the column holds `datetime64` values, whose `NaT` is missing.
     fn values<'a>(
         &'a self,
         rows: usize,
         valid: Option<&'a MmapArray<bool>>,
+        nat: bool,
     ) -> Result<Box<dyn ValueCol + 'a>>;
     fn key<'a>(
         &'a self,
@@ -390,6 +447,14 @@ trait Column: Sync {
         categories: Option<usize>,
         valid: Option<&'a MmapArray<bool>>,
     ) -> Result<KeyParts<'a>>;
+    /// The column's `datetime64` values cut into buckets `width` units wide.
+    fn buckets<'a>(
+        &'a self,
+        rows: usize,
+        valid: Option<&'a MmapArray<bool>>,
+        width: i64,
+        label: &str,
+    ) -> Result<Buckets<'a>>;
 }
 
 /// A key column, the value of its group 0, and the number of groups.
@@ -416,8 +481,9 @@ impl<T: Reduce> Column for MmapArray<T> {
         &'a self,
         rows: usize,
         valid: Option<&'a MmapArray<bool>>,
+        nat: bool,
     ) -> Result<Box<dyn ValueCol + 'a>> {
-        Ok(Box::new(typed(self, rows, valid)?))
+        Ok(Box::new(Typed { nat, ..typed(self, rows, valid)? }))
     }
     fn key<'a>(
         &'a self,
@@ -426,6 +492,15 @@ impl<T: Reduce> Column for MmapArray<T> {
         valid: Option<&'a MmapArray<bool>>,
     ) -> Result<KeyParts<'a>> {
         key_col(self, rows, categories, valid)
+    }
+    fn buckets<'a>(
+        &'a self,
+        rows: usize,
+        valid: Option<&'a MmapArray<bool>>,
+        width: i64,
+        label: &str,
+    ) -> Result<Buckets<'a>> {
+        buckets(typed(self, rows, valid)?, width, label)
     }
 }
 
@@ -441,8 +516,33 @@ impl<T: Reduce> Column for MmapArray<T> {
 /// unknown column, a float or complex column as key or value, a key column whose values span
 /// more than [`MAX_GROUPS`], a categorical code outside its categories (naming the row), or a
 /// column whose length differs from the manifest's row count; as [`MmapArray::open`].
+///
+/// A `datetime64` key column groups by exact value, i.e. in buckets one unit of the column
+/// wide (see [`groupby_every`]).
 pub fn groupby(dir: impl AsRef<Path>, by: &str, aggs: &[Agg]) -> Result<GroupBy> {
-    let dir = dir.as_ref();
+    group(dir.as_ref(), by, None, aggs)
+}
+
+/// Groups the rows of the dataset in `dir` into fixed-width time buckets of its `datetime64`
+/// column `by` (bucket = `(t - t0) / every`, aligned to the Unix epoch as pandas'
+/// `dt.floor(every)`) and computes `aggs` per bucket, as [`groupby`] does per group. Keys are
+/// the bucket starts ([`GroupKey::DateTime`]); buckets without rows are left out; missing
+/// timestamps and `NaT` belong to no bucket.
+///
+/// # Errors
+/// As [`groupby`]; [`Error::Invalid`] for a key column that is not `datetime64`, a width that
+/// is not a whole number of the column's unit, or timestamps spanning more than
+/// [`MAX_TIME_BUCKETS`](crate::limits::MAX_TIME_BUCKETS) buckets.
+pub fn groupby_every(
+    dir: impl AsRef<Path>,
+    by: &str,
+    every: Every,
+    aggs: &[Agg],
+) -> Result<GroupBy> {
+    group(dir.as_ref(), by, Some(every), aggs)
+}
+
+fn group(dir: &Path, by: &str, every: Option<Every>, aggs: &[Agg]) -> Result<GroupBy> {
     let ds = Dataset::open(dir)?;
     let rows = usize::try_from(ds.rows()).map_err(|_| Error::invalid(dir, "too many rows"))?;
     let kc = ds.column(by)?;
@@ -455,41 +555,53 @@ pub fn groupby(dir: impl AsRef<Path>, by: &str, aggs: &[Agg]) -> Result<GroupBy>
             ),
         ));
     }
+    let time = time_unit(&kc)?;
+    if let (Some(e), None) = (every, time) {
+        return Err(Error::invalid(
+            kc.file(),
+            format!(
+                "column {by:?} is a {} column, not datetime64: buckets of {e} need timestamps",
+                kc.kind().as_str()
+            ),
+        ));
+    }
     let labels = kc.categories()?;
     let key_column = open_key(&kc)?;
     let key_valid = kc.validity()?;
-    let (key, offset, groups) =
-        key_column.key(rows, labels.as_ref().map(Categories::len), key_valid.as_ref())?;
+    let (key, offset, step, groups) = if let Some(unit) = time {
+        let (width, label) = match every {
+            Some(e) => (e.in_units(unit).map_err(|m| Error::invalid(kc.file(), m))?, e.to_string()),
+            None => (1, format!("1{}", unit.as_str())),
+        };
+        key_column.buckets(rows, key_valid.as_ref(), width, &label)?
+    } else {
+        let (k, offset, groups) =
+            key_column.key(rows, labels.as_ref().map(Categories::len), key_valid.as_ref())?;
+        (k, offset, 1, groups)
+    };
 
     // Value columns, each opened once.
     let names = value_columns(aggs);
-    for a in aggs {
-        if let Some(name) = &a.column
-            && a.kind != AggKind::Count
-        {
-            let c = ds.column(name)?;
-            match c.kind() {
-                ColumnKind::Categorical => {
-                    return Err(super::describe::refuse_categorical(&c.file(), name));
-                }
-                ColumnKind::String => {
-                    return Err(super::describe::refuse_text(&c.file(), name, "a string column"));
-                }
-                _ => {}
-            }
-        }
-    }
-    let mut columns: Vec<Box<dyn Column>> = Vec::new();
+    check_values(&ds, aggs)?;
+    let mut columns: Vec<Option<Box<dyn Column>>> = Vec::new();
     let mut valids = Vec::new();
+    let mut units = Vec::new();
     for n in &names {
         let c = ds.column(n)?;
-        columns.push(<dyn Column>::open(&c.file())?);
+        units.push(time_unit(&c)?);
+        // A string column's file holds bytes, not a value a row: only its presence is counted.
+        let values = c.kind() != ColumnKind::String;
+        columns.push(if values { Some(<dyn Column>::open(&c.file())?) } else { None });
         valids.push(c.validity()?);
     }
     let cols: Vec<Box<dyn ValueCol + '_>> = columns
         .iter()
         .zip(&valids)
-        .map(|(c, v)| c.values(rows, v.as_ref()))
+        .zip(&units)
+        .map(|((c, v), u)| match c {
+            Some(c) => c.values(rows, v.as_ref(), u.is_some()),
+            None => presence(rows, v.as_ref()),
+        })
         .collect::<Result<_>>()?;
     let extremes: Vec<bool> = names
         .iter()
@@ -505,9 +617,14 @@ pub fn groupby(dir: impl AsRef<Path>, by: &str, aggs: &[Agg]) -> Result<GroupBy>
     let present: Vec<usize> = (0..groups).filter(|&g| size[g] > 0).collect();
     let keys = present
         .iter()
-        .map(|&g| match &labels {
-            Some(labels) => Ok(GroupKey::Label(labels.get(g)?.to_string())),
-            None => Ok(GroupKey::Int(offset + g as i128)),
+        .map(|&g| match (&labels, time) {
+            (Some(labels), _) => Ok(GroupKey::Label(labels.get(g)?.to_string())),
+            (None, Some(unit)) => i64::try_from(offset + g as i128 * step)
+                .map(|t| GroupKey::DateTime(t, unit))
+                .map_err(|_| {
+                    Error::invalid(kc.file(), "a bucket starts before the datetime64 range")
+                }),
+            (None, None) => Ok(GroupKey::Int(offset + g as i128)),
         })
         .collect::<Result<_>>()?;
     let columns = aggs
@@ -518,13 +635,55 @@ pub fn groupby(dir: impl AsRef<Path>, by: &str, aggs: &[Agg]) -> Result<GroupBy>
                 Some(name) => {
                     let i = names.iter().position(|n| n == name).unwrap_or(0);
                     let (t, float) = (&tables[i], cols[i].is_float());
-                    present.iter().map(|&g| value(a.kind, t, g, float)).collect()
+                    present
+                        .iter()
+                        .map(|&g| match units[i] {
+                            Some(u) => time_value(a.kind, t, g, u),
+                            None => value(a.kind, t, g, float),
+                        })
+                        .collect()
                 }
             };
             (a.to_string(), values)
         })
         .collect();
     Ok(GroupBy { by: by.to_string(), keys, columns })
+}
+
+/// Refuses aggregates that mean nothing for their column: any but counts of categorical and
+/// string columns, and sums of datetimes.
+fn check_values(ds: &Dataset, aggs: &[Agg]) -> Result<()> {
+    for a in aggs {
+        if let Some(name) = &a.column
+            && a.kind != AggKind::Count
+        {
+            let c = ds.column(name)?;
+            match c.kind() {
+                ColumnKind::DateTime if a.kind == AggKind::Sum => {
+                    return Err(Error::invalid(
+                        c.file(),
+                        format!("column {name:?} holds datetimes, whose sum means nothing"),
+                    ));
+                }
+                ColumnKind::Categorical => {
+                    return Err(super::describe::refuse_categorical(&c.file(), name));
+                }
+                ColumnKind::String => {
+                    return Err(super::describe::refuse_text(&c.file(), name, "a string column"));
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The unit of a `datetime64` column; `None` for every other kind.
+fn time_unit(c: &crate::dataset::Column<'_>) -> Result<Option<TimeUnit>> {
+    Ok(match c.kind() {
+        ColumnKind::DateTime => c.dtype()?.time().map(crate::dtype::Time::unit),
+        _ => None,
+    })
 }
 
 /// Opens the key column; a categorical one must hold unsigned codes.
@@ -593,6 +752,22 @@ fn fold_rows(
     Ok(tree_reduce(0, rows.div_ceil(ROWS), &leaf, &merge)?.unwrap_or_else(|| {
         (vec![0; groups], cols.iter().map(|c| Table::new(groups, c.is_float())).collect())
     }))
+}
+
+/// An aggregate of a `datetime64` value column: the min and max are values of the column; the
+/// mean is the exact mean truncated toward zero to the column's unit (as pandas truncates it);
+/// a count stays a count. (A sum is refused before.)
+fn time_value(kind: AggKind, t: &Table, g: usize, unit: TimeUnit) -> Number {
+    let n = t.n[g];
+    let v = match kind {
+        AggKind::Count | AggKind::Sum => return value(kind, t, g, false),
+        _ if n == 0 => return Number::Float(f64::NAN),
+        AggKind::Mean => t.sum[g].int / i128::from(n),
+        AggKind::Min => t.imin[g],
+        AggKind::Max => t.imax[g],
+    };
+    // The mean of values of a 64-bit column lies between them.
+    i64::try_from(v).map_or(Number::Int(v), |v| Number::DateTime(v, unit))
 }
 
 #[allow(clippy::cast_precision_loss)]

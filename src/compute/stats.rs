@@ -8,7 +8,7 @@ use serde::ser::{SerializeSeq, Serializer};
 
 use super::kernel::{Partial, Reduce, Sum, TILE, chunk_partial};
 use super::tree_reduce;
-use crate::dtype::Element;
+use crate::dtype::{Element, TimeUnit, format_datetime};
 use crate::error::Result;
 use crate::store::ChunkSource;
 
@@ -30,6 +30,9 @@ pub enum Number {
     Float(f64),
     /// A complex number.
     Complex(Complex<f64>),
+    /// A `datetime64` value in its unit: the min, max or mean of datetimes (printed in ISO
+    /// 8601).
+    DateTime(i64, TimeUnit),
 }
 
 impl Number {
@@ -40,6 +43,7 @@ impl Number {
             Number::Int(i) => i as f64,
             Number::Float(f) => f,
             Number::Complex(c) => c.re,
+            Number::DateTime(v, _) => v as f64,
         }
     }
 }
@@ -56,7 +60,8 @@ fn ser_f64<S: Serializer>(v: f64, s: S) -> Result<S::Ok, S::Error> {
 
 impl Serialize for Number {
     /// JSON numbers; NaN and infinities as the strings `"NaN"`, `"Infinity"`, `"-Infinity"`
-    /// (as `larder cat --json` prints them); complex numbers as `[re, im]`.
+    /// (as `larder cat --json` prints them); complex numbers as `[re, im]`; datetimes as ISO
+    /// 8601 strings.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match *self {
             Number::Int(i) => s.serialize_i128(i),
@@ -67,6 +72,7 @@ impl Serialize for Number {
                 seq.serialize_element(&F(c.im))?;
                 seq.end()
             }
+            Number::DateTime(v, u) => s.serialize_str(&format_datetime(v, u)),
         }
     }
 }

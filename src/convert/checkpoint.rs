@@ -56,6 +56,9 @@ pub(crate) struct Checkpoint {
     /// The options that shape the output; a resume must be given the same.
     pub(crate) settings: serde_json::Value,
     pub(crate) source: SourceId,
+    /// The inputs after the first, when several are converted as one table.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) more_sources: Vec<SourceId>,
     pub(crate) plan: Plan,
     /// Input offset of the next record to read.
     pub(crate) offset: u64,

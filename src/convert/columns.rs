@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use super::schema::ColumnType;
+use super::timefmt::TimeFormat;
 use super::value::{Int, NaTokens, Reason};
 
 /// A fill value for empty fields of an integer or bool column.
@@ -164,6 +165,8 @@ impl Values {
 pub(crate) struct ColumnSpec {
     pub(crate) ty: ColumnType,
     pub(crate) fill: Option<Fill>,
+    /// The layout of a datetime column's values, when they are not ISO 8601.
+    pub(crate) format: Option<TimeFormat>,
 }
 
 /// What parsing needs to know, shared read-only by all blocks.

@@ -27,10 +27,19 @@ use memchr::{memchr, memchr_iter, memchr2, memchr2_iter};
 
 mod regular;
 
-use super::columns::{CatRef, Fill, FxMap, Layout, Parsed, Reject, Values};
+use super::columns::{CatRef, ColumnSpec, Fill, FxMap, Layout, Parsed, Reject, Values};
 use super::record::{mask2, record_end};
 use super::schema::ColumnType;
 use super::value::{Float, Reason, parse_bool, parse_datetime, parse_float, parse_int};
+use crate::dtype::TimeUnit;
+
+/// A datetime value, in the column's format or else as ISO 8601.
+fn parse_time(spec: &ColumnSpec, v: &[u8], unit: TimeUnit) -> Result<i64, Reason> {
+    match &spec.format {
+        Some(format) => format.parse(v, unit),
+        None => parse_datetime(v, unit),
+    }
+}
 
 struct Builder<'a> {
     layout: &'a Layout,
@@ -101,7 +110,7 @@ impl Builder<'_> {
             let Values::I64(c) = &mut self.columns[slot] else {
                 unreachable!("date-time columns are parsed into i64 values")
             };
-            let x = match parse_datetime(v, unit) {
+            let x = match parse_time(&layout.columns[slot], v, unit) {
                 Ok(x) => x,
                 Err(r) if layout.na.is_missing(v) || r == Reason::Missing => {
                     if let Some(Fill::Int(f)) = fill() {
@@ -419,7 +428,7 @@ mod tests {
             delimiter: b',',
             fields,
             slots: (0..fields).map(|i| (i < types.len()).then_some(i)).collect(),
-            columns: types.iter().map(|&ty| ColumnSpec { ty, fill: None }).collect(),
+            columns: types.iter().map(|&ty| ColumnSpec { ty, fill: None, format: None }).collect(),
             ranges: false,
             na: crate::convert::value::NaTokens::new(crate::convert::DEFAULT_NA),
         }
@@ -481,7 +490,7 @@ mod fast_path_agreement {
             delimiter: b',',
             fields,
             slots: (0..fields).map(|i| (i < types.len()).then(|| types.len() - 1 - i)).collect(),
-            columns: types.iter().rev().map(|&ty| ColumnSpec { ty, fill }).collect(),
+            columns: types.iter().rev().map(|&ty| ColumnSpec { ty, fill, format: None }).collect(),
             ranges: true,
             na: crate::convert::value::NaTokens::new(crate::convert::DEFAULT_NA),
         }

@@ -14,6 +14,7 @@ use super::names;
 use super::record::{fields_of, record_end};
 use super::schema::{self, ColumnType};
 use super::split::Block;
+use super::timefmt::TimeFormat;
 use super::value::{NaTokens, parse_bool, parse_datetime, parse_int};
 
 /// The resolved schema: what each output column reads and where it goes.
@@ -39,6 +40,9 @@ pub(crate) struct PlanColumn {
     /// Final file name in the output directory.
     pub(crate) file: String,
     pub(crate) fill: Option<String>,
+    /// The strftime format of a datetime column whose values are not ISO 8601.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) format: Option<String>,
 }
 
 /// What the options ask of the plan.
@@ -47,6 +51,8 @@ pub(crate) struct Request<'a> {
     pub(crate) infer_rows: usize,
     pub(crate) schema: Option<&'a Path>,
     pub(crate) types: &'a [(String, ColumnType)],
+    /// Datetime formats by column name (those of `--type NAME=datetime64[UNIT]:FORMAT`).
+    pub(crate) formats: &'a [(String, String)],
     pub(crate) columns: Option<&'a [String]>,
     pub(crate) fills: &'a [(String, String)],
     pub(crate) shrink: bool,
@@ -70,13 +76,39 @@ pub(crate) fn header_names(
         first.data.drain(..3);
         first.offset += 3;
     }
+    // Blank lines before the first record are skipped, as blank lines are everywhere.
+    let mut blank = 0;
+    let mut skipped_lines = 0;
+    loop {
+        let rest = &first.data[blank..];
+        let n = if rest.starts_with(b"\n") {
+            1
+        } else if rest.starts_with(b"\r\n") {
+            2
+        } else {
+            break;
+        };
+        blank += n;
+        skipped_lines += 1;
+    }
+    if blank > 0 {
+        first.data.drain(..blank);
+        first.offset += blank as u64;
+        if first.data.is_empty() {
+            return Err(Error::format(
+                input,
+                first.offset,
+                "the input holds only blank lines: no header and no records",
+            ));
+        }
+    }
     let header_end = record_end(&first.data, 0);
     let first_record =
         first.data[..header_end].strip_suffix(b"\r").unwrap_or(&first.data[..header_end]);
     let header_fields = fields_of(first_record, delimiter).map_err(|r| {
         Error::format(input, first.offset, format!("cannot read the first record: {r}"))
     })?;
-    let mut line = 1;
+    let mut line = 1 + skipped_lines;
     let names = if header {
         let taken = (header_end + 1).min(first.data.len());
         line += memchr::memchr_iter(b'\n', &first.data[..taken]).count() as u64;
@@ -105,7 +137,7 @@ impl Plan {
     ) -> Result<Plan> {
         let find = |name: &str, what: &str| find(names, input, name, what);
         let fields = selected_fields(req, &find, names.len())?;
-        let mut types = given_types(req, &find, names.len())?;
+        let (mut types, formats) = given_types(req, &find, names.len())?;
         infer_types(req, sample, &fields, &mut types);
         let files = names::file_names(fields.iter().map(|&f| names[f].as_str()));
         let mut columns: Vec<PlanColumn> = fields
@@ -117,8 +149,24 @@ impl Plan {
                 ty: types[f].unwrap_or(ColumnType::F64),
                 file,
                 fill: None,
+                format: formats[f].clone(),
             })
             .collect();
+        for c in &columns {
+            if let Some(format) = &c.format {
+                if !matches!(c.ty, ColumnType::DateTime(_)) {
+                    return Err(Error::invalid(
+                        input,
+                        format!(
+                            "column {:?} has the datetime format {format:?} but type {}",
+                            c.name, c.ty
+                        ),
+                    ));
+                }
+                TimeFormat::new(format)
+                    .map_err(|e| Error::invalid(input, format!("column {:?}: {e}", c.name)))?;
+            }
+        }
         for (name, value) in req.fills {
             let f = find(name, "the fill values")?;
             let c = columns.iter_mut().find(|c| c.field == f).ok_or_else(|| {
@@ -157,7 +205,13 @@ impl Plan {
                 }
                 None => None,
             };
-            columns.push(ColumnSpec { ty: c.ty, fill });
+            let format = match &c.format {
+                Some(f) => {
+                    Some(TimeFormat::new(f).map_err(|e| format!("column {:?}: {e}", c.name))?)
+                }
+                None => None,
+            };
+            columns.push(ColumnSpec { ty: c.ty, fill, format });
         }
         Ok(Layout {
             delimiter: self.delimiter,
@@ -216,13 +270,18 @@ fn selected_fields(
     Ok(v)
 }
 
-/// The types the schema file and then the explicit column types give, per field.
+/// Per field, the type and the datetime format given, if any.
+type Given = (Vec<Option<ColumnType>>, Vec<Option<String>>);
+
+/// The types (and datetime formats) the schema file and then the explicit column types give,
+/// per field.
 fn given_types(
     req: &Request<'_>,
     find: &dyn Fn(&str, &str) -> Result<usize>,
     fields: usize,
-) -> Result<Vec<Option<ColumnType>>> {
+) -> Result<Given> {
     let mut types: Vec<Option<ColumnType>> = vec![None; fields];
+    let mut formats: Vec<Option<String>> = vec![None; fields];
     if let Some(p) = req.schema {
         let text = fs::read(p).map_err(|e| Error::io(p, e))?;
         let map: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&text)
@@ -232,14 +291,22 @@ fn given_types(
                 Error::format(p, 0, format!("column {name:?}: the type must be a string"))
             })?;
             let what = format!("schema {}", p.display());
+            let (t, format) = schema::split_format(t);
             let t = t.parse().map_err(|e| Error::invalid(p, format!("column {name:?}: {e}")))?;
-            types[find(&name, &what)?] = Some(t);
+            let f = find(&name, &what)?;
+            types[f] = Some(t);
+            formats[f] = format.map(str::to_string);
         }
     }
     for (name, t) in req.types {
-        types[find(name, "the column types")?] = Some(*t);
+        let f = find(name, "the column types")?;
+        types[f] = Some(*t);
+        formats[f] = None;
     }
-    Ok(types)
+    for (name, format) in req.formats {
+        formats[find(name, "the datetime formats")?] = Some(format.clone());
+    }
+    Ok((types, formats))
 }
 
 /// Infers the types of the converted fields that have none from the first

@@ -9,24 +9,33 @@ use super::append::Appender;
 /// The first line of `rejects.csv`.
 const HEAD: &[u8] = b"line,column,reason,record\n";
 
+/// The first line of `rejects.csv` when several inputs are converted as one: each record
+/// names its file.
+const HEAD_FILES: &[u8] = b"file,line,column,reason,record\n";
+
+fn head(several: bool) -> &'static [u8] {
+    if several { HEAD_FILES } else { HEAD }
+}
+
 /// The rejects file of a running conversion.
 pub(crate) struct Rejects(Appender);
 
 impl Rejects {
-    /// A new file at `path` holding the header line.
-    pub(crate) fn create(path: PathBuf) -> Result<Rejects> {
+    /// A new file at `path` holding the header line (with a `file` column for `several`
+    /// inputs).
+    pub(crate) fn create(path: PathBuf, several: bool) -> Result<Rejects> {
         let mut file = Appender::create(path)?;
-        file.append(HEAD)?;
+        file.append(head(several))?;
         Ok(Rejects(file))
     }
 
     /// Reopens the file at `path`, keeping its first `len` bytes (as checkpointed).
-    pub(crate) fn reopen(path: PathBuf, len: u64) -> Result<Rejects> {
+    pub(crate) fn reopen(path: PathBuf, len: u64, several: bool) -> Result<Rejects> {
         // At the first checkpoint the file holds only its header, which may never have reached
         // the disk: write it again.
         let on_disk = std::fs::metadata(&path).map_or(0, |m| m.len());
-        if len == HEAD.len() as u64 && on_disk < len {
-            return Rejects::create(path);
+        if len == head(several).len() as u64 && on_disk < len {
+            return Rejects::create(path, several);
         }
         Appender::reopen(path, len).map(Rejects)
     }
@@ -40,16 +49,22 @@ impl Rejects {
         self.0.len()
     }
 
-    /// Appends one rejected record: its line in the input, the column of the bad value (empty
-    /// for record-level problems), the reason and the record's bytes.
+    /// Appends one rejected record: its file (with several inputs), its line there, the column
+    /// of the bad value (empty for record-level problems), the reason and the record's bytes.
     pub(crate) fn write(
         &mut self,
+        file: Option<&str>,
         line: u64,
         column: &str,
         reason: &str,
         raw: &[u8],
     ) -> Result<()> {
-        let mut out = format!("{line},").into_bytes();
+        let mut out = Vec::new();
+        if let Some(f) = file {
+            csv_field(&mut out, f.as_bytes());
+            out.push(b',');
+        }
+        out.extend_from_slice(format!("{line},").as_bytes());
         csv_field(&mut out, column.as_bytes());
         out.push(b',');
         csv_field(&mut out, reason.as_bytes());

@@ -33,8 +33,9 @@ pub enum ColumnType {
     /// Free text: UTF-8 strings in Arrow's large-string layout (the bytes, and `rows + 1`
     /// offsets into them).
     Str,
-    /// ISO 8601 dates and date-times as numpy's `datetime64[unit]`: 64-bit counts of the unit
-    /// since 1970-01-01T00:00:00 UTC.
+    /// ISO 8601 dates and date-times (or another layout, given a strftime format with
+    /// `ConvertOptions::datetime_format`) as numpy's `datetime64[unit]`: 64-bit counts of the
+    /// unit since 1970-01-01T00:00:00 UTC.
     #[serde(rename = "datetime64")]
     DateTime(TimeUnit),
 }
@@ -174,6 +175,16 @@ impl FromStr for ColumnType {
                  u32, u64, f32, f64, cat, str, datetime64[UNIT] (UNIT: D, h, m, s, ms, us, ns)"
             ))
         })
+    }
+}
+
+/// A type with a datetime format, `datetime64[s]:%d/%m/%Y`, split at the first colon (no type
+/// name has one; the format may): the type, and the format if there is one. A format given to
+/// a type other than `datetime64` is refused when the conversion is planned, naming both.
+pub fn split_format(spec: &str) -> (&str, Option<&str>) {
+    match spec.split_once(':') {
+        Some((t, format)) => (t, Some(format)),
+        None => (spec, None),
     }
 }
 

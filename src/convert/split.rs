@@ -6,9 +6,12 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{Error, Result};
 
+use super::input::read_error;
 use super::record::last_boundary;
 
 /// The longest record accepted. Longer ones are almost always an unbalanced quote that swallows
@@ -33,6 +36,8 @@ pub(crate) struct BlockReader<R> {
     eof: bool,
     /// Buffers of parsed blocks, reused to spare allocations and page faults.
     spare: Vec<Vec<u8>>,
+    /// For compressed input: bytes of the compressed source consumed so far.
+    consumed: Option<Arc<AtomicU64>>,
 }
 
 impl<R: Read> BlockReader<R> {
@@ -46,7 +51,20 @@ impl<R: Read> BlockReader<R> {
             block_size: block_size.max(1),
             eof: false,
             spare: Vec::new(),
+            consumed: None,
         }
+    }
+
+    /// Reports, with [`BlockReader::consumed`], how much of a compressed source the input has
+    /// consumed, as counted by `counter`.
+    pub(crate) fn counting(mut self, counter: Option<Arc<AtomicU64>>) -> Self {
+        self.consumed = counter;
+        self
+    }
+
+    /// Bytes of the compressed source consumed so far; `None` for plain input.
+    pub(crate) fn consumed(&self) -> Option<u64> {
+        self.consumed.as_ref().map(|c| c.load(Ordering::Relaxed))
     }
 
     /// Gives back block buffers for reuse (a few are kept).
@@ -77,7 +95,7 @@ impl<R: Read> BlockReader<R> {
                 let n = (&mut self.input)
                     .take(want)
                     .read_to_end(&mut buf)
-                    .map_err(|e| Error::io(&self.path, e))?;
+                    .map_err(|e| read_error(&self.path, e))?;
                 if (n as u64) < want {
                     self.eof = true;
                 }

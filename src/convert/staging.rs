@@ -23,6 +23,7 @@ use super::parse;
 use super::plan::Plan;
 use super::rejects::Rejects;
 use super::schema::ColumnType;
+use super::sources::FileMap;
 use super::split::{Block, BlockReader};
 use super::staged::{self, BlockValues, StagedColumn};
 
@@ -43,6 +44,10 @@ pub struct Progress {
     pub total_bytes: Option<u64>,
     /// Input bytes converted by this process (excluding what an interrupted run did).
     pub bytes_this_run: u64,
+    /// For compressed input (whose uncompressed size is not known ahead): the bytes of the
+    /// compressed file consumed so far, to compare with `total_bytes`. Every other count here
+    /// is of uncompressed CSV.
+    pub compressed_bytes_read: Option<u64>,
 }
 
 /// How the staging behaves, from the options.
@@ -74,6 +79,8 @@ pub(crate) struct Staging {
     last_checkpoint: Instant,
     /// Files to remove once a checkpoint no longer names them (those of spilled columns).
     stale: Vec<PathBuf>,
+    /// With several inputs: which file, and which line of it, each line of the stream is.
+    files: Option<FileMap>,
 }
 
 impl Staging {
@@ -89,7 +96,7 @@ impl Staging {
         for c in &ck.plan.columns {
             columns.push(StagedColumn::create(dir, c)?);
         }
-        let rejects = Rejects::create(dir.join(REJECTS))?;
+        let rejects = Rejects::create(dir.join(REJECTS), !ck.more_sources.is_empty())?;
         ck.rejects_bytes = rejects.len();
         let ranges = vec![None; ck.plan.columns.len()];
         let mut staging = Staging::new(dir, input, ck, columns, ranges, rejects, policy)?;
@@ -108,7 +115,8 @@ impl Staging {
             }
             columns.push(StagedColumn::resume(dir, c, s, ck.rows_written)?);
         }
-        let rejects = Rejects::reopen(dir.join(REJECTS), ck.rejects_bytes)?;
+        let several = !ck.more_sources.is_empty();
+        let rejects = Rejects::reopen(dir.join(REJECTS), ck.rejects_bytes, several)?;
         Staging::new(dir, input, ck, columns, ranges, rejects, policy)
     }
 
@@ -133,7 +141,14 @@ impl Staging {
             policy,
             last_checkpoint: Instant::now(),
             stale: Vec::new(),
+            files: None,
         })
+    }
+
+    /// Names, in rejected records, the input file and its own line, by `files` (for several
+    /// inputs read as one stream).
+    pub(crate) fn attribute_lines(&mut self, files: FileMap) {
+        self.files = Some(files);
     }
 
     /// True when the checkpoint says all input is converted.
@@ -180,7 +195,7 @@ impl Staging {
                 || -> Result<Vec<Block>> {
                     for p in pending.drain(..) {
                         self.write_block(&p)?;
-                        progress(&self.progress(start));
+                        progress(&self.progress(start, reader.consumed()));
                     }
                     read_batch(reader, None)
                 },
@@ -195,13 +210,16 @@ impl Staging {
         Ok(self.ck.offset - start)
     }
 
-    fn progress(&self, start: u64) -> Progress {
+    fn progress(&self, start: u64, compressed_bytes_read: Option<u64>) -> Progress {
         Progress {
             rows_read: self.ck.rows_read,
             rejected: self.ck.rejected,
             bytes_read: self.ck.offset,
-            total_bytes: (self.ck.source.path != "-").then_some(self.ck.source.bytes),
+            total_bytes: (self.ck.source.path != "-").then(|| {
+                self.ck.source.bytes + self.ck.more_sources.iter().map(|s| s.bytes).sum::<u64>()
+            }),
             bytes_this_run: self.ck.offset - start,
+            compressed_bytes_read,
         }
     }
 
@@ -281,7 +299,21 @@ impl Staging {
     fn write_rejects(&mut self, p: &Parsed) -> Result<()> {
         for r in &p.rejects {
             let column = r.column.map_or("", |c| self.ck.plan.columns[c].name.as_str());
-            self.rejects.write(self.ck.line + r.line, column, &r.reason.to_string(), &r.raw)?;
+            let line = self.ck.line + r.line;
+            let (file, line) = match &self.files {
+                Some(map) => {
+                    let (i, local) = map.locate(line);
+                    let path = match i.checked_sub(1) {
+                        None => &self.ck.source.path,
+                        Some(k) => {
+                            self.ck.more_sources.get(k).map_or(&self.ck.source.path, |s| &s.path)
+                        }
+                    };
+                    (Some(path.as_str()), local)
+                }
+                None => (None, line),
+            };
+            self.rejects.write(file, line, column, &r.reason.to_string(), &r.raw)?;
         }
         self.ck.rejects_bytes = self.rejects.len();
         Ok(())
@@ -342,6 +374,14 @@ impl Staging {
             rejected: ck.rejected,
             rows_read: ck.rows_read,
             source: Source { path: ck.source.path.clone(), bytes },
+            sources: if ck.more_sources.is_empty() {
+                Vec::new()
+            } else {
+                std::iter::once(&ck.source)
+                    .chain(&ck.more_sources)
+                    .map(|s| Source { path: s.path.clone(), bytes: s.bytes })
+                    .collect()
+            },
             version: 1,
         };
         let mpath = dir.join(MANIFEST);

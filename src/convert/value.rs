@@ -22,6 +22,8 @@ pub(crate) enum Reason {
         found: usize,
     },
     NotDateTime,
+    /// A value that does not match the column's datetime format (given).
+    NotInFormat(String),
     /// A date-time outside what `datetime64[unit]` holds in 64 bits.
     TimeOutOfRange(TimeUnit),
     /// A date-time more precise than the column's unit (it would be truncated).
@@ -43,6 +45,9 @@ impl fmt::Display for Reason {
             }
             Reason::Quote(why) => f.write_str(why),
             Reason::NotDateTime => f.write_str("not an ISO 8601 date or date-time"),
+            Reason::NotInFormat(format) => {
+                write!(f, "does not match the datetime format {format:?}")
+            }
             Reason::TimeOutOfRange(u) => write!(f, "out of range for datetime64[{}]", u.as_str()),
             Reason::FinerThanUnit(u) => {
                 write!(f, "more precise than the column's unit, datetime64[{}]", u.as_str())

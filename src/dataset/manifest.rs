@@ -28,9 +28,12 @@ pub struct Manifest {
     /// Records read: always `rows + rejected`.
     #[serde(default)]
     pub rows_read: u64,
-    /// The CSV the dataset was made from.
+    /// The CSV the dataset was made from (the first, when there were several).
     #[serde(default)]
     pub source: Source,
+    /// Every CSV the dataset was made from, in order, when there were several; empty for one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<Source>,
     /// Layout version of the dataset directory (currently 1).
     #[serde(default)]
     pub version: u32,
@@ -193,6 +196,7 @@ mod tests {
             rejected: 0,
             rows_read: 0,
             source: Source { path: "in.csv".into(), bytes: 0 },
+            sources: Vec::new(),
             version: 1,
         };
         let path = dir.path().join(MANIFEST);

@@ -176,8 +176,29 @@ impl<T: Element> MmapArray<T> {
         shape: &[usize],
         order: Order,
     ) -> Result<Self> {
+        Self::create_header(path.as_ref(), DType::of::<T>(), shape, order)
+    }
+
+    /// As [`create`](MmapArray::create), the header declaring `dtype`: `T`'s element type in
+    /// native order, saying more than `T` does (`<M8[ms]` for `i64` date-times).
+    ///
+    /// # Errors
+    /// As [`create`](MmapArray::create); [`Error::DTypeMismatch`] if `dtype` is not `T`'s
+    /// element type in native order.
+    pub fn create_as(path: impl AsRef<Path>, shape: &[usize], dtype: DType) -> Result<Self> {
         let path = path.as_ref();
-        let header = Header::new(DType::of::<T>(), shape, order == Order::F);
+        if dtype.element() != T::TYPE || !dtype.is_native() {
+            return Err(Error::DTypeMismatch {
+                path: path.to_path_buf(),
+                expected: DType::of::<T>().typestr(),
+                found: dtype.typestr(),
+            });
+        }
+        Self::create_header(path, dtype, shape, Order::C)
+    }
+
+    fn create_header(path: &Path, dtype: DType, shape: &[usize], order: Order) -> Result<Self> {
+        let header = Header::new(dtype, shape, order == Order::F);
         let data_len = header.data_len().ok_or_else(|| {
             Error::invalid(path, format!("shape {shape:?} is too large to store"))
         })?;

@@ -182,6 +182,9 @@ fn copy_store<T: Element>(
                 o.shard(shard);
             }
             o.attributes(src.attributes()?);
+            if let Some(time) = src.dtype().time() {
+                o.time(time);
+            }
             if dst.file.exists() && dst.inner.is_none() {
                 return Err(Error::invalid(
                     &dst.file,
@@ -238,6 +241,9 @@ fn copy_to_hdf5<T: Element>(
             crate::hdf5::Hdf5Array::<T>::create
         };
         let mut h = create(target, dst.inner.as_deref(), shape, chunks, gzip)?;
+        if let Some(time) = src.dtype().time() {
+            h.mark_time(time)?;
+        }
         pump(src, &mut h, chunks)?;
         h.flush()
     })();
@@ -315,7 +321,8 @@ fn pump_parallel<T: Element>(
 }
 
 fn copy_to_npy<T: Element>(src: &dyn ArrayRead<T>, tmp: &Path) -> Result<()> {
-    let mut out = MmapArray::<T>::create(tmp, src.shape())?;
+    // A time type the source's metadata declares comes back as numpy's (`<M8[s]`).
+    let mut out = MmapArray::<T>::create_as(tmp, src.shape(), src.dtype().to_native())?;
     // Walk the source in its own storage order: each stored chunk is decoded once.
     let unit = src.chunk_shape().to_vec();
     pump(src, &mut out, &unit)?;
@@ -330,7 +337,8 @@ fn copy_typed<T: Element>(a: &MmapArray<T>, dst: &Path) -> Result<u64> {
         write_npy(dst, &a.read()?)?;
         return Ok(elements);
     }
-    let mut w = NpyWriter::<T>::create(dst, &a.shape()[1..])?;
+    // The source's dtype in native order: `<M8[s]` stays a datetime, not `<i8`.
+    let mut w = NpyWriter::<T>::create_as(dst, &a.shape()[1..], a.dtype().to_native())?;
     let (view, swapped) = match a.raw_view() {
         Ok(v) => v,
         // Misaligned source data: a converted copy is the only way to read it.

@@ -167,6 +167,20 @@ impl<T: Element> Lend for (Mapped<'_, T>, Column<'_>) {
     }
 }
 
+/// The longest cell shown in a table, in characters, as pandas' `display.max_colwidth`: a
+/// longer value is cut to this many, ending in `...`.
+const MAX_CELL: usize = 50;
+
+/// `t`, cut to [`MAX_CELL`] characters.
+fn shorten(t: String) -> String {
+    if t.chars().count() <= MAX_CELL {
+        return t;
+    }
+    let mut s: String = t.chars().take(MAX_CELL - 3).collect();
+    s.push_str("...");
+    s
+}
+
 /// Prints the rows `selection` picks (numpy syntax on the one row axis; all rows when it is
 /// empty: the first and last five of a long dataset) of the dataset in `dir`.
 ///
@@ -204,7 +218,9 @@ pub fn cat_dataset(
         .iter()
         .map(|r| {
             r.map(|r| {
-                std::iter::once(r.to_string()).chain(cells.iter().map(|c| c.text(r))).collect()
+                std::iter::once(r.to_string())
+                    .chain(cells.iter().map(|c| shorten(c.text(r))))
+                    .collect()
             })
         })
         .collect();
@@ -217,7 +233,18 @@ pub fn cat_dataset(
         }
     }
     let line = |cells: &[String]| {
-        let padded: Vec<String> = cells.iter().zip(&widths).map(|(t, &w)| pad_left(t, w)).collect();
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(t, &w)| {
+                // By hand: `format!`'s width stops at 65 535, and names may be longer.
+                let pad = w.saturating_sub(t.chars().count());
+                let mut p = String::with_capacity(pad + t.len());
+                p.extend(std::iter::repeat_n(' ', pad));
+                p.push_str(t);
+                p
+            })
+            .collect();
         padded.join("  ")
     };
     writeln!(out, "{}", line(&header)).map_err(io)?;
@@ -264,12 +291,4 @@ fn picked_rows(
         _ => return Err(one_axis(String::new())),
     };
     Ok(picked.into_iter().map(Some).collect())
-}
-
-/// `t` right-aligned in `w` characters. By hand: `format!`'s width stops at 65 535, and a
-/// column name or a string can be longer.
-fn pad_left(t: &str, w: usize) -> String {
-    let mut s = " ".repeat(w.saturating_sub(t.chars().count()));
-    s.push_str(t);
-    s
 }

@@ -109,3 +109,26 @@ pub(crate) fn advise_huge_pages<T>(buf: &mut [T]) {
         }
     }
 }
+
+/// Raises this process's limit on open files (the soft `RLIMIT_NOFILE`) towards `want`, as far
+/// as the hard limit allows; returns the limit in force afterwards (`u64::MAX`: none), or
+/// `None` where it cannot be read.
+pub(crate) fn raise_open_files(want: u64) -> Option<u64> {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes an `rlimit` into the pointer it is given, which points to one
+    // we own; RLIMIT_NOFILE is a valid resource.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &raw mut lim) } != 0 {
+        return None;
+    }
+    let as_u64 = |v: libc::rlim_t| if v == libc::RLIM_INFINITY { u64::MAX } else { v };
+    if as_u64(lim.rlim_cur) >= want {
+        return Some(as_u64(lim.rlim_cur));
+    }
+    let raised = libc::rlimit { rlim_cur: want.min(as_u64(lim.rlim_max)), rlim_max: lim.rlim_max };
+    // SAFETY: setrlimit reads the `rlimit` we pass, whose soft limit is at most its hard limit
+    // (the one just read), so the call only raises the soft limit within what is allowed.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raw const raised) } != 0 {
+        return Some(as_u64(lim.rlim_cur));
+    }
+    Some(raised.rlim_cur)
+}

@@ -8,7 +8,7 @@ use zarrs::array::Array;
 use zarrs::filesystem::FilesystemStore;
 
 use super::{node_path, store_at, zerr};
-use crate::dtype::{ByteOrder, DType, Element, ElementType};
+use crate::dtype::{ByteOrder, DType, Element, ElementType, Time, TimeUnit};
 use crate::error::{Error, Result};
 use crate::store::Attributes;
 
@@ -112,17 +112,50 @@ pub(super) fn describe(path: &Path, array: &Array<FilesystemStore>) -> Result<De
         "float64" => ElementType::F64,
         "complex64" | "complex_float32" => ElementType::C64,
         "complex128" | "complex_float64" => ElementType::C128,
+        "numpy.datetime64" | "numpy.timedelta64" => {
+            let config = dt.and_then(|d| d.get("configuration"));
+            let unit = config.and_then(|c| c.get("unit")).and_then(Value::as_str);
+            let scale = config.and_then(|c| c.get("scale_factor")).and_then(Value::as_u64);
+            let (Some(unit), Some(1) | None) = (unit.and_then(TimeUnit::parse), scale) else {
+                return Err(unsupported(
+                    dt.map(ToString::to_string).unwrap_or_default(),
+                    "a time unit larder does not read (D, h, m, s, ms, us, ns with scale factor \
+                     1)",
+                ));
+            };
+            let order = byte_order(meta.get("codecs"));
+            let dtype = DType::with_order(ElementType::I64, order)
+                .with_time(if name == "numpy.datetime64" {
+                    Time::DateTime(unit)
+                } else {
+                    Time::TimeDelta(unit)
+                })
+                .ok_or_else(|| Error::internal("an int64 dtype takes a time"))?;
+            return Ok(Described { dtype, ..grid(&meta) });
+        }
         other => {
             return Err(unsupported(other.to_string(), "not a numeric type larder stores"));
         }
     };
-    let codecs = meta.get("codecs");
-    let order = match find_codec(codecs, "bytes")
+    let order = byte_order(meta.get("codecs"));
+    Ok(Described { dtype: DType::with_order(element, order), ..grid(&meta) })
+}
+
+/// The byte order the `bytes` codec of a v3 codec list declares.
+fn byte_order(codecs: Option<&Value>) -> ByteOrder {
+    match find_codec(codecs, "bytes")
         .and_then(|c| c.get("configuration")?.get("endian")?.as_str().map(str::to_string))
         .as_deref()
     {
         Some("big") => ByteOrder::Big,
         _ => ByteOrder::Little,
+    }
+}
+
+/// The chunking of v3 metadata, its dtype left as `int8` for the caller to set.
+fn grid(meta: &Value) -> Described {
+    let to_usizes = |v: Option<&Value>| -> Option<Vec<usize>> {
+        v?.as_array()?.iter().map(|x| x.as_u64().and_then(|n| usize::try_from(n).ok())).collect()
     };
     let chunks = to_usizes(
         meta.get("chunk_grid")
@@ -130,9 +163,29 @@ pub(super) fn describe(path: &Path, array: &Array<FilesystemStore>) -> Result<De
             .and_then(|c| c.get("chunk_shape")),
     )
     .unwrap_or_default();
-    let inner_chunks = find_codec(codecs, "sharding_indexed")
+    let inner_chunks = find_codec(meta.get("codecs"), "sharding_indexed")
         .and_then(|c| to_usizes(c.get("configuration")?.get("chunk_shape")));
-    Ok(Described { dtype: DType::with_order(element, order), chunks, inner_chunks, version: 3 })
+    Described { dtype: DType::native(ElementType::I8), chunks, inner_chunks, version: 3 }
+}
+
+/// The Zarr v3 data type of numpy's `datetime64[unit]` or `timedelta64[unit]`, as zarr-python
+/// 3 writes it: `{"name": "numpy.datetime64", "configuration": {"unit": unit, "scale_factor":
+/// 1}}` (`numpy.timedelta64` alike).
+pub(super) fn time_type(time: Time) -> zarrs::array::DataType {
+    use zarrs::array::data_type::{NumpyTimeUnit as N, numpy_datetime64, numpy_timedelta64};
+    let u = match time.unit() {
+        TimeUnit::D => N::Day,
+        TimeUnit::H => N::Hour,
+        TimeUnit::M => N::Minute,
+        TimeUnit::S => N::Second,
+        TimeUnit::Ms => N::Millisecond,
+        TimeUnit::Us => N::Microsecond,
+        TimeUnit::Ns => N::Nanosecond,
+    };
+    match time {
+        Time::DateTime(_) => numpy_datetime64(u, std::num::NonZeroU32::MIN),
+        Time::TimeDelta(_) => numpy_timedelta64(u, std::num::NonZeroU32::MIN),
+    }
 }
 
 /// The first codec named `name` in a v3 codec list, looking inside sharding codecs.

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::dtype::Time;
 use crate::error::{Error, Result};
 use crate::store::Attributes;
 
@@ -79,6 +80,7 @@ pub struct ZarrOptions {
     pub(super) codec: Codec,
     pub(super) shard: Option<Vec<usize>>,
     pub(super) attributes: Attributes,
+    pub(super) time: Option<Time>,
 }
 
 impl ZarrOptions {
@@ -104,6 +106,14 @@ impl ZarrOptions {
     /// Attributes to store with the array.
     pub fn attributes(&mut self, attributes: Attributes) -> &mut Self {
         self.attributes = attributes;
+        self
+    }
+    /// Store `int64` elements as numpy `datetime64[unit]` or `timedelta64[unit]` values: the
+    /// Zarr v3 data type `numpy.datetime64` or `numpy.timedelta64` (`{"unit": unit,
+    /// "scale_factor": 1}`), which zarr-python 3 reads as numpy's, with `NaT` as the fill value.
+    /// Ignored for other element types.
+    pub fn time(&mut self, time: Time) -> &mut Self {
+        self.time = Some(time);
         self
     }
     /// The chunk shape set, if any.

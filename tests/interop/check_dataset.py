@@ -12,7 +12,13 @@ Usage:  check_dataset.py DATASET_DIR SOURCE.csv
   a missing value (empty, or one of pandas' default NA tokens) is NaN in a float column and
   `false` in the column's validity file (`valid` in the manifest) otherwise;
 * pandas.read_csv of SOURCE.csv (its default NA handling) finds missing values in exactly the
-  rows where larder marked them.
+  rows where larder marked them;
+* string columns (`"dtype": "str"`): the offsets file has rows + 1 non-decreasing offsets from 0
+  to the length of the bytes file; pyarrow wraps the two files and the validity file without a
+  copy (`pa.LargeStringArray.from_buffers`), and the result equals the column pandas.read_csv
+  gives (strings and missing positions);
+* large dictionaries (`"dictionary"` in the manifest) are read the same way; date-time columns
+  (`<M8[UNIT]`) hold what `pd.to_datetime(value, format="ISO8601", utc=True)` gives, in UNIT.
 
 Prints "N passed, M failed" and exits 1 on any failure.
 """
@@ -24,6 +30,7 @@ import sys
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 # pandas' default na_values; the empty field is missing too.
 NA = {"NA", "N/A", "n/a", "NULL", "null", "NaN", "nan", "-NaN", "-nan", "None", "<NA>", "#N/A",
@@ -32,6 +39,17 @@ NA = {"NA", "N/A", "n/a", "NULL", "null", "NaN", "nan", "-NaN", "-nan", "None", 
 
 def missing(raw):
     return raw.strip() == "" or raw in NA
+
+
+def wrap_strings(out, file, offsets, valid=None):
+    """A string column's files as a pyarrow LargeStringArray, sharing their memory."""
+    data = np.load(os.path.join(out, file), mmap_mode="r")
+    offs = np.load(os.path.join(out, offsets), mmap_mode="r")
+    bitmap = None
+    if valid is not None:
+        bitmap = pa.py_buffer(np.packbits(np.asarray(valid), bitorder="little"))
+    return pa.LargeStringArray.from_buffers(len(offs) - 1, pa.py_buffer(offs),
+                                            pa.py_buffer(data), bitmap), data, offs
 
 
 def main() -> int:
@@ -48,16 +66,34 @@ def main() -> int:
             print("FAIL", what)
 
     check(m["rows"] + m["rejected"] == m["rows_read"], "rows + rejected == rows_read")
-    arrays, valid = {}, {}
+    arrays, valid, strings = {}, {}, {}
     for c in m["columns"]:
+        if "valid" in c:
+            v = np.load(os.path.join(out, c["valid"]), mmap_mode="r")
+            check(v.dtype == np.bool_ and v.shape == (m["rows"],), f"{c['name']}: validity file")
+            valid[c["name"]] = v
+        if c["dtype"] == "str":
+            arr, data, offs = wrap_strings(out, c["file"], c["offsets"], valid.get(c["name"]))
+            check(data.dtype.str == "|u1" and data.ndim == 1, f"{c['name']}: bytes file dtype")
+            check(offs.dtype.str == "<i8" and offs.shape == (m["rows"] + 1,),
+                  f"{c['name']}: offsets file {offs.dtype.str} {offs.shape}")
+            check(offs[0] == 0 and offs[-1] == len(data) and bool(np.all(np.diff(offs) >= 0)),
+                  f"{c['name']}: offsets run from 0 to the bytes' length, never decreasing")
+            arr.validate(full=True)
+            strings[c["name"]] = arr
+            arrays[c["name"]] = arr.to_pylist()
+            continue
         a = np.load(os.path.join(out, c["file"]), mmap_mode="r")
         check(a.dtype.str == c["dtype"], f"{c['name']}: dtype {a.dtype.str} != {c['dtype']}")
         check(a.shape == (m["rows"],), f"{c['name']}: shape {a.shape}")
         arrays[c["name"]] = a
-        if "valid" in c:
-            v = np.load(os.path.join(out, c["valid"]), mmap_mode="r")
-            check(v.dtype == np.bool_ and v.shape == a.shape, f"{c['name']}: validity file")
-            valid[c["name"]] = v
+        if "dictionary" in c:
+            d = c["dictionary"]
+            cats, _, _ = wrap_strings(out, d["file"], d["offsets"])
+            check(cats.null_count == 0, f"{c['name']}: the dictionary has no missing category")
+            c["categories"] = cats.to_pylist()
+            check(len(set(c["categories"])) == len(c["categories"]),
+                  f"{c['name']}: categories are distinct")
     with open(os.path.join(out, "rejects.csv"), newline="", encoding="utf-8",
               errors="replace") as f:
         rej = list(csv.reader(f))
@@ -92,6 +128,12 @@ def main() -> int:
                     ok = False
                 elif "categories" in c:
                     ok = c["categories"][int(got)] == raw
+                elif c["dtype"] == "str":
+                    ok = got == raw
+                elif c["dtype"].startswith("<M8"):
+                    unit = c["dtype"][4:-1]
+                    want = pd.to_datetime(raw, format="ISO8601", utc=True).tz_convert(None)
+                    ok = got == np.datetime64(want.to_datetime64(), unit)
                 elif c["dtype"].endswith("b1"):
                     ok = bool(got) == (raw.strip().lower() in ("true", "1", "t"))
                 elif c["dtype"][1] == "f":
@@ -113,6 +155,12 @@ def main() -> int:
     for c in m["columns"]:
         theirs = df[c["name"]].isna().to_numpy()[kept]
         a = arrays[c["name"]]
+        if c["name"] in strings:
+            # pyarrow's view of larder's files equals pandas' column, strings and missing rows.
+            theirs_col = df[c["name"]].to_numpy()[kept]
+            want = [None if isinstance(v, float) else v for v in theirs_col]
+            check(strings[c["name"]].to_pylist() == want,
+                  f"{c['name']}: pyarrow's strings differ from pandas'")
         if c["name"] in valid:
             ours = ~np.asarray(valid[c["name"]])
         elif c["dtype"][1] == "f":

@@ -246,7 +246,7 @@ fn check_real<T: Reduce>(a: &MmapArray<T>, s: &Summary) {
                 "{what}: {f} vs {sum}"
             )
         }
-        Number::Complex(_) => panic!("{what}: complex sum"),
+        Number::Complex(_) | Number::DateTime(..) => panic!("{what}: complex or datetime sum"),
     }
     assert!(
         s.std.expect("std") == std

@@ -164,9 +164,12 @@ fn fixtures_convert_to_the_expected_columns_and_rejects() {
     assert!(n >= 25, "only {n} fixtures found");
 }
 
-/// A CSV of `rows` rows with quotes, newlines in quotes, bad rows and a categorical column.
+/// A CSV of `rows` rows with quotes, newlines in quotes, bad rows, a categorical column, a
+/// free-text column (quotes, delimiters, newlines, multi-byte UTF-8, missing values), a
+/// categorical column with more categories than [`opts`] allows, which becomes a string column
+/// during the run, and a date-time column (UTC, offsets, missing values, impossible dates).
 fn sample_csv(rows: usize) -> Vec<u8> {
-    let mut s = b"id,name,score,flag\n".to_vec();
+    let mut s = b"id,name,score,flag,note,tag,when\n".to_vec();
     let mut x: u64 = 7;
     for i in 0..rows {
         x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
@@ -191,7 +194,24 @@ fn sample_csv(rows: usize) -> Vec<u8> {
             } else {
                 "false"
             };
-            format!("{i},{name},{score},{flag}\r\n")
+            let note = match (x >> 20) % 6 {
+                0 => String::new(),
+                1 => "\"multi\nline, with \"\"quotes\"\"\"".to_string(),
+                2 => format!("naïve café ☕ {i}"),
+                3 if i > 200 => "NA".to_string(),
+                _ => format!("free text {i}"),
+            };
+            let tag = format!("t{}", (x >> 40) % 400);
+            let (day, ms) = (1 + (x >> 45) % 28, (x >> 7) % 86_400_000);
+            let (hour, min, sec, frac) =
+                (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
+            let when = match (x >> 50) % 9 {
+                0 if i > 400 => String::new(),
+                1 => format!("2024-02-{day:02} {hour:02}:{min:02}:{sec:02}+05:30"),
+                2 if r.is_multiple_of(89) => "2024-02-30T00:00:00Z".to_string(),
+                _ => format!("2024-02-{day:02}T{hour:02}:{min:02}:{sec:02}.{frac:03}Z"),
+            };
+            format!("{i},{name},{score},{flag},{note},{tag},{when}\r\n")
         };
         s.extend_from_slice(line.as_bytes());
     }
@@ -204,7 +224,12 @@ fn opts(block: usize) -> ConvertOptions {
         .column_type("id", larder::convert::ColumnType::U32)
         .column_type("name", larder::convert::ColumnType::Cat)
         .column_type("score", larder::convert::ColumnType::F64)
-        .column_type("flag", larder::convert::ColumnType::Bool);
+        .column_type("flag", larder::convert::ColumnType::Bool)
+        .column_type("note", larder::convert::ColumnType::Str)
+        .column_type("tag", larder::convert::ColumnType::Cat)
+        .column_type("when", larder::convert::ColumnType::DateTime(larder::dtype::TimeUnit::Ms))
+        // Below the ~350 names, above the 400 tags: the tags become a string column.
+        .max_categories(380, 1 << 20);
     o
 }
 
@@ -229,7 +254,10 @@ fn cli_convert(csv: &Path, out: &Path, extra: &[&str]) -> Command {
     let mut c = Command::new(BIN);
     c.args(["convert", csv.to_str().unwrap(), out.to_str().unwrap(), "-q"])
         .args(["--type", "id=u32", "--type", "name=cat", "--type", "score=f64"])
-        .args(["--type", "flag=bool", "--block-size", "4096", "--checkpoint-interval", "0"])
+        .args(["--type", "flag=bool", "--type", "note=str", "--type", "tag=cat"])
+        .args(["--type", "when=datetime64[ms]"])
+        .args(["--max-categories", "380", "--max-category-bytes", "1M"])
+        .args(["--block-size", "4096", "--checkpoint-interval", "0"])
         .args(extra);
     c
 }
@@ -282,9 +310,11 @@ fn resume_after_a_failure_at_each_durable_step_is_byte_identical() {
     fs::write(&csv, sample_csv(2000)).unwrap();
     let reference = dir.path().join("ref");
     assert!(cli_convert(&csv, &reference, &[]).status().unwrap().success());
-    for v in ["name.valid.npy", "flag.valid.npy"] {
+    for v in ["name.valid.npy", "flag.valid.npy", "note.valid.npy", "when.valid.npy"] {
         assert!(reference.join(v).exists(), "the sample has missing values: {v}");
     }
+    let m = Manifest::read(&reference).unwrap();
+    assert_eq!(m.columns[5].dtype, "str", "tag outgrew its dictionary during the run");
     let counter = Arc::new(CountSteps::default());
     let uninterrupted = dir.path().join("uninterrupted");
     crash_opts().faults(counter.clone()).convert(&csv, &uninterrupted, &mut |_| {}).unwrap();
@@ -655,4 +685,349 @@ fn a_write_a_crash_left_half_done_is_not_part_of_the_dataset() {
     crash_opts().resume(true).convert(&csv, &out, &mut |_| {}).unwrap();
     let left: Vec<_> = tree(&out).into_keys().filter(|n| n.contains("larder-tmp")).collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// The files of a dataset but its manifest's record of the source (which names the input).
+fn columns_of(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut t = tree(dir);
+    let mut m: Value = serde_json::from_slice(&t.remove("manifest.json").unwrap()).unwrap();
+    m.as_object_mut().unwrap().remove("source");
+    t.insert("manifest.json".into(), serde_json::to_vec(&m).unwrap());
+    t
+}
+
+#[test]
+fn gzip_multi_member_gzip_and_zstd_inputs_convert_to_the_columns_of_the_plain_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = sample_csv(3000);
+    let plain = dir.path().join("in.csv");
+    fs::write(&plain, &data).unwrap();
+    let reference = dir.path().join("ref");
+    assert!(cli_convert(&plain, &reference, &[]).status().unwrap().success());
+    let (a, b) = data.split_at(data.len() / 3);
+    let inputs: [(&str, Vec<u8>); 3] = [
+        ("in.csv.gz", gzip(&data)),
+        // Named like a plain file: the first bytes decide, not the name.
+        ("members.csv", [gzip(a), gzip(b)].concat()),
+        ("in.csv.zst", zstd::stream::encode_all(&data[..], 3).unwrap()),
+    ];
+    for (name, bytes) in inputs {
+        let src = dir.path().join(name);
+        fs::write(&src, bytes).unwrap();
+        let out = dir.path().join(format!("{name}.out"));
+        let o = cli_convert(&src, &out, &[]).output().unwrap();
+        assert!(o.status.success(), "{name}: {}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(columns_of(&out), columns_of(&reference), "{name}");
+    }
+    // And from standard input.
+    let out = dir.path().join("stdin.out");
+    let mut child = Command::new(BIN)
+        .args(["convert", "-", out.to_str().unwrap(), "-q", "--type", "id=u32", "--type"])
+        .args(["name=cat", "--type", "score=f64", "--type", "flag=bool", "--type", "note=str"])
+        .args(["--type", "tag=cat", "--type", "when=datetime64[ms]", "--max-categories", "380"])
+        .args(["--max-category-bytes", "1M", "--block-size", "4096"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&zstd::stream::encode_all(&data[..], 1).unwrap())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let (mut x, mut y) = (columns_of(&out), columns_of(&reference));
+    // `--checkpoint-interval` is recorded nowhere; the rest of the manifest must agree.
+    x.remove("manifest.json");
+    y.remove("manifest.json");
+    assert_eq!(x, y, "zstd on standard input");
+}
+
+#[test]
+fn a_cut_short_or_damaged_compressed_input_is_an_error_naming_the_file_and_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = sample_csv(20_000);
+    let whole = [gzip(&data), zstd::stream::encode_all(&data[..], 3).unwrap()];
+    for (k, packed) in whole.iter().enumerate() {
+        let mut damaged = packed.clone();
+        let mid = damaged.len() / 2;
+        damaged[mid..mid + 32].fill(0x5A);
+        for (what, bytes) in [("cut", &packed[..packed.len() * 2 / 3]), ("damaged", &damaged[..])] {
+            let src = dir.path().join(format!("{k}-{what}.csv.z"));
+            fs::write(&src, bytes).unwrap();
+            let out = dir.path().join(format!("{k}-{what}"));
+            let o = cli_convert(&src, &out, &[]).output().unwrap();
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(1), "{what}: {err}");
+            assert!(err.contains(src.to_str().unwrap()) && err.contains("at byte"), "{err}");
+            assert!(err.contains("damaged or cut short"), "{err}");
+            assert!(!out.exists(), "{what}: no output");
+            let tmp = dir.path().join(format!(".{k}-{what}.larder-tmp"));
+            assert!(!tmp.exists(), "{what}: the same input would stop the same way: no resume");
+        }
+    }
+}
+
+#[test]
+fn resume_of_a_compressed_input_is_byte_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let gz = dir.path().join("in.csv.gz");
+    fs::write(&gz, gzip(&sample_csv(4000))).unwrap();
+    let counter = Arc::new(CountSteps::default());
+    let reference = dir.path().join("ref");
+    crash_opts().faults(counter.clone()).convert(&gz, &reference, &mut |_| {}).unwrap();
+    let total = counter.0.lock().unwrap()[&Step::Checkpoint];
+    for n in [2, total / 2, total - 1] {
+        let out = dir.path().join(format!("c{n}"));
+        let e = crash_opts()
+            .faults(FailAt::new(Step::Checkpoint, n))
+            .convert(&gz, &out, &mut |_| {})
+            .expect_err("injected");
+        assert!(e.to_string().contains("injected failure"), "{e}");
+        let o = cli_convert(&gz, &out, &["--resume"]).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_same(&out, &reference, &format!("checkpoint {n} of {total}"));
+    }
+}
+
+#[test]
+fn several_inputs_convert_as_one_table_and_rejects_name_their_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = sample_csv(3000);
+    let whole = dir.path().join("whole.csv");
+    fs::write(&whole, &data).unwrap();
+    let reference = dir.path().join("ref");
+    assert!(cli_convert(&whole, &reference, &[]).status().unwrap().success());
+    // Split at record boundaries (after a CRLF), each part with the header; the last part has
+    // no final line break, and the parts are plain, gzip and zstd.
+    let text = String::from_utf8(data.clone()).unwrap();
+    let (head, body) = text.split_once('\n').unwrap();
+    let cuts: Vec<usize> = [body.len() / 3, 2 * body.len() / 3]
+        .iter()
+        .map(|&c| c + body[c..].find("\r\n").unwrap() + 2)
+        .collect();
+    let parts = [&body[..cuts[0]], &body[cuts[0]..cuts[1]], body[cuts[1]..].trim_end()];
+    let part = |i: usize| format!("{head}\n{}", parts[i]).into_bytes();
+    fs::write(dir.path().join("log-1.csv"), part(0)).unwrap();
+    fs::write(dir.path().join("log-2.csv.gz"), gzip(&part(1))).unwrap();
+    fs::write(dir.path().join("log-3.csv.zst"), zstd::stream::encode_all(&part(2)[..], 3).unwrap())
+        .unwrap();
+    let out = dir.path().join("out");
+    let pattern = dir.path().join("log-?.csv*");
+    let run = Command::new(BIN)
+        .args(["convert", pattern.to_str().unwrap(), out.to_str().unwrap(), "-q"])
+        .args(["--type", "id=u32", "--type", "name=cat", "--type", "score=f64"])
+        .args(["--type", "flag=bool", "--type", "note=str", "--type", "tag=cat"])
+        .args(["--type", "when=datetime64[ms]", "--max-categories", "380"])
+        .args(["--max-category-bytes", "1M", "--block-size", "4096"])
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let (mut a, mut b) = (columns_of(&out), columns_of(&reference));
+    let (ra, rb) = (a.remove("rejects.csv").unwrap(), b.remove("rejects.csv").unwrap());
+    let (ma, mb) = (a.remove("manifest.json").unwrap(), b.remove("manifest.json").unwrap());
+    assert_eq!(a, b, "the columns of three files are those of the one they were cut from");
+    let (ma, mb): (Value, Value) =
+        (serde_json::from_slice(&ma).unwrap(), serde_json::from_slice(&mb).unwrap());
+    assert_eq!(ma["columns"], mb["columns"]);
+    assert_eq!((&ma["rows"], &ma["rejected"]), (&mb["rows"], &mb["rejected"]));
+    let manifest = Manifest::read(&out).unwrap();
+    let names: Vec<_> =
+        manifest.sources.iter().map(|s| s.path.rsplit('/').next().unwrap()).collect();
+    assert_eq!(names, ["log-1.csv", "log-2.csv.gz", "log-3.csv.zst"]);
+    // Each rejected record names its file and its line there: the same record as in the whole
+    // file, whose line is its line in the part plus the lines of the parts before.
+    let lines_before = |i: usize| -> u64 {
+        parts[..i].iter().map(|p| p.matches('\n').count() as u64).sum::<u64>()
+    };
+    let (ra, rb) = (String::from_utf8_lossy(&ra).into_owned(), String::from_utf8_lossy(&rb));
+    assert!(ra.starts_with("file,line,column,reason,record\n"));
+    let mut checked = [0; 3];
+    for (x, y) in
+        ra.lines().skip(1).filter(|l| l.starts_with('"')).zip(
+            rb.lines().skip(1).filter(|l| l.chars().next().is_some_and(|c| c.is_ascii_digit())),
+        )
+    {
+        let (file, rest) = x[1..].split_once("\",").unwrap();
+        let i = ["log-1.csv", "log-2.csv.gz", "log-3.csv.zst"]
+            .iter()
+            .position(|n| file.ends_with(n))
+            .unwrap();
+        let (line, tail) = rest.split_once(',').unwrap();
+        let (whole_line, whole_tail) = y.split_once(',').unwrap();
+        let line: u64 = line.parse().unwrap();
+        assert_eq!(line + lines_before(i), whole_line.parse::<u64>().unwrap(), "{x}");
+        assert_eq!(tail, whole_tail);
+        checked[i] += 1;
+    }
+    assert!(checked.iter().all(|&n| n > 0), "rejects in every file: {checked:?}");
+}
+
+#[test]
+fn several_inputs_must_share_the_header_and_balance_their_quotes() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.csv");
+    let b = dir.path().join("b.csv");
+    let c = dir.path().join("c.csv");
+    fs::write(&a, "x,y\n1,2\n").unwrap();
+    fs::write(&b, "x,z\n3,4\n").unwrap();
+    fs::write(&c, "x,y\n5,\"six\n").unwrap();
+    for (inputs, want) in [
+        ([&a, &b], format!("{}: at byte 0: its header", b.display())),
+        ([&c, &a], format!("{}: at byte 11: the file ends inside a quoted field", c.display())),
+    ] {
+        let out = dir.path().join("out");
+        let o = Command::new(BIN).arg("convert").args(inputs).arg(&out).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.contains(&want), "{err}");
+        assert!(!out.exists() && !dir.path().join(".out.larder-tmp").exists());
+    }
+    let o = Command::new(BIN)
+        .args(["convert", dir.path().join("nothing-*.csv").to_str().unwrap(), "x"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no file matches"));
+}
+
+#[test]
+fn resume_of_several_inputs_is_byte_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = sample_csv(4000);
+    let text = String::from_utf8(data).unwrap();
+    let (head, body) = text.split_once('\n').unwrap();
+    let cut = body.len() / 2 + body[body.len() / 2..].find("\r\n").unwrap() + 2;
+    let a = dir.path().join("a.csv");
+    let b = dir.path().join("b.csv.gz");
+    fs::write(&a, format!("{head}\n{}", &body[..cut])).unwrap();
+    fs::write(&b, gzip(format!("{head}\n{}", &body[cut..]).as_bytes())).unwrap();
+    let inputs = [a, b];
+    let counter = Arc::new(CountSteps::default());
+    let reference = dir.path().join("ref");
+    crash_opts().faults(counter.clone()).convert_files(&inputs, &reference, &mut |_| {}).unwrap();
+    let total = counter.0.lock().unwrap()[&Step::Checkpoint];
+    for n in [2, total / 2, total - 1] {
+        let out = dir.path().join(format!("c{n}"));
+        let e = crash_opts()
+            .faults(FailAt::new(Step::Checkpoint, n))
+            .convert_files(&inputs, &out, &mut |_| {})
+            .expect_err("injected");
+        assert!(e.to_string().contains("injected failure"), "{e}");
+        crash_opts().resume(true).convert_files(&inputs, &out, &mut |_| {}).unwrap();
+        assert_same(&out, &reference, &format!("checkpoint {n} of {total}"));
+    }
+}
+
+#[test]
+fn lone_cr_line_ends_convert_as_pandas_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cr, lf) = (dir.path().join("cr.csv"), dir.path().join("lf.csv"));
+    fs::write(&cr, "a,b\r1,x\r2,\"y\"\r3,z").unwrap();
+    fs::write(&lf, "a,b\n1,x\n2,\"y\"\n3,z").unwrap();
+    let (o1, o2) = (dir.path().join("o1"), dir.path().join("o2"));
+    assert!(
+        larder(&["convert", cr.to_str().unwrap(), o1.to_str().unwrap(), "-q"]).status.success()
+    );
+    assert!(
+        larder(&["convert", lf.to_str().unwrap(), o2.to_str().unwrap(), "-q"]).status.success()
+    );
+    let m = Manifest::read(&o1).unwrap();
+    assert_eq!((m.rows, m.rejected, m.columns.len()), (3, 0, 2));
+    let (mut a, mut b) = (columns_of(&o1), columns_of(&o2));
+    a.remove("manifest.json");
+    b.remove("manifest.json");
+    assert_eq!(a, b);
+}
+
+#[test]
+fn a_first_record_longer_than_a_block_still_leaves_rows_to_infer_types_from() {
+    use std::fmt::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("in.csv");
+    let mut s = format!("a,b\n1,\"{}\"\n", "x".repeat(1_100_000));
+    for i in 2..50 {
+        let _ = writeln!(s, "{i},y{i}");
+    }
+    fs::write(&csv, s).unwrap();
+    let out = dir.path().join("out");
+    assert!(
+        larder(&["convert", csv.to_str().unwrap(), out.to_str().unwrap(), "-q"]).status.success()
+    );
+    let m = Manifest::read(&out).unwrap();
+    assert_eq!((m.rows, m.rejected), (49, 0));
+    // 49 distinct texts: few enough to be categorical.
+    assert_eq!((m.columns[0].dtype.as_str(), m.columns[1].dtype.as_str()), ("<i8", "|u1"));
+    // And a table of it prints, long cells cut as pandas cuts them.
+    let o = larder(&["cat", out.to_str().unwrap(), "--slice", "0:2"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains(&format!("{}...", "x".repeat(47))) && text.len() < 400, "{text}");
+}
+
+#[test]
+fn an_input_of_blank_lines_only_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("in.csv");
+    fs::write(&csv, "\n\r\n\n").unwrap();
+    let o = larder(&["convert", csv.to_str().unwrap(), dir.path().join("o").to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("only blank lines"), "{err}");
+    // Blank lines before the header are skipped, and counted in line numbers.
+    fs::write(&csv, "\n\na,b\n1,2\nx,3\n").unwrap();
+    let out = dir.path().join("p");
+    assert!(cli_ok(&[
+        "convert",
+        csv.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "-q",
+        "--type",
+        "a=i64"
+    ]));
+    let rejects = fs::read_to_string(out.join("rejects.csv")).unwrap();
+    assert!(rejects.lines().nth(1).unwrap().starts_with("5,\"a\""), "{rejects}");
+}
+
+fn cli_ok(args: &[&str]) -> bool {
+    let o = larder(args);
+    o.status.success() || panic!("{}", String::from_utf8_lossy(&o.stderr))
+}
+
+#[test]
+fn a_wide_file_raises_the_open_file_limit_or_says_why_it_cannot() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("wide.csv");
+    let names: Vec<String> = (0..200).map(|i| format!("c{i}")).collect();
+    let row: Vec<String> = (0..200).map(|i| i.to_string()).collect();
+    fs::write(&csv, format!("{}\n{}\n{}\n", names.join(","), row.join(","), row.join(",")))
+        .unwrap();
+    let run = |limit: &str, out: &str| {
+        let script = format!("ulimit {limit} 128 && exec \"$0\" convert \"$1\" \"$2\" -q");
+        Command::new("sh")
+            .args([
+                "-c",
+                &script,
+                BIN,
+                csv.to_str().unwrap(),
+                dir.path().join(out).to_str().unwrap(),
+            ])
+            .output()
+            .unwrap()
+    };
+    // A soft limit below what 200 columns need is raised.
+    let o = run("-Sn", "soft");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(Manifest::read(dir.path().join("soft")).unwrap().rows, 2);
+    // A hard one cannot be: a clear error before anything is written.
+    let o = run("-n", "hard");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("200 columns") && err.contains("open"), "{err}");
+    assert!(!dir.path().join("hard").exists() && !dir.path().join(".hard.larder-tmp").exists());
 }

@@ -10,9 +10,10 @@ removed at the end. For every CSV file it ships:
 
 * larder converts it with no options; no record may be rejected;
 * each column has the kind pandas.read_csv (defaults) gives it: a pandas number column is a
-  larder number column (never categorical); a pandas string column is categorical, or, when
-  it holds ISO 8601 date-times, datetime64 with the values pd.to_datetime(format="ISO8601",
-  utc=True) gives;
+  larder number column (never categorical); a pandas string column is categorical (categories
+  in the manifest, or in dictionary files for many), a string column (read with pyarrow from
+  its bytes and offsets files), or, when it holds ISO 8601 date-times, datetime64 with the
+  values pd.to_datetime(format="ISO8601", utc=True) gives;
 * values are equal where present, and missing exactly where pandas has NaN (a float column's
   NaN, or `false` in an integer or categorical column's validity file);
 * `larder groupby` of flights by carrier and by origin gives pandas' counts, means and maxima.
@@ -31,6 +32,7 @@ import zipfile
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 VERSION = "0.0.3"
 
@@ -60,6 +62,15 @@ def main():
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def strings(out, file, offsets):
+    """The strings of a string column or a large dictionary (Arrow's large-string layout)."""
+    data = np.load(os.path.join(out, file), mmap_mode="r")
+    offs = np.load(os.path.join(out, offsets), mmap_mode="r")
+    arr = pa.LargeStringArray.from_buffers(len(offs) - 1, pa.py_buffer(offs), pa.py_buffer(data))
+    arr.validate(full=True)
+    return np.array(arr.to_pylist(), dtype=object)
+
+
 def compare(larder, data, work):
     passed = failed = 0
 
@@ -83,7 +94,13 @@ def compare(larder, data, work):
         for c in m["columns"]:
             col = df[c["name"]]
             what = f"{name}:{c['name']}"
-            values = np.load(os.path.join(out, c["file"]), mmap_mode="r")
+            if c["dtype"] == "str":
+                values = strings(out, c["file"], c["offsets"])
+            else:
+                values = np.load(os.path.join(out, c["file"]), mmap_mode="r")
+            if "dictionary" in c:
+                c["categories"] = list(strings(out, c["dictionary"]["file"],
+                                               c["dictionary"]["offsets"]))
             missing = col.isna().to_numpy()
             if "valid" in c:
                 ours = ~np.load(os.path.join(out, c["valid"]))
@@ -105,6 +122,9 @@ def compare(larder, data, work):
                 t = pd.to_datetime(col, format="ISO8601", utc=True).dt.tz_localize(None)
                 b = t.to_numpy().astype(np.asarray(values).dtype)[present]
                 check(np.array_equal(np.asarray(values)[present], b), f"{what}: times differ")
+            elif c["dtype"] == "str":
+                b = col.to_numpy(dtype=object)[present]
+                check(bool(np.all(values[present] == b)), f"{what}: strings differ")
             else:
                 check("categories" in c, f"{what}: pandas reads strings, larder {c['dtype']}")
                 if "categories" in c:

@@ -81,7 +81,7 @@ class DataGen:
             key["kind_version"] = KIND_VERSIONS[kind]
         digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
         ext = {"array_f64": ".npy", "offsets": ".npy", "csv2": ".csv", "csv6": ".csv",
-               "dataset6": "", "zarr_f64": ".zarr", "h5_f64": ".h5"}[kind]
+               "dataset6": "", "zarr_f64": ".zarr", "h5_f64": ".h5", "requestlog": ".csv"}[kind]
         path = self.root / f"{kind}-{digest}{ext}"
         meta_path = path.with_name(path.name + ".meta.json")
         if meta_path.exists() and path.exists():
@@ -89,7 +89,7 @@ class DataGen:
             if meta.get("key") == key:
                 return Data(path, meta)
         need = {"array_f64": 1.0, "zarr_f64": 1.0, "h5_f64": 1.0}.get(kind, 0) * params.get(
-            "nbytes", 0) + {"csv2": 12, "csv6": 50, "dataset6": 42}.get(kind, 0) * params.get(
+            "nbytes", 0) + {"csv2": 12, "csv6": 50, "dataset6": 42, "requestlog": 135}.get(kind, 0) * params.get(
             "rows", 0)
         st = os.statvfs(self.root)
         free = st.f_bavail * st.f_frsize
@@ -260,6 +260,13 @@ class DataGen:
         ref = self._reference(self._table6_chunks(rows, seed))
         return {**ref, "bytes": tmp.stat().st_size,
                 "columns": ["timestamp", "machine", "region", "status", "duration", "bytes"]}
+
+    @staticmethod
+    def _gen_requestlog(tmp: Path, rows: int, seed: int) -> dict:
+        """The request log of the `convert_log` scenario (`harnesslib/requestlog.py`)."""
+        from harnesslib import requestlog
+
+        return requestlog.write(tmp, rows, seed)
 
     def _gen_dataset6(self, tmp: Path, rows: int, seed: int) -> dict:
         """The csv6 table as a converted dataset directory (manifest.json + one .npy per

@@ -226,8 +226,9 @@ fn column(
                 OnMissing::Value(f) => OnMissing::Value(i64::try_from(f).ok()?),
                 OnMissing::Mark(_) => OnMissing::Mark(0),
             };
-            Values::I64(values(at, na, on, missing, |s, e| {
-                parse_datetime(&block[s..e], unit).ok()
+            Values::I64(values(at, na, on, missing, |s, e| match &spec.format {
+                Some(format) => format.parse(&block[s..e], unit).ok(),
+                None => parse_datetime(&block[s..e], unit).ok(),
             })?)
         }
     })

@@ -1,0 +1,125 @@
+//! Statistics of `datetime64` arrays: what pandas' `describe()` gives for datetimes — count,
+//! mean, min and max as timestamps. A sum of timestamps means nothing, so there is none, and
+//! neither a standard deviation nor a variance (pandas' `describe()` of datetimes leaves them
+//! out too).
+
+use serde::Serialize;
+
+use super::stats::Number;
+use super::tree_reduce;
+use crate::dtype::TimeUnit;
+use crate::error::Result;
+use crate::store::ChunkSource;
+
+/// `NaT`, numpy's missing datetime.
+const NAT: i64 = i64::MIN;
+
+/// Statistics of a `datetime64` array, `NaT` and missing values skipped as pandas skips them.
+/// Times are [`Number::DateTime`] values, printed in ISO 8601 in the array's unit.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DateTimeSummary {
+    /// numpy's name for the element type: `datetime64[s]`, `datetime64[ms]`, ….
+    pub dtype: String,
+    /// Elements that are neither `NaT` nor missing.
+    pub count: u64,
+    /// The mean, computed exactly and truncated toward zero to the unit, as pandas truncates
+    /// it; `None` with no elements.
+    pub mean: Option<Number>,
+    /// The earliest time; `None` with no elements.
+    pub min: Option<Number>,
+    /// The latest time; `None` with no elements.
+    pub max: Option<Number>,
+    /// `NaT` elements.
+    pub nat_count: u64,
+    /// Missing elements of a dataset column with a validity file; `None` (and left out of the
+    /// JSON) for an array without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub null_count: Option<u64>,
+}
+
+/// Count, sum (exact), min and max of the values that are not `NaT`, and the `NaT` count.
+#[derive(Clone, Copy, Debug, Default)]
+struct Part {
+    n: u64,
+    nat: u64,
+    sum: i128,
+    min: i64,
+    max: i64,
+}
+
+impl Part {
+    fn merge(a: Part, b: Part) -> Part {
+        let (min, max) = match (a.n, b.n) {
+            (0, _) => (b.min, b.max),
+            (_, 0) => (a.min, a.max),
+            _ => (a.min.min(b.min), a.max.max(b.max)),
+        };
+        Part { n: a.n + b.n, nat: a.nat + b.nat, sum: a.sum + b.sum, min, max }
+    }
+}
+
+/// The [`DateTimeSummary`] of `src`, whose `i64` values are `datetime64[unit]` values. One pass,
+/// chunks in parallel, merged along the fixed tree (exact integer arithmetic, so the result
+/// does not depend on the number of threads).
+///
+/// # Errors
+/// As the source's reads.
+pub fn datetime_summary<S: ChunkSource<i64> + ?Sized>(
+    src: &S,
+    unit: TimeUnit,
+) -> Result<DateTimeSummary> {
+    let leaf = |i: usize| -> Result<Part> {
+        let mut p = Part { min: i64::MAX, max: i64::MIN, ..Part::default() };
+        src.with_chunk(i, &mut |c: &[i64]| {
+            for &v in c {
+                if v == NAT {
+                    p.nat += 1;
+                } else {
+                    p.n += 1;
+                    p.sum += i128::from(v);
+                    p.min = p.min.min(v);
+                    p.max = p.max.max(v);
+                }
+            }
+        })?;
+        Ok(p)
+    };
+    let p = tree_reduce(0, src.num_chunks(), &leaf, &|a, b| Part::merge(a, b))?.unwrap_or_default();
+    let time = |v: i64| (p.n > 0).then_some(Number::DateTime(v, unit));
+    // The mean of 64-bit values lies between them, so it fits.
+    let mean = if p.n == 0 { 0 } else { i64::try_from(p.sum / i128::from(p.n)).unwrap_or(NAT) };
+    Ok(DateTimeSummary {
+        dtype: format!("datetime64[{}]", unit.as_str()),
+        count: p.n,
+        mean: time(mean),
+        min: time(p.min),
+        max: time(p.max),
+        nat_count: p.nat,
+        null_count: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SliceChunks;
+
+    #[test]
+    fn mean_truncates_toward_zero_as_pandas_and_nat_is_skipped() {
+        for (values, mean) in
+            [(&[0, 1][..], 0), (&[0, 3], 1), (&[-1, 0], 0), (&[-3, 0], -1), (&[NAT, 4, 6], 5)]
+        {
+            let s = datetime_summary(&SliceChunks::new(values, 2), TimeUnit::S).unwrap();
+            assert_eq!(s.mean, Some(Number::DateTime(mean, TimeUnit::S)), "{values:?}");
+        }
+        let s = datetime_summary(&SliceChunks::new(&[NAT, 86_400, -5], 1), TimeUnit::S).unwrap();
+        assert_eq!((s.count, s.nat_count), (2, 1));
+        assert_eq!(s.min, Some(Number::DateTime(-5, TimeUnit::S)));
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["max"], "1970-01-02T00:00:00");
+        assert_eq!(json["min"], "1969-12-31T23:59:55");
+        assert!(json.get("sum").is_none() && json.get("std").is_none());
+        let empty = datetime_summary(&SliceChunks::new(&[NAT], 1), TimeUnit::Ms).unwrap();
+        assert_eq!((empty.count, empty.mean, empty.min), (0, None, None));
+    }
+}

@@ -1,0 +1,411 @@
+//! The input of a conversion: a plain file or standard input, or either of them compressed with
+//! gzip (one member or several, as `cat a.gz b.gz` makes) or zstd, recognised by their first
+//! bytes whatever the file is called.
+//!
+//! Compressed input is decompressed on a thread of its own, a few buffers ahead of the parser,
+//! so that decompression and parsing use both cores; memory stays bounded by those buffers.
+//! Offsets everywhere else in `convert` (blocks, checkpoints, rejected lines) count bytes of the
+//! decompressed CSV. A stream cannot be entered in the middle, so a resume of compressed input
+//! decompresses it again from the start and skips to the checkpoint's offset.
+//!
+//! A file whose first line ends with a lone `\r` (the line ends of classic Mac OS, which
+//! pandas also reads) has every `\r` read as `\n`: one byte for one, so offsets stay those of
+//! the file.
+//!
+//! Damaged or cut-short compressed data is [`Error::Format`] naming the file and the compressed
+//! byte where decompression stopped; it is never taken for the end of the input.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+use crate::error::{Error, Result};
+
+/// A compression larder reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Compression {
+    Gzip,
+    Zstd,
+}
+
+impl Compression {
+    /// The compression whose magic number starts `prefix` (at least 4 bytes unless the input is
+    /// shorter), if any.
+    pub(crate) fn sniff(prefix: &[u8]) -> Option<Compression> {
+        match prefix {
+            [0x1f, 0x8b, ..] => Some(Compression::Gzip),
+            [0x28, 0xb5, 0x2f, 0xfd, ..] => Some(Compression::Zstd),
+            _ => None,
+        }
+    }
+
+    /// `gzip` or `zstd`.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+        }
+    }
+}
+
+/// An opened input, ready to be cut into blocks.
+pub(crate) struct Input {
+    /// The CSV bytes, decompressed if need be.
+    pub(crate) reader: Box<dyn Read + Send>,
+    /// For compressed input: the bytes of the source the decompressor has consumed so far.
+    pub(crate) consumed: Option<Arc<AtomicU64>>,
+}
+
+/// Bytes of decompressed CSV per buffer handed from the decompressing thread to the parser.
+const BUFFER: usize = 1 << 20;
+
+/// Buffers the decompressing thread may run ahead.
+const AHEAD: usize = 4;
+
+/// Opens `source`, the input at `path` (a file or standard input), and tells from its first
+/// bytes whether it is compressed.
+///
+/// # Errors
+/// [`Error::Io`] when its first bytes cannot be read.
+pub(crate) fn open(mut source: Box<dyn Read + Send>, path: &Path) -> Result<Input> {
+    let mut prefix = Vec::with_capacity(4);
+    (&mut source).take(4).read_to_end(&mut prefix).map_err(|e| Error::io(path, e))?;
+    let compression = Compression::sniff(&prefix);
+    let whole: Box<dyn Read + Send> = Box::new(io::Cursor::new(prefix).chain(source));
+    Ok(match compression {
+        None => Input { reader: line_ends(whole, path)?, consumed: None },
+        Some(c) => {
+            let consumed = Arc::new(AtomicU64::new(0));
+            let reader = decompress(c, Counted { inner: whole, n: Arc::clone(&consumed) }, path);
+            Input { reader: line_ends(Box::new(reader), path)?, consumed: Some(consumed) }
+        }
+    })
+}
+
+/// The longest first line looked through for its line end.
+const FIRST_LINE: usize = 1 << 20;
+
+/// `r`, with `\r` read as `\n` when its first line ends with a lone `\r`.
+fn line_ends(mut r: Box<dyn Read + Send>, path: &Path) -> Result<Box<dyn Read + Send>> {
+    let (prefix, cr) = first_line_end(&mut r, path)?;
+    let whole: Box<dyn Read + Send> = Box::new(io::Cursor::new(prefix).chain(r));
+    Ok(if cr { Box::new(CrAsLf(whole)) } else { whole })
+}
+
+/// Reads `r` until its first line end is known: the bytes read, and whether that line end is
+/// a lone `\r`.
+fn first_line_end(r: &mut dyn Read, path: &Path) -> Result<(Vec<u8>, bool)> {
+    let mut prefix = Vec::new();
+    let mut eof = false;
+    loop {
+        match memchr::memchr2(b'\r', b'\n', &prefix) {
+            Some(i) if prefix[i] == b'\n' => return Ok((prefix, false)),
+            // A `\r` at the very end: the next byte decides, if there is one.
+            Some(i) if i + 1 < prefix.len() || eof => {
+                let cr = prefix.get(i + 1) != Some(&b'\n');
+                return Ok((prefix, cr));
+            }
+            None if eof || prefix.len() >= FIRST_LINE => return Ok((prefix, false)),
+            _ => {}
+        }
+        let n = r.take(64 << 10).read_to_end(&mut prefix).map_err(|e| read_error(path, e))?;
+        eof = n == 0;
+    }
+}
+
+/// Reads `\r` as `\n`.
+struct CrAsLf<R>(R);
+
+impl<R: Read> Read for CrAsLf<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.0.read(buf)?;
+        for b in &mut buf[..n] {
+            if *b == b'\r' {
+                *b = b'\n';
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// Opens the file at `path` to read its CSV from decompressed byte `offset` on: a plain file
+/// seeks there, a compressed one is decompressed from the start and the bytes before `offset`
+/// skipped.
+///
+/// # Errors
+/// [`Error::Io`] on read errors; [`Error::Format`] for compressed data that is damaged or ends
+/// before `offset`.
+pub(crate) fn open_at(path: &Path, offset: u64) -> Result<Input> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut prefix = Vec::with_capacity(4);
+    (&mut f).take(4).read_to_end(&mut prefix).map_err(|e| Error::io(path, e))?;
+    f.seek(SeekFrom::Start(0)).map_err(|e| Error::io(path, e))?;
+    if Compression::sniff(&prefix).is_none() {
+        // The line ends are told from the file's start; then the read starts at `offset`.
+        let (_, cr) = first_line_end(&mut f, path)?;
+        f.seek(SeekFrom::Start(offset)).map_err(|e| Error::io(path, e))?;
+        let reader: Box<dyn Read + Send> = if cr { Box::new(CrAsLf(f)) } else { Box::new(f) };
+        return Ok(Input { reader, consumed: None });
+    }
+    let mut input = open(Box::new(f), path)?;
+    let skipped = io::copy(&mut (&mut input.reader).take(offset), &mut io::sink())
+        .map_err(|e| read_error(path, e))?;
+    if skipped < offset {
+        return Err(Error::format(
+            path,
+            input.consumed.as_ref().map_or(0, |c| c.load(Ordering::Relaxed)),
+            format!(
+                "decompresses to {skipped} bytes, fewer than the {offset} an interrupted \
+                 conversion had read"
+            ),
+        ));
+    }
+    Ok(input)
+}
+
+/// The error for a failed read of the input at `path`: an [`InputError`] (damaged compressed
+/// data, an input file that does not fit the others) is [`Error::Format`] naming its own file
+/// and byte, anything else [`Error::Io`] on `path`.
+pub(crate) fn read_error(path: &Path, e: io::Error) -> Error {
+    match e.get_ref().and_then(|inner| inner.downcast_ref::<InputError>()) {
+        Some(d) => Error::format(&d.path, d.at, d.reason.clone()),
+        None => Error::io(path, e),
+    }
+}
+
+/// Input that cannot be read as CSV, carried through `io::Read` as the inner error of an
+/// `io::Error`: the file, the byte of that file where it was found, and why.
+#[derive(Debug)]
+pub(crate) struct InputError {
+    path: PathBuf,
+    at: u64,
+    reason: String,
+}
+
+impl InputError {
+    pub(crate) fn new(path: &Path, at: u64, reason: impl Into<String>) -> InputError {
+        InputError { path: path.to_path_buf(), at, reason: reason.into() }
+    }
+}
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: at byte {}: {}", self.path.display(), self.at, self.reason)
+    }
+}
+
+impl std::error::Error for InputError {}
+
+impl From<InputError> for io::Error {
+    fn from(e: InputError) -> io::Error {
+        io::Error::new(io::ErrorKind::InvalidData, e)
+    }
+}
+
+/// A reader that counts the bytes read through it.
+struct Counted<R> {
+    inner: R,
+    n: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let k = self.inner.read(buf)?;
+        self.n.fetch_add(k as u64, Ordering::Relaxed);
+        Ok(k)
+    }
+}
+
+/// What the decompressing thread hands over.
+enum Msg {
+    Data(Vec<u8>),
+    /// The end of the stream, reached cleanly.
+    Done,
+    Failed(io::Error),
+}
+
+/// Starts decompressing `source` on a thread of its own; the returned reader yields the
+/// decompressed bytes.
+fn decompress<R: Read + Send + 'static>(
+    c: Compression,
+    source: Counted<R>,
+    path: &Path,
+) -> ChannelReader {
+    let (tx, rx) = sync_channel(AHEAD);
+    let consumed = Arc::clone(&source.n);
+    let path = path.to_path_buf();
+    let spawned = std::thread::Builder::new()
+        .name("larder-decompress".into())
+        .spawn(move || pump(c, source, &consumed, &tx, &path));
+    match spawned {
+        Ok(_) => ChannelReader { rx: Some(rx), buf: Vec::new(), pos: 0, spawn_error: None },
+        Err(e) => ChannelReader { rx: None, buf: Vec::new(), pos: 0, spawn_error: Some(e) },
+    }
+}
+
+/// The decompressing thread: decodes `source` into buffers sent on `tx` until the end, an
+/// error, or the reader is gone.
+fn pump<R: Read>(
+    c: Compression,
+    source: Counted<R>,
+    consumed: &AtomicU64,
+    tx: &SyncSender<Msg>,
+    path: &Path,
+) {
+    let damaged = |e: io::Error| -> io::Error {
+        let at = consumed.load(Ordering::Relaxed);
+        InputError::new(path, at, format!("{} data is damaged or cut short: {e}", c.name())).into()
+    };
+    let mut decoder: Box<dyn Read> = match c {
+        // Every member, not only the first: `cat a.gz b.gz` is one gzip file.
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(source))),
+        Compression::Zstd => match zstd::stream::read::Decoder::new(source) {
+            Ok(d) => Box::new(d),
+            Err(e) => {
+                let _ = tx.send(Msg::Failed(e));
+                return;
+            }
+        },
+    };
+    loop {
+        let mut buf = Vec::with_capacity(BUFFER);
+        let msg = match (&mut decoder).take(BUFFER as u64).read_to_end(&mut buf) {
+            Ok(0) => Msg::Done,
+            Ok(_) => Msg::Data(buf),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => Msg::Failed(damaged(e)),
+        };
+        let last = !matches!(msg, Msg::Data(_));
+        // A send fails only when the reader is gone: nobody wants the rest.
+        if tx.send(msg).is_err() || last {
+            return;
+        }
+    }
+}
+
+/// The reading end of [`decompress`].
+struct ChannelReader {
+    rx: Option<Receiver<Msg>>,
+    buf: Vec<u8>,
+    pos: usize,
+    spawn_error: Option<io::Error>,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if let Some(e) = self.spawn_error.take() {
+            return Err(e);
+        }
+        while self.pos == self.buf.len() {
+            let Some(rx) = &self.rx else { return Ok(0) };
+            match rx.recv() {
+                Ok(Msg::Data(b)) => (self.buf, self.pos) = (b, 0),
+                Ok(Msg::Done) => {
+                    self.rx = None;
+                    return Ok(0);
+                }
+                Ok(Msg::Failed(e)) => {
+                    self.rx = None;
+                    return Err(e);
+                }
+                // The thread ended without saying how: never take that for the end.
+                Err(_) => {
+                    self.rx = None;
+                    return Err(io::Error::other("decompression stopped unexpectedly"));
+                }
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::path::Path;
+
+    use super::{Compression, open};
+    use crate::error::Error;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    /// The bytes read from `bytes` as an input, and the compression seen.
+    fn read_all(bytes: Vec<u8>) -> Result<(Vec<u8>, Option<Compression>), Error> {
+        let path = Path::new("in.csv");
+        let seen = Compression::sniff(&bytes);
+        let mut input = open(Box::new(std::io::Cursor::new(bytes)), path)?;
+        assert_eq!(input.consumed.is_some(), seen.is_some());
+        let mut out = Vec::new();
+        input.reader.read_to_end(&mut out).map_err(|e| super::read_error(path, e))?;
+        Ok((out, seen))
+    }
+
+    fn csv(rows: usize) -> Vec<u8> {
+        (0..rows).flat_map(|i| format!("{i},row {i}\n").into_bytes()).collect()
+    }
+
+    #[test]
+    fn plain_gzip_multi_member_gzip_and_zstd_read_back_the_same_bytes() {
+        let data = csv(300_000);
+        assert_eq!(read_all(data.clone()).unwrap(), (data.clone(), None));
+        assert_eq!(read_all(gzip(&data)).unwrap(), (data.clone(), Some(Compression::Gzip)));
+        let (a, b) = data.split_at(1_234_567);
+        let two = [gzip(a), gzip(b)].concat();
+        assert_eq!(read_all(two).unwrap().0, data, "every member is read");
+        let z = zstd::stream::encode_all(&data[..], 1).unwrap();
+        assert_eq!(read_all(z).unwrap(), (data.clone(), Some(Compression::Zstd)));
+        assert_eq!(read_all(Vec::new()).unwrap(), (Vec::new(), None));
+        assert_eq!(read_all(b"a,".to_vec()).unwrap(), (b"a,".to_vec(), None));
+    }
+
+    #[test]
+    fn lone_cr_line_ends_read_as_lf_and_others_are_left_alone() {
+        let cases: [(&[u8], &[u8]); 6] = [
+            (b"a,b\r1,2\r3,4\r", b"a,b\n1,2\n3,4\n"),
+            (b"a,b\r\n1,\"x\ry\"\r\n", b"a,b\r\n1,\"x\ry\"\r\n"),
+            (b"a,b\n1,x\ry\n", b"a,b\n1,x\ry\n"),
+            (b"a,b\r", b"a,b\n"),
+            (b"a,b", b"a,b"),
+            (b"", b""),
+        ];
+        for (given, read) in cases {
+            assert_eq!(
+                read_all(given.to_vec()).unwrap().0,
+                read,
+                "{:?}",
+                String::from_utf8_lossy(given)
+            );
+        }
+        let gz = gzip(b"a,b\r1,2\r");
+        assert_eq!(read_all(gz).unwrap().0, b"a,b\n1,2\n");
+    }
+
+    #[test]
+    fn cut_short_or_damaged_compressed_input_is_an_error_naming_the_byte() {
+        let data = csv(100_000);
+        for packed in [gzip(&data), zstd::stream::encode_all(&data[..], 1).unwrap()] {
+            let cut = packed[..packed.len() / 2].to_vec();
+            match read_all(cut) {
+                Err(Error::Format { offset, reason, .. }) => {
+                    assert!(offset > 0 && reason.contains("cut short"), "{offset} {reason}");
+                }
+                other => panic!("{:?}", other.map(|(d, c)| (d.len(), c))),
+            }
+            let mut bad = packed.clone();
+            let mid = bad.len() / 2;
+            bad[mid..mid + 64].fill(0xAA);
+            assert!(matches!(read_all(bad), Err(Error::Format { .. })));
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! What `larder stats` and `larder groupby` print: the library's results as text or JSON.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use serde_json::value::RawValue;
+
+/// `larder stats`: whole-array or per-axis statistics, as text or JSON.
+pub(crate) fn stats(
+    out: &mut impl Write,
+    path: &std::path::Path,
+    deltas: &[PathBuf],
+    axis: Option<usize>,
+    json: bool,
+    options: &larder::compute::StatsOptions,
+) -> Result<()> {
+    let store =
+        if deltas.is_empty() { None } else { Some(larder::open_with_deltas(path, deltas)?) };
+    if let Some(axis) = axis {
+        let r = match &store {
+            None => larder::compute::summary_axis_any(path, axis)?,
+            Some(s) => larder::store_dispatch!(s,
+                a => larder::compute::summary_axis_store(a.as_ref(), path, axis),
+                complex _c => Err(larder::Error::invalid(path, "holds complex numbers")))?,
+        };
+        if json {
+            writeln!(out, "{}", serde_json::to_string(&r)?)?;
+        } else {
+            let text = serde_json::to_string(&r)?;
+            let fields = json_fields(&text)?;
+            for key in
+                ["dtype", "axis", "shape", "count", "sum", "mean", "std", "min", "max", "nan_count"]
+            {
+                if let Some(v) = fields.get(key) {
+                    writeln!(out, "{key:<10} {}", v.get())?;
+                }
+            }
+        }
+    } else {
+        let r = match &store {
+            None => options.describe(path)?,
+            Some(s) => options.describe_store(s, path)?,
+        };
+        if json {
+            writeln!(out, "{}", serde_json::to_string(&r)?)?;
+        } else {
+            let text = serde_json::to_string(&r)?;
+            let fields = json_fields(&text)?;
+            let datetimes = matches!(r, larder::compute::Description::DateTimes(_));
+            for key in [
+                "dtype",
+                "count",
+                "null_count",
+                "nat_count",
+                "nan_count",
+                "sum",
+                "mean",
+                "std",
+                "var",
+                "min",
+                "max",
+                "histogram",
+                "quantiles",
+            ] {
+                match fields.get(key) {
+                    // Times (ISO 8601) and the dtype print as they are, without quotes.
+                    Some(v) if datetimes && v.get().starts_with('"') => {
+                        let s: String = serde_json::from_str(v.get())?;
+                        writeln!(out, "{key:<10} {s}")?;
+                    }
+                    Some(v) => writeln!(out, "{key:<10} {}", v.get())?,
+                    None => {}
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The fields of a JSON object as the JSON text serde wrote them. Not through
+/// `serde_json::Value`: it cannot hold the integers above 2^64 that exact sums of `uint64`
+/// data reach ("number out of range").
+fn json_fields(text: &str) -> Result<HashMap<&str, &RawValue>> {
+    Ok(serde_json::from_str(text)?)
+}
+
+/// `larder groupby`: one row per group, as a table or JSON.
+pub(crate) fn groupby(
+    out: &mut impl Write,
+    dataset: &std::path::Path,
+    by: &str,
+    every: Option<&str>,
+    agg: &[String],
+    json: bool,
+) -> Result<()> {
+    let aggs =
+        agg.iter().map(|a| a.parse::<larder::compute::Agg>()).collect::<Result<Vec<_>, _>>()?;
+    let r = match every {
+        None => larder::compute::groupby(dataset, by, &aggs),
+        Some(e) => larder::compute::groupby_every(dataset, by, e.parse()?, &aggs),
+    }
+    .with_context(|| format!("grouping {} by {by}", dataset.display()))?;
+    if json {
+        writeln!(out, "{}", serde_json::to_string(&r)?)?;
+    } else {
+        let mut header = vec![by.to_string()];
+        header.extend(r.columns.iter().map(|c| c.0.clone()));
+        writeln!(out, "{}", header.join("\t"))?;
+        for (i, key) in r.keys.iter().enumerate() {
+            let mut row = vec![serde_json::to_string(key)?];
+            for (_, values) in &r.columns {
+                row.push(serde_json::to_string(&values[i])?);
+            }
+            writeln!(out, "{}", row.join("\t"))?;
+        }
+    }
+    Ok(())
+}
