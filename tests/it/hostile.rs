@@ -717,3 +717,14 @@ fn copy_onto_a_full_disk_is_a_clear_error_and_leaves_nothing_behind() {
         assert!(names_in(&disk.0).is_empty(), "{dst}: {:?}", names_in(&disk.0));
     }
 }
+
+/// Asking quantiles or a histogram of a `datetime64` array names the file (found by the fuzz
+/// suite: the refusal said only what was not supported).
+#[test]
+fn stats_quantiles_of_datetime64_values_are_refused_naming_the_file() {
+    let p = crate::support::fixture("fuzz/npy/datetime64_quantiles_refused/a.npy");
+    for extra in ["--quantile=0.5", "--bins=10"] {
+        let o = run(&["stats", s(&p), extra]);
+        assert_fails(&o, &["datetime64_quantiles_refused/a.npy", "not supported"]);
+    }
+}
