@@ -517,16 +517,18 @@ impl ConvertOptions {
         };
         let (names, line) = plan::header_names(&mut first, self.delimiter, self.header, input)?;
         // Inference needs records: when the first block holds fewer than it asks for (long
-        // records, or a first record longer than a block), the next blocks join it, up to a
-        // bound. (Blocks are consecutive, so the joined block is one run of whole records.)
-        while memchr::memchr_iter(b'\n', &first.data).take(self.infer_rows).count()
-            < self.infer_rows
-            && first.data.len() < INFER_BYTES
+        // records, or a first record longer than a block), the next blocks are read too, up to
+        // a bound, and their records join the sample; the blocks themselves are given back to
+        // be converted as they are. (Blocks are consecutive runs of whole records.)
+        let mut sample = std::borrow::Cow::Borrowed(&first.data[..]);
+        let mut ahead = Vec::new();
+        while memchr::memchr_iter(b'\n', &sample).take(self.infer_rows).count() < self.infer_rows
+            && sample.len() < INFER_BYTES
         {
             match reader.next_block()? {
                 Some(b) => {
-                    first.data.extend_from_slice(&b.data);
-                    reader.recycle([b.data]);
+                    sample.to_mut().extend_from_slice(&b.data);
+                    ahead.push(b);
                 }
                 None => break,
             }
@@ -542,7 +544,9 @@ impl ConvertOptions {
             shrink: self.shrink,
             na: &self.na,
         };
-        let plan = Plan::build(&request, input, &names, &first.data)?;
+        let plan = Plan::build(&request, input, &names, &sample)?;
+        drop(sample);
+        reader.unread(ahead);
         ensure_open_files(plan.columns.len(), input)?;
         let ck = Checkpoint {
             version: 1,
@@ -784,7 +788,7 @@ fn open_input(input: &Path) -> Result<(input::Input, SourceId)> {
     }
     let f = File::open(input).map_err(|e| Error::io(input, e))?;
     let id = source_id_of(input, &f)?;
-    Ok((input::open(Box::new(f), input)?, id))
+    Ok((input::open(Box::new(input::Retrying::new(f, input::RETRY)), input)?, id))
 }
 
 /// What identifies the input file at `path` (size and modification time).

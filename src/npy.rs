@@ -18,4 +18,5 @@ mod writer;
 pub use array::{MmapArray, Mode, Order, read_header, read_npy};
 pub use header::{ALIGN, Header, HeaderError, MAGIC};
 pub use pages::{CHUNK_BYTES, MmapChunks};
+pub(crate) use writer::write_npy_as;
 pub use writer::{NpyWriter, write_npy};

@@ -12,6 +12,10 @@
 //! pandas also reads) has every `\r` read as `\n`: one byte for one, so offsets stay those of
 //! the file.
 //!
+//! Reads of an input file that fail with an error that may pass (`EIO`, as a network file
+//! system gives while it reconnects; `EAGAIN`; a time-out; `ESTALE`) are retried with a growing
+//! pause ([`Retry`]) before the error stops the conversion, which can then be resumed.
+//!
 //! Damaged or cut-short compressed data is [`Error::Format`] naming the file and the compressed
 //! byte where decompression stopped; it is never taken for the end of the input.
 
@@ -85,6 +89,62 @@ pub(crate) fn open(mut source: Box<dyn Read + Send>, path: &Path) -> Result<Inpu
     })
 }
 
+/// How reads of an input file are retried after an error that may pass.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Retry {
+    /// Tries after the first failure.
+    pub(crate) attempts: u32,
+    /// The pause before the first retry; each next one is twice as long, at most a second.
+    pub(crate) first_pause: std::time::Duration,
+}
+
+/// The retries of every input file: 6 over about 1.3 s.
+pub(crate) const RETRY: Retry =
+    Retry { attempts: 6, first_pause: std::time::Duration::from_millis(20) };
+
+/// Whether a failed read may succeed if tried again.
+fn may_pass(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+        || matches!(e.raw_os_error(), Some(libc::EIO | libc::ESTALE))
+}
+
+/// A file whose failed reads are retried by [`RETRY`]; a failed `read` leaves the file
+/// position where it was, so a retry reads the same bytes.
+pub(crate) struct Retrying<R> {
+    inner: R,
+    policy: Retry,
+}
+
+impl<R> Retrying<R> {
+    pub(crate) fn new(inner: R, policy: Retry) -> Retrying<R> {
+        Retrying { inner, policy }
+    }
+}
+
+impl<R: Read> Read for Retrying<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut pause = self.policy.first_pause;
+        let mut tries = 0;
+        loop {
+            match self.inner.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if may_pass(&e) && tries < self.policy.attempts => {
+                    tries += 1;
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(std::time::Duration::from_secs(1));
+                }
+                Err(e) if tries > 0 => {
+                    return Err(io::Error::new(
+                        e.kind(),
+                        format!("{e} (still failing after {tries} retries)"),
+                    ));
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
 /// The longest first line looked through for its line end.
 const FIRST_LINE: usize = 1 << 20;
 
@@ -148,10 +208,11 @@ pub(crate) fn open_at(path: &Path, offset: u64) -> Result<Input> {
         // The line ends are told from the file's start; then the read starts at `offset`.
         let (_, cr) = first_line_end(&mut f, path)?;
         f.seek(SeekFrom::Start(offset)).map_err(|e| Error::io(path, e))?;
+        let f = Retrying::new(f, RETRY);
         let reader: Box<dyn Read + Send> = if cr { Box::new(CrAsLf(f)) } else { Box::new(f) };
         return Ok(Input { reader, consumed: None });
     }
-    let mut input = open(Box::new(f), path)?;
+    let mut input = open(Box::new(Retrying::new(f, RETRY)), path)?;
     let skipped = io::copy(&mut (&mut input.reader).take(offset), &mut io::sink())
         .map_err(|e| read_error(path, e))?;
     if skipped < offset {
@@ -367,6 +428,51 @@ mod tests {
         assert_eq!(read_all(z).unwrap(), (data.clone(), Some(Compression::Zstd)));
         assert_eq!(read_all(Vec::new()).unwrap(), (Vec::new(), None));
         assert_eq!(read_all(b"a,".to_vec()).unwrap(), (b"a,".to_vec(), None));
+    }
+
+    /// Fails its first `failures` reads with `EIO`, then reads `data`.
+    struct Flaky {
+        data: std::io::Cursor<Vec<u8>>,
+        failures: u32,
+    }
+
+    impl Read for Flaky {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if self.failures > 0 {
+                self.failures -= 1;
+                return Err(std::io::Error::from_raw_os_error(libc::EIO));
+            }
+            self.data.read(buf)
+        }
+    }
+
+    /// Always fails with an error that does not pass.
+    struct Denied;
+
+    impl Read for Denied {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::from(std::io::ErrorKind::PermissionDenied))
+        }
+    }
+
+    #[test]
+    fn reads_that_fail_with_errors_that_may_pass_are_retried_a_bounded_number_of_times() {
+        use super::{Retry, Retrying};
+        let policy = Retry { attempts: 3, first_pause: std::time::Duration::ZERO };
+        let data = csv(1000);
+        let mut out = Vec::new();
+        let flaky = Flaky { data: std::io::Cursor::new(data.clone()), failures: 3 };
+        Retrying::new(flaky, policy).read_to_end(&mut out).unwrap();
+        assert_eq!(out, data);
+        let flaky = Flaky { data: std::io::Cursor::new(data), failures: 4 };
+        let e = Retrying::new(flaky, policy).read_to_end(&mut Vec::new()).unwrap_err();
+        assert_eq!(e.raw_os_error(), None, "{e}");
+        assert!(e.to_string().contains("after 3 retries"), "{e}");
+        // Other errors are not retried.
+        let denied = Flaky { data: std::io::Cursor::new(Vec::new()), failures: 0 };
+        let mut r = Retrying::new(std::io::Read::chain(denied, Denied), policy);
+        let e = r.read_to_end(&mut Vec::new()).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::PermissionDenied);
     }
 
     #[test]

@@ -125,6 +125,7 @@ impl Chain {
         let path = self.paths[index].clone();
         let file = File::open(&path).map_err(|e| fail(&path, 0, &e.to_string()))?;
         let size = file.metadata().map_err(|e| fail(&path, 0, &e.to_string()))?.len();
+        let file = input::Retrying::new(file, input::RETRY);
         let opened =
             input::open(Box::new(file), &path).map_err(|e| fail(&path, 0, &e.to_string()))?;
         let mut cur = Current {

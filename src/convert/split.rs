@@ -38,6 +38,8 @@ pub(crate) struct BlockReader<R> {
     spare: Vec<Vec<u8>>,
     /// For compressed input: bytes of the compressed source consumed so far.
     consumed: Option<Arc<AtomicU64>>,
+    /// Blocks read ahead and given back, handed out before any new one.
+    unread: std::collections::VecDeque<Block>,
 }
 
 impl<R: Read> BlockReader<R> {
@@ -52,7 +54,14 @@ impl<R: Read> BlockReader<R> {
             eof: false,
             spare: Vec::new(),
             consumed: None,
+            unread: std::collections::VecDeque::new(),
         }
+    }
+
+    /// Gives back `blocks`, read ahead in order: the next calls of
+    /// [`next_block`](BlockReader::next_block) return them first.
+    pub(crate) fn unread(&mut self, blocks: Vec<Block>) {
+        self.unread.extend(blocks);
     }
 
     /// Reports, with [`BlockReader::consumed`], how much of a compressed source the input has
@@ -78,6 +87,9 @@ impl<R: Read> BlockReader<R> {
 
     /// The next block, or `None` at the end of the input.
     pub(crate) fn next_block(&mut self) -> Result<Option<Block>> {
+        if let Some(b) = self.unread.pop_front() {
+            return Ok(Some(b));
+        }
         if self.eof && self.carry.is_empty() {
             return Ok(None);
         }

@@ -351,14 +351,39 @@ where
     D: Dimension,
     T: Element,
 {
-    let path = path.as_ref();
+    write_npy_as(path.as_ref(), array, DType::of::<T>())
+}
+
+/// [`write_npy`] with the file's dtype given: `T`'s in native order, or another of the same
+/// element type (a `datetime64` for `i64` values).
+///
+/// # Errors
+/// [`Error::DTypeMismatch`] for a dtype of another element type or byte order; [`Error::Io`]
+/// on a write error.
+pub(crate) fn write_npy_as<S, D, T>(
+    path: &Path,
+    array: &ArrayBase<S, D>,
+    dtype: DType,
+) -> Result<()>
+where
+    S: Data<Elem = T>,
+    D: Dimension,
+    T: Element,
+{
     if array.ndim() > 0 {
-        let mut w = NpyWriter::<T>::create(path, &array.shape()[1..])?;
+        let mut w = NpyWriter::<T>::create_as(path, &array.shape()[1..], dtype)?;
         w.append_rows(array)?;
         w.finish()?;
         return Ok(());
     }
-    let header = Header::new(DType::of::<T>(), &[], false);
+    if dtype.element() != T::TYPE || !dtype.is_native() {
+        return Err(Error::DTypeMismatch {
+            path: path.to_path_buf(),
+            expected: DType::of::<T>().typestr(),
+            found: dtype.typestr(),
+        });
+    }
+    let header = Header::new(dtype, &[], false);
     let mut bytes = header.to_bytes();
     bytes.extend(array.iter().flat_map(|v| bytemuck::bytes_of(v).to_vec()));
     std::fs::write(path, bytes).map_err(|e| Error::io(path, e))

@@ -8,7 +8,7 @@ use ndarray::{Axis, Slice};
 use crate::dtype::{Element, dispatch_element};
 use crate::error::{Error, Result};
 use crate::fsutil::{TempGuard, commit_or_remove, same_file};
-use crate::npy::{MmapArray, NpyWriter, read_header, write_npy};
+use crate::npy::{MmapArray, NpyWriter, read_header, write_npy_as};
 use crate::open::{Location, detect_format, guess_format};
 use crate::store::{ArrayRead, ArrayWrite, Chunks, Format};
 use crate::sys::Access;
@@ -334,7 +334,7 @@ fn copy_typed<T: Element>(a: &MmapArray<T>, dst: &Path) -> Result<u64> {
     // Rows of an empty array cannot be counted from its elements: `(2, 0, 3)` would come out as
     // zero rows. Nothing to stream, so the header alone is written, with the shape as it is.
     if a.ndim() == 0 || a.is_empty() {
-        write_npy(dst, &a.read()?)?;
+        write_npy_as(dst, &a.read()?, a.dtype().to_native())?;
         return Ok(elements);
     }
     // The source's dtype in native order: `<M8[s]` stays a datetime, not `<i8`.

@@ -605,3 +605,25 @@ fn nat_in_a_datetime_value_or_key_column_is_missing() {
     assert_eq!(g.keys, [GroupKey::DateTime(0, s), GroupKey::DateTime(7200, s)]);
     assert_eq!(g.columns[0].1, [Number::Int(2), Number::Int(1)]);
 }
+
+#[test]
+fn copies_of_empty_and_zero_d_datetime_arrays_stay_datetimes() {
+    let dir = tempfile::tempdir().unwrap();
+    let dtype = larder::DType::datetime(larder::dtype::TimeUnit::S);
+    for (name, shape, data) in [
+        ("empty", vec![0usize, 3], Vec::new()),
+        ("scalar", vec![], 86_400i64.to_le_bytes().to_vec()),
+    ] {
+        let src = dir.path().join(format!("{name}.npy"));
+        let mut bytes = larder::npy::Header::new(dtype, &shape, false).to_bytes();
+        bytes.extend(data);
+        std::fs::write(&src, bytes).unwrap();
+        let dst = dir.path().join(format!("{name}-copy.npy"));
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_larder"))
+            .args(["copy", src.to_str().unwrap(), dst.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(std::fs::read(&dst).unwrap(), std::fs::read(&src).unwrap(), "{name}");
+    }
+}

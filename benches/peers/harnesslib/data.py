@@ -81,7 +81,8 @@ class DataGen:
             key["kind_version"] = KIND_VERSIONS[kind]
         digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
         ext = {"array_f64": ".npy", "offsets": ".npy", "csv2": ".csv", "csv6": ".csv",
-               "dataset6": "", "zarr_f64": ".zarr", "h5_f64": ".h5", "requestlog": ".csv"}[kind]
+               "dataset6": "", "zarr_f64": ".zarr", "h5_f64": ".h5", "requestlog": ".csv",
+               "requestlog_gz": ".csv.gz", "requestlog_zst": ".csv.zst"}[kind]
         path = self.root / f"{kind}-{digest}{ext}"
         meta_path = path.with_name(path.name + ".meta.json")
         if meta_path.exists() and path.exists():
@@ -89,7 +90,8 @@ class DataGen:
             if meta.get("key") == key:
                 return Data(path, meta)
         need = {"array_f64": 1.0, "zarr_f64": 1.0, "h5_f64": 1.0}.get(kind, 0) * params.get(
-            "nbytes", 0) + {"csv2": 12, "csv6": 50, "dataset6": 42, "requestlog": 135}.get(kind, 0) * params.get(
+            "nbytes", 0) + {"csv2": 12, "csv6": 50, "dataset6": 42, "requestlog": 135,
+                      "requestlog_gz": 30, "requestlog_zst": 30}.get(kind, 0) * params.get(
             "rows", 0)
         st = os.statvfs(self.root)
         free = st.f_bavail * st.f_frsize
@@ -267,6 +269,26 @@ class DataGen:
         from harnesslib import requestlog
 
         return requestlog.write(tmp, rows, seed)
+
+    def _gen_requestlog_gz(self, tmp: Path, rows: int, seed: int) -> dict:
+        """The request log, gzip-compressed (level 6, as `gzip` does by default; one member)."""
+        import gzip
+
+        src = self.get("requestlog", rows=rows, seed=seed)
+        with open(src.path, "rb") as f, gzip.open(tmp, "wb", compresslevel=6) as out:
+            while block := f.read(16 << 20):
+                out.write(block)
+        return {**src.meta, "bytes_packed": tmp.stat().st_size, "codec": "gzip"}
+
+    def _gen_requestlog_zst(self, tmp: Path, rows: int, seed: int) -> dict:
+        """The request log, zstd-compressed (Arrow's default level, 1; one frame)."""
+        import pyarrow as pa
+
+        src = self.get("requestlog", rows=rows, seed=seed)
+        with open(src.path, "rb") as f, pa.CompressedOutputStream(str(tmp), "zstd") as out:
+            while block := f.read(16 << 20):
+                out.write(block)
+        return {**src.meta, "bytes_packed": tmp.stat().st_size, "codec": "zstd"}
 
     def _gen_dataset6(self, tmp: Path, rows: int, seed: int) -> dict:
         """The csv6 table as a converted dataset directory (manifest.json + one .npy per

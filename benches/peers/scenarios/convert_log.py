@@ -16,7 +16,9 @@ paths about 70 % distinct, 5 methods, 10 statuses, latencies with 1 % `NA`, byte
 1 % empty fields, 50 user agents (quoted: many hold a comma). Every contender writes the
 dataset layout larder writes: numbers and timestamps as `.npy` (numpy `datetime64`), strings in
 Arrow's large-string layout (`NAME.npy` bytes + `NAME.offsets.npy`), categorical codes, and
-`NAME.valid.npy` where values are missing. larder infers every type (the timestamps as
+`NAME.valid.npy` where values are missing. The same log is also read gzip- and
+zstd-compressed (`log7_gz`, `log7_zst`: gzip level 6, zstd level 1), by every contender
+from the compressed file (issue 17). larder infers every type (the timestamps as
 `datetime64[ms]`, `url` as a string column, `method` and `agent` as categoricals);
 polars runs `scan_csv(try_parse_dates=True, null_values=NA tokens)` with the streaming engine,
 `method` and `agent` cast to categoricals; DuckDB runs `read_csv` with its own inference and
@@ -53,29 +55,44 @@ def larder_contender(ctx, src, out_dir, ref, name="larder"):
 def cases(ctx):
     log = ctx.data("requestlog", rows=ctx.p("log_rows"), seed=21)
     ref = log.meta
-    src = str(log.path)
     na = ",".join(NA_TOKENS)
 
-    def peer(name, script, extra, modules):
-        d = ctx.scratch("convert_log", name)
+    def peer(name, script, extra, modules, src, case):
+        d = ctx.scratch("convert_log", case, name)
         return Contender(name, ["{python}", ctx.peer(script), src, str(d), "--na", na, *extra],
                          peer_script=script, numpy=True, python_modules=modules,
                          outputs=[d], verify=log_verify(d, ref), parse=parse_json_summary)
 
-    return [Case(
-        name="log7",
-        title=f"7 columns, {ref['rows']:,} rows, {size_text(ref['bytes_file'])} CSV",
-        inputs=[log.path],
-        bytes_processed=ref["bytes_file"],
-        contenders=[
-            larder_contender(ctx, src, ctx.scratch("convert_log", "larder"), ref),
-            peer("polars", "convert_log_polars.py", ["--cat", "method", "--cat", "agent"],
-                 ["polars", "pyarrow"]),
-            peer("duckdb", "convert_log_duckdb.py", [], ["duckdb", "pyarrow"]),
-        ],
-        targets=[
-            faster_than("polars", 2.0, text="throughput ≥ 2× polars"),
-            faster_than("duckdb", 1.0, text="throughput ≥ 1× DuckDB"),
-            rss_at_most(64 * MiB),
-        ],
-    )]
+    def case(name, path, title, targets):
+        src = str(path)
+        return Case(
+            name=name,
+            title=title,
+            inputs=[path],
+            bytes_processed=ref["bytes_file"],
+            contenders=[
+                larder_contender(ctx, src, ctx.scratch("convert_log", name, "larder"), ref),
+                peer("polars", "convert_log_polars.py", ["--cat", "method", "--cat", "agent"],
+                     ["polars", "pyarrow"], src, name),
+                peer("duckdb", "convert_log_duckdb.py", [], ["duckdb", "pyarrow"], src, name),
+            ],
+            targets=targets,
+        )
+
+    rows = f"7 columns, {ref['rows']:,} rows"
+    out = [case("log7", log.path, f"{rows}, {size_text(ref['bytes_file'])} CSV", [
+        faster_than("polars", 2.0, text="throughput ≥ 2× polars"),
+        faster_than("duckdb", 1.0, text="throughput ≥ 1× DuckDB"),
+        rss_at_most(64 * MiB),
+    ])]
+    for codec, kind in (("gzip", "requestlog_gz"), ("zstd", "requestlog_zst")):
+        packed = ctx.data(kind, rows=ctx.p("log_rows"), seed=21)
+        out.append(case(
+            f"log7_{'gz' if codec == 'gzip' else 'zst'}", packed.path,
+            f"{rows}, {size_text(packed.meta['bytes_packed'])} {codec} CSV "
+            f"({size_text(ref['bytes_file'])} uncompressed)", [
+                faster_than("polars", 1.5, text=f"{codec}: throughput ≥ 1.5× polars (issue 17)"),
+                faster_than("duckdb", 1.0, text=f"{codec}: throughput ≥ 1× DuckDB (issue 17)"),
+                rss_at_most(64 * MiB, text=f"{codec}: larder peak RSS ≤ 64 MiB (issue 17)"),
+            ]))
+    return out
