@@ -141,7 +141,7 @@ fn json_value(rng: &mut Rng, old: &Value) -> Value {
         0..=2 => {
             let v = rng.interesting();
             match rng.below(5) {
-                0 => Value::from(-(v as i64).wrapping_abs()),
+                0 => Value::from((v as i64).wrapping_abs().wrapping_neg()),
                 1 => Value::from(v as f64 * 1.5),
                 _ => Value::from(v),
             }
