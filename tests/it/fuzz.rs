@@ -202,7 +202,7 @@ fn shard_entries(meta: &[u8]) -> Option<usize> {
     let codec = v["codecs"].as_array()?.iter().find(|c| c["name"] == "sharding_indexed")?;
     let inner = codec["configuration"]["chunk_shape"].as_array()?;
     outer.iter().zip(inner).try_fold(1usize, |n, (o, i)| {
-        Some(n * (o.as_u64()? as usize).div_ceil(i.as_u64()?.max(1) as usize))
+        n.checked_mul((o.as_u64()? as usize).div_ceil(i.as_u64()?.max(1) as usize))
     })
 }
 
