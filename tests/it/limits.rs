@@ -467,3 +467,18 @@ fn cat_of_an_empty_array_with_a_huge_axis_prints_brackets_at_once() {
         assert_eq!(String::from_utf8_lossy(&o.stdout), "[]\n");
     }
 }
+
+/// `cat` of a dataset checks its columns before sizing the rows it prints by the manifest:
+/// a damaged manifest claiming 2^53 rows is refused (found by the fuzz suite: the library
+/// allocated 2^57 bytes for the row list and aborted).
+#[test]
+fn cat_of_a_dataset_claiming_2_pow_53_rows_is_refused_before_allocating() {
+    let ds = crate::support::fixture("fuzz/manifest/rows_far_more_than_the_columns_hold/ds");
+    let sink = &mut std::io::sink();
+    for format in [larder::ops::cat::TextFormat::Text, larder::ops::cat::TextFormat::Json] {
+        let e = larder::ops::table::cat_dataset(&ds, &Selection::all(), format, sink).unwrap_err();
+        assert!(e.to_string().contains("manifest.json"), "{e}");
+    }
+    let o = run(&["cat", ds.to_str().unwrap(), "--json"]);
+    refused(&o, &ds, "unknown kind");
+}
