@@ -262,18 +262,32 @@ impl<'a> Column<'a> {
     /// The values, mapped; missing rows hold placeholders (see [`Column::validity`]).
     ///
     /// # Errors
-    /// As [`MmapArray::open`], with [`Error::DTypeMismatch`] when the column is not `T`.
+    /// As [`MmapArray::open`], with [`Error::DTypeMismatch`] when the column is not `T`;
+    /// [`Error::Invalid`] when the file does not hold one value per row of the dataset.
     pub fn values<T: Element>(&self) -> Result<MmapArray<T>> {
-        MmapArray::open(self.file())
+        self.one_per_row(MmapArray::open(self.file())?)
     }
 
     /// The validity, mapped: `true` where a row holds a value. `None` when no value is missing
     /// (or, for floats, when missing values are NaN).
     ///
     /// # Errors
-    /// As [`MmapArray::open`].
+    /// As [`MmapArray::open`]; [`Error::Invalid`] when the file does not hold one flag per row
+    /// of the dataset.
     pub fn validity(&self) -> Result<Option<MmapArray<bool>>> {
-        self.validity_file().map(MmapArray::open).transpose()
+        self.validity_file().map(|f| self.one_per_row(MmapArray::open(f)?)).transpose()
+    }
+
+    /// `a` if it is 1-d with the dataset's row count (the manifest's `rows`), else an error
+    /// naming its file: readers index it by row.
+    fn one_per_row<T: Element>(&self, a: MmapArray<T>) -> Result<MmapArray<T>> {
+        if a.shape().len() == 1 && a.len() as u64 == self.rows {
+            return Ok(a);
+        }
+        Err(Error::invalid(
+            a.path(),
+            format!("holds shape {:?}, the manifest says {} rows", a.shape(), self.rows),
+        ))
     }
 
     /// Rows whose value is missing (not counting NaN in float columns).

@@ -190,6 +190,39 @@ fn time_of(path: &Path, ds: &hdf5::Dataset) -> Result<Option<Time>> {
     Ok(cf::time_of(&units, text(cf::CALENDAR)?.as_deref()))
 }
 
+/// Refuses a dataset whose stored data cannot hold what its shape and type declare, before
+/// libhdf5 reads it: libhdf5 1.10 copies a compact dataset's declared size out of a buffer
+/// that a damaged header left empty, and crashes (found by the fuzz suite). A compact dataset
+/// must hold exactly `needed` bytes; a contiguous one, once allocated, must too, and lie inside
+/// the file. Chunked datasets are read chunk by chunk through their index and not checked here.
+fn check_storage(path: &Path, ds: &hdf5::Dataset, needed: u64) -> Result<()> {
+    use hdf5::dataset::Layout;
+    let stored = ds.storage_size();
+    let bad = |what: String| {
+        herr(path, format!("dataset {}: {what}, its shape and type need {needed}", ds.name()))
+    };
+    match ds.layout() {
+        Layout::Compact if stored != needed => Err(bad(format!("compact data of {stored} bytes"))),
+        Layout::Contiguous => match ds.offset() {
+            // Not allocated yet: every element is the fill value.
+            None if stored == 0 => Ok(()),
+            None => Err(bad(format!("{stored} bytes of contiguous data at no address"))),
+            Some(offset) => {
+                let file_len = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
+                if stored != needed || offset.checked_add(needed).is_none_or(|end| end > file_len) {
+                    Err(bad(format!(
+                        "contiguous data of {stored} bytes at byte {offset} of a {file_len}-byte \
+                         file"
+                    )))
+                } else {
+                    Ok(())
+                }
+            }
+        },
+        _ => Ok(()),
+    }
+}
+
 /// Refuses filters libhdf5 cannot apply without a plugin, naming them.
 fn check_filters(path: &Path, ds: &hdf5::Dataset) -> Result<()> {
     for f in ds.filters() {
@@ -330,6 +363,11 @@ impl<T: Element> Hdf5Array<T> {
         let limit = |reason: String| Error::Storage { path: path.to_path_buf(), reason };
         crate::limits::check_ndim(shape.len()).map_err(limit)?;
         crate::limits::element_count_usize(&shape).map_err(limit)?;
+        check_storage(
+            path,
+            &ds,
+            crate::limits::byte_size(&shape, dtype.itemsize()).map_err(limit)?,
+        )?;
         let chunks = ds.chunk().filter(|c| c.len() == shape.len()).map_or_else(
             || contiguous_chunks(&shape, dtype.itemsize(), false),
             |c| crate::limits::clip_chunk(&c, &shape),

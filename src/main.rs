@@ -725,10 +725,16 @@ fn dataset_info(out: &mut impl Write, path: &std::path::Path, json: bool) -> Res
     }
     writeln!(out, "dataset {}: {} rows, {} rejected", path.display(), info.rows, info.rejected)?;
     let width = info.columns.iter().map(|c| c.name.chars().count()).max().unwrap_or(0).max(6);
+    // Names are padded by hand: `format!`'s width stops at 65 535, a column name may be longer.
+    let pad = |name: &str| format!("{name}{}", " ".repeat(width - name.chars().count()));
     writeln!(
         out,
-        " #  {:<width$}  {:<11}  {:<6}  {:>10}  {:>12}",
-        "column", "kind", "dtype", "nulls", "bytes"
+        " #  {}  {:<11}  {:<6}  {:>10}  {:>12}",
+        pad("column"),
+        "kind",
+        "dtype",
+        "nulls",
+        "bytes"
     )?;
     for (i, c) in info.columns.iter().enumerate() {
         let kind = match c.categories {
@@ -737,8 +743,11 @@ fn dataset_info(out: &mut impl Write, path: &std::path::Path, json: bool) -> Res
         };
         writeln!(
             out,
-            "{i:>2}  {:<width$}  {kind:<11}  {:<6}  {:>10}  {:>12}",
-            c.name, c.dtype, c.nulls, c.bytes
+            "{i:>2}  {}  {kind:<11}  {:<6}  {:>10}  {:>12}",
+            pad(&c.name),
+            c.dtype,
+            c.nulls,
+            c.bytes
         )?;
     }
     writeln!(out, "bytes: {}", info.bytes)?;

@@ -1,9 +1,11 @@
 //! What `larder stats` and `larder groupby` print: the library's results as text or JSON.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use serde_json::value::RawValue;
 
 /// `larder stats`: whole-array or per-axis statistics, as text or JSON.
 pub(crate) fn stats(
@@ -26,11 +28,14 @@ pub(crate) fn stats(
         if json {
             writeln!(out, "{}", serde_json::to_string(&r)?)?;
         } else {
-            let v = serde_json::to_value(&r)?;
+            let text = serde_json::to_string(&r)?;
+            let fields = json_fields(&text)?;
             for key in
                 ["dtype", "axis", "shape", "count", "sum", "mean", "std", "min", "max", "nan_count"]
             {
-                writeln!(out, "{key:<10} {}", v[key])?;
+                if let Some(v) = fields.get(key) {
+                    writeln!(out, "{key:<10} {}", v.get())?;
+                }
             }
         }
     } else {
@@ -41,7 +46,8 @@ pub(crate) fn stats(
         if json {
             writeln!(out, "{}", serde_json::to_string(&r)?)?;
         } else {
-            let v = serde_json::to_value(&r)?;
+            let text = serde_json::to_string(&r)?;
+            let fields = json_fields(&text)?;
             let datetimes = matches!(r, larder::compute::Description::DateTimes(_));
             for key in [
                 "dtype",
@@ -58,18 +64,26 @@ pub(crate) fn stats(
                 "histogram",
                 "quantiles",
             ] {
-                match v.get(key) {
+                match fields.get(key) {
                     // Times (ISO 8601) and the dtype print as they are, without quotes.
-                    Some(serde_json::Value::String(s)) if datetimes => {
+                    Some(v) if datetimes && v.get().starts_with('"') => {
+                        let s: String = serde_json::from_str(v.get())?;
                         writeln!(out, "{key:<10} {s}")?;
                     }
-                    Some(value) => writeln!(out, "{key:<10} {value}")?,
+                    Some(v) => writeln!(out, "{key:<10} {}", v.get())?,
                     None => {}
                 }
             }
         }
     }
     Ok(())
+}
+
+/// The fields of a JSON object as the JSON text serde wrote them. Not through
+/// `serde_json::Value`: it cannot hold the integers above 2^64 that exact sums of `uint64`
+/// data reach ("number out of range").
+fn json_fields(text: &str) -> Result<HashMap<&str, &RawValue>> {
+    Ok(serde_json::from_str(text)?)
 }
 
 /// `larder groupby`: one row per group, as a table or JSON.

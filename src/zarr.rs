@@ -53,6 +53,9 @@ pub struct ZarrArray<T: Element> {
     bounded: Option<bounded::Compression>,
     /// The shard index layout, checked before zarrs reads a shard (see `shard`).
     shard_index: Option<shard::ShardIndex>,
+    /// Bytes a stored chunk holds at least: the 4 of a `crc32c` checksum when the codecs end
+    /// with one (zarrs' partial decoder subtracts them without checking).
+    min_chunk_bytes: u64,
     _t: PhantomData<T>,
 }
 
@@ -207,6 +210,7 @@ impl<T: Element> ZarrArray<T> {
             plain,
             bounded,
             shard_index,
+            min_chunk_bytes: checksum_bytes(&meta),
             _t: PhantomData,
         })
     }
@@ -301,8 +305,24 @@ impl<T: Element> ZarrArray<T> {
 }
 
 impl<T: Element> ZarrArray<T> {
-    /// Checks the index of the shard at `index` before zarrs reads it (see `shard`).
+    /// Checks the chunk file at `index` before zarrs reads it: the index of a shard (see
+    /// `shard`), and that a file is not shorter than the checksum its codecs end with.
     fn check_shard(&self, index: &[usize]) -> Result<()> {
+        if self.min_chunk_bytes > 0 {
+            let file = self.chunk_file(index);
+            if let Ok(meta) = std::fs::metadata(&file)
+                && meta.len() < self.min_chunk_bytes
+            {
+                return Err(zerr(
+                    &file,
+                    format!(
+                        "chunk file of {} bytes is shorter than its {}-byte crc32c checksum",
+                        meta.len(),
+                        self.min_chunk_bytes
+                    ),
+                ));
+            }
+        }
         match &self.shard_index {
             Some(layout) => layout.check(&self.chunk_file(index)),
             None => Ok(()),
@@ -742,6 +762,17 @@ fn compression(
         }
         Codec::None => Vec::new(),
     })
+}
+
+/// The bytes of the checksum a v3 codec chain ends with (`crc32c`: 4), or 0.
+fn checksum_bytes(meta: &Value) -> u64 {
+    // zarrs writes a codec without configuration as its bare name.
+    fn named(c: &Value) -> Option<&str> {
+        c.as_str().or_else(|| c.get("name").and_then(Value::as_str))
+    }
+    let codecs = meta.get("codecs").and_then(Value::as_array);
+    let crc = codecs.is_some_and(|c| c.iter().any(|c| named(c) == Some("crc32c")));
+    if crc { 4 } else { 0 }
 }
 
 /// True when the codecs of `meta` can decode part of a chunk without decoding all of it

@@ -120,7 +120,7 @@ impl StatsOptions {
         let path = path.as_ref();
         if let Some(valid) = self.check_column(path)? {
             let dtype = crate::npy::read_header(path)?.dtype;
-            if let Some(unit) = self.datetime_unit(dtype)? {
+            if let Some(unit) = self.datetime_unit(dtype, path)? {
                 let (values, valid) = (MmapArray::<i64>::open(path)?, MmapArray::open(&valid)?);
                 let mut s = datetime_summary(&MaskedChunks::new(&values, &valid)?, unit)?;
                 s.null_count = Some(null_count(&valid)?);
@@ -136,7 +136,7 @@ impl StatsOptions {
     /// # Errors
     /// As [`describe`](StatsOptions::describe).
     pub fn describe_store(&self, store: &AnyStore, path: &Path) -> Result<Description> {
-        match (self.datetime_unit(store.dtype())?, store) {
+        match (self.datetime_unit(store.dtype(), path)?, store) {
             (Some(unit), AnyStore::I64(s)) => {
                 Ok(Description::DateTimes(datetime_summary(&*s.chunk_source()?, unit)?))
             }
@@ -144,12 +144,14 @@ impl StatsOptions {
         }
     }
 
-    /// The unit of a `datetime64` dtype; an error when histograms or quantiles are asked of it.
-    fn datetime_unit(&self, dtype: DType) -> Result<Option<TimeUnit>> {
+    /// The unit of a `datetime64` dtype; an error naming `path` when histograms or quantiles
+    /// are asked of it.
+    fn datetime_unit(&self, dtype: DType, path: &Path) -> Result<Option<TimeUnit>> {
         match dtype.time() {
             Some(Time::DateTime(unit)) => {
                 if self.bins.is_some() || !self.quantiles.is_empty() {
-                    return Err(Error::argument(
+                    return Err(Error::invalid(
+                        path,
                         "histograms and quantiles of datetime64 values are not supported",
                     ));
                 }

@@ -364,6 +364,36 @@ impl<T: Element> MmapArray<T> {
         self.len() * self.header.dtype.itemsize()
     }
 
+    /// Checks that the file still holds the data bytes `start..end` (offsets into the data)
+    /// that it held when it was mapped. Another program may have cut it short since, and
+    /// touching mapped pages past its new end raises `SIGBUS`; readers call this before
+    /// touching each chunk, so a file cut before or between chunks is an error. It narrows the
+    /// hazard to a cut during one chunk's read; it cannot close it (`docs/safety.md`).
+    ///
+    /// # Errors
+    /// [`Error::Io`] (`UnexpectedEof`) naming the file, its length now and the bytes gone.
+    pub(crate) fn check_not_shrunk(&self, start: usize, end: usize) -> Result<()> {
+        if start >= end {
+            return Ok(());
+        }
+        let need = (self.header.data_offset + end) as u64;
+        let len = self.file.metadata().map_err(|e| Error::io(&self.path, e))?.len();
+        if len >= need {
+            return Ok(());
+        }
+        let from = (self.header.data_offset + start) as u64;
+        Err(Error::io(
+            &self.path,
+            std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!(
+                    "file was cut to {len} bytes while mapped (another program truncated it); \
+                     bytes {from}..{need} are gone"
+                ),
+            ),
+        ))
+    }
+
     fn shape_ix(&self) -> ndarray::StrideShape<IxDyn> {
         IxDyn(&self.header.shape).set_f(self.header.fortran_order).into()
     }

@@ -124,6 +124,9 @@ impl<'a, T: Element> MmapChunks<'a, T> {
         if self.pages == Pages::Read {
             return self.read_range(start, end, f);
         }
+        // A file cut short by another program since it was mapped is an error here rather than
+        // a fault while `f` reads the chunk (a cut during the read can still fault).
+        self.array.check_not_shrunk(start * size, end * size)?;
         let bytes = &self.array.data_bytes()?[start * size..end * size];
         let out = self.convert(bytes, self.aligned, start, end, f)?;
         if self.pages == Pages::Release {

@@ -28,6 +28,8 @@ impl<T: Element> ArrayRead<T> for MmapArray<T> {
     /// Zero-copy (`CowArray::Borrowed`) when the file is in native byte order and aligned.
     fn read_region(&self, region: &Region) -> Result<CowArray<'_, T, IxDyn>> {
         region.check_inside(MmapArray::shape(self))?;
+        // The view is read right after; a file cut since it was mapped is an error, not a fault.
+        self.check_not_shrunk(0, self.len() * self.dtype().itemsize())?;
         let sl = region.slices();
         match self.view() {
             Ok(v) => Ok(CowArray::from(v.slice_move(sl.as_slice()))),

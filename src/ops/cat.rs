@@ -110,6 +110,8 @@ fn cat_typed<T: Element>(
     let elems = selection.resolve(a.shape())?;
     let io = |e| Error::io("<stdout>", e);
     let time = a.dtype().time();
+    // A file cut since it was mapped is an error here; one cut while printing can still fault.
+    a.check_not_shrunk(0, a.len() * a.dtype().itemsize())?;
     match a.raw_view() {
         Ok((view, swapped)) => {
             write_as(out, &view.slice(elems.as_slice()), swapped, format, time).map_err(io)
@@ -295,6 +297,11 @@ fn write_layout<T: Element>(
     };
     match format {
         TextFormat::Json => json(&mut w, view, &show)?,
+        // numpy prints any empty array as `[]`, whatever its shape: walking its axes would
+        // print one `[]` per index of the axes before the empty one, and `(2^53, 0)` has 2^53.
+        TextFormat::Text | TextFormat::TextAll if view.ndim() > 0 && view.is_empty() => {
+            w.write_all(b"[]")?;
+        }
         TextFormat::Text | TextFormat::TextAll => {
             let summarize = format == TextFormat::Text && view.len() > SUMMARY_THRESHOLD;
             let mut layout = Layout { summarize, width: 0, packed };

@@ -356,7 +356,10 @@ fn copy_typed<T: Element>(a: &MmapArray<T>, dst: &Path) -> Result<u64> {
     let c_order_plain = !swapped && view.is_standard_layout();
     let mut buf: Vec<T> = Vec::new();
     let mut start = 0;
+    let data_len = a.len() * a.dtype().itemsize();
     while start < n {
+        // A source cut by another program since it was mapped is an error, not a fault.
+        a.check_not_shrunk(0, data_len)?;
         let end = (start + rows_per_block).min(n);
         let block = view.slice_axis(Axis(0), Slice::from(start..end));
         if c_order_plain {

@@ -195,8 +195,13 @@ pub fn cat_dataset(
 ) -> Result<()> {
     let ds = Dataset::open(dir)?;
     let rows = usize::try_from(ds.rows()).map_err(|_| Error::invalid(dir, "too many rows"))?;
-    let picked = picked_rows(dir, selection, rows, format)?;
+    // The columns first: opening them checks that each holds the manifest's row count, which
+    // the rows picked below are sized by (a damaged manifest claimed 2^54 rows).
     let maps: Vec<Box<dyn Lend>> = ds.columns().map(|c| mapped(&c)).collect::<Result<_>>()?;
+    if maps.is_empty() && rows > 0 {
+        return Err(Error::invalid(dir, format!("manifest lists {rows} rows and no columns")));
+    }
+    let picked = picked_rows(dir, selection, rows, format)?;
     let cells: Vec<Box<dyn Cells>> = maps.iter().map(|m| m.cells()).collect::<Result<_>>()?;
     let names: Vec<&str> = ds.columns().map(|c| c.name()).collect();
     let io = |e| Error::io("<stdout>", e);

@@ -627,3 +627,104 @@ fn info_on_a_delta_file_describes_its_base_depth_and_pages() {
     let e = larder::npy::cow::describe_delta(&base);
     assert!(matches!(e, Err(Error::Format { .. })), "{e:?}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// A mapped file cut short by another program (docs/safety.md, "Truncation while mapped").
+
+/// A 12 MiB `f64` array (three 4 MiB chunks) of `0..n`, opened read-only, then cut by another
+/// writer (`set_len`, as `truncate(1)` would) to `keep` data bytes.
+fn mapped_then_cut(dir: &Path, keep: u64) -> (PathBuf, MmapArray<f64>) {
+    let p = dir.join("cut.npy");
+    let n = 3 * (larder::npy::CHUNK_BYTES / 8);
+    write_npy(&p, &ArrayD::from_shape_fn(IxDyn(&[n]), |i| i[0] as f64)).unwrap();
+    let a = MmapArray::<f64>::open(&p).unwrap();
+    let offset = fs::metadata(&p).unwrap().len() - 8 * n as u64;
+    // The lock is advisory: a program that ignores it can cut the file.
+    fs::OpenOptions::new().write(true).open(&p).unwrap().set_len(offset + keep).unwrap();
+    (p, a)
+}
+
+fn assert_cut_error(e: &Error, path: &Path) {
+    let text = e.to_string();
+    assert!(matches!(e, Error::Io { source, .. } if source.kind() == io::ErrorKind::UnexpectedEof));
+    assert!(text.contains(&*path.to_string_lossy()) && text.contains("was cut to"), "{text}");
+}
+
+#[test]
+fn reductions_over_a_mapping_whose_file_was_cut_get_an_error_not_sigbus() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, a) = mapped_then_cut(dir.path(), 5 << 20);
+    let source = a.chunk_source().unwrap();
+    // The first chunk is still in the file; the second is cut in its middle, the third gone.
+    let mut sum = 0.0;
+    source.with_chunk(0, &mut |v| sum += v.iter().sum::<f64>()).unwrap();
+    assert!(sum > 0.0);
+    for chunk in [1, 2] {
+        let e = source.with_chunk(chunk, &mut |_| {}).unwrap_err();
+        assert_cut_error(&e, &path);
+    }
+}
+
+#[test]
+fn region_reads_of_a_mapping_whose_file_was_cut_get_an_error_not_sigbus() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, a) = mapped_then_cut(dir.path(), 0);
+    let e = a.read_region(&larder::Region::new(&[0], &[8]).unwrap()).unwrap_err();
+    assert_cut_error(&e, &path);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A full disk.
+
+/// A 256 KiB tmpfs, unmounted on drop; `None` (after saying why) where mounting is not
+/// permitted (it needs root and a permissive container).
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    fn mount(at: &Path) -> Option<SmallDisk> {
+        fs::create_dir_all(at).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs", s(at)])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|st| st.success());
+        if !ok {
+            eprintln!("skipped: cannot mount a tmpfs here (needs root and mount permission)");
+        }
+        ok.then(|| SmallDisk(at.to_path_buf()))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn copy_onto_a_full_disk_is_a_clear_error_and_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("big.npy");
+    // 1 MiB of data that does not compress: four times the disk.
+    let noise = |i: usize| (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29);
+    write_npy(&src, &ArrayD::from_shape_fn(IxDyn(&[1 << 17]), |i| noise(i[0]))).unwrap();
+    let Some(disk) = SmallDisk::mount(&dir.path().join("mnt")) else { return };
+    for dst in ["out.npy", "out.zarr"] {
+        let d = disk.0.join(dst);
+        let o = run(&["copy", s(&src), s(&d)]);
+        let err = assert_fails(&o, &[dst]);
+        assert!(err.contains("No space left on device"), "{dst}: {err}");
+        assert!(names_in(&disk.0).is_empty(), "{dst}: {:?}", names_in(&disk.0));
+    }
+}
+
+/// Asking quantiles or a histogram of a `datetime64` array names the file (found by the fuzz
+/// suite: the refusal said only what was not supported).
+#[test]
+fn stats_quantiles_of_datetime64_values_are_refused_naming_the_file() {
+    let p = crate::support::fixture("fuzz/npy/datetime64_quantiles_refused/a.npy");
+    for extra in ["--quantile=0.5", "--bins=10"] {
+        let o = run(&["stats", s(&p), extra]);
+        assert_fails(&o, &["datetime64_quantiles_refused/a.npy", "not supported"]);
+    }
+}

@@ -16,6 +16,7 @@ mod compute;
 mod convert;
 mod cow;
 mod datetime;
+mod fuzz;
 mod hostile;
 mod interop;
 mod limits;
