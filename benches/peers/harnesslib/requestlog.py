@@ -190,7 +190,8 @@ def read_output(path: Path) -> dict:
         elif name == "ts":
             ms = np.asarray(arr).astype("datetime64[ms]").view(np.int64)
             out["ts_first"], out["ts_last"] = int(ms[0]), int(ms[-1])
-            out["ts_sum"] = int(ms.sum(dtype=np.int64))
+            # Exact: a sum of 10M epoch milliseconds overflows int64, their offsets do not.
+            out["ts_sum"] = int((ms - T0_MS).sum(dtype=np.int64)) + T0_MS * len(ms)
         else:
             a = np.asarray(arr)
             v = np.asarray(valid)
