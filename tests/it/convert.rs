@@ -775,14 +775,12 @@ fn a_cut_short_or_damaged_compressed_input_is_an_error_naming_the_file_and_byte(
     }
 }
 
-#[test]
-fn resume_of_a_compressed_input_is_byte_identical() {
-    let dir = tempfile::tempdir().unwrap();
-    let gz = dir.path().join("in.csv.gz");
-    fs::write(&gz, gzip(&sample_csv(4000))).unwrap();
+/// Fails a conversion of `inputs` at a few of its checkpoints, resumes each (through the
+/// binary when `cli`), and checks the result is the uninterrupted one's, byte for byte.
+fn assert_resumes_at_checkpoints(dir: &Path, inputs: &[PathBuf], cli: bool) {
     let counter = Arc::new(CountSteps::default());
-    let reference = dir.path().join("ref");
-    crash_opts().faults(counter.clone()).convert(&gz, &reference, &mut |_| {}).unwrap();
+    let reference = dir.join("ref");
+    crash_opts().faults(counter.clone()).convert_files(inputs, &reference, &mut |_| {}).unwrap();
     let total = counter.0.lock().unwrap()[&Step::Checkpoint];
     let mut ns = vec![2, total / 2, total - 1];
     ns.retain(|&n| (1..total).contains(&n));
@@ -790,16 +788,28 @@ fn resume_of_a_compressed_input_is_byte_identical() {
     ns.dedup();
     assert!(!ns.is_empty(), "{total} checkpoints");
     for n in ns {
-        let out = dir.path().join(format!("c{n}"));
+        let out = dir.join(format!("c{n}"));
         let e = crash_opts()
             .faults(FailAt::new(Step::Checkpoint, n))
-            .convert(&gz, &out, &mut |_| {})
+            .convert_files(inputs, &out, &mut |_| {})
             .expect_err("injected");
         assert!(e.to_string().contains("injected failure"), "{e}");
-        let o = cli_convert(&gz, &out, &["--resume"]).output().unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        if cli {
+            let o = cli_convert(&inputs[0], &out, &["--resume"]).output().unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        } else {
+            crash_opts().resume(true).convert_files(inputs, &out, &mut |_| {}).unwrap();
+        }
         assert_same(&out, &reference, &format!("checkpoint {n} of {total}"));
     }
+}
+
+#[test]
+fn resume_of_a_compressed_input_is_byte_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let gz = dir.path().join("in.csv.gz");
+    fs::write(&gz, gzip(&sample_csv(4000))).unwrap();
+    assert_resumes_at_checkpoints(dir.path(), &[gz], true);
 }
 
 #[test]
@@ -913,26 +923,7 @@ fn resume_of_several_inputs_is_byte_identical() {
     let b = dir.path().join("b.csv.gz");
     fs::write(&a, format!("{head}\n{}", &body[..cut])).unwrap();
     fs::write(&b, gzip(format!("{head}\n{}", &body[cut..]).as_bytes())).unwrap();
-    let inputs = [a, b];
-    let counter = Arc::new(CountSteps::default());
-    let reference = dir.path().join("ref");
-    crash_opts().faults(counter.clone()).convert_files(&inputs, &reference, &mut |_| {}).unwrap();
-    let total = counter.0.lock().unwrap()[&Step::Checkpoint];
-    let mut ns = vec![2, total / 2, total - 1];
-    ns.retain(|&n| (1..total).contains(&n));
-    ns.sort_unstable();
-    ns.dedup();
-    assert!(!ns.is_empty(), "{total} checkpoints");
-    for n in ns {
-        let out = dir.path().join(format!("c{n}"));
-        let e = crash_opts()
-            .faults(FailAt::new(Step::Checkpoint, n))
-            .convert_files(&inputs, &out, &mut |_| {})
-            .expect_err("injected");
-        assert!(e.to_string().contains("injected failure"), "{e}");
-        crash_opts().resume(true).convert_files(&inputs, &out, &mut |_| {}).unwrap();
-        assert_same(&out, &reference, &format!("checkpoint {n} of {total}"));
-    }
+    assert_resumes_at_checkpoints(dir.path(), &[a, b], false);
 }
 
 #[test]
