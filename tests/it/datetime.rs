@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use larder::compute::{self, Agg, Every, GroupKey, Number};
 
-use crate::support::{larder, python};
+use crate::support::{larder, python, run_interop};
 
 /// A CSV of `rows` request-log lines: `ts` (ISO, seconds, from 2024-01-01T00:00:00Z, some
 /// missing), `ms` (an integer), and the truth per row (seconds since the epoch, ms).
@@ -190,19 +190,8 @@ fn cli_groupby_every_prints_iso_bucket_starts() {
 fn datetime_groupby_and_stats_agree_with_pandas() {
     let Some(py) = python() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/check_datetime.py");
-    let o = std::process::Command::new(py)
-        .arg(script)
-        .arg(env!("CARGO_BIN_EXE_larder"))
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let larder = env!("CARGO_BIN_EXE_larder");
+    run_interop(&py, "check_datetime.py", &[larder.as_ref(), dir.path().as_os_str()]);
 }
 
 #[test]
@@ -560,20 +549,10 @@ fn datetimes_and_durations_copied_to_zarr_and_hdf5_keep_their_type() {
 fn zarr_python_and_h5py_read_copied_datetimes() {
     let Some(py) = python() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/check_datetime_copy.py");
-    let o = std::process::Command::new(py)
-        .arg(script)
-        .arg(env!("CARGO_BIN_EXE_larder"))
-        .arg(dir.path())
-        .arg(if cfg!(feature = "hdf5") { "hdf5" } else { "no-hdf5" })
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let larder = env!("CARGO_BIN_EXE_larder");
+    let hdf5 = if cfg!(feature = "hdf5") { "hdf5" } else { "no-hdf5" };
+    let args = [larder.as_ref(), dir.path().as_os_str(), hdf5.as_ref()];
+    run_interop(&py, "check_datetime_copy.py", &args);
 }
 
 #[test]

@@ -131,3 +131,16 @@ impl AnyNpy {
         }
     }
 }
+
+/// Runs the interop script `tests/interop/NAME` with `python` and `args`, and asserts it
+/// passes, showing its output otherwise.
+pub(crate) fn run_interop(python: &Path, name: &str, args: &[&std::ffi::OsStr]) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop").join(name);
+    let o = std::process::Command::new(python).arg(script).args(args).output().unwrap();
+    assert!(
+        o.status.success(),
+        "{name}:\n{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
