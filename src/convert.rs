@@ -44,8 +44,9 @@
 //! names.rs       safe, unique file names for column names
 //! plan.rs        the column plan: header, selection, types (schema, inference), fills
 //! checkpoint.rs  the checkpoint of an unfinished run (plan, offsets, file lengths)
+//! workdir.rs     the hidden working directory: its checks, its lock; what identifies an input
 //! sink.rs        one column's .npy file, of whichever element type
-//! append.rs      an append-only file a checkpoint records by length
+//! appender.rs    an append-only file a checkpoint records by length
 //! dictionary.rs  categorical dictionaries and their files
 //! rejects.rs     rejects.csv
 //! faults.rs      the seam over the durable steps (FaultPlan, Step)
@@ -57,7 +58,7 @@
 //!
 //! The dataset format itself (`manifest.json`) is [`crate::dataset`], shared with `compute`.
 
-mod append;
+mod appender;
 mod checkpoint;
 mod columns;
 mod dictionary;
@@ -76,17 +77,17 @@ mod staged;
 mod staging;
 mod timefmt;
 mod value;
+mod workdir;
 
-use std::fs::{self, File, OpenOptions};
+use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use crate::dataset::{MANIFEST, Manifest};
 use crate::error::{Error, Result};
 use crate::fsutil::TempGuard;
-use crate::sys::{self, Lock};
 
 use checkpoint::{Checkpoint, ColumnState, SourceId};
 pub use faults::{FaultPlan, NoFaults, Step};
@@ -393,10 +394,10 @@ impl ConvertOptions {
         if out.exists() {
             return Err(Error::invalid(out, "already exists; convert into a new directory"));
         }
-        let tmp = temp_dir(out)?;
+        let tmp = workdir::temp_dir(out)?;
         let settings = self.settings()?;
         let (reader_input, sources, files) = self.open_inputs(&inputs)?;
-        let held = check_temp_dir(&tmp, out)?;
+        let held = workdir::check_temp_dir(&tmp, out)?;
         let existing = if held.is_some() { Checkpoint::read(&tmp)? } else { None };
         if existing.is_some() && !self.resume {
             return Err(Error::Interrupted { path: tmp, out: out.to_path_buf() });
@@ -429,7 +430,8 @@ impl ConvertOptions {
                     ),
                 ));
             }
-            if let Some((_, now)) = recorded.iter().zip(&sources).find(|(a, b)| !same_source(a, b))
+            if let Some((_, now)) =
+                recorded.iter().zip(&sources).find(|(a, b)| !workdir::same_source(a, b))
             {
                 return Err(Error::invalid(
                     &now.path,
@@ -454,8 +456,9 @@ impl ConvertOptions {
             fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
             // Removed again unless the run ends in a state a resume can continue from.
             let guard = TempGuard::new(tmp.clone());
-            fs::write(tmp.join(MARKER), MARKER_TEXT).map_err(|e| Error::io(&tmp, e))?;
-            let lock = lock_dir(&tmp)?;
+            fs::write(tmp.join(workdir::MARKER), workdir::MARKER_TEXT)
+                .map_err(|e| Error::io(&tmp, e))?;
+            let lock = workdir::lock_dir(&tmp)?;
             let run = Fresh { settings, sources, input: reader_input, files };
             let result = self.run_fresh(run, &tmp, input, progress);
             drop(lock);
@@ -476,7 +479,7 @@ impl ConvertOptions {
         let (manifest, notes, resumed, bytes_this_run) = result;
         // Last, so that until the rename the directory is still recognised as larder's (by
         // its manifest once the checkpoint is gone).
-        match fs::remove_file(tmp.join(MARKER)) {
+        match fs::remove_file(tmp.join(workdir::MARKER)) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(Error::io(&tmp, e)),
             _ => {}
         }
@@ -502,10 +505,10 @@ impl ConvertOptions {
         inputs: &[PathBuf],
     ) -> Result<(input::Input, Vec<SourceId>, Option<sources::FileMap>)> {
         if let [one] = inputs {
-            let (i, id) = open_input(one)?;
+            let (i, id) = workdir::open_input(one)?;
             return Ok((i, vec![id], None));
         }
-        let ids = inputs.iter().map(|p| source_id(p)).collect::<Result<Vec<_>>>()?;
+        let ids = inputs.iter().map(|p| workdir::source_id(p)).collect::<Result<Vec<_>>>()?;
         let chain = sources::Chain::new(inputs.to_vec(), self.delimiter, self.header);
         let (files, consumed) = (chain.files(), chain.consumed());
         Ok((input::Input { reader: Box::new(chain), consumed: Some(consumed) }, ids, Some(files)))
@@ -560,7 +563,7 @@ impl ConvertOptions {
         let plan = Plan::build(&request, input, &names, &sample)?;
         drop(sample);
         reader.unread(ahead);
-        ensure_open_files(plan.columns.len(), input)?;
+        workdir::ensure_open_files(plan.columns.len(), input)?;
         let ck = Checkpoint {
             version: 1,
             settings,
@@ -600,7 +603,7 @@ impl ConvertOptions {
             staging::cleanup(tmp, &ck.plan, &*self.faults)?;
             return Ok((manifest, Vec::new(), true, 0));
         }
-        ensure_open_files(ck.plan.columns.len(), input)?;
+        workdir::ensure_open_files(ck.plan.columns.len(), input)?;
         let mut run = Staging::resume(tmp, input, ck, self.policy())?;
         let mut bytes = 0;
         if !run.is_done() {
@@ -638,151 +641,6 @@ impl ConvertOptions {
     }
 }
 
-/// Files a conversion keeps open per output column at most (values or codes, a dictionary or
-/// a string column's offsets, a validity file), and besides them.
-const FILES_PER_COLUMN: u64 = 3;
-const FILES_BESIDES: u64 = 64;
-
-/// Makes sure this process may keep open the files of `columns` output columns, raising its
-/// soft limit within the hard one if need be.
-fn ensure_open_files(columns: usize, input: &Path) -> Result<()> {
-    let want = columns as u64 * FILES_PER_COLUMN + FILES_BESIDES;
-    match sys::raise_open_files(want) {
-        Some(limit) if limit < want => Err(Error::invalid(
-            input,
-            format!(
-                "has {columns} columns, whose files need up to {want} open at once; this process \
-                 may open only {limit} (its hard limit: raise it, e.g. with `ulimit -Hn`, or \
-                 convert fewer columns)"
-            ),
-        )),
-        _ => Ok(()),
-    }
-}
-
-/// The file that marks a temporary directory as made by a conversion, written first of all.
-const MARKER: &str = "larder-convert";
-const MARKER_TEXT: &str = "a larder convert working directory; larder removes it when done\n";
-
-/// The hidden sibling that holds the output until it is complete.
-fn temp_dir(out: &Path) -> Result<PathBuf> {
-    // `sub/.` would be converted beside `sub` and then fail to be renamed onto `sub/.`.
-    let raw = out.as_os_str().as_encoded_bytes();
-    if raw == b"." || raw == b".." || raw.ends_with(b"/.") || raw.ends_with(b"/..") {
-        return Err(Error::invalid(out, "name the output directory itself, not '.' or '..'"));
-    }
-    let name = out.file_name().ok_or_else(|| Error::invalid(out, "not a directory name"))?;
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut t = std::ffi::OsString::from(".");
-    t.push(name);
-    t.push(".larder-tmp");
-    Ok(parent.join(t))
-}
-
-/// Looks at what is at `tmp` before a run: nothing (`None`), or a directory a conversion made,
-/// locked for this process (`Some`: the lock). Refuses a symbolic link, another kind of file, a
-/// directory larder did not make or that holds files a conversion does not write (it is not
-/// larder's to delete), and one another conversion holds locked.
-fn check_temp_dir(tmp: &Path, out: &Path) -> Result<Option<File>> {
-    let meta = match fs::symlink_metadata(tmp) {
-        Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(tmp, e)),
-    };
-    let not_ours = |what: &str| {
-        Err(Error::invalid(
-            tmp,
-            format!(
-                "{what}; larder keeps the unfinished output of {} there and will not use or \
-                 delete it: move it away",
-                out.display()
-            ),
-        ))
-    };
-    if meta.file_type().is_symlink() {
-        return not_ours("is a symbolic link");
-    }
-    if !meta.is_dir() {
-        return not_ours("exists and is not a directory");
-    }
-    let (mut marked, mut checkpointed, mut unexpected) = (false, false, None);
-    for entry in fs::read_dir(tmp).map_err(|e| Error::io(tmp, e))? {
-        let entry = entry.map_err(|e| Error::io(tmp, e))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
-        marked |= is_file && (name == MARKER || name == crate::dataset::MANIFEST);
-        checkpointed |= is_file && name == checkpoint::CHECKPOINT;
-        let expected = ["lock", MARKER, checkpoint::CHECKPOINT, crate::dataset::MANIFEST]
-            .contains(&name.as_str())
-            || [".part", ".categories", ".narrow", ".npy", ".csv"]
-                .iter()
-                .any(|x| name.ends_with(x))
-            || (name.starts_with('.') && name.contains(".larder-tmp-"));
-        if !is_file || !expected {
-            unexpected = Some(name);
-        }
-    }
-    // Without a checkpoint the caller deletes the directory and starts over: only a directory
-    // larder made (its marker, or the manifest of a finished run) holding only what a conversion
-    // writes. With one, it is resumed (directories from before the marker existed included).
-    if !checkpointed {
-        if let Some(name) = unexpected {
-            return not_ours(&format!("holds {name:?}, which a conversion does not write"));
-        }
-        if !marked {
-            return not_ours("was not made by larder");
-        }
-    }
-    let path = tmp.join("lock");
-    let f = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| Error::io(&path, e))?;
-    match sys::lock(&f, &path, Lock::Exclusive) {
-        Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::WouldBlock => {
-            Err(Error::io(
-                tmp,
-                io::Error::new(
-                    io::ErrorKind::WouldBlock,
-                    format!(
-                        "another conversion into {} is running (it holds this directory \
-                         locked); wait for it to finish",
-                        out.display()
-                    ),
-                ),
-            ))
-        }
-        Err(e) => Err(e),
-        Ok(()) => Ok(Some(f)),
-    }
-}
-
-/// Whether a checkpoint's input is the file now given: same size and modification time, and
-/// the same path or another spelling of it (`./big.csv`, `big.csv`, a link).
-fn same_source(recorded: &SourceId, now: &SourceId) -> bool {
-    recorded.bytes == now.bytes
-        && recorded.modified == now.modified
-        && (recorded.path == now.path
-            || crate::fsutil::same_file(Path::new(&recorded.path), Path::new(&now.path)))
-}
-
-fn lock_dir(tmp: &Path) -> Result<File> {
-    let path = tmp.join("lock");
-    let f = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| Error::io(&path, e))?;
-    sys::lock(&f, &path, Lock::Exclusive)?;
-    Ok(f)
-}
-
 /// A fresh run's inputs: the options recorded, what identifies each input file, the opened
 /// input, and (for several files) the map of their lines.
 struct Fresh {
@@ -792,45 +650,13 @@ struct Fresh {
     files: Option<sources::FileMap>,
 }
 
-/// Opens the input (`-`: standard input), plain or compressed, and says what it is.
-fn open_input(input: &Path) -> Result<(input::Input, SourceId)> {
-    if input.as_os_str() == "-" {
-        return Ok((
-            input::open(Box::new(io::stdin()), input)?,
-            SourceId { path: "-".into(), bytes: 0, modified: None },
-        ));
-    }
-    let f = File::open(input).map_err(|e| Error::io(input, e))?;
-    let id = source_id_of(input, &f)?;
-    Ok((input::open(Box::new(input::Retrying::new(f, input::RETRY)), input)?, id))
-}
-
-/// What identifies the input file at `path` (size and modification time).
-fn source_id(path: &Path) -> Result<SourceId> {
-    let f = File::open(path).map_err(|e| Error::io(path, e))?;
-    source_id_of(path, &f)
-}
-
-fn source_id_of(path: &Path, f: &File) -> Result<SourceId> {
-    let meta = f.metadata().map_err(|e| Error::io(path, e))?;
-    if meta.is_dir() {
-        return Err(Error::invalid(path, "is a directory, not a CSV file"));
-    }
-    let modified = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map(|d| (d.as_secs(), d.subsec_nanos()));
-    Ok(SourceId { path: path.display().to_string(), bytes: meta.len(), modified })
-}
-
 #[cfg(test)]
 mod tests {
     use std::fs;
     use std::path::Path;
 
     /// Convert's files in the order of the layout above: each may use only those before it.
-    const LAYERS: [&str; 20] = [
+    const LAYERS: [&str; 21] = [
         "value",
         "timefmt",
         "schema",
@@ -844,8 +670,9 @@ mod tests {
         "names",
         "plan",
         "checkpoint",
+        "workdir",
         "sink",
-        "append",
+        "appender",
         "dictionary",
         "rejects",
         "faults",
@@ -898,7 +725,7 @@ mod tests {
             }
         }
         // The check sees a use that points up.
-        assert_eq!(uses("value", "use super::staging::Staging;\n"), [(19, "staging".into())]);
+        assert_eq!(uses("value", "use super::staging::Staging;\n"), [(20, "staging".into())]);
         let dataset = fs::read_to_string(root.join("dataset.rs")).unwrap();
         assert!(!dataset.contains("crate::convert") && !dataset.contains("crate::compute"));
     }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
-use super::append::Appender;
+use super::appender::Appender;
 use super::columns::{FxMap, MISSING_CODE};
 use super::value::NaTokens;
 
