@@ -31,7 +31,7 @@ mod strings;
 use std::path::{Path, PathBuf};
 
 pub use manifest::{
-    DictionaryFiles, MANIFEST, Manifest, ManifestColumn, REJECTS, STR_DTYPE, Source,
+    DictionaryFiles, Load, MANIFEST, Manifest, ManifestColumn, REJECTS, STR_DTYPE, Source,
 };
 pub use strings::Strings;
 
@@ -108,7 +108,10 @@ impl Categories<'_> {
     /// # Errors
     /// As [`Categories::get`].
     pub fn to_vec(&self) -> Result<Vec<String>> {
-        (0..self.len()).map(|i| self.get(i).map(str::to_string)).collect()
+        match self {
+            Categories::Listed(v) => Ok(v.to_vec()),
+            Categories::Stored(s) => s.iter().map(|r| r.map(str::to_string)).collect(),
+        }
     }
 }
 
@@ -279,10 +282,13 @@ impl<'a> Column<'a> {
     }
 
     /// `a` if it is 1-d with the dataset's row count (the manifest's `rows`), else an error
-    /// naming its file: readers index it by row.
+    /// naming its file: readers index it by row. A file with more rows is cut to the
+    /// manifest's: an append adds rows to the files before the manifest that counts them.
     fn one_per_row<T: Element>(&self, a: MmapArray<T>) -> Result<MmapArray<T>> {
-        if a.shape().len() == 1 && a.len() as u64 == self.rows {
-            return Ok(a);
+        if a.shape().len() == 1 && a.len() as u64 >= self.rows {
+            let rows = usize::try_from(self.rows)
+                .map_err(|_| Error::invalid(a.path(), "too many rows"))?;
+            return a.first_rows(rows);
         }
         Err(Error::invalid(
             a.path(),

@@ -36,6 +36,9 @@ pub(crate) fn ensure_open_files(columns: usize, input: &Path) -> Result<()> {
 }
 
 /// The file that marks a temporary directory as made by a conversion, written first of all.
+/// An append's journal (`commit.rs`), which its working directory may hold.
+const COMMIT_JOURNAL: &str = "commit.json";
+
 pub(crate) const MARKER: &str = "larder-convert";
 pub(crate) const MARKER_TEXT: &str =
     "a larder convert working directory; larder removes it when done\n";
@@ -91,12 +94,13 @@ pub(crate) fn check_temp_dir(tmp: &Path, out: &Path) -> Result<Option<File>> {
         let is_file = entry.file_type().is_ok_and(|t| t.is_file());
         marked |= is_file && (name == MARKER || name == crate::dataset::MANIFEST);
         checkpointed |= is_file && name == checkpoint::CHECKPOINT;
-        let expected = ["lock", MARKER, checkpoint::CHECKPOINT, crate::dataset::MANIFEST]
-            .contains(&name.as_str())
-            || [".part", ".categories", ".narrow", ".npy", ".csv"]
-                .iter()
-                .any(|x| name.ends_with(x))
-            || (name.starts_with('.') && name.contains(".larder-tmp-"));
+        let expected =
+            ["lock", MARKER, checkpoint::CHECKPOINT, crate::dataset::MANIFEST, COMMIT_JOURNAL]
+                .contains(&name.as_str())
+                || [".part", ".categories", ".narrow", ".npy", ".csv", ".full"]
+                    .iter()
+                    .any(|x| name.ends_with(x))
+                || (name.starts_with('.') && name.contains(".larder-tmp-"));
         if !is_file || !expected {
             unexpected = Some(name);
         }
@@ -189,4 +193,73 @@ pub(crate) fn source_id_of(path: &Path, f: &File) -> Result<SourceId> {
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map(|d| (d.as_secs(), d.subsec_nanos()));
     Ok(SourceId { path: path.display().to_string(), bytes: meta.len(), modified })
+}
+
+/// The content fingerprint of the file at `path`: XXH3-64 of its bytes, as 16 hex digits.
+///
+/// # Errors
+/// [`Error::Io`] naming the file on a read error (transient ones retried as the conversion's
+/// own reads are).
+pub(crate) fn fingerprint(path: &Path) -> Result<String> {
+    use std::hash::Hasher;
+    use std::io::Read;
+    let f = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut f = input::Retrying::new(f, input::RETRY);
+    let mut hasher = twox_hash::XxHash3_64::with_seed(0);
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => hasher.write(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io(path, e)),
+        }
+    }
+    Ok(format!("{:016x}", hasher.finish()))
+}
+
+/// Fingerprints of input files, computed on a thread of their own while the conversion reads
+/// them (the second read of each file finds it in the page cache; the hashing costs about a
+/// tenth of a second of one core per GB).
+pub(crate) enum Fingerprints {
+    Running(std::thread::JoinHandle<Result<Vec<Option<String>>>>),
+    Ready(Vec<Option<String>>),
+}
+
+impl Fingerprints {
+    /// Starts fingerprinting `paths` in order (`-`, standard input, gets none).
+    pub(crate) fn start(paths: &[PathBuf]) -> Fingerprints {
+        let paths = paths.to_vec();
+        Fingerprints::Running(std::thread::spawn(move || {
+            paths
+                .iter()
+                .map(|p| if p.as_os_str() == "-" { Ok(None) } else { fingerprint(p).map(Some) })
+                .collect()
+        }))
+    }
+
+    /// Fingerprints already known.
+    pub(crate) fn ready(v: Vec<Option<String>>) -> Fingerprints {
+        Fingerprints::Ready(v)
+    }
+
+    /// Waits for the fingerprints, one per path.
+    ///
+    /// # Errors
+    /// As [`fingerprint`].
+    pub(crate) fn wait(self) -> Result<Vec<Option<String>>> {
+        match self {
+            Fingerprints::Running(h) => {
+                h.join().map_err(|_| Error::internal("the fingerprinting thread panicked"))?
+            }
+            Fingerprints::Ready(v) => Ok(v),
+        }
+    }
+}
+
+/// A modification time recorded as (seconds, nanoseconds) since the epoch, as RFC 3339 (UTC).
+pub(crate) fn modified_text(modified: Option<(u64, u32)>) -> Option<String> {
+    let (s, ns) = modified?;
+    let t = jiff::Timestamp::new(i64::try_from(s).ok()?, i32::try_from(ns).ok()?).ok()?;
+    Some(t.to_string())
 }

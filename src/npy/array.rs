@@ -317,6 +317,32 @@ impl<T: Element> MmapArray<T> {
     /// The data bytes as stored (header excluded), with the deltas the array was opened with
     /// applied.
     ///
+    /// The array cut to its first `rows` rows along axis 0 (a C-order array of rank ≥ 1 whose
+    /// file holds at least that many): what a reader told the row count by something other
+    /// than the header (a dataset's manifest) sees, while rows are being appended after them.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a 0-d or Fortran-order array, or one with fewer rows.
+    pub(crate) fn first_rows(mut self, rows: usize) -> Result<Self> {
+        let shape = &mut self.header.shape;
+        let multi = shape.len() > 1 && self.header.fortran_order;
+        match shape.first_mut() {
+            Some(n) if *n >= rows && !multi => *n = rows,
+            _ => {
+                return Err(Error::invalid(
+                    &self.path,
+                    format!("holds shape {:?}, not at least {rows} rows", self.header.shape),
+                ));
+            }
+        }
+        self.blocks = crate::grid::contiguous_chunks(
+            &self.header.shape,
+            self.header.dtype.itemsize(),
+            self.header.fortran_order,
+        );
+        Ok(self)
+    }
+
     /// # Errors
     /// For an array opened with deltas, the errors of applying them (see
     /// [`open_with_deltas`](MmapArray::open_with_deltas)): [`Error::Format`] for a corrupt

@@ -9,6 +9,7 @@
     clippy::float_cmp
 )]
 
+mod append;
 mod arch;
 mod chunked;
 mod cli;
