@@ -41,7 +41,6 @@
 //!                a thread of its own
 //! sources.rs     several input files read as one stream, headers checked, lines mapped back
 //! split.rs       cutting the input into blocks of whole records (BlockReader)
-//! names.rs       safe, unique file names for column names
 //! plan.rs        the column plan: header, selection, types (schema, inference), fills
 //! checkpoint.rs  the checkpoint of an unfinished run (plan, offsets, file lengths)
 //! sink.rs        one column's .npy file, of whichever element type
@@ -55,7 +54,8 @@
 //! convert.rs     (this file) the options and the top-level run: fresh or resumed
 //! ```
 //!
-//! The dataset format itself (`manifest.json`) is [`crate::dataset`], shared with `compute`.
+//! The dataset format itself (`manifest.json`, and the file names of columns) is
+//! [`crate::dataset`], shared with `compute` and `ops`.
 
 mod append;
 mod checkpoint;
@@ -63,7 +63,6 @@ mod columns;
 mod dictionary;
 mod faults;
 mod input;
-mod names;
 mod parse;
 mod plan;
 mod record;
@@ -830,7 +829,7 @@ mod tests {
     use std::path::Path;
 
     /// Convert's files in the order of the layout above: each may use only those before it.
-    const LAYERS: [&str; 20] = [
+    const LAYERS: [&str; 19] = [
         "value",
         "timefmt",
         "schema",
@@ -841,7 +840,6 @@ mod tests {
         "input",
         "sources",
         "split",
-        "names",
         "plan",
         "checkpoint",
         "sink",
