@@ -26,6 +26,7 @@
 //! ```
 
 mod manifest;
+pub(crate) mod names;
 mod strings;
 
 use std::path::{Path, PathBuf};
