@@ -17,6 +17,7 @@ mod convert;
 mod cow;
 mod datetime;
 mod fuzz;
+mod group;
 mod hostile;
 mod interop;
 mod limits;
