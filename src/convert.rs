@@ -896,7 +896,7 @@ mod tests {
             }
         }
         // The check sees a use that points up.
-        assert_eq!(uses("value", "use super::staging::Staging;\n"), [(19, "staging".into())]);
+        assert_eq!(uses("value", "use super::staging::Staging;\n"), [(18, "staging".into())]);
         let dataset = fs::read_to_string(root.join("dataset.rs")).unwrap();
         assert!(!dataset.contains("crate::convert") && !dataset.contains("crate::compute"));
     }
