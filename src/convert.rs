@@ -41,7 +41,6 @@
 //!                a thread of its own
 //! sources.rs     several input files read as one stream, headers checked, lines mapped back
 //! split.rs       cutting the input into blocks of whole records (BlockReader)
-//! names.rs       safe, unique file names for column names
 //! plan.rs        the column plan: header, selection, types (schema, inference), fills
 //! checkpoint.rs  the checkpoint of an unfinished run (plan, offsets, file lengths)
 //! workdir.rs     the hidden working directory: its checks, its lock; what identifies an input
@@ -58,7 +57,8 @@
 //! convert.rs     (this file) the options and the top-level run: fresh or resumed
 //! ```
 //!
-//! The dataset format itself (`manifest.json`) is [`crate::dataset`], shared with `compute`.
+//! The dataset format itself (`manifest.json`, and the file names of columns) is
+//! [`crate::dataset`], shared with `compute` and `ops`.
 
 mod append;
 mod appender;
@@ -68,7 +68,6 @@ mod commit;
 mod dictionary;
 mod faults;
 mod input;
-mod names;
 mod parse;
 mod plan;
 mod record;
@@ -866,7 +865,7 @@ mod tests {
     use std::path::Path;
 
     /// Convert's files in the order of the layout above: each may use only those before it.
-    const LAYERS: [&str; 23] = [
+    const LAYERS: [&str; 22] = [
         "value",
         "timefmt",
         "schema",
@@ -877,7 +876,6 @@ mod tests {
         "input",
         "sources",
         "split",
-        "names",
         "plan",
         "checkpoint",
         "workdir",
@@ -937,7 +935,7 @@ mod tests {
             }
         }
         // The check sees a use that points up.
-        assert_eq!(uses("value", "use super::staging::Staging;\n"), [(20, "staging".into())]);
+        assert_eq!(uses("value", "use super::staging::Staging;\n"), [(19, "staging".into())]);
         let dataset = fs::read_to_string(root.join("dataset.rs")).unwrap();
         assert!(!dataset.contains("crate::convert") && !dataset.contains("crate::compute"));
     }

@@ -26,12 +26,14 @@
 //! ```
 
 mod manifest;
+pub(crate) mod names;
 mod strings;
 
 use std::path::{Path, PathBuf};
 
 pub use manifest::{
     DictionaryFiles, Load, MANIFEST, Manifest, ManifestColumn, REJECTS, STR_DTYPE, Source,
+    is_plain_file_name,
 };
 pub use strings::Strings;
 

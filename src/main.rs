@@ -423,7 +423,15 @@ fn info(
         return Ok(());
     }
     if deltas.is_empty() && larder::dataset::Dataset::is_dataset(path) {
-        return dataset_info(out, path, json);
+        return report::dataset_info(out, path, json);
+    }
+    if deltas.is_empty() && larder::ops::group::is_local_group(path) {
+        let storage = larder::zarr::group::local_read_storage(path)?;
+        let info = larder::ops::group::describe_group(storage, "/", path);
+        // A group holding one array that is not a table is described as that array.
+        if info.is_ok() || larder::zarr::list_arrays(path).map_or(0, |a| a.len()) != 1 {
+            return report::group_info(out, path, &info?, json);
+        }
     }
     let info = larder::info_with_deltas(path, deltas)?;
     if json {
@@ -452,44 +460,6 @@ fn info(
             writeln!(out, "delta:     {}", d.display())?;
         }
     }
-    Ok(())
-}
-
-/// `larder info DATASET`: one line per column, as pandas' `df.info()`.
-fn dataset_info(out: &mut impl Write, path: &std::path::Path, json: bool) -> Result<()> {
-    let info = larder::ops::info::dataset_info(path)?;
-    if json {
-        writeln!(out, "{}", serde_json::to_string(&info)?)?;
-        return Ok(());
-    }
-    writeln!(out, "dataset {}: {} rows, {} rejected", path.display(), info.rows, info.rejected)?;
-    let width = info.columns.iter().map(|c| c.name.chars().count()).max().unwrap_or(0).max(6);
-    // Names are padded by hand: `format!`'s width stops at 65 535, a column name may be longer.
-    let pad = |name: &str| format!("{name}{}", " ".repeat(width - name.chars().count()));
-    writeln!(
-        out,
-        " #  {}  {:<11}  {:<6}  {:>10}  {:>12}",
-        pad("column"),
-        "kind",
-        "dtype",
-        "nulls",
-        "bytes"
-    )?;
-    for (i, c) in info.columns.iter().enumerate() {
-        let kind = match c.categories {
-            Some(n) => format!("cat({n})"),
-            None => c.kind.to_string(),
-        };
-        writeln!(
-            out,
-            "{i:>2}  {}  {kind:<11}  {:<6}  {:>10}  {:>12}",
-            pad(&c.name),
-            c.dtype,
-            c.nulls,
-            c.bytes
-        )?;
-    }
-    writeln!(out, "bytes: {}", info.bytes)?;
     Ok(())
 }
 

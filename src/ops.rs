@@ -4,5 +4,6 @@
 
 pub mod cat;
 pub mod copy;
+pub mod group;
 pub mod info;
 pub mod table;

@@ -1,4 +1,4 @@
-//! What `larder stats` and `larder groupby` print: the library's results as text or JSON.
+//! What `larder stats`, `larder groupby` and `larder info` of a dataset or group print: the library's results as text or JSON.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -115,6 +115,64 @@ pub(crate) fn groupby(
             }
             writeln!(out, "{}", row.join("\t"))?;
         }
+    }
+    Ok(())
+}
+
+/// `larder info DATASET`: one line per column, as pandas' `df.info()`.
+pub(crate) fn dataset_info(out: &mut impl Write, path: &std::path::Path, json: bool) -> Result<()> {
+    let info = larder::ops::info::dataset_info(path)?;
+    if json {
+        writeln!(out, "{}", serde_json::to_string(&info)?)?;
+        return Ok(());
+    }
+    writeln!(out, "dataset {}: {} rows, {} rejected", path.display(), info.rows, info.rejected)?;
+    let width = info.columns.iter().map(|c| c.name.chars().count()).max().unwrap_or(0).max(6);
+    // Names are padded by hand: `format!`'s width stops at 65 535, a column name may be longer.
+    let pad = |name: &str| format!("{name}{}", " ".repeat(width - name.chars().count()));
+    writeln!(
+        out,
+        " #  {}  {:<11}  {:<6}  {:>10}  {:>12}",
+        pad("column"),
+        "kind",
+        "dtype",
+        "nulls",
+        "bytes"
+    )?;
+    for (i, c) in info.columns.iter().enumerate() {
+        let kind = match c.categories {
+            Some(n) => format!("cat({n})"),
+            None => c.kind.to_string(),
+        };
+        writeln!(
+            out,
+            "{i:>2}  {}  {kind:<11}  {:<6}  {:>10}  {:>12}",
+            pad(&c.name),
+            c.dtype,
+            c.nulls,
+            c.bytes
+        )?;
+    }
+    writeln!(out, "bytes: {}", info.bytes)?;
+    Ok(())
+}
+
+/// `larder info GROUP.zarr`: the columns of a Zarr group, one line each.
+pub(crate) fn group_info(
+    out: &mut impl Write,
+    path: &std::path::Path,
+    info: &larder::ops::group::GroupInfo,
+    json: bool,
+) -> Result<()> {
+    if json {
+        writeln!(out, "{}", serde_json::to_string(info)?)?;
+        return Ok(());
+    }
+    let what = if info.dataset { "dataset group" } else { "Zarr group" };
+    writeln!(out, "{what} {}: {} rows, {} columns", path.display(), info.rows, info.columns.len())?;
+    writeln!(out, " #  column  array  dtype  chunk  missing")?;
+    for (i, c) in info.columns.iter().enumerate() {
+        writeln!(out, "{i:>2}  {}  {}  {}  {}  {}", c.name, c.array, c.dtype, c.chunk, c.missing)?;
     }
     Ok(())
 }

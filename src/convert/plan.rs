@@ -7,10 +7,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::dataset::names;
 use crate::error::{Error, Result};
 
 use super::columns::{ColumnSpec, Fill, Layout};
-use super::names;
 use super::record::{fields_of, record_end};
 use super::schema::{self, ColumnType};
 use super::split::Block;

@@ -130,6 +130,12 @@ pub struct Load {
     pub sources: Vec<Source>,
 }
 
+/// True for a name that can only be a file in the dataset directory itself: not empty, not
+/// hidden, no path separator, drive colon or NUL.
+pub fn is_plain_file_name(f: &str) -> bool {
+    !f.is_empty() && !f.starts_with('.') && !f.contains(['/', '\\', ':', '\0'])
+}
+
 /// Reads `null` as the type's default: datasets made by other tools may not know their source.
 fn null_as_default<'de, D, T>(d: D) -> std::result::Result<T, D::Error>
 where
@@ -157,8 +163,7 @@ impl Manifest {
         let m: Manifest = serde_json::from_slice(&text).map_err(|e| {
             Error::format(&path, 0, format!("not a dataset manifest: {e} (line {})", e.line()))
         })?;
-        let plain =
-            |f: &str| !f.is_empty() && !f.starts_with('.') && !f.contains(['/', '\\', ':', '\0']);
+        let plain = is_plain_file_name;
         for c in &m.columns {
             let dictionary = c.dictionary.iter().flat_map(|d| [&d.file, &d.offsets]);
             for f in std::iter::once(&c.file).chain(&c.valid).chain(&c.offsets).chain(dictionary) {

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::fsutil::{TempGuard, commit_or_remove, same_file};
 use crate::npy::{MmapArray, NpyWriter, read_header, write_npy_as};
 use crate::open::{Location, detect_format, guess_format};
+use crate::ops::group;
 use crate::store::{ArrayRead, ArrayWrite, Chunks, Format};
 use crate::sys::Access;
 use crate::zarr::{Codec, ZarrArray, ZarrOptions, default_chunks};
@@ -110,6 +111,17 @@ pub fn copy_with(
     options: &CopyOptions,
 ) -> Result<CopyReport> {
     let (src, dst) = (src.as_ref(), dst.as_ref());
+    if crate::dataset::Dataset::is_dataset(src) {
+        return copy_dataset(src, dst, options);
+    }
+    if group::is_local_group(src) && guess_format(dst).is_none() {
+        if !options.is_default() {
+            return Err(Error::invalid(dst, "a dataset directory is not chunked or compressed"));
+        }
+        let report = group::copy_group_to_dataset(src, dst)?;
+        let bytes = crate::fsutil::disk_usage(dst);
+        return Ok(CopyReport { elements: report.elements, bytes });
+    }
     let sloc = Location::parse(src);
     let dloc = Location::parse(dst);
     let sfmt = detect_format(&sloc.file)?;
@@ -141,6 +153,36 @@ pub fn copy_with(
         crate::store_dispatch!(&store, s => copy_store(s.as_ref(), &dloc, dfmt, options))?;
     let bytes = crate::fsutil::disk_usage(&dloc.file);
     Ok(CopyReport { elements, bytes })
+}
+
+/// Copies a dataset directory to a new Zarr v3 group (`ops::group`): chunks and shards are
+/// row counts, one value each.
+fn copy_dataset(src: &Path, dst: &Path, options: &CopyOptions) -> Result<CopyReport> {
+    if guess_format(dst) != Some(Format::Zarr) {
+        return Err(Error::invalid(dst, "a dataset copies to a Zarr group; name it .zarr"));
+    }
+    if !options.deltas.is_empty() {
+        return Err(Error::invalid(src, "delta files apply to .npy arrays, not to a dataset"));
+    }
+    let rows = |what: &str, v: &[usize]| match v {
+        [n] => Ok(*n as u64),
+        _ => Err(Error::invalid(
+            dst,
+            format!("a dataset is cut into rows: give one {what} length (rows), not {v:?}"),
+        )),
+    };
+    let mut o = group::GroupOptions::new();
+    if let Some(c) = &options.chunks {
+        o.chunk_rows(rows("chunk", c)?);
+    }
+    if let Some(s) = &options.shard {
+        o.shard_rows(rows("shard", s)?);
+    }
+    if let Some(c) = options.codec {
+        o.codec(c);
+    }
+    let report = group::copy_dataset_to_group(src, dst, &o)?;
+    Ok(CopyReport { elements: report.elements, bytes: crate::fsutil::disk_usage(dst) })
 }
 
 fn copy_store<T: Element>(

@@ -18,6 +18,7 @@ mod convert;
 mod cow;
 mod datetime;
 mod fuzz;
+mod group;
 mod hostile;
 mod interop;
 mod limits;
