@@ -284,18 +284,24 @@ impl<'a> Column<'a> {
     }
 
     /// `a` if it is 1-d with the dataset's row count (the manifest's `rows`), else an error
-    /// naming its file: readers index it by row. A file with more rows is cut to the
-    /// manifest's: an append adds rows to the files before the manifest that counts them.
+    /// naming its file: readers index it by row. The manifest's count is the one that holds:
+    /// an append adds rows to a file before the manifest counts them, and rewrites the file's
+    /// header only after.
     fn one_per_row<T: Element>(&self, a: MmapArray<T>) -> Result<MmapArray<T>> {
-        if a.shape().len() == 1 && a.len() as u64 >= self.rows {
-            let rows = usize::try_from(self.rows)
-                .map_err(|_| Error::invalid(a.path(), "too many rows"))?;
-            return a.first_rows(rows);
+        if a.shape().len() == 1 && a.len() as u64 == self.rows {
+            return Ok(a);
         }
-        Err(Error::invalid(
-            a.path(),
-            format!("holds shape {:?}, the manifest says {} rows", a.shape(), self.rows),
-        ))
+        let (shape, path) = (a.shape().to_vec(), a.path().to_path_buf());
+        usize::try_from(self.rows)
+            .ok()
+            .filter(|_| shape.len() == 1)
+            .and_then(|rows| a.with_rows(rows).ok())
+            .ok_or_else(|| {
+                Error::invalid(
+                    path,
+                    format!("holds shape {shape:?}, the manifest says {} rows", self.rows),
+                )
+            })
     }
 
     /// Rows whose value is missing (not counting NaN in float columns).

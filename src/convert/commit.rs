@@ -9,10 +9,13 @@
 //!    manifest after the append, and for each file the length it had before.
 //! 2. [`apply`]: rename the built files into the dataset (under names the old manifest does not
 //!    use, or for a large dictionary over a file whose categories they start with); cut each
-//!    appended-to file back to its old length, append its new rows and rewrite its header's
-//!    row count; then write the new manifest, atomically. That write is the commit: a reader
-//!    of the dataset goes by the manifest's row count, so until then it sees the dataset as it
-//!    was, and after it the whole append.
+//!    appended-to file back to its old length and append its new rows after the data its header
+//!    counts, and sync it; then write the new manifest, atomically. That write is the commit: a
+//!    reader of the dataset goes by the manifest's row count (`Dataset` reads a column file's
+//!    rows past its header's count when the manifest counts them), so until then it sees the
+//!    dataset as it was, and after it the whole append. Then each header gets its new row
+//!    count, so that numpy, reading one column file by its header, sees the old rows until the
+//!    commit too.
 //! 3. Remove what the old manifest used and the new one does not, and the working directory.
 //!
 //! A crash anywhere leaves the journal, and a resume runs [`apply`] again.
@@ -190,7 +193,7 @@ impl Planner<'_> {
         if let Some(offsets) = &old.offsets {
             let staged = new.offsets.as_ref().ok_or_else(|| Error::internal("no offsets"))?;
             let old_bytes = last_offset(&self.dataset.join(offsets), before)?;
-            let new_bytes = rows_of(self.staging, &new.file, None)?;
+            let new_bytes = rows_of(self.staging, &new.file)?;
             let data = Tail::Raw { file: new.file.clone() };
             j.extend.push(extend(self.dataset, &old.file, old_bytes, old_bytes + new_bytes, data)?);
             let shift = i64::try_from(old_bytes).map_err(|_| Error::internal("string bytes"))?;
@@ -336,32 +339,42 @@ fn free_name(dataset: &Path, used: &HashSet<String>, want: &str) -> String {
         .unwrap_or_else(|| want.to_string())
 }
 
-/// The rows of the 1-d `.npy` `file` in `dir`, checked against `expect` where given.
-fn rows_of(dir: &Path, file: &str, expect: Option<u64>) -> Result<u64> {
+/// The rows of the 1-d `.npy` `file` in `dir` as its header counts them.
+fn rows_of(dir: &Path, file: &str) -> Result<u64> {
     let path = dir.join(file);
     let h = read_header(&path)?;
-    let rows = match h.shape[..] {
-        [n] if !h.fortran_order => n as u64,
-        _ => return Err(Error::invalid(&path, format!("is not 1-d (shape {:?})", h.shape))),
-    };
-    // More rows than the manifest says are those of an append that was abandoned after it
-    // had added them: not part of the dataset, and cut off by this one.
-    if let Some(want) = expect
-        && rows < want
-    {
+    match h.shape[..] {
+        [n] if !h.fortran_order => Ok(n as u64),
+        _ => Err(Error::invalid(&path, format!("is not 1-d (shape {:?})", h.shape))),
+    }
+}
+
+/// The header of the 1-d `.npy` at `path`, checked to hold the data of `rows` rows. (Its header
+/// may count fewer, or more: an append committed but stopped before it rewrote the headers,
+/// or one given up before its commit. The manifest's count is the one that holds.)
+fn holding(path: &Path, rows: u64) -> Result<Header> {
+    let h = read_header(path)?;
+    if h.shape.len() != 1 {
+        return Err(Error::invalid(path, format!("is not 1-d (shape {:?})", h.shape)));
+    }
+    let len = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
+    let need = h.data_offset as u64 + rows * h.dtype.itemsize() as u64;
+    if len < need {
         return Err(Error::invalid(
-            &path,
-            format!("holds {rows} rows, the manifest says {want}; the dataset is damaged"),
+            path,
+            format!(
+                "is {len} bytes, too short for the {rows} rows the manifest says; the dataset is damaged"
+            ),
         ));
     }
-    Ok(rows)
+    Ok(h)
 }
 
 /// Offset `i` of a string column's offsets file: where its strings' bytes end after `i` rows.
 fn last_offset(path: &Path, i: u64) -> Result<u64> {
-    let h = read_header(path)?;
-    if h.shape.len() != 1 || (h.shape[0] as u64) <= i || h.dtype.itemsize() != 8 {
-        return Err(Error::invalid(path, format!("holds no offset {i}; the dataset is damaged")));
+    let h = holding(path, i + 1)?;
+    if h.dtype.itemsize() != 8 {
+        return Err(Error::invalid(path, "is not an offsets file (8-byte offsets)"));
     }
     let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
     f.seek(SeekFrom::Start(h.data_offset as u64 + 8 * i)).map_err(|e| Error::io(path, e))?;
@@ -382,8 +395,7 @@ fn extend(
     tail: Tail,
 ) -> Result<Extend> {
     let path = dataset.join(file);
-    rows_of(dataset, file, Some(rows_before))?;
-    let mut h = read_header(&path)?;
+    let mut h = holding(&path, rows_before)?;
     if !matches!(
         h.dtype.order(),
         crate::dtype::ByteOrder::Little | crate::dtype::ByteOrder::NotApplicable
@@ -442,6 +454,13 @@ pub(crate) fn apply(
         faults::before(faults, Step::Manifest, &path)?;
         crate::fsutil::write_bytes_atomically(&path, &text)?;
     }
+    // Committed. The headers say the new row counts last, so that a program reading a column
+    // file on its own (numpy) sees the old rows until the append is committed.
+    for e in &j.extend {
+        let path = dataset.join(&e.file);
+        faults::before(faults, Step::Sync, &path)?;
+        set_rows(&path, e.rows_after)?;
+    }
     faults::before(faults, Step::Cleanup, &staging.join(JOURNAL))?;
     for f in &j.remove {
         let p = dataset.join(f);
@@ -459,7 +478,6 @@ pub(crate) fn apply(
 /// `e` says, rewrites its header's row count and syncs it.
 fn append_rows(path: &Path, staging: &Path, step: &Extend) -> Result<()> {
     let io_err = |err| Error::io(path, err);
-    let mut header = read_header(path)?;
     let file = OpenOptions::new().read(true).write(true).open(path).map_err(io_err)?;
     file.set_len(step.len_before).map_err(io_err)?;
     let mut out = BufWriter::with_capacity(BUF, file);
@@ -502,13 +520,20 @@ fn append_rows(path: &Path, staging: &Path, step: &Extend) -> Result<()> {
             }
         }
     }
-    let mut file = out.into_inner().map_err(|err| io_err(err.into_error()))?;
-    header.shape[0] =
-        usize::try_from(step.rows_after).map_err(|_| Error::invalid(path, "too many rows"))?;
+    let file = out.into_inner().map_err(|err| io_err(err.into_error()))?;
+    file.sync_data().map_err(io_err)
+}
+
+/// Rewrites the row count in the header of the `.npy` at `path` (whose data holds them) and
+/// syncs it.
+fn set_rows(path: &Path, rows: u64) -> Result<()> {
+    let io_err = |err| Error::io(path, err);
+    let mut header = read_header(path)?;
+    header.shape[0] = usize::try_from(rows).map_err(|_| Error::invalid(path, "too many rows"))?;
     let bytes = header
         .to_bytes_in(header.version, header.data_offset)
         .ok_or_else(|| Error::invalid(path, "header cannot hold the row count"))?;
-    file.seek(SeekFrom::Start(0)).map_err(io_err)?;
+    let mut file = OpenOptions::new().write(true).open(path).map_err(io_err)?;
     file.write_all(&bytes).map_err(io_err)?;
     file.sync_data().map_err(io_err)
 }

@@ -23,43 +23,40 @@ impl Strings {
     ///
     /// # Errors
     /// As [`MmapArray::open`]; [`Error::Format`] when the offsets file does not hold `len + 1`
-    /// offsets, the first 0 and the last the length of the bytes file.
+    /// offsets, the first 0 and the last at most the length of the bytes file.
     pub fn open(bytes: &Path, offsets: &Path, len: u64) -> Result<Strings> {
         let (bytes_file, offsets_file) = (MmapArray::<u8>::open(bytes)?, MmapArray::open(offsets)?);
         if offsets_file.shape().len() != 1 || bytes_file.shape().len() != 1 {
             return Err(Error::format(offsets, 0, "string files must be 1-d"));
         }
+        // The count `len` holds, whatever the headers say: an append adds rows to the files
+        // before the manifest counts them, and rewrites the headers only after.
         let want = len.saturating_add(1);
-        if offsets_file.len() as u64 != want {
-            // More offsets are those of rows an append is adding: they are not counted yet.
-            let longer = offsets_file.len() as u64 > want;
-            if !longer {
-                return Err(Error::format(
+        let offsets_file = usize::try_from(want)
+            .ok()
+            .and_then(|n| offsets_file.with_rows(n).ok())
+            .ok_or_else(|| {
+                Error::format(
                     offsets,
                     0,
-                    format!(
-                        "holds {} offsets, expected {want} for {len} strings",
-                        offsets_file.len()
-                    ),
-                ));
-            }
-        }
-        let offsets_file = offsets_file.first_rows(usize::try_from(want).unwrap_or(usize::MAX))?;
-        let end = offsets_file.as_slice()?.last().copied().unwrap_or(0);
-        let end = usize::try_from(end).ok().filter(|&e| e <= bytes_file.len());
-        let first = offsets_file.as_slice()?.first().copied();
-        let (Some(end), Some(0)) = (end, first) else {
+                    format!("holds fewer than {want} offsets for {len} strings"),
+                )
+            })?;
+        let (first, end) = {
+            let o = offsets_file.as_slice()?;
+            (o.first().copied(), o.last().copied().unwrap_or(0))
+        };
+        let bytes_file = match (first, usize::try_from(end)) {
+            (Some(0), Ok(end)) => bytes_file.with_rows(end).ok(),
+            _ => None,
+        };
+        let Some(bytes_file) = bytes_file else {
             return Err(Error::format(
                 offsets,
                 0,
-                format!(
-                    "offsets must run from 0 to the {} bytes of {}",
-                    bytes_file.len(),
-                    bytes.display()
-                ),
+                format!("offsets must run from 0 to at most the bytes of {}", bytes.display()),
             ));
         };
-        let bytes_file = bytes_file.first_rows(end)?;
         Ok(Strings {
             bytes: bytes_file,
             offsets: offsets_file,

@@ -124,6 +124,8 @@ fn parse_manifest(label: &Path, text: &str) -> Result<Manifest> {
 /// # Errors
 /// [`Error::Invalid`] if `dst` exists, or for a group that is neither (naming what does not
 /// fit); [`Error::Storage`] for a chunk that does not decode; [`Error::Io`] writing `dst`.
+// The handle is taken as zarrs takes its storage (a shared pointer, cloned per reader).
+#[allow(clippy::needless_pass_by_value)]
 pub fn group_to_dataset(
     storage: ReadStorage,
     node: &str,
@@ -137,7 +139,7 @@ pub fn group_to_dataset(
     let tmp = TempGuard::beside(dst);
     std::fs::create_dir(tmp.path()).map_err(|e| Error::io(tmp.path(), e))?;
     let report = match larder_attribute(&reader)? {
-        Some(attr) => restore(&reader, storage, node, &attr, tmp.path())?,
+        Some(attr) => restore(&reader, &storage, node, &attr, tmp.path())?,
         None => import(&reader, tmp.path())?,
     };
     // Checks the manifest as every reader of the dataset will.
@@ -150,7 +152,7 @@ pub fn group_to_dataset(
 /// Restores a dataset larder wrote.
 fn restore(
     reader: &GroupReader,
-    storage: ReadStorage,
+    storage: &ReadStorage,
     node: &str,
     attr: &LarderAttribute,
     dir: &Path,
