@@ -6,3 +6,5 @@ pub mod cat;
 pub mod copy;
 pub mod info;
 pub mod table;
+#[cfg(feature = "s3")]
+mod upload;

@@ -5,7 +5,6 @@ use std::path::Path;
 
 use serde_json::Value;
 use zarrs::array::Array;
-use zarrs::filesystem::FilesystemStore;
 
 use super::{node_path, store_at, zerr};
 use crate::dtype::{ByteOrder, DType, Element, ElementType, Time, TimeUnit};
@@ -75,7 +74,7 @@ pub(super) struct Described {
     pub(super) version: u8,
 }
 
-pub(super) fn describe(path: &Path, array: &Array<FilesystemStore>) -> Result<Described> {
+pub(super) fn describe<S: ?Sized>(path: &Path, array: &Array<S>) -> Result<Described> {
     let meta = serde_json::to_value(array.metadata()).map_err(|e| zerr(path, e))?;
     let version = meta.get("zarr_format").and_then(Value::as_u64).unwrap_or(3);
     let unsupported = |descr: String, reason: &str| Error::UnsupportedDType {
