@@ -22,5 +22,6 @@ mod interop;
 mod limits;
 mod npy;
 mod props;
+mod s3;
 mod strings;
 mod support;
