@@ -423,6 +423,10 @@ impl ConvertOptions {
         out_dir: impl AsRef<Path>,
         progress: &mut (dyn FnMut(&Progress) + Send),
     ) -> Result<ConvertReport> {
+        // A location with a scheme is never a local path (no directory `s3:` appears here).
+        for p in inputs.iter().map(PathBuf::as_path).chain([out_dir.as_ref()]) {
+            crate::open::refuse_object(p)?;
+        }
         let inputs = sources::expand(inputs)?;
         let out = out_dir.as_ref();
         self.check_inputs(&inputs)?;

@@ -158,6 +158,16 @@ pub enum Error {
         out: PathBuf,
     },
 
+    /// An object-storage location (`s3://bucket/key`) that is malformed, not supported by this
+    /// build, or whose request failed for good (after the retries, for a transient failure).
+    #[error("{url}: {reason}")]
+    Remote {
+        /// The location or the object, as `scheme://bucket/key`.
+        url: String,
+        /// What went wrong: the server's status and message, or why the location is refused.
+        reason: String,
+    },
+
     /// The operation needs a platform feature this system lacks.
     #[error("{0}: not supported on this platform")]
     Unsupported(&'static str),
@@ -177,6 +187,11 @@ impl Error {
     /// An [`Error::Invalid`]: an argument that does not fit the file at `path`.
     pub fn invalid(path: impl AsRef<Path>, reason: impl Into<String>) -> Self {
         Error::Invalid { path: path.as_ref().to_path_buf(), reason: reason.into() }
+    }
+
+    /// An [`Error::Remote`] on the object or location `url`.
+    pub fn remote(url: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Remote { url: url.into(), reason: reason.into() }
     }
 
     /// An [`Error::Argument`] with the given message.

@@ -61,6 +61,7 @@ pub mod limits;
 pub mod npy;
 mod open;
 pub mod ops;
+pub mod remote;
 pub mod select;
 pub mod store;
 mod sys;
@@ -74,9 +75,10 @@ pub use hdf5::Hdf5Array;
 pub use npy::cow::{CopyMethod, DeltaReport, MaterializeReport};
 pub use npy::{MmapArray, MmapChunks, Mode, NpyWriter, Order, read_header, read_npy, write_npy};
 pub use open::{
-    AnyStore, DynStore, Location, detect_format, guess_format, open, open_as, open_with_deltas,
+    AnyStore, DynStore, Location, ObjectFacts, Place, detect_format, guess_format, object_facts,
+    open, open_as, open_object, open_with_deltas, refuse_object, storage,
 };
-pub use ops::copy::{CopyOptions, CopyReport, copy, copy_with};
+pub use ops::copy::{CopyOptions, CopyProgress, CopyReport, copy, copy_with, copy_with_progress};
 pub use ops::info::{Info, info, info_with_deltas};
 pub use select::Selection;
 pub use store::{

@@ -16,6 +16,7 @@
 mod bench;
 mod convert_cli;
 mod report;
+mod transfer;
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -32,6 +33,8 @@ use larder::ops::cat::TextFormat;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    s3: transfer::S3Args,
 }
 
 #[derive(Subcommand)]
@@ -115,15 +118,21 @@ enum Command {
     /// Copy an array between .npy, Zarr and HDF5, streaming chunk by chunk; writes native byte
     /// order, C order.
     Copy {
-        /// Source array: FILE.npy, DIR.zarr[:/path] or FILE.h5[:/path].
+        /// Source array: FILE.npy, DIR.zarr[:/path], FILE.h5[:/path] or `s3://BUCKET/KEY`.
         src: PathBuf,
-        /// Destination; its extension (.npy, .zarr, .h5/.hdf5) picks the format. An .npy is
-        /// replaced only once the copy is complete; a Zarr directory must not exist yet.
+        /// Destination, local or `s3://BUCKET/KEY`; its extension (.npy, .zarr, .h5) picks the
+        /// format. An .npy appears only once complete; a Zarr array must not exist yet.
         dst: PathBuf,
         #[command(flatten)]
         layout: Layout,
         #[command(flatten)]
         deltas: Deltas,
+        /// Continue an interrupted copy into Zarr in object storage; stored chunks are kept.
+        #[arg(long)]
+        resume: bool,
+        /// No progress bar and no summary.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Convert CSV files (plain, gzip or zstd) into a dataset directory: one memory-mapped .npy per column and a
     /// manifest.json (see docs/cli.md).
@@ -337,10 +346,13 @@ fn run_bench(bench: Bench, out: &mut impl Write) -> Result<()> {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    cli.s3.apply()?;
     let stdout = io::stdout();
     let mut out = stdout.lock();
     match cli.command {
-        Command::Info { path, deltas, json } => info(&mut out, &path, &deltas.paths, json)?,
+        Command::Info { path, deltas, json } => {
+            report::info(&mut out, &path, &deltas.paths, json)?;
+        }
         Command::Cat { path, deltas, slice, json, all } => {
             let selection = match &slice {
                 Some(s) => Selection::parse(s)?,
@@ -380,9 +392,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Groupby { dataset, by, every, agg, json } => {
             report::groupby(&mut out, &dataset, &by, every.as_deref(), &agg, json)?;
         }
-        Command::Copy { src, dst, layout, deltas } => {
+        Command::Copy { src, dst, layout, deltas, resume, quiet } => {
             let mut options = larder::CopyOptions::new();
-            options.deltas(&deltas.paths);
+            options.deltas(&deltas.paths).resume(resume);
             if let Some(c) = &layout.chunks {
                 options.chunks(&c.0);
             }
@@ -392,74 +404,12 @@ fn run(cli: Cli) -> Result<()> {
             if let Some(s) = &layout.shard {
                 options.shard(&s.0);
             }
-            let report = larder::copy_with(&src, &dst, &options)
-                .with_context(|| format!("copying {} to {}", src.display(), dst.display()))?;
-            eprintln!("copied {} elements, {} bytes written", report.elements, report.bytes);
+            transfer::copy(&src, &dst, &options, quiet)?;
         }
         Command::Bench { bench } => run_bench(bench, &mut out)?,
         Command::Convert(args) => convert_cli::convert(&args, &mut out)?,
     }
     out.flush()?;
-    Ok(())
-}
-
-/// `larder info`: one JSON object, or one `key: value` line per property.
-fn info(
-    out: &mut impl Write,
-    path: &std::path::Path,
-    deltas: &[PathBuf],
-    json: bool,
-) -> Result<()> {
-    if deltas.is_empty() && larder::npy::cow::is_delta_file(path) {
-        let d = larder::npy::cow::describe_delta(path)?;
-        if json {
-            writeln!(out, "{}", serde_json::json!({"format": "delta", "path": path, "delta": d}))?;
-        } else {
-            writeln!(out, "path:      {}\nformat:    larder delta", path.display())?;
-            writeln!(out, "base:      {}\ndepth:     {}", d.base.display(), d.depth)?;
-            writeln!(out, "pages:     {} of {} bytes", d.pages, d.page_size)?;
-            writeln!(out, "bytes:     {}", d.bytes)?;
-        }
-        return Ok(());
-    }
-    if deltas.is_empty() && larder::dataset::Dataset::is_dataset(path) {
-        return report::dataset_info(out, path, json);
-    }
-    if deltas.is_empty() && larder::ops::group::is_local_group(path) {
-        let storage = larder::zarr::group::local_read_storage(path)?;
-        let info = larder::ops::group::describe_group(storage, "/", path);
-        // A group holding one array that is not a table is described as that array.
-        if info.is_ok() || larder::zarr::list_arrays(path).map_or(0, |a| a.len()) != 1 {
-            return report::group_info(out, path, &info?, json);
-        }
-    }
-    let info = larder::info_with_deltas(path, deltas)?;
-    if json {
-        writeln!(out, "{}", serde_json::to_string(&info)?)?;
-    } else {
-        writeln!(out, "path:      {}", path.display())?;
-        match &info.version {
-            Some(v) => writeln!(out, "format:    {} (version {v})", info.format)?,
-            None => writeln!(out, "format:    {}", info.format)?,
-        }
-        writeln!(out, "dtype:     {}", info.dtype)?;
-        writeln!(out, "shape:     {:?}", info.shape)?;
-        writeln!(out, "order:     {}", info.order)?;
-        if let Some(c) = &info.chunks {
-            writeln!(out, "chunks:    {c:?}")?;
-        }
-        if let Some(c) = &info.shards {
-            writeln!(out, "shards:    {c:?}")?;
-        }
-        if let Some(a) = &info.attributes {
-            writeln!(out, "attrs:     {a}")?;
-        }
-        writeln!(out, "bytes:     {}", info.bytes)?;
-        writeln!(out, "resident:  {}", info.resident_bytes)?;
-        for d in info.deltas.iter().flatten() {
-            writeln!(out, "delta:     {}", d.display())?;
-        }
-    }
     Ok(())
 }
 

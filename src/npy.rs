@@ -12,11 +12,15 @@ mod array;
 pub mod cow;
 mod header;
 mod pages;
+#[cfg(feature = "s3")]
+mod remote;
 mod store;
 mod writer;
 
 pub use array::{MmapArray, Mode, Order, read_header, read_npy};
 pub use header::{ALIGN, Header, HeaderError, MAGIC};
 pub use pages::{CHUNK_BYTES, MmapChunks};
+#[cfg(feature = "s3")]
+pub use remote::{RemoteNpy, read_remote_header};
 pub(crate) use writer::write_npy_as;
 pub use writer::{NpyWriter, write_npy};

@@ -1,5 +1,6 @@
-//! Opening what is at a path: [`Location`] (`FILE` or `FILE:/inner/path`), format detection
-//! from the contents, and [`AnyStore`], the one enum over element types, with
+//! Opening what is at a location: [`Place`] (a local path or `s3://bucket/key`, told apart
+//! once), [`Location`] (`FILE` or `FILE:/inner/path`), format detection from the contents, and
+//! [`AnyStore`], the one enum over element types, with
 //! [`store_dispatch!`](crate::store_dispatch). This is the only module that lists the backends.
 
 use std::fmt;
@@ -8,6 +9,7 @@ use std::path::Path;
 use crate::dtype::{DType, Element, ElementType};
 use crate::error::{Error, Result};
 use crate::npy::MmapArray;
+use crate::remote::{ObjectUrl, S3Options, scheme_of};
 use crate::store::{ArrayRead, Attributes, Format};
 
 /// A boxed store of element type `T`, as [`open`] hands out per element type.
@@ -72,6 +74,13 @@ macro_rules! store_dispatch {
     };
 }
 
+#[cfg(feature = "s3")]
+#[path = "open/object.rs"]
+mod object;
+#[cfg(not(feature = "s3"))]
+#[path = "open/no_object.rs"]
+mod object;
+
 /// The [`AnyStore`] variant that holds stores of `Self`.
 trait IntoAny: Element {
     fn into_any(store: DynStore<Self>) -> AnyStore;
@@ -112,6 +121,35 @@ impl AnyStore {
     /// As [`ArrayRead::attributes`].
     pub fn attributes(&self) -> Result<Attributes> {
         store_dispatch!(self, a => a.attributes())
+    }
+}
+
+/// Where an array lives: on the local file system, or in object storage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// A local file or directory.
+    Local(Location),
+    /// An object or prefix in object storage (`s3://bucket/key`).
+    Object(ObjectUrl),
+}
+
+impl Place {
+    /// The one place where a location's text is told apart: a text with a scheme (`name://`)
+    /// is object storage and never a local path; anything else is a [`Location`].
+    ///
+    /// # Errors
+    /// [`Error::Remote`] naming the text for an unknown scheme or a malformed `s3://` location.
+    pub fn parse(text: &Path) -> Result<Place> {
+        let s = text.to_string_lossy();
+        if scheme_of(&s).is_some() {
+            return ObjectUrl::parse(&s).map(Place::Object);
+        }
+        Ok(Place::Local(Location::parse(text)))
+    }
+
+    /// True for object storage.
+    pub fn is_object(&self) -> bool {
+        matches!(self, Place::Object(_))
     }
 }
 
@@ -159,6 +197,7 @@ pub fn guess_format(path: &Path) -> Option<Format> {
 /// [`Error::Io`] if it cannot be read; [`Error::Argument`] if it is none of npy, Zarr, HDF5.
 pub fn detect_format(path: &Path) -> Result<Format> {
     use std::io::Read;
+    refuse_object(path)?;
     crate::fsutil::refuse_special_file(path)?;
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if meta.is_dir() {
@@ -183,14 +222,34 @@ pub fn detect_format(path: &Path) -> Result<Format> {
     }
 }
 
+/// Refuses a location with a scheme where only a local path will do.
+///
+/// # Errors
+/// [`Error::Remote`] naming `path` when it has a scheme.
+pub fn refuse_object(path: &Path) -> Result<()> {
+    let s = path.to_string_lossy();
+    match scheme_of(&s) {
+        Some(_) => {
+            ObjectUrl::parse(&s)?;
+            Err(Error::remote(s, "an object-storage location, where a local path is needed"))
+        }
+        None => Ok(()),
+    }
+}
+
 /// Opens the array at `path` read-only, detecting its format (`.npy`, Zarr v2/v3 directory, HDF5
-/// file) and element type. Inside a container, name the array as `FILE:/group/name`.
+/// file) and element type. Inside a container, name the array as `FILE:/group/name`. An
+/// `s3://bucket/key` location is opened with [`S3Options::current`] (see [`open_object`]).
 ///
 /// # Errors
 /// As the backend's `open`; [`Error::Argument`] for an unrecognised format, and
-/// [`Error::Unsupported`] for HDF5 when larder was built without the `hdf5` feature.
+/// [`Error::Unsupported`] for HDF5 when larder was built without the `hdf5` feature;
+/// [`Error::Remote`] for object storage (see [`open_object`]).
 pub fn open(path: impl AsRef<Path>) -> Result<AnyStore> {
-    let loc = Location::parse(path.as_ref());
+    let loc = match Place::parse(path.as_ref())? {
+        Place::Local(loc) => loc,
+        Place::Object(url) => return open_object(&url, &S3Options::current()),
+    };
     let format = detect_format(&loc.file)?;
     let element = match format {
         Format::Npy => crate::npy::read_header(&loc.file)?.dtype.element(),
@@ -199,6 +258,54 @@ pub fn open(path: impl AsRef<Path>) -> Result<AnyStore> {
         Format::Memory => return Err(Error::internal("format detection found a memory store")),
     };
     crate::dtype::dispatch_element!(element, T => Ok(T::into_any(open_typed::<T>(&loc, format)?)))
+}
+
+/// Opens the array at an object-storage location read-only: an `.npy` object (read with
+/// ranged requests) or a Zarr hierarchy under the prefix (`s3://bucket/a.zarr[:/group/x]`).
+///
+/// # Errors
+/// [`Error::Remote`] naming the location when larder was built without the `s3` feature, when
+/// nothing is there, or when a request fails for good; as the backends' `open`.
+pub fn open_object(url: &ObjectUrl, options: &S3Options) -> Result<AnyStore> {
+    let element = object::element_of(url, options)?;
+    crate::dtype::dispatch_element!(element, T => {
+        Ok(T::into_any(object::open_typed::<T>(url, options)?))
+    })
+}
+
+/// Facts of an object-storage location that its store does not give.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectFacts {
+    /// Bytes stored: the object, or every object under the prefix.
+    pub bytes: u64,
+    /// For Zarr: the format version and, when sharded, the inner chunk shape.
+    pub zarr: Option<(u8, Option<Vec<usize>>)>,
+}
+
+/// [`ObjectFacts`] of `url`.
+///
+/// # Errors
+/// As [`open_object`].
+pub fn object_facts(url: &ObjectUrl, options: &S3Options) -> Result<ObjectFacts> {
+    object::facts(url, options)
+}
+
+/// A zarrs storage handle for the Zarr hierarchy at `path`: a local directory, or an
+/// `s3://bucket/prefix` (with [`S3Options::current`]). Zarr arrays and groups are opened and
+/// created on it with zarrs (`Array::open(storage, "/")`, `GroupBuilder::build(storage, …)`).
+///
+/// # Errors
+/// [`Error::Storage`] for a local directory zarrs cannot use; [`Error::Remote`] for an
+/// unknown scheme or a build without the `s3` feature.
+pub fn storage(path: impl AsRef<Path>) -> Result<crate::zarr::Storage> {
+    match Place::parse(path.as_ref())? {
+        Place::Local(loc) => {
+            let store = zarrs::filesystem::FilesystemStore::new(&loc.file)
+                .map_err(|e| Error::Storage { path: loc.file.clone(), reason: e.to_string() })?;
+            Ok(std::sync::Arc::new(store))
+        }
+        Place::Object(url) => object::storage(&url, &S3Options::current()),
+    }
 }
 
 #[cfg(feature = "hdf5")]
@@ -256,7 +363,10 @@ pub fn open_with_deltas<P: AsRef<Path>>(base: impl AsRef<Path>, deltas: &[P]) ->
 /// # Errors
 /// As [`open`], and [`Error::DTypeMismatch`] when the array does not hold `T`.
 pub fn open_as<T: Element>(path: impl AsRef<Path>) -> Result<DynStore<T>> {
-    let loc = Location::parse(path.as_ref());
+    let loc = match Place::parse(path.as_ref())? {
+        Place::Local(loc) => loc,
+        Place::Object(url) => return object::open_typed::<T>(&url, &S3Options::current()),
+    };
     let format = detect_format(&loc.file)?;
     open_typed::<T>(&loc, format)
 }

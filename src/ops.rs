@@ -7,3 +7,5 @@ pub mod copy;
 pub mod group;
 pub mod info;
 pub mod table;
+#[cfg(feature = "s3")]
+mod upload;

@@ -1,4 +1,5 @@
-//! What `larder stats`, `larder groupby` and `larder info` of a dataset or group print: the library's results as text or JSON.
+//! What `larder info`, `larder stats` and `larder groupby` print: the library's results as
+//! text or JSON.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -119,8 +120,68 @@ pub(crate) fn groupby(
     Ok(())
 }
 
+/// `larder info`: one JSON object, or one `key: value` line per property.
+pub(crate) fn info(
+    out: &mut impl Write,
+    path: &std::path::Path,
+    deltas: &[PathBuf],
+    json: bool,
+) -> Result<()> {
+    if deltas.is_empty() && larder::npy::cow::is_delta_file(path) {
+        let d = larder::npy::cow::describe_delta(path)?;
+        if json {
+            writeln!(out, "{}", serde_json::json!({"format": "delta", "path": path, "delta": d}))?;
+        } else {
+            writeln!(out, "path:      {}\nformat:    larder delta", path.display())?;
+            writeln!(out, "base:      {}\ndepth:     {}", d.base.display(), d.depth)?;
+            writeln!(out, "pages:     {} of {} bytes", d.pages, d.page_size)?;
+            writeln!(out, "bytes:     {}", d.bytes)?;
+        }
+        return Ok(());
+    }
+    if deltas.is_empty() && larder::dataset::Dataset::is_dataset(path) {
+        return dataset_info(out, path, json);
+    }
+    if deltas.is_empty() && larder::ops::group::is_local_group(path) {
+        let storage = larder::zarr::group::local_read_storage(path)?;
+        let info = larder::ops::group::describe_group(storage, "/", path);
+        // A group holding one array that is not a table is described as that array.
+        if info.is_ok() || larder::zarr::list_arrays(path).map_or(0, |a| a.len()) != 1 {
+            return group_info(out, path, &info?, json);
+        }
+    }
+    let info = larder::info_with_deltas(path, deltas)?;
+    if json {
+        writeln!(out, "{}", serde_json::to_string(&info)?)?;
+    } else {
+        writeln!(out, "path:      {}", path.display())?;
+        match &info.version {
+            Some(v) => writeln!(out, "format:    {} (version {v})", info.format)?,
+            None => writeln!(out, "format:    {}", info.format)?,
+        }
+        writeln!(out, "dtype:     {}", info.dtype)?;
+        writeln!(out, "shape:     {:?}", info.shape)?;
+        writeln!(out, "order:     {}", info.order)?;
+        if let Some(c) = &info.chunks {
+            writeln!(out, "chunks:    {c:?}")?;
+        }
+        if let Some(c) = &info.shards {
+            writeln!(out, "shards:    {c:?}")?;
+        }
+        if let Some(a) = &info.attributes {
+            writeln!(out, "attrs:     {a}")?;
+        }
+        writeln!(out, "bytes:     {}", info.bytes)?;
+        writeln!(out, "resident:  {}", info.resident_bytes)?;
+        for d in info.deltas.iter().flatten() {
+            writeln!(out, "delta:     {}", d.display())?;
+        }
+    }
+    Ok(())
+}
+
 /// `larder info DATASET`: one line per column, as pandas' `df.info()`.
-pub(crate) fn dataset_info(out: &mut impl Write, path: &std::path::Path, json: bool) -> Result<()> {
+fn dataset_info(out: &mut impl Write, path: &std::path::Path, json: bool) -> Result<()> {
     let info = larder::ops::info::dataset_info(path)?;
     if json {
         writeln!(out, "{}", serde_json::to_string(&info)?)?;

@@ -27,11 +27,13 @@ mod meta;
 mod options;
 mod plain;
 mod shard;
+mod storage;
 
 use meta::{data_type_of, describe, plain_layout, resolve_inner, time_type};
 pub(crate) use meta::{element_of, version_and_inner};
 pub use meta::{group_attributes, list_arrays};
 pub use options::{Codec, DEFAULT_CHUNK_BYTES, ZSTD_MIN_LEVEL, ZarrOptions, default_chunks};
+pub use storage::{Storage, StorageArray};
 
 /// A typed array stored in Zarr format (v2 or v3) in a directory.
 pub struct ZarrArray<T: Element> {
@@ -246,37 +248,10 @@ impl<T: Element> ZarrArray<T> {
                 format!("{node} already exists; choose another path"),
             ));
         }
-        let chunks = options
-            .chunks
-            .clone()
-            .unwrap_or_else(|| default_chunks(shape, std::mem::size_of::<T>()));
-        let (chunks, grid) = storage_grid(shape, &chunks, options.shard.as_deref())?;
-        for block in [&chunks, &grid] {
-            crate::limits::check_chunk_bytes(block, std::mem::size_of::<T>())
-                .map_err(|e| Error::invalid(root, e))?;
-        }
+        let builder = array_builder::<T>(root, shape, options)?;
         std::fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
         let store = store_at(root)?;
         make_parent_groups(root, &store, &node)?;
-        let (data_type, fill) = match options.time {
-            // numpy's time types keep their 64-bit counts; unwritten chunks read as NaT. zarrs
-            // holds a fill value as an element in memory (native order).
-            Some(time) if T::TYPE == ElementType::I64 => {
-                (time_type(time), bytemuck::bytes_of(&i64::MIN).to_vec())
-            }
-            _ => (data_type_of(T::TYPE), vec![0u8; std::mem::size_of::<T>()]),
-        };
-        let mut builder = ArrayBuilder::new(
-            u64s(shape),
-            u64s(&grid),
-            data_type,
-            zarrs::array::FillValue::new(fill),
-        );
-        if options.shard.is_some() {
-            builder.subchunk_shape(u64s(&chunks));
-        }
-        builder.bytes_to_bytes_codecs(compression(root, options.codec)?);
-        builder.attributes(options.attributes.clone());
         let array = builder.build(store, &node).map_err(|e| zerr(root, e))?;
         let meta_options =
             zarrs::array::ArrayMetadataOptions::default().with_include_zarrs_metadata(false);
@@ -652,6 +627,38 @@ fn storage_grid(
         .map(|((&s, &c), &n)| s.min(n.div_ceil(c).max(1) * c))
         .collect();
     Ok((clipped, shard))
+}
+
+/// The zarrs builder of a new array of `T` and `shape` laid out as `options` say (the same
+/// metadata whatever the storage). `root` names the store in errors.
+pub(crate) fn array_builder<T: Element>(
+    root: &Path,
+    shape: &[usize],
+    options: &ZarrOptions,
+) -> Result<ArrayBuilder> {
+    let chunks =
+        options.chunks.clone().unwrap_or_else(|| default_chunks(shape, std::mem::size_of::<T>()));
+    let (chunks, grid) = storage_grid(shape, &chunks, options.shard.as_deref())?;
+    for block in [&chunks, &grid] {
+        crate::limits::check_chunk_bytes(block, std::mem::size_of::<T>())
+            .map_err(|e| Error::invalid(root, e))?;
+    }
+    let (data_type, fill) = match options.time {
+        // numpy's time types keep their 64-bit counts; unwritten chunks read as NaT. zarrs
+        // holds a fill value as an element in memory (native order).
+        Some(time) if T::TYPE == ElementType::I64 => {
+            (time_type(time), bytemuck::bytes_of(&i64::MIN).to_vec())
+        }
+        _ => (data_type_of(T::TYPE), vec![0u8; std::mem::size_of::<T>()]),
+    };
+    let mut builder =
+        ArrayBuilder::new(u64s(shape), u64s(&grid), data_type, zarrs::array::FillValue::new(fill));
+    if options.shard.is_some() {
+        builder.subchunk_shape(u64s(&chunks));
+    }
+    builder.bytes_to_bytes_codecs(compression(root, options.codec)?);
+    builder.attributes(options.attributes.clone());
+    Ok(builder)
 }
 
 /// Makes every group above `node` that is missing, so other tools can walk down to the array.

@@ -238,7 +238,9 @@ fn columns<T: Reduce>(x: &[T], rows: usize, inner: usize) -> Vec<Partial<T::Boun
 /// As [`summary_axis`] and [`crate::open`]; [`Error::Invalid`] for complex arrays.
 pub fn summary_axis_any(path: impl AsRef<Path>, axis: usize) -> Result<AxisSummary> {
     let path = path.as_ref();
-    if detect_format(&Location::parse(path).file)? != Format::Npy {
+    if crate::open::Place::parse(path)?.is_object()
+        || detect_format(&Location::parse(path).file)? != Format::Npy
+    {
         let store = crate::open::open(path)?;
         return crate::store_dispatch!(&store,
             s => summary_axis_store(s.as_ref(), path, axis),

@@ -9,7 +9,7 @@ use ndarray::{ArrayViewD, Axis};
 use crate::dtype::{Element, Scalar, Time, dispatch_element, format_datetime};
 use crate::error::{Error, Result};
 use crate::npy::{MmapArray, read_header};
-use crate::open::{Location, detect_format, open};
+use crate::open::{Location, Place, detect_format, open};
 use crate::select::Selection;
 use crate::store::{ArrayRead, Format};
 
@@ -76,7 +76,8 @@ fn cat_at(
     format: TextFormat,
     out: &mut dyn Write,
 ) -> Result<()> {
-    if detect_format(&Location::parse(path).file)? != Format::Npy {
+    if Place::parse(path)?.is_object() || detect_format(&Location::parse(path).file)? != Format::Npy
+    {
         let store = open(path)?;
         let io = |e| Error::io("<stdout>", e);
         return crate::store_dispatch!(&store, a => {

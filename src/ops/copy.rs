@@ -9,7 +9,7 @@ use crate::dtype::{Element, dispatch_element};
 use crate::error::{Error, Result};
 use crate::fsutil::{TempGuard, commit_or_remove, same_file};
 use crate::npy::{MmapArray, NpyWriter, read_header, write_npy_as};
-use crate::open::{Location, detect_format, guess_format};
+use crate::open::{Location, Place, detect_format, guess_format};
 use crate::ops::group;
 use crate::store::{ArrayRead, ArrayWrite, Chunks, Format};
 use crate::sys::Access;
@@ -56,10 +56,26 @@ pub fn copy(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<CopyReport> 
 /// How `larder copy` lays out a chunked destination.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CopyOptions {
-    chunks: Option<Vec<usize>>,
-    codec: Option<Codec>,
-    shard: Option<Vec<usize>>,
-    deltas: Vec<PathBuf>,
+    pub(super) chunks: Option<Vec<usize>>,
+    pub(super) codec: Option<Codec>,
+    pub(super) shard: Option<Vec<usize>>,
+    pub(super) deltas: Vec<PathBuf>,
+    pub(super) resume: bool,
+}
+
+/// How far a copy into object storage is, as [`copy_with_progress`] reports it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CopyProgress {
+    /// Bytes of the array (in memory) copied so far, counting chunks skipped by a resume.
+    pub bytes_done: u64,
+    /// Bytes of the array (in memory) in all.
+    pub bytes_total: u64,
+    /// Chunks stored so far, counting the skipped ones (0 for an `.npy` destination).
+    pub chunks_done: u64,
+    /// Chunks in all (0 for an `.npy` destination).
+    pub chunks_total: u64,
+    /// Chunks a resumed copy found already stored and did not send again.
+    pub chunks_skipped: u64,
 }
 
 impl CopyOptions {
@@ -89,6 +105,12 @@ impl CopyOptions {
         self.deltas = deltas.iter().map(|d| d.as_ref().to_path_buf()).collect();
         self
     }
+    /// Continues an interrupted copy into object storage: chunks already stored are not sent
+    /// again (see `docs/reliability.md`). Only for Zarr destinations in object storage.
+    pub fn resume(&mut self, resume: bool) -> &mut Self {
+        self.resume = resume;
+        self
+    }
     fn is_default(&self) -> bool {
         *self == CopyOptions::default()
     }
@@ -110,9 +132,45 @@ pub fn copy_with(
     dst: impl AsRef<Path>,
     options: &CopyOptions,
 ) -> Result<CopyReport> {
+    copy_with_progress(src, dst, options, &mut |_| {})
+}
+
+/// [`copy_with`], where `src` and `dst` may also be object-storage locations
+/// (`s3://bucket/key.npy`, `s3://bucket/prefix.zarr`), calling `progress` as a copy into object
+/// storage goes (at least every 200 ms while one runs).
+///
+/// Into object storage, an `.npy` is one multipart upload that becomes visible only when
+/// complete; a Zarr array is written chunks first and metadata last, so an interrupted copy
+/// never leaves an array that reads chunks that are not there, and
+/// [`CopyOptions::resume`] continues it. Connections use [`crate::remote::S3Options::current`].
+///
+/// # Errors
+/// As [`copy_with`]; [`Error::Remote`] naming the object for object-storage failures (after
+/// the retries), an interrupted copy at the destination when not resuming, or a build
+/// without the `s3` feature.
+pub fn copy_with_progress(
+    src: impl AsRef<Path>,
+    dst: impl AsRef<Path>,
+    options: &CopyOptions,
+    progress: &mut (dyn FnMut(&CopyProgress) + Send),
+) -> Result<CopyReport> {
     let (src, dst) = (src.as_ref(), dst.as_ref());
+    let splace = Place::parse(src)?;
+    let dplace = Place::parse(dst)?;
     if crate::dataset::Dataset::is_dataset(src) {
-        return copy_dataset(src, dst, options);
+        return match &dplace {
+            Place::Local(_) => copy_dataset(src, dst, options),
+            Place::Object(url) => dataset_to_object(src, url, options),
+        };
+    }
+    if let Place::Object(url) = &splace
+        && matches!(dplace, Place::Local(_))
+        && guess_format(dst).is_none()
+    {
+        if !options.is_default() {
+            return Err(Error::invalid(dst, "a dataset directory is not chunked or compressed"));
+        }
+        return group_object_to_dataset(url, dst);
     }
     if group::is_local_group(src) && guess_format(dst).is_none() {
         if !options.is_default() {
@@ -122,9 +180,17 @@ pub fn copy_with(
         let bytes = crate::fsutil::disk_usage(dst);
         return Ok(CopyReport { elements: report.elements, bytes });
     }
-    let sloc = Location::parse(src);
-    let dloc = Location::parse(dst);
-    let sfmt = detect_format(&sloc.file)?;
+    let dloc = match dplace {
+        Place::Local(loc) => loc,
+        Place::Object(url) => return to_object(src, &url, options, progress),
+    };
+    if options.resume {
+        return Err(Error::invalid(dst, "only copies into object storage resume"));
+    }
+    let sfmt = match &splace {
+        Place::Local(sloc) => Some(detect_format(&sloc.file)?),
+        Place::Object(_) => None,
+    };
     let dfmt = match guess_format(&dloc.file) {
         Some(f) => f,
         None if dloc.file.is_file() => detect_format(&dloc.file)?,
@@ -135,10 +201,13 @@ pub fn copy_with(
             ));
         }
     };
+    let sfmt = sfmt.unwrap_or(Format::Memory);
     if sfmt == Format::Npy && dfmt == Format::Npy && options.is_default() {
         return copy(src, dst);
     }
-    if same_file(&sloc.file, &dloc.file) {
+    if let Place::Local(sloc) = &splace
+        && same_file(&sloc.file, &dloc.file)
+    {
         return Err(Error::invalid(
             dst,
             format!("is the same file as {}; copy to a new path", src.display()),
@@ -161,6 +230,13 @@ fn copy_dataset(src: &Path, dst: &Path, options: &CopyOptions) -> Result<CopyRep
     if guess_format(dst) != Some(Format::Zarr) {
         return Err(Error::invalid(dst, "a dataset copies to a Zarr group; name it .zarr"));
     }
+    let report = group::copy_dataset_to_group(src, dst, &group_options(src, dst, options)?)?;
+    Ok(CopyReport { elements: report.elements, bytes: crate::fsutil::disk_usage(dst) })
+}
+
+/// The group layout `options` ask for, copying the dataset `src` to `dst`: chunks and shards
+/// are row counts, one value each.
+fn group_options(src: &Path, dst: &Path, options: &CopyOptions) -> Result<group::GroupOptions> {
     if !options.deltas.is_empty() {
         return Err(Error::invalid(src, "delta files apply to .npy arrays, not to a dataset"));
     }
@@ -181,8 +257,79 @@ fn copy_dataset(src: &Path, dst: &Path, options: &CopyOptions) -> Result<CopyRep
     if let Some(c) = options.codec {
         o.codec(c);
     }
-    let report = group::copy_dataset_to_group(src, dst, &o)?;
+    Ok(o)
+}
+
+/// Copies a dataset directory to a new Zarr group in object storage: every chunk stored before
+/// any metadata, the group's own `zarr.json` last, so a copy cut short leaves no group there
+/// (and running it again replaces its chunks).
+#[cfg(feature = "s3")]
+fn dataset_to_object(
+    src: &Path,
+    dst: &crate::remote::ObjectUrl,
+    options: &CopyOptions,
+) -> Result<CopyReport> {
+    let label = PathBuf::from(dst.to_string());
+    if dst.inner().is_some() {
+        return Err(Error::invalid(&label, "a dataset copies to a whole Zarr group, not inside one"));
+    }
+    if options.resume {
+        return Err(Error::invalid(
+            &label,
+            "a dataset group is not resumed: run the copy again (it rewrites the chunks)",
+        ));
+    }
+    let o = group_options(src, &label, options)?;
+    let bucket = crate::remote::Bucket::connect(dst, &crate::remote::S3Options::current())?;
+    let storage = bucket.storage(dst.key());
+    let report = group::dataset_to_group(src, storage, "/", &label, &o)?;
+    let bytes = bucket.list(dst.key())?.iter().map(|(_, n)| n).sum();
+    Ok(CopyReport { elements: report.elements, bytes })
+}
+
+/// Copies a Zarr group in object storage to a new dataset directory (as
+/// [`group::copy_group_to_dataset`] does a local one).
+#[cfg(feature = "s3")]
+fn group_object_to_dataset(src: &crate::remote::ObjectUrl, dst: &Path) -> Result<CopyReport> {
+    let label = PathBuf::from(src.to_string());
+    let bucket = crate::remote::Bucket::connect(src, &crate::remote::S3Options::current())?;
+    let storage: group::ReadStorage = bucket.read_storage(src.key());
+    let report = group::group_to_dataset(storage, "/", &label, dst)?;
     Ok(CopyReport { elements: report.elements, bytes: crate::fsutil::disk_usage(dst) })
+}
+
+#[cfg(not(feature = "s3"))]
+fn dataset_to_object(
+    _src: &Path,
+    dst: &crate::remote::ObjectUrl,
+    _options: &CopyOptions,
+) -> Result<CopyReport> {
+    Err(crate::remote::not_built(&dst.to_string()))
+}
+
+#[cfg(not(feature = "s3"))]
+fn group_object_to_dataset(src: &crate::remote::ObjectUrl, _dst: &Path) -> Result<CopyReport> {
+    Err(crate::remote::not_built(&src.to_string()))
+}
+
+#[cfg(feature = "s3")]
+fn to_object(
+    src: &Path,
+    dst: &crate::remote::ObjectUrl,
+    options: &CopyOptions,
+    progress: &mut (dyn FnMut(&CopyProgress) + Send),
+) -> Result<CopyReport> {
+    super::upload::copy_to_object(src, dst, options, progress)
+}
+
+#[cfg(not(feature = "s3"))]
+fn to_object(
+    _src: &Path,
+    dst: &crate::remote::ObjectUrl,
+    _options: &CopyOptions,
+    _progress: &mut (dyn FnMut(&CopyProgress) + Send),
+) -> Result<CopyReport> {
+    Err(crate::remote::not_built(&dst.to_string()))
 }
 
 fn copy_store<T: Element>(

@@ -9,7 +9,7 @@ use crate::dataset::{ColumnKind, Dataset};
 use crate::dtype::ElementType;
 use crate::error::{Error, Result};
 use crate::npy::{Order, read_header};
-use crate::open::{Location, detect_format, open};
+use crate::open::{Location, Place, detect_format, open};
 use crate::store::Format;
 use crate::sys::resident_under;
 
@@ -55,7 +55,10 @@ pub struct Info {
 /// As [`read_header`] and [`crate::open`].
 pub fn info(path: impl AsRef<Path>) -> Result<Info> {
     let path = path.as_ref();
-    let loc = Location::parse(path);
+    let loc = match Place::parse(path)? {
+        Place::Local(loc) => loc,
+        Place::Object(url) => return object_info(path, &url),
+    };
     let format = detect_format(&loc.file)?;
     if format != Format::Npy {
         return chunked_info(&loc);
@@ -116,6 +119,34 @@ fn chunked_info(loc: &Location) -> Result<Info> {
         order: "C",
         bytes: crate::fsutil::disk_usage(&loc.file),
         resident_bytes: resident_under(&loc.file),
+        version,
+        data_offset: None,
+        chunks,
+        shards,
+        attributes: (!attrs.is_empty()).then(|| serde_json::Value::Object(attrs)),
+        deltas: None,
+    })
+}
+
+/// [`info`] of an array in object storage: from its header or metadata, nothing resident.
+fn object_info(path: &Path, url: &crate::remote::ObjectUrl) -> Result<Info> {
+    let options = crate::remote::S3Options::current();
+    let store = open(path)?;
+    let facts = crate::open::object_facts(url, &options)?;
+    let grid = store.chunk_shape().to_vec();
+    let (version, chunks, shards) = match facts.zarr {
+        Some((v, Some(inner))) => (Some(v.to_string()), Some(inner), Some(grid)),
+        Some((v, None)) => (Some(v.to_string()), Some(grid), None),
+        None => (None, None, None),
+    };
+    let attrs = store.attributes()?;
+    Ok(Info {
+        format: store.format().as_str(),
+        dtype: store.dtype().typestr(),
+        shape: store.shape().to_vec(),
+        order: "C",
+        bytes: facts.bytes,
+        resident_bytes: 0,
         version,
         data_offset: None,
         chunks,

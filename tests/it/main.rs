@@ -24,5 +24,6 @@ mod interop;
 mod limits;
 mod npy;
 mod props;
+mod s3;
 mod strings;
 mod support;

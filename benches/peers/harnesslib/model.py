@@ -55,6 +55,7 @@ class Contender:
     verify: Callable[["Context", dict], dict] | None = None
     probe: Callable[["Context"], str | None] | None = None  # returns a skip reason or None
     outputs: list[Path] = field(default_factory=list)  # removed before and after each run
+    before: Callable[["Context"], None] | None = None  # called before each run (untimed)
     expect: str = "ok"  # "ok" or "oom" (expected to be killed under the memory cap)
     note: str = ""
 

@@ -1,0 +1,302 @@
+//! [`StorageArray`]: a Zarr v3 array on any zarrs storage handle (object storage, through
+//! `zarrs_object_store`), for what is not a local directory.
+//!
+//! Unlike [`ZarrArray`](super::ZarrArray) it reads every chunk through zarrs and knows no
+//! files. A new array writes nothing until [`StorageArray::commit`]: chunks go first and the
+//! metadata last, so a reader never finds metadata that points at chunks not yet written.
+
+use std::borrow::Cow;
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ndarray::{ArrayD, ArrayViewD, CowArray, IxDyn};
+use serde_json::Value;
+use zarrs::array::{Array, ArrayBytes, ArrayMetadataOptions, ArraySubset};
+use zarrs::storage::ReadableWritableListableStorageTraits;
+
+use super::meta::describe;
+use super::{ZarrOptions, array_builder, bytes_to_vec, node_path, u64s, zerr};
+use crate::dtype::{DType, Element};
+use crate::error::{Error, Result};
+use crate::grid::{ChunkGrid, Region};
+use crate::store::{ArrayRead, ArrayWrite, Attributes, Format};
+
+/// The storage a [`StorageArray`] lives on: a zarrs handle that reads, writes and lists.
+pub type Storage = Arc<dyn ReadableWritableListableStorageTraits>;
+
+/// A typed Zarr array on a zarrs storage handle.
+pub struct StorageArray<T: Element> {
+    /// Names the store in errors (`s3://bucket/prefix`).
+    label: PathBuf,
+    array: Array<dyn ReadableWritableListableStorageTraits>,
+    shape: Vec<usize>,
+    chunks: Vec<usize>,
+    inner_chunks: Option<Vec<usize>>,
+    dtype: DType,
+    writable: bool,
+    _t: PhantomData<T>,
+}
+
+impl<T: Element> std::fmt::Debug for StorageArray<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StorageArray")
+            .field("label", &self.label)
+            .field("shape", &self.shape)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The array's node: `inner`, or the root when the root is an array.
+fn resolve(storage: &Storage, label: &Path, inner: Option<&str>) -> Result<String> {
+    let node = node_path(inner);
+    if inner.is_some() {
+        return Ok(node);
+    }
+    match zarrs::node::Node::open(storage, "/") {
+        Ok(n) if matches!(n.metadata(), zarrs::node::NodeMetadata::Array(_)) => Ok(node),
+        Ok(_) => Err(Error::invalid(
+            label,
+            "is a Zarr group; name one of its arrays as LOCATION:/path/in/group",
+        )),
+        Err(e) => Err(zerr(label, e)),
+    }
+}
+
+impl<T: Element> StorageArray<T> {
+    /// Opens the array at `inner` (`None`: the root array) of the hierarchy on `storage`,
+    /// read-only. `label` names the store in errors.
+    ///
+    /// # Errors
+    /// [`Error::Storage`] naming `label` for missing or invalid metadata;
+    /// [`Error::UnsupportedDType`]; [`Error::DTypeMismatch`] if it does not hold `T`.
+    pub fn open(storage: Storage, inner: Option<&str>, label: &str) -> Result<Self> {
+        let label = PathBuf::from(label);
+        let node = resolve(&storage, &label, inner)?;
+        let array = Array::open(storage, &node).map_err(|e| zerr(&label, e))?;
+        Self::from_array(label, array, false)
+    }
+
+    /// The element type of the array at `inner` on `storage`.
+    ///
+    /// # Errors
+    /// As [`open`](StorageArray::open).
+    pub fn element_of(
+        storage: &Storage,
+        inner: Option<&str>,
+        label: &str,
+    ) -> Result<crate::dtype::ElementType> {
+        let label = PathBuf::from(label);
+        let node = resolve(storage, &label, inner)?;
+        let array = Array::open(storage.clone(), &node).map_err(|e| zerr(&label, e))?;
+        Ok(describe(&label, &array)?.dtype.element())
+    }
+
+    /// The Zarr format version and, for a sharded array, the inner chunk shape of the array at
+    /// `inner` on `storage`.
+    ///
+    /// # Errors
+    /// As [`open`](StorageArray::open).
+    pub fn version_and_inner(
+        storage: &Storage,
+        inner: Option<&str>,
+        label: &str,
+    ) -> Result<(u8, Option<Vec<usize>>)> {
+        let label = PathBuf::from(label);
+        let node = resolve(storage, &label, inner)?;
+        let array = Array::open(storage.clone(), &node).map_err(|e| zerr(&label, e))?;
+        let d = describe(&label, &array)?;
+        Ok((d.version, d.inner_chunks))
+    }
+
+    /// A new array of `shape` at `inner` on `storage`, laid out as `options` say. Nothing is
+    /// written until chunks are stored; the metadata only by [`commit`](StorageArray::commit).
+    ///
+    /// # Errors
+    /// [`Error::Argument`]/[`Error::Invalid`] when the chunk or shard shapes do not fit.
+    pub fn create(
+        storage: Storage,
+        inner: Option<&str>,
+        shape: &[usize],
+        options: &ZarrOptions,
+        label: &str,
+    ) -> Result<Self> {
+        let label = PathBuf::from(label);
+        let builder = array_builder::<T>(&label, shape, options)?;
+        let array = builder.build(storage, &node_path(inner)).map_err(|e| zerr(&label, e))?;
+        Self::from_array(label, array, true)
+    }
+
+    fn from_array(
+        label: PathBuf,
+        array: Array<dyn ReadableWritableListableStorageTraits>,
+        writable: bool,
+    ) -> Result<Self> {
+        let d = describe(&label, &array)?;
+        if d.dtype.element() != T::TYPE {
+            return Err(Error::DTypeMismatch {
+                path: label,
+                expected: DType::of::<T>().typestr(),
+                found: d.dtype.typestr(),
+            });
+        }
+        crate::limits::check_ndim(array.shape().len()).map_err(|e| zerr(&label, e))?;
+        crate::limits::element_count(array.shape()).map_err(|e| zerr(&label, e))?;
+        let shape = array
+            .shape()
+            .iter()
+            .map(|&n| usize::try_from(n).map_err(|_| zerr(&label, "shape does not fit in memory")))
+            .collect::<Result<Vec<_>>>()?;
+        let declared = if d.chunks.len() == shape.len() { d.chunks } else { shape.clone() };
+        let chunks = crate::limits::clip_chunk(&declared, &shape);
+        crate::limits::check_chunk_bytes(&chunks, d.dtype.itemsize())
+            .map_err(|e| zerr(&label, e))?;
+        Ok(StorageArray {
+            label,
+            array,
+            shape,
+            chunks,
+            inner_chunks: d.inner_chunks,
+            dtype: d.dtype,
+            writable,
+            _t: PhantomData,
+        })
+    }
+
+    /// The chunk grid (shards, when sharded).
+    pub fn grid(&self) -> ChunkGrid {
+        ChunkGrid::new(&self.shape, &self.chunks)
+    }
+
+    /// The storage key of the chunk (or shard) at grid `index`, relative to the store's root.
+    pub fn chunk_key(&self, index: &[usize]) -> String {
+        self.array.chunk_key(&u64s(index)).as_str().to_string()
+    }
+
+    /// The key of the array's metadata (`zarr.json` for a root array).
+    pub fn metadata_key(&self) -> String {
+        let node = self.array.path().as_str().trim_matches('/');
+        if node.is_empty() { "zarr.json".to_string() } else { format!("{node}/zarr.json") }
+    }
+
+    /// With sharding, the shape of the chunks inside each shard.
+    pub fn inner_chunk_shape(&self) -> Option<&[usize]> {
+        self.inner_chunks.as_deref()
+    }
+
+    /// The Zarr metadata as JSON, as [`commit`](StorageArray::commit) writes it.
+    pub fn metadata_json(&self) -> Value {
+        serde_json::to_value(self.array.metadata_opt(&Self::meta_options())).unwrap_or(Value::Null)
+    }
+
+    fn meta_options() -> ArrayMetadataOptions {
+        ArrayMetadataOptions::default().with_include_zarrs_metadata(false)
+    }
+
+    /// Writes the metadata (and that of any missing parent group): the last step of writing a
+    /// new array, after its chunks.
+    ///
+    /// # Errors
+    /// [`Error::ReadOnly`]; [`Error::Storage`] naming the store when the write fails.
+    pub fn commit(&self) -> Result<()> {
+        if !self.writable {
+            return Err(Error::ReadOnly { path: self.label.clone(), mode: "r" });
+        }
+        let storage = self.array.storage();
+        let node = self.array.path().as_str().to_string();
+        let parts: Vec<&str> =
+            node.trim_matches('/').split('/').filter(|p| !p.is_empty()).collect();
+        let mut parent = String::new();
+        for part in parts.iter().take(parts.len().saturating_sub(1)) {
+            let p = if parent.is_empty() { "/".to_string() } else { parent.clone() };
+            if zarrs::group::Group::open(storage.clone(), &p).is_err() {
+                zarrs::group::GroupBuilder::new()
+                    .build(storage.clone(), &p)
+                    .and_then(|g| g.store_metadata().map_err(Into::into))
+                    .map_err(|e| zerr(&self.label, e))?;
+            }
+            parent.push('/');
+            parent.push_str(part);
+        }
+        if !parent.is_empty() && zarrs::group::Group::open(storage.clone(), &parent).is_err() {
+            zarrs::group::GroupBuilder::new()
+                .build(storage.clone(), &parent)
+                .and_then(|g| g.store_metadata().map_err(Into::into))
+                .map_err(|e| zerr(&self.label, e))?;
+        }
+        self.array.store_metadata_opt(&Self::meta_options()).map_err(|e| zerr(&self.label, e))
+    }
+
+    /// Encodes and stores `data` at `start`, through a shared reference so that several threads
+    /// can store disjoint chunks at once. Blocks should cover whole chunks.
+    ///
+    /// # Errors
+    /// [`Error::ReadOnly`]; [`Error::Argument`] for a box outside the array; [`Error::Storage`]
+    /// naming the store for encoding or write errors (after the storage's own retries).
+    pub fn store_block(&self, start: &[usize], data: &ArrayViewD<'_, T>) -> Result<()> {
+        if !self.writable {
+            return Err(Error::ReadOnly { path: self.label.clone(), mode: "r" });
+        }
+        Region::inside(start, data.shape(), &self.shape)?;
+        if data.is_empty() {
+            return Ok(());
+        }
+        let data = data.as_standard_layout();
+        let values = data
+            .as_slice()
+            .ok_or_else(|| Error::internal("standard-layout data is not contiguous"))?;
+        let bytes: &[u8] = bytemuck::cast_slice(values);
+        let ranges: Vec<std::ops::Range<u64>> =
+            start.iter().zip(data.shape()).map(|(&s, &n)| s as u64..(s + n) as u64).collect();
+        let subset = ArraySubset::new_with_ranges(&ranges);
+        self.array
+            .store_array_subset(&subset, ArrayBytes::new_flen(Cow::Borrowed(bytes)))
+            .map_err(|e| zerr(&self.label, e))
+    }
+}
+
+impl<T: Element> ArrayRead<T> for StorageArray<T> {
+    fn format(&self) -> Format {
+        Format::Zarr
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn dtype(&self) -> DType {
+        self.dtype
+    }
+    fn chunk_shape(&self) -> &[usize] {
+        &self.chunks
+    }
+    fn attributes(&self) -> Result<Attributes> {
+        let mut attrs = self.array.attributes().clone();
+        attrs.remove("_zarrs");
+        Ok(attrs)
+    }
+    fn read_region(&self, region: &Region) -> Result<CowArray<'_, T, IxDyn>> {
+        region.check_inside(&self.shape)?;
+        let shape = region.shape();
+        let len: usize = shape.iter().product();
+        if len == 0 {
+            let empty = ArrayD::from_shape_vec(IxDyn(shape), Vec::new())
+                .map_err(|e| Error::internal(e.to_string()))?;
+            return Ok(CowArray::from(empty));
+        }
+        let ranges: Vec<std::ops::Range<u64>> =
+            region.start().iter().zip(shape).map(|(&s, &n)| s as u64..(s + n) as u64).collect();
+        let subset = ArraySubset::new_with_ranges(&ranges);
+        let bytes: ArrayBytes<'static> =
+            self.array.retrieve_array_subset(&subset).map_err(|e| zerr(&self.label, e))?;
+        let raw = bytes.into_fixed().map_err(|e| zerr(&self.label, e))?;
+        let values = bytes_to_vec::<T>(&self.label, &raw)?;
+        let out = ArrayD::from_shape_vec(IxDyn(shape), values)
+            .map_err(|e| zerr(&self.label, format!("a region decoded to the wrong size: {e}")))?;
+        Ok(CowArray::from(out))
+    }
+}
+
+impl<T: Element> ArrayWrite<T> for StorageArray<T> {
+    fn write_region(&mut self, start: &[usize], data: &ArrayViewD<'_, T>) -> Result<()> {
+        self.store_block(start, data)
+    }
+}
