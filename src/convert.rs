@@ -510,10 +510,14 @@ impl ConvertOptions {
             }
             other => other?,
         }
-        let before = Manifest::read(dataset)?;
+        let mut before = Manifest::read(dataset)?;
         let tmp = append::staging_dir(dataset);
-        let held = workdir::check_temp_dir(&tmp, dataset)?;
+        commit::remove_leftovers(&tmp)?;
+        let mut held = workdir::check_temp_dir(&tmp, dataset)?;
         let faults = &*self.faults;
+        // An interrupted append whose rows are all staged is finished first; the inputs it read
+        // count as loaded, and any others given are appended after it.
+        let mut finished = None;
         if held.is_some() {
             let journal = commit::Journal::read(&tmp)?;
             let staged = journal.is_none()
@@ -524,35 +528,30 @@ impl ConvertOptions {
             }
             let journal = match journal {
                 Some(j) => Some(j),
-                None if staged => {
-                    Some(commit::prepare(dataset, &tmp, &before, &Manifest::read(&tmp)?, faults)?)
-                }
+                None if staged => Some(prepare_or_discard(dataset, &tmp, &before, faults)?),
                 None => None,
             };
             if let Some(j) = journal {
                 commit::apply(dataset, &tmp, &j, faults)?;
-                return Ok(AppendReport::of(j.after, true, Vec::new(), true, 0));
+                held = None;
+                before = j.after.clone();
+                finished = j.after.appends.last().cloned();
             }
         }
         let mut kept: Vec<append::Candidate> = Vec::new();
         let mut skipped = Vec::new();
         for path in inputs {
-            let id = workdir::source_id(&path)?;
-            let c = append::Candidate { bytes: id.bytes, xxh3: workdir::fingerprint(&path)?, path };
+            let c = append::candidate(path)?;
+            let same = |s: &crate::dataset::Source| {
+                s.bytes == c.bytes && s.xxh3.as_deref() == Some(c.xxh3.as_str())
+            };
+            if finished.as_ref().is_some_and(|l| l.sources.iter().any(same)) {
+                continue;
+            }
             match append::loaded_before(&before, &kept, &c) {
                 None => kept.push(c),
                 Some(_) if self.skip_loaded => skipped.push(c.path),
-                Some(when) => {
-                    return Err(Error::invalid(
-                        &c.path,
-                        format!(
-                            "was loaded into {} before ({when}: the same size and content); an \
-                             append loads a file once (skip such files to make a retried step \
-                             change nothing)",
-                            dataset.display()
-                        ),
-                    ));
-                }
+                Some(when) => return Err(append::loaded_error(&c, dataset, &when)),
             }
         }
         if kept.is_empty() {
@@ -560,17 +559,23 @@ impl ConvertOptions {
                 // Only a run killed before its first checkpoint left it.
                 fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
             }
-            return Ok(AppendReport::of(before, false, skipped, false, 0));
+            return Ok(AppendReport::of(
+                before,
+                finished.is_some(),
+                skipped,
+                finished.is_some(),
+                0,
+            ));
         }
         let paths: Vec<PathBuf> = kept.iter().map(|c| c.path.clone()).collect();
         let fingerprints = Fingerprints::ready(kept.into_iter().map(|c| Some(c.xxh3)).collect());
         let target = Some((dataset, &before));
-        let (delta, _notes, resumed, bytes) =
+        let (_, _notes, resumed, bytes) =
             self.stage(&paths, &tmp, dataset, held, target, fingerprints, progress)?;
-        let j = commit::prepare(dataset, &tmp, &before, &delta, faults)?;
+        let j = prepare_or_discard(dataset, &tmp, &before, faults)?;
         commit::apply(dataset, &tmp, &j, faults)?;
         drop(dir_lock);
-        Ok(AppendReport::of(j.after, true, skipped, resumed, bytes))
+        Ok(AppendReport::of(j.after, true, skipped, resumed || finished.is_some(), bytes))
     }
 
     /// Refuses no input, standard input among several, and a delimiter that cannot be one.
@@ -848,6 +853,25 @@ impl ConvertOptions {
         }
         let (manifest, notes) = run.finish(&fingerprints.wait()?)?;
         Ok((manifest, notes, true, bytes))
+    }
+}
+
+/// Plans the commit of the append staged in `tmp` (see `commit::prepare`). A dataset that
+/// cannot take the rows (damaged files, files with other names) stops it for good: the staged
+/// rows are discarded, since a resume would stop the same way.
+fn prepare_or_discard(
+    dataset: &Path,
+    tmp: &Path,
+    before: &Manifest,
+    faults: &dyn FaultPlan,
+) -> Result<commit::Journal> {
+    let delta = Manifest::read(tmp)?;
+    match commit::prepare(dataset, tmp, before, &delta, faults) {
+        Err(e @ (Error::Invalid { .. } | Error::Format { .. })) => {
+            fs::remove_dir_all(tmp).map_err(|err| Error::io(tmp, err))?;
+            Err(e)
+        }
+        other => other,
     }
 }
 

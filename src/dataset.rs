@@ -284,17 +284,19 @@ impl<'a> Column<'a> {
     }
 
     /// `a` if it is 1-d with the dataset's row count (the manifest's `rows`), else an error
-    /// naming its file: readers index it by row. The manifest's count is the one that holds:
-    /// an append adds rows to a file before the manifest counts them, and rewrites the file's
-    /// header only after.
+    /// naming its file: readers index it by row. The manifest's count is the one that holds
+    /// when the header counts fewer: an append adds rows to a file, then writes the manifest
+    /// that counts them, and rewrites the file's header only after.
     fn one_per_row<T: Element>(&self, a: MmapArray<T>) -> Result<MmapArray<T>> {
         if a.shape().len() == 1 && a.len() as u64 == self.rows {
             return Ok(a);
         }
         let (shape, path) = (a.shape().to_vec(), a.path().to_path_buf());
+        // Only ever more rows than the header counts: fewer would hide rows the file says it
+        // holds, which is damage, not an append under way.
         usize::try_from(self.rows)
             .ok()
-            .filter(|_| shape.len() == 1)
+            .filter(|&rows| shape.len() == 1 && rows > shape[0])
             .and_then(|rows| a.with_rows(rows).ok())
             .ok_or_else(|| {
                 Error::invalid(

@@ -82,7 +82,7 @@ mod object;
 mod object;
 
 /// The [`AnyStore`] variant that holds stores of `Self`.
-trait IntoAny: Element {
+pub(crate) trait IntoAny: Element {
     fn into_any(store: DynStore<Self>) -> AnyStore;
 }
 

@@ -13,7 +13,6 @@ use super::quantile::{Quantile, quantiles};
 use super::stats::{Summary, complex_refused, store_summary};
 use crate::dtype::{DType, Time, TimeUnit, dispatch_element};
 use crate::error::{Error, Result};
-use crate::npy::MmapArray;
 use crate::open::AnyStore;
 use crate::store::ChunkSource;
 
@@ -102,9 +101,12 @@ impl StatsOptions {
     /// are [`describe`](StatsOptions::describe)'s.
     pub fn compute(&self, path: impl AsRef<Path>) -> Result<Stats> {
         let path = path.as_ref();
-        if let Some(valid) = self.check_column(path)? {
+        if self.check_column(path)?.is_some() {
             refuse_datetime(crate::npy::read_header(path)?.dtype, path)?;
-            return self.compute_nullable(path, &valid);
+            return match self.describe(path)? {
+                Description::Numbers(s) => Ok(s),
+                Description::DateTimes(_) => Err(Error::internal("datetimes past their refusal")),
+            };
         }
         self.compute_store(&crate::open::open(path)?, path)
     }
@@ -118,17 +120,35 @@ impl StatsOptions {
     /// of datetimes.
     pub fn describe(&self, path: impl AsRef<Path>) -> Result<Description> {
         let path = path.as_ref();
-        if let Some(valid) = self.check_column(path)? {
-            let dtype = crate::npy::read_header(path)?.dtype;
-            if let Some(unit) = self.datetime_unit(dtype, path)? {
-                let (values, valid) = (MmapArray::<i64>::open(path)?, MmapArray::open(&valid)?);
-                let mut s = datetime_summary(&MaskedChunks::new(&values, &valid)?, unit)?;
-                s.null_count = Some(null_count(&valid)?);
-                return Ok(Description::DateTimes(s));
-            }
-            return self.compute_nullable(path, &valid).map(Description::Numbers);
+        let Some(name) = self.check_column(path)? else {
+            return self.describe_store(&crate::open::open(path)?, path);
+        };
+        // A dataset's column: as many rows as its manifest says (while an append commits, a
+        // file's header may count fewer).
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let ds = crate::dataset::Dataset::open(dir)?;
+        let column = ds.column(&name)?;
+        let dtype = crate::npy::read_header(path)?.dtype;
+        let Some(valid) = column.validity()? else {
+            let store: AnyStore = dispatch_element!(dtype.element(),
+                T => crate::open::IntoAny::into_any(Box::new(column.values::<T>()?)),
+                complex _C => return Err(complex_refused(path)));
+            return self.describe_store(&store, path);
+        };
+        if let Some(unit) = self.datetime_unit(dtype, path)? {
+            let values = column.values::<i64>()?;
+            let mut s = datetime_summary(&MaskedChunks::new(&values, &valid)?, unit)?;
+            s.null_count = Some(null_count(&valid)?);
+            return Ok(Description::DateTimes(s));
         }
-        self.describe_store(&crate::open::open(path)?, path)
+        let mut stats = dispatch_element!(dtype.element(),
+            T => stats_typed(&MaskedChunks::new(&column.values::<T>()?, &valid)?, self),
+            complex _C => Err(complex_refused(path)))?;
+        stats.summary.null_count = Some(null_count(&valid)?);
+        Ok(Description::Numbers(stats))
     }
 
     /// [`describe`](StatsOptions::describe) of an opened store.
@@ -163,7 +183,7 @@ impl StatsOptions {
 
     /// Checks the options, and a dataset column's kind; the column's validity file, if it has
     /// one.
-    fn check_column(&self, path: &Path) -> Result<Option<std::path::PathBuf>> {
+    fn check_column(&self, path: &Path) -> Result<Option<String>> {
         if self.range.is_some() && self.bins.is_none() {
             // Before opening: the options are wrong whatever the file.
             return Err(Error::argument("a histogram range needs a number of bins"));
@@ -175,7 +195,7 @@ impl StatsOptions {
             if column.categories.is_some() || column.dictionary.is_some() {
                 return Err(refuse_categorical(path, &column.name));
             }
-            return Ok(column.valid.as_ref().map(|v| path.with_file_name(v)));
+            return Ok(Some(column.name));
         }
         Ok(None)
     }
@@ -200,23 +220,6 @@ impl StatsOptions {
             path,
             "holds complex numbers; histograms and quantiles are only defined for real arrays",
         )))
-    }
-}
-
-impl StatsOptions {
-    /// [`compute`](StatsOptions::compute) for a dataset column with a validity file: the
-    /// statistics of its present values, and how many are missing.
-    fn compute_nullable(&self, path: &Path, valid: &Path) -> Result<Stats> {
-        let valid = MmapArray::<bool>::open(valid)?;
-        let element = crate::npy::read_header(path)?.dtype.element();
-        let mut stats = dispatch_element!(element,
-            T => {
-                let values = MmapArray::<T>::open(path)?;
-                stats_typed(&MaskedChunks::new(&values, &valid)?, self)
-            },
-            complex _C => Err(complex_refused(path)))?;
-        stats.summary.null_count = Some(null_count(&valid)?);
-        Ok(stats)
     }
 }
 

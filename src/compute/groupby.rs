@@ -461,12 +461,14 @@ trait Column: Sync {
 type KeyParts<'a> = (Box<dyn KeyCol + 'a>, i128, usize);
 
 impl dyn Column {
-    /// Maps the `.npy` column at `path` with the element type its header declares.
-    fn open(path: &Path) -> Result<Box<dyn Column>> {
-        let element = read_header(path)?.dtype.element();
+    /// Maps the dataset column `c` with the element type its header declares, as many rows as
+    /// the manifest says ([`crate::dataset::Column::values`]).
+    fn open(c: &crate::dataset::Column<'_>) -> Result<Box<dyn Column>> {
+        let path = c.file();
+        let element = read_header(&path)?.dtype.element();
         dispatch_element!(element,
-            T => Ok(Box::new(MmapArray::<T>::open(path)?) as Box<dyn Column>),
-            complex _C => Err(complex_refused(path)))
+            T => Ok(Box::new(c.values::<T>()?) as Box<dyn Column>),
+            complex _C => Err(complex_refused(&path)))
     }
 }
 
@@ -591,7 +593,7 @@ fn group(dir: &Path, by: &str, every: Option<Every>, aggs: &[Agg]) -> Result<Gro
         units.push(time_unit(&c)?);
         // A string column's file holds bytes, not a value a row: only its presence is counted.
         let values = c.kind() != ColumnKind::String;
-        columns.push(if values { Some(<dyn Column>::open(&c.file())?) } else { None });
+        columns.push(if values { Some(<dyn Column>::open(&c)?) } else { None });
         valids.push(c.validity()?);
     }
     let cols: Vec<Box<dyn ValueCol + '_>> = columns
@@ -688,7 +690,7 @@ fn time_unit(c: &crate::dataset::Column<'_>) -> Result<Option<TimeUnit>> {
 
 /// Opens the key column; a categorical one must hold unsigned codes.
 fn open_key(kc: &crate::dataset::Column<'_>) -> Result<Box<dyn Column>> {
-    let key_column = <dyn Column>::open(&kc.file())?;
+    let key_column = <dyn Column>::open(kc)?;
     if kc.kind() == ColumnKind::Categorical
         && !matches!(key_column.element(), ElementType::U8 | ElementType::U16 | ElementType::U32)
     {

@@ -185,6 +185,37 @@ pub(crate) struct Candidate {
     pub(crate) xxh3: String,
 }
 
+/// What identifies the input file at `path` for an append: a regular file (or a link to one),
+/// its size and fingerprint.
+///
+/// # Errors
+/// [`Error::Invalid`] for anything but a regular file (a pipe could not be read twice: once for
+/// its fingerprint, once for its rows); [`Error::Io`] on read errors.
+pub(crate) fn candidate(path: PathBuf) -> Result<Candidate> {
+    let meta = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?;
+    if !meta.is_file() {
+        return Err(Error::invalid(
+            &path,
+            "is not a regular file; an append reads files (it fingerprints each one before it \
+             reads its rows, so that loading it again is refused)",
+        ));
+    }
+    let xxh3 = super::workdir::fingerprint(&path)?;
+    Ok(Candidate { bytes: meta.len(), xxh3, path })
+}
+
+/// The error for `c`, loaded into `dataset` before (`when`).
+pub(crate) fn loaded_error(c: &Candidate, dataset: &Path, when: &str) -> Error {
+    Error::invalid(
+        &c.path,
+        format!(
+            "was loaded into {} before ({when}: the same size and content); an append loads a \
+             file once (skip such files to make a retried step change nothing)",
+            dataset.display()
+        ),
+    )
+}
+
 /// The file of `m` (or of this very append, `earlier`) with the same size and fingerprint as
 /// `c`, if any: `c` was loaded before.
 pub(crate) fn loaded_before<'a>(

@@ -329,6 +329,11 @@ fn files_of(m: &Manifest) -> impl Iterator<Item = String> + '_ {
 /// dataset directory holds.
 fn free_name(dataset: &Path, used: &HashSet<String>, want: &str) -> String {
     let (stem, ext) = want.rsplit_once('.').unwrap_or((want, ""));
+    // `k.2.npy` widened again becomes `k.3.npy`, not `k.2.2.npy`.
+    let stem = match stem.rsplit_once('.') {
+        Some((base, n)) if n.parse::<u32>().is_ok_and(|n| n >= 2) => base,
+        _ => stem,
+    };
     let free = |n: &str| !used.contains(n) && !dataset.join(n).exists();
     if free(want) {
         return want.to_string();
@@ -349,25 +354,59 @@ fn rows_of(dir: &Path, file: &str) -> Result<u64> {
     }
 }
 
-/// The header of the 1-d `.npy` at `path`, checked to hold the data of `rows` rows. (Its header
-/// may count fewer, or more: an append committed but stopped before it rewrote the headers,
-/// or one given up before its commit. The manifest's count is the one that holds.)
+/// The header of the 1-d `.npy` at `path`, checked to hold the data of `rows` rows, and to be
+/// a file of its own. Its header may count fewer rows (an append committed but stopped before
+/// it rewrote the headers), never more: rows the manifest does not count are damage, not
+/// something an append may overwrite.
 fn holding(path: &Path, rows: u64) -> Result<Header> {
-    let h = read_header(path)?;
+    let meta = fs::symlink_metadata(path).map_err(|e| Error::io(path, e))?;
+    if !meta.file_type().is_file() {
+        return Err(Error::invalid(
+            path,
+            "is not a regular file (a symbolic link?); an append writes only the dataset's own \
+             files",
+        ));
+    }
+    if std::os::unix::fs::MetadataExt::nlink(&meta) > 1 {
+        return Err(Error::invalid(
+            path,
+            "shares its data with another name (a hard link, as `cp -al` makes); an append would \
+             change that file too: copy the dataset without links first",
+        ));
+    }
+    let h = header_of(path)?;
     if h.shape.len() != 1 {
         return Err(Error::invalid(path, format!("is not 1-d (shape {:?})", h.shape)));
     }
-    let len = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
-    let need = h.data_offset as u64 + rows * h.dtype.itemsize() as u64;
-    if len < need {
+    if h.shape[0] as u64 > rows {
         return Err(Error::invalid(
             path,
             format!(
-                "is {len} bytes, too short for the {rows} rows the manifest says; the dataset is damaged"
+                "holds {} rows, more than the {rows} the manifest says; the dataset is damaged",
+                h.shape[0]
+            ),
+        ));
+    }
+    let need = h.data_offset as u64 + rows * h.dtype.itemsize() as u64;
+    if meta.len() < need {
+        return Err(Error::invalid(
+            path,
+            format!(
+                "is {} bytes, too short for the {rows} rows the manifest says; the dataset is \
+                 damaged",
+                meta.len()
             ),
         ));
     }
     Ok(h)
+}
+
+/// The header of the `.npy` at `path`, whatever the length of its data.
+fn header_of(path: &Path) -> Result<Header> {
+    let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut head = Vec::with_capacity(4096);
+    (&mut f).take(1 << 16).read_to_end(&mut head).map_err(|e| Error::io(path, e))?;
+    Header::parse(&head).map_err(|e| e.at(path))
 }
 
 /// Offset `i` of a string column's offsets file: where its strings' bytes end after `i` rows.
@@ -469,8 +508,44 @@ pub(crate) fn apply(
             _ => {}
         }
     }
-    fs::remove_dir_all(staging).map_err(|e| Error::io(staging, e))?;
+    // Renamed first, at once, so that a removal cut short leaves no half working directory
+    // that would stop the next append (`remove_leftovers` finishes it).
+    let trash = trash_dir(staging);
+    fs::rename(staging, &trash).map_err(|e| Error::io(staging, e))?;
     crate::fsutil::sync_dir(staging);
+    remove_leftovers(staging)
+}
+
+/// Where a finished append's working directory goes to be removed.
+fn trash_dir(staging: &Path) -> std::path::PathBuf {
+    let mut name = staging.as_os_str().to_owned();
+    name.push(".done");
+    std::path::PathBuf::from(name)
+}
+
+/// Removes what a finished append left to be removed, if anything: its working directory
+/// (once renamed) and the temporary file of a manifest write a crash cut short.
+///
+/// # Errors
+/// [`Error::Io`] naming what cannot be removed.
+pub(crate) fn remove_leftovers(staging: &Path) -> Result<()> {
+    let trash = trash_dir(staging);
+    match fs::remove_dir_all(&trash) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(Error::io(&trash, e)),
+        _ => {}
+    }
+    let Some(dataset) = staging.parent() else { return Ok(()) };
+    let prefix = format!(".{MANIFEST}.larder-tmp-");
+    for entry in fs::read_dir(dataset).map_err(|e| Error::io(dataset, e))? {
+        let entry = entry.map_err(|e| Error::io(dataset, e))?;
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let p = entry.path();
+            match fs::remove_file(&p) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(Error::io(&p, e)),
+                _ => {}
+            }
+        }
+    }
     Ok(())
 }
 
@@ -528,7 +603,7 @@ fn append_rows(path: &Path, staging: &Path, step: &Extend) -> Result<()> {
 /// syncs it.
 fn set_rows(path: &Path, rows: u64) -> Result<()> {
     let io_err = |err| Error::io(path, err);
-    let mut header = read_header(path)?;
+    let mut header = header_of(path)?;
     header.shape[0] = usize::try_from(rows).map_err(|_| Error::invalid(path, "too many rows"))?;
     let bytes = header
         .to_bytes_in(header.version, header.data_offset)

@@ -227,13 +227,19 @@ pub(crate) enum Fingerprints {
 }
 
 impl Fingerprints {
-    /// Starts fingerprinting `paths` in order (`-`, standard input, gets none).
+    /// Starts fingerprinting `paths` in order. Only regular files get one: standard input (`-`)
+    /// and pipes can be read only once, by the conversion.
     pub(crate) fn start(paths: &[PathBuf]) -> Fingerprints {
-        let paths = paths.to_vec();
+        let paths: Vec<(PathBuf, bool)> = paths
+            .iter()
+            .map(|p| {
+                (p.clone(), p.as_os_str() != "-" && fs::metadata(p).is_ok_and(|m| m.is_file()))
+            })
+            .collect();
         Fingerprints::Running(std::thread::spawn(move || {
             paths
                 .iter()
-                .map(|p| if p.as_os_str() == "-" { Ok(None) } else { fingerprint(p).map(Some) })
+                .map(|(p, regular)| if *regular { fingerprint(p).map(Some) } else { Ok(None) })
                 .collect()
         }))
     }

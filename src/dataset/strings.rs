@@ -23,7 +23,8 @@ impl Strings {
     ///
     /// # Errors
     /// As [`MmapArray::open`]; [`Error::Format`] when the offsets file does not hold `len + 1`
-    /// offsets, the first 0 and the last at most the length of the bytes file.
+    /// offsets, the first 0 and the last the length of the bytes file (or, while an append
+    /// commits, past the end its header counts, inside the file).
     pub fn open(bytes: &Path, offsets: &Path, len: u64) -> Result<Strings> {
         let (bytes_file, offsets_file) = (MmapArray::<u8>::open(bytes)?, MmapArray::open(offsets)?);
         if offsets_file.shape().len() != 1 || bytes_file.shape().len() != 1 {
@@ -32,14 +33,18 @@ impl Strings {
         // The count `len` holds, whatever the headers say: an append adds rows to the files
         // before the manifest counts them, and rewrites the headers only after.
         let want = len.saturating_add(1);
+        let counted = offsets_file.len() as u64;
         let offsets_file = usize::try_from(want)
             .ok()
-            .and_then(|n| offsets_file.with_rows(n).ok())
+            .filter(|_| counted <= want)
+            .and_then(|n| {
+                if counted == want { Some(offsets_file) } else { offsets_file.with_rows(n).ok() }
+            })
             .ok_or_else(|| {
                 Error::format(
                     offsets,
                     0,
-                    format!("holds fewer than {want} offsets for {len} strings"),
+                    format!("holds {counted} offsets, not the {want} of {len} strings"),
                 )
             })?;
         let (first, end) = {
@@ -47,14 +52,15 @@ impl Strings {
             (o.first().copied(), o.last().copied().unwrap_or(0))
         };
         let bytes_file = match (first, usize::try_from(end)) {
-            (Some(0), Ok(end)) => bytes_file.with_rows(end).ok(),
+            (Some(0), Ok(end)) if end == bytes_file.len() => Some(bytes_file),
+            (Some(0), Ok(end)) if end > bytes_file.len() => bytes_file.with_rows(end).ok(),
             _ => None,
         };
         let Some(bytes_file) = bytes_file else {
             return Err(Error::format(
                 offsets,
                 0,
-                format!("offsets must run from 0 to at most the bytes of {}", bytes.display()),
+                format!("offsets must run from 0 to the end of the bytes of {}", bytes.display()),
             ));
         };
         Ok(Strings {

@@ -271,7 +271,10 @@ fn dataset_to_object(
 ) -> Result<CopyReport> {
     let label = PathBuf::from(dst.to_string());
     if dst.inner().is_some() {
-        return Err(Error::invalid(&label, "a dataset copies to a whole Zarr group, not inside one"));
+        return Err(Error::invalid(
+            &label,
+            "a dataset copies to a whole Zarr group, not inside one",
+        ));
     }
     if options.resume {
         return Err(Error::invalid(

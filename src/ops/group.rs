@@ -309,7 +309,11 @@ fn check_only_named_files(ds: &Dataset) -> Result<()> {
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
         let name = entry.file_name();
-        if !named.iter().any(|n| std::ffi::OsStr::new(n) == name) {
+        // larder's own working files (an append under way or cut short, a manifest being
+        // replaced) are not part of the dataset.
+        let own = name.to_string_lossy().starts_with('.')
+            && name.to_string_lossy().contains(".larder-tmp");
+        if !own && !named.iter().any(|n| std::ffi::OsStr::new(n) == name) {
             return Err(Error::invalid(
                 entry.path(),
                 "is not named by the dataset's manifest; a dataset group holds only the \

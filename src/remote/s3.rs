@@ -18,10 +18,10 @@ use object_store::{
     BackoffConfig, ClientConfigKey, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig,
     WriteMultipart,
 };
-use zarrs::storage::{ReadableListableStorageTraits, ReadableWritableListableStorageTraits};
 use zarrs::storage::storage_adapter::async_to_sync::{
     AsyncToSyncBlockOn, AsyncToSyncStorageAdapter,
 };
+use zarrs::storage::{ReadableListableStorageTraits, ReadableWritableListableStorageTraits};
 use zarrs_object_store::AsyncObjectStore;
 
 use super::{ObjectUrl, S3Options};

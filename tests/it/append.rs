@@ -565,3 +565,155 @@ fn numpy_and_pandas_read_an_appended_dataset() {
     o.append_files(&[b], &ds, &mut |_| {}).unwrap();
     crate::support::run_interop(&python, "check_dataset.py", &[ds.as_os_str(), both.as_os_str()]);
 }
+
+/// Rewrites the row count in the header of the `.npy` at `path` (its data stays).
+fn set_header_rows(path: &Path, rows: usize) {
+    let bytes = fs::read(path).unwrap();
+    let mut h = larder::npy::Header::parse(&bytes).unwrap();
+    h.shape[0] = rows;
+    let head = h.to_bytes_in(h.version, h.data_offset).unwrap();
+    let mut f = fs::OpenOptions::new().write(true).open(path).unwrap();
+    io::Write::write_all(&mut f, &head).unwrap();
+}
+
+#[test]
+fn files_shared_with_other_names_or_counting_more_rows_are_refused_and_nothing_changes() {
+    let s = setup();
+    // A hard-linked snapshot (`cp -al`): appending would change the snapshot too.
+    let (ds, snap) = (s.root.join("ds"), s.root.join("snap"));
+    copy_dir(&s.base, &ds);
+    fs::create_dir(&snap).unwrap();
+    for e in fs::read_dir(&ds).unwrap() {
+        let e = e.unwrap();
+        fs::hard_link(e.path(), snap.join(e.file_name())).unwrap();
+    }
+    let before = tree(&snap);
+    let e = opts().append_files(std::slice::from_ref(&s.day2), &ds, &mut |_| {}).unwrap_err();
+    assert!(e.to_string().contains("shares its data with another name"), "{e}");
+    assert!(tree(&snap) == before, "the snapshot changed");
+    assert!(!ds.join(".append.larder-tmp").exists(), "a refusal leaves nothing to resume");
+    // A column that is a symbolic link to a file elsewhere.
+    let ds2 = s.root.join("ds2");
+    copy_dir(&s.base, &ds2);
+    let outside = s.root.join("outside.npy");
+    fs::rename(ds2.join("x.npy"), &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, ds2.join("x.npy")).unwrap();
+    let was = fs::read(&outside).unwrap();
+    let e = opts().append_files(std::slice::from_ref(&s.day2), &ds2, &mut |_| {}).unwrap_err();
+    assert!(e.to_string().contains("not a regular file"), "{e}");
+    assert_eq!(fs::read(&outside).unwrap(), was);
+    // A manifest that counts fewer rows than a file holds: damage, refused by readers and by
+    // an append alike.
+    let ds3 = s.root.join("ds3");
+    copy_dir(&s.base, &ds3);
+    let mut m = Manifest::read(&ds3).unwrap();
+    m.rows = 300;
+    m.rows_read = 300;
+    fs::write(ds3.join("manifest.json"), serde_json::to_vec(&m).unwrap()).unwrap();
+    let d = Dataset::open(&ds3).unwrap();
+    let e = d.column("x").unwrap().values::<f64>().unwrap_err();
+    assert!(e.to_string().contains("the manifest says 300 rows"), "{e}");
+    let before = tree(&ds3);
+    let e = opts().append_files(std::slice::from_ref(&s.day2), &ds3, &mut |_| {}).unwrap_err();
+    assert!(e.to_string().contains("the manifest says; the dataset is damaged"), "{e}");
+    assert!(tree(&ds3) == before && !ds3.join(".append.larder-tmp").exists());
+    let o =
+        Command::new(BIN).arg("convert").arg("--append").arg(&s.day2).arg(&ds3).output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "refused again, not an interrupted append");
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("--resume"));
+}
+
+#[test]
+fn readers_go_by_the_manifest_while_headers_still_count_the_old_rows() {
+    let s = setup();
+    let ds = s.root.join("ds");
+    copy_dir(&s.base, &ds);
+    opts().append_files(std::slice::from_ref(&s.day2), &ds, &mut |_| {}).unwrap();
+    let run = |args: &[&str]| {
+        let o = Command::new(BIN).args(args).output().unwrap();
+        assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        o.stdout
+    };
+    let d = ds.to_str().unwrap();
+    let (x, n) = (ds.join("x.npy"), ds.join("n.npy"));
+    let queries: Vec<Vec<String>> = vec![
+        vec![
+            "groupby".into(),
+            d.into(),
+            "--by".into(),
+            "k".into(),
+            "--agg".into(),
+            "count,mean:x,max:n".into(),
+            "--json".into(),
+        ],
+        vec!["stats".into(), x.display().to_string(), "--json".into()],
+        vec!["stats".into(), n.display().to_string(), "--json".into()],
+        vec!["cat".into(), d.into()],
+    ];
+    let want: Vec<Vec<u8>> =
+        queries.iter().map(|q| run(&q.iter().map(String::as_str).collect::<Vec<_>>())).collect();
+    // As after an append stopped between its commit and the rewriting of the headers.
+    let m = Manifest::read(&ds).unwrap();
+    for c in &m.columns {
+        for f in [Some(&c.file), c.valid.as_ref()].into_iter().flatten() {
+            set_header_rows(&ds.join(f), 400);
+        }
+        if let Some(o) = &c.offsets {
+            set_header_rows(&ds.join(o), 401);
+        }
+    }
+    for (q, w) in queries.iter().zip(&want) {
+        let got = run(&q.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(
+            got == *w,
+            "{q:?}: {} vs {}",
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(w)
+        );
+    }
+}
+
+#[test]
+fn a_resume_finishes_the_interrupted_append_and_then_appends_the_inputs_it_did_not_read() {
+    let s = setup();
+    let day3 = s.root.join("day3.csv");
+    fs::write(&day3, table(700, 800, 0, true)).unwrap();
+    let reference = s.root.join("reference");
+    copy_dir(&s.base, &reference);
+    for input in [&s.day2, &day3] {
+        opts().append_files(std::slice::from_ref(input), &reference, &mut |_| {}).unwrap();
+    }
+    for (k, given) in
+        [vec![day3.clone()], vec![s.day2.clone(), day3.clone()]].into_iter().enumerate()
+    {
+        let ds = s.root.join(format!("ds{k}"));
+        copy_dir(&s.base, &ds);
+        let mut o = opts();
+        o.faults(Arc::new(FailAt { step: Step::Manifest, n: 2, seen: AtomicU64::new(0) }));
+        o.append_files(std::slice::from_ref(&s.day2), &ds, &mut |_| {}).unwrap_err();
+        assert!(ds.join(".append.larder-tmp/commit.json").exists(), "stopped with its journal");
+        let mut o = opts();
+        o.resume(true);
+        let r = o.append_files(&given, &ds, &mut |_| {}).unwrap();
+        assert!(r.resumed);
+        assert_eq!(r.manifest.rows, 800, "{given:?}");
+        assert_eq!(contents(&ds), contents(&reference), "{given:?}");
+    }
+}
+
+#[test]
+fn leftovers_of_a_cleanup_cut_short_are_removed_and_pipes_are_refused() {
+    let s = setup();
+    let ds = s.root.join("ds");
+    copy_dir(&s.base, &ds);
+    let trash = ds.join(".append.larder-tmp.done");
+    fs::create_dir(&trash).unwrap();
+    fs::write(trash.join("t.npy"), b"left").unwrap();
+    fs::write(ds.join(".manifest.json.larder-tmp-4242"), b"{").unwrap();
+    opts().append_files(std::slice::from_ref(&s.day2), &ds, &mut |_| {}).unwrap();
+    assert!(!trash.exists() && !ds.join(".manifest.json.larder-tmp-4242").exists());
+    let fifo = s.root.join("fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let e = opts().append_files(&[fifo], &ds, &mut |_| {}).unwrap_err();
+    assert!(e.to_string().contains("not a regular file"), "{e}");
+}
