@@ -244,6 +244,7 @@ impl Bucket {
             let url = format!("s3://{}", self.name);
             match e {
                 object_store::Error::NotFound { .. } => Error::remote(url, "no such bucket"),
+                // object_store reports a listing's 404 as a generic error with S3's body.
                 e if e.to_string().contains("<Code>NoSuchBucket</Code>") => {
                     Error::remote(url, "no such bucket")
                 }
