@@ -41,29 +41,33 @@
 //!                a thread of its own
 //! sources.rs     several input files read as one stream, headers checked, lines mapped back
 //! split.rs       cutting the input into blocks of whole records (BlockReader)
-//! names.rs       safe, unique file names for column names
 //! plan.rs        the column plan: header, selection, types (schema, inference), fills
 //! checkpoint.rs  the checkpoint of an unfinished run (plan, offsets, file lengths)
+//! workdir.rs     the hidden working directory: its checks, its lock; what identifies an input
 //! sink.rs        one column's .npy file, of whichever element type
-//! append.rs      an append-only file a checkpoint records by length
+//! appender.rs    an append-only file a checkpoint records by length
 //! dictionary.rs  categorical dictionaries and their files
 //! rejects.rs     rejects.csv
 //! faults.rs      the seam over the durable steps (FaultPlan, Step)
 //! staged.rs      one column's staged files: appending, the categorical-to-string spill, the
 //!                final files
 //! staging.rs     the staged files of a run: writing blocks, checkpoints, the finish
+//! append.rs      appending to a dataset: the plan its manifest fixes, files loaded before
+//! commit.rs      adding staged rows to a dataset's files through a journal
 //! convert.rs     (this file) the options and the top-level run: fresh or resumed
 //! ```
 //!
-//! The dataset format itself (`manifest.json`) is [`crate::dataset`], shared with `compute`.
+//! The dataset format itself (`manifest.json`, and the file names of columns) is
+//! [`crate::dataset`], shared with `compute` and `ops`.
 
 mod append;
+mod appender;
 mod checkpoint;
 mod columns;
+mod commit;
 mod dictionary;
 mod faults;
 mod input;
-mod names;
 mod parse;
 mod plan;
 mod record;
@@ -76,17 +80,17 @@ mod staged;
 mod staging;
 mod timefmt;
 mod value;
+mod workdir;
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
-use crate::dataset::{MANIFEST, Manifest};
+use crate::dataset::{Load, MANIFEST, Manifest};
 use crate::error::{Error, Result};
 use crate::fsutil::TempGuard;
-use crate::sys::{self, Lock};
 
 use checkpoint::{Checkpoint, ColumnState, SourceId};
 pub use faults::{FaultPlan, NoFaults, Step};
@@ -96,6 +100,7 @@ use split::BlockReader;
 pub use staging::Progress;
 use staging::{Policy, Staging};
 pub use value::DEFAULT_NA;
+use workdir::Fingerprints;
 
 /// Default bytes per block.
 pub const DEFAULT_BLOCK_SIZE: usize = 1 << 20;
@@ -119,6 +124,7 @@ pub const DEFAULT_MAX_CATEGORY_BYTES: u64 = 64 << 20;
 /// How to convert a CSV file. Build with [`ConvertOptions::new`], then call
 /// [`convert`](ConvertOptions::convert).
 #[derive(Clone, Debug)]
+#[allow(clippy::struct_excessive_bools)] // each flag is a separate user choice
 pub struct ConvertOptions {
     delimiter: u8,
     header: bool,
@@ -134,6 +140,7 @@ pub struct ConvertOptions {
     max_categories: u64,
     max_category_bytes: u64,
     resume: bool,
+    skip_loaded: bool,
     block_size: usize,
     checkpoint_interval: Duration,
     faults: Arc<dyn FaultPlan>,
@@ -142,6 +149,35 @@ pub struct ConvertOptions {
 impl Default for ConvertOptions {
     fn default() -> Self {
         ConvertOptions::new()
+    }
+}
+
+/// What an append did.
+#[derive(Clone, Debug)]
+pub struct AppendReport {
+    /// The dataset's manifest after it.
+    pub manifest: Manifest,
+    /// The rows it added, its rejects and its files (the manifest's last load); `None` when
+    /// every input had been loaded before and was skipped.
+    pub load: Option<Load>,
+    /// Inputs skipped as loaded before.
+    pub skipped: Vec<PathBuf>,
+    /// True when an interrupted append was finished.
+    pub resumed: bool,
+    /// Input bytes converted by this process.
+    pub bytes_this_run: u64,
+}
+
+impl AppendReport {
+    fn of(
+        manifest: Manifest,
+        appended: bool,
+        skipped: Vec<PathBuf>,
+        resumed: bool,
+        bytes: u64,
+    ) -> Self {
+        let load = if appended { manifest.appends.last().cloned() } else { None };
+        AppendReport { manifest, load, skipped, resumed, bytes_this_run: bytes }
     }
 }
 
@@ -180,6 +216,7 @@ impl ConvertOptions {
             max_categories: DEFAULT_MAX_CATEGORIES,
             max_category_bytes: DEFAULT_MAX_CATEGORY_BYTES,
             resume: false,
+            skip_loaded: false,
             block_size: DEFAULT_BLOCK_SIZE,
             checkpoint_interval: DEFAULT_CHECKPOINT_INTERVAL,
             faults: Arc::new(NoFaults),
@@ -287,6 +324,14 @@ impl ConvertOptions {
         self
     }
 
+    /// In an append, skips the input files loaded into the dataset before (the same size and
+    /// content fingerprint) instead of refusing them (see
+    /// [`append_files`](ConvertOptions::append_files)).
+    pub fn skip_loaded(&mut self, yes: bool) -> &mut Self {
+        self.skip_loaded = yes;
+        self
+    }
+
     /// Bytes per block, from 1 byte to 256 MiB (memory use grows with it; the output does not
     /// depend on it).
     pub fn block_size(&mut self, bytes: usize) -> &mut Self {
@@ -384,26 +429,188 @@ impl ConvertOptions {
         }
         let inputs = sources::expand(inputs)?;
         let out = out_dir.as_ref();
-        let Some(input) = inputs.first().map(PathBuf::as_path) else {
+        self.check_inputs(&inputs)?;
+        if out.exists() {
+            return Err(Error::invalid(out, "already exists; convert into a new directory"));
+        }
+        let tmp = workdir::temp_dir(out)?;
+        let held = workdir::check_temp_dir(&tmp, out)?;
+        let fingerprints = Fingerprints::start(&inputs);
+        let (manifest, notes, resumed, bytes_this_run) =
+            self.stage(&inputs, &tmp, out, held, None, fingerprints, progress)?;
+        // Last, so that until the rename the directory is still recognised as larder's (by
+        // its manifest once the checkpoint is gone).
+        match fs::remove_file(tmp.join(workdir::MARKER)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(Error::io(&tmp, e)),
+            _ => {}
+        }
+        faults::before(&*self.faults, Step::Rename, out)?;
+        crate::fsutil::rename_durably(&tmp, out)?;
+        Ok(ConvertReport { manifest, out_dir: out.to_path_buf(), resumed, bytes_this_run, notes })
+    }
+
+    /// Appends the rows of the CSV files `inputs` (as [`convert_files`] reads them) to the
+    /// dataset in `dataset`, under its schema: its columns, found by name, with their types,
+    /// datetime formats and fill values; a categorical column's dictionary grows in place, its
+    /// codes widening when it passes 256 or 65,536 categories.
+    ///
+    /// Exactly once: the manifest records each file loaded (size, modification time, content
+    /// fingerprint), and a file loaded before (the same size and fingerprint, under any name)
+    /// is refused, or skipped with [`skip_loaded`](ConvertOptions::skip_loaded), so a retried
+    /// pipeline step changes nothing. Atomic: the new rows are staged as a resumable
+    /// conversion inside the dataset (`.append.larder-tmp`), then added to the column files
+    /// through a journal, and the new manifest is written last; readers of the dataset see it
+    /// before or after the append, never half of it. After an interruption (a crash, a full
+    /// disk) the dataset is as it was, and [`resume`](ConvertOptions::resume) finishes the
+    /// append with the bytes an uninterrupted one writes. Every column stays a `.npy` file numpy
+    /// maps. The time an append takes grows with the rows it adds, not with the dataset (but
+    /// for the rare rewrites: a column's codes widening, and a validity file made for a column
+    /// whose first missing value arrives).
+    ///
+    /// [`convert_files`]: ConvertOptions::convert_files
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a `dataset` that is not a dataset directory, an input with a
+    /// column the dataset lacks or lacking one it has, options that conflict with its schema, a
+    /// file loaded before (without `skip_loaded`), or a categorical dictionary that would pass
+    /// its bound; [`Error::Interrupted`] for an interrupted append without `resume`;
+    /// [`Error::Argument`] for standard input; otherwise as [`convert_files`].
+    pub fn append_files(
+        &self,
+        inputs: &[PathBuf],
+        dataset: impl AsRef<Path>,
+        progress: &mut (dyn FnMut(&Progress) + Send),
+    ) -> Result<AppendReport> {
+        let dataset = dataset.as_ref();
+        let inputs = sources::expand(inputs)?;
+        self.check_inputs(&inputs)?;
+        if inputs.iter().any(|p| p.as_os_str() == "-") {
+            return Err(Error::argument(
+                "an append reads files, not standard input: it records each file's fingerprint \
+                 so that loading the same file again is refused",
+            ));
+        }
+        if !crate::dataset::Dataset::is_dataset(dataset) {
+            return Err(Error::invalid(
+                dataset,
+                "is not a dataset directory (it has no manifest.json); append to what convert made",
+            ));
+        }
+        // One append at a time; readers are not held up.
+        let dir_lock = fs::File::open(dataset).map_err(|e| Error::io(dataset, e))?;
+        match crate::sys::lock(&dir_lock, dataset, crate::sys::Lock::Exclusive) {
+            Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::WouldBlock => {
+                return Err(Error::io(
+                    dataset,
+                    io::Error::new(
+                        io::ErrorKind::WouldBlock,
+                        "another append to this dataset is running; wait for it to finish",
+                    ),
+                ));
+            }
+            other => other?,
+        }
+        let before = Manifest::read(dataset)?;
+        let tmp = append::staging_dir(dataset);
+        let held = workdir::check_temp_dir(&tmp, dataset)?;
+        let faults = &*self.faults;
+        if held.is_some() {
+            let journal = commit::Journal::read(&tmp)?;
+            let staged = journal.is_none()
+                && Checkpoint::read(&tmp)?.is_none()
+                && tmp.join(MANIFEST).is_file();
+            if (journal.is_some() || staged) && !self.resume {
+                return Err(Error::Interrupted { path: tmp, out: dataset.to_path_buf() });
+            }
+            let journal = match journal {
+                Some(j) => Some(j),
+                None if staged => {
+                    Some(commit::prepare(dataset, &tmp, &before, &Manifest::read(&tmp)?, faults)?)
+                }
+                None => None,
+            };
+            if let Some(j) = journal {
+                commit::apply(dataset, &tmp, &j, faults)?;
+                return Ok(AppendReport::of(j.after, true, Vec::new(), true, 0));
+            }
+        }
+        let mut kept: Vec<append::Candidate> = Vec::new();
+        let mut skipped = Vec::new();
+        for path in inputs {
+            let id = workdir::source_id(&path)?;
+            let c = append::Candidate { bytes: id.bytes, xxh3: workdir::fingerprint(&path)?, path };
+            match append::loaded_before(&before, &kept, &c) {
+                None => kept.push(c),
+                Some(_) if self.skip_loaded => skipped.push(c.path),
+                Some(when) => {
+                    return Err(Error::invalid(
+                        &c.path,
+                        format!(
+                            "was loaded into {} before ({when}: the same size and content); an \
+                             append loads a file once (skip such files to make a retried step \
+                             change nothing)",
+                            dataset.display()
+                        ),
+                    ));
+                }
+            }
+        }
+        if kept.is_empty() {
+            if held.is_some() {
+                // Only a run killed before its first checkpoint left it.
+                fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+            }
+            return Ok(AppendReport::of(before, false, skipped, false, 0));
+        }
+        let paths: Vec<PathBuf> = kept.iter().map(|c| c.path.clone()).collect();
+        let fingerprints = Fingerprints::ready(kept.into_iter().map(|c| Some(c.xxh3)).collect());
+        let target = Some((dataset, &before));
+        let (delta, _notes, resumed, bytes) =
+            self.stage(&paths, &tmp, dataset, held, target, fingerprints, progress)?;
+        let j = commit::prepare(dataset, &tmp, &before, &delta, faults)?;
+        commit::apply(dataset, &tmp, &j, faults)?;
+        drop(dir_lock);
+        Ok(AppendReport::of(j.after, true, skipped, resumed, bytes))
+    }
+
+    /// Refuses no input, standard input among several, and a delimiter that cannot be one.
+    fn check_inputs(&self, inputs: &[PathBuf]) -> Result<()> {
+        if inputs.is_empty() {
             return Err(Error::argument("no input to convert"));
-        };
+        }
         if inputs.len() > 1 && inputs.iter().any(|p| p.as_os_str() == "-") {
             return Err(Error::argument("standard input can only be converted on its own"));
         }
         if matches!(self.delimiter, b'"' | b'\r' | b'\n') {
             return Err(Error::argument("the delimiter cannot be a quote or a line break"));
         }
+        Ok(())
+    }
+
+    /// Converts `inputs` into the working directory `tmp` (for `out`), continuing the run
+    /// there if `held` (its lock) says there is one. With `target` (an append: the dataset's
+    /// directory and manifest), the dataset fixes the plan.
+    #[allow(clippy::too_many_arguments)]
+    fn stage(
+        &self,
+        inputs: &[PathBuf],
+        tmp: &Path,
+        out: &Path,
+        held: Option<File>,
+        target: Option<(&Path, &Manifest)>,
+        fingerprints: Fingerprints,
+        progress: &mut (dyn FnMut(&Progress) + Send),
+    ) -> Result<(Manifest, Vec<String>, bool, u64)> {
+        let input = inputs.first().map_or(Path::new("-"), PathBuf::as_path);
         let stdin = input.as_os_str() == "-";
-        if out.exists() {
-            return Err(Error::invalid(out, "already exists; convert into a new directory"));
+        let mut settings = self.settings()?;
+        if target.is_some() {
+            settings["append"] = serde_json::json!(true);
         }
-        let tmp = temp_dir(out)?;
-        let settings = self.settings()?;
-        let (reader_input, sources, files) = self.open_inputs(&inputs)?;
-        let held = check_temp_dir(&tmp, out)?;
-        let existing = if held.is_some() { Checkpoint::read(&tmp)? } else { None };
+        let (reader_input, sources, files) = self.open_inputs(inputs)?;
+        let existing = if held.is_some() { Checkpoint::read(tmp)? } else { None };
         if existing.is_some() && !self.resume {
-            return Err(Error::Interrupted { path: tmp, out: out.to_path_buf() });
+            return Err(Error::Interrupted { path: tmp.to_path_buf(), out: out.to_path_buf() });
         }
         if self.resume && stdin {
             return Err(Error::argument(
@@ -411,10 +618,10 @@ impl ConvertOptions {
                  gone; convert from a file to be able to resume",
             ));
         }
-        let result = if let (Some(ck), Some(lock)) = (existing, held) {
+        if let (Some(ck), Some(lock)) = (existing, held) {
             if ck.settings != settings {
                 return Err(Error::invalid(
-                    &tmp,
+                    tmp,
                     "the interrupted conversion used other options; resume with the same \
                      options, or delete it to start over",
                 ));
@@ -433,7 +640,8 @@ impl ConvertOptions {
                     ),
                 ));
             }
-            if let Some((_, now)) = recorded.iter().zip(&sources).find(|(a, b)| !same_source(a, b))
+            if let Some((_, now)) =
+                recorded.iter().zip(&sources).find(|(a, b)| !workdir::same_source(a, b))
             {
                 return Err(Error::invalid(
                     &now.path,
@@ -445,48 +653,38 @@ impl ConvertOptions {
                 ));
             }
             drop(reader_input);
-            let result = self.run_resumed(ck, &tmp, &inputs, progress)?;
+            let result = self.run_resumed(ck, tmp, inputs, fingerprints, progress)?;
             drop(lock);
-            result
-        } else {
-            if tmp.exists() {
-                // Killed before its first checkpoint: nothing worth keeping, and
-                // `check_temp_dir` found only what a conversion writes there. (Its lock is
-                // held, and released by the removal.)
-                fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
-            }
-            fs::create_dir(&tmp).map_err(|e| Error::io(&tmp, e))?;
-            // Removed again unless the run ends in a state a resume can continue from.
-            let guard = TempGuard::new(tmp.clone());
-            fs::write(tmp.join(MARKER), MARKER_TEXT).map_err(|e| Error::io(&tmp, e))?;
-            let lock = lock_dir(&tmp)?;
-            let run = Fresh { settings, sources, input: reader_input, files };
-            let result = self.run_fresh(run, &tmp, input, progress);
-            drop(lock);
-            match &result {
-                // Not resumable: the same input would stop the same way. (An I/O error, an
-                // injected one among them, leaves everything for a resume, as a crash would.)
-                Err(
-                    Error::Rejected { .. }
-                    | Error::Format { .. }
-                    | Error::Invalid { .. }
-                    | Error::Argument(_)
-                    | Error::Internal(_),
-                ) => drop(guard),
-                _ => guard.keep(),
-            }
-            result?
-        };
-        let (manifest, notes, resumed, bytes_this_run) = result;
-        // Last, so that until the rename the directory is still recognised as larder's (by
-        // its manifest once the checkpoint is gone).
-        match fs::remove_file(tmp.join(MARKER)) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(Error::io(&tmp, e)),
-            _ => {}
+            return Ok(result);
         }
-        faults::before(&*self.faults, Step::Rename, out)?;
-        crate::fsutil::rename_durably(&tmp, out)?;
-        Ok(ConvertReport { manifest, out_dir: out.to_path_buf(), resumed, bytes_this_run, notes })
+        if tmp.exists() {
+            // Killed before its first checkpoint: nothing worth keeping, and `check_temp_dir`
+            // found only what a conversion writes there. (Its lock is held, and released by
+            // the removal.)
+            fs::remove_dir_all(tmp).map_err(|e| Error::io(tmp, e))?;
+        }
+        fs::create_dir(tmp).map_err(|e| Error::io(tmp, e))?;
+        // Removed again unless the run ends in a state a resume can continue from.
+        let guard = TempGuard::new(tmp.to_path_buf());
+        fs::write(tmp.join(workdir::MARKER), workdir::MARKER_TEXT)
+            .map_err(|e| Error::io(tmp, e))?;
+        let lock = workdir::lock_dir(tmp)?;
+        let run = Fresh { settings, sources, input: reader_input, files, target, fingerprints };
+        let result = self.run_fresh(run, tmp, input, progress);
+        drop(lock);
+        match &result {
+            // Not resumable: the same input would stop the same way. (An I/O error, an
+            // injected one among them, leaves everything for a resume, as a crash would.)
+            Err(
+                Error::Rejected { .. }
+                | Error::Format { .. }
+                | Error::Invalid { .. }
+                | Error::Argument(_)
+                | Error::Internal(_),
+            ) => drop(guard),
+            _ => guard.keep(),
+        }
+        result
     }
 
     fn policy(&self) -> Policy {
@@ -495,6 +693,7 @@ impl ConvertOptions {
             interval: self.checkpoint_interval,
             max_categories: self.max_categories,
             max_category_bytes: self.max_category_bytes,
+            spill: true,
             faults: Arc::clone(&self.faults),
         }
     }
@@ -506,10 +705,10 @@ impl ConvertOptions {
         inputs: &[PathBuf],
     ) -> Result<(input::Input, Vec<SourceId>, Option<sources::FileMap>)> {
         if let [one] = inputs {
-            let (i, id) = open_input(one)?;
+            let (i, id) = workdir::open_input(one)?;
             return Ok((i, vec![id], None));
         }
-        let ids = inputs.iter().map(|p| source_id(p)).collect::<Result<Vec<_>>>()?;
+        let ids = inputs.iter().map(|p| workdir::source_id(p)).collect::<Result<Vec<_>>>()?;
         let chain = sources::Chain::new(inputs.to_vec(), self.delimiter, self.header);
         let (files, consumed) = (chain.files(), chain.consumed());
         Ok((input::Input { reader: Box::new(chain), consumed: Some(consumed) }, ids, Some(files)))
@@ -517,12 +716,12 @@ impl ConvertOptions {
 
     fn run_fresh(
         &self,
-        run: Fresh,
+        run: Fresh<'_>,
         tmp: &Path,
         input: &Path,
         progress: &mut (dyn FnMut(&Progress) + Send),
     ) -> Result<(Manifest, Vec<String>, bool, u64)> {
-        let Fresh { settings, sources, input: reader_input, files } = run;
+        let Fresh { settings, sources, input: reader_input, files, target, fingerprints } = run;
         let mut sources = sources.into_iter();
         let source = sources.next().ok_or_else(|| Error::internal("no input"))?;
         let mut reader = BlockReader::new(reader_input.reader, input, 0, self.block_size)
@@ -539,7 +738,8 @@ impl ConvertOptions {
         // be converted as they are. (Blocks are consecutive runs of whole records.)
         let mut sample = std::borrow::Cow::Borrowed(&first.data[..]);
         let mut ahead = Vec::new();
-        while memchr::memchr_iter(b'\n', &sample).take(self.infer_rows).count() < self.infer_rows
+        while target.is_none()
+            && memchr::memchr_iter(b'\n', &sample).take(self.infer_rows).count() < self.infer_rows
             && sample.len() < INFER_BYTES
         {
             match reader.next_block()? {
@@ -561,10 +761,13 @@ impl ConvertOptions {
             shrink: self.shrink,
             na: &self.na,
         };
-        let plan = Plan::build(&request, input, &names, &sample)?;
+        let (plan, seeds) = match target {
+            Some((dir, m)) => append::fixed_plan(dir, m, &request, input, &names)?,
+            None => (Plan::build(&request, input, &names, &sample)?, Vec::new()),
+        };
         drop(sample);
         reader.unread(ahead);
-        ensure_open_files(plan.columns.len(), input)?;
+        workdir::ensure_open_files(plan.columns.len(), input)?;
         let ck = Checkpoint {
             version: 1,
             settings,
@@ -580,13 +783,15 @@ impl ConvertOptions {
             rejects_bytes: 0,
             done: false,
         };
-        let mut run = Staging::create(tmp, input, ck, self.policy())?;
+        let mut policy = self.policy();
+        policy.spill = target.is_none();
+        let mut run = Staging::create(tmp, input, ck, policy, &seeds)?;
         if let Some(files) = files {
             run.attribute_lines(files);
         }
         let first = if first.data.is_empty() { None } else { Some(first) };
         let bytes = run.pump(first, &mut reader, progress)?;
-        let (manifest, notes) = run.finish()?;
+        let (manifest, notes) = run.finish(&fingerprints.wait()?)?;
         Ok((manifest, notes, false, bytes))
     }
 
@@ -595,6 +800,7 @@ impl ConvertOptions {
         ck: Checkpoint,
         tmp: &Path,
         inputs: &[PathBuf],
+        fingerprints: Fingerprints,
         progress: &mut (dyn FnMut(&Progress) + Send),
     ) -> Result<(Manifest, Vec<String>, bool, u64)> {
         let input = inputs.first().ok_or_else(|| Error::internal("no input"))?;
@@ -604,8 +810,11 @@ impl ConvertOptions {
             staging::cleanup(tmp, &ck.plan, &*self.faults)?;
             return Ok((manifest, Vec::new(), true, 0));
         }
-        ensure_open_files(ck.plan.columns.len(), input)?;
-        let mut run = Staging::resume(tmp, input, ck, self.policy())?;
+        workdir::ensure_open_files(ck.plan.columns.len(), input)?;
+        let mut policy = self.policy();
+        // An append cannot change a column's kind.
+        policy.spill = ck.settings.get("append").is_none();
+        let mut run = Staging::resume(tmp, input, ck, policy)?;
         let mut bytes = 0;
         if !run.is_done() {
             let offset = run.offset();
@@ -637,195 +846,21 @@ impl ConvertOptions {
                 .naming(files);
             bytes = run.pump(None, &mut reader, progress)?;
         }
-        let (manifest, notes) = run.finish()?;
+        let (manifest, notes) = run.finish(&fingerprints.wait()?)?;
         Ok((manifest, notes, true, bytes))
     }
 }
 
-/// Files a conversion keeps open per output column at most (values or codes, a dictionary or
-/// a string column's offsets, a validity file), and besides them.
-const FILES_PER_COLUMN: u64 = 3;
-const FILES_BESIDES: u64 = 64;
-
-/// Makes sure this process may keep open the files of `columns` output columns, raising its
-/// soft limit within the hard one if need be.
-fn ensure_open_files(columns: usize, input: &Path) -> Result<()> {
-    let want = columns as u64 * FILES_PER_COLUMN + FILES_BESIDES;
-    match sys::raise_open_files(want) {
-        Some(limit) if limit < want => Err(Error::invalid(
-            input,
-            format!(
-                "has {columns} columns, whose files need up to {want} open at once; this process \
-                 may open only {limit} (its hard limit: raise it, e.g. with `ulimit -Hn`, or \
-                 convert fewer columns)"
-            ),
-        )),
-        _ => Ok(()),
-    }
-}
-
-/// The file that marks a temporary directory as made by a conversion, written first of all.
-const MARKER: &str = "larder-convert";
-const MARKER_TEXT: &str = "a larder convert working directory; larder removes it when done\n";
-
-/// The hidden sibling that holds the output until it is complete.
-fn temp_dir(out: &Path) -> Result<PathBuf> {
-    // `sub/.` would be converted beside `sub` and then fail to be renamed onto `sub/.`.
-    let raw = out.as_os_str().as_encoded_bytes();
-    if raw == b"." || raw == b".." || raw.ends_with(b"/.") || raw.ends_with(b"/..") {
-        return Err(Error::invalid(out, "name the output directory itself, not '.' or '..'"));
-    }
-    let name = out.file_name().ok_or_else(|| Error::invalid(out, "not a directory name"))?;
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut t = std::ffi::OsString::from(".");
-    t.push(name);
-    t.push(".larder-tmp");
-    Ok(parent.join(t))
-}
-
-/// Looks at what is at `tmp` before a run: nothing (`None`), or a directory a conversion made,
-/// locked for this process (`Some`: the lock). Refuses a symbolic link, another kind of file, a
-/// directory larder did not make or that holds files a conversion does not write (it is not
-/// larder's to delete), and one another conversion holds locked.
-fn check_temp_dir(tmp: &Path, out: &Path) -> Result<Option<File>> {
-    let meta = match fs::symlink_metadata(tmp) {
-        Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(tmp, e)),
-    };
-    let not_ours = |what: &str| {
-        Err(Error::invalid(
-            tmp,
-            format!(
-                "{what}; larder keeps the unfinished output of {} there and will not use or \
-                 delete it: move it away",
-                out.display()
-            ),
-        ))
-    };
-    if meta.file_type().is_symlink() {
-        return not_ours("is a symbolic link");
-    }
-    if !meta.is_dir() {
-        return not_ours("exists and is not a directory");
-    }
-    let (mut marked, mut checkpointed, mut unexpected) = (false, false, None);
-    for entry in fs::read_dir(tmp).map_err(|e| Error::io(tmp, e))? {
-        let entry = entry.map_err(|e| Error::io(tmp, e))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
-        marked |= is_file && (name == MARKER || name == crate::dataset::MANIFEST);
-        checkpointed |= is_file && name == checkpoint::CHECKPOINT;
-        let expected = ["lock", MARKER, checkpoint::CHECKPOINT, crate::dataset::MANIFEST]
-            .contains(&name.as_str())
-            || [".part", ".categories", ".narrow", ".npy", ".csv"]
-                .iter()
-                .any(|x| name.ends_with(x))
-            || (name.starts_with('.') && name.contains(".larder-tmp-"));
-        if !is_file || !expected {
-            unexpected = Some(name);
-        }
-    }
-    // Without a checkpoint the caller deletes the directory and starts over: only a directory
-    // larder made (its marker, or the manifest of a finished run) holding only what a conversion
-    // writes. With one, it is resumed (directories from before the marker existed included).
-    if !checkpointed {
-        if let Some(name) = unexpected {
-            return not_ours(&format!("holds {name:?}, which a conversion does not write"));
-        }
-        if !marked {
-            return not_ours("was not made by larder");
-        }
-    }
-    let path = tmp.join("lock");
-    let f = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| Error::io(&path, e))?;
-    match sys::lock(&f, &path, Lock::Exclusive) {
-        Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::WouldBlock => {
-            Err(Error::io(
-                tmp,
-                io::Error::new(
-                    io::ErrorKind::WouldBlock,
-                    format!(
-                        "another conversion into {} is running (it holds this directory \
-                         locked); wait for it to finish",
-                        out.display()
-                    ),
-                ),
-            ))
-        }
-        Err(e) => Err(e),
-        Ok(()) => Ok(Some(f)),
-    }
-}
-
-/// Whether a checkpoint's input is the file now given: same size and modification time, and
-/// the same path or another spelling of it (`./big.csv`, `big.csv`, a link).
-fn same_source(recorded: &SourceId, now: &SourceId) -> bool {
-    recorded.bytes == now.bytes
-        && recorded.modified == now.modified
-        && (recorded.path == now.path
-            || crate::fsutil::same_file(Path::new(&recorded.path), Path::new(&now.path)))
-}
-
-fn lock_dir(tmp: &Path) -> Result<File> {
-    let path = tmp.join("lock");
-    let f = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| Error::io(&path, e))?;
-    sys::lock(&f, &path, Lock::Exclusive)?;
-    Ok(f)
-}
-
 /// A fresh run's inputs: the options recorded, what identifies each input file, the opened
-/// input, and (for several files) the map of their lines.
-struct Fresh {
+/// input, (for several files) the map of their lines, and the inputs' fingerprints.
+struct Fresh<'a> {
     settings: serde_json::Value,
     sources: Vec<SourceId>,
     input: input::Input,
     files: Option<sources::FileMap>,
-}
-
-/// Opens the input (`-`: standard input), plain or compressed, and says what it is.
-fn open_input(input: &Path) -> Result<(input::Input, SourceId)> {
-    if input.as_os_str() == "-" {
-        return Ok((
-            input::open(Box::new(io::stdin()), input)?,
-            SourceId { path: "-".into(), bytes: 0, modified: None },
-        ));
-    }
-    let f = File::open(input).map_err(|e| Error::io(input, e))?;
-    let id = source_id_of(input, &f)?;
-    Ok((input::open(Box::new(input::Retrying::new(f, input::RETRY)), input)?, id))
-}
-
-/// What identifies the input file at `path` (size and modification time).
-fn source_id(path: &Path) -> Result<SourceId> {
-    let f = File::open(path).map_err(|e| Error::io(path, e))?;
-    source_id_of(path, &f)
-}
-
-fn source_id_of(path: &Path, f: &File) -> Result<SourceId> {
-    let meta = f.metadata().map_err(|e| Error::io(path, e))?;
-    if meta.is_dir() {
-        return Err(Error::invalid(path, "is a directory, not a CSV file"));
-    }
-    let modified = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map(|d| (d.as_secs(), d.subsec_nanos()));
-    Ok(SourceId { path: path.display().to_string(), bytes: meta.len(), modified })
+    /// For an append: the dataset's directory and manifest.
+    target: Option<(&'a Path, &'a Manifest)>,
+    fingerprints: Fingerprints,
 }
 
 #[cfg(test)]
@@ -834,7 +869,7 @@ mod tests {
     use std::path::Path;
 
     /// Convert's files in the order of the layout above: each may use only those before it.
-    const LAYERS: [&str; 20] = [
+    const LAYERS: [&str; 22] = [
         "value",
         "timefmt",
         "schema",
@@ -845,16 +880,18 @@ mod tests {
         "input",
         "sources",
         "split",
-        "names",
         "plan",
         "checkpoint",
+        "workdir",
         "sink",
-        "append",
+        "appender",
         "dictionary",
         "rejects",
         "faults",
         "staged",
         "staging",
+        "append",
+        "commit",
     ];
 
     /// The modules of `convert` the non-test, non-comment code of `file` names, as indices into

@@ -26,12 +26,14 @@
 //! ```
 
 mod manifest;
+pub(crate) mod names;
 mod strings;
 
 use std::path::{Path, PathBuf};
 
 pub use manifest::{
-    DictionaryFiles, MANIFEST, Manifest, ManifestColumn, REJECTS, STR_DTYPE, Source,
+    DictionaryFiles, Load, MANIFEST, Manifest, ManifestColumn, REJECTS, STR_DTYPE, Source,
+    is_plain_file_name,
 };
 pub use strings::Strings;
 
@@ -108,7 +110,10 @@ impl Categories<'_> {
     /// # Errors
     /// As [`Categories::get`].
     pub fn to_vec(&self) -> Result<Vec<String>> {
-        (0..self.len()).map(|i| self.get(i).map(str::to_string)).collect()
+        match self {
+            Categories::Listed(v) => Ok(v.to_vec()),
+            Categories::Stored(s) => s.iter().map(|r| r.map(str::to_string)).collect(),
+        }
     }
 }
 
@@ -279,15 +284,24 @@ impl<'a> Column<'a> {
     }
 
     /// `a` if it is 1-d with the dataset's row count (the manifest's `rows`), else an error
-    /// naming its file: readers index it by row.
+    /// naming its file: readers index it by row. The manifest's count is the one that holds:
+    /// an append adds rows to a file before the manifest counts them, and rewrites the file's
+    /// header only after.
     fn one_per_row<T: Element>(&self, a: MmapArray<T>) -> Result<MmapArray<T>> {
         if a.shape().len() == 1 && a.len() as u64 == self.rows {
             return Ok(a);
         }
-        Err(Error::invalid(
-            a.path(),
-            format!("holds shape {:?}, the manifest says {} rows", a.shape(), self.rows),
-        ))
+        let (shape, path) = (a.shape().to_vec(), a.path().to_path_buf());
+        usize::try_from(self.rows)
+            .ok()
+            .filter(|_| shape.len() == 1)
+            .and_then(|rows| a.with_rows(rows).ok())
+            .ok_or_else(|| {
+                Error::invalid(
+                    path,
+                    format!("holds shape {shape:?}, the manifest says {} rows", self.rows),
+                )
+            })
     }
 
     /// Rows whose value is missing (not counting NaN in float columns).

@@ -151,6 +151,17 @@ pub enum TimeUnit {
 }
 
 impl TimeUnit {
+    /// Every unit, longest first.
+    pub const ALL: [TimeUnit; 7] = [
+        TimeUnit::D,
+        TimeUnit::H,
+        TimeUnit::M,
+        TimeUnit::S,
+        TimeUnit::Ms,
+        TimeUnit::Us,
+        TimeUnit::Ns,
+    ];
+
     /// numpy's spelling: `D`, `h`, `m`, `s`, `ms`, `us`, `ns`.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -166,17 +177,7 @@ impl TimeUnit {
 
     /// Parses numpy's spelling.
     pub fn parse(s: &str) -> Option<TimeUnit> {
-        [
-            TimeUnit::D,
-            TimeUnit::H,
-            TimeUnit::M,
-            TimeUnit::S,
-            TimeUnit::Ms,
-            TimeUnit::Us,
-            TimeUnit::Ns,
-        ]
-        .into_iter()
-        .find(|u| u.as_str() == s)
+        TimeUnit::ALL.into_iter().find(|u| u.as_str() == s)
     }
 
     /// Nanoseconds in one unit.

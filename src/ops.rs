@@ -4,6 +4,7 @@
 
 pub mod cat;
 pub mod copy;
+pub mod group;
 pub mod info;
 pub mod table;
 #[cfg(feature = "s3")]

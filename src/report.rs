@@ -142,6 +142,14 @@ pub(crate) fn info(
     if deltas.is_empty() && larder::dataset::Dataset::is_dataset(path) {
         return dataset_info(out, path, json);
     }
+    if deltas.is_empty() && larder::ops::group::is_local_group(path) {
+        let storage = larder::zarr::group::local_read_storage(path)?;
+        let info = larder::ops::group::describe_group(storage, "/", path);
+        // A group holding one array that is not a table is described as that array.
+        if info.is_ok() || larder::zarr::list_arrays(path).map_or(0, |a| a.len()) != 1 {
+            return group_info(out, path, &info?, json);
+        }
+    }
     let info = larder::info_with_deltas(path, deltas)?;
     if json {
         writeln!(out, "{}", serde_json::to_string(&info)?)?;
@@ -207,5 +215,25 @@ fn dataset_info(out: &mut impl Write, path: &std::path::Path, json: bool) -> Res
         )?;
     }
     writeln!(out, "bytes: {}", info.bytes)?;
+    Ok(())
+}
+
+/// `larder info GROUP.zarr`: the columns of a Zarr group, one line each.
+pub(crate) fn group_info(
+    out: &mut impl Write,
+    path: &std::path::Path,
+    info: &larder::ops::group::GroupInfo,
+    json: bool,
+) -> Result<()> {
+    if json {
+        writeln!(out, "{}", serde_json::to_string(info)?)?;
+        return Ok(());
+    }
+    let what = if info.dataset { "dataset group" } else { "Zarr group" };
+    writeln!(out, "{what} {}: {} rows, {} columns", path.display(), info.rows, info.columns.len())?;
+    writeln!(out, " #  column  array  dtype  chunk  missing")?;
+    for (i, c) in info.columns.iter().enumerate() {
+        writeln!(out, "{i:>2}  {}  {}  {}  {}  {}", c.name, c.array, c.dtype, c.chunk, c.missing)?;
+    }
     Ok(())
 }

@@ -21,6 +21,7 @@ use crate::grid::{ChunkGrid, Region};
 use crate::store::{ArrayRead, ArrayWrite, Attributes, Format};
 
 mod bounded;
+pub mod group;
 mod handle;
 mod meta;
 mod options;

@@ -33,7 +33,7 @@ from harnesslib.data import DataGen  # noqa: E402
 from harnesslib.model import Context, ContractError, Mismatch, close  # noqa: E402
 
 SCENARIOS = ["copy_npy", "convert_csv", "convert_large", "convert_log", "convert_log_large", "scan_sum", "cow", "chunked",
-             "groupby", "larger_than_ram", "s3"]
+             "groupby", "larger_than_ram", "append", "s3"]
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 
@@ -43,27 +43,31 @@ SCALES: dict[str, dict] = {
               "large_csv_rows": 50_000, "log_rows": 20_000, "large_log_rows": 40_000,
               "groupby_rows": 20_000, "chunk_elems": 1 << 16,
               "random_reads": 50, "read_len": 1000, "cow_bytes": 8 * MiB, "cap_bytes": 64 * MiB,
-              "ltr_bytes": 128 * MiB, "s3_bytes": 8 * MiB, "timeout_s": 300},
+              "ltr_bytes": 128 * MiB, "append_rows": 20_000, "append_small_rows": 100_000,
+              "append_large_rows": 1_000_000, "s3_bytes": 8 * MiB, "timeout_s": 300},
     "small": {"array_bytes": 256 * MiB, "copy_bytes": 256 * MiB, "csv_rows": 1_000_000,
               "large_csv_rows": 2_000_000, "log_rows": 1_000_000,
               "large_log_rows": 2_000_000, "groupby_rows": 1_000_000, "chunk_elems": 1 << 20,
               "random_reads": 1000, "read_len": 1000, "cow_bytes": 256 * MiB,
-              "cap_bytes": 64 * MiB, "ltr_bytes": 512 * MiB, "s3_bytes": 256 * MiB,
-              "timeout_s": 900},
+              "cap_bytes": 64 * MiB, "ltr_bytes": 512 * MiB, "append_rows": 100_000,
+              "append_small_rows": 1_000_000, "append_large_rows": 10_000_000,
+              "s3_bytes": 256 * MiB, "timeout_s": 900},
     "medium": {"array_bytes": 1 * GiB, "copy_bytes": 1 * GiB, "csv_rows": 10_000_000,
                "large_csv_rows": 50_000_000, "log_rows": 10_000_000,
                "large_log_rows": 20_000_000, "groupby_rows": 10_000_000, "chunk_elems": 1 << 20,
                "random_reads": 1000, "read_len": 1000, "cow_bytes": 1 * GiB,
-               "cap_bytes": 128 * MiB, "ltr_bytes": 1 * GiB, "s3_bytes": 1 * GiB,
-               "timeout_s": 1800},
+               "cap_bytes": 128 * MiB, "ltr_bytes": 1 * GiB, "append_rows": 1_000_000,
+               "append_small_rows": 10_000_000, "append_large_rows": 100_000_000,
+               "s3_bytes": 1 * GiB, "timeout_s": 1800},
     # large_csv_rows: the 6-column rows average about 43.8 bytes, so 240M rows make ~10.5 GB;
     # the request log's rows average about 130 bytes, so 77M rows make ~10 GB.
     "full": {"array_bytes": 4 * GiB, "copy_bytes": 4 * GiB, "csv_rows": 10_000_000,
              "large_csv_rows": 240_000_000, "log_rows": 10_000_000,
              "large_log_rows": 77_000_000, "groupby_rows": 10_000_000, "chunk_elems": 1 << 20,
              "random_reads": 1000, "read_len": 1000, "cow_bytes": 4 * GiB,
-             "cap_bytes": 256 * MiB, "ltr_bytes": 4 * GiB, "s3_bytes": 1 * GiB,
-             "timeout_s": 3600},
+             "cap_bytes": 256 * MiB, "ltr_bytes": 4 * GiB, "append_rows": 1_000_000,
+             "append_small_rows": 10_000_000, "append_large_rows": 100_000_000,
+             "s3_bytes": 1 * GiB, "timeout_s": 3600},
 }
 
 THREAD_VARS = ["RAYON_NUM_THREADS", "POLARS_MAX_THREADS", "OMP_NUM_THREADS",

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
-use super::append::Appender;
+use super::appender::Appender;
 use super::columns::{FxMap, MISSING_CODE};
 use super::value::NaTokens;
 
@@ -27,6 +27,25 @@ impl Dictionary {
     /// An empty dictionary with a new file at `path`.
     pub(crate) fn create(path: PathBuf) -> Result<Dictionary> {
         Ok(Dictionary { map: FxMap::default(), text: 0, file: Appender::create(path)? })
+    }
+
+    /// A dictionary that starts with `seed` (codes `0..seed.len()`), with a new file at
+    /// `path` that lists them.
+    pub(crate) fn create_seeded(path: PathBuf, seed: &[String]) -> Result<Dictionary> {
+        let mut d = Dictionary::create(path)?;
+        for s in seed {
+            let c = u32::try_from(d.map.len())
+                .map_err(|_| Error::invalid(d.file.path(), "more than 2^32 categories"))?;
+            if d.map.insert(s.as_bytes().into(), c).is_some() {
+                return Err(Error::invalid(
+                    d.file.path(),
+                    format!("category {s:?} is listed twice in the dictionary"),
+                ));
+            }
+            d.text += s.len() as u64;
+            d.append_line(s)?;
+        }
+        Ok(d)
     }
 
     /// Reopens the file at `path`, keeping its first `categories` entries (`bytes` long).
@@ -92,16 +111,22 @@ impl Dictionary {
                 self.map.insert(k.clone(), c);
                 self.text += k.len() as u64;
                 // The bytes were checked to be UTF-8 when parsed.
-                let s = String::from_utf8_lossy(k);
-                let mut line = serde_json::to_vec(&s)
-                    .map_err(|e| Error::internal(format!("a category as a JSON string: {e}")))?;
-                line.push(b'\n');
-                self.file.append(&line)?;
+                self.append_line(&String::from_utf8_lossy(k))?;
                 c
             };
             codes.push(code);
         }
         Ok(())
+    }
+}
+
+impl Dictionary {
+    /// Appends category `s` to the file, as a JSON string on a line of its own.
+    fn append_line(&mut self, s: &str) -> Result<()> {
+        let mut line = serde_json::to_vec(s)
+            .map_err(|e| Error::internal(format!("a category as a JSON string: {e}")))?;
+        line.push(b'\n');
+        self.file.append(&line)
     }
 }
 

@@ -7,10 +7,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::dataset::names;
 use crate::error::{Error, Result};
 
 use super::columns::{ColumnSpec, Fill, Layout};
-use super::names;
 use super::record::{fields_of, record_end};
 use super::schema::{self, ColumnType};
 use super::split::Block;
@@ -230,7 +230,7 @@ impl Plan {
 }
 
 /// The one field called `name`; `what` says who named it.
-fn find(names: &[String], input: &Path, name: &str, what: &str) -> Result<usize> {
+pub(crate) fn find(names: &[String], input: &Path, name: &str, what: &str) -> Result<usize> {
     let mut hits = names.iter().enumerate().filter(|(_, n)| *n == name).map(|(i, _)| i);
     match (hits.next(), hits.next()) {
         (Some(i), None) => Ok(i),
@@ -253,7 +253,7 @@ fn find(names: &[String], input: &Path, name: &str, what: &str) -> Result<usize>
 }
 
 /// The fields converted, in output order: the selection, or every field.
-fn selected_fields(
+pub(crate) fn selected_fields(
     req: &Request<'_>,
     find: &dyn Fn(&str, &str) -> Result<usize>,
     fields: usize,
@@ -275,7 +275,7 @@ type Given = (Vec<Option<ColumnType>>, Vec<Option<String>>);
 
 /// The types (and datetime formats) the schema file and then the explicit column types give,
 /// per field.
-fn given_types(
+pub(crate) fn given_types(
     req: &Request<'_>,
     find: &dyn Fn(&str, &str) -> Result<usize>,
     fields: usize,

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use crate::error::Result;
 
-use super::append::Appender;
+use super::appender::Appender;
 
 /// The first line of `rejects.csv`.
 const HEAD: &[u8] = b"line,column,reason,record\n";

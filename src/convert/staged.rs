@@ -120,12 +120,13 @@ pub(crate) fn spilled_files(dir: &Path, c: &PlanColumn) -> [PathBuf; 2] {
 }
 
 impl StagedColumn {
-    /// New, empty staged files for column `c`.
-    pub(crate) fn create(dir: &Path, c: &PlanColumn) -> Result<StagedColumn> {
+    /// New, empty staged files for column `c`; a categorical one's dictionary starts with
+    /// the categories `seed`.
+    pub(crate) fn create(dir: &Path, c: &PlanColumn, seed: &[String]) -> Result<StagedColumn> {
         let data = match c.ty {
             ColumnType::Cat => Data::Cat {
                 codes: Sink::create_as(&part_path(dir, c), c.ty.dtype())?,
-                dict: Dictionary::create(dict_path(dir, c))?,
+                dict: Dictionary::create_seeded(dict_path(dir, c), seed)?,
             },
             ColumnType::Str => {
                 Data::Str(StrSink::create(&str_part_path(dir, c), &offsets_part_path(dir, c))?)
@@ -476,6 +477,8 @@ pub(crate) fn finish_column(
         valid,
         offsets: None,
         dictionary: None,
+        format: c.format.clone(),
+        fill: c.fill.clone(),
     };
     if c.ty == ColumnType::Str {
         let offsets = offsets_file(c);

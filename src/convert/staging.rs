@@ -61,6 +61,9 @@ pub(crate) struct Policy {
     /// bytes of them, becomes a string column.
     pub(crate) max_categories: u64,
     pub(crate) max_category_bytes: u64,
+    /// Whether such a column may become a string column; if not (an append, which cannot
+    /// change a column's kind), outgrowing the bound is an error.
+    pub(crate) spill: bool,
     pub(crate) faults: Arc<dyn FaultPlan>,
 }
 
@@ -85,16 +88,19 @@ pub(crate) struct Staging {
 
 impl Staging {
     /// New, empty staged files in `dir` for the plan of `ck`, made durable by a first
-    /// checkpoint.
+    /// checkpoint. A categorical column with `seeds[i]` starts with those categories, codes
+    /// `0..n` (an append continues its dataset's dictionaries).
     pub(crate) fn create(
         dir: &Path,
         input: &Path,
         mut ck: Checkpoint,
         policy: Policy,
+        seeds: &[Option<Vec<String>>],
     ) -> Result<Self> {
         let mut columns = Vec::new();
-        for c in &ck.plan.columns {
-            columns.push(StagedColumn::create(dir, c)?);
+        for (i, c) in ck.plan.columns.iter().enumerate() {
+            let seed = seeds.get(i).and_then(Option::as_deref).unwrap_or_default();
+            columns.push(StagedColumn::create(dir, c, seed)?);
         }
         let rejects = Rejects::create(dir.join(REJECTS), !ck.more_sources.is_empty())?;
         ck.rejects_bytes = rejects.len();
@@ -234,6 +240,17 @@ impl Staging {
             let block = BlockValues { rows_before, values: v, missing: &p.missing[i] };
             c.append(&self.dir, plan, &block, &self.layout.na, &self.input)?;
             if c.dictionary_outgrown(self.policy.max_categories, self.policy.max_category_bytes) {
+                if !self.policy.spill {
+                    return Err(Error::invalid(
+                        &self.input,
+                        format!(
+                            "column {:?}: its dictionary would pass {} categories (or {} bytes \
+                             of them), and an append cannot turn a categorical column into a \
+                             string column; raise the bound, or convert the whole table again",
+                            plan.name, self.policy.max_categories, self.policy.max_category_bytes
+                        ),
+                    ));
+                }
                 self.spill(i, rows_before + v.len() as u64)?;
             }
         }
@@ -349,8 +366,9 @@ impl Staging {
 
     /// Turns the staged column files into the final ones, writes the manifest and removes
     /// everything else; returns the manifest and notes for the user (columns that became
-    /// string columns). Safe to repeat after an interruption.
-    pub(crate) fn finish(self) -> Result<(Manifest, Vec<String>)> {
+    /// string columns). `fingerprints` are the inputs' content fingerprints, in order, for the
+    /// manifest. Safe to repeat after an interruption.
+    pub(crate) fn finish(self, fingerprints: &[Option<String>]) -> Result<(Manifest, Vec<String>)> {
         let Staging { dir, ck, columns, rejects, ranges, policy, .. } = self;
         let faults = &*policy.faults;
         for c in columns {
@@ -370,20 +388,22 @@ impl Staging {
             }
         }
         let bytes = if ck.source.path == "-" { ck.offset } else { ck.source.bytes };
+        let source = |(i, s): (usize, &checkpoint::SourceId)| Source {
+            path: s.path.clone(),
+            bytes: s.bytes,
+            modified: super::workdir::modified_text(s.modified),
+            xxh3: fingerprints.get(i).cloned().flatten(),
+        };
+        let all: Vec<Source> =
+            std::iter::once(&ck.source).chain(&ck.more_sources).enumerate().map(source).collect();
         let manifest = Manifest {
             columns: out,
             rows: ck.rows_written,
             rejected: ck.rejected,
             rows_read: ck.rows_read,
-            source: Source { path: ck.source.path.clone(), bytes },
-            sources: if ck.more_sources.is_empty() {
-                Vec::new()
-            } else {
-                std::iter::once(&ck.source)
-                    .chain(&ck.more_sources)
-                    .map(|s| Source { path: s.path.clone(), bytes: s.bytes })
-                    .collect()
-            },
+            source: Source { bytes, ..all[0].clone() },
+            sources: if ck.more_sources.is_empty() { Vec::new() } else { all },
+            appends: Vec::new(),
             version: 1,
         };
         let mpath = dir.join(MANIFEST);

@@ -34,6 +34,9 @@ pub struct Manifest {
     /// Every CSV the dataset was made from, in order, when there were several; empty for one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<Source>,
+    /// The loads appended since, in order (`larder convert --append`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub appends: Vec<Load>,
     /// Layout version of the dataset directory (currently 1).
     #[serde(default)]
     pub version: u32,
@@ -68,6 +71,14 @@ pub struct ManifestColumn {
     /// in the layout of a string column.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dictionary: Option<DictionaryFiles>,
+    /// For date-time columns read with a strftime format instead of as ISO 8601: the format
+    /// (an append reads new rows the same way).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// For integer, bool and date-time columns converted with a fill value: the value stored
+    /// for a missing one, as given (an append fills the same way).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fill: Option<String>,
 }
 
 /// The files of a large categorical dictionary: the categories' bytes (`|u1`) and their
@@ -90,6 +101,39 @@ pub struct Source {
     /// Bytes of input read.
     #[serde(deserialize_with = "null_as_default")]
     pub bytes: u64,
+    /// The file's modification time when it was read (RFC 3339, UTC), where known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub modified: Option<String>,
+    /// The file's content fingerprint: XXH3-64 of its bytes as stored (compressed or not), 16
+    /// hex digits; absent for standard input. With `bytes` it is what tells an append that a
+    /// file was loaded before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub xxh3: Option<String>,
+}
+
+/// Rows appended to a dataset by one `larder convert --append`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Load {
+    /// The first row it added (the dataset's rows before it).
+    pub first_row: u64,
+    /// Rows it added.
+    pub rows: u64,
+    /// Records it rejected.
+    pub rejected: u64,
+    /// Records it read: `rows + rejected`.
+    pub rows_read: u64,
+    /// The file of its rejected records (in the layout of `rejects.csv`), when there were any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rejects: Option<String>,
+    /// The files it read, in order.
+    pub sources: Vec<Source>,
+}
+
+/// True for a name that can only be a file in the dataset directory itself: not empty, not
+/// hidden, no path separator, drive colon or NUL.
+pub fn is_plain_file_name(f: &str) -> bool {
+    !f.is_empty() && !f.starts_with('.') && !f.contains(['/', '\\', ':', '\0'])
 }
 
 /// Reads `null` as the type's default: datasets made by other tools may not know their source.
@@ -102,6 +146,13 @@ where
 }
 
 impl Manifest {
+    /// Every file loaded into the dataset: the sources of the conversion that made it, then
+    /// those of each append.
+    pub fn loaded(&self) -> impl Iterator<Item = &Source> {
+        let first = if self.sources.is_empty() { std::slice::from_ref(&self.source) } else { &[] };
+        first.iter().chain(&self.sources).chain(self.appends.iter().flat_map(|l| &l.sources))
+    }
+
     /// Reads `dir/manifest.json`, checking that every column file is a plain file name.
     ///
     /// # Errors
@@ -112,8 +163,7 @@ impl Manifest {
         let m: Manifest = serde_json::from_slice(&text).map_err(|e| {
             Error::format(&path, 0, format!("not a dataset manifest: {e} (line {})", e.line()))
         })?;
-        let plain =
-            |f: &str| !f.is_empty() && !f.starts_with('.') && !f.contains(['/', '\\', ':', '\0']);
+        let plain = is_plain_file_name;
         for c in &m.columns {
             let dictionary = c.dictionary.iter().flat_map(|d| [&d.file, &d.offsets]);
             for f in std::iter::once(&c.file).chain(&c.valid).chain(&c.offsets).chain(dictionary) {
@@ -131,6 +181,15 @@ impl Manifest {
                         format!("column {:?}: file {:?} is not a plain file name", c.name, f),
                     ));
                 }
+            }
+        }
+        for f in m.appends.iter().filter_map(|l| l.rejects.as_ref()) {
+            if !plain(f) {
+                return Err(Error::format(
+                    &path,
+                    0,
+                    format!("rejects file {f:?} of an append is not a plain file name"),
+                ));
             }
         }
         Ok(m)
@@ -191,12 +250,15 @@ mod tests {
                 valid: None,
                 offsets: None,
                 dictionary: None,
+                format: None,
+                fill: None,
             }],
             rows: 0,
             rejected: 0,
             rows_read: 0,
-            source: Source { path: "in.csv".into(), bytes: 0 },
+            source: Source { path: "in.csv".into(), bytes: 0, ..Source::default() },
             sources: Vec::new(),
+            appends: Vec::new(),
             version: 1,
         };
         let path = dir.path().join(MANIFEST);

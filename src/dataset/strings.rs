@@ -23,37 +23,45 @@ impl Strings {
     ///
     /// # Errors
     /// As [`MmapArray::open`]; [`Error::Format`] when the offsets file does not hold `len + 1`
-    /// offsets, the first 0 and the last the length of the bytes file.
+    /// offsets, the first 0 and the last at most the length of the bytes file.
     pub fn open(bytes: &Path, offsets: &Path, len: u64) -> Result<Strings> {
-        let s = Strings {
-            bytes: MmapArray::open(bytes)?,
-            offsets: MmapArray::open(offsets)?,
-            offsets_path: offsets.to_path_buf(),
-        };
-        let o = s.offsets.as_slice()?;
-        let b = s.bytes.as_slice()?;
-        if s.offsets.shape().len() != 1 || s.bytes.shape().len() != 1 {
+        let (bytes_file, offsets_file) = (MmapArray::<u8>::open(bytes)?, MmapArray::open(offsets)?);
+        if offsets_file.shape().len() != 1 || bytes_file.shape().len() != 1 {
             return Err(Error::format(offsets, 0, "string files must be 1-d"));
         }
-        if o.len() as u64 != len.saturating_add(1) {
+        // The count `len` holds, whatever the headers say: an append adds rows to the files
+        // before the manifest counts them, and rewrites the headers only after.
+        let want = len.saturating_add(1);
+        let offsets_file = usize::try_from(want)
+            .ok()
+            .and_then(|n| offsets_file.with_rows(n).ok())
+            .ok_or_else(|| {
+                Error::format(
+                    offsets,
+                    0,
+                    format!("holds fewer than {want} offsets for {len} strings"),
+                )
+            })?;
+        let (first, end) = {
+            let o = offsets_file.as_slice()?;
+            (o.first().copied(), o.last().copied().unwrap_or(0))
+        };
+        let bytes_file = match (first, usize::try_from(end)) {
+            (Some(0), Ok(end)) => bytes_file.with_rows(end).ok(),
+            _ => None,
+        };
+        let Some(bytes_file) = bytes_file else {
             return Err(Error::format(
                 offsets,
                 0,
-                format!(
-                    "holds {} offsets, expected {} for {len} strings",
-                    o.len(),
-                    len.saturating_add(1)
-                ),
+                format!("offsets must run from 0 to at most the bytes of {}", bytes.display()),
             ));
-        }
-        if o.first() != Some(&0) || o.last().copied() != i64::try_from(b.len()).ok() {
-            return Err(Error::format(
-                offsets,
-                0,
-                format!("offsets must run from 0 to the {} bytes of {}", b.len(), bytes.display()),
-            ));
-        }
-        Ok(s)
+        };
+        Ok(Strings {
+            bytes: bytes_file,
+            offsets: offsets_file,
+            offsets_path: offsets.to_path_buf(),
+        })
     }
 
     /// Number of strings.
@@ -72,11 +80,15 @@ impl Strings {
     /// [`Error::Argument`] for `i >= len()`; [`Error::Format`] for offsets out of order or
     /// outside the bytes, or bytes that are not UTF-8.
     pub fn get(&self, i: usize) -> Result<&str> {
-        let o = self.offsets.as_slice()?;
+        let (o, bytes) = (self.offsets.as_slice()?, self.bytes.as_slice()?);
+        self.get_in(o, bytes, i)
+    }
+
+    /// String `i` of the offsets `o` into `bytes` (the two files' contents).
+    fn get_in<'a>(&self, o: &[i64], bytes: &'a [u8], i: usize) -> Result<&'a str> {
         let (Some(&start), Some(&end)) = (o.get(i), o.get(i.wrapping_add(1))) else {
             return Err(Error::argument(format!("string {i} of {}", self.len())));
         };
-        let bytes = self.bytes.as_slice()?;
         let range = usize::try_from(start).ok().zip(usize::try_from(end).ok());
         let Some(v) = range.filter(|(s, e)| s <= e).and_then(|(s, e)| bytes.get(s..e)) else {
             return Err(Error::format(
@@ -106,6 +118,17 @@ impl Strings {
 
     /// Every string, in order.
     pub fn iter(&self) -> impl Iterator<Item = Result<&str>> {
-        (0..self.len()).map(|i| self.get(i))
+        // The files' contents are looked up once, not per string.
+        let mut files = Some(self.offsets.as_slice().and_then(|o| Ok((o, self.bytes.as_slice()?))));
+        let mut i = 0;
+        std::iter::from_fn(move || match files.as_ref()? {
+            Ok((o, b)) => {
+                let r = (i < self.len()).then(|| self.get_in(o, b, i));
+                i += 1;
+                r
+            }
+            // The error once, then nothing.
+            Err(_) => files.take().and_then(Result::err).map(Err),
+        })
     }
 }

@@ -317,6 +317,37 @@ impl<T: Element> MmapArray<T> {
     /// The data bytes as stored (header excluded), with the deltas the array was opened with
     /// applied.
     ///
+    /// The 1-d array as `rows` elements long, whatever its header says, when its file holds
+    /// them: what a reader told the row count by something other than the header (a dataset's
+    /// manifest) sees while rows are appended to the file (after the data the header counts,
+    /// which the header counts only once they are committed).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for an array that is not 1-d, has deltas, or whose file is too short.
+    pub(crate) fn with_rows(mut self, rows: usize) -> Result<Self> {
+        let need = rows
+            .checked_mul(self.header.dtype.itemsize())
+            .and_then(|n| n.checked_add(self.header.data_offset));
+        let fits = need.is_some_and(|n| n <= self.map.bytes().len());
+        if self.header.shape.len() != 1 || !self.deltas.is_empty() || !fits {
+            return Err(Error::invalid(
+                &self.path,
+                format!(
+                    "holds shape {:?} in {} bytes, not {rows} rows",
+                    self.header.shape,
+                    self.map.bytes().len()
+                ),
+            ));
+        }
+        self.header.shape[0] = rows;
+        self.blocks = crate::grid::contiguous_chunks(
+            &self.header.shape,
+            self.header.dtype.itemsize(),
+            self.header.fortran_order,
+        );
+        Ok(self)
+    }
+
     /// # Errors
     /// For an array opened with deltas, the errors of applying them (see
     /// [`open_with_deltas`](MmapArray::open_with_deltas)): [`Error::Format`] for a corrupt

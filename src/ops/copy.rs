@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::fsutil::{TempGuard, commit_or_remove, same_file};
 use crate::npy::{MmapArray, NpyWriter, read_header, write_npy_as};
 use crate::open::{Location, Place, detect_format, guess_format};
+use crate::ops::group;
 use crate::store::{ArrayRead, ArrayWrite, Chunks, Format};
 use crate::sys::Access;
 use crate::zarr::{Codec, ZarrArray, ZarrOptions, default_chunks};
@@ -155,7 +156,31 @@ pub fn copy_with_progress(
 ) -> Result<CopyReport> {
     let (src, dst) = (src.as_ref(), dst.as_ref());
     let splace = Place::parse(src)?;
-    let dloc = match Place::parse(dst)? {
+    let dplace = Place::parse(dst)?;
+    if crate::dataset::Dataset::is_dataset(src) {
+        return match &dplace {
+            Place::Local(_) => copy_dataset(src, dst, options),
+            Place::Object(url) => dataset_to_object(src, url, options),
+        };
+    }
+    if let Place::Object(url) = &splace
+        && matches!(dplace, Place::Local(_))
+        && guess_format(dst).is_none()
+    {
+        if !options.is_default() {
+            return Err(Error::invalid(dst, "a dataset directory is not chunked or compressed"));
+        }
+        return group_object_to_dataset(url, dst);
+    }
+    if group::is_local_group(src) && guess_format(dst).is_none() {
+        if !options.is_default() {
+            return Err(Error::invalid(dst, "a dataset directory is not chunked or compressed"));
+        }
+        let report = group::copy_group_to_dataset(src, dst)?;
+        let bytes = crate::fsutil::disk_usage(dst);
+        return Ok(CopyReport { elements: report.elements, bytes });
+    }
+    let dloc = match dplace {
         Place::Local(loc) => loc,
         Place::Object(url) => return to_object(src, &url, options, progress),
     };
@@ -197,6 +222,94 @@ pub fn copy_with_progress(
         crate::store_dispatch!(&store, s => copy_store(s.as_ref(), &dloc, dfmt, options))?;
     let bytes = crate::fsutil::disk_usage(&dloc.file);
     Ok(CopyReport { elements, bytes })
+}
+
+/// Copies a dataset directory to a new Zarr v3 group (`ops::group`): chunks and shards are
+/// row counts, one value each.
+fn copy_dataset(src: &Path, dst: &Path, options: &CopyOptions) -> Result<CopyReport> {
+    if guess_format(dst) != Some(Format::Zarr) {
+        return Err(Error::invalid(dst, "a dataset copies to a Zarr group; name it .zarr"));
+    }
+    let report = group::copy_dataset_to_group(src, dst, &group_options(src, dst, options)?)?;
+    Ok(CopyReport { elements: report.elements, bytes: crate::fsutil::disk_usage(dst) })
+}
+
+/// The group layout `options` ask for, copying the dataset `src` to `dst`: chunks and shards
+/// are row counts, one value each.
+fn group_options(src: &Path, dst: &Path, options: &CopyOptions) -> Result<group::GroupOptions> {
+    if !options.deltas.is_empty() {
+        return Err(Error::invalid(src, "delta files apply to .npy arrays, not to a dataset"));
+    }
+    let rows = |what: &str, v: &[usize]| match v {
+        [n] => Ok(*n as u64),
+        _ => Err(Error::invalid(
+            dst,
+            format!("a dataset is cut into rows: give one {what} length (rows), not {v:?}"),
+        )),
+    };
+    let mut o = group::GroupOptions::new();
+    if let Some(c) = &options.chunks {
+        o.chunk_rows(rows("chunk", c)?);
+    }
+    if let Some(s) = &options.shard {
+        o.shard_rows(rows("shard", s)?);
+    }
+    if let Some(c) = options.codec {
+        o.codec(c);
+    }
+    Ok(o)
+}
+
+/// Copies a dataset directory to a new Zarr group in object storage: every chunk stored before
+/// any metadata, the group's own `zarr.json` last, so a copy cut short leaves no group there
+/// (and running it again replaces its chunks).
+#[cfg(feature = "s3")]
+fn dataset_to_object(
+    src: &Path,
+    dst: &crate::remote::ObjectUrl,
+    options: &CopyOptions,
+) -> Result<CopyReport> {
+    let label = PathBuf::from(dst.to_string());
+    if dst.inner().is_some() {
+        return Err(Error::invalid(&label, "a dataset copies to a whole Zarr group, not inside one"));
+    }
+    if options.resume {
+        return Err(Error::invalid(
+            &label,
+            "a dataset group is not resumed: run the copy again (it rewrites the chunks)",
+        ));
+    }
+    let o = group_options(src, &label, options)?;
+    let bucket = crate::remote::Bucket::connect(dst, &crate::remote::S3Options::current())?;
+    let storage = bucket.storage(dst.key());
+    let report = group::dataset_to_group(src, storage, "/", &label, &o)?;
+    let bytes = bucket.list(dst.key())?.iter().map(|(_, n)| n).sum();
+    Ok(CopyReport { elements: report.elements, bytes })
+}
+
+/// Copies a Zarr group in object storage to a new dataset directory (as
+/// [`group::copy_group_to_dataset`] does a local one).
+#[cfg(feature = "s3")]
+fn group_object_to_dataset(src: &crate::remote::ObjectUrl, dst: &Path) -> Result<CopyReport> {
+    let label = PathBuf::from(src.to_string());
+    let bucket = crate::remote::Bucket::connect(src, &crate::remote::S3Options::current())?;
+    let storage: group::ReadStorage = bucket.read_storage(src.key());
+    let report = group::group_to_dataset(storage, "/", &label, dst)?;
+    Ok(CopyReport { elements: report.elements, bytes: crate::fsutil::disk_usage(dst) })
+}
+
+#[cfg(not(feature = "s3"))]
+fn dataset_to_object(
+    _src: &Path,
+    dst: &crate::remote::ObjectUrl,
+    _options: &CopyOptions,
+) -> Result<CopyReport> {
+    Err(crate::remote::not_built(&dst.to_string()))
+}
+
+#[cfg(not(feature = "s3"))]
+fn group_object_to_dataset(src: &crate::remote::ObjectUrl, _dst: &Path) -> Result<CopyReport> {
+    Err(crate::remote::not_built(&src.to_string()))
 }
 
 #[cfg(feature = "s3")]

@@ -18,7 +18,7 @@ use object_store::{
     BackoffConfig, ClientConfigKey, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig,
     WriteMultipart,
 };
-use zarrs::storage::ReadableWritableListableStorageTraits;
+use zarrs::storage::{ReadableListableStorageTraits, ReadableWritableListableStorageTraits};
 use zarrs::storage::storage_adapter::async_to_sync::{
     AsyncToSyncBlockOn, AsyncToSyncStorageAdapter,
 };
@@ -48,7 +48,7 @@ fn runtime() -> Result<&'static tokio::runtime::Runtime> {
 }
 
 /// Blocks the calling thread on the shared runtime (for zarrs' sync adapter).
-struct BlockOn(tokio::runtime::Handle);
+pub(crate) struct BlockOn(tokio::runtime::Handle);
 
 impl AsyncToSyncBlockOn for BlockOn {
     fn block_on<F: core::future::Future>(&self, future: F) -> F::Output {
@@ -277,6 +277,18 @@ impl Bucket {
     /// `zarrs_object_store`, blocking on the shared runtime. Keys given to it are relative to
     /// `prefix` (`zarr.json`, `c/0/0`).
     pub fn storage(&self, prefix: &str) -> StorageHandle {
+        self.adapter(prefix)
+    }
+
+    /// The same handle as [`storage`](Bucket::storage), for reading only.
+    pub fn read_storage(&self, prefix: &str) -> Arc<dyn ReadableListableStorageTraits> {
+        self.adapter(prefix)
+    }
+
+    fn adapter(
+        &self,
+        prefix: &str,
+    ) -> Arc<AsyncToSyncStorageAdapter<AsyncObjectStore<Arc<dyn ObjectStore>>, BlockOn>> {
         let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
             self.store.clone()
         } else {

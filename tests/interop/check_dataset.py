@@ -18,7 +18,9 @@ Usage:  check_dataset.py DATASET_DIR SOURCE.csv
   copy (`pa.LargeStringArray.from_buffers`), and the result equals the column pandas.read_csv
   gives (strings and missing positions);
 * large dictionaries (`"dictionary"` in the manifest) are read the same way; date-time columns
-  (`<M8[UNIT]`) hold what `pd.to_datetime(value, format="ISO8601", utc=True)` gives, in UNIT.
+  (`<M8[UNIT]`) hold what `pd.to_datetime(value, format="ISO8601", utc=True)` gives, in UNIT
+  (or with the column's strftime `format` from the manifest); a missing value of a column with a
+  `fill` holds the fill value.
 
 Prints "N passed, M failed" and exits 1 on any failure.
 """
@@ -122,7 +124,11 @@ def main() -> int:
                 raw = rec[idx[c["name"]]]
                 got = arrays[c["name"]][i]
                 present = bool(valid[c["name"]][i]) if c["name"] in valid else True
-                if missing(raw) and c["dtype"][1] != "f":
+                if missing(raw) and "fill" in c:
+                    # Stored as the fill value, with no validity file.
+                    ok = present and str(got).lower() == c["fill"].lower() or (
+                        c["dtype"][1] in "iu" and int(got) == int(c["fill"]))
+                elif missing(raw) and c["dtype"][1] != "f":
                     ok = not present
                 elif not present:
                     ok = False
@@ -132,12 +138,13 @@ def main() -> int:
                     ok = got == raw
                 elif c["dtype"].startswith("<M8"):
                     unit = c["dtype"][4:-1]
-                    want = pd.to_datetime(raw, format="ISO8601", utc=True).tz_convert(None)
+                    fmt = c.get("format", "ISO8601")
+                    want = pd.to_datetime(raw, format=fmt, utc=True).tz_convert(None)
                     ok = got == np.datetime64(want.to_datetime64(), unit)
                 elif c["dtype"].endswith("b1"):
                     ok = bool(got) == (raw.strip().lower() in ("true", "1", "t"))
                 elif c["dtype"][1] == "f":
-                    want = float(raw) if raw.strip() else math.nan
+                    want = math.nan if missing(raw) else float(raw)
                     ok = (math.isnan(want) and math.isnan(got)) or float(got) == np.dtype(
                         c["dtype"]).type(want)
                 else:
@@ -161,6 +168,11 @@ def main() -> int:
             want = [None if isinstance(v, float) else v for v in theirs_col]
             check(strings[c["name"]].to_pylist() == want,
                   f"{c['name']}: pyarrow's strings differ from pandas'")
+        if "fill" in c:
+            # Missing values were filled: pandas' missing rows are those holding the fill.
+            check(bool(np.all(np.asarray(a)[theirs] == np.asarray(a).dtype.type(c["fill"]))),
+                  f"{c['name']}: pandas' missing rows hold the fill value")
+            continue
         if c["name"] in valid:
             ours = ~np.asarray(valid[c["name"]])
         elif c["dtype"][1] == "f":

@@ -9,6 +9,7 @@
     clippy::float_cmp
 )]
 
+mod append;
 mod arch;
 mod chunked;
 mod cli;
@@ -17,6 +18,7 @@ mod convert;
 mod cow;
 mod datetime;
 mod fuzz;
+mod group;
 mod hostile;
 mod interop;
 mod limits;

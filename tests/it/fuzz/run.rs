@@ -16,8 +16,10 @@ use larder::ops::cat::TextFormat;
 
 use super::Kind;
 
-/// Wall-clock limit for one child process or one in-process library pass.
-pub(crate) const TIMEOUT: Duration = Duration::from_secs(20);
+/// Wall-clock limit for one child process or one in-process library pass: a hang detector. A
+/// debug build takes about 5 s on the 1,000-column fixture alone on 2 cores, and several times
+/// that when the tests around it keep every core busy.
+pub(crate) const TIMEOUT: Duration = Duration::from_mins(1);
 /// Address space a child may reserve (`ulimit -v`): an allocation past it aborts the child,
 /// which the run reports as a signal death.
 pub(crate) const ADDRESS_SPACE_KIB: u64 = 4 << 20;
