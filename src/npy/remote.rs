@@ -19,6 +19,9 @@ use crate::store::{ArrayRead, Format};
 /// Bytes a region may fetch beyond what it holds before it is split into smaller requests.
 const SLACK: u64 = 1 << 20;
 
+/// Bytes of one ranged request when a long span is fetched in pieces.
+const PIECE: u64 = 16 << 20;
+
 /// The longest header read (numpy's are a few hundred bytes).
 const MAX_HEADER: u64 = 1 << 24;
 
@@ -32,6 +35,8 @@ pub struct RemoteNpy<T: Element> {
     /// Stored shape as C order sees it: reversed for a Fortran-order file.
     stored: Vec<usize>,
     blocks: Vec<usize>,
+    /// Pieces of a long span fetched at once.
+    concurrency: usize,
     _t: PhantomData<T>,
 }
 
@@ -118,8 +123,15 @@ impl<T: Element> RemoteNpy<T> {
             header,
             stored,
             blocks,
+            concurrency: 1,
             _t: PhantomData,
         })
+    }
+
+    /// A span of more than 16 MiB is fetched in 16 MiB pieces, up to `n` of them at once.
+    pub fn concurrency(&mut self, n: usize) -> &mut Self {
+        self.concurrency = n.max(1);
+        self
     }
 
     /// The parsed header.
@@ -148,16 +160,19 @@ impl<T: Element> RemoteNpy<T> {
             return Ok(());
         }
         let base = self.header.data_offset as u64;
+        if hi - lo == want {
+            // The region is the whole span: its values go straight to `out`.
+            let at = out.len();
+            out.resize(at + usize::try_from(want / item).unwrap_or(0), T::default());
+            return self.fetch_into(base + lo, &mut out[at..]);
+        }
         let bytes = self.bucket.get_range(&self.key, base + lo..base + hi)?;
         let mut span = bytes.to_vec();
+        drop(bytes);
         if !self.header.dtype.is_native() {
             self.header.dtype.swap_bytes(&mut span)?;
         }
         let values = values_of::<T>(&self.url, &span)?;
-        if values.len() as u64 * item == want {
-            out.extend_from_slice(&values);
-            return Ok(());
-        }
         // The span holds more than the region: pick the region's elements out of it.
         let first = usize::try_from(lo / item)
             .map_err(|_| Error::internal("an offset past the address space"))?;
@@ -175,6 +190,57 @@ impl<T: Element> RemoteNpy<T> {
             }
         }
         Ok(())
+    }
+}
+
+impl<T: Element> RemoteNpy<T> {
+    /// Fills `out` with the values stored from byte `at` on, in pieces of [`PIECE`] bytes,
+    /// up to `concurrency` requests at once, each piece converted into its place.
+    fn fetch_into(&self, at: u64, out: &mut [T]) -> Result<()> {
+        let item = self.header.dtype.itemsize();
+        let per = usize::try_from(PIECE).unwrap_or(usize::MAX) / item;
+        let pieces: Vec<(u64, &mut [T])> = out
+            .chunks_mut(per.max(1))
+            .enumerate()
+            .map(|(i, c)| (at + (i * per * item) as u64, c))
+            .collect();
+        let one = |(from, dst): (u64, &mut [T])| -> Result<()> {
+            let bytes = self.bucket.get_range(&self.key, from..from + (dst.len() * item) as u64)?;
+            if self.header.dtype.is_native() {
+                dst.copy_from_slice(&values_of::<T>(&self.url, &bytes)?);
+            } else {
+                let mut raw = bytes.to_vec();
+                self.header.dtype.swap_bytes(&mut raw)?;
+                dst.copy_from_slice(&values_of::<T>(&self.url, &raw)?);
+            }
+            Ok(())
+        };
+        let workers = self.concurrency.min(pieces.len()).max(1);
+        if workers == 1 {
+            return pieces.into_iter().try_for_each(one);
+        }
+        let queue = std::sync::Mutex::new(pieces.into_iter());
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    scope.spawn(|| {
+                        loop {
+                            let next = queue
+                                .lock()
+                                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                                .next();
+                            match next {
+                                Some(p) => one(p)?,
+                                None => return Ok(()),
+                            }
+                        }
+                    })
+                })
+                .collect();
+            handles.into_iter().try_for_each(|h| {
+                h.join().unwrap_or_else(|_| Err(Error::internal("a read thread panicked")))
+            })
+        })
     }
 }
 

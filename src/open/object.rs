@@ -58,12 +58,15 @@ pub(super) fn element_of(url: &ObjectUrl, options: &S3Options) -> Result<Element
 
 pub(super) fn open_typed<T: Element>(url: &ObjectUrl, options: &S3Options) -> Result<DynStore<T>> {
     let bucket = Bucket::connect(url, options)?;
-    Ok(match detect(&bucket, url)? {
-        Format::Npy => Box::new(RemoteNpy::<T>::open(&bucket, url.key())?),
-        _ => {
-            Box::new(StorageArray::<T>::open(bucket.storage(url.key()), url.inner(), &label(url))?)
-        }
-    })
+    // Requests wait on the network: a read keeps as many in flight as a copy sends.
+    if detect(&bucket, url)? == Format::Npy {
+        let mut a = RemoteNpy::<T>::open(&bucket, url.key())?;
+        a.concurrency(options.requests_in_flight());
+        return Ok(Box::new(a));
+    }
+    let mut a = StorageArray::<T>::open(bucket.storage(url.key()), url.inner(), &label(url))?;
+    a.concurrency(options.requests_in_flight());
+    Ok(Box::new(a))
 }
 
 /// What `larder info` reports of an object location beyond its store: the bytes stored (the

@@ -34,7 +34,11 @@ pub(crate) const MARKER: &str = ".larder-upload.json";
 
 /// Bytes of source blocks and encoded chunks a Zarr upload keeps in memory at most (what
 /// bounds the number of chunks in flight when chunks are large).
-const IN_FLIGHT_BYTES: usize = 96 << 20;
+const IN_FLIGHT_BYTES: usize = 64 << 20;
+
+/// Source bytes copied between two releases of the source's pages (a mapped `.npy` keeps what
+/// it has read resident until then).
+const RELEASE_EVERY: usize = 32 << 20;
 
 /// Size of the parts of an `.npy` upload, and the largest `.npy` sent in one request.
 const PART: usize = 8 << 20;
@@ -119,7 +123,7 @@ fn upload_npy<T: Element>(
         upload.write(bytes.as_ref())?;
         state.bytes_done += bytes.len() as u64;
         since += bytes.len();
-        if since >= 64 << 20 {
+        if since >= RELEASE_EVERY {
             src.release()?;
             since = 0;
         }
@@ -311,7 +315,7 @@ fn send_chunks<T: Element>(
                     state.chunks_done += 1;
                     state.bytes_done += bytes;
                     since += bytes;
-                    if since >= 64 << 20 {
+                    if since >= RELEASE_EVERY as u64 {
                         src.release()?;
                         since = 0;
                     }

@@ -244,6 +244,7 @@ impl Bucket {
             let url = format!("s3://{}", self.name);
             match e {
                 object_store::Error::NotFound { .. } => Error::remote(url, "no such bucket"),
+                // object_store reports a listing's 404 as a generic error with S3's body.
                 e if e.to_string().contains("<Code>NoSuchBucket</Code>") => {
                     Error::remote(url, "no such bucket")
                 }
@@ -252,9 +253,9 @@ impl Bucket {
         })
     }
 
-    /// A multipart upload of the object `key`: parts of `part` bytes, at most
-    /// [`S3Options::requests_in_flight`] of them sent at once; the object appears only when
-    /// [`Upload::finish`] completes it.
+    /// A multipart upload of the object `key`: parts of `part` bytes (at least 5 MiB, S3's
+    /// minimum), at most [`S3Options::requests_in_flight`] of them and no more than 48 MiB sent
+    /// at once; the object appears only when [`Upload::finish`] completes it.
     ///
     /// # Errors
     /// [`Error::Remote`] naming the object when the upload cannot be started.
@@ -263,8 +264,10 @@ impl Bucket {
         let multipart = self
             .block(self.store.put_multipart(&path))
             .map_err(|e| object_error(self.url(key), &e))?;
+        let part = part.max(5 << 20);
         Ok(Upload {
-            writer: Some(WriteMultipart::new_with_chunk_size(multipart, part.max(5 << 20))),
+            writer: Some(WriteMultipart::new_with_chunk_size(multipart, part)),
+            in_flight: self.options.concurrency.min((48 << 20) / part).max(1),
             bucket: self.clone(),
             key: key.to_string(),
         })
@@ -299,6 +302,8 @@ impl Bucket {
 /// An object being written in parts (see [`Bucket::upload`]).
 pub struct Upload {
     writer: Option<WriteMultipart>,
+    /// Parts sent at once at most.
+    in_flight: usize,
     bucket: Bucket,
     key: String,
 }
@@ -310,7 +315,7 @@ impl Upload {
     /// [`Error::Remote`] naming the object when a part failed for good; the upload is then
     /// aborted.
     pub fn write(&mut self, data: &[u8]) -> Result<()> {
-        let limit = self.bucket.options.concurrency;
+        let limit = self.in_flight;
         let Some(w) = self.writer.as_mut() else {
             return Err(Error::internal("write to a finished upload"));
         };

@@ -35,6 +35,8 @@ pub struct StorageArray<T: Element> {
     inner_chunks: Option<Vec<usize>>,
     dtype: DType,
     writable: bool,
+    /// Chunks a read of several chunks fetches at once.
+    concurrency: usize,
     _t: PhantomData<T>,
 }
 
@@ -159,8 +161,17 @@ impl<T: Element> StorageArray<T> {
             inner_chunks: d.inner_chunks,
             dtype: d.dtype,
             writable,
+            concurrency: 1,
             _t: PhantomData,
         })
+    }
+
+    /// Reads that span several chunks fetch and decode up to `n` of them at once, each on a
+    /// thread of its own (default 1: zarrs' own parallelism). For storage whose requests wait
+    /// on a network, more requests in flight hide the latency.
+    pub fn concurrency(&mut self, n: usize) -> &mut Self {
+        self.concurrency = n.max(1);
+        self
     }
 
     /// The chunk grid (shards, when sharded).
@@ -282,16 +293,75 @@ impl<T: Element> ArrayRead<T> for StorageArray<T> {
                 .map_err(|e| Error::internal(e.to_string()))?;
             return Ok(CowArray::from(empty));
         }
+        let touched = self.grid().touching(region);
+        if self.concurrency > 1 && touched.len() > 1 {
+            return self.read_chunkwise(region, &touched).map(CowArray::from);
+        }
+        self.read_subset(region.start(), shape).map(CowArray::from)
+    }
+}
+
+impl<T: Element> StorageArray<T> {
+    /// The box (`start`, `shape`) read through zarrs.
+    fn read_subset(&self, start: &[usize], shape: &[usize]) -> Result<ArrayD<T>> {
         let ranges: Vec<std::ops::Range<u64>> =
-            region.start().iter().zip(shape).map(|(&s, &n)| s as u64..(s + n) as u64).collect();
+            start.iter().zip(shape).map(|(&s, &n)| s as u64..(s + n) as u64).collect();
         let subset = ArraySubset::new_with_ranges(&ranges);
         let bytes: ArrayBytes<'static> =
             self.array.retrieve_array_subset(&subset).map_err(|e| zerr(&self.label, e))?;
         let raw = bytes.into_fixed().map_err(|e| zerr(&self.label, e))?;
         let values = bytes_to_vec::<T>(&self.label, &raw)?;
-        let out = ArrayD::from_shape_vec(IxDyn(shape), values)
-            .map_err(|e| zerr(&self.label, format!("a region decoded to the wrong size: {e}")))?;
-        Ok(CowArray::from(out))
+        ArrayD::from_shape_vec(IxDyn(shape), values)
+            .map_err(|e| zerr(&self.label, format!("a region decoded to the wrong size: {e}")))
+    }
+
+    /// A region over several chunks: worker threads read the part of each chunk inside it,
+    /// [`concurrency`](StorageArray::concurrency) at once, and this thread copies each into
+    /// place. A bounded channel keeps a few parts in flight.
+    fn read_chunkwise(&self, region: &Region, touched: &[Vec<usize>]) -> Result<ArrayD<T>> {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let grid = self.grid();
+        let mut out = ArrayD::<T>::from_elem(IxDyn(region.shape()), T::default());
+        let workers = self.concurrency.min(touched.len());
+        let next = AtomicUsize::new(0);
+        // The part of chunk `index` inside the region: its start and shape in the array.
+        let part = |index: &[usize]| -> (Vec<usize>, Vec<usize>) {
+            let c = grid.region(index);
+            let lo: Vec<usize> =
+                c.start().iter().zip(region.start()).map(|(&a, &b)| a.max(b)).collect();
+            let hi: Vec<usize> = (0..lo.len())
+                .map(|k| (c.start()[k] + c.shape()[k]).min(region.start()[k] + region.shape()[k]))
+                .collect();
+            let shape = lo.iter().zip(&hi).map(|(&l, &h)| h.saturating_sub(l)).collect();
+            (lo, shape)
+        };
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel(workers);
+            for _ in 0..workers {
+                let (tx, next, part) = (tx.clone(), &next, &part);
+                scope.spawn(move || {
+                    while let Some(index) = touched.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        let (lo, shape) = part(index);
+                        if tx.send((lo.clone(), self.read_subset(&lo, &shape))).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(tx);
+            for (lo, values) in rx {
+                let values = values?;
+                let at = region.start();
+                let mut dst = out.slice_each_axis_mut(|ax| {
+                    let k = ax.axis.index();
+                    let s = lo[k] - at[k];
+                    ndarray::Slice::from(s..s + values.shape()[k])
+                });
+                dst.assign(&values);
+            }
+            Ok::<(), Error>(())
+        })?;
+        Ok(out)
     }
 }
 
