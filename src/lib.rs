@@ -76,7 +76,7 @@ pub use npy::cow::{CopyMethod, DeltaReport, MaterializeReport};
 pub use npy::{MmapArray, MmapChunks, Mode, NpyWriter, Order, read_header, read_npy, write_npy};
 pub use open::{
     AnyStore, DynStore, Location, ObjectFacts, Place, detect_format, guess_format, object_facts,
-    open, open_as, open_object, open_with_deltas, refuse_object, storage,
+    open, open_as, open_object, open_with_deltas, read_storage, refuse_object, storage,
 };
 pub use ops::copy::{CopyOptions, CopyProgress, CopyReport, copy, copy_with, copy_with_progress};
 pub use ops::info::{Info, info, info_with_deltas};

@@ -308,6 +308,23 @@ pub fn storage(path: impl AsRef<Path>) -> Result<crate::zarr::Storage> {
     }
 }
 
+/// A read-only zarrs storage handle for the Zarr hierarchy at `path`: a local directory, or
+/// an `s3://bucket/prefix` (what [`crate::ops::group::describe_group`] and
+/// [`crate::ops::group::group_to_dataset`] take).
+///
+/// # Errors
+/// As [`storage`].
+pub fn read_storage(path: impl AsRef<Path>) -> Result<crate::zarr::group::ReadStorage> {
+    match Place::parse(path.as_ref())? {
+        Place::Local(loc) => {
+            let store = zarrs::filesystem::FilesystemStore::new(&loc.file)
+                .map_err(|e| Error::Storage { path: loc.file.clone(), reason: e.to_string() })?;
+            Ok(std::sync::Arc::new(store))
+        }
+        Place::Object(url) => object::read_storage(&url, &S3Options::current()),
+    }
+}
+
 #[cfg(feature = "hdf5")]
 fn hdf5_element(loc: &Location) -> Result<ElementType> {
     crate::hdf5::element_of(&loc.file, loc.inner.as_deref())

@@ -142,6 +142,16 @@ pub(crate) fn info(
     if deltas.is_empty() && larder::dataset::Dataset::is_dataset(path) {
         return dataset_info(out, path, json);
     }
+    let text = path.to_string_lossy();
+    let whole = text.split_once("://").is_some_and(|(_, rest)| !rest.contains(":/"));
+    if deltas.is_empty() && larder::remote::scheme_of(&text).is_some() && whole {
+        // A dataset group in object storage; anything else is described as an array below.
+        let group = larder::read_storage(path)
+            .and_then(|storage| larder::ops::group::describe_group(storage, "/", path));
+        if let Ok(info) = group {
+            return group_info(out, path, &info, json);
+        }
+    }
     if deltas.is_empty() && larder::ops::group::is_local_group(path) {
         let storage = larder::zarr::group::local_read_storage(path)?;
         let info = larder::ops::group::describe_group(storage, "/", path);

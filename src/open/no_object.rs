@@ -11,6 +11,13 @@ pub(super) fn storage(url: &ObjectUrl, _options: &S3Options) -> Result<Storage> 
     Err(not_built(&url.to_string()))
 }
 
+pub(super) fn read_storage(
+    url: &ObjectUrl,
+    _options: &S3Options,
+) -> Result<crate::zarr::group::ReadStorage> {
+    Err(not_built(&url.to_string()))
+}
+
 pub(super) fn element_of(url: &ObjectUrl, _options: &S3Options) -> Result<ElementType> {
     Err(not_built(&url.to_string()))
 }

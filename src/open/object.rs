@@ -43,6 +43,13 @@ pub(super) fn storage(url: &ObjectUrl, options: &S3Options) -> Result<Storage> {
     Ok(Bucket::connect(url, options)?.storage(url.key()))
 }
 
+pub(super) fn read_storage(
+    url: &ObjectUrl,
+    options: &S3Options,
+) -> Result<crate::zarr::group::ReadStorage> {
+    Ok(Bucket::connect(url, options)?.read_storage(url.key()))
+}
+
 /// `s3://bucket/key` without the inner path: what Zarr errors name.
 fn label(url: &ObjectUrl) -> String {
     url.object(url.key())

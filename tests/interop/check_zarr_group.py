@@ -2,13 +2,19 @@
 """Check a dataset copied to a Zarr v3 group by `larder copy`, with xarray and a dask cluster.
 
 Usage:  check_zarr_group.py LARDER WORKDIR [--store LOCATION] [--storage-options JSON]
+                            [--s3-endpoint URL]
 
 * writes WORKDIR/stations.csv: 5 003 rows of categorical, float, integer, date-time, free-text
   and bool columns, with missing values in each (pandas' NA tokens and empty fields), spaces
   and commas inside categories and strings;
 * `larder convert` makes WORKDIR/ds, and `larder copy WORKDIR/ds LOCATION --chunks 700
   --shard 1400` the group (LOCATION defaults to WORKDIR/ds.zarr; another location, such as an
-  object-store URL, is opened with --storage-options, a JSON object passed to xarray);
+  object-store URL, is opened with --storage-options, a JSON object passed to xarray; an
+  `s3://BUCKET/KEY` location with --s3-endpoint is opened through zarr-python's `ObjectStore`
+  over obstore's `S3Store` at that endpoint, with the credentials of the `AWS_*` variables, in
+  the test process and in every dask worker);
+* for a location in object storage, `larder copy LOCATION WORKDIR/back` gives back the dataset
+  directory byte for byte;
 * `xarray.open_zarr(LOCATION, chunks={})` gives, for every column, the values and missing
   positions that `pandas.read_csv` of the CSV gives, and that numpy reads from the dataset's
   files (validity files included); categories come from the `categories` attribute, strings
@@ -85,12 +91,27 @@ def dataset_column(ds_dir, manifest, name):
     return values, valid, col
 
 
+def s3_store(url, endpoint):
+    """zarr-python's store for `s3://BUCKET/KEY` at `endpoint`, through obstore."""
+    import obstore.store
+    import zarr.storage
+
+    bucket, _, prefix = url[len("s3://"):].partition("/")
+    s3 = obstore.store.S3Store(
+        bucket, prefix=prefix, endpoint=endpoint, region=os.environ.get("AWS_REGION", "us-east-1"),
+        access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
+        secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
+        client_options={"allow_http": True})
+    return zarr.storage.ObjectStore(s3, read_only=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("larder")
     ap.add_argument("workdir")
     ap.add_argument("--store", help="group location (default WORKDIR/ds.zarr)")
     ap.add_argument("--storage-options", default="{}", help="JSON object for xarray")
+    ap.add_argument("--s3-endpoint", help="S3-compatible endpoint of an s3:// --store")
     a = ap.parse_args()
     csv = os.path.join(a.workdir, "stations.csv")
     ds_dir = os.path.join(a.workdir, "ds")
@@ -102,6 +123,16 @@ def main():
     run(a.larder, "copy", ds_dir, store, "--chunks", "700", "--shard", "1400")
     with open(os.path.join(ds_dir, "manifest.json")) as f:
         manifest = json.load(f)
+
+    if a.s3_endpoint:
+        back = os.path.join(a.workdir, "back")
+        run(a.larder, "copy", store, back)
+        for name in sorted(os.listdir(ds_dir)):
+            with open(os.path.join(ds_dir, name), "rb") as f1, \
+                    open(os.path.join(back, name), "rb") as f2:
+                check(f1.read() == f2.read(), f"{name}: differs after the round trip")
+        check(sorted(os.listdir(back)) == sorted(os.listdir(ds_dir)), "the same files come back")
+        store = s3_store(store, a.s3_endpoint)
 
     pdf = pd.read_csv(csv)
     xds = xr.open_zarr(store, chunks={}, storage_options=storage_options)

@@ -113,6 +113,44 @@ mod with_server {
         std::fs::read(out).unwrap()
     }
 
+    /// A converted dataset copied to a Zarr group on the S3 server: xarray (through zarr-python
+    /// and obstore) reads every column with pandas' values and missing rows, a two-process dask
+    /// cluster reading the group from the server computes the same counts and means per
+    /// category as `larder groupby`, and copying the group back gives the dataset byte for byte
+    /// (`tests/interop/check_zarr_group.py`).
+    #[test]
+    fn a_dask_cluster_computes_on_a_dataset_group_in_object_storage_as_larder_does() {
+        let Some(py) = python() else { return };
+        let moto = Moto::start(&py, BUCKET);
+        let dir = tempfile::tempdir().unwrap();
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/check_zarr_group.py");
+        let mut c = Command::new(&py);
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("AWS_") {
+                c.env_remove(k);
+            }
+        }
+        let o = c
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL", moto.endpoint())
+            .env("AWS_ALLOW_HTTP", "true")
+            .arg(script)
+            .arg(env!("CARGO_BIN_EXE_larder"))
+            .arg(dir.path())
+            .args(["--store", &s3("stations.zarr"), "--s3-endpoint", &moto.endpoint()])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        let info = ok(s3_larder(&moto.endpoint()).args(["info", &s3("stations.zarr")]));
+        let info = String::from_utf8_lossy(&info.stdout);
+        assert!(info.contains("dataset group") && info.contains("5003 rows"), "{info}");
+        let keys = moto.keys(BUCKET, "stations.zarr");
+        assert!(keys.iter().any(|k| k.ends_with("stations.zarr/zarr.json")), "{keys:?}");
+    }
+
     #[test]
     fn zarr_python_reads_what_larder_writes_to_s3_and_larder_reads_it_back() {
         let Some(py) = python() else { return };
