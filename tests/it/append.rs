@@ -4,18 +4,19 @@
 // Short names for the columns of the sample table and the files of a test.
 #![allow(clippy::many_single_char_names)]
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use larder::convert::{ColumnType, ConvertOptions, FaultPlan, Step};
+use larder::convert::{ColumnType, ConvertOptions, Step};
 use larder::dataset::{Dataset, Manifest};
+
+use crate::support::{CountSteps, FailAt};
 
 const BIN: &str = env!("CARGO_BIN_EXE_larder");
 
@@ -156,34 +157,6 @@ fn contents(dir: &Path) -> Vec<(String, Vec<Option<String>>)> {
         out.push((m.name.clone(), values));
     }
     out
-}
-
-/// Counts the durable steps by kind, failing none.
-#[derive(Debug, Default)]
-struct CountSteps(Mutex<HashMap<Step, u64>>);
-
-impl FaultPlan for CountSteps {
-    fn before(&self, step: Step, _path: &Path) -> io::Result<()> {
-        *self.0.lock().unwrap().entry(step).or_default() += 1;
-        Ok(())
-    }
-}
-
-/// Fails the `n`-th durable step of kind `step` (from 1), as a crash just before it would.
-#[derive(Debug)]
-struct FailAt {
-    step: Step,
-    n: u64,
-    seen: AtomicU64,
-}
-
-impl FaultPlan for FailAt {
-    fn before(&self, step: Step, _path: &Path) -> io::Result<()> {
-        if step == self.step && self.seen.fetch_add(1, Ordering::SeqCst) + 1 == self.n {
-            return Err(io::Error::other("injected failure"));
-        }
-        Ok(())
-    }
 }
 
 struct Setup {
@@ -426,7 +399,7 @@ fn an_append_stopped_at_each_durable_step_leaves_the_dataset_as_it_was_and_resum
             let ds = s.root.join(format!("{step:?}_{n}"));
             copy_dir(&s.base, &ds);
             let mut o = opts();
-            o.faults(Arc::new(FailAt { step, n, seen: AtomicU64::new(0) }));
+            o.faults(FailAt::new(step, n));
             let e =
                 o.append_files(std::slice::from_ref(&s.day2), &ds, &mut |_| {}).expect_err(&what);
             assert!(e.to_string().contains("injected failure"), "{what}: {e}");
@@ -689,7 +662,7 @@ fn a_resume_finishes_the_interrupted_append_and_then_appends_the_inputs_it_did_n
         let ds = s.root.join(format!("ds{k}"));
         copy_dir(&s.base, &ds);
         let mut o = opts();
-        o.faults(Arc::new(FailAt { step: Step::Manifest, n: 2, seen: AtomicU64::new(0) }));
+        o.faults(FailAt::new(Step::Manifest, 2));
         o.append_files(std::slice::from_ref(&s.day2), &ds, &mut |_| {}).unwrap_err();
         assert!(ds.join(".append.larder-tmp/commit.json").exists(), "stopped with its journal");
         let mut o = opts();

@@ -2,18 +2,17 @@
 //! standard input, and numpy reading the result.
 
 use std::collections::BTreeMap;
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::fs;
-use std::io::{self, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::{CountSteps, FailAt};
 use larder::Selection;
-use larder::convert::{ConvertOptions, FaultPlan, Step};
+use larder::convert::{ConvertOptions, Step};
 use larder::dataset::Manifest;
 use larder::ops::cat::{TextFormat, cat};
 use serde_json::Value;
@@ -261,40 +260,6 @@ fn cli_convert(csv: &Path, out: &Path, extra: &[&str]) -> Command {
         .args(["--block-size", "4096", "--checkpoint-interval", "0"])
         .args(extra);
     c
-}
-
-/// Counts the durable steps of a conversion by kind, failing none.
-#[derive(Debug, Default)]
-struct CountSteps(Mutex<HashMap<Step, u64>>);
-
-impl FaultPlan for CountSteps {
-    fn before(&self, step: Step, _path: &Path) -> io::Result<()> {
-        *self.0.lock().unwrap().entry(step).or_default() += 1;
-        Ok(())
-    }
-}
-
-/// Fails the `n`-th durable step of kind `step` (from 1), as a crash just before it would.
-#[derive(Debug)]
-struct FailAt {
-    step: Step,
-    n: u64,
-    seen: AtomicU64,
-}
-
-impl FailAt {
-    fn new(step: Step, n: u64) -> Arc<FailAt> {
-        Arc::new(FailAt { step, n, seen: AtomicU64::new(0) })
-    }
-}
-
-impl FaultPlan for FailAt {
-    fn before(&self, step: Step, _path: &Path) -> io::Result<()> {
-        if step == self.step && self.seen.fetch_add(1, Ordering::SeqCst) + 1 == self.n {
-            return Err(io::Error::other("injected failure"));
-        }
-        Ok(())
-    }
 }
 
 /// The library's equivalent of [`cli_convert`]'s options.

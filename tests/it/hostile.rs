@@ -6,16 +6,15 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use larder::convert::{ColumnType, ConvertOptions, FaultPlan, Step};
+use larder::convert::{ColumnType, ConvertOptions, Step};
 use larder::{
     ArrayRead, CopyOptions, Error, MmapArray, ZarrArray, ZarrOptions, read_npy, write_npy,
 };
 use ndarray::{ArrayD, IxDyn};
 
+use crate::support::FailAt;
 use crate::support::larder;
 
 fn run(args: &[&str]) -> Output {
@@ -347,27 +346,6 @@ fn convert_opts() -> ConvertOptions {
     o
 }
 
-/// Fails the `n`-th durable step of kind `step`, as a crash just before it.
-#[derive(Debug)]
-struct FailAt {
-    step: Step,
-    n: u64,
-    seen: AtomicU64,
-}
-
-impl FaultPlan for FailAt {
-    fn before(&self, step: Step, _path: &Path) -> io::Result<()> {
-        if step == self.step && self.seen.fetch_add(1, Ordering::SeqCst) + 1 == self.n {
-            return Err(io::Error::other("injected failure"));
-        }
-        Ok(())
-    }
-}
-
-fn fail_at(step: Step, n: u64) -> Arc<FailAt> {
-    Arc::new(FailAt { step, n, seen: AtomicU64::new(0) })
-}
-
 fn tmp_of(out: &Path) -> PathBuf {
     out.with_file_name(format!(".{}.larder-tmp", out.file_name().unwrap().to_string_lossy()))
 }
@@ -418,7 +396,8 @@ fn convert_still_restarts_after_a_kill_before_its_first_checkpoint() {
     let reference = dir.path().join("reference");
     convert_opts().convert(&input, &reference, &mut |_| {}).unwrap();
     let out = dir.path().join("out");
-    let e = convert_opts().faults(fail_at(Step::Checkpoint, 1)).convert(&input, &out, &mut |_| {});
+    let e =
+        convert_opts().faults(FailAt::new(Step::Checkpoint, 1)).convert(&input, &out, &mut |_| {});
     assert!(matches!(e, Err(Error::Io { .. })));
     assert!(tmp_of(&out).exists(), "kept, as a crash would leave it");
     convert_opts().convert(&input, &out, &mut |_| {}).unwrap();
@@ -438,7 +417,7 @@ fn resume_after_a_failure_anywhere_in_the_first_checkpoint_is_byte_identical() {
     cases.push((Step::Checkpoint, 1));
     for (step, n) in cases {
         let out = dir.path().join(format!("out-{step:?}-{n}"));
-        let e = convert_opts().faults(fail_at(step, n)).convert(&input, &out, &mut |_| {});
+        let e = convert_opts().faults(FailAt::new(step, n)).convert(&input, &out, &mut |_| {});
         assert!(matches!(e, Err(Error::Io { .. })), "{step:?} {n}: {e:?}");
         let r = convert_opts().resume(true).convert(&input, &out, &mut |_| {});
         assert!(r.is_ok(), "{step:?} {n}: {r:?}");
@@ -455,7 +434,8 @@ fn resume_recreates_column_files_that_have_no_header_yet() {
     let reference = dir.path().join("reference");
     convert_opts().convert(&input, &reference, &mut |_| {}).unwrap();
     let out = dir.path().join("out");
-    let e = convert_opts().faults(fail_at(Step::Checkpoint, 2)).convert(&input, &out, &mut |_| {});
+    let e =
+        convert_opts().faults(FailAt::new(Step::Checkpoint, 2)).convert(&input, &out, &mut |_| {});
     assert!(matches!(e, Err(Error::Io { .. })));
     let tmp = tmp_of(&out);
     for name in names_in(&tmp) {
@@ -489,7 +469,8 @@ fn resume_accepts_another_spelling_of_the_input_path() {
     let dir = tempfile::tempdir().unwrap();
     let input = csv(dir.path(), 300);
     let out = dir.path().join("out");
-    let e = convert_opts().faults(fail_at(Step::Checkpoint, 3)).convert(&input, &out, &mut |_| {});
+    let e =
+        convert_opts().faults(FailAt::new(Step::Checkpoint, 3)).convert(&input, &out, &mut |_| {});
     assert!(matches!(e, Err(Error::Io { .. })));
     let other = dir.path().join(".").join("in.csv");
     let r = convert_opts().resume(true).convert(&other, &out, &mut |_| {}).unwrap();
@@ -501,7 +482,8 @@ fn a_second_convert_into_the_same_output_says_another_is_running() {
     let dir = tempfile::tempdir().unwrap();
     let input = csv(dir.path(), 300);
     let out = dir.path().join("out");
-    let e = convert_opts().faults(fail_at(Step::Checkpoint, 3)).convert(&input, &out, &mut |_| {});
+    let e =
+        convert_opts().faults(FailAt::new(Step::Checkpoint, 3)).convert(&input, &out, &mut |_| {});
     assert!(matches!(e, Err(Error::Io { .. })));
     // Hold the lock as a running conversion does.
     let lock = fs::OpenOptions::new().write(true).open(tmp_of(&out).join("lock")).unwrap();

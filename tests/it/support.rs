@@ -2,8 +2,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use larder::Element;
+use larder::convert::{FaultPlan, Step};
 
 /// Path of a file under `fixtures/`.
 pub(crate) fn fixture(rel: &str) -> PathBuf {
@@ -143,4 +145,38 @@ pub(crate) fn run_interop(python: &Path, name: &str, args: &[&std::ffi::OsStr]) 
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
+}
+
+/// Counts the durable steps of a conversion (or an append) by kind, failing none.
+#[derive(Debug, Default)]
+pub(crate) struct CountSteps(pub(crate) std::sync::Mutex<std::collections::HashMap<Step, u64>>);
+
+impl FaultPlan for CountSteps {
+    fn before(&self, step: Step, _path: &Path) -> std::io::Result<()> {
+        *self.0.lock().unwrap().entry(step).or_default() += 1;
+        Ok(())
+    }
+}
+
+/// Fails the `n`-th durable step of kind `step` (from 1), as a crash just before it would.
+#[derive(Debug)]
+pub(crate) struct FailAt {
+    step: Step,
+    n: u64,
+    seen: AtomicU64,
+}
+
+impl FailAt {
+    pub(crate) fn new(step: Step, n: u64) -> std::sync::Arc<FailAt> {
+        std::sync::Arc::new(FailAt { step, n, seen: AtomicU64::new(0) })
+    }
+}
+
+impl FaultPlan for FailAt {
+    fn before(&self, step: Step, _path: &Path) -> std::io::Result<()> {
+        if step == self.step && self.seen.fetch_add(1, Ordering::SeqCst) + 1 == self.n {
+            return Err(std::io::Error::other("injected failure"));
+        }
+        Ok(())
+    }
 }
