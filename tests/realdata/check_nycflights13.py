@@ -16,10 +16,14 @@ removed at the end. For every CSV file it ships:
   values pd.to_datetime(format="ISO8601", utc=True) gives;
 * values are equal where present, and missing exactly where pandas has NaN (a float column's
   NaN, or `false` in an integer or categorical column's validity file);
-* `larder groupby` of flights by carrier and by origin gives pandas' counts, means and maxima.
+* `larder groupby` of flights by carrier and by origin gives pandas' counts, means and maxima;
+* flights converted as two halves, the second gzip-compressed and added with `--append`, holds
+  in every column file the values of the conversion of the whole file, and appending the second
+  half again is refused.
 
 Prints "N passed, M failed" and exits 1 on any failure.
 """
+import gzip
 import json
 import math
 import os
@@ -153,6 +157,35 @@ def compare(larder, data, work):
                 w = float(want[key])
                 ok = math.isclose(float(v), w, rel_tol=1e-12, abs_tol=0.0)
                 check(ok, f"groupby {by} {agg} {key}: larder {v}, pandas {w}")
+    # The same flights in two halves, the second gzip-compressed and appended (`--append`):
+    # every column holds the bytes of the conversion of the whole file, and loading the second
+    # half again is refused.
+    with open(os.path.join(data, "flights.csv"), "rb") as f:
+        lines = f.readlines()
+    half = len(lines) // 2
+    first, second = os.path.join(work, "flights-1.csv"), os.path.join(work, "flights-2.csv.gz")
+    with open(first, "wb") as f:
+        f.writelines(lines[:half])
+    with gzip.open(second, "wb") as f:
+        f.writelines([lines[0]] + lines[half:])
+    halves = os.path.join(work, "flights-halves.larder")
+    subprocess.run([larder, "convert", first, halves, "-q"], check=True)
+    subprocess.run([larder, "convert", "--append", second, halves, "-q"], check=True)
+    again = subprocess.run([larder, "convert", "--append", second, halves, "-q"],
+                           capture_output=True)
+    check(again.returncode == 1, "appending the same half again is refused")
+    whole = json.load(open(os.path.join(out, "manifest.json")))
+    parts = json.load(open(os.path.join(halves, "manifest.json")))
+    check(parts["rows"] == whole["rows"], f"rows: {parts['rows']} vs {whole['rows']}")
+    for a, b in zip(parts["columns"], whole["columns"]):
+        check((a["name"], a["dtype"], a.get("categories")) ==
+              (b["name"], b["dtype"], b.get("categories")), f"append: column {b['name']}")
+        for key in ("file", "valid", "offsets"):
+            if key in a or key in b:
+                fa, fb = os.path.join(halves, a.get(key, "-")), os.path.join(out, b.get(key, "-"))
+                same = os.path.exists(fa) and os.path.exists(fb) and \
+                    np.array_equal(np.load(fa, mmap_mode="r"), np.load(fb, mmap_mode="r"))
+                check(same, f"append: {b['name']} {key} equals the whole file's")
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 
