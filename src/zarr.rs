@@ -877,21 +877,7 @@ impl<T: Element> ZarrArray<T> {
             return Err(Error::ReadOnly { path: self.path.clone(), mode: "r" });
         }
         Region::inside(start, data.shape(), &self.shape)?;
-        if data.is_empty() {
-            return Ok(());
-        }
-        let data = data.as_standard_layout();
-        let values = data
-            .as_slice()
-            .ok_or_else(|| Error::internal("standard-layout data is not contiguous"))?;
-        let bytes: &[u8] = bytemuck::cast_slice(values);
-        let ranges: Vec<std::ops::Range<u64>> =
-            start.iter().zip(data.shape()).map(|(&s, &n)| s as u64..(s + n) as u64).collect();
-        let subset = ArraySubset::new_with_ranges(&ranges);
-        self.array
-            .get()
-            .store_array_subset(&subset, ArrayBytes::new_flen(Cow::Borrowed(bytes)))
-            .map_err(|e| zerr(&self.path, e))
+        storage::store_subset(&*self.array.get(), &self.path, start, data)
     }
 }
 

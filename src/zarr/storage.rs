@@ -249,20 +249,7 @@ impl<T: Element> StorageArray<T> {
             return Err(Error::ReadOnly { path: self.label.clone(), mode: "r" });
         }
         Region::inside(start, data.shape(), &self.shape)?;
-        if data.is_empty() {
-            return Ok(());
-        }
-        let data = data.as_standard_layout();
-        let values = data
-            .as_slice()
-            .ok_or_else(|| Error::internal("standard-layout data is not contiguous"))?;
-        let bytes: &[u8] = bytemuck::cast_slice(values);
-        let ranges: Vec<std::ops::Range<u64>> =
-            start.iter().zip(data.shape()).map(|(&s, &n)| s as u64..(s + n) as u64).collect();
-        let subset = ArraySubset::new_with_ranges(&ranges);
-        self.array
-            .store_array_subset(&subset, ArrayBytes::new_flen(Cow::Borrowed(bytes)))
-            .map_err(|e| zerr(&self.label, e))
+        store_subset(&self.array, &self.label, start, data)
     }
 }
 
@@ -369,4 +356,30 @@ impl<T: Element> ArrayWrite<T> for StorageArray<T> {
     fn write_region(&mut self, start: &[usize], data: &ArrayViewD<'_, T>) -> Result<()> {
         self.store_block(start, data)
     }
+}
+
+/// Encodes and stores `data` at `start` of `array` (`label` names it in errors): the one way
+/// larder writes a box of a Zarr array, whatever its storage.
+pub(super) fn store_subset<T: Element, S>(
+    array: &Array<S>,
+    label: &Path,
+    start: &[usize],
+    data: &ArrayViewD<'_, T>,
+) -> Result<()>
+where
+    S: ?Sized + zarrs::storage::ReadableWritableStorageTraits + 'static,
+{
+    if data.is_empty() {
+        return Ok(());
+    }
+    let data = data.as_standard_layout();
+    let values =
+        data.as_slice().ok_or_else(|| Error::internal("standard-layout data is not contiguous"))?;
+    let bytes: &[u8] = bytemuck::cast_slice(values);
+    let ranges: Vec<std::ops::Range<u64>> =
+        start.iter().zip(data.shape()).map(|(&s, &n)| s as u64..(s + n) as u64).collect();
+    let subset = ArraySubset::new_with_ranges(&ranges);
+    array
+        .store_array_subset(&subset, ArrayBytes::new_flen(Cow::Borrowed(bytes)))
+        .map_err(|e| zerr(label, e))
 }
