@@ -25,7 +25,6 @@ Prints "N passed, M failed" and exits 1 on any failure.
 """
 import gzip
 import json
-import math
 import os
 import shutil
 import subprocess
@@ -36,7 +35,8 @@ import zipfile
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
+
+from compare import Checks, column, groupby
 
 VERSION = "0.0.3"
 
@@ -66,26 +66,8 @@ def main():
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def strings(out, file, offsets):
-    """The strings of a string column or a large dictionary (Arrow's large-string layout)."""
-    data = np.load(os.path.join(out, file), mmap_mode="r")
-    offs = np.load(os.path.join(out, offsets), mmap_mode="r")
-    arr = pa.LargeStringArray.from_buffers(len(offs) - 1, pa.py_buffer(offs), pa.py_buffer(data))
-    arr.validate(full=True)
-    return np.array(arr.to_pylist(), dtype=object)
-
-
 def compare(larder, data, work):
-    passed = failed = 0
-
-    def check(ok, what):
-        nonlocal passed, failed
-        if ok:
-            passed += 1
-        else:
-            failed += 1
-            print("FAIL", what)
-
+    check = Checks()
     for name in sorted(f for f in os.listdir(data) if f.endswith(".csv")):
         csv = os.path.join(data, name)
         out = os.path.join(work, name[:-4] + ".larder")
@@ -96,67 +78,14 @@ def compare(larder, data, work):
         check(m["rejected"] == 0 and m["rows"] == len(df), f"{name}: {m['rows']} rows, "
               f"{m['rejected']} rejected; pandas reads {len(df)}")
         for c in m["columns"]:
-            col = df[c["name"]]
-            what = f"{name}:{c['name']}"
-            if c["dtype"] == "str":
-                values = strings(out, c["file"], c["offsets"])
-            else:
-                values = np.load(os.path.join(out, c["file"]), mmap_mode="r")
-            if "dictionary" in c:
-                c["categories"] = list(strings(out, c["dictionary"]["file"],
-                                               c["dictionary"]["offsets"]))
-            missing = col.isna().to_numpy()
-            if "valid" in c:
-                ours = ~np.load(os.path.join(out, c["valid"]))
-            elif c["dtype"][1] == "f":
-                ours = np.isnan(values)
-            else:
-                ours = np.zeros(len(values), dtype=bool)
-            check(np.array_equal(ours, missing), f"{what}: missing in {int(ours.sum())} rows, "
-                  f"pandas {int(missing.sum())}")
-            present = ~missing
-            if pd.api.types.is_numeric_dtype(col):
-                check("categories" not in c, f"{what}: pandas reads numbers, larder {c['dtype']}")
-                if "categories" not in c:
-                    a = np.asarray(values, dtype=np.float64)[present]
-                    b = col.to_numpy(dtype=np.float64)[present]
-                    check(np.array_equal(a, b), f"{what}: values differ")
-            elif c["dtype"][1:3] == "M8":
-                # ISO 8601 date-times: as pandas parses them (to UTC).
-                t = pd.to_datetime(col, format="ISO8601", utc=True).dt.tz_localize(None)
-                b = t.to_numpy().astype(np.asarray(values).dtype)[present]
-                check(np.array_equal(np.asarray(values)[present], b), f"{what}: times differ")
-            elif c["dtype"] == "str":
-                b = col.to_numpy(dtype=object)[present]
-                check(bool(np.all(values[present] == b)), f"{what}: strings differ")
-            else:
-                check("categories" in c, f"{what}: pandas reads strings, larder {c['dtype']}")
-                if "categories" in c:
-                    cats = np.array(c["categories"], dtype=object)
-                    a = cats[np.asarray(values)[present].astype(np.int64)]
-                    b = col.to_numpy(dtype=object)[present]
-                    check(bool(np.all(a == b)), f"{what}: strings differ")
+            column(check, f"{name}:{c['name']}", out, c, df[c["name"]])
 
     # Group-bys of flights against pandas.
     flights = pd.read_csv(os.path.join(data, "flights.csv"))
     out = os.path.join(work, "flights.larder")
-    for by, aggs in [("carrier", ["count", "mean:dep_delay", "count:dep_delay"]),
-                     ("origin", ["max:air_time", "mean:arr_delay", "sum:distance"])]:
-        r = json.loads(subprocess.run([larder, "groupby", out, "--by", by, "--agg",
-                                       ",".join(aggs), "--json"], check=True,
-                                      capture_output=True).stdout)
-        g = flights.groupby(by)
-        for agg, got in r["aggregates"].items():
-            kind, _, colname = agg.partition(":")
-            if not colname:
-                want = g.size()
-            else:
-                want = getattr(g[colname], {"count": "count", "mean": "mean", "max": "max",
-                                           "sum": "sum"}[kind])()
-            for key, v in zip(r["keys"], got):
-                w = float(want[key])
-                ok = math.isclose(float(v), w, rel_tol=1e-12, abs_tol=0.0)
-                check(ok, f"groupby {by} {agg} {key}: larder {v}, pandas {w}")
+    for by, cols in [("carrier", ["dep_delay"]),
+                     ("origin", ["air_time", "arr_delay", "distance"])]:
+        groupby(check, larder, "flights", out, by, flights[by], [(x, flights[x]) for x in cols])
     # The same flights in two halves, the second gzip-compressed and appended (`--append`):
     # every column holds the bytes of the conversion of the whole file, and loading the second
     # half again is refused.
@@ -186,8 +115,8 @@ def compare(larder, data, work):
                 same = os.path.exists(fa) and os.path.exists(fb) and \
                     np.array_equal(np.load(fa, mmap_mode="r"), np.load(fb, mmap_mode="r"))
                 check(same, f"append: {b['name']} {key} equals the whole file's")
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    print(f"{check.passed} passed, {check.failed} failed")
+    return 1 if check.failed else 0
 
 
 if __name__ == "__main__":

