@@ -4,6 +4,7 @@ on seeded random CSV files.
 
 Usage:  check_differential.py LARDER_BINARY [--seed N] [--files N] [--minutes M]
             [--hazards all|default|NAME,…] [--mix random|single] [--only I,…] [--out DIR]
+        check_differential.py LARDER_BINARY --self-test [--files N] [--seed N]
 
 Each file is made from the seed and its index alone (so `--seed S --only I` makes it again),
 with the hazards (below) chosen for it: with `--mix random` each enabled hazard with
@@ -21,6 +22,9 @@ whichever comes first. For every file:
 * `larder groupby --json` by up to two key columns (categorical, or integers of a small range)
   with count, and count/sum/mean/min/max of up to three number columns, against pandas'
   `groupby(dropna=True)`.
+
+`--self-test` checks the checker: it changes one present value in each converted file (a
+number, a bool, a category code or a time) and fails unless every such file gets a mismatch.
 
 Differences by documented design, normalised (docs/cli.md "Values", docs/format.md):
 
@@ -54,7 +58,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from compare import Checks, column, groupby, kind_of, stats
+from compare import Checks, column, groupby, kind_of, load, stats
 
 HAZARDS = {
     "quoting": "fields quoted at random (numbers, NA tokens and names too), `\"\"` inside them",
@@ -307,7 +311,38 @@ class TaggedChecks(Checks):
         return super().__call__(ok, what, **detail)
 
 
-def compare_file(check, larder, path, out, desc):
+def tamper(out, rng):
+    """Changes one present value of one column of the dataset `out` (for `--self-test`);
+    returns what it changed, or None when no column has a value to change."""
+    m = json.load(open(os.path.join(out, "manifest.json")))
+    for c in rng.sample(m["columns"], len(m["columns"])):
+        kind = kind_of(c)
+        if kind == "str" or not m["rows"]:
+            continue
+        path = os.path.join(out, c["file"])
+        values = np.load(path)
+        _, missing = load(out, c)
+        rows = np.flatnonzero(~missing)
+        if not len(rows):
+            continue
+        row = int(rng.choice(rows))
+        if kind == "cat":
+            n = len(c.get("categories", [])) or 0
+            if n < 2:
+                continue
+            values[row] = (int(values[row]) + 1) % n
+        elif kind == "b":
+            values[row] = not values[row]
+        elif kind == "f" and not np.isfinite(values[row]):
+            values[row] = 0.5
+        else:
+            values[row] = values[row] + (1 if kind != "M8" else np.timedelta64(1, "D"))
+        np.save(path, values)
+        return f"column {c['name']!r} row {row}"
+    return None
+
+
+def compare_file(check, larder, path, out, desc, self_test=None):
     """Converts `path` into `out` and compares everything with pandas."""
     cols, on = desc["cols"], desc["on"]
     check.tags = set(on)
@@ -315,6 +350,8 @@ def compare_file(check, larder, path, out, desc):
     if not check(r.returncode == 0, f"convert exited {r.returncode}: "
                  f"{r.stderr.decode(errors='replace').strip()[:300]}"):
         return 0
+    if self_test is not None:
+        desc["tampered"] = tamper(out, self_test)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         df = pd.read_csv(path, float_precision="round_trip", low_memory=False)
@@ -370,7 +407,8 @@ def compare_file(check, larder, path, out, desc):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("larder")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--files", type=int, default=10**9)
@@ -379,7 +417,11 @@ def main():
     ap.add_argument("--mix", choices=["random", "single"], default="random")
     ap.add_argument("--only", help="indices of the files to make and check, e.g. 3,17")
     ap.add_argument("--out", help="directory for the failing CSVs (default: a new one in /tmp)")
+    ap.add_argument("--self-test", action="store_true",
+                    help="change one value of each converted file; every such file must fail")
     a = ap.parse_args()
+    if a.self_test:
+        return self_test(a)
     if a.hazards == "default":
         enabled = list(DEFAULT)
     elif a.hazards == "all":
@@ -432,6 +474,31 @@ def main():
     else:
         shutil.rmtree(out_dir, ignore_errors=True) if not a.out else None
     return 1 if check.failed else 0
+
+
+def self_test(a):
+    """The comparison must see one changed value in each of `--files` files (default 20)."""
+    work = tempfile.mkdtemp(prefix="larder-differential-self-test-")
+    missed = tested = 0
+    try:
+        for index in range(min(a.files, 20)):
+            text, desc = make(a.seed, index, list(DEFAULT), "random")
+            path = os.path.join(work, f"{index}.csv")
+            with open(path, "w", encoding="utf-8", newline="") as f:
+                f.write(text)
+            check = TaggedChecks()
+            compare_file(check, a.larder, path, os.path.join(work, f"{index}.larder"), desc,
+                         self_test=random.Random(index))
+            if desc.get("tampered") is None:
+                continue
+            tested += 1
+            if not check.failed:
+                missed += 1
+                print(f"self-test: file {index}: {desc['tampered']} changed, no mismatch found")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"self-test: {tested} files with one value changed, {tested - missed} caught")
+    return 1 if missed or not tested else 0
 
 
 def report(a, index, path, out_dir, desc, failures):
