@@ -39,7 +39,10 @@ Differences by documented design, normalised (docs/cli.md "Values", docs/format.
 * R's row names (records one field longer than the header): pandas makes them its index; larder
   may drop them or keep them as a first column (then compared with pandas' index);
 * statistics of integers are compared exactly (Python ints), of floats to 1e-12 of the sum of
-  magnitudes (larder's sums are compensated, pandas' pairwise).
+  magnitudes (larder's sums are compensated, pandas' pairwise); quantiles are np.nanquantile's
+  except where numpy subtracts two equal infinities (it gives NaN, the reference the infinity);
+* bools are left out of `stats` (pandas sums them as 0/1; larder's stats of a bool column are
+  not pandas' describe()).
 
 Hazards (`--hazards`: `default`, `all`, or names; `default` is what larder passes today):
 """
@@ -467,12 +470,14 @@ def main():
           f"in {failing} files")
     print(f"{'hazard':<15}{'files':>7}{'failing':>9}{'checks':>9}{'mismatches':>12}")
     for h in sorted(seen, key=lambda h: (h == "(any)", h)):
-        per = [check.passed + check.failed, check.failed] if h == "(any)" else check.per.get(h, [0, 0])
+        per = check.per.get(h, [0, 0])
+        if h == "(any)":
+            per = [check.passed + check.failed, check.failed]
         print(f"{h:<15}{seen[h][0]:>7}{seen[h][1]:>9}{per[0]:>9}{per[1]:>12}")
     if failing:
         print(f"failing CSVs and their mismatches: {out_dir}")
-    else:
-        shutil.rmtree(out_dir, ignore_errors=True) if not a.out else None
+    elif not a.out:
+        shutil.rmtree(out_dir, ignore_errors=True)
     return 1 if check.failed else 0
 
 

@@ -211,7 +211,8 @@ def reference(col, quantiles=()):
         arr = arr.astype(np.float64)
         present = arr[~np.isnan(arr)]
         finite = present[np.isfinite(present)]
-        total = float(np.sum(present)) if len(finite) < len(present) else math.fsum(present)
+        with np.errstate(invalid="ignore"):  # inf + -inf: NaN, as in larder
+            total = float(np.sum(present)) if len(finite) < len(present) else math.fsum(present)
         scale = float(np.sum(np.abs(finite)))
         mean = total / len(present) if len(present) else float("nan")
     want = {"count": len(present), "nulls": int(col.isna().sum()), "sum": total, "mean": mean,
@@ -301,8 +302,9 @@ def groupby(check, larder, what, out, key, keycol, values):
         for k, idx in labels.items():
             xs = [int(x) for x in arr[idx]] if exact else arr[idx][~np.isnan(arr[idx])]
             finite = [x for x in xs if exact or math.isfinite(x)]
-            total = (sum(xs) if exact else math.fsum(xs) if len(finite) == len(xs)
-                     else float(np.sum(xs)))
+            with np.errstate(invalid="ignore"):
+                total = (sum(xs) if exact else math.fsum(xs) if len(finite) == len(xs)
+                         else float(np.sum(xs)))
             nan = float("nan")
             scale = float(sum(abs(x) for x in finite))
             for agg, w in (("count", len(xs)), ("sum", total),
