@@ -77,7 +77,7 @@ HAZARDS = {
     "short_rows": "records with fewer fields than the header (pandas fills NaN)",
     "u64": "integers between 2^63 and 2^64-1 (pandas: uint64)",
     "inf": "inf, -inf, Infinity, INF in float columns",
-    "late_type": "past row 10 000, a decimal in an integer column or text in a number column",
+    "late_type": "past row 10 000, a decimal or a word in an integer column",
     "dup_names": "repeated header names",
     "empty_names": "empty header names",
     "blank_strings": "blank-only strings (`   `, a tab) in text columns",
