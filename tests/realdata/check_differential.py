@@ -21,7 +21,10 @@ whichever comes first. For every file:
   sum, mean, min, max and seven quantiles against pandas and `np.nanquantile`;
 * `larder groupby --json` by up to two key columns (categorical, or integers of a small range)
   with count, and count/sum/mean/min/max of up to three number columns, against pandas'
-  `groupby(dropna=True)`.
+  `groupby(dropna=True)`;
+* of every date-time column, `larder stats` (count, missing count, min, max, mean truncated to
+  the unit) against pandas' to_datetime, and `larder groupby --by TS --every W` (W one of 1d,
+  7d, 1h, 90min) against pandas' groups of `dt.floor(W)`.
 
 `--self-test` checks the checker: it changes one present value in each converted file (a
 number, a bool, a category code or a time) and fails unless every such file gets a mismatch.
@@ -61,7 +64,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from compare import Checks, column, groupby, kind_of, load, stats
+from compare import Checks, column, datetime_stats, groupby, kind_of, load, stats, times
 
 HAZARDS = {
     "quoting": "fields quoted at random (numbers, NA tokens and names too), `\"\"` inside them",
@@ -406,6 +409,24 @@ def compare_file(check, larder, path, out, desc, self_test=None):
         check.tags = set().union(*[g.hazards if g else {"row_names"} for g in involved])
         groupby(check, larder, f"column {j}", out, mcols[j]["name"], df.iloc[:, j],
                 [(mcols[k]["name"], df.iloc[:, k]) for k in values])
+    # Date-times: statistics, and time buckets as pandas' dt.floor makes them.
+    rng = random.Random(out)
+    for j in [j for j, c in enumerate(mcols) if kinds[j] == "M8"
+              and not pd.api.types.is_numeric_dtype(df.iloc[:, j])]:
+        gen, dtype = cols[j], mcols[j]["dtype"]
+        check.tags = (gen.hazards if gen else set()) | (on & {"crlf", "quoting"})
+        what = f"column {j} {mcols[j]['name']!r}"
+        datetime_stats(check, larder, what, os.path.join(out, mcols[j]["file"]), df.iloc[:, j],
+                       dtype)
+        unit = np.datetime_data(np.dtype(dtype))[0]
+        every = rng.choice(["1d", "7d"] if unit == "D" else ["1d", "7d", "1h", "90min"])
+        t = pd.Series(times(df.iloc[:, j], dtype))
+        buckets = t.dt.floor({"1d": "1D", "7d": "7D", "1h": "1h", "90min": "90min"}[every])
+        values = numbers[:2]
+        check.tags |= set().union(*[cols[k].hazards if cols[k] else set() for k in values])
+        groupby(check, larder, what, out, mcols[j]["name"], buckets,
+                [(mcols[k]["name"], df.iloc[:, k]) for k in values], every=every,
+                label=lambda k: str(pd.Timestamp(k).value))
     return len(df)
 
 

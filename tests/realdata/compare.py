@@ -276,21 +276,54 @@ def stats(check, larder, what, path, col, quantiles=(), std=False):
               f"{got.get('exact')}), np.nanquantile {w}")
 
 
-def groupby(check, larder, what, out, key, keycol, values):
+def times(col, dtype):
+    """A pandas column of ISO 8601 strings as larder stores it: datetime64 of `dtype`, UTC."""
+    t = pd.to_datetime(col, format="ISO8601", utc=True, errors="coerce").dt.tz_localize(None)
+    return t.to_numpy().astype(dtype)
+
+
+def datetime_stats(check, larder, what, path, col, dtype):
+    """`larder stats PATH --json` of a datetime64 column against pandas' to_datetime of `col`:
+    count, missing count, min, max and the mean truncated toward zero to the unit."""
+    r = subprocess.run([larder, "stats", path, "--json"], capture_output=True)
+    if not check(r.returncode == 0, f"{what}: stats exited {r.returncode}: "
+                 f"{r.stderr.decode(errors='replace').strip()[:300]}"):
+        return
+    s = json.loads(r.stdout)
+    t = times(col, dtype)
+    ints = [int(x) for x in t[~np.isnat(t)].astype(np.int64)]
+    nulls = s.get("null_count", 0) + s.get("nat_count", 0)
+    check(s["count"] == len(ints) and nulls == len(t) - len(ints),
+          f"{what}: stats count {s['count']}, {nulls} missing; pandas {len(ints)}, "
+          f"{len(t) - len(ints)} missing")
+    if not ints:
+        return
+    total = sum(ints)
+    mean = abs(total) // len(ints) * (1 if total >= 0 else -1)
+    for k, w in (("min", min(ints)), ("max", max(ints)), ("mean", mean)):
+        v = s.get(k)
+        got = None if v is None else int(np.datetime64(v).astype(dtype).astype(np.int64))
+        check(got == w, f"{what}: stats {k}: larder {v}, pandas "
+              f"{np.datetime64(w, np.datetime_data(np.dtype(dtype))[0])}")
+
+
+def groupby(check, larder, what, out, key, keycol, values, every=None, label=label_of):
     """`larder groupby OUT --by KEY` with count, count/sum/mean/min/max of each (name, pandas
-    column) in `values`, against pandas' groups of `keycol` (dropna=True)."""
+    column) in `values`, against pandas' groups of `keycol` (dropna=True). With `every`, the
+    key is a datetime64 column cut into buckets of that width; `keycol` then holds pandas'
+    bucket starts, and `label` turns both sides' keys into one spelling."""
     aggs = ["count"]
     for name, _ in values:
         aggs += [f"{a}:{name}" for a in ("count", "sum", "mean", "min", "max")]
     r = subprocess.run([larder, "groupby", out, f"--by={key}", f"--agg={','.join(aggs)}",
-                        "--json"], capture_output=True)
+                        "--json"] + ([f"--every={every}"] if every else []), capture_output=True)
     if not check(r.returncode == 0, f"{what}: groupby {key!r}: exit {r.returncode}: "
                  f"{r.stderr.decode(errors='replace').strip()[:200]}"):
         return
     r = json.loads(r.stdout)
     groups = keycol.groupby(keycol, dropna=True, sort=False).indices
-    labels = {label_of(k): idx for k, idx in groups.items()}
-    keys = [label_of(k) for k in r["keys"]]
+    labels = {label(k): idx for k, idx in groups.items()}
+    keys = [label(k) for k in r["keys"]]
     if not check(sorted(keys) == sorted(labels), f"{what}: groupby {key!r}: {len(keys)} keys "
                  f"{keys[:5]}, pandas {len(labels)} {sorted(labels)[:5]}"):
         return
