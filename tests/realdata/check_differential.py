@@ -19,7 +19,7 @@ whichever comes first. For every file:
   kind); a column the generator wrote as ISO 8601 dates or date-times must be datetime64;
 * `larder stats FILE.npy --json --quantile …` of every number column: count, missing count,
   sum, mean, min, max and seven quantiles against pandas and `np.nanquantile`;
-* `larder groupby --json` by up to two key columns (categorical, or integers of a small range)
+* `larder groupby --json` by up to two key columns (categorical, bool, or small-range integers)
   with count, and count/sum/mean/min/max of up to three number columns, against pandas'
   `groupby(dropna=True)`;
 * of every date-time column, `larder stats` (count, missing count, min, max, mean truncated to
@@ -44,6 +44,7 @@ Differences by documented design, normalised (docs/cli.md "Values", docs/format.
 * statistics of integers are compared exactly (Python ints), of floats to 1e-12 of the sum of
   magnitudes (larder's sums are compensated, pandas' pairwise); quantiles are np.nanquantile's
   except where numpy subtracts two equal infinities (it gives NaN, the reference the infinity);
+* bool group keys: larder prints 0 and 1, pandas False and True;
 * bools are left out of `stats` (pandas sums them as 0/1; larder's stats of a bool column are
   not pandas' describe()).
 
@@ -64,7 +65,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from compare import Checks, column, datetime_stats, groupby, kind_of, load, stats, times
+from compare import (Checks, column, datetime_stats, groupby, kind_of, label_of, load, stats,
+                     times)
 
 HAZARDS = {
     "quoting": "fields quoted at random (numbers, NA tokens and names too), `\"\"` inside them",
@@ -348,6 +350,12 @@ def tamper(out, rng):
     return None
 
 
+def bool_label(key):
+    """A bool group key: larder prints 0/1 (or false/true), pandas False/True."""
+    return {"0": "False", "1": "True", "false": "False", "true": "True"}.get(str(key),
+                                                                           str(key))
+
+
 def compare_file(check, larder, path, out, desc, self_test=None):
     """Converts `path` into `out` and compares everything with pandas."""
     cols, on = desc["cols"], desc["on"]
@@ -400,7 +408,7 @@ def compare_file(check, larder, path, out, desc, self_test=None):
         stats(check, larder, f"column {j} {mcols[j]['name']!r}", os.path.join(
             out, mcols[j]["file"]), df.iloc[:, j], quantiles=QUANTILES if len(df) else ())
     # Group-bys by categorical and small-range integer keys.
-    keys = [j for j, c in enumerate(mcols) if kinds[j] == "cat" or (
+    keys = [j for j, c in enumerate(mcols) if kinds[j] in ("cat", "b") or (
         kinds[j] in "iu" and len(kinds[j]) == 1 and df.iloc[:, j].notna().any()
         and int(df.iloc[:, j].max()) - int(df.iloc[:, j].min()) < 2**20)]
     for j in keys[:2]:
@@ -408,7 +416,8 @@ def compare_file(check, larder, path, out, desc, self_test=None):
         involved = [cols[k] for k in [j] + values]
         check.tags = set().union(*[g.hazards if g else {"row_names"} for g in involved])
         groupby(check, larder, f"column {j}", out, mcols[j]["name"], df.iloc[:, j],
-                [(mcols[k]["name"], df.iloc[:, k]) for k in values])
+                [(mcols[k]["name"], df.iloc[:, k]) for k in values],
+                label=bool_label if kinds[j] == "b" else label_of)
     # Date-times: statistics, and time buckets as pandas' dt.floor makes them.
     rng = random.Random(out)
     for j in [j for j, c in enumerate(mcols) if kinds[j] == "M8"
