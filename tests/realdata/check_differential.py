@@ -262,8 +262,9 @@ def make(seed, index, enabled, mix):
     quote_share = 0.15 if "quoting" in on else 0.0
 
     def field(v, raw=False):
-        if v.startswith('"') or any(ch in v for ch in ',"\r\n') and not raw or (
-                rng.random() < quote_share and '"' not in v):
+        """`v` quoted when it must be (unless `raw`: a stray quote), else at random."""
+        must = v.startswith('"') or (not raw and any(ch in v for ch in ',"\r\n'))
+        if must or (rng.random() < quote_share and '"' not in v):
             return '"' + v.replace('"', '""') + '"'
         return v
 
