@@ -160,12 +160,37 @@ impl Dataset {
         self.manifest.columns.iter().map(move |meta| Column { dir: &self.dir, meta, rows })
     }
 
-    /// The column called `name`.
+    /// The column called `name` (see [`Manifest::column`]).
     ///
     /// # Errors
-    /// [`Error::Argument`] naming the columns there are, if there is none.
+    /// As [`Manifest::column`].
     pub fn column(&self, name: &str) -> Result<Column<'_>> {
         Ok(Column { dir: &self.dir, meta: self.manifest.column(name)?, rows: self.manifest.rows })
+    }
+
+    /// The column at `index`, in the manifest's order.
+    ///
+    /// # Errors
+    /// [`Error::Argument`] for an index past the last column.
+    pub fn nth_column(&self, index: usize) -> Result<Column<'_>> {
+        let meta = self.manifest.columns.get(index).ok_or_else(|| {
+            Error::argument(format!(
+                "column {index}: the dataset has {} columns",
+                self.manifest.columns.len()
+            ))
+        })?;
+        Ok(Column { dir: &self.dir, meta, rows: self.manifest.rows })
+    }
+
+    /// The column whose values are in the file `file` (a file name in the dataset directory),
+    /// if there is one.
+    pub fn column_in_file(&self, file: &std::ffi::OsStr) -> Option<Column<'_>> {
+        let rows = self.manifest.rows;
+        self.manifest
+            .columns
+            .iter()
+            .find(|c| std::ffi::OsStr::new(&c.file) == file)
+            .map(|meta| Column { dir: &self.dir, meta, rows })
     }
 }
 
@@ -178,9 +203,14 @@ pub struct Column<'a> {
 }
 
 impl<'a> Column<'a> {
-    /// The column's name.
+    /// The column's name, unique in the dataset (see [`ManifestColumn::name`]).
     pub fn name(&self) -> &'a str {
         &self.meta.name
+    }
+
+    /// The column's name as the CSV header has it (its name, unless that was renamed).
+    pub fn header(&self) -> &'a str {
+        self.meta.header.as_deref().unwrap_or(&self.meta.name)
     }
 
     /// Its entry in the manifest.

@@ -95,12 +95,14 @@ impl StatsOptions {
     /// Statistics of the array at `path` (`.npy`, Zarr or HDF5; any element type).
     ///
     /// # Errors
-    /// As [`crate::open`] and [`summary`](super::summary); [`Error::Argument`] for a histogram or
+    /// As [`crate::open`] and [`summary`](super::summary); [`Error::Invalid`] naming the
+    /// column files for a dataset directory; [`Error::Argument`] for a histogram or
     /// quantiles of a complex array, a range without bins, bad bins or range, or an automatic
     /// range that is not finite; [`Error::Invalid`] for a `datetime64` array, whose statistics
     /// are [`describe`](StatsOptions::describe)'s.
     pub fn compute(&self, path: impl AsRef<Path>) -> Result<Stats> {
         let path = path.as_ref();
+        refuse_dataset(path)?;
         if self.check_column(path)?.is_some() {
             refuse_datetime(crate::npy::read_header(path)?.dtype, path)?;
             return match self.describe(path)? {
@@ -120,6 +122,7 @@ impl StatsOptions {
     /// of datetimes.
     pub fn describe(&self, path: impl AsRef<Path>) -> Result<Description> {
         let path = path.as_ref();
+        refuse_dataset(path)?;
         let Some(name) = self.check_column(path)? else {
             return self.describe_store(&crate::open::open(path)?, path);
         };
@@ -130,7 +133,11 @@ impl StatsOptions {
             _ => Path::new("."),
         };
         let ds = crate::dataset::Dataset::open(dir)?;
-        let column = ds.column(&name)?;
+        // By its file, not its name: a dataset written before repeated names were renamed has
+        // several columns of one name.
+        let column = ds.column_in_file(&name).ok_or_else(|| {
+            Error::internal(format!("{}: column file left the manifest", path.display()))
+        })?;
         let dtype = crate::npy::read_header(path)?.dtype;
         let Some(valid) = column.validity()? else {
             let store: AnyStore = dispatch_element!(dtype.element(),
@@ -181,9 +188,9 @@ impl StatsOptions {
         }
     }
 
-    /// Checks the options, and a dataset column's kind; the column's validity file, if it has
-    /// one.
-    fn check_column(&self, path: &Path) -> Result<Option<String>> {
+    /// Checks the options, and a dataset column's kind; the column's file name, if `path` is
+    /// a dataset's column.
+    fn check_column(&self, path: &Path) -> Result<Option<std::ffi::OsString>> {
         if self.range.is_some() && self.bins.is_none() {
             // Before opening: the options are wrong whatever the file.
             return Err(Error::argument("a histogram range needs a number of bins"));
@@ -195,7 +202,7 @@ impl StatsOptions {
             if column.categories.is_some() || column.dictionary.is_some() {
                 return Err(refuse_categorical(path, &column.name));
             }
-            return Ok(Some(column.name));
+            return Ok(Some(column.file.into()));
         }
         Ok(None)
     }
@@ -221,6 +228,35 @@ impl StatsOptions {
             "holds complex numbers; histograms and quantiles are only defined for real arrays",
         )))
     }
+}
+
+/// Most columns a refusal of a dataset directory lists.
+const LISTED: usize = 12;
+
+/// The error for statistics of a dataset directory rather than of one of its columns: it
+/// names the columns' files, which is how a column is named.
+pub(crate) fn refuse_dataset(path: &Path) -> Result<()> {
+    if !crate::dataset::Dataset::is_dataset(path) {
+        return Ok(());
+    }
+    let ds = crate::dataset::Dataset::open(path)?;
+    let mut files: Vec<String> = ds
+        .columns()
+        .take(LISTED)
+        .map(|c| format!("{} ({:?})", c.file().display(), c.name()))
+        .collect();
+    let n = ds.manifest().columns.len();
+    if n > LISTED {
+        files.push(format!("and {} more", n - LISTED));
+    }
+    Err(Error::invalid(
+        path,
+        format!(
+            "is a dataset (a directory of column files described by its manifest.json), not an \
+             array; statistics are of one column: name its file, one of {}",
+            files.join(", ")
+        ),
+    ))
 }
 
 /// The error for [`StatsOptions::compute`] of datetimes: their sum means nothing.

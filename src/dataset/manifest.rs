@@ -45,8 +45,14 @@ pub struct Manifest {
 /// One column of a dataset.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestColumn {
-    /// The column's name as in the CSV header (`column_1`, … without a header).
+    /// The column's name: unique in the dataset, as pandas' `read_csv` names columns (the
+    /// header's name; `a.1`, `a.2`, … for a repeated name `a`; `Unnamed: N` for an empty one,
+    /// N its position in the header); `column_1`, … without a header.
     pub name: String,
+    /// The column's name as the CSV header has it, when that differs from `name` (a repeated
+    /// or empty name). Absent in manifests larder wrote before it renamed such columns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
     /// The `.npy` file in the dataset directory (a plain file name, never a path).
     pub file: String,
     /// numpy typestr of the stored values, e.g. `<f8`, `|u1`, `<M8[ms]`; [`STR_DTYPE`] for a
@@ -192,7 +198,26 @@ impl Manifest {
                 ));
             }
         }
+        let mut m = m;
+        m.name_uniquely();
         Ok(m)
+    }
+
+    /// Gives columns that share a name, or have none, unique names as a conversion does now
+    /// (see [`unique_names`](super::names::unique_names)), keeping the name they had as their
+    /// `header`: a dataset written before columns were renamed reads as one written now.
+    fn name_uniquely(&mut self) {
+        let mut seen = std::collections::HashSet::new();
+        if self.columns.iter().all(|c| !c.name.is_empty() && seen.insert(c.name.as_str())) {
+            return;
+        }
+        let old: Vec<String> = self.columns.iter().map(|c| c.name.clone()).collect();
+        for (c, name) in self.columns.iter_mut().zip(super::names::unique_names(&old)) {
+            if c.name != name {
+                let text = std::mem::replace(&mut c.name, name);
+                c.header.get_or_insert(text);
+            }
+        }
     }
 
     /// The column of the dataset whose file is `path` (a `.npy` in a dataset directory), if it
@@ -210,15 +235,43 @@ impl Manifest {
         Ok(m.columns.into_iter().find(|c| std::ffi::OsStr::new(&c.file) == name))
     }
 
-    /// The column called `name`.
+    /// The column called `name`: the column of that (unique) name, or else the one column
+    /// whose header text is `name` (an empty name, say, for the column named `Unnamed: 0`).
     ///
     /// # Errors
-    /// [`Error::Argument`] naming the columns there are, if there is none.
+    /// [`Error::Argument`] naming the columns there are, if there is none, or the columns'
+    /// unique names if the header has `name` more than once.
     pub fn column(&self, name: &str) -> Result<&ManifestColumn> {
-        self.columns.iter().find(|c| c.name == name).ok_or_else(|| {
-            let names: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).collect();
-            Error::argument(format!("no column {name:?}; the dataset has {names:?}"))
-        })
+        self.position(name).map(|i| &self.columns[i])
+    }
+
+    /// The index of the column called `name` (see [`Manifest::column`]).
+    ///
+    /// # Errors
+    /// As [`Manifest::column`].
+    pub fn position(&self, name: &str) -> Result<usize> {
+        if let Some(i) = self.columns.iter().position(|c| c.name == name) {
+            return Ok(i);
+        }
+        let text = |c: &ManifestColumn| c.header.clone().unwrap_or_else(|| c.name.clone());
+        let hits: Vec<usize> =
+            (0..self.columns.len()).filter(|&i| text(&self.columns[i]) == name).collect();
+        match hits[..] {
+            [i] => Ok(i),
+            [] => {
+                let names: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).collect();
+                Err(Error::argument(format!("no column {name:?}; the dataset has {names:?}")))
+            }
+            _ => {
+                let names: Vec<&str> =
+                    hits.iter().map(|&i| self.columns[i].name.as_str()).collect();
+                Err(Error::argument(format!(
+                    "{} columns have the header name {name:?}; name one by its column name: \
+                     {names:?}",
+                    hits.len()
+                )))
+            }
+        }
     }
 }
 
@@ -244,6 +297,7 @@ mod tests {
         let mut m = Manifest {
             columns: vec![ManifestColumn {
                 name: "x".into(),
+                header: None,
                 file: "x.npy".into(),
                 dtype: "<f8".into(),
                 categories: None,

@@ -1,6 +1,8 @@
 //! Printing arrays as text (numpy's `print(a)` layout) or JSON, streamed straight from a view so
 //! that printing a large selection needs no copy of it.
 
+mod column;
+
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -94,6 +96,17 @@ fn cat_at(
             let values = a.read(selection)?;
             write_as(out, &values.view(), false, format, a.dtype().time()).map_err(io)
         });
+    }
+    // A dataset's column with missing values: `<NA>` where its validity file says so.
+    if let Some(c) = crate::dataset::Manifest::column_at(path)?
+        && c.valid.is_some()
+        && c.dtype != crate::dataset::STR_DTYPE
+    {
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let ds = crate::dataset::Dataset::open(dir)?;
+        if let Some(column) = ds.column_in_file(std::ffi::OsStr::new(&c.file)) {
+            return column::cat_masked(&column, selection, format, out);
+        }
     }
     // A mapped `.npy` is printed from its raw bytes, swapping each value on output when the
     // file is in the other byte order: the store's `read` would convert (copy) the whole

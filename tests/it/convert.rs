@@ -559,7 +559,8 @@ fn r_written_flights_keep_numeric_columns_and_groupby_skips_missing_values() {
     assert_eq!(col("dep_delay").dtype, "<i8", "NA does not make a number column a string");
     assert!(col("dep_delay").categories.is_none() && col("dep_delay").valid.is_some());
     assert!(col("tailnum").categories.is_some() && col("tailnum").valid.is_some());
-    assert_eq!(col("").file, "column.npy");
+    assert_eq!(col("Unnamed: 0").file, "Unnamed__0.npy", "named as pandas names it");
+    assert_eq!(col("").header.as_deref(), Some(""), "the header text is kept");
 
     // Means and maxima per group, computed here from the generated values.
     let aggs = ["count", "mean:dep_delay", "count:dep_delay", "max:air_time"];
