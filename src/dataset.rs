@@ -134,6 +134,19 @@ impl Dataset {
         Ok(Dataset { dir: dir.to_path_buf(), manifest: Manifest::read(dir)? })
     }
 
+    /// The dataset whose column file is `path`, with the column's index, if `path` is one.
+    ///
+    /// # Errors
+    /// As [`Manifest::read_if_any`].
+    pub fn of_column_file(path: &Path) -> Result<Option<(Dataset, usize)>> {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        Ok(Manifest::of_column_file(path)?
+            .map(|(manifest, i)| (Dataset { dir: dir.to_path_buf(), manifest }, i)))
+    }
+
     /// True when `path` is a directory holding a `manifest.json`.
     pub fn is_dataset(path: &Path) -> bool {
         path.is_dir() && path.join(MANIFEST).is_file()
@@ -180,17 +193,6 @@ impl Dataset {
             ))
         })?;
         Ok(Column { dir: &self.dir, meta, rows: self.manifest.rows })
-    }
-
-    /// The column whose values are in the file `file` (a file name in the dataset directory),
-    /// if there is one.
-    pub fn column_in_file(&self, file: &std::ffi::OsStr) -> Option<Column<'_>> {
-        let rows = self.manifest.rows;
-        self.manifest
-            .columns
-            .iter()
-            .find(|c| std::ffi::OsStr::new(&c.file) == file)
-            .map(|meta| Column { dir: &self.dir, meta, rows })
     }
 }
 

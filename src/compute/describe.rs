@@ -123,21 +123,13 @@ impl StatsOptions {
     pub fn describe(&self, path: impl AsRef<Path>) -> Result<Description> {
         let path = path.as_ref();
         refuse_dataset(path)?;
-        let Some(name) = self.check_column(path)? else {
+        let Some((ds, i)) = self.check_column(path)? else {
             return self.describe_store(&crate::open::open(path)?, path);
         };
-        // A dataset's column: as many rows as its manifest says (while an append commits, a
-        // file's header may count fewer).
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        let ds = crate::dataset::Dataset::open(dir)?;
-        // By its file, not its name: a dataset written before repeated names were renamed has
-        // several columns of one name.
-        let column = ds.column_in_file(&name).ok_or_else(|| {
-            Error::internal(format!("{}: column file left the manifest", path.display()))
-        })?;
+        // A dataset's column, by its file (a dataset written before repeated names were
+        // renamed has several columns of one name): as many rows as its manifest says (while
+        // an append commits, a file's header may count fewer).
+        let column = ds.nth_column(i)?;
         let dtype = crate::npy::read_header(path)?.dtype;
         let Some(valid) = column.validity()? else {
             let store: AnyStore = dispatch_element!(dtype.element(),
@@ -188,23 +180,22 @@ impl StatsOptions {
         }
     }
 
-    /// Checks the options, and a dataset column's kind; the column's file name, if `path` is
-    /// a dataset's column.
-    fn check_column(&self, path: &Path) -> Result<Option<std::ffi::OsString>> {
+    /// Checks the options, and a dataset column's kind; the dataset and the column's index, if
+    /// `path` is a dataset's column.
+    fn check_column(&self, path: &Path) -> Result<Option<(crate::dataset::Dataset, usize)>> {
         if self.range.is_some() && self.bins.is_none() {
             // Before opening: the options are wrong whatever the file.
             return Err(Error::argument("a histogram range needs a number of bins"));
         }
-        if let Some(column) = crate::dataset::Manifest::column_at(path)? {
-            if column.dtype == crate::dataset::STR_DTYPE {
-                return Err(refuse_text(path, &column.name, "a string column"));
-            }
-            if column.categories.is_some() || column.dictionary.is_some() {
-                return Err(refuse_categorical(path, &column.name));
-            }
-            return Ok(Some(column.file.into()));
+        let Some((ds, i)) = crate::dataset::Dataset::of_column_file(path)? else { return Ok(None) };
+        let column = &ds.manifest().columns[i];
+        if column.dtype == crate::dataset::STR_DTYPE {
+            return Err(refuse_text(path, &column.name, "a string column"));
         }
-        Ok(None)
+        if column.categories.is_some() || column.dictionary.is_some() {
+            return Err(refuse_categorical(path, &column.name));
+        }
+        Ok(Some((ds, i)))
     }
 
     /// Statistics of an opened store (`path` names it in errors), e.g. an `.npy` seen through

@@ -166,8 +166,33 @@ impl Manifest {
     pub fn read(dir: impl AsRef<Path>) -> Result<Manifest> {
         let path = dir.as_ref().join(MANIFEST);
         let text = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        let m: Manifest = serde_json::from_slice(&text).map_err(|e| {
-            Error::format(&path, 0, format!("not a dataset manifest: {e} (line {})", e.line()))
+        Manifest::parse(&path, &text)
+    }
+
+    /// The manifest in `dir`, if `dir` holds a dataset: `None` when it has no `manifest.json`,
+    /// or one that is JSON without a list of columns (another tool's file).
+    ///
+    /// # Errors
+    /// As [`Manifest::read`], for a dataset manifest.
+    pub fn read_if_any(dir: impl AsRef<Path>) -> Result<Option<Manifest>> {
+        let path = dir.as_ref().join(MANIFEST);
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let text = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        match Manifest::parse(&path, &text) {
+            Ok(m) => Ok(Some(m)),
+            Err(e) => match serde_json::from_slice::<serde_json::Value>(&text) {
+                Ok(v) if !v.get("columns").is_some_and(serde_json::Value::is_array) => Ok(None),
+                _ => Err(e),
+            },
+        }
+    }
+
+    /// [`Manifest::read`] of the text `text` of the manifest at `path`.
+    fn parse(path: &Path, text: &[u8]) -> Result<Manifest> {
+        let m: Manifest = serde_json::from_slice(text).map_err(|e| {
+            Error::format(path, 0, format!("not a dataset manifest: {e} (line {})", e.line()))
         })?;
         let plain = is_plain_file_name;
         for c in &m.columns {
@@ -224,15 +249,23 @@ impl Manifest {
     /// is one: the reductions of a column honour its kind and validity file.
     ///
     /// # Errors
-    /// As [`Manifest::read`], when `path`'s directory has a manifest.
+    /// As [`Manifest::read_if_any`].
     pub fn column_at(path: &Path) -> Result<Option<ManifestColumn>> {
+        let Some((m, i)) = Manifest::of_column_file(path)? else { return Ok(None) };
+        Ok(m.columns.into_iter().nth(i))
+    }
+
+    /// The manifest of the dataset whose column file is `path`, with the column's index, if
+    /// `path` is a column file of a dataset.
+    ///
+    /// # Errors
+    /// As [`Manifest::read_if_any`].
+    pub fn of_column_file(path: &Path) -> Result<Option<(Manifest, usize)>> {
         let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else { return Ok(None) };
         let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
-        if !dir.join(MANIFEST).is_file() {
-            return Ok(None);
-        }
-        let m = Manifest::read(dir)?;
-        Ok(m.columns.into_iter().find(|c| std::ffi::OsStr::new(&c.file) == name))
+        let Some(m) = Manifest::read_if_any(dir)? else { return Ok(None) };
+        let i = m.columns.iter().position(|c| std::ffi::OsStr::new(&c.file) == name);
+        Ok(i.map(|i| (m, i)))
     }
 
     /// The column called `name`: the column of that (unique) name, or else the one column

@@ -98,13 +98,9 @@ fn cat_at(
         });
     }
     // A dataset's column with missing values: `<NA>` where its validity file says so.
-    if let Some(c) = crate::dataset::Manifest::column_at(path)?
-        && c.valid.is_some()
-        && c.dtype != crate::dataset::STR_DTYPE
-    {
-        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let ds = crate::dataset::Dataset::open(dir)?;
-        if let Some(column) = ds.column_in_file(std::ffi::OsStr::new(&c.file)) {
+    if let Some((ds, i)) = crate::dataset::Dataset::of_column_file(path)? {
+        let column = ds.nth_column(i)?;
+        if column.validity_file().is_some() && column.kind() != crate::dataset::ColumnKind::String {
             return column::cat_masked(&column, selection, format, out);
         }
     }

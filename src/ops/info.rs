@@ -259,14 +259,8 @@ pub struct DatasetColumnInfo {
 /// # Errors
 /// As [`Dataset::open`], and reading the validity file.
 pub fn column_info(path: impl AsRef<Path>) -> Result<Option<DatasetColumnInfo>> {
-    let path = path.as_ref();
-    let Some(file) = path.file_name() else { return Ok(None) };
-    if crate::dataset::Manifest::column_at(path)?.is_none() {
-        return Ok(None);
-    }
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let ds = Dataset::open(dir)?;
-    let Some(c) = ds.column_in_file(file) else { return Ok(None) };
+    let Some((ds, i)) = Dataset::of_column_file(path.as_ref())? else { return Ok(None) };
+    let c = ds.nth_column(i)?;
     Ok(Some(DatasetColumnInfo {
         name: c.name().to_string(),
         header: c.manifest().header.clone(),
