@@ -200,14 +200,14 @@ impl Manifest {
             for f in std::iter::once(&c.file).chain(&c.valid).chain(&c.offsets).chain(dictionary) {
                 if c.dtype == STR_DTYPE && c.offsets.is_none() {
                     return Err(Error::format(
-                        &path,
+                        path,
                         0,
                         format!("column {:?}: a string column needs an offsets file", c.name),
                     ));
                 }
                 if !plain(f) {
                     return Err(Error::format(
-                        &path,
+                        path,
                         0,
                         format!("column {:?}: file {:?} is not a plain file name", c.name, f),
                     ));
@@ -217,7 +217,7 @@ impl Manifest {
         for f in m.appends.iter().filter_map(|l| l.rejects.as_ref()) {
             if !plain(f) {
                 return Err(Error::format(
-                    &path,
+                    path,
                     0,
                     format!("rejects file {f:?} of an append is not a plain file name"),
                 ));
