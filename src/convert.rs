@@ -737,6 +737,7 @@ impl ConvertOptions {
             return Err(Error::format(input, 0, "the input is empty: no header and no records"));
         };
         let (names, line) = plan::header_names(&mut first, self.delimiter, self.header, input)?;
+        let header = plan::Header::new(names);
         // Inference needs records: when the first block holds fewer than it asks for (long
         // records, or a first record longer than a block), the next blocks are read too, up to
         // a bound, and their records join the sample; the blocks themselves are given back to
@@ -767,8 +768,8 @@ impl ConvertOptions {
             na: &self.na,
         };
         let (plan, seeds) = match target {
-            Some((dir, m)) => append::fixed_plan(dir, m, &request, input, &names)?,
-            None => (Plan::build(&request, input, &names, &sample)?, Vec::new()),
+            Some((dir, m)) => append::fixed_plan(dir, m, &request, input, &header)?,
+            None => (Plan::build(&request, input, &header, &sample)?, Vec::new()),
         };
         drop(sample);
         reader.unread(ahead);

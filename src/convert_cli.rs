@@ -33,8 +33,9 @@ pub(crate) struct ConvertArgs {
     /// %d/%b/%Y:%H:%M:%S %z); repeatable; overrides --schema.
     #[arg(long = "type", value_name = "NAME=TYPE")]
     types: Vec<String>,
-    /// Convert only these columns, in this order (comma-separated or repeated).
-    #[arg(long, value_delimiter = ',')]
+    /// Convert only these columns, in this order (comma-separated or repeated; a name
+    /// holding a comma goes in double quotes, as in CSV: "a,b").
+    #[arg(long, allow_hyphen_values = true)]
     columns: Option<Vec<String>>,
     /// Value stored for missing values of an integer or bool column, NAME=VALUE; repeatable.
     /// Without it they are stored as 0 / false and marked in the column's validity file
@@ -135,7 +136,7 @@ fn convert_options(args: &ConvertArgs) -> Result<larder::convert::ConvertOptions
         opts.fill(name, value);
     }
     if let Some(c) = &args.columns {
-        opts.columns(c.clone());
+        opts.columns(crate::split_lists(c, "--columns", false)?);
     }
     if args.no_na {
         opts.na_tokens(Vec::<String>::new());

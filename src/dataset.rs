@@ -134,6 +134,19 @@ impl Dataset {
         Ok(Dataset { dir: dir.to_path_buf(), manifest: Manifest::read(dir)? })
     }
 
+    /// The dataset whose column file is `path`, with the column's index, if `path` is one.
+    ///
+    /// # Errors
+    /// As [`Manifest::read_if_any`].
+    pub fn of_column_file(path: &Path) -> Result<Option<(Dataset, usize)>> {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        Ok(Manifest::of_column_file(path)?
+            .map(|(manifest, i)| (Dataset { dir: dir.to_path_buf(), manifest }, i)))
+    }
+
     /// True when `path` is a directory holding a `manifest.json`.
     pub fn is_dataset(path: &Path) -> bool {
         path.is_dir() && path.join(MANIFEST).is_file()
@@ -160,12 +173,26 @@ impl Dataset {
         self.manifest.columns.iter().map(move |meta| Column { dir: &self.dir, meta, rows })
     }
 
-    /// The column called `name`.
+    /// The column called `name` (see [`Manifest::column`]).
     ///
     /// # Errors
-    /// [`Error::Argument`] naming the columns there are, if there is none.
+    /// As [`Manifest::column`].
     pub fn column(&self, name: &str) -> Result<Column<'_>> {
         Ok(Column { dir: &self.dir, meta: self.manifest.column(name)?, rows: self.manifest.rows })
+    }
+
+    /// The column at `index`, in the manifest's order.
+    ///
+    /// # Errors
+    /// [`Error::Argument`] for an index past the last column.
+    pub fn nth_column(&self, index: usize) -> Result<Column<'_>> {
+        let meta = self.manifest.columns.get(index).ok_or_else(|| {
+            Error::argument(format!(
+                "column {index}: the dataset has {} columns",
+                self.manifest.columns.len()
+            ))
+        })?;
+        Ok(Column { dir: &self.dir, meta, rows: self.manifest.rows })
     }
 }
 
@@ -178,9 +205,14 @@ pub struct Column<'a> {
 }
 
 impl<'a> Column<'a> {
-    /// The column's name.
+    /// The column's name, unique in the dataset (see [`ManifestColumn::name`]).
     pub fn name(&self) -> &'a str {
         &self.meta.name
+    }
+
+    /// The column's name as the CSV header has it (its name, unless that was renamed).
+    pub fn header(&self) -> &'a str {
+        self.meta.header.as_deref().unwrap_or(&self.meta.name)
     }
 
     /// Its entry in the manifest.

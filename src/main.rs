@@ -102,14 +102,16 @@ enum Command {
         dataset: PathBuf,
         /// The column to group by: categorical, a small-range integer, or datetime64 (exact
         /// values, or time buckets with --every).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         by: String,
         /// Fixed-width time buckets of a datetime64 --by column: 1s, 15min (15m), 1h, 1d, or
         /// combinations as 1h30min (units ns, us, ms, s, min, h, d; pandas' aliases too).
         #[arg(long, value_name = "WIDTH")]
         every: Option<String>,
-        /// Aggregates, comma-separated: count, count:COL, sum:COL, mean:COL, min:COL, max:COL.
-        #[arg(long, value_delimiter = ',', required = true)]
+        /// Aggregates, comma-separated or repeated: count, count:COL, sum:COL, mean:COL,
+        /// min:COL, max:COL. A column name holding a comma goes in double quotes, as in CSV:
+        /// sum:"a,b" (a quote inside doubled).
+        #[arg(long, required = true, allow_hyphen_values = true)]
         agg: Vec<String>,
         /// Print JSON: {"by", "keys", "aggregates": {NAME: [one value per group]}}.
         #[arg(long)]
@@ -390,6 +392,7 @@ fn run(cli: Cli) -> Result<()> {
             report::stats(&mut out, &path, &deltas.paths, axis, json, &options)?;
         }
         Command::Groupby { dataset, by, every, agg, json } => {
+            let agg = split_lists(&agg, "--agg", true)?;
             report::groupby(&mut out, &dataset, &by, every.as_deref(), &agg, json)?;
         }
         Command::Copy { src, dst, layout, deltas, resume, quiet } => {
@@ -430,6 +433,64 @@ fn one_line(e: &anyhow::Error) -> String {
     line.replace('\n', " ")
 }
 
+/// The items of comma-separated lists `values` (a flag given several times), in order. An item
+/// that starts with a double quote is quoted as a CSV field is, so that it may hold commas (a
+/// quote inside is doubled); with `after_colon`, so is the part after an item's first `:`
+/// (`sum:"a,b"`). Other quotes are kept as they are.
+pub(crate) fn split_lists(values: &[String], what: &str, after_colon: bool) -> Result<Vec<String>> {
+    let mut items = Vec::new();
+    for v in values {
+        items.extend(split_list(v, after_colon).with_context(|| format!("{what} {v:?}"))?);
+    }
+    Ok(items)
+}
+
+fn split_list(s: &str, after_colon: bool) -> Result<Vec<String>> {
+    let mut items = Vec::new();
+    let mut item = String::new();
+    // Whether a quote here opens a quoted run: at the item's start, or right after its first
+    // `:` with `after_colon`.
+    let mut quotable = true;
+    let mut colon_seen = false;
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quotable => {
+                loop {
+                    match chars.next() {
+                        Some('"') if chars.peek() == Some(&'"') => {
+                            chars.next();
+                            item.push('"');
+                        }
+                        Some('"') => break,
+                        Some(q) => item.push(q),
+                        None => anyhow::bail!("a quote is not closed"),
+                    }
+                }
+                if let Some(&next) = chars.peek()
+                    && next != ','
+                {
+                    anyhow::bail!(
+                        "{next:?} after a closing quote (a quote inside quotes is doubled)"
+                    );
+                }
+                quotable = false;
+            }
+            ',' => {
+                items.push(std::mem::take(&mut item));
+                (quotable, colon_seen) = (true, false);
+            }
+            _ => {
+                quotable = after_colon && c == ':' && !colon_seen;
+                colon_seen |= c == ':';
+                item.push(c);
+            }
+        }
+    }
+    items.push(item);
+    Ok(items)
+}
+
 /// `--range LO,HI`: two numbers.
 fn parse_range(s: &str) -> std::result::Result<(f64, f64), String> {
     let bad = || format!("expected LO,HI (two numbers), got {s:?}");
@@ -453,6 +514,28 @@ fn main() -> ExitCode {
             }
             eprintln!("larder: {}", one_line(&e));
             ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_list;
+
+    #[test]
+    fn lists_split_on_commas_outside_quotes() {
+        let split = |s: &str, colon| split_list(s, colon).unwrap();
+        assert_eq!(split("a,b", false), ["a", "b"]);
+        assert_eq!(split("\"a,b\",c", false), ["a,b", "c"]);
+        assert_eq!(split("\"say \"\"hi\"\"\"", false), ["say \"hi\""]);
+        assert_eq!(split("x\"y,z", false), ["x\"y", "z"], "a quote inside is kept");
+        assert_eq!(split("sum:\"a,b\",count", true), ["sum:a,b", "count"]);
+        assert_eq!(split("sum:a:\"b\"", true), ["sum:a:\"b\""], "only after the first colon");
+        assert_eq!(split("a:\"b,c\"", false), ["a:\"b", "c\""]);
+        assert_eq!(split("sum:,count", true), ["sum:", "count"]);
+        assert_eq!(split("", false), [""]);
+        for bad in ["\"a", "\"a\"b", "sum:\"a"] {
+            assert!(split_list(bad, true).is_err(), "{bad}");
         }
     }
 }

@@ -161,8 +161,13 @@ pub(crate) fn info(
         }
     }
     let info = larder::info_with_deltas(path, deltas)?;
+    let column = if deltas.is_empty() { larder::ops::info::column_info(path)? } else { None };
     if json {
-        writeln!(out, "{}", serde_json::to_string(&info)?)?;
+        let mut value = serde_json::to_value(&info)?;
+        if let (Some(c), Some(map)) = (&column, value.as_object_mut()) {
+            map.insert("column".into(), serde_json::to_value(c)?);
+        }
+        writeln!(out, "{value}")?;
     } else {
         writeln!(out, "path:      {}", path.display())?;
         match &info.version {
@@ -185,6 +190,20 @@ pub(crate) fn info(
         writeln!(out, "resident:  {}", info.resident_bytes)?;
         for d in info.deltas.iter().flatten() {
             writeln!(out, "delta:     {}", d.display())?;
+        }
+        if let Some(c) = &column {
+            match &c.header {
+                Some(h) => writeln!(out, "column:    {:?} ({}; header {h:?})", c.name, c.kind)?,
+                None => writeln!(out, "column:    {:?} ({})", c.name, c.kind)?,
+            }
+            match &c.valid {
+                Some(v) => writeln!(
+                    out,
+                    "validity:  {v} ({} missing; the file holds placeholders there)",
+                    c.nulls
+                )?,
+                None => writeln!(out, "validity:  none (no value is missing)")?,
+            }
         }
     }
     Ok(())

@@ -238,6 +238,7 @@ fn columns<T: Reduce>(x: &[T], rows: usize, inner: usize) -> Vec<Partial<T::Boun
 /// As [`summary_axis`] and [`crate::open`]; [`Error::Invalid`] for complex arrays.
 pub fn summary_axis_any(path: impl AsRef<Path>, axis: usize) -> Result<AxisSummary> {
     let path = path.as_ref();
+    super::describe::refuse_dataset(path)?;
     if crate::open::Place::parse(path)?.is_object()
         || detect_format(&Location::parse(path).file)? != Format::Npy
     {

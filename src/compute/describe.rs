@@ -95,12 +95,14 @@ impl StatsOptions {
     /// Statistics of the array at `path` (`.npy`, Zarr or HDF5; any element type).
     ///
     /// # Errors
-    /// As [`crate::open`] and [`summary`](super::summary); [`Error::Argument`] for a histogram or
+    /// As [`crate::open`] and [`summary`](super::summary); [`Error::Invalid`] naming the
+    /// column files for a dataset directory; [`Error::Argument`] for a histogram or
     /// quantiles of a complex array, a range without bins, bad bins or range, or an automatic
     /// range that is not finite; [`Error::Invalid`] for a `datetime64` array, whose statistics
     /// are [`describe`](StatsOptions::describe)'s.
     pub fn compute(&self, path: impl AsRef<Path>) -> Result<Stats> {
         let path = path.as_ref();
+        refuse_dataset(path)?;
         if self.check_column(path)?.is_some() {
             refuse_datetime(crate::npy::read_header(path)?.dtype, path)?;
             return match self.describe(path)? {
@@ -120,17 +122,14 @@ impl StatsOptions {
     /// of datetimes.
     pub fn describe(&self, path: impl AsRef<Path>) -> Result<Description> {
         let path = path.as_ref();
-        let Some(name) = self.check_column(path)? else {
+        refuse_dataset(path)?;
+        let Some((ds, i)) = self.check_column(path)? else {
             return self.describe_store(&crate::open::open(path)?, path);
         };
-        // A dataset's column: as many rows as its manifest says (while an append commits, a
-        // file's header may count fewer).
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        let ds = crate::dataset::Dataset::open(dir)?;
-        let column = ds.column(&name)?;
+        // A dataset's column, by its file (a dataset written before repeated names were
+        // renamed has several columns of one name): as many rows as its manifest says (while
+        // an append commits, a file's header may count fewer).
+        let column = ds.nth_column(i)?;
         let dtype = crate::npy::read_header(path)?.dtype;
         let Some(valid) = column.validity()? else {
             let store: AnyStore = dispatch_element!(dtype.element(),
@@ -181,23 +180,22 @@ impl StatsOptions {
         }
     }
 
-    /// Checks the options, and a dataset column's kind; the column's validity file, if it has
-    /// one.
-    fn check_column(&self, path: &Path) -> Result<Option<String>> {
+    /// Checks the options, and a dataset column's kind; the dataset and the column's index, if
+    /// `path` is a dataset's column.
+    fn check_column(&self, path: &Path) -> Result<Option<(crate::dataset::Dataset, usize)>> {
         if self.range.is_some() && self.bins.is_none() {
             // Before opening: the options are wrong whatever the file.
             return Err(Error::argument("a histogram range needs a number of bins"));
         }
-        if let Some(column) = crate::dataset::Manifest::column_at(path)? {
-            if column.dtype == crate::dataset::STR_DTYPE {
-                return Err(refuse_text(path, &column.name, "a string column"));
-            }
-            if column.categories.is_some() || column.dictionary.is_some() {
-                return Err(refuse_categorical(path, &column.name));
-            }
-            return Ok(Some(column.name));
+        let Some((ds, i)) = crate::dataset::Dataset::of_column_file(path)? else { return Ok(None) };
+        let column = &ds.manifest().columns[i];
+        if column.dtype == crate::dataset::STR_DTYPE {
+            return Err(refuse_text(path, &column.name, "a string column"));
         }
-        Ok(None)
+        if column.categories.is_some() || column.dictionary.is_some() {
+            return Err(refuse_categorical(path, &column.name));
+        }
+        Ok(Some((ds, i)))
     }
 
     /// Statistics of an opened store (`path` names it in errors), e.g. an `.npy` seen through
@@ -221,6 +219,35 @@ impl StatsOptions {
             "holds complex numbers; histograms and quantiles are only defined for real arrays",
         )))
     }
+}
+
+/// Most columns a refusal of a dataset directory lists.
+const LISTED: usize = 12;
+
+/// The error for statistics of a dataset directory rather than of one of its columns: it
+/// names the columns' files, which is how a column is named.
+pub(crate) fn refuse_dataset(path: &Path) -> Result<()> {
+    if !crate::dataset::Dataset::is_dataset(path) {
+        return Ok(());
+    }
+    let ds = crate::dataset::Dataset::open(path)?;
+    let mut files: Vec<String> = ds
+        .columns()
+        .take(LISTED)
+        .map(|c| format!("{} ({:?})", c.file().display(), c.name()))
+        .collect();
+    let n = ds.manifest().columns.len();
+    if n > LISTED {
+        files.push(format!("and {} more", n - LISTED));
+    }
+    Err(Error::invalid(
+        path,
+        format!(
+            "is a dataset (a directory of column files described by its manifest.json), not an \
+             array; statistics are of one column: name its file, one of {}",
+            files.join(", ")
+        ),
+    ))
 }
 
 /// The error for [`StatsOptions::compute`] of datetimes: their sum means nothing.

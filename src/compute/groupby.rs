@@ -51,7 +51,8 @@ pub enum AggKind {
     Max,
 }
 
-/// One aggregate: `count`, or `KIND:COLUMN` with KIND one of count, sum, mean, min, max.
+/// One aggregate: `count`, or `KIND:COLUMN` with KIND one of count, sum, mean, min, max;
+/// COLUMN is everything after the first `:` (a column's name, or its header text).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Agg {
     /// What is computed.
@@ -63,11 +64,10 @@ pub struct Agg {
 impl FromStr for Agg {
     type Err = Error;
     fn from_str(s: &str) -> Result<Agg> {
+        // Everything after the first `:` is the column's name, `:` and all; an empty one is
+        // the column whose header name is empty (pandas' `Unnamed: N`).
         let (kind, column) = match s.split_once(':') {
-            Some((k, c)) if !c.is_empty() => (k, Some(c.to_string())),
-            Some(_) => {
-                return Err(Error::argument(format!("aggregate {s:?}: no column after ':'")));
-            }
+            Some((k, c)) => (k, Some(c.to_string())),
             None => (s, None),
         };
         let kind = match kind {

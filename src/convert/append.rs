@@ -23,11 +23,13 @@ pub(crate) fn staging_dir(dataset: &Path) -> PathBuf {
 }
 
 /// The plan for new rows of the dataset in `dir` (its manifest `m`) read from `input`, whose
-/// fields are `names`, and the categories each categorical column starts with.
+/// fields are `header`, and the categories each categorical column starts with.
 ///
 /// Every converted field must be a column of the dataset and every column must be found,
-/// by name; types, datetime formats and fill values are the manifest's, and options that
-/// ask for others are refused.
+/// by name: the unique name the input's header gives the field (`a`, `a.1`, … for a repeated
+/// name, as a conversion names them) is the column's; failing that, the one field whose header
+/// text is the column's. Types, datetime formats and fill values are the manifest's, and
+/// options that ask for others are refused.
 ///
 /// # Errors
 /// [`Error::Invalid`] naming `input` for a column the dataset lacks, one the input lacks, or an
@@ -39,15 +41,16 @@ pub(crate) fn fixed_plan(
     m: &Manifest,
     req: &Request<'_>,
     input: &Path,
-    names: &[String],
+    header: &plan::Header,
 ) -> Result<(Plan, Vec<Option<Vec<String>>>)> {
-    let find = |name: &str, what: &str| plan::find(names, input, name, what);
-    let fields = plan::selected_fields(req, &find, names.len())?;
-    let (given, formats) = plan::given_types(req, &find, names.len())?;
+    let find = |name: &str, what: &str| header.find(input, name, what);
+    let fields = plan::selected_fields(req, &find, header.len())?;
+    let (given, formats) = plan::given_types(req, &find, header.len())?;
+    let matched = match_columns(m, header, &fields, input)?;
     let extra: Vec<&str> = fields
         .iter()
-        .map(|&f| names[f].as_str())
-        .filter(|n| m.columns.iter().all(|c| c.name != *n))
+        .filter(|f| !matched.contains(&Some(**f)))
+        .map(|&f| header.names[f].as_str())
         .collect();
     if !extra.is_empty() {
         return Err(Error::invalid(
@@ -59,19 +62,17 @@ pub(crate) fn fixed_plan(
             ),
         ));
     }
+    let fills = req
+        .fills
+        .iter()
+        .map(|(n, v)| Ok((find(n, "the fill values")?, v)))
+        .collect::<Result<Vec<_>>>()?;
     let dataset = Dataset::open(dir)?;
     let mut columns = Vec::new();
     let mut seeds = Vec::new();
     let mut missing = Vec::new();
-    for c in &m.columns {
-        let mut hits = fields.iter().copied().filter(|&f| names[f] == c.name);
-        let (Some(f), None) = (hits.next(), hits.next()) else {
-            if fields.iter().any(|&f| names[f] == c.name) {
-                return Err(Error::invalid(
-                    input,
-                    format!("has column {:?} more than once; the append cannot tell which", c.name),
-                ));
-            }
+    for (i, c) in m.columns.iter().enumerate() {
+        let Some(f) = matched[i] else {
             missing.push(c.name.as_str());
             continue;
         };
@@ -99,19 +100,20 @@ pub(crate) fn fixed_plan(
             }
             (a, b) => a.clone().or_else(|| b.clone()),
         };
-        if let Some((_, v)) = req.fills.iter().find(|(n, _)| *n == c.name)
-            && c.fill.as_ref() != Some(v)
+        if let Some((_, v)) = fills.iter().find(|(g, _)| *g == f)
+            && c.fill.as_ref() != Some(*v)
         {
             return Err(conflict(format!("the options give the fill value {v:?}")));
         }
         seeds.push(if ty == ColumnType::Cat {
-            let col = dataset.column(&c.name)?;
+            let col = dataset.nth_column(i)?;
             Some(col.categories()?.map(|cats| cats.to_vec()).transpose()?.unwrap_or_default())
         } else {
             None
         });
         columns.push(PlanColumn {
             name: c.name.clone(),
+            header: c.header.clone(),
             field: f,
             ty,
             file: c.file.clone(),
@@ -127,7 +129,7 @@ pub(crate) fn fixed_plan(
     }
     let plan = Plan {
         delimiter: req.delimiter,
-        fields: names.len(),
+        fields: header.len(),
         columns,
         shrink: false,
         na: req.na.to_vec(),
@@ -135,6 +137,52 @@ pub(crate) fn fixed_plan(
     // The fill values and formats must still parse.
     plan.layout().map_err(|e| Error::invalid(input, e))?;
     Ok((plan, seeds))
+}
+
+/// For each column of the dataset, the selected field of the input it takes its values from:
+/// the field with the column's unique name, or else the one field whose header text is the
+/// column's.
+///
+/// # Errors
+/// [`Error::Invalid`] naming `input` when a column's header text is that of several of the
+/// input's fields and none of them has the column's name.
+fn match_columns(
+    m: &Manifest,
+    header: &plan::Header,
+    fields: &[usize],
+    input: &Path,
+) -> Result<Vec<Option<usize>>> {
+    let mut matched: Vec<Option<usize>> = m
+        .columns
+        .iter()
+        .map(|c| fields.iter().copied().find(|&f| header.names[f] == c.name))
+        .collect();
+    for (i, c) in m.columns.iter().enumerate() {
+        if matched[i].is_some() {
+            continue;
+        }
+        let text = c.header.as_deref().unwrap_or(&c.name);
+        let free: Vec<usize> = fields
+            .iter()
+            .copied()
+            .filter(|&f| header.texts[f] == text && !matched.contains(&Some(f)))
+            .collect();
+        match free[..] {
+            [] => {}
+            [f] => matched[i] = Some(f),
+            _ => {
+                return Err(Error::invalid(
+                    input,
+                    format!(
+                        "has column {text:?} more than once, and none is named {:?}; the append \
+                         cannot tell which is the dataset's column",
+                        c.name
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(matched)
 }
 
 /// How a column is described in errors: its type, and its fill value if it has one.

@@ -33,7 +33,11 @@ pub(crate) struct Plan {
 /// One output column.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct PlanColumn {
+    /// The column's unique name (pandas' renaming of a repeated or empty header name).
     pub(crate) name: String,
+    /// The header's text for the column, when it differs from `name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) header: Option<String>,
     /// Field index in each record.
     pub(crate) field: usize,
     pub(crate) ty: ColumnType,
@@ -57,6 +61,68 @@ pub(crate) struct Request<'a> {
     pub(crate) fills: &'a [(String, String)],
     pub(crate) shrink: bool,
     pub(crate) na: &'a [String],
+}
+
+/// The input's column names: the header's text and the unique name each column gets from it
+/// (see [`names::unique_names`]).
+pub(crate) struct Header {
+    /// The header's fields as text (`column_1`, … without a header).
+    pub(crate) texts: Vec<String>,
+    /// The unique names, one per field.
+    pub(crate) names: Vec<String>,
+}
+
+impl Header {
+    /// The names of the header fields `texts`.
+    pub(crate) fn new(texts: Vec<String>) -> Header {
+        let names = names::unique_names(&texts);
+        Header { texts, names }
+    }
+
+    /// Fields per record.
+    pub(crate) fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// The header's text for field `f`, when it differs from its unique name.
+    pub(crate) fn text_if_renamed(&self, f: usize) -> Option<String> {
+        (self.texts[f] != self.names[f]).then(|| self.texts[f].clone())
+    }
+
+    /// The one field called `name` (its unique name, or else its header text if only one
+    /// field has that text) of `input`; `what` says who named it.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming `input` when no field is called `name`, or several fields
+    /// have the header text `name` and none has it as its unique name.
+    pub(crate) fn find(&self, input: &Path, name: &str, what: &str) -> Result<usize> {
+        if let Some(i) = self.names.iter().position(|n| n == name) {
+            return Ok(i);
+        }
+        let hits: Vec<usize> = (0..self.len()).filter(|&i| self.texts[i] == name).collect();
+        match hits[..] {
+            [i] => Ok(i),
+            [] => Err(Error::invalid(
+                input,
+                format!(
+                    "has no column {name:?}, named in {what} (columns: {})",
+                    self.names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ")
+                ),
+            )),
+            _ => Err(Error::invalid(
+                input,
+                format!(
+                    "column name {name:?}, named in {what}, is in the header {} times; name \
+                     the column by its unique name: {}",
+                    hits.len(),
+                    hits.iter()
+                        .map(|&i| format!("{:?}", self.names[i]))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )),
+        }
+    }
 }
 
 /// Reads the first record of the input from its first block (after a UTF-8 byte order mark,
@@ -122,29 +188,33 @@ pub(crate) fn header_names(
 }
 
 impl Plan {
-    /// Resolves names, types and file names for the columns `names` of `input`, inferring the
-    /// types no one gave from `sample` (whole records).
+    /// Resolves names, types and file names for the columns `header` of `input`, inferring the
+    /// types no one gave from `sample` (whole records). Columns are named by their unique
+    /// names, and their files follow those.
     ///
     /// # Errors
-    /// [`Error::Invalid`] when the request names columns `input` does not have (or has twice),
-    /// or a fill value that does not fit its column; [`Error::Argument`] for a column selected
-    /// twice; [`Error::Io`], [`Error::Format`] or [`Error::Invalid`] on the schema file.
+    /// [`Error::Invalid`] when the request names columns `input` does not have (or a header
+    /// text it has twice), or a fill value that does not fit its column; [`Error::Argument`]
+    /// for a column selected twice; [`Error::Io`], [`Error::Format`] or [`Error::Invalid`] on
+    /// the schema file.
     pub(crate) fn build(
         req: &Request<'_>,
         input: &Path,
-        names: &[String],
+        header: &Header,
         sample: &[u8],
     ) -> Result<Plan> {
-        let find = |name: &str, what: &str| find(names, input, name, what);
-        let fields = selected_fields(req, &find, names.len())?;
-        let (mut types, formats) = given_types(req, &find, names.len())?;
+        let find = |name: &str, what: &str| header.find(input, name, what);
+        let fields = selected_fields(req, &find, header.len())?;
+        let (mut types, formats) = given_types(req, &find, header.len())?;
         infer_types(req, sample, &fields, &mut types);
+        let names = &header.names;
         let files = names::file_names(fields.iter().map(|&f| names[f].as_str()));
         let mut columns: Vec<PlanColumn> = fields
             .iter()
             .zip(files)
             .map(|(&f, file)| PlanColumn {
                 name: names[f].clone(),
+                header: header.text_if_renamed(f),
                 field: f,
                 ty: types[f].unwrap_or(ColumnType::F64),
                 file,
@@ -182,7 +252,7 @@ impl Plan {
         }
         Ok(Plan {
             delimiter: req.delimiter,
-            fields: names.len(),
+            fields: header.len(),
             columns,
             shrink: req.shrink,
             na: req.na.to_vec(),
@@ -226,29 +296,6 @@ impl Plan {
     /// The missing-value tokens as the parsers match them.
     pub(crate) fn na_tokens(&self) -> NaTokens {
         NaTokens::new(self.na.iter().map(String::as_str))
-    }
-}
-
-/// The one field called `name`; `what` says who named it.
-pub(crate) fn find(names: &[String], input: &Path, name: &str, what: &str) -> Result<usize> {
-    let mut hits = names.iter().enumerate().filter(|(_, n)| *n == name).map(|(i, _)| i);
-    match (hits.next(), hits.next()) {
-        (Some(i), None) => Ok(i),
-        (Some(a), Some(b)) => Err(Error::invalid(
-            input,
-            format!(
-                "column name {name:?}, named in {what}, is ambiguous (columns {} and {})",
-                a + 1,
-                b + 1
-            ),
-        )),
-        (None, _) => Err(Error::invalid(
-            input,
-            format!(
-                "has no column {name:?}, named in {what} (columns: {})",
-                names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ")
-            ),
-        )),
     }
 }
 

@@ -471,6 +471,7 @@ pub(crate) fn finish_column(
     };
     let mut column = ManifestColumn {
         name: c.name.clone(),
+        header: c.header.clone(),
         file: c.file.clone(),
         dtype: String::new(),
         categories: None,

@@ -45,8 +45,14 @@ pub struct Manifest {
 /// One column of a dataset.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestColumn {
-    /// The column's name as in the CSV header (`column_1`, … without a header).
+    /// The column's name: unique in the dataset, as pandas' `read_csv` names columns (the
+    /// header's name; `a.1`, `a.2`, … for a repeated name `a`; `Unnamed: N` for an empty one,
+    /// N its position in the header); `column_1`, … without a header.
     pub name: String,
+    /// The column's name as the CSV header has it, when that differs from `name` (a repeated
+    /// or empty name). Absent in manifests larder wrote before it renamed such columns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
     /// The `.npy` file in the dataset directory (a plain file name, never a path).
     pub file: String,
     /// numpy typestr of the stored values, e.g. `<f8`, `|u1`, `<M8[ms]`; [`STR_DTYPE`] for a
@@ -160,8 +166,33 @@ impl Manifest {
     pub fn read(dir: impl AsRef<Path>) -> Result<Manifest> {
         let path = dir.as_ref().join(MANIFEST);
         let text = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        let m: Manifest = serde_json::from_slice(&text).map_err(|e| {
-            Error::format(&path, 0, format!("not a dataset manifest: {e} (line {})", e.line()))
+        Manifest::parse(&path, &text)
+    }
+
+    /// The manifest in `dir`, if `dir` holds a dataset: `None` when it has no `manifest.json`,
+    /// or one that is JSON without a list of columns (another tool's file).
+    ///
+    /// # Errors
+    /// As [`Manifest::read`], for a dataset manifest.
+    pub fn read_if_any(dir: impl AsRef<Path>) -> Result<Option<Manifest>> {
+        let path = dir.as_ref().join(MANIFEST);
+        if !path.is_file() {
+            return Ok(None);
+        }
+        let text = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        match Manifest::parse(&path, &text) {
+            Ok(m) => Ok(Some(m)),
+            Err(e) => match serde_json::from_slice::<serde_json::Value>(&text) {
+                Ok(v) if !v.get("columns").is_some_and(serde_json::Value::is_array) => Ok(None),
+                _ => Err(e),
+            },
+        }
+    }
+
+    /// [`Manifest::read`] of the text `text` of the manifest at `path`.
+    fn parse(path: &Path, text: &[u8]) -> Result<Manifest> {
+        let m: Manifest = serde_json::from_slice(text).map_err(|e| {
+            Error::format(path, 0, format!("not a dataset manifest: {e} (line {})", e.line()))
         })?;
         let plain = is_plain_file_name;
         for c in &m.columns {
@@ -169,14 +200,14 @@ impl Manifest {
             for f in std::iter::once(&c.file).chain(&c.valid).chain(&c.offsets).chain(dictionary) {
                 if c.dtype == STR_DTYPE && c.offsets.is_none() {
                     return Err(Error::format(
-                        &path,
+                        path,
                         0,
                         format!("column {:?}: a string column needs an offsets file", c.name),
                     ));
                 }
                 if !plain(f) {
                     return Err(Error::format(
-                        &path,
+                        path,
                         0,
                         format!("column {:?}: file {:?} is not a plain file name", c.name, f),
                     ));
@@ -186,39 +217,94 @@ impl Manifest {
         for f in m.appends.iter().filter_map(|l| l.rejects.as_ref()) {
             if !plain(f) {
                 return Err(Error::format(
-                    &path,
+                    path,
                     0,
                     format!("rejects file {f:?} of an append is not a plain file name"),
                 ));
             }
         }
+        let mut m = m;
+        m.name_uniquely();
         Ok(m)
+    }
+
+    /// Gives columns that share a name, or have none, unique names as a conversion does now
+    /// (see [`unique_names`](super::names::unique_names)), keeping the name they had as their
+    /// `header`: a dataset written before columns were renamed reads as one written now.
+    fn name_uniquely(&mut self) {
+        let mut seen = std::collections::HashSet::new();
+        if self.columns.iter().all(|c| !c.name.is_empty() && seen.insert(c.name.as_str())) {
+            return;
+        }
+        let old: Vec<String> = self.columns.iter().map(|c| c.name.clone()).collect();
+        for (c, name) in self.columns.iter_mut().zip(super::names::unique_names(&old)) {
+            if c.name != name {
+                let text = std::mem::replace(&mut c.name, name);
+                c.header.get_or_insert(text);
+            }
+        }
     }
 
     /// The column of the dataset whose file is `path` (a `.npy` in a dataset directory), if it
     /// is one: the reductions of a column honour its kind and validity file.
     ///
     /// # Errors
-    /// As [`Manifest::read`], when `path`'s directory has a manifest.
+    /// As [`Manifest::read_if_any`].
     pub fn column_at(path: &Path) -> Result<Option<ManifestColumn>> {
-        let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else { return Ok(None) };
-        let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
-        if !dir.join(MANIFEST).is_file() {
-            return Ok(None);
-        }
-        let m = Manifest::read(dir)?;
-        Ok(m.columns.into_iter().find(|c| std::ffi::OsStr::new(&c.file) == name))
+        let Some((m, i)) = Manifest::of_column_file(path)? else { return Ok(None) };
+        Ok(m.columns.into_iter().nth(i))
     }
 
-    /// The column called `name`.
+    /// The manifest of the dataset whose column file is `path`, with the column's index, if
+    /// `path` is a column file of a dataset.
     ///
     /// # Errors
-    /// [`Error::Argument`] naming the columns there are, if there is none.
+    /// As [`Manifest::read_if_any`].
+    pub fn of_column_file(path: &Path) -> Result<Option<(Manifest, usize)>> {
+        let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else { return Ok(None) };
+        let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+        let Some(m) = Manifest::read_if_any(dir)? else { return Ok(None) };
+        let i = m.columns.iter().position(|c| std::ffi::OsStr::new(&c.file) == name);
+        Ok(i.map(|i| (m, i)))
+    }
+
+    /// The column called `name`: the column of that (unique) name, or else the one column
+    /// whose header text is `name` (an empty name, say, for the column named `Unnamed: 0`).
+    ///
+    /// # Errors
+    /// [`Error::Argument`] naming the columns there are, if there is none, or the columns'
+    /// unique names if the header has `name` more than once.
     pub fn column(&self, name: &str) -> Result<&ManifestColumn> {
-        self.columns.iter().find(|c| c.name == name).ok_or_else(|| {
-            let names: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).collect();
-            Error::argument(format!("no column {name:?}; the dataset has {names:?}"))
-        })
+        self.position(name).map(|i| &self.columns[i])
+    }
+
+    /// The index of the column called `name` (see [`Manifest::column`]).
+    ///
+    /// # Errors
+    /// As [`Manifest::column`].
+    pub fn position(&self, name: &str) -> Result<usize> {
+        if let Some(i) = self.columns.iter().position(|c| c.name == name) {
+            return Ok(i);
+        }
+        let text = |c: &ManifestColumn| c.header.clone().unwrap_or_else(|| c.name.clone());
+        let hits: Vec<usize> =
+            (0..self.columns.len()).filter(|&i| text(&self.columns[i]) == name).collect();
+        match hits[..] {
+            [i] => Ok(i),
+            [] => {
+                let names: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).collect();
+                Err(Error::argument(format!("no column {name:?}; the dataset has {names:?}")))
+            }
+            _ => {
+                let names: Vec<&str> =
+                    hits.iter().map(|&i| self.columns[i].name.as_str()).collect();
+                Err(Error::argument(format!(
+                    "{} columns have the header name {name:?}; name one by its column name: \
+                     {names:?}",
+                    hits.len()
+                )))
+            }
+        }
     }
 }
 
@@ -244,6 +330,7 @@ mod tests {
         let mut m = Manifest {
             columns: vec![ManifestColumn {
                 name: "x".into(),
+                header: None,
                 file: "x.npy".into(),
                 dtype: "<f8".into(),
                 categories: None,

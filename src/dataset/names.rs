@@ -5,8 +5,12 @@
 //! only of ASCII letters, digits, `_`, `-` and `.`, that is not a hidden file, not a reserved
 //! device name on Windows, at most [`MAX_STEM`] bytes before `.npy`, and unique among the
 //! dataset's files even on a case-insensitive file system.
+//!
+//! Before that, [`unique_names`] gives every column a unique name as pandas' `read_csv` does
+//! (`a`, `a.1`, `a.2`, …; `Unnamed: N` for an empty one): the name every command addresses the
+//! column by. The header's own text is kept beside it in the manifest.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Longest file stem kept from a column name (bytes, before any `_N` suffix and `.npy`).
 pub(crate) const MAX_STEM: usize = 64;
@@ -50,6 +54,50 @@ fn stem(name: &str) -> String {
         s.insert(0, '_');
     }
     s
+}
+
+/// The column names pandas' `read_csv` gives the header `headers` (its `mangle_dupe_names`,
+/// pandas 2.1 and later): an empty name becomes `Unnamed: N`, N its 0-based position; a
+/// repeated name becomes `NAME.1`, `NAME.2`, …, skipping any such name the header holds
+/// itself (`a,a,a.1` gives `a`, `a.2`, `a.1`), the named columns before the unnamed ones.
+pub(crate) fn unique_names(headers: &[String]) -> Vec<String> {
+    let mut names: Vec<String> = headers
+        .iter()
+        .enumerate()
+        .map(|(i, h)| if h.is_empty() { format!("Unnamed: {i}") } else { h.clone() })
+        .collect();
+    // How often each name is in `names` now (pandas' `col in names`).
+    let mut present: HashMap<String, usize> = HashMap::new();
+    for n in &names {
+        *present.entry(n.clone()).or_default() += 1;
+    }
+    let unnamed = |i: &usize| headers[*i].is_empty();
+    let order: Vec<usize> =
+        (0..names.len()).filter(|i| !unnamed(i)).chain((0..names.len()).filter(unnamed)).collect();
+    let mut counts: HashMap<String, u64> = HashMap::new();
+    for i in order {
+        let old = names[i].clone();
+        let mut col = old.clone();
+        let mut cur = counts.get(&col).copied().unwrap_or(0);
+        while cur > 0 {
+            counts.insert(old.clone(), cur + 1);
+            col = format!("{old}.{cur}");
+            if present.get(&col).is_some_and(|&n| n > 0) {
+                cur += 1;
+            } else {
+                cur = counts.get(&col).copied().unwrap_or(0);
+            }
+        }
+        if col != old {
+            if let Some(n) = present.get_mut(&old) {
+                *n -= 1;
+            }
+            *present.entry(col.clone()).or_default() += 1;
+        }
+        counts.insert(col.clone(), cur + 1);
+        names[i] = col;
+    }
+    names
 }
 
 /// Maps each column name to a unique, safe `.npy` file name, in order.
@@ -107,7 +155,51 @@ mod tests {
         );
     }
 
+    fn unique(h: &[&str]) -> Vec<String> {
+        unique_names(&h.iter().map(|s| (*s).to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn unique_names_are_pandas_names() {
+        // Each as pandas 3.1 `read_csv` names the header.
+        assert_eq!(unique(&["a", "a", "a"]), ["a", "a.1", "a.2"]);
+        assert_eq!(unique(&["a", "a", "a.1"]), ["a", "a.2", "a.1"]);
+        assert_eq!(unique(&["a.1", "a", "a"]), ["a.1", "a", "a.2"]);
+        assert_eq!(unique(&["a", "a.1", "a"]), ["a", "a.1", "a.2"]);
+        assert_eq!(unique(&["", "g", ""]), ["Unnamed: 0", "g", "Unnamed: 2"]);
+        assert_eq!(
+            unique(&["a", "", "a", "Unnamed: 1"]),
+            ["a", "Unnamed: 1.1", "a.1", "Unnamed: 1"]
+        );
+        assert_eq!(unique(&["x", "x.1", "x", "x.1"]), ["x", "x.1", "x.2", "x.1.1"]);
+        assert_eq!(unique(&["-3", "-3"]), ["-3", "-3.1"]);
+        assert_eq!(unique(&[" ", " "]), [" ", " .1"]);
+        assert_eq!(unique(&["A", "a", "A"]), ["A", "a", "A.1"]);
+    }
+
     proptest! {
+        #[test]
+        fn unique_names_are_unique_and_keep_unique_headers(
+            headers in proptest::collection::vec("[ab.1]{0,3}", 1..30)
+        ) {
+            let names = unique_names(&headers);
+            prop_assert_eq!(names.len(), headers.len());
+            let set: HashSet<&String> = names.iter().collect();
+            prop_assert_eq!(set.len(), names.len());
+            for (i, (h, n)) in headers.iter().zip(&names).enumerate() {
+                if h.is_empty() {
+                    let unnamed = format!("Unnamed: {i}");
+                    prop_assert!(n.starts_with(&unnamed));
+                } else {
+                    prop_assert!(n.starts_with(h.as_str()));
+                    if headers.iter().filter(|x| *x == h).count() == 1 {
+                        prop_assert_eq!(n, h);
+                    }
+                }
+            }
+        }
+
+
         #[test]
         fn file_names_are_plain_unique_and_short(names in proptest::collection::vec(".{0,80}", 1..20)) {
             let files = file_names(names.iter().map(String::as_str));

@@ -1,6 +1,8 @@
 //! Printing arrays as text (numpy's `print(a)` layout) or JSON, streamed straight from a view so
 //! that printing a large selection needs no copy of it.
 
+mod column;
+
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -94,6 +96,13 @@ fn cat_at(
             let values = a.read(selection)?;
             write_as(out, &values.view(), false, format, a.dtype().time()).map_err(io)
         });
+    }
+    // A dataset's column with missing values: `<NA>` where its validity file says so.
+    if let Some((ds, i)) = crate::dataset::Dataset::of_column_file(path)? {
+        let column = ds.nth_column(i)?;
+        if column.validity_file().is_some() && column.kind() != crate::dataset::ColumnKind::String {
+            return column::cat_masked(&column, selection, format, out);
+        }
     }
     // A mapped `.npy` is printed from its raw bytes, swapping each value on output when the
     // file is in the other byte order: the store's `read` would convert (copy) the whole

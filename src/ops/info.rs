@@ -235,3 +235,37 @@ pub fn dataset_info(dir: impl AsRef<Path>) -> Result<DatasetInfo> {
         columns,
     })
 }
+
+/// What `larder info DATASET/FILE.npy` adds for a column file of a dataset: which column it
+/// is and where its missing values are recorded (the file itself holds placeholders there).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DatasetColumnInfo {
+    /// The column's name in the dataset.
+    pub name: String,
+    /// The header's text for it, when that differs from `name`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
+    /// `number`, `bool`, `categorical`, `datetime` or `string`.
+    pub kind: &'static str,
+    /// The validity file (in the same directory), for a column with missing values.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid: Option<String>,
+    /// Rows whose value is missing (by the validity file).
+    pub nulls: u64,
+}
+
+/// The dataset column whose file is `path`, if it is one.
+///
+/// # Errors
+/// As [`Dataset::open`], and reading the validity file.
+pub fn column_info(path: impl AsRef<Path>) -> Result<Option<DatasetColumnInfo>> {
+    let Some((ds, i)) = Dataset::of_column_file(path.as_ref())? else { return Ok(None) };
+    let c = ds.nth_column(i)?;
+    Ok(Some(DatasetColumnInfo {
+        name: c.name().to_string(),
+        header: c.manifest().header.clone(),
+        kind: c.kind().as_str(),
+        valid: c.manifest().valid.clone(),
+        nulls: c.null_count()?,
+    }))
+}

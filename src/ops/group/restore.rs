@@ -415,6 +415,7 @@ fn import(reader: &GroupReader, dir: &Path) -> Result<GroupReport> {
     for ((name, t, _), file) in arrays.iter().zip(&files) {
         let mut col = ManifestColumn {
             name: name.clone(),
+            header: None,
             file: file.clone(),
             dtype: String::new(),
             categories: None,
