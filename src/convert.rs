@@ -164,6 +164,9 @@ pub struct AppendReport {
     pub skipped: Vec<PathBuf>,
     /// True when an interrupted append was finished.
     pub resumed: bool,
+    /// True when a resume found nothing to do: no append was pending and every input had been
+    /// loaded (the append it was asked to finish had completed). Nothing was changed.
+    pub complete_before: bool,
     /// Input bytes converted by this process.
     pub bytes_this_run: u64,
 }
@@ -177,7 +180,14 @@ impl AppendReport {
         bytes: u64,
     ) -> Self {
         let load = if appended { manifest.appends.last().cloned() } else { None };
-        AppendReport { manifest, load, skipped, resumed, bytes_this_run: bytes }
+        AppendReport {
+            manifest,
+            load,
+            skipped,
+            resumed,
+            complete_before: false,
+            bytes_this_run: bytes,
+        }
     }
 }
 
@@ -190,6 +200,9 @@ pub struct ConvertReport {
     pub out_dir: PathBuf,
     /// True when an interrupted run was continued.
     pub resumed: bool,
+    /// True when a resume found the conversion complete already (`out_dir` is the dataset
+    /// converted from the same inputs): nothing was changed.
+    pub complete_before: bool,
     /// Input bytes converted by this process.
     pub bytes_this_run: u64,
     /// What the user should know of how the input was stored: categorical columns whose
@@ -431,7 +444,27 @@ impl ConvertOptions {
         let out = out_dir.as_ref();
         self.check_inputs(&inputs)?;
         if out.exists() {
-            return Err(Error::invalid(out, "already exists; convert into a new directory"));
+            // A retried `--resume` whose previous try finished: nothing left to do.
+            if self.resume
+                && let Some(manifest) = workdir::converted_from(out, &inputs)?
+            {
+                let out_dir = out.to_path_buf();
+                return Ok(ConvertReport {
+                    manifest,
+                    out_dir,
+                    resumed: false,
+                    complete_before: true,
+                    bytes_this_run: 0,
+                    notes: Vec::new(),
+                });
+            }
+            let why = if self.resume {
+                "already exists, and is not the finished conversion of these inputs (their \
+                 paths, sizes and modification times); convert into a new directory"
+            } else {
+                "already exists; convert into a new directory"
+            };
+            return Err(Error::invalid(out, why));
         }
         let tmp = workdir::temp_dir(out)?;
         let held = workdir::check_temp_dir(&tmp, out)?;
@@ -446,7 +479,14 @@ impl ConvertOptions {
         }
         faults::before(&*self.faults, Step::Rename, out)?;
         crate::fsutil::rename_durably(&tmp, out)?;
-        Ok(ConvertReport { manifest, out_dir: out.to_path_buf(), resumed, bytes_this_run, notes })
+        Ok(ConvertReport {
+            manifest,
+            out_dir: out.to_path_buf(),
+            resumed,
+            complete_before: false,
+            bytes_this_run,
+            notes,
+        })
     }
 
     /// Appends the rows of the CSV files `inputs` (as [`convert_files`] reads them) to the
@@ -517,65 +557,115 @@ impl ConvertOptions {
         let faults = &*self.faults;
         // An interrupted append whose rows are all staged is finished first; the inputs it read
         // count as loaded, and any others given are appended after it.
-        let mut finished = None;
-        if held.is_some() {
-            let journal = commit::Journal::read(&tmp)?;
-            let staged = journal.is_none()
-                && Checkpoint::read(&tmp)?.is_none()
-                && tmp.join(MANIFEST).is_file();
-            if (journal.is_some() || staged) && !self.resume {
-                return Err(Error::Interrupted { path: tmp, out: dataset.to_path_buf() });
+        let finished = self.finish_interrupted(dataset, &tmp, &mut held, &mut before)?;
+        let candidates = inputs.into_iter().map(append::candidate).collect::<Result<Vec<_>>>()?;
+        // A resume with nothing pending whose every input is loaded: the append it was asked to
+        // finish had completed (a retry loop whose last try won). Nothing to do.
+        let pending = held.is_some() && Checkpoint::read(&tmp)?.is_some();
+        if self.resume
+            && finished.is_none()
+            && !pending
+            && candidates.iter().all(|c| append::loaded_before(&before, &[], c).is_some())
+        {
+            if held.is_some() {
+                // Only a run killed before its first checkpoint left it.
+                fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
             }
-            let journal = match journal {
-                Some(j) => Some(j),
-                None if staged => Some(prepare_or_discard(dataset, &tmp, &before, faults)?),
-                None => None,
-            };
-            if let Some(j) = journal {
-                commit::apply(dataset, &tmp, &j, faults)?;
-                held = None;
-                before = j.after.clone();
-                finished = j.after.appends.last().cloned();
-            }
+            let paths = candidates.into_iter().map(|c| c.path).collect();
+            let mut r = AppendReport::of(before, false, paths, false, 0);
+            r.complete_before = true;
+            return Ok(r);
         }
         let mut kept: Vec<append::Candidate> = Vec::new();
         let mut skipped = Vec::new();
-        for path in inputs {
-            let c = append::candidate(path)?;
-            let same = |s: &crate::dataset::Source| {
-                s.bytes == c.bytes && s.xxh3.as_deref() == Some(c.xxh3.as_str())
-            };
-            if finished.as_ref().is_some_and(|l| l.sources.iter().any(same)) {
+        for c in candidates {
+            if finished.as_ref().is_some_and(|l| l.sources.iter().any(|s| c.is(s))) {
                 continue;
             }
             match append::loaded_before(&before, &kept, &c) {
                 None => kept.push(c),
                 Some(_) if self.skip_loaded => skipped.push(c.path),
-                Some(when) => return Err(append::loaded_error(&c, dataset, &when)),
+                Some(when) => return Err(append::loaded_error(&c.path, dataset, &when)),
             }
         }
-        if kept.is_empty() {
-            if held.is_some() {
-                // Only a run killed before its first checkpoint left it.
-                fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let (mut resumed, mut bytes) = (finished.is_some(), 0);
+        // Staged, then checked by content: a compressed input's CSV is known once read. One
+        // found loaded before is skipped (or refused) and the others staged again without it.
+        while !kept.is_empty() {
+            let paths: Vec<PathBuf> = kept.iter().map(|c| c.path.clone()).collect();
+            let fingerprints =
+                Fingerprints::ready(kept.iter().map(|c| Some(c.xxh3.clone())).collect());
+            let target = Some((dataset, &before));
+            let (_, _notes, again, n) =
+                self.stage(&paths, &tmp, dataset, held.take(), target, fingerprints, progress)?;
+            (resumed, bytes) = (resumed || again, bytes + n);
+            let loaded = match prepare_or_discard(dataset, &tmp, &before, faults)? {
+                Prepared::Journal(j) => {
+                    commit::apply(dataset, &tmp, &j, faults)?;
+                    drop(dir_lock);
+                    return Ok(AppendReport::of(j.after, true, skipped, resumed, bytes));
+                }
+                Prepared::Loaded(loaded) => loaded,
+            };
+            if !self.skip_loaded {
+                let (i, when) = &loaded[0];
+                return Err(append::loaded_error(&kept[*i].path, dataset, when));
             }
-            return Ok(AppendReport::of(
-                before,
-                finished.is_some(),
-                skipped,
-                finished.is_some(),
-                0,
-            ));
+            for (i, _) in loaded.iter().rev() {
+                skipped.push(kept.remove(*i).path);
+            }
         }
-        let paths: Vec<PathBuf> = kept.iter().map(|c| c.path.clone()).collect();
-        let fingerprints = Fingerprints::ready(kept.into_iter().map(|c| Some(c.xxh3)).collect());
-        let target = Some((dataset, &before));
-        let (_, _notes, resumed, bytes) =
-            self.stage(&paths, &tmp, dataset, held, target, fingerprints, progress)?;
-        let j = prepare_or_discard(dataset, &tmp, &before, faults)?;
-        commit::apply(dataset, &tmp, &j, faults)?;
-        drop(dir_lock);
-        Ok(AppendReport::of(j.after, true, skipped, resumed || finished.is_some(), bytes))
+        if held.is_some() {
+            // Only a run killed before its first checkpoint left it.
+            fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        }
+        Ok(AppendReport::of(before, finished.is_some(), skipped, resumed, bytes))
+    }
+
+    /// Finishes the interrupted append in `tmp` (whose lock is `held`) if its rows are all
+    /// staged or its commit began: commits it, and returns its load (`before` becomes the
+    /// manifest after it). Staged rows whose CSV was loaded before are discarded, then skipped
+    /// (with `skip_loaded`) or refused.
+    fn finish_interrupted(
+        &self,
+        dataset: &Path,
+        tmp: &Path,
+        held: &mut Option<File>,
+        before: &mut Manifest,
+    ) -> Result<Option<Load>> {
+        if held.is_none() {
+            return Ok(None);
+        }
+        let faults = &*self.faults;
+        let journal = commit::Journal::read(tmp)?;
+        let staged =
+            journal.is_none() && Checkpoint::read(tmp)?.is_none() && tmp.join(MANIFEST).is_file();
+        if (journal.is_some() || staged) && !self.resume {
+            return Err(Error::Interrupted { path: tmp.to_path_buf(), out: dataset.to_path_buf() });
+        }
+        let journal = match journal {
+            Some(j) => j,
+            None if staged => {
+                let delta = Manifest::read(tmp)?;
+                match prepare_or_discard(dataset, tmp, before, faults)? {
+                    Prepared::Journal(j) => *j,
+                    Prepared::Loaded(loaded) => {
+                        *held = None;
+                        if self.skip_loaded {
+                            return Ok(None);
+                        }
+                        let (i, when) = &loaded[0];
+                        let path = delta.loaded().nth(*i).map_or("", |s| s.path.as_str());
+                        return Err(append::loaded_error(Path::new(path), dataset, when));
+                    }
+                }
+            }
+            None => return Ok(None),
+        };
+        commit::apply(dataset, tmp, &journal, faults)?;
+        *held = None;
+        *before = journal.after.clone();
+        Ok(journal.after.appends.last().cloned())
     }
 
     /// Refuses no input, standard input among several, and a delimiter that cannot be one.
@@ -674,7 +764,8 @@ impl ConvertOptions {
         fs::write(tmp.join(workdir::MARKER), workdir::MARKER_TEXT)
             .map_err(|e| Error::io(tmp, e))?;
         let lock = workdir::lock_dir(tmp)?;
-        let run = Fresh { settings, sources, input: reader_input, files, target, fingerprints };
+        let run =
+            Fresh { settings, inputs, sources, input: reader_input, files, target, fingerprints };
         let result = self.run_fresh(run, tmp, input, progress);
         drop(lock);
         match &result {
@@ -715,8 +806,9 @@ impl ConvertOptions {
         }
         let ids = inputs.iter().map(|p| workdir::source_id(p)).collect::<Result<Vec<_>>>()?;
         let chain = sources::Chain::new(inputs.to_vec(), self.delimiter, self.header);
-        let (files, consumed) = (chain.files(), chain.consumed());
-        Ok((input::Input { reader: Box::new(chain), consumed: Some(consumed) }, ids, Some(files)))
+        let (files, consumed, contents) = (chain.files(), chain.consumed(), chain.contents());
+        let input = input::Input { reader: Box::new(chain), consumed: Some(consumed), contents };
+        Ok((input, ids, Some(files)))
     }
 
     fn run_fresh(
@@ -726,7 +818,9 @@ impl ConvertOptions {
         input: &Path,
         progress: &mut (dyn FnMut(&Progress) + Send),
     ) -> Result<(Manifest, Vec<String>, bool, u64)> {
-        let Fresh { settings, sources, input: reader_input, files, target, fingerprints } = run;
+        let Fresh { settings, inputs, sources, input: reader_input, files, target, fingerprints } =
+            run;
+        let slots = reader_input.contents.clone();
         let mut sources = sources.into_iter();
         let source = sources.next().ok_or_else(|| Error::internal("no input"))?;
         let mut reader = BlockReader::new(reader_input.reader, input, 0, self.block_size)
@@ -797,7 +891,8 @@ impl ConvertOptions {
         }
         let first = if first.data.is_empty() { None } else { Some(first) };
         let bytes = run.pump(first, &mut reader, progress)?;
-        let (manifest, notes) = run.finish(&fingerprints.wait()?)?;
+        let contents = workdir::contents(inputs, &slots)?;
+        let (manifest, notes) = run.finish(&fingerprints.wait()?, &contents)?;
         Ok((manifest, notes, false, bytes))
     }
 
@@ -822,6 +917,8 @@ impl ConvertOptions {
         policy.spill = ck.settings.get("append").is_none();
         let mut run = Staging::resume(tmp, input, ck, policy)?;
         let mut bytes = 0;
+        // Empty when nothing is read: `workdir::contents` then reads compressed inputs itself.
+        let mut slots = Vec::new();
         if !run.is_done() {
             let offset = run.offset();
             let (f, files) = if inputs.len() == 1 {
@@ -847,32 +944,47 @@ impl ConvertOptions {
                 }
                 (f, files)
             };
+            slots.clone_from(&f.contents);
             let mut reader = BlockReader::new(f.reader, input, offset, self.block_size)
                 .counting(f.consumed)
                 .naming(files);
             bytes = run.pump(None, &mut reader, progress)?;
         }
-        let (manifest, notes) = run.finish(&fingerprints.wait()?)?;
+        let contents = workdir::contents(inputs, &slots)?;
+        let (manifest, notes) = run.finish(&fingerprints.wait()?, &contents)?;
         Ok((manifest, notes, true, bytes))
     }
 }
 
-/// Plans the commit of the append staged in `tmp` (see `commit::prepare`). A dataset that
-/// cannot take the rows (damaged files, files with other names) stops it for good: the staged
-/// rows are discarded, since a resume would stop the same way.
+/// What the append staged in `tmp` comes to: the journal of its commit, or the inputs whose
+/// CSV was loaded before (indexes among its sources, and as what), its staged rows discarded.
+enum Prepared {
+    Journal(Box<commit::Journal>),
+    Loaded(Vec<(usize, String)>),
+}
+
+/// Plans the commit of the append staged in `tmp` (see `commit::prepare`), once no input's CSV
+/// turns out to have been loaded before. A dataset that cannot take the rows (damaged files,
+/// files with other names) stops it for good: the staged rows are discarded, since a resume
+/// would stop the same way; so are rows of a CSV loaded before.
 fn prepare_or_discard(
     dataset: &Path,
     tmp: &Path,
     before: &Manifest,
     faults: &dyn FaultPlan,
-) -> Result<commit::Journal> {
+) -> Result<Prepared> {
     let delta = Manifest::read(tmp)?;
+    let loaded = append::csv_loaded_before(before, &delta);
+    if !loaded.is_empty() {
+        fs::remove_dir_all(tmp).map_err(|err| Error::io(tmp, err))?;
+        return Ok(Prepared::Loaded(loaded));
+    }
     match commit::prepare(dataset, tmp, before, &delta, faults) {
         Err(e @ (Error::Invalid { .. } | Error::Format { .. })) => {
             fs::remove_dir_all(tmp).map_err(|err| Error::io(tmp, err))?;
             Err(e)
         }
-        other => other,
+        other => other.map(|j| Prepared::Journal(Box::new(j))),
     }
 }
 
@@ -880,6 +992,7 @@ fn prepare_or_discard(
 /// input, (for several files) the map of their lines, and the inputs' fingerprints.
 struct Fresh<'a> {
     settings: serde_json::Value,
+    inputs: &'a [PathBuf],
     sources: Vec<SourceId>,
     input: input::Input,
     files: Option<sources::FileMap>,

@@ -250,11 +250,19 @@ pub(crate) fn convert(args: &ConvertArgs, out: &mut impl Write) -> Result<()> {
             "mb_per_s": mbps,
             "peak_rss_bytes": peak,
             "resumed": report.resumed,
+            "complete_before": report.complete_before,
             "notes": report.notes,
         });
         writeln!(out, "{j}")?;
     }
-    if !args.quiet {
+    if !args.quiet && report.complete_before {
+        eprintln!(
+            "{}: already converted from these inputs; nothing to resume, nothing changed ({} \
+             rows)",
+            report.out_dir.display(),
+            m.rows
+        );
+    } else if !args.quiet {
         for note in &report.notes {
             eprintln!("note: {note}");
         }
@@ -305,10 +313,20 @@ fn print_append(
             "mb_per_s": mbps,
             "peak_rss_bytes": peak,
             "resumed": r.resumed,
+            "complete_before": r.complete_before,
         });
         writeln!(out, "{j}")?;
     }
     if args.quiet {
+        return Ok(());
+    }
+    if r.complete_before {
+        eprintln!(
+            "{}: already appended: every input was loaded before and no append is pending; \
+             nothing changed ({} rows)",
+            dataset.display(),
+            r.manifest.rows
+        );
         return Ok(());
     }
     for p in &r.skipped {

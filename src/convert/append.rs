@@ -225,12 +225,27 @@ pub(crate) fn column_type(dir: &Path, c: &ManifestColumn) -> Result<ColumnType> 
         })
 }
 
-/// What one input to an append is: its path as given, its size and its fingerprint.
+/// What one input to an append is: its path as given, its size and its fingerprint (of its
+/// bytes as stored), and whether it is compressed.
 #[derive(Clone, Debug)]
 pub(crate) struct Candidate {
     pub(crate) path: PathBuf,
     pub(crate) bytes: u64,
     pub(crate) xxh3: String,
+    pub(crate) compressed: bool,
+}
+
+impl Candidate {
+    /// Whether the file recorded as `s` has this one's size and fingerprint.
+    pub(crate) fn is(&self, s: &Source) -> bool {
+        s.bytes == self.bytes && s.xxh3.as_deref() == Some(self.xxh3.as_str())
+    }
+
+    /// Whether the file recorded as `s` holds the CSV this plain file is (a compressed file's
+    /// CSV is known only once it is read: see [`csv_loaded_before`]).
+    fn holds_csv_of(&self, s: &Source) -> bool {
+        !self.compressed && s.content() == Some((self.bytes, self.xxh3.as_str()))
+    }
 }
 
 /// What identifies the input file at `path` for an append: a regular file (or a link to one),
@@ -249,34 +264,58 @@ pub(crate) fn candidate(path: PathBuf) -> Result<Candidate> {
         ));
     }
     let xxh3 = super::workdir::fingerprint(&path)?;
-    Ok(Candidate { bytes: meta.len(), xxh3, path })
+    let compressed = super::input::is_compressed(&path)?;
+    Ok(Candidate { bytes: meta.len(), xxh3, compressed, path })
 }
 
-/// The error for `c`, loaded into `dataset` before (`when`).
-pub(crate) fn loaded_error(c: &Candidate, dataset: &Path, when: &str) -> Error {
+/// The error for the input at `path`, loaded into `dataset` before (`when`: as what, and how it
+/// was recognised).
+pub(crate) fn loaded_error(path: &Path, dataset: &Path, when: &str) -> Error {
     Error::invalid(
-        &c.path,
+        path,
         format!(
-            "was loaded into {} before ({when}: the same size and content); an append loads a \
-             file once (skip such files to make a retried step change nothing)",
+            "was loaded into {} before ({when}); an append loads a file once (skip such files \
+             to make a retried step change nothing)",
             dataset.display()
         ),
     )
 }
 
 /// The file of `m` (or of this very append, `earlier`) with the same size and fingerprint as
-/// `c`, if any: `c` was loaded before.
+/// `c`, or (`c` being a plain file) whose CSV is `c`, if any: `c` was loaded before.
 pub(crate) fn loaded_before<'a>(
     m: &'a Manifest,
     earlier: &'a [Candidate],
     c: &Candidate,
 ) -> Option<String> {
-    let same = |s: &Source| s.bytes == c.bytes && s.xxh3.as_deref() == Some(c.xxh3.as_str());
-    if let Some(s) = m.loaded().find(|s| same(s)) {
-        return Some(format!("as {:?}", s.path));
+    if let Some(s) = m.loaded().find(|s| c.is(s)) {
+        return Some(format!("as {:?}: the same size and content", s.path));
     }
-    earlier
-        .iter()
-        .find(|e| e.bytes == c.bytes && e.xxh3 == c.xxh3)
-        .map(|e| format!("earlier in this append, as {}", e.path.display()))
+    if let Some(s) = m.loaded().find(|s| c.holds_csv_of(s)) {
+        return Some(format!("as {:?}: the same CSV, compressed there", s.path));
+    }
+    earlier.iter().find(|e| e.bytes == c.bytes && e.xxh3 == c.xxh3).map(|e| {
+        format!("earlier in this append, as {}: the same size and content", e.path.display())
+    })
+}
+
+/// The inputs of the staged append `delta` whose CSV (decompressed, whatever its compression
+/// and name) was loaded into the dataset of manifest `before`, or read earlier in the same
+/// append: their indexes among `delta`'s sources, and as what. Compressed inputs are known
+/// only now, once their rows are staged; plain ones were already checked before staging.
+pub(crate) fn csv_loaded_before(before: &Manifest, delta: &Manifest) -> Vec<(usize, String)> {
+    let staged: Vec<&Source> = delta.loaded().collect();
+    let mut out = Vec::new();
+    for (i, s) in staged.iter().enumerate() {
+        let Some(csv) = s.content() else { continue };
+        if let Some(p) = before.loaded().find(|p| p.content() == Some(csv)) {
+            out.push((i, format!("as {:?}: the same CSV once decompressed", p.path)));
+        } else if let Some(e) = staged[..i].iter().find(|e| e.content() == Some(csv)) {
+            out.push((
+                i,
+                format!("earlier in this append, as {}: the same CSV once decompressed", e.path),
+            ));
+        }
+    }
+    out
 }

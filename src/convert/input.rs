@@ -64,7 +64,16 @@ pub(crate) struct Input {
     pub(crate) reader: Box<dyn Read + Send>,
     /// For compressed input: the bytes of the source the decompressor has consumed so far.
     pub(crate) consumed: Option<Arc<AtomicU64>>,
+    /// One per input file: what its CSV bytes are, once read to the end (compressed files
+    /// only; a plain file's content is its bytes).
+    pub(crate) contents: Vec<ContentSlot>,
 }
+
+/// The size and XXH3-64 fingerprint (16 hex digits) of a compressed file's decompressed bytes:
+/// what tells an append that the same CSV was loaded before, whatever its compression. Set by
+/// the decompressing thread when it reaches the end of the stream cleanly, from the buffers it
+/// hands over anyway (no second pass over the file).
+pub(crate) type ContentSlot = Arc<std::sync::OnceLock<(u64, String)>>;
 
 /// Bytes of decompressed CSV per buffer handed from the decompressing thread to the parser.
 const BUFFER: usize = 1 << 20;
@@ -80,19 +89,53 @@ const ZSTD_WINDOW_LOG: u32 = 27;
 ///
 /// # Errors
 /// [`Error::Io`] when its first bytes cannot be read.
-pub(crate) fn open(mut source: Box<dyn Read + Send>, path: &Path) -> Result<Input> {
+pub(crate) fn open(source: Box<dyn Read + Send>, path: &Path) -> Result<Input> {
+    open_into(source, path, ContentSlot::default())
+}
+
+/// As [`open`], with the slot that receives the content of a compressed input.
+pub(crate) fn open_into(
+    mut source: Box<dyn Read + Send>,
+    path: &Path,
+    slot: ContentSlot,
+) -> Result<Input> {
     let mut prefix = Vec::with_capacity(4);
     (&mut source).take(4).read_to_end(&mut prefix).map_err(|e| Error::io(path, e))?;
     let compression = Compression::sniff(&prefix);
     let whole: Box<dyn Read + Send> = Box::new(io::Cursor::new(prefix).chain(source));
     Ok(match compression {
-        None => Input { reader: line_ends(whole, path)?, consumed: None },
+        None => Input { reader: line_ends(whole, path)?, consumed: None, contents: vec![slot] },
         Some(c) => {
             let consumed = Arc::new(AtomicU64::new(0));
-            let reader = decompress(c, Counted { inner: whole, n: Arc::clone(&consumed) }, path);
-            Input { reader: line_ends(Box::new(reader), path)?, consumed: Some(consumed) }
+            let counted = Counted { inner: whole, n: Arc::clone(&consumed) };
+            let reader = decompress(c, counted, path, Arc::clone(&slot));
+            let reader = line_ends(Box::new(reader), path)?;
+            Input { reader, consumed: Some(consumed), contents: vec![slot] }
         }
     })
+}
+
+/// Whether the file at `path` is compressed (by its first bytes).
+///
+/// # Errors
+/// [`Error::Io`] when it cannot be read.
+pub(crate) fn is_compressed(path: &Path) -> Result<bool> {
+    let f = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut prefix = Vec::with_capacity(4);
+    f.take(4).read_to_end(&mut prefix).map_err(|e| Error::io(path, e))?;
+    Ok(Compression::sniff(&prefix).is_some())
+}
+
+/// The content of the compressed file at `path` (see [`ContentSlot`]), read on purpose: for a
+/// resume that finds every row converted and so reads nothing.
+///
+/// # Errors
+/// [`Error::Io`] on read errors; [`Error::Format`] for damaged compressed data.
+pub(crate) fn content_of(path: &Path) -> Result<Option<(u64, String)>> {
+    let f = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut input = open(Box::new(Retrying::new(f, RETRY)), path)?;
+    io::copy(&mut input.reader, &mut io::sink()).map_err(|e| read_error(path, e))?;
+    Ok(input.contents.first().and_then(|s| s.get().cloned()))
 }
 
 /// How reads of an input file are retried after an error that may pass.
@@ -243,7 +286,7 @@ pub(crate) fn open_at(path: &Path, offset: u64) -> Result<Input> {
         let f = Retrying::new(f, RETRY);
         // A checkpoint is at a record boundary: outside quotes.
         let reader: Box<dyn Read + Send> = if cr { Box::new(CrAsLf::new(f)) } else { Box::new(f) };
-        return Ok(Input { reader, consumed: None });
+        return Ok(Input { reader, consumed: None, contents: vec![ContentSlot::default()] });
     }
     let mut input = open(Box::new(Retrying::new(f, RETRY)), path)?;
     let skipped = io::copy(&mut (&mut input.reader).take(offset), &mut io::sink())
@@ -328,13 +371,14 @@ fn decompress<R: Read + Send + 'static>(
     c: Compression,
     source: Counted<R>,
     path: &Path,
+    content: ContentSlot,
 ) -> ChannelReader {
     let (tx, rx) = sync_channel(AHEAD);
     let consumed = Arc::clone(&source.n);
     let path = path.to_path_buf();
     let spawned = std::thread::Builder::new()
         .name("larder-decompress".into())
-        .spawn(move || pump(c, source, &consumed, &tx, &path));
+        .spawn(move || pump(c, source, &consumed, &tx, &path, &content));
     match spawned {
         Ok(_) => ChannelReader { rx: Some(rx), buf: Vec::new(), pos: 0, spawn_error: None },
         Err(e) => ChannelReader { rx: None, buf: Vec::new(), pos: 0, spawn_error: Some(e) },
@@ -342,14 +386,16 @@ fn decompress<R: Read + Send + 'static>(
 }
 
 /// The decompressing thread: decodes `source` into buffers sent on `tx` until the end, an
-/// error, or the reader is gone.
+/// error, or the reader is gone; at a clean end, before saying so, it sets `content`.
 fn pump<R: Read>(
     c: Compression,
     source: Counted<R>,
     consumed: &AtomicU64,
     tx: &SyncSender<Msg>,
     path: &Path,
+    content: &ContentSlot,
 ) {
+    use std::hash::Hasher;
     let damaged = |e: io::Error| -> io::Error {
         let at = consumed.load(Ordering::Relaxed);
         let reason = if e.to_string().contains("too much memory") {
@@ -378,11 +424,20 @@ fn pump<R: Read>(
             }
         },
     };
+    let mut hasher = twox_hash::XxHash3_64::with_seed(0);
+    let mut total = 0u64;
     loop {
         let mut buf = Vec::with_capacity(BUFFER);
         let msg = match (&mut decoder).take(BUFFER as u64).read_to_end(&mut buf) {
-            Ok(0) => Msg::Done,
-            Ok(_) => Msg::Data(buf),
+            Ok(0) => {
+                let _ = content.set((total, format!("{:016x}", hasher.finish())));
+                Msg::Done
+            }
+            Ok(n) => {
+                hasher.write(&buf);
+                total += n as u64;
+                Msg::Data(buf)
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => Msg::Failed(damaged(e)),
         };

@@ -94,6 +94,8 @@ pub(crate) struct Chain {
     consumed: Arc<AtomicU64>,
     /// Sizes of the files finished.
     done_bytes: u64,
+    /// What each file's CSV bytes are, once read (see [`input::ContentSlot`]).
+    contents: Vec<input::ContentSlot>,
 }
 
 /// The file being read.
@@ -115,6 +117,7 @@ impl Chain {
     /// must name the same columns as the first file's.
     pub(crate) fn new(paths: Vec<PathBuf>, delimiter: u8, header: bool) -> Chain {
         let files = FileMap { paths: Arc::new(paths.clone()), starts: Arc::default() };
+        let n = paths.len();
         Chain {
             paths,
             delimiter,
@@ -129,7 +132,13 @@ impl Chain {
             files,
             consumed: Arc::new(AtomicU64::new(0)),
             done_bytes: 0,
+            contents: (0..n).map(|_| input::ContentSlot::default()).collect(),
         }
+    }
+
+    /// One slot per file, set as each compressed one is read to its end.
+    pub(crate) fn contents(&self) -> Vec<input::ContentSlot> {
+        self.contents.clone()
     }
 
     /// The map from the stream's lines to each file's, filled as files are reached.
@@ -149,8 +158,9 @@ impl Chain {
         let file = File::open(&path).map_err(|e| fail(&path, 0, &e.to_string()))?;
         let size = file.metadata().map_err(|e| fail(&path, 0, &e.to_string()))?.len();
         let file = input::Retrying::new(file, input::RETRY);
-        let opened =
-            input::open(Box::new(file), &path).map_err(|e| fail(&path, 0, &e.to_string()))?;
+        let slot = Arc::clone(&self.contents[index]);
+        let opened = input::open_into(Box::new(file), &path, slot)
+            .map_err(|e| fail(&path, 0, &e.to_string()))?;
         let mut cur = Current {
             index,
             size,

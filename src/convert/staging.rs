@@ -366,9 +366,14 @@ impl Staging {
 
     /// Turns the staged column files into the final ones, writes the manifest and removes
     /// everything else; returns the manifest and notes for the user (columns that became
-    /// string columns). `fingerprints` are the inputs' content fingerprints, in order, for the
-    /// manifest. Safe to repeat after an interruption.
-    pub(crate) fn finish(self, fingerprints: &[Option<String>]) -> Result<(Manifest, Vec<String>)> {
+    /// string columns). `fingerprints` are the inputs' fingerprints (of their bytes as stored),
+    /// in order, for the manifest; `contents` the size and fingerprint of each compressed
+    /// input's decompressed bytes. Safe to repeat after an interruption.
+    pub(crate) fn finish(
+        self,
+        fingerprints: &[Option<String>],
+        contents: &[Option<(u64, String)>],
+    ) -> Result<(Manifest, Vec<String>)> {
         let Staging { dir, ck, columns, rejects, ranges, policy, .. } = self;
         let faults = &*policy.faults;
         for c in columns {
@@ -393,6 +398,8 @@ impl Staging {
             bytes: s.bytes,
             modified: super::workdir::modified_text(s.modified),
             xxh3: fingerprints.get(i).cloned().flatten(),
+            csv_bytes: contents.get(i).and_then(|c| c.as_ref().map(|c| c.0)),
+            csv_xxh3: contents.get(i).and_then(|c| c.as_ref().map(|c| c.1.clone())),
         };
         let all: Vec<Source> =
             std::iter::once(&ck.source).chain(&ck.more_sources).enumerate().map(source).collect();

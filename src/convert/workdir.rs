@@ -151,6 +151,39 @@ pub(crate) fn same_source(recorded: &SourceId, now: &SourceId) -> bool {
             || crate::fsutil::same_file(Path::new(&recorded.path), Path::new(&now.path)))
 }
 
+/// The manifest of the dataset in `out` if it is the finished conversion of `inputs`: its
+/// sources (those of the conversion, not of later appends) are these files, in this order, with
+/// the sizes and modification times they have now, by the rule of [`same_source`]. A resume
+/// that finds it has nothing left to do.
+///
+/// # Errors
+/// As [`Manifest::read`](crate::dataset::Manifest::read) for a manifest that cannot be read.
+pub(crate) fn converted_from(
+    out: &Path,
+    inputs: &[PathBuf],
+) -> Result<Option<crate::dataset::Manifest>> {
+    use crate::dataset::{MANIFEST, Manifest};
+    if !out.join(MANIFEST).is_file() || inputs.iter().any(|p| p.as_os_str() == "-") {
+        return Ok(None);
+    }
+    let m = Manifest::read(out)?;
+    let recorded = if m.sources.is_empty() { std::slice::from_ref(&m.source) } else { &m.sources };
+    if recorded.len() != inputs.len() {
+        return Ok(None);
+    }
+    for (r, p) in recorded.iter().zip(inputs) {
+        let Ok(now) = source_id(p) else { return Ok(None) };
+        let same = r.bytes == now.bytes
+            && r.modified.is_some()
+            && r.modified == modified_text(now.modified)
+            && (r.path == now.path || crate::fsutil::same_file(Path::new(&r.path), p));
+        if !same {
+            return Ok(None);
+        }
+    }
+    Ok(Some(m))
+}
+
 pub(crate) fn lock_dir(tmp: &Path) -> Result<File> {
     let path = tmp.join("lock");
     let f = OpenOptions::new()
@@ -216,6 +249,29 @@ pub(crate) fn fingerprint(path: &Path) -> Result<String> {
         }
     }
     Ok(format!("{:016x}", hasher.finish()))
+}
+
+/// The content of each input (see [`input::ContentSlot`]): what its slot says, or for a
+/// compressed file whose slot is empty (a resume that had nothing left to read), what reading
+/// it once more says; `None` for a plain file and for standard input.
+///
+/// # Errors
+/// As [`input::content_of`].
+pub(crate) fn contents(
+    inputs: &[PathBuf],
+    slots: &[input::ContentSlot],
+) -> Result<Vec<Option<(u64, String)>>> {
+    let mut out = Vec::with_capacity(inputs.len());
+    for (i, path) in inputs.iter().enumerate() {
+        let known = slots.get(i).and_then(|s| s.get().cloned());
+        out.push(match known {
+            Some(c) => Some(c),
+            None if path.as_os_str() == "-" => None,
+            None if input::is_compressed(path)? => input::content_of(path)?,
+            None => None,
+        });
+    }
+    Ok(out)
 }
 
 /// Fingerprints of input files, computed on a thread of their own while the conversion reads

@@ -110,11 +110,33 @@ pub struct Source {
     /// The file's modification time when it was read (RFC 3339, UTC), where known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub modified: Option<String>,
-    /// The file's content fingerprint: XXH3-64 of its bytes as stored (compressed or not), 16
-    /// hex digits; absent for standard input. With `bytes` it is what tells an append that a
-    /// file was loaded before.
+    /// The file's fingerprint: XXH3-64 of its bytes as stored (compressed or not), 16 hex
+    /// digits; absent for standard input. With `bytes` it tells an append that the same file
+    /// was loaded before.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub xxh3: Option<String>,
+    /// For a compressed file: the size of its CSV once decompressed. Absent for a plain file,
+    /// whose CSV is its bytes (and in manifests written before larder recorded it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub csv_bytes: Option<u64>,
+    /// For a compressed file: XXH3-64 of its CSV once decompressed, 16 hex digits. With
+    /// `csv_bytes` it tells an append that the same CSV was loaded before, whatever its
+    /// compression or name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub csv_xxh3: Option<String>,
+}
+
+impl Source {
+    /// The size and fingerprint of the CSV this file holds: `csv_bytes` and `csv_xxh3` where
+    /// recorded (a compressed file), otherwise the file's own `bytes` and `xxh3` (a plain
+    /// file; or a compressed one loaded by a larder that did not record its CSV, which then
+    /// matches no plain file).
+    pub fn content(&self) -> Option<(u64, &str)> {
+        match (self.csv_bytes, &self.csv_xxh3) {
+            (Some(n), Some(h)) => Some((n, h.as_str())),
+            _ => self.xxh3.as_deref().map(|h| (self.bytes, h)),
+        }
+    }
 }
 
 /// Rows appended to a dataset by one `larder convert --append`.
