@@ -28,12 +28,14 @@ mod meta;
 mod options;
 mod plain;
 mod shard;
+mod staged;
 mod storage;
 
 use meta::{data_type_of, describe, plain_layout, resolve_inner, time_type};
 pub(crate) use meta::{element_of, version_and_inner};
 pub use meta::{group_attributes, list_arrays};
 pub use options::{Codec, DEFAULT_CHUNK_BYTES, ZSTD_MIN_LEVEL, ZarrOptions, default_chunks};
+pub use staged::StagedArray;
 pub use storage::{Storage, StorageArray};
 
 /// A typed array stored in Zarr format (v2 or v3) in a directory.
