@@ -113,6 +113,9 @@ impl<T: Element> StagedDataset<T> {
     }
 
     /// The dataset being written.
+    ///
+    /// # Errors
+    /// [`Error::Internal`] once published.
     pub fn array(&mut self) -> Result<&mut Hdf5Array<T>> {
         self.array.as_mut().ok_or_else(|| Error::internal("staged dataset already published"))
     }

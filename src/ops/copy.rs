@@ -568,6 +568,7 @@ fn copy_typed<T: Element>(a: &MmapArray<T>, dst: &Path) -> Result<u64> {
     let mut start = 0;
     let data_len = a.len() * a.dtype().itemsize();
     while start < n {
+        crate::sys::check_interrupt()?;
         // A source cut by another program since it was mapped is an error, not a fault.
         a.check_not_shrunk(0, data_len)?;
         let end = (start + rows_per_block).min(n);

@@ -153,9 +153,10 @@ fn array_names(files: &[&str]) -> BTreeMap<String, String> {
     let mut names = BTreeMap::new();
     for s in &stems {
         let name = if RESERVED_ARRAY_NAMES.contains(&s.as_str()) {
-            let free = (1u64..)
+            // Among `taken.len() + 1` candidates one is free: at most that many names are taken.
+            let free = (1..=taken.len() + 1)
                 .map(|n| format!("{s}_{n}"))
-                .find(|c| !taken.contains(c) && !RESERVED_ARRAY_NAMES.contains(&c.as_str()))
+                .find(|c| !taken.contains(c))
                 .unwrap_or_default();
             taken.insert(free.clone());
             free
@@ -519,6 +520,7 @@ impl Writer {
         spec.shard = None;
         let id = self.w.add_array(spec.clone())?;
         (0..spec.units()).into_par_iter().try_for_each(|u| {
+            crate::sys::check_interrupt()?;
             let start = u * spec.grid();
             let n = spec.grid().min(len - start);
             let mut buf = vec![0u8; usize::try_from(n).map_err(|_| Error::internal("block"))?];
@@ -542,6 +544,7 @@ impl Writer {
         let id = self.w.add_array(spec.clone())?;
         let size = values.dtype.itemsize();
         (0..spec.units()).into_par_iter().try_for_each(|u| {
+            crate::sys::check_interrupt()?;
             let start = u * spec.grid();
             let n = spec.grid().min(spec.len - start);
             let mut v = values.read(start, n)?;
@@ -563,6 +566,7 @@ impl Writer {
     fn strings(&mut self, spec: &GroupArraySpec, bytes: &NpyIn, offsets: &NpyIn) -> Result<()> {
         let id = self.w.add_array(spec.clone())?;
         (0..spec.units()).into_par_iter().try_for_each(|u| {
+            crate::sys::check_interrupt()?;
             let start = u * spec.grid();
             let n = spec.grid().min(spec.len - start);
             let offs = offsets.read_i64(start, n + 1)?;

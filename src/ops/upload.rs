@@ -292,8 +292,8 @@ fn send_chunks<T: Element>(
                     };
                     let index = unravel(i, dims);
                     let region = grid.region(&index);
-                    let r = src
-                        .read_region(&region)
+                    let r = crate::sys::check_interrupt()
+                        .and_then(|()| src.read_region(&region))
                         .and_then(|data| z.store_block(region.start(), &data.view()))
                         .map(|()| region_bytes(grid, &index, itemsize));
                     let failed = r.is_err();
