@@ -171,6 +171,17 @@ pub enum Error {
     /// The operation needs a platform feature this system lacks.
     #[error("{0}: not supported on this platform")]
     Unsupported(&'static str),
+
+    /// The process received SIGINT or SIGTERM (once the program asked to catch them): the
+    /// operation stopped and removed what it had written, as on any failure
+    /// ([`crate::catch_interrupts`]).
+    #[error("interrupted by {signal}")]
+    Signal {
+        /// The signal's name (`SIGINT`, `SIGTERM`).
+        signal: &'static str,
+        /// Its number, to end the process by it.
+        number: i32,
+    },
 }
 
 impl Error {

@@ -79,8 +79,10 @@ impl TempGuard {
         TempGuard { path, armed: true }
     }
 
-    /// Guards a fresh [`temp_sibling`] of `dst`.
+    /// Guards a fresh [`temp_sibling`] of `dst`, first removing the temporaries of `dst` that
+    /// killed writers left ([`remove_stale_temps`]).
     pub(crate) fn beside(dst: &Path) -> TempGuard {
+        remove_stale_temps(dst);
         TempGuard::new(temp_sibling(dst))
     }
 
@@ -177,6 +179,41 @@ pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
 pub(crate) fn temp_sibling(path: &Path) -> PathBuf {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     path.with_file_name(format!(".{name}.larder-tmp-{}", std::process::id()))
+}
+
+/// The process id in a temporary name `.NAME.larder-tmp-PID` of `dst` (see [`temp_sibling`]).
+pub(crate) fn temp_owner(dst_name: &str, entry: &str) -> Option<u32> {
+    let pid = entry.strip_prefix(&format!(".{dst_name}.larder-tmp-"))?;
+    if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    pid.parse().ok()
+}
+
+/// Whether process `pid` may still be running: `/proc/PID` exists, or `/proc` cannot tell
+/// (not mounted), in which case nothing counts as dead.
+pub(crate) fn process_may_live(pid: u32) -> bool {
+    !Path::new("/proc/self").exists() || Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Removes the temporaries of `dst` (`.NAME.larder-tmp-PID`, file or directory) that a writer
+/// killed before it could clean up left beside it: those whose process is gone. Best effort;
+/// a temporary of a live process (another copy under way) is left alone.
+pub(crate) fn remove_stale_temps(dst: &Path) {
+    let Some(name) = dst.file_name().map(|n| n.to_string_lossy().into_owned()) else { return };
+    let dir = match dst.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let entry_name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = temp_owner(&name, &entry_name) else { continue };
+        if pid == std::process::id() || process_may_live(pid) {
+            continue;
+        }
+        drop(TempGuard::new(entry.path()));
+    }
 }
 
 /// Total size of the file at `path`, or of every file under the directory at `path`.

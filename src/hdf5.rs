@@ -48,6 +48,9 @@ macro_rules! h5_typed {
     };
 }
 
+mod staged;
+pub use staged::StagedDataset;
+
 /// A typed n-d array stored as a dataset in an HDF5 file.
 pub struct Hdf5Array<T: Element> {
     path: PathBuf,

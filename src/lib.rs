@@ -85,7 +85,7 @@ pub use store::{
     ArrayRead, ArrayWrite, Attributes, Chunk, ChunkSource, Chunks, Format, MemStore, Overlay,
     SliceChunks, StoreChunks,
 };
-pub use sys::{Access, free_space, page_size, peak_rss};
+pub use sys::{Access, catch_interrupts, die_of, free_space, interrupted, page_size, peak_rss};
 pub use zarr::{Codec, ZarrArray, ZarrOptions};
 
 /// Re-exported so users name the same `f16` and `Complex` types larder stores.

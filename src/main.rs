@@ -498,9 +498,43 @@ fn parse_range(s: &str) -> std::result::Result<(f64, f64), String> {
     Ok((lo.trim().parse().map_err(|_| bad())?, hi.trim().parse().map_err(|_| bad())?))
 }
 
+/// Seconds a caught SIGINT or SIGTERM waits for the copy to stop and clean up before the
+/// process ends by the signal anyway (a request that hangs, say).
+const CLEANUP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// For `copy`: SIGINT and SIGTERM become an error, so the copy removes what it wrote as on any
+/// failure; a watchdog ends the process by the signal if that takes longer than
+/// [`CLEANUP_GRACE`] (a second signal ends it at once). What is left then is removed by the
+/// next copy to the same place.
+fn catch_interrupts() {
+    if larder::catch_interrupts().is_err() {
+        return;
+    }
+    std::thread::spawn(|| {
+        loop {
+            if let Some(signal) = larder::interrupted() {
+                std::thread::sleep(CLEANUP_GRACE);
+                larder::die_of(signal);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    });
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    if matches!(cli.command, Command::Copy { .. }) {
+        catch_interrupts();
+    }
+    let result = run(cli);
+    if let Some(signal) = larder::interrupted() {
+        // Cleaned up: end as the signal would have, for the shell and the caller.
+        if let Err(e) = &result {
+            eprintln!("larder: {}", one_line(e));
+        }
+        larder::die_of(signal);
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // A closed pipe (`larder cat big.npy | head`) is not an error worth a message.

@@ -14,6 +14,7 @@ mod file;
 mod map;
 mod mem;
 mod pagemap;
+mod signal;
 mod simd;
 
 pub use file::free_space;
@@ -26,4 +27,6 @@ pub(crate) use mem::{
     advise_huge_pages, keep_freed_chunk_buffers, mappings_left, memory_budget, raise_open_files,
 };
 pub use mem::{page_size, peak_rss};
+pub(crate) use signal::check_interrupt;
+pub use signal::{catch_interrupts, die_of, interrupted};
 pub(crate) use simd::{Kernel, Simd, prefetch, run_simd};

@@ -23,16 +23,19 @@ use crate::store::{ArrayRead, ArrayWrite, Attributes, Format};
 mod bounded;
 pub mod group;
 mod handle;
+mod hierarchy;
 mod meta;
 mod options;
 mod plain;
 mod shard;
+mod staged;
 mod storage;
 
 use meta::{data_type_of, describe, plain_layout, resolve_inner, time_type};
 pub(crate) use meta::{element_of, version_and_inner};
 pub use meta::{group_attributes, list_arrays};
 pub use options::{Codec, DEFAULT_CHUNK_BYTES, ZSTD_MIN_LEVEL, ZarrOptions, default_chunks};
+pub use staged::StagedArray;
 pub use storage::{Storage, StorageArray};
 
 /// A typed array stored in Zarr format (v2 or v3) in a directory.
@@ -237,21 +240,15 @@ impl<T: Element> ZarrArray<T> {
         options: &ZarrOptions,
     ) -> Result<Self> {
         let node = node_path(inner);
+        hierarchy::check_node_path(root, &node)?;
         if node == "/" && root.exists() {
             return Err(Error::invalid(root, "already exists; remove it or choose another path"));
         }
         check_new_node(root, &node)?;
-        let node_dir = root.join(node.trim_start_matches('/'));
-        if node != "/" && [".zarray", "zarr.json"].iter().any(|m| node_dir.join(m).exists()) {
-            return Err(Error::invalid(
-                root,
-                format!("{node} already exists; choose another path"),
-            ));
-        }
         let builder = array_builder::<T>(root, shape, options)?;
         std::fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
         let store = store_at(root)?;
-        make_parent_groups(root, &store, &node)?;
+        hierarchy::create_parent_groups(&*store, root, &node)?;
         let array = builder.build(store, &node).map_err(|e| zerr(root, e))?;
         let meta_options =
             zarrs::array::ArrayMetadataOptions::default().with_include_zarrs_metadata(false);
@@ -661,50 +658,20 @@ pub(crate) fn array_builder<T: Element>(
     Ok(builder)
 }
 
-/// Makes every group above `node` that is missing, so other tools can walk down to the array.
 /// Refuses a new node at `node` (`/a/b`) in the store at `root` that would replace or hide
-/// existing data (see [`ZarrArray::create`]), before anything is written.
+/// existing data (see [`ZarrArray::create`] and `hierarchy`), or that would be written through a
+/// symbolic link, before anything is written.
 fn check_new_node(root: &Path, node: &str) -> Result<()> {
     if !root.exists() || node == "/" {
         return Ok(());
     }
     let mut dir = root.to_path_buf();
-    let mut at = String::new();
     for part in node.trim_matches('/').split('/') {
-        let here = if at.is_empty() { "/" } else { at.as_str() };
-        if [".zarray", ".zgroup"].iter().any(|m| dir.join(m).exists()) {
-            return Err(Error::invalid(
-                root,
-                format!(
-                    "is a Zarr v2 hierarchy (at {here}); larder writes Zarr v3 metadata, which \
-                     would hide it; write into a new store"
-                ),
-            ));
-        }
-        if node_type(&dir.join("zarr.json"))?.as_deref() == Some("array") {
-            return Err(Error::invalid(
-                root,
-                format!("{here} is an array, which cannot hold {node}; choose another path"),
-            ));
-        }
-        at.push('/');
-        at.push_str(part);
         dir.push(part);
         refuse_link(root, &dir)?;
     }
-    refuse_links_below(root, &dir)
-}
-
-/// The `node_type` in a `zarr.json`, if the file exists.
-fn node_type(meta: &Path) -> Result<Option<String>> {
-    let bytes = match std::fs::read(meta) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(meta, e)),
-    };
-    let v: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| Error::format(meta, 0, format!("not JSON: {e}")))?;
-    Ok(Some(v.get("node_type").and_then(Value::as_str).unwrap_or("").to_string()))
+    refuse_links_below(root, &dir)?;
+    hierarchy::check_new_node(&*store_at(root)?, root, node)
 }
 
 fn refuse_link(root: &Path, path: &Path) -> Result<()> {
@@ -731,28 +698,6 @@ fn refuse_links_below(root: &Path, dir: &Path) -> Result<()> {
             refuse_link(root, &entry.path())?;
         } else if t.is_dir() {
             refuse_links_below(root, &entry.path())?;
-        }
-    }
-    Ok(())
-}
-
-fn make_parent_groups(root: &Path, store: &Arc<FilesystemStore>, node: &str) -> Result<()> {
-    if node == "/" {
-        return Ok(());
-    }
-    let mut parent = String::new();
-    let parts: Vec<&str> = node.trim_matches('/').split('/').collect();
-    for (i, part) in std::iter::once(&"").chain(&parts[..parts.len() - 1]).enumerate() {
-        if i > 0 {
-            parent.push('/');
-            parent.push_str(part);
-        }
-        let p = if parent.is_empty() { "/" } else { parent.as_str() };
-        if zarrs::group::Group::open(store.clone(), p).is_err() {
-            zarrs::group::GroupBuilder::new()
-                .build(store.clone(), p)
-                .and_then(|g| g.store_metadata().map_err(Into::into))
-                .map_err(|e| zerr(root, e))?;
         }
     }
     Ok(())

@@ -13,7 +13,7 @@ use crate::open::{Location, Place, detect_format, guess_format};
 use crate::ops::group;
 use crate::store::{ArrayRead, ArrayWrite, Chunks, Format};
 use crate::sys::Access;
-use crate::zarr::{Codec, ZarrArray, ZarrOptions, default_chunks};
+use crate::zarr::{Codec, StagedArray, ZarrArray, ZarrOptions, default_chunks};
 
 /// Data read per step of a copy; memory use stays near this whatever the array's size.
 const BLOCK: usize = 8 << 20;
@@ -377,20 +377,28 @@ fn copy_store<T: Element>(
             if let Some(time) = src.dtype().time() {
                 o.time(time);
             }
-            if dst.file.exists() && dst.inner.is_none() {
-                return Err(Error::invalid(
-                    &dst.file,
-                    "already exists; remove it or choose another path",
-                ));
-            }
-            let tmp = (!dst.file.exists()).then(|| TempGuard::beside(&dst.file));
-            let target = tmp.as_ref().map_or(dst.file.as_path(), TempGuard::path);
-            let z = ZarrArray::<T>::create(target, dst.inner.as_deref(), &shape, &o)?;
             let unit = options.shard.clone().unwrap_or(chunks);
-            pump_parallel(src, &z, &unit)?;
-            drop(z);
-            if let Some(tmp) = tmp {
-                tmp.commit(&dst.file)?;
+            match (dst.file.exists(), dst.inner.as_deref()) {
+                (true, None) => {
+                    return Err(Error::invalid(
+                        &dst.file,
+                        "already exists; remove it or choose another path",
+                    ));
+                }
+                // Into an existing store: staged beside its node, which appears whole.
+                (true, Some(inner)) => {
+                    let z = StagedArray::<T>::create(&dst.file, inner, &shape, &o)?;
+                    pump_parallel(src, z.array(), &unit)?;
+                    z.publish()?;
+                }
+                // A new store: written under a temporary name, renamed into place.
+                (false, inner) => {
+                    let tmp = TempGuard::beside(&dst.file);
+                    let z = ZarrArray::<T>::create(tmp.path(), inner, &shape, &o)?;
+                    pump_parallel(src, &z, &unit)?;
+                    drop(z);
+                    tmp.commit(&dst.file)?;
+                }
             }
         }
         Format::Hdf5 => copy_to_hdf5(src, dst, &shape, &chunks, options.codec)?,
@@ -419,30 +427,40 @@ fn copy_to_hdf5<T: Element>(
             ));
         }
     };
-    let new_file = !dst.file.exists();
-    let tmp = new_file.then(|| TempGuard::beside(&dst.file));
-    let target = tmp.as_ref().map_or(dst.file.as_path(), TempGuard::path);
+    if dst.file.exists() {
+        // Into an existing file: staged under a hidden name, moved to its own when complete.
+        let mut staged = crate::hdf5::StagedDataset::<T>::create(
+            &dst.file,
+            dst.inner.as_deref(),
+            shape,
+            chunks,
+            gzip,
+        )?;
+        let h = staged.array()?;
+        if let Some(time) = src.dtype().time() {
+            h.mark_time(time)?;
+        }
+        pump(src, h, chunks)?;
+        return staged.publish();
+    }
+    let tmp = TempGuard::beside(&dst.file);
     let r = (|| {
-        // Every chunk is written in full below. In a new file (removed if the copy fails) no
-        // chunk can be left unwritten, so chunks need no fill value first; a dataset added to
-        // an existing file keeps it, so that an interrupted copy reads as zeros, not as
-        // whatever the disk held.
-        let create = if new_file {
-            crate::hdf5::Hdf5Array::<T>::create_for_overwrite
-        } else {
-            crate::hdf5::Hdf5Array::<T>::create
-        };
-        let mut h = create(target, dst.inner.as_deref(), shape, chunks, gzip)?;
+        // Every chunk is written in full below, in a new file removed if the copy fails: no
+        // chunk can be left unwritten, so chunks need no fill value first.
+        let mut h = crate::hdf5::Hdf5Array::<T>::create_for_overwrite(
+            tmp.path(),
+            dst.inner.as_deref(),
+            shape,
+            chunks,
+            gzip,
+        )?;
         if let Some(time) = src.dtype().time() {
             h.mark_time(time)?;
         }
         pump(src, &mut h, chunks)?;
         h.flush()
     })();
-    match tmp {
-        Some(tmp) => commit_or_remove(r, tmp, &dst.file),
-        None => r,
-    }
+    commit_or_remove(r, tmp, &dst.file)
 }
 
 #[cfg(not(feature = "hdf5"))]
@@ -550,6 +568,7 @@ fn copy_typed<T: Element>(a: &MmapArray<T>, dst: &Path) -> Result<u64> {
     let mut start = 0;
     let data_len = a.len() * a.dtype().itemsize();
     while start < n {
+        crate::sys::check_interrupt()?;
         // A source cut by another program since it was mapped is an error, not a fault.
         a.check_not_shrunk(0, data_len)?;
         let end = (start + rows_per_block).min(n);

@@ -139,6 +139,35 @@ fn stem(file: &str) -> String {
     file.strip_suffix(".npy").unwrap_or(file).to_string()
 }
 
+/// Names an array of a group cannot take: larder's own subgroup, and the metadata files of
+/// Zarr v2 and v3 (an array there would be overwritten by, or read as, metadata).
+const RESERVED_ARRAY_NAMES: [&str; 6] =
+    ["_larder", "zarr.json", ".zarray", ".zgroup", ".zattrs", ".zmetadata"];
+
+/// The array name of every file `files` of a dataset: its stem, or for a stem that is a
+/// reserved name, the stem with the first `_N` suffix no other file takes. The `larder`
+/// attribute records each array's name, so the copy back restores the original file names.
+fn array_names(files: &[&str]) -> BTreeMap<String, String> {
+    let stems: std::collections::BTreeSet<String> = files.iter().map(|f| stem(f)).collect();
+    let mut taken = stems.clone();
+    let mut names = BTreeMap::new();
+    for s in &stems {
+        let name = if RESERVED_ARRAY_NAMES.contains(&s.as_str()) {
+            // Among `taken.len() + 1` candidates one is free: at most that many names are taken.
+            let free = (1..=taken.len() + 1)
+                .map(|n| format!("{s}_{n}"))
+                .find(|c| !taken.contains(c))
+                .unwrap_or_default();
+            taken.insert(free.clone());
+            free
+        } else {
+            s.clone()
+        };
+        names.insert(s.clone(), name);
+    }
+    names
+}
+
 /// CF's name of a time unit, as in `units: "seconds since 1970-01-01"`.
 pub(crate) fn cf_unit(unit: TimeUnit) -> &'static str {
     match unit {
@@ -227,8 +256,15 @@ pub fn dataset_to_group(
             ),
         ));
     }
+    let names = array_names(&named_files(&ds)[2..]);
+    let gw = GroupWriter::new(storage, node, label)?;
+    // Every array name is checked before the first chunk is stored.
+    for name in names.values() {
+        gw.check_name(name)?;
+    }
     let mut w = Writer {
-        w: GroupWriter::new(storage, node, label)?,
+        w: gw,
+        names,
         chunk,
         shard: options.shard,
         codec: options.codec,
@@ -293,18 +329,8 @@ pub fn dataset_to_group(
 /// `manifest.json` and `rejects.csv`): a group carries only those, and restoring would lose
 /// the others.
 fn check_only_named_files(ds: &Dataset) -> Result<()> {
-    let mut named: Vec<&str> = vec![MANIFEST, REJECTS];
+    let mut named = named_files(ds);
     named.extend(ds.manifest().appends.iter().filter_map(|l| l.rejects.as_deref()));
-    for c in ds.columns() {
-        let m = c.manifest();
-        named.push(&m.file);
-        named.extend(m.valid.as_deref());
-        named.extend(m.offsets.as_deref());
-        if let Some(d) = &m.dictionary {
-            named.push(&d.file);
-            named.push(&d.offsets);
-        }
-    }
     let dir = ds.path();
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
@@ -324,8 +350,26 @@ fn check_only_named_files(ds: &Dataset) -> Result<()> {
     Ok(())
 }
 
+/// `manifest.json`, `rejects.csv`, then every file of a column (values, validity, offsets,
+/// dictionary).
+fn named_files(ds: &Dataset) -> Vec<&str> {
+    let mut named: Vec<&str> = vec![MANIFEST, REJECTS];
+    for c in &ds.manifest().columns {
+        named.push(&c.file);
+        named.extend(c.valid.as_deref());
+        named.extend(c.offsets.as_deref());
+        if let Some(d) = &c.dictionary {
+            named.push(&d.file);
+            named.push(&d.offsets);
+        }
+    }
+    named
+}
+
 struct Writer {
     w: GroupWriter,
+    /// The array name of each file stem (see [`array_names`]).
+    names: BTreeMap<String, String>,
     chunk: u64,
     shard: Option<u64>,
     codec: Codec,
@@ -334,6 +378,12 @@ struct Writer {
 }
 
 impl Writer {
+    /// The array name of the dataset file `file`.
+    fn name(&self, file: &str) -> String {
+        let s = stem(file);
+        self.names.get(&s).cloned().unwrap_or(s)
+    }
+
     fn spec(&self, name: &str, dtype: GroupType, len: u64, fill: Vec<u8>) -> GroupArraySpec {
         GroupArraySpec {
             name: name.to_string(),
@@ -360,7 +410,7 @@ impl Writer {
     fn column(&mut self, ds: &Dataset, col: crate::dataset::Column<'_>) -> Result<ColumnEntry> {
         let meta = col.manifest();
         let rows = ds.rows();
-        let array = stem(&meta.file);
+        let array = self.name(&meta.file);
         let mut entry = ColumnEntry { array: array.clone(), ..ColumnEntry::default() };
         let valid = match col.validity_file() {
             Some(f) => Some(self.open(&f, Some(rows))?),
@@ -374,7 +424,7 @@ impl Writer {
             let offsets = self.open(&offsets_file, Some(rows + 1))?;
             let mut spec = self.spec(&array, GroupType::String, rows, Vec::new());
             if let Some(v) = &valid {
-                let mask = stem(meta.valid.as_deref().unwrap_or_default());
+                let mask = self.name(meta.valid.as_deref().unwrap_or_default());
                 attributes.insert("ancillary_variables".into(), json!(mask));
                 self.mask(v, &mask)?;
                 entry.mask = Some(mask);
@@ -399,7 +449,7 @@ impl Writer {
                     attributes.insert("categories".into(), json!(list));
                 }
                 Some(d) => {
-                    let name = stem(&d.file);
+                    let name = self.name(&d.file);
                     let file = self.open(&ds.path().join(&d.file), None)?;
                     let offsets =
                         self.open(&ds.path().join(&d.offsets), Some(cats.len() as u64 + 1))?;
@@ -434,7 +484,7 @@ impl Writer {
                 entry.fill = Some(hex(f));
             }
             Some(Missing::Mask) => {
-                let mask = stem(meta.valid.as_deref().unwrap_or_default());
+                let mask = self.name(meta.valid.as_deref().unwrap_or_default());
                 attributes.insert("ancillary_variables".into(), json!(mask));
                 if let Some(v) = &valid {
                     self.mask(v, &mask)?;
@@ -470,6 +520,7 @@ impl Writer {
         spec.shard = None;
         let id = self.w.add_array(spec.clone())?;
         (0..spec.units()).into_par_iter().try_for_each(|u| {
+            crate::sys::check_interrupt()?;
             let start = u * spec.grid();
             let n = spec.grid().min(len - start);
             let mut buf = vec![0u8; usize::try_from(n).map_err(|_| Error::internal("block"))?];
@@ -493,6 +544,7 @@ impl Writer {
         let id = self.w.add_array(spec.clone())?;
         let size = values.dtype.itemsize();
         (0..spec.units()).into_par_iter().try_for_each(|u| {
+            crate::sys::check_interrupt()?;
             let start = u * spec.grid();
             let n = spec.grid().min(spec.len - start);
             let mut v = values.read(start, n)?;
@@ -514,6 +566,7 @@ impl Writer {
     fn strings(&mut self, spec: &GroupArraySpec, bytes: &NpyIn, offsets: &NpyIn) -> Result<()> {
         let id = self.w.add_array(spec.clone())?;
         (0..spec.units()).into_par_iter().try_for_each(|u| {
+            crate::sys::check_interrupt()?;
             let start = u * spec.grid();
             let n = spec.grid().min(spec.len - start);
             let offs = offsets.read_i64(start, n + 1)?;

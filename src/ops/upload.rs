@@ -187,12 +187,9 @@ fn upload_zarr<T: Element>(
         StorageArray::<T>::create(bucket.storage(dst.key()), dst.inner(), &shape, &zopts, &label)?;
     let meta_key = dst.child_key(&z.metadata_key());
     let marker_key = beside(&meta_key, MARKER);
-    if bucket.size(&meta_key)?.is_some() {
-        return Err(Error::remote(
-            dst.to_string(),
-            "already exists; remove it or choose another location",
-        ));
-    }
+    // The same rules as a local store: nothing there is replaced or hidden (an array over an
+    // array, a group written over an array, a root over nodes already under the prefix).
+    z.check_new()?;
     let intent = json!({ "larder_upload": 1, "metadata": z.metadata_json() });
     let mut done = HashSet::new();
     match bucket.get(&marker_key)? {
@@ -295,8 +292,8 @@ fn send_chunks<T: Element>(
                     };
                     let index = unravel(i, dims);
                     let region = grid.region(&index);
-                    let r = src
-                        .read_region(&region)
+                    let r = crate::sys::check_interrupt()
+                        .and_then(|()| src.read_region(&region))
                         .and_then(|data| z.store_block(region.start(), &data.view()))
                         .map(|()| region_bytes(grid, &index, itemsize));
                     let failed = r.is_err();

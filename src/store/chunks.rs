@@ -51,6 +51,9 @@ impl<'a, T: Element, S: ArrayRead<T> + ?Sized> Iterator for Chunks<'a, T, S> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let index = self.next.take()?;
+        if let Err(e) = crate::sys::check_interrupt() {
+            return Some(Err(e));
+        }
         self.next = self.grid.after(&index);
         let region = self.grid.region(&index);
         Some(self.store.read_region(&region).map(|data| Chunk {

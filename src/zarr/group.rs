@@ -18,7 +18,7 @@ use serde_json::Value;
 use zarrs::array::{Array, ArrayBuilder, ArrayBytes, ArrayMetadataOptions};
 use zarrs::group::{Group, GroupBuilder};
 use zarrs::storage::{
-    ReadableListableStorageTraits, ReadableWritableListableStorage, StorageHandle, StoreKey,
+    ReadableListableStorageTraits, ReadableWritableListableStorage, StorageHandle,
 };
 
 use super::meta::{data_type_of, describe};
@@ -129,18 +129,13 @@ impl GroupWriter {
     /// location in errors (a path or a URL). Nothing is written yet.
     ///
     /// # Errors
-    /// [`Error::Invalid`] when the store already holds metadata at `node`;
+    /// [`Error::Invalid`] when the group would replace or hide a node the store holds (at
+    /// `node`, below it, or an array above it: the rules of `zarr::hierarchy`);
     /// [`Error::Storage`] when the store cannot be read.
     pub fn new(storage: Storage, node: &str, label: impl Into<PathBuf>) -> Result<GroupWriter> {
         let label = label.into();
         let node = node_of(node);
-        let key = meta_key(&node).map_err(|e| zerr(&label, e))?;
-        if storage.get(&key).map_err(|e| zerr(&label, e))?.is_some() {
-            return Err(Error::invalid(
-                &label,
-                format!("already holds a Zarr node at {node}; remove it or choose another path"),
-            ));
-        }
+        super::hierarchy::check_new_node(&*storage, &label, &node)?;
         Ok(GroupWriter { storage, node, label, arrays: Vec::new() })
     }
 
@@ -154,6 +149,15 @@ impl GroupWriter {
         self.arrays.len()
     }
 
+    /// Refuses `name` for an array of this group unless it is a valid node name: so a dataset
+    /// can check every name before it stores anything.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the location and the path.
+    pub fn check_name(&self, name: &str) -> Result<()> {
+        super::hierarchy::check_node_path(&self.label, &child_path(&self.node, name))
+    }
+
     /// Adds an array; returns its id for [`GroupWriter::store_fixed`] and
     /// [`GroupWriter::store_strings`]. Nothing is written yet.
     ///
@@ -162,6 +166,13 @@ impl GroupWriter {
     /// valid node name, or a chunk larger than the limits allow.
     pub fn add_array(&mut self, spec: GroupArraySpec) -> Result<usize> {
         let bad = |reason: String| Error::invalid(&self.label, format!("{}: {reason}", spec.name));
+        super::hierarchy::check_node_path(&self.label, &child_path(&self.node, &spec.name))?;
+        if let Some((other, _)) = self.arrays.iter().find(|(o, _)| nested(&o.name, &spec.name)) {
+            return Err(bad(format!(
+                "collides with the array {}: an array holds no other nodes",
+                other.name
+            )));
+        }
         if spec.chunk == 0 || spec.shard.is_some_and(|s| s == 0 || !s.is_multiple_of(spec.chunk)) {
             return Err(bad(format!(
                 "a shard of {:?} elements is not a whole number of chunks of {}",
@@ -314,16 +325,19 @@ impl GroupWriter {
     }
 }
 
+/// True when arrays named `a` and `b` in one group cannot both exist: the same name, or one
+/// inside the other (`x` and `x/y`).
+fn nested(a: &str, b: &str) -> bool {
+    let inside = |outer: &str, inner: &str| {
+        inner.strip_prefix(outer).is_some_and(|rest| rest.starts_with('/'))
+    };
+    a == b || inside(a, b) || inside(b, a)
+}
+
 /// Elements of unit `index` that lie inside the array.
 fn unit_rows(spec: &GroupArraySpec, index: u64) -> u64 {
     let start = index.saturating_mul(spec.grid());
     spec.grid().min(spec.len.saturating_sub(start))
-}
-
-fn meta_key(node: &str) -> std::result::Result<StoreKey, String> {
-    let key =
-        if node == "/" { "zarr.json".to_string() } else { format!("{}/zarr.json", &node[1..]) };
-    StoreKey::new(key).map_err(|e| e.to_string())
 }
 
 /// One array of a group being read.

@@ -124,8 +124,10 @@ impl<T: Element> StorageArray<T> {
         label: &str,
     ) -> Result<Self> {
         let label = PathBuf::from(label);
+        let node = node_path(inner);
+        super::hierarchy::check_node_path(&label, &node)?;
         let builder = array_builder::<T>(&label, shape, options)?;
-        let array = builder.build(storage, &node_path(inner)).map_err(|e| zerr(&label, e))?;
+        let array = builder.build(storage, &node).map_err(|e| zerr(&label, e))?;
         Self::from_array(label, array, true)
     }
 
@@ -204,8 +206,20 @@ impl<T: Element> StorageArray<T> {
         ArrayMetadataOptions::default().with_include_zarrs_metadata(false)
     }
 
-    /// Writes the metadata (and that of any missing parent group): the last step of writing a
-    /// new array, after its chunks.
+    /// Refuses to write the new array when it would replace or reinterpret a node the storage
+    /// holds (the rules of `zarr::hierarchy`, the same as for a local store): call before
+    /// storing anything.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the store for each rule broken; [`Error::Storage`] when the
+    /// storage cannot be read.
+    pub fn check_new(&self) -> Result<()> {
+        let storage = self.array.storage();
+        super::hierarchy::check_new_node(&*storage, &self.label, self.array.path().as_str())
+    }
+
+    /// Writes the metadata (and that of any missing parent group, never over a node): the last
+    /// step of writing a new array, after its chunks.
     ///
     /// # Errors
     /// [`Error::ReadOnly`]; [`Error::Storage`] naming the store when the write fails.
@@ -214,27 +228,7 @@ impl<T: Element> StorageArray<T> {
             return Err(Error::ReadOnly { path: self.label.clone(), mode: "r" });
         }
         let storage = self.array.storage();
-        let node = self.array.path().as_str().to_string();
-        let parts: Vec<&str> =
-            node.trim_matches('/').split('/').filter(|p| !p.is_empty()).collect();
-        let mut parent = String::new();
-        for part in parts.iter().take(parts.len().saturating_sub(1)) {
-            let p = if parent.is_empty() { "/".to_string() } else { parent.clone() };
-            if zarrs::group::Group::open(storage.clone(), &p).is_err() {
-                zarrs::group::GroupBuilder::new()
-                    .build(storage.clone(), &p)
-                    .and_then(|g| g.store_metadata().map_err(Into::into))
-                    .map_err(|e| zerr(&self.label, e))?;
-            }
-            parent.push('/');
-            parent.push_str(part);
-        }
-        if !parent.is_empty() && zarrs::group::Group::open(storage.clone(), &parent).is_err() {
-            zarrs::group::GroupBuilder::new()
-                .build(storage.clone(), &parent)
-                .and_then(|g| g.store_metadata().map_err(Into::into))
-                .map_err(|e| zerr(&self.label, e))?;
-        }
+        super::hierarchy::create_parent_groups(&*storage, &self.label, self.array.path().as_str())?;
         self.array.store_metadata_opt(&Self::meta_options()).map_err(|e| zerr(&self.label, e))
     }
 

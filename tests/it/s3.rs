@@ -2,7 +2,7 @@
 //! proxy that injects faults, and with zarr-python reading and writing the same bucket.
 
 #[cfg(feature = "s3")]
-mod server;
+pub(crate) mod server;
 
 use std::path::Path;
 use std::process::{Command, Output};

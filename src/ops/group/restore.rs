@@ -248,6 +248,7 @@ fn for_each_unit(
     let batch = rayon::current_num_threads().max(1) as u64;
     let mut at = 0;
     while at < units {
+        crate::sys::check_interrupt()?;
         let end = (at + batch).min(units);
         let chunks: Vec<ChunkData> =
             (at..end).into_par_iter().map(|u| reader.read_unit(name, u)).collect::<Result<_>>()?;
