@@ -20,6 +20,7 @@ mod datetime;
 mod fuzz;
 mod group;
 mod hostile;
+mod infinities;
 mod interop;
 mod limits;
 mod npy;
