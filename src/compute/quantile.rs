@@ -41,9 +41,14 @@ const COLLECT_LIMIT: u64 = 1 << 20;
 /// Quantiles of the non-NaN elements, as `np.nanquantile(a, qs)` with the default `linear`
 /// method, in two more passes over the data given its [`Summary`]:
 ///
-/// 1. a histogram of 65 536 equal bins between min and max locates, for each `q`, the bins that
-///    hold the two order statistics the answer interpolates between;
+/// 1. a histogram of 65 536 equal bins between the finite min and max locates, for each `q`,
+///    the bins that hold the two order statistics the answer interpolates between;
 /// 2. the values in those bins are collected and sorted, and the answer is exact.
+///
+/// Infinities are values too: `-inf` sorts first and `+inf` last, as in numpy's sort, so when
+/// the data holds any, one pass counts them (and finds the finite min and max) first, and the
+/// order statistics that fall on them are infinities. Interpolating between them follows
+/// numpy's formula, so `inf - inf` gives NaN where numpy's does.
 ///
 /// If those bins hold more than 2^20 values (data piled on few distinct values), each order
 /// statistic is narrowed down instead: a pass counts the values of its current range in 4096
@@ -68,67 +73,141 @@ pub fn quantiles<T: Reduce, S: ChunkSource<T> + ?Sized>(
         return Ok(qs.iter().map(|&q| nan(q)).collect());
     };
     let (min, max) = (min.as_f64(), max.as_f64());
+    let n = summary.count;
+    let finite = if min.is_finite() && max.is_finite() {
+        Finite { below: 0, count: n, min, max }
+    } else {
+        count_infinities(src)?
+    };
+    let plans: Vec<_> = qs.iter().map(|&q| plan(n, q)).collect();
+    // The finite order statistics the answers need, by rank among the finite values.
+    let ranks: Vec<u64> = plans
+        .iter()
+        .flat_map(|&(_, k0, k1)| [k0, k1])
+        .filter_map(|k| k.checked_sub(finite.below).filter(|&r| r < finite.count))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let found = finite_order_statistics(src, &finite, &ranks)?;
+    let value_of = |k: u64| match k.checked_sub(finite.below) {
+        None => (f64::NEG_INFINITY, f64::NEG_INFINITY),
+        Some(r) if r >= finite.count => (f64::INFINITY, f64::INFINITY),
+        Some(r) => found[&r],
+    };
+    Ok(plans
+        .iter()
+        .zip(qs)
+        .map(|(&(t, k0, k1), &q)| {
+            let ((a0, a1), (b0, b1)) = (value_of(k0), value_of(k1));
+            #[allow(clippy::float_cmp)]
+            let exact = a0 == a1 && b0 == b1;
+            #[allow(clippy::float_cmp)]
+            let mid = |lo: f64, hi: f64| if lo == hi { lo } else { lo / 2.0 + hi / 2.0 };
+            let value = lerp(mid(a0, a1), mid(b0, b1), t);
+            let error = if exact { 0.0 } else { (a1 - a0).max(b1 - b0) };
+            Quantile { q, value, exact, error }
+        })
+        .collect())
+}
+
+/// numpy's plan for quantile `q` of `n > 0` sorted values: the weight `t` and the ranks
+/// `k0 <= k1` it interpolates between.
+#[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn plan(n: u64, q: f64) -> (f64, u64, u64) {
+    let h = q * (n - 1) as f64;
+    let k0 = (h.floor() as u64).min(n - 1);
+    let k1 = (k0 + 1).min(n - 1);
+    (h - k0 as f64, k0, k1)
+}
+
+/// The finite values among the non-NaN ones: `below` are `-inf` (they sort before), `count`
+/// are finite, between `min` and `max` (the rest are `+inf`).
+struct Finite {
+    below: u64,
+    count: u64,
+    min: f64,
+    max: f64,
+}
+
+/// One pass counting the infinities and finding the finite min and max.
+fn count_infinities<T: Reduce, S: ChunkSource<T> + ?Sized>(src: &S) -> Result<Finite> {
+    let empty = || Finite { below: 0, count: 0, min: f64::INFINITY, max: f64::NEG_INFINITY };
+    let leaf = |i: usize| {
+        let mut f = empty();
+        src.with_chunk(i, &mut |x: &[T]| {
+            for &v in x {
+                let v = v.to_f64();
+                if v.is_finite() {
+                    f.count += 1;
+                    f.min = f.min.min(v);
+                    f.max = f.max.max(v);
+                } else if v == f64::NEG_INFINITY {
+                    f.below += 1;
+                }
+            }
+        })?;
+        Ok(f)
+    };
+    let merge = |a: Finite, b: Finite| Finite {
+        below: a.below + b.below,
+        count: a.count + b.count,
+        min: a.min.min(b.min),
+        max: a.max.max(b.max),
+    };
+    Ok(tree_reduce(0, src.num_chunks(), &leaf, &merge)?.unwrap_or_else(empty))
+}
+
+/// The `ranks`-th smallest finite values (0-based, sorted), each as a range `(lo, hi)` that is
+/// one value when found exactly.
+fn finite_order_statistics<T: Reduce, S: ChunkSource<T> + ?Sized>(
+    src: &S,
+    finite: &Finite,
+    ranks: &[u64],
+) -> Result<std::collections::BTreeMap<u64, (f64, f64)>> {
+    let (min, max) = (finite.min, finite.max);
     #[allow(clippy::float_cmp)] // equal ends, exactly as numpy compares them
-    if !(min.is_finite() && max.is_finite()) || min == max {
-        return Ok(between_ends(min, max, qs));
+    if ranks.is_empty() || min == max {
+        return Ok(ranks.iter().map(|&r| (r, (min, min))).collect());
     }
     let bins = Bins::Uniform { lo: min, hi: max, count: QBINS };
     let binner = Binner::new(&bins)?;
-    let ranks = Ranks::locate(histogram(src, &bins)?, summary.count, qs);
+    let ranks = Ranks::locate(histogram(src, &bins)?, ranks);
     if ranks.to_collect() > COLLECT_LIMIT {
-        return narrowed(src, &ranks, min, max, qs);
+        let mut found = std::collections::BTreeMap::new();
+        for &(k, _) in &ranks.plans {
+            found.insert(k, order_statistic(src, k, min, max)?);
+        }
+        return Ok(found);
     }
     let values = collect_wanted(src, &binner, &ranks.wanted)?;
-    ranks.exact(&values, qs)
+    ranks.exact(&values)
 }
 
-/// Quantiles when the ends are not finite (numpy's interpolation gives the extremes or NaN) or
-/// equal (every value is the same).
-#[allow(clippy::float_cmp)]
-fn between_ends(min: f64, max: f64, qs: &[f64]) -> Vec<Quantile> {
-    let equal = min == max;
-    qs.iter()
-        .map(|&q| Quantile {
-            q,
-            value: if equal { min } else { lerp(min, max, q) },
-            exact: equal,
-            error: if equal { 0.0 } else { f64::INFINITY },
-        })
-        .collect()
-}
-
-/// Where the order statistics of each quantile lie in the narrowing histogram.
+/// Where the wanted order statistics lie in the narrowing histogram.
 struct Ranks {
     counts: Vec<u64>,
     /// `cum[b]`: values in the bins before `b`.
     cum: Vec<u64>,
-    /// Per quantile: the interpolation weight, ranks `k0 <= k1`, and the bins holding them.
-    plans: Vec<(f64, u64, u64, usize, usize)>,
+    /// Per order statistic: its rank and the bin holding it.
+    plans: Vec<(u64, usize)>,
     /// The bins whose values the exact answer needs.
     wanted: Vec<bool>,
 }
 
 impl Ranks {
-    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    fn locate(counts: Vec<u64>, n: u64, qs: &[f64]) -> Ranks {
+    fn locate(counts: Vec<u64>, ranks: &[u64]) -> Ranks {
         let mut cum = Vec::with_capacity(counts.len() + 1);
         cum.push(0u64);
         for c in &counts {
             cum.push(cum.last().copied().unwrap_or(0) + c);
         }
-        let bin_of_rank = |k: u64| cum.partition_point(|&c| c <= k) - 1;
-        let plans: Vec<_> = qs
-            .iter()
-            .map(|&q| {
-                let h = q * (n - 1) as f64;
-                let k0 = (h.floor() as u64).min(n - 1);
-                let k1 = (k0 + 1).min(n - 1);
-                (h - k0 as f64, k0, k1, bin_of_rank(k0), bin_of_rank(k1))
-            })
-            .collect();
+        let bin_of_rank = |k: u64| cum.partition_point(|&c| c <= k).saturating_sub(1);
+        let plans: Vec<_> = ranks.iter().map(|&k| (k, bin_of_rank(k))).collect();
         let mut wanted = vec![false; counts.len()];
         for p in &plans {
-            wanted[p.3..=p.4].iter_mut().for_each(|w| *w = true);
+            if let Some(w) = wanted.get_mut(p.1) {
+                *w = true;
+            }
         }
         Ranks { counts, cum, plans, wanted }
     }
@@ -138,9 +217,9 @@ impl Ranks {
         self.counts.iter().zip(&self.wanted).filter(|&(_, &w)| w).map(|(&c, _)| c).sum()
     }
 
-    /// Exact quantiles from the sorted values of the wanted bins (`got`, bin by bin).
+    /// The order statistics from the sorted values of the wanted bins (`got`, bin by bin).
     #[allow(clippy::cast_possible_truncation)]
-    fn exact(&self, got: &[(usize, f64)], qs: &[f64]) -> Result<Vec<Quantile>> {
+    fn exact(&self, got: &[(usize, f64)]) -> Result<std::collections::BTreeMap<u64, (f64, f64)>> {
         // Position in `got` of the first value of each wanted bin.
         let mut start = vec![0usize; self.counts.len()];
         let mut at = 0usize;
@@ -150,16 +229,18 @@ impl Ranks {
                 at += self.counts[b] as usize;
             }
         }
-        let value_at =
-            |k: u64, b: usize| got.get(start[b] + (k - self.cum[b]) as usize).map(|g| g.1);
         self.plans
             .iter()
-            .zip(qs)
-            .map(|(&(t, k0, k1, b0, b1), &q)| {
-                let (Some(a), Some(b)) = (value_at(k0, b0), value_at(k1, b1)) else {
-                    return Err(Error::argument("the data changed while quantiles were computed"));
-                };
-                Ok(Quantile { q, value: lerp(a, b, t), exact: true, error: 0.0 })
+            .map(|&(k, b)| {
+                let v = start
+                    .get(b)
+                    .and_then(|&s| k.checked_sub(self.cum[b]).map(|d| s + d as usize))
+                    .and_then(|i| got.get(i))
+                    .filter(|g| g.0 == b)
+                    .ok_or_else(|| {
+                        Error::argument("the data changed while quantiles were computed")
+                    })?;
+                Ok((k, (v.1, v.1)))
             })
             .collect()
     }
@@ -199,38 +280,6 @@ fn collect_wanted<T: Reduce, S: ChunkSource<T> + ?Sized>(
 const NARROW_BINS: usize = 4096;
 /// Narrowing passes per order statistic before settling for an estimate.
 const NARROW_PASSES: usize = 16;
-
-/// Quantiles from order statistics found one by one by [`order_statistic`].
-fn narrowed<T: Reduce, S: ChunkSource<T> + ?Sized>(
-    src: &S,
-    ranks: &Ranks,
-    min: f64,
-    max: f64,
-    qs: &[f64],
-) -> Result<Vec<Quantile>> {
-    let mut found = std::collections::BTreeMap::new();
-    for &(_, k0, k1, _, _) in &ranks.plans {
-        for k in [k0, k1] {
-            if let std::collections::btree_map::Entry::Vacant(e) = found.entry(k) {
-                e.insert(order_statistic(src, k, min, max)?);
-            }
-        }
-    }
-    Ok(ranks
-        .plans
-        .iter()
-        .zip(qs)
-        .map(|(&(t, k0, k1, _, _), &q)| {
-            let ((a0, a1), (b0, b1)) = (found[&k0], found[&k1]);
-            #[allow(clippy::float_cmp)]
-            let exact = a0 == a1 && b0 == b1;
-            let mid = |lo: f64, hi: f64| lo / 2.0 + hi / 2.0;
-            let value = lerp(mid(a0, a1), mid(b0, b1), t);
-            let error = if exact { 0.0 } else { (a1 - a0).max(b1 - b0) };
-            Quantile { q, value, exact, error }
-        })
-        .collect())
-}
 
 /// The range `(lo, hi)` that holds the `k`-th smallest non-NaN value (0-based), `lo == hi`
 /// when it is found exactly. Each pass narrows `lo..=hi` to the extremes of the bin that holds

@@ -1,9 +1,16 @@
 //! Timestamps in a layout of the user's (`01/Jan/2024:10:00:00 +0000`), read with a strftime
 //! format by `jiff`. ISO 8601 keeps its own fast parser (`value::parse_datetime`); a column
 //! with a format uses this one only.
+//!
+//! Time zones: `%z`/`%:z` give an offset; `%Q` gives an IANA name (`America/New_York`), whose
+//! rules from the time zone database turn the local time into UTC, as pandas' `tz_localize`
+//! then `tz_convert("UTC")` does. A local time the zone skips (the spring DST gap) or repeats
+//! (the autumn fold) is rejected with that reason, as `tz_localize` raises by default, unless
+//! the value also carries an offset that picks one. `%Z` abbreviations (`EST`, `CST`, `IST`)
+//! name different zones in different places, so a format with `%Z` is refused.
 
 use jiff::fmt::strtime;
-use jiff::tz::Offset;
+use jiff::tz::{AmbiguousOffset, Offset};
 
 use crate::dtype::TimeUnit;
 use crate::error::{Error, Result};
@@ -12,8 +19,8 @@ use super::value::Reason;
 
 /// A strftime-style format (`%d/%b/%Y:%H:%M:%S %z`, `%d/%m/%Y`) for a `datetime64` column.
 ///
-/// A value with an offset (`%z`, `%:z`) is converted to UTC; a value without one is taken as
-/// UTC. A date without a time is midnight.
+/// A value with an offset (`%z`, `%:z`) or an IANA time zone (`%Q`) is converted to UTC; a value
+/// without either is taken as UTC. A date without a time is midnight.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct TimeFormat(String);
 
@@ -29,6 +36,13 @@ impl TimeFormat {
         strtime::format(format, jiff::Timestamp::UNIX_EPOCH).map_err(|e| {
             Error::argument(format!("datetime format {format:?}: {}", lowercase(&e.to_string())))
         })?;
+        if has_directive(format, b'Z') {
+            return Err(Error::argument(format!(
+                "datetime format {format:?}: %Z time zone abbreviations (EST, CST, IST) are \
+                 ambiguous and not read; use %Q for IANA names (America/New_York) or %z for \
+                 offsets (-0500)"
+            )));
+        }
         Ok(TimeFormat(format.to_string()))
     }
 
@@ -43,6 +57,9 @@ impl TimeFormat {
         let tm = strtime::parse(&self.0, v).map_err(|_| not())?;
         let nanos = if tm.timestamp().is_some() {
             tm.to_timestamp().map_err(|_| not())?.as_nanosecond()
+        } else if let Some(zone) = tm.iana_time_zone() {
+            let dt = tm.to_datetime().map_err(|_| not())?;
+            in_zone(jiff::tz::db(), zone, dt, tm.offset(), unit)?.as_nanosecond()
         } else {
             let dt = tm.to_datetime().map_err(|_| not())?;
             let offset = tm.offset().unwrap_or(Offset::UTC);
@@ -54,6 +71,67 @@ impl TimeFormat {
         }
         i64::try_from(nanos / n).ok().filter(|&u| u != i64::MIN).ok_or(Reason::TimeOutOfRange(unit))
     }
+}
+
+/// The instant of the local time `dt` in the IANA time zone `zone` of `db`; `offset`, when the
+/// value has one too, must be one the zone uses at that time, and picks it in a fold.
+fn in_zone(
+    db: &jiff::tz::TimeZoneDatabase,
+    zone: &str,
+    dt: jiff::civil::DateTime,
+    offset: Option<Offset>,
+    unit: TimeUnit,
+) -> Result<jiff::Timestamp, Reason> {
+    let tz = db.get(zone).map_err(|_| Reason::TimeZone(format!("unknown time zone {zone:?}")))?;
+    let at = |o: Offset| o.to_timestamp(dt).map_err(|_| Reason::TimeOutOfRange(unit));
+    let local = || dt.strftime("%Y-%m-%dT%H:%M:%S");
+    let ambiguous = tz.to_ambiguous_timestamp(dt);
+    let (first, second) = match ambiguous.offset() {
+        AmbiguousOffset::Unambiguous { offset: o } => (o, o),
+        AmbiguousOffset::Gap { before, after } | AmbiguousOffset::Fold { before, after } => {
+            (before, after)
+        }
+    };
+    match (offset, ambiguous.offset()) {
+        (Some(o), AmbiguousOffset::Unambiguous { .. } | AmbiguousOffset::Fold { .. })
+            if o == first || o == second =>
+        {
+            at(o)
+        }
+        (Some(o), _) => {
+            Err(Reason::TimeZone(format!("offset {o} is not one {zone} uses at {}", local())))
+        }
+        (None, AmbiguousOffset::Unambiguous { offset: o }) => at(o),
+        (None, AmbiguousOffset::Gap { .. }) => Err(Reason::TimeZone(format!(
+            "{} does not exist in {zone} (skipped by a daylight saving change)",
+            local()
+        ))),
+        (None, AmbiguousOffset::Fold { .. }) => Err(Reason::TimeZone(format!(
+            "{} is ambiguous in {zone} (it happens twice, at {first} and {second}); \
+             add the offset (%z) to pick one",
+            local()
+        ))),
+    }
+}
+
+/// Whether `format` holds the directive `%<d>` (flags, width and colons allowed between),
+/// not counting a literal `%%`.
+fn has_directive(format: &str, d: u8) -> bool {
+    let mut bytes = format.bytes();
+    while let Some(b) = bytes.next() {
+        if b != b'%' {
+            continue;
+        }
+        for c in bytes.by_ref() {
+            if c.is_ascii_alphabetic() || c == b'%' {
+                if c == d {
+                    return true;
+                }
+                break;
+            }
+        }
+    }
+    false
 }
 
 /// `jiff`'s message with its first letter lowercase, as larder's messages are.
@@ -89,6 +167,114 @@ mod tests {
         // A date alone is a whole number of days.
         let d = TimeFormat::new("%d/%m/%Y").unwrap();
         assert_eq!(d.parse(b"02/01/1970", TimeUnit::D), Ok(1));
+    }
+
+    #[test]
+    fn iana_zones_convert_local_times_to_utc_as_pandas_does() {
+        // pd.Timestamp(t).tz_localize(zone).tz_convert("UTC").value // 10**9, pandas 3.1.1,
+        // on both sides of each DST change, south of the equator, a half-hour zone and 1965.
+        let q = "%Y-%m-%d %H:%M:%S %Q";
+        for (local, zone, want) in [
+            ("2024-03-10 01:30:00", "America/New_York", 1_710_052_200),
+            ("2024-03-10 03:30:00", "America/New_York", 1_710_055_800),
+            ("2024-11-03 00:30:00", "America/New_York", 1_730_608_200),
+            ("2024-11-03 02:30:00", "America/New_York", 1_730_619_000),
+            ("2024-07-01 12:00:00", "Europe/Paris", 1_719_828_000),
+            ("2024-03-31 01:59:59", "Europe/Paris", 1_711_846_799),
+            ("2024-03-31 03:00:00", "Europe/Paris", 1_711_846_800),
+            ("2024-10-27 03:00:00", "Europe/Paris", 1_729_994_400),
+            ("2024-04-07 01:30:00", "Australia/Sydney", 1_712_413_800),
+            ("2024-04-07 03:30:00", "Australia/Sydney", 1_712_424_600),
+            ("2024-10-06 01:30:00", "Australia/Sydney", 1_728_142_200),
+            ("2024-10-06 03:30:00", "Australia/Sydney", 1_728_145_800),
+            ("2024-01-15 08:00:00", "Asia/Kolkata", 1_705_285_800),
+            ("1965-06-01 12:00:00", "Europe/London", -144_680_400),
+            ("2024-06-01 12:00:00", "UTC", 1_717_243_200),
+        ] {
+            assert_eq!(secs(q, &format!("{local} {zone}")), Ok(want), "{local} {zone}");
+        }
+        // An offset in place of the name (jiff's %Q takes either) is an offset.
+        assert_eq!(secs(q, "2024-07-01 12:00:00 +0200"), Ok(1_719_828_000));
+    }
+
+    #[test]
+    fn the_bundled_database_answers_as_the_system_one() {
+        // Where the system has no /usr/share/zoneinfo, jiff falls back to the copy in the binary.
+        let bundled = jiff::tz::TimeZoneDatabase::bundled();
+        assert!(bundled.get("Europe/Paris").is_ok(), "no tzdb bundled");
+        let mut t = -1_000_000_000i64;
+        while t < 2_000_000_000 {
+            let dt = jiff::civil::DateTime::from(
+                jiff::Timestamp::from_second(t).unwrap().to_zoned_datetime(jiff::tz::TimeZone::UTC),
+            );
+            for zone in ["America/New_York", "Europe/Paris", "Australia/Sydney", "Asia/Kolkata"] {
+                assert_eq!(
+                    in_zone(&bundled, zone, dt, None, TimeUnit::S),
+                    in_zone(jiff::tz::db(), zone, dt, None, TimeUnit::S),
+                    "{dt} {zone}"
+                );
+            }
+            t += 3_600 * 97;
+        }
+    }
+
+    #[test]
+    fn dst_gaps_and_folds_are_rejected_unless_an_offset_picks_one() {
+        // pandas' tz_localize raises on all of these by default (nonexistent / ambiguous).
+        let q = "%Y-%m-%d %H:%M %Q";
+        for (v, why) in [
+            (
+                "2024-03-10 02:30 America/New_York",
+                "2024-03-10T02:30:00 does not exist in America/New_York",
+            ),
+            ("2024-03-31 02:30 Europe/Paris", "2024-03-31T02:30:00 does not exist in Europe/Paris"),
+            (
+                "2024-10-06 02:30 Australia/Sydney",
+                "2024-10-06T02:30:00 does not exist in Australia/Sydney",
+            ),
+            (
+                "2024-11-03 01:30 America/New_York",
+                "2024-11-03T01:30:00 is ambiguous in America/New_York (it happens twice, at -04 and -05)",
+            ),
+            (
+                "2024-10-27 02:30 Europe/Paris",
+                "2024-10-27T02:30:00 is ambiguous in Europe/Paris (it happens twice, at +02 and +01)",
+            ),
+            ("2024-07-01 12:00 Mars/Olympus_Mons", "unknown time zone \"Mars/Olympus_Mons\""),
+        ] {
+            match secs(q, v) {
+                Err(r @ Reason::TimeZone(_)) => {
+                    assert!(r.to_string().starts_with(why), "{v}: {r}");
+                }
+                other => panic!("{v}: {other:?}"),
+            }
+        }
+        // With the offset as well, a fold has one answer: 01:30 EDT then 01:30 EST.
+        let zq = "%Y-%m-%d %H:%M %z %Q";
+        assert_eq!(secs(zq, "2024-11-03 01:30 -0400 America/New_York"), Ok(1_730_611_800));
+        assert_eq!(secs(zq, "2024-11-03 01:30 -0500 America/New_York"), Ok(1_730_615_400));
+        // An offset the zone does not use then, or one inside a gap, is refused.
+        for v in
+            ["2024-07-01 12:00 -0500 America/New_York", "2024-03-10 02:30 -0500 America/New_York"]
+        {
+            match secs(zq, v) {
+                Err(r @ Reason::TimeZone(_)) => {
+                    assert!(r.to_string().contains("is not one America/New_York uses"), "{r}");
+                }
+                other => panic!("{v}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn zone_abbreviations_are_refused_in_the_format() {
+        for f in ["%Y-%m-%d %H:%M %Z", "%d/%m/%Y %-Z", "[%Z] %Y"] {
+            let e = TimeFormat::new(f).unwrap_err().to_string();
+            assert!(e.contains("%Z time zone abbreviations") && e.contains("use %Q"), "{f}: {e}");
+        }
+        // A literal "%Z" (after %%) and %z are fine.
+        TimeFormat::new("%Y %%Z").unwrap();
+        TimeFormat::new("%Y-%m-%d %H:%M %z").unwrap();
     }
 
     proptest::proptest! {

@@ -28,6 +28,8 @@ pub(crate) enum Reason {
     TimeOutOfRange(TimeUnit),
     /// A date-time more precise than the column's unit (it would be truncated).
     FinerThanUnit(TimeUnit),
+    /// A local time its time zone cannot turn into one instant, or an unknown zone (the why).
+    TimeZone(String),
     Quote(&'static str),
 }
 
@@ -52,6 +54,7 @@ impl fmt::Display for Reason {
             Reason::FinerThanUnit(u) => {
                 write!(f, "more precise than the column's unit, datetime64[{}]", u.as_str())
             }
+            Reason::TimeZone(why) => f.write_str(why),
         }
     }
 }
