@@ -17,8 +17,9 @@ For every file:
 
 * larder converts it with no options but the delimiter (a tab, `;` or a blank for four of
   them); no record may be rejected, and the row count is pandas.read_csv's (defaults);
-* the column names are the header's fields exactly as written (pandas renames empty and
-  repeated names: `Unnamed: 3`, `x.1`; larder keeps them, as docs/format.md says);
+* the column names are pandas' (empty and repeated header names renamed: `Unnamed: 3`,
+  `x.1`), and the manifest keeps the header's fields exactly as written (`header` where they
+  differ, as docs/format.md says);
 * each column has the kind pandas gives it: a pandas number column is a larder number column
   (never categorical or string); a pandas bool column is `|b1` (larder reads TRUE/FALSE as
   bools, as pandas does); a pandas string column is categorical or `str`, or, when it holds
@@ -26,8 +27,9 @@ For every file:
   utc=True) gives (larder infers those; pandas leaves them strings). A file without records
   has columns of any kind (pandas says object, larder f64, as docs/cli.md says);
 * values are equal where present (floats exactly), and missing exactly where pandas has NaN;
-* `larder stats` of the first number column gives pandas' count, missing count, sum, mean,
-  std (ddof=0), min and max;
+* `larder stats` of the first number column, and of every number column renamed from a
+  repeated header name (its own file, not the first column of that name), gives pandas' count,
+  missing count, sum, mean, std (ddof=0), min and max;
 * `larder groupby` by the first categorical column (or a small-range integer column) gives
   pandas' count, count, sum, mean, min and max of the first number column per group.
 
@@ -234,9 +236,11 @@ def compare(larder, files, work):
         with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
             header = next(csv.reader(f, delimiter=sep))
         names = [c["name"] for c in m["columns"]]
-        if not (check(names == header, f"{label}: names {names[:8]}… header {header[:8]}…")
-                and check(len(names) == df.shape[1], f"{label}: {len(names)} columns, "
-                          f"pandas {df.shape[1]}") and ok):
+        texts = [c.get("header", c["name"]) for c in m["columns"]]
+        if not (check(texts == header, f"{label}: header {texts[:8]}… read {header[:8]}…")
+                and check(names == [str(n) for n in df.columns],
+                          f"{label}: names {names[:8]}…, pandas {list(df.columns)[:8]}…")
+                and ok):
             continue
         cols = {}
         for i, c in enumerate(m["columns"]):
@@ -310,27 +314,18 @@ def column(check, what, out, c, col):
 def aggregates(check, larder, label, out, m, df, kinds):
     """`larder stats` of the first number column and a `larder groupby` by a key column."""
     names = [c["name"] for c in m["columns"]]
-    if len(set(names)) != len(names) or not len(df):
+    if not len(df):
         return
-    df = df.set_axis(names, axis=1)  # pandas' own names differ for empty ones
-    # Names that --agg and --by can spell (R's row names column is named "").
-    numbers = [n for n in names if kinds[n] in "iuf" and n and not set(n) & set(",:")]
+    df = df.set_axis(names, axis=1)  # pandas' own names, as checked
+    numbers = [n for n in names if kinds[n] in "iuf"]
     if not numbers:
         return
     x = numbers[0]
-    c = m["columns"][names.index(x)]
-    s = json.loads(subprocess.run([larder, "stats", os.path.join(out, c["file"]), "--json"],
-                                  check=True, capture_output=True).stdout)
+    # Columns renamed from a repeated header name: each file's statistics must be its own.
+    renamed = [n for n in numbers[1:] if "header" in m["columns"][names.index(n)]]
+    for n in [x] + renamed[:64]:
+        column_stats(check, larder, label, out, m["columns"][names.index(n)], df[n])
     col = df[x].astype(np.float64)
-    want = {"count": col.count(), "sum": col.sum(), "mean": col.mean(), "std": col.std(ddof=0),
-            "min": col.min(), "max": col.max()}
-    nulls = s.get("null_count", 0) + s["nan_count"]
-    check(nulls == col.isna().sum(), f"{label}: stats {x}: {s['nan_count']} NaN + "
-          f"{s.get('null_count', 0)} missing, pandas {col.isna().sum()}")
-    for k, w in want.items():
-        v = s[k]
-        v = float(v) if not isinstance(v, str) else float(v.replace("Infinity", "inf"))
-        check(close(v, w), f"{label}: stats {x} {k}: larder {s[k]}, pandas {w}")
     # The group key: the first categorical column, else an integer one with few values.
     key = next((c["name"] for c in m["columns"] if "categories" in c and c["name"]), None)
     if key is None:
@@ -338,7 +333,9 @@ def aggregates(check, larder, label, out, m, df, kinds):
                     and df[n].nunique() <= 64), None)
     if key is None or key == x:
         return
-    aggs = ["count", f"count:{x}", f"sum:{x}", f"mean:{x}", f"min:{x}", f"max:{x}"]
+    # A name holding a comma is quoted, as --agg takes it.
+    q = f'"{x.replace(chr(34), chr(34) * 2)}"' if "," in x or x.startswith('"') else x
+    aggs = ["count", f"count:{q}", f"sum:{q}", f"mean:{q}", f"min:{q}", f"max:{q}"]
     r = subprocess.run([larder, "groupby", out, "--by", key, "--agg", ",".join(aggs), "--json"],
                        capture_output=True)
     if not check(r.returncode == 0, f"{label}: groupby {key}: exit {r.returncode}: "
@@ -357,6 +354,23 @@ def aggregates(check, larder, label, out, m, df, kinds):
         bad = [(k, v, w.get(k)) for k, v in zip(keys, got)
                if k not in w or not close(float("nan") if v is None else v, w[k])]
         check(not bad, f"{label}: groupby {key} {agg}: first difference {bad[:1]}")
+
+
+def column_stats(check, larder, label, out, c, col):
+    """`larder stats` of the file of column `c` against pandas' column `col`."""
+    x = c["name"]
+    s = json.loads(subprocess.run([larder, "stats", os.path.join(out, c["file"]), "--json"],
+                                  check=True, capture_output=True).stdout)
+    col = col.astype(np.float64)
+    want = {"count": col.count(), "sum": col.sum(), "mean": col.mean(), "std": col.std(ddof=0),
+            "min": col.min(), "max": col.max()}
+    nulls = s.get("null_count", 0) + s["nan_count"]
+    check(nulls == col.isna().sum(), f"{label}: stats {x}: {s['nan_count']} NaN + "
+          f"{s.get('null_count', 0)} missing, pandas {col.isna().sum()}")
+    for k, w in want.items():
+        v = s[k]
+        v = float(v) if not isinstance(v, str) else float(v.replace("Infinity", "inf"))
+        check(close(v, w), f"{label}: stats {x} {k}: larder {s[k]}, pandas {w}")
 
 
 if __name__ == "__main__":
