@@ -210,6 +210,17 @@ fn convert_options_name_columns_by_unique_name_header_text_or_quoted() {
     let m = Manifest::read(&ds).unwrap();
     let got: Vec<_> = m.columns.iter().map(|c| (c.name.as_str(), c.dtype.as_str())).collect();
     assert_eq!(got, [("a.1", "<f4"), ("x,y", "<i2"), ("Unnamed: 3", "|u1")]);
+    // Numeric names that start with `-`, given without `=`.
+    let ds = convert(
+        dir.path(),
+        "neg",
+        "-3,-3,k\n1,,x\n2,5,y\n",
+        &["--type", "-3.1=i16", "--fill", "-3.1=-1", "--columns", "-3.1,-3"],
+    );
+    let m = Manifest::read(&ds).unwrap();
+    let got: Vec<_> = m.columns.iter().map(|c| (c.name.as_str(), c.dtype.as_str())).collect();
+    assert_eq!(got, [("-3.1", "<i2"), ("-3", "<i8")]);
+    assert_eq!(ok(&["cat", p(&ds.join("-3.1.npy"))]), "[-1  5]\n");
     // A header text two columns share names the first, as pandas' `a` does; the second by
     // its unique name only.
     let ds = convert(dir.path(), "first", "a,a\n1,2\n", &["--type", "a=i8"]);
