@@ -89,6 +89,18 @@ fn repeated_and_empty_header_names_become_pandas_names_and_keep_their_text() {
             col("-3.1", Some("-3"), "-3.1.npy"),
         ]
     );
+    // The conversion says which columns it renamed; one that renamed none says nothing.
+    let src = dir.path().join("mixed.csv");
+    let out = dir.path().join("again");
+    let report: serde_json::Value =
+        serde_json::from_str(&ok(&["convert", "-q", "--json", p(&src), p(&out)])).unwrap();
+    let notes = report["notes"].to_string();
+    assert!(notes.contains(r#"\"\" as \"Unnamed: 2\""#), "{notes}");
+    assert!(notes.contains(r#"\"-3\" as \"-3.1\""#), "{notes}");
+    let plain = convert(dir.path(), "plain", "a,b\n1,2\n", &[]);
+    let (_, _, err) =
+        run(&["convert", p(&dir.path().join("plain.csv")), p(&plain.with_extension("x"))]);
+    assert!(!err.contains("note:"), "{err}");
     // The names pandas gives the same header.
     let json = ok(&["cat", p(&ds), "--json"]);
     assert_eq!(json.trim(), r#"[{"a":1,"a.2":2,"Unnamed: 2":3,"a.1":4,"a.3":5,"-3":6,"-3.1":7}]"#);
