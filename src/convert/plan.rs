@@ -140,11 +140,9 @@ pub(crate) fn renamed_note(m: &crate::dataset::Manifest) -> Option<String> {
         return None;
     }
     let more = renamed.len().saturating_sub(RENAMED_LISTED);
-    let mut list = renamed.into_iter().take(RENAMED_LISTED).collect::<Vec<_>>().join(", ");
-    if more > 0 {
-        list.push_str(&format!(" and {more} more"));
-    }
-    Some(format!("repeated or empty header names are named as pandas names them: {list}"))
+    let list = renamed.into_iter().take(RENAMED_LISTED).collect::<Vec<_>>().join(", ");
+    let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+    Some(format!("repeated or empty header names are named as pandas names them: {list}{more}"))
 }
 
 /// Reads the first record of the input from its first block (after a UTF-8 byte order mark,

@@ -97,6 +97,11 @@ fn repeated_and_empty_header_names_become_pandas_names_and_keep_their_text() {
     let notes = report["notes"].to_string();
     assert!(notes.contains(r#"\"\" as \"Unnamed: 2\""#), "{notes}");
     assert!(notes.contains(r#"\"-3\" as \"-3.1\""#), "{notes}");
+    let src = dir.path().join("twelve.csv");
+    std::fs::write(&src, format!("{}\n{}\n", ["a"; 12].join(","), ["1"; 12].join(","))).unwrap();
+    let out = dir.path().join("twelve");
+    let report = ok(&["convert", "-q", "--json", p(&src), p(&out)]);
+    assert!(report.contains(r#"\"a\" as \"a.8\" and 3 more"#), "{report}");
     let plain = convert(dir.path(), "plain", "a,b\n1,2\n", &[]);
     let (_, _, err) =
         run(&["convert", p(&dir.path().join("plain.csv")), p(&plain.with_extension("x"))]);
