@@ -206,7 +206,8 @@ pub struct ConvertReport {
     /// Input bytes converted by this process.
     pub bytes_this_run: u64,
     /// What the user should know of how the input was stored: categorical columns whose
-    /// dictionary outgrew its bound and that became string columns.
+    /// dictionary outgrew its bound and that became string columns; columns renamed from a
+    /// repeated or empty header name.
     pub notes: Vec<String>,
 }
 
@@ -479,6 +480,8 @@ impl ConvertOptions {
         }
         faults::before(&*self.faults, Step::Rename, out)?;
         crate::fsutil::rename_durably(&tmp, out)?;
+        let mut notes = notes;
+        notes.extend(plan::renamed_note(&manifest));
         Ok(ConvertReport {
             manifest,
             out_dir: out.to_path_buf(),
@@ -1035,7 +1038,13 @@ mod tests {
     /// The modules of `convert` the non-test, non-comment code of `file` names, as indices into
     /// [`LAYERS`] (`LAYERS.len()` for `convert` itself).
     fn uses(file: &str, text: &str) -> Vec<(usize, String)> {
-        let code = text.split("#[cfg(test)]").next().unwrap_or("");
+        let code = text
+            .split(
+                "
+#[cfg(test)]",
+            )
+            .next()
+            .unwrap_or("");
         let mut out = Vec::new();
         for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
             for prefix in ["super::", "crate::convert::"] {

@@ -31,7 +31,7 @@ pub(crate) struct ConvertArgs {
     /// Type of one column, NAME=TYPE (bool, i8, i16, i32, i64, u8, u16, u32, u64, f32, f64,
     /// cat, str, datetime64[UNIT], datetime64[UNIT]:FORMAT with a strftime FORMAT such as
     /// %d/%b/%Y:%H:%M:%S %z); repeatable; overrides --schema.
-    #[arg(long = "type", value_name = "NAME=TYPE")]
+    #[arg(long = "type", value_name = "NAME=TYPE", allow_hyphen_values = true)]
     types: Vec<String>,
     /// Convert only these columns, in this order (comma-separated or repeated; a name
     /// holding a comma goes in double quotes, as in CSV: "a,b").
@@ -40,7 +40,7 @@ pub(crate) struct ConvertArgs {
     /// Value stored for missing values of an integer or bool column, NAME=VALUE; repeatable.
     /// Without it they are stored as 0 / false and marked in the column's validity file
     /// (NAME.valid.npy).
-    #[arg(long, value_name = "NAME=VALUE")]
+    #[arg(long, value_name = "NAME=VALUE", allow_hyphen_values = true)]
     fill: Vec<String>,
     /// Tokens that mean a missing value, comma-separated, replacing the default set (pandas'
     /// `na_values`: NA, N/A, n/a, NULL, null, NaN, nan, -NaN, -nan, None, <NA>, #N/A, #N/A N/A,

@@ -795,10 +795,12 @@ mod tests {
 
     #[test]
     fn aggregates_parse_and_print_back() {
-        for s in ["count", "sum:duration", "mean:x", "min:a:b", "max:bytes", "count:x"] {
+        for s in ["count", "sum:duration", "mean:x", "min:a:b", "max:bytes", "count:x", "sum:"] {
             assert_eq!(s.parse::<Agg>().unwrap().to_string(), s);
         }
-        for bad in ["sum", "median:x", "sum:", ""] {
+        // An empty column name is the column whose header name is empty.
+        assert_eq!("sum:".parse::<Agg>().unwrap().column.as_deref(), Some(""));
+        for bad in ["sum", "median:x", ""] {
             assert!(bad.parse::<Agg>().is_err(), "{bad}");
         }
     }

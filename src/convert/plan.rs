@@ -125,6 +125,26 @@ impl Header {
     }
 }
 
+/// Renamed columns listed in a note, at most.
+const RENAMED_LISTED: usize = 8;
+
+/// The note that names the columns a conversion renamed from a repeated or empty header name,
+/// if it renamed any.
+pub(crate) fn renamed_note(m: &crate::dataset::Manifest) -> Option<String> {
+    let renamed: Vec<String> = m
+        .columns
+        .iter()
+        .filter_map(|c| c.header.as_ref().map(|h| format!("{h:?} as {:?}", c.name)))
+        .collect();
+    if renamed.is_empty() {
+        return None;
+    }
+    let more = renamed.len().saturating_sub(RENAMED_LISTED);
+    let list = renamed.into_iter().take(RENAMED_LISTED).collect::<Vec<_>>().join(", ");
+    let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+    Some(format!("repeated or empty header names are named as pandas names them: {list}{more}"))
+}
+
 /// Reads the first record of the input from its first block (after a UTF-8 byte order mark,
 /// which is dropped): the column names, or `column_1`, `column_2`, … without a header. With a
 /// header, the record is taken off the block. Returns the names and the line the block then

@@ -89,6 +89,23 @@ fn repeated_and_empty_header_names_become_pandas_names_and_keep_their_text() {
             col("-3.1", Some("-3"), "-3.1.npy"),
         ]
     );
+    // The conversion says which columns it renamed; one that renamed none says nothing.
+    let src = dir.path().join("mixed.csv");
+    let out = dir.path().join("again");
+    let report: serde_json::Value =
+        serde_json::from_str(&ok(&["convert", "-q", "--json", p(&src), p(&out)])).unwrap();
+    let notes = report["notes"].to_string();
+    assert!(notes.contains(r#"\"\" as \"Unnamed: 2\""#), "{notes}");
+    assert!(notes.contains(r#"\"-3\" as \"-3.1\""#), "{notes}");
+    let src = dir.path().join("twelve.csv");
+    std::fs::write(&src, format!("{}\n{}\n", ["a"; 12].join(","), ["1"; 12].join(","))).unwrap();
+    let out = dir.path().join("twelve");
+    let report = ok(&["convert", "-q", "--json", p(&src), p(&out)]);
+    assert!(report.contains(r#"\"a\" as \"a.8\" and 3 more"#), "{report}");
+    let plain = convert(dir.path(), "plain", "a,b\n1,2\n", &[]);
+    let (_, _, err) =
+        run(&["convert", p(&dir.path().join("plain.csv")), p(&plain.with_extension("x"))]);
+    assert!(!err.contains("note:"), "{err}");
     // The names pandas gives the same header.
     let json = ok(&["cat", p(&ds), "--json"]);
     assert_eq!(json.trim(), r#"[{"a":1,"a.2":2,"Unnamed: 2":3,"a.1":4,"a.3":5,"-3":6,"-3.1":7}]"#);
@@ -210,6 +227,17 @@ fn convert_options_name_columns_by_unique_name_header_text_or_quoted() {
     let m = Manifest::read(&ds).unwrap();
     let got: Vec<_> = m.columns.iter().map(|c| (c.name.as_str(), c.dtype.as_str())).collect();
     assert_eq!(got, [("a.1", "<f4"), ("x,y", "<i2"), ("Unnamed: 3", "|u1")]);
+    // Numeric names that start with `-`, given without `=`.
+    let ds = convert(
+        dir.path(),
+        "neg",
+        "-3,-3,k\n1,,x\n2,5,y\n",
+        &["--type", "-3.1=i16", "--fill", "-3.1=-1", "--columns", "-3.1,-3"],
+    );
+    let m = Manifest::read(&ds).unwrap();
+    let got: Vec<_> = m.columns.iter().map(|c| (c.name.as_str(), c.dtype.as_str())).collect();
+    assert_eq!(got, [("-3.1", "<i2"), ("-3", "<i8")]);
+    assert_eq!(ok(&["cat", p(&ds.join("-3.1.npy"))]), "[-1  5]\n");
     // A header text two columns share names the first, as pandas' `a` does; the second by
     // its unique name only.
     let ds = convert(dir.path(), "first", "a,a\n1,2\n", &["--type", "a=i8"]);

@@ -18,8 +18,9 @@ For every file:
 
 * larder converts it with no options but the delimiter (a tab, `;` or a blank for four of
   them); no record may be rejected, and the row count is pandas.read_csv's (defaults);
-* the column names are the header's fields exactly as written (pandas renames empty and
-  repeated names: `Unnamed: 3`, `x.1`; larder keeps them, as docs/format.md says);
+* the column names are pandas' (empty and repeated header names renamed: `Unnamed: 3`,
+  `x.1`), and the manifest keeps the header's fields exactly as written (`header` where they
+  differ, as docs/format.md says);
 * each column has the kind pandas gives it: a pandas number column is a larder number column
   (never categorical or string); a pandas bool column is `|b1` (larder reads TRUE/FALSE as
   bools, as pandas does); a pandas string column is categorical or `str`, or, when it holds
@@ -28,8 +29,9 @@ For every file:
   has columns of any kind (pandas says object, larder f64, as docs/cli.md says);
 * values are equal where present (integers and floats exactly), and missing exactly where
   pandas has NaN (the comparison, shared with the other checks, is tests/realdata/compare.py);
-* `larder stats` of the first number column gives pandas' count, missing count, sum, mean,
-  std (ddof=0), min and max;
+* `larder stats` of the first number column, and of every number column renamed from a
+  repeated header name (its own file, not the first column of that name), gives pandas' count,
+  missing count, sum, mean, std (ddof=0), min and max;
 * `larder groupby` by the first categorical column (or a small-range integer column) gives
   pandas' count, count, sum, mean, min and max of the first number column per group.
 
@@ -211,9 +213,11 @@ def compare(larder, files, work):
         with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
             header = next(csv.reader(f, delimiter=sep))
         names = [c["name"] for c in m["columns"]]
-        if not (check(names == header, f"{label}: names {names[:8]}… header {header[:8]}…")
-                and check(len(names) == df.shape[1], f"{label}: {len(names)} columns, "
-                          f"pandas {df.shape[1]}") and ok):
+        texts = [c.get("header", c["name"]) for c in m["columns"]]
+        if not (check(texts == header, f"{label}: header {texts[:8]}… read {header[:8]}…")
+                and check(names == [str(n) for n in df.columns],
+                          f"{label}: names {names[:8]}…, pandas {list(df.columns)[:8]}…")
+                and ok):
             continue
         cols = {}
         for i, c in enumerate(m["columns"]):
@@ -233,16 +237,18 @@ def first_reject(out, m):
 def aggregates(check, larder, label, out, m, df, kinds):
     """`larder stats` of the first number column and a `larder groupby` by a key column."""
     names = [c["name"] for c in m["columns"]]
-    if len(set(names)) != len(names) or not len(df):
+    if not len(df):
         return
-    df = df.set_axis(names, axis=1)  # pandas' own names differ for empty ones
-    # Names that --agg and --by can spell (R's row names column is named "").
-    numbers = [n for n in names if kinds[n] in "iuf" and n and not set(n) & set(",:")]
+    df = df.set_axis(names, axis=1)  # pandas' own names, as checked
+    numbers = [n for n in names if kinds[n] in "iuf"]
     if not numbers:
         return
     x = numbers[0]
-    c = m["columns"][names.index(x)]
-    stats(check, larder, f"{label}: {x}", os.path.join(out, c["file"]), df[x], std=True)
+    # Columns renamed from a repeated header name: each file's statistics must be its own.
+    renamed = [n for n in numbers[1:] if "header" in m["columns"][names.index(n)]]
+    for n in [x] + renamed[:64]:
+        c = m["columns"][names.index(n)]
+        stats(check, larder, f"{label}: {n}", os.path.join(out, c["file"]), df[n], std=True)
     # The group key: the first categorical column, else an integer one with few values.
     key = next((c["name"] for c in m["columns"] if "categories" in c and c["name"]), None)
     if key is None:

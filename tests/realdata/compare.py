@@ -314,7 +314,9 @@ def groupby(check, larder, what, out, key, keycol, values, every=None, label=lab
     bucket starts, and `label` turns both sides' keys into one spelling."""
     aggs = ["count"]
     for name, _ in values:
-        aggs += [f"{a}:{name}" for a in ("count", "sum", "mean", "min", "max")]
+        # A name holding a comma (or starting with a quote) is quoted as in CSV, as --agg takes it.
+        q = f'"{name.replace(chr(34), chr(34) * 2)}"' if "," in name or name.startswith('"') else name
+        aggs += [f"{a}:{q}" for a in ("count", "sum", "mean", "min", "max")]
     r = subprocess.run([larder, "groupby", out, f"--by={key}", f"--agg={','.join(aggs)}",
                         "--json"] + ([f"--every={every}"] if every else []), capture_output=True)
     if not check(r.returncode == 0, f"{what}: groupby {key!r}: exit {r.returncode}: "
