@@ -46,7 +46,6 @@ fn one(src: &Path) -> Result<Value> {
         let rel = f.strip_prefix(&file).unwrap_or(f);
         hasher.write(rel.as_os_str().as_encoded_bytes());
         hasher.write(&meta.len().to_le_bytes());
-        hasher.write(&modified.to_le_bytes());
         let mut r = std::fs::File::open(f).map_err(|e| Error::io(f, e))?;
         loop {
             crate::sys::check_interrupt()?;

@@ -22,6 +22,7 @@ mod group;
 mod hierarchy;
 mod hostile;
 mod interop;
+mod interrupt;
 mod limits;
 mod npy;
 mod props;
