@@ -527,11 +527,10 @@ fn main() -> ExitCode {
         catch_interrupts();
     }
     let result = run(cli);
-    if let Some(signal) = larder::interrupted() {
-        // Cleaned up: end as the signal would have, for the shell and the caller.
-        if let Err(e) = &result {
-            eprintln!("larder: {}", one_line(e));
-        }
+    if let (Some(signal), Err(e)) = (larder::interrupted(), &result) {
+        // Stopped and cleaned up: end as the signal would have, for the shell and the caller.
+        // (A copy the signal reached only after it was complete reports its success.)
+        eprintln!("larder: {}", one_line(e));
         larder::die_of(signal);
     }
     match result {

@@ -5,6 +5,8 @@
 pub mod cat;
 pub mod copy;
 pub mod group;
+#[cfg(feature = "s3")]
+mod identity;
 pub mod info;
 pub mod table;
 #[cfg(feature = "s3")]

@@ -126,6 +126,7 @@ impl<T: Element> StagedDataset<T> {
     /// [`Error::Invalid`] if a node took the name meanwhile; [`Error::Storage`] from libhdf5.
     /// The staging dataset is then unlinked.
     pub fn publish(mut self) -> Result<()> {
+        crate::sys::check_interrupt()?;
         let a = self.array()?;
         let path = a.path.clone();
         let staging = a.name.clone();

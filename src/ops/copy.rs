@@ -519,7 +519,10 @@ fn pump_parallel<T: Element>(
             batch.push(chunk);
         }
         if bytes >= FLUSH_EVERY || (done && !batch.is_empty()) {
-            batch.par_iter().try_for_each(|c| dst.store_block(&c.origin, &c.data.view()))?;
+            batch.par_iter().try_for_each(|c| {
+                crate::sys::check_interrupt()?;
+                dst.store_block(&c.origin, &c.data.view())
+            })?;
             batch.clear();
             bytes = 0;
             src.release()?;

@@ -3,7 +3,9 @@
 //!
 //! The order of a Zarr upload, which these parts must keep together:
 //! 1. a marker object `.larder-upload.json` beside where the metadata will go, holding the
-//!    metadata this copy will write (so a resumed copy can tell it continues the same array);
+//!    metadata this copy will write and its source's identity (`identity`: path, size,
+//!    modification time, content hash), so a resumed copy can tell it continues the same
+//!    array from the same source;
 //! 2. the chunks (or shards), each one PUT, several in flight;
 //! 3. the array's `zarr.json` (and any missing parent group's), then the marker is deleted.
 //!
@@ -71,7 +73,7 @@ pub(super) fn copy_to_object(
     };
     let elements = crate::store_dispatch!(&store, s => match format {
         Format::Npy => upload_npy(s.as_ref(), &bucket, dst, options, progress),
-        _ => upload_zarr(s.as_ref(), &bucket, dst, options, progress),
+        _ => upload_zarr(s.as_ref(), src, &bucket, dst, options, progress),
     })?;
     let bytes = match format {
         Format::Npy => bucket.size(dst.key())?.unwrap_or(0),
@@ -174,6 +176,7 @@ fn beside(meta: &str, name: &str) -> String {
 /// Uploads `src` as a Zarr array at `dst`, chunks first, metadata last (see the module doc).
 fn upload_zarr<T: Element>(
     src: &dyn ArrayRead<T>,
+    src_path: &Path,
     bucket: &Bucket,
     dst: &ObjectUrl,
     options: &CopyOptions,
@@ -190,7 +193,8 @@ fn upload_zarr<T: Element>(
     // The same rules as a local store: nothing there is replaced or hidden (an array over an
     // array, a group written over an array, a root over nodes already under the prefix).
     z.check_new()?;
-    let intent = json!({ "larder_upload": 1, "metadata": z.metadata_json() });
+    let source = super::identity::source_identity(src_path, &options.deltas)?;
+    let intent = json!({ "larder_upload": 1, "metadata": z.metadata_json(), "source": source });
     let mut done = HashSet::new();
     match bucket.get(&marker_key)? {
         Some(_) if !options.resume => {
@@ -202,11 +206,22 @@ fn upload_zarr<T: Element>(
         }
         Some(found) => {
             let found: Value = serde_json::from_slice(&found).unwrap_or(Value::Null);
-            if found != intent {
+            if found.get("metadata") != intent.get("metadata") {
                 return Err(Error::remote(
                     dst.to_string(),
                     "the interrupted copy there has another shape, dtype, chunking or codec; \
                      delete the prefix to start over, or copy with the same options",
+                ));
+            }
+            // Chunks of another source (or of this one before it changed) would be mixed in.
+            if let Some(what) = super::identity::difference(found.get("source"), &source) {
+                return Err(Error::remote(
+                    dst.to_string(),
+                    format!(
+                        "the interrupted copy there was made from another source ({what}); \
+                         delete the prefix to start over, or resume from the same, unchanged \
+                         source"
+                    ),
                 ));
             }
             let under = beside(&meta_key, "");

@@ -124,6 +124,7 @@ impl<T: Element> StagedArray<T> {
     /// [`Error::Invalid`] when a node appeared in its place meanwhile; [`Error::Io`] /
     /// [`Error::Storage`] for write errors. The staging directory is then removed.
     pub fn publish(mut self) -> Result<()> {
+        crate::sys::check_interrupt()?;
         let meta_options =
             zarrs::array::ArrayMetadataOptions::default().with_include_zarrs_metadata(false);
         self.array

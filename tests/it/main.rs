@@ -23,6 +23,7 @@ mod hierarchy;
 mod hostile;
 mod infinities;
 mod interop;
+mod interrupt;
 mod limits;
 mod names;
 mod npy;
