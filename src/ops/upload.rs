@@ -184,7 +184,7 @@ fn upload_zarr<T: Element>(
     let label = dst.object(dst.key());
     let zopts = zarr_options(src, options)?;
     let z =
-        StorageArray::<T>::create(bucket.storage(dst.key()), dst.inner(), &shape, &zopts, &label)?;
+        StorageArray::<T>::create(bucket.storage(dst.key())?, dst.inner(), &shape, &zopts, &label)?;
     let meta_key = dst.child_key(&z.metadata_key());
     let marker_key = beside(&meta_key, MARKER);
     if bucket.size(&meta_key)?.is_some() {

@@ -22,8 +22,8 @@ use zarrs::storage::storage_adapter::async_to_sync::{
     AsyncToSyncBlockOn, AsyncToSyncStorageAdapter,
 };
 use zarrs::storage::{ReadableListableStorageTraits, ReadableWritableListableStorageTraits};
-use zarrs_object_store::AsyncObjectStore;
 
+use super::zarr_store::{VerbatimStore, key_path};
 use super::{ObjectUrl, S3Options};
 use crate::error::{Error, Result};
 
@@ -144,6 +144,11 @@ impl Bucket {
         format!("s3://{}/{}", self.name, key)
     }
 
+    /// The object path of `key`, byte for byte as given (see [`key_path`]).
+    fn path(&self, key: &str) -> Result<ObjPath> {
+        key_path(key).map_err(|e| Error::remote(self.url(key), format!("not a usable key: {e}")))
+    }
+
     fn block<F: core::future::Future>(&self, f: F) -> F::Output {
         self.runtime.block_on(f)
     }
@@ -157,7 +162,7 @@ impl Bucket {
         if range.is_empty() {
             return Ok(Bytes::new());
         }
-        let path = ObjPath::from(key);
+        let path = self.path(key)?;
         let want = range.end - range.start;
         let bytes = self
             .block(self.store.get_range(&path, range.clone()))
@@ -176,7 +181,7 @@ impl Bucket {
     /// # Errors
     /// [`Error::Remote`] naming the object for any failure but its absence.
     pub fn get(&self, key: &str) -> Result<Option<Bytes>> {
-        let path = ObjPath::from(key);
+        let path = self.path(key)?;
         let r = self.block(async { self.store.get(&path).await?.bytes().await });
         match r {
             Ok(b) => Ok(Some(b)),
@@ -190,7 +195,7 @@ impl Bucket {
     /// # Errors
     /// [`Error::Remote`] naming the object for any failure but its absence.
     pub fn size(&self, key: &str) -> Result<Option<u64>> {
-        match self.block(self.store.head(&ObjPath::from(key))) {
+        match self.block(self.store.head(&self.path(key)?)) {
             Ok(meta) => Ok(Some(meta.size)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(object_error(self.url(key), &e)),
@@ -202,7 +207,7 @@ impl Bucket {
     /// # Errors
     /// [`Error::Remote`] naming the object.
     pub fn put(&self, key: &str, bytes: Bytes) -> Result<()> {
-        self.block(self.store.put(&ObjPath::from(key), PutPayload::from_bytes(bytes)))
+        self.block(self.store.put(&self.path(key)?, PutPayload::from_bytes(bytes)))
             .map(drop)
             .map_err(|e| object_error(self.url(key), &e))
     }
@@ -212,7 +217,7 @@ impl Bucket {
     /// # Errors
     /// [`Error::Remote`] naming the object.
     pub fn delete(&self, key: &str) -> Result<()> {
-        match self.block(self.store.delete(&ObjPath::from(key))) {
+        match self.block(self.store.delete(&self.path(key)?)) {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(object_error(self.url(key), &e)),
         }
@@ -223,7 +228,7 @@ impl Bucket {
     /// # Errors
     /// [`Error::Remote`] naming the prefix (a missing bucket, a forbidden listing).
     pub fn list(&self, key: &str) -> Result<Vec<(String, u64)>> {
-        let prefix = (!key.is_empty()).then(|| ObjPath::from(key));
+        let prefix = if key.is_empty() { None } else { Some(self.path(key)?) };
         let metas: Vec<object_store::ObjectMeta> = self
             .block(self.store.list(prefix.as_ref()).try_collect())
             .map_err(|e| object_error(self.url(key), &e))?;
@@ -260,7 +265,7 @@ impl Bucket {
     /// # Errors
     /// [`Error::Remote`] naming the object when the upload cannot be started.
     pub fn upload(&self, key: &str, part: usize) -> Result<Upload> {
-        let path = ObjPath::from(key);
+        let path = self.path(key)?;
         let multipart = self
             .block(self.store.put_multipart(&path))
             .map_err(|e| object_error(self.url(key), &e))?;
@@ -274,28 +279,34 @@ impl Bucket {
     }
 
     /// A zarrs storage handle rooted at `prefix` in this bucket: zarrs' sync API over
-    /// `zarrs_object_store`, blocking on the shared runtime. Keys given to it are relative to
-    /// `prefix` (`zarr.json`, `c/0/0`).
-    pub fn storage(&self, prefix: &str) -> StorageHandle {
-        self.adapter(prefix)
+    /// [`VerbatimStore`], blocking on the shared runtime. Keys given to it are relative to
+    /// `prefix` (`zarr.json`, `c/0/0`), and every key is the object's key as written.
+    ///
+    /// # Errors
+    /// [`Error::Remote`] naming the prefix when no object can have it (see [`key_path`]).
+    pub fn storage(&self, prefix: &str) -> Result<StorageHandle> {
+        Ok(self.adapter(prefix)?)
     }
 
     /// The same handle as [`storage`](Bucket::storage), for reading only.
-    pub fn read_storage(&self, prefix: &str) -> Arc<dyn ReadableListableStorageTraits> {
-        self.adapter(prefix)
+    ///
+    /// # Errors
+    /// As [`storage`](Bucket::storage).
+    pub fn read_storage(&self, prefix: &str) -> Result<Arc<dyn ReadableListableStorageTraits>> {
+        Ok(self.adapter(prefix)?)
     }
 
     fn adapter(
         &self,
         prefix: &str,
-    ) -> Arc<AsyncToSyncStorageAdapter<AsyncObjectStore<Arc<dyn ObjectStore>>, BlockOn>> {
+    ) -> Result<Arc<AsyncToSyncStorageAdapter<VerbatimStore<Arc<dyn ObjectStore>>, BlockOn>>> {
         let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
             self.store.clone()
         } else {
-            Arc::new(PrefixStore::new(self.store.clone(), prefix))
+            Arc::new(PrefixStore::new(self.store.clone(), self.path(prefix)?))
         };
-        let store = Arc::new(AsyncObjectStore::new(store));
-        Arc::new(AsyncToSyncStorageAdapter::new(store, BlockOn(self.runtime.handle().clone())))
+        let store = Arc::new(VerbatimStore::new(store));
+        Ok(Arc::new(AsyncToSyncStorageAdapter::new(store, BlockOn(self.runtime.handle().clone()))))
     }
 }
 
