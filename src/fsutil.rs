@@ -126,8 +126,80 @@ impl Drop for TempGuard {
 /// # Errors
 /// `r`'s error, or [`Error::Io`] from the rename.
 pub(crate) fn commit_or_remove(r: Result<()>, tmp: TempGuard, dst: &Path) -> Result<()> {
-    r?;
+    r.map_err(|e| at_destination(e, tmp.path(), dst))?;
     tmp.commit(dst)
+}
+
+/// The error `e` of a write into the temporary `tmp` told as the write into `dst` it is: every
+/// path at or below `tmp` (in the error's path and in its text) is named as the same path
+/// below `dst`. A user never sees larder's temporary names, only the destination they gave.
+/// The one place that maps a temporary to its destination; every writer that writes beside
+/// its destination passes its errors through here.
+pub(crate) fn at_destination(e: Error, tmp: &Path, dst: &Path) -> Error {
+    let swap_path = |p: PathBuf| match p.strip_prefix(tmp) {
+        Ok(rest) if rest.as_os_str().is_empty() => dst.to_path_buf(),
+        Ok(rest) => dst.join(rest),
+        Err(_) => p,
+    };
+    let (t, d) = (tmp.to_string_lossy(), dst.to_string_lossy());
+    let t_name = tmp.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let d_name = dst.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let swap_text = |s: String| {
+        let s = if t.is_empty() { s } else { s.replace(t.as_ref(), d.as_ref()) };
+        if t_name.is_empty() { s } else { s.replace(&t_name, &d_name) }
+    };
+    match e {
+        Error::Io { path, source } => Error::Io { path: swap_path(path), source },
+        Error::Format { path, offset, reason } => {
+            Error::Format { path: swap_path(path), offset, reason: swap_text(reason) }
+        }
+        Error::Storage { path, reason } => {
+            Error::Storage { path: swap_path(path), reason: swap_text(reason) }
+        }
+        Error::Invalid { path, reason } => {
+            Error::Invalid { path: swap_path(path), reason: swap_text(reason) }
+        }
+        Error::Truncated { path, shape, dtype, needed, available } => {
+            Error::Truncated { path: swap_path(path), shape, dtype, needed, available }
+        }
+        Error::UnsupportedDType { path, descr, reason } => {
+            Error::UnsupportedDType { path: swap_path(path), descr, reason: swap_text(reason) }
+        }
+        Error::DTypeMismatch { path, expected, found } => {
+            Error::DTypeMismatch { path: swap_path(path), expected, found }
+        }
+        Error::NotViewable { path, reason } => {
+            Error::NotViewable { path: swap_path(path), reason: swap_text(reason) }
+        }
+        Error::ReadOnly { path, mode } => Error::ReadOnly { path: swap_path(path), mode },
+        other => other,
+    }
+}
+
+/// Creates the directory `dir` of a new store (a Zarr hierarchy), or accepts it when it is
+/// already a directory; never its missing parents, so a typo in the parent (`s3:/b/x.zarr`,
+/// `no/such/x.zarr`) is an error rather than a tree of new directories.
+///
+/// # Errors
+/// [`Error::Invalid`] naming `dir` when its parent directory does not exist; [`Error::Io`]
+/// for any other failure.
+pub(crate) fn create_store_dir(dir: &Path) -> Result<()> {
+    match fs::create_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
+            let parent = parent.unwrap_or(Path::new(".")).display().to_string();
+            Err(Error::invalid(
+                dir,
+                format!(
+                    "the directory {parent} does not exist; larder creates the store, not the \
+                     directories above it"
+                ),
+            ))
+        }
+        Err(e) => Err(Error::io(dir, e)),
+    }
 }
 
 /// Syncs the directory holding `path` so a rename into it survives a crash; best effort (not

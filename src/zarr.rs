@@ -249,7 +249,7 @@ impl<T: Element> ZarrArray<T> {
             ));
         }
         let builder = array_builder::<T>(root, shape, options)?;
-        std::fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
+        crate::fsutil::create_store_dir(root)?;
         let store = store_at(root)?;
         make_parent_groups(root, &store, &node)?;
         let array = builder.build(store, &node).map_err(|e| zerr(root, e))?;

@@ -284,7 +284,7 @@ fn dataset_to_object(
     }
     let o = group_options(src, &label, options)?;
     let bucket = crate::remote::Bucket::connect(dst, &crate::remote::S3Options::current())?;
-    let storage = bucket.storage(dst.key());
+    let storage = bucket.storage(dst.key())?;
     let report = group::dataset_to_group(src, storage, "/", &label, &o)?;
     let bytes = bucket.list(dst.key())?.iter().map(|(_, n)| n).sum();
     Ok(CopyReport { elements: report.elements, bytes })
@@ -296,7 +296,7 @@ fn dataset_to_object(
 fn group_object_to_dataset(src: &crate::remote::ObjectUrl, dst: &Path) -> Result<CopyReport> {
     let label = PathBuf::from(src.to_string());
     let bucket = crate::remote::Bucket::connect(src, &crate::remote::S3Options::current())?;
-    let storage: group::ReadStorage = bucket.read_storage(src.key());
+    let storage: group::ReadStorage = bucket.read_storage(src.key())?;
     let report = group::group_to_dataset(storage, "/", &label, dst)?;
     Ok(CopyReport { elements: report.elements, bytes: crate::fsutil::disk_usage(dst) })
 }
@@ -385,12 +385,14 @@ fn copy_store<T: Element>(
             }
             let tmp = (!dst.file.exists()).then(|| TempGuard::beside(&dst.file));
             let target = tmp.as_ref().map_or(dst.file.as_path(), TempGuard::path);
-            let z = ZarrArray::<T>::create(target, dst.inner.as_deref(), &shape, &o)?;
-            let unit = options.shard.clone().unwrap_or(chunks);
-            pump_parallel(src, &z, &unit)?;
-            drop(z);
-            if let Some(tmp) = tmp {
-                tmp.commit(&dst.file)?;
+            let r = (|| {
+                let z = ZarrArray::<T>::create(target, dst.inner.as_deref(), &shape, &o)?;
+                let unit = options.shard.clone().unwrap_or(chunks);
+                pump_parallel(src, &z, &unit)
+            })();
+            match tmp {
+                Some(tmp) => commit_or_remove(r, tmp, &dst.file)?,
+                None => r?,
             }
         }
         Format::Hdf5 => copy_to_hdf5(src, dst, &shape, &chunks, options.codec)?,

@@ -166,8 +166,9 @@ pub fn copy_dataset_to_group(
         return Err(Error::invalid(dst, "already exists; remove it or choose another path"));
     }
     let tmp = TempGuard::beside(dst);
-    let storage = local_storage(tmp.path())?;
-    let report = dataset_to_group(src, storage, "/", dst, options)?;
+    let report = local_storage(tmp.path())
+        .and_then(|storage| dataset_to_group(src, storage, "/", dst, options))
+        .map_err(|e| crate::fsutil::at_destination(e, tmp.path(), dst))?;
     tmp.commit(dst)?;
     Ok(report)
 }

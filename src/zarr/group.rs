@@ -78,12 +78,12 @@ impl GroupArraySpec {
     }
 }
 
-/// The storage of a local directory, created if missing.
+/// The storage of a local directory, created if missing (its parent must exist).
 ///
 /// # Errors
 /// [`Error::Io`] if the directory cannot be made; [`Error::Storage`] if it cannot be opened.
 pub fn local_storage(dir: &Path) -> Result<Storage> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    crate::fsutil::create_store_dir(dir)?;
     Ok(store_at(dir)?)
 }
 

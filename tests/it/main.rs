@@ -17,6 +17,7 @@ mod compute;
 mod convert;
 mod cow;
 mod datetime;
+mod destinations;
 mod fuzz;
 mod group;
 mod hostile;
