@@ -63,6 +63,11 @@ pub struct Bucket {
     name: String,
     runtime: &'static tokio::runtime::Runtime,
     options: S3Options,
+    /// The instance metadata service's URL when credentials come from nowhere else (no
+    /// `AWS_ACCESS_KEY_ID`, web identity or container credentials): object_store then asks
+    /// that service, which off an AWS machine fails with a 403 or a timeout about a URL the user
+    /// never gave. An error that names it is told as missing credentials.
+    metadata_service: Option<String>,
 }
 
 impl std::fmt::Debug for Bucket {
@@ -107,6 +112,20 @@ impl Bucket {
         if let Some(allow) = options.allow_http {
             b = b.with_allow_http(allow);
         }
+        let endpoint = b.get_config_value(&AmazonS3ConfigKey::Endpoint).unwrap_or_default();
+        let allow_http = b.get_config_value(&AmazonS3ConfigKey::Client(ClientConfigKey::AllowHttp));
+        if endpoint.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("http://"))
+            && allow_http.as_deref() != Some("true")
+        {
+            return Err(Error::remote(
+                url.to_string(),
+                format!(
+                    "the endpoint {endpoint} (from AWS_ENDPOINT_URL) is plain HTTP, which is \
+                     refused unless AWS_ALLOW_HTTP=true is set; an http:// URL given with \
+                     --endpoint allows it"
+                ),
+            ));
+        }
         b = b
             .with_config(
                 AmazonS3ConfigKey::Client(ClientConfigKey::Timeout),
@@ -125,18 +144,46 @@ impl Bucket {
                 max_retries: options.retries,
                 retry_timeout: options.retry_timeout,
             });
+        let set = |k: AmazonS3ConfigKey| b.get_config_value(&k).is_some();
+        let metadata_service = (!set(AmazonS3ConfigKey::AccessKeyId)
+            && !set(AmazonS3ConfigKey::WebIdentityTokenFile)
+            && !set(AmazonS3ConfigKey::ContainerCredentialsRelativeUri)
+            && !set(AmazonS3ConfigKey::ContainerCredentialsFullUri))
+        .then(|| {
+            b.get_config_value(&AmazonS3ConfigKey::MetadataEndpoint)
+                .unwrap_or_else(|| "http://169.254.169.254".to_string())
+        });
         let store = b.build().map_err(|e| Error::remote(url.to_string(), e.to_string()))?;
         Ok(Bucket {
             store: Arc::new(store),
             name: url.bucket().to_string(),
             runtime: runtime()?,
             options: options.clone(),
+            metadata_service,
         })
     }
 
     /// The options this bucket was connected with.
     pub fn options(&self) -> &S3Options {
         &self.options
+    }
+
+    /// `object_store`'s error as ours, naming the object `url` (see [`object_error`]), told
+    /// as missing credentials when the request failed asking the instance metadata service.
+    fn error(&self, url: String, e: &object_store::Error) -> Error {
+        if let Some(service) = &self.metadata_service
+            && e.to_string().contains(service.trim_end_matches('/'))
+        {
+            return Error::remote(
+                url,
+                format!(
+                    "no credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set, and \
+                     the instance metadata service {service} (there on an AWS machine) gave \
+                     none: {e}"
+                ),
+            );
+        }
+        object_error(url, e)
     }
 
     /// `s3://bucket/key`.
@@ -166,7 +213,7 @@ impl Bucket {
         let want = range.end - range.start;
         let bytes = self
             .block(self.store.get_range(&path, range.clone()))
-            .map_err(|e| object_error(self.url(key), &e))?;
+            .map_err(|e| self.error(self.url(key), &e))?;
         if bytes.len() as u64 != want {
             return Err(Error::remote(
                 self.url(key),
@@ -186,7 +233,7 @@ impl Bucket {
         match r {
             Ok(b) => Ok(Some(b)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(object_error(self.url(key), &e)),
+            Err(e) => Err(self.error(self.url(key), &e)),
         }
     }
 
@@ -198,7 +245,7 @@ impl Bucket {
         match self.block(self.store.head(&self.path(key)?)) {
             Ok(meta) => Ok(Some(meta.size)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(object_error(self.url(key), &e)),
+            Err(e) => Err(self.error(self.url(key), &e)),
         }
     }
 
@@ -209,7 +256,7 @@ impl Bucket {
     pub fn put(&self, key: &str, bytes: Bytes) -> Result<()> {
         self.block(self.store.put(&self.path(key)?, PutPayload::from_bytes(bytes)))
             .map(drop)
-            .map_err(|e| object_error(self.url(key), &e))
+            .map_err(|e| self.error(self.url(key), &e))
     }
 
     /// Deletes the object `key` (nothing when there is none).
@@ -219,7 +266,7 @@ impl Bucket {
     pub fn delete(&self, key: &str) -> Result<()> {
         match self.block(self.store.delete(&self.path(key)?)) {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(object_error(self.url(key), &e)),
+            Err(e) => Err(self.error(self.url(key), &e)),
         }
     }
 
@@ -231,7 +278,7 @@ impl Bucket {
         let prefix = if key.is_empty() { None } else { Some(self.path(key)?) };
         let metas: Vec<object_store::ObjectMeta> = self
             .block(self.store.list(prefix.as_ref()).try_collect())
-            .map_err(|e| object_error(self.url(key), &e))?;
+            .map_err(|e| self.error(self.url(key), &e))?;
         Ok(metas.into_iter().map(|m| (m.location.to_string(), m.size)).collect())
     }
 
@@ -253,7 +300,7 @@ impl Bucket {
                 e if e.to_string().contains("<Code>NoSuchBucket</Code>") => {
                     Error::remote(url, "no such bucket")
                 }
-                e => object_error(url, &e),
+                e => self.error(url, &e),
             }
         })
     }
@@ -268,7 +315,7 @@ impl Bucket {
         let path = self.path(key)?;
         let multipart = self
             .block(self.store.put_multipart(&path))
-            .map_err(|e| object_error(self.url(key), &e))?;
+            .map_err(|e| self.error(self.url(key), &e))?;
         let part = part.max(5 << 20);
         Ok(Upload {
             writer: Some(WriteMultipart::new_with_chunk_size(multipart, part)),
@@ -334,7 +381,7 @@ impl Upload {
         if let Err(e) = r {
             let url = self.bucket.url(&self.key);
             self.abort();
-            return Err(object_error(url, &e));
+            return Err(self.bucket.error(url, &e));
         }
         // Writing a full part spawns its request on the runtime.
         let _inside = self.bucket.runtime.enter();
@@ -353,7 +400,7 @@ impl Upload {
             .runtime
             .block_on(w.finish())
             .map(drop)
-            .map_err(|e| object_error(self.bucket.url(&self.key), &e))
+            .map_err(|e| self.bucket.error(self.bucket.url(&self.key), &e))
     }
 
     fn abort(&mut self) {

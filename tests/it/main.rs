@@ -23,6 +23,7 @@ mod group;
 mod hostile;
 mod interop;
 mod limits;
+mod messages;
 mod npy;
 mod props;
 mod s3;
