@@ -25,6 +25,7 @@ mod interop;
 mod limits;
 mod messages;
 mod npy;
+mod npy_size;
 mod props;
 mod s3;
 mod strings;
