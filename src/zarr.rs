@@ -21,6 +21,7 @@ use crate::grid::{ChunkGrid, Region};
 use crate::store::{ArrayRead, ArrayWrite, Attributes, Format};
 
 mod bounded;
+mod consolidated;
 pub mod group;
 mod handle;
 mod meta;
@@ -627,6 +628,15 @@ fn storage_grid(
         .map(|((&s, &c), &n)| s.min(n.div_ceil(c).max(1) * c))
         .collect();
     Ok((clipped, shard))
+}
+
+/// Brings the consolidated metadata of every group above `node` of the local hierarchy at
+/// `root` up to date after the node was added (see `zarr/consolidated.rs`).
+///
+/// # Errors
+/// [`Error::Io`] or [`Error::Storage`] naming the group's `zarr.json`.
+pub(crate) fn refresh_consolidated(root: &Path, node: &str) -> Result<()> {
+    consolidated::refresh(root, node)
 }
 
 /// The zarrs builder of a new array of `T` and `shape` laid out as `options` say (the same

@@ -205,14 +205,32 @@ pub fn copy_with_progress(
     if sfmt == Format::Npy && dfmt == Format::Npy && options.is_default() {
         return copy(src, dst);
     }
-    if let Place::Local(sloc) = &splace
-        && same_file(&sloc.file, &dloc.file)
-    {
-        return Err(Error::invalid(
-            dst,
-            format!("is the same file as {}; copy to a new path", src.display()),
-        ));
-    }
+    // One Zarr store or HDF5 file may be both source and destination when the copy goes to
+    // another node of it (`f.h5:/data` to `f.h5:/data2`), as adding to an existing file is.
+    let within_one_file = match &splace {
+        Place::Local(sloc) if same_file(&sloc.file, &dloc.file) => {
+            let node = |inner: Option<&str>| inner.map(|s| s.trim_matches('/').to_string());
+            let (from, to) = (node(sloc.inner.as_deref()), node(dloc.inner.as_deref()));
+            if !(sfmt == dfmt && matches!(dfmt, Format::Zarr | Format::Hdf5))
+                || to.is_none()
+                || from == to
+            {
+                return Err(Error::invalid(
+                    dst,
+                    format!("is the same file as {}; copy to a new path", src.display()),
+                ));
+            }
+            true
+        }
+        _ => false,
+    };
+    #[cfg(feature = "hdf5")]
+    let _hold = match (within_one_file, dfmt) {
+        (true, Format::Hdf5) => Some(crate::hdf5::hold_for_writing(&dloc.file)?),
+        _ => None,
+    };
+    #[cfg(not(feature = "hdf5"))]
+    let _ = within_one_file;
     let store = if options.deltas.is_empty() {
         crate::open::open(src)?
     } else {
@@ -392,7 +410,13 @@ fn copy_store<T: Element>(
             })();
             match tmp {
                 Some(tmp) => commit_or_remove(r, tmp, &dst.file)?,
-                None => r?,
+                None => {
+                    r?;
+                    // Added to an existing hierarchy: readers that open it from its
+                    // consolidated metadata (xarray, zarr-python) must see the new array.
+                    let node = dst.inner.as_deref().unwrap_or("/");
+                    crate::zarr::refresh_consolidated(&dst.file, node)?;
+                }
             }
         }
         Format::Hdf5 => copy_to_hdf5(src, dst, &shape, &chunks, options.codec)?,

@@ -20,6 +20,7 @@ mod datetime;
 mod destinations;
 mod fuzz;
 mod group;
+mod group_nodes;
 mod hostile;
 mod interop;
 mod limits;
