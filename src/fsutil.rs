@@ -281,6 +281,38 @@ mod tests {
     }
 
     #[test]
+    fn errors_in_a_temporary_are_told_at_the_destination() {
+        let dst = Path::new("out/x.zarr");
+        let tmp = temp_sibling(dst);
+        let e = at_destination(
+            Error::Storage {
+                path: tmp.join("c/0"),
+                reason: format!("zarr: {} is bad", tmp.join("zarr.json").display()),
+            },
+            &tmp,
+            dst,
+        );
+        assert_eq!(e.to_string(), "out/x.zarr/c/0: zarr: out/x.zarr/zarr.json is bad");
+        let io = at_destination(Error::io(&tmp, io::Error::other("no")), &tmp, dst);
+        assert_eq!(io.to_string(), "out/x.zarr: no");
+        // Paths elsewhere are left alone.
+        let other = at_destination(Error::invalid("src.npy", "bad"), &tmp, dst);
+        assert_eq!(other.to_string(), "src.npy: bad");
+    }
+
+    #[test]
+    fn a_store_directory_is_made_without_its_parents() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("s.zarr");
+        create_store_dir(&store).unwrap();
+        create_store_dir(&store).unwrap();
+        let deep = dir.path().join("no/such/s.zarr");
+        let e = create_store_dir(&deep).unwrap_err().to_string();
+        assert!(e.contains("does not exist") && e.contains("no/such"), "{e}");
+        assert!(!dir.path().join("no").exists());
+    }
+
+    #[test]
     fn temp_guard_removes_what_was_not_committed() {
         let dir = tempfile::tempdir().unwrap();
         let dst = dir.path().join("out");

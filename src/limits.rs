@@ -178,6 +178,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn numpys_size_rule_counts_the_non_empty_axes_with_the_itemsize() {
+        let max = i64::MAX as usize;
+        assert!(check_numpy_size(&[0, max], 8).is_err());
+        assert!(check_numpy_size(&[max, 0], 2).is_err());
+        assert!(check_numpy_size(&[0, 1 << 60], 8).is_err());
+        assert!(check_numpy_size(&[0, max], 1).is_ok());
+        assert!(check_numpy_size(&[0, 1 << 59], 8).is_ok());
+        assert!(check_numpy_size(&[3, 0, 1 << 62], 2).is_err());
+        assert!(check_numpy_size(&[], 16).is_ok());
+        let e = check_numpy_size(&[0, max], 8).unwrap_err();
+        assert!(e.contains("numpy refuses"), "{e}");
+    }
+
+    #[test]
     fn element_counts_are_checked_past_u64() {
         assert_eq!(element_count(&[3, 4]), Ok(12));
         assert_eq!(element_count(&[]), Ok(1));

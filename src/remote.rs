@@ -314,6 +314,33 @@ mod tests {
     }
 
     #[test]
+    fn near_misses_of_object_locations_are_errors_never_local_paths() {
+        for (text, meant) in [
+            ("s3:/bkt/typo.zarr", "s3://bkt/typo.zarr"),
+            ("s3:bkt/x.npy", "s3://bkt/x.npy"),
+            ("S3:/b/k", "s3://b/k"),
+            ("GS:\\\\b\\k", "gs://b\\k"),
+            ("https:/host/x", "https://host/x"),
+            ("file:/tmp/a.npy", "file://tmp/a.npy"),
+        ] {
+            let e = near_miss(text).map(|e| e.to_string()).unwrap_or_default();
+            assert!(e.starts_with(text) && e.contains(&format!("write {meant}")), "{text}: {e}");
+        }
+        for fine in ["s3://b/k", "a.npy", "./s3:/b/k", "data.h5:/g/x", "s3", "s3x:/y", "C:/x"] {
+            assert!(near_miss(fine).is_none(), "{fine}");
+        }
+        for (text, needle) in [
+            ("S3://b/k", "write the scheme in lowercase: s3://b/k"),
+            ("file:///tmp/a.npy", "file:// URLs are not read"),
+            ("s3://b/a\u{7}b", "control character U+0007"),
+            ("s3://b/s.zarr:/x\ty", "control character U+0009"),
+        ] {
+            let e = ObjectUrl::parse(text).unwrap_err().to_string();
+            assert!(e.starts_with(text) && e.contains(needle), "{text}: {e}");
+        }
+    }
+
+    #[test]
     fn malformed_or_unknown_locations_are_errors_naming_them() {
         for (text, needle) in [
             ("gs://b/a.zarr", "unknown scheme `gs://`"),
