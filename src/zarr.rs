@@ -636,7 +636,30 @@ fn storage_grid(
 /// # Errors
 /// [`Error::Io`] or [`Error::Storage`] naming the group's `zarr.json`.
 pub(crate) fn refresh_consolidated(root: &Path, node: &str) -> Result<()> {
-    consolidated::refresh(root, node)
+    consolidated::refresh(
+        root,
+        node,
+        &mut |key| match std::fs::read(root.join(key)) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(root.join(key), e)),
+        },
+        &mut |key, bytes| crate::fsutil::write_bytes_atomically(&root.join(key), &bytes).map(drop),
+    )
+}
+
+/// [`refresh_consolidated`] for a hierarchy whose metadata documents are read and written
+/// through `read` and `write` (an object-storage prefix); `label` names it in errors.
+///
+/// # Errors
+/// What `read` and `write` return; [`Error::Storage`] for a document that is not JSON.
+pub(crate) fn refresh_consolidated_with(
+    label: &Path,
+    node: &str,
+    read: &mut dyn FnMut(&str) -> Result<Option<Vec<u8>>>,
+    write: &mut dyn FnMut(&str, Vec<u8>) -> Result<()>,
+) -> Result<()> {
+    consolidated::refresh(label, node, read, write)
 }
 
 /// The zarrs builder of a new array of `T` and `shape` laid out as `options` say (the same

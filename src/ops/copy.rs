@@ -172,6 +172,17 @@ pub fn copy_with_progress(
         }
         return group_object_to_dataset(url, dst);
     }
+    if guess_format(dst).is_none()
+        && src.join(".zgroup").is_file()
+        && !src.join("zarr.json").exists()
+    {
+        // Not a destination without a format: a Zarr v2 group, which makes no dataset.
+        return Err(Error::invalid(
+            src,
+            "is a Zarr v2 group; a dataset is made from a Zarr v3 group (name one of its \
+             arrays, SRC:/NAME, to copy it alone)",
+        ));
+    }
     if group::is_local_group(src) && guess_format(dst).is_none() {
         if !options.is_default() {
             return Err(Error::invalid(dst, "a dataset directory is not chunked or compressed"));

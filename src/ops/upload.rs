@@ -251,6 +251,15 @@ fn upload_zarr<T: Element>(
         .min(todo.len().max(1));
     send_chunks(src, &z, &grid, &todo, workers, &mut state, progress)?;
     z.commit()?;
+    if let Some(inner) = dst.inner() {
+        // Added to a hierarchy: its groups' consolidated metadata must list the array.
+        crate::zarr::refresh_consolidated_with(
+            Path::new(&label),
+            inner,
+            &mut |key| Ok(bucket.get(&dst.child_key(key))?.map(|b| b.to_vec())),
+            &mut |key, bytes| bucket.put(&dst.child_key(key), bytes.into()),
+        )?;
+    }
     bucket.delete(&marker_key)?;
     Ok(elements)
 }

@@ -13,45 +13,67 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 
-fn read_json(path: &Path) -> Result<Value> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| Error::Storage { path: path.to_path_buf(), reason: format!("zarr: {e}") })
+/// Reads the metadata document at a key of the hierarchy (`zarr.json`, `g/zarr.json`); `None`
+/// when there is none.
+pub(crate) type ReadKey<'a> = dyn FnMut(&str) -> Result<Option<Vec<u8>>> + 'a;
+/// Replaces the metadata document at a key of the hierarchy, whole.
+pub(crate) type WriteKey<'a> = dyn FnMut(&str, Vec<u8>) -> Result<()> + 'a;
+
+fn parse(label: &Path, key: &str, bytes: &[u8]) -> Result<Value> {
+    serde_json::from_slice(bytes).map_err(|e| Error::Storage {
+        path: label.to_path_buf(),
+        reason: format!("zarr: {key}: {e}"),
+    })
+}
+
+fn meta_key(parts: &[&str]) -> String {
+    if parts.is_empty() {
+        "zarr.json".to_string()
+    } else {
+        format!("{}/zarr.json", parts.join("/"))
+    }
 }
 
 /// Adds the metadata of `node` (`/a/b`) and of the groups between it and each ancestor group
-/// to the consolidated metadata of every ancestor group of the local hierarchy at `root` that
-/// has some. Ancestors without consolidated metadata are left as they are.
+/// to the consolidated metadata of every ancestor group that has some, through `read` and
+/// `write` on the hierarchy's keys (a local directory or an object-storage prefix alike).
+/// Ancestors without consolidated metadata are left as they are. `label` names the
+/// hierarchy in errors.
 ///
 /// # Errors
-/// [`Error::Io`] or [`Error::Storage`] naming the `zarr.json` that cannot be read or written.
-pub(crate) fn refresh(root: &Path, node: &str) -> Result<()> {
+/// What `read` and `write` return; [`Error::Storage`] for a document that is not JSON.
+pub(crate) fn refresh(
+    label: &Path,
+    node: &str,
+    read: &mut ReadKey<'_>,
+    write: &mut WriteKey<'_>,
+) -> Result<()> {
     let parts: Vec<&str> = node.split('/').filter(|s| !s.is_empty()).collect();
     for depth in 0..parts.len() {
-        let group_dir = parts[..depth].iter().fold(root.to_path_buf(), |p, s| p.join(s));
-        let group_json = group_dir.join("zarr.json");
-        let mut group = read_json(&group_json)?;
+        let group_key = meta_key(&parts[..depth]);
+        let Some(bytes) = read(&group_key)? else { continue };
+        let mut group = parse(label, &group_key, &bytes)?;
         let Some(Value::Object(metadata)) =
             group.get_mut("consolidated_metadata").and_then(|c| c.get_mut("metadata"))
         else {
             continue;
         };
         for end in depth + 1..=parts.len() {
-            let rel = parts[depth..end].join("/");
-            let dir = parts[..end].iter().fold(root.to_path_buf(), |p, s| p.join(s));
-            let mut meta = read_json(&dir.join("zarr.json"))?;
+            let key = meta_key(&parts[..end]);
+            let Some(bytes) = read(&key)? else { continue };
+            let mut meta = parse(label, &key, &bytes)?;
             if let Value::Object(m) = &mut meta {
                 // A group's entry holds no consolidation of its own.
                 m.remove("consolidated_metadata");
             }
-            metadata.insert(rel, meta);
+            metadata.insert(parts[depth..end].join("/"), meta);
         }
         sort(metadata);
         let bytes = serde_json::to_vec_pretty(&group).map_err(|e| Error::Storage {
-            path: group_json.clone(),
-            reason: format!("zarr: {e}"),
+            path: label.to_path_buf(),
+            reason: format!("zarr: {group_key}: {e}"),
         })?;
-        crate::fsutil::write_bytes_atomically(&group_json, &bytes)?;
+        write(&group_key, bytes)?;
     }
     Ok(())
 }

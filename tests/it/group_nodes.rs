@@ -142,3 +142,27 @@ fn a_copy_between_nodes_of_one_store_or_file_works() {
         assert!(!o.status.success() && text(&o).contains("is the same file as"), "{}", text(&o));
     }
 }
+
+#[test]
+fn a_zarr_v2_group_as_a_dataset_source_is_named_as_the_problem() {
+    let Some(p) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    py(
+        &p,
+        d,
+        "import zarr\n\
+         g=zarr.open_group('v2g.zarr', mode='w', zarr_format=2)\n\
+         g.create_array('a', shape=(3,), dtype='i8')[...]=[1,2,3]\n\
+         h=zarr.open_group('v2h', mode='w', zarr_format=2)\n\
+         h.create_array('b', shape=(2,), dtype='f4')[...]=[1,2]",
+    );
+    for src in ["v2g.zarr", "v2h"] {
+        let o = run(d, &["copy", src, "back"]);
+        let t = text(&o);
+        assert!(!o.status.success() && t.contains(&format!("{src}: is a Zarr v2 group")), "{t}");
+        assert!(!t.contains("cannot tell the destination format"), "{t}");
+    }
+    // One of its arrays still copies on its own.
+    ok(d, &["copy", "v2g.zarr:/a", "a.npy", "-q"]);
+}
