@@ -419,15 +419,14 @@ fn copy_store<T: Element>(
                 let unit = options.shard.clone().unwrap_or(chunks);
                 pump_parallel(src, &z, &unit)
             })();
-            match tmp {
-                Some(tmp) => commit_or_remove(r, tmp, &dst.file)?,
-                None => {
-                    r?;
-                    // Added to an existing hierarchy: readers that open it from its
-                    // consolidated metadata (xarray, zarr-python) must see the new array.
-                    let node = dst.inner.as_deref().unwrap_or("/");
-                    crate::zarr::refresh_consolidated(&dst.file, node)?;
-                }
+            if let Some(tmp) = tmp {
+                commit_or_remove(r, tmp, &dst.file)?;
+            } else {
+                r?;
+                // Added to an existing hierarchy: readers that open it from its consolidated
+                // metadata (xarray, zarr-python) must see the new array.
+                let node = dst.inner.as_deref().unwrap_or("/");
+                crate::zarr::refresh_consolidated(&dst.file, node)?;
             }
         }
         Format::Hdf5 => copy_to_hdf5(src, dst, &shape, &chunks, options.codec)?,

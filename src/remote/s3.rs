@@ -64,7 +64,7 @@ pub struct Bucket {
     runtime: &'static tokio::runtime::Runtime,
     options: S3Options,
     /// The instance metadata service's URL when credentials come from nowhere else (no
-    /// `AWS_ACCESS_KEY_ID`, web identity or container credentials): object_store then asks
+    /// `AWS_ACCESS_KEY_ID`, web identity or container credentials): `object_store` then asks
     /// that service, which off an AWS machine fails with a 403 or a timeout about a URL the user
     /// never gave. An error that names it is told as missing credentials.
     metadata_service: Option<String>,
@@ -343,10 +343,7 @@ impl Bucket {
         Ok(self.adapter(prefix)?)
     }
 
-    fn adapter(
-        &self,
-        prefix: &str,
-    ) -> Result<Arc<AsyncToSyncStorageAdapter<VerbatimStore<Arc<dyn ObjectStore>>, BlockOn>>> {
+    fn adapter(&self, prefix: &str) -> Result<Arc<Adapter>> {
         let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
             self.store.clone()
         } else {
@@ -356,6 +353,9 @@ impl Bucket {
         Ok(Arc::new(AsyncToSyncStorageAdapter::new(store, BlockOn(self.runtime.handle().clone()))))
     }
 }
+
+/// zarrs' sync adapter over the verbatim-key store of a bucket (or a prefix of it).
+type Adapter = AsyncToSyncStorageAdapter<VerbatimStore<Arc<dyn ObjectStore>>, BlockOn>;
 
 /// An object being written in parts (see [`Bucket::upload`]).
 pub struct Upload {

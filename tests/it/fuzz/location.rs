@@ -1,11 +1,13 @@
-//! The `location` kind: location texts (`s3://bucket/key`, `store.zarr:/node`, near-misses of
-//! them) through the parser that tells object storage from local paths. Mutations splice in
-//! near-miss schemes (`s3:/`, `S3://`, `s3:`, `file://`, `gs:/`), odd characters (`~ # ? % [ ]
-//! * \`, spaces, UTF-8, control characters), empty, `.` and `..` segments and `.zarr:/` inner
-//! paths. The library must parse every text without a panic and keep its rules (a text with a
-//! scheme or a near-miss is never a local path; what parses prints back to what it was); the
-//! binary copies a local array to the text and back, against a port where nothing listens, and
-//! must fail clearly or write locally only for a plain local path.
+//! The `location` kind: location texts (`s3://bucket/key`, `store.zarr:/node`, and near-misses
+//! of them) through the parser that tells object storage from local paths.
+//!
+//! Mutations splice in near-miss schemes (`s3:/`, `S3://`, `s3:`, `file://`, `gs:/`), odd
+//! characters (the ASCII punctuation S3 clients encode, spaces, UTF-8, control characters),
+//! empty, `.` and `..` segments and `.zarr:/` inner paths. The library must parse every text
+//! without a panic and keep its rules: a text with a scheme, or a near-miss, is never a local
+//! path, and what parses prints back to what it was. The binary copies a local array to the
+//! text and back, against a port where nothing listens, and must fail clearly, or write
+//! locally only for a plain local path.
 
 use std::path::Path;
 
