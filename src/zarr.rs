@@ -653,6 +653,7 @@ pub(crate) fn refresh_consolidated(root: &Path, node: &str) -> Result<()> {
 ///
 /// # Errors
 /// What `read` and `write` return; [`Error::Storage`] for a document that is not JSON.
+#[cfg(feature = "s3")]
 pub(crate) fn refresh_consolidated_with(
     label: &Path,
     node: &str,

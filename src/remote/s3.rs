@@ -326,11 +326,12 @@ impl Bucket {
     }
 
     /// A zarrs storage handle rooted at `prefix` in this bucket: zarrs' sync API over
-    /// [`VerbatimStore`], blocking on the shared runtime. Keys given to it are relative to
+    /// `remote/zarr_store.rs`, blocking on the shared runtime. Keys given to it are relative to
     /// `prefix` (`zarr.json`, `c/0/0`), and every key is the object's key as written.
     ///
     /// # Errors
-    /// [`Error::Remote`] naming the prefix when no object can have it (see [`key_path`]).
+    /// [`Error::Remote`] naming the prefix when no object can have it (a control character,
+    /// an empty, `.` or `..` segment).
     pub fn storage(&self, prefix: &str) -> Result<StorageHandle> {
         Ok(self.adapter(prefix)?)
     }

@@ -3,8 +3,6 @@
 //! theirs; and texts that only look like object locations (`s3:/b/k`, `S3://`, `file://`) are
 //! refused, never written as local paths.
 
-use std::path::Path;
-
 use super::{s3_larder, text, write_f64};
 
 /// Near-misses of an object location: refused by every command, naming the text and the
@@ -73,6 +71,7 @@ mod with_server {
     use super::super::server::Moto;
     use super::*;
     use crate::support::python;
+    use std::path::Path;
     use std::process::Command;
 
     const BUCKET: &str = "larder-keys";
