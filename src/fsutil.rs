@@ -128,8 +128,80 @@ impl Drop for TempGuard {
 /// # Errors
 /// `r`'s error, or [`Error::Io`] from the rename.
 pub(crate) fn commit_or_remove(r: Result<()>, tmp: TempGuard, dst: &Path) -> Result<()> {
-    r?;
+    r.map_err(|e| at_destination(e, tmp.path(), dst))?;
     tmp.commit(dst)
+}
+
+/// The error `e` of a write into the temporary `tmp` told as the write into `dst` it is: every
+/// path at or below `tmp` (in the error's path and in its text) is named as the same path
+/// below `dst`. A user never sees larder's temporary names, only the destination they gave.
+/// The one place that maps a temporary to its destination; every writer that writes beside
+/// its destination passes its errors through here.
+pub(crate) fn at_destination(e: Error, tmp: &Path, dst: &Path) -> Error {
+    let swap_path = |p: PathBuf| match p.strip_prefix(tmp) {
+        Ok(rest) if rest.as_os_str().is_empty() => dst.to_path_buf(),
+        Ok(rest) => dst.join(rest),
+        Err(_) => p,
+    };
+    let (t, d) = (tmp.to_string_lossy(), dst.to_string_lossy());
+    let t_name = tmp.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let d_name = dst.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let swap_text = |s: String| {
+        let s = if t.is_empty() { s } else { s.replace(t.as_ref(), d.as_ref()) };
+        if t_name.is_empty() { s } else { s.replace(&t_name, &d_name) }
+    };
+    match e {
+        Error::Io { path, source } => Error::Io { path: swap_path(path), source },
+        Error::Format { path, offset, reason } => {
+            Error::Format { path: swap_path(path), offset, reason: swap_text(reason) }
+        }
+        Error::Storage { path, reason } => {
+            Error::Storage { path: swap_path(path), reason: swap_text(reason) }
+        }
+        Error::Invalid { path, reason } => {
+            Error::Invalid { path: swap_path(path), reason: swap_text(reason) }
+        }
+        Error::Truncated { path, shape, dtype, needed, available } => {
+            Error::Truncated { path: swap_path(path), shape, dtype, needed, available }
+        }
+        Error::UnsupportedDType { path, descr, reason } => {
+            Error::UnsupportedDType { path: swap_path(path), descr, reason: swap_text(reason) }
+        }
+        Error::DTypeMismatch { path, expected, found } => {
+            Error::DTypeMismatch { path: swap_path(path), expected, found }
+        }
+        Error::NotViewable { path, reason } => {
+            Error::NotViewable { path: swap_path(path), reason: swap_text(reason) }
+        }
+        Error::ReadOnly { path, mode } => Error::ReadOnly { path: swap_path(path), mode },
+        other => other,
+    }
+}
+
+/// Creates the directory `dir` of a new store (a Zarr hierarchy), or accepts it when it is
+/// already a directory; never its missing parents, so a typo in the parent (`s3:/b/x.zarr`,
+/// `no/such/x.zarr`) is an error rather than a tree of new directories.
+///
+/// # Errors
+/// [`Error::Invalid`] naming `dir` when its parent directory does not exist; [`Error::Io`]
+/// for any other failure.
+pub(crate) fn create_store_dir(dir: &Path) -> Result<()> {
+    match fs::create_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
+            let parent = parent.unwrap_or(Path::new(".")).display().to_string();
+            Err(Error::invalid(
+                dir,
+                format!(
+                    "the directory {parent} does not exist; larder creates the store, not the \
+                     directories above it"
+                ),
+            ))
+        }
+        Err(e) => Err(Error::io(dir, e)),
+    }
 }
 
 /// Syncs the directory holding `path` so a rename into it survives a crash; best effort (not
@@ -243,6 +315,38 @@ mod tests {
         assert!(!temp_sibling(&p).exists(), "the temporary file is removed on failure");
         assert_eq!(write_bytes_atomically(&p, b"new!").unwrap(), 4);
         assert_eq!(fs::read(&p).unwrap(), b"new!");
+    }
+
+    #[test]
+    fn errors_in_a_temporary_are_told_at_the_destination() {
+        let dst = Path::new("out/x.zarr");
+        let tmp = temp_sibling(dst);
+        let e = at_destination(
+            Error::Storage {
+                path: tmp.join("c/0"),
+                reason: format!("zarr: {} is bad", tmp.join("zarr.json").display()),
+            },
+            &tmp,
+            dst,
+        );
+        assert_eq!(e.to_string(), "out/x.zarr/c/0: zarr: out/x.zarr/zarr.json is bad");
+        let io = at_destination(Error::io(&tmp, io::Error::other("no")), &tmp, dst);
+        assert_eq!(io.to_string(), "out/x.zarr: no");
+        // Paths elsewhere are left alone.
+        let other = at_destination(Error::invalid("src.npy", "bad"), &tmp, dst);
+        assert_eq!(other.to_string(), "src.npy: bad");
+    }
+
+    #[test]
+    fn a_store_directory_is_made_without_its_parents() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("s.zarr");
+        create_store_dir(&store).unwrap();
+        create_store_dir(&store).unwrap();
+        let deep = dir.path().join("no/such/s.zarr");
+        let e = create_store_dir(&deep).unwrap_err().to_string();
+        assert!(e.contains("does not exist") && e.contains("no/such"), "{e}");
+        assert!(!dir.path().join("no").exists());
     }
 
     #[test]

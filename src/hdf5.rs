@@ -200,6 +200,14 @@ fn time_of(path: &Path, ds: &hdf5::Dataset) -> Result<Option<Time>> {
 /// the file. Chunked datasets are read chunk by chunk through their index and not checked here.
 fn check_storage(path: &Path, ds: &hdf5::Dataset, needed: u64) -> Result<()> {
     use hdf5::dataset::Layout;
+    // Data in other files (h5py's `external=`): libhdf5 would open whatever files the
+    // dataset names, so larder does not follow them, and says so.
+    if ds.dcpl().is_ok_and(|p| !p.external().is_empty()) {
+        return Err(herr(
+            path,
+            format!("dataset {} uses external storage, which larder does not read", ds.name()),
+        ));
+    }
     let stored = ds.storage_size();
     let bad = |what: String| {
         herr(path, format!("dataset {}: {what}, its shape and type need {needed}", ds.name()))
@@ -323,6 +331,21 @@ fn create_as<X: H5Type + Element, T: Element>(
         }
     }
     b.shape(shape.to_vec()).create(name)
+}
+
+/// The file at `path` held open for writing while the handle lives: a copy from one dataset
+/// of a file to another of the same file takes it first, because libhdf5 refuses to open
+/// for writing a file this process already has open read-only, but opens read-only one it has
+/// open for writing (sharing that open file).
+#[derive(Debug)]
+pub struct WriteHold(#[allow(dead_code)] hdf5::File);
+
+/// Holds the existing HDF5 file at `path` open for writing (see [`WriteHold`]).
+///
+/// # Errors
+/// [`Error::Storage`] if libhdf5 cannot open it for writing.
+pub fn hold_for_writing(path: &Path) -> Result<WriteHold> {
+    hdf5::File::open_rw(path).map(WriteHold).map_err(|e| herr(path, e))
 }
 
 impl<T: Element> Hdf5Array<T> {

@@ -94,6 +94,28 @@ pub fn byte_size(shape: &[usize], itemsize: usize) -> Result<u64, String> {
         .map_err(|_| format!("shape {shape:?} holds more bytes than a 64-bit size can count"))
 }
 
+/// numpy's own size rule for an array it creates or loads (`PyArray_NewFromDescr` in
+/// `numpy/_core/src/multiarray/ctors.c`): the itemsize times the product of the axes that are
+/// not 0 must fit `npy_intp` (`i64::MAX` on 64-bit), even when another axis is 0 and the array
+/// holds nothing. numpy refuses anything else with "array is too big", so larder neither writes
+/// nor reads it: shape `(0, 2^63-1)` of `<f8` is out, `(0, 2^60)` of `<f8` is in.
+///
+/// # Errors
+/// The reason, with the shape.
+pub fn check_numpy_size(shape: &[usize], itemsize: usize) -> Result<(), String> {
+    let bytes = shape
+        .iter()
+        .filter(|&&d| d != 0)
+        .try_fold(itemsize as u128, |a, &d| a.checked_mul(d as u128));
+    match bytes {
+        Some(b) if b <= i64::MAX as u128 => Ok(()),
+        _ => Err(format!(
+            "shape {shape:?} of {itemsize}-byte elements: its non-empty axes hold more than \
+             2^63-1 bytes, which numpy refuses (\"array is too big\")"
+        )),
+    }
+}
+
 /// `chunk` clipped to `shape` on every axis (an axis of size 0 keeps chunks of 1), so that no
 /// buffer is ever sized by a chunk larger than the array it cuts.
 pub fn clip_chunk(chunk: &[usize], shape: &[usize]) -> Vec<usize> {
@@ -154,6 +176,20 @@ pub fn check_time_buckets(buckets: u128, width: &str) -> Result<usize, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numpys_size_rule_counts_the_non_empty_axes_with_the_itemsize() {
+        let max = i64::MAX as usize;
+        assert!(check_numpy_size(&[0, max], 8).is_err());
+        assert!(check_numpy_size(&[max, 0], 2).is_err());
+        assert!(check_numpy_size(&[0, 1 << 60], 8).is_err());
+        assert!(check_numpy_size(&[0, max], 1).is_ok());
+        assert!(check_numpy_size(&[0, 1 << 59], 8).is_ok());
+        assert!(check_numpy_size(&[3, 0, 1 << 62], 2).is_err());
+        assert!(check_numpy_size(&[], 16).is_ok());
+        let e = check_numpy_size(&[0, max], 8).unwrap_err();
+        assert!(e.contains("numpy refuses"), "{e}");
+    }
 
     #[test]
     fn element_counts_are_checked_past_u64() {

@@ -141,6 +141,9 @@ impl Place {
     /// [`Error::Remote`] naming the text for an unknown scheme or a malformed `s3://` location.
     pub fn parse(text: &Path) -> Result<Place> {
         let s = text.to_string_lossy();
+        if let Some(e) = crate::remote::near_miss(&s) {
+            return Err(e);
+        }
         if scheme_of(&s).is_some() {
             return ObjectUrl::parse(&s).map(Place::Object);
         }
@@ -228,6 +231,9 @@ pub fn detect_format(path: &Path) -> Result<Format> {
 /// [`Error::Remote`] naming `path` when it has a scheme.
 pub fn refuse_object(path: &Path) -> Result<()> {
     let s = path.to_string_lossy();
+    if let Some(e) = crate::remote::near_miss(&s) {
+        return Err(e);
+    }
     match scheme_of(&s) {
         Some(_) => {
             ObjectUrl::parse(&s)?;

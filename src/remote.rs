@@ -16,6 +16,8 @@ use crate::error::{Error, Result};
 #[cfg(feature = "s3")]
 mod s3;
 #[cfg(feature = "s3")]
+mod zarr_store;
+#[cfg(feature = "s3")]
 pub use s3::{Bucket, StorageHandle, Upload};
 
 /// The scheme of `text` when it starts with `scheme://` (letters first, then letters, digits,
@@ -27,6 +29,36 @@ pub fn scheme_of(text: &str) -> Option<String> {
     let ok = first.is_ascii_alphabetic()
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
     ok.then(|| scheme.to_ascii_lowercase())
+}
+
+/// Scheme names that, written without their `//` (`s3:/bucket/key`, `s3:bucket`), are a typo
+/// for an object-storage location or a URL rather than a local file name.
+const NEAR_MISS_SCHEMES: [&str; 14] = [
+    "s3", "s3a", "s3n", "gs", "gcs", "az", "abfs", "abfss", "adl", "azure", "http", "https",
+    "file", "hdfs",
+];
+
+/// The error for a text that looks like an object-storage location or URL but is none:
+/// `s3:/bucket/key` and `s3:bucket/key` (the `//` missing), in any case. Such a text is never
+/// taken for a local path, which would write the user's data to `./s3:/bucket/…` while they
+/// believe it uploaded; a local file of that name is reached as `./s3:…`.
+pub fn near_miss(text: &str) -> Option<Error> {
+    if scheme_of(text).is_some() {
+        return None;
+    }
+    let (scheme, rest) = text.split_once(':')?;
+    if !NEAR_MISS_SCHEMES.iter().any(|s| s.eq_ignore_ascii_case(scheme)) {
+        return None;
+    }
+    let rest = rest.trim_start_matches(['/', '\\']);
+    Some(Error::remote(
+        text,
+        format!(
+            "not a location: `{scheme}:` without `//`; write {}://{rest} for object storage, \
+             or ./{text} for a local path",
+            scheme.to_ascii_lowercase()
+        ),
+    ))
 }
 
 /// A location in object storage: `s3://bucket/key`, and for a Zarr hierarchy an optional path
@@ -47,6 +79,15 @@ impl ObjectUrl {
     pub fn parse(text: &str) -> Result<ObjectUrl> {
         let bad = |reason: &str| Error::remote(text, reason);
         let scheme = scheme_of(text).ok_or_else(|| bad("not an object-storage location"))?;
+        if scheme == "file" {
+            return Err(bad("file:// URLs are not read; give the local path itself"));
+        }
+        if scheme == "s3" && !text.starts_with("s3://") {
+            return Err(bad(&format!(
+                "write the scheme in lowercase: s3://{}",
+                &text[scheme.len() + 3..]
+            )));
+        }
         if scheme != "s3" {
             return Err(bad(&format!(
                 "unknown scheme `{scheme}://`; larder reads and writes local paths and \
@@ -67,6 +108,13 @@ impl ObjectUrl {
             key = &key[..pos + 5];
         }
         let key = key.trim_end_matches('/');
+        let inner_chars = inner.iter().flat_map(|i| i.chars());
+        if let Some(c) = key.chars().chain(inner_chars).find(|c| c.is_control()) {
+            return Err(bad(&format!(
+                "the key holds the control character U+{:04X}, which larder does not write",
+                u32::from(c)
+            )));
+        }
         if key.split('/').any(|s| matches!(s, "." | ".."))
             || (!key.is_empty() && key.contains("//"))
         {
@@ -263,6 +311,33 @@ mod tests {
         assert_eq!(u.to_string(), "s3://bkt/s.zarr:/g/x");
         let u = ObjectUrl::parse("s3://bkt").unwrap();
         assert_eq!(u.child_key("a"), "a");
+    }
+
+    #[test]
+    fn near_misses_of_object_locations_are_errors_never_local_paths() {
+        for (text, meant) in [
+            ("s3:/bkt/typo.zarr", "s3://bkt/typo.zarr"),
+            ("s3:bkt/x.npy", "s3://bkt/x.npy"),
+            ("S3:/b/k", "s3://b/k"),
+            ("GS:\\\\b\\k", "gs://b\\k"),
+            ("https:/host/x", "https://host/x"),
+            ("file:/tmp/a.npy", "file://tmp/a.npy"),
+        ] {
+            let e = near_miss(text).map(|e| e.to_string()).unwrap_or_default();
+            assert!(e.starts_with(text) && e.contains(&format!("write {meant}")), "{text}: {e}");
+        }
+        for fine in ["s3://b/k", "a.npy", "./s3:/b/k", "data.h5:/g/x", "s3", "s3x:/y", "C:/x"] {
+            assert!(near_miss(fine).is_none(), "{fine}");
+        }
+        for (text, needle) in [
+            ("S3://b/k", "write the scheme in lowercase: s3://b/k"),
+            ("file:///tmp/a.npy", "file:// URLs are not read"),
+            ("s3://b/a\u{7}b", "control character U+0007"),
+            ("s3://b/s.zarr:/x\ty", "control character U+0009"),
+        ] {
+            let e = ObjectUrl::parse(text).unwrap_err().to_string();
+            assert!(e.starts_with(text) && e.contains(needle), "{text}: {e}");
+        }
     }
 
     #[test]

@@ -23,61 +23,78 @@ pub(crate) struct S3Args {
         long,
         global = true,
         env = "LARDER_S3_RETRY_TIMEOUT",
-        default_value_t = 180.0,
-        value_name = "SECS"
+        default_value = "180.0",
+        value_name = "SECS",
+        value_parser = seconds
     )]
-    retry_timeout: f64,
+    retry_timeout: Duration,
     /// First wait before a retry, in seconds; each next one doubles, up to --backoff-max.
     #[arg(
         long,
         global = true,
         env = "LARDER_S3_BACKOFF",
-        default_value_t = 0.1,
-        value_name = "SECS"
+        default_value = "0.1",
+        value_name = "SECS",
+        value_parser = seconds
     )]
-    backoff: f64,
+    backoff: Duration,
     /// The longest wait between two retries, in seconds.
     #[arg(
         long,
         global = true,
         env = "LARDER_S3_BACKOFF_MAX",
-        default_value_t = 15.0,
-        value_name = "SECS"
+        default_value = "15.0",
+        value_name = "SECS",
+        value_parser = seconds
     )]
-    backoff_max: f64,
+    backoff_max: Duration,
     /// The longest one request may take, in seconds.
     #[arg(
         long,
         global = true,
         env = "LARDER_S3_TIMEOUT",
-        default_value_t = 30.0,
-        value_name = "SECS"
+        default_value = "30.0",
+        value_name = "SECS",
+        value_parser = positive_seconds
     )]
-    request_timeout: f64,
+    request_timeout: Duration,
     /// Requests in flight at once during a copy to object storage.
     #[arg(long, global = true, env = "LARDER_S3_CONCURRENCY", default_value_t = 16)]
     concurrency: usize,
 }
 
-fn seconds(name: &str, v: f64) -> Result<Duration> {
-    Duration::try_from_secs_f64(v)
-        .map_err(|_| anyhow::anyhow!("--{name} {v}: expected seconds >= 0"))
+/// A number of seconds: finite, at least 0 and no more than a `Duration` holds (a value that
+/// does not parse as one is a usage error, exit 2, as for every option).
+fn seconds(text: &str) -> std::result::Result<Duration, String> {
+    let v: f64 = text.trim().parse().map_err(|_| format!("expected seconds, found {text:?}"))?;
+    if !v.is_finite() || v < 0.0 {
+        return Err(format!("expected seconds >= 0, found {text}"));
+    }
+    Duration::try_from_secs_f64(v).map_err(|_| format!("{text} seconds is more than larder waits"))
+}
+
+/// As [`seconds`], and more than 0: a request that may take no time always times out.
+fn positive_seconds(text: &str) -> std::result::Result<Duration, String> {
+    let d = seconds(text)?;
+    if d.is_zero() {
+        return Err("expected seconds > 0 (every request would time out at once)".to_string());
+    }
+    Ok(d)
 }
 
 impl S3Args {
     /// Makes these the options of every object-storage connection of this run.
-    pub(crate) fn apply(&self) -> Result<()> {
+    pub(crate) fn apply(&self) {
         let mut o = larder::remote::S3Options::new();
         if let Some(e) = &self.endpoint {
             o.endpoint(e);
         }
         o.retries(self.retries)
-            .retry_timeout(seconds("retry-timeout", self.retry_timeout)?)
-            .backoff(seconds("backoff", self.backoff)?, seconds("backoff-max", self.backoff_max)?)
-            .timeout(seconds("request-timeout", self.request_timeout)?)
+            .retry_timeout(self.retry_timeout)
+            .backoff(self.backoff, self.backoff_max)
+            .timeout(self.request_timeout)
             .concurrency(self.concurrency);
         o.set_current();
-        Ok(())
     }
 }
 

@@ -21,6 +21,7 @@ use crate::grid::{ChunkGrid, Region};
 use crate::store::{ArrayRead, ArrayWrite, Attributes, Format};
 
 mod bounded;
+mod consolidated;
 pub mod group;
 mod handle;
 mod hierarchy;
@@ -246,7 +247,7 @@ impl<T: Element> ZarrArray<T> {
         }
         check_new_node(root, &node)?;
         let builder = array_builder::<T>(root, shape, options)?;
-        std::fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
+        crate::fsutil::create_store_dir(root)?;
         let store = store_at(root)?;
         hierarchy::create_parent_groups(&*store, root, &node)?;
         let array = builder.build(store, &node).map_err(|e| zerr(root, e))?;
@@ -624,6 +625,39 @@ fn storage_grid(
         .map(|((&s, &c), &n)| s.min(n.div_ceil(c).max(1) * c))
         .collect();
     Ok((clipped, shard))
+}
+
+/// Brings the consolidated metadata of every group above `node` of the local hierarchy at
+/// `root` up to date after the node was added (see `zarr/consolidated.rs`).
+///
+/// # Errors
+/// [`Error::Io`] or [`Error::Storage`] naming the group's `zarr.json`.
+pub(crate) fn refresh_consolidated(root: &Path, node: &str) -> Result<()> {
+    consolidated::refresh(
+        root,
+        node,
+        &mut |key| match std::fs::read(root.join(key)) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(root.join(key), e)),
+        },
+        &mut |key, bytes| crate::fsutil::write_bytes_atomically(&root.join(key), &bytes).map(drop),
+    )
+}
+
+/// [`refresh_consolidated`] for a hierarchy whose metadata documents are read and written
+/// through `read` and `write` (an object-storage prefix); `label` names it in errors.
+///
+/// # Errors
+/// What `read` and `write` return; [`Error::Storage`] for a document that is not JSON.
+#[cfg(feature = "s3")]
+pub(crate) fn refresh_consolidated_with(
+    label: &Path,
+    node: &str,
+    read: &mut dyn FnMut(&str) -> Result<Option<Vec<u8>>>,
+    write: &mut dyn FnMut(&str, Vec<u8>) -> Result<()>,
+) -> Result<()> {
+    consolidated::refresh(label, node, read, write)
 }
 
 /// The zarrs builder of a new array of `T` and `shape` laid out as `options` say (the same

@@ -150,6 +150,44 @@ pub(crate) struct CowBenchReport {
     pub(crate) rows: Vec<CowRow>,
 }
 
+/// The names of the files a run writes in its directory.
+fn files_written(opts: &CowBenchOptions) -> Vec<String> {
+    let mut names = Vec::new();
+    if opts.base.is_none() {
+        names.push("base.npy".to_string());
+    }
+    if opts.full_copy {
+        names.push("full.npy".to_string());
+    }
+    for f in &opts.fractions {
+        names.push(format!("clone-{f}.delta"));
+        if opts.materialize {
+            names.push(format!("materialized-{f}.npy"));
+        }
+    }
+    names
+}
+
+/// Refuses a `--keep` directory that already holds a file the run would write: a kept run
+/// writes only new files, never over the user's (a `--base` among them included).
+fn refuse_existing(dir: &Path, opts: &CowBenchOptions) -> Result<()> {
+    let taken: Vec<String> = files_written(opts)
+        .into_iter()
+        .filter(|n| fs::symlink_metadata(dir.join(n)).is_ok())
+        .collect();
+    if taken.is_empty() {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        dir,
+        format!(
+            "already holds {}, which bench cow would write; give --keep an empty or new \
+             directory",
+            taken.join(", ")
+        ),
+    ))
+}
+
 /// Runs the experiment.
 ///
 /// # Errors
@@ -167,6 +205,7 @@ pub(crate) fn run(opts: &CowBenchOptions) -> Result<CowBenchReport> {
     let temp;
     let dir = if let Some(d) = &opts.keep {
         fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+        refuse_existing(d, opts)?;
         d.clone()
     } else {
         temp = TempDir::new()?;

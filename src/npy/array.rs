@@ -198,6 +198,8 @@ impl<T: Element> MmapArray<T> {
     }
 
     fn create_header(path: &Path, dtype: DType, shape: &[usize], order: Order) -> Result<Self> {
+        crate::limits::check_numpy_size(shape, dtype.itemsize())
+            .map_err(|e| Error::invalid(path, e))?;
         let header = Header::new(dtype, shape, order == Order::F);
         let data_len = header.data_len().ok_or_else(|| {
             Error::invalid(path, format!("shape {shape:?} is too large to store"))

@@ -210,6 +210,8 @@ impl Header {
             }
         }
         crate::limits::element_count_usize(&out).map_err(|e| HeaderError::new(shape_at, e))?;
+        crate::limits::check_numpy_size(&out, dtype.itemsize())
+            .map_err(|e| HeaderError::new(shape_at, e))?;
         let header = Header { dtype, fortran_order, shape: out, version, data_offset: end };
         if header.data_len().is_none() {
             return Err(HeaderError::new(

@@ -97,6 +97,8 @@ impl<T: Element> NpyWriter<T> {
             .ok_or_else(|| Error::invalid(path, format!("row shape {row_shape:?} is too large")))?;
         let mut shape = vec![0];
         shape.extend_from_slice(row_shape);
+        crate::limits::check_numpy_size(&shape, dtype.itemsize())
+            .map_err(|e| Error::invalid(path, e))?;
         let header = Header::new(dtype, &shape, false);
         let bytes = header.to_bytes();
         let file = sys::create_locked(path)?;

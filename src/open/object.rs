@@ -40,14 +40,14 @@ pub(super) fn detect(bucket: &Bucket, url: &ObjectUrl) -> Result<Format> {
 
 /// The storage handle of the hierarchy under `url`'s key.
 pub(super) fn storage(url: &ObjectUrl, options: &S3Options) -> Result<Storage> {
-    Ok(Bucket::connect(url, options)?.storage(url.key()))
+    Bucket::connect(url, options)?.storage(url.key())
 }
 
 pub(super) fn read_storage(
     url: &ObjectUrl,
     options: &S3Options,
 ) -> Result<crate::zarr::group::ReadStorage> {
-    Ok(Bucket::connect(url, options)?.read_storage(url.key()))
+    Bucket::connect(url, options)?.read_storage(url.key())
 }
 
 /// `s3://bucket/key` without the inner path: what Zarr errors name.
@@ -59,7 +59,7 @@ pub(super) fn element_of(url: &ObjectUrl, options: &S3Options) -> Result<Element
     let bucket = Bucket::connect(url, options)?;
     match detect(&bucket, url)? {
         Format::Npy => Ok(read_remote_header(&bucket, url.key())?.dtype.element()),
-        _ => StorageArray::<u8>::element_of(&bucket.storage(url.key()), url.inner(), &label(url)),
+        _ => StorageArray::<u8>::element_of(&bucket.storage(url.key())?, url.inner(), &label(url)),
     }
 }
 
@@ -71,7 +71,7 @@ pub(super) fn open_typed<T: Element>(url: &ObjectUrl, options: &S3Options) -> Re
         a.concurrency(options.requests_in_flight());
         return Ok(Box::new(a));
     }
-    let mut a = StorageArray::<T>::open(bucket.storage(url.key()), url.inner(), &label(url))?;
+    let mut a = StorageArray::<T>::open(bucket.storage(url.key())?, url.inner(), &label(url))?;
     a.concurrency(options.requests_in_flight());
     Ok(Box::new(a))
 }
@@ -84,7 +84,7 @@ pub(super) fn facts(url: &ObjectUrl, options: &S3Options) -> Result<ObjectFacts>
     if detect(&bucket, url)? == Format::Npy {
         return Ok(ObjectFacts { bytes: bucket.size(url.key())?.unwrap_or(0), zarr: None });
     }
-    let storage = bucket.storage(url.key());
+    let storage = bucket.storage(url.key())?;
     let zarr = StorageArray::<u8>::version_and_inner(&storage, url.inner(), &label(url))?;
     let bytes = bucket.list(url.key())?.iter().map(|(_, n)| n).sum();
     Ok(ObjectFacts { bytes, zarr: Some(zarr) })

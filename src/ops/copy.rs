@@ -172,6 +172,17 @@ pub fn copy_with_progress(
         }
         return group_object_to_dataset(url, dst);
     }
+    if guess_format(dst).is_none()
+        && src.join(".zgroup").is_file()
+        && !src.join("zarr.json").exists()
+    {
+        // Not a destination without a format: a Zarr v2 group, which makes no dataset.
+        return Err(Error::invalid(
+            src,
+            "is a Zarr v2 group; a dataset is made from a Zarr v3 group (name one of its \
+             arrays, SRC:/NAME, to copy it alone)",
+        ));
+    }
     if group::is_local_group(src) && guess_format(dst).is_none() {
         if !options.is_default() {
             return Err(Error::invalid(dst, "a dataset directory is not chunked or compressed"));
@@ -205,14 +216,32 @@ pub fn copy_with_progress(
     if sfmt == Format::Npy && dfmt == Format::Npy && options.is_default() {
         return copy(src, dst);
     }
-    if let Place::Local(sloc) = &splace
-        && same_file(&sloc.file, &dloc.file)
-    {
-        return Err(Error::invalid(
-            dst,
-            format!("is the same file as {}; copy to a new path", src.display()),
-        ));
-    }
+    // One Zarr store or HDF5 file may be both source and destination when the copy goes to
+    // another node of it (`f.h5:/data` to `f.h5:/data2`), as adding to an existing file is.
+    let within_one_file = match &splace {
+        Place::Local(sloc) if same_file(&sloc.file, &dloc.file) => {
+            let node = |inner: Option<&str>| inner.map(|s| s.trim_matches('/').to_string());
+            let (from, to) = (node(sloc.inner.as_deref()), node(dloc.inner.as_deref()));
+            if !(sfmt == dfmt && matches!(dfmt, Format::Zarr | Format::Hdf5))
+                || to.is_none()
+                || from == to
+            {
+                return Err(Error::invalid(
+                    dst,
+                    format!("is the same file as {}; copy to a new path", src.display()),
+                ));
+            }
+            true
+        }
+        _ => false,
+    };
+    #[cfg(feature = "hdf5")]
+    let _hold = match (within_one_file, dfmt) {
+        (true, Format::Hdf5) => Some(crate::hdf5::hold_for_writing(&dloc.file)?),
+        _ => None,
+    };
+    #[cfg(not(feature = "hdf5"))]
+    let _ = within_one_file;
     let store = if options.deltas.is_empty() {
         crate::open::open(src)?
     } else {
@@ -284,7 +313,7 @@ fn dataset_to_object(
     }
     let o = group_options(src, &label, options)?;
     let bucket = crate::remote::Bucket::connect(dst, &crate::remote::S3Options::current())?;
-    let storage = bucket.storage(dst.key());
+    let storage = bucket.storage(dst.key())?;
     let report = group::dataset_to_group(src, storage, "/", &label, &o)?;
     let bytes = bucket.list(dst.key())?.iter().map(|(_, n)| n).sum();
     Ok(CopyReport { elements: report.elements, bytes })
@@ -296,7 +325,7 @@ fn dataset_to_object(
 fn group_object_to_dataset(src: &crate::remote::ObjectUrl, dst: &Path) -> Result<CopyReport> {
     let label = PathBuf::from(src.to_string());
     let bucket = crate::remote::Bucket::connect(src, &crate::remote::S3Options::current())?;
-    let storage: group::ReadStorage = bucket.read_storage(src.key());
+    let storage: group::ReadStorage = bucket.read_storage(src.key())?;
     let report = group::group_to_dataset(storage, "/", &label, dst)?;
     Ok(CopyReport { elements: report.elements, bytes: crate::fsutil::disk_usage(dst) })
 }
@@ -390,14 +419,16 @@ fn copy_store<T: Element>(
                     let z = StagedArray::<T>::create(&dst.file, inner, &shape, &o)?;
                     pump_parallel(src, z.array(), &unit)?;
                     z.publish()?;
+                    // Added to an existing hierarchy: readers that open it from its
+                    // consolidated metadata (xarray, zarr-python) must see the new array.
+                    crate::zarr::refresh_consolidated(&dst.file, inner)?;
                 }
                 // A new store: written under a temporary name, renamed into place.
                 (false, inner) => {
                     let tmp = TempGuard::beside(&dst.file);
-                    let z = ZarrArray::<T>::create(tmp.path(), inner, &shape, &o)?;
-                    pump_parallel(src, &z, &unit)?;
-                    drop(z);
-                    tmp.commit(&dst.file)?;
+                    let r = ZarrArray::<T>::create(tmp.path(), inner, &shape, &o)
+                        .and_then(|z| pump_parallel(src, &z, &unit));
+                    commit_or_remove(r, tmp, &dst.file)?;
                 }
             }
         }

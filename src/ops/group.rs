@@ -195,8 +195,9 @@ pub fn copy_dataset_to_group(
         return Err(Error::invalid(dst, "already exists; remove it or choose another path"));
     }
     let tmp = TempGuard::beside(dst);
-    let storage = local_storage(tmp.path())?;
-    let report = dataset_to_group(src, storage, "/", dst, options)?;
+    let report = local_storage(tmp.path())
+        .and_then(|storage| dataset_to_group(src, storage, "/", dst, options))
+        .map_err(|e| crate::fsutil::at_destination(e, tmp.path(), dst))?;
     tmp.commit(dst)?;
     Ok(report)
 }
@@ -248,13 +249,14 @@ pub fn dataset_to_group(
     check_only_named_files(&ds)?;
     let chunk = options.chunk.unwrap_or(DEFAULT_CHUNK_ROWS);
     if chunk == 0 || options.shard.is_some_and(|s| s == 0 || !s.is_multiple_of(chunk)) {
-        return Err(Error::invalid(
-            label,
-            format!(
-                "shards of {:?} rows are not a whole number of {chunk}-row chunks",
-                options.shard
-            ),
-        ));
+        let reason = match options.shard {
+            _ if chunk == 0 => "chunks of 0 rows: a chunk holds at least one row".to_string(),
+            Some(shard) => {
+                format!("shards of {shard} rows are not a whole number of {chunk}-row chunks")
+            }
+            None => format!("chunks of {chunk} rows do not fit"),
+        };
+        return Err(Error::invalid(label, reason));
     }
     let names = array_names(&named_files(&ds)[2..]);
     let gw = GroupWriter::new(storage, node, label)?;

@@ -187,7 +187,7 @@ fn upload_zarr<T: Element>(
     let label = dst.object(dst.key());
     let zopts = zarr_options(src, options)?;
     let z =
-        StorageArray::<T>::create(bucket.storage(dst.key()), dst.inner(), &shape, &zopts, &label)?;
+        StorageArray::<T>::create(bucket.storage(dst.key())?, dst.inner(), &shape, &zopts, &label)?;
     let meta_key = dst.child_key(&z.metadata_key());
     let marker_key = beside(&meta_key, MARKER);
     // The same rules as a local store: nothing there is replaced or hidden (an array over an
@@ -263,6 +263,15 @@ fn upload_zarr<T: Element>(
         .min(todo.len().max(1));
     send_chunks(src, &z, &grid, &todo, workers, &mut state, progress)?;
     z.commit()?;
+    if let Some(inner) = dst.inner() {
+        // Added to a hierarchy: its groups' consolidated metadata must list the array.
+        crate::zarr::refresh_consolidated_with(
+            Path::new(&label),
+            inner,
+            &mut |key| Ok(bucket.get(&dst.child_key(key))?.map(|b| b.to_vec())),
+            &mut |key, bytes| bucket.put(&dst.child_key(key), bytes.into()),
+        )?;
+    }
     bucket.delete(&marker_key)?;
     Ok(elements)
 }

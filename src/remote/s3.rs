@@ -22,8 +22,8 @@ use zarrs::storage::storage_adapter::async_to_sync::{
     AsyncToSyncBlockOn, AsyncToSyncStorageAdapter,
 };
 use zarrs::storage::{ReadableListableStorageTraits, ReadableWritableListableStorageTraits};
-use zarrs_object_store::AsyncObjectStore;
 
+use super::zarr_store::{VerbatimStore, key_path};
 use super::{ObjectUrl, S3Options};
 use crate::error::{Error, Result};
 
@@ -63,6 +63,11 @@ pub struct Bucket {
     name: String,
     runtime: &'static tokio::runtime::Runtime,
     options: S3Options,
+    /// The instance metadata service's URL when credentials come from nowhere else (no
+    /// `AWS_ACCESS_KEY_ID`, web identity or container credentials): `object_store` then asks
+    /// that service, which off an AWS machine fails with a 403 or a timeout about a URL the user
+    /// never gave. An error that names it is told as missing credentials.
+    metadata_service: Option<String>,
 }
 
 impl std::fmt::Debug for Bucket {
@@ -107,6 +112,20 @@ impl Bucket {
         if let Some(allow) = options.allow_http {
             b = b.with_allow_http(allow);
         }
+        let endpoint = b.get_config_value(&AmazonS3ConfigKey::Endpoint).unwrap_or_default();
+        let allow_http = b.get_config_value(&AmazonS3ConfigKey::Client(ClientConfigKey::AllowHttp));
+        if endpoint.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("http://"))
+            && allow_http.as_deref() != Some("true")
+        {
+            return Err(Error::remote(
+                url.to_string(),
+                format!(
+                    "the endpoint {endpoint} (from AWS_ENDPOINT_URL) is plain HTTP, which is \
+                     refused unless AWS_ALLOW_HTTP=true is set; an http:// URL given with \
+                     --endpoint allows it"
+                ),
+            ));
+        }
         b = b
             .with_config(
                 AmazonS3ConfigKey::Client(ClientConfigKey::Timeout),
@@ -125,12 +144,22 @@ impl Bucket {
                 max_retries: options.retries,
                 retry_timeout: options.retry_timeout,
             });
+        let set = |k: AmazonS3ConfigKey| b.get_config_value(&k).is_some();
+        let metadata_service = (!set(AmazonS3ConfigKey::AccessKeyId)
+            && !set(AmazonS3ConfigKey::WebIdentityTokenFile)
+            && !set(AmazonS3ConfigKey::ContainerCredentialsRelativeUri)
+            && !set(AmazonS3ConfigKey::ContainerCredentialsFullUri))
+        .then(|| {
+            b.get_config_value(&AmazonS3ConfigKey::MetadataEndpoint)
+                .unwrap_or_else(|| "http://169.254.169.254".to_string())
+        });
         let store = b.build().map_err(|e| Error::remote(url.to_string(), e.to_string()))?;
         Ok(Bucket {
             store: Arc::new(store),
             name: url.bucket().to_string(),
             runtime: runtime()?,
             options: options.clone(),
+            metadata_service,
         })
     }
 
@@ -139,9 +168,32 @@ impl Bucket {
         &self.options
     }
 
+    /// `object_store`'s error as ours, naming the object `url` (see [`object_error`]), told
+    /// as missing credentials when the request failed asking the instance metadata service.
+    fn error(&self, url: String, e: &object_store::Error) -> Error {
+        if let Some(service) = &self.metadata_service
+            && e.to_string().contains(service.trim_end_matches('/'))
+        {
+            return Error::remote(
+                url,
+                format!(
+                    "no credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set, and \
+                     the instance metadata service {service} (there on an AWS machine) gave \
+                     none: {e}"
+                ),
+            );
+        }
+        object_error(url, e)
+    }
+
     /// `s3://bucket/key`.
     pub fn url(&self, key: &str) -> String {
         format!("s3://{}/{}", self.name, key)
+    }
+
+    /// The object path of `key`, byte for byte as given (see [`key_path`]).
+    fn path(&self, key: &str) -> Result<ObjPath> {
+        key_path(key).map_err(|e| Error::remote(self.url(key), format!("not a usable key: {e}")))
     }
 
     fn block<F: core::future::Future>(&self, f: F) -> F::Output {
@@ -157,11 +209,11 @@ impl Bucket {
         if range.is_empty() {
             return Ok(Bytes::new());
         }
-        let path = ObjPath::from(key);
+        let path = self.path(key)?;
         let want = range.end - range.start;
         let bytes = self
             .block(self.store.get_range(&path, range.clone()))
-            .map_err(|e| object_error(self.url(key), &e))?;
+            .map_err(|e| self.error(self.url(key), &e))?;
         if bytes.len() as u64 != want {
             return Err(Error::remote(
                 self.url(key),
@@ -176,12 +228,12 @@ impl Bucket {
     /// # Errors
     /// [`Error::Remote`] naming the object for any failure but its absence.
     pub fn get(&self, key: &str) -> Result<Option<Bytes>> {
-        let path = ObjPath::from(key);
+        let path = self.path(key)?;
         let r = self.block(async { self.store.get(&path).await?.bytes().await });
         match r {
             Ok(b) => Ok(Some(b)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(object_error(self.url(key), &e)),
+            Err(e) => Err(self.error(self.url(key), &e)),
         }
     }
 
@@ -190,10 +242,10 @@ impl Bucket {
     /// # Errors
     /// [`Error::Remote`] naming the object for any failure but its absence.
     pub fn size(&self, key: &str) -> Result<Option<u64>> {
-        match self.block(self.store.head(&ObjPath::from(key))) {
+        match self.block(self.store.head(&self.path(key)?)) {
             Ok(meta) => Ok(Some(meta.size)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(e) => Err(object_error(self.url(key), &e)),
+            Err(e) => Err(self.error(self.url(key), &e)),
         }
     }
 
@@ -202,9 +254,9 @@ impl Bucket {
     /// # Errors
     /// [`Error::Remote`] naming the object.
     pub fn put(&self, key: &str, bytes: Bytes) -> Result<()> {
-        self.block(self.store.put(&ObjPath::from(key), PutPayload::from_bytes(bytes)))
+        self.block(self.store.put(&self.path(key)?, PutPayload::from_bytes(bytes)))
             .map(drop)
-            .map_err(|e| object_error(self.url(key), &e))
+            .map_err(|e| self.error(self.url(key), &e))
     }
 
     /// Deletes the object `key` (nothing when there is none).
@@ -212,9 +264,9 @@ impl Bucket {
     /// # Errors
     /// [`Error::Remote`] naming the object.
     pub fn delete(&self, key: &str) -> Result<()> {
-        match self.block(self.store.delete(&ObjPath::from(key))) {
+        match self.block(self.store.delete(&self.path(key)?)) {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(object_error(self.url(key), &e)),
+            Err(e) => Err(self.error(self.url(key), &e)),
         }
     }
 
@@ -223,10 +275,10 @@ impl Bucket {
     /// # Errors
     /// [`Error::Remote`] naming the prefix (a missing bucket, a forbidden listing).
     pub fn list(&self, key: &str) -> Result<Vec<(String, u64)>> {
-        let prefix = (!key.is_empty()).then(|| ObjPath::from(key));
+        let prefix = if key.is_empty() { None } else { Some(self.path(key)?) };
         let metas: Vec<object_store::ObjectMeta> = self
             .block(self.store.list(prefix.as_ref()).try_collect())
-            .map_err(|e| object_error(self.url(key), &e))?;
+            .map_err(|e| self.error(self.url(key), &e))?;
         Ok(metas.into_iter().map(|m| (m.location.to_string(), m.size)).collect())
     }
 
@@ -248,7 +300,7 @@ impl Bucket {
                 e if e.to_string().contains("<Code>NoSuchBucket</Code>") => {
                     Error::remote(url, "no such bucket")
                 }
-                e => object_error(url, &e),
+                e => self.error(url, &e),
             }
         })
     }
@@ -260,10 +312,10 @@ impl Bucket {
     /// # Errors
     /// [`Error::Remote`] naming the object when the upload cannot be started.
     pub fn upload(&self, key: &str, part: usize) -> Result<Upload> {
-        let path = ObjPath::from(key);
+        let path = self.path(key)?;
         let multipart = self
             .block(self.store.put_multipart(&path))
-            .map_err(|e| object_error(self.url(key), &e))?;
+            .map_err(|e| self.error(self.url(key), &e))?;
         let part = part.max(5 << 20);
         Ok(Upload {
             writer: Some(WriteMultipart::new_with_chunk_size(multipart, part)),
@@ -274,30 +326,37 @@ impl Bucket {
     }
 
     /// A zarrs storage handle rooted at `prefix` in this bucket: zarrs' sync API over
-    /// `zarrs_object_store`, blocking on the shared runtime. Keys given to it are relative to
-    /// `prefix` (`zarr.json`, `c/0/0`).
-    pub fn storage(&self, prefix: &str) -> StorageHandle {
-        self.adapter(prefix)
+    /// `remote/zarr_store.rs`, blocking on the shared runtime. Keys given to it are relative to
+    /// `prefix` (`zarr.json`, `c/0/0`), and every key is the object's key as written.
+    ///
+    /// # Errors
+    /// [`Error::Remote`] naming the prefix when no object can have it (a control character,
+    /// an empty, `.` or `..` segment).
+    pub fn storage(&self, prefix: &str) -> Result<StorageHandle> {
+        Ok(self.adapter(prefix)?)
     }
 
     /// The same handle as [`storage`](Bucket::storage), for reading only.
-    pub fn read_storage(&self, prefix: &str) -> Arc<dyn ReadableListableStorageTraits> {
-        self.adapter(prefix)
+    ///
+    /// # Errors
+    /// As [`storage`](Bucket::storage).
+    pub fn read_storage(&self, prefix: &str) -> Result<Arc<dyn ReadableListableStorageTraits>> {
+        Ok(self.adapter(prefix)?)
     }
 
-    fn adapter(
-        &self,
-        prefix: &str,
-    ) -> Arc<AsyncToSyncStorageAdapter<AsyncObjectStore<Arc<dyn ObjectStore>>, BlockOn>> {
+    fn adapter(&self, prefix: &str) -> Result<Arc<Adapter>> {
         let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
             self.store.clone()
         } else {
-            Arc::new(PrefixStore::new(self.store.clone(), prefix))
+            Arc::new(PrefixStore::new(self.store.clone(), self.path(prefix)?))
         };
-        let store = Arc::new(AsyncObjectStore::new(store));
-        Arc::new(AsyncToSyncStorageAdapter::new(store, BlockOn(self.runtime.handle().clone())))
+        let store = Arc::new(VerbatimStore::new(store));
+        Ok(Arc::new(AsyncToSyncStorageAdapter::new(store, BlockOn(self.runtime.handle().clone()))))
     }
 }
+
+/// zarrs' sync adapter over the verbatim-key store of a bucket (or a prefix of it).
+type Adapter = AsyncToSyncStorageAdapter<VerbatimStore<Arc<dyn ObjectStore>>, BlockOn>;
 
 /// An object being written in parts (see [`Bucket::upload`]).
 pub struct Upload {
@@ -323,7 +382,7 @@ impl Upload {
         if let Err(e) = r {
             let url = self.bucket.url(&self.key);
             self.abort();
-            return Err(object_error(url, &e));
+            return Err(self.bucket.error(url, &e));
         }
         // Writing a full part spawns its request on the runtime.
         let _inside = self.bucket.runtime.enter();
@@ -342,7 +401,7 @@ impl Upload {
             .runtime
             .block_on(w.finish())
             .map(drop)
-            .map_err(|e| object_error(self.bucket.url(&self.key), &e))
+            .map_err(|e| self.bucket.error(self.bucket.url(&self.key), &e))
     }
 
     fn abort(&mut self) {

@@ -78,12 +78,12 @@ impl GroupArraySpec {
     }
 }
 
-/// The storage of a local directory, created if missing.
+/// The storage of a local directory, created if missing (its parent must exist).
 ///
 /// # Errors
 /// [`Error::Io`] if the directory cannot be made; [`Error::Storage`] if it cannot be opened.
 pub fn local_storage(dir: &Path) -> Result<Storage> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    crate::fsutil::create_store_dir(dir)?;
     Ok(store_at(dir)?)
 }
 
@@ -174,10 +174,14 @@ impl GroupWriter {
             )));
         }
         if spec.chunk == 0 || spec.shard.is_some_and(|s| s == 0 || !s.is_multiple_of(spec.chunk)) {
-            return Err(bad(format!(
-                "a shard of {:?} elements is not a whole number of chunks of {}",
-                spec.shard, spec.chunk
-            )));
+            return Err(bad(match spec.shard {
+                _ if spec.chunk == 0 => "chunks of 0 elements: a chunk holds at least one".into(),
+                Some(shard) => format!(
+                    "a shard of {shard} elements is not a whole number of chunks of {}",
+                    spec.chunk
+                ),
+                None => format!("chunks of {} elements do not fit", spec.chunk),
+            }));
         }
         let itemsize = match spec.dtype {
             GroupType::Fixed(d) => d.itemsize(),
@@ -379,6 +383,21 @@ pub struct GroupReader {
     attributes: Attributes,
     arrays: Vec<(GroupArrayInfo, Array<dyn ReadableListableStorageTraits>)>,
     groups: Vec<String>,
+    nested: Vec<String>,
+}
+
+/// Collects the arrays below the group node `group` into `out`, as paths relative to `base`.
+fn nested_arrays(group: &zarrs::node::Node, base: &str, out: &mut Vec<String>) {
+    for child in group.children() {
+        match child.metadata() {
+            zarrs::node::NodeMetadata::Group(_) => nested_arrays(child, base, out),
+            zarrs::node::NodeMetadata::Array(_) => {
+                let path = child.path().as_str();
+                let rel = path.strip_prefix(base).unwrap_or(path).trim_start_matches('/');
+                out.push(rel.to_string());
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for GroupReader {
@@ -411,11 +430,15 @@ impl GroupReader {
             meta.get("attributes").and_then(Value::as_object).cloned().unwrap_or_default();
         let mut arrays = Vec::new();
         let mut groups = Vec::new();
-        let children = group.children(false).map_err(|e| zerr(&label, e))?;
+        let mut nested = Vec::new();
+        let children = group.children(true).map_err(|e| zerr(&label, e))?;
         for child in children {
             let name = child.path().as_str().rsplit('/').next().unwrap_or_default().to_string();
             match child.metadata() {
-                zarrs::node::NodeMetadata::Group(_) => groups.push(name),
+                zarrs::node::NodeMetadata::Group(_) => {
+                    groups.push(name);
+                    nested_arrays(&child, &node, &mut nested);
+                }
                 zarrs::node::NodeMetadata::Array(_) => {
                     let storage: ReadStorage = handle.clone();
                     let array = Array::open(storage, child.path().as_str())
@@ -426,7 +449,13 @@ impl GroupReader {
         }
         arrays.sort_by(|a, b| a.0.name.cmp(&b.0.name));
         groups.sort();
-        Ok(GroupReader { label, attributes, arrays, groups })
+        nested.sort();
+        Ok(GroupReader { label, attributes, arrays, groups, nested })
+    }
+
+    /// The paths (relative to this group, `sub/b`) of the arrays inside its subgroups.
+    pub fn nested_arrays(&self) -> &[String] {
+        &self.nested
     }
 
     /// The location errors name.

@@ -44,6 +44,13 @@ pub fn group_attributes(root: &Path, inner: Option<&str>) -> Result<Attributes> 
     Ok(meta.get("attributes").and_then(Value::as_object).cloned().unwrap_or_default())
 }
 
+/// The array to show as an example of naming one: the first that no `_`-prefixed node holds
+/// (not larder's own `/_larder/rejects.csv` in a dataset group, nor another tool's internals).
+fn example_array(arrays: &[String]) -> &str {
+    let public = |p: &&String| !p.split('/').any(|s| s.starts_with('_'));
+    arrays.iter().find(public).or(arrays.first()).map_or("/", String::as_str)
+}
+
 /// Resolves the array path: the given one, or the only array of the hierarchy.
 pub(super) fn resolve_inner(root: &Path, inner: Option<&str>) -> Result<String> {
     if inner.is_some() {
@@ -60,7 +67,7 @@ pub(super) fn resolve_inner(root: &Path, inner: Option<&str>) -> Result<String> 
                 many.len(),
                 root.display(),
                 root.display(),
-                many[0]
+                example_array(many)
             ),
         )),
     }

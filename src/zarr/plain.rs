@@ -109,11 +109,8 @@ pub(super) fn decode_range(
         return Ok(true);
     }
     if let Ok(Some(map)) = BlockMap::read(&file, len) {
-        if map.total.is_some_and(|t| t != total) {
-            return Err(corrupt(
-                path,
-                format!("frame holds {:?} bytes, expected {total}", map.total),
-            ));
+        if let Some(t) = map.total.filter(|&t| t != total) {
+            return Err(corrupt(path, format!("frame holds {t} bytes, expected {total}")));
         }
         if let Some(plan) = map.plan(lo, hi)
             && decode_blocks(&file, &map, &plan, lo, out).is_ok()

@@ -15,6 +15,8 @@
 // File names compared here are the suite's own, in lower case.
 #![allow(clippy::case_sensitive_file_extension_comparisons)]
 
+mod group;
+mod location;
 mod mutate;
 mod rng;
 mod run;
@@ -39,11 +41,21 @@ pub(crate) enum Kind {
     Csv,
     Manifest,
     Delta,
+    Group,
+    Location,
 }
 
 impl Kind {
-    const ALL: [Kind; 6] =
-        [Kind::Npy, Kind::Zarr, Kind::Hdf5, Kind::Csv, Kind::Manifest, Kind::Delta];
+    const ALL: [Kind; 8] = [
+        Kind::Npy,
+        Kind::Zarr,
+        Kind::Hdf5,
+        Kind::Csv,
+        Kind::Manifest,
+        Kind::Delta,
+        Kind::Group,
+        Kind::Location,
+    ];
 
     pub(crate) fn dir_name(self) -> &'static str {
         match self {
@@ -53,6 +65,8 @@ impl Kind {
             Kind::Csv => "csv",
             Kind::Manifest => "manifest",
             Kind::Delta => "delta",
+            Kind::Group => "group",
+            Kind::Location => "location",
         }
     }
 
@@ -65,6 +79,8 @@ impl Kind {
             Kind::Csv => "in.csv",
             Kind::Manifest => "ds",
             Kind::Delta => "d.delta",
+            Kind::Group => group::TARGET,
+            Kind::Location => location::TARGET,
         }
     }
 
@@ -77,6 +93,9 @@ impl Kind {
             Kind::Csv => &["in.csv", "out"],
             Kind::Manifest => &["ds"],
             Kind::Delta => &["d.delta", "base.npy", "out.npy"],
+            Kind::Group => &[group::TARGET, "back"],
+            // The copy's context names the local side.
+            Kind::Location => &["a.npy", "out.npy"],
         }
     }
 }
@@ -189,6 +208,8 @@ fn seeds(kind: Kind) -> Vec<Case> {
                 })
                 .collect()
         }
+        Kind::Group => group::seeds(),
+        Kind::Location => location::seeds(),
     }
 }
 
@@ -275,6 +296,8 @@ fn mutate(rng: &mut Rng, seed: &Case, other: &Case) -> Case {
                 }
             }
         }
+        Kind::Group => group::mutate(rng, &mut case, other),
+        Kind::Location => location::mutate(rng, &mut case),
         Kind::Delta => {
             let d = case.files.get_mut("d.delta").expect("seed");
             mutate::delta(rng, d);

@@ -11,22 +11,27 @@
 
 mod append;
 mod arch;
+mod chunk_cap;
 mod chunked;
 mod cli;
 mod compute;
 mod convert;
 mod cow;
 mod datetime;
+mod destinations;
 mod fuzz;
 mod group;
+mod group_nodes;
 mod hierarchy;
 mod hostile;
 mod infinities;
 mod interop;
 mod interrupt;
 mod limits;
+mod messages;
 mod names;
 mod npy;
+mod npy_size;
 mod once;
 mod props;
 mod resume;

@@ -1,6 +1,8 @@
 //! Object storage: `s3://` locations end to end against a local S3 server (moto), through a
 //! proxy that injects faults, and with zarr-python reading and writing the same bucket.
 
+mod groups;
+mod keys;
 #[cfg(feature = "s3")]
 pub(crate) mod server;
 

@@ -149,6 +149,41 @@ pub fn group_to_dataset(
     Ok(report)
 }
 
+/// Refuses arrays of a larder group that its `larder` attribute does not list (one added by
+/// `copy x.npy GROUP.zarr:/extra`, or by another tool): restoring the dataset would leave them
+/// out without a word.
+fn refuse_unlisted(reader: &GroupReader, attr: &LarderAttribute) -> Result<()> {
+    let mut listed: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+    for e in &attr.columns {
+        listed.insert(&e.array);
+        listed.extend(e.mask.as_deref());
+        listed.extend(e.dictionary.as_deref());
+    }
+    listed.extend(attr.rejects.as_deref());
+    listed.extend(attr.more_rejects.iter().map(|(_, a)| a.as_str()));
+    let unlisted: Vec<String> = reader
+        .arrays()
+        .map(|a| a.name.as_str())
+        .chain(reader.nested_arrays().iter().map(String::as_str))
+        .filter(|a| !listed.contains(a))
+        .map(|a| format!("{a:?}"))
+        .collect();
+    if unlisted.is_empty() {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        reader.label(),
+        format!(
+            "holds {} not among the dataset's columns ({}), which a copy back to a dataset \
+             would leave out; copy {} on its own, or remove {}",
+            if unlisted.len() == 1 { "an array" } else { "arrays" },
+            unlisted.join(", "),
+            if unlisted.len() == 1 { "it" } else { "them" },
+            if unlisted.len() == 1 { "it" } else { "them" },
+        ),
+    ))
+}
+
 /// Restores a dataset larder wrote.
 fn restore(
     reader: &GroupReader,
@@ -158,6 +193,7 @@ fn restore(
     dir: &Path,
 ) -> Result<GroupReport> {
     let label = reader.label();
+    refuse_unlisted(reader, attr)?;
     let manifest = parse_manifest(label, &attr.manifest)?;
     if manifest.columns.len() != attr.columns.len() {
         return Err(Error::invalid(label, "the \"larder\" attribute does not list every column"));
@@ -364,6 +400,20 @@ type Foreign = (String, GroupType, u64);
 /// dimension name: (name, type, grid) each, and the length.
 fn foreign_arrays(reader: &GroupReader) -> Result<(u64, Vec<Foreign>)> {
     let label = reader.label();
+    // An array in a subgroup is neither a column nor something to leave behind unsaid.
+    let nested = reader.nested_arrays();
+    if !nested.is_empty() {
+        let names: Vec<String> = nested.iter().map(|n| format!("{n:?}")).collect();
+        let what = if names.len() == 1 { "an array" } else { "arrays" };
+        return Err(Error::invalid(
+            label,
+            format!(
+                "holds {what} in subgroups ({}), which a dataset cannot place: its columns are \
+                 the group's own 1-d arrays; copy the subgroup as a group of its own",
+                names.join(", ")
+            ),
+        ));
+    }
     let mut rows = None;
     let mut dim: Option<String> = None;
     let mut out = Vec::new();

@@ -123,6 +123,8 @@ pub(crate) fn library(kind: Kind, dir: &Path) {
             }
         }
         Kind::Manifest => dataset(&dir.join("ds")),
+        Kind::Group => super::group::library(dir),
+        Kind::Location => super::location::library(dir),
         Kind::Delta => {
             let (base, d) = (dir.join("base.npy"), dir.join("d.delta"));
             let _ = larder::npy::cow::describe_delta(&d);
@@ -264,6 +266,8 @@ pub(crate) fn commands(kind: Kind, dir: &Path, tally: &mut Tally) -> Vec<Vec<Str
         }
         Kind::Csv => vec![v(&["convert", "in.csv", "out", "-q"])],
         Kind::Manifest => dataset_commands(dir, "ds"),
+        Kind::Group => super::group::commands(),
+        Kind::Location => super::location::commands(dir),
         Kind::Delta => vec![
             v(&["info", "d.delta"]),
             v(&["info", "base.npy", "--delta", "d.delta"]),
@@ -285,7 +289,16 @@ pub(crate) fn run_binary(
         return None; // not a command line the kernel passes (a NUL, or past 128 KiB)
     }
     tally.binary += 1;
-    let mut child = Command::new("sh")
+    let mut sh = Command::new("sh");
+    if kind == Kind::Location {
+        // Object locations fail at a port where nothing listens, never at the metadata
+        // service of a cloud machine (which a missing key would ask).
+        sh.env("AWS_ACCESS_KEY_ID", "fuzz")
+            .env("AWS_SECRET_ACCESS_KEY", "fuzz")
+            .env("AWS_METADATA_ENDPOINT", "http://127.0.0.1:1")
+            .env_remove("AWS_ENDPOINT_URL");
+    }
+    let mut child = sh
         .arg("-c")
         .arg(format!("ulimit -v {ADDRESS_SPACE_KIB} && exec \"$0\" \"$@\""))
         .arg(env!("CARGO_BIN_EXE_larder"))
@@ -403,6 +416,16 @@ pub(crate) fn run_case(
         for args in dataset_commands(fresh.path(), "out") {
             found.extend(run_binary(Kind::Csv, fresh.path(), &args, tally));
         }
+    }
+    if case.kind == Kind::Group && fresh.path().join("back").is_dir() {
+        // A group copied back to a dataset must read as one.
+        for args in dataset_commands(fresh.path(), "back") {
+            found.extend(run_binary(Kind::Group, fresh.path(), &args, tally));
+        }
+    }
+    if case.kind == Kind::Location {
+        let what = super::location::check_nothing_local(fresh.path());
+        found.extend(what.map(|w| Finding { what: w }));
     }
     found
 }
