@@ -103,9 +103,9 @@ impl StatsOptions {
     pub fn compute(&self, path: impl AsRef<Path>) -> Result<Stats> {
         let path = path.as_ref();
         refuse_dataset(path)?;
-        if self.check_column(path)?.is_some() {
+        if let Some((ds, i)) = self.check_column(path)? {
             refuse_datetime(crate::npy::read_header(path)?.dtype, path)?;
-            return match self.describe(path)? {
+            return match self.describe_column(&ds, i, path)? {
                 Description::Numbers(s) => Ok(s),
                 Description::DateTimes(_) => Err(Error::internal("datetimes past their refusal")),
             };
@@ -126,6 +126,16 @@ impl StatsOptions {
         let Some((ds, i)) = self.check_column(path)? else {
             return self.describe_store(&crate::open::open(path)?, path);
         };
+        self.describe_column(&ds, i, path)
+    }
+
+    /// [`describe`](StatsOptions::describe) of column `i` of `ds`, whose file is `path`.
+    fn describe_column(
+        &self,
+        ds: &crate::dataset::Dataset,
+        i: usize,
+        path: &Path,
+    ) -> Result<Description> {
         // A dataset's column, by its file (a dataset written before repeated names were
         // renamed has several columns of one name): as many rows as its manifest says (while
         // an append commits, a file's header may count fewer).
