@@ -264,9 +264,16 @@ impl Bucket {
     /// # Errors
     /// [`Error::Remote`] naming the object.
     pub fn delete(&self, key: &str) -> Result<()> {
-        match self.block(self.store.delete(&self.path(key)?)) {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(self.error(self.url(key), &e)),
+        // A delete may go out as a POST, which the client does not retry after a timeout;
+        // deleting is idempotent, so it is tried again here, as often as other requests are.
+        let path = self.path(key)?;
+        let mut attempt = 0;
+        loop {
+            match self.block(self.store.delete(&path)) {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => return Ok(()),
+                Err(_) if attempt < self.options.retries.min(3) => attempt += 1,
+                Err(e) => return Err(self.error(self.url(key), &e)),
+            }
         }
     }
 
