@@ -175,6 +175,20 @@ impl TimeUnit {
         }
     }
 
+    /// The word numpy prints after a `timedelta64` count: `days`, `hours`, `minutes`,
+    /// `seconds`, `milliseconds`, `microseconds`, `nanoseconds` (plural even for 1, as numpy).
+    pub const fn numpy_plural(self) -> &'static str {
+        match self {
+            TimeUnit::D => "days",
+            TimeUnit::H => "hours",
+            TimeUnit::M => "minutes",
+            TimeUnit::S => "seconds",
+            TimeUnit::Ms => "milliseconds",
+            TimeUnit::Us => "microseconds",
+            TimeUnit::Ns => "nanoseconds",
+        }
+    }
+
     /// Parses numpy's spelling.
     pub fn parse(s: &str) -> Option<TimeUnit> {
         TimeUnit::ALL.into_iter().find(|u| u.as_str() == s)

@@ -204,13 +204,7 @@ fn stream<T: Element>(a: &dyn ArrayRead<T>, format: TextFormat, out: &mut dyn Wr
         Ok(())
     };
     let time = a.dtype().time();
-    let get = |v: T| -> Shown {
-        let s = v.to_scalar();
-        match (time, &s) {
-            (Some(Time::DateTime(u)), Scalar::I64(x)) => Shown::Time(format_datetime(*x, u)),
-            _ => Shown::Scalar(s),
-        }
-    };
+    let get = |v: T| Shown::of(v.to_scalar(), time);
     let mut layout = Layout { summarize: false, width: 0, packed: None };
     if format == TextFormat::TextAll {
         let mut width = 0;
@@ -263,7 +257,8 @@ pub fn write<T: Element>(
 }
 
 /// [`write()`] for values of a time type: `datetime64` values print as ISO 8601 strings, as
-/// numpy prints them (quoted in text, strings in JSON).
+/// numpy prints them (quoted in text, strings in JSON); `timedelta64` values as their counts,
+/// `NaT` as `'NaT'` (the string `"NaT"` in JSON).
 ///
 /// # Errors
 /// Whatever `out` returns.
@@ -289,13 +284,7 @@ fn write_layout<T: Element>(
 ) -> io::Result<()> {
     let mut w = io::BufWriter::new(out);
     let get = |v: T| if swapped { v.swap_bytes() } else { v };
-    let show = |v: T| -> Shown {
-        let s = get(v).to_scalar();
-        match (time, &s) {
-            (Some(Time::DateTime(u)), Scalar::I64(x)) => Shown::Time(format_datetime(*x, u)),
-            _ => Shown::Scalar(s),
-        }
-    };
+    let show = |v: T| Shown::of(get(v).to_scalar(), time);
     match format {
         TextFormat::Json => json(&mut w, view, &show)?,
         // numpy prints any empty array as `[]`, whatever its shape: walking its axes would
@@ -327,6 +316,16 @@ enum Shown {
 }
 
 impl Shown {
+    /// How a value of an array whose elements mean `time` prints: datetimes in ISO 8601,
+    /// durations as their count in the unit, `NaT` of either quoted, as numpy prints them.
+    fn of(s: Scalar, time: Option<Time>) -> Shown {
+        match (time, &s) {
+            (Some(Time::DateTime(u)), Scalar::I64(x)) => Shown::Time(format_datetime(*x, u)),
+            (Some(Time::TimeDelta(_)), Scalar::I64(i64::MIN)) => Shown::Time("NaT".to_string()),
+            _ => Shown::Scalar(s),
+        }
+    }
+
     fn text(&self) -> String {
         match self {
             Shown::Scalar(s) => s.to_string(),

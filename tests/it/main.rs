@@ -27,3 +27,4 @@ mod props;
 mod s3;
 mod strings;
 mod support;
+mod timedelta;

@@ -1,0 +1,112 @@
+//! numpy's time types are never read as their 64-bit counts: `timedelta64` arrays are durations
+//! (`NaT` missing), and datetimes print as datetimes however they are read.
+
+use std::path::Path;
+
+use larder::compute::{self, Description};
+
+use crate::support::larder;
+
+const NAT: i64 = i64::MIN;
+
+/// A `.npy` of 64-bit values with typestr `descr` (`<m8[s]`, `>M8[D]`, …) and `shape`, written
+/// as numpy writes it (big-endian values for a `>` descr).
+pub(crate) fn write_time_npy(path: &Path, descr: &str, shape: &[usize], values: &[i64]) {
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    let dims: String = shape.iter().map(|n| format!("{n}, ")).collect();
+    let dims = if shape.len() == 1 { dims.trim_end().to_string() } else { dims };
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': ({dims}), }}");
+    while !(10 + header.len() + 1).is_multiple_of(64) {
+        header.push(' ');
+    }
+    header.push('\n');
+    bytes.extend_from_slice(&u16::try_from(header.len()).unwrap().to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    for v in values {
+        if descr.starts_with('>') {
+            bytes.extend_from_slice(&v.to_be_bytes());
+        } else {
+            bytes.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn run(args: &[&std::ffi::OsStr]) -> (bool, String, String) {
+    let out = larder().args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn timedelta_stats_skip_nat_and_count_in_the_unit() {
+    let dir = tempfile::tempdir().unwrap();
+    let td = dir.path().join("td.npy");
+    write_time_npy(&td, "<m8[s]", &[4], &[1, 2, NAT, 4]);
+    let Description::TimeDeltas(s) = compute::StatsOptions::new().describe(&td).unwrap() else {
+        panic!("durations expected")
+    };
+    // pandas: count 3, mean 0 days 00:00:02 (truncated to the unit), min 1 s, max 4 s.
+    assert_eq!((s.count, s.nat_count, s.sum), (3, 1, 7));
+    assert_eq!((s.mean, s.min, s.max), (Some(2), Some(1), Some(4)));
+    let (ok, out, err) = run(&["stats".as_ref(), td.as_os_str(), "--json".as_ref()]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["dtype"], "timedelta64[s]");
+    assert_eq!(
+        (v["count"].as_u64(), v["sum"].as_i64(), v["min"].as_i64()),
+        (Some(3), Some(7), Some(1))
+    );
+    let (ok, out, _) = run(&["stats".as_ref(), td.as_os_str()]);
+    assert!(ok);
+    assert!(
+        out.contains("sum        7 seconds\n") && out.contains("min        1 seconds\n"),
+        "{out}"
+    );
+    assert!(!out.contains("9223372036854775808"), "{out}");
+    // The number statistics refuse durations rather than count NaT as -2^63.
+    let e = compute::stats(&td, None, &[]).unwrap_err();
+    assert!(e.to_string().contains("timedelta64[s]") && e.to_string().contains("NaT"), "{e}");
+}
+
+#[test]
+fn timedelta_of_other_units_shapes_and_byte_orders_and_through_zarr() {
+    let dir = tempfile::tempdir().unwrap();
+    let td = dir.path().join("h.npy");
+    // Big-endian hours, 2-d, a negative duration and every value NaT in one row.
+    write_time_npy(&td, ">m8[h]", &[2, 3], &[-5, NAT, 9, NAT, NAT, 30]);
+    let (ok, out, err) = run(&["stats".as_ref(), td.as_os_str(), "--json".as_ref()]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["dtype"], "timedelta64[h]");
+    assert_eq!((v["count"].as_u64(), v["nat_count"].as_u64()), (Some(3), Some(3)));
+    assert_eq!(
+        (v["sum"].as_i64(), v["mean"].as_i64(), v["min"].as_i64()),
+        (Some(34), Some(11), Some(-5))
+    );
+    // As numpy prints it: counts right-aligned, NaT quoted.
+    let (ok, out, _) = run(&["cat".as_ref(), td.as_os_str()]);
+    assert!(ok);
+    assert_eq!(out, "[[   -5 'NaT'     9]\n ['NaT' 'NaT'    30]]\n");
+    let (_, out, _) = run(&["cat".as_ref(), td.as_os_str(), "--json".as_ref()]);
+    assert_eq!(out, "[[-5,\"NaT\",9],[\"NaT\",\"NaT\",30]]\n");
+    // --axis and quantiles would reduce the counts: refused, naming the type.
+    let (ok, _, err) = run(&["stats".as_ref(), td.as_os_str(), "--axis".as_ref(), "0".as_ref()]);
+    assert!(!ok && err.contains("h.npy") && err.contains("timedelta64[h]"), "{err}");
+    let (ok, _, err) =
+        run(&["stats".as_ref(), td.as_os_str(), "--quantile".as_ref(), "0.5".as_ref()]);
+    assert!(!ok && err.contains("quantiles of timedelta64"), "{err}");
+    // The same through a Zarr copy (a chunked store, not a mapped file).
+    let z = dir.path().join("h.zarr");
+    let (ok, _, err) = run(&["copy".as_ref(), td.as_os_str(), z.as_os_str(), "-q".as_ref()]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = run(&["stats".as_ref(), z.as_os_str(), "--json".as_ref()]);
+    assert!(ok, "{err}");
+    let w: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(w, v);
+    let (_, out, _) = run(&["cat".as_ref(), z.as_os_str(), "--json".as_ref()]);
+    assert_eq!(out, "[[-5,\"NaT\",9],[\"NaT\",\"NaT\",30]]\n");
+}
