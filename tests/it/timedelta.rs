@@ -13,8 +13,9 @@ const NAT: i64 = i64::MIN;
 /// as numpy writes it (big-endian values for a `>` descr).
 pub(crate) fn write_time_npy(path: &Path, descr: &str, shape: &[usize], values: &[i64]) {
     let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    let dims: String = shape.iter().map(|n| format!("{n}, ")).collect();
-    let dims = if shape.len() == 1 { dims.trim_end().to_string() } else { dims };
+    let dims = shape.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+    // A one-tuple is written `(4,)`.
+    let dims = if shape.len() == 1 { format!("{dims},") } else { dims };
     let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': ({dims}), }}");
     while !(10 + header.len() + 1).is_multiple_of(64) {
         header.push(' ');
@@ -109,4 +110,79 @@ fn timedelta_of_other_units_shapes_and_byte_orders_and_through_zarr() {
     assert_eq!(w, v);
     let (_, out, _) = run(&["cat".as_ref(), z.as_os_str(), "--json".as_ref()]);
     assert_eq!(out, "[[-5,\"NaT\",9],[\"NaT\",\"NaT\",30]]\n");
+}
+
+/// Saves a delta over the time array `base` (a `.npy` of 64-bit values) setting `changes`.
+fn delta_over(base: &Path, delta: &Path, changes: &[(usize, i64)]) {
+    let mut clone = larder::MmapArray::<i64>::open_cow(base).unwrap();
+    let mut view = clone.view_mut().unwrap();
+    for &(i, v) in changes {
+        // Flat, row-major index.
+        if let Some(x) = view.iter_mut().nth(i) {
+            *x = v;
+        }
+    }
+    drop(view);
+    clone.save_delta(delta).unwrap();
+}
+
+#[test]
+fn cat_through_a_delta_prints_datetimes_as_datetimes() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("dt.npy");
+    write_time_npy(&base, "<M8[D]", &[10], &(0..10).collect::<Vec<_>>());
+    let delta = dir.path().join("dt.delta");
+    delta_over(&base, &delta, &[(3, NAT), (4, 19_782)]);
+    let cat = |extra: &[&str]| {
+        let mut args =
+            vec!["cat".as_ref(), base.as_os_str(), "--delta".as_ref(), delta.as_os_str()];
+        args.extend(extra.iter().map(std::ffi::OsStr::new));
+        let (ok, out, err) = run(&args);
+        assert!(ok, "{err}");
+        out
+    };
+    // As numpy prints np.load('dt.npy') with the same changes.
+    assert_eq!(
+        cat(&[]),
+        "['1970-01-01' '1970-01-02' '1970-01-03'        'NaT' '2024-02-29' '1970-01-06'\n \
+         '1970-01-07' '1970-01-08' '1970-01-09' '1970-01-10']\n"
+            .replace("\n ", " ")
+    );
+    assert_eq!(cat(&["--slice", "3:5", "--json"]), "[\"NaT\",\"2024-02-29\"]\n");
+    // The same as the materialized copy prints.
+    let copy = dir.path().join("o.npy");
+    let o = larder()
+        .args(["copy".as_ref(), base.as_os_str(), "--delta".as_ref(), delta.as_os_str()])
+        .arg(&copy)
+        .arg("-q")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (_, direct, _) = run(&["cat".as_ref(), copy.as_os_str(), "--json".as_ref()]);
+    assert_eq!(cat(&["--json"]), direct);
+}
+
+#[test]
+fn cat_through_a_delta_keeps_2d_datetimes_of_another_unit_and_durations() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("s.npy");
+    write_time_npy(&base, "<M8[s]", &[2, 2], &[0, 86_400, 1_709_164_800, -1]);
+    let delta = dir.path().join("s.delta");
+    delta_over(&base, &delta, &[(1, NAT)]);
+    let (ok, out, err) =
+        run(&["cat".as_ref(), base.as_os_str(), "--delta".as_ref(), delta.as_os_str()]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        out,
+        "[['1970-01-01T00:00:00'                 'NaT']\n \
+         ['2024-02-29T00:00:00' '1969-12-31T23:59:59']]\n"
+    );
+    let td = dir.path().join("h.npy");
+    write_time_npy(&td, "<m8[h]", &[3], &[5, 6, 7]);
+    let tdd = dir.path().join("h.delta");
+    delta_over(&td, &tdd, &[(0, NAT), (2, -40)]);
+    let (ok, out, err) =
+        run(&["cat".as_ref(), td.as_os_str(), "--delta".as_ref(), tdd.as_os_str()]);
+    assert!(ok, "{err}");
+    assert_eq!(out, "['NaT'     6   -40]\n");
 }
