@@ -821,6 +821,16 @@ impl<T: Element> ArrayRead<T> for ZarrArray<T> {
         Ok(attrs)
     }
 
+    /// For a writable array: lets go of the lock zarrs' filesystem store keeps for every chunk
+    /// key written (they would grow with the number of chunks). Call it with no write in flight,
+    /// as `larder copy` does between batches. A read-only array does this on its own.
+    fn release(&self) -> Result<()> {
+        if self.writable {
+            self.array.renew_now();
+        }
+        Ok(())
+    }
+
     fn read_region(&self, region: &Region) -> Result<CowArray<'_, T, IxDyn>> {
         region.check_inside(&self.shape)?;
         let (start, shape) = (region.start(), region.shape());
