@@ -22,6 +22,7 @@ mod group;
 mod hostile;
 mod interop;
 mod limits;
+mod memory;
 mod npy;
 mod props;
 mod s3;
