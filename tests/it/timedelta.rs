@@ -186,3 +186,70 @@ fn cat_through_a_delta_keeps_2d_datetimes_of_another_unit_and_durations() {
     assert!(ok, "{err}");
     assert_eq!(out, "['NaT'     6   -40]\n");
 }
+
+/// A delta over `base` whose last data page (the array's highest changed page) is damaged.
+fn damaged_delta(base: &Path, delta: &Path, changes: &[(usize, i64)]) {
+    delta_over(base, delta, changes);
+    let mut bytes = std::fs::read(delta).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x40;
+    std::fs::write(delta, bytes).unwrap();
+}
+
+#[test]
+fn a_read_through_a_delta_checks_only_the_pages_it_touches() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("t.npy");
+    let n = 100_000;
+    write_time_npy(&base, "<m8[s]", &[n], &(0..n as i64).collect::<Vec<_>>());
+    let delta = dir.path().join("t.delta");
+    // Pages 0 and the one holding element 90 000 change; the second one is then damaged.
+    damaged_delta(&base, &delta, &[(5, -5), (90_001, 7)]);
+    let cat = |sel: &str| {
+        let o = larder()
+            .args(["cat".as_ref(), base.as_os_str(), "--delta".as_ref(), delta.as_os_str()])
+            .args(["--slice", sel])
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    // Untouched by the damage: the changed page 0, and base pages.
+    assert_eq!(cat("5"), (Some(0), "-5\n".to_string(), String::new()));
+    assert_eq!(cat("50000:50003"), (Some(0), "[50000 50001 50002]\n".to_string(), String::new()));
+    // The damaged page fails, naming the delta and the page.
+    let (code, _, err) = cat("90001");
+    assert_eq!(code, Some(1));
+    assert!(err.contains("t.delta") && err.contains("checksum mismatch"), "{err}");
+}
+
+#[test]
+fn a_2d_read_through_a_delta_skips_a_damaged_page_it_does_not_touch() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = dir.path().join("d.npy");
+    // 2-d datetimes: row 0 and a row far down change; that far page is damaged.
+    let (rows, cols) = (4000, 25);
+    write_time_npy(&base, "<M8[s]", &[rows, cols], &vec![86_400; rows * cols]);
+    let delta = dir.path().join("d.delta");
+    damaged_delta(&base, &delta, &[(1, 0), (3900 * cols, 0)]);
+    let o = larder()
+        .args(["cat".as_ref(), base.as_os_str(), "--delta".as_ref(), delta.as_os_str()])
+        .args(["--slice", "0,:3", "--json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "[\"1970-01-02T00:00:00\",\"1970-01-01T00:00:00\",\"1970-01-02T00:00:00\"]\n"
+    );
+    let o = larder()
+        .args(["cat".as_ref(), base.as_os_str(), "--delta".as_ref(), delta.as_os_str()])
+        .args(["--slice", "3900,0"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("d.delta"));
+}
