@@ -37,6 +37,7 @@ mod groupby;
 mod histogram;
 mod kernel;
 mod masked;
+mod present;
 mod quantile;
 mod stats;
 

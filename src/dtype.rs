@@ -12,6 +12,8 @@ use num_complex::Complex;
 
 use crate::error::{Error, Result};
 
+pub(crate) mod cf;
+
 /// Byte order of the elements in storage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ByteOrder {

@@ -9,6 +9,7 @@ use super::datetime::{DateTimeSummary, TimeDeltaSummary, datetime_summary, timed
 use super::histogram::{Bins, Histogram, histogram, summary_and_histogram};
 use super::kernel::Reduce;
 use super::masked::{MaskedChunks, null_count};
+use super::present::{Missing, Present, missing_of};
 use super::quantile::{Quantile, quantiles};
 use super::stats::{Summary, complex_refused, store_summary};
 use crate::dtype::{DType, Time, dispatch_element};
@@ -169,6 +170,9 @@ impl StatsOptions {
     /// # Errors
     /// As [`describe`](StatsOptions::describe).
     pub fn describe_store(&self, store: &AnyStore, path: &Path) -> Result<Description> {
+        if let Some(missing) = missing_of(store, path)? {
+            return self.describe_present(store, &missing, path);
+        }
         match (self.time_of(store.dtype(), path)?, store) {
             (Some(Time::DateTime(unit)), AnyStore::I64(s)) => {
                 Ok(Description::DateTimes(datetime_summary(&*s.chunk_source()?, unit)?))
@@ -179,6 +183,41 @@ impl StatsOptions {
             (Some(_), _) => Err(Error::internal("a time type stored other than as int64")),
             (None, _) => self.compute_store(store, path).map(Description::Numbers),
         }
+    }
+
+    /// [`describe_store`](StatsOptions::describe_store) of a column whose attributes say how
+    /// its missing rows are stored (a dataset group's `_FillValue` or mask): those rows are
+    /// skipped and counted as `null_count`, as for the column in a dataset directory.
+    fn describe_present(
+        &self,
+        store: &AnyStore,
+        missing: &Missing,
+        path: &Path,
+    ) -> Result<Description> {
+        if let (Some(time), AnyStore::I64(s)) = (self.time_of(store.dtype(), path)?, store) {
+            let present = Present::new(&**s, missing);
+            let nulls = Some(present.null_count()?);
+            return Ok(match time {
+                Time::DateTime(unit) => {
+                    let mut d = datetime_summary(&present, unit)?;
+                    d.null_count = nulls;
+                    Description::DateTimes(d)
+                }
+                Time::TimeDelta(unit) => {
+                    let mut d = timedelta_summary(&present, unit)?;
+                    d.null_count = nulls;
+                    Description::TimeDeltas(d)
+                }
+            });
+        }
+        let (mut stats, nulls) = crate::store_dispatch!(store,
+            s => {
+                let present = Present::new(&**s, missing);
+                stats_typed(&present, self).and_then(|st| Ok((st, present.null_count()?)))
+            },
+            complex _s => Err(complex_refused(path)))?;
+        stats.summary.null_count = Some(nulls);
+        Ok(Description::Numbers(stats))
     }
 
     /// The time type of `dtype`, if it has one; an error naming `path` when histograms or

@@ -19,6 +19,7 @@ mod cow;
 mod datetime;
 mod fuzz;
 mod group;
+mod groupstats;
 mod hostile;
 mod interop;
 mod limits;
