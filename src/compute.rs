@@ -37,12 +37,13 @@ mod groupby;
 mod histogram;
 mod kernel;
 mod masked;
+mod present;
 mod quantile;
 mod stats;
 
 pub use axis::{AxisSummary, MAX_POSITIONS, summary_axis, summary_axis_any, summary_axis_store};
 pub use buckets::Every;
-pub use datetime::{DateTimeSummary, datetime_summary};
+pub use datetime::{DateTimeSummary, TimeDeltaSummary, datetime_summary, timedelta_summary};
 pub use describe::{Description, Stats, StatsOptions, stats};
 pub use groupby::{Agg, AggKind, GroupBy, GroupKey, MAX_GROUPS, groupby, groupby_every};
 pub use histogram::{Bins, Histogram, histogram};

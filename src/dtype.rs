@@ -12,6 +12,8 @@ use num_complex::Complex;
 
 use crate::error::{Error, Result};
 
+pub(crate) mod cf;
+
 /// Byte order of the elements in storage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ByteOrder {
@@ -172,6 +174,20 @@ impl TimeUnit {
             TimeUnit::Ms => "ms",
             TimeUnit::Us => "us",
             TimeUnit::Ns => "ns",
+        }
+    }
+
+    /// The word numpy prints after a `timedelta64` count: `days`, `hours`, `minutes`,
+    /// `seconds`, `milliseconds`, `microseconds`, `nanoseconds` (plural even for 1, as numpy).
+    pub const fn numpy_plural(self) -> &'static str {
+        match self {
+            TimeUnit::D => "days",
+            TimeUnit::H => "hours",
+            TimeUnit::M => "minutes",
+            TimeUnit::S => "seconds",
+            TimeUnit::Ms => "milliseconds",
+            TimeUnit::Us => "microseconds",
+            TimeUnit::Ns => "nanoseconds",
         }
     }
 

@@ -5,7 +5,7 @@
 //! that needs a plugin (LZF, blosc, bitshuffle, …) is refused by name before any data is read.
 //! New datasets are chunked, optionally gzip-compressed.
 
-mod cf;
+use crate::dtype::cf;
 
 use std::any::Any;
 use std::fmt;

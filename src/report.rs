@@ -50,6 +50,11 @@ pub(crate) fn stats(
             let text = serde_json::to_string(&r)?;
             let fields = json_fields(&text)?;
             let datetimes = matches!(r, larder::compute::Description::DateTimes(_));
+            // Durations print as numpy prints a timedelta64 scalar: `7 seconds`.
+            let unit = match &r {
+                larder::compute::Description::TimeDeltas(d) => Some(d.unit.numpy_plural()),
+                _ => None,
+            };
             for key in [
                 "dtype",
                 "count",
@@ -68,6 +73,17 @@ pub(crate) fn stats(
                 match fields.get(key) {
                     // Times (ISO 8601) and the dtype print as they are, without quotes.
                     Some(v) if datetimes && v.get().starts_with('"') => {
+                        let s: String = serde_json::from_str(v.get())?;
+                        writeln!(out, "{key:<10} {s}")?;
+                    }
+                    Some(v)
+                        if let Some(word) = unit
+                            && ["sum", "mean", "min", "max"].contains(&key)
+                            && v.get() != "null" =>
+                    {
+                        writeln!(out, "{key:<10} {} {word}", v.get())?;
+                    }
+                    Some(v) if unit.is_some() && key == "dtype" => {
                         let s: String = serde_json::from_str(v.get())?;
                         writeln!(out, "{key:<10} {s}")?;
                     }

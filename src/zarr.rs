@@ -169,7 +169,11 @@ impl<T: Element> ZarrArray<T> {
 
     fn from_array(root: &Path, array: Array<FilesystemStore>, writable: bool) -> Result<Self> {
         crate::sys::keep_freed_chunk_buffers();
-        let d = describe(root, &array)?;
+        let mut d = describe(root, &array)?;
+        // CF-encoded times (larder's dataset groups, xarray with the 1970 epoch) read as
+        // numpy's time types, by the rule HDF5 datasets follow.
+        let text = |k: &str| array.attributes().get(k).and_then(serde_json::Value::as_str);
+        d.dtype = crate::dtype::cf::decoded(d.dtype, text(cf_units()), text(cf_calendar()));
         if d.dtype.element() != T::TYPE {
             return Err(Error::DTypeMismatch {
                 path: root.to_path_buf(),
@@ -794,10 +798,27 @@ impl<T: Element> ArrayRead<T> for ZarrArray<T> {
         &self.chunks
     }
     fn attributes(&self) -> Result<Attributes> {
-        let mut attrs = self.array.get().attributes().clone();
+        let array = self.array.get();
+        let mut attrs = array.attributes().clone();
         // Provenance zarrs adds on its own; not the user's.
         attrs.remove("_zarrs");
+        // CF time attributes read as the dtype are part of it, as for HDF5.
+        let stored = describe(&self.path, &array)?.dtype;
+        if stored.time() != self.dtype.time() {
+            attrs.remove(cf_units());
+            attrs.remove(cf_calendar());
+        }
         Ok(attrs)
+    }
+
+    /// For a writable array: lets go of the lock zarrs' filesystem store keeps for every chunk
+    /// key written (they would grow with the number of chunks). Call it with no write in flight,
+    /// as `larder copy` does between batches. A read-only array does this on its own.
+    fn release(&self) -> Result<()> {
+        if self.writable {
+            self.array.renew_now();
+        }
+        Ok(())
     }
 
     fn read_region(&self, region: &Region) -> Result<CowArray<'_, T, IxDyn>> {
@@ -841,6 +862,15 @@ impl<T: Element> ArrayWrite<T> for ZarrArray<T> {
     fn write_region(&mut self, start: &[usize], data: &ArrayViewD<'_, T>) -> Result<()> {
         self.store_block(start, data)
     }
+}
+
+/// The CF attribute names of times (one home: `dtype::cf`).
+fn cf_units() -> &'static str {
+    crate::dtype::cf::UNITS
+}
+
+fn cf_calendar() -> &'static str {
+    crate::dtype::cf::CALENDAR
 }
 
 impl<T: Element> ZarrArray<T> {

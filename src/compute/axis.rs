@@ -253,19 +253,21 @@ pub fn summary_axis_any(path: impl AsRef<Path>, axis: usize) -> Result<AxisSumma
         complex _C => Err(complex_refused(path)))
 }
 
-/// Sums and spreads of timestamps along an axis would be their 64-bit counts: refused.
+/// Sums and spreads of timestamps or durations along an axis would be their 64-bit counts, with
+/// `NaT` as `-2^63`: refused.
 fn refuse_datetime(dtype: crate::dtype::DType, path: &Path) -> Result<()> {
-    match dtype.time() {
-        Some(crate::dtype::Time::DateTime(unit)) => Err(Error::invalid(
-            path,
-            format!(
-                "holds datetime64[{}] values; statistics along an axis are only computed for \
-                 numbers",
-                unit.as_str()
-            ),
-        )),
-        _ => Ok(()),
-    }
+    let (kind, unit) = match dtype.time() {
+        Some(crate::dtype::Time::DateTime(unit)) => ("datetime64", unit),
+        Some(crate::dtype::Time::TimeDelta(unit)) => ("timedelta64", unit),
+        None => return Ok(()),
+    };
+    Err(Error::invalid(
+        path,
+        format!(
+            "holds {kind}[{}] values; statistics along an axis are only computed for numbers",
+            unit.as_str()
+        ),
+    ))
 }
 
 /// Bytes of rows [`summary_axis_store`] reads at a time (rounded to the store's chunks).

@@ -5,13 +5,14 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::datetime::{DateTimeSummary, datetime_summary};
+use super::datetime::{DateTimeSummary, TimeDeltaSummary, datetime_summary, timedelta_summary};
 use super::histogram::{Bins, Histogram, histogram, summary_and_histogram};
 use super::kernel::Reduce;
 use super::masked::{MaskedChunks, null_count};
+use super::present::{Missing, Present, missing_of};
 use super::quantile::{Quantile, quantiles};
 use super::stats::{Summary, complex_refused, store_summary};
-use crate::dtype::{DType, Time, TimeUnit, dispatch_element};
+use crate::dtype::{DType, Time, dispatch_element};
 use crate::error::{Error, Result};
 use crate::open::AnyStore;
 use crate::store::ChunkSource;
@@ -107,7 +108,9 @@ impl StatsOptions {
             refuse_datetime(crate::npy::read_header(path)?.dtype, path)?;
             return match self.describe_column(&ds, i, path)? {
                 Description::Numbers(s) => Ok(s),
-                Description::DateTimes(_) => Err(Error::internal("datetimes past their refusal")),
+                Description::DateTimes(_) | Description::TimeDeltas(_) => {
+                    Err(Error::internal("times past their refusal"))
+                }
             };
         }
         self.compute_store(&crate::open::open(path)?, path)
@@ -147,11 +150,22 @@ impl StatsOptions {
                 complex _C => return Err(complex_refused(path)));
             return self.describe_store(&store, path);
         };
-        if let Some(unit) = self.datetime_unit(dtype, path)? {
+        if let Some(time) = self.time_of(dtype, path)? {
             let values = column.values::<i64>()?;
-            let mut s = datetime_summary(&MaskedChunks::new(&values, &valid)?, unit)?;
-            s.null_count = Some(null_count(&valid)?);
-            return Ok(Description::DateTimes(s));
+            let masked = MaskedChunks::new(&values, &valid)?;
+            let nulls = Some(null_count(&valid)?);
+            return Ok(match time {
+                Time::DateTime(unit) => {
+                    let mut s = datetime_summary(&masked, unit)?;
+                    s.null_count = nulls;
+                    Description::DateTimes(s)
+                }
+                Time::TimeDelta(unit) => {
+                    let mut s = timedelta_summary(&masked, unit)?;
+                    s.null_count = nulls;
+                    Description::TimeDeltas(s)
+                }
+            });
         }
         let mut stats = dispatch_element!(dtype.element(),
             T => stats_typed(&MaskedChunks::new(&column.values::<T>()?, &valid)?, self),
@@ -165,29 +179,73 @@ impl StatsOptions {
     /// # Errors
     /// As [`describe`](StatsOptions::describe).
     pub fn describe_store(&self, store: &AnyStore, path: &Path) -> Result<Description> {
-        match (self.datetime_unit(store.dtype(), path)?, store) {
-            (Some(unit), AnyStore::I64(s)) => {
+        if let Some(missing) = missing_of(store, path)? {
+            return self.describe_present(store, &missing, path);
+        }
+        match (self.time_of(store.dtype(), path)?, store) {
+            (Some(Time::DateTime(unit)), AnyStore::I64(s)) => {
                 Ok(Description::DateTimes(datetime_summary(&*s.chunk_source()?, unit)?))
             }
-            _ => self.compute_store(store, path).map(Description::Numbers),
+            (Some(Time::TimeDelta(unit)), AnyStore::I64(s)) => {
+                Ok(Description::TimeDeltas(timedelta_summary(&*s.chunk_source()?, unit)?))
+            }
+            (Some(_), _) => Err(Error::internal("a time type stored other than as int64")),
+            (None, _) => self.compute_store(store, path).map(Description::Numbers),
         }
     }
 
-    /// The unit of a `datetime64` dtype; an error naming `path` when histograms or quantiles
-    /// are asked of it.
-    fn datetime_unit(&self, dtype: DType, path: &Path) -> Result<Option<TimeUnit>> {
-        match dtype.time() {
-            Some(Time::DateTime(unit)) => {
-                if self.bins.is_some() || !self.quantiles.is_empty() {
-                    return Err(Error::invalid(
-                        path,
-                        "histograms and quantiles of datetime64 values are not supported",
-                    ));
+    /// [`describe_store`](StatsOptions::describe_store) of a column whose attributes say how
+    /// its missing rows are stored (a dataset group's `_FillValue` or mask): those rows are
+    /// skipped and counted as `null_count`, as for the column in a dataset directory.
+    fn describe_present(
+        &self,
+        store: &AnyStore,
+        missing: &Missing,
+        path: &Path,
+    ) -> Result<Description> {
+        if let (Some(time), AnyStore::I64(s)) = (self.time_of(store.dtype(), path)?, store) {
+            let present = Present::new(&**s, missing);
+            let nulls = Some(present.null_count()?);
+            return Ok(match time {
+                Time::DateTime(unit) => {
+                    let mut d = datetime_summary(&present, unit)?;
+                    d.null_count = nulls;
+                    Description::DateTimes(d)
                 }
-                Ok(Some(unit))
-            }
-            _ => Ok(None),
+                Time::TimeDelta(unit) => {
+                    let mut d = timedelta_summary(&present, unit)?;
+                    d.null_count = nulls;
+                    Description::TimeDeltas(d)
+                }
+            });
         }
+        let (mut stats, nulls) = crate::store_dispatch!(store,
+            s => {
+                let present = Present::new(&**s, missing);
+                stats_typed(&present, self).and_then(|st| Ok((st, present.null_count()?)))
+            },
+            complex _s => Err(complex_refused(path)))?;
+        stats.summary.null_count = Some(nulls);
+        Ok(Description::Numbers(stats))
+    }
+
+    /// The time type of `dtype`, if it has one; an error naming `path` when histograms or
+    /// quantiles are asked of it.
+    fn time_of(&self, dtype: DType, path: &Path) -> Result<Option<Time>> {
+        let time = dtype.time();
+        if let Some(t) = time
+            && (self.bins.is_some() || !self.quantiles.is_empty())
+        {
+            let kind = match t {
+                Time::DateTime(_) => "datetime64",
+                Time::TimeDelta(_) => "timedelta64",
+            };
+            return Err(Error::invalid(
+                path,
+                format!("histograms and quantiles of {kind} values are not supported"),
+            ));
+        }
+        Ok(time)
     }
 
     /// Checks the options, and a dataset column's kind; the dataset and the column's index, if
@@ -260,29 +318,40 @@ pub(crate) fn refuse_dataset(path: &Path) -> Result<()> {
     ))
 }
 
-/// The error for [`StatsOptions::compute`] of datetimes: their sum means nothing.
+/// The error for [`StatsOptions::compute`] of datetimes (their sum means nothing) and of
+/// durations (whose `NaT` the number statistics would count as `-2^63`).
 fn refuse_datetime(dtype: DType, path: &Path) -> Result<()> {
-    if let Some(Time::DateTime(unit)) = dtype.time() {
-        return Err(Error::invalid(
+    match dtype.time() {
+        Some(Time::DateTime(unit)) => Err(Error::invalid(
             path,
             format!(
                 "holds datetime64[{}] values, whose sum means nothing; describe them instead \
                  (count, mean, min, max)",
                 unit.as_str()
             ),
-        ));
+        )),
+        Some(Time::TimeDelta(unit)) => Err(Error::invalid(
+            path,
+            format!(
+                "holds timedelta64[{}] values, whose NaT is no number; describe them instead \
+                 (count, sum, mean, min, max)",
+                unit.as_str()
+            ),
+        )),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// What `larder stats` reports: statistics of numbers, or of datetimes.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Description {
-    /// Numbers (and `bool`, `timedelta64` counts): [`Stats`].
+    /// Numbers (and `bool`): [`Stats`].
     Numbers(Stats),
     /// `datetime64` values: [`DateTimeSummary`].
     DateTimes(DateTimeSummary),
+    /// `timedelta64` values: [`TimeDeltaSummary`].
+    TimeDeltas(TimeDeltaSummary),
 }
 
 /// The error for a statistic of a categorical column other than counting: its values are

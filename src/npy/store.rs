@@ -26,11 +26,18 @@ impl<T: Element> ArrayRead<T> for MmapArray<T> {
     }
 
     /// Zero-copy (`CowArray::Borrowed`) when the file is in native byte order and aligned.
+    /// Through deltas not applied yet, a region of at most `LAZY_ELEMENTS` elements is read
+    /// page by page instead (see [`MmapArray::open_with_deltas`]).
     fn read_region(&self, region: &Region) -> Result<CowArray<'_, T, IxDyn>> {
         region.check_inside(MmapArray::shape(self))?;
         // The view is read right after; a file cut since it was mapped is an error, not a fault.
         self.check_not_shrunk(0, self.len() * self.dtype().itemsize())?;
         let sl = region.slices();
+        // Through deltas not applied yet, a small region reads only its own pages (each delta
+        // page checked on first use), so a damaged page elsewhere does not stop it.
+        if let Some(small) = self.read_lazily(&sl)? {
+            return Ok(CowArray::from(small));
+        }
         match self.view() {
             Ok(v) => Ok(CowArray::from(v.slice_move(sl.as_slice()))),
             Err(Error::NotViewable { .. }) => {

@@ -13,7 +13,9 @@ use crate::error::{Error, Result};
 use crate::npy::{MmapArray, read_header};
 use crate::open::{Location, Place, detect_format, open};
 use crate::select::Selection;
-use crate::store::{ArrayRead, Format};
+use crate::store::Format;
+
+mod picks;
 
 /// Above this many elements, text output is summarized as numpy does (`threshold=1000`).
 pub const SUMMARY_THRESHOLD: usize = 1000;
@@ -62,14 +64,12 @@ pub fn cat_with_deltas<P: AsRef<Path>>(
     out: &mut dyn Write,
 ) -> Result<()> {
     let store = crate::open::open_with_deltas(base, deltas)?;
-    let io = |e| Error::io("<stdout>", e);
-    crate::store_dispatch!(&store, a => {
-        let values = a.read(selection).map_err(|e| match e {
+    crate::store_dispatch!(&store, a => picks::cat_store(&**a, selection, format, out)).map_err(
+        |e| match e {
             Error::Argument(reason) => Error::invalid(base, reason),
             e => e,
-        })?;
-        write(out, &values.view(), false, format).map_err(io)
-    })
+        },
+    )
 }
 
 fn cat_at(
@@ -81,21 +81,7 @@ fn cat_at(
     if Place::parse(path)?.is_object() || detect_format(&Location::parse(path).file)? != Format::Npy
     {
         let store = open(path)?;
-        let io = |e| Error::io("<stdout>", e);
-        return crate::store_dispatch!(&store, a => {
-            if format == TextFormat::Text
-                && selection.items().is_empty()
-                && let Some((corners, cut)) = read_corners(&**a)?
-            {
-                return write_layout(out, &corners.view(), false, format, Some(&cut), a.dtype().time())
-                    .map_err(io);
-            }
-            if format != TextFormat::Text && selection.items().is_empty() && !a.shape().is_empty() {
-                return stream(&**a, format, out);
-            }
-            let values = a.read(selection)?;
-            write_as(out, &values.view(), false, format, a.dtype().time()).map_err(io)
-        });
+        return crate::store_dispatch!(&store, a => picks::cat_store(&**a, selection, format, out));
     }
     // A dataset's column with missing values: `<NA>` where its validity file says so.
     if let Some((ds, i)) = crate::dataset::Dataset::of_column_file(path)? {
@@ -135,129 +121,6 @@ fn cat_typed<T: Element>(
     }
 }
 
-/// The elements a summary of the whole of `a` prints, read box by box: along each axis longer
-/// than `2 * EDGE_ITEMS` only its first and last `EDGE_ITEMS` indices, so at most `2^ndim`
-/// corner boxes of at most `EDGE_ITEMS` per axis are read, whatever the array's size. Returns
-/// them packed together, with the axes that were cut; `None` when the array is not summarized.
-fn read_corners<T: Element>(
-    a: &dyn ArrayRead<T>,
-) -> Result<Option<(ndarray::ArrayD<T>, Vec<bool>)>> {
-    let shape = a.shape();
-    if crate::limits::element_count_usize(shape).unwrap_or(usize::MAX) <= SUMMARY_THRESHOLD {
-        return Ok(None);
-    }
-    let cut: Vec<bool> = shape.iter().map(|&n| n > 2 * EDGE_ITEMS).collect();
-    // Per axis, the runs read: (start in the array, start in the packed array, length).
-    let runs: Vec<Vec<(usize, usize, usize)>> = shape
-        .iter()
-        .zip(&cut)
-        .map(|(&n, &c)| {
-            if c {
-                vec![(0, 0, EDGE_ITEMS), (n - EDGE_ITEMS, EDGE_ITEMS, EDGE_ITEMS)]
-            } else {
-                vec![(0, 0, n)]
-            }
-        })
-        .collect();
-    let packed: Vec<usize> = runs.iter().map(|r| r.iter().map(|x| x.2).sum()).collect();
-    let mut out = ndarray::ArrayD::<T>::from_elem(ndarray::IxDyn(&packed), T::default());
-    let mut pick = vec![0usize; shape.len()];
-    loop {
-        let chosen: Vec<_> = pick.iter().zip(&runs).map(|(&i, r)| r[i]).collect();
-        let start: Vec<usize> = chosen.iter().map(|x| x.0).collect();
-        let len: Vec<usize> = chosen.iter().map(|x| x.2).collect();
-        let at: Vec<usize> = chosen.iter().map(|x| x.1).collect();
-        let block = a.read_region(&crate::grid::Region::new(&start, &len)?)?;
-        let place = crate::grid::Region::new(&at, &len)?.slices();
-        out.slice_mut(place.as_slice()).assign(&block);
-        // Next combination of runs, last axis fastest.
-        let mut axis = shape.len();
-        loop {
-            if axis == 0 {
-                return Ok(Some((out, cut)));
-            }
-            axis -= 1;
-            pick[axis] += 1;
-            if pick[axis] < runs[axis].len() {
-                break;
-            }
-            pick[axis] = 0;
-        }
-    }
-}
-
-/// Bytes of the blocks of rows `stream` reads at a time.
-const STREAM_BLOCK_BYTES: usize = 4 << 20;
-
-/// Prints the whole of `a` with every element (`--all`, JSON) from blocks of whole rows of
-/// about [`STREAM_BLOCK_BYTES`] (one row at least), so the output of an array of any size is
-/// made with a bounded buffer. Text needs the widest element first: the rows are read twice.
-fn stream<T: Element>(a: &dyn ArrayRead<T>, format: TextFormat, out: &mut dyn Write) -> Result<()> {
-    let io = |e| Error::io("<stdout>", e);
-    let shape = a.shape();
-    let row: usize = crate::limits::element_count_usize(&shape[1..])
-        .map_err(|e| Error::invalid("<array>", e))?;
-    let per = (STREAM_BLOCK_BYTES / row.saturating_mul(std::mem::size_of::<T>()).max(1)).max(1);
-    let blocks = |f: &mut dyn FnMut(usize, &ArrayViewD<'_, T>) -> Result<()>| -> Result<()> {
-        let mut r0 = 0;
-        while r0 < shape[0] {
-            let n = per.min(shape[0] - r0);
-            let mut start = vec![0; shape.len()];
-            start[0] = r0;
-            let mut len = shape.to_vec();
-            len[0] = n;
-            let block = a.read_region(&crate::grid::Region::new(&start, &len)?)?;
-            f(r0, &block.view())?;
-            r0 += n;
-        }
-        Ok(())
-    };
-    let time = a.dtype().time();
-    let get = |v: T| -> Shown {
-        let s = v.to_scalar();
-        match (time, &s) {
-            (Some(Time::DateTime(u)), Scalar::I64(x)) => Shown::Time(format_datetime(*x, u)),
-            _ => Shown::Scalar(s),
-        }
-    };
-    let mut layout = Layout { summarize: false, width: 0, packed: None };
-    if format == TextFormat::TextAll {
-        let mut width = 0;
-        blocks(&mut |_, v| {
-            visit(v, layout, 0, &mut |x| {
-                width = width.max(get(x).text().chars().count());
-            });
-            Ok(())
-        })?;
-        layout.width = width;
-    }
-    let mut w = io::BufWriter::new(out);
-    let gap = if shape.len() == 1 {
-        " ".to_string()
-    } else {
-        format!("{} ", "\n".repeat(shape.len() - 1))
-    };
-    w.write_all(b"[").map_err(io)?;
-    blocks(&mut |r0, v| {
-        for (k, sub) in v.axis_iter(Axis(0)).enumerate() {
-            let first = r0 + k == 0;
-            if format == TextFormat::Json {
-                if !first {
-                    w.write_all(b",").map_err(io)?;
-                }
-                json(&mut w, &sub, &get).map_err(io)?;
-            } else {
-                if !first {
-                    w.write_all(gap.as_bytes()).map_err(io)?;
-                }
-                text(&mut w, &sub, &get, 1, layout).map_err(io)?;
-            }
-        }
-        Ok(())
-    })?;
-    w.write_all(b"]\n").and_then(|()| w.flush()).map_err(io)
-}
-
 /// Writes `view` in `format`; `swapped` says each stored value must be byte-swapped first.
 ///
 /// # Errors
@@ -272,7 +135,8 @@ pub fn write<T: Element>(
 }
 
 /// [`write()`] for values of a time type: `datetime64` values print as ISO 8601 strings, as
-/// numpy prints them (quoted in text, strings in JSON).
+/// numpy prints them (quoted in text, strings in JSON); `timedelta64` values as their counts,
+/// `NaT` as `'NaT'` (the string `"NaT"` in JSON).
 ///
 /// # Errors
 /// Whatever `out` returns.
@@ -298,13 +162,7 @@ fn write_layout<T: Element>(
 ) -> io::Result<()> {
     let mut w = io::BufWriter::new(out);
     let get = |v: T| if swapped { v.swap_bytes() } else { v };
-    let show = |v: T| -> Shown {
-        let s = get(v).to_scalar();
-        match (time, &s) {
-            (Some(Time::DateTime(u)), Scalar::I64(x)) => Shown::Time(format_datetime(*x, u)),
-            _ => Shown::Scalar(s),
-        }
-    };
+    let show = |v: T| Shown::of(get(v).to_scalar(), time);
     match format {
         TextFormat::Json => json(&mut w, view, &show)?,
         // numpy prints any empty array as `[]`, whatever its shape: walking its axes would
@@ -336,6 +194,16 @@ enum Shown {
 }
 
 impl Shown {
+    /// How a value of an array whose elements mean `time` prints: datetimes in ISO 8601,
+    /// durations as their count in the unit, `NaT` of either quoted, as numpy prints them.
+    fn of(s: Scalar, time: Option<Time>) -> Shown {
+        match (time, &s) {
+            (Some(Time::DateTime(u)), Scalar::I64(x)) => Shown::Time(format_datetime(*x, u)),
+            (Some(Time::TimeDelta(_)), Scalar::I64(i64::MIN)) => Shown::Time("NaT".to_string()),
+            _ => Shown::Scalar(s),
+        }
+    }
+
     fn text(&self) -> String {
         match self {
             Shown::Scalar(s) => s.to_string(),

@@ -529,10 +529,16 @@ fn pump<T: Element>(
     dst.flush()
 }
 
+/// What holding one block in a batch costs beyond its values (its origin, shape, strides and
+/// allocations): counted with the values, so a batch of tiny chunks stays as small as a batch
+/// of large ones.
+const BLOCK_OVERHEAD: usize = 2048;
+
 /// Moves `src` into the Zarr array `dst` one `unit`-shaped block (a whole chunk or shard) at a
 /// time, encoding on every core: blocks are taken from `src` in order on this thread, about
-/// [`FLUSH_EVERY`] bytes of them at a time, then encoded and stored in parallel. Memory stays at
-/// one such batch plus one encoded block per thread.
+/// [`FLUSH_EVERY`] bytes of them at a time (with [`BLOCK_OVERHEAD`] per block), then encoded
+/// and stored in parallel. Memory stays at one such batch plus one encoded block per thread,
+/// whatever the number of chunks: after each batch `dst` lets go of its per-chunk state.
 fn pump_parallel<T: Element>(
     src: &dyn ArrayRead<T>,
     dst: &ZarrArray<T>,
@@ -546,7 +552,7 @@ fn pump_parallel<T: Element>(
         let next = chunks.next().transpose()?;
         let done = next.is_none();
         if let Some(chunk) = next {
-            bytes += chunk.data.len() * std::mem::size_of::<T>();
+            bytes += chunk.data.len() * std::mem::size_of::<T>() + BLOCK_OVERHEAD;
             batch.push(chunk);
         }
         if bytes >= FLUSH_EVERY || (done && !batch.is_empty()) {
@@ -554,9 +560,11 @@ fn pump_parallel<T: Element>(
                 crate::sys::check_interrupt()?;
                 dst.store_block(&c.origin, &c.data.view())
             })?;
-            batch.clear();
+            // `clear` would keep the capacity of a batch of tiny blocks.
+            batch = Vec::new();
             bytes = 0;
             src.release()?;
+            dst.release()?;
         }
         if done {
             return Ok(());

@@ -5,7 +5,10 @@
 //! 120 bytes each) by its end: memory growing with the number of chunks, not with what is in
 //! flight. The locks only order writers within this process, so a read-only array replaces its
 //! store with a fresh one (same metadata) every [`RENEW_EVERY`] chunk reads, which bounds the
-//! table; the old store goes away with the last read still using it.
+//! table; the old store goes away with the last read still using it. A writable array's store
+//! is renewed only when its owner says no write is in flight ([`Handle::renew_now`]): `larder
+//! copy` does so between its batches of chunks, so writing ten million chunks does not keep ten
+//! million locks either.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -47,16 +50,22 @@ impl Handle {
     pub(super) fn for_read(&self) -> Arc<Array<FilesystemStore>> {
         let n = self.reads.fetch_add(1, Ordering::Relaxed) + 1;
         if self.renew && n.is_multiple_of(RENEW_EVERY) {
-            let current = self.get();
-            let fresh = store_at(&self.root).ok().and_then(|store| {
-                Array::new_with_metadata(store, current.path().as_str(), current.metadata().clone())
-                    .ok()
-            });
-            if let Some(fresh) = fresh {
-                *self.array.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(fresh);
-            }
+            self.renew_now();
         }
         self.get()
+    }
+
+    /// A fresh store now (same metadata), dropping every per-key lock. For a writable array,
+    /// only when no write through it is in flight: the locks order those writes.
+    pub(super) fn renew_now(&self) {
+        let current = self.get();
+        let fresh = store_at(&self.root).ok().and_then(|store| {
+            Array::new_with_metadata(store, current.path().as_str(), current.metadata().clone())
+                .ok()
+        });
+        if let Some(fresh) = fresh {
+            *self.array.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(fresh);
+        }
     }
 }
 
@@ -83,12 +92,19 @@ mod tests {
         assert!(!Arc::ptr_eq(&first, &z.array.get()), "the store was not renewed");
         let all = z.read(&crate::select::Selection::all()).unwrap();
         assert_eq!(all.as_slice().unwrap(), &[0.0; 4]);
-        // A writable array keeps its store and its locks.
+        // A writable array keeps its store and its locks while it reads, and lets them go
+        // when its owner releases it (between writes).
         let w = ZarrArray::<f64>::open_mut(&p, None).unwrap();
         let first = w.array.get();
         for _ in 0..RENEW_EVERY {
             drop(w.array.for_read());
         }
         assert!(Arc::ptr_eq(&first, &w.array.get()));
+        w.store_block(&[1], &ndarray::arr1(&[2.5]).into_dyn().view()).unwrap();
+        w.release().unwrap();
+        assert!(!Arc::ptr_eq(&first, &w.array.get()), "release did not renew the store");
+        w.store_block(&[2], &ndarray::arr1(&[3.5]).into_dyn().view()).unwrap();
+        let all = w.read(&crate::select::Selection::all()).unwrap();
+        assert_eq!(all.as_slice().unwrap(), &[0.0, 2.5, 3.5, 0.0]);
     }
 }

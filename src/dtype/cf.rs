@@ -1,20 +1,22 @@
-//! How an HDF5 dataset says its `int64` values are numpy `datetime64[unit]` times or
-//! `timedelta64[unit]` durations: the CF conventions' attributes, which xarray and netCDF readers
-//! decode, since hdf5-metno cannot make the opaque type h5py tags `NUMPY:<M8[unit]`.
+//! How an HDF5 dataset or a Zarr array says its `int64` values are numpy `datetime64[unit]`
+//! times or `timedelta64[unit]` durations: the CF conventions' attributes, which xarray and
+//! netCDF readers decode (hdf5-metno cannot make the opaque type h5py tags `NUMPY:<M8[unit]`,
+//! and larder's dataset groups store datetime columns this way for xarray). One rule for both
+//! backends: what larder writes to HDF5 and to a dataset group reads back as the same type.
 //!
 //! Times: `units = "seconds since 1970-01-01T00:00:00"` and `calendar = "proleptic_gregorian"`
 //! (the calendar numpy's datetime64 uses). Durations: `units = "seconds"` (no epoch, no
 //! calendar). The names and the epoch must be exactly these for larder to read the values back
 //! as times: another epoch or calendar is left as plain integers.
 
-use crate::dtype::{Time, TimeUnit};
+use crate::dtype::{DType, ElementType, Time, TimeUnit};
 
 /// The attribute naming the unit (and for times the epoch).
-pub(super) const UNITS: &str = "units";
+pub(crate) const UNITS: &str = "units";
 /// The attribute naming the calendar of times.
-pub(super) const CALENDAR: &str = "calendar";
+pub(crate) const CALENDAR: &str = "calendar";
 /// The calendar of numpy's `datetime64`.
-pub(super) const PROLEPTIC: &str = "proleptic_gregorian";
+pub(crate) const PROLEPTIC: &str = "proleptic_gregorian";
 
 const NAMES: [(TimeUnit, &str); 7] = [
     (TimeUnit::D, "days"),
@@ -35,7 +37,7 @@ fn unit(name: &str) -> Option<TimeUnit> {
 }
 
 /// The `units` attribute of `time`'s values.
-pub(super) fn units(time: Time) -> String {
+pub(crate) fn units(time: Time) -> String {
     match time {
         Time::DateTime(u) => format!("{} since 1970-01-01T00:00:00", name(u)),
         Time::TimeDelta(u) => name(u).to_string(),
@@ -45,7 +47,7 @@ pub(super) fn units(time: Time) -> String {
 /// The time type that `units` and `calendar` declare, if they are what [`units`] and
 /// [`PROLEPTIC`] write (the epoch also as `1970-01-01`, `1970-01-01 00:00:00`, with or without
 /// `Z`).
-pub(super) fn time_of(units: &str, calendar: Option<&str>) -> Option<Time> {
+pub(crate) fn time_of(units: &str, calendar: Option<&str>) -> Option<Time> {
     let Some((name, epoch)) = units.trim().split_once(" since ") else {
         return unit(units).map(Time::TimeDelta);
     };
@@ -56,6 +58,15 @@ pub(super) fn time_of(units: &str, calendar: Option<&str>) -> Option<Time> {
         return None;
     }
     unit(name).map(Time::DateTime)
+}
+
+/// `dtype` with the time type its CF `units` and `calendar` attributes declare, when it is a
+/// plain `int64` and they declare one (else `dtype` as it is).
+pub(crate) fn decoded(dtype: DType, units: Option<&str>, calendar: Option<&str>) -> DType {
+    if dtype.element() != ElementType::I64 || dtype.time().is_some() {
+        return dtype;
+    }
+    units.and_then(|u| time_of(u, calendar)).and_then(|t| dtype.with_time(t)).unwrap_or(dtype)
 }
 
 #[cfg(test)]
