@@ -11,6 +11,7 @@
 
 mod append;
 mod arch;
+mod cat_stream;
 mod chunked;
 mod cli;
 mod compute;
