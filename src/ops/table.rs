@@ -2,7 +2,7 @@
 //! labels for categorical columns, `<NA>` for missing values, columns aligned. Only the rows
 //! printed are read.
 //!
-//! Rows are printed in blocks of [`BLOCK`], and the pages of each block's rows are dropped from
+//! Rows are printed in blocks of 16,384, and the pages of each block's rows are dropped from
 //! the resident set once printed, so memory stays bounded however many rows are printed: JSON
 //! records are written one by one, and the aligned table takes two passes over the mapped
 //! columns, the first for the columns' widths, the second to print.
