@@ -35,7 +35,7 @@ pub use manifest::{
     DictionaryFiles, Load, MANIFEST, Manifest, ManifestColumn, REJECTS, STR_DTYPE, Source,
     is_plain_file_name,
 };
-pub use strings::Strings;
+pub use strings::{Strings, StringsView};
 
 use crate::dtype::{DType, Element, ElementType};
 use crate::error::{Error, Result};

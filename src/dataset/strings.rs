@@ -90,6 +90,19 @@ impl Strings {
         self.get_in(o, bytes, i)
     }
 
+    /// The two files' contents looked up once, for reading many strings: each lookup of
+    /// [`get`](Strings::get) checks the files' views again.
+    ///
+    /// # Errors
+    /// As [`MmapArray::as_slice`].
+    pub fn view(&self) -> Result<StringsView<'_>> {
+        Ok(StringsView {
+            strings: self,
+            offsets: self.offsets.as_slice()?,
+            bytes: self.bytes.as_slice()?,
+        })
+    }
+
     /// String `i` of the offsets `o` into `bytes` (the two files' contents).
     fn get_in<'a>(&self, o: &[i64], bytes: &'a [u8], i: usize) -> Result<&'a str> {
         let (Some(&start), Some(&end)) = (o.get(i), o.get(i.wrapping_add(1))) else {
@@ -122,6 +135,23 @@ impl Strings {
         }
     }
 
+    /// Drops the pages of strings `lo..hi` (their offsets and bytes) from this process's
+    /// resident set after they have been read, as [`MmapArray::release`] does: a streaming pass
+    /// over many strings keeps a small footprint. Damaged offsets release nothing.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the kernel refuses.
+    pub fn release(&self, lo: usize, hi: usize) -> Result<()> {
+        let o = self.offsets.as_slice().unwrap_or(&[]);
+        let (Some(&start), Some(&end)) = (o.get(lo), o.get(hi)) else { return Ok(()) };
+        let size = std::mem::size_of::<i64>();
+        self.offsets.release(lo * size, (hi + 1 - lo) * size)?;
+        if let (Ok(start), Ok(end)) = (usize::try_from(start), usize::try_from(end)) {
+            self.bytes.release(start, end.saturating_sub(start))?;
+        }
+        Ok(())
+    }
+
     /// Every string, in order.
     pub fn iter(&self) -> impl Iterator<Item = Result<&str>> {
         // The files' contents are looked up once, not per string.
@@ -136,5 +166,23 @@ impl Strings {
             // The error once, then nothing.
             Err(_) => files.take().and_then(Result::err).map(Err),
         })
+    }
+}
+
+/// The strings of a [`Strings`] with its files' contents looked up once.
+#[derive(Clone, Copy, Debug)]
+pub struct StringsView<'a> {
+    strings: &'a Strings,
+    offsets: &'a [i64],
+    bytes: &'a [u8],
+}
+
+impl<'a> StringsView<'a> {
+    /// String `i`, as [`Strings::get`].
+    ///
+    /// # Errors
+    /// As [`Strings::get`].
+    pub fn get(&self, i: usize) -> Result<&'a str> {
+        self.strings.get_in(self.offsets, self.bytes, i)
     }
 }

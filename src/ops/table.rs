@@ -1,13 +1,18 @@
 //! Printing the rows of a dataset as a table, as `print(df)` shows a pandas frame: category
 //! labels for categorical columns, `<NA>` for missing values, columns aligned. Only the rows
 //! printed are read.
+//!
+//! Rows are printed in blocks of 16,384, and the pages of each block's rows are dropped from
+//! the resident set once printed, so memory stays bounded however many rows are printed: JSON
+//! records are written one by one, and the aligned table takes two passes over the mapped
+//! columns, the first for the columns' widths, the second to print.
 
 use std::io::Write;
 use std::path::Path;
 
 use serde_json::{Map, Value};
 
-use crate::dataset::{Categories, Column, ColumnKind, Dataset, Strings};
+use crate::dataset::{Categories, Column, ColumnKind, Dataset, Strings, StringsView};
 use std::borrow::Cow;
 
 use crate::dtype::{Element, Scalar, Time, TimeUnit, dispatch_element, format_datetime};
@@ -23,20 +28,32 @@ const EDGE_ROWS: usize = 5;
 /// More rows than this are printed as their first and last [`EDGE_ROWS`].
 const MAX_ROWS: usize = 60;
 
+/// Rows printed between releases of their pages.
+const BLOCK: usize = 1 << 14;
+
 /// One column, ready to print any row.
 trait Cells {
     /// The text of row `r` (`<NA>` when missing).
     fn text(&self, r: usize) -> String;
     /// The JSON value of row `r` (`null` when missing).
     fn json(&self, r: usize) -> Value;
+    /// Drops the pages of rows `lo..hi` from the resident set (they were printed).
+    fn release(&self, lo: usize, hi: usize) -> Result<()>;
 }
 
 struct Typed<'a, T: Element> {
     values: &'a [T],
     valid: Option<&'a [bool]>,
+    /// The files behind `values` and `valid`, whose pages are released once printed.
+    files: (&'a MmapArray<T>, Option<&'a MmapArray<bool>>),
     categories: Option<&'a Categories<'a>>,
     /// The unit of a date-time column, whose values print in ISO 8601.
     time: Option<TimeUnit>,
+}
+
+/// Releases rows `lo..hi` of a validity file.
+fn release_valid(valid: Option<&MmapArray<bool>>, lo: usize, hi: usize) -> Result<()> {
+    valid.map_or(Ok(()), |v| v.release(lo, hi - lo))
 }
 
 impl<T: Element> Typed<'_, T> {
@@ -82,12 +99,20 @@ impl<T: Element> Cells for Typed<'_, T> {
             Some(Err(v)) => v.to_scalar().to_json(),
         }
     }
+
+    fn release(&self, lo: usize, hi: usize) -> Result<()> {
+        let size = std::mem::size_of::<T>();
+        self.files.0.release(lo * size, (hi - lo) * size)?;
+        release_valid(self.files.1, lo, hi)
+    }
 }
 
 /// The cells of a string column; a string that cannot be read prints as the reason.
 struct Text<'a> {
     strings: &'a Strings,
+    view: StringsView<'a>,
     valid: Option<&'a [bool]>,
+    valid_file: Option<&'a MmapArray<bool>>,
 }
 
 impl Text<'_> {
@@ -95,7 +120,7 @@ impl Text<'_> {
         if self.valid.is_some_and(|v| !v[r]) {
             return None;
         }
-        Some(match self.strings.get(r) {
+        Some(match self.view.get(r) {
             Ok(s) => Cow::Borrowed(s),
             Err(e) => Cow::Owned(format!("<{e}>")),
         })
@@ -109,6 +134,11 @@ impl Cells for Text<'_> {
 
     fn json(&self, r: usize) -> Value {
         self.get(r).map_or(Value::Null, |s| Value::String(s.into_owned()))
+    }
+
+    fn release(&self, lo: usize, hi: usize) -> Result<()> {
+        self.strings.release(lo, hi)?;
+        release_valid(self.valid_file, lo, hi)
     }
 }
 
@@ -142,7 +172,9 @@ impl Lend for MappedText {
             Some(v) => Some(v.as_slice()?),
             None => None,
         };
-        Ok(Box::new(Text { strings: &self.strings, valid }))
+        let view = self.strings.view()?;
+        let valid_file = self.valid.as_ref();
+        Ok(Box::new(Text { strings: &self.strings, view, valid, valid_file }))
     }
 }
 
@@ -163,7 +195,8 @@ impl<T: Element> Lend for (Mapped<'_, T>, Column<'_>) {
             _ => None,
         };
         let values = m.values.as_slice()?;
-        Ok(Box::new(Typed { values, valid, categories: m.categories.as_ref(), time }))
+        let files = (&m.values, m.valid.as_ref());
+        Ok(Box::new(Typed { values, valid, files, categories: m.categories.as_ref(), time }))
     }
 }
 
@@ -205,95 +238,163 @@ pub fn cat_dataset(
     let cells: Vec<Box<dyn Cells>> = maps.iter().map(|m| m.cells()).collect::<Result<_>>()?;
     let names: Vec<&str> = ds.columns().map(|c| c.name()).collect();
     let io = |e| Error::io("<stdout>", e);
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
     if format == TextFormat::Json {
-        let records: Vec<Value> = picked
-            .iter()
-            .flatten()
-            .map(|&r| {
+        // As `serde_json::to_writer` writes the list of every record, one record at a time.
+        out.write_all(b"[").map_err(io)?;
+        let mut first = true;
+        in_blocks(&picked, &cells, |block| {
+            for &r in block.iter().flatten() {
+                if !std::mem::take(&mut first) {
+                    out.write_all(b",").map_err(io)?;
+                }
                 let row: Map<String, Value> =
                     names.iter().zip(&cells).map(|(n, c)| ((*n).to_string(), c.json(r))).collect();
-                Value::Object(row)
-            })
-            .collect();
-        serde_json::to_writer(&mut *out, &records).map_err(|e| Error::io("<stdout>", e.into()))?;
-        return writeln!(out).map_err(io);
+                serde_json::to_writer(&mut out, &Value::Object(row))
+                    .map_err(|e| Error::io("<stdout>", e.into()))?;
+            }
+            Ok(())
+        })?;
+        out.write_all(b"]\n").map_err(io)?;
+        return out.flush().map_err(io);
     }
-    // Aligned columns: the width of each is that of its longest printed cell.
-    let texts: Vec<Option<Vec<String>>> = picked
-        .iter()
-        .map(|r| {
-            r.map(|r| {
-                std::iter::once(r.to_string())
-                    .chain(cells.iter().map(|c| shorten(c.text(r))))
-                    .collect()
-            })
-        })
-        .collect();
+    // Aligned columns: the width of each is that of its longest printed cell, found by a first
+    // pass over the rows.
+    let row_texts = |r: usize| {
+        std::iter::once(r.to_string()).chain(cells.iter().map(move |c| shorten(c.text(r))))
+    };
     let header: Vec<String> =
         std::iter::once(String::new()).chain(names.iter().map(|n| (*n).to_string())).collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in texts.iter().flatten() {
-        for (w, t) in widths.iter_mut().zip(row) {
-            *w = (*w).max(t.chars().count());
+    in_blocks(&picked, &cells, |block| {
+        for &r in block.iter().flatten() {
+            for (w, t) in widths.iter_mut().zip(row_texts(r)) {
+                *w = (*w).max(t.chars().count());
+            }
         }
-    }
-    let line = |cells: &[String]| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(t, &w)| {
-                // By hand: `format!`'s width stops at 65 535, and names may be longer.
-                let pad = w.saturating_sub(t.chars().count());
-                let mut p = String::with_capacity(pad + t.len());
-                p.extend(std::iter::repeat_n(' ', pad));
-                p.push_str(t);
-                p
-            })
-            .collect();
-        padded.join("  ")
+        Ok(())
+    })?;
+    let line = |out: &mut dyn Write, cells: &mut dyn Iterator<Item = String>| {
+        for (i, (t, &w)) in cells.zip(&widths).enumerate() {
+            // By hand: `format!`'s width stops at 65 535, and names may be longer.
+            let pad = w.saturating_sub(t.chars().count());
+            if i > 0 {
+                out.write_all(b"  ").map_err(io)?;
+            }
+            for _ in 0..pad {
+                out.write_all(b" ").map_err(io)?;
+            }
+            out.write_all(t.as_bytes()).map_err(io)?;
+        }
+        writeln!(out).map_err(io)
     };
-    writeln!(out, "{}", line(&header)).map_err(io)?;
-    for row in &texts {
-        match row {
-            Some(cells) => writeln!(out, "{}", line(cells)).map_err(io)?,
-            None => writeln!(out, "...").map_err(io)?,
+    line(&mut out, &mut header.iter().cloned())?;
+    in_blocks(&picked, &cells, |block| {
+        for row in block {
+            match row {
+                Some(r) => line(&mut out, &mut row_texts(*r))?,
+                None => writeln!(out, "...").map_err(io)?,
+            }
         }
-    }
-    writeln!(out, "\n[{rows} rows x {} columns]", names.len()).map_err(io)
+        Ok(())
+    })?;
+    let shown = if selection.items().is_empty() {
+        rows.to_string()
+    } else {
+        format!("{} of {rows}", picked.len())
+    };
+    writeln!(out, "\n[{shown} rows x {} columns]", names.len()).map_err(io)?;
+    out.flush().map_err(io)
 }
 
-/// The rows to print, in order; `None` stands for the rows left out of a long listing.
+/// Calls `f` with the rows of `picked` in blocks of at most [`BLOCK`] (`None` for the line of
+/// rows left out), releasing each block's rows of every column once `f` is done with them.
+fn in_blocks(
+    picked: &Picked,
+    cells: &[Box<dyn Cells + '_>],
+    mut f: impl FnMut(&[Option<usize>]) -> Result<()>,
+) -> Result<()> {
+    let mut rows = picked.iter();
+    let mut block = Vec::with_capacity(BLOCK.min(picked.len() + 1));
+    loop {
+        block.clear();
+        block.extend(rows.by_ref().take(BLOCK));
+        if block.is_empty() {
+            return Ok(());
+        }
+        f(&block)?;
+        let (lo, hi) =
+            block.iter().flatten().fold((usize::MAX, 0), |(lo, hi), &r| (lo.min(r), hi.max(r + 1)));
+        if lo < hi {
+            for c in cells {
+                c.release(lo, hi)?;
+            }
+        }
+    }
+}
+
+/// The rows to print, in order: the first and last [`EDGE_ROWS`] of `rows` around a line for
+/// those left out, or every `step`-th row of `lo..hi` (from its end for a negative step). A
+/// description, not a list: a selection may pick billions of rows.
+enum Picked {
+    Edges(usize),
+    Walk { lo: usize, hi: usize, step: isize },
+}
+
+impl Picked {
+    /// The rows it prints.
+    fn len(&self) -> usize {
+        match *self {
+            Picked::Edges(_) => 2 * EDGE_ROWS,
+            Picked::Walk { lo, hi, step } => (hi - lo).div_ceil(step.unsigned_abs().max(1)),
+        }
+    }
+
+    /// The rows in order; `None` stands for the rows left out of a long listing.
+    fn iter(&self) -> Box<dyn Iterator<Item = Option<usize>>> {
+        match *self {
+            Picked::Edges(rows) => {
+                let head = (0..EDGE_ROWS).map(Some);
+                let tail = (rows - EDGE_ROWS..rows).map(Some);
+                Box::new(head.chain(std::iter::once(None)).chain(tail))
+            }
+            Picked::Walk { lo, hi, step } if step > 0 => {
+                Box::new((lo..hi).step_by(step.unsigned_abs()).map(Some))
+            }
+            Picked::Walk { lo, hi, step } => {
+                Box::new((lo..hi).rev().step_by(step.unsigned_abs().max(1)).map(Some))
+            }
+        }
+    }
+}
+
+/// The rows `selection` picks of `rows` (see [`Picked`]).
 fn picked_rows(
     dir: &Path,
     selection: &Selection,
     rows: usize,
     format: TextFormat,
-) -> Result<Vec<Option<usize>>> {
+) -> Result<Picked> {
     if selection.items().is_empty() {
         if rows > MAX_ROWS && format == TextFormat::Text {
-            let head = (0..EDGE_ROWS).map(Some);
-            let tail = (rows - EDGE_ROWS..rows).map(Some);
-            return Ok(head.chain(std::iter::once(None)).chain(tail).collect());
+            return Ok(Picked::Edges(rows));
         }
-        return Ok((0..rows).map(Some).collect());
+        return Ok(Picked::Walk { lo: 0, hi: rows, step: 1 });
     }
     let one_axis = |why: String| {
         Error::invalid(dir, format!("selection {selection}: a dataset has one axis, its rows{why}"))
     };
     let elems = selection.resolve(&[rows]).map_err(|e| one_axis(format!(" ({e})")))?;
-    let picked = match elems.as_slice() {
-        [ndarray::SliceInfoElem::Index(i)] => vec![i.unsigned_abs()],
+    match elems.as_slice() {
+        [ndarray::SliceInfoElem::Index(i)] => {
+            let i = i.unsigned_abs();
+            Ok(Picked::Walk { lo: i, hi: i + 1, step: 1 })
+        }
         &[ndarray::SliceInfoElem::Slice { start, end, step }] => {
             // In bounds (Python's slice rules); a negative step walks the range from its end.
             let (lo, hi) = (start.unsigned_abs(), end.unwrap_or(0).unsigned_abs());
-            let range = lo..hi.max(lo);
-            if step > 0 {
-                range.step_by(step.unsigned_abs()).collect()
-            } else {
-                range.rev().step_by(step.unsigned_abs().max(1)).collect()
-            }
+            Ok(Picked::Walk { lo, hi: hi.max(lo), step })
         }
-        _ => return Err(one_axis(String::new())),
-    };
-    Ok(picked.into_iter().map(Some).collect())
+        _ => Err(one_axis(String::new())),
+    }
 }
