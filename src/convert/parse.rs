@@ -27,7 +27,7 @@ use memchr::{memchr, memchr_iter, memchr2, memchr2_iter};
 
 mod regular;
 
-use super::columns::{CatRef, ColumnSpec, Fill, FxMap, Layout, Parsed, Reject, Values};
+use super::columns::{CatRef, ColumnSpec, Fill, CatMap, Layout, Parsed, Reject, Values};
 use super::record::{mask2, record_end};
 use super::schema::ColumnType;
 use super::value::{Float, Reason, parse_bool, parse_datetime, parse_float, parse_int};
@@ -402,7 +402,7 @@ impl Builder<'_> {
 
 /// Turns categorical values into block-local codes, in order of first appearance.
 fn code(block: &[u8], arena: &[u8], refs: &[CatRef]) -> Values {
-    let mut map: FxMap<&[u8], u32> = FxMap::default();
+    let mut map: CatMap<&[u8], u32> = CatMap::default();
     let mut keys: Vec<&[u8]> = Vec::new();
     let mut codes = Vec::with_capacity(refs.len());
     for &r in refs {
