@@ -71,19 +71,19 @@ fn convert_ids(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let mut group = c.benchmark_group("convert_ids");
     group.sample_size(10);
-    let n = 1_000_000usize;
+    let keys = 1_000_000usize;
     let csv = dir.path().join("ids.csv");
-    let text = ids_csv(n);
+    let text = ids_csv(keys);
     std::fs::write(&csv, &text).unwrap();
     group.throughput(Throughput::Bytes(text.len() as u64));
-    let mut k = 0;
+    let mut run = 0;
     for (name, ty) in [("cat", ColumnType::Cat), ("str", ColumnType::Str)] {
-        group.bench_with_input(BenchmarkId::new(name, n), &csv, |b, csv| {
-            b.iter(|| {
-                k += 1;
-                let out = dir.path().join(format!("ids-{k}"));
+        group.bench_with_input(BenchmarkId::new(name, keys), &csv, |bencher, csv| {
+            bencher.iter(|| {
+                run += 1;
+                let out = dir.path().join(format!("ids-{run}"));
                 let mut o = ConvertOptions::new();
-                o.column_type("sku", ty).max_categories(2 * n as u64, 1 << 30);
+                o.column_type("sku", ty).max_categories(2 * keys as u64, 1 << 30);
                 let r = o.convert(csv, &out, &mut |_| {}).unwrap();
                 std::fs::remove_dir_all(&out).unwrap();
                 black_box(r.manifest.rows)

@@ -218,6 +218,6 @@ pub(crate) struct Parsed {
 /// The map of the categorical dictionaries (block-local and column-wide), from a category's
 /// bytes. `foldhash` (already built for `serde_json` and `hashbrown`) with a per-process seed:
 /// its final multiply folds every input byte into the low bits hashbrown takes its bucket from.
-/// The hand-written FxHash this replaces returned its raw state, so 8-byte keys that differ
+/// The hand-written `FxHash` this replaces returned its raw state, so 8-byte keys that differ
 /// only in their last bytes (`S0000123`) shared one bucket chain and 400k of them took 24 s.
 pub(crate) type CatMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;

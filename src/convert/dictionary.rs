@@ -97,7 +97,7 @@ impl Dictionary {
         codes.clear();
         codes.reserve(keys.len());
         for k in keys {
-            if na.is_missing(k) {
+            if na.is_missing_text(k) {
                 codes.push(MISSING_CODE);
                 continue;
             }

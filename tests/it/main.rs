@@ -29,3 +29,4 @@ mod s3;
 mod strings;
 mod support;
 mod timezones;
+mod tokens;
