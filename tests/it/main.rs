@@ -17,6 +17,7 @@ mod compute;
 mod convert;
 mod cow;
 mod datetime;
+mod display;
 mod fuzz;
 mod group;
 mod hostile;

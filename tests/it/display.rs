@@ -1,0 +1,67 @@
+//! What `larder cat` and `larder info` print for people: one line per row whatever the text
+//! holds, and aligned columns whatever the dtype's width.
+
+use crate::support::larder;
+
+fn converted(csv: &str, args: &[&str]) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.csv");
+    std::fs::write(&path, csv).unwrap();
+    let out = dir.path().join("out");
+    let o = larder().args(["convert", "-q"]).arg(&path).arg(&out).args(args).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    (dir, out)
+}
+
+fn stdout(args: &[&std::ffi::OsStr]) -> String {
+    let o = larder().args(args).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).unwrap()
+}
+
+#[test]
+fn cat_escapes_control_characters_as_pandas_prints_them() {
+    let (_d, out) = converted(
+        "id,text\n1,\"two\r\nlines\"\n2,\"tab\there\"\n3,plain\n4,\"bell\x07 and \x1b[31mred\"\n",
+        &[],
+    );
+    let text = stdout(&["cat".as_ref(), out.as_os_str()]);
+    // A header, four rows and the footer: no row is split, no raw control character is left.
+    assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
+    for want in [r"two\r\nlines", r"tab\there", r"bell\x07 and \x1b[31mred"] {
+        assert!(text.lines().any(|l| l.contains(want)), "{want}\n{text}");
+    }
+    assert_eq!(text.lines().filter(|l| l.trim_start().starts_with(char::is_numeric)).count(), 4);
+    // JSON keeps the strings as they are.
+    let json = stdout(&["cat".as_ref(), out.as_os_str(), "--json".as_ref()]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v[0]["text"], "two\r\nlines");
+    // A long value is escaped first, then cut to 50 characters like any other.
+    let long = format!("id,text\n1,\"{}\"\n", "a\tb".repeat(40));
+    let (_d, out) = converted(&long, &["--type", "text=str"]);
+    let text = stdout(&["cat".as_ref(), out.as_os_str()]);
+    let row = text.lines().nth(1).unwrap();
+    let cell = format!(r"{}a\t...", r"a\tb".repeat(11));
+    assert!(row.ends_with(&format!("  {cell}")) && cell.chars().count() == 50, "{row}");
+}
+
+#[test]
+fn info_aligns_seven_character_dtypes() {
+    let (_d, out) = converted(
+        "ms,ns,d,x\n2024-01-01T00:00:00.123,2024-01-01T00:00:00.123456789,2024-01-01,1\n\
+         ,2024-01-01T00:00:00.1234,,2\n",
+        &[],
+    );
+    let text = stdout(&["info".as_ref(), out.as_os_str()]);
+    let lines: Vec<&str> = text.lines().skip(1).take(5).collect();
+    assert!(lines[1].contains("<M8[ms]") && lines[2].contains("<M8[ns]"), "{text}");
+    // Every row ends its "nulls" and "bytes" cells where the header ends them.
+    let header = lines[0];
+    let nulls_end = header.find("nulls").unwrap() + "nulls".len();
+    for l in &lines[1..] {
+        assert_eq!(l.trim_end().len(), header.trim_end().len(), "bytes column:\n{text}");
+        let before: String = l.chars().take(nulls_end).collect();
+        assert!(before.ends_with(char::is_numeric), "nulls column: {l:?}\n{text}");
+        assert_eq!(l.chars().nth(nulls_end), Some(' '), "{l:?}\n{text}");
+    }
+}
