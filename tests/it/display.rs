@@ -65,3 +65,47 @@ fn info_aligns_seven_character_dtypes() {
         assert_eq!(l.chars().nth(nulls_end), Some(' '), "{l:?}\n{text}");
     }
 }
+
+#[test]
+fn date_means_keep_the_hours_and_timeless_groups_print_nat() {
+    // pandas: mean of 2024-01-01 and 2024-01-02 is 2024-01-01 12:00; before 1970 too; a group
+    // whose times are all missing gets NaT for min, max and mean.
+    let (_d, out) = converted(
+        "g,d,ts\na,2024-01-01,2024-01-01T10:00:00\na,2024-01-02,\nb,1969-12-30,\n\
+         b,1969-12-31,\n",
+        &["--type", "g=cat"],
+    );
+    let stats = stdout(&["stats".as_ref(), out.join("d.npy").as_os_str(), "--json".as_ref()]);
+    let v: serde_json::Value = serde_json::from_str(&stats).unwrap();
+    // (2024-01-01 + 2024-01-02 + 1969-12-30 + 1969-12-31) / 4 days from the epoch.
+    assert_eq!(v["mean"], "1996-12-31T00:00:00", "{stats}");
+    assert_eq!(v["min"], "1969-12-30");
+    let g = stdout(&[
+        "groupby".as_ref(),
+        out.as_os_str(),
+        "--by=g".as_ref(),
+        "--agg=mean:d,min:ts,max:ts,mean:ts".as_ref(),
+        "--json".as_ref(),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&g).unwrap();
+    let a = &v["aggregates"];
+    assert_eq!(
+        a["mean:d"],
+        serde_json::json!(["2024-01-01T12:00:00", "1969-12-30T12:00:00"]),
+        "{g}"
+    );
+    for k in ["min:ts", "max:ts", "mean:ts"] {
+        assert_eq!(a[k][1], "NaT", "{k}: {g}");
+        assert_eq!(a[k][0], "2024-01-01T10:00:00", "{k}: {g}");
+    }
+    let text = stdout(&[
+        "groupby".as_ref(),
+        out.as_os_str(),
+        "--by=g".as_ref(),
+        "--agg=mean:d,min:ts".as_ref(),
+    ]);
+    assert!(
+        text.contains("1969-12-30T12:00:00") && text.contains("NaT") && !text.contains("NaN"),
+        "{text}"
+    );
+}
