@@ -238,7 +238,7 @@ fn dataset_info(out: &mut impl Write, path: &std::path::Path, json: bool) -> Res
     let pad = |name: &str| format!("{name}{}", " ".repeat(width - name.chars().count()));
     writeln!(
         out,
-        " #  {}  {:<11}  {:<6}  {:>10}  {:>12}",
+        " #  {}  {:<11}  {:<7}  {:>10}  {:>12}",
         pad("column"),
         "kind",
         "dtype",
@@ -252,7 +252,7 @@ fn dataset_info(out: &mut impl Write, path: &std::path::Path, json: bool) -> Res
         };
         writeln!(
             out,
-            "{i:>2}  {}  {kind:<11}  {:<6}  {:>10}  {:>12}",
+            "{i:>2}  {}  {kind:<11}  {:<7}  {:>10}  {:>12}",
             pad(&c.name),
             c.dtype,
             c.nulls,

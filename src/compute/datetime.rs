@@ -153,16 +153,26 @@ pub fn datetime_summary<S: ChunkSource<i64> + ?Sized>(
 ) -> Result<DateTimeSummary> {
     let p = parts(src)?;
     let time = |v: i64| (p.n > 0).then_some(Number::DateTime(v, unit));
-    let mean = p.mean();
     Ok(DateTimeSummary {
         dtype: format!("datetime64[{}]", unit.as_str()),
         count: p.n,
-        mean: time(mean),
+        mean: (p.n > 0).then(|| mean_time(p.sum, p.n, unit)),
         min: time(p.min),
         max: time(p.max),
         nat_count: p.nat,
         null_count: None,
     })
+}
+
+/// The mean of `n > 0` times of `unit` summing to `sum`, truncated toward zero as pandas
+/// truncates it: to the unit, or for days to the second (pandas holds `datetime64[D]` data as
+/// `datetime64[s]`, so the mean of two consecutive days is noon).
+pub(crate) fn mean_time(sum: i128, n: u64, unit: TimeUnit) -> Number {
+    let (sum, unit) = if unit == TimeUnit::D { (sum * 86_400, TimeUnit::S) } else { (sum, unit) };
+    // The mean of 64-bit values lies between them (days as seconds fit too: 2^63 days would
+    // not be a date).
+    let mean = sum / i128::from(n.max(1));
+    i64::try_from(mean).map_or(Number::Int(mean), |v| Number::DateTime(v, unit))
 }
 
 #[cfg(test)]
@@ -185,6 +195,18 @@ mod tests {
         assert_eq!(json["max"], "1970-01-02T00:00:00");
         assert_eq!(json["min"], "1969-12-31T23:59:55");
         assert!(json.get("sum").is_none() && json.get("std").is_none());
+        // Days: pandas' mean of 2024-01-01 and 2024-01-02 is 2024-01-01 12:00, and of
+        // 1969-12-30 and 1969-12-31 is 1969-12-30 12:00 (toward zero, in seconds).
+        for (days, want) in [
+            (&[19_723, 19_724][..], "2024-01-01T12:00:00"),
+            (&[-2, -1], "1969-12-30T12:00:00"),
+            (&[0, 0, 1], "1970-01-01T08:00:00"),
+            (&[-1, 0, 0], "1969-12-31T16:00:00"),
+        ] {
+            let s = datetime_summary(&SliceChunks::new(days, 2), TimeUnit::D).unwrap();
+            assert_eq!(serde_json::to_value(&s).unwrap()["mean"], want, "{days:?}");
+            assert_eq!(serde_json::to_value(&s).unwrap()["min"].as_str().map(str::len), Some(10));
+        }
         let empty = datetime_summary(&SliceChunks::new(&[NAT], 1), TimeUnit::Ms).unwrap();
         assert_eq!((empty.count, empty.mean, empty.min), (0, None, None));
     }

@@ -757,14 +757,15 @@ fn fold_rows(
 }
 
 /// An aggregate of a `datetime64` value column: the min and max are values of the column; the
-/// mean is the exact mean truncated toward zero to the column's unit (as pandas truncates it);
-/// a count stays a count. (A sum is refused before.)
+/// mean is the exact mean truncated toward zero to the column's unit (for days, to the second),
+/// as pandas truncates it; a group without a time gets `NaT`, as in pandas; a count stays a
+/// count. (A sum is refused before.)
 fn time_value(kind: AggKind, t: &Table, g: usize, unit: TimeUnit) -> Number {
     let n = t.n[g];
     let v = match kind {
         AggKind::Count | AggKind::Sum => return value(kind, t, g, false),
-        _ if n == 0 => return Number::Float(f64::NAN),
-        AggKind::Mean => t.sum[g].int / i128::from(n),
+        _ if n == 0 => return Number::DateTime(i64::MIN, unit),
+        AggKind::Mean => return super::datetime::mean_time(t.sum[g].int, n, unit),
         AggKind::Min => t.imin[g],
         AggKind::Max => t.imax[g],
     };

@@ -43,6 +43,7 @@ impl Number {
             Number::Int(i) => i as f64,
             Number::Float(f) => f,
             Number::Complex(c) => c.re,
+            Number::DateTime(i64::MIN, _) => f64::NAN, // NaT
             Number::DateTime(v, _) => v as f64,
         }
     }

@@ -11,13 +11,13 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 
 use super::appender::Appender;
-use super::columns::{FxMap, MISSING_CODE};
+use super::columns::{CatMap, MISSING_CODE};
 use super::value::NaTokens;
 
 /// A categorical column's dictionary and its file.
 pub(crate) struct Dictionary {
     /// Category bytes to code.
-    map: FxMap<Box<[u8]>, u32>,
+    map: CatMap<Box<[u8]>, u32>,
     /// Bytes of all categories together.
     text: u64,
     file: Appender,
@@ -26,7 +26,7 @@ pub(crate) struct Dictionary {
 impl Dictionary {
     /// An empty dictionary with a new file at `path`.
     pub(crate) fn create(path: PathBuf) -> Result<Dictionary> {
-        Ok(Dictionary { map: FxMap::default(), text: 0, file: Appender::create(path)? })
+        Ok(Dictionary { map: CatMap::default(), text: 0, file: Appender::create(path)? })
     }
 
     /// A dictionary that starts with `seed` (codes `0..seed.len()`), with a new file at
@@ -50,7 +50,7 @@ impl Dictionary {
 
     /// Reopens the file at `path`, keeping its first `categories` entries (`bytes` long).
     pub(crate) fn reopen(path: PathBuf, categories: u64, bytes: u64) -> Result<Dictionary> {
-        let map: FxMap<Box<[u8]>, u32> = read_categories(&path, categories)?
+        let map: CatMap<Box<[u8]>, u32> = read_categories(&path, categories)?
             .into_iter()
             .enumerate()
             .map(|(i, c)| (c.into_bytes().into_boxed_slice(), u32::try_from(i).unwrap_or(u32::MAX)))
@@ -97,7 +97,7 @@ impl Dictionary {
         codes.clear();
         codes.reserve(keys.len());
         for k in keys {
-            if na.is_missing(k) {
+            if na.is_missing_text(k) {
                 codes.push(MISSING_CODE);
                 continue;
             }
@@ -180,5 +180,34 @@ mod tests {
         d.file().sync().unwrap();
         assert_eq!(read_categories(&path, 3).unwrap(), ["b", "a", "\"q\""]);
         assert!(matches!(read_categories(&path, 4), Err(Error::Format { .. })));
+    }
+
+    /// Distinct bucket indexes (low `bits` bits) and control tags (top 7 bits) of `keys` in a
+    /// [`CatMap`]: what hashbrown spreads entries by.
+    fn spread(keys: &[String], bits: u32) -> (usize, usize) {
+        use std::hash::BuildHasher;
+        let state = CatMap::<Box<[u8]>, u32>::default().hasher().clone();
+        let hashes: Vec<u64> = keys.iter().map(|k| state.hash_one(k.as_bytes())).collect();
+        let low: std::collections::HashSet<u64> =
+            hashes.iter().map(|h| h & ((1 << bits) - 1)).collect();
+        let tags: std::collections::HashSet<u64> = hashes.iter().map(|h| h >> 57).collect();
+        (low.len(), tags.len())
+    }
+
+    #[test]
+    fn id_like_keys_spread_over_buckets() {
+        // 100k keys into 2^17 buckets: a random hash fills about 70k of them. The old FxHash
+        // put all 8-byte `S0000000`..`S0099999` into one (their low 18 bits were equal).
+        let n = 100_000;
+        for (what, keys) in [
+            ("8-byte S0000123", (0..n).map(|i| format!("S{i:07}")).collect::<Vec<_>>()),
+            ("16-byte order ids", (0..n).map(|i| format!("order-{i:010}")).collect()),
+            ("12-byte, prefix varies", (0..n).map(|i| format!("{i:07}-tail")).collect()),
+            ("u<N>", (0..n).map(|i| format!("u{}", i * 7919)).collect()),
+        ] {
+            let (low, tags) = spread(&keys, 17);
+            assert!(low > 60_000, "{what}: {low} distinct buckets of 2^17");
+            assert_eq!(tags, 128, "{what}: control tags");
+        }
     }
 }

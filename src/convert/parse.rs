@@ -27,10 +27,10 @@ use memchr::{memchr, memchr_iter, memchr2, memchr2_iter};
 
 mod regular;
 
-use super::columns::{CatRef, ColumnSpec, Fill, FxMap, Layout, Parsed, Reject, Values};
+use super::columns::{CatMap, CatRef, ColumnSpec, Fill, Layout, Parsed, Reject, Values};
 use super::record::{mask2, record_end};
 use super::schema::ColumnType;
-use super::value::{Float, Reason, parse_bool, parse_datetime, parse_float, parse_int};
+use super::value::{Float, Reason, is_nat, parse_bool, parse_datetime, parse_float, parse_int};
 use crate::dtype::TimeUnit;
 
 /// A datetime value, in the column's format or else as ISO 8601.
@@ -112,7 +112,7 @@ impl Builder<'_> {
             };
             let x = match parse_time(&layout.columns[slot], v, unit) {
                 Ok(x) => x,
-                Err(r) if layout.na.is_missing(v) || r == Reason::Missing => {
+                Err(r) if layout.na.is_missing(v) || r == Reason::Missing || is_nat(v) => {
                     if let Some(Fill::Int(f)) = fill() {
                         i64::try_from(f).map_err(|_| Reason::Missing)?
                     } else {
@@ -163,7 +163,7 @@ impl Builder<'_> {
                 }
             }
             Values::Str { data, ends } => {
-                if layout.na.is_missing(v) {
+                if layout.na.is_missing_text(v) {
                     missing.push(row);
                 } else {
                     if !v.is_ascii() {
@@ -402,7 +402,7 @@ impl Builder<'_> {
 
 /// Turns categorical values into block-local codes, in order of first appearance.
 fn code(block: &[u8], arena: &[u8], refs: &[CatRef]) -> Values {
-    let mut map: FxMap<&[u8], u32> = FxMap::default();
+    let mut map: CatMap<&[u8], u32> = CatMap::default();
     let mut keys: Vec<&[u8]> = Vec::new();
     let mut codes = Vec::with_capacity(refs.len());
     for &r in refs {

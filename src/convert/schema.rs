@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::dtype::{DType, ElementType, TimeUnit};
 use crate::error::{Error, Result};
 
-use super::value::{NaTokens, datetime_unit, parse_bool, parse_float, parse_int_i64};
+use super::value::{NaTokens, datetime_unit, is_bool_word, is_nat, parse_float, parse_int_i64};
 
 /// The type a CSV column is converted to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -251,17 +251,20 @@ pub(crate) const CAT_ALWAYS: usize = 64;
 /// Infers a column's type from sample values (field contents, unquoted).
 ///
 /// Missing values (the empty field and the tokens of `na`) never decide the type: they are
-/// skipped. Of the others, integers that all fit `i64` give `i64`; `true`/`false`-style values
-/// give `bool`; numbers give `f64`; ISO 8601 dates and date-times give `datetime64` in the
-/// finest unit seen. Anything else is text: `cat` when it repeats — at most [`CAT_ALWAYS`]
+/// skipped. Of the others, integers that all fit `i64` give `i64`; pandas' bool words
+/// (`True`/`TRUE`/`true` and the three `false`s, not `T`/`F`) give `bool`; numbers give `f64`;
+/// ISO 8601 dates and date-times, with `NaT` among them, give `datetime64` in the finest unit
+/// seen. Anything else is text: `cat` when it repeats — at most [`CAT_ALWAYS`]
 /// distinct values, or at most half as many distinct values as values (the share at which
 /// pandas' documentation advises its `category` dtype) — and `str` otherwise. A column with no
 /// value present in the sample is `f64`. Missing integers, bools, categories, strings and
 /// date-times are marked in a validity file when the column is written; missing floats are NaN.
 pub(crate) fn infer<'a>(values: impl IntoIterator<Item = &'a [u8]>, na: &NaTokens) -> ColumnType {
     let (mut ints, mut bools, mut floats, mut present) = (true, true, true, 0usize);
-    // The finest unit the values asked for while all were ISO 8601 date-times.
+    // The finest unit the values asked for while all were ISO 8601 date-times (or `NaT`, which
+    // a date-time column reads as missing, but which alone makes no date-time column).
     let mut times = Some(TimeUnit::D);
+    let mut any_time = false;
     let mut distinct: std::collections::HashSet<&[u8]> = std::collections::HashSet::new();
     for v in values {
         if na.is_missing(v) {
@@ -270,9 +273,12 @@ pub(crate) fn infer<'a>(values: impl IntoIterator<Item = &'a [u8]>, na: &NaToken
         present += 1;
         distinct.insert(v);
         if ints || bools || floats || times.is_some() {
-            times = times.and_then(|t| datetime_unit(v).map(|u| t.max(u)));
+            if !is_nat(v) {
+                times = times.and_then(|t| datetime_unit(v).map(|u| t.max(u)));
+                any_time = true;
+            }
             ints = ints && parse_int_i64(v).is_ok();
-            bools = bools && parse_bool(v).is_ok();
+            bools = bools && is_bool_word(v);
             floats = floats && parse_float::<f64>(v).is_ok();
         }
     }
@@ -284,7 +290,7 @@ pub(crate) fn infer<'a>(values: impl IntoIterator<Item = &'a [u8]>, na: &NaToken
         ColumnType::Bool
     } else if floats {
         ColumnType::F64
-    } else if let Some(unit) = times {
+    } else if let Some(unit) = times.filter(|_| any_time) {
         ColumnType::DateTime(unit)
     } else if distinct.len() <= CAT_ALWAYS || distinct.len() * 2 <= present {
         ColumnType::Cat

@@ -390,7 +390,7 @@ fn cat_as_strings(
     let (mut data, mut ends) = (Vec::new(), Vec::with_capacity(codes.len()));
     for (row, &c) in codes.iter().enumerate() {
         let k = &keys[c as usize];
-        if na.is_missing(k) {
+        if na.is_missing_text(k) {
             absent.push(u32::try_from(row).unwrap_or(u32::MAX));
         } else {
             data.extend_from_slice(k);

@@ -70,7 +70,21 @@ fn trim(mut v: &[u8]) -> &[u8] {
     v
 }
 
+/// Whether `v` is one of the words pandas reads as a bool by default (`true_values` /
+/// `false_values`: `True`, `TRUE`, `true`, `False`, `FALSE`, `false`): the only values that
+/// make type inference choose `bool`. `T`/`F`, `t`/`f` stay text there, as in pandas.
+pub(crate) fn is_bool_word(v: &[u8]) -> bool {
+    matches!(trim(v), b"true" | b"True" | b"TRUE" | b"false" | b"False" | b"FALSE")
+}
+
+/// Whether `v` is the "not a time" of a date-time column: `NaT`, `nat` or `NAT` (the strings
+/// `pd.to_datetime` reads as `NaT`). A missing value there, and only there.
+pub(crate) fn is_nat(v: &[u8]) -> bool {
+    matches!(trim(v), b"NaT" | b"nat" | b"NAT")
+}
+
 /// Parses a bool: `true`/`false`, `True`/`False`, `TRUE`/`FALSE`, `1`/`0`, `t`/`f`, `T`/`F`.
+/// (A column given the type `bool` reads them all; inference needs [`is_bool_word`].)
 pub(crate) fn parse_bool(v: &[u8]) -> Result<bool, Reason> {
     match trim(v) {
         b"true" | b"True" | b"TRUE" | b"1" | b"t" | b"T" => Ok(true),
@@ -361,11 +375,24 @@ impl NaTokens {
         na
     }
 
-    /// True when `v` (a field's contents, unquoted) means a missing value.
+    /// True when `v` (a field's contents, unquoted) means a missing value in a column of
+    /// numbers, bools or date-times: empty, only blanks, or a token.
     #[inline]
     pub(crate) fn is_missing(&self, v: &[u8]) -> bool {
-        if trim(v).is_empty() {
-            return true;
+        trim(v).is_empty() || self.is_token(v)
+    }
+
+    /// True when `v` means a missing value in a text column (`cat`, `str`): empty or a token.
+    /// Blanks are text there (`"   "` is a value), as pandas keeps them.
+    #[inline]
+    pub(crate) fn is_missing_text(&self, v: &[u8]) -> bool {
+        v.is_empty() || self.is_token(v)
+    }
+
+    #[inline]
+    fn is_token(&self, v: &[u8]) -> bool {
+        if v.is_empty() {
+            return false;
         }
         let b = v[0];
         v.len() <= self.max_len

@@ -7,6 +7,7 @@
 //! records are written one by one, and the aligned table takes two passes over the mapped
 //! columns, the first for the columns' widths, the second to print.
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::path::Path;
 
@@ -204,8 +205,27 @@ impl<T: Element> Lend for (Mapped<'_, T>, Column<'_>) {
 /// longer value is cut to this many, ending in `...`.
 const MAX_CELL: usize = 50;
 
-/// `t`, cut to [`MAX_CELL`] characters.
+/// `t` on one line, cut to [`MAX_CELL`] characters: tab, CR and LF shown as `\t`, `\r`, `\n`,
+/// as pandas prints them in a frame, and other control characters as `\xNN` (pandas prints
+/// those raw; an escape sequence would drive the terminal).
 fn shorten(t: String) -> String {
+    let t = if t.chars().any(char::is_control) {
+        let mut e = String::with_capacity(t.len() + 8);
+        for c in t.chars() {
+            match c {
+                '\t' => e.push_str("\\t"),
+                '\r' => e.push_str("\\r"),
+                '\n' => e.push_str("\\n"),
+                c if c.is_control() => {
+                    let _ = write!(e, "\\x{:02x}", u32::from(c));
+                }
+                c => e.push(c),
+            }
+        }
+        e
+    } else {
+        t
+    };
     if t.chars().count() <= MAX_CELL {
         return t;
     }

@@ -16,7 +16,8 @@ use crate::convert::columns::{ColumnSpec, Fill, Layout, Parsed, Values};
 use crate::convert::record::mask2;
 use crate::convert::schema::ColumnType;
 use crate::convert::value::{
-    Float, Int, NaTokens, parse_bool, parse_datetime, parse_float, parse_int, parse_simple_decimal,
+    Float, Int, NaTokens, is_nat, parse_bool, parse_datetime, parse_float, parse_int,
+    parse_simple_decimal,
 };
 
 thread_local! {
@@ -142,12 +143,12 @@ enum OnMissing<T> {
     Mark(T),
 }
 
-/// Runs `parse` on the span of the field of every record; a value it refuses that is a
-/// missing-value token becomes what `on_missing` says; `None` at the first other refusal.
+/// Runs `parse` on the span of the field of every record; a value it refuses that `na` calls
+/// missing becomes what `on_missing` says; `None` at the first other refusal.
 #[inline]
 fn values<T: Copy>(
     at: &Field<'_>,
-    na: &NaTokens,
+    na: impl Fn(&[u8]) -> bool,
     on_missing: OnMissing<T>,
     missing: &mut Vec<u32>,
     parse: impl Fn(usize, usize) -> Option<T>,
@@ -158,7 +159,7 @@ fn values<T: Copy>(
         let (start, end) = span(at.ends, k);
         out.push(match parse(start, end) {
             Some(v) => v,
-            None if na.is_missing(&at.block[start..end]) => match on_missing {
+            None if na(&at.block[start..end]) => match on_missing {
                 OnMissing::Value(v) => v,
                 OnMissing::Mark(v) => {
                     missing.push(u32::try_from(row).ok()?);
@@ -179,6 +180,8 @@ fn column(
     missing: &mut Vec<u32>,
 ) -> Option<Values> {
     let block = at.block;
+    let na_tokens = na;
+    let na = |v: &[u8]| na_tokens.is_missing(v);
     let int_missing = |fill: Option<Fill>| match fill {
         Some(Fill::Int(f)) => Some(OnMissing::Value(f)),
         Some(Fill::Bool(_)) => None,
@@ -220,12 +223,13 @@ fn column(
             Values::Bool(values(at, na, on, missing, |s, e| parse_bool(&block[s..e]).ok())?)
         }
         ColumnType::Cat => categorical(block, at.ends, at.fields, at.index, at.rows)?,
-        ColumnType::Str => strings(at, na, missing)?,
+        ColumnType::Str => strings(at, missing, |v| na_tokens.is_missing_text(v))?,
         ColumnType::DateTime(unit) => {
             let on = match int_missing(spec.fill)? {
                 OnMissing::Value(f) => OnMissing::Value(i64::try_from(f).ok()?),
                 OnMissing::Mark(_) => OnMissing::Mark(0),
             };
+            let na = |v: &[u8]| na(v) || is_nat(v);
             Values::I64(values(at, na, on, missing, |s, e| match &spec.format {
                 Some(format) => format.parse(&block[s..e], unit).ok(),
                 None => parse_datetime(&block[s..e], unit).ok(),
@@ -329,7 +333,7 @@ fn int<T: Int>(block: &[u8], start: usize, end: usize) -> Option<T> {
 
 /// The strings of a column, copied one after another; missing ones are empty and listed in
 /// `missing`. `None` for a value that is not UTF-8.
-fn strings(at: &Field<'_>, na: &NaTokens, missing: &mut Vec<u32>) -> Option<Values> {
+fn strings(at: &Field<'_>, missing: &mut Vec<u32>, na: impl Fn(&[u8]) -> bool) -> Option<Values> {
     let mut ends = Vec::with_capacity(at.rows);
     // The field bytes between the first and last row bound the strings' bytes.
     let first = span(at.ends, at.index).0;
@@ -339,7 +343,7 @@ fn strings(at: &Field<'_>, na: &NaTokens, missing: &mut Vec<u32>) -> Option<Valu
     for row in 0..at.rows {
         let v = field(at.block, at.ends, k);
         k += at.fields;
-        if na.is_missing(v) {
+        if na(v) {
             missing.push(u32::try_from(row).ok()?);
         } else {
             if !v.is_ascii() {
