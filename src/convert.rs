@@ -34,7 +34,7 @@
 //! timefmt.rs     timestamps in a strftime format (jiff), for datetime columns given one
 //! schema.rs      ColumnType: names, element types, inference from sample values
 //! columns.rs     what a parsed block of input records produces: Layout, Values, Parsed, Reject
-//! record.rs      the CSV record rules: the quote-parity rule, record ends, fields, byte masks
+//! record.rs      the CSV record rules: the quote rule (Quotes), record ends, fields, byte masks
 //! parse.rs       the general block parser, record by record; tries parse/regular.rs first
 //! parse/regular.rs   the fast path for regular blocks (no quote, every value good)
 //! input.rs       opening the input: plain, gzip or zstd (by its first bytes), decompressed on
@@ -710,7 +710,7 @@ impl ConvertOptions {
         inputs: &[PathBuf],
     ) -> Result<(input::Input, Vec<SourceId>, Option<sources::FileMap>)> {
         if let [one] = inputs {
-            let (i, id) = workdir::open_input(one)?;
+            let (i, id) = workdir::open_input(one, self.delimiter)?;
             return Ok((i, vec![id], None));
         }
         let ids = inputs.iter().map(|p| workdir::source_id(p)).collect::<Result<Vec<_>>>()?;
@@ -729,9 +729,10 @@ impl ConvertOptions {
         let Fresh { settings, sources, input: reader_input, files, target, fingerprints } = run;
         let mut sources = sources.into_iter();
         let source = sources.next().ok_or_else(|| Error::internal("no input"))?;
-        let mut reader = BlockReader::new(reader_input.reader, input, 0, self.block_size)
-            .counting(reader_input.consumed)
-            .naming(files.clone());
+        let mut reader =
+            BlockReader::new(reader_input.reader, input, self.delimiter, 0, self.block_size)
+                .counting(reader_input.consumed)
+                .naming(files.clone());
         let first = reader.next_block()?;
         let Some(mut first) = first else {
             return Err(Error::format(input, 0, "the input is empty: no header and no records"));
@@ -824,7 +825,7 @@ impl ConvertOptions {
         if !run.is_done() {
             let offset = run.offset();
             let (f, files) = if inputs.len() == 1 {
-                (input::open_at(input, offset)?, None)
+                (input::open_at(input, offset, self.delimiter)?, None)
             } else {
                 // One stream of several files cannot be entered in the middle: read it again
                 // up to the checkpoint, which also maps the lines of the files passed.
@@ -846,9 +847,10 @@ impl ConvertOptions {
                 }
                 (f, files)
             };
-            let mut reader = BlockReader::new(f.reader, input, offset, self.block_size)
-                .counting(f.consumed)
-                .naming(files);
+            let mut reader =
+                BlockReader::new(f.reader, input, self.delimiter, offset, self.block_size)
+                    .counting(f.consumed)
+                    .naming(files);
             bytes = run.pump(None, &mut reader, progress)?;
         }
         let (manifest, notes) = run.finish(&fingerprints.wait()?)?;

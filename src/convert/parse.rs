@@ -10,12 +10,13 @@
 //! # Which parts must change together
 //!
 //! - **Record boundaries.** Where a record ends is decided in one place, `record.rs`
-//!   ([`ends_record`](super::record::ends_record)): block cutting (`split.rs`), this parser and
-//!   the header and inference reader (`plan.rs`) all call it. A change to quoting or line ends
-//!   goes there, and must keep every block starting at a record boundary.
+//!   ([`Quotes`](super::record::Quotes), the quote rule): block cutting (`split.rs`), this
+//!   parser, the header and inference reader (`plan.rs`), several inputs (`sources.rs`) and
+//!   `\r` line ends (`input.rs`) all go through it. A change to quoting or line ends goes
+//!   there, and must keep every block starting at a record boundary.
 //! - **Field splitting.** `Builder::quoted_record` here and
-//!   [`fields_of`](super::record::fields_of) follow the same RFC 4180 rules (header and
-//!   inference see the fields the parser sees); change both.
+//!   [`fields_of`](super::record::fields_of) apply the same quote rule field by field (header
+//!   and inference see the fields the parser sees); change both.
 //! - **The fast path.** `regular.rs` must produce exactly the [`Parsed`] this parser would, or
 //!   decline. Its value loops (`int`, `float`, `categorical`) re-implement `value.rs`'s
 //!   `parse_int`, `parse_float` and the categorical coding in `code` below; any change to what a
@@ -217,9 +218,10 @@ impl Builder<'_> {
         self.field(&rec[start..], true);
     }
 
-    /// Splits a record that holds quotes, following RFC 4180: a field that starts with `"`
-    /// runs to the next lone `"`, `""` inside it is one `"`, and only a delimiter or the end of
-    /// the record may follow it. A `"` anywhere else is an error.
+    /// Splits a record that holds quotes by the quote rule of `record.rs`: a field that starts
+    /// with `"` runs to the next lone `"`, `""` inside it is one `"`, and only a delimiter or
+    /// the end of the record may follow it; a `"` inside an unquoted field is a literal
+    /// character.
     fn quoted_record(&mut self, rec: &[u8], scratch: &mut Vec<u8>) {
         let d = self.layout.delimiter;
         let mut i = 0;
@@ -255,12 +257,8 @@ impl Builder<'_> {
             } else {
                 let rest = &rec[i..];
                 let end = memchr(d, rest).unwrap_or(rest.len());
-                let v = &rest[..end];
-                if memchr(b'"', v).is_some() {
-                    self.fail(Reason::Quote("quote inside an unquoted field"));
-                    return;
-                }
-                self.field(v, true);
+                // A `"` inside an unquoted field is a literal character.
+                self.field(&rest[..end], true);
                 if end == rest.len() {
                     return;
                 }
@@ -312,7 +310,7 @@ pub(crate) fn parse_block_general(layout: &Layout, block: &[u8]) -> Parsed {
     let mut line = 0u64;
     let mut pos = 0;
     while pos < block.len() {
-        let end = record_end(block, pos);
+        let end = record_end(block, pos, layout.delimiter);
         let mut rec = &block[pos..end];
         if let [head @ .., b'\r'] = rec {
             rec = head;

@@ -102,7 +102,7 @@ pub(crate) fn header_names(
             ));
         }
     }
-    let header_end = record_end(&first.data, 0);
+    let header_end = record_end(&first.data, 0, delimiter);
     let first_record =
         first.data[..header_end].strip_suffix(b"\r").unwrap_or(&first.data[..header_end]);
     let header_fields = fields_of(first_record, delimiter).map_err(|r| {
@@ -326,7 +326,7 @@ fn infer_types(
     let mut pos = 0;
     let mut n = 0;
     while pos < sample.len() && n < req.infer_rows {
-        let end = record_end(sample, pos);
+        let end = record_end(sample, pos, req.delimiter);
         let rec = sample[pos..end].strip_suffix(b"\r").unwrap_or(&sample[pos..end]);
         pos = end + 1;
         if rec.is_empty() {

@@ -16,6 +16,7 @@ mod cli;
 mod compute;
 mod convert;
 mod cow;
+mod csvrules;
 mod datetime;
 mod fuzz;
 mod group;

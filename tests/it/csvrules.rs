@@ -1,0 +1,121 @@
+//! The CSV record and value rules of `larder convert` measured against pandas: stray quotes,
+//! R's row names and short rows, widening instead of rejecting, all-rejected conversions,
+//! integers past `i64`, and very wide files.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use larder::convert::ConvertOptions;
+use larder::dataset::Manifest;
+use serde_json::Value;
+
+use crate::support::{larder, python};
+
+/// Converts `text` (written to `dir/NAME.csv`) with `opts` into `dir/NAME`; the manifest.
+fn convert(dir: &Path, name: &str, text: &str, opts: &ConvertOptions) -> Manifest {
+    let csv = dir.join(format!("{name}.csv"));
+    fs::write(&csv, text).unwrap();
+    let out = dir.join(name);
+    opts.convert(&csv, &out, &mut |_| {}).unwrap();
+    Manifest::read(&out).unwrap()
+}
+
+/// The dataset at `dir` as `larder cat DATASET --json` prints it: one object per row.
+fn rows(dir: &Path) -> Vec<Value> {
+    let out = larder().arg("cat").arg(dir).arg("--json").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    match serde_json::from_slice(&out.stdout).unwrap() {
+        Value::Array(v) => v,
+        other => panic!("{other}"),
+    }
+}
+
+/// What pandas reads from `csv` (`pd.read_csv(csv, **kwargs)` with `kwargs` a Python
+/// literal), as JSON records after `reset_index()` when `reset` (for an inferred index);
+/// `None` when the tests run without python.
+fn pandas(csv: &Path, kwargs: &str, reset: bool) -> Option<Vec<Value>> {
+    let py = python()?;
+    let script = format!(
+        "import sys, pandas as pd\n\
+         df = pd.read_csv(sys.argv[1], **{kwargs})\n\
+         df = df.reset_index() if {reset} else df\n\
+         print(df.to_json(orient='records'))",
+        reset = if reset { "True" } else { "False" }
+    );
+    let out = Command::new(py).arg("-c").arg(script).arg(csv).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    match serde_json::from_slice(&out.stdout).unwrap() {
+        Value::Array(v) => Some(v),
+        other => panic!("{other}"),
+    }
+}
+
+/// People's heights in feet and inches, `5'11"`, every hundredth row: the quote is part of
+/// the value, in the middle or at the end of an unquoted field.
+fn inches_csv(rows: usize, delimiter: char) -> String {
+    let mut s = format!("name{delimiter}height{delimiter}weight\n");
+    for i in 0..rows {
+        let h = match i % 100 {
+            7 => "5'11\"".to_string(),
+            57 => "6'\"2".to_string(),
+            _ => (150 + i % 40).to_string(),
+        };
+        writeln!(s, "p{i}{delimiter}{h}{delimiter}{}", 60 + i % 30).unwrap();
+    }
+    s
+}
+
+#[test]
+fn a_quote_inside_an_unquoted_field_is_a_literal_character_as_pandas_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, delimiter, block) in [("comma", ',', 1 << 20), ("semi", ';', 97)] {
+        let text = inches_csv(1000, delimiter);
+        let mut opts = ConvertOptions::new();
+        opts.delimiter(delimiter as u8).block_size(block);
+        let m = convert(dir.path(), name, &text, &opts);
+        assert_eq!((m.rows, m.rejected), (1000, 0), "{name}");
+        let got = rows(&dir.path().join(name));
+        assert_eq!(got[7]["height"], "5'11\"", "{name}");
+        assert_eq!(got[57]["height"], "6'\"2", "{name}");
+        assert_eq!(got[8]["height"], "158", "{name}: the line after is a record of its own");
+        assert_eq!(got[999]["weight"], 69, "{name}");
+        let csv = dir.path().join(format!("{name}.csv"));
+        if let Some(want) = pandas(&csv, &format!("dict(sep={delimiter:?}, dtype=str)"), false) {
+            assert_eq!(want.len(), got.len(), "{name}");
+            for (w, g) in want.iter().zip(&got) {
+                assert_eq!(w["height"], g["height"], "{name}");
+            }
+        }
+    }
+    // A quote that starts a field still quotes it, line breaks and delimiters included.
+    let m = convert(
+        dir.path(),
+        "mixed",
+        "a,b\nx\"y,\"p,\nq\"\n\"r\"\"s\",t\"\n",
+        ConvertOptions::new().column_type("a", larder::convert::ColumnType::Str),
+    );
+    assert_eq!((m.rows, m.rejected), (2, 0));
+    let got = rows(&dir.path().join("mixed"));
+    assert_eq!((got[0]["a"].as_str(), got[0]["b"].as_str()), (Some("x\"y"), Some("p,\nq")));
+    assert_eq!((got[1]["a"].as_str(), got[1]["b"].as_str()), (Some("r\"s"), Some("t\"")));
+}
+
+#[test]
+fn a_stray_quote_in_a_lone_cr_file_or_among_several_inputs_ends_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let cr = dir.path().join("cr.csv");
+    fs::write(&cr, "h,w\r5'11\",60\r6',70\r").unwrap();
+    let (a, b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
+    fs::write(&a, "h,w\n5'11\",60\n").unwrap();
+    fs::write(&b, "h,w\n6',70\n").unwrap();
+    for (name, inputs) in [("o1", vec![cr]), ("o2", vec![a, b])] {
+        let out = dir.path().join(name);
+        ConvertOptions::new().convert_files(&inputs, &out, &mut |_| {}).unwrap();
+        let m = Manifest::read(&out).unwrap();
+        assert_eq!((m.rows, m.rejected), (2, 0), "{name}");
+        let got = rows(&out);
+        assert_eq!((got[0]["h"].as_str(), got[1]["h"].as_str()), (Some("5'11\""), Some("6'")));
+    }
+}
