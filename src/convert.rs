@@ -394,7 +394,8 @@ impl ConvertOptions {
     /// [`resume`](ConvertOptions::resume); [`Error::Argument`] for malformed options;
     /// [`Error::Io`] on read or write errors (a full disk among them: the run can then be
     /// resumed); [`Error::Format`] for an empty input or an unusable header; [`Error::Rejected`]
-    /// when more records are rejected than allowed.
+    /// when more records are rejected than allowed; [`Error::AllRejected`], naming the first
+    /// reasons, when the input has records and every one is rejected (nothing is left behind).
     pub fn convert(
         &self,
         input: impl AsRef<Path>,
@@ -658,9 +659,13 @@ impl ConvertOptions {
                 ));
             }
             drop(reader_input);
-            let result = self.run_resumed(ck, tmp, inputs, fingerprints, progress)?;
+            let result = self.run_resumed(ck, tmp, inputs, fingerprints, progress);
             drop(lock);
-            return Ok(result);
+            if let Err(Error::AllRejected { .. }) = &result {
+                // Not resumable: the same input would stop the same way.
+                fs::remove_dir_all(tmp).map_err(|e| Error::io(tmp, e))?;
+            }
+            return result;
         }
         if tmp.exists() {
             // Killed before its first checkpoint: nothing worth keeping, and `check_temp_dir`
@@ -682,6 +687,7 @@ impl ConvertOptions {
             // injected one among them, leaves everything for a resume, as a crash would.)
             Err(
                 Error::Rejected { .. }
+                | Error::AllRejected { .. }
                 | Error::Format { .. }
                 | Error::Invalid { .. }
                 | Error::Argument(_)

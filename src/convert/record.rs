@@ -53,7 +53,7 @@ impl Quotes {
     }
 
     /// True inside a quoted field (a line end there belongs to the field).
-    pub(crate) fn in_quotes(&self) -> bool {
+    pub(crate) fn in_quotes(self) -> bool {
         self.state == State::Quoted
     }
 

@@ -271,6 +271,25 @@ impl Staging {
         Ok(())
     }
 
+    /// [`Error::AllRejected`], with the first reasons, when the input had records and every one
+    /// was rejected: exiting as if all went well would hide that nothing was converted.
+    fn check_some_converted(&self) -> Result<()> {
+        if self.ck.rows_read == 0 || self.ck.rows_written > 0 {
+            return Ok(());
+        }
+        let several = !self.ck.more_sources.is_empty();
+        let shown = 3;
+        let mut first = super::rejects::first(&self.dir.join(REJECTS), several, shown)?;
+        if self.ck.rejected > shown as u64 {
+            first.push("…".to_string());
+        }
+        Err(Error::AllRejected {
+            path: self.input.clone(),
+            rejected: self.ck.rejected,
+            first: format!("the first: {}", first.join("; ")),
+        })
+    }
+
     /// [`Error::Rejected`] for the first reject of `p` past the allowed number, if any.
     fn check_reject_limit(&self, p: &Parsed) -> Result<()> {
         let Some(max) = self.policy.max_rejects else { return Ok(()) };
@@ -368,7 +387,11 @@ impl Staging {
     /// everything else; returns the manifest and notes for the user (columns that became
     /// string columns). `fingerprints` are the inputs' content fingerprints, in order, for the
     /// manifest. Safe to repeat after an interruption.
+    ///
+    /// # Errors
+    /// [`Error::AllRejected`] when every record was rejected (nothing is finished then).
     pub(crate) fn finish(self, fingerprints: &[Option<String>]) -> Result<(Manifest, Vec<String>)> {
+        self.check_some_converted()?;
         let Staging { dir, ck, columns, rejects, ranges, policy, .. } = self;
         let faults = &*policy.faults;
         for c in columns {

@@ -119,3 +119,66 @@ fn a_stray_quote_in_a_lone_cr_file_or_among_several_inputs_ends_its_line() {
         assert_eq!((got[0]["h"].as_str(), got[1]["h"].as_str()), (Some("5'11\""), Some("6'")));
     }
 }
+
+#[test]
+fn a_conversion_that_rejects_every_record_fails_naming_the_first_reasons() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("all.csv");
+    fs::write(&csv, "id,x\n1,a\n2,b\n3,c\n4,d\n").unwrap();
+    let out = dir.path().join("all");
+    let run = larder().arg("convert").arg(&csv).arg(&out).args(["--type", "x=i64"]).output();
+    let run = run.unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success(), "{err}");
+    assert!(err.contains("all 4 records were rejected"), "{err}");
+    assert!(err.contains("line 2: column \"x\": not an integer; line 3: column \"x\""), "{err}");
+    assert!(err.contains('…') && !err.contains("line 5"), "only the first three: {err}");
+    assert!(!out.exists() && !dir.path().join(".all.larder-tmp").exists(), "nothing left behind");
+    // The library says the same, for record-level reasons too, and naming the file of several.
+    let (a, b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
+    fs::write(&a, "k,v\n1\n").unwrap();
+    fs::write(&b, "k,v\n1,2,3\n").unwrap();
+    let err = ConvertOptions::new()
+        .convert_files(&[a.clone(), b.clone()], dir.path().join("ab"), &mut |_| {})
+        .unwrap_err();
+    match &err {
+        larder::Error::AllRejected { rejected: 2, first, .. } => {
+            let want = format!(
+                "{}:2: expected 2 fields, found 1; {}:2: expected 2 fields, found 3",
+                a.display(),
+                b.display()
+            );
+            assert!(first.contains(&want), "{first}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // One record converted, or none to convert: not an error.
+    fs::write(&csv, "id,x\n1,a\n2,5\n").unwrap();
+    let m = ConvertOptions::new()
+        .column_type("x", larder::convert::ColumnType::I64)
+        .convert(&csv, dir.path().join("one"), &mut |_| {})
+        .unwrap();
+    assert_eq!((m.manifest.rows, m.manifest.rejected), (1, 1));
+    fs::write(&csv, "id,x\n").unwrap();
+    assert_eq!(convert(dir.path(), "none", "id,x\n", &ConvertOptions::new()).rows, 0);
+}
+
+#[test]
+fn an_append_that_rejects_every_record_fails_and_leaves_the_dataset_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = convert(dir.path(), "d", "id,x\n1,2\n", &ConvertOptions::new());
+    assert_eq!(m.rows, 1);
+    let more = dir.path().join("more.csv");
+    fs::write(&more, "id,x\n3,oops\n4,\"no\"\n").unwrap();
+    let ds = dir.path().join("d");
+    let before = fs::read(ds.join("manifest.json")).unwrap();
+    let e = ConvertOptions::new().append_files(&[more], &ds, &mut |_| {}).unwrap_err();
+    match &e {
+        larder::Error::AllRejected { rejected: 2, first, .. } => {
+            assert!(first.contains("line 2: column \"x\": not an integer"), "{first}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(fs::read(ds.join("manifest.json")).unwrap(), before);
+    assert!(!ds.join(".append.larder-tmp").exists());
+}
