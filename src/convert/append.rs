@@ -131,6 +131,7 @@ pub(crate) fn fixed_plan(
         columns,
         shrink: false,
         na: req.na.to_vec(),
+        notes: Vec::new(),
     };
     // The fill values and formats must still parse.
     plan.layout().map_err(|e| Error::invalid(input, e))?;

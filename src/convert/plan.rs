@@ -28,6 +28,9 @@ pub(crate) struct Plan {
     /// The tokens that mean a missing value (besides the empty field, which always does).
     #[serde(default)]
     pub(crate) na: Vec<String>,
+    /// What the user should know of how the types were chosen (kept for a resume).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) notes: Vec<String>,
 }
 
 /// One output column.
@@ -138,7 +141,7 @@ impl Plan {
         let find = |name: &str, what: &str| find(names, input, name, what);
         let fields = selected_fields(req, &find, names.len())?;
         let (mut types, formats) = given_types(req, &find, names.len())?;
-        infer_types(req, sample, &fields, &mut types);
+        let notes = infer_types(req, sample, &fields, &mut types, names);
         let files = names::file_names(fields.iter().map(|&f| names[f].as_str()));
         let mut columns: Vec<PlanColumn> = fields
             .iter()
@@ -186,6 +189,7 @@ impl Plan {
             columns,
             shrink: req.shrink,
             na: req.na.to_vec(),
+            notes,
         })
     }
 
@@ -311,16 +315,17 @@ pub(crate) fn given_types(
 
 /// Infers the types of the converted fields that have none from the first
 /// [`infer_rows`](Request::infer_rows) records of `sample`; records that do not split into the
-/// right number of fields are skipped.
+/// right number of fields are skipped. Returns notes on the choices a user should know of.
 fn infer_types(
     req: &Request<'_>,
     sample: &[u8],
     fields: &[usize],
     types: &mut [Option<ColumnType>],
-) {
+    names: &[String],
+) -> Vec<String> {
     let need: Vec<usize> = fields.iter().copied().filter(|&f| types[f].is_none()).collect();
     if need.is_empty() {
-        return;
+        return Vec::new();
     }
     let mut samples: Vec<Vec<Vec<u8>>> = vec![Vec::new(); types.len()];
     let mut pos = 0;
@@ -344,9 +349,22 @@ fn infer_types(
         }
     }
     let na = NaTokens::new(req.na.iter().map(String::as_str));
+    let mut notes = Vec::new();
     for &f in &need {
-        types[f] = Some(schema::infer(samples[f].iter().map(Vec::as_slice), &na));
+        let values = || samples[f].iter().map(Vec::as_slice);
+        types[f] = Some(schema::infer(values(), &na));
+        if schema::ints_past_every_type(values(), &na) {
+            notes.push(format!(
+                "column {:?} holds negative integers and integers above {}, which no integer \
+                 type holds together, so it is f64 (exact up to 2^53); --type {}=str keeps \
+                 every digit",
+                names[f],
+                i64::MAX,
+                names[f]
+            ));
+        }
     }
+    notes
 }
 
 /// Parses a fill value for a column of type `t`.

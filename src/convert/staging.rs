@@ -399,7 +399,7 @@ impl Staging {
         }
         drop(rejects);
         let mut out = Vec::new();
-        let mut notes = Vec::new();
+        let mut notes = ck.plan.notes.clone();
         for ((c, state), range) in ck.plan.columns.iter().zip(&ck.columns).zip(ranges) {
             out.push(staged::finish_column(&dir, c, state, range, ck.plan.shrink, faults)?);
             if state.spilled {

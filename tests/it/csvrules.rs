@@ -182,3 +182,35 @@ fn an_append_that_rejects_every_record_fails_and_leaves_the_dataset_as_it_was() 
     assert_eq!(fs::read(ds.join("manifest.json")).unwrap(), before);
     assert!(!ds.join(".append.larder-tmp").exists());
 }
+
+#[test]
+fn integers_past_i64_are_inferred_as_uint64_and_stay_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "id,h\n1,18446744073709551615\n2,9223372036854775808\n3,\n4,0\n";
+    let m = convert(dir.path(), "u", text, &ConvertOptions::new());
+    assert_eq!((m.rows, m.rejected), (4, 0));
+    assert_eq!(m.columns[1].dtype, "<u8");
+    let h = larder::read_npy::<u64>(dir.path().join("u").join(&m.columns[1].file)).unwrap();
+    assert_eq!(h.as_slice().unwrap(), [u64::MAX, 1 << 63, 0, 0]);
+    assert!(m.columns[1].valid.is_some(), "the missing value is marked");
+    if let Some(want) = pandas(&dir.path().join("u.csv"), "dict(nrows=2)", false) {
+        assert_eq!(want[0]["h"].as_u64(), Some(u64::MAX), "pandas reads it as uint64");
+    }
+    // Another width: one value just past i64::MAX among small ones, with --shrink.
+    let text = "x\n5\n9223372036854775808\n7\n";
+    let m = convert(dir.path(), "v", text, ConvertOptions::new().shrink(true));
+    assert_eq!(m.columns[0].dtype, "<u8");
+    // Negative values beside them fit no integer type: f64, and a note says so.
+    let csv = dir.path().join("mixed.csv");
+    fs::write(&csv, "x,y\n-1,a\n9223372036854775808,b\n").unwrap();
+    let r = ConvertOptions::new().convert(&csv, dir.path().join("mixed"), &mut |_| {}).unwrap();
+    assert_eq!(r.manifest.columns[0].dtype, "<f8");
+    assert!(
+        r.notes.iter().any(|n| n.contains(
+            "column \"x\" holds negative integers and integers \
+                                           above 9223372036854775807"
+        ) && n.contains("--type x=str")),
+        "{:?}",
+        r.notes
+    );
+}
