@@ -42,6 +42,7 @@
 //! sources.rs     several input files read as one stream, headers checked, lines mapped back
 //! split.rs       cutting the input into blocks of whole records (BlockReader)
 //! plan.rs        the column plan: header, selection, types (schema, inference), fills
+//! widen.rs       widening an inferred column that a later value does not fit
 //! checkpoint.rs  the checkpoint of an unfinished run (plan, offsets, file lengths)
 //! workdir.rs     the hidden working directory: its checks, its lock; what identifies an input
 //! sink.rs        one column's .npy file, of whichever element type
@@ -80,6 +81,7 @@ mod staged;
 mod staging;
 mod timefmt;
 mod value;
+mod widen;
 mod workdir;
 
 use std::fs::{self, File};
@@ -98,7 +100,7 @@ use plan::Plan;
 pub use schema::{ColumnType, split_format};
 use split::BlockReader;
 pub use staging::Progress;
-use staging::{Policy, Staging};
+use staging::{Policy, Pumped, Staging};
 pub use value::DEFAULT_NA;
 use workdir::Fingerprints;
 
@@ -680,7 +682,7 @@ impl ConvertOptions {
             .map_err(|e| Error::io(tmp, e))?;
         let lock = workdir::lock_dir(tmp)?;
         let run = Fresh { settings, sources, input: reader_input, files, target, fingerprints };
-        let result = self.run_fresh(run, tmp, input, progress);
+        let result = self.run_fresh(run, tmp, inputs, progress);
         drop(lock);
         match &result {
             // Not resumable: the same input would stop the same way. (An I/O error, an
@@ -705,6 +707,7 @@ impl ConvertOptions {
             max_categories: self.max_categories,
             max_category_bytes: self.max_category_bytes,
             spill: true,
+            widen: true,
             faults: Arc::clone(&self.faults),
         }
     }
@@ -729,9 +732,10 @@ impl ConvertOptions {
         &self,
         run: Fresh<'_>,
         tmp: &Path,
-        input: &Path,
+        inputs: &[PathBuf],
         progress: &mut (dyn FnMut(&Progress) + Send),
     ) -> Result<(Manifest, Vec<String>, bool, u64)> {
+        let input = inputs.first().map_or(Path::new("-"), PathBuf::as_path);
         let Fresh { settings, sources, input: reader_input, files, target, fingerprints } = run;
         let mut sources = sources.into_iter();
         let source = sources.next().ok_or_else(|| Error::internal("no input"))?;
@@ -797,14 +801,70 @@ impl ConvertOptions {
         };
         let mut policy = self.policy();
         policy.spill = target.is_none();
+        // Standard input cannot be read again.
+        policy.widen = target.is_none() && input.as_os_str() != "-";
         let mut run = Staging::create(tmp, input, ck, policy, &seeds)?;
         if let Some(files) = files {
             run.attribute_lines(files);
         }
         let first = if first.data.is_empty() { None } else { Some(first) };
-        let bytes = run.pump(first, &mut reader, progress)?;
+        let (run, bytes) = match run.pump(first, &mut reader, progress)? {
+            Pumped::Done(bytes) => (run, bytes),
+            Pumped::Again(plan) => {
+                drop(reader);
+                self.convert_again(run.into_checkpoint(), plan, tmp, inputs, progress)?
+            }
+        };
         let (manifest, notes) = run.finish(&fingerprints.wait()?)?;
         Ok((manifest, notes, false, bytes))
+    }
+
+    /// Converts the whole input again into `tmp`, emptied of the attempt that `old` recorded,
+    /// with `plan`: its inferred columns widened to hold every value. This is the one re-read a
+    /// widening costs (the first attempt read the input to its end to find every widening).
+    fn convert_again(
+        &self,
+        old: Checkpoint,
+        plan: Plan,
+        tmp: &Path,
+        inputs: &[PathBuf],
+        progress: &mut (dyn FnMut(&Progress) + Send),
+    ) -> Result<(Staging, u64)> {
+        let input = inputs.first().map_or(Path::new("-"), PathBuf::as_path);
+        clear_attempt(tmp)?;
+        let (reader_input, _, files) = self.open_inputs(inputs)?;
+        let mut reader =
+            BlockReader::new(reader_input.reader, input, self.delimiter, 0, self.block_size)
+                .counting(reader_input.consumed)
+                .naming(files.clone());
+        let Some(mut first) = reader.next_block()? else {
+            return Err(Error::format(input, 0, "the input is empty now: it changed while read"));
+        };
+        let (_, line) = plan::header_names(&mut first, self.delimiter, self.header, input)?;
+        let ck = Checkpoint {
+            version: 1,
+            columns: vec![ColumnState::default(); plan.columns.len()],
+            plan,
+            offset: first.offset,
+            line,
+            rows_read: 0,
+            rows_written: 0,
+            rejected: 0,
+            rejects_bytes: 0,
+            done: false,
+            ..old
+        };
+        let mut policy = self.policy();
+        policy.widen = false;
+        let mut run = Staging::create(tmp, input, ck, policy, &[])?;
+        if let Some(files) = files {
+            run.attribute_lines(files);
+        }
+        let first = if first.data.is_empty() { None } else { Some(first) };
+        match run.pump(first, &mut reader, progress)? {
+            Pumped::Done(bytes) => Ok((run, bytes)),
+            Pumped::Again(_) => Err(Error::internal("a column widened with widening off")),
+        }
     }
 
     fn run_resumed(
@@ -826,6 +886,7 @@ impl ConvertOptions {
         let mut policy = self.policy();
         // An append cannot change a column's kind.
         policy.spill = ck.settings.get("append").is_none();
+        policy.widen = policy.spill;
         let mut run = Staging::resume(tmp, input, ck, policy)?;
         let mut bytes = 0;
         if !run.is_done() {
@@ -857,7 +918,14 @@ impl ConvertOptions {
                 BlockReader::new(f.reader, input, self.delimiter, offset, self.block_size)
                     .counting(f.consumed)
                     .naming(files);
-            bytes = run.pump(None, &mut reader, progress)?;
+            match run.pump(None, &mut reader, progress)? {
+                Pumped::Done(b) => bytes = b,
+                Pumped::Again(plan) => {
+                    drop(reader);
+                    let ck = run.into_checkpoint();
+                    (run, bytes) = self.convert_again(ck, plan, tmp, inputs, progress)?;
+                }
+            }
         }
         let (manifest, notes) = run.finish(&fingerprints.wait()?)?;
         Ok((manifest, notes, true, bytes))
@@ -883,6 +951,25 @@ fn prepare_or_discard(
     }
 }
 
+/// Empties the working directory `tmp` of a conversion attempt whose types must widen, but for
+/// its marker and lock. The checkpoint goes first: a crash on the way leaves a directory that
+/// the next run clears as one killed before its first checkpoint.
+fn clear_attempt(tmp: &Path) -> Result<()> {
+    let remove = |p: &Path| match fs::remove_file(p) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Error::io(p, e)),
+        _ => Ok(()),
+    };
+    remove(&tmp.join(checkpoint::CHECKPOINT))?;
+    for entry in fs::read_dir(tmp).map_err(|e| Error::io(tmp, e))? {
+        let entry = entry.map_err(|e| Error::io(tmp, e))?;
+        let name = entry.file_name();
+        if name != workdir::MARKER && name != "lock" {
+            remove(&entry.path())?;
+        }
+    }
+    Ok(())
+}
+
 /// A fresh run's inputs: the options recorded, what identifies each input file, the opened
 /// input, (for several files) the map of their lines, and the inputs' fingerprints.
 struct Fresh<'a> {
@@ -901,7 +988,7 @@ mod tests {
     use std::path::Path;
 
     /// Convert's files in the order of the layout above: each may use only those before it.
-    const LAYERS: [&str; 22] = [
+    const LAYERS: [&str; 23] = [
         "value",
         "timefmt",
         "schema",
@@ -913,6 +1000,7 @@ mod tests {
         "sources",
         "split",
         "plan",
+        "widen",
         "checkpoint",
         "workdir",
         "sink",
@@ -971,7 +1059,7 @@ mod tests {
             }
         }
         // The check sees a use that points up.
-        assert_eq!(uses("value", "use super::staging::Staging;\n"), [(19, "staging".into())]);
+        assert_eq!(uses("value", "use super::staging::Staging;\n"), [(20, "staging".into())]);
         let dataset = fs::read_to_string(root.join("dataset.rs")).unwrap();
         assert!(!dataset.contains("crate::convert") && !dataset.contains("crate::compute"));
     }

@@ -117,6 +117,7 @@ pub(crate) fn fixed_plan(
             file: c.file.clone(),
             fill: c.fill.clone(),
             format,
+            inferred: false,
         });
     }
     if !missing.is_empty() {

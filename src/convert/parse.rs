@@ -183,6 +183,11 @@ impl Builder<'_> {
     /// Ends a record: `raw` is its bytes without terminator, `line` its first line.
     fn end(&mut self, raw: &[u8], line: u64) {
         self.rows_read += 1;
+        // A record shorter than the header has missing values in the fields it lacks, as
+        // pandas reads it. (A malformed one counts as whole: see `fail`.)
+        while self.field < self.layout.fields {
+            self.field(b"", false);
+        }
         if self.field != self.layout.fields {
             self.error = Some((
                 None,
@@ -449,20 +454,34 @@ mod tests {
     #[test]
     fn bad_records_are_rejected_with_their_line_and_nothing_half_written() {
         let l = layout(2, &[ColumnType::Cat, ColumnType::U8]);
-        let p = parse_block(&l, b"a,1\nb,300\n\nc\n\"d\"x,1\ne,2\n\n");
+        let p = parse_block(&l, b"a,1\nb,300\n\nc,1,2\n\"d\"x,1\ne,2\n\n");
         assert_eq!(p.rows_read, 5);
         let lines: Vec<_> = p.rejects.iter().map(|r| (r.line, r.reason.to_string())).collect();
         assert_eq!(
             lines,
             [
                 (1, "out of range for uint8".to_string()),
-                (3, "expected 2 fields, found 1".to_string()),
+                (3, "expected 2 fields, found 3".to_string()),
                 (4, "characters after a closing quote".to_string())
             ]
         );
         let Values::Cat { codes, keys } = &p.columns[0] else { panic!() };
         assert_eq!(codes, &[0, 1]);
         assert_eq!(keys.len(), 2, "rejected rows add no category");
+    }
+
+    #[test]
+    fn a_short_record_has_missing_values_in_the_fields_it_lacks() {
+        let l = layout(3, &[ColumnType::I64, ColumnType::F64, ColumnType::Cat]);
+        let p = parse_block(&l, b"1,2.5,x\n2\n3,4\n\"4\",\"5\"\n");
+        assert!(p.rejects.is_empty(), "{:?}", p.rejects);
+        let Values::I64(v) = &p.columns[0] else { panic!() };
+        assert_eq!(v, &[1, 2, 3, 4]);
+        let Values::F64(f) = &p.columns[1] else { panic!() };
+        assert!(f[0] == 2.5 && f[1].is_nan() && f[2] == 4.0 && f[3] == 5.0);
+        let Values::Cat { codes, keys } = &p.columns[2] else { panic!() };
+        assert_eq!((codes.len(), keys.len()), (4, 2), "x, and the empty missing value");
+        assert_eq!(p.missing[0], Vec::<u32>::new());
     }
 
     #[test]

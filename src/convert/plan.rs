@@ -46,6 +46,10 @@ pub(crate) struct PlanColumn {
     /// The strftime format of a datetime column whose values are not ISO 8601.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) format: Option<String>,
+    /// True when the type was inferred (no schema gave it): a later value that does not fit
+    /// it widens the column rather than rejecting its record (`widen.rs`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) inferred: bool,
 }
 
 /// What the options ask of the plan.
@@ -138,10 +142,14 @@ impl Plan {
         names: &[String],
         sample: &[u8],
     ) -> Result<Plan> {
+        let (names, row_names) = with_row_names(names, sample, req);
+        let names = &names[..];
         let find = |name: &str, what: &str| find(names, input, name, what);
         let fields = selected_fields(req, &find, names.len())?;
         let (mut types, formats) = given_types(req, &find, names.len())?;
-        let notes = infer_types(req, sample, &fields, &mut types, names);
+        let given: Vec<bool> = types.iter().map(Option::is_some).collect();
+        let mut notes = row_names.into_iter().collect::<Vec<_>>();
+        notes.extend(infer_types(req, sample, &fields, &mut types, names));
         let files = names::file_names(fields.iter().map(|&f| names[f].as_str()));
         let mut columns: Vec<PlanColumn> = fields
             .iter()
@@ -153,6 +161,7 @@ impl Plan {
                 file,
                 fill: None,
                 format: formats[f].clone(),
+                inferred: !given[f],
             })
             .collect();
         for c in &columns {
@@ -182,6 +191,8 @@ impl Plan {
                 Error::invalid(input, format!("fill value {value:?} for column {name:?}: {e}"))
             })?;
             c.fill = Some(value.clone());
+            // The fill value is for this type: the column keeps it.
+            c.inferred = false;
         }
         Ok(Plan {
             delimiter: req.delimiter,
@@ -222,7 +233,8 @@ impl Plan {
             fields: self.fields,
             slots,
             columns,
-            ranges: self.shrink,
+            // Widening needs to know whether the values so far fit the wider type.
+            ranges: self.shrink || self.columns.iter().any(|c| c.inferred),
             na: self.na_tokens(),
         })
     }
@@ -231,6 +243,56 @@ impl Plan {
     pub(crate) fn na_tokens(&self) -> NaTokens {
         NaTokens::new(self.na.iter().map(String::as_str))
     }
+}
+
+/// The column names, with names for the leading fields that every sampled record has beyond
+/// the header (R's `write.table` row names: one more field per record than the header names),
+/// and a note saying so. pandas reads such fields as the index; they are named as pandas'
+/// `reset_index()` names them: `index` (`level_0` when a column is called `index`) for one,
+/// `level_0`, `level_1`, … for more.
+fn with_row_names(
+    names: &[String],
+    sample: &[u8],
+    req: &Request<'_>,
+) -> (Vec<String>, Option<String>) {
+    let (mut pos, mut n, mut width) = (0, 0, None);
+    while pos < sample.len() && n < req.infer_rows {
+        let end = record_end(sample, pos, req.delimiter);
+        let rec = sample[pos..end].strip_suffix(b"\r").unwrap_or(&sample[pos..end]);
+        pos = end + 1;
+        if rec.is_empty() {
+            continue;
+        }
+        n += 1;
+        let Ok(f) = fields_of(rec, req.delimiter) else { return (names.to_vec(), None) };
+        match width {
+            None => width = Some(f.len()),
+            Some(w) if w == f.len() => {}
+            Some(_) => return (names.to_vec(), None),
+        }
+    }
+    let extra = width.map_or(0, |w| w.saturating_sub(names.len()));
+    if extra == 0 || names.is_empty() {
+        return (names.to_vec(), None);
+    }
+    let taken = |c: &str| names.iter().any(|n| n == c);
+    let mut lead: Vec<String> = if extra == 1 && !taken("index") {
+        vec!["index".to_string()]
+    } else {
+        (0..extra).map(|i| format!("level_{i}")).collect()
+    };
+    for l in &mut lead {
+        while taken(l) {
+            l.push('_');
+        }
+    }
+    let note = format!(
+        "every record has {extra} more field{s} than the header names (row names, as R's \
+         write.table writes them): kept as the leading column{s} {lead:?}, as pandas' \
+         reset_index() names them",
+        s = if extra == 1 { "" } else { "s" },
+    );
+    (lead.into_iter().chain(names.iter().cloned()).collect(), Some(note))
 }
 
 /// The one field called `name`; `what` says who named it.

@@ -136,7 +136,7 @@ fn a_conversion_that_rejects_every_record_fails_naming_the_first_reasons() {
     assert!(!out.exists() && !dir.path().join(".all.larder-tmp").exists(), "nothing left behind");
     // The library says the same, for record-level reasons too, and naming the file of several.
     let (a, b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
-    fs::write(&a, "k,v\n1\n").unwrap();
+    fs::write(&a, "k,v\n1,2,3,4\n").unwrap();
     fs::write(&b, "k,v\n1,2,3\n").unwrap();
     let err = ConvertOptions::new()
         .convert_files(&[a.clone(), b.clone()], dir.path().join("ab"), &mut |_| {})
@@ -144,7 +144,7 @@ fn a_conversion_that_rejects_every_record_fails_naming_the_first_reasons() {
     match &err {
         larder::Error::AllRejected { rejected: 2, first, .. } => {
             let want = format!(
-                "{}:2: expected 2 fields, found 1; {}:2: expected 2 fields, found 3",
+                "{}:2: expected 2 fields, found 4; {}:2: expected 2 fields, found 3",
                 a.display(),
                 b.display()
             );
@@ -213,4 +213,176 @@ fn integers_past_i64_are_inferred_as_uint64_and_stay_exact() {
         "{:?}",
         r.notes
     );
+}
+
+/// `rows` records whose values past row `late` no longer fit the types the first rows suggest:
+/// `x` takes a decimal, then text; `u` a value past `i64::MAX`; `t` a time of day after dates;
+/// `b` a word after bools; `k` always fits.
+fn late_csv(rows: usize, late: usize) -> String {
+    let mut out = String::from("k,x,u,t,b\n");
+    for i in 0..rows {
+        let x = match i {
+            _ if i == late => "1.5".to_string(),
+            _ if i == late + 37 => "n.a.".to_string(),
+            _ => i.to_string(),
+        };
+        let u = if i == late + 11 { "18446744073709551615".to_string() } else { i.to_string() };
+        let t = if i == late + 5 { "2024-01-02T10:30:00".to_string() } else { "2024-01-02".into() };
+        let b = if i == late + 60 {
+            "maybe"
+        } else if i % 2 == 0 {
+            "true"
+        } else {
+            "false"
+        };
+        writeln!(out, "{i},{x},{u},{t},{b}").unwrap();
+    }
+    out
+}
+
+#[test]
+fn a_value_past_the_inference_sample_widens_its_column_and_every_row_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, block) in [("one_block", 1 << 20), ("small_blocks", 211)] {
+        let text = late_csv(300, 150);
+        let mut opts = ConvertOptions::new();
+        opts.infer_rows(100).block_size(block);
+        let csv = dir.path().join(format!("{name}.csv"));
+        fs::write(&csv, &text).unwrap();
+        let r = opts.convert(&csv, dir.path().join(name), &mut |_| {}).unwrap();
+        let m = &r.manifest;
+        assert_eq!((m.rows, m.rejected), (300, 0), "{name}");
+        let dtypes: Vec<&str> = m.columns.iter().map(|c| c.dtype.as_str()).collect();
+        assert_eq!(dtypes, ["<i8", "str", "<u8", "<M8[s]", "str"], "{name}");
+        let notes = r.notes.join("\n");
+        assert!(
+            notes.contains("column \"x\" is f64 rather than the i64")
+                && notes.contains("\"1.5\" at line 152 is not an integer")
+                && notes.contains("--type x=i64"),
+            "{name}: {notes}"
+        );
+        assert!(notes.contains("column \"x\" is str rather than the f64"), "{notes}");
+        assert!(notes.contains("\"n.a.\" at line 189") && notes.contains("--na"), "{notes}");
+        assert!(notes.contains("column \"u\" is u64 rather than the i64"), "{notes}");
+        assert!(notes.contains("column \"t\" is datetime64[s] rather than"), "{notes}");
+        assert!(notes.contains("column \"b\" is str rather than the bool"), "{notes}");
+        let u = larder::read_npy::<u64>(dir.path().join(name).join(&m.columns[2].file)).unwrap();
+        assert_eq!((u[0], u[161], u[299]), (0, u64::MAX, 299), "{name}: exact");
+        let got = rows(&dir.path().join(name));
+        assert_eq!((got[150]["x"].as_str(), got[151]["x"].as_str()), (Some("1.5"), Some("151")));
+        assert_eq!(got[155]["t"], "2024-01-02T10:30:00");
+        assert_eq!(got[0]["t"], "2024-01-02T00:00:00");
+        if let Some(want) = pandas(&csv, "dict(dtype={'x': str, 'b': str})", false) {
+            for (i, (w, g)) in want.iter().zip(&got).enumerate() {
+                assert_eq!(w["x"].as_str(), g["x"].as_str(), "{name} row {i}");
+                assert_eq!(w["u"].as_u64(), g["u"].as_u64(), "{name} row {i}");
+                assert_eq!(w["b"].as_str().map(str::to_lowercase), g["b"].as_str().map(Into::into));
+            }
+        }
+    }
+}
+
+#[test]
+fn a_type_given_or_fixed_by_the_dataset_still_rejects_what_does_not_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = late_csv(300, 150);
+    let mut opts = ConvertOptions::new();
+    opts.infer_rows(100).column_type("x", larder::convert::ColumnType::I64);
+    let m = convert(dir.path(), "given", &text, &opts);
+    assert_eq!((m.rows, m.rejected), (298, 2), "x's two rows are rejected, the others widen");
+    assert_eq!(m.columns[1].dtype, "<i8");
+    // An append uses the dataset's types: nothing widens.
+    let m = convert(dir.path(), "d", "k,x\n1,2\n", &ConvertOptions::new());
+    assert_eq!(m.columns[1].dtype, "<i8");
+    let more = dir.path().join("more.csv");
+    fs::write(&more, "k,x\n2,3\n3,1.5\n").unwrap();
+    let ds = dir.path().join("d");
+    let r = ConvertOptions::new().append_files(&[more], &ds, &mut |_| {}).unwrap();
+    assert_eq!((r.manifest.rows, r.manifest.rejected), (2, 1));
+    assert_eq!(Manifest::read(&ds).unwrap().columns[1].dtype, "<i8");
+}
+
+#[test]
+fn a_widening_run_interrupted_at_any_durable_step_resumes_to_the_same_bytes() {
+    use crate::support::{CountSteps, FailAt};
+    use larder::convert::Step;
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("in.csv");
+    fs::write(&csv, late_csv(300, 150)).unwrap();
+    let opts = || {
+        let mut o = ConvertOptions::new();
+        o.infer_rows(100).block_size(700).checkpoint_interval(std::time::Duration::ZERO);
+        o
+    };
+    let counter = Arc::new(CountSteps::default());
+    let reference = dir.path().join("ref");
+    opts().faults(counter.clone()).convert(&csv, &reference, &mut |_| {}).unwrap();
+    let syncs = counter.0.lock().unwrap().get(&Step::Checkpoint).copied().unwrap_or(0);
+    assert!(syncs > 4, "{syncs}");
+    for n in [1, 2, 3, syncs / 2, syncs - 1] {
+        let out = dir.path().join(format!("o{n}"));
+        let e = opts().faults(FailAt::new(Step::Checkpoint, n)).convert(&csv, &out, &mut |_| {});
+        assert!(e.unwrap_err().to_string().contains("injected failure"), "{n}");
+        let r = opts().resume(true).convert(&csv, &out, &mut |_| {}).unwrap();
+        assert_eq!(r.manifest.rows, 300, "{n}");
+        for f in fs::read_dir(&reference).unwrap() {
+            let f = f.unwrap().file_name();
+            if f == "manifest.json" {
+                continue;
+            }
+            assert!(fs::read(reference.join(&f)).unwrap() == fs::read(out.join(&f)).unwrap());
+        }
+    }
+}
+
+#[test]
+fn r_row_names_become_a_leading_column_as_pandas_reset_index_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("r", "\"x\",\"y\"\n\"1\",1.5,a\n\"2\",2.5,b\n", &["index", "x", "y"][..]),
+        ("two", "a,b\n1,2,3,4\n5,6,7,8\n", &["level_0", "level_1", "a", "b"]),
+        ("taken", "index,b\n1,2,3\n5,6,7\n", &["level_0", "index", "b"]),
+    ];
+    for (name, text, names) in cases {
+        let csv = dir.path().join(format!("{name}.csv"));
+        fs::write(&csv, text).unwrap();
+        let r = ConvertOptions::new().convert(&csv, dir.path().join(name), &mut |_| {}).unwrap();
+        let m = &r.manifest;
+        assert_eq!((m.rows, m.rejected), (2, 0), "{name}");
+        let got: Vec<&str> = m.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(got, names, "{name}");
+        assert!(r.notes.iter().any(|n| n.contains("more field")), "{name}: {:?}", r.notes);
+        let rows = rows(&dir.path().join(name));
+        if let Some(want) = pandas(&csv, "dict()", true) {
+            assert_eq!(want.len(), rows.len());
+            for (w, g) in want.iter().zip(&rows) {
+                for n in names {
+                    let (w, g) = (w[n].to_string(), g[n].to_string());
+                    assert_eq!(w.trim_matches('"'), g.trim_matches('"'), "{name}");
+                }
+            }
+        }
+    }
+    // Only the whole-file pattern: a longer record among records as long as the header is
+    // still rejected.
+    let m = convert(dir.path(), "long", "a,b\n1,2\n3,4,5\n6,7\n", &ConvertOptions::new());
+    assert_eq!((m.rows, m.rejected, m.columns.len()), (2, 1, 2));
+}
+
+#[test]
+fn a_record_shorter_than_the_header_has_missing_values_as_pandas_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "a,b,c,d\n1,2.5,x,true\n4,5.5\n7\n8,9.5,y,false\n";
+    let m = convert(dir.path(), "short", text, &ConvertOptions::new());
+    assert_eq!((m.rows, m.rejected), (4, 0));
+    let got = rows(&dir.path().join("short"));
+    assert_eq!(got[1]["b"], 5.5);
+    assert!(got[1]["c"].is_null() && got[1]["d"].is_null(), "{:?}", got[1]);
+    assert!(got[2]["b"].is_null() || got[2]["b"] == "NaN", "{:?}", got[2]);
+    if let Some(want) = pandas(&dir.path().join("short.csv"), "dict()", false) {
+        assert_eq!(want.len(), 4);
+        assert!(want[2]["b"].is_null() && want[2]["c"].is_null());
+        assert_eq!(want[3]["a"], got[3]["a"]);
+    }
 }
