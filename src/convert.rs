@@ -782,8 +782,17 @@ impl ConvertOptions {
             None => (Plan::build(&request, input, &names, &sample)?, Vec::new()),
         };
         drop(sample);
+        // An input without records (a header only) keeps no column file open: any width
+        // converts.
+        let mut no_records = first.data.is_empty() && ahead.is_empty();
         reader.unread(ahead);
-        workdir::ensure_open_files(plan.columns.len(), input)?;
+        if no_records && let Some(b) = reader.next_block()? {
+            no_records = false;
+            reader.unread(vec![b]);
+        }
+        if !no_records {
+            workdir::ensure_open_files(plan.columns.len(), input)?;
+        }
         let ck = Checkpoint {
             version: 1,
             settings,
@@ -803,6 +812,11 @@ impl ConvertOptions {
         policy.spill = target.is_none();
         // Standard input cannot be read again.
         policy.widen = target.is_none() && input.as_os_str() != "-";
+        if no_records {
+            let run = Staging::create_empty(tmp, input, ck, policy, &seeds)?;
+            let (manifest, notes) = run.finish(&fingerprints.wait()?)?;
+            return Ok((manifest, notes, false, 0));
+        }
         let mut run = Staging::create(tmp, input, ck, policy, &seeds)?;
         if let Some(files) = files {
             run.attribute_lines(files);
@@ -882,7 +896,9 @@ impl ConvertOptions {
             staging::cleanup(tmp, &ck.plan, &*self.faults)?;
             return Ok((manifest, Vec::new(), true, 0));
         }
-        workdir::ensure_open_files(ck.plan.columns.len(), input)?;
+        if !ck.done {
+            workdir::ensure_open_files(ck.plan.columns.len(), input)?;
+        }
         let mut policy = self.policy();
         // An append cannot change a column's kind.
         policy.spill = ck.settings.get("append").is_none();

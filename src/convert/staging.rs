@@ -128,6 +128,32 @@ impl Staging {
         Ok(staging)
     }
 
+    /// The staged files in `dir` of an input without records (a header only), finished: each
+    /// column's (empty) files are made and closed in turn, so that no file stays open and a
+    /// header of any width converts whatever the limit on open files.
+    pub(crate) fn create_empty(
+        dir: &Path,
+        input: &Path,
+        mut ck: Checkpoint,
+        policy: Policy,
+        seeds: &[Option<Vec<String>>],
+    ) -> Result<Self> {
+        let faults = &*policy.faults;
+        for (i, (c, state)) in ck.plan.columns.iter().zip(&mut ck.columns).enumerate() {
+            let seed = seeds.get(i).and_then(Option::as_deref).unwrap_or_default();
+            let mut column = StagedColumn::create(dir, c, seed)?;
+            column.sync(faults, state)?;
+            column.finish(faults)?;
+        }
+        let rejects = Rejects::create(dir.join(REJECTS), !ck.more_sources.is_empty())?;
+        ck.rejects_bytes = rejects.len();
+        ck.done = true;
+        let ranges = vec![None; ck.plan.columns.len()];
+        let mut staging = Staging::new(dir, input, ck, Vec::new(), ranges, rejects, policy)?;
+        staging.checkpoint()?;
+        Ok(staging)
+    }
+
     /// Reopens the staged files in `dir` as checkpoint `ck` left them.
     pub(crate) fn resume(dir: &Path, input: &Path, ck: Checkpoint, policy: Policy) -> Result<Self> {
         let mut columns = Vec::new();

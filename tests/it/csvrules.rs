@@ -386,3 +386,35 @@ fn a_record_shorter_than_the_header_has_missing_values_as_pandas_reads_it() {
         assert_eq!(want[3]["a"], got[3]["a"]);
     }
 }
+
+#[test]
+fn a_header_without_records_converts_whatever_its_width_and_the_open_file_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let names: Vec<String> = (0..3000).map(|i| format!("c{i}")).collect();
+    let header = names.join(",");
+    let (empty, one) = (dir.path().join("empty.csv"), dir.path().join("one.csv"));
+    fs::write(&empty, format!("{header}\n")).unwrap();
+    let row: Vec<String> = (0..3000).map(|i| i.to_string()).collect();
+    fs::write(&one, format!("{header}\n{}\n", row.join(","))).unwrap();
+    // Under a limit of 512 open files (soft and hard), which 3000 column files pass.
+    let run = |csv: &Path, out: &str| {
+        let script = format!(
+            "ulimit -n 512 && exec \"$0\" convert -q {} {}",
+            csv.display(),
+            dir.path().join(out).display()
+        );
+        let bin = env!("CARGO_BIN_EXE_larder");
+        Command::new("sh").arg("-c").arg(script).arg(bin).output().unwrap()
+    };
+    let r = run(&empty, "empty");
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let m = Manifest::read(dir.path().join("empty")).unwrap();
+    assert_eq!((m.rows, m.columns.len()), (0, 3000));
+    assert_eq!(m.columns[2999].name, "c2999");
+    let a = larder::read_npy::<f64>(dir.path().join("empty").join(&m.columns[2999].file));
+    assert_eq!(a.unwrap().len(), 0);
+    // With a record, every column's file is open at once: a clear refusal naming the limit.
+    let r = run(&one, "one");
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(!r.status.success() && err.contains("may open only 512"), "{err}");
+}
