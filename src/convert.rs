@@ -34,7 +34,7 @@
 //! timefmt.rs     timestamps in a strftime format (jiff), for datetime columns given one
 //! schema.rs      ColumnType: names, element types, inference from sample values
 //! columns.rs     what a parsed block of input records produces: Layout, Values, Parsed, Reject
-//! record.rs      the CSV record rules: the quote-parity rule, record ends, fields, byte masks
+//! record.rs      the CSV record rules: the quote rule (Quotes), record ends, fields, byte masks
 //! parse.rs       the general block parser, record by record; tries parse/regular.rs first
 //! parse/regular.rs   the fast path for regular blocks (no quote, every value good)
 //! input.rs       opening the input: plain, gzip or zstd (by its first bytes), decompressed on
@@ -42,6 +42,7 @@
 //! sources.rs     several input files read as one stream, headers checked, lines mapped back
 //! split.rs       cutting the input into blocks of whole records (BlockReader)
 //! plan.rs        the column plan: header, selection, types (schema, inference), fills
+//! widen.rs       widening an inferred column that a later value does not fit
 //! checkpoint.rs  the checkpoint of an unfinished run (plan, offsets, file lengths)
 //! workdir.rs     the hidden working directory: its checks, its lock; what identifies an input
 //! sink.rs        one column's .npy file, of whichever element type
@@ -80,6 +81,7 @@ mod staged;
 mod staging;
 mod timefmt;
 mod value;
+mod widen;
 mod workdir;
 
 use std::fs::{self, File};
@@ -98,7 +100,7 @@ use plan::Plan;
 pub use schema::{ColumnType, split_format};
 use split::BlockReader;
 pub use staging::Progress;
-use staging::{Policy, Staging};
+use staging::{Policy, Pumped, Staging};
 pub use value::DEFAULT_NA;
 use workdir::Fingerprints;
 
@@ -408,7 +410,8 @@ impl ConvertOptions {
     /// [`resume`](ConvertOptions::resume); [`Error::Argument`] for malformed options;
     /// [`Error::Io`] on read or write errors (a full disk among them: the run can then be
     /// resumed); [`Error::Format`] for an empty input or an unusable header; [`Error::Rejected`]
-    /// when more records are rejected than allowed.
+    /// when more records are rejected than allowed; [`Error::AllRejected`], naming the first
+    /// reasons, when the input has records and every one is rejected (nothing is left behind).
     pub fn convert(
         &self,
         input: impl AsRef<Path>,
@@ -751,9 +754,13 @@ impl ConvertOptions {
                 ));
             }
             drop(reader_input);
-            let result = self.run_resumed(ck, tmp, inputs, fingerprints, progress)?;
+            let result = self.run_resumed(ck, tmp, inputs, fingerprints, progress);
             drop(lock);
-            return Ok(result);
+            if let Err(Error::AllRejected { .. }) = &result {
+                // Not resumable: the same input would stop the same way.
+                fs::remove_dir_all(tmp).map_err(|e| Error::io(tmp, e))?;
+            }
+            return result;
         }
         if tmp.exists() {
             // Killed before its first checkpoint: nothing worth keeping, and `check_temp_dir`
@@ -767,15 +774,15 @@ impl ConvertOptions {
         fs::write(tmp.join(workdir::MARKER), workdir::MARKER_TEXT)
             .map_err(|e| Error::io(tmp, e))?;
         let lock = workdir::lock_dir(tmp)?;
-        let run =
-            Fresh { settings, inputs, sources, input: reader_input, files, target, fingerprints };
-        let result = self.run_fresh(run, tmp, input, progress);
+        let run = Fresh { settings, sources, input: reader_input, files, target, fingerprints };
+        let result = self.run_fresh(run, tmp, inputs, progress);
         drop(lock);
         match &result {
             // Not resumable: the same input would stop the same way. (An I/O error, an
             // injected one among them, leaves everything for a resume, as a crash would.)
             Err(
                 Error::Rejected { .. }
+                | Error::AllRejected { .. }
                 | Error::Format { .. }
                 | Error::Invalid { .. }
                 | Error::Argument(_)
@@ -793,6 +800,7 @@ impl ConvertOptions {
             max_categories: self.max_categories,
             max_category_bytes: self.max_category_bytes,
             spill: true,
+            widen: true,
             faults: Arc::clone(&self.faults),
         }
     }
@@ -804,7 +812,7 @@ impl ConvertOptions {
         inputs: &[PathBuf],
     ) -> Result<(input::Input, Vec<SourceId>, Option<sources::FileMap>)> {
         if let [one] = inputs {
-            let (i, id) = workdir::open_input(one)?;
+            let (i, id) = workdir::open_input(one, self.delimiter)?;
             return Ok((i, vec![id], None));
         }
         let ids = inputs.iter().map(|p| workdir::source_id(p)).collect::<Result<Vec<_>>>()?;
@@ -818,17 +826,19 @@ impl ConvertOptions {
         &self,
         run: Fresh<'_>,
         tmp: &Path,
-        input: &Path,
+        inputs: &[PathBuf],
         progress: &mut (dyn FnMut(&Progress) + Send),
     ) -> Result<(Manifest, Vec<String>, bool, u64)> {
-        let Fresh { settings, inputs, sources, input: reader_input, files, target, fingerprints } =
-            run;
+        let input = inputs.first().map_or(Path::new("-"), PathBuf::as_path);
+        let Fresh { settings, sources, input: reader_input, files, target, fingerprints } = run;
+        // Each compressed input's content, known once its decompression reached the end.
         let slots = reader_input.contents.clone();
         let mut sources = sources.into_iter();
         let source = sources.next().ok_or_else(|| Error::internal("no input"))?;
-        let mut reader = BlockReader::new(reader_input.reader, input, 0, self.block_size)
-            .counting(reader_input.consumed)
-            .naming(files.clone());
+        let mut reader =
+            BlockReader::new(reader_input.reader, input, self.delimiter, 0, self.block_size)
+                .counting(reader_input.consumed)
+                .naming(files.clone());
         let first = reader.next_block()?;
         let Some(mut first) = first else {
             return Err(Error::format(input, 0, "the input is empty: no header and no records"));
@@ -869,8 +879,17 @@ impl ConvertOptions {
             None => (Plan::build(&request, input, &header, &sample)?, Vec::new()),
         };
         drop(sample);
+        // An input without records (a header only) keeps no column file open: any width
+        // converts.
+        let mut no_records = first.data.is_empty() && ahead.is_empty();
         reader.unread(ahead);
-        workdir::ensure_open_files(plan.columns.len(), input)?;
+        if no_records && let Some(b) = reader.next_block()? {
+            no_records = false;
+            reader.unread(vec![b]);
+        }
+        if !no_records {
+            workdir::ensure_open_files(plan.columns.len(), input)?;
+        }
         let ck = Checkpoint {
             version: 1,
             settings,
@@ -888,15 +907,77 @@ impl ConvertOptions {
         };
         let mut policy = self.policy();
         policy.spill = target.is_none();
+        // Standard input cannot be read again.
+        policy.widen = target.is_none() && input.as_os_str() != "-";
+        if no_records {
+            let run = Staging::create_empty(tmp, input, ck, policy, &seeds)?;
+            let contents = workdir::contents(inputs, &slots)?;
+            let (manifest, notes) = run.finish(&fingerprints.wait()?, &contents)?;
+            return Ok((manifest, notes, false, 0));
+        }
         let mut run = Staging::create(tmp, input, ck, policy, &seeds)?;
         if let Some(files) = files {
             run.attribute_lines(files);
         }
         let first = if first.data.is_empty() { None } else { Some(first) };
-        let bytes = run.pump(first, &mut reader, progress)?;
+        let (run, bytes) = match run.pump(first, &mut reader, progress)? {
+            Pumped::Done(bytes) => (run, bytes),
+            Pumped::Again(plan) => {
+                drop(reader);
+                self.convert_again(run.into_checkpoint(), plan, tmp, inputs, progress)?
+            }
+        };
         let contents = workdir::contents(inputs, &slots)?;
         let (manifest, notes) = run.finish(&fingerprints.wait()?, &contents)?;
         Ok((manifest, notes, false, bytes))
+    }
+
+    /// Converts the whole input again into `tmp`, emptied of the attempt that `old` recorded,
+    /// with `plan`: its inferred columns widened to hold every value. This is the one re-read a
+    /// widening costs (the first attempt read the input to its end to find every widening).
+    fn convert_again(
+        &self,
+        old: Checkpoint,
+        plan: Plan,
+        tmp: &Path,
+        inputs: &[PathBuf],
+        progress: &mut (dyn FnMut(&Progress) + Send),
+    ) -> Result<(Staging, u64)> {
+        let input = inputs.first().map_or(Path::new("-"), PathBuf::as_path);
+        clear_attempt(tmp)?;
+        let (reader_input, _, files) = self.open_inputs(inputs)?;
+        let mut reader =
+            BlockReader::new(reader_input.reader, input, self.delimiter, 0, self.block_size)
+                .counting(reader_input.consumed)
+                .naming(files.clone());
+        let Some(mut first) = reader.next_block()? else {
+            return Err(Error::format(input, 0, "the input is empty now: it changed while read"));
+        };
+        let (_, line) = plan::header_names(&mut first, self.delimiter, self.header, input)?;
+        let ck = Checkpoint {
+            version: 1,
+            columns: vec![ColumnState::default(); plan.columns.len()],
+            plan,
+            offset: first.offset,
+            line,
+            rows_read: 0,
+            rows_written: 0,
+            rejected: 0,
+            rejects_bytes: 0,
+            done: false,
+            ..old
+        };
+        let mut policy = self.policy();
+        policy.widen = false;
+        let mut run = Staging::create(tmp, input, ck, policy, &[])?;
+        if let Some(files) = files {
+            run.attribute_lines(files);
+        }
+        let first = if first.data.is_empty() { None } else { Some(first) };
+        match run.pump(first, &mut reader, progress)? {
+            Pumped::Done(bytes) => Ok((run, bytes)),
+            Pumped::Again(_) => Err(Error::internal("a column widened with widening off")),
+        }
     }
 
     fn run_resumed(
@@ -914,10 +995,13 @@ impl ConvertOptions {
             staging::cleanup(tmp, &ck.plan, &*self.faults)?;
             return Ok((manifest, Vec::new(), true, 0));
         }
-        workdir::ensure_open_files(ck.plan.columns.len(), input)?;
+        if !ck.done {
+            workdir::ensure_open_files(ck.plan.columns.len(), input)?;
+        }
         let mut policy = self.policy();
         // An append cannot change a column's kind.
         policy.spill = ck.settings.get("append").is_none();
+        policy.widen = policy.spill;
         let mut run = Staging::resume(tmp, input, ck, policy)?;
         let mut bytes = 0;
         // Empty when nothing is read: `workdir::contents` then reads compressed inputs itself.
@@ -925,7 +1009,7 @@ impl ConvertOptions {
         if !run.is_done() {
             let offset = run.offset();
             let (f, files) = if inputs.len() == 1 {
-                (input::open_at(input, offset)?, None)
+                (input::open_at(input, offset, self.delimiter)?, None)
             } else {
                 // One stream of several files cannot be entered in the middle: read it again
                 // up to the checkpoint, which also maps the lines of the files passed.
@@ -948,10 +1032,18 @@ impl ConvertOptions {
                 (f, files)
             };
             slots.clone_from(&f.contents);
-            let mut reader = BlockReader::new(f.reader, input, offset, self.block_size)
-                .counting(f.consumed)
-                .naming(files);
-            bytes = run.pump(None, &mut reader, progress)?;
+            let mut reader =
+                BlockReader::new(f.reader, input, self.delimiter, offset, self.block_size)
+                    .counting(f.consumed)
+                    .naming(files);
+            match run.pump(None, &mut reader, progress)? {
+                Pumped::Done(b) => bytes = b,
+                Pumped::Again(plan) => {
+                    drop(reader);
+                    let ck = run.into_checkpoint();
+                    (run, bytes) = self.convert_again(ck, plan, tmp, inputs, progress)?;
+                }
+            }
         }
         let contents = workdir::contents(inputs, &slots)?;
         let (manifest, notes) = run.finish(&fingerprints.wait()?, &contents)?;
@@ -991,11 +1083,29 @@ fn prepare_or_discard(
     }
 }
 
+/// Empties the working directory `tmp` of a conversion attempt whose types must widen, but for
+/// its marker and lock. The checkpoint goes first: a crash on the way leaves a directory that
+/// the next run clears as one killed before its first checkpoint.
+fn clear_attempt(tmp: &Path) -> Result<()> {
+    let remove = |p: &Path| match fs::remove_file(p) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Error::io(p, e)),
+        _ => Ok(()),
+    };
+    remove(&tmp.join(checkpoint::CHECKPOINT))?;
+    for entry in fs::read_dir(tmp).map_err(|e| Error::io(tmp, e))? {
+        let entry = entry.map_err(|e| Error::io(tmp, e))?;
+        let name = entry.file_name();
+        if name != workdir::MARKER && name != "lock" {
+            remove(&entry.path())?;
+        }
+    }
+    Ok(())
+}
+
 /// A fresh run's inputs: the options recorded, what identifies each input file, the opened
 /// input, (for several files) the map of their lines, and the inputs' fingerprints.
 struct Fresh<'a> {
     settings: serde_json::Value,
-    inputs: &'a [PathBuf],
     sources: Vec<SourceId>,
     input: input::Input,
     files: Option<sources::FileMap>,
@@ -1010,7 +1120,7 @@ mod tests {
     use std::path::Path;
 
     /// Convert's files in the order of the layout above: each may use only those before it.
-    const LAYERS: [&str; 22] = [
+    const LAYERS: [&str; 23] = [
         "value",
         "timefmt",
         "schema",
@@ -1022,6 +1132,7 @@ mod tests {
         "sources",
         "split",
         "plan",
+        "widen",
         "checkpoint",
         "workdir",
         "sink",
@@ -1086,7 +1197,7 @@ mod tests {
             }
         }
         // The check sees a use that points up.
-        assert_eq!(uses("value", "use super::staging::Staging;\n"), [(19, "staging".into())]);
+        assert_eq!(uses("value", "use super::staging::Staging;\n"), [(20, "staging".into())]);
         let dataset = fs::read_to_string(root.join("dataset.rs")).unwrap();
         assert!(!dataset.contains("crate::convert") && !dataset.contains("crate::compute"));
     }

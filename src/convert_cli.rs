@@ -368,6 +368,9 @@ fn with_hint(e: larder::Error, args: &ConvertArgs, inputs: &[PathBuf]) -> anyhow
         larder::Error::Rejected { .. } => {
             Some("the limit of --max-rejects (or --strict) was reached")
         }
+        larder::Error::AllRejected { .. } => {
+            Some("no record fits: check the delimiter (-d) and the types given (--type, --schema)")
+        }
         larder::Error::Invalid { reason, .. } if reason.contains("loaded into") => {
             Some("--skip-loaded skips the files loaded before")
         }

@@ -146,6 +146,19 @@ pub enum Error {
         limit: u64,
     },
 
+    /// Every record of a conversion (or an append) was rejected, so it converted nothing: the
+    /// input does not fit the schema or is not the CSV expected.
+    #[error("{path}: all {rejected} records were rejected, so nothing was converted; {first}")]
+    AllRejected {
+        /// The input file (the first, with several).
+        path: PathBuf,
+        /// The number of records, every one rejected.
+        rejected: u64,
+        /// The first rejections: for each, the line (and file, with several inputs), the
+        /// column and the reason.
+        first: String,
+    },
+
     /// A conversion into `out` was interrupted and left its work in `path`; it is continued
     /// only when asked to resume ([`ConvertOptions::resume`](crate::convert::ConvertOptions::resume)).
     #[error(

@@ -119,6 +119,7 @@ pub(crate) fn fixed_plan(
             file: c.file.clone(),
             fill: c.fill.clone(),
             format,
+            inferred: false,
         });
     }
     if !missing.is_empty() {
@@ -133,6 +134,7 @@ pub(crate) fn fixed_plan(
         columns,
         shrink: false,
         na: req.na.to_vec(),
+        notes: Vec::new(),
     };
     // The fill values and formats must still parse.
     plan.layout().map_err(|e| Error::invalid(input, e))?;

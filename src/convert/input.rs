@@ -21,12 +21,15 @@
 
 use std::fs::File;
 use std::io::{self, BufReader, Read};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use crate::error::{Error, Result};
+
+use super::record::Quotes;
 
 /// A compression larder reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,14 +92,15 @@ const ZSTD_WINDOW_LOG: u32 = 27;
 ///
 /// # Errors
 /// [`Error::Io`] when its first bytes cannot be read.
-pub(crate) fn open(source: Box<dyn Read + Send>, path: &Path) -> Result<Input> {
-    open_into(source, path, ContentSlot::default())
+pub(crate) fn open(source: Box<dyn Read + Send>, path: &Path, delimiter: u8) -> Result<Input> {
+    open_into(source, path, delimiter, ContentSlot::default())
 }
 
 /// As [`open`], with the slot that receives the content of a compressed input.
 pub(crate) fn open_into(
     mut source: Box<dyn Read + Send>,
     path: &Path,
+    delimiter: u8,
     slot: ContentSlot,
 ) -> Result<Input> {
     let mut prefix = Vec::with_capacity(4);
@@ -104,12 +108,16 @@ pub(crate) fn open_into(
     let compression = Compression::sniff(&prefix);
     let whole: Box<dyn Read + Send> = Box::new(io::Cursor::new(prefix).chain(source));
     Ok(match compression {
-        None => Input { reader: line_ends(whole, path)?, consumed: None, contents: vec![slot] },
+        None => Input {
+            reader: line_ends(whole, path, delimiter)?,
+            consumed: None,
+            contents: vec![slot],
+        },
         Some(c) => {
             let consumed = Arc::new(AtomicU64::new(0));
             let counted = Counted { inner: whole, n: Arc::clone(&consumed) };
             let reader = decompress(c, counted, path, Arc::clone(&slot));
-            let reader = line_ends(Box::new(reader), path)?;
+            let reader = line_ends(Box::new(reader), path, delimiter)?;
             Input { reader, consumed: Some(consumed), contents: vec![slot] }
         }
     })
@@ -133,7 +141,9 @@ pub(crate) fn is_compressed(path: &Path) -> Result<bool> {
 /// [`Error::Io`] on read errors; [`Error::Format`] for damaged compressed data.
 pub(crate) fn content_of(path: &Path) -> Result<Option<(u64, String)>> {
     let f = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut input = open(Box::new(Retrying::new(f, RETRY)), path)?;
+    // The content is hashed as it is decompressed, before records are split: the delimiter
+    // plays no part.
+    let mut input = open(Box::new(Retrying::new(f, RETRY)), path, b',')?;
     io::copy(&mut input.reader, &mut io::sink()).map_err(|e| read_error(path, e))?;
     Ok(input.contents.first().and_then(|s| s.get().cloned()))
 }
@@ -198,30 +208,27 @@ impl<R: Read> Read for Retrying<R> {
 const FIRST_LINE: usize = 1 << 20;
 
 /// `r`, with `\r` read as `\n` when its first line ends with a lone `\r`.
-fn line_ends(mut r: Box<dyn Read + Send>, path: &Path) -> Result<Box<dyn Read + Send>> {
-    let (prefix, cr) = first_line_end(&mut r, path)?;
+fn line_ends(
+    mut r: Box<dyn Read + Send>,
+    path: &Path,
+    delimiter: u8,
+) -> Result<Box<dyn Read + Send>> {
+    let (prefix, cr) = first_line_end(&mut r, path, delimiter)?;
     let whole: Box<dyn Read + Send> = Box::new(io::Cursor::new(prefix).chain(r));
-    Ok(if cr { Box::new(CrAsLf::new(whole)) } else { whole })
+    Ok(if cr { Box::new(CrAsLf::new(whole, delimiter)) } else { whole })
 }
 
-/// Reads `r` until its first line end outside quotes is known: the bytes read, and whether
-/// that line end is a lone `\r`.
-fn first_line_end(r: &mut dyn Read, path: &Path) -> Result<(Vec<u8>, bool)> {
+/// Reads `r` until its first line end outside quoted fields (by the quote rule of `record.rs`)
+/// is known: the bytes read, and whether that line end is a lone `\r`.
+fn first_line_end(r: &mut dyn Read, path: &Path, delimiter: u8) -> Result<(Vec<u8>, bool)> {
     let mut prefix = Vec::new();
-    let (mut eof, mut scanned, mut quoted) = (false, 0, false);
+    let (mut eof, mut scanned, mut quotes) = (false, 0, Quotes::new(delimiter));
+    let mut end = None;
     loop {
-        let mut end = None;
-        for (i, &b) in prefix.iter().enumerate().skip(scanned) {
-            match b {
-                b'"' => quoted = !quoted,
-                b'\r' | b'\n' if !quoted => {
-                    end = Some(i);
-                    break;
-                }
-                _ => {}
-            }
-        }
         if end.is_none() {
+            end = quotes
+                .scan(&prefix[scanned..], true, |_| ControlFlow::Break(()))
+                .map(|p| scanned + p);
             scanned = prefix.len();
         }
         match end {
@@ -239,28 +246,32 @@ fn first_line_end(r: &mut dyn Read, path: &Path) -> Result<(Vec<u8>, bool)> {
     }
 }
 
-/// Reads a `\r` outside quotes as `\n`; one inside a quoted field is part of its value.
+/// Reads a `\r` outside quoted fields as `\n`; one inside a quoted field is part of its value.
 struct CrAsLf<R> {
     inner: R,
-    /// Inside a quoted field (an odd number of `"` so far).
-    quoted: bool,
+    /// Where the quote rule stands after the bytes read so far.
+    quotes: Quotes,
+    /// Positions of the `\r` of one read, kept to spare an allocation per read.
+    ends: Vec<usize>,
 }
 
 impl<R> CrAsLf<R> {
-    fn new(inner: R) -> CrAsLf<R> {
-        CrAsLf { inner, quoted: false }
+    fn new(inner: R, delimiter: u8) -> CrAsLf<R> {
+        CrAsLf { inner, quotes: Quotes::new(delimiter), ends: Vec::new() }
     }
 }
 
 impl<R: Read> Read for CrAsLf<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        for b in &mut buf[..n] {
-            match *b {
-                b'"' => self.quoted = !self.quoted,
-                b'\r' if !self.quoted => *b = b'\n',
-                _ => {}
-            }
+        let ends = &mut self.ends;
+        ends.clear();
+        self.quotes.scan(&buf[..n], true, |p| {
+            ends.push(p);
+            ControlFlow::Continue(())
+        });
+        for &p in ends.iter() {
+            buf[p] = b'\n';
         }
         Ok(n)
     }
@@ -273,7 +284,7 @@ impl<R: Read> Read for CrAsLf<R> {
 /// # Errors
 /// [`Error::Io`] on read errors; [`Error::Format`] for compressed data that is damaged or ends
 /// before `offset`.
-pub(crate) fn open_at(path: &Path, offset: u64) -> Result<Input> {
+pub(crate) fn open_at(path: &Path, offset: u64, delimiter: u8) -> Result<Input> {
     use std::io::{Seek, SeekFrom};
     let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut prefix = Vec::with_capacity(4);
@@ -281,14 +292,15 @@ pub(crate) fn open_at(path: &Path, offset: u64) -> Result<Input> {
     f.seek(SeekFrom::Start(0)).map_err(|e| Error::io(path, e))?;
     if Compression::sniff(&prefix).is_none() {
         // The line ends are told from the file's start; then the read starts at `offset`.
-        let (_, cr) = first_line_end(&mut f, path)?;
+        let (_, cr) = first_line_end(&mut f, path, delimiter)?;
         f.seek(SeekFrom::Start(offset)).map_err(|e| Error::io(path, e))?;
         let f = Retrying::new(f, RETRY);
         // A checkpoint is at a record boundary: outside quotes.
-        let reader: Box<dyn Read + Send> = if cr { Box::new(CrAsLf::new(f)) } else { Box::new(f) };
+        let reader: Box<dyn Read + Send> =
+            if cr { Box::new(CrAsLf::new(f, delimiter)) } else { Box::new(f) };
         return Ok(Input { reader, consumed: None, contents: vec![ContentSlot::default()] });
     }
-    let mut input = open(Box::new(Retrying::new(f, RETRY)), path)?;
+    let mut input = open(Box::new(Retrying::new(f, RETRY)), path, delimiter)?;
     let skipped = io::copy(&mut (&mut input.reader).take(offset), &mut io::sink())
         .map_err(|e| read_error(path, e))?;
     if skipped < offset {
@@ -506,7 +518,7 @@ mod tests {
     fn read_all(bytes: Vec<u8>) -> Result<(Vec<u8>, Option<Compression>), Error> {
         let path = Path::new("in.csv");
         let seen = Compression::sniff(&bytes);
-        let mut input = open(Box::new(std::io::Cursor::new(bytes)), path)?;
+        let mut input = open(Box::new(std::io::Cursor::new(bytes)), path, b',')?;
         assert_eq!(input.consumed.is_some(), seen.is_some());
         let mut out = Vec::new();
         input.reader.read_to_end(&mut out).map_err(|e| super::read_error(path, e))?;
@@ -578,7 +590,7 @@ mod tests {
 
     #[test]
     fn lone_cr_line_ends_read_as_lf_and_others_are_left_alone() {
-        let cases: [(&[u8], &[u8]); 8] = [
+        let cases: [(&[u8], &[u8]); 9] = [
             (b"a,b\r1,2\r3,4\r", b"a,b\n1,2\n3,4\n"),
             // Inside quotes a `\r` is a value's, in the header too.
             (b"a,b\r1,\"x\ry\"\r", b"a,b\n1,\"x\ry\"\n"),
@@ -586,6 +598,8 @@ mod tests {
             (b"a,b\r\n1,\"x\ry\"\r\n", b"a,b\r\n1,\"x\ry\"\r\n"),
             (b"a,b\n1,x\ry\n", b"a,b\n1,x\ry\n"),
             (b"a,b\r", b"a,b\n"),
+            // A quote inside an unquoted field is a literal: it quotes no `\r`.
+            (b"h,w\r5'11\",60\r6',70\r", b"h,w\n5'11\",60\n6',70\n"),
             (b"a,b", b"a,b"),
             (b"", b""),
         ];

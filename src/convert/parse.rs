@@ -10,12 +10,13 @@
 //! # Which parts must change together
 //!
 //! - **Record boundaries.** Where a record ends is decided in one place, `record.rs`
-//!   ([`ends_record`](super::record::ends_record)): block cutting (`split.rs`), this parser and
-//!   the header and inference reader (`plan.rs`) all call it. A change to quoting or line ends
-//!   goes there, and must keep every block starting at a record boundary.
+//!   ([`Quotes`](super::record::Quotes), the quote rule): block cutting (`split.rs`), this
+//!   parser, the header and inference reader (`plan.rs`), several inputs (`sources.rs`) and
+//!   `\r` line ends (`input.rs`) all go through it. A change to quoting or line ends goes
+//!   there, and must keep every block starting at a record boundary.
 //! - **Field splitting.** `Builder::quoted_record` here and
-//!   [`fields_of`](super::record::fields_of) follow the same RFC 4180 rules (header and
-//!   inference see the fields the parser sees); change both.
+//!   [`fields_of`](super::record::fields_of) apply the same quote rule field by field (header
+//!   and inference see the fields the parser sees); change both.
 //! - **The fast path.** `regular.rs` must produce exactly the [`Parsed`] this parser would, or
 //!   decline. Its value loops (`int`, `float`, `categorical`) re-implement `value.rs`'s
 //!   `parse_int`, `parse_float` and the categorical coding in `code` below; any change to what a
@@ -182,6 +183,11 @@ impl Builder<'_> {
     /// Ends a record: `raw` is its bytes without terminator, `line` its first line.
     fn end(&mut self, raw: &[u8], line: u64) {
         self.rows_read += 1;
+        // A record shorter than the header has missing values in the fields it lacks, as
+        // pandas reads it. (A malformed one counts as whole: see `fail`.)
+        while self.field < self.layout.fields {
+            self.field(b"", false);
+        }
         if self.field != self.layout.fields {
             self.error = Some((
                 None,
@@ -217,9 +223,10 @@ impl Builder<'_> {
         self.field(&rec[start..], true);
     }
 
-    /// Splits a record that holds quotes, following RFC 4180: a field that starts with `"`
-    /// runs to the next lone `"`, `""` inside it is one `"`, and only a delimiter or the end of
-    /// the record may follow it. A `"` anywhere else is an error.
+    /// Splits a record that holds quotes by the quote rule of `record.rs`: a field that starts
+    /// with `"` runs to the next lone `"`, `""` inside it is one `"`, and only a delimiter or
+    /// the end of the record may follow it; a `"` inside an unquoted field is a literal
+    /// character.
     fn quoted_record(&mut self, rec: &[u8], scratch: &mut Vec<u8>) {
         let d = self.layout.delimiter;
         let mut i = 0;
@@ -255,12 +262,8 @@ impl Builder<'_> {
             } else {
                 let rest = &rec[i..];
                 let end = memchr(d, rest).unwrap_or(rest.len());
-                let v = &rest[..end];
-                if memchr(b'"', v).is_some() {
-                    self.fail(Reason::Quote("quote inside an unquoted field"));
-                    return;
-                }
-                self.field(v, true);
+                // A `"` inside an unquoted field is a literal character.
+                self.field(&rest[..end], true);
                 if end == rest.len() {
                     return;
                 }
@@ -312,7 +315,7 @@ pub(crate) fn parse_block_general(layout: &Layout, block: &[u8]) -> Parsed {
     let mut line = 0u64;
     let mut pos = 0;
     while pos < block.len() {
-        let end = record_end(block, pos);
+        let end = record_end(block, pos, layout.delimiter);
         let mut rec = &block[pos..end];
         if let [head @ .., b'\r'] = rec {
             rec = head;
@@ -451,20 +454,34 @@ mod tests {
     #[test]
     fn bad_records_are_rejected_with_their_line_and_nothing_half_written() {
         let l = layout(2, &[ColumnType::Cat, ColumnType::U8]);
-        let p = parse_block(&l, b"a,1\nb,300\n\nc\n\"d\"x,1\ne,2\n\n");
+        let p = parse_block(&l, b"a,1\nb,300\n\nc,1,2\n\"d\"x,1\ne,2\n\n");
         assert_eq!(p.rows_read, 5);
         let lines: Vec<_> = p.rejects.iter().map(|r| (r.line, r.reason.to_string())).collect();
         assert_eq!(
             lines,
             [
                 (1, "out of range for uint8".to_string()),
-                (3, "expected 2 fields, found 1".to_string()),
+                (3, "expected 2 fields, found 3".to_string()),
                 (4, "characters after a closing quote".to_string())
             ]
         );
         let Values::Cat { codes, keys } = &p.columns[0] else { panic!() };
         assert_eq!(codes, &[0, 1]);
         assert_eq!(keys.len(), 2, "rejected rows add no category");
+    }
+
+    #[test]
+    fn a_short_record_has_missing_values_in_the_fields_it_lacks() {
+        let l = layout(3, &[ColumnType::I64, ColumnType::F64, ColumnType::Cat]);
+        let p = parse_block(&l, b"1,2.5,x\n2\n3,4\n\"4\",\"5\"\n");
+        assert!(p.rejects.is_empty(), "{:?}", p.rejects);
+        let Values::I64(v) = &p.columns[0] else { panic!() };
+        assert_eq!(v, &[1, 2, 3, 4]);
+        let Values::F64(f) = &p.columns[1] else { panic!() };
+        assert!(f[0] == 2.5 && f[1].is_nan() && f[2] == 4.0 && f[3] == 5.0);
+        let Values::Cat { codes, keys } = &p.columns[2] else { panic!() };
+        assert_eq!((codes.len(), keys.len()), (4, 2), "x, and the empty missing value");
+        assert_eq!(p.missing[0], Vec::<u32>::new());
     }
 
     #[test]

@@ -28,6 +28,9 @@ pub(crate) struct Plan {
     /// The tokens that mean a missing value (besides the empty field, which always does).
     #[serde(default)]
     pub(crate) na: Vec<String>,
+    /// What the user should know of how the types were chosen (kept for a resume).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) notes: Vec<String>,
 }
 
 /// One output column.
@@ -47,6 +50,10 @@ pub(crate) struct PlanColumn {
     /// The strftime format of a datetime column whose values are not ISO 8601.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) format: Option<String>,
+    /// True when the type was inferred (no schema gave it): a later value that does not fit
+    /// it widens the column rather than rejecting its record (`widen.rs`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) inferred: bool,
 }
 
 /// What the options ask of the plan.
@@ -188,7 +195,7 @@ pub(crate) fn header_names(
             ));
         }
     }
-    let header_end = record_end(&first.data, 0);
+    let header_end = record_end(&first.data, 0, delimiter);
     let first_record =
         first.data[..header_end].strip_suffix(b"\r").unwrap_or(&first.data[..header_end]);
     let header_fields = fields_of(first_record, delimiter).map_err(|r| {
@@ -223,11 +230,14 @@ impl Plan {
         header: &Header,
         sample: &[u8],
     ) -> Result<Plan> {
+        let (header, row_names) = with_row_names(header, sample, req);
+        let names = &header.names;
         let find = |name: &str, what: &str| header.find(input, name, what);
         let fields = selected_fields(req, &find, header.len())?;
         let (mut types, formats) = given_types(req, &find, header.len())?;
-        infer_types(req, sample, &fields, &mut types);
-        let names = &header.names;
+        let given: Vec<bool> = types.iter().map(Option::is_some).collect();
+        let mut notes = row_names.into_iter().collect::<Vec<_>>();
+        notes.extend(infer_types(req, sample, &fields, &mut types, names));
         let files = names::file_names(fields.iter().map(|&f| names[f].as_str()));
         let mut columns: Vec<PlanColumn> = fields
             .iter()
@@ -240,6 +250,7 @@ impl Plan {
                 file,
                 fill: None,
                 format: formats[f].clone(),
+                inferred: !given[f],
             })
             .collect();
         for c in &columns {
@@ -269,6 +280,8 @@ impl Plan {
                 Error::invalid(input, format!("fill value {value:?} for column {name:?}: {e}"))
             })?;
             c.fill = Some(value.clone());
+            // The fill value is for this type: the column keeps it.
+            c.inferred = false;
         }
         Ok(Plan {
             delimiter: req.delimiter,
@@ -276,6 +289,7 @@ impl Plan {
             columns,
             shrink: req.shrink,
             na: req.na.to_vec(),
+            notes,
         })
     }
 
@@ -308,7 +322,8 @@ impl Plan {
             fields: self.fields,
             slots,
             columns,
-            ranges: self.shrink,
+            // Widening needs to know whether the values so far fit the wider type.
+            ranges: self.shrink || self.columns.iter().any(|c| c.inferred),
             na: self.na_tokens(),
         })
     }
@@ -317,6 +332,57 @@ impl Plan {
     pub(crate) fn na_tokens(&self) -> NaTokens {
         NaTokens::new(self.na.iter().map(String::as_str))
     }
+}
+
+/// The column names, with names for the leading fields that every sampled record has beyond
+/// the header (R's `write.table` row names: one more field per record than the header names),
+/// and a note saying so. pandas reads such fields as the index; they are named as pandas'
+/// `reset_index()` names them: `index` (`level_0` when a column is called `index`) for one,
+/// `level_0`, `level_1`, … for more.
+fn with_row_names(header: &Header, sample: &[u8], req: &Request<'_>) -> (Header, Option<String>) {
+    let names = &header.names;
+    let unchanged = || Header { texts: header.texts.clone(), names: names.clone() };
+    let (mut pos, mut n, mut width) = (0, 0, None);
+    while pos < sample.len() && n < req.infer_rows {
+        let end = record_end(sample, pos, req.delimiter);
+        let rec = sample[pos..end].strip_suffix(b"\r").unwrap_or(&sample[pos..end]);
+        pos = end + 1;
+        if rec.is_empty() {
+            continue;
+        }
+        n += 1;
+        let Ok(f) = fields_of(rec, req.delimiter) else { return (unchanged(), None) };
+        match width {
+            None => width = Some(f.len()),
+            Some(w) if w == f.len() => {}
+            Some(_) => return (unchanged(), None),
+        }
+    }
+    let extra = width.map_or(0, |w| w.saturating_sub(names.len()));
+    if extra == 0 || names.is_empty() {
+        return (unchanged(), None);
+    }
+    let taken = |c: &str| names.iter().any(|n| n == c);
+    let mut lead: Vec<String> = if extra == 1 && !taken("index") {
+        vec!["index".to_string()]
+    } else {
+        (0..extra).map(|i| format!("level_{i}")).collect()
+    };
+    for l in &mut lead {
+        while taken(l) {
+            l.push('_');
+        }
+    }
+    let note = format!(
+        "every record has {extra} more field{s} than the header names (row names, as R's \
+         write.table writes them): kept as the leading column{s} {lead:?}, as pandas' \
+         reset_index() names them",
+        s = if extra == 1 { "" } else { "s" },
+    );
+    // The header's own fields keep their unique names (`Unnamed: N` counts header fields).
+    let texts = lead.iter().chain(&header.texts).cloned().collect();
+    let names = lead.into_iter().chain(names.iter().cloned()).collect();
+    (Header { texts, names }, Some(note))
 }
 
 /// The fields converted, in output order: the selection, or every field.
@@ -378,22 +444,23 @@ pub(crate) fn given_types(
 
 /// Infers the types of the converted fields that have none from the first
 /// [`infer_rows`](Request::infer_rows) records of `sample`; records that do not split into the
-/// right number of fields are skipped.
+/// right number of fields are skipped. Returns notes on the choices a user should know of.
 fn infer_types(
     req: &Request<'_>,
     sample: &[u8],
     fields: &[usize],
     types: &mut [Option<ColumnType>],
-) {
+    names: &[String],
+) -> Vec<String> {
     let need: Vec<usize> = fields.iter().copied().filter(|&f| types[f].is_none()).collect();
     if need.is_empty() {
-        return;
+        return Vec::new();
     }
     let mut samples: Vec<Vec<Vec<u8>>> = vec![Vec::new(); types.len()];
     let mut pos = 0;
     let mut n = 0;
     while pos < sample.len() && n < req.infer_rows {
-        let end = record_end(sample, pos);
+        let end = record_end(sample, pos, req.delimiter);
         let rec = sample[pos..end].strip_suffix(b"\r").unwrap_or(&sample[pos..end]);
         pos = end + 1;
         if rec.is_empty() {
@@ -411,9 +478,22 @@ fn infer_types(
         }
     }
     let na = NaTokens::new(req.na.iter().map(String::as_str));
+    let mut notes = Vec::new();
     for &f in &need {
-        types[f] = Some(schema::infer(samples[f].iter().map(Vec::as_slice), &na));
+        let values = || samples[f].iter().map(Vec::as_slice);
+        types[f] = Some(schema::infer(values(), &na));
+        if schema::ints_past_every_type(values(), &na) {
+            notes.push(format!(
+                "column {:?} holds negative integers and integers above {}, which no integer \
+                 type holds together, so it is f64 (exact up to 2^53); --type {}=str keeps \
+                 every digit",
+                names[f],
+                i64::MAX,
+                names[f]
+            ));
+        }
     }
+    notes
 }
 
 /// Parses a fill value for a column of type `t`.

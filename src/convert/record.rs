@@ -1,65 +1,162 @@
 //! The CSV record rules: where a record ends, how a record splits into fields, and the byte
 //! masks the fast scans use.
 //!
-//! **The quote-parity rule** has its one home here, in [`ends_record`]: a `\n` ends a record
-//! when an even number of `"` lies between the record's start and it, so a newline inside a
-//! quoted field belongs to the field; a `\r` before that `\n` is dropped. Cutting the input into
-//! blocks ([`last_boundary`], used by `split.rs`), finding records inside a block
-//! ([`record_end`], used by `parse.rs`, the header and inference) both go through it, so blocks
-//! always start where the parser says a record starts.
+//! **The quote rule** has its one home here, in [`Quotes`]: a `"` opens a quoted field only
+//! where a field starts (first in its record or right after a delimiter); inside one, `""` is
+//! one `"` and a lone `"` closes it. A `"` anywhere else is a literal character, as pandas,
+//! polars and Python's `csv` read it, so a stray quote (`5'11"`) never swallows the lines
+//! after it. A `\n` outside a quoted field ends a record (a `\r` before it is dropped by the
+//! parsers); one inside belongs to the field.
+//!
+//! # Which parts must change together
+//!
+//! Every reader of record boundaries goes through [`Quotes`]: cutting the input into blocks
+//! ([`last_boundary`], `split.rs`), finding records inside a block ([`record_end`], used by
+//! `parse.rs`, the header and inference in `plan.rs`), the header and file ends of several
+//! inputs (`sources.rs`) and the `\r`-only line ends (`input.rs`). Splitting a record into
+//! fields ([`fields_of`] here and `Builder::quoted_record` in `parse.rs`) applies the same
+//! rule field by field; change both with [`Quotes`], and keep every block starting at a record
+//! boundary (the property tests in `split.rs` and below check the agreement).
 
-use memchr::{memchr, memchr_iter, memchr2_iter, memrchr};
+use std::ops::ControlFlow;
+
+use memchr::{memchr, memchr2, memrchr};
 use wide::u8x16;
 
 use super::value::Reason;
 
-/// The quote-parity rule: a `\n` with `quotes_before` `"` bytes between the start of its record
-/// (or of any run of whole records) and itself ends a record exactly when the count is even.
-#[inline]
-pub(crate) fn ends_record(quotes_before: usize) -> bool {
-    quotes_before.is_multiple_of(2)
+/// Where the quote rule stands after the bytes fed so far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// At the start of a field (of a record, or after a delimiter).
+    FieldStart,
+    /// Inside an unquoted field: `"` is a literal byte here.
+    Unquoted,
+    /// Inside a quoted field.
+    Quoted,
+    /// Just after a `"` inside a quoted field: the closing quote, or the first of a `""`.
+    Closed,
+}
+
+/// The quote rule as a scanner over a stream of bytes that starts at a record boundary; feed
+/// it consecutive pieces of the stream with [`scan`](Quotes::scan).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Quotes {
+    delimiter: u8,
+    state: State,
+}
+
+impl Quotes {
+    /// A scanner at a record boundary, for fields separated by `delimiter`.
+    pub(crate) fn new(delimiter: u8) -> Quotes {
+        Quotes { delimiter, state: State::FieldStart }
+    }
+
+    /// True inside a quoted field (a line end there belongs to the field).
+    pub(crate) fn in_quotes(self) -> bool {
+        self.state == State::Quoted
+    }
+
+    /// Scans `data`, the next bytes of the stream, calling `on_end(p)` for each `data[p]` that
+    /// ends a record (a `\n` outside a quoted field) and, when `cr_ends` is true, for each `\r`
+    /// outside one too. Stops early, returning the position, when `on_end` breaks.
+    pub(crate) fn scan(
+        &mut self,
+        data: &[u8],
+        cr_ends: bool,
+        mut on_end: impl FnMut(usize) -> ControlFlow<()>,
+    ) -> Option<usize> {
+        let d = self.delimiter;
+        let is_end = |b: u8| b == b'\n' || (cr_ends && b == b'\r');
+        let mut i = 0;
+        while i < data.len() {
+            match self.state {
+                State::Quoted => match memchr(b'"', &data[i..]) {
+                    Some(k) => {
+                        i += k + 1;
+                        self.state = State::Closed;
+                    }
+                    None => return None,
+                },
+                State::Closed | State::FieldStart => {
+                    let b = data[i];
+                    i += 1;
+                    self.state = if b == b'"' {
+                        // A quote that opens a field, or the second of a `""`.
+                        State::Quoted
+                    } else if b == d {
+                        State::FieldStart
+                    } else if is_end(b) {
+                        if on_end(i - 1).is_break() {
+                            self.state = State::FieldStart;
+                            return Some(i - 1);
+                        }
+                        State::FieldStart
+                    } else {
+                        // After a closing quote, characters the parser rejects: the record
+                        // goes on as an unquoted field.
+                        State::Unquoted
+                    };
+                }
+                State::Unquoted => {
+                    let rest = &data[i..];
+                    let hit = if cr_ends {
+                        memchr::memchr3(b'"', b'\n', b'\r', rest)
+                    } else {
+                        memchr2(b'"', b'\n', rest)
+                    };
+                    let Some(k) = hit else {
+                        if rest.last() == Some(&d) {
+                            self.state = State::FieldStart;
+                        }
+                        return None;
+                    };
+                    let p = i + k;
+                    i = p + 1;
+                    if data[p] == b'"' {
+                        // A field starts after a delimiter (this scan passed over it).
+                        if k > 0 && data[p - 1] == d {
+                            self.state = State::Quoted;
+                        }
+                    } else {
+                        self.state = State::FieldStart;
+                        if on_end(p).is_break() {
+                            return Some(p);
+                        }
+                    }
+                }
+            }
+        }
+        None
+    }
 }
 
 /// The longest record accepted. Longer ones are almost always an unbalanced quote that swallows
 /// the rest of the file; refusing them keeps memory bounded.
 pub(crate) const MAX_RECORD: usize = 256 << 20;
 
-/// The end of the record starting at `start`: the index of its terminating `\n`, or
-/// `data.len()`. Newlines inside quotes do not end it ([`ends_record`]).
-pub(crate) fn record_end(data: &[u8], start: usize) -> usize {
-    let mut quotes = 0;
-    for p in memchr2_iter(b'"', b'\n', &data[start..]) {
-        if data[start + p] == b'"' {
-            quotes += 1;
-        } else if ends_record(quotes) {
-            return start + p;
-        }
-    }
-    data.len()
+/// The end of the record starting at `start` (a record boundary): the index of its
+/// terminating `\n`, or `data.len()`. Newlines inside quoted fields do not end it ([`Quotes`]).
+pub(crate) fn record_end(data: &[u8], start: usize, delimiter: u8) -> usize {
+    let mut q = Quotes::new(delimiter);
+    q.scan(&data[start..], false, |_| ControlFlow::Break(())).map_or(data.len(), |p| start + p)
 }
 
 /// The index just after the last record boundary in `buf` (which starts at one), if any.
-///
-/// Counted from the start of `buf` rather than of each record: every earlier boundary has an
-/// even count before it, so the parity since `buf`'s start is the parity since the record's.
-pub(crate) fn last_boundary(buf: &[u8]) -> Option<usize> {
+pub(crate) fn last_boundary(buf: &[u8], delimiter: u8) -> Option<usize> {
     if memchr(b'"', buf).is_none() {
         return memrchr(b'\n', buf).map(|p| p + 1);
     }
-    let mut quotes_before = memchr_iter(b'"', buf).count();
-    let mut end = buf.len();
-    while let Some(p) = memrchr(b'\n', &buf[..end]) {
-        quotes_before -= memchr_iter(b'"', &buf[p..end]).count();
-        if ends_record(quotes_before) {
-            return Some(p + 1);
-        }
-        end = p;
-    }
-    None
+    let mut last = None;
+    Quotes::new(delimiter).scan(buf, false, |p| {
+        last = Some(p + 1);
+        ControlFlow::Continue(())
+    });
+    last
 }
 
 /// Splits one record (no terminator) into unquoted field contents; used for the header and for
-/// type inference. The same RFC 4180 rules as the block parser's `quoted_record`.
+/// type inference. The same rules as the block parser's `quoted_record` ([`Quotes`]).
 pub(crate) fn fields_of(rec: &[u8], delimiter: u8) -> Result<Vec<Vec<u8>>, Reason> {
     let mut out = Vec::new();
     let mut i = 0;
@@ -87,10 +184,8 @@ pub(crate) fn fields_of(rec: &[u8], delimiter: u8) -> Result<Vec<Vec<u8>>, Reaso
             }
         } else {
             let rest = &rec[i..];
+            // A `"` inside an unquoted field is a literal character.
             let end = memchr(delimiter, rest).unwrap_or(rest.len());
-            if memchr(b'"', &rest[..end]).is_some() {
-                return Err(Reason::Quote("quote inside an unquoted field"));
-            }
             out.push(rest[..end].to_vec());
             if end == rest.len() {
                 return Ok(out);
@@ -122,16 +217,84 @@ mod tests {
 
     #[test]
     fn record_end_skips_quoted_newlines() {
-        assert_eq!(record_end(b"a,\"x\ny\"\nb", 0), 7);
-        assert_eq!(record_end(b"a\nb", 2), 3);
+        assert_eq!(record_end(b"a,\"x\ny\"\nb", 0, b','), 7);
+        assert_eq!(record_end(b"a\nb", 2, b','), 3);
     }
 
     #[test]
     fn boundaries_skip_newlines_inside_quotes() {
-        assert_eq!(last_boundary(b"a\nb\nc"), Some(4));
-        assert_eq!(last_boundary(b"a\n\"b\nc"), Some(2));
-        assert_eq!(last_boundary(b"\"a\nb"), None);
-        assert_eq!(last_boundary(b"\"a\"\"\nb\"\nc"), Some(8));
+        assert_eq!(last_boundary(b"a\nb\nc", b','), Some(4));
+        assert_eq!(last_boundary(b"a\n\"b\nc", b','), Some(2));
+        assert_eq!(last_boundary(b"\"a\nb", b','), None);
+        assert_eq!(last_boundary(b"\"a\"\"\nb\"\nc", b','), Some(8));
+    }
+
+    #[test]
+    fn a_quote_inside_an_unquoted_field_is_a_literal_character() {
+        // `5'11"` opens nothing: the line ends the record.
+        assert_eq!(record_end(b"p7,5'11\",60\np8,170,61\n", 0, b','), 11);
+        assert_eq!(last_boundary(b"p7,5'11\",60\np8,170,61\nx", b','), Some(22));
+        assert_eq!(last_boundary(b"a;b\"\nc;\"d\ne\"\nf", b';'), Some(13));
+        // Only after the delimiter in use does a quote open a field.
+        assert_eq!(record_end(b"a,\"x\ny\"\nb", 0, b';'), 4);
+        assert_eq!(fields_of(b"p7,5'11\",60", b',').unwrap(), [&b"p7"[..], b"5'11\"", b"60"]);
+        assert_eq!(fields_of(b"a\"b\"c,\"d,e\"", b',').unwrap(), [&b"a\"b\"c"[..], b"d,e"]);
+        assert_eq!(fields_of(b" \"x\",y", b',').unwrap(), [&b" \"x\""[..], b"y"]);
+    }
+
+    /// The rule byte by byte, as pandas' tokenizer states it; `scan` must agree.
+    fn reference_ends(data: &[u8], d: u8) -> Vec<usize> {
+        let (mut ends, mut quoted, mut field_start, mut closed) = (Vec::new(), false, true, false);
+        for (i, &b) in data.iter().enumerate() {
+            if quoted {
+                if b == b'"' {
+                    quoted = false;
+                    closed = true;
+                }
+                continue;
+            }
+            if closed && b == b'"' {
+                quoted = true;
+                closed = false;
+                continue;
+            }
+            closed = false;
+            if b == b'"' && field_start {
+                quoted = true;
+                field_start = false;
+            } else if b == d {
+                field_start = true;
+            } else if b == b'\n' {
+                ends.push(i);
+                field_start = true;
+            } else {
+                field_start = false;
+            }
+        }
+        ends
+    }
+
+    proptest::proptest! {
+        /// Fed whole or in any two pieces, the scanner finds the record ends of the rule.
+        #[test]
+        fn scanning_in_pieces_finds_the_ends_of_the_rule(
+            data in "[a\",;\n]{0,80}",
+            cut in 0usize..80,
+        ) {
+            let data = data.as_bytes();
+            for d in [b',', b';'] {
+                let want = reference_ends(data, d);
+                let cut = cut.min(data.len());
+                let mut got = Vec::new();
+                let mut q = Quotes::new(d);
+                q.scan(&data[..cut], false, |p| { got.push(p); ControlFlow::Continue(()) });
+                q.scan(&data[cut..], false, |p| { got.push(cut + p); ControlFlow::Continue(()) });
+                proptest::prop_assert_eq!(&got, &want);
+                proptest::prop_assert_eq!(last_boundary(data, d), want.last().map(|p| p + 1));
+                let first = want.first().copied().unwrap_or(data.len());
+                proptest::prop_assert_eq!(record_end(data, 0, d), first);
+            }
+        }
     }
 
     #[test]

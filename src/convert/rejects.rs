@@ -1,10 +1,11 @@
 //! `rejects.csv`: one CSV record per rejected input record (line, column, reason, the record).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 use super::appender::Appender;
+use super::record::{fields_of, record_end};
 
 /// The first line of `rejects.csv`.
 const HEAD: &[u8] = b"line,column,reason,record\n";
@@ -73,6 +74,38 @@ impl Rejects {
         out.push(b'\n');
         self.0.append(&out)
     }
+}
+
+/// The first `n` rejections listed in the `rejects.csv` at `path` (written by [`Rejects`],
+/// with a `file` column for `several` inputs), each as `line L: column "C": REASON` (or
+/// `FILE:L: …`).
+///
+/// # Errors
+/// [`Error::Io`] when the file cannot be read.
+pub(crate) fn first(path: &Path, several: bool, n: usize) -> Result<Vec<String>> {
+    let text = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let mut pos = head(several).len().min(text.len());
+    let mut out = Vec::new();
+    while pos < text.len() && out.len() < n {
+        let end = record_end(&text, pos, b',');
+        let fields = fields_of(&text[pos..end], b',').unwrap_or_default();
+        pos = end + 1;
+        let f: Vec<String> =
+            fields.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect();
+        let (file, rest) =
+            if several { (f.first().cloned(), f.get(1..)) } else { (None, f.get(..)) };
+        let Some([line, column, reason, ..]) = rest else { continue };
+        let at = match file {
+            Some(file) => format!("{file}:{line}"),
+            None => format!("line {line}"),
+        };
+        out.push(if column.is_empty() {
+            format!("{at}: {reason}")
+        } else {
+            format!("{at}: column {column:?}: {reason}")
+        });
+    }
+    Ok(out)
 }
 
 /// Appends `v` as a quoted CSV field.

@@ -8,7 +8,10 @@ use serde::{Deserialize, Serialize};
 use crate::dtype::{DType, ElementType, TimeUnit};
 use crate::error::{Error, Result};
 
-use super::value::{NaTokens, datetime_unit, is_bool_word, is_nat, parse_float, parse_int_i64};
+use super::value::{
+    NaTokens, datetime_unit, is_bool_word, is_nat, parse_float, parse_int, parse_int_i64,
+    parse_magnitude,
+};
 
 /// The type a CSV column is converted to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -251,7 +254,8 @@ pub(crate) const CAT_ALWAYS: usize = 64;
 /// Infers a column's type from sample values (field contents, unquoted).
 ///
 /// Missing values (the empty field and the tokens of `na`) never decide the type: they are
-/// skipped. Of the others, integers that all fit `i64` give `i64`; pandas' bool words
+/// skipped. Of the others, integers that all fit `i64` give `i64`, and those that all fit
+/// `u64` (some above `i64::MAX`, none negative) `u64`, as pandas reads them; pandas' bool words
 /// (`True`/`TRUE`/`true` and the three `false`s, not `T`/`F`) give `bool`; numbers give `f64`;
 /// ISO 8601 dates and date-times, with `NaT` among them, give `datetime64` in the finest unit
 /// seen. Anything else is text: `cat` when it repeats — at most [`CAT_ALWAYS`]
@@ -260,7 +264,7 @@ pub(crate) const CAT_ALWAYS: usize = 64;
 /// value present in the sample is `f64`. Missing integers, bools, categories, strings and
 /// date-times are marked in a validity file when the column is written; missing floats are NaN.
 pub(crate) fn infer<'a>(values: impl IntoIterator<Item = &'a [u8]>, na: &NaTokens) -> ColumnType {
-    let (mut ints, mut bools, mut floats, mut present) = (true, true, true, 0usize);
+    let (mut ints, mut uints, mut bools, mut floats, mut present) = (true, true, true, true, 0);
     // The finest unit the values asked for while all were ISO 8601 date-times (or `NaT`, which
     // a date-time column reads as missing, but which alone makes no date-time column).
     let mut times = Some(TimeUnit::D);
@@ -278,6 +282,7 @@ pub(crate) fn infer<'a>(values: impl IntoIterator<Item = &'a [u8]>, na: &NaToken
                 any_time = true;
             }
             ints = ints && parse_int_i64(v).is_ok();
+            uints = uints && parse_int::<u64>(v).is_ok();
             bools = bools && is_bool_word(v);
             floats = floats && parse_float::<f64>(v).is_ok();
         }
@@ -286,6 +291,8 @@ pub(crate) fn infer<'a>(values: impl IntoIterator<Item = &'a [u8]>, na: &NaToken
         ColumnType::F64
     } else if ints {
         ColumnType::I64
+    } else if uints {
+        ColumnType::U64
     } else if bools {
         ColumnType::Bool
     } else if floats {
@@ -297,6 +304,28 @@ pub(crate) fn infer<'a>(values: impl IntoIterator<Item = &'a [u8]>, na: &NaToken
     } else {
         ColumnType::Str
     }
+}
+
+/// True when `values` (missing ones aside) are all integers that no integer type holds
+/// together: some negative, some above `i64::MAX`. [`infer`] makes such a column `f64`.
+pub(crate) fn ints_past_every_type<'a>(
+    values: impl IntoIterator<Item = &'a [u8]>,
+    na: &NaTokens,
+) -> bool {
+    let (mut negative, mut big) = (false, false);
+    for v in values {
+        if na.is_missing(v) {
+            continue;
+        }
+        match parse_magnitude(v) {
+            Ok((neg, m)) => {
+                negative |= neg && m > 0;
+                big |= !neg && i64::try_from(m).is_err();
+            }
+            Err(_) => return false,
+        }
+    }
+    negative && big
 }
 
 #[cfg(test)]
@@ -346,6 +375,18 @@ mod tests {
         assert_eq!(t(&more.iter().map(String::as_str).collect::<Vec<_>>()), ColumnType::Str);
         assert_eq!(t(&["", ""]), ColumnType::F64);
         assert_eq!(t(&["99999999999999999999"]), ColumnType::F64);
+        // Past i64::MAX, unsigned integers are u64 (as pandas reads them), exactly.
+        assert_eq!(t(&["1", "18446744073709551615", ""]), ColumnType::U64);
+        assert_eq!(t(&["9223372036854775808"]), ColumnType::U64);
+        assert_eq!(t(&["9223372036854775807", "0"]), ColumnType::I64);
+        // With a negative value no integer type holds them all.
+        let mixed = ["-1", "9223372036854775808", "NA"];
+        assert_eq!(t(&mixed), ColumnType::F64);
+        assert!(ints_past_every_type(mixed.iter().map(|s| s.as_bytes()), &na));
+        let fits = ["-1", "9223372036854775807"];
+        assert!(!ints_past_every_type(fits.iter().map(|s| s.as_bytes()), &na));
+        let text = ["-1", "9223372036854775808", "x"];
+        assert!(!ints_past_every_type(text.iter().map(|s| s.as_bytes()), &na));
     }
 
     #[test]

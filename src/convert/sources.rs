@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use crate::error::{Error, Result};
 
 use super::input::{self, InputError};
-use super::record::{MAX_RECORD, ends_record, fields_of};
+use super::record::{MAX_RECORD, Quotes, fields_of};
 
 /// Where one input file's records start in the stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,8 +107,8 @@ struct Current {
     counter: Option<Arc<AtomicU64>>,
     /// Bytes of it handed out (header and added line break excluded).
     read: u64,
-    /// `"` bytes handed out: odd means inside a quoted field.
-    quotes: u64,
+    /// Where the quote rule stands after the bytes handed out.
+    quotes: Quotes,
     last: Option<u8>,
 }
 
@@ -159,7 +159,7 @@ impl Chain {
         let size = file.metadata().map_err(|e| fail(&path, 0, &e.to_string()))?.len();
         let file = input::Retrying::new(file, input::RETRY);
         let slot = Arc::clone(&self.contents[index]);
-        let opened = input::open_into(Box::new(file), &path, slot)
+        let opened = input::open_into(Box::new(file), &path, self.delimiter, slot)
             .map_err(|e| fail(&path, 0, &e.to_string()))?;
         let mut cur = Current {
             index,
@@ -167,7 +167,7 @@ impl Chain {
             reader: opened.reader,
             counter: opened.consumed,
             read: 0,
-            quotes: 0,
+            quotes: Quotes::new(self.delimiter),
             last: None,
         };
         let (line, offset) = (self.newlines + 1, self.handed);
@@ -177,7 +177,7 @@ impl Chain {
             self.current = Some(cur);
             return Ok(());
         }
-        let (blank, head, rest) = read_header(&mut cur.reader, &path)?;
+        let (blank, head, rest) = read_header(&mut cur.reader, &path, self.delimiter)?;
         let fields = header_fields(&head, self.delimiter, &path)?;
         if let Some(first) = &self.first_header {
             if *first != fields {
@@ -225,7 +225,7 @@ impl Chain {
     /// break if it ends without one.
     fn finish_file(&mut self) -> io::Result<()> {
         let Some(cur) = self.current.take() else { return Ok(()) };
-        if cur.quotes % 2 == 1 {
+        if cur.quotes.in_quotes() {
             let path = &self.paths[cur.index];
             return Err(fail(
                 path,
@@ -248,7 +248,7 @@ impl Chain {
         self.newlines += memchr::memchr_iter(b'\n', out).count() as u64;
         self.handed += out.len() as u64;
         if let Some(cur) = &mut self.current {
-            cur.quotes += memchr::memchr_iter(b'"', out).count() as u64;
+            cur.quotes.scan(out, false, |_| std::ops::ControlFlow::Continue(()));
             if let Some(&b) = out.last() {
                 cur.last = Some(b);
             }
@@ -303,15 +303,17 @@ impl Read for Chain {
 }
 
 /// The blank lines that start a file, its first record (with its line break), and the bytes
-/// read past it. The record is found by scanning each byte once, with the quote-parity rule.
+/// read past it. The record is found by scanning each byte once, with the quote rule of
+/// `record.rs`.
 fn read_header(
     r: &mut Box<dyn Read + Send>,
     path: &Path,
+    delimiter: u8,
 ) -> io::Result<(Vec<u8>, Vec<u8>, Vec<u8>)> {
     let mut buf = Vec::new();
     let mut chunk = vec![0u8; 64 << 10];
-    // Bytes of leading blank lines; then the scan's position and the quotes it passed.
-    let (mut blank, mut scanned, mut quotes) = (0, 0, 0usize);
+    // Bytes of leading blank lines; then the scan's position and where the quote rule stands.
+    let (mut blank, mut scanned, mut quotes) = (0, 0, Quotes::new(delimiter));
     loop {
         while scanned == blank {
             match &buf[blank..] {
@@ -324,15 +326,11 @@ fn read_header(
         // A lone `\r` at the end of what was read may yet start a blank `\r\n` line.
         let settled = !(buf.len() == blank + 1 && buf[blank] == b'\r');
         if settled {
-            for p in memchr::memchr2_iter(b'"', b'\n', &buf[scanned..]) {
-                let at = scanned + p;
-                if buf[at] == b'"' {
-                    quotes += 1;
-                } else if ends_record(quotes) {
-                    let rest = buf.split_off(at + 1);
-                    let head = buf.split_off(blank);
-                    return Ok((buf, head, rest));
-                }
+            let end = quotes.scan(&buf[scanned..], false, |_| std::ops::ControlFlow::Break(()));
+            if let Some(p) = end {
+                let rest = buf.split_off(scanned + p + 1);
+                let head = buf.split_off(blank);
+                return Ok((buf, head, rest));
             }
             scanned = buf.len();
         }

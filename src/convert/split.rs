@@ -1,6 +1,6 @@
 //! Reading the input in blocks of whole records.
 //!
-//! A block ends just after a record boundary ([`last_boundary`], by the quote-parity rule of
+//! A block ends just after a record boundary ([`last_boundary`], by the quote rule of
 //! `record.rs`), so every block starts at a record boundary, and the parser (`parse.rs`) applies
 //! the same rule inside a block.
 
@@ -29,6 +29,7 @@ pub(crate) struct Block {
 pub(crate) struct BlockReader<R> {
     input: R,
     path: PathBuf,
+    delimiter: u8,
     carry: Vec<u8>,
     offset: u64,
     block_size: usize,
@@ -44,11 +45,19 @@ pub(crate) struct BlockReader<R> {
 }
 
 impl<R: Read> BlockReader<R> {
-    /// Reads `input` (named `path` in errors), whose first byte is at `offset`.
-    pub(crate) fn new(input: R, path: &Path, offset: u64, block_size: usize) -> Self {
+    /// Reads `input` (named `path` in errors, fields separated by `delimiter`), whose first
+    /// byte, at `offset`, starts a record.
+    pub(crate) fn new(
+        input: R,
+        path: &Path,
+        delimiter: u8,
+        offset: u64,
+        block_size: usize,
+    ) -> Self {
         BlockReader {
             input,
             path: path.to_path_buf(),
+            delimiter,
             carry: Vec::new(),
             offset,
             block_size: block_size.max(1),
@@ -123,7 +132,7 @@ impl<R: Read> BlockReader<R> {
             if self.eof {
                 break;
             }
-            if let Some(cut) = last_boundary(&buf) {
+            if let Some(cut) = last_boundary(&buf, self.delimiter) {
                 self.carry.extend_from_slice(&buf[cut..]);
                 buf.truncate(cut);
                 break;
@@ -161,13 +170,13 @@ mod tests {
         /// parser's record rule says a record ends.
         #[test]
         fn blocks_are_whole_records(data in "[a\",\n]{0,200}", size in 1usize..40) {
-            let mut r = BlockReader::new(data.as_bytes(), Path::new("x"), 0, size);
+            let mut r = BlockReader::new(data.as_bytes(), Path::new("x"), b',', 0, size);
             let mut all = Vec::new();
             while let Some(b) = r.next_block().unwrap() {
                 prop_assert_eq!(b.offset, all.len() as u64);
                 let mut pos = 0;
                 while pos < b.data.len() {
-                    pos = record_end(&b.data, pos) + 1;
+                    pos = record_end(&b.data, pos, b',') + 1;
                 }
                 prop_assert!(pos == b.data.len() || pos == b.data.len() + 1);
                 all.extend_from_slice(&b.data);

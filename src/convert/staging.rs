@@ -26,6 +26,7 @@ use super::schema::ColumnType;
 use super::sources::FileMap;
 use super::split::{Block, BlockReader};
 use super::staged::{self, BlockValues, StagedColumn};
+use super::widen::{self, Widening};
 
 /// Bytes appended to a column file after which the kernel is asked to start writing them to
 /// disk, so that the syncs of checkpoints and of the end find little left to do.
@@ -64,7 +65,24 @@ pub(crate) struct Policy {
     /// Whether such a column may become a string column; if not (an append, which cannot
     /// change a column's kind), outgrowing the bound is an error.
     pub(crate) spill: bool,
+    /// Whether inferred columns may widen (which needs the input read again: not standard
+    /// input).
+    pub(crate) widen: bool,
     pub(crate) faults: Arc<dyn FaultPlan>,
+}
+
+/// Where writing stopped for a widening: the index of the parsed block among those pending,
+/// the widening, and the line (in that block) of the record that asked for it.
+type Stop = (usize, Widening, u64);
+
+/// How a [`Staging::pump`] ended.
+#[derive(Debug)]
+pub(crate) enum Pumped {
+    /// Every block is written; the bytes converted.
+    Done(u64),
+    /// Inferred columns had to widen: the whole input must be converted again with this plan
+    /// (every widening it needs is in it, the notes say which).
+    Again(Plan),
 }
 
 /// Writes parsed blocks in order into the staged files, checkpointing as it goes.
@@ -106,6 +124,32 @@ impl Staging {
         ck.rejects_bytes = rejects.len();
         let ranges = vec![None; ck.plan.columns.len()];
         let mut staging = Staging::new(dir, input, ck, columns, ranges, rejects, policy)?;
+        staging.checkpoint()?;
+        Ok(staging)
+    }
+
+    /// The staged files in `dir` of an input without records (a header only), finished: each
+    /// column's (empty) files are made and closed in turn, so that no file stays open and a
+    /// header of any width converts whatever the limit on open files.
+    pub(crate) fn create_empty(
+        dir: &Path,
+        input: &Path,
+        mut ck: Checkpoint,
+        policy: Policy,
+        seeds: &[Option<Vec<String>>],
+    ) -> Result<Self> {
+        let faults = &*policy.faults;
+        for (i, (c, state)) in ck.plan.columns.iter().zip(&mut ck.columns).enumerate() {
+            let seed = seeds.get(i).and_then(Option::as_deref).unwrap_or_default();
+            let mut column = StagedColumn::create(dir, c, seed)?;
+            column.sync(faults, state)?;
+            column.finish(faults)?;
+        }
+        let rejects = Rejects::create(dir.join(REJECTS), !ck.more_sources.is_empty())?;
+        ck.rejects_bytes = rejects.len();
+        ck.done = true;
+        let ranges = vec![None; ck.plan.columns.len()];
+        let mut staging = Staging::new(dir, input, ck, Vec::new(), ranges, rejects, policy)?;
         staging.checkpoint()?;
         Ok(staging)
     }
@@ -157,6 +201,11 @@ impl Staging {
         self.files = Some(files);
     }
 
+    /// The checkpoint of the run so far (its staged files closed).
+    pub(crate) fn into_checkpoint(self) -> Checkpoint {
+        self.ck
+    }
+
     /// True when the checkpoint says all input is converted.
     pub(crate) fn is_done(&self) -> bool {
         self.ck.done
@@ -168,52 +217,128 @@ impl Staging {
     }
 
     /// Reads, parses (in parallel) and writes every block, then checkpoints the end; returns
-    /// the bytes converted.
+    /// the bytes converted. When a value does not fit its inferred column (and the policy lets
+    /// columns widen), stops writing, reads the rest of the input to find every widening, and
+    /// returns the widened plan instead ([`Pumped::Again`]).
     pub(crate) fn pump<R: Read + Send>(
         &mut self,
         first: Option<Block>,
         reader: &mut BlockReader<R>,
         progress: &mut (dyn FnMut(&Progress) + Send),
-    ) -> Result<u64> {
+    ) -> Result<Pumped> {
         let start = self.ck.offset;
         // Several small blocks per thread keep every core busy to the end of each batch.
         let batch_len = 2 * rayon::current_num_threads() + 2;
-        let read_batch =
-            |reader: &mut BlockReader<R>, first: Option<Block>| -> Result<Vec<Block>> {
-                let mut batch = Vec::with_capacity(batch_len);
-                batch.extend(first);
-                while batch.len() < batch_len {
-                    match reader.next_block()? {
-                        Some(b) => batch.push(b),
-                        None => break,
-                    }
-                }
-                Ok(batch)
-            };
-        let mut batch = read_batch(reader, first)?;
+        let mut batch = read_batch(reader, first, batch_len)?;
         let mut pending: Vec<Parsed> = Vec::new();
+        // The blocks of `pending`, kept until written: a widening parses them again.
+        let mut pending_blocks: Vec<Block> = Vec::new();
         while !(batch.is_empty() && pending.is_empty()) {
             // Taken anew for each batch: a column may have become a string column.
             let layout = self.layout.clone();
             // Parse this batch while the previous one is written and the next one read.
             let (parsed, next) = rayon::join(
                 || batch.par_iter().map(|b| parse::parse_block(&layout, &b.data)).collect(),
-                || -> Result<Vec<Block>> {
-                    for p in pending.drain(..) {
-                        self.write_block(&p)?;
+                || -> Result<(Option<Stop>, Vec<Block>)> {
+                    for (k, p) in pending.iter().enumerate() {
+                        if let Some((w, line)) = self.widening(p, &self.ranges) {
+                            return Ok((Some((k, w, line)), Vec::new()));
+                        }
+                        self.write_block(p)?;
                         progress(&self.progress(start, reader.consumed()));
                     }
-                    read_batch(reader, None)
+                    pending.clear();
+                    Ok((None, read_batch(reader, None, batch_len)?))
                 },
             );
-            let next = next?;
-            reader.recycle(batch.drain(..).map(|b| b.data));
-            batch = next;
+            let (widening, next) = next?;
+            if let Some((k, w, line)) = widening {
+                let rest: Vec<Block> = pending_blocks.drain(k..).chain(batch.drain(..)).collect();
+                let plan = self.find_widenings(&w, line, rest, reader, batch_len)?;
+                return Ok(Pumped::Again(plan));
+            }
+            reader.recycle(pending_blocks.drain(..).map(|b| b.data));
+            pending_blocks = std::mem::replace(&mut batch, next);
             pending = parsed;
         }
         self.ck.done = true;
         self.checkpoint()?;
-        Ok(self.ck.offset - start)
+        Ok(Pumped::Done(self.ck.offset - start))
+    }
+
+    /// The first widening block `p` asks for, with the line (counted from the block's) of the
+    /// record that asks for it; `ranges` are the ranges of the blocks before `p`.
+    fn widening(&self, p: &Parsed, ranges: &[Option<(i128, i128)>]) -> Option<(Widening, u64)> {
+        if !self.policy.widen || p.rejects.is_empty() {
+            return None;
+        }
+        let mut with = ranges.to_vec();
+        merge_ranges(&mut with, &p.ranges);
+        widen::first(&self.ck.plan, p, &with)
+    }
+
+    /// Applies widening `w` (asked for by the record at line `line` of `rest[0]`), then reads
+    /// `rest` and the rest of the input, widening further as their values ask, without writing
+    /// anything; returns the plan with every widening and its notes.
+    fn find_widenings<R: Read + Send>(
+        &mut self,
+        w: &Widening,
+        line: u64,
+        rest: Vec<Block>,
+        reader: &mut BlockReader<R>,
+        batch_len: usize,
+    ) -> Result<Plan> {
+        let mut plan = self.ck.plan.clone();
+        let mut layout = self.layout.clone();
+        let mut ranges = self.ranges.clone();
+        let mut block_line = self.ck.line;
+        let mut version = 0u64;
+        let at = self.line_text(block_line + line);
+        widen_plan(w, &at, &mut plan, &mut layout, &mut ranges);
+        version += 1;
+        let mut batch = rest;
+        while !batch.is_empty() {
+            // Parsed in parallel with the types so far; a block after a widening in its batch
+            // is parsed again with the wider types, and so is a block that asks for one.
+            let parsed_at = version;
+            let mut parsed: Vec<Option<Parsed>> = {
+                let l = &layout;
+                batch.par_iter().map(|b| Some(parse::parse_block(l, &b.data))).collect()
+            };
+            for (b, early) in batch.iter().zip(&mut parsed) {
+                let mut p = match early.take() {
+                    Some(p) if version == parsed_at => p,
+                    _ => parse::parse_block(&layout, &b.data),
+                };
+                loop {
+                    let mut with = ranges.clone();
+                    merge_ranges(&mut with, &p.ranges);
+                    let Some((w, line)) = widen::first(&plan, &p, &with) else {
+                        ranges = with;
+                        block_line += p.newlines;
+                        break;
+                    };
+                    let at = self.line_text(block_line + line);
+                    widen_plan(&w, &at, &mut plan, &mut layout, &mut ranges);
+                    version += 1;
+                    p = parse::parse_block(&layout, &b.data);
+                }
+            }
+            reader.recycle(batch.drain(..).map(|b| b.data));
+            batch = read_batch(reader, None, batch_len)?;
+        }
+        Ok(plan)
+    }
+
+    /// Line `line` of the input as a note names it: `line N`, or `FILE:N` with several inputs.
+    fn line_text(&self, line: u64) -> String {
+        match &self.files {
+            Some(map) => {
+                let (path, local) = map.locate(line);
+                format!("{}:{local}", path.display())
+            }
+            None => format!("line {line}"),
+        }
     }
 
     fn progress(&self, start: u64, compressed_bytes_read: Option<u64>) -> Progress {
@@ -254,7 +379,7 @@ impl Staging {
                 self.spill(i, rows_before + v.len() as u64)?;
             }
         }
-        self.merge_ranges(p);
+        merge_ranges(&mut self.ranges, &p.ranges);
         self.write_rejects(p)?;
         for c in &mut self.columns {
             c.start_writeback(WRITEBACK_STEP)?;
@@ -269,6 +394,25 @@ impl Staging {
             self.checkpoint()?;
         }
         Ok(())
+    }
+
+    /// [`Error::AllRejected`], with the first reasons, when the input had records and every one
+    /// was rejected: exiting as if all went well would hide that nothing was converted.
+    fn check_some_converted(&self) -> Result<()> {
+        if self.ck.rows_read == 0 || self.ck.rows_written > 0 {
+            return Ok(());
+        }
+        let several = !self.ck.more_sources.is_empty();
+        let shown = 3;
+        let mut first = super::rejects::first(&self.dir.join(REJECTS), several, shown)?;
+        if self.ck.rejected > shown as u64 {
+            first.push("…".to_string());
+        }
+        Err(Error::AllRejected {
+            path: self.input.clone(),
+            rejected: self.ck.rejected,
+            first: format!("the first: {}", first.join("; ")),
+        })
     }
 
     /// [`Error::Rejected`] for the first reject of `p` past the allowed number, if any.
@@ -308,17 +452,6 @@ impl Staging {
         self.ck.columns[i].spilled = true;
         self.stale.extend(staged::spilled_files(&self.dir, plan));
         Ok(())
-    }
-
-    fn merge_ranges(&mut self, p: &Parsed) {
-        for (range, block) in self.ranges.iter_mut().zip(&p.ranges) {
-            if let Some((lo, hi)) = *block {
-                *range = Some(match *range {
-                    Some((a, b)) => (a.min(lo), b.max(hi)),
-                    None => (lo, hi),
-                });
-            }
-        }
     }
 
     fn write_rejects(&mut self, p: &Parsed) -> Result<()> {
@@ -369,11 +502,15 @@ impl Staging {
     /// string columns). `fingerprints` are the inputs' fingerprints (of their bytes as stored),
     /// in order, for the manifest; `contents` the size and fingerprint of each compressed
     /// input's decompressed bytes. Safe to repeat after an interruption.
+    ///
+    /// # Errors
+    /// [`Error::AllRejected`] when every record was rejected (nothing is finished then).
     pub(crate) fn finish(
         self,
         fingerprints: &[Option<String>],
         contents: &[Option<(u64, String)>],
     ) -> Result<(Manifest, Vec<String>)> {
+        self.check_some_converted()?;
         let Staging { dir, ck, columns, rejects, ranges, policy, .. } = self;
         let faults = &*policy.faults;
         for c in columns {
@@ -381,7 +518,7 @@ impl Staging {
         }
         drop(rejects);
         let mut out = Vec::new();
-        let mut notes = Vec::new();
+        let mut notes = ck.plan.notes.clone();
         for ((c, state), range) in ck.plan.columns.iter().zip(&ck.columns).zip(ranges) {
             out.push(staged::finish_column(&dir, c, state, range, ck.plan.shrink, faults)?);
             if state.spilled {
@@ -422,6 +559,51 @@ impl Staging {
         cleanup(&dir, &ck.plan, faults)?;
         Ok((manifest, notes))
     }
+}
+
+/// Widens a column of `plan` and `layout` as `w` says (`at` names the line that asked for it, in
+/// the note), and its range so far to the new type's units.
+fn widen_plan(
+    w: &Widening,
+    at: &str,
+    plan: &mut Plan,
+    layout: &mut Layout,
+    ranges: &mut [Option<(i128, i128)>],
+) {
+    let c = w.column;
+    plan.notes.push(w.note(plan, at));
+    plan.columns[c].ty = w.to;
+    layout.columns[c].ty = w.to;
+    ranges[c] = widen::rescale(ranges[c], w.from, w.to);
+}
+
+/// Merges the integer ranges of a block into those so far.
+fn merge_ranges(into: &mut [Option<(i128, i128)>], block: &[Option<(i128, i128)>]) {
+    for (range, block) in into.iter_mut().zip(block) {
+        if let Some((lo, hi)) = *block {
+            *range = Some(match *range {
+                Some((a, b)) => (a.min(lo), b.max(hi)),
+                None => (lo, hi),
+            });
+        }
+    }
+}
+
+/// Up to `len` blocks: `first`, then what `reader` gives.
+fn read_batch<R: Read>(
+    reader: &mut BlockReader<R>,
+    first: Option<Block>,
+    len: usize,
+) -> Result<Vec<Block>> {
+    let mut batch = Vec::with_capacity(len);
+    batch.extend(first);
+    while batch.len() < len {
+        match reader.next_block()? {
+            Some(b) => batch.push(b),
+            None => break,
+        }
+    }
+    Ok(batch)
 }
 
 /// Removes the working files of a finished conversion (any may already be gone); the

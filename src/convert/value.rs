@@ -95,7 +95,7 @@ pub(crate) fn parse_bool(v: &[u8]) -> Result<bool, Reason> {
 }
 
 /// An integer as sign and magnitude, or the reason it is not one. Never wraps.
-fn parse_magnitude(v: &[u8]) -> Result<(bool, u64), Reason> {
+pub(crate) fn parse_magnitude(v: &[u8]) -> Result<(bool, u64), Reason> {
     let v = trim(v);
     let (neg, digits) = match v.first() {
         None => return Err(Reason::Missing),

@@ -197,16 +197,16 @@ pub(crate) fn lock_dir(tmp: &Path) -> Result<File> {
 }
 
 /// Opens the input (`-`: standard input), plain or compressed, and says what it is.
-pub(crate) fn open_input(input: &Path) -> Result<(input::Input, SourceId)> {
+pub(crate) fn open_input(input: &Path, delimiter: u8) -> Result<(input::Input, SourceId)> {
     if input.as_os_str() == "-" {
         return Ok((
-            input::open(Box::new(io::stdin()), input)?,
+            input::open(Box::new(io::stdin()), input, delimiter)?,
             SourceId { path: "-".into(), bytes: 0, modified: None },
         ));
     }
     let f = File::open(input).map_err(|e| Error::io(input, e))?;
     let id = source_id_of(input, &f)?;
-    Ok((input::open(Box::new(input::Retrying::new(f, input::RETRY)), input)?, id))
+    Ok((input::open(Box::new(input::Retrying::new(f, input::RETRY)), input, delimiter)?, id))
 }
 
 /// What identifies the input file at `path` (size and modification time).

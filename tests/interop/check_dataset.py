@@ -121,7 +121,8 @@ def main() -> int:
                 continue
             kept.append(n_rec)
             for c in m["columns"]:
-                raw = rec[idx[c["name"]]]
+                # A record shorter than the header is missing the fields it lacks.
+                raw = rec[idx[c["name"]]] if idx[c["name"]] < len(rec) else ""
                 got = arrays[c["name"]][i]
                 present = bool(valid[c["name"]][i]) if c["name"] in valid else True
                 if missing(raw) and "fill" in c:

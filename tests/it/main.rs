@@ -18,6 +18,7 @@ mod cli;
 mod compute;
 mod convert;
 mod cow;
+mod csvrules;
 mod datetime;
 mod destinations;
 mod display;
