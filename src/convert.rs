@@ -55,6 +55,7 @@
 //! staging.rs     the staged files of a run: writing blocks, checkpoints, the finish
 //! append.rs      appending to a dataset: the plan its manifest fixes, files loaded before
 //! commit.rs      adding staged rows to a dataset's files through a journal
+//! rerun.rs       the one re-read of a widening: the input converted again with wider types
 //! convert.rs     (this file) the options and the top-level run: fresh or resumed
 //! ```
 //!
@@ -73,6 +74,7 @@ mod parse;
 mod plan;
 mod record;
 mod rejects;
+mod rerun;
 mod schema;
 mod sink;
 mod sources;
@@ -932,54 +934,6 @@ impl ConvertOptions {
         Ok((manifest, notes, false, bytes))
     }
 
-    /// Converts the whole input again into `tmp`, emptied of the attempt that `old` recorded,
-    /// with `plan`: its inferred columns widened to hold every value. This is the one re-read a
-    /// widening costs (the first attempt read the input to its end to find every widening).
-    fn convert_again(
-        &self,
-        old: Checkpoint,
-        plan: Plan,
-        tmp: &Path,
-        inputs: &[PathBuf],
-        progress: &mut (dyn FnMut(&Progress) + Send),
-    ) -> Result<(Staging, u64)> {
-        let input = inputs.first().map_or(Path::new("-"), PathBuf::as_path);
-        clear_attempt(tmp)?;
-        let (reader_input, _, files) = self.open_inputs(inputs)?;
-        let mut reader =
-            BlockReader::new(reader_input.reader, input, self.delimiter, 0, self.block_size)
-                .counting(reader_input.consumed)
-                .naming(files.clone());
-        let Some(mut first) = reader.next_block()? else {
-            return Err(Error::format(input, 0, "the input is empty now: it changed while read"));
-        };
-        let (_, line) = plan::header_names(&mut first, self.delimiter, self.header, input)?;
-        let ck = Checkpoint {
-            version: 1,
-            columns: vec![ColumnState::default(); plan.columns.len()],
-            plan,
-            offset: first.offset,
-            line,
-            rows_read: 0,
-            rows_written: 0,
-            rejected: 0,
-            rejects_bytes: 0,
-            done: false,
-            ..old
-        };
-        let mut policy = self.policy();
-        policy.widen = false;
-        let mut run = Staging::create(tmp, input, ck, policy, &[])?;
-        if let Some(files) = files {
-            run.attribute_lines(files);
-        }
-        let first = if first.data.is_empty() { None } else { Some(first) };
-        match run.pump(first, &mut reader, progress)? {
-            Pumped::Done(bytes) => Ok((run, bytes)),
-            Pumped::Again(_) => Err(Error::internal("a column widened with widening off")),
-        }
-    }
-
     fn run_resumed(
         &self,
         ck: Checkpoint,
@@ -1083,25 +1037,6 @@ fn prepare_or_discard(
     }
 }
 
-/// Empties the working directory `tmp` of a conversion attempt whose types must widen, but for
-/// its marker and lock. The checkpoint goes first: a crash on the way leaves a directory that
-/// the next run clears as one killed before its first checkpoint.
-fn clear_attempt(tmp: &Path) -> Result<()> {
-    let remove = |p: &Path| match fs::remove_file(p) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Error::io(p, e)),
-        _ => Ok(()),
-    };
-    remove(&tmp.join(checkpoint::CHECKPOINT))?;
-    for entry in fs::read_dir(tmp).map_err(|e| Error::io(tmp, e))? {
-        let entry = entry.map_err(|e| Error::io(tmp, e))?;
-        let name = entry.file_name();
-        if name != workdir::MARKER && name != "lock" {
-            remove(&entry.path())?;
-        }
-    }
-    Ok(())
-}
-
 /// A fresh run's inputs: the options recorded, what identifies each input file, the opened
 /// input, (for several files) the map of their lines, and the inputs' fingerprints.
 struct Fresh<'a> {
@@ -1120,7 +1055,7 @@ mod tests {
     use std::path::Path;
 
     /// Convert's files in the order of the layout above: each may use only those before it.
-    const LAYERS: [&str; 23] = [
+    const LAYERS: [&str; 24] = [
         "value",
         "timefmt",
         "schema",
@@ -1144,6 +1079,7 @@ mod tests {
         "staging",
         "append",
         "commit",
+        "rerun",
     ];
 
     /// The modules of `convert` the non-test, non-comment code of `file` names, as indices into

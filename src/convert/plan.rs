@@ -467,8 +467,9 @@ fn infer_types(
             continue;
         }
         n += 1;
+        // A short record's missing fields are missing values: its other fields count.
         if let Ok(f) = fields_of(rec, req.delimiter)
-            && f.len() == types.len()
+            && f.len() <= types.len()
         {
             for (i, v) in f.into_iter().enumerate() {
                 if types[i].is_none() && fields.contains(&i) {

@@ -270,8 +270,12 @@ pub(crate) fn infer<'a>(values: impl IntoIterator<Item = &'a [u8]>, na: &NaToken
     let mut times = Some(TimeUnit::D);
     let mut any_time = false;
     let mut distinct: std::collections::HashSet<&[u8]> = std::collections::HashSet::new();
+    // Blank-only values (`"   "`): missing in a number or date-time column, text in a text
+    // column; a column of nothing else is text, as pandas reads it.
+    let mut blanks = false;
     for v in values {
         if na.is_missing(v) {
+            blanks = blanks || (!v.is_empty() && v.iter().all(u8::is_ascii_whitespace));
             continue;
         }
         present += 1;
@@ -287,7 +291,9 @@ pub(crate) fn infer<'a>(values: impl IntoIterator<Item = &'a [u8]>, na: &NaToken
             floats = floats && parse_float::<f64>(v).is_ok();
         }
     }
-    if present == 0 {
+    if present == 0 && blanks {
+        ColumnType::Cat
+    } else if present == 0 {
         ColumnType::F64
     } else if ints {
         ColumnType::I64

@@ -139,3 +139,29 @@ print(json.dumps(rows))
         }
     }
 }
+
+#[test]
+fn a_column_of_blanks_only_is_text_and_short_records_count_in_inference() {
+    // Every value blank (of any width, spaces or tabs): text, as pandas reads it, each blank
+    // kept as written; blanks among numbers stay missing values of a number column.
+    let (dir, rows) = convert("a,b,c\n1, ,7\n2,\t\t,\n3,   ,9\n", &[]);
+    let k = kinds(dir.path());
+    let b = k.lines().find(|l| l.contains(" b ")).unwrap();
+    assert!(b.contains("cat") || b.contains("str"), "{k}");
+    assert_eq!(column(&rows, "b"), [json!(" "), json!("\t\t"), json!("   ")]);
+    let (_, rows) = convert("a,b\n1, \n2,5\n", &[]);
+    assert_eq!(column(&rows, "b"), [Value::Null, json!(5)]);
+    // A short record's fields are typed as a full record's: a one-record file whose last
+    // fields are missing keeps its dates, times and bools (pandas' dtypes).
+    for csv in [
+        "d,t,b,s,n\n2004-02-14,2008-04-24T06:38:35,False,x\n",
+        "d,t,b,s,n\n2004-02-14,2008-04-24T06:38:35,true\n2004-02-15,2008-04-24T06:38:36,false,y,1\n",
+    ] {
+        let (dir, _) = convert(csv, &[]);
+        let k = kinds(dir.path());
+        for (name, want) in [(" d ", "<M8[D]"), (" t ", "<M8[s]"), (" b ", "|b1")] {
+            let line = k.lines().find(|l| l.contains(name)).unwrap();
+            assert!(line.contains(want), "{name}: {k}");
+        }
+    }
+}

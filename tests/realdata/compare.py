@@ -17,8 +17,7 @@ The rules (each a documented difference between larder and pandas, normalised he
   of any other, NaT in a datetime column;
 * floats are compared exactly; sums and means to 1e-12 of the sum of magnitudes (larder's
   sum is compensated, pandas' pairwise); quantiles to 1e-12 relative, against
-  np.nanquantile's arithmetic except where it subtracts two equal infinities (NaN there; the
-  infinity here, as for any two equal order statistics).
+  np.nanquantile itself (NaN where its interpolation subtracts two equal infinities).
 """
 import json
 import math
@@ -225,20 +224,12 @@ def reference(col, quantiles=()):
 
 
 def quantile(xs, q):
-    """np.nanquantile(xs, q) of sorted values without NaN (numpy's `linear` method, its
-    arithmetic step for step), except that where the two order statistics are equal the
-    result is that value: numpy subtracts them and gives NaN for two equal infinities."""
+    """np.nanquantile(xs, q) (numpy's `linear` method) of values without NaN: numpy itself,
+    NaN where its interpolation subtracts two equal infinities included."""
     if not len(xs):
         return float("nan")
-    pos = q * (len(xs) - 1)
-    lo = min(int(np.floor(pos)), len(xs) - 1)
-    a, b = xs[lo], xs[min(lo + 1, len(xs) - 1)]
-    t = np.float64(pos - lo)
-    if t == 0 or a == b:
-        return float(a)
     with np.errstate(invalid="ignore"):
-        d = np.subtract(b, a)
-        return float(b - d * (1 - t) if t >= 0.5 else a + d * t)
+        return float(np.quantile(np.asarray(xs, dtype=np.float64), float(q)))
 
 
 def stats(check, larder, what, path, col, quantiles=(), std=False):
