@@ -770,6 +770,7 @@ impl ConvertOptions {
             // the removal.)
             fs::remove_dir_all(tmp).map_err(|e| Error::io(tmp, e))?;
         }
+        crate::fsutil::check_parent_exists(out)?;
         fs::create_dir(tmp).map_err(|e| Error::io(tmp, e))?;
         // Removed again unless the run ends in a state a resume can continue from.
         let guard = TempGuard::new(tmp.to_path_buf());

@@ -189,19 +189,33 @@ pub(crate) fn create_store_dir(dir: &Path) -> Result<()> {
     match fs::create_dir(dir) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
-            let parent = parent.unwrap_or(Path::new(".")).display().to_string();
-            Err(Error::invalid(
-                dir,
-                format!(
-                    "the directory {parent} does not exist; larder creates the store, not the \
-                     directories above it"
-                ),
-            ))
-        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(missing_parent(dir)),
         Err(e) => Err(Error::io(dir, e)),
     }
+}
+
+/// Checks that the directory that is to hold `dst` exists, before a temporary is made beside
+/// `dst`: a missing one is told as the destination's, never through a temporary's name.
+///
+/// # Errors
+/// [`Error::Invalid`] naming `dst` when its parent directory does not exist.
+pub(crate) fn check_parent_exists(dst: &Path) -> Result<()> {
+    let parent = dst.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if parent.is_dir() { Ok(()) } else { Err(missing_parent(dst)) }
+}
+
+/// The error for `dst` whose parent directory does not exist: larder creates the destination
+/// itself, never the directories above it.
+fn missing_parent(dst: &Path) -> Error {
+    let parent = dst.parent().filter(|p| !p.as_os_str().is_empty());
+    let parent = parent.unwrap_or(Path::new(".")).display().to_string();
+    Error::invalid(
+        dst,
+        format!(
+            "the directory {parent} does not exist; larder creates the destination, not the \
+             directories above it"
+        ),
+    )
 }
 
 /// Syncs the directory holding `path` so a rename into it survives a crash; best effort (not

@@ -45,9 +45,11 @@ pub fn copy(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<CopyReport> 
         ));
     }
     let element = read_header(src)?.dtype.element();
+    crate::fsutil::check_parent_exists(dst)?;
     let tmp = TempGuard::beside(dst);
-    let elements =
-        dispatch_element!(element, T => copy_typed(&MmapArray::<T>::open(src)?, tmp.path()))?;
+    let r = dispatch_element!(element, T => MmapArray::<T>::open(src)
+        .and_then(|a| copy_typed(&a, tmp.path())));
+    let elements = r.map_err(|e| crate::fsutil::at_destination(e, tmp.path(), dst))?;
     tmp.commit(dst)?;
     let bytes = fs::metadata(dst).map_err(|e| Error::io(dst, e))?.len();
     Ok(CopyReport { elements, bytes })
@@ -387,6 +389,7 @@ fn copy_store<T: Element>(
     if options.shard.is_some() && format != Format::Zarr {
         return Err(Error::invalid(&dst.file, "sharding applies to Zarr destinations only"));
     }
+    crate::fsutil::check_parent_exists(&dst.file)?;
     match format {
         Format::Npy => {
             if options.chunks.is_some() || options.codec.is_some() {

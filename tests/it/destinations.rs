@@ -80,3 +80,27 @@ fn errors_of_a_new_hdf5_file_name_the_destination_not_the_temporary() {
         assert!(!dir.path().join(name).exists());
     }
 }
+
+#[test]
+fn a_destination_in_a_missing_directory_is_named_never_a_temporary() {
+    let dir = tempfile::tempdir().unwrap();
+    write_npy(&dir.path().join("a.npy"), 10);
+    std::fs::write(dir.path().join("in.csv"), "x,y\n1,2\n").unwrap();
+    let a = dir.path().join("a.npy");
+    let csv = dir.path().join("in.csv");
+    for dst in ["no/x.npy", "no/such/dir/y.npy", "gone/t.npy"] {
+        let o = larder().arg("copy").arg(&a).arg(dir.path().join(dst)).output().unwrap();
+        let t = text(&o);
+        assert!(!o.status.success() && !t.contains("larder-tmp"), "{t}");
+        let parent = dir.path().join(dst).parent().unwrap().display().to_string();
+        assert!(t.contains(&format!("the directory {parent} does not exist")), "{t}");
+    }
+    for dst in ["no/out", "no/such/ds"] {
+        let o = larder().arg("convert").arg(&csv).arg(dir.path().join(dst)).output().unwrap();
+        let t = text(&o);
+        assert!(!o.status.success() && !t.contains("larder-tmp"), "{t}");
+        assert!(t.contains("does not exist"), "{t}");
+    }
+    // Nothing was made: no directory, no temporary.
+    assert_eq!(tree(dir.path()).len(), 2, "{:?}", tree(dir.path()));
+}
