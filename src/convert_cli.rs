@@ -378,9 +378,29 @@ fn with_hint(e: larder::Error, args: &ConvertArgs, inputs: &[PathBuf]) -> anyhow
     };
     let names: Vec<String> = inputs.iter().map(|p| p.display().to_string()).collect();
     let what = if args.append { "appending" } else { "converting" };
-    let e = anyhow::Error::new(e).context(format!("{what} {}", names.join(", ")));
-    match hint {
-        Some(h) => e.context(h),
-        None => e,
+    let e = match hint {
+        Some(hint) => anyhow::Error::new(Hinted { error: e, hint }),
+        None => anyhow::Error::new(e),
+    };
+    e.context(format!("{what} {}", names.join(", ")))
+}
+
+/// A library error and the option that helps, told after it: `appending x.csv: x.csv: was
+/// loaded into d before …; --skip-loaded skips the files loaded before`.
+#[derive(Debug)]
+struct Hinted {
+    error: larder::Error,
+    hint: &'static str,
+}
+
+impl std::fmt::Display for Hinted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}; {}", self.error, self.hint)
+    }
+}
+
+impl std::error::Error for Hinted {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
     }
 }
