@@ -55,7 +55,6 @@
 //! staging.rs     the staged files of a run: writing blocks, checkpoints, the finish
 //! append.rs      appending to a dataset: the plan its manifest fixes, files loaded before
 //! commit.rs      adding staged rows to a dataset's files through a journal
-//! rerun.rs       the one re-read of a widening: the input converted again with wider types
 //! convert.rs     (this file) the options and the top-level run: fresh or resumed
 //! ```
 //!
@@ -74,7 +73,6 @@ mod parse;
 mod plan;
 mod record;
 mod rejects;
-mod rerun;
 mod schema;
 mod sink;
 mod sources;
@@ -607,13 +605,13 @@ impl ConvertOptions {
             let (_, _notes, again, n) =
                 self.stage(&paths, &tmp, dataset, held.take(), target, fingerprints, progress)?;
             (resumed, bytes) = (resumed || again, bytes + n);
-            let loaded = match prepare_or_discard(dataset, &tmp, &before, faults)? {
-                Prepared::Journal(j) => {
+            let loaded = match commit::prepare_or_discard(dataset, &tmp, &before, faults)? {
+                commit::Prepared::Journal(j) => {
                     commit::apply(dataset, &tmp, &j, faults)?;
                     drop(dir_lock);
                     return Ok(AppendReport::of(j.after, true, skipped, resumed, bytes));
                 }
-                Prepared::Loaded(loaded) => loaded,
+                commit::Prepared::Loaded(loaded) => loaded,
             };
             if !self.skip_loaded {
                 let (i, when) = &loaded[0];
@@ -655,9 +653,9 @@ impl ConvertOptions {
             Some(j) => j,
             None if staged => {
                 let delta = Manifest::read(tmp)?;
-                match prepare_or_discard(dataset, tmp, before, faults)? {
-                    Prepared::Journal(j) => *j,
-                    Prepared::Loaded(loaded) => {
+                match commit::prepare_or_discard(dataset, tmp, before, faults)? {
+                    commit::Prepared::Journal(j) => *j,
+                    commit::Prepared::Loaded(loaded) => {
                         *held = None;
                         if self.skip_loaded {
                             return Ok(None);
@@ -935,6 +933,54 @@ impl ConvertOptions {
         Ok((manifest, notes, false, bytes))
     }
 
+    /// Converts the whole input again into `tmp`, emptied of the attempt that `old` recorded,
+    /// with `plan`: its inferred columns widened to hold every value. This is the one re-read a
+    /// widening costs (the first attempt read the input to its end to find every widening).
+    fn convert_again(
+        &self,
+        old: Checkpoint,
+        plan: Plan,
+        tmp: &Path,
+        inputs: &[PathBuf],
+        progress: &mut (dyn FnMut(&Progress) + Send),
+    ) -> Result<(Staging, u64)> {
+        let input = inputs.first().map_or(Path::new("-"), PathBuf::as_path);
+        workdir::clear_attempt(tmp)?;
+        let (reader_input, _, files) = self.open_inputs(inputs)?;
+        let mut reader =
+            BlockReader::new(reader_input.reader, input, self.delimiter, 0, self.block_size)
+                .counting(reader_input.consumed)
+                .naming(files.clone());
+        let Some(mut first) = reader.next_block()? else {
+            return Err(Error::format(input, 0, "the input is empty now: it changed while read"));
+        };
+        let (_, line) = plan::header_names(&mut first, self.delimiter, self.header, input)?;
+        let ck = Checkpoint {
+            version: 1,
+            columns: vec![ColumnState::default(); plan.columns.len()],
+            plan,
+            offset: first.offset,
+            line,
+            rows_read: 0,
+            rows_written: 0,
+            rejected: 0,
+            rejects_bytes: 0,
+            done: false,
+            ..old
+        };
+        let mut policy = self.policy();
+        policy.widen = false;
+        let mut run = Staging::create(tmp, input, ck, policy, &[])?;
+        if let Some(files) = files {
+            run.attribute_lines(files);
+        }
+        let first = if first.data.is_empty() { None } else { Some(first) };
+        match run.pump(first, &mut reader, progress)? {
+            Pumped::Done(bytes) => Ok((run, bytes)),
+            Pumped::Again(_) => Err(Error::internal("a column widened with widening off")),
+        }
+    }
+
     fn run_resumed(
         &self,
         ck: Checkpoint,
@@ -1006,38 +1052,6 @@ impl ConvertOptions {
     }
 }
 
-/// What the append staged in `tmp` comes to: the journal of its commit, or the inputs whose
-/// CSV was loaded before (indexes among its sources, and as what), its staged rows discarded.
-enum Prepared {
-    Journal(Box<commit::Journal>),
-    Loaded(Vec<(usize, String)>),
-}
-
-/// Plans the commit of the append staged in `tmp` (see `commit::prepare`), once no input's CSV
-/// turns out to have been loaded before. A dataset that cannot take the rows (damaged files,
-/// files with other names) stops it for good: the staged rows are discarded, since a resume
-/// would stop the same way; so are rows of a CSV loaded before.
-fn prepare_or_discard(
-    dataset: &Path,
-    tmp: &Path,
-    before: &Manifest,
-    faults: &dyn FaultPlan,
-) -> Result<Prepared> {
-    let delta = Manifest::read(tmp)?;
-    let loaded = append::csv_loaded_before(before, &delta);
-    if !loaded.is_empty() {
-        fs::remove_dir_all(tmp).map_err(|err| Error::io(tmp, err))?;
-        return Ok(Prepared::Loaded(loaded));
-    }
-    match commit::prepare(dataset, tmp, before, &delta, faults) {
-        Err(e @ (Error::Invalid { .. } | Error::Format { .. })) => {
-            fs::remove_dir_all(tmp).map_err(|err| Error::io(tmp, err))?;
-            Err(e)
-        }
-        other => other.map(|j| Prepared::Journal(Box::new(j))),
-    }
-}
-
 /// A fresh run's inputs: the options recorded, what identifies each input file, the opened
 /// input, (for several files) the map of their lines, and the inputs' fingerprints.
 struct Fresh<'a> {
@@ -1056,7 +1070,7 @@ mod tests {
     use std::path::Path;
 
     /// Convert's files in the order of the layout above: each may use only those before it.
-    const LAYERS: [&str; 24] = [
+    const LAYERS: [&str; 23] = [
         "value",
         "timefmt",
         "schema",
@@ -1080,7 +1094,6 @@ mod tests {
         "staging",
         "append",
         "commit",
-        "rerun",
     ];
 
     /// The modules of `convert` the non-test, non-comment code of `file` names, as indices into

@@ -669,3 +669,34 @@ fn build_validity(out: &Path, old: u64, staged: &Path) -> Result<()> {
     let f = w.into_inner().map_err(|e| Error::io(out, e.into_error()))?;
     f.sync_data().map_err(|e| Error::io(out, e))
 }
+/// What the append staged in `tmp` comes to: the journal of its commit, or the inputs whose
+/// CSV was loaded before (indexes among its sources, and as what), its staged rows discarded.
+pub(crate) enum Prepared {
+    Journal(Box<Journal>),
+    Loaded(Vec<(usize, String)>),
+}
+
+/// Plans the commit of the append staged in `tmp` (see [`prepare`]), once no input's CSV
+/// turns out to have been loaded before. A dataset that cannot take the rows (damaged files,
+/// files with other names) stops it for good: the staged rows are discarded, since a resume
+/// would stop the same way; so are rows of a CSV loaded before.
+pub(crate) fn prepare_or_discard(
+    dataset: &Path,
+    tmp: &Path,
+    before: &Manifest,
+    faults: &dyn FaultPlan,
+) -> Result<Prepared> {
+    let delta = Manifest::read(tmp)?;
+    let loaded = super::append::csv_loaded_before(before, &delta);
+    if !loaded.is_empty() {
+        fs::remove_dir_all(tmp).map_err(|err| Error::io(tmp, err))?;
+        return Ok(Prepared::Loaded(loaded));
+    }
+    match prepare(dataset, tmp, before, &delta, faults) {
+        Err(e @ (Error::Invalid { .. } | Error::Format { .. })) => {
+            fs::remove_dir_all(tmp).map_err(|err| Error::io(tmp, err))?;
+            Err(e)
+        }
+        other => other.map(|j| Prepared::Journal(Box::new(j))),
+    }
+}

@@ -384,16 +384,16 @@ pub(crate) fn expand(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
             out.push(p.clone());
             continue;
         }
-        let dir = match p.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        // A pattern without a directory lists the current one, and its matches are named as
+        // a path typed without one would be (`day1.csv`, not `./day1.csv`).
+        let parent = p.parent().filter(|d| !d.as_os_str().is_empty());
+        let dir = parent.map_or_else(|| PathBuf::from("."), Path::to_path_buf);
         let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
             .map_err(|e| Error::io(&dir, e))?
             .filter_map(std::result::Result::ok)
             .filter(|e| !std::fs::metadata(e.path()).is_ok_and(|m| m.is_dir()))
             .filter(|e| matches(name.as_bytes(), e.file_name().to_string_lossy().as_bytes()))
-            .map(|e| dir.join(e.file_name()))
+            .map(|e| parent.map_or_else(|| PathBuf::from(e.file_name()), |d| d.join(e.file_name())))
             .collect();
         if found.is_empty() {
             return Err(Error::invalid(p, "no file matches this pattern"));

@@ -325,3 +325,21 @@ pub(crate) fn modified_text(modified: Option<(u64, u32)>) -> Option<String> {
     let t = jiff::Timestamp::new(i64::try_from(s).ok()?, i32::try_from(ns).ok()?).ok()?;
     Some(t.to_string())
 }
+/// Empties the working directory `tmp` of a conversion attempt whose types must widen, but for
+/// its marker and lock. The checkpoint goes first: a crash on the way leaves a directory that
+/// the next run clears as one killed before its first checkpoint.
+pub(crate) fn clear_attempt(tmp: &Path) -> Result<()> {
+    let remove = |p: &Path| match fs::remove_file(p) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Error::io(p, e)),
+        _ => Ok(()),
+    };
+    remove(&tmp.join(super::checkpoint::CHECKPOINT))?;
+    for entry in fs::read_dir(tmp).map_err(|e| Error::io(tmp, e))? {
+        let entry = entry.map_err(|e| Error::io(tmp, e))?;
+        let name = entry.file_name();
+        if name != MARKER && name != "lock" {
+            remove(&entry.path())?;
+        }
+    }
+    Ok(())
+}

@@ -1069,3 +1069,28 @@ fn globs_take_links_to_files_and_zstd_may_start_with_a_skippable_frame() {
     assert_eq!(Manifest::read(&out).unwrap().sources.len(), 3);
     assert_eq!(values(&out.join("a.npy")), serde_json::json!([1, 2, 3]));
 }
+
+#[test]
+fn glob_inputs_are_recorded_as_the_paths_they_name() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join("in")).unwrap();
+    for (name, v) in [("day1.csv", 1), ("day2.csv", 2), ("in/day3.csv", 3), ("in/day4.csv", 4)] {
+        fs::write(dir.path().join(name), format!("a\n{v}\n")).unwrap();
+    }
+    // A pattern without a directory: the names as typed (`day1.csv`, not `./day1.csv`); with
+    // one, below it.
+    for (pattern, out, want) in [
+        ("day*.csv", "o1", ["day1.csv", "day2.csv"]),
+        ("in/day?.csv", "o2", ["in/day3.csv", "in/day4.csv"]),
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_larder"))
+            .current_dir(dir.path())
+            .args(["convert", "-q", pattern, out])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let m = Manifest::read(dir.path().join(out)).unwrap();
+        let paths: Vec<String> = m.sources.iter().map(|s| s.path.clone()).collect();
+        assert_eq!(paths, want);
+    }
+}
