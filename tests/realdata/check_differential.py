@@ -413,6 +413,7 @@ def compare_file(check, larder, path, out, desc, self_test=None):
     # Group-bys by categorical and small-range integer keys.
     keys = [j for j, c in enumerate(mcols) if kinds[j] in ("cat", "b") or (
         kinds[j] in "iu" and len(kinds[j]) == 1 and df.iloc[:, j].notna().any()
+        and pd.api.types.is_numeric_dtype(df.iloc[:, j])
         and int(df.iloc[:, j].max()) - int(df.iloc[:, j].min()) < 2**20)]
     for j in keys[:2]:
         values = [v for v in numbers if v != j][:3]
