@@ -153,23 +153,10 @@ fn columns_named_like_larder_nodes_or_metadata_files_round_trip_by_name() {
 #[cfg(feature = "s3")]
 mod object_storage {
     use super::*;
+    use crate::s3::s3_larder;
     use crate::s3::server::Moto;
 
     const BUCKET: &str = "larder-hier";
-
-    fn s3_larder(endpoint: &str) -> Command {
-        let mut c = larder();
-        for (k, _) in std::env::vars_os() {
-            if k.to_string_lossy().starts_with("AWS_") {
-                c.env_remove(k);
-            }
-        }
-        c.env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_REGION", "us-east-1")
-            .args(["--endpoint", endpoint]);
-        c
-    }
 
     fn s3(key: &str) -> String {
         format!("s3://{BUCKET}/{key}")

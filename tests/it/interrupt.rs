@@ -270,23 +270,10 @@ fn a_stale_temporary_of_a_killed_copy_is_removed_by_the_next_copy_and_a_live_one
 #[cfg(feature = "s3")]
 mod object_storage {
     use super::*;
+    use crate::s3::s3_larder;
     use crate::s3::server::Moto;
 
     const BUCKET: &str = "larder-kill";
-
-    fn s3_larder(endpoint: &str) -> Command {
-        let mut c = larder();
-        for (k, _) in std::env::vars_os() {
-            if k.to_string_lossy().starts_with("AWS_") {
-                c.env_remove(k);
-            }
-        }
-        c.env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_REGION", "us-east-1")
-            .args(["--endpoint", endpoint]);
-        c
-    }
 
     fn s3(key: &str) -> String {
         format!("s3://{BUCKET}/{key}")

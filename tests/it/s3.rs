@@ -13,9 +13,9 @@ use crate::support::larder;
 #[cfg(feature = "s3")]
 use crate::support::{python, run_interop};
 
-/// `larder` with test credentials and nothing from the caller's AWS environment.
-fn s3_larder(endpoint: &str) -> Command {
-    let mut c = larder();
+/// `c` with the local server's test credentials and nothing from the caller's AWS
+/// environment.
+pub(crate) fn with_test_credentials(c: &mut Command) -> &mut Command {
     for (k, _) in std::env::vars_os() {
         if k.to_string_lossy().starts_with("AWS_") {
             c.env_remove(k);
@@ -24,7 +24,12 @@ fn s3_larder(endpoint: &str) -> Command {
     c.env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_REGION", "us-east-1")
-        .args(["--endpoint", endpoint]);
+}
+
+/// `larder` with test credentials and nothing from the caller's AWS environment.
+pub(crate) fn s3_larder(endpoint: &str) -> Command {
+    let mut c = larder();
+    with_test_credentials(&mut c).args(["--endpoint", endpoint]);
     c
 }
 

@@ -92,15 +92,7 @@ mod with_server {
 
     fn boto(py: &Path, ep: &str) -> Command {
         let mut c = Command::new(py);
-        for (k, _) in std::env::vars_os() {
-            if k.to_string_lossy().starts_with("AWS_") {
-                c.env_remove(k);
-            }
-        }
-        c.env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ENDPOINT_URL", ep);
+        crate::s3::with_test_credentials(&mut c).env("AWS_ENDPOINT_URL", ep);
         c.arg("-c");
         c
     }
