@@ -316,3 +316,72 @@ fn arrays_keep_their_owner_alive_across_threads() {
         assert_eq!(h.join().unwrap()[3].as_deref(), Some("a,b"));
     }
 }
+
+/// pyarrow's spelling of an Arrow type larder exports.
+fn pyarrow_type(t: &DataType) -> String {
+    match t {
+        DataType::Int64 => "int64".into(),
+        DataType::Float64 => "double".into(),
+        DataType::Boolean => "bool".into(),
+        DataType::LargeUtf8 => "large_string".into(),
+        DataType::Date32 => "date32[day]".into(),
+        DataType::Timestamp(u, tz) => {
+            let u = match u {
+                ArrowUnit::Second => "s",
+                ArrowUnit::Millisecond => "ms",
+                ArrowUnit::Microsecond => "us",
+                ArrowUnit::Nanosecond => "ns",
+            };
+            format!("timestamp[{u}, tz={}]", tz.as_deref().unwrap_or(""))
+        }
+        DataType::Dictionary(k, v) => format!(
+            "dictionary<values={}, indices={}, ordered=0>",
+            pyarrow_type(v),
+            k.to_string().to_lowercase()
+        ),
+        t => panic!("no pyarrow name for {t}"),
+    }
+}
+
+/// Runs tests/interop/check_arrow.py on the dataset `out` converted from `csv`.
+fn consumers_agree(out: &std::path::Path, csv: &std::path::Path, batch_rows: usize) {
+    let Some(py) = crate::support::python() else { return };
+    let ds = Dataset::open(out).unwrap();
+    let types: serde_json::Map<String, serde_json::Value> = arrow::schema(&ds)
+        .unwrap()
+        .fields()
+        .iter()
+        .map(|f| (f.name().clone(), pyarrow_type(f.data_type()).into()))
+        .collect();
+    let expected = out.with_extension("types.json");
+    std::fs::write(&expected, serde_json::Value::Object(types).to_string()).unwrap();
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/check_arrow.py");
+    let run = std::process::Command::new(py)
+        .arg(script)
+        .args([out, csv, &expected])
+        .arg(batch_rows.to_string())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{text}\n{}", String::from_utf8_lossy(&run.stderr));
+    assert!(text.contains(" passed, 0 failed"), "{text}");
+}
+
+#[test]
+fn pyarrow_polars_and_duckdb_read_the_layout_through_the_c_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = mixed(dir.path());
+    consumers_agree(&out, &dir.path().join("mixed.csv"), 3);
+    // u16 and u32 codes (a dictionary in files of its own for the latter), in several batches.
+    for n in [300, 70_000] {
+        let mut csv = String::from("k,v\n");
+        for i in 0..n {
+            writeln!(csv, "label{},{i}", i % (n - 1)).unwrap();
+        }
+        csv.push_str(",1\n");
+        let name = format!("cats{n}");
+        let out = convert(dir.path(), &name, &csv, &[("k", ColumnType::Cat)]);
+        consumers_agree(&out, &dir.path().join(format!("{name}.csv")), 1000);
+    }
+}
