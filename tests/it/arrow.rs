@@ -343,7 +343,7 @@ fn pyarrow_type(t: &DataType) -> String {
     }
 }
 
-/// Runs tests/interop/check_arrow.py on the dataset `out` converted from `csv`.
+/// Runs `tests/interop/check_arrow.py` on the dataset `out` converted from `csv`.
 fn consumers_agree(out: &std::path::Path, csv: &std::path::Path, batch_rows: usize) {
     let Some(py) = crate::support::python() else { return };
     let ds = Dataset::open(out).unwrap();
