@@ -385,3 +385,52 @@ fn pyarrow_polars_and_duckdb_read_the_layout_through_the_c_stream() {
         consumers_agree(&out, &dir.path().join(format!("{name}.csv")), 1000);
     }
 }
+
+/// This process's resident set in bytes (`VmRSS`).
+fn rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+}
+
+#[test]
+fn exporting_a_large_dataset_reads_none_of_its_values() {
+    // 4 GiB of values in two sparse columns (nothing on disk): every batch of the export is made
+    // and held, and the resident set grows by far less than one column, because no value page
+    // is ever read. Other tests run beside this one, hence the wide margin.
+    let dir = tempfile::tempdir().unwrap();
+    let rows: usize = 256 << 20;
+    larder::MmapArray::<f64>::create(dir.path().join("x.npy"), &[rows]).unwrap().close().unwrap();
+    larder::MmapArray::<i64>::create(dir.path().join("t.npy"), &[rows]).unwrap().close().unwrap();
+    let manifest = serde_json::json!({
+        "columns": [
+            {"name": "x", "file": "x.npy", "dtype": "<f8"},
+            {"name": "t", "file": "t.npy", "dtype": "<M8[ns]"},
+        ],
+        "rows": rows, "rejected": 0, "rows_read": rows,
+        "source": {"path": "-", "bytes": 0}, "version": 1,
+    });
+    std::fs::write(dir.path().join("manifest.json"), manifest.to_string()).unwrap();
+    let ds = Dataset::open(dir.path()).unwrap();
+    let (before, clock) = (rss(), std::time::Instant::now());
+    let batches: Vec<RecordBatch> =
+        ArrowOptions::new().reader(&ds).unwrap().collect::<Result<_, _>>().unwrap();
+    let grown = rss().saturating_sub(before);
+    eprintln!(
+        "{} batches of {} MiB of values in {:?}; RSS grew by {} KiB",
+        batches.len(),
+        (rows * 16) >> 20,
+        clock.elapsed(),
+        grown >> 10
+    );
+    assert_eq!(batches.len(), rows / DEFAULT_BATCH_ROWS);
+    assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), rows);
+    assert!(
+        grown < 256 << 20,
+        "RSS grew by {} MiB for {} MiB of values",
+        grown >> 20,
+        (rows * 16) >> 20
+    );
+    // The values are there when asked for (zeros: the file is a hole).
+    assert_eq!(batches[4095].column(0).as_primitive::<Float64Type>().value(17), 0.0);
+}
