@@ -280,6 +280,8 @@ fn slice(data: &ColumnData, dictionary: Option<&ArrayRef>, rows: Range<usize>) -
             let values = dictionary
                 .cloned()
                 .ok_or_else(|| Error::internal("categorical without dictionary"))?;
+            // First with an error that names the byte; Arrow checks the keys again.
+            c.check_codes(rows.clone())?;
             let at = |e: ArrowError, path: &std::path::Path| {
                 Error::format(path, 0, format!("column {:?}: {e}", c.name()))
             };

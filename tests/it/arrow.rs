@@ -291,12 +291,32 @@ fn hostile_datasets_are_errors_naming_file_and_byte() {
     poke(&offsets, o + 16, &5i64.to_le_bytes());
     assert!(batches(&Dataset::open(&out).unwrap(), 2).len() == 2, "restored");
 
-    // A code past the dictionary.
+    // A code past the dictionary, in the second batch of two rows.
     let codes = out.join("region.npy");
-    poke(&codes, data_offset(&codes), &[2]);
-    let err = reader_error(&Dataset::open(&out).unwrap(), &["region"]);
-    assert!(matches!(&err, Error::Format { path, .. } if path == &codes), "{err}");
-    assert!(err.to_string().contains("code 2 is past the 2 categories"), "{err}");
+    let c3 = data_offset(&codes) + 3;
+    poke(&codes, c3, &[2]);
+    let ds = Dataset::open(&out).unwrap();
+    let mut o2 = ArrowOptions::new();
+    o2.columns(["region"]).batch_rows(2);
+    let items: Vec<_> = o2.reader(&ds).unwrap().collect();
+    assert!(items.len() == 2 && items[0].is_ok());
+    let err = reader_error(&ds, &["region"]);
+    assert!(
+        matches!(&err, Error::Format { path, offset, .. } if path == &codes && *offset == c3),
+        "{err}"
+    );
+    assert!(err.to_string().contains("row 3: code 2 is past the 2 categories"), "{err}");
+
+    // A validity byte other than 0 or 1.
+    let valid = out.join("id.valid.npy");
+    let v2 = data_offset(&valid) + 2;
+    poke(&valid, v2, &[5]);
+    let err = reader_error(&Dataset::open(&out).unwrap(), &["id"]);
+    assert!(
+        matches!(&err, Error::Format { path, offset, .. } if path == &valid && *offset == v2),
+        "{err}"
+    );
+    assert!(err.to_string().contains("bool of row 2 is 5, not 0 or 1"), "{err}");
 }
 
 #[test]
