@@ -298,6 +298,7 @@ macro_rules! each_number {
         }
     };
 }
+#[cfg(feature = "arrow")]
 pub(crate) use each_number;
 
 impl Numbers {
