@@ -454,3 +454,119 @@ fn exporting_a_large_dataset_reads_none_of_its_values() {
     // The values are there when asked for (zeros: the file is a hole).
     assert_eq!(batches[4095].column(0).as_primitive::<Float64Type>().value(17), 0.0);
 }
+
+#[test]
+fn every_number_type_and_time_unit_exports_as_its_arrow_type() {
+    use larder::arrow::arrow_array::types::{TimestampSecondType, UInt64Type};
+    use larder::dtype::TimeUnit as U;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = "a,b,c,d,e,f,g,h,t\n\
+               -8,-300,-70000,7,300,70000,18446744073709551615,0.25,2024-03-01T10:00:00\n\
+               ,1,2,,4,5,,,\n";
+    let numbers = [
+        ("a", ColumnType::I8, "Int8"),
+        ("b", ColumnType::I16, "Int16"),
+        ("c", ColumnType::I32, "Int32"),
+        ("d", ColumnType::U8, "UInt8"),
+        ("e", ColumnType::U16, "UInt16"),
+        ("f", ColumnType::U32, "UInt32"),
+        ("g", ColumnType::U64, "UInt64"),
+        ("h", ColumnType::F32, "Float32"),
+    ];
+    let types: Vec<(&str, ColumnType)> = numbers.iter().map(|&(n, t, _)| (n, t)).collect();
+    let out = convert(dir.path(), "n", csv, &types);
+    let ds = Dataset::open(&out).unwrap();
+    for (name, _, arrow_type) in numbers {
+        let data = ds.column_data(name).unwrap();
+        let a = arrow::array(&data, 0..2).unwrap();
+        assert_eq!(a.data_type().to_string(), arrow_type, "{name}");
+        let ColumnData::Number(n) = &data else { panic!("{name}") };
+        let options: Vec<_> = n.iter_f64().unwrap().collect();
+        // Nulls where the typed column has None; values over the column's own file.
+        assert_eq!(
+            (a.is_null(0), a.is_null(1)),
+            (options[0].is_none(), options[1].is_none()),
+            "{name}"
+        );
+        assert_eq!(a.to_data().buffers()[0].as_ptr(), values_ptr(n), "{name}");
+    }
+    let g = arrow::array(&ds.column_data("g").unwrap(), 0..1).unwrap();
+    assert_eq!(g.as_primitive::<UInt64Type>().value(0), u64::MAX);
+
+    // Date-times: seconds and finer over the file; hours and minutes as seconds. `convert`
+    // reads no ISO text into hours or minutes, so those datasets are written by hand.
+    let want = "2024-03-01T10:00:00Z".parse::<jiff::Timestamp>().unwrap();
+    for (unit, arrow_type, scale) in [
+        (U::H, "Timestamp(s, \"UTC\")", 3600),
+        (U::M, "Timestamp(s, \"UTC\")", 60),
+        (U::S, "Timestamp(s, \"UTC\")", 1),
+        (U::Us, "Timestamp(µs, \"UTC\")", 1),
+        (U::Ns, "Timestamp(ns, \"UTC\")", 1),
+    ] {
+        let name = format!("t{}", unit.as_str());
+        let out = if scale > 1 {
+            by_hand_datetimes(&dir.path().join(&name), unit, &[want.as_second() / scale, 0])
+        } else {
+            let times = "t,v\n2024-03-01T10:00:00,1\n,2\n";
+            convert(dir.path(), &name, times, &[("t", ColumnType::DateTime(unit))])
+        };
+        let ds = Dataset::open(&out).unwrap();
+        let data = ds.column_data("t").unwrap();
+        let a = arrow::array(&data, 0..2).unwrap();
+        assert_eq!(a.data_type().to_string(), arrow_type, "{unit:?}");
+        assert!(a.is_null(1), "{unit:?}");
+        let ColumnData::DateTime(t) = &data else { panic!() };
+        assert_eq!(t.get(0).unwrap(), Some(want), "{unit:?}");
+        assert_eq!(t.get(1).unwrap(), None, "{unit:?}");
+        if scale > 1 {
+            assert_eq!(a.as_primitive::<TimestampSecondType>().value(0), want.as_second());
+        }
+    }
+}
+
+/// A dataset of one date-time column `t` in `unit` holding `counts`, the last missing.
+fn by_hand_datetimes(
+    dir: &std::path::Path,
+    unit: larder::dtype::TimeUnit,
+    counts: &[i64],
+) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let dtype = format!("<M8[{}]", unit.as_str());
+    let parsed = larder::DType::parse(&dtype).unwrap();
+    let mut t =
+        larder::MmapArray::<i64>::create_as(dir.join("t.npy"), &[counts.len()], parsed).unwrap();
+    t.view_mut().unwrap().as_slice_mut().unwrap().copy_from_slice(counts);
+    t.close().unwrap();
+    let mut valid = vec![true; counts.len()];
+    *valid.last_mut().unwrap() = false;
+    larder::write_npy(dir.join("t.valid.npy"), &ndarray::Array1::from(valid)).unwrap();
+    let manifest = serde_json::json!({
+        "columns": [{"name": "t", "file": "t.npy", "dtype": dtype, "valid": "t.valid.npy"}],
+        "rows": counts.len(), "rejected": 0, "rows_read": counts.len(),
+        "source": {"path": "-", "bytes": 0}, "version": 1,
+    });
+    std::fs::write(dir.join("manifest.json"), manifest.to_string()).unwrap();
+    dir.to_path_buf()
+}
+
+/// Where a number column's values start in its mapping.
+fn values_ptr(n: &Numbers) -> *const u8 {
+    macro_rules! ptr {
+        ($x:expr) => {
+            $x.values_file().data_bytes().unwrap().as_ptr()
+        };
+    }
+    match n {
+        Numbers::I8(x) => ptr!(x),
+        Numbers::I16(x) => ptr!(x),
+        Numbers::I32(x) => ptr!(x),
+        Numbers::I64(x) => ptr!(x),
+        Numbers::U8(x) => ptr!(x),
+        Numbers::U16(x) => ptr!(x),
+        Numbers::U32(x) => ptr!(x),
+        Numbers::U64(x) => ptr!(x),
+        Numbers::F16(x) => ptr!(x),
+        Numbers::F32(x) => ptr!(x),
+        Numbers::F64(x) => ptr!(x),
+    }
+}
