@@ -63,6 +63,40 @@ impl FromStr for Codec {
     }
 }
 
+impl Codec {
+    /// Bytes one encoder of this codec holds while it compresses a chunk of `chunk_bytes`,
+    /// besides the chunk and its output: what bounds how many chunks a writer may compress at
+    /// once. zstd's is measured from a context set up as for such a chunk (its tables grow with
+    /// the level, to about 20 MiB at level 19 for a 1 MiB chunk); deflate's is a constant.
+    pub(crate) fn encoder_memory(self, chunk_bytes: usize) -> usize {
+        match self {
+            Codec::None => 0,
+            Codec::Gzip(_) => 512 << 10,
+            Codec::Zstd(level) => zstd_context_bytes(level, chunk_bytes),
+        }
+    }
+}
+
+/// The size of a zstd compression context once set up for a `chunk_bytes` input at `level`
+/// (its tables are allocated by the first call that compresses); 64 MiB should zstd refuse.
+fn zstd_context_bytes(level: i32, chunk_bytes: usize) -> usize {
+    use zstd::zstd_safe::{CCtx, CParameter, InBuffer, OutBuffer};
+    const UNKNOWN: usize = 64 << 20;
+    let mut cctx = CCtx::create();
+    if cctx.set_parameter(CParameter::CompressionLevel(level)).is_err()
+        || cctx.set_pledged_src_size(Some(chunk_bytes.max(1) as u64)).is_err()
+    {
+        return UNKNOWN;
+    }
+    let mut out = [0u8; 64];
+    let mut output = OutBuffer::around(&mut out[..]);
+    let mut input = InBuffer::around(&[0u8; 1][..]);
+    if cctx.compress_stream(&mut output, &mut input).is_err() {
+        return UNKNOWN;
+    }
+    cctx.sizeof()
+}
+
 impl fmt::Display for Codec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

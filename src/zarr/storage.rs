@@ -245,6 +245,94 @@ impl<T: Element> StorageArray<T> {
         Region::inside(start, data.shape(), &self.shape)?;
         store_subset(&self.array, &self.label, start, data)
     }
+
+    /// Encodes the chunk (or shard) at grid `index` from `data`, its whole region (clipped at
+    /// the array's edge; the rest of an edge chunk is fill value): the CPU-bound half of
+    /// [`store_block`](StorageArray::store_block), so that a writer can encode on a few threads
+    /// and store on many. `None` for a chunk of fill value only, which is not stored.
+    ///
+    /// # Errors
+    /// [`Error::ReadOnly`]; [`Error::Argument`] when `data` is not the chunk's region;
+    /// [`Error::Storage`] naming the store for encoding errors.
+    pub fn encode_chunk(
+        &self,
+        index: &[usize],
+        data: &ArrayViewD<'_, T>,
+    ) -> Result<Option<zarrs::storage::Bytes>> {
+        use zarrs::array::ArrayToBytesCodecTraits;
+        if !self.writable {
+            return Err(Error::ReadOnly { path: self.label.clone(), mode: "r" });
+        }
+        let region = self.grid().region(index);
+        if data.shape() != region.shape() {
+            return Err(Error::argument(format!(
+                "a block of shape {:?} is not chunk {index:?} of shape {:?}",
+                data.shape(),
+                region.shape()
+            )));
+        }
+        let index64 = u64s(index);
+        let shape = self.array.chunk_shape(&index64).map_err(|e| zerr(&self.label, e))?;
+        let full: Vec<usize> =
+            shape.iter().map(|n| usize::try_from(n.get()).unwrap_or(usize::MAX)).collect();
+        let padded;
+        let data = if full == data.shape() {
+            data.as_standard_layout()
+        } else {
+            let fill = bytemuck::checked::try_pod_read_unaligned::<T>(
+                self.array.fill_value().as_ne_bytes(),
+            )
+            .map_err(|e| zerr(&self.label, format!("fill value: {e}")))?;
+            let mut whole = ArrayD::<T>::from_elem(IxDyn(&full), fill);
+            let inside: Vec<ndarray::SliceInfoElem> =
+                data.shape().iter().map(|&n| ndarray::SliceInfoElem::from(0..n)).collect();
+            whole.slice_mut(inside.as_slice()).assign(data);
+            padded = whole;
+            CowArray::from(padded.view())
+        };
+        let values =
+            data.as_slice().ok_or_else(|| Error::internal("standard-layout data is not contiguous"))?;
+        let bytes = ArrayBytes::new_flen(Cow::Borrowed(bytemuck::cast_slice::<T, u8>(values)));
+        if bytes.is_fill_value(self.array.fill_value()) {
+            return Ok(None);
+        }
+        let encoded = self
+            .array
+            .codecs()
+            .encode(
+                bytes,
+                &shape,
+                self.array.data_type(),
+                self.array.fill_value(),
+                &zarrs::array::CodecOptions::default(),
+            )
+            .map_err(|e| zerr(&self.label, e))?;
+        Ok(Some(zarrs::storage::Bytes::from(encoded.into_owned())))
+    }
+
+    /// Stores the chunk at grid `index` as [`encode_chunk`](StorageArray::encode_chunk) encoded
+    /// it (`None`: removes any stored chunk there, as for a chunk of fill value).
+    ///
+    /// # Errors
+    /// [`Error::ReadOnly`]; [`Error::Storage`] naming the store when the write fails (after the
+    /// storage's own retries).
+    pub fn store_encoded(
+        &self,
+        index: &[usize],
+        encoded: Option<zarrs::storage::Bytes>,
+    ) -> Result<()> {
+        if !self.writable {
+            return Err(Error::ReadOnly { path: self.label.clone(), mode: "r" });
+        }
+        use zarrs::storage::WritableStorageTraits;
+        let key = self.array.chunk_key(&u64s(index));
+        let storage = self.array.storage();
+        match encoded {
+            Some(bytes) => storage.set(&key, bytes),
+            None => storage.erase(&key),
+        }
+        .map_err(|e| zerr(&self.label, e))
+    }
 }
 
 impl<T: Element> ArrayRead<T> for StorageArray<T> {

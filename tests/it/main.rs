@@ -41,6 +41,7 @@ mod once;
 mod props;
 mod resume;
 mod s3;
+mod s3_memory;
 mod strings;
 mod support;
 mod timedelta;
