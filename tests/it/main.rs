@@ -31,6 +31,7 @@ mod hostile;
 mod infinities;
 mod interop;
 mod interrupt;
+mod interrupt_convert;
 mod limits;
 mod memory;
 mod messages;
