@@ -146,7 +146,11 @@ fn element_bytes<'a, T: Element>(data: &'a ndarray::ArrayViewD<'a, T>) -> Cow<'a
 }
 
 /// The layout of the new Zarr array: as [`super::copy`] lays out a local one.
-fn zarr_options<T: Element>(src: &dyn ArrayRead<T>, options: &CopyOptions) -> Result<ZarrOptions> {
+fn zarr_options<T: Element>(
+    src: &dyn ArrayRead<T>,
+    inner: Option<&str>,
+    options: &CopyOptions,
+) -> Result<ZarrOptions> {
     let shape = src.shape();
     let chunks = match (&options.chunks, src.format()) {
         (Some(c), _) => c.clone(),
@@ -158,7 +162,12 @@ fn zarr_options<T: Element>(src: &dyn ArrayRead<T>, options: &CopyOptions) -> Re
     if let Some(shard) = &options.shard {
         o.shard(shard);
     }
-    o.attributes(src.attributes()?);
+    let mut attributes = src.attributes()?;
+    if let Some(inner) = inner {
+        // A node of a hierarchy: named dimensions, for xarray.
+        o.dimension_names(&crate::zarr::added_dimension_names(inner, shape.len(), &mut attributes));
+    }
+    o.attributes(attributes);
     if let Some(time) = src.dtype().time() {
         o.time(time);
     }
@@ -185,7 +194,7 @@ fn upload_zarr<T: Element>(
     let shape = src.shape().to_vec();
     let elements: u64 = shape.iter().map(|&n| n as u64).product();
     let label = dst.object(dst.key());
-    let zopts = zarr_options(src, options)?;
+    let zopts = zarr_options(src, dst.inner(), options)?;
     let z =
         StorageArray::<T>::create(bucket.storage(dst.key())?, dst.inner(), &shape, &zopts, &label)?;
     let meta_key = dst.child_key(&z.metadata_key());

@@ -279,19 +279,20 @@ impl<T: Element> StorageArray<T> {
         let data = if full == data.shape() {
             data.as_standard_layout()
         } else {
-            let fill = bytemuck::checked::try_pod_read_unaligned::<T>(
+            let fill_value = bytemuck::checked::try_pod_read_unaligned::<T>(
                 self.array.fill_value().as_ne_bytes(),
             )
             .map_err(|e| zerr(&self.label, format!("fill value: {e}")))?;
-            let mut whole = ArrayD::<T>::from_elem(IxDyn(&full), fill);
+            let mut whole = ArrayD::<T>::from_elem(IxDyn(&full), fill_value);
             let inside: Vec<ndarray::SliceInfoElem> =
                 data.shape().iter().map(|&n| ndarray::SliceInfoElem::from(0..n)).collect();
             whole.slice_mut(inside.as_slice()).assign(data);
             padded = whole;
             CowArray::from(padded.view())
         };
-        let values =
-            data.as_slice().ok_or_else(|| Error::internal("standard-layout data is not contiguous"))?;
+        let values = data
+            .as_slice()
+            .ok_or_else(|| Error::internal("standard-layout data is not contiguous"))?;
         let bytes = ArrayBytes::new_flen(Cow::Borrowed(bytemuck::cast_slice::<T, u8>(values)));
         if bytes.is_fill_value(self.array.fill_value()) {
             return Ok(None);
@@ -321,10 +322,10 @@ impl<T: Element> StorageArray<T> {
         index: &[usize],
         encoded: Option<zarrs::storage::Bytes>,
     ) -> Result<()> {
+        use zarrs::storage::WritableStorageTraits;
         if !self.writable {
             return Err(Error::ReadOnly { path: self.label.clone(), mode: "r" });
         }
-        use zarrs::storage::WritableStorageTraits;
         let key = self.array.chunk_key(&u64s(index));
         let storage = self.array.storage();
         match encoded {
