@@ -26,6 +26,7 @@ mod fuzz;
 mod group;
 mod group_nodes;
 mod groupstats;
+mod hdf5_staging;
 mod hierarchy;
 mod hostile;
 mod infinities;

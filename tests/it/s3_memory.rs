@@ -104,8 +104,16 @@ fn uploads_at_zstd_19_and_gzip_9_stay_under_256_mib_at_any_concurrency() {
             &i4,
             &["--chunks", "256,1024", "--codec", "zstd:19", "--concurrency", "64"],
         ),
-        ("zstd13-c48.zarr", &f8, &["--chunks", "262144", "--codec", "zstd:13", "--concurrency", "48"]),
-        ("gzip9-c64.zarr", &i4, &["--chunks", "512,512", "--codec", "gzip:9", "--concurrency", "64"]),
+        (
+            "zstd13-c48.zarr",
+            &f8,
+            &["--chunks", "262144", "--codec", "zstd:13", "--concurrency", "48"],
+        ),
+        (
+            "gzip9-c64.zarr",
+            &i4,
+            &["--chunks", "512,512", "--codec", "gzip:9", "--concurrency", "64"],
+        ),
     ];
     for (key, src, options) in cases {
         let url = format!("s3://{BUCKET}/{key}");
