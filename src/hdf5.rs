@@ -100,7 +100,14 @@ fn walk(path: &Path, group: &hdf5::Group, out: &mut Vec<String>) -> Result<()> {
     Ok(())
 }
 
-fn resolve(path: &Path, file: &hdf5::File, inner: Option<&str>) -> Result<hdf5::Dataset> {
+/// The dataset `inner` of `file`, or its only one; a copy's staging dataset only for a
+/// writer (`staging`).
+fn resolve(
+    path: &Path,
+    file: &hdf5::File,
+    inner: Option<&str>,
+    staging: bool,
+) -> Result<hdf5::Dataset> {
     #[allow(clippy::single_match_else)]
     let name = match inner {
         Some(n) => n.to_string(),
@@ -125,7 +132,7 @@ fn resolve(path: &Path, file: &hdf5::File, inner: Option<&str>) -> Result<hdf5::
             }
         }
     };
-    if is_staging(&name) {
+    if !staging && is_staging(&name) {
         return Err(Error::invalid(
             path,
             format!(
@@ -285,7 +292,7 @@ fn check_filters(path: &Path, ds: &hdf5::Dataset) -> Result<()> {
 /// The element type of the dataset at `inner` in the HDF5 file at `path`.
 pub(crate) fn element_of(path: &Path, inner: Option<&str>) -> Result<ElementType> {
     let file = hdf5::File::open(path).map_err(|e| herr(path, e))?;
-    let ds = resolve(path, &file, inner)?;
+    let ds = resolve(path, &file, inner, false)?;
     Ok(dataset_dtype(path, &ds)?.element())
 }
 
@@ -397,7 +404,8 @@ impl<T: Element> Hdf5Array<T> {
         inner: Option<&str>,
         writable: bool,
     ) -> Result<Self> {
-        let ds = resolve(path, &file, inner)?;
+        // The staging dataset of a copy is written (and only written) through here.
+        let ds = resolve(path, &file, inner, writable)?;
         check_filters(path, &ds)?;
         let dtype = dataset_dtype(path, &ds)?;
         if dtype.element() != T::TYPE {

@@ -521,7 +521,8 @@ mod tests {
         assert!((1..=3).contains(&slow.encoders), "{slow:?}");
         assert_eq!(slow.senders, 32, "64 MiB of 2 MiB (block and output) per request");
         let fast = Plan::new(Codec::Zstd(3), mib, None, 16, 1000);
-        assert_eq!((fast.encoders, fast.senders), (cores.min(16), 16));
+        assert!(fast.encoders >= cores.min(8) && fast.encoders <= cores, "{fast:?}");
+        assert_eq!(fast.senders, 16);
         // Huge chunks: one encoder and one request, however many are asked for.
         let huge = Plan::new(Codec::Zstd(19), 48 * mib, None, 64, 1000);
         assert_eq!((huge.encoders, huge.senders), (1, 1));
