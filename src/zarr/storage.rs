@@ -37,6 +37,8 @@ pub struct StorageArray<T: Element> {
     writable: bool,
     /// Chunks a read of several chunks fetches at once.
     concurrency: usize,
+    /// Added to every value read: a CF time whose epoch is not 1970's (see `dtype::cf`).
+    epoch_shift: i64,
     _t: PhantomData<T>,
 }
 
@@ -136,7 +138,15 @@ impl<T: Element> StorageArray<T> {
         array: Array<dyn ReadableWritableListableStorageTraits>,
         writable: bool,
     ) -> Result<Self> {
-        let d = describe(&label, &array)?;
+        let mut d = describe(&label, &array)?;
+        // CF-encoded times read as numpy's time types, as from a local store.
+        let text = |k: &str| array.attributes().get(k).and_then(Value::as_str);
+        let epoch_shift;
+        (d.dtype, epoch_shift) = crate::dtype::cf::decoded(
+            d.dtype,
+            text(crate::dtype::cf::UNITS),
+            text(crate::dtype::cf::CALENDAR),
+        );
         if d.dtype.element() != T::TYPE {
             return Err(Error::DTypeMismatch {
                 path: label,
@@ -164,6 +174,7 @@ impl<T: Element> StorageArray<T> {
             dtype: d.dtype,
             writable,
             concurrency: 1,
+            epoch_shift,
             _t: PhantomData,
         })
     }
@@ -352,9 +363,31 @@ impl<T: Element> ArrayRead<T> for StorageArray<T> {
     fn attributes(&self) -> Result<Attributes> {
         let mut attrs = self.array.attributes().clone();
         attrs.remove("_zarrs");
+        // CF time attributes read as the dtype are part of it.
+        if describe(&self.label, &self.array)?.dtype.time() != self.dtype.time() {
+            attrs.remove(crate::dtype::cf::UNITS);
+            attrs.remove(crate::dtype::cf::CALENDAR);
+        }
         Ok(attrs)
     }
     fn read_region(&self, region: &Region) -> Result<CowArray<'_, T, IxDyn>> {
+        let values = self.read_stored(region)?;
+        if self.epoch_shift == 0 {
+            return Ok(values);
+        }
+        let mut owned = values.into_owned();
+        let slice = owned
+            .as_slice_memory_order_mut()
+            .ok_or_else(|| Error::internal("a decoded region is not contiguous"))?;
+        crate::dtype::cf::shift_values(slice, self.epoch_shift)
+            .map_err(|e| zerr(&self.label, e))?;
+        Ok(CowArray::from(owned))
+    }
+}
+
+impl<T: Element> StorageArray<T> {
+    /// The values of `region` as stored (before any CF epoch shift).
+    fn read_stored(&self, region: &Region) -> Result<CowArray<'_, T, IxDyn>> {
         region.check_inside(&self.shape)?;
         let shape = region.shape();
         let len: usize = shape.iter().product();

@@ -244,3 +244,43 @@ fn adding_to_a_v2_consolidated_group_is_refused_and_leaves_it_as_it_was() {
         py(&python, d, "import xarray as xr; print(list(xr.open_zarr('v2.zarr').data_vars))");
     assert_eq!(vars.trim(), "['v']");
 }
+
+/// The same group in object storage: its arrays read with the instants and the masked rows
+/// xarray decodes, and the group copies to a dataset as from a local store.
+#[cfg(feature = "s3")]
+#[test]
+fn an_xarray_group_in_object_storage_reads_as_the_local_one() {
+    use crate::s3::s3_larder;
+    use crate::s3::server::Moto;
+    let Some(python) = python() else { return };
+    let moto = Moto::start(&python, "xarray-test");
+    let ep = moto.endpoint();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    py(&python, d, WRITE);
+    // Uploaded file by file, as zarr-python's object store would lay it out.
+    let upload = format!(
+        r"
+import boto3, os
+s3 = boto3.client('s3', endpoint_url='{ep}', aws_access_key_id='test',
+                  aws_secret_access_key='test', region_name='us-east-1')
+for root, _, files in os.walk('a.zarr'):
+    for f in files:
+        p = os.path.join(root, f)
+        s3.upload_file(p, 'xarray-test', p)
+"
+    );
+    py(&python, d, &upload);
+    let stats = |p: &str| -> serde_json::Value {
+        let out = ok(s3_larder(&ep).current_dir(d).args(["stats", p, "--json"]));
+        serde_json::from_str(&out).unwrap()
+    };
+    let s = stats("s3://xarray-test/a.zarr:/d");
+    assert_eq!(s["dtype"].as_str(), Some("datetime64[D]"), "{s}");
+    assert_eq!((s["min"].as_str(), s["max"].as_str()), (Some("1970-01-01"), Some("2001-01-02")));
+    let s = stats("s3://xarray-test/a.zarr:/t");
+    assert_eq!(s["max"].as_str(), Some("2024-03-01T04:00"), "{s}");
+    ok(s3_larder(&ep).current_dir(d).args(["copy", "s3://xarray-test/a.zarr", "a", "-q"]));
+    let cols = check_dataset(&python, d, "a.zarr", "a");
+    assert_eq!(cols.trim(), "d:datetime64[D] n:int16 t:datetime64[h]");
+}
