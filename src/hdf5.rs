@@ -89,7 +89,10 @@ pub fn list_datasets(path: &Path) -> Result<Vec<String>> {
 
 fn walk(path: &Path, group: &hdf5::Group, out: &mut Vec<String>) -> Result<()> {
     for ds in group.datasets().map_err(|e| herr(path, e))? {
-        out.push(ds.name());
+        // A copy's staging dataset is not (yet, or ever) one of the file's datasets.
+        if !is_staging(&ds.name()) {
+            out.push(ds.name());
+        }
     }
     for g in group.groups().map_err(|e| herr(path, e))? {
         walk(path, &g, out)?;
@@ -97,7 +100,14 @@ fn walk(path: &Path, group: &hdf5::Group, out: &mut Vec<String>) -> Result<()> {
     Ok(())
 }
 
-fn resolve(path: &Path, file: &hdf5::File, inner: Option<&str>) -> Result<hdf5::Dataset> {
+/// The dataset `inner` of `file`, or its only one; a copy's staging dataset only for a
+/// writer (`staging`).
+fn resolve(
+    path: &Path,
+    file: &hdf5::File,
+    inner: Option<&str>,
+    staging: bool,
+) -> Result<hdf5::Dataset> {
     #[allow(clippy::single_match_else)]
     let name = match inner {
         Some(n) => n.to_string(),
@@ -122,7 +132,26 @@ fn resolve(path: &Path, file: &hdf5::File, inner: Option<&str>) -> Result<hdf5::
             }
         }
     };
+    if !staging && is_staging(&name) {
+        return Err(Error::invalid(
+            path,
+            format!(
+                "{name} is where a copy into this file writes a dataset before it gets its \
+                 name (a copy under way, or one that was killed); it is not a dataset to read"
+            ),
+        ));
+    }
     file.dataset(&name).map_err(|e| herr(path, format!("no dataset {name}: {e}")))
+}
+
+/// Whether the dataset `name` (`/.x.larder-tmp-123`) is the staging link a copy into an
+/// existing file writes under (see `hdf5/staged.rs`): `.NAME.larder-tmp-PID` in the root group.
+fn is_staging(name: &str) -> bool {
+    let Some(leaf) = name.strip_prefix("/.") else { return false };
+    !leaf.contains('/')
+        && leaf.rsplit_once(".larder-tmp-").is_some_and(|(n, pid)| {
+            !n.is_empty() && !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())
+        })
 }
 
 /// The element type and byte order a dataset stores.
@@ -263,7 +292,7 @@ fn check_filters(path: &Path, ds: &hdf5::Dataset) -> Result<()> {
 /// The element type of the dataset at `inner` in the HDF5 file at `path`.
 pub(crate) fn element_of(path: &Path, inner: Option<&str>) -> Result<ElementType> {
     let file = hdf5::File::open(path).map_err(|e| herr(path, e))?;
-    let ds = resolve(path, &file, inner)?;
+    let ds = resolve(path, &file, inner, false)?;
     Ok(dataset_dtype(path, &ds)?.element())
 }
 
@@ -375,7 +404,8 @@ impl<T: Element> Hdf5Array<T> {
         inner: Option<&str>,
         writable: bool,
     ) -> Result<Self> {
-        let ds = resolve(path, &file, inner)?;
+        // The staging dataset of a copy is written (and only written) through here.
+        let ds = resolve(path, &file, inner, writable)?;
         check_filters(path, &ds)?;
         let dtype = dataset_dtype(path, &ds)?;
         if dtype.element() != T::TYPE {
@@ -647,5 +677,21 @@ mod tests {
         let got = h.read(&Selection::parse("3:,5:").unwrap()).unwrap();
         assert_eq!(got.to_owned(), data);
         assert_eq!(h.read(&Selection::all()).unwrap()[[0, 0]], 0);
+    }
+
+    #[test]
+    fn staging_names_are_told_from_datasets() {
+        assert!(is_staging("/.new.larder-tmp-123"));
+        assert!(is_staging("/.a.b.larder-tmp-7"));
+        for name in [
+            "/new",
+            "/.hidden",
+            "/.new.larder-tmp-",
+            "/.new.larder-tmp-12x",
+            "/g/.new.larder-tmp-1",
+            "/..larder-tmp-1",
+        ] {
+            assert!(!is_staging(name), "{name}");
+        }
     }
 }

@@ -502,8 +502,8 @@ fn parse_range(s: &str) -> std::result::Result<(f64, f64), String> {
 /// process ends by the signal anyway (a request that hangs, say).
 const CLEANUP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// For `copy`: SIGINT and SIGTERM become an error, so the copy removes what it wrote as on any
-/// failure; a watchdog ends the process by the signal if that takes longer than
+/// For the commands that write (`copy`, `convert`): SIGINT and SIGTERM become an error, so
+/// the command removes what it wrote (or keeps what `--resume` continues) as on any failure; a watchdog ends the process by the signal if that takes longer than
 /// [`CLEANUP_GRACE`] (a second signal ends it at once). What is left then is removed by the
 /// next copy to the same place.
 fn catch_interrupts() {
@@ -523,7 +523,8 @@ fn catch_interrupts() {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if matches!(cli.command, Command::Copy { .. }) {
+    // Every command that writes: copy, and convert (an append too).
+    if matches!(cli.command, Command::Copy { .. } | Command::Convert(_)) {
         catch_interrupts();
     }
     let result = run(cli);

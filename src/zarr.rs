@@ -35,6 +35,7 @@ mod storage;
 use meta::{data_type_of, describe, plain_layout, resolve_inner, time_type};
 pub(crate) use meta::{element_of, version_and_inner};
 pub use meta::{group_attributes, list_arrays};
+pub(crate) use options::added_dimension_names;
 pub use options::{Codec, DEFAULT_CHUNK_BYTES, ZSTD_MIN_LEVEL, ZarrOptions, default_chunks};
 pub use staged::StagedArray;
 pub use storage::{Storage, StorageArray};
@@ -63,6 +64,8 @@ pub struct ZarrArray<T: Element> {
     /// Bytes a stored chunk holds at least: the 4 of a `crc32c` checksum when the codecs end
     /// with one (zarrs' partial decoder subtracts them without checking).
     min_chunk_bytes: u64,
+    /// Added to every value read: a CF time whose epoch is not 1970's (see `dtype::cf`).
+    epoch_shift: i64,
     _t: PhantomData<T>,
 }
 
@@ -170,10 +173,12 @@ impl<T: Element> ZarrArray<T> {
     fn from_array(root: &Path, array: Array<FilesystemStore>, writable: bool) -> Result<Self> {
         crate::sys::keep_freed_chunk_buffers();
         let mut d = describe(root, &array)?;
-        // CF-encoded times (larder's dataset groups, xarray with the 1970 epoch) read as
-        // numpy's time types, by the rule HDF5 datasets follow.
+        // CF-encoded times (larder's dataset groups; xarray's, whatever their epoch) read as
+        // numpy's time types, values moved to its 1970 epoch.
         let text = |k: &str| array.attributes().get(k).and_then(serde_json::Value::as_str);
-        d.dtype = crate::dtype::cf::decoded(d.dtype, text(cf_units()), text(cf_calendar()));
+        let epoch_shift;
+        (d.dtype, epoch_shift) =
+            crate::dtype::cf::decoded(d.dtype, text(cf_units()), text(cf_calendar()));
         if d.dtype.element() != T::TYPE {
             return Err(Error::DTypeMismatch {
                 path: root.to_path_buf(),
@@ -222,6 +227,7 @@ impl<T: Element> ZarrArray<T> {
             bounded,
             shard_index,
             min_chunk_bytes: checksum_bytes(&meta),
+            epoch_shift,
             _t: PhantomData,
         })
     }
@@ -693,6 +699,15 @@ pub(crate) fn array_builder<T: Element>(
     }
     builder.bytes_to_bytes_codecs(compression(root, options.codec)?);
     builder.attributes(options.attributes.clone());
+    if let Some(names) = &options.dimension_names {
+        if names.len() != shape.len() {
+            return Err(Error::invalid(
+                root,
+                format!("{} dimension names for an array of {} axes", names.len(), shape.len()),
+            ));
+        }
+        builder.dimension_names(Some(names.iter().map(|n| Some(n.clone()))));
+    }
     Ok(builder)
 }
 
@@ -822,6 +837,22 @@ impl<T: Element> ArrayRead<T> for ZarrArray<T> {
     }
 
     fn read_region(&self, region: &Region) -> Result<CowArray<'_, T, IxDyn>> {
+        let values = self.read_stored(region)?;
+        if self.epoch_shift == 0 {
+            return Ok(values);
+        }
+        let mut owned = values.into_owned();
+        let slice = owned
+            .as_slice_memory_order_mut()
+            .ok_or_else(|| Error::internal("a decoded region is not contiguous"))?;
+        crate::dtype::cf::shift_values(slice, self.epoch_shift).map_err(|e| zerr(&self.path, e))?;
+        Ok(CowArray::from(owned))
+    }
+}
+
+impl<T: Element> ZarrArray<T> {
+    /// The values of `region` as stored (before any CF epoch shift).
+    fn read_stored(&self, region: &Region) -> Result<CowArray<'_, T, IxDyn>> {
         region.check_inside(&self.shape)?;
         let (start, shape) = (region.start(), region.shape());
         if shape.contains(&0) {

@@ -104,6 +104,8 @@ impl<R: Read> BlockReader<R> {
 
     /// The next block, or `None` at the end of the input.
     pub(crate) fn next_block(&mut self) -> Result<Option<Block>> {
+        // SIGINT or SIGTERM: stop between blocks, as a failure does (see `sys::signal`).
+        crate::sys::check_interrupt()?;
         if let Some(b) = self.unread.pop_front() {
             return Ok(Some(b));
         }

@@ -4,12 +4,17 @@
 //! and larder's dataset groups store datetime columns this way for xarray). One rule for both
 //! backends: what larder writes to HDF5 and to a dataset group reads back as the same type.
 //!
-//! Times: `units = "seconds since 1970-01-01T00:00:00"` and `calendar = "proleptic_gregorian"`
-//! (the calendar numpy's datetime64 uses). Durations: `units = "seconds"` (no epoch, no
-//! calendar). The names and the epoch must be exactly these for larder to read the values back
-//! as times: another epoch or calendar is left as plain integers.
+//! Times: `units = "UNIT since EPOCH"` and `calendar = "proleptic_gregorian"` (the calendar
+//! numpy's datetime64 uses, and the one xarray writes for it). larder writes the epoch
+//! `1970-01-01T00:00:00`; xarray picks another (`hours since 2024-03-01`, `days since
+//! 2000-01-01 00:00:00`), and such values are read shifted to numpy's 1970 epoch ([`CfTime`]:
+//! overflow-checked, `NaT` kept). An epoch is a date, optionally with a time of day (`T` or a
+//! space between, seconds optional, a fraction allowed) and `Z`, `UTC` or a zero offset; it
+//! must fall on a whole number of units from 1970 (`days since 2000-01-01 12:00` does not),
+//! or the values are left as plain integers, as they are for another calendar or unit.
+//! Durations: `units = "seconds"` (no epoch, no calendar).
 
-use crate::dtype::{DType, ElementType, Time, TimeUnit};
+use crate::dtype::{DType, Element, ElementType, Time, TimeUnit};
 
 /// The attribute naming the unit (and for times the epoch).
 pub(crate) const UNITS: &str = "units";
@@ -44,29 +49,125 @@ pub(crate) fn units(time: Time) -> String {
     }
 }
 
-/// The time type that `units` and `calendar` declare, if they are what [`units`] and
-/// [`PROLEPTIC`] write (the epoch also as `1970-01-01`, `1970-01-01 00:00:00`, with or without
-/// `Z`).
-pub(crate) fn time_of(units: &str, calendar: Option<&str>) -> Option<Time> {
+/// A CF time encoding larder reads: the numpy time type, and where the encoding's epoch lies
+/// from numpy's (1970-01-01), in the type's unit: a stored value `v` is the time or duration
+/// `v + shift` (0 for larder's own attributes and for durations).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CfTime {
+    /// The numpy type the values decode to.
+    pub(crate) time: Time,
+    /// Units from 1970-01-01T00:00:00 to the epoch.
+    pub(crate) shift: i64,
+}
+
+/// The time type that `units` and `calendar` declare, if larder reads them (see the module
+/// docs), with the shift of their epoch.
+pub(crate) fn parse(units: &str, calendar: Option<&str>) -> Option<CfTime> {
     let Some((name, epoch)) = units.trim().split_once(" since ") else {
-        return unit(units).map(Time::TimeDelta);
+        return unit(units).map(|u| CfTime { time: Time::TimeDelta(u), shift: 0 });
     };
-    let epoch = epoch.trim().trim_end_matches('Z');
-    if calendar != Some(PROLEPTIC)
-        || !matches!(epoch, "1970-01-01" | "1970-01-01T00:00:00" | "1970-01-01 00:00:00")
-    {
+    if calendar.map(str::trim) != Some(PROLEPTIC) {
         return None;
     }
-    unit(name).map(Time::DateTime)
+    let u = unit(name)?;
+    let nanos = epoch_nanos(epoch)?;
+    let per = i128::from(u.nanos());
+    (nanos % per == 0)
+        .then(|| i64::try_from(nanos / per).ok())
+        .flatten()
+        .map(|shift| CfTime { time: Time::DateTime(u), shift })
+}
+
+/// The time type that `units` and `calendar` declare when their epoch is numpy's own (what
+/// larder writes, and the only kind a reader without a value shift may take as is).
+pub(crate) fn time_of(units: &str, calendar: Option<&str>) -> Option<Time> {
+    parse(units, calendar).filter(|c| c.shift == 0).map(|c| c.time)
+}
+
+/// Nanoseconds from 1970-01-01T00:00:00 to a CF epoch (`2000-01-01`, `2000-01-01 06:00`,
+/// `2000-01-01T06:00:00.5Z`, `… +00:00`); `None` for a text that is none of these or a
+/// non-zero UTC offset.
+fn epoch_nanos(epoch: &str) -> Option<i128> {
+    let mut text = epoch.trim();
+    for zero in ["Z", "UTC", "+00:00", "+0000", "+00", "-00:00"] {
+        if let Some(rest) = text.strip_suffix(zero) {
+            text = rest.trim_end();
+            break;
+        }
+    }
+    let (date, time) = match text.split_once(['T', ' ']) {
+        Some((d, t)) => (d, Some(t.trim())),
+        None => (text, None),
+    };
+    let date: jiff::civil::Date = date.trim().parse().ok()?;
+    let time: jiff::civil::Time = match time {
+        None | Some("") => jiff::civil::Time::midnight(),
+        // An offset other than zero, or anything but digits, `:` and `.`.
+        Some(t) if !t.chars().all(|c| c.is_ascii_digit() || c == ':' || c == '.') => return None,
+        // `06:00` (CF allows seconds to be left out) or `06:00:00[.fff]`.
+        Some(t) if t.len() == 5 => format!("{t}:00").parse().ok()?,
+        Some(t) => t.parse().ok()?,
+    };
+    let at = jiff::tz::TimeZone::UTC.to_timestamp(date.to_datetime(time)).ok()?;
+    Some(at.as_nanosecond())
 }
 
 /// `dtype` with the time type its CF `units` and `calendar` attributes declare, when it is a
-/// plain `int64` and they declare one (else `dtype` as it is).
-pub(crate) fn decoded(dtype: DType, units: Option<&str>, calendar: Option<&str>) -> DType {
+/// plain `int64` and they declare one (else `dtype` as it is), and the shift its values need
+/// (see [`CfTime`]).
+pub(crate) fn decoded(dtype: DType, units: Option<&str>, calendar: Option<&str>) -> (DType, i64) {
     if dtype.element() != ElementType::I64 || dtype.time().is_some() {
-        return dtype;
+        return (dtype, 0);
     }
-    units.and_then(|u| time_of(u, calendar)).and_then(|t| dtype.with_time(t)).unwrap_or(dtype)
+    units
+        .and_then(|u| parse(u, calendar))
+        .and_then(|c| Some((dtype.with_time(c.time)?, c.shift)))
+        .unwrap_or((dtype, 0))
+}
+
+/// Moves `values` (int64 counts stored against a CF epoch) to numpy's epoch by adding `shift`;
+/// `NaT` (−2⁶³) stays `NaT`.
+///
+/// # Errors
+/// The first value that would leave the int64 range, as its index and value.
+pub(crate) fn shift_values<T: Element>(values: &mut [T], shift: i64) -> Result<(), String> {
+    if shift == 0 || T::TYPE != ElementType::I64 {
+        return Ok(());
+    }
+    for (i, v) in values.iter_mut().enumerate() {
+        let Ok(x) = bytemuck::checked::try_cast::<T, i64>(*v) else { continue };
+        if x == i64::MIN {
+            continue;
+        }
+        let moved = x.checked_add(shift).filter(|&m| m != i64::MIN).ok_or_else(|| {
+            format!("value {x} at {i} is out of numpy's datetime64 range once moved to 1970")
+        })?;
+        if let Ok(m) = bytemuck::checked::try_cast::<i64, T>(moved) {
+            *v = m;
+        }
+    }
+    Ok(())
+}
+
+/// [`shift_values`] over native-order int64 bytes.
+///
+/// # Errors
+/// As [`shift_values`].
+pub(crate) fn shift_bytes(bytes: &mut [u8], shift: i64) -> Result<(), String> {
+    if shift == 0 {
+        return Ok(());
+    }
+    for (i, b) in bytes.chunks_exact_mut(8).enumerate() {
+        let x: i64 = bytemuck::pod_read_unaligned(b);
+        if x == i64::MIN {
+            continue;
+        }
+        let moved = x.checked_add(shift).filter(|&m| m != i64::MIN).ok_or_else(|| {
+            format!("value {x} at {i} is out of numpy's datetime64 range once moved to 1970")
+        })?;
+        b.copy_from_slice(bytemuck::bytes_of(&moved));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -84,9 +185,44 @@ mod tests {
         let h = Some(Time::DateTime(TimeUnit::H));
         assert_eq!(time_of("hours since 1970-01-01 00:00:00Z", Some(PROLEPTIC)), h);
         assert_eq!(time_of("seconds since 2000-01-01", Some(PROLEPTIC)), None);
+        let p = |u: &str| parse(u, Some(PROLEPTIC)).map(|c| (c.time, c.shift));
+        let (d, h, s) = (TimeUnit::D, TimeUnit::H, TimeUnit::S);
+        assert_eq!(p("days since 2000-01-01"), Some((Time::DateTime(d), 10957)));
+        assert_eq!(p("hours since 2024-03-01 00:00:00"), Some((Time::DateTime(h), 474_792)));
+        assert_eq!(p("hours since 1969-12-31T23:00Z"), Some((Time::DateTime(h), -1)));
+        assert_eq!(
+            p("seconds since 2000-01-01T00:00:01.000"),
+            Some((Time::DateTime(s), 946_684_801))
+        );
+        // Not a whole number of units from 1970, an offset, or not a date: left as integers.
+        assert_eq!(p("days since 2000-01-01 12:00"), None);
+        assert_eq!(p("hours since 2000-01-01T00:00:00+05:00"), None);
+        assert_eq!(p("hours since yesterday"), None);
+        assert_eq!(parse("days since 2000-01-01", Some("noleap")), None);
         assert_eq!(time_of("seconds since 1970-01-01", Some("standard")), None);
         assert_eq!(time_of("seconds since 1970-01-01", None), None);
         assert_eq!(time_of("fortnights since 1970-01-01", Some(PROLEPTIC)), None);
         assert_eq!(time_of("metres", None), None);
+    }
+}
+
+#[cfg(test)]
+mod shift_tests {
+    use super::*;
+
+    #[test]
+    fn shifting_keeps_nat_and_refuses_overflow() {
+        let mut v = [0i64, -1, i64::MIN, 5];
+        shift_values(&mut v, 10957).unwrap();
+        assert_eq!(v, [10957, 10956, i64::MIN, 10962]);
+        let mut big = [i64::MAX - 1, 0];
+        let e = shift_values(&mut big, 2).unwrap_err();
+        assert!(e.contains("at 0"), "{e}");
+        let mut low = [i64::MIN + 1];
+        assert!(shift_values(&mut low, -1).is_err(), "would become NaT");
+        let mut bytes = bytemuck::cast_slice::<i64, u8>(&[1, i64::MIN]).to_vec();
+        shift_bytes(&mut bytes, -3).unwrap();
+        assert_eq!(bytemuck::pod_read_unaligned::<i64>(&bytes[..8]), -2);
+        assert_eq!(bytemuck::pod_read_unaligned::<i64>(&bytes[8..]), i64::MIN);
     }
 }

@@ -405,7 +405,13 @@ fn copy_store<T: Element>(
             if let Some(shard) = &options.shard {
                 o.shard(shard);
             }
-            o.attributes(src.attributes()?);
+            let mut attributes = src.attributes()?;
+            if let Some(inner) = dst.inner.as_deref() {
+                // A node of a hierarchy: named dimensions, for xarray.
+                let names = crate::zarr::added_dimension_names(inner, shape.len(), &mut attributes);
+                o.dimension_names(&names);
+            }
+            o.attributes(attributes);
             if let Some(time) = src.dtype().time() {
                 o.time(time);
             }

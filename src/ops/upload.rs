@@ -146,7 +146,11 @@ fn element_bytes<'a, T: Element>(data: &'a ndarray::ArrayViewD<'a, T>) -> Cow<'a
 }
 
 /// The layout of the new Zarr array: as [`super::copy`] lays out a local one.
-fn zarr_options<T: Element>(src: &dyn ArrayRead<T>, options: &CopyOptions) -> Result<ZarrOptions> {
+fn zarr_options<T: Element>(
+    src: &dyn ArrayRead<T>,
+    inner: Option<&str>,
+    options: &CopyOptions,
+) -> Result<ZarrOptions> {
     let shape = src.shape();
     let chunks = match (&options.chunks, src.format()) {
         (Some(c), _) => c.clone(),
@@ -158,7 +162,12 @@ fn zarr_options<T: Element>(src: &dyn ArrayRead<T>, options: &CopyOptions) -> Re
     if let Some(shard) = &options.shard {
         o.shard(shard);
     }
-    o.attributes(src.attributes()?);
+    let mut attributes = src.attributes()?;
+    if let Some(inner) = inner {
+        // A node of a hierarchy: named dimensions, for xarray.
+        o.dimension_names(&crate::zarr::added_dimension_names(inner, shape.len(), &mut attributes));
+    }
+    o.attributes(attributes);
     if let Some(time) = src.dtype().time() {
         o.time(time);
     }
@@ -185,7 +194,7 @@ fn upload_zarr<T: Element>(
     let shape = src.shape().to_vec();
     let elements: u64 = shape.iter().map(|&n| n as u64).product();
     let label = dst.object(dst.key());
-    let zopts = zarr_options(src, options)?;
+    let zopts = zarr_options(src, dst.inner(), options)?;
     let z =
         StorageArray::<T>::create(bucket.storage(dst.key())?, dst.inner(), &shape, &zopts, &label)?;
     let meta_key = dst.child_key(&z.metadata_key());
@@ -255,13 +264,14 @@ fn upload_zarr<T: Element>(
     state.bytes_done = state.bytes_total
         - todo.iter().map(|&i| region_bytes(&grid, &unravel(i, &dims), itemsize)).sum::<u64>();
     progress(&state);
-    // Each worker holds a source block and its encoded chunk at once.
-    let workers = bucket
-        .options()
-        .requests_in_flight()
-        .min((IN_FLIGHT_BYTES / (2 * block_bytes.max(1))).max(1))
-        .min(todo.len().max(1));
-    send_chunks(src, &z, &grid, &todo, workers, &mut state, progress)?;
+    let plan = Plan::new(
+        options.codec.unwrap_or_default(),
+        block_bytes,
+        z.inner_chunk_shape().map(|c| c.iter().product::<usize>() * itemsize),
+        bucket.options().requests_in_flight(),
+        todo.len(),
+    );
+    send_chunks(src, &z, &grid, &todo, &plan, &mut state, progress)?;
     z.commit()?;
     if let Some(inner) = dst.inner() {
         // Added to a hierarchy: its groups' consolidated metadata must list the array.
@@ -290,14 +300,107 @@ fn region_bytes(grid: &ChunkGrid, index: &[usize], itemsize: usize) -> u64 {
     grid.region(index).shape().iter().map(|&n| n as u64).product::<u64>() * itemsize as u64
 }
 
-/// Reads, encodes and stores the chunks `todo` on `workers` threads, reporting progress from
-/// this one. The first failure stops every worker and is returned.
+/// How a Zarr upload shares its memory: a few threads encode (the CPU-bound part, each with a
+/// compression context that grows with the codec's level), many send (waiting on the network,
+/// each holding only an encoded chunk), and the bytes of source blocks and encoded chunks in
+/// flight between them stay within [`IN_FLIGHT_BYTES`]. A slow codec then leaves the senders
+/// idle instead of multiplying compression contexts by `--concurrency`.
+#[derive(Debug)]
+struct Plan {
+    /// Threads reading and encoding chunks.
+    encoders: usize,
+    /// Threads sending encoded chunks (requests in flight).
+    senders: usize,
+    /// Bytes one chunk needs from reading until encoded: the source block and an output of
+    /// up to its size (a larger one waits for the budget alone).
+    block_bytes: usize,
+}
+
+impl Plan {
+    /// A plan for chunks (or shards) of `block_bytes`, compressed with `codec` (in inner
+    /// chunks of `inner_bytes` when sharded), with `requests` requests in flight at most and
+    /// `chunks` chunks to send.
+    fn new(
+        codec: crate::zarr::Codec,
+        block_bytes: usize,
+        inner_bytes: Option<usize>,
+        requests: usize,
+        chunks: usize,
+    ) -> Plan {
+        let block_bytes = block_bytes.max(1);
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        // A shard's inner chunks may be compressed on every core at once.
+        let contexts = match inner_bytes {
+            Some(inner) => codec.encoder_memory(inner) * cores,
+            None => codec.encoder_memory(block_bytes),
+        };
+        let per_encoder = contexts + 2 * block_bytes;
+        let encoders = (ENCODING_BYTES / per_encoder).clamp(1, cores).min(chunks.max(1));
+        let senders = requests.min(IN_FLIGHT_BYTES / (2 * block_bytes)).clamp(1, chunks.max(1));
+        Plan { encoders, senders, block_bytes }
+    }
+}
+
+/// Bytes of compression contexts (and their chunk in and out) the encoding threads of an
+/// upload use at most, as measured for the codec (see [`crate::zarr::Codec`]); one thread
+/// encodes whatever that allows.
+const ENCODING_BYTES: usize = 64 << 20;
+
+/// A count of bytes in flight with a ceiling: `take` waits until the bytes fit (or nothing is
+/// in flight, so that one item larger than the ceiling still moves) or `stop` is set.
+struct Budget {
+    used: std::sync::Mutex<usize>,
+    freed: std::sync::Condvar,
+    cap: usize,
+}
+
+impl Budget {
+    fn new(cap: usize) -> Budget {
+        Budget { used: std::sync::Mutex::new(0), freed: std::sync::Condvar::new(), cap }
+    }
+
+    /// Takes `n` bytes; `false` when `stop` was set while waiting.
+    fn take(&self, n: usize, stop: &AtomicBool) -> bool {
+        let mut used = self.used.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        while *used > 0 && *used + n > self.cap {
+            if stop.load(Ordering::Relaxed) {
+                return false;
+            }
+            used = self
+                .freed
+                .wait_timeout(used, Duration::from_millis(50))
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
+        *used += n;
+        true
+    }
+
+    fn give(&self, n: usize) {
+        let mut used = self.used.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *used = used.saturating_sub(n);
+        self.freed.notify_all();
+    }
+}
+
+/// An encoded chunk on its way from an encoder to a sender.
+struct Encoded {
+    index: Vec<usize>,
+    bytes: Option<zarrs::storage::Bytes>,
+    /// Bytes of the budget it holds.
+    held: usize,
+    /// Source bytes it stands for (progress).
+    source: u64,
+}
+
+/// Reads, encodes and stores the chunks `todo` as `plan` says, reporting progress from this
+/// thread. The first failure stops every thread and is returned.
 fn send_chunks<T: Element>(
     src: &dyn ArrayRead<T>,
     z: &StorageArray<T>,
     grid: &ChunkGrid,
     todo: &[usize],
-    workers: usize,
+    plan: &Plan,
     state: &mut CopyProgress,
     progress: &mut (dyn FnMut(&CopyProgress) + Send),
 ) -> Result<()> {
@@ -305,21 +408,68 @@ fn send_chunks<T: Element>(
     let dims = grid.grid_shape();
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
+    let budget = Budget::new(IN_FLIGHT_BYTES);
+    let (to_send, queue) = mpsc::channel::<Encoded>();
+    let queue = std::sync::Mutex::new(queue);
     std::thread::scope(|scope| {
         let (tx, rx) = mpsc::channel::<Result<u64>>();
-        for _ in 0..workers {
-            let (tx, next, stop, dims) = (tx.clone(), &next, &stop, &dims);
+        for _ in 0..plan.encoders {
+            let (tx, to_send, next, stop, dims, budget) =
+                (tx.clone(), to_send.clone(), &next, &stop, &dims, &budget);
             scope.spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     let Some(&i) = todo.get(next.fetch_add(1, Ordering::Relaxed)) else {
                         break;
                     };
+                    // The source block and an output as large: the most one encode holds.
+                    let need = 2 * plan.block_bytes;
+                    if !budget.take(need, stop) {
+                        break;
+                    }
                     let index = unravel(i, dims);
                     let region = grid.region(&index);
                     let r = crate::sys::check_interrupt()
                         .and_then(|()| src.read_region(&region))
-                        .and_then(|data| z.store_block(region.start(), &data.view()))
-                        .map(|()| region_bytes(grid, &index, itemsize));
+                        .and_then(|data| z.encode_chunk(&index, &data.view()));
+                    match r {
+                        Ok(bytes) => {
+                            // The block is gone; the encoded bytes stay until sent.
+                            let held =
+                                bytes.as_ref().map_or(0, zarrs::storage::Bytes::len).min(need);
+                            budget.give(need - held);
+                            let source = region_bytes(grid, &index, itemsize);
+                            let item = Encoded { index, bytes, held, source };
+                            if to_send.send(item).is_err() {
+                                break;
+                            }
+                        }
+                        Err(e) => {
+                            budget.give(need);
+                            let _ = tx.send(Err(e));
+                            break;
+                        }
+                    }
+                }
+            });
+        }
+        drop(to_send);
+        for _ in 0..plan.senders {
+            let (tx, queue, stop, budget) = (tx.clone(), &queue, &stop, &budget);
+            scope.spawn(move || {
+                loop {
+                    let item = {
+                        let queue = queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        queue.recv()
+                    };
+                    let Ok(item) = item else { break };
+                    if stop.load(Ordering::Relaxed) {
+                        budget.give(item.held);
+                        continue;
+                    }
+                    let r = crate::sys::check_interrupt()
+                        .and_then(|()| z.store_encoded(&item.index, item.bytes))
+                        .map(|()| item.source);
+                    budget.give(item.held);
                     let failed = r.is_err();
                     if tx.send(r).is_err() || failed {
                         break;
@@ -352,4 +502,35 @@ fn send_chunks<T: Element>(
         }
         first_error.map_or(Ok(()), Err)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Plan;
+    use crate::zarr::Codec;
+
+    #[test]
+    fn encoders_are_bounded_by_the_codecs_memory_and_senders_by_the_bytes_in_flight() {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let mib = 1 << 20;
+        // A zstd-19 context for a 1 MiB chunk is far larger than one for zstd:3.
+        assert!(Codec::Zstd(19).encoder_memory(mib) > 8 * mib);
+        assert!(Codec::Zstd(3).encoder_memory(mib) < 4 * mib);
+        assert!(Codec::Gzip(9).encoder_memory(mib) < mib);
+        let slow = Plan::new(Codec::Zstd(19), mib, None, 64, 1000);
+        assert!((1..=3).contains(&slow.encoders), "{slow:?}");
+        assert_eq!(slow.senders, 32, "64 MiB of 2 MiB (block and output) per request");
+        let fast = Plan::new(Codec::Zstd(3), mib, None, 16, 1000);
+        assert!(fast.encoders >= cores.min(8) && fast.encoders <= cores, "{fast:?}");
+        assert_eq!(fast.senders, 16);
+        // Huge chunks: one encoder and one request, however many are asked for.
+        let huge = Plan::new(Codec::Zstd(19), 48 * mib, None, 64, 1000);
+        assert_eq!((huge.encoders, huge.senders), (1, 1));
+        // Sharded: the inner chunks' contexts, one per core, count for each encoder.
+        let sharded = Plan::new(Codec::Zstd(19), 16 * mib, Some(mib), 16, 1000);
+        assert_eq!(sharded.encoders, 1);
+        // Never more threads than chunks.
+        let few = Plan::new(Codec::None, mib, None, 16, 2);
+        assert_eq!((few.encoders.max(few.senders)), 2);
+    }
 }

@@ -63,6 +63,40 @@ impl FromStr for Codec {
     }
 }
 
+impl Codec {
+    /// Bytes one encoder of this codec holds while it compresses a chunk of `chunk_bytes`,
+    /// besides the chunk and its output: what bounds how many chunks a writer may compress at
+    /// once. zstd's is measured from a context set up as for such a chunk (its tables grow with
+    /// the level, to about 20 MiB at level 19 for a 1 MiB chunk); deflate's is a constant.
+    pub(crate) fn encoder_memory(self, chunk_bytes: usize) -> usize {
+        match self {
+            Codec::None => 0,
+            Codec::Gzip(_) => 512 << 10,
+            Codec::Zstd(level) => zstd_context_bytes(level, chunk_bytes),
+        }
+    }
+}
+
+/// The size of a zstd compression context once set up for a `chunk_bytes` input at `level`
+/// (its tables are allocated by the first call that compresses); 64 MiB should zstd refuse.
+fn zstd_context_bytes(level: i32, chunk_bytes: usize) -> usize {
+    use zstd::zstd_safe::{CCtx, CParameter, InBuffer, OutBuffer};
+    const UNKNOWN: usize = 64 << 20;
+    let mut cctx = CCtx::create();
+    if cctx.set_parameter(CParameter::CompressionLevel(level)).is_err()
+        || cctx.set_pledged_src_size(Some(chunk_bytes.max(1) as u64)).is_err()
+    {
+        return UNKNOWN;
+    }
+    let mut out = [0u8; 64];
+    let mut output = OutBuffer::around(&mut out[..]);
+    let mut input = InBuffer::around(&[0u8; 1][..]);
+    if cctx.compress_stream(&mut output, &mut input).is_err() {
+        return UNKNOWN;
+    }
+    cctx.sizeof()
+}
+
 impl fmt::Display for Codec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -81,6 +115,7 @@ pub struct ZarrOptions {
     pub(super) shard: Option<Vec<usize>>,
     pub(super) attributes: Attributes,
     pub(super) time: Option<Time>,
+    pub(super) dimension_names: Option<Vec<String>>,
 }
 
 impl ZarrOptions {
@@ -114,6 +149,13 @@ impl ZarrOptions {
     /// Ignored for other element types.
     pub fn time(&mut self, time: Time) -> &mut Self {
         self.time = Some(time);
+        self
+    }
+
+    /// The names of the array's dimensions (Zarr v3 `dimension_names`), which xarray needs to
+    /// open a group holding the array. One per axis.
+    pub fn dimension_names(&mut self, names: &[String]) -> &mut Self {
+        self.dimension_names = Some(names.to_vec());
         self
     }
     /// The chunk shape set, if any.
@@ -150,4 +192,27 @@ pub fn default_chunks(shape: &[usize], itemsize: usize) -> Vec<usize> {
         }
     }
     out
+}
+
+/// The dimension names of an array larder adds at `node` of a hierarchy, so that xarray opens
+/// the group: the source's own (its xarray `_ARRAY_DIMENSIONS` attribute, one name per axis,
+/// which is then taken out of `attributes`: Zarr v3 keeps them in the metadata), else
+/// `NAME_dim_0`, `NAME_dim_1`, … after the array's name, which no other array's dimension of
+/// another length can already be using by chance (xarray refuses a dimension with two lengths).
+pub(crate) fn added_dimension_names(
+    node: &str,
+    ndim: usize,
+    attributes: &mut Attributes,
+) -> Vec<String> {
+    let own: Option<Vec<String>> = attributes
+        .get("_ARRAY_DIMENSIONS")
+        .and_then(serde_json::Value::as_array)
+        .and_then(|a| a.iter().map(|v| v.as_str().map(str::to_string)).collect())
+        .filter(|names: &Vec<String>| names.len() == ndim);
+    if let Some(names) = own {
+        attributes.remove("_ARRAY_DIMENSIONS");
+        return names;
+    }
+    let leaf = node.trim_end_matches('/').rsplit('/').next().unwrap_or_default();
+    (0..ndim).map(|i| format!("{leaf}_dim_{i}")).collect()
 }

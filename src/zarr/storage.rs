@@ -37,6 +37,8 @@ pub struct StorageArray<T: Element> {
     writable: bool,
     /// Chunks a read of several chunks fetches at once.
     concurrency: usize,
+    /// Added to every value read: a CF time whose epoch is not 1970's (see `dtype::cf`).
+    epoch_shift: i64,
     _t: PhantomData<T>,
 }
 
@@ -136,7 +138,15 @@ impl<T: Element> StorageArray<T> {
         array: Array<dyn ReadableWritableListableStorageTraits>,
         writable: bool,
     ) -> Result<Self> {
-        let d = describe(&label, &array)?;
+        let mut d = describe(&label, &array)?;
+        // CF-encoded times read as numpy's time types, as from a local store.
+        let text = |k: &str| array.attributes().get(k).and_then(Value::as_str);
+        let epoch_shift;
+        (d.dtype, epoch_shift) = crate::dtype::cf::decoded(
+            d.dtype,
+            text(crate::dtype::cf::UNITS),
+            text(crate::dtype::cf::CALENDAR),
+        );
         if d.dtype.element() != T::TYPE {
             return Err(Error::DTypeMismatch {
                 path: label,
@@ -164,6 +174,7 @@ impl<T: Element> StorageArray<T> {
             dtype: d.dtype,
             writable,
             concurrency: 1,
+            epoch_shift,
             _t: PhantomData,
         })
     }
@@ -245,6 +256,95 @@ impl<T: Element> StorageArray<T> {
         Region::inside(start, data.shape(), &self.shape)?;
         store_subset(&self.array, &self.label, start, data)
     }
+
+    /// Encodes the chunk (or shard) at grid `index` from `data`, its whole region (clipped at
+    /// the array's edge; the rest of an edge chunk is fill value): the CPU-bound half of
+    /// [`store_block`](StorageArray::store_block), so that a writer can encode on a few threads
+    /// and store on many. `None` for a chunk of fill value only, which is not stored.
+    ///
+    /// # Errors
+    /// [`Error::ReadOnly`]; [`Error::Argument`] when `data` is not the chunk's region;
+    /// [`Error::Storage`] naming the store for encoding errors.
+    pub fn encode_chunk(
+        &self,
+        index: &[usize],
+        data: &ArrayViewD<'_, T>,
+    ) -> Result<Option<zarrs::storage::Bytes>> {
+        use zarrs::array::ArrayToBytesCodecTraits;
+        if !self.writable {
+            return Err(Error::ReadOnly { path: self.label.clone(), mode: "r" });
+        }
+        let region = self.grid().region(index);
+        if data.shape() != region.shape() {
+            return Err(Error::argument(format!(
+                "a block of shape {:?} is not chunk {index:?} of shape {:?}",
+                data.shape(),
+                region.shape()
+            )));
+        }
+        let index64 = u64s(index);
+        let shape = self.array.chunk_shape(&index64).map_err(|e| zerr(&self.label, e))?;
+        let full: Vec<usize> =
+            shape.iter().map(|n| usize::try_from(n.get()).unwrap_or(usize::MAX)).collect();
+        let padded;
+        let data = if full == data.shape() {
+            data.as_standard_layout()
+        } else {
+            let fill_value = bytemuck::checked::try_pod_read_unaligned::<T>(
+                self.array.fill_value().as_ne_bytes(),
+            )
+            .map_err(|e| zerr(&self.label, format!("fill value: {e}")))?;
+            let mut whole = ArrayD::<T>::from_elem(IxDyn(&full), fill_value);
+            let inside: Vec<ndarray::SliceInfoElem> =
+                data.shape().iter().map(|&n| ndarray::SliceInfoElem::from(0..n)).collect();
+            whole.slice_mut(inside.as_slice()).assign(data);
+            padded = whole;
+            CowArray::from(padded.view())
+        };
+        let values = data
+            .as_slice()
+            .ok_or_else(|| Error::internal("standard-layout data is not contiguous"))?;
+        let bytes = ArrayBytes::new_flen(Cow::Borrowed(bytemuck::cast_slice::<T, u8>(values)));
+        if bytes.is_fill_value(self.array.fill_value()) {
+            return Ok(None);
+        }
+        let encoded = self
+            .array
+            .codecs()
+            .encode(
+                bytes,
+                &shape,
+                self.array.data_type(),
+                self.array.fill_value(),
+                &zarrs::array::CodecOptions::default(),
+            )
+            .map_err(|e| zerr(&self.label, e))?;
+        Ok(Some(zarrs::storage::Bytes::from(encoded.into_owned())))
+    }
+
+    /// Stores the chunk at grid `index` as [`encode_chunk`](StorageArray::encode_chunk) encoded
+    /// it (`None`: removes any stored chunk there, as for a chunk of fill value).
+    ///
+    /// # Errors
+    /// [`Error::ReadOnly`]; [`Error::Storage`] naming the store when the write fails (after the
+    /// storage's own retries).
+    pub fn store_encoded(
+        &self,
+        index: &[usize],
+        encoded: Option<zarrs::storage::Bytes>,
+    ) -> Result<()> {
+        use zarrs::storage::WritableStorageTraits;
+        if !self.writable {
+            return Err(Error::ReadOnly { path: self.label.clone(), mode: "r" });
+        }
+        let key = self.array.chunk_key(&u64s(index));
+        let storage = self.array.storage();
+        match encoded {
+            Some(bytes) => storage.set(&key, bytes),
+            None => storage.erase(&key),
+        }
+        .map_err(|e| zerr(&self.label, e))
+    }
 }
 
 impl<T: Element> ArrayRead<T> for StorageArray<T> {
@@ -263,9 +363,31 @@ impl<T: Element> ArrayRead<T> for StorageArray<T> {
     fn attributes(&self) -> Result<Attributes> {
         let mut attrs = self.array.attributes().clone();
         attrs.remove("_zarrs");
+        // CF time attributes read as the dtype are part of it.
+        if describe(&self.label, &self.array)?.dtype.time() != self.dtype.time() {
+            attrs.remove(crate::dtype::cf::UNITS);
+            attrs.remove(crate::dtype::cf::CALENDAR);
+        }
         Ok(attrs)
     }
     fn read_region(&self, region: &Region) -> Result<CowArray<'_, T, IxDyn>> {
+        let values = self.read_stored(region)?;
+        if self.epoch_shift == 0 {
+            return Ok(values);
+        }
+        let mut owned = values.into_owned();
+        let slice = owned
+            .as_slice_memory_order_mut()
+            .ok_or_else(|| Error::internal("a decoded region is not contiguous"))?;
+        crate::dtype::cf::shift_values(slice, self.epoch_shift)
+            .map_err(|e| zerr(&self.label, e))?;
+        Ok(CowArray::from(owned))
+    }
+}
+
+impl<T: Element> StorageArray<T> {
+    /// The values of `region` as stored (before any CF epoch shift).
+    fn read_stored(&self, region: &Region) -> Result<CowArray<'_, T, IxDyn>> {
         region.check_inside(&self.shape)?;
         let shape = region.shape();
         let len: usize = shape.iter().product();

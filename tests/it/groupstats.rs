@@ -104,9 +104,17 @@ fn an_int64_zarr_array_with_cf_time_attributes_reads_as_datetimes() {
     // The decoding attributes are part of the dtype; the others stay.
     let attrs = info.attributes.clone().unwrap_or_default();
     assert!(attrs.get("units").is_none() && attrs["long_name"] == "t", "{attrs}");
-    // Another epoch is not decoded: the integers stay integers.
+    // Another epoch (xarray's choice) is decoded too, the values moved to 1970's.
     let meta =
         std::fs::read_to_string(z.join("zarr.json")).unwrap().replace("1970-01-01", "2024-03-01");
-    std::fs::write(z.join("zarr.json"), meta).unwrap();
+    std::fs::write(z.join("zarr.json"), &meta).unwrap();
+    assert_eq!(larder::info(&z).unwrap().dtype, "<M8[h]");
+    let out = larder().arg("cat").arg(&z).output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "['2024-03-01T00:00' '2024-03-02T01:00'              'NaT']\n"
+    );
+    // An epoch between two hours cannot be: the integers stay integers.
+    std::fs::write(z.join("zarr.json"), meta.replace("2024-03-01", "2024-03-01 00:30")).unwrap();
     assert_eq!(larder::info(&z).unwrap().dtype, "<i8");
 }

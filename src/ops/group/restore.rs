@@ -321,6 +321,20 @@ impl Restorer<'_> {
         fill_bytes: Option<&[u8]>,
         valid: Option<&str>,
     ) -> Result<()> {
+        self.fixed_decoded(name, file, dtype, fill_bytes, valid, 0)
+    }
+
+    /// [`fixed`](Restorer::fixed) whose int64 values are moved by `shift` as they are read
+    /// (CF times with another epoch than 1970's; see `dtype::cf`).
+    fn fixed_decoded(
+        &self,
+        name: &str,
+        file: &str,
+        dtype: DType,
+        fill_bytes: Option<&[u8]>,
+        valid: Option<&str>,
+        shift: i64,
+    ) -> Result<()> {
         let info = self.reader.array(name)?;
         let stored = match info.dtype {
             GroupType::Fixed(d) => d,
@@ -347,6 +361,10 @@ impl Restorer<'_> {
             let ChunkData::Fixed(mut v) = data else {
                 return Err(Error::invalid(&label, format!("array {name:?} holds strings")));
             };
+            if shift != 0 {
+                crate::dtype::cf::shift_bytes(&mut v, shift)
+                    .map_err(|e| Error::invalid(&label, format!("array {name:?}: {e}")))?;
+            }
             if let (Some(fill), Some(vo)) = (fill_bytes, valid_out.as_mut()) {
                 let mut ok = Vec::with_capacity(v.len() / size);
                 for elem in v.chunks_exact_mut(size) {
@@ -456,6 +474,86 @@ fn foreign_arrays(reader: &GroupReader) -> Result<(u64, Vec<Foreign>)> {
     Ok((rows.unwrap_or(0), out))
 }
 
+/// How a column of a foreign group is stored, read from its CF attributes as xarray reads
+/// them: times against any epoch (moved to numpy's), and an integer `_FillValue` marking
+/// missing rows.
+struct ForeignEncoding {
+    dtype: DType,
+    /// Added to each int64 value (see `dtype::cf`).
+    shift: i64,
+    /// The native-order bytes of the fill value, for an integer column that has one.
+    fill: Option<Vec<u8>>,
+}
+
+/// The [`ForeignEncoding`] of array `name` holding `stored`. Packed values (`scale_factor`,
+/// `add_offset`), a `missing_value` other than the `_FillValue`, and a fill value that is not
+/// a value of the column's type are refused by name rather than read as something else.
+fn foreign_encoding(reader: &GroupReader, name: &str, stored: DType) -> Result<ForeignEncoding> {
+    use crate::dtype::cf;
+    use serde_json::Value;
+    let attrs = &reader.array(name)?.attributes;
+    let bad = |why: String| Error::invalid(reader.label(), format!("array {name:?} {why}"));
+    if let Some(k) = ["scale_factor", "add_offset"].into_iter().find(|k| attrs.contains_key(*k)) {
+        return Err(bad(format!(
+            "holds packed values ({k}), which a dataset column does not unpack; copy it on its \
+             own (SRC:/{name}) and scale it there"
+        )));
+    }
+    let text = |k: &str| attrs.get(k).and_then(Value::as_str);
+    let (dtype, shift) = cf::decoded(stored, text(cf::UNITS), text(cf::CALENDAR));
+    let fill_value = attrs.get("_FillValue").filter(|v| !v.is_null());
+    if let Some(m) = attrs.get("missing_value").filter(|v| !v.is_null())
+        && fill_value != Some(m)
+    {
+        return Err(bad(format!(
+            "has a missing_value ({m}) other than its _FillValue ({}); larder reads one marker \
+             of missing rows",
+            fill_value.map_or_else(|| "none".to_string(), ToString::to_string)
+        )));
+    }
+    let element = dtype.element();
+    let float = matches!(element, ElementType::F32 | ElementType::F64);
+    let fill = match fill_value {
+        None => None,
+        // Floats: NaN is the missing value already.
+        Some(v) if float && v.as_f64().is_none_or(f64::is_nan) => None,
+        // Times: NaT is the missing value already.
+        Some(v) if dtype.time().is_some() && v.as_i64() == Some(i64::MIN) => None,
+        Some(v) if dtype.time().is_none() && !float => {
+            let x = v.as_i64().map(i128::from).or_else(|| v.as_u64().map(i128::from));
+            let bytes = x.and_then(|x| int_bytes(element, x)).ok_or_else(|| {
+                bad(format!("has _FillValue {v}, not a value of its type {}", dtype.typestr()))
+            })?;
+            Some(bytes)
+        }
+        // Another number in a float column would read as data, and times mark missing
+        // rows as NaT.
+        Some(v) => {
+            return Err(bad(format!(
+                "marks missing rows with _FillValue {v}, which a {} column cannot hold as \
+                 missing; copy it on its own (SRC:/{name})",
+                dtype.typestr()
+            )));
+        }
+    };
+    Ok(ForeignEncoding { dtype, shift, fill })
+}
+
+/// The native-order bytes of `x` as an `element` integer, if it is one.
+fn int_bytes(element: ElementType, x: i128) -> Option<Vec<u8>> {
+    Some(match element {
+        ElementType::I8 => bytemuck::bytes_of(&i8::try_from(x).ok()?).to_vec(),
+        ElementType::I16 => bytemuck::bytes_of(&i16::try_from(x).ok()?).to_vec(),
+        ElementType::I32 => bytemuck::bytes_of(&i32::try_from(x).ok()?).to_vec(),
+        ElementType::I64 => bytemuck::bytes_of(&i64::try_from(x).ok()?).to_vec(),
+        ElementType::U8 => bytemuck::bytes_of(&u8::try_from(x).ok()?).to_vec(),
+        ElementType::U16 => bytemuck::bytes_of(&u16::try_from(x).ok()?).to_vec(),
+        ElementType::U32 => bytemuck::bytes_of(&u32::try_from(x).ok()?).to_vec(),
+        ElementType::U64 => bytemuck::bytes_of(&u64::try_from(x).ok()?).to_vec(),
+        _ => return None,
+    })
+}
+
 /// Converts a group larder did not write: one column per array.
 fn import(reader: &GroupReader, dir: &Path) -> Result<GroupReport> {
     let (rows, arrays) = foreign_arrays(reader)?;
@@ -478,8 +576,13 @@ fn import(reader: &GroupReader, dir: &Path) -> Result<GroupReport> {
         };
         match t {
             GroupType::Fixed(d) => {
-                col.dtype = d.typestr();
-                r.fixed(name, file, *d, None, None)?;
+                let cf = foreign_encoding(reader, name, *d)?;
+                col.dtype = cf.dtype.typestr();
+                if cf.fill.is_some() {
+                    col.valid = Some(format!("{}.valid.npy", file.trim_end_matches(".npy")));
+                }
+                let valid = col.valid.as_deref();
+                r.fixed_decoded(name, file, cf.dtype, cf.fill.as_deref(), valid, cf.shift)?;
             }
             GroupType::String => {
                 let offsets = format!("{}.offsets.npy", file.trim_end_matches(".npy"));
