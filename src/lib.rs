@@ -30,7 +30,7 @@
 //!
 //! The modes follow numpy's `mmap_mode`: [`MmapArray::open`] (`r`), [`MmapArray::open_mut`]
 //! (`r+`), [`MmapArray::create`] (`w+`) and [`MmapArray::open_cow`] (`c`). Files in the other
-//! byte order, or misaligned, are read with [`MmapArray::read`], which converts. See the
+//! byte order, or misaligned, are read with [`MmapArray::read_all`], which converts. See the
 //! [`mod@format`] module for the on-disk layout and `docs/safety.md` for what mapping a file means
 //! for memory safety.
 #![deny(unsafe_code)]

@@ -589,7 +589,7 @@ fn copy_typed<T: Element>(a: &MmapArray<T>, dst: &Path) -> Result<u64> {
     // Rows of an empty array cannot be counted from its elements: `(2, 0, 3)` would come out as
     // zero rows. Nothing to stream, so the header alone is written, with the shape as it is.
     if a.ndim() == 0 || a.is_empty() {
-        write_npy_as(dst, &a.read()?, a.dtype().to_native())?;
+        write_npy_as(dst, &a.read_all()?, a.dtype().to_native())?;
         return Ok(elements);
     }
     // The source's dtype in native order: `<M8[s]` stays a datetime, not `<i8`.
@@ -598,7 +598,7 @@ fn copy_typed<T: Element>(a: &MmapArray<T>, dst: &Path) -> Result<u64> {
         Ok(v) => v,
         // Misaligned source data: a converted copy is the only way to read it.
         Err(Error::NotViewable { .. }) => {
-            w.append_rows(&a.read()?)?;
+            w.append_rows(&a.read_all()?)?;
             w.finish()?;
             return Ok(elements);
         }
@@ -627,7 +627,7 @@ fn copy_typed<T: Element>(a: &MmapArray<T>, dst: &Path) -> Result<u64> {
         }
         if c_order_plain {
             // The rows just written will not be read again: keep the resident set small.
-            a.release(start * row_bytes, (end - start) * row_bytes)?;
+            a.release_range(start * row_bytes, (end - start) * row_bytes)?;
         }
         start = end;
     }
