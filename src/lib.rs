@@ -34,6 +34,9 @@
 //! [`mod@format`] module for the on-disk layout and `docs/safety.md` for what mapping a file means
 //! for memory safety.
 #![deny(unsafe_code)]
+// docs.rs builds with `--cfg docsrs` (Cargo.toml) on nightly: feature-gated items say which
+// feature they need.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(attr(deny(warnings))))]
 // Tests build small arrays from loop counters and compare exact float values on purpose; the
 // library itself is linted without these exceptions (clippy checks it in both configurations).
@@ -56,6 +59,7 @@ mod error;
 mod fsutil;
 pub mod grid;
 #[cfg(feature = "hdf5")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hdf5")))]
 pub mod hdf5;
 pub mod limits;
 pub mod npy;
@@ -67,17 +71,24 @@ pub mod store;
 mod sys;
 pub mod zarr;
 
+pub use convert::{ConvertOptions, ConvertReport};
+pub use dataset::Dataset;
 pub use dtype::{ByteOrder, DType, Element, ElementType, Scalar};
 pub use error::{Error, Result};
 pub use grid::{ChunkGrid, Region};
 #[cfg(feature = "hdf5")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hdf5")))]
 pub use hdf5::Hdf5Array;
 pub use npy::cow::{CopyMethod, DeltaReport, MaterializeReport};
 pub use npy::{MmapArray, MmapChunks, Mode, NpyWriter, Order, read_header, read_npy, write_npy};
 pub use open::{
-    AnyStore, DynStore, Location, ObjectFacts, Place, detect_format, guess_format, object_facts,
-    open, open_as, open_object, open_with_deltas, read_storage, refuse_object, storage,
+    AnyStore, DynStore, Location, detect_format, guess_format, open, open_as, open_object,
+    open_with_deltas,
 };
+// Used by the `larder` binary (`read_storage`) and the location fuzz tests (`Place`), not part of
+// the library's API.
+#[doc(hidden)]
+pub use open::{Place, read_storage};
 pub use ops::copy::{CopyOptions, CopyProgress, CopyReport, copy, copy_with, copy_with_progress};
 pub use ops::info::{Info, info, info_with_deltas};
 pub use select::Selection;
@@ -85,8 +96,15 @@ pub use store::{
     ArrayRead, ArrayWrite, Attributes, Chunk, ChunkSource, Chunks, Format, MemStore, Overlay,
     SliceChunks, StoreChunks,
 };
-pub use sys::{Access, catch_interrupts, die_of, free_space, interrupted, page_size, peak_rss};
+pub use sys::{Access, catch_interrupts, die_of, interrupted, page_size, peak_rss};
+// Used by the `larder` binary's `bench cow`, not part of the library's API.
+#[doc(hidden)]
+pub use sys::free_space;
 pub use zarr::{Codec, ZarrArray, ZarrOptions};
+
+/// Re-exported so users name the same `ndarray` larder hands out views and arrays of (and its
+/// `s![…]` macro, which [`Selection`] accepts) without keeping a second version in step.
+pub use ndarray;
 
 /// Re-exported so users name the same `f16` and `Complex` types larder stores.
 pub use half::f16;

@@ -241,11 +241,12 @@ fn shorten(t: String) -> String {
 /// As [`Dataset::open`] and [`Selection::resolve`]; [`Error::Invalid`] for a selection of more
 /// than one axis; [`Error::Io`] if `out` fails.
 pub fn cat_dataset(
-    dir: &Path,
+    dir: impl AsRef<Path>,
     selection: &Selection,
     format: TextFormat,
     out: &mut dyn Write,
 ) -> Result<()> {
+    let dir = dir.as_ref();
     let ds = Dataset::open(dir)?;
     let rows = usize::try_from(ds.rows()).map_err(|_| Error::invalid(dir, "too many rows"))?;
     // The columns first: opening them checks that each holds the manifest's row count, which

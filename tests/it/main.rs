@@ -9,6 +9,7 @@
     clippy::float_cmp
 )]
 
+mod api;
 mod append;
 mod arch;
 mod cat_stream;
