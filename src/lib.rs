@@ -9,7 +9,7 @@
 //!
 //! ```
 //! use larder::{MmapArray, NpyWriter};
-//! use ndarray::s;
+//! use larder::ndarray::s;
 //! # let dir = tempfile::tempdir()?;
 //! # let path = dir.path().join("prices.npy");
 //!
@@ -33,6 +33,35 @@
 //! byte order, or misaligned, are read with [`MmapArray::read_all`], which converts. See the
 //! [`mod@format`] module for the on-disk layout and `docs/safety.md` for what mapping a file means
 //! for memory safety.
+//!
+//! Selections are numpy's text (`Selection::parse("10:13, 5:8")`) or `ndarray`'s
+//! [`s!`](ndarray::s!) macro, checked by the compiler: `store.read(&s![10..13, 5..8].into())`.
+//! larder re-exports the [`ndarray`] it is built with, so `larder::ndarray` is always the
+//! version its views are of.
+//!
+//! # Where things are
+//!
+//! At the crate root: the array types and traits ([`MmapArray`], [`NpyWriter`], [`ZarrArray`],
+//! [`ArrayRead`], [`ArrayWrite`], [`Selection`]), [`open`]/[`open_as`] for any format, [`copy`]
+//! and [`copy_with`], [`info`], [`Dataset`] and [`ConvertOptions`], and [`Error`]. Reductions,
+//! histograms, quantiles and group-by are in [`compute`]; CSV conversion in [`convert`]; the
+//! dataset format in [`dataset`]; object storage in [`remote`].
+//!
+//! # Cargo features
+//!
+//! The default build is lean: arrays (`.npy`, Zarr, in memory), datasets, [`convert`] and
+//! [`compute`], with no async runtime, HTTP or TLS stack and no command-line crates.
+//!
+//! | feature | gives | pulls in |
+//! |---|---|---|
+//! | *(default)* | everything above | ndarray, zarrs (zstd, gzip, blosc), memmap2, rayon, serde_json, jiff |
+//! | `s3` | `s3://bucket/key` locations for [`open`], [`copy_with_progress`], [`remote`] | object_store, reqwest, hyper, rustls over ring, tokio |
+//! | `hdf5` | `Hdf5Array`, `larder::hdf5`, `.h5` in [`open`] and [`copy`] | hdf5-metno, linking the system libhdf5 (Debian: `libhdf5-dev`) |
+//! | `cli` | the `larder` binary (`required-features`) | clap, anyhow |
+//!
+//! Without `s3`, an `s3://` location is an [`Error::Remote`] that names the missing feature;
+//! without `hdf5`, an HDF5 file is an [`Error::Unsupported`] that does. `scripts/measure-deps`
+//! counts the crates each feature adds and times a cold build of a crate depending on larder.
 #![deny(unsafe_code)]
 // docs.rs builds with `--cfg docsrs` (Cargo.toml) on nightly: feature-gated items say which
 // feature they need.

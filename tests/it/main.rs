@@ -23,6 +23,7 @@ mod csvrules;
 mod datetime;
 mod destinations;
 mod display;
+mod features;
 mod fuzz;
 mod group;
 mod group_nodes;
