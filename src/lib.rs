@@ -54,10 +54,10 @@
 //!
 //! | feature | gives | pulls in |
 //! |---|---|---|
-//! | *(default)* | everything above | ndarray, zarrs (zstd, gzip, blosc), memmap2, rayon, serde_json, jiff |
-//! | `s3` | `s3://bucket/key` locations for [`open`], [`copy_with_progress`], [`remote`] | object_store, reqwest, hyper, rustls over ring, tokio |
-//! | `hdf5` | `Hdf5Array`, `larder::hdf5`, `.h5` in [`open`] and [`copy`] | hdf5-metno, linking the system libhdf5 (Debian: `libhdf5-dev`) |
-//! | `cli` | the `larder` binary (`required-features`) | clap, anyhow |
+//! | *(default)* | everything above | `ndarray`, `zarrs` (zstd, gzip, blosc), `memmap2`, `rayon`, `serde_json`, `jiff` |
+//! | `s3` | `s3://bucket/key` locations for [`open`], [`copy_with_progress`], [`remote`] | `object_store`, `reqwest`, `hyper`, `rustls` over `ring`, `tokio` |
+//! | `hdf5` | `Hdf5Array`, `larder::hdf5`, `.h5` in [`open`] and [`copy`] | `hdf5-metno`, linking the system libhdf5 (Debian: `libhdf5-dev`) |
+//! | `cli` | the `larder` binary (`required-features`) | `clap`, `anyhow` |
 //!
 //! Without `s3`, an `s3://` location is an [`Error::Remote`] that names the missing feature;
 //! without `hdf5`, an HDF5 file is an [`Error::Unsupported`] that does. `scripts/measure-deps`

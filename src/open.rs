@@ -201,8 +201,8 @@ pub fn guess_format(path: impl AsRef<Path>) -> Option<Format> {
 /// # Errors
 /// [`Error::Io`] if it cannot be read; [`Error::Argument`] if it is none of npy, Zarr, HDF5.
 pub fn detect_format(path: impl AsRef<Path>) -> Result<Format> {
-    let path = path.as_ref();
     use std::io::Read;
+    let path = path.as_ref();
     refuse_object(path)?;
     crate::fsutil::refuse_special_file(path)?;
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
