@@ -22,7 +22,7 @@ if [[ -z "${PY:-}" ]]; then
     PY="$("$here/../scripts/python-env" | tail -n1)"
 fi
 
-cargo build --release --bin larder --example gen_csv >&2
+cargo build --release --features cli,s3 --bin larder --example gen_csv >&2
 target="${CARGO_TARGET_DIR:-$here/../target}/release"
 
 for kind in narrow wide; do

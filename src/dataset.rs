@@ -26,6 +26,7 @@
 //! ```
 
 #[cfg(feature = "arrow")]
+#[cfg_attr(docsrs, doc(cfg(feature = "arrow")))]
 pub mod arrow;
 mod manifest;
 pub(crate) mod names;
@@ -144,7 +145,8 @@ impl Dataset {
     ///
     /// # Errors
     /// As [`Manifest::read_if_any`].
-    pub fn of_column_file(path: &Path) -> Result<Option<(Dataset, usize)>> {
+    pub fn of_column_file(path: impl AsRef<Path>) -> Result<Option<(Dataset, usize)>> {
+        let path = path.as_ref();
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
@@ -154,7 +156,8 @@ impl Dataset {
     }
 
     /// True when `path` is a directory holding a `manifest.json`.
-    pub fn is_dataset(path: &Path) -> bool {
+    pub fn is_dataset(path: impl AsRef<Path>) -> bool {
+        let path = path.as_ref();
         path.is_dir() && path.join(MANIFEST).is_file()
     }
 

@@ -79,7 +79,8 @@ impl<T: Element> fmt::Debug for Hdf5Array<T> {
 ///
 /// # Errors
 /// [`Error::Storage`] if the file cannot be read.
-pub fn list_datasets(path: &Path) -> Result<Vec<String>> {
+pub fn list_datasets(path: impl AsRef<Path>) -> Result<Vec<String>> {
+    let path = path.as_ref();
     let file = hdf5::File::open(path).map_err(|e| herr(path, e))?;
     let mut out = Vec::new();
     walk(path, &file, &mut out)?;
@@ -384,7 +385,8 @@ impl<T: Element> Hdf5Array<T> {
     /// # Errors
     /// [`Error::Storage`] if the file or dataset cannot be opened or uses an unsupported filter;
     /// [`Error::UnsupportedDType`]; [`Error::DTypeMismatch`] if it does not hold `T`.
-    pub fn open_at(path: &Path, inner: Option<&str>) -> Result<Self> {
+    pub fn open_at(path: impl AsRef<Path>, inner: Option<&str>) -> Result<Self> {
+        let path = path.as_ref();
         let file = hdf5::File::open(path).map_err(|e| herr(path, e))?;
         Self::from_file(path, file, inner, false)
     }
@@ -393,7 +395,8 @@ impl<T: Element> Hdf5Array<T> {
     ///
     /// # Errors
     /// As [`open_at`](Hdf5Array::open_at).
-    pub fn open_mut(path: &Path, inner: Option<&str>) -> Result<Self> {
+    pub fn open_mut(path: impl AsRef<Path>, inner: Option<&str>) -> Result<Self> {
+        let path = path.as_ref();
         let file = hdf5::File::open_rw(path).map_err(|e| herr(path, e))?;
         Self::from_file(path, file, inner, true)
     }
@@ -448,12 +451,13 @@ impl<T: Element> Hdf5Array<T> {
     /// # Errors
     /// [`Error::Invalid`] if the dataset exists; [`Error::Storage`] if it cannot be created.
     pub fn create(
-        path: &Path,
+        path: impl AsRef<Path>,
         inner: Option<&str>,
         shape: &[usize],
         chunks: &[usize],
         gzip: Option<u8>,
     ) -> Result<Self> {
+        let path = path.as_ref();
         Self::create_filled(path, inner, shape, chunks, gzip, true)
     }
 

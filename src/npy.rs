@@ -21,6 +21,7 @@ pub use array::{MmapArray, Mode, Order, read_header, read_npy};
 pub use header::{ALIGN, Header, HeaderError, MAGIC};
 pub use pages::{CHUNK_BYTES, MmapChunks};
 #[cfg(feature = "s3")]
+#[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
 pub use remote::{RemoteNpy, read_remote_header};
 pub(crate) use writer::write_npy_as;
 pub use writer::{NpyWriter, write_npy};

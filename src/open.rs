@@ -169,7 +169,8 @@ pub struct Location {
 impl Location {
     /// Splits `FILE:/inner` when `FILE` exists (or, for a new array, when it names an `.h5`,
     /// `.hdf5` or `.zarr` path); any other text is a plain path.
-    pub fn parse(text: &Path) -> Location {
+    pub fn parse(text: impl AsRef<Path>) -> Location {
+        let text = text.as_ref();
         let s = text.to_string_lossy();
         if !text.exists()
             && let Some(pos) = s.rfind(":/")
@@ -185,7 +186,8 @@ impl Location {
 }
 
 /// The format a new file at `path` gets, from its extension: `.npy`, `.zarr`, `.h5`/`.hdf5`.
-pub fn guess_format(path: &Path) -> Option<Format> {
+pub fn guess_format(path: impl AsRef<Path>) -> Option<Format> {
+    let path = path.as_ref();
     match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
         "npy" => Some(Format::Npy),
         "zarr" => Some(Format::Zarr),
@@ -198,8 +200,9 @@ pub fn guess_format(path: &Path) -> Option<Format> {
 ///
 /// # Errors
 /// [`Error::Io`] if it cannot be read; [`Error::Argument`] if it is none of npy, Zarr, HDF5.
-pub fn detect_format(path: &Path) -> Result<Format> {
+pub fn detect_format(path: impl AsRef<Path>) -> Result<Format> {
     use std::io::Read;
+    let path = path.as_ref();
     refuse_object(path)?;
     crate::fsutil::refuse_special_file(path)?;
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
@@ -229,7 +232,7 @@ pub fn detect_format(path: &Path) -> Result<Format> {
 ///
 /// # Errors
 /// [`Error::Remote`] naming `path` when it has a scheme.
-pub fn refuse_object(path: &Path) -> Result<()> {
+pub(crate) fn refuse_object(path: &Path) -> Result<()> {
     let s = path.to_string_lossy();
     if let Some(e) = crate::remote::near_miss(&s) {
         return Err(e);
@@ -281,7 +284,7 @@ pub fn open_object(url: &ObjectUrl, options: &S3Options) -> Result<AnyStore> {
 
 /// Facts of an object-storage location that its store does not give.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ObjectFacts {
+pub(crate) struct ObjectFacts {
     /// Bytes stored: the object, or every object under the prefix.
     pub bytes: u64,
     /// For Zarr: the format version and, when sharded, the inner chunk shape.
@@ -292,26 +295,8 @@ pub struct ObjectFacts {
 ///
 /// # Errors
 /// As [`open_object`].
-pub fn object_facts(url: &ObjectUrl, options: &S3Options) -> Result<ObjectFacts> {
+pub(crate) fn object_facts(url: &ObjectUrl, options: &S3Options) -> Result<ObjectFacts> {
     object::facts(url, options)
-}
-
-/// A zarrs storage handle for the Zarr hierarchy at `path`: a local directory, or an
-/// `s3://bucket/prefix` (with [`S3Options::current`]). Zarr arrays and groups are opened and
-/// created on it with zarrs (`Array::open(storage, "/")`, `GroupBuilder::build(storage, …)`).
-///
-/// # Errors
-/// [`Error::Storage`] for a local directory zarrs cannot use; [`Error::Remote`] for an
-/// unknown scheme or a build without the `s3` feature.
-pub fn storage(path: impl AsRef<Path>) -> Result<crate::zarr::Storage> {
-    match Place::parse(path.as_ref())? {
-        Place::Local(loc) => {
-            let store = zarrs::filesystem::FilesystemStore::new(&loc.file)
-                .map_err(|e| Error::Storage { path: loc.file.clone(), reason: e.to_string() })?;
-            Ok(std::sync::Arc::new(store))
-        }
-        Place::Object(url) => object::storage(&url, &S3Options::current()),
-    }
 }
 
 /// A read-only zarrs storage handle for the Zarr hierarchy at `path`: a local directory, or
@@ -319,7 +304,8 @@ pub fn storage(path: impl AsRef<Path>) -> Result<crate::zarr::Storage> {
 /// [`crate::ops::group::group_to_dataset`] take).
 ///
 /// # Errors
-/// As [`storage`].
+/// [`Error::Storage`] for a local directory zarrs cannot use; [`Error::Remote`] for an
+/// unknown scheme or a build without the `s3` feature.
 pub fn read_storage(path: impl AsRef<Path>) -> Result<crate::zarr::group::ReadStorage> {
     match Place::parse(path.as_ref())? {
         Place::Local(loc) => {

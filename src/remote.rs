@@ -18,6 +18,7 @@ mod s3;
 #[cfg(feature = "s3")]
 mod zarr_store;
 #[cfg(feature = "s3")]
+#[cfg_attr(docsrs, doc(cfg(feature = "s3")))]
 pub use s3::{Bucket, StorageHandle, Upload};
 
 /// The scheme of `text` when it starts with `scheme://` (letters first, then letters, digits,

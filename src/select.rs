@@ -8,7 +8,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use ndarray::{Slice, SliceInfoElem};
+use ndarray::{Dimension, Slice, SliceInfo, SliceInfoElem};
 
 use crate::error::{Error, Result};
 
@@ -262,15 +262,70 @@ impl fmt::Display for Selection {
     }
 }
 
-/// Converts an `ndarray` slice element back, for callers that build selections in code.
+/// Converts an `ndarray` slice back, for callers that build selections in code. A negative step
+/// keeps `ndarray`'s meaning (the range `start..end`, walked from its last element), which in
+/// numpy's terms is `end-1:start-1:step`.
 impl From<Slice> for Item {
     fn from(s: Slice) -> Item {
+        let (start, end, step) = (wide(s.start), s.end.map(wide), wide(s.step));
+        if step >= 0 {
+            return Item::Slice { start: Some(start), stop: end, step: Some(step) };
+        }
+        if end == Some(0) {
+            // The range is empty; numpy's `-1` would mean the last element instead.
+            return Item::Slice { start: Some(0), stop: Some(0), step: Some(1) };
+        }
         Item::Slice {
-            start: Some(s.start as i64),
-            stop: s.end.map(|e| e as i64),
-            step: Some(s.step as i64),
+            start: end.map(|e| e.saturating_sub(1)),
+            // Down to index 0 inclusive: numpy has no stop for that but "none".
+            stop: if start == 0 { None } else { Some(start.saturating_sub(1)) },
+            step: Some(step),
         }
     }
+}
+
+/// Converts one element of `ndarray`'s `s![…]`.
+impl From<SliceInfoElem> for Item {
+    fn from(e: SliceInfoElem) -> Item {
+        match e {
+            SliceInfoElem::Index(i) => Item::Index(wide(i)),
+            SliceInfoElem::NewAxis => Item::NewAxis,
+            SliceInfoElem::Slice { start, end, step } => Item::from(Slice { start, end, step }),
+        }
+    }
+}
+
+/// A selection from `ndarray`'s `s![…]` macro, so a region is checked by the compiler rather than
+/// parsed from text: `store.read(&s![10..13, 5..8].into())` reads what `"10:13,5:8"` reads.
+/// Negative indices count from the end and out-of-range slice bounds are clipped, as in numpy
+/// (where `ndarray` itself would panic).
+impl<T, Din, Dout> From<SliceInfo<T, Din, Dout>> for Selection
+where
+    T: AsRef<[SliceInfoElem]>,
+    Din: Dimension,
+    Dout: Dimension,
+{
+    fn from(info: SliceInfo<T, Din, Dout>) -> Selection {
+        Selection::from(&info)
+    }
+}
+
+/// As the owned form, for a `s![…]` kept in a variable.
+impl<T, Din, Dout> From<&SliceInfo<T, Din, Dout>> for Selection
+where
+    T: AsRef<[SliceInfoElem]>,
+    Din: Dimension,
+    Dout: Dimension,
+{
+    fn from(info: &SliceInfo<T, Din, Dout>) -> Selection {
+        let elems: &[SliceInfoElem] = info.as_ref();
+        Selection::new(elems.iter().map(|&e| Item::from(e)).collect())
+    }
+}
+
+/// `isize` into `i64`, which holds every `isize` on the platforms larder maps files on.
+fn wide(v: isize) -> i64 {
+    i64::try_from(v).unwrap_or(if v < 0 { i64::MIN } else { i64::MAX })
 }
 
 #[cfg(test)]
@@ -353,5 +408,49 @@ mod tests {
             prop_assert_eq!(&got, &python_indices(len, start, stop, step));
             prop_assert_eq!(sel.result_shape(a.shape()).unwrap(), vec![got.len()]);
         }
+    }
+
+    proptest! {
+        /// A `s![…]` converted to a selection picks what `ndarray` itself picks, for every
+        /// in-bounds range and either sign of step.
+        #[test]
+        fn ndarray_slices_select_what_ndarray_selects(len in 0isize..12, a in 0isize..13,
+                                                      b in proptest::option::of(0isize..13),
+                                                      neg_a: bool, neg_b: bool,
+                                                      step in prop_oneof![-5isize..0, 1isize..6]) {
+            let arr = ArrayD::from_shape_fn(IxDyn(&[len as usize]), |i| i[0] as i64);
+            // In-bounds bounds only (ndarray panics otherwise), from either end.
+            let start = a.min(len);
+            let start = if neg_a && start > 0 { start - len } else { start };
+            let end = b.map(|b| { let e = b.min(len); if neg_b && e > 0 { e - len } else { e } });
+            let info = SliceInfoElem::Slice { start, end, step };
+            let want: Vec<i64> = arr.slice(&[info][..]).iter().copied().collect();
+            let sel = Selection::new(vec![Item::from(info)]);
+            let got: Vec<i64> =
+                arr.slice(sel.resolve(arr.shape()).unwrap().as_slice()).iter().copied().collect();
+            prop_assert_eq!(got, want, "{:?} as {}", info, sel);
+        }
+    }
+
+    #[test]
+    fn s_macro_selects_what_the_text_form_selects() {
+        use ndarray::{NewAxis, s};
+        let shape = [20, 20, 20];
+        let cases: [(Selection, &str); 6] = [
+            (s![10..13, 5..8, ..].into(), "10:13,5:8"),
+            (s![-1, ..;2, 0].into(), "-1,::2,0"),
+            (s![.., NewAxis, 3, 1..].into(), ":,None,3,1:"),
+            (s![2..;-1, 0, 0].into(), ":1:-1,0,0"),
+            (s![..4;-1, -3..-1, ..0;-1].into(), "3::-1,-3:-1,0:0"),
+            (s![0..100, .., ..].into(), ":"),
+        ];
+        for (sel, text) in cases {
+            let want = Selection::parse(text).unwrap().resolve(&shape).unwrap();
+            assert_eq!(sel.resolve(&shape).unwrap(), want, "{sel} against {text}");
+        }
+        let kept = s![1..3, 4];
+        assert_eq!(Selection::from(&kept).to_string(), "1:3:1,4");
+        let e = Selection::from(s![20, ..]).resolve(&shape).unwrap_err().to_string();
+        assert!(e.contains("index 20 is out of bounds for axis 0 with size 20"), "{e}");
     }
 }

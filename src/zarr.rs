@@ -140,7 +140,8 @@ impl<T: Element> ZarrArray<T> {
     ///
     /// # Errors
     /// As [`open`](ZarrArray::open).
-    pub fn open_at(root: &Path, inner: Option<&str>) -> Result<Self> {
+    pub fn open_at(root: impl AsRef<Path>, inner: Option<&str>) -> Result<Self> {
+        let root = root.as_ref();
         Self::open_mode(root, inner, false)
     }
 
@@ -148,7 +149,8 @@ impl<T: Element> ZarrArray<T> {
     ///
     /// # Errors
     /// As [`open`](ZarrArray::open).
-    pub fn open_mut(root: &Path, inner: Option<&str>) -> Result<Self> {
+    pub fn open_mut(root: impl AsRef<Path>, inner: Option<&str>) -> Result<Self> {
+        let root = root.as_ref();
         Self::open_mode(root, inner, true)
     }
 
@@ -245,11 +247,12 @@ impl<T: Element> ZarrArray<T> {
     /// [`Error::Invalid`] naming `root` for the cases above; [`Error::Argument`] if the chunk
     /// and shard shapes do not fit; [`Error::Io`]/[`Error::Storage`] for write errors.
     pub fn create(
-        root: &Path,
+        root: impl AsRef<Path>,
         inner: Option<&str>,
         shape: &[usize],
         options: &ZarrOptions,
     ) -> Result<Self> {
+        let root = root.as_ref();
         let node = node_path(inner);
         hierarchy::check_node_path(root, &node)?;
         if node == "/" && root.exists() {

@@ -38,7 +38,7 @@ cgroot=/sys/fs/cgroup/memory
 [[ -f "$cgroot/memory.limit_in_bytes" ]] || skip "$cgroot is not a cgroup v1 memory hierarchy"
 
 if [[ -z "$larder" ]]; then
-    (cd "$here" && cargo build --release --quiet)
+    (cd "$here" && cargo build --release --quiet --features cli,s3)
     larder="${CARGO_TARGET_DIR:-$here/target}/release/larder"
 fi
 [[ -x "$larder" ]] || { echo "larder binary not found at $larder" >&2; exit 1; }

@@ -264,7 +264,7 @@ impl<T: Reduce> Typed<'_, T> {
 impl<T: Reduce> Typed<'_, T> {
     pub(super) fn release(&self, r0: usize, len: usize) -> Result<()> {
         let size = std::mem::size_of::<T>();
-        self.array.release(r0 * size, len * size)
+        self.array.release_range(r0 * size, len * size)
     }
 }
 

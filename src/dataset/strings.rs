@@ -157,7 +157,7 @@ impl Strings {
     }
 
     /// Drops the pages of strings `lo..hi` (their offsets and bytes) from this process's
-    /// resident set after they have been read, as [`MmapArray::release`] does: a streaming pass
+    /// resident set after they have been read, as [`MmapArray::release_range`] does: a streaming pass
     /// over many strings keeps a small footprint. Damaged offsets release nothing.
     ///
     /// # Errors
@@ -166,9 +166,9 @@ impl Strings {
         let o = self.offsets.as_slice().unwrap_or(&[]);
         let (Some(&start), Some(&end)) = (o.get(lo), o.get(hi)) else { return Ok(()) };
         let size = std::mem::size_of::<i64>();
-        self.offsets.release(lo * size, (hi + 1 - lo) * size)?;
+        self.offsets.release_range(lo * size, (hi + 1 - lo) * size)?;
         if let (Ok(start), Ok(end)) = (usize::try_from(start), usize::try_from(end)) {
-            self.bytes.release(start, end.saturating_sub(start))?;
+            self.bytes.release_range(start, end.saturating_sub(start))?;
         }
         Ok(())
     }

@@ -42,6 +42,7 @@ fn unit(name: &str) -> Option<TimeUnit> {
 }
 
 /// The `units` attribute of `time`'s values.
+#[cfg_attr(not(feature = "hdf5"), allow(dead_code))] // only HDF5 writes CF attributes
 pub(crate) fn units(time: Time) -> String {
     match time {
         Time::DateTime(u) => format!("{} since 1970-01-01T00:00:00", name(u)),

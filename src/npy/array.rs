@@ -482,7 +482,7 @@ impl<T: Element> MmapArray<T> {
     ///
     /// # Errors
     /// [`Error::NotViewable`] if the data is not in native byte order, not aligned for `T`, or
-    /// (for `bool`) holds a byte other than 0 or 1. [`read`](MmapArray::read) handles the first
+    /// (for `bool`) holds a byte other than 0 or 1. [`read_all`](MmapArray::read_all) handles the first
     /// two by copying.
     pub fn view(&self) -> Result<ArrayViewD<'_, T>> {
         self.check_native()?;
@@ -554,7 +554,7 @@ impl<T: Element> MmapArray<T> {
     ///
     /// # Errors
     /// [`Error::NotViewable`] for a `bool` byte other than 0 or 1.
-    pub fn read(&self) -> Result<ArrayD<T>> {
+    pub fn read_all(&self) -> Result<ArrayD<T>> {
         self.read_slice(&Selection::all())
     }
 
@@ -565,7 +565,7 @@ impl<T: Element> MmapArray<T> {
     ///
     /// # Errors
     /// [`Error::Argument`] if the selection does not fit the shape; otherwise as
-    /// [`read`](MmapArray::read).
+    /// [`read_all`](MmapArray::read_all).
     pub fn read_slice(&self, selection: &Selection) -> Result<ArrayD<T>> {
         let elems = selection.resolve(self.shape())?;
         if let Some(out) = self.read_lazily(&elems)? {
@@ -661,7 +661,7 @@ impl<T: Element> MmapArray<T> {
     ///
     /// # Errors
     /// [`Error::Io`] if the kernel refuses.
-    pub fn release(&self, offset: usize, len: usize) -> Result<()> {
+    pub fn release_range(&self, offset: usize, len: usize) -> Result<()> {
         let start = self.header.data_offset + offset.min(self.data_len());
         let len = len.min(self.data_len() - offset.min(self.data_len()));
         self.map.release(start, len).map_err(|e| Error::io(&self.path, e))
@@ -753,9 +753,9 @@ pub fn read_header(path: impl AsRef<Path>) -> Result<Header> {
 /// Reads a whole `.npy` file into an owned array in native byte order.
 ///
 /// # Errors
-/// As [`MmapArray::open`] and [`MmapArray::read`].
+/// As [`MmapArray::open`] and [`MmapArray::read_all`].
 pub fn read_npy<T: Element>(path: impl AsRef<Path>) -> Result<ArrayD<T>> {
-    MmapArray::<T>::open(path)?.read()
+    MmapArray::<T>::open(path)?.read_all()
 }
 
 #[cfg(test)]

@@ -989,14 +989,14 @@ mod tests {
         for &e in &elems {
             c.view_mut().unwrap()[[e]] = 7;
         }
-        let mut expected = c.read().unwrap();
+        let mut expected = c.read_all().unwrap();
         assert_eq!(c.save_delta(&d).unwrap().pages, elems.len() as u64);
         drop(c);
         // 10 runs is over a limit of 4: once a view applies the delta, the pages are copied,
         // so they count as dirty.
         let mut r = MmapArray::<u64>::open_with_delta(&path, &d).unwrap();
         r.delta_run_limit = Some(4);
-        assert_eq!(r.read().unwrap(), expected);
+        assert_eq!(r.read_all().unwrap(), expected);
         assert!(r.dirty_pages().unwrap().is_empty(), "a small read does not apply the delta");
         assert_eq!(r.view().unwrap(), expected.view());
         assert_eq!(r.dirty_pages().unwrap().len(), elems.len());
@@ -1010,7 +1010,7 @@ mod tests {
         assert_eq!(crate::read_npy::<u64>(&m).unwrap(), expected);
         drop(r);
         let r2 = MmapArray::<u64>::open_with_delta(&path, &d2).unwrap();
-        assert_eq!(r2.read().unwrap(), expected);
+        assert_eq!(r2.read_all().unwrap(), expected);
         assert_eq!(r2.deltas().len(), 2);
     }
 

@@ -21,7 +21,7 @@ pub const CHUNK_BYTES: usize = 4 << 20;
 ///   page cache, reclaimable at any time, and dropping them would cost a TLB shootdown on every
 ///   thread per chunk;
 /// - up to the whole budget, each chunk's pages are also released from the resident set once
-///   used ([`MmapArray::release`]), so the footprint stays at a few chunks per thread;
+///   used ([`MmapArray::release_range`]), so the footprint stays at a few chunks per thread;
 /// - beyond it (a file larger than the memory there is, opened read-only), chunks are read
 ///   with `pread` into a per-thread buffer and their cached pages dropped right after
 ///   (`POSIX_FADV_DONTNEED`). Such a file cannot stay cached anyway; left to the page cache,
@@ -130,7 +130,7 @@ impl<'a, T: Element> MmapChunks<'a, T> {
         let bytes = &self.array.data_bytes()?[start * size..end * size];
         let out = self.convert(bytes, self.aligned, start, end, f)?;
         if self.pages == Pages::Release {
-            self.array.release(start * size, (end - start) * size)?;
+            self.array.release_range(start * size, (end - start) * size)?;
         }
         Ok(out)
     }

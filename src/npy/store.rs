@@ -63,7 +63,7 @@ impl<T: Element> ArrayRead<T> for MmapArray<T> {
         if self.mode() == Mode::CopyOnWrite {
             return Ok(());
         }
-        MmapArray::release(self, 0, usize::MAX)
+        MmapArray::release_range(self, 0, usize::MAX)
     }
 
     /// The mapping's own pages ([`MmapChunks`]): zero-copy where the bytes allow.

@@ -3,13 +3,8 @@
 use crate::dtype::{Element, ElementType};
 use crate::error::Result;
 use crate::remote::{ObjectUrl, S3Options, not_built};
-use crate::zarr::Storage;
 
 use super::{DynStore, ObjectFacts};
-
-pub(super) fn storage(url: &ObjectUrl, _options: &S3Options) -> Result<Storage> {
-    Err(not_built(&url.to_string()))
-}
 
 pub(super) fn read_storage(
     url: &ObjectUrl,

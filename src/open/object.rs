@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::npy::{RemoteNpy, read_remote_header};
 use crate::remote::{Bucket, ObjectUrl, S3Options};
 use crate::store::Format;
-use crate::zarr::{Storage, StorageArray};
+use crate::zarr::StorageArray;
 
 use super::{DynStore, ObjectFacts};
 
@@ -39,10 +39,6 @@ pub(super) fn detect(bucket: &Bucket, url: &ObjectUrl) -> Result<Format> {
 }
 
 /// The storage handle of the hierarchy under `url`'s key.
-pub(super) fn storage(url: &ObjectUrl, options: &S3Options) -> Result<Storage> {
-    Bucket::connect(url, options)?.storage(url.key())
-}
-
 pub(super) fn read_storage(
     url: &ObjectUrl,
     options: &S3Options,

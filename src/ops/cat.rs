@@ -39,11 +39,12 @@ pub enum TextFormat {
 /// As [`crate::open`] and [`Selection::resolve`]; [`Error::Io`] if `out` fails (a closed pipe
 /// included). A selection that does not fit the array is [`Error::Invalid`] naming `path`.
 pub fn cat(
-    path: &Path,
+    path: impl AsRef<Path>,
     selection: &Selection,
     format: TextFormat,
     out: &mut dyn Write,
 ) -> Result<()> {
+    let path = path.as_ref();
     cat_at(path, selection, format, out).map_err(|e| match e {
         // Resolving the selection knows the shape, not the file it came from.
         Error::Argument(reason) => Error::invalid(path, reason),
@@ -57,12 +58,13 @@ pub fn cat(
 /// # Errors
 /// As [`cat`] and [`crate::open_with_deltas`].
 pub fn cat_with_deltas<P: AsRef<Path>>(
-    base: &Path,
+    base: impl AsRef<Path>,
     deltas: &[P],
     selection: &Selection,
     format: TextFormat,
     out: &mut dyn Write,
 ) -> Result<()> {
+    let base = base.as_ref();
     let store = crate::open::open_with_deltas(base, deltas)?;
     crate::store_dispatch!(&store, a => picks::cat_store(&**a, selection, format, out)).map_err(
         |e| match e {

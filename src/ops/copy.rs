@@ -27,17 +27,38 @@ pub struct CopyReport {
     pub bytes: u64,
 }
 
-/// Copies the `.npy` array at `src` to a new `.npy` at `dst` in native byte order and C order,
-/// whatever the source's byte order and memory order, streaming a block of rows at a time.
+/// Copies the array at `src` to `dst` with default [`CopyOptions`], the destination's format
+/// chosen as `larder copy` chooses it: from `dst`'s extension (`.npy`, `.zarr`, `.h5`/`.hdf5`),
+/// or from its contents when it is an existing HDF5 file that receives a new dataset
+/// (`FILE.h5:/group/name`). So `copy("a.npy", "b.zarr")` makes a Zarr array, never `.npy`
+/// bytes named `b.zarr`; see [`copy_with`] for everything else a copy can do.
 ///
-/// The copy is written beside `dst` under a temporary name and renamed over it only when it is
-/// complete, so a failed copy never leaves a partial `dst` nor damages an existing one.
+/// An `.npy` to `.npy` copy comes out in native byte order and C order, whatever the source's
+/// byte order and memory order, streaming a block of rows at a time. A new file is written beside
+/// `dst` under a temporary name and renamed over it only when it is complete, so a failed copy
+/// never leaves a partial `dst` nor damages an existing one.
+///
+/// ```
+/// use larder::{ArrayRead, Format};
+/// # let dir = tempfile::tempdir()?;
+/// # let (src, dst) = (dir.path().join("a.npy"), dir.path().join("b.zarr"));
+/// larder::write_npy(&src, &ndarray::arr2(&[[1.0f32, 2.0], [3.0, 4.0]]).into_dyn())?;
+/// larder::copy(&src, &dst)?;
+/// let z = larder::open_as::<f32>(&dst)?;
+/// assert_eq!((z.format(), z.shape()), (Format::Zarr, &[2, 2][..]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 ///
 /// # Errors
-/// [`Error::Invalid`] if `src` and `dst` are the same file; as [`MmapArray::open`] for `src`;
-/// [`Error::Io`] for write errors on `dst`.
+/// [`Error::Invalid`] naming `dst` if its format cannot be told (no known extension, and not an
+/// existing file) or it is the same file as `src`; [`Error::Unsupported`] for an HDF5 source or
+/// destination when larder was built without the `hdf5` feature; as [`copy_with`] otherwise.
 pub fn copy(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<CopyReport> {
-    let (src, dst) = (src.as_ref(), dst.as_ref());
+    copy_with(src, dst, &CopyOptions::new())
+}
+
+/// The `.npy` to `.npy` copy of [`copy`]: native byte order, C order, a block of rows at a time.
+fn copy_npy(src: &Path, dst: &Path) -> Result<CopyReport> {
     if same_file(src, dst) {
         return Err(Error::invalid(
             dst,
@@ -216,7 +237,7 @@ pub fn copy_with_progress(
     };
     let sfmt = sfmt.unwrap_or(Format::Memory);
     if sfmt == Format::Npy && dfmt == Format::Npy && options.is_default() {
-        return copy(src, dst);
+        return copy_npy(src, dst);
     }
     // One Zarr store or HDF5 file may be both source and destination when the copy goes to
     // another node of it (`f.h5:/data` to `f.h5:/data2`), as adding to an existing file is.
@@ -595,7 +616,7 @@ fn copy_typed<T: Element>(a: &MmapArray<T>, dst: &Path) -> Result<u64> {
     // Rows of an empty array cannot be counted from its elements: `(2, 0, 3)` would come out as
     // zero rows. Nothing to stream, so the header alone is written, with the shape as it is.
     if a.ndim() == 0 || a.is_empty() {
-        write_npy_as(dst, &a.read()?, a.dtype().to_native())?;
+        write_npy_as(dst, &a.read_all()?, a.dtype().to_native())?;
         return Ok(elements);
     }
     // The source's dtype in native order: `<M8[s]` stays a datetime, not `<i8`.
@@ -604,7 +625,7 @@ fn copy_typed<T: Element>(a: &MmapArray<T>, dst: &Path) -> Result<u64> {
         Ok(v) => v,
         // Misaligned source data: a converted copy is the only way to read it.
         Err(Error::NotViewable { .. }) => {
-            w.append_rows(&a.read()?)?;
+            w.append_rows(&a.read_all()?)?;
             w.finish()?;
             return Ok(elements);
         }
@@ -633,10 +654,37 @@ fn copy_typed<T: Element>(a: &MmapArray<T>, dst: &Path) -> Result<u64> {
         }
         if c_order_plain {
             // The rows just written will not be read again: keep the resident set small.
-            a.release(start * row_bytes, (end - start) * row_bytes)?;
+            a.release_range(start * row_bytes, (end - start) * row_bytes)?;
         }
         start = end;
     }
     w.finish()?;
     Ok(elements)
+}
+
+/// Built without HDF5 (`cargo test` with default features): an `.h5` destination is refused by
+/// name of the missing feature, and nothing is left behind.
+#[cfg(all(test, not(feature = "hdf5")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_to_hdf5_without_the_feature_says_so_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("a.npy");
+        crate::write_npy(&src, &ndarray::ArrayD::<f32>::zeros(ndarray::IxDyn(&[3, 2]))).unwrap();
+        for name in ["b.h5", "b.hdf5", "c.h5:/g/x"] {
+            let dst = dir.path().join(name);
+            match copy(&src, &dst) {
+                Err(Error::Unsupported(what)) => {
+                    assert!(what.contains("`hdf5` feature"), "{name}: {what}");
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        let mut left: Vec<_> =
+            fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        left.sort();
+        assert_eq!(left, ["a.npy"]);
+    }
 }

@@ -187,10 +187,12 @@ pub(crate) fn cf_unit(unit: TimeUnit) -> &'static str {
 /// # Errors
 /// [`Error::Invalid`] if `dst` exists; as [`dataset_to_group`].
 pub fn copy_dataset_to_group(
-    src: &Path,
-    dst: &Path,
+    src: impl AsRef<Path>,
+    dst: impl AsRef<Path>,
     options: &GroupOptions,
 ) -> Result<GroupReport> {
+    let src = src.as_ref();
+    let dst = dst.as_ref();
     if dst.exists() {
         return Err(Error::invalid(dst, "already exists; remove it or choose another path"));
     }
@@ -207,7 +209,9 @@ pub fn copy_dataset_to_group(
 ///
 /// # Errors
 /// As [`group_to_dataset`].
-pub fn copy_group_to_dataset(src: &Path, dst: &Path) -> Result<GroupReport> {
+pub fn copy_group_to_dataset(src: impl AsRef<Path>, dst: impl AsRef<Path>) -> Result<GroupReport> {
+    let src = src.as_ref();
+    let dst = dst.as_ref();
     let storage: ReadStorage = local_storage_read(src)?;
     group_to_dataset(storage, "/", src, dst)
 }
@@ -220,7 +224,8 @@ fn local_storage_read(dir: &Path) -> Result<ReadStorage> {
 }
 
 /// True when `path` is a directory whose `zarr.json` describes a group.
-pub fn is_local_group(path: &Path) -> bool {
+pub fn is_local_group(path: impl AsRef<Path>) -> bool {
+    let path = path.as_ref();
     std::fs::read(path.join("zarr.json"))
         .ok()
         .and_then(|b| serde_json::from_slice::<Value>(&b).ok())

@@ -54,7 +54,7 @@ struct Typed<'a, T: Element> {
 
 /// Releases rows `lo..hi` of a validity file.
 fn release_valid(valid: Option<&MmapArray<bool>>, lo: usize, hi: usize) -> Result<()> {
-    valid.map_or(Ok(()), |v| v.release(lo, hi - lo))
+    valid.map_or(Ok(()), |v| v.release_range(lo, hi - lo))
 }
 
 impl<T: Element> Typed<'_, T> {
@@ -103,7 +103,7 @@ impl<T: Element> Cells for Typed<'_, T> {
 
     fn release(&self, lo: usize, hi: usize) -> Result<()> {
         let size = std::mem::size_of::<T>();
-        self.files.0.release(lo * size, (hi - lo) * size)?;
+        self.files.0.release_range(lo * size, (hi - lo) * size)?;
         release_valid(self.files.1, lo, hi)
     }
 }
@@ -241,11 +241,12 @@ fn shorten(t: String) -> String {
 /// As [`Dataset::open`] and [`Selection::resolve`]; [`Error::Invalid`] for a selection of more
 /// than one axis; [`Error::Io`] if `out` fails.
 pub fn cat_dataset(
-    dir: &Path,
+    dir: impl AsRef<Path>,
     selection: &Selection,
     format: TextFormat,
     out: &mut dyn Write,
 ) -> Result<()> {
+    let dir = dir.as_ref();
     let ds = Dataset::open(dir)?;
     let rows = usize::try_from(ds.rows()).map_err(|_| Error::invalid(dir, "too many rows"))?;
     // The columns first: opening them checks that each holds the manifest's row count, which

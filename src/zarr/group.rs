@@ -82,7 +82,8 @@ impl GroupArraySpec {
 ///
 /// # Errors
 /// [`Error::Io`] if the directory cannot be made; [`Error::Storage`] if it cannot be opened.
-pub fn local_storage(dir: &Path) -> Result<Storage> {
+pub fn local_storage(dir: impl AsRef<Path>) -> Result<Storage> {
+    let dir = dir.as_ref();
     crate::fsutil::create_store_dir(dir)?;
     Ok(store_at(dir)?)
 }
@@ -91,7 +92,8 @@ pub fn local_storage(dir: &Path) -> Result<Storage> {
 ///
 /// # Errors
 /// [`Error::Storage`] if it cannot be opened.
-pub fn local_read_storage(dir: &Path) -> Result<ReadStorage> {
+pub fn local_read_storage(dir: impl AsRef<Path>) -> Result<ReadStorage> {
+    let dir = dir.as_ref();
     Ok(store_at(dir)?)
 }
 

@@ -15,7 +15,8 @@ use crate::store::Attributes;
 ///
 /// # Errors
 /// [`Error::Storage`] when the hierarchy cannot be read.
-pub fn list_arrays(root: &Path) -> Result<Vec<String>> {
+pub fn list_arrays(root: impl AsRef<Path>) -> Result<Vec<String>> {
+    let root = root.as_ref();
     let store = store_at(root)?;
     let node = zarrs::node::Node::open(&store, "/").map_err(|e| zerr(root, e))?;
     if matches!(node.metadata(), zarrs::node::NodeMetadata::Array(_)) {
@@ -37,7 +38,8 @@ pub fn list_arrays(root: &Path) -> Result<Vec<String>> {
 ///
 /// # Errors
 /// [`Error::Storage`] when there is no such group.
-pub fn group_attributes(root: &Path, inner: Option<&str>) -> Result<Attributes> {
+pub fn group_attributes(root: impl AsRef<Path>, inner: Option<&str>) -> Result<Attributes> {
+    let root = root.as_ref();
     let store = store_at(root)?;
     let group = zarrs::group::Group::open(store, &node_path(inner)).map_err(|e| zerr(root, e))?;
     let meta = serde_json::to_value(group.metadata()).map_err(|e| zerr(root, e))?;

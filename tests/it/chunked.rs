@@ -310,7 +310,7 @@ fn memory_backend_plugs_into_copy_machinery() {
     assert_eq!(blocks.last().unwrap().origin, vec![6, 4]);
     let dir = tempfile::tempdir().unwrap();
     let mut z =
-        ZarrArray::<u16>::create(&dir.path().join("m.zarr"), None, &[7, 5], &ZarrOptions::new())
+        ZarrArray::<u16>::create(dir.path().join("m.zarr"), None, &[7, 5], &ZarrOptions::new())
             .unwrap();
     for b in m.chunks() {
         let b = b.unwrap();

@@ -232,7 +232,7 @@ fn reference<T: Reduce>(v: &[T]) -> (u64, u64, f64, i128, f64, Option<f64>, Opti
 }
 
 fn check_real<T: Reduce>(a: &MmapArray<T>, s: &Summary) {
-    let v = a.read().unwrap();
+    let v = a.read_all().unwrap();
     let v: Vec<T> = v.iter().copied().collect();
     let (n, nan, sum, isum, std, min, max) = reference(&v);
     let what = a.path().display().to_string();
@@ -280,7 +280,7 @@ fn summaries_of_every_numpy_fixture_match_a_naive_reference() {
             // Files that cannot be read at all (invalid bool bytes) are not summarized either.
             Err(e)
                 if AnyNpy::open(&path)
-                    .is_ok_and(|a| matches!(a, AnyNpy::Bool(ref b) if b.read().is_err())) =>
+                    .is_ok_and(|a| matches!(a, AnyNpy::Bool(ref b) if b.read_all().is_err())) =>
             {
                 let _ = e;
                 continue;
@@ -301,14 +301,14 @@ fn summaries_of_every_numpy_fixture_match_a_naive_reference() {
             AnyNpy::F32(a) => check_real(a, &s),
             AnyNpy::F64(a) => check_real(a, &s),
             AnyNpy::C64(a) => check_complex(
-                a.read()
+                a.read_all()
                     .unwrap()
                     .iter()
                     .map(|c| Complex::new(f64::from(c.re), f64::from(c.im)))
                     .collect(),
                 &s,
             ),
-            AnyNpy::C128(a) => check_complex(a.read().unwrap().iter().copied().collect(), &s),
+            AnyNpy::C128(a) => check_complex(a.read_all().unwrap().iter().copied().collect(), &s),
         }
         checked += 1;
     }
@@ -501,9 +501,9 @@ fn axis_statistics_match_numpy_style_reductions_in_c_and_fortran_order() {
                 Err(e) => panic!("{name}: {e}"),
             };
             let full = match &any {
-                AnyNpy::F64(a) => a.read().unwrap().mapv(|v| v),
-                AnyNpy::F32(a) => a.read().unwrap().mapv(f64::from),
-                AnyNpy::I32(a) => a.read().unwrap().mapv(f64::from),
+                AnyNpy::F64(a) => a.read_all().unwrap().mapv(|v| v),
+                AnyNpy::F32(a) => a.read_all().unwrap().mapv(f64::from),
+                AnyNpy::I32(a) => a.read_all().unwrap().mapv(f64::from),
                 _ => continue,
             };
             let sums = full.map_axis(ndarray::Axis(axis), |lane| {
@@ -785,7 +785,7 @@ fn byte_swapped_files_give_the_same_bits_as_their_native_values() {
             continue;
         }
         let a = MmapArray::<f64>::open(dir.join(&name)).unwrap();
-        let native: Vec<f64> = a.read().unwrap().iter().copied().collect();
+        let native: Vec<f64> = a.read_all().unwrap().iter().copied().collect();
         let from_file = compute::summary(&MmapChunks::new(&a).unwrap()).unwrap();
         let chunk = larder::npy::CHUNK_BYTES / 8;
         let from_memory = compute::summary(&SliceChunks::new(&native, chunk)).unwrap();

@@ -83,7 +83,7 @@ proptest! {
         drop(clone);
 
         let mut again = MmapArray::<u32>::open_with_delta(&base, &d1).unwrap();
-        prop_assert_eq!(again.read().unwrap(), owned.clone()); // through the delta index
+        prop_assert_eq!(again.read_all().unwrap(), owned.clone()); // through the delta index
         prop_assert_eq!(again.view().unwrap(), owned.view()); // the delta applied
         prop_assert_eq!(again.private_bytes().unwrap(), 0, "delta pages are mapped, not copied");
         let pages2 = apply(&mut again, &mut owned, &second);
@@ -100,9 +100,9 @@ proptest! {
         drop(again);
 
         let chained = MmapArray::<u32>::open_with_delta(&base, &d2).unwrap();
-        prop_assert_eq!(chained.read().unwrap(), owned.clone());
+        prop_assert_eq!(chained.read_all().unwrap(), owned.clone());
         let explicit = MmapArray::<u32>::open_with_deltas(&base, &[&d1, &d2]).unwrap();
-        prop_assert_eq!(explicit.read().unwrap(), owned.clone());
+        prop_assert_eq!(explicit.read_all().unwrap(), owned.clone());
         let m2 = dir.path().join("m2.npy");
         explicit.materialize(&m2).unwrap();
         prop_assert_eq!(fs::read(&m2).unwrap(), fs::read(&m).unwrap());
@@ -154,7 +154,7 @@ fn a_clone_of_a_clone_is_independent() {
     assert_eq!(a.view().unwrap()[[10]], 1);
     let r = MmapArray::<u32>::open(&base).unwrap();
     let clone_of_read_only = r.cow().unwrap();
-    assert_eq!(clone_of_read_only.read().unwrap(), r.read().unwrap());
+    assert_eq!(clone_of_read_only.read_all().unwrap(), r.read_all().unwrap());
 }
 
 #[test]
@@ -277,7 +277,7 @@ fn three_stacked_deltas_reopen_by_following_their_parents() {
         chain.push(d);
     }
     let top = MmapArray::<u32>::open_with_delta(&base, &chain[2]).unwrap();
-    assert_eq!(top.read().unwrap(), expected);
+    assert_eq!(top.read_all().unwrap(), expected);
     assert_eq!(top.deltas().len(), 3);
     // Replacing a middle delta breaks the chain above it.
     let mut c = MmapArray::<u32>::open_with_delta(&base, &chain[0]).unwrap();
@@ -451,7 +451,7 @@ fn a_corrupted_delta_page_is_refused_when_first_needed_naming_file_page_and_offs
     assert!(a.read_slice(&sel).unwrap_err().to_string().contains("checksum"));
     // Whole views check every page first: the corrupt delta is never partly applied.
     assert!(a.view().unwrap_err().to_string().contains("checksum"));
-    assert!(a.read().unwrap_err().to_string().contains("checksum"));
+    assert!(a.read_all().unwrap_err().to_string().contains("checksum"));
     assert!(a.materialize(dir.path().join("m.npy")).is_err());
     assert!(!dir.path().join("m.npy").exists());
     let mut w = MmapArray::<u32>::open_with_delta(&base, &d).unwrap();
@@ -485,7 +485,7 @@ fn materialized_file_opens_in_numpy_with_the_written_values() {
     clone.view_mut().unwrap()[[len - 1]] = f64::NAN;
     let delta = dir.path().join("c.delta");
     clone.save_delta(&delta).unwrap();
-    let expected = clone.read().unwrap();
+    let expected = clone.read_all().unwrap();
     drop(clone);
     let out = dir.path().join("out");
     fs::create_dir(&out).unwrap();

@@ -35,20 +35,20 @@ fn copy_all_fixtures(dir: &Path, entries: &mut Vec<Value>) {
         larder::copy(fixture(&format!("npy/{name}")), dir.join(&out)).unwrap();
         let any = AnyNpy::open(dir.join(&out)).unwrap();
         let v = match &any {
-            AnyNpy::Bool(a) => entry(&out, &a.read().unwrap()),
-            AnyNpy::U8(a) => entry(&out, &a.read().unwrap()),
-            AnyNpy::U16(a) => entry(&out, &a.read().unwrap()),
-            AnyNpy::U32(a) => entry(&out, &a.read().unwrap()),
-            AnyNpy::U64(a) => entry(&out, &a.read().unwrap()),
-            AnyNpy::I8(a) => entry(&out, &a.read().unwrap()),
-            AnyNpy::I16(a) => entry(&out, &a.read().unwrap()),
-            AnyNpy::I32(a) => entry(&out, &a.read().unwrap()),
-            AnyNpy::I64(a) => entry(&out, &a.read().unwrap()),
-            AnyNpy::F16(a) => entry(&out, &a.read().unwrap()),
-            AnyNpy::F32(a) => entry(&out, &a.read().unwrap()),
-            AnyNpy::F64(a) => entry(&out, &a.read().unwrap()),
-            AnyNpy::C64(a) => entry(&out, &a.read().unwrap()),
-            AnyNpy::C128(a) => entry(&out, &a.read().unwrap()),
+            AnyNpy::Bool(a) => entry(&out, &a.read_all().unwrap()),
+            AnyNpy::U8(a) => entry(&out, &a.read_all().unwrap()),
+            AnyNpy::U16(a) => entry(&out, &a.read_all().unwrap()),
+            AnyNpy::U32(a) => entry(&out, &a.read_all().unwrap()),
+            AnyNpy::U64(a) => entry(&out, &a.read_all().unwrap()),
+            AnyNpy::I8(a) => entry(&out, &a.read_all().unwrap()),
+            AnyNpy::I16(a) => entry(&out, &a.read_all().unwrap()),
+            AnyNpy::I32(a) => entry(&out, &a.read_all().unwrap()),
+            AnyNpy::I64(a) => entry(&out, &a.read_all().unwrap()),
+            AnyNpy::F16(a) => entry(&out, &a.read_all().unwrap()),
+            AnyNpy::F32(a) => entry(&out, &a.read_all().unwrap()),
+            AnyNpy::F64(a) => entry(&out, &a.read_all().unwrap()),
+            AnyNpy::C64(a) => entry(&out, &a.read_all().unwrap()),
+            AnyNpy::C128(a) => entry(&out, &a.read_all().unwrap()),
         };
         // The copy must hold exactly the fixture's values, which numpy then re-checks.
         assert_eq!(v["bits"], e["bits"], "{name}");
@@ -66,7 +66,7 @@ fn numpy_opens_what_larder_writes() {
     // Created in place, then written through a mutable view.
     let mut m = MmapArray::<f32>::create(dir.path().join("created.npy"), &[4, 3]).unwrap();
     m.view_mut().unwrap().iter_mut().enumerate().for_each(|(i, v)| *v = i as f32 / 4.0);
-    let owned = m.read().unwrap();
+    let owned = m.read_all().unwrap();
     m.close().unwrap();
     entries.push(entry("created.npy", &owned));
 

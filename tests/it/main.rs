@@ -9,6 +9,7 @@
     clippy::float_cmp
 )]
 
+mod api;
 mod append;
 mod arch;
 #[cfg(feature = "arrow")]
@@ -25,6 +26,7 @@ mod csvrules;
 mod datetime;
 mod destinations;
 mod display;
+mod features;
 mod fuzz;
 mod group;
 mod group_nodes;

@@ -28,7 +28,7 @@ fn check_values<T: larder::Element>(a: &MmapArray<T>, entry: &Value) {
     let name = entry["file"].as_str().unwrap();
     let want = expected_bits(entry);
     // read() converts any byte order; its logical iteration order is C order.
-    let owned = a.read().unwrap();
+    let owned = a.read_all().unwrap();
     let got: Vec<Vec<u64>> = owned.iter().map(|&v| bits_of(v)).collect();
     assert_eq!(got, want, "{name}: values");
     if a.dtype().is_native() {
@@ -236,7 +236,7 @@ fn bool_bytes_other_than_0_or_1_are_refused_on_read() {
     bytes.extend_from_slice(&[0, 1, 2, 1]);
     std::fs::write(&p, bytes).unwrap();
     let a = MmapArray::<bool>::open(&p).unwrap();
-    for e in [a.view().unwrap_err(), a.read().unwrap_err()] {
+    for e in [a.view().unwrap_err(), a.read_all().unwrap_err()] {
         assert!(e.to_string().contains("bool element 2"), "{e}");
     }
 }
@@ -255,7 +255,7 @@ fn misaligned_data_is_read_by_copy_not_viewed() {
     let a = MmapArray::<f64>::open(&p).unwrap();
     let e = a.view().unwrap_err().to_string();
     assert!(e.contains("not aligned"), "{e}");
-    assert_eq!(a.read().unwrap().into_raw_vec_and_offset().0, vec![1.5, -2.0]);
+    assert_eq!(a.read_all().unwrap().into_raw_vec_and_offset().0, vec![1.5, -2.0]);
 }
 
 #[test]

@@ -27,7 +27,8 @@ def features() -> list[str]:
     `larder` binary too, into the same directory as the release build: with other features it
     would replace the binary the peer scenarios then run."""
     f = os.environ.get("LARDER_BENCH_FEATURES", "").strip()
-    return ["--features", f] if f else []
+    # `cli` as `run` adds it: the binary requires it (Cargo.toml `required-features`).
+    return ["--features", "cli," + f if f else "cli"]
 
 
 def command(bench: str) -> list[str]:

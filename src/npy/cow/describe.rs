@@ -28,7 +28,8 @@ pub struct DeltaInfo {
 
 /// Whether the file at `path` starts as a delta file does (its magic; nothing else is checked).
 /// False for anything that is not a regular file, which is never opened.
-pub fn is_delta_file(path: &Path) -> bool {
+pub fn is_delta_file(path: impl AsRef<Path>) -> bool {
+    let path = path.as_ref();
     if !path.is_file() {
         return false;
     }

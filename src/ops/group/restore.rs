@@ -130,8 +130,9 @@ pub fn group_to_dataset(
     storage: ReadStorage,
     node: &str,
     label: &Path,
-    dst: &Path,
+    dst: impl AsRef<Path>,
 ) -> Result<GroupReport> {
+    let dst = dst.as_ref();
     if dst.exists() {
         return Err(Error::invalid(dst, "already exists; remove it or choose another path"));
     }
