@@ -41,6 +41,7 @@ mod present;
 mod quantile;
 mod stats;
 
+pub use crate::store::{ChunkSource, SelectionChunks, SliceChunks};
 pub use axis::{AxisSummary, MAX_POSITIONS, summary_axis, summary_axis_any, summary_axis_store};
 pub use buckets::Every;
 pub use datetime::{DateTimeSummary, TimeDeltaSummary, datetime_summary, timedelta_summary};
@@ -48,6 +49,7 @@ pub use describe::{Description, Stats, StatsOptions, stats};
 pub use groupby::{Agg, AggKind, GroupBy, GroupKey, MAX_GROUPS, groupby, groupby_every};
 pub use histogram::{Bins, Histogram, histogram};
 pub use kernel::Reduce;
+pub use masked::ColumnRows;
 pub use quantile::{Quantile, quantiles};
 pub use stats::{
     ComplexParts, Number, Summary, summary, summary_any, summary_basic, summary_complex,

@@ -46,3 +46,4 @@ mod support;
 mod timedelta;
 mod timezones;
 mod tokens;
+mod views;
