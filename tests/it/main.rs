@@ -22,6 +22,7 @@ mod csvrules;
 mod datetime;
 mod destinations;
 mod display;
+mod documented_errors;
 mod fuzz;
 mod group;
 mod group_nodes;
