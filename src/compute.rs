@@ -21,9 +21,13 @@
 //! w.finish()?;
 //!
 //! let a = MmapArray::<f64>::open(&path)?;
-//! let s = compute::summary(&*a.chunk_source()?)?; // the mapping's own pages, zero-copy
+//! let s = compute::summary(&a.chunk_source()?)?; // the mapping's own pages, zero-copy
 //! assert_eq!((s.count, s.nan_count), (3, 1));
 //! assert_eq!(s.sum, compute::Number::Float(7.0));
+//!
+//! // Or of a part: any ndarray view, a selection of any store, rows of a dataset column.
+//! let head = compute::summary(&a.view()?.slice(ndarray::s![..2]))?;
+//! assert_eq!(head.mean.to_string(), "1.5");
 //! # Ok::<(), larder::Error>(())
 //! ```
 //!

@@ -136,6 +136,7 @@ pub const DEFAULT_MAX_CATEGORY_BYTES: u64 = 64 << 20;
 /// let report = ConvertOptions::new()
 ///     .delimiter(b';')
 ///     .column_type("id", ColumnType::I32)
+///     .column_type("score", ColumnType::F64)
 ///     .max_rejects(Some(10)) // a bad record is set aside (with its line and reason), not fatal
 ///     .convert(&csv, &out, &mut |_progress| {})?;
 /// assert_eq!((report.manifest.rows, report.manifest.rejected), (2, 1));

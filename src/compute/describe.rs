@@ -299,7 +299,7 @@ impl StatsOptions {
     /// ```
     /// # let dir = tempfile::tempdir().map_err(|e| larder::Error::io("tmp", e))?;
     /// # let csv = dir.path().join("t.csv");
-    /// # std::fs::write(&csv, "x\n1.5\n2.5\n\n4.5\n").map_err(|e| larder::Error::io(&csv, e))?;
+    /// # std::fs::write(&csv, "x,y\n1.5,a\n2.5,b\n,c\n4.5,d\n").map_err(|e| larder::Error::io(&csv, e))?;
     /// # let out = dir.path().join("t");
     /// # larder::convert::ConvertOptions::new().convert(&csv, &out, &mut |_| {})?;
     /// use larder::compute::StatsOptions;

@@ -78,7 +78,7 @@ pub(crate) fn null_count(valid: &MmapArray<bool>) -> Result<u64> {
 /// use larder::compute::{self, ColumnRows};
 /// # let dir = tempfile::tempdir().map_err(|e| larder::Error::io("tmp", e))?;
 /// # let csv = dir.path().join("t.csv");
-/// # std::fs::write(&csv, "x\n1\n2\n\n4\n5\n").map_err(|e| larder::Error::io(&csv, e))?;
+/// # std::fs::write(&csv, "x,y\n1,a\n2,b\n,c\n4,d\n5,e\n").map_err(|e| larder::Error::io(&csv, e))?;
 /// # let out = dir.path().join("t");
 /// # larder::convert::ConvertOptions::new().convert(&csv, &out, &mut |_| {})?;
 /// let ds = larder::dataset::Dataset::open(&out)?;

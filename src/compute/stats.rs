@@ -232,6 +232,38 @@ fn reduce<T: Reduce, S: ChunkSource<T> + ?Sized, const FULL: bool>(
 /// over the data (each tile is read from memory once, and once more from the L1 cache for the
 /// squared deviations from its mean).
 ///
+/// `src` is anything that is a [`ChunkSource`]: a whole store's
+/// [`chunk_source`](crate::ArrayRead::chunk_source), any `ndarray` view (contiguous or not),
+/// a selection of a store ([`SelectionChunks`](crate::store::SelectionChunks)), rows of a
+/// column ([`ColumnRows`](super::ColumnRows)).
+///
+/// ```
+/// use larder::{ArrayRead, MmapArray, compute};
+/// use ndarray::{Array2, s};
+/// # let dir = tempfile::tempdir().map_err(|e| larder::Error::io("tmp", e))?;
+/// # let path = dir.path().join("a.npy");
+/// larder::write_npy(&path, &Array2::from_shape_fn((1000, 8), |(i, j)| (i * 8 + j) as f64))?;
+/// let a = MmapArray::<f64>::open(&path)?;
+///
+/// // The whole file, chunk by chunk through its mapping.
+/// let all = compute::summary(&a.chunk_source()?)?;
+/// assert_eq!((all.count, all.mean.as_f64()), (8000, 3999.5));
+///
+/// // What you hold: rows 300..350, and column 7 (strided), of the mapped view.
+/// let v = a.view()?;
+/// let rows = compute::summary(&v.slice(s![300..350, ..]))?;
+/// assert_eq!(rows.mean.to_string(), "2599.5"); // as numpy prints a[300:350].mean()
+/// let col = compute::summary(&v.slice(s![.., 7]))?;
+/// assert_eq!((col.min.unwrap().to_string(), col.max.unwrap().to_string()), ("7.0".into(), "7999.0".into()));
+/// assert_eq!(f64::from(col.mean), 4003.0);
+/// assert!((col.std.unwrap() - 2309.399922057676).abs() < 1e-9); // np.std(a[:, 7])
+/// # Ok::<(), larder::Error>(())
+/// ```
+///
+/// A pass over a mapped file may leave the file's pages in the process's resident set when the
+/// file is small against the memory available (under a quarter of it): they are clean page
+/// cache, shared and reclaimable, but count in `VmRSS`. See `docs/compute.md` ("Memory").
+///
 /// # Errors
 /// Whatever the source fails with while reading a chunk.
 pub fn summary<T: Reduce, S: ChunkSource<T> + ?Sized>(src: &S) -> Result<Summary> {

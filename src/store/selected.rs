@@ -21,7 +21,7 @@ use crate::select::Selection;
 /// the selection's (a negative step walks backwards), which the reductions do not mind.
 ///
 /// ```
-/// use larder::{ArrayRead, MemStore, Selection, compute, store::SelectionChunks};
+/// use larder::{MemStore, Selection, compute, store::SelectionChunks};
 /// use ndarray::{Array, IxDyn};
 ///
 /// let a = Array::from_shape_fn(IxDyn(&[100, 8]), |i| (i[0] * 8 + i[1]) as f64);
