@@ -11,6 +11,14 @@
 //! would keep every written page mapped. The statistics read the file through its mapping, a
 //! chunk at a time; `ArrayRead::release` then gives the pages back.
 
+// The example builds values from counters and checks exact values on purpose.
+#![allow(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::float_cmp
+)]
+
 use std::error::Error;
 
 use larder::{ArrayRead, MmapArray, NpyWriter, compute};

@@ -7,6 +7,14 @@
 //! cargo run --release --example cow -- 1024    # 1 GiB
 //! ```
 
+// The example builds values from counters and checks exact values on purpose.
+#![allow(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::float_cmp
+)]
+
 use std::error::Error;
 
 use larder::{MmapArray, NpyWriter, compute, page_size};

@@ -7,6 +7,14 @@
 //! cargo run --example dataset_walk -- data.csv   # your own
 //! ```
 
+// The example builds values from counters and checks exact values on purpose.
+#![allow(
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::float_cmp
+)]
+
 use std::error::Error;
 use std::fmt::Write as _;
 
@@ -51,13 +59,12 @@ fn sample_csv(rows: usize) -> String {
 
 fn main() -> Result<(), Box<dyn Error>> {
     let dir = tempfile::tempdir()?;
-    let csv = match std::env::args().nth(1) {
-        Some(p) => p.into(),
-        None => {
-            let p = dir.path().join("sample.csv");
-            std::fs::write(&p, sample_csv(100_000))?;
-            p
-        }
+    let csv = if let Some(p) = std::env::args().nth(1) {
+        std::path::PathBuf::from(p)
+    } else {
+        let p = dir.path().join("sample.csv");
+        std::fs::write(&p, sample_csv(100_000))?;
+        p
     };
     let out = dir.path().join("dataset");
     let report = ConvertOptions::new().convert(&csv, &out, &mut |_| {})?;

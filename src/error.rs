@@ -229,8 +229,9 @@ impl fmt::Display for Error {
                  this one wants to write)",
                 path.display()
             ),
-            Error::Storage { path, reason } => write!(f, "{path}: {reason}", path = path.display()),
-            Error::Invalid { path, reason } => write!(f, "{path}: {reason}", path = path.display()),
+            Error::Storage { path, reason } | Error::Invalid { path, reason } => {
+                write!(f, "{path}: {reason}", path = path.display())
+            }
             Error::Argument(v) => write!(f, "{v}"),
             Error::Internal(v) => {
                 write!(f, "internal error (a bug in larder, please report it): {v}")

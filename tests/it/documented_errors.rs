@@ -3,6 +3,7 @@
 //! datasets named inside their file, and the edges where integer arithmetic used to overflow.
 
 use std::error::Error as _;
+use std::fmt::Write as _;
 use std::path::Path;
 use std::process::Command;
 
@@ -217,7 +218,7 @@ fn datetimes_of_every_i64_print_as_numpy_prints_them() {
     let mut script = String::from("import numpy as np\n");
     for u in units {
         for v in values {
-            script.push_str(&format!("print(str(np.datetime64({v}, '{}')))\n", u.as_str()));
+            writeln!(script, "print(str(np.datetime64({v}, '{}')))", u.as_str()).unwrap();
         }
     }
     let o = Command::new(py).args(["-c", &script]).output().unwrap();

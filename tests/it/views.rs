@@ -1,7 +1,7 @@
 //! Statistics of what a user holds: `ndarray` views (contiguous or strided, any rank), a
 //! selection or region of any store, rows of a dataset column; sources taken by reference or
 //! boxed; `Number` printed as numpy prints it.
-#![allow(clippy::needless_pass_by_value)]
+#![allow(clippy::needless_pass_by_value, clippy::many_single_char_names)]
 
 use std::process::Command;
 
