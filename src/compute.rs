@@ -1,7 +1,7 @@
 //! Streaming reductions and group-by over arrays of any size.
 //!
 //! Everything here consumes an array as a sequence of contiguous chunks of elements in storage
-//! order (the [`ChunkSource`](crate::ChunkSource) trait, which every store hands out through
+//! order (the [`ChunkSource`] trait, which every store hands out through
 //! [`ArrayRead::chunk_source`](crate::ArrayRead::chunk_source)). The chunks are reduced in parallel with rayon, each to a
 //! small partial result, and the partials are merged along a fixed binary tree over the chunk
 //! indices. Chunk boundaries depend only on the array (its element count and
