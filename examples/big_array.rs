@@ -9,7 +9,12 @@
 //! The fill appends blocks of rows with `NpyWriter` (a small buffer and the kernel's writeback:
 //! resident memory stays at a few MiB whatever the size), where writing through `view_mut`
 //! would keep every written page mapped. The statistics read the file through its mapping, a
-//! chunk at a time; `ArrayRead::release` then gives the pages back.
+//! chunk at a time. A file small against the memory available keeps its pages mapped during
+//! the pass (clean page cache, shared and reclaimable, but counted in `VmRSS`: 1050 MiB after
+//! a pass over 1 GiB on a 23 GiB machine); `ArrayRead::release` gives them back. A file larger
+//! than a quarter of that memory has its pages dropped as the pass goes, and one larger than all
+//! of it is read past the page cache, so the pass stays at a few chunks per thread (see
+//! docs/compute.md, "Memory").
 
 // The example builds values from counters and checks exact values on purpose.
 #![allow(
