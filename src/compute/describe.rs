@@ -293,6 +293,51 @@ impl StatsOptions {
         stats_typed(src, self)
     }
 
+    /// Statistics of the elements `selection` picks from an opened store of any element type
+    /// (`path` names it in errors), one storage chunk at a time
+    /// ([`SelectionChunks`](crate::store::SelectionChunks)); complex arrays get their summary.
+    ///
+    /// ```
+    /// use larder::{Selection, compute::StatsOptions};
+    /// # let dir = tempfile::tempdir().map_err(|e| larder::Error::io("tmp", e))?;
+    /// # let path = dir.path().join("a.npy");
+    /// larder::write_npy(&path, &ndarray::Array2::from_shape_fn((100, 10), |(i, j)| (i * 10 + j) as i32))?;
+    /// let store = larder::open(&path)?; // any format, any element type
+    /// // numpy: a[::10, 7].sum() == 4570, np.median(a[::10, 7]) == 457.0
+    /// let s = StatsOptions::new().quantiles(&[0.5]).compute_selection(&store, &Selection::parse("::10, 7")?, &path)?;
+    /// assert_eq!((s.summary.sum.to_string(), s.quantiles[0].value), ("4570".into(), 457.0));
+    /// # Ok::<(), larder::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`compute_store`](StatsOptions::compute_store), and
+    /// [`Error::Argument`] for a selection that does not fit the store.
+    pub fn compute_selection(
+        &self,
+        store: &AnyStore,
+        selection: &crate::select::Selection,
+        path: &Path,
+    ) -> Result<Stats> {
+        use crate::store::SelectionChunks;
+        if self.range.is_some() && self.bins.is_none() {
+            return Err(Error::argument("a histogram range needs a number of bins"));
+        }
+        refuse_datetime(store.dtype(), path)?;
+        crate::store_dispatch!(store,
+        s => stats_typed(&SelectionChunks::new(&**s, selection)?, self),
+        complex s => {
+            if self.bins.is_some() || !self.quantiles.is_empty() {
+                return Err(Error::invalid(
+                    path,
+                    "holds complex numbers; histograms and quantiles are only defined for \
+                     real arrays",
+                ));
+            }
+            let summary = super::stats::summary_complex(&SelectionChunks::new(&**s, selection)?)?;
+            Ok(Stats { summary, histogram: None, quantiles: Vec::new() })
+        })
+    }
+
     /// Statistics of rows `rows` of a dataset column (numbers or `bool`), its missing rows
     /// skipped and counted in `null_count`, as pandas' `df[name].iloc[rows]` reports them.
     ///

@@ -326,3 +326,59 @@ print(json.dumps(out))
         }
     }
 }
+
+#[test]
+fn a_selection_of_a_store_of_any_element_type_has_its_statistics() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.zarr");
+    let mut options = larder::ZarrOptions::new();
+    options.chunks(&[9, 4]);
+    let data = Array::from_shape_fn(IxDyn(&[50, 12]), |i| {
+        if (i[0] * 12 + i[1]) % 17 == 0 {
+            f32::NAN
+        } else {
+            (i[0] as f32 - 20.0) * 0.25 + i[1] as f32
+        }
+    });
+    let mut z = larder::ZarrArray::<f32>::create(&path, None, &[50, 12], &options).unwrap();
+    larder::ArrayWrite::write_region(&mut z, &[0, 0], &data.view()).unwrap();
+    drop(z);
+    let store = larder::open(&path).unwrap();
+    let o = StatsOptions::new().quantiles(&[0.0, 0.3, 1.0]).bins(4).clone();
+    for text in ["::3, 5", "40:5:-2, 1::5", "7", "..., -1", "10:10"] {
+        let sel = Selection::parse(text).unwrap();
+        let got = o.compute_selection(&store, &sel, &path).unwrap();
+        let picked = data.slice(sel.resolve(data.shape()).unwrap().as_slice()).to_owned();
+        let want = o.compute_source(&picked).unwrap();
+        let s = (&got.summary, &want.summary);
+        assert_eq!(
+            (s.0.count, s.0.nan_count, s.0.min, s.0.max),
+            (s.1.count, s.1.nan_count, s.1.min, s.1.max),
+            "[{text}]"
+        );
+        let (a, b) = (s.0.mean.as_f64(), s.1.mean.as_f64());
+        assert!(
+            a == b || (a - b).abs() <= 1e-12 * a.abs().max(1.0) || (a.is_nan() && b.is_nan()),
+            "[{text}] {a} {b}"
+        );
+        // (By their printed form: an empty selection's quantiles are NaN.)
+        assert_eq!(format!("{:?}", got.quantiles), format!("{:?}", want.quantiles), "[{text}]");
+        assert_eq!(got.histogram, want.histogram, "[{text}]");
+    }
+    // Complex numbers: the summary; quantiles are refused, naming the array.
+    let cpath = dir.path().join("c.npy");
+    let c = Array::from_shape_fn((6, 4), |(i, j)| larder::Complex::new(i as f64, j as f64));
+    larder::write_npy(&cpath, &c).unwrap();
+    let cstore = larder::open(&cpath).unwrap();
+    let sel = Selection::parse("2:4, 1").unwrap();
+    let s = StatsOptions::new().compute_selection(&cstore, &sel, &cpath).unwrap().summary;
+    assert_eq!((s.count, s.sum.to_string()), (2, "(5+2j)".to_string()));
+    let e = o.compute_selection(&cstore, &sel, &cpath).unwrap_err();
+    assert!(
+        matches!(e, Error::Invalid { ref path, .. } if *path == cpath)
+            && e.to_string().contains("complex"),
+        "{e}"
+    );
+    let e = o.compute_selection(&store, &Selection::parse("60").unwrap(), &path).unwrap_err();
+    assert!(matches!(e, Error::Argument(ref m) if m.contains("out of bounds")), "{e}");
+}
