@@ -293,6 +293,7 @@ impl Error {
     /// This error with the path `file` replaced by `file:inner`, for an error about the
     /// dataset `inner` of a container file (HDF5), so it names the dataset as well as the file.
     #[must_use]
+    #[cfg_attr(not(feature = "hdf5"), allow(dead_code))] // only HDF5 files hold datasets yet
     pub(crate) fn in_dataset(mut self, file: &Path, inner: &str) -> Self {
         let named = PathBuf::from(format!("{}:/{}", file.display(), inner.trim_start_matches('/')));
         match &mut self {
