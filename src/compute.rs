@@ -1,7 +1,7 @@
 //! Streaming reductions and group-by over arrays of any size.
 //!
 //! Everything here consumes an array as a sequence of contiguous chunks of elements in storage
-//! order (the [`ChunkSource`](crate::ChunkSource) trait, which every store hands out through
+//! order (the [`ChunkSource`] trait, which every store hands out through
 //! [`ArrayRead::chunk_source`](crate::ArrayRead::chunk_source)). The chunks are reduced in parallel with rayon, each to a
 //! small partial result, and the partials are merged along a fixed binary tree over the chunk
 //! indices. Chunk boundaries depend only on the array (its element count and
@@ -21,9 +21,13 @@
 //! w.finish()?;
 //!
 //! let a = MmapArray::<f64>::open(&path)?;
-//! let s = compute::summary(&*a.chunk_source()?)?; // the mapping's own pages, zero-copy
+//! let s = compute::summary(&a.chunk_source()?)?; // the mapping's own pages, zero-copy
 //! assert_eq!((s.count, s.nan_count), (3, 1));
 //! assert_eq!(s.sum, compute::Number::Float(7.0));
+//!
+//! // Or of a part: any ndarray view, a selection of any store, rows of a dataset column.
+//! let head = compute::summary(&a.view()?.slice(ndarray::s![..2]))?;
+//! assert_eq!(head.mean.to_string(), "1.5");
 //! # Ok::<(), larder::Error>(())
 //! ```
 //!
@@ -41,6 +45,7 @@ mod present;
 mod quantile;
 mod stats;
 
+pub use crate::store::{ChunkSource, SelectionChunks, SliceChunks};
 pub use axis::{AxisSummary, MAX_POSITIONS, summary_axis, summary_axis_any, summary_axis_store};
 pub use buckets::Every;
 pub use datetime::{DateTimeSummary, TimeDeltaSummary, datetime_summary, timedelta_summary};
@@ -48,6 +53,7 @@ pub use describe::{Description, Stats, StatsOptions, stats};
 pub use groupby::{Agg, AggKind, GroupBy, GroupKey, MAX_GROUPS, groupby, groupby_every};
 pub use histogram::{Bins, Histogram, histogram};
 pub use kernel::Reduce;
+pub use masked::ColumnRows;
 pub use quantile::{Quantile, quantiles};
 pub use stats::{
     ComplexParts, Number, Summary, summary, summary_any, summary_basic, summary_complex,

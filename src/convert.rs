@@ -125,6 +125,25 @@ pub const DEFAULT_MAX_CATEGORY_BYTES: u64 = 64 << 20;
 
 /// How to convert a CSV file. Build with [`ConvertOptions::new`], then call
 /// [`convert`](ConvertOptions::convert).
+///
+/// ```
+/// use larder::convert::{ColumnType, ConvertOptions};
+/// use larder::dataset::Dataset;
+/// # let dir = tempfile::tempdir().map_err(|e| larder::Error::io("tmp", e))?;
+/// # let csv = dir.path().join("t.csv");
+/// # std::fs::write(&csv, "id;score\n1;2.5\n2;oops\n3;4.0\n").map_err(|e| larder::Error::io(&csv, e))?;
+/// let out = dir.path().join("t");
+/// let report = ConvertOptions::new()
+///     .delimiter(b';')
+///     .column_type("id", ColumnType::I32)
+///     .column_type("score", ColumnType::F64)
+///     .max_rejects(Some(10)) // a bad record is set aside (with its line and reason), not fatal
+///     .convert(&csv, &out, &mut |_progress| {})?;
+/// assert_eq!((report.manifest.rows, report.manifest.rejected), (2, 1));
+/// let ds = Dataset::open(&out)?;
+/// assert_eq!(ds.column("id")?.values::<i32>()?.as_slice()?, &[1, 3]);
+/// # Ok::<(), larder::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 #[allow(clippy::struct_excessive_bools)] // each flag is a separate user choice
 pub struct ConvertOptions {
@@ -545,7 +564,7 @@ impl ConvertOptions {
         // One append at a time; readers are not held up.
         let dir_lock = fs::File::open(dataset).map_err(|e| Error::io(dataset, e))?;
         match crate::sys::lock(&dir_lock, dataset, crate::sys::Lock::Exclusive) {
-            Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::WouldBlock => {
+            Err(Error::Locked { .. }) => {
                 return Err(Error::io(
                     dataset,
                     io::Error::new(

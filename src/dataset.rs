@@ -125,6 +125,34 @@ impl Categories<'_> {
 }
 
 /// A dataset directory, opened: its manifest, checked, and its columns.
+///
+/// ```
+/// use larder::dataset::Dataset;
+/// # let dir = tempfile::tempdir().map_err(|e| larder::Error::io("tmp", e))?;
+/// # let csv = dir.path().join("t.csv");
+/// # std::fs::write(&csv, "ts,region,latency\n2024-01-01T10:00:00,eu,1.5\n2024-01-01T11:00:00,,2.5\n").map_err(|e| larder::Error::io(&csv, e))?;
+/// # let out = dir.path().join("t");
+/// # larder::convert::ConvertOptions::new().convert(&csv, &out, &mut |_| {})?;
+/// let ds = Dataset::open(&out)?;
+/// assert_eq!(ds.rows(), 2);
+/// let names: Vec<&str> = ds.columns().map(|c| c.name()).collect();
+/// assert_eq!(names, ["ts", "region", "latency"]);
+/// // Numbers are memory-mapped arrays.
+/// assert_eq!(ds.column("latency")?.values::<f64>()?.as_slice()?, &[1.5, 2.5]);
+/// // A column with missing values has a validity array: row 1 has no region.
+/// let region = ds.column("region")?;
+/// assert_eq!(region.validity()?.unwrap().as_slice()?, &[true, false]);
+/// assert_eq!(region.null_count()?, 1);
+/// // Datetimes are numpy datetime64 counts in the column's unit.
+/// let ts = ds.column("ts")?;
+/// let unit = match ts.dtype()?.time() {
+///     Some(larder::dtype::Time::DateTime(unit)) => unit,
+///     other => panic!("{other:?}"),
+/// };
+/// let first = ts.values::<i64>()?.get(&[0])?;
+/// assert_eq!(larder::dtype::format_datetime(first, unit), "2024-01-01T10:00:00");
+/// # Ok::<(), larder::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Dataset {
     dir: PathBuf,

@@ -246,7 +246,9 @@ pub fn format_datetime(v: i64, unit: TimeUnit) -> String {
     let frac = nanos % 1_000_000_000;
     let date = format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}");
     match unit {
-        TimeUnit::H | TimeUnit::M => date,
+        // numpy prints an hour without minutes: `2013-01-01T10`.
+        TimeUnit::H => format!("{y:04}-{m:02}-{d:02}T{hh:02}"),
+        TimeUnit::M => date,
         TimeUnit::S => format!("{date}:{ss:02}"),
         TimeUnit::Ms => format!("{date}:{ss:02}.{:03}", frac / 1_000_000),
         TimeUnit::Us => format!("{date}:{ss:02}.{:06}", frac / 1_000),
@@ -254,9 +256,11 @@ pub fn format_datetime(v: i64, unit: TimeUnit) -> String {
     }
 }
 
-/// The proleptic Gregorian date of a day count from 1970-01-01 (Howard Hinnant's algorithm).
+/// The proleptic Gregorian date of a day count from 1970-01-01 (Howard Hinnant's algorithm),
+/// computed in `i128` so that every `i64` day count has its date (`i64::MAX` days is
+/// 25252734927768524-07-27, as numpy prints it).
 pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
+    let z = i128::from(z) + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
@@ -265,7 +269,9 @@ pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let mp = (5 * doy + 2) / 153;
     let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
     let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    let y = if m <= 2 { y + 1 } else { y };
+    // |y| <= |z| / 365 + 1, so it fits.
+    (i64::try_from(y).unwrap_or(i64::MAX), m, d)
 }
 
 /// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).

@@ -4,6 +4,7 @@
 //! what was expected against what was found. Messages are lowercase with no final period so they
 //! compose into `anyhow` chains and one-line CLI errors.
 
+use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -11,21 +12,18 @@ use std::path::{Path, PathBuf};
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong in larder.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// An operating-system error on a file.
-    #[error("{path}: {source}")]
     Io {
         /// The file.
         path: PathBuf,
         /// What the operating system said.
-        #[source]
         source: io::Error,
     },
 
     /// The bytes of a file do not follow its format.
-    #[error("{path}: at byte {offset}: {reason}")]
     Format {
         /// The file.
         path: PathBuf,
@@ -36,9 +34,6 @@ pub enum Error {
     },
 
     /// The file holds fewer bytes than its header promises.
-    #[error(
-        "{path}: shape {shape:?} of {dtype} needs {needed} bytes of data, file has {available}"
-    )]
     Truncated {
         /// The file.
         path: PathBuf,
@@ -53,7 +48,6 @@ pub enum Error {
     },
 
     /// A dtype that larder does not handle (object, structured, strings, datetimes, …).
-    #[error("{path}: unsupported dtype {descr}: {reason}")]
     UnsupportedDType {
         /// The file.
         path: PathBuf,
@@ -64,7 +58,6 @@ pub enum Error {
     },
 
     /// The file's dtype is not the element type the caller asked for.
-    #[error("{path}: file holds {found}, expected {expected}")]
     DTypeMismatch {
         /// The file.
         path: PathBuf,
@@ -75,7 +68,6 @@ pub enum Error {
     },
 
     /// A zero-copy view was asked of data that cannot be viewed in place.
-    #[error("{path}: cannot view in place: {reason}")]
     NotViewable {
         /// The file.
         path: PathBuf,
@@ -84,7 +76,6 @@ pub enum Error {
     },
 
     /// A write was attempted through a read-only array.
-    #[error("{path}: array was opened read-only (mode {mode})")]
     ReadOnly {
         /// The file.
         path: PathBuf,
@@ -92,9 +83,20 @@ pub enum Error {
         mode: &'static str,
     },
 
+    /// The file is locked by another open handle: an array open for writing (`r+`, `w+`) is
+    /// alone, and an array open for reading (`r`, `c`) keeps writers out. The lock is larder's
+    /// advisory one, held by this process (another [`MmapArray`](crate::MmapArray) of the file
+    /// not dropped yet) or by another.
+    Locked {
+        /// The file.
+        path: PathBuf,
+        /// Whether this process holds the lock (known on Linux, from `/proc/locks`; `false`
+        /// elsewhere).
+        this_process: bool,
+    },
+
     /// A delta file does not belong to the base (or base and deltas) it was opened over: the
     /// base changed since the delta was saved, or it is another file.
-    #[error("{delta}: does not apply to {base}: {reason}")]
     StaleBase {
         /// The delta file.
         delta: PathBuf,
@@ -106,7 +108,6 @@ pub enum Error {
 
     /// A chunked-storage backend (Zarr, HDF5) reported an error: missing or invalid metadata, an
     /// unsupported codec or filter, a chunk that does not decode.
-    #[error("{path}: {reason}")]
     Storage {
         /// The file or directory.
         path: PathBuf,
@@ -116,7 +117,6 @@ pub enum Error {
 
     /// An argument (a shape, slice, chunk shape, option value) does not fit the file, array or
     /// dataset it is applied to.
-    #[error("{path}: {reason}")]
     Invalid {
         /// The file, array or dataset the argument was applied to.
         path: PathBuf,
@@ -126,15 +126,12 @@ pub enum Error {
 
     /// An argument is malformed on its own, before any file is involved (a selection or an
     /// aggregation that does not parse, an option out of its range).
-    #[error("{0}")]
     Argument(String),
 
     /// An internal invariant of larder was broken: a bug, never a property of the input.
-    #[error("internal error (a bug in larder, please report it): {0}")]
     Internal(String),
 
     /// A CSV record was rejected after the allowed number of rejections was reached.
-    #[error("{path}:{line}: {reason} (more than {limit} rejected records)")]
     Rejected {
         /// The input file.
         path: PathBuf,
@@ -148,7 +145,6 @@ pub enum Error {
 
     /// Every record of a conversion (or an append) was rejected, so it converted nothing: the
     /// input does not fit the schema or is not the CSV expected.
-    #[error("{path}: all {rejected} records were rejected, so nothing was converted; {first}")]
     AllRejected {
         /// The input file (the first, with several).
         path: PathBuf,
@@ -161,9 +157,6 @@ pub enum Error {
 
     /// A conversion into `out` was interrupted and left its work in `path`; it is continued
     /// only when asked to resume ([`ConvertOptions::resume`](crate::convert::ConvertOptions::resume)).
-    #[error(
-        "{path}: an interrupted conversion into {out} is there; resume it, or delete it to start over"
-    )]
     Interrupted {
         /// The interrupted conversion's temporary directory.
         path: PathBuf,
@@ -173,7 +166,6 @@ pub enum Error {
 
     /// An object-storage location (`s3://bucket/key`) that is malformed, not supported by this
     /// build, or whose request failed for good (after the retries, for a transient failure).
-    #[error("{url}: {reason}")]
     Remote {
         /// The location or the object, as `scheme://bucket/key`.
         url: String,
@@ -182,13 +174,11 @@ pub enum Error {
     },
 
     /// The operation needs a platform feature this system lacks.
-    #[error("{0}: not supported on this platform")]
     Unsupported(&'static str),
 
     /// The process received SIGINT or SIGTERM (once the program asked to catch them): the
     /// operation stopped and removed what it had written, as on any failure
     /// ([`crate::catch_interrupts`]).
-    #[error("interrupted by {signal}")]
     Signal {
         /// The signal's name (`SIGINT`, `SIGTERM`).
         signal: &'static str,
@@ -196,6 +186,83 @@ pub enum Error {
         number: i32,
     },
 }
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io { path, source } => write!(f, "{path}: {source}", path = path.display()),
+            Error::Format { path, offset, reason } => {
+                write!(f, "{path}: at byte {offset}: {reason}", path = path.display())
+            }
+            Error::Truncated { path, shape, dtype, needed, available } => write!(
+                f,
+                "{path}: shape {shape:?} of {dtype} needs {needed} bytes of data, file has {available}",
+                path = path.display()
+            ),
+            Error::UnsupportedDType { path, descr, reason } => {
+                write!(f, "{path}: unsupported dtype {descr}: {reason}", path = path.display())
+            }
+            Error::DTypeMismatch { path, expected, found } => {
+                write!(f, "{path}: file holds {found}, expected {expected}", path = path.display())
+            }
+            Error::NotViewable { path, reason } => {
+                write!(f, "{path}: cannot view in place: {reason}", path = path.display())
+            }
+            Error::ReadOnly { path, mode } => {
+                write!(f, "{path}: array was opened read-only (mode {mode})", path = path.display())
+            }
+            Error::StaleBase { delta, base, reason } => write!(
+                f,
+                "{delta}: does not apply to {base}: {reason}",
+                delta = delta.display(),
+                base = base.display()
+            ),
+            Error::Locked { path, this_process: true } => write!(
+                f,
+                "{}: file is locked by this process: another handle of it is open (for writing, \
+                 or for reading while this one wants to write); drop that one first",
+                path.display()
+            ),
+            Error::Locked { path, this_process: false } => write!(
+                f,
+                "{}: file is locked by another process (opened for writing, or being read while \
+                 this one wants to write)",
+                path.display()
+            ),
+            Error::Storage { path, reason } | Error::Invalid { path, reason } => {
+                write!(f, "{path}: {reason}", path = path.display())
+            }
+            Error::Argument(v) => write!(f, "{v}"),
+            Error::Internal(v) => {
+                write!(f, "internal error (a bug in larder, please report it): {v}")
+            }
+            Error::Rejected { path, line, reason, limit } => write!(
+                f,
+                "{path}:{line}: {reason} (more than {limit} rejected records)",
+                path = path.display()
+            ),
+            Error::AllRejected { path, rejected, first } => write!(
+                f,
+                "{path}: all {rejected} records were rejected, so nothing was converted; {first}",
+                path = path.display()
+            ),
+            Error::Interrupted { path, out } => write!(
+                f,
+                "{path}: an interrupted conversion into {out} is there; resume it, or delete it to start over",
+                path = path.display(),
+                out = out.display()
+            ),
+            Error::Remote { url, reason } => write!(f, "{url}: {reason}"),
+            Error::Unsupported(v) => write!(f, "{v}: not supported on this platform"),
+            Error::Signal { signal, .. } => write!(f, "interrupted by {signal}"),
+        }
+    }
+}
+
+/// Every message is whole on its own: an [`Error::Io`] already says what the operating system
+/// said, so it reports no `source()` and a chain printer (`anyhow`'s `{:#}`) shows that cause
+/// once. Match the variant to reach the [`io::Error`] (`Error::Io { source, .. }`).
+impl std::error::Error for Error {}
 
 impl Error {
     /// An [`Error::Io`] on `path`.
@@ -221,6 +288,32 @@ impl Error {
     /// An [`Error::Argument`] with the given message.
     pub fn argument(msg: impl Into<String>) -> Self {
         Error::Argument(msg.into())
+    }
+
+    /// This error with the path `file` replaced by `file:inner`, for an error about the
+    /// dataset `inner` of a container file (HDF5), so it names the dataset as well as the file.
+    #[must_use]
+    #[cfg_attr(not(feature = "hdf5"), allow(dead_code))] // only HDF5 files hold datasets yet
+    pub(crate) fn in_dataset(mut self, file: &Path, inner: &str) -> Self {
+        let named = PathBuf::from(format!("{}:/{}", file.display(), inner.trim_start_matches('/')));
+        match &mut self {
+            Error::Io { path, .. }
+            | Error::Format { path, .. }
+            | Error::Truncated { path, .. }
+            | Error::UnsupportedDType { path, .. }
+            | Error::DTypeMismatch { path, .. }
+            | Error::NotViewable { path, .. }
+            | Error::ReadOnly { path, .. }
+            | Error::Locked { path, .. }
+            | Error::Storage { path, .. }
+            | Error::Invalid { path, .. }
+                if path == file =>
+            {
+                *path = named;
+            }
+            _ => {}
+        }
+        self
     }
 
     /// An [`Error::Internal`]: a broken invariant, reported instead of a panic.

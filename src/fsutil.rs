@@ -252,6 +252,26 @@ pub(crate) fn refuse_special_file(path: &Path) -> Result<()> {
     Err(Error::invalid(path, format!("is {kind}, not a regular file; arrays are read from files")))
 }
 
+/// Refuses a directory where a file is wanted, with an [`Error::Io`] of kind
+/// [`io::ErrorKind::IsADirectory`] whose message says so and where directories are opened
+/// (mapping one would fail with the kernel's misleading `ENODEV`).
+///
+/// # Errors
+/// [`Error::Io`] naming `path`.
+pub(crate) fn refuse_directory(path: &Path) -> Result<()> {
+    if fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+        return Err(Error::io(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::IsADirectory,
+                "is a directory, not a .npy file (a Zarr array or group opens with larder::open, \
+                 a converted dataset with Dataset::open)",
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Whether `a` and `b` name the same existing file (same device and inode).
 pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;

@@ -48,7 +48,38 @@ impl ChunkGrid {
     }
 
     /// The (edge-clipped) region of the block at `index`.
+    ///
+    /// # Panics
+    /// If `index` is not a block of the grid (wrong rank, or past
+    /// [`grid_shape`](ChunkGrid::grid_shape) along an axis), as indexing a slice out of bounds
+    /// does; [`try_region`](ChunkGrid::try_region) returns an error instead.
     pub fn region(&self, index: &[usize]) -> Region {
+        match self.try_region(index) {
+            Ok(r) => r,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// The (edge-clipped) region of the block at `index`.
+    ///
+    /// # Errors
+    /// [`Error::Argument`] if `index` is not a block of the grid (wrong rank, or past
+    /// [`grid_shape`](ChunkGrid::grid_shape) along an axis).
+    pub fn try_region(&self, index: &[usize]) -> Result<Region> {
+        let inside = index.len() == self.shape.len()
+            && index
+                .iter()
+                .zip(&self.block)
+                .zip(&self.shape)
+                .all(|((&i, &b), &n)| i.checked_mul(b).is_some_and(|start| start < n));
+        if !inside {
+            return Err(Error::argument(format!(
+                "block {index:?} is outside the grid of {:?} blocks of {:?} over shape {:?}",
+                self.grid_shape(),
+                self.block,
+                self.shape
+            )));
+        }
         let start: Vec<usize> = index.iter().zip(&self.block).map(|(&i, &b)| i * b).collect();
         let shape = start
             .iter()
@@ -56,7 +87,7 @@ impl ChunkGrid {
             .zip(&self.shape)
             .map(|((&o, &b), &n)| b.min(n - o))
             .collect();
-        Region { start, shape }
+        Ok(Region { start, shape })
     }
 
     /// Indices of every block that intersects `region`, in C order.

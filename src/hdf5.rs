@@ -52,6 +52,27 @@ mod staged;
 pub use staged::StagedDataset;
 
 /// A typed n-d array stored as a dataset in an HDF5 file.
+///
+/// ```
+/// use larder::{ArrayRead, ArrayWrite, Hdf5Array, Selection};
+/// use ndarray::{ArrayD, IxDyn};
+/// # let dir = tempfile::tempdir().map_err(|e| larder::Error::io("tmp", e))?;
+/// # let path = dir.path().join("t.h5");
+/// // h5py: f.create_dataset("/obs/temp", shape=(8, 4), chunks=(4, 4), compression="gzip")
+/// let mut h = Hdf5Array::<f32>::create(&path, Some("/obs/temp"), &[8, 4], &[4, 4], Some(4))?;
+/// h.write_region(&[2, 0], &ArrayD::from_elem(IxDyn(&[1, 4]), 1.5f32).view())?;
+/// h.flush()?;
+/// drop(h);
+///
+/// let h = Hdf5Array::<f32>::open_at(&path, Some("/obs/temp"))?;
+/// assert_eq!(h.read(&Selection::parse("2, 1:3")?)?.sum(), 3.0);
+/// // Through `larder::open`, inner datasets are named `FILE:/group/name`; errors name them so.
+/// let named = format!("{}:/obs/temp", path.display());
+/// assert_eq!(larder::open(&named)?.shape(), &[8, 4]);
+/// let e = larder::open_as::<f64>(&named).err().unwrap();
+/// assert!(e.to_string().starts_with(&format!("{named}: file holds <f4")));
+/// # Ok::<(), larder::Error>(())
+/// ```
 pub struct Hdf5Array<T: Element> {
     path: PathBuf,
     file: hdf5::File,
@@ -409,6 +430,16 @@ impl<T: Element> Hdf5Array<T> {
     ) -> Result<Self> {
         // The staging dataset of a copy is written (and only written) through here.
         let ds = resolve(path, &file, inner, writable)?;
+        let name = ds.name();
+        Self::from_dataset(path, file, ds, writable).map_err(|e| e.in_dataset(path, &name))
+    }
+
+    fn from_dataset(
+        path: &Path,
+        file: hdf5::File,
+        ds: hdf5::Dataset,
+        writable: bool,
+    ) -> Result<Self> {
         check_filters(path, &ds)?;
         let dtype = dataset_dtype(path, &ds)?;
         if dtype.element() != T::TYPE {
@@ -630,6 +661,13 @@ impl<T: Element> ArrayRead<T> for Hdf5Array<T> {
     }
 
     fn read_region(&self, region: &Region) -> Result<CowArray<'_, T, IxDyn>> {
+        self.read_box(region).map_err(|e| e.in_dataset(&self.path, &self.name))
+    }
+}
+
+impl<T: Element> Hdf5Array<T> {
+    /// [`ArrayRead::read_region`], its errors naming the file only.
+    fn read_box(&self, region: &Region) -> Result<CowArray<'_, T, IxDyn>> {
         region.check_inside(&self.shape)?;
         let (start, shape) = (region.start(), region.shape());
         if shape.contains(&0) {
@@ -644,14 +682,15 @@ impl<T: Element> ArrayRead<T> for Hdf5Array<T> {
 
 impl<T: Element> ArrayWrite<T> for Hdf5Array<T> {
     fn write_region(&mut self, start: &[usize], data: &ArrayViewD<'_, T>) -> Result<()> {
+        let named = |e: Error| e.in_dataset(&self.path, &self.name);
         if !self.writable {
-            return Err(Error::ReadOnly { path: self.path.clone(), mode: "r" });
+            return Err(named(Error::ReadOnly { path: self.path.clone(), mode: "r" }));
         }
         Region::inside(start, data.shape(), &self.shape)?;
         if data.is_empty() {
             return Ok(());
         }
-        h5_typed!(T, write_as(&self.ds, start, data)).map_err(|e| herr(&self.path, e))
+        h5_typed!(T, write_as(&self.ds, start, data)).map_err(|e| named(herr(&self.path, e)))
     }
 
     fn flush(&mut self) -> Result<()> {

@@ -250,6 +250,19 @@ pub(crate) fn refuse_object(path: &Path) -> Result<()> {
 /// file) and element type. Inside a container, name the array as `FILE:/group/name`. An
 /// `s3://bucket/key` location is opened with [`S3Options::current`] (see [`open_object`]).
 ///
+/// ```
+/// use larder::{AnyStore, ArrayRead, Selection};
+/// # let dir = tempfile::tempdir().map_err(|e| larder::Error::io("tmp", e))?;
+/// # let path = dir.path().join("t.npy");
+/// larder::write_npy(&path, &ndarray::arr2(&[[1i32, 2, 3], [4, 5, 6]]))?;
+/// let any = larder::open(&path)?;
+/// assert_eq!((any.format().as_str(), any.shape(), any.dtype().typestr()), ("npy", &[2, 3][..], "<i4".to_string()));
+/// // The element type is known at run time: match it (or use `larder::store_dispatch!`).
+/// let AnyStore::I32(a) = any else { panic!("not int32") };
+/// assert_eq!(a.read(&Selection::parse("1, ::2")?)?.to_owned().into_raw_vec_and_offset().0, [4, 6]);
+/// # Ok::<(), larder::Error>(())
+/// ```
+///
 /// # Errors
 /// As the backend's `open`; [`Error::Argument`] for an unrecognised format, and
 /// [`Error::Unsupported`] for HDF5 when larder was built without the `hdf5` feature;
@@ -368,6 +381,23 @@ pub fn open_with_deltas<P: AsRef<Path>>(base: impl AsRef<Path>, deltas: &[P]) ->
 }
 
 /// Opens the array at `path` read-only as element type `T`.
+///
+/// ```
+/// use larder::{ArrayRead, ArrayWrite, Selection, ZarrArray, ZarrOptions, compute};
+/// # let dir = tempfile::tempdir().map_err(|e| larder::Error::io("tmp", e))?;
+/// # let path = dir.path().join("t.zarr");
+/// let mut options = ZarrOptions::new();
+/// options.chunks(&[10, 10]);
+/// let mut z = ZarrArray::<f32>::create(&path, None, &[40, 10], &options)?;
+/// z.write_region(&[0, 0], &ndarray::ArrayD::from_elem(ndarray::IxDyn(&[40, 10]), 0.5f32).view())?;
+///
+/// let a = larder::open_as::<f32>(&path)?; // any format; the element type must be f32
+/// assert_eq!(a.read(&Selection::parse("10:13, 5:8")?)?.sum(), 4.5);
+/// assert_eq!(compute::summary(&a.chunk_source()?)?.count, 400);
+/// let wrong = larder::open_as::<f64>(&path).err().unwrap();
+/// assert!(matches!(wrong, larder::Error::DTypeMismatch { .. }));
+/// # Ok::<(), larder::Error>(())
+/// ```
 ///
 /// # Errors
 /// As [`open`], and [`Error::DTypeMismatch`] when the array does not hold `T`.

@@ -40,6 +40,7 @@
 mod chunks;
 mod mem;
 mod overlay;
+mod selected;
 mod source;
 
 use std::fmt;
@@ -55,6 +56,7 @@ use crate::select::Selection;
 pub use chunks::{Chunk, Chunks};
 pub use mem::MemStore;
 pub use overlay::Overlay;
+pub use selected::SelectionChunks;
 pub use source::{ChunkSource, SliceChunks, StoreChunks};
 
 /// JSON attributes of an array or group (Zarr `attributes`, HDF5 attributes).

@@ -41,6 +41,28 @@ pub use staged::StagedArray;
 pub use storage::{Storage, StorageArray};
 
 /// A typed array stored in Zarr format (v2 or v3) in a directory.
+///
+/// ```
+/// use larder::{ArrayRead, ArrayWrite, Codec, Selection, ZarrArray, ZarrOptions};
+/// use ndarray::{Array2, s};
+/// # let dir = tempfile::tempdir().map_err(|e| larder::Error::io("tmp", e))?;
+/// # let path = dir.path().join("t.zarr");
+/// // zarr.create_array(path, shape=(100, 20), chunks=(25, 20), dtype="f8", compressors=gzip)
+/// let mut options = ZarrOptions::new();
+/// options.chunks(&[25, 20]).codec(Codec::Gzip(5));
+/// let mut z = ZarrArray::<f64>::create(&path, None, &[100, 20], &options)?;
+/// let block = Array2::from_shape_fn((25, 20), |(i, j)| (i * 20 + j) as f64).into_dyn();
+/// z.write_region(&[25, 0], &block.view())?; // one whole chunk
+/// drop(z);
+///
+/// let z = ZarrArray::<f64>::open(&path)?;
+/// assert_eq!((z.shape(), z.chunk_shape()), (&[100, 20][..], &[25, 20][..]));
+/// let got = z.read(&Selection::parse("26, 3:6")?)?; // a[26, 3:6]
+/// assert_eq!(got.iter().copied().collect::<Vec<_>>(), [23.0, 24.0, 25.0]);
+/// assert_eq!(z.read(&Selection::parse("0, 0")?)?.sum(), 0.0); // unwritten chunks read as 0
+/// # let _ = s![..];
+/// # Ok::<(), larder::Error>(())
+/// ```
 pub struct ZarrArray<T: Element> {
     path: PathBuf,
     array: handle::Handle,

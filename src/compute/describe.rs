@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::datetime::{DateTimeSummary, TimeDeltaSummary, datetime_summary, timedelta_summary};
 use super::histogram::{Bins, Histogram, histogram, summary_and_histogram};
 use super::kernel::Reduce;
-use super::masked::{MaskedChunks, null_count};
+use super::masked::{ColumnRows, MaskedChunks, null_count};
 use super::present::{Missing, Present, missing_of};
 use super::quantile::{Quantile, quantiles};
 use super::stats::{Summary, complex_refused, store_summary};
@@ -264,6 +264,128 @@ impl StatsOptions {
             return Err(refuse_categorical(path, &column.name));
         }
         Ok(Some((ds, i)))
+    }
+
+    /// Statistics of whatever a [`ChunkSource`] holds: an `ndarray` view (contiguous or not),
+    /// a selection or region of a store ([`SelectionChunks`](crate::store::SelectionChunks)),
+    /// rows of a column ([`ColumnRows`](super::ColumnRows)), a whole store's
+    /// [`chunk_source`](crate::ArrayRead::chunk_source).
+    ///
+    /// ```
+    /// use larder::compute::StatsOptions;
+    /// use ndarray::{Array2, s};
+    ///
+    /// let a = Array2::from_shape_fn((100, 10), |(i, j)| (i * 10 + j) as f64);
+    /// // numpy: np.quantile(a[:, 7], 0.5) == 502.0, np.histogram(a[:, 7], 2, (0, 1000))
+    /// let s = StatsOptions::new().quantiles(&[0.5]).bins(2).range(0.0, 1000.0)
+    ///     .compute_source(&a.slice(s![.., 7]))?;
+    /// assert_eq!(s.quantiles[0].value, 502.0);
+    /// assert_eq!(s.histogram.unwrap().counts, vec![50, 50]);
+    /// # Ok::<(), larder::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`compute`](StatsOptions::compute) and reading the source.
+    pub fn compute_source<T: Reduce, S: ChunkSource<T> + ?Sized>(&self, src: &S) -> Result<Stats> {
+        if self.range.is_some() && self.bins.is_none() {
+            return Err(Error::argument("a histogram range needs a number of bins"));
+        }
+        stats_typed(src, self)
+    }
+
+    /// Statistics of the elements `selection` picks from an opened store of any element type
+    /// (`path` names it in errors), one storage chunk at a time
+    /// ([`SelectionChunks`](crate::store::SelectionChunks)); complex arrays get their summary.
+    ///
+    /// ```
+    /// use larder::{Selection, compute::StatsOptions};
+    /// # let dir = tempfile::tempdir().map_err(|e| larder::Error::io("tmp", e))?;
+    /// # let path = dir.path().join("a.npy");
+    /// larder::write_npy(&path, &ndarray::Array2::from_shape_fn((100, 10), |(i, j)| (i * 10 + j) as i32))?;
+    /// let store = larder::open(&path)?; // any format, any element type
+    /// // numpy: a[::10, 7].sum() == 4570, np.median(a[::10, 7]) == 457.0
+    /// let s = StatsOptions::new().quantiles(&[0.5]).compute_selection(&store, &Selection::parse("::10, 7")?, &path)?;
+    /// assert_eq!((s.summary.sum.to_string(), s.quantiles[0].value), ("4570".into(), 457.0));
+    /// # Ok::<(), larder::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`compute_store`](StatsOptions::compute_store), and
+    /// [`Error::Argument`] for a selection that does not fit the store.
+    pub fn compute_selection(
+        &self,
+        store: &AnyStore,
+        selection: &crate::select::Selection,
+        path: &Path,
+    ) -> Result<Stats> {
+        use crate::store::SelectionChunks;
+        if self.range.is_some() && self.bins.is_none() {
+            return Err(Error::argument("a histogram range needs a number of bins"));
+        }
+        refuse_datetime(store.dtype(), path)?;
+        crate::store_dispatch!(store,
+        s => stats_typed(&SelectionChunks::new(&**s, selection)?, self),
+        complex s => {
+            if self.bins.is_some() || !self.quantiles.is_empty() {
+                return Err(Error::invalid(
+                    path,
+                    "holds complex numbers; histograms and quantiles are only defined for \
+                     real arrays",
+                ));
+            }
+            let summary = super::stats::summary_complex(&SelectionChunks::new(&**s, selection)?)?;
+            Ok(Stats { summary, histogram: None, quantiles: Vec::new() })
+        })
+    }
+
+    /// Statistics of rows `rows` of a dataset column (numbers or `bool`), its missing rows
+    /// skipped and counted in `null_count`, as pandas' `df[name].iloc[rows]` reports them.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().map_err(|e| larder::Error::io("tmp", e))?;
+    /// # let csv = dir.path().join("t.csv");
+    /// # std::fs::write(&csv, "x,y\n1.5,a\n2.5,b\n,c\n4.5,d\n").map_err(|e| larder::Error::io(&csv, e))?;
+    /// # let out = dir.path().join("t");
+    /// # larder::convert::ConvertOptions::new().convert(&csv, &out, &mut |_| {})?;
+    /// use larder::compute::StatsOptions;
+    ///
+    /// let ds = larder::dataset::Dataset::open(&out)?;
+    /// let s = StatsOptions::new().compute_rows(&ds.column("x")?, 1..4)?;
+    /// assert_eq!((s.summary.count, s.summary.mean.as_f64()), (2, 3.5));
+    /// # Ok::<(), larder::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Argument`] for rows past the end; [`Error::Invalid`] for a string,
+    /// categorical or datetime column (whose statistics are counts, or
+    /// [`describe`](StatsOptions::describe)'s); as [`compute`](StatsOptions::compute).
+    pub fn compute_rows(
+        &self,
+        column: &crate::dataset::Column<'_>,
+        rows: std::ops::Range<usize>,
+    ) -> Result<Stats> {
+        let meta = column.manifest();
+        let path = column.file();
+        if meta.dtype == crate::dataset::STR_DTYPE {
+            return Err(refuse_text(&path, &meta.name, "a string column"));
+        }
+        if meta.categories.is_some() || meta.dictionary.is_some() {
+            return Err(refuse_categorical(&path, &meta.name));
+        }
+        let dtype = column.dtype()?;
+        refuse_datetime(dtype, &path)?;
+        let valid = column.validity()?;
+        let (mut stats, nulls) = dispatch_element!(dtype.element(),
+            T => {
+                let values = column.values::<T>()?;
+                let src = ColumnRows::new(&values, valid.as_ref(), rows)?;
+                (self.compute_source(&src)?, src.null_count()?)
+            },
+            complex _C => return Err(complex_refused(&path)));
+        if valid.is_some() {
+            stats.summary.null_count = Some(nulls);
+        }
+        Ok(stats)
     }
 
     /// Statistics of an opened store (`path` names it in errors), e.g. an `.npy` seen through

@@ -513,6 +513,25 @@ impl<T: Reduce> Column for MmapArray<T> {
 /// Float sums are compensated (Kahan–Neumaier), integer sums exact; NaN values are skipped, as
 /// pandas and polars skip them. Memory: a block of rows per thread plus a few tables.
 ///
+/// ```
+/// use larder::compute::{self, Agg, GroupKey, Number};
+/// use larder::convert::ConvertOptions;
+/// # let dir = tempfile::tempdir().map_err(|e| larder::Error::io("tmp", e))?;
+/// # let csv = dir.path().join("t.csv");
+/// # std::fs::write(&csv, "region,latency\neu,10\nus,20\neu,30\n,40\n").map_err(|e| larder::Error::io(&csv, e))?;
+/// let out = dir.path().join("t");
+/// ConvertOptions::new().convert(&csv, &out, &mut |_| {})?;
+///
+/// // pandas: df.groupby("region").agg(n=("latency", "size"), mean=("latency", "mean"))
+/// let aggs: Vec<Agg> = vec!["count".parse()?, "mean:latency".parse()?];
+/// let g = compute::groupby(&out, "region", &aggs)?;
+/// let eu = g.keys.iter().position(|k| *k == GroupKey::Label("eu".into())).unwrap();
+/// assert_eq!(g.columns[0].1[eu], Number::Int(2));
+/// assert_eq!(g.columns[1].1[eu].to_string(), "20.0");
+/// assert_eq!(g.keys.len(), 2); // the row with no region is in no group, as in pandas
+/// # Ok::<(), larder::Error>(())
+/// ```
+///
 /// # Errors
 /// [`Error::Io`]/[`Error::Format`] for a missing or bad manifest; [`Error::Invalid`] (naming the file) for an
 /// unknown column, a float or complex column as key or value, a key column whose values span

@@ -49,6 +49,61 @@ impl Number {
     }
 }
 
+/// The value as `f64`, as [`Number::as_f64`].
+impl From<Number> for f64 {
+    fn from(n: Number) -> f64 {
+        n.as_f64()
+    }
+}
+
+/// As numpy prints the scalar (`str(np.float64(x))`, Python's `repr` of a float): the shortest
+/// digits that read back to the same value, positional from `1e-4` up to `1e16` (`0.5`,
+/// `1.0`, `1234.5`) and scientific outside (`1e-05`, `1.5e+16`); `nan`, `inf`, `-inf`;
+/// integers exactly; complex numbers as `(1+2j)`; datetimes in ISO 8601 (`2024-01-31`, `NaT`).
+impl std::fmt::Display for Number {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Number::Int(i) => write!(f, "{i}"),
+            Number::Float(x) => f.write_str(&numpy_float(x)),
+            Number::Complex(c) => {
+                // Python's complex repr: parts without a trailing `.0`, the real part left out
+                // when it is +0.
+                let part = |x: f64| {
+                    let s = numpy_float(x);
+                    s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
+                };
+                let im = part(c.im);
+                if c.re == 0.0 && c.re.is_sign_positive() {
+                    return write!(f, "{im}j");
+                }
+                let sign = if im.starts_with('-') { "" } else { "+" };
+                write!(f, "({}{sign}{im}j)", part(c.re))
+            }
+            Number::DateTime(v, u) => f.write_str(&format_datetime(v, u)),
+        }
+    }
+}
+
+/// `x` as numpy (and Python's `repr`) prints a float64.
+fn numpy_float(x: f64) -> String {
+    if x.is_nan() {
+        return "nan".to_string();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "inf" } else { "-inf" }.to_string();
+    }
+    // Rust's `{:?}` gives the shortest round-trip digits, and switches to scientific notation
+    // at the same bounds as Python (exponent below -4 or from 16); only the exponent's form
+    // differs (`1e16` against `1e+16`, `1e-5` against `1e-05`).
+    let s = format!("{x:?}");
+    let Some((mantissa, exp)) = s.split_once('e') else { return s };
+    let (sign, digits) = match exp.strip_prefix('-') {
+        Some(d) => ('-', d),
+        None => ('+', exp),
+    };
+    format!("{mantissa}e{sign}{digits:0>2}")
+}
+
 fn ser_f64<S: Serializer>(v: f64, s: S) -> Result<S::Ok, S::Error> {
     if v.is_nan() {
         s.serialize_str("NaN")
@@ -176,6 +231,38 @@ fn reduce<T: Reduce, S: ChunkSource<T> + ?Sized, const FULL: bool>(
 /// Count, NaN count, sum, mean, standard deviation, min and max of all elements, in one pass
 /// over the data (each tile is read from memory once, and once more from the L1 cache for the
 /// squared deviations from its mean).
+///
+/// `src` is anything that is a [`ChunkSource`]: a whole store's
+/// [`chunk_source`](crate::ArrayRead::chunk_source), any `ndarray` view (contiguous or not),
+/// a selection of a store ([`SelectionChunks`](crate::store::SelectionChunks)), rows of a
+/// column ([`ColumnRows`](super::ColumnRows)).
+///
+/// ```
+/// use larder::{ArrayRead, MmapArray, compute};
+/// use ndarray::{Array2, s};
+/// # let dir = tempfile::tempdir().map_err(|e| larder::Error::io("tmp", e))?;
+/// # let path = dir.path().join("a.npy");
+/// larder::write_npy(&path, &Array2::from_shape_fn((1000, 8), |(i, j)| (i * 8 + j) as f64))?;
+/// let a = MmapArray::<f64>::open(&path)?;
+///
+/// // The whole file, chunk by chunk through its mapping.
+/// let all = compute::summary(&a.chunk_source()?)?;
+/// assert_eq!((all.count, all.mean.as_f64()), (8000, 3999.5));
+///
+/// // What you hold: rows 300..350, and column 7 (strided), of the mapped view.
+/// let v = a.view()?;
+/// let rows = compute::summary(&v.slice(s![300..350, ..]))?;
+/// assert_eq!(rows.mean.to_string(), "2599.5"); // as numpy prints a[300:350].mean()
+/// let col = compute::summary(&v.slice(s![.., 7]))?;
+/// assert_eq!((col.min.unwrap().to_string(), col.max.unwrap().to_string()), ("7.0".into(), "7999.0".into()));
+/// assert_eq!(f64::from(col.mean), 4003.0);
+/// assert!((col.std.unwrap() - 2309.399922057676).abs() < 1e-9); // np.std(a[:, 7])
+/// # Ok::<(), larder::Error>(())
+/// ```
+///
+/// A pass over a mapped file may leave the file's pages in the process's resident set when the
+/// file is small against the memory available (under a quarter of it): they are clean page
+/// cache, shared and reclaimable, but count in `VmRSS`. See `docs/compute.md` ("Memory").
 ///
 /// # Errors
 /// Whatever the source fails with while reading a chunk.

@@ -124,19 +124,17 @@ pub(crate) fn check_temp_dir(tmp: &Path, out: &Path) -> Result<Option<File>> {
         .open(&path)
         .map_err(|e| Error::io(&path, e))?;
     match sys::lock(&f, &path, Lock::Exclusive) {
-        Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::WouldBlock => {
-            Err(Error::io(
-                tmp,
-                io::Error::new(
-                    io::ErrorKind::WouldBlock,
-                    format!(
-                        "another conversion into {} is running (it holds this directory \
+        Err(Error::Locked { .. }) => Err(Error::io(
+            tmp,
+            io::Error::new(
+                io::ErrorKind::WouldBlock,
+                format!(
+                    "another conversion into {} is running (it holds this directory \
                          locked); wait for it to finish",
-                        out.display()
-                    ),
+                    out.display()
                 ),
-            ))
-        }
+            ),
+        )),
         Err(e) => Err(e),
         Ok(()) => Ok(Some(f)),
     }

@@ -130,8 +130,9 @@ impl<T: Element> MmapArray<T> {
     /// Opens `path` read-only (numpy's `mmap_mode="r"`).
     ///
     /// # Errors
-    /// [`Error::Io`] if the file cannot be opened or is locked for writing by another larder
-    /// process; [`Error::Format`] and [`Error::UnsupportedDType`] for a bad header;
+    /// [`Error::Io`] if the file cannot be opened (kind `NotFound` for a missing file,
+    /// `IsADirectory` for a directory); [`Error::Locked`] if another handle has it open for
+    /// writing; [`Error::Format`] and [`Error::UnsupportedDType`] for a bad header;
     /// [`Error::Truncated`] if the file is shorter than its shape needs; [`Error::Invalid`] for a
     /// FIFO, socket or device;
     /// [`Error::DTypeMismatch`] if the file does not hold `T`.
@@ -142,14 +143,27 @@ impl<T: Element> MmapArray<T> {
     /// Opens `path` for reading and writing in place (numpy's `mmap_mode="r+"`).
     ///
     /// # Errors
-    /// As [`open`](MmapArray::open); the file must also be writable and not in use by another
-    /// larder process.
+    /// As [`open`](MmapArray::open); the file must also be writable, and [`Error::Locked`] if
+    /// any other handle has it open.
     pub fn open_mut(path: impl AsRef<Path>) -> Result<Self> {
         Self::open_mode(path.as_ref(), Mode::ReadWrite)
     }
 
     /// Opens `path` copy-on-write (numpy's `mmap_mode="c"`): a private clone that costs nothing
     /// up front; writes stay in this process's memory and the file never changes.
+    ///
+    /// ```
+    /// use larder::MmapArray;
+    /// # let dir = tempfile::tempdir().map_err(|e| larder::Error::io("tmp", e))?;
+    /// # let base = dir.path().join("base.npy");
+    /// # larder::write_npy(&base, &ndarray::Array1::<f64>::zeros(100_000))?;
+    /// let mut clone = MmapArray::<f64>::open_cow(&base)?; // instant, whatever the size
+    /// clone.view_mut()?[[3]] = 9.0; // the page holding it becomes private to this process
+    /// assert_eq!(clone.get(&[3])?, 9.0);
+    /// assert_eq!(MmapArray::<f64>::open(&base)?.get(&[3])?, 0.0); // the file never changes
+    /// // Keep the writes: save_delta (a small file of pages), or materialize (a whole .npy).
+    /// # Ok::<(), larder::Error>(())
+    /// ```
     ///
     /// # Errors
     /// As [`open`](MmapArray::open).
@@ -161,8 +175,8 @@ impl<T: Element> MmapArray<T> {
     /// `path`. The data is a sparse hole until written, so creating a huge array is instant.
     ///
     /// # Errors
-    /// [`Error::Io`] if the file cannot be created or sized, or another larder process has it
-    /// open; [`Error::Argument`] if the shape's byte size overflows.
+    /// [`Error::Io`] if the file cannot be created or sized; [`Error::Locked`] if another
+    /// handle has it open; [`Error::Invalid`] if the shape's byte size overflows.
     pub fn create(path: impl AsRef<Path>, shape: &[usize]) -> Result<Self> {
         Self::create_with_order(path, shape, Order::C)
     }
@@ -214,6 +228,7 @@ impl<T: Element> MmapArray<T> {
 
     fn open_mode(path: &Path, mode: Mode) -> Result<Self> {
         crate::fsutil::refuse_special_file(path)?;
+        crate::fsutil::refuse_directory(path)?;
         let file = match mode {
             Mode::ReadWrite | Mode::Create => OpenOptions::new().read(true).write(true).open(path),
             Mode::ReadOnly | Mode::CopyOnWrite => File::open(path),
@@ -493,7 +508,7 @@ impl<T: Element> MmapArray<T> {
     /// A zero-copy view with a fixed number of dimensions, e.g. `view_as::<Ix2>()`.
     ///
     /// # Errors
-    /// As [`view`](MmapArray::view), and [`Error::Argument`] if the rank differs.
+    /// As [`view`](MmapArray::view), and [`Error::Invalid`] if the rank differs.
     pub fn view_as<D: Dimension>(&self) -> Result<ArrayView<'_, T, D>> {
         let ndim = self.ndim();
         self.view()?
@@ -504,6 +519,39 @@ impl<T: Element> MmapArray<T> {
     /// A mutable zero-copy view. In mode `r+`/`w+` writes reach the file (after
     /// [`flush`](MmapArray::flush) or [`close`](MmapArray::close), or whenever the kernel writes
     /// them back); in mode `c` they stay private.
+    ///
+    /// **Memory.** Every page written through the view stays mapped in the process until the
+    /// array is dropped: in mode `w+`/`r+` as dirty, then clean, page cache counted in its
+    /// resident set (filling a 2 GiB array this way took `VmRSS` to 2 GiB), in mode `c` as
+    /// private memory. To fill an array larger than memory, append rows with
+    /// [`NpyWriter`](crate::NpyWriter)
+    /// (bounded: its buffer and the kernel's writeback), or [`flush`](MmapArray::flush) and
+    /// then release each filled block of the mapping as you go.
+    ///
+    /// ```
+    /// use larder::{MmapArray, NpyWriter};
+    /// # let dir = tempfile::tempdir().map_err(|e| larder::Error::io("tmp", e))?;
+    /// # let path = dir.path().join("big.npy");
+    /// // Bounded memory, whatever the size: a block of rows at a time.
+    /// let (rows, cols, block) = (100_000, 64, 8_192);
+    /// let mut w = NpyWriter::<f32>::create(&path, &[cols])?;
+    /// let mut buf = Vec::with_capacity(block * cols);
+    /// for start in (0..rows).step_by(block) {
+    ///     buf.clear();
+    ///     for r in start..(start + block).min(rows) {
+    ///         buf.extend((0..cols).map(|c| (r * cols + c) as f32));
+    ///     }
+    ///     w.append(&buf)?;
+    /// }
+    /// w.finish()?;
+    ///
+    /// // Small in-place edits are what `view_mut` is for.
+    /// let mut a = MmapArray::<f32>::open_mut(&path)?;
+    /// a.view_mut()?[[0, 0]] = -1.0;
+    /// a.close()?; // flushes and reports a write-back error, where a drop could not
+    /// assert_eq!(MmapArray::<f32>::open(&path)?.get(&[99_999, 63])?, 6_399_999.0);
+    /// # Ok::<(), larder::Error>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::ReadOnly`] in mode `r`; otherwise as [`view`](MmapArray::view).
@@ -596,7 +644,7 @@ impl<T: Element> MmapArray<T> {
     /// [`open_with_deltas`](MmapArray::open_with_deltas)).
     ///
     /// # Errors
-    /// [`Error::Argument`] if `index` does not have one in-bounds entry per dimension;
+    /// [`Error::Invalid`] if `index` does not have one in-bounds entry per dimension;
     /// [`Error::NotViewable`] for a `bool` byte other than 0 or 1; [`Error::Format`] if the
     /// element's page comes from a delta and does not match its checksum.
     pub fn get(&self, index: &[usize]) -> Result<T> {
@@ -729,6 +777,7 @@ pub fn read_header(path: impl AsRef<Path>) -> Result<Header> {
     use std::io::Read;
     let path = path.as_ref();
     crate::fsutil::refuse_special_file(path)?;
+    crate::fsutil::refuse_directory(path)?;
     let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
     let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
     let mut head = vec![0u8; usize::try_from(len.min(12)).unwrap_or(12)];

@@ -214,7 +214,7 @@ impl<T: Element> MmapArray<T> {
     /// saved are not part of the clone.
     ///
     /// # Errors
-    /// [`Error::Argument`] for an array opened `r+` or `w+` (a clone would see its later
+    /// [`Error::Invalid`] for an array opened `r+` or `w+` (a clone would see its later
     /// writes through the page cache; flush it and use [`open_cow`](MmapArray::open_cow));
     /// [`Error::Io`] if the mapping fails.
     pub fn cow(&self) -> Result<Self> {
@@ -239,6 +239,23 @@ impl<T: Element> MmapArray<T> {
     /// [`save_delta`](MmapArray::save_delta)). A delta saved over another delta names that
     /// one's path, which is followed down to `base`; use
     /// [`open_with_deltas`](MmapArray::open_with_deltas) when the files have moved.
+    ///
+    /// ```
+    /// use larder::MmapArray;
+    /// # let dir = tempfile::tempdir().map_err(|e| larder::Error::io("tmp", e))?;
+    /// # let base = dir.path().join("base.npy");
+    /// # larder::write_npy(&base, &ndarray::Array1::<f64>::zeros(100_000))?;
+    /// let delta = dir.path().join("run1.delta");
+    /// let mut clone = MmapArray::<f64>::open_cow(&base)?;
+    /// clone.view_mut()?[[500]] = 7.0;
+    /// clone.save_delta(&delta)?;
+    /// drop(clone);
+    ///
+    /// // The clone as it was saved: the base's pages, with the delta's over them.
+    /// let again = MmapArray::<f64>::open_with_delta(&base, &delta)?;
+    /// assert_eq!((again.get(&[500])?, again.get(&[501])?), (7.0, 0.0));
+    /// # Ok::<(), larder::Error>(())
+    /// ```
     ///
     /// # Errors
     /// As [`open_with_deltas`](MmapArray::open_with_deltas).
@@ -301,7 +318,7 @@ impl<T: Element> MmapArray<T> {
     /// As [`open_cow`](MmapArray::open_cow) for `base`; [`Error::Format`] for a delta that is
     /// truncated, has a corrupt header or index, is not a delta file, or was written on a
     /// system with another page size; [`Error::StaleBase`] if the file below a delta is not
-    /// the one it was saved over; [`Error::Argument`] if the deltas are given out of order. A
+    /// the one it was saved over; [`Error::Invalid`] if the deltas are given out of order. A
     /// page whose data does not match its checksum is reported as [`Error::Format`] (naming
     /// the delta file, the page and its byte offset) by the first read that needs it.
     pub fn open_with_deltas<P: AsRef<Path>>(base: impl AsRef<Path>, deltas: &[P]) -> Result<Self> {
@@ -501,8 +518,24 @@ impl<T: Element> MmapArray<T> {
     /// [`MAX_MAPPED_DELTA_RUNS`]). Empty for an array opened with deltas until a view of it applies
     /// them (nothing can be written before).
     ///
+    /// ```
+    /// use larder::{MmapArray, page_size};
+    /// # let dir = tempfile::tempdir().map_err(|e| larder::Error::io("tmp", e))?;
+    /// # let base = dir.path().join("base.npy");
+    /// # larder::write_npy(&base, &ndarray::Array1::<f64>::zeros(100_000))?;
+    /// let mut clone = MmapArray::<f64>::open_cow(&base)?;
+    /// assert!(clone.dirty_pages()?.is_empty());
+    /// let offset = clone.header().data_offset;
+    /// clone.view_mut()?[[0]] = 1.0;
+    /// clone.view_mut()?[[90_000]] = 2.0;
+    /// // The pages (of the file) that hold elements 0 and 90000 are now private copies.
+    /// let want = vec![offset / page_size(), (offset + 90_000 * 8) / page_size()];
+    /// assert_eq!(clone.dirty_pages()?, want);
+    /// # Ok::<(), larder::Error>(())
+    /// ```
+    ///
     /// # Errors
-    /// [`Error::Argument`] for an array opened `r+` or `w+`, whose writes go to the file;
+    /// [`Error::Invalid`] for an array opened `r+` or `w+`, whose writes go to the file;
     /// [`Error::Io`] if `/proc/self/pagemap` or the file cannot be read.
     pub fn dirty_pages(&self) -> Result<Vec<usize>> {
         match self.mode {
@@ -543,6 +576,18 @@ impl<T: Element> MmapArray<T> {
 
     /// Memory this clone owns: its written pages times the page size. Everything else it
     /// shows is page cache, shared with other readers and evictable.
+    ///
+    /// ```
+    /// use larder::{MmapArray, page_size};
+    /// # let dir = tempfile::tempdir().map_err(|e| larder::Error::io("tmp", e))?;
+    /// # let base = dir.path().join("base.npy");
+    /// # larder::write_npy(&base, &ndarray::Array1::<f64>::zeros(100_000))?;
+    /// let mut clone = MmapArray::<f64>::open_cow(&base)?;
+    /// clone.view_mut()?.fill(0.5); // every page written: all of it is now this process's
+    /// assert_eq!(clone.private_bytes()?, (clone.dirty_pages()?.len() * page_size()) as u64);
+    /// assert!(clone.private_bytes()? >= 800_000);
+    /// # Ok::<(), larder::Error>(())
+    /// ```
     ///
     /// # Errors
     /// As [`dirty_pages`](MmapArray::dirty_pages).
@@ -604,8 +649,23 @@ impl<T: Element> MmapArray<T> {
     /// Saving twice from the same clone writes every page written since it was opened both
     /// times; to keep cheap snapshots, reopen with the delta and save the next one over it.
     ///
+    /// ```
+    /// use larder::MmapArray;
+    /// # let dir = tempfile::tempdir().map_err(|e| larder::Error::io("tmp", e))?;
+    /// # let base = dir.path().join("base.npy");
+    /// # larder::write_npy(&base, &ndarray::Array1::<f64>::zeros(100_000))?;
+    /// let mut clone = MmapArray::<f64>::open_cow(&base)?;
+    /// clone.view_mut()?[[42]] = 1.0; // one page written
+    /// let report = clone.save_delta(dir.path().join("run1.delta"))?;
+    /// assert_eq!((report.pages, report.depth), (1, 1));
+    /// // The base is unchanged; the delta holds the page and a small header.
+    /// assert_eq!(MmapArray::<f64>::open(&base)?.get(&[42])?, 0.0);
+    /// assert!(report.bytes < 16 * 4096 + larder::page_size() as u64);
+    /// # Ok::<(), larder::Error>(())
+    /// ```
+    ///
     /// # Errors
-    /// [`Error::Argument`] for an array opened `r+` or `w+`, or if `path` is the array's own
+    /// [`Error::Invalid`] for an array opened `r+` or `w+`, or if `path` is the array's own
     /// file or one of its deltas; as [`dirty_pages`](MmapArray::dirty_pages); [`Error::Io`]
     /// if writing fails (nothing is left at `path` then).
     pub fn save_delta(&self, path: impl AsRef<Path>) -> Result<DeltaReport> {
@@ -660,8 +720,24 @@ impl<T: Element> MmapArray<T> {
     /// `copy_file_range`, else through a buffer; then the changed pages are written over the
     /// copy. The file is written beside `dst` under a temporary name, synced, and renamed.
     ///
+    /// ```
+    /// use larder::MmapArray;
+    /// # let dir = tempfile::tempdir().map_err(|e| larder::Error::io("tmp", e))?;
+    /// # let base = dir.path().join("base.npy");
+    /// # larder::write_npy(&base, &ndarray::Array1::<f64>::zeros(100_000))?;
+    /// let mut clone = MmapArray::<f64>::open_cow(&base)?;
+    /// clone.view_mut()?[[7]] = 3.5;
+    /// let out = dir.path().join("final.npy");
+    /// let report = clone.materialize(&out)?;
+    /// assert_eq!(report.patched_pages, 1);
+    /// // A plain .npy numpy opens without the base: the base and the clone's writes.
+    /// let copy = larder::read_npy::<f64>(&out)?;
+    /// assert_eq!((copy[[7]], copy[[8]], copy.len()), (3.5, 0.0, 100_000));
+    /// # Ok::<(), larder::Error>(())
+    /// ```
+    ///
     /// # Errors
-    /// [`Error::Argument`] if `dst` is the array's own file or one of its deltas; as
+    /// [`Error::Invalid`] if `dst` is the array's own file or one of its deltas; as
     /// [`changed_pages`](MmapArray::changed_pages); [`Error::Io`] if copying or writing fails
     /// (nothing is left at `dst` then).
     pub fn materialize(&self, dst: impl AsRef<Path>) -> Result<MaterializeReport> {
@@ -700,11 +776,14 @@ impl<T: Element> MmapArray<T> {
         let own = std::iter::once(self.path.as_path()).chain(self.deltas.iter().map(|l| &*l.path));
         for p in own {
             if same_file(p, target) {
-                return Err(Error::argument(format!(
-                    "cannot {what} to {}: it is {}, which this array is made of",
-                    target.display(),
-                    p.display()
-                )));
+                return Err(Error::invalid(
+                    &self.path,
+                    format!(
+                        "cannot {what} to {}: it is {}, which this array is made of",
+                        target.display(),
+                        p.display()
+                    ),
+                ));
             }
         }
         Ok(())

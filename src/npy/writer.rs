@@ -70,7 +70,8 @@ impl<T: Element> NpyWriter<T> {
     /// Creates (or replaces) `path` for an array of shape `(rows, *row_shape)`, rows to come.
     ///
     /// # Errors
-    /// [`Error::Io`] if the file cannot be created, or is in use by another larder process.
+    /// [`Error::Io`] if the file cannot be created; [`Error::Locked`] if another handle has it
+    /// open.
     pub fn create(path: impl AsRef<Path>, row_shape: &[usize]) -> Result<Self> {
         Self::create_as(path, row_shape, DType::of::<T>())
     }
@@ -213,7 +214,7 @@ impl<T: Element> NpyWriter<T> {
     /// its memory layout.
     ///
     /// # Errors
-    /// [`Error::Argument`] if the row shape differs; [`Error::Io`] on a write error.
+    /// [`Error::Invalid`] if the row shape differs; [`Error::Io`] on a write error.
     pub fn append_rows<S, D>(&mut self, rows: &ArrayBase<S, D>) -> Result<()>
     where
         S: Data<Elem = T>,
@@ -315,7 +316,7 @@ impl<T: Element> NpyWriter<T> {
     /// syncs. Returns the number of rows.
     ///
     /// # Errors
-    /// [`Error::Argument`] if a row was left half-written; [`Error::Io`] on a write error.
+    /// [`Error::Invalid`] if a row was left half-written; [`Error::Io`] on a write error.
     pub fn finish(mut self) -> Result<u64> {
         self.finished = true;
         if self.row_len > 0 && !self.elements.is_multiple_of(self.row_len as u64) {

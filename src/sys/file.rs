@@ -46,7 +46,8 @@ pub(crate) enum Lock {
 /// process can still be locked for a few milliseconds. A lock held for real is reported.
 ///
 /// # Errors
-/// [`Error::Io`] with `WouldBlock` when another larder process holds a conflicting lock.
+/// [`Error::Locked`] when another handle (of this process or another) holds a conflicting
+/// lock.
 pub(crate) fn lock(file: &File, path: &Path, kind: Lock) -> Result<()> {
     let attempt = || match kind {
         Lock::Shared => file.try_lock_shared(),
@@ -61,15 +62,32 @@ pub(crate) fn lock(file: &File, path: &Path, kind: Lock) -> Result<()> {
         r = attempt();
     }
     r.map_err(|e| match e {
-        std::fs::TryLockError::WouldBlock => Error::io(
-            path,
-            io::Error::new(
-                io::ErrorKind::WouldBlock,
-                "file is locked by another process (opened for writing, or being read \
-                 while we want to write)",
-            ),
-        ),
+        std::fs::TryLockError::WouldBlock => {
+            Error::Locked { path: path.to_path_buf(), this_process: held_here(file) }
+        }
         std::fs::TryLockError::Error(e) => Error::io(path, e),
+    })
+}
+
+/// Whether this process holds a lock on `file`'s inode, as `/proc/locks` lists the holders
+/// (`1: FLOCK  ADVISORY  WRITE <pid> <major>:<minor>:<inode> 0 EOF`, device numbers in hex;
+/// waiters are marked `->`). `false` where that cannot be known.
+fn held_here(file: &File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = file.metadata() else { return false };
+    let Ok(table) = std::fs::read_to_string("/proc/locks") else { return false };
+    let dev = meta.dev();
+    // glibc's (and Linux's) encoding of a 64-bit dev_t.
+    let major = ((dev >> 32) & 0xffff_f000) | ((dev >> 8) & 0xfff);
+    let minor = ((dev >> 12) & 0xffff_ff00) | (dev & 0xff);
+    let inode = format!("{major:02x}:{minor:02x}:{}", meta.ino());
+    let me = std::process::id().to_string();
+    table.lines().any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        // id, type, mode, access, pid, device:inode, …; a waiter has `->` after the id.
+        fields.get(1) != Some(&"->")
+            && fields.get(4) == Some(&me.as_str())
+            && fields.get(5) == Some(&inode.as_str())
     })
 }
 
@@ -271,7 +289,9 @@ mod tests {
         let b = File::open(&path).unwrap();
         lock(&a, &path, Lock::Shared).unwrap();
         let e = lock(&b, &path, Lock::Exclusive).unwrap_err();
-        assert!(e.to_string().contains("locked by another process"), "{e}");
+        // The other handle is this process's own.
+        assert!(matches!(e, Error::Locked { this_process: true, .. }), "{e:?}");
+        assert!(e.to_string().contains("locked by this process"), "{e}");
         lock(&b, &path, Lock::Shared).unwrap();
     }
 }
