@@ -1,0 +1,156 @@
+//! Operations on whole arrays and files: copy, convert.
+
+use std::path::PathBuf;
+
+use larder::convert::{ColumnType, ConvertOptions, split_format};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::errors::IntoPy;
+
+/// `copy(src, dst, chunks, codec, shard, deltas, resume)`: as `larder copy`.
+#[pyfunction]
+#[pyo3(signature = (src, dst, chunks = None, codec = None, shard = None, deltas = Vec::new(), resume = false))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn copy<'py>(
+    py: Python<'py>,
+    src: PathBuf,
+    dst: PathBuf,
+    chunks: Option<Vec<usize>>,
+    codec: Option<String>,
+    shard: Option<Vec<usize>>,
+    deltas: Vec<PathBuf>,
+    resume: bool,
+) -> PyResult<Bound<'py, PyDict>> {
+    let mut options = larder::CopyOptions::new();
+    if let Some(c) = &chunks {
+        options.chunks(c);
+    }
+    if let Some(c) = codec {
+        options.codec(c.parse::<larder::Codec>().py_err()?);
+    }
+    if let Some(s) = &shard {
+        options.shard(s);
+    }
+    options.deltas(&deltas).resume(resume);
+    let r = py.detach(|| larder::copy_with_progress(&src, &dst, &options, &mut |_| {})).py_err()?;
+    let d = PyDict::new(py);
+    d.set_item("elements", r.elements)?;
+    d.set_item("bytes", r.bytes)?;
+    Ok(d)
+}
+
+/// The options of a conversion, as `larder convert` takes them; unknown keys are refused.
+fn convert_options(options: &Bound<'_, PyDict>) -> PyResult<(ConvertOptions, bool)> {
+    let mut opts = ConvertOptions::new();
+    let mut append = false;
+    for (key, value) in options.iter() {
+        let key: String = key.extract()?;
+        match key.as_str() {
+            "delimiter" => {
+                let d: String = value.extract()?;
+                let byte = match d.as_str() {
+                    "tab" | "\\t" | "\t" => b'\t',
+                    d if d.len() == 1 => d.as_bytes()[0],
+                    d => {
+                        return Err(PyValueError::new_err(format!(
+                            "delimiter {d:?}: expected one ASCII character or \"tab\""
+                        )));
+                    }
+                };
+                opts.delimiter(byte);
+            }
+            "header" => {
+                opts.header(value.extract()?);
+            }
+            "infer_rows" => {
+                opts.infer_rows(value.extract()?);
+            }
+            "schema" => {
+                opts.schema_file(value.extract::<PathBuf>()?);
+            }
+            "types" => {
+                for (name, spec) in value.extract::<Vec<(String, String)>>()? {
+                    let (ty, format) = split_format(&spec);
+                    let ty = ty.parse::<ColumnType>().map_err(|e| {
+                        PyValueError::new_err(format!("types[{name:?}] = {spec:?}: {e}"))
+                    })?;
+                    opts.column_type(name.clone(), ty);
+                    if let Some(format) = format {
+                        opts.datetime_format(name, format);
+                    }
+                }
+            }
+            "fill" => {
+                for (name, v) in value.extract::<Vec<(String, String)>>()? {
+                    opts.fill(name, v);
+                }
+            }
+            "columns" => {
+                opts.columns(value.extract()?);
+            }
+            "na" => {
+                opts.na_tokens(value.extract::<Vec<String>>()?);
+            }
+            "shrink" => {
+                opts.shrink(value.extract()?);
+            }
+            "max_rejects" => {
+                opts.max_rejects(value.extract()?);
+            }
+            "resume" => {
+                opts.resume(value.extract()?);
+            }
+            "skip_loaded" => {
+                opts.skip_loaded(value.extract()?);
+            }
+            "append" => append = value.extract()?,
+            other => {
+                return Err(PyTypeError::new_err(format!(
+                    "convert() got an unknown option {other:?}"
+                )));
+            }
+        }
+    }
+    Ok((opts, append))
+}
+
+/// `convert(src, dst, options)`: converts the CSV files `src` into the dataset `dst` (or
+/// appends them to it with `append=True`), as `larder convert`; returns its summary.
+#[pyfunction]
+pub(crate) fn convert<'py>(
+    py: Python<'py>,
+    src: Vec<PathBuf>,
+    dst: PathBuf,
+    options: &Bound<'py, PyDict>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let (opts, append) = convert_options(options)?;
+    let d = PyDict::new(py);
+    if append {
+        let r = py.detach(|| opts.append_files(&src, &dst, &mut |_| {})).py_err()?;
+        let load = r.load.unwrap_or_default();
+        d.set_item("rows", r.manifest.rows)?;
+        d.set_item("rows_added", load.rows)?;
+        d.set_item("rejected", load.rejected)?;
+        d.set_item("rows_read", load.rows_read)?;
+        let skipped: Vec<String> =
+            r.skipped.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+        d.set_item("skipped", skipped)?;
+        d.set_item("resumed", r.resumed)?;
+        d.set_item("complete_before", r.complete_before)?;
+        d.set_item("bytes_this_run", r.bytes_this_run)?;
+    } else {
+        let r = py.detach(|| opts.convert_files(&src, &dst, &mut |_| {})).py_err()?;
+        d.set_item("rows", r.manifest.rows)?;
+        d.set_item("rejected", r.manifest.rejected)?;
+        d.set_item("rows_read", r.manifest.rows_read)?;
+        d.set_item("columns", r.manifest.columns.len())?;
+        d.set_item("out_dir", r.out_dir.to_string_lossy().into_owned())?;
+        d.set_item("resumed", r.resumed)?;
+        d.set_item("complete_before", r.complete_before)?;
+        d.set_item("bytes_this_run", r.bytes_this_run)?;
+        d.set_item("notes", r.notes)?;
+    }
+    Ok(d)
+}
