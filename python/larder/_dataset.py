@@ -20,6 +20,7 @@ import numpy as np
 
 from . import _larder
 from ._array import PathLike, open
+from .errors import FormatError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -61,15 +62,21 @@ class Column:
         """The stored values as a zero-copy read-only numpy view: numbers, bools, datetimes,
         categorical codes; for a string column the UTF-8 bytes of all strings (see
         :attr:`offsets`). Missing rows hold placeholders (0, False, code 0, "")."""
-        a = open(self._meta["path"]).to_numpy()
-        return a[: len(self)] if self.kind != "string" else a
+        if self.kind == "string":
+            return self._string_bytes
+        return np.asarray(self._mapped[0])
+
+    @cached_property
+    def _mapped(self) -> tuple[_larder.RawArray | None, _larder.RawArray | None]:
+        # Values and validity as larder maps them: one per row of the manifest, checked.
+        return _larder.open_column(self._ds.path, self.name)
 
     @cached_property
     def validity(self) -> np.ndarray[Any, Any] | None:
         """``True`` where a row holds a value, zero-copy; ``None`` when no value is missing
         (floats mark missing values as NaN instead)."""
-        valid = self._meta.get("valid")
-        return None if valid is None else open(self._file(valid)).to_numpy()[: len(self)]
+        valid = self._mapped[1]
+        return None if valid is None else np.asarray(valid)
 
     @cached_property
     def offsets(self) -> np.ndarray[Any, Any] | None:
@@ -78,8 +85,33 @@ class Column:
         off = self._meta.get("offsets")
         if off is None:
             return None
-        _larder.check_strings(self._meta["path"], self._file(off), len(self))
-        return open(self._file(off)).to_numpy()[: len(self) + 1]
+        return self._checked_strings(self._meta["path"], self._file(off), len(self))[1]
+
+    @cached_property
+    def _string_bytes(self) -> np.ndarray[Any, Any]:
+        off = self._meta.get("offsets")
+        assert off is not None
+        return self._checked_strings(self._meta["path"], self._file(off), len(self))[0]
+
+    @staticmethod
+    def _checked_strings(
+        data: str, off: str, n: int
+    ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        """The bytes and the ``n + 1`` offsets of mapped strings, checked so that Arrow never
+        reads outside the bytes: larder's checks (first 0, last the end of the bytes, one more
+        offset than strings) and ascending offsets (one vectorised pass over the offsets)."""
+        _larder.check_strings(data, off, n)
+        offsets = open(off).to_numpy()[: n + 1]
+        values = open(data).to_numpy()
+        if len(offsets) != n + 1 or (n and offsets[-1] > len(values)):
+            raise FormatError(
+                f"{off}: offsets end past the {len(values)} bytes of {data} "
+                "(an append still under way?)"
+            )
+        if n and bool(np.any(offsets[1:] < offsets[:-1])):
+            bad = int(np.argmax(offsets[1:] < offsets[:-1]))
+            raise FormatError(f"{off}: offsets {bad} and {bad + 1} decrease; string {bad} is damaged")
+        return values, offsets
 
     @cached_property
     def categories(self) -> list[str] | None:
@@ -96,11 +128,10 @@ class Column:
         import pyarrow as pa
 
         data, off = self._file(d["file"]), self._file(d["offsets"])
-        offsets = open(off).to_numpy()
-        n = len(offsets) - 1
-        _larder.check_strings(data, off, n)
+        n = max(open(off).shape[0] - 1, 0)
+        values, offsets = self._checked_strings(data, off, n)
         return pa.Array.from_buffers(
-            pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(open(data).to_numpy())]
+            pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(values)]
         )
 
     # -- conversions ------------------------------------------------------------------------

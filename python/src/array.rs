@@ -10,9 +10,7 @@ use std::path::{Path, PathBuf};
 
 use larder::npy::Header;
 use larder::select::Item;
-use larder::{
-    AnyStore, ArrayRead, DeltaReport, Element, ElementType, MaterializeReport, MmapArray,
-};
+use larder::{AnyStore, ArrayRead, DeltaReport, Element, MaterializeReport, MmapArray};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyDict, PyTuple};
@@ -77,25 +75,106 @@ fn open_typed<T: Element>(
     Ok(Box::new(a))
 }
 
+/// Runs `$body` with `$T` the Rust type of the element type `$element`.
+macro_rules! by_element {
+    ($element:expr, $T:ident => $body:expr) => {{
+        use larder::ElementType as E;
+        match $element {
+            E::Bool => {
+                type $T = bool;
+                $body
+            }
+            E::U8 => {
+                type $T = u8;
+                $body
+            }
+            E::U16 => {
+                type $T = u16;
+                $body
+            }
+            E::U32 => {
+                type $T = u32;
+                $body
+            }
+            E::U64 => {
+                type $T = u64;
+                $body
+            }
+            E::I8 => {
+                type $T = i8;
+                $body
+            }
+            E::I16 => {
+                type $T = i16;
+                $body
+            }
+            E::I32 => {
+                type $T = i32;
+                $body
+            }
+            E::I64 => {
+                type $T = i64;
+                $body
+            }
+            E::F16 => {
+                type $T = larder::f16;
+                $body
+            }
+            E::F32 => {
+                type $T = f32;
+                $body
+            }
+            E::F64 => {
+                type $T = f64;
+                $body
+            }
+            E::C64 => {
+                type $T = larder::Complex<f32>;
+                $body
+            }
+            E::C128 => {
+                type $T = larder::Complex<f64>;
+                $body
+            }
+        }
+    }};
+}
+
 fn open_npy(path: &Path, mode: &str, deltas: &[PathBuf]) -> larder::Result<Box<dyn Npy>> {
-    use ElementType as E;
     let element = larder::read_header(path)?.dtype.element();
-    match element {
-        E::Bool => open_typed::<bool>(path, mode, deltas),
-        E::U8 => open_typed::<u8>(path, mode, deltas),
-        E::U16 => open_typed::<u16>(path, mode, deltas),
-        E::U32 => open_typed::<u32>(path, mode, deltas),
-        E::U64 => open_typed::<u64>(path, mode, deltas),
-        E::I8 => open_typed::<i8>(path, mode, deltas),
-        E::I16 => open_typed::<i16>(path, mode, deltas),
-        E::I32 => open_typed::<i32>(path, mode, deltas),
-        E::I64 => open_typed::<i64>(path, mode, deltas),
-        E::F16 => open_typed::<larder::f16>(path, mode, deltas),
-        E::F32 => open_typed::<f32>(path, mode, deltas),
-        E::F64 => open_typed::<f64>(path, mode, deltas),
-        E::C64 => open_typed::<larder::Complex<f32>>(path, mode, deltas),
-        E::C128 => open_typed::<larder::Complex<f64>>(path, mode, deltas),
-    }
+    by_element!(element, T => open_typed::<T>(path, mode, deltas))
+}
+
+/// A dataset column's values (not for string columns) and validity, mapped read-only with the
+/// manifest's row count, as larder's `Column::values` and `Column::validity` check them.
+#[pyfunction]
+pub(crate) fn open_column(
+    py: Python<'_>,
+    path: PathBuf,
+    name: &str,
+) -> PyResult<(Option<RawArray>, Option<RawArray>)> {
+    let raw = |array: Box<dyn Npy>, file: PathBuf| RawArray {
+        backing: Backing::Npy { array, writable: None },
+        path: file.to_string_lossy().into_owned(),
+        mode: "r".to_string(),
+    };
+    py.detach(|| {
+        let ds = larder::dataset::Dataset::open(&path)?;
+        let column = ds.column(name)?;
+        let values = if column.kind() == larder::dataset::ColumnKind::String {
+            None
+        } else {
+            let element = column.element()?;
+            let array: Box<dyn Npy> = by_element!(element, T => Box::new(column.values::<T>()?));
+            Some(raw(array, column.file()))
+        };
+        let validity = match (column.validity()?, column.validity_file()) {
+            (Some(v), Some(file)) => Some(raw(Box::new(v), file)),
+            _ => None,
+        };
+        Ok((values, validity))
+    })
+    .py_err()
 }
 
 enum Backing {
@@ -350,7 +429,7 @@ fn to_item(o: &Bound<'_, PyAny>) -> PyResult<Item> {
     if o.is_none() {
         return Ok(Item::NewAxis);
     }
-    if o.is(&o.py().Ellipsis()) {
+    if o.is(o.py().Ellipsis()) {
         return Ok(Item::Ellipsis);
     }
     if let Ok((start, stop, step)) = o.extract::<(Option<i64>, Option<i64>, Option<i64>)>() {
