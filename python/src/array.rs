@@ -385,7 +385,15 @@ impl RawArray {
         let (address, readonly) = match writable {
             None => (py.detach(|| array.data().map(|d| d.as_ptr() as usize)).py_err()?, true),
             Some(Ok(address)) => (*address, false),
-            Some(Err(reason)) => return Err(PyValueError::new_err(reason.clone())),
+            Some(Err(reason)) => {
+                return Err(crate::errors::named(
+                    "NotViewableError",
+                    format!(
+                        "{reason} (from Python: mode \"r\" lends it read-only in place, numpy \
+                         reads either byte order)"
+                    ),
+                ));
+            }
         };
         let d = PyDict::new(py);
         d.set_item("version", 3)?;

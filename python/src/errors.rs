@@ -14,7 +14,11 @@ pub(crate) fn to_py(e: larder::Error) -> PyErr {
     if matches!(e, larder::Error::Interrupted { .. } | larder::Error::Signal { .. }) {
         return PyKeyboardInterrupt::new_err(message);
     }
-    let class = class_of(&e);
+    named(class_of(&e), message)
+}
+
+/// The exception `class` of `larder.errors` with `message`.
+pub(crate) fn named(class: &str, message: String) -> PyErr {
     Python::attach(|py| {
         let made = py
             .import("larder.errors")
