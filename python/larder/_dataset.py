@@ -194,6 +194,12 @@ class Column:
             return pa.DictionaryArray.from_arrays(codes, dictionary)
         if not values.dtype.isnative:
             values = values.astype(values.dtype.newbyteorder("="))
+        if bitmap is None and values.dtype.kind == "f":
+            # A missing float is NaN (as pd.read_csv reads it); Arrow readers (DuckDB, polars)
+            # see it as null, as pyarrow's from_pandas does. One pass over the values.
+            nan = np.isnan(values)
+            if nan.any():
+                bitmap = pa.py_buffer(np.packbits(~nan, bitorder="little"))
         return pa.Array.from_buffers(
             pa.from_numpy_dtype(values.dtype), n, [bitmap, pa.py_buffer(values)]
         )
@@ -206,7 +212,7 @@ class Column:
 
         if dtype_backend == "pyarrow":
             return pd.Series(
-                self.to_arrow(start, stop), name=self.name, dtype=pd.ArrowDtype(self.arrow_type)
+                pd.arrays.ArrowExtensionArray(self.to_arrow(start, stop)), name=self.name, copy=False
             )
         if dtype_backend != "numpy_nullable":
             raise ValueError(
@@ -215,9 +221,9 @@ class Column:
         stop = len(self) if stop is None else min(stop, len(self))
         start = min(start, stop)
         kind, validity = self.kind, self.validity
+        # A column with a validity file is nullable in every row range (the same dtype for
+        # head() and for every dask partition).
         mask = None if validity is None else ~validity[start:stop]
-        if mask is not None and not mask.any():
-            mask = None
         if kind == "string":
             import pyarrow as pa  # noqa: F401  (the string dtype is Arrow-backed)
 
@@ -246,10 +252,10 @@ class Column:
         if mask is None:
             return pd.Series(values, name=self.name, copy=False)
         if kind == "bool":
-            return pd.Series(pd.arrays.BooleanArray(values, mask, copy=False), name=self.name)
+            return pd.Series(pd.arrays.BooleanArray(values, mask, copy=False), name=self.name, copy=False)
         if values.dtype.kind in "iu":
-            return pd.Series(pd.arrays.IntegerArray(values, mask, copy=False), name=self.name)
-        return pd.Series(pd.arrays.FloatingArray(values, mask, copy=False), name=self.name)
+            return pd.Series(pd.arrays.IntegerArray(values, mask, copy=False), name=self.name, copy=False)
+        return pd.Series(pd.arrays.FloatingArray(values, mask, copy=False), name=self.name, copy=False)
 
     @property
     def arrow_type(self) -> pa.DataType:
@@ -348,12 +354,7 @@ class Dataset:
         """The Arrow schema of :meth:`to_arrow`."""
         import pyarrow as pa
 
-        return pa.schema(
-            [
-                pa.field(c.name, c.arrow_type, nullable=c._meta.get("valid") is not None or c.kind == "number")
-                for c in self._columns.values()
-            ]
-        )
+        return pa.schema([pa.field(c.name, c.arrow_type) for c in self._columns.values()])
 
     # -- pandas ---------------------------------------------------------------------------
     def to_pandas(
@@ -428,10 +429,10 @@ class Dataset:
         if batch_rows < 1:
             raise ValueError(f"batch_rows {batch_rows}: must be at least 1")
         cols = self._pick(columns)
-        names = [c.name for c in cols]
+        schema = pa.schema([pa.field(c.name, c.arrow_type) for c in cols])
         for lo in range(0, len(self), batch_rows):
             hi = min(lo + batch_rows, len(self))
-            yield pa.record_batch([c.to_arrow(lo, hi) for c in cols], names=names)
+            yield pa.record_batch([c.to_arrow(lo, hi) for c in cols], schema=schema)
 
     def to_reader(
         self, batch_rows: int = BATCH_ROWS, columns: Sequence[str] | None = None
@@ -439,7 +440,7 @@ class Dataset:
         """A fresh pyarrow RecordBatchReader of bounded batches."""
         import pyarrow as pa
 
-        schema = self.schema if columns is None else pa.schema([self.schema.field(c) for c in columns])
+        schema = pa.schema([pa.field(c.name, c.arrow_type) for c in self._pick(columns)])
         return pa.RecordBatchReader.from_batches(schema, self.batches(batch_rows, columns))
 
     def __arrow_c_schema__(self) -> object:

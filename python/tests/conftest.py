@@ -39,3 +39,15 @@ def log_csv(tmp_path: Path) -> Path:
 def larder_bin() -> str | None:
     b = os.environ.get("LARDER_BIN")
     return b if b and os.path.exists(b) else None
+
+
+def mapped_file(address: int) -> str | None:
+    """The file mapped at `address` in this process (from /proc/self/maps), None for memory
+    that maps no file (heap, anonymous)."""
+    with open("/proc/self/maps") as f:
+        for line in f:
+            parts = line.split()
+            lo, hi = (int(x, 16) for x in parts[0].split("-"))
+            if lo <= address < hi:
+                return parts[5] if len(parts) > 5 else None
+    return None

@@ -1,0 +1,180 @@
+"""Datasets: columns zero-copy, pandas with read_csv's missing values, Arrow (pa.table,
+polars, DuckDB through the C stream interface), dask partitions, info/head/dtypes."""
+
+from __future__ import annotations
+
+import gc
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+import larder
+from conftest import mapped_file
+
+
+@pytest.fixture
+def ds(log_csv: Path, tmp_path: Path) -> larder.Dataset:
+    summary = larder.convert(log_csv, tmp_path / "log", types={"note": "str"})
+    assert summary["rows"] == 200 and summary["rejected"] == 0 and summary["columns"] == 6
+    return larder.open_dataset(tmp_path / "log")
+
+
+def inside(address: int, file: Path) -> bool:
+    """True when `address` lies in a mapping of `file` (zero-copy: not a copy on the heap)."""
+    return mapped_file(address) == str(file.resolve())
+
+
+def test_shape_and_columns(ds: larder.Dataset) -> None:
+    assert len(ds) == 200
+    assert ds.columns == ["id", "region", "note", "when", "latency", "ok"]
+    kinds = {c: ds[c].kind for c in ds.columns}
+    assert kinds == {
+        "id": "number",
+        "region": "categorical",
+        "note": "string",
+        "when": "datetime",
+        "latency": "number",
+        "ok": "bool",
+    }
+    assert list(ds.dtypes.astype(str)) == ["Int64", "category", "string", "datetime64[s]", "float64", "boolean"]
+    assert ds.schema.names == ds.columns
+    assert ds["region"].categories == ["eu", "us", "ap"]
+
+
+def test_column_values_are_zero_copy_and_outlive_the_dataset(ds: larder.Dataset) -> None:
+    col = ds["id"]
+    values, validity = col.values, col.validity
+    assert validity is not None and not validity.flags.writeable and not values.flags.writeable
+    assert inside(values.__array_interface__["data"][0], Path(ds.path) / "id.npy")
+    assert inside(validity.__array_interface__["data"][0], Path(ds.path) / "id.valid.npy")
+    assert int((~validity).sum()) == 12  # rows 5, 22, 39, ... (every 17th from 5)
+    path = ds.path
+    del ds, col
+    gc.collect()
+    ref = pd.read_csv(Path(path).parent / "log.csv")["id"]
+    np.testing.assert_array_equal(values[validity], ref.dropna().astype(np.int64))
+
+
+def test_to_pandas_matches_read_csv(ds: larder.Dataset, log_csv: Path) -> None:
+    df = ds.to_pandas()
+    ref = pd.read_csv(log_csv, keep_default_na=True)
+    assert list(df.columns) == list(ref.columns)
+    for c in df.columns:
+        np.testing.assert_array_equal(df[c].isna().to_numpy(), ref[c].isna().to_numpy(), err_msg=c)
+    present = ref["id"].notna()
+    np.testing.assert_array_equal(df["id"][present].astype("int64"), ref["id"][present].astype("int64"))
+    assert df["id"].dtype == "Int64" and df["ok"].dtype == "boolean"
+    np.testing.assert_array_equal(df["latency"].to_numpy(), ref["latency"].to_numpy())
+    assert list(df["region"].astype(object)) == list(ref["region"])
+    assert list(df["note"].dropna()) == list(ref["note"].dropna())
+    when = pd.to_datetime(ref["when"], format="ISO8601")
+    np.testing.assert_array_equal(df["when"].to_numpy(), when.to_numpy().astype("M8[s]"))
+    assert df["ok"].dropna().tolist() == ref["ok"].dropna().astype(bool).tolist()
+    # numeric values without missing ones are the mapping itself
+    lat = df["latency"].to_numpy()
+    assert inside(lat.__array_interface__["data"][0], Path(ds.path) / "latency.npy")
+    ids = df["id"].array._data  # the Int64 column's values: the mapping, with a mask beside
+    assert inside(ids.__array_interface__["data"][0], Path(ds.path) / "id.npy")
+
+
+def test_to_pandas_pyarrow_backend_and_column_choice(ds: larder.Dataset) -> None:
+    df = ds.to_pandas(dtype_backend="pyarrow", columns=["note", "id"])
+    assert list(df.columns) == ["note", "id"]
+    assert str(df["id"].dtype) == "int64[pyarrow]"
+    assert df["id"].isna().sum() == 12 and df["note"].isna().sum() == 40
+    with pytest.raises(ValueError, match="dtype_backend"):
+        ds.to_pandas(dtype_backend="numpy")
+    with pytest.raises(KeyError):
+        ds.to_pandas(columns=["nope"])
+
+
+def test_arrow_buffers_point_into_the_mapping(ds: larder.Dataset) -> None:
+    t = pa.table(ds)
+    assert t.num_rows == 200 and t.column_names == ds.columns
+    note = t.column("note").chunk(0)
+    assert note.type == pa.large_string()
+    bufs = note.buffers()
+    assert inside(bufs[1].address, Path(ds.path) / "note.offsets.npy")
+    assert inside(bufs[2].address, Path(ds.path) / "note.npy")
+    region = t.column("region").chunk(0)
+    assert pa.types.is_dictionary(region.type)
+    assert inside(region.indices.buffers()[1].address, Path(ds.path) / "region.npy")
+    assert inside(t.column("id").chunk(0).buffers()[1].address, Path(ds.path) / "id.npy")
+    assert inside(t.column("when").chunk(0).buffers()[1].address, Path(ds.path) / "when.npy")
+    assert t.equals(ds.to_arrow())
+    assert t.column("when").null_count == ds.to_pandas()["when"].isna().sum()
+
+
+def test_the_stream_is_fresh_per_call_and_batched(ds: larder.Dataset, monkeypatch: pytest.MonkeyPatch) -> None:
+    batches = list(ds.batches(batch_rows=64))
+    assert [b.num_rows for b in batches] == [64, 64, 64, 8]
+    assert pa.Table.from_batches(batches).equals(pa.table(ds).combine_chunks())
+    a, b = pa.RecordBatchReader.from_stream(ds), pa.RecordBatchReader.from_stream(ds)
+    assert a.read_all().equals(b.read_all())
+    schema = pa.schema(ds.__arrow_c_schema__() and ds.schema)
+    assert schema == ds.schema
+    with pytest.raises(ValueError, match="batch_rows"):
+        list(ds.batches(0))
+
+
+def test_polars_and_duckdb_read_it(ds: larder.Dataset) -> None:
+    pl = pytest.importorskip("polars")
+    duckdb = pytest.importorskip("duckdb")
+    frame = pl.DataFrame(ds)
+    assert frame.shape == (200, 6)
+    assert frame["id"].null_count() == 12
+    assert ds.to_polars().equals(frame)
+    ref = ds.to_pandas().groupby("region", observed=True)["latency"].mean()
+    rows = duckdb.sql("select region, avg(latency) from ds group by region order by region").fetchall()
+    for region, mean in rows:
+        assert mean == pytest.approx(ref[region])
+
+
+def test_head_and_info(ds: larder.Dataset) -> None:
+    h = ds.head(3)
+    assert len(h) == 3 and list(h.index) == [0, 1, 2]
+    pd.testing.assert_frame_equal(h, ds.to_pandas().iloc[:3])
+    buf = io.StringIO()
+    ds.info(buf=buf)
+    text = buf.getvalue()
+    assert "RangeIndex: 200 entries, 0 to 199" in text
+    assert " 0   id       188 non-null" in text
+    assert "category" in text and "boolean" in text
+
+
+def test_to_dask_partitions_equal_to_pandas(ds: larder.Dataset) -> None:
+    pytest.importorskip("dask.dataframe")
+    d = ds.to_dask(partition_rows=64)
+    assert d.npartitions == 4
+    pd.testing.assert_frame_equal(d.compute(), ds.to_pandas())
+    assert d["latency"].sum().compute() == pytest.approx(ds.to_pandas()["latency"].sum())
+
+
+def test_to_dask_on_a_local_cluster_with_processes(ds: larder.Dataset) -> None:
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with distributed.Client(cluster):
+            got = ds.to_dask(partition_rows=50).compute()
+    pd.testing.assert_frame_equal(got, ds.to_pandas())
+
+
+def test_convert_errors_and_append(log_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "x"
+    larder.convert(log_csv, out)
+    with pytest.raises(larder.FormatError, match="already exists"):
+        larder.convert(log_csv, out)
+    extra = tmp_path / "more.csv"
+    extra.write_text("id,region,note,when,latency,ok\n999,eu,x,2024-02-01T00:00:00,1.0,true\n")
+    r = larder.convert(extra, out, append=True)
+    assert r["rows"] == 201 and r["rows_added"] == 1
+    assert larder.open_dataset(out).to_pandas()["id"].iloc[-1] == 999
+    with pytest.raises(TypeError, match="unknown option"):
+        larder._larder.convert([str(log_csv)], str(tmp_path / "y"), {"nope": 1})
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\nx,3\n")
+    with pytest.raises(larder.ConversionError):
+        larder.convert(bad, tmp_path / "z", types={"a": "int64"}, strict=True)
