@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ._array import Array, copy, materialize, open
 from ._dataset import Column, Dataset, open_dataset
-from ._ops import convert
+from ._ops import convert, groupby, stats
 from ._larder import __version__
 from .errors import (
     ArgumentError,
@@ -50,7 +50,9 @@ __all__ = [
     "__version__",
     "convert",
     "copy",
+    "groupby",
     "materialize",
     "open",
     "open_dataset",
+    "stats",
 ]

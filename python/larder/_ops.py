@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _larder
 from ._array import PathLike
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def convert(
@@ -60,3 +64,49 @@ def convert(
         if value is not None:
             options[key] = value
     return _larder.convert(sources, os.fspath(dst), options)
+
+
+def stats(
+    path: PathLike,
+    *,
+    bins: int | None = None,
+    range: tuple[float, float] | None = None,  # noqa: A002  (numpy's name for it)
+    quantiles: Sequence[float] = (),
+    std: bool = True,
+) -> dict[str, Any]:
+    """Statistics of an array or a dataset column's file, as ``larder stats --json``: count,
+    sum, mean, std, min, max, NaN count in one pass (missing values left out), and on request
+    a histogram of ``bins`` equal bins (over ``range``) and ``quantiles`` (numpy's linear
+    method). Datetimes give count, mean, min and max as ISO 8601 text."""
+    text = _larder.stats(
+        os.fspath(path), bins, None if range is None else (float(range[0]), float(range[1])),
+        [float(q) for q in quantiles], std,
+    )
+    result: dict[str, Any] = json.loads(text)
+    return result
+
+
+def groupby(
+    dataset: PathLike,
+    by: str,
+    agg: Sequence[str] = ("count",),
+    *,
+    every: str | None = None,
+) -> pd.DataFrame:
+    """A group-by over a dataset, as ``larder groupby``: one row per non-empty group, indexed by
+    the key (a category label, an integer, or a time bucket's start with ``every="1h"`` etc.),
+    one column per aggregate: ``count``, ``count:COL``, ``sum:COL``, ``mean:COL``,
+    ``min:COL``, ``max:COL``. Returns a pandas DataFrame."""
+    import pandas as pd
+
+    r = json.loads(_larder.groupby(os.fspath(dataset), by, list(agg), every))
+    keys = r["keys"]
+    # JSON has no NaN or infinities: larder writes them as the strings "NaN", "inf", "-inf".
+    data = {
+        name: [float(v) if isinstance(v, str) else v for v in values]
+        for name, values in r["aggregates"].items()
+    }
+    index = pd.Index(keys, name=r.get("by", by))
+    if every is not None:
+        index = pd.DatetimeIndex(pd.to_datetime(keys), name=r.get("by", by))
+    return pd.DataFrame(data, index=index)

@@ -154,3 +154,57 @@ pub(crate) fn convert<'py>(
     }
     Ok(d)
 }
+
+/// `stats(path, bins, range, quantiles, std)`: what `larder stats --json` prints, as JSON text.
+#[pyfunction]
+#[pyo3(signature = (path, bins = None, range = None, quantiles = Vec::new(), std = true))]
+pub(crate) fn stats(
+    py: Python<'_>,
+    path: PathBuf,
+    bins: Option<usize>,
+    range: Option<(f64, f64)>,
+    quantiles: Vec<f64>,
+    std: bool,
+) -> PyResult<String> {
+    let mut options = larder::compute::StatsOptions::new();
+    options.std(std).quantiles(&quantiles);
+    if let Some(n) = bins {
+        options.bins(n);
+    }
+    if let Some((lo, hi)) = range {
+        options.range(lo, hi);
+    }
+    py.detach(|| {
+        let d = options.describe(&path)?;
+        serde_json::to_string(&d)
+            .map_err(|e| larder::Error::Internal(format!("stats as JSON: {e}")))
+    })
+    .py_err()
+}
+
+/// `groupby(dataset, by, aggs, every)`: what `larder groupby --json` prints, as JSON text.
+#[pyfunction]
+#[pyo3(signature = (dataset, by, aggs, every = None))]
+pub(crate) fn groupby(
+    py: Python<'_>,
+    dataset: PathBuf,
+    by: String,
+    aggs: Vec<String>,
+    every: Option<String>,
+) -> PyResult<String> {
+    let aggs = aggs
+        .iter()
+        .map(|a| a.parse::<larder::compute::Agg>())
+        .collect::<larder::Result<Vec<_>>>()
+        .py_err()?;
+    let every = every.map(|e| e.parse::<larder::compute::Every>()).transpose().py_err()?;
+    py.detach(|| {
+        let r = match every {
+            None => larder::compute::groupby(&dataset, &by, &aggs)?,
+            Some(e) => larder::compute::groupby_every(&dataset, &by, e, &aggs)?,
+        };
+        serde_json::to_string(&r)
+            .map_err(|e| larder::Error::Internal(format!("groupby as JSON: {e}")))
+    })
+    .py_err()
+}
