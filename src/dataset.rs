@@ -25,9 +25,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#[cfg(feature = "arrow")]
+pub mod arrow;
 mod manifest;
 pub(crate) mod names;
 mod strings;
+mod typed;
 
 use std::path::{Path, PathBuf};
 
@@ -36,6 +39,9 @@ pub use manifest::{
     is_plain_file_name,
 };
 pub use strings::{Strings, StringsView};
+pub use typed::{
+    CategoricalColumn, Codes, ColumnData, DateTimeColumn, Nullable, Numbers, StringColumn,
+};
 
 use crate::dtype::{DType, Element, ElementType};
 use crate::error::{Error, Result};
@@ -194,6 +200,23 @@ impl Dataset {
         })?;
         Ok(Column { dir: &self.dir, meta, rows: self.manifest.rows })
     }
+
+    /// The column called `name`, typed by kind, with its missing values as `None` (see
+    /// [`ColumnData`]).
+    ///
+    /// # Errors
+    /// As [`Dataset::column`] and [`ColumnData::of`].
+    pub fn column_data(&self, name: &str) -> Result<ColumnData> {
+        ColumnData::of(&self.column(name)?)
+    }
+
+    /// The column at `index`, in the manifest's order, typed by kind (see [`ColumnData`]).
+    ///
+    /// # Errors
+    /// As [`Dataset::nth_column`] and [`ColumnData::of`].
+    pub fn column_data_at(&self, index: usize) -> Result<ColumnData> {
+        ColumnData::of(&self.nth_column(index)?)
+    }
 }
 
 /// One column of a [`Dataset`].
@@ -336,6 +359,14 @@ impl<'a> Column<'a> {
                     format!("holds shape {shape:?}, the manifest says {} rows", self.rows),
                 )
             })
+    }
+
+    /// The column typed by kind, with its missing values as `None` (see [`ColumnData`]).
+    ///
+    /// # Errors
+    /// As [`ColumnData::of`].
+    pub fn data(&self) -> Result<ColumnData> {
+        ColumnData::of(self)
     }
 
     /// Rows whose value is missing (not counting NaN in float columns).

@@ -67,6 +67,9 @@ pub mod store;
 mod sys;
 pub mod zarr;
 
+/// Arrow export of datasets (feature `arrow`), and the arrow-rs crates it uses.
+#[cfg(feature = "arrow")]
+pub use dataset::arrow;
 pub use dtype::{ByteOrder, DType, Element, ElementType, Scalar};
 pub use error::{Error, Result};
 pub use grid::{ChunkGrid, Region};

@@ -1,7 +1,7 @@
 //! The system layer: the only module of the crate allowed `unsafe`, and so the home of every
 //! call the compiler cannot check — memory mappings (`map`), file locks, clones and page-cache
-//! advice (`file`), memory and CPU facts (`mem`), `/proc/self/pagemap` (`pagemap`), and running a
-//! kernel compiled for AVX2 or AVX-512 (`simd`).
+//! advice (`file`), memory and CPU facts (`mem`), `/proc/self/pagemap` (`pagemap`), running a
+//! kernel compiled for AVX2 or AVX-512 (`simd`), and Arrow buffers over mappings (`arrow`).
 //!
 //! The safety model is written out in `docs/safety.md`. In short: a file mapping is sound as
 //! long as no other process truncates the file or rewrites the mapped bytes while the mapping
@@ -10,6 +10,8 @@
 //! and documents the rest, the stance numpy's `np.memmap` and ripgrep take.
 #![allow(unsafe_code)]
 
+#[cfg(feature = "arrow")]
+mod arrow;
 mod file;
 mod map;
 mod mem;
@@ -17,6 +19,8 @@ mod pagemap;
 mod signal;
 mod simd;
 
+#[cfg(feature = "arrow")]
+pub(crate) use arrow::{MapOwner, StringDamage, large_strings, mapped_buffer};
 pub use file::free_space;
 pub(crate) use file::{
     CloneHow, FileAdvice, Lock, advise_file, clone_file, create_locked, lock, start_writeback,

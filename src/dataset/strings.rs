@@ -3,6 +3,7 @@
 //! `bytes[offsets[i]..offsets[i + 1]]`, borrowed without a copy.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::npy::MmapArray;
@@ -13,8 +14,9 @@ use crate::npy::MmapArray;
 /// checked to be UTF-8, so a damaged file gives an error naming it, never a wrong string.
 #[derive(Debug)]
 pub struct Strings {
-    bytes: MmapArray<u8>,
-    offsets: MmapArray<i64>,
+    // Shared so that Arrow arrays over the mappings keep them alive (`dataset::arrow`).
+    bytes: Arc<MmapArray<u8>>,
+    offsets: Arc<MmapArray<i64>>,
     offsets_path: PathBuf,
 }
 
@@ -64,10 +66,20 @@ impl Strings {
             ));
         };
         Ok(Strings {
-            bytes: bytes_file,
-            offsets: offsets_file,
+            bytes: Arc::new(bytes_file),
+            offsets: Arc::new(offsets_file),
             offsets_path: offsets.to_path_buf(),
         })
+    }
+
+    /// The bytes file, mapped.
+    pub fn bytes_file(&self) -> &Arc<MmapArray<u8>> {
+        &self.bytes
+    }
+
+    /// The offsets file, mapped (`len() + 1` offsets).
+    pub fn offsets_file(&self) -> &Arc<MmapArray<i64>> {
+        &self.offsets
     }
 
     /// Number of strings.
@@ -110,9 +122,14 @@ impl Strings {
         };
         let range = usize::try_from(start).ok().zip(usize::try_from(end).ok());
         let Some(v) = range.filter(|(s, e)| s <= e).and_then(|(s, e)| bytes.get(s..e)) else {
+            // The byte of the file where the offending offset is stored: the start's when it
+            // is outside the bytes, else the end's.
+            let start_ok = usize::try_from(start).is_ok_and(|s| s <= bytes.len());
+            let entry = if start_ok { i + 1 } else { i };
+            let at = self.offsets.header().data_offset as u64 + 8 * entry as u64;
             return Err(Error::format(
                 &self.offsets_path,
-                0,
+                at,
                 format!(
                     "string {i}: offsets {start}..{end} are not inside the {} bytes",
                     bytes.len()
@@ -120,7 +137,11 @@ impl Strings {
             ));
         };
         std::str::from_utf8(v).map_err(|e| {
-            Error::format(&self.offsets_path, 0, format!("string {i} is not UTF-8: {e}"))
+            // The byte of the bytes file where the bad sequence starts.
+            let at = self.bytes.header().data_offset as u64
+                + u64::try_from(start).unwrap_or(0)
+                + e.valid_up_to() as u64;
+            Error::format(self.bytes.path(), at, format!("string {i} is not UTF-8: {e}"))
         })
     }
 

@@ -11,10 +11,13 @@
 
 mod append;
 mod arch;
+#[cfg(feature = "arrow")]
+mod arrow;
 mod cat_stream;
 mod chunk_cap;
 mod chunked;
 mod cli;
+mod columns;
 mod compute;
 mod convert;
 mod cow;

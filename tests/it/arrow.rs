@@ -1,0 +1,387 @@
+//! Arrow export (feature `arrow`): values and nulls equal the typed columns, buffers lie inside
+//! the mappings (zero-copy), the C stream and C data interfaces round-trip, and a damaged dataset
+//! is an error, never a wrong value or a crash in a consumer.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use larder::Error;
+use larder::arrow::arrow_array::cast::AsArray;
+use larder::arrow::arrow_array::ffi_stream::ArrowArrayStreamReader;
+use larder::arrow::arrow_array::types::{
+    Date32Type, Float64Type, Int64Type, TimestampMillisecondType, UInt8Type, UInt16Type, UInt32Type,
+};
+use larder::arrow::arrow_array::{Array, ArrayRef, RecordBatch, RecordBatchReader};
+use larder::arrow::arrow_schema::{DataType, TimeUnit as ArrowUnit};
+use larder::arrow::{self, ArrowOptions, DEFAULT_BATCH_ROWS, DatasetReader};
+use larder::convert::ColumnType;
+use larder::dataset::{ColumnData, Dataset, Numbers};
+
+use crate::columns::{convert, data_offset, mixed, poke};
+
+/// Every row of an exported array as text (`None` for null), for the types larder exports.
+fn texts(a: &dyn Array) -> Vec<Option<String>> {
+    let s = |i: usize, f: &dyn Fn(usize) -> String| a.is_valid(i).then(|| f(i));
+    (0..a.len())
+        .map(|i| match a.data_type() {
+            DataType::Int64 => s(i, &|i| a.as_primitive::<Int64Type>().value(i).to_string()),
+            DataType::Float64 => s(i, &|i| a.as_primitive::<Float64Type>().value(i).to_string()),
+            DataType::Boolean => s(i, &|i| a.as_boolean().value(i).to_string()),
+            DataType::LargeUtf8 => s(i, &|i| a.as_string::<i64>().value(i).to_string()),
+            DataType::Date32 => s(i, &|i| a.as_primitive::<Date32Type>().value(i).to_string()),
+            DataType::Timestamp(ArrowUnit::Millisecond, _) => {
+                s(i, &|i| a.as_primitive::<TimestampMillisecondType>().value(i).to_string())
+            }
+            DataType::Dictionary(k, _) => s(i, &|i| {
+                let (keys, values): (usize, &ArrayRef) = match **k {
+                    DataType::UInt8 => {
+                        let d = a.as_dictionary::<UInt8Type>();
+                        (d.keys().value(i) as usize, d.values())
+                    }
+                    DataType::UInt16 => {
+                        let d = a.as_dictionary::<UInt16Type>();
+                        (d.keys().value(i) as usize, d.values())
+                    }
+                    _ => {
+                        let d = a.as_dictionary::<UInt32Type>();
+                        (d.keys().value(i) as usize, d.values())
+                    }
+                };
+                values.as_string::<i64>().value(keys).to_string()
+            }),
+            t => panic!("no text for {t}"),
+        })
+        .collect()
+}
+
+/// Every row of a typed column as text, in the units Arrow gets them.
+fn typed_texts(c: &ColumnData) -> Vec<Option<String>> {
+    let str = |v: Option<&str>| v.map(str::to_string);
+    match c {
+        ColumnData::Number(Numbers::I64(n)) => {
+            n.iter().unwrap().map(|v| v.map(|x| x.to_string())).collect()
+        }
+        ColumnData::Number(n) => n.iter_f64().unwrap().map(|v| v.map(|x| x.to_string())).collect(),
+        ColumnData::Bool(b) => b.iter().unwrap().map(|v| v.map(|x| x.to_string())).collect(),
+        ColumnData::Categorical(k) => k.labels().unwrap().map(str).collect(),
+        ColumnData::String(s) => s.iter().unwrap().map(|v| str(v.unwrap())).collect(),
+        ColumnData::DateTime(d) => {
+            d.counts().iter().unwrap().map(|v| v.map(|x| x.to_string())).collect()
+        }
+        _ => unreachable!(),
+    }
+}
+
+fn batches(ds: &Dataset, rows: usize) -> Vec<RecordBatch> {
+    ArrowOptions::new().batch_rows(rows).reader(ds).unwrap().collect::<Result<_, _>>().unwrap()
+}
+
+#[test]
+fn arrow_batches_equal_the_typed_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let ds = Dataset::open(mixed(dir.path())).unwrap();
+    let schema = arrow::schema(&ds).unwrap();
+    let types: Vec<_> = schema.fields().iter().map(|f| f.data_type().to_string()).collect();
+    assert_eq!(
+        types,
+        [
+            "Int64",
+            "Float64",
+            "Boolean",
+            "Dictionary(UInt8, LargeUtf8)",
+            "LargeUtf8",
+            "Timestamp(ms, \"UTC\")",
+            "Date32"
+        ]
+    );
+    let f = schema.field_with_name("region").unwrap();
+    assert_eq!(f.metadata()["larder.kind"], "categorical");
+    assert_eq!(f.metadata()["larder.dtype"], "|u1");
+    assert!(f.is_nullable() && !schema.field_with_name("score").unwrap().is_nullable());
+    for rows in [1, 3, 4, DEFAULT_BATCH_ROWS] {
+        let got = batches(&ds, rows);
+        assert_eq!(got.len(), 4usize.div_ceil(rows), "batches of {rows}");
+        for (i, field) in schema.fields().iter().enumerate() {
+            let mut arrow_rows = Vec::new();
+            for b in &got {
+                assert!(b.num_rows() <= rows);
+                arrow_rows.extend(texts(b.column(i).as_ref()));
+            }
+            let column = ds.column_data_at(i).unwrap();
+            let mut want = typed_texts(&column);
+            if field.data_type() == &DataType::Date32 {
+                want =
+                    vec![Some("19723".into()), Some("19782".into()), None, Some("-25508".into())];
+            }
+            assert_eq!(arrow_rows, want, "{} in batches of {rows}", field.name());
+        }
+    }
+    // A row range of one column.
+    let id = ds.column_data("id").unwrap();
+    let a = arrow::array(&id, 1..3).unwrap();
+    assert_eq!(texts(a.as_ref()), [None, Some("3".into())]);
+    let err = arrow::array(&id, 2..5).unwrap_err();
+    assert!(
+        matches!(&err, Error::Argument(m) if m.contains("rows 2..5 of column \"id\", which has 4 rows")),
+        "{err}"
+    );
+}
+
+/// True when `ptr..ptr+len` lies inside `within`.
+fn inside(ptr: *const u8, len: usize, within: &[u8]) -> bool {
+    let r = within.as_ptr_range();
+    ptr >= r.start && ptr.wrapping_add(len) <= r.end
+}
+
+#[test]
+fn arrow_buffers_lie_inside_the_mappings() {
+    let dir = tempfile::tempdir().unwrap();
+    let ds = Dataset::open(mixed(dir.path())).unwrap();
+    // Row 3 alone: buffers start past the first row.
+    let one = |c: &ColumnData| arrow::array(c, 3..4).unwrap().to_data();
+    let id = ds.column_data("id").unwrap();
+    let ColumnData::Number(Numbers::I64(ids)) = &id else { panic!() };
+    let data = one(&id);
+    let values = data.buffers()[0].as_slice();
+    assert!(inside(values.as_ptr(), 8, ids.values_file().data_bytes().unwrap()));
+    assert_eq!(values.as_ptr(), ids.values_file().data_bytes().unwrap()[24..].as_ptr());
+
+    let msg = ds.column_data("msg").unwrap();
+    let ColumnData::String(strings) = &msg else { panic!() };
+    let data = one(&msg);
+    let (offsets, bytes) = (data.buffers()[0].as_slice(), data.buffers()[1].as_slice());
+    let files = strings.strings();
+    assert!(inside(offsets.as_ptr(), 16, files.offsets_file().data_bytes().unwrap()));
+    assert_eq!(offsets.as_ptr(), files.offsets_file().data_bytes().unwrap()[24..].as_ptr());
+    assert_eq!(bytes.as_ptr(), files.bytes_file().data_bytes().unwrap().as_ptr());
+
+    let region = ds.column_data("region").unwrap();
+    let ColumnData::Categorical(cat) = &region else { panic!() };
+    let larder::dataset::Codes::U8(codes) = cat.codes() else { panic!() };
+    assert_eq!(one(&region).buffers()[0].as_ptr(), codes.data_bytes().unwrap()[3..].as_ptr());
+
+    let ts = ds.column_data("ts").unwrap();
+    let ColumnData::DateTime(t) = &ts else { panic!() };
+    let counts = t.counts().values_file().data_bytes().unwrap();
+    assert_eq!(one(&ts).buffers()[0].as_ptr(), counts[24..].as_ptr());
+
+    // The batch keeps its mappings alive after the dataset and the typed columns are gone.
+    let batch = batches(&ds, 4).remove(0);
+    drop((ds, id, msg, region, ts));
+    assert_eq!(texts(batch.column(4).as_ref())[2].as_deref(), Some("wörld"));
+}
+
+#[test]
+fn large_dictionaries_are_exported_over_their_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("k,v\n");
+    for i in 0..70_000 {
+        writeln!(csv, "label{i},1").unwrap();
+    }
+    csv.push_str(",2\nlabel7,3\n");
+    let out = convert(dir.path(), "big", &csv, &[("k", ColumnType::Cat)]);
+    let ds = Dataset::open(&out).unwrap();
+    let schema = arrow::schema(&ds).unwrap();
+    assert_eq!(schema.field(0).data_type().to_string(), "Dictionary(UInt32, LargeUtf8)");
+    let got = batches(&ds, 30_000);
+    assert_eq!(got.iter().map(RecordBatch::num_rows).collect::<Vec<_>>(), [30_000, 30_000, 10_002]);
+    let last = texts(got[2].column(0).as_ref());
+    assert_eq!(last[9_999].as_deref(), Some("label69999"));
+    assert_eq!(last[10_000], None, "the empty field is missing");
+    assert_eq!(last[10_001].as_deref(), Some("label7"));
+    let data = ds.column_data("k").unwrap();
+    let ColumnData::Categorical(k) = &data else { panic!() };
+    let a = arrow::array(&data, 0..10).unwrap();
+    let dict = a.as_dictionary::<UInt32Type>().values().to_data();
+    let files = k.dictionary_files().unwrap();
+    assert_eq!(dict.buffers()[1].as_ptr(), files.bytes_file().data_bytes().unwrap().as_ptr());
+}
+
+#[test]
+fn ffi_stream_and_arrays_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let ds = Dataset::open(mixed(dir.path())).unwrap();
+    let want = batches(&ds, 3);
+    let mut o = ArrowOptions::new();
+    o.batch_rows(3);
+    // A fresh stream per call, each from the first row.
+    for _ in 0..2 {
+        let stream = o.stream(&ds).unwrap();
+        let reader = ArrowArrayStreamReader::try_new(stream).unwrap();
+        assert_eq!(reader.schema().as_ref(), &arrow::schema(&ds).unwrap());
+        let got: Vec<RecordBatch> = reader.collect::<Result<_, _>>().unwrap();
+        assert_eq!(got, want);
+    }
+    let schema = o.ffi_schema(&ds).unwrap();
+    let back = larder::arrow::arrow_schema::Schema::try_from(&schema).unwrap();
+    assert_eq!(back, arrow::schema(&ds).unwrap());
+}
+
+fn reader_error(ds: &Dataset, columns: &[&str]) -> Error {
+    let mut o = ArrowOptions::new();
+    o.columns(columns.iter().copied());
+    let mut reader: DatasetReader = match o.reader(ds) {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
+    let err = reader.find_map(Result::err).expect("an error");
+    match err {
+        larder::arrow::arrow_schema::ArrowError::ExternalError(e) => {
+            *e.downcast::<Error>().unwrap()
+        }
+        e => panic!("{e}"),
+    }
+}
+
+#[test]
+fn hostile_datasets_are_errors_naming_file_and_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = mixed(dir.path());
+    let offsets = out.join("msg.offsets.npy");
+    let bytes = out.join("msg.npy");
+    let o = data_offset(&offsets);
+
+    // An offset smaller than the one before.
+    poke(&offsets, o + 16, &2i64.to_le_bytes());
+    let err = reader_error(&Dataset::open(&out).unwrap(), &["msg"]);
+    assert!(
+        matches!(&err, Error::Format { path, offset, .. } if path == &offsets && *offset == o + 16),
+        "{err}"
+    );
+    assert!(err.to_string().contains("offset 2 (2) is smaller than the one before"), "{err}");
+    poke(&offsets, o + 16, &5i64.to_le_bytes());
+
+    // An offset past the bytes, in the second batch: the first batch is fine.
+    poke(&offsets, o + 24, &1000i64.to_le_bytes());
+    let ds = Dataset::open(&out).unwrap();
+    let mut o3 = ArrowOptions::new();
+    o3.columns(["msg"]).batch_rows(2);
+    let items: Vec<_> = o3.reader(&ds).unwrap().collect();
+    assert_eq!(items.len(), 2);
+    assert!(items[0].is_ok());
+    let err = items[1].as_ref().unwrap_err().to_string();
+    assert!(
+        err.contains("msg.offsets.npy")
+            && err.contains("offset 3 (1000) is past the end of the bytes"),
+        "{err}"
+    );
+    poke(&offsets, o + 24, &10i64.to_le_bytes());
+
+    // A negative offset.
+    poke(&offsets, o + 16, &(-1i64).to_le_bytes());
+    let err = reader_error(&Dataset::open(&out).unwrap(), &["msg"]);
+    assert!(err.to_string().contains("offset 2 (-1) is negative"), "{err}");
+    poke(&offsets, o + 16, &5i64.to_le_bytes());
+
+    // Bytes that are not UTF-8 ("wörld" is bytes 5..11; its "ö" starts at 6).
+    let d = data_offset(&bytes);
+    poke(&bytes, d + 7, &[0x41]);
+    let err = reader_error(&Dataset::open(&out).unwrap(), &["id", "msg"]);
+    assert!(
+        matches!(&err, Error::Format { path, offset, .. } if path == &bytes && *offset == d + 6),
+        "{err}"
+    );
+    assert!(err.to_string().contains("not UTF-8"), "{err}");
+    poke(&bytes, d + 7, &[0xb6]);
+
+    // An offset inside a character.
+    poke(&offsets, o + 16, &7i64.to_le_bytes());
+    let err = reader_error(&Dataset::open(&out).unwrap(), &["msg"]);
+    assert!(err.to_string().contains("a string starts inside a character"), "{err}");
+    poke(&offsets, o + 16, &5i64.to_le_bytes());
+    assert!(batches(&Dataset::open(&out).unwrap(), 2).len() == 2, "restored");
+
+    // A code past the dictionary.
+    let codes = out.join("region.npy");
+    poke(&codes, data_offset(&codes), &[2]);
+    let err = reader_error(&Dataset::open(&out).unwrap(), &["region"]);
+    assert!(matches!(&err, Error::Format { path, .. } if path == &codes), "{err}");
+    assert!(err.to_string().contains("code 2 is past the 2 categories"), "{err}");
+}
+
+#[test]
+fn arrays_keep_their_owner_alive_across_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let ds = Dataset::open(mixed(dir.path())).unwrap();
+    let col: ArrayRef = arrow::array(&ds.column_data("msg").unwrap(), 0..4).unwrap();
+    drop(ds);
+    let shared = Arc::new(col);
+    let handles: Vec<_> = (0..3)
+        .map(|_| {
+            let a = Arc::clone(&shared);
+            std::thread::spawn(move || texts(a.as_ref()))
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap()[3].as_deref(), Some("a,b"));
+    }
+}
+
+/// pyarrow's spelling of an Arrow type larder exports.
+fn pyarrow_type(t: &DataType) -> String {
+    match t {
+        DataType::Int64 => "int64".into(),
+        DataType::Float64 => "double".into(),
+        DataType::Boolean => "bool".into(),
+        DataType::LargeUtf8 => "large_string".into(),
+        DataType::Date32 => "date32[day]".into(),
+        DataType::Timestamp(u, tz) => {
+            let u = match u {
+                ArrowUnit::Second => "s",
+                ArrowUnit::Millisecond => "ms",
+                ArrowUnit::Microsecond => "us",
+                ArrowUnit::Nanosecond => "ns",
+            };
+            format!("timestamp[{u}, tz={}]", tz.as_deref().unwrap_or(""))
+        }
+        DataType::Dictionary(k, v) => format!(
+            "dictionary<values={}, indices={}, ordered=0>",
+            pyarrow_type(v),
+            k.to_string().to_lowercase()
+        ),
+        t => panic!("no pyarrow name for {t}"),
+    }
+}
+
+/// Runs `tests/interop/check_arrow.py` on the dataset `out` converted from `csv`.
+fn consumers_agree(out: &std::path::Path, csv: &std::path::Path, batch_rows: usize) {
+    let Some(py) = crate::support::python() else { return };
+    let ds = Dataset::open(out).unwrap();
+    let types: serde_json::Map<String, serde_json::Value> = arrow::schema(&ds)
+        .unwrap()
+        .fields()
+        .iter()
+        .map(|f| (f.name().clone(), pyarrow_type(f.data_type()).into()))
+        .collect();
+    let expected = out.with_extension("types.json");
+    std::fs::write(&expected, serde_json::Value::Object(types).to_string()).unwrap();
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/check_arrow.py");
+    let run = std::process::Command::new(py)
+        .arg(script)
+        .args([out, csv, &expected])
+        .arg(batch_rows.to_string())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{text}\n{}", String::from_utf8_lossy(&run.stderr));
+    assert!(text.contains(" passed, 0 failed"), "{text}");
+}
+
+#[test]
+fn pyarrow_polars_and_duckdb_read_the_layout_through_the_c_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = mixed(dir.path());
+    consumers_agree(&out, &dir.path().join("mixed.csv"), 3);
+    // u16 and u32 codes (a dictionary in files of its own for the latter), in several batches.
+    for n in [300, 70_000] {
+        let mut csv = String::from("k,v\n");
+        for i in 0..n {
+            writeln!(csv, "label{},{i}", i % (n - 1)).unwrap();
+        }
+        csv.push_str(",1\n");
+        let name = format!("cats{n}");
+        let out = convert(dir.path(), &name, &csv, &[("k", ColumnType::Cat)]);
+        consumers_agree(&out, &dir.path().join(format!("{name}.csv")), 1000);
+    }
+}
