@@ -26,8 +26,9 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-#: Rows per Arrow record batch of ``__arrow_c_stream__`` (bounded batches, whatever the size).
-BATCH_ROWS = 1 << 20
+#: Rows per Arrow record batch of ``__arrow_c_stream__`` (bounded batches, whatever the size):
+#: larder's default (``larder::arrow::DEFAULT_BATCH_ROWS``).
+BATCH_ROWS = 65_536
 
 _ARROW_TIME_UNITS = {"s", "ms", "us", "ns"}
 
@@ -180,7 +181,9 @@ class Column:
             if unit not in _ARROW_TIME_UNITS:
                 values = values.astype("M8[s]")
                 unit = "s"
-            return pa.Array.from_buffers(pa.timestamp(unit), n, [bitmap, pa.py_buffer(values)])
+            return pa.Array.from_buffers(
+                pa.timestamp(unit, tz="UTC"), n, [bitmap, pa.py_buffer(values)]
+            )
         if kind == "categorical":
             codes = pa.Array.from_buffers(
                 pa.from_numpy_dtype(values.dtype), n, [bitmap, pa.py_buffer(values)]
@@ -194,12 +197,6 @@ class Column:
             return pa.DictionaryArray.from_arrays(codes, dictionary)
         if not values.dtype.isnative:
             values = values.astype(values.dtype.newbyteorder("="))
-        if bitmap is None and values.dtype.kind == "f":
-            # A missing float is NaN (as pd.read_csv reads it); Arrow readers (DuckDB, polars)
-            # see it as null, as pyarrow's from_pandas does. One pass over the values.
-            nan = np.isnan(values)
-            if nan.any():
-                bitmap = pa.py_buffer(np.packbits(~nan, bitorder="little"))
         return pa.Array.from_buffers(
             pa.from_numpy_dtype(values.dtype), n, [bitmap, pa.py_buffer(values)]
         )
@@ -270,7 +267,7 @@ class Column:
         dtype = np.dtype(self._meta["dtype"])
         if kind == "datetime":
             unit = np.datetime_data(dtype)[0]
-            return pa.timestamp(unit if unit in _ARROW_TIME_UNITS else "s")
+            return pa.timestamp(unit if unit in _ARROW_TIME_UNITS else "s", tz="UTC")
         if kind == "categorical":
             return pa.dictionary(pa.from_numpy_dtype(dtype), pa.large_string())
         return pa.from_numpy_dtype(dtype.newbyteorder("="))
@@ -351,10 +348,11 @@ class Dataset:
 
     @property
     def schema(self) -> pa.Schema:
-        """The Arrow schema of :meth:`to_arrow`."""
+        """The Arrow schema of :meth:`to_arrow` and of the C stream (larder's Arrow export;
+        each field's metadata carries larder's kind and stored dtype)."""
         import pyarrow as pa
 
-        return pa.schema([pa.field(c.name, c.arrow_type) for c in self._columns.values()])
+        return pa.schema(_Capsules(self._path, None))
 
     # -- pandas ---------------------------------------------------------------------------
     def to_pandas(
@@ -414,42 +412,39 @@ class Dataset:
 
     # -- Arrow ----------------------------------------------------------------------------
     def to_arrow(self, columns: Sequence[str] | None = None) -> pa.Table:
-        """A pyarrow Table over the mapped buffers (one chunk per column)."""
+        """A pyarrow Table over the mapped buffers (larder's Arrow export, read in batches of
+        :data:`BATCH_ROWS` rows: numbers, datetimes, string offsets and bytes and categorical
+        codes are not copied)."""
+        return self.to_reader(BATCH_ROWS, columns).read_all()
+
+    def to_reader(
+        self, batch_rows: int = BATCH_ROWS, columns: Sequence[str] | None = None
+    ) -> pa.RecordBatchReader:
+        """A fresh pyarrow RecordBatchReader of batches of at most ``batch_rows`` rows, made as
+        they are read; a damaged batch (bad string offsets, a code past the categories) is an
+        error of that batch."""
         import pyarrow as pa
 
-        cols = self._pick(columns)
-        return pa.table({c.name: c.to_arrow() for c in cols}) if cols else pa.table({})
+        if batch_rows < 1:
+            raise ValueError(f"batch_rows {batch_rows}: must be at least 1")
+        return pa.RecordBatchReader.from_stream(_Capsules(self._path, columns, batch_rows))
 
     def batches(
         self, batch_rows: int = BATCH_ROWS, columns: Sequence[str] | None = None
     ) -> Iterator[pa.RecordBatch]:
         """Record batches of at most ``batch_rows`` rows, made as they are consumed."""
-        import pyarrow as pa
-
-        if batch_rows < 1:
-            raise ValueError(f"batch_rows {batch_rows}: must be at least 1")
-        cols = self._pick(columns)
-        schema = pa.schema([pa.field(c.name, c.arrow_type) for c in cols])
-        for lo in range(0, len(self), batch_rows):
-            hi = min(lo + batch_rows, len(self))
-            yield pa.record_batch([c.to_arrow(lo, hi) for c in cols], schema=schema)
-
-    def to_reader(
-        self, batch_rows: int = BATCH_ROWS, columns: Sequence[str] | None = None
-    ) -> pa.RecordBatchReader:
-        """A fresh pyarrow RecordBatchReader of bounded batches."""
-        import pyarrow as pa
-
-        schema = pa.schema([pa.field(c.name, c.arrow_type) for c in self._pick(columns)])
-        return pa.RecordBatchReader.from_batches(schema, self.batches(batch_rows, columns))
+        yield from self.to_reader(batch_rows, columns)
 
     def __arrow_c_schema__(self) -> object:
-        return self.schema.__arrow_c_schema__()
+        """The Arrow PyCapsule interface: the schema."""
+        return _larder.arrow_schema(self._path, None)
 
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
-        """The Arrow C stream interface: ``pa.table(ds)``, ``pl.DataFrame(ds)``, DuckDB. Each
-        call makes a fresh stream of batches of at most :data:`BATCH_ROWS` rows."""
-        return self.to_reader().__arrow_c_stream__(requested_schema)
+        """The Arrow PyCapsule interface: ``pa.table(ds)``, ``pl.DataFrame(ds)``, DuckDB. Each
+        call makes a fresh stream from the first row, in batches of at most
+        :data:`BATCH_ROWS` rows. ``requested_schema`` is not applied (the stream has the
+        schema of :attr:`schema`), as the interface allows."""
+        return _larder.arrow_stream(self._path, None, BATCH_ROWS)
 
     def to_polars(self, columns: Sequence[str] | None = None) -> Any:
         """A polars DataFrame (through Arrow; numbers and strings are not copied by larder)."""
@@ -478,6 +473,20 @@ class Dataset:
             divisions=divisions,
             enforce_metadata=False,
         )
+
+
+class _Capsules:
+    """The Arrow PyCapsule interface over some columns of a dataset."""
+
+    def __init__(self, path: str, columns: Sequence[str] | None, batch_rows: int = BATCH_ROWS) -> None:
+        self._args = (path, None if columns is None else list(columns))
+        self._batch_rows = batch_rows
+
+    def __arrow_c_schema__(self) -> object:
+        return _larder.arrow_schema(*self._args)
+
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
+        return _larder.arrow_stream(*self._args, self._batch_rows)
 
 
 def _partition(bounds: tuple[int, int], path: str, columns: list[str] | None) -> pd.DataFrame:

@@ -3,7 +3,12 @@
 
 use std::path::PathBuf;
 
+use std::ffi::CString;
+
+use larder::arrow::ArrowOptions;
+use larder::dataset::Dataset;
 use pyo3::prelude::*;
+use pyo3::types::PyCapsule;
 
 use crate::errors::IntoPy;
 
@@ -40,4 +45,45 @@ pub(crate) fn check_strings(
     rows: u64,
 ) -> PyResult<()> {
     py.detach(|| larder::dataset::Strings::open(&bytes, &offsets, rows).map(drop)).py_err()
+}
+
+fn arrow_options(columns: Option<Vec<String>>, batch_rows: Option<usize>) -> ArrowOptions {
+    let mut options = ArrowOptions::new();
+    if let Some(c) = columns {
+        options.columns(c);
+    }
+    if let Some(rows) = batch_rows {
+        options.batch_rows(rows);
+    }
+    options
+}
+
+/// The Arrow C stream of the dataset at `path` (larder's Arrow export: buffers over the
+/// mapped files), in a capsule named `arrow_array_stream` as the Arrow PyCapsule interface
+/// asks. A consumer moves the stream out; a stream left unconsumed is released when the
+/// capsule is destroyed (dropping the stream calls its `release`).
+#[pyfunction]
+#[pyo3(signature = (path, columns = None, batch_rows = None))]
+pub(crate) fn arrow_stream(
+    py: Python<'_>,
+    path: PathBuf,
+    columns: Option<Vec<String>>,
+    batch_rows: Option<usize>,
+) -> PyResult<Bound<'_, PyCapsule>> {
+    let options = arrow_options(columns, batch_rows);
+    let stream = py.detach(|| options.stream(&Dataset::open(&path)?)).py_err()?;
+    PyCapsule::new(py, stream, Some(CString::from(c"arrow_array_stream")))
+}
+
+/// The Arrow C schema of the dataset at `path`, in a capsule named `arrow_schema`.
+#[pyfunction]
+#[pyo3(signature = (path, columns = None))]
+pub(crate) fn arrow_schema(
+    py: Python<'_>,
+    path: PathBuf,
+    columns: Option<Vec<String>>,
+) -> PyResult<Bound<'_, PyCapsule>> {
+    let options = arrow_options(columns, None);
+    let schema = py.detach(|| options.ffi_schema(&Dataset::open(&path)?)).py_err()?;
+    PyCapsule::new(py, schema, Some(CString::from(c"arrow_schema")))
 }
