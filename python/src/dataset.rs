@@ -59,7 +59,7 @@ fn arrow_options(columns: Option<Vec<String>>, batch_rows: Option<usize>) -> Arr
 }
 
 /// The Arrow C stream of the dataset at `path` (larder's Arrow export: buffers over the
-/// mapped files), in a capsule named `arrow_array_stream` as the Arrow PyCapsule interface
+/// mapped files), in a capsule named `arrow_array_stream` as the Arrow `PyCapsule` interface
 /// asks. A consumer moves the stream out; a stream left unconsumed is released when the
 /// capsule is destroyed (dropping the stream calls its `release`).
 #[pyfunction]
