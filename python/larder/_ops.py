@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+import select
+import signal
+import socket
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _larder
 from ._array import PathLike
 
 if TYPE_CHECKING:
     import pandas as pd
+
+T = TypeVar("T")
 
 
 def convert(
@@ -63,7 +69,50 @@ def convert(
     for key, value in given.items():
         if value is not None:
             options[key] = value
-    return _larder.convert(sources, os.fspath(dst), options)
+    return _interruptible(lambda cancel: _larder.convert(sources, os.fspath(dst), options, cancel))
+
+
+def _interruptible(call: Callable[[_larder.Cancel | None], T]) -> T:
+    """Runs ``call`` (which releases the GIL) so that Ctrl-C stops it: while it runs, Python's
+    signal handler also writes the signal's number to a socket (``signal.set_wakeup_fd``) that
+    a watcher thread reads, and sets the call's :class:`_larder.Cancel`; the call stops at its
+    next checkpoint and raises ``KeyboardInterrupt``. Only the main thread receives signals, so
+    elsewhere ``call`` runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        return call(None)
+    cancel = _larder.Cancel()
+    reader, writer = socket.socketpair()
+    writer.setblocking(False)
+    try:
+        previous = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
+    except ValueError:  # not the main interpreter
+        reader.close()
+        writer.close()
+        return call(None)
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            ready, _, _ = select.select([reader], [], [], 0.1)
+            if ready and any(b in (signal.SIGINT, signal.SIGTERM) for b in reader.recv(64)):
+                cancel.set()
+
+    watcher = threading.Thread(target=watch, name="larder-interrupt", daemon=True)
+    watcher.start()
+    # Python runs the SIGINT handler (raising KeyboardInterrupt) as soon as the call returns,
+    # possibly inside these `finally` blocks: each step of the clean-up has its own.
+    try:
+        return call(cancel)
+    finally:
+        try:
+            signal.set_wakeup_fd(previous)
+        finally:
+            try:
+                done.set()
+                watcher.join()
+            finally:
+                reader.close()
+                writer.close()
 
 
 def stats(

@@ -13,6 +13,7 @@ use pyo3::prelude::*;
 fn _larder(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<array::RawArray>()?;
+    m.add_class::<ops::Cancel>()?;
     m.add_function(wrap_pyfunction!(array::open_array, m)?)?;
     m.add_function(wrap_pyfunction!(array::materialize, m)?)?;
     m.add_function(wrap_pyfunction!(ops::copy, m)?)?;

@@ -1,9 +1,12 @@
 //! Operations on whole arrays and files: copy, convert.
 
-use std::path::PathBuf;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use larder::convert::{ColumnType, ConvertOptions, split_format};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use larder::convert::{ColumnType, ConvertOptions, FaultPlan, Step, split_format};
+use pyo3::exceptions::{PyKeyboardInterrupt, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -116,19 +119,70 @@ fn convert_options(options: &Bound<'_, PyDict>) -> PyResult<(ConvertOptions, boo
     Ok((opts, append))
 }
 
-/// `convert(src, dst, options)`: converts the CSV files `src` into the dataset `dst` (or
+/// A flag a Python thread sets to stop a running conversion (on Ctrl-C: the Python package
+/// watches for SIGINT while the conversion runs, see `larder/_ops.py`).
+#[pyclass(frozen, from_py_object, module = "larder._larder")]
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Cancel(Arc<AtomicBool>);
+
+#[pymethods]
+impl Cancel {
+    #[new]
+    fn new() -> Self {
+        Cancel::default()
+    }
+
+    /// Asks the conversion to stop at its next durable step.
+    fn set(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// True once `set` was called.
+    fn is_set(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Stops a conversion before its next durable step (a sync, a checkpoint, about every second)
+/// once cancelled: what is on disk is then what a crash there would leave, which
+/// `resume=True` finishes.
+impl FaultPlan for Cancel {
+    fn before(&self, _step: Step, _path: &Path) -> io::Result<()> {
+        if self.is_set() {
+            return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted (Ctrl-C)"));
+        }
+        Ok(())
+    }
+}
+
+/// `convert(src, dst, options, cancel)`: converts the CSV files `src` into the dataset `dst` (or
 /// appends them to it with `append=True`), as `larder convert`; returns its summary.
 #[pyfunction]
+#[pyo3(signature = (src, dst, options, cancel = None))]
 pub(crate) fn convert<'py>(
     py: Python<'py>,
     src: Vec<PathBuf>,
     dst: PathBuf,
     options: &Bound<'py, PyDict>,
+    cancel: Option<Cancel>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let (opts, append) = convert_options(options)?;
+    let (mut opts, append) = convert_options(options)?;
+    if let Some(c) = &cancel {
+        opts.faults(Arc::new(c.clone()));
+    }
+    let stopped = |e: larder::Error| {
+        if cancel.as_ref().is_some_and(Cancel::is_set) {
+            return PyKeyboardInterrupt::new_err(format!(
+                "{}: conversion stopped at a checkpoint; convert again with resume=True to \
+                 finish it",
+                dst.display()
+            ));
+        }
+        crate::errors::to_py(e)
+    };
     let d = PyDict::new(py);
     if append {
-        let r = py.detach(|| opts.append_files(&src, &dst, &mut |_| {})).py_err()?;
+        let r = py.detach(|| opts.append_files(&src, &dst, &mut |_| {})).map_err(stopped)?;
         let load = r.load.unwrap_or_default();
         d.set_item("rows", r.manifest.rows)?;
         d.set_item("rows_added", load.rows)?;
@@ -141,7 +195,7 @@ pub(crate) fn convert<'py>(
         d.set_item("complete_before", r.complete_before)?;
         d.set_item("bytes_this_run", r.bytes_this_run)?;
     } else {
-        let r = py.detach(|| opts.convert_files(&src, &dst, &mut |_| {})).py_err()?;
+        let r = py.detach(|| opts.convert_files(&src, &dst, &mut |_| {})).map_err(stopped)?;
         d.set_item("rows", r.manifest.rows)?;
         d.set_item("rejected", r.manifest.rejected)?;
         d.set_item("rows_read", r.manifest.rows_read)?;

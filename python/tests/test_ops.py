@@ -85,3 +85,32 @@ def test_convert_releases_the_gil(tmp_path: Path) -> None:
     # With the GIL held throughout it would not run at all until the call returned.
     assert elapsed > 0.05 and ticks >= 0.1 * elapsed / 0.0011, (ticks, elapsed)
     assert len(larder.open_dataset(tmp_path / "big")) == 300_000
+
+
+def test_ctrl_c_stops_a_conversion_and_resume_finishes_it(tmp_path: Path) -> None:
+    import os
+    import signal
+
+    csv = tmp_path / "big.csv"
+    with open(csv, "w") as f:
+        f.write("a,b,c\n")
+        for i in range(1_500_000):
+            f.write(f"{i},{i * 0.5},k{i % 7}\n")
+    out = tmp_path / "big"
+    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        larder.convert(csv, out)
+    timer.join()
+    stopped = time.monotonic() - start
+    # Stopped at a checkpoint (about every second), not finished: nothing at the destination.
+    assert not out.exists()
+    r = larder.convert(csv, out, resume=True)
+    assert r["resumed"] and r["rows"] == 1_500_000
+    assert stopped < 0.5 + 3.0, stopped
+    # The signal handling is Python's again afterwards.
+    assert signal.set_wakeup_fd(-1) == -1
+    with pytest.raises(KeyboardInterrupt):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1)
