@@ -211,3 +211,39 @@ def test_convert_errors_and_append(log_csv: Path, tmp_path: Path) -> None:
     bad.write_text("a,b\n1,2\nx,3\n")
     with pytest.raises(larder.ConversionError):
         larder.convert(bad, tmp_path / "z", types={"a": "int64"}, strict=True)
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def test_to_pandas_of_a_large_numeric_dataset_does_not_copy_it(tmp_path: Path) -> None:
+    """RSS after to_pandas() of 128 MiB of numeric columns grows far less than the data (a
+    copy would add 128 MiB) until values are touched; touching one column adds about it."""
+    import json
+
+    rows = 4 << 20
+    out = tmp_path / "num"
+    out.mkdir()
+    cols = []
+    for name, dtype in [("a", "<i8"), ("b", "<i8"), ("c", "<f8"), ("d", "<f8")]:
+        a = np.lib.format.open_memmap(out / f"{name}.npy", mode="w+", dtype=dtype, shape=(rows,))
+        a[:] = np.arange(rows) % 1000
+        a.flush()
+        del a
+        cols.append({"name": name, "file": f"{name}.npy", "dtype": dtype})
+    (out / "manifest.json").write_text(json.dumps({"columns": cols, "rows": rows, "rows_read": rows, "version": 1}))
+    ds = larder.open_dataset(out)
+    ds.to_pandas(stop=10)  # imports and first-call set-up are not the data
+    gc.collect()
+    before = rss_mib()
+    df = ds.to_pandas()
+    grown = rss_mib() - before
+    assert grown < 16, f"to_pandas grew RSS by {grown:.1f} MiB"
+    assert df["c"].sum() == float((np.arange(rows) % 1000).sum())
+    touched = rss_mib() - before
+    assert touched > 24, f"reading one 32 MiB column grew RSS by only {touched:.1f} MiB"
