@@ -383,7 +383,8 @@ class Dataset:
 
     def info(self, buf: TextIO | None = None) -> None:
         """A summary as ``DataFrame.info()`` prints it: columns, non-null counts, dtypes, and
-        the bytes on disk (nothing is read but the validity files)."""
+        the bytes on disk. The counts read the validity files, and float columns (whose missing
+        values are NaN); nothing else."""
         out = buf or sys.stdout
         lines = [
             "<class 'larder.Dataset'>",
