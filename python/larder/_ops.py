@@ -92,10 +92,17 @@ def _interruptible(call: Callable[[_larder.Cancel | None], T]) -> T:
     done = threading.Event()
 
     def watch() -> None:
-        while not done.is_set():
-            ready, _, _ = select.select([reader], [], [], 0.1)
-            if ready and any(b in (signal.SIGINT, signal.SIGTERM) for b in reader.recv(64)):
-                cancel.set()
+        # poll, not select: a process with many mapped columns may hold more than 1024 files.
+        poller = select.poll()
+        poller.register(reader, select.POLLIN)
+        try:
+            while not done.is_set():
+                if poller.poll(100) and any(
+                    b in (signal.SIGINT, signal.SIGTERM) for b in reader.recv(64)
+                ):
+                    cancel.set()
+        except (OSError, ValueError):
+            pass  # the socket was closed under us: the call is over
 
     watcher = threading.Thread(target=watch, name="larder-interrupt", daemon=True)
     watcher.start()
