@@ -270,19 +270,18 @@ fn slice(data: &ColumnData, dictionary: Option<&ArrayRef>, rows: Range<usize>) -
         )));
     }
     let nulls = match data.validity_file() {
-        Some(v) => Some(NullBuffer::from(&v.as_slice()?[rows.clone()])),
+        Some(v) => Some(NullBuffer::new(bits(v, rows.clone())?)),
         None => None,
     };
     Ok(match data {
         ColumnData::Number(n) => numbers(n, rows, nulls)?,
-        ColumnData::Bool(b) => {
-            let bits = BooleanBuffer::from(&b.values()?[rows]);
-            Arc::new(BooleanArray::new(bits, nulls))
-        }
+        ColumnData::Bool(b) => Arc::new(BooleanArray::new(bits(b.values_file(), rows)?, nulls)),
         ColumnData::Categorical(c) => {
             let values = dictionary
                 .cloned()
                 .ok_or_else(|| Error::internal("categorical without dictionary"))?;
+            // First with an error that names the byte; Arrow checks the keys again.
+            c.check_codes(rows.clone())?;
             let at = |e: ArrowError, path: &std::path::Path| {
                 Error::format(path, 0, format!("column {:?}: {e}", c.name()))
             };
@@ -304,6 +303,23 @@ fn slice(data: &ColumnData, dictionary: Option<&ArrayRef>, rows: Range<usize>) -
         ColumnData::DateTime(d) => datetimes(d, rows, nulls)?,
         ColumnData::String(s) => Arc::new(strings(s.strings(), rows, nulls)?),
     })
+}
+
+/// Rows `rows` of a bool file packed to bits (Arrow's layout for bools and validity), reading
+/// only those rows; a byte other than 0 or 1 is an error naming the file and the byte.
+fn bits(a: &MmapArray<bool>, rows: Range<usize>) -> Result<BooleanBuffer> {
+    let bytes = a.data_bytes()?.get(rows.clone()).ok_or_else(|| {
+        Error::internal(format!("rows {}..{} of {}", rows.start, rows.end, a.path().display()))
+    })?;
+    if let Some(i) = bytes.iter().position(|&b| b > 1) {
+        let at = a.header().data_offset + rows.start + i;
+        return Err(Error::format(
+            a.path(),
+            at as u64,
+            format!("bool of row {} is {}, not 0 or 1", rows.start + i, bytes[i]),
+        ));
+    }
+    Ok(bytes.iter().map(|&b| b == 1).collect())
 }
 
 /// Rows `rows` of a number column as an Arrow array over the mapping.

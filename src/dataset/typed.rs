@@ -50,22 +50,22 @@ pub enum ColumnData {
 }
 
 impl ColumnData {
-    /// Types the column `column`, checking what later reads rely on: every file holds one value
-    /// per row; values are in this machine's byte order and aligned; validity and bool bytes are
-    /// 0 or 1; a categorical's codes (in rows that hold a value) are inside its dictionary and
-    /// the dictionary is UTF-8. String columns are checked string by string as they are read.
+    /// Types the column `column`, checking what later reads rely on without reading its values:
+    /// every file holds one value per row; values are in this machine's byte order and aligned;
+    /// a large dictionary's offsets and text are valid. What is checked as it is read: bool and
+    /// validity bytes (0 or 1), a categorical's codes in rows with a value (inside the
+    /// dictionary), strings (offsets and UTF-8).
     ///
     /// # Errors
     /// [`Error::Invalid`] for a file that does not hold one value per row; [`Error::Format`]
-    /// for a code past the dictionary or damaged dictionary offsets or text, naming the file and
-    /// the byte; [`Error::NotViewable`] for values in the other byte order, misaligned, or bool
-    /// bytes other than 0 or 1; [`Error::UnsupportedDType`] for a number type with no typed
-    /// column (complex); as [`MmapArray::open`].
+    /// for damaged dictionary offsets or text, naming the file and the byte;
+    /// [`Error::NotViewable`] for values in the other byte order or misaligned;
+    /// [`Error::UnsupportedDType`] for a number type with no typed column (complex); as
+    /// [`MmapArray::open`].
     pub fn of(column: &Column<'_>) -> Result<ColumnData> {
+        // Bool bytes (validity included) and codes are checked where they are read, not here:
+        // typing a column reads none of its values, so exporting it costs nothing up front.
         let validity = column.validity()?.map(Arc::new);
-        if let Some(v) = &validity {
-            v.as_slice()?;
-        }
         let name: Arc<str> = column.name().into();
         Ok(match column.kind() {
             ColumnKind::String => ColumnData::String(StringColumn {
@@ -162,7 +162,10 @@ impl<T: Element> Nullable<T> {
         values: MmapArray<T>,
         validity: Option<Arc<MmapArray<bool>>>,
     ) -> Result<Nullable<T>> {
-        values.as_slice()?;
+        // Byte order and alignment, which cost nothing to check; bools are checked as read.
+        if T::TYPE != ElementType::Bool {
+            values.as_slice()?;
+        }
         Ok(Nullable { name, values: Arc::new(values), validity })
     }
 
@@ -552,25 +555,39 @@ impl CategoricalColumn {
             let labels = s.iter().map(|r| r.map(str::to_string)).collect::<Result<Vec<_>>>()?;
             (labels.into(), Some(Arc::from(s)))
         };
-        let col = CategoricalColumn { name, codes, validity, categories, stored };
-        col.check_codes()?;
-        Ok(col)
+        Ok(CategoricalColumn { name, codes, validity, categories, stored })
     }
 
-    /// An error naming the first code, in a row that holds a value, past the dictionary.
-    fn check_codes(&self) -> Result<()> {
+    /// An error naming the first code of rows `rows` that holds a value and is past the
+    /// dictionary: what makes a label lookup (or an Arrow dictionary array) go out of bounds.
+    pub(crate) fn check_codes(&self, rows: std::ops::Range<usize>) -> Result<()> {
         let n = self.categories.len();
-        let valid = self.validity.as_deref().map(MmapArray::as_slice).transpose()?;
-        let bad = self.codes.widened()?.enumerate().find(|&(i, c)| {
-            c as usize >= n && valid.is_none_or(|v| v.get(i).copied().unwrap_or(false))
-        });
-        let Some((row, code)) = bad else { return Ok(()) };
+        // A validity byte other than 0 or 1 is reported by whoever reads the validity.
+        let valid = match &self.validity {
+            Some(v) => Some(v.data_bytes()?.get(rows.clone()).unwrap_or(&[])),
+            None => None,
+        };
+        let is_valid = |i: usize| valid.is_none_or(|v| v.get(i).is_some_and(|&b| b != 0));
+        let bad = match &self.codes {
+            Codes::U8(c) => first_past(&c.as_slice()?[rows.clone()], n, is_valid),
+            Codes::U16(c) => first_past(&c.as_slice()?[rows.clone()], n, is_valid),
+            Codes::U32(c) => first_past(&c.as_slice()?[rows.clone()], n, is_valid),
+        };
+        let Some((i, code)) = bad else { return Ok(()) };
+        Err(self.code_error(rows.start + i, code))
+    }
+
+    fn code_error(&self, row: usize, code: u32) -> Error {
         let at = self.codes.data_offset() + row * self.codes.width();
-        Err(Error::format(
+        Error::format(
             self.codes.path(),
             at as u64,
-            format!("row {row}: code {code} is past the {n} categories of column {:?}", self.name),
-        ))
+            format!(
+                "row {row}: code {code} is past the {} categories of column {:?}",
+                self.categories.len(),
+                self.name
+            ),
+        )
     }
 
     /// The column's name.
@@ -627,12 +644,14 @@ impl CategoricalColumn {
         Ok(with_validity(self.codes.widened()?, self.validity()?))
     }
 
-    /// Every row's label, `None` where it is missing.
+    /// Every row's label, `None` where it is missing. The codes are checked first (one read
+    /// of the codes), so every label of the iterator is one of the categories.
     ///
     /// # Errors
-    /// As [`validity`](CategoricalColumn::validity).
+    /// As [`validity`](CategoricalColumn::validity); [`Error::Format`] naming the file and the
+    /// byte of the first code (in a row with a value) past the dictionary.
     pub fn labels(&self) -> Result<impl Iterator<Item = Option<&str>> + '_> {
-        // Codes in rows with a value were checked to be inside the dictionary.
+        self.check_codes(0..self.len())?;
         Ok(self
             .codes_u32()?
             .map(|c| c.and_then(|c| self.categories.get(c as usize)).map(String::as_str)))
@@ -641,7 +660,8 @@ impl CategoricalColumn {
     /// Row `i`'s label, `None` where it is missing.
     ///
     /// # Errors
-    /// [`Error::Argument`] for a row past the end.
+    /// [`Error::Argument`] for a row past the end; [`Error::Format`] naming the file and the
+    /// byte of a code past the dictionary.
     pub fn label(&self, i: usize) -> Result<Option<&str>> {
         if i >= self.len() {
             return Err(Error::argument(format!(
@@ -660,8 +680,26 @@ impl CategoricalColumn {
             Codes::U16(c) => u32::from(c.get(&[i])?),
             Codes::U32(c) => c.get(&[i])?,
         };
-        Ok(self.categories.get(code as usize).map(String::as_str))
+        match self.categories.get(code as usize) {
+            Some(label) => Ok(Some(label)),
+            None => Err(self.code_error(i, code)),
+        }
     }
+}
+
+/// The first `(index, code)` of `codes` that is `n` or more where `valid(index)`.
+fn first_past<C: Copy + Into<u32>>(
+    codes: &[C],
+    n: usize,
+    valid: impl Fn(usize) -> bool,
+) -> Option<(usize, u32)> {
+    let bad = |&c: &C| c.into() as usize >= n;
+    codes
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| bad(c))
+        .find(|&(i, _)| valid(i))
+        .map(|(i, &c)| (i, c.into()))
 }
 
 /// `a` if its values can be viewed (native byte order, aligned).

@@ -291,12 +291,32 @@ fn hostile_datasets_are_errors_naming_file_and_byte() {
     poke(&offsets, o + 16, &5i64.to_le_bytes());
     assert!(batches(&Dataset::open(&out).unwrap(), 2).len() == 2, "restored");
 
-    // A code past the dictionary.
+    // A code past the dictionary, in the second batch of two rows.
     let codes = out.join("region.npy");
-    poke(&codes, data_offset(&codes), &[2]);
-    let err = reader_error(&Dataset::open(&out).unwrap(), &["region"]);
-    assert!(matches!(&err, Error::Format { path, .. } if path == &codes), "{err}");
-    assert!(err.to_string().contains("code 2 is past the 2 categories"), "{err}");
+    let c3 = data_offset(&codes) + 3;
+    poke(&codes, c3, &[2]);
+    let ds = Dataset::open(&out).unwrap();
+    let mut o2 = ArrowOptions::new();
+    o2.columns(["region"]).batch_rows(2);
+    let items: Vec<_> = o2.reader(&ds).unwrap().collect();
+    assert!(items.len() == 2 && items[0].is_ok());
+    let err = reader_error(&ds, &["region"]);
+    assert!(
+        matches!(&err, Error::Format { path, offset, .. } if path == &codes && *offset == c3),
+        "{err}"
+    );
+    assert!(err.to_string().contains("row 3: code 2 is past the 2 categories"), "{err}");
+
+    // A validity byte other than 0 or 1.
+    let valid = out.join("id.valid.npy");
+    let v2 = data_offset(&valid) + 2;
+    poke(&valid, v2, &[5]);
+    let err = reader_error(&Dataset::open(&out).unwrap(), &["id"]);
+    assert!(
+        matches!(&err, Error::Format { path, offset, .. } if path == &valid && *offset == v2),
+        "{err}"
+    );
+    assert!(err.to_string().contains("bool of row 2 is 5, not 0 or 1"), "{err}");
 }
 
 #[test]
@@ -384,4 +404,53 @@ fn pyarrow_polars_and_duckdb_read_the_layout_through_the_c_stream() {
         let out = convert(dir.path(), &name, &csv, &[("k", ColumnType::Cat)]);
         consumers_agree(&out, &dir.path().join(format!("{name}.csv")), 1000);
     }
+}
+
+/// This process's resident set in bytes (`VmRSS`).
+fn rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+}
+
+#[test]
+fn exporting_a_large_dataset_reads_none_of_its_values() {
+    // 4 GiB of values in two sparse columns (nothing on disk): every batch of the export is made
+    // and held, and the resident set grows by far less than one column, because no value page
+    // is ever read. Other tests run beside this one, hence the wide margin.
+    let dir = tempfile::tempdir().unwrap();
+    let rows: usize = 256 << 20;
+    larder::MmapArray::<f64>::create(dir.path().join("x.npy"), &[rows]).unwrap().close().unwrap();
+    larder::MmapArray::<i64>::create(dir.path().join("t.npy"), &[rows]).unwrap().close().unwrap();
+    let manifest = serde_json::json!({
+        "columns": [
+            {"name": "x", "file": "x.npy", "dtype": "<f8"},
+            {"name": "t", "file": "t.npy", "dtype": "<M8[ns]"},
+        ],
+        "rows": rows, "rejected": 0, "rows_read": rows,
+        "source": {"path": "-", "bytes": 0}, "version": 1,
+    });
+    std::fs::write(dir.path().join("manifest.json"), manifest.to_string()).unwrap();
+    let ds = Dataset::open(dir.path()).unwrap();
+    let (before, clock) = (rss(), std::time::Instant::now());
+    let batches: Vec<RecordBatch> =
+        ArrowOptions::new().reader(&ds).unwrap().collect::<Result<_, _>>().unwrap();
+    let grown = rss().saturating_sub(before);
+    eprintln!(
+        "{} batches of {} MiB of values in {:?}; RSS grew by {} KiB",
+        batches.len(),
+        (rows * 16) >> 20,
+        clock.elapsed(),
+        grown >> 10
+    );
+    assert_eq!(batches.len(), rows / DEFAULT_BATCH_ROWS);
+    assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), rows);
+    assert!(
+        grown < 256 << 20,
+        "RSS grew by {} MiB for {} MiB of values",
+        grown >> 20,
+        (rows * 16) >> 20
+    );
+    // The values are there when asked for (zeros: the file is a hole).
+    assert_eq!(batches[4095].column(0).as_primitive::<Float64Type>().value(17), 0.0);
 }

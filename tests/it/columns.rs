@@ -184,7 +184,14 @@ fn damaged_columns_are_errors_naming_file_and_byte() {
     let codes = out.join("region.npy");
     let at = data_offset(&codes) + 3;
     poke(&codes, at, &[7]);
-    let err = Dataset::open(&out).unwrap().column_data("region").unwrap_err();
+    let ds = Dataset::open(&out).unwrap();
+    let ColumnData::Categorical(region) = ds.column_data("region").unwrap() else { panic!() };
+    assert_eq!(region.label(0).unwrap(), Some("eu"), "other rows still read");
+    assert_eq!(
+        region.label(3).unwrap_err().to_string(),
+        region.labels().err().unwrap().to_string()
+    );
+    let err = region.labels().err().unwrap();
     match &err {
         Error::Format { path, offset, reason } => {
             assert_eq!((path, *offset), (&codes, at), "{err}");
@@ -195,12 +202,19 @@ fn damaged_columns_are_errors_naming_file_and_byte() {
     // The same code in the missing row 2 is a placeholder, not damage.
     poke(&codes, at, &[0]);
     poke(&codes, at - 1, &[9]);
-    assert!(Dataset::open(&out).unwrap().column_data("region").is_ok());
+    let ColumnData::Categorical(region) = ds.column_data("region").unwrap() else { panic!() };
+    assert_eq!(
+        region.labels().unwrap().collect::<Vec<_>>(),
+        [Some("eu"), Some("us"), None, Some("eu")]
+    );
+    assert_eq!(region.label(2).unwrap(), None);
 
     // A validity byte that is not 0 or 1.
     let valid = out.join("id.valid.npy");
     poke(&valid, data_offset(&valid) + 2, &[5]);
-    let err = Dataset::open(&out).unwrap().column_data("id").unwrap_err();
+    let ColumnData::Number(Numbers::I64(id)) = ds.column_data("id").unwrap() else { panic!() };
+    let err = id.iter().err().unwrap();
+    assert_eq!(err.to_string(), id.validity().unwrap_err().to_string());
     assert!(matches!(&err, Error::NotViewable { path, .. } if path == &valid), "{err}");
     assert!(err.to_string().contains("is 5, not 0 or 1"), "{err}");
 
