@@ -108,7 +108,7 @@ def test_ctrl_c_stops_a_conversion_and_resume_finishes_it(tmp_path: Path) -> Non
     assert not out.exists()
     r = larder.convert(csv, out, resume=True)
     assert r["resumed"] and r["rows"] == 1_500_000
-    assert stopped < 0.5 + 3.0, stopped
+    assert stopped < 0.5 + 10.0, stopped  # a checkpoint a second, slower on a loaded machine
     # The signal handling is Python's again afterwards.
     assert signal.set_wakeup_fd(-1) == -1
     with pytest.raises(KeyboardInterrupt):
