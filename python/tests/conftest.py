@@ -1,0 +1,53 @@
+"""Shared fixtures of the Python package's tests: small files under pytest's tmp_path."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = REPO / "fixtures"
+
+
+@pytest.fixture
+def f64(tmp_path: Path) -> Path:
+    """A 3 x 4 float64 .npy spanning more than one page (so page-level COW shows)."""
+    p = tmp_path / "a.npy"
+    np.save(p, np.arange(4096 * 3, dtype=np.float64).reshape(3, 4096))
+    return p
+
+
+@pytest.fixture
+def log_csv(tmp_path: Path) -> Path:
+    """A CSV with every column kind and missing values."""
+    p = tmp_path / "log.csv"
+    rows = ["id,region,note,when,latency,ok"]
+    for i in range(200):
+        id_ = "" if i % 17 == 5 else str(i)
+        note = "" if i % 5 == 0 else f"note {i} ünï"
+        when = "" if i % 23 == 3 else f"2024-01-{1 + i % 28:02d}T{i % 24:02d}:00:00"
+        lat = "" if i % 11 == 7 else f"{i * 0.25}"
+        ok = "" if i % 13 == 2 else ("true" if i % 2 else "false")
+        rows.append(f"{id_},{['eu', 'us', 'ap'][i % 3]},{note},{when},{lat},{ok}")
+    p.write_text("\n".join(rows) + "\n")
+    return p
+
+
+def larder_bin() -> str | None:
+    b = os.environ.get("LARDER_BIN")
+    return b if b and os.path.exists(b) else None
+
+
+def mapped_file(address: int) -> str | None:
+    """The file mapped at `address` in this process (from /proc/self/maps), None for memory
+    that maps no file (heap, anonymous)."""
+    with open("/proc/self/maps") as f:
+        for line in f:
+            parts = line.split()
+            lo, hi = (int(x, 16) for x in parts[0].split("-"))
+            if lo <= address < hi:
+                return parts[5] if len(parts) > 5 else None
+    return None
