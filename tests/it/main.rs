@@ -26,6 +26,7 @@ mod fuzz;
 mod group;
 mod group_nodes;
 mod groupstats;
+mod help;
 mod hierarchy;
 mod hostile;
 mod infinities;
