@@ -115,15 +115,19 @@ pub enum GroupKey {
     Int(i128),
     /// The start of a time bucket of a `datetime64` column, in the column's unit.
     DateTime(i64, TimeUnit),
+    /// A `bool` column's value.
+    Bool(bool),
 }
 
 impl Serialize for GroupKey {
-    /// A label as a string, an integer as a number, a bucket start as an ISO 8601 string.
+    /// A label as a string, an integer as a number, a bucket start as an ISO 8601 string, a
+    /// bool as `true`/`false`.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             GroupKey::Label(l) => s.serialize_str(l),
             GroupKey::Int(i) => s.serialize_i128(*i),
             GroupKey::DateTime(v, u) => s.serialize_str(&format_datetime(*v, *u)),
+            GroupKey::Bool(b) => s.serialize_bool(*b),
         }
     }
 }
@@ -408,8 +412,13 @@ fn key_col<'a, T: Reduce>(
                 Some(v) => summary_basic(&MaskedChunks::new(a, v)?)?,
                 None => summary_basic(&MmapChunks::new(a)?)?,
             };
-            match (s.min, s.max) {
-                (Some(Number::Int(lo)), Some(Number::Int(hi))) => {
+            let int = |n| match n {
+                Some(Number::Int(i)) => Some(i),
+                Some(Number::Bool(b)) => Some(i128::from(b)),
+                _ => None,
+            };
+            match (int(s.min), int(s.max)) {
+                (Some(lo), Some(hi)) => {
                     let span = usize::try_from(hi - lo + 1).unwrap_or(usize::MAX);
                     if span > MAX_GROUPS {
                         return Err(Error::invalid(
@@ -626,6 +635,9 @@ fn group(dir: &Path, by: &str, every: Option<Every>, aggs: &[Agg]) -> Result<Gro
                 .map_err(|_| {
                     Error::invalid(kc.file(), "a bucket starts before the datetime64 range")
                 }),
+            (None, None) if key_column.element() == ElementType::Bool => {
+                Ok(GroupKey::Bool(offset + g as i128 != 0))
+            }
             (None, None) => Ok(GroupKey::Int(offset + g as i128)),
         })
         .collect::<Result<_>>()?;
@@ -637,11 +649,19 @@ fn group(dir: &Path, by: &str, every: Option<Every>, aggs: &[Agg]) -> Result<Gro
                 Some(name) => {
                     let i = names.iter().position(|n| n == name).unwrap_or(0);
                     let (t, float) = (&tables[i], cols[i].is_float());
+                    let bools =
+                        columns[i].as_ref().is_some_and(|c| c.element() == ElementType::Bool);
                     present
                         .iter()
-                        .map(|&g| match units[i] {
-                            Some(u) => time_value(a.kind, t, g, u),
-                            None => value(a.kind, t, g, float),
+                        .map(|&g| match (units[i], value(a.kind, t, g, float)) {
+                            (Some(u), _) => time_value(a.kind, t, g, u),
+                            // The min and max of bools are bools, as in pandas.
+                            (None, Number::Int(v))
+                                if bools && matches!(a.kind, AggKind::Min | AggKind::Max) =>
+                            {
+                                Number::Bool(v != 0)
+                            }
+                            (None, v) => v,
                         })
                         .collect()
                 }

@@ -246,7 +246,9 @@ fn check_real<T: Reduce>(a: &MmapArray<T>, s: &Summary) {
                 "{what}: {f} vs {sum}"
             )
         }
-        Number::Complex(_) | Number::DateTime(..) => panic!("{what}: complex or datetime sum"),
+        Number::Complex(_) | Number::DateTime(..) | Number::Bool(_) => {
+            panic!("{what}: a complex, datetime or bool sum")
+        }
     }
     assert!(
         s.std.expect("std") == std

@@ -11,6 +11,7 @@
 
 mod append;
 mod arch;
+mod bools;
 mod cat_stream;
 mod chunk_cap;
 mod chunked;
