@@ -48,3 +48,4 @@ mod support;
 mod timedelta;
 mod timezones;
 mod tokens;
+mod wide;
