@@ -635,10 +635,7 @@ fn group(dir: &Path, by: &str, every: Option<Every>, aggs: &[Agg]) -> Result<Gro
                 .map_err(|_| {
                     Error::invalid(kc.file(), "a bucket starts before the datetime64 range")
                 }),
-            (None, None) if key_column.element() == ElementType::Bool => {
-                Ok(GroupKey::Bool(offset + g as i128 != 0))
-            }
-            (None, None) => Ok(GroupKey::Int(offset + g as i128)),
+            (None, None) => Ok(int_key(key_column.element(), offset + g as i128)),
         })
         .collect::<Result<_>>()?;
     let columns = aggs
@@ -648,20 +645,12 @@ fn group(dir: &Path, by: &str, every: Option<Every>, aggs: &[Agg]) -> Result<Gro
                 None => present.iter().map(|&g| Number::Int(i128::from(size[g]))).collect(),
                 Some(name) => {
                     let i = names.iter().position(|n| n == name).unwrap_or(0);
-                    let (t, float) = (&tables[i], cols[i].is_float());
-                    let bools =
-                        columns[i].as_ref().is_some_and(|c| c.element() == ElementType::Bool);
+                    let (t, float, c) = (&tables[i], cols[i].is_float(), columns[i].as_deref());
                     present
                         .iter()
-                        .map(|&g| match (units[i], value(a.kind, t, g, float)) {
-                            (Some(u), _) => time_value(a.kind, t, g, u),
-                            // The min and max of bools are bools, as in pandas.
-                            (None, Number::Int(v))
-                                if bools && matches!(a.kind, AggKind::Min | AggKind::Max) =>
-                            {
-                                Number::Bool(v != 0)
-                            }
-                            (None, v) => v,
+                        .map(|&g| match units[i] {
+                            Some(u) => time_value(a.kind, t, g, u),
+                            None => bool_extreme(a.kind, value(a.kind, t, g, float), c),
                         })
                         .collect()
                 }
@@ -791,6 +780,22 @@ fn time_value(kind: AggKind, t: &Table, g: usize, unit: TimeUnit) -> Number {
     };
     // The mean of values of a 64-bit column lies between them.
     i64::try_from(v).map_or(Number::Int(v), |v| Number::DateTime(v, unit))
+}
+
+/// The key of value `v` of an integer or bool column of element type `e`.
+fn int_key(e: ElementType, v: i128) -> GroupKey {
+    if e == ElementType::Bool { GroupKey::Bool(v != 0) } else { GroupKey::Int(v) }
+}
+
+/// The min and max of a bool column are bools, as in pandas.
+fn bool_extreme(kind: AggKind, v: Number, column: Option<&dyn Column>) -> Number {
+    let bools = column.is_some_and(|c| c.element() == ElementType::Bool);
+    match v {
+        Number::Int(i) if bools && matches!(kind, AggKind::Min | AggKind::Max) => {
+            Number::Bool(i != 0)
+        }
+        v => v,
+    }
 }
 
 #[allow(clippy::cast_precision_loss)]
