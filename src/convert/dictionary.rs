@@ -84,7 +84,8 @@ impl Dictionary {
     /// A dictionary that starts with `seed` (codes `0..seed.len()`), with a new file at
     /// `path` that lists them.
     pub(crate) fn create_seeded(path: PathBuf, seed: &[String]) -> Result<Dictionary> {
-        let mut d = Dictionary::create(path.clone())?;
+        let mut d = Dictionary::create(path)?;
+        let path = d.file.path().to_path_buf();
         for s in seed {
             if d.find(s.as_bytes()).is_some() {
                 return Err(Error::invalid(
@@ -102,7 +103,8 @@ impl Dictionary {
     /// Reopens the file at `path`, keeping its first `categories` entries (`bytes` long).
     pub(crate) fn reopen(path: PathBuf, categories: u64, bytes: u64) -> Result<Dictionary> {
         let cats = read_categories(&path, categories)?;
-        let mut d = Dictionary::empty(Appender::reopen(path.clone(), bytes)?);
+        let mut d = Dictionary::empty(Appender::reopen(path, bytes)?);
+        let path = d.file.path().to_path_buf();
         for c in &cats {
             let h = d.hasher.hash_one(c.as_bytes());
             d.add(h, c.as_bytes(), "", &path)?;
@@ -123,15 +125,14 @@ impl Dictionary {
     }
 
     /// The bytes of the category with code `c`.
-    fn category(&self, c: u32) -> &[u8] {
-        let c = c as usize;
+    fn category(&self, c: usize) -> &[u8] {
         let start = if c == 0 { 0 } else { self.ends[c - 1] };
         &self.bytes[start..self.ends[c]]
     }
 
     /// The categories in code order.
     pub(crate) fn by_code(&self) -> Vec<&[u8]> {
-        (0..self.ends.len()).map(|c| self.category(c as u32)).collect()
+        (0..self.ends.len()).map(|c| self.category(c)).collect()
     }
 
     /// The code of `key`, if it is a category.
@@ -142,7 +143,7 @@ impl Dictionary {
     fn find_hashed(&self, h: u64, key: &[u8]) -> Option<u32> {
         let mut c = *self.index.get(&h)?;
         while c != NONE {
-            if self.category(c) == key {
+            if self.category(c as usize) == key {
                 return Some(c);
             }
             c = self.next[c as usize];
@@ -214,7 +215,7 @@ impl Dictionary {
 }
 
 /// Appends the line of category `key` (UTF-8, checked when parsed) to `out`: its JSON string
-/// and a newline, as serde_json writes it.
+/// and a newline, as `serde_json` writes it.
 fn push_line(out: &mut Vec<u8>, key: &[u8]) {
     if needs_escape(key) {
         // serde_json cannot fail on a string into a vector.
@@ -229,13 +230,13 @@ fn push_line(out: &mut Vec<u8>, key: &[u8]) {
 
 /// True when the JSON string of `bytes` (UTF-8) is not just `bytes` in quotes: they hold a
 /// quote, a backslash or a control character below U+0020, the characters JSON escapes (as
-/// serde_json does; it leaves U+007F and everything else as it is).
+/// `serde_json` does; it leaves U+007F and everything else as it is).
 fn needs_escape(bytes: &[u8]) -> bool {
     bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 /// A dictionary file's line as the category it holds: quoted text without escapes is taken as
-/// it is, anything else goes through serde_json.
+/// it is, anything else goes through `serde_json`.
 fn parse_line(line: &[u8]) -> std::result::Result<String, String> {
     if let [b'"', inner @ .., b'"'] = line
         && !needs_escape(inner)
@@ -341,7 +342,7 @@ mod tests {
         d.file().sync().unwrap();
         let text = fs::read_to_string(&path).unwrap();
         let expected: String =
-            cats.iter().map(|c| format!("{}\n", serde_json::to_string(c).unwrap())).collect();
+            cats.iter().map(|c| serde_json::to_string(c).unwrap() + "\n").collect();
         assert_eq!(text, expected);
         assert_eq!(read_categories(&path, cats.len() as u64).unwrap(), cats);
         // A line that is not a JSON string is refused, with or without quotes around it.
