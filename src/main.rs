@@ -33,7 +33,8 @@ use larder::ops::cat::TextFormat;
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    #[command(flatten)]
+    // Global flags under a heading of their own, after each command's own options.
+    #[command(flatten, next_help_heading = "Object storage (s3:// locations)")]
     s3: transfer::S3Args,
 }
 

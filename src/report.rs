@@ -87,13 +87,23 @@ pub(crate) fn stats(
                         let s: String = serde_json::from_str(v.get())?;
                         writeln!(out, "{key:<10} {s}")?;
                     }
-                    Some(v) => writeln!(out, "{key:<10} {}", v.get())?,
+                    Some(v) => writeln!(out, "{key:<10} {}", as_text(v.get()))?,
                     None => {}
                 }
             }
         }
     }
     Ok(())
+}
+
+/// A JSON value as the text output prints it: bools as pandas prints them (`True`, `False`),
+/// anything else as it is.
+fn as_text(json: &str) -> &str {
+    match json {
+        "true" => "True",
+        "false" => "False",
+        other => other,
+    }
 }
 
 /// The fields of a JSON object as the JSON text serde wrote them. Not through
@@ -126,9 +136,9 @@ pub(crate) fn groupby(
         header.extend(r.columns.iter().map(|c| c.0.clone()));
         writeln!(out, "{}", header.join("\t"))?;
         for (i, key) in r.keys.iter().enumerate() {
-            let mut row = vec![serde_json::to_string(key)?];
+            let mut row = vec![as_text(&serde_json::to_string(key)?).to_string()];
             for (_, values) in &r.columns {
-                row.push(serde_json::to_string(&values[i])?);
+                row.push(as_text(&serde_json::to_string(&values[i])?).to_string());
             }
             writeln!(out, "{}", row.join("\t"))?;
         }

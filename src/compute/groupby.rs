@@ -115,15 +115,19 @@ pub enum GroupKey {
     Int(i128),
     /// The start of a time bucket of a `datetime64` column, in the column's unit.
     DateTime(i64, TimeUnit),
+    /// A `bool` column's value.
+    Bool(bool),
 }
 
 impl Serialize for GroupKey {
-    /// A label as a string, an integer as a number, a bucket start as an ISO 8601 string.
+    /// A label as a string, an integer as a number, a bucket start as an ISO 8601 string, a
+    /// bool as `true`/`false`.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             GroupKey::Label(l) => s.serialize_str(l),
             GroupKey::Int(i) => s.serialize_i128(*i),
             GroupKey::DateTime(v, u) => s.serialize_str(&format_datetime(*v, *u)),
+            GroupKey::Bool(b) => s.serialize_bool(*b),
         }
     }
 }
@@ -408,8 +412,13 @@ fn key_col<'a, T: Reduce>(
                 Some(v) => summary_basic(&MaskedChunks::new(a, v)?)?,
                 None => summary_basic(&MmapChunks::new(a)?)?,
             };
-            match (s.min, s.max) {
-                (Some(Number::Int(lo)), Some(Number::Int(hi))) => {
+            let int = |n| match n {
+                Some(Number::Int(i)) => Some(i),
+                Some(Number::Bool(b)) => Some(i128::from(b)),
+                _ => None,
+            };
+            match (int(s.min), int(s.max)) {
+                (Some(lo), Some(hi)) => {
                     let span = usize::try_from(hi - lo + 1).unwrap_or(usize::MAX);
                     if span > MAX_GROUPS {
                         return Err(Error::invalid(
@@ -645,7 +654,7 @@ fn group(dir: &Path, by: &str, every: Option<Every>, aggs: &[Agg]) -> Result<Gro
                 .map_err(|_| {
                     Error::invalid(kc.file(), "a bucket starts before the datetime64 range")
                 }),
-            (None, None) => Ok(GroupKey::Int(offset + g as i128)),
+            (None, None) => Ok(int_key(key_column.element(), offset + g as i128)),
         })
         .collect::<Result<_>>()?;
     let columns = aggs
@@ -655,12 +664,12 @@ fn group(dir: &Path, by: &str, every: Option<Every>, aggs: &[Agg]) -> Result<Gro
                 None => present.iter().map(|&g| Number::Int(i128::from(size[g]))).collect(),
                 Some(name) => {
                     let i = names.iter().position(|n| n == name).unwrap_or(0);
-                    let (t, float) = (&tables[i], cols[i].is_float());
+                    let (t, float, c) = (&tables[i], cols[i].is_float(), columns[i].as_deref());
                     present
                         .iter()
                         .map(|&g| match units[i] {
                             Some(u) => time_value(a.kind, t, g, u),
-                            None => value(a.kind, t, g, float),
+                            None => bool_extreme(a.kind, value(a.kind, t, g, float), c),
                         })
                         .collect()
                 }
@@ -790,6 +799,22 @@ fn time_value(kind: AggKind, t: &Table, g: usize, unit: TimeUnit) -> Number {
     };
     // The mean of values of a 64-bit column lies between them.
     i64::try_from(v).map_or(Number::Int(v), |v| Number::DateTime(v, unit))
+}
+
+/// The key of value `v` of an integer or bool column of element type `e`.
+fn int_key(e: ElementType, v: i128) -> GroupKey {
+    if e == ElementType::Bool { GroupKey::Bool(v != 0) } else { GroupKey::Int(v) }
+}
+
+/// The min and max of a bool column are bools, as in pandas.
+fn bool_extreme(kind: AggKind, v: Number, column: Option<&dyn Column>) -> Number {
+    let bools = column.is_some_and(|c| c.element() == ElementType::Bool);
+    match v {
+        Number::Int(i) if bools && matches!(kind, AggKind::Min | AggKind::Max) => {
+            Number::Bool(i != 0)
+        }
+        v => v,
+    }
 }
 
 #[allow(clippy::cast_precision_loss)]

@@ -8,7 +8,7 @@ use serde::ser::{SerializeSeq, Serializer};
 
 use super::kernel::{Partial, Reduce, Sum, TILE, chunk_partial};
 use super::tree_reduce;
-use crate::dtype::{Element, TimeUnit, format_datetime};
+use crate::dtype::{Element, ElementType, TimeUnit, format_datetime};
 use crate::error::Result;
 use crate::store::ChunkSource;
 
@@ -33,6 +33,8 @@ pub enum Number {
     /// A `datetime64` value in its unit: the min, max or mean of datetimes (printed in ISO
     /// 8601).
     DateTime(i64, TimeUnit),
+    /// A `bool`: the min or max of bools (JSON `true`/`false`; pandas prints `True`/`False`).
+    Bool(bool),
 }
 
 impl Number {
@@ -45,6 +47,7 @@ impl Number {
             Number::Complex(c) => c.re,
             Number::DateTime(i64::MIN, _) => f64::NAN, // NaT
             Number::DateTime(v, _) => v as f64,
+            Number::Bool(b) => f64::from(u8::from(b)),
         }
     }
 }
@@ -129,6 +132,7 @@ impl Serialize for Number {
                 seq.end()
             }
             Number::DateTime(v, u) => s.serialize_str(&format_datetime(v, u)),
+            Number::Bool(b) => s.serialize_bool(b),
         }
     }
 }
@@ -191,6 +195,8 @@ impl Summary {
         let bound = |b: T::Bound| {
             if T::IS_FLOAT {
                 Number::Float(T::bound_to_f64(b))
+            } else if T::TYPE == ElementType::Bool {
+                Number::Bool(T::bound_to_i128(b) != 0)
             } else {
                 Number::Int(T::bound_to_i128(b))
             }

@@ -5,77 +5,178 @@
 //! dictionary turns those block-local codes into the column's codes, in order of first
 //! appearance in the input.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::fs;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
 use super::appender::Appender;
-use super::columns::{CatMap, MISSING_CODE};
+use super::columns::MISSING_CODE;
 use super::value::NaTokens;
 
 /// A categorical column's dictionary and its file.
+///
+/// The categories' bytes sit one after another in one buffer, in code order; the index maps
+/// the 64-bit hash of a category's bytes to its code. Categories whose hashes are equal (as
+/// good as never: the hash is seeded per process) are chained through `next`. So a new
+/// category costs no allocation of its own, and growing the index never hashes bytes again:
+/// what made a million distinct IDs as `cat` many times slower than as `str`.
 pub(crate) struct Dictionary {
-    /// Category bytes to code.
-    map: CatMap<Box<[u8]>, u32>,
-    /// Bytes of all categories together.
-    text: u64,
+    /// Hash of a category's bytes to its code (the first of its chain).
+    index: HashMap<u64, u32, BuildHasherDefault<Prehashed>>,
+    hasher: foldhash::fast::RandomState,
+    /// Bytes of all categories, in code order.
+    bytes: Vec<u8>,
+    /// Where each category ends in `bytes`.
+    ends: Vec<usize>,
+    /// For each code, the next code whose bytes have the same hash ([`NONE`]: none).
+    next: Vec<u32>,
+    /// Lines for the file, written once per [`translate`](Dictionary::translate).
+    lines: Vec<u8>,
     file: Appender,
 }
 
+/// The end of a chain of codes.
+const NONE: u32 = u32::MAX;
+
+/// A hasher for keys that are hashes already (of foldhash, mixed in every bit).
+#[derive(Default)]
+pub(crate) struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys are hashed with it; fold anything else in rather than lose it.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
 impl Dictionary {
+    fn empty(file: Appender) -> Dictionary {
+        Dictionary {
+            index: HashMap::default(),
+            hasher: foldhash::fast::RandomState::default(),
+            bytes: Vec::new(),
+            ends: Vec::new(),
+            next: Vec::new(),
+            lines: Vec::new(),
+            file,
+        }
+    }
+
     /// An empty dictionary with a new file at `path`.
     pub(crate) fn create(path: PathBuf) -> Result<Dictionary> {
-        Ok(Dictionary { map: CatMap::default(), text: 0, file: Appender::create(path)? })
+        Ok(Dictionary::empty(Appender::create(path)?))
     }
 
     /// A dictionary that starts with `seed` (codes `0..seed.len()`), with a new file at
     /// `path` that lists them.
     pub(crate) fn create_seeded(path: PathBuf, seed: &[String]) -> Result<Dictionary> {
         let mut d = Dictionary::create(path)?;
+        let path = d.file.path().to_path_buf();
         for s in seed {
-            let c = u32::try_from(d.map.len())
-                .map_err(|_| Error::invalid(d.file.path(), "more than 2^32 categories"))?;
-            if d.map.insert(s.as_bytes().into(), c).is_some() {
+            if d.find(s.as_bytes()).is_some() {
                 return Err(Error::invalid(
                     d.file.path(),
                     format!("category {s:?} is listed twice in the dictionary"),
                 ));
             }
-            d.text += s.len() as u64;
-            d.append_line(s)?;
+            let h = d.hasher.hash_one(s.as_bytes());
+            d.add(h, s.as_bytes(), "", &path)?;
         }
+        d.write_lines()?;
         Ok(d)
     }
 
     /// Reopens the file at `path`, keeping its first `categories` entries (`bytes` long).
     pub(crate) fn reopen(path: PathBuf, categories: u64, bytes: u64) -> Result<Dictionary> {
-        let map: CatMap<Box<[u8]>, u32> = read_categories(&path, categories)?
-            .into_iter()
-            .enumerate()
-            .map(|(i, c)| (c.into_bytes().into_boxed_slice(), u32::try_from(i).unwrap_or(u32::MAX)))
-            .collect();
-        let text = map.keys().map(|k| k.len() as u64).sum();
-        Ok(Dictionary { map, text, file: Appender::reopen(path, bytes)? })
+        let cats = read_categories(&path, categories)?;
+        let mut d = Dictionary::empty(Appender::reopen(path, bytes)?);
+        let path = d.file.path().to_path_buf();
+        for c in &cats {
+            let h = d.hasher.hash_one(c.as_bytes());
+            d.add(h, c.as_bytes(), "", &path)?;
+        }
+        // Those lines are in the file already.
+        d.lines.clear();
+        Ok(d)
     }
 
     /// Categories so far.
     pub(crate) fn len(&self) -> usize {
-        self.map.len()
+        self.ends.len()
     }
 
     /// Bytes of all categories together.
     pub(crate) fn text_bytes(&self) -> u64 {
-        self.text
+        self.bytes.len() as u64
+    }
+
+    /// The bytes of the category with code `c`.
+    fn category(&self, c: usize) -> &[u8] {
+        let start = if c == 0 { 0 } else { self.ends[c - 1] };
+        &self.bytes[start..self.ends[c]]
     }
 
     /// The categories in code order.
     pub(crate) fn by_code(&self) -> Vec<&[u8]> {
-        let mut out: Vec<&[u8]> = vec![&[]; self.map.len()];
-        for (k, &c) in &self.map {
-            out[c as usize] = k;
+        (0..self.ends.len()).map(|c| self.category(c)).collect()
+    }
+
+    /// The code of `key`, if it is a category.
+    fn find(&self, key: &[u8]) -> Option<u32> {
+        self.find_hashed(self.hasher.hash_one(key), key)
+    }
+
+    fn find_hashed(&self, h: u64, key: &[u8]) -> Option<u32> {
+        let mut c = *self.index.get(&h)?;
+        while c != NONE {
+            if self.category(c as usize) == key {
+                return Some(c);
+            }
+            c = self.next[c as usize];
         }
-        out
+        None
+    }
+
+    /// Adds `key` (hash `h`, not a category yet) as the next code, and its line for the file.
+    fn add(&mut self, h: u64, key: &[u8], column: &str, input: &Path) -> Result<u32> {
+        let c = u32::try_from(self.ends.len()).ok().filter(|&c| c != NONE).ok_or_else(|| {
+            Error::invalid(input, format!("column {column:?}: more than 2^32 - 1 categories"))
+        })?;
+        let chain = match self.index.entry(h) {
+            Entry::Occupied(mut e) => std::mem::replace(e.get_mut(), c),
+            Entry::Vacant(e) => {
+                e.insert(c);
+                NONE
+            }
+        };
+        self.next.push(chain);
+        self.bytes.extend_from_slice(key);
+        self.ends.push(self.bytes.len());
+        push_line(&mut self.lines, key);
+        Ok(c)
+    }
+
+    /// Appends the lines of the categories added since the last call to the file.
+    fn write_lines(&mut self) -> Result<()> {
+        if !self.lines.is_empty() {
+            self.file.append(&self.lines)?;
+            self.lines.clear();
+        }
+        Ok(())
     }
 
     pub(crate) fn file(&mut self) -> &mut Appender {
@@ -96,38 +197,53 @@ impl Dictionary {
     ) -> Result<()> {
         codes.clear();
         codes.reserve(keys.len());
+        self.index.reserve(keys.len());
         for k in keys {
             if na.is_missing_text(k) {
                 codes.push(MISSING_CODE);
                 continue;
             }
-            let next = self.map.len();
-            let code = if let Some(&c) = self.map.get(k) {
-                c
-            } else {
-                let c = u32::try_from(next).map_err(|_| {
-                    Error::invalid(input, format!("column {column:?}: more than 2^32 categories"))
-                })?;
-                self.map.insert(k.clone(), c);
-                self.text += k.len() as u64;
-                // The bytes were checked to be UTF-8 when parsed.
-                self.append_line(&String::from_utf8_lossy(k))?;
-                c
+            let h = self.hasher.hash_one(&**k);
+            let code = match self.find_hashed(h, k) {
+                Some(c) => c,
+                None => self.add(h, k, column, input)?,
             };
             codes.push(code);
         }
-        Ok(())
+        self.write_lines()
     }
 }
 
-impl Dictionary {
-    /// Appends category `s` to the file, as a JSON string on a line of its own.
-    fn append_line(&mut self, s: &str) -> Result<()> {
-        let mut line = serde_json::to_vec(s)
-            .map_err(|e| Error::internal(format!("a category as a JSON string: {e}")))?;
-        line.push(b'\n');
-        self.file.append(&line)
+/// Appends the line of category `key` (UTF-8, checked when parsed) to `out`: its JSON string
+/// and a newline, as `serde_json` writes it.
+fn push_line(out: &mut Vec<u8>, key: &[u8]) {
+    if needs_escape(key) {
+        // serde_json cannot fail on a string into a vector.
+        let _ = serde_json::to_writer(&mut *out, &String::from_utf8_lossy(key));
+    } else {
+        out.push(b'"');
+        out.extend_from_slice(key);
+        out.push(b'"');
     }
+    out.push(b'\n');
+}
+
+/// True when the JSON string of `bytes` (UTF-8) is not just `bytes` in quotes: they hold a
+/// quote, a backslash or a control character below U+0020, the characters JSON escapes (as
+/// `serde_json` does; it leaves U+007F and everything else as it is).
+fn needs_escape(bytes: &[u8]) -> bool {
+    bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
+/// A dictionary file's line as the category it holds: quoted text without escapes is taken as
+/// it is, anything else goes through `serde_json`.
+fn parse_line(line: &[u8]) -> std::result::Result<String, String> {
+    if let [b'"', inner @ .., b'"'] = line
+        && !needs_escape(inner)
+    {
+        return String::from_utf8(inner.to_vec()).map_err(|e| e.to_string());
+    }
+    serde_json::from_slice(line).map_err(|e| e.to_string())
 }
 
 /// The first `n` categories of a dictionary file.
@@ -138,7 +254,7 @@ pub(crate) fn read_categories(path: &Path, n: u64) -> Result<Vec<String>> {
         text.split(|&b| b == b'\n').take(usize::try_from(n).unwrap_or(usize::MAX)).enumerate()
     {
         out.push(
-            serde_json::from_slice(line).map_err(|e| {
+            parse_line(line).map_err(|e| {
                 Error::format(path, 0, format!("line {}: bad category: {e}", i + 1))
             })?,
         );
@@ -182,11 +298,68 @@ mod tests {
         assert!(matches!(read_categories(&path, 4), Err(Error::Format { .. })));
     }
 
-    /// Distinct bucket indexes (low `bits` bits) and control tags (top 7 bits) of `keys` in a
-    /// [`CatMap`]: what hashbrown spreads entries by.
+    #[test]
+    fn categories_with_equal_hashes_keep_their_own_codes() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = Path::new("in.csv");
+        let mut d = Dictionary::create(dir.path().join("c.categories")).unwrap();
+        // Three keys forced onto one hash, one onto another.
+        for (h, k, c) in [(7, "a", 0), (7, "b", 1), (9, "c", 2), (7, "dd", 3)] {
+            assert_eq!(d.find_hashed(h, k.as_bytes()), None, "{k}");
+            assert_eq!(d.add(h, k.as_bytes(), "c", input).unwrap(), c);
+        }
+        for (h, k, c) in [(7, "a", 0), (7, "b", 1), (9, "c", 2), (7, "dd", 3)] {
+            assert_eq!(d.find_hashed(h, k.as_bytes()), Some(c), "{k}");
+        }
+        assert_eq!(d.find_hashed(7, b"c"), None);
+        assert_eq!(d.find_hashed(7, b"d"), None);
+        assert_eq!(d.by_code(), [&b"a"[..], b"b", b"c", b"dd"]);
+        assert_eq!(d.text_bytes(), 5);
+    }
+
+    #[test]
+    fn dictionary_lines_are_what_serde_json_writes_and_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.categories");
+        let cats = [
+            "S0000123",
+            "a b",
+            "\"q\"",
+            "back\\slash",
+            "tab\there",
+            "nl\nx",
+            "\u{1}",
+            "\u{7f}",
+            "é ü 中文 🦀",
+            "{\"json\": 1}",
+            "/slash/",
+            "\u{1f}end",
+        ];
+        let mut d = Dictionary::create(path.clone()).unwrap();
+        let keys: Vec<Box<[u8]>> = cats.iter().map(|s| s.as_bytes().into()).collect();
+        let mut codes = Vec::new();
+        d.translate(&keys, &NaTokens::new(["NA"]), &mut codes, "c", Path::new("in.csv")).unwrap();
+        d.file().sync().unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        let expected: String =
+            cats.iter().map(|c| serde_json::to_string(c).unwrap() + "\n").collect();
+        assert_eq!(text, expected);
+        assert_eq!(read_categories(&path, cats.len() as u64).unwrap(), cats);
+        // A line that is not a JSON string is refused, with or without quotes around it.
+        for bad in ["\"a\\q\"\n", "\"open\n", "x\"\n"] {
+            fs::write(&path, bad).unwrap();
+            let e = read_categories(&path, 1).unwrap_err();
+            assert!(e.to_string().contains("line 1: bad category"), "{bad:?}: {e}");
+        }
+    }
+
+    /// Distinct bucket indexes (low `bits` bits) and control tags (top 7 bits) of `keys`
+    /// hashed as a [`Dictionary`] hashes them for its index, which takes the hash as it is (so
+    /// do the block-local [`CatMap`](crate::convert::columns::CatMap)s): what hashbrown spreads
+    /// entries by.
     fn spread(keys: &[String], bits: u32) -> (usize, usize) {
-        use std::hash::BuildHasher;
-        let state = CatMap::<Box<[u8]>, u32>::default().hasher().clone();
+        let dir = tempfile::tempdir().unwrap();
+        let state = Dictionary::create(dir.path().join("d")).unwrap().hasher;
         let hashes: Vec<u64> = keys.iter().map(|k| state.hash_one(k.as_bytes())).collect();
         let low: std::collections::HashSet<u64> =
             hashes.iter().map(|h| h & ((1 << bits) - 1)).collect();

@@ -2,6 +2,7 @@
 //! in which files. Built once from the header, the options and a sample of the first block
 //! (type inference), then kept in the checkpoint so a resume converts exactly the same way.
 
+use std::collections::HashMap;
 use std::fs;
 use std::path::Path;
 
@@ -334,15 +335,23 @@ impl Plan {
     }
 }
 
-/// The column names, with names for the leading fields that every sampled record has beyond
-/// the header (R's `write.table` row names: one more field per record than the header names),
-/// and a note saying so. pandas reads such fields as the index; they are named as pandas'
-/// `reset_index()` names them: `index` (`level_0` when a column is called `index`) for one,
-/// `level_0`, `level_1`, … for more.
+/// The column names, with names for the leading fields of R's `write.table` row names, and a
+/// note saying so. Row names are the `W - N` leading fields when more than half of the sampled
+/// records have the same `W` fields, more than the header's `N`: the records shorter than `W`
+/// are short rows (missing values at their end, as pandas pads them), so short rows do not
+/// hide the pattern, and longer ones are rejected. pandas takes the first record's width; it
+/// agrees wherever it reads the file (the first record is a full one), and refuses the file
+/// where a later record is longer than the first. Unlike pandas, one long record among records
+/// as long as the header is no pattern: it is rejected rather than shifting every other
+/// record's values by one column. pandas reads such fields as the index; they are named as
+/// pandas' `reset_index()` names them: `index` (`level_0` when a column is called `index`)
+/// for one, `level_0`, `level_1`, … for more.
 fn with_row_names(header: &Header, sample: &[u8], req: &Request<'_>) -> (Header, Option<String>) {
     let names = &header.names;
     let unchanged = || Header { texts: header.texts.clone(), names: names.clone() };
-    let (mut pos, mut n, mut width) = (0, 0, None);
+    // Sampled records by width.
+    let mut widths: HashMap<usize, usize> = HashMap::new();
+    let (mut pos, mut n) = (0, 0);
     while pos < sample.len() && n < req.infer_rows {
         let end = record_end(sample, pos, req.delimiter);
         let rec = sample[pos..end].strip_suffix(b"\r").unwrap_or(&sample[pos..end]);
@@ -352,16 +361,15 @@ fn with_row_names(header: &Header, sample: &[u8], req: &Request<'_>) -> (Header,
         }
         n += 1;
         let Ok(f) = fields_of(rec, req.delimiter) else { return (unchanged(), None) };
-        match width {
-            None => width = Some(f.len()),
-            Some(w) if w == f.len() => {}
-            Some(_) => return (unchanged(), None),
-        }
+        *widths.entry(f.len()).or_default() += 1;
     }
-    let extra = width.map_or(0, |w| w.saturating_sub(names.len()));
-    if extra == 0 || names.is_empty() {
+    // The width most records have (the wider of two as common).
+    let (width, full) =
+        widths.iter().map(|(&w, &k)| (w, k)).max_by_key(|&(w, k)| (k, w)).unwrap_or((0, 0));
+    if width <= names.len() || names.is_empty() || 2 * full <= n {
         return (unchanged(), None);
     }
+    let extra = width - names.len();
     let taken = |c: &str| names.iter().any(|n| n == c);
     let mut lead: Vec<String> = if extra == 1 && !taken("index") {
         vec!["index".to_string()]
@@ -374,7 +382,7 @@ fn with_row_names(header: &Header, sample: &[u8], req: &Request<'_>) -> (Header,
         }
     }
     let note = format!(
-        "every record has {extra} more field{s} than the header names (row names, as R's \
+        "the records have {extra} more field{s} than the header names (row names, as R's \
          write.table writes them): kept as the leading column{s} {lead:?}, as pandas' \
          reset_index() names them",
         s = if extra == 1 { "" } else { "s" },

@@ -23,14 +23,18 @@ const FILES_BESIDES: u64 = 64;
 pub(crate) fn ensure_open_files(columns: usize, input: &Path) -> Result<()> {
     let want = columns as u64 * FILES_PER_COLUMN + FILES_BESIDES;
     match sys::raise_open_files(want) {
-        Some(limit) if limit < want => Err(Error::invalid(
-            input,
-            format!(
-                "has {columns} columns, whose files need up to {want} open at once; this process \
-                 may open only {limit} (its hard limit: raise it, e.g. with `ulimit -Hn`, or \
-                 convert fewer columns)"
-            ),
-        )),
+        Some(limit) if limit < want => {
+            let fit = limit.saturating_sub(FILES_BESIDES) / FILES_PER_COLUMN;
+            Err(Error::invalid(
+                input,
+                format!(
+                    "{columns} columns to convert, whose files need up to {want} open at once; \
+                     this process may open only {limit} files (its hard limit, `ulimit -Hn`): raise \
+                     that limit to {want} or more (as root, or in /etc/security/limits.conf), or \
+                     convert at most {fit} columns at a time (a selection of columns)"
+                ),
+            ))
+        }
         _ => Ok(()),
     }
 }

@@ -371,6 +371,75 @@ fn r_row_names_become_a_leading_column_as_pandas_reset_index_names_it() {
 }
 
 #[test]
+fn r_row_names_with_short_rows_keep_every_row_as_pandas_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    // R's row names (one or two leading fields) among records that lack their last fields:
+    // pandas takes the first record's width, pads the short ones with NaN.
+    let cases = [
+        (
+            "one",
+            "\"x\",\"y\",\"z\"\n\"1\",1.5,a,7\n\"2\",2.5\n\"3\",3.5,c,9\n\"4\"\n\"5\",5.5,e,11\n",
+            &["index", "x", "y", "z"][..],
+            5,
+        ),
+        ("two", "a,b\nr,1,2,3\ns,4,5\nt,6,7,8\nu,9,10,11\n", &["level_0", "level_1", "a", "b"], 4),
+        // A short row among many full ones, however far down the sample it is.
+        ("late", &format!("v,w\n{}9,1\n", "7,8,x\n".repeat(40)), &["index", "v", "w"], 41),
+    ];
+    for (name, text, names, n) in cases {
+        let csv = dir.path().join(format!("{name}.csv"));
+        fs::write(&csv, text).unwrap();
+        let r = ConvertOptions::new().convert(&csv, dir.path().join(name), &mut |_| {}).unwrap();
+        let m = &r.manifest;
+        assert_eq!((m.rows, m.rejected), (n, 0), "{name}");
+        let got: Vec<&str> = m.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(got, names, "{name}");
+        assert!(r.notes.iter().any(|n| n.contains("more field")), "{name}: {:?}", r.notes);
+        let rows = rows(&dir.path().join(name));
+        let last = names.last().unwrap();
+        assert!(rows.iter().any(|r| r[last].is_null()), "{name}: a short row's last field");
+        if let Some(want) = pandas(&csv, "dict()", true) {
+            assert_eq!(want.len(), rows.len(), "{name}");
+            for (w, g) in want.iter().zip(&rows) {
+                for n in names {
+                    // pandas pads with NaN (null in its JSON, a float column); larder's
+                    // integer columns mark the value missing, its float ones hold NaN.
+                    match (&w[n], &g[n]) {
+                        (Value::Null, g) => assert!(g.is_null() || g == "NaN", "{name}: {n}"),
+                        (Value::Number(a), Value::Number(b)) => {
+                            assert_eq!(a.as_f64(), b.as_f64(), "{name}: {n}");
+                        }
+                        (w, g) => assert_eq!(w, g, "{name}: {n}"),
+                    }
+                }
+            }
+        }
+    }
+    // A short first record does not hide the pattern either (pandas refuses this file:
+    // "Expected 3 fields in line 3, saw 4").
+    let m =
+        convert(dir.path(), "first", "x,y,z\nr1,1\nr2,2,3,4\nr3,5,6,7\n", &ConvertOptions::new());
+    assert_eq!((m.rows, m.rejected, m.columns.len()), (3, 0, 4));
+    // Records longer than the row-named ones are still rejected.
+    let m = convert(
+        dir.path(),
+        "longer",
+        "x,y\nr1,1,2\nr2,3,4,5\nr3,6,7\nr4,8\nr5,9,10\n",
+        &ConvertOptions::new(),
+    );
+    assert_eq!((m.rows, m.rejected, m.columns.len()), (4, 1, 3));
+    // Not a pattern: one long record (first or not) among records as long as the header, or
+    // long records that are not most of them: those are rejected, nothing shifts.
+    for (name, text, rejected) in [
+        ("long_first", "a,b\n1,2,3\n4,5\n6,7\n", 1),
+        ("few_long", "a,b\n1,2,3\n4,5\n6,7,8\n9,10\n11,12\n", 2),
+    ] {
+        let m = convert(dir.path(), name, text, &ConvertOptions::new());
+        assert_eq!((m.rejected, m.columns.len()), (rejected, 2), "{name}");
+    }
+}
+
+#[test]
 fn a_record_shorter_than_the_header_has_missing_values_as_pandas_reads_it() {
     let dir = tempfile::tempdir().unwrap();
     let text = "a,b,c,d\n1,2.5,x,true\n4,5.5\n7\n8,9.5,y,false\n";

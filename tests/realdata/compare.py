@@ -9,6 +9,12 @@ The rules (each a documented difference between larder and pandas, normalised he
   file (pandas holds a missing integer as NaN, larder keeps the integers and marks the row
   missing; docs/cli.md "Values"), compared as float64;
 * a pandas bool column (or an object column of bools and NaN) is a larder `|b1` column;
+* a pandas string column of decimal integers and missing-value text is a larder `<u8` column
+  with a validity file: pandas reads integers above 2^63-1 as uint64 only when none is
+  missing, and otherwise keeps the column's text, its missing fields as what they held (`''`
+  for an empty field or a short row's absent one, `NA`, …), where larder stores uint64 and
+  marks those rows missing (pandas' `dtype="UInt64"` reads them so); compared exactly as Python
+  ints, the non-digit text as missing;
 * a pandas string column is a larder `cat` or `str` column (Arrow's large-string layout), or a
   `datetime64` column when it holds ISO 8601 date-times (larder infers those, pandas leaves
   them strings): then compared with `pd.to_datetime(format="ISO8601", utc=True)`, and a value
@@ -146,6 +152,8 @@ def column(check, what, out, c, col):
         return kind
     if len(col) == 0:  # a header without records: any kind, no values
         return kind
+    if c["dtype"] == "<u8" and "valid" in c and pd.api.types.is_string_dtype(col):
+        col = uint64_text(col)
     times = None
     if kind == "M8" and not pd.api.types.is_numeric_dtype(col) and not is_bool_column(col):
         times = pd.to_datetime(col, format="ISO8601", utc=True, errors="coerce")
@@ -177,12 +185,33 @@ def column(check, what, out, c, col):
                    f"{c['dtype']}{' without missing values' if kind in 'iub' else ''}"):
             diff(check, what, rows, values[present].astype(np.float64),
                  col.to_numpy(dtype=np.float64)[present])
+    elif c["dtype"] == "<u8" and col.dtype == object:  # from uint64_text
+        diff(check, what, rows, values[present].astype(object), col.to_numpy()[present])
     elif kind == "M8":
         b = times.dt.tz_localize(None).to_numpy().astype(values.dtype)[present]
         diff(check, what, rows, values[present], b)
     elif check(kind in ("cat", "str"), f"{what}: pandas reads strings, larder {c['dtype']}"):
         diff(check, what, rows, values[present], col.to_numpy(dtype=object)[present])
     return kind
+
+
+def uint64_text(col):
+    """pandas' text of a uint64 column with missing values (see the rules above) as Python ints,
+    None where a field held no digits (`''`, `NA`, NaN); `col` itself if any value is other text."""
+    def value(v):
+        if isinstance(v, str) and v.isascii() and v.isdigit():
+            return int(v)
+        return None
+    out = pd.Series([value(v) for v in col], dtype=object, index=col.index)
+    text = col.dropna()
+    if any(isinstance(v, str) and v.strip() not in NA_TEXT and value(v) is None for v in text):
+        return col
+    return out
+
+
+# pandas' default missing-value text (`read_csv` `na_values`), and the empty field.
+NA_TEXT = {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+           "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"}
 
 
 def show(values, row):
