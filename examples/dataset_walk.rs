@@ -19,20 +19,11 @@ use std::error::Error;
 use std::fmt::Write as _;
 
 use larder::ArrayRead;
-use larder::compute::GroupKey;
 use larder::compute::{self, Agg, StatsOptions};
 use larder::convert::ConvertOptions;
 use larder::dataset::{ColumnKind, Dataset};
-use larder::dtype::{Time, format_datetime};
+use larder::dtype::Time;
 
-/// A group key as pandas prints it.
-fn label(key: &GroupKey) -> String {
-    match key {
-        GroupKey::Label(s) => s.clone(),
-        GroupKey::Int(i) => i.to_string(),
-        GroupKey::DateTime(v, unit) => format_datetime(*v, *unit),
-    }
-}
 
 /// A CSV of `rows` rows: a timestamp, a region (categorical), a latency with gaps, a status.
 fn sample_csv(rows: usize) -> String {
@@ -102,7 +93,7 @@ fn main() -> Result<(), Box<dyn Error>> {
                 let counts = compute::groupby(&out, name, &["count".parse::<Agg>()?])?;
                 let mut parts = Vec::new();
                 for (key, n) in counts.keys.iter().zip(&counts.columns[0].1) {
-                    parts.push(format!("{}={n}", label(key)));
+                    parts.push(format!("{key}={n}"));
                 }
                 println!("{name}: categorical, {} labels: {}", labels.len(), parts.join(", "));
             }
@@ -138,7 +129,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     if ds.column("region").is_ok() && ds.column("latency").is_ok() {
         let g = compute::groupby(&out, "region", &["mean:latency".parse::<Agg>()?])?;
         for (key, mean) in g.keys.iter().zip(&g.columns[0].1) {
-            println!("mean latency in {}: {mean}", label(key));
+            println!("mean latency in {key}: {mean}");
         }
     }
     Ok(())

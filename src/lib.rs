@@ -101,12 +101,12 @@ pub mod store;
 mod sys;
 pub mod zarr;
 
+pub use convert::{ConvertOptions, ConvertReport};
+pub use dataset::Dataset;
 /// Arrow export of datasets (feature `arrow`), and the arrow-rs crates it uses.
 #[cfg(feature = "arrow")]
 #[cfg_attr(docsrs, doc(cfg(feature = "arrow")))]
 pub use dataset::arrow;
-pub use convert::{ConvertOptions, ConvertReport};
-pub use dataset::Dataset;
 pub use dtype::{ByteOrder, DType, Element, ElementType, Scalar};
 pub use error::{Error, Result};
 pub use grid::{ChunkGrid, Region};

@@ -27,6 +27,7 @@ from .errors import (
     ReadOnlyError,
     RemoteError,
     SelectionError,
+    LockedError,
     StorageError,
     UnsupportedError,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "DeltaError",
     "FormatError",
     "LarderError",
+    "LockedError",
     "NotViewableError",
     "ReadOnlyError",
     "RemoteError",

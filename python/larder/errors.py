@@ -26,6 +26,7 @@ __all__ = [
     "LarderPermissionError",
     "LarderIsADirectoryError",
     "LarderNotADirectoryError",
+    "LockedError",
 ]
 
 
@@ -95,3 +96,8 @@ class LarderNotADirectoryError(LarderIOError, NotADirectoryError):
 
 class SelectionError(ArgumentError, IndexError):
     """A selection that does not fit the array (an index past the end, a zero step)."""
+
+
+class LockedError(LarderError, BlockingIOError):
+    """A file another handle holds locked for writing (in this process or another); the
+    message says which."""

@@ -47,6 +47,7 @@ fn class_of(e: &larder::Error) -> &'static str {
             "FormatError"
         }
         E::DTypeMismatch { .. } => "DTypeError",
+        E::Locked { .. } => "LockedError",
         E::NotViewable { .. } => "NotViewableError",
         E::ReadOnly { .. } => "ReadOnlyError",
         E::StaleBase { .. } => "DeltaError",

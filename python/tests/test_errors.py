@@ -31,6 +31,18 @@ def test_unreadable_files_are_permission_errors(f64: Path) -> None:
         larder.open(f64)
 
 
+def test_a_file_held_for_writing_is_a_locked_error_naming_this_process(tmp_path: Path) -> None:
+    for dtype in ("<f8", "<i2"):
+        p = tmp_path / f"held-{dtype[1:]}.npy"
+        np.save(p, np.arange(10, dtype=dtype))
+        held = larder.open(p, "r+")
+        with pytest.raises(larder.LockedError, match="this process") as e:
+            larder.open(p, "r+")
+        assert isinstance(e.value, BlockingIOError)
+        assert str(p) in str(e.value)
+        del held
+
+
 def test_messages_are_the_clis(tmp_path: Path) -> None:
     p = tmp_path / "bad.npy"
     p.write_bytes(b"\x93NUMPY\x01\x00" + b"x" * 100)

@@ -132,6 +132,19 @@ impl Serialize for GroupKey {
     }
 }
 
+/// As pandas prints the key: the label, the integer, the bucket start in ISO 8601
+/// (`2024-03-01T10`), `True`/`False`.
+impl std::fmt::Display for GroupKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GroupKey::Label(l) => f.write_str(l),
+            GroupKey::Int(i) => write!(f, "{i}"),
+            GroupKey::DateTime(v, u) => f.write_str(&format_datetime(*v, *u)),
+            GroupKey::Bool(b) => f.write_str(if *b { "True" } else { "False" }),
+        }
+    }
+}
+
 /// The result of [`groupby`]: one row per non-empty group, in order of code (categorical) or
 /// value (integer column).
 #[derive(Clone, Debug, PartialEq)]

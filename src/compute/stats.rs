@@ -62,10 +62,12 @@ impl From<Number> for f64 {
 /// As numpy prints the scalar (`str(np.float64(x))`, Python's `repr` of a float): the shortest
 /// digits that read back to the same value, positional from `1e-4` up to `1e16` (`0.5`,
 /// `1.0`, `1234.5`) and scientific outside (`1e-05`, `1.5e+16`); `nan`, `inf`, `-inf`;
-/// integers exactly; complex numbers as `(1+2j)`; datetimes in ISO 8601 (`2024-01-31`, `NaT`).
+/// integers exactly; bools as `True`/`False`; complex numbers as `(1+2j)`; datetimes in ISO 8601
+/// (`2024-01-31`, `NaT`).
 impl std::fmt::Display for Number {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match *self {
+            Number::Bool(b) => f.write_str(if b { "True" } else { "False" }),
             Number::Int(i) => write!(f, "{i}"),
             Number::Float(x) => f.write_str(&numpy_float(x)),
             Number::Complex(c) => {

@@ -97,7 +97,7 @@ fn xarray_times_of_any_epoch_and_masked_integers_read_as_xarray_decodes_them() {
 
     // The arrays themselves: cat and stats decode the times and skip the masked rows.
     let cat = ok(larder().current_dir(d).args(["cat", "a.zarr:/t"]));
-    assert!(cat.contains("'2024-03-01T00:00'") && cat.contains("'2024-03-01T04:00'"), "{cat}");
+    assert!(cat.contains("'2024-03-01T00'") && cat.contains("'2024-03-01T04'"), "{cat}");
     let cat = ok(larder().current_dir(d).args(["cat", "a.zarr:/d"]));
     assert!(cat.contains("'2001-01-01'") && cat.contains("'NaT'"), "{cat}");
     let stats = |p: &str| -> serde_json::Value {
@@ -279,7 +279,7 @@ for root, _, files in os.walk('a.zarr'):
     assert_eq!(s["dtype"].as_str(), Some("datetime64[D]"), "{s}");
     assert_eq!((s["min"].as_str(), s["max"].as_str()), (Some("1970-01-01"), Some("2001-01-02")));
     let s = stats("s3://xarray-test/a.zarr:/t");
-    assert_eq!(s["max"].as_str(), Some("2024-03-01T04:00"), "{s}");
+    assert_eq!(s["max"].as_str(), Some("2024-03-01T04"), "{s}");
     ok(s3_larder(&ep).current_dir(d).args(["copy", "s3://xarray-test/a.zarr", "a", "-q"]));
     let cols = check_dataset(&python, d, "a.zarr", "a");
     assert_eq!(cols.trim(), "d:datetime64[D] n:int16 t:datetime64[h]");
