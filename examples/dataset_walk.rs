@@ -24,7 +24,6 @@ use larder::convert::ConvertOptions;
 use larder::dataset::{ColumnKind, Dataset};
 use larder::dtype::Time;
 
-
 /// A CSV of `rows` rows: a timestamp, a region (categorical), a latency with gaps, a status.
 fn sample_csv(rows: usize) -> String {
     let regions = ["eu-west", "us-east", "ap-south", "sa-east"];
