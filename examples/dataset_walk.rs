@@ -1,6 +1,7 @@
 //! A walk through a converted dataset: convert a CSV, then for every column say what it holds
-//! and summarise it — numbers with their missing values skipped, categories with their counts,
-//! datetimes as ISO 8601 — and group one column by another.
+//! and summarise it — numbers with their missing values skipped; categories, datetimes and text
+//! through their typed views (labels whatever the code width, `jiff` timestamps, `&str`), each
+//! row `Some` or `None` — and group one column by another.
 //!
 //! ```text
 //! cargo run --example dataset_walk               # a generated CSV of 100 000 rows
@@ -15,14 +16,14 @@
     clippy::float_cmp
 )]
 
+use std::collections::BTreeMap;
 use std::error::Error;
 use std::fmt::Write as _;
+use std::path::Path;
 
-use larder::ArrayRead;
 use larder::compute::{self, Agg, StatsOptions};
 use larder::convert::ConvertOptions;
-use larder::dataset::{ColumnKind, Dataset};
-use larder::dtype::Time;
+use larder::dataset::{ColumnData, ColumnKind, Dataset};
 
 /// A CSV of `rows` rows: a timestamp, a region (categorical), a latency with gaps, a status.
 fn sample_csv(rows: usize) -> String {
@@ -45,6 +46,60 @@ fn sample_csv(rows: usize) -> String {
         );
     }
     csv
+}
+
+/// A categorical, datetime or text column through its typed view: every row is `Some(value)` or
+/// `None` (missing), whatever the storage (code width, validity file, offsets).
+fn walk_typed(dataset: &Path, data: &ColumnData) -> Result<(), Box<dyn Error>> {
+    let name = data.name();
+    match data {
+        ColumnData::Categorical(c) => {
+            let mut counts = BTreeMap::<&str, usize>::new();
+            for label in c.labels()?.flatten() {
+                *counts.entry(label).or_default() += 1;
+            }
+            let parts: Vec<String> = counts.iter().map(|(l, n)| format!("{l}={n}")).collect();
+            println!(
+                "{name}: categorical, {} labels, {} missing: {}",
+                c.categories().len(),
+                data.null_count()?,
+                parts.join(", ")
+            );
+            // The same counts as larder's out-of-core group-by gives them.
+            let by = compute::groupby(dataset, name, &["count".parse::<Agg>()?])?;
+            for (key, n) in by.keys.iter().zip(&by.columns[0].1) {
+                assert_eq!(n.to_string(), counts[key.to_string().as_str()].to_string());
+            }
+        }
+        ColumnData::DateTime(t) => {
+            let (mut first, mut last) = (None, None);
+            for ts in t.iter()? {
+                let Some(ts) = ts? else { continue };
+                first = Some(first.map_or(ts, |f: jiff::Timestamp| f.min(ts)));
+                last = Some(last.map_or(ts, |l: jiff::Timestamp| l.max(ts)));
+            }
+            let show = |t: Option<jiff::Timestamp>| t.map_or("-".into(), |t| t.to_string());
+            println!(
+                "{name}: datetime64[{}], from {} to {}",
+                t.unit().as_str(),
+                show(first),
+                show(last)
+            );
+        }
+        ColumnData::String(s) => {
+            let mut longest = "";
+            for v in s.iter()? {
+                if let Some(v) = v?
+                    && v.len() > longest.len()
+                {
+                    longest = v;
+                }
+            }
+            println!("{name}: text, {} missing, longest {longest:?}", data.null_count()?);
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -86,30 +141,8 @@ fn main() -> Result<(), Box<dyn Error>> {
                     m.max.map_or("-".into(), |v| v.to_string()),
                 );
             }
-            ColumnKind::Categorical => {
-                let labels =
-                    column.categories()?.map(|c| c.to_vec()).transpose()?.unwrap_or_default();
-                let counts = compute::groupby(&out, name, &["count".parse::<Agg>()?])?;
-                let mut parts = Vec::new();
-                for (key, n) in counts.keys.iter().zip(&counts.columns[0].1) {
-                    parts.push(format!("{key}={n}"));
-                }
-                println!("{name}: categorical, {} labels: {}", labels.len(), parts.join(", "));
-            }
-            ColumnKind::DateTime => {
-                let Some(Time::DateTime(unit)) = column.dtype()?.time() else { continue };
-                let values = column.values::<i64>()?;
-                let d = compute::datetime_summary(&values.chunk_source()?, unit)?;
-                let show = |n: Option<compute::Number>| n.map_or("-".into(), |v| v.to_string());
-                println!(
-                    "{name}: datetime64[{}], from {} to {}",
-                    unit.as_str(),
-                    show(d.min),
-                    show(d.max)
-                );
-            }
-            ColumnKind::String => {
-                println!("{name}: text, {} missing", column.null_count()?);
+            ColumnKind::Categorical | ColumnKind::DateTime | ColumnKind::String => {
+                walk_typed(&out, &column.data()?)?;
             }
         }
     }

@@ -81,6 +81,8 @@ pub(crate) fn parse(units: &str, calendar: Option<&str>) -> Option<CfTime> {
 
 /// The time type that `units` and `calendar` declare when their epoch is numpy's own (what
 /// larder writes, and the only kind a reader without a value shift may take as is).
+// Only the HDF5 backend reads times this way.
+#[cfg_attr(not(feature = "hdf5"), allow(dead_code))]
 pub(crate) fn time_of(units: &str, calendar: Option<&str>) -> Option<Time> {
     parse(units, calendar).filter(|c| c.shift == 0).map(|c| c.time)
 }

@@ -63,6 +63,8 @@ impl FromStr for Codec {
     }
 }
 
+// Only the object-storage upload bounds its encoders this way.
+#[cfg_attr(not(feature = "s3"), allow(dead_code))]
 impl Codec {
     /// Bytes one encoder of this codec holds while it compresses a chunk of `chunk_bytes`,
     /// besides the chunk and its output: what bounds how many chunks a writer may compress at
@@ -79,6 +81,7 @@ impl Codec {
 
 /// The size of a zstd compression context once set up for a `chunk_bytes` input at `level`
 /// (its tables are allocated by the first call that compresses); 64 MiB should zstd refuse.
+#[cfg_attr(not(feature = "s3"), allow(dead_code))]
 fn zstd_context_bytes(level: i32, chunk_bytes: usize) -> usize {
     use zstd::zstd_safe::{CCtx, CParameter, InBuffer, OutBuffer};
     const UNKNOWN: usize = 64 << 20;
