@@ -173,7 +173,8 @@ pub enum Error {
         reason: String,
     },
 
-    /// The operation needs a platform feature this system lacks.
+    /// The operation needs a platform facility this system lacks, or a cargo feature this build
+    /// was made without (the text names which).
     Unsupported(&'static str),
 
     /// The process received SIGINT or SIGTERM (once the program asked to catch them): the
@@ -253,7 +254,7 @@ impl fmt::Display for Error {
                 out = out.display()
             ),
             Error::Remote { url, reason } => write!(f, "{url}: {reason}"),
-            Error::Unsupported(v) => write!(f, "{v}: not supported on this platform"),
+            Error::Unsupported(v) => write!(f, "{v}: not supported"),
             Error::Signal { signal, .. } => write!(f, "interrupted by {signal}"),
         }
     }
