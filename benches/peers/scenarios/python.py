@@ -8,7 +8,7 @@ import json
 import shutil
 import subprocess
 
-from harnesslib.common import MiB, faster_than, summary
+from harnesslib.common import MiB, faster_than, size_text, summary
 from harnesslib.model import Case, Contender, Mismatch, Target, check_equal, close, last_json
 from scenarios.convert_log import log_verify
 
@@ -146,7 +146,7 @@ def cases(ctx):
 
     conv_out = ctx.scratch("python", "convert", "larder")
     cli_out = ctx.scratch("python", "convert", "cli")
-    parq = f"Parquet {pq_meta['bytes'] / MiB:.0f} MiB (zstd)"
+    parq = f"Parquet {size_text(pq_meta['bytes'])}, zstd"
     return [
         Case(name="to_pandas", title=f"{rows} to a DataFrame ({parq})",
              inputs=[ds, pq], check=frame_check,
