@@ -144,8 +144,7 @@ def cmd_sum(a) -> None:
     total, times = timed(values.sum, a.repeat)
     assert total == first
     emit({"sum": int(total), "dtype": values.dtype.str, "rows": int(values.shape[0]),
-          "sum_s": statistics.median(times), "sum_min_s": min(times),
-          "bytes_per_s": values.nbytes / statistics.median(times)})
+          "sum_s": statistics.median(times), "sum_min_s": min(times)})
 
 
 def cmd_duckdb(a) -> None:
