@@ -862,16 +862,7 @@ impl<T: Element> ArrayRead<T> for ZarrArray<T> {
     }
 
     fn read_region(&self, region: &Region) -> Result<CowArray<'_, T, IxDyn>> {
-        let values = self.read_stored(region)?;
-        if self.epoch_shift == 0 {
-            return Ok(values);
-        }
-        let mut owned = values.into_owned();
-        let slice = owned
-            .as_slice_memory_order_mut()
-            .ok_or_else(|| Error::internal("a decoded region is not contiguous"))?;
-        crate::dtype::cf::shift_values(slice, self.epoch_shift).map_err(|e| zerr(&self.path, e))?;
-        Ok(CowArray::from(owned))
+        storage::shift_epoch(self.read_stored(region)?, self.epoch_shift, &self.path)
     }
 }
 
