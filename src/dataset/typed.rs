@@ -207,16 +207,7 @@ impl<T: Element> Nullable<T> {
     /// # Errors
     /// [`Error::Argument`] for a row past the end.
     pub fn get(&self, i: usize) -> Result<Option<T>> {
-        if i >= self.len() {
-            return Err(Error::argument(format!(
-                "row {i} of column {:?}, which has {} rows",
-                self.name,
-                self.len()
-            )));
-        }
-        if let Some(v) = &self.validity
-            && !v.get(&[i])?
-        {
+        if !row_present(&self.name, self.len(), self.validity.as_deref(), i)? {
             return Ok(None);
         }
         self.values.get(&[i]).map(Some)
@@ -664,16 +655,7 @@ impl CategoricalColumn {
     /// [`Error::Argument`] for a row past the end; [`Error::Format`] naming the file and the
     /// byte of a code past the dictionary.
     pub fn label(&self, i: usize) -> Result<Option<&str>> {
-        if i >= self.len() {
-            return Err(Error::argument(format!(
-                "row {i} of column {:?}, which has {} rows",
-                self.name,
-                self.len()
-            )));
-        }
-        if let Some(v) = &self.validity
-            && !v.get(&[i])?
-        {
+        if !row_present(&self.name, self.len(), self.validity.as_deref(), i)? {
             return Ok(None);
         }
         let code = match &self.codes {
@@ -776,5 +758,25 @@ impl StringColumn {
         let view = self.strings.view()?;
         let rows = 0..self.strings.len();
         Ok(with_validity(rows, self.validity()?).map(move |i| i.map(|i| view.get(i)).transpose()))
+    }
+}
+
+/// Whether row `i` of the column `name` (of `len` rows) holds a value: the one check behind
+/// every typed `get`.
+///
+/// # Errors
+/// [`Error::Argument`] for a row past the end; as [`MmapArray::get`] for the validity.
+fn row_present(
+    name: &str,
+    len: usize,
+    validity: Option<&MmapArray<bool>>,
+    i: usize,
+) -> Result<bool> {
+    if i >= len {
+        return Err(Error::argument(format!("row {i} of column {name:?}, which has {len} rows")));
+    }
+    match validity {
+        Some(v) => v.get(&[i]),
+        None => Ok(true),
     }
 }
