@@ -168,17 +168,10 @@ fn array_names(files: &[&str]) -> BTreeMap<String, String> {
     names
 }
 
-/// CF's name of a time unit, as in `units: "seconds since 1970-01-01"`.
+/// CF's name of a time unit, as in `units: "seconds since 1970-01-01"`: the same plural words
+/// numpy prints after a `timedelta64` count.
 pub(crate) fn cf_unit(unit: TimeUnit) -> &'static str {
-    match unit {
-        TimeUnit::D => "days",
-        TimeUnit::H => "hours",
-        TimeUnit::M => "minutes",
-        TimeUnit::S => "seconds",
-        TimeUnit::Ms => "milliseconds",
-        TimeUnit::Us => "microseconds",
-        TimeUnit::Ns => "nanoseconds",
-    }
+    unit.numpy_plural()
 }
 
 /// Copies the dataset directory `src` into a new local Zarr v3 group at `dst`, written under a
