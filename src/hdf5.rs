@@ -96,13 +96,41 @@ impl<T: Element> fmt::Debug for Hdf5Array<T> {
     }
 }
 
+/// How [`open_file`] opens an HDF5 file.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Open {
+    Read,
+    Write,
+    /// For writing, created if missing.
+    Append,
+    Create,
+}
+
+/// Opens the HDF5 file at `path`, its descriptor not inherited by programs this process
+/// starts: libhdf5 opens without close-on-exec, and a started program would hold the file
+/// and libhdf5's lock on it while it runs, so that the next open for writing failed.
+///
+/// # Errors
+/// [`Error::Storage`] if libhdf5 cannot open or create it.
+pub(crate) fn open_file(path: &Path, how: Open) -> Result<hdf5::File> {
+    let file = match how {
+        Open::Read => hdf5::File::open(path),
+        Open::Write => hdf5::File::open_rw(path),
+        Open::Append => hdf5::File::append(path),
+        Open::Create => hdf5::File::create(path),
+    }
+    .map_err(|e| herr(path, e))?;
+    crate::sys::close_on_exec(path);
+    Ok(file)
+}
+
 /// Paths of every dataset in the HDF5 file at `path`, sorted.
 ///
 /// # Errors
 /// [`Error::Storage`] if the file cannot be read.
 pub fn list_datasets(path: impl AsRef<Path>) -> Result<Vec<String>> {
     let path = path.as_ref();
-    let file = hdf5::File::open(path).map_err(|e| herr(path, e))?;
+    let file = open_file(path, Open::Read)?;
     let mut out = Vec::new();
     walk(path, &file, &mut out)?;
     out.sort();
@@ -313,7 +341,7 @@ fn check_filters(path: &Path, ds: &hdf5::Dataset) -> Result<()> {
 
 /// The element type of the dataset at `inner` in the HDF5 file at `path`.
 pub(crate) fn element_of(path: &Path, inner: Option<&str>) -> Result<ElementType> {
-    let file = hdf5::File::open(path).map_err(|e| herr(path, e))?;
+    let file = open_file(path, Open::Read)?;
     let ds = resolve(path, &file, inner, false)?;
     Ok(dataset_dtype(path, &ds)?.element())
 }
@@ -396,7 +424,7 @@ pub struct WriteHold(#[allow(dead_code)] hdf5::File);
 /// # Errors
 /// [`Error::Storage`] if libhdf5 cannot open it for writing.
 pub fn hold_for_writing(path: &Path) -> Result<WriteHold> {
-    hdf5::File::open_rw(path).map(WriteHold).map_err(|e| herr(path, e))
+    open_file(path, Open::Write).map(WriteHold)
 }
 
 impl<T: Element> Hdf5Array<T> {
@@ -408,7 +436,7 @@ impl<T: Element> Hdf5Array<T> {
     /// [`Error::UnsupportedDType`]; [`Error::DTypeMismatch`] if it does not hold `T`.
     pub fn open_at(path: impl AsRef<Path>, inner: Option<&str>) -> Result<Self> {
         let path = path.as_ref();
-        let file = hdf5::File::open(path).map_err(|e| herr(path, e))?;
+        let file = open_file(path, Open::Read)?;
         Self::from_file(path, file, inner, false)
     }
 
@@ -418,7 +446,7 @@ impl<T: Element> Hdf5Array<T> {
     /// As [`open_at`](Hdf5Array::open_at).
     pub fn open_mut(path: impl AsRef<Path>, inner: Option<&str>) -> Result<Self> {
         let path = path.as_ref();
-        let file = hdf5::File::open_rw(path).map_err(|e| herr(path, e))?;
+        let file = open_file(path, Open::Write)?;
         Self::from_file(path, file, inner, true)
     }
 
@@ -515,8 +543,7 @@ impl<T: Element> Hdf5Array<T> {
         gzip: Option<u8>,
         fill_chunks: bool,
     ) -> Result<Self> {
-        let file = if path.exists() { hdf5::File::append(path) } else { hdf5::File::create(path) }
-            .map_err(|e| herr(path, e))?;
+        let file = open_file(path, if path.exists() { Open::Append } else { Open::Create })?;
         let name = inner.unwrap_or("/data").trim_matches('/').to_string();
         let mut group = file.as_group().map_err(|e| herr(path, e))?;
         let parts: Vec<&str> = name.split('/').collect();

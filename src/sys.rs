@@ -23,7 +23,8 @@ mod simd;
 pub(crate) use arrow::{MapOwner, StringDamage, large_strings, mapped_buffer};
 pub use file::free_space;
 pub(crate) use file::{
-    CloneHow, FileAdvice, Lock, advise_file, clone_file, create_locked, lock, start_writeback,
+    CloneHow, FileAdvice, Lock, advise_file, clone_file, close_on_exec, create_locked, lock,
+    start_writeback,
 };
 pub use map::Access;
 pub(crate) use map::{Mapping, resident_under};

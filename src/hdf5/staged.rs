@@ -63,7 +63,7 @@ impl<T: Element> StagedDataset<T> {
                 "chunk shape {chunks:?} does not fit an array of shape {shape:?}"
             )));
         }
-        let file = hdf5::File::append(path).map_err(|e| herr(path, e))?;
+        let file = super::open_file(path, super::Open::Append)?;
         let mut at = String::new();
         for (i, part) in parts.iter().enumerate() {
             at.push('/');
@@ -104,7 +104,7 @@ impl<T: Element> StagedDataset<T> {
         match Hdf5Array::from_file(path, file, Some(&staging), true) {
             Ok(a) => Ok(StagedDataset { array: Some(a), name }),
             Err(e) => {
-                if let Ok(f) = hdf5::File::open_rw(path) {
+                if let Ok(f) = super::open_file(path, super::Open::Write) {
                     let _ = f.unlink(&staging);
                 }
                 Err(e)

@@ -110,6 +110,38 @@ pub(crate) fn create_locked(path: &Path) -> Result<File> {
     Ok(file)
 }
 
+/// Marks close-on-exec every descriptor of this process that is open on the file at `path`
+/// (the same device and inode), so that programs this process starts do not inherit them.
+///
+/// For descriptors C libraries open without `O_CLOEXEC` (libhdf5 does): an inherited
+/// descriptor keeps the file, and any `flock` on it, held by the started program for as long
+/// as it runs. Best effort: without `/proc` nothing is marked, and a program started between
+/// the library's `open` and this call still inherits the descriptor.
+pub(crate) fn close_on_exec(path: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(want) = std::fs::metadata(path) else { return };
+    let Ok(fds) = std::fs::read_dir("/proc/self/fd") else { return };
+    for entry in fds.flatten() {
+        let Some(fd) = entry.file_name().to_str().and_then(|n| n.parse::<libc::c_int>().ok())
+        else {
+            continue;
+        };
+        // `stat` through the `/proc` link is the open file's, even if it was renamed.
+        let same = std::fs::metadata(entry.path())
+            .is_ok_and(|m| m.dev() == want.dev() && m.ino() == want.ino());
+        if same {
+            // SAFETY: F_GETFD and F_SETFD read and set the flags of a descriptor number; on a
+            // number closed since the listing they fail with EBADF and change nothing.
+            unsafe {
+                let flags = libc::fcntl(fd, libc::F_GETFD);
+                if flags >= 0 && flags & libc::FD_CLOEXEC == 0 {
+                    libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+                }
+            }
+        }
+    }
+}
+
 /// How [`clone_file`] made its copy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum CloneHow {

@@ -57,3 +57,37 @@ fn a_staging_dataset_is_neither_listed_nor_read() {
     let o = larder().current_dir(d).args(["cat", "two.h5:/.hidden"]).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "[0 1 2 3]", "{}", text(&o));
 }
+
+/// libhdf5 opens files without close-on-exec: a program started while larder had an HDF5
+/// file open inherited the descriptor, and with it libhdf5's lock on the file, for as long
+/// as it ran, so the next open for writing in this process failed ("unable to lock file").
+/// Every HDF5 file larder opens is closed in the programs it starts; checked for files
+/// created, opened for reading and opened for writing.
+#[test]
+fn programs_started_while_an_hdf5_file_is_open_do_not_inherit_it() {
+    use larder::Hdf5Array;
+    let dir = tempfile::tempdir().unwrap();
+    let h = dir.path().join("f.h5");
+    let held_by = |child: &std::process::Child| {
+        let fds = std::fs::read_dir(format!("/proc/{}/fd", child.id())).unwrap();
+        fds.filter_map(|e| std::fs::read_link(e.unwrap().path()).ok()).any(|t| t == h)
+    };
+    for how in ["create", "read", "write"] {
+        let a = match how {
+            "create" => Hdf5Array::<f64>::create(&h, Some("/a"), &[4], &[2], None).unwrap(),
+            "read" => Hdf5Array::<f64>::open_at(&h, Some("/a")).unwrap(),
+            _ => Hdf5Array::<f64>::open_mut(&h, Some("/a")).unwrap(),
+        };
+        let mut child = Command::new("sleep").arg("30").spawn().unwrap();
+        // The descriptors a started program holds are there once it runs `sleep`.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let inherited = held_by(&child);
+        drop(a);
+        // While the program still runs, this process can write the file again.
+        let w = Hdf5Array::<f64>::open_mut(&h, Some("/a"));
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(!inherited, "{how}: a started program holds {}", h.display());
+        w.unwrap_or_else(|e| panic!("{how}: {e}"));
+    }
+}

@@ -232,7 +232,10 @@ fn copy_into_an_h5_that_has_the_dataset_says_it_exists() {
     let h = dir.path().join("f.h5");
     larder::copy_with(&a, &h, &CopyOptions::new()).unwrap();
     let e = larder::copy_with(&a, &h, &CopyOptions::new());
-    assert!(matches!(e, Err(Error::Invalid { ref reason, .. }) if reason.contains("/data")));
+    assert!(
+        matches!(e, Err(Error::Invalid { ref reason, .. }) if reason.contains("/data")),
+        "{e:?}"
+    );
     let o = run(&["copy", s(&a), s(&h)]);
     let err = assert_fails(&o, &["f.h5", "/data already exists"]);
     assert!(!err.contains("unknown library error"), "{err}");
