@@ -35,7 +35,7 @@ pub(crate) fn stats(
                 ["dtype", "axis", "shape", "count", "sum", "mean", "std", "min", "max", "nan_count"]
             {
                 if let Some(v) = fields.get(key) {
-                    writeln!(out, "{key:<10} {}", v.get())?;
+                    writeln!(out, "{key:<10} {}", as_text(v.get()))?;
                 }
             }
         }
@@ -96,9 +96,17 @@ pub(crate) fn stats(
     Ok(())
 }
 
-/// A JSON value as the text output prints it: bools as pandas prints them (`True`, `False`),
-/// anything else as it is.
-fn as_text(json: &str) -> &str {
+/// A JSON value as the `stats` text prints it: bools as pandas prints them (`True`,
+/// `False`), strings (the dtype) without quotes, anything else as it is.
+fn as_text(json: &str) -> std::borrow::Cow<'_, str> {
+    match json {
+        s if s.starts_with('"') => serde_json::from_str::<String>(s).map_or(s.into(), Into::into),
+        other => bool_text(other).into(),
+    }
+}
+
+/// A JSON value with bools as pandas prints them (`True`, `False`).
+fn bool_text(json: &str) -> &str {
     match json {
         "true" => "True",
         "false" => "False",
@@ -136,9 +144,10 @@ pub(crate) fn groupby(
         header.extend(r.columns.iter().map(|c| c.0.clone()));
         writeln!(out, "{}", header.join("\t"))?;
         for (i, key) in r.keys.iter().enumerate() {
-            let mut row = vec![as_text(&serde_json::to_string(key)?).to_string()];
+            // Labels keep their quotes: a tab or a newline in one cannot break the table.
+            let mut row = vec![bool_text(&serde_json::to_string(key)?).to_string()];
             for (_, values) in &r.columns {
-                row.push(as_text(&serde_json::to_string(&values[i])?).to_string());
+                row.push(bool_text(&serde_json::to_string(&values[i])?).to_string());
             }
             writeln!(out, "{}", row.join("\t"))?;
         }

@@ -55,6 +55,21 @@ fn stats_of_a_bool_column_print_min_and_max_as_pandas_does() {
     assert_eq!((stats_line(&text, "min"), stats_line(&text, "max")), ("1", "3"));
 }
 
+/// The text of `stats` names the dtype as numpy does, without JSON's quotes, for every kind;
+/// `--json` keeps it a JSON string.
+#[test]
+fn stats_text_names_the_dtype_without_quotes() {
+    let dir = tempfile::tempdir().unwrap();
+    let ds = dataset(dir.path(), "b,n,x\nTrue,1,1.5\nFalse,2,\n");
+    for (col, dtype) in [("b", "bool"), ("n", "int64"), ("x", "float64")] {
+        let file = ds.join(format!("{col}.npy"));
+        let file = file.to_str().unwrap();
+        assert_eq!(stats_line(&run(&["stats", file]), "dtype"), dtype, "{col}");
+        let v: serde_json::Value = serde_json::from_str(&run(&["stats", file, "--json"])).unwrap();
+        assert_eq!(v["dtype"], dtype, "{col}: {v}");
+    }
+}
+
 #[test]
 fn groupby_a_bool_column_prints_its_keys_as_pandas_does() {
     let dir = tempfile::tempdir().unwrap();
