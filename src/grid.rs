@@ -25,9 +25,14 @@ impl ChunkGrid {
         self.shape.iter().zip(&self.block).map(|(&n, &b)| n.div_ceil(b)).collect()
     }
 
-    /// Number of blocks (1 for a 0-d array, 0 for an empty one).
+    /// Number of blocks (1 for a 0-d array, 0 for an empty one, `usize::MAX` past it: no
+    /// array whose elements can be addressed has that many).
     pub fn count(&self) -> usize {
-        self.grid_shape().iter().product()
+        let grid = self.grid_shape();
+        if grid.contains(&0) {
+            return 0;
+        }
+        grid.iter().try_fold(1usize, |all, &n| all.checked_mul(n)).unwrap_or(usize::MAX)
     }
 
     pub(crate) fn first(&self) -> Option<Vec<usize>> {

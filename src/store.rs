@@ -385,6 +385,16 @@ mod tests {
         assert_eq!(ChunkGrid::new(&[], &[]).count(), 1);
     }
 
+    #[test]
+    fn grid_counts_of_absurd_shapes_do_not_overflow() {
+        let big = 1usize << 40;
+        // An empty axis anywhere makes no blocks, even after axes whose product overflows.
+        assert_eq!(ChunkGrid::new(&[big, big, 0], &[1, 1, 1]).count(), 0);
+        assert_eq!(ChunkGrid::new(&[0, big, big], &[1, 1, 1]).count(), 0);
+        assert_eq!(ChunkGrid::new(&[big, big], &[1, 1]).count(), usize::MAX);
+        assert_eq!(ChunkGrid::new(&[big, big], &[big, 1 << 20]).count(), 1 << 20);
+    }
+
     #[allow(clippy::cast_possible_truncation)]
     mod props {
         use super::*;
