@@ -13,6 +13,10 @@ use num_complex::Complex;
 use crate::error::{Error, Result};
 
 pub(crate) mod cf;
+mod duration;
+
+pub(crate) use duration::UNITS as DURATION_UNITS;
+pub use duration::parse_duration;
 
 /// Byte order of the elements in storage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -45,7 +45,8 @@
 //! [`ArrayRead`], [`ArrayWrite`], [`Selection`]), [`open`]/[`open_as`] for any format, [`copy`]
 //! and [`copy_with`], [`info`], [`Dataset`] and [`ConvertOptions`], and [`Error`]. Reductions,
 //! histograms, quantiles and group-by are in [`compute`]; CSV conversion in [`convert`]; the
-//! dataset format in [`dataset`]; object storage in [`remote`].
+//! dataset format in [`dataset`]; object storage in [`remote`]; row filters (the SQL `WHERE`
+//! subset of `--where`), parsed, in [`expr`].
 //!
 //! # Cargo features
 //!
@@ -86,6 +87,7 @@ pub mod convert;
 pub mod dataset;
 pub mod dtype;
 mod error;
+pub mod expr;
 mod fsutil;
 pub mod grid;
 #[cfg(feature = "hdf5")]

@@ -12,7 +12,7 @@ use std::str::FromStr;
 use super::groupby::{KeyCol, NO_GROUP, ROWS, Typed};
 use super::kernel::Reduce;
 use super::tree_reduce;
-use crate::dtype::TimeUnit;
+use crate::dtype::{DURATION_UNITS, TimeUnit};
 use crate::error::{Error, Result};
 
 /// `NaT`, numpy's missing datetime: the smallest 64-bit integer.
@@ -37,16 +37,6 @@ const NAT: i128 = i64::MIN as i128;
 pub struct Every {
     nanos: i64,
 }
-
-const UNITS: [(&[&str], i64); 7] = [
-    (&["ns", "N"], 1),
-    (&["us", "U", "µs"], 1_000),
-    (&["ms", "L"], 1_000_000),
-    (&["s", "S"], 1_000_000_000),
-    (&["min", "m", "T"], 60_000_000_000),
-    (&["h", "H"], 3_600_000_000_000),
-    (&["d", "D"], 86_400_000_000_000),
-];
 
 impl Every {
     /// The width in nanoseconds.
@@ -80,37 +70,8 @@ impl FromStr for Every {
                  h, d)"
             ))
         };
-        let mut rest = s.trim();
-        if rest.is_empty() {
-            return Err(bad("empty"));
-        }
-        let mut nanos: i64 = 0;
-        while !rest.is_empty() {
-            let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
-            let count: i64 = if digits == 0 {
-                1
-            } else {
-                rest[..digits].parse().map_err(|_| bad("number too large"))?
-            };
-            rest = &rest[digits..];
-            let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
-            let unit = &rest[..unit_len];
-            rest = &rest[unit_len..];
-            let per =
-                UNITS.iter().find(|(names, _)| names.contains(&unit)).map(|&(_, n)| n).ok_or_else(
-                    || {
-                        if unit.is_empty() {
-                            bad("no unit")
-                        } else {
-                            bad(&format!("unknown unit {unit:?}"))
-                        }
-                    },
-                )?;
-            nanos = count
-                .checked_mul(per)
-                .and_then(|n| nanos.checked_add(n))
-                .ok_or_else(|| bad("wider than 292 years"))?;
-        }
+        let nanos = crate::dtype::parse_duration(s)
+            .map_err(|why| bad(if why.contains("292") { "wider than 292 years" } else { &why }))?;
         if nanos == 0 {
             return Err(bad("the width must be positive"));
         }
@@ -121,8 +82,11 @@ impl FromStr for Every {
 impl fmt::Display for Every {
     /// The largest unit the width is a whole number of: `90min`, `1d`, `1500ms`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (names, per) =
-            UNITS.iter().rev().find(|(_, per)| self.nanos % per == 0).unwrap_or(&UNITS[0]);
+        let (names, per) = DURATION_UNITS
+            .iter()
+            .rev()
+            .find(|(_, per)| self.nanos % per == 0)
+            .unwrap_or(&DURATION_UNITS[0]);
         write!(f, "{}{}", self.nanos / per, names[0])
     }
 }
@@ -242,7 +206,7 @@ mod tests {
         #[test]
         fn any_text_parses_or_is_refused_and_widths_print_back(s in "\\PC{0,12}", n in 1i64..100_000, k in 0usize..7) {
             let _ = s.parse::<Every>();
-            let e: Every = format!("{n}{}", UNITS[k].0[0]).parse().unwrap();
+            let e: Every = format!("{n}{}", DURATION_UNITS[k].0[0]).parse().unwrap();
             proptest::prop_assert_eq!(e.to_string().parse::<Every>().unwrap(), e);
         }
     }

@@ -22,7 +22,7 @@ use std::{env, fs};
 const LAYERS: &[&[&str]] = &[
     &["error"],
     &["dtype", "select", "grid", "limits"], // leaves
-    &["sys", "fsutil", "remote"],           // `sys`: the only module with `unsafe`
+    &["sys", "fsutil", "remote", "expr"],   // `sys`: the only module with `unsafe`
     &["store"],                             // the array traits; never names a backend
     &["npy", "zarr", "hdf5"],               // backends: never name each other nor `open`
     &["open"],                              // the only module that lists the backends
