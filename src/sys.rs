@@ -21,10 +21,11 @@ mod simd;
 
 #[cfg(feature = "arrow")]
 pub(crate) use arrow::{MapOwner, StringDamage, large_strings, mapped_buffer};
+#[cfg(feature = "hdf5")]
+pub(crate) use file::close_on_exec;
 pub use file::free_space;
 pub(crate) use file::{
-    CloneHow, FileAdvice, Lock, advise_file, clone_file, close_on_exec, create_locked, lock,
-    start_writeback,
+    CloneHow, FileAdvice, Lock, advise_file, clone_file, create_locked, lock, start_writeback,
 };
 pub use map::Access;
 pub(crate) use map::{Mapping, resident_under};

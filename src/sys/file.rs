@@ -117,6 +117,7 @@ pub(crate) fn create_locked(path: &Path) -> Result<File> {
 /// descriptor keeps the file, and any `flock` on it, held by the started program for as long
 /// as it runs. Best effort: without `/proc` nothing is marked, and a program started between
 /// the library's `open` and this call still inherits the descriptor.
+#[cfg(feature = "hdf5")]
 pub(crate) fn close_on_exec(path: &Path) {
     use std::os::unix::fs::MetadataExt;
     let Ok(want) = std::fs::metadata(path) else { return };
