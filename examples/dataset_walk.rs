@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 use std::time::Instant;
 
 use larder::compute::{self, Agg};
-use larder::dataset::{ColumnData, Numbers};
+use larder::dataset::{CategoricalColumn, DateTimeColumn, Nullable, Numbers, StringColumn};
 use larder::{ConvertOptions, Dataset};
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -47,19 +47,11 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     // Typed columns: `None` wherever a value is missing, whatever the storage.
     let ds = Dataset::open(&out)?;
-    let ColumnData::Categorical(region) = ds.column_data("region")? else {
-        return Err("region".into());
-    };
-    let ColumnData::Number(Numbers::I64(status)) = ds.column_data("status")? else {
-        return Err("status".into());
-    };
-    let ColumnData::Number(latency) = ds.column_data("latency")? else {
-        return Err("latency".into());
-    };
-    let ColumnData::String(message) = ds.column_data("message")? else {
-        return Err("message".into());
-    };
-    let ColumnData::DateTime(ts) = ds.column_data("ts")? else { return Err("ts".into()) };
+    let region: CategoricalColumn = ds.column_data("region")?.try_into()?;
+    let status: Nullable<i64> = ds.column_data("status")?.try_into()?;
+    let latency: Numbers = ds.column_data("latency")?.try_into()?;
+    let message: StringColumn = ds.column_data("message")?.try_into()?;
+    let ts: DateTimeColumn = ds.column_data("ts")?.try_into()?;
 
     // Per region: rows, the sum of status and the mean latency, from the typed columns.
     let mut per_region = BTreeMap::<&str, (u64, i64, f64, u64)>::new();

@@ -375,6 +375,73 @@ impl Numbers {
     }
 }
 
+impl ColumnData {
+    /// The column's values file (the codes of a categorical, the bytes of a string column).
+    fn file(&self) -> &std::path::Path {
+        match self {
+            ColumnData::Number(n) => each_number!(n, x => x.values.path()),
+            ColumnData::Bool(b) => b.values.path(),
+            ColumnData::Categorical(c) => c.codes.path(),
+            ColumnData::DateTime(d) => d.values.values.path(),
+            ColumnData::String(s) => s.strings.bytes_file().path(),
+        }
+    }
+
+    fn not_a(&self, wanted: &str) -> Error {
+        let (name, kind) = (self.name(), self.kind().as_str());
+        Error::invalid(self.file(), format!("column {name:?} is a {kind} column, not {wanted}"))
+    }
+}
+
+/// One kind of [`ColumnData`] out of the enum, or an [`Error::Invalid`] naming the column, its
+/// file and its kind: `let region: CategoricalColumn = ds.column_data("region")?.try_into()?`.
+macro_rules! kind_from_data {
+    ($($variant:ident $t:ty, $what:literal;)*) => {$(
+        impl TryFrom<ColumnData> for $t {
+            type Error = Error;
+            fn try_from(data: ColumnData) -> Result<$t> {
+                match data {
+                    ColumnData::$variant(c) => Ok(c),
+                    other => Err(other.not_a($what)),
+                }
+            }
+        }
+    )*};
+}
+kind_from_data! {
+    Number Numbers, "a number column";
+    Categorical CategoricalColumn, "a categorical column";
+    DateTime DateTimeColumn, "a datetime column";
+    String StringColumn, "a string column";
+}
+
+/// A number column stored as `T` (or a bool column, for `T = bool`) with its validity, whatever
+/// `Numbers` variant holds it: `let status: Nullable<i64> = ds.column_data("status")?.try_into()?`.
+///
+/// # Errors
+/// [`Error::DTypeMismatch`] naming the file for numbers stored as another type;
+/// [`Error::Invalid`] for a column of another kind.
+impl<T: Element> TryFrom<ColumnData> for Nullable<T> {
+    type Error = Error;
+    fn try_from(data: ColumnData) -> Result<Nullable<T>> {
+        let (path, found) = (
+            data.file().to_path_buf(),
+            match &data {
+                ColumnData::Number(n) => each_number!(n, x => x.values.dtype().typestr()),
+                ColumnData::Bool(b) => b.values.dtype().typestr(),
+                other => return Err(other.not_a("a number or bool column")),
+            },
+        );
+        let any: Box<dyn std::any::Any> = match data {
+            ColumnData::Number(n) => each_number!(n, x => Box::new(x)),
+            ColumnData::Bool(b) => Box::new(b),
+            other => return Err(other.not_a("a number or bool column")),
+        };
+        let expected = crate::dtype::DType::native(T::TYPE).typestr();
+        any.downcast().map(|n| *n).map_err(|_| Error::DTypeMismatch { path, expected, found })
+    }
+}
+
 /// A date-time column: counts of a unit since 1970-01-01T00:00:00 UTC.
 #[derive(Debug, Clone)]
 pub struct DateTimeColumn {
