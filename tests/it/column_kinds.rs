@@ -9,6 +9,9 @@ use larder::dataset::{
 
 use crate::columns::mixed;
 
+/// Takes one kind (or stored type) out of a column, keeping only the error.
+type Take = fn(ColumnData) -> Result<(), Error>;
+
 #[test]
 fn each_kind_comes_out_of_column_data_by_try_into() {
     let dir = tempfile::tempdir().unwrap();
@@ -38,7 +41,7 @@ fn each_kind_comes_out_of_column_data_by_try_into() {
 fn a_column_of_another_kind_is_invalid_and_named() {
     let dir = tempfile::tempdir().unwrap();
     let ds = Dataset::open(mixed(dir.path())).unwrap();
-    let cases: [(&str, fn(ColumnData) -> Result<(), Error>, &str); 4] = [
+    let cases: [(&str, Take, &str); 4] = [
         ("region", |d| DateTimeColumn::try_from(d).map(drop), "categorical column, not a datetime"),
         ("ts", |d| CategoricalColumn::try_from(d).map(drop), "datetime column, not a categorical"),
         ("id", |d| StringColumn::try_from(d).map(drop), "number column, not a string column"),
@@ -61,7 +64,7 @@ fn a_column_of_another_kind_is_invalid_and_named() {
 fn numbers_of_another_stored_type_are_a_dtype_mismatch() {
     let dir = tempfile::tempdir().unwrap();
     let ds = Dataset::open(mixed(dir.path())).unwrap();
-    let cases: [(&str, fn(ColumnData) -> Result<(), Error>, &str, &str); 4] = [
+    let cases: [(&str, Take, &str, &str); 4] = [
         ("id", |d| Nullable::<i32>::try_from(d).map(drop), "<i4", "<i8"),
         ("id", |d| Nullable::<f64>::try_from(d).map(drop), "<f8", "<i8"),
         ("score", |d| Nullable::<f32>::try_from(d).map(drop), "<f4", "<f8"),
