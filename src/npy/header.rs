@@ -562,7 +562,7 @@ mod tests {
             (raw((1, 0), "{'descr': '|O', 'fortran_order': False, 'shape': (3,)}"), "object"),
             (
                 raw((1, 0), "{'descr': [('a', '<i4')], 'fortran_order': False, 'shape': (3,)}"),
-                "structured",
+                "records with named fields",
             ),
         ];
         for (bytes, want) in cases {
