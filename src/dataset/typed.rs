@@ -20,7 +20,7 @@ use crate::npy::MmapArray;
 ///
 /// ```
 /// use larder::convert::ConvertOptions;
-/// use larder::dataset::{ColumnData, Dataset};
+/// use larder::dataset::{CategoricalColumn, ColumnData, Dataset, Nullable};
 /// # let dir = tempfile::tempdir()?;
 /// # let csv = dir.path().join("log.csv");
 /// std::fs::write(&csv, "region,status\neu,200\nus,NA\n,404\n")?;
@@ -32,6 +32,13 @@ use crate::npy::MmapArray;
 /// assert_eq!(region.labels()?.collect::<Vec<_>>(), [Some("eu"), Some("us"), None]);
 /// let ColumnData::Number(status) = ds.column_data_at(1)? else { unreachable!() };
 /// assert_eq!(status.iter_f64()?.collect::<Vec<_>>(), [Some(200.0), None, Some(404.0)]);
+///
+/// // A column whose kind (and number type) you know: `try_into`, an error if it is not.
+/// let region: CategoricalColumn = ds.column_data("region")?.try_into()?;
+/// let status: Nullable<i64> = ds.column_data("status")?.try_into()?;
+/// assert_eq!((region.label(1)?, status.get(1)?), (Some("us"), None));
+/// let as_f64 = Nullable::<f64>::try_from(ds.column_data("status")?); // stored as <i8
+/// assert!(matches!(as_f64, Err(larder::Error::DTypeMismatch { .. })));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
