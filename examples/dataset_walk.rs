@@ -79,10 +79,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("message: longest {longest:?}");
 
     // The same through larder's group-by, as pandas' df.groupby("region").agg(...).
-    let aggs: Vec<Agg> = ["count", "sum:status", "mean:latency"]
-        .iter()
-        .map(|a| a.parse())
-        .collect::<Result<_, _>>()?;
+    let aggs = [Agg::count(), Agg::sum("status"), Agg::mean("latency")];
     let g = compute::groupby(&out, "region", &aggs)?;
     for (i, key) in g.keys.iter().enumerate() {
         let [n, sum, mean] = [0, 1, 2].map(|c| g.columns[c].1[i]);
