@@ -337,7 +337,13 @@ impl DType {
     /// # Errors
     /// [`Error::Argument`] when `s` is not a typestr larder supports.
     pub fn parse(s: &str) -> Result<DType> {
-        let bad = |why: &str| Error::argument(format!("dtype {s:?}: {why}"));
+        DType::parse_or_reason(s).map_err(|why| Error::argument(format!("dtype {s:?}: {why}")))
+    }
+
+    /// [`parse`](DType::parse), with the reason alone as the error, for callers whose message
+    /// names the typestr already (an `.npy` header's `UnsupportedDType`).
+    pub(crate) fn parse_or_reason(s: &str) -> Result<DType, &'static str> {
+        let bad = |why: &'static str| why;
         let (order, rest) = match s.chars().next() {
             Some('<') => (ByteOrder::Little, &s[1..]),
             Some('>') => (ByteOrder::Big, &s[1..]),

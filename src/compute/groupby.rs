@@ -61,6 +61,45 @@ pub struct Agg {
     pub column: Option<String>,
 }
 
+/// Aggregates named in code rather than parsed from text (`"mean:latency".parse()`), the same
+/// values: `[Agg::count(), Agg::sum("status"), Agg::mean("latency")]`.
+impl Agg {
+    /// `count`: rows in the group.
+    pub fn count() -> Agg {
+        Agg { kind: AggKind::Count, column: None }
+    }
+
+    /// `KIND:COLUMN`, e.g. `Agg::of(AggKind::Max, "bytes")`.
+    pub fn of(kind: AggKind, column: impl Into<String>) -> Agg {
+        Agg { kind, column: Some(column.into()) }
+    }
+
+    /// `count:COLUMN`: the column's values that are neither missing nor NaN.
+    pub fn count_of(column: impl Into<String>) -> Agg {
+        Agg::of(AggKind::Count, column)
+    }
+
+    /// `sum:COLUMN`.
+    pub fn sum(column: impl Into<String>) -> Agg {
+        Agg::of(AggKind::Sum, column)
+    }
+
+    /// `mean:COLUMN`.
+    pub fn mean(column: impl Into<String>) -> Agg {
+        Agg::of(AggKind::Mean, column)
+    }
+
+    /// `min:COLUMN`.
+    pub fn min(column: impl Into<String>) -> Agg {
+        Agg::of(AggKind::Min, column)
+    }
+
+    /// `max:COLUMN`.
+    pub fn max(column: impl Into<String>) -> Agg {
+        Agg::of(AggKind::Max, column)
+    }
+}
+
 impl FromStr for Agg {
     type Err = Error;
     fn from_str(s: &str) -> Result<Agg> {
@@ -850,6 +889,24 @@ fn value(kind: AggKind, t: &Table, g: usize, float: bool) -> Number {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn aggregates_named_in_code_equal_the_parsed_ones() {
+        let built = [
+            Agg::count(),
+            Agg::count_of("x"),
+            Agg::sum("duration"),
+            Agg::mean("a:b"),
+            Agg::min(""),
+            Agg::max("bytes"),
+            Agg::of(AggKind::Sum, "y"),
+        ];
+        let text = ["count", "count:x", "sum:duration", "mean:a:b", "min:", "max:bytes", "sum:y"];
+        for (agg, text) in built.iter().zip(text) {
+            assert_eq!(agg, &text.parse::<Agg>().unwrap(), "{text}");
+            assert_eq!(agg.to_string(), text);
+        }
+    }
 
     #[test]
     fn aggregates_parse_and_print_back() {

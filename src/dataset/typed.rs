@@ -20,7 +20,7 @@ use crate::npy::MmapArray;
 ///
 /// ```
 /// use larder::convert::ConvertOptions;
-/// use larder::dataset::{ColumnData, Dataset};
+/// use larder::dataset::{CategoricalColumn, ColumnData, Dataset, Nullable};
 /// # let dir = tempfile::tempdir()?;
 /// # let csv = dir.path().join("log.csv");
 /// std::fs::write(&csv, "region,status\neu,200\nus,NA\n,404\n")?;
@@ -32,6 +32,13 @@ use crate::npy::MmapArray;
 /// assert_eq!(region.labels()?.collect::<Vec<_>>(), [Some("eu"), Some("us"), None]);
 /// let ColumnData::Number(status) = ds.column_data_at(1)? else { unreachable!() };
 /// assert_eq!(status.iter_f64()?.collect::<Vec<_>>(), [Some(200.0), None, Some(404.0)]);
+///
+/// // A column whose kind (and number type) you know: `try_into`, an error if it is not.
+/// let region: CategoricalColumn = ds.column_data("region")?.try_into()?;
+/// let status: Nullable<i64> = ds.column_data("status")?.try_into()?;
+/// assert_eq!((region.label(1)?, status.get(1)?), (Some("us"), None));
+/// let as_f64 = Nullable::<f64>::try_from(ds.column_data("status")?); // stored as <i8
+/// assert!(matches!(as_f64, Err(larder::Error::DTypeMismatch { .. })));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
@@ -372,6 +379,73 @@ impl Numbers {
             Numbers::F64(n) => Box::new(n.iter()?),
         };
         Ok(it)
+    }
+}
+
+impl ColumnData {
+    /// The column's values file (the codes of a categorical, the bytes of a string column).
+    fn file(&self) -> &std::path::Path {
+        match self {
+            ColumnData::Number(n) => each_number!(n, x => x.values.path()),
+            ColumnData::Bool(b) => b.values.path(),
+            ColumnData::Categorical(c) => c.codes.path(),
+            ColumnData::DateTime(d) => d.values.values.path(),
+            ColumnData::String(s) => s.strings.bytes_file().path(),
+        }
+    }
+
+    fn not_a(&self, wanted: &str) -> Error {
+        let (name, kind) = (self.name(), self.kind().as_str());
+        Error::invalid(self.file(), format!("column {name:?} is a {kind} column, not {wanted}"))
+    }
+}
+
+/// One kind of [`ColumnData`] out of the enum, or an [`Error::Invalid`] naming the column, its
+/// file and its kind: `let region: CategoricalColumn = ds.column_data("region")?.try_into()?`.
+macro_rules! kind_from_data {
+    ($($variant:ident $t:ty, $what:literal;)*) => {$(
+        impl TryFrom<ColumnData> for $t {
+            type Error = Error;
+            fn try_from(data: ColumnData) -> Result<$t> {
+                match data {
+                    ColumnData::$variant(c) => Ok(c),
+                    other => Err(other.not_a($what)),
+                }
+            }
+        }
+    )*};
+}
+kind_from_data! {
+    Number Numbers, "a number column";
+    Categorical CategoricalColumn, "a categorical column";
+    DateTime DateTimeColumn, "a datetime column";
+    String StringColumn, "a string column";
+}
+
+/// A number column stored as `T` (or a bool column, for `T = bool`) with its validity, whatever
+/// `Numbers` variant holds it: `let status: Nullable<i64> = ds.column_data("status")?.try_into()?`.
+///
+/// # Errors
+/// [`Error::DTypeMismatch`] naming the file for numbers stored as another type;
+/// [`Error::Invalid`] for a column of another kind.
+impl<T: Element> TryFrom<ColumnData> for Nullable<T> {
+    type Error = Error;
+    fn try_from(data: ColumnData) -> Result<Nullable<T>> {
+        let (path, found) = (
+            data.file().to_path_buf(),
+            match &data {
+                ColumnData::Number(n) => each_number!(n, x => x.values.dtype().typestr()),
+                ColumnData::Bool(b) => b.values.dtype().typestr(),
+                other => return Err(other.not_a("a number or bool column")),
+            },
+        );
+        let any: Box<dyn std::any::Any> = match data {
+            ColumnData::Number(n) => each_number!(n, x => Box::new(x)),
+            ColumnData::Bool(b) => Box::new(b),
+            other => return Err(other.not_a("a number or bool column")),
+        };
+        let expected = crate::dtype::DType::native(T::TYPE).typestr();
+        any.downcast().map(|n| *n).map_err(|_| Error::DTypeMismatch { path, expected, found })
     }
 }
 

@@ -453,8 +453,8 @@ impl<T: Element> MmapArray<T> {
         Err(Error::NotViewable {
             path: self.path.clone(),
             reason: format!(
-                "data is stored as {} but this machine is {}; use read() or read_slice() for a \
-                 converted copy, or `larder copy` to rewrite the file",
+                "data is stored as {} but this machine is {}; use read_all() or read_slice() for \
+                 a converted copy, or `larder copy` to rewrite the file",
                 self.header.dtype.typestr(),
                 self.header.dtype.to_native().typestr(),
             ),

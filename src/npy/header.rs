@@ -176,15 +176,19 @@ impl Header {
         let (shape, shape_at) = shape.ok_or_else(|| missing("shape"))?;
 
         let dtype = match descr {
-            Value::Str(s) => DType::parse(&s).map_err(|e| HeaderError {
+            // The reason alone: `UnsupportedDType` prints the typestr before it.
+            Value::Str(s) => DType::parse_or_reason(&s).map_err(|why| HeaderError {
                 offset: descr_at as u64,
-                reason: e.to_string(),
+                reason: why.to_string(),
                 unsupported_descr: Some(s.clone()),
             })?,
             Value::List => {
                 return Err(HeaderError {
                     offset: descr_at as u64,
-                    reason: "structured (record) arrays are not supported".into(),
+                    reason:
+                        "arrays of records with named fields are not supported; save each field as \
+                             its own array"
+                            .into(),
                     unsupported_descr: Some("structured".into()),
                 });
             }
@@ -558,7 +562,7 @@ mod tests {
             (raw((1, 0), "{'descr': '|O', 'fortran_order': False, 'shape': (3,)}"), "object"),
             (
                 raw((1, 0), "{'descr': [('a', '<i4')], 'fortran_order': False, 'shape': (3,)}"),
-                "structured",
+                "records with named fields",
             ),
         ];
         for (bytes, want) in cases {

@@ -19,6 +19,7 @@ mod cat_stream;
 mod chunk_cap;
 mod chunked;
 mod cli;
+mod column_kinds;
 mod columns;
 mod compute;
 mod convert;
