@@ -135,7 +135,7 @@ fn a_conversion_cancelled_midway_resumes_to_the_whole_dataset() {
     let mut reports = 0;
     // Cancelled from inside, at the third report: midway through the input.
     let r = cancel.run(|| {
-        opts.convert_files(&[input.clone()], &out, &mut |p| {
+        opts.convert_files(std::slice::from_ref(&input), &out, &mut |p| {
             reports += 1;
             if reports == 3 {
                 assert!(p.bytes_read < p.total_bytes.unwrap());
