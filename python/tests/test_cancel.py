@@ -190,6 +190,35 @@ def test_an_exception_in_progress_stops_the_conversion(big: Path, scratch: Path)
     assert r["rows"] == ROWS
 
 
+def test_progress_of_a_copy_into_object_storage(tmp_path: Path, s3: str) -> None:
+    src = tmp_path / "a.npy"
+    np.save(src, np.arange(1 << 20, dtype=np.float64))
+    seen: list[dict[str, int]] = []
+    r = larder.copy(src, "s3://data/a.zarr", chunks=[4096], codec="none", progress=seen.append)
+    assert r["elements"] == 1 << 20
+    assert seen, "no progress reported during a copy of 256 chunks"
+    for p in seen:
+        assert p["bytes_total"] == 8 << 20 and p["chunks_total"] == 256
+        assert 0 <= p["bytes_done"] <= p["bytes_total"]
+    done = [p["chunks_done"] for p in seen]
+    assert done == sorted(done)
+
+    class Enough(Exception):
+        pass
+
+    def stop(p: dict[str, int]) -> None:
+        raise Enough
+
+    with pytest.raises(Enough):
+        larder.copy(src, "s3://data/b.zarr", chunks=[4096], codec="none", progress=stop)
+    # Resumable, as after any failure of a copy into object storage.
+    r = larder.copy(src, "s3://data/b.zarr", chunks=[4096], codec="none", resume=True)
+    assert np.array_equal(larder.open("s3://data/b.zarr")[:], np.arange(1 << 20, dtype=np.float64))
+
+
 def test_progress_must_be_callable(log_csv: Path, tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="not callable"):
         larder.convert(log_csv, tmp_path / "ds", progress=5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="not callable"):
+        larder.copy(log_csv, tmp_path / "x.npy", progress="no")  # type: ignore[arg-type]
+    assert not (tmp_path / "ds").exists() and not (tmp_path / "x.npy").exists()
