@@ -427,11 +427,17 @@ impl RawArray {
         let Backing::Store(store) = &self.backing else {
             return Err(not_npy("read") /* numpy indexes mapped arrays itself */);
         };
-        // Off this thread, so that Ctrl-C stops a large read between its pieces.
-        let (bytes, shape) = crate::cancel::run_quiet(
-            py,
-            || larder::store_dispatch!(store, s => read_bytes(s.as_ref(), &selection)),
-        )?;
+        let read = || larder::store_dispatch!(store, s => read_bytes(s.as_ref(), &selection));
+        // A large read runs off this thread, so that Ctrl-C stops it between its pieces; a
+        // small one (most indexing) is not worth a worker thread and a pool.
+        let elements = selection
+            .result_shape(store.shape())
+            .map_or(usize::MAX, |s| s.iter().fold(1usize, |n, &d| n.saturating_mul(d)));
+        let (bytes, shape) = if elements.saturating_mul(store.dtype().itemsize()) > PIECE_BYTES {
+            crate::cancel::run_quiet(py, read)?
+        } else {
+            py.detach(read).py_err()?
+        };
         Ok((PyByteArray::new(py, &bytes), native_typestr(store.dtype()), shape))
     }
 }
