@@ -87,13 +87,16 @@ where
     // Finished nodes, keyed by their range, waiting for their sibling; the root ends up here.
     let done: Mutex<HashMap<(usize, usize), P>> = Mutex::new(HashMap::new());
     let failed: Mutex<Option<crate::Error>> = Mutex::new(None);
+    // Every leaf checks for a signal or the caller's cancellation (the workers run on other
+    // threads than the caller's `Cancel::run`).
+    let interrupt = crate::sys::Interrupt::here();
     let work = || {
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
             if i >= hi {
                 return;
             }
-            let value = match leaf(i) {
+            let value = match interrupt.check().and_then(|()| leaf(i)) {
                 Ok(v) => v,
                 Err(e) => {
                     // Stop handing out leaves; the first error is the one reported.

@@ -186,6 +186,11 @@ pub enum Error {
         /// Its number, to end the process by it.
         number: i32,
     },
+
+    /// The operation ran under a [`crate::Cancel`] token that was cancelled: it stopped and
+    /// removed what it had written, as on any failure (an interrupted conversion stays
+    /// resumable).
+    Cancelled,
 }
 
 impl fmt::Display for Error {
@@ -256,6 +261,7 @@ impl fmt::Display for Error {
             Error::Remote { url, reason } => write!(f, "{url}: {reason}"),
             Error::Unsupported(v) => write!(f, "{v}: not supported"),
             Error::Signal { signal, .. } => write!(f, "interrupted by {signal}"),
+            Error::Cancelled => write!(f, "cancelled"),
         }
     }
 }

@@ -132,7 +132,7 @@ pub use store::{
     ArrayRead, ArrayWrite, Attributes, Chunk, ChunkSource, Chunks, Format, MemStore, Overlay,
     SliceChunks, StoreChunks,
 };
-pub use sys::{Access, catch_interrupts, die_of, interrupted, page_size, peak_rss};
+pub use sys::{Access, Cancel, catch_interrupts, die_of, interrupted, page_size, peak_rss};
 // Used by the `larder` binary's `bench cow`, not part of the library's API.
 #[doc(hidden)]
 pub use sys::free_space;

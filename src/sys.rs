@@ -33,6 +33,6 @@ pub(crate) use mem::{
     advise_huge_pages, keep_freed_chunk_buffers, mappings_left, memory_budget, raise_open_files,
 };
 pub use mem::{page_size, peak_rss};
-pub(crate) use signal::check_interrupt;
-pub use signal::{catch_interrupts, die_of, interrupted};
+pub use signal::{Cancel, catch_interrupts, die_of, interrupted};
+pub(crate) use signal::{Interrupt, check_interrupt};
 pub(crate) use simd::{Kernel, Simd, prefetch, run_simd};

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from ._array import Array, copy, materialize, open
 from ._dataset import Column, Dataset, open_dataset
+from ._group import GroupColumn, GroupDataset
 from ._ops import convert, groupby, stats
 from ._larder import __version__
 from .errors import (
@@ -36,6 +37,8 @@ __all__ = [
     "Array",
     "Column",
     "Dataset",
+    "GroupColumn",
+    "GroupDataset",
     "ArgumentError",
     "ConversionError",
     "DTypeError",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import operator
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -185,10 +185,19 @@ def copy(
     shard: Sequence[int] | None = None,
     deltas: Sequence[PathLike] = (),
     resume: bool = False,
+    progress: Callable[[dict[str, int]], object] | None = None,
 ) -> dict[str, int]:
     """Copies an array (or a dataset) as ``larder copy`` does; the destination's format
     follows its name (``.npy``, ``.zarr``, ``.h5``). ``codec``: ``"zstd"``, ``"zstd:5"``,
-    ``"gzip:9"``, ``"none"``. Returns ``{"elements", "bytes"}``."""
+    ``"gzip:9"``, ``"none"``. Returns ``{"elements", "bytes"}``.
+
+    Ctrl-C raises ``KeyboardInterrupt`` within a block's work and leaves no temporary file
+    (``resume=True`` continues a copy into object storage). ``progress``, if given, is called
+    at most every 0.2 s with ``{"bytes_done", "bytes_total", "chunks_done", "chunks_total",
+    "chunks_skipped"}`` for copies into object storage (the copies larder reports progress
+    of); an exception it raises stops the copy and propagates."""
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress: expected a callable, not {type(progress).__name__} (not callable)")
     return _larder.copy(
         os.fspath(src),
         os.fspath(dst),
@@ -197,4 +206,5 @@ def copy(
         None if shard is None else list(shard),
         [os.fspath(d) for d in deltas],
         resume,
+        progress,
     )

@@ -395,7 +395,6 @@ class Dataset:
         lines.append(f" #   {'Column':<{width}}  Non-Null Count  Dtype")
         lines.append(f"---  {'-' * width}  --------------  -----")
         counts: dict[str, int] = {}
-        disk = 0
         for i, c in enumerate(self._columns.values()):
             v = c.validity
             non_null = len(self) if v is None else int(np.count_nonzero(v))
@@ -404,19 +403,28 @@ class Dataset:
             dtype = str(c.pandas_dtype)
             counts[dtype] = counts.get(dtype, 0) + 1
             lines.append(f" {i:<3} {c.name:<{width}}  {non_null} non-null{'':<{max(0, 6 - len(str(non_null)))}}{dtype}")
+        lines.append("dtypes: " + ", ".join(f"{k}({v})" for k, v in sorted(counts.items())))
+        lines.append(self._disk_usage())
+        print("\n".join(lines), file=out)
+
+    def _disk_usage(self) -> str:
+        disk = 0
+        for c in self._columns.values():
             for key in ("file", "valid", "offsets"):
                 if c._meta.get(key):
                     disk += os.path.getsize(os.path.join(self._path, c._meta[key]))
-        lines.append("dtypes: " + ", ".join(f"{k}({v})" for k, v in sorted(counts.items())))
-        lines.append(f"disk usage: {disk / 2**20:.1f} MB (mapped, not in memory)")
-        print("\n".join(lines), file=out)
+        return f"disk usage: {disk / 2**20:.1f} MB (mapped, not in memory)"
 
     # -- Arrow ----------------------------------------------------------------------------
     def to_arrow(self, columns: Sequence[str] | None = None) -> pa.Table:
         """A pyarrow Table over the mapped buffers (larder's Arrow export, read in batches of
         :data:`BATCH_ROWS` rows: numbers, datetimes, string offsets and bytes and categorical
-        codes are not copied)."""
-        return self.to_reader(BATCH_ROWS, columns).read_all()
+        codes are not copied). Ctrl-C stops it between batches."""
+        import pyarrow as pa
+
+        reader = self.to_reader(BATCH_ROWS, columns)
+        # Batch by batch from Python (not `read_all`), so that Ctrl-C stops it between batches.
+        return pa.Table.from_batches(list(reader), schema=reader.schema)
 
     def to_reader(
         self, batch_rows: int = BATCH_ROWS, columns: Sequence[str] | None = None
@@ -492,9 +500,27 @@ class _Capsules:
 
 def _partition(bounds: tuple[int, int], path: str, columns: list[str] | None) -> pd.DataFrame:
     lo, hi = bounds
-    return Dataset(path).to_pandas(columns=columns, start=lo, stop=hi)
+    # A group's partition reads its own rows from the group (in object storage, from there).
+    return open_dataset(path).to_pandas(columns=columns, start=lo, stop=hi)
 
 
 def open_dataset(path: PathLike) -> Dataset:
-    """Opens a dataset directory made by ``larder convert``."""
-    return Dataset(path)
+    """Opens a dataset: a directory made by ``larder convert`` (columns mapped), or a Zarr
+    group made from one by ``larder copy`` (``x.zarr``, or ``s3://bucket/prefix``; read-only,
+    decoded as read)."""
+    p = os.fspath(path)
+    if _is_group(p):
+        from ._group import GroupDataset
+
+        return GroupDataset(p)
+    return Dataset(p)
+
+
+def _is_group(path: str) -> bool:
+    if "://" in path:
+        return True
+    return (
+        os.path.isdir(path)
+        and not os.path.exists(os.path.join(path, "manifest.json"))
+        and os.path.exists(os.path.join(path, "zarr.json"))
+    )

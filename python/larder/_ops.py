@@ -1,23 +1,18 @@
-"""Operations over files: CSV conversion."""
+"""Operations over files: CSV conversion, statistics, group-by. Each runs with the GIL
+released and stops on Ctrl-C (``KeyboardInterrupt``) within a block's work."""
 
 from __future__ import annotations
 
 import json
 import os
-import select
-import signal
-import socket
-import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from . import _larder
 from ._array import PathLike
 
 if TYPE_CHECKING:
     import pandas as pd
-
-T = TypeVar("T")
 
 
 def convert(
@@ -38,6 +33,7 @@ def convert(
     resume: bool | None = None,
     append: bool | None = None,
     skip_loaded: bool | None = None,
+    progress: Callable[[dict[str, Any]], object] | None = None,
 ) -> dict[str, Any]:
     """Converts CSV files into the dataset directory ``dst`` as ``larder convert`` does (the
     same options, by the same names), with the GIL released; returns the summary:
@@ -48,6 +44,12 @@ def convert(
     missing one; ``na`` replaces the tokens read as missing; ``strict=True`` stops at the first
     bad record (as ``max_rejects=0``). ``resume=True`` finishes an interrupted conversion;
     ``append=True`` adds the files' rows to the existing dataset ``dst``.
+
+    ``progress``, if given, is called from this thread (with the GIL) at most every 0.2 s
+    while the conversion runs, with ``{"bytes_read", "total_bytes" (None when unknown),
+    "rows_read", "rejected", "bytes_this_run", "compressed_bytes_read"}``; an exception it
+    raises stops the conversion (as Ctrl-C does) and propagates. Ctrl-C raises
+    ``KeyboardInterrupt`` within a block's work; ``resume=True`` then finishes the conversion.
     """
     sources = [os.fspath(src)] if isinstance(src, (str, os.PathLike)) else [os.fspath(s) for s in src]
     options: dict[str, Any] = {}
@@ -69,57 +71,13 @@ def convert(
     for key, value in given.items():
         if value is not None:
             options[key] = value
-    return _interruptible(lambda cancel: _larder.convert(sources, os.fspath(dst), options, cancel))
+    _check_callable(progress)
+    return _larder.convert(sources, os.fspath(dst), options, progress)
 
 
-def _interruptible(call: Callable[[_larder.Cancel | None], T]) -> T:
-    """Runs ``call`` (which releases the GIL) so that Ctrl-C stops it: while it runs, Python's
-    signal handler also writes the signal's number to a socket (``signal.set_wakeup_fd``) that
-    a watcher thread reads, and sets the call's :class:`_larder.Cancel`; the call stops at its
-    next checkpoint and raises ``KeyboardInterrupt``. Only the main thread receives signals, so
-    elsewhere ``call`` runs as it is."""
-    if threading.current_thread() is not threading.main_thread():
-        return call(None)
-    cancel = _larder.Cancel()
-    reader, writer = socket.socketpair()
-    writer.setblocking(False)
-    try:
-        previous = signal.set_wakeup_fd(writer.fileno(), warn_on_full_buffer=False)
-    except ValueError:  # not the main interpreter
-        reader.close()
-        writer.close()
-        return call(None)
-    done = threading.Event()
-
-    def watch() -> None:
-        # poll, not select: a process with many mapped columns may hold more than 1024 files.
-        poller = select.poll()
-        poller.register(reader, select.POLLIN)
-        try:
-            while not done.is_set():
-                if poller.poll(100) and any(
-                    b in (signal.SIGINT, signal.SIGTERM) for b in reader.recv(64)
-                ):
-                    cancel.set()
-        except (OSError, ValueError):
-            pass  # the socket was closed under us: the call is over
-
-    watcher = threading.Thread(target=watch, name="larder-interrupt", daemon=True)
-    watcher.start()
-    # Python runs the SIGINT handler (raising KeyboardInterrupt) as soon as the call returns,
-    # possibly inside these `finally` blocks: each step of the clean-up has its own.
-    try:
-        return call(cancel)
-    finally:
-        try:
-            signal.set_wakeup_fd(previous)
-        finally:
-            try:
-                done.set()
-                watcher.join()
-            finally:
-                reader.close()
-                writer.close()
+def _check_callable(progress: object) -> None:
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress: expected a callable, not {type(progress).__name__} (not callable)")
 
 
 def stats(

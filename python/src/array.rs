@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
+use larder::ndarray::SliceInfoElem;
 use larder::npy::Header;
 use larder::select::Item;
 use larder::{AnyStore, ArrayRead, DeltaReport, Element, MaterializeReport, MmapArray};
@@ -15,7 +16,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyDict, PyTuple};
 
-use crate::errors::{IntoPy, to_py};
+use crate::errors::IntoPy;
 
 /// What the binding needs of a mapped `.npy`, whatever its element type.
 trait Npy: Send + Sync {
@@ -426,9 +427,17 @@ impl RawArray {
         let Backing::Store(store) = &self.backing else {
             return Err(not_npy("read") /* numpy indexes mapped arrays itself */);
         };
-        let (bytes, shape) = py
-            .detach(|| larder::store_dispatch!(store, s => read_bytes(s.as_ref(), &selection)))
-            .map_err(to_py)?;
+        let read = || larder::store_dispatch!(store, s => read_bytes(s.as_ref(), &selection));
+        // A large read runs off this thread, so that Ctrl-C stops it between its pieces; a
+        // small one (most indexing) is not worth a worker thread and a pool.
+        let elements = selection
+            .result_shape(store.shape())
+            .map_or(usize::MAX, |s| s.iter().fold(1usize, |n, &d| n.saturating_mul(d)));
+        let (bytes, shape) = if elements.saturating_mul(store.dtype().itemsize()) > PIECE_BYTES {
+            crate::cancel::run_quiet(py, read)?
+        } else {
+            py.detach(read).py_err()?
+        };
         Ok((PyByteArray::new(py, &bytes), native_typestr(store.dtype()), shape))
     }
 }
@@ -452,7 +461,87 @@ fn to_item(o: &Bound<'_, PyAny>) -> PyResult<Item> {
     )))
 }
 
+/// The bytes a large selection is read in at a time (about; whole rows of its first array
+/// axis, as many storage chunks as fit), so that a cancellation stops it between pieces.
+const PIECE_BYTES: usize = 16 << 20;
+
+/// The selection's elements in C order as native bytes, with their shape: read in pieces of
+/// about [`PIECE_BYTES`] along the first array axis when it is a forward slice, checking for
+/// cancellation between pieces.
 fn read_bytes<T: Element>(
+    store: &(dyn ArrayRead<T> + Send + Sync),
+    selection: &larder::Selection,
+) -> larder::Result<(Vec<u8>, Vec<usize>)> {
+    let shape = store.shape();
+    let elems = selection.resolve(shape)?;
+    // The result axis of the first array axis: after the new axes (of length 1) before it, so
+    // the pieces' bytes, one after the other, are the whole selection's in C order.
+    let Some(k) = elems.iter().position(|e| !matches!(e, SliceInfoElem::NewAxis)) else {
+        return read_piece(store, selection);
+    };
+    let SliceInfoElem::Slice { start, end: Some(end), step } = elems[k] else {
+        return read_piece(store, selection);
+    };
+    let (Ok(start), Ok(end), Ok(step)) =
+        (usize::try_from(start), usize::try_from(end), usize::try_from(step))
+    else {
+        return read_piece(store, selection);
+    };
+    if step == 0 || end <= start {
+        return read_piece(store, selection);
+    }
+    let row_bytes = shape.iter().skip(1).product::<usize>().max(1) * size_of::<T>();
+    let rows = (end - start).div_ceil(step);
+    if rows.saturating_mul(row_bytes) <= 2 * PIECE_BYTES {
+        return read_piece(store, selection);
+    }
+    // Pieces of selected rows; with step 1 they end on chunk boundaries (no chunk is decoded
+    // twice).
+    let per_piece = (PIECE_BYTES / row_bytes).max(1);
+    let mut pieces = Vec::new();
+    if step == 1 {
+        let chunk = store.chunk_shape().first().copied().unwrap_or(1).max(1);
+        let span = per_piece.div_ceil(chunk) * chunk;
+        let mut r = start;
+        while r < end {
+            let next = ((r / span + 1) * span).min(end);
+            pieces.push((r, next));
+            r = next;
+        }
+    } else {
+        let mut j = 0;
+        while j < rows {
+            let j1 = (j + per_piece).min(rows);
+            pieces.push((start + j * step, start + (j1 - 1) * step + 1));
+            j = j1;
+        }
+    }
+    let mut bytes = Vec::with_capacity(rows * row_bytes);
+    let mut out_shape = Vec::new();
+    for (lo, hi) in pieces {
+        larder::Cancel::check_current()?;
+        let mut items: Vec<Item> = elems.iter().map(|&e| Item::from(e)).collect();
+        let as_i64 = |v: usize| {
+            i64::try_from(v).map_err(|_| larder::Error::Internal("a row past i64".into()))
+        };
+        items[k] = Item::Slice {
+            start: Some(as_i64(lo)?),
+            stop: Some(as_i64(hi)?),
+            step: Some(as_i64(step)?),
+        };
+        let (b, s) = read_piece(store, &larder::Selection::new(items))?;
+        bytes.extend_from_slice(&b);
+        if out_shape.is_empty() {
+            out_shape = s;
+        } else if let (Some(total), Some(n)) = (out_shape.get_mut(k), s.get(k)) {
+            *total += n;
+        }
+    }
+    Ok((bytes, out_shape))
+}
+
+/// One selection read at once.
+fn read_piece<T: Element>(
     store: &(dyn ArrayRead<T> + Send + Sync),
     selection: &larder::Selection,
 ) -> larder::Result<(Vec<u8>, Vec<usize>)> {

@@ -11,7 +11,10 @@ use pyo3::prelude::*;
 /// The Python exception for `e`, with the message the command line prints.
 pub(crate) fn to_py(e: larder::Error) -> PyErr {
     let message = one_line(&e);
-    if matches!(e, larder::Error::Interrupted { .. } | larder::Error::Signal { .. }) {
+    if matches!(
+        e,
+        larder::Error::Interrupted { .. } | larder::Error::Signal { .. } | larder::Error::Cancelled
+    ) {
         return PyKeyboardInterrupt::new_err(message);
     }
     named(class_of(&e), message)

@@ -3,8 +3,10 @@
 //! Python-facing classes and functions are in `larder/` (pure Python) and build on these.
 
 mod array;
+mod cancel;
 mod dataset;
 mod errors;
+mod group;
 mod ops;
 
 use pyo3::prelude::*;
@@ -13,7 +15,8 @@ use pyo3::prelude::*;
 fn _larder(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<array::RawArray>()?;
-    m.add_class::<ops::Cancel>()?;
+    m.add_class::<group::RawGroup>()?;
+    m.add_function(wrap_pyfunction!(group::open_group, m)?)?;
     m.add_function(wrap_pyfunction!(array::open_array, m)?)?;
     m.add_function(wrap_pyfunction!(array::materialize, m)?)?;
     m.add_function(wrap_pyfunction!(ops::copy, m)?)?;

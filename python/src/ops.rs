@@ -1,20 +1,42 @@
-//! Operations on whole arrays and files: copy, convert.
+//! Operations on whole arrays and files: copy, convert, stats, groupby; each runs as
+//! [`crate::cancel::run`] says (Ctrl-C and progress callbacks).
 
-use std::io;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::PathBuf;
 
-use larder::convert::{ColumnType, ConvertOptions, FaultPlan, Step, split_format};
+use larder::convert::{ColumnType, ConvertOptions, Progress, split_format};
 use pyo3::exceptions::{PyKeyboardInterrupt, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use crate::cancel::{Callback, run, run_quiet};
 use crate::errors::IntoPy;
 
-/// `copy(src, dst, chunks, codec, shard, deltas, resume)`: as `larder copy`.
+/// A copy's progress as the callback gets it.
+fn copy_progress<'py>(py: Python<'py>, p: &larder::CopyProgress) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("bytes_done", p.bytes_done)?;
+    d.set_item("bytes_total", p.bytes_total)?;
+    d.set_item("chunks_done", p.chunks_done)?;
+    d.set_item("chunks_total", p.chunks_total)?;
+    d.set_item("chunks_skipped", p.chunks_skipped)?;
+    Ok(d)
+}
+
+/// A conversion's progress as the callback gets it.
+fn convert_progress<'py>(py: Python<'py>, p: &Progress) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("bytes_read", p.bytes_read)?;
+    d.set_item("total_bytes", p.total_bytes)?;
+    d.set_item("rows_read", p.rows_read)?;
+    d.set_item("rejected", p.rejected)?;
+    d.set_item("bytes_this_run", p.bytes_this_run)?;
+    d.set_item("compressed_bytes_read", p.compressed_bytes_read)?;
+    Ok(d)
+}
+
+/// `copy(src, dst, chunks, codec, shard, deltas, resume, progress)`: as `larder copy`.
 #[pyfunction]
-#[pyo3(signature = (src, dst, chunks = None, codec = None, shard = None, deltas = Vec::new(), resume = false))]
+#[pyo3(signature = (src, dst, chunks = None, codec = None, shard = None, deltas = Vec::new(), resume = false, progress = None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn copy<'py>(
     py: Python<'py>,
@@ -25,6 +47,7 @@ pub(crate) fn copy<'py>(
     shard: Option<Vec<usize>>,
     deltas: Vec<PathBuf>,
     resume: bool,
+    progress: Option<Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let mut options = larder::CopyOptions::new();
     if let Some(c) = &chunks {
@@ -37,7 +60,10 @@ pub(crate) fn copy<'py>(
         options.shard(s);
     }
     options.deltas(&deltas).resume(resume);
-    let r = py.detach(|| larder::copy_with_progress(&src, &dst, &options, &mut |_| {})).py_err()?;
+    let callback = progress.as_ref().map(|call| Callback { call, to_dict: copy_progress });
+    let r = run(py, callback, |report| {
+        larder::copy_with_progress(&src, &dst, &options, &mut |p| report(*p))
+    })?;
     let d = PyDict::new(py);
     d.set_item("elements", r.elements)?;
     d.set_item("bytes", r.bytes)?;
@@ -119,70 +145,35 @@ fn convert_options(options: &Bound<'_, PyDict>) -> PyResult<(ConvertOptions, boo
     Ok((opts, append))
 }
 
-/// A flag a Python thread sets to stop a running conversion (on Ctrl-C: the Python package
-/// watches for SIGINT while the conversion runs, see `larder/_ops.py`).
-#[pyclass(frozen, from_py_object, module = "larder._larder")]
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Cancel(Arc<AtomicBool>);
-
-#[pymethods]
-impl Cancel {
-    #[new]
-    fn new() -> Self {
-        Cancel::default()
-    }
-
-    /// Asks the conversion to stop at its next durable step.
-    fn set(&self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-
-    /// True once `set` was called.
-    fn is_set(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-/// Stops a conversion before its next durable step (a sync, a checkpoint, about every second)
-/// once cancelled: what is on disk is then what a crash there would leave, which
-/// `resume=True` finishes.
-impl FaultPlan for Cancel {
-    fn before(&self, _step: Step, _path: &Path) -> io::Result<()> {
-        if self.is_set() {
-            return Err(io::Error::new(io::ErrorKind::Interrupted, "interrupted (Ctrl-C)"));
-        }
-        Ok(())
-    }
-}
-
-/// `convert(src, dst, options, cancel)`: converts the CSV files `src` into the dataset `dst` (or
-/// appends them to it with `append=True`), as `larder convert`; returns its summary.
+/// `convert(src, dst, options, progress)`: converts the CSV files `src` into the dataset `dst`
+/// (or appends them to it with `append=True`), as `larder convert`; returns its summary.
 #[pyfunction]
-#[pyo3(signature = (src, dst, options, cancel = None))]
+#[pyo3(signature = (src, dst, options, progress = None))]
 pub(crate) fn convert<'py>(
     py: Python<'py>,
     src: Vec<PathBuf>,
     dst: PathBuf,
     options: &Bound<'py, PyDict>,
-    cancel: Option<Cancel>,
+    progress: Option<Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let (mut opts, append) = convert_options(options)?;
-    if let Some(c) = &cancel {
-        opts.faults(Arc::new(c.clone()));
-    }
-    let stopped = |e: larder::Error| {
-        if cancel.as_ref().is_some_and(Cancel::is_set) {
+    let (opts, append) = convert_options(options)?;
+    // Ctrl-C: Python's bare KeyboardInterrupt, with what to do next.
+    let stopped = |e: PyErr| {
+        if e.is_instance_of::<PyKeyboardInterrupt>(py) {
             return PyKeyboardInterrupt::new_err(format!(
-                "{}: conversion stopped at a checkpoint; convert again with resume=True to \
-                 finish it",
+                "{}: conversion stopped; convert again with resume=True to finish it",
                 dst.display()
             ));
         }
-        crate::errors::to_py(e)
+        e
     };
+    let callback = || progress.as_ref().map(|call| Callback { call, to_dict: convert_progress });
     let d = PyDict::new(py);
     if append {
-        let r = py.detach(|| opts.append_files(&src, &dst, &mut |_| {})).map_err(stopped)?;
+        let r = run(py, callback(), |report| {
+            opts.append_files(&src, &dst, &mut |p: &Progress| report(*p))
+        })
+        .map_err(stopped)?;
         let load = r.load.unwrap_or_default();
         d.set_item("rows", r.manifest.rows)?;
         d.set_item("rows_added", load.rows)?;
@@ -195,7 +186,10 @@ pub(crate) fn convert<'py>(
         d.set_item("complete_before", r.complete_before)?;
         d.set_item("bytes_this_run", r.bytes_this_run)?;
     } else {
-        let r = py.detach(|| opts.convert_files(&src, &dst, &mut |_| {})).map_err(stopped)?;
+        let r = run(py, callback(), |report| {
+            opts.convert_files(&src, &dst, &mut |p: &Progress| report(*p))
+        })
+        .map_err(stopped)?;
         d.set_item("rows", r.manifest.rows)?;
         d.set_item("rejected", r.manifest.rejected)?;
         d.set_item("rows_read", r.manifest.rows_read)?;
@@ -228,12 +222,11 @@ pub(crate) fn stats(
     if let Some((lo, hi)) = range {
         options.range(lo, hi);
     }
-    py.detach(|| {
+    run_quiet(py, || {
         let d = options.describe(&path)?;
         serde_json::to_string(&d)
             .map_err(|e| larder::Error::Internal(format!("stats as JSON: {e}")))
     })
-    .py_err()
 }
 
 /// `groupby(dataset, by, aggs, every)`: what `larder groupby --json` prints, as JSON text.
@@ -252,7 +245,7 @@ pub(crate) fn groupby(
         .collect::<larder::Result<Vec<_>>>()
         .py_err()?;
     let every = every.map(|e| e.parse::<larder::compute::Every>()).transpose().py_err()?;
-    py.detach(|| {
+    run_quiet(py, || {
         let r = match every {
             None => larder::compute::groupby(&dataset, &by, &aggs)?,
             Some(e) => larder::compute::groupby_every(&dataset, &by, e, &aggs)?,
@@ -260,5 +253,4 @@ pub(crate) fn groupby(
         serde_json::to_string(&r)
             .map_err(|e| larder::Error::Internal(format!("groupby as JSON: {e}")))
     })
-    .py_err()
 }

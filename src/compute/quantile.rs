@@ -367,6 +367,7 @@ fn for_each_value<T: Reduce, S: ChunkSource<T> + ?Sized>(
     f: &mut dyn FnMut(f64),
 ) -> Result<()> {
     for i in 0..src.num_chunks() {
+        crate::sys::check_interrupt()?;
         src.with_chunk(i, &mut |x: &[T]| x.iter().for_each(|&v| f(v.to_f64())))?;
     }
     Ok(())

@@ -578,6 +578,8 @@ fn pump_parallel<T: Element>(
     let mut chunks = Chunks::new(src, unit);
     let mut batch = Vec::new();
     let mut bytes = 0usize;
+    // The rayon workers check the caller's cancellation token, not their own (none).
+    let interrupt = crate::sys::Interrupt::here();
     loop {
         let next = chunks.next().transpose()?;
         let done = next.is_none();
@@ -587,7 +589,7 @@ fn pump_parallel<T: Element>(
         }
         if bytes >= FLUSH_EVERY || (done && !batch.is_empty()) {
             batch.par_iter().try_for_each(|c| {
-                crate::sys::check_interrupt()?;
+                interrupt.check()?;
                 dst.store_block(&c.origin, &c.data.view())
             })?;
             // `clear` would keep the capacity of a batch of tiny blocks.

@@ -519,8 +519,9 @@ impl Writer {
         spec.chunk = spec.chunk.max(1 << 20);
         spec.shard = None;
         let id = self.w.add_array(spec.clone())?;
+        let interrupt = crate::sys::Interrupt::here();
         (0..spec.units()).into_par_iter().try_for_each(|u| {
-            crate::sys::check_interrupt()?;
+            interrupt.check()?;
             let start = u * spec.grid();
             let n = spec.grid().min(len - start);
             let mut buf = vec![0u8; usize::try_from(n).map_err(|_| Error::internal("block"))?];
@@ -543,8 +544,9 @@ impl Writer {
     ) -> Result<()> {
         let id = self.w.add_array(spec.clone())?;
         let size = values.dtype.itemsize();
+        let interrupt = crate::sys::Interrupt::here();
         (0..spec.units()).into_par_iter().try_for_each(|u| {
-            crate::sys::check_interrupt()?;
+            interrupt.check()?;
             let start = u * spec.grid();
             let n = spec.grid().min(spec.len - start);
             let mut v = values.read(start, n)?;
@@ -565,8 +567,9 @@ impl Writer {
     /// Writes strings in Arrow's large-string layout (`bytes`, `offsets`) as a string array.
     fn strings(&mut self, spec: &GroupArraySpec, bytes: &NpyIn, offsets: &NpyIn) -> Result<()> {
         let id = self.w.add_array(spec.clone())?;
+        let interrupt = crate::sys::Interrupt::here();
         (0..spec.units()).into_par_iter().try_for_each(|u| {
-            crate::sys::check_interrupt()?;
+            interrupt.check()?;
             let start = u * spec.grid();
             let n = spec.grid().min(spec.len - start);
             let offs = offsets.read_i64(start, n + 1)?;

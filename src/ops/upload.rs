@@ -411,6 +411,8 @@ fn send_chunks<T: Element>(
     let budget = Budget::new(IN_FLIGHT_BYTES);
     let (to_send, queue) = mpsc::channel::<Encoded>();
     let queue = std::sync::Mutex::new(queue);
+    // The threads below check the caller's cancellation token, not their own (none).
+    let interrupt = &crate::sys::Interrupt::here();
     std::thread::scope(|scope| {
         let (tx, rx) = mpsc::channel::<Result<u64>>();
         for _ in 0..plan.encoders {
@@ -428,7 +430,8 @@ fn send_chunks<T: Element>(
                     }
                     let index = unravel(i, dims);
                     let region = grid.region(&index);
-                    let r = crate::sys::check_interrupt()
+                    let r = interrupt
+                        .check()
                         .and_then(|()| src.read_region(&region))
                         .and_then(|data| z.encode_chunk(&index, &data.view()));
                     match r {
@@ -466,7 +469,8 @@ fn send_chunks<T: Element>(
                         budget.give(item.held);
                         continue;
                     }
-                    let r = crate::sys::check_interrupt()
+                    let r = interrupt
+                        .check()
                         .and_then(|()| z.store_encoded(&item.index, item.bytes))
                         .map(|()| item.source);
                     budget.give(item.held);
