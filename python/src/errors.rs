@@ -11,10 +11,9 @@ use pyo3::prelude::*;
 /// The Python exception for `e`, with the message the command line prints.
 pub(crate) fn to_py(e: larder::Error) -> PyErr {
     let message = one_line(&e);
-    if matches!(
-        e,
-        larder::Error::Interrupted { .. } | larder::Error::Signal { .. } | larder::Error::Cancelled
-    ) {
+    // A call stopped by Ctrl-C. (`Interrupted` is another thing: a conversion stopped
+    // earlier, whose work waits for `resume=True`.)
+    if matches!(e, larder::Error::Signal { .. } | larder::Error::Cancelled) {
         return PyKeyboardInterrupt::new_err(message);
     }
     named(class_of(&e), message)
@@ -56,7 +55,7 @@ fn class_of(e: &larder::Error) -> &'static str {
         E::StaleBase { .. } => "DeltaError",
         E::Storage { .. } => "StorageError",
         E::Argument(_) => "ArgumentError",
-        E::Rejected { .. } | E::AllRejected { .. } => "ConversionError",
+        E::Rejected { .. } | E::AllRejected { .. } | E::Interrupted { .. } => "ConversionError",
         E::Remote { .. } => "RemoteError",
         E::Unsupported(_) => "UnsupportedError",
         _ => "LarderError",

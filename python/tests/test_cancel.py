@@ -112,6 +112,10 @@ def test_ctrl_c_stops_a_conversion_that_resume_finishes(big: Path, scratch: Path
     # build the tests use on a loaded machine.
     assert took < 3.0, took
     assert not out.exists()
+    # Converting again without resume=True is refused as a conversion error naming what to
+    # do, not taken for another Ctrl-C.
+    with pytest.raises(larder.errors.ConversionError, match="resume it, or delete it"):
+        larder.convert(big / "big.csv", out)
     r = larder.convert(big / "big.csv", out, resume=True)
     assert r["rows"] == ROWS
     assert files(scratch) == ["ds"]
