@@ -49,6 +49,7 @@ mod npy;
 mod npy_size;
 mod once;
 mod props;
+mod record_widths;
 mod resume;
 mod s3;
 mod s3_memory;
