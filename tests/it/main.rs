@@ -16,6 +16,7 @@ mod arch;
 mod arrow;
 mod bools;
 mod cat_stream;
+mod cat_wrap;
 mod chunk_cap;
 mod chunked;
 mod cli;
