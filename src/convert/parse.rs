@@ -418,7 +418,7 @@ fn code(block: &[u8], arena: &[u8], refs: &[CatRef]) -> Values {
         });
         codes.push(c);
     }
-    Values::Cat { codes, keys: keys.into_iter().map(Box::from).collect() }
+    Values::Cat { codes, keys: keys.into_iter().collect() }
 }
 
 #[cfg(test)]
@@ -446,7 +446,7 @@ mod tests {
         assert!(p.rejects.is_empty(), "{:?}", p.rejects);
         let Values::Cat { codes, keys } = &p.columns[0] else { panic!() };
         assert_eq!(codes, &[0, 1, 2]);
-        assert_eq!(keys[1].as_ref(), b"x\"\ny");
+        assert_eq!(keys.get(1), b"x\"\ny");
         let Values::I32(v) = &p.columns[1] else { panic!() };
         assert_eq!(v, &[1, 2, 3]);
         assert_eq!(p.newlines, 3);

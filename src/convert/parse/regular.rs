@@ -439,7 +439,7 @@ fn categorical(
         };
         codes.push(code);
     }
-    Some(Values::Cat { codes, keys: keys.into_iter().map(|(_, v)| Box::from(v)).collect() })
+    Some(Values::Cat { codes, keys: keys.into_iter().map(|(_, v)| v).collect() })
 }
 
 #[cfg(test)]
