@@ -335,7 +335,7 @@ pub fn cat_dataset_wrapped(
         writeln!(out, "{end}").map_err(io)
     };
     for (b, range) in bins.iter().enumerate() {
-        let cols: Vec<usize> = std::iter::once(0).chain(range.start + 1..range.end + 1).collect();
+        let cols: Vec<usize> = std::iter::once(0).chain(range.start + 1..=range.end).collect();
         // pandas' continuation column: ` \` on the header of every block but the last, blanks
         // on every other line of a wrapped table.
         let (head_end, row_end) = match (bins.len(), b + 1 == bins.len()) {
