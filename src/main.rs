@@ -367,7 +367,15 @@ fn run(cli: Cli) -> Result<()> {
                 (false, false) => TextFormat::Text,
             };
             if deltas.paths.is_empty() && larder::dataset::Dataset::is_dataset(&path) {
-                larder::ops::table::cat_dataset(&path, &selection, format, &mut out)?;
+                // As pandas wraps a wide frame: to the terminal's `COLUMNS`, else 80.
+                let width = std::env::var("COLUMNS")
+                    .ok()
+                    .and_then(|c| c.trim().parse::<usize>().ok())
+                    .filter(|&w| w > 0)
+                    .unwrap_or(larder::ops::table::LINE_WIDTH);
+                larder::ops::table::cat_dataset_wrapped(
+                    &path, &selection, format, width, &mut out,
+                )?;
             } else if deltas.paths.is_empty() {
                 larder::ops::cat::cat(&path, &selection, format, &mut out)?;
             } else {

@@ -46,6 +46,49 @@ impl CatRef {
     }
 }
 
+/// A block's distinct categorical values in order of first appearance: their bytes one after
+/// another and where each ends, one buffer for the block rather than an allocation per value
+/// (a block of distinct IDs has as many values as rows).
+#[derive(Debug, Default)]
+pub(crate) struct Keys {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Keys {
+    /// Adds `key` as the next value.
+    pub(crate) fn push(&mut self, key: &[u8]) {
+        self.bytes.extend_from_slice(key);
+        self.ends.push(self.bytes.len());
+    }
+
+    /// Number of values.
+    pub(crate) fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Value `i` (`i < len()`).
+    pub(crate) fn get(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.bytes[start..self.ends[i]]
+    }
+
+    /// The values in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        (0..self.len()).map(|i| self.get(i))
+    }
+}
+
+impl<'a> FromIterator<&'a [u8]> for Keys {
+    fn from_iter<I: IntoIterator<Item = &'a [u8]>>(iter: I) -> Keys {
+        let mut k = Keys::default();
+        for v in iter {
+            k.push(v);
+        }
+        k
+    }
+}
+
 /// The block-level code of a missing categorical value (a key that is a missing-value token);
 /// stored as code 0 and marked in the validity file.
 pub(crate) const MISSING_CODE: u32 = u32::MAX;
@@ -71,7 +114,7 @@ pub(crate) enum Values {
     /// first appearance.
     Cat {
         codes: Vec<u32>,
-        keys: Vec<Box<[u8]>>,
+        keys: Keys,
     },
     /// Strings: their bytes one after another, and where each ends in `data` (missing ones are
     /// empty).

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 
 use super::appender::Appender;
-use super::columns::MISSING_CODE;
+use super::columns::{Keys, MISSING_CODE};
 use super::value::NaTokens;
 
 /// A categorical column's dictionary and its file.
@@ -130,6 +130,12 @@ impl Dictionary {
         &self.bytes[start..self.ends[c]]
     }
 
+    /// The categories in code order, as their bytes one after another and where each ends: the
+    /// dictionary's own buffers, moved, so finishing a column need not read its file back.
+    pub(crate) fn into_text(self) -> (Vec<u8>, Vec<usize>) {
+        (self.bytes, self.ends)
+    }
+
     /// The categories in code order.
     pub(crate) fn by_code(&self) -> Vec<&[u8]> {
         (0..self.ends.len()).map(|c| self.category(c)).collect()
@@ -170,6 +176,45 @@ impl Dictionary {
         Ok(c)
     }
 
+    /// The code of `key` (hash `h`), added as the next code (and its line for the file) if it
+    /// is not a category yet: one probe of the index, where [`find_hashed`] and then [`add`]
+    /// took two (a tenth of the time of a million distinct IDs).
+    ///
+    /// [`find_hashed`]: Dictionary::find_hashed
+    /// [`add`]: Dictionary::add
+    fn code_of(&mut self, h: u64, key: &[u8], column: &str, input: &Path) -> Result<u32> {
+        let c = u32::try_from(self.ends.len()).ok().filter(|&c| c != NONE).ok_or_else(|| {
+            Error::invalid(input, format!("column {column:?}: more than 2^32 - 1 categories"))
+        })?;
+        let (bytes, ends, next) = (&self.bytes, &self.ends, &self.next);
+        let category = |c: u32| {
+            let c = c as usize;
+            let start = if c == 0 { 0 } else { ends[c - 1] };
+            &bytes[start..ends[c]]
+        };
+        let chain = match self.index.entry(h) {
+            Entry::Occupied(mut e) => {
+                let mut at = *e.get();
+                while at != NONE {
+                    if category(at) == key {
+                        return Ok(at);
+                    }
+                    at = next[at as usize];
+                }
+                std::mem::replace(e.get_mut(), c)
+            }
+            Entry::Vacant(e) => {
+                e.insert(c);
+                NONE
+            }
+        };
+        self.next.push(chain);
+        self.bytes.extend_from_slice(key);
+        self.ends.push(self.bytes.len());
+        push_line(&mut self.lines, key);
+        Ok(c)
+    }
+
     /// Appends the lines of the categories added since the last call to the file.
     fn write_lines(&mut self) -> Result<()> {
         if !self.lines.is_empty() {
@@ -189,7 +234,7 @@ impl Dictionary {
     /// errors.
     pub(crate) fn translate(
         &mut self,
-        keys: &[Box<[u8]>],
+        keys: &Keys,
         na: &NaTokens,
         codes: &mut Vec<u32>,
         column: &str,
@@ -198,17 +243,13 @@ impl Dictionary {
         codes.clear();
         codes.reserve(keys.len());
         self.index.reserve(keys.len());
-        for k in keys {
+        for k in keys.iter() {
             if na.is_missing_text(k) {
                 codes.push(MISSING_CODE);
                 continue;
             }
-            let h = self.hasher.hash_one(&**k);
-            let code = match self.find_hashed(h, k) {
-                Some(c) => c,
-                None => self.add(h, k, column, input)?,
-            };
-            codes.push(code);
+            let h = self.hasher.hash_one(k);
+            codes.push(self.code_of(h, k, column, input)?);
         }
         self.write_lines()
     }
@@ -278,8 +319,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.categories");
         let input = Path::new("in.csv");
-        let keys =
-            |v: &[&str]| -> Vec<Box<[u8]>> { v.iter().map(|s| s.as_bytes().into()).collect() };
+        let keys = |v: &[&str]| -> Keys { v.iter().map(|s| s.as_bytes()).collect() };
         let mut codes = Vec::new();
         let mut d = Dictionary::create(path.clone()).unwrap();
         d.translate(&keys(&["b", "a", "b"]), &NaTokens::new(["NA"]), &mut codes, "c", input)
@@ -318,6 +358,23 @@ mod tests {
     }
 
     #[test]
+    fn one_probe_coding_keeps_colliding_categories_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = Path::new("in.csv");
+        let mut d = Dictionary::create(dir.path().join("c.categories")).unwrap();
+        // Keys forced onto two hashes, met again in another order: each keeps its first code.
+        let seen = [(7, "x", 0), (7, "yy", 1), (3, "x", 2), (7, "z", 3)];
+        for (h, k, c) in seen.into_iter().chain(seen.into_iter().rev()) {
+            assert_eq!(d.code_of(h, k.as_bytes(), "c", input).unwrap(), c, "{h} {k}");
+        }
+        assert_eq!(d.len(), 4);
+        assert_eq!(d.by_code(), [&b"x"[..], b"yy", b"x", b"z"]);
+        d.write_lines().unwrap();
+        d.file().sync().unwrap();
+        assert_eq!(read_categories(&dir.path().join("c.categories"), 4).unwrap().len(), 4);
+    }
+
+    #[test]
     fn dictionary_lines_are_what_serde_json_writes_and_reads() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.categories");
@@ -336,7 +393,7 @@ mod tests {
             "\u{1f}end",
         ];
         let mut d = Dictionary::create(path.clone()).unwrap();
-        let keys: Vec<Box<[u8]>> = cats.iter().map(|s| s.as_bytes().into()).collect();
+        let keys: Keys = cats.iter().map(|s| s.as_bytes()).collect();
         let mut codes = Vec::new();
         d.translate(&keys, &NaTokens::new(["NA"]), &mut codes, "c", Path::new("in.csv")).unwrap();
         d.file().sync().unwrap();

@@ -29,7 +29,7 @@ use memchr::{memchr, memchr_iter, memchr2, memchr2_iter};
 mod regular;
 
 use super::columns::{CatMap, CatRef, ColumnSpec, Fill, Layout, Parsed, Reject, Values};
-use super::record::{mask2, record_end};
+use super::record::{is_blank, mask2, record_end};
 use super::schema::ColumnType;
 use super::value::{Float, Reason, is_nat, parse_bool, parse_datetime, parse_float, parse_int};
 use crate::dtype::TimeUnit;
@@ -321,7 +321,8 @@ pub(crate) fn parse_block_general(layout: &Layout, block: &[u8]) -> Parsed {
             rec = head;
         }
         let record_line = line;
-        if rec.is_empty() {
+        let blank = is_blank(rec, layout.delimiter);
+        if blank {
             // A blank line: not a record.
         } else if memchr(b'"', rec).is_some() {
             line += memchr_iter(b'\n', rec).count() as u64;
@@ -329,7 +330,7 @@ pub(crate) fn parse_block_general(layout: &Layout, block: &[u8]) -> Parsed {
         } else {
             b.plain_record(rec);
         }
-        if !rec.is_empty() {
+        if !blank {
             b.end(rec, record_line);
         }
         if end < block.len() {
@@ -355,7 +356,7 @@ fn plain_block(b: &mut Builder<'_>, block: &[u8]) -> u64 {
         if end > field_start && block[end - 1] == b'\r' {
             end -= 1;
         }
-        if end > rec_start {
+        if end > rec_start && !(field_start == rec_start && is_blank(&block[rec_start..end], d)) {
             b.field(&block[field_start..end], true);
             b.end(&block[rec_start..end], line);
         }
@@ -382,7 +383,7 @@ fn plain_block(b: &mut Builder<'_>, block: &[u8]) -> u64 {
     if end > field_start && block[end - 1] == b'\r' {
         end -= 1;
     }
-    if end > rec_start {
+    if end > rec_start && !(field_start == rec_start && is_blank(&block[rec_start..end], d)) {
         b.field(&block[field_start..end], true);
         b.end(&block[rec_start..end], line);
     }
@@ -417,7 +418,7 @@ fn code(block: &[u8], arena: &[u8], refs: &[CatRef]) -> Values {
         });
         codes.push(c);
     }
-    Values::Cat { codes, keys: keys.into_iter().map(Box::from).collect() }
+    Values::Cat { codes, keys: keys.into_iter().collect() }
 }
 
 #[cfg(test)]
@@ -445,7 +446,7 @@ mod tests {
         assert!(p.rejects.is_empty(), "{:?}", p.rejects);
         let Values::Cat { codes, keys } = &p.columns[0] else { panic!() };
         assert_eq!(codes, &[0, 1, 2]);
-        assert_eq!(keys[1].as_ref(), b"x\"\ny");
+        assert_eq!(keys.get(1), b"x\"\ny");
         let Values::I32(v) = &p.columns[1] else { panic!() };
         assert_eq!(v, &[1, 2, 3]);
         assert_eq!(p.newlines, 3);

@@ -12,7 +12,7 @@ use crate::dataset::names;
 use crate::error::{Error, Result};
 
 use super::columns::{ColumnSpec, Fill, Layout};
-use super::record::{fields_of, record_end};
+use super::record::{fields_of, is_blank, record_end};
 use super::schema::{self, ColumnType};
 use super::split::Block;
 use super::timefmt::TimeFormat;
@@ -336,37 +336,41 @@ impl Plan {
 }
 
 /// The column names, with names for the leading fields of R's `write.table` row names, and a
-/// note saying so. Row names are the `W - N` leading fields when more than half of the sampled
-/// records have the same `W` fields, more than the header's `N`: the records shorter than `W`
-/// are short rows (missing values at their end, as pandas pads them), so short rows do not
-/// hide the pattern, and longer ones are rejected. pandas takes the first record's width; it
-/// agrees wherever it reads the file (the first record is a full one), and refuses the file
-/// where a later record is longer than the first. Unlike pandas, one long record among records
-/// as long as the header is no pattern: it is rejected rather than shifting every other
-/// record's values by one column. pandas reads such fields as the index; they are named as
-/// pandas' `reset_index()` names them: `index` (`level_0` when a column is called `index`)
-/// for one, `level_0`, `level_1`, … for more.
+/// note saying so. Records shorter than the header are short rows (missing values at their
+/// end, as pandas pads them) whatever the pattern, so they take no part in finding it (two
+/// records, a full one and a short one, have row names). Row names are the `W - N` leading
+/// fields when, of the sampled records at least as long as the header's `N` fields, more than
+/// half have the same `W > N` fields; records longer than `W` are rejected. pandas takes the
+/// first record's width: it agrees wherever it reads the file (the first record is a full one),
+/// and refuses the file where a later record is longer than the first. Unlike pandas, one long
+/// record among as many or more records as long as the header is no pattern: it is rejected
+/// rather than shifting every other record's values by one column. pandas reads such
+/// fields as the index; they are named as pandas' `reset_index()` names them: `index`
+/// (`level_0` when a column is called `index`) for one, `level_0`, `level_1`, … for more.
 fn with_row_names(header: &Header, sample: &[u8], req: &Request<'_>) -> (Header, Option<String>) {
     let names = &header.names;
     let unchanged = || Header { texts: header.texts.clone(), names: names.clone() };
-    // Sampled records by width.
+    // Sampled records at least as long as the header, by width.
     let mut widths: HashMap<usize, usize> = HashMap::new();
-    let (mut pos, mut n) = (0, 0);
+    let (mut pos, mut n, mut long) = (0, 0, 0);
     while pos < sample.len() && n < req.infer_rows {
         let end = record_end(sample, pos, req.delimiter);
         let rec = sample[pos..end].strip_suffix(b"\r").unwrap_or(&sample[pos..end]);
         pos = end + 1;
-        if rec.is_empty() {
+        if is_blank(rec, req.delimiter) {
             continue;
         }
         n += 1;
         let Ok(f) = fields_of(rec, req.delimiter) else { return (unchanged(), None) };
-        *widths.entry(f.len()).or_default() += 1;
+        if f.len() >= names.len() {
+            long += 1;
+            *widths.entry(f.len()).or_default() += 1;
+        }
     }
-    // The width most records have (the wider of two as common).
+    // The width most of them have (the wider of two as common).
     let (width, full) =
         widths.iter().map(|(&w, &k)| (w, k)).max_by_key(|&(w, k)| (k, w)).unwrap_or((0, 0));
-    if width <= names.len() || names.is_empty() || 2 * full <= n {
+    if width <= names.len() || names.is_empty() || 2 * full <= long {
         return (unchanged(), None);
     }
     let extra = width - names.len();
@@ -471,7 +475,7 @@ fn infer_types(
         let end = record_end(sample, pos, req.delimiter);
         let rec = sample[pos..end].strip_suffix(b"\r").unwrap_or(&sample[pos..end]);
         pos = end + 1;
-        if rec.is_empty() {
+        if is_blank(rec, req.delimiter) {
             continue;
         }
         n += 1;

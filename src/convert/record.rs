@@ -155,6 +155,14 @@ pub(crate) fn last_boundary(buf: &[u8], delimiter: u8) -> Option<usize> {
     last
 }
 
+/// True for a record (without its line end) that is a blank line, not a record: empty, or only
+/// spaces and tabs that are not the delimiter. pandas' tokenizer skips such lines as blank
+/// (`skip_blank_lines`, its `WHITESPACE_LINE` state), so a line holding only a tab is no row.
+/// The parsers (`parse.rs`, `parse/regular.rs`) and the sampling of `plan.rs` all ask here.
+pub(crate) fn is_blank(rec: &[u8], delimiter: u8) -> bool {
+    rec.iter().all(|&b| (b == b' ' || b == b'\t') && b != delimiter)
+}
+
 /// Splits one record (no terminator) into unquoted field contents; used for the header and for
 /// type inference. The same rules as the block parser's `quoted_record` ([`Quotes`]).
 pub(crate) fn fields_of(rec: &[u8], delimiter: u8) -> Result<Vec<Vec<u8>>, Reason> {

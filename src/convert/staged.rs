@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::npy::read_header;
 
 use super::checkpoint::ColumnState;
-use super::columns::{MISSING_CODE, Values};
+use super::columns::{Keys, MISSING_CODE, Values};
 use super::dictionary::{Dictionary, read_categories};
 use super::faults::{self, FaultPlan, Step};
 use super::plan::PlanColumn;
@@ -351,12 +351,19 @@ impl StagedColumn {
         Ok(())
     }
 
-    /// Finishes every staged file.
-    pub(crate) fn finish(self, faults: &dyn FaultPlan) -> Result<()> {
+    /// Finishes every staged file; a categorical column's categories in code order (see
+    /// [`Dictionary::into_text`]), which [`finish_column`] takes instead of reading them back.
+    pub(crate) fn finish(self, faults: &dyn FaultPlan) -> Result<Option<(Vec<u8>, Vec<usize>)>> {
+        let mut text = None;
         match self.data {
-            Data::Values(s) | Data::Cat { codes: s, .. } => {
+            Data::Values(s) => {
                 faults::before(faults, Step::Sync, s.path())?;
                 s.finish()?;
+            }
+            Data::Cat { codes: s, dict } => {
+                faults::before(faults, Step::Sync, s.path())?;
+                s.finish()?;
+                text = Some(dict.into_text());
             }
             Data::Str(s) => {
                 for p in s.paths() {
@@ -369,7 +376,7 @@ impl StagedColumn {
             faults::before(faults, Step::Sync, v.path())?;
             v.finish()?;
         }
-        Ok(())
+        Ok(text)
     }
 }
 
@@ -383,13 +390,13 @@ fn block_offset(data: &[u8], dir: &Path, plan: &PlanColumn) -> Result<u32> {
 /// in `absent`) one after another, and where each ends.
 fn cat_as_strings(
     codes: &[u32],
-    keys: &[Box<[u8]>],
+    keys: &Keys,
     na: &NaTokens,
     absent: &mut Vec<u32>,
 ) -> (Vec<u8>, Vec<u32>) {
     let (mut data, mut ends) = (Vec::new(), Vec::with_capacity(codes.len()));
     for (row, &c) in codes.iter().enumerate() {
-        let k = &keys[c as usize];
+        let k = keys.get(c as usize);
         if na.is_missing_text(k) {
             absent.push(u32::try_from(row).unwrap_or(u32::MAX));
         } else {
@@ -453,13 +460,17 @@ impl ColumnReader {
 }
 
 /// Puts column `c`'s final files in place (narrowed to the type they are stored as) unless an
-/// interrupted finish already did, and describes the column for the manifest.
+/// interrupted finish already did, and describes the column for the manifest. `text` is a
+/// categorical column's dictionary as [`StagedColumn::finish`] gave it; without it (a finish
+/// resumed after an interruption), or when it does not hold the checkpointed count, the
+/// dictionary is read from its staged file.
 pub(crate) fn finish_column(
     dir: &Path,
     c: &PlanColumn,
     state: &ColumnState,
     range: Option<(i128, i128)>,
     shrink: bool,
+    text: Option<(Vec<u8>, Vec<usize>)>,
     faults: &dyn FaultPlan,
 ) -> Result<ManifestColumn> {
     let valid = if state.valid {
@@ -490,13 +501,22 @@ pub(crate) fn finish_column(
         return Ok(column);
     }
     let staged = c.ty.element();
-    let categories = if c.ty == ColumnType::Cat {
-        Some(read_categories(&dict_path(dir, c), state.categories)?)
-    } else {
-        None
+    let categories = match text {
+        _ if c.ty != ColumnType::Cat => None,
+        Some((bytes, ends)) if ends.len() as u64 == state.categories => Some((bytes, ends)),
+        _ => {
+            let cats = read_categories(&dict_path(dir, c), state.categories)?;
+            let mut ends = Vec::with_capacity(cats.len());
+            let mut bytes = Vec::new();
+            for s in &cats {
+                bytes.extend_from_slice(s.as_bytes());
+                ends.push(bytes.len());
+            }
+            Some((bytes, ends))
+        }
     };
     let stored = match &categories {
-        Some(cats) => schema::code_element(cats.len()),
+        Some((_, ends)) => schema::code_element(ends.len()),
         None if shrink && c.ty.is_int() => {
             let (lo, hi) = range.unwrap_or((0, 0));
             schema::shrink_element(lo, hi)
@@ -520,44 +540,62 @@ pub(crate) fn finish_column(
         ColumnType::DateTime(_) => c.ty.dtype().typestr(),
         _ => schema::typestr(stored),
     };
-    if let Some(cats) = categories {
-        let text: usize = cats.iter().map(String::len).sum();
-        if cats.len() <= LISTED_CATEGORIES && text <= LISTED_BYTES {
+    if let Some((bytes, ends)) = categories {
+        if ends.len() <= LISTED_CATEGORIES && bytes.len() <= LISTED_BYTES {
+            let path = dict_path(dir, c);
+            let cats = each_category(&bytes, &ends)
+                .map(|b| {
+                    String::from_utf8(b.to_vec())
+                        .map_err(|e| Error::format(&path, 0, format!("bad category: {e}")))
+                })
+                .collect::<Result<_>>()?;
             column.categories = Some(cats);
         } else {
             let files = dictionary_files(c);
-            write_dictionary(dir, &files, &cats, faults)?;
+            write_dictionary(dir, &files, &bytes, &ends, faults)?;
             column.dictionary = Some(files);
         }
     }
     Ok(column)
 }
 
-/// Writes a large dictionary as strings, to temporary names renamed into place.
+/// The categories of a dictionary's text (`bytes`, and where each category ends), in order.
+fn each_category<'a>(bytes: &'a [u8], ends: &'a [usize]) -> impl Iterator<Item = &'a [u8]> {
+    ends.iter().scan(0, move |start, &end| {
+        let s = &bytes[*start..end];
+        *start = end;
+        Some(s)
+    })
+}
+
+/// Writes a large dictionary (its categories' `text` one after another, and where each
+/// `ends`) as strings, to temporary names renamed into place.
 fn write_dictionary(
     dir: &Path,
     files: &DictionaryFiles,
-    cats: &[String],
+    text: &[u8],
+    text_ends: &[usize],
     faults: &dyn FaultPlan,
 ) -> Result<()> {
     let (data, offsets) = (dir.join(&files.file), dir.join(&files.offsets));
     let part = |p: &Path| PathBuf::from(format!("{}.part", p.display()));
     let (data_part, offsets_part) = (part(&data), part(&offsets));
     let mut out = StrSink::create(&data_part, &offsets_part)?;
-    let (mut bytes, mut ends) = (Vec::new(), Vec::new());
-    for s in cats {
-        if bytes.len() + s.len() > (16 << 20) && !ends.is_empty() {
-            out.append(&bytes, &ends)?;
-            bytes.clear();
+    // Pieces of at most 16 MiB (offsets local to each piece, as `StrSink::append` takes them).
+    let (mut start, mut ends) = (0, Vec::new());
+    for (i, &end) in text_ends.iter().enumerate() {
+        if end - start > (16 << 20) && !ends.is_empty() {
+            let piece_end = text_ends[i - 1];
+            out.append(&text[start..piece_end], &ends)?;
+            start = piece_end;
             ends.clear();
         }
-        bytes.extend_from_slice(s.as_bytes());
         ends.push(
-            u32::try_from(bytes.len())
+            u32::try_from(end - start)
                 .map_err(|_| Error::invalid(&data, "a category longer than 4 GiB"))?,
         );
     }
-    out.append(&bytes, &ends)?;
+    out.append(&text[start..text_ends.last().copied().unwrap_or(start)], &ends)?;
     for p in [&data_part, &offsets_part] {
         faults::before(faults, Step::Sync, p)?;
     }

@@ -513,14 +513,17 @@ impl Staging {
         self.check_some_converted()?;
         let Staging { dir, ck, columns, rejects, ranges, policy, .. } = self;
         let faults = &*policy.faults;
+        let mut texts = Vec::with_capacity(columns.len());
         for c in columns {
-            c.finish(faults)?;
+            texts.push(c.finish(faults)?);
         }
         drop(rejects);
         let mut out = Vec::new();
         let mut notes = ck.plan.notes.clone();
+        let mut texts = texts.into_iter();
         for ((c, state), range) in ck.plan.columns.iter().zip(&ck.columns).zip(ranges) {
-            out.push(staged::finish_column(&dir, c, state, range, ck.plan.shrink, faults)?);
+            let text = texts.next().flatten();
+            out.push(staged::finish_column(&dir, c, state, range, ck.plan.shrink, text, faults)?);
             if state.spilled {
                 notes.push(format!(
                     "column {:?}: more than {} categories (or {} bytes of them), so it is stored \

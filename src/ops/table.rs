@@ -234,8 +234,13 @@ fn shorten(t: String) -> String {
     s
 }
 
+/// The width of a line of text a table is wrapped to when no other is given: pandas'
+/// `display.width`.
+pub const LINE_WIDTH: usize = 80;
+
 /// Prints the rows `selection` picks (numpy syntax on the one row axis; all rows when it is
-/// empty: the first and last five of a long dataset) of the dataset in `dir`.
+/// empty: the first and last five of a long dataset) of the dataset in `dir`; a table wider
+/// than [`LINE_WIDTH`] is wrapped (see [`cat_dataset_wrapped`]).
 ///
 /// # Errors
 /// As [`Dataset::open`] and [`Selection::resolve`]; [`Error::Invalid`] for a selection of more
@@ -244,6 +249,23 @@ pub fn cat_dataset(
     dir: impl AsRef<Path>,
     selection: &Selection,
     format: TextFormat,
+    out: &mut dyn Write,
+) -> Result<()> {
+    cat_dataset_wrapped(dir, selection, format, LINE_WIDTH, out)
+}
+
+/// As [`cat_dataset`], with a table wider than `line_width` characters printed in blocks of
+/// columns, one after another, as pandas prints a wide `DataFrame` (`display.width`,
+/// `expand_frame_repr`): each block repeats the index, every block but the last ends its header
+/// line in ` \`, and blocks are separated by an empty line. JSON is not wrapped.
+///
+/// # Errors
+/// As [`cat_dataset`].
+pub fn cat_dataset_wrapped(
+    dir: impl AsRef<Path>,
+    selection: &Selection,
+    format: TextFormat,
+    line_width: usize,
     out: &mut dyn Write,
 ) -> Result<()> {
     let dir = dir.as_ref();
@@ -295,8 +317,11 @@ pub fn cat_dataset(
         }
         Ok(())
     })?;
-    let line = |out: &mut dyn Write, cells: &mut dyn Iterator<Item = String>| {
-        for (i, (t, &w)) in cells.zip(&widths).enumerate() {
+    // The columns of each block of the wrapped table (the index column, 0, is in every one).
+    let bins = column_blocks(widths[0], &widths[1..], line_width);
+    let line = |out: &mut dyn Write, texts: &[String], cols: &[usize], end: &str| {
+        for (i, &c) in cols.iter().enumerate() {
+            let (t, w) = (&texts[c], widths[c]);
             // By hand: `format!`'s width stops at 65 535, and names may be longer.
             let pad = w.saturating_sub(t.chars().count());
             if i > 0 {
@@ -307,18 +332,34 @@ pub fn cat_dataset(
             }
             out.write_all(t.as_bytes()).map_err(io)?;
         }
-        writeln!(out).map_err(io)
+        writeln!(out, "{end}").map_err(io)
     };
-    line(&mut out, &mut header.iter().cloned())?;
-    in_blocks(&picked, &cells, |block| {
-        for row in block {
-            match row {
-                Some(r) => line(&mut out, &mut row_texts(*r))?,
-                None => writeln!(out, "...").map_err(io)?,
-            }
+    for (b, range) in bins.iter().enumerate() {
+        let cols: Vec<usize> = std::iter::once(0).chain(range.start + 1..=range.end).collect();
+        // pandas' continuation column: ` \` on the header of every block but the last, blanks
+        // on every other line of a wrapped table.
+        let (head_end, row_end) = match (bins.len(), b + 1 == bins.len()) {
+            (1, _) => ("", ""),
+            (_, false) => ("  \\", "   "),
+            (_, true) => ("  ", "  "),
+        };
+        if b > 0 {
+            writeln!(out).map_err(io)?;
         }
-        Ok(())
-    })?;
+        line(&mut out, &header, &cols, head_end)?;
+        in_blocks(&picked, &cells, |block| {
+            for row in block {
+                match row {
+                    Some(r) => {
+                        let texts: Vec<String> = row_texts(*r).collect();
+                        line(&mut out, &texts, &cols, row_end)?;
+                    }
+                    None => writeln!(out, "...").map_err(io)?,
+                }
+            }
+            Ok(())
+        })?;
+    }
     let shown = if selection.items().is_empty() {
         rows.to_string()
     } else {
@@ -326,6 +367,30 @@ pub fn cat_dataset(
     };
     writeln!(out, "\n[{shown} rows x {} columns]", names.len()).map_err(io)?;
     out.flush().map_err(io)
+}
+
+/// The columns (indexes into `widths`, the printed widths of the columns after the index, whose
+/// width is `index`) of each block of a table wrapped to `line_width` characters, as pandas'
+/// `_binify` cuts them: a column goes to the next block when it would take the line past the
+/// width (less room for the ` \` that ends a block), except the first, so a column wider than
+/// the line has a block of its own. In pandas' terms every column is one wider (the blank
+/// before its cells) and joined by one blank.
+fn column_blocks(index: usize, widths: &[usize], line_width: usize) -> Vec<std::ops::Range<usize>> {
+    let room = line_width.saturating_sub(index + 1);
+    let mut blocks = Vec::new();
+    let (mut start, mut used) = (0, 0);
+    for (i, &w) in widths.iter().enumerate() {
+        let joined = w + 2;
+        used += joined;
+        let reserve = if i + 1 == widths.len() { 1 } else { 2 };
+        if i > 0 && used + reserve > room {
+            blocks.push(start..i);
+            start = i;
+            used = joined;
+        }
+    }
+    blocks.push(start..widths.len());
+    blocks
 }
 
 /// Calls `f` with the rows of `picked` in blocks of at most [`BLOCK`] (`None` for the line of

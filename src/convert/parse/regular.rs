@@ -13,7 +13,7 @@ use std::cell::RefCell;
 use memchr::{memchr_iter, memchr2_iter};
 
 use crate::convert::columns::{ColumnSpec, Fill, Layout, Parsed, Values};
-use crate::convert::record::mask2;
+use crate::convert::record::{is_blank, mask2};
 use crate::convert::schema::ColumnType;
 use crate::convert::value::{
     Float, Int, NaTokens, is_nat, parse_bool, parse_datetime, parse_float, parse_int,
@@ -104,8 +104,10 @@ fn field_ends(
     if !(fields - 1..ends.len()).step_by(fields).all(last_ok) {
         return None;
     }
-    // A line end right after another (or at the start) is a blank line: not regular.
-    if fields == 1 && (0..ends.len()).any(|k| field(block, ends, k).is_empty() && last_ok(k)) {
+    // A line of nothing or only blanks is a blank line (`record::is_blank`): not regular.
+    if fields == 1
+        && (0..ends.len()).any(|k| is_blank(field(block, ends, k), delimiter) && last_ok(k))
+    {
         return None;
     }
     Some((rows, newlines as u64))
@@ -437,7 +439,7 @@ fn categorical(
         };
         codes.push(code);
     }
-    Some(Values::Cat { codes, keys: keys.into_iter().map(|(_, v)| Box::from(v)).collect() })
+    Some(Values::Cat { codes, keys: keys.into_iter().map(|(_, v)| v).collect() })
 }
 
 #[cfg(test)]
