@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 
-from . import _larder
+from . import _blocks, _larder
 from ._array import PathLike, open
 from .errors import FormatError
 
@@ -100,7 +100,8 @@ class Column:
     ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
         """The bytes and the ``n + 1`` offsets of mapped strings, checked so that Arrow never
         reads outside the bytes: larder's checks (first 0, last the end of the bytes, one more
-        offset than strings) and ascending offsets (one vectorised pass over the offsets)."""
+        offset than strings) and ascending offsets, read block by block from the file rather
+        than through the mapping (which would leave every page of the offsets in RSS)."""
         _larder.check_strings(data, off, n)
         offsets = open(off).to_numpy()[: n + 1]
         values = open(data).to_numpy()
@@ -109,9 +110,8 @@ class Column:
                 f"{off}: offsets end past the {len(values)} bytes of {data} "
                 "(an append still under way?)"
             )
-        if n and bool(np.any(offsets[1:] < offsets[:-1])):
-            bad = int(np.argmax(offsets[1:] < offsets[:-1]))
-            raise FormatError(f"{off}: offsets {bad} and {bad + 1} decrease; string {bad} is damaged")
+        if n:
+            _blocks.check_offsets(off, n, len(values))
         return values, offsets
 
     @cached_property
@@ -157,12 +157,10 @@ class Column:
         stop = len(self) if stop is None else min(stop, len(self))
         start = min(start, stop)
         n = stop - start
-        validity = self.validity
         bitmap = None
-        if validity is not None:
-            v = validity[start:stop]
-            if not v.all():
-                bitmap = pa.py_buffer(np.packbits(v, bitorder="little"))
+        valid = self._meta.get("valid")
+        if valid is not None and _blocks.has_missing(self._file(valid), start, stop):
+            bitmap = pa.py_buffer(_blocks.packed_bits(self._file(valid), start, stop))
         kind = self.kind
         if kind == "string":
             offsets = self.offsets
@@ -172,10 +170,10 @@ class Column:
                 n,
                 [bitmap, pa.py_buffer(offsets[start : stop + 1]), pa.py_buffer(self.values)],
             )
-        values = self.values[start:stop]
         if kind == "bool":
-            packed = pa.py_buffer(np.packbits(values, bitorder="little"))
+            packed = pa.py_buffer(_blocks.packed_bits(self._meta["path"], start, stop))
             return pa.Array.from_buffers(pa.bool_(), n, [bitmap, packed])
+        values = self.values[start:stop]
         if kind == "datetime":
             unit = np.datetime_data(values.dtype)[0]
             if unit not in _ARROW_TIME_UNITS:
@@ -217,10 +215,15 @@ class Column:
             )
         stop = len(self) if stop is None else min(stop, len(self))
         start = min(start, stop)
-        kind, validity = self.kind, self.validity
+        kind, valid = self.kind, self._meta.get("valid")
         # A column with a validity file is nullable in every row range (the same dtype for
-        # head() and for every dask partition).
-        mask = None if validity is None else ~validity[start:stop]
+        # head() and for every dask partition). Its mask is made only where a row is missing
+        # (read from the validity file, not through its mapping); else it is all False, and
+        # np.zeros costs no memory until a page of it is touched.
+        missing = None if valid is None else _blocks.missing_mask(self._file(valid), start, stop)
+        mask = missing
+        if valid is not None and mask is None:
+            mask = np.zeros(stop - start, bool)
         if kind == "string":
             import pyarrow as pa  # noqa: F401  (the string dtype is Arrow-backed)
 
@@ -228,21 +231,30 @@ class Column:
                 pd.arrays.ArrowStringArray(self.to_arrow(start, stop)), name=self.name, copy=False
             )
         if kind == "categorical":
-            codes = self.values[start:stop]
             cats = self.categories or []
-            # pandas wants signed codes with -1 for missing: a copy, of codes only.
-            signed = codes.astype(np.int8 if len(cats) < 128 else np.int32 if len(cats) < 2**31 else np.int64)
-            if mask is not None:
-                signed[mask] = -1
-            return pd.Series(pd.Categorical.from_codes(signed, categories=cats), name=self.name)
+            # pandas wants signed codes with -1 for missing: the stored codes themselves where
+            # no row is missing and their width is pandas' (checked against the categories
+            # block by block), else a copy of the codes only.
+            codes = _blocks.pandas_codes(
+                self._meta["path"],
+                self.values,
+                None if valid is None else self._file(valid),
+                start,
+                stop,
+                len(cats),
+                self.name,
+            )
+            dtype = pd.CategoricalDtype(cats)
+            cat = pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
+            return pd.Series(cat, name=self.name, copy=False)
         values = self.values[start:stop]
         if kind == "datetime":
             unit = np.datetime_data(values.dtype)[0]
             if unit not in _ARROW_TIME_UNITS:
                 values = values.astype("M8[s]")
-            if mask is not None:
+            if missing is not None:
                 values = values.copy()
-                values[mask] = np.datetime64("NaT")
+                values[missing] = np.datetime64("NaT")
             return pd.Series(values, name=self.name, copy=False)
         if not values.dtype.isnative:
             values = values.astype(values.dtype.newbyteorder("="))
