@@ -427,8 +427,17 @@ class Dataset:
     def to_arrow(self, columns: Sequence[str] | None = None) -> pa.Table:
         """A pyarrow Table over the mapped buffers (larder's Arrow export, read in batches of
         :data:`BATCH_ROWS` rows: numbers, datetimes, string offsets and bytes and categorical
-        codes are not copied)."""
-        return self.to_reader(BATCH_ROWS, columns).read_all()
+        codes are not copied). Made once per Dataset (see :meth:`__arrow_c_stream__`); a
+        choice of columns selects from it."""
+        table = self._table
+        return table if columns is None else table.select([c.name for c in self._pick(columns)])
+
+    @cached_property
+    def _table(self) -> pa.Table:
+        # Every column exported once: strings and codes checked and validity packed to bits
+        # (rows/8 bytes per column with a validity file, the only memory it holds); every other
+        # buffer is the mapping. Later exports share it instead of checking and packing again.
+        return self.to_reader(BATCH_ROWS).read_all()
 
     def to_reader(
         self, batch_rows: int = BATCH_ROWS, columns: Sequence[str] | None = None
@@ -455,9 +464,19 @@ class Dataset:
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
         """The Arrow PyCapsule interface: ``pa.table(ds)``, ``pl.DataFrame(ds)``, DuckDB. Each
         call makes a fresh stream from the first row, in batches of at most
-        :data:`BATCH_ROWS` rows. ``requested_schema`` is not applied (the stream has the
-        schema of :attr:`schema`), as the interface allows."""
-        return _larder.arrow_stream(self._path, None, BATCH_ROWS)
+        :data:`BATCH_ROWS` rows.
+
+        With pyarrow installed, the stream is that of :meth:`to_arrow`'s table, made on the
+        first call over the mapped buffers: the strings and codes are checked once per
+        Dataset, not once per consumer, so a second DuckDB query over ``ds`` costs the query
+        alone; ``requested_schema`` is then applied by pyarrow (a cast where asked). Without
+        pyarrow, larder's own stream (made batch by batch as it is read; ``requested_schema``
+        is not applied, as the interface allows)."""
+        try:
+            table = self._table
+        except ImportError:
+            return _larder.arrow_stream(self._path, None, BATCH_ROWS)
+        return table.__arrow_c_stream__(requested_schema)
 
     def to_polars(self, columns: Sequence[str] | None = None) -> Any:
         """A polars DataFrame (through Arrow; numbers and strings are not copied by larder)."""

@@ -1,0 +1,66 @@
+"""The Arrow C stream of a Dataset is made once: strings and codes checked and validity packed
+on the first export, every later one (a second DuckDB query, pa.table, to_arrow, a column
+choice) shares those buffers; requested_schema is applied."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+import larder
+
+
+@pytest.fixture
+def ds(log_csv: Path, tmp_path: Path) -> larder.Dataset:
+    larder.convert(log_csv, tmp_path / "log", types={"note": "str"})
+    return larder.open_dataset(tmp_path / "log")
+
+
+def validity_address(t: pa.Table, column: str) -> int:
+    return t.column(column).chunk(0).buffers()[0].address
+
+
+def test_exports_share_the_checked_buffers(ds: larder.Dataset) -> None:
+    first, second = pa.table(ds), pa.table(ds)
+    assert first.drop_columns(["latency"]).equals(second.drop_columns(["latency"]))
+    # The packed validity (the only buffer larder makes) is made once, not per stream.
+    for name in ["id", "note", "when", "ok"]:
+        assert first.column(name).null_count > 0, name
+        assert validity_address(first, name) == validity_address(second, name), name
+    assert validity_address(ds.to_arrow(), "id") == validity_address(first, "id")
+    picked = ds.to_arrow(columns=["note", "id"])
+    assert picked.column_names == ["note", "id"]
+    assert validity_address(picked, "note") == validity_address(first, "note")
+    with pytest.raises(KeyError, match="no column 'nope'"):
+        ds.to_arrow(columns=["nope"])
+    # A new Dataset of the same directory makes its own.
+    other = pa.table(larder.open_dataset(ds.path))
+    assert other.column("note").equals(first.column("note"))
+    assert validity_address(other, "id") != validity_address(first, "id")
+
+
+def test_the_stream_applies_a_requested_schema(ds: larder.Dataset) -> None:
+    want = pa.schema([f.with_type(pa.float64()) if f.name == "id" else f for f in ds.schema])
+    got = pa.RecordBatchReader.from_stream(ds, schema=want).read_all()
+    assert got.schema.field("id").type == pa.float64()
+    assert got.column("id").null_count == 12
+    assert got.column("id").to_pylist()[:3] == [0.0, 1.0, 2.0]
+    # Another variant: strings as (32-bit offset) string instead of large_string.
+    want = pa.schema([f.with_type(pa.string()) if f.name == "note" else f for f in ds.schema])
+    got = pa.RecordBatchReader.from_stream(ds, schema=want).read_all()
+    assert got.schema.field("note").type == pa.string()
+    assert got.column("note").null_count == 40
+
+
+def test_repeated_duckdb_queries_agree(ds: larder.Dataset) -> None:
+    duckdb = pytest.importorskip("duckdb")
+    con = duckdb.connect()
+    sql = "select region::varchar, count(*), count(id), sum(id) from ds group by 1 order by 1"
+    first = con.sql(sql).fetchall()
+    assert con.sql(sql).fetchall() == first
+    pdf = ds.to_pandas()
+    ref = pdf.groupby("region", observed=True)["id"].agg(["size", "count", "sum"])
+    want = {r: (int(a), int(b), int(c)) for r, (a, b, c) in ref.iterrows()}
+    assert {r: (n, k, s) for r, n, k, s in first} == want
