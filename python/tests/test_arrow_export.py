@@ -64,3 +64,25 @@ def test_repeated_duckdb_queries_agree(ds: larder.Dataset) -> None:
     ref = pdf.groupby("region", observed=True)["id"].agg(["size", "count", "sum"])
     want = {r: (int(a), int(b), int(c)) for r, (a, b, c) in ref.iterrows()}
     assert {r: (n, k, s) for r, n, k, s in first} == want
+
+
+def test_the_table_of_many_batches_is_made_column_by_column_and_lines_up(tmp_path: Path) -> None:
+    # More rows than one batch: the columns are exported side by side and joined; the table
+    # equals larder's single stream, chunk for chunk.
+    rows = 3 * larder._dataset.BATCH_ROWS + 5
+    lines = ["k,n,s"] + [
+        f"{'ab'[i % 2]},{'' if i % 7 == 0 else i},{'' if i % 5 == 0 else 's' * (i % 4)}"
+        for i in range(rows)
+    ]
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+    larder.convert(tmp_path / "t.csv", tmp_path / "t", types={"s": "str"})
+    ds = larder.open_dataset(tmp_path / "t")
+    table = ds.to_arrow()
+    serial = ds.to_reader().read_all()
+    assert table.schema.equals(serial.schema, check_metadata=True)
+    assert table.equals(serial)
+    batches = list(pa.RecordBatchReader.from_stream(ds))
+    assert [b.num_rows for b in batches] == [larder._dataset.BATCH_ROWS] * 3 + [5]
+    assert table.column("n").null_count == len(range(0, rows, 7))
+    # an empty string is missing too, as pd.read_csv reads it
+    assert table.column("s").null_count == sum(1 for i in range(rows) if i % 5 == 0 or i % 4 == 0)
