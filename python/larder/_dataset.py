@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 
-from . import _larder
+from . import _blocks, _larder
 from ._array import PathLike, open
 from .errors import FormatError
 
@@ -100,7 +100,8 @@ class Column:
     ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
         """The bytes and the ``n + 1`` offsets of mapped strings, checked so that Arrow never
         reads outside the bytes: larder's checks (first 0, last the end of the bytes, one more
-        offset than strings) and ascending offsets (one vectorised pass over the offsets)."""
+        offset than strings) and ascending offsets, read block by block from the file rather
+        than through the mapping (which would leave every page of the offsets in RSS)."""
         _larder.check_strings(data, off, n)
         offsets = open(off).to_numpy()[: n + 1]
         values = open(data).to_numpy()
@@ -109,9 +110,8 @@ class Column:
                 f"{off}: offsets end past the {len(values)} bytes of {data} "
                 "(an append still under way?)"
             )
-        if n and bool(np.any(offsets[1:] < offsets[:-1])):
-            bad = int(np.argmax(offsets[1:] < offsets[:-1]))
-            raise FormatError(f"{off}: offsets {bad} and {bad + 1} decrease; string {bad} is damaged")
+        if n:
+            _blocks.check_offsets(off, n, len(values))
         return values, offsets
 
     @cached_property
@@ -133,6 +133,35 @@ class Column:
         values, offsets = self._checked_strings(data, off, n)
         return pa.Array.from_buffers(
             pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(values)]
+        )
+
+    # -- what the conversions derive from the validity and codes files ---------------------
+    # Read block by block from the files, not through their mappings (see `_blocks`); a
+    # column that is not a directory's (a group's, decoded into memory) overrides them.
+    def _has_missing(self, start: int, stop: int) -> bool:
+        valid = self._meta.get("valid")
+        return valid is not None and _blocks.has_missing(self._file(valid), start, stop)
+
+    def _missing_mask(self, start: int, stop: int) -> np.ndarray[Any, Any] | None:
+        valid = self._meta.get("valid")
+        return None if valid is None else _blocks.missing_mask(self._file(valid), start, stop)
+
+    def _packed_validity(self, start: int, stop: int) -> np.ndarray[Any, Any]:
+        return _blocks.packed_bits(self._file(self._meta["valid"]), start, stop)
+
+    def _packed_bools(self, start: int, stop: int) -> np.ndarray[Any, Any]:
+        return _blocks.packed_bits(self._meta["path"], start, stop)
+
+    def _pandas_codes(self, start: int, stop: int, categories: int) -> np.ndarray[Any, Any]:
+        valid = self._meta.get("valid")
+        return _blocks.pandas_codes(
+            self._meta["path"],
+            self.values,
+            None if valid is None else self._file(valid),
+            start,
+            stop,
+            categories,
+            self.name,
         )
 
     # -- conversions ------------------------------------------------------------------------
@@ -157,12 +186,9 @@ class Column:
         stop = len(self) if stop is None else min(stop, len(self))
         start = min(start, stop)
         n = stop - start
-        validity = self.validity
         bitmap = None
-        if validity is not None:
-            v = validity[start:stop]
-            if not v.all():
-                bitmap = pa.py_buffer(np.packbits(v, bitorder="little"))
+        if self._has_missing(start, stop):
+            bitmap = pa.py_buffer(self._packed_validity(start, stop))
         kind = self.kind
         if kind == "string":
             offsets = self.offsets
@@ -172,10 +198,10 @@ class Column:
                 n,
                 [bitmap, pa.py_buffer(offsets[start : stop + 1]), pa.py_buffer(self.values)],
             )
-        values = self.values[start:stop]
         if kind == "bool":
-            packed = pa.py_buffer(np.packbits(values, bitorder="little"))
+            packed = pa.py_buffer(self._packed_bools(start, stop))
             return pa.Array.from_buffers(pa.bool_(), n, [bitmap, packed])
+        values = self.values[start:stop]
         if kind == "datetime":
             unit = np.datetime_data(values.dtype)[0]
             if unit not in _ARROW_TIME_UNITS:
@@ -217,10 +243,15 @@ class Column:
             )
         stop = len(self) if stop is None else min(stop, len(self))
         start = min(start, stop)
-        kind, validity = self.kind, self.validity
+        kind, valid = self.kind, self._meta.get("valid")
         # A column with a validity file is nullable in every row range (the same dtype for
-        # head() and for every dask partition).
-        mask = None if validity is None else ~validity[start:stop]
+        # head() and for every dask partition). Its mask is made only where a row is missing
+        # (read from the validity file, not through its mapping); else it is all False, and
+        # np.zeros costs no memory until a page of it is touched.
+        missing = None if valid is None else self._missing_mask(start, stop)
+        mask = missing
+        if valid is not None and mask is None:
+            mask = np.zeros(stop - start, bool)
         if kind == "string":
             import pyarrow as pa  # noqa: F401  (the string dtype is Arrow-backed)
 
@@ -228,21 +259,22 @@ class Column:
                 pd.arrays.ArrowStringArray(self.to_arrow(start, stop)), name=self.name, copy=False
             )
         if kind == "categorical":
-            codes = self.values[start:stop]
             cats = self.categories or []
-            # pandas wants signed codes with -1 for missing: a copy, of codes only.
-            signed = codes.astype(np.int8 if len(cats) < 128 else np.int32 if len(cats) < 2**31 else np.int64)
-            if mask is not None:
-                signed[mask] = -1
-            return pd.Series(pd.Categorical.from_codes(signed, categories=cats), name=self.name)
+            # pandas wants signed codes with -1 for missing: the stored codes themselves where
+            # no row is missing and their width is pandas' (checked against the categories
+            # block by block), else a copy of the codes only.
+            codes = self._pandas_codes(start, stop, len(cats))
+            dtype = pd.CategoricalDtype(cats)
+            cat = pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
+            return pd.Series(cat, name=self.name, copy=False)
         values = self.values[start:stop]
         if kind == "datetime":
             unit = np.datetime_data(values.dtype)[0]
             if unit not in _ARROW_TIME_UNITS:
                 values = values.astype("M8[s]")
-            if mask is not None:
+            if missing is not None:
                 values = values.copy()
-                values[mask] = np.datetime64("NaT")
+                values[missing] = np.datetime64("NaT")
             return pd.Series(values, name=self.name, copy=False)
         if not values.dtype.isnative:
             values = values.astype(values.dtype.newbyteorder("="))
@@ -419,12 +451,52 @@ class Dataset:
     def to_arrow(self, columns: Sequence[str] | None = None) -> pa.Table:
         """A pyarrow Table over the mapped buffers (larder's Arrow export, read in batches of
         :data:`BATCH_ROWS` rows: numbers, datetimes, string offsets and bytes and categorical
-        codes are not copied). Ctrl-C stops it between batches."""
+        codes are not copied). Made once per Dataset (see :meth:`__arrow_c_stream__`); a
+        choice of columns selects from it. Ctrl-C stops it between batches."""
+        table = self._table
+        return table if columns is None else table.select([c.name for c in self._pick(columns)])
+
+    @cached_property
+    def _table(self) -> pa.Table:
+        # Every column exported once: strings and codes checked and validity packed to bits
+        # (rows/8 bytes per column with a validity file, the only memory it holds); every other
+        # buffer is the mapping. Later exports share it instead of checking and packing again.
+        # The columns are exported side by side, one stream each (larder's stream runs without
+        # the GIL), so the checks of a long string column overlap those of the others; every
+        # column has the same batches of BATCH_ROWS rows, so the table's chunks line up.
+        # Batches are taken one by one from Python (not `read_all`), so that Ctrl-C stops the
+        # export between batches: the workers see `stop` and end at their next batch.
         import pyarrow as pa
 
-        reader = self.to_reader(BATCH_ROWS, columns)
-        # Batch by batch from Python (not `read_all`), so that Ctrl-C stops it between batches.
-        return pa.Table.from_batches(list(reader), schema=reader.schema)
+        names = self.columns
+        if len(names) < 2 or len(self) <= BATCH_ROWS or (os.cpu_count() or 1) < 2:
+            reader = self.to_reader(BATCH_ROWS)
+            return pa.Table.from_batches(list(reader), schema=reader.schema)
+        import threading
+        from concurrent.futures import ThreadPoolExecutor, wait
+
+        stop = threading.Event()
+
+        def one(name: str) -> pa.Table:
+            reader = self.to_reader(BATCH_ROWS, [name])
+            batches = []
+            for batch in reader:
+                if stop.is_set():
+                    raise KeyboardInterrupt
+                batches.append(batch)
+            return pa.Table.from_batches(batches, schema=reader.schema)
+
+        with ThreadPoolExecutor(max_workers=min(len(names), os.cpu_count() or 1)) as pool:
+            futures = [pool.submit(one, n) for n in names]
+            try:
+                wait(futures)
+            except BaseException:
+                stop.set()
+                for f in futures:
+                    f.cancel()
+                raise
+            parts = [f.result() for f in futures]
+        return pa.Table.from_arrays([t.column(0) for t in parts], schema=self.schema)
 
     def to_reader(
         self, batch_rows: int = BATCH_ROWS, columns: Sequence[str] | None = None
@@ -451,9 +523,19 @@ class Dataset:
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
         """The Arrow PyCapsule interface: ``pa.table(ds)``, ``pl.DataFrame(ds)``, DuckDB. Each
         call makes a fresh stream from the first row, in batches of at most
-        :data:`BATCH_ROWS` rows. ``requested_schema`` is not applied (the stream has the
-        schema of :attr:`schema`), as the interface allows."""
-        return _larder.arrow_stream(self._path, None, BATCH_ROWS)
+        :data:`BATCH_ROWS` rows.
+
+        With pyarrow installed, the stream is that of :meth:`to_arrow`'s table, made on the
+        first call over the mapped buffers: the strings and codes are checked once per
+        Dataset, not once per consumer, so a second DuckDB query over ``ds`` costs the query
+        alone; ``requested_schema`` is then applied by pyarrow (a cast where asked). Without
+        pyarrow, larder's own stream (made batch by batch as it is read; ``requested_schema``
+        is not applied, as the interface allows)."""
+        try:
+            table = self._table
+        except ImportError:
+            return _larder.arrow_stream(self._path, None, BATCH_ROWS)
+        return table.__arrow_c_stream__(requested_schema)
 
     def to_polars(self, columns: Sequence[str] | None = None) -> Any:
         """A polars DataFrame (through Arrow; numbers and strings are not copied by larder)."""

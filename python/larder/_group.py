@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import _larder
+from . import _blocks, _larder
 from ._dataset import BATCH_ROWS, Column, Dataset
 from .errors import FormatError
 
@@ -131,6 +131,41 @@ class GroupColumn(Column):
         return pa.Array.from_buffers(
             pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
         )
+
+    # The validity and codes are decoded into memory: what the conversions need of them is
+    # taken from the arrays.
+    def _has_missing(self, start: int, stop: int) -> bool:
+        v = self.validity
+        return v is not None and not bool(v[start:stop].all())
+
+    def _missing_mask(self, start: int, stop: int) -> np.ndarray[Any, Any] | None:
+        v = self.validity
+        if v is None or v[start:stop].all():
+            return None
+        return ~v[start:stop]
+
+    def _packed_validity(self, start: int, stop: int) -> np.ndarray[Any, Any]:
+        v = self.validity
+        assert v is not None
+        return np.packbits(v[start:stop], bitorder="little")
+
+    def _packed_bools(self, start: int, stop: int) -> np.ndarray[Any, Any]:
+        return np.packbits(self.values[start:stop], bitorder="little")
+
+    def _pandas_codes(self, start: int, stop: int, categories: int) -> np.ndarray[Any, Any]:
+        codes = self.values[start:stop]
+        missing = self._missing_mask(start, stop)
+        bad = codes >= categories if missing is None else (codes >= categories) & ~missing
+        if bad.any():
+            row = start + int(np.argmax(bad))
+            raise FormatError(
+                f"{self._group.path}: column {self.name!r}, row {row}: code {int(codes[row - start])} "
+                f"is past the {categories} categories"
+            )
+        out = codes.astype(_blocks.pandas_codes_dtype(categories))
+        if missing is not None:
+            out[missing] = -1
+        return out
 
     def __repr__(self) -> str:
         return f"larder.GroupColumn({self.name!r}, kind={self.kind!r}, rows={len(self)})"

@@ -306,7 +306,9 @@ fn slice(data: &ColumnData, dictionary: Option<&ArrayRef>, rows: Range<usize>) -
 }
 
 /// Rows `rows` of a bool file packed to bits (Arrow's layout for bools and validity), reading
-/// only those rows; a byte other than 0 or 1 is an error naming the file and the byte.
+/// only those rows; a byte other than 0 or 1 is an error naming the file and the byte. The
+/// packed copy is what Arrow keeps, so the pages read are released from this process's
+/// resident set afterwards ([`MmapArray::release_range`]).
 fn bits(a: &MmapArray<bool>, rows: Range<usize>) -> Result<BooleanBuffer> {
     let bytes = a.data_bytes()?.get(rows.clone()).ok_or_else(|| {
         Error::internal(format!("rows {}..{} of {}", rows.start, rows.end, a.path().display()))
@@ -319,7 +321,10 @@ fn bits(a: &MmapArray<bool>, rows: Range<usize>) -> Result<BooleanBuffer> {
             format!("bool of row {} is {}, not 0 or 1", rows.start + i, bytes[i]),
         ));
     }
-    Ok(bytes.iter().map(|&b| b == 1).collect())
+    let packed = bytes.iter().map(|&b| b == 1).collect();
+    // Best effort: a refused hint only leaves the pages counted.
+    let _ = a.release_range(rows.start, rows.len());
+    Ok(packed)
 }
 
 /// Rows `rows` of a number column as an Arrow array over the mapping.
@@ -428,7 +433,11 @@ fn datetimes(
 }
 
 /// Strings `rows` of `s` as a large-string array over the mapped offsets and bytes, checked
-/// first (`sys::large_strings`); damage is an error naming the file and the byte.
+/// first (`sys::large_strings`); damage is an error naming the file and the byte. The check
+/// reads every offset and byte of the rows; their pages are then released from this process's
+/// resident set ([`Strings::release`]), so an export whose consumer never reads a string
+/// column (a query on other columns) does not keep the column in RSS. A consumer that reads
+/// the strings maps the same bytes again from the page cache.
 fn strings(s: &Strings, rows: Range<usize>, nulls: Option<NullBuffer>) -> Result<LargeStringArray> {
     let (offsets, bytes) = (s.offsets_file(), s.bytes_file());
     let o_start = offsets.header().data_offset + rows.start * 8;
@@ -440,21 +449,24 @@ fn strings(s: &Strings, rows: Range<usize>, nulls: Option<NullBuffer>) -> Result
         });
     }
     let values = sys::mapped_buffer(Arc::clone(bytes), bytes.header().data_offset, bytes.len())?;
-    sys::large_strings(ScalarBuffer::new(o_buf, 0, rows.len() + 1), values, nulls).map_err(|d| {
-        match d {
-            StringDamage::Offset { index, value, reason } => Error::format(
-                offsets.path(),
-                (o_start + index * 8) as u64,
-                format!("offset {} ({value}) {reason} ({} bytes)", rows.start + index, bytes.len()),
-            ),
-            StringDamage::Utf8 { at, reason } => Error::format(
-                bytes.path(),
-                (bytes.header().data_offset + at) as u64,
-                format!("not UTF-8: {reason}"),
-            ),
-            StringDamage::Nulls { nulls, strings } => {
-                Error::internal(format!("{nulls} validity flags for {strings} strings"))
-            }
+    let checked = sys::large_strings(ScalarBuffer::new(o_buf, 0, rows.len() + 1), values, nulls);
+    if checked.is_ok() {
+        // Best effort: a refused hint only leaves the pages counted.
+        let _ = s.release(rows.start, rows.end);
+    }
+    checked.map_err(|d| match d {
+        StringDamage::Offset { index, value, reason } => Error::format(
+            offsets.path(),
+            (o_start + index * 8) as u64,
+            format!("offset {} ({value}) {reason} ({} bytes)", rows.start + index, bytes.len()),
+        ),
+        StringDamage::Utf8 { at, reason } => Error::format(
+            bytes.path(),
+            (bytes.header().data_offset + at) as u64,
+            format!("not UTF-8: {reason}"),
+        ),
+        StringDamage::Nulls { nulls, strings } => {
+            Error::internal(format!("{nulls} validity flags for {strings} strings"))
         }
     })
 }
