@@ -33,6 +33,8 @@ mod fuzz;
 mod group;
 mod group_nodes;
 mod groupstats;
+#[cfg(feature = "hdf5")]
+mod hdf5_cf_times;
 mod hdf5_staging;
 mod help;
 mod hierarchy;
