@@ -53,6 +53,8 @@ mod once;
 mod props;
 mod resume;
 mod s3;
+#[cfg(feature = "s3")]
+mod s3_credentials;
 mod s3_memory;
 mod strings;
 mod support;
