@@ -18,11 +18,15 @@ use std::path::Path;
 
 use ndarray::{CowArray, IxDyn};
 
-use crate::dtype::{DType, Element, ElementType, Time, TimeUnit};
+use serde_json::Value;
+
+use crate::dtype::{DType, Element, ElementType, Scalar, Time, TimeUnit};
 use crate::error::{Error, Result};
 
 /// The attribute naming the unit (and for times the epoch).
 pub(crate) const UNITS: &str = "units";
+/// The attribute whose value marks an element as missing.
+pub(crate) const FILL_VALUE: &str = "_FillValue";
 /// The attribute naming the calendar of times.
 pub(crate) const CALENDAR: &str = "calendar";
 /// The calendar of numpy's `datetime64`.
@@ -123,6 +127,28 @@ pub(crate) fn decoded(dtype: DType, units: Option<&str>, calendar: Option<&str>)
         .and_then(|u| parse(u, calendar))
         .and_then(|c| Some((dtype.with_time(c.time)?, c.shift)))
         .unwrap_or((dtype, 0))
+}
+
+/// Whether `v` is the CF fill value `fill` (a JSON number, or for floats `"NaN"` or the
+/// base64 bytes xarray writes for NaN): the one rule `stats` and `cat` mark missing values by.
+pub(crate) fn is_fill(v: Scalar, fill: &Value) -> bool {
+    let float = |x: f64| match fill {
+        Value::String(_) => x.is_nan(),
+        _ => fill.as_f64() == Some(x),
+    };
+    match v {
+        Scalar::I8(x) => fill.as_i64() == Some(x.into()),
+        Scalar::I16(x) => fill.as_i64() == Some(x.into()),
+        Scalar::I32(x) => fill.as_i64() == Some(x.into()),
+        Scalar::I64(x) => fill.as_i64() == Some(x),
+        Scalar::U8(x) => fill.as_u64() == Some(x.into()),
+        Scalar::U16(x) => fill.as_u64() == Some(x.into()),
+        Scalar::U32(x) => fill.as_u64() == Some(x.into()),
+        Scalar::U64(x) => fill.as_u64() == Some(x),
+        Scalar::F32(x) => float(x.into()),
+        Scalar::F64(x) => float(x),
+        _ => false,
+    }
 }
 
 /// Moves `values` (int64 counts stored against a CF epoch) to numpy's epoch by adding `shift`;

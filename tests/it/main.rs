@@ -15,6 +15,7 @@ mod arch;
 #[cfg(feature = "arrow")]
 mod arrow;
 mod bools;
+mod cat_fill;
 mod cat_stream;
 mod chunk_cap;
 mod chunked;
