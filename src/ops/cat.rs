@@ -66,12 +66,11 @@ pub fn cat_with_deltas<P: AsRef<Path>>(
 ) -> Result<()> {
     let base = base.as_ref();
     let store = crate::open::open_with_deltas(base, deltas)?;
-    crate::store_dispatch!(&store, a => picks::cat_store(&**a, selection, format, None, out)).map_err(
-        |e| match e {
+    crate::store_dispatch!(&store, a => picks::cat_store(&**a, selection, format, None, out))
+        .map_err(|e| match e {
             Error::Argument(reason) => Error::invalid(base, reason),
             e => e,
-        },
-    )
+        })
 }
 
 fn cat_at(

@@ -90,8 +90,9 @@ fn hdf5_cf_times_with_another_epoch_read_as_xarray_decodes_them() {
     drop(a);
     // Written through, values read moved to 1970 would be stored moved: refused, unchanged.
     let mut w = larder::Hdf5Array::<i64>::open_mut(d.join("t.h5"), Some("/g/hours2000")).unwrap();
-    let e = larder::ArrayWrite::write_region(&mut w, &[0], &ndarray::arr1(&[1i64]).into_dyn().view())
-        .unwrap_err();
+    let e =
+        larder::ArrayWrite::write_region(&mut w, &[0], &ndarray::arr1(&[1i64]).into_dyn().view())
+            .unwrap_err();
     assert!(matches!(e, larder::Error::Invalid { .. }), "{e:?}");
     assert!(e.to_string().contains("epoch other than 1970-01-01"), "{e}");
     drop(w);

@@ -44,6 +44,7 @@ mod infinities;
 mod interop;
 mod interrupt;
 mod interrupt_convert;
+mod interrupt_many;
 mod limits;
 mod memory;
 mod messages;

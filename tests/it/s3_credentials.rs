@@ -49,8 +49,7 @@ fn missing_credentials_against_a_real_server_say_so_plainly() {
     let Some(py) = python() else { return };
     let moto = Moto::start(&py, "larder-creds");
     let dir = tempfile::tempdir().unwrap();
-    larder::write_npy(dir.path().join("a.npy"), &ndarray::arr1(&[1.0f64, 2.0]).into_dyn())
-        .unwrap();
+    larder::write_npy(dir.path().join("a.npy"), &ndarray::arr1(&[1.0f64, 2.0]).into_dyn()).unwrap();
     for (status, profile) in [("403 Forbidden", None), ("401 Unauthorized", Some("work"))] {
         let service = refusing_service(status);
         let mut runs = vec![
