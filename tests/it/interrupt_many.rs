@@ -107,8 +107,8 @@ fn signals_at_random_moments_of_a_copy_of_many_chunks_leave_no_temporary() {
             let written = temporaries(d).iter().map(|t| files(t)).sum::<usize>();
             signal(child.id(), flag);
             let status = child.wait().unwrap();
-            let took = start.elapsed() - wait;
-            eprintln!("{flag} {} after {wait:?} ({written} chunk files): gone in {took:?}", j);
+            let took = start.elapsed().saturating_sub(wait);
+            eprintln!("{flag} {j} after {wait:?} ({written} chunk files): gone in {took:?}");
             if status.signal() == Some(number) {
                 interrupted += 1;
                 assert_eq!(temporaries(d), Vec::<PathBuf>::new(), "{flag} after {wait:?}");
