@@ -82,6 +82,8 @@ pub struct Hdf5Array<T: Element> {
     chunks: Vec<usize>,
     dtype: DType,
     writable: bool,
+    /// Added to every value read: a CF time whose epoch is not 1970's (see `dtype::cf`).
+    epoch_shift: i64,
     _t: PhantomData<T>,
 }
 
@@ -251,16 +253,17 @@ fn dataset_dtype(path: &Path, ds: &hdf5::Dataset) -> Result<DType> {
     };
     let dtype = DType::with_order(element, order);
     if element == ElementType::I64
-        && let Some(time) = time_of(path, ds)?
+        && let Some(cf) = cf_time(path, ds)?
     {
-        return Ok(dtype.with_time(time).unwrap_or(dtype));
+        return Ok(dtype.with_time(cf.time).unwrap_or(dtype));
     }
     Ok(dtype)
 }
 
 /// The time type of an `int64` dataset whose CF attributes (`cf.rs`) mark it as `datetime64`
-/// or `timedelta64`.
-fn time_of(path: &Path, ds: &hdf5::Dataset) -> Result<Option<Time>> {
+/// or `timedelta64`, with the shift from its epoch to numpy's (`hours since 2000-01-01`, as
+/// xarray and netCDF tools write, reads as the instants xarray decodes).
+fn cf_time(path: &Path, ds: &hdf5::Dataset) -> Result<Option<cf::CfTime>> {
     let text = |name: &str| -> Result<Option<String>> {
         if !ds.attr_names().map_err(|e| herr(path, e))?.iter().any(|n| n == name) {
             return Ok(None);
@@ -269,7 +272,7 @@ fn time_of(path: &Path, ds: &hdf5::Dataset) -> Result<Option<Time>> {
         Ok(attr_json(path, &a)?.as_str().map(str::to_string))
     };
     let Some(units) = text(cf::UNITS)? else { return Ok(None) };
-    Ok(cf::time_of(&units, text(cf::CALENDAR)?.as_deref()))
+    Ok(cf::parse(&units, text(cf::CALENDAR)?.as_deref()))
 }
 
 /// Refuses a dataset whose stored data cannot hold what its shape and type declare, before
@@ -490,6 +493,10 @@ impl<T: Element> Hdf5Array<T> {
             || contiguous_chunks(&shape, dtype.itemsize(), false),
             |c| crate::limits::clip_chunk(&c, &shape),
         );
+        let epoch_shift = match dtype.time() {
+            Some(_) => cf_time(path, &ds)?.map_or(0, |c| c.shift),
+            None => 0,
+        };
         Ok(Hdf5Array {
             path: path.to_path_buf(),
             name: ds.name(),
@@ -499,6 +506,7 @@ impl<T: Element> Hdf5Array<T> {
             chunks,
             dtype,
             writable,
+            epoch_shift,
             _t: PhantomData,
         })
     }
@@ -688,7 +696,9 @@ impl<T: Element> ArrayRead<T> for Hdf5Array<T> {
     }
 
     fn read_region(&self, region: &Region) -> Result<CowArray<'_, T, IxDyn>> {
-        self.read_box(region).map_err(|e| e.in_dataset(&self.path, &self.name))
+        self.read_box(region)
+            .and_then(|v| cf::shift_epoch(v, self.epoch_shift, &self.path))
+            .map_err(|e| e.in_dataset(&self.path, &self.name))
     }
 }
 
@@ -712,6 +722,14 @@ impl<T: Element> ArrayWrite<T> for Hdf5Array<T> {
         let named = |e: Error| e.in_dataset(&self.path, &self.name);
         if !self.writable {
             return Err(named(Error::ReadOnly { path: self.path.clone(), mode: "r" }));
+        }
+        if self.epoch_shift != 0 {
+            // Values are read moved to 1970; written back as they are, they would move again.
+            return Err(named(Error::invalid(
+                &self.path,
+                "its CF times count from an epoch other than 1970-01-01; larder writes times \
+                 only to datasets that count from 1970",
+            )));
         }
         Region::inside(start, data.shape(), &self.shape)?;
         if data.is_empty() {

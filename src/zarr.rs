@@ -862,7 +862,7 @@ impl<T: Element> ArrayRead<T> for ZarrArray<T> {
     }
 
     fn read_region(&self, region: &Region) -> Result<CowArray<'_, T, IxDyn>> {
-        storage::shift_epoch(self.read_stored(region)?, self.epoch_shift, &self.path)
+        crate::dtype::cf::shift_epoch(self.read_stored(region)?, self.epoch_shift, &self.path)
     }
 }
 

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::dtype::{Element, Scalar};
+use crate::dtype::Element;
+use crate::dtype::cf::is_fill;
 use crate::error::{Error, Result};
 use crate::grid::Region;
 use crate::open::AnyStore;
@@ -70,28 +71,6 @@ fn sibling(path: &Path, name: &str) -> Option<PathBuf> {
     Some(PathBuf::from(format!("{}/{}", &text[..cut], name.trim_start_matches('/'))))
 }
 
-/// Whether `v` is the CF fill value `fill` (a JSON number, or for floats `"NaN"` or the
-/// base64 bytes xarray writes for NaN).
-fn is_fill(v: Scalar, fill: &Value) -> bool {
-    let float = |x: f64| match fill {
-        Value::String(_) => x.is_nan(),
-        _ => fill.as_f64() == Some(x),
-    };
-    match v {
-        Scalar::I8(x) => fill.as_i64() == Some(x.into()),
-        Scalar::I16(x) => fill.as_i64() == Some(x.into()),
-        Scalar::I32(x) => fill.as_i64() == Some(x.into()),
-        Scalar::I64(x) => fill.as_i64() == Some(x),
-        Scalar::U8(x) => fill.as_u64() == Some(x.into()),
-        Scalar::U16(x) => fill.as_u64() == Some(x.into()),
-        Scalar::U32(x) => fill.as_u64() == Some(x.into()),
-        Scalar::U64(x) => fill.as_u64() == Some(x),
-        Scalar::F32(x) => float(x.into()),
-        Scalar::F64(x) => float(x),
-        _ => false,
-    }
-}
-
 /// The present values of a 1-d array, [`BLOCK`] elements at a time.
 pub(crate) struct Present<'a, T: Element> {
     values: &'a dyn ArrayRead<T>,
@@ -151,6 +130,7 @@ impl<T: Element> ChunkSource<T> for Present<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dtype::Scalar;
 
     #[test]
     fn siblings_and_fill_values() {

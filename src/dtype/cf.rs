@@ -14,10 +14,19 @@
 //! or the values are left as plain integers, as they are for another calendar or unit.
 //! Durations: `units = "seconds"` (no epoch, no calendar).
 
-use crate::dtype::{DType, Element, ElementType, Time, TimeUnit};
+use std::path::Path;
+
+use ndarray::{CowArray, IxDyn};
+
+use serde_json::Value;
+
+use crate::dtype::{DType, Element, ElementType, Scalar, Time, TimeUnit};
+use crate::error::{Error, Result};
 
 /// The attribute naming the unit (and for times the epoch).
 pub(crate) const UNITS: &str = "units";
+/// The attribute whose value marks an element as missing.
+pub(crate) const FILL_VALUE: &str = "_FillValue";
 /// The attribute naming the calendar of times.
 pub(crate) const CALENDAR: &str = "calendar";
 /// The calendar of numpy's `datetime64`.
@@ -79,14 +88,6 @@ pub(crate) fn parse(units: &str, calendar: Option<&str>) -> Option<CfTime> {
         .map(|shift| CfTime { time: Time::DateTime(u), shift })
 }
 
-/// The time type that `units` and `calendar` declare when their epoch is numpy's own (what
-/// larder writes, and the only kind a reader without a value shift may take as is).
-// Only the HDF5 backend reads times this way.
-#[cfg_attr(not(feature = "hdf5"), allow(dead_code))]
-pub(crate) fn time_of(units: &str, calendar: Option<&str>) -> Option<Time> {
-    parse(units, calendar).filter(|c| c.shift == 0).map(|c| c.time)
-}
-
 /// Nanoseconds from 1970-01-01T00:00:00 to a CF epoch (`2000-01-01`, `2000-01-01 06:00`,
 /// `2000-01-01T06:00:00.5Z`, `… +00:00`); `None` for a text that is none of these or a
 /// non-zero UTC offset.
@@ -128,6 +129,28 @@ pub(crate) fn decoded(dtype: DType, units: Option<&str>, calendar: Option<&str>)
         .unwrap_or((dtype, 0))
 }
 
+/// Whether `v` is the CF fill value `fill` (a JSON number, or for floats `"NaN"` or the
+/// base64 bytes xarray writes for NaN): the one rule `stats` and `cat` mark missing values by.
+pub(crate) fn is_fill(v: Scalar, fill: &Value) -> bool {
+    let float = |x: f64| match fill {
+        Value::String(_) => x.is_nan(),
+        _ => fill.as_f64() == Some(x),
+    };
+    match v {
+        Scalar::I8(x) => fill.as_i64() == Some(x.into()),
+        Scalar::I16(x) => fill.as_i64() == Some(x.into()),
+        Scalar::I32(x) => fill.as_i64() == Some(x.into()),
+        Scalar::I64(x) => fill.as_i64() == Some(x),
+        Scalar::U8(x) => fill.as_u64() == Some(x.into()),
+        Scalar::U16(x) => fill.as_u64() == Some(x.into()),
+        Scalar::U32(x) => fill.as_u64() == Some(x.into()),
+        Scalar::U64(x) => fill.as_u64() == Some(x),
+        Scalar::F32(x) => float(x.into()),
+        Scalar::F64(x) => float(x),
+        _ => false,
+    }
+}
+
 /// Moves `values` (int64 counts stored against a CF epoch) to numpy's epoch by adding `shift`;
 /// `NaT` (−2⁶³) stays `NaT`.
 ///
@@ -150,6 +173,29 @@ pub(crate) fn shift_values<T: Element>(values: &mut [T], shift: i64) -> Result<(
         }
     }
     Ok(())
+}
+
+/// `values` read from an array whose CF time epoch is `shift` units after 1970's, moved to
+/// numpy's epoch (a copy only when there is a shift to add): what every backend that reads CF
+/// times does to a region it read.
+///
+/// # Errors
+/// [`Error::Storage`] naming `path` for a value that leaves numpy's range.
+pub(crate) fn shift_epoch<'a, T: Element>(
+    values: CowArray<'a, T, IxDyn>,
+    shift: i64,
+    path: &Path,
+) -> Result<CowArray<'a, T, IxDyn>> {
+    if shift == 0 {
+        return Ok(values);
+    }
+    let mut owned = values.into_owned();
+    let slice = owned
+        .as_slice_memory_order_mut()
+        .ok_or_else(|| Error::internal("a decoded region is not contiguous"))?;
+    shift_values(slice, shift)
+        .map_err(|reason| Error::Storage { path: path.to_path_buf(), reason })?;
+    Ok(CowArray::from(owned))
 }
 
 /// [`shift_values`] over native-order int64 bytes.
@@ -176,6 +222,11 @@ pub(crate) fn shift_bytes(bytes: &mut [u8], shift: i64) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The time type of `units` and `calendar` when their epoch is numpy's own.
+    fn time_of(units: &str, calendar: Option<&str>) -> Option<Time> {
+        parse(units, calendar).filter(|c| c.shift == 0).map(|c| c.time)
+    }
 
     #[test]
     fn units_read_back_and_other_epochs_or_calendars_do_not() {

@@ -66,12 +66,11 @@ pub fn cat_with_deltas<P: AsRef<Path>>(
 ) -> Result<()> {
     let base = base.as_ref();
     let store = crate::open::open_with_deltas(base, deltas)?;
-    crate::store_dispatch!(&store, a => picks::cat_store(&**a, selection, format, out)).map_err(
-        |e| match e {
+    crate::store_dispatch!(&store, a => picks::cat_store(&**a, selection, format, None, out))
+        .map_err(|e| match e {
             Error::Argument(reason) => Error::invalid(base, reason),
             e => e,
-        },
-    )
+        })
 }
 
 fn cat_at(
@@ -83,7 +82,17 @@ fn cat_at(
     if Place::parse(path)?.is_object() || detect_format(&Location::parse(path).file)? != Format::Npy
     {
         let store = open(path)?;
-        return crate::store_dispatch!(&store, a => picks::cat_store(&**a, selection, format, out));
+        // Elements equal to a CF `_FillValue` are missing (as `stats` skips them and xarray
+        // masks them): printed as a dataset column's missing rows are.
+        let fill = store
+            .attributes()?
+            .get(crate::dtype::cf::FILL_VALUE)
+            .filter(|v| v.is_number() || v.is_string())
+            .cloned();
+        return crate::store_dispatch!(
+            &store,
+            a => picks::cat_store(&**a, selection, format, fill.as_ref(), out)
+        );
     }
     // A dataset's column with missing values: `<NA>` where its validity file says so.
     if let Some((ds, i)) = crate::dataset::Dataset::of_column_file(path)? {
@@ -149,11 +158,12 @@ pub fn write_as<T: Element>(
     format: TextFormat,
     time: Option<Time>,
 ) -> io::Result<()> {
-    write_layout(out, view, swapped, format, None, time)
+    write_layout(out, view, swapped, format, None, time, None)
 }
 
 /// [`write()`]; with `packed`, `view` holds only the edges of a summarized array (see
-/// `read_corners`) and `packed[axis]` says whether `...` goes between them on that axis.
+/// `read_corners`) and `packed[axis]` says whether `...` goes between them on that axis; values
+/// equal to `fill` (a CF `_FillValue`) print as missing.
 fn write_layout<T: Element>(
     out: &mut dyn Write,
     view: &ArrayViewD<'_, T>,
@@ -161,10 +171,11 @@ fn write_layout<T: Element>(
     format: TextFormat,
     packed: Option<&[bool]>,
     time: Option<Time>,
+    fill: Option<&serde_json::Value>,
 ) -> io::Result<()> {
     let mut w = io::BufWriter::new(out);
     let get = |v: T| if swapped { v.swap_bytes() } else { v };
-    let show = |v: T| Shown::of(get(v).to_scalar(), time);
+    let show = |v: T| Shown::of(get(v).to_scalar(), time, fill);
     match format {
         TextFormat::Json => json(&mut w, view, &show)?,
         // numpy prints any empty array as `[]`, whatever its shape: walking its axes would
@@ -193,12 +204,18 @@ enum Shown {
     Scalar(Scalar),
     /// A date-time in ISO 8601.
     Time(String),
+    /// A missing value: `<NA>` (`null` in JSON), as a dataset column's missing rows print.
+    Missing,
 }
 
 impl Shown {
     /// How a value of an array whose elements mean `time` prints: datetimes in ISO 8601,
-    /// durations as their count in the unit, `NaT` of either quoted, as numpy prints them.
-    fn of(s: Scalar, time: Option<Time>) -> Shown {
+    /// durations as their count in the unit, `NaT` of either quoted, as numpy prints them; the
+    /// CF `fill` value as missing.
+    fn of(s: Scalar, time: Option<Time>, fill: Option<&serde_json::Value>) -> Shown {
+        if fill.is_some_and(|f| crate::dtype::cf::is_fill(s, f)) {
+            return Shown::Missing;
+        }
         match (time, &s) {
             (Some(Time::DateTime(u)), Scalar::I64(x)) => Shown::Time(format_datetime(*x, u)),
             (Some(Time::TimeDelta(_)), Scalar::I64(i64::MIN)) => Shown::Time("NaT".to_string()),
@@ -210,6 +227,7 @@ impl Shown {
         match self {
             Shown::Scalar(s) => s.to_string(),
             Shown::Time(t) => format!("'{t}'"),
+            Shown::Missing => "<NA>".to_string(),
         }
     }
 
@@ -217,6 +235,7 @@ impl Shown {
         match self {
             Shown::Scalar(s) => s.to_json(),
             Shown::Time(t) => serde_json::Value::String(t.clone()),
+            Shown::Missing => serde_json::Value::Null,
         }
     }
 }

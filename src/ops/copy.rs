@@ -564,10 +564,17 @@ fn pump<T: Element>(
 /// of large ones.
 const BLOCK_OVERHEAD: usize = 2048;
 
+/// Blocks in one batch at most, whatever their size. Counting [`BLOCK_OVERHEAD`] alone let a
+/// batch of one-element chunks grow to 32,768 blocks, and the peak with it (about 180 bytes
+/// per block in flight, plus zarrs' per-key lock of each until the store is renewed): copies of
+/// fewer chunks than that used less memory than copies of more. A thousand blocks keep every
+/// core busy and make the per-batch memory the same for every chunk count above it.
+const BATCH_BLOCKS: usize = 1024;
+
 /// Moves `src` into the Zarr array `dst` one `unit`-shaped block (a whole chunk or shard) at a
 /// time, encoding on every core: blocks are taken from `src` in order on this thread, about
-/// [`FLUSH_EVERY`] bytes of them at a time (with [`BLOCK_OVERHEAD`] per block), then encoded
-/// and stored in parallel. Memory stays at one such batch plus one encoded block per thread,
+/// [`FLUSH_EVERY`] bytes of them at a time (with [`BLOCK_OVERHEAD`] per block) and never more
+/// than [`BATCH_BLOCKS`], then encoded and stored in parallel. Memory stays at one such batch plus one encoded block per thread,
 /// whatever the number of chunks: after each batch `dst` lets go of its per-chunk state.
 fn pump_parallel<T: Element>(
     src: &dyn ArrayRead<T>,
@@ -587,7 +594,7 @@ fn pump_parallel<T: Element>(
             bytes += chunk.data.len() * std::mem::size_of::<T>() + BLOCK_OVERHEAD;
             batch.push(chunk);
         }
-        if bytes >= FLUSH_EVERY || (done && !batch.is_empty()) {
+        if bytes >= FLUSH_EVERY || batch.len() >= BATCH_BLOCKS || (done && !batch.is_empty()) {
             batch.par_iter().try_for_each(|c| {
                 interrupt.check()?;
                 dst.store_block(&c.origin, &c.data.view())

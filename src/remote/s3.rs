@@ -174,12 +174,19 @@ impl Bucket {
         if let Some(service) = &self.metadata_service
             && e.to_string().contains(service.trim_end_matches('/'))
         {
+            // What the service answered (a 403, a refused connection) is about a URL the user
+            // never gave: the message says what is missing and how to give it instead.
+            let profile = if std::env::var_os("AWS_PROFILE").is_some() {
+                " (AWS_PROFILE and ~/.aws files are not read)"
+            } else {
+                ""
+            };
             return Error::remote(
                 url,
                 format!(
-                    "no credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set, and \
-                     the instance metadata service {service} (there on an AWS machine) gave \
-                     none: {e}"
+                    "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY \
+                     (and AWS_SESSION_TOKEN for temporary ones){profile}, or run where the \
+                     instance metadata service {service} gives them"
                 ),
             );
         }

@@ -371,7 +371,7 @@ impl<T: Element> ArrayRead<T> for StorageArray<T> {
         Ok(attrs)
     }
     fn read_region(&self, region: &Region) -> Result<CowArray<'_, T, IxDyn>> {
-        shift_epoch(self.read_stored(region)?, self.epoch_shift, &self.label)
+        crate::dtype::cf::shift_epoch(self.read_stored(region)?, self.epoch_shift, &self.label)
     }
 }
 
@@ -488,22 +488,4 @@ where
     array
         .store_array_subset(&subset, ArrayBytes::new_flen(Cow::Borrowed(bytes)))
         .map_err(|e| zerr(label, e))
-}
-
-/// `values` read from an array whose CF time epoch is `shift` units after 1970's, moved to
-/// numpy's epoch (a copy only when there is a shift to add; an overflow names `path`).
-pub(super) fn shift_epoch<'a, T: Element>(
-    values: CowArray<'a, T, IxDyn>,
-    shift: i64,
-    path: &Path,
-) -> Result<CowArray<'a, T, IxDyn>> {
-    if shift == 0 {
-        return Ok(values);
-    }
-    let mut owned = values.into_owned();
-    let slice = owned
-        .as_slice_memory_order_mut()
-        .ok_or_else(|| Error::internal("a decoded region is not contiguous"))?;
-    crate::dtype::cf::shift_values(slice, shift).map_err(|e| zerr(path, e))?;
-    Ok(CowArray::from(owned))
 }

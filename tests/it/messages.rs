@@ -69,7 +69,7 @@ fn missing_credentials_are_told_as_such() {
             .unwrap();
         let t = text(&o);
         assert_eq!(o.status.code(), Some(1), "{t}");
-        assert!(t.contains("no credentials") && t.contains("AWS_ACCESS_KEY_ID"), "{t}");
+        assert!(t.contains("no AWS credentials found") && t.contains("AWS_ACCESS_KEY_ID"), "{t}");
     }
 }
 

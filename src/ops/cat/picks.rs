@@ -230,6 +230,7 @@ pub(super) fn cat_store<T: Element>(
     a: &dyn ArrayRead<T>,
     selection: &Selection,
     format: TextFormat,
+    fill: Option<&serde_json::Value>,
     out: &mut dyn Write,
 ) -> Result<()> {
     let io = |e| Error::io("<stdout>", e);
@@ -238,16 +239,17 @@ pub(super) fn cat_store<T: Element>(
     let total = crate::limits::element_count_usize(&shape).unwrap_or(usize::MAX);
     if format == TextFormat::Text && total > SUMMARY_THRESHOLD {
         let (packed, cut) = corners(a, &runs, &shape)?;
-        return write_layout(out, &packed.view(), false, format, Some(&cut), time).map_err(io);
+        return write_layout(out, &packed.view(), false, format, Some(&cut), time, fill)
+            .map_err(io);
     }
     let small = total.saturating_mul(std::mem::size_of::<T>()) <= PIECE_BYTES;
     if small || shape.is_empty() || total == 0 {
         let values = read_runs(a, &runs)?
             .into_shape_with_order(IxDyn(&shape))
             .map_err(|e| Error::internal(format!("reshaping a selection: {e}")))?;
-        return write_layout(out, &values.view(), false, format, None, time).map_err(io);
+        return write_layout(out, &values.view(), false, format, None, time, fill).map_err(io);
     }
-    stream(a, &runs, shape, format, time, out)
+    stream(a, &runs, shape, format, time, fill, out)
 }
 
 /// Prints every element (`--all`, JSON) from pieces, reading them twice for text (numpy pads
@@ -258,6 +260,7 @@ fn stream<T: Element>(
     shape: Vec<usize>,
     format: TextFormat,
     time: Option<Time>,
+    fill: Option<&serde_json::Value>,
     out: &mut dyn Write,
 ) -> Result<()> {
     let io = |e| Error::io("<stdout>", e);
@@ -265,7 +268,7 @@ fn stream<T: Element>(
     if format != TextFormat::Json {
         for_each_piece(a, runs, &mut |p| {
             for &x in p {
-                width = width.max(Shown::of(x.to_scalar(), time).text().chars().count());
+                width = width.max(Shown::of(x.to_scalar(), time, fill).text().chars().count());
             }
             Ok(())
         })?;
@@ -276,7 +279,7 @@ fn stream<T: Element>(
         Printer { w: io::BufWriter::new(out), shape, index, started: false, json, width };
     for_each_piece(a, runs, &mut |p| {
         for &x in p {
-            printer.push(&Shown::of(x.to_scalar(), time)).map_err(io)?;
+            printer.push(&Shown::of(x.to_scalar(), time, fill)).map_err(io)?;
         }
         Ok(())
     })?;
