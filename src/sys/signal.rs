@@ -1,9 +1,11 @@
 //! SIGINT and SIGTERM turned into an error instead of an abrupt end, so that a writer cleans
 //! up its temporary files as on any other failure.
 //!
-//! [`catch_interrupts`] installs a handler that only records the signal (an atomic store, the
-//! one thing a handler may safely do) and restores the default action, so a second signal
-//! ends the process at once. Long loops call [`interrupted`] between blocks and return
+//! [`catch_interrupts`] installs a handler that only records the signal (atomic stores, the
+//! one kind of thing a handler may safely do). A second request ends the process at once; the
+//! same signal again within [`REPEAT_WINDOW_NS`] of the first is the same request, not a
+//! second one: GNU `timeout` sends its SIGTERM to the program and then to its process group,
+//! and a shell's job control can deliver one Ctrl-C twice. Long loops call [`interrupted`] between blocks and return
 //! [`Error::Signal`]; the program then cleans up as its error
 //! path does and ends with [`die_of`], so that its parent sees death by that signal.
 //!
@@ -18,15 +20,39 @@
 
 use std::cell::RefCell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 
 use crate::error::{Error, Result};
 
 /// The signal received, 0 for none.
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
+/// When it came (`CLOCK_MONOTONIC`, nanoseconds).
+static RECEIVED_AT: AtomicU64 = AtomicU64::new(0);
+/// A repeat of the first signal this soon after it is the same request.
+const REPEAT_WINDOW_NS: u64 = 500_000_000;
+
+/// `CLOCK_MONOTONIC` in nanoseconds (`clock_gettime` is async-signal-safe).
+fn monotonic_ns() -> u64 {
+    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `clock_gettime` writes one `timespec` we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &raw mut t) };
+    u64::try_from(t.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(t.tv_nsec).unwrap_or(0)
+}
 
 extern "C" fn record(signal: libc::c_int) {
-    RECEIVED.store(signal, Ordering::SeqCst);
+    let now = monotonic_ns();
+    match RECEIVED.compare_exchange(0, signal, Ordering::SeqCst, Ordering::SeqCst) {
+        Ok(_) => RECEIVED_AT.store(now, Ordering::SeqCst),
+        Err(first)
+            if first == signal
+                && now.saturating_sub(RECEIVED_AT.load(Ordering::SeqCst)) < REPEAT_WINDOW_NS => {}
+        // A second request: the default action, now.
+        // SAFETY: `signal` and `raise` are async-signal-safe.
+        Err(_) => unsafe {
+            libc::signal(signal, libc::SIG_DFL);
+            libc::raise(signal);
+        },
+    }
 }
 
 /// Catches SIGINT and SIGTERM from now on (see the module docs). A signal ignored when the
@@ -50,10 +76,12 @@ pub fn catch_interrupts() -> std::io::Result<()> {
         // SAFETY: an all-zero `sigaction` is a valid value (empty mask, no flags).
         let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
         action.sa_sigaction = record as extern "C" fn(libc::c_int) as libc::sighandler_t;
-        // A second signal gets the default action; interrupted calls are restarted.
-        action.sa_flags = libc::SA_RESETHAND | libc::SA_RESTART;
-        // SAFETY: `action` is initialised and its handler only stores to an atomic, which is
-        // async-signal-safe; `sigemptyset` gets a pointer to the action's own mask.
+        // Interrupted calls are restarted (the handler itself ends the process on a second
+        // request).
+        action.sa_flags = libc::SA_RESTART;
+        // SAFETY: `action` is initialised and its handler only reads the clock, stores to
+        // atomics and raises, all async-signal-safe; `sigemptyset` gets a pointer to the
+        // action's own mask.
         let rc = unsafe {
             libc::sigemptyset(&raw mut action.sa_mask);
             libc::sigaction(signal, &raw const action, std::ptr::null_mut())

@@ -62,6 +62,7 @@ mod s3;
 #[cfg(feature = "s3")]
 mod s3_credentials;
 mod s3_memory;
+mod signal_repeat;
 mod strings;
 mod support;
 mod timedelta;

@@ -319,7 +319,12 @@ pub(crate) fn run_binary(
     let start = Instant::now();
     let mut peak = 0u64;
     let status = loop {
-        if let Some(hwm) = fs::read_to_string(&status_file).ok().and_then(|s| vm_hwm(&s)) {
+        // Only larder's own figure: before `exec` the pid is `sh`, and a pid read after the
+        // child was gone can name another process (a thread of this one showed its 500 MB).
+        let now = fs::read_to_string(&status_file).unwrap_or_default();
+        if now.lines().any(|l| l == "Name:\tlarder")
+            && let Some(hwm) = vm_hwm(&now)
+        {
             peak = peak.max(hwm);
         }
         if let Some(st) = child.try_wait().expect("wait") {
