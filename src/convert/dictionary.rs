@@ -159,9 +159,7 @@ impl Dictionary {
 
     /// Adds `key` (hash `h`, not a category yet) as the next code, and its line for the file.
     fn add(&mut self, h: u64, key: &[u8], column: &str, input: &Path) -> Result<u32> {
-        let c = u32::try_from(self.ends.len()).ok().filter(|&c| c != NONE).ok_or_else(|| {
-            Error::invalid(input, format!("column {column:?}: more than 2^32 - 1 categories"))
-        })?;
+        let c = self.next_code(column, input)?;
         let chain = match self.index.entry(h) {
             Entry::Occupied(mut e) => std::mem::replace(e.get_mut(), c),
             Entry::Vacant(e) => {
@@ -169,11 +167,24 @@ impl Dictionary {
                 NONE
             }
         };
+        self.push(chain, key);
+        Ok(c)
+    }
+
+    /// The code the next new category gets.
+    fn next_code(&self, column: &str, input: &Path) -> Result<u32> {
+        u32::try_from(self.ends.len()).ok().filter(|&c| c != NONE).ok_or_else(|| {
+            Error::invalid(input, format!("column {column:?}: more than 2^32 - 1 categories"))
+        })
+    }
+
+    /// Stores `key` as the newest category (and its line for the file); `chain` is the code
+    /// its hash pointed at before it.
+    fn push(&mut self, chain: u32, key: &[u8]) {
         self.next.push(chain);
         self.bytes.extend_from_slice(key);
         self.ends.push(self.bytes.len());
         push_line(&mut self.lines, key);
-        Ok(c)
     }
 
     /// The code of `key` (hash `h`), added as the next code (and its line for the file) if it
@@ -183,9 +194,7 @@ impl Dictionary {
     /// [`find_hashed`]: Dictionary::find_hashed
     /// [`add`]: Dictionary::add
     fn code_of(&mut self, h: u64, key: &[u8], column: &str, input: &Path) -> Result<u32> {
-        let c = u32::try_from(self.ends.len()).ok().filter(|&c| c != NONE).ok_or_else(|| {
-            Error::invalid(input, format!("column {column:?}: more than 2^32 - 1 categories"))
-        })?;
+        let c = self.next_code(column, input)?;
         let (bytes, ends, next) = (&self.bytes, &self.ends, &self.next);
         let category = |c: u32| {
             let c = c as usize;
@@ -208,10 +217,7 @@ impl Dictionary {
                 NONE
             }
         };
-        self.next.push(chain);
-        self.bytes.extend_from_slice(key);
-        self.ends.push(self.bytes.len());
-        push_line(&mut self.lines, key);
+        self.push(chain, key);
         Ok(c)
     }
 

@@ -19,12 +19,30 @@ fn source(dir: &Path, n: usize) -> std::path::PathBuf {
 }
 
 fn start_copy(dir: &Path, src: &Path) -> Child {
-    larder()
-        .args(["copy", src.to_str().unwrap(), "out.zarr", "--codec", "zstd:19", "-q"])
+    use std::os::unix::process::CommandExt;
+    let mut c = larder();
+    c.args(["copy", src.to_str().unwrap(), "out.zarr", "--codec", "zstd:19", "-q"])
         .current_dir(dir)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+        .stderr(Stdio::piped());
+    // SAFETY: `signal` is async-signal-safe. Under a background job of a non-interactive
+    // shell (a CI runner) SIGINT is ignored, and a program keeps a signal ignored at its start.
+    unsafe {
+        c.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::signal(libc::SIGTERM, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    c.spawn().unwrap()
+}
+
+/// Waits until the copy has its temporary store (it is under way), for at most a minute.
+fn under_way(dir: &Path) {
+    let deadline = std::time::Instant::now() + Duration::from_mins(1);
+    while leftovers(dir).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(100));
 }
 
 fn send(child: &Child, signal: i32) {
@@ -47,7 +65,7 @@ fn a_signal_sent_twice_at_once_is_one_request_and_the_copy_cleans_up() {
     let src = source(dir.path(), 4 << 20);
     for (first, again) in [(libc::SIGTERM, libc::SIGTERM), (libc::SIGINT, libc::SIGINT)] {
         let child = start_copy(dir.path(), &src);
-        std::thread::sleep(Duration::from_millis(700));
+        under_way(dir.path());
         send(&child, first);
         std::thread::sleep(Duration::from_millis(20));
         send(&child, again);
