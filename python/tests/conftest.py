@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+# The Ctrl-C tests send SIGINT to this process. Python turns it into KeyboardInterrupt only if
+# SIGINT was not ignored when it started, and a background job of a non-interactive shell (a CI
+# runner) starts with it ignored: the tests get the handler an interactive session has.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "fixtures"
