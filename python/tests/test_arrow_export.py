@@ -10,6 +10,7 @@ import pyarrow as pa
 import pytest
 
 import larder
+from conftest import rss_mib
 
 
 @pytest.fixture
@@ -86,14 +87,6 @@ def test_the_table_of_many_batches_is_made_column_by_column_and_lines_up(tmp_pat
     assert table.column("n").null_count == len(range(0, rows, 7))
     # an empty string is missing too, as pd.read_csv reads it
     assert table.column("s").null_count == sum(1 for i in range(rows) if i % 5 == 0 or i % 4 == 0)
-
-
-def rss_mib() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
 
 
 def test_the_export_does_not_keep_what_it_checked_in_rss(tmp_path: Path) -> None:

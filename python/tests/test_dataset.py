@@ -13,7 +13,7 @@ import pyarrow as pa
 import pytest
 
 import larder
-from conftest import mapped_file
+from conftest import mapped_file, rss_mib
 
 
 @pytest.fixture
@@ -211,14 +211,6 @@ def test_convert_errors_and_append(log_csv: Path, tmp_path: Path) -> None:
     bad.write_text("a,b\n1,2\nx,3\n")
     with pytest.raises(larder.ConversionError):
         larder.convert(bad, tmp_path / "z", types={"a": "int64"}, strict=True)
-
-
-def rss_mib() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
 
 
 def test_to_pandas_of_a_large_numeric_dataset_does_not_copy_it(tmp_path: Path) -> None:

@@ -15,15 +15,7 @@ import pytest
 
 import larder
 from larder import _blocks
-from conftest import mapped_file
-
-
-def rss_mib() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
+from conftest import mapped_file, rss_mib
 
 
 def inside(address: int, file: Path) -> bool:
