@@ -69,25 +69,33 @@ pub(crate) fn lock(file: &File, path: &Path, kind: Lock) -> Result<()> {
     })
 }
 
-/// Whether this process holds a lock on `file`'s inode, as `/proc/locks` lists the holders
-/// (`1: FLOCK  ADVISORY  WRITE <pid> <major>:<minor>:<inode> 0 EOF`, device numbers in hex;
-/// waiters are marked `->`). `false` where that cannot be known.
+/// Whether another descriptor of this process holds a lock on `file`'s file. `false` where
+/// that cannot be known.
+///
+/// Each descriptor of this process open on the same file (the same device and inode, as `stat`
+/// through `/proc/self/fd` sees it) is asked through `/proc/self/fdinfo`, which lists the
+/// locks held by that open file description (`lock:\t1: FLOCK  ADVISORY  READ …`; a waiter is
+/// marked `->`). This needs neither the process id nor the device numbers that `/proc/locks`
+/// prints to match this process's view: inside a pid namespace or on an overlay filesystem
+/// they do not.
 fn held_here(file: &File) -> bool {
     use std::os::unix::fs::MetadataExt;
     let Ok(meta) = file.metadata() else { return false };
-    let Ok(table) = std::fs::read_to_string("/proc/locks") else { return false };
-    let dev = meta.dev();
-    // glibc's (and Linux's) encoding of a 64-bit dev_t.
-    let major = ((dev >> 32) & 0xffff_f000) | ((dev >> 8) & 0xfff);
-    let minor = ((dev >> 12) & 0xffff_ff00) | (dev & 0xff);
-    let inode = format!("{major:02x}:{minor:02x}:{}", meta.ino());
-    let me = std::process::id().to_string();
-    table.lines().any(|line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        // id, type, mode, access, pid, device:inode, …; a waiter has `->` after the id.
-        fields.get(1) != Some(&"->")
-            && fields.get(4) == Some(&me.as_str())
-            && fields.get(5) == Some(&inode.as_str())
+    let Ok(fds) = std::fs::read_dir("/proc/self/fd") else { return false };
+    fds.flatten().any(|entry| {
+        let same = std::fs::metadata(entry.path())
+            .is_ok_and(|m| m.dev() == meta.dev() && m.ino() == meta.ino());
+        same && std::fs::read_to_string(Path::new("/proc/self/fdinfo").join(entry.file_name()))
+            .is_ok_and(|info| info.lines().any(holds_lock))
+    })
+}
+
+/// Whether a line of `/proc/self/fdinfo/N` records a lock held (not waited for) by that
+/// descriptor.
+fn holds_lock(line: &str) -> bool {
+    line.strip_prefix("lock:").is_some_and(|rest| {
+        let mut fields = rest.split_whitespace();
+        fields.next().is_some() && fields.next() != Some("->")
     })
 }
 
@@ -326,5 +334,44 @@ mod tests {
         assert!(matches!(e, Error::Locked { this_process: true, .. }), "{e:?}");
         assert!(e.to_string().contains("locked by this process"), "{e}");
         lock(&b, &path, Lock::Shared).unwrap();
+    }
+
+    #[test]
+    fn a_lock_held_by_another_process_is_not_called_this_processs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        File::create(&path).unwrap();
+        // flock(1) from util-linux holds the lock while `sleep` runs.
+        let Ok(mut child) = std::process::Command::new("flock")
+            .args(["-s".as_ref(), path.as_os_str(), "sleep".as_ref(), "5".as_ref()])
+            .spawn()
+        else {
+            eprintln!("skipped: flock(1) is not installed");
+            return;
+        };
+        let b = File::open(&path).unwrap();
+        let start = std::time::Instant::now();
+        let e = loop {
+            match lock(&b, &path, Lock::Exclusive) {
+                Err(e) => break e,
+                // flock(1) has not taken its lock yet.
+                Ok(()) => {
+                    b.unlock().unwrap();
+                    assert!(start.elapsed().as_secs() < 4, "flock(1) never took its lock");
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+            }
+        };
+        child.kill().ok();
+        child.wait().ok();
+        assert!(matches!(e, Error::Locked { this_process: false, .. }), "{e:?}");
+    }
+
+    #[test]
+    fn fdinfo_lock_lines_are_read_as_held_or_waiting() {
+        assert!(holds_lock("lock:\t1: FLOCK  ADVISORY  READ 28531 fe:00:10010913 0 EOF"));
+        assert!(!holds_lock("lock:\t1: -> FLOCK  ADVISORY  WRITE 28531 fe:00:10010913 0 EOF"));
+        assert!(!holds_lock("flags:\t02100001"));
+        assert!(!holds_lock("lock:"));
     }
 }
