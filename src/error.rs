@@ -90,7 +90,7 @@ pub enum Error {
     Locked {
         /// The file.
         path: PathBuf,
-        /// Whether this process holds the lock (known on Linux, from `/proc/locks`; `false`
+        /// Whether this process holds the lock (known on Linux, from `/proc/self/fdinfo`; `false`
         /// elsewhere).
         this_process: bool,
     },
