@@ -509,7 +509,7 @@ fn parse_date(s: &str) -> std::result::Result<i64, String> {
 }
 
 /// A timestamp: ISO 8601 with `T` or a space, an offset or `Z` if it has one (else UTC).
-fn parse_timestamp(s: &str) -> std::result::Result<i64, String> {
+pub(crate) fn parse_timestamp(s: &str) -> std::result::Result<i64, String> {
     let s = s.trim();
     if let Ok(t) = s.parse::<jiff::Timestamp>() {
         return i64::try_from(t.as_nanosecond()).map_err(|_| "out of range".to_string());

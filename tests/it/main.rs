@@ -33,6 +33,7 @@ mod destinations;
 mod display;
 mod documented_errors;
 mod features;
+mod filter;
 mod fuzz;
 mod group;
 mod group_nodes;
