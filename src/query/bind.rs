@@ -378,6 +378,10 @@ impl<'a> Binder<'a> {
         use BinaryOp::{Add, Div, Mul, Sub};
         let l = self.bind(left)?;
         let r = self.bind(right)?;
+        // '2026-01-01' - 1h: a string beside an interval is a timestamp.
+        let as_time = |t: Ty| if t == Ty::Interval { Ty::Time } else { t };
+        let l = self.as_time_if(l, as_time(r.ty()), left)?;
+        let r = self.as_time_if(r, as_time(l.ty()), right)?;
         let (lt, rt) = (l.ty(), r.ty());
         let ty = match (op, lt, rt) {
             (_, Ty::Null, _) | (_, _, Ty::Null) => Ty::Null,

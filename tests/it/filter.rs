@@ -407,3 +407,56 @@ fn hostile_expressions_get_errors_or_bounded_work() {
     let long = format!("s = '{}'", "y".repeat(100_000));
     assert_eq!(Filter::new(&ds, &long).unwrap().count().unwrap(), 0);
 }
+
+#[test]
+fn filters_equal_pandas_nullable_masks() {
+    let Some(python) = crate::support::python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    // Past one block, so that the second block's rows are compared too.
+    let rows = rows(BLOCK_ROWS + 500, 23);
+    let ds = Dataset::open(write_dataset(dir.path(), &rows)).unwrap();
+    let cases = [
+        ("i > 3", "df.i > 3"),
+        ("NOT i > 3", "~(df.i > 3)"),
+        ("f <= 1.25", "df.f <= 1.25"),
+        ("f != 0.5", "df.f != 0.5"),
+        ("NOT f = 0.5", "~(df.f == 0.5)"),
+        ("f IS NULL", "df.f.isna()"),
+        ("i IS NOT NULL AND f IS NULL", "df.i.notna() & df.f.isna()"),
+        ("c = 'eu' OR i < -5", "(df.c == 'eu') | (df.i < -5)"),
+        ("c NOT IN ('eu', 'ap')", "~df.c.isin(['eu', 'ap']).astype('boolean').mask(df.c.isna())"),
+        ("s LIKE 'ap%'", "df.s.str.startswith('ap')"),
+        ("s LIKE '%an%' AND NOT b", "df.s.str.contains('an', regex=False) & ~df.b"),
+        ("s >= 'b'", "df.s >= 'b'"),
+        ("i % 3 = 1", "df.i % 3 == 1"),
+        ("i * 2 + 1 > f", "(df.i * 2 + 1).astype('Float64') > pd.array(df.f, dtype='Float64')"),
+        ("f / i < -1", "(df.f / df.i.where(df.i != 0)) < -1"),
+        ("i BETWEEN -2 AND 2", "df.i.between(-2, 2)"),
+        (
+            "t >= timestamp '2026-01-02' AND t < date '2026-01-03'",
+            "(df.t >= '2026-01-02') & (df.t < '2026-01-03')",
+        ),
+        (
+            "t > '2026-01-03 12:00' - 90min",
+            "df.t > pd.Timestamp('2026-01-03 12:00') - pd.Timedelta('90min')",
+        ),
+        ("i > 100", "df.i > 100"),
+        ("i IS NULL OR i IS NOT NULL", "df.i.isna() | df.i.notna()"),
+    ];
+    let masks = dir.path().join("masks.json");
+    let list: Vec<String> = cases.iter().map(|(_, p)| format!("{p:?}")).collect();
+    std::fs::write(&masks, format!("[{}]", list.join(","))).unwrap();
+    let o = std::process::Command::new(python)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/check_filter.py"))
+        .arg(dir.path().join("d.csv"))
+        .arg(&masks)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let want: Vec<Vec<u64>> = serde_json::from_slice(&o.stdout).unwrap();
+    for ((expr, pandas), want) in cases.iter().zip(want) {
+        let got = Filter::new(&ds, expr).unwrap().matches(0..ds.rows()).unwrap();
+        assert_eq!(got.len(), want.len(), "{expr} vs {pandas}");
+        assert_eq!(got, want, "{expr} vs {pandas}");
+    }
+}
