@@ -92,9 +92,11 @@ impl Filter {
 
     /// Evaluates the rows of `ranges`, in order, [`BLOCK_ROWS`] at a time, calling
     /// `f(first_row, mask)` for each block: `mask[i]` is true when row `first_row + i` matches
-    /// (the condition is TRUE, not FALSE or NULL).
+    /// (the condition is TRUE, not FALSE or NULL). A caught SIGINT/SIGTERM or a cancelled
+    /// [`crate::Cancel`] token stops it between blocks.
     ///
     /// # Errors
+    /// [`Error::Signal`], [`Error::Cancelled`];
     /// [`Error::Argument`] for a range past the dataset's rows or reversed; an integer overflow
     /// in the expression (with its position); errors reading the columns (damaged files);
     /// whatever `f` returns.
@@ -112,6 +114,8 @@ impl Filter {
             }
             let mut lo = r.start;
             while lo < r.end {
+                // A caught signal or a cancelled token stops between blocks.
+                crate::sys::check_interrupt()?;
                 let hi = r.end.min(lo.saturating_add(BLOCK_ROWS as u64));
                 let (a, b) = (to_usize(lo)?, to_usize(hi)?);
                 let ctx = eval::Block { columns: &self.columns, text: &self.text, lo: a, hi: b };

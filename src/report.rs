@@ -282,6 +282,29 @@ fn dataset_info(out: &mut impl Write, path: &std::path::Path, json: bool) -> Res
     Ok(())
 }
 
+/// `larder info DATASET --where EXPR`: the dataset's columns, and how many rows match.
+pub(crate) fn dataset_info_where(
+    out: &mut impl Write,
+    path: &std::path::Path,
+    filter: &str,
+    json: bool,
+) -> Result<()> {
+    let ds = larder::Dataset::open(path)?;
+    let matching = larder::query::Filter::new(&ds, filter)?.count()?;
+    if json {
+        let mut info = serde_json::to_value(larder::ops::info::dataset_info(path)?)?;
+        if let Some(map) = info.as_object_mut() {
+            map.insert("where".into(), filter.into());
+            map.insert("matching_rows".into(), matching.into());
+        }
+        writeln!(out, "{info}")?;
+        return Ok(());
+    }
+    dataset_info(out, path, false)?;
+    writeln!(out, "where: {filter}\nmatching rows: {matching} of {}", ds.rows())?;
+    Ok(())
+}
+
 /// `larder info GROUP.zarr`: the columns of a Zarr group, one line each.
 pub(crate) fn group_info(
     out: &mut impl Write,

@@ -65,6 +65,7 @@ mod s3_credentials;
 mod s3_memory;
 mod signal_repeat;
 mod strings;
+mod subset;
 mod support;
 mod timedelta;
 mod timezones;
