@@ -99,6 +99,11 @@ enum Command {
         /// data, at the speed of memory.
         #[arg(long, conflicts_with = "axis")]
         no_std: bool,
+        /// Only the rows where this SQL condition holds, for a column file of a dataset
+        /// (DATASET/COLUMN.npy), e.g. "region = 'eu-west'" (docs/compute.md, "Row filters").
+        #[arg(long = "where", value_name = "EXPR", allow_hyphen_values = true,
+              conflicts_with_all = ["axis", "paths"])]
+        filter: Option<String>,
     },
     /// Group the rows of a converted dataset by a categorical, small-range integer or datetime
     /// column (time buckets with --every).
@@ -121,6 +126,8 @@ enum Command {
         /// Print JSON: {"by", "keys", "aggregates": {NAME: [one value per group]}}.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        filter: Where,
     },
     /// Copy an array between .npy, Zarr and HDF5, streaming chunk by chunk; writes native byte
     /// order, C order.
@@ -461,7 +468,7 @@ fn run(cli: Cli) -> Result<()> {
                 )?;
             }
         }
-        Command::Stats { path, deltas, axis, json, bins, range, quantile, no_std } => {
+        Command::Stats { path, deltas, axis, json, bins, range, quantile, no_std, filter } => {
             let mut options = larder::compute::StatsOptions::new();
             options.std(!no_std);
             if let Some(n) = bins {
@@ -471,11 +478,13 @@ fn run(cli: Cli) -> Result<()> {
                 options.range(lo, hi);
             }
             options.quantiles(&quantile);
-            report::stats(&mut out, &path, &deltas.paths, axis, json, &options)?;
+            let view = report::StatsOf { deltas: &deltas.paths, axis, filter: filter.as_deref() };
+            report::stats(&mut out, &path, &view, json, &options)?;
         }
-        Command::Groupby { dataset, by, every, agg, json } => {
+        Command::Groupby { dataset, by, every, agg, json, filter } => {
             let agg = split_lists(&agg, "--agg", true)?;
-            report::groupby(&mut out, &dataset, &by, every.as_deref(), &agg, json)?;
+            let filter = filter.of(&dataset)?;
+            report::groupby(&mut out, &dataset, &by, every.as_deref(), &agg, json, filter)?;
         }
         Command::Copy { src, dst, layout, deltas, resume, quiet } => {
             let mut options = larder::CopyOptions::new();

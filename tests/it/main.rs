@@ -71,5 +71,6 @@ mod timedelta;
 mod timezones;
 mod tokens;
 mod views;
+mod where_compute;
 mod wide;
 mod xarray_groups;
