@@ -144,6 +144,10 @@ enum Command {
         /// Continue an interrupted copy into Zarr in object storage; stored chunks are kept.
         #[arg(long)]
         resume: bool,
+        /// Copy only the rows of a dataset where this SQL condition holds (a dataset to a local
+        /// .zarr group; docs/compute.md, "Row filters").
+        #[arg(long = "where", value_name = "EXPR", allow_hyphen_values = true)]
+        filter: Option<String>,
         /// No progress bar and no summary.
         #[arg(long, short)]
         quiet: bool,
@@ -486,9 +490,12 @@ fn run(cli: Cli) -> Result<()> {
             let filter = filter.of(&dataset)?;
             report::groupby(&mut out, &dataset, &by, every.as_deref(), &agg, json, filter)?;
         }
-        Command::Copy { src, dst, layout, deltas, resume, quiet } => {
+        Command::Copy { src, dst, layout, deltas, resume, filter, quiet } => {
             let mut options = larder::CopyOptions::new();
             options.deltas(&deltas.paths).resume(resume);
+            if let Some(f) = &filter {
+                options.filter(f);
+            }
             if let Some(c) = &layout.chunks {
                 options.chunks(&c.0);
             }

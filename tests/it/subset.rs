@@ -260,3 +260,36 @@ fn dataset_plain(dir: &Path, csv: &str) -> std::path::PathBuf {
     larder::convert::ConvertOptions::new().convert(&path, &out, &mut |_| {}).unwrap();
     out
 }
+
+#[test]
+fn copy_where_writes_a_group_of_the_matching_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dataset(dir.path(), CSV);
+    let ds = Dataset::open(&src).unwrap();
+    let all = ["region", "status", "latency", "msg", "when", "ok"];
+    for (i, (expr, rows)) in
+        [("region = 'eu'", vec![0, 2, 4]), ("status < 300", vec![0, 4])].iter().enumerate()
+    {
+        let (group, back) =
+            (dir.path().join(format!("g{i}.zarr")), dir.path().join(format!("b{i}")));
+        let mut o = larder::CopyOptions::new();
+        o.filter(expr);
+        larder::copy_with(&src, &group, &o).unwrap();
+        larder::copy(&group, &back).unwrap();
+        assert_rows_of(&ds, &Dataset::open(&back).unwrap(), rows, &all);
+    }
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(names.is_empty(), "staging left behind: {names:?}");
+    // Only a dataset to a local group.
+    let mut o = larder::CopyOptions::new();
+    o.filter("status > 1");
+    let col = src.join(ds.column("status").unwrap().manifest().file.clone());
+    let e = larder::copy_with(&col, dir.path().join("s.zarr"), &o).unwrap_err().to_string();
+    assert!(e.contains("only a dataset directory copied to a local Zarr group"), "{e}");
+    let e = larder::copy_with(&src, dir.path().join("g0.zarr"), &o).unwrap_err().to_string();
+    assert!(e.contains("already exists"), "{e}");
+}
