@@ -650,7 +650,11 @@ enum TakeRows {
 fn take_rows(arg: &str, n: u64) -> Result<TakeRows> {
     let path = std::path::Path::new(arg);
     if path.is_file() {
-        return Ok(TakeRows::File(larder::MmapArray::<i64>::open(path)?));
+        let a = larder::MmapArray::<i64>::open(path)?;
+        if a.shape().len() != 1 {
+            anyhow::bail!("--rows {arg}: holds shape {:?}; row numbers are 1-d", a.shape());
+        }
+        return Ok(TakeRows::File(a));
     }
     let int = |t: &str| -> Result<i64> {
         t.trim().parse().with_context(|| format!("--rows {arg:?}: {t:?} is not a row number"))

@@ -165,6 +165,24 @@ fn take_takes_lists_and_python_ranges() {
         "{e}"
     );
     assert!(!dir.path().join("bad").exists());
+    // A rows file must be 1-d int64.
+    let two = dir.path().join("two.npy");
+    larder::write_npy(&two, &larder::ndarray::arr2(&[[0i64, 1], [2, 3]])).unwrap();
+    let floats = dir.path().join("floats.npy");
+    larder::write_npy(&floats, &larder::ndarray::arr1(&[0.0f64, 1.0])).unwrap();
+    for (file, why) in [(&two, "holds shape [2, 2]; row numbers are 1-d"), (&floats, "<i8")] {
+        let o = larder()
+            .arg("take")
+            .arg(&src)
+            .arg(dir.path().join("bad"))
+            .arg("--rows")
+            .arg(file)
+            .output()
+            .unwrap();
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success() && e.contains(why), "{e}");
+    }
+    assert!(!dir.path().join("bad").exists());
 }
 
 #[test]
@@ -292,4 +310,31 @@ fn copy_where_writes_a_group_of_the_matching_rows() {
     assert!(e.contains("only a dataset directory copied to a local Zarr group"), "{e}");
     let e = larder::copy_with(&src, dir.path().join("g0.zarr"), &o).unwrap_err().to_string();
     assert!(e.contains("already exists"), "{e}");
+}
+
+#[test]
+fn a_large_dictionary_is_kept_with_its_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.csv");
+    let mut csv = String::from("k,v\n");
+    for i in 0..3000 {
+        writeln!(csv, "label{},{i}", (i * 7) % 1500).unwrap();
+    }
+    std::fs::write(&path, csv).unwrap();
+    let src = dir.path().join("k");
+    let mut o = larder::convert::ConvertOptions::new();
+    o.column_type("k", larder::convert::ColumnType::Cat);
+    o.convert(&path, &src, &mut |_| {}).unwrap();
+    let ds = Dataset::open(&src).unwrap();
+    assert!(ds.column("k").unwrap().manifest().dictionary.is_some(), "a dictionary in files");
+    let out = dir.path().join("out");
+    subset::filter(&src, "k LIKE 'label14%' AND v < 2000", &out, Output::Dataset, None).unwrap();
+    let rows: Vec<usize> =
+        (0..3000).filter(|&i| ((i * 7) % 1500).to_string().starts_with("14") && i < 2000).collect();
+    let f = Dataset::open(&out).unwrap();
+    assert!(f.column("k").unwrap().manifest().dictionary.is_some());
+    assert_rows_of(&ds, &f, &rows, &["k", "v"]);
+    // Equality against a label of the stored dictionary.
+    assert_eq!(Filter::new(&ds, "k = 'label1499'").unwrap().count().unwrap(), 2);
+    assert!(Filter::new(&ds, "k = 'label1500'").unwrap_err().to_string().contains("(1500 in all)"));
 }
