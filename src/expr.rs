@@ -254,7 +254,7 @@ impl FromStr for Expr {
 pub fn parse(text: &str) -> Result<Expr> {
     if text.len() > MAX_LEN {
         return Err(Error::argument(format!(
-            "--where: the expression is {} bytes long; at most {MAX_LEN} are read",
+            "bad filter: the expression is {} bytes long; at most {MAX_LEN} are read",
             text.len()
         )));
     }
@@ -277,7 +277,7 @@ pub fn error_at(text: &str, at: usize, reason: &str) -> Error {
     let line: String =
         text[line_start..line_end].chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     Error::argument(format!(
-        "--where: {reason} (at character {})\n  {line}\n  {}^",
+        "bad filter: {reason} (at character {})\n  {line}\n  {}^",
         text[..at].chars().count() + 1,
         " ".repeat(column)
     ))
