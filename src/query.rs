@@ -43,7 +43,9 @@ use crate::expr::{self, Expr};
 /// Rows evaluated at a time.
 pub const BLOCK_ROWS: usize = 1 << 16;
 
-/// A `WHERE` expression bound to a dataset's columns, ready to evaluate.
+/// A `WHERE` expression bound to a dataset's columns, ready to evaluate. Each block's pages of
+/// the columns it reads are dropped from the resident set once evaluated (the filter maps the
+/// columns itself, so no other reader's pages are touched).
 #[derive(Debug)]
 pub struct Filter {
     text: String,
@@ -120,6 +122,7 @@ impl Filter {
                 let (a, b) = (to_usize(lo)?, to_usize(hi)?);
                 let ctx = eval::Block { columns: &self.columns, text: &self.text, lo: a, hi: b };
                 let mask = ctx.mask(&self.node)?;
+                ctx.release()?;
                 f(lo, &mask)?;
                 lo = hi;
             }

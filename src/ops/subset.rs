@@ -191,6 +191,11 @@ fn row(r: i64, len: usize) -> usize {
     }
 }
 
+/// The rows from the lowest of `part` to one past its highest.
+fn span(part: &[i64], len: usize) -> (usize, usize) {
+    part.iter().fold((usize::MAX, 0), |(lo, hi), &r| (lo.min(row(r, len)), hi.max(row(r, len) + 1)))
+}
+
 /// Writes rows `rows` of the columns `picked` of `ds` into the directory `dir`, with the
 /// manifest last.
 fn write_dataset(ds: &Dataset, picked: &[usize], rows: &[i64], dir: &Path) -> Result<SubsetReport> {
@@ -248,11 +253,15 @@ fn gather<T: Element>(
     let values = src.as_slice()?;
     let mut w = NpyWriter::<T>::create_as(to, &[], dtype.unwrap_or_else(crate::DType::of::<T>))?;
     let mut block = Vec::with_capacity(BLOCK_ROWS.min(rows.len()));
+    let size = std::mem::size_of::<T>();
     for part in rows.chunks(BLOCK_ROWS) {
         crate::sys::check_interrupt()?;
         block.clear();
         block.extend(part.iter().map(|&r| values[row(r, len)]));
         w.append(&block)?;
+        // The pages read, dropped from the resident set: memory stays one block's.
+        let (lo, hi) = span(part, len);
+        src.release_range(lo * size, (hi - lo) * size)?;
     }
     w.finish()?;
     Ok(())
@@ -279,6 +288,8 @@ fn gather_strings(c: &Column<'_>, rows: &[i64], len: usize, dir: &Path) -> Resul
             block.push(end);
         }
         offsets.append(&block)?;
+        let (lo, hi) = span(part, len);
+        strings.release(lo, hi)?;
     }
     bytes.finish()?;
     offsets.finish()?;

@@ -135,6 +135,45 @@ impl<'a> Block<'a> {
         Ok(v.bools()?.iter().zip(&v.valid).map(|(&b, &ok)| b && ok).collect())
     }
 
+    /// Drops the pages of the block's rows of every column from the resident set, once
+    /// evaluated: a pass over a dataset larger than RAM keeps a small footprint.
+    pub(super) fn release(&self) -> Result<()> {
+        fn rows<T: crate::dtype::Element>(a: &MmapArray<T>, lo: usize, n: usize) -> Result<()> {
+            let size = std::mem::size_of::<T>();
+            a.release_range(lo * size, n * size)
+        }
+        let (lo, n) = (self.lo, self.len());
+        for c in self.columns {
+            if let Some(v) = c.validity_file() {
+                rows(v, lo, n)?;
+            }
+            match c {
+                ColumnData::Number(x) => match x {
+                    Numbers::I8(x) => rows(x.values_file(), lo, n)?,
+                    Numbers::I16(x) => rows(x.values_file(), lo, n)?,
+                    Numbers::I32(x) => rows(x.values_file(), lo, n)?,
+                    Numbers::I64(x) => rows(x.values_file(), lo, n)?,
+                    Numbers::U8(x) => rows(x.values_file(), lo, n)?,
+                    Numbers::U16(x) => rows(x.values_file(), lo, n)?,
+                    Numbers::U32(x) => rows(x.values_file(), lo, n)?,
+                    Numbers::U64(x) => rows(x.values_file(), lo, n)?,
+                    Numbers::F16(x) => rows(x.values_file(), lo, n)?,
+                    Numbers::F32(x) => rows(x.values_file(), lo, n)?,
+                    Numbers::F64(x) => rows(x.values_file(), lo, n)?,
+                },
+                ColumnData::Bool(b) => rows(b.values_file(), lo, n)?,
+                ColumnData::DateTime(d) => rows(d.counts().values_file(), lo, n)?,
+                ColumnData::String(s) => s.strings().release(lo, self.hi)?,
+                ColumnData::Categorical(c) => match c.codes() {
+                    Codes::U8(x) => rows(x, lo, n)?,
+                    Codes::U16(x) => rows(x, lo, n)?,
+                    Codes::U32(x) => rows(x, lo, n)?,
+                },
+            }
+        }
+        Ok(())
+    }
+
     fn overflow(&self, at: usize, op: &str) -> Error {
         expr::error_at(
             self.text,
