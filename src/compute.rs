@@ -37,6 +37,7 @@ mod axis;
 mod buckets;
 mod datetime;
 mod describe;
+mod filtered;
 mod groupby;
 mod histogram;
 mod kernel;
@@ -50,7 +51,9 @@ pub use axis::{AxisSummary, MAX_POSITIONS, summary_axis, summary_axis_any, summa
 pub use buckets::Every;
 pub use datetime::{DateTimeSummary, TimeDeltaSummary, datetime_summary, timedelta_summary};
 pub use describe::{Description, Stats, StatsOptions, stats};
-pub use groupby::{Agg, AggKind, GroupBy, GroupKey, MAX_GROUPS, groupby, groupby_every};
+pub use groupby::{
+    Agg, AggKind, GroupBy, GroupKey, MAX_GROUPS, groupby, groupby_every, groupby_where,
+};
 pub use histogram::{Bins, Histogram, histogram};
 pub use kernel::Reduce;
 pub use masked::ColumnRows;

@@ -254,7 +254,7 @@ impl FromStr for Expr {
 pub fn parse(text: &str) -> Result<Expr> {
     if text.len() > MAX_LEN {
         return Err(Error::argument(format!(
-            "--where: the expression is {} bytes long; at most {MAX_LEN} are read",
+            "bad filter: the expression is {} bytes long; at most {MAX_LEN} are read",
             text.len()
         )));
     }
@@ -277,7 +277,7 @@ pub fn error_at(text: &str, at: usize, reason: &str) -> Error {
     let line: String =
         text[line_start..line_end].chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     Error::argument(format!(
-        "--where: {reason} (at character {})\n  {line}\n  {}^",
+        "bad filter: {reason} (at character {})\n  {line}\n  {}^",
         text[..at].chars().count() + 1,
         " ".repeat(column)
     ))
@@ -509,7 +509,7 @@ fn parse_date(s: &str) -> std::result::Result<i64, String> {
 }
 
 /// A timestamp: ISO 8601 with `T` or a space, an offset or `Z` if it has one (else UTC).
-fn parse_timestamp(s: &str) -> std::result::Result<i64, String> {
+pub(crate) fn parse_timestamp(s: &str) -> std::result::Result<i64, String> {
     let s = s.trim();
     if let Ok(t) = s.parse::<jiff::Timestamp>() {
         return i64::try_from(t.as_nanosecond()).map_err(|_| "out of range".to_string());

@@ -97,6 +97,7 @@ pub mod limits;
 pub mod npy;
 mod open;
 pub mod ops;
+pub mod query;
 pub mod remote;
 pub mod select;
 pub mod store;

@@ -50,6 +50,8 @@ enum Command {
         /// Print one JSON object; docs/cli.md lists its keys.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        filter: Where,
     },
     /// Print the values of an array, or of a numpy-style selection of it.
     Cat {
@@ -66,6 +68,8 @@ enum Command {
         /// Print every element; by default more than 1000 are summarized with `...` as numpy does.
         #[arg(long)]
         all: bool,
+        #[command(flatten)]
+        filter: Where,
     },
     /// Statistics of an array in one streaming pass: count, sum, mean, std, min, max, NaN count.
     Stats {
@@ -95,6 +99,11 @@ enum Command {
         /// data, at the speed of memory.
         #[arg(long, conflicts_with = "axis")]
         no_std: bool,
+        /// Only the rows where this SQL condition holds, for a column file of a dataset
+        /// (DATASET/COLUMN.npy), e.g. "region = 'eu-west'" (docs/compute.md, "Row filters").
+        #[arg(long = "where", value_name = "EXPR", allow_hyphen_values = true,
+              conflicts_with_all = ["axis", "paths"])]
+        filter: Option<String>,
     },
     /// Group the rows of a converted dataset by a categorical, small-range integer or datetime
     /// column (time buckets with --every).
@@ -117,6 +126,8 @@ enum Command {
         /// Print JSON: {"by", "keys", "aggregates": {NAME: [one value per group]}}.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        filter: Where,
     },
     /// Copy an array between .npy, Zarr and HDF5, streaming chunk by chunk; writes native byte
     /// order, C order.
@@ -133,9 +144,56 @@ enum Command {
         /// Continue an interrupted copy into Zarr in object storage; stored chunks are kept.
         #[arg(long)]
         resume: bool,
+        /// Copy only the rows of a dataset where this SQL condition holds (a dataset to a local
+        /// .zarr group; docs/compute.md, "Row filters").
+        #[arg(long = "where", value_name = "EXPR", allow_hyphen_values = true)]
+        filter: Option<String>,
         /// No progress bar and no summary.
         #[arg(long, short)]
         quiet: bool,
+    },
+    /// Write the rows of a dataset where a condition holds: as a new dataset (OUT), or their
+    /// row numbers (--rows) or a boolean mask (--mask) as .npy.
+    Filter {
+        /// The dataset directory (with manifest.json).
+        dataset: PathBuf,
+        /// The new dataset directory; must not exist.
+        #[arg(required_unless_present_any = ["rows", "mask"])]
+        out: Option<PathBuf>,
+        /// The condition, e.g. "region = 'eu-west' AND latency > 2.5" (docs/compute.md).
+        #[arg(long = "where", value_name = "EXPR", required = true, allow_hyphen_values = true)]
+        expr: String,
+        /// Keep only these columns, in this order (comma-separated or repeated; a name holding
+        /// a comma in double quotes).
+        #[arg(long, allow_hyphen_values = true, conflicts_with_all = ["rows", "mask"])]
+        columns: Vec<String>,
+        /// Write the matching row numbers instead, ascending, as a 1-d int64 .npy (for
+        /// `np.load(col, mmap_mode="r")[rows]`); must not exist.
+        #[arg(long, value_name = "ROWS.npy", conflicts_with_all = ["out", "mask"])]
+        rows: Option<PathBuf>,
+        /// Write a boolean mask instead, one flag a row, as a 1-d bool .npy; must not exist.
+        #[arg(long, value_name = "MASK.npy", conflicts_with = "out")]
+        mask: Option<PathBuf>,
+        /// Print JSON: {"rows", "`source_rows`", "columns"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write rows of a dataset, by number, as a new dataset (as `df.iloc[rows]`).
+    Take {
+        /// The dataset directory (with manifest.json).
+        dataset: PathBuf,
+        /// The new dataset directory; must not exist.
+        out: PathBuf,
+        /// The rows: an int64 .npy of row numbers, a list `3,1,-1`, or a range `START:STOP[:STEP]`
+        /// as Python slices them (negative numbers count from the end).
+        #[arg(long, value_name = "FILE|LIST|RANGE", allow_hyphen_values = true)]
+        rows: String,
+        /// Keep only these columns, in this order (as `filter --columns`).
+        #[arg(long, allow_hyphen_values = true)]
+        columns: Vec<String>,
+        /// Print JSON: {"rows", "`source_rows`", "columns"}.
+        #[arg(long)]
+        json: bool,
     },
     /// Convert CSV files (plain, gzip or zstd) into a dataset directory: one memory-mapped .npy per column and a
     /// manifest.json (see docs/cli.md).
@@ -237,6 +295,30 @@ pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
         _ => return Err(format!("{s:?}: unknown unit {unit:?} (use K, M or G)")),
     };
     n.checked_mul(1 << shift).ok_or_else(|| format!("{s:?} is too large"))
+}
+
+/// `--where`: a row filter over a dataset, shared by the commands that read one.
+#[derive(clap::Args)]
+struct Where {
+    /// Only the rows of a dataset where this SQL condition holds, e.g. "region = 'eu-west' AND
+    /// latency > 2.5" (names, types, NULL and NaN: docs/compute.md, "Row filters").
+    #[arg(long = "where", value_name = "EXPR", allow_hyphen_values = true)]
+    expr: Option<String>,
+}
+
+impl Where {
+    /// The filter, when one is given: an error unless `path` is a dataset.
+    fn of(&self, path: &std::path::Path) -> Result<Option<&str>> {
+        let Some(e) = &self.expr else { return Ok(None) };
+        if !larder::dataset::Dataset::is_dataset(path) {
+            anyhow::bail!(
+                "--where filters the rows of a dataset (a directory with manifest.json); {} is \
+                 not one (for an array, use --slice)",
+                path.display()
+            );
+        }
+        Ok(Some(e))
+    }
 }
 
 /// Delta files over an `.npy` (saved copy-on-write changes), shared by the reading commands.
@@ -353,10 +435,12 @@ fn run(cli: Cli) -> Result<()> {
     let stdout = io::stdout();
     let mut out = stdout.lock();
     match cli.command {
-        Command::Info { path, deltas, json } => {
-            report::info(&mut out, &path, &deltas.paths, json)?;
-        }
-        Command::Cat { path, deltas, slice, json, all } => {
+        Command::Info { path, deltas, json, filter } => match filter.of(&path)? {
+            Some(f) => report::dataset_info_where(&mut out, &path, f, json)?,
+            None => report::info(&mut out, &path, &deltas.paths, json)?,
+        },
+        Command::Cat { path, deltas, slice, json, all, filter } => {
+            let filter = filter.of(&path)?;
             let selection = match &slice {
                 Some(s) => Selection::parse(s)?,
                 None => Selection::all(),
@@ -373,8 +457,8 @@ fn run(cli: Cli) -> Result<()> {
                     .and_then(|c| c.trim().parse::<usize>().ok())
                     .filter(|&w| w > 0)
                     .unwrap_or(larder::ops::table::LINE_WIDTH);
-                larder::ops::table::cat_dataset_wrapped(
-                    &path, &selection, format, width, &mut out,
+                larder::ops::table::cat_dataset_where(
+                    &path, filter, &selection, format, width, &mut out,
                 )?;
             } else if deltas.paths.is_empty() {
                 larder::ops::cat::cat(&path, &selection, format, &mut out)?;
@@ -388,7 +472,7 @@ fn run(cli: Cli) -> Result<()> {
                 )?;
             }
         }
-        Command::Stats { path, deltas, axis, json, bins, range, quantile, no_std } => {
+        Command::Stats { path, deltas, axis, json, bins, range, quantile, no_std, filter } => {
             let mut options = larder::compute::StatsOptions::new();
             options.std(!no_std);
             if let Some(n) = bins {
@@ -398,15 +482,20 @@ fn run(cli: Cli) -> Result<()> {
                 options.range(lo, hi);
             }
             options.quantiles(&quantile);
-            report::stats(&mut out, &path, &deltas.paths, axis, json, &options)?;
+            let view = report::StatsOf { deltas: &deltas.paths, axis, filter: filter.as_deref() };
+            report::stats(&mut out, &path, &view, json, &options)?;
         }
-        Command::Groupby { dataset, by, every, agg, json } => {
+        Command::Groupby { dataset, by, every, agg, json, filter } => {
             let agg = split_lists(&agg, "--agg", true)?;
-            report::groupby(&mut out, &dataset, &by, every.as_deref(), &agg, json)?;
+            let filter = filter.of(&dataset)?;
+            report::groupby(&mut out, &dataset, &by, every.as_deref(), &agg, json, filter)?;
         }
-        Command::Copy { src, dst, layout, deltas, resume, quiet } => {
+        Command::Copy { src, dst, layout, deltas, resume, filter, quiet } => {
             let mut options = larder::CopyOptions::new();
             options.deltas(&deltas.paths).resume(resume);
+            if let Some(f) = &filter {
+                options.filter(f);
+            }
             if let Some(c) = &layout.chunks {
                 options.chunks(&c.0);
             }
@@ -418,6 +507,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             transfer::copy(&src, &dst, &options, quiet)?;
         }
+        cmd @ (Command::Filter { .. } | Command::Take { .. }) => run_subset(cmd, &mut out)?,
         Command::Bench { bench } => run_bench(bench, &mut out)?,
         Command::Convert(args) => convert_cli::convert(&args, &mut out)?,
     }
@@ -500,6 +590,110 @@ fn split_list(s: &str, after_colon: bool) -> Result<Vec<String>> {
     Ok(items)
 }
 
+/// `larder filter` and `larder take`.
+fn run_subset(command: Command, out: &mut impl Write) -> Result<()> {
+    match command {
+        Command::Filter { dataset, out: dst, expr, columns, rows, mask, json } => {
+            use larder::ops::subset::{Output, filter};
+            let columns = split_lists(&columns, "--columns", false)?;
+            let columns = (!columns.is_empty()).then_some(columns.as_slice());
+            let (dst, output) = match (dst, rows, mask) {
+                (_, Some(r), _) => (r, Output::Rows),
+                (_, _, Some(m)) => (m, Output::Mask),
+                (Some(d), None, None) => (d, Output::Dataset),
+                (None, None, None) => anyhow::bail!("give OUT, --rows or --mask"),
+            };
+            let r = filter(&dataset, &expr, &dst, output, columns)
+                .with_context(|| format!("filtering {}", dataset.display()))?;
+            subset_report(out, &r, &dst, json)?;
+        }
+        Command::Take { dataset, out: dst, rows, columns, json } => {
+            let columns = split_lists(&columns, "--columns", false)?;
+            let columns = (!columns.is_empty()).then_some(columns.as_slice());
+            let n = larder::Dataset::open(&dataset)?.rows();
+            let r = match take_rows(&rows, n)? {
+                TakeRows::File(a) => {
+                    larder::ops::subset::take(&dataset, a.as_slice()?, &dst, columns)
+                }
+                TakeRows::List(v) => larder::ops::subset::take(&dataset, &v, &dst, columns),
+            }
+            .with_context(|| format!("taking rows of {}", dataset.display()))?;
+            subset_report(out, &r, &dst, json)?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// What `filter` and `take` wrote.
+fn subset_report(
+    out: &mut impl Write,
+    r: &larder::ops::subset::SubsetReport,
+    dst: &std::path::Path,
+    json: bool,
+) -> Result<()> {
+    if json {
+        writeln!(out, "{}", serde_json::to_string(r)?)?;
+    } else {
+        writeln!(out, "{}: {} of {} rows", dst.display(), r.rows, r.source_rows)?;
+    }
+    Ok(())
+}
+
+/// The rows `take --rows` names.
+enum TakeRows {
+    File(larder::MmapArray<i64>),
+    List(Vec<i64>),
+}
+
+/// `--rows FILE|LIST|RANGE` of a dataset of `n` rows.
+fn take_rows(arg: &str, n: u64) -> Result<TakeRows> {
+    let path = std::path::Path::new(arg);
+    if path.is_file() {
+        let a = larder::MmapArray::<i64>::open(path)?;
+        if a.shape().len() != 1 {
+            anyhow::bail!("--rows {arg}: holds shape {:?}; row numbers are 1-d", a.shape());
+        }
+        return Ok(TakeRows::File(a));
+    }
+    let int = |t: &str| -> Result<i64> {
+        t.trim().parse().with_context(|| format!("--rows {arg:?}: {t:?} is not a row number"))
+    };
+    let Some((start, rest)) = arg.split_once(':') else {
+        if !arg.contains(',') && !arg.trim_start_matches('-').chars().all(|c| c.is_ascii_digit()) {
+            anyhow::bail!(
+                "--rows {arg:?}: no such file, and not a list (3,1,-1) or a range (10:20)"
+            );
+        }
+        return Ok(TakeRows::List(arg.split(',').map(int).collect::<Result<_>>()?));
+    };
+    let (end, stride) = match rest.split_once(':') {
+        Some((a, b)) => (a, b),
+        None => (rest, ""),
+    };
+    let opt = |t: &str| if t.trim().is_empty() { Ok(None) } else { int(t).map(Some) };
+    let step = opt(stride)?.unwrap_or(1);
+    if step == 0 {
+        anyhow::bail!("--rows {arg:?}: the step cannot be zero");
+    }
+    let n = i64::try_from(n)?;
+    // Python's slice.indices(n).
+    let clamp = |v: i64, lo: i64, hi: i64| {
+        let v = if v < 0 { v + n } else { v };
+        v.clamp(lo, hi)
+    };
+    let (lo, hi) = if step > 0 { (0, n) } else { (-1, n - 1) };
+    let start = opt(start)?.map_or(if step > 0 { lo } else { hi }, |v| clamp(v, lo, hi));
+    let limit = opt(end)?.map_or(if step > 0 { hi } else { lo }, |v| clamp(v, lo, hi));
+    let mut rows = Vec::new();
+    let mut r = start;
+    while (step > 0 && r < limit) || (step < 0 && r > limit) {
+        rows.push(r);
+        r += step;
+    }
+    Ok(TakeRows::List(rows))
+}
+
 /// `--range LO,HI`: two numbers.
 fn parse_range(s: &str) -> std::result::Result<(f64, f64), String> {
     let bad = || format!("expected LO,HI (two numbers), got {s:?}");
@@ -533,7 +727,10 @@ fn catch_interrupts() {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Every command that writes: copy, and convert (an append too).
-    if matches!(cli.command, Command::Copy { .. } | Command::Convert(_)) {
+    if matches!(
+        cli.command,
+        Command::Copy { .. } | Command::Convert(_) | Command::Filter { .. } | Command::Take { .. }
+    ) {
         catch_interrupts();
     }
     let result = run(cli);

@@ -8,15 +8,23 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use serde_json::value::RawValue;
 
+/// What `larder stats` reads of its file: through deltas, along an axis, or the rows of a
+/// dataset's column where a filter holds.
+pub(crate) struct StatsOf<'a> {
+    pub(crate) deltas: &'a [PathBuf],
+    pub(crate) axis: Option<usize>,
+    pub(crate) filter: Option<&'a str>,
+}
+
 /// `larder stats`: whole-array or per-axis statistics, as text or JSON.
 pub(crate) fn stats(
     out: &mut impl Write,
     path: &std::path::Path,
-    deltas: &[PathBuf],
-    axis: Option<usize>,
+    of: &StatsOf<'_>,
     json: bool,
     options: &larder::compute::StatsOptions,
 ) -> Result<()> {
+    let (deltas, axis) = (of.deltas, of.axis);
     let store =
         if deltas.is_empty() { None } else { Some(larder::open_with_deltas(path, deltas)?) };
     if let Some(axis) = axis {
@@ -40,9 +48,10 @@ pub(crate) fn stats(
             }
         }
     } else {
-        let r = match &store {
-            None => options.describe(path)?,
-            Some(s) => options.describe_store(s, path)?,
+        let r = match (&store, of.filter) {
+            (None, Some(f)) => options.describe_where(path, f)?,
+            (None, None) => options.describe(path)?,
+            (Some(s), _) => options.describe_store(s, path)?,
         };
         if json {
             writeln!(out, "{}", serde_json::to_string(&r)?)?;
@@ -129,12 +138,15 @@ pub(crate) fn groupby(
     every: Option<&str>,
     agg: &[String],
     json: bool,
+    filter: Option<&str>,
 ) -> Result<()> {
     let aggs =
         agg.iter().map(|a| a.parse::<larder::compute::Agg>()).collect::<Result<Vec<_>, _>>()?;
-    let r = match every {
-        None => larder::compute::groupby(dataset, by, &aggs),
-        Some(e) => larder::compute::groupby_every(dataset, by, e.parse()?, &aggs),
+    let every = every.map(str::parse).transpose()?;
+    let r = match (every, filter) {
+        (every, Some(f)) => larder::compute::groupby_where(dataset, by, every, &aggs, f),
+        (None, None) => larder::compute::groupby(dataset, by, &aggs),
+        (Some(e), None) => larder::compute::groupby_every(dataset, by, e, &aggs),
     }
     .with_context(|| format!("grouping {} by {by}", dataset.display()))?;
     if json {
@@ -279,6 +291,29 @@ fn dataset_info(out: &mut impl Write, path: &std::path::Path, json: bool) -> Res
         )?;
     }
     writeln!(out, "bytes: {}", info.bytes)?;
+    Ok(())
+}
+
+/// `larder info DATASET --where EXPR`: the dataset's columns, and how many rows match.
+pub(crate) fn dataset_info_where(
+    out: &mut impl Write,
+    path: &std::path::Path,
+    filter: &str,
+    json: bool,
+) -> Result<()> {
+    let ds = larder::Dataset::open(path)?;
+    let matching = larder::query::Filter::new(&ds, filter)?.count()?;
+    if json {
+        let mut info = serde_json::to_value(larder::ops::info::dataset_info(path)?)?;
+        if let Some(map) = info.as_object_mut() {
+            map.insert("where".into(), filter.into());
+            map.insert("matching_rows".into(), matching.into());
+        }
+        writeln!(out, "{info}")?;
+        return Ok(());
+    }
+    dataset_info(out, path, false)?;
+    writeln!(out, "where: {filter}\nmatching rows: {matching} of {}", ds.rows())?;
     Ok(())
 }
 

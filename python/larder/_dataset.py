@@ -409,6 +409,36 @@ class Dataset:
         df.index = index
         return df
 
+    def filter(
+        self, expr: str, out: PathLike | None = None, columns: Sequence[str] | None = None
+    ) -> Dataset:
+        """The rows where the SQL condition ``expr`` holds (``"region = 'eu' AND x > 2"``;
+        NULL and NaN rules in docs/compute.md), as a new :class:`Dataset`, as
+        ``df.query(expr)`` gives a new frame: its ``to_pandas()`` and Arrow export hold only
+        those rows, mapped from disk. The rows are written once, as ``larder filter`` writes
+        them, to ``out`` (which must not exist), or else to a temporary directory removed when
+        the returned Dataset is garbage-collected. A bad expression raises ``ValueError``
+        marking the position."""
+        import shutil
+        import tempfile
+        import weakref
+
+        tmp = None
+        if out is None:
+            tmp = tempfile.mkdtemp(prefix="larder-filter-")
+            out = os.path.join(tmp, "rows")
+        try:
+            keep = None if columns is None else list(columns)
+            _larder.filter(self._path, expr, os.fspath(out), keep)
+            result = Dataset(out)
+        except BaseException:
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        if tmp is not None:
+            weakref.finalize(result, shutil.rmtree, tmp, True)
+        return result
+
     def head(self, n: int = 5) -> pd.DataFrame:
         """The first ``n`` rows as a pandas DataFrame."""
         return self.to_pandas(stop=n)

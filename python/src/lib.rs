@@ -23,6 +23,7 @@ fn _larder(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(ops::convert, m)?)?;
     m.add_function(wrap_pyfunction!(ops::stats, m)?)?;
     m.add_function(wrap_pyfunction!(ops::groupby, m)?)?;
+    m.add_function(wrap_pyfunction!(ops::filter, m)?)?;
     m.add_function(wrap_pyfunction!(array::open_column, m)?)?;
     m.add_function(wrap_pyfunction!(dataset::dataset_manifest, m)?)?;
     m.add_function(wrap_pyfunction!(dataset::check_strings, m)?)?;

@@ -254,3 +254,18 @@ pub(crate) fn groupby(
             .map_err(|e| larder::Error::Internal(format!("groupby as JSON: {e}")))
     })
 }
+
+/// `filter(src, expr, dst, columns)`: the rows of the dataset `src` where `expr` holds, as a
+/// new dataset `dst` (as `larder filter`); the number of rows written.
+#[pyfunction]
+#[pyo3(signature = (src, expr, dst, columns = None))]
+pub(crate) fn filter(
+    py: Python<'_>,
+    src: PathBuf,
+    expr: String,
+    dst: PathBuf,
+    columns: Option<Vec<String>>,
+) -> PyResult<u64> {
+    use larder::ops::subset::{Output, filter};
+    run_quiet(py, || Ok(filter(&src, &expr, &dst, Output::Dataset, columns.as_deref())?.rows))
+}

@@ -6,6 +6,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use super::datetime::{DateTimeSummary, TimeDeltaSummary, datetime_summary, timedelta_summary};
+use super::filtered::FilteredChunks;
 use super::histogram::{Bins, Histogram, histogram, summary_and_histogram};
 use super::kernel::Reduce;
 use super::masked::{ColumnRows, MaskedChunks, null_count};
@@ -130,6 +131,68 @@ impl StatsOptions {
             return self.describe_store(&crate::open::open(path)?, path);
         };
         self.describe_column(&ds, i, path)
+    }
+
+    /// [`describe`](StatsOptions::describe) of the column file `path` of a dataset, over the
+    /// rows where the filter `filter` holds (see [`crate::query`]), as
+    /// `df.query(filter)[column].describe()`: `null_count` counts the matching rows that are
+    /// missing. The filter is evaluated a block of rows at a time, once per pass.
+    ///
+    /// # Errors
+    /// As [`describe`](StatsOptions::describe) and [`Filter::new`](crate::query::Filter::new);
+    /// [`Error::Invalid`] for a file that is not a dataset's column.
+    pub fn describe_where(&self, path: impl AsRef<Path>, filter: &str) -> Result<Description> {
+        let path = path.as_ref();
+        refuse_dataset(path)?;
+        let Some((ds, i)) = self.check_column(path)? else {
+            return Err(Error::invalid(
+                path,
+                "is not a column file of a dataset; a filter reads the dataset's columns",
+            ));
+        };
+        let filter = crate::query::Filter::new(&ds, filter)?;
+        let column = ds.nth_column(i)?;
+        let dtype = crate::npy::read_header(path)?.dtype;
+        let valid_file = column.validity()?;
+        let valid = valid_file.as_ref().map(crate::npy::MmapArray::as_slice).transpose()?;
+        let nulls = match valid {
+            Some(v) => {
+                let mut n = 0u64;
+                let every = 0..ds.rows();
+                filter.for_each_block(std::slice::from_ref(&every), |lo, mask| {
+                    let lo = usize::try_from(lo).unwrap_or(usize::MAX);
+                    n += mask.iter().zip(&v[lo..]).filter(|&(&m, &ok)| m && !ok).count() as u64;
+                    Ok(())
+                })?;
+                Some(n)
+            }
+            None => None,
+        };
+        let filter = &filter;
+        if let Some(time) = self.time_of(dtype, path)? {
+            let values = column.values::<i64>()?;
+            let src = FilteredChunks { values: values.as_slice()?, valid, filter };
+            return Ok(match time {
+                Time::DateTime(unit) => {
+                    let mut s = datetime_summary(&src, unit)?;
+                    s.null_count = nulls;
+                    Description::DateTimes(s)
+                }
+                Time::TimeDelta(unit) => {
+                    let mut s = timedelta_summary(&src, unit)?;
+                    s.null_count = nulls;
+                    Description::TimeDeltas(s)
+                }
+            });
+        }
+        let mut stats = dispatch_element!(dtype.element(),
+            T => {
+                let values = column.values::<T>()?;
+                stats_typed(&FilteredChunks { values: values.as_slice()?, valid, filter }, self)
+            },
+            complex _C => Err(complex_refused(path)))?;
+        stats.summary.null_count = nulls;
+        Ok(Description::Numbers(stats))
     }
 
     /// [`describe`](StatsOptions::describe) of column `i` of `ds`, whose file is `path`.

@@ -602,7 +602,23 @@ impl<T: Reduce> Column for MmapArray<T> {
 /// A `datetime64` key column groups by exact value, i.e. in buckets one unit of the column
 /// wide (see [`groupby_every`]).
 pub fn groupby(dir: impl AsRef<Path>, by: &str, aggs: &[Agg]) -> Result<GroupBy> {
-    group(dir.as_ref(), by, None, aggs)
+    group(dir.as_ref(), by, None, aggs, None)
+}
+
+/// [`groupby`] (or with `every`, [`groupby_every`]) over the rows where the filter `filter`
+/// holds (see [`crate::query`]): the other rows belong to no group, and a group none of whose
+/// rows match is left out, as `df.query(filter).groupby(by)` gives.
+///
+/// # Errors
+/// As [`groupby`] and [`Filter::new`](crate::query::Filter::new).
+pub fn groupby_where(
+    dir: impl AsRef<Path>,
+    by: &str,
+    every: Option<Every>,
+    aggs: &[Agg],
+    filter: &str,
+) -> Result<GroupBy> {
+    group(dir.as_ref(), by, every, aggs, Some(filter))
 }
 
 /// Groups the rows of the dataset in `dir` into fixed-width time buckets of its `datetime64`
@@ -621,10 +637,18 @@ pub fn groupby_every(
     every: Every,
     aggs: &[Agg],
 ) -> Result<GroupBy> {
-    group(dir.as_ref(), by, Some(every), aggs)
+    group(dir.as_ref(), by, Some(every), aggs, None)
 }
 
-fn group(dir: &Path, by: &str, every: Option<Every>, aggs: &[Agg]) -> Result<GroupBy> {
+// The checks of the key and value columns, then the fold: one read from top to bottom.
+#[allow(clippy::too_many_lines)]
+fn group(
+    dir: &Path,
+    by: &str,
+    every: Option<Every>,
+    aggs: &[Agg],
+    filter: Option<&str>,
+) -> Result<GroupBy> {
     let ds = Dataset::open(dir)?;
     let rows = usize::try_from(ds.rows()).map_err(|_| Error::invalid(dir, "too many rows"))?;
     let kc = ds.column(by)?;
@@ -693,6 +717,8 @@ fn group(dir: &Path, by: &str, every: Option<Every>, aggs: &[Agg]) -> Result<Gro
             })
         })
         .collect();
+    // The rows a filter leaves out are in no group.
+    let key = super::filtered::key_where(&ds, key, filter)?;
     let (size, tables) = fold_rows(rows, groups, key.as_ref(), &cols, &extremes)?;
 
     // Non-empty groups, in code order.

@@ -111,7 +111,7 @@ fn errors_quote_the_expression_and_mark_the_spot() {
     let e = err("status >= AND x");
     assert_eq!(
         e,
-        "--where: expected a column, a value or '(', not the keyword AND (a column of that name \
+        "bad filter: expected a column, a value or '(', not the keyword AND (a column of that name \
          is written \"AND\") (at character 11)\n  status >= AND x\n            ^"
     );
     let e = err("région = 'x");

@@ -84,6 +84,7 @@ pub struct CopyOptions {
     pub(super) shard: Option<Vec<usize>>,
     pub(super) deltas: Vec<PathBuf>,
     pub(super) resume: bool,
+    pub(super) filter: Option<String>,
 }
 
 /// How far a copy into object storage is, as [`copy_with_progress`] reports it.
@@ -120,6 +121,13 @@ impl CopyOptions {
     /// Shard shape for a Zarr destination.
     pub fn shard(&mut self, shard: &[usize]) -> &mut Self {
         self.shard = Some(shard.to_vec());
+        self
+    }
+    /// Copies only the rows of a dataset source where the condition `filter` holds (see
+    /// [`crate::query`]): the destination group holds a dataset of those rows, as
+    /// `larder filter` writes it. Only for a dataset copied to a local Zarr group.
+    pub fn filter(&mut self, filter: &str) -> &mut Self {
+        self.filter = Some(filter.to_string());
         self
     }
     /// Copies the `.npy` source as seen through these delta files, applied in order
@@ -180,8 +188,10 @@ pub fn copy_with_progress(
     let (src, dst) = (src.as_ref(), dst.as_ref());
     let splace = Place::parse(src)?;
     let dplace = Place::parse(dst)?;
+    refuse_filter(src, &dplace, options)?;
     if crate::dataset::Dataset::is_dataset(src) {
         return match &dplace {
+            Place::Local(_) if options.filter.is_some() => copy_dataset_where(src, dst, options),
             Place::Local(_) => copy_dataset(src, dst, options),
             Place::Object(url) => dataset_to_object(src, url, options),
         };
@@ -284,6 +294,37 @@ fn copy_dataset(src: &Path, dst: &Path, options: &CopyOptions) -> Result<CopyRep
     }
     let report = group::copy_dataset_to_group(src, dst, &group_options(src, dst, options)?)?;
     Ok(CopyReport { elements: report.elements, bytes: crate::fsutil::disk_usage(dst) })
+}
+
+/// An error unless a copy with a filter copies a dataset to a local Zarr group.
+fn refuse_filter(src: &Path, dplace: &Place, options: &CopyOptions) -> Result<()> {
+    if options.filter.is_some()
+        && !(crate::dataset::Dataset::is_dataset(src) && matches!(dplace, Place::Local(_)))
+    {
+        return Err(Error::invalid(
+            src,
+            "only a dataset directory copied to a local Zarr group can be filtered by rows",
+        ));
+    }
+    Ok(())
+}
+
+/// [`copy_dataset`] of the rows where `options.filter` holds: they are written as a dataset
+/// in a temporary directory beside `dst` (removed after), which is then copied.
+fn copy_dataset_where(src: &Path, dst: &Path, options: &CopyOptions) -> Result<CopyReport> {
+    if guess_format(dst) != Some(Format::Zarr) {
+        return Err(Error::invalid(dst, "a dataset copies to a Zarr group; name it .zarr"));
+    }
+    if dst.exists() {
+        return Err(Error::invalid(dst, "already exists; remove it or choose another path"));
+    }
+    let name = dst.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let staged = crate::fsutil::TempGuard::new(crate::fsutil::temp_sibling(
+        &dst.with_file_name(format!("{name}.rows")),
+    ));
+    let filter = options.filter.as_deref().unwrap_or_default();
+    super::subset::filter(src, filter, staged.path(), super::subset::Output::Dataset, None)?;
+    copy_dataset(staged.path(), dst, options)
 }
 
 /// The group layout `options` ask for, copying the dataset `src` to `dst`: chunks and shards

@@ -19,6 +19,7 @@ use std::borrow::Cow;
 use crate::dtype::{Element, Scalar, Time, TimeUnit, dispatch_element, format_datetime};
 use crate::error::{Error, Result};
 use crate::npy::MmapArray;
+use crate::query::Filter;
 use crate::select::Selection;
 
 use super::cat::TextFormat;
@@ -268,8 +269,28 @@ pub fn cat_dataset_wrapped(
     line_width: usize,
     out: &mut dyn Write,
 ) -> Result<()> {
+    cat_dataset_where(dir, None, selection, format, line_width, out)
+}
+
+/// As [`cat_dataset_wrapped`], printing only the rows where the filter `filter` (see
+/// [`crate::query`]) holds, as `df.query(filter)` prints: `selection` then picks among the
+/// matching rows (`df.query(filter).iloc[selection]`), and the index shows each row's number
+/// in the dataset. Without a selection only the first and last five matches are held; with one
+/// (or with JSON or every row), the matching row numbers are (8 bytes a match).
+///
+/// # Errors
+/// As [`cat_dataset_wrapped`] and [`Filter::new`].
+pub fn cat_dataset_where(
+    dir: impl AsRef<Path>,
+    filter: Option<&str>,
+    selection: &Selection,
+    format: TextFormat,
+    line_width: usize,
+    out: &mut dyn Write,
+) -> Result<()> {
     let dir = dir.as_ref();
     let ds = Dataset::open(dir)?;
+    let filter = filter.map(|f| Filter::new(&ds, f)).transpose()?;
     let rows = usize::try_from(ds.rows()).map_err(|_| Error::invalid(dir, "too many rows"))?;
     // The columns first: opening them checks that each holds the manifest's row count, which
     // the rows picked below are sized by (a damaged manifest claimed 2^54 rows).
@@ -277,7 +298,10 @@ pub fn cat_dataset_wrapped(
     if maps.is_empty() && rows > 0 {
         return Err(Error::invalid(dir, format!("manifest lists {rows} rows and no columns")));
     }
-    let picked = picked_rows(dir, selection, rows, format)?;
+    let (picked, matching) = match &filter {
+        Some(f) => picked_matches(dir, f, selection, format)?,
+        None => (picked_rows(dir, selection, rows, format)?, rows),
+    };
     let cells: Vec<Box<dyn Cells>> = maps.iter().map(|m| m.cells()).collect::<Result<_>>()?;
     let names: Vec<&str> = ds.columns().map(|c| c.name()).collect();
     let io = |e| Error::io("<stdout>", e);
@@ -360,10 +384,10 @@ pub fn cat_dataset_wrapped(
             Ok(())
         })?;
     }
-    let shown = if selection.items().is_empty() {
-        rows.to_string()
-    } else {
-        format!("{} of {rows}", picked.len())
+    let shown = match (selection.items().is_empty(), filter.is_some()) {
+        (true, false) => rows.to_string(),
+        (true, true) => format!("{matching} of {rows}"),
+        (false, _) => format!("{} of {matching}", picked.len()),
     };
     writeln!(out, "\n[{shown} rows x {} columns]", names.len()).map_err(io)?;
     out.flush().map_err(io)
@@ -424,7 +448,13 @@ fn in_blocks(
 /// description, not a list: a selection may pick billions of rows.
 enum Picked {
     Edges(usize),
-    Walk { lo: usize, hi: usize, step: isize },
+    Walk {
+        lo: usize,
+        hi: usize,
+        step: isize,
+    },
+    /// Rows by number, `None` for the rows left out (the matches of a filter).
+    List(Vec<Option<usize>>),
 }
 
 impl Picked {
@@ -433,12 +463,14 @@ impl Picked {
         match *self {
             Picked::Edges(_) => 2 * EDGE_ROWS,
             Picked::Walk { lo, hi, step } => (hi - lo).div_ceil(step.unsigned_abs().max(1)),
+            Picked::List(ref rows) => rows.iter().flatten().count(),
         }
     }
 
     /// The rows in order; `None` stands for the rows left out of a long listing.
-    fn iter(&self) -> Box<dyn Iterator<Item = Option<usize>>> {
+    fn iter(&self) -> Box<dyn Iterator<Item = Option<usize>> + '_> {
         match *self {
+            Picked::List(ref rows) => Box::new(rows.iter().copied()),
             Picked::Edges(rows) => {
                 let head = (0..EDGE_ROWS).map(Some);
                 let tail = (rows - EDGE_ROWS..rows).map(Some);
@@ -483,4 +515,55 @@ fn picked_rows(
         }
         _ => Err(one_axis(String::new())),
     }
+}
+
+/// The matches of `filter` to print, and how many there are: as [`picked_rows`] picks among
+/// all rows, `selection` picks among the matches (by their position in the list of matches).
+fn picked_matches(
+    dir: &Path,
+    filter: &Filter,
+    selection: &Selection,
+    format: TextFormat,
+) -> Result<(Picked, usize)> {
+    let to_usize = |r: u64| usize::try_from(r).map_err(|_| Error::invalid(dir, "too many rows"));
+    let every = 0..filter.rows();
+    let all = std::slice::from_ref(&every);
+    if selection.items().is_empty() && format == TextFormat::Text {
+        // The first MAX_ROWS + 1 matches and the last EDGE_ROWS: all a listing shows.
+        let (mut first, mut last, mut n) = (Vec::new(), std::collections::VecDeque::new(), 0);
+        filter.for_each_match(all, |rows| {
+            for &r in rows {
+                let r = to_usize(r)?;
+                n += 1;
+                if first.len() <= MAX_ROWS {
+                    first.push(Some(r));
+                }
+                last.push_back(Some(r));
+                if last.len() > EDGE_ROWS {
+                    last.pop_front();
+                }
+            }
+            Ok(())
+        })?;
+        if n > MAX_ROWS {
+            first.truncate(EDGE_ROWS);
+            first.push(None);
+            first.extend(last);
+        }
+        return Ok((Picked::List(first), n));
+    }
+    let mut matches = Vec::new();
+    filter.for_each_match(all, |rows| {
+        for &r in rows {
+            matches.push(Some(to_usize(r)?));
+        }
+        Ok(())
+    })?;
+    let n = matches.len();
+    if selection.items().is_empty() {
+        return Ok((Picked::List(matches), n));
+    }
+    let positions = picked_rows(dir, selection, n, format)?;
+    let rows = positions.iter().map(|p| p.and_then(|p| matches[p])).collect();
+    Ok((Picked::List(rows), n))
 }

@@ -1,0 +1,188 @@
+//! Row filters evaluated over a [`Dataset`]: the `--where` expressions of [`crate::expr`],
+//! bound to the dataset's columns and evaluated a block of rows at a time.
+//!
+//! ```
+//! use larder::dataset::Dataset;
+//! use larder::query::Filter;
+//! # let dir = tempfile::tempdir()?;
+//! # let csv = dir.path().join("log.csv");
+//! std::fs::write(&csv, "region,status,latency\neu,200,1.5\nus,NA,2.5\neu,500,3.5\n")?;
+//! # let out = dir.path().join("log");
+//! # larder::convert::ConvertOptions::new().convert(&csv, &out, &mut |_| {})?;
+//! let ds = Dataset::open(&out)?;
+//! let f = Filter::new(&ds, "region = 'eu' AND latency > 2")?;
+//! assert_eq!(f.count()?, 1);
+//! assert_eq!(f.matches(0..ds.rows())?, [2]);
+//! // Missing values are SQL NULL: neither `status = 200` nor `NOT status = 200` holds.
+//! assert_eq!(Filter::new(&ds, "NOT status = 200")?.matches(0..3)?, [2]);
+//! // A label the categorical does not have is an error, not zero rows.
+//! let e = Filter::new(&ds, "region = 'mars'").unwrap_err().to_string();
+//! assert!(e.contains("no category 'mars'"), "{e}");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! How it works: [`Filter::new`] parses the text, looks every column up and checks the types
+//! of every operator (errors mark the position in the text), and compiles predicates on a
+//! categorical against literals into a table indexed by code. Evaluation then takes the rows
+//! [`BLOCK_ROWS`] at a time: each block's values are read from the mapped files into vectors
+//! of that length, so memory stays bounded whatever the dataset's size. The row ranges to
+//! evaluate are an argument ([`Filter::for_each_block`]), so that a caller that knows which
+//! rows cannot match (zone maps) passes only the others. The semantics (NULL, NaN, types,
+//! arithmetic) are in `docs/compute.md`.
+
+mod bind;
+mod eval;
+mod like;
+
+use std::ops::Range;
+
+use crate::dataset::{ColumnData, Dataset};
+use crate::error::{Error, Result};
+use crate::expr::{self, Expr};
+
+/// Rows evaluated at a time.
+pub const BLOCK_ROWS: usize = 1 << 16;
+
+/// A `WHERE` expression bound to a dataset's columns, ready to evaluate. Each block's pages of
+/// the columns it reads are dropped from the resident set once evaluated (the filter maps the
+/// columns itself, so no other reader's pages are touched).
+#[derive(Debug)]
+pub struct Filter {
+    text: String,
+    node: bind::Node,
+    columns: Vec<ColumnData>,
+    rows: u64,
+}
+
+impl Filter {
+    /// Parses `text` and binds it to `dataset`.
+    ///
+    /// # Errors
+    /// [`Error::Argument`] quoting the expression with the position marked: a syntax error, an
+    /// unknown column, an operator on types it does not take (a string compared with a
+    /// number), a label a categorical does not have, an expression that is not a condition;
+    /// as [`ColumnData::of`] for the columns it names.
+    pub fn new(dataset: &Dataset, text: &str) -> Result<Filter> {
+        let e = expr::parse(text)?;
+        Filter::from_expr(dataset, &e, text)
+    }
+
+    /// Binds the parsed `e` (parsed from `text`, which errors quote) to `dataset`.
+    ///
+    /// # Errors
+    /// As [`Filter::new`].
+    pub fn from_expr(dataset: &Dataset, e: &Expr, text: &str) -> Result<Filter> {
+        let mut b = bind::Binder::new(dataset, text);
+        let node = b.condition(e)?;
+        Ok(Filter { text: text.to_string(), node, columns: b.into_columns(), rows: dataset.rows() })
+    }
+
+    /// The expression as given.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The dataset's rows.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// The names of the columns the expression reads.
+    pub fn columns(&self) -> impl Iterator<Item = &str> {
+        self.columns.iter().map(ColumnData::name)
+    }
+
+    /// Evaluates the rows of `ranges`, in order, [`BLOCK_ROWS`] at a time, calling
+    /// `f(first_row, mask)` for each block: `mask[i]` is true when row `first_row + i` matches
+    /// (the condition is TRUE, not FALSE or NULL). A caught SIGINT/SIGTERM or a cancelled
+    /// [`crate::Cancel`] token stops it between blocks.
+    ///
+    /// # Errors
+    /// [`Error::Signal`], [`Error::Cancelled`];
+    /// [`Error::Argument`] for a range past the dataset's rows or reversed; an integer overflow
+    /// in the expression (with its position); errors reading the columns (damaged files);
+    /// whatever `f` returns.
+    pub fn for_each_block(
+        &self,
+        ranges: &[Range<u64>],
+        mut f: impl FnMut(u64, &[bool]) -> Result<()>,
+    ) -> Result<()> {
+        for r in ranges {
+            if r.start > r.end || r.end > self.rows {
+                return Err(Error::argument(format!(
+                    "rows {}..{}: the dataset has {} rows",
+                    r.start, r.end, self.rows
+                )));
+            }
+            let mut lo = r.start;
+            while lo < r.end {
+                // A caught signal or a cancelled token stops between blocks.
+                crate::sys::check_interrupt()?;
+                let hi = r.end.min(lo.saturating_add(BLOCK_ROWS as u64));
+                let (a, b) = (to_usize(lo)?, to_usize(hi)?);
+                let ctx = eval::Block { columns: &self.columns, text: &self.text, lo: a, hi: b };
+                let mask = ctx.mask(&self.node)?;
+                ctx.release()?;
+                f(lo, &mask)?;
+                lo = hi;
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls `f` with the matching row numbers of `ranges`, in order, a block at a time.
+    ///
+    /// # Errors
+    /// As [`Filter::for_each_block`].
+    pub fn for_each_match(
+        &self,
+        ranges: &[Range<u64>],
+        mut f: impl FnMut(&[u64]) -> Result<()>,
+    ) -> Result<()> {
+        let mut rows = Vec::new();
+        self.for_each_block(ranges, |lo, mask| {
+            rows.clear();
+            rows.extend(mask.iter().enumerate().filter(|(_, m)| **m).map(|(i, _)| lo + i as u64));
+            if rows.is_empty() { Ok(()) } else { f(&rows) }
+        })
+    }
+
+    /// The matching rows of `range`, in order. This holds every match in memory (8 bytes a
+    /// row); [`Filter::for_each_match`] streams them.
+    ///
+    /// # Errors
+    /// As [`Filter::for_each_block`].
+    pub fn matches(&self, range: Range<u64>) -> Result<Vec<u64>> {
+        let mut out = Vec::new();
+        self.for_each_match(&[range], |rows| {
+            out.extend_from_slice(rows);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// How many rows of `ranges` match.
+    ///
+    /// # Errors
+    /// As [`Filter::for_each_block`].
+    pub fn count_in(&self, ranges: &[Range<u64>]) -> Result<u64> {
+        let mut n = 0u64;
+        self.for_each_block(ranges, |_, mask| {
+            n += mask.iter().filter(|&&m| m).count() as u64;
+            Ok(())
+        })?;
+        Ok(n)
+    }
+
+    /// How many rows of the dataset match.
+    ///
+    /// # Errors
+    /// As [`Filter::for_each_block`].
+    pub fn count(&self) -> Result<u64> {
+        self.count_in(std::slice::from_ref(&(0..self.rows)))
+    }
+}
+
+fn to_usize(n: u64) -> Result<usize> {
+    usize::try_from(n).map_err(|_| Error::argument(format!("row {n} is past this machine's reach")))
+}
