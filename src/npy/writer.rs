@@ -518,6 +518,50 @@ mod tests {
         assert_eq!(read_npy::<u32>(&p).unwrap().as_slice(), Some(&v[..]));
     }
 
+    /// Whether this process has a descriptor open on `path`.
+    fn is_open(path: &Path) -> bool {
+        let want = std::fs::canonicalize(path).unwrap();
+        std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .any(|p| p == want)
+    }
+
+    #[test]
+    fn a_writer_closed_between_writes_holds_no_descriptor_and_writes_the_same_file() {
+        let dir = tempfile::tempdir().unwrap();
+        for (buffer, rows) in [(16, 1000u32), (4096, 70_000), (1, 7)] {
+            let (p, q) = (dir.path().join("closed.npy"), dir.path().join("open.npy"));
+            let mut w = NpyWriter::<u32>::create(&p, &[]).unwrap();
+            let mut o = NpyWriter::<u32>::create(&q, &[]).unwrap();
+            w.close_between_writes(buffer).unwrap();
+            assert!(!is_open(&p), "{buffer}");
+            let v: Vec<u32> = (0..rows).collect();
+            for (i, piece) in v.chunks(37).enumerate() {
+                w.append(piece).unwrap();
+                o.append(piece).unwrap();
+                assert!(!is_open(&p), "{buffer}: after piece {i}");
+                if i % 500 == 7 {
+                    assert_eq!(w.sync().unwrap(), o.sync().unwrap());
+                    w.start_writeback().unwrap();
+                    assert!(!is_open(&p), "{buffer}: after a sync");
+                }
+            }
+            // Unfinished: what was synced is a valid file, and resumes.
+            let synced = w.sync().unwrap();
+            drop(w);
+            assert!(!is_open(&p));
+            let mut w = NpyWriter::<u32>::resume(&p, synced).unwrap();
+            w.close_between_writes(buffer).unwrap();
+            w.append(&[7, 8]).unwrap();
+            o.append(&[7, 8]).unwrap();
+            assert_eq!(w.finish().unwrap(), u64::from(rows) + 2);
+            o.finish().unwrap();
+            assert!(!is_open(&p));
+            assert_eq!(std::fs::read(&p).unwrap(), std::fs::read(&q).unwrap(), "{buffer}");
+        }
+    }
+
     #[test]
     fn resume_drops_rows_after_the_checkpoint() {
         let dir = tempfile::tempdir().unwrap();
