@@ -244,7 +244,9 @@ impl StagedColumn {
             if let Some(b) = self.buffer {
                 v.close_between_writes(b)?;
             }
-            let ones = vec![true; 1 << 20];
+            // At most 1 Mi rows at a time, and no more than there are: a table of many columns
+            // with missing values makes many validity files, most after few rows.
+            let ones = vec![true; usize::try_from(rows_before.min(1 << 20)).unwrap_or(1 << 20)];
             let mut left = rows_before;
             while left > 0 {
                 let k = usize::try_from(left.min(ones.len() as u64)).unwrap_or(ones.len());
