@@ -531,34 +531,35 @@ mod tests {
     fn a_writer_closed_between_writes_holds_no_descriptor_and_writes_the_same_file() {
         let dir = tempfile::tempdir().unwrap();
         for (buffer, rows) in [(16, 1000u32), (4096, 70_000), (1, 7)] {
-            let (p, q) = (dir.path().join("closed.npy"), dir.path().join("open.npy"));
-            let mut w = NpyWriter::<u32>::create(&p, &[]).unwrap();
-            let mut o = NpyWriter::<u32>::create(&q, &[]).unwrap();
+            let (closed, open) = (dir.path().join("closed.npy"), dir.path().join("open.npy"));
+            let p = closed.as_path();
+            let mut w = NpyWriter::<u32>::create(p, &[]).unwrap();
+            let mut o = NpyWriter::<u32>::create(&open, &[]).unwrap();
             w.close_between_writes(buffer).unwrap();
-            assert!(!is_open(&p), "{buffer}");
+            assert!(!is_open(p), "{buffer}");
             let v: Vec<u32> = (0..rows).collect();
             for (i, piece) in v.chunks(37).enumerate() {
                 w.append(piece).unwrap();
                 o.append(piece).unwrap();
-                assert!(!is_open(&p), "{buffer}: after piece {i}");
+                assert!(!is_open(p), "{buffer}: after piece {i}");
                 if i % 500 == 7 {
                     assert_eq!(w.sync().unwrap(), o.sync().unwrap());
                     w.start_writeback().unwrap();
-                    assert!(!is_open(&p), "{buffer}: after a sync");
+                    assert!(!is_open(p), "{buffer}: after a sync");
                 }
             }
             // Unfinished: what was synced is a valid file, and resumes.
             let synced = w.sync().unwrap();
             drop(w);
-            assert!(!is_open(&p));
-            let mut w = NpyWriter::<u32>::resume(&p, synced).unwrap();
+            assert!(!is_open(p));
+            let mut w = NpyWriter::<u32>::resume(p, synced).unwrap();
             w.close_between_writes(buffer).unwrap();
             w.append(&[7, 8]).unwrap();
             o.append(&[7, 8]).unwrap();
             assert_eq!(w.finish().unwrap(), u64::from(rows) + 2);
             o.finish().unwrap();
-            assert!(!is_open(&p));
-            assert_eq!(std::fs::read(&p).unwrap(), std::fs::read(&q).unwrap(), "{buffer}");
+            assert!(!is_open(p));
+            assert_eq!(std::fs::read(p).unwrap(), std::fs::read(&open).unwrap(), "{buffer}");
         }
     }
 

@@ -68,14 +68,14 @@ fn same_dataset(a: &Path, b: &Path, what: &str) {
     let mut names: Vec<_> = std::fs::read_dir(a)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.ends_with(".npy"))
+        .filter(|n| Path::new(n).extension().is_some_and(|x| x == "npy"))
         .collect();
     names.sort();
-    let mut in_b = std::fs::read_dir(b)
+    let in_b = std::fs::read_dir(b)
         .unwrap()
-        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".npy"))
+        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "npy"))
         .count();
-    assert_eq!(names.len(), std::mem::take(&mut in_b), "{what}: number of .npy files");
+    assert_eq!(names.len(), in_b, "{what}: number of .npy files");
     for n in &names {
         let (x, y) = (std::fs::read(a.join(n)).unwrap(), std::fs::read(b.join(n)).unwrap());
         assert!(x == y, "{what}: {n} differs");
