@@ -269,10 +269,12 @@ impl<T: Element> NpyWriter<T> {
             self.write_out()?;
         }
         if bytes.len() >= DIRECT.min(self.buffer) {
-            // Large appends skip the buffer: one copy (into the page cache) instead of two.
-            let path = &self.path;
-            let r = open_file(&mut self.file, path)
-                .and_then(|f| f.write_all(bytes).map_err(|e| Error::io(path, e)));
+            // Large appends skip the buffer: one copy (into the page cache) instead of two,
+            // after what is buffered.
+            let r = self.flush_buffer().and_then(|()| {
+                let f = open_file(&mut self.file, &self.path)?;
+                f.write_all(bytes).map_err(|e| Error::io(&self.path, e))
+            });
             self.done_writing();
             r?;
         } else {
@@ -516,6 +518,25 @@ mod tests {
         w.start_writeback().unwrap();
         assert_eq!(w.finish().unwrap(), 5000);
         assert_eq!(read_npy::<u32>(&p).unwrap().as_slice(), Some(&v[..]));
+    }
+
+    #[test]
+    fn a_large_first_append_lands_after_the_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.npy");
+        // Appends past the 64 KiB that go straight to the file, first and after small ones.
+        for (first, pieces) in [(20_000usize, 1usize), (70_000, 3), (5, 4)] {
+            let mut w = NpyWriter::<f64>::create(&p, &[]).unwrap();
+            let mut want = Vec::new();
+            for k in 0..pieces {
+                let n = if k % 2 == 0 { first } else { 9000 };
+                let v: Vec<f64> = (0..n).map(|i| (want.len() + i) as f64 * 0.5).collect();
+                w.append(&v).unwrap();
+                want.extend(v);
+            }
+            assert_eq!(w.finish().unwrap(), want.len() as u64);
+            assert_eq!(read_npy::<f64>(&p).unwrap().as_slice(), Some(&want[..]), "{first}");
+        }
     }
 
     /// Whether this process has a descriptor open on `path`.
