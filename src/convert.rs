@@ -899,16 +899,12 @@ impl ConvertOptions {
             None => (Plan::build(&request, input, &header, &sample)?, Vec::new()),
         };
         drop(sample);
-        // An input without records (a header only) keeps no column file open: any width
-        // converts.
+        // An input without records (a header only) makes each column's empty files in turn.
         let mut no_records = first.data.is_empty() && ahead.is_empty();
         reader.unread(ahead);
         if no_records && let Some(b) = reader.next_block()? {
             no_records = false;
             reader.unread(vec![b]);
-        }
-        if !no_records {
-            workdir::ensure_open_files(plan.columns.len(), input)?;
         }
         let ck = Checkpoint {
             version: 1,
@@ -1014,9 +1010,6 @@ impl ConvertOptions {
             let manifest = Manifest::read(tmp)?;
             staging::cleanup(tmp, &ck.plan, &*self.faults)?;
             return Ok((manifest, Vec::new(), true, 0));
-        }
-        if !ck.done {
-            workdir::ensure_open_files(ck.plan.columns.len(), input)?;
         }
         let mut policy = self.policy();
         // An append cannot change a column's kind.

@@ -1,10 +1,13 @@
 //! An append-only staged file (`rejects.csv`, a dictionary) that a checkpoint records by length.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+
+/// Bytes buffered before they are written, unless [`Appender::close_between_writes`] says less.
+const BUFFER: usize = 8 << 10;
 
 /// A file appended to through a buffer; [`sync`](Appender::sync) makes what was appended
 /// durable.
@@ -13,9 +16,15 @@ use crate::error::{Error, Result};
 /// conversion that stops on an error leaves its files as they are on disk, and a resume cuts
 /// every file back to the length its checkpoint records.
 pub(crate) struct Appender {
-    /// Always `Some` until dropped.
-    out: Option<BufWriter<File>>,
+    /// The file, while open: always, or only while writing (see `close_between_writes`).
+    file: Option<File>,
     path: PathBuf,
+    /// Appended bytes not yet written.
+    buf: Vec<u8>,
+    /// Bytes buffered at most.
+    buffer: usize,
+    /// Whether the file is closed after each write.
+    close: bool,
     /// Bytes appended (buffered or not).
     len: u64,
 }
@@ -24,7 +33,7 @@ impl Appender {
     /// Creates (or truncates) the file at `path`.
     pub(crate) fn create(path: PathBuf) -> Result<Appender> {
         let f = File::create(&path).map_err(|e| Error::io(&path, e))?;
-        Ok(Appender { out: Some(BufWriter::new(f)), path, len: 0 })
+        Ok(Appender::with(f, path, 0))
     }
 
     /// Reopens the file at `path`, keeping its first `len` bytes.
@@ -41,7 +50,21 @@ impl Appender {
         }
         f.set_len(len).map_err(|e| Error::io(&path, e))?;
         f.seek(SeekFrom::End(0)).map_err(|e| Error::io(&path, e))?;
-        Ok(Appender { out: Some(BufWriter::new(f)), path, len })
+        Ok(Appender::with(f, path, len))
+    }
+
+    fn with(file: File, path: PathBuf, len: u64) -> Appender {
+        Appender { file: Some(file), path, buf: Vec::new(), buffer: BUFFER, close: false, len }
+    }
+
+    /// From now on, keeps the file closed but while writing to it, buffering at most `buffer`
+    /// bytes (see [`NpyWriter::close_between_writes`](crate::NpyWriter::close_between_writes)).
+    pub(crate) fn close_between_writes(&mut self, buffer: usize) -> Result<()> {
+        self.buffer = buffer.max(1);
+        self.close = true;
+        self.write_out()?;
+        self.buf = Vec::new();
+        Ok(())
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -54,25 +77,70 @@ impl Appender {
     }
 
     pub(crate) fn append(&mut self, bytes: &[u8]) -> Result<()> {
-        let out = self.out.as_mut().ok_or_else(|| Error::internal("appending to a closed file"))?;
-        out.write_all(bytes).map_err(|e| Error::io(&self.path, e))?;
+        if self.buf.len() + bytes.len() > self.buffer {
+            self.write_out()?;
+        }
+        if bytes.len() >= self.buffer {
+            let r = self
+                .open()
+                .and_then(|(f, path)| f.write_all(bytes).map_err(|e| Error::io(path, e)));
+            self.done_writing();
+            r?;
+        } else {
+            self.buf.extend_from_slice(bytes);
+        }
         self.len += bytes.len() as u64;
         Ok(())
     }
 
     /// Puts everything appended on disk (`fdatasync`).
     pub(crate) fn sync(&mut self) -> Result<()> {
-        let out = self.out.as_mut().ok_or_else(|| Error::internal("syncing a closed file"))?;
-        out.flush().map_err(|e| Error::io(&self.path, e))?;
-        out.get_ref().sync_data().map_err(|e| Error::io(&self.path, e))
+        let r = self.flush_buffer().and_then(|()| {
+            let (f, path) = self.open()?;
+            f.sync_data().map_err(|e| Error::io(path, e))
+        });
+        self.done_writing();
+        r
     }
-}
 
-impl Drop for Appender {
-    fn drop(&mut self) {
-        if let Some(out) = self.out.take() {
-            // Close without writing the buffer (see the type's documentation).
-            drop(out.into_parts());
+    /// The file, opened (and positioned at its end) if it is closed; and its path.
+    fn open(&mut self) -> Result<(&mut File, &Path)> {
+        let path = &self.path;
+        let f = match &mut self.file {
+            Some(f) => f,
+            slot @ None => {
+                let mut f =
+                    OpenOptions::new().write(true).open(path).map_err(|e| Error::io(path, e))?;
+                f.seek(SeekFrom::End(0)).map_err(|e| Error::io(path, e))?;
+                slot.insert(f)
+            }
+        };
+        Ok((f, path))
+    }
+
+    /// Writes what is buffered (opening the file if need be).
+    fn flush_buffer(&mut self) -> Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let buf = std::mem::take(&mut self.buf);
+        let r = self.open().and_then(|(f, path)| f.write_all(&buf).map_err(|e| Error::io(path, e)));
+        self.buf = buf;
+        r?;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Writes what is buffered, and closes the file if it is kept closed between writes.
+    fn write_out(&mut self) -> Result<()> {
+        let r = self.flush_buffer();
+        self.done_writing();
+        r
+    }
+
+    fn done_writing(&mut self) {
+        if self.close {
+            self.file = None;
         }
     }
 }

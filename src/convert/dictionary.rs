@@ -230,6 +230,12 @@ impl Dictionary {
         Ok(())
     }
 
+    /// Keeps the dictionary's file closed but while writing (see
+    /// [`Appender::close_between_writes`]).
+    pub(crate) fn close_between_writes(&mut self, buffer: usize) -> Result<()> {
+        self.file.close_between_writes(buffer)
+    }
+
     pub(crate) fn file(&mut self) -> &mut Appender {
         &mut self.file
     }

@@ -168,6 +168,12 @@ impl Sink {
         each_sink!(self, w => w.path())
     }
 
+    /// Keeps the file closed but while writing, buffering at most `buffer` bytes (see
+    /// [`NpyWriter::close_between_writes`]).
+    pub(crate) fn close_between_writes(&mut self, buffer: usize) -> Result<()> {
+        each_sink!(self, w => w.close_between_writes(buffer))
+    }
+
     /// Checkpoints the file (data and header on disk).
     pub(crate) fn sync(&mut self) -> Result<u64> {
         each_sink!(self, w => w.sync())
@@ -226,6 +232,12 @@ impl StrSink {
     /// Bytes of strings so far.
     pub(crate) fn bytes(&self) -> u64 {
         self.bytes
+    }
+
+    /// Keeps both files closed but while writing (see [`Sink::close_between_writes`]).
+    pub(crate) fn close_between_writes(&mut self, buffer: usize) -> Result<()> {
+        self.data.close_between_writes(buffer)?;
+        self.offsets.close_between_writes(buffer)
     }
 
     /// The two files being written: bytes, offsets.

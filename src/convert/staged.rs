@@ -68,6 +68,9 @@ pub(crate) struct StagedColumn {
     /// The validity file (`true` where a value is present), made when the first missing value
     /// of a column that keeps placeholders arrives, filled with `true` for the rows before.
     valid: Option<Sink>,
+    /// With many columns, each file is kept closed but while it is written, with a buffer of
+    /// this many bytes (see [`StagedColumn::close_between_writes`]).
+    buffer: Option<usize>,
 }
 
 fn stem(c: &PlanColumn) -> &str {
@@ -133,7 +136,7 @@ impl StagedColumn {
             }
             _ => Data::Values(Sink::create_as(&part_path(dir, c), c.ty.dtype())?),
         };
-        Ok(StagedColumn { data, valid: None })
+        Ok(StagedColumn { data, valid: None, buffer: None })
     }
 
     /// Reopens column `c`'s staged files as a checkpoint with `rows` rows and state `s` left
@@ -162,7 +165,27 @@ impl StagedColumn {
         } else {
             None
         };
-        Ok(StagedColumn { data, valid })
+        Ok(StagedColumn { data, valid, buffer: None })
+    }
+
+    /// From now on keeps every file of the column (those it has and those it makes later)
+    /// closed but while writing to it, each buffering at most `buffer` bytes: a table of more
+    /// columns than the process may keep files open converts (see
+    /// [`NpyWriter::close_between_writes`](crate::NpyWriter::close_between_writes)).
+    pub(crate) fn close_between_writes(&mut self, buffer: usize) -> Result<()> {
+        self.buffer = Some(buffer);
+        match &mut self.data {
+            Data::Values(s) => s.close_between_writes(buffer)?,
+            Data::Cat { codes, dict } => {
+                codes.close_between_writes(buffer)?;
+                dict.close_between_writes(buffer)?;
+            }
+            Data::Str(s) => s.close_between_writes(buffer)?,
+        }
+        if let Some(v) = &mut self.valid {
+            v.close_between_writes(buffer)?;
+        }
+        Ok(())
     }
 
     /// Appends one block's values of column `plan` and marks its missing rows. Categorical
@@ -218,7 +241,12 @@ impl StagedColumn {
                 return Ok(());
             }
             let mut v = Sink::create(&valid_part_path(dir, plan), ElementType::Bool)?;
-            let ones = vec![true; 1 << 20];
+            if let Some(b) = self.buffer {
+                v.close_between_writes(b)?;
+            }
+            // At most 1 Mi rows at a time, and no more than there are: a table of many columns
+            // with missing values makes many validity files, most after few rows.
+            let ones = vec![true; usize::try_from(rows_before.min(1 << 20)).unwrap_or(1 << 20)];
             let mut left = rows_before;
             while left > 0 {
                 let k = usize::try_from(left.min(ones.len() as u64)).unwrap_or(ones.len());
@@ -262,6 +290,9 @@ impl StagedColumn {
         }
         let strings = dict.by_code();
         let mut out = StrSink::create(&str_part_path(dir, plan), &offsets_part_path(dir, plan))?;
+        if let Some(b) = self.buffer {
+            out.close_between_writes(b)?;
+        }
         let mut code_file = ColumnReader::open(&part_path(dir, plan), ElementType::U32, rows)?;
         let mut valid_file = match &self.valid {
             Some(_) => {

@@ -116,9 +116,14 @@ impl Staging {
         seeds: &[Option<Vec<String>>],
     ) -> Result<Self> {
         let mut columns = Vec::new();
+        let buffer = super::workdir::column_buffer(ck.plan.columns.len());
         for (i, c) in ck.plan.columns.iter().enumerate() {
             let seed = seeds.get(i).and_then(Option::as_deref).unwrap_or_default();
-            columns.push(StagedColumn::create(dir, c, seed)?);
+            let mut column = StagedColumn::create(dir, c, seed)?;
+            if let Some(b) = buffer {
+                column.close_between_writes(b)?;
+            }
+            columns.push(column);
         }
         let rejects = Rejects::create(dir.join(REJECTS), !ck.more_sources.is_empty())?;
         ck.rejects_bytes = rejects.len();
@@ -158,12 +163,17 @@ impl Staging {
     pub(crate) fn resume(dir: &Path, input: &Path, ck: Checkpoint, policy: Policy) -> Result<Self> {
         let mut columns = Vec::new();
         let mut ranges = Vec::new();
+        let buffer = super::workdir::column_buffer(ck.plan.columns.len());
         for (c, s) in ck.plan.columns.iter().zip(&ck.columns) {
             ranges.push(checkpoint::get_range(s));
             if ck.done {
                 continue;
             }
-            columns.push(StagedColumn::resume(dir, c, s, ck.rows_written)?);
+            let mut column = StagedColumn::resume(dir, c, s, ck.rows_written)?;
+            if let Some(b) = buffer {
+                column.close_between_writes(b)?;
+            }
+            columns.push(column);
         }
         let several = !ck.more_sources.is_empty();
         let rejects = Rejects::reopen(dir.join(REJECTS), ck.rejects_bytes, several)?;

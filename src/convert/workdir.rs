@@ -18,25 +18,31 @@ use super::input;
 const FILES_PER_COLUMN: u64 = 3;
 const FILES_BESIDES: u64 = 64;
 
-/// Makes sure this process may keep open the files of `columns` output columns, raising its
-/// soft limit within the hard one if need be.
-pub(crate) fn ensure_open_files(columns: usize, input: &Path) -> Result<()> {
-    let want = columns as u64 * FILES_PER_COLUMN + FILES_BESIDES;
-    match sys::raise_open_files(want) {
-        Some(limit) if limit < want => {
-            let fit = limit.saturating_sub(FILES_BESIDES) / FILES_PER_COLUMN;
-            Err(Error::invalid(
-                input,
-                format!(
-                    "{columns} columns to convert, whose files need up to {want} open at once; \
-                     this process may open only {limit} files (its hard limit, `ulimit -Hn`): raise \
-                     that limit to {want} or more (as root, or in /etc/security/limits.conf), or \
-                     convert at most {fit} columns at a time (a selection of columns)"
-                ),
-            ))
+/// Column files kept open at most. Past this, each is opened only to write out its buffer.
+const KEEP_OPEN: u64 = 1024;
+
+/// Bytes of column files buffered together when they are kept closed between writes, and the
+/// least and most one file buffers.
+const BUFFERS: u64 = 128 << 20;
+const LEAST_BUFFER: u64 = 512;
+const MOST_BUFFER: u64 = 128 << 10;
+
+/// How the files of `columns` output columns are written: `None` when they can all stay open
+/// (at most [`KEEP_OPEN`], within this process's limit, raised within the hard one if need be),
+/// the fastest; otherwise `Some(buffer)`: each file is opened only to write out its buffer of
+/// at most that many bytes, so that a table of any width converts with a bounded number of
+/// open files and bounded memory (about [`BUFFERS`] of buffers together).
+pub(crate) fn column_buffer(columns: usize) -> Option<usize> {
+    let files = columns as u64 * FILES_PER_COLUMN;
+    if files <= KEEP_OPEN {
+        let want = files + FILES_BESIDES;
+        match sys::raise_open_files(want) {
+            Some(limit) if limit < want => {}
+            _ => return None,
         }
-        _ => Ok(()),
     }
+    let each = (BUFFERS / files.max(1)).clamp(LEAST_BUFFER, MOST_BUFFER);
+    Some(usize::try_from(each).unwrap_or(usize::MAX))
 }
 
 /// The file that marks a temporary directory as made by a conversion, written first of all.

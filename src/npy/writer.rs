@@ -1,7 +1,7 @@
 //! [`NpyWriter`]: streams rows into a `.npy` file with bounded memory.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
@@ -29,6 +29,10 @@ const DIRECT: usize = 64 << 10;
 /// `sync` the file on disk is a valid `.npy` of the rows written so far, so a crash loses at most
 /// the rows since; [`resume`](NpyWriter::resume) continues such a file.
 ///
+/// A writer keeps its file open until it is finished, unless told by
+/// [`close_between_writes`](NpyWriter::close_between_writes) to open it only to write out its
+/// buffer, so that a program can write more files at once than it may keep open.
+///
 /// Data is written in native byte order, C order.
 ///
 /// # Example
@@ -47,7 +51,14 @@ const DIRECT: usize = 64 << 10;
 #[derive(Debug)]
 pub struct NpyWriter<T: Element> {
     path: PathBuf,
-    out: BufWriter<File>,
+    /// The file, while open: always, or only while writing (see `close_between_writes`).
+    file: Option<File>,
+    /// Appended bytes not yet handed to the file.
+    buf: Vec<u8>,
+    /// Bytes buffered at most.
+    buffer: usize,
+    /// Whether the file is closed after each write.
+    close: bool,
     header: Header,
     header_len: usize,
     /// Elements per row (product of the row shape).
@@ -103,12 +114,14 @@ impl<T: Element> NpyWriter<T> {
         let header = Header::new(dtype, &shape, false);
         let bytes = header.to_bytes();
         let file = sys::create_locked(path)?;
-        let mut out = BufWriter::with_capacity(BUFFER, file);
-        out.write_all(&bytes).map_err(|e| Error::io(path, e))?;
+        let header_len = bytes.len();
         Ok(NpyWriter {
             path: path.to_path_buf(),
-            out,
-            header_len: bytes.len(),
+            file: Some(file),
+            buf: bytes,
+            buffer: BUFFER,
+            close: false,
+            header_len,
             header,
             row_len,
             elements: 0,
@@ -169,7 +182,10 @@ impl<T: Element> NpyWriter<T> {
         file.seek(SeekFrom::End(0)).map_err(|e| Error::io(path, e))?;
         Ok(NpyWriter {
             path: path.to_path_buf(),
-            out: BufWriter::with_capacity(BUFFER, file),
+            file: Some(file),
+            buf: Vec::new(),
+            buffer: BUFFER,
+            close: false,
             header_len: header.data_offset,
             header,
             row_len,
@@ -187,6 +203,56 @@ impl<T: Element> NpyWriter<T> {
         &self.path
     }
 
+    /// From now on, keeps the file closed but while writing to it: appends gather in a buffer
+    /// of at most `buffer` bytes (at least 1), and each time it is written out (when full, on
+    /// [`sync`](NpyWriter::sync), [`start_writeback`](NpyWriter::start_writeback) or
+    /// [`finish`](NpyWriter::finish)) the file is opened, locked, written and closed again.
+    /// This lets a program write many more files than it may keep open (a CSV of 100 000
+    /// columns), each with a small buffer; writing them in larger pieces is faster, so only do
+    /// this when the files would not all fit.
+    ///
+    /// While the file is closed, nothing holds its lock: another writer could open it.
+    ///
+    /// # Errors
+    /// [`Error::Io`] on a write error while writing out what is buffered now.
+    pub fn close_between_writes(&mut self, buffer: usize) -> Result<()> {
+        self.buffer = buffer.max(1);
+        self.close = true;
+        self.write_out()?;
+        self.buf = Vec::new();
+        Ok(())
+    }
+
+    /// Hands what is buffered to the file, and closes the file if it is kept closed between
+    /// writes.
+    fn write_out(&mut self) -> Result<()> {
+        let r = self.flush_buffer();
+        self.done_writing();
+        r
+    }
+
+    /// Hands what is buffered to the file (opening it if need be).
+    fn flush_buffer(&mut self) -> Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let buf = std::mem::take(&mut self.buf);
+        let path = &self.path;
+        let r = open_file(&mut self.file, path)
+            .and_then(|f| f.write_all(&buf).map_err(|e| Error::io(path, e)));
+        self.buf = buf;
+        r?;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Closes the file if it is kept closed between writes.
+    fn done_writing(&mut self) {
+        if self.close {
+            self.file = None;
+        }
+    }
+
     /// Whole rows appended so far.
     pub fn rows(&self) -> u64 {
         if self.row_len == 0 { self.synced_rows } else { self.elements / self.row_len as u64 }
@@ -199,12 +265,23 @@ impl<T: Element> NpyWriter<T> {
     /// [`Error::Io`] on a write error (e.g. a full disk).
     pub fn append(&mut self, values: &[T]) -> Result<()> {
         let bytes: &[u8] = bytemuck::cast_slice(values);
-        if bytes.len() >= DIRECT {
-            // Large appends skip the buffer: one copy (into the page cache) instead of two.
-            self.out.flush().map_err(|e| Error::io(&self.path, e))?;
-            self.out.get_mut().write_all(bytes).map_err(|e| Error::io(&self.path, e))?;
+        if self.buf.len() + bytes.len() > self.buffer {
+            self.write_out()?;
+        }
+        if bytes.len() >= DIRECT.min(self.buffer) {
+            // Large appends skip the buffer: one copy (into the page cache) instead of two,
+            // after what is buffered.
+            let r = self.flush_buffer().and_then(|()| {
+                let f = open_file(&mut self.file, &self.path)?;
+                f.write_all(bytes).map_err(|e| Error::io(&self.path, e))
+            });
+            self.done_writing();
+            r?;
         } else {
-            self.out.write_all(bytes).map_err(|e| Error::io(&self.path, e))?;
+            if !self.close && self.buf.capacity() < self.buffer {
+                self.buf.reserve_exact(self.buffer - self.buf.len());
+            }
+            self.buf.extend_from_slice(bytes);
         }
         self.elements += values.len() as u64;
         Ok(())
@@ -261,8 +338,12 @@ impl<T: Element> NpyWriter<T> {
             // Data and header are on disk as they are now.
             return Ok(rows);
         }
-        self.write_header(rows)?;
-        self.out.get_ref().sync_data().map_err(|e| Error::io(&self.path, e))?;
+        let synced = self.write_header(rows).and_then(|()| {
+            let path = &self.path;
+            open_file(&mut self.file, path)?.sync_data().map_err(|e| Error::io(path, e))
+        });
+        self.done_writing();
+        synced?;
         self.synced_rows = rows;
         self.synced_elements = Some(self.elements);
         Ok(rows)
@@ -277,16 +358,25 @@ impl<T: Element> NpyWriter<T> {
     /// # Errors
     /// [`Error::Io`] on a write error.
     pub fn start_writeback(&mut self) -> Result<()> {
-        self.out.flush().map_err(|e| Error::io(&self.path, e))?;
+        if let Err(e) = self.flush_buffer() {
+            self.done_writing();
+            return Err(e);
+        }
         let end = self.header_len as u64 + self.elements * std::mem::size_of::<T>() as u64;
         // Whole pages only: a page still being appended to would be written twice.
         let page = 4096;
         let end = end / page * page;
         if end > self.written_back {
-            sys::start_writeback(self.out.get_ref(), self.written_back, end - self.written_back)
-                .map_err(|e| Error::io(&self.path, e))?;
+            let from = self.written_back;
+            let path = &self.path;
+            let r = open_file(&mut self.file, path).and_then(|f| {
+                sys::start_writeback(f, from, end - from).map_err(|e| Error::io(path, e))
+            });
+            self.done_writing();
+            r?;
             self.written_back = end;
         }
+        self.done_writing();
         Ok(())
     }
 
@@ -296,16 +386,19 @@ impl<T: Element> NpyWriter<T> {
         end.saturating_sub(self.written_back)
     }
 
+    /// Hands what is buffered to the file and rewrites the header's row count, leaving the
+    /// file open (the caller closes it with `done_writing`).
     fn write_header(&mut self, rows: u64) -> Result<()> {
-        let io = |e| Error::io(&self.path, e);
-        self.out.flush().map_err(io)?;
         self.header.shape[0] =
             usize::try_from(rows).map_err(|_| Error::invalid(&self.path, "too many rows"))?;
         let bytes = self
             .header
             .to_bytes_in(self.header.version, self.header_len)
             .ok_or_else(|| Error::invalid(&self.path, "header cannot hold the row count"))?;
-        let file = self.out.get_mut();
+        self.flush_buffer()?;
+        let path = &self.path;
+        let io = |e| Error::io(path, e);
+        let file = open_file(&mut self.file, path)?;
         file.seek(SeekFrom::Start(0)).map_err(io)?;
         file.write_all(&bytes).map_err(io)?;
         file.seek(SeekFrom::End(0)).map_err(io)?;
@@ -333,6 +426,18 @@ impl<T: Element> NpyWriter<T> {
     }
 }
 
+/// The file in `slot`, opened (and locked, positioned at its end) if it is closed.
+fn open_file<'a>(slot: &'a mut Option<File>, path: &Path) -> Result<&'a mut File> {
+    if let Some(f) = slot {
+        return Ok(f);
+    }
+    let mut f =
+        OpenOptions::new().read(true).write(true).open(path).map_err(|e| Error::io(path, e))?;
+    sys::lock(&f, path, Lock::Exclusive)?;
+    f.seek(SeekFrom::End(0)).map_err(|e| Error::io(path, e))?;
+    Ok(slot.insert(f))
+}
+
 impl<T: Element> Drop for NpyWriter<T> {
     /// Leaves a valid file of the whole rows written, as far as that is possible without
     /// reporting errors; call [`finish`](NpyWriter::finish) to see them.
@@ -340,6 +445,7 @@ impl<T: Element> Drop for NpyWriter<T> {
         if !self.finished {
             let rows = self.rows();
             let _ = self.write_header(rows);
+            self.done_writing();
         }
     }
 }
@@ -412,6 +518,70 @@ mod tests {
         w.start_writeback().unwrap();
         assert_eq!(w.finish().unwrap(), 5000);
         assert_eq!(read_npy::<u32>(&p).unwrap().as_slice(), Some(&v[..]));
+    }
+
+    #[test]
+    fn a_large_first_append_lands_after_the_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.npy");
+        // Appends past the 64 KiB that go straight to the file, first and after small ones.
+        for (first, pieces) in [(20_000usize, 1usize), (70_000, 3), (5, 4)] {
+            let mut w = NpyWriter::<f64>::create(&p, &[]).unwrap();
+            let mut want = Vec::new();
+            for k in 0..pieces {
+                let n = if k % 2 == 0 { first } else { 9000 };
+                let v: Vec<f64> = (0..n).map(|i| (want.len() + i) as f64 * 0.5).collect();
+                w.append(&v).unwrap();
+                want.extend(v);
+            }
+            assert_eq!(w.finish().unwrap(), want.len() as u64);
+            assert_eq!(read_npy::<f64>(&p).unwrap().as_slice(), Some(&want[..]), "{first}");
+        }
+    }
+
+    /// Whether this process has a descriptor open on `path`.
+    fn is_open(path: &Path) -> bool {
+        let want = std::fs::canonicalize(path).unwrap();
+        std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .any(|p| p == want)
+    }
+
+    #[test]
+    fn a_writer_closed_between_writes_holds_no_descriptor_and_writes_the_same_file() {
+        let dir = tempfile::tempdir().unwrap();
+        for (buffer, rows) in [(16, 1000u32), (4096, 70_000), (1, 7)] {
+            let (closed, open) = (dir.path().join("closed.npy"), dir.path().join("open.npy"));
+            let p = closed.as_path();
+            let mut w = NpyWriter::<u32>::create(p, &[]).unwrap();
+            let mut o = NpyWriter::<u32>::create(&open, &[]).unwrap();
+            w.close_between_writes(buffer).unwrap();
+            assert!(!is_open(p), "{buffer}");
+            let v: Vec<u32> = (0..rows).collect();
+            for (i, piece) in v.chunks(37).enumerate() {
+                w.append(piece).unwrap();
+                o.append(piece).unwrap();
+                assert!(!is_open(p), "{buffer}: after piece {i}");
+                if i % 500 == 7 {
+                    assert_eq!(w.sync().unwrap(), o.sync().unwrap());
+                    w.start_writeback().unwrap();
+                    assert!(!is_open(p), "{buffer}: after a sync");
+                }
+            }
+            // Unfinished: what was synced is a valid file, and resumes.
+            let synced = w.sync().unwrap();
+            drop(w);
+            assert!(!is_open(p));
+            let mut w = NpyWriter::<u32>::resume(p, synced).unwrap();
+            w.close_between_writes(buffer).unwrap();
+            w.append(&[7, 8]).unwrap();
+            o.append(&[7, 8]).unwrap();
+            assert_eq!(w.finish().unwrap(), u64::from(rows) + 2);
+            o.finish().unwrap();
+            assert!(!is_open(p));
+            assert_eq!(std::fs::read(p).unwrap(), std::fs::read(&open).unwrap(), "{buffer}");
+        }
     }
 
     #[test]

