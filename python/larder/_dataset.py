@@ -180,7 +180,8 @@ class Column:
         return a.copy() if copy else a
 
     def to_arrow(self, start: int = 0, stop: int | None = None) -> pa.Array:
-        """The rows ``start:stop`` as a pyarrow array over the mapped buffers."""
+        """The rows ``start:stop`` as a pyarrow array over the mapped buffers; missing values
+        are null (in a float column without a validity file, NaN is missing: null)."""
         import pyarrow as pa
 
         stop = len(self) if stop is None else min(stop, len(self))
@@ -223,8 +224,23 @@ class Column:
             return pa.DictionaryArray.from_arrays(codes, dictionary)
         if not values.dtype.isnative:
             values = values.astype(values.dtype.newbyteorder("="))
+        if bitmap is None and self._nan_is_missing:
+            # convert stores a missing float as NaN: null in Arrow, as larder's export does.
+            nan = np.isnan(values)
+            if nan.any():
+                bitmap = pa.py_buffer(np.packbits(~nan, bitorder="little"))
         return pa.Array.from_buffers(
             pa.from_numpy_dtype(values.dtype), n, [bitmap, pa.py_buffer(values)]
+        )
+
+    @property
+    def _nan_is_missing(self) -> bool:
+        # A float column without a validity file: its NaN are its missing values (convert
+        # writes none for floats); with one, NaN where a value is present stays NaN.
+        return (
+            self.kind == "number"
+            and np.dtype(self._meta["dtype"]).kind == "f"
+            and self._meta.get("valid") is None
         )
 
     def to_pandas(
