@@ -605,20 +605,37 @@ def _partition(bounds: tuple[int, int], path: str, columns: list[str] | None) ->
 def open_dataset(path: PathLike) -> Dataset:
     """Opens a dataset: a directory made by ``larder convert`` (columns mapped), or a Zarr
     group made from one by ``larder copy`` (``x.zarr``, or ``s3://bucket/prefix``; read-only,
-    decoded as read)."""
+    decoded as read), also inside a hierarchy, named as the command line names a node
+    (``x.zarr:/a/b``, ``s3://bucket/x.zarr:/a/b``)."""
     p = os.fspath(path)
     if _is_group(p):
         from ._group import GroupDataset
 
         return GroupDataset(p)
+    store, node = _split_node(p)
+    if node is not None and os.path.exists(os.path.join(store, "manifest.json")):
+        raise FormatError(
+            f"{p}: {store} is a dataset directory, which holds no nodes; its column is "
+            f"open_dataset({store!r})[{node.strip('/')!r}]"
+        )
     return Dataset(p)
+
+
+def _split_node(path: str) -> tuple[str, str | None]:
+    """``(store, "/node")`` for a local ``STORE:/node`` whose store is a directory and whose
+    whole text names nothing (as the command line splits it), else ``(path, None)``."""
+    store, sep, node = path.rpartition(":/")
+    if sep and not os.path.exists(path) and os.path.isdir(store):
+        return store, "/" + node
+    return path, None
 
 
 def _is_group(path: str) -> bool:
     if "://" in path:
         return True
+    store, node = _split_node(path)
     return (
-        os.path.isdir(path)
-        and not os.path.exists(os.path.join(path, "manifest.json"))
-        and os.path.exists(os.path.join(path, "zarr.json"))
+        os.path.isdir(store)
+        and not os.path.exists(os.path.join(store, "manifest.json"))
+        and os.path.exists(os.path.join(store, "zarr.json"))
     )

@@ -182,10 +182,11 @@ class GroupDataset(Dataset):
         info = json.loads(self._raw.info())
         attr = info["attributes"].get("larder")
         if not isinstance(attr, dict) or "manifest" not in attr:
+            at_node = ":/" in path.split("://", 1)[-1]
             raise FormatError(
                 f"{path}: a Zarr group larder did not write from a dataset (no `larder` "
-                "attribute); open its arrays with larder.open(), or make a dataset of it with "
-                "larder.copy(group, directory)"
+                "attribute); open its arrays with larder.open()"
+                + ("" if at_node else ", or make a dataset of it with larder.copy(group, directory)")
             )
         self._manifest = json.loads(attr["manifest"])
         columns = self._manifest["columns"]
