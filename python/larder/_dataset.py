@@ -209,7 +209,7 @@ class Column:
                 values = values.astype("M8[s]")
                 unit = "s"
             return pa.Array.from_buffers(
-                pa.timestamp(unit, tz="UTC"), n, [bitmap, pa.py_buffer(values)]
+                pa.timestamp(unit, tz=self._zone), n, [bitmap, pa.py_buffer(values)]
             )
         if kind == "categorical":
             codes = pa.Array.from_buffers(
@@ -232,6 +232,16 @@ class Column:
         return pa.Array.from_buffers(
             pa.from_numpy_dtype(values.dtype), n, [bitmap, pa.py_buffer(values)]
         )
+
+    @property
+    def _zone(self) -> str | None:
+        """``"UTC"`` for a date-time column read with an offset or a time zone (its format
+        has ``%z`` or ``%Q``: ``pd.read_csv`` gives tz-aware times), else ``None`` (naive: UTC
+        wall times, as pandas gives text without an offset)."""
+        fmt = self._meta.get("format")
+        if self.kind == "datetime" and fmt is not None and _larder.format_reads_zone(str(fmt)):
+            return "UTC"
+        return None
 
     @property
     def _nan_is_missing(self) -> bool:
@@ -291,6 +301,8 @@ class Column:
             if missing is not None:
                 values = values.copy()
                 values[missing] = np.datetime64("NaT")
+            if self._zone is not None:
+                return pd.Series(_zoned_times(values, self._zone), name=self.name, copy=False)
             return pd.Series(values, name=self.name, copy=False)
         if not values.dtype.isnative:
             values = values.astype(values.dtype.newbyteorder("="))
@@ -315,7 +327,7 @@ class Column:
         dtype = np.dtype(self._meta["dtype"])
         if kind == "datetime":
             unit = np.datetime_data(dtype)[0]
-            return pa.timestamp(unit if unit in _ARROW_TIME_UNITS else "s", tz="UTC")
+            return pa.timestamp(unit if unit in _ARROW_TIME_UNITS else "s", tz=self._zone)
         if kind == "categorical":
             return pa.dictionary(pa.from_numpy_dtype(dtype), pa.large_string())
         return pa.from_numpy_dtype(dtype.newbyteorder("="))
@@ -334,7 +346,10 @@ class Column:
         assert dtype is not None
         if kind == "datetime":
             unit = np.datetime_data(dtype)[0]
-            return np.dtype(f"M8[{unit if unit in _ARROW_TIME_UNITS else 's'}]")
+            unit = unit if unit in _ARROW_TIME_UNITS else "s"
+            if self._zone is not None:
+                return pd.DatetimeTZDtype(unit, self._zone)
+            return np.dtype(f"M8[{unit}]")
         if kind == "bool":
             return pd.BooleanDtype() if nullable else np.dtype(bool)
         native = dtype.newbyteorder("=")
@@ -413,7 +428,8 @@ class Dataset:
         """A pandas DataFrame over the mapped columns (rows ``start:stop``), with
         ``pd.read_csv``'s missing values: nullable ``Int64``/``boolean`` where a column has
         missing values, NaN in floats, ``<NA>`` in strings, ``category`` for categoricals,
-        naive ``datetime64`` (UTC) with NaT."""
+        ``datetime64`` with NaT: ``datetime64[unit, UTC]`` for a column read with an offset
+        or a time zone (``%z``, ``%Q``), naive (UTC wall times) otherwise."""
         import pandas as pd
 
         cols = self._pick(columns)
@@ -594,6 +610,19 @@ class _Capsules:
 
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
         return _larder.arrow_stream(*self._args, self._batch_rows)
+
+
+def _zoned_times(values: np.ndarray[Any, Any], zone: str) -> Any:
+    """``values`` (``datetime64``, UTC) as a pandas ``datetime64[unit, zone]`` array over the
+    same buffer: instants in UTC are what a tz-aware array stores, so nothing needs converting;
+    ``tz_localize`` would copy them."""
+    import pandas as pd
+
+    dtype = pd.DatetimeTZDtype(np.datetime_data(values.dtype)[0], zone)
+    simple_new = getattr(pd.arrays.DatetimeArray, "_simple_new", None)
+    if simple_new is None:  # pragma: no cover (a pandas without it: a copy)
+        return pd.Series(values).dt.tz_localize(zone).array
+    return simple_new(values, dtype=dtype)
 
 
 def _partition(bounds: tuple[int, int], path: str, columns: list[str] | None) -> pd.DataFrame:

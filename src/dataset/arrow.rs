@@ -1,7 +1,8 @@
 //! Arrow export of datasets and columns (feature `arrow`), without copying what Arrow's layout
 //! lets it share: numbers, date-times in seconds to nanoseconds, a string column's offsets and
 //! bytes and a categorical's codes are Arrow buffers over the mapped files, which they keep
-//! alive. Missing values are Arrow nulls: rows `false` in a validity file and, in a float column
+//! alive. Date-times read with an offset or a time zone are `Timestamp(unit, "UTC")`, others
+//! naive `Timestamp(unit)` (UTC wall times). Missing values are Arrow nulls: rows `false` in a validity file and, in a float column
 //! without one, NaN (`convert` stores a missing float as NaN, so NaN there means missing, as in
 //! pandas; pyarrow's CSV reader gives null for both). What is copied: validity, packed to bits
 //! (rows / 8 bytes; for floats only in a batch holding a NaN), bool values (the same), the
@@ -62,7 +63,12 @@ use crate::sys::{self, MapOwner, Mapping, StringDamage};
 /// and small enough that a batch of strings stays well inside the caches of a consumer.
 pub const DEFAULT_BATCH_ROWS: usize = 65_536;
 
-/// The time zone of exported date-times: larder stores instants as counts since 1970-01-01 UTC.
+/// The time zone of exported zoned date-times ([`DateTimeColumn::zoned`]: read with an offset
+/// or a zone): larder stores instants as counts since 1970-01-01 UTC. Other date-times are
+/// exported without a time zone (naive: UTC wall times), as CSV readers give text without an
+/// offset.
+///
+/// [`DateTimeColumn::zoned`]: super::DateTimeColumn::zoned
 pub const TIME_ZONE: &str = "UTC";
 
 /// Keys of a field's metadata: what larder knows of the column that Arrow's type does not say.
@@ -229,7 +235,7 @@ pub fn data_type(data: &ColumnData) -> DataType {
         },
         ColumnData::DateTime(d) => {
             use arrow_schema::TimeUnit as A;
-            let ts = |u| DataType::Timestamp(u, Some(TIME_ZONE.into()));
+            let ts = |u| DataType::Timestamp(u, d.zoned().then(|| TIME_ZONE.into()));
             match d.unit() {
                 TimeUnit::D => DataType::Date32,
                 TimeUnit::H | TimeUnit::M | TimeUnit::S => ts(A::Second),
@@ -428,18 +434,19 @@ fn datetimes(
         Error::format(a.path(), at as u64, format!("row {row}: {what}"))
     };
     let valid = |i: usize| nulls.as_ref().is_none_or(|n| n.is_valid(i));
+    let zone = d.zoned().then_some(TIME_ZONE);
     Ok(match d.unit() {
         TimeUnit::S => {
-            Arc::new(primitive::<_, TimestampSecondType>(a, rows, nulls)?.with_timezone(TIME_ZONE))
+            Arc::new(primitive::<_, TimestampSecondType>(a, rows, nulls)?.with_timezone_opt(zone))
         }
         TimeUnit::Ms => Arc::new(
-            primitive::<_, TimestampMillisecondType>(a, rows, nulls)?.with_timezone(TIME_ZONE),
+            primitive::<_, TimestampMillisecondType>(a, rows, nulls)?.with_timezone_opt(zone),
         ),
         TimeUnit::Us => Arc::new(
-            primitive::<_, TimestampMicrosecondType>(a, rows, nulls)?.with_timezone(TIME_ZONE),
+            primitive::<_, TimestampMicrosecondType>(a, rows, nulls)?.with_timezone_opt(zone),
         ),
         TimeUnit::Ns => Arc::new(
-            primitive::<_, TimestampNanosecondType>(a, rows, nulls)?.with_timezone(TIME_ZONE),
+            primitive::<_, TimestampNanosecondType>(a, rows, nulls)?.with_timezone_opt(zone),
         ),
         TimeUnit::D => {
             let v = &a.as_slice()?[rows.clone()];
@@ -472,7 +479,7 @@ fn datetimes(
                     )),
                 })
                 .collect::<Result<Vec<i64>>>()?;
-            Arc::new(TimestampSecondArray::new(secs.into(), nulls).with_timezone(TIME_ZONE))
+            Arc::new(TimestampSecondArray::new(secs.into(), nulls).with_timezone_opt(zone))
         }
     })
 }
