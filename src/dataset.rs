@@ -37,7 +37,7 @@ use std::path::{Path, PathBuf};
 
 pub use manifest::{
     DictionaryFiles, Load, MANIFEST, Manifest, ManifestColumn, REJECTS, STR_DTYPE, Source,
-    is_plain_file_name,
+    format_reads_zone, is_plain_file_name,
 };
 pub use strings::{Strings, StringsView};
 pub use typed::{

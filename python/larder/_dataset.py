@@ -180,7 +180,8 @@ class Column:
         return a.copy() if copy else a
 
     def to_arrow(self, start: int = 0, stop: int | None = None) -> pa.Array:
-        """The rows ``start:stop`` as a pyarrow array over the mapped buffers."""
+        """The rows ``start:stop`` as a pyarrow array over the mapped buffers; missing values
+        are null (in a float column without a validity file, NaN is missing: null)."""
         import pyarrow as pa
 
         stop = len(self) if stop is None else min(stop, len(self))
@@ -208,7 +209,7 @@ class Column:
                 values = values.astype("M8[s]")
                 unit = "s"
             return pa.Array.from_buffers(
-                pa.timestamp(unit, tz="UTC"), n, [bitmap, pa.py_buffer(values)]
+                pa.timestamp(unit, tz=self._zone), n, [bitmap, pa.py_buffer(values)]
             )
         if kind == "categorical":
             codes = pa.Array.from_buffers(
@@ -223,8 +224,33 @@ class Column:
             return pa.DictionaryArray.from_arrays(codes, dictionary)
         if not values.dtype.isnative:
             values = values.astype(values.dtype.newbyteorder("="))
+        if bitmap is None and self._nan_is_missing:
+            # convert stores a missing float as NaN: null in Arrow, as larder's export does.
+            nan = np.isnan(values)
+            if nan.any():
+                bitmap = pa.py_buffer(np.packbits(~nan, bitorder="little"))
         return pa.Array.from_buffers(
             pa.from_numpy_dtype(values.dtype), n, [bitmap, pa.py_buffer(values)]
+        )
+
+    @property
+    def _zone(self) -> str | None:
+        """``"UTC"`` for a date-time column read with an offset or a time zone (its format
+        has ``%z`` or ``%Q``: ``pd.read_csv`` gives tz-aware times), else ``None`` (naive: UTC
+        wall times, as pandas gives text without an offset)."""
+        fmt = self._meta.get("format")
+        if self.kind == "datetime" and fmt is not None and _larder.format_reads_zone(str(fmt)):
+            return "UTC"
+        return None
+
+    @property
+    def _nan_is_missing(self) -> bool:
+        # A float column without a validity file: its NaN are its missing values (convert
+        # writes none for floats); with one, NaN where a value is present stays NaN.
+        return (
+            self.kind == "number"
+            and np.dtype(self._meta["dtype"]).kind == "f"
+            and self._meta.get("valid") is None
         )
 
     def to_pandas(
@@ -275,6 +301,8 @@ class Column:
             if missing is not None:
                 values = values.copy()
                 values[missing] = np.datetime64("NaT")
+            if self._zone is not None:
+                return pd.Series(_zoned_times(values, self._zone), name=self.name, copy=False)
             return pd.Series(values, name=self.name, copy=False)
         if not values.dtype.isnative:
             values = values.astype(values.dtype.newbyteorder("="))
@@ -299,7 +327,7 @@ class Column:
         dtype = np.dtype(self._meta["dtype"])
         if kind == "datetime":
             unit = np.datetime_data(dtype)[0]
-            return pa.timestamp(unit if unit in _ARROW_TIME_UNITS else "s", tz="UTC")
+            return pa.timestamp(unit if unit in _ARROW_TIME_UNITS else "s", tz=self._zone)
         if kind == "categorical":
             return pa.dictionary(pa.from_numpy_dtype(dtype), pa.large_string())
         return pa.from_numpy_dtype(dtype.newbyteorder("="))
@@ -318,7 +346,10 @@ class Column:
         assert dtype is not None
         if kind == "datetime":
             unit = np.datetime_data(dtype)[0]
-            return np.dtype(f"M8[{unit if unit in _ARROW_TIME_UNITS else 's'}]")
+            unit = unit if unit in _ARROW_TIME_UNITS else "s"
+            if self._zone is not None:
+                return pd.DatetimeTZDtype(unit, self._zone)
+            return np.dtype(f"M8[{unit}]")
         if kind == "bool":
             return pd.BooleanDtype() if nullable else np.dtype(bool)
         native = dtype.newbyteorder("=")
@@ -397,7 +428,8 @@ class Dataset:
         """A pandas DataFrame over the mapped columns (rows ``start:stop``), with
         ``pd.read_csv``'s missing values: nullable ``Int64``/``boolean`` where a column has
         missing values, NaN in floats, ``<NA>`` in strings, ``category`` for categoricals,
-        naive ``datetime64`` (UTC) with NaT."""
+        ``datetime64`` with NaT: ``datetime64[unit, UTC]`` for a column read with an offset
+        or a time zone (``%z``, ``%Q``), naive (UTC wall times) otherwise."""
         import pandas as pd
 
         cols = self._pick(columns)
@@ -610,6 +642,19 @@ class _Capsules:
         return _larder.arrow_stream(*self._args, self._batch_rows)
 
 
+def _zoned_times(values: np.ndarray[Any, Any], zone: str) -> Any:
+    """``values`` (``datetime64``, UTC) as a pandas ``datetime64[unit, zone]`` array over the
+    same buffer: instants in UTC are what a tz-aware array stores, so nothing needs converting;
+    ``tz_localize`` would copy them."""
+    import pandas as pd
+
+    dtype = pd.DatetimeTZDtype(np.datetime_data(values.dtype)[0], zone)
+    simple_new = getattr(pd.arrays.DatetimeArray, "_simple_new", None)
+    if simple_new is None:  # pragma: no cover (a pandas without it: a copy)
+        return pd.Series(values).dt.tz_localize(zone).array
+    return simple_new(values, dtype=dtype)
+
+
 def _partition(bounds: tuple[int, int], path: str, columns: list[str] | None) -> pd.DataFrame:
     lo, hi = bounds
     # A group's partition reads its own rows from the group (in object storage, from there).
@@ -619,20 +664,37 @@ def _partition(bounds: tuple[int, int], path: str, columns: list[str] | None) ->
 def open_dataset(path: PathLike) -> Dataset:
     """Opens a dataset: a directory made by ``larder convert`` (columns mapped), or a Zarr
     group made from one by ``larder copy`` (``x.zarr``, or ``s3://bucket/prefix``; read-only,
-    decoded as read)."""
+    decoded as read), also inside a hierarchy, named as the command line names a node
+    (``x.zarr:/a/b``, ``s3://bucket/x.zarr:/a/b``)."""
     p = os.fspath(path)
     if _is_group(p):
         from ._group import GroupDataset
 
         return GroupDataset(p)
+    store, node = _split_node(p)
+    if node is not None and os.path.exists(os.path.join(store, "manifest.json")):
+        raise FormatError(
+            f"{p}: {store} is a dataset directory, which holds no nodes; its column is "
+            f"open_dataset({store!r})[{node.strip('/')!r}]"
+        )
     return Dataset(p)
+
+
+def _split_node(path: str) -> tuple[str, str | None]:
+    """``(store, "/node")`` for a local ``STORE:/node`` whose store is a directory and whose
+    whole text names nothing (as the command line splits it), else ``(path, None)``."""
+    store, sep, node = path.rpartition(":/")
+    if sep and not os.path.exists(path) and os.path.isdir(store):
+        return store, "/" + node
+    return path, None
 
 
 def _is_group(path: str) -> bool:
     if "://" in path:
         return True
+    store, node = _split_node(path)
     return (
-        os.path.isdir(path)
-        and not os.path.exists(os.path.join(path, "manifest.json"))
-        and os.path.exists(os.path.join(path, "zarr.json"))
+        os.path.isdir(store)
+        and not os.path.exists(os.path.join(store, "manifest.json"))
+        and os.path.exists(os.path.join(store, "zarr.json"))
     )

@@ -182,10 +182,11 @@ class GroupDataset(Dataset):
         info = json.loads(self._raw.info())
         attr = info["attributes"].get("larder")
         if not isinstance(attr, dict) or "manifest" not in attr:
+            at_node = ":/" in path.split("://", 1)[-1]
             raise FormatError(
                 f"{path}: a Zarr group larder did not write from a dataset (no `larder` "
-                "attribute); open its arrays with larder.open(), or make a dataset of it with "
-                "larder.copy(group, directory)"
+                "attribute); open its arrays with larder.open()"
+                + ("" if at_node else ", or make a dataset of it with larder.copy(group, directory)")
             )
         self._manifest = json.loads(attr["manifest"])
         columns = self._manifest["columns"]
@@ -226,12 +227,14 @@ class GroupDataset(Dataset):
 
     def _field(self, name: str) -> pa.Field:
         """The column's Arrow field as larder's Arrow export of the directory makes it:
-        nullable where the column has a validity file, larder's kind and dtype as metadata."""
+        nullable where the column has a validity file or holds floats (NaN exported as null),
+        larder's kind and dtype as metadata."""
         import pyarrow as pa
 
         c = self[name]
         meta = {"larder.kind": c.kind, "larder.dtype": str(c._meta["dtype"])}
-        return pa.field(name, c.arrow_type, nullable=c._meta.get("valid") is not None, metadata=meta)
+        nullable = c._meta.get("valid") is not None or c._nan_is_missing
+        return pa.field(name, c.arrow_type, nullable=nullable, metadata=meta)
 
     def to_pandas(
         self,

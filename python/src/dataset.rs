@@ -47,6 +47,13 @@ pub(crate) fn check_strings(
     py.detach(|| larder::dataset::Strings::open(&bytes, &offsets, rows).map(drop)).py_err()
 }
 
+/// Whether a date-time column's `format` reads an offset or a time zone (larder's rule:
+/// such a column's instants are zoned, UTC; others naive).
+#[pyfunction]
+pub(crate) fn format_reads_zone(format: &str) -> bool {
+    larder::dataset::format_reads_zone(format)
+}
+
 fn arrow_options(columns: Option<Vec<String>>, batch_rows: Option<usize>) -> ArrowOptions {
     let mut options = ArrowOptions::new();
     if let Some(c) = columns {

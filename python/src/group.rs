@@ -15,13 +15,37 @@ pub(crate) struct RawGroup {
     reader: GroupReader,
 }
 
-/// Opens the group at `path` (a local `x.zarr` directory or `s3://bucket/prefix`).
+/// Opens the group at `path`: a local `x.zarr` directory or `s3://bucket/prefix`, or a group
+/// inside either (`x.zarr:/a/b`, `s3://bucket/x.zarr:/a/b`), named as the command line names a
+/// node of a Zarr hierarchy.
 #[pyfunction]
 pub(crate) fn open_group(py: Python<'_>, path: PathBuf) -> PyResult<RawGroup> {
-    let reader = crate::cancel::run_quiet(py, || {
-        GroupReader::open(larder::read_storage(&path)?, "/", &path)
-    })?;
+    let reader = crate::cancel::run_quiet(py, || open_reader(&path))?;
     Ok(RawGroup { reader })
+}
+
+/// The reader of the group at `path` (see [`open_group`]); a node that is an array is an error
+/// that says so, naming the calls that open it.
+fn open_reader(path: &std::path::Path) -> larder::Result<GroupReader> {
+    let node = match larder::Place::parse(path)? {
+        larder::Place::Local(loc) => loc.inner,
+        larder::Place::Object(url) => url.inner().map(str::to_string),
+    };
+    let node = node.unwrap_or_else(|| "/".into());
+    // The storage of the whole hierarchy (`read_storage` leaves the node out).
+    let storage = larder::read_storage(path)?;
+    match GroupReader::open(storage, &node, path) {
+        Ok(reader) => Ok(reader),
+        Err(e) if node.trim_matches('/').is_empty() => Err(e),
+        Err(e) => match larder::open(path) {
+            Ok(_) => Err(larder::Error::invalid(
+                path,
+                "is an array, not a group: open it with larder.open(); a dataset group is \
+                 opened at the group itself",
+            )),
+            Err(_) => Err(e),
+        },
+    }
 }
 
 /// Rows `lo..hi` of the array: `(bytes, None)` for fixed-size elements (native order),

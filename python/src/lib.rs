@@ -27,6 +27,7 @@ fn _larder(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(array::open_column, m)?)?;
     m.add_function(wrap_pyfunction!(dataset::dataset_manifest, m)?)?;
     m.add_function(wrap_pyfunction!(dataset::check_strings, m)?)?;
+    m.add_function(wrap_pyfunction!(dataset::format_reads_zone, m)?)?;
     m.add_function(wrap_pyfunction!(dataset::arrow_stream, m)?)?;
     m.add_function(wrap_pyfunction!(dataset::arrow_schema, m)?)?;
     Ok(())

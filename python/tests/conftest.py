@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -92,3 +95,50 @@ def rss_mib() -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     raise AssertionError("no VmRSS")
+
+
+def interrupted_under_way(
+    call: Callable[[Callable[[Any], None]], Any],
+    dst: Path,
+    started: Callable[[], bool] = lambda: False,
+) -> float | None:
+    """Runs ``call(progress)`` and sends SIGINT as soon as the call is under way: its progress
+    callback reports (at most every 0.2 s, and only while the call runs), or ``started()``
+    (polled every 2 ms: a file the call makes) says so. The signal then comes during the call in
+    a debug build and in a release one alike, where a fixed delay came after a release build's
+    call had ended. Returns the seconds from the signal to KeyboardInterrupt, or None when the
+    call ended first (too little input for this build: the caller gives it more and runs it
+    again): it returned, or its destination ``dst`` exists (a signal that comes as the call
+    returns raises KeyboardInterrupt just after it)."""
+    under_way, finished = threading.Event(), threading.Event()
+    sent: list[float] = []
+
+    def fire() -> None:
+        while not under_way.wait(0.002):
+            if started():
+                break
+        if not finished.is_set():
+            sent.append(time.monotonic())
+            os.kill(os.getpid(), signal.SIGINT)
+
+    helper = threading.Thread(target=fire)
+    helper.start()
+    stopped = None
+    try:
+        call(lambda _: under_way.set())
+    except KeyboardInterrupt:
+        stopped = time.monotonic()
+    finally:
+        finished.set()
+        under_way.set()
+        helper.join()
+    if stopped is None or dst.exists():
+        if sent and stopped is None:  # the call ended as the signal came: let it go by
+            try:
+                time.sleep(0.2)
+            except KeyboardInterrupt:
+                pass
+        return None
+    assert sent, "KeyboardInterrupt without the signal"
+    print(f"KeyboardInterrupt {stopped - sent[0]:.3f} s after SIGINT")  # shown with -s
+    return stopped - sent[0]

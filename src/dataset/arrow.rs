@@ -1,7 +1,11 @@
 //! Arrow export of datasets and columns (feature `arrow`), without copying what Arrow's layout
 //! lets it share: numbers, date-times in seconds to nanoseconds, a string column's offsets and
 //! bytes and a categorical's codes are Arrow buffers over the mapped files, which they keep
-//! alive. What is copied: validity, packed to bits (rows / 8 bytes), bool values (the same), the
+//! alive. Date-times read with an offset or a time zone are `Timestamp(unit, "UTC")`, others
+//! naive `Timestamp(unit)` (UTC wall times). Missing values are Arrow nulls: rows `false` in a validity file and, in a float column
+//! without one, NaN (`convert` stores a missing float as NaN, so NaN there means missing, as in
+//! pandas; pyarrow's CSV reader gives null for both). What is copied: validity, packed to bits
+//! (rows / 8 bytes; for floats only in a batch holding a NaN), bool values (the same), the
 //! categories listed in the manifest, and date-times in days, hours or minutes (Arrow has no
 //! such timestamp unit). The type mapping is in docs/format.md, "Arrow".
 //!
@@ -59,7 +63,12 @@ use crate::sys::{self, MapOwner, Mapping, StringDamage};
 /// and small enough that a batch of strings stays well inside the caches of a consumer.
 pub const DEFAULT_BATCH_ROWS: usize = 65_536;
 
-/// The time zone of exported date-times: larder stores instants as counts since 1970-01-01 UTC.
+/// The time zone of exported zoned date-times ([`DateTimeColumn::zoned`]: read with an offset
+/// or a zone): larder stores instants as counts since 1970-01-01 UTC. Other date-times are
+/// exported without a time zone (naive: UTC wall times), as CSV readers give text without an
+/// offset.
+///
+/// [`DateTimeColumn::zoned`]: super::DateTimeColumn::zoned
 pub const TIME_ZONE: &str = "UTC";
 
 /// Keys of a field's metadata: what larder knows of the column that Arrow's type does not say.
@@ -171,7 +180,8 @@ pub fn schema(ds: &Dataset) -> Result<Schema> {
 }
 
 /// The Arrow field of a column: its name, type (docs/format.md, "Arrow"), nullability (it has a
-/// validity file) and metadata [`KIND_KEY`] and [`DTYPE_KEY`].
+/// validity file, or holds floats, whose NaN are exported as null) and metadata [`KIND_KEY`] and
+/// [`DTYPE_KEY`].
 ///
 /// # Errors
 /// [`Error::UnsupportedDType`] for nothing larder writes today; kept for future kinds.
@@ -194,7 +204,9 @@ pub fn field(data: &ColumnData) -> Result<Field> {
     };
     let metadata =
         [(KIND_KEY.to_string(), data.kind().as_str().to_string()), (DTYPE_KEY.to_string(), dtype)];
-    Ok(Field::new(data.name(), data_type(data), data.validity_file().is_some())
+    let floats =
+        matches!(data, ColumnData::Number(Numbers::F16(_) | Numbers::F32(_) | Numbers::F64(_)));
+    Ok(Field::new(data.name(), data_type(data), floats || data.validity_file().is_some())
         .with_metadata(metadata.into_iter().collect()))
 }
 
@@ -223,7 +235,7 @@ pub fn data_type(data: &ColumnData) -> DataType {
         },
         ColumnData::DateTime(d) => {
             use arrow_schema::TimeUnit as A;
-            let ts = |u| DataType::Timestamp(u, Some(TIME_ZONE.into()));
+            let ts = |u| DataType::Timestamp(u, d.zoned().then(|| TIME_ZONE.into()));
             match d.unit() {
                 TimeUnit::D => DataType::Date32,
                 TimeUnit::H | TimeUnit::M | TimeUnit::S => ts(A::Second),
@@ -269,9 +281,10 @@ fn slice(data: &ColumnData, dictionary: Option<&ArrayRef>, rows: Range<usize>) -
             data.len()
         )));
     }
-    let nulls = match data.validity_file() {
-        Some(v) => Some(NullBuffer::new(bits(v, rows.clone())?)),
-        None => None,
+    let nulls = match (data.validity_file(), data) {
+        (Some(v), _) => Some(NullBuffer::new(bits(v, rows.clone())?)),
+        (None, ColumnData::Number(n)) => nan_nulls(n, rows.clone())?,
+        (None, _) => None,
     };
     Ok(match data {
         ColumnData::Number(n) => numbers(n, rows, nulls)?,
@@ -325,6 +338,44 @@ fn bits(a: &MmapArray<bool>, rows: Range<usize>) -> Result<BooleanBuffer> {
     // Best effort: a refused hint only leaves the pages counted.
     let _ = a.release_range(rows.start, rows.len());
     Ok(packed)
+}
+
+/// The null bitmap of rows `rows` of a float column without a validity file: null where the
+/// value is NaN, which is how `convert` stores a missing float (an empty field or a missing-value
+/// token, `NaN` and `nan` among them by default, as in pandas); `None` when no row of them is
+/// NaN, and for integers. The values read are released from this process's resident set, as
+/// [`bits`] does.
+fn nan_nulls(n: &Numbers, rows: Range<usize>) -> Result<Option<NullBuffer>> {
+    fn of<T: Element + bytemuck::Pod>(
+        a: &MmapArray<T>,
+        rows: Range<usize>,
+        is_nan: impl Fn(&T) -> bool,
+    ) -> Result<Option<NullBuffer>> {
+        // Only the batch's bytes are cast (`as_slice` would check every element of the column
+        // in an unoptimised build); opening the column checked its byte order and alignment.
+        let size = std::mem::size_of::<T>();
+        let values = a
+            .data_bytes()?
+            .get(rows.start * size..rows.end * size)
+            .and_then(|b| bytemuck::try_cast_slice::<u8, T>(b).ok())
+            .ok_or_else(|| {
+                let path = a.path().display();
+                Error::internal(format!("rows {}..{} of {path}", rows.start, rows.end))
+            })?;
+        let nulls = values
+            .iter()
+            .any(&is_nan)
+            .then(|| NullBuffer::new(values.iter().map(|v| !is_nan(v)).collect()));
+        // Best effort: a refused hint only leaves the pages counted.
+        let _ = a.release_range(rows.start * size, rows.len() * size);
+        Ok(nulls)
+    }
+    match n {
+        Numbers::F16(x) => of(x.values_file(), rows, |v| v.is_nan()),
+        Numbers::F32(x) => of(x.values_file(), rows, |v| v.is_nan()),
+        Numbers::F64(x) => of(x.values_file(), rows, |v| v.is_nan()),
+        _ => Ok(None),
+    }
 }
 
 /// Rows `rows` of a number column as an Arrow array over the mapping.
@@ -383,18 +434,19 @@ fn datetimes(
         Error::format(a.path(), at as u64, format!("row {row}: {what}"))
     };
     let valid = |i: usize| nulls.as_ref().is_none_or(|n| n.is_valid(i));
+    let zone = d.zoned().then_some(TIME_ZONE);
     Ok(match d.unit() {
         TimeUnit::S => {
-            Arc::new(primitive::<_, TimestampSecondType>(a, rows, nulls)?.with_timezone(TIME_ZONE))
+            Arc::new(primitive::<_, TimestampSecondType>(a, rows, nulls)?.with_timezone_opt(zone))
         }
         TimeUnit::Ms => Arc::new(
-            primitive::<_, TimestampMillisecondType>(a, rows, nulls)?.with_timezone(TIME_ZONE),
+            primitive::<_, TimestampMillisecondType>(a, rows, nulls)?.with_timezone_opt(zone),
         ),
         TimeUnit::Us => Arc::new(
-            primitive::<_, TimestampMicrosecondType>(a, rows, nulls)?.with_timezone(TIME_ZONE),
+            primitive::<_, TimestampMicrosecondType>(a, rows, nulls)?.with_timezone_opt(zone),
         ),
         TimeUnit::Ns => Arc::new(
-            primitive::<_, TimestampNanosecondType>(a, rows, nulls)?.with_timezone(TIME_ZONE),
+            primitive::<_, TimestampNanosecondType>(a, rows, nulls)?.with_timezone_opt(zone),
         ),
         TimeUnit::D => {
             let v = &a.as_slice()?[rows.clone()];
@@ -427,7 +479,7 @@ fn datetimes(
                     )),
                 })
                 .collect::<Result<Vec<i64>>>()?;
-            Arc::new(TimestampSecondArray::new(secs.into(), nulls).with_timezone(TIME_ZONE))
+            Arc::new(TimestampSecondArray::new(secs.into(), nulls).with_timezone_opt(zone))
         }
     })
 }

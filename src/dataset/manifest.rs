@@ -87,6 +87,35 @@ pub struct ManifestColumn {
     pub fill: Option<String>,
 }
 
+impl ManifestColumn {
+    /// True for a date-time column read with a format that reads an offset or a time zone
+    /// (`%z`, `%:z`, `%::z`, `%:::z`, `%Q`, `%:Q`): its values came with a zone, as
+    /// `pd.read_csv` then gives tz-aware times, so exports say UTC (pandas `datetime64[unit,
+    /// UTC]`, Arrow `Timestamp(unit, "UTC")`). Other date-times (ISO 8601 text, formats without
+    /// a zone) are naive: UTC wall times, as pandas gives text without an offset.
+    pub fn zoned(&self) -> bool {
+        self.format.as_deref().is_some_and(format_reads_zone)
+    }
+}
+
+/// Whether a `strtime` format (a date-time column's `format`) holds a directive that reads an
+/// offset or a time zone: `%`, then flags (`_-0^#`), a width, colons, then `z` or `Q`; `%%` is
+/// a literal `%`. See [`ManifestColumn::zoned`].
+pub fn format_reads_zone(format: &str) -> bool {
+    let mut chars = format.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            continue;
+        }
+        let directive =
+            chars.by_ref().find(|d| !matches!(d, '_' | '-' | '0'..='9' | '^' | '#' | ':'));
+        if matches!(directive, Some('z' | 'Q')) {
+            return true;
+        }
+    }
+    false
+}
+
 /// The files of a large categorical dictionary: the categories' bytes (`|u1`) and their
 /// offsets (`<i8`, one more than there are categories).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -378,6 +407,21 @@ mod tests {
             std::fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
             let e = Manifest::read(dir.path()).unwrap_err().to_string();
             assert!(e.contains("not a plain file name"), "{bad}: {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod zone_tests {
+    use super::format_reads_zone;
+
+    #[test]
+    fn formats_that_read_a_zone() {
+        for f in ["%d/%b/%Y:%H:%M:%S %z", "%F %T%:z", "%F %H:%M %Q", "%F %::z", "%F %:Q"] {
+            assert!(format_reads_zone(f), "{f}");
+        }
+        for f in ["%d/%m/%Y", "%s", "%Y-%m-%d %H:%M:%S%.f", "100%% %F", "%%z %F", "%F z Q"] {
+            assert!(!format_reads_zone(f), "{f}");
         }
     }
 }

@@ -84,7 +84,8 @@ impl ColumnData {
             ColumnKind::DateTime => {
                 let unit = column.dtype()?.time().map_or(TimeUnit::Ns, crate::dtype::Time::unit);
                 let values = Nullable::new(name, column.values()?, validity)?;
-                ColumnData::DateTime(DateTimeColumn { values, unit })
+                let zoned = column.manifest().zoned();
+                ColumnData::DateTime(DateTimeColumn { values, unit, zoned })
             }
             ColumnKind::Categorical => {
                 ColumnData::Categorical(CategoricalColumn::new(column, name, validity)?)
@@ -454,12 +455,20 @@ impl<T: Element> TryFrom<ColumnData> for Nullable<T> {
 pub struct DateTimeColumn {
     values: Nullable<i64>,
     unit: TimeUnit,
+    zoned: bool,
 }
 
 impl DateTimeColumn {
     /// The unit of the stored counts.
     pub fn unit(&self) -> TimeUnit {
         self.unit
+    }
+
+    /// True when the values were read with an offset or a time zone
+    /// ([`ManifestColumn::zoned`](super::ManifestColumn::zoned)): UTC instants that exports
+    /// mark as UTC; otherwise naive (UTC wall times).
+    pub fn zoned(&self) -> bool {
+        self.zoned
     }
 
     /// The raw counts with their validity (missing rows hold 0).

@@ -16,6 +16,7 @@ Prints "N passed, M failed" and exits non-zero on any failure.
 import datetime as dt
 import json
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -62,8 +63,12 @@ def _array(d: Path, col: dict, rows: int, lo: int, hi: int, dictionary):
         if unit in ("h", "m"):
             ints = ints * (3600 if unit == "h" else 60)
             unit = "s"
+        # Zoned (UTC) when the column was read with a format that reads an offset or a zone,
+        # naive otherwise (larder's rule, `ManifestColumn::zoned`).
+        fmt = col.get("format") or ""
+        zoned = re.search(r"%[-_0^#0-9:]*[zQ]", fmt.replace("%%", "")) is not None
         return pa.Array.from_buffers(
-            pa.timestamp(unit, tz="UTC"), n, [nulls, pa.py_buffer(ints)], null_count
+            pa.timestamp(unit, tz="UTC" if zoned else None), n, [nulls, pa.py_buffer(ints)], null_count
         )
     return pa.Array.from_buffers(
         pa.from_numpy_dtype(values.dtype), n, [nulls, pa.py_buffer(values)], null_count
