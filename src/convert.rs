@@ -500,6 +500,7 @@ impl ConvertOptions {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(Error::io(&tmp, e)),
             _ => {}
         }
+        crate::zones::build_after_convert(&tmp); // renamed into place with the columns they describe
         faults::before(&*self.faults, Step::Rename, out)?;
         crate::fsutil::rename_durably(&tmp, out)?;
         let mut notes = notes;
@@ -576,6 +577,7 @@ impl ConvertOptions {
             other => other?,
         }
         let mut before = Manifest::read(dataset)?;
+        let zones = crate::zones::before_append(dataset);
         let tmp = append::staging_dir(dataset);
         commit::remove_leftovers(&tmp)?;
         let mut held = workdir::check_temp_dir(&tmp, dataset)?;
@@ -627,6 +629,7 @@ impl ConvertOptions {
             let loaded = match commit::prepare_or_discard(dataset, &tmp, &before, faults)? {
                 commit::Prepared::Journal(j) => {
                     commit::apply(dataset, &tmp, &j, faults)?;
+                    crate::zones::after_append(dataset, &zones);
                     drop(dir_lock);
                     return Ok(AppendReport::of(j.after, true, skipped, resumed, bytes));
                 }
@@ -643,6 +646,9 @@ impl ConvertOptions {
         if held.is_some() {
             // Only a run killed before its first checkpoint left it.
             fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        }
+        if finished.is_some() {
+            crate::zones::after_append(dataset, &zones);
         }
         Ok(AppendReport::of(before, finished.is_some(), skipped, resumed, bytes))
     }

@@ -102,6 +102,7 @@ pub mod select;
 pub mod store;
 mod sys;
 pub mod zarr;
+pub mod zones;
 
 pub use convert::{ConvertOptions, ConvertReport};
 pub use dataset::Dataset;

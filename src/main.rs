@@ -15,6 +15,7 @@
 
 mod bench;
 mod convert_cli;
+mod index_cli;
 mod report;
 mod transfer;
 
@@ -140,6 +141,9 @@ enum Command {
     /// Convert CSV files (plain, gzip or zstd) into a dataset directory: one memory-mapped .npy per column and a
     /// manifest.json (see docs/cli.md).
     Convert(convert_cli::ConvertArgs),
+    /// Build the zone maps of a dataset (per 8,192 rows of each column: min, max, missing and
+    /// NaN counts, codes present), or show what they prune for a filter (--explain).
+    Index(index_cli::IndexArgs),
     /// Run an experiment and print its measurements.
     Bench {
         #[command(subcommand)]
@@ -420,6 +424,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Bench { bench } => run_bench(bench, &mut out)?,
         Command::Convert(args) => convert_cli::convert(&args, &mut out)?,
+        Command::Index(args) => index_cli::index(&args, &mut out)?,
     }
     out.flush()?;
     Ok(())
