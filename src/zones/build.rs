@@ -170,7 +170,7 @@ fn write_zone_file(dir: &Path, name: String, bytes: &[u8]) -> Result<ZoneFile> {
 fn kept_prefix(
     dir: &Path,
     f: &ZoneFile,
-    dtype: &DType,
+    dtype: DType,
     old_zones: usize,
     width: usize,
     zones: usize,
@@ -187,15 +187,52 @@ fn kept_prefix(
     Ok(out)
 }
 
+/// The zone files' data of the zones an append leaves as they were (wholly before its first
+/// row; the same dtype, so the same bytes): min/max, counts, code bitmaps.
+type Prefix = (Vec<u8>, Vec<u8>, Option<Vec<u8>>);
+
+/// How many zones of `entry` (made for `old_rows` rows) an append keeps, and their data;
+/// `(0, None)` when they cannot be read or the bitmap narrowed (then all are computed).
+fn kept_zones(
+    dir: &Path,
+    entry: &IndexColumn,
+    old_rows: usize,
+    dtype: DType,
+    width: Option<usize>,
+) -> (usize, Option<Prefix>) {
+    let zone = usize::try_from(ZONE_ROWS).unwrap_or(usize::MAX);
+    let (keep, old_zones) = (old_rows / zone, old_rows.div_ceil(zone));
+    let u4 = DType::native(ElementType::U32);
+    let u1 = DType::native(ElementType::U8);
+    let min_max = kept_prefix(dir, &entry.min_max, dtype, old_zones, 2, keep, 2);
+    let counts = kept_prefix(dir, &entry.counts, u4, old_zones, 2, keep, 2);
+    let codes = match (&entry.codes, entry.categories, width) {
+        (Some(file), Some(categories), Some(new_width)) => {
+            let old_width = usize::try_from(categories.div_ceil(8)).unwrap_or(usize::MAX);
+            if old_width <= new_width {
+                kept_prefix(dir, file, u1, old_zones, old_width, keep, new_width).map(Some)
+            } else {
+                Err("narrower bitmap".into())
+            }
+        }
+        (_, _, None) => Ok(None),
+        _ => Err("no bitmap before".into()),
+    };
+    match (min_max, counts, codes) {
+        (Ok(min_max), Ok(counts), Ok(codes)) => (keep, Some((min_max, counts, codes))),
+        _ => (0, None),
+    }
+}
+
 /// Builds (or, given the index that was current before an append, extends) the zone maps of
 /// the dataset in `dir`.
 pub(super) fn build(dir: &Path, before: Option<&Index>) -> Result<BuildReport> {
     let ds = Dataset::open(dir)?;
     let zdir = dir.join(ZONES_DIR);
     std::fs::create_dir_all(&zdir).map_err(|e| Error::io(&zdir, e))?;
-    let z = usize::try_from(ZONE_ROWS).map_err(|e| Error::internal(e.to_string()))?;
+    let zone = usize::try_from(ZONE_ROWS).map_err(|e| Error::internal(e.to_string()))?;
     let rows = usize::try_from(ds.rows()).map_err(|e| Error::internal(e.to_string()))?;
-    let zones = rows.div_ceil(z);
+    let zones = rows.div_ceil(zone);
     let mut report = BuildReport { zones: zones as u64, ..BuildReport::default() };
     let mut index = Index {
         version: files::VERSION,
@@ -225,30 +262,9 @@ pub(super) fn build(dir: &Path, before: Option<&Index>) -> Result<BuildReport> {
             _ => None,
         };
         let stem = c.manifest().file.strip_suffix(".npy").unwrap_or(&c.manifest().file);
-        // Zones wholly before the first new row are kept (the same dtype, so the same bytes).
         let (from, mut prefix) = match old {
-            Some((e, old_rows)) if e.dtype == c.manifest().dtype && old_rows <= rows => {
-                let (keep, old_zones) = (old_rows / z, old_rows.div_ceil(z));
-                let u4 = DType::native(ElementType::U32);
-                let u1 = DType::native(ElementType::U8);
-                let mm = kept_prefix(dir, &e.min_max, &dtype, old_zones, 2, keep, 2);
-                let counts = kept_prefix(dir, &e.counts, &u4, old_zones, 2, keep, 2);
-                let codes = match (&e.codes, e.categories, width) {
-                    (Some(f), Some(n), Some(w)) => {
-                        let old_w = usize::try_from(n.div_ceil(8)).unwrap_or(usize::MAX);
-                        if old_w <= w {
-                            kept_prefix(dir, f, &u1, old_zones, old_w, keep, w).map(Some)
-                        } else {
-                            Err("narrower bitmap".into())
-                        }
-                    }
-                    (_, _, None) => Ok(None),
-                    _ => Err("no bitmap before".into()),
-                };
-                match (mm, counts, codes) {
-                    (Ok(mm), Ok(counts), Ok(codes)) => (keep, Some((mm, counts, codes))),
-                    _ => (0, None),
-                }
+            Some((entry, old_rows)) if entry.dtype == c.manifest().dtype && old_rows <= rows => {
+                kept_zones(dir, entry, old_rows, dtype, width)
             }
             _ => (0, None),
         };
@@ -299,6 +315,20 @@ pub(super) fn build(dir: &Path, before: Option<&Index>) -> Result<BuildReport> {
         });
     }
     let text = serde_json::to_vec_pretty(&index).map_err(|e| Error::internal(e.to_string()))?;
-    report.bytes += write_bytes_atomically(&zdir.join(ZONES_INDEX), &text)?;
+    let path = zdir.join(ZONES_INDEX);
+    report.bytes += write_bytes_atomically(&path, &text)?;
+    // A column file changed later in the same tick of the file system's clock as its last
+    // write would keep its times. So the index is rewritten until the clock, as the file
+    // system stamps it, has moved past every tied file's change time: then any later write
+    // to one shows (`git`'s "racily clean" entries, avoided rather than rechecked).
+    let newest = index.columns.iter().flat_map(|c| &c.tie).map(|t| t.ctime_ns).max();
+    for _ in 0..500 {
+        let now = tie_of(&zdir, ZONES_INDEX)?.mtime_ns;
+        if newest.is_none_or(|n| now > n) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        write_bytes_atomically(&path, &text)?;
+    }
     Ok(report)
 }

@@ -218,14 +218,14 @@ pub(crate) fn current_index(ds: &Dataset) -> Option<Index> {
 }
 
 /// Parses an `.npy` zone file of shape `(zones, width)` and dtype `dtype`; the data bytes.
-pub(crate) fn zone_data<'a>(
-    bytes: &'a [u8],
-    dtype: &DType,
+pub(crate) fn zone_data(
+    bytes: &[u8],
+    dtype: DType,
     zones: usize,
     width: usize,
-) -> std::result::Result<&'a [u8], String> {
+) -> std::result::Result<&[u8], String> {
     let h = Header::parse(bytes).map_err(|e| e.to_string())?;
-    if h.dtype != *dtype || h.fortran_order || h.shape != [zones, width] {
+    if h.dtype != dtype || h.fortran_order || h.shape != [zones, width] {
         return Err(format!(
             "holds {} {:?}, expected {} {:?}",
             h.dtype.typestr(),
@@ -249,7 +249,7 @@ pub(crate) fn npy_bytes(dtype: DType, zones: usize, width: usize, data: &[u8]) -
 }
 
 /// The values of a min/max file's data as numbers.
-fn nums(data: &[u8], dtype: &DType, kind: StatKind) -> Result<Vec<Num>> {
+fn nums(data: &[u8], dtype: DType, kind: StatKind) -> Result<Vec<Num>> {
     macro_rules! each {
         ($t:ty, $conv:expr) => {{
             let size = std::mem::size_of::<$t>();
@@ -281,6 +281,7 @@ fn nums(data: &[u8], dtype: &DType, kind: StatKind) -> Result<Vec<Num>> {
 }
 
 /// One column's zone maps from its entry, checked; `Err(reason)` when they cannot be used.
+#[allow(clippy::many_single_char_names)] // c the column, e its entry, as elsewhere here
 fn load_column(
     ds: &Dataset,
     c: &Column<'_>,
@@ -297,20 +298,20 @@ fn load_column(
     let dir = ds.path();
     let checked = (|| {
         let mm_file = read_zone_file(dir, &e.min_max)?;
-        let mm = zone_data(&mm_file, &dtype, zones, 2)
+        let mm = zone_data(&mm_file, dtype, zones, 2)
             .map_err(|w| format!("{}: {w}", e.min_max.file))?
             .to_vec();
         let counts = read_zone_file(dir, &e.counts)?;
         let u4 = DType::native(ElementType::U32);
         let counts =
-            zone_data(&counts, &u4, zones, 2).map_err(|w| format!("{}: {w}", e.counts.file))?;
+            zone_data(&counts, u4, zones, 2).map_err(|w| format!("{}: {w}", e.counts.file))?;
         let counts: Vec<u32> =
             counts.chunks_exact(4).map(bytemuck::pod_read_unaligned::<u32>).collect();
         let codes = match (&e.codes, e.categories) {
             (Some(f), Some(n)) => {
                 let width = usize::try_from(n.div_ceil(8)).map_err(|e| e.to_string())?;
                 let b = read_zone_file(dir, f)?;
-                let d = zone_data(&b, &DType::native(ElementType::U8), zones, width)
+                let d = zone_data(&b, DType::native(ElementType::U8), zones, width)
                     .map_err(|w| format!("{}: {w}", f.file))?;
                 Some((width, d.to_vec()))
             }
@@ -322,7 +323,7 @@ fn load_column(
         Ok(v) => v,
         Err(why) => return Ok(Err(why)),
     };
-    let all = nums(&mm, &dtype, kind)?;
+    let all = nums(&mm, dtype, kind)?;
     let labels = match c.categories()? {
         Some(k) if kind == StatKind::Codes => {
             let mut map = HashMap::new();

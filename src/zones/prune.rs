@@ -8,7 +8,12 @@
 //! bitmap. Whatever the statistics cannot decide is `t = f = true`: the zone is kept. NaN
 //! makes both possible, whichever way an evaluation orders it.
 
+// Zone math reads best with its usual short names: z a zone, i its index, c a column's
+// statistics, v a value, t and f the two facts.
+#![allow(clippy::many_single_char_names)]
+
 use std::cmp::Ordering;
+use std::cmp::Ordering::{Equal, Greater, Less};
 
 use super::files::StatKind;
 use super::{ColumnZones, Num, ZoneMaps};
@@ -104,7 +109,7 @@ fn literal(e: &Expr) -> Option<Literal> {
         Expr::Literal { value, .. } => Some(value.clone()),
         Expr::Negate(inner) => match literal(inner)? {
             Literal::Int(i) => i.checked_neg().map(Literal::Int),
-            Literal::UInt(u) => Some(Literal::Float(-(u as f64))),
+            // A value past i64 negated would be a rounded float: left to the evaluation.
             Literal::Float(f) => Some(Literal::Float(-f)),
             _ => None,
         },
@@ -112,22 +117,31 @@ fn literal(e: &Expr) -> Option<Literal> {
     }
 }
 
-/// A value as the column's statistics compare, if it compares with them: `None` for a value
-/// of another kind (left to the evaluation, which refuses it or decides otherwise), NULL and
-/// NaN. A label a categorical does not have is `Some(None)`: it matches no row.
-fn key(c: &ColumnZones, v: &Literal) -> Option<Option<Num>> {
-    Some(Some(match (c.kind, v) {
+/// A value as a column's statistics compare it.
+enum Key {
+    /// A value of another kind (left to the evaluation, which refuses it or decides
+    /// otherwise), NULL or NaN: the statistics cannot tell.
+    Unknown,
+    /// A label the categorical does not have: it equals no value.
+    NoLabel,
+    Num(Num),
+}
+
+/// `v` as the statistics of `c` compare it.
+fn key(c: &ColumnZones, v: &Literal) -> Key {
+    Key::Num(match (c.kind, v) {
         (StatKind::Int | StatKind::Float, Literal::Int(i)) => Num::I(i128::from(*i)),
         (StatKind::Int | StatKind::Float, Literal::UInt(u)) => Num::I(i128::from(*u)),
         (StatKind::Int | StatKind::Float, Literal::Float(f)) if !f.is_nan() => Num::F(*f),
         (StatKind::Int, Literal::Bool(b)) => Num::I(i128::from(*b)),
         (StatKind::DateTime, Literal::Time(ns)) => Num::I(i128::from(*ns)),
-        (StatKind::Codes, Literal::Str(s)) => match c.labels.as_ref()?.get(s) {
-            Some(&code) => Num::I(i128::from(code)),
-            None => return Some(None),
+        (StatKind::Codes, Literal::Str(s)) => match c.labels.as_ref().map(|l| l.get(s)) {
+            Some(Some(&code)) => Num::I(i128::from(code)),
+            Some(None) => return Key::NoLabel,
+            None => return Key::Unknown,
         },
-        _ => return None,
-    }))
+        _ => return Key::Unknown,
+    })
 }
 
 /// Exact order of two numbers; `None` with NaN.
@@ -156,7 +170,7 @@ fn cmp_int_float(i: i128, f: f64) -> Option<Ordering> {
     #[allow(clippy::cast_possible_truncation)]
     let w = whole as i128; // exact: |whole| < 1e30 < 2^127, and whole is an integer
     match i.cmp(&w) {
-        Ordering::Equal => (0.0).partial_cmp(&(f - whole)),
+        Equal => (0.0).partial_cmp(&(f - whole)),
         o => Some(o),
     }
 }
@@ -164,7 +178,6 @@ fn cmp_int_float(i: i128, f: f64) -> Option<Ordering> {
 /// May some value of the zone, in `[lo, hi]`, be TRUE / FALSE for `x op v`.
 fn range_tf(lo: Num, hi: Num, op: BinaryOp, v: Num) -> Tf {
     let (Some(l), Some(h)) = (cmp(lo, v), cmp(hi, v)) else { return UNKNOWN };
-    use Ordering::{Equal, Greater, Less};
     let all_equal = l == Equal && h == Equal;
     let inside = l != Greater && h != Less;
     match op {
@@ -189,19 +202,19 @@ fn compare(maps: &ZoneMaps, c: &ColumnZones, z: u64, op: BinaryOp, v: &Literal) 
     if c.kind == StatKind::Codes && !matches!(op, BinaryOp::Eq | BinaryOp::Ne) {
         return UNKNOWN;
     }
-    let Some(v) = key(c, v) else { return UNKNOWN };
     let i = usize::try_from(z).unwrap_or(usize::MAX);
     let len = maps.zone_len(z);
     let (n, nan) = values_in(c, i, len);
-    let mut r = match v {
+    let mut r = match key(c, v) {
+        Key::Unknown => return UNKNOWN,
         // A label the categorical lacks: equal to no value, unequal to all.
-        None => match op {
+        Key::NoLabel => match op {
             BinaryOp::Eq => Tf { t: false, f: n > 0 },
             BinaryOp::Ne => Tf { t: n > 0, f: false },
             _ => return UNKNOWN,
         },
-        Some(_) if n == 0 => Tf { t: false, f: false },
-        Some(v) => match (&c.codes, op) {
+        Key::Num(_) if n == 0 => Tf { t: false, f: false },
+        Key::Num(v) => match (&c.codes, op) {
             (Some((w, bits)), BinaryOp::Eq | BinaryOp::Ne) => {
                 let row = &bits[i * w..(i + 1) * w];
                 let r = codes_tf(row, &[v]);
@@ -239,21 +252,20 @@ fn in_list(c: &ColumnZones, z: u64, list: &[(Literal, usize)]) -> Tf {
     let mut keys = Vec::new();
     for (v, _) in list.iter().filter(|(v, _)| *v != Literal::Null) {
         match key(c, v) {
-            None => return UNKNOWN,
-            Some(Some(k)) => keys.push(k),
-            Some(None) => {}
+            Key::Unknown => return UNKNOWN,
+            Key::Num(k) => keys.push(k),
+            Key::NoLabel => {}
         }
     }
     if c.nans[i] > 0 {
         return UNKNOWN;
     }
-    let r = match &c.codes {
-        Some((w, bits)) => codes_tf(&bits[i * w..(i + 1) * w], &keys),
-        None => {
-            let t = keys.iter().any(|&k| range_tf(c.min[i], c.max[i], BinaryOp::Eq, k).t);
-            let f = keys.iter().all(|&k| range_tf(c.min[i], c.max[i], BinaryOp::Eq, k).f);
-            Tf { t, f }
-        }
+    let r = if let Some((w, bits)) = &c.codes {
+        codes_tf(&bits[i * w..(i + 1) * w], &keys)
+    } else {
+        let t = keys.iter().any(|&k| range_tf(c.min[i], c.max[i], BinaryOp::Eq, k).t);
+        let f = keys.iter().all(|&k| range_tf(c.min[i], c.max[i], BinaryOp::Eq, k).f);
+        Tf { t, f }
     };
     // `x IN (…, NULL)` is NULL, not FALSE, where x matches nothing in the list.
     Tf { t: r.t, f: r.f && !has_null }

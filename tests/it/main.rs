@@ -71,3 +71,4 @@ mod tokens;
 mod views;
 mod wide;
 mod xarray_groups;
+mod zones;
