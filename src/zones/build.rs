@@ -10,7 +10,6 @@ use super::{BuildReport, ZONE_ROWS, ZONES_DIR, ZONES_INDEX};
 use crate::dataset::{Column, Dataset};
 use crate::dtype::{DType, Element, ElementType};
 use crate::error::{Error, Result};
-use crate::fsutil::write_bytes_atomically;
 
 /// A value a zone keeps the smallest and largest of.
 trait ZoneValue: Element + PartialOrd {
@@ -86,25 +85,44 @@ fn zone_stats<T: ZoneValue>(
         let (mut lo, mut hi): (Option<T>, Option<T>) = (None, None);
         let (mut nulls, mut nans) = (0u32, 0u32);
         let mut bits = codes.as_ref().map(|(w, _)| vec![0u8; *w]);
-        for (i, &v) in zone.iter().enumerate() {
-            if valid.is_some_and(|ok| !ok[start + i]) {
-                nulls += 1;
-                continue;
+        let ok = valid.map(|v| &v[start..end]);
+        if ok.is_none() && bits.is_none() {
+            // The common case, kept branch-light: no missing values, no codes.
+            for &v in zone {
+                if v.is_nan() {
+                    nans += 1;
+                } else if let (Some(l), Some(h)) = (lo.as_mut(), hi.as_mut()) {
+                    if v < *l {
+                        *l = v;
+                    }
+                    if v > *h {
+                        *h = v;
+                    }
+                } else {
+                    (lo, hi) = (Some(v), Some(v));
+                }
             }
-            if v.is_nan() {
-                nans += 1;
-                continue;
-            }
-            if lo.is_none_or(|m| v < m) {
-                lo = Some(v);
-            }
-            if hi.is_none_or(|m| v > m) {
-                hi = Some(v);
-            }
-            if let Some(b) = bits.as_mut() {
-                match v.code().filter(|k| k / 8 < b.len()) {
-                    Some(k) => b[k / 8] |= 1 << (k % 8),
-                    None => codes_ok = false,
+        } else {
+            for (i, &v) in zone.iter().enumerate() {
+                if ok.is_some_and(|ok| !ok[i]) {
+                    nulls += 1;
+                    continue;
+                }
+                if v.is_nan() {
+                    nans += 1;
+                    continue;
+                }
+                if lo.is_none_or(|m| v < m) {
+                    lo = Some(v);
+                }
+                if hi.is_none_or(|m| v > m) {
+                    hi = Some(v);
+                }
+                if let Some(b) = bits.as_mut() {
+                    match v.code().filter(|k| k / 8 < b.len()) {
+                        Some(k) => b[k / 8] |= 1 << (k % 8),
+                        None => codes_ok = false,
+                    }
                 }
             }
         }
@@ -158,10 +176,23 @@ fn bitmap_width(categories: u64, code_size: usize) -> Option<usize> {
     (width > 0 && width <= budget).then_some(width)
 }
 
+/// Replaces `path` by a file holding `bytes` (a temporary file renamed over it, so a reader
+/// sees the old file or the new one), without syncing: zone files need no durability, since
+/// one a crash leaves short or stale fails its size or hash check in the index and is ignored.
+fn replace_unsynced(path: &Path, bytes: &[u8]) -> Result<u64> {
+    let tmp = crate::fsutil::temp_sibling(path);
+    let done = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = done {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::io(path, e));
+    }
+    Ok(bytes.len() as u64)
+}
+
 /// Writes one zone file; its entry in the index.
 fn write_zone_file(dir: &Path, name: String, bytes: &[u8]) -> Result<ZoneFile> {
     let path = dir.join(ZONES_DIR).join(&name);
-    let len = write_bytes_atomically(&path, bytes)?;
+    let len = replace_unsynced(&path, bytes)?;
     Ok(ZoneFile { file: name, len, xxh3: files::hash(bytes) })
 }
 
@@ -224,9 +255,96 @@ fn kept_zones(
     }
 }
 
+/// What building one column's zone maps came to.
+enum Outcome {
+    Built(Box<IndexColumn>),
+    Skipped(String, String),
+    /// Not current before an append: left out of the index.
+    LeftOut,
+}
+
+/// Builds (or extends) the zone maps of column `c` of a dataset of `rows` rows.
+fn build_column(
+    dir: &Path,
+    c: &Column<'_>,
+    before: Option<&Index>,
+    rows: usize,
+    zones: usize,
+) -> Result<Outcome> {
+    let name = c.name().to_string();
+    let Some(kind) = stat_kind(c)? else {
+        return Ok(Outcome::Skipped(name, "a string column has no zone maps".into()));
+    };
+    // Only zone maps current before an append are extended; the others are left out.
+    let old = match before {
+        Some(b) => match b.columns.iter().find(|e| e.name == name) {
+            Some(e) => Some((e, usize::try_from(b.rows).unwrap_or(0))),
+            None => return Ok(Outcome::LeftOut),
+        },
+        None => None,
+    };
+    let tie = column_files(c).iter().map(|f| tie_of(dir, f)).collect::<Result<Vec<_>>>()?;
+    let dtype = c.dtype()?;
+    let categories = files::category_count(c)?;
+    let width = match (kind, categories) {
+        (StatKind::Codes, Some(n)) => bitmap_width(n, dtype.element().size()),
+        _ => None,
+    };
+    let stem = c.manifest().file.strip_suffix(".npy").unwrap_or(&c.manifest().file);
+    let (from, prefix) = match old {
+        Some((entry, old_rows)) if entry.dtype == c.manifest().dtype && old_rows <= rows => {
+            kept_zones(dir, entry, old_rows, dtype, width)
+        }
+        _ => (0, None),
+    };
+    let stats = column_stats(c, from, width)?;
+    let (mut mm, mut counts, mut codes) = (stats.min_max, stats.counts, stats.codes);
+    if let Some((p_mm, p_counts, p_codes)) = prefix {
+        mm = [p_mm, mm].concat();
+        let p_counts: Vec<u32> =
+            p_counts.chunks_exact(4).map(bytemuck::pod_read_unaligned::<u32>).collect();
+        counts = [p_counts, counts].concat();
+        codes = match (p_codes, codes) {
+            (Some(p), Some((w, c))) => Some((w, [p, c].concat())),
+            _ => None,
+        };
+    }
+    // The files must not have changed while they were read.
+    let after = column_files(c).iter().map(|f| tie_of(dir, f)).collect::<Result<Vec<_>>>()?;
+    if after != tie {
+        return Ok(Outcome::Skipped(name, "its files changed while it was indexed".into()));
+    }
+    let u4 = DType::native(ElementType::U32);
+    let min_max =
+        write_zone_file(dir, format!("{stem}.min-max.npy"), &npy_bytes(dtype, zones, 2, &mm))?;
+    let counts = write_zone_file(
+        dir,
+        format!("{stem}.counts.npy"),
+        &npy_bytes(u4, zones, 2, bytemuck::cast_slice(&counts)),
+    )?;
+    let codes = match codes {
+        Some((w, bits)) => Some(write_zone_file(
+            dir,
+            format!("{stem}.codes.npy"),
+            &npy_bytes(DType::native(ElementType::U8), zones, w, &bits),
+        )?),
+        None => None,
+    };
+    Ok(Outcome::Built(Box::new(IndexColumn {
+        name,
+        dtype: c.manifest().dtype.clone(),
+        categories: categories.filter(|_| kind == StatKind::Codes),
+        tie,
+        min_max,
+        counts,
+        codes,
+    })))
+}
+
 /// Builds (or, given the index that was current before an append, extends) the zone maps of
-/// the dataset in `dir`.
+/// the dataset in `dir`, columns in parallel.
 pub(super) fn build(dir: &Path, before: Option<&Index>) -> Result<BuildReport> {
+    use rayon::prelude::*;
     let ds = Dataset::open(dir)?;
     let zdir = dir.join(ZONES_DIR);
     std::fs::create_dir_all(&zdir).map_err(|e| Error::io(&zdir, e))?;
@@ -240,83 +358,24 @@ pub(super) fn build(dir: &Path, before: Option<&Index>) -> Result<BuildReport> {
         rows: ds.rows(),
         columns: Vec::new(),
     };
-    for c in ds.columns() {
-        let name = c.name().to_string();
-        let Some(kind) = stat_kind(&c)? else {
-            report.skipped.push((name, "a string column has no zone maps".into()));
-            continue;
-        };
-        // Only zone maps current before an append are extended; the others are left out.
-        let old = match before {
-            Some(b) => match b.columns.iter().find(|e| e.name == name) {
-                Some(e) => Some((e, usize::try_from(b.rows).unwrap_or(0))),
-                None => continue,
-            },
-            None => None,
-        };
-        let tie = column_files(&c).iter().map(|f| tie_of(dir, f)).collect::<Result<Vec<_>>>()?;
-        let dtype = c.dtype()?;
-        let categories = files::category_count(&c)?;
-        let width = match (kind, categories) {
-            (StatKind::Codes, Some(n)) => bitmap_width(n, dtype.element().size()),
-            _ => None,
-        };
-        let stem = c.manifest().file.strip_suffix(".npy").unwrap_or(&c.manifest().file);
-        let (from, mut prefix) = match old {
-            Some((entry, old_rows)) if entry.dtype == c.manifest().dtype && old_rows <= rows => {
-                kept_zones(dir, entry, old_rows, dtype, width)
+    let columns: Vec<Column<'_>> = ds.columns().collect();
+    let outcomes: Vec<Result<Outcome>> =
+        columns.par_iter().map(|c| build_column(dir, c, before, rows, zones)).collect();
+    for outcome in outcomes {
+        match outcome? {
+            Outcome::Built(e) => {
+                report.bytes +=
+                    e.min_max.len + e.counts.len + e.codes.as_ref().map_or(0, |f| f.len);
+                report.columns += 1;
+                index.columns.push(*e);
             }
-            _ => (0, None),
-        };
-        let stats = column_stats(&c, from, width)?;
-        let (mut mm, mut counts, mut codes) = (stats.min_max, stats.counts, stats.codes);
-        if let Some((p_mm, p_counts, p_codes)) = prefix.take() {
-            mm = [p_mm, mm].concat();
-            let p_counts: Vec<u32> =
-                p_counts.chunks_exact(4).map(bytemuck::pod_read_unaligned::<u32>).collect();
-            counts = [p_counts, counts].concat();
-            codes = match (p_codes, codes) {
-                (Some(p), Some((w, c))) => Some((w, [p, c].concat())),
-                _ => None,
-            };
+            Outcome::Skipped(name, why) => report.skipped.push((name, why)),
+            Outcome::LeftOut => {}
         }
-        // The files must not have changed while they were read.
-        let after = column_files(&c).iter().map(|f| tie_of(dir, f)).collect::<Result<Vec<_>>>()?;
-        if after != tie {
-            report.skipped.push((name, "its files changed while it was indexed".into()));
-            continue;
-        }
-        let u4 = DType::native(ElementType::U32);
-        let min_max =
-            write_zone_file(dir, format!("{stem}.min-max.npy"), &npy_bytes(dtype, zones, 2, &mm))?;
-        let counts = write_zone_file(
-            dir,
-            format!("{stem}.counts.npy"),
-            &npy_bytes(u4, zones, 2, bytemuck::cast_slice(&counts)),
-        )?;
-        let codes = match codes {
-            Some((w, bits)) => Some(write_zone_file(
-                dir,
-                format!("{stem}.codes.npy"),
-                &npy_bytes(DType::native(ElementType::U8), zones, w, &bits),
-            )?),
-            None => None,
-        };
-        report.bytes += min_max.len + counts.len + codes.as_ref().map_or(0, |f| f.len);
-        report.columns += 1;
-        index.columns.push(IndexColumn {
-            name,
-            dtype: c.manifest().dtype.clone(),
-            categories: categories.filter(|_| kind == StatKind::Codes),
-            tie,
-            min_max,
-            counts,
-            codes,
-        });
     }
     let text = serde_json::to_vec_pretty(&index).map_err(|e| Error::internal(e.to_string()))?;
     let path = zdir.join(ZONES_INDEX);
-    report.bytes += write_bytes_atomically(&path, &text)?;
+    report.bytes += replace_unsynced(&path, &text)?;
     // A column file changed later in the same tick of the file system's clock as its last
     // write would keep its times. So the index is rewritten until the clock, as the file
     // system stamps it, has moved past every tied file's change time: then any later write
@@ -328,7 +387,7 @@ pub(super) fn build(dir: &Path, before: Option<&Index>) -> Result<BuildReport> {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(5));
-        write_bytes_atomically(&path, &text)?;
+        replace_unsynced(&path, &text)?;
     }
     Ok(report)
 }
