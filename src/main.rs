@@ -17,6 +17,7 @@ mod bench;
 mod convert_cli;
 mod index_cli;
 mod report;
+mod sort_cli;
 mod transfer;
 
 use std::io::{self, Write};
@@ -144,6 +145,9 @@ enum Command {
     /// Build the zone maps of a dataset (per 8,192 rows of each column: min, max, missing and
     /// NaN counts, codes present), or show what they prune for a filter (--explain).
     Index(index_cli::IndexArgs),
+    /// Write a dataset's rows sorted by some of its columns as a new dataset, in bounded memory;
+    /// or only the first K (--limit).
+    Sort(sort_cli::SortArgs),
     /// Run an experiment and print its measurements.
     Bench {
         #[command(subcommand)]
@@ -425,6 +429,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Bench { bench } => run_bench(bench, &mut out)?,
         Command::Convert(args) => convert_cli::convert(&args, &mut out)?,
         Command::Index(args) => index_cli::index(&args, &mut out)?,
+        Command::Sort(args) => sort_cli::sort(&args, &mut out)?,
     }
     out.flush()?;
     Ok(())

@@ -76,6 +76,17 @@ pub(crate) struct ColumnZones {
     pub(crate) codes: Option<(usize, Vec<u8>)>,
     /// A categorical's categories, for labels in expressions.
     pub(crate) labels: Option<HashMap<String, u64>>,
+    /// Nanoseconds per stored unit of a datetime column (1 for the others).
+    pub(crate) scale: i128,
+}
+
+/// The extreme value of a zone ([`ZoneMaps::extreme`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Extreme {
+    /// The zone holds only missing values (and NaN).
+    Missing,
+    /// Its smallest or largest value, in the column's stored units.
+    Value(Num),
 }
 
 /// The zone maps of a dataset, checked against its files (see the module docs).
@@ -156,6 +167,21 @@ impl ZoneMaps {
     /// of the kept rows touches.
     pub fn explain(&self, expr: &crate::expr::Expr) -> Explain {
         explain::explain(self, expr)
+    }
+
+    /// The smallest (or `largest`) value of zone `z` of `column`, if its zone maps are
+    /// current and the column is a number, bool or datetime.
+    pub(crate) fn extreme(&self, column: &str, z: u64, largest: bool) -> Option<Extreme> {
+        let c = self.columns.get(column).filter(|c| c.kind != files::StatKind::Codes)?;
+        let i = usize::try_from(z).ok()?;
+        let missing = u64::from(*c.nulls.get(i)?) + u64::from(*c.nans.get(i)?);
+        if missing >= self.zone_len(z) {
+            return Some(Extreme::Missing);
+        }
+        Some(Extreme::Value(match if largest { c.max[i] } else { c.min[i] } {
+            Num::I(v) => Num::I(v / c.scale),
+            Num::F(f) => Num::F(f),
+        }))
     }
 
     /// Length of zone `z`.

@@ -342,6 +342,10 @@ fn load_column(
         nans: counts.iter().skip(1).step_by(2).copied().collect(),
         codes,
         labels,
+        scale: match dtype.time() {
+            Some(Time::DateTime(u)) => i128::from(u.nanos()),
+            _ => 1,
+        },
     }))
 }
 

@@ -63,6 +63,7 @@ mod s3;
 mod s3_credentials;
 mod s3_memory;
 mod signal_repeat;
+mod sort;
 mod strings;
 mod support;
 mod timedelta;
