@@ -5,10 +5,10 @@
 //! missing values and NaN last whatever the direction, equal keys in their original order,
 //! categoricals by label, strings by their bytes (code points).
 //!
-//! A full sort is an external merge sort: row keys (see [`keys`]) are gathered into sorted
-//! runs of at most the memory budget, each written to a work directory inside the output's
-//! staging directory, and merged k ways into the permutation; then every column is written in
-//! that order. A top-k sort keeps the K best keys in a heap, and skips the zones whose
+//! A full sort is an external merge sort: row keys (bytes that compare as the rows order) are
+//! gathered into sorted runs of at most the memory budget, each written to a work directory
+//! inside the output's staging directory, and merged k ways into the permutation; then every
+//! column is written in that order. A top-k sort keeps the K best keys in a heap, and skips the zones whose
 //! smallest (largest, descending) value of the first key cannot beat the K-th it holds.
 //!
 //! ```
