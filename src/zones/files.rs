@@ -186,6 +186,11 @@ pub(crate) fn read_zone_file(dir: &Path, f: &ZoneFile) -> std::result::Result<Ve
         return Err(format!("zone file {:?} is not a plain file name", f.file));
     }
     let path = dir.join(ZONES_DIR).join(&f.file);
+    // The size first: a file that is not the one indexed is not read whole.
+    let len = std::fs::metadata(&path).map_err(|e| format!("{}: {e}", path.display()))?.len();
+    if len != f.len {
+        return Err(format!("{}: {len} bytes, the index says {}", path.display(), f.len));
+    }
     let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     if bytes.len() as u64 != f.len {
         return Err(format!("{}: {} bytes, the index says {}", path.display(), bytes.len(), f.len));
