@@ -500,7 +500,6 @@ impl ConvertOptions {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(Error::io(&tmp, e)),
             _ => {}
         }
-        crate::zones::build_after_convert(&tmp); // renamed into place with the columns they describe
         faults::before(&*self.faults, Step::Rename, out)?;
         crate::fsutil::rename_durably(&tmp, out)?;
         let mut notes = notes;

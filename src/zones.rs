@@ -215,15 +215,6 @@ pub struct BuildReport {
     pub skipped: Vec<(String, String)>,
 }
 
-/// [`build`] for a conversion that has written every column: zone maps are an aid, so a
-/// failure to write them (a full disk) leaves the dataset without them rather than failing
-/// the conversion; `larder index` builds them later.
-pub fn build_after_convert(dir: &Path) {
-    if build::build(dir, None).is_err() {
-        let _ = std::fs::remove_dir_all(dir.join(ZONES_DIR));
-    }
-}
-
 /// The zone maps of a dataset before an append, so that [`after_append`] extends them.
 #[derive(Debug)]
 pub struct BeforeAppend(Option<files::Index>);

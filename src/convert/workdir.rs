@@ -105,9 +105,7 @@ pub(crate) fn check_temp_dir(tmp: &Path, out: &Path) -> Result<Option<File>> {
                     .iter()
                     .any(|x| name.ends_with(x))
                 || (name.starts_with('.') && name.contains(".larder-tmp-"));
-        // The zone maps, built last, just before the rename.
-        let zones = name == crate::zones::ZONES_DIR && entry.file_type().is_ok_and(|t| t.is_dir());
-        if !(is_file && expected || zones) {
+        if !is_file || !expected {
             unexpected = Some(name);
         }
     }

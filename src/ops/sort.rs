@@ -148,7 +148,6 @@ impl SortOptions {
         };
         write::dataset(&ds, &perm, rows, tmp.path())?;
         std::fs::remove_dir_all(&work).map_err(|e| Error::io(&work, e))?;
-        crate::zones::build_after_convert(tmp.path());
         tmp.commit(out)?;
         report.rows = rows;
         Ok(report)

@@ -186,6 +186,7 @@ fn top_k_skips_zones_that_cannot_beat_the_kth() {
     std::fs::write(&csv, text).unwrap();
     let ds = dir.path().join("k");
     ConvertOptions::new().convert(&csv, &ds, &mut |_| {}).unwrap();
+    larder::zones::build(&ds).unwrap();
     for (by, k, first) in [("-k", 10u64, 33_333i64), ("k", 4, 0), ("-k,v", 100, 33_333)] {
         let out = dir.path().join(format!("top{by}{k}"));
         let r = SortOptions::new(SortKey::parse_list(by).unwrap())

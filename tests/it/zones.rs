@@ -75,6 +75,7 @@ fn convert(dir: &Path, name: &str, text: &str) -> PathBuf {
     std::fs::write(&input, text).unwrap();
     let out = dir.join(name);
     options().convert(&input, &out, &mut |_| {}).unwrap();
+    larder::zones::build(&out).unwrap();
     out
 }
 
@@ -363,6 +364,7 @@ fn pruning_skips_zones_of_sorted_columns() {
     let mut o = ConvertOptions::new();
     o.column_type("g", ColumnType::Cat);
     o.convert(&input, &out, &mut |_| {}).unwrap();
+    larder::zones::build(&out).unwrap();
     let maps = ZoneMaps::open(&Dataset::open(&out).unwrap()).unwrap();
     let z = ZONE_ROWS;
     let parse = |s: &str| larder::expr::parse(s).unwrap();
@@ -441,6 +443,7 @@ fn sorted_dataset(dir: &Path, name: &str, rows: u64) -> PathBuf {
     std::fs::write(&input, text).unwrap();
     let out = dir.join(name);
     ConvertOptions::new().convert(&input, &out, &mut |_| {}).unwrap();
+    larder::zones::build(&out).unwrap();
     out
 }
 
@@ -579,4 +582,20 @@ fn index_explains_what_a_filter_prunes() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("no column \"y\""));
     let o = larder().arg("index").arg(&out).args(["--explain", "x >"]).output().unwrap();
     assert!(String::from_utf8_lossy(&o.stderr).contains("at character"));
+}
+
+#[test]
+fn an_indexed_dataset_copies_to_a_group_and_back_without_its_zone_maps() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = sorted_dataset(dir.path(), "g", 9000);
+    let group = dir.path().join("g.zarr");
+    let o = larder().arg("copy").arg(&out).arg(&group).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let back = dir.path().join("back");
+    let o = larder().arg("copy").arg(&group).arg(&back).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Derived data: the copy back has none until indexed again.
+    assert!(ignored(&back, "x").unwrap().contains("no zone maps"));
+    larder::zones::build(&back).unwrap();
+    assert_eq!(ignored(&back, "x"), None);
 }
