@@ -5,8 +5,8 @@
 #
 # Converts the `wide` generated CSV (timestamp, machine, region as a categorical, status,
 # duration, bytes; see benches/gen_csv.rs) RUNS times (default 5) and times `larder index` on
-# each result: that is the same zone-map build a conversion runs before its final rename, so
-# its share of the conversion is the overhead. Prints one JSON line per run and a summary:
+# each result: that is the pass that would build the zone maps if a conversion ran it before
+# its final rename, so its share of the conversion is what that would add. Prints one JSON line per run and a summary:
 #   {"rows": N, "convert_s": median, "zones_s": median, "time_overhead": median of
 #    zones_s / (convert_s - zones_s), "data_bytes": B, "zone_bytes": B, "size_overhead": R}
 # The binary is $LARDER, or the release build (made here if missing).
