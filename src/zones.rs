@@ -36,7 +36,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::path::Path;
 
-pub use explain::Explain;
+pub use explain::{Explain, ExplainColumn};
 
 use crate::dataset::Dataset;
 use crate::error::Result;
