@@ -576,6 +576,7 @@ impl ConvertOptions {
             other => other?,
         }
         let mut before = Manifest::read(dataset)?;
+        let zones = crate::zones::before_append(dataset);
         let tmp = append::staging_dir(dataset);
         commit::remove_leftovers(&tmp)?;
         let mut held = workdir::check_temp_dir(&tmp, dataset)?;
@@ -627,6 +628,7 @@ impl ConvertOptions {
             let loaded = match commit::prepare_or_discard(dataset, &tmp, &before, faults)? {
                 commit::Prepared::Journal(j) => {
                     commit::apply(dataset, &tmp, &j, faults)?;
+                    crate::zones::after_append(dataset, &zones);
                     drop(dir_lock);
                     return Ok(AppendReport::of(j.after, true, skipped, resumed, bytes));
                 }
@@ -643,6 +645,9 @@ impl ConvertOptions {
         if held.is_some() {
             // Only a run killed before its first checkpoint left it.
             fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        }
+        if finished.is_some() {
+            crate::zones::after_append(dataset, &zones);
         }
         Ok(AppendReport::of(before, finished.is_some(), skipped, resumed, bytes))
     }

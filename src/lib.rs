@@ -103,6 +103,7 @@ pub mod select;
 pub mod store;
 mod sys;
 pub mod zarr;
+pub mod zones;
 
 pub use convert::{ConvertOptions, ConvertReport};
 pub use dataset::Dataset;

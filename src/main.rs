@@ -15,7 +15,9 @@
 
 mod bench;
 mod convert_cli;
+mod index_cli;
 mod report;
+mod sort_cli;
 mod transfer;
 
 use std::io::{self, Write};
@@ -198,6 +200,12 @@ enum Command {
     /// Convert CSV files (plain, gzip or zstd) into a dataset directory: one memory-mapped .npy per column and a
     /// manifest.json (see docs/cli.md).
     Convert(convert_cli::ConvertArgs),
+    /// Build the zone maps of a dataset (per 8,192 rows of each column: min, max, missing and
+    /// NaN counts, codes present), or show what they prune for a filter (--explain).
+    Index(index_cli::IndexArgs),
+    /// Write a dataset's rows sorted by some of its columns as a new dataset, in bounded memory;
+    /// or only the first K (--limit).
+    Sort(sort_cli::SortArgs),
     /// Run an experiment and print its measurements.
     Bench {
         #[command(subcommand)]
@@ -510,6 +518,8 @@ fn run(cli: Cli) -> Result<()> {
         cmd @ (Command::Filter { .. } | Command::Take { .. }) => run_subset(cmd, &mut out)?,
         Command::Bench { bench } => run_bench(bench, &mut out)?,
         Command::Convert(args) => convert_cli::convert(&args, &mut out)?,
+        Command::Index(args) => index_cli::index(&args, &mut out)?,
+        Command::Sort(args) => sort_cli::sort(&args, &mut out)?,
     }
     out.flush()?;
     Ok(())

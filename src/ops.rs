@@ -8,6 +8,7 @@ pub mod group;
 #[cfg(feature = "s3")]
 mod identity;
 pub mod info;
+pub mod sort;
 pub mod subset;
 pub mod table;
 #[cfg(feature = "s3")]

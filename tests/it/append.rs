@@ -65,6 +65,8 @@ fn opts() -> ConvertOptions {
 fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     fs::read_dir(dir)
         .unwrap()
+        // Files only: the zone maps in zones/ are checked by tests/it/zones.rs.
+        .filter(|e| e.as_ref().is_ok_and(|e| e.path().is_file()))
         .map(|e| {
             let e = e.unwrap();
             (e.file_name().to_string_lossy().into_owned(), fs::read(e.path()).unwrap())
@@ -84,6 +86,9 @@ fn copy_dir(from: &Path, to: &Path) {
     fs::create_dir(to).unwrap();
     for e in fs::read_dir(from).unwrap() {
         let e = e.unwrap();
+        if e.path().is_dir() {
+            continue; // zones/: a copy without zone maps is a dataset all the same
+        }
         fs::copy(e.path(), to.join(e.file_name())).unwrap();
     }
 }
@@ -558,6 +563,9 @@ fn files_shared_with_other_names_or_counting_more_rows_are_refused_and_nothing_c
     fs::create_dir(&snap).unwrap();
     for e in fs::read_dir(&ds).unwrap() {
         let e = e.unwrap();
+        if e.path().is_dir() {
+            continue; // zones/
+        }
         fs::hard_link(e.path(), snap.join(e.file_name())).unwrap();
     }
     let before = tree(&snap);

@@ -27,6 +27,7 @@ const LAYERS: &[&[&str]] = &[
     &["npy", "zarr", "hdf5"],               // backends: never name each other nor `open`
     &["open"],                              // the only module that lists the backends
     &["dataset"],                           // the converted-dataset format
+    &["zones"],                             // statistics of a dataset's zones, for pruning
     &["query"],                             // row filters evaluated over a dataset
     &["ops", "compute", "convert"],         // operations
 ];
