@@ -208,23 +208,22 @@ impl Expr {
         out
     }
 
-    /// Calls `f` on this node and every node below it, parents first.
+    /// Calls `f` on this node and every node below it, parents first and left to right.
+    /// Iterative: a flat chain of 10,000 `OR` terms is a tree that deep.
     pub fn visit<'a>(&'a self, f: &mut dyn FnMut(&'a Expr)) {
-        f(self);
-        match self {
-            Expr::Column { .. } | Expr::Literal { .. } => {}
-            Expr::Not(e) | Expr::Negate(e) => e.visit(f),
-            Expr::Binary { left, right, .. } => {
-                left.visit(f);
-                right.visit(f);
-            }
-            Expr::In { expr, .. } | Expr::IsNull { expr, .. } | Expr::Like { expr, .. } => {
-                expr.visit(f);
-            }
-            Expr::Between { expr, low, high, .. } => {
-                expr.visit(f);
-                low.visit(f);
-                high.visit(f);
+        let mut stack = vec![self];
+        while let Some(e) = stack.pop() {
+            f(e);
+            match e {
+                Expr::Column { .. } | Expr::Literal { .. } => {}
+                Expr::Not(e) | Expr::Negate(e) => stack.push(e),
+                Expr::Binary { left, right, .. } => stack.extend([&**right, &**left]),
+                Expr::In { expr, .. } | Expr::IsNull { expr, .. } | Expr::Like { expr, .. } => {
+                    stack.push(expr);
+                }
+                Expr::Between { expr, low, high, .. } => {
+                    stack.extend([&**high, &**low, &**expr]);
+                }
             }
         }
     }

@@ -25,10 +25,11 @@
 //! of every operator (errors mark the position in the text), and compiles predicates on a
 //! categorical against literals into a table indexed by code. Evaluation then takes the rows
 //! [`BLOCK_ROWS`] at a time: each block's values are read from the mapped files into vectors
-//! of that length, so memory stays bounded whatever the dataset's size. The row ranges to
-//! evaluate are an argument ([`Filter::for_each_block`]), so that a caller that knows which
-//! rows cannot match (zone maps) passes only the others. The semantics (NULL, NaN, types,
-//! arithmetic) are in `docs/compute.md`.
+//! of that length, so memory stays bounded whatever the dataset's size. Where the dataset has
+//! current zone maps ([`crate::zones`], made by `larder index`), the filter keeps the row
+//! ranges they cannot rule out ([`Filter::kept`]) and reads nothing of the other zones: their
+//! rows are known not to match. The semantics (NULL, NaN, types, arithmetic) are in
+//! `docs/compute.md`.
 
 mod bind;
 mod eval;
@@ -52,6 +53,8 @@ pub struct Filter {
     node: bind::Node,
     columns: Vec<ColumnData>,
     rows: u64,
+    /// The row ranges the zone maps cannot rule out, in order and disjoint.
+    kept: Vec<Range<u64>>,
 }
 
 impl Filter {
@@ -74,7 +77,33 @@ impl Filter {
     pub fn from_expr(dataset: &Dataset, e: &Expr, text: &str) -> Result<Filter> {
         let mut b = bind::Binder::new(dataset, text);
         let node = b.condition(e)?;
-        Ok(Filter { text: text.to_string(), node, columns: b.into_columns(), rows: dataset.rows() })
+        // Stale or damaged zone maps are ignored by `ZoneMaps::open`: all their rows are kept.
+        let kept = crate::zones::ZoneMaps::open(dataset)?.prune(e);
+        Ok(Filter {
+            text: text.to_string(),
+            node,
+            columns: b.into_columns(),
+            rows: dataset.rows(),
+            kept,
+        })
+    }
+
+    /// The row ranges that may match, by the dataset's zone maps (every row where it has none
+    /// or they are not current): evaluation reads nothing of the others.
+    pub fn kept(&self) -> &[Range<u64>] {
+        &self.kept
+    }
+
+    /// `ranges` cut to the rows the zone maps keep.
+    fn pruned(&self, ranges: &[Range<u64>]) -> Vec<Range<u64>> {
+        let mut out = Vec::new();
+        for r in ranges {
+            let first = self.kept.partition_point(|k| k.end <= r.start);
+            for k in self.kept[first..].iter().take_while(|k| k.start < r.end) {
+                out.push(k.start.max(r.start)..k.end.min(r.end));
+            }
+        }
+        out
     }
 
     /// The expression as given.
@@ -94,8 +123,9 @@ impl Filter {
 
     /// Evaluates the rows of `ranges`, in order, [`BLOCK_ROWS`] at a time, calling
     /// `f(first_row, mask)` for each block: `mask[i]` is true when row `first_row + i` matches
-    /// (the condition is TRUE, not FALSE or NULL). A caught SIGINT/SIGTERM or a cancelled
-    /// [`crate::Cancel`] token stops it between blocks.
+    /// (the condition is TRUE, not FALSE or NULL). Every row of `ranges` is in one block; the
+    /// rows outside [`Filter::kept`] are false without being read. A caught SIGINT/SIGTERM or
+    /// a cancelled [`crate::Cancel`] token stops it between blocks.
     ///
     /// # Errors
     /// [`Error::Signal`], [`Error::Cancelled`];
@@ -107,27 +137,34 @@ impl Filter {
         ranges: &[Range<u64>],
         mut f: impl FnMut(u64, &[bool]) -> Result<()>,
     ) -> Result<()> {
+        self.check_ranges(ranges)?;
         for r in ranges {
-            if r.start > r.end || r.end > self.rows {
-                return Err(Error::argument(format!(
-                    "rows {}..{}: the dataset has {} rows",
-                    r.start, r.end, self.rows
-                )));
-            }
             let mut lo = r.start;
             while lo < r.end {
                 // A caught signal or a cancelled token stops between blocks.
                 crate::sys::check_interrupt()?;
                 let hi = r.end.min(lo.saturating_add(BLOCK_ROWS as u64));
-                let (a, b) = (to_usize(lo)?, to_usize(hi)?);
-                let ctx = eval::Block { columns: &self.columns, text: &self.text, lo: a, hi: b };
-                let mask = ctx.mask(&self.node)?;
-                ctx.release()?;
+                let mask = self.block_mask(lo..hi)?;
                 f(lo, &mask)?;
                 lo = hi;
             }
         }
         Ok(())
+    }
+
+    /// The mask of the rows of `block`: the kept parts evaluated, the rest false.
+    fn block_mask(&self, block: Range<u64>) -> Result<Vec<bool>> {
+        let len = to_usize(block.end - block.start)?;
+        let mut mask = vec![false; len];
+        for part in self.pruned(std::slice::from_ref(&block)) {
+            let (a, b) = (to_usize(part.start)?, to_usize(part.end)?);
+            let ctx = eval::Block { columns: &self.columns, text: &self.text, lo: a, hi: b };
+            let m = ctx.mask(&self.node)?;
+            ctx.release()?;
+            let at = to_usize(part.start - block.start)?;
+            mask[at..at + m.len()].copy_from_slice(&m);
+        }
+        Ok(mask)
     }
 
     /// Calls `f` with the matching row numbers of `ranges`, in order, a block at a time.
@@ -140,7 +177,8 @@ impl Filter {
         mut f: impl FnMut(&[u64]) -> Result<()>,
     ) -> Result<()> {
         let mut rows = Vec::new();
-        self.for_each_block(ranges, |lo, mask| {
+        self.check_ranges(ranges)?;
+        self.for_each_block(&self.pruned(ranges), |lo, mask| {
             rows.clear();
             rows.extend(mask.iter().enumerate().filter(|(_, m)| **m).map(|(i, _)| lo + i as u64));
             if rows.is_empty() { Ok(()) } else { f(&rows) }
@@ -167,7 +205,8 @@ impl Filter {
     /// As [`Filter::for_each_block`].
     pub fn count_in(&self, ranges: &[Range<u64>]) -> Result<u64> {
         let mut n = 0u64;
-        self.for_each_block(ranges, |_, mask| {
+        self.check_ranges(ranges)?;
+        self.for_each_block(&self.pruned(ranges), |_, mask| {
             n += mask.iter().filter(|&&m| m).count() as u64;
             Ok(())
         })?;
@@ -180,6 +219,18 @@ impl Filter {
     /// As [`Filter::for_each_block`].
     pub fn count(&self) -> Result<u64> {
         self.count_in(std::slice::from_ref(&(0..self.rows)))
+    }
+}
+
+impl Filter {
+    fn check_ranges(&self, ranges: &[Range<u64>]) -> Result<()> {
+        match ranges.iter().find(|r| r.start > r.end || r.end > self.rows) {
+            Some(r) => Err(Error::argument(format!(
+                "rows {}..{}: the dataset has {} rows",
+                r.start, r.end, self.rows
+            ))),
+            None => Ok(()),
+        }
     }
 }
 

@@ -39,13 +39,27 @@ fn eval(maps: &ZoneMaps, expr: &Expr, z: u64) -> Tf {
             let a = eval(maps, e, z);
             Tf { t: a.f, f: a.t }
         }
-        Expr::Binary { op: BinaryOp::And, left, right } => {
-            let (a, b) = (eval(maps, left, z), eval(maps, right, z));
-            Tf { t: a.t && b.t, f: a.f || b.f }
-        }
-        Expr::Binary { op: BinaryOp::Or, left, right } => {
-            let (a, b) = (eval(maps, left, z), eval(maps, right, z));
-            Tf { t: a.t || b.t, f: a.f && b.f }
+        Expr::Binary { op: op @ (BinaryOp::And | BinaryOp::Or), .. } => {
+            // A flat chain `a OR b OR …` is a left-deep tree as deep as it is long: walk its
+            // left spine in a loop, not by recursion.
+            let mut terms = Vec::new();
+            let mut e = expr;
+            while let Expr::Binary { op: o, left, right } = e
+                && o == op
+            {
+                terms.push(&**right);
+                e = left;
+            }
+            terms.push(e);
+            let and = *op == BinaryOp::And;
+            terms.iter().rev().fold(Tf { t: and, f: !and }, |acc, term| {
+                let b = eval(maps, term, z);
+                if and {
+                    Tf { t: acc.t && b.t, f: acc.f || b.f }
+                } else {
+                    Tf { t: acc.t || b.t, f: acc.f && b.f }
+                }
+            })
         }
         Expr::Binary { op, left, right } if op.is_comparison() => {
             match (column_of(maps, left), literal(right), column_of(maps, right), literal(left)) {

@@ -599,3 +599,55 @@ fn an_indexed_dataset_copies_to_a_group_and_back_without_its_zone_maps() {
     larder::zones::build(&back).unwrap();
     assert_eq!(ignored(&back, "x"), None);
 }
+
+/// A filter on a dataset with zone maps reads only the zones they keep, and answers exactly
+/// what it answers on the same dataset without them.
+#[test]
+fn filters_skip_the_zones_pruning_rules_out_and_answer_the_same() {
+    use larder::query::Filter;
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = Rng(0xf1_17e5);
+    let (mut bound, mut skipped) = (0, 0);
+    for case in 0..6 {
+        let rows = 20_000 + rng.below(120_000);
+        let out = convert(dir.path(), &format!("d{case}"), &csv(&mut rng, rows, 0.1));
+        let bare = dir.path().join(format!("bare{case}"));
+        std::fs::create_dir(&bare).unwrap();
+        for entry in std::fs::read_dir(&out).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_file() {
+                std::fs::copy(entry.path(), bare.join(entry.file_name())).unwrap();
+            }
+        }
+        let (ds, plain) = (Dataset::open(&out).unwrap(), Dataset::open(&bare).unwrap());
+        let maps = ZoneMaps::open(&ds).unwrap();
+        for _ in 0..30 {
+            let text = random_expr(&mut rng, 2);
+            let (Ok(f), Ok(g)) = (Filter::new(&ds, &text), Filter::new(&plain, &text)) else {
+                continue;
+            };
+            bound += 1;
+            assert_eq!(f.kept(), maps.prune(&larder::expr::parse(&text).unwrap()), "{text}");
+            assert_eq!(g.kept(), [0..rows], "no zone maps keep every row");
+            if f.kept().iter().map(|r| r.end - r.start).sum::<u64>() < rows {
+                skipped += 1;
+            }
+            // Ranges that start and end inside zones and blocks.
+            let ranges = [0..rows / 3, rows / 3 + 5_000..rows - 7];
+            assert_eq!(f.count_in(&ranges).unwrap(), g.count_in(&ranges).unwrap(), "{text}");
+            assert_eq!(f.matches(0..rows).unwrap(), g.matches(0..rows).unwrap(), "{text}");
+            let mask = |f: &Filter| {
+                let mut all = Vec::new();
+                f.for_each_block(&ranges, |lo, m| {
+                    all.push((lo, m.to_vec()));
+                    Ok(())
+                })
+                .unwrap();
+                all
+            };
+            assert_eq!(mask(&f), mask(&g), "{text}");
+        }
+    }
+    assert!(bound >= 60, "only {bound} random filters bound");
+    assert!(skipped * 3 >= bound, "pruning skipped rows for only {skipped} of {bound} filters");
+}
