@@ -124,6 +124,19 @@ impl BinaryOp {
             BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge
         )
     }
+
+    /// The operator that holds with the operands swapped: `a < b` is `b > a`; the others are
+    /// their own.
+    #[must_use]
+    pub const fn flipped(self) -> BinaryOp {
+        match self {
+            BinaryOp::Lt => BinaryOp::Gt,
+            BinaryOp::Le => BinaryOp::Ge,
+            BinaryOp::Gt => BinaryOp::Lt,
+            BinaryOp::Ge => BinaryOp::Le,
+            other => other,
+        }
+    }
 }
 
 /// A parsed filter. `at` fields are byte offsets into the text it was parsed from.

@@ -20,7 +20,8 @@
 //! for i in 0..20_000 { text.push_str(&format!("{i}\n")); }
 //! std::fs::write(&csv, text)?;
 //! let out = dir.path().join("t");
-//! ConvertOptions::new().convert(&csv, &out, &mut |_| {})?; // writes the zone maps too
+//! ConvertOptions::new().convert(&csv, &out, &mut |_| {})?;
+//! larder::zones::build(&out)?; // what `larder index` does
 //! let zones = ZoneMaps::open(&larder::Dataset::open(&out)?)?;
 //! let e = larder::expr::parse("x >= 19000")?;
 //! assert_eq!(zones.prune(&e), [16_384..20_000]); // the first two zones cannot match

@@ -348,7 +348,7 @@ impl<'a> Binder<'a> {
         // A categorical against a label: a table by code.
         let pair = match (self.categorical(&l), &r, self.categorical(&r), &l) {
             (Some(c), Node::Lit(Val::Str(s), _), _, _) => Some((c, s.clone(), op, right)),
-            (_, _, Some(c), Node::Lit(Val::Str(s), _)) => Some((c, s.clone(), flip(op), left)),
+            (_, _, Some(c), Node::Lit(Val::Str(s), _)) => Some((c, s.clone(), op.flipped(), left)),
             _ => None,
         };
         if let Some((c, label, op, lit)) = pair {
@@ -502,17 +502,6 @@ fn too_deep(e: &Expr) -> Option<usize> {
 pub(super) fn whole(f: f64) -> Option<i128> {
     #[allow(clippy::cast_possible_truncation)]
     (f.is_finite() && f.fract() == 0.0 && f.abs() < 1.0e38).then_some(f as i128)
-}
-
-/// The comparison that holds with the operands swapped: `a < b` is `b > a`.
-fn flip(op: BinaryOp) -> BinaryOp {
-    match op {
-        BinaryOp::Lt => BinaryOp::Gt,
-        BinaryOp::Le => BinaryOp::Ge,
-        BinaryOp::Gt => BinaryOp::Lt,
-        BinaryOp::Ge => BinaryOp::Le,
-        o => o,
-    }
 }
 
 fn literal(v: &Literal, _at: usize) -> Node {

@@ -64,7 +64,7 @@ fn eval(maps: &ZoneMaps, expr: &Expr, z: u64) -> Tf {
         Expr::Binary { op, left, right } if op.is_comparison() => {
             match (column_of(maps, left), literal(right), column_of(maps, right), literal(left)) {
                 (Some(c), Some(v), _, _) => compare(maps, c, z, *op, &v),
-                (_, _, Some(c), Some(v)) => compare(maps, c, z, flip(*op), &v),
+                (_, _, Some(c), Some(v)) => compare(maps, c, z, op.flipped(), &v),
                 _ => UNKNOWN,
             }
         }
@@ -95,17 +95,6 @@ fn eval(maps: &ZoneMaps, expr: &Expr, z: u64) -> Tf {
             if *negated { Tf { t: r.f, f: r.t } } else { r }
         }
         _ => UNKNOWN,
-    }
-}
-
-/// `a op b` as `b op' a`.
-fn flip(op: BinaryOp) -> BinaryOp {
-    match op {
-        BinaryOp::Lt => BinaryOp::Gt,
-        BinaryOp::Le => BinaryOp::Ge,
-        BinaryOp::Gt => BinaryOp::Lt,
-        BinaryOp::Ge => BinaryOp::Le,
-        other => other,
     }
 }
 
