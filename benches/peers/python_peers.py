@@ -4,7 +4,7 @@
     python python_peers.py parquet DATASET OUT.parquet       # the Parquet copy (setup, untimed)
     python python_peers.py frame larder|pandas|polars INPUT [--dtype-backend B]
                                                              # a DataFrame of the whole table
-    python python_peers.py sum larder|numpy DATASET COLUMN [--repeat N]
+    python python_peers.py sum larder|numpy|numpy-mmap DATASET COLUMN [--repeat N]
     python python_peers.py duckdb larder|parquet INPUT [--repeat N]
     python python_peers.py convert CSV OUT_DIR               # larder.convert from Python
 
@@ -143,6 +143,9 @@ def cmd_sum(a) -> None:
         import larder
 
         values = larder.open_dataset(a.input)[a.column].values  # the zero-copy view
+    elif a.who == "numpy-mmap":
+        # numpy's own view of the same mapped file: what a mapping costs against RAM.
+        values = np.load(column_file(Path(a.input), a.column), mmap_mode="r")
     else:
         # The same values, read into RAM (an ordinary in-memory array).
         values = np.array(np.load(column_file(Path(a.input), a.column)))
@@ -201,7 +204,7 @@ def main() -> None:
     p.add_argument("input")
     p.add_argument("--dtype-backend", choices=["numpy_nullable", "pyarrow"], default=None)
     p = sub.add_parser("sum")
-    p.add_argument("who", choices=["larder", "numpy"])
+    p.add_argument("who", choices=["larder", "numpy", "numpy-mmap"])
     p.add_argument("input")
     p.add_argument("column")
     p.add_argument("--repeat", type=int, default=20)

@@ -29,7 +29,9 @@ operation's own time (`load_s`, `sum_s`, `query_s`) and the targets use it. Case
 (`load_rss_growth_bytes`; the checks count methods from the categorical's codes, not from a
 column of Python strings); (2) the sum
 of `bytes` (int64, the zero-copy view `ds["bytes"].values`) vs numpy's `.sum()` on an in-RAM
-copy of the same values, warm (one sum first, then the median of 20); (3) DuckDB's
+copy of the same values, warm (one sum first, then the median of 20), and numpy's own
+`np.load(…, mmap_mode="r")` view of the same file, which shows what reading page-cache pages
+through a mapping costs against anonymous RAM whoever maps them; (3) DuckDB's
 `SELECT method, count(*), avg(latency_ms) … GROUP BY method` over the dataset's Arrow stream
 (the PyCapsule interface) vs `read_parquet` of the Parquet file (the log has no `region`:
 `method` stands in; first query, then the median of 3: a Dataset exports Arrow once, so
@@ -189,6 +191,8 @@ def cases(ctx):
                  contender("larder", ["sum", "larder", str(ds), "bytes"], role="larder",
                            parse=values_parse(["sum", "dtype", "rows"])),
                  contender("numpy", ["sum", "numpy", str(ds), "bytes"],
+                           parse=values_parse(["sum", "dtype", "rows"])),
+                 contender("numpy mmap_mode=r", ["sum", "numpy-mmap", str(ds), "bytes"],
                            parse=values_parse(["sum", "dtype", "rows"])),
              ],
              targets=[faster_than("numpy", 0.95, metric="sum_s",
