@@ -90,7 +90,43 @@ fn convert_ids(c: &mut Criterion) {
             });
         });
     }
+    floors(&mut group, keys);
     group.finish();
+}
+
+/// The floors of the two conversions above, measured in the same run: what storing the keys
+/// alone costs (`floor_copy`: the bytes into one buffer and their end offsets, what a `str`
+/// column must do at least) and what coding them alone costs (`floor_hash_insert`: each key
+/// inserted with its code into a `HashMap<&[u8], u32>` hashed by foldhash, larder's dictionary
+/// hasher: the least any hash dictionary does per distinct key). `cat` cannot come
+/// closer to `str` than these two come to each other, whatever else it removes.
+fn floors(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    keys: usize,
+) {
+    use std::collections::HashMap;
+
+    let ids: Vec<String> = (0..keys).map(|i| format!("S{i:07}")).collect();
+    group.bench_function(BenchmarkId::new("floor_copy", keys), |bencher| {
+        bencher.iter(|| {
+            let mut bytes = Vec::new();
+            let mut ends = Vec::new();
+            for id in &ids {
+                bytes.extend_from_slice(black_box(id.as_bytes()));
+                ends.push(bytes.len() as u64);
+            }
+            black_box((bytes.len(), ends.len()))
+        });
+    });
+    group.bench_function(BenchmarkId::new("floor_hash_insert", keys), |bencher| {
+        bencher.iter(|| {
+            let mut codes: HashMap<&[u8], u32, foldhash::fast::RandomState> = HashMap::default();
+            for (code, id) in ids.iter().enumerate() {
+                codes.insert(black_box(id.as_bytes()), u32::try_from(code).unwrap_or(u32::MAX));
+            }
+            black_box(codes.len())
+        });
+    });
 }
 
 criterion_group!(benches, convert, convert_ids);
