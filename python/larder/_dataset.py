@@ -236,10 +236,13 @@ class Column:
     @property
     def _zone(self) -> str | None:
         """``"UTC"`` for a date-time column read with an offset or a time zone (its format
-        has ``%z`` or ``%Q``: ``pd.read_csv`` gives tz-aware times), else ``None`` (naive: UTC
-        wall times, as pandas gives text without an offset)."""
+        has ``%z`` or ``%Q``, or its ISO 8601 text carried offsets, which the manifest records
+        as ``zone``: ``pd.read_csv`` gives tz-aware times), else ``None`` (naive: UTC wall
+        times, as pandas gives text without an offset)."""
+        if self.kind != "datetime":
+            return None
         fmt = self._meta.get("format")
-        if self.kind == "datetime" and fmt is not None and _larder.format_reads_zone(str(fmt)):
+        if self._meta.get("zone") is not None or (fmt is not None and _larder.format_reads_zone(str(fmt))):
             return "UTC"
         return None
 

@@ -111,3 +111,22 @@ def test_a_group_keeps_the_zones(zones: tuple[Path, larder.Dataset], tmp_path: P
     pd.testing.assert_frame_equal(g.to_pandas(), ds.to_pandas())
     assert g.schema.equals(ds.schema)
     assert pa.table(g).schema.field("clf").type == pa.timestamp("s", tz="UTC")
+
+
+def test_iso_text_with_offsets_is_utc_without_a_format(tmp_path: Path) -> None:
+    # ISO 8601 text whose values carry `Z` or an offset, read without a format: tz-aware in
+    # UTC, as pd.to_datetime gives it; the same text without offsets stays naive.
+    csv = tmp_path / "iso.csv"
+    rows = [("2024-01-01T10:00:00Z", "2024-01-01 10:00:00", "2024-01-01T10:00:00")] * 3
+    rows.append(("2024-01-02T11:30:00+02:00", "2024-01-02 11:30:00", "2024-01-02T11:30:00-05:00"))
+    csv.write_text("zulu,naive,last\n" + "".join(",".join(r) + "\n" for r in rows))
+    larder.convert(csv, tmp_path / "iso")
+    ds = larder.open_dataset(tmp_path / "iso")
+    df = ds.to_pandas()
+    raw = pd.read_csv(csv, dtype=str)
+    for c in ["zulu", "last"]:
+        assert str(df[c].dtype) == "datetime64[s, UTC]", (c, df[c].dtype)
+        want = pd.to_datetime(raw[c], format="ISO8601", utc=True).dt.as_unit("s")
+        pd.testing.assert_series_equal(df[c], want, check_names=False)
+    assert df["naive"].dtype == np.dtype("M8[s]")
+    assert pa.table(ds).schema.field("last").type == pa.timestamp("s", tz="UTC")

@@ -47,6 +47,10 @@ pub(crate) struct ColumnState {
     /// (the plan says `str` from then on).
     #[serde(default)]
     pub(crate) spilled: bool,
+    /// A date-time column read as ISO 8601 text in which a value carried an offset or `Z`
+    /// (the manifest then records the zone, `ManifestColumn::zone`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) zoned: bool,
 }
 
 /// Everything needed to continue a conversion.

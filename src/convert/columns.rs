@@ -250,6 +250,9 @@ pub(crate) struct Parsed {
     /// categoricals, whose missing values are found by their keys when the block is coded.
     pub(crate) missing: Vec<Vec<u32>>,
     pub(crate) rejects: Vec<Reject>,
+    /// Per column: a kept row's value was ISO 8601 text with an offset or `Z` (date-time
+    /// columns without a format; the manifest then records the zone).
+    pub(crate) zoned: Vec<bool>,
     /// Records read (blank lines are not records).
     pub(crate) rows_read: u64,
     /// `\n` bytes in the block, i.e. lines it ends.

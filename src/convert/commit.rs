@@ -143,6 +143,8 @@ pub(crate) fn prepare(
             return Err(Error::internal("the staged append has other columns than its dataset"));
         }
         let mut col = j.after.columns[i].clone();
+        // Appended text with offsets makes the column's instants zoned (they were UTC already).
+        col.zone = col.zone.or_else(|| new.zone.clone());
         plan.column(old, new, &mut col, &mut j)?;
         plan.validity(old, new, &mut col, &mut j)?;
         j.after.columns[i] = col;

@@ -31,7 +31,9 @@ mod regular;
 use super::columns::{CatMap, CatRef, ColumnSpec, Fill, Layout, Parsed, Reject, Values};
 use super::record::{is_blank, mask2, record_end};
 use super::schema::ColumnType;
-use super::value::{Float, Reason, is_nat, parse_bool, parse_datetime, parse_float, parse_int};
+use super::value::{
+    Float, Reason, has_offset, is_nat, parse_bool, parse_datetime, parse_float, parse_int,
+};
 use crate::dtype::TimeUnit;
 
 /// A datetime value, in the column's format or else as ISO 8601.
@@ -55,6 +57,10 @@ struct Builder<'a> {
     rejects: Vec<Reject>,
     /// Per column, the kept rows whose value is missing (see [`Parsed::missing`]).
     missing: Vec<Vec<u32>>,
+    /// Per column, a kept row held ISO 8601 text with an offset (see [`Parsed::zoned`]).
+    zoned: Vec<bool>,
+    /// The columns whose value in the current record carried an offset, kept if it is.
+    zoned_here: Vec<usize>,
 }
 
 impl Builder<'_> {
@@ -108,23 +114,7 @@ impl Builder<'_> {
             }};
         }
         if let ColumnType::DateTime(unit) = layout.columns[slot].ty {
-            let Values::I64(c) = &mut self.columns[slot] else {
-                unreachable!("date-time columns are parsed into i64 values")
-            };
-            let x = match parse_time(&layout.columns[slot], v, unit) {
-                Ok(x) => x,
-                Err(r) if layout.na.is_missing(v) || r == Reason::Missing || is_nat(v) => {
-                    if let Some(Fill::Int(f)) = fill() {
-                        i64::try_from(f).map_err(|_| Reason::Missing)?
-                    } else {
-                        missing.push(row);
-                        0
-                    }
-                }
-                Err(r) => return Err(r),
-            };
-            c.push(x);
-            return Ok(());
+            return self.push_time(slot, v, unit, row);
         }
         match &mut self.columns[slot] {
             Values::F64(c) => float!(c),
@@ -180,6 +170,34 @@ impl Builder<'_> {
         Ok(())
     }
 
+    /// A date-time value; a value with an offset marks its column zoned if its record is kept.
+    fn push_time(&mut self, slot: usize, v: &[u8], unit: TimeUnit, row: u32) -> Result<(), Reason> {
+        let layout = self.layout;
+        let spec = &layout.columns[slot];
+        let Values::I64(c) = &mut self.columns[slot] else {
+            unreachable!("date-time columns are parsed into i64 values")
+        };
+        let x = match parse_time(spec, v, unit) {
+            Ok(x) => {
+                if spec.format.is_none() && !self.zoned[slot] && has_offset(v) {
+                    self.zoned_here.push(slot);
+                }
+                x
+            }
+            Err(r) if layout.na.is_missing(v) || r == Reason::Missing || is_nat(v) => {
+                if let Some(Fill::Int(f)) = spec.fill {
+                    i64::try_from(f).map_err(|_| Reason::Missing)?
+                } else {
+                    self.missing[slot].push(row);
+                    0
+                }
+            }
+            Err(r) => return Err(r),
+        };
+        c.push(x);
+        Ok(())
+    }
+
     /// Ends a record: `raw` is its bytes without terminator, `line` its first line.
     fn end(&mut self, raw: &[u8], line: u64) {
         self.rows_read += 1;
@@ -205,8 +223,12 @@ impl Builder<'_> {
                 }
             }
             self.rejects.push(Reject { line, column, reason, raw: raw.to_vec() });
+            self.zoned_here.clear();
         } else {
             self.rows_ok += 1;
+            for slot in self.zoned_here.drain(..) {
+                self.zoned[slot] = true;
+            }
         }
         self.field = 0;
     }
@@ -306,6 +328,8 @@ pub(crate) fn parse_block_general(layout: &Layout, block: &[u8]) -> Parsed {
         rows_read: 0,
         rejects: Vec::new(),
         missing: vec![Vec::new(); layout.columns.len()],
+        zoned: vec![false; layout.columns.len()],
+        zoned_here: Vec::new(),
     };
     if memchr(b'"', block).is_none() {
         let newlines = plain_block(&mut b, block);
@@ -392,7 +416,7 @@ fn plain_block(b: &mut Builder<'_>, block: &[u8]) -> u64 {
 
 impl Builder<'_> {
     fn into_parsed(self, block: &[u8], newlines: u64) -> Parsed {
-        let Builder { mut columns, arena, rejects, rows_read, layout, missing, .. } = self;
+        let Builder { mut columns, arena, rejects, rows_read, layout, missing, zoned, .. } = self;
         for c in &mut columns {
             if let Values::CatRefs(refs) = c {
                 *c = code(block, &arena, refs);
@@ -400,7 +424,8 @@ impl Builder<'_> {
         }
         let ranges =
             columns.iter().map(|c| if layout.ranges { c.int_range() } else { None }).collect();
-        Parsed { columns, ranges, missing, rejects, rows_read, newlines, bytes: block.len() as u64 }
+        let bytes = block.len() as u64;
+        Parsed { columns, ranges, missing, rejects, zoned, rows_read, newlines, bytes }
     }
 }
 

@@ -522,6 +522,9 @@ pub(crate) fn finish_column(
         dictionary: None,
         format: c.format.clone(),
         fill: c.fill.clone(),
+        // ISO 8601 text that carried offsets (a format says for itself whether it reads one).
+        zone: (state.zoned && c.format.is_none() && matches!(c.ty, ColumnType::DateTime(_)))
+            .then(|| "UTC".to_string()),
     };
     if c.ty == ColumnType::Str {
         let offsets = offsets_file(c);

@@ -390,6 +390,9 @@ impl Staging {
             }
         }
         merge_ranges(&mut self.ranges, &p.ranges);
+        for (state, &zoned) in self.ck.columns.iter_mut().zip(&p.zoned) {
+            state.zoned |= zoned;
+        }
         self.write_rejects(p)?;
         for c in &mut self.columns {
             c.start_writeback(WRITEBACK_STEP)?;

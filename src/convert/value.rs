@@ -318,6 +318,15 @@ fn parse_iso(v: &[u8]) -> Option<(i128, TimeUnit)> {
     Some((secs * 1_000_000_000 + frac_nanos, unit))
 }
 
+/// True when `v`, a value [`parse_datetime`] read, carried an offset or `Z`: the time part
+/// (`Thh:mm[:ss[.f]]`) holds neither sign, so any `+`/`-` after the date is an offset's.
+pub(crate) fn has_offset(v: &[u8]) -> bool {
+    let v = trim(v);
+    v.len() > 10
+        && (matches!(v.last(), Some(b'Z' | b'z'))
+            || v[10..].iter().any(|&c| matches!(c, b'+' | b'-')))
+}
+
 /// The unit an ISO 8601 value asks for (`D` for a date, else at least `s`), or `None` when it
 /// is not one: type inference takes the finest unit of a column's values.
 pub(crate) fn datetime_unit(v: &[u8]) -> Option<TimeUnit> {

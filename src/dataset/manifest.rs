@@ -85,16 +85,22 @@ pub struct ManifestColumn {
     /// for a missing one, as given (an append fills the same way).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fill: Option<String>,
+    /// For date-time columns read as ISO 8601 text (no `format`) in which a value carried an
+    /// offset or `Z`: `"UTC"`, the zone the stored instants are in. Absent for naive text and
+    /// in manifests larder wrote before it recorded this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
 }
 
 impl ManifestColumn {
-    /// True for a date-time column read with a format that reads an offset or a time zone
-    /// (`%z`, `%:z`, `%::z`, `%:::z`, `%Q`, `%:Q`): its values came with a zone, as
-    /// `pd.read_csv` then gives tz-aware times, so exports say UTC (pandas `datetime64[unit,
-    /// UTC]`, Arrow `Timestamp(unit, "UTC")`). Other date-times (ISO 8601 text, formats without
-    /// a zone) are naive: UTC wall times, as pandas gives text without an offset.
+    /// True for a date-time column whose values came with a zone: read with a format that
+    /// reads an offset or a time zone (`%z`, `%:z`, `%::z`, `%:::z`, `%Q`, `%:Q`), or ISO 8601
+    /// text in which a value carried an offset or `Z` ([`zone`](Self::zone)). As `pd.read_csv`
+    /// then gives tz-aware times, exports say UTC (pandas `datetime64[unit, UTC]`, Arrow
+    /// `Timestamp(unit, "UTC")`). Other date-times (ISO 8601 text without offsets, formats
+    /// without a zone) are naive: UTC wall times, as pandas gives text without an offset.
     pub fn zoned(&self) -> bool {
-        self.format.as_deref().is_some_and(format_reads_zone)
+        self.zone.is_some() || self.format.as_deref().is_some_and(format_reads_zone)
     }
 }
 
@@ -390,6 +396,7 @@ mod tests {
                 dictionary: None,
                 format: None,
                 fill: None,
+                zone: None,
             }],
             rows: 0,
             rejected: 0,

@@ -606,3 +606,65 @@ fn copies_of_empty_and_zero_d_datetime_arrays_stay_datetimes() {
         assert_eq!(std::fs::read(&dst).unwrap(), std::fs::read(&src).unwrap(), "{name}");
     }
 }
+
+/// The zone a dataset's manifest records for column `name`, and whether its data says zoned.
+fn zone_of(out: &Path, name: &str) -> (Option<String>, bool) {
+    let ds = larder::dataset::Dataset::open(out).unwrap();
+    let col = ds.column(name).unwrap();
+    (col.manifest().zone.clone(), col.manifest().zoned())
+}
+
+#[test]
+fn iso_text_with_an_offset_anywhere_makes_its_column_zoned() {
+    // As pd.to_datetime gives tz-aware times for text with offsets: a column of ISO 8601 text
+    // in which a kept value carried `Z` or `±hh:mm` records the zone of its instants (UTC),
+    // wherever that value is: in the rows types are inferred from, past them, in a block of
+    // its own. Text without offsets stays naive; a format says for itself.
+    let dir = tempfile::tempdir().unwrap();
+    let rows = 5_000;
+    let mut s = String::from("z,late,naive,plus,date,n\n");
+    for i in 0..rows {
+        let late = if i == rows - 7 { "2024-01-01T10:00:00-0330" } else { "2024-01-01T10:00:00" };
+        let plus = if i == 3 { "2024-02-01 10:00:00.5+01" } else { "2024-02-01 10:00:00.5" };
+        // `n` holds a bad number on one row, whose `naive` value has an offset: that record
+        // is rejected, so its offset does not count.
+        let (naive, n) =
+            if i == 11 { ("2024-01-01T10:00:00Z", "x") } else { ("2024-01-01 10:00:00", "1") };
+        writeln!(
+            s,
+            "2024-01-01T10:00:{:02}Z,{late},{naive},{plus},2024-01-0{},{n}",
+            i % 60,
+            1 + i % 9
+        )
+        .unwrap();
+    }
+    let src = dir.path().join("tz.csv");
+    std::fs::write(&src, s).unwrap();
+    let out = dir.path().join("tz");
+    let mut o = larder::convert::ConvertOptions::new();
+    o.infer_rows(100).block_size(64 << 10).column_type("n", larder::convert::ColumnType::I64);
+    let r = o.convert(&src, &out, &mut |_| {}).unwrap();
+    assert_eq!(r.manifest.rejected, 1);
+    let utc = (Some("UTC".to_string()), true);
+    assert_eq!(zone_of(&out, "z"), utc);
+    assert_eq!(zone_of(&out, "late"), utc, "an offset past the inferred rows");
+    assert_eq!(zone_of(&out, "plus"), utc, "an offset of hours alone, a fraction before it");
+    assert_eq!(zone_of(&out, "naive"), (None, false), "the offset was in a rejected record");
+    assert_eq!(zone_of(&out, "date"), (None, false));
+    // The instants are UTC: `-0330` is 13:30 UTC.
+    let late = read_i64(&out.join("late.npy"));
+    assert_eq!(late[rows - 7 - 1] - late[0], 3 * 3600 + 30 * 60);
+    // Appending text with offsets to a naive column makes it zoned; appending naive text to a
+    // zoned one keeps it zoned.
+    let more = dir.path().join("more.csv");
+    std::fs::write(
+        &more,
+        "z,late,naive,plus,date,n\n2024-01-01T11:00:00,2024-01-01T10:00:00,2024-01-01T10:00:00+00:00,2024-02-01 10:00:00.5,2024-01-01,2\n",
+    )
+    .unwrap();
+    larder::convert::ConvertOptions::new().append_files(&[more], &out, &mut |_| {}).unwrap();
+    assert_eq!(zone_of(&out, "z"), utc);
+    assert_eq!(zone_of(&out, "naive"), utc);
+    assert_eq!(zone_of(&out, "late"), utc);
+    assert_eq!(zone_of(&out, "date"), (None, false));
+}

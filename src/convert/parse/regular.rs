@@ -16,7 +16,7 @@ use crate::convert::columns::{ColumnSpec, Fill, Layout, Parsed, Values};
 use crate::convert::record::{is_blank, mask2};
 use crate::convert::schema::ColumnType;
 use crate::convert::value::{
-    Float, Int, NaTokens, is_nat, parse_bool, parse_datetime, parse_float, parse_int,
+    Float, Int, NaTokens, has_offset, is_nat, parse_bool, parse_datetime, parse_float, parse_int,
     parse_simple_decimal,
 };
 
@@ -31,11 +31,13 @@ pub(super) fn parse(layout: &Layout, block: &[u8]) -> Option<Parsed> {
         let mut ends = ends.try_borrow_mut().ok()?;
         let (rows, newlines) = field_ends(block, layout.delimiter, layout.fields, &mut ends)?;
         let mut columns = Vec::with_capacity(layout.columns.len());
+        let mut zoned = vec![false; layout.columns.len()];
         for (field, slot) in layout.slots.iter().enumerate() {
             if let Some(slot) = *slot {
                 let at = Field { block, ends: &ends, fields: layout.fields, index: field, rows };
                 let mut missing = Vec::new();
-                let values = column(&layout.columns[slot], &layout.na, &at, &mut missing)?;
+                let spec = &layout.columns[slot];
+                let values = column(spec, &layout.na, &at, &mut missing, &mut zoned[slot])?;
                 columns.push((slot, values, missing));
             }
         }
@@ -49,6 +51,7 @@ pub(super) fn parse(layout: &Layout, block: &[u8]) -> Option<Parsed> {
             ranges,
             missing,
             rejects: Vec::new(),
+            zoned,
             rows_read: rows as u64,
             newlines,
             bytes: block.len() as u64,
@@ -175,11 +178,13 @@ fn values<T: Copy>(
     Some(out)
 }
 
+/// Column `spec`'s values in `at`; `zoned` is set when an ISO 8601 date-time carried an offset.
 fn column(
     spec: &ColumnSpec,
     na: &NaTokens,
     at: &Field<'_>,
     missing: &mut Vec<u32>,
+    zoned: &mut bool,
 ) -> Option<Values> {
     let block = at.block;
     let na_tokens = na;
@@ -232,10 +237,19 @@ fn column(
                 OnMissing::Mark(_) => OnMissing::Mark(0),
             };
             let na = |v: &[u8]| na(v) || is_nat(v);
-            Values::I64(values(at, na, on, missing, |s, e| match &spec.format {
-                Some(format) => format.parse(&block[s..e], unit).ok(),
-                None => parse_datetime(&block[s..e], unit).ok(),
-            })?)
+            let offset = std::cell::Cell::new(false);
+            let v = Values::I64(values(at, na, on, missing, |s, e| {
+                if let Some(format) = &spec.format {
+                    return format.parse(&block[s..e], unit).ok();
+                }
+                let x = parse_datetime(&block[s..e], unit).ok();
+                if x.is_some() && !offset.get() && has_offset(&block[s..e]) {
+                    offset.set(true);
+                }
+                x
+            })?);
+            *zoned = offset.get();
+            v
         }
     })
 }

@@ -574,6 +574,7 @@ fn import(reader: &GroupReader, dir: &Path) -> Result<GroupReport> {
             dictionary: None,
             format: None,
             fill: None,
+            zone: None,
         };
         match t {
             GroupType::Fixed(d) => {
