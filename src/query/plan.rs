@@ -163,6 +163,9 @@ impl fmt::Display for Plan {
     }
 }
 
+/// Per sorted index considered: its column and what it would read or why it is not used.
+type Notes = Vec<(String, String)>;
+
 /// A probe that a sorted index allows.
 struct Probe {
     column: String,
@@ -203,7 +206,7 @@ fn best_probe(
     e: &Expr,
     scan_rows: u64,
     forced: bool,
-) -> Result<(Option<Probe>, Vec<(String, String)>)> {
+) -> Result<(Option<Probe>, Notes)> {
     let named: Vec<&str> = e.columns();
     let mut notes = Vec::new();
     let mut best: Option<(String, Range<u64>)> = None;
@@ -239,6 +242,7 @@ fn best_probe(
 }
 
 /// The plan for the filter `e` over `ds`, and the row ranges it evaluates.
+#[allow(clippy::too_many_lines)] // one decision, read top to bottom
 pub(super) fn plan(ds: &Dataset, e: &Expr, choice: PlanChoice) -> Result<(Plan, Vec<Range<u64>>)> {
     // Stale or damaged zone maps are ignored by `ZoneMaps::open`: all their rows are kept.
     let maps = ZoneMaps::open(ds)?;
@@ -313,7 +317,7 @@ pub(super) fn plan(ds: &Dataset, e: &Expr, choice: PlanChoice) -> Result<(Plan, 
             (p.rows, Some(index))
         }
         (Access::PrunedScan, _) => (pruned, None),
-        _ => (if rows > 0 { vec![0..rows] } else { Vec::new() }, None),
+        _ => ((rows > 0).then_some(0..rows).into_iter().collect(), None),
     };
     let columns = names
         .iter()

@@ -256,12 +256,16 @@ impl SortedIndex {
                 ),
             ));
         };
-        let stale = |why: String| Error::invalid(&list_path, format!("column {column:?}: {why}"));
+        let refuse = |why: String| Error::invalid(&list_path, format!("column {column:?}: {why}"));
         if e.dtype != c.manifest().dtype {
-            return Err(stale(format!("its dtype is now {}, was {}", c.manifest().dtype, e.dtype)));
+            return Err(refuse(format!(
+                "its dtype is now {}, was {}",
+                c.manifest().dtype,
+                e.dtype
+            )));
         }
         if e.rows != ds.rows() || e.values > e.rows {
-            return Err(stale(format!(
+            return Err(refuse(format!(
                 "the sorted index describes {} rows, the dataset has {} (changed since it was \
                  built)",
                 e.rows,
@@ -270,17 +274,17 @@ impl SortedIndex {
         }
         let now = column_tie(ds, &c)?;
         if now != e.tie {
-            return Err(stale("its files changed since the sorted index was built".into()));
+            return Err(refuse("its files changed since the sorted index was built".into()));
         }
         let zdir = ds.path().join(ZONES_DIR);
         let (rows_name, keys_name) = file_names(&c.manifest().file);
         for (t, name) in [(&e.rows_file, &rows_name), (&e.keys_file, &keys_name)] {
             if t.file != *name {
-                return Err(stale(format!("the index names {:?}, expected {name:?}", t.file)));
+                return Err(refuse(format!("the index names {:?}, expected {name:?}", t.file)));
             }
             let now = tie_of(&zdir, name)?;
             if now != *t {
-                return Err(stale(format!(
+                return Err(refuse(format!(
                     "{} changed since the sorted index was built ({} bytes, was {})",
                     name, now.len, t.len
                 )));
@@ -310,7 +314,7 @@ impl SortedIndex {
             ElementType::F32 => Keys::F32(MmapArray::open(&keys_path)?),
             ElementType::F64 => Keys::F64(MmapArray::open(&keys_path)?),
             other => {
-                return Err(stale(format!("{} values have no sorted index", other.name())));
+                return Err(refuse(format!("{} values have no sorted index", other.name())));
             }
         };
         let shape = match &keys {

@@ -1,6 +1,8 @@
 //! Sorted indexes (`larder index --sorted`), the planner that probes them or scans, its
 //! `--explain`, and `sort` through an index.
 
+#![allow(clippy::many_single_char_names)] // a, b the two outputs compared; k, x the columns
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -331,7 +333,7 @@ fn explain_prints_the_plan_and_runs_nothing() {
         vec!["info", out.to_str().unwrap(), "--where", w, "--explain"],
         vec!["groupby", out.to_str().unwrap(), "--by", "k", "--agg", "count", "--where", w],
         vec!["cat", out.to_str().unwrap(), "--where", w, "--explain"],
-        vec!["stats", out.join("x.npy").to_str().unwrap().into(), "--where", w, "--explain"],
+        vec!["stats", out.join("x.npy").to_str().unwrap(), "--where", w, "--explain"],
     ] {
         let mut args = args;
         if args[0] == "groupby" {

@@ -171,7 +171,7 @@ fn missing(c: &Column<'_>) -> Result<u64> {
             let s = a.as_slice()?;
             (0..s.len()).filter(|&i| invalid(i) || s[i].is_nan()).count()
         }
-        _ => valid.map_or(0, |v| v.iter().filter(|&&b| b == 0).count()),
+        _ => valid.map_or(0, |v| v.len() - v.iter().map(|&b| usize::from(b != 0)).sum::<usize>()),
     };
     Ok(n as u64)
 }
