@@ -229,12 +229,7 @@ pub(crate) fn convert(args: &ConvertArgs, out: &mut impl Write) -> Result<()> {
             return Err(with_hint(e, args, inputs));
         }
     };
-    let has_zones =
-        out_dir.join(larder::zones::ZONES_DIR).join(larder::zones::ZONES_INDEX).exists();
-    if args.zones && !(args.append && has_zones) {
-        larder::zones::build(out_dir)
-            .with_context(|| format!("building the zone maps of {}", out_dir.display()))?;
-    }
+    build_zones(args, out_dir)?;
     let report = match report {
         Done::Convert(r) => r,
         Done::Append(r) => {
@@ -300,6 +295,17 @@ pub(crate) fn convert(args: &ConvertArgs, out: &mut impl Write) -> Result<()> {
 enum Done {
     Convert(larder::convert::ConvertReport),
     Append(larder::convert::AppendReport),
+}
+
+/// `--zones`: the zone maps of the complete dataset (after an append, only if it has none:
+/// the append extended those it had).
+fn build_zones(args: &ConvertArgs, out_dir: &std::path::Path) -> Result<()> {
+    let has = out_dir.join(larder::zones::ZONES_DIR).join(larder::zones::ZONES_INDEX).exists();
+    if args.zones && !(args.append && has) {
+        larder::zones::build(out_dir)
+            .with_context(|| format!("building the zone maps of {}", out_dir.display()))?;
+    }
+    Ok(())
 }
 
 /// Prints the summary of an append.
