@@ -358,7 +358,8 @@ mod tests {
 
     #[test]
     fn rows_found_merge_into_ranges_when_near() {
-        assert_eq!(ranges_of(vec![9, 3, 4, 100, 40]), vec![3..10, 40..41, 100..101]);
+        assert_eq!(ranges_of(vec![9, 3, 4, 100, 50]), vec![3..10, 50..51, 100..101]);
+        assert_eq!(ranges_of(vec![9, 3, 42]), vec![3..43]);
         assert_eq!(ranges_of(vec![0, 33]), vec![0..34]);
         assert_eq!(ranges_of(vec![0, 34]), vec![0..1, 34..35]);
         assert!(ranges_of(Vec::new()).is_empty());
