@@ -388,3 +388,38 @@ fn sort_through_the_index_equals_sorting() {
     let n = want.iter().filter(|v| v.is_some()).count();
     assert_eq!(got[..n], want[..n]);
 }
+
+#[test]
+fn index_sorted_and_drop_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows: Vec<Row> =
+        (0..300).map(|r| (Some(300 - r), (r % 7 != 0).then_some(r as f64))).collect();
+    let out = dataset(dir.path(), "cli", &rows);
+    drop_sorted_index(&out, "k").unwrap();
+    let o = larder().arg("index").arg(&out).args(["--sorted", "k,x", "--json"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["sorted"][0]["column"], "k");
+    assert_eq!(v["sorted"][1]["values"], 300 - 43, "{v}");
+    let o = larder().arg("index").arg(&out).args(["--drop", "x"]).output().unwrap();
+    assert!(o.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        format!("{}: sorted index of \"x\" dropped", out.display())
+    );
+    assert!(unusable(&out, "x").is_some());
+    assert_eq!(unusable(&out, "k"), None);
+    let o = larder().arg("index").arg(&out).args(["--sorted", "nope"]).output().unwrap();
+    assert!(!o.status.success());
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("building the sorted index of \"nope\"") && e.contains("nope"), "{e}");
+    // sort through it says so.
+    let sorted = dir.path().join("by-k");
+    let o = larder().arg("sort").arg(&out).arg(&sorted).args(["--by=-k"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("in the order of the sorted index of \"k\"")
+    );
+    let k = MmapArray::<i64>::open(sorted.join("k.npy")).unwrap();
+    assert_eq!(k.as_slice().unwrap()[..3], [300, 299, 298]);
+}
