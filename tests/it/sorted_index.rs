@@ -423,3 +423,22 @@ fn index_sorted_and_drop_on_the_command_line() {
     let k = MmapArray::<i64>::open(sorted.join("k.npy")).unwrap();
     assert_eq!(k.as_slice().unwrap()[..3], [300, 299, 298]);
 }
+
+#[test]
+fn convert_append_leaves_the_index_ignored_and_lookups_right() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows: Vec<Row> = (0..20_000).map(|r| (Some(r * 3), Some(r as f64))).collect();
+    let out = dataset(dir.path(), "ap", &rows);
+    assert_eq!(planned(&out, "k = 30000").0, Access::IndexProbe);
+    let more = dir.path().join("more.csv");
+    std::fs::write(&more, "t,k,x\n2026-02-01T00:00:00,30000,1.5\n").unwrap();
+    let o = larder().arg("convert").arg("--append").arg(&more).arg(&out).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let why = unusable(&out, "k").unwrap();
+    assert!(why.contains("describes 20000 rows, the dataset has 20001"), "{why}");
+    let (access, found) = planned(&out, "k = 30000");
+    assert_ne!(access, Access::IndexProbe);
+    assert_eq!(found, [10_000, 20_000]);
+    build_sorted_index(&out, "k", 1 << 20).unwrap();
+    assert_eq!(planned(&out, "k = 30000"), (Access::IndexProbe, vec![10_000, 20_000]));
+}
