@@ -79,6 +79,12 @@ pub(crate) struct ConvertArgs {
     /// so a retried pipeline step changes nothing.
     #[arg(long, requires = "append")]
     skip_loaded: bool,
+    /// Also build the dataset's zone maps once it is complete, as `larder index` does (with
+    /// --append: when the dataset has none; an append extends existing ones anyway). Opt-in:
+    /// a pass over the written columns, which costs more than the 1 % of a conversion that
+    /// writing them as the columns are written would (docs/format.md, "Zone maps").
+    #[arg(long)]
+    zones: bool,
     /// No progress bar and no summary.
     #[arg(long, short = 'q')]
     quiet: bool,
@@ -223,6 +229,7 @@ pub(crate) fn convert(args: &ConvertArgs, out: &mut impl Write) -> Result<()> {
             return Err(with_hint(e, args, inputs));
         }
     };
+    build_zones(args, out_dir)?;
     let report = match report {
         Done::Convert(r) => r,
         Done::Append(r) => {
@@ -288,6 +295,17 @@ pub(crate) fn convert(args: &ConvertArgs, out: &mut impl Write) -> Result<()> {
 enum Done {
     Convert(larder::convert::ConvertReport),
     Append(larder::convert::AppendReport),
+}
+
+/// `--zones`: the zone maps of the complete dataset (after an append, only if it has none:
+/// the append extended those it had).
+fn build_zones(args: &ConvertArgs, out_dir: &std::path::Path) -> Result<()> {
+    let has = out_dir.join(larder::zones::ZONES_DIR).join(larder::zones::ZONES_INDEX).exists();
+    if args.zones && !(args.append && has) {
+        larder::zones::build(out_dir)
+            .with_context(|| format!("building the zone maps of {}", out_dir.display()))?;
+    }
+    Ok(())
 }
 
 /// Prints the summary of an append.

@@ -13,6 +13,18 @@ pub(crate) struct IndexArgs {
     /// it names that a scan of the kept rows touches.
     #[arg(long, value_name = "EXPR", allow_hyphen_values = true)]
     explain: Option<String>,
+    /// Build a sorted index of this column instead of zone maps (repeatable, or
+    /// comma-separated): its row numbers in order and its sorted values, as .npy files, for
+    /// point and range lookups and `sort --by` the column.
+    #[arg(long, value_name = "COL", value_delimiter = ',', conflicts_with = "explain")]
+    sorted: Vec<String>,
+    /// Remove the sorted index of this column (repeatable, or comma-separated).
+    #[arg(long = "drop", value_name = "COL", value_delimiter = ',',
+          conflicts_with_all = ["explain", "sorted"])]
+    drop: Vec<String>,
+    /// Memory for the sort keys of --sorted held at once before a sorted run goes to disk.
+    #[arg(long, value_name = "SIZE", value_parser = crate::parse_size, requires = "sorted")]
+    memory: Option<u64>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -50,6 +62,9 @@ pub(crate) fn index(args: &IndexArgs, out: &mut impl Write) -> Result<()> {
         }
         return Ok(());
     }
+    if !args.sorted.is_empty() || !args.drop.is_empty() {
+        return sorted(args, out);
+    }
     let report = larder::zones::build(path)
         .with_context(|| format!("building the zone maps of {}", path.display()))?;
     if args.json {
@@ -70,6 +85,48 @@ pub(crate) fn index(args: &IndexArgs, out: &mut impl Write) -> Result<()> {
         for (name, why) in &report.skipped {
             writeln!(out, "  {name}: none ({why})")?;
         }
+    }
+    Ok(())
+}
+
+/// `--sorted` and `--drop`.
+fn sorted(args: &IndexArgs, out: &mut impl Write) -> Result<()> {
+    use larder::ops::sort::{DEFAULT_MEMORY, build_sorted_index, drop_sorted_index};
+    let path = &args.dataset;
+    let memory = args.memory.map_or(DEFAULT_MEMORY, |m| usize::try_from(m).unwrap_or(usize::MAX));
+    let mut built = Vec::new();
+    for name in &args.sorted {
+        let r = build_sorted_index(path, name, memory).with_context(|| {
+            format!("building the sorted index of {name:?} in {}", path.display())
+        })?;
+        if !args.json {
+            writeln!(
+                out,
+                "{}: sorted index of {name:?}, {} rows ({} missing or NaN, last), {} bytes",
+                path.display(),
+                r.rows,
+                r.rows - r.values,
+                r.bytes
+            )?;
+        }
+        built.push(serde_json::json!({
+            "column": r.column, "rows": r.rows, "values": r.values, "runs": r.runs,
+            "bytes": r.bytes,
+        }));
+    }
+    let mut dropped = Vec::new();
+    for name in &args.drop {
+        let had = drop_sorted_index(path, name).with_context(|| {
+            format!("dropping the sorted index of {name:?} in {}", path.display())
+        })?;
+        if !args.json {
+            let what = if had { "dropped" } else { "had none" };
+            writeln!(out, "{}: sorted index of {name:?} {what}", path.display())?;
+        }
+        dropped.push(serde_json::json!({"column": name, "dropped": had}));
+    }
+    if args.json {
+        writeln!(out, "{}", serde_json::json!({"sorted": built, "dropped": dropped}))?;
     }
     Ok(())
 }

@@ -106,6 +106,11 @@ enum Command {
         #[arg(long = "where", value_name = "EXPR", allow_hyphen_values = true,
               conflicts_with_all = ["axis", "paths"])]
         filter: Option<String>,
+        /// Print the plan the filter would use (index probe, pruned or full scan), why, the
+        /// zones scanned and skipped and the pages touched, and do nothing else (with --json,
+        /// as JSON).
+        #[arg(long, requires = "filter")]
+        explain: bool,
     },
     /// Group the rows of a converted dataset by a categorical, small-range integer or datetime
     /// column (time buckets with --every).
@@ -150,6 +155,11 @@ enum Command {
         /// .zarr group; docs/compute.md, "Row filters").
         #[arg(long = "where", value_name = "EXPR", allow_hyphen_values = true)]
         filter: Option<String>,
+        /// Print the plan the filter would use (index probe, pruned or full scan), why, the
+        /// zones scanned and skipped and the pages touched, and do nothing else (with --json,
+        /// as JSON).
+        #[arg(long, requires = "filter")]
+        explain: bool,
         /// No progress bar and no summary.
         #[arg(long, short)]
         quiet: bool,
@@ -160,7 +170,7 @@ enum Command {
         /// The dataset directory (with manifest.json).
         dataset: PathBuf,
         /// The new dataset directory; must not exist.
-        #[arg(required_unless_present_any = ["rows", "mask"])]
+        #[arg(required_unless_present_any = ["rows", "mask", "explain"])]
         out: Option<PathBuf>,
         /// The condition, e.g. "region = 'eu-west' AND latency > 2.5" (docs/compute.md).
         #[arg(long = "where", value_name = "EXPR", required = true, allow_hyphen_values = true)]
@@ -179,6 +189,11 @@ enum Command {
         /// Print JSON: {"rows", "`source_rows`", "columns"}.
         #[arg(long)]
         json: bool,
+        /// Print the plan the filter would use (index probe, pruned or full scan), why, the
+        /// zones scanned and skipped and the pages touched, and do nothing else (with --json,
+        /// as JSON).
+        #[arg(long, requires = "expr")]
+        explain: bool,
     },
     /// Write rows of a dataset, by number, as a new dataset (as `df.iloc[rows]`).
     Take {
@@ -312,6 +327,10 @@ struct Where {
     /// latency > 2.5" (names, types, NULL and NaN: docs/compute.md, "Row filters").
     #[arg(long = "where", value_name = "EXPR", allow_hyphen_values = true)]
     expr: Option<String>,
+    /// Print the plan the filter would use (index probe, pruned or full scan), why, the zones
+    /// scanned and skipped and the pages touched, and do nothing else (with --json, as JSON).
+    #[arg(long, requires = "expr")]
+    explain: bool,
 }
 
 impl Where {
@@ -442,6 +461,10 @@ fn run(cli: Cli) -> Result<()> {
     cli.s3.apply();
     let stdout = io::stdout();
     let mut out = stdout.lock();
+    if explain_only(&cli.command, &mut out)? {
+        out.flush()?;
+        return Ok(());
+    }
     match cli.command {
         Command::Info { path, deltas, json, filter } => match filter.of(&path)? {
             Some(f) => report::dataset_info_where(&mut out, &path, f, json)?,
@@ -480,7 +503,9 @@ fn run(cli: Cli) -> Result<()> {
                 )?;
             }
         }
-        Command::Stats { path, deltas, axis, json, bins, range, quantile, no_std, filter } => {
+        Command::Stats {
+            path, deltas, axis, json, bins, range, quantile, no_std, filter, ..
+        } => {
             let mut options = larder::compute::StatsOptions::new();
             options.std(!no_std);
             if let Some(n) = bins {
@@ -498,7 +523,7 @@ fn run(cli: Cli) -> Result<()> {
             let filter = filter.of(&dataset)?;
             report::groupby(&mut out, &dataset, &by, every.as_deref(), &agg, json, filter)?;
         }
-        Command::Copy { src, dst, layout, deltas, resume, filter, quiet } => {
+        Command::Copy { src, dst, layout, deltas, resume, filter, quiet, .. } => {
             let mut options = larder::CopyOptions::new();
             options.deltas(&deltas.paths).resume(resume);
             if let Some(f) = &filter {
@@ -600,10 +625,48 @@ fn split_list(s: &str, after_colon: bool) -> Result<Vec<String>> {
     Ok(items)
 }
 
+/// `--explain` of `filter` and of the commands taking `--where`: prints the filter's plan and
+/// returns true (the command does nothing else); false when not asked.
+fn explain_only(command: &Command, out: &mut impl Write) -> Result<bool> {
+    let (path, expr, json) = match command {
+        Command::Filter { dataset, expr, json, explain: true, .. } => (dataset, expr, *json),
+        Command::Info { path, json, filter: Where { expr: Some(e), explain: true }, .. }
+        | Command::Cat { path, json, filter: Where { expr: Some(e), explain: true }, .. }
+        | Command::Groupby {
+            dataset: path,
+            json,
+            filter: Where { expr: Some(e), explain: true },
+            ..
+        }
+        | Command::Stats { path, json, filter: Some(e), explain: true, .. } => (path, e, *json),
+        Command::Copy { src: path, filter: Some(e), explain: true, .. } => (path, e, false),
+        _ => return Ok(false),
+    };
+    let ds = if larder::dataset::Dataset::is_dataset(path) {
+        larder::Dataset::open(path)?
+    } else if let Some((ds, _)) = larder::Dataset::of_column_file(path)? {
+        ds
+    } else {
+        anyhow::bail!(
+            "--where filters the rows of a dataset (a directory with manifest.json); {} is not \
+             one",
+            path.display()
+        );
+    };
+    let f = larder::query::Filter::new(&ds, expr)
+        .with_context(|| format!("planning the filter over {}", path.display()))?;
+    if json {
+        writeln!(out, "{}", serde_json::to_string(f.plan())?)?;
+    } else {
+        write!(out, "{}", f.plan())?;
+    }
+    Ok(true)
+}
+
 /// `larder filter` and `larder take`.
 fn run_subset(command: Command, out: &mut impl Write) -> Result<()> {
     match command {
-        Command::Filter { dataset, out: dst, expr, columns, rows, mask, json } => {
+        Command::Filter { dataset, out: dst, expr, columns, rows, mask, json, .. } => {
             use larder::ops::subset::{Output, filter};
             let columns = split_lists(&columns, "--columns", false)?;
             let columns = (!columns.is_empty()).then_some(columns.as_slice());

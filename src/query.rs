@@ -34,12 +34,14 @@
 mod bind;
 mod eval;
 mod like;
+pub mod plan;
 
 use std::ops::Range;
 
 use crate::dataset::{ColumnData, Dataset};
 use crate::error::{Error, Result};
 use crate::expr::{self, Expr};
+pub use plan::{Access, Plan, PlanChoice};
 
 /// Rows evaluated at a time.
 pub const BLOCK_ROWS: usize = 1 << 16;
@@ -53,8 +55,10 @@ pub struct Filter {
     node: bind::Node,
     columns: Vec<ColumnData>,
     rows: u64,
-    /// The row ranges the zone maps cannot rule out, in order and disjoint.
+    /// The row ranges the plan reads (those the zone maps or a sorted index cannot rule
+    /// out), in order and disjoint.
     kept: Vec<Range<u64>>,
+    plan: Plan,
 }
 
 impl Filter {
@@ -75,23 +79,43 @@ impl Filter {
     /// # Errors
     /// As [`Filter::new`].
     pub fn from_expr(dataset: &Dataset, e: &Expr, text: &str) -> Result<Filter> {
+        Filter::planned(dataset, e, text, PlanChoice::Auto)
+    }
+
+    /// [`Filter::new`] with the plan `choice` rather than the planner's (the rows that match
+    /// are the same whatever the plan).
+    ///
+    /// # Errors
+    /// As [`Filter::new`].
+    pub fn with_plan(dataset: &Dataset, text: &str, choice: PlanChoice) -> Result<Filter> {
+        let e = expr::parse(text)?;
+        Filter::planned(dataset, &e, text, choice)
+    }
+
+    fn planned(dataset: &Dataset, e: &Expr, text: &str, choice: PlanChoice) -> Result<Filter> {
         let mut b = bind::Binder::new(dataset, text);
         let node = b.condition(e)?;
-        // Stale or damaged zone maps are ignored by `ZoneMaps::open`: all their rows are kept.
-        let kept = crate::zones::ZoneMaps::open(dataset)?.prune(e);
+        let (plan, kept) = plan::plan(dataset, e, choice)?;
         Ok(Filter {
             text: text.to_string(),
             node,
             columns: b.into_columns(),
             rows: dataset.rows(),
             kept,
+            plan,
         })
     }
 
-    /// The row ranges that may match, by the dataset's zone maps (every row where it has none
-    /// or they are not current): evaluation reads nothing of the others.
+    /// The row ranges that may match, by the plan: the zones the dataset's zone maps keep
+    /// (every row where it has none or they are not current), or the rows a sorted index
+    /// finds. Evaluation reads nothing of the others.
     pub fn kept(&self) -> &[Range<u64>] {
         &self.kept
+    }
+
+    /// The plan chosen, and why (`--explain`).
+    pub fn plan(&self) -> &Plan {
+        &self.plan
     }
 
     /// `ranges` cut to the rows the zone maps keep.

@@ -40,7 +40,9 @@ pub(crate) fn sort(args: &SortArgs, out: &mut impl Write) -> Result<()> {
     if report.runs > 0 {
         write!(out, ", merged from {} sorted runs", report.runs)?;
     }
-    if args.limit.is_some() {
+    if report.via_index {
+        write!(out, ", in the order of the sorted index of {:?}", args.by.trim_start_matches('-'))?;
+    } else if args.limit.is_some() {
         write!(out, ", {} zones skipped", report.zones_skipped)?;
     }
     writeln!(out)?;

@@ -32,12 +32,14 @@ mod build;
 mod explain;
 mod files;
 mod prune;
+pub mod sorted;
 
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::Path;
 
 pub use explain::{Explain, ExplainColumn};
+pub use sorted::SortedIndex;
 
 use crate::dataset::Dataset;
 use crate::error::Result;

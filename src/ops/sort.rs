@@ -25,8 +25,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod index;
 pub(crate) mod keys;
 mod write;
+
+pub use index::{SortedIndexReport, build_sorted_index, drop_sorted_index};
 
 use std::collections::BinaryHeap;
 use std::fs::File;
@@ -81,6 +84,7 @@ pub struct SortOptions {
     keys: Vec<SortKey>,
     limit: Option<u64>,
     memory: usize,
+    use_index: bool,
 }
 
 /// What a sort did.
@@ -92,6 +96,9 @@ pub struct SortReport {
     pub runs: usize,
     /// Zones a top-k sort skipped, by the zone maps of its first key.
     pub zones_skipped: u64,
+    /// The order was read from a current sorted index of the one key column (nothing was
+    /// sorted).
+    pub via_index: bool,
 }
 
 /// The default memory budget for the keys held at once: 256 MiB.
@@ -100,7 +107,14 @@ pub const DEFAULT_MEMORY: usize = 256 << 20;
 impl SortOptions {
     /// Sorting by `keys`, every row, with the default memory budget.
     pub fn new(keys: Vec<SortKey>) -> SortOptions {
-        SortOptions { keys, limit: None, memory: DEFAULT_MEMORY }
+        SortOptions { keys, limit: None, memory: DEFAULT_MEMORY, use_index: true }
+    }
+
+    /// Whether a current sorted index of the key column (one key only) gives the order
+    /// instead of sorting (the default); the result is the same either way.
+    pub fn use_index(&mut self, yes: bool) -> &mut Self {
+        self.use_index = yes;
+        self
     }
 
     /// Only the first `k` rows of the order (top-k).
@@ -130,6 +144,22 @@ impl SortOptions {
         }
         crate::fsutil::check_parent_exists(out)?;
         let ds = Dataset::open(src)?;
+        let index = match &self.keys[..] {
+            [k] if self.use_index => crate::zones::SortedIndex::open(&ds, &k.column).ok(),
+            _ => None,
+        };
+        if let Some(idx) = index {
+            let tmp = TempGuard::beside(out);
+            std::fs::create_dir(tmp.path()).map_err(|e| Error::io(tmp.path(), e))?;
+            let work = tmp.path().join(".sort-runs");
+            std::fs::create_dir(&work).map_err(|e| Error::io(&work, e))?;
+            let perm = work.join("order.u64");
+            let rows = index::order_from_index(&idx, self.keys[0].descending, self.limit, &perm)?;
+            write::dataset(&ds, &perm, rows, tmp.path())?;
+            std::fs::remove_dir_all(&work).map_err(|e| Error::io(&work, e))?;
+            tmp.commit(out)?;
+            return Ok(SortReport { rows, via_index: true, ..SortReport::default() });
+        }
         let columns = self
             .keys
             .iter()
@@ -151,6 +181,20 @@ impl SortOptions {
         tmp.commit(out)?;
         report.rows = rows;
         Ok(report)
+    }
+
+    /// Sorts every row of `ds` by the keys into the order file `perm` (row numbers, u64 LE),
+    /// with sorted runs in `work`; the number of runs.
+    pub(crate) fn order_file(&self, ds: &Dataset, work: &Path, perm: &Path) -> Result<usize> {
+        let columns = self
+            .keys
+            .iter()
+            .map(|k| KeyColumn::open(&ds.column(&k.column)?, k.descending))
+            .collect::<Result<Vec<_>>>()?;
+        let columns = columns.iter().map(KeyColumn::view).collect::<Result<Vec<_>>>()?;
+        let mut report = SortReport::default();
+        self.full(ds, &columns, work, perm, &mut report)?;
+        Ok(report.runs)
     }
 
     /// The key of row `row`, then its number.

@@ -42,19 +42,18 @@ fn pages_of(start: u64, end: u64, page: u64) -> Range<u64> {
     if end <= start { 0..0 } else { start / page..end.div_ceil(page) }
 }
 
-pub(super) fn explain(maps: &ZoneMaps, expr: &Expr) -> Explain {
-    let ranges = maps.prune(expr);
-    let page = crate::sys::page_size() as u64;
-    let mut columns = Vec::new();
-    for name in expr.columns() {
-        let ignored = maps.ignored.iter().find(|(n, _)| n == name).map(|(_, why)| why.clone());
+impl ZoneMaps {
+    /// Pages of `column`'s file that reading rows `ranges` (in order, apart) touches, and the
+    /// pages of all its rows; `(0, 0)` for a column without a fixed width (strings).
+    pub fn pages(&self, column: &str, ranges: &[Range<u64>]) -> (u64, u64) {
+        let page = crate::sys::page_size() as u64;
         let (mut touched, mut pages) = (0, 0);
-        if let Some((_, offset, size)) = maps.layout.get(name) {
+        if let Some((_, offset, size)) = self.layout.get(column) {
             let at = |row: u64| offset + row * size;
-            pages = pages_of(at(0), at(maps.rows), page).count() as u64;
-            // Kept ranges are apart, but two may share a page; count it once.
+            pages = pages_of(at(0), at(self.rows), page).count() as u64;
+            // Ranges are apart, but two may share a page; count it once.
             let mut last: Option<u64> = None;
-            for r in &ranges {
+            for r in ranges {
                 let p = pages_of(at(r.start), at(r.end), page);
                 let first = match last {
                     Some(l) if l >= p.start => l + 1,
@@ -64,6 +63,16 @@ pub(super) fn explain(maps: &ZoneMaps, expr: &Expr) -> Explain {
                 last = p.end.checked_sub(1).or(last);
             }
         }
+        (touched, pages)
+    }
+}
+
+pub(super) fn explain(maps: &ZoneMaps, expr: &Expr) -> Explain {
+    let ranges = maps.prune(expr);
+    let mut columns = Vec::new();
+    for name in expr.columns() {
+        let ignored = maps.ignored.iter().find(|(n, _)| n == name).map(|(_, why)| why.clone());
+        let (touched, pages) = maps.pages(name, &ranges);
         columns.push(ExplainColumn {
             name: name.to_string(),
             pages_touched: touched,

@@ -107,7 +107,7 @@ fn column_of<'a>(maps: &'a ZoneMaps, e: &Expr) -> Option<&'a ColumnZones> {
 }
 
 /// The value of `e`, if it is one (a negated number included).
-fn literal(e: &Expr) -> Option<Literal> {
+pub(super) fn literal(e: &Expr) -> Option<Literal> {
     match e {
         Expr::Literal { value, .. } => Some(value.clone()),
         Expr::Negate(inner) => match literal(inner)? {

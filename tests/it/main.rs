@@ -65,6 +65,7 @@ mod s3_credentials;
 mod s3_memory;
 mod signal_repeat;
 mod sort;
+mod sorted_index;
 mod strings;
 mod subset;
 mod support;

@@ -651,3 +651,35 @@ fn filters_skip_the_zones_pruning_rules_out_and_answer_the_same() {
     assert!(bound >= 60, "only {bound} random filters bound");
     assert!(skipped * 3 >= bound, "pruning skipped rows for only {skipped} of {bound} filters");
 }
+
+#[test]
+fn convert_zones_builds_the_zone_maps_and_append_keeps_them() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, rows) in [("z1", 100u64), ("z2", 20_000)] {
+        let input = dir.path().join(format!("{name}.csv"));
+        let text: String =
+            std::iter::once("x\n".to_string()).chain((0..rows).map(|i| format!("{i}\n"))).collect();
+        std::fs::write(&input, text).unwrap();
+        let out = dir.path().join(name);
+        let o = larder().arg("convert").arg(&input).arg(&out).arg("--zones").output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(ignored(&out, "x"), None, "{name}");
+        let maps = ZoneMaps::open(&Dataset::open(&out).unwrap()).unwrap();
+        assert_eq!(maps.zones(), rows.div_ceil(ZONE_ROWS));
+        let more = dir.path().join(format!("{name}-more.csv"));
+        std::fs::write(&more, "x\n-5\n").unwrap();
+        let o = larder().arg("convert").arg("--append").arg(&more).arg(&out).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(ignored(&out, "x"), None, "{name}: append keeps them current");
+        let maps = ZoneMaps::open(&Dataset::open(&out).unwrap()).unwrap();
+        let last = (rows / ZONE_ROWS) * ZONE_ROWS;
+        assert_eq!(maps.prune(&larder::expr::parse("x < 0").unwrap()), [last..rows + 1]);
+    }
+    // Without --zones there are none.
+    let input = dir.path().join("plain.csv");
+    std::fs::write(&input, "x\n1\n").unwrap();
+    let out = dir.path().join("plain");
+    let o = larder().arg("convert").arg(&input).arg(&out).output().unwrap();
+    assert!(o.status.success());
+    assert!(ignored(&out, "x").unwrap().contains("has no zone maps"));
+}

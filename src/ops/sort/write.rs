@@ -13,7 +13,7 @@ use crate::npy::{MmapArray, NpyWriter};
 const BLOCK: usize = 64 << 10;
 
 /// Writes `values` in the order of `order` to `path`, as `dtype`.
-fn gather<T: Element>(a: &MmapArray<T>, order: &Path, path: &Path) -> Result<()> {
+pub(super) fn gather<T: Element>(a: &MmapArray<T>, order: &Path, path: &Path) -> Result<()> {
     let values = a.as_slice()?;
     let mut w = NpyWriter::<T>::create_as(path, &[], a.dtype())?;
     let mut r = OrderReader::open(order)?;
