@@ -15,6 +15,7 @@
 
 mod bench;
 mod convert_cli;
+mod group_cli;
 mod index_cli;
 mod report;
 mod sort_cli;
@@ -314,14 +315,31 @@ struct Where {
     expr: Option<String>,
 }
 
+/// The rows `--where` filters: of a dataset directory, or of a group opened for computing.
+enum Rows<'a> {
+    Dataset(&'a str),
+    Group(larder::ops::group::GroupSource, &'a str),
+}
+
 impl Where {
-    /// The filter, when one is given: an error unless `path` is a dataset.
-    fn of(&self, path: &std::path::Path) -> Result<Option<&str>> {
+    /// The filter, when one is given: an error unless `path` is a dataset or a dataset's
+    /// group (opened here).
+    fn of(&self, path: &std::path::Path) -> Result<Option<Rows<'_>>> {
         let Some(e) = &self.expr else { return Ok(None) };
-        if !larder::dataset::Dataset::is_dataset(path) {
+        if let Some(g) = larder::ops::group::GroupSource::open(path)? {
+            return Ok(Some(Rows::Group(g, e)));
+        }
+        Ok(self.of_opened(path, false)?.map(Rows::Dataset))
+    }
+
+    /// The filter, when one is given: an error unless `path` is a dataset, or `group` (the
+    /// caller opened `path` as a group).
+    fn of_opened(&self, path: &std::path::Path, group: bool) -> Result<Option<&str>> {
+        let Some(e) = &self.expr else { return Ok(None) };
+        if !group && !larder::dataset::Dataset::is_dataset(path) {
             anyhow::bail!(
-                "--where filters the rows of a dataset (a directory with manifest.json); {} is \
-                 not one (for an array, use --slice)",
+                "--where filters the rows of a dataset (a directory with manifest.json) or of \
+                 its Zarr group; {} is neither (for an array, use --slice)",
                 path.display()
             );
         }
@@ -444,11 +462,17 @@ fn run(cli: Cli) -> Result<()> {
     let mut out = stdout.lock();
     match cli.command {
         Command::Info { path, deltas, json, filter } => match filter.of(&path)? {
-            Some(f) => report::dataset_info_where(&mut out, &path, f, json)?,
+            Some(Rows::Group(g, f)) => group_cli::info_where(&mut out, &path, &g, f, json)?,
+            Some(Rows::Dataset(f)) => report::dataset_info_where(&mut out, &path, f, json)?,
             None => report::info(&mut out, &path, &deltas.paths, json)?,
         },
         Command::Cat { path, deltas, slice, json, all, filter } => {
-            let filter = filter.of(&path)?;
+            let group = if deltas.paths.is_empty() {
+                larder::ops::group::GroupSource::open(&path)?
+            } else {
+                None
+            };
+            let filter = filter.of_opened(&path, group.is_some())?;
             let selection = match &slice {
                 Some(s) => Selection::parse(s)?,
                 None => Selection::all(),
@@ -458,7 +482,9 @@ fn run(cli: Cli) -> Result<()> {
                 (false, true) => TextFormat::TextAll,
                 (false, false) => TextFormat::Text,
             };
-            if deltas.paths.is_empty() && larder::dataset::Dataset::is_dataset(&path) {
+            if let Some(g) = &group {
+                group_cli::cat(&mut out, g, filter, &selection, format)?;
+            } else if deltas.paths.is_empty() && larder::dataset::Dataset::is_dataset(&path) {
                 // As pandas wraps a wide frame: to the terminal's `COLUMNS`, else 80.
                 let width = std::env::var("COLUMNS")
                     .ok()
@@ -491,12 +517,17 @@ fn run(cli: Cli) -> Result<()> {
             }
             options.quantiles(&quantile);
             let view = report::StatsOf { deltas: &deltas.paths, axis, filter: filter.as_deref() };
-            report::stats(&mut out, &path, &view, json, &options)?;
+            if !group_cli::stats(&mut out, &path, &view, json, &options)? {
+                report::stats(&mut out, &path, &view, json, &options)?;
+            }
         }
         Command::Groupby { dataset, by, every, agg, json, filter } => {
             let agg = split_lists(&agg, "--agg", true)?;
-            let filter = filter.of(&dataset)?;
-            report::groupby(&mut out, &dataset, &by, every.as_deref(), &agg, json, filter)?;
+            let f = filter.expr.as_deref();
+            if !group_cli::groupby(&mut out, &dataset, &by, every.as_deref(), &agg, json, f)? {
+                let filter = filter.of_opened(&dataset, false)?;
+                report::groupby(&mut out, &dataset, &by, every.as_deref(), &agg, json, filter)?;
+            }
         }
         Command::Copy { src, dst, layout, deltas, resume, filter, quiet } => {
             let mut options = larder::CopyOptions::new();
