@@ -217,6 +217,12 @@ pub(crate) fn info(
             return group_info(out, path, &info, json);
         }
     }
+    if deltas.is_empty() && text.contains(":/") && !text.contains("://") {
+        // A group below the root of a local hierarchy (`DIR.zarr:/node`).
+        if let Ok(Some(source)) = larder::ops::group::GroupSource::open(path) {
+            return group_info(out, path, &source.info()?, json);
+        }
+    }
     if deltas.is_empty() && larder::ops::group::is_local_group(path) {
         let storage = larder::zarr::group::local_read_storage(path)?;
         let info = larder::ops::group::describe_group(storage, "/", path);

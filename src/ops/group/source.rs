@@ -34,6 +34,8 @@ pub struct GroupSource {
     node: String,
     larder: Option<LarderAttribute>,
     manifest: Manifest,
+    /// The group as errors name it: `DIR.zarr`, `DIR.zarr:/node`, `s3://bucket/prefix`.
+    label: PathBuf,
     /// The scratch dataset directory, removed on drop.
     scratch: TempGuard,
     /// Columns decoded into it so far, by name.
@@ -80,7 +82,8 @@ impl GroupSource {
             Err(_) if !local_group_at(&label, &node) => return Ok(None),
             Err(e) => return Err(e),
         };
-        GroupSource::with_reader(reader, storage, node).map(Some)
+        let shown = shown(&label, &node);
+        GroupSource::with_reader(reader, storage, node, shown).map(Some)
     }
 
     /// Opens the group holding the column array `path` names (`DIR.zarr:/ARRAY`,
@@ -102,13 +105,18 @@ impl GroupSource {
         if restore::larder_attribute(&reader)?.is_none() {
             return Ok(None);
         }
-        let source = GroupSource::with_reader(reader, storage, parent.to_string())?;
+        let shown = shown(&label, parent);
+        let source = GroupSource::with_reader(reader, storage, parent.to_string(), shown)?;
         let name = source.column_of_array(array).map(|c| c.name.clone());
         Ok(name.map(|n| (source, n)))
     }
 
-    fn with_reader(reader: GroupReader, storage: ReadStorage, node: String) -> Result<Self> {
-        let label = reader.label().to_path_buf();
+    fn with_reader(
+        reader: GroupReader,
+        storage: ReadStorage,
+        node: String,
+        label: PathBuf,
+    ) -> Result<Self> {
         let larder = restore::larder_attribute(&reader)?;
         let scratch = TempGuard::new(scratch_path());
         std::fs::create_dir(scratch.path()).map_err(|e| Error::io(scratch.path(), e))?;
@@ -133,14 +141,16 @@ impl GroupSource {
             node,
             larder,
             manifest,
+            label,
             scratch,
             decoded: Mutex::new(BTreeSet::new()),
         })
     }
 
-    /// The group as its errors name it: the local directory or `s3://bucket/prefix`.
+    /// The group as its errors name it: the local directory or `s3://bucket/prefix`, with
+    /// `:/node` for a group below the root.
     pub fn label(&self) -> &Path {
-        self.reader.label()
+        &self.label
     }
 
     /// The dataset's manifest, as the group holds it.
@@ -233,6 +243,17 @@ impl GroupSource {
     pub fn open_dataset(&self) -> Result<Dataset> {
         Dataset::open(self.scratch.path()).map_err(|e| self.relabel(e))
     }
+}
+
+/// The group at `node` of the hierarchy `root` names, as a location a command takes.
+fn shown(root: &Path, node: &str) -> PathBuf {
+    if node == "/" {
+        return root.to_path_buf();
+    }
+    let mut text = root.as_os_str().to_owned();
+    text.push(":");
+    text.push(node);
+    PathBuf::from(text)
 }
 
 /// The storage, node and label of `path` when it may name a group: a local directory with a
