@@ -411,3 +411,77 @@ mod in_object_storage {
         });
     }
 }
+
+/// The peak RSS (`VmHWM`, KiB) of `larder args`, read from /proc while it runs; `None` where
+/// /proc has none (the test then skips, saying so).
+fn peak_kib(args: &[&std::ffi::OsStr]) -> Option<u64> {
+    let mut child = larder().args(args).stdout(std::process::Stdio::null()).spawn().unwrap();
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak = None;
+    loop {
+        if let Ok(t) = std::fs::read_to_string(&status_file)
+            && let Some(kib) = t
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        {
+            peak = Some(peak.unwrap_or(0).max(kib));
+        }
+        if let Some(s) = child.try_wait().unwrap() {
+            assert!(s.success(), "{args:?}");
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    if peak.is_none() {
+        eprintln!("skipped: no VmHWM in {status_file} (memory tests need Linux /proc)");
+    }
+    peak
+}
+
+/// A dataset of `rows` rows (a categorical key, a float and an integer column, neither
+/// compressing much) copied to a group of 65,536-row chunks.
+fn large_group(dir: &Path, rows: usize) -> PathBuf {
+    use std::io::Write as _;
+    let csv = dir.join(format!("large{rows}.csv"));
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&csv).unwrap());
+    writeln!(f, "region,v,n").unwrap();
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for i in 0..rows {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let region = ["eu", "us", "ap", "sa"][i % 4];
+        writeln!(f, "{region},{},{}", (x >> 11) as f64 / 1e9, x >> 40).unwrap();
+    }
+    drop(f);
+    let ds = dir.join(format!("large{rows}"));
+    ok(larder().arg("convert").arg(&csv).arg(&ds).args(["-q", "--type", "region=cat"]));
+    std::fs::remove_file(&csv).unwrap();
+    let group = dir.join(format!("large{rows}.zarr"));
+    ok(larder().arg("copy").arg(&ds).arg(&group).args(["--chunks", "65536", "-q"]));
+    std::fs::remove_dir_all(&ds).unwrap();
+    group
+}
+
+/// A group-by of a group decodes a batch of chunks at a time: going from 1M to 4M rows (17 MB
+/// to 68 MB of decoded columns, 16 to 62 chunks a column) moves its peak RSS by less than a
+/// quarter of the data added.
+#[test]
+fn groupby_of_a_group_holds_its_peak_memory_as_the_group_grows() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut peaks = Vec::new();
+    for rows in [1usize << 20, 1 << 22] {
+        let group = large_group(dir.path(), rows);
+        let args = ["groupby".as_ref(), group.as_os_str(), "--by".as_ref(), "region".as_ref()];
+        let agg = ["--agg".as_ref(), "count,mean:v,sum:n,max:v".as_ref()];
+        let all: Vec<&std::ffi::OsStr> = args.iter().chain(&agg).copied().collect();
+        let Some(p) = peak_kib(&all) else { return };
+        peaks.push(p);
+        std::fs::remove_dir_all(&group).unwrap();
+    }
+    let added_kib = ((3usize << 20) * 17 / 1024) as u64;
+    let grew = peaks[1].saturating_sub(peaks[0]);
+    eprintln!("peaks {peaks:?} KiB; grew {grew} KiB for {added_kib} KiB more data");
+    assert!(grew < added_kib / 4, "peaks {peaks:?} KiB grew by {grew} KiB");
+}
