@@ -58,7 +58,7 @@ enum Command {
     },
     /// Print the values of an array, or of a numpy-style selection of it.
     Cat {
-        /// The array file.
+        /// The array file, a dataset directory, or a dataset's Zarr group (its rows as a table).
         path: PathBuf,
         #[command(flatten)]
         deltas: Deltas,
@@ -76,7 +76,8 @@ enum Command {
     },
     /// Statistics of an array in one streaming pass: count, sum, mean, std, min, max, NaN count.
     Stats {
-        /// The array file.
+        /// The array file; a dataset's column file (DATASET/COLUMN.npy) or a dataset group's
+        /// column array (DIR.zarr:/COLUMN, s3://BUCKET/PREFIX.zarr:/COLUMN).
         path: PathBuf,
         #[command(flatten)]
         deltas: Deltas,
@@ -111,7 +112,8 @@ enum Command {
     /// Group the rows of a converted dataset by a categorical, small-range integer or datetime
     /// column (time buckets with --every).
     Groupby {
-        /// The dataset directory (with manifest.json).
+        /// The dataset directory (with manifest.json), or its Zarr group: DIR.zarr[:/node] or
+        /// s3://BUCKET/PREFIX.zarr.
         dataset: PathBuf,
         /// The column to group by: categorical, a small-range integer, or datetime64 (exact
         /// values, or time buckets with --every).
