@@ -77,7 +77,7 @@ enum Command {
     /// Statistics of an array in one streaming pass: count, sum, mean, std, min, max, NaN count.
     Stats {
         /// The array file; a dataset's column file (DATASET/COLUMN.npy) or a dataset group's
-        /// column array (DIR.zarr:/COLUMN, s3://BUCKET/PREFIX.zarr:/COLUMN).
+        /// column array (`DIR.zarr:/COLUMN`, `s3://BUCKET/PREFIX.zarr:/COLUMN`).
         path: PathBuf,
         #[command(flatten)]
         deltas: Deltas,
@@ -112,8 +112,8 @@ enum Command {
     /// Group the rows of a converted dataset by a categorical, small-range integer or datetime
     /// column (time buckets with --every).
     Groupby {
-        /// The dataset directory (with manifest.json), or its Zarr group: DIR.zarr[:/node] or
-        /// s3://BUCKET/PREFIX.zarr.
+        /// The dataset directory (with manifest.json), or its Zarr group: `DIR.zarr[:/node]` or
+        /// `s3://BUCKET/PREFIX.zarr`.
         dataset: PathBuf,
         /// The column to group by: categorical, a small-range integer, or datetime64 (exact
         /// values, or time buckets with --every).
@@ -320,7 +320,7 @@ struct Where {
 /// The rows `--where` filters: of a dataset directory, or of a group opened for computing.
 enum Rows<'a> {
     Dataset(&'a str),
-    Group(larder::ops::group::GroupSource, &'a str),
+    Group(Box<larder::ops::group::GroupSource>, &'a str),
 }
 
 impl Where {
@@ -329,7 +329,7 @@ impl Where {
     fn of(&self, path: &std::path::Path) -> Result<Option<Rows<'_>>> {
         let Some(e) = &self.expr else { return Ok(None) };
         if let Some(g) = larder::ops::group::GroupSource::open(path)? {
-            return Ok(Some(Rows::Group(g, e)));
+            return Ok(Some(Rows::Group(Box::new(g), e)));
         }
         Ok(self.of_opened(path, false)?.map(Rows::Dataset))
     }

@@ -91,7 +91,7 @@ fn group_layout_errors_carry_numbers_not_debug_text() {
     }
 }
 
-/// `cat` of a dataset group prints the dataset's table (tests/it/remote_compute.rs checks it
+/// `cat` of a dataset group prints the dataset's table (`tests/it/remote_compute.rs` checks it
 /// for every column kind), never larder's internal arrays.
 #[test]
 fn cat_of_a_dataset_group_prints_its_table_not_larders_internals() {
