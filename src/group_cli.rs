@@ -40,7 +40,11 @@ pub(crate) fn groupby(
     json: bool,
     filter: Option<&str>,
 ) -> Result<bool> {
-    let Some(source) = GroupSource::open(path)? else { return Ok(false) };
+    // An object-storage location is a group or an error saying why; a local path may be a
+    // dataset directory.
+    let remote = larder::remote::scheme_of(&path.to_string_lossy()).is_some();
+    let source = if remote { GroupSource::open_group(path)? } else { GroupSource::open(path)? };
+    let Some(source) = source else { return Ok(false) };
     let mut names = vec![by.to_string()];
     for a in agg {
         if let Ok(a) = a.parse::<larder::compute::Agg>() {

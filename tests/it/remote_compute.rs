@@ -398,6 +398,15 @@ mod in_object_storage {
             matching_rows(larder().arg("info").arg(&ds).args(["--where", f])),
             matching_rows(s3_larder(&ep).args(["info", &group, "--where", f])),
         );
+        // A prefix holding no group: an error naming it, not a local path's.
+        let nope = format!("s3://{BUCKET}/nope.zarr");
+        let out = s3_larder(&ep)
+            .args(["groupby", &nope, "--by", "region", "--agg", "count"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(&nope), "{err}");
+        assert!(!err.contains("manifest.json"), "{err}");
         // A fixture too, in one-row chunks.
         let fx = dir.path().join("missing_marked");
         convert_fixture("missing_marked", &fx).unwrap();

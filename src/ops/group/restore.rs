@@ -141,7 +141,7 @@ pub fn group_to_dataset(
     std::fs::create_dir(tmp.path()).map_err(|e| Error::io(tmp.path(), e))?;
     let report = match larder_attribute(&reader)? {
         Some(attr) => restore(&reader, &storage, node, &attr, tmp.path(), &Whole)?,
-        None => import(&reader, tmp.path(), &|_| true)?,
+        None => import(&reader, tmp.path(), &|_| true, true)?,
     };
     // Checks the manifest as every reader of the dataset will.
     Manifest::read(tmp.path())?;
@@ -213,7 +213,7 @@ pub(super) fn restore(
     if manifest.columns.len() != attr.columns.len() {
         return Err(Error::invalid(label, "the \"larder\" attribute does not list every column"));
     }
-    let r = Restorer { reader, dir, attr };
+    let r = Restorer { reader, dir, attr, sync: whole };
     let mut elements = 0;
     let mut arrays = 0;
     for (c, e) in manifest.columns.iter().zip(&attr.columns) {
@@ -282,14 +282,15 @@ pub(super) fn restore(
         file.sync_all().map_err(|e| Error::io(&path, e))?;
         arrays += 1;
     }
-    write_synced(&dir.join(MANIFEST), attr.manifest.as_bytes())?;
+    write_synced(&dir.join(MANIFEST), attr.manifest.as_bytes(), whole)?;
     Ok(GroupReport { rows: manifest.rows, arrays, elements })
 }
 
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Writes `bytes` to a new file `path`, synced to disk with `sync`.
+fn write_synced(path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
     let mut f = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
     std::io::Write::write_all(&mut f, bytes)
-        .and_then(|()| f.sync_all())
+        .and_then(|()| if sync { f.sync_all() } else { Ok(()) })
         .map_err(|e| Error::io(path, e))
 }
 
@@ -320,6 +321,8 @@ struct Restorer<'a> {
     reader: &'a GroupReader,
     dir: &'a Path,
     attr: &'a LarderAttribute,
+    /// Files are synced to disk (a dataset restored for good, not a scratch copy).
+    sync: bool,
 }
 
 impl Restorer<'_> {
@@ -398,9 +401,9 @@ impl Restorer<'_> {
             }
             out.write(&v)
         })?;
-        out.finish()?;
+        out.finish_with(self.sync)?;
         if let Some(vo) = valid_out {
-            vo.finish()?;
+            vo.finish_with(self.sync)?;
         }
         Ok(())
     }
@@ -426,8 +429,8 @@ impl Restorer<'_> {
             base += (b.len() as u64).cast_signed();
             Ok(())
         })?;
-        bytes_out.finish()?;
-        offsets_out.finish()
+        bytes_out.finish_with(self.sync)?;
+        offsets_out.finish_with(self.sync)
     }
 }
 
@@ -575,16 +578,17 @@ fn int_bytes(element: ElementType, x: i128) -> Option<Vec<u8>> {
 }
 
 /// Converts a group larder did not write: one column per array; the manifest lists every
-/// array, the files are written for the columns `want` keeps.
+/// array, the files are written for the columns `want` keeps (synced to disk with `sync`).
 pub(super) fn import(
     reader: &GroupReader,
     dir: &Path,
     want: &dyn Fn(&ManifestColumn) -> bool,
+    sync: bool,
 ) -> Result<GroupReport> {
     let (rows, arrays) = foreign_arrays(reader)?;
     let files = names::file_names(arrays.iter().map(|a| a.0.as_str()));
     let attr = LarderAttribute::default();
-    let r = Restorer { reader, dir, attr: &attr };
+    let r = Restorer { reader, dir, attr: &attr, sync };
     let mut columns = Vec::new();
     for ((name, t, _), file) in arrays.iter().zip(&files) {
         let mut col = ManifestColumn {
@@ -643,6 +647,6 @@ pub(super) fn import(
     };
     let text =
         serde_json::to_string_pretty(&manifest).map_err(|e| Error::internal(e.to_string()))?;
-    write_synced(&dir.join(MANIFEST), text.as_bytes())?;
+    write_synced(&dir.join(MANIFEST), text.as_bytes(), sync)?;
     Ok(GroupReport { rows, arrays: arrays.len(), elements: rows * arrays.len() as u64 })
 }

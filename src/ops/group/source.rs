@@ -74,13 +74,26 @@ impl GroupSource {
     /// fit); [`Error::Format`] for a damaged `larder` attribute; [`Error::Remote`] or
     /// [`Error::Storage`] reading it; [`Error::Io`] creating the scratch directory.
     pub fn open(path: impl AsRef<Path>) -> Result<Option<GroupSource>> {
-        let path = path.as_ref();
+        GroupSource::open_as(path.as_ref(), false)
+    }
+
+    /// [`GroupSource::open`] of a location that can only be a group (what `groupby` takes in
+    /// object storage): an `s3://` location that is not one is an error saying why (no such
+    /// group, the server's answer), not `None`.
+    ///
+    /// # Errors
+    /// As [`GroupSource::open`]; as [`GroupReader::open`] for an object-storage location.
+    pub fn open_group(path: impl AsRef<Path>) -> Result<Option<GroupSource>> {
+        GroupSource::open_as(path.as_ref(), true)
+    }
+
+    fn open_as(path: &Path, required: bool) -> Result<Option<GroupSource>> {
         let Some((storage, node, label)) = group_location(path)? else { return Ok(None) };
         let reader = match GroupReader::open(storage.clone(), &node, &label) {
             Ok(r) => r,
+            Err(e) if required || local_group_at(&label, &node) => return Err(e),
             // An s3:// prefix or a node that is not a group: read as an array, as before.
-            Err(_) if !local_group_at(&label, &node) => return Ok(None),
-            Err(e) => return Err(e),
+            Err(_) => return Ok(None),
         };
         let shown = shown(&label, &node);
         GroupSource::with_reader(reader, storage, node, shown).map(Some)
@@ -130,7 +143,7 @@ impl GroupSource {
                 scratch.path(),
                 &Part::Columns(&nothing),
             ),
-            None => restore::import(&reader, scratch.path(), &nothing),
+            None => restore::import(&reader, scratch.path(), &nothing, false),
         }
         .map_err(|e| crate::fsutil::at_destination(e, scratch.path(), &label))?;
         let manifest = Manifest::read(scratch.path())
@@ -219,7 +232,7 @@ impl GroupSource {
                 dir,
                 &Part::Columns(&new),
             ),
-            None => restore::import(&self.reader, dir, &new),
+            None => restore::import(&self.reader, dir, &new, false),
         }
         .map_err(|e| self.relabel(e))?;
         let names: Vec<String> =
