@@ -15,6 +15,7 @@
 
 mod bench;
 mod convert_cli;
+mod group_cli;
 mod index_cli;
 mod report;
 mod sort_cli;
@@ -57,7 +58,7 @@ enum Command {
     },
     /// Print the values of an array, or of a numpy-style selection of it.
     Cat {
-        /// The array file.
+        /// The array file, a dataset directory, or a dataset's Zarr group (its rows as a table).
         path: PathBuf,
         #[command(flatten)]
         deltas: Deltas,
@@ -75,7 +76,8 @@ enum Command {
     },
     /// Statistics of an array in one streaming pass: count, sum, mean, std, min, max, NaN count.
     Stats {
-        /// The array file.
+        /// The array file; a dataset's column file (DATASET/COLUMN.npy) or a dataset group's
+        /// column array (`DIR.zarr:/COLUMN`, `s3://BUCKET/PREFIX.zarr:/COLUMN`).
         path: PathBuf,
         #[command(flatten)]
         deltas: Deltas,
@@ -115,7 +117,8 @@ enum Command {
     /// Group the rows of a converted dataset by a categorical, small-range integer or datetime
     /// column (time buckets with --every).
     Groupby {
-        /// The dataset directory (with manifest.json).
+        /// The dataset directory (with manifest.json), or its Zarr group: `DIR.zarr[:/node]` or
+        /// `s3://BUCKET/PREFIX.zarr`.
         dataset: PathBuf,
         /// The column to group by: categorical, a small-range integer, or datetime64 (exact
         /// values, or time buckets with --every).
@@ -333,14 +336,31 @@ struct Where {
     explain: bool,
 }
 
+/// The rows `--where` filters: of a dataset directory, or of a group opened for computing.
+enum Rows<'a> {
+    Dataset(&'a str),
+    Group(Box<larder::ops::group::GroupSource>, &'a str),
+}
+
 impl Where {
-    /// The filter, when one is given: an error unless `path` is a dataset.
-    fn of(&self, path: &std::path::Path) -> Result<Option<&str>> {
+    /// The filter, when one is given: an error unless `path` is a dataset or a dataset's
+    /// group (opened here).
+    fn of(&self, path: &std::path::Path) -> Result<Option<Rows<'_>>> {
         let Some(e) = &self.expr else { return Ok(None) };
-        if !larder::dataset::Dataset::is_dataset(path) {
+        if let Some(g) = larder::ops::group::GroupSource::open(path)? {
+            return Ok(Some(Rows::Group(Box::new(g), e)));
+        }
+        Ok(self.of_opened(path, false)?.map(Rows::Dataset))
+    }
+
+    /// The filter, when one is given: an error unless `path` is a dataset, or `group` (the
+    /// caller opened `path` as a group).
+    fn of_opened(&self, path: &std::path::Path, group: bool) -> Result<Option<&str>> {
+        let Some(e) = &self.expr else { return Ok(None) };
+        if !group && !larder::dataset::Dataset::is_dataset(path) {
             anyhow::bail!(
-                "--where filters the rows of a dataset (a directory with manifest.json); {} is \
-                 not one (for an array, use --slice)",
+                "--where filters the rows of a dataset (a directory with manifest.json) or of \
+                 its Zarr group; {} is neither (for an array, use --slice)",
                 path.display()
             );
         }
@@ -467,11 +487,17 @@ fn run(cli: Cli) -> Result<()> {
     }
     match cli.command {
         Command::Info { path, deltas, json, filter } => match filter.of(&path)? {
-            Some(f) => report::dataset_info_where(&mut out, &path, f, json)?,
+            Some(Rows::Group(g, f)) => group_cli::info_where(&mut out, &path, &g, f, json)?,
+            Some(Rows::Dataset(f)) => report::dataset_info_where(&mut out, &path, f, json)?,
             None => report::info(&mut out, &path, &deltas.paths, json)?,
         },
         Command::Cat { path, deltas, slice, json, all, filter } => {
-            let filter = filter.of(&path)?;
+            let group = if deltas.paths.is_empty() {
+                larder::ops::group::GroupSource::open(&path)?
+            } else {
+                None
+            };
+            let filter = filter.of_opened(&path, group.is_some())?;
             let selection = match &slice {
                 Some(s) => Selection::parse(s)?,
                 None => Selection::all(),
@@ -481,7 +507,9 @@ fn run(cli: Cli) -> Result<()> {
                 (false, true) => TextFormat::TextAll,
                 (false, false) => TextFormat::Text,
             };
-            if deltas.paths.is_empty() && larder::dataset::Dataset::is_dataset(&path) {
+            if let Some(g) = &group {
+                group_cli::cat(&mut out, g, filter, &selection, format)?;
+            } else if deltas.paths.is_empty() && larder::dataset::Dataset::is_dataset(&path) {
                 // As pandas wraps a wide frame: to the terminal's `COLUMNS`, else 80.
                 let width = std::env::var("COLUMNS")
                     .ok()
@@ -516,12 +544,17 @@ fn run(cli: Cli) -> Result<()> {
             }
             options.quantiles(&quantile);
             let view = report::StatsOf { deltas: &deltas.paths, axis, filter: filter.as_deref() };
-            report::stats(&mut out, &path, &view, json, &options)?;
+            if !group_cli::stats(&mut out, &path, &view, json, &options)? {
+                report::stats(&mut out, &path, &view, json, &options)?;
+            }
         }
         Command::Groupby { dataset, by, every, agg, json, filter } => {
             let agg = split_lists(&agg, "--agg", true)?;
-            let filter = filter.of(&dataset)?;
-            report::groupby(&mut out, &dataset, &by, every.as_deref(), &agg, json, filter)?;
+            let f = filter.expr.as_deref();
+            if !group_cli::groupby(&mut out, &dataset, &by, every.as_deref(), &agg, json, f)? {
+                let filter = filter.of_opened(&dataset, false)?;
+                report::groupby(&mut out, &dataset, &by, every.as_deref(), &agg, json, filter)?;
+            }
         }
         Command::Copy { src, dst, layout, deltas, resume, filter, quiet, .. } => {
             let mut options = larder::CopyOptions::new();

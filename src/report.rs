@@ -140,15 +140,33 @@ pub(crate) fn groupby(
     json: bool,
     filter: Option<&str>,
 ) -> Result<()> {
+    groupby_in(out, dataset, dataset, by, every, agg, json, filter, &|e| e)
+}
+
+/// [`groupby`] of the dataset directory `dir`, which errors name as `shown` (with `relabel`
+/// telling its errors as the group's, for the scratch directory of a group).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn groupby_in(
+    out: &mut impl Write,
+    dir: &std::path::Path,
+    shown: &std::path::Path,
+    by: &str,
+    every: Option<&str>,
+    agg: &[String],
+    json: bool,
+    filter: Option<&str>,
+    relabel: &dyn Fn(larder::Error) -> larder::Error,
+) -> Result<()> {
     let aggs =
         agg.iter().map(|a| a.parse::<larder::compute::Agg>()).collect::<Result<Vec<_>, _>>()?;
     let every = every.map(str::parse).transpose()?;
     let r = match (every, filter) {
-        (every, Some(f)) => larder::compute::groupby_where(dataset, by, every, &aggs, f),
-        (None, None) => larder::compute::groupby(dataset, by, &aggs),
-        (Some(e), None) => larder::compute::groupby_every(dataset, by, e, &aggs),
+        (every, Some(f)) => larder::compute::groupby_where(dir, by, every, &aggs, f),
+        (None, None) => larder::compute::groupby(dir, by, &aggs),
+        (Some(e), None) => larder::compute::groupby_every(dir, by, e, &aggs),
     }
-    .with_context(|| format!("grouping {} by {by}", dataset.display()))?;
+    .map_err(relabel)
+    .with_context(|| format!("grouping {} by {by}", shown.display()))?;
     if json {
         writeln!(out, "{}", serde_json::to_string(&r)?)?;
     } else {
@@ -197,6 +215,12 @@ pub(crate) fn info(
             .and_then(|storage| larder::ops::group::describe_group(storage, "/", path));
         if let Ok(info) = group {
             return group_info(out, path, &info, json);
+        }
+    }
+    if deltas.is_empty() && text.contains(":/") && !text.contains("://") {
+        // A group below the root of a local hierarchy (`DIR.zarr:/node`).
+        if let Ok(Some(source)) = larder::ops::group::GroupSource::open(path) {
+            return group_info(out, path, &source.info()?, json);
         }
     }
     if deltas.is_empty() && larder::ops::group::is_local_group(path) {

@@ -33,7 +33,7 @@ from harnesslib.data import DataGen  # noqa: E402
 from harnesslib.model import Context, ContractError, Mismatch, close  # noqa: E402
 
 SCENARIOS = ["copy_npy", "convert_csv", "convert_large", "convert_log", "convert_log_large", "scan_sum", "cow", "chunked",
-             "groupby", "larger_than_ram", "append", "s3", "python"]
+             "groupby", "larger_than_ram", "append", "s3", "remote_groupby", "python"]
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 

@@ -9,6 +9,7 @@
 mod missing;
 mod npyio;
 mod restore;
+mod source;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 pub use restore::{GroupColumn, GroupInfo, describe_group, group_to_dataset};
+pub use source::GroupSource;
 
 use self::missing::Missing;
 use self::npyio::{HeaderText, NpyIn};

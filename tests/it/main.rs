@@ -58,6 +58,7 @@ mod npy_size;
 mod once;
 mod props;
 mod record_widths;
+mod remote_compute;
 mod resume;
 mod s3;
 #[cfg(feature = "s3")]

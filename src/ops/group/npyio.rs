@@ -161,8 +161,9 @@ impl NpyOut {
         self.write(&bytes)
     }
 
-    /// Writes the header and syncs the file.
-    pub(super) fn finish(self) -> Result<()> {
+    /// Writes the header, and syncs the file with `sync` (a scratch file that dies with its
+    /// process needs no durability).
+    pub(super) fn finish_with(self, sync: bool) -> Result<()> {
         let NpyOut { path, out, dtype, len, header, header_len } = self;
         let header = match header {
             Some(h) => h,
@@ -174,7 +175,7 @@ impl NpyOut {
         let mut file = out.into_inner().map_err(|e| Error::io(&path, e.into_error()))?;
         file.seek(SeekFrom::Start(0))
             .and_then(|_| file.write_all(&header))
-            .and_then(|()| file.sync_all())
+            .and_then(|()| if sync { file.sync_all() } else { Ok(()) })
             .map_err(|e| Error::io(&path, e))
     }
 }

@@ -88,7 +88,7 @@ pub fn describe_group(storage: ReadStorage, node: &str, label: &Path) -> Result<
     Ok(GroupInfo { dataset: true, rows: manifest.rows, columns })
 }
 
-fn larder_attribute(reader: &GroupReader) -> Result<Option<LarderAttribute>> {
+pub(super) fn larder_attribute(reader: &GroupReader) -> Result<Option<LarderAttribute>> {
     let Some(v) = reader.attributes().get("larder") else { return Ok(None) };
     let attr: LarderAttribute = serde_json::from_value(v.clone()).map_err(|e| {
         Error::format(reader.label().join("zarr.json"), 0, format!("attribute \"larder\": {e}"))
@@ -140,8 +140,8 @@ pub fn group_to_dataset(
     let tmp = TempGuard::beside(dst);
     std::fs::create_dir(tmp.path()).map_err(|e| Error::io(tmp.path(), e))?;
     let report = match larder_attribute(&reader)? {
-        Some(attr) => restore(&reader, &storage, node, &attr, tmp.path())?,
-        None => import(&reader, tmp.path())?,
+        Some(attr) => restore(&reader, &storage, node, &attr, tmp.path(), &Whole)?,
+        None => import(&reader, tmp.path(), &|_| true, true)?,
     };
     // Checks the manifest as every reader of the dataset will.
     Manifest::read(tmp.path())?;
@@ -185,24 +185,43 @@ fn refuse_unlisted(reader: &GroupReader, attr: &LarderAttribute) -> Result<()> {
     ))
 }
 
-/// Restores a dataset larder wrote.
-fn restore(
+/// Which parts of a group [`restore`] writes into its directory.
+pub(super) enum Part<'a> {
+    /// Every column and the rejects: the dataset, byte for byte.
+    Whole,
+    /// The manifest and the files of the columns `want` keeps; arrays the manifest does not
+    /// list are not looked at (a computation reads the columns it names).
+    Columns(&'a dyn Fn(&ManifestColumn) -> bool),
+}
+use Part::Whole;
+
+/// Restores a dataset larder wrote (or, with [`Part::Columns`], the part of it asked for).
+pub(super) fn restore(
     reader: &GroupReader,
     storage: &ReadStorage,
     node: &str,
     attr: &LarderAttribute,
     dir: &Path,
+    part: &Part<'_>,
 ) -> Result<GroupReport> {
     let label = reader.label();
-    refuse_unlisted(reader, attr)?;
+    let whole = matches!(part, Whole);
+    if whole {
+        refuse_unlisted(reader, attr)?;
+    }
     let manifest = parse_manifest(label, &attr.manifest)?;
     if manifest.columns.len() != attr.columns.len() {
         return Err(Error::invalid(label, "the \"larder\" attribute does not list every column"));
     }
-    let r = Restorer { reader, dir, attr };
+    let r = Restorer { reader, dir, attr, sync: whole };
     let mut elements = 0;
     let mut arrays = 0;
     for (c, e) in manifest.columns.iter().zip(&attr.columns) {
+        if let Part::Columns(want) = part
+            && !want(c)
+        {
+            continue;
+        }
         let info = reader.array(&e.array)?;
         let values_len = info.shape.first().copied().unwrap_or(0);
         if info.shape.len() != 1 || values_len != manifest.rows {
@@ -240,7 +259,7 @@ fn restore(
     }
     let rejects = attr.rejects.iter().map(|a| (REJECTS, a.as_str()));
     let more = attr.more_rejects.iter().map(|(f, a)| (f.as_str(), a.as_str()));
-    for (file, array) in rejects.chain(more) {
+    for (file, array) in rejects.chain(more).filter(|_| whole) {
         if !crate::dataset::is_plain_file_name(file) {
             return Err(Error::invalid(
                 label,
@@ -263,14 +282,15 @@ fn restore(
         file.sync_all().map_err(|e| Error::io(&path, e))?;
         arrays += 1;
     }
-    write_synced(&dir.join(MANIFEST), attr.manifest.as_bytes())?;
+    write_synced(&dir.join(MANIFEST), attr.manifest.as_bytes(), whole)?;
     Ok(GroupReport { rows: manifest.rows, arrays, elements })
 }
 
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Writes `bytes` to a new file `path`, synced to disk with `sync`.
+fn write_synced(path: &Path, bytes: &[u8], sync: bool) -> Result<()> {
     let mut f = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
     std::io::Write::write_all(&mut f, bytes)
-        .and_then(|()| f.sync_all())
+        .and_then(|()| if sync { f.sync_all() } else { Ok(()) })
         .map_err(|e| Error::io(path, e))
 }
 
@@ -301,6 +321,8 @@ struct Restorer<'a> {
     reader: &'a GroupReader,
     dir: &'a Path,
     attr: &'a LarderAttribute,
+    /// Files are synced to disk (a dataset restored for good, not a scratch copy).
+    sync: bool,
 }
 
 impl Restorer<'_> {
@@ -379,9 +401,9 @@ impl Restorer<'_> {
             }
             out.write(&v)
         })?;
-        out.finish()?;
+        out.finish_with(self.sync)?;
         if let Some(vo) = valid_out {
-            vo.finish()?;
+            vo.finish_with(self.sync)?;
         }
         Ok(())
     }
@@ -407,8 +429,8 @@ impl Restorer<'_> {
             base += (b.len() as u64).cast_signed();
             Ok(())
         })?;
-        bytes_out.finish()?;
-        offsets_out.finish()
+        bytes_out.finish_with(self.sync)?;
+        offsets_out.finish_with(self.sync)
     }
 }
 
@@ -555,12 +577,18 @@ fn int_bytes(element: ElementType, x: i128) -> Option<Vec<u8>> {
     })
 }
 
-/// Converts a group larder did not write: one column per array.
-fn import(reader: &GroupReader, dir: &Path) -> Result<GroupReport> {
+/// Converts a group larder did not write: one column per array; the manifest lists every
+/// array, the files are written for the columns `want` keeps (synced to disk with `sync`).
+pub(super) fn import(
+    reader: &GroupReader,
+    dir: &Path,
+    want: &dyn Fn(&ManifestColumn) -> bool,
+    sync: bool,
+) -> Result<GroupReport> {
     let (rows, arrays) = foreign_arrays(reader)?;
     let files = names::file_names(arrays.iter().map(|a| a.0.as_str()));
     let attr = LarderAttribute::default();
-    let r = Restorer { reader, dir, attr: &attr };
+    let r = Restorer { reader, dir, attr: &attr, sync };
     let mut columns = Vec::new();
     for ((name, t, _), file) in arrays.iter().zip(&files) {
         let mut col = ManifestColumn {
@@ -576,21 +604,30 @@ fn import(reader: &GroupReader, dir: &Path) -> Result<GroupReport> {
             fill: None,
             zone: None,
         };
-        match t {
+        // The manifest entry first: `want` chooses by it.
+        let cf = match t {
             GroupType::Fixed(d) => {
                 let cf = foreign_encoding(reader, name, *d)?;
                 col.dtype = cf.dtype.typestr();
                 if cf.fill.is_some() {
                     col.valid = Some(format!("{}.valid.npy", file.trim_end_matches(".npy")));
                 }
-                let valid = col.valid.as_deref();
-                r.fixed_decoded(name, file, cf.dtype, cf.fill.as_deref(), valid, cf.shift)?;
+                Some(cf)
             }
             GroupType::String => {
-                let offsets = format!("{}.offsets.npy", file.trim_end_matches(".npy"));
                 col.dtype = STR_DTYPE.into();
-                r.strings(name, file, &offsets)?;
-                col.offsets = Some(offsets);
+                col.offsets = Some(format!("{}.offsets.npy", file.trim_end_matches(".npy")));
+                None
+            }
+        };
+        if want(&col) {
+            match (&cf, &col.offsets) {
+                (Some(cf), _) => {
+                    let valid = col.valid.as_deref();
+                    r.fixed_decoded(name, file, cf.dtype, cf.fill.as_deref(), valid, cf.shift)?;
+                }
+                (None, Some(offsets)) => r.strings(name, file, offsets)?,
+                (None, None) => {}
             }
         }
         columns.push(col);
@@ -611,6 +648,6 @@ fn import(reader: &GroupReader, dir: &Path) -> Result<GroupReport> {
     };
     let text =
         serde_json::to_string_pretty(&manifest).map_err(|e| Error::internal(e.to_string()))?;
-    write_synced(&dir.join(MANIFEST), text.as_bytes())?;
+    write_synced(&dir.join(MANIFEST), text.as_bytes(), sync)?;
     Ok(GroupReport { rows, arrays: arrays.len(), elements: rows * arrays.len() as u64 })
 }
