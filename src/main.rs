@@ -491,46 +491,7 @@ fn run(cli: Cli) -> Result<()> {
             Some(Rows::Dataset(f)) => report::dataset_info_where(&mut out, &path, f, json)?,
             None => report::info(&mut out, &path, &deltas.paths, json)?,
         },
-        Command::Cat { path, deltas, slice, json, all, filter } => {
-            let group = if deltas.paths.is_empty() {
-                larder::ops::group::GroupSource::open(&path)?
-            } else {
-                None
-            };
-            let filter = filter.of_opened(&path, group.is_some())?;
-            let selection = match &slice {
-                Some(s) => Selection::parse(s)?,
-                None => Selection::all(),
-            };
-            let format = match (json, all) {
-                (true, _) => TextFormat::Json,
-                (false, true) => TextFormat::TextAll,
-                (false, false) => TextFormat::Text,
-            };
-            if let Some(g) = &group {
-                group_cli::cat(&mut out, g, filter, &selection, format)?;
-            } else if deltas.paths.is_empty() && larder::dataset::Dataset::is_dataset(&path) {
-                // As pandas wraps a wide frame: to the terminal's `COLUMNS`, else 80.
-                let width = std::env::var("COLUMNS")
-                    .ok()
-                    .and_then(|c| c.trim().parse::<usize>().ok())
-                    .filter(|&w| w > 0)
-                    .unwrap_or(larder::ops::table::LINE_WIDTH);
-                larder::ops::table::cat_dataset_where(
-                    &path, filter, &selection, format, width, &mut out,
-                )?;
-            } else if deltas.paths.is_empty() {
-                larder::ops::cat::cat(&path, &selection, format, &mut out)?;
-            } else {
-                larder::ops::cat::cat_with_deltas(
-                    &path,
-                    &deltas.paths,
-                    &selection,
-                    format,
-                    &mut out,
-                )?;
-            }
-        }
+        cmd @ Command::Cat { .. } => run_cat(cmd, &mut out)?,
         Command::Stats {
             path, deltas, axis, json, bins, range, quantile, no_std, filter, ..
         } => {
@@ -694,6 +655,42 @@ fn explain_only(command: &Command, out: &mut impl Write) -> Result<bool> {
         write!(out, "{}", f.plan())?;
     }
     Ok(true)
+}
+
+/// `larder cat`: a dataset's table, a dataset group's, or one array's values.
+fn run_cat(command: Command, out: &mut impl Write) -> Result<()> {
+    let Command::Cat { path, deltas, slice, json, all, filter } = command else {
+        unreachable!("run_cat is given cat commands only")
+    };
+    let group =
+        if deltas.paths.is_empty() { larder::ops::group::GroupSource::open(&path)? } else { None };
+    let filter = filter.of_opened(&path, group.is_some())?;
+    let selection = match &slice {
+        Some(s) => Selection::parse(s)?,
+        None => Selection::all(),
+    };
+    let format = match (json, all) {
+        (true, _) => TextFormat::Json,
+        (false, true) => TextFormat::TextAll,
+        (false, false) => TextFormat::Text,
+    };
+    if let Some(g) = &group {
+        group_cli::cat(out, g, filter, &selection, format)?;
+    } else if deltas.paths.is_empty() && larder::dataset::Dataset::is_dataset(&path) {
+        // As pandas wraps a wide frame: to the terminal's `COLUMNS`, else 80.
+        let width = std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.trim().parse::<usize>().ok())
+            .filter(|&w| w > 0)
+            .unwrap_or(larder::ops::table::LINE_WIDTH);
+        larder::ops::table::cat_dataset_where(&path, filter, &selection, format, width, out)?;
+    } else if deltas.paths.is_empty() {
+        larder::ops::cat::cat(&path, &selection, format, out)?;
+    } else {
+        larder::ops::cat::cat_with_deltas(&path, &deltas.paths, &selection, format, out)?;
+    }
+
+    Ok(())
 }
 
 /// `larder filter` and `larder take`.
