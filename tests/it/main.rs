@@ -63,6 +63,8 @@ mod s3;
 #[cfg(feature = "s3")]
 mod s3_credentials;
 mod s3_memory;
+#[cfg(feature = "s3")]
+mod s3_requests;
 mod signal_repeat;
 mod sort;
 mod strings;
