@@ -62,6 +62,8 @@ mod resume;
 mod s3;
 #[cfg(feature = "s3")]
 mod s3_credentials;
+#[cfg(feature = "s3")]
+mod s3_group_resume;
 mod s3_memory;
 #[cfg(feature = "s3")]
 mod s3_requests;
