@@ -14,6 +14,8 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 
 #[cfg(feature = "s3")]
+mod cache;
+#[cfg(feature = "s3")]
 mod s3;
 #[cfg(feature = "s3")]
 mod zarr_store;
@@ -184,6 +186,10 @@ impl fmt::Display for ObjectUrl {
 /// [`retries`](S3Options::retries) times and not after
 /// [`retry_timeout`](S3Options::retry_timeout) from the first attempt. 4xx answers (403
 /// forbidden, 404 not found, a missing bucket) are not retried.
+///
+/// Reading a chunk is one GET (no HEAD first); ranges of one object closer than
+/// [`coalesce`](S3Options::coalesce) bytes go in one GET; an optional in-memory
+/// [`cache`](S3Options::cache) keeps chunks read for reading again.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct S3Options {
     pub(crate) endpoint: Option<String>,
@@ -194,6 +200,8 @@ pub struct S3Options {
     pub(crate) timeout: Duration,
     pub(crate) connect_timeout: Duration,
     pub(crate) concurrency: usize,
+    pub(crate) coalesce: u64,
+    pub(crate) cache: u64,
 }
 
 impl Default for S3Options {
@@ -207,6 +215,8 @@ impl Default for S3Options {
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(5),
             concurrency: 16,
+            coalesce: 1 << 20,
+            cache: 0,
         }
     }
 }
@@ -216,7 +226,8 @@ static CURRENT: RwLock<Option<S3Options>> = RwLock::new(None);
 
 impl S3Options {
     /// The defaults: 10 retries within 180 s, backoff from 100 ms doubling up to 15 s, 30 s per
-    /// request, 5 s to connect, 16 requests at once.
+    /// request, 5 s to connect, 16 requests at once, ranges less than 1 MiB apart fetched
+    /// together, no chunk cache.
     pub fn new() -> Self {
         S3Options::default()
     }
@@ -267,6 +278,22 @@ impl S3Options {
     /// Requests a copy keeps in flight.
     pub fn requests_in_flight(&self) -> usize {
         self.concurrency
+    }
+    /// Ranges of one object read together that lie less than `bytes` apart are fetched in one
+    /// request (default 1 MiB, as `object_store`'s `get_ranges`; 0: a request per range).
+    pub fn coalesce(&mut self, bytes: u64) -> &mut Self {
+        self.coalesce = bytes;
+        self
+    }
+    /// Keep up to `bytes` of the chunks (and shard indexes) read in memory, so that reading
+    /// one again sends no request; least recently used first out. 0 (the default): no cache.
+    pub fn cache(&mut self, bytes: u64) -> &mut Self {
+        self.cache = bytes;
+        self
+    }
+    /// The byte budget of the chunk cache (0: none).
+    pub fn cache_bytes(&self) -> u64 {
+        self.cache
     }
     /// Makes these the options of every later connection in this process that is not given
     /// options of its own (what [`crate::open`] and [`crate::copy_with`] use).

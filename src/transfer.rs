@@ -58,9 +58,29 @@ pub(crate) struct S3Args {
         value_parser = positive_seconds
     )]
     request_timeout: Duration,
-    /// Requests in flight at once during a copy to object storage.
+    /// Requests in flight at once: chunks sent by a copy, chunks fetched by a read.
     #[arg(long, global = true, env = "LARDER_S3_CONCURRENCY", default_value_t = 16)]
     concurrency: usize,
+    /// Ranges of one object less than this far apart are fetched in one request (0: never).
+    #[arg(
+        long,
+        global = true,
+        env = "LARDER_S3_COALESCE",
+        default_value = "1M",
+        value_name = "SIZE",
+        value_parser = crate::parse_size
+    )]
+    coalesce: u64,
+    /// Keep up to this much of the chunks read in memory for reading again (e.g. 256M; 0: off).
+    #[arg(
+        long,
+        global = true,
+        env = "LARDER_S3_CACHE",
+        default_value = "0",
+        value_name = "SIZE",
+        value_parser = crate::parse_size
+    )]
+    cache: u64,
 }
 
 /// A number of seconds: finite, at least 0 and no more than a `Duration` holds (a value that
@@ -93,7 +113,9 @@ impl S3Args {
             .retry_timeout(self.retry_timeout)
             .backoff(self.backoff, self.backoff_max)
             .timeout(self.request_timeout)
-            .concurrency(self.concurrency);
+            .concurrency(self.concurrency)
+            .coalesce(self.coalesce)
+            .cache(self.cache);
         o.set_current();
     }
 }

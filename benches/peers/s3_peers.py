@@ -6,6 +6,8 @@ PUT/GET loop that measures what the server itself can do (issue 18).
     s3_peers.py ENDPOINT BUCKET zarr read PREFIX
     s3_peers.py ENDPOINT BUCKET zarr random PREFIX --offsets OFFS.npy --len L
     s3_peers.py ENDPOINT BUCKET raw TOTAL_BYTES --part BYTES
+    s3_peers.py ENDPOINT BUCKET raw-read PREFIX
+    s3_peers.py ENDPOINT BUCKET raw-random PREFIX --offsets OFFS.npy --len L --chunks N
     s3_peers.py ENDPOINT BUCKET delete PREFIX
 
 - write: `np.load(SRC, mmap_mode="r")` assigned whole to a new 1-d Zarr v3 array of chunks of
@@ -17,6 +19,13 @@ PUT/GET loop that measures what the server itself can do (issue 18).
 - raw: TOTAL_BYTES of random bytes as objects of BYTES each, 16 PUTs in flight with obstore,
   then the same objects read back 16 GETs in flight. The server's ceiling: no encoding, no
   metadata. Prints `{"put_MBps", "get_MBps", "objects", "seconds"}` and deletes them.
+- raw-read: every chunk object of the Zarr array at PREFIX (`PREFIX/c/...`) got with obstore,
+  16 GETs in flight, no decoding: the server's ceiling for a full read of the same bytes.
+  Prints `{"objects", "bytes", "get_MBps", "seconds"}`.
+- raw-random: for each start `s` in OFFS.npy, one GET of each chunk object holding
+  `[s, s + L)` (chunks of N elements, keys `c/<index>`), one read after the other, no
+  decoding: the server's one-request-per-read ceiling. Prints `{"reads", "requests",
+  "seconds"}`.
 - delete: removes every object under PREFIX (used before each write run).
 
 Credentials are the test ones moto accepts; `seconds` times the operation alone.
@@ -129,11 +138,48 @@ def raw(endpoint, bucket, total, part) -> dict:
             "seconds": put_s + get_s}
 
 
+def raw_read(endpoint, bucket, prefix) -> dict:
+    import obstore
+
+    store = s3(endpoint, bucket)
+    keys = [m["path"] for batch in obstore.list(store, prefix=f"{prefix}/c/") for m in batch]
+
+    async def run():
+        sem = asyncio.Semaphore(16)
+
+        async def one(k):
+            async with sem:
+                r = await obstore.get_async(store, k)
+                return len(await r.bytes_async())
+
+        return await asyncio.gather(*(one(k) for k in keys))
+
+    t = time.perf_counter()
+    got = sum(asyncio.run(run()))
+    seconds = time.perf_counter() - t
+    return {"objects": len(keys), "bytes": got, "get_MBps": got / seconds / 1e6,
+            "seconds": seconds}
+
+
+def raw_random(endpoint, bucket, prefix, offsets, length, chunks) -> dict:
+    import obstore
+
+    store = s3(endpoint, bucket)
+    starts = np.load(offsets)
+    t = time.perf_counter()
+    requests = 0
+    for s in starts:
+        for c in range(int(s) // chunks, (int(s) + length - 1) // chunks + 1):
+            obstore.get(store, f"{prefix}/c/{c}").bytes()
+            requests += 1
+    return {"reads": len(starts), "requests": requests, "seconds": time.perf_counter() - t}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("endpoint")
     ap.add_argument("bucket")
-    ap.add_argument("tool", choices=["zarr", "raw", "delete"])
+    ap.add_argument("tool", choices=["zarr", "raw", "raw-read", "raw-random", "delete"])
     ap.add_argument("args", nargs="*")
     ap.add_argument("--chunks", type=int)
     ap.add_argument("--offsets")
@@ -143,6 +189,10 @@ def main() -> None:
     ep, b = o.endpoint, o.bucket
     if o.tool == "raw":
         out = raw(ep, b, int(o.args[0]), o.part)
+    elif o.tool == "raw-read":
+        out = raw_read(ep, b, o.args[0])
+    elif o.tool == "raw-random":
+        out = raw_random(ep, b, o.args[0], o.offsets, o.len, o.chunks)
     elif o.tool == "delete":
         out = delete(ep, b, o.args[0])
     elif o.args[0] == "write":

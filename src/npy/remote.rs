@@ -53,8 +53,10 @@ impl<T: Element> std::fmt::Debug for RemoteNpy<T> {
 /// header; [`Error::Truncated`] when the object is shorter than its header promises.
 pub fn read_remote_header(bucket: &Bucket, key: &str) -> Result<Header> {
     let url = PathBuf::from(bucket.url(key));
-    let size = bucket.size(key)?.ok_or_else(|| Error::remote(bucket.url(key), "no such object"))?;
-    let head = bucket.get_range(key, 0..size.min(12))?;
+    // numpy's headers fit in the first 4 KiB: one request reads it and tells the size.
+    let (head, size) = bucket
+        .get_start(key, 4096)?
+        .ok_or_else(|| Error::remote(bucket.url(key), "no such object"))?;
     if head.len() < 10 || &head[..MAGIC.len()] != MAGIC {
         return Err(Error::format(&url, 0, "not a .npy file (bad magic string)"));
     }
@@ -68,7 +70,11 @@ pub fn read_remote_header(bucket: &Bucket, key: &str) -> Result<Header> {
     if total > MAX_HEADER {
         return Err(Error::format(&url, 8, format!("header of {total} bytes is too long")));
     }
-    let bytes = bucket.get_range(key, 0..total.min(size))?;
+    let bytes = if total <= head.len() as u64 {
+        head.slice(..usize::try_from(total).unwrap_or(usize::MAX))
+    } else {
+        bucket.get_range(key, 0..total.min(size))?
+    };
     let header = Header::parse(&bytes).map_err(|e| e.at(&url))?;
     let needed = header
         .data_len()

@@ -15,9 +15,8 @@ pub(super) fn detect(bucket: &Bucket, url: &ObjectUrl) -> Result<Format> {
     let here = url.to_string();
     if url.inner().is_none()
         && !url.key().is_empty()
-        && let Some(size) = bucket.size(url.key())?
+        && let Some((head, _)) = bucket.get_start(url.key(), 8)?
     {
-        let head = bucket.get_range(url.key(), 0..size.min(8))?;
         if head.starts_with(b"\x93NUMPY") {
             return Ok(Format::Npy);
         }
@@ -30,7 +29,8 @@ pub(super) fn detect(bucket: &Bucket, url: &ObjectUrl) -> Result<Format> {
         return Err(Error::remote(here, "not an .npy file or a Zarr hierarchy (unknown magic)"));
     }
     for meta in ["zarr.json", ".zarray", ".zgroup"] {
-        if bucket.size(&url.child_key(meta))?.is_some() {
+        // A GET of its first byte: the same one request as a HEAD, and readers see no HEAD.
+        if bucket.get_start(&url.child_key(meta), 1)?.is_some() {
             return Ok(Format::Zarr);
         }
     }

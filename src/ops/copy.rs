@@ -354,8 +354,13 @@ fn group_options(src: &Path, dst: &Path, options: &CopyOptions) -> Result<group:
 }
 
 /// Copies a dataset directory to a new Zarr group in object storage: every chunk stored before
-/// any metadata, the group's own `zarr.json` last, so a copy cut short leaves no group there
-/// (and running it again replaces its chunks).
+/// any metadata, the group's own `zarr.json` last, so a copy cut short leaves no group there.
+///
+/// Resuming works as for an array (`ops::upload`): a marker object `.larder-upload.json` at
+/// the group's root, written before the first chunk and deleted after the metadata, records
+/// the layout asked for and the source's identity (size, modification time, content hash). A
+/// copy that finds the marker is refused unless resuming; a resumed copy checks the layout and
+/// the source are the same, then stores only the chunks not already there.
 #[cfg(feature = "s3")]
 fn dataset_to_object(
     src: &Path,
@@ -369,16 +374,68 @@ fn dataset_to_object(
             "a dataset copies to a whole Zarr group, not inside one",
         ));
     }
-    if options.resume {
-        return Err(Error::invalid(
-            &label,
-            "a dataset group is not resumed: run the copy again (it rewrites the chunks)",
-        ));
-    }
     let o = group_options(src, &label, options)?;
     let bucket = crate::remote::Bucket::connect(dst, &crate::remote::S3Options::current())?;
     let storage = bucket.storage(dst.key())?;
-    let report = group::dataset_to_group(src, storage, "/", &label, &o)?;
+    let marker = dst.child_key(super::upload::MARKER);
+    let source = super::identity::source_identity(src, &[])?;
+    let layout = serde_json::json!({
+        "chunk_rows": options.chunks,
+        "shard_rows": options.shard,
+        "codec": options.codec.map(|c| format!("{c:?}")),
+    });
+    let intent =
+        serde_json::json!({ "larder_upload": 1, "dataset_group": layout, "source": source });
+    let mut stored = std::collections::HashSet::new();
+    match bucket.get(&marker)? {
+        Some(_) if !options.resume => {
+            return Err(Error::remote(
+                dst.to_string(),
+                "an interrupted copy is there (chunks without metadata); resume it, or delete \
+                 the prefix to start over",
+            ));
+        }
+        Some(found) => {
+            let found: serde_json::Value =
+                serde_json::from_slice(&found).unwrap_or(serde_json::Value::Null);
+            if found.get("dataset_group") != intent.get("dataset_group") {
+                return Err(Error::remote(
+                    dst.to_string(),
+                    "the interrupted copy there has another chunking, sharding or codec, or \
+                     is not of a dataset; delete the prefix to start over, or copy with the \
+                     same options",
+                ));
+            }
+            if let Some(what) = super::identity::difference(found.get("source"), &source) {
+                return Err(Error::remote(
+                    dst.to_string(),
+                    format!(
+                        "the interrupted copy there was made from another source ({what}); \
+                         delete the prefix to start over, or resume from the same, unchanged \
+                         source"
+                    ),
+                ));
+            }
+            let under = dst.child_key("");
+            for (key, size) in bucket.list(dst.key())? {
+                if let Some(rel) = key.strip_prefix(&under)
+                    && size > 0
+                {
+                    stored.insert(rel.to_string());
+                }
+            }
+        }
+        None => {
+            // The hierarchy rules first (no group over an existing node), so that a refused
+            // copy leaves no marker behind.
+            crate::zarr::group::GroupWriter::new(storage.clone(), "/", &label)?;
+            let body =
+                serde_json::to_vec_pretty(&intent).map_err(|e| Error::internal(e.to_string()))?;
+            bucket.put(&marker, body.into())?;
+        }
+    }
+    let report = group::dataset_to_group_skipping(src, storage, "/", &label, &o, stored)?;
+    bucket.delete(&marker)?;
     let bytes = bucket.list(dst.key())?.iter().map(|(_, n)| n).sum();
     Ok(CopyReport { elements: report.elements, bytes })
 }

@@ -11,7 +11,7 @@ mod npyio;
 mod restore;
 mod source;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use rayon::prelude::*;
@@ -242,6 +242,19 @@ pub fn dataset_to_group(
     label: &Path,
     options: &GroupOptions,
 ) -> Result<GroupReport> {
+    dataset_to_group_skipping(src, storage, node, label, options, HashSet::new())
+}
+
+/// [`dataset_to_group`], taking the units whose keys are in `stored` as already stored (a
+/// resumed copy: see `ops::copy`).
+pub(crate) fn dataset_to_group_skipping(
+    src: &Path,
+    storage: Storage,
+    node: &str,
+    label: &Path,
+    options: &GroupOptions,
+    stored: HashSet<String>,
+) -> Result<GroupReport> {
     let ds = Dataset::open(src)?;
     let manifest_path = src.join(MANIFEST);
     let manifest =
@@ -259,7 +272,8 @@ pub fn dataset_to_group(
         return Err(Error::invalid(label, reason));
     }
     let names = array_names(&named_files(&ds)[2..]);
-    let gw = GroupWriter::new(storage, node, label)?;
+    let mut gw = GroupWriter::new(storage, node, label)?;
+    gw.skip_stored(stored);
     // Every array name is checked before the first chunk is stored.
     for name in names.values() {
         gw.check_name(name)?;

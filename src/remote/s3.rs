@@ -15,14 +15,15 @@ use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::path::Path as ObjPath;
 use object_store::prefix::PrefixStore;
 use object_store::{
-    BackoffConfig, ClientConfigKey, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig,
-    WriteMultipart,
+    BackoffConfig, ClientConfigKey, GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutPayload,
+    RetryConfig, WriteMultipart,
 };
 use zarrs::storage::storage_adapter::async_to_sync::{
     AsyncToSyncBlockOn, AsyncToSyncStorageAdapter,
 };
 use zarrs::storage::{ReadableListableStorageTraits, ReadableWritableListableStorageTraits};
 
+use super::cache::ChunkCache;
 use super::zarr_store::{VerbatimStore, key_path};
 use super::{ObjectUrl, S3Options};
 use crate::error::{Error, Result};
@@ -68,6 +69,8 @@ pub struct Bucket {
     /// that service, which off an AWS machine fails with a 403 or a timeout about a URL the user
     /// never gave. An error that names it is told as missing credentials.
     metadata_service: Option<String>,
+    /// The chunks this connection read, when [`S3Options::cache`] asks for a cache.
+    cache: Option<Arc<ChunkCache>>,
 }
 
 impl std::fmt::Debug for Bucket {
@@ -160,6 +163,7 @@ impl Bucket {
             runtime: runtime()?,
             options: options.clone(),
             metadata_service,
+            cache: (options.cache > 0).then(|| Arc::new(ChunkCache::new(options.cache))),
         })
     }
 
@@ -228,6 +232,29 @@ impl Bucket {
             ));
         }
         Ok(bytes)
+    }
+
+    /// The first `n` bytes of the object `key` (all of it when it is shorter) and the object's
+    /// size, in one request; `None` when there is no such object.
+    ///
+    /// # Errors
+    /// [`Error::Remote`] naming the object for any failure but its absence.
+    pub fn get_start(&self, key: &str, n: u64) -> Result<Option<(Bytes, u64)>> {
+        let path = self.path(key)?;
+        let options =
+            GetOptions { range: Some(GetRange::Bounded(0..n.max(1))), ..GetOptions::default() };
+        let r = self.block(async {
+            let got = self.store.get_opts(&path, options).await?;
+            let size = got.meta.size;
+            Ok::<_, object_store::Error>((got.bytes().await?, size))
+        });
+        match r {
+            Ok(got) => Ok(Some(got)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            // An empty object has no byte 0 to ask for (416): its size says so.
+            Err(_) if self.size(key)? == Some(0) => Ok(Some((Bytes::new(), 0))),
+            Err(e) => Err(self.error(self.url(key), &e)),
+        }
     }
 
     /// The whole object `key`, or `None` when there is none.
@@ -364,7 +391,7 @@ impl Bucket {
         } else {
             Arc::new(PrefixStore::new(self.store.clone(), self.path(prefix)?))
         };
-        let store = Arc::new(VerbatimStore::new(store));
+        let store = Arc::new(VerbatimStore::new(store, self.options.coalesce, self.cache.clone()));
         Ok(Arc::new(AsyncToSyncStorageAdapter::new(store, BlockOn(self.runtime.handle().clone()))))
     }
 }

@@ -10,15 +10,19 @@
 //! it is: the request layer percent-encodes the URL, and the server decodes it back), and a
 //! listed path becomes a key as it is. Both directions must stay verbatim together.
 
+use std::sync::Arc;
+
 use futures::{StreamExt, TryStreamExt, stream};
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt};
-use zarrs::storage::byte_range::ByteRangeIterator;
+use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt, coalesce_ranges};
+use zarrs::storage::byte_range::{ByteRange, ByteRangeIterator};
 use zarrs::storage::{
     AsyncListableStorageTraits, AsyncMaybeBytesIterator, AsyncReadableStorageTraits,
     AsyncWritableStorageTraits, Bytes, MaybeBytes, OffsetBytesIterator, StorageError, StoreKey,
     StoreKeys, StoreKeysPrefixes, StorePrefix, async_store_set_partial_many,
 };
+
+use super::cache::{ChunkCache, Span};
 
 /// The object path of `key` (a Zarr key or a listing prefix), exactly as written; a key that
 /// no object can have (a control character, an empty, `.` or `..` segment) is an error.
@@ -43,13 +47,130 @@ fn other<T>(result: Result<T, object_store::Error>) -> Result<T, StorageError> {
 }
 
 /// An asynchronous Zarr store over an [`ObjectStore`], keys verbatim.
+///
+/// Every read is one GET per object or per group of neighbouring ranges, never a HEAD: a
+/// range open at its end (`bytes=N-`, a suffix `bytes=-N` such as a shard index) is sent as
+/// it is and the server resolves it against the object's length; bounded ranges of one object
+/// closer than `gap` bytes are fetched together (`object_store::coalesce_ranges`).
+///
+/// zarrs asks for the chunks inside a shard one at a time. A reader that knows it needs
+/// several (`zarr::storage` reading across chunks of a shard) asks for all their ranges in one
+/// call first: they are fetched together and each is held in a read-ahead area until zarrs'
+/// own request for exactly that range takes it (once), so the chunks of a shard cost one
+/// request between them. The area holds at most [`READ_AHEAD`] bytes, oldest dropped first.
 pub(crate) struct VerbatimStore<T> {
     inner: T,
+    /// Ranges of one object closer than this are fetched in one request.
+    gap: u64,
+    /// Objects and ranges read before, when the connection keeps them.
+    cache: Option<Arc<ChunkCache>>,
+    /// Ranges fetched together ahead of the requests for each of them.
+    ahead: ChunkCache,
 }
 
+/// Bytes the read-ahead area of a store holds at most.
+const READ_AHEAD: u64 = 256 << 20;
+
 impl<T: ObjectStore> VerbatimStore<T> {
-    pub(crate) fn new(inner: T) -> Self {
-        VerbatimStore { inner }
+    pub(crate) fn new(inner: T, gap: u64, cache: Option<Arc<ChunkCache>>) -> Self {
+        VerbatimStore { inner, gap, cache, ahead: ChunkCache::new(READ_AHEAD) }
+    }
+
+    /// The bytes of each of `ranges` of the object `key` (at `path`), in order; `None` when
+    /// there is no such object.
+    async fn fetch_ranges(
+        &self,
+        key: &str,
+        path: &Path,
+        ranges: &[ByteRange],
+    ) -> Result<Option<Vec<Bytes>>, StorageError> {
+        let mut out: Vec<Option<Bytes>> = ranges
+            .iter()
+            .map(|r| {
+                let empty = matches!(r, ByteRange::FromStart(_, Some(0)) | ByteRange::Suffix(0));
+                if empty { Some(Bytes::new()) } else { self.cached(key, *r) }
+            })
+            .collect();
+        // Bounded ranges: coalesced into as few GETs as the gap allows.
+        let bounded: Vec<(usize, std::ops::Range<u64>)> = ranges
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| out[*i].is_none())
+            .filter_map(|(i, r)| match *r {
+                ByteRange::FromStart(at, Some(n)) => Some((i, at..at.saturating_add(n))),
+                _ => None,
+            })
+            .collect();
+        if !bounded.is_empty() {
+            let spans: Vec<std::ops::Range<u64>> = bounded.iter().map(|(_, r)| r.clone()).collect();
+            let fetch = |r| self.inner.get_range(path, r);
+            let got = if self.gap == 0 {
+                // No coalescing: a request per range, as many at once as coalescing allows.
+                stream::iter(spans).map(fetch).buffered(10).try_collect().await
+            } else {
+                coalesce_ranges(&spans, fetch, self.gap).await
+            };
+            let Some(got) = not_found_is_none(got)? else { return Ok(None) };
+            for ((i, span), bytes) in bounded.into_iter().zip(got) {
+                let want = span.end - span.start;
+                if bytes.len() as u64 != want {
+                    return Err(StorageError::Other(format!(
+                        "asked for {want} bytes at offset {} of {key}, the server sent {}",
+                        span.start,
+                        bytes.len()
+                    )));
+                }
+                self.keep(key, ranges[i], &bytes);
+                if ranges.len() > 1 {
+                    self.ahead.put(key, Span::of(ranges[i]), bytes.clone());
+                }
+                out[i] = Some(bytes);
+            }
+        }
+        // Ranges open at one end: a GET each, resolved by the server.
+        for (i, r) in ranges.iter().enumerate() {
+            if out[i].is_some() {
+                continue;
+            }
+            let range = match *r {
+                ByteRange::FromStart(0, None) => None,
+                ByteRange::FromStart(at, None) => Some(GetRange::Offset(at)),
+                ByteRange::Suffix(n) => Some(GetRange::Suffix(n)),
+                ByteRange::FromStart(..) => continue,
+            };
+            let options = GetOptions { range, ..GetOptions::default() };
+            let Some(got) = not_found_is_none(self.inner.get_opts(path, options).await)? else {
+                return Ok(None);
+            };
+            let bytes = other(got.bytes().await)?;
+            self.keep(key, *r, &bytes);
+            out[i] = Some(bytes);
+        }
+        out.into_iter()
+            .map(|b| b.ok_or_else(|| StorageError::Other(format!("a range of {key} was not read"))))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
+
+    fn cached(&self, key: &str, range: ByteRange) -> Option<Bytes> {
+        let span = Span::of(range);
+        if let Some(bytes) = self.ahead.take(key, span) {
+            return Some(bytes);
+        }
+        self.cache.as_ref()?.get(key, span)
+    }
+
+    fn keep(&self, key: &str, range: ByteRange, bytes: &Bytes) {
+        if let Some(c) = &self.cache {
+            c.put(key, Span::of(range), bytes.clone());
+        }
+    }
+
+    fn forget(&self, key: &str) {
+        self.ahead.forget(key);
+        if let Some(c) = &self.cache {
+            c.forget(key);
+        }
     }
 
     async fn keys_below(&self, prefix: Option<&Path>) -> Result<StoreKeys, StorageError> {
@@ -81,9 +202,16 @@ fn prefix_path(prefix: &StorePrefix) -> Result<Option<Path>, StorageError> {
 #[async_trait::async_trait]
 impl<T: ObjectStore> AsyncReadableStorageTraits for VerbatimStore<T> {
     async fn get(&self, key: &StoreKey) -> Result<MaybeBytes, StorageError> {
+        if let Some(bytes) = self.cached(key.as_str(), ByteRange::FromStart(0, None)) {
+            return Ok(Some(bytes));
+        }
         let path = path_of(key.as_str())?;
         match not_found_is_none(self.inner.get(&path).await)? {
-            Some(got) => Ok(Some(other(got.bytes().await)?)),
+            Some(got) => {
+                let bytes = other(got.bytes().await)?;
+                self.keep(key.as_str(), ByteRange::FromStart(0, None), &bytes);
+                Ok(Some(bytes))
+            }
             None => Ok(None),
         }
     }
@@ -93,27 +221,12 @@ impl<T: ObjectStore> AsyncReadableStorageTraits for VerbatimStore<T> {
         key: &StoreKey,
         byte_ranges: ByteRangeIterator<'a>,
     ) -> Result<AsyncMaybeBytesIterator<'a>, StorageError> {
-        let Some(size) = self.size_key(key).await? else {
-            return Ok(None);
-        };
         let path = path_of(key.as_str())?;
-        let ranges = byte_ranges.map(|r| r.to_range(size)).collect::<Vec<_>>();
-        let Some(got) = not_found_is_none(self.inner.get_ranges(&path, &ranges).await)? else {
+        let ranges: Vec<ByteRange> = byte_ranges.collect();
+        let Some(got) = self.fetch_ranges(key.as_str(), &path, &ranges).await? else {
             return Ok(None);
         };
-        let key = key.to_string();
-        let result = std::iter::zip(ranges, got).map(move |(range, bytes)| {
-            let want = range.end.saturating_sub(range.start);
-            if want == bytes.len() as u64 {
-                Ok(bytes)
-            } else {
-                Err(StorageError::Other(format!(
-                    "asked for {want} bytes of {key}, the server sent {}",
-                    bytes.len()
-                )))
-            }
-        });
-        Ok(Some(stream::iter(result).boxed()))
+        Ok(Some(stream::iter(got.into_iter().map(Ok)).boxed()))
     }
 
     async fn size_key(&self, key: &StoreKey) -> Result<Option<u64>, StorageError> {
@@ -129,6 +242,7 @@ impl<T: ObjectStore> AsyncReadableStorageTraits for VerbatimStore<T> {
 #[async_trait::async_trait]
 impl<T: ObjectStore> AsyncWritableStorageTraits for VerbatimStore<T> {
     async fn set(&self, key: &StoreKey, value: Bytes) -> Result<(), StorageError> {
+        self.forget(key.as_str());
         let path = path_of(key.as_str())?;
         other(self.inner.put(&path, value.into()).await).map(drop)
     }
@@ -142,11 +256,16 @@ impl<T: ObjectStore> AsyncWritableStorageTraits for VerbatimStore<T> {
     }
 
     async fn erase(&self, key: &StoreKey) -> Result<(), StorageError> {
+        self.forget(key.as_str());
         let path = path_of(key.as_str())?;
         not_found_is_none(self.inner.delete(&path).await).map(drop)
     }
 
     async fn erase_prefix(&self, prefix: &StorePrefix) -> Result<(), StorageError> {
+        self.ahead.forget_prefix(prefix.as_str());
+        if let Some(c) = &self.cache {
+            c.forget_prefix(prefix.as_str());
+        }
         let prefix = prefix_path(prefix)?;
         let locations = self.inner.list(prefix.as_ref()).map_ok(|m| m.location).boxed();
         other(self.inner.delete_stream(locations).try_collect::<Vec<Path>>().await).map(drop)

@@ -114,6 +114,8 @@ pub struct GroupWriter {
     node: String,
     label: PathBuf,
     arrays: Vec<(GroupArraySpec, Array<dyn zarrs::storage::ReadableWritableListableStorageTraits>)>,
+    /// Keys of units already stored (by an interrupted copy being resumed): not stored again.
+    stored: std::collections::HashSet<String>,
 }
 
 impl std::fmt::Debug for GroupWriter {
@@ -138,7 +140,13 @@ impl GroupWriter {
         let label = label.into();
         let node = node_of(node);
         super::hierarchy::check_new_node(&*storage, &label, &node)?;
-        Ok(GroupWriter { storage, node, label, arrays: Vec::new() })
+        Ok(GroupWriter {
+            storage,
+            node,
+            label,
+            arrays: Vec::new(),
+            stored: std::collections::HashSet::new(),
+        })
     }
 
     /// The location errors name.
@@ -158,6 +166,20 @@ impl GroupWriter {
     /// [`Error::Invalid`] naming the location and the path.
     pub fn check_name(&self, name: &str) -> Result<()> {
         super::hierarchy::check_node_path(&self.label, &child_path(&self.node, name))
+    }
+
+    /// Units whose storage keys are in `keys` (what an interrupted copy being resumed stored:
+    /// an object is there whole or not at all) are taken as stored and not written again.
+    pub fn skip_stored(&mut self, keys: std::collections::HashSet<String>) {
+        self.stored = keys;
+    }
+
+    fn is_stored(
+        &self,
+        array: &Array<dyn zarrs::storage::ReadableWritableListableStorageTraits>,
+        index: u64,
+    ) -> bool {
+        !self.stored.is_empty() && self.stored.contains(array.chunk_key(&[index]).as_str())
     }
 
     /// Adds an array; returns its id for [`GroupWriter::store_fixed`] and
@@ -227,6 +249,9 @@ impl GroupWriter {
     /// [`Error::Internal`] for a wrong length; [`Error::Storage`] for a write that fails.
     pub fn store_fixed(&self, id: usize, index: u64, bytes: &[u8]) -> Result<()> {
         let (spec, array) = self.array(id)?;
+        if self.is_stored(array, index) {
+            return Ok(());
+        }
         let GroupType::Fixed(d) = spec.dtype else {
             return Err(Error::internal("fixed-size chunk for a string array"));
         };
@@ -262,6 +287,9 @@ impl GroupWriter {
         offsets: &[usize],
     ) -> Result<()> {
         let (spec, array) = self.array(id)?;
+        if self.is_stored(array, index) {
+            return Ok(());
+        }
         if spec.dtype != GroupType::String || offsets.len() as u64 != unit_rows(spec, index) + 1 {
             return Err(Error::internal("string chunk does not match its array"));
         }

@@ -12,8 +12,12 @@ use std::sync::Arc;
 
 use ndarray::{ArrayD, ArrayViewD, CowArray, IxDyn};
 use serde_json::Value;
-use zarrs::array::{Array, ArrayBytes, ArrayMetadataOptions, ArraySubset};
-use zarrs::storage::ReadableWritableListableStorageTraits;
+use zarrs::array::{
+    Array, ArrayBytes, ArrayMetadataOptions, ArrayShardedReadableExt, ArrayShardedReadableExtCache,
+    ArraySubset,
+};
+use zarrs::storage::byte_range::ByteRange;
+use zarrs::storage::{ReadableStorageTraits, ReadableWritableListableStorageTraits};
 
 use super::meta::describe;
 use super::{ZarrOptions, array_builder, bytes_to_vec, node_path, u64s, zerr};
@@ -39,6 +43,9 @@ pub struct StorageArray<T: Element> {
     concurrency: usize,
     /// Added to every value read: a CF time whose epoch is not 1970's (see `dtype::cf`).
     epoch_shift: i64,
+    /// For a sharded array, the index of each shard read so far (16 bytes per chunk inside
+    /// it), so that reading a chunk again is one request.
+    shard_indexes: Option<ArrayShardedReadableExtCache>,
     _t: PhantomData<T>,
 }
 
@@ -165,6 +172,11 @@ impl<T: Element> StorageArray<T> {
         let chunks = crate::limits::clip_chunk(&declared, &shape);
         crate::limits::check_chunk_bytes(&chunks, d.dtype.itemsize())
             .map_err(|e| zerr(&label, e))?;
+        let shard_indexes = d
+            .inner_chunks
+            .as_ref()
+            .map(|_| ArrayShardedReadableExtCache::new(&array))
+            .filter(ArrayShardedReadableExtCache::array_is_exclusively_sharded);
         Ok(StorageArray {
             label,
             array,
@@ -175,6 +187,7 @@ impl<T: Element> StorageArray<T> {
             writable,
             concurrency: 1,
             epoch_shift,
+            shard_indexes,
             _t: PhantomData,
         })
     }
@@ -400,12 +413,61 @@ impl<T: Element> StorageArray<T> {
         let ranges: Vec<std::ops::Range<u64>> =
             start.iter().zip(shape).map(|(&s, &n)| s as u64..(s + n) as u64).collect();
         let subset = ArraySubset::new_with_ranges(&ranges);
-        let bytes: ArrayBytes<'static> =
-            self.array.retrieve_array_subset(&subset).map_err(|e| zerr(&self.label, e))?;
+        let bytes: ArrayBytes<'static> = match &self.shard_indexes {
+            Some(indexes) => {
+                self.read_ahead(indexes, start, shape)?;
+                self.array.retrieve_array_subset_sharded_opt(
+                    indexes,
+                    &subset,
+                    &zarrs::array::CodecOptions::default(),
+                )
+            }
+            None => self.array.retrieve_array_subset(&subset),
+        }
+        .map_err(|e| zerr(&self.label, e))?;
         let raw = bytes.into_fixed().map_err(|e| zerr(&self.label, e))?;
         let values = bytes_to_vec::<T>(&self.label, &raw)?;
         ArrayD::from_shape_vec(IxDyn(shape), values)
             .map_err(|e| zerr(&self.label, format!("a region decoded to the wrong size: {e}")))
+    }
+
+    /// Asks the storage, in one call per shard, for every chunk of the box (`start`, `shape`)
+    /// in a shard that holds more than one of them: object storage fetches neighbouring ones
+    /// in one request and holds them until zarrs asks for each (`remote::zarr_store`).
+    fn read_ahead(
+        &self,
+        indexes: &ArrayShardedReadableExtCache,
+        start: &[usize],
+        shape: &[usize],
+    ) -> Result<()> {
+        let Some(inner) = &self.inner_chunks else { return Ok(()) };
+        let region = Region::new(start, shape)?;
+        let mut by_shard: std::collections::BTreeMap<Vec<usize>, Vec<ByteRange>> =
+            std::collections::BTreeMap::new();
+        for index in ChunkGrid::new(&self.shape, inner).touching(&region) {
+            let shard: Vec<usize> =
+                index.iter().zip(inner).zip(&self.chunks).map(|((&i, &n), &s)| i * n / s).collect();
+            let range = self
+                .array
+                .subchunk_byte_range(indexes, &u64s(&index))
+                .map_err(|e| zerr(&self.label, e))?;
+            if let Some(range) = range {
+                by_shard.entry(shard).or_default().push(range);
+            }
+        }
+        let storage = self.array.storage();
+        for (shard, ranges) in by_shard.into_iter().filter(|(_, r)| r.len() > 1) {
+            let key = self.array.chunk_key(&u64s(&shard));
+            let fetched = storage
+                .get_partial_many(&key, Box::new(ranges.into_iter()))
+                .map_err(|e| zerr(&self.label, e))?;
+            if let Some(parts) = fetched {
+                for part in parts {
+                    part.map_err(|e| zerr(&self.label, e))?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// A region over several chunks: worker threads read the part of each chunk inside it,

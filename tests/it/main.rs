@@ -63,7 +63,11 @@ mod resume;
 mod s3;
 #[cfg(feature = "s3")]
 mod s3_credentials;
+#[cfg(feature = "s3")]
+mod s3_group_resume;
 mod s3_memory;
+#[cfg(feature = "s3")]
+mod s3_requests;
 mod signal_repeat;
 mod sort;
 mod sorted_index;

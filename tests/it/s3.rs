@@ -33,11 +33,11 @@ pub(crate) fn s3_larder(endpoint: &str) -> Command {
     c
 }
 
-fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
-fn write_f64(path: &Path, shape: &[usize], seed: u64) {
+pub(crate) fn write_f64(path: &Path, shape: &[usize], seed: u64) {
     let n: usize = shape.iter().product();
     // A xorshift stream: incompressible, so chunk sizes on the wire are predictable.
     let mut x = seed | 1;

@@ -30,8 +30,10 @@ memory-mapped `.npy` to a new array on `zarr.storage.ObjectStore(obstore S3Store
 prefix is emptied before each run, untimed. Full read: the whole array into memory, summed
 (`larder bench read s3://…`; zarr-python `z[:]`); random reads: `random_reads` reads of
 `read_len` elements at offsets from a fixed seed, one after the other. The read input is
-written once by zarr-python. The raw row is the server's ceiling: objects of one chunk's
-compressed size put and got 16 at a time with obstore, no encoding. moto keeps objects in its
+written once by zarr-python. The raw rows are the server's ceiling, obstore with no encoding:
+for the upload, objects of one chunk's compressed size put and got 16 at a time; for the full
+read, the input's own chunk objects got 16 at a time; for the random reads, one GET of each
+chunk object a read covers, one read after the other. moto keeps objects in its
 Python process's memory and answers from one Python server, so it is the server, not the
 network, that bounds every contender here; read the ratios against the raw row. Uploads are
 checked by reading them back with zarr-python (sha1 of the data), reads by their sums.
@@ -127,6 +129,18 @@ def parse_raw(run, ctx):
                                       "op_s": d["seconds"]}}
 
 
+def parse_raw_read(run, ctx):
+    d = last_json(run.stdout)
+    require(d, "get_MBps", "seconds", what="raw read JSON")
+    return {"values": {}, "metrics": {"get_MBps": d["get_MBps"], "op_s": d["seconds"]}}
+
+
+def parse_raw_random(run, ctx):
+    d = last_json(run.stdout)
+    require(d, "requests", "seconds", what="raw random JSON")
+    return {"values": {}, "metrics": {"requests": d["requests"], "op_s": d["seconds"]}}
+
+
 def cases(ctx):
     try:
         import obstore  # noqa: F401
@@ -196,8 +210,16 @@ def cases(ctx):
                                            "read", "input.zarr"],
                            numpy=True, peer_script=PEER, parse=parse_full,
                            python_modules=["zarr", "obstore"]),
+                 Contender("raw GET loop", ["{python}", ctx.peer(PEER), endpoint, BUCKET,
+                                            "raw-read", "input.zarr"],
+                           role="reference", peer_script=PEER, parse=parse_raw_read,
+                           python_modules=["obstore"],
+                           note="the server's ceiling: the same chunk objects got, 16 in "
+                                "flight; no decoding"),
              ],
-             targets=[faster_than("zarr-python", 2.0)]),
+             targets=[faster_than("zarr-python", 2.0),
+                      faster_than("raw GET loop", 0.8, metric="op_s",
+                                  text="larder ≥ 0.8× the server's ceiling (op_s)")]),
         Case(name="s3_random_reads",
              title=f"{offs.meta['count']} random reads of {length} elements from S3",
              check=lambda v: check_equal({"generator": reads_ref, **v}, {"reads": 0, "sum": 1e-9}),
@@ -212,8 +234,18 @@ def cases(ctx):
                                            "--len", str(length)],
                            numpy=True, peer_script=PEER, parse=parse_reads,
                            python_modules=["zarr", "obstore"]),
+                 Contender("raw one-GET-per-read loop",
+                           ["{python}", ctx.peer(PEER), endpoint, BUCKET, "raw-random",
+                            "input.zarr", "--offsets", str(offs.path), "--len", str(length),
+                            "--chunks", str(chunks)],
+                           role="reference", peer_script=PEER, parse=parse_raw_random,
+                           python_modules=["obstore"],
+                           note="the server's ceiling: one GET of each chunk object a read "
+                                "covers, one read after the other; no decoding"),
              ],
-             targets=[faster_than("zarr-python", 5.0)]),
+             targets=[faster_than("zarr-python", 5.0),
+                      faster_than("raw one-GET-per-read loop", 0.8, metric="op_s",
+                                  text="larder ≥ 0.8× the server's ceiling (op_s)")]),
     ]
 
 

@@ -6,8 +6,8 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -111,6 +111,61 @@ struct State {
     bytes_up: AtomicU64,
     down: AtomicBool,
     stop: AtomicBool,
+    log: Mutex<Vec<Request>>,
+}
+
+/// One HTTP request the proxy forwarded: its method, path (with the query) and `Range` header.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Request {
+    pub(crate) method: String,
+    pub(crate) path: String,
+    pub(crate) range: Option<String>,
+}
+
+/// Reads the requests out of one connection's upward bytes: headers up to the blank line,
+/// then `Content-Length` bytes of body skipped.
+#[derive(Default)]
+struct RequestParser {
+    head: Vec<u8>,
+    body_left: u64,
+}
+
+impl RequestParser {
+    fn feed(&mut self, mut bytes: &[u8], log: &Mutex<Vec<Request>>) {
+        while !bytes.is_empty() {
+            if self.body_left > 0 {
+                let n = (self.body_left.min(bytes.len() as u64)) as usize;
+                self.body_left -= n as u64;
+                bytes = &bytes[n..];
+                continue;
+            }
+            self.head.push(bytes[0]);
+            bytes = &bytes[1..];
+            if !self.head.ends_with(b"\r\n\r\n") {
+                continue;
+            }
+            let text = String::from_utf8_lossy(&self.head).into_owned();
+            self.head.clear();
+            let mut lines = text.split("\r\n");
+            let mut first = lines.next().unwrap_or_default().split(' ');
+            let (method, path) =
+                (first.next().unwrap_or_default(), first.next().unwrap_or_default());
+            let mut range = None;
+            for line in lines {
+                let Some((name, value)) = line.split_once(':') else { continue };
+                if name.eq_ignore_ascii_case("content-length") {
+                    self.body_left = value.trim().parse().unwrap_or(0);
+                } else if name.eq_ignore_ascii_case("range") {
+                    range = Some(value.trim().to_string());
+                }
+            }
+            log.lock().unwrap().push(Request {
+                method: method.to_string(),
+                path: path.to_string(),
+                range,
+            });
+        }
+    }
 }
 
 /// A TCP proxy on a free loopback port in front of `upstream`.
@@ -130,6 +185,7 @@ impl Proxy {
             bytes_up: AtomicU64::new(0),
             down: AtomicBool::new(false),
             stop: AtomicBool::new(false),
+            log: Mutex::new(Vec::new()),
         });
         let st = state.clone();
         thread::spawn(move || {
@@ -152,6 +208,11 @@ impl Proxy {
     /// Request bytes forwarded to the server so far.
     pub(crate) fn bytes_up(&self) -> u64 {
         self.state.bytes_up.load(Ordering::SeqCst)
+    }
+
+    /// The requests forwarded so far, in the order they began, and the log emptied.
+    pub(crate) fn take_requests(&self) -> Vec<Request> {
+        std::mem::take(&mut *self.state.log.lock().unwrap())
     }
 
     /// Connections accepted so far.
@@ -199,6 +260,7 @@ fn serve(st: &State, client: &TcpStream) {
 fn pump(st: &State, mut from: &TcpStream, mut to: &TcpStream, upward: bool) {
     let f = st.faults;
     let mut carried = 0u64;
+    let mut parser = RequestParser::default();
     let mut buf = vec![0u8; 64 << 10];
     from.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
     loop {
@@ -219,6 +281,7 @@ fn pump(st: &State, mut from: &TcpStream, mut to: &TcpStream, upward: bool) {
             Err(_) => break,
         };
         if upward {
+            parser.feed(&buf[..n], &st.log);
             carried += n as u64;
             let total = st.bytes_up.fetch_add(n as u64, Ordering::SeqCst) + n as u64;
             if f.down_after > 0 && total > f.down_after {
