@@ -387,52 +387,29 @@ fn dataset_to_object(
     let intent =
         serde_json::json!({ "larder_upload": 1, "dataset_group": layout, "source": source });
     let mut stored = std::collections::HashSet::new();
-    match bucket.get(&marker)? {
-        Some(_) if !options.resume => {
-            return Err(Error::remote(
-                dst.to_string(),
-                "an interrupted copy is there (chunks without metadata); resume it, or delete \
-                 the prefix to start over",
-            ));
-        }
-        Some(found) => {
-            let found: serde_json::Value =
-                serde_json::from_slice(&found).unwrap_or(serde_json::Value::Null);
-            if found.get("dataset_group") != intent.get("dataset_group") {
-                return Err(Error::remote(
-                    dst.to_string(),
-                    "the interrupted copy there has another chunking, sharding or codec, or \
-                     is not of a dataset; delete the prefix to start over, or copy with the \
-                     same options",
-                ));
-            }
-            if let Some(what) = super::identity::difference(found.get("source"), &source) {
-                return Err(Error::remote(
-                    dst.to_string(),
-                    format!(
-                        "the interrupted copy there was made from another source ({what}); \
-                         delete the prefix to start over, or resume from the same, unchanged \
-                         source"
-                    ),
-                ));
-            }
-            let under = dst.child_key("");
-            for (key, size) in bucket.list(dst.key())? {
-                if let Some(rel) = key.strip_prefix(&under)
-                    && size > 0
-                {
-                    stored.insert(rel.to_string());
-                }
+    let what = "another chunking, sharding or codec, or is not of a dataset";
+    let layout = super::upload::Layout { key: "dataset_group", what };
+    if super::upload::interrupted(
+        &bucket,
+        &marker,
+        &dst.to_string(),
+        &intent,
+        &layout,
+        options.resume,
+    )? {
+        let under = dst.child_key("");
+        for (key, size) in bucket.list(dst.key())? {
+            if let Some(rel) = key.strip_prefix(&under)
+                && size > 0
+            {
+                stored.insert(rel.to_string());
             }
         }
-        None => {
-            // The hierarchy rules first (no group over an existing node), so that a refused
-            // copy leaves no marker behind.
-            crate::zarr::group::GroupWriter::new(storage.clone(), "/", &label)?;
-            let body =
-                serde_json::to_vec_pretty(&intent).map_err(|e| Error::internal(e.to_string()))?;
-            bucket.put(&marker, body.into())?;
-        }
+    } else {
+        // The hierarchy rules first (no group over an existing node), so that a refused copy
+        // leaves no marker behind.
+        crate::zarr::group::GroupWriter::new(storage.clone(), "/", &label)?;
+        super::upload::put_marker(&bucket, &marker, &intent)?;
     }
     let report = group::dataset_to_group_skipping(src, storage, "/", &label, &o, stored)?;
     bucket.delete(&marker)?;

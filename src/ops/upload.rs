@@ -175,6 +175,62 @@ fn zarr_options<T: Element>(
 }
 
 /// The key of `name` in the directory of the key `meta` (`a.zarr/g/zarr.json` -> `a.zarr/g/NAME`).
+/// Which entry of an upload's marker describes its layout, and how to name a different one.
+pub(crate) struct Layout {
+    pub(crate) key: &'static str,
+    pub(crate) what: &'static str,
+}
+
+/// Whether an interrupted copy is at `dst` (its marker, `marker`, is there) that `resume`
+/// continues: refused without `resume`, or when its layout (`intent[layout.key]`) or its source
+/// (`intent["source"]`) differ from this copy's, since chunks of another layout or source would
+/// be mixed in. `false`: nothing is there; the caller writes the marker ([`put_marker`]).
+pub(crate) fn interrupted(
+    bucket: &Bucket,
+    marker: &str,
+    dst: &str,
+    intent: &Value,
+    layout: &Layout,
+    resume: bool,
+) -> Result<bool> {
+    let Some(found) = bucket.get(marker)? else { return Ok(false) };
+    if !resume {
+        return Err(Error::remote(
+            dst,
+            "an interrupted copy is there (chunks without metadata); resume it, or delete the \
+             prefix to start over",
+        ));
+    }
+    let found: Value = serde_json::from_slice(&found).unwrap_or(Value::Null);
+    if found.get(layout.key) != intent.get(layout.key) {
+        return Err(Error::remote(
+            dst,
+            format!(
+                "the interrupted copy there has {}; delete the prefix to start over, or copy \
+                 with the same options",
+                layout.what
+            ),
+        ));
+    }
+    let source = intent.get("source").unwrap_or(&Value::Null);
+    if let Some(what) = super::identity::difference(found.get("source"), source) {
+        return Err(Error::remote(
+            dst,
+            format!(
+                "the interrupted copy there was made from another source ({what}); delete the \
+                 prefix to start over, or resume from the same, unchanged source"
+            ),
+        ));
+    }
+    Ok(true)
+}
+
+/// Writes an upload's marker: what it copies, from which source, in which layout.
+pub(crate) fn put_marker(bucket: &Bucket, marker: &str, intent: &Value) -> Result<()> {
+    let body = serde_json::to_vec_pretty(intent).map_err(|e| Error::internal(e.to_string()))?;
+    bucket.put(marker, body.into())
+}
+
 fn beside(meta: &str, name: &str) -> String {
     match meta.rsplit_once('/') {
         Some((dir, _)) => format!("{dir}/{name}"),
@@ -205,46 +261,16 @@ fn upload_zarr<T: Element>(
     let source = super::identity::source_identity(src_path, &options.deltas)?;
     let intent = json!({ "larder_upload": 1, "metadata": z.metadata_json(), "source": source });
     let mut done = HashSet::new();
-    match bucket.get(&marker_key)? {
-        Some(_) if !options.resume => {
-            return Err(Error::remote(
-                dst.to_string(),
-                "an interrupted copy is there (chunks without metadata); resume it, or delete \
-                 the prefix to start over",
-            ));
-        }
-        Some(found) => {
-            let found: Value = serde_json::from_slice(&found).unwrap_or(Value::Null);
-            if found.get("metadata") != intent.get("metadata") {
-                return Err(Error::remote(
-                    dst.to_string(),
-                    "the interrupted copy there has another shape, dtype, chunking or codec; \
-                     delete the prefix to start over, or copy with the same options",
-                ));
-            }
-            // Chunks of another source (or of this one before it changed) would be mixed in.
-            if let Some(what) = super::identity::difference(found.get("source"), &source) {
-                return Err(Error::remote(
-                    dst.to_string(),
-                    format!(
-                        "the interrupted copy there was made from another source ({what}); \
-                         delete the prefix to start over, or resume from the same, unchanged \
-                         source"
-                    ),
-                ));
-            }
-            let under = beside(&meta_key, "");
-            for (key, size) in bucket.list(under.trim_end_matches('/'))? {
-                if size > 0 {
-                    done.insert(key);
-                }
+    let layout = Layout { key: "metadata", what: "another shape, dtype, chunking or codec" };
+    if interrupted(bucket, &marker_key, &dst.to_string(), &intent, &layout, options.resume)? {
+        let under = beside(&meta_key, "");
+        for (key, size) in bucket.list(under.trim_end_matches('/'))? {
+            if size > 0 {
+                done.insert(key);
             }
         }
-        None => {
-            let body =
-                serde_json::to_vec_pretty(&intent).map_err(|e| Error::internal(e.to_string()))?;
-            bucket.put(&marker_key, body.into())?;
-        }
+    } else {
+        put_marker(bucket, &marker_key, &intent)?;
     }
     let grid = z.grid();
     let dims = grid.grid_shape();
