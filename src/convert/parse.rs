@@ -32,15 +32,16 @@ use super::columns::{CatMap, CatRef, ColumnSpec, Fill, Layout, Parsed, Reject, V
 use super::record::{is_blank, mask2, record_end};
 use super::schema::ColumnType;
 use super::value::{
-    Float, Reason, has_offset, is_nat, parse_bool, parse_datetime, parse_float, parse_int,
+    Float, Reason, is_nat, parse_bool, parse_datetime_zoned, parse_float, parse_int,
 };
 use crate::dtype::TimeUnit;
 
-/// A datetime value, in the column's format or else as ISO 8601.
-fn parse_time(spec: &ColumnSpec, v: &[u8], unit: TimeUnit) -> Result<i64, Reason> {
+/// A datetime value, in the column's format or else as ISO 8601, and whether it is ISO 8601
+/// text that carried an offset.
+fn parse_time(spec: &ColumnSpec, v: &[u8], unit: TimeUnit) -> Result<(i64, bool), Reason> {
     match &spec.format {
-        Some(format) => format.parse(v, unit),
-        None => parse_datetime(v, unit),
+        Some(format) => format.parse(v, unit).map(|x| (x, false)),
+        None => parse_datetime_zoned(v, unit),
     }
 }
 
@@ -178,8 +179,8 @@ impl Builder<'_> {
             unreachable!("date-time columns are parsed into i64 values")
         };
         let x = match parse_time(spec, v, unit) {
-            Ok(x) => {
-                if spec.format.is_none() && !self.zoned[slot] && has_offset(v) {
+            Ok((x, zoned)) => {
+                if zoned && !self.zoned[slot] {
                     self.zoned_here.push(slot);
                 }
                 x

@@ -241,9 +241,10 @@ pub(crate) fn parse_float<T: Float>(v: &[u8]) -> Result<T, Reason> {
 }
 
 /// An ISO 8601 date or date-time, read: nanoseconds since 1970-01-01T00:00:00 UTC (as an
-/// `i128`, so no year overflows), and the coarsest unit that holds it exactly.
+/// `i128`, so no year overflows), the coarsest unit that holds it exactly, and whether it
+/// carried an offset or `Z`.
 #[allow(clippy::many_single_char_names)] // y, m, d, and the digits of an offset
-fn parse_iso(v: &[u8]) -> Option<(i128, TimeUnit)> {
+fn parse_iso(v: &[u8]) -> Option<(i128, TimeUnit, bool)> {
     let v = trim(v);
     let num = |b: &[u8]| -> Option<u32> {
         b.iter().try_fold(0u32, |a, &c| c.is_ascii_digit().then(|| a * 10 + u32::from(c - b'0')))
@@ -260,7 +261,7 @@ fn parse_iso(v: &[u8]) -> Option<(i128, TimeUnit)> {
     let days = i128::from(days_from_civil(i64::from(y), m, d));
     let mut rest = &v[10..];
     if rest.is_empty() {
-        return Some((days * 86_400_000_000_000, TimeUnit::D));
+        return Some((days * 86_400_000_000_000, TimeUnit::D, false));
     }
     if !matches!(rest[0], b'T' | b't' | b' ') || rest.len() < 6 || rest[3] != b':' {
         return None;
@@ -284,6 +285,7 @@ fn parse_iso(v: &[u8]) -> Option<(i128, TimeUnit)> {
     if hh > 23 || mm > 59 || ss > 59 {
         return None;
     }
+    let zoned = !rest.is_empty();
     let offset_secs: i64 = match rest {
         [] | [b'Z' | b'z'] => 0,
         [sign @ (b'+' | b'-'), tail @ ..] => {
@@ -315,39 +317,38 @@ fn parse_iso(v: &[u8]) -> Option<(i128, TimeUnit)> {
         4..=6 => unit.max(TimeUnit::Us),
         _ => TimeUnit::Ns,
     };
-    Some((secs * 1_000_000_000 + frac_nanos, unit))
-}
-
-/// True when `v`, a value [`parse_datetime`] read, carried an offset or `Z`: the time part
-/// (`Thh:mm[:ss[.f]]`) holds neither sign, so any `+`/`-` after the date is an offset's.
-pub(crate) fn has_offset(v: &[u8]) -> bool {
-    let v = trim(v);
-    v.len() > 10
-        && (matches!(v.last(), Some(b'Z' | b'z'))
-            || v[10..].iter().any(|&c| matches!(c, b'+' | b'-')))
+    Some((secs * 1_000_000_000 + frac_nanos, unit, zoned))
 }
 
 /// The unit an ISO 8601 value asks for (`D` for a date, else at least `s`), or `None` when it
 /// is not one: type inference takes the finest unit of a column's values.
 pub(crate) fn datetime_unit(v: &[u8]) -> Option<TimeUnit> {
-    parse_iso(v).map(|(_, u)| u)
+    parse_iso(v).map(|(_, u, _)| u)
 }
 
 /// Parses an ISO 8601 date or date-time (`2013-01-01`, `T` or space before the time, seconds
 /// optional, a fraction of up to nine digits, `Z` or a `±hh:mm` / `±hhmm` / `±hh` offset,
 /// converted to UTC) into units of `unit` since 1970-01-01T00:00:00 UTC.
 pub(crate) fn parse_datetime(v: &[u8], unit: TimeUnit) -> Result<i64, Reason> {
+    parse_datetime_zoned(v, unit).map(|(x, _)| x)
+}
+
+/// [`parse_datetime`], and whether the value carried an offset or `Z` (its column is then
+/// zoned: `ManifestColumn::zone`).
+pub(crate) fn parse_datetime_zoned(v: &[u8], unit: TimeUnit) -> Result<(i64, bool), Reason> {
     if trim(v).is_empty() {
         return Err(Reason::Missing);
     }
-    let (nanos, needs) = parse_iso(v).ok_or(Reason::NotDateTime)?;
+    let (nanos, needs, zoned) = parse_iso(v).ok_or(Reason::NotDateTime)?;
     if needs > unit {
         return Err(Reason::FinerThanUnit(unit));
     }
     let n = i128::from(unit.nanos());
     // Exact: the value is a whole number of units (checked just above).
     let units = nanos.div_euclid(n);
-    i64::try_from(units).ok().filter(|&u| u != i64::MIN).ok_or(Reason::TimeOutOfRange(unit))
+    let units =
+        i64::try_from(units).ok().filter(|&u| u != i64::MIN).ok_or(Reason::TimeOutOfRange(unit))?;
+    Ok((units, zoned))
 }
 
 /// pandas' default missing-value tokens (`pandas.read_csv`'s `na_values` default), which
@@ -458,6 +459,18 @@ mod tests {
         assert_eq!(s("2013-01-01 05:00:00-05:00"), Ok(1_357_034_400));
         assert_eq!(s("2013-01-01T15:30+0530"), Ok(1_357_034_400));
         assert_eq!(s("2013-01-01T11+01"), Err(Reason::NotDateTime), "minutes are required");
+        // Whether a value carried an offset: `Z`, `±hh:mm`, `±hhmm`, `±hh`; not a date alone,
+        // a time without one, or the spaces around a value.
+        let zoned = |v: &str| parse_datetime_zoned(v.as_bytes(), TimeUnit::Ms).map(|(_, z)| z);
+        for v in ["2013-01-01T10:00:00Z", "2013-01-01 10:00:00.5-05:00", "2013-01-01T10:00+0530"] {
+            assert_eq!(zoned(v), Ok(true), "{v}");
+        }
+        assert_eq!(zoned(" 2013-01-01T10:00:00.25+01 "), Ok(true));
+        for v in
+            ["2013-01-01", "2013-01-01T10:00:00", " 2013-01-01 10:00 ", "2013-01-01T10:00:00.125"]
+        {
+            assert_eq!(zoned(v), Ok(false), "{v}");
+        }
         assert_eq!(s("1969-12-31T23:59:59"), Ok(-1));
         assert_eq!(s("2000-02-29"), Ok(951_782_400));
         for bad in ["2001-02-29", "2013-13-01", "2013-1-01", "20130101", "2013-01-01T", "x"] {

@@ -16,7 +16,7 @@ use crate::convert::columns::{ColumnSpec, Fill, Layout, Parsed, Values};
 use crate::convert::record::{is_blank, mask2};
 use crate::convert::schema::ColumnType;
 use crate::convert::value::{
-    Float, Int, NaTokens, has_offset, is_nat, parse_bool, parse_datetime, parse_float, parse_int,
+    Float, Int, NaTokens, is_nat, parse_bool, parse_datetime_zoned, parse_float, parse_int,
     parse_simple_decimal,
 };
 
@@ -242,11 +242,11 @@ fn column(
                 if let Some(format) = &spec.format {
                     return format.parse(&block[s..e], unit).ok();
                 }
-                let x = parse_datetime(&block[s..e], unit).ok();
-                if x.is_some() && !offset.get() && has_offset(&block[s..e]) {
+                let (x, zoned) = parse_datetime_zoned(&block[s..e], unit).ok()?;
+                if zoned {
                     offset.set(true);
                 }
-                x
+                Some(x)
             })?);
             *zoned = offset.get();
             v
