@@ -219,7 +219,8 @@ enum Command {
     /// manifest.json (see docs/cli.md).
     Convert(convert_cli::ConvertArgs),
     /// Build the zone maps of a dataset (per 8,192 rows of each column: min, max, missing and
-    /// NaN counts, codes present), or show what they prune for a filter (--explain).
+    /// NaN counts, codes present) or a sorted index of some columns (--sorted), or show the plan
+    /// a filter would take (--explain).
     Index(index_cli::IndexArgs),
     /// Write a dataset's rows sorted by some of its columns as a new dataset, in bounded memory;
     /// or only the first K (--limit).
