@@ -269,6 +269,12 @@ impl Staging {
             }
             reader.recycle(pending_blocks.drain(..).map(|b| b.data));
             pending_blocks = std::mem::replace(&mut batch, next);
+            // Only a block that rejected a record can ask for a widening: the batch's text is
+            // kept (to be parsed again) only then, not held for every batch while it is written.
+            let parsed: Vec<Parsed> = parsed;
+            if !(self.policy.widen && parsed.iter().any(|p| !p.rejects.is_empty())) {
+                reader.recycle(pending_blocks.drain(..).map(|b| b.data));
+            }
             pending = parsed;
         }
         self.ck.done = true;
