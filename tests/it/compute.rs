@@ -15,27 +15,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::AnyNpy;
+use crate::support::{AnyNpy, Rng};
 use larder::compute::{self, Agg, Bins, GroupKey, Number, Reduce, StatsOptions, Summary};
 use larder::{Complex, MmapArray, NpyWriter, f16};
 use larder::{MmapChunks, SliceChunks};
 use proptest::prelude::*;
-
-/// A small deterministic generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    /// Uniform in `-2^(bits-1) .. 2^(bits-1)`.
-    fn int(&mut self, bits: u32) -> i64 {
-        ((self.next() >> (64 - bits)) as i64) - (1i64 << (bits - 1))
-    }
-}
 
 fn rel(a: f64, b: f64) -> f64 {
     if a == b { 0.0 } else { (a - b).abs() / b.abs().max(f64::MIN_POSITIVE) }

@@ -12,22 +12,7 @@ use larder::query::{Access, Filter, PlanChoice};
 use larder::zones::SortedIndex;
 use larder::{Dataset, MmapArray, NpyWriter};
 
-use crate::support::larder;
-
-/// xorshift64*.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
+use crate::support::{Rng, larder};
 
 /// A value of `k` (an integer, maybe missing) and `x` (a float, maybe missing or NaN) per row.
 type Row = (Option<i64>, Option<f64>);

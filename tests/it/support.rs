@@ -180,3 +180,27 @@ impl FaultPlan for FailAt {
         Ok(())
     }
 }
+
+/// A small deterministic generator (xorshift64*) for tests' random data.
+pub(crate) struct Rng(pub(crate) u64);
+
+impl Rng {
+    pub(crate) fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// Uniform in `0..n` (0 for `n` = 0).
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    /// True with probability `p`.
+    pub(crate) fn chance(&mut self, p: f64) -> bool {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64 <= p
+    }
+    /// Uniform in `-2^(bits-1) .. 2^(bits-1)`.
+    pub(crate) fn int(&mut self, bits: u32) -> i64 {
+        ((self.next() >> (64 - bits)) as i64) - (1i64 << (bits - 1))
+    }
+}

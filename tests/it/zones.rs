@@ -14,25 +14,7 @@ use larder::expr::{BinaryOp, Expr, Literal};
 use larder::zones::{ZONE_ROWS, ZoneMaps};
 use larder::{Dataset, MmapArray, NpyWriter};
 
-use crate::support::larder;
-
-/// A small deterministic generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn chance(&mut self, p: f64) -> bool {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64 <= p
-    }
-}
+use crate::support::{Rng, larder};
 
 fn options() -> ConvertOptions {
     let mut o = ConvertOptions::new();
