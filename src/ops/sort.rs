@@ -160,11 +160,7 @@ impl SortOptions {
             tmp.commit(out)?;
             return Ok(SortReport { rows, via_index: true, ..SortReport::default() });
         }
-        let columns = self
-            .keys
-            .iter()
-            .map(|k| KeyColumn::open(&ds.column(&k.column)?, k.descending))
-            .collect::<Result<Vec<_>>>()?;
+        let columns = self.key_columns(&ds)?;
         let columns = columns.iter().map(KeyColumn::view).collect::<Result<Vec<_>>>()?;
         let tmp = TempGuard::beside(out);
         std::fs::create_dir(tmp.path()).map_err(|e| Error::io(tmp.path(), e))?;
@@ -183,14 +179,15 @@ impl SortOptions {
         Ok(report)
     }
 
+    /// The key columns of `ds`, opened in the order of the keys.
+    fn key_columns(&self, ds: &Dataset) -> Result<Vec<KeyColumn>> {
+        self.keys.iter().map(|k| KeyColumn::open(&ds.column(&k.column)?, k.descending)).collect()
+    }
+
     /// Sorts every row of `ds` by the keys into the order file `perm` (row numbers, u64 LE),
     /// with sorted runs in `work`; the number of runs.
     pub(crate) fn order_file(&self, ds: &Dataset, work: &Path, perm: &Path) -> Result<usize> {
-        let columns = self
-            .keys
-            .iter()
-            .map(|k| KeyColumn::open(&ds.column(&k.column)?, k.descending))
-            .collect::<Result<Vec<_>>>()?;
+        let columns = self.key_columns(ds)?;
         let columns = columns.iter().map(KeyColumn::view).collect::<Result<Vec<_>>>()?;
         let mut report = SortReport::default();
         self.full(ds, &columns, work, perm, &mut report)?;
